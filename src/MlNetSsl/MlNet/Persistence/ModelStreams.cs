@@ -1,0 +1,114 @@
+using System.Security.Cryptography;
+using System.Text.Json;
+using Microsoft.ML;
+using TorchSharp;
+
+namespace MlNetSsl.MlNet.Persistence;
+
+/// <summary>
+/// Named binary streams inside an ML.NET model zip, each written with its length and a SHA-256 of its payload, so
+/// a truncated or tampered model fails with a .NET exception naming the stream instead of feeding damaged bytes to
+/// TorchSharp's native loader. Used by every MlNetSsl transformer.
+/// </summary>
+internal static class ModelStreams
+{
+    private const int BlobMarker = 0x4C53534D; // "MSSL"
+
+    /// <summary>Writes <paramref name="payload"/> as the stream <paramref name="name"/> of the model being saved.</summary>
+    public static void SaveBlob(ModelSaveContext ctx, string name, byte[] payload)
+    {
+        ctx.SaveBinaryStream(name, writer =>
+        {
+            writer.Write(BlobMarker);
+            writer.Write(payload.LongLength);
+            writer.Write(SHA256.HashData(payload));
+            writer.Write(payload);
+        });
+    }
+
+    /// <summary>Reads and verifies the stream <paramref name="name"/>; <paramref name="owner"/> names the model part.</summary>
+    /// <exception cref="InvalidDataException">The stream is missing, truncated or fails its checksum.</exception>
+    public static byte[] LoadBlob(ModelLoadContext ctx, string name, string owner)
+    {
+        byte[]? payload = null;
+        bool found;
+        try
+        {
+            found = ctx.TryLoadBinaryStream(name, reader =>
+            {
+                if (reader.ReadInt32() != BlobMarker)
+                    throw Corrupt(name, owner, "it does not start with the MlNetSsl stream marker");
+                long length = reader.ReadInt64();
+                if (length < 0 || length > reader.BaseStream.Length)
+                    throw Corrupt(name, owner, $"it declares an impossible length ({length} bytes)");
+                byte[] expectedHash = reader.ReadBytes(32);
+                payload = reader.ReadBytes(checked((int)length));
+                if (payload.Length != length)
+                    throw Corrupt(name, owner, $"it is truncated ({payload.Length} of {length} bytes)");
+                if (!SHA256.HashData(payload).AsSpan().SequenceEqual(expectedHash))
+                    throw Corrupt(name, owner, "its checksum does not match (the file was modified or damaged)");
+            });
+        }
+        catch (EndOfStreamException e)
+        {
+            throw Corrupt(name, owner, "it ends early", e);
+        }
+        if (!found || payload is null)
+            throw new InvalidDataException(
+                $"The model zip has no '{name}' stream for {owner}. The file is incomplete or was not written by " +
+                "MlNetSsl; save the model again with mlContext.Model.Save.");
+        return payload;
+    }
+
+    /// <summary>Writes an object as indented JSON in the stream <paramref name="name"/>.</summary>
+    public static void SaveJson<T>(ModelSaveContext ctx, string name, T value, JsonSerializerOptions? options = null) =>
+        SaveBlob(ctx, name, JsonSerializer.SerializeToUtf8Bytes(value, options ?? JsonDefaults));
+
+    /// <summary>Reads an object written by <see cref="SaveJson{T}"/>.</summary>
+    public static T LoadJson<T>(ModelLoadContext ctx, string name, string owner, JsonSerializerOptions? options = null)
+    {
+        byte[] bytes = LoadBlob(ctx, name, owner);
+        try
+        {
+            return JsonSerializer.Deserialize<T>(bytes, options ?? JsonDefaults)
+                ?? throw Corrupt(name, owner, "it holds JSON null");
+        }
+        catch (JsonException e)
+        {
+            throw Corrupt(name, owner, $"its JSON is invalid ({e.Message})", e);
+        }
+    }
+
+    /// <summary>The parameters and buffers of <paramref name="module"/> in TorchSharp's format.</summary>
+    public static byte[] ModuleToBytes(torch.nn.Module module)
+    {
+        using var memory = new MemoryStream();
+        using (var writer = new BinaryWriter(memory, System.Text.Encoding.UTF8, leaveOpen: true))
+            module.save(writer);
+        return memory.ToArray();
+    }
+
+    /// <summary>Loads parameters and buffers into <paramref name="module"/>, which must have the saved structure.</summary>
+    public static void LoadModuleFromBytes(torch.nn.Module module, byte[] bytes, string name, string owner)
+    {
+        try
+        {
+            using var reader = new BinaryReader(new MemoryStream(bytes, writable: false));
+            module.load(reader, strict: true);
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException or EndOfStreamException or IOException)
+        {
+            throw Corrupt(name, owner, $"its weights do not fit the model's structure ({e.Message})", e);
+        }
+    }
+
+    /// <summary>JSON settings for everything MlNetSsl stores: readable, stable, enums by name.</summary>
+    public static readonly JsonSerializerOptions JsonDefaults = new()
+    {
+        WriteIndented = true,
+        Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter() },
+    };
+
+    private static InvalidDataException Corrupt(string name, string owner, string reason, Exception? inner = null) =>
+        new($"The model stream '{name}' of {owner} is unreadable: {reason}. Save the model again or restore the file from a good copy.", inner);
+}

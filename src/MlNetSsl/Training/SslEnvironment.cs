@@ -1,0 +1,75 @@
+using TorchSharp;
+
+namespace MlNetSsl;
+
+/// <summary>
+/// Process-wide TorchSharp set-up: loading the native backend with a clear error, choosing the device, and CPU
+/// threading. Every entry point of the library calls <see cref="EnsureInitialized"/> before touching tensors.
+/// </summary>
+public static class SslEnvironment
+{
+    private static readonly object Gate = new();
+    private static bool _initialized;
+
+    /// <summary>
+    /// Number of intra-op CPU threads libtorch uses; <c>null</c> (the default) means one per logical core.
+    /// Set it before the first training or inference call; libtorch's inter-op pool is kept at one thread, because
+    /// on Linux the two pools together otherwise oversubscribe small machines.
+    /// </summary>
+    public static int? CpuThreads { get; set; }
+
+    /// <summary>Loads TorchSharp's native backend and applies the threading settings, once per process.</summary>
+    /// <exception cref="InvalidOperationException">The backend cannot be loaded; the message says how to fix it.</exception>
+    public static void EnsureInitialized()
+    {
+        if (_initialized) return;
+        lock (Gate)
+        {
+            if (_initialized) return;
+            try
+            {
+                torch.InitializeDeviceType(DeviceType.CPU);
+            }
+            catch (Exception e) when (e is NotSupportedException or DllNotFoundException or TypeInitializationException)
+            {
+                throw new InvalidOperationException(
+                    "TorchSharp's native backend could not be loaded. Reference one backend package in your application " +
+                    "(TorchSharp-cpu, TorchSharp-cuda-windows or TorchSharp-cuda-linux, version 0.107.0). On Linux with a " +
+                    "libstdc++ older than GLIBCXX_3.4.32 (Debian 12, Ubuntu 22.04, RHEL 9), build through the MlNetSsl " +
+                    "package so its build step can patch libLibTorchSharp.so in your output folder (see README). " +
+                    $"Underlying error: {e.Message}", e);
+            }
+            int threads = CpuThreads ?? Environment.ProcessorCount;
+            torch.set_num_threads(Math.Max(1, threads));
+            try
+            {
+                torch.set_num_interop_threads(1);
+            }
+            catch (Exception)
+            {
+                // libtorch accepts this only before its first parallel work; an earlier caller already chose.
+            }
+            _initialized = true;
+        }
+    }
+
+    /// <summary>
+    /// The device to train and infer on: CUDA when <paramref name="allowCuda"/> is true and a CUDA backend with a
+    /// visible GPU is present, otherwise the CPU.
+    /// </summary>
+    /// <param name="allowCuda">Whether a GPU may be used.</param>
+    public static torch.Device SelectDevice(bool allowCuda = true)
+    {
+        EnsureInitialized();
+        return allowCuda && torch.cuda.is_available() ? torch.CUDA : torch.CPU;
+    }
+
+    /// <summary>A one-line description of the backend: TorchSharp version, device and thread count.</summary>
+    public static string Describe()
+    {
+        EnsureInitialized();
+        string device = torch.cuda.is_available() ? $"CUDA ({torch.cuda.device_count()} device(s))" : "CPU";
+        string version = typeof(torch).Assembly.GetName().Version?.ToString() ?? "unknown";
+        return $"TorchSharp {version}, device {device}, {torch.get_num_threads()} CPU thread(s)";
+    }
+}

@@ -1,0 +1,75 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+
+namespace MlNetSsl.Tests.Infrastructure;
+
+/// <summary>
+/// Runs this test assembly as a separate program, so a test can check what a fresh process sees (for example a model
+/// loaded from disk with nothing shared in memory).
+/// </summary>
+internal static class ChildProcess
+{
+    /// <summary>Starts the test assembly with <paramref name="args"/> and returns its standard output.</summary>
+    public static string Run(TimeSpan timeout, params string[] args)
+    {
+        string assembly = typeof(ChildProcess).Assembly.Location;
+        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        info.ArgumentList.Add(assembly);
+        foreach (string arg in args) info.ArgumentList.Add(arg);
+        using var process = Process.Start(info) ?? throw new InvalidOperationException("Could not start dotnet.");
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        if (!process.WaitForExit(timeout))
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"Child process '{string.Join(' ', args)}' did not finish in {timeout}.");
+        }
+        if (process.ExitCode != 0)
+            throw new InvalidOperationException($"Child process exited with {process.ExitCode}: {stderr.Result}{stdout.Result}");
+        return stdout.Result;
+    }
+
+    /// <summary>The child side: dispatches on the first argument.</summary>
+    public static int RunCommand(string[] args)
+    {
+        switch (args.FirstOrDefault())
+        {
+            case "transform-vectors" when args.Length == 5:
+                TransformVectors(modelPath: args[1], inputJson: args[2], inputColumn: args[3], outputColumn: args[4]);
+                return 0;
+            default:
+                Console.Error.WriteLine("usage: transform-vectors <model.zip> <input.json> <input column> <output column>");
+                return 2;
+        }
+    }
+
+    /// <summary>Loads a model, runs it over vectors read from JSON, and prints the output vectors as JSON.</summary>
+    private static void TransformVectors(string modelPath, string inputJson, string inputColumn, string outputColumn)
+    {
+        float[][] rows = JsonSerializer.Deserialize<float[][]>(File.ReadAllText(inputJson))!;
+        var ml = new MLContext(seed: 1);
+        ITransformer model = ml.Model.Load(modelPath, out _);
+        IDataView data = VectorData.Create(ml, inputColumn, rows);
+        float[][] output = VectorData.ReadVectors(model.Transform(data), outputColumn);
+        Console.WriteLine(JsonSerializer.Serialize(output));
+    }
+}
+
+/// <summary>Builds IDataViews of fixed-size float vectors and reads vector columns back.</summary>
+internal static class VectorData
+{
+    /// <summary>An IDataView with one known-size float vector column named <paramref name="column"/>.</summary>
+    public static IDataView Create(MLContext ml, string column, float[][] rows)
+    {
+        int size = rows[0].Length;
+        var builder = new ArrayDataViewBuilder(ml);
+        builder.AddColumn(column, NumberDataViewType.Single, rows.Select(r => new VBuffer<float>(size, r)).ToArray());
+        return builder.GetDataView();
+    }
+
+    /// <summary>Every row's value of a float vector column.</summary>
+    public static float[][] ReadVectors(IDataView data, string column) =>
+        data.GetColumn<VBuffer<float>>(column).Select(v => v.DenseValues().ToArray()).ToArray();
+}
