@@ -1,0 +1,126 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using System.Text.Json.Serialization.Metadata;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace MlNetSsl;
+
+/// <summary>One entry of an <see cref="AugmentationPolicy"/>: an augmentation applied to each row with a probability.</summary>
+public sealed class AugmentationStep
+{
+    /// <summary>Creates a step.</summary>
+    /// <param name="augmentation">The augmentation.</param>
+    /// <param name="probability">Chance, per row, that the augmentation is applied (0 to 1).</param>
+    public AugmentationStep(Augmentation augmentation, double probability = 1.0)
+    {
+        if (double.IsNaN(probability) || probability < 0 || probability > 1)
+            throw new ArgumentOutOfRangeException(nameof(probability), probability, "Probability must be in [0, 1].");
+        Augmentation = augmentation ?? throw new ArgumentNullException(nameof(augmentation));
+        Probability = probability;
+    }
+
+    /// <summary>The augmentation.</summary>
+    public Augmentation Augmentation { get; }
+
+    /// <summary>Chance, per row, that the augmentation is applied.</summary>
+    public double Probability { get; }
+}
+
+/// <summary>
+/// An ordered list of augmentations, each applied per row with its own probability, over a whole batch at once.
+/// Policies are values: they serialize to and from JSON, are recorded in saved models, and are what AutoML searches.
+/// </summary>
+public sealed class AugmentationPolicy
+{
+    /// <summary>Creates a policy from its steps, applied in order.</summary>
+    public AugmentationPolicy(IEnumerable<AugmentationStep> steps) => Steps = steps.ToArray();
+
+    /// <summary>Creates a policy that applies each augmentation to every row.</summary>
+    public AugmentationPolicy(params Augmentation[] augmentations) : this(augmentations.Select(a => new AugmentationStep(a))) { }
+
+    /// <summary>The steps, in the order they are applied.</summary>
+    public IReadOnlyList<AugmentationStep> Steps { get; }
+
+    /// <summary>A policy that leaves batches unchanged.</summary>
+    public static AugmentationPolicy None { get; } = new(Array.Empty<AugmentationStep>());
+
+    /// <summary>Applies every step to <paramref name="batch"/>; rows skip a step with probability 1 - p.</summary>
+    public Tensor Apply(Tensor batch, AugmentationContext context)
+    {
+        Tensor current = batch;
+        foreach (AugmentationStep step in Steps)
+        {
+            if (step.Probability <= 0) continue;
+            if (step.Augmentation.InputKind != context.InputShape.Kind)
+                throw new InvalidOperationException(
+                    $"{step.Augmentation.GetType().Name} applies to {step.Augmentation.InputKind} inputs, but the data is {context.InputShape.Kind}.");
+            Tensor augmented = step.Augmentation.Apply(current, context);
+            if (step.Probability < 1)
+            {
+                long n = current.shape[0];
+                var keep = torch.rand(new[] { n }, generator: context.Generator, device: current.device) < step.Probability;
+                long[] maskShape = Enumerable.Repeat(1L, (int)current.dim()).ToArray();
+                maskShape[0] = n;
+                augmented = torch.where(keep.view(maskShape), augmented, current);
+            }
+            current = augmented;
+        }
+        return ReferenceEquals(current, batch) ? batch.clone() : current;
+    }
+
+    /// <summary>The policy as JSON: a list of <c>{ "probability": p, "augmentation": { "type": name, ... } }</c>.</summary>
+    public string ToJson() => JsonSerializer.Serialize(
+        Steps.Select(s => new StepDto { Probability = s.Probability, Augmentation = s.Augmentation }).ToArray(), JsonOptions);
+
+    /// <summary>Reads a policy written by <see cref="ToJson"/>.</summary>
+    /// <exception cref="FormatException">The JSON is not a valid policy; the message says what is wrong.</exception>
+    public static AugmentationPolicy FromJson(string json)
+    {
+        try
+        {
+            StepDto[] steps = JsonSerializer.Deserialize<StepDto[]>(json, JsonOptions)
+                ?? throw new FormatException("An augmentation policy's JSON must be an array of steps, not null.");
+            return new AugmentationPolicy(steps.Select((s, i) => new AugmentationStep(
+                s.Augmentation ?? throw new FormatException($"Step {i} of the augmentation policy has no 'augmentation'."),
+                s.Probability)));
+        }
+        catch (Exception e) when (e is JsonException or NotSupportedException or ArgumentException)
+        {
+            throw new FormatException($"Invalid augmentation policy JSON: {e.Message}", e);
+        }
+    }
+
+    /// <inheritdoc />
+    public override string ToString() =>
+        Steps.Count == 0 ? "(no augmentation)" : string.Join(" -> ", Steps.Select(s => s.Probability < 1 ? $"{s.Augmentation} p={s.Probability:0.##}" : s.Augmentation.ToString()));
+
+    private sealed class StepDto
+    {
+        public double Probability { get; set; } = 1.0;
+        public Augmentation? Augmentation { get; set; }
+    }
+
+    /// <summary>JSON settings: every concrete <see cref="Augmentation"/> in this assembly is a known subtype.</summary>
+    internal static readonly JsonSerializerOptions JsonOptions = new()
+    {
+        WriteIndented = true,
+        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
+        Converters = { new JsonStringEnumConverter() },
+        TypeInfoResolver = new DefaultJsonTypeInfoResolver { Modifiers = { RegisterAugmentationTypes } },
+    };
+
+    private static void RegisterAugmentationTypes(JsonTypeInfo info)
+    {
+        if (info.Type != typeof(Augmentation)) return;
+        info.PolymorphismOptions = new JsonPolymorphismOptions
+        {
+            TypeDiscriminatorPropertyName = "type",
+            UnknownDerivedTypeHandling = JsonUnknownDerivedTypeHandling.FailSerialization,
+        };
+        foreach (Type type in typeof(Augmentation).Assembly.GetTypes()
+                     .Where(t => t.IsSubclassOf(typeof(Augmentation)) && !t.IsAbstract && t.IsPublic)
+                     .OrderBy(t => t.Name, StringComparer.Ordinal))
+            info.PolymorphismOptions.DerivedTypes.Add(new JsonDerivedType(type, type.Name));
+    }
+}
