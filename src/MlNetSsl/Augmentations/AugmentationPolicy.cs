@@ -1,6 +1,5 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using System.Text.Json.Serialization.Metadata;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -101,26 +100,61 @@ public sealed class AugmentationPolicy
         public Augmentation? Augmentation { get; set; }
     }
 
-    /// <summary>JSON settings: every concrete <see cref="Augmentation"/> in this assembly is a known subtype.</summary>
+    /// <summary>
+    /// Makes a custom <see cref="Augmentation"/> subclass readable by <see cref="FromJson"/> (the built-in ones are
+    /// known already). Writing needs no registration.
+    /// </summary>
+    /// <typeparam name="T">The augmentation type; its JSON discriminator is its class name.</typeparam>
+    public static void RegisterAugmentation<T>() where T : Augmentation, new() =>
+        AugmentationJsonConverter.Register(typeof(T));
+
+    /// <summary>JSON settings shared by policies and saved models.</summary>
     internal static readonly JsonSerializerOptions JsonOptions = new()
     {
         WriteIndented = true,
         PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
-        Converters = { new JsonStringEnumConverter() },
-        TypeInfoResolver = new DefaultJsonTypeInfoResolver { Modifiers = { RegisterAugmentationTypes } },
+        Converters = { new JsonStringEnumConverter(), new AugmentationJsonConverter() },
     };
+}
 
-    private static void RegisterAugmentationTypes(JsonTypeInfo info)
+/// <summary>
+/// Writes an augmentation as <c>{ "type": ClassName, ...its properties }</c> and reads it back by class name: the
+/// built-in augmentations of this assembly plus any registered with <see cref="AugmentationPolicy.RegisterAugmentation{T}"/>.
+/// </summary>
+internal sealed class AugmentationJsonConverter : JsonConverter<Augmentation>
+{
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, Type> Known = new(
+        typeof(Augmentation).Assembly.GetTypes()
+            .Where(t => t.IsSubclassOf(typeof(Augmentation)) && !t.IsAbstract && t.IsPublic)
+            .ToDictionary(t => t.Name, t => t));
+
+    public static void Register(Type type) => Known[type.Name] = type;
+
+    public override bool CanConvert(Type typeToConvert) => typeToConvert == typeof(Augmentation);
+
+    public override Augmentation Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
     {
-        if (info.Type != typeof(Augmentation)) return;
-        info.PolymorphismOptions = new JsonPolymorphismOptions
+        var node = System.Text.Json.Nodes.JsonNode.Parse(ref reader)?.AsObject()
+            ?? throw new JsonException("An augmentation must be a JSON object.");
+        string name = node["type"]?.GetValue<string>()
+            ?? throw new JsonException("An augmentation object needs a \"type\" naming its class.");
+        if (!Known.TryGetValue(name, out Type? type))
+            throw new JsonException($"Unknown augmentation type '{name}'. Known: {string.Join(", ", Known.Keys.Order())}. " +
+                "Register custom ones with AugmentationPolicy.RegisterAugmentation<T>().");
+        node.Remove("type");
+        return (Augmentation?)node.Deserialize(type, options) ?? throw new JsonException($"Augmentation '{name}' is null.");
+    }
+
+    public override void Write(Utf8JsonWriter writer, Augmentation value, JsonSerializerOptions options)
+    {
+        var node = JsonSerializer.SerializeToNode(value, value.GetType(), options)!.AsObject();
+        writer.WriteStartObject();
+        writer.WriteString("type", value.GetType().Name);
+        foreach (var (key, child) in node)
         {
-            TypeDiscriminatorPropertyName = "type",
-            UnknownDerivedTypeHandling = JsonUnknownDerivedTypeHandling.FailSerialization,
-        };
-        foreach (Type type in typeof(Augmentation).Assembly.GetTypes()
-                     .Where(t => t.IsSubclassOf(typeof(Augmentation)) && !t.IsAbstract && t.IsPublic)
-                     .OrderBy(t => t.Name, StringComparer.Ordinal))
-            info.PolymorphismOptions.DerivedTypes.Add(new JsonDerivedType(type, type.Name));
+            writer.WritePropertyName(key);
+            if (child is null) writer.WriteNullValue(); else child.WriteTo(writer, options);
+        }
+        writer.WriteEndObject();
     }
 }

@@ -1,0 +1,259 @@
+using System.Diagnostics;
+using System.Security.Cryptography;
+using System.Text;
+using MlNetSsl.MlNet.Persistence;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace MlNetSsl;
+
+/// <summary>The outcome of <see cref="SslPretrainer.Run"/>.</summary>
+public sealed class SslPretrainingResult
+{
+    /// <summary>One record per epoch, including epochs restored from a checkpoint.</summary>
+    public required IReadOnlyList<SslEpochRecord> History { get; init; }
+
+    /// <summary>Epochs restored from a checkpoint instead of trained in this call (0 when starting fresh).</summary>
+    public required int ResumedEpochs { get; init; }
+
+    /// <summary>Optimizer steps in the whole run.</summary>
+    public required long Steps { get; init; }
+
+    /// <summary>Wall-clock time of this call.</summary>
+    public required TimeSpan Duration { get; init; }
+
+    /// <summary>Collapse warnings raised during the run, by epoch.</summary>
+    public IEnumerable<string> Warnings => History.Where(h => h.CollapseWarning is not null).Select(h => $"epoch {h.Epoch}: {h.CollapseWarning}");
+}
+
+/// <summary>
+/// The pretraining loop: shuffled batches each epoch, augmented views, the method's loss, warm-up plus cosine
+/// learning rate, gradient clipping, target updates, checkpoints with exact resume, a kNN monitor, collapse
+/// detection, progress and cancellation. Every step runs inside its own dispose scope so native memory stays flat.
+/// Randomness is derived from the seed, the epoch and the step index alone, which is what makes a resumed run
+/// bitwise identical to an uninterrupted one on the CPU.
+/// </summary>
+public static class SslPretrainer
+{
+    /// <summary>Pretrains <paramref name="method"/> on <paramref name="data"/>.</summary>
+    /// <param name="method">The method, with its encoder; moved to the training device.</param>
+    /// <param name="data">Unlabeled rows (labels, if any, are ignored here).</param>
+    /// <param name="policy">Augmentations that make the views.</param>
+    /// <param name="options">Schedule, optimizer, checkpoints, progress and cancellation.</param>
+    /// <param name="monitor">Optional labeled rows: half are the kNN reference, half are classified each epoch.</param>
+    /// <exception cref="OperationCanceledException">Cancelled; checkpoints written so far remain.</exception>
+    /// <exception cref="InvalidOperationException">The loss became NaN or infinite.</exception>
+    public static SslPretrainingResult Run(ISslMethod method, SslTensorDataset data, AugmentationPolicy policy,
+        PretrainingOptions options, SslTensorDataset? monitor = null)
+    {
+        ArgumentNullException.ThrowIfNull(method);
+        ArgumentNullException.ThrowIfNull(data);
+        ArgumentNullException.ThrowIfNull(policy);
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        if (data.Count < 2)
+            throw new ArgumentException($"Pretraining needs at least 2 rows; the data has {data.Count}.", nameof(data));
+        if (data.Shape != method.Encoder.InputShape)
+            throw new ArgumentException($"The data's rows are {data.Shape} but the encoder expects {method.Encoder.InputShape}.", nameof(data));
+        if (monitor is not null && (monitor.Labels is null || monitor.Labels.Count(l => l >= 0) < 2))
+            throw new ArgumentException("Monitor data needs at least 2 labeled rows.", nameof(monitor));
+
+        SslEnvironment.EnsureInitialized();
+        var clock = Stopwatch.StartNew();
+        Device device = SslEnvironment.SelectDevice(options.AllowCuda);
+        method.Module.to(device);
+        method.Module.train();
+
+        int batchSize = (int)Math.Min(options.BatchSize, data.Count);
+        long stepsPerEpoch = data.Count / batchSize; // the last partial batch is dropped: BatchNorm and in-batch negatives need full batches
+        long totalSteps = stepsPerEpoch * options.Epochs;
+        long warmupSteps = (long)Math.Round(options.WarmupEpochs * stepsPerEpoch);
+
+        List<Parameter> parameters = method.TrainableParameters().ToList();
+        using TrainingOptimizer optimizer = TrainingOptimizer.Create(parameters, options);
+        string fingerprint = Fingerprint(method, data, policy, options, batchSize);
+
+        var history = new List<SslEpochRecord>();
+        int startEpoch = 0;
+        long step = 0;
+        if (options.CheckpointDirectory is { } checkpointDirectory && PretrainingCheckpoint.TryRead(checkpointDirectory) is { } checkpoint)
+        {
+            if (checkpoint.Fingerprint != fingerprint)
+                throw new InvalidOperationException(
+                    $"The checkpoint in {checkpointDirectory} belongs to a different run (method, encoder, data size, policy or " +
+                    "options differ). Use another CheckpointDirectory, or delete the checkpoint to start over.");
+            ModelStreams.LoadModuleFromBytes(method.Module, checkpoint.ModuleState, PretrainingCheckpoint.FileName, "the pretraining checkpoint");
+            using (var reader = new BinaryReader(new MemoryStream(checkpoint.OptimizerState)))
+                optimizer.Load(reader);
+            history.AddRange(checkpoint.History);
+            startEpoch = checkpoint.CompletedEpochs;
+            step = checkpoint.Step;
+        }
+        int resumedEpochs = startEpoch;
+
+        using var featureBank = data.Shape.Kind == SslInputKind.Tabular ? FeatureBank(data, options.Seed, device) : null;
+        using var generator = new Generator((ulong)options.Seed, device);
+        double learningRate = 0;
+
+        for (int epoch = startEpoch; epoch < options.Epochs; epoch++)
+        {
+            var epochClock = Stopwatch.StartNew();
+            double lossSum = 0;
+            using Tensor order = EpochOrder(data.Count, options.Seed, epoch);
+            for (long s = 0; s < stepsPerEpoch; s++, step++)
+            {
+                options.CancellationToken.ThrowIfCancellationRequested();
+                learningRate = LearningRateSchedule.WarmupCosine(step, totalSteps, warmupSteps, options.LearningRate, options.FinalLearningRateFraction);
+                double loss;
+                using (var scope = torch.NewDisposeScope())
+                {
+                    generator.manual_seed(StepSeed(options.Seed, step));
+                    Tensor batch = data.Batch(order.narrow(0, s * batchSize, batchSize), device);
+                    var views = new ViewGenerator(policy, new AugmentationContext(generator, data.Shape, featureBank));
+                    Tensor lossTensor = method.ComputeLoss(batch, views);
+                    loss = lossTensor.item<float>();
+                    if (!double.IsFinite(loss))
+                        throw new InvalidOperationException(
+                            $"The {method.Kind} loss became {loss} at epoch {epoch + 1}, step {step + 1}. Lower LearningRate " +
+                            $"(now {learningRate:G3}), keep GradientClipNorm on, or check the input data for extreme values.");
+                    optimizer.ZeroGrad();
+                    lossTensor.backward();
+                    if (options.GradientClipNorm > 0)
+                        torch.nn.utils.clip_grad_norm_(parameters, options.GradientClipNorm);
+                    optimizer.Step(learningRate);
+                    method.AfterOptimizerStep(step, totalSteps);
+                }
+                lossSum += loss;
+                if (options.Progress is { } progress)
+                {
+                    double rate = (s + 1) * batchSize / Math.Max(epochClock.Elapsed.TotalSeconds, 1e-9);
+                    progress.Report(new SslProgress
+                    {
+                        Epoch = epoch + 1, TotalEpochs = options.Epochs, Step = step + 1, TotalSteps = totalSteps,
+                        Loss = loss, LearningRate = learningRate, SamplesPerSecond = rate,
+                        EstimatedTimeRemaining = TimeSpan.FromSeconds((totalSteps - step - 1) * batchSize / rate),
+                    });
+                }
+            }
+            double trainSeconds = epochClock.Elapsed.TotalSeconds;
+
+            SslEpochRecord record = EvaluateEpoch(method, data, monitor, options, epoch + 1, lossSum / stepsPerEpoch, learningRate);
+            record = record with
+            {
+                Seconds = epochClock.Elapsed.TotalSeconds,
+                SamplesPerSecond = stepsPerEpoch * batchSize / Math.Max(trainSeconds, 1e-9),
+            };
+            history.Add(record);
+            if (record.CollapseWarning is not null)
+                Trace.TraceWarning($"MlNetSsl {method.Kind}: {record.CollapseWarning} (epoch {record.Epoch}).");
+
+            bool last = epoch + 1 == options.Epochs;
+            if (options.CheckpointDirectory is { } directory && ((epoch + 1) % options.CheckpointEveryEpochs == 0 || last))
+                WriteCheckpoint(directory, fingerprint, epoch + 1, step, history, method, optimizer);
+
+            options.Progress?.Report(new SslProgress
+            {
+                Epoch = epoch + 1, TotalEpochs = options.Epochs, Step = step, TotalSteps = totalSteps,
+                Loss = record.MeanLoss, LearningRate = learningRate, SamplesPerSecond = record.SamplesPerSecond,
+                EstimatedTimeRemaining = TimeSpan.FromSeconds(record.Seconds * (options.Epochs - epoch - 1)),
+                EpochSummary = record,
+            });
+        }
+
+        method.Module.eval();
+        return new SslPretrainingResult { History = history, ResumedEpochs = resumedEpochs, Steps = totalSteps, Duration = clock.Elapsed };
+    }
+
+    private static SslEpochRecord EvaluateEpoch(ISslMethod method, SslTensorDataset data, SslTensorDataset? monitor,
+        PretrainingOptions options, int epoch, double meanLoss, double learningRate)
+    {
+        using var scope = torch.NewDisposeScope();
+        SslEncoder encoder = method.Encoder;
+        long rows = Math.Min(data.Count, options.CollapseCheckRows);
+        // Evenly spaced rows: the same sample every epoch, so spread and rank are comparable across epochs.
+        var sampleIndex = torch.linspace(0, data.Count - 1, rows).to_type(ScalarType.Int64);
+        Tensor sample;
+        using (torch.no_grad())
+        {
+            bool wasTraining = encoder.training;
+            encoder.eval();
+            Device device = encoder.parameters().First().device;
+            sample = encoder.forward(data.Batch(sampleIndex, device)).cpu();
+            encoder.train(wasTraining);
+        }
+        double spread = EmbeddingQuality.Spread(sample);
+        double rank = EmbeddingQuality.EffectiveRank(sample);
+
+        double? accuracy = null;
+        if (monitor is not null)
+        {
+            Tensor embeddings = encoder.EmbedAll(monitor);
+            int[] labels = monitor.Labels!;
+            var labeled = Enumerable.Range(0, labels.Length).Where(i => labels[i] >= 0).ToArray();
+            int[] reference = labeled.Where((_, i) => i % 2 == 0).ToArray();
+            int[] queries = labeled.Where((_, i) => i % 2 == 1).ToArray();
+            Tensor Rows(int[] index) => embeddings.index_select(0, torch.tensor(index.Select(i => (long)i).ToArray()));
+            accuracy = KnnClassifier.Accuracy(Rows(reference), reference.Select(i => labels[i]).ToArray(),
+                Rows(queries), queries.Select(i => labels[i]).ToArray(), options.KnnNeighbors);
+        }
+
+        return new SslEpochRecord
+        {
+            Epoch = epoch, MeanLoss = meanLoss, LearningRate = learningRate, MonitorAccuracy = accuracy,
+            EmbeddingSpread = spread, EffectiveRank = rank,
+            CollapseWarning = EmbeddingQuality.CollapseWarning(spread, rank, encoder.EmbeddingSize),
+        };
+    }
+
+    private static void WriteCheckpoint(string directory, string fingerprint, int completedEpochs, long step,
+        List<SslEpochRecord> history, ISslMethod method, TrainingOptimizer optimizer)
+    {
+        using var optimizerState = new MemoryStream();
+        using (var writer = new BinaryWriter(optimizerState, Encoding.UTF8, leaveOpen: true))
+            optimizer.Save(writer);
+        new PretrainingCheckpoint
+        {
+            Fingerprint = fingerprint, CompletedEpochs = completedEpochs, Step = step, History = [.. history],
+            ModuleState = ModelStreams.ModuleToBytes(method.Module), OptimizerState = optimizerState.ToArray(),
+        }.Write(directory);
+    }
+
+    // A permutation that depends only on (seed, epoch): resuming at any epoch replays the same order.
+    private static Tensor EpochOrder(long count, int seed, int epoch)
+    {
+        using var generator = new Generator((ulong)StepSeed(seed, -1 - epoch));
+        return torch.randperm(count, generator: generator);
+    }
+
+    private static long StepSeed(int seed, long step)
+    {
+        // SplitMix64 of (seed, step): well-spread, stable across runs and platforms.
+        ulong z = unchecked((ulong)seed * 0x9E3779B97F4A7C15UL + (ulong)step + 0x632BE59BD9B4E019UL);
+        z = unchecked((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL);
+        z = unchecked((z ^ (z >> 27)) * 0x94D049BB133111EBUL);
+        return (long)((z ^ (z >> 31)) & 0x7FFFFFFFFFFFFFFFUL);
+    }
+
+    private static Tensor FeatureBank(SslTensorDataset data, int seed, Device device)
+    {
+        using var scope = torch.NewDisposeScope();
+        long rows = Math.Min(data.Count, 4096);
+        using var generator = new Generator((ulong)StepSeed(seed, long.MinValue / 2));
+        var index = torch.randperm(data.Count, generator: generator).narrow(0, 0, rows);
+        return data.Batch(index, device).MoveToOuterDisposeScope();
+    }
+
+    private static string Fingerprint(ISslMethod method, SslTensorDataset data, AugmentationPolicy policy, PretrainingOptions options, int batchSize)
+    {
+        var text = new StringBuilder()
+            .Append(method.Kind).Append('|').Append(method.Encoder.Kind).Append('|').Append(method.Encoder.EmbeddingSize)
+            .Append('|').Append(data.Shape).Append('|').Append(data.Count).Append('|').Append(policy.ToJson())
+            .Append('|').Append(options.Epochs).Append('|').Append(batchSize).Append('|').Append(options.LearningRate)
+            .Append('|').Append(options.Optimizer).Append('|').Append(options.WeightDecay).Append('|').Append(options.Momentum)
+            .Append('|').Append(options.WarmupEpochs).Append('|').Append(options.Seed);
+        foreach (var (name, parameter) in method.Module.named_parameters())
+            text.Append('|').Append(name).Append(':').Append(string.Join('x', parameter.shape));
+        return Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(text.ToString())));
+    }
+}

@@ -1,0 +1,200 @@
+using MlNetSsl.MlNet.Persistence;
+using MlNetSsl.Tests.Infrastructure;
+using TorchSharp;
+using Xunit;
+using static TorchSharp.torch;
+
+namespace MlNetSsl.Tests.Training;
+
+/// <summary>Mechanics of the pretraining loop on real HIGGS rows: determinism, resume, cancellation, memory, monitoring.</summary>
+public sealed class PretrainingLoopTests : IDisposable
+{
+    private readonly string _folder = Directory.CreateTempSubdirectory("mlnetssl-train-").FullName;
+
+    public void Dispose() => Directory.Delete(_folder, recursive: true);
+
+    private static SslTensorDataset Higgs(int rows, bool withLabels = false)
+    {
+        var raw = SharedData.ReadHiggs("train", rows);
+        float[] flat = raw.SelectMany(r => r.Features).ToArray();
+        using var scope = torch.NewDisposeScope();
+        var x = torch.tensor(flat, new long[] { rows, 28 });
+        x = (x - x.mean(new long[] { 0 })) / (x.std(0) + 1e-6);
+        return new SslTensorDataset(x.MoveToOuterDisposeScope(), SslInputShape.Tabular(28),
+            withLabels ? raw.Select(r => (int)r.Label).ToArray() : null);
+    }
+
+    private static MomentumTestMethod NewMethod(int seed)
+    {
+        SslEnvironment.EnsureInitialized();
+        torch.manual_seed(seed);
+        return new MomentumTestMethod(new SmallMlpEncoder(28, 12));
+    }
+
+    private static AugmentationPolicy Policy => new(new NoiseAndScale());
+
+    private PretrainingOptions Options(int epochs, string? checkpoint = null, SslOptimizer optimizer = SslOptimizer.AdamW) => new()
+    {
+        Epochs = epochs, BatchSize = 64, LearningRate = optimizer == SslOptimizer.Lars ? 0.5 : 3e-3, Optimizer = optimizer,
+        Seed = 5, CheckpointDirectory = checkpoint, AllowCuda = false, WarmupEpochs = 1,
+    };
+
+    [Fact]
+    public void SameSeedGivesBitwiseIdenticalWeightsAndOtherSeedDiffers()
+    {
+        using var data = Higgs(512);
+        byte[] Train(int seed)
+        {
+            using var method = NewMethod(1);
+            var options = Options(2);
+            options.Seed = seed;
+            SslPretrainer.Run(method, data, Policy, options);
+            return ModelStreams.ModuleToBytes(method);
+        }
+
+        byte[] first = Train(5), second = Train(5), other = Train(6);
+
+        Assert.Equal(first, second);
+        Assert.NotEqual(first, other);
+    }
+
+    [Theory]
+    [InlineData(SslOptimizer.AdamW)]
+    [InlineData(SslOptimizer.Sgd)]
+    [InlineData(SslOptimizer.Lars)]
+    public void InterruptedAndResumedRunEqualsUninterruptedRun(SslOptimizer optimizer)
+    {
+        using var data = Higgs(512);
+        string straightDir = Path.Combine(_folder, "straight"), resumedDir = Path.Combine(_folder, "resumed");
+
+        using var straight = NewMethod(1);
+        var straightResult = SslPretrainer.Run(straight, data, Policy, Options(4, straightDir, optimizer));
+
+        using var cts = new CancellationTokenSource();
+        var interrupted = Options(4, resumedDir, optimizer);
+        interrupted.CancellationToken = cts.Token;
+        interrupted.Progress = new SyncProgress(p => { if (p.EpochSummary?.Epoch == 2) cts.Cancel(); });
+        using (var first = NewMethod(1))
+            Assert.ThrowsAny<OperationCanceledException>(() => SslPretrainer.Run(first, data, Policy, interrupted));
+        Assert.True(File.Exists(Path.Combine(resumedDir, PretrainingCheckpoint.FileName)));
+
+        using var resumed = NewMethod(1); // a fresh process would start from a fresh module too
+        var result = SslPretrainer.Run(resumed, data, Policy, Options(4, resumedDir, optimizer));
+
+        Assert.Equal(2, result.ResumedEpochs);
+        Assert.Equal(4, result.History.Count);
+        Assert.Equal(ModelStreams.ModuleToBytes(straight), ModelStreams.ModuleToBytes(resumed));
+        Assert.Equal(straightResult.History.Select(h => h.MeanLoss), result.History.Select(h => h.MeanLoss));
+        Assert.True(straightResult.History[^1].MeanLoss < straightResult.History[0].MeanLoss, "loss did not go down");
+    }
+
+    [Fact]
+    public void CancellationStopsWithinOneStep()
+    {
+        using var data = Higgs(1024);
+        using var method = NewMethod(1);
+        using var cts = new CancellationTokenSource();
+        long lastStep = 0;
+        var options = Options(3);
+        options.CancellationToken = cts.Token;
+        options.Progress = new SyncProgress(p => { lastStep = p.Step; if (p.Step == 5) cts.Cancel(); });
+
+        Assert.ThrowsAny<OperationCanceledException>(() => SslPretrainer.Run(method, data, Policy, options));
+
+        Assert.Equal(5, lastStep);
+    }
+
+    [Fact]
+    public void ProgressReportsEveryStepAndEachEpochWithMonitorAccuracy()
+    {
+        using var data = Higgs(512);
+        using var monitor = Higgs(400, withLabels: true);
+        using var method = NewMethod(1);
+        var reports = new List<SslProgress>();
+        var options = Options(2);
+        options.Progress = new SyncProgress(reports.Add);
+
+        var result = SslPretrainer.Run(method, data, Policy, options, monitor);
+
+        var steps = reports.Where(r => r.EpochSummary is null).ToList();
+        Assert.Equal(2 * (512 / 64), steps.Count);
+        Assert.Equal(Enumerable.Range(1, 16).Select(i => (long)i), steps.Select(s => s.Step));
+        Assert.All(steps, s => Assert.True(s.SamplesPerSecond > 0 && s.LearningRate > 0 && double.IsFinite(s.Loss)));
+        Assert.Equal(TimeSpan.Zero, steps[^1].EstimatedTimeRemaining);
+        Assert.True(steps[0].EstimatedTimeRemaining > TimeSpan.Zero);
+        var epochs = reports.Where(r => r.EpochSummary is not null).Select(r => r.EpochSummary!).ToList();
+        Assert.Equal(new[] { 1, 2 }, epochs.Select(e => e.Epoch));
+        Assert.All(epochs, e => Assert.InRange(e.MonitorAccuracy!.Value, 0.0, 1.0));
+        Assert.Equal(epochs, result.History);
+        // HIGGS signal vs background: the kNN monitor must see some signal above coin flipping.
+        Assert.True(result.History[^1].MonitorAccuracy > 0.52, $"kNN accuracy {result.History[^1].MonitorAccuracy}");
+    }
+
+    [Fact]
+    public void NativeMemoryStaysFlatAcrossEpochs()
+    {
+        using var data = Higgs(4000);
+        using var method = NewMethod(1);
+        var resident = new Dictionary<int, long>();
+        var options = Options(6);
+        options.BatchSize = 128;
+        options.Progress = new SyncProgress(p => { if (p.EpochSummary is { } e) { GC.Collect(); GC.WaitForPendingFinalizers(); resident[e.Epoch] = ResidentBytes(); } });
+
+        SslPretrainer.Run(method, data, Policy, options);
+
+        long growth = resident[5] - resident[2];
+        Assert.True(growth < 20L << 20, $"resident memory grew by {growth >> 20} MiB from epoch 2 to epoch 5");
+    }
+
+    [Fact]
+    public void CheckpointOfAnotherRunIsRefusedAndDamagedCheckpointIsReported()
+    {
+        using var data = Higgs(256);
+        string dir = Path.Combine(_folder, "ckpt");
+        using (var method = NewMethod(1))
+            SslPretrainer.Run(method, data, Policy, Options(1, dir));
+
+        var otherRun = Options(1, dir);
+        otherRun.LearningRate = 1e-2;
+        using (var method = NewMethod(1))
+        {
+            var ex = Assert.Throws<InvalidOperationException>(() => SslPretrainer.Run(method, data, Policy, otherRun));
+            Assert.Contains(dir, ex.Message);
+        }
+
+        string path = Path.Combine(dir, PretrainingCheckpoint.FileName);
+        byte[] bytes = File.ReadAllBytes(path);
+        bytes[bytes.Length / 2] ^= 0x5A;
+        File.WriteAllBytes(path, bytes);
+        using (var method = NewMethod(1))
+        {
+            var ex = Assert.Throws<InvalidDataException>(() => SslPretrainer.Run(method, data, Policy, Options(1, dir)));
+            Assert.Contains("damaged", ex.Message);
+        }
+        Assert.Empty(Directory.GetFiles(dir, "*.tmp"));
+    }
+
+    [Fact]
+    public void CollapsedEmbeddingsAreReported()
+    {
+        Assert.Equal(0, EmbeddingQuality.Spread(torch.ones(10, 4)), 6);
+        Assert.NotNull(EmbeddingQuality.CollapseWarning(0.0, 1.0, 4));
+        Assert.Null(EmbeddingQuality.CollapseWarning(0.9, 3.5, 4));
+        // Three orthogonal directions with equal singular values: effective rank exactly 3.
+        var known = torch.zeros(6, 5);
+        known[0, 0] = 1; known[1, 1] = 1; known[2, 2] = 1; known[3, 0] = 1; known[4, 1] = 1; known[5, 2] = 1;
+        Assert.Equal(3.0, EmbeddingQuality.EffectiveRank(known), 4);
+    }
+
+    private static long ResidentBytes()
+    {
+        string line = File.ReadLines("/proc/self/status").First(l => l.StartsWith("VmRSS:", StringComparison.Ordinal));
+        return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) * 1024;
+    }
+}
+
+/// <summary>An <see cref="IProgress{T}"/> that runs its callback synchronously, on the training thread.</summary>
+internal sealed class SyncProgress(Action<SslProgress> callback) : IProgress<SslProgress>
+{
+    public void Report(SslProgress value) => callback(value);
+}
