@@ -14,6 +14,17 @@ internal static class ChildProcess
     /// <summary>Starts the test assembly with <paramref name="args"/> and returns its standard output.</summary>
     public static string Run(TimeSpan timeout, params string[] args)
     {
+        var (exitCode, stdout, stderr) = Start(timeout, args);
+        if (exitCode != 0)
+            throw new InvalidOperationException($"Child process exited with {exitCode}: {stderr}{stdout}");
+        return stdout;
+    }
+
+    /// <summary>Starts the test assembly with <paramref name="args"/> and returns its exit code.</summary>
+    public static int RunForExitCode(TimeSpan timeout, params string[] args) => Start(timeout, args).ExitCode;
+
+    private static (int ExitCode, string Stdout, string Stderr) Start(TimeSpan timeout, string[] args)
+    {
         string assembly = typeof(ChildProcess).Assembly.Location;
         var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         info.ArgumentList.Add(assembly);
@@ -26,9 +37,7 @@ internal static class ChildProcess
             process.Kill(entireProcessTree: true);
             throw new TimeoutException($"Child process '{string.Join(' ', args)}' did not finish in {timeout}.");
         }
-        if (process.ExitCode != 0)
-            throw new InvalidOperationException($"Child process exited with {process.ExitCode}: {stderr.Result}{stdout.Result}");
-        return stdout.Result;
+        return (process.ExitCode, stdout.Result, stderr.Result);
     }
 
     /// <summary>The child side: dispatches on the first argument.</summary>
@@ -39,8 +48,12 @@ internal static class ChildProcess
             case "transform-vectors" when args.Length == 5:
                 TransformVectors(modelPath: args[1], inputJson: args[2], inputColumn: args[3], outputColumn: args[4]);
                 return 0;
+            case "pretrain-and-die" when args.Length == 4:
+                Training.LoopFixture.PretrainAndDie(args[1], int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture),
+                    int.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture));
+                return 0;
             default:
-                Console.Error.WriteLine("usage: transform-vectors <model.zip> <input.json> <input column> <output column>");
+                Console.Error.WriteLine("usage: transform-vectors <model.zip> <input.json> <input column> <output column> | pretrain-and-die <dir> <epochs> <die after epoch>");
                 return 2;
         }
     }

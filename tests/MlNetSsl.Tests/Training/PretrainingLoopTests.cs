@@ -13,31 +13,11 @@ public sealed class PretrainingLoopTests : IDisposable
 
     public void Dispose() => Directory.Delete(_folder, recursive: true);
 
-    private static SslTensorDataset Higgs(int rows, bool withLabels = false)
-    {
-        var raw = SharedData.ReadHiggs("train", rows);
-        float[] flat = raw.SelectMany(r => r.Features).ToArray();
-        using var scope = torch.NewDisposeScope();
-        var x = torch.tensor(flat, new long[] { rows, 28 });
-        x = (x - x.mean(new long[] { 0 })) / (x.std(0) + 1e-6);
-        return new SslTensorDataset(x.MoveToOuterDisposeScope(), SslInputShape.Tabular(28),
-            withLabels ? raw.Select(r => (int)r.Label).ToArray() : null);
-    }
-
-    private static MomentumTestMethod NewMethod(int seed)
-    {
-        SslEnvironment.EnsureInitialized();
-        torch.manual_seed(seed);
-        return new MomentumTestMethod(new SmallMlpEncoder(28, 12));
-    }
-
-    private static AugmentationPolicy Policy => new(new NoiseAndScale());
-
-    private PretrainingOptions Options(int epochs, string? checkpoint = null, SslOptimizer optimizer = SslOptimizer.AdamW) => new()
-    {
-        Epochs = epochs, BatchSize = 64, LearningRate = optimizer == SslOptimizer.Lars ? 0.5 : 3e-3, Optimizer = optimizer,
-        Seed = 5, CheckpointDirectory = checkpoint, AllowCuda = false, WarmupEpochs = 1,
-    };
+    private static SslTensorDataset Higgs(int rows, bool withLabels = false) => LoopFixture.Higgs(rows, withLabels);
+    private static MomentumTestMethod NewMethod(int seed) => LoopFixture.NewMethod(seed);
+    private static AugmentationPolicy Policy => LoopFixture.Policy;
+    private static PretrainingOptions Options(int epochs, string? checkpoint = null, SslOptimizer optimizer = SslOptimizer.AdamW) =>
+        LoopFixture.Options(epochs, checkpoint, optimizer);
 
     [Fact]
     public void SameSeedGivesBitwiseIdenticalWeightsAndOtherSeedDiffers()
@@ -86,6 +66,25 @@ public sealed class PretrainingLoopTests : IDisposable
         Assert.Equal(ModelStreams.ModuleToBytes(straight), ModelStreams.ModuleToBytes(resumed));
         Assert.Equal(straightResult.History.Select(h => h.MeanLoss), result.History.Select(h => h.MeanLoss));
         Assert.True(straightResult.History[^1].MeanLoss < straightResult.History[0].MeanLoss, "loss did not go down");
+    }
+
+    [Fact]
+    public void ProcessKilledAfterACheckpointResumesToTheUninterruptedWeights()
+    {
+        using var data = Higgs(512);
+        string dir = Path.Combine(_folder, "killed");
+        int exit = ChildProcess.RunForExitCode(TimeSpan.FromMinutes(2), "pretrain-and-die", dir, "4", "2");
+        Assert.NotEqual(0, exit);
+        Assert.True(File.Exists(Path.Combine(dir, PretrainingCheckpoint.FileName)));
+        Assert.Empty(Directory.GetFiles(dir, "*.tmp"));
+
+        using var straight = NewMethod(1);
+        SslPretrainer.Run(straight, data, Policy, Options(4));
+        using var resumed = NewMethod(1);
+        var result = SslPretrainer.Run(resumed, data, Policy, Options(4, dir));
+
+        Assert.Equal(2, result.ResumedEpochs);
+        Assert.Equal(ModelStreams.ModuleToBytes(straight), ModelStreams.ModuleToBytes(resumed));
     }
 
     [Fact]
