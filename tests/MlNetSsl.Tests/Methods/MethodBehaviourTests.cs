@@ -271,4 +271,60 @@ public sealed class MethodBehaviourTests
         Tensor embedding = encoder.call(HiggsBatch(4));
         Assert.Equal(new long[] { 4, 32 }, embedding.shape);
     }
+
+    [Fact]
+    public void TrainAndEvalReachTheHeadsBatchNorm()
+    {
+        using var encoder = new TinyMlpEncoder(MethodTestData.HiggsShape);
+        using var method = (SslMethodBase)SslMethodFactory.Create(SslMethod.SimSiam, encoder, new SslMethodOptions { ProjectionHiddenSize = 16, ProjectionSize = 8 });
+        method.eval();
+        Assert.All(method.modules(), m => Assert.False(m.training, $"{m.GetName()} still in training mode"));
+        method.train();
+        Assert.All(method.modules(), m => Assert.True(m.training, $"{m.GetName()} still in eval mode"));
+
+        // In eval mode the heads use running statistics, so one row gives the same output alone or in a batch.
+        method.eval();
+        using var scope = torch.NewDisposeScope();
+        using var noGrad = torch.no_grad();
+        var projector = (ProjectionHead)method.named_children().Single(c => c.name == "projector").module;
+        Tensor rows = HiggsBatch(8);
+        Tensor together = projector.call(encoder.call(rows))[0];
+        Tensor alone = projector.call(encoder.call(rows.narrow(0, 0, 1)))[0];
+        Assert.True(together.allclose(alone, rtol: 1e-4, atol: 1e-5));
+    }
+
+    [Fact]
+    public void MaskedAutoencoderMasksWholeTimeStepsOfSeries()
+    {
+        torch.manual_seed(17);
+        SslInputShape shape = SslInputShape.Series(3, 20);
+        using var encoder = new TinyMlpEncoder(shape);
+        using var method = new MaskedAutoencoderMethod(encoder);
+        Assert.Equal(20, method.UnitCount);
+        using var scope = torch.NewDisposeScope();
+        Tensor series = torch.randn(6, 3, 20);
+        Tensor units = method.ToUnits(series);
+        Assert.Equal(new long[] { 6, 20, 3 }, units.shape);
+        Assert.True(method.FromUnits(units).SameAs(series));
+        using var generator = new Generator(8);
+        Assert.All(method.SampleMask(6, generator).sum(1).data<long>().ToArray(), count => Assert.Equal(10, count)); // 0.5 * 20
+
+        using var generator2 = new Generator(9);
+        Tensor loss = method.ComputeLoss(series, Views(shape, generator2));
+        loss.backward();
+        Assert.True(double.IsFinite(loss.ToDouble()));
+        Assert.All(method.TrainableParameters(), p => Assert.NotNull(p.grad));
+    }
+
+    [Fact]
+    public void ComputeLossRejectsBatchesOfTheWrongShape()
+    {
+        using var encoder = new TinyMlpEncoder(MethodTestData.HiggsShape);
+        using ISslMethod method = SslMethodFactory.Create(SslMethod.SimClr, encoder, new SslMethodOptions { ProjectionHiddenSize = 16, ProjectionSize = 8 });
+        using var scope = torch.NewDisposeScope();
+        using var generator = new Generator(1);
+        var error = Assert.Throws<ArgumentException>(() => method.ComputeLoss(torch.zeros(4, 27), Views(MethodTestData.HiggsShape, generator)));
+        Assert.Contains("[4, 28]", error.Message);
+        Assert.Throws<ArgumentException>(() => method.ComputeLoss(torch.zeros(1, 28), Views(MethodTestData.HiggsShape, generator)));
+    }
 }
