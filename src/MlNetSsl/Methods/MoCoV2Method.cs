@@ -34,7 +34,7 @@ public sealed class MoCoV2Options : SslMethodOptions
 /// </summary>
 /// <remarks>
 /// The queue (<c>queue</c>, [QueueSize, D]) and its write position (<c>queue_ptr</c>) are registered buffers, so
-/// checkpoints include them. The step's keys are enqueued in <see cref="AfterOptimizerStep"/>, not in
+/// checkpoints include them. Each step enqueues the keys of both views (2N rows), overwriting the oldest. They are enqueued in <see cref="AfterOptimizerStep"/>, not in
 /// <see cref="ComputeLoss"/>: the loss's graph still needs the queue as it was, and a step that is skipped must not
 /// advance it. Between <see cref="ComputeLoss"/> and <see cref="AfterOptimizerStep"/> the method holds one detached
 /// copy of the keys; checkpoints taken between steps do not need it. Without several devices there is no shuffled
