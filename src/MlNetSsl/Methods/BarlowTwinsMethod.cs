@@ -1,0 +1,89 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace MlNetSsl;
+
+/// <summary>Options of <see cref="BarlowTwinsMethod"/>.</summary>
+public sealed class BarlowTwinsOptions : SslMethodOptions
+{
+    /// <summary>
+    /// Weight lambda of the off-diagonal (redundancy) term; null means 1 / projection size. The paper uses 5.1e-3
+    /// with 8192 dimensions; the off-diagonal sum has D(D - 1) terms against D on the diagonal, so lambda is scaled
+    /// with 1/D to keep the two terms balanced at our smaller projections (1/512 ≈ 2e-3, 1/128 ≈ 8e-3).
+    /// </summary>
+    public double? Lambda { get; set; }
+
+    /// <summary>Number of Linear layers in the projector. Default 3 (paper: 3).</summary>
+    public int ProjectionLayers { get; set; } = 3;
+
+    /// <summary>Projector hidden width when <see cref="SslMethodOptions.ProjectionHiddenSize"/> is null: 512 (paper: 8192).</summary>
+    public const int DefaultProjectionHiddenSize = 512;
+
+    /// <summary>Projection size when <see cref="SslMethodOptions.ProjectionSize"/> is null: 512 (paper: 8192).</summary>
+    public const int DefaultProjectionSize = 512;
+}
+
+/// <summary>
+/// Barlow Twins (Zbontar et al., 2021): the cross-correlation matrix between the batch-standardized projections of
+/// two views is driven to the identity: invariance on the diagonal, redundancy reduction off it.
+/// </summary>
+public sealed class BarlowTwinsMethod : SslMethodBase
+{
+    private readonly ProjectionHead projector;
+
+    /// <summary>Creates Barlow Twins on <paramref name="encoder"/>.</summary>
+    /// <param name="encoder">The encoder to pretrain.</param>
+    /// <param name="options">Hyperparameters; null for the defaults.</param>
+    public BarlowTwinsMethod(SslEncoder encoder, BarlowTwinsOptions? options = null) : base(nameof(BarlowTwinsMethod), encoder)
+    {
+        Options = options ?? new BarlowTwinsOptions();
+        int projection = Options.ResolveProjection(BarlowTwinsOptions.DefaultProjectionSize);
+        Lambda = Options.Lambda is double lambda ? SslMethodOptions.Positive(lambda, nameof(Options.Lambda)) : 1.0 / projection;
+        projector = AddHead("projector", new ProjectionHead(encoder.EmbeddingSize,
+            Options.ResolveHidden(BarlowTwinsOptions.DefaultProjectionHiddenSize), projection, Options.ProjectionLayers));
+    }
+
+    /// <summary>The hyperparameters.</summary>
+    public BarlowTwinsOptions Options { get; }
+
+    /// <summary>The off-diagonal weight in use (<see cref="BarlowTwinsOptions.Lambda"/> or 1 / projection size).</summary>
+    public double Lambda { get; }
+
+    /// <inheritdoc />
+    public override SslMethod Kind => SslMethod.BarlowTwins;
+
+    /// <inheritdoc />
+    public override Tensor ComputeLoss(Tensor batch, ViewGenerator views)
+    {
+        CheckBatch(batch);
+        Tensor z1 = projector.call(Encoder.call(views.Make(batch)));
+        Tensor z2 = projector.call(Encoder.call(views.Make(batch)));
+        return BarlowTwinsLoss(z1, z2, Lambda);
+    }
+
+    /// <summary>
+    /// Each column of <paramref name="z1"/> and <paramref name="z2"/> is standardized over the batch,
+    /// (z - mean) / sqrt(var + eps) with the biased variance (as a non-affine BatchNorm does); then
+    /// C = z1ᵀ z2 / N and loss = Σ_i (1 - C_ii)² + lambda Σ_{i≠j} C_ij².
+    /// </summary>
+    /// <param name="z1">Projections of the first views, [N, D].</param>
+    /// <param name="z2">Projections of the second views, [N, D].</param>
+    /// <param name="lambda">Off-diagonal weight.</param>
+    /// <param name="epsilon">Added to the variance before the square root.</param>
+    public static Tensor BarlowTwinsLoss(Tensor z1, Tensor z2, double lambda, double epsilon = 1e-5)
+    {
+        LossChecks.SamePairShape(z1, z2, nameof(z1), nameof(z2));
+        using var scope = torch.NewDisposeScope();
+        long n = z1.shape[0];
+        Tensor c = Standardize(z1, epsilon).t().matmul(Standardize(z2, epsilon)).div(n);
+        Tensor onDiagonal = (1 - c.diagonal()).pow(2).sum();
+        Tensor offDiagonal = LossChecks.OffDiagonal(c).pow(2).sum();
+        return (onDiagonal + lambda * offDiagonal).MoveToOuterDisposeScope();
+    }
+
+    private static Tensor Standardize(Tensor z, double epsilon)
+    {
+        Tensor centred = z - z.mean(new long[] { 0 }, keepdim: true);
+        return centred / (centred.pow(2).mean(new long[] { 0 }, keepdim: true) + epsilon).sqrt();
+    }
+}

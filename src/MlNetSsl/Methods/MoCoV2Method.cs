@@ -1,0 +1,176 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace MlNetSsl;
+
+/// <summary>Options of <see cref="MoCoV2Method"/>.</summary>
+public sealed class MoCoV2Options : SslMethodOptions
+{
+    /// <summary>InfoNCE temperature. Default 0.2 (paper: 0.2).</summary>
+    public double Temperature { get; set; } = 0.2;
+
+    /// <summary>
+    /// EMA momentum of the key encoder and key projector. Default 0.99 (paper: 0.999, tuned for 200 epochs of
+    /// ImageNet; with a few thousand steps 0.999 leaves the keys close to the random initialization).
+    /// </summary>
+    public double Momentum { get; set; } = 0.99;
+
+    /// <summary>Number of negative keys in the queue. Default 4096 (paper: 65536).</summary>
+    public int QueueSize { get; set; } = 4096;
+
+    /// <summary>Seed of the random unit vectors the queue starts with (the paper starts from random keys too).</summary>
+    public int QueueSeed { get; set; }
+
+    /// <summary>Projector hidden width when <see cref="SslMethodOptions.ProjectionHiddenSize"/> is null: 512 (paper: 2048).</summary>
+    public const int DefaultProjectionHiddenSize = 512;
+
+    /// <summary>Projection size when <see cref="SslMethodOptions.ProjectionSize"/> is null: 128 (paper: 128).</summary>
+    public const int DefaultProjectionSize = 128;
+}
+
+/// <summary>
+/// MoCo v2 (Chen et al., 2020): queries from the online encoder and projector, keys from their momentum copies;
+/// InfoNCE with the other view's key as the positive and a queue of past keys as negatives; symmetrized over views.
+/// </summary>
+/// <remarks>
+/// The queue (<c>queue</c>, [QueueSize, D]) and its write position (<c>queue_ptr</c>) are registered buffers, so
+/// checkpoints include them. Each step enqueues the keys of both views (2N rows), overwriting the oldest. They are enqueued in <see cref="AfterOptimizerStep"/>, not in
+/// <see cref="ComputeLoss"/>: the loss's graph still needs the queue as it was, and a step that is skipped must not
+/// advance it. Between <see cref="ComputeLoss"/> and <see cref="AfterOptimizerStep"/> the method holds one detached
+/// copy of the keys; checkpoints taken between steps do not need it. Without several devices there is no shuffled
+/// BatchNorm; each batch is processed on one device.
+/// </remarks>
+public sealed class MoCoV2Method : SslMethodBase
+{
+    private readonly ProjectionHead projector;
+    private readonly List<Tensor> pendingKeys = new(1);
+
+    /// <summary>Creates MoCo v2 on <paramref name="encoder"/>.</summary>
+    /// <param name="encoder">The encoder to pretrain.</param>
+    /// <param name="options">Hyperparameters; null for the defaults.</param>
+    public MoCoV2Method(SslEncoder encoder, MoCoV2Options? options = null) : base(nameof(MoCoV2Method), encoder)
+    {
+        Options = options ?? new MoCoV2Options();
+        SslMethodOptions.Positive(Options.Temperature, nameof(Options.Temperature));
+        SslMethodOptions.InRange(Options.Momentum, 0, 1, nameof(Options.Momentum));
+        SslMethodOptions.Positive(Options.QueueSize, nameof(Options.QueueSize));
+        int projection = Options.ResolveProjection(MoCoV2Options.DefaultProjectionSize);
+        projector = AddHead("projector", new ProjectionHead(encoder.EmbeddingSize,
+            Options.ResolveHidden(MoCoV2Options.DefaultProjectionHiddenSize), projection));
+        Target = AddHead("target", new MomentumTarget(("encoder", encoder), ("projector", projector)));
+
+        using var scope = torch.NewDisposeScope();
+        using var generator = new Generator((ulong)Options.QueueSeed, Device);
+        Tensor queue = nn.functional.normalize(
+            torch.randn(new long[] { Options.QueueSize, projection }, generator: generator, device: Device), dim: 1);
+        register_buffer("queue", queue.DetachFromDisposeScope());
+        register_buffer("queue_ptr", torch.zeros(1, dtype: ScalarType.Int64, device: Device).DetachFromDisposeScope());
+    }
+
+    /// <summary>The hyperparameters.</summary>
+    public MoCoV2Options Options { get; }
+
+    /// <inheritdoc />
+    public override SslMethod Kind => SslMethod.MoCoV2;
+
+    /// <summary>The queue of negative keys, [QueueSize, ProjectionSize], each row L2-normalized.</summary>
+    public Tensor Queue => get_buffer("queue")!;
+
+    /// <summary>Index of the queue row the next key is written to.</summary>
+    public long QueuePointer => get_buffer("queue_ptr")!.item<long>();
+
+    internal MomentumTarget Target { get; }
+
+    /// <inheritdoc />
+    public override Tensor ComputeLoss(Tensor batch, ViewGenerator views)
+    {
+        CheckBatch(batch);
+        Tensor v1 = views.Make(batch);
+        Tensor v2 = views.Make(batch);
+        // Keys first: the target forward swaps weights into the online modules, which must not happen once the
+        // online graph has been recorded.
+        Tensor k1 = nn.functional.normalize(Target.Run(() => projector.call(Encoder.call(v1))), dim: 1);
+        Tensor k2 = nn.functional.normalize(Target.Run(() => projector.call(Encoder.call(v2))), dim: 1);
+        Tensor q1 = projector.call(Encoder.call(v1));
+        Tensor q2 = projector.call(Encoder.call(v2));
+        Tensor queue = Queue;
+        Tensor loss = (InfoNceLoss(q1, k2, queue, Options.Temperature) + InfoNceLoss(q2, k1, queue, Options.Temperature)) * 0.5;
+
+        DropPendingKeys();
+        pendingKeys.Add(torch.cat(new[] { k1, k2 }, 0).detach().DetachFromDisposeScope());
+        return loss;
+    }
+
+    /// <summary>Enqueues the last batch's keys, then moves the momentum target towards the online networks.</summary>
+    /// <param name="step">Zero-based index of the step just taken.</param>
+    /// <param name="totalSteps">Steps in the whole run (unused: MoCo's momentum is constant).</param>
+    public override void AfterOptimizerStep(long step, long totalSteps)
+    {
+        if (pendingKeys.Count > 0)
+        {
+            Enqueue(pendingKeys[0]);
+            DropPendingKeys();
+        }
+        Target.Update(Options.Momentum);
+    }
+
+    /// <summary>Writes <paramref name="keys"/> at the queue pointer, wrapping around, and advances the pointer.</summary>
+    internal void Enqueue(Tensor keys)
+    {
+        using var noGrad = torch.no_grad();
+        using var scope = torch.NewDisposeScope();
+        Tensor queue = Queue;
+        Tensor pointer = get_buffer("queue_ptr")!;
+        long capacity = queue.shape[0];
+        long n = keys.shape[0];
+        if (n > capacity)
+        {
+            // Only the newest keys fit.
+            keys = keys.narrow(0, n - capacity, capacity);
+            n = capacity;
+        }
+        long start = pointer.item<long>();
+        Tensor rows = (torch.arange(n, device: queue.device) + start).remainder(capacity);
+        queue.index_copy_(0, rows, keys.to(queue.dtype));
+        pointer.fill_((start + n) % capacity);
+    }
+
+    /// <summary>
+    /// InfoNCE against a queue: for each query the logits are [q·k⁺, q·queue_1, ..., q·queue_K] / temperature and the
+    /// target is index 0. Queries and keys are L2-normalized here; the queue is used as given (already normalized)
+    /// and receives no gradient, nor do the keys.
+    /// </summary>
+    /// <param name="queries">Online projections, [N, D].</param>
+    /// <param name="keys">Positive keys, [N, D]; row i is the positive of query i.</param>
+    /// <param name="queue">Negative keys, [K, D].</param>
+    /// <param name="temperature">Softmax temperature (positive).</param>
+    public static Tensor InfoNceLoss(Tensor queries, Tensor keys, Tensor queue, double temperature)
+    {
+        LossChecks.SamePairShape(queries, keys, nameof(queries), nameof(keys));
+        ArgumentNullException.ThrowIfNull(queue);
+        if (queue.dim() != 2 || queue.shape[1] != queries.shape[1])
+            throw new ArgumentException($"The queue must be [K, {queries.shape[1]}]; got [{string.Join(", ", queue.shape)}].", nameof(queue));
+        SslMethodOptions.Positive(temperature, nameof(temperature));
+        using var scope = torch.NewDisposeScope();
+        Tensor q = nn.functional.normalize(queries, dim: 1);
+        Tensor k = nn.functional.normalize(keys.detach(), dim: 1);
+        Tensor positive = (q * k).sum(1, keepdim: true);
+        Tensor negative = q.matmul(queue.detach().t());
+        Tensor logits = torch.cat(new[] { positive, negative }, 1).div(temperature);
+        Tensor targets = torch.zeros(q.shape[0], dtype: ScalarType.Int64, device: q.device);
+        return nn.functional.cross_entropy(logits, targets).MoveToOuterDisposeScope();
+    }
+
+    /// <inheritdoc />
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing) DropPendingKeys();
+        base.Dispose(disposing);
+    }
+
+    private void DropPendingKeys()
+    {
+        foreach (Tensor t in pendingKeys) t.Dispose();
+        pendingKeys.Clear();
+    }
+}
