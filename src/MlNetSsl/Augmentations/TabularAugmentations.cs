@@ -32,7 +32,7 @@ public sealed class ScarfCorruption : Augmentation
         Tensor ranks = torch.rand(new[] { n, f }, device: batch.device, generator: context.Generator).argsort(1).argsort(1);
         Tensor mask = ranks < k;
         Tensor rows = torch.randint(0, source.shape[0], new[] { n, f }, device: batch.device, generator: context.Generator);
-        Tensor replacement = source.to(batch.dtype).gather(0, rows);
+        Tensor replacement = (source.dtype == batch.dtype ? source : source.to(batch.dtype)).gather(0, rows);
         return torch.where(mask, replacement, batch).MoveToOuterDisposeScope();
     }
 }
