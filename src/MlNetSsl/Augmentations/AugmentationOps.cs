@@ -1,0 +1,81 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace MlNetSsl;
+
+/// <summary>Random draws, argument checks and resampling shared by the batched augmentations.</summary>
+internal static class AugmentationOps
+{
+    /// <summary>Uniform draws in [<paramref name="low"/>, <paramref name="high"/>) on the batch's device and dtype.</summary>
+    public static Tensor Uniform(AugmentationContext context, Tensor like, long[] shape, double low, double high)
+    {
+        Tensor u = torch.rand(shape, dtype: like.dtype, device: like.device, generator: context.Generator);
+        return high == low ? u.mul_(0).add_(low) : u.mul_(high - low).add_(low);
+    }
+
+    /// <summary>Standard normal draws on the batch's device and dtype.</summary>
+    public static Tensor Normal(AugmentationContext context, Tensor like, long[] shape) =>
+        torch.randn(shape, dtype: like.dtype, device: like.device, generator: context.Generator);
+
+    /// <summary>A per-row coin with probability <paramref name="p"/>, shaped to broadcast over a batch like <paramref name="like"/>.</summary>
+    public static Tensor RowMask(AugmentationContext context, Tensor like, double p)
+    {
+        long n = like.shape[0];
+        long[] shape = Enumerable.Repeat(1L, (int)like.dim()).ToArray();
+        shape[0] = n;
+        return (torch.rand(new[] { n }, dtype: like.dtype, device: like.device, generator: context.Generator) < p).view(shape);
+    }
+
+    /// <summary>Rejects a batch whose rank does not match the augmentation's input kind.</summary>
+    public static void CheckBatch(Tensor batch, SslInputKind kind, Augmentation augmentation)
+    {
+        int rank = kind switch { SslInputKind.Image => 4, SslInputKind.Series => 3, _ => 2 };
+        if (batch.dim() != rank)
+            throw new ArgumentException(
+                $"{augmentation.GetType().Name} expects a {kind} batch of rank {rank}, got shape [{string.Join(", ", batch.shape)}].", nameof(batch));
+        if (!batch.is_floating_point())
+            throw new ArgumentException($"{augmentation.GetType().Name} expects a floating-point batch, got {batch.dtype}.", nameof(batch));
+    }
+
+    /// <summary>Validates a setter value, so bad JSON fails at load time with the property's name.</summary>
+    public static double InRange(double value, double low, double high, string owner, string property)
+    {
+        if (double.IsNaN(value) || value < low || value > high)
+            throw new ArgumentOutOfRangeException(property, value, $"{owner}.{property} must be in [{low}, {high}].");
+        return value;
+    }
+
+    /// <summary>Validates an integer setter value.</summary>
+    public static int InRange(int value, int low, int high, string owner, string property)
+    {
+        if (value < low || value > high)
+            throw new ArgumentOutOfRangeException(property, value, $"{owner}.{property} must be in [{low}, {high}].");
+        return value;
+    }
+
+    /// <summary>
+    /// Linear resampling of series [N, C, T] along time at source positions [N, T] (in steps, 0 to T-1).
+    /// Gathering the two neighbours directly, rather than going through normalized grid coordinates, keeps integer
+    /// positions exact, so an identity warp returns the input bit for bit.
+    /// </summary>
+    public static Tensor ResampleTime(Tensor series, Tensor positions)
+    {
+        long n = series.shape[0], c = series.shape[1], t = series.shape[2];
+        Tensor p = positions.clamp(0, t - 1);
+        Tensor left = p.floor().clamp(0, Math.Max(t - 2, 0)).to(ScalarType.Int64);
+        Tensor right = (left + 1).clamp(max: t - 1);
+        Tensor frac = (p - left.to(p.dtype)).unsqueeze(1);
+        Tensor a = series.gather(2, left.unsqueeze(1).expand(n, c, t));
+        Tensor b = series.gather(2, right.unsqueeze(1).expand(n, c, t));
+        return a + (b - a) * frac;
+    }
+
+    /// <summary>A smooth random curve per row (and channel) of length <paramref name="length"/>: normal knots times
+    /// <paramref name="scale"/>, bicubically interpolated; exactly zero when the scale is zero.</summary>
+    public static Tensor SmoothNoise(AugmentationContext context, Tensor like, long rows, long channels, int knots, long length, double scale)
+    {
+        Tensor k = Normal(context, like, new[] { rows, channels, 1L, knots + 2L }).mul_(scale);
+        Tensor curve = nn.functional.interpolate(k, size: new[] { 1L, length }, mode: InterpolationMode.Bicubic, align_corners: true);
+        return curve.view(rows, channels, length);
+    }
+}

@@ -1,0 +1,69 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace MlNetSsl;
+
+/// <summary>
+/// A fully convolutional network for multichannel series (after the FCN baseline of Wang et al., 2017):
+/// Conv1d-BatchNorm-ReLU blocks with kernels 7, 5, 3 (then 3) and 64, 128, 128 channels (times the width
+/// multiplier), "same" padding so any length works, global average pooling over time, and a Linear layer when the
+/// requested embedding size differs from the last block's width.
+/// </summary>
+public sealed class Conv1dEncoder : SslEncoder
+{
+    private readonly Sequential body;
+    private readonly nn.Module<Tensor, Tensor> head;
+
+    /// <summary>Creates the encoder.</summary>
+    /// <param name="inputShape">A series shape (channels, length).</param>
+    /// <param name="options">Width, depth (conv blocks) and embedding size; see <see cref="EncoderOptions"/>.</param>
+    public Conv1dEncoder(SslInputShape inputShape, EncoderOptions? options = null) : base(nameof(Conv1dEncoder), inputShape)
+    {
+        options = (options ?? new EncoderOptions()).Clone();
+        options.Kind = EncoderKind.Conv1d;
+        options.Validate(inputShape);
+        Depth = options.ResolveDepth(EncoderKind.Conv1d);
+        var layers = new List<(string, nn.Module<Tensor, Tensor>)>();
+        long inChannels = inputShape.Channels;
+        int[] kernels = [7, 5, 3];
+        int[] widths = [64, 128, 128];
+        for (int i = 0; i < Depth; i++)
+        {
+            int kernel = kernels[Math.Min(i, kernels.Length - 1)];
+            int outChannels = options.Scale(widths[Math.Min(i, widths.Length - 1)]);
+            layers.Add(($"conv{i}", nn.Conv1d(inChannels, outChannels, kernel, padding: kernel / 2, bias: false)));
+            layers.Add(($"bn{i}", nn.BatchNorm1d(outChannels)));
+            layers.Add(($"relu{i}", nn.ReLU(inplace: true)));
+            inChannels = outChannels;
+        }
+        layers.Add(("gap", nn.AdaptiveAvgPool1d(1)));
+        layers.Add(("flatten", nn.Flatten()));
+        body = nn.Sequential(layers);
+        FeatureSize = (int)inChannels;
+        EmbeddingSize = options.EmbeddingSize > 0 ? options.EmbeddingSize : FeatureSize;
+        head = EmbeddingSize == FeatureSize ? nn.Identity() : nn.Linear(FeatureSize, EmbeddingSize);
+        RegisterComponents();
+        EncoderLayers.Initialize(this);
+    }
+
+    /// <inheritdoc />
+    public override int EmbeddingSize { get; }
+
+    /// <inheritdoc />
+    public override EncoderKind Kind => EncoderKind.Conv1d;
+
+    /// <summary>Width of the last conv block (the pooled feature size before any projection).</summary>
+    public int FeatureSize { get; }
+
+    /// <summary>Number of conv blocks.</summary>
+    public int Depth { get; }
+
+    /// <inheritdoc />
+    public override Tensor forward(Tensor input)
+    {
+        EncoderLayers.CheckInput(input, InputShape, nameof(Conv1dEncoder));
+        using var scope = torch.NewDisposeScope();
+        return head.forward(body.forward(input)).MoveToOuterDisposeScope();
+    }
+}

@@ -1,0 +1,160 @@
+using MlNetSsl.Tests.Infrastructure;
+using TorchSharp;
+using Xunit;
+using static TorchSharp.torch;
+
+namespace MlNetSsl.Tests.Encoders;
+
+/// <summary>Every encoder on real inputs of every supported size: shapes, BatchNorm modes, gradients, sizes.</summary>
+public sealed class EncoderTests
+{
+    /// <summary>Encoder kind, depth, input name, embedding size (0 = default).</summary>
+    public static TheoryData<EncoderKind, int, string, int> Cases() => new()
+    {
+        { EncoderKind.ConvNet, 0, "mnist28", 0 },
+        { EncoderKind.ConvNet, 0, "cifar32", 0 },
+        { EncoderKind.ConvNet, 0, "cifar64", 96 },
+        { EncoderKind.ResNet, 10, "mnist28", 0 },
+        { EncoderKind.ResNet, 18, "cifar32", 128 },
+        { EncoderKind.ResNet, 10, "cifar64", 0 },
+        { EncoderKind.Mlp, 0, "higgs", 0 },
+        { EncoderKind.Mlp, 3, "higgs", 64 },
+        { EncoderKind.ResMlp, 0, "higgs", 0 },
+        { EncoderKind.ResMlp, 2, "higgs", 32 },
+        { EncoderKind.Conv1d, 0, "motions", 0 },
+        { EncoderKind.Conv1d, 0, "italy24", 64 },
+        { EncoderKind.Conv1d, 2, "gunpoint150", 0 },
+    };
+
+    internal static (Tensor Batch, SslInputShape Shape) Input(string name) => name switch
+    {
+        "mnist28" => (RealData.MnistImages(8).Images, SslInputShape.Image(1, 28, 28)),
+        "cifar32" => (RealData.CifarImages(1).Images, SslInputShape.Image(3, 32, 32)),
+        "cifar64" => (nn.functional.interpolate(RealData.CifarImages(1).Images[..6], size: [64L, 64L], mode: InterpolationMode.Bilinear, align_corners: false),
+            SslInputShape.Image(3, 64, 64)),
+        "higgs" => (RealData.Higgs(32).Features, SslInputShape.Tabular(28)),
+        "motions" => (RealData.BasicMotions().Series[..16], SslInputShape.Series(6, 100)),
+        "italy24" => (RealData.Uea("ItalyPowerDemand").Series[..16], SslInputShape.Series(1, 24)),
+        "gunpoint150" => (RealData.Uea("GunPoint").Series[..16], SslInputShape.Series(1, 150)),
+        _ => throw new ArgumentException(name),
+    };
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void EmbedsRealInputsWithWorkingBatchNormAndGradients(EncoderKind kind, int depth, string input, int embeddingSize)
+    {
+        using var scope = torch.NewDisposeScope();
+        torch.manual_seed(1);
+        var (batch, shape) = Input(input);
+        Assert.Equal(shape.BatchShape(batch.shape[0]), batch.shape);
+        using SslEncoder encoder = EncoderFactory.Create(shape, new EncoderOptions { Kind = kind, Depth = depth, EmbeddingSize = embeddingSize });
+        Assert.Equal(kind, encoder.Kind);
+        Assert.Equal(shape, encoder.InputShape);
+        if (embeddingSize > 0) Assert.Equal(embeddingSize, encoder.EmbeddingSize);
+
+        // Training mode: shape, finite values, and a gradient all the way to the first layer.
+        encoder.train();
+        Tensor trainOut = encoder.forward(batch);
+        Assert.Equal(new[] { batch.shape[0], (long)encoder.EmbeddingSize }, trainOut.shape);
+        Assert.True(trainOut.isfinite().all().item<bool>(), "non-finite embedding");
+        Assert.True(trainOut.std().item<float>() > 1e-4, "embeddings are constant");
+        trainOut.pow(2).mean().backward();
+        var first = encoder.parameters().First();
+        Assert.NotNull(first.grad);
+        Assert.True(first.grad!.abs().sum().item<float>() > 0, "no gradient reaches the first layer");
+        Assert.True(encoder.parameters().All(p => p.grad is not null), "some parameter got no gradient");
+
+        // Eval mode uses running statistics: different from batch statistics, deterministic, and row-independent.
+        encoder.eval();
+        using (torch.no_grad())
+        {
+            Tensor evalOut = encoder.forward(batch);
+            Assert.False(evalOut.allclose(trainOut.detach(), rtol: 1e-3, atol: 1e-4), "train and eval modes agree: BatchNorm is not batch-dependent in training");
+            Assert.True((evalOut == encoder.forward(batch)).all().item<bool>(), "eval mode is not deterministic");
+            Tensor alone = encoder.forward(batch[2..3]);
+            Tensor inBatch = evalOut[2..3];
+            Assert.True(alone.allclose(inBatch, rtol: 1e-4, atol: 1e-5), $"row 2 alone differs from row 2 in a batch by {(alone - inBatch).abs().max().item<float>()}");
+        }
+    }
+
+    [Theory]
+    [InlineData(EncoderKind.ConvNet, 0, 350_000, 450_000)]       // 3x3 convs 3-32-64-128-256 with BatchNorm
+    [InlineData(EncoderKind.ResNet, 18, 11_000_000, 11_300_000)] // CIFAR ResNet-18 is 11.17M
+    [InlineData(EncoderKind.ResNet, 10, 4_800_000, 5_000_000)]
+    public void ImageEncodersHaveTheExpectedSize(EncoderKind kind, int depth, long min, long max)
+    {
+        using SslEncoder encoder = EncoderFactory.Create(SslInputShape.Image(3, 32, 32), new EncoderOptions { Kind = kind, Depth = depth });
+        long count = encoder.parameters().Sum(p => p.numel());
+        Assert.InRange(count, min, max);
+    }
+
+    [Fact]
+    public void WidthHiddenSizeAndDepthChangeTheSize()
+    {
+        static long Count(SslInputShape shape, EncoderOptions options)
+        {
+            using SslEncoder e = EncoderFactory.Create(shape, options);
+            return e.parameters().Sum(p => p.numel());
+        }
+        var image = SslInputShape.Image(3, 32, 32);
+        long narrow = Count(image, new EncoderOptions { WidthMultiplier = 0.5 });
+        long wide = Count(image, new EncoderOptions());
+        Assert.InRange((double)wide / narrow, 3.5, 4.5); // conv weights scale with width squared
+        var tabular = SslInputShape.Tabular(28);
+        Assert.Equal(28 * 256 + 256 * 256 + 2 * 2 * 256, Count(tabular, new EncoderOptions())); // two bias-free Linear + BN layers
+        Assert.True(Count(tabular, new EncoderOptions { Depth = 4 }) > Count(tabular, new EncoderOptions()));
+        long conv1d = Count(SslInputShape.Series(6, 100), new EncoderOptions());
+        Assert.Equal(6 * 64 * 7 + 64 * 128 * 5 + 128 * 128 * 3 + 2 * (64 + 128 + 128), conv1d);
+        using SslEncoder defaultImage = EncoderFactory.Create(image);
+        Assert.Equal(256, defaultImage.EmbeddingSize);
+        Assert.Equal(EncoderKind.ConvNet, defaultImage.Kind);
+    }
+
+    [Theory]
+    [InlineData(SslInputKind.Image, EncoderKind.ConvNet)]
+    [InlineData(SslInputKind.Tabular, EncoderKind.Mlp)]
+    [InlineData(SslInputKind.Series, EncoderKind.Conv1d)]
+    public void AutoPicksTheCompactEncoderForTheInputKind(SslInputKind kind, EncoderKind expected)
+    {
+        SslInputShape shape = kind switch
+        {
+            SslInputKind.Image => SslInputShape.Image(1, 28, 28),
+            SslInputKind.Tabular => SslInputShape.Tabular(11),
+            _ => SslInputShape.Series(3, 50),
+        };
+        using SslEncoder encoder = EncoderFactory.Create(shape, new EncoderOptions());
+        Assert.Equal(expected, encoder.Kind);
+    }
+
+    [Fact]
+    public void InvalidOptionsNameTheOptionAndTheAllowedValues()
+    {
+        var image = SslInputShape.Image(3, 32, 32);
+        var depth = Assert.Throws<ArgumentException>(() => EncoderFactory.Create(image, new EncoderOptions { Kind = EncoderKind.ResNet, Depth = 34 }));
+        Assert.Equal("Depth", depth.ParamName);
+        Assert.Contains("10 or 18", depth.Message);
+
+        var mlpOnImage = Assert.Throws<ArgumentException>(() => EncoderFactory.Create(image, new EncoderOptions { Kind = EncoderKind.Mlp }));
+        Assert.Equal("Kind", mlpOnImage.ParamName);
+        Assert.Contains("ConvNet or ResNet", mlpOnImage.Message);
+        Assert.Contains("Mlp", mlpOnImage.Message);
+
+        var convOnTable = Assert.Throws<ArgumentException>(() => EncoderFactory.Create(SslInputShape.Tabular(4), new EncoderOptions { Kind = EncoderKind.Conv1d }));
+        Assert.Contains("Mlp or ResMlp", convOnTable.Message);
+
+        Assert.Equal("WidthMultiplier", Assert.Throws<ArgumentException>(() => EncoderFactory.Create(image, new EncoderOptions { WidthMultiplier = 0 })).ParamName);
+        Assert.Equal("EmbeddingSize", Assert.Throws<ArgumentException>(() => EncoderFactory.Create(image, new EncoderOptions { EmbeddingSize = -1 })).ParamName);
+        Assert.Equal("HiddenSize", Assert.Throws<ArgumentException>(() => EncoderFactory.Create(SslInputShape.Tabular(4), new EncoderOptions { HiddenSize = 0 })).ParamName);
+    }
+
+    [Fact]
+    public void WrongInputShapeFailsWithAReadableMessage()
+    {
+        using var scope = torch.NewDisposeScope();
+        using SslEncoder encoder = EncoderFactory.Create(SslInputShape.Image(3, 32, 32));
+        var error = Assert.Throws<ArgumentException>(() => encoder.forward(torch.zeros(2, 1, 32, 32)));
+        Assert.Contains("[N, 3, H, W]", error.Message);
+        using SslEncoder mlp = EncoderFactory.Create(SslInputShape.Tabular(28));
+        Assert.Contains("[N, 28]", Assert.Throws<ArgumentException>(() => mlp.forward(torch.zeros(2, 27))).Message);
+    }
+}
