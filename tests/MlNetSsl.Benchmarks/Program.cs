@@ -1,1 +1,107 @@
-Console.WriteLine("placeholder");
+using System.Diagnostics;
+using System.Globalization;
+using MlNetSsl;
+using TorchSharp;
+using static TorchSharp.torch;
+
+// Pretraining throughput per encoder and method on this machine's CPU, next to libtorch's fp32 matmul peak.
+// Usage: dotnet run -c Release --project tests/MlNetSsl.Benchmarks [-- --steps N --batch B]
+// Prints a Markdown table for docs/benchmarks.md. Data are random tensors of the real input shapes: throughput does
+// not depend on pixel values, and the benchmark must run without the shared datasets.
+int steps = ArgValue("--steps", 6);
+int batch = ArgValue("--batch", 256);
+CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
+SslEnvironment.EnsureInitialized();
+Console.WriteLine($"# MlNetSsl pretraining throughput ({SslEnvironment.Describe()}, {Environment.ProcessorCount} logical cores)");
+double peak = MatmulPeakGflops();
+Console.WriteLine($"libtorch fp32 matmul peak (2048x2048, best of 5): {peak:0.0} GFLOP/s");
+Console.WriteLine();
+Console.WriteLine("| input | encoder | method | batch | samples/s | step ms (median) | augmentation ms for both views (share of step) |");
+Console.WriteLine("|---|---|---|---|---|---|---|");
+
+var cases = new (string Input, SslInputShape Shape, EncoderKind Encoder, SslMethod Method)[]
+{
+    ("CIFAR 32x32x3", SslInputShape.Image(3, 32, 32), EncoderKind.ConvNet, SslMethod.SimClr),
+    ("CIFAR 32x32x3", SslInputShape.Image(3, 32, 32), EncoderKind.ConvNet, SslMethod.Byol),
+    ("CIFAR 32x32x3", SslInputShape.Image(3, 32, 32), EncoderKind.ConvNet, SslMethod.BarlowTwins),
+    ("CIFAR 32x32x3", SslInputShape.Image(3, 32, 32), EncoderKind.ConvNet, SslMethod.MaskedAutoencoder),
+    ("CIFAR 32x32x3", SslInputShape.Image(3, 32, 32), EncoderKind.ResNet, SslMethod.SimClr),
+    ("MNIST 28x28x1", SslInputShape.Image(1, 28, 28), EncoderKind.ConvNet, SslMethod.SimClr),
+    ("HIGGS 28 features", SslInputShape.Tabular(28), EncoderKind.Mlp, SslMethod.Scarf),
+    ("HIGGS 28 features", SslInputShape.Tabular(28), EncoderKind.ResMlp, SslMethod.Vime),
+    ("BasicMotions 6x100", SslInputShape.Series(6, 100), EncoderKind.Conv1d, SslMethod.SimClr),
+};
+foreach (var c in cases)
+{
+    var options = new EncoderOptions { Kind = c.Encoder };
+    if (c.Encoder == EncoderKind.ResNet) options.Depth = 10;
+    torch.manual_seed(1);
+    using ISslMethod method = SslMethodFactory.Create(c.Method, EncoderFactory.Create(c.Shape, options));
+    AugmentationPolicy policy = DefaultAugmentations.For(c.Method, c.Shape.Kind);
+    var result = Measure(method, policy, c.Shape, c.Encoder == EncoderKind.ResNet ? Math.Min(batch, 128) : batch, c.Encoder == EncoderKind.ResNet ? Math.Max(2, steps / 3) : steps);
+    Console.WriteLine($"| {c.Input} | {c.Encoder} | {c.Method} | {result.Batch} | {result.Batch / result.StepSeconds:0} | {result.StepSeconds * 1000:0} | " +
+                      $"{result.AugmentSeconds * 1000:0.0} ({result.AugmentSeconds / result.StepSeconds:P0}) |");
+}
+
+static (int Batch, double StepSeconds, double AugmentSeconds) Measure(ISslMethod method, AugmentationPolicy policy, SslInputShape shape, int batchSize, int steps)
+{
+    method.Module.train();
+    var parameters = method.TrainableParameters().ToList();
+    using var optimizer = torch.optim.AdamW(parameters, lr: 1e-3);
+    using var generator = new Generator(7);
+    using var bankScope = torch.NewDisposeScope();
+    Tensor data = shape.Kind == SslInputKind.Image ? torch.rand(shape.BatchShape(batchSize)) : torch.randn(shape.BatchShape(batchSize));
+    Tensor? bank = shape.Kind == SslInputKind.Tabular ? torch.randn(shape.BatchShape(1024)) : null;
+
+    double Step()
+    {
+        using var scope = torch.NewDisposeScope();
+        var clock = Stopwatch.StartNew();
+        var loss = method.ComputeLoss(data, new ViewGenerator(policy, new AugmentationContext(generator, shape, bank)));
+        optimizer.zero_grad();
+        loss.backward();
+        optimizer.step();
+        method.AfterOptimizerStep(0, 100);
+        return clock.Elapsed.TotalSeconds;
+    }
+
+    Step(); Step(); // warm-up: allocator and kernel selection
+    var times = Enumerable.Range(0, steps).Select(_ => Step()).OrderBy(t => t).ToArray();
+    double median = times[times.Length / 2];
+
+    // Augmentation cost alone: the two views a step makes.
+    var augmentTimes = Enumerable.Range(0, steps).Select(_ =>
+    {
+        using var scope = torch.NewDisposeScope();
+        var clock = Stopwatch.StartNew();
+        var context = new AugmentationContext(generator, shape, bank);
+        policy.Apply(data, context).sum().item<float>();
+        policy.Apply(data, context).sum().item<float>();
+        return clock.Elapsed.TotalSeconds;
+    }).OrderBy(t => t).ToArray();
+    return (batchSize, median, augmentTimes[augmentTimes.Length / 2]);
+}
+
+static double MatmulPeakGflops()
+{
+    using var scope = torch.NewDisposeScope();
+    const int n = 2048;
+    var a = torch.randn(n, n);
+    var b = torch.randn(n, n);
+    torch.mm(a, b).sum().item<float>();
+    double best = double.MaxValue;
+    for (int i = 0; i < 5; i++)
+    {
+        using var inner = torch.NewDisposeScope();
+        var clock = Stopwatch.StartNew();
+        torch.mm(a, b).sum().item<float>();
+        best = Math.Min(best, clock.Elapsed.TotalSeconds);
+    }
+    return 2.0 * n * n * n / best / 1e9;
+}
+
+int ArgValue(string name, int fallback)
+{
+    int i = Array.IndexOf(args, name);
+    return i >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1], CultureInfo.InvariantCulture) : fallback;
+}
