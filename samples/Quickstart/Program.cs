@@ -10,8 +10,7 @@ using Microsoft.ML.Data;
 using MlNetSsl;
 
 var clock = Stopwatch.StartNew();
-string dataset = args.FirstOrDefault(a => !a.StartsWith("--", StringComparison.Ordinal))
-    ?? Path.Combine(AppContext.BaseDirectory, "data", "cifar10-small");
+string dataset = Positional(args) ?? Path.Combine(AppContext.BaseDirectory, "data", "cifar10-small");
 int epochs = ReadOption(args, "--epochs", 15);
 const int LabeledEvery = 10; // keep the label of one image in ten: 10% of the labels
 
@@ -100,6 +99,18 @@ static int ReadOption(string[] args, string name, int fallback)
 {
     int at = Array.IndexOf(args, name);
     return at >= 0 && at + 1 < args.Length && int.TryParse(args[at + 1], out int value) ? value : fallback;
+}
+
+
+// The first argument that is neither an option ("--name") nor an option's value.
+static string? Positional(string[] args)
+{
+    for (int i = 0; i < args.Length; i++)
+    {
+        if (args[i].StartsWith("--", StringComparison.Ordinal)) i++;
+        else return args[i];
+    }
+    return null;
 }
 
 /// <summary>One image: its path relative to the dataset folder and its class, empty when the label is hidden.</summary>

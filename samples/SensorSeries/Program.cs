@@ -7,7 +7,7 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using MlNetSsl;
 
-string folder = args.FirstOrDefault(a => !a.StartsWith("--", StringComparison.Ordinal)) ?? Path.Combine(AppContext.BaseDirectory, "data");
+string folder = Positional(args) ?? Path.Combine(AppContext.BaseDirectory, "data");
 int epochs = args.Contains("--epochs") ? int.Parse(args[Array.IndexOf(args, "--epochs") + 1], CultureInfo.InvariantCulture) : 60;
 const int LabelsPerClass = 2;
 
@@ -49,6 +49,18 @@ Console.WriteLine($"Test accuracy on {test.Length} series with {LabelsPerClass} 
 Console.WriteLine($"  raw values + L-BFGS        {rawMetrics.MicroAccuracy:P1}");
 Console.WriteLine($"  SimCLR embedding + L-BFGS  {sslMetrics.MicroAccuracy:P1}");
 return 0;
+
+
+// The first argument that is neither an option ("--name") nor an option's value.
+static string? Positional(string[] args)
+{
+    for (int i = 0; i < args.Length; i++)
+    {
+        if (args[i].StartsWith("--", StringComparison.Ordinal)) i++;
+        else return args[i];
+    }
+    return null;
+}
 
 /// <summary>One motion recording: 6 channels x 100 steps, channel after channel, and its activity (empty when hidden).</summary>
 public sealed class Motion

@@ -8,8 +8,7 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using MlNetSsl;
 
-string path = args.FirstOrDefault(a => !a.StartsWith("--", StringComparison.Ordinal))
-    ?? Path.Combine(AppContext.BaseDirectory, "data", "winequality-white.csv");
+string path = Positional(args) ?? Path.Combine(AppContext.BaseDirectory, "data", "winequality-white.csv");
 int epochs = args.Contains("--epochs") ? int.Parse(args[Array.IndexOf(args, "--epochs") + 1], CultureInfo.InvariantCulture) : 30;
 const int LabeledEvery = 20; // 5% of the training rows keep their label
 
@@ -57,6 +56,18 @@ ml.Model.Save(sslModel, trainData.Schema, modelPath + ".tmp");
 File.Move(modelPath + ".tmp", modelPath, overwrite: true);
 Console.WriteLine($"Saved the model to {modelPath}.");
 return 0;
+
+
+// The first argument that is neither an option ("--name") nor an option's value.
+static string? Positional(string[] args)
+{
+    for (int i = 0; i < args.Length; i++)
+    {
+        if (args[i].StartsWith("--", StringComparison.Ordinal)) i++;
+        else return args[i];
+    }
+    return null;
+}
 
 /// <summary>One wine: 11 measurements and a class, "good" or "ordinary" (empty when hidden).</summary>
 public sealed class Wine
