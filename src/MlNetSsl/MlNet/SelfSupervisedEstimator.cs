@@ -154,7 +154,13 @@ public sealed class SelfSupervisedEstimator : IEstimator<SelfSupervisedTransform
         }
         try
         {
-            long[] labeled = Enumerable.Range(0, labels.Length).Where(i => labels[i] >= 0).Take(MaxMonitorRows).Select(i => (long)i).ToArray();
+            long[] labeled = Enumerable.Range(0, labels.Length).Where(i => labels[i] >= 0).Select(i => (long)i).ToArray();
+            if (labeled.Length > MaxMonitorRows)
+            {
+                // Evenly spaced, not the first rows: data sorted by class would otherwise leave classes out.
+                double stride = labeled.Length / (double)MaxMonitorRows;
+                labeled = Enumerable.Range(0, MaxMonitorRows).Select(k => labeled[(int)(k * stride)]).ToArray();
+            }
             if (labeled.Length < 2)
             {
                 channel.Warning($"Monitor label column '{labelColumn}' has {labeled.Length} labeled rows; the kNN monitor needs 2 or more and is off.");

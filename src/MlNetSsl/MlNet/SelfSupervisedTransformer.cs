@@ -31,6 +31,7 @@ public sealed class SelfSupervisedTransformer : ITransformer, ICanSaveModel, IDi
     private readonly SelfSupervisedModel _model;
     private readonly ISslMethod _method;
     private readonly InputNormalizer _normalizer;
+    private readonly Device _device;
     private bool _disposed;
 
     internal SelfSupervisedTransformer(IHostEnvironment env, SelfSupervisedModel model, SslEncoder encoder, ISslMethod method, AugmentationPolicy policy)
@@ -44,6 +45,7 @@ public sealed class SelfSupervisedTransformer : ITransformer, ICanSaveModel, IDi
         // Inference only from here on: batch norm uses its running statistics and nothing mutates the module, which
         // is what makes concurrent cursors and prediction engines safe without a lock.
         method.Module.eval();
+        _device = encoder.parameters().FirstOrDefault()?.device ?? torch.CPU;
     }
 
     /// <summary>Name of the input column the encoder reads.</summary>
@@ -144,8 +146,7 @@ public sealed class SelfSupervisedTransformer : ITransformer, ICanSaveModel, IDi
         ThrowIfDisposed();
         using var scope = torch.NewDisposeScope();
         using var noGrad = torch.no_grad();
-        Device device = Encoder.parameters().FirstOrDefault()?.device ?? torch.CPU;
-        var input = _normalizer.Apply(raw.to(device));
+        var input = _normalizer.Apply(raw.to(_device));
         return Encoder.forward(input).to_type(ScalarType.Float32).cpu().contiguous().MoveToOuterDisposeScope();
     }
 
