@@ -41,7 +41,9 @@ public sealed class CostFrugalTunerOptions
 /// x + s*u, then x - s*u; the incumbent moves to the first probe that improves. After 2^min(d, 9) probes without
 /// improvement (FLAML's count) the step s shrinks by <see cref="CostFrugalTunerOptions.StepReduction"/>; below
 /// <see cref="CostFrugalTunerOptions.MinimumStepSize"/> the search has converged and restarts from a uniformly random
-/// point. Pruned and failed trials count as no improvement. When asked for more trials than its sequential probing
+/// point. Choices are unordered, so a probe switches a choice to any other one alike, with probability
+/// min(1, |s * u_i| * choices) (our adaptation; numeric and integer options move along their coordinate). Pruned and
+/// failed trials count as no improvement. When asked for more trials than its sequential probing
 /// has results for (Hyperband fills a rung before reporting), the extra proposals are random directions around the
 /// incumbent.
 /// </summary>
@@ -202,10 +204,32 @@ public sealed class CostFrugalTuner : UnitSpaceTuner
         return direction;
     }
 
-    private static double[] Move(double[] from, double[] direction, double step)
+    private double[] Move(double[] from, double[] direction, double step)
     {
         var point = new double[from.Length];
-        for (int i = 0; i < point.Length; i++) point[i] = Math.Clamp(from[i] + step * direction[i], 0.0, 1.0);
+        for (int i = 0; i < point.Length; i++)
+        {
+            FeatureDimension dimension = Dimensions[i];
+            if (dimension.Kind != FeatureKind.Categorical || dimension.Cardinality < 2)
+            {
+                point[i] = Math.Clamp(from[i] + step * direction[i], 0.0, 1.0);
+                continue;
+            }
+            // Choices have no order, so moving along their coordinate would favour neighbours in the list: instead a
+            // step switches to any other choice alike, with a probability that grows with the bins the step would span.
+            int cardinality = dimension.Cardinality;
+            int current = Math.Min((int)(from[i] * cardinality), cardinality - 1);
+            if (Random.NextDouble() < Math.Min(1.0, Math.Abs(step * direction[i]) * cardinality))
+            {
+                int other = Random.Next(cardinality - 1);
+                if (other >= current) other++;
+                point[i] = (other + 0.5) / cardinality;
+            }
+            else
+            {
+                point[i] = from[i];
+            }
+        }
         return point;
     }
 }
