@@ -82,7 +82,7 @@ internal sealed class ExperimentRun
             if (!canStartNew && !_noMoreTrials && !Replaying)
             {
                 _noMoreTrials = true;
-                _journal.Append(new JournalEvent(JournalEventType.NoMoreTrials, -1, null, null, null, null, 0, Elapsed.TotalMilliseconds));
+                AppendLive(new JournalEvent(JournalEventType.NoMoreTrials, -1, null, null, null, null, 0, Elapsed.TotalMilliseconds));
             }
 
             SchedulerJob? job = _settings.Scheduler.NextJob(canStartNew);
@@ -102,7 +102,7 @@ internal sealed class ExperimentRun
                 if (!_settings.SearchSpace.Contains(proposed))
                     throw new InvalidOperationException($"The tuner proposed a configuration outside the search space: {proposed}.");
                 if (Replaying) ConsumeStarted(trialId, proposed);
-                else _journal.Append(new JournalEvent(JournalEventType.Started, trialId, proposed, null, null, null, 0, Elapsed.TotalMilliseconds));
+                else AppendLive(new JournalEvent(JournalEventType.Started, trialId, proposed, null, null, null, 0, Elapsed.TotalMilliseconds));
                 nextTrialId++;
                 _startedTrials++;
                 _trials[trialId] = new TrialState(trialId, proposed);
@@ -127,7 +127,7 @@ internal sealed class ExperimentRun
                     trial.Duration += outcome.Duration;
                     trial.Status = TrialStatus.Paused; // until the scheduler completes, prunes or continues it
                     if (!replayed)
-                        _journal.Append(new JournalEvent(JournalEventType.Result, trialId, null, job.Fidelity, outcome.Metric, null,
+                        AppendLive(new JournalEvent(JournalEventType.Result, trialId, null, job.Fidelity, outcome.Metric, null,
                             outcome.Duration.TotalMilliseconds, Elapsed.TotalMilliseconds));
                     _settings.Scheduler.OnResult(trialId, job.Fidelity, Loss(outcome.Metric));
                     ApplyDecisions(replayed);
@@ -139,7 +139,7 @@ internal sealed class ExperimentRun
                     trial.Status = TrialStatus.Failed;
                     trial.ErrorMessage = outcome.Message;
                     if (!replayed)
-                        _journal.Append(new JournalEvent(JournalEventType.Failed, trialId, null, job.Fidelity, null, outcome.Message,
+                        AppendLive(new JournalEvent(JournalEventType.Failed, trialId, null, job.Fidelity, null, outcome.Message,
                             outcome.Duration.TotalMilliseconds, Elapsed.TotalMilliseconds));
                     _settings.Scheduler.OnFailed(trialId);
                     _settings.Tuner.Update(ToResult(trial));
@@ -160,6 +160,13 @@ internal sealed class ExperimentRun
     }
 
     private double Loss(double metric) => _settings.Maximize ? -metric : metric;
+
+    /// <summary>Journals a live event; the replay cursor moves past it, so only earlier sessions' events are replayed.</summary>
+    private void AppendLive(JournalEvent journalEvent)
+    {
+        _journal.Append(journalEvent);
+        _cursor = _journal.Events.Count;
+    }
 
     private void ApplyDecisions(bool replayed)
     {

@@ -43,26 +43,34 @@ internal sealed class ScriptedTuner : ITuner
 }
 
 /// <summary>
-/// A trial runner for scheduler tests: the metric of trial "id" at a fidelity comes from a table, and the runner keeps
+/// A trial runner for scheduler and resume tests: the metric comes from a function of the request, and the runner keeps
 /// an "epochs trained" counter in the trial's state folder, so a test can check that a continuation resumed from the
 /// state of the previous rung instead of restarting.
 /// </summary>
 internal sealed class LearningCurveRunner
 {
-    private readonly Func<int, int?, double> _metric;
+    private readonly Func<TrialRequest, double> _metric;
 
-    public LearningCurveRunner(Func<int, int?, double> metric) => _metric = metric;
+    public LearningCurveRunner(Func<TrialRequest, double> metric) => _metric = metric;
+
+    /// <summary>A runner whose metric depends on the "id" option and the fidelity.</summary>
+    public LearningCurveRunner(Func<int, int?, double> metricOfId) : this(r => metricOfId(r.Parameters.GetInt32("id"), r.Fidelity))
+    {
+    }
 
     public ConcurrentQueue<(int TrialId, int? PreviousFidelity, int? Fidelity, int EpochsTrainedBefore)> Segments { get; } = new();
 
-    public Task<double> RunAsync(TrialRequest request, CancellationToken cancellationToken)
+    /// <summary>Runs after the bookkeeping, before the metric is returned (to interrupt a trial mid-segment).</summary>
+    public Func<TrialRequest, CancellationToken, Task>? Hook { get; set; }
+
+    public async Task<double> RunAsync(TrialRequest request, CancellationToken cancellationToken)
     {
         string counter = Path.Combine(request.StateDirectory, "epochs.txt");
         int before = File.Exists(counter) ? int.Parse(File.ReadAllText(counter), System.Globalization.CultureInfo.InvariantCulture) : 0;
         Segments.Enqueue((request.TrialId, request.PreviousFidelity, request.Fidelity, before));
-        int after = request.Fidelity ?? 1;
-        File.WriteAllText(counter, after.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        return Task.FromResult(_metric(request.Parameters.GetInt32("id"), request.Fidelity));
+        if (Hook is not null) await Hook(request, cancellationToken);
+        File.WriteAllText(counter, (request.Fidelity ?? 1).ToString(System.Globalization.CultureInfo.InvariantCulture));
+        return _metric(request);
     }
 }
 
