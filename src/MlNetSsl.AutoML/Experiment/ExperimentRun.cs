@@ -87,7 +87,11 @@ internal sealed class ExperimentRun
 
             SchedulerJob? job = _settings.Scheduler.NextJob(canStartNew);
             ApplyDecisions(Replaying);
-            if (job is null) return _tunerExhausted ? SearchStopReason.SearchSpaceExhausted : SearchStopReason.MaxTrials;
+            if (job is null)
+            {
+                if (Replaying) throw JournalMismatch("the search to end", _journal.Events[_cursor]);
+                return _tunerExhausted ? SearchStopReason.SearchSpaceExhausted : SearchStopReason.MaxTrials;
+            }
 
             int trialId;
             if (job.Kind == SchedulerJobKind.StartNew)
