@@ -47,6 +47,13 @@ public sealed class SelfSupervisedOptions
     public int Epochs { get; set; } = 10;
 
     /// <summary>
+    /// Epochs the learning-rate schedule spans. Default 0: <see cref="Epochs"/>. With a
+    /// <see cref="CheckpointDirectory"/>, a fit with fewer <see cref="Epochs"/> can later be continued to more (up to
+    /// this value) and ends where a straight run would; multi-fidelity search uses this.
+    /// </summary>
+    public int ScheduleEpochs { get; set; }
+
+    /// <summary>
     /// Rows per pretraining step, and rows per forward pass when transforming. Default 256. Clamped to the number
     /// of rows when the data is smaller.
     /// </summary>
@@ -118,6 +125,8 @@ public sealed class SelfSupervisedOptions
         if (string.IsNullOrWhiteSpace(InputColumnName)) throw new ArgumentException("InputColumnName must be set.", nameof(InputColumnName));
         if (EmbeddingSize < 0) throw new ArgumentOutOfRangeException(nameof(EmbeddingSize), EmbeddingSize, "EmbeddingSize must be 0 (the encoder's width) or positive.");
         if (Epochs < 1) throw new ArgumentOutOfRangeException(nameof(Epochs), Epochs, "Epochs must be at least 1.");
+        if (ScheduleEpochs != 0 && ScheduleEpochs < Epochs)
+            throw new ArgumentOutOfRangeException(nameof(ScheduleEpochs), ScheduleEpochs, $"ScheduleEpochs must be 0 (same as Epochs) or at least Epochs ({Epochs}).");
         if (BatchSize < 2) throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize, "BatchSize must be at least 2 (SSL losses compare rows within a batch).");
         if (ImageWidth < 8 || ImageHeight < 8)
             throw new ArgumentOutOfRangeException(nameof(ImageWidth), $"{ImageWidth}x{ImageHeight}", "ImageWidth and ImageHeight must be at least 8 pixels.");
@@ -135,6 +144,7 @@ public sealed class SelfSupervisedOptions
     internal PretrainingOptions ToPretrainingOptions(IProgress<SslProgress>? progress) => new()
     {
         Epochs = Epochs,
+        ScheduleEpochs = ScheduleEpochs,
         BatchSize = BatchSize,
         LearningRate = LearningRate,
         Optimizer = Optimizer,

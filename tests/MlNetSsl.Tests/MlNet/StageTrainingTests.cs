@@ -71,4 +71,18 @@ public sealed class StageTrainingTests : IDisposable
         Assert.Equal(straight, resumed);
         Assert.Contains(log, m => m.Contains("(2 resumed from the checkpoint)", StringComparison.Ordinal));
     }
+
+    [Fact]
+    public void AShortFitOnALongScheduleContinuesToTheStraightRunsModel()
+    {
+        var train = Higgs(400);
+        var test = Higgs(20, "test");
+        float[][] straight = Embed(o => o.Epochs = 4, train, test);
+
+        float[][] early = Embed(o => { o.Epochs = 2; o.ScheduleEpochs = 4; o.CheckpointDirectory = _folder; }, train, test);
+        float[][] continued = Embed(o => { o.Epochs = 4; o.ScheduleEpochs = 4; o.CheckpointDirectory = _folder; }, train, test);
+
+        Assert.NotEqual(straight, early);
+        Assert.Equal(straight, continued);
+    }
 }
