@@ -103,8 +103,7 @@ public sealed class SelfSupervisedTransformer : ITransformer, ICanSaveModel, IDi
     public DataViewSchema GetOutputSchema(DataViewSchema inputSchema)
     {
         ArgumentNullException.ThrowIfNull(inputSchema);
-        CheckInput(inputSchema);
-        return OutputSchemaFor(inputSchema);
+        return new EmbeddingOutput(this, CheckInput(inputSchema)).OutputSchema(inputSchema);
     }
 
     /// <summary>
@@ -115,8 +114,7 @@ public sealed class SelfSupervisedTransformer : ITransformer, ICanSaveModel, IDi
     {
         ArgumentNullException.ThrowIfNull(input);
         ThrowIfDisposed();
-        var reader = CheckInput(input.Schema);
-        return new EmbeddingDataView(this, input, reader, OutputSchemaFor(input.Schema));
+        return new BatchedDataView(new EmbeddingOutput(this, CheckInput(input.Schema)), input);
     }
 
     /// <summary>A row-by-row mapper, used by <c>PredictionEngine</c>; each row gets its own forward pass.</summary>
@@ -124,8 +122,7 @@ public sealed class SelfSupervisedTransformer : ITransformer, ICanSaveModel, IDi
     {
         ArgumentNullException.ThrowIfNull(inputSchema);
         ThrowIfDisposed();
-        var reader = CheckInput(inputSchema);
-        return new EmbeddingRowMapper(this, inputSchema, reader, OutputSchemaFor(inputSchema));
+        return new BatchedRowMapper(new EmbeddingOutput(this, CheckInput(inputSchema)), inputSchema);
     }
 
     /// <summary>
@@ -163,20 +160,29 @@ public sealed class SelfSupervisedTransformer : ITransformer, ICanSaveModel, IDi
         return reader;
     }
 
-    private DataViewSchema OutputSchemaFor(DataViewSchema inputSchema)
-    {
-        var builder = new DataViewSchema.Builder();
-        builder.AddColumns(inputSchema);
-        builder.AddColumn(OutputColumnName, new VectorDataViewType(NumberDataViewType.Single, EmbeddingSize));
-        return builder.ToSchema();
-    }
-
     private void ThrowIfDisposed()
     {
         if (_disposed)
             throw new ObjectDisposedException(nameof(SelfSupervisedTransformer), "This self-supervised featurizer was disposed and its " +
                 "encoder freed. A PredictionEngine disposes the model it was created from when the engine is disposed; to share one " +
                 "model between engines, create them with new PredictionEngineOptions { OwnsTransformer = false }.");
+    }
+
+    /// <summary>The embedding column: one known-size float vector per row.</summary>
+    private sealed class EmbeddingOutput(SelfSupervisedTransformer owner, InputColumnReader reader) : BatchedOutput
+    {
+        public override InputColumnReader Reader => reader;
+
+        public override int BatchSize => owner.BatchSize;
+
+        public override int ValuesPerRow => owner.EmbeddingSize;
+
+        public override IReadOnlyList<(string Name, DataViewType Type, DataViewSchema.Annotations? Annotations)> Columns { get; } =
+            [(owner.OutputColumnName, new VectorDataViewType(NumberDataViewType.Single, owner.EmbeddingSize), null)];
+
+        public override Tensor Compute(Tensor raw) => owner.EmbedRaw(raw);
+
+        public override Delegate MakeGetter(int column, Func<ReadOnlyMemory<float>> values) => VectorGetter(values);
     }
 
     // ---- persistence -------------------------------------------------------------------------------------------
