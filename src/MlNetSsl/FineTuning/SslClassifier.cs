@@ -6,7 +6,8 @@ namespace MlNetSsl;
 
 /// <summary>
 /// The structure of a classifier head, enough to rebuild an <see cref="SslClassifier"/> before loading its saved
-/// weights: <c>HiddenSizes.Length</c> blocks of Linear (no bias), BatchNorm and ReLU, then a Linear layer to the classes.
+/// weights: <c>HiddenSizes.Length</c> blocks of Linear (no bias), BatchNorm and ReLU, then a BatchNorm without affine
+/// parameters that standardizes the classifier's inputs, then a Linear layer to the classes.
 /// The hidden blocks are the layers kept from a pretrained projection head (<see cref="FineTuneOptions.HeadFromProjectionLayer"/>).
 /// </summary>
 /// <param name="InputSize">Embedding size of the encoder the head sits on.</param>
@@ -63,6 +64,9 @@ public sealed class SslClassifier : nn.Module<Tensor, Tensor>
             head.append($"relu{i}", nn.ReLU());
             width = layout.HiddenSizes[i];
         }
+        // Standardizing the classifier's inputs (a BatchNorm without affine parameters, as MAE does for linear probing)
+        // makes the head's learning speed independent of the encoder's feature scale.
+        head.append("classifier_norm", nn.BatchNorm1d(width, affine: false));
         var classifier = nn.Linear(width, layout.ClassCount);
         using (torch.no_grad())
         {
