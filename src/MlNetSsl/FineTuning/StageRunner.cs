@@ -62,7 +62,7 @@ internal sealed class StageRunner : IDisposable
         double peak = distill ? o.Distill!.LearningRate ?? o.LearningRate : o.LearningRate;
         int batch = Math.Min(o.BatchSize, source.Count);
         int unlabeledBatch = semi is null ? 0 : semi.UnlabeledRatio * batch;
-        long stepsPerEpoch = o.StepsPerEpoch > 0 ? o.StepsPerEpoch : Math.Max(1, CeilDiv(source.Count, batch));
+        long stepsPerEpoch = o.StepsPerEpoch > 0 ? o.StepsPerEpoch : Math.Max(FineTuneOptions.MinimumAutomaticStepsPerEpoch, CeilDiv(source.Count, batch));
         if (o.StepsPerEpoch == 0 && semi is not null)
             stepsPerEpoch = Math.Max(stepsPerEpoch, CeilDiv(unlabeled.Count, unlabeledBatch));
         long totalSteps = stepsPerEpoch * epochs;

@@ -13,7 +13,7 @@ namespace MlNetSsl.Tests.FineTuning;
 /// <c>MLNETSSL_EXPERIMENTS=1 dotnet test -c Release --filter FullyQualifiedName~FineTuneExperiments</c>.
 /// Knobs (environment variables): FT_RECIPES (comma-separated: probe, finetune, fixmatch, selftrain, distill,
 /// distill-small, scratch), FT_PRETRAIN_EPOCHS, FT_EPOCHS, FT_SEED, FT_THRESHOLD, FT_MU, FT_LR, FT_POOL (images per
-/// class), FT_LABELS (labels per class). Each result goes to the test output and to mlnetssl-finetune-experiments.log
+/// class), FT_LABELS (labels per class), FT_VAL (validation fraction), FT_THREADS. Each result goes to the test output and to mlnetssl-finetune-experiments.log
 /// in the temp folder; the pretrained encoder is cached there too.
 /// </summary>
 public sealed class FineTuneExperiments(ITestOutputHelper output)
@@ -41,7 +41,10 @@ public sealed class FineTuneExperiments(ITestOutputHelper output)
         using var pool = new SslTensorDataset(poolImages, shape, poolLabels);
         using var test = new SslTensorDataset(testImages, shape, testLabels);
         LabelDraw draw = LabelFractionExperiment.Draw(poolLabels, labelsPerClass / (double)perClass, seed);
-        using SslTensorDataset masked = draw.Masked(pool);
+        using SslTensorDataset labeled = draw.Labeled(pool);
+        // The unlabeled rows keep their true labels only for the pseudo-label accuracy diagnostic; they never reach a loss.
+        using var unlabeled = new SslTensorDataset(pool.Batch(torch.tensor(draw.UnlabeledRows.Select(i => (long)i).ToArray()), torch.CPU),
+            shape, draw.UnlabeledRows.Select(i => poolLabels[i]).ToArray());
         Log($"CIFAR-10: pool {pool.Count}, labels {draw.LabeledRows.Length}, test {test.Count}, SimCLR {pretrainEpochs} epochs, {SslEnvironment.Describe()}");
 
         using SimClrMethod method = PretrainedCifarMethod(pool, pretrainEpochs);
@@ -49,13 +52,13 @@ public sealed class FineTuneExperiments(ITestOutputHelper output)
         ProjectionHead? head = FineTuner.FindProjectionHead(method);
         using (var noGrad = torch.no_grad())
         {
-            Tensor train = encoder.EmbedAll(draw.Labeled(pool)), testEmbeddings = encoder.EmbedAll(test);
+            Tensor train = encoder.EmbedAll(labeled), testEmbeddings = encoder.EmbedAll(test);
             Log($"L-BFGS linear probe on embeddings: {LinearProbe.Accuracy(train, draw.Labels, testEmbeddings, testLabels):P1}");
         }
 
         foreach (string recipe in Env("FT_RECIPES", "probe,finetune,fixmatch").Split(',', StringSplitOptions.RemoveEmptyEntries))
         {
-            var options = new FineTuneOptions { Epochs = epochs, Seed = seed, AllowCuda = false, LearningRate = EnvDouble("FT_LR", 1e-3) };
+            var options = new FineTuneOptions { UnlabeledRows = unlabeled, Epochs = epochs, Seed = seed, AllowCuda = false, LearningRate = EnvDouble("FT_LR", 3e-3), ValidationFraction = EnvDouble("FT_VAL", 0) };
             var semi = new SemiSupervisedOptions { Threshold = EnvDouble("FT_THRESHOLD", 0.8), UnlabeledRatio = EnvInt("FT_MU", 3) };
             SslEncoder start = encoder;
             SslEncoder? scratch = null;
@@ -82,7 +85,7 @@ public sealed class FineTuneExperiments(ITestOutputHelper output)
             }
             options.Progress = new SyncProgress<FineTuneProgress>(r => { if (r.EpochSummary is { } e) Log("    " + e); });
             var clock = Stopwatch.StartNew();
-            FineTuneResult result = FineTuner.Train(start, masked, options, head);
+            FineTuneResult result = FineTuner.Train(start, labeled, options, head);
             double accuracy = result.Classifier.Accuracy(test);
             string teacher = result.Teacher is { } t ? $", teacher {t.Accuracy(test):P1}" : "";
             Log($"{recipe}: test accuracy {accuracy:P1}{teacher} (best epoch {result.BestEpoch} of {result.FinalStage}, " +
