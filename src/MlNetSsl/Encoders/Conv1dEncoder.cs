@@ -22,6 +22,7 @@ public sealed class Conv1dEncoder : SslEncoder
     {
         options = (options ?? new EncoderOptions()).Clone();
         options.Kind = EncoderKind.Conv1d;
+        Options = options;
         options.Validate(inputShape);
         Depth = options.ResolveDepth(EncoderKind.Conv1d);
         var layers = new List<(string, nn.Module<Tensor, Tensor>)>();

@@ -21,6 +21,7 @@ public sealed class ConvNetEncoder : SslEncoder
     {
         options = (options ?? new EncoderOptions()).Clone();
         options.Kind = EncoderKind.ConvNet;
+        Options = options;
         options.Validate(inputShape);
         int depth = options.ResolveDepth(EncoderKind.ConvNet);
 

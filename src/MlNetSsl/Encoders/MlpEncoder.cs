@@ -20,6 +20,7 @@ public sealed class MlpEncoder : SslEncoder
     {
         options = (options ?? new EncoderOptions()).Clone();
         options.Kind = EncoderKind.Mlp;
+        Options = options;
         options.Validate(inputShape);
         Depth = options.ResolveDepth(EncoderKind.Mlp);
         int hidden = options.HiddenSize;

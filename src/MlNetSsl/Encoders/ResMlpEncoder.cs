@@ -23,6 +23,7 @@ public sealed class ResMlpEncoder : SslEncoder
     {
         options = (options ?? new EncoderOptions()).Clone();
         options.Kind = EncoderKind.ResMlp;
+        Options = options;
         options.Validate(inputShape);
         Depth = options.ResolveDepth(EncoderKind.ResMlp);
         int hidden = options.HiddenSize;

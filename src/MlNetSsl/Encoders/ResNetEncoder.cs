@@ -22,6 +22,7 @@ public sealed class ResNetEncoder : SslEncoder
     {
         options = (options ?? new EncoderOptions()).Clone();
         options.Kind = EncoderKind.ResNet;
+        Options = options;
         options.Validate(inputShape);
         Depth = options.ResolveDepth(EncoderKind.ResNet);
         int blocksPerStage = Depth == 10 ? 1 : 2;

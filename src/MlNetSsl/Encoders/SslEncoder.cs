@@ -22,4 +22,27 @@ public abstract class SslEncoder : nn.Module<Tensor, Tensor>
 
     /// <summary>The architecture.</summary>
     public abstract EncoderKind Kind { get; }
+
+    private EncoderOptions? _options;
+
+    /// <summary>
+    /// The options a built-in encoder was created from (a copy, with <see cref="EncoderOptions.Kind"/> resolved), so
+    /// <c>EncoderFactory.Create(InputShape, Options)</c> rebuilds the same structure; null for custom encoders.
+    /// </summary>
+    public EncoderOptions? Options
+    {
+        get => _options?.Clone();
+        protected init => _options = value?.Clone();
+    }
+
+    /// <summary>
+    /// A new encoder with this encoder's structure and freshly initialized weights (copying an encoder means creating
+    /// one with this method and loading the weights into it). Built-in encoders rebuild themselves from
+    /// <see cref="Options"/>; a custom encoder overrides this method to support fine-tuning and distillation.
+    /// </summary>
+    /// <exception cref="NotSupportedException">A custom encoder that does not override this method.</exception>
+    public virtual SslEncoder CreateUntrained() => _options is { } options
+        ? EncoderFactory.Create(InputShape, options)
+        : throw new NotSupportedException(
+            $"{GetType().Name} is a custom encoder without Options; override SslEncoder.CreateUntrained so it can be copied for fine-tuning.");
 }
