@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using Microsoft.ML.Transforms.Image;
 using MlNetSsl;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -20,13 +21,13 @@ internal static class StageBenchmark
         Console.WriteLine("| input | rows | batch | direct forward rows/s | Transform rows/s | Transform / direct |");
         Console.WriteLine("|---|---|---|---|---|---|");
 
-        // Images: decoded once and cached, so both sides time the stage (pixels to embeddings), not JPEG decoding.
+        // Images: decoded once into memory, so both sides time the stage (pixels to embeddings), not JPEG decoding.
         var images = CifarRows(dataRoot, perClass: 200);
-        var loaded = ml.Data.Cache(ml.Transforms.LoadImages("Image", Path.Combine(dataRoot, "cifar10"), "ImagePath")
-            .Fit(ml.Data.LoadFromEnumerable(images)).Transform(ml.Data.LoadFromEnumerable(images)));
+        var decoded = images.Select(r => new DecodedImage { Image = MLImage.CreateFromFile(Path.Combine(dataRoot, "cifar10", r.ImagePath)) }).ToArray();
+        var loaded = ml.Data.LoadFromEnumerable(decoded);
         using var imageModel = ml.Transforms.SelfSupervised("Features", "Image", SslMethod.SimClr, o => { o.Epochs = 1; o.BatchSize = 256; })
-            .Fit(ml.Data.TakeRows(loaded, 512));
-        Tensor pixels = PixelsOf(loaded);
+            .Fit(ml.Data.LoadFromEnumerable(decoded.Take(512)));
+        Tensor pixels = PixelsOf(decoded.Select(d => d.Image).ToArray());
         Compare("CIFAR 32x32x3, ConvNet", imageModel, loaded, pixels, x => x);
 
         var higgs = File.ReadLines(Path.Combine(dataRoot, "higgs", "binary.train")).Where(l => l.Length > 0)
@@ -90,9 +91,8 @@ internal static class StageBenchmark
                           $"p50 {times[times.Count / 2]:0.00} ms, p95 {times[(int)(times.Count * 0.95)]:0.00} ms, mean {times.Average():0.00} ms");
     }
 
-    private static Tensor PixelsOf(IDataView loaded)
+    private static Tensor PixelsOf(MLImage[] images)
     {
-        var images = loaded.GetColumn<MLImage>("Image").ToArray();
         var pixels = new float[images.Length * 3 * 1024];
         for (int i = 0; i < images.Length; i++)
         {
@@ -131,6 +131,12 @@ internal static class StageBenchmark
     public sealed class ImageRow
     {
         public string ImagePath { get; set; } = "";
+    }
+
+    public sealed class DecodedImage
+    {
+        [ImageType(32, 32)]
+        public MLImage Image { get; set; } = null!;
     }
 
     public sealed class HiggsRow
