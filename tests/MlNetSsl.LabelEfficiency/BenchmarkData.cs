@@ -1,0 +1,148 @@
+using System.Globalization;
+using System.IO.Compression;
+using SkiaSharp;
+
+namespace MlNetSsl.LabelEfficiency;
+
+/// <summary>
+/// One dataset of the benchmark as flat float rows: a pool (pretraining rows, from which labels are drawn) and a
+/// held-out test set. Loading code adapted from the test project's RealData (test infrastructure is not referencable).
+/// </summary>
+/// <param name="Name">Dataset name in reports.</param>
+/// <param name="Shape">Row shape for the encoder.</param>
+/// <param name="PoolRows">Pool rows, row-major, <see cref="SslInputShape.Size"/> floats each.</param>
+/// <param name="PoolLabels">Pool labels, 0-based.</param>
+/// <param name="TestRows">Test rows.</param>
+/// <param name="TestLabels">Test labels.</param>
+/// <param name="Description">What was loaded, for the report.</param>
+public sealed record BenchmarkData(string Name, SslInputShape Shape, float[] PoolRows, int[] PoolLabels,
+    float[] TestRows, int[] TestLabels, string Description)
+{
+    /// <summary>Number of classes (largest label plus one).</summary>
+    public int ClassCount => Math.Max(PoolLabels.Max(), TestLabels.Max()) + 1;
+
+    /// <summary>CIFAR-10: <paramref name="pool"/> training images and <paramref name="test"/> test images, equal per class,
+    /// the first files of each class folder by name, pixels in [0, 1].</summary>
+    public static BenchmarkData Cifar(string root, int pool, int test)
+    {
+        var (poolRows, poolLabels) = CifarSplit(root, "train", pool / 10);
+        var (testRows, testLabels) = CifarSplit(root, "test", test / 10);
+        return new("CIFAR-10", SslInputShape.Image(3, 32, 32), poolRows, poolLabels, testRows, testLabels,
+            $"CIFAR-10 subset: pool {poolLabels.Length} training images ({pool / 10} per class), test {testLabels.Length} test images");
+    }
+
+    /// <summary>MNIST (the official 10k test split only): pool = the first <paramref name="pool"/> of the first 8,000
+    /// images, test = the last <paramref name="test"/> of the last 2,000.</summary>
+    public static BenchmarkData Mnist(string root, int pool, int test)
+    {
+        static byte[] ReadIdx(string file, int headerInts)
+        {
+            using var stream = new GZipStream(File.OpenRead(file), CompressionMode.Decompress);
+            using var memory = new MemoryStream();
+            stream.CopyTo(memory);
+            return memory.ToArray()[(4 * headerInts)..];
+        }
+        byte[] pixels = ReadIdx(Path.Combine(root, "mnist", "t10k-images-idx3-ubyte.gz"), 4);
+        byte[] labels = ReadIdx(Path.Combine(root, "mnist", "t10k-labels-idx1-ubyte.gz"), 2);
+        pool = Math.Min(pool, 8000);
+        test = Math.Min(test, 2000);
+        int testStart = labels.Length - test;
+        float[] Slice(int start, int count) => Enumerable.Range(start * 784, count * 784).Select(i => pixels[i] / 255f).ToArray();
+        return new("MNIST", SslInputShape.Image(1, 28, 28), Slice(0, pool), labels.Take(pool).Select(b => (int)b).ToArray(),
+            Slice(testStart, test), labels.Skip(testStart).Select(b => (int)b).ToArray(),
+            $"MNIST (official test split): pool = images 0..{pool - 1}, test = images {testStart}..{labels.Length - 1}");
+    }
+
+    /// <summary>HIGGS subset: pool = the first <paramref name="pool"/> rows of binary.train, test = binary.test;
+    /// columns standardized with the pool's statistics.</summary>
+    public static BenchmarkData Higgs(string root, int pool, int test)
+    {
+        static (float[][] X, int[] Y) Read(string file, int max) => File.ReadLines(file).Where(l => l.Length > 0).Take(max)
+            .Select(l => l.Split('\t').Select(v => float.Parse(v, CultureInfo.InvariantCulture)).ToArray())
+            .Select(v => (v[1..], (int)v[0])).ToArray() is var rows ? (rows.Select(r => r.Item1).ToArray(), rows.Select(r => r.Item2).ToArray()) : default;
+        var (trainX, trainY) = Read(Path.Combine(root, "higgs", "binary.train"), pool);
+        var (testX, testY) = Read(Path.Combine(root, "higgs", "binary.test"), test);
+        int f = trainX[0].Length;
+        var mean = new double[f];
+        var std = new double[f];
+        for (int j = 0; j < f; j++)
+        {
+            mean[j] = trainX.Average(r => (double)r[j]);
+            std[j] = Math.Sqrt(Math.Max(trainX.Average(r => (r[j] - mean[j]) * (r[j] - mean[j])), 1e-12));
+        }
+        float[] Flatten(float[][] x) => x.SelectMany(r => r.Select((v, j) => (float)((v - mean[j]) / std[j]))).ToArray();
+        return new("HIGGS", SslInputShape.Tabular(f), Flatten(trainX), trainY, Flatten(testX), testY,
+            $"HIGGS subset: pool = first {trainY.Length} rows of binary.train, test = {testY.Length} rows of binary.test, standardized with pool statistics");
+    }
+
+    /// <summary>BasicMotions (UEA): pool = the 40 training series, test = the 40 test series, channels standardized
+    /// with the training split's statistics.</summary>
+    public static BenchmarkData BasicMotions(string root)
+    {
+        var (train, trainY, classes) = ReadTs(Path.Combine(root, "uea", "BasicMotions_TRAIN.ts"), null);
+        var (test, testY, _) = ReadTs(Path.Combine(root, "uea", "BasicMotions_TEST.ts"), classes);
+        int c = train[0].Length, t = train[0][0].Length;
+        var mean = new double[c];
+        var std = new double[c];
+        for (int ch = 0; ch < c; ch++)
+        {
+            double[] values = train.SelectMany(s => s[ch].Select(v => (double)v)).ToArray();
+            mean[ch] = values.Average();
+            std[ch] = Math.Sqrt(Math.Max(values.Average(v => (v - mean[ch]) * (v - mean[ch])), 1e-12));
+        }
+        float[] Flatten(float[][][] series) => series.SelectMany(s => s.SelectMany((channel, ch) => channel.Select(v => (float)((v - mean[ch]) / std[ch])))).ToArray();
+        return new("BasicMotions", SslInputShape.Series(c, t), Flatten(train), trainY, Flatten(test), testY,
+            $"BasicMotions (UEA): pool = {trainY.Length} training series, test = {testY.Length} test series, {c} channels x {t} steps");
+    }
+
+    private static (float[], int[]) CifarSplit(string root, string split, int perClass)
+    {
+        string dir = Path.Combine(root, "cifar10", split);
+        string[] classes = Directory.GetDirectories(dir).Select(Path.GetFileName).OfType<string>().Order(StringComparer.Ordinal).ToArray();
+        var pixels = new float[classes.Length * perClass * 3 * 1024];
+        var labels = new int[classes.Length * perClass];
+        int row = 0;
+        for (int label = 0; label < classes.Length; label++)
+        {
+            string[] files = Directory.GetFiles(Path.Combine(dir, classes[label]), "*.jpg").Order(StringComparer.Ordinal).Take(perClass).ToArray();
+            if (files.Length < perClass) throw new InvalidOperationException($"{classes[label]} has only {files.Length} images.");
+            foreach (string file in files)
+            {
+                using SKBitmap bitmap = SKBitmap.Decode(file) ?? throw new InvalidDataException($"Cannot decode {file}.");
+                if (bitmap.Width != 32 || bitmap.Height != 32) throw new InvalidDataException($"{file} is not 32x32.");
+                SKColor[] colors = bitmap.Pixels;
+                int baseIndex = row * 3 * 1024;
+                for (int p = 0; p < 1024; p++)
+                {
+                    pixels[baseIndex + p] = colors[p].Red / 255f;
+                    pixels[baseIndex + 1024 + p] = colors[p].Green / 255f;
+                    pixels[baseIndex + 2048 + p] = colors[p].Blue / 255f;
+                }
+                labels[row++] = label;
+            }
+        }
+        return (pixels, labels);
+    }
+
+    private static (float[][][] Series, int[] Labels, string[] Classes) ReadTs(string path, string[]? classes)
+    {
+        var rows = new List<(float[][] Channels, string Label)>();
+        bool inData = false;
+        foreach (string raw in File.ReadLines(path))
+        {
+            string line = raw.Trim();
+            if (line.Length == 0 || line.StartsWith('#')) continue;
+            if (!inData)
+            {
+                if (classes is null && line.StartsWith("@classLabel", StringComparison.OrdinalIgnoreCase))
+                    classes = line.Split(' ', StringSplitOptions.RemoveEmptyEntries).Skip(2).ToArray();
+                if (line.Equals("@data", StringComparison.OrdinalIgnoreCase)) inData = true;
+                continue;
+            }
+            string[] parts = line.Split(':');
+            rows.Add((parts[..^1].Select(p => p.Split(',').Select(v => float.Parse(v, CultureInfo.InvariantCulture)).ToArray()).ToArray(), parts[^1].Trim()));
+        }
+        classes ??= rows.Select(r => r.Label).Distinct().Order(StringComparer.Ordinal).ToArray();
+        return (rows.Select(r => r.Channels).ToArray(), rows.Select(r => Array.IndexOf(classes, r.Label)).ToArray(), classes);
+    }
+}
