@@ -13,7 +13,7 @@ namespace MlNetSsl.Tests.FineTuning;
 /// <c>MLNETSSL_EXPERIMENTS=1 dotnet test -c Release --filter FullyQualifiedName~FineTuneExperiments</c>.
 /// Knobs (environment variables): FT_RECIPES (comma-separated: probe, finetune, fixmatch, selftrain, distill,
 /// distill-small, scratch, fixmatch-scratch, fixmatch-distill, finetune-proj), FT_PRETRAIN_EPOCHS, FT_EPOCHS, FT_SEED, FT_THRESHOLD, FT_MU, FT_LR, FT_POOL (images per
-/// class), FT_LABELS (labels per class), FT_VAL (validation fraction), FT_THREADS. Each result goes to the test output and to mlnetssl-finetune-experiments.log
+/// class), FT_LABELS (labels per class), FT_VAL (validation fraction), FT_ENC_SCALE (encoder learning-rate scale), FT_THREADS. Each result goes to the test output and to mlnetssl-finetune-experiments.log
 /// in the temp folder; the pretrained encoder is cached there too.
 /// </summary>
 public sealed class FineTuneExperiments(ITestOutputHelper output)
@@ -58,7 +58,7 @@ public sealed class FineTuneExperiments(ITestOutputHelper output)
 
         foreach (string recipe in Env("FT_RECIPES", "probe,finetune,fixmatch").Split(',', StringSplitOptions.RemoveEmptyEntries))
         {
-            var options = new FineTuneOptions { UnlabeledRows = unlabeled, Epochs = epochs, Seed = seed, AllowCuda = false, LearningRate = EnvDouble("FT_LR", 3e-3), ValidationFraction = EnvDouble("FT_VAL", 0) };
+            var options = new FineTuneOptions { UnlabeledRows = unlabeled, Epochs = epochs, Seed = seed, AllowCuda = false, LearningRate = EnvDouble("FT_LR", 3e-3), ValidationFraction = EnvDouble("FT_VAL", 0), EncoderLearningRateScale = EnvDouble("FT_ENC_SCALE", 1) };
             var semi = new SemiSupervisedOptions { Threshold = EnvDouble("FT_THRESHOLD", 0.8), UnlabeledRatio = EnvInt("FT_MU", 3) };
             SslEncoder start = encoder;
             SslEncoder? scratch = null;
