@@ -1,6 +1,6 @@
 namespace MlNetSsl.AutoML;
 
-/// <summary>Marker for the MlNetSsl.AutoML assembly; the experiment API arrives with the AutoML issue.</summary>
+/// <summary>Identifies the MlNetSsl.AutoML assembly (search spaces, tuners, schedulers, experiments).</summary>
 public static class AutoMLAssembly
 {
     /// <summary>The version of this assembly.</summary>

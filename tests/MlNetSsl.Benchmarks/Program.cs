@@ -8,6 +8,12 @@ using static TorchSharp.torch;
 // Usage: dotnet run -c Release --project tests/MlNetSsl.Benchmarks [-- --steps N --batch B]
 // Prints a Markdown table for docs/benchmarks.md. Data are random tensors of the real input shapes: throughput does
 // not depend on pixel values, and the benchmark must run without the shared datasets.
+if (args.Contains("--stage"))
+{
+    int at = Array.IndexOf(args, "--data");
+    StageBenchmark.Run(at >= 0 ? args[at + 1] : Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "..", "..", "..", "shared", "data"));
+    return;
+}
 int steps = ArgValue("--steps", 6);
 int batch = ArgValue("--batch", 256);
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;

@@ -104,6 +104,13 @@ public sealed class FineTuneOptions
     /// </summary>
     public SslTensorDataset? UnlabeledRows { get; set; }
 
+    /// <summary>
+    /// Unlabeled rows for the ML.NET trainer (<c>MulticlassClassification.Trainers.SelfSupervisedFineTune</c>): an
+    /// IDataView with the pretrained stage's input column. Rows of the training data whose label is missing join them.
+    /// The engine entry point <see cref="FineTuner.Train"/> reads <see cref="UnlabeledRows"/> instead. Default null.
+    /// </summary>
+    public Microsoft.ML.IDataView? UnlabeledData { get; set; }
+
     /// <summary>FixMatch consistency training on the unlabeled rows during fine-tuning; null (the default) turns it off.</summary>
     public SemiSupervisedOptions? SemiSupervised { get; set; }
 
@@ -132,6 +139,9 @@ public sealed class FineTuneOptions
 
     /// <summary>Rows per forward pass when predicting (validation, pseudo-labels). Default 512.</summary>
     public int InferenceBatchSize { get; set; } = 512;
+
+    /// <summary>A shallow copy: the data sets, policies, progress sink and nested options objects are shared.</summary>
+    public FineTuneOptions Clone() => (FineTuneOptions)MemberwiseClone();
 
     /// <summary>Checks every value; called by <see cref="FineTuner.Train"/>.</summary>
     /// <exception cref="ArgumentOutOfRangeException">A value is out of range; the message names it.</exception>

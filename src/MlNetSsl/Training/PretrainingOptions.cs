@@ -17,6 +17,16 @@ public sealed class PretrainingOptions
     /// <summary>Passes over the pretraining data. Default 10.</summary>
     public int Epochs { get; set; } = 10;
 
+    /// <summary>
+    /// Epochs the learning-rate and momentum schedules span. Default 0: <see cref="Epochs"/>. Set it above
+    /// <see cref="Epochs"/> to stop a run early on a longer schedule and later continue it from its checkpoint with a
+    /// larger <see cref="Epochs"/> (up to this value): the continued run then equals one that ran straight through.
+    /// The checkpoint's compatibility check uses this value, not <see cref="Epochs"/>.
+    /// </summary>
+    public int ScheduleEpochs { get; set; }
+
+    internal int ResolvedScheduleEpochs => ScheduleEpochs > 0 ? ScheduleEpochs : Epochs;
+
     /// <summary>Rows per step. Default 256; clamped to the number of rows when the data is smaller.</summary>
     public int BatchSize { get; set; } = 256;
 
@@ -71,6 +81,8 @@ public sealed class PretrainingOptions
     internal void Validate()
     {
         if (Epochs < 1) throw new ArgumentOutOfRangeException(nameof(Epochs), Epochs, "Epochs must be at least 1.");
+        if (ScheduleEpochs != 0 && ScheduleEpochs < Epochs)
+            throw new ArgumentOutOfRangeException(nameof(ScheduleEpochs), ScheduleEpochs, $"ScheduleEpochs must be 0 (same as Epochs) or at least Epochs ({Epochs}).");
         if (BatchSize < 2) throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize, "BatchSize must be at least 2 (SSL losses compare rows within a batch).");
         if (!(LearningRate > 0) || double.IsInfinity(LearningRate)) throw new ArgumentOutOfRangeException(nameof(LearningRate), LearningRate, "LearningRate must be a positive number.");
         if (WeightDecay < 0) throw new ArgumentOutOfRangeException(nameof(WeightDecay), WeightDecay, "WeightDecay must not be negative.");

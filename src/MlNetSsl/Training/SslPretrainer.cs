@@ -68,6 +68,9 @@ public static class SslPretrainer
         int batchSize = (int)Math.Min(options.BatchSize, data.Count);
         long stepsPerEpoch = data.Count / batchSize; // the last partial batch is dropped: BatchNorm and in-batch negatives need full batches
         long totalSteps = stepsPerEpoch * options.Epochs;
+        // Learning-rate and momentum schedules span ScheduleEpochs, so a run stopped early and later continued to more
+        // epochs (multi-fidelity search) follows the same curve as one that ran straight through.
+        long scheduleSteps = stepsPerEpoch * options.ResolvedScheduleEpochs;
         long warmupSteps = (long)Math.Round(options.WarmupEpochs * stepsPerEpoch);
 
         List<Parameter> parameters = method.TrainableParameters().ToList();
@@ -104,7 +107,7 @@ public static class SslPretrainer
             for (long s = 0; s < stepsPerEpoch; s++, step++)
             {
                 options.CancellationToken.ThrowIfCancellationRequested();
-                learningRate = LearningRateSchedule.WarmupCosine(step, totalSteps, warmupSteps, options.LearningRate, options.FinalLearningRateFraction);
+                learningRate = LearningRateSchedule.WarmupCosine(step, scheduleSteps, warmupSteps, options.LearningRate, options.FinalLearningRateFraction);
                 double loss;
                 using (var scope = torch.NewDisposeScope())
                 {
@@ -122,7 +125,7 @@ public static class SslPretrainer
                     if (options.GradientClipNorm > 0)
                         torch.nn.utils.clip_grad_norm_(parameters, options.GradientClipNorm);
                     optimizer.Step(learningRate);
-                    method.AfterOptimizerStep(step, totalSteps);
+                    method.AfterOptimizerStep(step, scheduleSteps);
                 }
                 lossSum += loss;
                 if (options.Progress is { } progress)
@@ -249,7 +252,7 @@ public static class SslPretrainer
         var text = new StringBuilder()
             .Append(method.Kind).Append('|').Append(method.Encoder.Kind).Append('|').Append(method.Encoder.EmbeddingSize)
             .Append('|').Append(data.Shape).Append('|').Append(data.Count).Append('|').Append(policy.ToJson())
-            .Append('|').Append(options.Epochs).Append('|').Append(batchSize).Append('|').Append(options.LearningRate)
+            .Append('|').Append(options.ResolvedScheduleEpochs).Append('|').Append(batchSize).Append('|').Append(options.LearningRate)
             .Append('|').Append(options.Optimizer).Append('|').Append(options.WeightDecay).Append('|').Append(options.Momentum)
             .Append('|').Append(options.WarmupEpochs).Append('|').Append(options.Seed);
         foreach (var (name, parameter) in method.Module.named_parameters())

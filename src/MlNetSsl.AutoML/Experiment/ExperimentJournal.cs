@@ -1,0 +1,143 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace MlNetSsl.AutoML;
+
+/// <summary>What a journal event records.</summary>
+internal enum JournalEventType
+{
+    /// <summary>A trial started with the tuner's configuration.</summary>
+    Started,
+
+    /// <summary>A segment of a trial reported a metric at a fidelity.</summary>
+    Result,
+
+    /// <summary>A segment of a trial failed.</summary>
+    Failed,
+
+    /// <summary>The experiment stopped starting new trials (trial limit reached or tuner exhausted).</summary>
+    NoMoreTrials,
+}
+
+/// <summary>One journal entry. Times are milliseconds; <see cref="ElapsedMs"/> is the experiment clock when it was written.</summary>
+internal sealed record JournalEvent(
+    JournalEventType Type,
+    int TrialId,
+    Parameters? Parameters,
+    int? Fidelity,
+    double? Metric,
+    string? Message,
+    double DurationMs,
+    double ElapsedMs);
+
+/// <summary>What makes two runs the same experiment; a checkpoint written by another one is refused.</summary>
+internal sealed record ExperimentFingerprint(string SearchSpace, string Tuner, string Scheduler, int Seed, bool Maximize, string Runner)
+{
+    /// <summary>The fields that differ from <paramref name="other"/> (the checkpoint's), for the refusal message.</summary>
+    public IEnumerable<string> Differences(ExperimentFingerprint other)
+    {
+        if (SearchSpace != other.SearchSpace) yield return "search space";
+        if (Tuner != other.Tuner) yield return $"tuner: checkpoint {other.Tuner}, now {Tuner}";
+        if (Scheduler != other.Scheduler) yield return $"scheduler: checkpoint {other.Scheduler}, now {Scheduler}";
+        if (Seed != other.Seed) yield return $"seed: checkpoint {other.Seed}, now {Seed}";
+        if (Maximize != other.Maximize) yield return "metric direction";
+        if (Runner != other.Runner) yield return $"trial runner: checkpoint {other.Runner}, now {Runner}";
+    }
+}
+
+/// <summary>
+/// The append-only record of an experiment: which trials started with which configuration, and every segment's
+/// result or failure, in order. With a checkpoint folder it is rewritten after every event to a temporary file that is
+/// then moved over <c>journal.json</c>, so a crash leaves either the previous or the new journal, never half of one.
+/// A resumed experiment replays it to rebuild the tuner and scheduler exactly.
+/// </summary>
+internal sealed class ExperimentJournal
+{
+    public const string FileName = "journal.json";
+    private const int FormatVersion = 1;
+
+    private static readonly JsonSerializerOptions JsonOptions = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.CamelCase) },
+        WriteIndented = true,
+    };
+
+    private readonly string? _path;
+    private readonly List<JournalEvent> _events;
+
+    private ExperimentJournal(string? path, ExperimentFingerprint fingerprint, List<JournalEvent> events)
+    {
+        _path = path;
+        Fingerprint = fingerprint;
+        _events = events;
+    }
+
+    public ExperimentFingerprint Fingerprint { get; }
+
+    public IReadOnlyList<JournalEvent> Events => _events;
+
+    /// <summary>The experiment clock at the last event (where a resumed experiment's clock continues).</summary>
+    public TimeSpan LastElapsed => _events.Count > 0 ? TimeSpan.FromMilliseconds(_events[^1].ElapsedMs) : TimeSpan.Zero;
+
+    /// <summary>A journal kept only in memory (no checkpoint folder).</summary>
+    public static ExperimentJournal InMemory(ExperimentFingerprint fingerprint) => new(null, fingerprint, new List<JournalEvent>());
+
+    /// <summary>Opens the journal in <paramref name="folder"/>, or starts one.</summary>
+    /// <exception cref="InvalidOperationException">The folder holds another experiment's journal.</exception>
+    /// <exception cref="InvalidDataException">The journal is damaged or from a newer version.</exception>
+    public static ExperimentJournal OpenOrCreate(string folder, ExperimentFingerprint fingerprint)
+    {
+        Directory.CreateDirectory(folder);
+        string path = Path.Combine(folder, FileName);
+        if (!File.Exists(path))
+        {
+            var journal = new ExperimentJournal(path, fingerprint, new List<JournalEvent>());
+            journal.Write();
+            return journal;
+        }
+
+        JournalFile file;
+        try
+        {
+            file = JsonSerializer.Deserialize<JournalFile>(File.ReadAllText(path), JsonOptions)
+                ?? throw new InvalidDataException($"{path} is empty.");
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"The experiment journal {path} is damaged ({e.Message}). Delete the checkpoint folder to start over.", e);
+        }
+        if (file.Version > FormatVersion)
+            throw new InvalidDataException($"{path} was written by a newer MlNetSsl.AutoML (journal format {file.Version}; this version reads up to {FormatVersion}).");
+        if (file.Fingerprint is null || file.Events is null)
+            throw new InvalidDataException($"The experiment journal {path} is incomplete. Delete the checkpoint folder to start over.");
+        var differences = fingerprint.Differences(file.Fingerprint).ToList();
+        if (differences.Count > 0)
+            throw new InvalidOperationException(
+                $"The checkpoint folder {folder} belongs to a different experiment (differs in: {string.Join("; ", differences)}). " +
+                "Use another folder, or the same settings to resume.");
+        return new ExperimentJournal(path, fingerprint, file.Events);
+    }
+
+    /// <summary>Appends an event and, with a checkpoint folder, persists the journal atomically.</summary>
+    public void Append(JournalEvent journalEvent)
+    {
+        _events.Add(journalEvent);
+        if (_path is not null) Write();
+    }
+
+    private void Write()
+    {
+        byte[] bytes = JsonSerializer.SerializeToUtf8Bytes(new JournalFile(FormatVersion, Fingerprint, _events), JsonOptions);
+        string temp = $"{_path}.{Environment.ProcessId}.tmp";
+        using (var stream = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None))
+        {
+            stream.Write(bytes);
+            stream.Flush(flushToDisk: true);
+        }
+        File.Move(temp, _path!, overwrite: true);
+    }
+
+    private sealed record JournalFile(int Version, ExperimentFingerprint Fingerprint, List<JournalEvent> Events);
+}

@@ -1,0 +1,416 @@
+using System.Diagnostics;
+using System.Globalization;
+
+namespace MlNetSsl.AutoML;
+
+/// <summary>
+/// One execution of a <see cref="SearchExperiment"/>: the loop that asks the scheduler for jobs, the tuner for
+/// configurations and the runner for metrics. With a journal from an earlier session it first replays it: the same
+/// loop runs, but segment outcomes come from the journal instead of the runner, which rebuilds the tuner and scheduler
+/// state exactly; then it carries on live.
+/// </summary>
+internal sealed class ExperimentRun
+{
+    private static readonly TimeSpan MemoryCheckInterval = TimeSpan.FromMilliseconds(100);
+
+    private readonly Settings _settings;
+    private readonly ExperimentJournal _journal;
+    private readonly Dictionary<int, TrialState> _trials = new();
+    private readonly Stopwatch _clock = new();
+    private readonly TimeSpan _clockOffset;
+    private readonly string _stateRoot;
+    private readonly string _cacheRoot;
+    private readonly string? _temporaryRoot;
+    private int _cursor;
+    private int _startedTrials;
+    private bool _noMoreTrials;
+    private bool _tunerExhausted;
+
+    public ExperimentRun(Settings settings, ExperimentJournal journal)
+    {
+        _settings = settings;
+        _journal = journal;
+        _clockOffset = journal.LastElapsed;
+        if (settings.CheckpointFolder is string folder)
+        {
+            _stateRoot = Path.Combine(folder, "trials");
+            _cacheRoot = Path.Combine(folder, "cache");
+        }
+        else
+        {
+            _temporaryRoot = Directory.CreateTempSubdirectory("mlnetssl-automl-").FullName;
+            _stateRoot = Path.Combine(_temporaryRoot, "trials");
+            _cacheRoot = Path.Combine(_temporaryRoot, "cache");
+        }
+        Directory.CreateDirectory(_cacheRoot);
+    }
+
+    private TimeSpan Elapsed => _clockOffset + _clock.Elapsed;
+
+    private bool Replaying => _cursor < _journal.Events.Count;
+
+    public async Task<SearchResult> RunAsync(CancellationToken cancellationToken)
+    {
+        _clock.Start();
+        try
+        {
+            SearchStopReason reason = await LoopAsync(cancellationToken).ConfigureAwait(false);
+            return new SearchResult(Leaderboard(), reason, Elapsed, _settings.Scheduler.MaxFidelity);
+        }
+        finally
+        {
+            if (_temporaryRoot is not null) TryDeleteDirectory(_temporaryRoot);
+        }
+    }
+
+    private async Task<SearchStopReason> LoopAsync(CancellationToken cancellationToken)
+    {
+        int nextTrialId = 0;
+        while (true)
+        {
+            if (cancellationToken.IsCancellationRequested) return SearchStopReason.Cancelled;
+            if (!Replaying && _settings.TimeBudget is TimeSpan budget && Elapsed >= budget) return SearchStopReason.TimeBudget;
+
+            // Whether new trials may start is itself journaled, so a replay makes the scheduler the same calls even if
+            // this session's trial limit differs.
+            if (Replaying && _journal.Events[_cursor].Type == JournalEventType.NoMoreTrials)
+            {
+                _cursor++;
+                _noMoreTrials = true;
+            }
+            bool canStartNew = !_noMoreTrials && !_tunerExhausted && (Replaying || _startedTrials < _settings.MaxTrials);
+            if (!canStartNew && !_noMoreTrials && !Replaying)
+            {
+                _noMoreTrials = true;
+                AppendLive(new JournalEvent(JournalEventType.NoMoreTrials, -1, null, null, null, null, 0, Elapsed.TotalMilliseconds));
+            }
+
+            SchedulerJob? job = _settings.Scheduler.NextJob(canStartNew);
+            ApplyDecisions(Replaying);
+            if (job is null)
+            {
+                if (Replaying) throw JournalMismatch("the search to end", _journal.Events[_cursor]);
+                return _tunerExhausted ? SearchStopReason.SearchSpaceExhausted : SearchStopReason.MaxTrials;
+            }
+
+            int trialId;
+            if (job.Kind == SchedulerJobKind.StartNew)
+            {
+                trialId = nextTrialId;
+                Parameters? proposed = _settings.Tuner.Propose(new TrialContext(trialId));
+                if (proposed is null)
+                {
+                    _tunerExhausted = true;
+                    continue;
+                }
+                if (!_settings.SearchSpace.Contains(proposed))
+                    throw new InvalidOperationException($"The tuner proposed a configuration outside the search space: {proposed}.");
+                if (Replaying) ConsumeStarted(trialId, proposed);
+                else AppendLive(new JournalEvent(JournalEventType.Started, trialId, proposed, null, null, null, 0, Elapsed.TotalMilliseconds));
+                nextTrialId++;
+                _startedTrials++;
+                _trials[trialId] = new TrialState(trialId, proposed);
+            }
+            else
+            {
+                trialId = job.TrialId;
+                if (!_trials.ContainsKey(trialId)) throw new InvalidOperationException($"The scheduler continued unknown trial {trialId}.");
+            }
+
+            _settings.Scheduler.OnJobStarted(trialId, job);
+            TrialState trial = _trials[trialId];
+            trial.Status = TrialStatus.Running;
+            bool replayed = Replaying;
+            Report(TrialReportKind.Running, trial, job.Fidelity, replayed);
+
+            SegmentOutcome outcome = replayed ? ConsumeSegment(trialId, job.Fidelity) : await RunSegmentAsync(trial, job, cancellationToken).ConfigureAwait(false);
+            switch (outcome.Kind)
+            {
+                case OutcomeKind.Metric:
+                    trial.Rungs.Add(new RungResult(job.Fidelity, outcome.Metric, outcome.Duration));
+                    trial.Duration += outcome.Duration;
+                    trial.Status = TrialStatus.Paused; // until the scheduler completes, prunes or continues it
+                    if (!replayed)
+                        AppendLive(new JournalEvent(JournalEventType.Result, trialId, null, job.Fidelity, outcome.Metric, null,
+                            outcome.Duration.TotalMilliseconds, Elapsed.TotalMilliseconds));
+                    _settings.Scheduler.OnResult(trialId, job.Fidelity, Loss(outcome.Metric));
+                    ApplyDecisions(replayed);
+                    if (trial.Status == TrialStatus.Paused) Report(TrialReportKind.RungCompleted, trial, job.Fidelity, replayed);
+                    break;
+
+                case OutcomeKind.Failed:
+                    trial.Duration += outcome.Duration;
+                    trial.Status = TrialStatus.Failed;
+                    trial.ErrorMessage = outcome.Message;
+                    if (!replayed)
+                        AppendLive(new JournalEvent(JournalEventType.Failed, trialId, null, job.Fidelity, null, outcome.Message,
+                            outcome.Duration.TotalMilliseconds, Elapsed.TotalMilliseconds));
+                    _settings.Scheduler.OnFailed(trialId);
+                    _settings.Tuner.Update(ToResult(trial));
+                    TryDeleteDirectory(StateDirectory(trialId));
+                    Report(TrialReportKind.Failed, trial, job.Fidelity, replayed);
+                    ApplyDecisions(replayed);
+                    if (outcome.Abandoned) return SearchStopReason.MemoryLimit;
+                    break;
+
+                default:
+                    // Stopped by the budget or the caller: the segment's work is lost (not journaled); a resumed
+                    // experiment runs it again, from the trial's state when it has one.
+                    trial.Status = trial.Rungs.Count > 0 ? TrialStatus.Paused : TrialStatus.Cancelled;
+                    Report(TrialReportKind.Stopped, trial, trial.Rungs.Count > 0 ? trial.Rungs[^1].Fidelity : null, replayed: false);
+                    return cancellationToken.IsCancellationRequested ? SearchStopReason.Cancelled : SearchStopReason.TimeBudget;
+            }
+        }
+    }
+
+    private double Loss(double metric) => _settings.Maximize ? -metric : metric;
+
+    /// <summary>Journals a live event; the replay cursor moves past it, so only earlier sessions' events are replayed.</summary>
+    private void AppendLive(JournalEvent journalEvent)
+    {
+        _journal.Append(journalEvent);
+        _cursor = _journal.Events.Count;
+    }
+
+    private void ApplyDecisions(bool replayed)
+    {
+        foreach (TrialDecision decision in _settings.Scheduler.TakeDecisions())
+        {
+            if (!_trials.TryGetValue(decision.TrialId, out TrialState? trial))
+                throw new InvalidOperationException($"The scheduler decided about unknown trial {decision.TrialId}.");
+            switch (decision.Kind)
+            {
+                case TrialDecisionKind.Promote:
+                    trial.Status = TrialStatus.Paused; // a continuation job follows
+                    break;
+                case TrialDecisionKind.Complete:
+                    trial.Status = TrialStatus.Completed;
+                    _settings.Tuner.Update(ToResult(trial));
+                    Report(TrialReportKind.Completed, trial, trial.Rungs[^1].Fidelity, replayed);
+                    break;
+                case TrialDecisionKind.Prune:
+                    trial.Status = TrialStatus.Pruned;
+                    _settings.Tuner.Update(ToResult(trial));
+                    TryDeleteDirectory(StateDirectory(trial.TrialId));
+                    Report(TrialReportKind.Pruned, trial, trial.Rungs[^1].Fidelity, replayed);
+                    break;
+            }
+        }
+    }
+
+    private TrialResult ToResult(TrialState trial) => new(trial.TrialId, trial.Parameters, trial.Status,
+        trial.Rungs.Count > 0 ? Loss(trial.Rungs[^1].Metric) : null, trial.Rungs.Count > 0 ? trial.Rungs[^1].Fidelity : null, trial.Duration);
+
+    private void ConsumeStarted(int trialId, Parameters proposed)
+    {
+        JournalEvent recorded = _journal.Events[_cursor];
+        if (recorded.Type != JournalEventType.Started || recorded.TrialId != trialId || !proposed.Equals(recorded.Parameters))
+            throw JournalMismatch($"trial {trialId} to start with {proposed}", recorded);
+        _cursor++;
+    }
+
+    private SegmentOutcome ConsumeSegment(int trialId, int? fidelity)
+    {
+        JournalEvent recorded = _journal.Events[_cursor];
+        if (recorded.TrialId != trialId || recorded.Fidelity != fidelity
+            || recorded.Type is not (JournalEventType.Result or JournalEventType.Failed))
+            throw JournalMismatch($"the result of trial {trialId} at fidelity {fidelity?.ToString(CultureInfo.InvariantCulture) ?? "full"}", recorded);
+        _cursor++;
+        var duration = TimeSpan.FromMilliseconds(recorded.DurationMs);
+        return recorded.Type == JournalEventType.Result
+            ? SegmentOutcome.FromMetric(recorded.Metric ?? throw JournalMismatch("a metric", recorded), duration)
+            : SegmentOutcome.FromFailure(recorded.Message ?? "failed", duration, abandoned: false);
+    }
+
+    private InvalidOperationException JournalMismatch(string expected, JournalEvent recorded) => new(
+        $"The checkpoint journal{(_settings.CheckpointFolder is null ? "" : $" in {_settings.CheckpointFolder}")} does not match this run at event {_cursor}: " +
+        $"expected {expected}, but it records {recorded.Type} of trial {recorded.TrialId}" +
+        $"{(recorded.Parameters is null ? "" : $" with {recorded.Parameters}")}. The tuner, scheduler or trial order is not deterministic, " +
+        "or the code changed; use a new checkpoint folder.");
+
+    private async Task<SegmentOutcome> RunSegmentAsync(TrialState trial, SchedulerJob job, CancellationToken cancellationToken)
+    {
+        string stateDirectory = StateDirectory(trial.TrialId);
+        Directory.CreateDirectory(stateDirectory);
+        var request = new TrialRequest(trial.TrialId, trial.Parameters, job.PreviousFidelity, job.Fidelity, _settings.Scheduler.MaxFidelity,
+            stateDirectory, _cacheRoot, TrialSeed(_settings.Seed, trial.TrialId));
+
+        long? limitBytes = _settings.MemoryLimitMegabytes is double mb ? (long)(mb * 1024 * 1024) : null;
+        if (limitBytes is long limit && WorkingSetAfterCollection() is long before && before > limit)
+            return SegmentOutcome.FromFailure(MemoryMessage(trial.TrialId, before, limit, beforeStart: true), TimeSpan.Zero, abandoned: false);
+
+        using var trialCancellation = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        // The budget may cut a trial short only once some trial has a metric, so an experiment always has a result.
+        if (_settings.TimeBudget is TimeSpan budget && _trials.Values.Any(t => t.Rungs.Count > 0))
+        {
+            TimeSpan remaining = budget - Elapsed;
+            trialCancellation.CancelAfter(remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero);
+        }
+
+        var watch = Stopwatch.StartNew();
+        Task<double> task = Task.Run(() => _settings.Runner.RunAsync(request, trialCancellation.Token), CancellationToken.None);
+        var memory = new MemoryWatch();
+        Task monitor = limitBytes is long memoryLimit
+            ? MonitorMemoryAsync(task, trialCancellation, memoryLimit, trial.TrialId, memory)
+            : Task.CompletedTask;
+        bool finished = await WaitForTrialAsync(task, trialCancellation.Token).ConfigureAwait(false);
+        watch.Stop();
+        await monitor.ConfigureAwait(false);
+
+        if (!finished)
+        {
+            // Abandoned: stop waiting, but observe its eventual exception so it is not reported as unobserved.
+            _ = task.ContinueWith(t => t.Exception, TaskScheduler.Default);
+            return memory.Failure is string message
+                ? SegmentOutcome.FromFailure(message + " It did not stop when cancelled, so the experiment stopped.", watch.Elapsed, abandoned: true)
+                : SegmentOutcome.Stopped(watch.Elapsed);
+        }
+        if (memory.Failure is string memoryFailure) return SegmentOutcome.FromFailure(memoryFailure, watch.Elapsed, abandoned: false);
+        if (task.IsCompletedSuccessfully)
+        {
+            double metric = task.Result;
+            return double.IsFinite(metric)
+                ? SegmentOutcome.FromMetric(metric, watch.Elapsed)
+                : SegmentOutcome.FromFailure($"The trial returned a non-finite metric ({metric.ToString(CultureInfo.InvariantCulture)}).", watch.Elapsed, abandoned: false);
+        }
+        // Whatever a trial throws after its token was cancelled is the cancellation surfacing, not a failure.
+        if (trialCancellation.IsCancellationRequested) return SegmentOutcome.Stopped(watch.Elapsed);
+        Exception error = task.Exception?.InnerExceptions.Count == 1 ? task.Exception.InnerException! : (Exception?)task.Exception ?? new OperationCanceledException();
+        return SegmentOutcome.FromFailure($"{error.GetType().Name}: {error.Message}", watch.Elapsed, abandoned: false);
+    }
+
+    private async Task<bool> WaitForTrialAsync(Task task, CancellationToken trialToken)
+    {
+        var cancelled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using (trialToken.Register(() => cancelled.TrySetResult()))
+        {
+            if (await Task.WhenAny(task, cancelled.Task).ConfigureAwait(false) == task) return true;
+        }
+        // Cancellation was requested: give the trial the grace period to stop, then stop waiting for it.
+        return await Task.WhenAny(task, Task.Delay(_settings.GracePeriod, CancellationToken.None)).ConfigureAwait(false) == task;
+    }
+
+    private static async Task MonitorMemoryAsync(Task trial, CancellationTokenSource trialCancellation, long limitBytes, int trialId, MemoryWatch watch)
+    {
+        while (!trial.IsCompleted && !trialCancellation.IsCancellationRequested)
+        {
+            await Task.WhenAny(trial, Task.Delay(MemoryCheckInterval)).ConfigureAwait(false);
+            if (trial.IsCompleted || Environment.WorkingSet <= limitBytes) continue;
+            // Garbage waiting for collection is no reason to fail a trial: collect, then measure again.
+            long used = WorkingSetAfterCollection();
+            if (used <= limitBytes) continue;
+            watch.Failure = MemoryMessage(trialId, used, limitBytes, beforeStart: false);
+            trialCancellation.Cancel();
+            return;
+        }
+    }
+
+    private static long WorkingSetAfterCollection()
+    {
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+        return Environment.WorkingSet;
+    }
+
+    private static string MemoryMessage(int trialId, long used, long limit, bool beforeStart) =>
+        $"Trial {trialId} exceeded the memory limit: the process working set {(beforeStart ? "was" : "reached")} {used / (1024.0 * 1024.0):F0} MiB" +
+        $"{(beforeStart ? " before the trial started" : "")}, above the limit of {limit / (1024.0 * 1024.0):F0} MiB (SetMaximumMemoryUsageInMegaByte).";
+
+    private void Report(TrialReportKind kind, TrialState trial, int? fidelity, bool replayed)
+    {
+        if (_settings.Progress is null) return;
+        TrialRecord? best = Leaderboard().FirstOrDefault(t => t.Metric.HasValue);
+        _settings.Progress.Report(new SslTrialReport(kind, trial.ToRecord(), fidelity, best, Elapsed, _startedTrials, replayed));
+    }
+
+    private List<TrialRecord> Leaderboard()
+    {
+        var records = _trials.Values.Select(t => t.ToRecord()).ToList();
+        records.Sort((a, b) => TrialRanking.Compare(
+            a.Metric is double ma ? Loss(ma) : null, a.Fidelity, a.TrialId,
+            b.Metric is double mb ? Loss(mb) : null, b.Fidelity, b.TrialId));
+        return records;
+    }
+
+    private string StateDirectory(int trialId) => Path.Combine(_stateRoot, $"trial-{trialId.ToString("D4", CultureInfo.InvariantCulture)}");
+
+    /// <summary>A per-trial seed from the experiment seed and the trial id (SplitMix64 finalizer, process-independent).</summary>
+    internal static int TrialSeed(int experimentSeed, int trialId)
+    {
+        ulong z = unchecked(((ulong)(uint)experimentSeed << 32 | (uint)trialId) + 0x9E3779B97F4A7C15UL);
+        z = unchecked((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL);
+        z = unchecked((z ^ (z >> 27)) * 0x94D049BB133111EBUL);
+        return (int)((z ^ (z >> 31)) & 0x7FFFFFFF);
+    }
+
+    private static void TryDeleteDirectory(string path)
+    {
+        try
+        {
+            if (Directory.Exists(path)) Directory.Delete(path, recursive: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // A state folder that cannot be removed now (an abandoned trial may still hold a file) only costs disk space.
+        }
+    }
+
+    internal sealed record Settings(
+        SearchSpace SearchSpace,
+        ITrialRunner Runner,
+        ITuner Tuner,
+        ITrialScheduler Scheduler,
+        bool Maximize,
+        TimeSpan? TimeBudget,
+        int MaxTrials,
+        double? MemoryLimitMegabytes,
+        int Seed,
+        IProgress<SslTrialReport>? Progress,
+        TimeSpan GracePeriod,
+        string? CheckpointFolder);
+
+    private sealed class MemoryWatch
+    {
+        public volatile string? Failure;
+    }
+
+    private enum OutcomeKind
+    {
+        Metric,
+        Failed,
+        Stopped,
+    }
+
+    private readonly record struct SegmentOutcome(OutcomeKind Kind, double Metric, string? Message, TimeSpan Duration, bool Abandoned)
+    {
+        public static SegmentOutcome FromMetric(double metric, TimeSpan duration) => new(OutcomeKind.Metric, metric, null, duration, false);
+
+        public static SegmentOutcome FromFailure(string message, TimeSpan duration, bool abandoned) => new(OutcomeKind.Failed, 0, message, duration, abandoned);
+
+        public static SegmentOutcome Stopped(TimeSpan duration) => new(OutcomeKind.Stopped, 0, null, duration, false);
+    }
+
+    private sealed class TrialState
+    {
+        public TrialState(int trialId, Parameters parameters)
+        {
+            TrialId = trialId;
+            Parameters = parameters;
+        }
+
+        public int TrialId { get; }
+
+        public Parameters Parameters { get; }
+
+        public TrialStatus Status { get; set; } = TrialStatus.Running;
+
+        public List<RungResult> Rungs { get; } = new();
+
+        public TimeSpan Duration { get; set; }
+
+        public string? ErrorMessage { get; set; }
+
+        public TrialRecord ToRecord() => new(TrialId, Parameters, Status, Rungs.ToArray(), Duration, ErrorMessage);
+    }
+}

@@ -1,0 +1,182 @@
+namespace MlNetSsl.AutoML;
+
+/// <summary>
+/// The generic AutoML engine, shaped like ML.NET's <c>AutoMLExperiment</c>: a search space, a trial runner, a tuner and
+/// a multi-fidelity scheduler, run one trial at a time under a time budget, a trial limit and a memory limit, with a
+/// leaderboard, progress reports and an optional checkpoint folder from which a paused or crashed experiment resumes to
+/// the same leaderboard it would have reached uninterrupted. The ML.NET and SSL experiments are built on it.
+/// </summary>
+/// <example>
+/// <code>
+/// var result = await new SearchExperiment()
+///     .SetSearchSpace(new SearchSpace().WithNumeric("lr", 1e-4, 1e-1, logBase: true))
+///     .SetTrialRunner(async (request, token) => await TrainAndScoreAsync(request, token))
+///     .SetTuner(SslTuner.Tpe)
+///     .SetScheduler(SslScheduler.Asha(minEpochs: 1, maxEpochs: 27))
+///     .SetMaxTrials(40)
+///     .SetCheckpoint("runs/lr-search")
+///     .RunAsync(cancellationToken);
+/// </code>
+/// </example>
+public sealed class SearchExperiment
+{
+    private SearchSpace? _searchSpace;
+    private ITrialRunner? _runner;
+    private SslTuner _tuner = SslTuner.Tpe;
+    private SslScheduler _scheduler = SslScheduler.None;
+    private bool _maximize = true;
+    private TimeSpan? _timeBudget;
+    private int? _maxTrials;
+    private double? _memoryLimitMegabytes;
+    private string? _checkpointFolder;
+    private int _seed;
+    private IProgress<SslTrialReport>? _progress;
+    private TimeSpan _gracePeriod = TimeSpan.FromSeconds(5);
+    private string _runnerDescription = string.Empty;
+
+    /// <summary>Sets the space to search (required). A snapshot is taken when the experiment runs.</summary>
+    public SearchExperiment SetSearchSpace(SearchSpace searchSpace)
+    {
+        _searchSpace = searchSpace ?? throw new ArgumentNullException(nameof(searchSpace));
+        return this;
+    }
+
+    /// <summary>Sets what trains and evaluates a configuration (required).</summary>
+    public SearchExperiment SetTrialRunner(ITrialRunner runner)
+    {
+        _runner = runner ?? throw new ArgumentNullException(nameof(runner));
+        return this;
+    }
+
+    /// <summary>Sets what trains and evaluates a configuration (required), as a delegate.</summary>
+    public SearchExperiment SetTrialRunner(Func<TrialRequest, CancellationToken, Task<double>> run)
+    {
+        ArgumentNullException.ThrowIfNull(run);
+        _runner = new DelegateTrialRunner(run);
+        return this;
+    }
+
+    /// <summary>Sets the tuner. Default: <see cref="SslTuner.Tpe"/>.</summary>
+    public SearchExperiment SetTuner(SslTuner tuner)
+    {
+        _tuner = tuner ?? throw new ArgumentNullException(nameof(tuner));
+        return this;
+    }
+
+    /// <summary>Sets the multi-fidelity scheduler. Default: <see cref="SslScheduler.None"/>.</summary>
+    public SearchExperiment SetScheduler(SslScheduler scheduler)
+    {
+        _scheduler = scheduler ?? throw new ArgumentNullException(nameof(scheduler));
+        return this;
+    }
+
+    /// <summary>Whether a higher metric is better. Default: true.</summary>
+    public SearchExperiment SetIsMaximize(bool maximize)
+    {
+        _maximize = maximize;
+        return this;
+    }
+
+    /// <summary>Sets the time budget. Once it is spent no trial starts, and a running trial is cancelled through its
+    /// token as soon as at least one trial has reported a metric (the first one is allowed to finish, so there is
+    /// always a result). Default: none (set this or <see cref="SetMaxTrials"/>).</summary>
+    public SearchExperiment SetTrainingTimeInSeconds(uint seconds)
+    {
+        if (seconds == 0) throw new ArgumentOutOfRangeException(nameof(seconds), "The time budget must be at least one second.");
+        _timeBudget = TimeSpan.FromSeconds(seconds);
+        return this;
+    }
+
+    /// <summary>Sets the time budget with sub-second precision. See <see cref="SetTrainingTimeInSeconds"/>.</summary>
+    public SearchExperiment SetTrainingTime(TimeSpan budget)
+    {
+        if (budget <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(budget), "The time budget must be positive.");
+        _timeBudget = budget;
+        return this;
+    }
+
+    /// <summary>Sets the maximum number of trials started (continuations of promoted trials do not count).
+    /// Default: none (set this or a time budget).</summary>
+    public SearchExperiment SetMaxTrials(int maxTrials)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxTrials, 1);
+        _maxTrials = maxTrials;
+        return this;
+    }
+
+    /// <summary>Sets a limit on the process working set. While a trial runs the working set is checked every
+    /// 100 ms; above the limit (after a full garbage collection) the trial is cancelled and fails with a message
+    /// saying so, and the search goes on. Default: no limit.</summary>
+    public SearchExperiment SetMaximumMemoryUsageInMegaByte(double megabytes)
+    {
+        if (!(megabytes > 0)) throw new ArgumentOutOfRangeException(nameof(megabytes), "The memory limit must be positive.");
+        _memoryLimitMegabytes = megabytes;
+        return this;
+    }
+
+    /// <summary>Sets a checkpoint folder: the journal of the search and every trial's state live there, and running
+    /// the same experiment with the same folder again resumes it. Default: none (trial state goes to a temporary
+    /// folder deleted at the end).</summary>
+    public SearchExperiment SetCheckpoint(string folder)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(folder);
+        _checkpointFolder = Path.GetFullPath(folder);
+        return this;
+    }
+
+    /// <summary>Sets the seed of the tuner and of the per-trial seeds. Default: 0.</summary>
+    public SearchExperiment SetSeed(int seed)
+    {
+        _seed = seed;
+        return this;
+    }
+
+    /// <summary>Receives a report whenever a trial starts, reports a rung, completes, is pruned, fails or is stopped.
+    /// Reports are sent synchronously from the experiment's loop.</summary>
+    public SearchExperiment SetProgress(IProgress<SslTrialReport> progress)
+    {
+        _progress = progress ?? throw new ArgumentNullException(nameof(progress));
+        return this;
+    }
+
+    /// <summary>How long a cancelled trial may take to stop before the experiment stops waiting for it (it is then
+    /// abandoned; an uncooperative trial keeps running in the background). Default: 5 seconds.</summary>
+    public SearchExperiment SetTrialCancellationGracePeriod(TimeSpan gracePeriod)
+    {
+        if (gracePeriod < TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(gracePeriod), "The grace period cannot be negative.");
+        _gracePeriod = gracePeriod;
+        return this;
+    }
+
+    /// <summary>Describes what the trial runner evaluates (data, objective). It is part of the checkpoint's identity,
+    /// so a checkpoint written for other data or another objective is refused. Default: empty.</summary>
+    public SearchExperiment SetRunnerDescription(string description)
+    {
+        _runnerDescription = description ?? throw new ArgumentNullException(nameof(description));
+        return this;
+    }
+
+    /// <summary>
+    /// Runs (or, with a checkpoint folder that already has a journal, resumes) the search until the trial limit, the
+    /// time budget, tuner exhaustion or cancellation. Cancellation is a pause: it returns the leaderboard so far with
+    /// <see cref="SearchStopReason.Cancelled"/>, and a later run with the same checkpoint folder continues.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The experiment is incomplete, or the checkpoint belongs to another experiment.</exception>
+    public async Task<SearchResult> RunAsync(CancellationToken cancellationToken = default)
+    {
+        if (_searchSpace is null) throw new InvalidOperationException("Set a search space with SetSearchSpace before running.");
+        if (_runner is null) throw new InvalidOperationException("Set a trial runner with SetTrialRunner before running.");
+        if (_timeBudget is null && _maxTrials is null)
+            throw new InvalidOperationException("Set a time budget (SetTrainingTimeInSeconds) or a trial limit (SetMaxTrials) before running.");
+
+        SearchSpace space = _searchSpace.Clone();
+        var fingerprint = new ExperimentFingerprint(space.ToJson(), _tuner.Name, _scheduler.Name, _seed, _maximize, _runnerDescription);
+        ExperimentJournal journal = _checkpointFolder is null
+            ? ExperimentJournal.InMemory(fingerprint)
+            : ExperimentJournal.OpenOrCreate(_checkpointFolder, fingerprint);
+        var settings = new ExperimentRun.Settings(
+            space, _runner, _tuner.CreateTuner(space, _seed), _scheduler.CreateScheduler(), _maximize, _timeBudget,
+            _maxTrials ?? int.MaxValue, _memoryLimitMegabytes, _seed, _progress, _gracePeriod, _checkpointFolder);
+        return await new ExperimentRun(settings, journal).RunAsync(cancellationToken).ConfigureAwait(false);
+    }
+}

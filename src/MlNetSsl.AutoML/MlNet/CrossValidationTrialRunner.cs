@@ -1,0 +1,189 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.Trainers;
+
+namespace MlNetSsl.AutoML;
+
+/// <summary>
+/// The labeled rows of a dataset, read once: dense feature vectors and 1-based class keys, with the
+/// <c>MapValueToKey</c> transformer that produced the keys (the final model starts with it).
+/// </summary>
+internal sealed class LabeledRows
+{
+    private LabeledRows(float[][] features, uint[] labels, int classCount, int unlabeledCount, ITransformer labelToKey)
+    {
+        Features = features;
+        Labels = labels;
+        ClassCount = classCount;
+        UnlabeledCount = unlabeledCount;
+        LabelToKey = labelToKey;
+    }
+
+    public float[][] Features { get; }
+
+    /// <summary>Class keys, 1..<see cref="ClassCount"/>.</summary>
+    public uint[] Labels { get; }
+
+    public int ClassCount { get; }
+
+    /// <summary>Rows whose label is missing (NaN, empty text): the unlabeled pool, unused by plain trainers.</summary>
+    public int UnlabeledCount { get; }
+
+    public ITransformer LabelToKey { get; }
+
+    public int FeatureLength => Features.Length == 0 ? 0 : Features[0].Length;
+
+    /// <summary>Reads and checks the label and feature columns.</summary>
+    public static LabeledRows Read(MLContext ml, IDataView data, string labelColumn, string featureColumn)
+    {
+        DataViewSchema.Column feature = data.Schema.GetColumnOrNull(featureColumn)
+            ?? throw new ArgumentException($"The dataset has no column '{featureColumn}'; it has: {string.Join(", ", data.Schema.Select(c => c.Name))}.");
+        if (feature.Type is not VectorDataViewType { ItemType: NumberDataViewType number, IsKnownSize: true } || number != NumberDataViewType.Single)
+            throw new ArgumentException($"Column '{featureColumn}' is {feature.Type}; the experiment needs a known-size vector of Single (use Concatenate).");
+        if (data.Schema.GetColumnOrNull(labelColumn) is null)
+            throw new ArgumentException($"The dataset has no label column '{labelColumn}'; it has: {string.Join(", ", data.Schema.Select(c => c.Name))}.");
+
+        ITransformer labelToKey = ml.Transforms.Conversion.MapValueToKey(labelColumn, labelColumn).Fit(data);
+        IDataView keyed = labelToKey.Transform(data);
+        int classCount = (int)((KeyDataViewType)keyed.Schema[labelColumn].Type).Count;
+        uint[] allLabels = keyed.GetColumn<uint>(labelColumn).ToArray();
+        float[][] allFeatures = keyed.GetColumn<VBuffer<float>>(featureColumn).Select(v => v.DenseValues().ToArray()).ToArray();
+
+        var features = new List<float[]>();
+        var labels = new List<uint>();
+        for (int row = 0; row < allLabels.Length; row++)
+        {
+            if (allLabels[row] == 0) continue; // key 0: the label is missing, the row is unlabeled
+            int bad = Array.FindIndex(allFeatures[row], v => !float.IsFinite(v));
+            if (bad >= 0)
+                throw new InvalidOperationException($"Row {row} of column '{featureColumn}' has a non-finite value at index {bad}.");
+            features.Add(allFeatures[row]);
+            labels.Add(allLabels[row]);
+        }
+        if (labels.Count == 0) throw new InvalidOperationException($"No row has a label in column '{labelColumn}'.");
+        return new LabeledRows(features.ToArray(), labels.ToArray(), classCount, allLabels.Length - labels.Count, labelToKey);
+    }
+
+    /// <summary>A SHA-256 of the labeled rows, so a checkpoint is not resumed on other data.</summary>
+    public string ContentHash()
+    {
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        for (int row = 0; row < Labels.Length; row++)
+        {
+            hash.AppendData(BitConverter.GetBytes(Labels[row]));
+            hash.AppendData(System.Runtime.InteropServices.MemoryMarshal.AsBytes(Features[row].AsSpan()));
+        }
+        return Convert.ToHexStringLower(hash.GetHashAndReset())[..16];
+    }
+}
+
+/// <summary>
+/// Scores a <see cref="LinearTrainerParameters"/> configuration by stratified k-fold cross-validated accuracy.
+/// Folds are built once: each fold's training rows fit a mean-variance normalizer that is applied to both sides. With a
+/// scheduler the fidelity is the number of iterations; an L-BFGS trial that continues from a lower rung loads each
+/// fold's model from its state folder and runs only the remaining iterations from those weights.
+/// </summary>
+internal sealed class CrossValidationTrialRunner : ITrialRunner
+{
+    internal const string FeatureColumn = "Features";
+    internal const string LabelColumn = "Label";
+
+    private readonly (IDataView Train, IDataView Test)[] _folds;
+
+    public CrossValidationTrialRunner(MLContext ml, LabeledRows rows, int requestedFolds, int seed)
+    {
+        var (foldOfRow, foldCount) = StratifiedFolds.Assign(rows.Labels, requestedFolds, seed);
+        FoldCount = foldCount;
+        var schema = SchemaDefinition.Create(typeof(FoldRow));
+        schema[nameof(FoldRow.Features)].ColumnType = new VectorDataViewType(NumberDataViewType.Single, rows.FeatureLength);
+        schema[nameof(FoldRow.Label)].ColumnType = new KeyDataViewType(typeof(uint), rows.ClassCount);
+
+        _folds = new (IDataView, IDataView)[foldCount];
+        for (int fold = 0; fold < foldCount; fold++)
+        {
+            var train = new List<FoldRow>();
+            var test = new List<FoldRow>();
+            for (int row = 0; row < rows.Labels.Length; row++)
+                (foldOfRow[row] == fold ? test : train).Add(new FoldRow { Features = rows.Features[row], Label = rows.Labels[row] });
+            IDataView trainView = ml.Data.LoadFromEnumerable(train, schema);
+            IDataView testView = ml.Data.LoadFromEnumerable(test, schema);
+            // Normalization is fitted on the training side only, as it would be in production.
+            ITransformer normalizer = ml.Transforms.NormalizeMeanVariance(FeatureColumn).Fit(trainView);
+            _folds[fold] = (ml.Data.Cache(normalizer.Transform(trainView)), ml.Data.Cache(normalizer.Transform(testView)));
+        }
+    }
+
+    /// <summary>The number of folds actually used.</summary>
+    public int FoldCount { get; }
+
+    public Task<double> RunAsync(TrialRequest request, CancellationToken cancellationToken)
+    {
+        LinearTrainerParameters parameters = request.Parameters.AsType<LinearTrainerParameters>();
+        int iterations = request.Fidelity ?? parameters.MaximumNumberOfIterations;
+        var ml = new MLContext(request.Seed);
+        long correct = 0, total = 0;
+        for (int fold = 0; fold < _folds.Length; fold++)
+        {
+            // ML.NET trainers cannot be interrupted from outside, so cancellation is honoured between folds.
+            cancellationToken.ThrowIfCancellationRequested();
+            string stateFile = Path.Combine(request.StateDirectory, $"fold-{fold.ToString(CultureInfo.InvariantCulture)}.zip");
+            var (train, test) = _folds[fold];
+            ITransformer model = Train(ml, parameters, iterations, request.PreviousFidelity, stateFile, train);
+            if (request.Fidelity.HasValue && parameters.Trainer == LinearTrainer.LbfgsMaximumEntropy)
+                ml.Model.Save(model, train.Schema, stateFile);
+            IDataView scored = model.Transform(test);
+            uint[] predicted = scored.GetColumn<uint>("PredictedLabel").ToArray();
+            uint[] actual = scored.GetColumn<uint>(LabelColumn).ToArray();
+            correct += predicted.Zip(actual).Count(p => p.First == p.Second);
+            total += actual.Length;
+        }
+        return Task.FromResult((double)correct / total);
+    }
+
+    private static ITransformer Train(MLContext ml, LinearTrainerParameters p, int iterations, int? previousFidelity, string stateFile, IDataView train)
+    {
+        if (p.Trainer == LinearTrainer.SdcaMaximumEntropy)
+            return CreateSdca(ml, p, LabelColumn, FeatureColumn, iterations).Fit(train);
+
+        if (previousFidelity is int previous && File.Exists(stateFile)
+            && ml.Model.Load(stateFile, out _) is MulticlassPredictionTransformer<MaximumEntropyModelParameters> earlier)
+        {
+            // Continue from this fold's weights at the previous rung: only the remaining iterations run.
+            return CreateLbfgs(ml, p, LabelColumn, FeatureColumn, Math.Max(1, iterations - previous)).Fit(train, earlier.Model);
+        }
+        return CreateLbfgs(ml, p, LabelColumn, FeatureColumn, iterations).Fit(train);
+    }
+
+    internal static LbfgsMaximumEntropyMulticlassTrainer CreateLbfgs(MLContext ml, LinearTrainerParameters p, string label, string features, int iterations) =>
+        ml.MulticlassClassification.Trainers.LbfgsMaximumEntropy(new LbfgsMaximumEntropyMulticlassTrainer.Options
+        {
+            LabelColumnName = label,
+            FeatureColumnName = features,
+            L1Regularization = p.L1Regularization,
+            L2Regularization = p.L2Regularization,
+            OptimizationTolerance = p.OptimizationTolerance,
+            HistorySize = p.HistorySize,
+            MaximumNumberOfIterations = iterations,
+            NumberOfThreads = 1, // deterministic sums, and the experiment already runs trials one at a time
+        });
+
+    internal static SdcaMaximumEntropyMulticlassTrainer CreateSdca(MLContext ml, LinearTrainerParameters p, string label, string features, int iterations) =>
+        ml.MulticlassClassification.Trainers.SdcaMaximumEntropy(new SdcaMaximumEntropyMulticlassTrainer.Options
+        {
+            LabelColumnName = label,
+            FeatureColumnName = features,
+            L1Regularization = p.L1Regularization,
+            L2Regularization = p.L2Regularization,
+            MaximumNumberOfIterations = iterations,
+            NumberOfThreads = 1, // SDCA is only reproducible single-threaded
+        });
+
+    private sealed class FoldRow
+    {
+        public float[] Features { get; set; } = [];
+
+        public uint Label { get; set; }
+    }
+}

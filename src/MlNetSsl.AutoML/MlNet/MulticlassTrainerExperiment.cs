@@ -1,0 +1,188 @@
+using Microsoft.ML;
+
+namespace MlNetSsl.AutoML;
+
+/// <summary>Creates AutoML experiments from an <see cref="MLContext"/>.</summary>
+public static class AutoMLExtensions
+{
+    /// <summary>
+    /// An experiment that searches ML.NET's linear multiclass trainers (<c>LbfgsMaximumEntropy</c>,
+    /// <c>SdcaMaximumEntropy</c>) and their regularization on a feature vector column, scored by stratified
+    /// cross-validated accuracy. The self-supervised experiment (<c>SelfSupervisedExperiment</c>) will put the SSL stage
+    /// in front of the same search.
+    /// </summary>
+    public static MulticlassTrainerExperiment MulticlassTrainerExperiment(this MLContext mlContext)
+    {
+        ArgumentNullException.ThrowIfNull(mlContext);
+        return new MulticlassTrainerExperiment(mlContext);
+    }
+}
+
+/// <summary>
+/// AutoML over ML.NET's linear multiclass trainers, built on <see cref="SearchExperiment"/>. Rows without a label
+/// (NaN, empty text) are left out: plain trainers cannot use them; the SSL experiment will pretrain on them. The
+/// objective is stratified k-fold cross-validated accuracy over the labeled rows; with a scheduler, the fidelity is the
+/// trainer's iteration count (L-BFGS continues from its previous weights when promoted). The best configuration is
+/// refitted on all labeled rows into one pipeline: <c>MapValueToKey(label)</c>, <c>NormalizeMeanVariance(features)</c>,
+/// the trainer, <c>MapKeyToValue(PredictedLabel)</c>.
+/// </summary>
+public sealed class MulticlassTrainerExperiment
+{
+    private readonly MLContext _mlContext;
+    private readonly SearchExperiment _search = new();
+    private IDataView? _data;
+    private string _labelColumnName = "Label";
+    private string _featureColumnName = "Features";
+    private SearchSpace _searchSpace = new SearchSpace<LinearTrainerParameters>();
+    private SslObjective _objective = SslObjective.CrossValidatedAccuracy();
+    private SslScheduler _scheduler = SslScheduler.None;
+    private int _seed;
+
+    internal MulticlassTrainerExperiment(MLContext mlContext) => _mlContext = mlContext;
+
+    /// <summary>Sets the data: a known-size Single vector feature column and a label column (required).</summary>
+    /// <param name="data">All rows; rows whose label is missing are not used.</param>
+    /// <param name="labelColumnName">The label column (any type <c>MapValueToKey</c> accepts). Default: "Label".</param>
+    public MulticlassTrainerExperiment SetDataset(IDataView data, string labelColumnName = "Label")
+    {
+        _data = data ?? throw new ArgumentNullException(nameof(data));
+        ArgumentException.ThrowIfNullOrWhiteSpace(labelColumnName);
+        _labelColumnName = labelColumnName;
+        return this;
+    }
+
+    /// <summary>Sets the feature column. Default: "Features".</summary>
+    public MulticlassTrainerExperiment SetFeatureColumn(string featureColumnName)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(featureColumnName);
+        _featureColumnName = featureColumnName;
+        return this;
+    }
+
+    /// <summary>Sets the search space; its options must be properties of <see cref="LinearTrainerParameters"/>.
+    /// Default: <c>new SearchSpace&lt;LinearTrainerParameters&gt;()</c>.</summary>
+    public MulticlassTrainerExperiment SetSearchSpace(SearchSpace searchSpace)
+    {
+        ArgumentNullException.ThrowIfNull(searchSpace);
+        _ = searchSpace.Default.AsType<LinearTrainerParameters>(); // fail now, not in every trial, if an option does not bind
+        _searchSpace = searchSpace;
+        return this;
+    }
+
+    /// <summary>Sets the objective. Default: <see cref="SslObjective.CrossValidatedAccuracy"/> with 5 folds.</summary>
+    public MulticlassTrainerExperiment SetObjective(SslObjective objective)
+    {
+        _objective = objective ?? throw new ArgumentNullException(nameof(objective));
+        return this;
+    }
+
+    /// <summary>Sets the tuner. Default: <see cref="SslTuner.Tpe"/>.</summary>
+    public MulticlassTrainerExperiment SetTuner(SslTuner tuner)
+    {
+        _search.SetTuner(tuner);
+        return this;
+    }
+
+    /// <summary>Sets the scheduler; the fidelity is the trainer's iteration count. Default: <see cref="SslScheduler.None"/>.</summary>
+    public MulticlassTrainerExperiment SetScheduler(SslScheduler scheduler)
+    {
+        _scheduler = scheduler ?? throw new ArgumentNullException(nameof(scheduler));
+        return this;
+    }
+
+    /// <summary>Sets the time budget; see <see cref="SearchExperiment.SetTrainingTimeInSeconds"/>.</summary>
+    public MulticlassTrainerExperiment SetTrainingTimeInSeconds(uint seconds)
+    {
+        _search.SetTrainingTimeInSeconds(seconds);
+        return this;
+    }
+
+    /// <summary>Sets the maximum number of trials.</summary>
+    public MulticlassTrainerExperiment SetMaxTrials(int maxTrials)
+    {
+        _search.SetMaxTrials(maxTrials);
+        return this;
+    }
+
+    /// <summary>Sets the memory limit; see <see cref="SearchExperiment.SetMaximumMemoryUsageInMegaByte"/>.</summary>
+    public MulticlassTrainerExperiment SetMaximumMemoryUsageInMegaByte(double megabytes)
+    {
+        _search.SetMaximumMemoryUsageInMegaByte(megabytes);
+        return this;
+    }
+
+    /// <summary>Sets a checkpoint folder to resume from after a crash or a pause (cancellation).</summary>
+    public MulticlassTrainerExperiment SetCheckpoint(string folder)
+    {
+        _search.SetCheckpoint(folder);
+        return this;
+    }
+
+    /// <summary>Sets the seed of the tuner, the folds and the trainers. Default: 0.</summary>
+    public MulticlassTrainerExperiment SetSeed(int seed)
+    {
+        _seed = seed;
+        _search.SetSeed(seed);
+        return this;
+    }
+
+    /// <summary>Receives progress reports.</summary>
+    public MulticlassTrainerExperiment SetProgress(IProgress<SslTrialReport> progress)
+    {
+        _search.SetProgress(progress);
+        return this;
+    }
+
+    /// <summary>
+    /// Runs (or resumes) the search, then refits the best configuration on all labeled rows.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">No dataset, unusable columns, or no trial produced a metric.</exception>
+    /// <exception cref="OperationCanceledException">Cancelled before any trial produced a metric.</exception>
+    public async Task<SslExperimentResult> RunAsync(CancellationToken cancellationToken = default)
+    {
+        if (_data is null) throw new InvalidOperationException("Set the data with SetDataset before running.");
+        LabeledRows rows = LabeledRows.Read(_mlContext, _data, _labelColumnName, _featureColumnName);
+        var runner = new CrossValidationTrialRunner(_mlContext, rows, _objective.Folds, _seed);
+
+        SearchSpace space = _searchSpace.Clone();
+        // With a scheduler the fidelity is the iteration count, so searching it too would only add noise.
+        if (_scheduler != SslScheduler.None) space.Remove(nameof(LinearTrainerParameters.MaximumNumberOfIterations));
+
+        SearchResult search = await _search
+            .SetSearchSpace(space)
+            .SetScheduler(_scheduler)
+            .SetIsMaximize(true)
+            .SetTrialRunner(runner)
+            .SetRunnerDescription($"MulticlassTrainer(label={_labelColumnName},features={_featureColumnName},{_objective.Name}," +
+                $"folds used={runner.FoldCount},rows={rows.Labels.Length},data={rows.ContentHash()})")
+            .RunAsync(cancellationToken).ConfigureAwait(false);
+
+        TrialRecord best = search.BestTrial ?? throw NoResult(search, cancellationToken);
+        cancellationToken.ThrowIfCancellationRequested();
+        ITransformer model = Refit(rows, best);
+        return new SslExperimentResult(new SslTrialResult(best, model), search.Trials, search.StopReason, search.Elapsed);
+    }
+
+    private ITransformer Refit(LabeledRows rows, TrialRecord best)
+    {
+        LinearTrainerParameters parameters = best.Parameters.AsType<LinearTrainerParameters>();
+        int iterations = best.Fidelity ?? parameters.MaximumNumberOfIterations;
+        IDataView labeled = _mlContext.Data.FilterRowsByMissingValues(rows.LabelToKey.Transform(_data!), _labelColumnName);
+        var normalize = _mlContext.Transforms.NormalizeMeanVariance(_featureColumnName);
+        var toValue = _mlContext.Transforms.Conversion.MapKeyToValue("PredictedLabel");
+        ITransformer fitted = parameters.Trainer == LinearTrainer.SdcaMaximumEntropy
+            ? normalize.Append(CrossValidationTrialRunner.CreateSdca(_mlContext, parameters, _labelColumnName, _featureColumnName, iterations)).Append(toValue).Fit(labeled)
+            : normalize.Append(CrossValidationTrialRunner.CreateLbfgs(_mlContext, parameters, _labelColumnName, _featureColumnName, iterations)).Append(toValue).Fit(labeled);
+        return rows.LabelToKey.Append(fitted);
+    }
+
+    private static Exception NoResult(SearchResult search, CancellationToken cancellationToken)
+    {
+        if (cancellationToken.IsCancellationRequested)
+            return new OperationCanceledException("The experiment was cancelled before any trial produced a metric.", cancellationToken);
+        string? failure = search.Trials.FirstOrDefault(t => t.ErrorMessage is not null)?.ErrorMessage;
+        return new InvalidOperationException(
+            $"No trial produced a metric ({search.Trials.Count} started, stopped by {search.StopReason})." +
+            (failure is null ? "" : $" First failure: {failure}"));
+    }
+}

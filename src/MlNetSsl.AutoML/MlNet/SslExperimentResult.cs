@@ -1,0 +1,59 @@
+using Microsoft.ML;
+
+namespace MlNetSsl.AutoML;
+
+/// <summary>The outcome of an experiment that produces an ML.NET model: the best trial with its fitted pipeline, and the leaderboard.</summary>
+public sealed class SslExperimentResult
+{
+    internal SslExperimentResult(SslTrialResult bestTrial, IReadOnlyList<TrialRecord> trials, SearchStopReason stopReason, TimeSpan elapsed)
+    {
+        BestTrial = bestTrial;
+        Trials = trials;
+        StopReason = stopReason;
+        Elapsed = elapsed;
+    }
+
+    /// <summary>The best trial, with its model refitted on all labeled rows.</summary>
+    public SslTrialResult BestTrial { get; }
+
+    /// <summary>The leaderboard (see <see cref="SearchResult.Trials"/> for the order).</summary>
+    public IReadOnlyList<TrialRecord> Trials { get; }
+
+    /// <summary>Why the search stopped.</summary>
+    public SearchStopReason StopReason { get; }
+
+    /// <summary>Experiment time, including earlier sessions of a resumed experiment (not the final refit).</summary>
+    public TimeSpan Elapsed { get; }
+}
+
+/// <summary>The best trial of an experiment and the model built from its configuration.</summary>
+public sealed class SslTrialResult
+{
+    internal SslTrialResult(TrialRecord record, ITransformer model)
+    {
+        TrialId = record.TrialId;
+        Metric = record.Metric ?? throw new ArgumentException("The best trial has no metric.", nameof(record));
+        Fidelity = record.Fidelity;
+        Parameters = record.Parameters;
+        Duration = record.Duration;
+        Model = model;
+    }
+
+    /// <summary>The trial's id.</summary>
+    public int TrialId { get; }
+
+    /// <summary>The objective's value (for example cross-validated accuracy).</summary>
+    public double Metric { get; }
+
+    /// <summary>The fidelity (epochs or iterations) the metric was measured at; null without a scheduler.</summary>
+    public int? Fidelity { get; }
+
+    /// <summary>The configuration.</summary>
+    public Parameters Parameters { get; }
+
+    /// <summary>The time the trial ran during the search.</summary>
+    public TimeSpan Duration { get; }
+
+    /// <summary>The whole fitted pipeline, ready for <c>Transform</c>, <c>PredictionEngine</c> and <c>Model.Save</c>.</summary>
+    public ITransformer Model { get; }
+}

@@ -1,0 +1,75 @@
+namespace MlNetSsl.AutoML;
+
+/// <summary>
+/// Which tuner an experiment uses: a recipe rather than an instance, because a resumed experiment builds a fresh
+/// tuner and replays its journal into it. Pick one of <see cref="Random"/>, <see cref="Grid"/>, <see cref="Tpe"/>,
+/// <see cref="CostFrugal"/>, configure one with <c>FromOptions</c>, or plug in your own with <see cref="Custom"/>.
+/// </summary>
+public sealed class SslTuner
+{
+    private readonly Func<SearchSpace, int, ITuner> _create;
+
+    private SslTuner(string name, Func<SearchSpace, int, ITuner> create)
+    {
+        Name = name;
+        _create = create;
+    }
+
+    /// <summary>Uniform random search.</summary>
+    public static SslTuner Random { get; } = new("Random", (space, seed) => new RandomTuner(space, seed));
+
+    /// <summary>Grid search with 5 values per numeric option.</summary>
+    public static SslTuner Grid { get; } = FromOptions(new GridTunerOptions());
+
+    /// <summary>Tree-structured Parzen estimator with default options (10 random trials first).</summary>
+    public static SslTuner Tpe { get; } = FromOptions(new TpeTunerOptions());
+
+    /// <summary>Cost-frugal local search (FLAML CFO style) from the space's defaults.</summary>
+    public static SslTuner CostFrugal { get; } = FromOptions(new CostFrugalTunerOptions());
+
+    /// <summary>Grid search with the given steps.</summary>
+    public static SslTuner FromOptions(GridTunerOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        GridTunerOptions copy = options.Clone(); // later edits to the caller's object must not change this recipe
+        return new SslTuner(copy.Describe(), (space, _) => new GridTuner(space, copy));
+    }
+
+    /// <summary>TPE with the given options.</summary>
+    public static SslTuner FromOptions(TpeTunerOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        TpeTunerOptions copy = options.Clone();
+        copy.Validate();
+        return new SslTuner(copy.Describe(), (space, seed) => new TpeTuner(space, seed, copy));
+    }
+
+    /// <summary>Cost-frugal search with the given options (for example a low-cost <see cref="CostFrugalTunerOptions.InitialPoint"/>).</summary>
+    public static SslTuner FromOptions(CostFrugalTunerOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        CostFrugalTunerOptions copy = options.Clone();
+        copy.Validate();
+        return new SslTuner(copy.Describe(), (space, seed) => new CostFrugalTuner(space, seed, copy));
+    }
+
+    /// <summary>A tuner of your own. It must be deterministic given the seed and the calls it receives, or a resumed
+    /// experiment will refuse its journal.</summary>
+    /// <param name="name">A name that changes whenever the tuner's behaviour does; it is part of the checkpoint's identity.</param>
+    /// <param name="create">Creates the tuner for a search space and seed.</param>
+    public static SslTuner Custom(string name, Func<SearchSpace, int, ITuner> create)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        ArgumentNullException.ThrowIfNull(create);
+        return new SslTuner($"Custom({name})", create);
+    }
+
+    /// <summary>A description of the tuner and its options (recorded in checkpoints).</summary>
+    public string Name { get; }
+
+    /// <summary>Creates a fresh tuner for <paramref name="searchSpace"/>.</summary>
+    public ITuner CreateTuner(SearchSpace searchSpace, int seed) => _create(searchSpace, seed);
+
+    /// <inheritdoc/>
+    public override string ToString() => Name;
+}

@@ -1,0 +1,171 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.Transforms.Image;
+using SkiaSharp;
+
+namespace MlNetSsl.Data;
+
+/// <summary>
+/// Turns one IDataView column into engine rows: an <see cref="MLImage"/> column into RGB bytes of a fixed size, a
+/// known-size float vector into floats (a tabular row, or a series of C channels by T steps). It decides the input
+/// shape from the column type and reports bad values with the column name and row number.
+/// </summary>
+internal sealed class InputColumnReader
+{
+    private InputColumnReader(string columnName, SslInputShape shape)
+    {
+        ColumnName = columnName;
+        Shape = shape;
+    }
+
+    /// <summary>The column read.</summary>
+    public string ColumnName { get; }
+
+    /// <summary>The shape of one row as the encoder sees it.</summary>
+    public SslInputShape Shape { get; }
+
+    /// <summary>Images are held as bytes (0..255); vectors as floats.</summary>
+    public bool IsImage => Shape.Kind == SslInputKind.Image;
+
+    /// <summary>The reader for a column of this type, or an explanation of why the type cannot be used.</summary>
+    public static InputColumnReader ForType(string columnName, DataViewType type, int imageWidth, int imageHeight, int seriesChannels)
+    {
+        if (type is ImageDataViewType)
+            return new InputColumnReader(columnName, SslInputShape.Image(3, imageHeight, imageWidth));
+        if (type is VectorDataViewType { ItemType: NumberDataViewType n } vector && n.RawType == typeof(float) && vector.IsKnownSize)
+        {
+            int size = vector.Size;
+            if (seriesChannels <= 0) return new InputColumnReader(columnName, SslInputShape.Tabular(size));
+            if (size % seriesChannels != 0)
+                throw new ArgumentOutOfRangeException(nameof(seriesChannels),
+                    $"Column '{columnName}' holds {size} values per row, which is not a whole number of steps for SeriesChannels = " +
+                    $"{seriesChannels}. A series column holds C*T values, channel after channel; set SeriesChannels to C, or to 0 for tabular rows.");
+            return new InputColumnReader(columnName, SslInputShape.Series(seriesChannels, size / seriesChannels));
+        }
+        throw new ArgumentOutOfRangeException(nameof(type), $"Schema mismatch for input column '{columnName}': expected an MLImage " +
+            $"(from LoadImages) or a known-size vector of Single, got {type}. {Hint(type)}");
+    }
+
+    /// <summary>Checks the type as <see cref="ForType"/> does, against an estimator's schema shape.</summary>
+    public static void CheckSchemaShape(string columnName, SchemaShape.Column column)
+    {
+        bool ok = column.Kind == SchemaShape.Column.VectorKind.Scalar && column.ItemType is ImageDataViewType
+            || column.Kind == SchemaShape.Column.VectorKind.Vector && column.ItemType is NumberDataViewType n && n.RawType == typeof(float);
+        if (!ok)
+        {
+            string got = column.Kind == SchemaShape.Column.VectorKind.VariableVector ? $"a variable-size vector of {column.ItemType}"
+                : column.Kind == SchemaShape.Column.VectorKind.Vector ? $"a vector of {column.ItemType}" : column.ItemType.ToString() ?? "an unknown type";
+            throw new ArgumentOutOfRangeException("inputSchema", $"Schema mismatch for input column '{columnName}': expected an MLImage " +
+                $"(from LoadImages) or a known-size vector of Single, got {got}. {Hint(column.ItemType)}");
+        }
+    }
+
+    private static string Hint(DataViewType type) => type switch
+    {
+        TextDataViewType => "Text must be featurized first (for example Transforms.Text.FeaturizeText) or loaded as images with Transforms.LoadImages.",
+        VectorDataViewType { IsKnownSize: false } => "Give the loader a fixed size (for example [LoadColumn(0, 27)] or TextLoader ranges) so every row has the same length.",
+        _ => "Convert numbers with Transforms.Conversion.ConvertType to Single and join columns with Transforms.Concatenate.",
+    };
+
+    /// <summary>Binds the reader to a row; the returned filler copies the current row into a buffer.</summary>
+    public RowFiller Bind(DataViewRow row)
+    {
+        var column = row.Schema[ColumnName];
+        return IsImage ? new ImageFiller(this, row.GetGetter<MLImage>(column), row) : new VectorFiller(this, row.GetGetter<VBuffer<float>>(column), row);
+    }
+
+    /// <summary>Copies the current row of a cursor or row into a batch buffer.</summary>
+    internal abstract class RowFiller : IDisposable
+    {
+        /// <summary>Writes the current row's image as C x H x W RGB bytes.</summary>
+        public virtual void Fill(Span<byte> destination) => throw new InvalidOperationException("This column holds vectors, not images.");
+
+        /// <summary>Writes the current row's values.</summary>
+        public virtual void Fill(Span<float> destination) => throw new InvalidOperationException("This column holds images, not vectors.");
+
+        /// <inheritdoc />
+        public virtual void Dispose() { }
+    }
+
+    private sealed class VectorFiller(InputColumnReader reader, ValueGetter<VBuffer<float>> getter, DataViewRow row) : RowFiller
+    {
+        private VBuffer<float> _buffer;
+
+        public override void Fill(Span<float> destination)
+        {
+            getter(ref _buffer);
+            if (_buffer.Length != destination.Length)
+                throw new InvalidDataException($"Row {row.Position} of column '{reader.ColumnName}' has {_buffer.Length} values; {destination.Length} were expected.");
+            _buffer.CopyTo(destination);
+            for (int i = 0; i < destination.Length; i++)
+            {
+                if (!float.IsFinite(destination[i]))
+                    throw new InvalidDataException(
+                        $"Row {row.Position} of column '{reader.ColumnName}' holds {destination[i]} at index {i}. SSL encoders need finite " +
+                        "numbers: replace missing values first (Transforms.ReplaceMissingValues) or filter those rows out (Data.FilterRowsByMissingValues).");
+            }
+        }
+    }
+
+    private sealed class ImageFiller(InputColumnReader reader, ValueGetter<MLImage> getter, DataViewRow row) : RowFiller
+    {
+        private MLImage _image = null!;
+
+        public override void Fill(Span<byte> destination)
+        {
+            try
+            {
+                getter(ref _image);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                throw new InvalidDataException(
+                    $"Row {row.Position} of column '{reader.ColumnName}': the image could not be loaded ({e.Message}). Check that the " +
+                    "file exists and is a readable JPEG, PNG, BMP, GIF or WEBP image, or remove the row.", e);
+            }
+            if (_image is null || _image.Width == 0 || _image.Height == 0)
+                throw new InvalidDataException(
+                    $"Row {row.Position} of column '{reader.ColumnName}' has no image: the file is missing, empty or not an image. " +
+                    "Fix or remove the row (LoadImages yields an empty image for a path that does not exist).");
+            ImagePixels.CopyRgb(_image, reader.Shape.Width, reader.Shape.Height, destination);
+        }
+
+        // The upstream loader owns the images it hands out; it disposes the previous one when it loads the next.
+    }
+}
+
+/// <summary>Pixel copying from <see cref="MLImage"/> (BGRA or RGBA, any size) to planar RGB bytes of a fixed size.</summary>
+internal static class ImagePixels
+{
+    /// <summary>Resizes (bilinear, with mipmaps when shrinking) when needed and writes R, G and B planes; alpha is dropped.</summary>
+    public static void CopyRgb(MLImage image, int width, int height, Span<byte> destination)
+    {
+        if (destination.Length != 3 * width * height)
+            throw new ArgumentException($"The destination holds {destination.Length} bytes; {3 * width * height} are needed.", nameof(destination));
+        if (image.BitsPerPixel != 32)
+            throw new InvalidDataException($"Images with {image.BitsPerPixel} bits per pixel are not supported; LoadImages produces 32-bit images.");
+        bool bgra = image.PixelFormat == MLPixelFormat.Bgra32;
+        if (image.Width == width && image.Height == height)
+        {
+            Planar(image.Pixels, width * height, bgra, destination);
+            return;
+        }
+        var colorType = bgra ? SKColorType.Bgra8888 : SKColorType.Rgba8888;
+        using var source = new SKBitmap(new SKImageInfo(image.Width, image.Height, colorType, SKAlphaType.Unpremul));
+        System.Runtime.InteropServices.Marshal.Copy(image.Pixels.ToArray(), 0, source.GetPixels(), image.Width * image.Height * 4);
+        using var resized = source.Resize(new SKImageInfo(width, height, colorType, SKAlphaType.Unpremul), SKFilterQuality.Medium)
+            ?? throw new InvalidDataException($"An image of {image.Width}x{image.Height} could not be resized to {width}x{height}.");
+        Planar(resized.GetPixelSpan(), width * height, bgra, destination);
+    }
+
+    private static void Planar(ReadOnlySpan<byte> interleaved, int pixels, bool bgra, Span<byte> destination)
+    {
+        int r = bgra ? 2 : 0, b = bgra ? 0 : 2;
+        for (int p = 0; p < pixels; p++)
+        {
+            destination[p] = interleaved[4 * p + r];
+            destination[pixels + p] = interleaved[4 * p + 1];
+            destination[2 * pixels + p] = interleaved[4 * p + b];
+        }
+    }
+}

@@ -1,0 +1,62 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace MlNetSsl.Data;
+
+/// <summary>
+/// Turns raw rows into encoder inputs: images from bytes to [0, 1]; tabular rows standardized per feature; series
+/// standardized per channel. Statistics are learned once at Fit and saved with the model, so training and
+/// inference see identically scaled inputs.
+/// </summary>
+internal sealed class InputNormalizer
+{
+    // A feature that never varies would divide by zero; centring it alone is the useful part.
+    private const float MinimumDeviation = 1e-6f;
+
+    public InputNormalizer(SslInputKind kind, float[] mean, float[] deviation)
+    {
+        if (mean.Length != deviation.Length)
+            throw new ArgumentException($"{mean.Length} means but {deviation.Length} deviations.", nameof(deviation));
+        Kind = kind;
+        Mean = mean;
+        Deviation = deviation;
+    }
+
+    /// <summary>The input kind the statistics belong to.</summary>
+    public SslInputKind Kind { get; }
+
+    /// <summary>Per-feature (tabular) or per-channel (series) means; empty for images.</summary>
+    public float[] Mean { get; }
+
+    /// <summary>Per-feature or per-channel standard deviations (1 where a feature is constant); empty for images.</summary>
+    public float[] Deviation { get; }
+
+    /// <summary>Statistics of raw float rows [N, F] (tabular) or [N, C, T] (series); none for images.</summary>
+    public static InputNormalizer Fit(SslInputShape shape, Tensor raw)
+    {
+        if (shape.Kind == SslInputKind.Image) return new InputNormalizer(SslInputKind.Image, [], []);
+        using var scope = torch.NewDisposeScope();
+        var values = raw.to_type(ScalarType.Float64);
+        long[] dims = shape.Kind == SslInputKind.Tabular ? [0] : [0, 2];
+        var mean = values.mean(dims);
+        var deviation = (values - (shape.Kind == SslInputKind.Tabular ? mean : mean.unsqueeze(-1))).square().mean(dims).sqrt();
+        float[] m = mean.to_type(ScalarType.Float32).data<float>().ToArray();
+        float[] d = deviation.to_type(ScalarType.Float32).data<float>().Select(v => v < MinimumDeviation ? 1f : v).ToArray();
+        return new InputNormalizer(shape.Kind, m, d);
+    }
+
+    /// <summary>Encoder input (float32) from a raw batch; images stay in [0, 1], vectors are standardized.</summary>
+    public Tensor Apply(Tensor raw)
+    {
+        if (Kind == SslInputKind.Image)
+            return raw.dtype == ScalarType.Byte ? raw.to_type(ScalarType.Float32).div_(255f) : raw;
+        var mean = torch.tensor(Mean, device: raw.device);
+        var deviation = torch.tensor(Deviation, device: raw.device);
+        if (Kind == SslInputKind.Series)
+        {
+            mean = mean.unsqueeze(-1);
+            deviation = deviation.unsqueeze(-1);
+        }
+        return (raw - mean) / deviation;
+    }
+}

@@ -1,0 +1,42 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+
+namespace MlNetSsl;
+
+/// <summary>Catalog extension methods that add self-supervised pretraining to ML.NET pipelines.</summary>
+public static class SelfSupervisedCatalog
+{
+    /// <summary>
+    /// Pretrains an encoder with <paramref name="method"/> on every row of the input column (labels are not needed)
+    /// and adds its embeddings as a known-size float vector column.
+    /// </summary>
+    /// <param name="catalog">The transforms catalog.</param>
+    /// <param name="outputColumnName">Name of the embedding column to add.</param>
+    /// <param name="inputColumnName">An <c>MLImage</c> column (from <c>LoadImages</c>) or a known-size vector of Single.</param>
+    /// <param name="method">The SSL method. Default SimCLR.</param>
+    /// <param name="configure">Changes further settings of a <see cref="SelfSupervisedOptions"/> with the names above already set.</param>
+    /// <example><code>
+    /// var pipeline = ml.Transforms.LoadImages("Image", imageFolder, "ImagePath")
+    ///     .Append(ml.Transforms.SelfSupervised("Features", "Image", SslMethod.SimClr, o => o.Epochs = 20))
+    ///     .Append(ml.Transforms.Conversion.MapValueToKey("Label"))
+    ///     .Append(ml.MulticlassClassification.Trainers.LbfgsMaximumEntropy("Label", "Features"));
+    /// </code></example>
+    public static SelfSupervisedEstimator SelfSupervised(this TransformsCatalog catalog, string outputColumnName,
+        string inputColumnName, SslMethod method = SslMethod.SimClr, Action<SelfSupervisedOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        var options = new SelfSupervisedOptions { OutputColumnName = outputColumnName, InputColumnName = inputColumnName, Method = method };
+        configure?.Invoke(options);
+        return new SelfSupervisedEstimator(CatalogUtils.GetEnvironment(catalog), options);
+    }
+
+    /// <summary>Pretrains an encoder as <paramref name="options"/> describe and adds its embeddings as a column.</summary>
+    /// <param name="catalog">The transforms catalog.</param>
+    /// <param name="options">Every setting, column names included; the estimator keeps a copy.</param>
+    public static SelfSupervisedEstimator SelfSupervised(this TransformsCatalog catalog, SelfSupervisedOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        ArgumentNullException.ThrowIfNull(options);
+        return new SelfSupervisedEstimator(CatalogUtils.GetEnvironment(catalog), options.Clone());
+    }
+}

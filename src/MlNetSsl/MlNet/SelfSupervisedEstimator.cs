@@ -1,0 +1,188 @@
+using System.Diagnostics;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.Runtime;
+using MlNetSsl.Data;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace MlNetSsl;
+
+/// <summary>
+/// Estimator of <see cref="SelfSupervisedTransformer"/>: <see cref="Fit"/> pretrains an encoder on every row of the
+/// input column with a self-supervised method. Create it with <c>mlContext.Transforms.SelfSupervised(...)</c>.
+/// </summary>
+public sealed class SelfSupervisedEstimator : IEstimator<SelfSupervisedTransformer>
+{
+    // The kNN monitor embeds its rows after every epoch; a couple of thousand rows keep that a small share of an epoch.
+    internal const int MaxMonitorRows = 2000;
+
+    private readonly IHost _host;
+    private readonly SelfSupervisedOptions _options;
+
+    internal SelfSupervisedEstimator(IHostEnvironment env, SelfSupervisedOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(env);
+        _host = env.Register(nameof(SelfSupervisedEstimator));
+        options.Validate();
+        _options = options;
+    }
+
+    /// <summary>A copy of the settings this estimator fits with.</summary>
+    public SelfSupervisedOptions Options => _options.Clone();
+
+    /// <summary>The input schema plus the embedding column (a known-size vector of Single).</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The input column is missing or has a type the encoder cannot read.</exception>
+    public SchemaShape GetOutputSchema(SchemaShape inputSchema)
+    {
+        if (!inputSchema.TryFindColumn(_options.InputColumnName, out var input))
+            throw new ArgumentOutOfRangeException(nameof(inputSchema), $"Input column '{_options.InputColumnName}' not found in the data. " +
+                $"Columns present: {string.Join(", ", inputSchema.Select(c => c.Name))}.");
+        InputColumnReader.CheckSchemaShape(_options.InputColumnName, input);
+        var columns = inputSchema.ToDictionary(c => c.Name);
+        columns[_options.OutputColumnName] = new SchemaShape.Column(_options.OutputColumnName, SchemaShape.Column.VectorKind.Vector,
+            NumberDataViewType.Single, isKey: false);
+        return new SchemaShape(columns.Values);
+    }
+
+    /// <summary>
+    /// Pretrains on <see cref="SelfSupervisedOptions.PretrainingData"/> when set, otherwise on every row of
+    /// <paramref name="input"/>, and returns the transformer that embeds rows with the trained encoder.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">A column is missing or has the wrong type.</exception>
+    /// <exception cref="InvalidDataException">A row holds a bad value (NaN, a missing image); the message names it.</exception>
+    /// <exception cref="ArgumentException">There are fewer than 2 rows to pretrain on.</exception>
+    /// <exception cref="OperationCanceledException">The options' cancellation token fired.</exception>
+    public SelfSupervisedTransformer Fit(IDataView input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        var clock = Stopwatch.StartNew();
+        var o = _options;
+        var reader = ReaderFor(input.Schema, "the data given to Fit");
+        IDataView pretrainingData = o.PretrainingData ?? input;
+        if (o.PretrainingData is not null)
+        {
+            var other = ReaderFor(o.PretrainingData.Schema, "PretrainingData");
+            if (other.Shape != reader.Shape)
+                throw new ArgumentException($"Column '{o.InputColumnName}' holds {other.Shape} rows in PretrainingData but {reader.Shape} rows in the " +
+                    "data given to Fit; both must have the same shape.", nameof(input));
+        }
+        if (o.MonitorLabelColumnName is not null) LabelColumnReader.Check(input.Schema, o.MonitorLabelColumnName);
+
+        using var channel = _host.Start("SelfSupervised");
+        channel.Info($"Reading column '{o.InputColumnName}' ({reader.Shape}) for {o.Method} pretraining.");
+        string? labelsWithRows = o.PretrainingData is null ? o.MonitorLabelColumnName : null;
+        var (raw, labels) = DataViewRows.ReadAll(pretrainingData, reader, labelsWithRows, o.CancellationToken);
+        using var rawRows = raw;
+        if (raw.shape[0] < 2)
+            throw new ArgumentException($"Pretraining needs at least 2 rows in column '{o.InputColumnName}'; " +
+                $"{(o.PretrainingData is null ? "the data given to Fit" : "PretrainingData")} has {raw.shape[0]}.", nameof(input));
+        channel.Info($"Read {raw.shape[0]} rows in {clock.Elapsed.TotalSeconds:0.0} s.");
+
+        var normalizer = InputNormalizer.Fit(reader.Shape, raw);
+        using var dataset = NewDataset(reader.Shape, normalizer, raw);
+        using var monitor = o.MonitorLabelColumnName is null ? null
+            : MonitorRows(reader, normalizer, raw, labels, input, o.MonitorLabelColumnName, channel);
+
+        var encoderOptions = o.ResolveEncoderOptions();
+        var (encoder, method) = SelfSupervisedTransformer.BuildModel(reader.Shape, encoderOptions, o.Method, o.MethodOptions, o.Seed);
+        try
+        {
+            AugmentationPolicy policy = o.Augmentations ?? DefaultAugmentations.For(o.Method, reader.Shape);
+            var progress = new ChannelProgress(channel, o.Progress);
+            var result = SslPretrainer.Run(method, dataset, policy, o.ToPretrainingOptions(progress), monitor);
+            foreach (string warning in result.Warnings) channel.Warning(warning);
+            channel.Info($"Pretrained {result.History.Count} epochs in {result.Duration.TotalSeconds:0.0} s" +
+                (result.ResumedEpochs > 0 ? $" ({result.ResumedEpochs} resumed from the checkpoint)." : "."));
+            var model = new SelfSupervisedModel
+            {
+                InputColumnName = o.InputColumnName,
+                OutputColumnName = o.OutputColumnName,
+                Method = o.Method,
+                InputShape = reader.Shape,
+                EncoderOptions = encoderOptions,
+                MethodOptions = o.MethodOptions,
+                BatchSize = o.BatchSize,
+                AllowCuda = o.AllowCuda,
+                NormalizationMean = normalizer.Mean,
+                NormalizationDeviation = normalizer.Deviation,
+                History = result.History.ToArray(),
+                PretrainingSeconds = clock.Elapsed.TotalSeconds,
+                PretrainingRows = dataset.Count,
+            };
+            return new SelfSupervisedTransformer(_host, model, encoder, method, policy);
+        }
+        catch
+        {
+            method.Dispose();
+            encoder.Dispose();
+            throw;
+        }
+    }
+
+    private InputColumnReader ReaderFor(DataViewSchema schema, string where)
+    {
+        var column = schema.GetColumnOrNull(_options.InputColumnName)
+            ?? throw new ArgumentOutOfRangeException(nameof(schema), $"Input column '{_options.InputColumnName}' not found in {where}. " +
+                $"Columns present: {string.Join(", ", schema.Where(c => !c.IsHidden).Select(c => c.Name))}.");
+        return InputColumnReader.ForType(_options.InputColumnName, column.Type, _options.ImageWidth, _options.ImageHeight, _options.SeriesChannels);
+    }
+
+    private static SslTensorDataset NewDataset(SslInputShape shape, InputNormalizer normalizer, Tensor raw, int[]? labels = null)
+    {
+        using var scope = torch.NewDisposeScope();
+        // Images stay bytes (a quarter of the memory); the dataset scales each batch to [0, 1].
+        Tensor rows = shape.Kind == SslInputKind.Image ? raw.alias() : normalizer.Apply(raw);
+        return new SslTensorDataset(rows.MoveToOuterDisposeScope(), shape, labels);
+    }
+
+    private SslTensorDataset? MonitorRows(InputColumnReader reader, InputNormalizer normalizer, Tensor pretrainingRaw, int[]? pretrainingLabels,
+        IDataView input, string labelColumn, IChannel channel)
+    {
+        Tensor raw = pretrainingRaw;
+        int[] labels;
+        Tensor? ownRaw = null;
+        if (pretrainingLabels is not null)
+        {
+            labels = pretrainingLabels;
+        }
+        else
+        {
+            (ownRaw, var read) = DataViewRows.ReadAll(input, reader, labelColumn, _options.CancellationToken);
+            raw = ownRaw;
+            labels = read!;
+        }
+        try
+        {
+            long[] labeled = Enumerable.Range(0, labels.Length).Where(i => labels[i] >= 0).Select(i => (long)i).ToArray();
+            if (labeled.Length > MaxMonitorRows)
+            {
+                // Evenly spaced, not the first rows: data sorted by class would otherwise leave classes out.
+                double stride = labeled.Length / (double)MaxMonitorRows;
+                labeled = Enumerable.Range(0, MaxMonitorRows).Select(k => labeled[(int)(k * stride)]).ToArray();
+            }
+            if (labeled.Length < 2)
+            {
+                channel.Warning($"Monitor label column '{labelColumn}' has {labeled.Length} labeled rows; the kNN monitor needs 2 or more and is off.");
+                return null;
+            }
+            using var scope = torch.NewDisposeScope();
+            var rows = raw.index_select(0, torch.tensor(labeled));
+            return NewDataset(reader.Shape, normalizer, rows, labeled.Select(i => labels[i]).ToArray());
+        }
+        finally
+        {
+            ownRaw?.Dispose();
+        }
+    }
+
+    /// <summary>Forwards progress to the caller and logs each epoch to the MLContext log.</summary>
+    private sealed class ChannelProgress(IChannel channel, IProgress<SslProgress>? inner) : IProgress<SslProgress>
+    {
+        public void Report(SslProgress value)
+        {
+            if (value.EpochSummary is { } epoch) channel.Info($"{epoch} ({value.Epoch}/{value.TotalEpochs})");
+            inner?.Report(value);
+        }
+    }
+}

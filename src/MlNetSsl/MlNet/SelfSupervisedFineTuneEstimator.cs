@@ -1,0 +1,141 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.Runtime;
+using MlNetSsl.Data;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace MlNetSsl;
+
+/// <summary>Catalog extension for fine-tuning a pretrained self-supervised encoder as a multiclass classifier.</summary>
+public static class SelfSupervisedFineTuneCatalog
+{
+    /// <summary>
+    /// Fine-tunes the encoder of <paramref name="pretrained"/> with a classification head on the labeled rows, reading
+    /// the stage's input column, and produces ML.NET's standard <c>Score</c> and <c>PredictedLabel</c> columns, so
+    /// <c>MulticlassClassification.Evaluate</c> works. Rows whose label is missing, and <see cref="FineTuneOptions.UnlabeledData"/>,
+    /// are the unlabeled rows for semi-supervised training, self-training and distillation.
+    /// </summary>
+    /// <param name="catalog">The multiclass trainers catalog.</param>
+    /// <param name="pretrained">The fitted SSL stage; its encoder is copied, never changed.</param>
+    /// <param name="labelColumnName">A key-typed label column (use <c>Conversion.MapValueToKey</c>); missing keys are unlabeled rows.</param>
+    /// <param name="configure">Changes the fine-tuning settings.</param>
+    public static SelfSupervisedFineTuneEstimator SelfSupervisedFineTune(this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog,
+        SelfSupervisedTransformer pretrained, string labelColumnName = "Label", Action<FineTuneOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        ArgumentNullException.ThrowIfNull(pretrained);
+        var options = new FineTuneOptions();
+        configure?.Invoke(options);
+        options.Validate();
+        return new SelfSupervisedFineTuneEstimator(CatalogUtils.GetEnvironment(catalog), pretrained, labelColumnName, options);
+    }
+}
+
+/// <summary>
+/// Estimator of <see cref="SelfSupervisedFineTuneTransformer"/>: fine-tunes a pretrained encoder (and a new
+/// classification head) on the labeled rows. Create it with <c>MulticlassClassification.Trainers.SelfSupervisedFineTune</c>.
+/// </summary>
+public sealed class SelfSupervisedFineTuneEstimator : IEstimator<SelfSupervisedFineTuneTransformer>
+{
+    private readonly IHost _host;
+    private readonly SelfSupervisedTransformer _pretrained;
+    private readonly string _labelColumn;
+    private readonly FineTuneOptions _options;
+
+    internal SelfSupervisedFineTuneEstimator(IHostEnvironment env, SelfSupervisedTransformer pretrained, string labelColumn, FineTuneOptions options)
+    {
+        _host = env.Register(nameof(SelfSupervisedFineTuneEstimator));
+        _pretrained = pretrained;
+        _labelColumn = labelColumn;
+        _options = options;
+    }
+
+    /// <summary>The input schema plus <c>Score</c> (a vector of Single) and <c>PredictedLabel</c> (the label's key type).</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The input or label column is missing or has the wrong type.</exception>
+    public SchemaShape GetOutputSchema(SchemaShape inputSchema)
+    {
+        if (!inputSchema.TryFindColumn(_pretrained.InputColumnName, out var input))
+            throw new ArgumentOutOfRangeException(nameof(inputSchema), $"Input column '{_pretrained.InputColumnName}' not found in the data.");
+        InputColumnReader.CheckSchemaShape(_pretrained.InputColumnName, input);
+        if (!inputSchema.TryFindColumn(_labelColumn, out var label))
+            throw new ArgumentOutOfRangeException(nameof(inputSchema), $"Label column '{_labelColumn}' not found in the data.");
+        if (!label.IsKey)
+            throw new ArgumentOutOfRangeException(nameof(inputSchema), $"Label column '{_labelColumn}' must be a key type; map it with " +
+                "Transforms.Conversion.MapValueToKey first (missing values and empty text become missing keys, which mark unlabeled rows).");
+        var columns = inputSchema.ToDictionary(c => c.Name);
+        columns["Score"] = new SchemaShape.Column("Score", SchemaShape.Column.VectorKind.Vector, NumberDataViewType.Single, isKey: false);
+        columns["PredictedLabel"] = new SchemaShape.Column("PredictedLabel", SchemaShape.Column.VectorKind.Scalar, label.ItemType, isKey: true, label.Annotations);
+        return new SchemaShape(columns.Values);
+    }
+
+    /// <summary>Fine-tunes on the labeled rows of <paramref name="input"/> and returns the classifier transformer.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">A column is missing or has the wrong type.</exception>
+    /// <exception cref="ArgumentException">No labeled rows, or a class with a single labeled row.</exception>
+    /// <exception cref="InvalidDataException">A row holds a bad value; the message names it.</exception>
+    public SelfSupervisedFineTuneTransformer Fit(IDataView input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        var reader = _pretrained.CheckInput(input.Schema);
+        var labelColumn = input.Schema.GetColumnOrNull(_labelColumn)
+            ?? throw new ArgumentOutOfRangeException(nameof(input), $"Label column '{_labelColumn}' not found in the data.");
+        if (labelColumn.Type is not KeyDataViewType keyType)
+            throw new ArgumentOutOfRangeException(nameof(input), $"Label column '{_labelColumn}' has type {labelColumn.Type}; it must be a key " +
+                "type. Map it with Transforms.Conversion.MapValueToKey first.");
+        int classCount = checked((int)keyType.Count);
+        var classNames = ClassNames.From(labelColumn, classCount);
+
+        using var channel = _host.Start("SelfSupervisedFineTune");
+        var options = _options.Clone();
+        options.ClassCount = classCount;
+        var (raw, labels) = DataViewRows.ReadAll(input, reader, _labelColumn, options.CancellationToken);
+        using var labeled = NewDataset(reader.Shape, raw, labels);
+        raw.Dispose();
+        SslTensorDataset? unlabeled = null;
+        try
+        {
+            if (options.UnlabeledData is { } extra && options.UnlabeledRows is null)
+            {
+                var extraReader = _pretrained.CheckInput(extra.Schema);
+                var (extraRaw, _) = DataViewRows.ReadAll(extra, extraReader, null, options.CancellationToken);
+                using (extraRaw) unlabeled = NewDataset(reader.Shape, extraRaw, null);
+                options.UnlabeledRows = unlabeled;
+            }
+            channel.Info($"Fine-tuning on {labels!.Count(l => l >= 0)} labeled rows of {labels!.Length} ({classCount} classes)" +
+                (unlabeled is null ? "." : $", with {unlabeled.Count} extra unlabeled rows."));
+            var head = options.HeadFromProjectionLayer > 0 ? FineTuner.FindProjectionHead(_pretrained.MethodModule) : null;
+            var result = FineTuner.Train(_pretrained.Encoder, labeled, options, head);
+            result.Teacher?.Dispose();
+            foreach (var epoch in result.History.Where(h => h.Epoch % 10 == 0)) channel.Info(epoch.ToString());
+            var model = new SelfSupervisedFineTuneModel
+            {
+                InputColumnName = _pretrained.InputColumnName,
+                LabelColumnName = _labelColumn,
+                InputShape = reader.Shape,
+                EncoderOptions = result.Classifier.Encoder.Options ?? throw new InvalidOperationException("The fine-tuned encoder has no options to save."),
+                HeadLayout = result.Classifier.HeadLayout,
+                NormalizationMean = _pretrained.Normalizer.Mean,
+                NormalizationDeviation = _pretrained.Normalizer.Deviation,
+                ClassNames = classNames,
+                BatchSize = options.InferenceBatchSize,
+                AllowCuda = options.AllowCuda,
+                FinalStage = result.FinalStage,
+                BestEpoch = result.BestEpoch,
+                History = result.History.ToArray(),
+                Seconds = result.Duration.TotalSeconds,
+            };
+            return new SelfSupervisedFineTuneTransformer(_host, model, result.Classifier);
+        }
+        finally
+        {
+            unlabeled?.Dispose();
+        }
+    }
+
+    private SslTensorDataset NewDataset(SslInputShape shape, Tensor raw, int[]? labels)
+    {
+        using var scope = torch.NewDisposeScope();
+        Tensor rows = shape.Kind == SslInputKind.Image ? raw.alias() : _pretrained.Normalizer.Apply(raw);
+        return new SslTensorDataset(rows.MoveToOuterDisposeScope(), shape, labels);
+    }
+}

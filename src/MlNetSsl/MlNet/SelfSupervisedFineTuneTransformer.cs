@@ -1,0 +1,303 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.Runtime;
+using MlNetSsl;
+using MlNetSsl.Data;
+using MlNetSsl.MlNet;
+using MlNetSsl.MlNet.Persistence;
+using TorchSharp;
+using static TorchSharp.torch;
+
+[assembly: LoadableClass(typeof(SelfSupervisedFineTuneTransformer), null, typeof(SignatureLoadModel),
+    "Self-supervised fine-tuned classifier", SelfSupervisedFineTuneTransformer.LoaderSignature)]
+
+namespace MlNetSsl;
+
+/// <summary>
+/// A fine-tuned encoder plus classification head as an ML.NET transformer: adds <c>Score</c> (class probabilities,
+/// a vector of Single) and <c>PredictedLabel</c> (the training label's key type, with its key values) computed in
+/// batches. Works with <c>MulticlassClassification.Evaluate</c>, <c>PredictionEngine</c> and <c>Model.Save/Load</c>.
+/// </summary>
+public sealed class SelfSupervisedFineTuneTransformer : ITransformer, ICanSaveModel, IDisposable
+{
+    internal const string LoaderSignature = "MlNetSslFineTuned";
+    private const string ModelStream = "FineTuned.json";
+    private const string WeightsStream = "Classifier.bin";
+    private const string Owner = "the fine-tuned classifier";
+
+    private readonly IHost _host;
+    private readonly SelfSupervisedFineTuneModel _model;
+    private readonly SslClassifier _classifier;
+    private readonly InputNormalizer _normalizer;
+    private readonly Device _device;
+    private bool _disposed;
+
+    internal SelfSupervisedFineTuneTransformer(IHostEnvironment env, SelfSupervisedFineTuneModel model, SslClassifier classifier)
+    {
+        _host = env.Register(nameof(SelfSupervisedFineTuneTransformer));
+        _model = model;
+        _classifier = classifier;
+        _normalizer = new InputNormalizer(model.InputShape.Kind, model.NormalizationMean, model.NormalizationDeviation);
+        classifier.eval(); // inference only from here: concurrent cursors and engines read the module, nothing mutates it
+        _device = classifier.Device;
+    }
+
+    /// <summary>Name of the input column (the pretrained stage's).</summary>
+    public string InputColumnName => _model.InputColumnName;
+
+    /// <summary>Number of classes (the size of <c>Score</c>).</summary>
+    public int ClassCount => _model.HeadLayout.ClassCount;
+
+    /// <summary>Class names in key order, when the label's key values were text or numbers; otherwise empty.</summary>
+    public IReadOnlyList<string> ClassNames => _model.ClassNames.Values;
+
+    /// <summary>Every epoch of every fine-tuning stage (fine-tune, self-training, distillation).</summary>
+    public IReadOnlyList<FineTuneEpochRecord> History => _model.History;
+
+    /// <summary>The stage that produced the classifier.</summary>
+    public FineTuneStage FinalStage => _model.FinalStage;
+
+    /// <summary>The epoch of <see cref="FinalStage"/> whose weights the classifier holds.</summary>
+    public int BestEpoch => _model.BestEpoch;
+
+    /// <summary>Wall-clock time of fine-tuning.</summary>
+    public TimeSpan Duration => TimeSpan.FromSeconds(_model.Seconds);
+
+    /// <summary>The classifier module (encoder and head), owned by this transformer.</summary>
+    public SslClassifier Classifier => _classifier;
+
+    /// <summary>Always true: PredictionEngine can use it.</summary>
+    public bool IsRowToRowMapper => true;
+
+    /// <summary>The input schema plus <c>Score</c> and <c>PredictedLabel</c>.</summary>
+    public DataViewSchema GetOutputSchema(DataViewSchema inputSchema)
+    {
+        ArgumentNullException.ThrowIfNull(inputSchema);
+        return new ScoreOutput(this, CheckInput(inputSchema)).OutputSchema(inputSchema);
+    }
+
+    /// <summary>A lazy view with <c>Score</c> and <c>PredictedLabel</c>; one forward pass per batch of rows.</summary>
+    public IDataView Transform(IDataView input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        ThrowIfDisposed();
+        return new BatchedDataView(new ScoreOutput(this, CheckInput(input.Schema)), input);
+    }
+
+    /// <summary>A row-by-row mapper for <c>PredictionEngine</c>.</summary>
+    public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema)
+    {
+        ArgumentNullException.ThrowIfNull(inputSchema);
+        ThrowIfDisposed();
+        return new BatchedRowMapper(new ScoreOutput(this, CheckInput(inputSchema)), inputSchema);
+    }
+
+    /// <summary>Releases the classifier's native memory (a PredictionEngine that owns its model does this too).</summary>
+    public void Dispose()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        _classifier.Dispose();
+    }
+
+    private InputColumnReader CheckInput(DataViewSchema schema)
+    {
+        var shape = _model.InputShape;
+        var column = schema.GetColumnOrNull(InputColumnName)
+            ?? throw new ArgumentOutOfRangeException("inputSchema", $"Input column '{InputColumnName}' not found in the data.");
+        var reader = InputColumnReader.ForType(InputColumnName, column.Type, shape.Width, shape.Height, shape.Kind == SslInputKind.Series ? shape.Channels : 0);
+        if (reader.Shape != shape)
+            throw new ArgumentOutOfRangeException("inputSchema", $"Schema mismatch for input column '{InputColumnName}': the classifier was " +
+                $"trained on {shape} rows but the column holds {reader.Shape} rows.");
+        return reader;
+    }
+
+    private Tensor Probabilities(Tensor raw)
+    {
+        ThrowIfDisposed();
+        using var scope = torch.NewDisposeScope();
+        using var noGrad = torch.no_grad();
+        var logits = _classifier.forward(_normalizer.Apply(raw.to(_device)));
+        return nn.functional.softmax(logits, 1).to_type(ScalarType.Float32).cpu().contiguous().MoveToOuterDisposeScope();
+    }
+
+    private void ThrowIfDisposed()
+    {
+        if (_disposed)
+            throw new ObjectDisposedException(nameof(SelfSupervisedFineTuneTransformer), "This fine-tuned classifier was disposed. A " +
+                "PredictionEngine disposes its model when it is disposed, unless created with PredictionEngineOptions { OwnsTransformer = false }.");
+    }
+
+    /// <summary>Score (probabilities) and PredictedLabel (arg max, as a one-based key).</summary>
+    private sealed class ScoreOutput(SelfSupervisedFineTuneTransformer owner, InputColumnReader reader) : BatchedOutput
+    {
+        public override InputColumnReader Reader => reader;
+
+        public override int BatchSize => owner._model.BatchSize;
+
+        public override int ValuesPerRow => owner.ClassCount;
+
+        public override IReadOnlyList<(string Name, DataViewType Type, DataViewSchema.Annotations? Annotations)> Columns { get; } =
+        [
+            ("Score", new VectorDataViewType(NumberDataViewType.Single, owner.ClassCount), null),
+            ("PredictedLabel", new KeyDataViewType(typeof(uint), owner.ClassCount), owner._model.ClassNames.ToAnnotations()),
+        ];
+
+        public override Tensor Compute(Tensor raw) => owner.Probabilities(raw);
+
+        public override Delegate MakeGetter(int column, Func<ReadOnlyMemory<float>> values)
+        {
+            if (column == 0) return VectorGetter(values);
+            ValueGetter<uint> predicted = (ref uint key) =>
+            {
+                var scores = values().Span;
+                int best = 0;
+                for (int k = 1; k < scores.Length; k++) if (scores[k] > scores[best]) best = k;
+                key = (uint)best + 1;
+            };
+            return predicted;
+        }
+    }
+
+    // ---- persistence -------------------------------------------------------------------------------------------
+
+    private static VersionInfo GetVersionInfo() => new(
+        modelSignature: "MSSLFTUN",
+        verWrittenCur: 0x00010001,
+        verReadableCur: 0x00010001,
+        verWeCanReadBack: 0x00010001,
+        loaderSignature: LoaderSignature,
+        loaderAssemblyName: typeof(SelfSupervisedFineTuneTransformer).Assembly.FullName);
+
+    void ICanSaveModel.Save(ModelSaveContext ctx)
+    {
+        ThrowIfDisposed();
+        ctx.CheckAtModel();
+        ctx.SetVersionInfo(GetVersionInfo());
+        ctx.Writer.Write(SelfSupervisedFineTuneModel.CurrentFormatVersion);
+        ModelStreams.SaveJson(ctx, ModelStream, _model);
+        ModelStreams.SaveBlob(ctx, WeightsStream, ModelStreams.ModuleToBytes(_classifier));
+    }
+
+    // Called by ML.NET through the LoadableClass registration above.
+    private static SelfSupervisedFineTuneTransformer Create(IHostEnvironment env, ModelLoadContext ctx)
+    {
+        ctx.CheckAtModel(GetVersionInfo());
+        RequireReadableFormat(ctx.Reader.ReadInt32());
+        var model = ModelStreams.LoadJson<SelfSupervisedFineTuneModel>(ctx, ModelStream, Owner);
+        RequireReadableFormat(model.FormatVersion);
+        byte[] weights = ModelStreams.LoadBlob(ctx, WeightsStream, Owner);
+        var classifier = SeededModules.Create(0, () => new SslClassifier(EncoderFactory.Create(model.InputShape, model.EncoderOptions), model.HeadLayout));
+        try
+        {
+            ModelStreams.LoadModuleFromBytes(classifier, weights, WeightsStream, Owner);
+            Device device = SslEnvironment.SelectDevice(model.AllowCuda);
+            if (device.type != DeviceType.CPU) classifier.to(device);
+            return new SelfSupervisedFineTuneTransformer(env, model, classifier);
+        }
+        catch
+        {
+            classifier.Dispose();
+            throw;
+        }
+    }
+
+    private static void RequireReadableFormat(int format)
+    {
+        if (format < 1 || format > SelfSupervisedFineTuneModel.CurrentFormatVersion)
+            throw new InvalidDataException(format > SelfSupervisedFineTuneModel.CurrentFormatVersion
+                ? $"This model zip was written by a newer MlNetSsl (fine-tuned model format {format}); this version reads formats up to " +
+                  $"{SelfSupervisedFineTuneModel.CurrentFormatVersion}. Update the MlNetSsl package to load it."
+                : $"This model zip declares an invalid MlNetSsl fine-tuned model format ({format}); the file is damaged.");
+    }
+}
+
+/// <summary>What the model zip stores about a fine-tuned classifier besides its weights.</summary>
+internal sealed class SelfSupervisedFineTuneModel
+{
+    public const int CurrentFormatVersion = 1;
+
+    public int FormatVersion { get; init; } = CurrentFormatVersion;
+    public required string InputColumnName { get; init; }
+    public required string LabelColumnName { get; init; }
+    public required SslInputShape InputShape { get; init; }
+    public required EncoderOptions EncoderOptions { get; init; }
+    public required ClassifierHeadLayout HeadLayout { get; init; }
+    public required float[] NormalizationMean { get; init; }
+    public required float[] NormalizationDeviation { get; init; }
+    public required ClassNames ClassNames { get; init; }
+    public required int BatchSize { get; init; }
+    public bool AllowCuda { get; init; } = true;
+    public FineTuneStage FinalStage { get; init; }
+    public int BestEpoch { get; init; }
+    public required FineTuneEpochRecord[] History { get; init; }
+    public double Seconds { get; init; }
+}
+
+/// <summary>The label's key values (class names), kept so PredictedLabel maps back to them with MapKeyToValue.</summary>
+internal sealed class ClassNames
+{
+    /// <summary>The key values' item type: Text, Single, Double, or empty when the label had none.</summary>
+    public string ValueType { get; init; } = "";
+
+    /// <summary>Key values in key order, as invariant strings.</summary>
+    public string[] Values { get; init; } = [];
+
+    /// <summary>Reads the KeyValues annotation of a key column, when it holds text or floating-point values.</summary>
+    public static ClassNames From(DataViewSchema.Column label, int count)
+    {
+        var kind = AnnotationUtils.Kinds.KeyValues;
+        var annotation = label.Annotations.Schema.GetColumnOrNull(kind);
+        if (annotation is not { Type: VectorDataViewType vector } || vector.Size != count) return new ClassNames();
+        var culture = System.Globalization.CultureInfo.InvariantCulture;
+        if (vector.ItemType is TextDataViewType)
+        {
+            VBuffer<ReadOnlyMemory<char>> names = default;
+            label.Annotations.GetValue(kind, ref names);
+            return new ClassNames { ValueType = "Text", Values = names.DenseValues().Select(n => n.ToString()).ToArray() };
+        }
+        if (vector.ItemType == NumberDataViewType.Single)
+        {
+            VBuffer<float> values = default;
+            label.Annotations.GetValue(kind, ref values);
+            return new ClassNames { ValueType = "Single", Values = values.DenseValues().Select(v => v.ToString("R", culture)).ToArray() };
+        }
+        if (vector.ItemType == NumberDataViewType.Double)
+        {
+            VBuffer<double> values = default;
+            label.Annotations.GetValue(kind, ref values);
+            return new ClassNames { ValueType = "Double", Values = values.DenseValues().Select(v => v.ToString("R", culture)).ToArray() };
+        }
+        return new ClassNames();
+    }
+
+    /// <summary>The KeyValues annotation for PredictedLabel, or null when the label had none.</summary>
+    public DataViewSchema.Annotations? ToAnnotations()
+    {
+        if (Values.Length == 0) return null;
+        var builder = new DataViewSchema.Annotations.Builder();
+        var culture = System.Globalization.CultureInfo.InvariantCulture;
+        string kind = AnnotationUtils.Kinds.KeyValues;
+        switch (ValueType)
+        {
+            case "Text":
+                var text = Values.Select(v => v.AsMemory()).ToArray();
+                builder.Add(kind, new VectorDataViewType(TextDataViewType.Instance, text.Length),
+                    (ref VBuffer<ReadOnlyMemory<char>> value) => value = new VBuffer<ReadOnlyMemory<char>>(text.Length, text));
+                break;
+            case "Single":
+                var singles = Values.Select(v => float.Parse(v, culture)).ToArray();
+                builder.Add(kind, new VectorDataViewType(NumberDataViewType.Single, singles.Length),
+                    (ref VBuffer<float> value) => value = new VBuffer<float>(singles.Length, singles));
+                break;
+            case "Double":
+                var doubles = Values.Select(v => double.Parse(v, culture)).ToArray();
+                builder.Add(kind, new VectorDataViewType(NumberDataViewType.Double, doubles.Length),
+                    (ref VBuffer<double> value) => value = new VBuffer<double>(doubles.Length, doubles));
+                break;
+            default:
+                return null;
+        }
+        return builder.ToAnnotations();
+    }
+}

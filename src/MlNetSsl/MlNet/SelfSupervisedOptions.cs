@@ -1,0 +1,158 @@
+using Microsoft.ML;
+
+namespace MlNetSsl;
+
+/// <summary>
+/// Settings of the <see cref="SelfSupervisedEstimator"/>. The defaults pretrain a compact encoder for a few minutes
+/// on a laptop CPU; raise <see cref="Epochs"/> (and choose <see cref="EncoderKind.ResNet"/> on a GPU) for better
+/// embeddings.
+/// </summary>
+public sealed class SelfSupervisedOptions
+{
+    /// <summary>Name of the embedding column to add. Default "Features".</summary>
+    public string OutputColumnName { get; set; } = "Features";
+
+    /// <summary>
+    /// Name of the input column: an <c>MLImage</c> column (from <c>LoadImages</c>), or a known-size vector of
+    /// <see cref="float"/> (a tabular row, or a series when <see cref="SeriesChannels"/> is above 0). Default "Image".
+    /// </summary>
+    public string InputColumnName { get; set; } = "Image";
+
+    /// <summary>The SSL method. Default <see cref="SslMethod.SimClr"/>.</summary>
+    public SslMethod Method { get; set; } = SslMethod.SimClr;
+
+    /// <summary>
+    /// The encoder architecture. Default <see cref="EncoderKind.Auto"/>: a compact ConvNet for images, an MLP for
+    /// tabular rows, a 1-D ConvNet for series.
+    /// </summary>
+    public EncoderKind Encoder { get; set; } = EncoderKind.Auto;
+
+    /// <summary>
+    /// Length of the output vector. Default 0: the encoder's natural width (ConvNet 256, ResNet 512, Mlp and ResMlp
+    /// 256, Conv1d 128, at width multiplier 1). Other values add a linear layer at the end of the encoder.
+    /// </summary>
+    public int EmbeddingSize { get; set; }
+
+    /// <summary>
+    /// Finer encoder settings (width multiplier, depth, hidden size). Default null: the encoder's defaults. Its
+    /// <see cref="EncoderOptions.Kind"/> and <see cref="EncoderOptions.EmbeddingSize"/> are overridden by
+    /// <see cref="Encoder"/> and <see cref="EmbeddingSize"/>.
+    /// </summary>
+    public EncoderOptions? EncoderOptions { get; set; }
+
+    /// <summary>Method-specific settings (for example <see cref="SimClrOptions"/>). Default null: the paper's defaults.</summary>
+    public SslMethodOptions? MethodOptions { get; set; }
+
+    /// <summary>Passes over the pretraining rows. Default 10.</summary>
+    public int Epochs { get; set; } = 10;
+
+    /// <summary>
+    /// Epochs the learning-rate schedule spans. Default 0: <see cref="Epochs"/>. With a
+    /// <see cref="CheckpointDirectory"/>, a fit with fewer <see cref="Epochs"/> can later be continued to more (up to
+    /// this value) and ends where a straight run would; multi-fidelity search uses this.
+    /// </summary>
+    public int ScheduleEpochs { get; set; }
+
+    /// <summary>
+    /// Rows per pretraining step, and rows per forward pass when transforming. Default 256. Clamped to the number
+    /// of rows when the data is smaller.
+    /// </summary>
+    public int BatchSize { get; set; } = 256;
+
+    /// <summary>Peak learning rate (AdamW by default). Default 1e-3.</summary>
+    public double LearningRate { get; set; } = 1e-3;
+
+    /// <summary>Optimizer. Default <see cref="SslOptimizer.AdamW"/>.</summary>
+    public SslOptimizer Optimizer { get; set; } = SslOptimizer.AdamW;
+
+    /// <summary>Weight decay on weight matrices and kernels. Default 1e-4.</summary>
+    public double WeightDecay { get; set; } = 1e-4;
+
+    /// <summary>Seed for weight initialization, shuffling and augmentations; the same seed on the CPU gives the same model. Default 1.</summary>
+    public int Seed { get; set; } = 1;
+
+    /// <summary>Images are resized to this width before the encoder. Default 32.</summary>
+    public int ImageWidth { get; set; } = 32;
+
+    /// <summary>Images are resized to this height before the encoder. Default 32.</summary>
+    public int ImageHeight { get; set; } = 32;
+
+    /// <summary>
+    /// When above 0, a float vector of length C*T is a series of C channels by T steps, stored channel after
+    /// channel. Default 0: vectors are tabular rows.
+    /// </summary>
+    public int SeriesChannels { get; set; }
+
+    /// <summary>The augmentations that make the views. Default null: the method's default policy for the input kind.</summary>
+    public AugmentationPolicy? Augmentations { get; set; }
+
+    /// <summary>
+    /// Pretrain on these rows (same input column) instead of the rows given to <c>Fit</c>. Default null. Useful to
+    /// pretrain on a large unlabeled set while the pipeline is fitted on a labeled one.
+    /// </summary>
+    public IDataView? PretrainingData { get; set; }
+
+    /// <summary>
+    /// A label column of the rows given to <c>Fit</c> (key, number, boolean or text). When set, the labeled rows
+    /// give a kNN accuracy after each epoch, in the progress reports and the history. Labels never train the encoder.
+    /// Default null.
+    /// </summary>
+    public string? MonitorLabelColumnName { get; set; }
+
+    /// <summary>Folder for checkpoints; a later <c>Fit</c> with the same settings resumes from it. Default null: no checkpoints.</summary>
+    public string? CheckpointDirectory { get; set; }
+
+    /// <summary>Whether a CUDA GPU may be used when TorchSharp sees one. Default true.</summary>
+    public bool AllowCuda { get; set; } = true;
+
+    /// <summary>Receives a report after every pretraining step and a summary after every epoch.</summary>
+    public IProgress<SslProgress>? Progress { get; set; }
+
+    /// <summary>Cancels pretraining within one step; checkpoints written so far remain.</summary>
+    public CancellationToken CancellationToken { get; set; }
+
+    /// <summary>A copy (the data view, progress sink and policy are shared, not copied).</summary>
+    public SelfSupervisedOptions Clone()
+    {
+        var copy = (SelfSupervisedOptions)MemberwiseClone();
+        copy.EncoderOptions = EncoderOptions?.Clone();
+        return copy;
+    }
+
+    internal void Validate()
+    {
+        if (string.IsNullOrWhiteSpace(OutputColumnName)) throw new ArgumentException("OutputColumnName must be set.", nameof(OutputColumnName));
+        if (string.IsNullOrWhiteSpace(InputColumnName)) throw new ArgumentException("InputColumnName must be set.", nameof(InputColumnName));
+        if (EmbeddingSize < 0) throw new ArgumentOutOfRangeException(nameof(EmbeddingSize), EmbeddingSize, "EmbeddingSize must be 0 (the encoder's width) or positive.");
+        if (Epochs < 1) throw new ArgumentOutOfRangeException(nameof(Epochs), Epochs, "Epochs must be at least 1.");
+        if (ScheduleEpochs != 0 && ScheduleEpochs < Epochs)
+            throw new ArgumentOutOfRangeException(nameof(ScheduleEpochs), ScheduleEpochs, $"ScheduleEpochs must be 0 (same as Epochs) or at least Epochs ({Epochs}).");
+        if (BatchSize < 2) throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize, "BatchSize must be at least 2 (SSL losses compare rows within a batch).");
+        if (ImageWidth < 8 || ImageHeight < 8)
+            throw new ArgumentOutOfRangeException(nameof(ImageWidth), $"{ImageWidth}x{ImageHeight}", "ImageWidth and ImageHeight must be at least 8 pixels.");
+        if (SeriesChannels < 0) throw new ArgumentOutOfRangeException(nameof(SeriesChannels), SeriesChannels, "SeriesChannels must be 0 (tabular) or positive.");
+    }
+
+    internal EncoderOptions ResolveEncoderOptions()
+    {
+        var options = EncoderOptions?.Clone() ?? new EncoderOptions();
+        options.Kind = Encoder;
+        options.EmbeddingSize = EmbeddingSize;
+        return options;
+    }
+
+    internal PretrainingOptions ToPretrainingOptions(IProgress<SslProgress>? progress) => new()
+    {
+        Epochs = Epochs,
+        ScheduleEpochs = ScheduleEpochs,
+        BatchSize = BatchSize,
+        LearningRate = LearningRate,
+        Optimizer = Optimizer,
+        WeightDecay = WeightDecay,
+        Seed = Seed,
+        AllowCuda = AllowCuda,
+        CheckpointDirectory = CheckpointDirectory,
+        Progress = progress,
+        CancellationToken = CancellationToken,
+    };
+}

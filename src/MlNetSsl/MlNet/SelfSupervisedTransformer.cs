@@ -1,0 +1,270 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.Runtime;
+using MlNetSsl;
+using MlNetSsl.Data;
+using MlNetSsl.MlNet;
+using MlNetSsl.MlNet.Persistence;
+using TorchSharp;
+using static TorchSharp.torch;
+
+[assembly: LoadableClass(typeof(SelfSupervisedTransformer), null, typeof(SignatureLoadModel),
+    "Self-supervised featurizer", SelfSupervisedTransformer.LoaderSignature)]
+
+namespace MlNetSsl;
+
+/// <summary>
+/// A pretrained self-supervised encoder as an ML.NET transformer: adds a known-size float vector column with the
+/// embedding of each row's input (image, tabular row or series). <see cref="Transform"/> is lazy and runs one
+/// forward pass per batch of rows; <see cref="GetRowToRowMapper"/> serves <c>PredictionEngine</c> one row at a
+/// time. Saved and loaded with <c>mlContext.Model.Save/Load</c>. Dispose it to free the encoder's native memory.
+/// </summary>
+public sealed class SelfSupervisedTransformer : ITransformer, ICanSaveModel, IDisposable
+{
+    internal const string LoaderSignature = "MlNetSslSelfSupervised";
+    private const string ModelStream = "SelfSupervised.json";
+    private const string WeightsStream = "Weights.bin";
+    private const string AugmentationsStream = "Augmentations.json";
+    private const string Owner = "the self-supervised featurizer";
+
+    private readonly IHost _host;
+    private readonly SelfSupervisedModel _model;
+    private readonly ISslMethod _method;
+    private readonly InputNormalizer _normalizer;
+    private readonly Device _device;
+    private bool _disposed;
+
+    internal SelfSupervisedTransformer(IHostEnvironment env, SelfSupervisedModel model, SslEncoder encoder, ISslMethod method, AugmentationPolicy policy)
+    {
+        _host = env.Register(nameof(SelfSupervisedTransformer));
+        _model = model;
+        Encoder = encoder;
+        _method = method;
+        Augmentations = policy;
+        _normalizer = new InputNormalizer(model.InputShape.Kind, model.NormalizationMean, model.NormalizationDeviation);
+        // Inference only from here on: batch norm uses its running statistics and nothing mutates the module, which
+        // is what makes concurrent cursors and prediction engines safe without a lock.
+        method.Module.eval();
+        _device = encoder.parameters().FirstOrDefault()?.device ?? torch.CPU;
+    }
+
+    /// <summary>Name of the input column the encoder reads.</summary>
+    public string InputColumnName => _model.InputColumnName;
+
+    /// <summary>Name of the embedding column this transformer adds.</summary>
+    public string OutputColumnName => _model.OutputColumnName;
+
+    /// <summary>The SSL method the encoder was pretrained with.</summary>
+    public SslMethod Method => _model.Method;
+
+    /// <summary>The shape of one input row as the encoder sees it (images after resizing).</summary>
+    public SslInputShape InputShape => _model.InputShape;
+
+    /// <summary>Length of the embedding vector.</summary>
+    public int EmbeddingSize => Encoder.EmbeddingSize;
+
+    /// <summary>The encoder's architecture settings.</summary>
+    public EncoderOptions EncoderOptions => _model.EncoderOptions.Clone();
+
+    /// <summary>The augmentation policy pretraining used (kept for the record; transforming does not augment).</summary>
+    public AugmentationPolicy Augmentations { get; }
+
+    /// <summary>Per-epoch loss, monitor accuracy, embedding spread and rank, collapse warnings and time.</summary>
+    public IReadOnlyList<SslEpochRecord> History => _model.History;
+
+    /// <summary>Collapse warnings raised during pretraining, by epoch; empty when the embeddings stayed healthy.</summary>
+    public IReadOnlyList<string> Warnings => _model.History.Where(h => h.CollapseWarning is not null)
+        .Select(h => $"epoch {h.Epoch}: {h.CollapseWarning}").ToArray();
+
+    /// <summary>Wall-clock time of Fit: reading the rows and pretraining.</summary>
+    public TimeSpan PretrainingDuration => TimeSpan.FromSeconds(_model.PretrainingSeconds);
+
+    /// <summary>Rows the encoder was pretrained on.</summary>
+    public long PretrainingRows => _model.PretrainingRows;
+
+    /// <summary>Rows per forward pass when transforming.</summary>
+    public int BatchSize => _model.BatchSize;
+
+    /// <summary>The pretrained encoder, owned by this transformer (do not dispose it; do not train it in place).</summary>
+    public SslEncoder Encoder { get; }
+
+    /// <summary>The pretraining method with its heads (projector, predictor); fine-tuning reads the projector from it.</summary>
+    internal ISslMethod MethodModule => _method;
+
+    internal InputNormalizer Normalizer => _normalizer;
+
+    internal SelfSupervisedModel Model => _model;
+
+    /// <summary>Always true: the transformer maps each row on its own, so PredictionEngine can use it.</summary>
+    public bool IsRowToRowMapper => true;
+
+    /// <summary>The input schema plus the embedding column.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The input column is missing or does not match the trained encoder.</exception>
+    public DataViewSchema GetOutputSchema(DataViewSchema inputSchema)
+    {
+        ArgumentNullException.ThrowIfNull(inputSchema);
+        return new EmbeddingOutput(this, CheckInput(inputSchema)).OutputSchema(inputSchema);
+    }
+
+    /// <summary>
+    /// A lazy view with the embedding column added. Cursors read <see cref="BatchSize"/> rows ahead and run one
+    /// forward pass per batch; other columns pass through unchanged.
+    /// </summary>
+    public IDataView Transform(IDataView input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        ThrowIfDisposed();
+        return new BatchedDataView(new EmbeddingOutput(this, CheckInput(input.Schema)), input);
+    }
+
+    /// <summary>A row-by-row mapper, used by <c>PredictionEngine</c>; each row gets its own forward pass.</summary>
+    public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema)
+    {
+        ArgumentNullException.ThrowIfNull(inputSchema);
+        ThrowIfDisposed();
+        return new BatchedRowMapper(new EmbeddingOutput(this, CheckInput(inputSchema)), inputSchema);
+    }
+
+    /// <summary>
+    /// Releases the encoder's and heads' native memory. Note that a <c>PredictionEngine</c> disposes its model when
+    /// it is disposed, unless it was created with <c>PredictionEngineOptions.OwnsTransformer = false</c>.
+    /// </summary>
+    public void Dispose()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        _method.Dispose();
+        Encoder.Dispose();
+    }
+
+    /// <summary>Embeddings [N, EmbeddingSize] (CPU, float32) of a raw batch: uint8 images or float32 vectors.</summary>
+    internal Tensor EmbedRaw(Tensor raw)
+    {
+        ThrowIfDisposed();
+        using var scope = torch.NewDisposeScope();
+        using var noGrad = torch.no_grad();
+        var input = _normalizer.Apply(raw.to(_device));
+        return Encoder.forward(input).to_type(ScalarType.Float32).cpu().contiguous().MoveToOuterDisposeScope();
+    }
+
+    internal InputColumnReader CheckInput(DataViewSchema schema)
+    {
+        var column = schema.GetColumnOrNull(InputColumnName)
+            ?? throw new ArgumentOutOfRangeException("inputSchema", $"Input column '{InputColumnName}' not found in the data. " +
+                $"Columns present: {string.Join(", ", schema.Where(c => !c.IsHidden).Select(c => c.Name))}.");
+        var reader = InputColumnReader.ForType(InputColumnName, column.Type, InputShape.Width, InputShape.Height,
+            InputShape.Kind == SslInputKind.Series ? InputShape.Channels : 0);
+        if (reader.Shape != InputShape)
+            throw new ArgumentOutOfRangeException("inputSchema", $"Schema mismatch for input column '{InputColumnName}': this model was " +
+                $"pretrained on {InputShape} rows but the column holds {reader.Shape} rows ({column.Type}).");
+        return reader;
+    }
+
+    private void ThrowIfDisposed()
+    {
+        if (_disposed)
+            throw new ObjectDisposedException(nameof(SelfSupervisedTransformer), "This self-supervised featurizer was disposed and its " +
+                "encoder freed. A PredictionEngine disposes the model it was created from when the engine is disposed; to share one " +
+                "model between engines, create them with new PredictionEngineOptions { OwnsTransformer = false }.");
+    }
+
+    /// <summary>The embedding column: one known-size float vector per row.</summary>
+    private sealed class EmbeddingOutput(SelfSupervisedTransformer owner, InputColumnReader reader) : BatchedOutput
+    {
+        public override InputColumnReader Reader => reader;
+
+        public override int BatchSize => owner.BatchSize;
+
+        public override int ValuesPerRow => owner.EmbeddingSize;
+
+        public override IReadOnlyList<(string Name, DataViewType Type, DataViewSchema.Annotations? Annotations)> Columns { get; } =
+            [(owner.OutputColumnName, new VectorDataViewType(NumberDataViewType.Single, owner.EmbeddingSize), null)];
+
+        public override Tensor Compute(Tensor raw) => owner.EmbedRaw(raw);
+
+        public override Delegate MakeGetter(int column, Func<ReadOnlyMemory<float>> values) => VectorGetter(values);
+    }
+
+    // ---- persistence -------------------------------------------------------------------------------------------
+
+    internal static (SslEncoder Encoder, ISslMethod Method) BuildModel(SslInputShape shape, EncoderOptions encoderOptions,
+        SslMethod method, SslMethodOptions? methodOptions, int seed)
+    {
+        return SeededModules.Create(seed, () =>
+        {
+            var encoder = EncoderFactory.Create(shape, encoderOptions);
+            try
+            {
+                return (encoder, SslMethodFactory.Create(method, encoder, methodOptions));
+            }
+            catch
+            {
+                encoder.Dispose();
+                throw;
+            }
+        });
+    }
+
+    private static VersionInfo GetVersionInfo() => new(
+        modelSignature: "MSSLFEAT",
+        verWrittenCur: 0x00010001,
+        verReadableCur: 0x00010001,
+        verWeCanReadBack: 0x00010001,
+        loaderSignature: LoaderSignature,
+        loaderAssemblyName: typeof(SelfSupervisedTransformer).Assembly.FullName);
+
+    void ICanSaveModel.Save(ModelSaveContext ctx)
+    {
+        ThrowIfDisposed();
+        ctx.CheckAtModel();
+        ctx.SetVersionInfo(GetVersionInfo());
+        ctx.Writer.Write(SelfSupervisedModel.CurrentFormatVersion);
+        ModelStreams.SaveJson(ctx, ModelStream, _model);
+        ModelStreams.SaveBlob(ctx, AugmentationsStream, System.Text.Encoding.UTF8.GetBytes(Augmentations.ToJson()));
+        ModelStreams.SaveBlob(ctx, WeightsStream, ModelStreams.ModuleToBytes(_method.Module));
+    }
+
+    // Called by ML.NET through the LoadableClass registration above.
+    private static SelfSupervisedTransformer Create(IHostEnvironment env, ModelLoadContext ctx)
+    {
+        ctx.CheckAtModel(GetVersionInfo());
+        int format = ctx.Reader.ReadInt32();
+        RequireReadableFormat(format);
+        var model = ModelStreams.LoadJson<SelfSupervisedModel>(ctx, ModelStream, Owner);
+        RequireReadableFormat(model.FormatVersion);
+        var policyBytes = ModelStreams.LoadBlob(ctx, AugmentationsStream, Owner);
+        AugmentationPolicy policy;
+        try
+        {
+            policy = AugmentationPolicy.FromJson(System.Text.Encoding.UTF8.GetString(policyBytes));
+        }
+        catch (Exception e) when (e is System.Text.Json.JsonException or ArgumentException or NotSupportedException)
+        {
+            throw new InvalidDataException($"The model stream '{AugmentationsStream}' of {Owner} is unreadable: {e.Message}", e);
+        }
+        byte[] weights = ModelStreams.LoadBlob(ctx, WeightsStream, Owner);
+        var (encoder, method) = BuildModel(model.InputShape, model.EncoderOptions, model.Method, model.MethodOptions, seed: 0);
+        try
+        {
+            ModelStreams.LoadModuleFromBytes(method.Module, weights, WeightsStream, Owner);
+            Device device = SslEnvironment.SelectDevice(model.AllowCuda);
+            if (device.type != DeviceType.CPU) method.Module.to(device);
+            return new SelfSupervisedTransformer(env, model, encoder, method, policy);
+        }
+        catch
+        {
+            method.Dispose();
+            encoder.Dispose();
+            throw;
+        }
+    }
+
+    private static void RequireReadableFormat(int format)
+    {
+        if (format < 1 || format > SelfSupervisedModel.CurrentFormatVersion)
+            throw new InvalidDataException(format > SelfSupervisedModel.CurrentFormatVersion
+                ? $"This model zip was written by a newer MlNetSsl (model format {format}); this version reads formats up to " +
+                  $"{SelfSupervisedModel.CurrentFormatVersion}. Update the MlNetSsl package to load it."
+                : $"This model zip declares an invalid MlNetSsl model format ({format}); the file is damaged.");
+    }
+}

@@ -1,0 +1,315 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using System.Text.Json;
+using MlNetSsl.AutoML;
+using Xunit;
+
+namespace MlNetSsl.Tests.AutoML;
+
+/// <summary>The experiment runner: time budget, cancellation, failures, memory limit, checkpoints and resume.</summary>
+public sealed class ExperimentTests : IDisposable
+{
+    private readonly string _folder = Directory.CreateTempSubdirectory("mlnetssl-automl-exp-").FullName;
+
+    public void Dispose() => Directory.Delete(_folder, recursive: true);
+
+    private static SearchExperiment IdExperiment(int trials, Func<int, CancellationToken, Task<double>> metricOfId)
+    {
+        var (space, tuner) = ScriptedTuner.ForIds(trials);
+        return new SearchExperiment().SetSearchSpace(space).SetTuner(tuner).SetMaxTrials(trials)
+            .SetTrialRunner((request, token) => metricOfId(request.Parameters.GetInt32("id"), token));
+    }
+
+    [Fact]
+    public async Task TimeBudgetCancelsARunningTrialOnceATrialHasFinished()
+    {
+        var watch = Stopwatch.StartNew();
+        SearchResult result = await IdExperiment(10, async (id, token) =>
+            {
+                if (id > 0) await Task.Delay(TimeSpan.FromSeconds(60), token);
+                return 0.5;
+            })
+            .SetTrainingTime(TimeSpan.FromSeconds(1))
+            .RunAsync();
+
+        Assert.InRange(watch.Elapsed.TotalSeconds, 0.9, 10);
+        Assert.Equal(SearchStopReason.TimeBudget, result.StopReason);
+        Assert.Equal(new[] { (0, TrialStatus.Completed), (1, TrialStatus.Cancelled) }, result.Trials.Select(t => (t.TrialId, t.Status)));
+        Assert.Equal(0, result.BestTrial!.TrialId);
+    }
+
+    [Fact]
+    public async Task TheFirstTrialMayFinishPastTheBudgetSoThereIsAResult()
+    {
+        SearchResult result = await IdExperiment(5, async (id, token) =>
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(800), token);
+                return 0.4;
+            })
+            .SetTrainingTime(TimeSpan.FromMilliseconds(200))
+            .RunAsync();
+
+        TrialRecord only = Assert.Single(result.Trials);
+        Assert.Equal(TrialStatus.Completed, only.Status);
+        Assert.True(result.Elapsed >= TimeSpan.FromMilliseconds(800));
+        Assert.Equal(SearchStopReason.TimeBudget, result.StopReason);
+    }
+
+    [Fact]
+    public async Task ATrialThatIgnoresCancellationIsNotWaitedFor()
+    {
+        var watch = Stopwatch.StartNew();
+        SearchResult result = await IdExperiment(10, (id, token) =>
+            {
+                if (id > 0) Thread.Sleep(TimeSpan.FromSeconds(5)); // never looks at its token
+                return Task.FromResult(0.5);
+            })
+            .SetTrainingTime(TimeSpan.FromSeconds(1))
+            .SetTrialCancellationGracePeriod(TimeSpan.FromMilliseconds(200))
+            .RunAsync();
+
+        Assert.InRange(watch.Elapsed.TotalSeconds, 1.0, 3.5);
+        Assert.Equal(TrialStatus.Cancelled, result.Trials.Single(t => t.TrialId == 1).Status);
+        Assert.Equal(SearchStopReason.TimeBudget, result.StopReason);
+    }
+
+    [Fact]
+    public async Task CancellationStopsTheRunningTrialAndReturnsTheLeaderboardSoFar()
+    {
+        using var cancellation = new CancellationTokenSource();
+        SearchResult result = await IdExperiment(10, async (id, token) =>
+            {
+                if (id == 3)
+                {
+                    await cancellation.CancelAsync();
+                    await Task.Delay(Timeout.Infinite, token);
+                }
+                return id / 10.0;
+            })
+            .RunAsync(cancellation.Token);
+
+        Assert.Equal(SearchStopReason.Cancelled, result.StopReason);
+        Assert.Equal(new[] { TrialStatus.Completed, TrialStatus.Completed, TrialStatus.Completed, TrialStatus.Cancelled },
+            result.Trials.OrderBy(t => t.TrialId).Select(t => t.Status));
+        Assert.Equal(2, result.BestTrial!.TrialId);
+    }
+
+    [Fact]
+    public async Task AFailingTrialIsRecordedWithItsMessageAndTheSearchGoesOn()
+    {
+        var script = Enumerable.Range(0, 6).Select(i => new Parameters().With("id", i)).ToArray();
+        ScriptedTuner? tuner = null;
+        SearchResult result = await new SearchExperiment()
+            .SetSearchSpace(new SearchSpace().WithInteger("id", 0, 10))
+            .SetTuner(SslTuner.Custom("ids", (_, _) => tuner = new ScriptedTuner(script)))
+            .SetMaxTrials(6)
+            .SetTrialRunner((request, _) => request.Parameters.GetInt32("id") switch
+            {
+                2 => throw new InvalidOperationException("boom at trial 2"),
+                4 => Task.FromResult(double.NaN),
+                int id => Task.FromResult(id / 10.0),
+            })
+            .RunAsync();
+
+        Assert.Equal(6, result.Trials.Count);
+        Assert.Equal(new[] { 5, 3, 1, 0, 2, 4 }, result.Trials.Select(t => t.TrialId)); // failed trials last
+        Assert.Equal("InvalidOperationException: boom at trial 2", result.Trials[4].ErrorMessage);
+        Assert.Equal(TrialStatus.Failed, result.Trials[4].Status);
+        Assert.Contains("non-finite metric", result.Trials[5].ErrorMessage);
+        Assert.Null(result.Trials[5].Metric);
+        Assert.Equal(5, result.BestTrial!.TrialId);
+        // The tuner heard about every trial, failures included (with no loss).
+        Assert.Equal(6, tuner!.Updates.Count);
+        Assert.Null(tuner.Updates.Single(u => u.TrialId == 2).Loss);
+    }
+
+    [Fact]
+    public async Task ATrialOverTheMemoryLimitFailsWithAClearMessageAndTheSearchGoesOn()
+    {
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        double limitMegabytes = Environment.WorkingSet / (1024.0 * 1024.0) + 256;
+        const int Allocation = 768 * 1024 * 1024;
+
+        var watch = Stopwatch.StartNew();
+        SearchResult result = await IdExperiment(2, async (id, token) =>
+            {
+                if (id == 1) return 0.7;
+                IntPtr block = Marshal.AllocHGlobal(Allocation); // native, like libtorch's tensors
+                try
+                {
+                    for (int offset = 0; offset < Allocation; offset += 4096) Marshal.WriteByte(block, offset, 1); // make it resident
+                    await Task.Delay(TimeSpan.FromSeconds(30), token);
+                    return 0.9;
+                }
+                finally
+                {
+                    Marshal.FreeHGlobal(block);
+                }
+            })
+            .SetMaximumMemoryUsageInMegaByte(limitMegabytes)
+            .RunAsync();
+
+        Assert.InRange(watch.Elapsed.TotalSeconds, 0, 15);
+        TrialRecord failed = result.Trials.Single(t => t.TrialId == 0);
+        Assert.Equal(TrialStatus.Failed, failed.Status);
+        Assert.Contains("exceeded the memory limit", failed.ErrorMessage);
+        Assert.Contains($"limit of {limitMegabytes:F0} MiB", failed.ErrorMessage);
+        Assert.Equal(TrialStatus.Completed, result.Trials.Single(t => t.TrialId == 1).Status);
+    }
+
+    [Fact]
+    public async Task TrialsGetTheirOwnStateAndSeedAndShareCacheKeysForEqualSubsets()
+    {
+        var requests = new List<TrialRequest>();
+        SearchResult result = await new SearchExperiment()
+            .SetSearchSpace(SyntheticObjectives.QuadraticSpace())
+            .SetTuner(SslTuner.Random).SetSeed(3).SetMaxTrials(12)
+            .SetTrialRunner((request, _) =>
+            {
+                requests.Add(request);
+                return Task.FromResult(-SyntheticObjectives.Quadratic(request.Parameters));
+            })
+            .RunAsync();
+
+        Assert.Equal(12, requests.Select(r => r.StateDirectory).Distinct().Count());
+        Assert.Single(requests.Select(r => r.CacheDirectory).Distinct());
+        Assert.Equal(12, requests.Select(r => r.Seed).Distinct().Count());
+        Assert.All(requests, r => Assert.Null(r.Fidelity)); // no scheduler: train fully as configured
+        foreach (var group in requests.GroupBy(r => r.Parameters.GetString("category")))
+            Assert.Single(group.Select(r => r.GetCacheKey("category")).Distinct());
+        Assert.Equal(4, requests.Select(r => r.GetCacheKey("category")).Distinct().Count());
+        Assert.False(Directory.Exists(Path.GetDirectoryName(requests[0].StateDirectory))); // temporary state is cleaned up
+        Assert.Equal(-result.Trials.Min(t => SyntheticObjectives.Quadratic(t.Parameters)), result.BestTrial!.Metric);
+    }
+
+    /// <summary>A search whose metric improves with epochs: -(quadratic + 3 / epochs), with per-trial state.</summary>
+    private static (SearchExperiment Experiment, LearningCurveRunner Runner) ResumableSearch(SslTuner tuner, SslScheduler scheduler, int maxTrials,
+        Func<TrialRequest, CancellationToken, Task>? hook = null)
+    {
+        var runner = new LearningCurveRunner(r => -(SyntheticObjectives.Quadratic(r.Parameters) + 3.0 / (r.Fidelity ?? 9))) { Hook = hook };
+        var experiment = new SearchExperiment()
+            .SetSearchSpace(SyntheticObjectives.QuadraticSpace())
+            .SetTuner(tuner).SetScheduler(scheduler).SetSeed(7).SetMaxTrials(maxTrials)
+            .SetTrialRunner(runner.RunAsync);
+        return (experiment, runner);
+    }
+
+    private static void AssertSameLeaderboard(SearchResult expected, SearchResult actual)
+    {
+        Assert.Equal(expected.Trials.Count, actual.Trials.Count);
+        for (int i = 0; i < expected.Trials.Count; i++)
+        {
+            TrialRecord e = expected.Trials[i], a = actual.Trials[i];
+            Assert.Equal(e.TrialId, a.TrialId);
+            Assert.Equal(e.Parameters, a.Parameters);
+            Assert.Equal(e.Status, a.Status);
+            Assert.Equal(e.Rungs.Select(r => (r.Fidelity, r.Metric)), a.Rungs.Select(r => (r.Fidelity, r.Metric)));
+        }
+    }
+
+    [Fact]
+    public async Task ResumingAfterAPauseOrACrashGivesTheUninterruptedLeaderboard()
+    {
+        var tpe = SslTuner.FromOptions(new TpeTunerOptions { StartupTrials = 4 });
+        var asha = SslScheduler.Asha(1, 9, 3);
+        string uninterrupted = Path.Combine(_folder, "uninterrupted"), paused = Path.Combine(_folder, "paused"), crashed = Path.Combine(_folder, "crashed");
+
+        // Uninterrupted, with a checkpoint; after the 7th decided trial, a copy of the folder is what a crash would leave.
+        var (reference, _) = ResumableSearch(tpe, asha, 14);
+        int decided = 0;
+        var journalSizes = new List<int>();
+        SearchResult expected = await reference.SetCheckpoint(uninterrupted).SetProgress(new SynchronousProgress<SslTrialReport>(report =>
+        {
+            // The journal on disk is complete JSON at every report, with no temporary file left beside it.
+            using var journal = JsonDocument.Parse(File.ReadAllText(Path.Combine(uninterrupted, "journal.json")));
+            journalSizes.Add(journal.RootElement.GetProperty("events").GetArrayLength());
+            Assert.Empty(Directory.GetFiles(uninterrupted, "*.tmp"));
+            if (report.Kind is TrialReportKind.Completed or TrialReportKind.Pruned && ++decided == 7) CopyDirectory(uninterrupted, crashed);
+        })).RunAsync();
+        Assert.Equal(SearchStopReason.MaxTrials, expected.StopReason);
+        Assert.Equal(journalSizes.Order(), journalSizes);
+
+        // Paused: cancelled right after the 5th decided trial, then resumed by a new experiment object.
+        using (var cancellation = new CancellationTokenSource())
+        {
+            var (first, _) = ResumableSearch(tpe, asha, 14);
+            int seen = 0;
+            SearchResult pausedResult = await first.SetCheckpoint(paused).SetProgress(new SynchronousProgress<SslTrialReport>(report =>
+            {
+                if (report.Kind is TrialReportKind.Completed or TrialReportKind.Pruned && ++seen == 5) cancellation.Cancel();
+            })).RunAsync(cancellation.Token);
+            Assert.Equal(SearchStopReason.Cancelled, pausedResult.StopReason);
+            Assert.True(pausedResult.Trials.Count < 14);
+        }
+        var (second, resumedRunner) = ResumableSearch(tpe, asha, 14);
+        var resumedProgress = new SynchronousProgress<SslTrialReport>();
+        SearchResult resumed = await second.SetCheckpoint(paused).SetProgress(resumedProgress).RunAsync();
+        AssertSameLeaderboard(expected, resumed);
+        Assert.Contains(resumedProgress.Reports, r => r.IsReplay);
+        Assert.Equal(resumedRunner.Segments.Count, resumedProgress.Reports.Count(r => r.Kind == TrialReportKind.Running && !r.IsReplay));
+
+        // Crashed: resumed from the copy.
+        var (afterCrash, _) = ResumableSearch(tpe, asha, 14);
+        AssertSameLeaderboard(expected, await afterCrash.SetCheckpoint(crashed).RunAsync());
+
+        // Running a finished experiment again replays it without training anything.
+        var (again, againRunner) = ResumableSearch(tpe, asha, 14);
+        AssertSameLeaderboard(expected, await again.SetCheckpoint(uninterrupted).RunAsync());
+        Assert.Empty(againRunner.Segments);
+    }
+
+    [Fact]
+    public async Task AnInterruptedContinuationResumesFromTheTrialsStateAndMatchesTheUninterruptedRun()
+    {
+        var cfo = SslTuner.CostFrugal;
+        var hyperband = SslScheduler.Hyperband(1, 9, 3);
+        var (reference, _) = ResumableSearch(cfo, hyperband, 12);
+        SearchResult expected = await reference.SetCheckpoint(Path.Combine(_folder, "a")).RunAsync();
+
+        // Interrupt the first continuation (a promoted trial going from epoch 1 to 3) while it runs.
+        using var cancellation = new CancellationTokenSource();
+        string folder = Path.Combine(_folder, "b");
+        var (first, firstRunner) = ResumableSearch(cfo, hyperband, 12, async (request, token) =>
+        {
+            if (request.PreviousFidelity != 1) return;
+            await cancellation.CancelAsync();
+            await Task.Delay(Timeout.Infinite, token);
+        });
+        SearchResult interrupted = await first.SetCheckpoint(folder).RunAsync(cancellation.Token);
+        Assert.Equal(SearchStopReason.Cancelled, interrupted.StopReason);
+        int interruptedTrial = firstRunner.Segments.Last().TrialId;
+        TrialRecord paused = interrupted.Trials.Single(t => t.TrialId == interruptedTrial);
+        Assert.Equal((TrialStatus.Paused, (int?)1), (paused.Status, paused.Fidelity));
+
+        var (second, resumedRunner) = ResumableSearch(cfo, hyperband, 12);
+        SearchResult resumed = await second.SetCheckpoint(folder).RunAsync();
+
+        AssertSameLeaderboard(expected, resumed);
+        var firstLive = resumedRunner.Segments.First();
+        Assert.Equal((interruptedTrial, (int?)1, (int?)3, 1), (firstLive.TrialId, firstLive.PreviousFidelity, firstLive.Fidelity, firstLive.EpochsTrainedBefore));
+    }
+
+    [Fact]
+    public async Task ACheckpointOfAnotherExperimentOrADamagedJournalIsRefused()
+    {
+        string folder = Path.Combine(_folder, "x");
+        SearchExperiment Build(int seed) => new SearchExperiment().SetSearchSpace(SyntheticObjectives.QuadraticSpace()).SetTuner(SslTuner.Random)
+            .SetSeed(seed).SetMaxTrials(2).SetCheckpoint(folder).SetTrialRunner((r, _) => Task.FromResult(-SyntheticObjectives.Quadratic(r.Parameters)));
+        await Build(1).RunAsync();
+
+        var other = await Assert.ThrowsAsync<InvalidOperationException>(() => Build(2).RunAsync());
+        Assert.Contains("seed: checkpoint 1, now 2", other.Message);
+
+        await File.WriteAllTextAsync(Path.Combine(folder, "journal.json"), "{ \"version\": 1, \"events\": [ {");
+        var damaged = await Assert.ThrowsAsync<InvalidDataException>(() => Build(1).RunAsync());
+        Assert.Contains("damaged", damaged.Message);
+    }
+
+    private static void CopyDirectory(string source, string destination)
+    {
+        Directory.CreateDirectory(destination);
+        foreach (string file in Directory.GetFiles(source)) File.Copy(file, Path.Combine(destination, Path.GetFileName(file)));
+        foreach (string directory in Directory.GetDirectories(source)) CopyDirectory(directory, Path.Combine(destination, Path.GetFileName(directory)));
+    }
+}

@@ -1,0 +1,92 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Xunit;
+
+namespace MlNetSsl.Tests.MlNet;
+
+/// <summary>The ML.NET fine-tuning trainer: standard Score/PredictedLabel columns, Evaluate, save/load, PredictionEngine, unlabeled rows.</summary>
+public sealed class FineTuneStageTests : IDisposable
+{
+    private readonly MLContext _ml = new(seed: 1);
+    private readonly string _folder = Directory.CreateTempSubdirectory("mlnetssl-finetune-").FullName;
+
+    public void Dispose() => Directory.Delete(_folder, recursive: true);
+
+    public sealed class Prediction
+    {
+        public float[] Score { get; set; } = [];
+        public float PredictedValue { get; set; }
+    }
+
+    private (IDataView Train, IDataView Test, SelfSupervisedTransformer Stage) Setup()
+    {
+        var rows = StageData.HiggsRows("train", 1500);
+        for (int i = 0; i < rows.Length; i++)
+            if (i % 5 != 0) rows[i].Label = float.NaN; // 300 labeled rows
+        var train = _ml.Data.LoadFromEnumerable(rows);
+        var test = _ml.Data.LoadFromEnumerable(StageData.HiggsRows("test", 300));
+        var stage = _ml.Transforms.SelfSupervised("Embedding", "Features", SslMethod.Scarf, o => { o.Epochs = 2; o.BatchSize = 128; }).Fit(train);
+        return (train, test, stage);
+    }
+
+    [Fact]
+    public void FineTunedModelEvaluatesSavesLoadsAndPredictsLikeAnMlNetTrainer()
+    {
+        var (train, test, stage) = Setup();
+        using var stageOwner = stage;
+        var pipeline = _ml.Transforms.Conversion.MapValueToKey("LabelKey", "Label")
+            .Append(_ml.MulticlassClassification.Trainers.SelfSupervisedFineTune(stage, "LabelKey", o => { o.Epochs = 8; o.BatchSize = 64; }))
+            .Append(_ml.Transforms.Conversion.MapKeyToValue("PredictedValue", "PredictedLabel"));
+        var model = pipeline.Fit(train);
+        var fineTuned = model.OfType<SelfSupervisedFineTuneTransformer>().Single();
+        Assert.Equal(2, fineTuned.ClassCount);
+        Assert.Equal(["0", "1"], fineTuned.ClassNames.Order(StringComparer.Ordinal)); // key order is first appearance
+        Assert.Equal(8, fineTuned.History.Count);
+
+        var scored = model.Transform(test);
+        var metrics = _ml.MulticlassClassification.Evaluate(scored, "LabelKey");
+        Assert.InRange(metrics.MicroAccuracy, 0.55, 1.0);
+        float[] predictedValues = scored.GetColumn<float>("PredictedValue").ToArray();
+        Assert.All(predictedValues, v => Assert.True(v is 0f or 1f)); // key values map back to the original labels
+        float[][] scores = StageData.Vectors(scored, "Score");
+        Assert.All(scores, s => Assert.Equal(1.0, s.Sum(), 4));
+
+        string path = Path.Combine(_folder, "finetuned.zip");
+        _ml.Model.Save(model, train.Schema, path);
+        var loaded = new MLContext(seed: 5).Model.Load(path, out _);
+        float[][] reloaded = StageData.Vectors(loaded.Transform(test), "Score");
+        for (int i = 0; i < scores.Length; i++)
+            Assert.True(scores[i].Zip(reloaded[i], (a, b) => Math.Abs(a - b)).Max() <= 1e-6, $"row {i}");
+
+        using var engine = _ml.Model.CreatePredictionEngine<HiggsRow, Prediction>(loaded);
+        var testRows = StageData.HiggsRows("test", 20);
+        for (int i = 0; i < testRows.Length; i++)
+        {
+            var prediction = engine.Predict(testRows[i]);
+            Assert.True(prediction.Score.Zip(scores[i], (a, b) => Math.Abs(a - b)).Max() <= 1e-5, $"row {i}");
+            Assert.Equal(predictedValues[i], prediction.PredictedValue);
+        }
+    }
+
+    [Fact]
+    public void RowsWithoutALabelFeedSemiSupervisedTrainingAndALabelThatIsNotAKeyIsRejected()
+    {
+        var (train, _, stage) = Setup();
+        using var stageOwner = stage;
+        var model = _ml.Transforms.Conversion.MapValueToKey("LabelKey", "Label")
+            .Append(_ml.MulticlassClassification.Trainers.SelfSupervisedFineTune(stage, "LabelKey", o =>
+            {
+                o.Epochs = 3;
+                o.BatchSize = 64;
+                o.SemiSupervised = new SemiSupervisedOptions { Threshold = 0.5 };
+            }))
+            .Fit(train);
+        var fineTuned = model.OfType<SelfSupervisedFineTuneTransformer>().Single();
+        Assert.True(fineTuned.History.Sum(h => h.PseudoLabelsConsidered) > 0, "the unlabeled rows were not used");
+
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() =>
+            _ml.MulticlassClassification.Trainers.SelfSupervisedFineTune(stage, "Label").Fit(train));
+        Assert.Contains("'Label'", error.Message);
+        Assert.Contains("MapValueToKey", error.Message);
+    }
+}

@@ -1,0 +1,202 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using MlNetSsl.Tests.Infrastructure;
+using MlNetSsl.Tests.Training;
+using TorchSharp;
+using Xunit;
+
+namespace MlNetSsl.Tests.MlNet;
+
+/// <summary>One short SimCLR pretraining on 400 real CIFAR-10 images, shared by the image stage tests.</summary>
+public sealed class CifarStageFixture : IDisposable
+{
+    public CifarStageFixture()
+    {
+        Ml = new MLContext(seed: 1);
+        Rows = StageData.CifarRows(40);
+        Data = StageData.Images(Ml, Rows);
+        Ml.Log += (_, e) => { if (e.Source.Contains("SelfSupervised", StringComparison.Ordinal)) Log.Add(e.Message); };
+        Model = Ml.Transforms.SelfSupervised("Features", "Image", SslMethod.SimClr, o =>
+        {
+            o.Epochs = 2;
+            o.BatchSize = 100;
+            o.Seed = 3;
+            o.MonitorLabelColumnName = "Label";
+            o.Progress = new SyncProgress(Reports.Add);
+        }).Fit(Data);
+    }
+
+    public MLContext Ml { get; }
+    public ImageRow[] Rows { get; }
+    public IDataView Data { get; }
+    public SelfSupervisedTransformer Model { get; }
+    public List<SslProgress> Reports { get; } = [];
+    public List<string> Log { get; } = [];
+
+    public void Dispose() => Model.Dispose();
+}
+
+/// <summary>The ML.NET stage on images: schema, batched transform, fidelity to the encoder, history and progress.</summary>
+public sealed class ImageStageTests(CifarStageFixture fixture) : IClassFixture<CifarStageFixture>
+{
+    [Fact]
+    public void TransformAddsAKnownSizeVectorAndPassesOtherColumnsThrough()
+    {
+        var output = fixture.Model.Transform(fixture.Data);
+
+        var column = output.Schema["Features"];
+        var type = Assert.IsType<VectorDataViewType>(column.Type);
+        Assert.Equal(fixture.Model.EmbeddingSize, type.Size);
+        Assert.Equal(256, fixture.Model.EmbeddingSize); // the ConvNet's natural width
+        Assert.Equal(fixture.Rows.Select(r => r.ImagePath), output.GetColumn<string>("ImagePath"));
+        Assert.Equal(fixture.Rows.Select(r => r.Label), output.GetColumn<string>("Label"));
+        float[][] vectors = StageData.Vectors(output, "Features");
+        Assert.Equal(fixture.Rows.Length, vectors.Length);
+        Assert.All(vectors, v => Assert.True(v.All(float.IsFinite)));
+        Assert.True(vectors.Select(v => v[0]).Distinct().Count() > 300, "rows should get their own embeddings");
+    }
+
+    [Fact]
+    public void TransformMatchesADirectBatchedForwardOfTheEncoderOnTheSamePixels()
+    {
+        // The reference decodes the JPEGs independently (SkiaSharp, RGB planes in [0, 1]) and runs the encoder directly.
+        var (images, _) = RealData.CifarImages(40);
+        using var dataset = new SslTensorDataset(images, SslInputShape.Image(3, 32, 32));
+        using var expected = fixture.Model.Encoder.EmbedAll(dataset, batchSize: 64);
+
+        float[][] actual = StageData.Vectors(fixture.Model.Transform(fixture.Data), "Features");
+
+        float[] reference = expected.data<float>().ToArray();
+        int size = fixture.Model.EmbeddingSize;
+        double worst = 0;
+        for (int row = 0; row < actual.Length; row++)
+            for (int j = 0; j < size; j++)
+                worst = Math.Max(worst, Math.Abs(actual[row][j] - reference[row * size + j]));
+        Assert.True(worst < 1e-4, $"largest difference {worst}");
+    }
+
+    [Fact]
+    public void FitRecordsHistoryMonitorAccuracyProgressAndLogsToTheMlContext()
+    {
+        var model = fixture.Model;
+        Assert.Equal(2, model.History.Count);
+        Assert.All(model.History, h => Assert.InRange(h.MonitorAccuracy!.Value, 0.0, 1.0));
+        Assert.All(model.History, h => Assert.True(h.EffectiveRank > 1));
+        Assert.Equal(400, model.PretrainingRows);
+        Assert.True(model.PretrainingDuration > TimeSpan.Zero);
+        Assert.Equal(SslMethod.SimClr, model.Method);
+        Assert.Equal(SslInputShape.Image(3, 32, 32), model.InputShape);
+        Assert.NotEmpty(model.Augmentations.Steps);
+
+        Assert.Equal(2 * 4, fixture.Reports.Count(r => r.EpochSummary is null)); // 400 rows / 100 per step, 2 epochs
+        Assert.Equal(2, fixture.Reports.Count(r => r.EpochSummary is not null));
+        Assert.Contains(fixture.Log, m => m.Contains("epoch 2", StringComparison.Ordinal) && m.Contains("kNN", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void CursorReadsAheadInBatchesButYieldsRowsOneByOne()
+    {
+        // A cursor that only asks for a pass-through column never runs the encoder, and one that asks for the
+        // embedding sees exactly the rows of the input in order.
+        var output = fixture.Model.Transform(fixture.Data);
+        using (var cursor = output.GetRowCursor(new[] { output.Schema["Label"] }))
+        {
+            Assert.False(cursor.IsColumnActive(output.Schema["Features"]));
+            int count = 0;
+            while (cursor.MoveNext()) count++;
+            Assert.Equal(400, count);
+        }
+        using (var cursor = output.GetRowCursor(output.Schema))
+        {
+            var getter = cursor.GetGetter<VBuffer<float>>(output.Schema["Features"]);
+            var path = cursor.GetGetter<ReadOnlyMemory<char>>(output.Schema["ImagePath"]);
+            VBuffer<float> value = default;
+            ReadOnlyMemory<char> text = default;
+            for (int i = 0; i < 150 && cursor.MoveNext(); i++)
+            {
+                getter(ref value);
+                path(ref text);
+                Assert.Equal(fixture.Rows[i].ImagePath, text.ToString());
+                Assert.Equal(i, cursor.Position);
+            }
+        }
+        Assert.False(output.CanShuffle);
+        Assert.Equal(fixture.Data.GetRowCount(), output.GetRowCount());
+    }
+
+    [Fact]
+    public void PredictionEngineGivesTheSameEmbeddingAsTransformOnSeveralThreads()
+    {
+        float[][] batched = StageData.Vectors(fixture.Model.Transform(fixture.Data), "Features");
+        var loader = fixture.Ml.Transforms.LoadImages("Image", StageData.CifarFolder, nameof(ImageRow.ImagePath))
+            .Fit(fixture.Ml.Data.LoadFromEnumerable(fixture.Rows));
+        var chain = new TransformerChain<ITransformer>(loader, fixture.Model);
+
+        var failures = new System.Collections.Concurrent.ConcurrentBag<string>();
+        Parallel.For(0, 4, new ParallelOptions { MaxDegreeOfParallelism = 4 }, worker =>
+        {
+            // Engines share one model here, so none may dispose it (ML.NET's default is that an engine owns its model).
+            using var engine = fixture.Ml.Model.CreatePredictionEngine<ImageRow, EmbeddingRow>(chain, new PredictionEngineOptions { OwnsTransformer = false });
+            for (int i = worker; i < 80; i += 4)
+            {
+                float[] single = engine.Predict(fixture.Rows[i]).Features;
+                double diff = single.Zip(batched[i], (a, b) => Math.Abs(a - b)).Max();
+                if (diff > 1e-4) failures.Add($"row {i}: {diff}");
+            }
+        });
+        Assert.Empty(failures);
+    }
+
+    [Fact]
+    public void AnEngineThatOwnsItsModelDisposesItAndLaterUseSaysWhy()
+    {
+        string path = Path.Combine(Path.GetTempPath(), $"mlnetssl-owned-{Guid.NewGuid():N}.zip");
+        try
+        {
+            fixture.Ml.Model.Save(fixture.Model, fixture.Data.Schema, path);
+            var loaded = (SelfSupervisedTransformer)fixture.Ml.Model.Load(path, out _);
+            var engine = fixture.Ml.Model.CreatePredictionEngine<ImageRow, EmbeddingRow>(
+                new TransformerChain<ITransformer>(fixture.Ml.Transforms.LoadImages("Image", StageData.CifarFolder, nameof(ImageRow.ImagePath))
+                    .Fit(fixture.Ml.Data.LoadFromEnumerable(fixture.Rows)), loaded));
+            Assert.Equal(256, engine.Predict(fixture.Rows[0]).Features.Length);
+            engine.Dispose();
+
+            var error = Assert.Throws<ObjectDisposedException>(() => loaded.Transform(fixture.Data));
+            Assert.Contains("OwnsTransformer", error.Message);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
+    public void GreyRgbaAndOddSizedImagesAreResizedAndReadAsRgb()
+    {
+        string folder = Directory.CreateTempSubdirectory("mlnetssl-img-").FullName;
+        try
+        {
+            ImageFiles.Write(Path.Combine(folder, "grey.png"), 50, 40, (x, y) => ((byte)(x * 5), (byte)(x * 5), (byte)(x * 5), 255), grey: true);
+            ImageFiles.Write(Path.Combine(folder, "rgb.png"), 50, 40, (x, y) => ((byte)(x * 5), (byte)(x * 5), (byte)(x * 5), 255));
+            ImageFiles.Write(Path.Combine(folder, "rgba.png"), 64, 20, (x, y) => ((byte)(y * 12), 30, (byte)x, 128));
+            var rows = new[] { "grey.png", "rgb.png", "rgba.png" }.Select(p => new ImageRow { ImagePath = p }).ToArray();
+
+            float[][] vectors = StageData.Vectors(fixture.Model.Transform(StageData.Images(fixture.Ml, rows, folder)), "Features");
+
+            Assert.All(vectors, v => Assert.True(v.Length == 256 && v.All(float.IsFinite)));
+            // A grey image is read as three equal channels, so it embeds exactly like the same picture saved as RGB.
+            Assert.True(vectors[0].Zip(vectors[1], (a, b) => Math.Abs(a - b)).Max() < 1e-5);
+            Assert.True(vectors[0].Zip(vectors[2], (a, b) => Math.Abs(a - b)).Max() > 1e-3);
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    public sealed class EmbeddingRow
+    {
+        [VectorType(256)]
+        public float[] Features { get; set; } = [];
+    }
+}

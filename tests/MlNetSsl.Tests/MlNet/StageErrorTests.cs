@@ -1,0 +1,143 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Xunit;
+
+namespace MlNetSsl.Tests.MlNet;
+
+/// <summary>Bad input gives a .NET exception that names the column, row or file; never a native crash.</summary>
+public sealed class StageErrorTests
+{
+    private readonly MLContext _ml = new(seed: 1);
+
+    private static void Quick(SelfSupervisedOptions o)
+    {
+        o.Epochs = 1;
+        o.BatchSize = 32;
+    }
+
+    private IDataView Higgs(int rows) => _ml.Data.LoadFromEnumerable(StageData.HiggsRows("train", rows));
+
+    [Fact]
+    public void MissingColumnIsNamedByTheEstimatorAndTheTransformer()
+    {
+        var estimator = _ml.Transforms.SelfSupervised("Embedding", "Pixels", SslMethod.SimClr, Quick);
+        var data = Higgs(64);
+
+        var schemaError = Assert.Throws<ArgumentOutOfRangeException>(() => estimator.GetOutputSchema(SchemaShape.Create(data.Schema)));
+        Assert.Contains("'Pixels'", schemaError.Message);
+        Assert.Contains("not found", schemaError.Message);
+        Assert.Contains("'Pixels'", Assert.Throws<ArgumentOutOfRangeException>(() => estimator.Fit(data)).Message);
+
+        using var model = _ml.Transforms.SelfSupervised("Embedding", "Features", SslMethod.Scarf, Quick).Fit(data);
+        var other = _ml.Data.LoadFromEnumerable(new[] { new { Other = 1f } });
+        Assert.Contains("'Features'", Assert.Throws<ArgumentOutOfRangeException>(() => model.Transform(other)).Message);
+        Assert.Contains("'Features'", Assert.Throws<ArgumentOutOfRangeException>(() => model.GetOutputSchema(other.Schema)).Message);
+    }
+
+    public sealed class TextRow
+    {
+        public string Comment { get; set; } = "";
+    }
+
+    [Fact]
+    public void TextAndVariableSizeVectorsAreRejectedWithTheColumnNameAndWhatToDo()
+    {
+        var text = _ml.Data.LoadFromEnumerable(new[] { new TextRow { Comment = "a" }, new TextRow { Comment = "b" } });
+        var textError = Assert.Throws<ArgumentOutOfRangeException>(() =>
+            _ml.Transforms.SelfSupervised("E", "Comment", SslMethod.SimClr, Quick).GetOutputSchema(SchemaShape.Create(text.Schema)));
+        Assert.Contains("'Comment'", textError.Message);
+        Assert.Contains("FeaturizeText", textError.Message);
+
+        var builder = new ArrayDataViewBuilder(_ml);
+        builder.AddColumn("Values", NumberDataViewType.Single, new VBuffer<float>(3, [1f, 2f, 3f]), new VBuffer<float>(2, [1f, 2f]));
+        var ragged = builder.GetDataView();
+        var raggedError = Assert.Throws<ArgumentOutOfRangeException>(() => _ml.Transforms.SelfSupervised("E", "Values", SslMethod.Scarf, Quick).Fit(ragged));
+        Assert.Contains("'Values'", raggedError.Message);
+        Assert.Contains("known-size", raggedError.Message);
+    }
+
+    [Fact]
+    public void NanOrInfinityInAVectorNamesTheColumnAndTheRow()
+    {
+        var rows = StageData.HiggsRows("train", 64);
+        rows[37].Features[5] = float.NaN;
+        var error = Assert.Throws<InvalidDataException>(() =>
+            _ml.Transforms.SelfSupervised("E", "Features", SslMethod.Scarf, Quick).Fit(_ml.Data.LoadFromEnumerable(rows)));
+        Assert.Contains("Row 37", error.Message);
+        Assert.Contains("'Features'", error.Message);
+        Assert.Contains("ReplaceMissingValues", error.Message);
+
+        using var model = _ml.Transforms.SelfSupervised("E", "Features", SslMethod.Scarf, Quick).Fit(Higgs(64));
+        var test = StageData.HiggsRows("test", 10);
+        test[4].Features[0] = float.PositiveInfinity;
+        var transformError = Assert.Throws<InvalidDataException>(() =>
+            StageData.Vectors(model.Transform(_ml.Data.LoadFromEnumerable(test)), "E"));
+        Assert.Contains("Row 4", transformError.Message);
+    }
+
+    [Fact]
+    public void MissingAndCorruptImageFilesNameTheRow()
+    {
+        string folder = Directory.CreateTempSubdirectory("mlnetssl-bad-img-").FullName;
+        try
+        {
+            for (int i = 0; i < 4; i++)
+                ImageFiles.Write(Path.Combine(folder, $"ok{i}.png"), 32, 32, (x, y) => ((byte)(x * 8), (byte)(y * 8), (byte)(i * 60), 255));
+            File.WriteAllBytes(Path.Combine(folder, "corrupt.jpg"), Enumerable.Range(0, 500).Select(i => (byte)(i * 7)).ToArray());
+            ImageRow Row(string name) => new() { ImagePath = name };
+
+            var missing = StageData.Images(_ml, new[] { Row("ok0.png"), Row("ok1.png"), Row("gone.png"), Row("ok3.png") }, folder);
+            var missingError = Assert.Throws<InvalidDataException>(() => _ml.Transforms.SelfSupervised("E", "Image", SslMethod.SimClr, Quick).Fit(missing));
+            Assert.Contains("Row 2", missingError.Message);
+            Assert.Contains("'Image'", missingError.Message);
+
+            var corrupt = StageData.Images(_ml, new[] { Row("ok0.png"), Row("corrupt.jpg"), Row("ok2.png") }, folder);
+            var corruptError = Assert.Throws<InvalidDataException>(() => _ml.Transforms.SelfSupervised("E", "Image", SslMethod.SimClr, Quick).Fit(corrupt));
+            Assert.Contains("Row 1", corruptError.Message);
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void EmptyDataIsRejectedAndABatchLargerThanTheDataIsClamped()
+    {
+        var empty = _ml.Data.LoadFromEnumerable(Array.Empty<HiggsRow>());
+        var error = Assert.Throws<ArgumentException>(() => _ml.Transforms.SelfSupervised("E", "Features", SslMethod.Scarf, Quick).Fit(empty));
+        Assert.Contains("at least 2 rows", error.Message);
+        Assert.Contains("'Features'", error.Message);
+
+        var small = Higgs(40);
+        using var model = _ml.Transforms.SelfSupervised("E", "Features", SslMethod.Scarf, o => { o.Epochs = 2; o.BatchSize = 256; }).Fit(small);
+        Assert.Equal(2, model.History.Count);
+        Assert.Equal(40, StageData.Vectors(model.Transform(small), "E").Length);
+    }
+
+    [Fact]
+    public void AVectorOfAnotherLengthOrAnIndivisibleSeriesIsRejected()
+    {
+        using var model = _ml.Transforms.SelfSupervised("E", "Features", SslMethod.Scarf, Quick).Fit(Higgs(64));
+        var builder = new ArrayDataViewBuilder(_ml);
+        builder.AddColumn("Features", NumberDataViewType.Single, new float[27], new float[27]);
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() => model.Transform(builder.GetDataView()));
+        Assert.Contains("'Features'", error.Message);
+        Assert.Contains("Tabular", error.Message);
+
+        var series = Assert.Throws<ArgumentOutOfRangeException>(() =>
+            _ml.Transforms.SelfSupervised("E", "Features", SslMethod.SimClr, o => { Quick(o); o.SeriesChannels = 5; }).Fit(Higgs(64)));
+        Assert.Contains("SeriesChannels", series.Message);
+    }
+
+    [Fact]
+    public void TabularOnlyMethodsOnImagesAndBadOptionsFailBeforeAnyWork()
+    {
+        Assert.Throws<ArgumentOutOfRangeException>(() => _ml.Transforms.SelfSupervised("E", "Features", SslMethod.SimClr, o => o.BatchSize = 1));
+        Assert.Throws<ArgumentOutOfRangeException>(() => _ml.Transforms.SelfSupervised("E", "Features", SslMethod.SimClr, o => o.Epochs = 0));
+
+        var images = StageData.Images(_ml, StageData.CifarRows(2));
+        var error = Assert.Throws<ArgumentException>(() => _ml.Transforms.SelfSupervised("E", "Image", SslMethod.Scarf, Quick).Fit(images));
+        Assert.Contains("tabular", error.Message);
+    }
+}

@@ -1,0 +1,171 @@
+using System.IO.Compression;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using MlNetSsl.Tests.Infrastructure;
+using Xunit;
+
+namespace MlNetSsl.Tests.MlNet;
+
+/// <summary>Save and load of the stage through ML.NET's model zip: same embeddings, clear errors on damaged files.</summary>
+public sealed class StagePersistenceTests : IDisposable
+{
+    private readonly string _folder = Directory.CreateTempSubdirectory("mlnetssl-stage-").FullName;
+
+    public void Dispose() => Directory.Delete(_folder, recursive: true);
+
+    private static (MLContext Ml, IDataView Train, IDataView Test, TransformerChain<ITransformer> Model) FitHiggsChain()
+    {
+        var ml = new MLContext(seed: 1);
+        var train = ml.Data.LoadFromEnumerable(StageData.HiggsRows("train", 600));
+        var test = ml.Data.LoadFromEnumerable(StageData.HiggsRows("test", 50));
+        var model = ml.Transforms.SelfSupervised("Embedding", "Features", SslMethod.Scarf, o => { o.Epochs = 1; o.BatchSize = 128; })
+            .Append(ml.Transforms.Concatenate("Both", "Embedding", "Features"))
+            .Fit(train);
+        return (ml, train, test, new TransformerChain<ITransformer>(model.ToArray<ITransformer>()));
+    }
+
+    private string SaveHiggs(out float[][] expected, out IDataView test)
+    {
+        var (ml, train, testData, model) = FitHiggsChain();
+        expected = StageData.Vectors(model.Transform(testData), "Embedding");
+        test = testData;
+        string path = Path.Combine(_folder, "higgs.zip");
+        ml.Model.Save(model, train.Schema, path);
+        ((IDisposable)model).Dispose();
+        return path;
+    }
+
+    [Fact]
+    public void ChainLoadedInANewContextGivesTheSameEmbeddingsAndKeepsTheRecord()
+    {
+        string path = SaveHiggs(out float[][] expected, out var test);
+
+        var ml = new MLContext(seed: 99);
+        var loaded = ml.Model.Load(path, out var schema);
+        float[][] actual = StageData.Vectors(loaded.Transform(test), "Embedding");
+
+        Assert.Equal(expected.Length, actual.Length);
+        for (int i = 0; i < expected.Length; i++)
+            Assert.True(expected[i].Zip(actual[i], (a, b) => Math.Abs(a - b)).Max() <= 1e-6, $"row {i} differs");
+        var stage = Assert.IsType<SelfSupervisedTransformer>(((TransformerChain<ITransformer>)loaded).First());
+        Assert.Equal(SslMethod.Scarf, stage.Method);
+        Assert.Equal(SslInputShape.Tabular(28), stage.InputShape);
+        Assert.Single(stage.History);
+        Assert.Equal(600, stage.PretrainingRows);
+        Assert.NotEmpty(stage.Augmentations.Steps);
+        Assert.NotNull(schema.GetColumnOrNull("Features"));
+        ((IDisposable)loaded).Dispose();
+    }
+
+    [Fact]
+    public void ChainLoadedInANewProcessGivesTheSameEmbeddings()
+    {
+        string path = SaveHiggs(out float[][] expected, out _);
+        string input = Path.Combine(_folder, "rows.json");
+        File.WriteAllText(input, JsonSerializer.Serialize(StageData.HiggsRows("test", 50).Select(r => r.Features).ToArray()));
+
+        string stdout = ChildProcess.Run(TimeSpan.FromMinutes(2), "transform-vectors", path, input, "Features", "Embedding");
+
+        float[][] actual = JsonSerializer.Deserialize<float[][]>(stdout.Trim().Split('\n')[^1])!;
+        for (int i = 0; i < expected.Length; i++)
+            Assert.True(expected[i].Zip(actual[i], (a, b) => Math.Abs(a - b)).Max() <= 1e-6, $"row {i} differs");
+    }
+
+    [Fact]
+    public void TheZipHoldsWeightsOptionsNormalizationPolicyAndFormatVersion()
+    {
+        string path = SaveHiggs(out _, out _);
+        using var zip = ZipFile.OpenRead(path);
+        var names = zip.Entries.Select(e => e.FullName).ToArray();
+        Assert.Contains(names, n => n.EndsWith("Weights.bin", StringComparison.Ordinal));
+        Assert.Contains(names, n => n.EndsWith("Augmentations.json", StringComparison.Ordinal));
+
+        var json = JsonNode.Parse(Payload(zip, "SelfSupervised.json"))!;
+        Assert.Equal(1, (int)json["FormatVersion"]!);
+        Assert.Equal("Scarf", (string)json["Method"]!);
+        var means = json["NormalizationMean"]!.AsArray().Select(v => (float)v!).ToArray();
+        var rawMeans = Enumerable.Range(0, 28).Select(j => StageData.HiggsRows("train", 600).Average(r => (double)r.Features[j])).ToArray();
+        Assert.Equal(28, means.Length);
+        for (int j = 0; j < 28; j++) Assert.Equal(rawMeans[j], means[j], 3);
+        Assert.Contains("ScarfCorruption", Encoding.UTF8.GetString(Payload(zip, "Augmentations.json")));
+    }
+
+    [Fact]
+    public void TamperedWeightsTruncatedFilesAndNewerFormatsGiveClearErrors()
+    {
+        string path = SaveHiggs(out _, out _);
+        var ml = new MLContext();
+
+        string tampered = Copy(path, "tampered.zip");
+        RewriteEntry(tampered, "Weights.bin", bytes => { bytes[^10] ^= 0xFF; return bytes; }, fixChecksum: false);
+        // ML.NET calls the loader through reflection, so our exception arrives as the inner exception.
+        var damaged = Cause<InvalidDataException>(Assert.ThrowsAny<Exception>(() => ml.Model.Load(tampered, out _)));
+        Assert.Contains("Weights.bin", damaged.Message);
+        Assert.Contains("checksum", damaged.Message);
+
+        string truncated = Copy(path, "truncated.zip");
+        using (var stream = File.OpenWrite(truncated)) stream.SetLength(stream.Length / 2);
+        Assert.ThrowsAny<Exception>(() => ml.Model.Load(truncated, out _)); // ML.NET: "Failed to open a zip archive"
+
+        string newer = Copy(path, "newer.zip");
+        RewriteEntry(newer, "SelfSupervised.json", payload =>
+        {
+            var json = JsonNode.Parse(payload)!;
+            json["FormatVersion"] = 99;
+            return Encoding.UTF8.GetBytes(json.ToJsonString());
+        }, fixChecksum: true);
+        var tooNew = Cause<InvalidDataException>(Assert.ThrowsAny<Exception>(() => ml.Model.Load(newer, out _)));
+        Assert.Contains("newer MlNetSsl", tooNew.Message);
+        Assert.Contains("99", tooNew.Message);
+    }
+
+    private static T Cause<T>(Exception thrown) where T : Exception
+    {
+        for (Exception? e = thrown; e is not null; e = e.InnerException)
+            if (e is T cause) return cause;
+        throw new Xunit.Sdk.XunitException($"No {typeof(T).Name} in the chain: {thrown}");
+    }
+
+    private string Copy(string path, string name)
+    {
+        string target = Path.Combine(_folder, name);
+        File.Copy(path, target);
+        return target;
+    }
+
+    // A model stream is: marker (int32), payload length (int64), SHA-256 (32 bytes), payload.
+    private const int Header = 4 + 8 + 32;
+
+    private static byte[] Payload(ZipArchive zip, string suffix)
+    {
+        using var stream = zip.Entries.Single(e => e.FullName.EndsWith(suffix, StringComparison.Ordinal)).Open();
+        using var memory = new MemoryStream();
+        stream.CopyTo(memory);
+        return memory.ToArray()[Header..];
+    }
+
+    private static void RewriteEntry(string path, string suffix, Func<byte[], byte[]> change, bool fixChecksum)
+    {
+        using var zip = ZipFile.Open(path, ZipArchiveMode.Update);
+        var entry = zip.Entries.Single(e => e.FullName.EndsWith(suffix, StringComparison.Ordinal));
+        byte[] whole;
+        using (var stream = entry.Open())
+        using (var memory = new MemoryStream())
+        {
+            stream.CopyTo(memory);
+            whole = memory.ToArray();
+        }
+        byte[] payload = change(whole[Header..]);
+        string name = entry.FullName;
+        entry.Delete();
+        using var writer = new BinaryWriter(zip.CreateEntry(name).Open());
+        writer.Write(BitConverter.ToInt32(whole, 0));
+        writer.Write((long)payload.Length);
+        writer.Write(fixChecksum ? SHA256.HashData(payload) : whole[12..Header]);
+        writer.Write(payload);
+    }
+}

@@ -1,0 +1,88 @@
+using Microsoft.ML;
+using MlNetSsl.Tests.Training;
+using Xunit;
+
+namespace MlNetSsl.Tests.MlNet;
+
+/// <summary>Fit's training controls through the ML.NET stage: seeds, pretraining data, cancellation and resume.</summary>
+public sealed class StageTrainingTests : IDisposable
+{
+    private readonly string _folder = Directory.CreateTempSubdirectory("mlnetssl-stage-train-").FullName;
+    private readonly MLContext _ml = new(seed: 1);
+
+    public void Dispose() => Directory.Delete(_folder, recursive: true);
+
+    private IDataView Higgs(int rows, string split = "train") => _ml.Data.LoadFromEnumerable(StageData.HiggsRows(split, rows));
+
+    private float[][] Embed(Action<SelfSupervisedOptions> configure, IDataView train, IDataView test)
+    {
+        using var model = _ml.Transforms.SelfSupervised("E", "Features", SslMethod.Scarf, o =>
+        {
+            o.Epochs = 3;
+            o.BatchSize = 64;
+            configure(o);
+        }).Fit(train);
+        return StageData.Vectors(model.Transform(test), "E");
+    }
+
+    [Fact]
+    public void SameSeedGivesTheSameModelAndAnotherSeedDoesNot()
+    {
+        var train = Higgs(400);
+        var test = Higgs(20, "test");
+        float[][] first = Embed(o => o.Seed = 4, train, test), second = Embed(o => o.Seed = 4, train, test), other = Embed(o => o.Seed = 5, train, test);
+        Assert.Equal(first, second);
+        Assert.NotEqual(first, other);
+    }
+
+    [Fact]
+    public void PretrainingDataReplacesTheFitRowsForPretraining()
+    {
+        var pool = Higgs(500);
+        var few = Higgs(30, "test");
+        using var model = _ml.Transforms.SelfSupervised("E", "Features", SslMethod.Scarf, o =>
+        {
+            o.Epochs = 1;
+            o.PretrainingData = pool;
+        }).Fit(few);
+        Assert.Equal(500, model.PretrainingRows);
+        Assert.Equal(30, StageData.Vectors(model.Transform(few), "E").Length);
+    }
+
+    [Fact]
+    public void CancelledFitResumesFromTheCheckpointToTheUninterruptedModel()
+    {
+        var train = Higgs(400);
+        var test = Higgs(20, "test");
+        float[][] straight = Embed(_ => { }, train, test);
+
+        using var cts = new CancellationTokenSource();
+        Assert.ThrowsAny<OperationCanceledException>(() => Embed(o =>
+        {
+            o.CheckpointDirectory = _folder;
+            o.CancellationToken = cts.Token;
+            o.Progress = new SyncProgress(p => { if (p.EpochSummary?.Epoch == 2) cts.Cancel(); });
+        }, train, test));
+        Assert.NotEmpty(Directory.GetFiles(_folder));
+
+        var log = new List<string>();
+        _ml.Log += (_, e) => log.Add(e.Message);
+        float[][] resumed = Embed(o => o.CheckpointDirectory = _folder, train, test);
+        Assert.Equal(straight, resumed);
+        Assert.Contains(log, m => m.Contains("(2 resumed from the checkpoint)", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void AShortFitOnALongScheduleContinuesToTheStraightRunsModel()
+    {
+        var train = Higgs(400);
+        var test = Higgs(20, "test");
+        float[][] straight = Embed(o => o.Epochs = 4, train, test);
+
+        float[][] early = Embed(o => { o.Epochs = 2; o.ScheduleEpochs = 4; o.CheckpointDirectory = _folder; }, train, test);
+        float[][] continued = Embed(o => { o.Epochs = 4; o.ScheduleEpochs = 4; o.CheckpointDirectory = _folder; }, train, test);
+
+        Assert.NotEqual(straight, early);
+        Assert.Equal(straight, continued);
+    }
+}
