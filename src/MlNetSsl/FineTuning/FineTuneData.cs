@@ -21,8 +21,6 @@ internal sealed class RowSet
         Labels = labels;
     }
 
-    public static RowSet Empty(SslTensorDataset[] sources) => new(sources, [], [], []);
-
     /// <summary>Entries <paramref name="positions"/> of <paramref name="dataset"/>, labeled from <paramref name="labels"/> (or -1).</summary>
     public static RowSet From(SslTensorDataset dataset, IEnumerable<int> positions, int[]? labels)
     {

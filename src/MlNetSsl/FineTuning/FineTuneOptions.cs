@@ -25,9 +25,10 @@ public sealed class FineTuneOptions
     public double LearningRate { get; set; } = 3e-3;
 
     /// <summary>
-    /// The encoder's learning rate as a fraction of <see cref="LearningRate"/>. Default 1 (the whole network at one rate,
-    /// which worked best in our CPU runs with AdamW); lower values (0.1) keep the pretrained features closer to where
-    /// they started. Ignored when <see cref="FreezeEncoder"/> is true.
+    /// The encoder's learning rate as a fraction of <see cref="LearningRate"/>. Default 1 (one rate for the whole network;
+    /// see docs/fine-tuning.md for 0.1 on CIFAR-10); lower values keep the pretrained features closer to where they
+    /// started, and 0 trains only the head while the encoder's BatchNorm statistics still adapt. Ignored when
+    /// <see cref="FreezeEncoder"/> is true.
     /// </summary>
     public double EncoderLearningRateScale { get; set; } = 1.0;
 

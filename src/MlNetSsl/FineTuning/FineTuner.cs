@@ -14,8 +14,6 @@ namespace MlNetSsl;
 /// </summary>
 public static class FineTuner
 {
-    private const int FeatureBankRows = 4096;
-
     /// <summary>Trains a classifier on <paramref name="labeledData"/> starting from <paramref name="encoder"/>.</summary>
     /// <param name="encoder">The pretrained encoder; copied, never modified. Its class must support
     /// <see cref="SslEncoder.CreateUntrained"/> (every built-in encoder does).</param>

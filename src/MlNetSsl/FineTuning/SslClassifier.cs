@@ -57,6 +57,7 @@ public sealed class SslClassifier : nn.Module<Tensor, Tensor>
         for (int i = 0; i < layout.HiddenSizes.Length; i++)
         {
             var linear = nn.Linear(width, layout.HiddenSizes[i], hasBias: false);
+            using (torch.NewDisposeScope())
             using (torch.no_grad())
                 nn.init.kaiming_normal_(linear.weight, mode: nn.init.FanInOut.FanIn, nonlinearity: nn.init.NonlinearityType.ReLU);
             head.append($"hidden{i}", linear);
@@ -68,6 +69,8 @@ public sealed class SslClassifier : nn.Module<Tensor, Tensor>
         // makes the head's learning speed independent of the encoder's feature scale.
         head.append("classifier_norm", nn.BatchNorm1d(width, affine: false));
         var classifier = nn.Linear(width, layout.ClassCount);
+        // In-place operations return tensor handles of their own; the scope releases them (not the parameters).
+        using (torch.NewDisposeScope())
         using (torch.no_grad())
         {
             classifier.weight!.zero_();

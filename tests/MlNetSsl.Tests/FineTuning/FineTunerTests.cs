@@ -247,6 +247,35 @@ public sealed class FineTunerTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public void TrainingLeavesNoLiveTensorsBehind()
+    {
+        var table = FineTuneTestData.Banknote();
+        using SslTensorDataset labeled = FineTuneTestData.Slice(table, 0, 40);
+        using SslTensorDataset unlabeled = FineTuneTestData.Slice(table, 40, 200, labeled: false);
+        torch.manual_seed(13);
+        using SslEncoder encoder = EncoderFactory.Create(labeled.Shape, new EncoderOptions { HiddenSize = 32 });
+
+        long Run(int epochs)
+        {
+            long before = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+            FineTuneResult result = FineTuner.Train(encoder, labeled, new FineTuneOptions
+            {
+                Epochs = epochs, BatchSize = 16, AllowCuda = false, UnlabeledRows = unlabeled, ValidationFraction = 0.25,
+                SemiSupervised = new SemiSupervisedOptions { Threshold = 0.6 }, PseudoLabelThreshold = 0.9,
+                Distill = new DistillationOptions { Epochs = epochs, StudentEncoder = new EncoderOptions { HiddenSize = 16 } },
+            });
+            result.Classifier.Dispose();
+            result.Teacher!.Dispose();
+            return DisposeScopeManager.Statistics.ThreadTotalLiveCount - before;
+        }
+
+        long shortRun = Run(1), longRun = Run(4);
+        output.WriteLine($"live tensors left behind: {shortRun} after 1 epoch per stage, {longRun} after 4");
+        Assert.Equal(0, shortRun);
+        Assert.Equal(0, longRun);
+    }
+
+    [Fact]
     public void HeadFromProjectionLayerStartsFromThePretrainedProjectionBlocks()
     {
         using var scope = torch.NewDisposeScope();
