@@ -71,7 +71,7 @@ public sealed class ResNetEncoder : SslEncoder
     {
         EncoderLayers.CheckInput(input, InputShape, nameof(ResNetEncoder));
         using var scope = torch.NewDisposeScope();
-        Tensor x = body.call(input * 2 - 1);
+        Tensor x = body.call(EncoderLayers.ChannelsLastOnCpu(input * 2 - 1));
         return head.call(x).MoveToOuterDisposeScope();
     }
 
