@@ -4,8 +4,12 @@ using MlNetSsl;
 using TorchSharp;
 using static TorchSharp.torch;
 
-// Pretraining throughput per encoder and method on this machine's CPU, next to libtorch's fp32 matmul peak.
-// Usage: dotnet run -c Release --project tests/MlNetSsl.Benchmarks [-- --steps N --batch B]
+// Pretraining throughput per encoder and method on this machine's CPU, and model FLOP utilization (MFU): the FLOPs of a
+// training step (FlopCounter: convolutions and linear layers, forward and backward) per second of step time, over
+// libtorch's fp32 matmul peak measured in the same run.
+// Usage: dotnet run -c Release --project tests/MlNetSsl.Benchmarks [-- --steps N --batch B --threads T --filter TEXT] [-- --profile]
+// --filter keeps the rows whose "input encoder method" contains TEXT (for example "ConvNet Byol").
+// --profile prints where the time of a ConvNet SimCLR step goes (StepProfile) instead of the table.
 // Prints a Markdown table for docs/benchmarks.md. Data are random tensors of the real input shapes: throughput does
 // not depend on pixel values, and the benchmark must run without the shared datasets.
 if (args.Contains("--stage"))
@@ -16,14 +20,22 @@ if (args.Contains("--stage"))
 }
 int steps = ArgValue("--steps", 6);
 int batch = ArgValue("--batch", 256);
+int threads = ArgValue("--threads", 0);
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
 SslEnvironment.EnsureInitialized();
-Console.WriteLine($"# MlNetSsl pretraining throughput ({SslEnvironment.Describe()}, {Environment.ProcessorCount} logical cores)");
+if (threads > 0) torch.set_num_threads(threads);
+Console.WriteLine($"# MlNetSsl pretraining throughput ({SslEnvironment.Describe()}, {Environment.ProcessorCount} logical cores, " +
+                  $"libtorch intra-op threads {torch.get_num_threads()})");
 double peak = MatmulPeakGflops();
 Console.WriteLine($"libtorch fp32 matmul peak (2048x2048, best of 5): {peak:0.0} GFLOP/s");
 Console.WriteLine();
-Console.WriteLine("| input | encoder | method | batch | samples/s | step ms (median) | augmentation ms for both views (share of step) |");
-Console.WriteLine("|---|---|---|---|---|---|---|");
+if (args.Contains("--profile"))
+{
+    StepProfile.Run(peak, batch, steps);
+    return;
+}
+Console.WriteLine("| input | encoder | method | batch | samples/s | step ms (median) | GFLOP per step | GFLOP/s | MFU | augmentation ms for both views (share of step) |");
+Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|");
 
 var cases = new (string Input, SslInputShape Shape, EncoderKind Encoder, SslMethod Method)[]
 {
@@ -37,19 +49,23 @@ var cases = new (string Input, SslInputShape Shape, EncoderKind Encoder, SslMeth
     ("HIGGS 28 features", SslInputShape.Tabular(28), EncoderKind.ResMlp, SslMethod.Vime),
     ("BasicMotions 6x100", SslInputShape.Series(6, 100), EncoderKind.Conv1d, SslMethod.SimClr),
 };
+string? filter = args.SkipWhile(a => a != "--filter").Skip(1).FirstOrDefault();
 foreach (var c in cases)
 {
+    if (filter is not null && !$"{c.Input} {c.Encoder} {c.Method}".Contains(filter, StringComparison.OrdinalIgnoreCase)) continue;
     var options = new EncoderOptions { Kind = c.Encoder };
     if (c.Encoder == EncoderKind.ResNet) options.Depth = 10;
     torch.manual_seed(1);
     using ISslMethod method = SslMethodFactory.Create(c.Method, EncoderFactory.Create(c.Shape, options));
     AugmentationPolicy policy = DefaultAugmentations.For(c.Method, c.Shape.Kind);
     var result = Measure(method, policy, c.Shape, c.Encoder == EncoderKind.ResNet ? Math.Min(batch, 128) : batch, c.Encoder == EncoderKind.ResNet ? Math.Max(2, steps / 3) : steps);
+    double achieved = result.StepFlops / result.StepSeconds / 1e9;
     Console.WriteLine($"| {c.Input} | {c.Encoder} | {c.Method} | {result.Batch} | {result.Batch / result.StepSeconds:0} | {result.StepSeconds * 1000:0} | " +
+                      $"{result.StepFlops / 1e9:0.00} | {achieved:0.0} | {achieved / peak:P0} | " +
                       $"{result.AugmentSeconds * 1000:0.0} ({result.AugmentSeconds / result.StepSeconds:P0}) |");
 }
 
-static (int Batch, double StepSeconds, double AugmentSeconds) Measure(ISslMethod method, AugmentationPolicy policy, SslInputShape shape, int batchSize, int steps)
+static (int Batch, double StepSeconds, double AugmentSeconds, double StepFlops) Measure(ISslMethod method, AugmentationPolicy policy, SslInputShape shape, int batchSize, int steps)
 {
     method.Module.train();
     var parameters = method.TrainableParameters().ToList();
@@ -71,6 +87,11 @@ static (int Batch, double StepSeconds, double AugmentSeconds) Measure(ISslMethod
         return clock.Elapsed.TotalSeconds;
     }
 
+    // FLOPs of one step, counted once on the same batch and policy (the count does not depend on values).
+    FlopCount flops = FlopCounter.TrainingStep(method, data, new ViewGenerator(policy, new AugmentationContext(generator, shape, bank)));
+    if (flops.UncountedLayers.Count > 0)
+        throw new InvalidOperationException($"FLOPs undercounted: {string.Join(", ", flops.UncountedLayers)} never reported a call.");
+
     Step(); Step(); // warm-up: allocator and kernel selection
     var times = Enumerable.Range(0, steps).Select(_ => Step()).OrderBy(t => t).ToArray();
     double median = times[times.Length / 2];
@@ -85,7 +106,7 @@ static (int Batch, double StepSeconds, double AugmentSeconds) Measure(ISslMethod
         policy.Apply(data, context).sum().item<float>();
         return clock.Elapsed.TotalSeconds;
     }).OrderBy(t => t).ToArray();
-    return (batchSize, median, augmentTimes[augmentTimes.Length / 2]);
+    return (batchSize, median, augmentTimes[augmentTimes.Length / 2], flops.TotalFlops);
 }
 
 static double MatmulPeakGflops()

@@ -65,6 +65,6 @@ public sealed class Conv1dEncoder : SslEncoder
     {
         EncoderLayers.CheckInput(input, InputShape, nameof(Conv1dEncoder));
         using var scope = torch.NewDisposeScope();
-        return head.forward(body.forward(input)).MoveToOuterDisposeScope();
+        return head.call(body.call(input)).MoveToOuterDisposeScope();
     }
 }

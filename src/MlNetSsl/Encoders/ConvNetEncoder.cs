@@ -72,7 +72,7 @@ public sealed class ConvNetEncoder : SslEncoder
         EncoderLayers.CheckInput(input, InputShape, nameof(ConvNetEncoder));
         using var scope = torch.NewDisposeScope();
         // Centring [0, 1] pixels to [-1, 1] keeps the first layer's activations symmetric without caller-side normalization.
-        Tensor x = features.forward(input * 2 - 1);
-        return head.forward(x).MoveToOuterDisposeScope();
+        Tensor x = features.call(EncoderLayers.ChannelsLastOnCpu(input * 2 - 1));
+        return head.call(x).MoveToOuterDisposeScope();
     }
 }

@@ -44,6 +44,18 @@ internal static class EncoderLayers
     }
 
     /// <summary>
+    /// The image batch [N, C, H, W] with channels-last strides (NHWC in memory) when it is on the CPU. libtorch's CPU
+    /// convolutions (oneDNN) work in that layout and otherwise reorder every input and output; convolution, BatchNorm,
+    /// ReLU and pooling keep the layout, so one copy at the encoder's entrance covers the whole network, forward and
+    /// backward. TorchSharp has no memory_format argument; permute-contiguous-permute produces the same strides.
+    /// </summary>
+    public static Tensor ChannelsLastOnCpu(Tensor images)
+    {
+        if (images.device_type != DeviceType.CPU || images.dim() != 4) return images;
+        return images.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2);
+    }
+
+    /// <summary>
     /// Fails with a readable message instead of a native shape error deep inside the network. Convolutional encoders
     /// pool globally, so only the rank and the channel (or feature) count must match; spatial size and length may vary.
     /// </summary>

@@ -54,6 +54,6 @@ public sealed class MlpEncoder : SslEncoder
     {
         EncoderLayers.CheckInput(input, InputShape, nameof(MlpEncoder));
         using var scope = torch.NewDisposeScope();
-        return head.forward(body.forward(input)).MoveToOuterDisposeScope();
+        return head.call(body.call(input)).MoveToOuterDisposeScope();
     }
 }

@@ -56,10 +56,10 @@ public sealed class ResMlpEncoder : SslEncoder
     {
         EncoderLayers.CheckInput(input, InputShape, nameof(ResMlpEncoder));
         using var scope = torch.NewDisposeScope();
-        Tensor x = stem.forward(input);
+        Tensor x = stem.call(input);
         foreach (nn.Module<Tensor, Tensor> block in blocks)
-            x = x + block.forward(x);
-        x = nn.functional.relu(finalNorm.forward(x));
-        return head.forward(x).MoveToOuterDisposeScope();
+            x = x + block.call(x);
+        x = nn.functional.relu(finalNorm.call(x));
+        return head.call(x).MoveToOuterDisposeScope();
     }
 }

@@ -72,8 +72,8 @@ public sealed class ResNetEncoder : SslEncoder
     {
         EncoderLayers.CheckInput(input, InputShape, nameof(ResNetEncoder));
         using var scope = torch.NewDisposeScope();
-        Tensor x = body.forward(input * 2 - 1);
-        return head.forward(x).MoveToOuterDisposeScope();
+        Tensor x = body.call(EncoderLayers.ChannelsLastOnCpu(input * 2 - 1));
+        return head.call(x).MoveToOuterDisposeScope();
     }
 
     private sealed class BasicBlock : nn.Module<Tensor, Tensor>
@@ -98,9 +98,9 @@ public sealed class ResNetEncoder : SslEncoder
         public override Tensor forward(Tensor input)
         {
             using var scope = torch.NewDisposeScope();
-            Tensor y = nn.functional.relu(bn1.forward(conv1.forward(input)));
-            y = bn2.forward(conv2.forward(y));
-            Tensor skip = shortcut is null ? input : shortcut.forward(input);
+            Tensor y = nn.functional.relu(bn1.call(conv1.call(input)));
+            y = bn2.call(conv2.call(y));
+            Tensor skip = shortcut is null ? input : shortcut.call(input);
             return nn.functional.relu(y + skip).MoveToOuterDisposeScope();
         }
     }

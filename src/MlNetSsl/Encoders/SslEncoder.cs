@@ -7,6 +7,10 @@ namespace MlNetSsl;
 /// A backbone that maps a batch of inputs (<see cref="SslInputShape.BatchShape"/>) to embeddings [N, EmbeddingSize].
 /// The embeddings are what the ML.NET stage outputs; SSL methods add their own projection heads on top.
 /// </summary>
+/// <remarks>
+/// Implementations run their layers through <c>call</c>, never <c>forward</c>: TorchSharp fires forward hooks only
+/// through <c>call</c>, and <see cref="FlopCounter"/> relies on those hooks to see every layer.
+/// </remarks>
 public abstract class SslEncoder : nn.Module<Tensor, Tensor>
 {
     /// <summary>Creates the encoder; subclasses call <c>RegisterComponents()</c> once their layers exist.</summary>
