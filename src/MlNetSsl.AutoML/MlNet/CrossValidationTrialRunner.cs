@@ -186,7 +186,7 @@ internal static class CrossValidation
             var train = new List<FoldRow>();
             var test = new List<FoldRow>();
             for (int row = 0; row < labels.Length; row++)
-                (foldOfRow[row] == fold ? test : train).Add(new FoldRow { Features = features[row], Label = labels[row] });
+                (foldOfRow[row] == fold ? test : train).Add(new FoldRow { Features = features[row], Label = labels[row] - 1 });
             IDataView trainView = ml.Data.LoadFromEnumerable(train, schema);
             IDataView testView = ml.Data.LoadFromEnumerable(test, schema);
             ITransformer normalizer = ml.Transforms.NormalizeMeanVariance(CrossValidationTrialRunner.FeatureColumn).Fit(trainView);
@@ -216,6 +216,8 @@ internal static class CrossValidation
     {
         public float[] Features { get; set; } = [];
 
+        /// <summary>The class as a 0-based index: <c>LoadFromEnumerable</c> stores a key column's value v as key v + 1
+        /// (0 is the missing key), so class key k is written as k - 1.</summary>
         public uint Label { get; set; }
     }
 }

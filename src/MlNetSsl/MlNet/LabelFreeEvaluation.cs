@@ -107,7 +107,8 @@ public static class LabelFreeEvaluation
         for (int quarterTurns = 0; quarterTurns < 4; quarterTurns++)
             for (int image = 0; image < imageCount; image++)
             {
-                var row = new RotationRow { Features = features[quarterTurns * imageCount + image], Rotation = (uint)quarterTurns + 1 };
+                // LoadFromEnumerable stores a key column's value v as key v + 1, so the 0-based rotation index is the value.
+                var row = new RotationRow { Features = features[quarterTurns * imageCount + image], Rotation = (uint)quarterTurns };
                 (testImages.Contains(image) ? test : train).Add(row);
             }
 
