@@ -152,21 +152,14 @@ internal sealed class Benchmark
     }
 
     /// <summary>The small space grid search runs over: two methods x two augmentation strengths x two probe L2 values
-    /// (x two augmentation templates for images), every other option at its default; epochs fixed at
+    /// (eight configurations, four pretraining runs), every other option at its default; epochs fixed at
     /// <paramref name="epochs"/> for the grid, left to the scheduler when null.</summary>
     public SearchSpace GridSpace(int? epochs)
     {
         SslSearchSpace space = SslSearchSpace.For(Kind).WithoutRawFeatures();
-        if (Kind == SslInputKind.Image)
-        {
-            space.WithMethods(SslMethod.SimClr, SslMethod.Byol);
-            space.Pretraining["Augmentations"] = new ChoiceOption("Default", "Light");
-        }
-        else
-        {
-            space.WithMethods(SslMethod.Scarf, SslMethod.Vicreg);
-            space.Pretraining["Augmentations"] = new ChoiceOption("Default");
-        }
+        if (Kind == SslInputKind.Image) space.WithMethods(SslMethod.SimClr, SslMethod.Byol);
+        else space.WithMethods(SslMethod.Scarf, SslMethod.Vicreg);
+        space.Pretraining["Augmentations"] = new ChoiceOption("Default");
         space.Pretraining["AugmentationStrength"] = new ChoiceOption(0.5, 1.0);
         space.Downstream["L2Regularization"] = new ChoiceOption(0.01, 1.0);
         space.Downstream["L1Regularization"] = new ChoiceOption(1.0);

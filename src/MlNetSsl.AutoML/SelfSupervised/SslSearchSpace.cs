@@ -176,9 +176,9 @@ public sealed class SslSearchSpace : SearchSpace
             throw new ArgumentException($"The search space does not fit the self-supervised experiment: {e.Message}", nameof(space), e);
         }
         foreach (object value in ChoicesAt(space, PretrainingOption, nameof(SslPretrainingParameters.Method)))
-            CheckMethod(Enum.Parse<SslMethod>((string)value), kind);
+            CheckMethod(ParseChoice<SslMethod>(value, nameof(SslPretrainingParameters.Method)), kind);
         foreach (object value in ChoicesAt(space, PretrainingOption, nameof(SslPretrainingParameters.Encoder)))
-            CheckEncoder(Enum.Parse<EncoderKind>((string)value), kind);
+            CheckEncoder(ParseChoice<EncoderKind>(value, nameof(SslPretrainingParameters.Encoder)), kind);
         CheckRange(space, nameof(SslPretrainingParameters.EncoderWidth), 0.125, 8);
         CheckRange(space, nameof(SslPretrainingParameters.AugmentationStrength), 0, 1);
         CheckRange(space, nameof(SslPretrainingParameters.LearningRate), double.Epsilon, 10);
@@ -187,6 +187,10 @@ public sealed class SslSearchSpace : SearchSpace
         CheckRange(space, nameof(SslPretrainingParameters.EmbeddingSize), 0, 1 << 16);
         CheckRange(space, nameof(SslPretrainingParameters.Epochs), 1, 10_000);
     }
+
+    private static TEnum ParseChoice<TEnum>(object value, string option) where TEnum : struct, Enum =>
+        value is string text && Enum.TryParse(text, ignoreCase: false, out TEnum parsed) && Enum.IsDefined(parsed) ? parsed
+            : throw new ArgumentException($"Option {PretrainingOption}.{option} offers {value}, which is not one of: {string.Join(", ", Enum.GetNames<TEnum>())}.");
 
     private static IEnumerable<object> ChoicesAt(SearchSpace space, string nested, string name) =>
         space.HasOption(nested) && space[nested] is SearchSpace inner && inner.HasOption(name) && inner[name] is ChoiceOption choice
