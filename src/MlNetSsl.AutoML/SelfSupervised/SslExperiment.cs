@@ -304,7 +304,9 @@ public sealed class SslExperiment
         }
         try
         {
-            IDataView labeled = featurizer.Transform(dataset.LabeledView);
+            // Trainers pass over their data many times; cached, the labeled rows are decoded and embedded once.
+            IDataView labeled = _mlContext.Data.Cache(_mlContext.Transforms.SelectColumns(_labelColumnName, SslDataset.FeatureColumn)
+                .Fit(featurizer.Transform(dataset.LabeledView)).Transform(featurizer.Transform(dataset.LabeledView)));
             ITransformer trainer = _mlContext.Transforms.NormalizeMeanVariance(SslDataset.FeatureColumn)
                 .Append(SslDownstream.CreateTrainer(_mlContext, parameters.Downstream, _labelColumnName, SslDataset.FeatureColumn))
                 .Append(_mlContext.Transforms.Conversion.MapKeyToValue("PredictedLabel"))
