@@ -96,23 +96,7 @@ internal sealed class CrossValidationTrialRunner : ITrialRunner
     {
         var (foldOfRow, foldCount) = StratifiedFolds.Assign(rows.Labels, requestedFolds, seed);
         FoldCount = foldCount;
-        var schema = SchemaDefinition.Create(typeof(FoldRow));
-        schema[nameof(FoldRow.Features)].ColumnType = new VectorDataViewType(NumberDataViewType.Single, rows.FeatureLength);
-        schema[nameof(FoldRow.Label)].ColumnType = new KeyDataViewType(typeof(uint), rows.ClassCount);
-
-        _folds = new (IDataView, IDataView)[foldCount];
-        for (int fold = 0; fold < foldCount; fold++)
-        {
-            var train = new List<FoldRow>();
-            var test = new List<FoldRow>();
-            for (int row = 0; row < rows.Labels.Length; row++)
-                (foldOfRow[row] == fold ? test : train).Add(new FoldRow { Features = rows.Features[row], Label = rows.Labels[row] });
-            IDataView trainView = ml.Data.LoadFromEnumerable(train, schema);
-            IDataView testView = ml.Data.LoadFromEnumerable(test, schema);
-            // Normalization is fitted on the training side only, as it would be in production.
-            ITransformer normalizer = ml.Transforms.NormalizeMeanVariance(FeatureColumn).Fit(trainView);
-            _folds[fold] = (ml.Data.Cache(normalizer.Transform(trainView)), ml.Data.Cache(normalizer.Transform(testView)));
-        }
+        _folds = CrossValidation.BuildFolds(ml, rows.Features, rows.Labels, rows.ClassCount, foldOfRow, foldCount);
     }
 
     /// <summary>The number of folds actually used.</summary>
@@ -179,11 +163,61 @@ internal sealed class CrossValidationTrialRunner : ITrialRunner
             MaximumNumberOfIterations = iterations,
             NumberOfThreads = 1, // SDCA is only reproducible single-threaded
         });
+}
+
+/// <summary>Fold views for cross-validation over labeled feature vectors, and pooled accuracy over them.</summary>
+internal static class CrossValidation
+{
+    /// <summary>
+    /// One (train, test) pair of cached views per fold, with columns <see cref="CrossValidationTrialRunner.FeatureColumn"/>
+    /// (standardized by a mean-variance normalizer fitted on the fold's training side only, as in production) and
+    /// <see cref="CrossValidationTrialRunner.LabelColumn"/> (keys 1..<paramref name="classCount"/>).
+    /// </summary>
+    public static (IDataView Train, IDataView Test)[] BuildFolds(MLContext ml, float[][] features, uint[] labels, int classCount,
+        int[] foldOfRow, int foldCount)
+    {
+        int length = features.Length == 0 ? 0 : features[0].Length;
+        var schema = SchemaDefinition.Create(typeof(FoldRow));
+        schema[nameof(FoldRow.Features)].ColumnType = new VectorDataViewType(NumberDataViewType.Single, length);
+        schema[nameof(FoldRow.Label)].ColumnType = new KeyDataViewType(typeof(uint), classCount);
+        var folds = new (IDataView, IDataView)[foldCount];
+        for (int fold = 0; fold < foldCount; fold++)
+        {
+            var train = new List<FoldRow>();
+            var test = new List<FoldRow>();
+            for (int row = 0; row < labels.Length; row++)
+                (foldOfRow[row] == fold ? test : train).Add(new FoldRow { Features = features[row], Label = labels[row] - 1 });
+            IDataView trainView = ml.Data.LoadFromEnumerable(train, schema);
+            IDataView testView = ml.Data.LoadFromEnumerable(test, schema);
+            ITransformer normalizer = ml.Transforms.NormalizeMeanVariance(CrossValidationTrialRunner.FeatureColumn).Fit(trainView);
+            folds[fold] = (ml.Data.Cache(normalizer.Transform(trainView)), ml.Data.Cache(normalizer.Transform(testView)));
+        }
+        return folds;
+    }
+
+    /// <summary>Correct predictions over all test rows, pooled across folds, of a trainer fitted on each fold's training side.
+    /// ML.NET trainers cannot be interrupted, so cancellation is honoured between folds.</summary>
+    public static double Accuracy((IDataView Train, IDataView Test)[] folds, Func<IEstimator<ITransformer>> createTrainer, CancellationToken cancellationToken)
+    {
+        long correct = 0, total = 0;
+        foreach (var (train, test) in folds)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            IDataView scored = createTrainer().Fit(train).Transform(test);
+            uint[] predicted = scored.GetColumn<uint>("PredictedLabel").ToArray();
+            uint[] actual = scored.GetColumn<uint>(CrossValidationTrialRunner.LabelColumn).ToArray();
+            correct += predicted.Zip(actual).Count(p => p.First == p.Second);
+            total += actual.Length;
+        }
+        return (double)correct / total;
+    }
 
     private sealed class FoldRow
     {
         public float[] Features { get; set; } = [];
 
+        /// <summary>The class as a 0-based index: <c>LoadFromEnumerable</c> stores a key column's value v as key v + 1
+        /// (0 is the missing key), so class key k is written as k - 1.</summary>
         public uint Label { get; set; }
     }
 }

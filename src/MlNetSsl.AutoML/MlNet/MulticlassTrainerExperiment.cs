@@ -8,19 +8,30 @@ public static class AutoMLExtensions
     /// <summary>
     /// An experiment that searches ML.NET's linear multiclass trainers (<c>LbfgsMaximumEntropy</c>,
     /// <c>SdcaMaximumEntropy</c>) and their regularization on a feature vector column, scored by stratified
-    /// cross-validated accuracy. The self-supervised experiment (<c>SelfSupervisedExperiment</c>) will put the SSL stage
-    /// in front of the same search.
+    /// cross-validated accuracy. <see cref="SelfSupervisedExperiment"/> puts the SSL stage in front of a similar search.
     /// </summary>
     public static MulticlassTrainerExperiment MulticlassTrainerExperiment(this MLContext mlContext)
     {
         ArgumentNullException.ThrowIfNull(mlContext);
         return new MulticlassTrainerExperiment(mlContext);
     }
+
+    /// <summary>
+    /// The self-supervised AutoML experiment: searches SSL pretraining (method, augmentation policy and strength, encoder,
+    /// embedding size, learning rate, batch size, the method's key hyperparameter, epochs as the fidelity) with the
+    /// downstream trainer, and the raw-feature baseline, on a dataset where most rows have no label. The result's model is
+    /// the whole refitted pipeline. See <see cref="SslExperiment"/>.
+    /// </summary>
+    public static SslExperiment SelfSupervisedExperiment(this MLContext mlContext)
+    {
+        ArgumentNullException.ThrowIfNull(mlContext);
+        return new SslExperiment(mlContext);
+    }
 }
 
 /// <summary>
 /// AutoML over ML.NET's linear multiclass trainers, built on <see cref="SearchExperiment"/>. Rows without a label
-/// (NaN, empty text) are left out: plain trainers cannot use them; the SSL experiment will pretrain on them. The
+/// (NaN, empty text) are left out: plain trainers cannot use them; the SSL experiment pretrains on them. The
 /// objective is stratified k-fold cross-validated accuracy over the labeled rows; with a scheduler, the fidelity is the
 /// trainer's iteration count (L-BFGS continues from its previous weights when promoted). The best configuration is
 /// refitted on all labeled rows into one pipeline: <c>MapValueToKey(label)</c>, <c>NormalizeMeanVariance(features)</c>,
@@ -70,9 +81,15 @@ public sealed class MulticlassTrainerExperiment
     }
 
     /// <summary>Sets the objective. Default: <see cref="SslObjective.CrossValidatedAccuracy"/> with 5 folds.</summary>
+    /// <exception cref="ArgumentException">The objective is not cross-validated accuracy (plain trainers have no embeddings
+    /// to score without labels).</exception>
     public MulticlassTrainerExperiment SetObjective(SslObjective objective)
     {
-        _objective = objective ?? throw new ArgumentNullException(nameof(objective));
+        ArgumentNullException.ThrowIfNull(objective);
+        if (objective.Kind != SslObjectiveKind.CrossValidatedAccuracy)
+            throw new ArgumentException($"MulticlassTrainerExperiment supports SslObjective.CrossValidatedAccuracy only, not {objective}; " +
+                "label-free objectives score pretrained embeddings (use ml.SelfSupervisedExperiment()).", nameof(objective));
+        _objective = objective;
         return this;
     }
 
@@ -160,7 +177,7 @@ public sealed class MulticlassTrainerExperiment
         TrialRecord best = search.BestTrial ?? throw NoResult(search, cancellationToken);
         cancellationToken.ThrowIfCancellationRequested();
         ITransformer model = Refit(rows, best);
-        return new SslExperimentResult(new SslTrialResult(best, model), search.Trials, search.StopReason, search.Elapsed);
+        return new SslExperimentResult(new SslTrialResult(best, model), search.Trials, search.StopReason, search.Elapsed) { Objective = _objective };
     }
 
     private ITransformer Refit(LabeledRows rows, TrialRecord best)

@@ -24,6 +24,31 @@ public sealed class SslExperimentResult
 
     /// <summary>Experiment time, including earlier sessions of a resumed experiment (not the final refit).</summary>
     public TimeSpan Elapsed { get; }
+
+    /// <summary>The objective the trials were scored with; for <see cref="SslObjective.Auto"/>, the one it chose.</summary>
+    public SslObjective? Objective { get; internal init; }
+
+    /// <summary>Why that objective was used (for <see cref="SslObjective.Auto"/>: the label counts and the threshold); null
+    /// for <see cref="MulticlassTrainerExperiment"/>.</summary>
+    public string? ObjectiveExplanation { get; internal init; }
+
+    /// <summary>Self-supervised experiment: which kind of pipeline won, pretrained embeddings or the raw-feature baseline;
+    /// null for <see cref="MulticlassTrainerExperiment"/>.</summary>
+    public SslFeatureSource? BestFeatureSource { get; internal init; }
+
+    /// <summary>Self-supervised experiment: the winning configuration in words (featurizer, epochs, trainer); null otherwise.</summary>
+    public string? BestPipelineDescription { get; internal init; }
+
+    /// <summary>Self-supervised experiment: the measures and pretraining cost of every scored segment (trial and rung),
+    /// including earlier sessions of a resumed experiment; empty otherwise.</summary>
+    public IReadOnlyList<SslTrialMeasures> TrialMeasures { get; internal init; } = [];
+
+    /// <summary>Self-supervised experiment: how much pretraining was reused instead of repeated; null otherwise.</summary>
+    public PretrainingReuseSummary? PretrainingReuse { get; internal init; }
+
+    /// <summary>Adjustments the experiment made to the search space (for example options a label-free objective cannot
+    /// score), in words.</summary>
+    public IReadOnlyList<string> Notes { get; internal init; } = [];
 }
 
 /// <summary>The best trial of an experiment and the model built from its configuration.</summary>

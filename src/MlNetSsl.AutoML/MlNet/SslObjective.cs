@@ -1,16 +1,36 @@
+using System.Globalization;
+
 namespace MlNetSsl.AutoML;
 
+/// <summary>What kind of objective an <see cref="SslObjective"/> is.</summary>
+public enum SslObjectiveKind
+{
+    /// <summary>Stratified k-fold cross-validated accuracy of the downstream model on the labeled rows.</summary>
+    CrossValidatedAccuracy,
+
+    /// <summary>A measure of the embeddings that needs no labels (rotation prediction for images, RankMe otherwise).</summary>
+    LabelFree,
+
+    /// <summary>Label-free below a number of labels per class, cross-validated accuracy otherwise.</summary>
+    Auto,
+}
+
 /// <summary>
-/// What an experiment maximizes. Available now: <see cref="CrossValidatedAccuracy"/> over the labeled rows. The
-/// label-free objectives (embedding quality without labels) and <c>Auto</c> (choose by the number of labels) arrive
-/// with the SSL search space, which needs the self-supervised stage.
+/// What an experiment maximizes: <see cref="CrossValidatedAccuracy"/> over the labeled rows, a <see cref="LabelFree"/>
+/// measure of the embeddings for when labels are very few, or <see cref="Auto"/>, which picks one of the two from the
+/// number of labels per class. <see cref="MulticlassTrainerExperiment"/> supports cross-validated accuracy only.
 /// </summary>
 public sealed class SslObjective
 {
-    private SslObjective(string name, int folds)
+    /// <summary>The labels per class (labeled rows / classes) below which <see cref="Auto"/> chooses the label-free objective.</summary>
+    public const double DefaultMinimumLabelsPerClass = 5;
+
+    private SslObjective(SslObjectiveKind kind, string name, int folds, double minimumLabelsPerClass)
     {
+        Kind = kind;
         Name = name;
         Folds = folds;
+        MinimumLabelsPerClass = minimumLabelsPerClass;
     }
 
     /// <summary>
@@ -22,14 +42,48 @@ public sealed class SslObjective
     public static SslObjective CrossValidatedAccuracy(int folds = 5)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(folds, 2);
-        return new SslObjective($"CrossValidatedAccuracy(folds={folds})", folds);
+        return new SslObjective(SslObjectiveKind.CrossValidatedAccuracy, $"CrossValidatedAccuracy(folds={folds})", folds, 0);
     }
+
+    /// <summary>
+    /// A label-free measure of the pretrained embeddings, in [0, 1]: for images the rotation-prediction accuracy
+    /// (<see cref="LabelFreeEvaluation.RotationPredictionAccuracy"/>; SelfAugment found it ranks augmentation policies like
+    /// supervised evaluation), for tabular rows and series RankMe (<see cref="LabelFreeEvaluation.RankMe"/>) divided by
+    /// its maximum, min(rows, embedding size). The raw-feature baseline and the downstream options cannot be scored
+    /// without labels, so the search leaves them out; the final trainer uses the downstream defaults.
+    /// </summary>
+    public static SslObjective LabelFree { get; } = new(SslObjectiveKind.LabelFree, "LabelFree", 5, 0);
+
+    /// <summary>
+    /// <see cref="LabelFree"/> when there are fewer than <see cref="DefaultMinimumLabelsPerClass"/> labeled rows per
+    /// class on average (or a class has a single label, so nothing can be cross-validated), otherwise
+    /// <see cref="CrossValidatedAccuracy"/> with 5 folds. The result says which one was used and why.
+    /// </summary>
+    public static SslObjective Auto { get; } = AutoWith();
+
+    /// <summary><see cref="Auto"/> with another threshold or fold count.</summary>
+    /// <param name="minimumLabelsPerClass">Below this many labeled rows per class (on average), use the label-free objective.</param>
+    /// <param name="folds">Folds of the cross-validated objective.</param>
+    public static SslObjective AutoWith(double minimumLabelsPerClass = DefaultMinimumLabelsPerClass, int folds = 5)
+    {
+        if (!(minimumLabelsPerClass >= 0) || !double.IsFinite(minimumLabelsPerClass))
+            throw new ArgumentOutOfRangeException(nameof(minimumLabelsPerClass), minimumLabelsPerClass, "The threshold must be a non-negative number.");
+        ArgumentOutOfRangeException.ThrowIfLessThan(folds, 2);
+        return new SslObjective(SslObjectiveKind.Auto,
+            $"Auto(minLabelsPerClass={minimumLabelsPerClass.ToString(CultureInfo.InvariantCulture)},folds={folds})", folds, minimumLabelsPerClass);
+    }
+
+    /// <summary>What kind of objective this is.</summary>
+    public SslObjectiveKind Kind { get; }
 
     /// <summary>A description of the objective (recorded in checkpoints).</summary>
     public string Name { get; }
 
-    /// <summary>The requested number of folds.</summary>
+    /// <summary>The requested number of folds (cross-validated accuracy, and Auto when it picks it).</summary>
     public int Folds { get; }
+
+    /// <summary>For <see cref="SslObjectiveKind.Auto"/>: the labels per class below which the label-free objective is used.</summary>
+    public double MinimumLabelsPerClass { get; }
 
     /// <inheritdoc/>
     public override string ToString() => Name;

@@ -121,6 +121,26 @@ public sealed class MulticlassTrainerExperimentTests : IDisposable
     }
 
     [Fact]
+    public void FoldViewsKeepEveryClassKey()
+    {
+        // LoadFromEnumerable stores a key value v as key v + 1; writing 1-based class keys as they are once turned the top
+        // class into the missing key (so trainers skipped it) and shifted the others. Every key must come back unchanged.
+        var ml = new MLContext(seed: 1);
+        uint[] labels = [1, 2, 3, 3, 2, 1, 2, 1, 3, 1, 3, 2];
+        // One-hot class indicators plus a little per-row variation: every fold holds every class, and they are separable.
+        float[][] features = labels.Select((l, i) => new float[] { l == 1 ? 1 : 0, l == 2 ? 1 : 0, l == 3 ? 1 : 0, 0.01f * i }).ToArray();
+        int[] foldOfRow = [0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1];
+        var folds = CrossValidation.BuildFolds(ml, features, labels, classCount: 3, foldOfRow, foldCount: 2);
+        Assert.Equal(labels[..6], folds[0].Test.GetColumn<uint>(CrossValidationTrialRunner.LabelColumn).ToArray());
+        Assert.Equal(labels[6..], folds[0].Train.GetColumn<uint>(CrossValidationTrialRunner.LabelColumn).ToArray());
+        Assert.Equal(3UL, ((KeyDataViewType)folds[1].Train.Schema[CrossValidationTrialRunner.LabelColumn].Type).Count);
+        // A probe trained on one fold classifies the other perfectly.
+        var probe = new SslDownstreamParameters { L1Regularization = 0, L2Regularization = 1e-3 };
+        Assert.Equal(1.0, CrossValidation.Accuracy(folds, () => SslDownstream.CreateTrainer(ml, probe, CrossValidationTrialRunner.LabelColumn,
+            CrossValidationTrialRunner.FeatureColumn), CancellationToken.None));
+    }
+
+    [Fact]
     public async Task LbfgsContinuesFromItsSavedFoldModelsWhenPromoted()
     {
         var ml = new MLContext(seed: 1);

@@ -1,0 +1,102 @@
+using System.Diagnostics;
+using System.Globalization;
+using Microsoft.ML;
+
+namespace MlNetSsl.AutoML;
+
+/// <summary>What one pretraining call did: the fitted stage, and how much of it was trained now versus reused.</summary>
+/// <param name="Transformer">The fitted stage; the caller owns (and disposes) it.</param>
+/// <param name="EpochsTrained">Epochs trained in this call.</param>
+/// <param name="EpochsReused">Epochs restored from a snapshot or an interrupted run instead of trained again.</param>
+/// <param name="Duration">Wall time of this call (reading rows included).</param>
+/// <param name="TimeSaved">The recorded training time of the reused epochs: what this call did not spend again.</param>
+internal sealed record PretrainingOutcome(SelfSupervisedTransformer Transformer, int EpochsTrained, int EpochsReused, TimeSpan Duration, TimeSpan TimeSaved);
+
+/// <summary>
+/// Pretraining shared between trials and rungs. Trials whose pretraining options agree get the same key
+/// (<see cref="TrialRequest.GetCacheKey"/> of the <c>Pretraining</c> options) and one folder under the cache root:
+/// <c>epoch-NNNN/</c> holds the stage's checkpoint after N epochs (a snapshot), <c>to-NNNN/</c> a run working towards N.
+/// A request for N epochs starts from the largest snapshot at most N (or from its own interrupted run) and continues with
+/// <see cref="SelfSupervisedOptions.CheckpointDirectory"/>; because every run of a key uses the same
+/// <see cref="SelfSupervisedOptions.ScheduleEpochs"/> (the scheduler's maximum fidelity) and seed, the stage guarantees
+/// the continued run equals a straight one. Snapshots are kept for later trials of the key.
+/// </summary>
+internal sealed class PretrainingCache
+{
+    private const string SnapshotPrefix = "epoch-";
+    private const string WorkPrefix = "to-";
+
+    private readonly string _root;
+
+    public PretrainingCache(string root)
+    {
+        _root = root;
+        Directory.CreateDirectory(root);
+    }
+
+    /// <summary>Fits the stage to <see cref="SelfSupervisedOptions.Epochs"/> epochs, reusing what the key already trained.</summary>
+    /// <param name="ml">The context to fit in.</param>
+    /// <param name="data">The pretraining rows (every row of the experiment).</param>
+    /// <param name="options">The stage options; <see cref="SelfSupervisedOptions.CheckpointDirectory"/>,
+    /// <see cref="SelfSupervisedOptions.Progress"/> and <see cref="SelfSupervisedOptions.CancellationToken"/> are set here.</param>
+    /// <param name="key">The pretraining cache key.</param>
+    /// <param name="cancellationToken">Stops pretraining within one step; the epochs done so far stay for the next call.</param>
+    public PretrainingOutcome Pretrain(MLContext ml, IDataView data, SelfSupervisedOptions options, string key, CancellationToken cancellationToken)
+    {
+        var clock = Stopwatch.StartNew();
+        int target = options.Epochs;
+        string keyFolder = Path.Combine(_root, "pretraining-" + key[..Math.Min(16, key.Length)]);
+        string snapshot = Path.Combine(keyFolder, SnapshotPrefix + Epochs(target));
+        string work = Path.Combine(keyFolder, WorkPrefix + Epochs(target));
+        Directory.CreateDirectory(keyFolder);
+        if (!Directory.Exists(work) || Directory.GetFiles(work).Length == 0)
+        {
+            Directory.CreateDirectory(work);
+            // The nearest snapshot at or below the target: a promoted trial continues from its previous rung, a new trial
+            // of an already trained key loads its rung outright.
+            int? start = Directory.GetDirectories(keyFolder, SnapshotPrefix + "*")
+                .Select(d => int.TryParse(Path.GetFileName(d)[SnapshotPrefix.Length..], NumberStyles.None, CultureInfo.InvariantCulture, out int e) ? e : -1)
+                .Where(e => e >= 1 && e <= target)
+                .Select(e => (int?)e).Max();
+            if (start is int epochs)
+                foreach (string file in Directory.GetFiles(Path.Combine(keyFolder, SnapshotPrefix + Epochs(epochs))))
+                    File.Copy(file, Path.Combine(work, Path.GetFileName(file)), overwrite: true);
+        }
+
+        var epochCounter = new EpochCounter();
+        SelfSupervisedOptions run = options.Clone();
+        run.CheckpointDirectory = work;
+        run.Progress = epochCounter;
+        run.CancellationToken = cancellationToken;
+        SelfSupervisedTransformer transformer = ml.Transforms.SelfSupervised(run).Fit(data);
+        int trained = epochCounter.Epochs;
+        int reused = Math.Max(0, transformer.History.Count - trained);
+        var saved = TimeSpan.FromSeconds(transformer.History.Take(reused).Sum(h => h.Seconds));
+
+        // Publish the result as the key's snapshot at the target (an atomic rename), unless one exists already.
+        try
+        {
+            if (Directory.Exists(snapshot)) Directory.Delete(work, recursive: true);
+            else Directory.Move(work, snapshot);
+        }
+        catch (IOException)
+        {
+            // Another process published the same snapshot first, or a file is busy; the next call can still use the work folder.
+        }
+        return new PretrainingOutcome(transformer, trained, reused, clock.Elapsed, saved);
+    }
+
+    private static string Epochs(int epochs) => epochs.ToString("D4", CultureInfo.InvariantCulture);
+
+    /// <summary>Counts the epochs a fit actually trains (the stage reports a summary per trained epoch, none for restored ones).
+    /// The stage reports synchronously from its loop, so a plain counter is enough.</summary>
+    private sealed class EpochCounter : IProgress<SslProgress>
+    {
+        public int Epochs { get; private set; }
+
+        public void Report(SslProgress value)
+        {
+            if (value.EpochSummary is not null) Epochs++;
+        }
+    }
+}

@@ -1,0 +1,144 @@
+using System.Security.Cryptography;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+
+namespace MlNetSsl.AutoML;
+
+/// <summary>
+/// The experiment's data, read once: the input shape, the label keys of the labeled rows (in the order of
+/// <see cref="LabeledView"/>), per-class counts, and, when the raw-feature baseline is searched, the raw feature vectors
+/// of the labeled rows. Every row, labeled or not, is pretraining data.
+/// </summary>
+internal sealed class SslDataset
+{
+    /// <summary>The column the downstream trainer reads: the embedding (or raw feature) vector.</summary>
+    public const string FeatureColumn = "SslFeatures";
+
+    /// <summary>The intermediate column of resized images in the raw-feature image pipeline.</summary>
+    public const string ResizedImageColumn = "SslResizedImage";
+
+    private readonly MLContext _ml;
+    private float[][]? _rawFeatures;
+
+    private SslDataset(MLContext ml, IDataView data, string inputColumn, string labelColumn, SslInputShape shape, ITransformer labelToKey,
+        int classCount, uint[] labeledKeys, long rowCount)
+    {
+        _ml = ml;
+        Data = data;
+        InputColumn = inputColumn;
+        LabelColumn = labelColumn;
+        Shape = shape;
+        LabelToKey = labelToKey;
+        ClassCount = classCount;
+        LabeledKeys = labeledKeys;
+        RowCount = rowCount;
+    }
+
+    /// <summary>Every row (the pretraining data).</summary>
+    public IDataView Data { get; }
+
+    public string InputColumn { get; }
+
+    public string LabelColumn { get; }
+
+    public SslInputShape Shape { get; }
+
+    /// <summary><c>MapValueToKey</c> on the label column, fitted on all rows (missing labels become key 0).</summary>
+    public ITransformer LabelToKey { get; }
+
+    public int ClassCount { get; }
+
+    /// <summary>Class keys 1..<see cref="ClassCount"/> of the labeled rows, in <see cref="LabeledView"/> order.</summary>
+    public uint[] LabeledKeys { get; }
+
+    public long RowCount { get; }
+
+    public int LabeledCount => LabeledKeys.Length;
+
+    /// <summary>The labeled rows only, with the label as a key: what downstream trainers and their folds see.</summary>
+    public IDataView LabeledView => _ml.Data.FilterRowsByMissingValues(LabelToKey.Transform(Data), LabelColumn);
+
+    /// <summary>Labeled rows per class, on average.</summary>
+    public double LabelsPerClass => ClassCount == 0 ? 0 : LabeledCount / (double)ClassCount;
+
+    /// <summary>Labeled rows of the rarest class.</summary>
+    public int RarestClassCount => ClassCount == 0 ? 0 : LabeledKeys.GroupBy(k => k).Select(g => g.Count()).DefaultIfEmpty(0).Min();
+
+    /// <summary>Reads labels and checks the columns.</summary>
+    /// <exception cref="ArgumentException">A column is missing or unusable.</exception>
+    public static SslDataset Read(MLContext ml, IDataView data, string inputColumn, string labelColumn, SslInputShape shape)
+    {
+        if (data.Schema.GetColumnOrNull(labelColumn) is null)
+            throw new ArgumentException($"The dataset has no label column '{labelColumn}'; it has: {string.Join(", ", data.Schema.Where(c => !c.IsHidden).Select(c => c.Name))}.");
+        if (labelColumn == inputColumn) throw new ArgumentException($"The label column and the input column are both '{labelColumn}'.");
+        ITransformer labelToKey = ml.Transforms.Conversion.MapValueToKey(labelColumn, labelColumn).Fit(data);
+        IDataView keyed = labelToKey.Transform(data);
+        int classCount = (int)((KeyDataViewType)keyed.Schema[labelColumn].Type).Count;
+        uint[] allKeys = keyed.GetColumn<uint>(labelColumn).ToArray();
+        uint[] labeled = allKeys.Where(k => k != 0).ToArray();
+        return new SslDataset(ml, data, inputColumn, labelColumn, shape, labelToKey, classCount, labeled, allKeys.LongLength);
+    }
+
+    /// <summary>The raw-feature estimator: images resized to the stage's size with pixels as a vector (0..255, planar
+    /// RGB), or a copy of the vector column, into <see cref="FeatureColumn"/>.</summary>
+    public IEstimator<ITransformer> RawFeaturizer(MLContext ml) => Shape.Kind == SslInputKind.Image
+        ? ml.Transforms.ResizeImages(ResizedImageColumn, Shape.Width, Shape.Height, InputColumn)
+            .Append(ml.Transforms.ExtractPixels(FeatureColumn, ResizedImageColumn))
+        : ml.Transforms.CopyColumns(FeatureColumn, InputColumn);
+
+    /// <summary>Raw feature vectors of the labeled rows (read once), in <see cref="LabeledView"/> order.</summary>
+    public float[][] RawFeatures()
+    {
+        if (_rawFeatures is not null) return _rawFeatures;
+        IDataView labeled = LabeledView;
+        IDataView features = RawFeaturizer(_ml).Fit(labeled).Transform(labeled);
+        float[][] rows = features.GetColumn<VBuffer<float>>(FeatureColumn).Select(v => v.DenseValues().ToArray()).ToArray();
+        for (int row = 0; row < rows.Length; row++)
+        {
+            int bad = Array.FindIndex(rows[row], v => !float.IsFinite(v));
+            if (bad >= 0)
+                throw new InvalidDataException($"Labeled row {row} of column '{InputColumn}' holds {rows[row][bad]} at index {bad}; " +
+                    "replace missing values first (Transforms.ReplaceMissingValues).");
+        }
+        return _rawFeatures = rows;
+    }
+
+    /// <summary>A short SHA-256 of what the experiment learns from: row count, label keys, and the input values of up to
+    /// 64 evenly spaced rows, so a checkpoint is not resumed on other data.</summary>
+    public string ContentHash()
+    {
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        hash.AppendData(BitConverter.GetBytes(RowCount));
+        hash.AppendData(BitConverter.GetBytes(ClassCount));
+        foreach (uint key in LabeledKeys) hash.AppendData(BitConverter.GetBytes(key));
+        long stride = Math.Max(1, RowCount / 64);
+        DataViewSchema.Column column = Data.Schema[InputColumn];
+        using DataViewRowCursor cursor = Data.GetRowCursor([column]);
+        if (Shape.Kind == SslInputKind.Image)
+        {
+            ValueGetter<MLImage> getter = cursor.GetGetter<MLImage>(column);
+            MLImage? image = null;
+            while (cursor.MoveNext())
+            {
+                if (cursor.Position % stride != 0) continue;
+                getter(ref image!);
+                if (image is null) continue;
+                hash.AppendData(BitConverter.GetBytes(image.Width));
+                hash.AppendData(BitConverter.GetBytes(image.Height));
+                hash.AppendData(image.Pixels);
+            }
+        }
+        else
+        {
+            ValueGetter<VBuffer<float>> getter = cursor.GetGetter<VBuffer<float>>(column);
+            VBuffer<float> vector = default;
+            while (cursor.MoveNext())
+            {
+                if (cursor.Position % stride != 0) continue;
+                getter(ref vector);
+                hash.AppendData(System.Runtime.InteropServices.MemoryMarshal.AsBytes(vector.DenseValues().ToArray().AsSpan()));
+            }
+        }
+        return Convert.ToHexStringLower(hash.GetHashAndReset())[..16];
+    }
+}

@@ -1,0 +1,358 @@
+using System.Globalization;
+using Microsoft.ML;
+
+namespace MlNetSsl.AutoML;
+
+/// <summary>
+/// AutoML for few labels: searches self-supervised pretraining (method, augmentations, encoder, embedding size, learning
+/// rate, batch size, the method's key hyperparameter, epochs as the fidelity) together with the downstream trainer, and
+/// the honest alternative without pretraining (the same trainer on raw features). Every row of the dataset pretrains;
+/// rows with a label score the trials (cross-validated accuracy) unless labels are too few, when a label-free measure of
+/// the embeddings does. Created with <c>mlContext.SelfSupervisedExperiment()</c>; built on <see cref="SearchExperiment"/>,
+/// so tuners, schedulers, time budget, memory limit, cancellation and checkpoint/resume work as there.
+/// </summary>
+/// <example><code>
+/// SslExperimentResult result = await ml.SelfSupervisedExperiment()
+///     .SetDataset(data, labelColumnName: "Label")       // rows without a label are the unlabeled pool
+///     .SetInputColumn("Image")
+///     .SetSearchSpace(SslSearchSpace.For(data, "Image"))
+///     .SetObjective(SslObjective.Auto)
+///     .SetTuner(SslTuner.Tpe)
+///     .SetScheduler(SslScheduler.Asha(minEpochs: 2, maxEpochs: 30, reduction: 3))
+///     .SetTrainingTimeInSeconds(600).SetMaxTrials(40)
+///     .SetCheckpoint("experiment-folder")
+///     .RunAsync(cancellationToken);
+/// ml.Model.Save(result.BestTrial.Model, data.Schema, "model.zip");
+/// </code></example>
+public sealed class SslExperiment
+{
+    private readonly MLContext _mlContext;
+    private readonly SearchExperiment _search = new();
+    private IDataView? _data;
+    private string _labelColumnName = "Label";
+    private string? _inputColumnName;
+    private int _seriesChannels;
+    private int _imageWidth = 32;
+    private int _imageHeight = 32;
+    private SearchSpace? _searchSpace;
+    private SslObjective _objective = SslObjective.Auto;
+    private SslScheduler _scheduler = SslScheduler.None;
+    private string? _checkpointFolder;
+    private int _seed;
+    private bool _recordLabelFreeMeasures;
+
+    internal SslExperiment(MLContext mlContext) => _mlContext = mlContext;
+
+    /// <summary>Sets the data (required): every row pretrains; rows whose label is missing (NaN, empty text) form the
+    /// unlabeled pool, the others train and score the downstream model.</summary>
+    /// <param name="data">All rows, with the input column and the label column.</param>
+    /// <param name="labelColumnName">The label column (any type <c>MapValueToKey</c> accepts). Default "Label".</param>
+    public SslExperiment SetDataset(IDataView data, string labelColumnName = "Label")
+    {
+        _data = data ?? throw new ArgumentNullException(nameof(data));
+        ArgumentException.ThrowIfNullOrWhiteSpace(labelColumnName);
+        _labelColumnName = labelColumnName;
+        return this;
+    }
+
+    /// <summary>Sets the input column (required): an <c>MLImage</c> column (from <c>LoadImages</c>), a known-size vector of
+    /// Single (tabular), or such a vector holding a series of <paramref name="seriesChannels"/> channels.</summary>
+    /// <param name="inputColumnName">The column.</param>
+    /// <param name="seriesChannels">Above 0: the vector is a series of that many channels, channel after channel. Default 0.</param>
+    public SslExperiment SetInputColumn(string inputColumnName, int seriesChannels = 0)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(inputColumnName);
+        ArgumentOutOfRangeException.ThrowIfNegative(seriesChannels);
+        _inputColumnName = inputColumnName;
+        _seriesChannels = seriesChannels;
+        return this;
+    }
+
+    /// <summary>Sets the size images are resized to before the encoder (and for the raw-pixel baseline). Default 32 x 32.</summary>
+    public SslExperiment SetImageSize(int width, int height)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(width, 8);
+        ArgumentOutOfRangeException.ThrowIfLessThan(height, 8);
+        _imageWidth = width;
+        _imageHeight = height;
+        return this;
+    }
+
+    /// <summary>Sets the search space; its options must bind to <see cref="SslTrialParameters"/> and fit the input kind
+    /// (checked when the experiment runs). Default: <see cref="SslSearchSpace.For(IDataView, string, int)"/> for the input column.
+    /// With a scheduler, <c>Pretraining.Epochs</c> is left out (the fidelity sets the epochs).</summary>
+    public SslExperiment SetSearchSpace(SearchSpace searchSpace)
+    {
+        _searchSpace = searchSpace ?? throw new ArgumentNullException(nameof(searchSpace));
+        return this;
+    }
+
+    /// <summary>Sets the objective. Default: <see cref="SslObjective.Auto"/> (label-free below 5 labels per class).</summary>
+    public SslExperiment SetObjective(SslObjective objective)
+    {
+        _objective = objective ?? throw new ArgumentNullException(nameof(objective));
+        return this;
+    }
+
+    /// <summary>Sets the tuner. Default: <see cref="SslTuner.Tpe"/>.</summary>
+    public SslExperiment SetTuner(SslTuner tuner)
+    {
+        _search.SetTuner(tuner);
+        return this;
+    }
+
+    /// <summary>Sets the scheduler; the fidelity is the number of pretraining epochs, and every pretraining run's schedule
+    /// spans the scheduler's maximum so a promoted trial continues from its checkpoint. Default: <see cref="SslScheduler.None"/>
+    /// (each trial pretrains <c>Pretraining.Epochs</c> epochs).</summary>
+    public SslExperiment SetScheduler(SslScheduler scheduler)
+    {
+        _scheduler = scheduler ?? throw new ArgumentNullException(nameof(scheduler));
+        return this;
+    }
+
+    /// <summary>Sets the time budget of the search; see <see cref="SearchExperiment.SetTrainingTimeInSeconds"/>. The final
+    /// refit of the best configuration comes after it.</summary>
+    public SslExperiment SetTrainingTimeInSeconds(uint seconds)
+    {
+        _search.SetTrainingTimeInSeconds(seconds);
+        return this;
+    }
+
+    /// <summary>Sets the time budget with sub-second precision; see <see cref="SearchExperiment.SetTrainingTime"/>.</summary>
+    public SslExperiment SetTrainingTime(TimeSpan budget)
+    {
+        _search.SetTrainingTime(budget);
+        return this;
+    }
+
+    /// <summary>Sets the maximum number of trials started.</summary>
+    public SslExperiment SetMaxTrials(int maxTrials)
+    {
+        _search.SetMaxTrials(maxTrials);
+        return this;
+    }
+
+    /// <summary>Sets the memory limit; see <see cref="SearchExperiment.SetMaximumMemoryUsageInMegaByte"/>.</summary>
+    public SslExperiment SetMaximumMemoryUsageInMegaByte(double megabytes)
+    {
+        _search.SetMaximumMemoryUsageInMegaByte(megabytes);
+        return this;
+    }
+
+    /// <summary>Sets a checkpoint folder: the search journal, trial states and the shared pretraining snapshots live there,
+    /// and running the same experiment with the same folder resumes it (after a crash, or a pause by cancellation).</summary>
+    public SslExperiment SetCheckpoint(string folder)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(folder);
+        _search.SetCheckpoint(folder);
+        _checkpointFolder = Path.GetFullPath(folder);
+        return this;
+    }
+
+    /// <summary>Sets the seed of the tuner, the folds, the trainers and pretraining (every pretraining run uses seed + 1,
+    /// so seed 0, the default, pretrains like the stage's default seed).</summary>
+    public SslExperiment SetSeed(int seed)
+    {
+        _seed = seed;
+        _search.SetSeed(seed);
+        return this;
+    }
+
+    /// <summary>Receives progress reports (running, rung completed, completed, pruned, failed, stopped, with the best so far).</summary>
+    public SslExperiment SetProgress(IProgress<SslTrialReport> progress)
+    {
+        _search.SetProgress(progress);
+        return this;
+    }
+
+    /// <summary>Also measures the label-free scores (RankMe; rotation prediction for images) of every pretrained trial under the
+    /// cross-validated objective, in <see cref="SslExperimentResult.TrialMeasures"/>, for example to see how well they rank
+    /// configurations on your data. Costs a few seconds per segment. Default: false.</summary>
+    public SslExperiment SetRecordLabelFreeMeasures(bool record = true)
+    {
+        _recordLabelFreeMeasures = record;
+        return this;
+    }
+
+    /// <summary>
+    /// Runs (or resumes) the search, then refits the best configuration into one pipeline: <c>MapValueToKey(label)</c>, the
+    /// featurizer (the self-supervised stage, pretrained on every row, or the raw-feature transforms), a mean-variance
+    /// normalizer and the trainer fitted on the labeled rows, and <c>MapKeyToValue(PredictedLabel)</c>, so predictions are
+    /// the original label values.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">Missing settings, or no trial produced a metric.</exception>
+    /// <exception cref="ArgumentException">Unusable columns or search space; the message names them.</exception>
+    /// <exception cref="OperationCanceledException">Cancelled before any trial produced a metric.</exception>
+    public async Task<SslExperimentResult> RunAsync(CancellationToken cancellationToken = default)
+    {
+        if (_data is null) throw new InvalidOperationException("Set the data with SetDataset before running.");
+        if (_inputColumnName is null) throw new InvalidOperationException("Set the input column with SetInputColumn before running.");
+        SslInputShape shape = SslSearchSpace.InputShapeOf(_data.Schema, _inputColumnName, _seriesChannels, _imageWidth, _imageHeight);
+        SslDataset dataset = SslDataset.Read(_mlContext, _data, _inputColumnName, _labelColumnName, shape);
+        if (dataset.ClassCount < 2)
+            throw new InvalidOperationException($"Label column '{_labelColumnName}' has {dataset.ClassCount} class(es) among its labeled rows; " +
+                "a classifier needs labeled rows of at least two classes.");
+
+        var notes = new List<string>();
+        (SslObjective objective, string objectiveExplanation) = ResolveObjective(dataset);
+        SearchSpace space = PrepareSpace(shape.Kind, objective, notes);
+        bool searchesRawFeatures = Choices(space, SslSearchSpace.FeaturesOption).Contains(nameof(SslFeatureSource.RawFeatures));
+        if (searchesRawFeatures) _ = dataset.RawFeatures(); // read once now: a bad value fails here, not in every trial
+
+        int[] foldOfRow = new int[dataset.LabeledCount];
+        int foldCount = 0;
+        if (objective.Kind == SslObjectiveKind.CrossValidatedAccuracy)
+            (foldOfRow, foldCount) = StratifiedFolds.Assign(dataset.LabeledKeys, objective.Folds, _seed);
+
+        string? temporaryRoot = _checkpointFolder is null ? Directory.CreateTempSubdirectory("mlnetssl-ssl-").FullName : null;
+        try
+        {
+            string cacheRoot = _checkpointFolder is not null ? Path.Combine(_checkpointFolder, "cache") : temporaryRoot!;
+            int pretrainingSeed = unchecked(_seed + 1);
+            var runner = new SslTrialRunner(new SslTrialRunner.Settings(dataset, objective, foldOfRow, foldCount, pretrainingSeed,
+                cacheRoot, _recordLabelFreeMeasures));
+            string description = string.Create(CultureInfo.InvariantCulture,
+                $"SelfSupervised(input={_inputColumnName},{shape},label={_labelColumnName},{objective.Name},folds used={foldCount}," +
+                $"rows={dataset.RowCount},labeled={dataset.LabeledCount},data={dataset.ContentHash()},pretraining seed={pretrainingSeed})");
+
+            SearchResult search = await _search
+                .SetSearchSpace(space)
+                .SetScheduler(_scheduler)
+                .SetIsMaximize(true)
+                .SetTrialRunner(runner)
+                .SetRunnerDescription(description)
+                .RunAsync(cancellationToken).ConfigureAwait(false);
+
+            TrialRecord best = search.BestTrial ?? throw NoResult(search, cancellationToken);
+            cancellationToken.ThrowIfCancellationRequested();
+            SslTrialParameters parameters = best.Parameters.AsType<SslTrialParameters>();
+            ITransformer model = Refit(dataset, runner, best, parameters, search.MaxFidelity, cancellationToken);
+            IReadOnlyList<SslTrialMeasures> measures = runner.LoadMeasures();
+            return new SslExperimentResult(new SslTrialResult(best, model), search.Trials, search.StopReason, search.Elapsed)
+            {
+                Objective = objective,
+                ObjectiveExplanation = objectiveExplanation,
+                BestFeatureSource = parameters.Features,
+                BestPipelineDescription = Describe(parameters, best.Fidelity),
+                TrialMeasures = measures,
+                PretrainingReuse = new PretrainingReuseSummary(measures),
+                Notes = notes,
+            };
+        }
+        finally
+        {
+            if (temporaryRoot is not null) TryDeleteDirectory(temporaryRoot);
+        }
+    }
+
+    private (SslObjective Objective, string Explanation) ResolveObjective(SslDataset dataset)
+    {
+        string counts = string.Create(CultureInfo.InvariantCulture,
+            $"{dataset.LabeledCount} labeled rows of {dataset.RowCount}, {dataset.ClassCount} classes, {dataset.LabelsPerClass:0.##} labels per class on average, {dataset.RarestClassCount} in the rarest");
+        switch (_objective.Kind)
+        {
+            case SslObjectiveKind.LabelFree:
+                return (_objective, $"Label-free objective, as set ({counts}).");
+            case SslObjectiveKind.CrossValidatedAccuracy:
+                return (_objective, $"Cross-validated accuracy, as set ({counts}).");
+            default:
+                bool tooFew = dataset.LabelsPerClass < _objective.MinimumLabelsPerClass;
+                bool singleton = dataset.RarestClassCount < 2;
+                if (tooFew || singleton)
+                    return (SslObjective.LabelFree, string.Create(CultureInfo.InvariantCulture,
+                        $"Auto chose the label-free objective: {counts}; {(tooFew ? $"below the threshold of {_objective.MinimumLabelsPerClass} labels per class" : "a class has a single label, so it cannot be cross-validated")}."));
+                return (SslObjective.CrossValidatedAccuracy(_objective.Folds), string.Create(CultureInfo.InvariantCulture,
+                    $"Auto chose {_objective.Folds}-fold cross-validated accuracy: {counts}; at least {_objective.MinimumLabelsPerClass} labels per class."));
+        }
+    }
+
+    private SearchSpace PrepareSpace(SslInputKind kind, SslObjective objective, List<string> notes)
+    {
+        SearchSpace space = (_searchSpace ?? SslSearchSpace.For(kind)).Clone();
+        SslSearchSpace.Validate(space, kind);
+        if (_scheduler != SslScheduler.None && space.HasOption(SslSearchSpace.PretrainingOption)
+            && space[SslSearchSpace.PretrainingOption] is SearchSpace pretraining && pretraining.Remove(nameof(SslPretrainingParameters.Epochs)))
+            notes.Add($"The scheduler sets the pretraining epochs ({_scheduler.Name}), so Pretraining.Epochs was left out of the search.");
+        if (objective.Kind == SslObjectiveKind.LabelFree)
+        {
+            // Without labels neither the raw features nor the downstream options can be scored, so searching them is noise.
+            if (Choices(space, SslSearchSpace.FeaturesOption).Contains(nameof(SslFeatureSource.RawFeatures)))
+            {
+                space[SslSearchSpace.FeaturesOption] = new ChoiceOption(nameof(SslFeatureSource.SelfSupervised));
+                notes.Add("The label-free objective cannot score raw features, so the raw-feature baseline was left out of the search.");
+            }
+            if (space.Remove(SslSearchSpace.DownstreamOption))
+                notes.Add("The label-free objective does not depend on the downstream trainer, so its options were left out of the search; " +
+                    "the final trainer uses their defaults (" + SslDownstream.Describe(new SslDownstreamParameters()) + ").");
+        }
+        return space;
+    }
+
+    private ITransformer Refit(SslDataset dataset, SslTrialRunner runner, TrialRecord best, SslTrialParameters parameters, int? maxFidelity,
+        CancellationToken cancellationToken)
+    {
+        ITransformer featurizer;
+        if (parameters.Features == SslFeatureSource.SelfSupervised)
+        {
+            // The trials pretrained on every row already; the cache holds the best trial's encoder at its fidelity.
+            SelfSupervisedOptions options = runner.PretrainingOptions(parameters.Pretraining, best.Fidelity ?? parameters.Pretraining.Epochs, maxFidelity);
+            featurizer = runner.Cache.Pretrain(_mlContext, dataset.Data, options, SslTrialRunner.CacheKey(best.Parameters), cancellationToken).Transformer;
+        }
+        else
+        {
+            featurizer = dataset.RawFeaturizer(_mlContext).Fit(dataset.Data);
+        }
+        try
+        {
+            // Trainers pass over their data many times; cached, the labeled rows are decoded and embedded once.
+            IDataView labeled = _mlContext.Data.Cache(_mlContext.Transforms.SelectColumns(_labelColumnName, SslDataset.FeatureColumn)
+                .Fit(featurizer.Transform(dataset.LabeledView)).Transform(featurizer.Transform(dataset.LabeledView)));
+            ITransformer trainer = _mlContext.Transforms.NormalizeMeanVariance(SslDataset.FeatureColumn)
+                .Append(SslDownstream.CreateTrainer(_mlContext, parameters.Downstream, _labelColumnName, SslDataset.FeatureColumn))
+                .Append(_mlContext.Transforms.Conversion.MapKeyToValue("PredictedLabel"))
+                .Fit(labeled);
+            return dataset.LabelToKey.Append(featurizer).Append(trainer);
+        }
+        catch
+        {
+            (featurizer as IDisposable)?.Dispose();
+            throw;
+        }
+    }
+
+    private static string Describe(SslTrialParameters parameters, int? fidelity)
+    {
+        string downstream = SslDownstream.Describe(parameters.Downstream);
+        if (parameters.Features == SslFeatureSource.RawFeatures) return $"RawFeatures -> {downstream}";
+        SslPretrainingParameters p = parameters.Pretraining;
+        return string.Create(CultureInfo.InvariantCulture,
+            $"SelfSupervised({p.Method}, encoder {p.Encoder} width {p.EncoderWidth:0.##}, embedding {(p.EmbeddingSize == 0 ? "natural" : p.EmbeddingSize.ToString(CultureInfo.InvariantCulture))}, " +
+            $"{fidelity ?? p.Epochs} epochs, lr {p.LearningRate:G3}, batch {p.BatchSize}, method scale {p.MethodScale:0.##}, " +
+            $"augmentations {p.Augmentations} at {p.AugmentationStrength:0.##}) -> {downstream}");
+    }
+
+    private static IReadOnlyList<object> Choices(SearchSpace space, string name) =>
+        space.HasOption(name) && space[name] is ChoiceOption choice ? choice.Choices : [];
+
+    private static Exception NoResult(SearchResult search, CancellationToken cancellationToken)
+    {
+        if (cancellationToken.IsCancellationRequested)
+            return new OperationCanceledException("The experiment was cancelled before any trial produced a metric.", cancellationToken);
+        string? failure = search.Trials.FirstOrDefault(t => t.ErrorMessage is not null)?.ErrorMessage;
+        return new InvalidOperationException(
+            $"No trial produced a metric ({search.Trials.Count} started, stopped by {search.StopReason})." +
+            (failure is null ? "" : $" First failure: {failure}"));
+    }
+
+    private static void TryDeleteDirectory(string path)
+    {
+        try
+        {
+            if (Directory.Exists(path)) Directory.Delete(path, recursive: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // A temporary cache that cannot be removed now only costs disk space.
+        }
+    }
+}

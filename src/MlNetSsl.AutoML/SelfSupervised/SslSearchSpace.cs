@@ -1,0 +1,212 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.Transforms.Image;
+
+namespace MlNetSsl.AutoML;
+
+/// <summary>
+/// The search space of the self-supervised experiment for one input kind. It is an ordinary <see cref="SearchSpace"/>
+/// (serializable with <see cref="SearchSpace.ToJson"/>, editable with the indexer and the <c>With*</c> methods) whose
+/// options bind to <see cref="SslTrialParameters"/>; <see cref="For(IDataView, string, int)"/> fills it with defaults
+/// that fit the input column, and the typed helpers below edit it with checks against that input kind.
+/// </summary>
+/// <remarks>
+/// Options (dotted paths): <c>Features</c> (SelfSupervised or RawFeatures); <c>Pretraining.Method</c> (the methods
+/// valid for the input kind), <c>Pretraining.Encoder</c>, <c>Pretraining.EncoderWidth</c> [0.5, 2] log,
+/// <c>Pretraining.EmbeddingSize</c> {0, 64, 128, 256}, <c>Pretraining.LearningRate</c> [1e-4, 1e-2] log,
+/// <c>Pretraining.BatchSize</c> {64, 128, 256}, <c>Pretraining.MethodScale</c> [1/4, 4] log,
+/// <c>Pretraining.Augmentations</c> (Default, Light, Heavy), <c>Pretraining.AugmentationStrength</c> [0.25, 1],
+/// <c>Pretraining.Epochs</c> [2, 50] log (dropped when a scheduler sets the epochs); <c>Downstream.Trainer</c>,
+/// <c>Downstream.L1Regularization</c> and <c>Downstream.L2Regularization</c> [1e-4, 10] log. Every default is the
+/// library's default, so the space's default configuration is what <c>ml.Transforms.SelfSupervised</c> does untuned.
+/// To fix an option, replace it with a one-value choice; removing it fixes it at <see cref="SslTrialParameters"/>'s
+/// initial value.
+/// </remarks>
+public sealed class SslSearchSpace : SearchSpace
+{
+    /// <summary>The top-level option choosing between pretrained embeddings and the raw-feature baseline.</summary>
+    public const string FeaturesOption = nameof(SslTrialParameters.Features);
+
+    /// <summary>The nested space of pretraining options; its hash is the pretraining cache key.</summary>
+    public const string PretrainingOption = nameof(SslTrialParameters.Pretraining);
+
+    /// <summary>The nested space of downstream-trainer options.</summary>
+    public const string DownstreamOption = nameof(SslTrialParameters.Downstream);
+
+    private SslSearchSpace(SslInputKind inputKind) => InputKind = inputKind;
+
+    /// <summary>The input kind the space was made for.</summary>
+    public SslInputKind InputKind { get; }
+
+    /// <summary>The nested pretraining space (edit it in place).</summary>
+    public SearchSpace Pretraining => (SearchSpace)this[PretrainingOption];
+
+    /// <summary>The nested downstream space (edit it in place).</summary>
+    public SearchSpace Downstream => (SearchSpace)this[DownstreamOption];
+
+    /// <summary>The default space for the input column <paramref name="inputColumnName"/> of <paramref name="data"/>.</summary>
+    /// <param name="data">The dataset (only its schema is read).</param>
+    /// <param name="inputColumnName">An <c>MLImage</c> column or a known-size vector of Single.</param>
+    /// <param name="seriesChannels">Above 0: the vector is a series of that many channels (as in
+    /// <see cref="SelfSupervisedOptions.SeriesChannels"/>). Default 0: tabular.</param>
+    /// <exception cref="ArgumentException">The column is missing or has another type.</exception>
+    public static SslSearchSpace For(IDataView data, string inputColumnName, int seriesChannels = 0)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        return For(InputShapeOf(data.Schema, inputColumnName, seriesChannels).Kind);
+    }
+
+    /// <summary>The default space for <paramref name="inputKind"/> inputs.</summary>
+    /// <param name="inputKind">Images, tabular rows or series.</param>
+    public static SslSearchSpace For(SslInputKind inputKind)
+    {
+        var space = new SslSearchSpace(inputKind);
+        space.Add(FeaturesOption, new ChoiceOption([nameof(SslFeatureSource.SelfSupervised), nameof(SslFeatureSource.RawFeatures)]));
+
+        var pretraining = new SearchSpace();
+        var defaults = new SslPretrainingParameters();
+        SslMethod defaultMethod = inputKind == SslInputKind.Tabular ? SslMethod.Scarf : SslMethod.SimClr;
+        pretraining.Add(nameof(SslPretrainingParameters.Method),
+            new ChoiceOption(SslMethodFactory.MethodsFor(inputKind).Select(m => (object)m.ToString()), defaultMethod.ToString()));
+        pretraining.Add(nameof(SslPretrainingParameters.Encoder), new ChoiceOption(DefaultEncoders(inputKind).Select(e => (object)e.ToString())));
+        pretraining.Add(nameof(SslPretrainingParameters.EncoderWidth), new NumericRangeOption(0.5, 2, logBase: true, defaults.EncoderWidth));
+        pretraining.Add(nameof(SslPretrainingParameters.EmbeddingSize), new ChoiceOption([0, 64, 128, 256], defaults.EmbeddingSize));
+        pretraining.Add(nameof(SslPretrainingParameters.LearningRate), new NumericRangeOption(1e-4, 1e-2, logBase: true, defaults.LearningRate));
+        pretraining.Add(nameof(SslPretrainingParameters.BatchSize), new ChoiceOption([64, 128, 256], defaults.BatchSize));
+        pretraining.Add(nameof(SslPretrainingParameters.MethodScale), new NumericRangeOption(0.25, 4, logBase: true, defaults.MethodScale));
+        pretraining.Add(nameof(SslPretrainingParameters.Augmentations),
+            new ChoiceOption(Enum.GetNames<AugmentationTemplate>(), defaults.Augmentations.ToString()));
+        pretraining.Add(nameof(SslPretrainingParameters.AugmentationStrength), new NumericRangeOption(0.25, 1, defaultValue: defaults.AugmentationStrength));
+        pretraining.Add(nameof(SslPretrainingParameters.Epochs), new IntegerRangeOption(2, 50, logBase: true, defaults.Epochs));
+        space.Add(PretrainingOption, pretraining);
+
+        var downstream = new SearchSpace();
+        var downstreamDefaults = new SslDownstreamParameters();
+        downstream.Add(nameof(SslDownstreamParameters.Trainer), new ChoiceOption(Enum.GetNames<DownstreamTrainer>(), downstreamDefaults.Trainer.ToString()));
+        downstream.Add(nameof(SslDownstreamParameters.L1Regularization), new NumericRangeOption(1e-4, 10, logBase: true, downstreamDefaults.L1Regularization));
+        downstream.Add(nameof(SslDownstreamParameters.L2Regularization), new NumericRangeOption(1e-4, 10, logBase: true, downstreamDefaults.L2Regularization));
+        space.Add(DownstreamOption, downstream);
+        return space;
+    }
+
+    /// <summary>Restricts <c>Pretraining.Method</c> to <paramref name="methods"/> (the first is the default).</summary>
+    /// <exception cref="ArgumentException">A method does not work on this input kind.</exception>
+    public SslSearchSpace WithMethods(params SslMethod[] methods)
+    {
+        ArgumentNullException.ThrowIfNull(methods);
+        foreach (SslMethod method in methods) CheckMethod(method, InputKind);
+        Pretraining[nameof(SslPretrainingParameters.Method)] = new ChoiceOption(methods.Select(m => (object)m.ToString()));
+        return this;
+    }
+
+    /// <summary>Sets the encoders <c>Pretraining.Encoder</c> chooses from (the first is the default), for example
+    /// <c>WithEncoders(EncoderKind.ConvNet, EncoderKind.ResNet)</c> on a GPU.</summary>
+    /// <exception cref="ArgumentException">An encoder does not accept this input kind.</exception>
+    public SslSearchSpace WithEncoders(params EncoderKind[] encoders)
+    {
+        ArgumentNullException.ThrowIfNull(encoders);
+        foreach (EncoderKind encoder in encoders) CheckEncoder(encoder, InputKind);
+        Pretraining[nameof(SslPretrainingParameters.Encoder)] = new ChoiceOption(encoders.Select(e => (object)e.ToString()));
+        return this;
+    }
+
+    /// <summary>Leaves the raw-feature baseline out (every trial pretrains).</summary>
+    public SslSearchSpace WithoutRawFeatures()
+    {
+        this[FeaturesOption] = new ChoiceOption(nameof(SslFeatureSource.SelfSupervised));
+        return this;
+    }
+
+    /// <summary>The encoders the default space offers: all that accept the input kind, except ResNet, which is about 25
+    /// times slower than the ConvNet on a CPU (add it with <see cref="WithEncoders"/> on a GPU).</summary>
+    public static IReadOnlyList<EncoderKind> DefaultEncoders(SslInputKind inputKind) =>
+        EncoderOptions.KindsFor(inputKind).Where(e => e != EncoderKind.ResNet).ToArray();
+
+    /// <summary>The shape the stage reads from a column: images resized to <paramref name="imageWidth"/> x
+    /// <paramref name="imageHeight"/> (RGB), tabular rows, or series of <paramref name="seriesChannels"/> channels.</summary>
+    /// <param name="schema">The data's schema.</param>
+    /// <param name="inputColumnName">The column.</param>
+    /// <param name="seriesChannels">Above 0: the vector is a series with that many channels.</param>
+    /// <param name="imageWidth">The stage's image width. Default 32.</param>
+    /// <param name="imageHeight">The stage's image height. Default 32.</param>
+    /// <exception cref="ArgumentException">The column is missing, has another type, or does not split into the channels.</exception>
+    public static SslInputShape InputShapeOf(DataViewSchema schema, string inputColumnName, int seriesChannels = 0, int imageWidth = 32, int imageHeight = 32)
+    {
+        ArgumentNullException.ThrowIfNull(schema);
+        ArgumentException.ThrowIfNullOrWhiteSpace(inputColumnName);
+        ArgumentOutOfRangeException.ThrowIfNegative(seriesChannels);
+        DataViewSchema.Column column = schema.GetColumnOrNull(inputColumnName)
+            ?? throw new ArgumentException($"The dataset has no column '{inputColumnName}'; it has: {string.Join(", ", schema.Where(c => !c.IsHidden).Select(c => c.Name))}.");
+        if (column.Type is ImageDataViewType) return SslInputShape.Image(3, imageHeight, imageWidth);
+        if (column.Type is VectorDataViewType { ItemType: NumberDataViewType item, IsKnownSize: true } vector && item == NumberDataViewType.Single)
+        {
+            if (seriesChannels == 0) return SslInputShape.Tabular(vector.Size);
+            if (vector.Size % seriesChannels != 0)
+                throw new ArgumentException($"Column '{inputColumnName}' holds {vector.Size} values per row, not a whole number of steps of {seriesChannels} channels.");
+            return SslInputShape.Series(seriesChannels, vector.Size / seriesChannels);
+        }
+        throw new ArgumentException($"Column '{inputColumnName}' is {column.Type}; the self-supervised experiment reads an MLImage column " +
+            "(from LoadImages) or a known-size vector of Single (use Concatenate, ConvertType or ReplaceMissingValues first).");
+    }
+
+    internal static void CheckMethod(SslMethod method, SslInputKind kind)
+    {
+        if (!SslMethodFactory.MethodsFor(kind).Contains(method))
+            throw new ArgumentException($"SSL method {method} does not work on {kind} inputs; use one of: {string.Join(", ", SslMethodFactory.MethodsFor(kind))}.");
+    }
+
+    internal static void CheckEncoder(EncoderKind encoder, SslInputKind kind)
+    {
+        if (encoder != EncoderKind.Auto && !EncoderOptions.KindsFor(kind).Contains(encoder))
+            throw new ArgumentException($"Encoder {encoder} does not accept {kind} inputs; use Auto or one of: {string.Join(", ", EncoderOptions.KindsFor(kind))}.");
+    }
+
+    /// <summary>
+    /// Checks a (possibly edited or deserialized) space against the input kind before any trial runs: its options must
+    /// bind to <see cref="SslTrialParameters"/>, and every method, encoder and range must be usable.
+    /// </summary>
+    internal static void Validate(SearchSpace space, SslInputKind kind)
+    {
+        try
+        {
+            _ = space.Default.AsType<SslTrialParameters>();
+        }
+        catch (InvalidOperationException e)
+        {
+            throw new ArgumentException($"The search space does not fit the self-supervised experiment: {e.Message}", nameof(space), e);
+        }
+        foreach (object value in ChoicesAt(space, PretrainingOption, nameof(SslPretrainingParameters.Method)))
+            CheckMethod(ParseChoice<SslMethod>(value, nameof(SslPretrainingParameters.Method)), kind);
+        foreach (object value in ChoicesAt(space, PretrainingOption, nameof(SslPretrainingParameters.Encoder)))
+            CheckEncoder(ParseChoice<EncoderKind>(value, nameof(SslPretrainingParameters.Encoder)), kind);
+        CheckRange(space, nameof(SslPretrainingParameters.EncoderWidth), 0.125, 8);
+        CheckRange(space, nameof(SslPretrainingParameters.AugmentationStrength), 0, 1);
+        CheckRange(space, nameof(SslPretrainingParameters.LearningRate), double.Epsilon, 10);
+        CheckRange(space, nameof(SslPretrainingParameters.MethodScale), double.Epsilon, 1e3);
+        CheckRange(space, nameof(SslPretrainingParameters.BatchSize), 2, int.MaxValue);
+        CheckRange(space, nameof(SslPretrainingParameters.EmbeddingSize), 0, 1 << 16);
+        CheckRange(space, nameof(SslPretrainingParameters.Epochs), 1, 10_000);
+    }
+
+    private static TEnum ParseChoice<TEnum>(object value, string option) where TEnum : struct, Enum =>
+        value is string text && Enum.TryParse(text, ignoreCase: false, out TEnum parsed) && Enum.IsDefined(parsed) ? parsed
+            : throw new ArgumentException($"Option {PretrainingOption}.{option} offers {value}, which is not one of: {string.Join(", ", Enum.GetNames<TEnum>())}.");
+
+    private static IEnumerable<object> ChoicesAt(SearchSpace space, string nested, string name) =>
+        space.HasOption(nested) && space[nested] is SearchSpace inner && inner.HasOption(name) && inner[name] is ChoiceOption choice
+            ? choice.Choices : [];
+
+    private static void CheckRange(SearchSpace space, string name, double min, double max)
+    {
+        if (!space.HasOption(PretrainingOption) || space[PretrainingOption] is not SearchSpace pretraining || !pretraining.HasOption(name)) return;
+        (double low, double high) = pretraining[name] switch
+        {
+            NumericRangeOption range => (range.Min, range.Max),
+            IntegerRangeOption range => (range.Min, range.Max),
+            ChoiceOption choice when choice.Choices.All(c => c is double) => (choice.Choices.Cast<double>().Min(), choice.Choices.Cast<double>().Max()),
+            _ => throw new ArgumentException($"Option {PretrainingOption}.{name} must be numeric."),
+        };
+        if (low < min || high > max)
+            throw new ArgumentException($"Option {PretrainingOption}.{name} spans [{low}, {high}]; it must stay within [{min}, {max}].");
+    }
+}

@@ -1,0 +1,192 @@
+namespace MlNetSsl.AutoML;
+
+/// <summary>Where a trial's features come from.</summary>
+public enum SslFeatureSource
+{
+    /// <summary>Embeddings of an encoder pretrained with self-supervision on every row (labeled or not).</summary>
+    SelfSupervised,
+
+    /// <summary>The honest alternative without pretraining: the raw input (images resized to the stage's size,
+    /// pixels as a vector; vectors as they are), standardized, into the same downstream trainer.</summary>
+    RawFeatures,
+}
+
+/// <summary>
+/// The downstream model trained on the labeled rows. Each value is one case of a switch in the experiment's
+/// downstream code (cross-validation and refit), so a new trainer is one more case.
+/// </summary>
+/// <remarks>
+/// Pending: "SSL fine-tune", which will come as <c>ml.MulticlassClassification.Trainers.SelfSupervisedFineTune(...)</c>
+/// from the fine-tuning work. It is not offered until that trainer exists; it will train on the input column from the
+/// pretrained stage instead of on embeddings.
+/// </remarks>
+public enum DownstreamTrainer
+{
+    /// <summary>A linear probe: ML.NET's <c>LbfgsMaximumEntropy</c> (multinomial logistic regression, L-BFGS) on
+    /// standardized features. L-BFGS rather than SDCA because SDCA's default iterations left raw-pixel probes predicting
+    /// one class.</summary>
+    LinearProbe,
+}
+
+/// <summary>
+/// Named augmentation policies built from the method's default policy (<see cref="DefaultAugmentations.For(SslMethod, SslInputShape)"/>).
+/// See <see cref="SslAugmentationTemplates.Build"/> for the exact steps.
+/// </summary>
+public enum AugmentationTemplate
+{
+    /// <summary>The method's default policy for the input kind (the paper recipe scaled to small inputs).</summary>
+    Default,
+
+    /// <summary>Only the mildest steps of the default policy: geometry for images (crop, flip), amplitude for series
+    /// (scaling, jitter); Gaussian noise instead of feature corruption for tabular rows.</summary>
+    Light,
+
+    /// <summary>The default policy plus the input kind's extra augmentations: random erasing for images, magnitude
+    /// warping and channel masking for series, Gaussian noise after the corruption for tabular rows.</summary>
+    Heavy,
+}
+
+/// <summary>
+/// One configuration of the self-supervised experiment, bound from a <see cref="Parameters"/> of an
+/// <see cref="SslSearchSpace"/> with <c>parameters.AsType&lt;SslTrialParameters&gt;()</c>. Option names are the property
+/// names (nested with dots: <c>Pretraining.Method</c>); an option left out of the space keeps the property's initial value.
+/// </summary>
+public sealed class SslTrialParameters
+{
+    /// <summary>Option <c>Features</c>: self-supervised embeddings, or the raw-feature baseline. Default SelfSupervised.</summary>
+    public SslFeatureSource Features { get; set; } = SslFeatureSource.SelfSupervised;
+
+    /// <summary>Nested options <c>Pretraining.*</c>: everything that shapes the pretrained encoder. Trials that agree on
+    /// all of them share one pretraining (the experiment's cache key is the hash of this subset).</summary>
+    public SslPretrainingParameters Pretraining { get; set; } = new();
+
+    /// <summary>Nested options <c>Downstream.*</c>: the trainer on the labeled rows.</summary>
+    public SslDownstreamParameters Downstream { get; set; } = new();
+}
+
+/// <summary>The pretraining part of a configuration (options <c>Pretraining.*</c>). Initial values are the library's defaults.</summary>
+public sealed class SslPretrainingParameters
+{
+    /// <summary>The SSL method. Default SimCLR.</summary>
+    public SslMethod Method { get; set; } = SslMethod.SimClr;
+
+    /// <summary>The encoder architecture. Default Auto (ConvNet for images, Mlp for tabular rows, Conv1d for series).</summary>
+    public EncoderKind Encoder { get; set; } = EncoderKind.Auto;
+
+    /// <summary>Encoder width: the channel multiplier of ConvNet, ResNet and Conv1d encoders, or the hidden size of Mlp
+    /// and ResMlp encoders as a multiple of 256. Default 1.</summary>
+    public double EncoderWidth { get; set; } = 1.0;
+
+    /// <summary>Embedding length; 0 for the encoder's natural width (256 x width for ConvNet, 128 x width for Conv1d,
+    /// the hidden size for MLPs). Default 0.</summary>
+    public int EmbeddingSize { get; set; }
+
+    /// <summary>Peak learning rate (AdamW). Default 1e-3.</summary>
+    public double LearningRate { get; set; } = 1e-3;
+
+    /// <summary>Rows per pretraining step (clamped to the row count). Default 256.</summary>
+    public int BatchSize { get; set; } = 256;
+
+    /// <summary>
+    /// A log-scale multiplier of the method's key hyperparameter, 1 for the paper default: the temperature of SimCLR
+    /// (0.5 x scale), MoCo v2 (0.2 x scale) and SCARF (1 x scale); BYOL's target update rate 1 - base momentum
+    /// (0.01 x scale); SimSiam's predictor bottleneck (128 x scale units); Barlow Twins' redundancy weight lambda
+    /// (scale / projection size); VICReg's invariance weight (25 x scale); VIME's reconstruction weight alpha (2 x scale);
+    /// and the masked autoencoder's mask ratios, whose odds are multiplied by scale (0.75 becomes 0.43 to 0.92 for
+    /// scale 1/4 to 4). Default 1.
+    /// </summary>
+    public double MethodScale { get; set; } = 1.0;
+
+    /// <summary>The augmentation policy template. Default <see cref="AugmentationTemplate.Default"/>.</summary>
+    public AugmentationTemplate Augmentations { get; set; } = AugmentationTemplate.Default;
+
+    /// <summary>The strength in [0, 1] every augmentation of the policy gets (1 is each augmentation's full range).
+    /// Default 1.</summary>
+    public double AugmentationStrength { get; set; } = 1.0;
+
+    /// <summary>Pretraining epochs when the experiment has no scheduler; with a scheduler the fidelity sets the epochs and
+    /// this option is left out of the search. Default 10.</summary>
+    public int Epochs { get; set; } = 10;
+
+    /// <summary>
+    /// The stage options for this configuration: method, encoder, embedding size, method options, learning rate, batch
+    /// size, epochs and augmentation policy. Set <see cref="SelfSupervisedOptions.Seed"/>,
+    /// <see cref="SelfSupervisedOptions.ScheduleEpochs"/> and <see cref="SelfSupervisedOptions.CheckpointDirectory"/> as needed.
+    /// </summary>
+    /// <param name="inputShape">The shape the stage will read: its kind, the image size, or the series' channels.</param>
+    /// <param name="inputColumnName">The input column.</param>
+    /// <param name="outputColumnName">The embedding column to add.</param>
+    /// <exception cref="ArgumentException">The method or encoder does not fit the input kind; the message says what does.</exception>
+    public SelfSupervisedOptions ToOptions(SslInputShape inputShape, string inputColumnName, string outputColumnName)
+    {
+        ArgumentNullException.ThrowIfNull(inputShape);
+        ArgumentException.ThrowIfNullOrWhiteSpace(inputColumnName);
+        ArgumentException.ThrowIfNullOrWhiteSpace(outputColumnName);
+        SslSearchSpace.CheckMethod(Method, inputShape.Kind);
+        SslSearchSpace.CheckEncoder(Encoder, inputShape.Kind);
+        var encoderOptions = new EncoderOptions { Kind = Encoder };
+        EncoderKind resolved = encoderOptions.ResolveKind(inputShape.Kind);
+        if (resolved is EncoderKind.Mlp or EncoderKind.ResMlp)
+            encoderOptions.HiddenSize = Math.Max(8, (int)Math.Round(256 * EncoderWidth));
+        else
+            encoderOptions.WidthMultiplier = EncoderWidth;
+        return new SelfSupervisedOptions
+        {
+            InputColumnName = inputColumnName,
+            OutputColumnName = outputColumnName,
+            Method = Method,
+            Encoder = Encoder,
+            EncoderOptions = encoderOptions,
+            EmbeddingSize = EmbeddingSize,
+            MethodOptions = CreateMethodOptions(Method, MethodScale),
+            LearningRate = LearningRate,
+            BatchSize = BatchSize,
+            Epochs = Epochs,
+            ImageWidth = inputShape.Kind == SslInputKind.Image ? inputShape.Width : 32,
+            ImageHeight = inputShape.Kind == SslInputKind.Image ? inputShape.Height : 32,
+            SeriesChannels = inputShape.Kind == SslInputKind.Series ? inputShape.Channels : 0,
+            Augmentations = SslAugmentationTemplates.Build(Augmentations, Method, inputShape, AugmentationStrength),
+        };
+    }
+
+    /// <summary>The method's options with its key hyperparameter scaled by <paramref name="scale"/> (see <see cref="MethodScale"/>).</summary>
+    /// <param name="method">The SSL method.</param>
+    /// <param name="scale">The multiplier, positive; 1 gives the method's defaults.</param>
+    public static SslMethodOptions CreateMethodOptions(SslMethod method, double scale)
+    {
+        if (!(scale > 0) || !double.IsFinite(scale))
+            throw new ArgumentOutOfRangeException(nameof(scale), scale, "The method scale must be a positive number.");
+        static double ScaleOdds(double ratio, double factor) => ratio * factor / (1 - ratio + ratio * factor);
+        return method switch
+        {
+            SslMethod.SimClr => new SimClrOptions { Temperature = new SimClrOptions().Temperature * scale },
+            SslMethod.MoCoV2 => new MoCoV2Options { Temperature = new MoCoV2Options().Temperature * scale },
+            SslMethod.Scarf => new ScarfOptions { Temperature = new ScarfOptions().Temperature * scale },
+            SslMethod.Byol => new ByolOptions { BaseMomentum = 1 - (1 - new ByolOptions().BaseMomentum) * scale },
+            SslMethod.SimSiam => new SimSiamOptions { PredictorHiddenSize = Math.Max(8, (int)Math.Round(new SimSiamOptions().PredictorHiddenSize * scale)) },
+            // Lambda defaults to 1 / projection size (see BarlowTwinsOptions.Lambda); scale that default.
+            SslMethod.BarlowTwins => new BarlowTwinsOptions { Lambda = scale / BarlowTwinsOptions.DefaultProjectionSize },
+            SslMethod.Vicreg => new VicregOptions { InvarianceWeight = new VicregOptions().InvarianceWeight * scale },
+            SslMethod.Vime => new VimeOptions { Alpha = new VimeOptions().Alpha * scale },
+            SslMethod.MaskedAutoencoder => new MaskedAutoencoderOptions
+            {
+                MaskRatio = ScaleOdds(new MaskedAutoencoderOptions().MaskRatio, scale),
+                VectorMaskRatio = ScaleOdds(new MaskedAutoencoderOptions().VectorMaskRatio, scale),
+            },
+            _ => throw new ArgumentOutOfRangeException(nameof(method), method, $"Unknown SSL method {method}."),
+        };
+    }
+}
+
+/// <summary>The downstream part of a configuration (options <c>Downstream.*</c>): the trainer on the labeled rows.</summary>
+public sealed class SslDownstreamParameters
+{
+    /// <summary>The trainer. Default <see cref="DownstreamTrainer.LinearProbe"/>.</summary>
+    public DownstreamTrainer Trainer { get; set; } = DownstreamTrainer.LinearProbe;
+
+    /// <summary>L1 regularization of the linear probe. Default 1 (ML.NET's default for <c>LbfgsMaximumEntropy</c>).</summary>
+    public double L1Regularization { get; set; } = 1.0;
+
+    /// <summary>L2 regularization of the linear probe. Default 1 (ML.NET's default for <c>LbfgsMaximumEntropy</c>).</summary>
+    public double L2Regularization { get; set; } = 1.0;
+}

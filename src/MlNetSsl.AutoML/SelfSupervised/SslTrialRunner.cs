@@ -1,0 +1,176 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+
+namespace MlNetSsl.AutoML;
+
+/// <summary>
+/// Runs one segment of a self-supervised trial: pretrains (or continues pretraining) to the segment's fidelity through the
+/// shared <see cref="PretrainingCache"/>, then scores the encoder with the experiment's objective. Raw-feature trials skip
+/// pretraining and score once. Every stage fitted here is disposed before the segment returns.
+/// </summary>
+internal sealed class SslTrialRunner : ITrialRunner
+{
+    private const string RawMetricFile = "raw-features-metric.txt";
+    private static readonly JsonSerializerOptions MeasureJson = new() { WriteIndented = true };
+
+    private readonly Settings _settings;
+    private readonly PretrainingCache _cache;
+    private readonly string _measuresFolder;
+    private (IDataView Train, IDataView Test)[]? _rawFolds;
+
+    public SslTrialRunner(Settings settings)
+    {
+        _settings = settings;
+        _cache = new PretrainingCache(Path.Combine(settings.CacheRoot, "pretraining"));
+        _measuresFolder = Path.Combine(settings.CacheRoot, "measures");
+        Directory.CreateDirectory(_measuresFolder);
+    }
+
+    public PretrainingCache Cache => _cache;
+
+    public Task<double> RunAsync(TrialRequest request, CancellationToken cancellationToken)
+    {
+        SslTrialParameters parameters = request.Parameters.AsType<SslTrialParameters>();
+        return Task.FromResult(parameters.Features == SslFeatureSource.RawFeatures
+            ? RunRawFeatures(request, parameters, cancellationToken)
+            : RunSelfSupervised(request, parameters, cancellationToken));
+    }
+
+    /// <summary>The stage options of a configuration at <paramref name="epochs"/>, with the experiment's shared
+    /// pretraining seed and schedule: every trial of a cache key must train the same run.</summary>
+    public SelfSupervisedOptions PretrainingOptions(SslPretrainingParameters parameters, int epochs, int? maxFidelity)
+    {
+        SelfSupervisedOptions options = parameters.ToOptions(_settings.Dataset.Shape, _settings.Dataset.InputColumn, SslDataset.FeatureColumn);
+        options.Epochs = epochs;
+        options.ScheduleEpochs = maxFidelity ?? epochs;
+        options.Seed = _settings.PretrainingSeed;
+        return options;
+    }
+
+    /// <summary>The pretraining cache key of a configuration: the hash of its <c>Pretraining</c> options.</summary>
+    public static string CacheKey(TrialRequest request) =>
+        request.Parameters.ContainsKey(SslSearchSpace.PretrainingOption) ? request.GetCacheKey(SslSearchSpace.PretrainingOption) : "defaults";
+
+    /// <summary>The pretraining cache key of a configuration outside a trial (the refit).</summary>
+    public static string CacheKey(Parameters parameters) =>
+        parameters.ContainsKey(SslSearchSpace.PretrainingOption) ? parameters.ComputeSubsetHash(SslSearchSpace.PretrainingOption) : "defaults";
+
+    /// <summary>Every measure recorded so far (this session and, with a checkpoint folder, earlier ones), by trial and fidelity.</summary>
+    public IReadOnlyList<SslTrialMeasures> LoadMeasures() => Directory.GetFiles(_measuresFolder, "trial-*.json")
+        .Select(file => JsonSerializer.Deserialize<SslTrialMeasures>(File.ReadAllText(file), MeasureJson)!)
+        .OrderBy(m => m.TrialId).ThenBy(m => m.Fidelity ?? 0).ToArray();
+
+    private double RunSelfSupervised(TrialRequest request, SslTrialParameters parameters, CancellationToken cancellationToken)
+    {
+        int epochs = request.Fidelity ?? parameters.Pretraining.Epochs;
+        SelfSupervisedOptions options = PretrainingOptions(parameters.Pretraining, epochs, request.MaxFidelity);
+        var ml = new MLContext(request.Seed);
+        PretrainingOutcome outcome = _cache.Pretrain(ml, _settings.Dataset.Data, options, CacheKey(request), cancellationToken);
+        using SelfSupervisedTransformer stage = outcome.Transformer;
+
+        var evaluation = Stopwatch.StartNew();
+        double? accuracy = null;
+        LabelFreeMeasures? labelFree = null;
+        if (_settings.Objective.Kind == SslObjectiveKind.CrossValidatedAccuracy)
+        {
+            float[][] embeddings = stage.Transform(_settings.Dataset.LabeledView)
+                .GetColumn<VBuffer<float>>(SslDataset.FeatureColumn).Select(v => v.DenseValues().ToArray()).ToArray();
+            var folds = CrossValidation.BuildFolds(ml, embeddings, _settings.Dataset.LabeledKeys, _settings.Dataset.ClassCount,
+                _settings.FoldOfRow, _settings.FoldCount);
+            accuracy = CrossValidation.Accuracy(folds, () => Trainer(ml, parameters.Downstream), cancellationToken);
+        }
+        if (_settings.Objective.Kind == SslObjectiveKind.LabelFree || _settings.RecordLabelFreeMeasures)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            labelFree = MeasureLabelFree(stage, _settings.Dataset, request.Seed);
+        }
+        double metric = accuracy ?? labelFree!.Score;
+        WriteMeasures(new SslTrialMeasures
+        {
+            TrialId = request.TrialId,
+            Fidelity = request.Fidelity,
+            FeatureSource = SslFeatureSource.SelfSupervised,
+            Metric = metric,
+            CrossValidatedAccuracy = accuracy,
+            RankMe = labelFree?.RankMe,
+            RankMeFraction = labelFree?.RankMeFraction,
+            RotationPredictionAccuracy = labelFree?.RotationAccuracy,
+            LabelFreeScore = labelFree?.Score,
+            EmbeddingSize = stage.EmbeddingSize,
+            PretrainingEpochsTrained = outcome.EpochsTrained,
+            PretrainingEpochsReused = outcome.EpochsReused,
+            PretrainingSeconds = outcome.Duration.TotalSeconds,
+            PretrainingSecondsSaved = outcome.TimeSaved.TotalSeconds,
+            EvaluationSeconds = evaluation.Elapsed.TotalSeconds,
+        });
+        return metric;
+    }
+
+    private double RunRawFeatures(TrialRequest request, SslTrialParameters parameters, CancellationToken cancellationToken)
+    {
+        // Raw features do not change with the fidelity: score once, then report the same metric at every rung.
+        string stateFile = Path.Combine(request.StateDirectory, RawMetricFile);
+        if (File.Exists(stateFile)) return double.Parse(File.ReadAllText(stateFile), CultureInfo.InvariantCulture);
+        if (_settings.Objective.Kind != SslObjectiveKind.CrossValidatedAccuracy)
+            throw new InvalidOperationException("Raw features cannot be scored by a label-free objective; leave them out of the search space.");
+
+        var evaluation = Stopwatch.StartNew();
+        var ml = new MLContext(request.Seed);
+        _rawFolds ??= CrossValidation.BuildFolds(ml, _settings.Dataset.RawFeatures(), _settings.Dataset.LabeledKeys, _settings.Dataset.ClassCount,
+            _settings.FoldOfRow, _settings.FoldCount);
+        double accuracy = CrossValidation.Accuracy(_rawFolds, () => Trainer(ml, parameters.Downstream), cancellationToken);
+        File.WriteAllText(stateFile, accuracy.ToString("R", CultureInfo.InvariantCulture));
+        WriteMeasures(new SslTrialMeasures
+        {
+            TrialId = request.TrialId,
+            Fidelity = request.Fidelity,
+            FeatureSource = SslFeatureSource.RawFeatures,
+            Metric = accuracy,
+            CrossValidatedAccuracy = accuracy,
+            EvaluationSeconds = evaluation.Elapsed.TotalSeconds,
+        });
+        return accuracy;
+    }
+
+    private static IEstimator<ITransformer> Trainer(MLContext ml, SslDownstreamParameters downstream) =>
+        SslDownstream.CreateTrainer(ml, downstream, CrossValidationTrialRunner.LabelColumn, CrossValidationTrialRunner.FeatureColumn);
+
+    /// <summary>The label-free measures of a stage over every row: rotation prediction for images, RankMe for all; the
+    /// score is the rotation accuracy for images and RankMe over its maximum otherwise.</summary>
+    internal static LabelFreeMeasures MeasureLabelFree(SelfSupervisedTransformer stage, SslDataset dataset, int seed)
+    {
+        double rankMe = LabelFreeEvaluation.RankMe(stage, dataset.Data, LabelFreeEvaluation.DefaultRankMeRows);
+        double maximum = Math.Min(Math.Min(dataset.RowCount, LabelFreeEvaluation.DefaultRankMeRows), stage.EmbeddingSize);
+        double fraction = rankMe / maximum;
+        double? rotation = dataset.Shape.Kind == SslInputKind.Image
+            ? LabelFreeEvaluation.RotationPredictionAccuracy(stage, dataset.Data, LabelFreeEvaluation.DefaultRotationImages, seed)
+            : null;
+        return new LabelFreeMeasures(rankMe, fraction, rotation, rotation ?? fraction);
+    }
+
+    private void WriteMeasures(SslTrialMeasures measures)
+    {
+        string name = $"trial-{measures.TrialId.ToString("D4", CultureInfo.InvariantCulture)}-" +
+            $"{(measures.Fidelity is int f ? f.ToString("D4", CultureInfo.InvariantCulture) : "full")}.json";
+        string path = Path.Combine(_measuresFolder, name);
+        string temp = path + ".tmp";
+        File.WriteAllText(temp, JsonSerializer.Serialize(measures, MeasureJson));
+        File.Move(temp, path, overwrite: true);
+    }
+
+    internal sealed record LabelFreeMeasures(double RankMe, double RankMeFraction, double? RotationAccuracy, double Score);
+
+    /// <summary>What every segment shares.</summary>
+    /// <param name="Dataset">The data.</param>
+    /// <param name="Objective">The objective in force (never Auto: resolved before the search).</param>
+    /// <param name="FoldOfRow">The fold of each labeled row (cross-validated objective).</param>
+    /// <param name="FoldCount">The number of folds.</param>
+    /// <param name="PretrainingSeed">The seed of every pretraining run (shared, so trials of a key share their run).</param>
+    /// <param name="CacheRoot">The folder for pretraining snapshots and measures.</param>
+    /// <param name="RecordLabelFreeMeasures">Also measure the label-free scores under the cross-validated objective.</param>
+    internal sealed record Settings(SslDataset Dataset, SslObjective Objective, int[] FoldOfRow, int FoldCount, int PretrainingSeed,
+        string CacheRoot, bool RecordLabelFreeMeasures);
+}

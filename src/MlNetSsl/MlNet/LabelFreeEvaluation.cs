@@ -1,0 +1,184 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.Trainers;
+using MlNetSsl.Data;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace MlNetSsl;
+
+/// <summary>
+/// Measures of a fitted <see cref="SelfSupervisedTransformer"/> that need no labels, computed on the rows of an
+/// <see cref="IDataView"/>: what AutoML uses to compare pretraining configurations when there are too few labels to
+/// cross-validate. Rows are read through the transformer's own input column and embedded in batches.
+/// </summary>
+public static class LabelFreeEvaluation
+{
+    /// <summary>Rows <see cref="RankMe"/> embeds by default.</summary>
+    public const int DefaultRankMeRows = 2000;
+
+    /// <summary>Images <see cref="RotationPredictionAccuracy"/> rotates by default (each gives four rows).</summary>
+    public const int DefaultRotationImages = 500;
+
+    /// <summary>
+    /// RankMe (Garrido et al., 2023): the effective rank of the embeddings of up to <paramref name="maxRows"/> rows,
+    /// exp of the entropy of the normalized singular values (see <see cref="EmbeddingQuality.EffectiveRank"/>). It
+    /// ranges from 1 (collapsed to one direction) to min(rows, <see cref="SelfSupervisedTransformer.EmbeddingSize"/>);
+    /// higher tends to mean better downstream accuracy for encoders of the same embedding size.
+    /// </summary>
+    /// <param name="transformer">The fitted stage (not disposed).</param>
+    /// <param name="data">Rows holding the transformer's input column; labels are not read.</param>
+    /// <param name="maxRows">Rows to embed at most, evenly spaced over the data (so data sorted by class is still
+    /// covered). Default <see cref="DefaultRankMeRows"/>.</param>
+    /// <exception cref="ArgumentException">Fewer than 2 rows, or an unusable input column.</exception>
+    public static double RankMe(SelfSupervisedTransformer transformer, IDataView data, int maxRows = DefaultRankMeRows)
+    {
+        ArgumentNullException.ThrowIfNull(transformer);
+        ArgumentNullException.ThrowIfNull(data);
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxRows, 2);
+        SslEnvironment.EnsureInitialized();
+        using var scope = torch.NewDisposeScope();
+        Tensor raw = ReadEvenlySpaced(transformer, data, maxRows);
+        if (raw.shape[0] < 2)
+            throw new ArgumentException($"RankMe needs at least 2 rows in column '{transformer.InputColumnName}'; the data has {raw.shape[0]}.", nameof(data));
+        Tensor embeddings = Embed(transformer, raw);
+        return EmbeddingQuality.EffectiveRank(embeddings);
+    }
+
+    /// <summary>
+    /// Rotation-prediction accuracy, the label-free proxy of SelfAugment (Reed et al., 2021), who found that it ranks
+    /// augmentation policies like supervised evaluation does: up to <paramref name="maxImages"/> images are rotated by
+    /// 0, 90, 180 and 270 degrees, embedded with the trained encoder, and a linear classifier (ML.NET's
+    /// <c>LbfgsMaximumEntropy</c> on standardized embeddings) learns the rotation on half of the images and is scored on
+    /// the other half (all four rotations of an image stay on the same side). Chance is 0.25.
+    /// </summary>
+    /// <remarks>
+    /// Images are rotated after the stage's resize to <see cref="SslInputShape.Height"/> x <see cref="SslInputShape.Width"/>;
+    /// when those differ, the 90 and 270 degree rotations are resized back to that shape (bilinear).
+    /// </remarks>
+    /// <param name="transformer">A fitted stage whose input is an <c>MLImage</c> column.</param>
+    /// <param name="data">Rows holding the image column; labels are not read.</param>
+    /// <param name="maxImages">Images to use at most (at least 4), evenly spaced over the data. Default <see cref="DefaultRotationImages"/>.</param>
+    /// <param name="seed">Seed of the train/test split of the images and of the classifier. Default 0.</param>
+    /// <exception cref="ArgumentException">The stage's input is not images, or there are fewer than 4 images.</exception>
+    public static double RotationPredictionAccuracy(SelfSupervisedTransformer transformer, IDataView data,
+        int maxImages = DefaultRotationImages, int seed = 0)
+    {
+        ArgumentNullException.ThrowIfNull(transformer);
+        ArgumentNullException.ThrowIfNull(data);
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxImages, 4);
+        if (transformer.InputShape.Kind != SslInputKind.Image)
+            throw new ArgumentException($"Rotation prediction needs image input; this stage reads {transformer.InputShape.Kind} rows " +
+                $"from column '{transformer.InputColumnName}'. Use RankMe for vectors.", nameof(transformer));
+        SslEnvironment.EnsureInitialized();
+
+        float[][] features;
+        int imageCount;
+        using (var scope = torch.NewDisposeScope())
+        {
+            Tensor raw = ReadEvenlySpaced(transformer, data, maxImages);
+            imageCount = (int)raw.shape[0];
+            if (imageCount < 4)
+                throw new ArgumentException($"Rotation prediction needs at least 4 images in column '{transformer.InputColumnName}'; " +
+                    $"the data has {imageCount}.", nameof(data));
+            Tensor images = raw.to_type(ScalarType.Float32).div_(255f);
+            long height = images.shape[2], width = images.shape[3];
+            // Row r of rotation k is image r turned k quarter turns; rows are grouped by rotation.
+            var embeddings = new Tensor[4];
+            for (int quarterTurns = 0; quarterTurns < 4; quarterTurns++)
+            {
+                Tensor rotated = quarterTurns == 0 ? images : images.rot90(quarterTurns, (2, 3));
+                if (rotated.shape[2] != height || rotated.shape[3] != width)
+                    rotated = nn.functional.interpolate(rotated, [height, width], mode: InterpolationMode.Bilinear, align_corners: false);
+                embeddings[quarterTurns] = Embed(transformer, rotated.contiguous());
+            }
+            Tensor all = torch.cat(embeddings, 0);
+            int size = (int)all.shape[1];
+            float[] flat = all.contiguous().data<float>().ToArray();
+            features = Enumerable.Range(0, (int)all.shape[0]).Select(r => flat.AsSpan(r * size, size).ToArray()).ToArray();
+        }
+
+        // Split by image, so the classifier never sees another rotation of a test image.
+        int[] order = Enumerable.Range(0, imageCount).ToArray();
+        new Random(seed).Shuffle(order);
+        var testImages = order.Take(imageCount / 2).ToHashSet();
+        var train = new List<RotationRow>();
+        var test = new List<RotationRow>();
+        for (int quarterTurns = 0; quarterTurns < 4; quarterTurns++)
+            for (int image = 0; image < imageCount; image++)
+            {
+                // LoadFromEnumerable stores a key column's value v as key v + 1, so the 0-based rotation index is the value.
+                var row = new RotationRow { Features = features[quarterTurns * imageCount + image], Rotation = (uint)quarterTurns };
+                (testImages.Contains(image) ? test : train).Add(row);
+            }
+
+        var ml = new MLContext(seed);
+        var schema = SchemaDefinition.Create(typeof(RotationRow));
+        schema[nameof(RotationRow.Features)].ColumnType = new VectorDataViewType(NumberDataViewType.Single, features[0].Length);
+        schema[nameof(RotationRow.Rotation)].ColumnType = new KeyDataViewType(typeof(uint), 4);
+        IDataView trainView = ml.Data.LoadFromEnumerable(train, schema);
+        IDataView testView = ml.Data.LoadFromEnumerable(test, schema);
+        var classifier = ml.Transforms.NormalizeMeanVariance(nameof(RotationRow.Features))
+            .Append(ml.MulticlassClassification.Trainers.LbfgsMaximumEntropy(new LbfgsMaximumEntropyMulticlassTrainer.Options
+            {
+                LabelColumnName = nameof(RotationRow.Rotation),
+                FeatureColumnName = nameof(RotationRow.Features),
+                NumberOfThreads = 1, // reproducible sums
+            }))
+            .Fit(trainView);
+        IDataView scored = classifier.Transform(testView);
+        uint[] predicted = scored.GetColumn<uint>("PredictedLabel").ToArray();
+        uint[] actual = scored.GetColumn<uint>(nameof(RotationRow.Rotation)).ToArray();
+        return predicted.Zip(actual).Count(p => p.First == p.Second) / (double)actual.Length;
+    }
+
+    /// <summary>Embeddings [N, d] (CPU) of raw rows, one forward pass per <see cref="SelfSupervisedTransformer.BatchSize"/> rows.</summary>
+    private static Tensor Embed(SelfSupervisedTransformer transformer, Tensor raw)
+    {
+        long count = raw.shape[0];
+        int batch = Math.Max(1, transformer.BatchSize);
+        var parts = new List<Tensor>();
+        for (long start = 0; start < count; start += batch)
+            parts.Add(transformer.EmbedRaw(raw.narrow(0, start, Math.Min(batch, count - start))));
+        return parts.Count == 1 ? parts[0] : torch.cat(parts, 0);
+    }
+
+    /// <summary>Up to <paramref name="maxRows"/> rows of the input column, evenly spaced over the data, as a raw tensor
+    /// (uint8 images resized to the stage's shape, or float vectors). Skipped rows are never decoded.</summary>
+    private static Tensor ReadEvenlySpaced(SelfSupervisedTransformer transformer, IDataView data, int maxRows)
+    {
+        InputColumnReader reader = transformer.CheckInput(data.Schema);
+        long total = data.GetRowCount() ?? CountRows(data);
+        int take = (int)Math.Min(total, maxRows);
+        var positions = new HashSet<long>(Enumerable.Range(0, take).Select(k => (long)Math.Floor(k * (double)total / take)));
+        var buffer = new RowBatchBuffer(reader, Math.Max(1, take));
+        using (var cursor = data.GetRowCursor(new[] { data.Schema[reader.ColumnName] }))
+        using (var filler = reader.Bind(cursor))
+        {
+            long position = 0;
+            while (buffer.Count < take && cursor.MoveNext())
+            {
+                if (positions.Contains(position)) buffer.Add(filler);
+                position++;
+            }
+        }
+        return buffer.Count == 0
+            ? torch.empty(reader.Shape.BatchShape(0), reader.IsImage ? ScalarType.Byte : ScalarType.Float32)
+            : buffer.TakeTensor();
+    }
+
+    private static long CountRows(IDataView data)
+    {
+        long count = 0;
+        using var cursor = data.GetRowCursor(Array.Empty<DataViewSchema.Column>());
+        while (cursor.MoveNext()) count++;
+        return count;
+    }
+
+    private sealed class RotationRow
+    {
+        public float[] Features { get; set; } = [];
+
+        public uint Rotation { get; set; }
+    }
+}

@@ -1,0 +1,360 @@
+using System.Diagnostics;
+using System.Globalization;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using MlNetSsl;
+using MlNetSsl.AutoML;
+
+// The self-supervised AutoML benchmark on real data, with most labels hidden:
+//   dotnet run -c Release --project tests/MlNetSsl.AutoML.Benchmarks -- <higgs|cifar> [options]
+// Options: --budget S (seconds per searched run, default 300), --pool N (training rows; HIGGS 7000, CIFAR 1000),
+//          --labeled F (labeled fraction; HIGGS 0.01, CIFAR 0.1), --test N (test rows; HIGGS 500, CIFAR 500),
+//          --max-epochs E (the fidelity's maximum; HIGGS 27, CIFAR 8), --grid-fraction G (budget of the TPE+ASHA run
+//          on the grid's space as a share of the grid's time, default 0.25), --data DIR (default ../shared/data).
+// Runs, on the same data: the default configuration (the search space's defaults, untuned); the raw-feature baseline;
+// TPE+ASHA and random search+ASHA on the default space with the same wall budget; grid search over a small space at the
+// maximum fidelity, then TPE+ASHA on that space with a fraction of the grid's time. Every run's best pipeline is
+// refitted and scored on held-out test rows. A last random+ASHA run (half the budget) records the label-free measures of
+// every trial, to rank-correlate them with cross-validated accuracy. Prints Markdown for docs/automl.md.
+CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
+if (args.Length == 0 || args[0] is not ("higgs" or "cifar"))
+{
+    Console.Error.WriteLine("Usage: dotnet run -c Release --project tests/MlNetSsl.AutoML.Benchmarks -- <higgs|cifar> [--budget S] [--pool N] " +
+        "[--labeled F] [--test N] [--max-epochs E] [--grid-fraction G] [--data DIR]");
+    return 2;
+}
+bool cifar = args[0] == "cifar";
+string dataRoot = Option("--data", null) ?? FindSharedData();
+uint budget = uint.Parse(Option("--budget", "300")!, CultureInfo.InvariantCulture);
+int pool = int.Parse(Option("--pool", cifar ? "1000" : "7000")!, CultureInfo.InvariantCulture);
+double labeledFraction = double.Parse(Option("--labeled", cifar ? "0.1" : "0.01")!, CultureInfo.InvariantCulture);
+int testRows = int.Parse(Option("--test", "500")!, CultureInfo.InvariantCulture);
+int maxEpochs = int.Parse(Option("--max-epochs", cifar ? "8" : "27")!, CultureInfo.InvariantCulture);
+double gridFraction = double.Parse(Option("--grid-fraction", "0.25")!, CultureInfo.InvariantCulture);
+
+var ml = new MLContext(seed: 1);
+SslEnvironment.EnsureInitialized();
+Benchmark benchmark = cifar
+    ? Benchmark.Cifar(ml, dataRoot, pool, labeledFraction, testRows, maxEpochs)
+    : Benchmark.Higgs(ml, dataRoot, pool, labeledFraction, testRows, maxEpochs);
+Console.WriteLine($"# Self-supervised AutoML benchmark: {benchmark.Description}");
+Console.WriteLine($"{SslEnvironment.Describe()}, {Environment.ProcessorCount} logical cores, load average {LoadAverage()}; " +
+    $"command: dotnet run -c Release --project tests/MlNetSsl.AutoML.Benchmarks -- {string.Join(' ', args)}");
+Console.WriteLine();
+
+var rows = new List<RunRow>();
+SslSearchSpace space = SslSearchSpace.For(benchmark.Train, benchmark.InputColumn);
+SslScheduler asha = SslScheduler.Asha(minEpochs: 1, maxEpochs: maxEpochs, reduction: 3);
+
+// 1. What a user gets untuned: the space's default configuration (the stage's and L-BFGS's defaults, 10 epochs).
+rows.Add(await benchmark.Run("default configuration", space, Scripted("default", space.Default), SslScheduler.None, null, 1));
+// 2. The honest alternative without pretraining.
+Parameters raw = space.Default.With(SslSearchSpace.FeaturesOption, nameof(SslFeatureSource.RawFeatures));
+rows.Add(await benchmark.Run("raw features, default probe", space, Scripted("raw", raw), SslScheduler.None, null, 1));
+// 3-4. AutoML on the default space, same wall budget.
+RunRow tpe = await benchmark.Run("TPE + ASHA", space, SslTuner.Tpe, asha, budget, null);
+rows.Add(tpe);
+rows.Add(await benchmark.Run("random + ASHA", space, SslTuner.Random, asha, budget, null));
+// 5-6. Grid over a small space at the maximum fidelity, then TPE+ASHA on that space with a fraction of the grid's time.
+RunRow grid = await benchmark.Run("grid (small space, max epochs)", benchmark.GridSpace(maxEpochs), SslTuner.Grid, SslScheduler.None, null, null);
+rows.Add(grid);
+uint gridShare = (uint)Math.Max(1, Math.Round(grid.Elapsed.TotalSeconds * gridFraction));
+rows.Add(await benchmark.Run($"TPE + ASHA (small space, {gridFraction:P0} of grid time)", benchmark.GridSpace(null), SslTuner.Tpe, asha, gridShare, null));
+
+Console.WriteLine();
+Console.WriteLine("| run | budget | elapsed | trials (completed/pruned/failed) | best CV accuracy | winner | test accuracy | pretraining reuse |");
+Console.WriteLine("|---|---|---|---|---|---|---|---|");
+foreach (RunRow row in rows) Console.WriteLine(row.ToMarkdown());
+Console.WriteLine();
+RunRow defaults = rows[0];
+Console.WriteLine($"AutoML (TPE + ASHA) vs default: {100 * (tpe.TestAccuracy - defaults.TestAccuracy):+0.0;-0.0} points on the test rows " +
+    $"({100 * (tpe.BestMetric - defaults.BestMetric):+0.0;-0.0} in CV accuracy); target >= +3.");
+RunRow onGrid = rows[^1];
+Console.WriteLine($"TPE + ASHA on the grid's space with {onGrid.Elapsed.TotalSeconds:0} s ({onGrid.Elapsed / grid.Elapsed:P0} of the grid's " +
+    $"{grid.Elapsed.TotalSeconds:0} s): {100 * (onGrid.TestAccuracy - grid.TestAccuracy):+0.0;-0.0} points on the test rows, " +
+    $"{100 * (onGrid.BestMetric - grid.BestMetric):+0.0;-0.0} in CV accuracy; target within 1 point using <= 25%.");
+Console.WriteLine();
+// 7. A separate run records the label-free measures of every trial (they cost a few seconds per segment, which would have
+//    shortened the compared runs): random search samples the space evenly, which suits a correlation.
+RunRow measured = await benchmark.Run("random + ASHA, label-free measures recorded", space, SslTuner.Random, asha, budget / 2, null, recordLabelFree: true);
+Console.WriteLine(measured.ToMarkdown());
+Console.WriteLine();
+benchmark.PrintLabelFreeCorrelation(measured.Measures);
+return 0;
+
+static SslTuner Scripted(string name, Parameters configuration) => SslTuner.Custom(name, (_, _) => new FixedTuner(configuration));
+
+string? Option(string name, string? fallback)
+{
+    int at = Array.IndexOf(args, name);
+    return at >= 0 && at + 1 < args.Length ? args[at + 1] : fallback;
+}
+
+static string FindSharedData()
+{
+    for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        if (File.Exists(Path.Combine(dir.FullName, "MlNetSsl.sln")))
+            return Path.GetFullPath(Path.Combine(dir.FullName, "..", "shared", "data"));
+    throw new DirectoryNotFoundException("No MlNetSsl.sln above the program; pass --data.");
+}
+
+static string LoadAverage() => File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Split(' ')[0] : "n/a";
+
+/// <summary>One dataset with its hidden labels, test rows and grid space.</summary>
+internal sealed class Benchmark
+{
+    private readonly MLContext _ml;
+    private readonly Func<ITransformer, double> _testAccuracy;
+
+    private Benchmark(MLContext ml, string description, IDataView train, string inputColumn, SslInputKind kind, Func<ITransformer, double> testAccuracy)
+    {
+        _ml = ml;
+        Description = description;
+        Train = train;
+        InputColumn = inputColumn;
+        Kind = kind;
+        _testAccuracy = testAccuracy;
+    }
+
+    public string Description { get; }
+
+    public IDataView Train { get; }
+
+    public string InputColumn { get; }
+
+    public SslInputKind Kind { get; }
+
+    public static Benchmark Higgs(MLContext ml, string dataRoot, int pool, double labeledFraction, int testRows, int maxEpochs)
+    {
+        HiggsRow[] train = ReadHiggs(dataRoot, "train", pool);
+        int every = (int)Math.Round(1 / labeledFraction);
+        for (int i = 0; i < train.Length; i++)
+            if (i % every != 0) train[i].Label = float.NaN;
+        HiggsRow[] test = ReadHiggs(dataRoot, "test", testRows);
+        IDataView testView = ml.Data.LoadFromEnumerable(test);
+        return new Benchmark(ml,
+            $"HIGGS, {train.Length} training rows, {train.Count(r => !float.IsNaN(r.Label))} labeled ({labeledFraction:P0}), {test.Length} test rows, ASHA 1..{maxEpochs} epochs",
+            ml.Data.LoadFromEnumerable(train), "Features", SslInputKind.Tabular,
+            model => Agreement(model.Transform(testView).GetColumn<float>("PredictedLabel"), test.Select(r => r.Label)));
+    }
+
+    public static Benchmark Cifar(MLContext ml, string dataRoot, int pool, double labeledFraction, int testRows, int maxEpochs)
+    {
+        string root = Path.Combine(dataRoot, "cifar10");
+        ImageRow[] train = ListImages(root, "train", pool / 10);
+        int every = (int)Math.Round(1 / labeledFraction);
+        // Rows are interleaved by class, so hiding all but every k-th label keeps the same share of every class.
+        for (int i = 0; i < train.Length; i++)
+            if ((i / 10) % every != 0) train[i].Label = "";
+        ImageRow[] test = ListImages(root, "test", testRows / 10);
+        var load = ml.Transforms.LoadImages("Image", root, nameof(ImageRow.ImagePath));
+        IDataView testView = load.Fit(ml.Data.LoadFromEnumerable(test)).Transform(ml.Data.LoadFromEnumerable(test));
+        IDataView trainView = load.Fit(ml.Data.LoadFromEnumerable(train)).Transform(ml.Data.LoadFromEnumerable(train));
+        return new Benchmark(ml,
+            $"CIFAR-10, {train.Length} training images, {train.Count(r => r.Label.Length > 0)} labeled ({labeledFraction:P0}), {test.Length} test images, ASHA 1..{maxEpochs} epochs",
+            trainView, "Image", SslInputKind.Image,
+            model => Agreement(model.Transform(testView).GetColumn<string>("PredictedLabel"), test.Select(r => r.Label)));
+    }
+
+    /// <summary>The small space grid search runs over, every other option at its default, epochs fixed at
+    /// <paramref name="epochs"/> for the grid and left to the scheduler when null. HIGGS: SCARF, VICReg or SimCLR x
+    /// augmentation strength 1/3, 2/3 or 1 x learning rate 3e-4, 1e-3 or 3e-3 x probe L2 0.01 or 1 (54 configurations,
+    /// 27 pretraining runs). CIFAR, where an epoch costs about 50 times more: SimCLR or BYOL x strength 0.5 or 1 x learning
+    /// rate 1e-3 or 3e-3 x probe L2 0.01 or 1 (16 configurations, 8 pretraining runs).</summary>
+    public SearchSpace GridSpace(int? epochs)
+    {
+        SslSearchSpace space = SslSearchSpace.For(Kind).WithoutRawFeatures();
+        if (Kind == SslInputKind.Image)
+        {
+            space.WithMethods(SslMethod.SimClr, SslMethod.Byol);
+            space.Pretraining["AugmentationStrength"] = new ChoiceOption(0.5, 1.0);
+            space.Pretraining["LearningRate"] = new ChoiceOption(1e-3, 3e-3);
+        }
+        else
+        {
+            space.WithMethods(SslMethod.Scarf, SslMethod.Vicreg, SslMethod.SimClr);
+            space.Pretraining["AugmentationStrength"] = new ChoiceOption(1.0 / 3, 2.0 / 3, 1.0);
+            space.Pretraining["LearningRate"] = new ChoiceOption(3e-4, 1e-3, 3e-3);
+        }
+        space.Pretraining["Augmentations"] = new ChoiceOption("Default");
+        space.Downstream["L2Regularization"] = new ChoiceOption(0.01, 1.0);
+        space.Downstream["L1Regularization"] = new ChoiceOption(1.0);
+        foreach (string fixedOption in new[] { "Encoder", "EncoderWidth", "EmbeddingSize", "BatchSize", "MethodScale" })
+        {
+            SearchSpaceOption option = space.Pretraining[fixedOption];
+            object value = option switch
+            {
+                ChoiceOption choice => choice.DefaultChoice,
+                NumericRangeOption range => range.Default,
+                IntegerRangeOption range => range.Default,
+                _ => throw new InvalidOperationException(fixedOption),
+            };
+            space.Pretraining[fixedOption] = new ChoiceOption(value);
+        }
+        if (epochs is int e) space.Pretraining["Epochs"] = new ChoiceOption(e);
+        else space.Pretraining.Remove("Epochs");
+        return space;
+    }
+
+    public async Task<RunRow> Run(string name, SearchSpace space, SslTuner tuner, SslScheduler scheduler, uint? budgetSeconds, int? maxTrials,
+        bool recordLabelFree = false)
+    {
+        Console.WriteLine($"## {name} (load average {File.ReadAllText("/proc/loadavg").Split(' ')[0]})");
+        SslExperiment experiment = _ml.SelfSupervisedExperiment()
+            .SetDataset(Train)
+            .SetInputColumn(InputColumn)
+            .SetSearchSpace(space)
+            .SetObjective(SslObjective.CrossValidatedAccuracy(folds: 5))
+            .SetTuner(tuner)
+            .SetScheduler(scheduler)
+            .SetRecordLabelFreeMeasures(recordLabelFree)
+            .SetProgress(new ConsoleProgress());
+        if (budgetSeconds is uint seconds) experiment.SetTrainingTimeInSeconds(seconds);
+        experiment.SetMaxTrials(maxTrials ?? 10_000);
+        var clock = Stopwatch.StartNew();
+        SslExperimentResult result = await experiment.RunAsync();
+        TimeSpan total = clock.Elapsed;
+        double accuracy = _testAccuracy(result.BestTrial.Model);
+        foreach (var stage in ((IEnumerable<ITransformer>)result.BestTrial.Model).OfType<SelfSupervisedTransformer>()) stage.Dispose();
+        var row = new RunRow(name, budgetSeconds, result.Elapsed, total, result.Trials, result.BestTrial.Metric, result.BestFeatureSource,
+            result.BestPipelineDescription ?? "", accuracy, result.PretrainingReuse, result.TrialMeasures);
+        Console.WriteLine($"best: {row.BestPipeline} CV {row.BestMetric:P1}, test {row.TestAccuracy:P1}; {result.StopReason}; search {result.Elapsed.TotalSeconds:0} s, " +
+            $"with refit {total.TotalSeconds:0} s; reuse: {result.PretrainingReuse}");
+        Console.WriteLine();
+        return row;
+    }
+
+    /// <summary>Spearman rank correlation between each label-free measure and cross-validated accuracy over the pretrained
+    /// segments of a run (all rungs, and the first rung alone, where every trial is measured at the same fidelity).</summary>
+    public void PrintLabelFreeCorrelation(IReadOnlyList<SslTrialMeasures> measures)
+    {
+        var scored = measures.Where(m => m.FeatureSource == SslFeatureSource.SelfSupervised && m.CrossValidatedAccuracy is not null && m.LabelFreeScore is not null).ToList();
+        int? firstRung = scored.Select(m => m.Fidelity).Min();
+        Console.WriteLine("| label-free measure | Spearman vs CV accuracy, all segments | first rung only |");
+        Console.WriteLine("|---|---|---|");
+        void Line(string label, Func<SslTrialMeasures, double?> measure)
+        {
+            var all = scored.Where(m => measure(m) is not null).ToList();
+            var first = all.Where(m => m.Fidelity == firstRung).ToList();
+            Console.WriteLine($"| {label} | {Spearman(all.Select(m => measure(m)!.Value), all.Select(m => m.CrossValidatedAccuracy!.Value)):0.00} (n={all.Count}) | " +
+                $"{Spearman(first.Select(m => measure(m)!.Value), first.Select(m => m.CrossValidatedAccuracy!.Value)):0.00} (n={first.Count}) |");
+        }
+        Line("label-free objective (what SslObjective.LabelFree maximizes)", m => m.LabelFreeScore);
+        Line("RankMe / min(rows, embedding size)", m => m.RankMeFraction);
+        Line("RankMe (raw)", m => m.RankMe);
+        if (Kind == SslInputKind.Image) Line("rotation-prediction accuracy", m => m.RotationPredictionAccuracy);
+    }
+
+    private static double Spearman(IEnumerable<double> x, IEnumerable<double> y)
+    {
+        double[] rx = Ranks(x.ToArray()), ry = Ranks(y.ToArray());
+        if (rx.Length < 3) return double.NaN;
+        double mx = rx.Average(), my = ry.Average();
+        double cov = rx.Zip(ry).Sum(p => (p.First - mx) * (p.Second - my));
+        double sx = Math.Sqrt(rx.Sum(v => (v - mx) * (v - mx))), sy = Math.Sqrt(ry.Sum(v => (v - my) * (v - my)));
+        return sx == 0 || sy == 0 ? double.NaN : cov / (sx * sy);
+    }
+
+    /// <summary>Ranks with ties sharing their average rank.</summary>
+    private static double[] Ranks(double[] values)
+    {
+        int[] order = Enumerable.Range(0, values.Length).OrderBy(i => values[i]).ToArray();
+        var ranks = new double[values.Length];
+        for (int start = 0; start < order.Length;)
+        {
+            int end = start;
+            while (end + 1 < order.Length && values[order[end + 1]] == values[order[start]]) end++;
+            for (int k = start; k <= end; k++) ranks[order[k]] = (start + end) / 2.0;
+            start = end + 1;
+        }
+        return ranks;
+    }
+
+    private static double Agreement<T>(IEnumerable<T> predicted, IEnumerable<T> actual)
+    {
+        var pairs = predicted.Zip(actual).ToList();
+        return pairs.Count(p => EqualityComparer<T>.Default.Equals(p.First, p.Second)) / (double)pairs.Count;
+    }
+
+    private static HiggsRow[] ReadHiggs(string dataRoot, string split, int count) =>
+        File.ReadLines(Path.Combine(dataRoot, "higgs", $"binary.{split}")).Where(l => l.Length > 0).Take(count)
+            .Select(line => line.Split('\t').Select(v => float.Parse(v, CultureInfo.InvariantCulture)).ToArray())
+            .Select(v => new HiggsRow { Label = v[0], Features = v[1..] }).ToArray();
+
+    /// <summary>The first <paramref name="perClass"/> images of each class by file name, interleaved by class.</summary>
+    private static ImageRow[] ListImages(string root, string split, int perClass)
+    {
+        string[][] byClass = Directory.GetDirectories(Path.Combine(root, split)).Order(StringComparer.Ordinal)
+            .Select(dir => Directory.GetFiles(dir, "*.jpg").Order(StringComparer.Ordinal).Take(perClass).ToArray()).ToArray();
+        return Enumerable.Range(0, perClass).SelectMany(i => byClass.Where(files => i < files.Length).Select(files => new ImageRow
+        {
+            ImagePath = Path.GetRelativePath(root, files[i]),
+            Label = Path.GetFileName(Path.GetDirectoryName(files[i]))!,
+        })).ToArray();
+    }
+}
+
+/// <summary>One benchmark run, summarized.</summary>
+internal sealed record RunRow(string Name, uint? Budget, TimeSpan Elapsed, TimeSpan WithRefit, IReadOnlyList<TrialRecord> Trials, double BestMetric,
+    SslFeatureSource? Winner, string BestPipeline, double TestAccuracy, PretrainingReuseSummary? Reuse, IReadOnlyList<SslTrialMeasures> Measures)
+{
+    public string ToMarkdown() =>
+        $"| {Name} | {(Budget is uint b ? $"{b} s" : "-")} | {Elapsed.TotalSeconds:0} s | {Trials.Count} ({Trials.Count(t => t.Status == TrialStatus.Completed)}/" +
+        $"{Trials.Count(t => t.Status == TrialStatus.Pruned)}/{Trials.Count(t => t.Status == TrialStatus.Failed)}) | {BestMetric:P1} | {Winner} | " +
+        $"{TestAccuracy:P1} | {(Reuse is null || Reuse.Segments == 0 ? "-" : $"{Reuse.EpochsReused} of {Reuse.EpochsTrained + Reuse.EpochsReused} epochs reused, {Reuse.TimeSaved.TotalSeconds:0} s saved ({Reuse.SavedFraction:P0})")} |";
+}
+
+internal sealed class HiggsRow
+{
+    [VectorType(28)]
+    public float[] Features { get; set; } = [];
+
+    public float Label { get; set; }
+}
+
+internal sealed class ImageRow
+{
+    public string ImagePath { get; set; } = "";
+
+    public string Label { get; set; } = "";
+}
+
+/// <summary>Proposes one configuration, then nothing.</summary>
+internal sealed class FixedTuner(Parameters configuration) : ITuner
+{
+    private bool _proposed;
+
+    public Parameters? Propose(TrialContext context)
+    {
+        if (_proposed) return null;
+        _proposed = true;
+        return configuration;
+    }
+
+    public void Update(TrialResult result)
+    {
+    }
+}
+
+/// <summary>Prints trial results as they come (not every start, to keep the log short).</summary>
+internal sealed class ConsoleProgress : IProgress<SslTrialReport>
+{
+    public void Report(SslTrialReport value)
+    {
+        if (value.Kind is TrialReportKind.Running) return;
+        TrialRecord t = value.Trial;
+        string metric = t.Metric?.ToString("P1", CultureInfo.InvariantCulture) ?? "-";
+        Console.WriteLine($"  {value.Elapsed.TotalSeconds,5:0} s  #{t.TrialId} {value.Kind} at {value.Fidelity?.ToString(CultureInfo.InvariantCulture) ?? "full"}: {metric}" +
+            (t.ErrorMessage is null ? "" : $" ({t.ErrorMessage})") + $"  {Summary(t.Parameters)}");
+    }
+
+    private static string Summary(Parameters p)
+    {
+        if (p.TryGetValue("Features", out object? features) && (string)features == "RawFeatures") return "raw features";
+        if (!p.TryGetValue("Pretraining", out object? nested)) return "";
+        var pre = (Parameters)nested;
+        string Value(string key) => pre.TryGetValue(key, out object? v) ? v is double d ? d.ToString("G3", CultureInfo.InvariantCulture) : v.ToString()! : "-";
+        return $"{Value("Method")} {Value("Encoder")} w{Value("EncoderWidth")} e{Value("EmbeddingSize")} lr{Value("LearningRate")} b{Value("BatchSize")} " +
+            $"s{Value("MethodScale")} {Value("Augmentations")}@{Value("AugmentationStrength")}";
+    }
+}

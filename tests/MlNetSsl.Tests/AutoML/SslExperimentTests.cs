@@ -1,0 +1,263 @@
+using System.Diagnostics;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using MlNetSsl.AutoML;
+using MlNetSsl.Tests.MlNet;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace MlNetSsl.Tests.AutoML;
+
+/// <summary>End-to-end runs of <c>ml.SelfSupervisedExperiment()</c> on small real slices.</summary>
+public sealed class SslExperimentTests : IDisposable
+{
+    private readonly ITestOutputHelper _output;
+    private readonly string _folder = Directory.CreateTempSubdirectory("mlnetssl-automl-ssl-").FullName;
+
+    public SslExperimentTests(ITestOutputHelper output) => _output = output;
+
+    public void Dispose() => Directory.Delete(_folder, recursive: true);
+
+    [Fact]
+    public async Task TabularHiggsWithTenPercentLabelsReturnsASavedReloadablePipeline()
+    {
+        var ml = new MLContext(seed: 1);
+        HiggsRow[] rows = SslExperimentData.HiggsWithHiddenLabels(400, labeledEvery: 10);
+        IDataView data = ml.Data.LoadFromEnumerable(rows);
+        IDataView test = ml.Data.LoadFromEnumerable(StageData.HiggsRows("test", 200));
+
+        var watch = Stopwatch.StartNew();
+        SslExperimentResult result = await ml.SelfSupervisedExperiment()
+            .SetDataset(data, labelColumnName: "Label")
+            .SetInputColumn("Features")
+            .SetSearchSpace(SslSearchSpace.For(data, "Features"))
+            .SetObjective(SslObjective.Auto)
+            .SetTuner(SslTuner.Random)
+            .SetScheduler(SslScheduler.Asha(minEpochs: 1, maxEpochs: 3, reduction: 3))
+            .SetMaxTrials(6)
+            .RunAsync();
+        watch.Stop();
+
+        foreach (TrialRecord trial in result.Trials) _output.WriteLine(trial.ToString());
+        foreach (SslTrialMeasures m in result.TrialMeasures) _output.WriteLine(m.ToString());
+        _output.WriteLine($"{result.ObjectiveExplanation}\nwinner: {result.BestFeatureSource}: {result.BestPipelineDescription}\n" +
+            $"reuse: {result.PretrainingReuse}\n{watch.Elapsed.TotalSeconds:F1} s");
+
+        Assert.Equal(SslObjectiveKind.CrossValidatedAccuracy, result.Objective!.Kind);
+        Assert.Equal(6, result.Trials.Count);
+        Assert.NotNull(result.BestFeatureSource);
+
+        float[] before = result.BestTrial.Model.Transform(test).GetColumn<float>("PredictedLabel").ToArray();
+        Assert.All(before, p => Assert.True(p is 0f or 1f, $"prediction {p} is not a class of the data"));
+        string path = Path.Combine(_folder, "model.zip");
+        ml.Model.Save(result.BestTrial.Model, data.Schema, path);
+        var fresh = new MLContext(seed: 2);
+        ITransformer loaded = fresh.Model.Load(path, out _);
+        float[] after = loaded.Transform(fresh.Data.LoadFromEnumerable(StageData.HiggsRows("test", 200))).GetColumn<float>("PredictedLabel").ToArray();
+        Assert.Equal(before, after);
+        (loaded as IDisposable)?.Dispose();
+    }
+
+    [Fact]
+    public async Task TrialsSharingPretrainingOptionsPretrainOnceAndAPromotedTrialContinuesFromItsCheckpoint()
+    {
+        var ml = new MLContext(seed: 1);
+        IDataView data = ml.Data.LoadFromEnumerable(SslExperimentData.HiggsWithHiddenLabels(400, labeledEvery: 4));
+        SslSearchSpace space = SslExperimentData.FastSpace(SslInputKind.Tabular, SslMethod.Scarf);
+        // The same pretraining options, different probes: one pretraining run serves both trials.
+        Parameters first = SslExperimentData.Configuration(space, ("Downstream.L2Regularization", 0.01));
+        Parameters second = SslExperimentData.Configuration(space, ("Downstream.L2Regularization", 0.1));
+
+        SslExperimentResult result = await ml.SelfSupervisedExperiment()
+            .SetDataset(data)
+            .SetInputColumn("Features")
+            .SetSearchSpace(space)
+            .SetObjective(SslObjective.CrossValidatedAccuracy(folds: 3))
+            .SetTuner(SslExperimentData.Scripted("shared-pretraining", first, second))
+            .SetScheduler(SslScheduler.Asha(minEpochs: 1, maxEpochs: 3, reduction: 3))
+            .SetMaxTrials(2)
+            .RunAsync();
+        foreach (SslTrialMeasures m in result.TrialMeasures) _output.WriteLine(m.ToString());
+        _output.WriteLine(result.PretrainingReuse!.ToString());
+
+        SslTrialMeasures Segment(int trial, int fidelity) => Assert.Single(result.TrialMeasures, m => m.TrialId == trial && m.Fidelity == fidelity);
+        // Trial 0 trains its first epoch, is promoted (the first result at a rung always is) and trains only epochs 2-3.
+        Assert.Equal((1, 0), (Segment(0, 1).PretrainingEpochsTrained, Segment(0, 1).PretrainingEpochsReused));
+        Assert.Equal((2, 1), (Segment(0, 3).PretrainingEpochsTrained, Segment(0, 3).PretrainingEpochsReused));
+        Assert.True(Segment(0, 3).PretrainingSecondsSaved > 0);
+        // Trial 1 shares the pretraining options, so its first rung loads the snapshot and trains nothing.
+        Assert.Equal((0, 1), (Segment(1, 1).PretrainingEpochsTrained, Segment(1, 1).PretrainingEpochsReused));
+        Assert.Equal(3, result.PretrainingReuse.EpochsTrained);
+
+        // The refitted stage is the continued run, and it equals one 3-epoch run straight through.
+        SelfSupervisedTransformer stage = ((IEnumerable<ITransformer>)result.BestTrial.Model).OfType<SelfSupervisedTransformer>().Single();
+        Assert.Equal(3, stage.History.Count);
+        SelfSupervisedOptions straightOptions = first.AsType<SslTrialParameters>().Pretraining.ToOptions(stage.InputShape, "Features", "Straight");
+        straightOptions.Epochs = 3;
+        straightOptions.ScheduleEpochs = 3;
+        straightOptions.Seed = 1; // the experiment's seed 0 + 1
+        using SelfSupervisedTransformer straight = ml.Transforms.SelfSupervised(straightOptions).Fit(data);
+        IDataView test = ml.Data.LoadFromEnumerable(StageData.HiggsRows("test", 50));
+        float[] continued = stage.Transform(test).GetColumn<VBuffer<float>>(stage.OutputColumnName).SelectMany(v => v.DenseValues()).ToArray();
+        float[] direct = straight.Transform(test).GetColumn<VBuffer<float>>("Straight").SelectMany(v => v.DenseValues()).ToArray();
+        Assert.Equal(direct.Length, continued.Length);
+        Assert.All(direct.Zip(continued), p => Assert.Equal(p.First, p.Second, 1e-5f));
+        stage.Dispose();
+    }
+
+    [Fact]
+    public async Task AutoPicksTheLabelFreeObjectiveBelowFiveLabelsPerClassAndSaysSo()
+    {
+        var ml = new MLContext(seed: 1);
+        // 8 labels in 400 rows (4 per class): too few to cross-validate a probe reliably.
+        IDataView data = ml.Data.LoadFromEnumerable(SslExperimentData.HiggsWithHiddenLabels(400, labeledEvery: 50));
+        SslExperimentResult result = await ml.SelfSupervisedExperiment()
+            .SetDataset(data)
+            .SetInputColumn("Features")
+            .SetSearchSpace(SslSearchSpace.For(data, "Features").WithMethods(SslMethod.Scarf, SslMethod.SimClr))
+            .SetObjective(SslObjective.Auto)
+            .SetTuner(SslTuner.Random)
+            .SetScheduler(SslScheduler.Asha(minEpochs: 1, maxEpochs: 1))
+            .SetMaxTrials(2)
+            .RunAsync();
+        _output.WriteLine(result.ObjectiveExplanation);
+        foreach (string note in result.Notes) _output.WriteLine(note);
+        foreach (SslTrialMeasures m in result.TrialMeasures) _output.WriteLine(m.ToString());
+
+        Assert.Equal(SslObjectiveKind.LabelFree, result.Objective!.Kind);
+        Assert.Contains("label-free", result.ObjectiveExplanation);
+        Assert.Contains("4 labels per class", result.ObjectiveExplanation);
+        // Raw features and the probe's options cannot be scored without labels, so they were not searched.
+        Assert.Contains(result.Notes, n => n.Contains("raw-feature baseline"));
+        Assert.All(result.Trials, t => Assert.False(t.Parameters.ContainsKey(SslSearchSpace.DownstreamOption)));
+        Assert.All(result.Trials, t => Assert.Equal("SelfSupervised", t.Parameters.GetString(SslSearchSpace.FeaturesOption)));
+        // For tabular rows the label-free score is RankMe over its maximum, min(rows, embedding size).
+        Assert.All(result.TrialMeasures, m =>
+        {
+            Assert.Null(m.CrossValidatedAccuracy);
+            Assert.Equal(m.RankMeFraction, m.Metric);
+            Assert.Equal(m.RankMe!.Value / Math.Min(400, m.EmbeddingSize!.Value), m.Metric, 9);
+            Assert.InRange(m.Metric, 1.0 / m.EmbeddingSize!.Value, 1.0);
+        });
+        Assert.Equal(SslFeatureSource.SelfSupervised, result.BestFeatureSource);
+        float[] predicted = result.BestTrial.Model.Transform(ml.Data.LoadFromEnumerable(StageData.HiggsRows("test", 50)))
+            .GetColumn<float>("PredictedLabel").ToArray();
+        Assert.All(predicted, p => Assert.True(p is 0f or 1f));
+        ((IDisposable)((IEnumerable<ITransformer>)result.BestTrial.Model).OfType<SelfSupervisedTransformer>().Single()).Dispose();
+    }
+
+    [Fact]
+    public async Task CifarWithFewLabelsSearchesLabelFreeAndReturnsASavedReloadableImagePipeline()
+    {
+        var ml = new MLContext(seed: 1);
+        // 160 images, one in eight labeled: 20 labels, 2 per class, so Auto scores trials by rotation prediction.
+        ImageRow[] rows = SslExperimentData.CifarWithHiddenLabels(perClass: 16, labeledEvery: 8);
+        IDataView data = SslExperimentData.Images(ml, rows);
+        SslSearchSpace space = SslSearchSpace.For(data, "Image").WithMethods(SslMethod.SimClr, SslMethod.Byol);
+        space.Pretraining["EncoderWidth"] = new NumericRangeOption(0.5, 1, logBase: true, defaultValue: 1);
+        var progress = new SynchronousProgress<SslTrialReport>();
+
+        var watch = Stopwatch.StartNew();
+        SslExperimentResult result = await ml.SelfSupervisedExperiment()
+            .SetDataset(data, labelColumnName: "Label")
+            .SetInputColumn("Image")
+            .SetSearchSpace(space)
+            .SetObjective(SslObjective.Auto)
+            .SetTuner(SslTuner.Tpe)
+            .SetScheduler(SslScheduler.Asha(minEpochs: 1, maxEpochs: 2, reduction: 2))
+            .SetMaxTrials(3)
+            .SetProgress(progress)
+            .RunAsync();
+        watch.Stop();
+        foreach (SslTrialMeasures m in result.TrialMeasures) _output.WriteLine(m.ToString());
+        _output.WriteLine($"{result.ObjectiveExplanation}\n{result.BestPipelineDescription}\n{watch.Elapsed.TotalSeconds:F1} s");
+
+        Assert.Equal(SslObjectiveKind.LabelFree, result.Objective!.Kind);
+        Assert.Contains(progress.Reports, r => r.Kind == TrialReportKind.Completed);
+        Assert.All(result.TrialMeasures, m => Assert.Equal(m.RotationPredictionAccuracy, m.Metric));
+        Assert.Equal(SslFeatureSource.SelfSupervised, result.BestFeatureSource);
+
+        ImageRow[] testRows = StageData.CifarRows(perClass: 3, split: "test");
+        string[] before = result.BestTrial.Model.Transform(SslExperimentData.Images(ml, testRows)).GetColumn<string>("PredictedLabel").ToArray();
+        string[] classes = rows.Select(r => r.Label).Where(l => l.Length > 0).Distinct().ToArray();
+        Assert.All(before, p => Assert.Contains(p, classes));
+        string path = Path.Combine(_folder, "cifar-model.zip");
+        ml.Model.Save(result.BestTrial.Model, data.Schema, path);
+        ((IEnumerable<ITransformer>)result.BestTrial.Model).OfType<SelfSupervisedTransformer>().Single().Dispose();
+        var fresh = new MLContext(seed: 5);
+        ITransformer loaded = fresh.Model.Load(path, out _);
+        string[] after = loaded.Transform(SslExperimentData.Images(fresh, testRows)).GetColumn<string>("PredictedLabel").ToArray();
+        Assert.Equal(before, after);
+        ((IEnumerable<ITransformer>)loaded).OfType<SelfSupervisedTransformer>().Single().Dispose();
+    }
+
+    [Fact]
+    public async Task TheRawPixelBaselineBecomesAResizeExtractPixelsPipelineWhenItWins()
+    {
+        var ml = new MLContext(seed: 1);
+        IDataView data = SslExperimentData.Images(ml, SslExperimentData.CifarWithHiddenLabels(perClass: 12, labeledEvery: 2));
+        SslSearchSpace space = SslSearchSpace.For(SslInputKind.Image);
+        Parameters raw = SslExperimentData.Configuration(space, ("Features", "RawFeatures"), ("Downstream.L2Regularization", 0.1));
+        SslExperimentResult result = await ml.SelfSupervisedExperiment()
+            .SetDataset(data).SetInputColumn("Image").SetSearchSpace(space)
+            .SetObjective(SslObjective.CrossValidatedAccuracy(folds: 3))
+            .SetTuner(SslExperimentData.Scripted("raw-only", raw))
+            .SetMaxTrials(1)
+            .RunAsync();
+
+        Assert.Equal(SslFeatureSource.RawFeatures, result.BestFeatureSource);
+        Assert.StartsWith("RawFeatures -> LbfgsMaximumEntropy", result.BestPipelineDescription);
+        Assert.Equal(0, result.PretrainingReuse!.Segments);
+        Assert.Empty(((IEnumerable<ITransformer>)result.BestTrial.Model).OfType<SelfSupervisedTransformer>());
+        ImageRow[] testRows = StageData.CifarRows(perClass: 2, split: "test");
+        string[] before = result.BestTrial.Model.Transform(SslExperimentData.Images(ml, testRows)).GetColumn<string>("PredictedLabel").ToArray();
+        string path = Path.Combine(_folder, "raw-model.zip");
+        ml.Model.Save(result.BestTrial.Model, data.Schema, path);
+        var fresh = new MLContext(seed: 5);
+        string[] after = fresh.Model.Load(path, out _).Transform(SslExperimentData.Images(fresh, testRows)).GetColumn<string>("PredictedLabel").ToArray();
+        Assert.Equal(before, after);
+    }
+
+    [Fact]
+    public async Task APausedAndResumedExperimentEndsWithTheUninterruptedLeaderboard()
+    {
+        var ml = new MLContext(seed: 1);
+        IDataView data = ml.Data.LoadFromEnumerable(SslExperimentData.HiggsWithHiddenLabels(300, labeledEvery: 4));
+        SslSearchSpace space = SslSearchSpace.For(SslInputKind.Tabular).WithMethods(SslMethod.Scarf, SslMethod.Vicreg);
+        SslExperiment Experiment(string folder, IProgress<SslTrialReport>? progress = null)
+        {
+            SslExperiment experiment = ml.SelfSupervisedExperiment()
+                .SetDataset(data).SetInputColumn("Features").SetSearchSpace(space)
+                .SetObjective(SslObjective.CrossValidatedAccuracy(folds: 3))
+                .SetTuner(SslTuner.Random)
+                .SetScheduler(SslScheduler.Asha(minEpochs: 1, maxEpochs: 9, reduction: 3))
+                .SetMaxTrials(5)
+                .SetSeed(4)
+                .SetCheckpoint(folder);
+            return progress is null ? experiment : experiment.SetProgress(progress);
+        }
+
+        SslExperimentResult straight = await Experiment(Path.Combine(_folder, "straight")).RunAsync();
+
+        // Pause while the third trial pretrains (cancellation reaches the stage within one step), then resume.
+        string paused = Path.Combine(_folder, "paused");
+        using var cancellation = new CancellationTokenSource();
+        var pausing = new SynchronousProgress<SslTrialReport>(r =>
+        {
+            if (r.Kind == TrialReportKind.Running && r.Trial.TrialId == 2) cancellation.CancelAfter(TimeSpan.FromMilliseconds(50));
+        });
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => Experiment(paused, pausing).RunAsync(cancellation.Token));
+        var resuming = new SynchronousProgress<SslTrialReport>();
+        SslExperimentResult resumed = await Experiment(paused, resuming).RunAsync();
+
+        foreach (TrialRecord trial in resumed.Trials) _output.WriteLine(trial.ToString());
+        Assert.Contains(resuming.Reports, r => r.IsReplay);
+        Assert.Equal(Leaderboard(straight), Leaderboard(resumed));
+        Assert.Equal(straight.BestTrial.Metric, resumed.BestTrial.Metric);
+        foreach (var model in new[] { straight.BestTrial.Model, resumed.BestTrial.Model })
+            foreach (var stage in ((IEnumerable<ITransformer>)model).OfType<SelfSupervisedTransformer>()) stage.Dispose();
+    }
+
+    private static IEnumerable<string> Leaderboard(SslExperimentResult result) =>
+        result.Trials.Select(t => $"{t.TrialId} {t.Status} {t.Fidelity} {string.Join(",", t.Rungs.Select(r => r.Metric.ToString("R", System.Globalization.CultureInfo.InvariantCulture)))}");
+}

@@ -1,0 +1,144 @@
+using Microsoft.ML;
+using MlNetSsl.AutoML;
+using MlNetSsl.Tests.Infrastructure;
+using MlNetSsl.Tests.MlNet;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace MlNetSsl.Tests.AutoML;
+
+/// <summary>The self-supervised search space: defaults per input kind, sampled configurations that train, edits checked.</summary>
+public sealed class SslSearchSpaceTests
+{
+    private readonly ITestOutputHelper _output;
+
+    public SslSearchSpaceTests(ITestOutputHelper output) => _output = output;
+
+    public sealed class SeriesRow
+    {
+        [Microsoft.ML.Data.VectorType(600)]
+        public float[] Values { get; set; } = [];
+
+        public float Label { get; set; }
+    }
+
+    private static SslInputShape ShapeOf(SslInputKind kind) => kind switch
+    {
+        SslInputKind.Image => SslInputShape.Image(3, 32, 32),
+        SslInputKind.Tabular => SslInputShape.Tabular(28),
+        _ => SslInputShape.Series(6, 100),
+    };
+
+    [Theory]
+    [InlineData(SslInputKind.Image)]
+    [InlineData(SslInputKind.Tabular)]
+    [InlineData(SslInputKind.Series)]
+    public void TheDefaultSpaceHoldsOnlyWhatFitsTheInputKindAndDefaultsToTheLibraryDefaults(SslInputKind kind)
+    {
+        SslSearchSpace space = SslSearchSpace.For(kind);
+        var methods = ((ChoiceOption)space.Pretraining["Method"]).Choices.Select(c => Enum.Parse<SslMethod>((string)c)).ToArray();
+        Assert.Equal(SslMethodFactory.MethodsFor(kind).OrderBy(m => m), methods.OrderBy(m => m));
+        var encoders = ((ChoiceOption)space.Pretraining["Encoder"]).Choices.Select(c => Enum.Parse<EncoderKind>((string)c)).ToArray();
+        Assert.NotEmpty(encoders);
+        Assert.All(encoders, e => Assert.Contains(e, EncoderOptions.KindsFor(kind)));
+        Assert.Equal(["SelfSupervised", "RawFeatures"], ((ChoiceOption)space[SslSearchSpace.FeaturesOption]).Choices.Cast<string>());
+
+        // Every template of every method builds a policy of this kind's augmentations, each at the requested strength.
+        SslInputShape shape = ShapeOf(kind);
+        foreach (SslMethod method in methods)
+            foreach (AugmentationTemplate template in Enum.GetValues<AugmentationTemplate>())
+            {
+                AugmentationPolicy policy = SslAugmentationTemplates.Build(template, method, shape, 0.4);
+                Assert.NotEmpty(policy.Steps);
+                Assert.All(policy.Steps, s => Assert.Equal(kind, s.Augmentation.InputKind));
+                Assert.All(policy.Steps, s => Assert.Equal(0.4, s.Augmentation.Strength));
+            }
+
+        // The space's default configuration is what the stage does untuned.
+        SslTrialParameters defaults = space.Default.AsType<SslTrialParameters>();
+        Assert.Equal(SslFeatureSource.SelfSupervised, defaults.Features);
+        Assert.Equal(kind == SslInputKind.Tabular ? SslMethod.Scarf : SslMethod.SimClr, defaults.Pretraining.Method);
+        SelfSupervisedOptions options = defaults.Pretraining.ToOptions(shape, "Input", "Output");
+        var library = new SelfSupervisedOptions();
+        Assert.Equal((library.Epochs, library.BatchSize, library.LearningRate, library.EmbeddingSize),
+            (options.Epochs, options.BatchSize, options.LearningRate, options.EmbeddingSize));
+        Assert.Equal(DefaultAugmentations.For(defaults.Pretraining.Method, shape).ToJson(), options.Augmentations!.ToJson());
+        Assert.Equal(kind == SslInputKind.Series ? 6 : 0, options.SeriesChannels);
+
+        // Serializable and editable: a JSON round trip keeps every option, and the typed edits check the input kind.
+        Assert.Equal(space.ToJson(), SearchSpace.FromJson(space.ToJson()).ToJson());
+        if (kind != SslInputKind.Tabular)
+            Assert.Contains("does not work on", Assert.Throws<ArgumentException>(() => space.WithMethods(SslMethod.Scarf)).Message);
+        Assert.Contains("does not accept", Assert.Throws<ArgumentException>(() =>
+            space.WithEncoders(kind == SslInputKind.Image ? EncoderKind.Mlp : EncoderKind.ResNet)).Message);
+    }
+
+    [Theory]
+    [InlineData(SslInputKind.Image)]
+    [InlineData(SslInputKind.Tabular)]
+    [InlineData(SslInputKind.Series)]
+    public void EveryMethodWithSampledSettingsBuildsOptionsThatPretrainOnRealData(SslInputKind kind)
+    {
+        var ml = new MLContext(seed: 1);
+        (IDataView data, string column, int channels) = kind switch
+        {
+            SslInputKind.Image => (StageData.Images(ml, StageData.CifarRows(perClass: 3)), "Image", 0),
+            SslInputKind.Tabular => (ml.Data.LoadFromEnumerable(StageData.HiggsRows("train", 32)), "Features", 0),
+            _ => (ml.Data.LoadFromEnumerable(BasicMotionsRows()), "Values", 6),
+        };
+        SslSearchSpace space = SslSearchSpace.For(data, column, channels);
+        Assert.Equal(kind, space.InputKind);
+        SslInputShape shape = SslSearchSpace.InputShapeOf(data.Schema, column, channels);
+        var random = new Random(11);
+        foreach (object method in ((ChoiceOption)space.Pretraining["Method"]).Choices)
+        {
+            // A random point of the space with this method: random encoder, width, embedding size, augmentations, scale...
+            double[] point = Enumerable.Range(0, space.FeatureCount).Select(_ => random.NextDouble()).ToArray();
+            Parameters sampled = space.SampleFromFeatureSpace(point);
+            sampled = sampled.With("Pretraining", sampled.GetNested("Pretraining").With("Method", method));
+            SslPretrainingParameters pretraining = sampled.AsType<SslTrialParameters>().Pretraining;
+            SelfSupervisedOptions options = pretraining.ToOptions(shape, column, "Embedding");
+            options.Epochs = 1;
+            using SelfSupervisedTransformer stage = ml.Transforms.SelfSupervised(options).Fit(data);
+            _output.WriteLine($"{method}: {stage.EncoderOptions.ResolveKind(kind)} -> {stage.EmbeddingSize}, {stage.Augmentations}, loss {stage.History[0].MeanLoss:F3}");
+            Assert.Equal(pretraining.Method, stage.Method);
+            Assert.Single(stage.History);
+            Assert.True(double.IsFinite(stage.History[0].MeanLoss));
+            if (pretraining.EmbeddingSize > 0) Assert.Equal(pretraining.EmbeddingSize, stage.EmbeddingSize);
+        }
+    }
+
+    [Fact]
+    public async Task AnEditedSpaceThatDoesNotFitTheDataIsRefusedBeforeAnyTrialRuns()
+    {
+        var ml = new MLContext(seed: 1);
+        IDataView images = StageData.Images(ml, StageData.CifarRows(perClass: 2));
+        // SCARF is tabular-only: a space edited (or deserialized) with it must be refused with the methods that fit.
+        SearchSpace space = SearchSpace.FromJson(SslSearchSpace.For(SslInputKind.Image).ToJson());
+        ((SearchSpace)space["Pretraining"])["Method"] = new ChoiceOption("SimClr", "Scarf");
+        var error = await Assert.ThrowsAsync<ArgumentException>(() => ml.SelfSupervisedExperiment()
+            .SetDataset(images).SetInputColumn("Image").SetSearchSpace(space).SetMaxTrials(1).RunAsync());
+        Assert.Contains("Scarf", error.Message);
+        Assert.Contains("SimClr", error.Message);
+
+        ((SearchSpace)space["Pretraining"])["Method"] = new ChoiceOption("SimClr");
+        ((SearchSpace)space["Pretraining"])["AugmentationStrength"] = new NumericRangeOption(0.5, 2);
+        error = await Assert.ThrowsAsync<ArgumentException>(() => ml.SelfSupervisedExperiment()
+            .SetDataset(images).SetInputColumn("Image").SetSearchSpace(space).SetMaxTrials(1).RunAsync());
+        Assert.Contains("AugmentationStrength", error.Message);
+
+        error = await Assert.ThrowsAsync<ArgumentException>(() => ml.SelfSupervisedExperiment()
+            .SetDataset(images).SetInputColumn("ImagePath").SetMaxTrials(1).RunAsync());
+        Assert.Contains("ImagePath", error.Message);
+    }
+
+    private static SeriesRow[] BasicMotionsRows()
+    {
+        var (series, labels) = RealData.BasicMotions();
+        using (series)
+        {
+            float[] flat = series.data<float>().ToArray();
+            return Enumerable.Range(0, labels.Length).Select(i => new SeriesRow { Values = flat[(i * 600)..((i + 1) * 600)], Label = labels[i] }).ToArray();
+        }
+    }
+}
