@@ -239,12 +239,13 @@ public sealed class SslExperimentTests : IDisposable
 
         SslExperimentResult straight = await Experiment(Path.Combine(_folder, "straight")).RunAsync();
 
-        // Pause while the third trial pretrains (cancellation reaches the stage within one step), then resume.
+        // Pause as the third trial starts (the stage checks the token while reading rows and every step), then resume.
+        // Cancelling at once, not after a delay, keeps the test independent of how fast the machine runs a trial.
         string paused = Path.Combine(_folder, "paused");
         using var cancellation = new CancellationTokenSource();
         var pausing = new SynchronousProgress<SslTrialReport>(r =>
         {
-            if (r.Kind == TrialReportKind.Running && r.Trial.TrialId == 2) cancellation.CancelAfter(TimeSpan.FromMilliseconds(50));
+            if (r.Kind == TrialReportKind.Running && r.Trial.TrialId == 2) cancellation.Cancel();
         });
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => Experiment(paused, pausing).RunAsync(cancellation.Token));
         var resuming = new SynchronousProgress<SslTrialReport>();
