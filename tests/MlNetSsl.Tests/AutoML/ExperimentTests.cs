@@ -51,7 +51,8 @@ public sealed class ExperimentTests : IDisposable
 
         TrialRecord only = Assert.Single(result.Trials);
         Assert.Equal(TrialStatus.Completed, only.Status);
-        Assert.True(result.Elapsed >= TimeSpan.FromMilliseconds(800));
+        // Well past the 200 ms budget; the margin below 800 ms absorbs timer granularity (Task.Delay may end a tick early).
+        Assert.True(result.Elapsed >= TimeSpan.FromMilliseconds(700), $"elapsed {result.Elapsed.TotalMilliseconds:0} ms");
         Assert.Equal(SearchStopReason.TimeBudget, result.StopReason);
     }
 
