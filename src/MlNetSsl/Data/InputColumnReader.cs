@@ -46,6 +46,23 @@ internal sealed class InputColumnReader
             $"(from LoadImages) or a known-size vector of Single, got {type}. {Hint(type)}");
     }
 
+    /// <summary>
+    /// The reader for column <paramref name="columnName"/> of <paramref name="schema"/>, which a fitted model expects to
+    /// hold rows of <paramref name="shape"/>; <paramref name="model"/> names the model in the error.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">The column is missing or holds rows of another shape.</exception>
+    public static InputColumnReader ForModel(DataViewSchema schema, string columnName, SslInputShape shape, string model)
+    {
+        var column = schema.GetColumnOrNull(columnName)
+            ?? throw new ArgumentOutOfRangeException("inputSchema", $"Input column '{columnName}' not found in the data. " +
+                $"Columns present: {string.Join(", ", schema.Where(c => !c.IsHidden).Select(c => c.Name))}.");
+        var reader = ForType(columnName, column.Type, shape.Width, shape.Height, shape.Kind == SslInputKind.Series ? shape.Channels : 0);
+        if (reader.Shape != shape)
+            throw new ArgumentOutOfRangeException("inputSchema", $"Schema mismatch for input column '{columnName}': {model} was " +
+                $"trained on {shape} rows but the column holds {reader.Shape} rows ({column.Type}).");
+        return reader;
+    }
+
     /// <summary>Checks the type as <see cref="ForType"/> does, against an estimator's schema shape.</summary>
     public static void CheckSchemaShape(string columnName, SchemaShape.Column column)
     {

@@ -100,17 +100,8 @@ public sealed class SelfSupervisedFineTuneTransformer : ITransformer, ICanSaveMo
         _classifier.Dispose();
     }
 
-    private InputColumnReader CheckInput(DataViewSchema schema)
-    {
-        var shape = _model.InputShape;
-        var column = schema.GetColumnOrNull(InputColumnName)
-            ?? throw new ArgumentOutOfRangeException("inputSchema", $"Input column '{InputColumnName}' not found in the data.");
-        var reader = InputColumnReader.ForType(InputColumnName, column.Type, shape.Width, shape.Height, shape.Kind == SslInputKind.Series ? shape.Channels : 0);
-        if (reader.Shape != shape)
-            throw new ArgumentOutOfRangeException("inputSchema", $"Schema mismatch for input column '{InputColumnName}': the classifier was " +
-                $"trained on {shape} rows but the column holds {reader.Shape} rows.");
-        return reader;
-    }
+    private InputColumnReader CheckInput(DataViewSchema schema) =>
+        InputColumnReader.ForModel(schema, InputColumnName, _model.InputShape, "the classifier");
 
     private Tensor Probabilities(Tensor raw)
     {
@@ -183,9 +174,9 @@ public sealed class SelfSupervisedFineTuneTransformer : ITransformer, ICanSaveMo
     private static SelfSupervisedFineTuneTransformer Create(IHostEnvironment env, ModelLoadContext ctx)
     {
         ctx.CheckAtModel(GetVersionInfo());
-        RequireReadableFormat(ctx.Reader.ReadInt32());
+        ModelStreams.RequireFormat(ctx.Reader.ReadInt32(), SelfSupervisedFineTuneModel.CurrentFormatVersion, Owner);
         var model = ModelStreams.LoadJson<SelfSupervisedFineTuneModel>(ctx, ModelStream, Owner);
-        RequireReadableFormat(model.FormatVersion);
+        ModelStreams.RequireFormat(model.FormatVersion, SelfSupervisedFineTuneModel.CurrentFormatVersion, Owner);
         byte[] weights = ModelStreams.LoadBlob(ctx, WeightsStream, Owner);
         var classifier = SeededModules.Create(0, () => new SslClassifier(EncoderFactory.Create(model.InputShape, model.EncoderOptions), model.HeadLayout));
         try
@@ -200,15 +191,6 @@ public sealed class SelfSupervisedFineTuneTransformer : ITransformer, ICanSaveMo
             classifier.Dispose();
             throw;
         }
-    }
-
-    private static void RequireReadableFormat(int format)
-    {
-        if (format < 1 || format > SelfSupervisedFineTuneModel.CurrentFormatVersion)
-            throw new InvalidDataException(format > SelfSupervisedFineTuneModel.CurrentFormatVersion
-                ? $"This model zip was written by a newer MlNetSsl (fine-tuned model format {format}); this version reads formats up to " +
-                  $"{SelfSupervisedFineTuneModel.CurrentFormatVersion}. Update the MlNetSsl package to load it."
-                : $"This model zip declares an invalid MlNetSsl fine-tuned model format ({format}); the file is damaged.");
     }
 }
 

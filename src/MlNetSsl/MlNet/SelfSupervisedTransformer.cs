@@ -147,18 +147,7 @@ public sealed class SelfSupervisedTransformer : ITransformer, ICanSaveModel, IDi
         return Encoder.forward(input).to_type(ScalarType.Float32).cpu().contiguous().MoveToOuterDisposeScope();
     }
 
-    internal InputColumnReader CheckInput(DataViewSchema schema)
-    {
-        var column = schema.GetColumnOrNull(InputColumnName)
-            ?? throw new ArgumentOutOfRangeException("inputSchema", $"Input column '{InputColumnName}' not found in the data. " +
-                $"Columns present: {string.Join(", ", schema.Where(c => !c.IsHidden).Select(c => c.Name))}.");
-        var reader = InputColumnReader.ForType(InputColumnName, column.Type, InputShape.Width, InputShape.Height,
-            InputShape.Kind == SslInputKind.Series ? InputShape.Channels : 0);
-        if (reader.Shape != InputShape)
-            throw new ArgumentOutOfRangeException("inputSchema", $"Schema mismatch for input column '{InputColumnName}': this model was " +
-                $"pretrained on {InputShape} rows but the column holds {reader.Shape} rows ({column.Type}).");
-        return reader;
-    }
+    internal InputColumnReader CheckInput(DataViewSchema schema) => InputColumnReader.ForModel(schema, InputColumnName, InputShape, "this model");
 
     private void ThrowIfDisposed()
     {
@@ -229,9 +218,9 @@ public sealed class SelfSupervisedTransformer : ITransformer, ICanSaveModel, IDi
     {
         ctx.CheckAtModel(GetVersionInfo());
         int format = ctx.Reader.ReadInt32();
-        RequireReadableFormat(format);
+        ModelStreams.RequireFormat(format, SelfSupervisedModel.CurrentFormatVersion, Owner);
         var model = ModelStreams.LoadJson<SelfSupervisedModel>(ctx, ModelStream, Owner);
-        RequireReadableFormat(model.FormatVersion);
+        ModelStreams.RequireFormat(model.FormatVersion, SelfSupervisedModel.CurrentFormatVersion, Owner);
         var policyBytes = ModelStreams.LoadBlob(ctx, AugmentationsStream, Owner);
         AugmentationPolicy policy;
         try
@@ -257,14 +246,5 @@ public sealed class SelfSupervisedTransformer : ITransformer, ICanSaveModel, IDi
             encoder.Dispose();
             throw;
         }
-    }
-
-    private static void RequireReadableFormat(int format)
-    {
-        if (format < 1 || format > SelfSupervisedModel.CurrentFormatVersion)
-            throw new InvalidDataException(format > SelfSupervisedModel.CurrentFormatVersion
-                ? $"This model zip was written by a newer MlNetSsl (model format {format}); this version reads formats up to " +
-                  $"{SelfSupervisedModel.CurrentFormatVersion}. Update the MlNetSsl package to load it."
-                : $"This model zip declares an invalid MlNetSsl model format ({format}); the file is damaged.");
     }
 }

@@ -102,6 +102,17 @@ internal static class ModelStreams
         }
     }
 
+    /// <summary>Checks a model part's format version against the newest this code reads.</summary>
+    /// <exception cref="InvalidDataException">The format is newer (update the package) or invalid (a damaged file).</exception>
+    public static void RequireFormat(int format, int current, string owner)
+    {
+        if (format > current)
+            throw new InvalidDataException($"This model zip was written by a newer MlNetSsl ({owner}, model format {format}); this version " +
+                $"reads formats up to {current}. Update the MlNetSsl package to load it.");
+        if (format < 1)
+            throw new InvalidDataException($"This model zip declares an invalid model format ({format}) for {owner}; the file is damaged.");
+    }
+
     /// <summary>JSON settings for everything MlNetSsl stores: readable, stable, enums by name.</summary>
     public static readonly JsonSerializerOptions JsonDefaults = new()
     {
