@@ -10,7 +10,9 @@ using MlNetSsl.AutoML;
 // Options: --budget S (seconds per searched run, default 300), --pool N (training rows; HIGGS 7000, CIFAR 1000),
 //          --labeled F (labeled fraction; HIGGS 0.01, CIFAR 0.1), --test N (test rows; HIGGS 500, CIFAR 500),
 //          --max-epochs E (the fidelity's maximum; HIGGS 27, CIFAR 8), --grid-fraction G (budget of the TPE+ASHA run
-//          on the grid's space as a share of the grid's time, default 0.25), --data DIR (default ../shared/data).
+//          on the grid's space as a share of the grid's time, default 0.25), --data DIR (default ../shared/data),
+//          --work DIR (checkpoint folders of the runs: the same command resumes after a crash; default under the temp folder),
+//          --threads T (TorchSharp CPU threads; default: the library's default).
 // Runs, on the same data: the default configuration (the search space's defaults, untuned); the raw-feature baseline;
 // TPE+ASHA and random search+ASHA on the default space with the same wall budget; grid search over a small space at the
 // maximum fidelity, then TPE+ASHA on that space with a fraction of the grid's time. Every run's best pipeline is
@@ -20,7 +22,7 @@ CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
 if (args.Length == 0 || args[0] is not ("higgs" or "cifar"))
 {
     Console.Error.WriteLine("Usage: dotnet run -c Release --project tests/MlNetSsl.AutoML.Benchmarks -- <higgs|cifar> [--budget S] [--pool N] " +
-        "[--labeled F] [--test N] [--max-epochs E] [--grid-fraction G] [--data DIR]");
+        "[--labeled F] [--test N] [--max-epochs E] [--grid-fraction G] [--data DIR] [--work DIR] [--threads T]");
     return 2;
 }
 bool cifar = args[0] == "cifar";
@@ -31,12 +33,17 @@ double labeledFraction = double.Parse(Option("--labeled", cifar ? "0.1" : "0.01"
 int testRows = int.Parse(Option("--test", "500")!, CultureInfo.InvariantCulture);
 int maxEpochs = int.Parse(Option("--max-epochs", cifar ? "8" : "27")!, CultureInfo.InvariantCulture);
 double gridFraction = double.Parse(Option("--grid-fraction", "0.25")!, CultureInfo.InvariantCulture);
+// Every run keeps a checkpoint folder here, so the same command after a crash or a kill resumes where it stopped (finished
+// runs replay their journal and only refit); delete the folder to start over.
+string work = Option("--work", null) ?? Path.Combine(Path.GetTempPath(), "mlnetssl-automl-benchmark",
+    string.Join("_", args.Where(a => !a.StartsWith("--work", StringComparison.Ordinal)).Select(a => a.TrimStart('-'))));
 
 var ml = new MLContext(seed: 1);
+if (Option("--threads", null) is { } threads) SslEnvironment.CpuThreads = int.Parse(threads, CultureInfo.InvariantCulture);
 SslEnvironment.EnsureInitialized();
 Benchmark benchmark = cifar
-    ? Benchmark.Cifar(ml, dataRoot, pool, labeledFraction, testRows, maxEpochs)
-    : Benchmark.Higgs(ml, dataRoot, pool, labeledFraction, testRows, maxEpochs);
+    ? Benchmark.Cifar(ml, dataRoot, pool, labeledFraction, testRows, maxEpochs, work)
+    : Benchmark.Higgs(ml, dataRoot, pool, labeledFraction, testRows, maxEpochs, work);
 Console.WriteLine($"# Self-supervised AutoML benchmark: {benchmark.Description}");
 Console.WriteLine($"{SslEnvironment.Describe()}, {Environment.ProcessorCount} logical cores, load average {LoadAverage()}; " +
     $"command: dotnet run -c Release --project tests/MlNetSsl.AutoML.Benchmarks -- {string.Join(' ', args)}");
@@ -106,9 +113,13 @@ internal sealed class Benchmark
     private readonly MLContext _ml;
     private readonly Func<ITransformer, double> _testAccuracy;
 
-    private Benchmark(MLContext ml, string description, IDataView train, string inputColumn, SslInputKind kind, Func<ITransformer, double> testAccuracy)
+    private readonly string _work;
+
+    private Benchmark(MLContext ml, string description, IDataView train, string inputColumn, SslInputKind kind, Func<ITransformer, double> testAccuracy,
+        string work)
     {
         _ml = ml;
+        _work = work;
         Description = description;
         Train = train;
         InputColumn = inputColumn;
@@ -124,7 +135,7 @@ internal sealed class Benchmark
 
     public SslInputKind Kind { get; }
 
-    public static Benchmark Higgs(MLContext ml, string dataRoot, int pool, double labeledFraction, int testRows, int maxEpochs)
+    public static Benchmark Higgs(MLContext ml, string dataRoot, int pool, double labeledFraction, int testRows, int maxEpochs, string work)
     {
         HiggsRow[] train = ReadHiggs(dataRoot, "train", pool);
         int every = (int)Math.Round(1 / labeledFraction);
@@ -135,10 +146,10 @@ internal sealed class Benchmark
         return new Benchmark(ml,
             $"HIGGS, {train.Length} training rows, {train.Count(r => !float.IsNaN(r.Label))} labeled ({labeledFraction:P0}), {test.Length} test rows, ASHA 1..{maxEpochs} epochs",
             ml.Data.LoadFromEnumerable(train), "Features", SslInputKind.Tabular,
-            model => Agreement(model.Transform(testView).GetColumn<float>("PredictedLabel"), test.Select(r => r.Label)));
+            model => Agreement(model.Transform(testView).GetColumn<float>("PredictedLabel"), test.Select(r => r.Label)), work);
     }
 
-    public static Benchmark Cifar(MLContext ml, string dataRoot, int pool, double labeledFraction, int testRows, int maxEpochs)
+    public static Benchmark Cifar(MLContext ml, string dataRoot, int pool, double labeledFraction, int testRows, int maxEpochs, string work)
     {
         string root = Path.Combine(dataRoot, "cifar10");
         ImageRow[] train = ListImages(root, "train", pool / 10);
@@ -153,7 +164,7 @@ internal sealed class Benchmark
         return new Benchmark(ml,
             $"CIFAR-10, {train.Length} training images, {train.Count(r => r.Label.Length > 0)} labeled ({labeledFraction:P0}), {test.Length} test images, ASHA 1..{maxEpochs} epochs",
             trainView, "Image", SslInputKind.Image,
-            model => Agreement(model.Transform(testView).GetColumn<string>("PredictedLabel"), test.Select(r => r.Label)));
+            model => Agreement(model.Transform(testView).GetColumn<string>("PredictedLabel"), test.Select(r => r.Label)), work);
     }
 
     /// <summary>The small space grid search runs over, every other option at its default, epochs fixed at
@@ -163,7 +174,13 @@ internal sealed class Benchmark
     /// rate 1e-3 or 3e-3 x probe L2 0.01 or 1 (16 configurations, 8 pretraining runs).</summary>
     public SearchSpace GridSpace(int? epochs)
     {
-        SslSearchSpace space = SslSearchSpace.For(Kind).WithoutRawFeatures();
+        // The grid compares pretraining configurations under the cheapest downstream model, so the fine-tuning, LightGBM
+        // and scratch choices are left out (removed options stay at their defaults).
+        SslSearchSpace space = SslSearchSpace.For(Kind).WithoutRawFeatures().WithoutSupervisedFromScratch()
+            .WithDownstreamTrainers(DownstreamTrainer.LinearProbe);
+        foreach (string unused in new[] { "LightGbmLeaves", "LightGbmMinimumRowsPerLeaf", "LightGbmIterations", "FineTuneEpochs",
+            "FineTuneLearningRate", "FreezeEncoder", "SemiSupervised", "Distill" })
+            space.Downstream.Remove(unused);
         if (Kind == SslInputKind.Image)
         {
             space.WithMethods(SslMethod.SimClr, SslMethod.Byol);
@@ -208,6 +225,7 @@ internal sealed class Benchmark
             .SetTuner(tuner)
             .SetScheduler(scheduler)
             .SetRecordLabelFreeMeasures(recordLabelFree)
+            .SetCheckpoint(Path.Combine(_work, new string(name.Select(c => char.IsLetterOrDigit(c) ? c : '-').ToArray())))
             .SetProgress(new ConsoleProgress());
         if (budgetSeconds is uint seconds) experiment.SetTrainingTimeInSeconds(seconds);
         experiment.SetMaxTrials(maxTrials ?? 10_000);

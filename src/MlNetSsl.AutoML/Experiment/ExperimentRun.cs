@@ -97,7 +97,7 @@ internal sealed class ExperimentRun
             if (job.Kind == SchedulerJobKind.StartNew)
             {
                 trialId = nextTrialId;
-                Parameters? proposed = _settings.Tuner.Propose(new TrialContext(trialId));
+                Parameters? proposed = ProposeUntried(trialId);
                 if (proposed is null)
                 {
                     _tunerExhausted = true;
@@ -336,6 +336,33 @@ internal sealed class ExperimentRun
     private string StateDirectory(int trialId) => Path.Combine(_stateRoot, $"trial-{trialId.ToString("D4", CultureInfo.InvariantCulture)}");
 
     /// <summary>A per-trial seed from the experiment seed and the trial id (SplitMix64 finalizer, process-independent).</summary>
+    /// <summary>
+    /// The tuner's proposal for <paramref name="trialId"/>, unless it repeats a configuration that already ran: that would
+    /// only repeat its result (its pretraining is cached), so the tuner is asked again. A tuner that keeps repeating itself
+    /// (TPE's best candidate on a small discrete space) is followed by configurations drawn uniformly, seeded by the
+    /// trial, so a replay draws the same; null, and the search stops as exhausted, when none of those is new either.
+    /// </summary>
+    private Parameters? ProposeUntried(int trialId)
+    {
+        const int tunerAttempts = 20, uniformAttempts = 200;
+        bool Tried(Parameters candidate) => _trials.Values.Any(t => t.Parameters.Equals(candidate));
+        for (int attempt = 0; attempt < tunerAttempts; attempt++)
+        {
+            Parameters? proposed = _settings.Tuner.Propose(new TrialContext(trialId));
+            if (proposed is null || !Tried(proposed)) return proposed;
+            _settings.Tuner.Withdraw(trialId);
+        }
+        var random = new Random(TrialSeed(_settings.Seed, trialId));
+        var features = new double[_settings.SearchSpace.FeatureDimensions.Count];
+        for (int attempt = 0; attempt < uniformAttempts; attempt++)
+        {
+            for (int i = 0; i < features.Length; i++) features[i] = random.NextDouble();
+            Parameters candidate = _settings.SearchSpace.SampleFromFeatureSpace(features);
+            if (!Tried(candidate)) return candidate;
+        }
+        return null;
+    }
+
     internal static int TrialSeed(int experimentSeed, int trialId)
     {
         ulong z = unchecked(((ulong)(uint)experimentSeed << 32 | (uint)trialId) + 0x9E3779B97F4A7C15UL);

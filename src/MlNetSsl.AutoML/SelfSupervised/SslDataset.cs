@@ -21,8 +21,9 @@ internal sealed class SslDataset
     private float[][]? _rawFeatures;
 
     private SslDataset(MLContext ml, IDataView data, string inputColumn, string labelColumn, SslInputShape shape, ITransformer labelToKey,
-        int classCount, uint[] labeledKeys, long rowCount)
+        int classCount, uint[] allKeys, uint[] labeledKeys, long rowCount)
     {
+        AllKeys = allKeys;
         _ml = ml;
         Data = data;
         InputColumn = inputColumn;
@@ -48,6 +49,12 @@ internal sealed class SslDataset
 
     public int ClassCount { get; }
 
+    /// <summary>The label key of every row in <see cref="Data"/> order: 1..<see cref="ClassCount"/>, or 0 where the label is missing.</summary>
+    public uint[] AllKeys { get; }
+
+    /// <summary>Every row with the label as a key (missing labels are key 0).</summary>
+    public IDataView KeyedData => LabelToKey.Transform(Data);
+
     /// <summary>Class keys 1..<see cref="ClassCount"/> of the labeled rows, in <see cref="LabeledView"/> order.</summary>
     public uint[] LabeledKeys { get; }
 
@@ -56,7 +63,7 @@ internal sealed class SslDataset
     public int LabeledCount => LabeledKeys.Length;
 
     /// <summary>The labeled rows only, with the label as a key: what downstream trainers and their folds see.</summary>
-    public IDataView LabeledView => _ml.Data.FilterRowsByMissingValues(LabelToKey.Transform(Data), LabelColumn);
+    public IDataView LabeledView => _ml.Data.FilterRowsByMissingValues(KeyedData, LabelColumn);
 
     /// <summary>Labeled rows per class, on average.</summary>
     public double LabelsPerClass => ClassCount == 0 ? 0 : LabeledCount / (double)ClassCount;
@@ -76,7 +83,7 @@ internal sealed class SslDataset
         int classCount = (int)((KeyDataViewType)keyed.Schema[labelColumn].Type).Count;
         uint[] allKeys = keyed.GetColumn<uint>(labelColumn).ToArray();
         uint[] labeled = allKeys.Where(k => k != 0).ToArray();
-        return new SslDataset(ml, data, inputColumn, labelColumn, shape, labelToKey, classCount, labeled, allKeys.LongLength);
+        return new SslDataset(ml, data, inputColumn, labelColumn, shape, labelToKey, classCount, allKeys, labeled, allKeys.LongLength);
     }
 
     /// <summary>The raw-feature estimator: images resized to the stage's size with pixels as a vector (0..255, planar

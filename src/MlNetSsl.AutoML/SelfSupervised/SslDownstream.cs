@@ -1,20 +1,18 @@
 using Microsoft.ML;
 using Microsoft.ML.Trainers;
+using Microsoft.ML.Trainers.LightGbm;
 
 namespace MlNetSsl.AutoML;
 
 /// <summary>
-/// The downstream trainers of the self-supervised experiment: the one place that turns a <see cref="DownstreamTrainer"/>
-/// into an ML.NET estimator, for cross-validation and for the refit. A new trainer is one more case here (and in the enum).
+/// The downstream trainers of the self-supervised experiment that read a feature vector: the one place that turns a
+/// <see cref="DownstreamTrainer"/> into an ML.NET estimator, for cross-validation and for the refit. SSL fine-tuning reads
+/// the input column instead and is built by <see cref="FineTuneCrossValidation.CreateTrainer"/>.
 /// </summary>
-/// <remarks>
-/// SSL fine-tuning (<c>ml.MulticlassClassification.Trainers.SelfSupervisedFineTune</c>, pending from the fine-tuning work)
-/// trains on the input column starting from the pretrained stage rather than on fixed embeddings; its case will take the
-/// fitted stage and the labeled rows' input column instead of the feature vectors this class receives.
-/// </remarks>
 internal static class SslDownstream
 {
     /// <summary>The trainer for <paramref name="parameters"/>, reading a standardized feature vector and a key label.</summary>
+    /// <exception cref="InvalidOperationException">The trainer is <see cref="DownstreamTrainer.FineTune"/>, which needs an encoder.</exception>
     public static IEstimator<ITransformer> CreateTrainer(MLContext ml, SslDownstreamParameters parameters, string labelColumn, string featureColumn) =>
         parameters.Trainer switch
         {
@@ -26,6 +24,21 @@ internal static class SslDownstream
                 L2Regularization = (float)parameters.L2Regularization,
                 NumberOfThreads = 1, // deterministic sums, so a resumed experiment reproduces its metrics
             }),
+            DownstreamTrainer.LightGbm => ml.MulticlassClassification.Trainers.LightGbm(new LightGbmMulticlassTrainer.Options
+            {
+                LabelColumnName = labelColumn,
+                FeatureColumnName = featureColumn,
+                NumberOfLeaves = parameters.LightGbmLeaves,
+                MinimumExampleCountPerLeaf = parameters.LightGbmMinimumRowsPerLeaf,
+                NumberOfIterations = parameters.LightGbmIterations,
+                NumberOfThreads = 1, // deterministic, as above
+                Seed = 1,
+                Silent = true,
+                Verbose = false,
+            }),
+            DownstreamTrainer.FineTune => throw new InvalidOperationException(
+                "Downstream.Trainer FineTune trains an encoder, and raw features have none; it applies to SelfSupervised features " +
+                "(SupervisedFromScratch always fine-tunes)."),
             _ => throw new ArgumentOutOfRangeException(nameof(parameters), parameters.Trainer, $"Unknown downstream trainer {parameters.Trainer}."),
         };
 
@@ -34,6 +47,15 @@ internal static class SslDownstream
     {
         DownstreamTrainer.LinearProbe => FormattableString.Invariant(
             $"LbfgsMaximumEntropy(L1={parameters.L1Regularization:G3}, L2={parameters.L2Regularization:G3})"),
+        DownstreamTrainer.LightGbm => FormattableString.Invariant(
+            $"LightGbm(leaves={parameters.LightGbmLeaves}, min rows per leaf={parameters.LightGbmMinimumRowsPerLeaf}, iterations={parameters.LightGbmIterations})"),
+        DownstreamTrainer.FineTune => DescribeFineTune(parameters),
         _ => parameters.Trainer.ToString(),
     };
+
+    /// <summary>The fine-tuning settings, for result summaries.</summary>
+    public static string DescribeFineTune(SslDownstreamParameters parameters) => FormattableString.Invariant(
+        $"SelfSupervisedFineTune({parameters.FineTuneEpochs} epochs, lr {parameters.FineTuneLearningRate:G3}") +
+        (parameters.FreezeEncoder ? ", frozen encoder" : "") + (parameters.SemiSupervised ? ", FixMatch" : "") +
+        (parameters.Distill ? ", distilled" : "") + ")";
 }

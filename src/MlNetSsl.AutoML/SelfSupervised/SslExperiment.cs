@@ -276,10 +276,12 @@ public sealed class SslExperiment
         if (objective.Kind == SslObjectiveKind.LabelFree)
         {
             // Without labels neither the raw features nor the downstream options can be scored, so searching them is noise.
-            if (Choices(space, SslSearchSpace.FeaturesOption).Contains(nameof(SslFeatureSource.RawFeatures)))
+            IReadOnlyList<object> sources = Choices(space, SslSearchSpace.FeaturesOption);
+            if (sources.Any(s => !Equals(s, nameof(SslFeatureSource.SelfSupervised))))
             {
                 space[SslSearchSpace.FeaturesOption] = new ChoiceOption(nameof(SslFeatureSource.SelfSupervised));
-                notes.Add("The label-free objective cannot score raw features, so the raw-feature baseline was left out of the search.");
+                notes.Add("The label-free objective scores pretrained embeddings only, so the alternatives without pretraining " +
+                    $"({string.Join(", ", sources.Where(s => !Equals(s, nameof(SslFeatureSource.SelfSupervised))))}) were left out of the search.");
             }
             if (space.Remove(SslSearchSpace.DownstreamOption))
                 notes.Add("The label-free objective does not depend on the downstream trainer, so its options were left out of the search; " +
@@ -292,6 +294,11 @@ public sealed class SslExperiment
         CancellationToken cancellationToken)
     {
         ITransformer featurizer;
+        if (parameters.Features == SslFeatureSource.SupervisedFromScratch
+            || (parameters.Features == SslFeatureSource.SelfSupervised && parameters.Downstream.Trainer == DownstreamTrainer.FineTune))
+        {
+            return RefitFineTune(dataset, runner, best, parameters, maxFidelity, cancellationToken);
+        }
         if (parameters.Features == SslFeatureSource.SelfSupervised)
         {
             // The trials pretrained on every row already; the cache holds the best trial's encoder at its fidelity.
@@ -320,11 +327,40 @@ public sealed class SslExperiment
         }
     }
 
+    /// <summary>The fine-tuning refit: <c>MapValueToKey(label)</c>, <c>SelfSupervisedFineTune</c> trained from the pretrained
+    /// (or untrained) stage on the labeled rows (and the unlabeled ones for FixMatch or distillation), and
+    /// <c>MapKeyToValue(PredictedLabel)</c>. The fine-tuned transformer owns a copy of the encoder, so the stage is disposed.</summary>
+    private ITransformer RefitFineTune(SslDataset dataset, SslTrialRunner runner, TrialRecord best, SslTrialParameters parameters, int? maxFidelity,
+        CancellationToken cancellationToken)
+    {
+        using SelfSupervisedTransformer stage = parameters.Features == SslFeatureSource.SupervisedFromScratch
+            ? runner.UntrainedStage(_mlContext, parameters.Pretraining)
+            : runner.Cache.Pretrain(_mlContext, dataset.Data,
+                runner.PretrainingOptions(parameters.Pretraining, best.Fidelity ?? parameters.Pretraining.Epochs, maxFidelity),
+                SslTrialRunner.CacheKey(best.Parameters), cancellationToken).Transformer;
+        IDataView training = parameters.Downstream.UsesUnlabeledRows ? dataset.KeyedData : dataset.LabeledView;
+        SelfSupervisedFineTuneTransformer fineTuned = FineTuneCrossValidation
+            .CreateTrainer(_mlContext, stage, _labelColumnName, parameters.Downstream, _seed, cancellationToken).Fit(training);
+        try
+        {
+            ITransformer toValue = _mlContext.Transforms.Conversion.MapKeyToValue("PredictedLabel").Fit(fineTuned.Transform(dataset.LabeledView));
+            return dataset.LabelToKey.Append(fineTuned).Append(toValue);
+        }
+        catch
+        {
+            fineTuned.Dispose();
+            throw;
+        }
+    }
+
     private static string Describe(SslTrialParameters parameters, int? fidelity)
     {
         string downstream = SslDownstream.Describe(parameters.Downstream);
         if (parameters.Features == SslFeatureSource.RawFeatures) return $"RawFeatures -> {downstream}";
         SslPretrainingParameters p = parameters.Pretraining;
+        if (parameters.Features == SslFeatureSource.SupervisedFromScratch)
+            return string.Create(CultureInfo.InvariantCulture,
+                $"SupervisedFromScratch(encoder {p.Encoder} width {p.EncoderWidth:0.##}, no pretraining) -> {SslDownstream.DescribeFineTune(parameters.Downstream)}");
         return string.Create(CultureInfo.InvariantCulture,
             $"SelfSupervised({p.Method}, encoder {p.Encoder} width {p.EncoderWidth:0.##}, embedding {(p.EmbeddingSize == 0 ? "natural" : p.EmbeddingSize.ToString(CultureInfo.InvariantCulture))}, " +
             $"{fidelity ?? p.Epochs} epochs, lr {p.LearningRate:G3}, batch {p.BatchSize}, method scale {p.MethodScale:0.##}, " +

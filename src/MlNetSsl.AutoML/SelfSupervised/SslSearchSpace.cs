@@ -16,15 +16,21 @@ namespace MlNetSsl.AutoML;
 /// <c>Pretraining.EmbeddingSize</c> {0, 64, 128, 256}, <c>Pretraining.LearningRate</c> [1e-4, 1e-2] log,
 /// <c>Pretraining.BatchSize</c> {64, 128, 256}, <c>Pretraining.MethodScale</c> [1/4, 4] log,
 /// <c>Pretraining.Augmentations</c> (Default, Light, Heavy), <c>Pretraining.AugmentationStrength</c> [0.25, 1],
-/// <c>Pretraining.Epochs</c> [2, 50] log (dropped when a scheduler sets the epochs); <c>Downstream.Trainer</c>,
-/// <c>Downstream.L1Regularization</c> and <c>Downstream.L2Regularization</c> [1e-4, 10] log. Every default is the
+/// <c>Pretraining.Epochs</c> [2, 50] log (dropped when a scheduler sets the epochs); <c>Downstream.Trainer</c>
+/// (LinearProbe, LightGbm, FineTune), <c>Downstream.L1Regularization</c> and <c>Downstream.L2Regularization</c>
+/// [1e-4, 10] log, <c>Downstream.LightGbmLeaves</c> [4, 64] log, <c>Downstream.LightGbmMinimumRowsPerLeaf</c> [2, 50] log,
+/// <c>Downstream.LightGbmIterations</c> [50, 400] log, <c>Downstream.FineTuneEpochs</c> [10, 100] log,
+/// <c>Downstream.FineTuneLearningRate</c> [3e-4, 3e-2] log, and the switches <c>Downstream.FreezeEncoder</c>,
+/// <c>Downstream.SemiSupervised</c> (FixMatch) and <c>Downstream.Distill</c>. <c>Features</c> also offers
+/// SupervisedFromScratch, the same encoder trained from random weights on the labeled rows. Every default is the
 /// library's default, so the space's default configuration is what <c>ml.Transforms.SelfSupervised</c> does untuned.
 /// To fix an option, replace it with a one-value choice; removing it fixes it at <see cref="SslTrialParameters"/>'s
 /// initial value.
 /// </remarks>
 public sealed class SslSearchSpace : SearchSpace
 {
-    /// <summary>The top-level option choosing between pretrained embeddings and the raw-feature baseline.</summary>
+    /// <summary>The top-level option choosing between pretrained embeddings and the alternatives without pretraining
+    /// (raw features, supervised training from scratch).</summary>
     public const string FeaturesOption = nameof(SslTrialParameters.Features);
 
     /// <summary>The nested space of pretraining options; its hash is the pretraining cache key.</summary>
@@ -61,7 +67,7 @@ public sealed class SslSearchSpace : SearchSpace
     public static SslSearchSpace For(SslInputKind inputKind)
     {
         var space = new SslSearchSpace(inputKind);
-        space.Add(FeaturesOption, new ChoiceOption([nameof(SslFeatureSource.SelfSupervised), nameof(SslFeatureSource.RawFeatures)]));
+        space.Add(FeaturesOption, new ChoiceOption(Enum.GetNames<SslFeatureSource>()));
 
         var pretraining = new SearchSpace();
         var defaults = new SslPretrainingParameters();
@@ -85,6 +91,14 @@ public sealed class SslSearchSpace : SearchSpace
         downstream.Add(nameof(SslDownstreamParameters.Trainer), new ChoiceOption(Enum.GetNames<DownstreamTrainer>(), downstreamDefaults.Trainer.ToString()));
         downstream.Add(nameof(SslDownstreamParameters.L1Regularization), new NumericRangeOption(1e-4, 10, logBase: true, downstreamDefaults.L1Regularization));
         downstream.Add(nameof(SslDownstreamParameters.L2Regularization), new NumericRangeOption(1e-4, 10, logBase: true, downstreamDefaults.L2Regularization));
+        downstream.Add(nameof(SslDownstreamParameters.LightGbmLeaves), new IntegerRangeOption(4, 64, logBase: true, downstreamDefaults.LightGbmLeaves));
+        downstream.Add(nameof(SslDownstreamParameters.LightGbmMinimumRowsPerLeaf), new IntegerRangeOption(2, 50, logBase: true, downstreamDefaults.LightGbmMinimumRowsPerLeaf));
+        downstream.Add(nameof(SslDownstreamParameters.LightGbmIterations), new IntegerRangeOption(50, 400, logBase: true, downstreamDefaults.LightGbmIterations));
+        downstream.Add(nameof(SslDownstreamParameters.FineTuneEpochs), new IntegerRangeOption(10, 100, logBase: true, downstreamDefaults.FineTuneEpochs));
+        downstream.Add(nameof(SslDownstreamParameters.FineTuneLearningRate), new NumericRangeOption(3e-4, 3e-2, logBase: true, downstreamDefaults.FineTuneLearningRate));
+        downstream.Add(nameof(SslDownstreamParameters.FreezeEncoder), new ChoiceOption([false, true], downstreamDefaults.FreezeEncoder));
+        downstream.Add(nameof(SslDownstreamParameters.SemiSupervised), new ChoiceOption([false, true], downstreamDefaults.SemiSupervised));
+        downstream.Add(nameof(SslDownstreamParameters.Distill), new ChoiceOption([false, true], downstreamDefaults.Distill));
         space.Add(DownstreamOption, downstream);
         return space;
     }
@@ -110,10 +124,27 @@ public sealed class SslSearchSpace : SearchSpace
         return this;
     }
 
-    /// <summary>Leaves the raw-feature baseline out (every trial pretrains).</summary>
-    public SslSearchSpace WithoutRawFeatures()
+    /// <summary>Leaves the raw-feature baseline out.</summary>
+    public SslSearchSpace WithoutRawFeatures() => WithoutFeatureSource(SslFeatureSource.RawFeatures);
+
+    /// <summary>Leaves supervised training from scratch out (it trains a network per fold, so it costs about as much as a
+    /// fine-tuning trial).</summary>
+    public SslSearchSpace WithoutSupervisedFromScratch() => WithoutFeatureSource(SslFeatureSource.SupervisedFromScratch);
+
+    /// <summary>Restricts <c>Downstream.Trainer</c> to <paramref name="trainers"/> (the first is the default), for example
+    /// <c>WithDownstreamTrainers(DownstreamTrainer.LinearProbe)</c> for the cheapest search.</summary>
+    public SslSearchSpace WithDownstreamTrainers(params DownstreamTrainer[] trainers)
     {
-        this[FeaturesOption] = new ChoiceOption(nameof(SslFeatureSource.SelfSupervised));
+        ArgumentNullException.ThrowIfNull(trainers);
+        Downstream[nameof(SslDownstreamParameters.Trainer)] = new ChoiceOption(trainers.Select(t => (object)t.ToString()));
+        return this;
+    }
+
+    private SslSearchSpace WithoutFeatureSource(SslFeatureSource source)
+    {
+        object[] kept = (this[FeaturesOption] is ChoiceOption choice ? choice.Choices : [nameof(SslFeatureSource.SelfSupervised)])
+            .Where(c => !Equals(c, source.ToString())).ToArray();
+        this[FeaturesOption] = new ChoiceOption(kept.Length > 0 ? kept : [nameof(SslFeatureSource.SelfSupervised)]);
         return this;
     }
 

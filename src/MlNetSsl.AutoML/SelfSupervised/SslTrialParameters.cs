@@ -9,23 +9,34 @@ public enum SslFeatureSource
     /// <summary>The honest alternative without pretraining: the raw input (images resized to the stage's size,
     /// pixels as a vector; vectors as they are), standardized, into the same downstream trainer.</summary>
     RawFeatures,
+
+    /// <summary>The other honest alternative without pretraining: the encoder of the <c>Pretraining.*</c> options
+    /// from random weights (a stage with 0 epochs), trained on the labeled rows with the fine-tuning augmentations by
+    /// <c>SelfSupervisedFineTune</c> with the <c>Downstream.FineTune*</c> options (the downstream trainer choice and
+    /// <c>FreezeEncoder</c> do not apply). On small data it can beat pretraining; the report says when it wins.</summary>
+    SupervisedFromScratch,
 }
 
 /// <summary>
 /// The downstream model trained on the labeled rows. Each value is one case of a switch in the experiment's
 /// downstream code (cross-validation and refit), so a new trainer is one more case.
 /// </summary>
-/// <remarks>
-/// Pending: "SSL fine-tune", which will come as <c>ml.MulticlassClassification.Trainers.SelfSupervisedFineTune(...)</c>
-/// from the fine-tuning work. It is not offered until that trainer exists; it will train on the input column from the
-/// pretrained stage instead of on embeddings.
-/// </remarks>
 public enum DownstreamTrainer
 {
     /// <summary>A linear probe: ML.NET's <c>LbfgsMaximumEntropy</c> (multinomial logistic regression, L-BFGS) on
     /// standardized features. L-BFGS rather than SDCA because SDCA's default iterations left raw-pixel probes predicting
     /// one class.</summary>
     LinearProbe,
+
+    /// <summary>ML.NET's <c>LightGbm</c> multiclass gradient-boosted trees on the features (options
+    /// <c>Downstream.LightGbm*</c>); on tabular rows trees are often the strongest downstream model.</summary>
+    LightGbm,
+
+    /// <summary>SSL fine-tuning: <c>ml.MulticlassClassification.Trainers.SelfSupervisedFineTune</c> trains the pretrained
+    /// encoder and a new head on the input column (options <c>Downstream.FineTune*</c>, <c>FreezeEncoder</c>,
+    /// <c>SemiSupervised</c>, <c>Distill</c>). Costs a training run per fold; with raw features it is skipped (there is
+    /// no encoder to fine-tune), which the search records as a failed trial.</summary>
+    FineTune,
 }
 
 /// <summary>
@@ -189,4 +200,48 @@ public sealed class SslDownstreamParameters
 
     /// <summary>L2 regularization of the linear probe. Default 1 (ML.NET's default for <c>LbfgsMaximumEntropy</c>).</summary>
     public double L2Regularization { get; set; } = 1.0;
+
+    /// <summary>LightGBM leaves per tree. Default 31 (ML.NET's default).</summary>
+    public int LightGbmLeaves { get; set; } = 31;
+
+    /// <summary>LightGBM's minimum rows per leaf. Default 20 (ML.NET's default; with a few dozen labels it leaves stumps,
+    /// so the space searches down to 2).</summary>
+    public int LightGbmMinimumRowsPerLeaf { get; set; } = 20;
+
+    /// <summary>LightGBM boosting iterations. Default 100 (ML.NET's default).</summary>
+    public int LightGbmIterations { get; set; } = 100;
+
+    /// <summary>Fine-tuning epochs (<see cref="FineTuneOptions.Epochs"/>). Default 50 (the library's default).</summary>
+    public int FineTuneEpochs { get; set; } = 50;
+
+    /// <summary>Peak fine-tuning learning rate (<see cref="FineTuneOptions.LearningRate"/>). Default 3e-3 (the library's default).</summary>
+    public double FineTuneLearningRate { get; set; } = 3e-3;
+
+    /// <summary>Train only the head on the frozen encoder (<see cref="FineTuneOptions.FreezeEncoder"/>). Default false.</summary>
+    public bool FreezeEncoder { get; set; }
+
+    /// <summary>FixMatch consistency training on the unlabeled rows (<see cref="FineTuneOptions.SemiSupervised"/> with its
+    /// defaults). Default false.</summary>
+    public bool SemiSupervised { get; set; }
+
+    /// <summary>Distill the fine-tuned classifier into a student on all rows (<see cref="FineTuneOptions.Distill"/> with its
+    /// defaults). Default false.</summary>
+    public bool Distill { get; set; }
+
+    /// <summary>Sets the fine-tuning options these parameters choose (epochs, learning rate, freezing, FixMatch with its
+    /// defaults, distillation for min(epochs, 10) passes over all rows, since each pass reads every row); the caller sets
+    /// seed, cancellation and data.</summary>
+    /// <param name="options">The options to change.</param>
+    public void ApplyTo(FineTuneOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Epochs = FineTuneEpochs;
+        options.LearningRate = FineTuneLearningRate;
+        options.FreezeEncoder = FreezeEncoder;
+        options.SemiSupervised = SemiSupervised ? new SemiSupervisedOptions() : null;
+        options.Distill = Distill ? new DistillationOptions { Epochs = Math.Min(FineTuneEpochs, 10) } : null;
+    }
+
+    /// <summary>Whether fine-tuning reads the unlabeled rows (FixMatch or distillation).</summary>
+    internal bool UsesUnlabeledRows => SemiSupervised || Distill;
 }

@@ -8,12 +8,14 @@ namespace MlNetSsl.AutoML;
 
 /// <summary>
 /// Runs one segment of a self-supervised trial: pretrains (or continues pretraining) to the segment's fidelity through the
-/// shared <see cref="PretrainingCache"/>, then scores the encoder with the experiment's objective. Raw-feature trials skip
-/// pretraining and score once. Every stage fitted here is disposed before the segment returns.
+/// shared <see cref="PretrainingCache"/>, then scores the encoder with the experiment's objective (a probe on embeddings,
+/// or fine-tuning). Raw-feature and from-scratch trials skip pretraining and score once. Every stage fitted here is disposed before the segment returns.
 /// </summary>
 internal sealed class SslTrialRunner : ITrialRunner
 {
-    private const string RawMetricFile = "raw-features-metric.txt";
+    // The metric of a trial that does not depend on the fidelity (raw features, training from scratch), kept in the
+    // trial's state folder so later rungs and resumed sessions report it without training again.
+    private const string MetricFile = "metric.txt";
     private static readonly JsonSerializerOptions MeasureJson = new() { WriteIndented = true };
 
     private readonly Settings _settings;
@@ -34,9 +36,20 @@ internal sealed class SslTrialRunner : ITrialRunner
     public Task<double> RunAsync(TrialRequest request, CancellationToken cancellationToken)
     {
         SslTrialParameters parameters = request.Parameters.AsType<SslTrialParameters>();
-        return Task.FromResult(parameters.Features == SslFeatureSource.RawFeatures
-            ? RunRawFeatures(request, parameters, cancellationToken)
-            : RunSelfSupervised(request, parameters, cancellationToken));
+        return Task.FromResult(parameters.Features switch
+        {
+            SslFeatureSource.RawFeatures => RunRawFeatures(request, parameters, cancellationToken),
+            SslFeatureSource.SupervisedFromScratch => RunFromScratch(request, parameters, cancellationToken),
+            _ => RunSelfSupervised(request, parameters, cancellationToken),
+        });
+    }
+
+    /// <summary>A stage holding the configuration's encoder at random (seeded) initial weights, with the input
+    /// normalization of every row: where supervised training from scratch starts.</summary>
+    public SelfSupervisedTransformer UntrainedStage(MLContext ml, SslPretrainingParameters parameters)
+    {
+        SelfSupervisedOptions options = PretrainingOptions(parameters, epochs: 0, maxFidelity: null);
+        return ml.Transforms.SelfSupervised(options).Fit(_settings.Dataset.Data);
     }
 
     /// <summary>The stage options of a configuration at <paramref name="epochs"/>, with the experiment's shared
@@ -74,7 +87,12 @@ internal sealed class SslTrialRunner : ITrialRunner
         var evaluation = Stopwatch.StartNew();
         double? accuracy = null;
         LabelFreeMeasures? labelFree = null;
-        if (_settings.Objective.Kind == SslObjectiveKind.CrossValidatedAccuracy)
+        if (_settings.Objective.Kind == SslObjectiveKind.CrossValidatedAccuracy && parameters.Downstream.Trainer == DownstreamTrainer.FineTune)
+        {
+            accuracy = FineTuneCrossValidation.Accuracy(ml, stage, _settings.Dataset, _settings.FoldOfRow, _settings.FoldCount,
+                parameters.Downstream, request.Seed, cancellationToken);
+        }
+        else if (_settings.Objective.Kind == SslObjectiveKind.CrossValidatedAccuracy)
         {
             float[][] embeddings = stage.Transform(_settings.Dataset.LabeledView)
                 .GetColumn<VBuffer<float>>(SslDataset.FeatureColumn).Select(v => v.DenseValues().ToArray()).ToArray();
@@ -109,27 +127,43 @@ internal sealed class SslTrialRunner : ITrialRunner
         return metric;
     }
 
-    private double RunRawFeatures(TrialRequest request, SslTrialParameters parameters, CancellationToken cancellationToken)
+    private double RunFromScratch(TrialRequest request, SslTrialParameters parameters, CancellationToken cancellationToken) =>
+        ScoreOnce(request, SslFeatureSource.SupervisedFromScratch, "Supervised training from scratch", ml =>
+        {
+            using SelfSupervisedTransformer untrained = UntrainedStage(ml, parameters.Pretraining);
+            double accuracy = FineTuneCrossValidation.Accuracy(ml, untrained, _settings.Dataset, _settings.FoldOfRow, _settings.FoldCount,
+                parameters.Downstream, request.Seed, cancellationToken);
+            return (accuracy, untrained.EmbeddingSize);
+        });
+
+    private double RunRawFeatures(TrialRequest request, SslTrialParameters parameters, CancellationToken cancellationToken) =>
+        ScoreOnce(request, SslFeatureSource.RawFeatures, "Raw features", ml =>
+        {
+            _rawFolds ??= CrossValidation.BuildFolds(ml, _settings.Dataset.RawFeatures(), _settings.Dataset.LabeledKeys, _settings.Dataset.ClassCount,
+                _settings.FoldOfRow, _settings.FoldCount);
+            return (CrossValidation.Accuracy(_rawFolds, () => Trainer(ml, parameters.Downstream), cancellationToken), null);
+        });
+
+    /// <summary>Scores a trial whose metric does not depend on the pretraining fidelity (raw features, training from
+    /// scratch) once, and reports the stored metric at every later rung and in resumed sessions.</summary>
+    private double ScoreOnce(TrialRequest request, SslFeatureSource source, string what, Func<MLContext, (double Accuracy, int? EmbeddingSize)> score)
     {
-        // Raw features do not change with the fidelity: score once, then report the same metric at every rung.
-        string stateFile = Path.Combine(request.StateDirectory, RawMetricFile);
+        string stateFile = Path.Combine(request.StateDirectory, MetricFile);
         if (File.Exists(stateFile)) return double.Parse(File.ReadAllText(stateFile), CultureInfo.InvariantCulture);
         if (_settings.Objective.Kind != SslObjectiveKind.CrossValidatedAccuracy)
-            throw new InvalidOperationException("Raw features cannot be scored by a label-free objective; leave them out of the search space.");
+            throw new InvalidOperationException($"{what} cannot be scored by a label-free objective; leave it out of the search space.");
 
         var evaluation = Stopwatch.StartNew();
-        var ml = new MLContext(request.Seed);
-        _rawFolds ??= CrossValidation.BuildFolds(ml, _settings.Dataset.RawFeatures(), _settings.Dataset.LabeledKeys, _settings.Dataset.ClassCount,
-            _settings.FoldOfRow, _settings.FoldCount);
-        double accuracy = CrossValidation.Accuracy(_rawFolds, () => Trainer(ml, parameters.Downstream), cancellationToken);
+        (double accuracy, int? embeddingSize) = score(new MLContext(request.Seed));
         File.WriteAllText(stateFile, accuracy.ToString("R", CultureInfo.InvariantCulture));
         WriteMeasures(new SslTrialMeasures
         {
             TrialId = request.TrialId,
             Fidelity = request.Fidelity,
-            FeatureSource = SslFeatureSource.RawFeatures,
+            FeatureSource = source,
             Metric = accuracy,
             CrossValidatedAccuracy = accuracy,
+            EmbeddingSize = embeddingSize,
             EvaluationSeconds = evaluation.Elapsed.TotalSeconds,
         });
         return accuracy;

@@ -14,6 +14,13 @@ public interface ITuner
 
     /// <summary>Tells the tuner how a trial it proposed ended.</summary>
     void Update(TrialResult result);
+
+    /// <summary>Tells the tuner that its proposal for <paramref name="trialId"/> will not run, because it repeats a
+    /// configuration that already ran; the experiment then asks again for the same trial id. The default does nothing.</summary>
+    /// <param name="trialId">The trial id of the withdrawn proposal.</param>
+    void Withdraw(int trialId)
+    {
+    }
 }
 
 /// <summary>What a tuner knows about the trial it is asked to propose for.</summary>

@@ -57,6 +57,9 @@ public abstract class UnitSpaceTuner : ITuner
         Observe(features, result);
     }
 
+    /// <inheritdoc/>
+    public void Withdraw(int trialId) => _proposedFeatures.Remove(trialId);
+
     /// <summary>The next point of the unit cube, or null when there is nothing left to propose.</summary>
     protected abstract double[]? ProposeFeatures(TrialContext context);
 

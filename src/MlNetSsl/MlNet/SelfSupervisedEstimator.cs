@@ -90,10 +90,18 @@ public sealed class SelfSupervisedEstimator : IEstimator<SelfSupervisedTransform
         {
             AugmentationPolicy policy = o.Augmentations ?? DefaultAugmentations.For(o.Method, reader.Shape);
             var progress = new ChannelProgress(channel, o.Progress);
-            var result = SslPretrainer.Run(method, dataset, policy, o.ToPretrainingOptions(progress), monitor);
-            foreach (string warning in result.Warnings) channel.Warning(warning);
-            channel.Info($"Pretrained {result.History.Count} epochs in {result.Duration.TotalSeconds:0.0} s" +
-                (result.ResumedEpochs > 0 ? $" ({result.ResumedEpochs} resumed from the checkpoint)." : "."));
+            // Epochs = 0 keeps the seeded random encoder: the start of supervised training from scratch.
+            SslPretrainingResult? result = o.Epochs == 0 ? null : SslPretrainer.Run(method, dataset, policy, o.ToPretrainingOptions(progress), monitor);
+            if (result is null)
+            {
+                channel.Info("Epochs is 0: the encoder keeps its random initial weights.");
+            }
+            else
+            {
+                foreach (string warning in result.Warnings) channel.Warning(warning);
+                channel.Info($"Pretrained {result.History.Count} epochs in {result.Duration.TotalSeconds:0.0} s" +
+                    (result.ResumedEpochs > 0 ? $" ({result.ResumedEpochs} resumed from the checkpoint)." : "."));
+            }
             var model = new SelfSupervisedModel
             {
                 InputColumnName = o.InputColumnName,
@@ -106,7 +114,7 @@ public sealed class SelfSupervisedEstimator : IEstimator<SelfSupervisedTransform
                 AllowCuda = o.AllowCuda,
                 NormalizationMean = normalizer.Mean,
                 NormalizationDeviation = normalizer.Deviation,
-                History = result.History.ToArray(),
+                History = result?.History.ToArray() ?? [],
                 PretrainingSeconds = clock.Elapsed.TotalSeconds,
                 PretrainingRows = dataset.Count,
             };

@@ -43,7 +43,9 @@ public sealed class SelfSupervisedOptions
     /// <summary>Method-specific settings (for example <see cref="SimClrOptions"/>). Default null: the paper's defaults.</summary>
     public SslMethodOptions? MethodOptions { get; set; }
 
-    /// <summary>Passes over the pretraining rows. Default 10.</summary>
+    /// <summary>Passes over the pretraining rows. Default 10. 0 skips pretraining: the stage keeps the seeded, randomly
+    /// initialized encoder and the input normalization learned from the data, which is the starting point of supervised
+    /// training from scratch with <c>SelfSupervisedFineTune</c> (the baseline SSL should beat) or a random-features baseline.</summary>
     public int Epochs { get; set; } = 10;
 
     /// <summary>
@@ -124,7 +126,7 @@ public sealed class SelfSupervisedOptions
         if (string.IsNullOrWhiteSpace(OutputColumnName)) throw new ArgumentException("OutputColumnName must be set.", nameof(OutputColumnName));
         if (string.IsNullOrWhiteSpace(InputColumnName)) throw new ArgumentException("InputColumnName must be set.", nameof(InputColumnName));
         if (EmbeddingSize < 0) throw new ArgumentOutOfRangeException(nameof(EmbeddingSize), EmbeddingSize, "EmbeddingSize must be 0 (the encoder's width) or positive.");
-        if (Epochs < 1) throw new ArgumentOutOfRangeException(nameof(Epochs), Epochs, "Epochs must be at least 1.");
+        if (Epochs < 0) throw new ArgumentOutOfRangeException(nameof(Epochs), Epochs, "Epochs must be 0 (no pretraining) or positive.");
         if (ScheduleEpochs != 0 && ScheduleEpochs < Epochs)
             throw new ArgumentOutOfRangeException(nameof(ScheduleEpochs), ScheduleEpochs, $"ScheduleEpochs must be 0 (same as Epochs) or at least Epochs ({Epochs}).");
         if (BatchSize < 2) throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize, "BatchSize must be at least 2 (SSL losses compare rows within a batch).");

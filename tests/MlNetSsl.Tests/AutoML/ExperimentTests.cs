@@ -159,6 +159,24 @@ public sealed class ExperimentTests : IDisposable
         Assert.Equal(TrialStatus.Completed, result.Trials.Single(t => t.TrialId == 1).Status);
     }
 
+    public static TheoryData<string> Tuners => new() { "tpe", "random", "cost-frugal" };
+
+    [Theory]
+    [MemberData(nameof(Tuners))]
+    public async Task NoConfigurationRunsTwiceAndASmallSpaceEndsExhausted(string tunerName)
+    {
+        // 6 configurations and room for 20 trials: TPE's best candidate on such a space is the same point again and again.
+        SearchSpace space = new SearchSpace().WithChoice("a", "x", "y").WithChoice("b", "p", "q", "r");
+        SslTuner tuner = tunerName switch { "tpe" => SslTuner.Tpe, "random" => SslTuner.Random, _ => SslTuner.CostFrugal };
+        SearchResult result = await new SearchExperiment().SetSearchSpace(space).SetTuner(tuner).SetSeed(5).SetMaxTrials(20)
+            .SetTrialRunner((request, _) => Task.FromResult(request.Parameters.GetString("a") == "y" ? 1.0 : 0.5))
+            .RunAsync();
+
+        Assert.Equal(6, result.Trials.Count);
+        Assert.Equal(6, result.Trials.Select(t => t.Parameters).Distinct().Count());
+        Assert.Equal(SearchStopReason.SearchSpaceExhausted, result.StopReason);
+    }
+
     [Fact]
     public async Task TrialsGetTheirOwnStateAndSeedAndShareCacheKeysForEqualSubsets()
     {

@@ -127,8 +127,8 @@ public sealed class SslExperimentTests : IDisposable
         Assert.Equal(SslObjectiveKind.LabelFree, result.Objective!.Kind);
         Assert.Contains("label-free", result.ObjectiveExplanation);
         Assert.Contains("4 labels per class", result.ObjectiveExplanation);
-        // Raw features and the probe's options cannot be scored without labels, so they were not searched.
-        Assert.Contains(result.Notes, n => n.Contains("raw-feature baseline"));
+        // Neither alternative without pretraining, nor the probe's options, can be scored without labels, so they were not searched.
+        Assert.Contains(result.Notes, n => n.Contains("without pretraining (RawFeatures, SupervisedFromScratch)", StringComparison.Ordinal));
         Assert.All(result.Trials, t => Assert.False(t.Parameters.ContainsKey(SslSearchSpace.DownstreamOption)));
         Assert.All(result.Trials, t => Assert.Equal("SelfSupervised", t.Parameters.GetString(SslSearchSpace.FeaturesOption)));
         // For tabular rows the label-free score is RankMe over its maximum, min(rows, embedding size).

@@ -134,7 +134,7 @@ public sealed class StageErrorTests
     public void TabularOnlyMethodsOnImagesAndBadOptionsFailBeforeAnyWork()
     {
         Assert.Throws<ArgumentOutOfRangeException>(() => _ml.Transforms.SelfSupervised("E", "Features", SslMethod.SimClr, o => o.BatchSize = 1));
-        Assert.Throws<ArgumentOutOfRangeException>(() => _ml.Transforms.SelfSupervised("E", "Features", SslMethod.SimClr, o => o.Epochs = 0));
+        Assert.Throws<ArgumentOutOfRangeException>(() => _ml.Transforms.SelfSupervised("E", "Features", SslMethod.SimClr, o => o.Epochs = -1));
 
         var images = StageData.Images(_ml, StageData.CifarRows(2));
         var error = Assert.Throws<ArgumentException>(() => _ml.Transforms.SelfSupervised("E", "Image", SslMethod.Scarf, Quick).Fit(images));

@@ -36,6 +36,25 @@ public sealed class StageTrainingTests : IDisposable
     }
 
     [Fact]
+    public void ZeroEpochsKeepsTheSeededRandomEncoderAndNegativeEpochsAreRejected()
+    {
+        var train = Higgs(300);
+        var test = Higgs(20, "test");
+        using (var untrained = _ml.Transforms.SelfSupervised("E", "Features", SslMethod.Scarf, o => o.Epochs = 0).Fit(train))
+        {
+            Assert.Empty(untrained.History);
+            // The input normalization is still learned from the rows, so the untrained stage is a usable featurizer.
+            Assert.Equal(20, StageData.Vectors(untrained.Transform(test), "E").Length);
+        }
+        float[][] first = Embed(o => { o.Epochs = 0; o.Seed = 4; }, train, test), again = Embed(o => { o.Epochs = 0; o.Seed = 4; }, train, test);
+        float[][] trained = Embed(o => { o.Epochs = 1; o.Seed = 4; }, train, test);
+        Assert.Equal(first, again);
+        Assert.NotEqual(first, trained);
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() => _ml.Transforms.SelfSupervised("E", "Features", SslMethod.Scarf, o => o.Epochs = -1));
+        Assert.Contains("0 (no pretraining)", error.Message);
+    }
+
+    [Fact]
     public void PretrainingDataReplacesTheFitRowsForPretraining()
     {
         var pool = Higgs(500);

@@ -1,0 +1,119 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+
+namespace MlNetSsl.AutoML;
+
+/// <summary>
+/// Cross-validated accuracy of SSL fine-tuning (<c>SelfSupervisedFineTune</c>) from a stage: for each fold, the labels of
+/// that fold's rows are hidden and the trainer is fitted on the rest; the hidden rows are then predicted. Hiding labels
+/// rather than dropping rows keeps every input available as an unlabeled row, which is what FixMatch and distillation
+/// use (and what the refit does with the rows that never had labels).
+/// </summary>
+internal static class FineTuneCrossValidation
+{
+    /// <summary>Correct predictions over the labeled rows, pooled across folds (as <see cref="CrossValidation.Accuracy"/>).</summary>
+    public static double Accuracy(MLContext ml, SelfSupervisedTransformer stage, SslDataset dataset, int[] foldOfRow, int foldCount,
+        SslDownstreamParameters parameters, int seed, CancellationToken cancellationToken)
+    {
+        // Without FixMatch or distillation the unlabeled rows are never used, so only the labeled rows are read.
+        bool withUnlabeled = parameters.UsesUnlabeledRows;
+        IDataView trainingBase = withUnlabeled ? dataset.KeyedData : dataset.LabeledView;
+        uint[] baseKeys = withUnlabeled ? dataset.AllKeys : dataset.LabeledKeys;
+        IDataView labeled = dataset.LabeledView;
+        long correct = 0;
+        for (int fold = 0; fold < foldCount; fold++)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var keys = new uint[baseKeys.Length];
+            for (int row = 0, labeledIndex = 0; row < baseKeys.Length; row++)
+            {
+                if (baseKeys[row] == 0) continue;
+                keys[row] = foldOfRow[labeledIndex++] == fold ? 0 : baseKeys[row];
+            }
+            using SelfSupervisedFineTuneTransformer model = CreateTrainer(ml, stage, dataset.LabelColumn, parameters, seed, cancellationToken)
+                .Fit(new RowKeysDataView(trainingBase, dataset.LabelColumn, keys));
+            uint[] predicted = model.Transform(labeled).GetColumn<uint>("PredictedLabel").ToArray();
+            for (int row = 0; row < predicted.Length; row++)
+                if (foldOfRow[row] == fold && predicted[row] == dataset.LabeledKeys[row]) correct++;
+        }
+        return (double)correct / dataset.LabeledCount;
+    }
+
+    /// <summary>The fine-tuning trainer of <paramref name="parameters"/> on <paramref name="stage"/>'s encoder.</summary>
+    public static SelfSupervisedFineTuneEstimator CreateTrainer(MLContext ml, SelfSupervisedTransformer stage, string labelColumn,
+        SslDownstreamParameters parameters, int seed, CancellationToken cancellationToken) =>
+        ml.MulticlassClassification.Trainers.SelfSupervisedFineTune(stage, labelColumn, options =>
+        {
+            parameters.ApplyTo(options);
+            options.Seed = seed;
+            options.CancellationToken = cancellationToken;
+        });
+}
+
+/// <summary>
+/// A view of <c>source</c> whose key column <c>keyColumn</c> reads <c>keys[position]</c> (0 is the missing key) instead of
+/// its own values; everything else passes through. Cursors are never shuffled, so the position is the row index.
+/// </summary>
+internal sealed class RowKeysDataView : IDataView
+{
+    private readonly IDataView _source;
+    private readonly int _keyColumn;
+    private readonly uint[] _keys;
+
+    public RowKeysDataView(IDataView source, string keyColumn, uint[] keys)
+    {
+        _source = source;
+        _keys = keys;
+        DataViewSchema.Column column = source.Schema[keyColumn];
+        if (column.Type is not KeyDataViewType { RawType: var raw } || raw != typeof(uint))
+            throw new ArgumentException($"Column '{keyColumn}' must be a key column of UInt32; it is {column.Type}.", nameof(keyColumn));
+        _keyColumn = column.Index;
+    }
+
+    public bool CanShuffle => false;
+
+    public DataViewSchema Schema => _source.Schema;
+
+    public long? GetRowCount() => _keys.LongLength;
+
+    public DataViewRowCursor GetRowCursor(IEnumerable<DataViewSchema.Column> columnsNeeded, Random? rand = null) =>
+        new Cursor(_source.GetRowCursor(columnsNeeded), _keyColumn, _keys);
+
+    public DataViewRowCursor[] GetRowCursorSet(IEnumerable<DataViewSchema.Column> columnsNeeded, int n, Random? rand = null) =>
+        [GetRowCursor(columnsNeeded)];
+
+    private sealed class Cursor(DataViewRowCursor inner, int keyColumn, uint[] keys) : DataViewRowCursor
+    {
+        public override DataViewSchema Schema => inner.Schema;
+
+        public override long Position => inner.Position;
+
+        public override long Batch => inner.Batch;
+
+        public override bool MoveNext()
+        {
+            if (!inner.MoveNext()) return false;
+            if (inner.Position >= keys.Length)
+                throw new InvalidOperationException($"The data has more rows than the {keys.Length} it had when the experiment read it.");
+            return true;
+        }
+
+        public override ValueGetter<DataViewRowId> GetIdGetter() => inner.GetIdGetter();
+
+        public override bool IsColumnActive(DataViewSchema.Column column) => inner.IsColumnActive(column);
+
+        public override ValueGetter<TValue> GetGetter<TValue>(DataViewSchema.Column column)
+        {
+            if (column.Index != keyColumn) return inner.GetGetter<TValue>(column);
+            ValueGetter<uint> getter = (ref uint value) => value = keys[inner.Position];
+            return getter as ValueGetter<TValue>
+                ?? throw new InvalidOperationException($"Column '{column.Name}' is read as {typeof(TValue).Name}; it holds UInt32 keys.");
+        }
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing) inner.Dispose();
+            base.Dispose(disposing);
+        }
+    }
+}

@@ -1,0 +1,147 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using MlNetSsl.AutoML;
+using MlNetSsl.Tests.MlNet;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace MlNetSsl.Tests.AutoML;
+
+/// <summary>
+/// The downstream choices beyond the linear probe (SSL fine-tuning, LightGBM) and supervised training from scratch as an
+/// alternative in the self-supervised search, on a real HIGGS slice.
+/// </summary>
+public sealed class SslFineTuneSearchTests : IDisposable
+{
+    private readonly ITestOutputHelper _output;
+    private readonly string _folder = Directory.CreateTempSubdirectory("mlnetssl-automl-finetune-").FullName;
+
+    public SslFineTuneSearchTests(ITestOutputHelper output) => _output = output;
+
+    public void Dispose() => Directory.Delete(_folder, recursive: true);
+
+    [Fact]
+    public void TheDefaultSpaceOffersFineTuningLightGbmAndTrainingFromScratchAtTheLibraryDefaults()
+    {
+        SslSearchSpace space = SslSearchSpace.For(SslInputKind.Image);
+        Assert.Equal(["SelfSupervised", "RawFeatures", "SupervisedFromScratch"], ((ChoiceOption)space[SslSearchSpace.FeaturesOption]).Choices.Cast<string>());
+        Assert.Equal(["LinearProbe", "LightGbm", "FineTune"], ((ChoiceOption)space.Downstream["Trainer"]).Choices.Cast<string>());
+
+        // The default downstream parameters give the library's fine-tuning defaults; the switches map to the options.
+        var library = new FineTuneOptions();
+        var mapped = new FineTuneOptions();
+        space.Default.AsType<SslTrialParameters>().Downstream.ApplyTo(mapped);
+        Assert.Equal((library.Epochs, library.LearningRate, library.FreezeEncoder), (mapped.Epochs, mapped.LearningRate, mapped.FreezeEncoder));
+        Assert.Null(mapped.SemiSupervised);
+        Assert.Null(mapped.Distill);
+        var switched = new FineTuneOptions();
+        new SslDownstreamParameters { FineTuneEpochs = 30, SemiSupervised = true, Distill = true, FreezeEncoder = true }.ApplyTo(switched);
+        Assert.NotNull(switched.SemiSupervised);
+        Assert.Equal(10, switched.Distill!.Epochs);
+        Assert.True(switched.FreezeEncoder);
+
+        // Edits: no scratch, no raw features, probe only.
+        space.WithoutSupervisedFromScratch().WithoutRawFeatures().WithDownstreamTrainers(DownstreamTrainer.LinearProbe);
+        Assert.Equal(["SelfSupervised"], ((ChoiceOption)space[SslSearchSpace.FeaturesOption]).Choices.Cast<string>());
+        Assert.Equal(["LinearProbe"], ((ChoiceOption)space.Downstream["Trainer"]).Choices.Cast<string>());
+    }
+
+    [Fact]
+    public void RowKeysDataViewReplacesOnlyTheKeyColumnByRowPosition()
+    {
+        var ml = new MLContext(seed: 1);
+        HiggsRow[] rows = StageData.HiggsRows("train", 6);
+        IDataView keyed = ml.Transforms.Conversion.MapValueToKey("Label").Fit(ml.Data.LoadFromEnumerable(rows))
+            .Transform(ml.Data.LoadFromEnumerable(rows));
+        uint[] keys = [0, 2, 1, 0, 1, 2];
+        var view = new RowKeysDataView(keyed, "Label", keys);
+
+        Assert.Equal(keys, view.GetColumn<uint>("Label").ToArray());
+        Assert.Equal(keyed.GetColumn<float[]>("Features").Select(f => f[0]), view.GetColumn<float[]>("Features").Select(f => f[0]));
+        Assert.Equal(keyed.Schema["Label"].Type, view.Schema["Label"].Type);
+        // Rows with key 0 are missing labels to ML.NET.
+        IDataView labeledOnly = ml.Data.FilterRowsByMissingValues(view, "Label");
+        Assert.Equal(4, labeledOnly.GetColumn<uint>("Label").Count());
+        // Over a filtered view the position counts the rows the filter passes, so keys line up with the filtered rows
+        // (the experiment wraps its labeled view this way).
+        uint[] filteredKeys = [1, 0, 2, 2];
+        var overFilter = new RowKeysDataView(labeledOnly, "Label", filteredKeys);
+        Assert.Equal(filteredKeys, overFilter.GetColumn<uint>("Label").ToArray());
+        Assert.Equal(labeledOnly.GetColumn<float[]>("Features").Select(f => f[0]), overFilter.GetColumn<float[]>("Features").Select(f => f[0]));
+        Assert.Throws<ArgumentException>(() => new RowKeysDataView(keyed, "Features", keys));
+    }
+
+    [Fact]
+    public async Task FineTuningAndTrainingFromScratchAreCrossValidatedAndRefitIntoReloadablePipelines()
+    {
+        var ml = new MLContext(seed: 1);
+        IDataView data = ml.Data.LoadFromEnumerable(SslExperimentData.HiggsWithHiddenLabels(400, labeledEvery: 4));
+        SslSearchSpace space = SslSearchSpace.For(SslInputKind.Tabular).WithMethods(SslMethod.Scarf);
+        (string, object) Short(string option, object value) => (option, value);
+        Parameters probe = SslExperimentData.Configuration(space, Short("Pretraining.Epochs", 3));
+        Parameters fineTune = SslExperimentData.Configuration(space, Short("Pretraining.Epochs", 3), Short("Downstream.Trainer", "FineTune"),
+            Short("Downstream.FineTuneEpochs", 10), Short("Downstream.SemiSupervised", true));
+        Parameters scratch = SslExperimentData.Configuration(space, Short("Features", "SupervisedFromScratch"), Short("Downstream.FineTuneEpochs", 10));
+        Parameters lightGbm = SslExperimentData.Configuration(space, Short("Pretraining.Epochs", 3), Short("Downstream.Trainer", "LightGbm"),
+            Short("Downstream.LightGbmMinimumRowsPerLeaf", 5));
+        Parameters rawFineTune = SslExperimentData.Configuration(space, Short("Features", "RawFeatures"), Short("Downstream.Trainer", "FineTune"));
+
+        SslExperimentResult result = await ml.SelfSupervisedExperiment()
+            .SetDataset(data).SetInputColumn("Features").SetSearchSpace(space)
+            .SetObjective(SslObjective.CrossValidatedAccuracy(folds: 3))
+            .SetTuner(SslExperimentData.Scripted("all-downstreams", probe, fineTune, scratch, lightGbm, rawFineTune))
+            .SetMaxTrials(5)
+            .SetCheckpoint(Path.Combine(_folder, "search"))
+            .RunAsync();
+        foreach (TrialRecord trial in result.Trials) _output.WriteLine(trial.ToString());
+        foreach (SslTrialMeasures m in result.TrialMeasures) _output.WriteLine(m.ToString());
+
+        // Four configurations score; fine-tuning raw features fails with a message that says why, and the search goes on.
+        Assert.Equal(5, result.Trials.Count);
+        Assert.All(result.Trials.Take(4), t => Assert.InRange(t.Metric!.Value, 0.3, 1.0));
+        Assert.Contains("raw features have none", result.Trials[4].ErrorMessage);
+        // Probe, fine-tune and LightGBM share one pretraining; training from scratch pretrains nothing.
+        Assert.Equal(1, result.TrialMeasures.Count(m => m.PretrainingEpochsTrained > 0));
+        SslTrialMeasures scratchMeasure = Assert.Single(result.TrialMeasures, m => m.FeatureSource == SslFeatureSource.SupervisedFromScratch);
+        Assert.Equal(0, scratchMeasure.PretrainingEpochsTrained);
+        // The same encoder scored three ways gives three different numbers: each trial ran its own downstream model.
+        Assert.Equal(3, result.Trials.Take(4).Where(t => t.TrialId != 2).Select(t => t.Metric).Distinct().Count());
+
+        // The refits: fine-tuning (pretrained or from scratch) becomes a SelfSupervisedFineTune pipeline that predicts
+        // label values and survives a save and reload.
+        foreach (Parameters configuration in new[] { fineTune, scratch })
+        {
+            SslExperimentResult single = await ml.SelfSupervisedExperiment()
+                .SetDataset(data).SetInputColumn("Features").SetSearchSpace(space)
+                .SetObjective(SslObjective.CrossValidatedAccuracy(folds: 3))
+                .SetTuner(SslExperimentData.Scripted("one", configuration))
+                .SetMaxTrials(1)
+                .RunAsync();
+            _output.WriteLine($"{single.BestFeatureSource}: {single.BestPipelineDescription}");
+            Assert.Contains("SelfSupervisedFineTune(10 epochs", single.BestPipelineDescription);
+            var transformers = ((IEnumerable<ITransformer>)single.BestTrial.Model).ToArray();
+            Assert.Single(transformers.OfType<SelfSupervisedFineTuneTransformer>());
+            Assert.Empty(transformers.OfType<SelfSupervisedTransformer>());
+            if (configuration == scratch)
+            {
+                Assert.Equal(SslFeatureSource.SupervisedFromScratch, single.BestFeatureSource);
+                Assert.StartsWith("SupervisedFromScratch(", single.BestPipelineDescription);
+            }
+            else
+            {
+                Assert.Contains("FixMatch", single.BestPipelineDescription);
+            }
+
+            IDataView test = ml.Data.LoadFromEnumerable(StageData.HiggsRows("test", 200));
+            float[] before = single.BestTrial.Model.Transform(test).GetColumn<float>("PredictedLabel").ToArray();
+            Assert.All(before, p => Assert.True(p is 0f or 1f, $"prediction {p} is not a class of the data"));
+            Assert.True(before.Distinct().Count() == 2, "a trained classifier on HIGGS predicts both classes");
+            string path = Path.Combine(_folder, $"{single.BestFeatureSource}.zip");
+            ml.Model.Save(single.BestTrial.Model, data.Schema, path);
+            var fresh = new MLContext(seed: 3);
+            ITransformer loaded = fresh.Model.Load(path, out _);
+            Assert.Equal(before, loaded.Transform(fresh.Data.LoadFromEnumerable(StageData.HiggsRows("test", 200))).GetColumn<float>("PredictedLabel").ToArray());
+            foreach (var owned in ((IEnumerable<ITransformer>)loaded).Concat(transformers).OfType<IDisposable>()) owned.Dispose();
+        }
+    }
+}
