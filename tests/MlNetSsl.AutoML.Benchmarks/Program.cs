@@ -368,11 +368,27 @@ internal sealed class ConsoleProgress : IProgress<SslTrialReport>
 
     private static string Summary(Parameters p)
     {
-        if (p.TryGetValue("Features", out object? features) && (string)features == "RawFeatures") return "raw features";
-        if (!p.TryGetValue("Pretraining", out object? nested)) return "";
+        string source = p.TryGetValue("Features", out object? features) ? (string)features : "SelfSupervised";
+        string downstream = p.TryGetValue("Downstream", out object? down) ? Downstream((Parameters)down) : "";
+        if (source == "RawFeatures") return $"raw features -> {downstream}";
+        if (!p.TryGetValue("Pretraining", out object? nested)) return downstream;
         var pre = (Parameters)nested;
-        string Value(string key) => pre.TryGetValue(key, out object? v) ? v is double d ? d.ToString("G3", CultureInfo.InvariantCulture) : v.ToString()! : "-";
+        string Value(string key) => Text(pre, key);
+        if (source == "SupervisedFromScratch") return $"from scratch {Value("Encoder")} w{Value("EncoderWidth")} -> {downstream}";
         return $"{Value("Method")} {Value("Encoder")} w{Value("EncoderWidth")} e{Value("EmbeddingSize")} lr{Value("LearningRate")} b{Value("BatchSize")} " +
-            $"s{Value("MethodScale")} {Value("Augmentations")}@{Value("AugmentationStrength")}";
+            $"s{Value("MethodScale")} {Value("Augmentations")}@{Value("AugmentationStrength")} -> {downstream}";
     }
+
+    // Only the options the chosen downstream trainer reads, so a log line shows what the trial actually trained.
+    private static string Downstream(Parameters d) => Text(d, "Trainer") switch
+    {
+        "LightGbm" => $"LightGBM leaves {Text(d, "LightGbmLeaves")} min {Text(d, "LightGbmMinimumRowsPerLeaf")} it {Text(d, "LightGbmIterations")}",
+        "FineTune" => $"fine-tune {Text(d, "FineTuneEpochs")} ep lr{Text(d, "FineTuneLearningRate")}" +
+            (Text(d, "FreezeEncoder") == "True" ? " frozen" : "") + (Text(d, "SemiSupervised") == "True" ? " FixMatch" : "") +
+            (Text(d, "Distill") == "True" ? " distill" : ""),
+        _ => $"probe L1 {Text(d, "L1Regularization")} L2 {Text(d, "L2Regularization")}",
+    };
+
+    private static string Text(Parameters p, string key) =>
+        p.TryGetValue(key, out object? v) ? v is double d ? d.ToString("G3", CultureInfo.InvariantCulture) : v.ToString()! : "-";
 }

@@ -335,7 +335,6 @@ internal sealed class ExperimentRun
 
     private string StateDirectory(int trialId) => Path.Combine(_stateRoot, $"trial-{trialId.ToString("D4", CultureInfo.InvariantCulture)}");
 
-    /// <summary>A per-trial seed from the experiment seed and the trial id (SplitMix64 finalizer, process-independent).</summary>
     /// <summary>
     /// The tuner's proposal for <paramref name="trialId"/>, unless it repeats a configuration that already ran: that would
     /// only repeat its result (its pretraining is cached), so the tuner is asked again. A tuner that keeps repeating itself
@@ -363,6 +362,7 @@ internal sealed class ExperimentRun
         return null;
     }
 
+    /// <summary>A per-trial seed from the experiment seed and the trial id (SplitMix64 finalizer, process-independent).</summary>
     internal static int TrialSeed(int experimentSeed, int trialId)
     {
         ulong z = unchecked(((ulong)(uint)experimentSeed << 32 | (uint)trialId) + 0x9E3779B97F4A7C15UL);

@@ -24,19 +24,30 @@ internal static class FineTuneCrossValidation
         for (int fold = 0; fold < foldCount; fold++)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            var keys = new uint[baseKeys.Length];
-            for (int row = 0, labeledIndex = 0; row < baseKeys.Length; row++)
-            {
-                if (baseKeys[row] == 0) continue;
-                keys[row] = foldOfRow[labeledIndex++] == fold ? 0 : baseKeys[row];
-            }
             using SelfSupervisedFineTuneTransformer model = CreateTrainer(ml, stage, dataset.LabelColumn, parameters, seed, cancellationToken)
-                .Fit(new RowKeysDataView(trainingBase, dataset.LabelColumn, keys));
+                .Fit(new RowKeysDataView(trainingBase, dataset.LabelColumn, TrainingKeys(baseKeys, foldOfRow, fold)));
             uint[] predicted = model.Transform(labeled).GetColumn<uint>("PredictedLabel").ToArray();
             for (int row = 0; row < predicted.Length; row++)
                 if (foldOfRow[row] == fold && predicted[row] == dataset.LabeledKeys[row]) correct++;
         }
         return (double)correct / dataset.LabeledCount;
+    }
+
+    /// <summary>The label keys fold <paramref name="fold"/> trains on: <paramref name="keys"/> (0 = unlabeled) with the
+    /// keys of that fold's labeled rows set to 0. <paramref name="foldOfLabeledRow"/> holds one fold per labeled row, in
+    /// row order.</summary>
+    public static uint[] TrainingKeys(uint[] keys, int[] foldOfLabeledRow, int fold)
+    {
+        int labeled = keys.Count(k => k != 0);
+        if (labeled != foldOfLabeledRow.Length)
+            throw new InvalidOperationException($"{labeled} labeled rows but {foldOfLabeledRow.Length} fold assignments.");
+        var training = new uint[keys.Length];
+        for (int row = 0, labeledIndex = 0; row < keys.Length; row++)
+        {
+            if (keys[row] == 0) continue;
+            training[row] = foldOfLabeledRow[labeledIndex++] == fold ? 0 : keys[row];
+        }
+        return training;
     }
 
     /// <summary>The fine-tuning trainer of <paramref name="parameters"/> on <paramref name="stage"/>'s encoder.</summary>

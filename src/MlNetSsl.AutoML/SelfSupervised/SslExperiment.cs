@@ -178,7 +178,9 @@ public sealed class SslExperiment
     /// Runs (or resumes) the search, then refits the best configuration into one pipeline: <c>MapValueToKey(label)</c>, the
     /// featurizer (the self-supervised stage, pretrained on every row, or the raw-feature transforms), a mean-variance
     /// normalizer and the trainer fitted on the labeled rows, and <c>MapKeyToValue(PredictedLabel)</c>, so predictions are
-    /// the original label values.
+    /// the original label values. A fine-tuned winner (SSL fine-tuning or training from scratch) refits instead as
+    /// <c>MapValueToKey(label)</c>, <c>SelfSupervisedFineTune</c> (which reads the input column and owns its encoder) and
+    /// <c>MapKeyToValue(PredictedLabel)</c>, with no separate stage.
     /// </summary>
     /// <exception cref="InvalidOperationException">Missing settings, or no trial produced a metric.</exception>
     /// <exception cref="ArgumentException">Unusable columns or search space; the message names them.</exception>
@@ -195,14 +197,15 @@ public sealed class SslExperiment
 
         var notes = new List<string>();
         (SslObjective objective, string objectiveExplanation) = ResolveObjective(dataset);
-        SearchSpace space = PrepareSpace(shape.Kind, objective, notes);
-        bool searchesRawFeatures = Choices(space, SslSearchSpace.FeaturesOption).Contains(nameof(SslFeatureSource.RawFeatures));
-        if (searchesRawFeatures) _ = dataset.RawFeatures(); // read once now: a bad value fails here, not in every trial
-
         int[] foldOfRow = new int[dataset.LabeledCount];
         int foldCount = 0;
         if (objective.Kind == SslObjectiveKind.CrossValidatedAccuracy)
             (foldOfRow, foldCount) = StratifiedFolds.Assign(dataset.LabeledKeys, objective.Folds, _seed);
+
+        SearchSpace space = PrepareSpace(shape.Kind, objective, notes);
+        FitSpaceToLabels(space, dataset, foldOfRow, foldCount, notes);
+        bool searchesRawFeatures = Choices(space, SslSearchSpace.FeaturesOption).Contains(nameof(SslFeatureSource.RawFeatures));
+        if (searchesRawFeatures) _ = dataset.RawFeatures(); // read once now: a bad value fails here, not in every trial
 
         string? temporaryRoot = _checkpointFolder is null ? Directory.CreateTempSubdirectory("mlnetssl-ssl-").FullName : null;
         try
@@ -290,6 +293,45 @@ public sealed class SslExperiment
         return space;
     }
 
+    /// <summary>Leaves out the fine-tuning choices the labels cannot support, with a note: FixMatch when every row is
+    /// labeled (cross-validation would score it on the hidden folds, but the refit would have no unlabeled rows), and
+    /// fine-tuning and training from scratch when some fold's training rows hold fewer than 2 labels of a class (the
+    /// fine-tuner's minimum).</summary>
+    internal static void FitSpaceToLabels(SearchSpace space, SslDataset dataset, int[] foldOfRow, int foldCount, List<string> notes)
+    {
+        if (!space.HasOption(SslSearchSpace.DownstreamOption) || space[SslSearchSpace.DownstreamOption] is not SearchSpace downstream) return;
+        const string semi = nameof(SslDownstreamParameters.SemiSupervised);
+        if (dataset.LabeledCount == dataset.RowCount && downstream.HasOption(semi) && Choices(downstream, semi).Contains(true))
+        {
+            downstream[semi] = new ChoiceOption(false);
+            notes.Add("Every row is labeled, so the final model would have no unlabeled rows for FixMatch: Downstream.SemiSupervised " +
+                "was fixed at false.");
+        }
+
+        int fewest = foldCount < 2 ? dataset.RarestClassCount : Enumerable.Range(0, foldCount).Min(fold => dataset.LabeledKeys
+            .Where((_, row) => foldOfRow[row] != fold).GroupBy(k => k).Select(g => g.Count()).DefaultIfEmpty(0).Min());
+        if (fewest >= 2) return;
+        var removed = new List<string>();
+        const string trainer = nameof(SslDownstreamParameters.Trainer);
+        IReadOnlyList<object> trainers = downstream.HasOption(trainer) ? Choices(downstream, trainer) : [];
+        if (trainers.Contains(nameof(DownstreamTrainer.FineTune)))
+        {
+            object[] kept = trainers.Where(t => !Equals(t, nameof(DownstreamTrainer.FineTune))).ToArray();
+            downstream[trainer] = new ChoiceOption(kept.Length > 0 ? kept : [nameof(DownstreamTrainer.LinearProbe)]);
+            removed.Add("Downstream.Trainer FineTune");
+        }
+        IReadOnlyList<object> sources = Choices(space, SslSearchSpace.FeaturesOption);
+        if (sources.Contains(nameof(SslFeatureSource.SupervisedFromScratch)))
+        {
+            object[] kept = sources.Where(t => !Equals(t, nameof(SslFeatureSource.SupervisedFromScratch))).ToArray();
+            space[SslSearchSpace.FeaturesOption] = new ChoiceOption(kept.Length > 0 ? kept : [nameof(SslFeatureSource.SelfSupervised)]);
+            removed.Add("SupervisedFromScratch");
+        }
+        if (removed.Count > 0)
+            notes.Add($"Some cross-validation fold trains on only {fewest} label(s) of a class, and fine-tuning needs at least 2 per class, " +
+                $"so {string.Join(" and ", removed)} were left out of the search; label more rows of the rarest class to search them.");
+    }
+
     private ITransformer Refit(SslDataset dataset, SslTrialRunner runner, TrialRecord best, SslTrialParameters parameters, int? maxFidelity,
         CancellationToken cancellationToken)
     {
@@ -338,9 +380,12 @@ public sealed class SslExperiment
             : runner.Cache.Pretrain(_mlContext, dataset.Data,
                 runner.PretrainingOptions(parameters.Pretraining, best.Fidelity ?? parameters.Pretraining.Epochs, maxFidelity),
                 SslTrialRunner.CacheKey(best.Parameters), cancellationToken).Transformer;
-        IDataView training = parameters.Downstream.UsesUnlabeledRows ? dataset.KeyedData : dataset.LabeledView;
+        SslDownstreamParameters downstream = parameters.Features == SslFeatureSource.SupervisedFromScratch
+            ? parameters.Downstream.ForTrainingFromScratch()
+            : parameters.Downstream;
+        IDataView training = downstream.UsesUnlabeledRows ? dataset.KeyedData : dataset.LabeledView;
         SelfSupervisedFineTuneTransformer fineTuned = FineTuneCrossValidation
-            .CreateTrainer(_mlContext, stage, _labelColumnName, parameters.Downstream, _seed, cancellationToken).Fit(training);
+            .CreateTrainer(_mlContext, stage, _labelColumnName, downstream, _seed, cancellationToken).Fit(training);
         try
         {
             ITransformer toValue = _mlContext.Transforms.Conversion.MapKeyToValue("PredictedLabel").Fit(fineTuned.Transform(dataset.LabeledView));
@@ -360,7 +405,7 @@ public sealed class SslExperiment
         SslPretrainingParameters p = parameters.Pretraining;
         if (parameters.Features == SslFeatureSource.SupervisedFromScratch)
             return string.Create(CultureInfo.InvariantCulture,
-                $"SupervisedFromScratch(encoder {p.Encoder} width {p.EncoderWidth:0.##}, no pretraining) -> {SslDownstream.DescribeFineTune(parameters.Downstream)}");
+                $"SupervisedFromScratch(encoder {p.Encoder} width {p.EncoderWidth:0.##}, no pretraining) -> {SslDownstream.DescribeFineTune(parameters.Downstream.ForTrainingFromScratch())}");
         return string.Create(CultureInfo.InvariantCulture,
             $"SelfSupervised({p.Method}, encoder {p.Encoder} width {p.EncoderWidth:0.##}, embedding {(p.EmbeddingSize == 0 ? "natural" : p.EmbeddingSize.ToString(CultureInfo.InvariantCulture))}, " +
             $"{fidelity ?? p.Epochs} epochs, lr {p.LearningRate:G3}, batch {p.BatchSize}, method scale {p.MethodScale:0.##}, " +

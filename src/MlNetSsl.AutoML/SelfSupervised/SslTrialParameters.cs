@@ -11,15 +11,17 @@ public enum SslFeatureSource
     RawFeatures,
 
     /// <summary>The other honest alternative without pretraining: the encoder of the <c>Pretraining.*</c> options
-    /// from random weights (a stage with 0 epochs), trained on the labeled rows with the fine-tuning augmentations by
-    /// <c>SelfSupervisedFineTune</c> with the <c>Downstream.FineTune*</c> options (the downstream trainer choice and
-    /// <c>FreezeEncoder</c> do not apply). On small data it can beat pretraining; the report says when it wins.</summary>
+    /// from random weights (a stage with 0 epochs), trained with the fine-tuning augmentations by
+    /// <c>SelfSupervisedFineTune</c> with the <c>Downstream.FineTune*</c> options and the <c>SemiSupervised</c> and
+    /// <c>Distill</c> switches (which also read the unlabeled rows); the downstream trainer choice and <c>FreezeEncoder</c>
+    /// do not apply. On small data it can beat pretraining; the report says when it wins.</summary>
     SupervisedFromScratch,
 }
 
 /// <summary>
-/// The downstream model trained on the labeled rows. Each value is one case of a switch in the experiment's
-/// downstream code (cross-validation and refit), so a new trainer is one more case.
+/// The downstream model trained on the labeled rows. LinearProbe and LightGbm are cases of one switch that builds an
+/// ML.NET trainer on the features (<c>SslDownstream.CreateTrainer</c>); FineTune trains the encoder itself and has its
+/// own cross-validation and refit path.
 /// </summary>
 public enum DownstreamTrainer
 {
@@ -244,4 +246,14 @@ public sealed class SslDownstreamParameters
 
     /// <summary>Whether fine-tuning reads the unlabeled rows (FixMatch or distillation).</summary>
     internal bool UsesUnlabeledRows => SemiSupervised || Distill;
+
+    /// <summary>These options as training from scratch reads them: it always fine-tunes, and never freezes the encoder
+    /// (a frozen random encoder would make it a random-features baseline, not supervised training).</summary>
+    internal SslDownstreamParameters ForTrainingFromScratch()
+    {
+        var copy = (SslDownstreamParameters)MemberwiseClone();
+        copy.Trainer = DownstreamTrainer.FineTune;
+        copy.FreezeEncoder = false;
+        return copy;
+    }
 }

@@ -132,7 +132,7 @@ internal sealed class SslTrialRunner : ITrialRunner
         {
             using SelfSupervisedTransformer untrained = UntrainedStage(ml, parameters.Pretraining);
             double accuracy = FineTuneCrossValidation.Accuracy(ml, untrained, _settings.Dataset, _settings.FoldOfRow, _settings.FoldCount,
-                parameters.Downstream, request.Seed, cancellationToken);
+                parameters.Downstream.ForTrainingFromScratch(), request.Seed, cancellationToken);
             return (accuracy, untrained.EmbeddingSize);
         });
 

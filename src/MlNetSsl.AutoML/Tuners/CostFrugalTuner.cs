@@ -125,7 +125,22 @@ public sealed class CostFrugalTuner : UnitSpaceTuner
         }
 
         _outstanding = null;
-        switch (probe.Kind)
+        Advance(probe.Kind, features, loss, improved);
+    }
+
+    /// <inheritdoc/>
+    protected override void OnWithdrawn(int trialId, double[] features)
+    {
+        // The probe repeats a configuration that already ran: count it as no improvement, so the next proposal is the
+        // next probe of the sequence (the opposite direction, a new direction, or a new start) instead of an extra one.
+        if (_outstanding is not { } probe || probe.TrialId != trialId) return;
+        _outstanding = null;
+        Advance(probe.Kind, features, double.PositiveInfinity, improved: false);
+    }
+
+    private void Advance(Probe kind, double[] features, double loss, bool improved)
+    {
+        switch (kind)
         {
             case Probe.Start:
                 // A (re)start point becomes the incumbent even if an earlier region was better: the local search begins here.

@@ -3,8 +3,11 @@ namespace MlNetSsl.AutoML;
 /// <summary>
 /// Proposes configurations and learns from their results, like ML.NET AutoML's <c>ITuner</c>. The experiment calls
 /// <see cref="Propose"/> when it starts a trial and <see cref="Update"/> once the trial is over (completed, pruned or
-/// failed). A tuner must be deterministic given its seed and the sequence of calls: a resumed experiment rebuilds it
-/// by replaying the same calls from its journal.
+/// failed). A proposal that repeats a configuration that already ran is handed back with <see cref="Withdraw"/> and
+/// <see cref="Propose"/> is called again for the same trial id; after 20 repeats the experiment draws the trial's
+/// configuration itself, so <see cref="Update"/> can report a configuration the tuner did not propose. A tuner must be
+/// deterministic given its seed and the sequence of calls: a resumed experiment rebuilds it by replaying the same calls
+/// from its journal.
 /// </summary>
 public interface ITuner
 {
@@ -16,7 +19,8 @@ public interface ITuner
     void Update(TrialResult result);
 
     /// <summary>Tells the tuner that its proposal for <paramref name="trialId"/> will not run, because it repeats a
-    /// configuration that already ran; the experiment then asks again for the same trial id. The default does nothing.</summary>
+    /// configuration that already ran; the experiment then asks again for the same trial id (up to 20 times, then it draws
+    /// a configuration that has not run uniformly from the space). The default does nothing.</summary>
     /// <param name="trialId">The trial id of the withdrawn proposal.</param>
     void Withdraw(int trialId)
     {

@@ -58,7 +58,17 @@ public abstract class UnitSpaceTuner : ITuner
     }
 
     /// <inheritdoc/>
-    public void Withdraw(int trialId) => _proposedFeatures.Remove(trialId);
+    public void Withdraw(int trialId)
+    {
+        if (_proposedFeatures.Remove(trialId, out double[]? features)) OnWithdrawn(trialId, features);
+    }
+
+    /// <summary>Called when the proposal for <paramref name="trialId"/>, made at <paramref name="features"/>, will not run
+    /// (it repeats a configuration that already ran). A tuner that waits for the result of a proposal must stop waiting
+    /// here. The default does nothing.</summary>
+    protected virtual void OnWithdrawn(int trialId, double[] features)
+    {
+    }
 
     /// <summary>The next point of the unit cube, or null when there is nothing left to propose.</summary>
     protected abstract double[]? ProposeFeatures(TrialContext context);

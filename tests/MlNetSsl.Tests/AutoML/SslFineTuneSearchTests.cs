@@ -39,11 +39,60 @@ public sealed class SslFineTuneSearchTests : IDisposable
         Assert.NotNull(switched.SemiSupervised);
         Assert.Equal(10, switched.Distill!.Epochs);
         Assert.True(switched.FreezeEncoder);
+        // Training from scratch always fine-tunes the whole encoder, whatever the trainer and freezing switches say.
+        var scratch = new FineTuneOptions();
+        new SslDownstreamParameters { Trainer = DownstreamTrainer.LinearProbe, FreezeEncoder = true, FineTuneEpochs = 30 }.ForTrainingFromScratch().ApplyTo(scratch);
+        Assert.False(scratch.FreezeEncoder);
+        Assert.Equal(30, scratch.Epochs);
 
         // Edits: no scratch, no raw features, probe only.
         space.WithoutSupervisedFromScratch().WithoutRawFeatures().WithDownstreamTrainers(DownstreamTrainer.LinearProbe);
         Assert.Equal(["SelfSupervised"], ((ChoiceOption)space[SslSearchSpace.FeaturesOption]).Choices.Cast<string>());
         Assert.Equal(["LinearProbe"], ((ChoiceOption)space.Downstream["Trainer"]).Choices.Cast<string>());
+    }
+
+    [Fact]
+    public void EachFoldTrainsWithItsOwnLabelsHiddenAndEveryOtherLabelKept()
+    {
+        // Rows 1 and 4 were never labeled; the five labeled rows fall into folds 0, 1, 0, 2, 1 in row order.
+        uint[] keys = [2, 0, 1, 3, 0, 1, 2];
+        int[] foldOfLabeledRow = [0, 1, 0, 2, 1];
+        Assert.Equal([0u, 0, 1, 0, 0, 1, 2], FineTuneCrossValidation.TrainingKeys(keys, foldOfLabeledRow, fold: 0));
+        Assert.Equal([2u, 0, 0, 3, 0, 1, 0], FineTuneCrossValidation.TrainingKeys(keys, foldOfLabeledRow, fold: 1));
+        Assert.Equal([2u, 0, 1, 3, 0, 0, 2], FineTuneCrossValidation.TrainingKeys(keys, foldOfLabeledRow, fold: 2));
+        Assert.Throws<InvalidOperationException>(() => FineTuneCrossValidation.TrainingKeys(keys, [0, 1], fold: 0));
+    }
+
+    [Fact]
+    public void FineTuningChoicesTheLabelsCannotSupportAreLeftOutWithANote()
+    {
+        var ml = new MLContext(seed: 1);
+        SslInputShape shape = SslInputShape.Tabular(28);
+
+        // Every row labeled: FixMatch would have no unlabeled rows at the refit.
+        IDataView allLabeled = ml.Data.LoadFromEnumerable(StageData.HiggsRows("train", 60));
+        SslDataset full = SslDataset.Read(ml, allLabeled, "Features", "Label", shape);
+        (int[] folds, int foldCount) = StratifiedFolds.Assign(full.LabeledKeys, 3, seed: 1);
+        SearchSpace space = SslSearchSpace.For(SslInputKind.Tabular);
+        var notes = new List<string>();
+        SslExperiment.FitSpaceToLabels(space, full, folds, foldCount, notes);
+        Assert.Equal([false], ((ChoiceOption)((SearchSpace)space[SslSearchSpace.DownstreamOption])["SemiSupervised"]).Choices);
+        Assert.Contains(notes, n => n.Contains("FixMatch", StringComparison.Ordinal));
+        Assert.Contains("FineTune", ((ChoiceOption)((SearchSpace)space[SslSearchSpace.DownstreamOption])["Trainer"]).Choices);
+
+        // 2 labels of one class and 2 folds: each fold trains on 1 label of it, below the fine-tuner's 2 per class.
+        HiggsRow[] rows = StageData.HiggsRows("train", 60);
+        int kept = 0;
+        foreach (HiggsRow row in rows)
+            if (row.Label == 1 && kept++ >= 2) row.Label = float.NaN;
+        SslDataset few = SslDataset.Read(ml, ml.Data.LoadFromEnumerable(rows), "Features", "Label", shape);
+        (folds, foldCount) = StratifiedFolds.Assign(few.LabeledKeys, 2, seed: 1);
+        space = SslSearchSpace.For(SslInputKind.Tabular);
+        notes.Clear();
+        SslExperiment.FitSpaceToLabels(space, few, folds, foldCount, notes);
+        Assert.Equal(["LinearProbe", "LightGbm"], ((ChoiceOption)((SearchSpace)space[SslSearchSpace.DownstreamOption])["Trainer"]).Choices.Cast<string>());
+        Assert.Equal(["SelfSupervised", "RawFeatures"], ((ChoiceOption)space[SslSearchSpace.FeaturesOption]).Choices.Cast<string>());
+        Assert.Contains(notes, n => n.Contains("only 1 label(s) of a class", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -81,7 +130,9 @@ public sealed class SslFineTuneSearchTests : IDisposable
         Parameters probe = SslExperimentData.Configuration(space, Short("Pretraining.Epochs", 3));
         Parameters fineTune = SslExperimentData.Configuration(space, Short("Pretraining.Epochs", 3), Short("Downstream.Trainer", "FineTune"),
             Short("Downstream.FineTuneEpochs", 10), Short("Downstream.SemiSupervised", true));
-        Parameters scratch = SslExperimentData.Configuration(space, Short("Features", "SupervisedFromScratch"), Short("Downstream.FineTuneEpochs", 10));
+        // Freezing is asked for but does not apply to training from scratch (the refit's description below says so).
+        Parameters scratch = SslExperimentData.Configuration(space, Short("Features", "SupervisedFromScratch"), Short("Downstream.FineTuneEpochs", 10),
+            Short("Downstream.FreezeEncoder", true));
         Parameters lightGbm = SslExperimentData.Configuration(space, Short("Pretraining.Epochs", 3), Short("Downstream.Trainer", "LightGbm"),
             Short("Downstream.LightGbmMinimumRowsPerLeaf", 5));
         Parameters rawFineTune = SslExperimentData.Configuration(space, Short("Features", "RawFeatures"), Short("Downstream.Trainer", "FineTune"));
@@ -126,6 +177,7 @@ public sealed class SslFineTuneSearchTests : IDisposable
             {
                 Assert.Equal(SslFeatureSource.SupervisedFromScratch, single.BestFeatureSource);
                 Assert.StartsWith("SupervisedFromScratch(", single.BestPipelineDescription);
+                Assert.DoesNotContain("frozen", single.BestPipelineDescription);
             }
             else
             {

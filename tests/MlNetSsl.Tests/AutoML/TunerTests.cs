@@ -111,6 +111,24 @@ public sealed class TunerTests
     }
 
     [Fact]
+    public void CostFrugalTreatsAWithdrawnProbeAsNoImprovementAndProbesTheOppositeDirectionNext()
+    {
+        var space = new SearchSpace().WithNumeric("x", 0, 1, defaultValue: 0.5).WithNumeric("y", 0, 1, defaultValue: 0.5);
+        var tuner = new CostFrugalTuner(space, seed: 2);
+        Parameters start = tuner.Propose(new TrialContext(0))!;
+        tuner.Update(new TrialResult(0, start, TrialStatus.Completed, 1.0, null, TimeSpan.Zero));
+
+        // The plus probe repeats a configuration that already ran, so the experiment withdraws it and asks again for
+        // trial 1: the answer is the minus probe, the plus probe mirrored through the incumbent.
+        double[] plus = space.MapToFeatureSpace(tuner.Propose(new TrialContext(1))!);
+        tuner.Withdraw(1);
+        double[] minus = space.MapToFeatureSpace(tuner.Propose(new TrialContext(1))!);
+        Assert.NotEqual(plus, minus);
+        Assert.Equal(1.0, plus[0] + minus[0], 9);
+        Assert.Equal(1.0, plus[1] + minus[1], 9);
+    }
+
+    [Fact]
     public void TpeFavoursTheGoodCategoryAfterItsStartupTrials()
     {
         SearchSpace space = SyntheticObjectives.QuadraticSpace();
