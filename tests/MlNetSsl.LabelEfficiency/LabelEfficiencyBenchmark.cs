@@ -144,15 +144,21 @@ public static class LabelEfficiencyBenchmark
             float[] testScarf = Concat(data.TestRows, width, testEmbeddingRows, embeddingWidth);
             vime = Pretrain(data, pool, settings, log, SslMethod.Vime);
             float[] poolVime, testVime;
-            using (torch.no_grad())
-            using (var vimeScope = torch.NewDisposeScope())
+            try
             {
-                poolVime = vime.Method.Encoder.EmbedAll(pool).data<float>().ToArray();
-                testVime = vime.Method.Encoder.EmbedAll(test).data<float>().ToArray();
+                using (torch.no_grad())
+                using (var vimeScope = torch.NewDisposeScope())
+                {
+                    poolVime = vime.Method.Encoder.EmbedAll(pool).data<float>().ToArray();
+                    testVime = vime.Method.Encoder.EmbedAll(test).data<float>().ToArray();
+                }
+            }
+            finally
+            {
+                vime.Method.Dispose(); // only its embeddings are needed from here on
             }
             int vimeWidth = poolVime.Length / data.PoolLabels.Length;
             float[] poolRawVime = Concat(data.PoolRows, width, poolVime, vimeWidth), testRawVime = Concat(data.TestRows, width, testVime, vimeWidth);
-            vime.Method.Dispose();
             Func<LabelDraw, double> LightGbmOn(float[] poolFeatures, float[] testFeatures, int featureWidth) => d =>
                 MlNetBaselines.Accuracy(MlNetBaselines.Trainer.LightGbm, Gather(poolFeatures, d.LabeledRows, featureWidth), d.Labels,
                     testFeatures, data.TestLabels, featureWidth, data.ClassCount, d.Seed, settings.Threads);
