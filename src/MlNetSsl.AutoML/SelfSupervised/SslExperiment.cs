@@ -17,7 +17,7 @@ namespace MlNetSsl.AutoML;
 ///     .SetInputColumn("Image")
 ///     .SetSearchSpace(SslSearchSpace.For(data, "Image"))
 ///     .SetObjective(SslObjective.Auto)
-///     .SetTuner(SslTuner.Tpe)
+///     .SetTuner(SslTuner.Tpe.WithDefaultFirst())
 ///     .SetScheduler(SslScheduler.Asha(minEpochs: 2, maxEpochs: 30, reduction: 3))
 ///     .SetTrainingTimeInSeconds(600).SetMaxTrials(40)
 ///     .SetCheckpoint("experiment-folder")
@@ -27,7 +27,7 @@ namespace MlNetSsl.AutoML;
 public sealed class SslExperiment
 {
     private readonly MLContext _mlContext;
-    private readonly SearchExperiment _search = new();
+    private readonly SearchExperiment _search = new SearchExperiment().SetTuner(SslTuner.Tpe.WithDefaultFirst());
     private IDataView? _data;
     private string _labelColumnName = "Label";
     private string? _inputColumnName;
@@ -94,7 +94,8 @@ public sealed class SslExperiment
         return this;
     }
 
-    /// <summary>Sets the tuner. Default: <see cref="SslTuner.Tpe"/>.</summary>
+    /// <summary>Sets the tuner. Default: <c>SslTuner.Tpe.WithDefaultFirst()</c> (the first trial is the space's default
+    /// configuration, then TPE); add <see cref="SslTuner.WithDefaultFirst"/> to Random or TPE to keep that.</summary>
     public SslExperiment SetTuner(SslTuner tuner)
     {
         _search.SetTuner(tuner);

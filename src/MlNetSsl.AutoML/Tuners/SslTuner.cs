@@ -64,6 +64,16 @@ public sealed class SslTuner
         return new SslTuner($"Custom({name})", create);
     }
 
+    /// <summary>
+    /// This tuner, except that the first trial is the search space's default configuration (as ML.NET AutoML and FLAML
+    /// evaluate a default point first), so the search never ends below the untuned defaults on its own metric; the inner
+    /// tuner learns from that trial like from its own. Useful for <see cref="Random"/> and <see cref="Tpe"/>;
+    /// <see cref="CostFrugal"/> already starts there. <c>ml.SelfSupervisedExperiment()</c> uses <c>SslTuner.Tpe.WithDefaultFirst()</c>
+    /// unless told otherwise.
+    /// </summary>
+    public SslTuner WithDefaultFirst() =>
+        new($"{Name}+DefaultFirst", (space, seed) => new DefaultFirstTuner(_create(space, seed), space.Default));
+
     /// <summary>A description of the tuner and its options (recorded in checkpoints).</summary>
     public string Name { get; }
 

@@ -129,6 +129,34 @@ public sealed class TunerTests
     }
 
     [Fact]
+    public void WithDefaultFirstProposesTheDefaultConfigurationThenTheTunersOwnSequence()
+    {
+        SearchSpace space = SyntheticObjectives.QuadraticSpace();
+        ITuner wrapped = SslTuner.Tpe.WithDefaultFirst().CreateTuner(space, 5);
+        Assert.EndsWith("+DefaultFirst", SslTuner.Tpe.WithDefaultFirst().Name);
+
+        Parameters first = wrapped.Propose(new TrialContext(0))!;
+        Assert.Equal(space.Default, first);
+        wrapped.Update(new TrialResult(0, first, TrialStatus.Completed, 3.0, null, TimeSpan.Zero));
+        // After the default, the proposals are exactly those of a plain TPE that observed the same default trial.
+        ITuner plain = SslTuner.Tpe.CreateTuner(space, 5);
+        plain.Update(new TrialResult(0, first, TrialStatus.Completed, 3.0, null, TimeSpan.Zero));
+        for (int trial = 1; trial <= 3; trial++)
+        {
+            Parameters expected = plain.Propose(new TrialContext(trial))!;
+            Assert.Equal(expected, wrapped.Propose(new TrialContext(trial)));
+            plain.Update(new TrialResult(trial, expected, TrialStatus.Completed, trial, null, TimeSpan.Zero));
+            wrapped.Update(new TrialResult(trial, expected, TrialStatus.Completed, trial, null, TimeSpan.Zero));
+        }
+
+        // A withdrawn default (it already ran) hands the trial to the inner tuner.
+        ITuner again = SslTuner.Random.WithDefaultFirst().CreateTuner(space, 5);
+        Assert.Equal(space.Default, again.Propose(new TrialContext(0)));
+        again.Withdraw(0);
+        Assert.Equal(SslTuner.Random.CreateTuner(space, 5).Propose(new TrialContext(0)), again.Propose(new TrialContext(0)));
+    }
+
+    [Fact]
     public void TpeFavoursTheGoodCategoryAfterItsStartupTrials()
     {
         SearchSpace space = SyntheticObjectives.QuadraticSpace();
