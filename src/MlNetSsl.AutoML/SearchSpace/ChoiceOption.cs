@@ -49,6 +49,16 @@ public sealed class ChoiceOption : SearchSpaceOption
     /// <summary>The position of <paramref name="value"/> in <see cref="Choices"/>, or -1.</summary>
     public int IndexOf(object value) => Array.FindIndex(_choices, c => ParameterValues.AreEqual(c, value));
 
+    /// <summary>This choice without <paramref name="value"/>, keeping the default while it remains; a choice of
+    /// <paramref name="fallback"/> alone when nothing would remain (a choice needs one value).</summary>
+    internal ChoiceOption Without(object value, object fallback)
+    {
+        object removed = ParameterValues.Normalize(value, "The choice to leave out");
+        object[] kept = _choices.Where(c => !ParameterValues.AreEqual(c, removed)).ToArray();
+        if (kept.Length == 0) return new ChoiceOption(fallback);
+        return new ChoiceOption(kept, kept.Any(c => ParameterValues.AreEqual(c, DefaultChoice)) ? DefaultChoice : null);
+    }
+
     /// <summary>The choice whose bin holds unit coordinate <paramref name="unit"/>.</summary>
     public object FromUnit(double unit) => _choices[Math.Min((int)Math.Floor(Unit(unit) * _choices.Length), _choices.Length - 1)];
 

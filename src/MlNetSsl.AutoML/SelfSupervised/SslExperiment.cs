@@ -314,20 +314,11 @@ public sealed class SslExperiment
         if (fewest >= 2) return;
         var removed = new List<string>();
         const string trainer = nameof(SslDownstreamParameters.Trainer);
-        IReadOnlyList<object> trainers = downstream.HasOption(trainer) ? Choices(downstream, trainer) : [];
-        if (trainers.Contains(nameof(DownstreamTrainer.FineTune)))
-        {
-            object[] kept = trainers.Where(t => !Equals(t, nameof(DownstreamTrainer.FineTune))).ToArray();
-            downstream[trainer] = new ChoiceOption(kept.Length > 0 ? kept : [nameof(DownstreamTrainer.LinearProbe)]);
+        if (SslSearchSpace.RemoveChoice(downstream, trainer, nameof(DownstreamTrainer.FineTune), nameof(DownstreamTrainer.LinearProbe)))
             removed.Add("Downstream.Trainer FineTune");
-        }
-        IReadOnlyList<object> sources = Choices(space, SslSearchSpace.FeaturesOption);
-        if (sources.Contains(nameof(SslFeatureSource.SupervisedFromScratch)))
-        {
-            object[] kept = sources.Where(t => !Equals(t, nameof(SslFeatureSource.SupervisedFromScratch))).ToArray();
-            space[SslSearchSpace.FeaturesOption] = new ChoiceOption(kept.Length > 0 ? kept : [nameof(SslFeatureSource.SelfSupervised)]);
+        if (SslSearchSpace.RemoveChoice(space, SslSearchSpace.FeaturesOption, nameof(SslFeatureSource.SupervisedFromScratch),
+                nameof(SslFeatureSource.SelfSupervised)))
             removed.Add("SupervisedFromScratch");
-        }
         if (removed.Count > 0)
             notes.Add($"Some cross-validation fold trains on only {fewest} label(s) of a class, and fine-tuning needs at least 2 per class, " +
                 $"so {string.Join(" and ", removed)} were left out of the search; label more rows of the rarest class to search them.");

@@ -142,10 +142,20 @@ public sealed class SslSearchSpace : SearchSpace
 
     private SslSearchSpace WithoutFeatureSource(SslFeatureSource source)
     {
-        object[] kept = (this[FeaturesOption] is ChoiceOption choice ? choice.Choices : [nameof(SslFeatureSource.SelfSupervised)])
-            .Where(c => !Equals(c, source.ToString())).ToArray();
-        this[FeaturesOption] = new ChoiceOption(kept.Length > 0 ? kept : [nameof(SslFeatureSource.SelfSupervised)]);
+        if (HasOption(FeaturesOption) && this[FeaturesOption] is ChoiceOption)
+            RemoveChoice(this, FeaturesOption, source.ToString(), nameof(SslFeatureSource.SelfSupervised));
+        else
+            this[FeaturesOption] = new ChoiceOption(nameof(SslFeatureSource.SelfSupervised));
         return this;
+    }
+
+    /// <summary>Takes <paramref name="value"/> out of the choice option <paramref name="name"/> of <paramref name="space"/>
+    /// (see <see cref="ChoiceOption.Without"/>); false when there is no such choice or it does not hold the value.</summary>
+    internal static bool RemoveChoice(SearchSpace space, string name, object value, object fallback)
+    {
+        if (!space.HasOption(name) || space[name] is not ChoiceOption choice || choice.IndexOf(value) < 0) return false;
+        space[name] = choice.Without(value, fallback);
+        return true;
     }
 
     /// <summary>The encoders the default space offers: all that accept the input kind, except ResNet, which is about 25

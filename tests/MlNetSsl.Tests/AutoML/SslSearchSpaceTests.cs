@@ -73,6 +73,29 @@ public sealed class SslSearchSpaceTests
             space.WithEncoders(kind == SslInputKind.Image ? EncoderKind.Mlp : EncoderKind.ResNet)).Message);
     }
 
+    [Fact]
+    public void LeavingOutAChoiceKeepsTheDefaultAndNeverEmptiesTheChoice()
+    {
+        SslSearchSpace space = SslSearchSpace.For(SslInputKind.Tabular);
+        var sources = (ChoiceOption)space.WithoutRawFeatures().WithoutRawFeatures()[SslSearchSpace.FeaturesOption];
+        Assert.Equal(["SelfSupervised", "SupervisedFromScratch"], sources.Choices.Cast<string>());
+        Assert.Equal("SelfSupervised", sources.DefaultChoice);
+        sources = (ChoiceOption)space.WithoutSupervisedFromScratch()[SslSearchSpace.FeaturesOption];
+        Assert.Equal(["SelfSupervised"], sources.Choices.Cast<string>());
+
+        // A non-first default survives; removing the default falls back to the first remaining choice.
+        var batch = new ChoiceOption([64, 128, 256], 128);
+        Assert.Equal(128.0, batch.Without(64, 128).DefaultChoice);
+        Assert.Equal(64.0, batch.Without(128, 128).DefaultChoice);
+        Assert.Equal([32.0], new ChoiceOption(64).Without(64, 32).Choices);
+
+        // The experiment's edits go through the same helper: a missing option or value changes nothing.
+        Assert.False(SslSearchSpace.RemoveChoice(space, "NoSuchOption", "x", "y"));
+        Assert.False(SslSearchSpace.RemoveChoice(space, SslSearchSpace.FeaturesOption, "RawFeatures", "SelfSupervised"));
+        Assert.True(SslSearchSpace.RemoveChoice(space.Downstream, "Trainer", "FineTune", "LinearProbe"));
+        Assert.DoesNotContain("FineTune", ((ChoiceOption)space.Downstream["Trainer"]).Choices);
+    }
+
     [Theory]
     [InlineData(SslInputKind.Image)]
     [InlineData(SslInputKind.Tabular)]
