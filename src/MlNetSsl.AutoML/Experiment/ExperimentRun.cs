@@ -336,19 +336,23 @@ internal sealed class ExperimentRun
     private string StateDirectory(int trialId) => Path.Combine(_stateRoot, $"trial-{trialId.ToString("D4", CultureInfo.InvariantCulture)}");
 
     /// <summary>
-    /// The tuner's proposal for <paramref name="trialId"/>, unless it repeats a configuration that already ran: that would
-    /// only repeat its result (its pretraining is cached), so the tuner is asked again. A tuner that keeps repeating itself
+    /// The tuner's proposal for <paramref name="trialId"/>, unless it cannot run or repeats a configuration that already
+    /// ran (compared as the runner reads them, see <see cref="Settings.EffectiveConfiguration"/>): a repeat would only
+    /// repeat its result (its pretraining is cached), so the tuner is asked again. A tuner that keeps repeating itself
     /// (TPE's best candidate on a small discrete space) is followed by configurations drawn uniformly, seeded by the
     /// trial, so a replay draws the same; null, and the search stops as exhausted, when none of those is new either.
     /// </summary>
     private Parameters? ProposeUntried(int trialId)
     {
         const int tunerAttempts = 20, uniformAttempts = 200;
-        bool Tried(Parameters candidate) => _trials.Values.Any(t => t.Parameters.Equals(candidate));
+        Parameters? Effective(Parameters configuration) =>
+            _settings.EffectiveConfiguration is { } effective ? effective(configuration) : configuration;
+        bool Acceptable(Parameters candidate) =>
+            Effective(candidate) is { } key && !_trials.Values.Any(t => key.Equals(Effective(t.Parameters)));
         for (int attempt = 0; attempt < tunerAttempts; attempt++)
         {
             Parameters? proposed = _settings.Tuner.Propose(new TrialContext(trialId));
-            if (proposed is null || !Tried(proposed)) return proposed;
+            if (proposed is null || Acceptable(proposed)) return proposed;
             _settings.Tuner.Withdraw(trialId);
         }
         var random = new Random(TrialSeed(_settings.Seed, trialId));
@@ -357,7 +361,7 @@ internal sealed class ExperimentRun
         {
             for (int i = 0; i < features.Length; i++) features[i] = random.NextDouble();
             Parameters candidate = _settings.SearchSpace.SampleFromFeatureSpace(features);
-            if (!Tried(candidate)) return candidate;
+            if (Acceptable(candidate)) return candidate;
         }
         return null;
     }
@@ -395,7 +399,12 @@ internal sealed class ExperimentRun
         int Seed,
         IProgress<SslTrialReport>? Progress,
         TimeSpan GracePeriod,
-        string? CheckpointFolder);
+        string? CheckpointFolder)
+    {
+        /// <summary>A configuration reduced to what the runner reads (options that do not apply to it left out), or null
+        /// when it cannot run; two configurations with equal reductions are the same trial. Null: compared whole.</summary>
+        public Func<Parameters, Parameters?>? EffectiveConfiguration { get; init; }
+    }
 
     private sealed class MemoryWatch
     {

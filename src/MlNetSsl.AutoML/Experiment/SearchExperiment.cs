@@ -33,6 +33,7 @@ public sealed class SearchExperiment
     private IProgress<SslTrialReport>? _progress;
     private TimeSpan _gracePeriod = TimeSpan.FromSeconds(5);
     private string _runnerDescription = string.Empty;
+    private Func<Parameters, Parameters?>? _effectiveConfiguration;
 
     /// <summary>Sets the space to search (required). A snapshot is taken when the experiment runs.</summary>
     public SearchExperiment SetSearchSpace(SearchSpace searchSpace)
@@ -156,6 +157,16 @@ public sealed class SearchExperiment
         return this;
     }
 
+    /// <summary>Reduces a configuration to what the trial runner reads, or null when it cannot run (conditional options:
+    /// a trainer's settings do not apply when another trainer is chosen). Proposals that reduce to null, or to the
+    /// reduction of a configuration that already ran, are handed back to the tuner instead of running. Default: none,
+    /// configurations are compared whole.</summary>
+    internal SearchExperiment SetEffectiveConfiguration(Func<Parameters, Parameters?> effective)
+    {
+        _effectiveConfiguration = effective ?? throw new ArgumentNullException(nameof(effective));
+        return this;
+    }
+
     /// <summary>
     /// Runs (or, with a checkpoint folder that already has a journal, resumes) the search until the trial limit, the
     /// time budget, tuner exhaustion or cancellation. Cancellation is a pause: it returns the leaderboard so far with
@@ -176,7 +187,10 @@ public sealed class SearchExperiment
             : ExperimentJournal.OpenOrCreate(_checkpointFolder, fingerprint);
         var settings = new ExperimentRun.Settings(
             space, _runner, _tuner.CreateTuner(space, _seed), _scheduler.CreateScheduler(), _maximize, _timeBudget,
-            _maxTrials ?? int.MaxValue, _memoryLimitMegabytes, _seed, _progress, _gracePeriod, _checkpointFolder);
+            _maxTrials ?? int.MaxValue, _memoryLimitMegabytes, _seed, _progress, _gracePeriod, _checkpointFolder)
+        {
+            EffectiveConfiguration = _effectiveConfiguration,
+        };
         return await new ExperimentRun(settings, journal).RunAsync(cancellationToken).ConfigureAwait(false);
     }
 }

@@ -27,7 +27,8 @@ namespace MlNetSsl.AutoML;
 public sealed class SslExperiment
 {
     private readonly MLContext _mlContext;
-    private readonly SearchExperiment _search = new SearchExperiment().SetTuner(SslTuner.Tpe.WithDefaultFirst());
+    private readonly SearchExperiment _search = new SearchExperiment().SetTuner(SslTuner.Tpe.WithDefaultFirst())
+        .SetEffectiveConfiguration(SslSearchSpace.EffectiveConfiguration);
     private IDataView? _data;
     private string _labelColumnName = "Label";
     private string? _inputColumnName;

@@ -149,6 +149,57 @@ public sealed class SslSearchSpace : SearchSpace
         return this;
     }
 
+    /// <summary>
+    /// <paramref name="configuration"/> reduced to the options its trial reads, or null when it cannot run (raw features
+    /// with the fine-tuning trainer, which needs an encoder). Left out: the settings of the downstream trainers not chosen;
+    /// for raw features every pretraining option; for training from scratch the trainer choice, the encoder freeze (it
+    /// always fine-tunes the whole encoder) and the pretraining options only pretraining reads (learning rate, method
+    /// scale, epochs). The experiment treats configurations with equal reductions as one trial.
+    /// </summary>
+    internal static Parameters? EffectiveConfiguration(Parameters configuration)
+    {
+        var features = configuration.TryGetValue(FeaturesOption, out object? source)
+            ? Enum.Parse<SslFeatureSource>((string)source) : SslFeatureSource.SelfSupervised;
+        var trainer = configuration.TryGetPath($"{DownstreamOption}.{nameof(SslDownstreamParameters.Trainer)}", out object? chosen)
+            ? Enum.Parse<DownstreamTrainer>((string)chosen) : new SslDownstreamParameters().Trainer;
+        if (features == SslFeatureSource.RawFeatures && trainer == DownstreamTrainer.FineTune) return null;
+
+        string[] probe = [nameof(SslDownstreamParameters.L1Regularization), nameof(SslDownstreamParameters.L2Regularization)];
+        string[] lightGbm = [nameof(SslDownstreamParameters.LightGbmLeaves), nameof(SslDownstreamParameters.LightGbmMinimumRowsPerLeaf),
+            nameof(SslDownstreamParameters.LightGbmIterations)];
+        string[] fineTune = [nameof(SslDownstreamParameters.FineTuneEpochs), nameof(SslDownstreamParameters.FineTuneLearningRate),
+            nameof(SslDownstreamParameters.FreezeEncoder), nameof(SslDownstreamParameters.SemiSupervised), nameof(SslDownstreamParameters.Distill)];
+        string[] unreadDownstream = features == SslFeatureSource.SupervisedFromScratch
+            ? [nameof(SslDownstreamParameters.Trainer), nameof(SslDownstreamParameters.FreezeEncoder), .. probe, .. lightGbm]
+            : trainer switch
+            {
+                DownstreamTrainer.LinearProbe => [.. lightGbm, .. fineTune],
+                DownstreamTrainer.LightGbm => [.. probe, .. fineTune],
+                _ => [.. probe, .. lightGbm],
+            };
+        string[]? unreadPretraining = features switch
+        {
+            SslFeatureSource.RawFeatures => null, // all of it
+            SslFeatureSource.SupervisedFromScratch => [nameof(SslPretrainingParameters.LearningRate),
+                nameof(SslPretrainingParameters.MethodScale), nameof(SslPretrainingParameters.Epochs)],
+            _ => [],
+        };
+
+        var reduced = new List<KeyValuePair<string, object>>();
+        foreach ((string name, object value) in configuration)
+        {
+            if (name == DownstreamOption && value is Parameters downstream)
+                reduced.Add(new(name, new Parameters(downstream.Where(option => !unreadDownstream.Contains(option.Key)))));
+            else if (name == PretrainingOption && value is Parameters pretraining)
+            {
+                if (unreadPretraining is not null)
+                    reduced.Add(new(name, new Parameters(pretraining.Where(option => !unreadPretraining.Contains(option.Key)))));
+            }
+            else reduced.Add(new(name, value));
+        }
+        return new Parameters(reduced);
+    }
+
     /// <summary>Takes <paramref name="value"/> out of the choice option <paramref name="name"/> of <paramref name="space"/>
     /// (see <see cref="ChoiceOption.Without"/>); false when there is no such choice or it does not hold the value.</summary>
     internal static bool RemoveChoice(SearchSpace space, string name, object value, object fallback)

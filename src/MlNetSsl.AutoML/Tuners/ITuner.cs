@@ -3,7 +3,8 @@ namespace MlNetSsl.AutoML;
 /// <summary>
 /// Proposes configurations and learns from their results, like ML.NET AutoML's <c>ITuner</c>. The experiment calls
 /// <see cref="Propose"/> when it starts a trial and <see cref="Update"/> once the trial is over (completed, pruned or
-/// failed). A proposal that repeats a configuration that already ran is handed back with <see cref="Withdraw"/> and
+/// failed). A proposal that repeats a configuration that already ran, or that the experiment knows cannot run (the
+/// self-supervised experiment's raw features with a fine-tuning trainer), is handed back with <see cref="Withdraw"/> and
 /// <see cref="Propose"/> is called again for the same trial id; after 20 repeats the experiment draws the trial's
 /// configuration itself, so <see cref="Update"/> can report a configuration the tuner did not propose. A tuner must be
 /// deterministic given its seed and the sequence of calls: a resumed experiment rebuilds it by replaying the same calls
@@ -19,7 +20,7 @@ public interface ITuner
     void Update(TrialResult result);
 
     /// <summary>Tells the tuner that its proposal for <paramref name="trialId"/> will not run, because it repeats a
-    /// configuration that already ran; the experiment then asks again for the same trial id (up to 20 times, then it draws
+    /// configuration that already ran or cannot run; the experiment then asks again for the same trial id (up to 20 times, then it draws
     /// a configuration that has not run uniformly from the space). The default does nothing.</summary>
     /// <param name="trialId">The trial id of the withdrawn proposal.</param>
     void Withdraw(int trialId)

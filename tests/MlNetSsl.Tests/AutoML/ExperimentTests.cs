@@ -177,6 +177,37 @@ public sealed class ExperimentTests : IDisposable
         Assert.Equal(SearchStopReason.SearchSpaceExhausted, result.StopReason);
     }
 
+    [Theory]
+    [MemberData(nameof(Tuners))]
+    public async Task ConfigurationsThatCannotRunOrDifferOnlyInUnreadOptionsAreNotRun(string tunerName)
+    {
+        // A conditional space: "depth" applies to the tree only, and "linear" cannot use "raw" input. Distinct runnable
+        // configurations: 6 trees (2 inputs x 3 depths) and 1 linear on "img", 7 of the space's 12 points.
+        SearchSpace space = new SearchSpace().WithChoice("input", "img", "raw").WithChoice("model", "tree", "linear")
+            .WithChoice("depth", 2, 4, 8);
+        static Parameters? Effective(Parameters p) =>
+            p.GetString("model") == "linear"
+                ? p.GetString("input") == "raw" ? null : new Parameters(p.Where(o => o.Key != "depth"))
+                : p;
+        var ran = new List<Parameters>();
+        SslTuner tuner = tunerName switch { "tpe" => SslTuner.Tpe, "random" => SslTuner.Random, _ => SslTuner.CostFrugal };
+        SearchResult result = await new SearchExperiment().SetSearchSpace(space).SetTuner(tuner).SetSeed(2).SetMaxTrials(30)
+            .SetEffectiveConfiguration(Effective)
+            .SetTrialRunner((request, _) =>
+            {
+                ran.Add(request.Parameters);
+                return Task.FromResult(request.Parameters.GetString("model") == "tree" ? request.Parameters.GetDouble("depth") : 5.0);
+            })
+            .RunAsync();
+
+        Assert.DoesNotContain(ran, p => Effective(p) is null);
+        Assert.Equal(ran.Count, ran.Select(p => Effective(p)!).Distinct().Count());
+        Assert.Equal(6, ran.Count(p => p.GetString("model") == "tree"));
+        Assert.Single(ran, p => p.GetString("model") == "linear");
+        Assert.Equal(7, ran.Count);
+        Assert.Equal(SearchStopReason.SearchSpaceExhausted, result.StopReason);
+    }
+
     [Fact]
     public async Task TrialsGetTheirOwnStateAndSeedAndShareCacheKeysForEqualSubsets()
     {

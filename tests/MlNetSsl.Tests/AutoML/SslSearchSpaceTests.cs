@@ -96,6 +96,38 @@ public sealed class SslSearchSpaceTests
         Assert.DoesNotContain("FineTune", ((ChoiceOption)space.Downstream["Trainer"]).Choices);
     }
 
+    [Fact]
+    public void ConfigurationsAreComparedOnTheOptionsTheirTrialReads()
+    {
+        SslSearchSpace space = SslSearchSpace.For(SslInputKind.Tabular);
+        Parameters defaults = space.Default;
+        Parameters Set(Parameters p, string nested, string name, object value) => p.With(nested, p.GetNested(nested).With(name, value));
+        Parameters? Effective(Parameters p) => SslSearchSpace.EffectiveConfiguration(p);
+
+        // The default trains a linear probe: LightGBM and fine-tuning settings are not read, its L2 is.
+        Assert.Equal(Effective(defaults), Effective(Set(defaults, "Downstream", "LightGbmLeaves", 8)));
+        Assert.Equal(Effective(defaults), Effective(Set(defaults, "Downstream", "FineTuneEpochs", 20)));
+        Assert.NotEqual(Effective(defaults), Effective(Set(defaults, "Downstream", "L2Regularization", 0.01)));
+        Assert.NotEqual(Effective(defaults), Effective(Set(defaults, "Pretraining", "LearningRate", 3e-3)));
+        Parameters fineTune = Set(defaults, "Downstream", "Trainer", "FineTune");
+        Assert.Equal(Effective(fineTune), Effective(Set(fineTune, "Downstream", "L2Regularization", 0.01)));
+        Assert.NotEqual(Effective(fineTune), Effective(Set(fineTune, "Downstream", "FreezeEncoder", true)));
+
+        // Raw features read no pretraining option and cannot be fine-tuned.
+        Parameters raw = defaults.With(SslSearchSpace.FeaturesOption, "RawFeatures");
+        Assert.Equal(Effective(raw), Effective(Set(raw, "Pretraining", "Method", "Vicreg")));
+        Assert.Null(Effective(Set(raw, "Downstream", "Trainer", "FineTune")));
+        Assert.NotEqual(Effective(raw), Effective(Set(raw, "Downstream", "Trainer", "LightGbm")));
+
+        // Training from scratch always fine-tunes the whole encoder: the trainer choice, the freeze and the pretraining
+        // learning rate are not read; the encoder and the fine-tuning settings are.
+        Parameters scratch = defaults.With(SslSearchSpace.FeaturesOption, "SupervisedFromScratch");
+        Assert.Equal(Effective(scratch), Effective(Set(Set(scratch, "Downstream", "Trainer", "LightGbm"), "Downstream", "FreezeEncoder", true)));
+        Assert.Equal(Effective(scratch), Effective(Set(scratch, "Pretraining", "LearningRate", 3e-3)));
+        Assert.NotEqual(Effective(scratch), Effective(Set(scratch, "Pretraining", "EncoderWidth", 2.0)));
+        Assert.NotEqual(Effective(scratch), Effective(Set(scratch, "Downstream", "FineTuneEpochs", 20)));
+    }
+
     [Theory]
     [InlineData(SslInputKind.Image)]
     [InlineData(SslInputKind.Tabular)]
