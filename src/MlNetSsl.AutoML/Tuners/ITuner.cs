@@ -20,8 +20,8 @@ public interface ITuner
     void Update(TrialResult result);
 
     /// <summary>Tells the tuner that its proposal for <paramref name="trialId"/> will not run, because it repeats a
-    /// configuration that already ran or cannot run; the experiment then asks again for the same trial id (up to 20 times, then it draws
-    /// a configuration that has not run uniformly from the space). The default does nothing.</summary>
+    /// configuration that already ran or cannot run; the experiment then asks again for the same trial id (up to 20
+    /// times, then it draws a configuration that has not run uniformly from the space). The default does nothing.</summary>
     /// <param name="trialId">The trial id of the withdrawn proposal.</param>
     void Withdraw(int trialId)
     {
