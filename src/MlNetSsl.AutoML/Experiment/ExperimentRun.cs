@@ -347,8 +347,9 @@ internal sealed class ExperimentRun
         const int tunerAttempts = 20, uniformAttempts = 200;
         Parameters? Effective(Parameters configuration) =>
             _settings.EffectiveConfiguration is { } effective ? effective(configuration) : configuration;
-        bool Acceptable(Parameters candidate) =>
-            Effective(candidate) is { } key && !_trials.Values.Any(t => key.Equals(Effective(t.Parameters)));
+        // The trials do not change while proposals are screened, so each is reduced once per call.
+        var tried = new HashSet<Parameters>(_trials.Values.Select(t => Effective(t.Parameters)).OfType<Parameters>());
+        bool Acceptable(Parameters candidate) => Effective(candidate) is { } key && !tried.Contains(key);
         for (int attempt = 0; attempt < tunerAttempts; attempt++)
         {
             Parameters? proposed = _settings.Tuner.Propose(new TrialContext(trialId));

@@ -303,9 +303,8 @@ public sealed class SslExperiment
     {
         if (!space.HasOption(SslSearchSpace.DownstreamOption) || space[SslSearchSpace.DownstreamOption] is not SearchSpace downstream) return;
         const string semi = nameof(SslDownstreamParameters.SemiSupervised);
-        if (dataset.LabeledCount == dataset.RowCount && downstream.HasOption(semi) && Choices(downstream, semi).Contains(true))
+        if (dataset.LabeledCount == dataset.RowCount && SslSearchSpace.RemoveChoice(downstream, semi, true, false))
         {
-            downstream[semi] = new ChoiceOption(false);
             notes.Add("Every row is labeled, so the final model would have no unlabeled rows for FixMatch: Downstream.SemiSupervised " +
                 "was fixed at false.");
         }

@@ -142,10 +142,9 @@ public sealed class SslSearchSpace : SearchSpace
 
     private SslSearchSpace WithoutFeatureSource(SslFeatureSource source)
     {
-        if (HasOption(FeaturesOption) && this[FeaturesOption] is ChoiceOption)
-            RemoveChoice(this, FeaturesOption, source.ToString(), nameof(SslFeatureSource.SelfSupervised));
-        else
-            this[FeaturesOption] = new ChoiceOption(nameof(SslFeatureSource.SelfSupervised));
+        this[FeaturesOption] = HasOption(FeaturesOption) && this[FeaturesOption] is ChoiceOption choice
+            ? choice.Without(source.ToString(), nameof(SslFeatureSource.SelfSupervised))
+            : new ChoiceOption(nameof(SslFeatureSource.SelfSupervised));
         return this;
     }
 
