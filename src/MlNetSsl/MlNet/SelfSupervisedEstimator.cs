@@ -2,7 +2,9 @@ using System.Diagnostics;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
+using Microsoft.ML.Transforms.Image;
 using MlNetSsl.Data;
+using MlNetSsl.MlNet;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -39,6 +41,8 @@ public sealed class SelfSupervisedEstimator : IEstimator<SelfSupervisedTransform
             throw new ArgumentOutOfRangeException(nameof(inputSchema), $"Input column '{_options.InputColumnName}' not found in the data. " +
                 $"Columns present: {string.Join(", ", inputSchema.Select(c => c.Name))}.");
         InputColumnReader.CheckSchemaShape(_options.InputColumnName, input);
+        RequireMethodFits(input.ItemType is ImageDataViewType ? SslInputKind.Image
+            : _options.SeriesChannels > 0 ? SslInputKind.Series : SslInputKind.Tabular);
         var columns = inputSchema.ToDictionary(c => c.Name);
         columns[_options.OutputColumnName] = new SchemaShape.Column(_options.OutputColumnName, SchemaShape.Column.VectorKind.Vector,
             NumberDataViewType.Single, isKey: false);
@@ -68,11 +72,13 @@ public sealed class SelfSupervisedEstimator : IEstimator<SelfSupervisedTransform
                     "data given to Fit; both must have the same shape.", nameof(input));
         }
         if (o.MonitorLabelColumnName is not null) LabelColumnReader.Check(input.Schema, o.MonitorLabelColumnName);
+        RequireMethodFits(reader.Shape.Kind);
 
         using var channel = _host.Start("SelfSupervised");
+        using var cancellation = new HostCancellation(_host, o.CancellationToken);
         channel.Info($"Reading column '{o.InputColumnName}' ({reader.Shape}) for {o.Method} pretraining.");
         string? labelsWithRows = o.PretrainingData is null ? o.MonitorLabelColumnName : null;
-        var (raw, labels) = DataViewRows.ReadAll(pretrainingData, reader, labelsWithRows, o.CancellationToken);
+        var (raw, labels) = DataViewRows.ReadAll(pretrainingData, reader, labelsWithRows, cancellation.Token);
         using var rawRows = raw;
         if (raw.shape[0] < 2)
             throw new ArgumentException($"Pretraining needs at least 2 rows in column '{o.InputColumnName}'; " +
@@ -82,7 +88,7 @@ public sealed class SelfSupervisedEstimator : IEstimator<SelfSupervisedTransform
         var normalizer = InputNormalizer.Fit(reader.Shape, raw);
         using var dataset = NewDataset(reader.Shape, normalizer, raw);
         using var monitor = o.MonitorLabelColumnName is null ? null
-            : MonitorRows(reader, normalizer, raw, labels, input, o.MonitorLabelColumnName, channel);
+            : MonitorRows(reader, normalizer, raw, labels, input, o.MonitorLabelColumnName, channel, cancellation.Token);
 
         var encoderOptions = o.ResolveEncoderOptions();
         var (encoder, method) = SelfSupervisedTransformer.BuildModel(reader.Shape, encoderOptions, o.Method, o.MethodOptions, o.Seed);
@@ -91,7 +97,7 @@ public sealed class SelfSupervisedEstimator : IEstimator<SelfSupervisedTransform
             AugmentationPolicy policy = o.Augmentations ?? DefaultAugmentations.For(o.Method, reader.Shape);
             var progress = new ChannelProgress(channel, o.Progress);
             // Epochs = 0 keeps the seeded random encoder: the start of supervised training from scratch.
-            SslPretrainingResult? result = o.Epochs == 0 ? null : SslPretrainer.Run(method, dataset, policy, o.ToPretrainingOptions(progress), monitor);
+            SslPretrainingResult? result = o.Epochs == 0 ? null : SslPretrainer.Run(method, dataset, policy, o.ToPretrainingOptions(progress, cancellation.Token), monitor);
             if (result is null)
             {
                 channel.Info("Epochs is 0: the encoder keeps its random initial weights.");
@@ -128,6 +134,16 @@ public sealed class SelfSupervisedEstimator : IEstimator<SelfSupervisedTransform
         }
     }
 
+    // Checked before any row is read: reading a large image folder only to be told the method cannot use it wastes minutes.
+    private void RequireMethodFits(SslInputKind kind)
+    {
+        var fitting = SslMethodFactory.MethodsFor(kind);
+        if (!fitting.Contains(_options.Method))
+            throw new ArgumentException($"SSL method {_options.Method} cannot pretrain on column '{_options.InputColumnName}', which holds " +
+                $"{kind} rows; it works on tabular rows only. For {kind} data choose one of: {string.Join(", ", fitting)}.",
+                nameof(SelfSupervisedOptions.Method));
+    }
+
     private InputColumnReader ReaderFor(DataViewSchema schema, string where)
     {
         var column = schema.GetColumnOrNull(_options.InputColumnName)
@@ -145,7 +161,7 @@ public sealed class SelfSupervisedEstimator : IEstimator<SelfSupervisedTransform
     }
 
     private SslTensorDataset? MonitorRows(InputColumnReader reader, InputNormalizer normalizer, Tensor pretrainingRaw, int[]? pretrainingLabels,
-        IDataView input, string labelColumn, IChannel channel)
+        IDataView input, string labelColumn, IChannel channel, CancellationToken cancellationToken)
     {
         Tensor raw = pretrainingRaw;
         int[] labels;
@@ -156,7 +172,7 @@ public sealed class SelfSupervisedEstimator : IEstimator<SelfSupervisedTransform
         }
         else
         {
-            (ownRaw, var read) = DataViewRows.ReadAll(input, reader, labelColumn, _options.CancellationToken);
+            (ownRaw, var read) = DataViewRows.ReadAll(input, reader, labelColumn, cancellationToken);
             raw = ownRaw;
             labels = read!;
         }

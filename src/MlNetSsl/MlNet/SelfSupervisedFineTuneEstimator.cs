@@ -2,6 +2,7 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
 using MlNetSsl.Data;
+using MlNetSsl.MlNet;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -76,6 +77,8 @@ public sealed class SelfSupervisedFineTuneEstimator : IEstimator<SelfSupervisedF
     public SelfSupervisedFineTuneTransformer Fit(IDataView input)
     {
         ArgumentNullException.ThrowIfNull(input);
+        // Held for the whole fit: disposing the pretrained stage meanwhile waits instead of freeing the encoder being copied.
+        using var pretrainedInUse = _pretrained.Use();
         var reader = _pretrained.CheckInput(input.Schema);
         var labelColumn = input.Schema.GetColumnOrNull(_labelColumn)
             ?? throw new ArgumentOutOfRangeException(nameof(input), $"Label column '{_labelColumn}' not found in the data.");
@@ -86,11 +89,14 @@ public sealed class SelfSupervisedFineTuneEstimator : IEstimator<SelfSupervisedF
         var classNames = ClassNames.From(labelColumn, classCount);
 
         using var channel = _host.Start("SelfSupervisedFineTune");
+        using var cancellation = new HostCancellation(_host, _options.CancellationToken);
         var options = _options.Clone();
-        options.ClassCount = classCount;
+        options.CancellationToken = cancellation.Token;
         var (raw, labels) = DataViewRows.ReadAll(input, reader, _labelColumn, options.CancellationToken);
         using var labeled = NewDataset(reader.Shape, raw, labels);
         raw.Dispose();
+        CheckLabels(labels!, classCount);
+        options.ClassCount = classCount;
         SslTensorDataset? unlabeled = null;
         try
         {
@@ -130,6 +136,20 @@ public sealed class SelfSupervisedFineTuneEstimator : IEstimator<SelfSupervisedF
         {
             unlabeled?.Dispose();
         }
+    }
+
+    // Said in the user's terms (rows and labels) before the engine reports it as an option it never set.
+    private void CheckLabels(int[] labels, int classCount)
+    {
+        int labeled = labels.Count(l => l >= 0);
+        const string Marking = "Rows without a label are those whose key is missing: an empty text or NaN mapped by " +
+            "Conversion.MapValueToKey, or a value outside its key range.";
+        if (labeled == 0)
+            throw new ArgumentException($"No row of the {labels.Length} given to fine-tuning has a label in column '{_labelColumn}'; " +
+                $"fine-tuning needs labeled rows of at least 2 classes. {Marking}", "input");
+        if (classCount < 2)
+            throw new ArgumentException($"Label column '{_labelColumn}' knows a single class ({labeled} labeled rows); fine-tuning " +
+                $"needs at least 2 classes. {Marking}", "input");
     }
 
     private SslTensorDataset NewDataset(SslInputShape shape, Tensor raw, int[]? labels)

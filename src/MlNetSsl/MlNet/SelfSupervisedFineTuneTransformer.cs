@@ -30,7 +30,7 @@ public sealed class SelfSupervisedFineTuneTransformer : ITransformer, ICanSaveMo
     private readonly SslClassifier _classifier;
     private readonly InputNormalizer _normalizer;
     private readonly Device _device;
-    private bool _disposed;
+    private readonly InferenceGuard _guard;
 
     internal SelfSupervisedFineTuneTransformer(IHostEnvironment env, SelfSupervisedFineTuneModel model, SslClassifier classifier)
     {
@@ -40,6 +40,7 @@ public sealed class SelfSupervisedFineTuneTransformer : ITransformer, ICanSaveMo
         _normalizer = new InputNormalizer(model.InputShape.Kind, model.NormalizationMean, model.NormalizationDeviation);
         classifier.eval(); // inference only from here: concurrent cursors and engines read the module, nothing mutates it
         _device = classifier.Device;
+        _guard = new InferenceGuard(DisposedError);
     }
 
     /// <summary>Name of the input column (the pretrained stage's).</summary>
@@ -92,12 +93,13 @@ public sealed class SelfSupervisedFineTuneTransformer : ITransformer, ICanSaveMo
         return new BatchedRowMapper(new ScoreOutput(this, CheckInput(inputSchema)), inputSchema);
     }
 
-    /// <summary>Releases the classifier's native memory (a PredictionEngine that owns its model does this too).</summary>
+    /// <summary>
+    /// Releases the classifier's native memory (a PredictionEngine that owns its model does this too), after any
+    /// forward pass running on another thread has finished; later use throws <see cref="ObjectDisposedException"/>.
+    /// </summary>
     public void Dispose()
     {
-        if (_disposed) return;
-        _disposed = true;
-        _classifier.Dispose();
+        if (_guard.TryClose()) _classifier.Dispose();
     }
 
     private InputColumnReader CheckInput(DataViewSchema schema) =>
@@ -105,19 +107,18 @@ public sealed class SelfSupervisedFineTuneTransformer : ITransformer, ICanSaveMo
 
     private Tensor Probabilities(Tensor raw)
     {
-        ThrowIfDisposed();
+        using var lease = _guard.Enter();
         using var scope = torch.NewDisposeScope();
         using var noGrad = torch.no_grad();
         var logits = _classifier.forward(_normalizer.Apply(raw.to(_device)));
         return nn.functional.softmax(logits, 1).to_type(ScalarType.Float32).cpu().contiguous().MoveToOuterDisposeScope();
     }
 
-    private void ThrowIfDisposed()
-    {
-        if (_disposed)
-            throw new ObjectDisposedException(nameof(SelfSupervisedFineTuneTransformer), "This fine-tuned classifier was disposed. A " +
-                "PredictionEngine disposes its model when it is disposed, unless created with PredictionEngineOptions { OwnsTransformer = false }.");
-    }
+    private void ThrowIfDisposed() => _guard.ThrowIfDisposed();
+
+    private static ObjectDisposedException DisposedError() =>
+        new(nameof(SelfSupervisedFineTuneTransformer), "This fine-tuned classifier was disposed. A " +
+            "PredictionEngine disposes its model when it is disposed, unless created with PredictionEngineOptions { OwnsTransformer = false }.");
 
     /// <summary>Score (probabilities) and PredictedLabel (arg max, as a one-based key).</summary>
     private sealed class ScoreOutput(SelfSupervisedFineTuneTransformer owner, InputColumnReader reader) : BatchedOutput
@@ -162,7 +163,7 @@ public sealed class SelfSupervisedFineTuneTransformer : ITransformer, ICanSaveMo
 
     void ICanSaveModel.Save(ModelSaveContext ctx)
     {
-        ThrowIfDisposed();
+        using var lease = _guard.Enter();
         ctx.CheckAtModel();
         ctx.SetVersionInfo(GetVersionInfo());
         ctx.Writer.Write(SelfSupervisedFineTuneModel.CurrentFormatVersion);

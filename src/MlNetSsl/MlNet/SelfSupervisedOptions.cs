@@ -73,6 +73,9 @@ public sealed class SelfSupervisedOptions
     /// <summary>Seed for weight initialization, shuffling and augmentations; the same seed on the CPU gives the same model. Default 1.</summary>
     public int Seed { get; set; } = 1;
 
+    /// <summary>Largest <see cref="ImageWidth"/> and <see cref="ImageHeight"/>: 4096 pixels.</summary>
+    public const int MaxImageSide = 4096;
+
     /// <summary>Images are resized to this width before the encoder. Default 32.</summary>
     public int ImageWidth { get; set; } = 32;
 
@@ -130,8 +133,17 @@ public sealed class SelfSupervisedOptions
         if (ScheduleEpochs != 0 && ScheduleEpochs < Epochs)
             throw new ArgumentOutOfRangeException(nameof(ScheduleEpochs), ScheduleEpochs, $"ScheduleEpochs must be 0 (same as Epochs) or at least Epochs ({Epochs}).");
         if (BatchSize < 2) throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize, "BatchSize must be at least 2 (SSL losses compare rows within a batch).");
+        if (!(LearningRate > 0) || double.IsInfinity(LearningRate))
+            throw new ArgumentOutOfRangeException(nameof(LearningRate), LearningRate, "LearningRate must be a positive number (AdamW default 1e-3).");
+        if (!(WeightDecay >= 0) || double.IsInfinity(WeightDecay))
+            throw new ArgumentOutOfRangeException(nameof(WeightDecay), WeightDecay, "WeightDecay must be a non-negative number.");
         if (ImageWidth < 8 || ImageHeight < 8)
-            throw new ArgumentOutOfRangeException(nameof(ImageWidth), $"{ImageWidth}x{ImageHeight}", "ImageWidth and ImageHeight must be at least 8 pixels.");
+            throw new ArgumentOutOfRangeException(ImageWidth < 8 ? nameof(ImageWidth) : nameof(ImageHeight), $"{ImageWidth}x{ImageHeight}",
+                "ImageWidth and ImageHeight must be at least 8 pixels.");
+        if (ImageWidth > MaxImageSide || ImageHeight > MaxImageSide)
+            throw new ArgumentOutOfRangeException(ImageWidth > MaxImageSide ? nameof(ImageWidth) : nameof(ImageHeight), $"{ImageWidth}x{ImageHeight}",
+                $"ImageWidth and ImageHeight must be at most {MaxImageSide} pixels: images are resized to this size and held in memory " +
+                "for every row. SSL encoders learn well from 32 to 224 pixels; resize larger images down.");
         if (SeriesChannels < 0) throw new ArgumentOutOfRangeException(nameof(SeriesChannels), SeriesChannels, "SeriesChannels must be 0 (tabular) or positive.");
     }
 
@@ -143,7 +155,7 @@ public sealed class SelfSupervisedOptions
         return options;
     }
 
-    internal PretrainingOptions ToPretrainingOptions(IProgress<SslProgress>? progress) => new()
+    internal PretrainingOptions ToPretrainingOptions(IProgress<SslProgress>? progress, CancellationToken cancellationToken) => new()
     {
         Epochs = Epochs,
         ScheduleEpochs = ScheduleEpochs,
@@ -155,6 +167,6 @@ public sealed class SelfSupervisedOptions
         AllowCuda = AllowCuda,
         CheckpointDirectory = CheckpointDirectory,
         Progress = progress,
-        CancellationToken = CancellationToken,
+        CancellationToken = cancellationToken,
     };
 }

@@ -32,7 +32,7 @@ public sealed class SelfSupervisedTransformer : ITransformer, ICanSaveModel, IDi
     private readonly ISslMethod _method;
     private readonly InputNormalizer _normalizer;
     private readonly Device _device;
-    private bool _disposed;
+    private readonly InferenceGuard _guard;
 
     internal SelfSupervisedTransformer(IHostEnvironment env, SelfSupervisedModel model, SslEncoder encoder, ISslMethod method, AugmentationPolicy policy)
     {
@@ -46,6 +46,7 @@ public sealed class SelfSupervisedTransformer : ITransformer, ICanSaveModel, IDi
         // is what makes concurrent cursors and prediction engines safe without a lock.
         method.Module.eval();
         _device = encoder.parameters().FirstOrDefault()?.device ?? torch.CPU;
+        _guard = new InferenceGuard(DisposedError);
     }
 
     /// <summary>Name of the input column the encoder reads.</summary>
@@ -126,21 +127,26 @@ public sealed class SelfSupervisedTransformer : ITransformer, ICanSaveModel, IDi
     }
 
     /// <summary>
-    /// Releases the encoder's and heads' native memory. Note that a <c>PredictionEngine</c> disposes its model when
-    /// it is disposed, unless it was created with <c>PredictionEngineOptions.OwnsTransformer = false</c>.
+    /// Releases the encoder's and heads' native memory, after any forward pass running on another thread (a cursor,
+    /// a PredictionEngine) has finished; later use throws <see cref="ObjectDisposedException"/>. Note that a
+    /// <c>PredictionEngine</c> disposes its model when it is disposed, unless it was created with
+    /// <c>PredictionEngineOptions.OwnsTransformer = false</c>.
     /// </summary>
     public void Dispose()
     {
-        if (_disposed) return;
-        _disposed = true;
+        if (!_guard.TryClose()) return;
         _method.Dispose();
         Encoder.Dispose();
     }
 
+    /// <summary>Holds the modules alive until the lease is disposed (fine-tuning copies the encoder under one).</summary>
+    /// <exception cref="ObjectDisposedException">This transformer was disposed.</exception>
+    internal InferenceGuard.Lease Use() => _guard.Enter();
+
     /// <summary>Embeddings [N, EmbeddingSize] (CPU, float32) of a raw batch: uint8 images or float32 vectors.</summary>
     internal Tensor EmbedRaw(Tensor raw)
     {
-        ThrowIfDisposed();
+        using var lease = _guard.Enter();
         using var scope = torch.NewDisposeScope();
         using var noGrad = torch.no_grad();
         var input = _normalizer.Apply(raw.to(_device));
@@ -149,13 +155,12 @@ public sealed class SelfSupervisedTransformer : ITransformer, ICanSaveModel, IDi
 
     internal InputColumnReader CheckInput(DataViewSchema schema) => InputColumnReader.ForModel(schema, InputColumnName, InputShape, "this model");
 
-    private void ThrowIfDisposed()
-    {
-        if (_disposed)
-            throw new ObjectDisposedException(nameof(SelfSupervisedTransformer), "This self-supervised featurizer was disposed and its " +
-                "encoder freed. A PredictionEngine disposes the model it was created from when the engine is disposed; to share one " +
-                "model between engines, create them with new PredictionEngineOptions { OwnsTransformer = false }.");
-    }
+    internal void ThrowIfDisposed() => _guard.ThrowIfDisposed();
+
+    private static ObjectDisposedException DisposedError() =>
+        new(nameof(SelfSupervisedTransformer), "This self-supervised featurizer was disposed and its " +
+            "encoder freed. A PredictionEngine disposes the model it was created from when the engine is disposed; to share one " +
+            "model between engines, create them with new PredictionEngineOptions { OwnsTransformer = false }.");
 
     /// <summary>The embedding column: one known-size float vector per row.</summary>
     private sealed class EmbeddingOutput(SelfSupervisedTransformer owner, InputColumnReader reader) : BatchedOutput
@@ -204,7 +209,7 @@ public sealed class SelfSupervisedTransformer : ITransformer, ICanSaveModel, IDi
 
     void ICanSaveModel.Save(ModelSaveContext ctx)
     {
-        ThrowIfDisposed();
+        using var lease = _guard.Enter();
         ctx.CheckAtModel();
         ctx.SetVersionInfo(GetVersionInfo());
         ctx.Writer.Write(SelfSupervisedModel.CurrentFormatVersion);

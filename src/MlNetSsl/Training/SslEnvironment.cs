@@ -39,6 +39,7 @@ public static class SslEnvironment
                     "package so its build step can patch libLibTorchSharp.so in your output folder (see README). " +
                     $"Underlying error: {e.Message}", e);
             }
+            QuietNativeWarnings();
             int threads = CpuThreads ?? Environment.ProcessorCount;
             torch.set_num_threads(Math.Max(1, threads));
             try
@@ -50,6 +51,26 @@ public static class SslEnvironment
                 // libtorch accepts this only before its first parallel work; an earlier caller already chose.
             }
             _initialized = true;
+        }
+    }
+
+    /// <summary>
+    /// libtorch logs internal warnings such as "Could not initialize NNPACK! Reason: Unsupported hardware." straight to
+    /// the process's stderr, which a library must not do to its host application. Raise c10's log threshold to errors,
+    /// unless the user chose a level with libtorch's own <c>TORCH_CPP_LOG_LEVEL</c> variable (set it to <c>INFO</c> or
+    /// <c>WARNING</c> for verbose native logs). <c>TORCH_WARN</c> user warnings go through another channel and stay.
+    /// </summary>
+    private static void QuietNativeWarnings()
+    {
+        if (!string.IsNullOrEmpty(Environment.GetEnvironmentVariable("TORCH_CPP_LOG_LEVEL"))) return;
+        const int ErrorLevel = 2; // c10: 0 INFO, 1 WARNING, 2 ERROR, 3 FATAL
+        // Already loaded by TorchSharp, so loading by name returns the same module.
+        string library = OperatingSystem.IsWindows() ? "c10.dll" : OperatingSystem.IsMacOS() ? "libc10.dylib" : "libc10.so";
+        if (System.Runtime.InteropServices.NativeLibrary.TryLoad(library, out IntPtr handle)
+            && System.Runtime.InteropServices.NativeLibrary.TryGetExport(handle, "FLAGS_caffe2_log_level", out IntPtr level)
+            && System.Runtime.InteropServices.Marshal.ReadInt32(level) < ErrorLevel)
+        {
+            System.Runtime.InteropServices.Marshal.WriteInt32(level, ErrorLevel);
         }
     }
 

@@ -59,6 +59,7 @@ public static class SslPretrainer
         if (monitor is not null && (monitor.Labels is null || monitor.Labels.Count(l => l >= 0) < 2))
             throw new ArgumentException("Monitor data needs at least 2 labeled rows.", nameof(monitor));
 
+        if (options.CheckpointDirectory is { } checkpoints) RequireWritable(checkpoints);
         SslEnvironment.EnsureInitialized();
         var clock = Stopwatch.StartNew();
         Device device = SslEnvironment.SelectDevice(options.AllowCuda);
@@ -153,7 +154,17 @@ public static class SslPretrainer
 
             bool last = epoch + 1 == options.Epochs;
             if (options.CheckpointDirectory is { } directory && ((epoch + 1) % options.CheckpointEveryEpochs == 0 || last))
-                WriteCheckpoint(directory, fingerprint, epoch + 1, step, history, method, optimizer);
+            {
+                try
+                {
+                    WriteCheckpoint(directory, fingerprint, epoch + 1, step, history, method, optimizer);
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    throw new IOException($"The checkpoint after epoch {epoch + 1} could not be written to CheckpointDirectory " +
+                        $"'{directory}' ({e.Message}); the previous checkpoint, if any, is intact. Free disk space or choose another folder.", e);
+                }
+            }
 
             options.Progress?.Report(new SslProgress
             {
@@ -166,6 +177,23 @@ public static class SslPretrainer
 
         method.Module.eval();
         return new SslPretrainingResult { History = history, ResumedEpochs = resumedEpochs, Steps = totalSteps, Duration = clock.Elapsed };
+    }
+
+    // Found before the first epoch, not after it: a folder that cannot take a checkpoint would otherwise cost an epoch.
+    private static void RequireWritable(string directory)
+    {
+        string probe = Path.Combine(directory, $".write-probe-{Guid.NewGuid():N}.tmp");
+        try
+        {
+            Directory.CreateDirectory(directory);
+            File.WriteAllBytes(probe, [1]);
+            File.Delete(probe);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new IOException($"CheckpointDirectory '{directory}' cannot be written ({e.Message}). Choose a folder this process " +
+                "can create and write to, or leave CheckpointDirectory unset to train without checkpoints.", e);
+        }
     }
 
     private static SslEpochRecord EvaluateEpoch(ISslMethod method, SslTensorDataset data, SslTensorDataset? monitor,

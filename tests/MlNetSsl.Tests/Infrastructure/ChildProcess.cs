@@ -23,10 +23,16 @@ internal static class ChildProcess
     /// <summary>Starts the test assembly with <paramref name="args"/> and returns its exit code.</summary>
     public static int RunForExitCode(TimeSpan timeout, params string[] args) => Start(timeout, args).ExitCode;
 
-    private static (int ExitCode, string Stdout, string Stderr) Start(TimeSpan timeout, string[] args)
+    /// <summary>Starts the test assembly with extra environment variables and returns its exit code and both outputs.</summary>
+    public static (int ExitCode, string Stdout, string Stderr) RunCapturing(TimeSpan timeout, IReadOnlyDictionary<string, string> environment,
+        params string[] args) => Start(timeout, args, environment);
+
+    private static (int ExitCode, string Stdout, string Stderr) Start(TimeSpan timeout, string[] args,
+        IReadOnlyDictionary<string, string>? environment = null)
     {
         string assembly = typeof(ChildProcess).Assembly.Location;
         var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>()) info.Environment[name] = value;
         info.ArgumentList.Add(assembly);
         foreach (string arg in args) info.ArgumentList.Add(arg);
         using var process = Process.Start(info) ?? throw new InvalidOperationException("Could not start dotnet.");
@@ -52,10 +58,22 @@ internal static class ChildProcess
                 Training.LoopFixture.PretrainAndDie(args[1], int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture),
                     int.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture));
                 return 0;
+            case "pretrain-images":
+                PretrainImages();
+                return 0;
             default:
                 Console.Error.WriteLine("usage: transform-vectors <model.zip> <input.json> <input column> <output column> | pretrain-and-die <dir> <epochs> <die after epoch>");
                 return 2;
         }
+    }
+
+    /// <summary>One short SimCLR pretraining on real CIFAR-10 images: the convolutions that make libtorch probe NNPACK.</summary>
+    private static void PretrainImages()
+    {
+        var ml = new MLContext(seed: 1);
+        var data = MlNet.StageData.Images(ml, MlNet.StageData.CifarRows(30));
+        using var model = ml.Transforms.SelfSupervised("E", "Image", SslMethod.SimClr, o => { o.Epochs = 1; o.BatchSize = 100; }).Fit(data);
+        Console.WriteLine(VectorData.ReadVectors(model.Transform(data), "E").Length);
     }
 
     /// <summary>Loads a model, runs it over vectors read from JSON, and prints the output vectors as JSON.</summary>

@@ -1,0 +1,49 @@
+using Microsoft.ML.Runtime;
+
+namespace MlNetSsl.MlNet;
+
+/// <summary>
+/// Turns ML.NET's <c>MLContext.CancelExecution()</c> into a <see cref="CancellationToken"/> linked with the user's
+/// own token, so the engine (which knows nothing of ML.NET) stops within one step either way. ML.NET signals
+/// cancellation only through <c>CheckAlive</c>, which has no callback, so the host is polled on a timer.
+/// </summary>
+internal sealed class HostCancellation : IDisposable
+{
+    private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(50);
+    private readonly CancellationTokenSource _source;
+    private readonly Timer _poll;
+
+    /// <exception cref="OperationCanceledException">The context was already cancelled.</exception>
+    public HostCancellation(IHost host, CancellationToken userToken)
+    {
+        host.CheckAlive();
+        userToken.ThrowIfCancellationRequested();
+        _source = CancellationTokenSource.CreateLinkedTokenSource(userToken);
+        _poll = new Timer(_ => Poll(host), null, PollInterval, PollInterval);
+    }
+
+    /// <summary>Cancelled when the user's token is, or when the context's execution is cancelled.</summary>
+    public CancellationToken Token => _source.Token;
+
+    private void Poll(IHost host)
+    {
+        try
+        {
+            host.CheckAlive();
+        }
+        catch (OperationCanceledException)
+        {
+            _source.Cancel();
+        }
+    }
+
+    public void Dispose()
+    {
+        using (var done = new ManualResetEvent(false))
+        {
+            // Wait for a tick in flight, so no callback touches the source after it is disposed.
+            if (_poll.Dispose(done)) done.WaitOne();
+        }
+        _source.Dispose();
+    }
+}
