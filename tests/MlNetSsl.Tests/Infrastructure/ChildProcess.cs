@@ -67,13 +67,19 @@ internal static class ChildProcess
         }
     }
 
-    /// <summary>One short SimCLR pretraining on real CIFAR-10 images: the convolutions that make libtorch probe NNPACK.</summary>
+    /// <summary>
+    /// A short SimCLR pretraining on real CIFAR-10 images, then one image embedded alone: a batch of one is what makes
+    /// libtorch probe NNPACK for its convolutions (and warn where the CPU lacks support).
+    /// </summary>
     private static void PretrainImages()
     {
         var ml = new MLContext(seed: 1);
-        var data = MlNet.StageData.Images(ml, MlNet.StageData.CifarRows(30));
-        using var model = ml.Transforms.SelfSupervised("E", "Image", SslMethod.SimClr, o => { o.Epochs = 1; o.BatchSize = 100; }).Fit(data);
-        Console.WriteLine(VectorData.ReadVectors(model.Transform(data), "E").Length);
+        var rows = MlNet.StageData.CifarRows(4);
+        var data = MlNet.StageData.Images(ml, rows);
+        using var model = ml.Transforms.SelfSupervised("E", "Image", SslMethod.SimClr, o => { o.Epochs = 1; o.BatchSize = 20; }).Fit(data);
+        int batched = VectorData.ReadVectors(model.Transform(data), "E").Length;
+        int alone = VectorData.ReadVectors(model.Transform(MlNet.StageData.Images(ml, rows.Take(1))), "E").Length;
+        Console.WriteLine(batched + alone);
     }
 
     /// <summary>Loads a model, runs it over vectors read from JSON, and prints the output vectors as JSON.</summary>
