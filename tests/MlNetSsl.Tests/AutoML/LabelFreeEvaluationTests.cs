@@ -18,7 +18,8 @@ public sealed class LabelFreeEvaluationTests
     public void RotationPredictionOnRealImagesIsClearlyAboveChanceAndRankMeMatchesTheStageEmbeddings()
     {
         var ml = new MLContext(seed: 1);
-        IDataView images = StageData.Images(ml, StageData.CifarRows(perClass: 24));
+        ImageRow[] rows = StageData.CifarRows(perClass: 24);
+        IDataView images = StageData.Images(ml, rows);
         // One short epoch: an almost untrained encoder. Its globally pooled features still tell horizontal from vertical
         // structure, so the probe beats the 25% chance of four rotations (measured: 39% here; 120 test images x 4 rotations
         // put chance at 25% +- 2%).
@@ -30,7 +31,7 @@ public sealed class LabelFreeEvaluationTests
 
         double rotation = LabelFreeEvaluation.RotationPredictionAccuracy(stage, images, maxImages: 240, seed: 3);
         _output.WriteLine($"rotation-prediction accuracy {rotation:P1} on 120 held-out images x 4 rotations");
-        Assert.InRange(rotation, 0.3, 1.0);
+        Assert.True(rotation > 0.3, $"rotation-prediction accuracy {rotation:P1} is within chance (25% +- 2%)");
         Assert.Equal(rotation, LabelFreeEvaluation.RotationPredictionAccuracy(stage, images, maxImages: 240, seed: 3)); // deterministic
 
         // RankMe reads the same rows the stage's Transform embeds; over all 240 rows they agree with the engine's measure.
@@ -40,7 +41,18 @@ public sealed class LabelFreeEvaluationTests
         Assert.Equal(EmbeddingQuality.EffectiveRank(embeddings), rankMe, 4);
         Assert.InRange(rankMe, 1, Math.Min(240, stage.EmbeddingSize));
         // Evenly spaced rows: 60 of 240 cover every class (rows are grouped by class), and the rank cannot exceed the rows.
-        Assert.InRange(LabelFreeEvaluation.RankMe(stage, images, maxRows: 60), 1, 60);
+        double sixty = LabelFreeEvaluation.RankMe(stage, images, maxRows: 60);
+        Assert.InRange(sixty, 1, 60);
+
+        // Collapsed inputs: 240 copies of one picture embed as one point repeated (RankMe 1), and copies of two
+        // pictures as two points (at most 2). Real images spread over many more directions.
+        IDataView onePicture = StageData.Images(ml, rows.Select(r => new ImageRow { ImagePath = rows[0].ImagePath, Label = r.Label }));
+        IDataView twoPictures = StageData.Images(ml, rows.Select((r, i) => new ImageRow { ImagePath = rows[i % 2 * 100].ImagePath, Label = r.Label }));
+        double one = LabelFreeEvaluation.RankMe(stage, onePicture, maxRows: 1000), two = LabelFreeEvaluation.RankMe(stage, twoPictures, maxRows: 1000);
+        _output.WriteLine($"RankMe: real images {rankMe:F2} (60 rows: {sixty:F2}), one picture {one:F3}, two pictures {two:F3}");
+        Assert.InRange(one, 1 - 1e-6, 1.05);
+        Assert.InRange(two, 1.01, 2.05);
+        Assert.True(rankMe > 5 * two, $"RankMe of real images {rankMe:F2} is not far above that of two repeated pictures {two:F2}");
     }
 
     [Fact]
@@ -51,6 +63,13 @@ public sealed class LabelFreeEvaluationTests
         using SelfSupervisedTransformer stage = ml.Transforms.SelfSupervised("Embedding", "Features", SslMethod.Scarf, o => o.Epochs = 1).Fit(rows);
         var error = Assert.Throws<ArgumentException>(() => LabelFreeEvaluation.RotationPredictionAccuracy(stage, rows));
         Assert.Contains("RankMe", error.Message);
-        Assert.InRange(LabelFreeEvaluation.RankMe(stage, rows), 1, 64);
+        double rankMe = LabelFreeEvaluation.RankMe(stage, rows);
+        Assert.InRange(rankMe, 1, 64);
+        // The same 64 rows repeated from one row have rank 1: RankMe must see the difference.
+        IDataView oneRow = ml.Data.LoadFromEnumerable(Enumerable.Repeat(StageData.HiggsRows("train", 1)[0], 64));
+        double collapsed = LabelFreeEvaluation.RankMe(stage, oneRow);
+        _output.WriteLine($"RankMe: 64 HIGGS rows {rankMe:F2}, one row repeated {collapsed:F3}");
+        Assert.InRange(collapsed, 1 - 1e-6, 1.05);
+        Assert.True(rankMe > 5 * collapsed, $"RankMe {rankMe:F2} of real rows is not far above that of one repeated row");
     }
 }

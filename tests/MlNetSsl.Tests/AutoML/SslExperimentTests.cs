@@ -137,7 +137,9 @@ public sealed class SslExperimentTests : IDisposable
             Assert.Null(m.CrossValidatedAccuracy);
             Assert.Equal(m.RankMeFraction, m.Metric);
             Assert.Equal(m.RankMe!.Value / Math.Min(400, m.EmbeddingSize!.Value), m.Metric, 9);
-            Assert.InRange(m.Metric, 1.0 / m.EmbeddingSize!.Value, 1.0);
+            // A collapsed encoder scores about 1 / min(rows, size) (under 0.01 here); a pretrained one spreads over many
+            // directions (measured 0.45 and 0.53 on these rows).
+            Assert.InRange(m.Metric, 0.1, 1.0);
         });
         Assert.Equal(SslFeatureSource.SelfSupervised, result.BestFeatureSource);
         float[] predicted = result.BestTrial.Model.Transform(ml.Data.LoadFromEnumerable(StageData.HiggsRows("test", 50)))

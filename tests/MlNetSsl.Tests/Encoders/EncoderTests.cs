@@ -1,12 +1,13 @@
 using MlNetSsl.Tests.Infrastructure;
 using TorchSharp;
 using Xunit;
+using Xunit.Abstractions;
 using static TorchSharp.torch;
 
 namespace MlNetSsl.Tests.Encoders;
 
 /// <summary>Every encoder on real inputs of every supported size: shapes, BatchNorm modes, gradients, sizes.</summary>
-public sealed class EncoderTests
+public sealed class EncoderTests(ITestOutputHelper output)
 {
     /// <summary>Encoder kind, depth, input name, embedding size (0 = default).</summary>
     public static TheoryData<EncoderKind, int, string, int> Cases() => new()
@@ -69,12 +70,36 @@ public sealed class EncoderTests
         using (torch.no_grad())
         {
             Tensor evalOut = encoder.forward(batch);
-            Assert.False(evalOut.allclose(trainOut.detach(), rtol: 1e-3, atol: 1e-4), "train and eval modes agree: BatchNorm is not batch-dependent in training");
+            double trainVsEval = Close.RelativeDifference(evalOut, trainOut.detach());
+            Assert.True(trainVsEval > 10 * Close.AcrossKernels, $"train and eval modes agree ({trainVsEval:G3}): BatchNorm is not batch-dependent in training");
             Assert.True((evalOut == encoder.forward(batch)).all().item<bool>(), "eval mode is not deterministic");
-            Tensor alone = encoder.forward(batch[2..3]);
-            Tensor inBatch = evalOut[2..3];
-            Assert.True(alone.allclose(inBatch, rtol: 1e-4, atol: 1e-5), $"row 2 alone differs from row 2 in a batch by {(alone - inBatch).abs().max().item<float>()}");
+            // Row independence at a fixed batch size: row 2 among other rows (the rest halved) is the same vector.
+            // The batch shape, hence libtorch's kernel choice, is the same in both, so this does not depend on the
+            // host. (A batch of 1 takes other kernels than a batch of N: on an AVX-512 host ResNet-18's batched float32
+            // path is several percent away from float64 while the single row is not, so comparing the two measures
+            // the host's kernels, not this encoder.)
+            Tensor mixed = Mixed(batch);
+            double inMixed = Close.RelativeDifference(encoder.forward(mixed)[2..3], evalOut[2..3]);
+            output.WriteLine($"eval: row 2 among other rows vs in the batch: {inMixed:G3} of its norm");
+            Assert.True(inMixed <= Close.AcrossKernels, $"row 2 depends on the other rows of its batch in eval mode: {inMixed:G3} of its norm");
         }
+
+        // The check sees a row that depends on its batch: with batch statistics (training mode), the same mix moves row 2.
+        encoder.train();
+        using (torch.no_grad())
+        {
+            double batchDependent = Close.RelativeDifference(encoder.forward(Mixed(batch))[2..3], encoder.forward(batch)[2..3]);
+            output.WriteLine($"train: row 2 among other rows vs in the batch: {batchDependent:G3} of its norm");
+            Assert.True(batchDependent > 10 * Close.AcrossKernels, $"batch statistics moved row 2 by only {batchDependent:G3} of its norm");
+        }
+    }
+
+    /// <summary>The batch with every row but row 2 halved: other batch statistics, row 2 unchanged.</summary>
+    private static Tensor Mixed(Tensor batch)
+    {
+        Tensor mixed = batch * 0.5;
+        mixed[2] = batch[2];
+        return mixed;
     }
 
     [Theory]

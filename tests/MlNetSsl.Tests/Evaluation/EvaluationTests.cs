@@ -90,10 +90,23 @@ public sealed class EvaluationTests(ITestOutputHelper output) : IDisposable
         output.WriteLine($"banknote, random MLP: alignment {identicalAlignment:0.####} (no augmentation), {augmentedAlignment:0.####} (SCARF); uniformity {uniformity:0.###}");
 
         Assert.Equal(0.0, identicalAlignment, 9);           // two identical views
-        Assert.InRange(augmentedAlignment, 1e-4, 4.0);
         Assert.Equal(augmentedAlignment, again.Alignment);  // seeded
-        Assert.InRange(uniformity, -4.0, 0.0);
         Assert.True(encoder.training);                      // mode restored
+
+        // Two SCARF views of a row are closer than two different rows (measured 0.73 against 0.94: SCARF corrupts much
+        // of banknote's 4 features), and a random MLP's embeddings spread out
+        // (uniformity well below 0, the value of embeddings collapsed to one point; -4 is the bound at t = 2).
+        double otherRows;
+        using (torch.no_grad())
+        {
+            encoder.eval();
+            Tensor embeddings = encoder.forward(rows.Slice(0, rows.Count, torch.CPU));
+            otherRows = EmbeddingQuality.Alignment(embeddings, embeddings.roll(1, 0));
+            encoder.train();
+        }
+        output.WriteLine($"alignment of different rows: {otherRows:0.####}");
+        Assert.InRange(augmentedAlignment, 1e-4, 0.9 * otherRows);
+        Assert.InRange(uniformity, -4.0, -0.5);
     }
 
     [Fact]

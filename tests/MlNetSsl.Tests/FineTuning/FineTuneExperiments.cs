@@ -20,16 +20,18 @@ public sealed class FineTuneExperiments(ITestOutputHelper output)
 {
     private static bool Enabled => Environment.GetEnvironmentVariable("MLNETSSL_EXPERIMENTS") == "1";
 
+    private const string SkipReason = "a measurement that takes minutes; set MLNETSSL_EXPERIMENTS=1 to run it";
+
     private static string Env(string name, string fallback) => Environment.GetEnvironmentVariable(name) is { Length: > 0 } v ? v : fallback;
 
     private static int EnvInt(string name, int fallback) => int.Parse(Env(name, fallback.ToString(CultureInfo.InvariantCulture)), CultureInfo.InvariantCulture);
 
     private static double EnvDouble(string name, double fallback) => double.Parse(Env(name, fallback.ToString(CultureInfo.InvariantCulture)), CultureInfo.InvariantCulture);
 
-    [Fact]
+    [SkippableFact]
     public void CifarLabelEfficiencyRecipes()
     {
-        if (!Enabled) return;
+        Skip.IfNot(Enabled, SkipReason);
         SslEnvironment.EnsureInitialized();
         torch.set_num_threads(EnvInt("FT_THREADS", 1));
         using var scope = torch.NewDisposeScope();
@@ -101,10 +103,10 @@ public sealed class FineTuneExperiments(ITestOutputHelper output)
         }
     }
 
-    [Fact]
+    [SkippableFact]
     public void BanknoteLabelFractions()
     {
-        if (!Enabled) return;
+        Skip.IfNot(Enabled, SkipReason);
         SslEnvironment.EnsureInitialized();
         torch.set_num_threads(EnvInt("FT_THREADS", 1));
         using var scope = torch.NewDisposeScope();

@@ -1,3 +1,4 @@
+using MlNetSsl.Tests.Infrastructure;
 using TorchSharp;
 using Xunit;
 using Xunit.Abstractions;
@@ -316,9 +317,10 @@ public sealed class FineTunerTests(ITestOutputHelper output) : IDisposable
         Tensor whole = classifier.PredictProbabilities(test, batchSize: 1000);
         Tensor batched = classifier.PredictProbabilities(test, batchSize: 7);
         Assert.Equal(new long[] { 200, 3 }, whole.shape);
-        Assert.True(whole.allclose(batched, atol: 1e-6));
+        // Batches of 7 and of 200 run different kernels: each row's probabilities agree relative to their norm.
+        Close.RowsEqual(whole, batched);
         Assert.True(whole.sum(1).allclose(torch.ones(200), atol: 1e-5));
-        Assert.True(classifier.PredictProbabilities(test.Slice(0, 200, torch.CPU)).allclose(whole, atol: 1e-6));
+        Close.RowsEqual(whole, classifier.PredictProbabilities(test.Slice(0, 200, torch.CPU)));
 
         // What a saved model needs: the encoder's options, the head layout and the weights.
         using var rebuilt = new SslClassifier(EncoderFactory.Create(test.Shape, classifier.Encoder.Options), classifier.HeadLayout);

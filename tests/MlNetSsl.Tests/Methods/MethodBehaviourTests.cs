@@ -1,3 +1,4 @@
+using MlNetSsl.Tests.Infrastructure;
 using TorchSharp;
 using TorchSharp.Modules;
 using Xunit;
@@ -297,7 +298,8 @@ public sealed class MethodBehaviourTests
         Tensor rows = HiggsBatch(8);
         Tensor together = projector.call(encoder.call(rows))[0];
         Tensor alone = projector.call(encoder.call(rows.narrow(0, 0, 1)))[0];
-        Assert.True(together.allclose(alone, rtol: 1e-4, atol: 1e-5));
+        // A batch of 1 runs other kernels than a batch of 8: compare relative to the projection's norm.
+        Assert.True(Close.RelativeDifference(alone, together) <= Close.AcrossKernels, $"row 0 alone differs by {Close.RelativeDifference(alone, together):G3} of its norm");
     }
 
     [Fact]

@@ -1,5 +1,6 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using MlNetSsl.Tests.Infrastructure;
 using Xunit;
 
 namespace MlNetSsl.Tests.MlNet;
@@ -63,7 +64,8 @@ public sealed class FineTuneStageTests : IDisposable
         for (int i = 0; i < testRows.Length; i++)
         {
             var prediction = engine.Predict(testRows[i]);
-            Assert.True(prediction.Score.Zip(scores[i], (a, b) => Math.Abs(a - b)).Max() <= 1e-5, $"row {i}");
+            // One row at a time runs other kernels than the batched transform: relative to the scores' norm.
+            Assert.True(Close.RelativeDifference(prediction.Score, scores[i]) <= Close.AcrossKernels, $"row {i}");
             Assert.Equal(predictedValues[i], prediction.PredictedValue);
         }
     }

@@ -4,6 +4,7 @@ using MlNetSsl.Tests.Infrastructure;
 using MlNetSsl.Tests.Training;
 using TorchSharp;
 using Xunit;
+using Xunit.Abstractions;
 
 namespace MlNetSsl.Tests.MlNet;
 
@@ -37,7 +38,7 @@ public sealed class CifarStageFixture : IDisposable
 }
 
 /// <summary>The ML.NET stage on images: schema, batched transform, fidelity to the encoder, history and progress.</summary>
-public sealed class ImageStageTests(CifarStageFixture fixture) : IClassFixture<CifarStageFixture>
+public sealed class ImageStageTests(CifarStageFixture fixture, ITestOutputHelper output) : IClassFixture<CifarStageFixture>
 {
     [Fact]
     public void TransformAddsAKnownSizeVectorAndPassesOtherColumnsThrough()
@@ -66,13 +67,11 @@ public sealed class ImageStageTests(CifarStageFixture fixture) : IClassFixture<C
 
         float[][] actual = StageData.Vectors(fixture.Model.Transform(fixture.Data), "Features");
 
-        float[] reference = expected.data<float>().ToArray();
-        int size = fixture.Model.EmbeddingSize;
-        double worst = 0;
-        for (int row = 0; row < actual.Length; row++)
-            for (int j = 0; j < size; j++)
-                worst = Math.Max(worst, Math.Abs(actual[row][j] - reference[row * size + j]));
-        Assert.True(worst < 1e-4, $"largest difference {worst}");
+        // The stage batches rows its own way, so kernels (and float rounding) may differ from EmbedAll's batches of 64:
+        // each row must match relative to its norm. Other pixels (another decoder, channel order or scaling) differ by far more.
+        Assert.Equal(new long[] { fixture.Rows.Length, fixture.Model.EmbeddingSize }, expected.shape);
+        output.WriteLine($"worst row: {Close.WorstRowDifference(actual, Close.Rows(expected)):G3} of its norm");
+        Close.RowsEqual(Close.Rows(expected), actual);
     }
 
     [Fact]
@@ -80,7 +79,10 @@ public sealed class ImageStageTests(CifarStageFixture fixture) : IClassFixture<C
     {
         var model = fixture.Model;
         Assert.Equal(2, model.History.Count);
-        Assert.All(model.History, h => Assert.InRange(h.MonitorAccuracy!.Value, 0.0, 1.0));
+        foreach (var h in model.History) output.WriteLine($"epoch {h.Epoch}: kNN monitor accuracy {h.MonitorAccuracy:P1}");
+        // 10 classes: chance is 10% (+- 1.5 points on 400 rows). A random ConvNet's features already reach about 25%
+        // (measured 25.5% and 27%); a monitor that scored, say, shuffled labels or the wrong column would sit at chance.
+        Assert.All(model.History, h => Assert.True(h.MonitorAccuracy > 0.15, $"epoch {h.Epoch}: kNN accuracy {h.MonitorAccuracy:P1} is near chance (10%)"));
         Assert.All(model.History, h => Assert.True(h.EffectiveRank > 1));
         Assert.Equal(400, model.PretrainingRows);
         Assert.True(model.PretrainingDuration > TimeSpan.Zero);
@@ -140,8 +142,9 @@ public sealed class ImageStageTests(CifarStageFixture fixture) : IClassFixture<C
             for (int i = worker; i < 80; i += 4)
             {
                 float[] single = engine.Predict(fixture.Rows[i]).Features;
-                double diff = single.Zip(batched[i], (a, b) => Math.Abs(a - b)).Max();
-                if (diff > 1e-4) failures.Add($"row {i}: {diff}");
+                // One row at a time runs other kernels than a batch: compare relative to the embedding's norm.
+                double diff = Close.RelativeDifference(single, batched[i]);
+                if (diff > Close.AcrossKernels) failures.Add($"row {i}: {diff:G3} of its norm");
             }
         });
         Assert.Empty(failures);
@@ -185,8 +188,10 @@ public sealed class ImageStageTests(CifarStageFixture fixture) : IClassFixture<C
 
             Assert.All(vectors, v => Assert.True(v.Length == 256 && v.All(float.IsFinite)));
             // A grey image is read as three equal channels, so it embeds exactly like the same picture saved as RGB.
-            Assert.True(vectors[0].Zip(vectors[1], (a, b) => Math.Abs(a - b)).Max() < 1e-5);
-            Assert.True(vectors[0].Zip(vectors[2], (a, b) => Math.Abs(a - b)).Max() > 1e-3);
+            double greyVsRgb = Close.RelativeDifference(vectors[0], vectors[1]), greyVsOther = Close.RelativeDifference(vectors[0], vectors[2]);
+            output.WriteLine($"grey vs RGB {greyVsRgb:G3}, grey vs another picture {greyVsOther:G3} of the norm");
+            Assert.True(greyVsRgb <= Close.AcrossKernels, $"grey and RGB copies differ by {greyVsRgb:G3} of the norm");
+            Assert.True(greyVsOther > 0.01, $"different pictures differ by only {greyVsOther:G3} of the norm");
         }
         finally
         {

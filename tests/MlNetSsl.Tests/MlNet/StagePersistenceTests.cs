@@ -48,9 +48,9 @@ public sealed class StagePersistenceTests : IDisposable
         var loaded = ml.Model.Load(path, out var schema);
         float[][] actual = StageData.Vectors(loaded.Transform(test), "Embedding");
 
-        Assert.Equal(expected.Length, actual.Length);
-        for (int i = 0; i < expected.Length; i++)
-            Assert.True(expected[i].Zip(actual[i], (a, b) => Math.Abs(a - b)).Max() <= 1e-6, $"row {i} differs");
+        // libtorch's thread count is process-wide and some test classes change it while this one runs, so kernels may
+        // differ between the save and the load: compare each row relative to its norm.
+        Close.RowsEqual(expected, actual);
         var stage = Assert.IsType<SelfSupervisedTransformer>(((TransformerChain<ITransformer>)loaded).First());
         Assert.Equal(SslMethod.Scarf, stage.Method);
         Assert.Equal(SslInputShape.Tabular(28), stage.InputShape);
@@ -71,8 +71,8 @@ public sealed class StagePersistenceTests : IDisposable
         string stdout = ChildProcess.Run(TimeSpan.FromMinutes(2), "transform-vectors", path, input, "Features", "Embedding");
 
         float[][] actual = JsonSerializer.Deserialize<float[][]>(stdout.Trim().Split('\n')[^1])!;
-        for (int i = 0; i < expected.Length; i++)
-            Assert.True(expected[i].Zip(actual[i], (a, b) => Math.Abs(a - b)).Max() <= 1e-6, $"row {i} differs");
+        // Another process may run with another thread count (kernels): each row relative to its norm.
+        Close.RowsEqual(expected, actual);
     }
 
     [Fact]

@@ -127,7 +127,8 @@ public sealed class PersistenceRoundTripTests : IDisposable
     private static void AssertClose(float[][] expected, float[][] actual)
     {
         Assert.Equal(expected.Length, actual.Length);
-        Assert.True(MaxAbsDifference(expected, actual) <= 1e-6, $"max difference {MaxAbsDifference(expected, actual)}");
+        // The child process may run with another thread count (kernels): each row relative to its norm.
+        Close.RowsEqual(expected, actual);
     }
 
     private static double MaxAbsDifference(float[][] a, float[][] b) =>

@@ -11,10 +11,10 @@ public sealed class GlibcxxPatchTests
 {
     private const string Version = "GLIBCXX_3.4.32";
 
-    [Fact]
+    [SkippableFact]
     public void OutputCopyIsWeakExactlyWhenTheSystemLacksTheVersion()
     {
-        if (!OperatingSystem.IsLinux()) return; // the patch is a Linux-only concern
+        Skip.IfNot(OperatingSystem.IsLinux(), "the GLIBCXX patch is a Linux-only concern");
 
         string output = Path.Combine(AppContext.BaseDirectory, "runtimes", "linux-x64", "native", "libLibTorchSharp.so");
         Assert.True(File.Exists(output), $"missing {output}");
@@ -26,14 +26,15 @@ public sealed class GlibcxxPatchTests
         Assert.Equal(!systemHasVersion, flags!.Contains("WEAK", StringComparison.Ordinal));
     }
 
-    [Fact]
+    [SkippableFact]
     public void NuGetCacheCopyIsUntouched()
     {
-        if (!OperatingSystem.IsLinux()) return;
+        Skip.IfNot(OperatingSystem.IsLinux(), "the GLIBCXX patch is a Linux-only concern");
         string cache = Environment.GetEnvironmentVariable("NUGET_PACKAGES")
             ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages");
         string cached = Path.Combine(cache, "torchsharp", "0.107.0", "runtimes", "linux-x64", "native", "libLibTorchSharp.so");
-        if (!File.Exists(cached)) return; // a custom cache layout; the output test still guards the patch
+        // A custom cache layout; the output test still guards the patch.
+        Skip.IfNot(File.Exists(cached), $"no TorchSharp 0.107.0 native library in the NuGet cache at {cached}");
 
         string? flags = VersionRequirementFlags(cached, Version);
 

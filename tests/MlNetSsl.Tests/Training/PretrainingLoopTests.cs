@@ -2,14 +2,16 @@ using MlNetSsl.MlNet.Persistence;
 using MlNetSsl.Tests.Infrastructure;
 using TorchSharp;
 using Xunit;
+using Xunit.Abstractions;
 using static TorchSharp.torch;
 
 namespace MlNetSsl.Tests.Training;
 
 /// <summary>Mechanics of the pretraining loop on real HIGGS rows: determinism, resume, cancellation, memory, monitoring.</summary>
-public sealed class PretrainingLoopTests : IDisposable
+public sealed class PretrainingLoopTests(ITestOutputHelper output) : IDisposable
 {
     private readonly string _folder = Directory.CreateTempSubdirectory("mlnetssl-train-").FullName;
+    private readonly ITestOutputHelper _output = output;
 
     public void Dispose() => Directory.Delete(_folder, recursive: true);
 
@@ -123,10 +125,25 @@ public sealed class PretrainingLoopTests : IDisposable
         Assert.True(steps[0].EstimatedTimeRemaining > TimeSpan.Zero);
         var epochs = reports.Where(r => r.EpochSummary is not null).Select(r => r.EpochSummary!).ToList();
         Assert.Equal(new[] { 1, 2 }, epochs.Select(e => e.Epoch));
-        Assert.All(epochs, e => Assert.InRange(e.MonitorAccuracy!.Value, 0.0, 1.0));
+        Assert.All(epochs, e => Assert.NotNull(e.MonitorAccuracy));
         Assert.Equal(epochs, result.History);
-        // HIGGS signal vs background: the kNN monitor must see some signal above coin flipping.
-        Assert.True(result.History[^1].MonitorAccuracy > 0.52, $"kNN accuracy {result.History[^1].MonitorAccuracy}");
+
+        // The monitor is a kNN vote of the even labeled rows for the odd ones, on the encoder's embeddings. Recomputed
+        // here on the final encoder it gives the last epoch's value (within one of the 200 votes: another thread count
+        // may break a near-tie another way); a monitor that read other rows or labels would not. Two epochs on 512
+        // rows teach this encoder nothing about HIGGS's label (measured 52.5%, and 49-56% with the voters' labels
+        // shuffled), so the value itself is not compared with chance; ImageStageTests does that on CIFAR-10.
+        int[] labels = monitor.Labels!;
+        int[] voters = Enumerable.Range(0, labels.Length).Where(i => i % 2 == 0).ToArray();
+        int[] queries = Enumerable.Range(0, labels.Length).Where(i => i % 2 == 1).ToArray();
+        using var scope = torch.NewDisposeScope();
+        Tensor embeddings;
+        using (torch.no_grad()) embeddings = method.Encoder.EmbedAll(monitor);
+        Tensor Rows(int[] index) => embeddings.index_select(0, torch.tensor(index.Select(i => (long)i).ToArray()));
+        int[] voterLabels = voters.Select(i => labels[i]).ToArray(), queryLabels = queries.Select(i => labels[i]).ToArray();
+        double recomputed = KnnClassifier.Accuracy(Rows(voters), voterLabels, Rows(queries), queryLabels, options.KnnNeighbors);
+        _output.WriteLine($"kNN monitor {result.History[^1].MonitorAccuracy:P1}, recomputed {recomputed:P1}");
+        Assert.InRange(Math.Abs(result.History[^1].MonitorAccuracy!.Value - recomputed), 0, 1.0 / queries.Length + 1e-9);
     }
 
     [Fact]
@@ -171,24 +188,37 @@ public sealed class PretrainingLoopTests : IDisposable
 }
 
 /// <summary>
-/// Resident memory after epoch 5 stays within a small margin of epoch 2. It measures the whole process, so it runs
-/// alone (after the parallel tests, with nothing else allocating).
+/// No tensor outlives its epoch, and resident memory after epoch 5 stays within a small margin of epoch 2. The latter
+/// measures the whole process, so this runs alone (after the parallel tests, with nothing else allocating), on Linux.
 /// </summary>
 [Collection(SerialCollection.Name)]
-public sealed class NativeMemoryTests
+public sealed class NativeMemoryTests(ITestOutputHelper output)
 {
-    [Fact]
+    [SkippableFact]
     public void NativeMemoryStaysFlatAcrossEpochs()
     {
+        Skip.IfNot(OperatingSystem.IsLinux(), "reads resident memory from /proc/self/status");
         using var data = LoopFixture.Higgs(4000);
         using var method = LoopFixture.NewMethod(1);
         var resident = new Dictionary<int, long>();
+        var live = new Dictionary<int, long>();
         var options = LoopFixture.Options(6);
         options.BatchSize = 128;
-        options.Progress = new SyncProgress(p => { if (p.EpochSummary is { } e) { GC.Collect(); GC.WaitForPendingFinalizers(); resident[e.Epoch] = ResidentBytes(); } });
+        options.Progress = new SyncProgress(p =>
+        {
+            if (p.EpochSummary is not { } e) return;
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+            resident[e.Epoch] = ResidentBytes();
+            live[e.Epoch] = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+        });
 
         SslPretrainer.Run(method, data, LoopFixture.Policy, options);
 
+        output.WriteLine($"live tensors per epoch: {string.Join(", ", live.OrderBy(kv => kv.Key).Select(kv => kv.Value))}");
+        // Deterministic on any host: an epoch leaves no TorchSharp tensor alive that the previous one did not.
+        Assert.True(live[5] == live[2], $"live tensors on the training thread grew from {live[2]} after epoch 2 to {live[5]} after epoch 5");
+        // The whole process's resident memory also catches native memory no tensor owns (allocator-dependent, hence the margin).
         long growth = resident[5] - resident[2];
         Assert.True(growth < 20L << 20, $"resident memory grew by {growth >> 20} MiB from epoch 2 to epoch 5");
     }
