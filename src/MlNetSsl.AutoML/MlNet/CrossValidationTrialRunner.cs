@@ -116,7 +116,7 @@ internal sealed class CrossValidationTrialRunner : ITrialRunner
             var (train, test) = _folds[fold];
             ITransformer model = Train(ml, parameters, iterations, request.PreviousFidelity, stateFile, train);
             if (request.Fidelity.HasValue && parameters.Trainer == LinearTrainer.LbfgsMaximumEntropy)
-                ml.Model.Save(model, train.Schema, stateFile);
+                AtomicFile.Write(stateFile, stream => ml.Model.Save(model, train.Schema, stream));
             IDataView scored = model.Transform(test);
             uint[] predicted = scored.GetColumn<uint>("PredictedLabel").ToArray();
             uint[] actual = scored.GetColumn<uint>(LabelColumn).ToArray();

@@ -73,8 +73,22 @@ internal sealed class SslTrialRunner : ITrialRunner
 
     /// <summary>Every measure recorded so far (this session and, with a checkpoint folder, earlier ones), by trial and fidelity.</summary>
     public IReadOnlyList<SslTrialMeasures> LoadMeasures() => Directory.GetFiles(_measuresFolder, "trial-*.json")
-        .Select(file => JsonSerializer.Deserialize<SslTrialMeasures>(File.ReadAllText(file), MeasureJson)!)
+        .Select(ReadMeasures).OfType<SslTrialMeasures>()
         .OrderBy(m => m.TrialId).ThenBy(m => m.Fidelity ?? 0).ToArray();
+
+    // Measures are a report: a file an earlier version left torn is skipped (with a trace) instead of failing the experiment.
+    private static SslTrialMeasures? ReadMeasures(string file)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize<SslTrialMeasures>(File.ReadAllText(file), MeasureJson);
+        }
+        catch (JsonException e)
+        {
+            Trace.TraceWarning($"MlNetSsl.AutoML: skipped the unreadable trial measures {file} ({e.Message}).");
+            return null;
+        }
+    }
 
     private double RunSelfSupervised(TrialRequest request, SslTrialParameters parameters, CancellationToken cancellationToken)
     {
@@ -149,13 +163,16 @@ internal sealed class SslTrialRunner : ITrialRunner
     private double ScoreOnce(TrialRequest request, SslFeatureSource source, string what, Func<MLContext, (double Accuracy, int? EmbeddingSize)> score)
     {
         string stateFile = Path.Combine(request.StateDirectory, MetricFile);
-        if (File.Exists(stateFile)) return double.Parse(File.ReadAllText(stateFile), CultureInfo.InvariantCulture);
+        // Written atomically; an unreadable one (an earlier version's torn write) is scored again rather than failing the trial.
+        if (File.Exists(stateFile) && double.TryParse(File.ReadAllText(stateFile), NumberStyles.Float, CultureInfo.InvariantCulture, out double stored)
+            && double.IsFinite(stored))
+            return stored;
         if (_settings.Objective.Kind != SslObjectiveKind.CrossValidatedAccuracy)
             throw new InvalidOperationException($"{what} cannot be scored by a label-free objective; leave it out of the search space.");
 
         var evaluation = Stopwatch.StartNew();
         (double accuracy, int? embeddingSize) = score(new MLContext(request.Seed));
-        File.WriteAllText(stateFile, accuracy.ToString("R", CultureInfo.InvariantCulture));
+        AtomicFile.WriteAllText(stateFile, accuracy.ToString("R", CultureInfo.InvariantCulture));
         WriteMeasures(new SslTrialMeasures
         {
             TrialId = request.TrialId,
@@ -189,10 +206,7 @@ internal sealed class SslTrialRunner : ITrialRunner
     {
         string name = $"trial-{measures.TrialId.ToString("D4", CultureInfo.InvariantCulture)}-" +
             $"{(measures.Fidelity is int f ? f.ToString("D4", CultureInfo.InvariantCulture) : "full")}.json";
-        string path = Path.Combine(_measuresFolder, name);
-        string temp = path + ".tmp";
-        File.WriteAllText(temp, JsonSerializer.Serialize(measures, MeasureJson));
-        File.Move(temp, path, overwrite: true);
+        AtomicFile.WriteAllText(Path.Combine(_measuresFolder, name), JsonSerializer.Serialize(measures, MeasureJson));
     }
 
     internal sealed record LabelFreeMeasures(double RankMe, double RankMeFraction, double? RotationAccuracy, double Score);

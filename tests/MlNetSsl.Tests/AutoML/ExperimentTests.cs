@@ -356,6 +356,25 @@ public sealed class ExperimentTests : IDisposable
         Assert.Contains("damaged", damaged.Message);
     }
 
+    [Fact]
+    public async Task AJournalTemporaryLeftByAKilledSessionIsIgnoredAndRemovedOnResume()
+    {
+        string folder = Path.Combine(_folder, "killed");
+        SearchExperiment Build() => new SearchExperiment().SetSearchSpace(SyntheticObjectives.QuadraticSpace()).SetTuner(SslTuner.Random)
+            .SetSeed(3).SetMaxTrials(2).SetCheckpoint(folder).SetTrialRunner((r, _) => Task.FromResult(-SyntheticObjectives.Quadratic(r.Parameters)));
+        SearchResult first = await Build().RunAsync();
+        // A session killed while rewriting the journal: half a journal in its temporary file, hours ago.
+        string stale = Path.Combine(folder, $"journal.json.{Guid.NewGuid():N}.tmp");
+        await File.WriteAllTextAsync(stale, "{ \"version\": 1, \"events\": [ {");
+        File.SetLastWriteTimeUtc(stale, DateTime.UtcNow - TimeSpan.FromHours(2));
+
+        SearchResult resumed = await Build().RunAsync();
+
+        Assert.Equal(first.Trials.Select(t => (t.TrialId, t.Metric)), resumed.Trials.Select(t => (t.TrialId, t.Metric)));
+        Assert.False(File.Exists(stale));
+        Assert.Empty(Directory.GetFiles(folder, "*.tmp", SearchOption.AllDirectories));
+    }
+
     private static void CopyDirectory(string source, string destination)
     {
         Directory.CreateDirectory(destination);
