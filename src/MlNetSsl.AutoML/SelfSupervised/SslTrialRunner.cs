@@ -95,6 +95,7 @@ internal sealed class SslTrialRunner : ITrialRunner
         int epochs = request.Fidelity ?? parameters.Pretraining.Epochs;
         SelfSupervisedOptions options = PretrainingOptions(parameters.Pretraining, epochs, request.MaxFidelity);
         var ml = new MLContext(request.Seed);
+        using CancellationTokenRegistration stop = CrossValidation.CancelWith(ml, cancellationToken);
         PretrainingOutcome outcome = _cache.Pretrain(ml, _settings.Dataset.Data, options, CacheKey(request), cancellationToken);
         using SelfSupervisedTransformer stage = outcome.Transformer;
 
@@ -116,8 +117,7 @@ internal sealed class SslTrialRunner : ITrialRunner
         }
         if (_settings.Objective.Kind == SslObjectiveKind.LabelFree || _settings.RecordLabelFreeMeasures)
         {
-            cancellationToken.ThrowIfCancellationRequested();
-            labelFree = MeasureLabelFree(stage, _settings.Dataset, request.Seed);
+            labelFree = MeasureLabelFree(stage, _settings.Dataset, request.Seed, cancellationToken);
         }
         double metric = accuracy ?? labelFree!.Score;
         WriteMeasures(new SslTrialMeasures
@@ -142,7 +142,7 @@ internal sealed class SslTrialRunner : ITrialRunner
     }
 
     private double RunFromScratch(TrialRequest request, SslTrialParameters parameters, CancellationToken cancellationToken) =>
-        ScoreOnce(request, SslFeatureSource.SupervisedFromScratch, "Supervised training from scratch", ml =>
+        ScoreOnce(request, SslFeatureSource.SupervisedFromScratch, "Supervised training from scratch", cancellationToken, ml =>
         {
             using SelfSupervisedTransformer untrained = UntrainedStage(ml, parameters.Pretraining);
             double accuracy = FineTuneCrossValidation.Accuracy(ml, untrained, _settings.Dataset, _settings.FoldOfRow, _settings.FoldCount,
@@ -151,16 +151,18 @@ internal sealed class SslTrialRunner : ITrialRunner
         });
 
     private double RunRawFeatures(TrialRequest request, SslTrialParameters parameters, CancellationToken cancellationToken) =>
-        ScoreOnce(request, SslFeatureSource.RawFeatures, "Raw features", ml =>
+        ScoreOnce(request, SslFeatureSource.RawFeatures, "Raw features", cancellationToken, ml =>
         {
-            _rawFolds ??= CrossValidation.BuildFolds(ml, _settings.Dataset.RawFeatures(), _settings.Dataset.LabeledKeys, _settings.Dataset.ClassCount,
-                _settings.FoldOfRow, _settings.FoldCount);
+            // Kept for later trials, so built in a context of their own: the trial's context is cancelled with the trial.
+            _rawFolds ??= CrossValidation.BuildFolds(new MLContext(_settings.PretrainingSeed), _settings.Dataset.RawFeatures(),
+                _settings.Dataset.LabeledKeys, _settings.Dataset.ClassCount, _settings.FoldOfRow, _settings.FoldCount);
             return (CrossValidation.Accuracy(_rawFolds, () => Trainer(ml, parameters.Downstream), cancellationToken), null);
         });
 
     /// <summary>Scores a trial whose metric does not depend on the pretraining fidelity (raw features, training from
     /// scratch) once, and reports the stored metric at every later rung and in resumed sessions.</summary>
-    private double ScoreOnce(TrialRequest request, SslFeatureSource source, string what, Func<MLContext, (double Accuracy, int? EmbeddingSize)> score)
+    private double ScoreOnce(TrialRequest request, SslFeatureSource source, string what, CancellationToken cancellationToken,
+        Func<MLContext, (double Accuracy, int? EmbeddingSize)> score)
     {
         string stateFile = Path.Combine(request.StateDirectory, MetricFile);
         // Written atomically; an unreadable one (an earlier version's torn write) is scored again rather than failing the trial.
@@ -171,7 +173,9 @@ internal sealed class SslTrialRunner : ITrialRunner
             throw new InvalidOperationException($"{what} cannot be scored by a label-free objective; leave it out of the search space.");
 
         var evaluation = Stopwatch.StartNew();
-        (double accuracy, int? embeddingSize) = score(new MLContext(request.Seed));
+        var ml = new MLContext(request.Seed);
+        using CancellationTokenRegistration stop = CrossValidation.CancelWith(ml, cancellationToken);
+        (double accuracy, int? embeddingSize) = score(ml);
         AtomicFile.WriteAllText(stateFile, accuracy.ToString("R", CultureInfo.InvariantCulture));
         WriteMeasures(new SslTrialMeasures
         {
@@ -191,13 +195,14 @@ internal sealed class SslTrialRunner : ITrialRunner
 
     /// <summary>The label-free measures of a stage over every row: rotation prediction for images, RankMe for all; the
     /// score is the rotation accuracy for images and RankMe over its maximum otherwise.</summary>
-    internal static LabelFreeMeasures MeasureLabelFree(SelfSupervisedTransformer stage, SslDataset dataset, int seed)
+    internal static LabelFreeMeasures MeasureLabelFree(SelfSupervisedTransformer stage, SslDataset dataset, int seed,
+        CancellationToken cancellationToken = default)
     {
-        double rankMe = LabelFreeEvaluation.RankMe(stage, dataset.Data, LabelFreeEvaluation.DefaultRankMeRows);
+        double rankMe = LabelFreeEvaluation.RankMe(stage, dataset.Data, LabelFreeEvaluation.DefaultRankMeRows, cancellationToken);
         double maximum = Math.Min(Math.Min(dataset.RowCount, LabelFreeEvaluation.DefaultRankMeRows), stage.EmbeddingSize);
         double fraction = rankMe / maximum;
         double? rotation = dataset.Shape.Kind == SslInputKind.Image
-            ? LabelFreeEvaluation.RotationPredictionAccuracy(stage, dataset.Data, LabelFreeEvaluation.DefaultRotationImages, seed)
+            ? LabelFreeEvaluation.RotationPredictionAccuracy(stage, dataset.Data, LabelFreeEvaluation.DefaultRotationImages, seed, cancellationToken)
             : null;
         return new LabelFreeMeasures(rankMe, fraction, rotation, rotation ?? fraction);
     }
