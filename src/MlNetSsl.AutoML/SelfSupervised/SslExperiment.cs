@@ -27,8 +27,13 @@ namespace MlNetSsl.AutoML;
 public sealed class SslExperiment
 {
     private readonly MLContext _mlContext;
+    // Waits for trials the budget abandoned: the refit uses the pretraining cache they train against.
     private readonly SearchExperiment _search = new SearchExperiment().SetTuner(SslTuner.Tpe.WithDefaultFirst())
-        .SetEffectiveConfiguration(SslSearchSpace.EffectiveConfiguration);
+        .SetEffectiveConfiguration(SslSearchSpace.EffectiveConfiguration).WaitForAbandonedTrials();
+
+    /// <summary>The underlying search (for tests of its settings).</summary>
+    internal SearchExperiment Search => _search;
+
     private IDataView? _data;
     private string _labelColumnName = "Label";
     private string? _inputColumnName;

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 using System.Text.Json;
+using Microsoft.ML;
 using MlNetSsl.AutoML;
 using Xunit;
 
@@ -72,6 +73,43 @@ public sealed class ExperimentTests : IDisposable
         Assert.InRange(watch.Elapsed.TotalSeconds, 1.0, 3.5);
         Assert.Equal(TrialStatus.Cancelled, result.Trials.Single(t => t.TrialId == 1).Status);
         Assert.Equal(SearchStopReason.TimeBudget, result.StopReason);
+    }
+
+    [Fact]
+    public async Task AnExperimentThatRefitsReturnsOnlyAfterTheTrialTheBudgetAbandonedHasExited()
+    {
+        long exitedAt = 0;
+        SearchResult result = await IdExperiment(10, async (id, token) =>
+            {
+                if (id == 0) return 0.5;
+                try
+                {
+                    await Task.Delay(TimeSpan.FromSeconds(60), token);
+                    return 0.9;
+                }
+                finally
+                {
+                    // Cancelled, but it first finishes its current step, well past the grace period.
+                    Thread.Sleep(1500);
+                    Interlocked.Exchange(ref exitedAt, Stopwatch.GetTimestamp());
+                }
+            })
+            .SetTrainingTime(TimeSpan.FromMilliseconds(500))
+            .SetTrialCancellationGracePeriod(TimeSpan.FromMilliseconds(100))
+            .WaitForAbandonedTrials()
+            .RunAsync();
+        long returnedAt = Stopwatch.GetTimestamp();
+
+        long exited = Interlocked.Read(ref exitedAt);
+        Assert.NotEqual(0, exited); // no trial code runs after RunAsync returned
+        Assert.True(exited <= returnedAt);
+        Assert.Equal(SearchStopReason.TimeBudget, result.StopReason);
+        Assert.Equal(TrialStatus.Cancelled, result.Trials.Single(t => t.TrialId == 1).Status);
+
+        // The experiments that refit against their trials' cache wait like this.
+        Assert.True(new MLContext().SelfSupervisedExperiment().Search.WaitsForAbandonedTrials);
+        Assert.True(new MLContext().MulticlassTrainerExperiment().Search.WaitsForAbandonedTrials);
+        Assert.False(new SearchExperiment().WaitsForAbandonedTrials);
     }
 
     [Fact]
