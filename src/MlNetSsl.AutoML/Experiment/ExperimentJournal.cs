@@ -47,8 +47,9 @@ internal sealed record ExperimentFingerprint(string SearchSpace, string Tuner, s
 
 /// <summary>
 /// The append-only record of an experiment: which trials started with which configuration, and every segment's
-/// result or failure, in order. With a checkpoint folder it is rewritten after every event to a temporary file that is
-/// then moved over <c>journal.json</c>, so a crash leaves either the previous or the new journal, never half of one.
+/// result or failure, in order. With a checkpoint folder the whole journal is rewritten after every event through
+/// <see cref="AtomicFile"/> (a uniquely named temporary file moved over <c>journal.json</c>), so a crash leaves either the
+/// previous or the new journal, never half of one; it is one JSON document, never appended to in place.
 /// A resumed experiment replays it to rebuild the tuner and scheduler exactly.
 /// </summary>
 internal sealed class ExperimentJournal
@@ -91,6 +92,8 @@ internal sealed class ExperimentJournal
     {
         Directory.CreateDirectory(folder);
         string path = Path.Combine(folder, FileName);
+        // A session killed mid-write leaves its temporary file; a resume that journals nothing new would keep it forever.
+        AtomicFile.RemoveStaleTemporaries(path, AtomicFile.StaleAfter);
         if (!File.Exists(path))
         {
             var journal = new ExperimentJournal(path, fingerprint, new List<JournalEvent>());
@@ -129,14 +132,7 @@ internal sealed class ExperimentJournal
 
     private void Write()
     {
-        byte[] bytes = JsonSerializer.SerializeToUtf8Bytes(new JournalFile(FormatVersion, Fingerprint, _events), JsonOptions);
-        string temp = $"{_path}.{Environment.ProcessId}.tmp";
-        using (var stream = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None))
-        {
-            stream.Write(bytes);
-            stream.Flush(flushToDisk: true);
-        }
-        File.Move(temp, _path!, overwrite: true);
+        AtomicFile.WriteAllBytes(_path!, JsonSerializer.SerializeToUtf8Bytes(new JournalFile(FormatVersion, Fingerprint, _events), JsonOptions));
     }
 
     private sealed record JournalFile(int Version, ExperimentFingerprint Fingerprint, List<JournalEvent> Events);

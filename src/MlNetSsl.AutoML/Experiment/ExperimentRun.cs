@@ -16,6 +16,8 @@ internal sealed class ExperimentRun
     private readonly Settings _settings;
     private readonly ExperimentJournal _journal;
     private readonly Dictionary<int, TrialState> _trials = new();
+    // Trials cancelled but still running when the loop stopped waiting for them (see Settings.WaitForAbandonedTrials).
+    private readonly List<Task> _abandoned = new();
     private readonly Stopwatch _clock = new();
     private readonly TimeSpan _clockOffset;
     private readonly string _stateRoot;
@@ -59,6 +61,14 @@ internal sealed class ExperimentRun
         }
         finally
         {
+            if (_settings.WaitForAbandonedTrials)
+            {
+                // Their tokens are cancelled, so cooperative trials end within a step; until then they still use the
+                // cache and state folders the caller is about to use (a refit) or that are deleted below.
+                foreach (Task trial in _abandoned)
+                    await trial.ContinueWith(_ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default)
+                        .ConfigureAwait(false);
+            }
             if (_temporaryRoot is not null) TryDeleteDirectory(_temporaryRoot);
         }
     }
@@ -261,6 +271,7 @@ internal sealed class ExperimentRun
         {
             // Abandoned: stop waiting, but observe its eventual exception so it is not reported as unobserved.
             _ = task.ContinueWith(t => t.Exception, TaskScheduler.Default);
+            _abandoned.Add(task);
             return memory.Failure is string message
                 ? SegmentOutcome.FromFailure(message + " It did not stop when cancelled, so the experiment stopped.", watch.Elapsed, abandoned: true)
                 : SegmentOutcome.Stopped(watch.Elapsed);
@@ -405,6 +416,10 @@ internal sealed class ExperimentRun
         /// <summary>A configuration reduced to what the runner reads (options that do not apply to it left out), or null
         /// when it cannot run; two configurations with equal reductions are the same trial. Null: compared whole.</summary>
         public Func<Parameters, Parameters?>? EffectiveConfiguration { get; init; }
+
+        /// <summary>Whether <see cref="RunAsync"/> returns only once every trial it abandoned (cancelled, but still running
+        /// after the grace period) has ended, so that no trial code runs after it returns.</summary>
+        public bool WaitForAbandonedTrials { get; init; }
     }
 
     private sealed class MemoryWatch

@@ -34,6 +34,7 @@ public sealed class SearchExperiment
     private TimeSpan _gracePeriod = TimeSpan.FromSeconds(5);
     private string _runnerDescription = string.Empty;
     private Func<Parameters, Parameters?>? _effectiveConfiguration;
+    private bool _waitForAbandonedTrials;
 
     /// <summary>Sets the space to search (required). A snapshot is taken when the experiment runs.</summary>
     public SearchExperiment SetSearchSpace(SearchSpace searchSpace)
@@ -141,7 +142,9 @@ public sealed class SearchExperiment
     }
 
     /// <summary>How long a cancelled trial may take to stop before the experiment stops waiting for it (it is then
-    /// abandoned; an uncooperative trial keeps running in the background). Default: 5 seconds.</summary>
+    /// abandoned; an uncooperative trial keeps running in the background). Default: 5 seconds. The SSL and ML.NET
+    /// trainer experiments, which refit against the trials' cache, still wait for an abandoned trial to end before
+    /// they refit and return.</summary>
     public SearchExperiment SetTrialCancellationGracePeriod(TimeSpan gracePeriod)
     {
         if (gracePeriod < TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(gracePeriod), "The grace period cannot be negative.");
@@ -167,6 +170,19 @@ public sealed class SearchExperiment
         return this;
     }
 
+    /// <summary>Makes <see cref="RunAsync"/> return only after every trial it stopped waiting for (cancelled, still running
+    /// past the grace period) has ended. For experiments whose runners honour their token and that use the trials' cache
+    /// afterwards (the refit of the SSL and trainer experiments): a trial left running would train against it meanwhile.
+    /// A runner that ignores its token then delays the return until it finishes.</summary>
+    internal SearchExperiment WaitForAbandonedTrials()
+    {
+        _waitForAbandonedTrials = true;
+        return this;
+    }
+
+    /// <summary>Whether <see cref="WaitForAbandonedTrials"/> was set.</summary>
+    internal bool WaitsForAbandonedTrials => _waitForAbandonedTrials;
+
     /// <summary>
     /// Runs (or, with a checkpoint folder that already has a journal, resumes) the search until the trial limit, the
     /// time budget, tuner exhaustion or cancellation. Cancellation is a pause: it returns the leaderboard so far with
@@ -190,6 +206,7 @@ public sealed class SearchExperiment
             _maxTrials ?? int.MaxValue, _memoryLimitMegabytes, _seed, _progress, _gracePeriod, _checkpointFolder)
         {
             EffectiveConfiguration = _effectiveConfiguration,
+            WaitForAbandonedTrials = _waitForAbandonedTrials,
         };
         return await new ExperimentRun(settings, journal).RunAsync(cancellationToken).ConfigureAwait(false);
     }

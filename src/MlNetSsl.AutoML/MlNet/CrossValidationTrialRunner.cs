@@ -107,16 +107,17 @@ internal sealed class CrossValidationTrialRunner : ITrialRunner
         LinearTrainerParameters parameters = request.Parameters.AsType<LinearTrainerParameters>();
         int iterations = request.Fidelity ?? parameters.MaximumNumberOfIterations;
         var ml = new MLContext(request.Seed);
+        // The trial's own context: cancelling it stops the trainer at its next iteration, and between folds we check too.
+        using CancellationTokenRegistration stop = CrossValidation.CancelWith(ml, cancellationToken);
         long correct = 0, total = 0;
         for (int fold = 0; fold < _folds.Length; fold++)
         {
-            // ML.NET trainers cannot be interrupted from outside, so cancellation is honoured between folds.
             cancellationToken.ThrowIfCancellationRequested();
             string stateFile = Path.Combine(request.StateDirectory, $"fold-{fold.ToString(CultureInfo.InvariantCulture)}.zip");
             var (train, test) = _folds[fold];
-            ITransformer model = Train(ml, parameters, iterations, request.PreviousFidelity, stateFile, train);
+            ITransformer model = CrossValidation.Cancellable(() => Train(ml, parameters, iterations, request.PreviousFidelity, stateFile, train), cancellationToken);
             if (request.Fidelity.HasValue && parameters.Trainer == LinearTrainer.LbfgsMaximumEntropy)
-                ml.Model.Save(model, train.Schema, stateFile);
+                AtomicFile.Write(stateFile, stream => ml.Model.Save(model, train.Schema, stream));
             IDataView scored = model.Transform(test);
             uint[] predicted = scored.GetColumn<uint>("PredictedLabel").ToArray();
             uint[] actual = scored.GetColumn<uint>(LabelColumn).ToArray();
@@ -196,20 +197,47 @@ internal static class CrossValidation
     }
 
     /// <summary>Correct predictions over all test rows, pooled across folds, of a trainer fitted on each fold's training side.
-    /// ML.NET trainers cannot be interrupted, so cancellation is honoured between folds.</summary>
+    /// Cancellation is checked between folds and reaches a running trainer when it was created from a context registered
+    /// with <see cref="CancelWith"/>.</summary>
     public static double Accuracy((IDataView Train, IDataView Test)[] folds, Func<IEstimator<ITransformer>> createTrainer, CancellationToken cancellationToken)
     {
         long correct = 0, total = 0;
         foreach (var (train, test) in folds)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            IDataView scored = createTrainer().Fit(train).Transform(test);
+            ITransformer model = Cancellable(() => createTrainer().Fit(train), cancellationToken);
+            IDataView scored = model.Transform(test);
             uint[] predicted = scored.GetColumn<uint>("PredictedLabel").ToArray();
             uint[] actual = scored.GetColumn<uint>(CrossValidationTrialRunner.LabelColumn).ToArray();
             correct += predicted.Zip(actual).Count(p => p.First == p.Second);
             total += actual.Length;
         }
         return (double)correct / total;
+    }
+
+    /// <summary>
+    /// Cancels <paramref name="ml"/> when <paramref name="cancellationToken"/> is (see
+    /// <see cref="MLContextCancellation.CancelExecutionWhen"/>). Only for a context that belongs to one trial: a cancelled
+    /// context stays cancelled, and so does every view or model made from it. Dispose the registration when the trial ends.
+    /// </summary>
+    public static CancellationTokenRegistration CancelWith(MLContext ml, CancellationToken cancellationToken) =>
+        ml.CancelExecutionWhen(cancellationToken);
+
+    /// <summary>Runs <paramref name="fit"/>; whatever a fit cancelled through its context throws surfaces as
+    /// <see cref="OperationCanceledException"/>, and a fit that ended early without throwing does not count as finished.</summary>
+    public static T Cancellable<T>(Func<T> fit, CancellationToken cancellationToken)
+    {
+        T result;
+        try
+        {
+            result = fit();
+        }
+        catch (Exception e) when (cancellationToken.IsCancellationRequested && e is not OperationCanceledException)
+        {
+            throw new OperationCanceledException("The trial was cancelled while a trainer was running.", e, cancellationToken);
+        }
+        cancellationToken.ThrowIfCancellationRequested();
+        return result;
     }
 
     private sealed class FoldRow

@@ -40,7 +40,12 @@ public static class AutoMLExtensions
 public sealed class MulticlassTrainerExperiment
 {
     private readonly MLContext _mlContext;
-    private readonly SearchExperiment _search = new();
+    // Waits for trials the budget abandoned, so none still trains while the best configuration is refitted.
+    private readonly SearchExperiment _search = new SearchExperiment().WaitForAbandonedTrials();
+
+    /// <summary>The underlying search (for tests of its settings).</summary>
+    internal SearchExperiment Search => _search;
+
     private IDataView? _data;
     private string _labelColumnName = "Label";
     private string _featureColumnName = "Features";

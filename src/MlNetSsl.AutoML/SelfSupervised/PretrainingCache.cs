@@ -49,26 +49,51 @@ internal sealed class PretrainingCache
         string snapshot = Path.Combine(keyFolder, SnapshotPrefix + Epochs(target));
         string work = Path.Combine(keyFolder, WorkPrefix + Epochs(target));
         Directory.CreateDirectory(keyFolder);
-        if (!Directory.Exists(work) || Directory.GetFiles(work).Length == 0)
-        {
-            Directory.CreateDirectory(work);
-            // The nearest snapshot at or below the target: a promoted trial continues from its previous rung, a new trial
-            // of an already trained key loads its rung outright.
-            int? start = Directory.GetDirectories(keyFolder, SnapshotPrefix + "*")
-                .Select(d => int.TryParse(Path.GetFileName(d)[SnapshotPrefix.Length..], NumberStyles.None, CultureInfo.InvariantCulture, out int e) ? e : -1)
-                .Where(e => e >= 1 && e <= target)
-                .Select(e => (int?)e).Max();
-            if (start is int epochs)
-                foreach (string file in Directory.GetFiles(Path.Combine(keyFolder, SnapshotPrefix + Epochs(epochs))))
-                    File.Copy(file, Path.Combine(work, Path.GetFileName(file)), overwrite: true);
-        }
 
         var epochCounter = new EpochCounter();
-        SelfSupervisedOptions run = options.Clone();
-        run.CheckpointDirectory = work;
-        run.Progress = epochCounter;
-        run.CancellationToken = cancellationToken;
-        SelfSupervisedTransformer transformer = ml.Transforms.SelfSupervised(run).Fit(data);
+        SelfSupervisedTransformer transformer;
+        while (true)
+        {
+            string? seed = null;
+            if (!Directory.Exists(work) || Directory.GetFiles(work).Length == 0)
+            {
+                Directory.CreateDirectory(work);
+                // The nearest snapshot at or below the target: a promoted trial continues from its previous rung, a new trial
+                // of an already trained key loads its rung outright.
+                int? start = Directory.GetDirectories(keyFolder, SnapshotPrefix + "*")
+                    .Select(d => int.TryParse(Path.GetFileName(d)[SnapshotPrefix.Length..], NumberStyles.None, CultureInfo.InvariantCulture, out int e) ? e : -1)
+                    .Where(e => e >= 1 && e <= target)
+                    .Select(e => (int?)e).Max();
+                if (start is int epochs)
+                {
+                    seed = Path.Combine(keyFolder, SnapshotPrefix + Epochs(epochs));
+                    // Copied atomically: a crash mid-copy leaves no partial checkpoint for the next trial of the key to trip on.
+                    foreach (string file in Directory.GetFiles(seed))
+                        AtomicFile.Copy(file, Path.Combine(work, Path.GetFileName(file)));
+                }
+            }
+
+            SelfSupervisedOptions run = options.Clone();
+            run.CheckpointDirectory = work;
+            run.Progress = epochCounter;
+            run.CancellationToken = cancellationToken;
+            try
+            {
+                transformer = ml.Transforms.SelfSupervised(run).Fit(data);
+                break;
+            }
+            catch (Exception e) when (RefersToCheckpointIn(e, work) && epochCounter.Epochs == 0)
+            {
+                // The stage verifies the checkpoint when it reads it: damaged, truncated (an earlier version's copy cut short
+                // by a crash) or from an incompatible run. Every later trial of the key would fail on it, so the work folder
+                // goes, and so does the snapshot it was copied from (the copy is exact, so the snapshot is bad too); the next
+                // attempt starts from an older snapshot or from scratch. Each attempt removes a folder, so this ends.
+                Trace.TraceWarning($"MlNetSsl.AutoML: rebuilding the pretraining cache entry {work}: {e.Message}");
+                Directory.Delete(work, recursive: true);
+                if (seed is not null && Directory.Exists(seed)) Directory.Delete(seed, recursive: true);
+            }
+        }
+
         int trained = epochCounter.Epochs;
         int reused = Math.Max(0, transformer.History.Count - trained);
         var saved = TimeSpan.FromSeconds(transformer.History.Take(reused).Sum(h => h.Seconds));
@@ -85,6 +110,10 @@ internal sealed class PretrainingCache
         }
         return new PretrainingOutcome(transformer, trained, reused, clock.Elapsed, saved);
     }
+
+    // The stage's checkpoint errors name the checkpoint's path; anything else (bad data, a NaN loss) is not the cache's to fix.
+    private static bool RefersToCheckpointIn(Exception e, string work) =>
+        e is InvalidDataException or InvalidOperationException && e.Message.Contains(work, StringComparison.Ordinal);
 
     private static string Epochs(int epochs) => epochs.ToString("D4", CultureInfo.InvariantCulture);
 

@@ -27,8 +27,13 @@ namespace MlNetSsl.AutoML;
 public sealed class SslExperiment
 {
     private readonly MLContext _mlContext;
+    // Waits for trials the budget abandoned: the refit uses the pretraining cache they train against.
     private readonly SearchExperiment _search = new SearchExperiment().SetTuner(SslTuner.Tpe.WithDefaultFirst())
-        .SetEffectiveConfiguration(SslSearchSpace.EffectiveConfiguration);
+        .SetEffectiveConfiguration(SslSearchSpace.EffectiveConfiguration).WaitForAbandonedTrials();
+
+    /// <summary>The underlying search (for tests of its settings).</summary>
+    internal SearchExperiment Search => _search;
+
     private IDataView? _data;
     private string _labelColumnName = "Label";
     private string? _inputColumnName;
@@ -193,9 +198,16 @@ public sealed class SslExperiment
         if (_inputColumnName is null) throw new InvalidOperationException("Set the input column with SetInputColumn before running.");
         SslInputShape shape = SslSearchSpace.InputShapeOf(_data.Schema, _inputColumnName, _seriesChannels, _imageWidth, _imageHeight);
         SslDataset dataset = SslDataset.Read(_mlContext, _data, _inputColumnName, _labelColumnName, shape);
+        if (dataset.LabeledCount == 0)
+            throw new InvalidOperationException(
+                $"No row has a label in column '{_labelColumnName}' ({dataset.RowCount} rows, all unlabeled: a missing value, NaN or " +
+                "empty text, marks a row unlabeled). The experiment ends in a classifier, so label some rows of at least two classes; " +
+                "with only a few labels per class, SslObjective.LabelFree (or Auto, the default) chooses the pretraining without " +
+                "using them. To pretrain on unlabeled rows alone, fit ml.Transforms.SelfSupervised(...) directly.");
         if (dataset.ClassCount < 2)
-            throw new InvalidOperationException($"Label column '{_labelColumnName}' has {dataset.ClassCount} class(es) among its labeled rows; " +
-                "a classifier needs labeled rows of at least two classes.");
+            throw new InvalidOperationException($"Label column '{_labelColumnName}' has a single class among its {dataset.LabeledCount} labeled " +
+                "rows; a classifier needs labeled rows of at least two classes. Label some rows of another class (rows with a " +
+                "missing value, NaN or empty text, are unlabeled).");
 
         var notes = new List<string>();
         (SslObjective objective, string objectiveExplanation) = ResolveObjective(dataset);

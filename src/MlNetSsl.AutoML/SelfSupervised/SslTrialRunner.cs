@@ -73,14 +73,29 @@ internal sealed class SslTrialRunner : ITrialRunner
 
     /// <summary>Every measure recorded so far (this session and, with a checkpoint folder, earlier ones), by trial and fidelity.</summary>
     public IReadOnlyList<SslTrialMeasures> LoadMeasures() => Directory.GetFiles(_measuresFolder, "trial-*.json")
-        .Select(file => JsonSerializer.Deserialize<SslTrialMeasures>(File.ReadAllText(file), MeasureJson)!)
+        .Select(ReadMeasures).OfType<SslTrialMeasures>()
         .OrderBy(m => m.TrialId).ThenBy(m => m.Fidelity ?? 0).ToArray();
+
+    // Measures are a report: a file an earlier version left torn is skipped (with a trace) instead of failing the experiment.
+    private static SslTrialMeasures? ReadMeasures(string file)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize<SslTrialMeasures>(File.ReadAllText(file), MeasureJson);
+        }
+        catch (JsonException e)
+        {
+            Trace.TraceWarning($"MlNetSsl.AutoML: skipped the unreadable trial measures {file} ({e.Message}).");
+            return null;
+        }
+    }
 
     private double RunSelfSupervised(TrialRequest request, SslTrialParameters parameters, CancellationToken cancellationToken)
     {
         int epochs = request.Fidelity ?? parameters.Pretraining.Epochs;
         SelfSupervisedOptions options = PretrainingOptions(parameters.Pretraining, epochs, request.MaxFidelity);
         var ml = new MLContext(request.Seed);
+        using CancellationTokenRegistration stop = CrossValidation.CancelWith(ml, cancellationToken);
         PretrainingOutcome outcome = _cache.Pretrain(ml, _settings.Dataset.Data, options, CacheKey(request), cancellationToken);
         using SelfSupervisedTransformer stage = outcome.Transformer;
 
@@ -102,8 +117,7 @@ internal sealed class SslTrialRunner : ITrialRunner
         }
         if (_settings.Objective.Kind == SslObjectiveKind.LabelFree || _settings.RecordLabelFreeMeasures)
         {
-            cancellationToken.ThrowIfCancellationRequested();
-            labelFree = MeasureLabelFree(stage, _settings.Dataset, request.Seed);
+            labelFree = MeasureLabelFree(stage, _settings.Dataset, request.Seed, cancellationToken);
         }
         double metric = accuracy ?? labelFree!.Score;
         WriteMeasures(new SslTrialMeasures
@@ -128,7 +142,7 @@ internal sealed class SslTrialRunner : ITrialRunner
     }
 
     private double RunFromScratch(TrialRequest request, SslTrialParameters parameters, CancellationToken cancellationToken) =>
-        ScoreOnce(request, SslFeatureSource.SupervisedFromScratch, "Supervised training from scratch", ml =>
+        ScoreOnce(request, SslFeatureSource.SupervisedFromScratch, "Supervised training from scratch", cancellationToken, ml =>
         {
             using SelfSupervisedTransformer untrained = UntrainedStage(ml, parameters.Pretraining);
             double accuracy = FineTuneCrossValidation.Accuracy(ml, untrained, _settings.Dataset, _settings.FoldOfRow, _settings.FoldCount,
@@ -137,25 +151,32 @@ internal sealed class SslTrialRunner : ITrialRunner
         });
 
     private double RunRawFeatures(TrialRequest request, SslTrialParameters parameters, CancellationToken cancellationToken) =>
-        ScoreOnce(request, SslFeatureSource.RawFeatures, "Raw features", ml =>
+        ScoreOnce(request, SslFeatureSource.RawFeatures, "Raw features", cancellationToken, ml =>
         {
-            _rawFolds ??= CrossValidation.BuildFolds(ml, _settings.Dataset.RawFeatures(), _settings.Dataset.LabeledKeys, _settings.Dataset.ClassCount,
-                _settings.FoldOfRow, _settings.FoldCount);
+            // Kept for later trials, so built in a context of their own: the trial's context is cancelled with the trial.
+            _rawFolds ??= CrossValidation.BuildFolds(new MLContext(_settings.PretrainingSeed), _settings.Dataset.RawFeatures(),
+                _settings.Dataset.LabeledKeys, _settings.Dataset.ClassCount, _settings.FoldOfRow, _settings.FoldCount);
             return (CrossValidation.Accuracy(_rawFolds, () => Trainer(ml, parameters.Downstream), cancellationToken), null);
         });
 
     /// <summary>Scores a trial whose metric does not depend on the pretraining fidelity (raw features, training from
     /// scratch) once, and reports the stored metric at every later rung and in resumed sessions.</summary>
-    private double ScoreOnce(TrialRequest request, SslFeatureSource source, string what, Func<MLContext, (double Accuracy, int? EmbeddingSize)> score)
+    private double ScoreOnce(TrialRequest request, SslFeatureSource source, string what, CancellationToken cancellationToken,
+        Func<MLContext, (double Accuracy, int? EmbeddingSize)> score)
     {
         string stateFile = Path.Combine(request.StateDirectory, MetricFile);
-        if (File.Exists(stateFile)) return double.Parse(File.ReadAllText(stateFile), CultureInfo.InvariantCulture);
+        // Written atomically; an unreadable one (an earlier version's torn write) is scored again rather than failing the trial.
+        if (File.Exists(stateFile) && double.TryParse(File.ReadAllText(stateFile), NumberStyles.Float, CultureInfo.InvariantCulture, out double stored)
+            && double.IsFinite(stored))
+            return stored;
         if (_settings.Objective.Kind != SslObjectiveKind.CrossValidatedAccuracy)
             throw new InvalidOperationException($"{what} cannot be scored by a label-free objective; leave it out of the search space.");
 
         var evaluation = Stopwatch.StartNew();
-        (double accuracy, int? embeddingSize) = score(new MLContext(request.Seed));
-        File.WriteAllText(stateFile, accuracy.ToString("R", CultureInfo.InvariantCulture));
+        var ml = new MLContext(request.Seed);
+        using CancellationTokenRegistration stop = CrossValidation.CancelWith(ml, cancellationToken);
+        (double accuracy, int? embeddingSize) = score(ml);
+        AtomicFile.WriteAllText(stateFile, accuracy.ToString("R", CultureInfo.InvariantCulture));
         WriteMeasures(new SslTrialMeasures
         {
             TrialId = request.TrialId,
@@ -174,13 +195,14 @@ internal sealed class SslTrialRunner : ITrialRunner
 
     /// <summary>The label-free measures of a stage over every row: rotation prediction for images, RankMe for all; the
     /// score is the rotation accuracy for images and RankMe over its maximum otherwise.</summary>
-    internal static LabelFreeMeasures MeasureLabelFree(SelfSupervisedTransformer stage, SslDataset dataset, int seed)
+    internal static LabelFreeMeasures MeasureLabelFree(SelfSupervisedTransformer stage, SslDataset dataset, int seed,
+        CancellationToken cancellationToken = default)
     {
-        double rankMe = LabelFreeEvaluation.RankMe(stage, dataset.Data, LabelFreeEvaluation.DefaultRankMeRows);
+        double rankMe = LabelFreeEvaluation.RankMe(stage, dataset.Data, LabelFreeEvaluation.DefaultRankMeRows, cancellationToken);
         double maximum = Math.Min(Math.Min(dataset.RowCount, LabelFreeEvaluation.DefaultRankMeRows), stage.EmbeddingSize);
         double fraction = rankMe / maximum;
         double? rotation = dataset.Shape.Kind == SslInputKind.Image
-            ? LabelFreeEvaluation.RotationPredictionAccuracy(stage, dataset.Data, LabelFreeEvaluation.DefaultRotationImages, seed)
+            ? LabelFreeEvaluation.RotationPredictionAccuracy(stage, dataset.Data, LabelFreeEvaluation.DefaultRotationImages, seed, cancellationToken)
             : null;
         return new LabelFreeMeasures(rankMe, fraction, rotation, rotation ?? fraction);
     }
@@ -189,10 +211,7 @@ internal sealed class SslTrialRunner : ITrialRunner
     {
         string name = $"trial-{measures.TrialId.ToString("D4", CultureInfo.InvariantCulture)}-" +
             $"{(measures.Fidelity is int f ? f.ToString("D4", CultureInfo.InvariantCulture) : "full")}.json";
-        string path = Path.Combine(_measuresFolder, name);
-        string temp = path + ".tmp";
-        File.WriteAllText(temp, JsonSerializer.Serialize(measures, MeasureJson));
-        File.Move(temp, path, overwrite: true);
+        AtomicFile.WriteAllText(Path.Combine(_measuresFolder, name), JsonSerializer.Serialize(measures, MeasureJson));
     }
 
     internal sealed record LabelFreeMeasures(double RankMe, double RankMeFraction, double? RotationAccuracy, double Score);

@@ -34,9 +34,10 @@ public sealed class BarlowTwinsMethod : SslMethodBase
     /// <summary>Creates Barlow Twins on <paramref name="encoder"/>.</summary>
     /// <param name="encoder">The encoder to pretrain.</param>
     /// <param name="options">Hyperparameters; null for the defaults.</param>
-    public BarlowTwinsMethod(SslEncoder encoder, BarlowTwinsOptions? options = null) : base(nameof(BarlowTwinsMethod), encoder)
+    public BarlowTwinsMethod(SslEncoder encoder, BarlowTwinsOptions? options = null)
+        : base(nameof(BarlowTwinsMethod), encoder, options ??= new BarlowTwinsOptions())
     {
-        Options = options ?? new BarlowTwinsOptions();
+        Options = options;
         int projection = Options.ResolveProjection(BarlowTwinsOptions.DefaultProjectionSize);
         Lambda = Options.Lambda is double lambda ? SslMethodOptions.Positive(lambda, nameof(Options.Lambda)) : 1.0 / projection;
         projector = AddHead("projector", new ProjectionHead(encoder.EmbeddingSize,

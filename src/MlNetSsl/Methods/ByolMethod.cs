@@ -35,9 +35,10 @@ public sealed class ByolMethod : SslMethodBase
     /// <summary>Creates BYOL on <paramref name="encoder"/>.</summary>
     /// <param name="encoder">The encoder to pretrain.</param>
     /// <param name="options">Hyperparameters; null for the defaults.</param>
-    public ByolMethod(SslEncoder encoder, ByolOptions? options = null) : base(nameof(ByolMethod), encoder)
+    public ByolMethod(SslEncoder encoder, ByolOptions? options = null)
+        : base(nameof(ByolMethod), encoder, options ??= new ByolOptions())
     {
-        Options = options ?? new ByolOptions();
+        Options = options;
         SslMethodOptions.InRange(Options.BaseMomentum, 0, 1, nameof(Options.BaseMomentum));
         int projection = Options.ResolveProjection(ByolOptions.DefaultProjectionSize);
         projector = AddHead("projector", new ProjectionHead(encoder.EmbeddingSize,

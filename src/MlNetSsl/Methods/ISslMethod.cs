@@ -20,6 +20,13 @@ public interface ISslMethod : IDisposable
     /// <summary>The module holding every piece of state: encoder, heads, targets and buffers.</summary>
     nn.Module Module { get; }
 
+    /// <summary>
+    /// The method's hyperparameters (its own options subclass, for example <see cref="SimClrOptions"/>), which a
+    /// pretraining checkpoint records so that a run with other hyperparameters does not resume from it. Null by
+    /// default, for methods without options; the built-in methods return the instance they train with.
+    /// </summary>
+    SslMethodOptions? Options => null;
+
     /// <summary>Parameters the optimizer updates (excludes momentum targets and other non-trained state).</summary>
     IEnumerable<Parameter> TrainableParameters();
 

@@ -52,9 +52,10 @@ public sealed class MaskedAutoencoderMethod : SslMethodBase
     /// <summary>Creates a masked autoencoder on <paramref name="encoder"/>.</summary>
     /// <param name="encoder">The encoder to pretrain.</param>
     /// <param name="options">Hyperparameters; null for the defaults.</param>
-    public MaskedAutoencoderMethod(SslEncoder encoder, MaskedAutoencoderOptions? options = null) : base(nameof(MaskedAutoencoderMethod), encoder)
+    public MaskedAutoencoderMethod(SslEncoder encoder, MaskedAutoencoderOptions? options = null)
+        : base(nameof(MaskedAutoencoderMethod), encoder, options ??= new MaskedAutoencoderOptions())
     {
-        Options = options ?? new MaskedAutoencoderOptions();
+        Options = options;
         shape = encoder.InputShape;
         SslMethodOptions.Positive(Options.PatchSize, nameof(Options.PatchSize));
         SslMethodOptions.InRange(Options.MaskRatio, 0, 1, nameof(Options.MaskRatio));

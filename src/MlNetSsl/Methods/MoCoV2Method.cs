@@ -48,9 +48,10 @@ public sealed class MoCoV2Method : SslMethodBase
     /// <summary>Creates MoCo v2 on <paramref name="encoder"/>.</summary>
     /// <param name="encoder">The encoder to pretrain.</param>
     /// <param name="options">Hyperparameters; null for the defaults.</param>
-    public MoCoV2Method(SslEncoder encoder, MoCoV2Options? options = null) : base(nameof(MoCoV2Method), encoder)
+    public MoCoV2Method(SslEncoder encoder, MoCoV2Options? options = null)
+        : base(nameof(MoCoV2Method), encoder, options ??= new MoCoV2Options())
     {
-        Options = options ?? new MoCoV2Options();
+        Options = options;
         SslMethodOptions.Positive(Options.Temperature, nameof(Options.Temperature));
         SslMethodOptions.InRange(Options.Momentum, 0, 1, nameof(Options.Momentum));
         SslMethodOptions.Positive(Options.QueueSize, nameof(Options.QueueSize));

@@ -32,9 +32,10 @@ public sealed class ScarfMethod : SslMethodBase
     /// <summary>Creates SCARF on a tabular <paramref name="encoder"/>.</summary>
     /// <param name="encoder">The encoder to pretrain; its input must be tabular.</param>
     /// <param name="options">Hyperparameters; null for the defaults.</param>
-    public ScarfMethod(SslEncoder encoder, ScarfOptions? options = null) : base(nameof(ScarfMethod), SslMethodFactory.RequireTabular(SslMethod.Scarf, encoder))
+    public ScarfMethod(SslEncoder encoder, ScarfOptions? options = null)
+        : base(nameof(ScarfMethod), SslMethodFactory.RequireTabular(SslMethod.Scarf, encoder), options ??= new ScarfOptions())
     {
-        Options = options ?? new ScarfOptions();
+        Options = options;
         SslMethodOptions.Positive(Options.Temperature, nameof(Options.Temperature));
         projector = AddHead("projector", new ProjectionHead(encoder.EmbeddingSize,
             Options.ResolveHidden(ScarfOptions.DefaultProjectionHiddenSize),

@@ -33,9 +33,10 @@ public sealed class SimClrMethod : SslMethodBase
     /// <summary>Creates SimCLR on <paramref name="encoder"/>.</summary>
     /// <param name="encoder">The encoder to pretrain.</param>
     /// <param name="options">Hyperparameters; null for the defaults.</param>
-    public SimClrMethod(SslEncoder encoder, SimClrOptions? options = null) : base(nameof(SimClrMethod), encoder)
+    public SimClrMethod(SslEncoder encoder, SimClrOptions? options = null)
+        : base(nameof(SimClrMethod), encoder, options ??= new SimClrOptions())
     {
-        Options = options ?? new SimClrOptions();
+        Options = options;
         SslMethodOptions.Positive(Options.Temperature, nameof(Options.Temperature));
         projector = AddHead("projector", new ProjectionHead(encoder.EmbeddingSize,
             Options.ResolveHidden(SimClrOptions.DefaultProjectionHiddenSize),

@@ -31,9 +31,10 @@ public sealed class SimSiamMethod : SslMethodBase
     /// <summary>Creates SimSiam on <paramref name="encoder"/>.</summary>
     /// <param name="encoder">The encoder to pretrain.</param>
     /// <param name="options">Hyperparameters; null for the defaults.</param>
-    public SimSiamMethod(SslEncoder encoder, SimSiamOptions? options = null) : base(nameof(SimSiamMethod), encoder)
+    public SimSiamMethod(SslEncoder encoder, SimSiamOptions? options = null)
+        : base(nameof(SimSiamMethod), encoder, options ??= new SimSiamOptions())
     {
-        Options = options ?? new SimSiamOptions();
+        Options = options;
         int projection = Options.ResolveProjection(SimSiamOptions.DefaultProjectionSize);
         projector = AddHead("projector", new ProjectionHead(encoder.EmbeddingSize,
             Options.ResolveHidden(SimSiamOptions.DefaultProjectionHiddenSize), projection, Options.ProjectionLayers, batchNormOnOutput: true));

@@ -47,14 +47,24 @@ public class SslMethodOptions
 /// </remarks>
 public abstract class SslMethodBase : nn.Module, ISslMethod
 {
+    private readonly SslMethodOptions? _options;
     private bool _disposed;
 
     /// <summary>Registers <paramref name="encoder"/> as the submodule <c>encoder</c>.</summary>
     /// <param name="name">Module name.</param>
     /// <param name="encoder">The encoder to pretrain.</param>
-    protected SslMethodBase(string name, SslEncoder encoder) : base(name)
+    protected SslMethodBase(string name, SslEncoder encoder) : this(name, encoder, null)
+    {
+    }
+
+    /// <summary>Registers <paramref name="encoder"/> as the submodule <c>encoder</c> and keeps the method's options.</summary>
+    /// <param name="name">Module name.</param>
+    /// <param name="encoder">The encoder to pretrain.</param>
+    /// <param name="options">The instance the method trains with, returned by <see cref="ISslMethod.Options"/>.</param>
+    protected SslMethodBase(string name, SslEncoder encoder, SslMethodOptions? options) : base(name)
     {
         Encoder = encoder ?? throw new ArgumentNullException(nameof(encoder));
+        _options = options;
         register_module("encoder", encoder);
     }
 
@@ -66,6 +76,9 @@ public abstract class SslMethodBase : nn.Module, ISslMethod
 
     /// <inheritdoc />
     public nn.Module Module => this;
+
+    // Explicit: each method exposes its options under the same name with their own type.
+    SslMethodOptions? ISslMethod.Options => _options;
 
     /// <summary>The device the encoder's parameters live on; heads, buffers and random draws use it too.</summary>
     public Device Device => Encoder.parameters().FirstOrDefault()?.device ?? torch.CPU;

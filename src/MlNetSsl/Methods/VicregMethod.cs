@@ -42,9 +42,10 @@ public sealed class VicregMethod : SslMethodBase
     /// <summary>Creates VICReg on <paramref name="encoder"/>.</summary>
     /// <param name="encoder">The encoder to pretrain.</param>
     /// <param name="options">Hyperparameters; null for the defaults.</param>
-    public VicregMethod(SslEncoder encoder, VicregOptions? options = null) : base(nameof(VicregMethod), encoder)
+    public VicregMethod(SslEncoder encoder, VicregOptions? options = null)
+        : base(nameof(VicregMethod), encoder, options ??= new VicregOptions())
     {
-        Options = options ?? new VicregOptions();
+        Options = options;
         SslMethodOptions.InRange(Options.InvarianceWeight, 0, double.MaxValue, nameof(Options.InvarianceWeight));
         SslMethodOptions.InRange(Options.VarianceWeight, 0, double.MaxValue, nameof(Options.VarianceWeight));
         SslMethodOptions.InRange(Options.CovarianceWeight, 0, double.MaxValue, nameof(Options.CovarianceWeight));

@@ -33,9 +33,10 @@ public sealed class VimeMethod : SslMethodBase
     /// <summary>Creates VIME on a tabular <paramref name="encoder"/>.</summary>
     /// <param name="encoder">The encoder to pretrain; its input must be tabular.</param>
     /// <param name="options">Hyperparameters; null for the defaults.</param>
-    public VimeMethod(SslEncoder encoder, VimeOptions? options = null) : base(nameof(VimeMethod), SslMethodFactory.RequireTabular(SslMethod.Vime, encoder))
+    public VimeMethod(SslEncoder encoder, VimeOptions? options = null)
+        : base(nameof(VimeMethod), SslMethodFactory.RequireTabular(SslMethod.Vime, encoder), options ??= new VimeOptions())
     {
-        Options = options ?? new VimeOptions();
+        Options = options;
         SslMethodOptions.InRange(Options.MaskProbability, 0, 1, nameof(Options.MaskProbability));
         SslMethodOptions.InRange(Options.Alpha, 0, double.MaxValue, nameof(Options.Alpha));
         int features = encoder.InputShape.Features;

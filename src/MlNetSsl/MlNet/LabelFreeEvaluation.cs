@@ -30,18 +30,22 @@ public static class LabelFreeEvaluation
     /// <param name="data">Rows holding the transformer's input column; labels are not read.</param>
     /// <param name="maxRows">Rows to embed at most, evenly spaced over the data (so data sorted by class is still
     /// covered). Default <see cref="DefaultRankMeRows"/>.</param>
+    /// <param name="cancellationToken">Checked between rows read and between embedding batches.</param>
     /// <exception cref="ArgumentException">Fewer than 2 rows, or an unusable input column.</exception>
-    public static double RankMe(SelfSupervisedTransformer transformer, IDataView data, int maxRows = DefaultRankMeRows)
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    public static double RankMe(SelfSupervisedTransformer transformer, IDataView data, int maxRows = DefaultRankMeRows,
+        CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(transformer);
         ArgumentNullException.ThrowIfNull(data);
         ArgumentOutOfRangeException.ThrowIfLessThan(maxRows, 2);
+        cancellationToken.ThrowIfCancellationRequested();
         SslEnvironment.EnsureInitialized();
         using var scope = torch.NewDisposeScope();
-        Tensor raw = ReadEvenlySpaced(transformer, data, maxRows);
+        Tensor raw = ReadEvenlySpaced(transformer, data, maxRows, cancellationToken);
         if (raw.shape[0] < 2)
             throw new ArgumentException($"RankMe needs at least 2 rows in column '{transformer.InputColumnName}'; the data has {raw.shape[0]}.", nameof(data));
-        Tensor embeddings = Embed(transformer, raw);
+        Tensor embeddings = Embed(transformer, raw, cancellationToken);
         return EmbeddingQuality.EffectiveRank(embeddings);
     }
 
@@ -60,9 +64,12 @@ public static class LabelFreeEvaluation
     /// <param name="data">Rows holding the image column; labels are not read.</param>
     /// <param name="maxImages">Images to use at most (at least 4), evenly spaced over the data. Default <see cref="DefaultRotationImages"/>.</param>
     /// <param name="seed">Seed of the train/test split of the images and of the classifier. Default 0.</param>
+    /// <param name="cancellationToken">Checked between rows read and between embedding batches, and passed to the
+    /// classifier's training (which stops at its next iteration).</param>
     /// <exception cref="ArgumentException">The stage's input is not images, or there are fewer than 4 images.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
     public static double RotationPredictionAccuracy(SelfSupervisedTransformer transformer, IDataView data,
-        int maxImages = DefaultRotationImages, int seed = 0)
+        int maxImages = DefaultRotationImages, int seed = 0, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(transformer);
         ArgumentNullException.ThrowIfNull(data);
@@ -70,13 +77,14 @@ public static class LabelFreeEvaluation
         if (transformer.InputShape.Kind != SslInputKind.Image)
             throw new ArgumentException($"Rotation prediction needs image input; this stage reads {transformer.InputShape.Kind} rows " +
                 $"from column '{transformer.InputColumnName}'. Use RankMe for vectors.", nameof(transformer));
+        cancellationToken.ThrowIfCancellationRequested();
         SslEnvironment.EnsureInitialized();
 
         float[][] features;
         int imageCount;
         using (var scope = torch.NewDisposeScope())
         {
-            Tensor raw = ReadEvenlySpaced(transformer, data, maxImages);
+            Tensor raw = ReadEvenlySpaced(transformer, data, maxImages, cancellationToken);
             imageCount = (int)raw.shape[0];
             if (imageCount < 4)
                 throw new ArgumentException($"Rotation prediction needs at least 4 images in column '{transformer.InputColumnName}'; " +
@@ -90,7 +98,7 @@ public static class LabelFreeEvaluation
                 Tensor rotated = quarterTurns == 0 ? images : images.rot90(quarterTurns, (2, 3));
                 if (rotated.shape[2] != height || rotated.shape[3] != width)
                     rotated = nn.functional.interpolate(rotated, [height, width], mode: InterpolationMode.Bilinear, align_corners: false);
-                embeddings[quarterTurns] = Embed(transformer, rotated.contiguous());
+                embeddings[quarterTurns] = Embed(transformer, rotated.contiguous(), cancellationToken);
             }
             Tensor all = torch.cat(embeddings, 0);
             int size = (int)all.shape[1];
@@ -112,7 +120,10 @@ public static class LabelFreeEvaluation
                 (testImages.Contains(image) ? test : train).Add(row);
             }
 
+        cancellationToken.ThrowIfCancellationRequested();
         var ml = new MLContext(seed);
+        // The context is this call's own, so cancelling it stops only this classifier (ML.NET checks between iterations).
+        using CancellationTokenRegistration stop = ml.CancelExecutionWhen(cancellationToken);
         var schema = SchemaDefinition.Create(typeof(RotationRow));
         schema[nameof(RotationRow.Features)].ColumnType = new VectorDataViewType(NumberDataViewType.Single, features[0].Length);
         schema[nameof(RotationRow.Rotation)].ColumnType = new KeyDataViewType(typeof(uint), 4);
@@ -126,6 +137,7 @@ public static class LabelFreeEvaluation
                 NumberOfThreads = 1, // reproducible sums
             }))
             .Fit(trainView);
+        cancellationToken.ThrowIfCancellationRequested(); // ML.NET may end a cancelled fit early without throwing
         IDataView scored = classifier.Transform(testView);
         uint[] predicted = scored.GetColumn<uint>("PredictedLabel").ToArray();
         uint[] actual = scored.GetColumn<uint>(nameof(RotationRow.Rotation)).ToArray();
@@ -133,19 +145,22 @@ public static class LabelFreeEvaluation
     }
 
     /// <summary>Embeddings [N, d] (CPU) of raw rows, one forward pass per <see cref="SelfSupervisedTransformer.BatchSize"/> rows.</summary>
-    private static Tensor Embed(SelfSupervisedTransformer transformer, Tensor raw)
+    private static Tensor Embed(SelfSupervisedTransformer transformer, Tensor raw, CancellationToken cancellationToken)
     {
         long count = raw.shape[0];
         int batch = Math.Max(1, transformer.BatchSize);
         var parts = new List<Tensor>();
         for (long start = 0; start < count; start += batch)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
             parts.Add(transformer.EmbedRaw(raw.narrow(0, start, Math.Min(batch, count - start))));
+        }
         return parts.Count == 1 ? parts[0] : torch.cat(parts, 0);
     }
 
     /// <summary>Up to <paramref name="maxRows"/> rows of the input column, evenly spaced over the data, as a raw tensor
     /// (uint8 images resized to the stage's shape, or float vectors). Skipped rows are never decoded.</summary>
-    private static Tensor ReadEvenlySpaced(SelfSupervisedTransformer transformer, IDataView data, int maxRows)
+    private static Tensor ReadEvenlySpaced(SelfSupervisedTransformer transformer, IDataView data, int maxRows, CancellationToken cancellationToken)
     {
         InputColumnReader reader = transformer.CheckInput(data.Schema);
         long total = data.GetRowCount() ?? CountRows(data);
@@ -158,6 +173,7 @@ public static class LabelFreeEvaluation
             long position = 0;
             while (buffer.Count < take && cursor.MoveNext())
             {
+                cancellationToken.ThrowIfCancellationRequested();
                 if (positions.Contains(position)) buffer.Add(filler);
                 position++;
             }

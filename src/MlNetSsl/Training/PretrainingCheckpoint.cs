@@ -7,8 +7,8 @@ namespace MlNetSsl;
 
 /// <summary>
 /// A pretraining checkpoint: module state (encoder, heads, targets, queues), optimizer state, the epoch and step
-/// reached, and the history so far. Written to a temporary file and moved into place, so a crash never leaves a
-/// half-written checkpoint; a SHA-256 guards against damaged files.
+/// reached, and the history so far. Written through <see cref="AtomicFile"/>, so a crash never leaves a half-written
+/// checkpoint; a SHA-256 guards against damaged files.
 /// </summary>
 internal sealed class PretrainingCheckpoint
 {
@@ -40,19 +40,14 @@ internal sealed class PretrainingCheckpoint
         }
         byte[] body = payload.ToArray();
 
-        string target = PathIn(directory);
-        string temp = target + $".{Environment.ProcessId}.tmp";
-        using (var file = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None))
-        using (var writer = new BinaryWriter(file))
+        AtomicFile.Write(PathIn(directory), file =>
         {
+            using var writer = new BinaryWriter(file, Encoding.UTF8, leaveOpen: true);
             writer.Write(Encoding.ASCII.GetBytes(Magic));
             writer.Write(FormatVersion);
             writer.Write(SHA256.HashData(body));
             WriteBytes(writer, body);
-            writer.Flush();
-            file.Flush(flushToDisk: true);
-        }
-        File.Move(temp, target, overwrite: true);
+        });
     }
 
     /// <summary>Reads the checkpoint in <paramref name="directory"/>, or returns null if there is none.</summary>
@@ -60,6 +55,8 @@ internal sealed class PretrainingCheckpoint
     public static PretrainingCheckpoint? TryRead(string directory)
     {
         string path = PathIn(directory);
+        // The next run clears what a killed one left, even when it has nothing left to train (and so writes nothing).
+        AtomicFile.RemoveStaleTemporaries(path, AtomicFile.StaleAfter);
         if (!File.Exists(path)) return null;
         try
         {

@@ -1,6 +1,8 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
+using System.Text.Json;
 using MlNetSsl.MlNet.Persistence;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -76,7 +78,8 @@ public static class SslPretrainer
 
         List<Parameter> parameters = method.TrainableParameters().ToList();
         using TrainingOptimizer optimizer = TrainingOptimizer.Create(parameters, options);
-        string fingerprint = Fingerprint(method, data, policy, options, batchSize);
+        // Only checkpointed runs need it (it hashes the data).
+        string? fingerprint = options.CheckpointDirectory is null ? null : Fingerprint(method, data, policy, options, batchSize);
 
         var history = new List<SslEpochRecord>();
         int startEpoch = 0;
@@ -85,8 +88,11 @@ public static class SslPretrainer
         {
             if (checkpoint.Fingerprint != fingerprint)
                 throw new InvalidOperationException(
-                    $"The checkpoint in {checkpointDirectory} belongs to a different run (method, encoder, data size, policy or " +
-                    "options differ). Use another CheckpointDirectory, or delete the checkpoint to start over.");
+                    $"The checkpoint in {checkpointDirectory} belongs to a different run: the method or its options, the " +
+                    "encoder, the data (its rows or their values), the augmentation policy, or a pretraining option that " +
+                    "shapes the weights (ScheduleEpochs, BatchSize, LearningRate, Optimizer, WeightDecay, Momentum, " +
+                    "LarsTrustCoefficient, WarmupEpochs, FinalLearningRateFraction, GradientClipNorm, Seed) differs. Use another " +
+                    "CheckpointDirectory, or delete the checkpoint to start over.");
             ModelStreams.LoadModuleFromBytes(method.Module, checkpoint.ModuleState, PretrainingCheckpoint.FileName, "the pretraining checkpoint");
             using (var reader = new BinaryReader(new MemoryStream(checkpoint.OptimizerState)))
                 optimizer.Load(reader);
@@ -157,7 +163,7 @@ public static class SslPretrainer
             {
                 try
                 {
-                    WriteCheckpoint(directory, fingerprint, epoch + 1, step, history, method, optimizer);
+                    WriteCheckpoint(directory, fingerprint!, epoch + 1, step, history, method, optimizer);
                 }
                 catch (Exception e) when (e is IOException or UnauthorizedAccessException)
                 {
@@ -275,16 +281,30 @@ public static class SslPretrainer
         return data.Batch(index, device).MoveToOuterDisposeScope();
     }
 
+    // Everything that shapes the trained weights: a checkpoint written under a different value must not be resumed.
+    // Left out on purpose: Epochs (a run may continue to more epochs within ScheduleEpochs), AllowCuda, checkpoint,
+    // monitor and progress settings, which change neither the steps nor their order.
     private static string Fingerprint(ISslMethod method, SslTensorDataset data, AugmentationPolicy policy, PretrainingOptions options, int batchSize)
     {
         var text = new StringBuilder()
             .Append(method.Kind).Append('|').Append(method.Encoder.Kind).Append('|').Append(method.Encoder.EmbeddingSize)
-            .Append('|').Append(data.Shape).Append('|').Append(data.Count).Append('|').Append(policy.ToJson())
-            .Append('|').Append(options.ResolvedScheduleEpochs).Append('|').Append(batchSize).Append('|').Append(options.LearningRate)
-            .Append('|').Append(options.Optimizer).Append('|').Append(options.WeightDecay).Append('|').Append(options.Momentum)
-            .Append('|').Append(options.WarmupEpochs).Append('|').Append(options.Seed);
+            .Append('|').Append(data.Shape).Append('|').Append(data.Count).Append('|').Append(data.ContentHash())
+            .Append('|').Append(policy.ToJson())
+            .Append('|').Append(options.ResolvedScheduleEpochs).Append('|').Append(batchSize).Append('|').Append(Number(options.LearningRate))
+            .Append('|').Append(options.Optimizer).Append('|').Append(Number(options.WeightDecay)).Append('|').Append(Number(options.Momentum))
+            .Append('|').Append(Number(options.LarsTrustCoefficient)).Append('|').Append(Number(options.WarmupEpochs))
+            .Append('|').Append(Number(options.FinalLearningRateFraction)).Append('|').Append(Number(options.GradientClipNorm))
+            .Append('|').Append(options.Seed)
+            .Append('|').Append(MethodOptionsJson(method.Options));
         foreach (var (name, parameter) in method.Module.named_parameters())
             text.Append('|').Append(name).Append(':').Append(string.Join('x', parameter.shape));
         return Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(text.ToString())));
     }
+
+    // Round-trip formatting, independent of the current culture.
+    private static string Number(double value) => value.ToString("R", CultureInfo.InvariantCulture);
+
+    // Serialized with the runtime type, so the method's own settings (SimClrOptions.Temperature, ...) are included.
+    private static string MethodOptionsJson(SslMethodOptions? methodOptions) =>
+        methodOptions is null ? "no options" : methodOptions.GetType().FullName + JsonSerializer.Serialize(methodOptions, methodOptions.GetType());
 }

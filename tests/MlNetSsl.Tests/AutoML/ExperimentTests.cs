@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
+using Microsoft.ML;
 using MlNetSsl.AutoML;
 using Xunit;
 
@@ -112,6 +113,43 @@ public sealed class ExperimentTests : IDisposable
         Assert.Equal(TrialStatus.Cancelled, result.Trials.Single(t => t.TrialId == 1).Status);
         Assert.Equal(new[] { 0, 1 }, result.Trials.Select(t => t.TrialId).Order());
         Assert.Equal(SearchStopReason.TimeBudget, result.StopReason);
+    }
+
+    [Fact]
+    public async Task AnExperimentThatRefitsReturnsOnlyAfterTheTrialTheBudgetAbandonedHasExited()
+    {
+        long exitedAt = 0;
+        SearchResult result = await IdExperiment(10, async (id, token) =>
+            {
+                if (id == 0) return 0.5;
+                try
+                {
+                    await Task.Delay(TimeSpan.FromSeconds(60), token);
+                    return 0.9;
+                }
+                finally
+                {
+                    // Cancelled, but it first finishes its current step, well past the grace period.
+                    Thread.Sleep(1500);
+                    Interlocked.Exchange(ref exitedAt, Stopwatch.GetTimestamp());
+                }
+            })
+            .SetTrainingTime(TimeSpan.FromMilliseconds(500))
+            .SetTrialCancellationGracePeriod(TimeSpan.FromMilliseconds(100))
+            .WaitForAbandonedTrials()
+            .RunAsync();
+        long returnedAt = Stopwatch.GetTimestamp();
+
+        long exited = Interlocked.Read(ref exitedAt);
+        Assert.NotEqual(0, exited); // no trial code runs after RunAsync returned
+        Assert.True(exited <= returnedAt);
+        Assert.Equal(SearchStopReason.TimeBudget, result.StopReason);
+        Assert.Equal(TrialStatus.Cancelled, result.Trials.Single(t => t.TrialId == 1).Status);
+
+        // The experiments that refit against their trials' cache wait like this.
+        Assert.True(new MLContext().SelfSupervisedExperiment().Search.WaitsForAbandonedTrials);
+        Assert.True(new MLContext().MulticlassTrainerExperiment().Search.WaitsForAbandonedTrials);
+        Assert.False(new SearchExperiment().WaitsForAbandonedTrials);
     }
 
     [Fact]
@@ -359,6 +397,25 @@ public sealed class ExperimentTests : IDisposable
         await File.WriteAllTextAsync(Path.Combine(folder, "journal.json"), "{ \"version\": 1, \"events\": [ {");
         var damaged = await Assert.ThrowsAsync<InvalidDataException>(() => Build(1).RunAsync());
         Assert.Contains("damaged", damaged.Message);
+    }
+
+    [Fact]
+    public async Task AJournalTemporaryLeftByAKilledSessionIsIgnoredAndRemovedOnResume()
+    {
+        string folder = Path.Combine(_folder, "killed");
+        SearchExperiment Build() => new SearchExperiment().SetSearchSpace(SyntheticObjectives.QuadraticSpace()).SetTuner(SslTuner.Random)
+            .SetSeed(3).SetMaxTrials(2).SetCheckpoint(folder).SetTrialRunner((r, _) => Task.FromResult(-SyntheticObjectives.Quadratic(r.Parameters)));
+        SearchResult first = await Build().RunAsync();
+        // A session killed while rewriting the journal: half a journal in its temporary file, hours ago.
+        string stale = Path.Combine(folder, $"journal.json.{Guid.NewGuid():N}.tmp");
+        await File.WriteAllTextAsync(stale, "{ \"version\": 1, \"events\": [ {");
+        File.SetLastWriteTimeUtc(stale, DateTime.UtcNow - TimeSpan.FromHours(2));
+
+        SearchResult resumed = await Build().RunAsync();
+
+        Assert.Equal(first.Trials.Select(t => (t.TrialId, t.Metric)), resumed.Trials.Select(t => (t.TrialId, t.Metric)));
+        Assert.False(File.Exists(stale));
+        Assert.Empty(Directory.GetFiles(folder, "*.tmp", SearchOption.AllDirectories));
     }
 
     private static void CopyDirectory(string source, string destination)

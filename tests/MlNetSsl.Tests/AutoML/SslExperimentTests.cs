@@ -106,6 +106,35 @@ public sealed class SslExperimentTests : IDisposable
     }
 
     [Fact]
+    public async Task DataWithoutAnyLabelOrWithOneClassIsRefusedWithAMessageThatSaysSo()
+    {
+        var ml = new MLContext(seed: 1);
+        HiggsRow[] unlabeled = SslExperimentData.HiggsWithHiddenLabels(100, labeledEvery: 1000);
+        foreach (HiggsRow row in unlabeled) row.Label = float.NaN;
+        SslExperiment Experiment(IDataView data, string input, string label) => ml.SelfSupervisedExperiment()
+            .SetDataset(data, label).SetInputColumn(input).SetMaxTrials(1);
+
+        var none = await Assert.ThrowsAsync<InvalidOperationException>(() =>
+            Experiment(ml.Data.LoadFromEnumerable(unlabeled), "Features", "Label").RunAsync());
+        Assert.Contains("No row has a label in column 'Label'", none.Message);
+        Assert.Contains("NaN or empty text", none.Message);
+        Assert.Contains("SslObjective.LabelFree", none.Message);
+        Assert.DoesNotContain("class(es)", none.Message);
+
+        // Text labels, all empty: the same.
+        ImageRow[] images = StageData.CifarRows(perClass: 1).Select(r => new ImageRow { ImagePath = r.ImagePath, Label = "" }).ToArray();
+        var noText = await Assert.ThrowsAsync<InvalidOperationException>(() =>
+            Experiment(SslExperimentData.Images(ml, images), "Image", nameof(ImageRow.Label)).RunAsync());
+        Assert.Contains("No row has a label in column 'Label'", noText.Message);
+
+        HiggsRow[] oneClass = SslExperimentData.HiggsWithHiddenLabels(100, labeledEvery: 10);
+        foreach (HiggsRow row in oneClass) if (!float.IsNaN(row.Label)) row.Label = 1;
+        var single = await Assert.ThrowsAsync<InvalidOperationException>(() =>
+            Experiment(ml.Data.LoadFromEnumerable(oneClass), "Features", "Label").RunAsync());
+        Assert.Contains("a single class among its 10 labeled rows", single.Message);
+    }
+
+    [Fact]
     public async Task AutoPicksTheLabelFreeObjectiveBelowFiveLabelsPerClassAndSaysSo()
     {
         var ml = new MLContext(seed: 1);

@@ -174,6 +174,94 @@ public sealed class PretrainingLoopTests(ITestOutputHelper output) : IDisposable
         Assert.Empty(Directory.GetFiles(dir, "*.tmp"));
     }
 
+    [Theory]
+    [InlineData(nameof(PretrainingOptions.GradientClipNorm))]
+    [InlineData(nameof(PretrainingOptions.FinalLearningRateFraction))]
+    [InlineData(nameof(PretrainingOptions.LarsTrustCoefficient))]
+    public void CheckpointIsRefusedWhenAWeightShapingOptionChanged(string option)
+    {
+        using var data = Higgs(256);
+        string dir = Path.Combine(_folder, option);
+        using (var method = NewMethod(1))
+            SslPretrainer.Run(method, data, Policy, Options(1, dir, SslOptimizer.Lars));
+
+        var changed = Options(1, dir, SslOptimizer.Lars);
+        switch (option)
+        {
+            case nameof(PretrainingOptions.GradientClipNorm): changed.GradientClipNorm = 1; break;
+            case nameof(PretrainingOptions.FinalLearningRateFraction): changed.FinalLearningRateFraction = 0.5; break;
+            default: changed.LarsTrustCoefficient = 2e-3; break;
+        }
+        using var other = NewMethod(1);
+        var ex = Assert.Throws<InvalidOperationException>(() => SslPretrainer.Run(other, data, Policy, changed));
+        Assert.Contains(option, ex.Message);
+
+        using var same = NewMethod(1);
+        Assert.Equal(1, SslPretrainer.Run(same, data, Policy, Options(1, dir, SslOptimizer.Lars)).ResumedEpochs);
+    }
+
+    [Fact]
+    public void CheckpointIsRefusedWhenTheDataChangedButNotItsRowCount()
+    {
+        using var data = Higgs(256);
+        string dir = Path.Combine(_folder, "data");
+        using (var method = NewMethod(1))
+            SslPretrainer.Run(method, data, Policy, Options(1, dir));
+        // Same rows, same count, one value changed.
+        Tensor rows = data.Slice(0, data.Count, torch.CPU).clone();
+        rows[100, 3] = rows[100, 3] + 0.5f;
+        using var edited = new SslTensorDataset(rows, data.Shape);
+        Assert.Equal(data.Count, edited.Count);
+
+        using var other = NewMethod(1);
+        var ex = Assert.Throws<InvalidOperationException>(() => SslPretrainer.Run(other, edited, Policy, Options(1, dir)));
+        Assert.Contains("data", ex.Message);
+
+        // An equal copy hashes the same: the check compares values, not instances.
+        using var copy = new SslTensorDataset(data.Slice(0, data.Count, torch.CPU).clone(), data.Shape);
+        Assert.Equal(data.ContentHash(), copy.ContentHash());
+        using var same = NewMethod(1);
+        Assert.Equal(1, SslPretrainer.Run(same, copy, Policy, Options(1, dir)).ResumedEpochs);
+    }
+
+    [Fact]
+    public void CheckpointRecordsTheMethodOptionsAndResumesBitwiseWhenTheyAreUnchanged()
+    {
+        using var data = Higgs(256);
+        static SimClrMethod NewSimClr(double temperature)
+        {
+            SslEnvironment.EnsureInitialized();
+            torch.manual_seed(1);
+            return new SimClrMethod(new SmallMlpEncoder(28, 12),
+                new SimClrOptions { Temperature = temperature, ProjectionHiddenSize = 32, ProjectionSize = 16 });
+        }
+        PretrainingOptions Schedule(int epochs, string? dir)
+        {
+            var options = Options(epochs, dir);
+            options.ScheduleEpochs = 2;
+            return options;
+        }
+
+        using var straight = NewSimClr(0.5);
+        Assert.Same(straight.Options, ((ISslMethod)straight).Options);
+        SslPretrainer.Run(straight, data, Policy, Schedule(2, null));
+
+        string dir = Path.Combine(_folder, "simclr");
+        using (var first = NewSimClr(0.5))
+            SslPretrainer.Run(first, data, Policy, Schedule(1, dir));
+
+        using (var hotter = NewSimClr(0.2))
+        {
+            var ex = Assert.Throws<InvalidOperationException>(() => SslPretrainer.Run(hotter, data, Policy, Schedule(2, dir)));
+            Assert.Contains("method or its options", ex.Message);
+        }
+
+        using var resumed = NewSimClr(0.5); // equal options in a new instance: the same run
+        var result = SslPretrainer.Run(resumed, data, Policy, Schedule(2, dir));
+        Assert.Equal(1, result.ResumedEpochs);
+        Assert.Equal(ModelStreams.ModuleToBytes(straight), ModelStreams.ModuleToBytes(resumed));
+    }
+
     [Fact]
     public void CollapsedEmbeddingsAreReported()
     {

@@ -1,0 +1,62 @@
+using Microsoft.ML;
+using MlNetSsl.AutoML;
+using MlNetSsl.Tests.MlNet;
+using Xunit;
+
+namespace MlNetSsl.Tests.AutoML;
+
+/// <summary>The pretraining cache shared by trials: a damaged entry is rebuilt, never handed to every later trial of its key.</summary>
+public sealed class PretrainingCacheTests : IDisposable
+{
+    private readonly string _folder = Directory.CreateTempSubdirectory("mlnetssl-cache-").FullName;
+    private readonly MLContext _ml = new(seed: 1);
+
+    public void Dispose() => Directory.Delete(_folder, recursive: true);
+
+    private static SelfSupervisedOptions Options(int epochs) => new()
+    {
+        OutputColumnName = "E", InputColumnName = nameof(HiggsRow.Features), Method = SslMethod.Scarf,
+        Epochs = epochs, ScheduleEpochs = 2, BatchSize = 64, Seed = 3, AllowCuda = false,
+    };
+
+    private static float[][] Embed(SelfSupervisedTransformer stage, IDataView rows)
+    {
+        using (stage) return StageData.Vectors(stage.Transform(rows), "E");
+    }
+
+    [Fact]
+    public void ATruncatedCacheEntryIsDetectedAndRebuiltToTheStraightRun()
+    {
+        IDataView data = _ml.Data.LoadFromEnumerable(StageData.HiggsRows("train", 256));
+        IDataView test = _ml.Data.LoadFromEnumerable(StageData.HiggsRows("test", 16));
+        float[][] straight = Embed(new PretrainingCache(Path.Combine(_folder, "straight")).Pretrain(_ml, data, Options(2), "key", default).Transformer, test);
+
+        string root = Path.Combine(_folder, "cache");
+        var cache = new PretrainingCache(root);
+        Embed(cache.Pretrain(_ml, data, Options(1), "key", default).Transformer, test);
+        string keyFolder = Directory.GetDirectories(root, "pretraining-*").Single();
+        string snapshotFile = Directory.GetFiles(Path.Combine(keyFolder, "epoch-0001")).Single();
+        byte[] whole = File.ReadAllBytes(snapshotFile);
+
+        // An earlier version's copy into the next rung's work folder, cut short by a crash.
+        string work = Path.Combine(keyFolder, "to-0002");
+        Directory.CreateDirectory(work);
+        File.WriteAllBytes(Path.Combine(work, Path.GetFileName(snapshotFile)), whole[..(whole.Length / 2)]);
+
+        PretrainingOutcome continued = cache.Pretrain(_ml, data, Options(2), "key", default);
+        Assert.Equal((1, 1), (continued.EpochsReused, continued.EpochsTrained)); // the intact snapshot was used, the torn copy dropped
+        Assert.Equal(straight, Embed(continued.Transformer, test));
+
+        // A damaged snapshot: the trial that reads it rebuilds from the next older one, and so do later trials.
+        string snapshot2 = Directory.GetFiles(Path.Combine(keyFolder, "epoch-0002")).Single();
+        byte[] bytes = File.ReadAllBytes(snapshot2);
+        File.WriteAllBytes(snapshot2, bytes[..(bytes.Length - 100)]);
+        PretrainingOutcome rebuilt = cache.Pretrain(_ml, data, Options(2), "key", default);
+        Assert.Equal((1, 1), (rebuilt.EpochsReused, rebuilt.EpochsTrained));
+        Assert.Equal(straight, Embed(rebuilt.Transformer, test));
+        PretrainingOutcome later = cache.Pretrain(_ml, data, Options(2), "key", default);
+        Assert.Equal((2, 0), (later.EpochsReused, later.EpochsTrained));
+        Assert.Equal(straight, Embed(later.Transformer, test));
+        Assert.Empty(Directory.GetFiles(root, "*.tmp", SearchOption.AllDirectories));
+    }
+}
