@@ -283,16 +283,20 @@ public sealed class BadInputMatrixTests : IDisposable
 
     // ---- cancellation ----------------------------------------------------------------------------------------
 
+    // MLContext.CancelExecution is internal in ML.NET 5; users reach it through MlNetSsl's CancelExecutionWhen (or
+    // Microsoft.ML.Experimental), and the stage must stop either way, not only through its own CancellationToken option.
     [Fact]
-    public void CancelExecutionStopsPretrainingWithinAFewSteps()
+    public void CancellingTheMlContextStopsPretrainingWithinAFewSteps()
     {
         var ml = new MLContext(seed: 1);
+        using var user = new CancellationTokenSource();
+        using var link = ml.CancelExecutionWhen(user.Token);
         int steps = 0;
         var estimator = ml.Transforms.SelfSupervised("E", "Features", SslMethod.Scarf, o =>
         {
             o.Epochs = 5000; // far more than can run before the cancellation is seen
             o.BatchSize = 32;
-            o.Progress = new SyncProgress(p => { if (Interlocked.Increment(ref steps) == 3) ml.CancelExecution(); });
+            o.Progress = new SyncProgress(p => { if (Interlocked.Increment(ref steps) == 3) user.Cancel(); });
         });
         Assert.ThrowsAny<OperationCanceledException>(() => estimator.Fit(ml.Data.LoadFromEnumerable(StageData.HiggsRows("train", 64))));
         Assert.InRange(steps, 3, 2 * 5000 - 1);
@@ -303,9 +307,11 @@ public sealed class BadInputMatrixTests : IDisposable
     }
 
     [Fact]
-    public void CancelExecutionStopsFineTuning()
+    public void CancellingTheMlContextStopsFineTuning()
     {
         var ml = new MLContext(seed: 1);
+        using var user = new CancellationTokenSource();
+        using var link = ml.CancelExecutionWhen(user.Token);
         var data = ml.Transforms.Conversion.MapValueToKey("LabelKey", "Label").Fit(Higgs(128)).Transform(Higgs(128));
         using var stage = ml.Transforms.SelfSupervised("E", "Features", SslMethod.Scarf, Quick).Fit(data);
         int epochs = 0;
@@ -314,7 +320,7 @@ public sealed class BadInputMatrixTests : IDisposable
             o.Epochs = 100000;
             o.BatchSize = 32;
             o.EarlyStoppingPatience = 0;
-            o.Progress = new CallbackProgress<FineTuneProgress>(_ => { if (Interlocked.Increment(ref epochs) == 2) ml.CancelExecution(); });
+            o.Progress = new CallbackProgress<FineTuneProgress>(_ => { if (Interlocked.Increment(ref epochs) == 2) user.Cancel(); });
         });
         Assert.ThrowsAny<OperationCanceledException>(() => trainer.Fit(data));
         Assert.True(epochs >= 2);
