@@ -158,8 +158,6 @@ internal sealed class OnnxModelBuilder : IOnnxGraph
 /// <summary>ML.NET's converter context as an <see cref="IOnnxGraph"/>: the same exporter feeds <c>ConvertToOnnx</c>.</summary>
 internal sealed class MlNetOnnxGraph(OnnxContext context) : IOnnxGraph
 {
-    public OnnxContext Context => context;
-
     public string AddInitializer(float[] values, long[] dims, string nameHint) => context.AddInitializer(values, dims, nameHint, true);
 
     public string AddInitializer(long[] values, long[] dims, string nameHint) => context.AddInitializer(values, dims, nameHint, true);
