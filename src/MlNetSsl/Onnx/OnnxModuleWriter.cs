@@ -15,8 +15,6 @@ internal sealed class OnnxModuleWriter(IOnnxGraph graph)
     private const string SupportedLayers = "Sequential, Conv1d, Conv2d, BatchNorm1d, BatchNorm2d (with running statistics, as in eval mode), ReLU, " +
         "MaxPool2d, AdaptiveAvgPool1d/2d to size 1, Flatten, Linear and Identity";
 
-    public IOnnxGraph Graph => graph;
-
     /// <summary>The encoder's output for encoder input <paramref name="x"/> (already normalized and shaped).</summary>
     /// <exception cref="NotSupportedException">The encoder, or one of its layers, has no ONNX form.</exception>
     public string Encoder(SslEncoder encoder, string x) => encoder.WriteOnnx(this, x);
