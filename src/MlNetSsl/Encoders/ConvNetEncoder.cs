@@ -75,4 +75,10 @@ public sealed class ConvNetEncoder : SslEncoder
         Tensor x = features.call(EncoderLayers.ChannelsLastOnCpu(input * 2 - 1));
         return head.call(x).MoveToOuterDisposeScope();
     }
+
+    internal override string WriteOnnx(Onnx.OnnxModuleWriter writer, string input)
+    {
+        string x = writer.ScaleShift(input, 2f, -1f, "centred");
+        return writer.Layer(head, writer.Layer(features, x, "features"), "head");
+    }
 }

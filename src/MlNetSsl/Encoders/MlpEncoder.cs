@@ -56,4 +56,7 @@ public sealed class MlpEncoder : SslEncoder
         using var scope = torch.NewDisposeScope();
         return head.call(body.call(input)).MoveToOuterDisposeScope();
     }
+
+    internal override string WriteOnnx(Onnx.OnnxModuleWriter writer, string input) =>
+        writer.Layer(head, writer.Layer(body, input, "body"), "head");
 }

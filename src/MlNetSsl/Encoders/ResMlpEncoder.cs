@@ -62,4 +62,17 @@ public sealed class ResMlpEncoder : SslEncoder
         x = nn.functional.relu(finalNorm.call(x));
         return head.call(x).MoveToOuterDisposeScope();
     }
+
+    internal override string WriteOnnx(Onnx.OnnxModuleWriter writer, string input)
+    {
+        string x = writer.Layer(stem, input, "stem");
+        int i = 0;
+        foreach (nn.Module<Tensor, Tensor> block in blocks)
+        {
+            string path = $"blocks.{i++}";
+            x = writer.Add(x, writer.Layer(block, x, path), path + ".add");
+        }
+        x = writer.Relu(writer.Layer(finalNorm, x, "finalNorm"), "final_relu");
+        return writer.Layer(head, x, "head");
+    }
 }

@@ -76,6 +76,15 @@ public sealed class ResNetEncoder : SslEncoder
         return head.call(x).MoveToOuterDisposeScope();
     }
 
+    internal override string WriteOnnx(Onnx.OnnxModuleWriter writer, string input)
+    {
+        string x = writer.ScaleShift(input, 2f, -1f, "centred");
+        // The body is a Sequential of plain layers and BasicBlocks; blocks write their residual structure themselves.
+        foreach ((string name, nn.Module layer) in body.named_children())
+            x = layer is BasicBlock block ? block.WriteOnnx(writer, x, "body." + name) : writer.Layer(layer, x, "body." + name);
+        return writer.Layer(head, x, "head");
+    }
+
     private sealed class BasicBlock : nn.Module<Tensor, Tensor>
     {
         private readonly Conv2d conv1, conv2;
@@ -102,6 +111,14 @@ public sealed class ResNetEncoder : SslEncoder
             y = bn2.call(conv2.call(y));
             Tensor skip = shortcut is null ? input : shortcut.call(input);
             return nn.functional.relu(y + skip).MoveToOuterDisposeScope();
+        }
+
+        public string WriteOnnx(Onnx.OnnxModuleWriter writer, string input, string path)
+        {
+            string y = writer.Relu(writer.Layer(bn1, writer.Layer(conv1, input, path + ".conv1"), path + ".bn1"), path + ".relu1");
+            y = writer.Layer(bn2, writer.Layer(conv2, y, path + ".conv2"), path + ".bn2");
+            string skip = shortcut is null ? input : writer.Layer(shortcut, input, path + ".shortcut");
+            return writer.Relu(writer.Add(y, skip, path + ".add"), path + ".relu2");
         }
     }
 }

@@ -49,4 +49,12 @@ public abstract class SslEncoder : nn.Module<Tensor, Tensor>
         ? EncoderFactory.Create(InputShape, options)
         : throw new NotSupportedException(
             $"{GetType().Name} is a custom encoder without Options; override SslEncoder.CreateUntrained so it can be copied for fine-tuning.");
+
+    /// <summary>
+    /// Writes this encoder's eval-mode forward pass as ONNX nodes on <paramref name="input"/> (the encoder's input
+    /// tensor) and returns the embedding's name. Built-in encoders override it next to their <c>forward</c>; a custom
+    /// encoder's forward is code the exporter cannot read, so it is refused by name.
+    /// </summary>
+    internal virtual string WriteOnnx(Onnx.OnnxModuleWriter writer, string input) =>
+        throw Onnx.OnnxModuleWriter.Unsupported("", this, "a custom encoder, whose forward pass the exporter cannot read");
 }

@@ -101,6 +101,9 @@ public sealed class SslClassifier : nn.Module<Tensor, Tensor>
     /// <param name="input">Inputs shaped <see cref="SslInputShape.BatchShape"/>.</param>
     public override Tensor forward(Tensor input) => head.call(encoder.call(input));
 
+    /// <summary>The head (hidden blocks, input standardization, output layer), for ONNX export.</summary>
+    internal Sequential Head => head;
+
     /// <summary>Logits from embeddings (the head alone).</summary>
     internal Tensor HeadForward(Tensor embeddings) => head.call(embeddings);
 

@@ -1,5 +1,7 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using Microsoft.ML.Model.OnnxConverter;
+using Microsoft.ML.Runtime;
 using MlNetSsl.Data;
 
 namespace MlNetSsl.MlNet;
@@ -9,8 +11,10 @@ namespace MlNetSsl.MlNet;
 /// twice in lockstep: a look-ahead cursor reads the next batch of the input column and computes it in one forward
 /// pass, while the main cursor supplies the current row's other columns. Both are unshuffled cursors over the same
 /// view, so they see the same rows in the same order; that is also why this view does not shuffle.
+/// It is a data transform over its input (<see cref="Source"/>) so that ML.NET's ONNX converter, which walks a
+/// pipeline's views back to its input, can ask it for its ONNX nodes.
 /// </summary>
-internal sealed class BatchedDataView : IDataView
+internal sealed class BatchedDataView : ITransformCanSaveOnnx
 {
     private readonly BatchedOutput _output;
     private readonly IDataView _input;
@@ -23,6 +27,19 @@ internal sealed class BatchedDataView : IDataView
     }
 
     public bool CanShuffle => false;
+
+    /// <summary>The input view.</summary>
+    public IDataView Source => _input;
+
+    // True even where the export will fail (image input): a false here makes ML.NET's converter stop quietly and then
+    // fail with a generic message, while SaveAsOnnx can say why and what to do instead.
+    public bool CanSaveOnnx(OnnxContext ctx) => true;
+
+    public void SaveAsOnnx(OnnxContext ctx) => _output.SaveAsOnnx(ctx);
+
+    // A data transform is saved through its transformer (mlContext.Model.Save), never on its own.
+    void ICanSaveModel.Save(ModelSaveContext ctx) => throw new NotSupportedException(
+        "This view is the output of an MlNetSsl transformer; save the transformer (mlContext.Model.Save) instead of the view.");
 
     public DataViewSchema Schema { get; }
 

@@ -1,5 +1,6 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using Microsoft.ML.Model.OnnxConverter;
 using MlNetSsl.Data;
 using static TorchSharp.torch;
 
@@ -26,6 +27,12 @@ internal abstract class BatchedOutput
 
     /// <summary>[N, <see cref="ValuesPerRow"/>] float32 on the CPU for a raw batch (uint8 images or float32 vectors).</summary>
     public abstract Tensor Compute(Tensor raw);
+
+    /// <summary>
+    /// Writes the computation into ML.NET's ONNX converter: reads the input column's variable and maps each added
+    /// column to a new variable. Throws <see cref="NotSupportedException"/> with the reason when it cannot.
+    /// </summary>
+    public abstract void SaveAsOnnx(OnnxContext context);
 
     /// <summary>A getter for added column <paramref name="column"/> that reads the current row's values through <paramref name="values"/>.</summary>
     public abstract Delegate MakeGetter(int column, Func<ReadOnlyMemory<float>> values);

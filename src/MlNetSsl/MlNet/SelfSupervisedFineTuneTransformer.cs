@@ -1,10 +1,12 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using Microsoft.ML.Model.OnnxConverter;
 using Microsoft.ML.Runtime;
 using MlNetSsl;
 using MlNetSsl.Data;
 using MlNetSsl.MlNet;
 using MlNetSsl.MlNet.Persistence;
+using MlNetSsl.Onnx;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -102,6 +104,53 @@ public sealed class SelfSupervisedFineTuneTransformer : ITransformer, ICanSaveMo
         if (_guard.TryClose()) _classifier.Dispose();
     }
 
+    /// <summary>
+    /// Writes the classifier (input standardization, encoder, head, softmax) as a standalone ONNX model (IR 7, opset 12)
+    /// that ONNX Runtime or ML.NET's <c>ApplyOnnxModel</c> runs without TorchSharp. The model has one float input named
+    /// <see cref="InputColumnName"/>: images as [N, 3, H, W] RGB values in [0, 1] (H and W as the pretrained stage's);
+    /// tabular rows as [N, F] raw values; series as [N, C*T] raw values, channel after channel. Its one output,
+    /// <c>Score</c>, holds the class probabilities [N, <see cref="ClassCount"/>] in key order: the arg max (first on
+    /// ties) is class <c>k</c> of <see cref="ClassNames"/>, <c>PredictedLabel</c> key <c>k + 1</c>. Nothing is written
+    /// unless the whole model was built. For a pipeline on tabular or series input, <c>mlContext.Model.ConvertToOnnx</c>
+    /// exports Score and PredictedLabel with the steps around the classifier.
+    /// </summary>
+    /// <param name="stream">Where the model is written; it stays open.</param>
+    /// <exception cref="NotSupportedException">The encoder, or one of its layers, has no ONNX form; the message names the layer.</exception>
+    /// <exception cref="ObjectDisposedException">This transformer was disposed.</exception>
+    public void SaveClassifierAsOnnx(Stream stream)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        if (!stream.CanWrite) throw new ArgumentException("The stream is not writable.", nameof(stream));
+        byte[] model;
+        using (_guard.Enter())
+        {
+            model = OnnxExport.Standalone(_model.InputShape, InputColumnName, "Score", ClassCount,
+                $"MlNetSsl fine-tuned classifier ({_classifier.Encoder.Kind}); input {InputColumnName}, output Score [N, {ClassCount}] probabilities.",
+                (graph, input) => OnnxExport.Probabilities(graph, _classifier, _normalizer, input));
+        }
+        stream.Write(model);
+    }
+
+    /// <summary>Adds Score and PredictedLabel to ML.NET's ONNX converter (see <see cref="BatchedDataView"/>).</summary>
+    private void SaveAsOnnx(OnnxContext context, string inputColumn, ScoreOutput output)
+    {
+        if (_model.InputShape.Kind == SslInputKind.Image)
+            throw SelfSupervisedTransformer.ImagePipelineNotConvertible(nameof(SaveClassifierAsOnnx));
+        string input = SelfSupervisedTransformer.OnnxInputVariable(context, inputColumn);
+        using (_guard.Enter())
+        {
+            var graph = new MlNetOnnxGraph(context);
+            string probabilities = OnnxExport.Probabilities(graph, _classifier, _normalizer, input);
+            string score = context.AddIntermediateVariable(output.Columns[0].Type, output.Columns[0].Name);
+            context.CreateNode("Identity", probabilities, score, context.GetNodeName("Identity"), "");
+            // PredictedLabel is the one-based key of the arg max, as the IDataView getter computes it (first on ties).
+            string index = graph.AddNode("ArgMax", [probabilities], "argmax", OnnxAttribute.Of("axis", 1), OnnxAttribute.Of("keepdims", 1));
+            string key = graph.AddNode("Add", [index, graph.AddInitializer(new long[] { 1 }, [1], "one")], "key");
+            string label = context.AddIntermediateVariable(output.Columns[1].Type, output.Columns[1].Name);
+            context.CreateNode("Cast", key, label, context.GetNodeName("Cast"), "").AddAttribute("to", typeof(uint));
+        }
+    }
+
     private InputColumnReader CheckInput(DataViewSchema schema) =>
         InputColumnReader.ForModel(schema, InputColumnName, _model.InputShape, "the classifier");
 
@@ -136,6 +185,8 @@ public sealed class SelfSupervisedFineTuneTransformer : ITransformer, ICanSaveMo
         ];
 
         public override Tensor Compute(Tensor raw) => owner.Probabilities(raw);
+
+        public override void SaveAsOnnx(OnnxContext context) => owner.SaveAsOnnx(context, reader.ColumnName, this);
 
         public override Delegate MakeGetter(int column, Func<ReadOnlyMemory<float>> values)
         {

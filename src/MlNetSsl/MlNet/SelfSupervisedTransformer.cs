@@ -1,10 +1,12 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using Microsoft.ML.Model.OnnxConverter;
 using Microsoft.ML.Runtime;
 using MlNetSsl;
 using MlNetSsl.Data;
 using MlNetSsl.MlNet;
 using MlNetSsl.MlNet.Persistence;
+using MlNetSsl.Onnx;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -139,6 +141,59 @@ public sealed class SelfSupervisedTransformer : ITransformer, ICanSaveModel, IDi
         Encoder.Dispose();
     }
 
+    /// <summary>
+    /// Writes the encoder, with the stage's input standardization, as a standalone ONNX model (IR 7, opset 12) that
+    /// ONNX Runtime or ML.NET's <c>ApplyOnnxModel</c> runs without TorchSharp. The model has one float input named
+    /// <see cref="InputColumnName"/>: images as [N, 3, H, W] RGB values in [0, 1] with H and W from
+    /// <see cref="InputShape"/> (what <c>ExtractPixels(scaleImage: 1/255f)</c> gives after resizing); tabular rows as
+    /// [N, F] raw values; series as [N, C*T] raw values, channel after channel, like the ML.NET column. Its one output,
+    /// named <see cref="OutputColumnName"/>, is the embedding [N, <see cref="EmbeddingSize"/>]. Nothing is written
+    /// unless the whole model was built. For a pipeline on tabular or series input, <c>mlContext.Model.ConvertToOnnx</c>
+    /// exports this stage together with the steps around it.
+    /// </summary>
+    /// <param name="stream">Where the model is written; it stays open.</param>
+    /// <exception cref="NotSupportedException">The encoder, or one of its layers, has no ONNX form (a custom encoder); the message names the layer.</exception>
+    /// <exception cref="ObjectDisposedException">This transformer was disposed.</exception>
+    public void SaveEncoderAsOnnx(Stream stream)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        if (!stream.CanWrite) throw new ArgumentException("The stream is not writable.", nameof(stream));
+        byte[] model;
+        using (_guard.Enter())
+        {
+            model = OnnxExport.Standalone(InputShape, InputColumnName, OutputColumnName, EmbeddingSize,
+                $"MlNetSsl {Method} encoder ({Encoder.Kind}); input {InputColumnName}, output {OutputColumnName} [N, {EmbeddingSize}].",
+                (graph, input) => OnnxExport.Embedding(graph, Encoder, _normalizer, input));
+        }
+        stream.Write(model);
+    }
+
+    /// <summary>The error for ML.NET's ONNX converter on an image stage (shared with the fine-tuned classifier).</summary>
+    internal static NotSupportedException ImagePipelineNotConvertible(string method) => new(
+        "ML.NET's ConvertToOnnx cannot export a pipeline whose self-supervised stage reads images: LoadImages and ResizeImages " +
+        "have no ONNX form, so the image column cannot be an input of the ONNX graph. Export the model alone with " +
+        $"{method} (its input is [N, 3, H, W] RGB floats in [0, 1]) and serve it with ApplyOnnxModel after ResizeImages and " +
+        "ExtractPixels(scaleImage: 1/255f), or with ONNX Runtime directly.");
+
+    /// <summary>Adds the embedding column to ML.NET's ONNX converter (see <see cref="BatchedDataView"/>).</summary>
+    internal void SaveAsOnnx(OnnxContext context, string inputColumn)
+    {
+        if (InputShape.Kind == SslInputKind.Image) throw ImagePipelineNotConvertible(nameof(SaveEncoderAsOnnx));
+        string input = OnnxInputVariable(context, inputColumn);
+        using (_guard.Enter())
+        {
+            string embedding = OnnxExport.Embedding(new MlNetOnnxGraph(context), Encoder, _normalizer, input);
+            string output = context.AddIntermediateVariable(new VectorDataViewType(NumberDataViewType.Single, EmbeddingSize), OutputColumnName);
+            context.CreateNode("Identity", embedding, output, context.GetNodeName("Identity"), "");
+        }
+    }
+
+    /// <summary>The ONNX variable of <paramref name="column"/>, or an error saying the step producing it could not be exported.</summary>
+    internal static string OnnxInputVariable(OnnxContext context, string column) => context.ContainsColumn(column)
+        ? context.GetVariableName(column)
+        : throw new InvalidOperationException($"Column '{column}' has no ONNX form: the step that produces it could not be exported " +
+            "(ML.NET's converter logs which one). Export a pipeline whose steps before the self-supervised stage all support ONNX.");
+
     /// <summary>Holds the modules alive until the lease is disposed (fine-tuning copies the encoder under one).</summary>
     /// <exception cref="ObjectDisposedException">This transformer was disposed.</exception>
     internal InferenceGuard.Lease Use() => _guard.Enter();
@@ -175,6 +230,8 @@ public sealed class SelfSupervisedTransformer : ITransformer, ICanSaveModel, IDi
             [(owner.OutputColumnName, new VectorDataViewType(NumberDataViewType.Single, owner.EmbeddingSize), null)];
 
         public override Tensor Compute(Tensor raw) => owner.EmbedRaw(raw);
+
+        public override void SaveAsOnnx(OnnxContext context) => owner.SaveAsOnnx(context, reader.ColumnName);
 
         public override Delegate MakeGetter(int column, Func<ReadOnlyMemory<float>> values) => VectorGetter(values);
     }
