@@ -58,13 +58,35 @@ internal static class ChildProcess
                 Training.LoopFixture.PretrainAndDie(args[1], int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture),
                     int.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture));
                 return 0;
+            case "export-onnx" when args.Length == 3:
+                ExportOnnx(modelPath: args[1], casePath: args[2]);
+                return 0;
             case "pretrain-images":
                 PretrainImages();
                 return 0;
             default:
-                Console.Error.WriteLine("usage: transform-vectors <model.zip> <input.json> <input column> <output column> | pretrain-and-die <dir> <epochs> <die after epoch>");
+                Console.Error.WriteLine("usage: transform-vectors <model.zip> <input.json> <input column> <output column> | pretrain-and-die <dir> <epochs> <die after epoch> | export-onnx <model.onnx> <case.json> | pretrain-images");
                 return 2;
         }
+    }
+
+    /// <summary>
+    /// For the ONNX consumer check (build/onnx-consumer): a SCARF encoder pretrained on real HIGGS rows, exported with
+    /// SaveEncoderAsOnnx, and a JSON case with the ONNX input and output names, 64 test rows and their embeddings from the
+    /// TorchSharp stage, which an application without TorchSharp must reproduce.
+    /// </summary>
+    private static void ExportOnnx(string modelPath, string casePath)
+    {
+        var ml = new MLContext(seed: 1);
+        var train = ml.Data.LoadFromEnumerable(MlNet.StageData.HiggsRows("train", 512));
+        using var stage = ml.Transforms.SelfSupervised("Embedding", "Features", SslMethod.Scarf, o => { o.Epochs = 2; o.BatchSize = 128; }).Fit(train);
+        float[][] rows = MlNet.StageData.HiggsRows("test", 64).Select(r => r.Features).ToArray();
+        float[][] expected = VectorData.ReadVectors(stage.Transform(VectorData.Create(ml, "Features", rows)), "Embedding");
+        using (var file = File.Create(modelPath)) stage.SaveEncoderAsOnnx(file);
+        File.WriteAllText(casePath, JsonSerializer.Serialize(new
+        {
+            InputName = "Features", OutputName = "Embedding", InputShape = new[] { 28 }, Rows = rows, Expected = expected,
+        }));
     }
 
     /// <summary>
