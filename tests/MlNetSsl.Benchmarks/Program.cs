@@ -15,10 +15,16 @@ using static TorchSharp.torch;
 // --stage [--data path/to/shared/data] measures the ML.NET stage's Transform and PredictionEngine instead (StageBenchmark).
 if (args.Contains("--stage"))
 {
-    int at = Array.IndexOf(args, "--data");
-    StageBenchmark.Run(at >= 0 ? args[at + 1] : Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "..", "..", "..", "shared", "data"));
+    StageBenchmark.Run(SharedDataArgument());
     return;
 }
+// --onnx [--data path/to/shared/data] compares the TorchSharp model with its ONNX export under ONNX Runtime (OnnxBenchmark).
+if (args.Contains("--onnx"))
+{
+    OnnxBenchmark.Run(SharedDataArgument());
+    return;
+}
+
 // --knn key=value ... runs a held-out kNN experiment (random init versus pretrained) on the shared datasets instead; see
 // KnnExperiment for the keys.
 if (args.Contains("--knn"))
@@ -146,6 +152,14 @@ static double MatmulPeakGflops()
         best = Math.Min(best, clock.Elapsed.TotalSeconds);
     }
     return 2.0 * n * n * n / best / 1e9;
+}
+
+// --data path/to/shared/data, or ../shared/data beside the repository.
+string SharedDataArgument()
+{
+    int at = Array.IndexOf(args, "--data");
+    return at >= 0 && at + 1 < args.Length ? args[at + 1]
+        : Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "..", "..", "..", "shared", "data");
 }
 
 int ArgValue(string name, int fallback)
