@@ -70,6 +70,21 @@ public sealed class SelfSupervisedOptions
     /// <summary>Weight decay on weight matrices and kernels. Default 1e-4.</summary>
     public double WeightDecay { get; set; } = 1e-4;
 
+    /// <summary>Momentum for <see cref="SslOptimizer.Sgd"/> and <see cref="SslOptimizer.Lars"/>. Default 0.9.</summary>
+    public double Momentum { get; set; } = 0.9;
+
+    /// <summary>LARS trust coefficient (eta) for <see cref="SslOptimizer.Lars"/>. Default 1e-3.</summary>
+    public double LarsTrustCoefficient { get; set; } = 1e-3;
+
+    /// <summary>Epochs of linear learning-rate warm-up before the cosine decay. Default 1.</summary>
+    public double WarmupEpochs { get; set; } = 1;
+
+    /// <summary>Final learning rate as a fraction of <see cref="LearningRate"/> at the end of the cosine decay. Default 0.01.</summary>
+    public double FinalLearningRateFraction { get; set; } = 0.01;
+
+    /// <summary>Maximum global gradient norm per step; 0 turns clipping off. Default 5.</summary>
+    public double GradientClipNorm { get; set; } = 5.0;
+
     /// <summary>Seed for weight initialization, shuffling and augmentations; the same seed on the CPU gives the same model. Default 1.</summary>
     public int Seed { get; set; } = 1;
 
@@ -133,10 +148,8 @@ public sealed class SelfSupervisedOptions
         if (ScheduleEpochs != 0 && ScheduleEpochs < Epochs)
             throw new ArgumentOutOfRangeException(nameof(ScheduleEpochs), ScheduleEpochs, $"ScheduleEpochs must be 0 (same as Epochs) or at least Epochs ({Epochs}).");
         if (BatchSize < 2) throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize, "BatchSize must be at least 2 (SSL losses compare rows within a batch).");
-        if (!(LearningRate > 0) || double.IsInfinity(LearningRate))
-            throw new ArgumentOutOfRangeException(nameof(LearningRate), LearningRate, "LearningRate must be a positive number (AdamW default 1e-3).");
-        if (!(WeightDecay >= 0) || double.IsInfinity(WeightDecay))
-            throw new ArgumentOutOfRangeException(nameof(WeightDecay), WeightDecay, "WeightDecay must be a non-negative number.");
+        // The engine's own checks, run now: a bad schedule or optimizer value must not wait until every row is read.
+        ToPretrainingOptions(null, default).ValidateSettings();
         if (ImageWidth < 8 || ImageHeight < 8)
             throw new ArgumentOutOfRangeException(ImageWidth < 8 ? nameof(ImageWidth) : nameof(ImageHeight), $"{ImageWidth}x{ImageHeight}",
                 "ImageWidth and ImageHeight must be at least 8 pixels.");
@@ -163,6 +176,11 @@ public sealed class SelfSupervisedOptions
         LearningRate = LearningRate,
         Optimizer = Optimizer,
         WeightDecay = WeightDecay,
+        Momentum = Momentum,
+        LarsTrustCoefficient = LarsTrustCoefficient,
+        WarmupEpochs = WarmupEpochs,
+        FinalLearningRateFraction = FinalLearningRateFraction,
+        GradientClipNorm = GradientClipNorm,
         Seed = Seed,
         AllowCuda = AllowCuda,
         CheckpointDirectory = CheckpointDirectory,

@@ -9,14 +9,29 @@ namespace MlNetSsl;
 public static class SslEnvironment
 {
     private static readonly object Gate = new();
-    private static bool _initialized;
+    private static volatile bool _initialized;
+
+    private static int? _cpuThreads;
 
     /// <summary>
-    /// Number of intra-op CPU threads libtorch uses; <c>null</c> (the default) means one per logical core.
-    /// Set it before the first training or inference call; libtorch's inter-op pool is kept at one thread, because
-    /// on Linux the two pools together otherwise oversubscribe small machines.
+    /// Number of intra-op CPU threads libtorch uses; <c>null</c> (the default) means one per logical core. Takes effect
+    /// at once, also after the first training or inference call (libtorch's setting is process-wide). libtorch's
+    /// inter-op pool is kept at one thread, because on Linux the two pools together otherwise oversubscribe small machines.
     /// </summary>
-    public static int? CpuThreads { get; set; }
+    /// <exception cref="ArgumentOutOfRangeException">The value is below 1.</exception>
+    public static int? CpuThreads
+    {
+        get => _cpuThreads;
+        set
+        {
+            if (value < 1) throw new ArgumentOutOfRangeException(nameof(CpuThreads), value, "CpuThreads must be at least 1, or null for one per logical core.");
+            lock (Gate)
+            {
+                _cpuThreads = value;
+                if (_initialized) torch.set_num_threads(value ?? Environment.ProcessorCount);
+            }
+        }
+    }
 
     /// <summary>Loads TorchSharp's native backend and applies the threading settings, once per process.</summary>
     /// <exception cref="InvalidOperationException">The backend cannot be loaded; the message says how to fix it.</exception>
@@ -40,8 +55,7 @@ public static class SslEnvironment
                     $"Underlying error: {e.Message}", e);
             }
             QuietNativeWarnings();
-            int threads = CpuThreads ?? Environment.ProcessorCount;
-            torch.set_num_threads(Math.Max(1, threads));
+            torch.set_num_threads(_cpuThreads ?? Environment.ProcessorCount);
             try
             {
                 torch.set_num_interop_threads(1);
