@@ -47,6 +47,14 @@ public sealed class LossWiringTests
     private static nn.Module<Tensor, Tensor> Child(nn.Module method, string name) =>
         (nn.Module<Tensor, Tensor>)method.named_children().Single(c => c.name == name).module;
 
+    // The projector's output for the first and the second fixed view, computed apart from the method.
+    private static (double[][] First, double[][] Second) ProjectBothViews(nn.Module method, nn.Module<Tensor, Tensor> encoder, Tensor batch)
+    {
+        var projector = Child(method, "projector");
+        using var noGrad = torch.no_grad();
+        return (Rows(projector.call(encoder.call(batch))), Rows(projector.call(encoder.call(TwoFixedViews.SecondView(batch)))));
+    }
+
     private static double[][] Rows(Tensor t)
     {
         using var flat = t.detach().cpu().to(ScalarType.Float64).contiguous();
@@ -258,13 +266,7 @@ public sealed class LossWiringTests
         using var generator = new Generator(1);
         Tensor loss = method.ComputeLoss(batch, FixedViews(Higgs, generator));
 
-        var projector = Child(method, "projector");
-        double[][] z1, z2;
-        using (torch.no_grad())
-        {
-            z1 = Rows(projector.call(encoder.call(batch)));
-            z2 = Rows(projector.call(encoder.call(TwoFixedViews.SecondView(batch))));
-        }
+        var (z1, z2) = ProjectBothViews(method, encoder, batch);
         double expected = BarlowByHand(z1, z2, 1.0 / 8);
         AssertClose(expected, loss.ToDouble(), "Barlow Twins loss");
         AssertDistinguishes(expected, BarlowByHand(z1, z2, 1.0), "lambda 1 instead of 1 / projection size");
@@ -332,13 +334,7 @@ public sealed class LossWiringTests
         using var generator = new Generator(1);
         Tensor loss = method.ComputeLoss(batch, FixedViews(Higgs, generator));
 
-        var projector = Child(method, "projector");
-        double[][] z1, z2;
-        using (torch.no_grad())
-        {
-            z1 = Rows(projector.call(encoder.call(batch)));
-            z2 = Rows(projector.call(encoder.call(TwoFixedViews.SecondView(batch))));
-        }
+        var (z1, z2) = ProjectBothViews(method, encoder, batch);
         double expected = VicregByHand(z1, z2, 2, 30, 5);
         AssertClose(expected, loss.ToDouble(), "VICReg loss");
         AssertDistinguishes(expected, VicregByHand(z1, z2, 30, 2, 5), "invariance and variance weights swapped");
