@@ -27,9 +27,12 @@ public static class EmbeddingQuality
     /// values s of the embedding matrix. Ranges from 1 (rank one) to min(N, d).
     /// </summary>
     /// <param name="embeddings">[N, d] embeddings.</param>
+    /// <returns>The effective rank; NaN when an embedding holds NaN or infinity.</returns>
     public static double EffectiveRank(Tensor embeddings)
     {
         using var scope = torch.NewDisposeScope();
+        // NaN, as Spread gives, rather than libtorch's SVD error: callers report non-finite embeddings (CollapseWarning).
+        if (!embeddings.isfinite().all().item<bool>()) return double.NaN;
         var singular = torch.linalg.svdvals(embeddings.to_type(ScalarType.Float64));
         double total = singular.sum().item<double>();
         if (!(total > 0)) return 0;

@@ -22,6 +22,13 @@ internal sealed class HostCancellation : IDisposable
         _poll = new Timer(_ => Poll(host), null, PollInterval, PollInterval);
     }
 
+    /// <summary>
+    /// Whether <paramref name="e"/> came from the linked token while the user's own token was cancelled: the caller then
+    /// rethrows it with the user's token, which <c>Task.Run(..., token)</c> and <c>when (e.CancellationToken == token)</c> expect.
+    /// </summary>
+    public static bool ByUser(OperationCanceledException e, CancellationToken userToken) =>
+        userToken.IsCancellationRequested && e.CancellationToken != userToken;
+
     /// <summary>Cancelled when the user's token is, or when the context's execution is cancelled.</summary>
     public CancellationToken Token => _source.Token;
 
@@ -33,7 +40,15 @@ internal sealed class HostCancellation : IDisposable
         }
         catch (OperationCanceledException)
         {
-            _source.Cancel();
+            try
+            {
+                _source.Cancel();
+            }
+            catch (AggregateException)
+            {
+                // A callback registered on the token failed; on this timer thread it would end the process. The token is
+                // cancelled regardless, which is all the work being stopped needs.
+            }
         }
     }
 

@@ -8,6 +8,7 @@ namespace MlNetSsl.MlNet;
 internal sealed class InferenceGuard(Func<ObjectDisposedException> disposedError)
 {
     private readonly object _gate = new();
+    private readonly ThreadLocal<int> _heldByThisThread = new(() => 0);
     private int _active;
     private bool _disposed;
 
@@ -31,6 +32,7 @@ internal sealed class InferenceGuard(Func<ObjectDisposedException> disposedError
         {
             if (_disposed) throw disposedError();
             _active++;
+            _heldByThisThread.Value++;
         }
         return new Lease(this);
     }
@@ -39,21 +41,28 @@ internal sealed class InferenceGuard(Func<ObjectDisposedException> disposedError
     /// Refuses new uses and waits for running ones to end. Returns false when already closed, so the caller frees
     /// its modules exactly once.
     /// </summary>
+    /// <exception cref="InvalidOperationException">This thread is itself using the modules (for example a progress
+    /// callback of a fine-tuning that reads them), so waiting would never end.</exception>
     public bool TryClose()
     {
         lock (_gate)
         {
             if (_disposed) return false;
+            if (_heldByThisThread.Value > 0)
+                throw new InvalidOperationException("The model cannot be disposed from code that runs inside its own use (for " +
+                    "example a progress callback of a fine-tuning that starts from it); dispose it after that work returns.");
             _disposed = true;
             while (_active > 0) Monitor.Wait(_gate);
-            return true;
         }
+        _heldByThisThread.Dispose();
+        return true;
     }
 
     private void Exit()
     {
         lock (_gate)
         {
+            _heldByThisThread.Value--;
             if (--_active == 0) Monitor.PulseAll(_gate);
         }
     }

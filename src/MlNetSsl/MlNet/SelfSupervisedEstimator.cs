@@ -59,6 +59,18 @@ public sealed class SelfSupervisedEstimator : IEstimator<SelfSupervisedTransform
     /// <exception cref="OperationCanceledException">The options' cancellation token fired.</exception>
     public SelfSupervisedTransformer Fit(IDataView input)
     {
+        try
+        {
+            return FitCore(input);
+        }
+        catch (OperationCanceledException e) when (HostCancellation.ByUser(e, _options.CancellationToken))
+        {
+            throw new OperationCanceledException(e.Message, e, _options.CancellationToken);
+        }
+    }
+
+    private SelfSupervisedTransformer FitCore(IDataView input)
+    {
         ArgumentNullException.ThrowIfNull(input);
         var clock = Stopwatch.StartNew();
         var o = _options;

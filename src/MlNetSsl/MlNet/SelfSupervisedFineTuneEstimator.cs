@@ -76,6 +76,18 @@ public sealed class SelfSupervisedFineTuneEstimator : IEstimator<SelfSupervisedF
     /// <exception cref="InvalidDataException">A row holds a bad value; the message names it.</exception>
     public SelfSupervisedFineTuneTransformer Fit(IDataView input)
     {
+        try
+        {
+            return FitCore(input);
+        }
+        catch (OperationCanceledException e) when (HostCancellation.ByUser(e, _options.CancellationToken))
+        {
+            throw new OperationCanceledException(e.Message, e, _options.CancellationToken);
+        }
+    }
+
+    private SelfSupervisedFineTuneTransformer FitCore(IDataView input)
+    {
         ArgumentNullException.ThrowIfNull(input);
         // Held for the whole fit: disposing the pretrained stage meanwhile waits instead of freeing the encoder being copied.
         using var pretrainedInUse = _pretrained.Use();

@@ -147,7 +147,8 @@ public sealed class SelfSupervisedTransformer : ITransformer, ICanSaveModel, IDi
     /// <see cref="InputColumnName"/>: images as [N, 3, H, W] RGB values in [0, 1] with H and W from
     /// <see cref="InputShape"/> (what <c>ExtractPixels(scaleImage: 1/255f)</c> gives after resizing); tabular rows as
     /// [N, F] raw values; series as [N, C*T] raw values, channel after channel, like the ML.NET column. Its one output,
-    /// named <see cref="OutputColumnName"/>, is the embedding [N, <see cref="EmbeddingSize"/>]. Nothing is written
+    /// named <see cref="OutputColumnName"/> (with <c>.output</c> appended when that is also the input's name), is the
+    /// embedding [N, <see cref="EmbeddingSize"/>]. Nothing is written
     /// unless the whole model was built. For a pipeline on tabular or series input, <c>mlContext.Model.ConvertToOnnx</c>
     /// exports this stage together with the steps around it.
     /// </summary>
@@ -162,7 +163,7 @@ public sealed class SelfSupervisedTransformer : ITransformer, ICanSaveModel, IDi
         using (_guard.Enter())
         {
             model = OnnxExport.Standalone(InputShape, InputColumnName, OutputColumnName, EmbeddingSize,
-                $"MlNetSsl {Method} encoder ({Encoder.Kind}); input {InputColumnName}, output {OutputColumnName} [N, {EmbeddingSize}].",
+                $"MlNetSsl {Method} encoder ({Encoder.Kind}); input {InputColumnName}, output {OnnxExport.OutputName(InputColumnName, OutputColumnName)} [N, {EmbeddingSize}].",
                 (graph, input) => OnnxExport.Embedding(graph, Encoder, _normalizer, input));
         }
         stream.Write(model);

@@ -41,7 +41,14 @@ internal static class OnnxExport
             _ => [null, shape.Size],
         };
         string input = builder.AddInput(inputName, OnnxElementType.Float, inputDims);
-        builder.AddOutput(body(builder, input), outputName, OnnxElementType.Float, [null, outputSize]);
+        // A stage may write its embedding over its input column ("Features" -> "Features"); ONNX names must differ.
+        string output = OutputName(inputName, outputName);
+        builder.ReserveOutput(output); // before the body, whose temporaries ("centred", "probabilities") must not take it
+        builder.AddOutput(body(builder, input), output, OnnxElementType.Float, [null, outputSize]);
         return builder.ToBytes("MlNetSsl", doc);
     }
+
+    /// <summary>The ONNX output name: the output column's, or with <c>.output</c> appended when the input has that name.</summary>
+    public static string OutputName(string inputName, string outputName) =>
+        outputName == inputName ? outputName + ".output" : outputName;
 }

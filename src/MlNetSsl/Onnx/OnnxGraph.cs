@@ -46,6 +46,7 @@ internal sealed class OnnxModelBuilder : IOnnxGraph
 
     private const long IrVersion = 7;
     private readonly HashSet<string> _names = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _reserved = new(StringComparer.Ordinal);
     private readonly List<ProtoWriter> _nodes = [], _initializers = [], _inputs = [], _outputs = [];
     private int _nodeCount;
 
@@ -57,10 +58,18 @@ internal sealed class OnnxModelBuilder : IOnnxGraph
         return name;
     }
 
+    /// <summary>Keeps <paramref name="name"/> free for <see cref="AddOutput"/>: temporaries made before it get other names.</summary>
+    public void ReserveOutput(string name)
+    {
+        if (!_names.Add(name))
+            throw new InvalidOperationException($"The ONNX output name '{name}' is already used in the graph; choose different column names.");
+        _reserved.Add(name);
+    }
+
     /// <summary>Marks <paramref name="variable"/> as a graph output named <paramref name="name"/> (through an Identity node).</summary>
     public void AddOutput(string variable, string name, OnnxElementType type, long?[] dims)
     {
-        if (!_names.Add(name))
+        if (!_reserved.Remove(name) && !_names.Add(name))
             throw new InvalidOperationException($"The ONNX output name '{name}' is already used in the graph; choose different column names.");
         AddNodeTo("Identity", [variable], name);
         _outputs.Add(ValueInfo(name, type, dims));
@@ -158,14 +167,18 @@ internal sealed class OnnxModelBuilder : IOnnxGraph
 /// <summary>ML.NET's converter context as an <see cref="IOnnxGraph"/>: the same exporter feeds <c>ConvertToOnnx</c>.</summary>
 internal sealed class MlNetOnnxGraph(OnnxContext context) : IOnnxGraph
 {
-    public string AddInitializer(float[] values, long[] dims, string nameHint) => context.AddInitializer(values, dims, nameHint, true);
+    // ML.NET's context maps every variable name it registers to a column of that name, so a temporary called "series" or
+    // "key" would take over a user's column of the same name for the steps after ours. No column name has this prefix.
+    private const string Prefix = "MlNetSsl/";
 
-    public string AddInitializer(long[] values, long[] dims, string nameHint) => context.AddInitializer(values, dims, nameHint, true);
+    public string AddInitializer(float[] values, long[] dims, string nameHint) => context.AddInitializer(values, dims, Prefix + nameHint, true);
+
+    public string AddInitializer(long[] values, long[] dims, string nameHint) => context.AddInitializer(values, dims, Prefix + nameHint, true);
 
     public string AddNode(string opType, string[] inputs, string outputHint, params OnnxAttribute[] attributes)
     {
         // skip: a fresh variable that no IDataView column maps to.
-        string output = context.AddIntermediateVariable(null, outputHint, true);
+        string output = context.AddIntermediateVariable(null, Prefix + outputHint, true);
         var node = context.CreateNode(opType, inputs, [output], context.GetNodeName(opType), "");
         foreach (var attribute in attributes)
         {

@@ -91,8 +91,8 @@ public static class SslPretrainer
                     $"The checkpoint in {checkpointDirectory} belongs to a different run: the method or its options, the " +
                     "encoder, the data (its rows or their values), the augmentation policy, or a pretraining option that " +
                     "shapes the weights (ScheduleEpochs, BatchSize, LearningRate, Optimizer, WeightDecay, Momentum, " +
-                    "LarsTrustCoefficient, WarmupEpochs, FinalLearningRateFraction, GradientClipNorm, Seed) differs. Use another " +
-                    "CheckpointDirectory, or delete the checkpoint to start over.");
+                    "LarsTrustCoefficient, WarmupEpochs, FinalLearningRateFraction, GradientClipNorm, Seed) differs, or it was written " +
+                    "by an earlier MlNetSsl that recorded fewer of these. Use another CheckpointDirectory, or delete the checkpoint to start over.");
             ModelStreams.LoadModuleFromBytes(method.Module, checkpoint.ModuleState, PretrainingCheckpoint.FileName, "the pretraining checkpoint");
             using (var reader = new BinaryReader(new MemoryStream(checkpoint.OptimizerState)))
                 optimizer.Load(reader);
@@ -287,14 +287,14 @@ public static class SslPretrainer
     private static string Fingerprint(ISslMethod method, SslTensorDataset data, AugmentationPolicy policy, PretrainingOptions options, int batchSize)
     {
         var text = new StringBuilder()
-            .Append(method.Kind).Append('|').Append(method.Encoder.Kind).Append('|').Append(method.Encoder.EmbeddingSize)
-            .Append('|').Append(data.Shape).Append('|').Append(data.Count).Append('|').Append(data.ContentHash())
+            .Append(method.Kind).Append('|').Append(method.Encoder.Kind).Append('|').Append(Number(method.Encoder.EmbeddingSize))
+            .Append('|').Append(data.Shape).Append('|').Append(Number(data.Count)).Append('|').Append(data.ContentHash())
             .Append('|').Append(policy.ToJson())
-            .Append('|').Append(options.ResolvedScheduleEpochs).Append('|').Append(batchSize).Append('|').Append(Number(options.LearningRate))
+            .Append('|').Append(Number(options.ResolvedScheduleEpochs)).Append('|').Append(Number(batchSize)).Append('|').Append(Number(options.LearningRate))
             .Append('|').Append(options.Optimizer).Append('|').Append(Number(options.WeightDecay)).Append('|').Append(Number(options.Momentum))
             .Append('|').Append(Number(options.LarsTrustCoefficient)).Append('|').Append(Number(options.WarmupEpochs))
             .Append('|').Append(Number(options.FinalLearningRateFraction)).Append('|').Append(Number(options.GradientClipNorm))
-            .Append('|').Append(options.Seed)
+            .Append('|').Append(Number(options.Seed))
             .Append('|').Append(MethodOptionsJson(method.Options));
         foreach (var (name, parameter) in method.Module.named_parameters())
             text.Append('|').Append(name).Append(':').Append(string.Join('x', parameter.shape));
@@ -303,6 +303,8 @@ public static class SslPretrainer
 
     // Round-trip formatting, independent of the current culture.
     private static string Number(double value) => value.ToString("R", CultureInfo.InvariantCulture);
+
+    private static string Number(long value) => value.ToString(CultureInfo.InvariantCulture);
 
     // Serialized with the runtime type, so the method's own settings (SimClrOptions.Temperature, ...) are included.
     private static string MethodOptionsJson(SslMethodOptions? methodOptions) =>

@@ -53,6 +53,14 @@ public sealed class EvaluationTests(ITestOutputHelper output) : IDisposable
         Assert.Equal(Math.Exp(-(0.75 * Math.Log(0.75) + 0.25 * Math.Log(0.25))), EmbeddingQuality.EffectiveRank(twoValues), 6);
         // One direction: rank 1.
         Assert.Equal(1.0, EmbeddingQuality.EffectiveRank(torch.ones(10, 4)), 6);
+        // Non-finite embeddings give NaN (and the collapse warning that says so), not libtorch's SVD error.
+        Tensor broken = rankThree.clone();
+        broken[1, 2] = torch.tensor(float.NaN);
+        double nan = EmbeddingQuality.EffectiveRank(broken);
+        Assert.True(double.IsNaN(nan));
+        Assert.Contains("NaN", EmbeddingQuality.CollapseWarning(EmbeddingQuality.Spread(broken), nan, 3));
+        broken[1, 2] = torch.tensor(float.PositiveInfinity);
+        Assert.True(double.IsNaN(EmbeddingQuality.EffectiveRank(broken)));
     }
 
     [Fact]

@@ -326,6 +326,21 @@ public sealed class BadInputMatrixTests : IDisposable
         Assert.True(epochs >= 2);
     }
 
+    [Fact]
+    public void TheCancellationCarriesTheUsersOwnToken()
+    {
+        using var user = new CancellationTokenSource();
+        var estimator = _ml.Transforms.SelfSupervised("E", "Features", SslMethod.Scarf, o =>
+        {
+            o.Epochs = 5000;
+            o.BatchSize = 32;
+            o.CancellationToken = user.Token;
+            o.Progress = new SyncProgress(_ => user.Cancel());
+        });
+        var error = Assert.ThrowsAny<OperationCanceledException>(() => estimator.Fit(Higgs(64)));
+        Assert.Equal(user.Token, error.CancellationToken); // what Task.Run(..., token) and 'when (e.CancellationToken == token)' match
+    }
+
     // ---- disposal while in use -------------------------------------------------------------------------------
 
     [Fact]
@@ -403,6 +418,23 @@ public sealed class BadInputMatrixTests : IDisposable
     private sealed class CallbackProgress<T>(Action<T> callback) : IProgress<T>
     {
         public void Report(T value) => callback(value);
+    }
+
+    [Fact]
+    public void DisposingAStageFromInsideItsOwnFineTuningIsRefusedInsteadOfHanging()
+    {
+        var data = _ml.Transforms.Conversion.MapValueToKey("LabelKey", "Label").Fit(Higgs(128)).Transform(Higgs(128));
+        var stage = _ml.Transforms.SelfSupervised("E", "Features", SslMethod.Scarf, Quick).Fit(data);
+        var trainer = _ml.MulticlassClassification.Trainers.SelfSupervisedFineTune(stage, "LabelKey", o =>
+        {
+            o.Epochs = 2;
+            o.Progress = new CallbackProgress<FineTuneProgress>(_ => stage.Dispose());
+        });
+        var error = Assert.Throws<InvalidOperationException>(() => trainer.Fit(data));
+        Assert.Contains("cannot be disposed", error.Message);
+        Assert.Equal(32, StageData.Vectors(stage.Transform(Higgs(32)), "E").Length); // still usable
+        stage.Dispose();
+        Assert.Throws<ObjectDisposedException>(() => stage.Transform(data));
     }
 
     public sealed class Embedded

@@ -253,6 +253,47 @@ public sealed class OnnxExportTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public void AnEmbeddingWrittenOverItsInputColumnExportsWithAnOutputSuffix()
+    {
+        var train = _ml.Data.LoadFromEnumerable(StageData.HiggsRows("train", 256));
+        var test = _ml.Data.LoadFromEnumerable(StageData.HiggsRows("test", 32));
+        using var stage = _ml.Transforms.SelfSupervised("Features", "Features", SslMethod.Scarf, o => { o.Epochs = 1; o.BatchSize = 32; }).Fit(train);
+        byte[] model = Save(stage.SaveEncoderAsOnnx);
+        float[][] expected = StageData.Vectors(stage.Transform(test), "Features");
+        float[][] raw = StageData.Vectors(test, "Features");
+        Report("output over its input", RunOnnx(model, "Features", raw.SelectMany(r => r).ToArray(), [raw.Length, 28], "Features.output"), expected);
+    }
+
+    [Fact]
+    public void ConvertToOnnxKeepsUserColumnsNamedLikeTheExportersTemporaries()
+    {
+        // "standardized" and "key" are names the exporter gives its own intermediate values; a user's columns of those
+        // names must still reach the steps after the stage unchanged.
+        var trainRows = StageData.HiggsRows("train", 600);
+        var testRows = StageData.HiggsRows("test", 64);
+        var train = _ml.Data.LoadFromEnumerable(trainRows);
+        var pipeline = _ml.Transforms.CopyColumns("standardized", "Features")
+            .Append(_ml.Transforms.SelfSupervised("Embedding", "Features", SslMethod.Scarf, o => { o.Epochs = 1; o.BatchSize = 64; }))
+            .Append(_ml.Transforms.Concatenate("key", "standardized", "Embedding"));
+        var model = pipeline.Fit(train);
+        using var stage = model.OfType<SelfSupervisedTransformer>().Single();
+        var test = _ml.Data.LoadFromEnumerable(testRows);
+        float[][] expected = StageData.Vectors(model.Transform(test), "key");
+
+        byte[] onnx = Save(s => _ml.Model.ConvertToOnnx(model, train, s));
+        using var session = new InferenceSession(onnx);
+        var inputs = new List<NamedOnnxValue>
+        {
+            NamedOnnxValue.CreateFromTensor("Features", new DenseTensor(testRows.SelectMany(r => r.Features).ToArray(), [testRows.Length, 28])),
+            NamedOnnxValue.CreateFromTensor("Label", new DenseTensor(testRows.Select(r => r.Label).ToArray(), [testRows.Length, 1])),
+        };
+        using var results = session.Run(inputs);
+        float[] key = results.Single(r => r.Name == "key.output").AsTensor<float>().ToArray();
+        Assert.Equal(28 + stage.EmbeddingSize, expected[0].Length);
+        Report("ConvertToOnnx with user columns 'standardized' and 'key'", Split(key, testRows.Length), expected);
+    }
+
+    [Fact]
     public void ConvertToOnnxOfAnImagePipelineSaysToUseSaveEncoderAsOnnx()
     {
         var data = StageData.Images(_ml, StageData.CifarRows(2));
