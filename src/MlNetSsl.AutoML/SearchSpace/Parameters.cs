@@ -87,15 +87,6 @@ public sealed class Parameters : IReadOnlyDictionary<string, object>, IEquatable
     public string GetString(string name) => this[name] as string
         ?? throw new InvalidCastException($"Parameter '{name}' is {ParameterValues.Format(this[name])}, not text.");
 
-    /// <summary>The boolean stored under <paramref name="name"/>.</summary>
-    public bool GetBoolean(string name) => this[name] is bool b ? b
-        : throw new InvalidCastException($"Parameter '{name}' is {ParameterValues.Format(this[name])}, not a boolean.");
-
-    /// <summary>The enum value whose name is stored under <paramref name="name"/>.</summary>
-    public TEnum GetEnum<TEnum>(string name) where TEnum : struct, Enum =>
-        Enum.TryParse(GetString(name), ignoreCase: false, out TEnum value) ? value
-            : throw new InvalidCastException($"Parameter '{name}' is \"{GetString(name)}\", not a {typeof(TEnum).Name}.");
-
     /// <summary>The nested parameters stored under <paramref name="name"/> (from a nested search space).</summary>
     public Parameters GetNested(string name) => this[name] as Parameters
         ?? throw new InvalidCastException($"Parameter '{name}' is {ParameterValues.Format(this[name])}, not nested parameters.");

@@ -16,9 +16,6 @@ public sealed class SearchSpace<T> : SearchSpace where T : class, new()
     /// <summary>Builds the space from <typeparamref name="T"/>'s attributes and initial values.</summary>
     /// <exception cref="InvalidOperationException">An attribute does not fit its property, or an initial value is outside its range.</exception>
     public SearchSpace() => OptionsReflection.Populate(this, typeof(T), new T());
-
-    /// <summary>The configuration at unit-cube point <paramref name="features"/>, bound to a new <typeparamref name="T"/>.</summary>
-    public T SampleOptions(double[] features) => SampleFromFeatureSpace(features).AsType<T>();
 }
 
 /// <summary>Reflection shared by <see cref="SearchSpace{T}"/>, <see cref="Parameters.AsType{T}"/> and <see cref="Parameters.FromObject{T}"/>.</summary>

@@ -222,10 +222,7 @@ public static class LabelFractionExperiment
         for (int i = copy.Length - 1; i > 0; i--)
         {
             state = unchecked(state + 0x9E3779B97F4A7C15UL);
-            ulong z = state;
-            z = unchecked((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL);
-            z = unchecked((z ^ (z >> 27)) * 0x94D049BB133111EBUL);
-            z ^= z >> 31;
+            ulong z = SeedMixer.Finalize(state);
             int j = (int)(z % (ulong)(i + 1));
             (copy[i], copy[j]) = (copy[j], copy[i]);
         }

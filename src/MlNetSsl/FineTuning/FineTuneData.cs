@@ -144,15 +144,6 @@ internal sealed class IndexStream : IDisposable
 /// <summary>Seed derivation and module copies shared by the fine-tuning stages.</summary>
 internal static class FineTuneHelpers
 {
-    /// <summary>SplitMix64 of (seed, stream, index): well-spread, stable across runs and platforms.</summary>
-    public static long Derive(int seed, long stream, long index)
-    {
-        ulong z = unchecked((ulong)seed * 0x9E3779B97F4A7C15UL + (ulong)stream * 0xD1B54A32D192ED03UL + (ulong)index + 0x632BE59BD9B4E019UL);
-        z = unchecked((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL);
-        z = unchecked((z ^ (z >> 27)) * 0x94D049BB133111EBUL);
-        return (long)((z ^ (z >> 31)) & 0x7FFFFFFFFFFFFFFFUL);
-    }
-
     public static byte[] StateBytes(nn.Module module)
     {
         using var memory = new MemoryStream();

@@ -150,7 +150,7 @@ public static class FineTuner
         SslEncoder student = EncoderFactory.Create(plan.Encoder.InputShape, distill.StudentEncoder);
         try
         {
-            using var generator = new Generator((ulong)FineTuneHelpers.Derive(plan.Seed, StageRunner.StreamOf(FineTuneStage.Distillation, 1), 7));
+            using var generator = new Generator((ulong)SeedMixer.Derive(plan.Seed, StageRunner.StreamOf(FineTuneStage.Distillation, 1), 7));
             FineTuneHelpers.Reinitialize(student, generator);
             student.to(device);
             var classifier = new SslClassifier(student, new ClassifierHeadLayout(student.EmbeddingSize, [], plan.ClassCount));
@@ -247,7 +247,7 @@ public static class FineTuner
             var validation = new List<int>();
             if (options.ValidationFraction > 0)
             {
-                using var generator = new Generator((ulong)FineTuneHelpers.Derive(options.Seed, 1, 0));
+                using var generator = new Generator((ulong)SeedMixer.Derive(options.Seed, 1, 0));
                 foreach ((int _, int[] rows) in perClass.OrderBy(p => p.Key))
                 {
                     int take = Math.Min((int)Math.Round(options.ValidationFraction * rows.Length, MidpointRounding.AwayFromZero), rows.Length - 2);

@@ -31,7 +31,7 @@ internal sealed class StageRunner : IDisposable
         if (shape.Kind == SslInputKind.Tabular)
         {
             // Tabular augmentations that resample feature marginals (SCARF corruption) draw from real rows.
-            using var generator = new Generator((ulong)FineTuneHelpers.Derive(options.Seed, 2, 0));
+            using var generator = new Generator((ulong)SeedMixer.Derive(options.Seed, 2, 0));
             _featureBank = plan.LabeledTrain.Concat(plan.Unlabeled).Sample(FeatureBankRows, generator, device).DetachFromDisposeScope();
         }
     }
@@ -76,8 +76,8 @@ internal sealed class StageRunner : IDisposable
         using var optimizer = torch.optim.AdamW(groups.Select(g => new AdamW.ParamGroup(g.Parameters, lr: peak * g.Scale, weight_decay: g.Decay ? o.WeightDecay : 0)), lr: peak);
         double[] scales = groups.Select(g => g.Scale).ToArray();
 
-        using var labeledStream = new IndexStream(source.Count, FineTuneHelpers.Derive(o.Seed, stream, 1), o.ClassBalancedSampling && !distill ? source.Labels : null);
-        using var unlabeledStream = semi is null ? null : new IndexStream(unlabeled.Count, FineTuneHelpers.Derive(o.Seed, stream, 2));
+        using var labeledStream = new IndexStream(source.Count, SeedMixer.Derive(o.Seed, stream, 1), o.ClassBalancedSampling && !distill ? source.Labels : null);
+        using var unlabeledStream = semi is null ? null : new IndexStream(unlabeled.Count, SeedMixer.Derive(o.Seed, stream, 2));
         using var generator = new Generator((ulong)o.Seed, _device);
         var augmentation = new AugmentationContext(generator, _plan.Encoder.InputShape, _featureBank);
         teacher?.eval();
@@ -103,7 +103,7 @@ internal sealed class StageRunner : IDisposable
                 double loss, supervised, unlabeledLoss = 0;
                 using (var scope = torch.NewDisposeScope())
                 {
-                    generator.manual_seed(FineTuneHelpers.Derive(o.Seed, stream + 1_000_000, step));
+                    generator.manual_seed(SeedMixer.Derive(o.Seed, stream + 1_000_000, step));
                     long[] positions = labeledStream.Next(batch);
                     Tensor x = _labeledPolicy.Apply(source.Gather(positions, _device), augmentation);
                     Tensor y = source.LabelTensor(positions, _device);

@@ -38,15 +38,6 @@ internal sealed class SelfSupervisedModel
     public double PretrainingSeconds { get; init; }
     public long PretrainingRows { get; init; }
 
-    /// <summary>A copy with new column names (the weights are unaffected).</summary>
-    public SelfSupervisedModel WithColumns(string outputColumnName, string inputColumnName) => new()
-    {
-        InputColumnName = inputColumnName, OutputColumnName = outputColumnName, Method = Method, InputShape = InputShape,
-        EncoderOptions = EncoderOptions, MethodOptions = MethodOptions, BatchSize = BatchSize, AllowCuda = AllowCuda,
-        NormalizationMean = NormalizationMean, NormalizationDeviation = NormalizationDeviation, History = History,
-        PretrainingSeconds = PretrainingSeconds, PretrainingRows = PretrainingRows,
-    };
-
     private static Type MethodOptionsType(SslMethod method) => method switch
     {
         SslMethod.SimClr => typeof(SimClrOptions),

@@ -263,14 +263,8 @@ public static class SslPretrainer
         return torch.randperm(count, generator: generator);
     }
 
-    private static long StepSeed(int seed, long step)
-    {
-        // SplitMix64 of (seed, step): well-spread, stable across runs and platforms.
-        ulong z = unchecked((ulong)seed * 0x9E3779B97F4A7C15UL + (ulong)step + 0x632BE59BD9B4E019UL);
-        z = unchecked((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL);
-        z = unchecked((z ^ (z >> 27)) * 0x94D049BB133111EBUL);
-        return (long)((z ^ (z >> 31)) & 0x7FFFFFFFFFFFFFFFUL);
-    }
+    // Stream 0 of the engine's seed mixer: the step seeds of every run so far stay as they were.
+    private static long StepSeed(int seed, long step) => SeedMixer.Derive(seed, 0, step);
 
     private static Tensor FeatureBank(SslTensorDataset data, int seed, Device device)
     {
