@@ -38,18 +38,23 @@ public sealed class AtomicFileTests : IDisposable
         const int length = 256 * 1024, writers = 4, rounds = 25;
         AtomicFile.WriteAllBytes(target, Filled(0, length));
         using var done = new CancellationTokenSource();
+        using var readerStarted = new ManualResetEventSlim();
         int reads = 0;
-        // A reader sees only whole files: one writer's bytes from start to end.
-        Task reader = Task.Run(() =>
+        // A reader sees only whole files: one writer's bytes from start to end. Writers start once it has read, so on a
+        // loaded machine the check cannot end before the reader ran at all.
+        Task reader = Task.Factory.StartNew(() =>
         {
-            while (!done.IsCancellationRequested)
+            do
             {
                 byte[] seen = File.ReadAllBytes(target);
                 Assert.Equal(length, seen.Length);
                 Assert.True(seen.All(b => b == seen[0]), "a torn file was read");
                 reads++;
+                readerStarted.Set();
             }
-        });
+            while (!done.IsCancellationRequested);
+        }, TaskCreationOptions.LongRunning);
+        Assert.True(readerStarted.Wait(TimeSpan.FromMinutes(1)), "the reader did not start");
         Task[] tasks = Enumerable.Range(1, writers).Select(w => Task.Factory.StartNew(() =>
         {
             for (int round = 0; round < rounds; round++)
@@ -66,8 +71,8 @@ public sealed class AtomicFileTests : IDisposable
 
         byte[] final = File.ReadAllBytes(target);
         Assert.InRange(final[0], (byte)1, (byte)writers);
-        Assert.True(final.All(b => b == final[0]));
-        Assert.True(reads > 0);
+        Assert.True(final.All(b => b == final[0]), "the final file is torn");
+        Assert.True(reads > 0, "the reader never read");
         Assert.Equal([target], Directory.GetFiles(_folder));
     }
 
