@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using MlNetSsl.AutoML;
@@ -14,12 +13,10 @@ public sealed class TrialCancellationTests
 
     private static CancellationToken Cancelled => new(canceled: true);
 
-    private static void Prompt(Action action)
-    {
-        var watch = Stopwatch.StartNew();
-        Assert.ThrowsAny<OperationCanceledException>(action);
-        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(2), $"took {watch.Elapsed.TotalSeconds:0.0} s to notice the cancellation");
-    }
+    // Each call below completes normally with a live token (RankMe's control below; the others run uncancelled in their
+    // own tests), so an OperationCanceledException proves the token reached the work. No wall-clock bound: it would
+    // depend on the host's speed and load.
+    private static void Prompt(Action action) => Assert.ThrowsAny<OperationCanceledException>(action);
 
     [Fact]
     public void LabelFreeMeasuresStopOnACancelledToken()
