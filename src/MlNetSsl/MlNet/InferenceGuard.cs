@@ -12,16 +12,13 @@ internal sealed class InferenceGuard(Func<ObjectDisposedException> disposedError
     private int _active;
     private bool _disposed;
 
-    /// <summary>True once <see cref="TryClose"/> has run.</summary>
-    public bool IsDisposed
-    {
-        get { lock (_gate) return _disposed; }
-    }
-
     /// <summary>Throws the owner's disposed error when the modules are gone.</summary>
     public void ThrowIfDisposed()
     {
-        if (IsDisposed) throw disposedError();
+        lock (_gate)
+        {
+            if (_disposed) throw disposedError();
+        }
     }
 
     /// <summary>Marks the start of a use of the modules; dispose the lease when done.</summary>

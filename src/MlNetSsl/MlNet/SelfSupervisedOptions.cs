@@ -145,10 +145,8 @@ public sealed class SelfSupervisedOptions
         if (string.IsNullOrWhiteSpace(InputColumnName)) throw new ArgumentException("InputColumnName must be set.", nameof(InputColumnName));
         if (EmbeddingSize < 0) throw new ArgumentOutOfRangeException(nameof(EmbeddingSize), EmbeddingSize, "EmbeddingSize must be 0 (the encoder's width) or positive.");
         if (Epochs < 0) throw new ArgumentOutOfRangeException(nameof(Epochs), Epochs, "Epochs must be 0 (no pretraining) or positive.");
-        if (ScheduleEpochs != 0 && ScheduleEpochs < Epochs)
-            throw new ArgumentOutOfRangeException(nameof(ScheduleEpochs), ScheduleEpochs, $"ScheduleEpochs must be 0 (same as Epochs) or at least Epochs ({Epochs}).");
-        if (BatchSize < 2) throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize, "BatchSize must be at least 2 (SSL losses compare rows within a batch).");
-        // The engine's own checks, run now: a bad schedule or optimizer value must not wait until every row is read.
+        // The engine's own checks (ScheduleEpochs, BatchSize, schedule and optimizer values), run now: a bad value must
+        // not wait until every row is read.
         ToPretrainingOptions(null, default).ValidateSettings();
         if (ImageWidth < 8 || ImageHeight < 8)
             throw new ArgumentOutOfRangeException(ImageWidth < 8 ? nameof(ImageWidth) : nameof(ImageHeight), $"{ImageWidth}x{ImageHeight}",
