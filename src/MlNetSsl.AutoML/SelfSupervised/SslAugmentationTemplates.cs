@@ -12,7 +12,7 @@ public static class SslAugmentationTemplates
     /// The policy of <paramref name="template"/> for <paramref name="method"/> on rows of <paramref name="shape"/>, every
     /// step at <paramref name="strength"/>:
     /// <list type="bullet">
-    /// <item><see cref="AugmentationTemplate.Default"/>: <see cref="DefaultAugmentations.For(SslMethod, SslInputShape)"/>.</item>
+    /// <item><see cref="AugmentationTemplate.Default"/>: <see cref="DefaultAugmentations.For(string, SslInputShape)"/>.</item>
     /// <item><see cref="AugmentationTemplate.Light"/>: images keep only RandomResizedCrop and HorizontalFlip; series keep
     /// only Scaling and Jitter; tabular rows get GaussianNoise (sigma 0.1) instead of the default corruption.</item>
     /// <item><see cref="AugmentationTemplate.Heavy"/>: the default plus RandomErasing (probability 0.5) for images,
@@ -23,11 +23,11 @@ public static class SslAugmentationTemplates
     /// only change what is recorded.
     /// </summary>
     /// <param name="template">The template.</param>
-    /// <param name="method">The SSL method (its default policy is the starting point).</param>
+    /// <param name="method">The registered SSL method's name (its default policy is the starting point).</param>
     /// <param name="shape">The input shape (kind, image size, channels).</param>
     /// <param name="strength">The strength of every step, in [0, 1].</param>
     /// <exception cref="ArgumentException">The method does not apply to the input kind.</exception>
-    public static AugmentationPolicy Build(AugmentationTemplate template, SslMethod method, SslInputShape shape, double strength)
+    public static AugmentationPolicy Build(AugmentationTemplate template, string method, SslInputShape shape, double strength)
     {
         ArgumentNullException.ThrowIfNull(shape);
         if (double.IsNaN(strength) || strength < 0 || strength > 1)

@@ -72,6 +72,8 @@ public sealed class SslSearchSpace : SearchSpace
         var pretraining = new SearchSpace();
         var defaults = new SslPretrainingParameters();
         SslMethod defaultMethod = inputKind == SslInputKind.Tabular ? SslMethod.Scarf : SslMethod.SimClr;
+        // Built-in methods only: a method registered by the application joins a search through WithMethods, so registering
+        // one never changes the default space (or the trials of a seeded search) behind the caller's back.
         pretraining.Add(nameof(SslPretrainingParameters.Method),
             new ChoiceOption(SslMethodFactory.MethodsFor(inputKind).Select(m => (object)m.ToString()), defaultMethod.ToString()));
         pretraining.Add(nameof(SslPretrainingParameters.Encoder), new ChoiceOption(DefaultEncoders(inputKind).Select(e => (object)e.ToString())));
@@ -108,8 +110,18 @@ public sealed class SslSearchSpace : SearchSpace
     public SslSearchSpace WithMethods(params SslMethod[] methods)
     {
         ArgumentNullException.ThrowIfNull(methods);
-        foreach (SslMethod method in methods) CheckMethod(method, InputKind);
-        Pretraining[nameof(SslPretrainingParameters.Method)] = new ChoiceOption(methods.Select(m => (object)m.ToString()));
+        return WithMethods(methods.Select(m => m.ToString()).ToArray());
+    }
+
+    /// <summary>Sets the methods <c>Pretraining.Method</c> chooses from by registered name (the first is the default):
+    /// the way to search methods registered with <see cref="SslMethodRegistry.Register"/>, alone or next to built-in ones.</summary>
+    /// <exception cref="ArgumentException">A method is not registered or does not work on this input kind.</exception>
+    public SslSearchSpace WithMethods(params string[] methodNames)
+    {
+        ArgumentNullException.ThrowIfNull(methodNames);
+        if (methodNames.Length == 0) throw new ArgumentException("Give at least one method.", nameof(methodNames));
+        string[] names = methodNames.Select(name => CheckMethod(name, InputKind)).ToArray();
+        Pretraining[nameof(SslPretrainingParameters.Method)] = new ChoiceOption(names.Select(m => (object)m));
         return this;
     }
 
@@ -240,10 +252,13 @@ public sealed class SslSearchSpace : SearchSpace
             "(from LoadImages) or a known-size vector of Single (use Concatenate, ConvertType or ReplaceMissingValues first).");
     }
 
-    internal static void CheckMethod(SslMethod method, SslInputKind kind)
+    /// <summary>The registered name of <paramref name="method"/> when it works on <paramref name="kind"/> rows.</summary>
+    internal static string CheckMethod(string method, SslInputKind kind)
     {
-        if (!SslMethodFactory.MethodsFor(kind).Contains(method))
-            throw new ArgumentException($"SSL method {method} does not work on {kind} inputs; use one of: {string.Join(", ", SslMethodFactory.MethodsFor(kind))}.");
+        SslMethodRegistration registration = SslMethodRegistry.Get(method);
+        if (!registration.Supports(kind))
+            throw new ArgumentException($"SSL method {registration.Name} does not work on {kind} inputs; use one of: {string.Join(", ", SslMethodRegistry.NamesFor(kind))}.");
+        return registration.Name;
     }
 
     internal static void CheckEncoder(EncoderKind encoder, SslInputKind kind)
@@ -267,7 +282,8 @@ public sealed class SslSearchSpace : SearchSpace
             throw new ArgumentException($"The search space does not fit the self-supervised experiment: {e.Message}", nameof(space), e);
         }
         foreach (object value in ChoicesAt(space, PretrainingOption, nameof(SslPretrainingParameters.Method)))
-            CheckMethod(ParseChoice<SslMethod>(value, nameof(SslPretrainingParameters.Method)), kind);
+            CheckMethod(value as string ?? throw new ArgumentException(
+                $"Option Pretraining.{nameof(SslPretrainingParameters.Method)} holds '{value}', which is not a method name."), kind);
         foreach (object value in ChoicesAt(space, PretrainingOption, nameof(SslPretrainingParameters.Encoder)))
             CheckEncoder(ParseChoice<EncoderKind>(value, nameof(SslPretrainingParameters.Encoder)), kind);
         CheckRange(space, nameof(SslPretrainingParameters.EncoderWidth), 0.125, 8);

@@ -42,7 +42,7 @@ public enum DownstreamTrainer
 }
 
 /// <summary>
-/// Named augmentation policies built from the method's default policy (<see cref="DefaultAugmentations.For(SslMethod, SslInputShape)"/>).
+/// Named augmentation policies built from the method's default policy (<see cref="SslMethodRegistration.DefaultAugmentations"/>).
 /// See <see cref="SslAugmentationTemplates.Build"/> for the exact steps.
 /// </summary>
 public enum AugmentationTemplate
@@ -80,8 +80,8 @@ public sealed class SslTrialParameters
 /// <summary>The pretraining part of a configuration (options <c>Pretraining.*</c>). Initial values are the library's defaults.</summary>
 public sealed class SslPretrainingParameters
 {
-    /// <summary>The SSL method. Default SimCLR.</summary>
-    public SslMethod Method { get; set; } = SslMethod.SimClr;
+    /// <summary>The registered name of the SSL method (see <see cref="SslMethodRegistry"/>). Default "SimClr".</summary>
+    public string Method { get; set; } = nameof(SslMethod.SimClr);
 
     /// <summary>The encoder architecture. Default Auto (ConvNet for images, Mlp for tabular rows, Conv1d for series).</summary>
     public EncoderKind Encoder { get; set; } = EncoderKind.Auto;
@@ -147,7 +147,7 @@ public sealed class SslPretrainingParameters
         {
             InputColumnName = inputColumnName,
             OutputColumnName = outputColumnName,
-            Method = Method,
+            MethodName = SslMethodRegistry.Get(Method).Name,
             Encoder = Encoder,
             EncoderOptions = encoderOptions,
             EmbeddingSize = EmbeddingSize,
@@ -162,33 +162,11 @@ public sealed class SslPretrainingParameters
         };
     }
 
-    /// <summary>The method's options with its key hyperparameter scaled by <paramref name="scale"/> (see <see cref="MethodScale"/>).</summary>
-    /// <param name="method">The SSL method.</param>
+    /// <summary>The method's options with its key hyperparameter scaled by <paramref name="scale"/> (see <see cref="MethodScale"/>
+    /// and <see cref="SslMethodRegistration.SearchOptions"/>).</summary>
+    /// <param name="method">The registered method's name.</param>
     /// <param name="scale">The multiplier, positive; 1 gives the method's defaults.</param>
-    public static SslMethodOptions CreateMethodOptions(SslMethod method, double scale)
-    {
-        if (!(scale > 0) || !double.IsFinite(scale))
-            throw new ArgumentOutOfRangeException(nameof(scale), scale, "The method scale must be a positive number.");
-        static double ScaleOdds(double ratio, double factor) => ratio * factor / (1 - ratio + ratio * factor);
-        return method switch
-        {
-            SslMethod.SimClr => new SimClrOptions { Temperature = new SimClrOptions().Temperature * scale },
-            SslMethod.MoCoV2 => new MoCoV2Options { Temperature = new MoCoV2Options().Temperature * scale },
-            SslMethod.Scarf => new ScarfOptions { Temperature = new ScarfOptions().Temperature * scale },
-            SslMethod.Byol => new ByolOptions { BaseMomentum = 1 - (1 - new ByolOptions().BaseMomentum) * scale },
-            SslMethod.SimSiam => new SimSiamOptions { PredictorHiddenSize = Math.Max(8, (int)Math.Round(new SimSiamOptions().PredictorHiddenSize * scale)) },
-            // Lambda defaults to 1 / projection size (see BarlowTwinsOptions.Lambda); scale that default.
-            SslMethod.BarlowTwins => new BarlowTwinsOptions { Lambda = scale / BarlowTwinsOptions.DefaultProjectionSize },
-            SslMethod.Vicreg => new VicregOptions { InvarianceWeight = new VicregOptions().InvarianceWeight * scale },
-            SslMethod.Vime => new VimeOptions { Alpha = new VimeOptions().Alpha * scale },
-            SslMethod.MaskedAutoencoder => new MaskedAutoencoderOptions
-            {
-                MaskRatio = ScaleOdds(new MaskedAutoencoderOptions().MaskRatio, scale),
-                VectorMaskRatio = ScaleOdds(new MaskedAutoencoderOptions().VectorMaskRatio, scale),
-            },
-            _ => throw new ArgumentOutOfRangeException(nameof(method), method, $"Unknown SSL method {method}."),
-        };
-    }
+    public static SslMethodOptions CreateMethodOptions(string method, double scale) => SslMethodRegistry.Get(method).SearchOptions(scale);
 }
 
 /// <summary>The downstream part of a configuration (options <c>Downstream.*</c>): the trainer on the labeled rows.</summary>

@@ -10,27 +10,18 @@ public static class DefaultAugmentations
     /// <summary>Images whose smaller side is below this get the CIFAR-style recipe (no blur, crop scale from 0.2).</summary>
     public const int SmallImageSide = 96;
 
-    /// <summary>Whether <paramref name="method"/> has a default policy for <paramref name="kind"/>: SCARF and VIME are
+    /// <summary>Whether the built-in <paramref name="method"/> works on <paramref name="kind"/> rows: SCARF and VIME are
     /// tabular methods; every other method works on every input kind.</summary>
-    public static bool Supports(SslMethod method, SslInputKind kind) =>
-        method is not (SslMethod.Scarf or SslMethod.Vime) || kind == SslInputKind.Tabular;
+    public static bool Supports(SslMethod method, SslInputKind kind) => SslMethodRegistry.Get(method).Supports(kind);
 
-    /// <summary>The default policy for <paramref name="method"/> on rows of <paramref name="shape"/> (image size and
-    /// channel count refine the image recipe).</summary>
+    /// <summary>The default policy for the built-in <paramref name="method"/> on rows of <paramref name="shape"/> (image
+    /// size and channel count refine the image recipe).</summary>
     /// <exception cref="ArgumentException">The method does not apply to this input kind (see <see cref="Supports"/>).</exception>
-    public static AugmentationPolicy For(SslMethod method, SslInputShape shape)
-    {
-        ArgumentNullException.ThrowIfNull(shape);
-        if (!Supports(method, shape.Kind))
-            throw new ArgumentException($"{method} is a tabular method and has no augmentation policy for {shape.Kind} inputs.", nameof(method));
-        return shape.Kind switch
-        {
-            SslInputKind.Image => ForImages(method, shape),
-            SslInputKind.Tabular => ForTabular(method),
-            SslInputKind.Series => ForSeries(method),
-            _ => throw new ArgumentOutOfRangeException(nameof(shape), shape.Kind, "Unknown input kind."),
-        };
-    }
+    public static AugmentationPolicy For(SslMethod method, SslInputShape shape) => SslMethodRegistry.Get(method).DefaultAugmentations(shape);
+
+    /// <summary>The default policy of the registered method <paramref name="methodName"/> on rows of <paramref name="shape"/>.</summary>
+    /// <exception cref="ArgumentException">No such method, or it does not apply to this input kind.</exception>
+    public static AugmentationPolicy For(string methodName, SslInputShape shape) => SslMethodRegistry.Get(methodName).DefaultAugmentations(shape);
 
     /// <summary>The default policy for <paramref name="method"/> on <paramref name="kind"/> inputs, assuming small
     /// RGB images (32x32) and multichannel series.</summary>
@@ -42,55 +33,76 @@ public static class DefaultAugmentations
         _ => SslInputShape.Series(1, 100),
     });
 
-    private static AugmentationPolicy ForImages(SslMethod method, SslInputShape shape)
+    /// <summary>
+    /// The two-view recipe of the contrastive and distillation methods: crop, flip, colour jitter and greyscale (and
+    /// blur on large images) for images; SCARF's feature corruption for tabular rows; slicing, time warping, scaling and
+    /// jitter for series.
+    /// </summary>
+    /// <param name="shape">The rows' shape.</param>
+    /// <param name="solarize">Add solarization to image views, as BYOL, Barlow Twins and VICReg do.</param>
+    public static AugmentationPolicy TwoView(SslInputShape shape, bool solarize = false)
+    {
+        ArgumentNullException.ThrowIfNull(shape);
+        return shape.Kind switch
+        {
+            SslInputKind.Image => ContrastiveImages(shape, solarize),
+            // SCARF's corruption (rate 0.6) for SCARF and for every two-view method on tabular rows.
+            SslInputKind.Tabular => new AugmentationPolicy(new ScarfCorruption()),
+            SslInputKind.Series => SeriesViews(),
+            _ => throw new ArgumentOutOfRangeException(nameof(shape), shape.Kind, "Unknown input kind."),
+        };
+    }
+
+    /// <summary>The light policy of masked-reconstruction methods, whose masking does the heavy lifting: crop and flip
+    /// for images, small Gaussian noise for tabular rows, small jitter for series.</summary>
+    /// <param name="shape">The rows' shape.</param>
+    public static AugmentationPolicy Masked(SslInputShape shape)
+    {
+        ArgumentNullException.ThrowIfNull(shape);
+        return shape.Kind switch
+        {
+            // MAE pretrains with crop (0.2-1) and flip only; the crop is milder here.
+            SslInputKind.Image => new AugmentationPolicy(
+                [new AugmentationStep(new RandomResizedCrop { MinScale = 0.35 }), new AugmentationStep(new HorizontalFlip(), 0.5)]),
+            // Masked-feature reconstruction does its own masking; light noise only regularizes.
+            SslInputKind.Tabular => new AugmentationPolicy(new GaussianNoise { Sigma = 0.05 }),
+            SslInputKind.Series => new AugmentationPolicy(new Jitter { Sigma = 0.05 }),
+            _ => throw new ArgumentOutOfRangeException(nameof(shape), shape.Kind, "Unknown input kind."),
+        };
+    }
+
+    /// <summary>VIME's pretext corruption: mask-and-swap with p_m = 0.3 (the VIME method reads the mask through
+    /// <c>ApplyWithMask</c>).</summary>
+    public static AugmentationPolicy VimeMaskAndSwap() => new(new VimeMaskAndSwap());
+
+    private static AugmentationPolicy ContrastiveImages(SslInputShape shape, bool solarize)
     {
         bool small = Math.Min(shape.Height, shape.Width) < SmallImageSide;
-        var steps = new List<AugmentationStep>();
-        if (method == SslMethod.MaskedAutoencoder)
+        var steps = new List<AugmentationStep>
         {
-            // MAE pretrains with crop (0.2-1) and flip only; the masking does the heavy lifting, so the crop is milder here.
-            steps.Add(new AugmentationStep(new RandomResizedCrop { MinScale = 0.35 }));
-            steps.Add(new AugmentationStep(new HorizontalFlip(), 0.5));
-            return new AugmentationPolicy(steps);
-        }
-        // SimCLR crops from 0.08 of the area; CIFAR recipes (SimCLR appendix, solo-learn) start at 0.2 for small images.
-        steps.Add(new AugmentationStep(new RandomResizedCrop { MinScale = small ? 0.2 : 0.08 }));
-        // Horizontal flip with probability 0.5, as in every recipe.
-        steps.Add(new AugmentationStep(new HorizontalFlip(), 0.5));
-        // Colour jitter with probability 0.8 at solo-learn's CIFAR strengths (0.4, 0.4, 0.2, 0.1), half of SimCLR's ImageNet strength 1.
-        steps.Add(new AugmentationStep(new ColorJitter(), 0.8));
+            // SimCLR crops from 0.08 of the area; CIFAR recipes (SimCLR appendix, solo-learn) start at 0.2 for small images.
+            new(new RandomResizedCrop { MinScale = small ? 0.2 : 0.08 }),
+            // Horizontal flip with probability 0.5, as in every recipe.
+            new(new HorizontalFlip(), 0.5),
+            // Colour jitter with probability 0.8 at solo-learn's CIFAR strengths (0.4, 0.4, 0.2, 0.1), half of SimCLR's ImageNet strength 1.
+            new(new ColorJitter(), 0.8),
+        };
         // Greyscale with probability 0.2 (SimCLR); pointless on grey images.
         if (shape.Channels == 3) steps.Add(new AugmentationStep(new RandomGrayscale(), 0.2));
         // Blur with probability 0.5 (SimCLR ImageNet); SimCLR and solo-learn drop it at CIFAR size, where it erases the signal.
         if (!small) steps.Add(new AugmentationStep(new GaussianBlur(), 0.5));
         // BYOL, Barlow Twins and VICReg solarize their second view with probability 0.2; one shared policy averages that to 0.1.
-        if (method is SslMethod.Byol or SslMethod.BarlowTwins or SslMethod.Vicreg)
-            steps.Add(new AugmentationStep(new Solarize(), 0.1));
+        if (solarize) steps.Add(new AugmentationStep(new Solarize(), 0.1));
         return new AugmentationPolicy(steps);
     }
 
-    private static AugmentationPolicy ForTabular(SslMethod method) => method switch
-    {
-        // VIME's pretext: mask-and-swap with p_m = 0.3; the VIME method reads the mask through ApplyWithMask.
-        SslMethod.Vime => new AugmentationPolicy(new VimeMaskAndSwap()),
-        // Masked-feature reconstruction does its own masking; light noise only regularizes.
-        SslMethod.MaskedAutoencoder => new AugmentationPolicy(new GaussianNoise { Sigma = 0.05 }),
-        // SCARF's corruption (rate 0.6) for SCARF and for every two-view method on tabular rows.
-        _ => new AugmentationPolicy(new ScarfCorruption()),
-    };
-
-    private static AugmentationPolicy ForSeries(SslMethod method)
-    {
-        if (method == SslMethod.MaskedAutoencoder)
-            return new AugmentationPolicy(new Jitter { Sigma = 0.05 });
-        // Um et al. (2017) jitter, scaling and time warping plus window slicing; warps and crops on half the rows so
-        // every view keeps some undistorted timing.
-        return new AugmentationPolicy(
-        [
-            new AugmentationStep(new RandomCropResize { MinScale = 0.6 }, 0.5),
-            new AugmentationStep(new TimeWarp(), 0.5),
-            new AugmentationStep(new Scaling()),
-            new AugmentationStep(new Jitter()),
-        ]);
-    }
+    // Um et al. (2017) jitter, scaling and time warping plus window slicing; warps and crops on half the rows so
+    // every view keeps some undistorted timing.
+    private static AugmentationPolicy SeriesViews() => new(
+    [
+        new AugmentationStep(new RandomCropResize { MinScale = 0.6 }, 0.5),
+        new AugmentationStep(new TimeWarp(), 0.5),
+        new AugmentationStep(new Scaling()),
+        new AugmentationStep(new Jitter()),
+    ]);
 }

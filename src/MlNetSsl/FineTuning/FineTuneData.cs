@@ -141,23 +141,9 @@ internal sealed class IndexStream : IDisposable
     }
 }
 
-/// <summary>Seed derivation and module copies shared by the fine-tuning stages.</summary>
+/// <summary>Module copies shared by the fine-tuning stages.</summary>
 internal static class FineTuneHelpers
 {
-    public static byte[] StateBytes(nn.Module module)
-    {
-        using var memory = new MemoryStream();
-        using (var writer = new BinaryWriter(memory, System.Text.Encoding.UTF8, leaveOpen: true))
-            module.save(writer);
-        return memory.ToArray();
-    }
-
-    public static void LoadStateBytes(nn.Module module, byte[] bytes)
-    {
-        using var reader = new BinaryReader(new MemoryStream(bytes, writable: false));
-        module.load(reader, strict: true);
-    }
-
     /// <summary>A new encoder with <paramref name="source"/>'s structure and weights, on <paramref name="device"/>; the source is untouched.</summary>
     public static SslEncoder CopyEncoder(SslEncoder source, Device device)
     {
@@ -165,8 +151,7 @@ internal static class FineTuneHelpers
         try
         {
             // module.save writes CPU copies of the tensors; the source keeps its device and values.
-            byte[] state = StateBytes(source);
-            LoadStateBytes(copy, state);
+            ModuleState.Load(copy, ModuleState.ToBytes(source), "The encoder copy");
             copy.to(device);
             return copy;
         }

@@ -104,13 +104,6 @@ public sealed class FineTuneOptions
     /// </summary>
     public SslTensorDataset? UnlabeledRows { get; set; }
 
-    /// <summary>
-    /// Unlabeled rows for the ML.NET trainer (<c>MulticlassClassification.Trainers.SelfSupervisedFineTune</c>): an
-    /// IDataView with the pretrained stage's input column. Rows of the training data whose label is missing join them.
-    /// The engine entry point <see cref="FineTuner.Train"/> reads <see cref="UnlabeledRows"/> instead. Default null.
-    /// </summary>
-    public Microsoft.ML.IDataView? UnlabeledData { get; set; }
-
     /// <summary>FixMatch consistency training on the unlabeled rows during fine-tuning; null (the default) turns it off.</summary>
     public SemiSupervisedOptions? SemiSupervised { get; set; }
 

@@ -55,6 +55,8 @@ internal sealed class StageRunner : IDisposable
         bool distill = stage == FineTuneStage.Distillation;
         bool frozen = o.FreezeEncoder && !(distill && o.Distill!.StudentEncoder is not null);
         SemiSupervisedOptions? semi = distill ? null : o.SemiSupervised;
+        FixMatchLoss? fixMatch = semi is null ? null : new FixMatchLoss(semi.Threshold, semi.UnlabeledWeight);
+        DistillationLoss? distillation = distill ? new DistillationLoss(o.Distill!.Temperature, o.Distill.HardLabelWeight) : null;
         RowSet unlabeled = _plan.Unlabeled;
         // Distillation draws from every row; the unlabeled rows' labels (diagnostic only) are hidden from the loss.
         RowSet source = distill ? train.Concat(unlabeled.Select(Enumerable.Range(0, unlabeled.Count).ToArray(), new int[unlabeled.Count].Select(_ => -1).ToArray())) : train;
@@ -112,19 +114,10 @@ internal sealed class StageRunner : IDisposable
                     {
                         Tensor teacherLogits;
                         using (torch.no_grad()) teacherLogits = teacher.forward(x);
-                        Tensor logits = Forward(model, x, frozen);
-                        double t = o.Distill!.Temperature, alpha = o.Distill.HardLabelWeight;
-                        Tensor teacherProbabilities = nn.functional.softmax(teacherLogits / t, 1);
-                        Tensor kd = (teacherProbabilities * (nn.functional.log_softmax(teacherLogits / t, 1) - nn.functional.log_softmax(logits / t, 1)))
-                            .sum(1).mean() * (t * t);
-                        Tensor hasLabel = y >= 0;
-                        long labeledRows = hasLabel.sum().item<long>();
-                        Tensor hard = labeledRows > 0
-                            ? nn.functional.cross_entropy(logits.index(hasLabel), y.index(hasLabel))
-                            : torch.zeros(1, device: _device).squeeze();
-                        total = kd * (1 - alpha) + hard * alpha;
-                        supervised = hard.item<float>();
-                        unlabeledLoss = kd.item<float>();
+                        DistillationTerms terms = distillation!.Compute(Forward(model, x, frozen), teacherLogits, y);
+                        total = terms.Total;
+                        supervised = terms.Hard.item<float>();
+                        unlabeledLoss = terms.Soft.item<float>();
                     }
                     else if (semi is not null)
                     {
@@ -132,19 +125,14 @@ internal sealed class StageRunner : IDisposable
                         Tensor u = unlabeled.Gather(unlabeledPositions, _device);
                         Tensor weak = _weakPolicy.Apply(u, augmentation);
                         Tensor strong = _strongPolicy.Apply(u, augmentation);
-                        Tensor confidence, pseudoLabel;
-                        using (torch.no_grad())
-                        {
-                            Tensor probabilities = nn.functional.softmax(model.forward(weak), 1);
-                            (confidence, pseudoLabel) = probabilities.max(1);
-                        }
-                        Tensor mask = (confidence >= semi.Threshold).to_type(ScalarType.Float32);
+                        Tensor weakLogits;
+                        using (torch.no_grad()) weakLogits = model.forward(weak);
                         Tensor logits = Forward(model, torch.cat([x, strong], 0), frozen);
-                        Tensor labeledLoss = nn.functional.cross_entropy(logits.narrow(0, 0, batch), y);
-                        Tensor consistency = (nn.functional.cross_entropy(logits.narrow(0, batch, unlabeledBatch), pseudoLabel, reduction: nn.Reduction.None) * mask).mean();
-                        total = labeledLoss + consistency * semi.UnlabeledWeight;
-                        supervised = labeledLoss.item<float>();
-                        unlabeledLoss = consistency.item<float>();
+                        FixMatchTerms terms = fixMatch!.Compute(logits.narrow(0, 0, batch), y, weakLogits, logits.narrow(0, batch, unlabeledBatch));
+                        Tensor mask = terms.Mask, pseudoLabel = terms.PseudoLabels;
+                        total = terms.Total;
+                        supervised = terms.Supervised.item<float>();
+                        unlabeledLoss = terms.Consistency.item<float>();
                         long acceptedNow = (long)mask.sum().item<float>();
                         accepted += acceptedNow;
                         considered += unlabeledBatch;
@@ -212,7 +200,7 @@ internal sealed class StageRunner : IDisposable
                 bestAccuracy = accuracy;
                 bestLoss = validationLoss;
                 bestEpoch = epoch;
-                bestState = FineTuneHelpers.StateBytes(model);
+                bestState = ModuleState.ToBytes(model);
                 sinceBest = 0;
             }
             else if (o.EarlyStoppingPatience > 0 && ++sinceBest >= o.EarlyStoppingPatience && epoch < epochs)
@@ -223,7 +211,7 @@ internal sealed class StageRunner : IDisposable
         }
 
         if (bestState is not null)
-            FineTuneHelpers.LoadStateBytes(model, bestState);
+            ModuleState.Load(model, bestState, "The best epoch's snapshot");
         model.eval();
         return new StageOutcome(bestEpoch, stoppedEarly);
     }

@@ -51,7 +51,14 @@ public sealed class BarlowTwinsMethod : SslMethodBase
     public double Lambda { get; }
 
     /// <inheritdoc />
-    public override SslMethod Kind => SslMethod.BarlowTwins;
+    public override string MethodName => nameof(SslMethod.BarlowTwins);
+
+    // The registry's entry: name, options, input kinds, default augmentations and the knob AutoML tunes.
+    internal static SslMethodRegistration Registration { get; } = new SslMethodRegistration<BarlowTwinsOptions>(nameof(SslMethod.BarlowTwins), (encoder, options) => new BarlowTwinsMethod(encoder, options))
+    {
+        Augmentations = shape => DefaultAugmentations.TwoView(shape, solarize: true),
+        SearchKnob = (o, s) => o.Lambda = s / BarlowTwinsOptions.DefaultProjectionSize,
+    };
 
     /// <inheritdoc />
     public override Tensor ComputeLoss(Tensor batch, ViewGenerator views)
@@ -59,32 +66,6 @@ public sealed class BarlowTwinsMethod : SslMethodBase
         CheckBatch(batch);
         Tensor z1 = projector.call(Encoder.call(views.Make(batch)));
         Tensor z2 = projector.call(Encoder.call(views.Make(batch)));
-        return BarlowTwinsLoss(z1, z2, Lambda);
-    }
-
-    /// <summary>
-    /// Each column of <paramref name="z1"/> and <paramref name="z2"/> is standardized over the batch,
-    /// (z - mean) / sqrt(var + eps) with the biased variance (as a non-affine BatchNorm does); then
-    /// C = z1ᵀ z2 / N and loss = Σ_i (1 - C_ii)² + lambda Σ_{i≠j} C_ij².
-    /// </summary>
-    /// <param name="z1">Projections of the first views, [N, D].</param>
-    /// <param name="z2">Projections of the second views, [N, D].</param>
-    /// <param name="lambda">Off-diagonal weight.</param>
-    /// <param name="epsilon">Added to the variance before the square root.</param>
-    public static Tensor BarlowTwinsLoss(Tensor z1, Tensor z2, double lambda, double epsilon = 1e-5)
-    {
-        LossChecks.SamePairShape(z1, z2, nameof(z1), nameof(z2));
-        using var scope = torch.NewDisposeScope();
-        long n = z1.shape[0];
-        Tensor c = Standardize(z1, epsilon).t().matmul(Standardize(z2, epsilon)).div(n);
-        Tensor onDiagonal = (1 - c.diagonal()).pow(2).sum();
-        Tensor offDiagonal = LossChecks.OffDiagonal(c).pow(2).sum();
-        return (onDiagonal + lambda * offDiagonal).MoveToOuterDisposeScope();
-    }
-
-    private static Tensor Standardize(Tensor z, double epsilon)
-    {
-        Tensor centred = z - z.mean(new long[] { 0 }, keepdim: true);
-        return centred / (centred.pow(2).mean(new long[] { 0 }, keepdim: true) + epsilon).sqrt();
+        return SslLosses.BarlowTwins(z1, z2, Lambda);
     }
 }

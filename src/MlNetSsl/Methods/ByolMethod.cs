@@ -51,7 +51,14 @@ public sealed class ByolMethod : SslMethodBase
     public ByolOptions Options { get; }
 
     /// <inheritdoc />
-    public override SslMethod Kind => SslMethod.Byol;
+    public override string MethodName => nameof(SslMethod.Byol);
+
+    // The registry's entry: name, options, input kinds, default augmentations and the knob AutoML tunes.
+    internal static SslMethodRegistration Registration { get; } = new SslMethodRegistration<ByolOptions>(nameof(SslMethod.Byol), (encoder, options) => new ByolMethod(encoder, options))
+    {
+        Augmentations = shape => DefaultAugmentations.TwoView(shape, solarize: true),
+        SearchKnob = (o, s) => o.BaseMomentum = 1 - (1 - o.BaseMomentum) * s,
+    };
 
     internal MomentumTarget Target { get; }
 
@@ -80,7 +87,7 @@ public sealed class ByolMethod : SslMethodBase
         Tensor t2 = Target.Run(() => projector.call(Encoder.call(v2)));
         Tensor p1 = predictor.call(projector.call(Encoder.call(v1)));
         Tensor p2 = predictor.call(projector.call(Encoder.call(v2)));
-        return NormalizedMseLoss(p1, t2) + NormalizedMseLoss(p2, t1);
+        return SslLosses.NormalizedMse(p1, t2) + SslLosses.NormalizedMse(p2, t1);
     }
 
     /// <summary>Moves the target towards the online encoder and projector with the scheduled momentum.</summary>
@@ -88,18 +95,4 @@ public sealed class ByolMethod : SslMethodBase
     /// <param name="totalSteps">Steps in the whole run.</param>
     public override void AfterOptimizerStep(long step, long totalSteps) =>
         Target.Update(MomentumAt(step, totalSteps, Options.BaseMomentum));
-
-    /// <summary>
-    /// BYOL's regression loss: the mean over rows of ||p/|p| - z/|z|||² = 2 - 2 cos(p, z). The targets
-    /// <paramref name="targets"/> are detached.
-    /// </summary>
-    /// <param name="predictions">Online predictions, [N, D].</param>
-    /// <param name="targets">Target projections of the other view, [N, D].</param>
-    public static Tensor NormalizedMseLoss(Tensor predictions, Tensor targets)
-    {
-        LossChecks.SamePairShape(predictions, targets, nameof(predictions), nameof(targets));
-        using var scope = torch.NewDisposeScope();
-        Tensor cosine = nn.functional.cosine_similarity(predictions, targets.detach(), dim: 1);
-        return (2 - 2 * cosine).mean().MoveToOuterDisposeScope();
-    }
 }

@@ -7,12 +7,15 @@ namespace MlNetSsl;
 /// <summary>
 /// One self-supervised method: an encoder plus the method's heads, loss and target logic. Implementations are
 /// TorchSharp modules, so <see cref="Module"/>'s state (encoder, heads, momentum targets, queues) is what a
-/// checkpoint saves. Adding a method means one new class implementing this interface.
+/// checkpoint saves. A method is one class implementing this interface (usually through <see cref="SslMethodBase"/>),
+/// composed of parts (<see cref="ProjectionHead"/>, <see cref="PredictionHead"/>, the losses in <see cref="SslLosses"/>,
+/// <see cref="NegativeQueue"/>), plus an <see cref="SslMethodRegistration{TOptions}"/> registered with
+/// <see cref="SslMethodRegistry"/>; docs/extending.md shows one end to end.
 /// </summary>
 public interface ISslMethod : IDisposable
 {
-    /// <summary>Which method this is.</summary>
-    SslMethod Kind { get; }
+    /// <summary>The method's registered name (for the built-in ones, the name of their <see cref="SslMethod"/> value).</summary>
+    string MethodName { get; }
 
     /// <summary>The encoder being pretrained (its embeddings are the method's product).</summary>
     SslEncoder Encoder { get; }

@@ -86,7 +86,22 @@ public sealed class MaskedAutoencoderMethod : SslMethodBase
     };
 
     /// <inheritdoc />
-    public override SslMethod Kind => SslMethod.MaskedAutoencoder;
+    public override string MethodName => nameof(SslMethod.MaskedAutoencoder);
+
+    // The registry's entry: name, options, input kinds, default augmentations and the knob AutoML tunes.
+    internal static SslMethodRegistration Registration { get; } = new SslMethodRegistration<MaskedAutoencoderOptions>(nameof(SslMethod.MaskedAutoencoder), (encoder, options) => new MaskedAutoencoderMethod(encoder, options))
+    {
+        Augmentations = DefaultAugmentations.Masked,
+        SearchKnob = ScaleMaskOdds,
+    };
+
+    // AutoML's knob multiplies the odds of both mask ratios: 0.75 becomes 0.43 to 0.92 for scale 1/4 to 4.
+    private static void ScaleMaskOdds(MaskedAutoencoderOptions options, double scale)
+    {
+        static double ScaleOdds(double ratio, double factor) => ratio * factor / (1 - ratio + ratio * factor);
+        options.MaskRatio = ScaleOdds(options.MaskRatio, scale);
+        options.VectorMaskRatio = ScaleOdds(options.VectorMaskRatio, scale);
+    }
 
     /// <summary>
     /// <paramref name="requested"/> when it divides both sides, otherwise the largest common divisor of
@@ -115,7 +130,7 @@ public sealed class MaskedAutoencoderMethod : SslMethodBase
             Tensor variance = units.var(-1, unbiased: true, keepdim: true);
             target = (units - mean) / (variance + 1e-6).sqrt();
         }
-        return MaskedMseLoss(prediction, target, mask);
+        return SslLosses.MaskedMse(prediction, target, mask);
     }
 
     /// <summary>
@@ -172,30 +187,5 @@ public sealed class MaskedAutoencoderMethod : SslMethodBase
             default:
                 return units.transpose(1, 2).contiguous();
         }
-    }
-
-    /// <summary>
-    /// Mean squared error over the masked units only: Σ masked (prediction - target)² / (masked units × values per
-    /// unit). Unmasked units do not affect the value or the gradient.
-    /// </summary>
-    /// <param name="prediction">[N, L] or [N, L, U].</param>
-    /// <param name="target">Same shape as <paramref name="prediction"/>.</param>
-    /// <param name="mask">[N, L], true (or 1) where a unit was masked.</param>
-    public static Tensor MaskedMseLoss(Tensor prediction, Tensor target, Tensor mask)
-    {
-        ArgumentNullException.ThrowIfNull(prediction);
-        ArgumentNullException.ThrowIfNull(target);
-        ArgumentNullException.ThrowIfNull(mask);
-        if (!prediction.shape.SequenceEqual(target.shape) || mask.dim() != 2 || prediction.dim() < 2
-            || prediction.shape[0] != mask.shape[0] || prediction.shape[1] != mask.shape[1])
-            throw new ArgumentException(
-                $"prediction and target must share a shape [N, L, ...] and mask be [N, L]; got [{string.Join(", ", prediction.shape)}], " +
-                $"[{string.Join(", ", target.shape)}] and [{string.Join(", ", mask.shape)}].");
-        using var scope = torch.NewDisposeScope();
-        Tensor squared = (prediction - target.detach()).pow(2);
-        Tensor perUnit = squared.dim() > 2 ? squared.flatten(2).mean(new long[] { 2 }) : squared;
-        Tensor weight = mask.to(perUnit.dtype);
-        // Multiplying (not masked_select) keeps the shape static; unmasked units get weight 0 and no gradient.
-        return ((perUnit * weight).sum() / weight.sum().clamp_min(1)).MoveToOuterDisposeScope();
     }
 }

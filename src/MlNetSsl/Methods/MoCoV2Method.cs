@@ -33,8 +33,7 @@ public sealed class MoCoV2Options : SslMethodOptions
 /// InfoNCE with the other view's key as the positive and a queue of past keys as negatives; symmetrized over views.
 /// </summary>
 /// <remarks>
-/// The queue (<c>queue</c>, [QueueSize, D]) and its write position (<c>queue_ptr</c>) are registered buffers, so
-/// checkpoints include them. Each step enqueues the keys of both views (2N rows), overwriting the oldest. They are enqueued in <see cref="AfterOptimizerStep"/>, not in
+/// The queue is a <see cref="NegativeQueue"/> submodule, so checkpoints include it. Each step enqueues the keys of both views (2N rows), overwriting the oldest. They are enqueued in <see cref="AfterOptimizerStep"/>, not in
 /// <see cref="ComputeLoss"/>: the loss's graph still needs the queue as it was, and a step that is skipped must not
 /// advance it. Between <see cref="ComputeLoss"/> and <see cref="AfterOptimizerStep"/> the method holds one detached
 /// copy of the keys; checkpoints taken between steps do not need it. Without several devices there is no shuffled
@@ -59,26 +58,23 @@ public sealed class MoCoV2Method : SslMethodBase
         projector = AddHead("projector", new ProjectionHead(encoder.EmbeddingSize,
             Options.ResolveHidden(MoCoV2Options.DefaultProjectionHiddenSize), projection));
         Target = AddHead("target", new MomentumTarget(("encoder", encoder), ("projector", projector)));
-
-        using var scope = torch.NewDisposeScope();
-        using var generator = new Generator((ulong)Options.QueueSeed, Device);
-        Tensor queue = nn.functional.normalize(
-            torch.randn(new long[] { Options.QueueSize, projection }, generator: generator, device: Device), dim: 1);
-        register_buffer("queue", queue.DetachFromDisposeScope());
-        register_buffer("queue_ptr", torch.zeros(1, dtype: ScalarType.Int64, device: Device).DetachFromDisposeScope());
+        Negatives = AddHead("negatives", new NegativeQueue(Options.QueueSize, projection, Options.QueueSeed, Device));
     }
 
     /// <summary>The hyperparameters.</summary>
     public MoCoV2Options Options { get; }
 
     /// <inheritdoc />
-    public override SslMethod Kind => SslMethod.MoCoV2;
+    public override string MethodName => nameof(SslMethod.MoCoV2);
+
+    // The registry's entry: name, options, input kinds, default augmentations and the knob AutoML tunes.
+    internal static SslMethodRegistration Registration { get; } = new SslMethodRegistration<MoCoV2Options>(nameof(SslMethod.MoCoV2), (encoder, options) => new MoCoV2Method(encoder, options))
+    {
+        SearchKnob = (o, s) => o.Temperature *= s,
+    };
 
     /// <summary>The queue of negative keys, [QueueSize, ProjectionSize], each row L2-normalized.</summary>
-    public Tensor Queue => get_buffer("queue")!;
-
-    /// <summary>Index of the queue row the next key is written to.</summary>
-    public long QueuePointer => get_buffer("queue_ptr")!.item<long>();
+    public NegativeQueue Negatives { get; }
 
     internal MomentumTarget Target { get; }
 
@@ -94,8 +90,8 @@ public sealed class MoCoV2Method : SslMethodBase
         Tensor k2 = nn.functional.normalize(Target.Run(() => projector.call(Encoder.call(v2))), dim: 1);
         Tensor q1 = projector.call(Encoder.call(v1));
         Tensor q2 = projector.call(Encoder.call(v2));
-        Tensor queue = Queue;
-        Tensor loss = (InfoNceLoss(q1, k2, queue, Options.Temperature) + InfoNceLoss(q2, k1, queue, Options.Temperature)) * 0.5;
+        Tensor queue = Negatives.Keys;
+        Tensor loss = (SslLosses.InfoNce(q1, k2, Options.Temperature, queue) + SslLosses.InfoNce(q2, k1, Options.Temperature, queue)) * 0.5;
 
         DropPendingKeys();
         pendingKeys.Add(torch.cat(new[] { k1, k2 }, 0).detach().DetachFromDisposeScope());
@@ -109,57 +105,10 @@ public sealed class MoCoV2Method : SslMethodBase
     {
         if (pendingKeys.Count > 0)
         {
-            Enqueue(pendingKeys[0]);
+            Negatives.Enqueue(pendingKeys[0]);
             DropPendingKeys();
         }
         Target.Update(Options.Momentum);
-    }
-
-    /// <summary>Writes <paramref name="keys"/> at the queue pointer, wrapping around, and advances the pointer.</summary>
-    internal void Enqueue(Tensor keys)
-    {
-        using var noGrad = torch.no_grad();
-        using var scope = torch.NewDisposeScope();
-        Tensor queue = Queue;
-        Tensor pointer = get_buffer("queue_ptr")!;
-        long capacity = queue.shape[0];
-        long n = keys.shape[0];
-        if (n > capacity)
-        {
-            // Only the newest keys fit.
-            keys = keys.narrow(0, n - capacity, capacity);
-            n = capacity;
-        }
-        long start = pointer.item<long>();
-        Tensor rows = (torch.arange(n, device: queue.device) + start).remainder(capacity);
-        queue.index_copy_(0, rows, keys.to(queue.dtype));
-        pointer.fill_((start + n) % capacity);
-    }
-
-    /// <summary>
-    /// InfoNCE against a queue: for each query the logits are [q·k⁺, q·queue_1, ..., q·queue_K] / temperature and the
-    /// target is index 0. Queries and keys are L2-normalized here; the queue is used as given (already normalized)
-    /// and receives no gradient, nor do the keys.
-    /// </summary>
-    /// <param name="queries">Online projections, [N, D].</param>
-    /// <param name="keys">Positive keys, [N, D]; row i is the positive of query i.</param>
-    /// <param name="queue">Negative keys, [K, D].</param>
-    /// <param name="temperature">Softmax temperature (positive).</param>
-    public static Tensor InfoNceLoss(Tensor queries, Tensor keys, Tensor queue, double temperature)
-    {
-        LossChecks.SamePairShape(queries, keys, nameof(queries), nameof(keys));
-        ArgumentNullException.ThrowIfNull(queue);
-        if (queue.dim() != 2 || queue.shape[1] != queries.shape[1])
-            throw new ArgumentException($"The queue must be [K, {queries.shape[1]}]; got [{string.Join(", ", queue.shape)}].", nameof(queue));
-        SslMethodOptions.Positive(temperature, nameof(temperature));
-        using var scope = torch.NewDisposeScope();
-        Tensor q = nn.functional.normalize(queries, dim: 1);
-        Tensor k = nn.functional.normalize(keys.detach(), dim: 1);
-        Tensor positive = (q * k).sum(1, keepdim: true);
-        Tensor negative = q.matmul(queue.detach().t());
-        Tensor logits = torch.cat(new[] { positive, negative }, 1).div(temperature);
-        Tensor targets = torch.zeros(q.shape[0], dtype: ScalarType.Int64, device: q.device);
-        return nn.functional.cross_entropy(logits, targets).MoveToOuterDisposeScope();
     }
 
     /// <inheritdoc />

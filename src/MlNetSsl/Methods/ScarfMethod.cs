@@ -33,7 +33,7 @@ public sealed class ScarfMethod : SslMethodBase
     /// <param name="encoder">The encoder to pretrain; its input must be tabular.</param>
     /// <param name="options">Hyperparameters; null for the defaults.</param>
     public ScarfMethod(SslEncoder encoder, ScarfOptions? options = null)
-        : base(nameof(ScarfMethod), SslMethodFactory.RequireTabular(SslMethod.Scarf, encoder), options ??= new ScarfOptions())
+        : base(nameof(ScarfMethod), RequireTabular(nameof(SslMethod.Scarf), encoder), options ??= new ScarfOptions())
     {
         Options = options;
         SslMethodOptions.Positive(Options.Temperature, nameof(Options.Temperature));
@@ -46,7 +46,14 @@ public sealed class ScarfMethod : SslMethodBase
     public ScarfOptions Options { get; }
 
     /// <inheritdoc />
-    public override SslMethod Kind => SslMethod.Scarf;
+    public override string MethodName => nameof(SslMethod.Scarf);
+
+    // The registry's entry: name, options, input kinds, default augmentations and the knob AutoML tunes.
+    internal static SslMethodRegistration Registration { get; } = new SslMethodRegistration<ScarfOptions>(nameof(SslMethod.Scarf), (encoder, options) => new ScarfMethod(encoder, options))
+    {
+        InputKinds = [SslInputKind.Tabular],
+        SearchKnob = (o, s) => o.Temperature *= s,
+    };
 
     /// <inheritdoc />
     public override Tensor ComputeLoss(Tensor batch, ViewGenerator views)
@@ -54,25 +61,6 @@ public sealed class ScarfMethod : SslMethodBase
         CheckBatch(batch);
         Tensor anchors = projector.call(Encoder.call(batch));
         Tensor positives = projector.call(Encoder.call(views.Make(batch)));
-        return InfoNceLoss(anchors, positives, Options.Temperature);
-    }
-
-    /// <summary>
-    /// SCARF's InfoNCE: logits_ij = cos(anchor_i, positive_j) / temperature, target j = i, mean cross entropy over the
-    /// anchors (the other rows' positives are the negatives).
-    /// </summary>
-    /// <param name="anchors">Projections of the original rows, [N, D].</param>
-    /// <param name="positives">Projections of the corrupted rows, [N, D].</param>
-    /// <param name="temperature">Softmax temperature (positive).</param>
-    public static Tensor InfoNceLoss(Tensor anchors, Tensor positives, double temperature)
-    {
-        LossChecks.SamePairShape(anchors, positives, nameof(anchors), nameof(positives));
-        SslMethodOptions.Positive(temperature, nameof(temperature));
-        using var scope = torch.NewDisposeScope();
-        Tensor a = nn.functional.normalize(anchors, dim: 1);
-        Tensor p = nn.functional.normalize(positives, dim: 1);
-        Tensor logits = a.matmul(p.t()).div(temperature);
-        Tensor targets = torch.arange(a.shape[0], device: a.device);
-        return nn.functional.cross_entropy(logits, targets).MoveToOuterDisposeScope();
+        return SslLosses.InfoNce(anchors, positives, Options.Temperature);
     }
 }

@@ -47,7 +47,13 @@ public sealed class SimClrMethod : SslMethodBase
     public SimClrOptions Options { get; }
 
     /// <inheritdoc />
-    public override SslMethod Kind => SslMethod.SimClr;
+    public override string MethodName => nameof(SslMethod.SimClr);
+
+    // The registry's entry: name, options, input kinds, default augmentations and the knob AutoML tunes.
+    internal static SslMethodRegistration Registration { get; } = new SslMethodRegistration<SimClrOptions>(nameof(SslMethod.SimClr), (encoder, options) => new SimClrMethod(encoder, options))
+    {
+        SearchKnob = (o, s) => o.Temperature *= s,
+    };
 
     /// <inheritdoc />
     public override Tensor ComputeLoss(Tensor batch, ViewGenerator views)
@@ -55,29 +61,6 @@ public sealed class SimClrMethod : SslMethodBase
         CheckBatch(batch);
         Tensor z1 = projector.call(Encoder.call(views.Make(batch)));
         Tensor z2 = projector.call(Encoder.call(views.Make(batch)));
-        return NtXentLoss(z1, z2, Options.Temperature);
-    }
-
-    /// <summary>
-    /// NT-Xent (normalized temperature-scaled cross entropy). The 2N projections are L2-normalized; for each one the
-    /// logits are its cosine similarities to the other 2N - 1 divided by <paramref name="temperature"/>, the target is
-    /// the other view of the same row, and the loss is the mean cross entropy over all 2N (both directions).
-    /// </summary>
-    /// <param name="z1">Projections of the first views, [N, D].</param>
-    /// <param name="z2">Projections of the second views, [N, D]; row i pairs with row i of <paramref name="z1"/>.</param>
-    /// <param name="temperature">Softmax temperature (positive).</param>
-    public static Tensor NtXentLoss(Tensor z1, Tensor z2, double temperature)
-    {
-        LossChecks.SamePairShape(z1, z2, nameof(z1), nameof(z2));
-        SslMethodOptions.Positive(temperature, nameof(temperature));
-        long n = z1.shape[0];
-        using var scope = torch.NewDisposeScope();
-        Tensor z = nn.functional.normalize(torch.cat(new[] { z1, z2 }, 0), dim: 1);
-        Tensor logits = z.matmul(z.t()).div(temperature);
-        Tensor self = torch.eye(2 * n, dtype: ScalarType.Bool, device: z.device);
-        logits = logits.masked_fill(self, double.NegativeInfinity);
-        Tensor index = torch.arange(n, device: z.device);
-        Tensor targets = torch.cat(new[] { index + n, index }, 0);
-        return nn.functional.cross_entropy(logits, targets).MoveToOuterDisposeScope();
+        return SslLosses.NtXent(z1, z2, Options.Temperature);
     }
 }

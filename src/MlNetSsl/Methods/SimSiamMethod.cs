@@ -45,7 +45,13 @@ public sealed class SimSiamMethod : SslMethodBase
     public SimSiamOptions Options { get; }
 
     /// <inheritdoc />
-    public override SslMethod Kind => SslMethod.SimSiam;
+    public override string MethodName => nameof(SslMethod.SimSiam);
+
+    // The registry's entry: name, options, input kinds, default augmentations and the knob AutoML tunes.
+    internal static SslMethodRegistration Registration { get; } = new SslMethodRegistration<SimSiamOptions>(nameof(SslMethod.SimSiam), (encoder, options) => new SimSiamMethod(encoder, options))
+    {
+        SearchKnob = (o, s) => o.PredictorHiddenSize = Math.Max(8, (int)Math.Round(o.PredictorHiddenSize * s)),
+    };
 
     /// <inheritdoc />
     public override Tensor ComputeLoss(Tensor batch, ViewGenerator views)
@@ -55,19 +61,6 @@ public sealed class SimSiamMethod : SslMethodBase
         Tensor z2 = projector.call(Encoder.call(views.Make(batch)));
         Tensor p1 = predictor.call(z1);
         Tensor p2 = predictor.call(z2);
-        return (NegativeCosineLoss(p1, z2) + NegativeCosineLoss(p2, z1)) * 0.5;
-    }
-
-    /// <summary>
-    /// D(p, z) = -mean over rows of cos(p, stopgrad(z)). The stop-gradient is inside: no gradient reaches
-    /// <paramref name="targets"/>, which is what prevents SimSiam from collapsing.
-    /// </summary>
-    /// <param name="predictions">Predictor outputs, [N, D].</param>
-    /// <param name="targets">Projections of the other view, [N, D].</param>
-    public static Tensor NegativeCosineLoss(Tensor predictions, Tensor targets)
-    {
-        LossChecks.SamePairShape(predictions, targets, nameof(predictions), nameof(targets));
-        using var scope = torch.NewDisposeScope();
-        return nn.functional.cosine_similarity(predictions, targets.detach(), dim: 1).mean().neg().MoveToOuterDisposeScope();
+        return (SslLosses.NegativeCosine(p1, z2) + SslLosses.NegativeCosine(p2, z1)) * 0.5;
     }
 }

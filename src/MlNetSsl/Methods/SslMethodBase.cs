@@ -7,7 +7,7 @@ namespace MlNetSsl;
 /// <summary>
 /// Options shared by every SSL method. Each method has its own subclass (for example <see cref="SimClrOptions"/>)
 /// whose defaults are the paper's hyperparameters scaled for short CPU runs; a plain <see cref="SslMethodOptions"/>
-/// passed to <see cref="SslMethodFactory.Create"/> sets only the shared values and keeps the method's defaults.
+/// passed to <see cref="SslMethodFactory.Create(SslMethod, SslEncoder, SslMethodOptions?)"/> sets only the shared values and keeps the method's defaults.
 /// </summary>
 public class SslMethodOptions
 {
@@ -69,7 +69,7 @@ public abstract class SslMethodBase : nn.Module, ISslMethod
     }
 
     /// <inheritdoc />
-    public abstract SslMethod Kind { get; }
+    public abstract string MethodName { get; }
 
     /// <inheritdoc />
     public SslEncoder Encoder { get; }
@@ -110,6 +110,21 @@ public abstract class SslMethodBase : nn.Module, ISslMethod
         return head;
     }
 
+    /// <summary>Returns <paramref name="encoder"/> when it reads tabular rows; for methods that only work on them.</summary>
+    /// <param name="method">The method's name, for the message.</param>
+    /// <param name="encoder">The encoder to pretrain.</param>
+    /// <exception cref="ArgumentException">The encoder reads images or series; the message lists the methods that fit.</exception>
+    private protected static SslEncoder RequireTabular(string method, SslEncoder encoder)
+    {
+        ArgumentNullException.ThrowIfNull(encoder);
+        SslInputKind kind = encoder.InputShape.Kind;
+        if (kind != SslInputKind.Tabular)
+            throw new ArgumentException(
+                $"SSL method {method} works on tabular rows only, but the encoder's input is {kind} ({encoder.InputShape}). " +
+                $"For {kind} data use one of: {string.Join(", ", SslMethodRegistry.NamesFor(kind))}.", nameof(encoder));
+        return encoder;
+    }
+
     /// <summary>Checks that <paramref name="batch"/> matches the encoder's input shape and holds at least two rows.</summary>
     /// <param name="batch">The batch given to <see cref="ComputeLoss"/>.</param>
     /// <exception cref="ArgumentException">The shape is wrong; the message gives the expected shape.</exception>
@@ -119,11 +134,11 @@ public abstract class SslMethodBase : nn.Module, ISslMethod
         long[] expected = Encoder.InputShape.BatchShape(batch.shape.Length > 0 ? batch.shape[0] : 0);
         if (!batch.shape.SequenceEqual(expected))
             throw new ArgumentException(
-                $"{Kind} expects a batch shaped [{string.Join(", ", expected)}] for {Encoder.InputShape}, but got [{string.Join(", ", batch.shape)}].",
+                $"{MethodName} expects a batch shaped [{string.Join(", ", expected)}] for {Encoder.InputShape}, but got [{string.Join(", ", batch.shape)}].",
                 nameof(batch));
         // Batch statistics (BatchNorm, variance terms) and in-batch negatives need two rows or more.
         if (batch.shape[0] < 2)
-            throw new ArgumentException($"{Kind} needs at least 2 rows per batch, got {batch.shape[0]}.", nameof(batch));
+            throw new ArgumentException($"{MethodName} needs at least 2 rows per batch, got {batch.shape[0]}.", nameof(batch));
     }
 
     /// <summary>Releases heads, targets and buffers, but not the encoder (see remarks on the class).</summary>
@@ -214,26 +229,5 @@ internal sealed class MomentumTarget : nn.Module
             foreach ((string name, Tensor b) in module.named_buffers())
                 yield return ($"{prefix}.{name}", b, false);
         }
-    }
-}
-
-/// <summary>Small tensor helpers shared by the losses.</summary>
-internal static class LossChecks
-{
-    public static void SamePairShape(Tensor a, Tensor b, string nameA, string nameB)
-    {
-        ArgumentNullException.ThrowIfNull(a, nameA);
-        ArgumentNullException.ThrowIfNull(b, nameB);
-        if (a.dim() != 2 || !a.shape.SequenceEqual(b.shape))
-            throw new ArgumentException(
-                $"{nameA} and {nameB} must both be [N, D] with the same shape; got [{string.Join(", ", a.shape)}] and [{string.Join(", ", b.shape)}].");
-    }
-
-    /// <summary>The off-diagonal entries of a square matrix, flattened.</summary>
-    public static Tensor OffDiagonal(Tensor square)
-    {
-        long d = square.shape[0];
-        using var eye = torch.eye(d, dtype: ScalarType.Bool, device: square.device);
-        return square.masked_select(eye.logical_not());
     }
 }

@@ -31,12 +31,6 @@ public sealed class VicregOptions : SslMethodOptions
 /// </summary>
 public sealed class VicregMethod : SslMethodBase
 {
-    /// <summary>Target standard deviation gamma of the variance hinge (paper: 1).</summary>
-    public const double Gamma = 1.0;
-
-    /// <summary>Added to the variance before the square root in the variance term (paper: 1e-4).</summary>
-    public const double Epsilon = 1e-4;
-
     private readonly ProjectionHead projector;
 
     /// <summary>Creates VICReg on <paramref name="encoder"/>.</summary>
@@ -58,7 +52,14 @@ public sealed class VicregMethod : SslMethodBase
     public VicregOptions Options { get; }
 
     /// <inheritdoc />
-    public override SslMethod Kind => SslMethod.Vicreg;
+    public override string MethodName => nameof(SslMethod.Vicreg);
+
+    // The registry's entry: name, options, input kinds, default augmentations and the knob AutoML tunes.
+    internal static SslMethodRegistration Registration { get; } = new SslMethodRegistration<VicregOptions>(nameof(SslMethod.Vicreg), (encoder, options) => new VicregMethod(encoder, options))
+    {
+        Augmentations = shape => DefaultAugmentations.TwoView(shape, solarize: true),
+        SearchKnob = (o, s) => o.InvarianceWeight *= s,
+    };
 
     /// <inheritdoc />
     public override Tensor ComputeLoss(Tensor batch, ViewGenerator views)
@@ -66,54 +67,6 @@ public sealed class VicregMethod : SslMethodBase
         CheckBatch(batch);
         Tensor z1 = projector.call(Encoder.call(views.Make(batch)));
         Tensor z2 = projector.call(Encoder.call(views.Make(batch)));
-        return VicregLoss(z1, z2, Options.InvarianceWeight, Options.VarianceWeight, Options.CovarianceWeight);
-    }
-
-    /// <summary>
-    /// The VICReg loss as in the authors' code: λ s(Z, Z') + μ [v(Z) + v(Z')] / 2 + ν [c(Z) + c(Z')].
-    /// </summary>
-    /// <param name="z1">Projections of the first views, [N, D].</param>
-    /// <param name="z2">Projections of the second views, [N, D].</param>
-    /// <param name="invarianceWeight">λ.</param>
-    /// <param name="varianceWeight">μ.</param>
-    /// <param name="covarianceWeight">ν.</param>
-    public static Tensor VicregLoss(Tensor z1, Tensor z2, double invarianceWeight = 25, double varianceWeight = 25, double covarianceWeight = 1)
-    {
-        LossChecks.SamePairShape(z1, z2, nameof(z1), nameof(z2));
-        using var scope = torch.NewDisposeScope();
-        Tensor loss = invarianceWeight * InvarianceTerm(z1, z2)
-            + varianceWeight * (VarianceTerm(z1) + VarianceTerm(z2)) / 2
-            + covarianceWeight * (CovarianceTerm(z1) + CovarianceTerm(z2));
-        return loss.MoveToOuterDisposeScope();
-    }
-
-    /// <summary>s(Z, Z'): mean squared error over all entries.</summary>
-    /// <param name="z1">[N, D].</param>
-    /// <param name="z2">[N, D].</param>
-    public static Tensor InvarianceTerm(Tensor z1, Tensor z2)
-    {
-        LossChecks.SamePairShape(z1, z2, nameof(z1), nameof(z2));
-        return nn.functional.mse_loss(z1, z2);
-    }
-
-    /// <summary>v(Z): mean over dimensions of max(0, gamma - sqrt(Var(z_j) + eps)), with the unbiased variance.</summary>
-    /// <param name="z">[N, D] with N at least 2.</param>
-    public static Tensor VarianceTerm(Tensor z)
-    {
-        using var scope = torch.NewDisposeScope();
-        Tensor std = (z.var(0, unbiased: true) + Epsilon).sqrt();
-        return nn.functional.relu(Gamma - std).mean().MoveToOuterDisposeScope();
-    }
-
-    /// <summary>c(Z): the sum of squared off-diagonal entries of the (unbiased) covariance matrix, divided by D.</summary>
-    /// <param name="z">[N, D] with N at least 2.</param>
-    public static Tensor CovarianceTerm(Tensor z)
-    {
-        using var scope = torch.NewDisposeScope();
-        long n = z.shape[0];
-        long d = z.shape[1];
-        Tensor centred = z - z.mean(new long[] { 0 }, keepdim: true);
-        Tensor covariance = centred.t().matmul(centred).div(n - 1);
-        return LossChecks.OffDiagonal(covariance).pow(2).sum().div(d).MoveToOuterDisposeScope();
+        return SslLosses.Vicreg(z1, z2, Options.InvarianceWeight, Options.VarianceWeight, Options.CovarianceWeight);
     }
 }

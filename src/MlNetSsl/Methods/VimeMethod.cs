@@ -34,7 +34,7 @@ public sealed class VimeMethod : SslMethodBase
     /// <param name="encoder">The encoder to pretrain; its input must be tabular.</param>
     /// <param name="options">Hyperparameters; null for the defaults.</param>
     public VimeMethod(SslEncoder encoder, VimeOptions? options = null)
-        : base(nameof(VimeMethod), SslMethodFactory.RequireTabular(SslMethod.Vime, encoder), options ??= new VimeOptions())
+        : base(nameof(VimeMethod), RequireTabular(nameof(SslMethod.Vime), encoder), options ??= new VimeOptions())
     {
         Options = options;
         SslMethodOptions.InRange(Options.MaskProbability, 0, 1, nameof(Options.MaskProbability));
@@ -48,7 +48,15 @@ public sealed class VimeMethod : SslMethodBase
     public VimeOptions Options { get; }
 
     /// <inheritdoc />
-    public override SslMethod Kind => SslMethod.Vime;
+    public override string MethodName => nameof(SslMethod.Vime);
+
+    // The registry's entry: name, options, input kinds, default augmentations and the knob AutoML tunes.
+    internal static SslMethodRegistration Registration { get; } = new SslMethodRegistration<VimeOptions>(nameof(SslMethod.Vime), (encoder, options) => new VimeMethod(encoder, options))
+    {
+        InputKinds = [SslInputKind.Tabular],
+        Augmentations = _ => DefaultAugmentations.VimeMaskAndSwap(),
+        SearchKnob = (o, s) => o.Alpha *= s,
+    };
 
     /// <inheritdoc />
     public override Tensor ComputeLoss(Tensor batch, ViewGenerator views)
@@ -56,7 +64,7 @@ public sealed class VimeMethod : SslMethodBase
         CheckBatch(batch);
         (Tensor corrupted, Tensor mask) = MaskAndSwap(batch, Options.MaskProbability, views.Generator);
         Tensor embedding = Encoder.call(corrupted);
-        return VimeLoss(maskHead.call(embedding), mask, reconstructionHead.call(embedding), batch, Options.Alpha);
+        return SslLosses.Vime(maskHead.call(embedding), mask, reconstructionHead.call(embedding), batch, Options.Alpha);
     }
 
     /// <summary>
@@ -80,21 +88,5 @@ public sealed class VimeMethod : SslMethodBase
         Tensor corrupted = torch.where(draw, swapped, batch);
         Tensor changed = corrupted.ne(batch).to(batch.dtype);
         return (corrupted.MoveToOuterDisposeScope(), changed.MoveToOuterDisposeScope());
-    }
-
-    /// <summary>BCE-with-logits(mask logits, mask) + alpha * MSE(reconstruction, original), both means over entries.</summary>
-    /// <param name="maskLogits">Mask-estimator logits, [N, F].</param>
-    /// <param name="mask">1 where a feature was corrupted, [N, F].</param>
-    /// <param name="reconstruction">Reconstructed rows, [N, F].</param>
-    /// <param name="original">The uncorrupted rows, [N, F].</param>
-    /// <param name="alpha">Weight of the reconstruction term.</param>
-    public static Tensor VimeLoss(Tensor maskLogits, Tensor mask, Tensor reconstruction, Tensor original, double alpha)
-    {
-        LossChecks.SamePairShape(maskLogits, mask, nameof(maskLogits), nameof(mask));
-        LossChecks.SamePairShape(reconstruction, original, nameof(reconstruction), nameof(original));
-        using var scope = torch.NewDisposeScope();
-        Tensor maskLoss = nn.functional.binary_cross_entropy_with_logits(maskLogits, mask.detach());
-        Tensor reconstructionLoss = nn.functional.mse_loss(reconstruction, original.detach());
-        return (maskLoss + alpha * reconstructionLoss).MoveToOuterDisposeScope();
     }
 }

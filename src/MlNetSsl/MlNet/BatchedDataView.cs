@@ -2,7 +2,7 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Model.OnnxConverter;
 using Microsoft.ML.Runtime;
-using MlNetSsl.Data;
+using MlNetSsl.MlNet.Data;
 
 namespace MlNetSsl.MlNet;
 

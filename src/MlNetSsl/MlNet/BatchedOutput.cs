@@ -1,7 +1,7 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Model.OnnxConverter;
-using MlNetSsl.Data;
+using MlNetSsl.MlNet.Data;
 using static TorchSharp.torch;
 
 namespace MlNetSsl.MlNet;

@@ -1,6 +1,6 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
-using MlNetSsl.Data;
+using MlNetSsl.MlNet.Data;
 
 namespace MlNetSsl.MlNet;
 

@@ -1,7 +1,7 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Trainers;
-using MlNetSsl.Data;
+using MlNetSsl.MlNet.Data;
 using TorchSharp;
 using static TorchSharp.torch;
 

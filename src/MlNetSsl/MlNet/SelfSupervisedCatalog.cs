@@ -30,6 +30,30 @@ public static class SelfSupervisedCatalog
         return new SelfSupervisedEstimator(CatalogUtils.GetEnvironment(catalog), options);
     }
 
+    /// <summary>
+    /// Pretrains an encoder with the registered method <paramref name="methodName"/> (a method of your own registered with
+    /// <see cref="SslMethodRegistry.Register"/>, or a built-in one by name) and adds its embeddings as a column.
+    /// </summary>
+    /// <param name="catalog">The transforms catalog.</param>
+    /// <param name="outputColumnName">Name of the embedding column to add.</param>
+    /// <param name="inputColumnName">An <c>MLImage</c> column (from <c>LoadImages</c>) or a known-size vector of Single.</param>
+    /// <param name="methodName">The registered method's name.</param>
+    /// <param name="configure">Changes further settings of a <see cref="SelfSupervisedOptions"/> with the names above already set.</param>
+    /// <exception cref="ArgumentException">No method with that name is registered.</exception>
+    public static SelfSupervisedEstimator SelfSupervised(this TransformsCatalog catalog, string outputColumnName,
+        string inputColumnName, string methodName, Action<SelfSupervisedOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        var options = new SelfSupervisedOptions
+        {
+            OutputColumnName = outputColumnName,
+            InputColumnName = inputColumnName,
+            MethodName = SslMethodRegistry.Get(methodName).Name,
+        };
+        configure?.Invoke(options);
+        return new SelfSupervisedEstimator(CatalogUtils.GetEnvironment(catalog), options);
+    }
+
     /// <summary>Pretrains an encoder as <paramref name="options"/> describe and adds its embeddings as a column.</summary>
     /// <param name="catalog">The transforms catalog.</param>
     /// <param name="options">Every setting, column names included; the estimator keeps a copy.</param>

@@ -3,7 +3,7 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
 using Microsoft.ML.Transforms.Image;
-using MlNetSsl.Data;
+using MlNetSsl.MlNet.Data;
 using MlNetSsl.MlNet;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -88,7 +88,8 @@ public sealed class SelfSupervisedEstimator : IEstimator<SelfSupervisedTransform
 
         using var channel = _host.Start("SelfSupervised");
         using var cancellation = new HostCancellation(_host, o.CancellationToken);
-        channel.Info($"Reading column '{o.InputColumnName}' ({reader.Shape}) for {o.Method} pretraining.");
+        SslMethodRegistration methodEntry = o.ResolveMethod();
+        channel.Info($"Reading column '{o.InputColumnName}' ({reader.Shape}) for {methodEntry.Name} pretraining.");
         string? labelsWithRows = o.PretrainingData is null ? o.MonitorLabelColumnName : null;
         var (raw, labels) = DataViewRows.ReadAll(pretrainingData, reader, labelsWithRows, cancellation.Token);
         using var rawRows = raw;
@@ -103,10 +104,10 @@ public sealed class SelfSupervisedEstimator : IEstimator<SelfSupervisedTransform
             : MonitorRows(reader, normalizer, raw, labels, input, o.MonitorLabelColumnName, channel, cancellation.Token);
 
         var encoderOptions = o.ResolveEncoderOptions();
-        var (encoder, method) = SelfSupervisedTransformer.BuildModel(reader.Shape, encoderOptions, o.Method, o.MethodOptions, o.Seed);
+        var (encoder, method) = SelfSupervisedTransformer.BuildModel(reader.Shape, encoderOptions, methodEntry, o.MethodOptions, o.Seed);
         try
         {
-            AugmentationPolicy policy = o.Augmentations ?? DefaultAugmentations.For(o.Method, reader.Shape);
+            AugmentationPolicy policy = o.Augmentations ?? methodEntry.DefaultAugmentations(reader.Shape);
             var progress = new ChannelProgress(channel, o.Progress);
             // Epochs = 0 keeps the seeded random encoder: the start of supervised training from scratch.
             SslPretrainingResult? result = o.Epochs == 0 ? null : SslPretrainer.Run(method, dataset, policy, o.ToPretrainingOptions(progress, cancellation.Token), monitor);
@@ -124,7 +125,7 @@ public sealed class SelfSupervisedEstimator : IEstimator<SelfSupervisedTransform
             {
                 InputColumnName = o.InputColumnName,
                 OutputColumnName = o.OutputColumnName,
-                Method = o.Method,
+                Method = methodEntry.Name,
                 InputShape = reader.Shape,
                 EncoderOptions = encoderOptions,
                 MethodOptions = o.MethodOptions,
@@ -149,11 +150,11 @@ public sealed class SelfSupervisedEstimator : IEstimator<SelfSupervisedTransform
     // Checked before any row is read: reading a large image folder only to be told the method cannot use it wastes minutes.
     private void RequireMethodFits(SslInputKind kind)
     {
-        var fitting = SslMethodFactory.MethodsFor(kind);
-        if (!fitting.Contains(_options.Method))
-            throw new ArgumentException($"SSL method {_options.Method} cannot pretrain on column '{_options.InputColumnName}', which holds " +
-                $"{kind} rows; it works on tabular rows only. For {kind} data choose one of: {string.Join(", ", fitting)}.",
-                nameof(SelfSupervisedOptions.Method));
+        SslMethodRegistration method = _options.ResolveMethod();
+        if (!method.Supports(kind))
+            throw new ArgumentException($"SSL method {method.Name} cannot pretrain on column '{_options.InputColumnName}', which holds " +
+                $"{kind} rows. For {kind} data choose one of: {string.Join(", ", SslMethodRegistry.NamesFor(kind))}.",
+                _options.MethodName is null ? nameof(SelfSupervisedOptions.Method) : nameof(SelfSupervisedOptions.MethodName));
     }
 
     private InputColumnReader ReaderFor(DataViewSchema schema, string where)

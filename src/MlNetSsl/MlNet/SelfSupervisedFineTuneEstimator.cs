@@ -1,7 +1,7 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
-using MlNetSsl.Data;
+using MlNetSsl.MlNet.Data;
 using MlNetSsl.MlNet;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -14,22 +14,24 @@ public static class SelfSupervisedFineTuneCatalog
     /// <summary>
     /// Fine-tunes the encoder of <paramref name="pretrained"/> with a classification head on the labeled rows, reading
     /// the stage's input column, and produces ML.NET's standard <c>Score</c> and <c>PredictedLabel</c> columns, so
-    /// <c>MulticlassClassification.Evaluate</c> works. Rows whose label is missing, and <see cref="FineTuneOptions.UnlabeledData"/>,
+    /// <c>MulticlassClassification.Evaluate</c> works. Rows whose label is missing, and the rows of <paramref name="unlabeledData"/>,
     /// are the unlabeled rows for semi-supervised training, self-training and distillation.
     /// </summary>
     /// <param name="catalog">The multiclass trainers catalog.</param>
     /// <param name="pretrained">The fitted SSL stage; its encoder is copied, never changed.</param>
     /// <param name="labelColumnName">A key-typed label column (use <c>Conversion.MapValueToKey</c>); missing keys are unlabeled rows.</param>
     /// <param name="configure">Changes the fine-tuning settings.</param>
+    /// <param name="unlabeledData">More unlabeled rows, with the pretrained stage's input column; null for none.</param>
     public static SelfSupervisedFineTuneEstimator SelfSupervisedFineTune(this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog,
-        SelfSupervisedTransformer pretrained, string labelColumnName = "Label", Action<FineTuneOptions>? configure = null)
+        SelfSupervisedTransformer pretrained, string labelColumnName = "Label", Action<FineTuneOptions>? configure = null,
+        IDataView? unlabeledData = null)
     {
         ArgumentNullException.ThrowIfNull(catalog);
         ArgumentNullException.ThrowIfNull(pretrained);
         var options = new FineTuneOptions();
         configure?.Invoke(options);
         options.Validate();
-        return new SelfSupervisedFineTuneEstimator(CatalogUtils.GetEnvironment(catalog), pretrained, labelColumnName, options);
+        return new SelfSupervisedFineTuneEstimator(CatalogUtils.GetEnvironment(catalog), pretrained, labelColumnName, options, unlabeledData);
     }
 }
 
@@ -43,9 +45,12 @@ public sealed class SelfSupervisedFineTuneEstimator : IEstimator<SelfSupervisedF
     private readonly SelfSupervisedTransformer _pretrained;
     private readonly string _labelColumn;
     private readonly FineTuneOptions _options;
+    private readonly IDataView? _unlabeledData;
 
-    internal SelfSupervisedFineTuneEstimator(IHostEnvironment env, SelfSupervisedTransformer pretrained, string labelColumn, FineTuneOptions options)
+    internal SelfSupervisedFineTuneEstimator(IHostEnvironment env, SelfSupervisedTransformer pretrained, string labelColumn, FineTuneOptions options,
+        IDataView? unlabeledData)
     {
+        _unlabeledData = unlabeledData;
         _host = env.Register(nameof(SelfSupervisedFineTuneEstimator));
         _pretrained = pretrained;
         _labelColumn = labelColumn;
@@ -112,7 +117,7 @@ public sealed class SelfSupervisedFineTuneEstimator : IEstimator<SelfSupervisedF
         SslTensorDataset? unlabeled = null;
         try
         {
-            if (options.UnlabeledData is { } extra && options.UnlabeledRows is null)
+            if (_unlabeledData is { } extra && options.UnlabeledRows is null)
             {
                 var extraReader = _pretrained.CheckInput(extra.Schema);
                 var (extraRaw, _) = DataViewRows.ReadAll(extra, extraReader, null, options.CancellationToken);

@@ -3,7 +3,7 @@ using Microsoft.ML.Data;
 using Microsoft.ML.Model.OnnxConverter;
 using Microsoft.ML.Runtime;
 using MlNetSsl;
-using MlNetSsl.Data;
+using MlNetSsl.MlNet.Data;
 using MlNetSsl.MlNet;
 using MlNetSsl.MlNet.Persistence;
 using MlNetSsl.Onnx;
@@ -219,7 +219,7 @@ public sealed class SelfSupervisedFineTuneTransformer : ITransformer, ICanSaveMo
         ctx.SetVersionInfo(GetVersionInfo());
         ctx.Writer.Write(SelfSupervisedFineTuneModel.CurrentFormatVersion);
         ModelStreams.SaveJson(ctx, ModelStream, _model);
-        ModelStreams.SaveBlob(ctx, WeightsStream, ModelStreams.ModuleToBytes(_classifier));
+        ModelStreams.SaveBlob(ctx, WeightsStream, ModuleState.ToBytes(_classifier));
     }
 
     // Called by ML.NET through the LoadableClass registration above.
@@ -233,7 +233,7 @@ public sealed class SelfSupervisedFineTuneTransformer : ITransformer, ICanSaveMo
         var classifier = SeededModules.Create(0, () => new SslClassifier(EncoderFactory.Create(model.InputShape, model.EncoderOptions), model.HeadLayout));
         try
         {
-            ModelStreams.LoadModuleFromBytes(classifier, weights, WeightsStream, Owner);
+            ModuleState.Load(classifier, weights, $"The model stream '{WeightsStream}' of {Owner}");
             Device device = SslEnvironment.SelectDevice(model.AllowCuda);
             if (device.type != DeviceType.CPU) classifier.to(device);
             return new SelfSupervisedFineTuneTransformer(env, model, classifier);

@@ -16,18 +16,35 @@ internal sealed class SelfSupervisedModel
     public string LibraryVersion { get; init; } = typeof(SelfSupervisedModel).Assembly.GetName().Version?.ToString() ?? "unknown";
     public required string InputColumnName { get; init; }
     public required string OutputColumnName { get; init; }
-    public required SslMethod Method { get; init; }
+    /// <summary>The registered method's name (the built-in ones are saved under their <see cref="SslMethod"/> names).</summary>
+    public required string Method { get; init; }
     public required SslInputShape InputShape { get; init; }
     public required EncoderOptions EncoderOptions { get; init; }
 
     [JsonIgnore]
-    public SslMethodOptions? MethodOptions { get; init; }
+    public SslMethodOptions? MethodOptions { get => methodOptions; init => methodOptions = value; }
 
-    /// <summary>The method options as JSON of their own type (the type follows from <see cref="Method"/>).</summary>
+    private SslMethodOptions? methodOptions;
+
+    /// <summary>The method options as JSON of their own type (the registered method's <see cref="SslMethodRegistration.OptionsType"/>,
+    /// or the shared <see cref="SslMethodOptions"/> when the caller passed only those).</summary>
     public JsonElement? MethodOptionsJson
     {
-        get => MethodOptions is null ? null : JsonSerializer.SerializeToElement(MethodOptions, MethodOptions.GetType(), MlNet.Persistence.ModelStreams.JsonDefaults);
-        init => MethodOptions = value is { } json ? (SslMethodOptions?)json.Deserialize(MethodOptionsType(Method), MlNet.Persistence.ModelStreams.JsonDefaults) : null;
+        get => methodOptionsJson ?? (MethodOptions is null ? null : JsonSerializer.SerializeToElement(MethodOptions, MethodOptions.GetType(), ModuleState.JsonDefaults));
+        init => methodOptionsJson = value;
+    }
+
+    // Read after the whole object, because JSON property order does not guarantee Method comes first.
+    private JsonElement? methodOptionsJson;
+
+    /// <summary>Binds the stored options JSON to the registered method's options type; called once after loading.</summary>
+    /// <exception cref="ArgumentException">The method is not registered in this process.</exception>
+    public void ResolveOptions()
+    {
+        if (methodOptionsJson is not { } json) return;
+        // A caller may have passed a plain SslMethodOptions: its JSON holds only the shared sizes, which bind to any options type.
+        methodOptions = (SslMethodOptions?)json.Deserialize(SslMethodRegistry.Get(Method).OptionsType, ModuleState.JsonDefaults);
+        methodOptionsJson = null;
     }
 
     public required int BatchSize { get; init; }
@@ -37,18 +54,4 @@ internal sealed class SelfSupervisedModel
     public required SslEpochRecord[] History { get; init; }
     public double PretrainingSeconds { get; init; }
     public long PretrainingRows { get; init; }
-
-    private static Type MethodOptionsType(SslMethod method) => method switch
-    {
-        SslMethod.SimClr => typeof(SimClrOptions),
-        SslMethod.MoCoV2 => typeof(MoCoV2Options),
-        SslMethod.Byol => typeof(ByolOptions),
-        SslMethod.SimSiam => typeof(SimSiamOptions),
-        SslMethod.BarlowTwins => typeof(BarlowTwinsOptions),
-        SslMethod.Vicreg => typeof(VicregOptions),
-        SslMethod.Scarf => typeof(ScarfOptions),
-        SslMethod.Vime => typeof(VimeOptions),
-        SslMethod.MaskedAutoencoder => typeof(MaskedAutoencoderOptions),
-        _ => typeof(SslMethodOptions),
-    };
 }

@@ -18,8 +18,17 @@ public sealed class SelfSupervisedOptions
     /// </summary>
     public string InputColumnName { get; set; } = "Image";
 
-    /// <summary>The SSL method. Default <see cref="SslMethod.SimClr"/>.</summary>
+    /// <summary>The SSL method. Default <see cref="SslMethod.SimClr"/>. Ignored when <see cref="MethodName"/> is set.</summary>
     public SslMethod Method { get; set; } = SslMethod.SimClr;
+
+    /// <summary>
+    /// The name of a method registered with <see cref="SslMethodRegistry"/>: a method of your own, or a built-in one by
+    /// name. Default null: <see cref="Method"/> decides.
+    /// </summary>
+    public string? MethodName { get; set; }
+
+    /// <summary>The method this stage runs: <see cref="MethodName"/> when set, else <see cref="Method"/>.</summary>
+    internal SslMethodRegistration ResolveMethod() => MethodName is null ? SslMethodRegistry.Get(Method) : SslMethodRegistry.Get(MethodName);
 
     /// <summary>
     /// The encoder architecture. Default <see cref="EncoderKind.Auto"/>: a compact ConvNet for images, an MLP for

@@ -3,7 +3,7 @@ using Microsoft.ML.Data;
 using Microsoft.ML.Model.OnnxConverter;
 using Microsoft.ML.Runtime;
 using MlNetSsl;
-using MlNetSsl.Data;
+using MlNetSsl.MlNet.Data;
 using MlNetSsl.MlNet;
 using MlNetSsl.MlNet.Persistence;
 using MlNetSsl.Onnx;
@@ -57,8 +57,15 @@ public sealed class SelfSupervisedTransformer : ITransformer, ICanSaveModel, IDi
     /// <summary>Name of the embedding column this transformer adds.</summary>
     public string OutputColumnName => _model.OutputColumnName;
 
-    /// <summary>The SSL method the encoder was pretrained with.</summary>
-    public SslMethod Method => _model.Method;
+    /// <summary>The name of the SSL method the encoder was pretrained with (a <see cref="SslMethod"/> name for the built-in ones).</summary>
+    public string Method => _model.Method;
+
+    /// <summary>The method's options the encoder was pretrained with (an instance of the method's own options type, a
+    /// copy); null when the defaults were used.</summary>
+    public SslMethodOptions? MethodOptions => _model.MethodOptions is { } options
+        ? (SslMethodOptions?)System.Text.Json.JsonSerializer.Deserialize(
+            System.Text.Json.JsonSerializer.Serialize(options, options.GetType(), ModuleState.JsonDefaults), options.GetType(), ModuleState.JsonDefaults)
+        : null;
 
     /// <summary>The shape of one input row as the encoder sees it (images after resizing).</summary>
     public SslInputShape InputShape => _model.InputShape;
@@ -240,14 +247,14 @@ public sealed class SelfSupervisedTransformer : ITransformer, ICanSaveModel, IDi
     // ---- persistence -------------------------------------------------------------------------------------------
 
     internal static (SslEncoder Encoder, ISslMethod Method) BuildModel(SslInputShape shape, EncoderOptions encoderOptions,
-        SslMethod method, SslMethodOptions? methodOptions, int seed)
+        SslMethodRegistration method, SslMethodOptions? methodOptions, int seed)
     {
         return SeededModules.Create(seed, () =>
         {
             var encoder = EncoderFactory.Create(shape, encoderOptions);
             try
             {
-                return (encoder, SslMethodFactory.Create(method, encoder, methodOptions));
+                return (encoder, method.Create(encoder, methodOptions));
             }
             catch
             {
@@ -273,7 +280,7 @@ public sealed class SelfSupervisedTransformer : ITransformer, ICanSaveModel, IDi
         ctx.Writer.Write(SelfSupervisedModel.CurrentFormatVersion);
         ModelStreams.SaveJson(ctx, ModelStream, _model);
         ModelStreams.SaveBlob(ctx, AugmentationsStream, System.Text.Encoding.UTF8.GetBytes(Augmentations.ToJson()));
-        ModelStreams.SaveBlob(ctx, WeightsStream, ModelStreams.ModuleToBytes(_method.Module));
+        ModelStreams.SaveBlob(ctx, WeightsStream, ModuleState.ToBytes(_method.Module));
     }
 
     // Called by ML.NET through the LoadableClass registration above.
@@ -295,10 +302,16 @@ public sealed class SelfSupervisedTransformer : ITransformer, ICanSaveModel, IDi
             throw new InvalidDataException($"The model stream '{AugmentationsStream}' of {Owner} is unreadable: {e.Message}", e);
         }
         byte[] weights = ModelStreams.LoadBlob(ctx, WeightsStream, Owner);
-        var (encoder, method) = BuildModel(model.InputShape, model.EncoderOptions, model.Method, model.MethodOptions, seed: 0);
+        if (!SslMethodRegistry.TryGet(model.Method, out SslMethodRegistration? registration))
+            throw new InvalidOperationException(
+                $"This model was pretrained with the SSL method '{model.Method}', which is not registered in this process. Call " +
+                $"SslMethodRegistry.Register with that method's registration before loading the model. Registered: " +
+                $"{string.Join(", ", SslMethodRegistry.All.Select(r => r.Name))}.");
+        model.ResolveOptions();
+        var (encoder, method) = BuildModel(model.InputShape, model.EncoderOptions, registration, model.MethodOptions, seed: 0);
         try
         {
-            ModelStreams.LoadModuleFromBytes(method.Module, weights, WeightsStream, Owner);
+            ModuleState.Load(method.Module, weights, $"The model stream '{WeightsStream}' of {Owner}");
             Device device = SslEnvironment.SelectDevice(model.AllowCuda);
             if (device.type != DeviceType.CPU) method.Module.to(device);
             return new SelfSupervisedTransformer(env, model, encoder, method, policy);

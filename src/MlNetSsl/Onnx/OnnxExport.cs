@@ -1,4 +1,4 @@
-using MlNetSsl.Data;
+using MlNetSsl.MlNet.Data;
 using TorchSharp;
 
 namespace MlNetSsl.Onnx;

@@ -1,4 +1,4 @@
-using MlNetSsl.Data;
+using MlNetSsl.MlNet.Data;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;

@@ -1,7 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
-using MlNetSsl.MlNet.Persistence;
 
 namespace MlNetSsl;
 
@@ -34,7 +33,7 @@ internal sealed class PretrainingCheckpoint
             writer.Write(Fingerprint);
             writer.Write(CompletedEpochs);
             writer.Write(Step);
-            writer.Write(JsonSerializer.Serialize(History, ModelStreams.JsonDefaults));
+            writer.Write(JsonSerializer.Serialize(History, MlNetSsl.ModuleState.JsonDefaults));
             WriteBytes(writer, ModuleState);
             WriteBytes(writer, OptimizerState);
         }
@@ -76,7 +75,7 @@ internal sealed class PretrainingCheckpoint
                 Fingerprint = bodyReader.ReadString(),
                 CompletedEpochs = bodyReader.ReadInt32(),
                 Step = bodyReader.ReadInt64(),
-                History = JsonSerializer.Deserialize<List<SslEpochRecord>>(bodyReader.ReadString(), ModelStreams.JsonDefaults) ?? [],
+                History = JsonSerializer.Deserialize<List<SslEpochRecord>>(bodyReader.ReadString(), MlNetSsl.ModuleState.JsonDefaults) ?? [],
                 ModuleState = ReadBytes(bodyReader),
                 OptimizerState = ReadBytes(bodyReader),
             };

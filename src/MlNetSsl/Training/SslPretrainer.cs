@@ -3,7 +3,6 @@ using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
-using MlNetSsl.MlNet.Persistence;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -93,7 +92,7 @@ public static class SslPretrainer
                     "shapes the weights (ScheduleEpochs, BatchSize, LearningRate, Optimizer, WeightDecay, Momentum, " +
                     "LarsTrustCoefficient, WarmupEpochs, FinalLearningRateFraction, GradientClipNorm, Seed) differs, or it was written " +
                     "by an earlier MlNetSsl that recorded fewer of these. Use another CheckpointDirectory, or delete the checkpoint to start over.");
-            ModelStreams.LoadModuleFromBytes(method.Module, checkpoint.ModuleState, PretrainingCheckpoint.FileName, "the pretraining checkpoint");
+            ModuleState.Load(method.Module, checkpoint.ModuleState, $"The pretraining checkpoint {PretrainingCheckpoint.FileName}");
             using (var reader = new BinaryReader(new MemoryStream(checkpoint.OptimizerState)))
                 optimizer.Load(reader);
             history.AddRange(checkpoint.History);
@@ -125,7 +124,7 @@ public static class SslPretrainer
                     loss = lossTensor.item<float>();
                     if (!double.IsFinite(loss))
                         throw new InvalidOperationException(
-                            $"The {method.Kind} loss became {loss} at epoch {epoch + 1}, step {step + 1}. Lower LearningRate " +
+                            $"The {method.MethodName} loss became {loss} at epoch {epoch + 1}, step {step + 1}. Lower LearningRate " +
                             $"(now {learningRate:G3}), keep GradientClipNorm on, or check the input data for extreme values.");
                     optimizer.ZeroGrad();
                     lossTensor.backward();
@@ -156,7 +155,7 @@ public static class SslPretrainer
             };
             history.Add(record);
             if (record.CollapseWarning is not null)
-                Trace.TraceWarning($"MlNetSsl {method.Kind}: {record.CollapseWarning} (epoch {record.Epoch}).");
+                Trace.TraceWarning($"MlNetSsl {method.MethodName}: {record.CollapseWarning} (epoch {record.Epoch}).");
 
             bool last = epoch + 1 == options.Epochs;
             if (options.CheckpointDirectory is { } directory && ((epoch + 1) % options.CheckpointEveryEpochs == 0 || last))
@@ -252,7 +251,7 @@ public static class SslPretrainer
         new PretrainingCheckpoint
         {
             Fingerprint = fingerprint, CompletedEpochs = completedEpochs, Step = step, History = [.. history],
-            ModuleState = ModelStreams.ModuleToBytes(method.Module), OptimizerState = optimizerState.ToArray(),
+            ModuleState = ModuleState.ToBytes(method.Module), OptimizerState = optimizerState.ToArray(),
         }.Write(directory);
     }
 
@@ -281,7 +280,7 @@ public static class SslPretrainer
     private static string Fingerprint(ISslMethod method, SslTensorDataset data, AugmentationPolicy policy, PretrainingOptions options, int batchSize)
     {
         var text = new StringBuilder()
-            .Append(method.Kind).Append('|').Append(method.Encoder.Kind).Append('|').Append(Number(method.Encoder.EmbeddingSize))
+            .Append(method.MethodName).Append('|').Append(method.Encoder.Kind).Append('|').Append(Number(method.Encoder.EmbeddingSize))
             .Append('|').Append(data.Shape).Append('|').Append(Number(data.Count)).Append('|').Append(data.ContentHash())
             .Append('|').Append(policy.ToJson())
             .Append('|').Append(Number(options.ResolvedScheduleEpochs)).Append('|').Append(Number(batchSize)).Append('|').Append(Number(options.LearningRate))

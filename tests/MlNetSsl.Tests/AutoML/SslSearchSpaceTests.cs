@@ -48,7 +48,7 @@ public sealed class SslSearchSpaceTests
         foreach (SslMethod method in methods)
             foreach (AugmentationTemplate template in Enum.GetValues<AugmentationTemplate>())
             {
-                AugmentationPolicy policy = SslAugmentationTemplates.Build(template, method, shape, 0.4);
+                AugmentationPolicy policy = SslAugmentationTemplates.Build(template, method.ToString(), shape, 0.4);
                 Assert.NotEmpty(policy.Steps);
                 Assert.All(policy.Steps, s => Assert.Equal(kind, s.Augmentation.InputKind));
                 Assert.All(policy.Steps, s => Assert.Equal(0.4, s.Augmentation.Strength));
@@ -57,7 +57,7 @@ public sealed class SslSearchSpaceTests
         // The space's default configuration is what the stage does untuned.
         SslTrialParameters defaults = space.Default.AsType<SslTrialParameters>();
         Assert.Equal(SslFeatureSource.SelfSupervised, defaults.Features);
-        Assert.Equal(kind == SslInputKind.Tabular ? SslMethod.Scarf : SslMethod.SimClr, defaults.Pretraining.Method);
+        Assert.Equal((kind == SslInputKind.Tabular ? SslMethod.Scarf : SslMethod.SimClr).ToString(), defaults.Pretraining.Method);
         SelfSupervisedOptions options = defaults.Pretraining.ToOptions(shape, "Input", "Output");
         var library = new SelfSupervisedOptions();
         Assert.Equal((library.Epochs, library.BatchSize, library.LearningRate, library.EmbeddingSize),

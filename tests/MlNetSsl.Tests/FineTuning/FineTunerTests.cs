@@ -78,7 +78,7 @@ public sealed class FineTunerTests(ITestOutputHelper output) : IDisposable
         Assert.True(fixMatch.History[^1].AcceptanceRate > 0.5, $"acceptance rate {fixMatch.History[^1].AcceptanceRate}");
         Assert.True(fixMatch.History[^1].PseudoLabelAccuracy > 0.9, $"pseudo-label accuracy {fixMatch.History[^1].PseudoLabelAccuracy}");
         Assert.True(fixMatch.History.All(h => h.UnlabeledLoss > 0 || h.PseudoLabelsAccepted == 0));
-        Assert.False(FineTuneHelpers.StateBytes(a).AsSpan().SequenceEqual(FineTuneHelpers.StateBytes(b)), "the unlabeled rows did not change the weights");
+        Assert.False(ModuleState.ToBytes(a).AsSpan().SequenceEqual(ModuleState.ToBytes(b)), "the unlabeled rows did not change the weights");
         Assert.True(fixMatchAccuracy >= supervisedAccuracy + 0.03, $"FixMatch {fixMatchAccuracy:P1} vs supervised {supervisedAccuracy:P1}");
     }
 
@@ -172,17 +172,17 @@ public sealed class FineTunerTests(ITestOutputHelper output) : IDisposable
         using SslTensorDataset labeled = FineTuneTestData.Mnist(256, 0);
         torch.manual_seed(7);
         using SslEncoder encoder = EncoderFactory.Create(labeled.Shape, new EncoderOptions { WidthMultiplier = 0.25, Depth = 3 });
-        byte[] original = FineTuneHelpers.StateBytes(encoder);
+        byte[] original = ModuleState.ToBytes(encoder);
 
         FineTuneResult frozen = FineTuner.Train(encoder, labeled, new FineTuneOptions { Epochs = 2, Seed = 7, AllowCuda = false, FreezeEncoder = true });
         using SslClassifier probe = frozen.Classifier;
-        Assert.Equal(original, FineTuneHelpers.StateBytes(probe.Encoder));      // weights and BatchNorm statistics
+        Assert.Equal(original, ModuleState.ToBytes(probe.Encoder));      // weights and BatchNorm statistics
         Assert.All(probe.Encoder.parameters(), p => Assert.False(p.requires_grad));
 
         FineTuneResult tuned = FineTuner.Train(encoder, labeled, new FineTuneOptions { Epochs = 2, Seed = 7, AllowCuda = false });
         using SslClassifier classifier = tuned.Classifier;
-        Assert.NotEqual(original, FineTuneHelpers.StateBytes(classifier.Encoder));
-        Assert.Equal(original, FineTuneHelpers.StateBytes(encoder));            // the pretrained encoder is untouched
+        Assert.NotEqual(original, ModuleState.ToBytes(classifier.Encoder));
+        Assert.Equal(original, ModuleState.ToBytes(encoder));            // the pretrained encoder is untouched
         Assert.All(encoder.parameters(), p => Assert.True(p.requires_grad));
     }
 
@@ -239,7 +239,7 @@ public sealed class FineTunerTests(ITestOutputHelper output) : IDisposable
             });
             using SslClassifier student = result.Classifier;
             using SslClassifier teacher = result.Teacher!;
-            return [.. FineTuneHelpers.StateBytes(teacher), .. FineTuneHelpers.StateBytes(student)];
+            return [.. ModuleState.ToBytes(teacher), .. ModuleState.ToBytes(student)];
         }
 
         byte[] first = Run(seed: 1, globalSeed: 100);
@@ -324,7 +324,7 @@ public sealed class FineTunerTests(ITestOutputHelper output) : IDisposable
 
         // What a saved model needs: the encoder's options, the head layout and the weights.
         using var rebuilt = new SslClassifier(EncoderFactory.Create(test.Shape, classifier.Encoder.Options), classifier.HeadLayout);
-        FineTuneHelpers.LoadStateBytes(rebuilt, FineTuneHelpers.StateBytes(classifier));
+        ModuleState.Load(rebuilt, ModuleState.ToBytes(classifier), "test state");
         Assert.True(rebuilt.PredictProbabilities(test).allclose(whole, atol: 1e-6));
 
         Assert.Equal(3, progress.Count(p => p.EpochSummary is not null));

@@ -33,17 +33,17 @@ public sealed class LossTests
             double t = temperature;
             double expected = (RowCrossEntropy(0.6 / t, 0, 0) + RowCrossEntropy(1 / t, 0, 0.8 / t)
                 + RowCrossEntropy(0.6 / t, 0.8 / t, 0.8 / t) + RowCrossEntropy(1 / t, 0, 0.8 / t)) / 4;
-            double actual = SimClrMethod.NtXentLoss(T(new[,] { { 1.0, 0 }, { 0, 1 } }), T(new[,] { { 0.6, 0.8 }, { 0, 1 } }), t).item<double>();
+            double actual = SslLosses.NtXent(T(new[,] { { 1.0, 0 }, { 0, 1 } }), T(new[,] { { 0.6, 0.8 }, { 0, 1 } }), t).item<double>();
             Assert.Equal(expected, actual, Tolerance);
 
             // Inputs are L2-normalized inside, so scaling a row does not change the loss.
-            double scaled = SimClrMethod.NtXentLoss(T(new[,] { { 3.0, 0 }, { 0, 0.5 } }), T(new[,] { { 6, 8 }, { 0, 2.0 } }), t).item<double>();
+            double scaled = SslLosses.NtXent(T(new[,] { { 3.0, 0 }, { 0, 0.5 } }), T(new[,] { { 6, 8 }, { 0, 2.0 } }), t).item<double>();
             Assert.Equal(expected, scaled, Tolerance);
         }
         // At T = 0.5: row a1 = -1.2 + ln(e^1.2 + 2) = 0.4633..., so the loss differs between temperatures.
         Assert.NotEqual(
-            SimClrMethod.NtXentLoss(T(new[,] { { 1.0, 0 }, { 0, 1 } }), T(new[,] { { 0.6, 0.8 }, { 0, 1 } }), 0.5).item<double>(),
-            SimClrMethod.NtXentLoss(T(new[,] { { 1.0, 0 }, { 0, 1 } }), T(new[,] { { 0.6, 0.8 }, { 0, 1 } }), 0.1).item<double>(), 3);
+            SslLosses.NtXent(T(new[,] { { 1.0, 0 }, { 0, 1 } }), T(new[,] { { 0.6, 0.8 }, { 0, 1 } }), 0.5).item<double>(),
+            SslLosses.NtXent(T(new[,] { { 1.0, 0 }, { 0, 1 } }), T(new[,] { { 0.6, 0.8 }, { 0, 1 } }), 0.1).item<double>(), 3);
     }
 
     [Fact]
@@ -56,9 +56,7 @@ public sealed class LossTests
         using var scope = torch.NewDisposeScope();
         const double t = 0.2;
         double expected = (RowCrossEntropy(0.6 / t, 0, -1 / t, 0.6 / t) + RowCrossEntropy(1 / t, 1 / t, 0, -0.8 / t)) / 2;
-        double actual = MoCoV2Method.InfoNceLoss(
-            T(new[,] { { 1.0, 0 }, { 0, 2 } }), T(new[,] { { 0.6, 0.8 }, { 0, 1 } }),
-            T(new[,] { { 0.0, 1 }, { -1, 0 }, { 0.6, -0.8 } }), t).item<double>();
+        double actual = SslLosses.InfoNce(T(new[,] { { 1.0, 0 }, { 0, 2 } }), T(new[,] { { 0.6, 0.8 }, { 0, 1 } }), t, T(new[,] { { 0.0, 1 }, { -1, 0 }, { 0.6, -0.8 } })).item<double>();
         Assert.Equal(expected, actual, Tolerance);
     }
 
@@ -69,7 +67,7 @@ public sealed class LossTests
         // Row a1: logits a1·p1 = 0.6 (target), a1·p2 = 0.  Row a2: a2·p1 = 0.8, a2·p2 = 1 (target).
         using var scope = torch.NewDisposeScope();
         double expected = (RowCrossEntropy(0.6, 0) + RowCrossEntropy(1, 0.8)) / 2;
-        double actual = ScarfMethod.InfoNceLoss(T(new[,] { { 1.0, 0 }, { 0, 1 } }), T(new[,] { { 0.6, 0.8 }, { 0, 1 } }), 1.0).item<double>();
+        double actual = SslLosses.InfoNce(T(new[,] { { 1.0, 0 }, { 0, 1 } }), T(new[,] { { 0.6, 0.8 }, { 0, 1 } }), 1.0).item<double>();
         Assert.Equal(expected, actual, Tolerance);
     }
 
@@ -79,7 +77,7 @@ public sealed class LossTests
         // Row 1: p=(3,4), z=(4,3): cos = 24/25 = 0.96, 2 - 2*0.96 = 0.08.
         // Row 2: p=(1,0), z=(0,5): cos = 0, 2 - 0 = 2.   Mean = (0.08 + 2) / 2 = 1.04.
         using var scope = torch.NewDisposeScope();
-        double actual = ByolMethod.NormalizedMseLoss(T(new[,] { { 3.0, 4 }, { 1, 0 } }), T(new[,] { { 4.0, 3 }, { 0, 5 } })).item<double>();
+        double actual = SslLosses.NormalizedMse(T(new[,] { { 3.0, 4 }, { 1, 0 } }), T(new[,] { { 4.0, 3 }, { 0, 5 } })).item<double>();
         Assert.Equal(1.04, actual, Tolerance);
     }
 
@@ -90,7 +88,7 @@ public sealed class LossTests
         using var scope = torch.NewDisposeScope();
         Tensor p = T(new[,] { { 3.0, 4 }, { 1, 0 } }).requires_grad_(true);
         Tensor z = T(new[,] { { 4.0, 3 }, { 0, 5 } }).requires_grad_(true);
-        Tensor loss = SimSiamMethod.NegativeCosineLoss(p, z);
+        Tensor loss = SslLosses.NegativeCosine(p, z);
         Assert.Equal(-0.48, loss.item<double>(), Tolerance);
 
         loss.backward();
@@ -111,7 +109,7 @@ public sealed class LossTests
         double denominator = 3 * (2.0 / 3 + eps);
         double c00 = 2 / denominator, c01 = 1 / denominator, c10 = 1 / denominator, c11 = -1 / denominator;
         double expected = Math.Pow(1 - c00, 2) + Math.Pow(1 - c11, 2) + lambda * (c01 * c01 + c10 * c10);
-        double actual = BarlowTwinsMethod.BarlowTwinsLoss(
+        double actual = SslLosses.BarlowTwins(
             T(new[,] { { 1.0, 0 }, { 0, 1 }, { -1, -1 } }), T(new[,] { { 1.0, 1 }, { 0, -1 }, { -1, 0 } }), lambda, eps).item<double>();
         Assert.Equal(expected, actual, Tolerance);
         Assert.Equal(2.255, actual, 3);
@@ -125,26 +123,26 @@ public sealed class LossTests
         Tensor z2 = T(new[,] { { 1.0, 1 }, { 0, -1 }, { -1, 0 } });
 
         // Invariance: z1 - z2 = [[0,-1],[0,2],[0,-1]]; squares sum to 6 over 6 entries: 1.
-        Assert.Equal(1.0, VicregMethod.InvarianceTerm(z1, z2).item<double>(), Tolerance);
+        Assert.Equal(1.0, SslLosses.VicregInvariance(z1, z2).item<double>(), Tolerance);
 
         // Variance of 0.5 z1: unbiased column variance (0.25 + 0 + 0.25) / 2 = 0.25, std = sqrt(0.25 + 1e-4);
         // hinge 1 - sqrt(0.2501) = 0.49990001 in both columns, mean 0.49990001.
-        Assert.Equal(1 - Math.Sqrt(0.2501), VicregMethod.VarianceTerm(z1 * 0.5).item<double>(), Tolerance);
+        Assert.Equal(1 - Math.Sqrt(0.2501), SslLosses.VicregVariance(z1 * 0.5).item<double>(), Tolerance);
         // z1 itself: variance 1, std sqrt(1.0001) > 1, so the hinge is 0.
-        Assert.Equal(0.0, VicregMethod.VarianceTerm(z1).item<double>(), Tolerance);
+        Assert.Equal(0.0, SslLosses.VicregVariance(z1).item<double>(), Tolerance);
 
         // Covariance of z1 (mean 0): z1ᵀz1 / (3 - 1) = [[1, 0.5], [0.5, 1]]; off-diagonal squares 0.25 + 0.25 = 0.5,
         // divided by D = 2: 0.25. z2ᵀz2 = [[2,1],[1,2]] as well, so c(z2) = 0.25.
-        Assert.Equal(0.25, VicregMethod.CovarianceTerm(z1).item<double>(), Tolerance);
-        Assert.Equal(0.25, VicregMethod.CovarianceTerm(z2).item<double>(), Tolerance);
+        Assert.Equal(0.25, SslLosses.VicregCovariance(z1).item<double>(), Tolerance);
+        Assert.Equal(0.25, SslLosses.VicregCovariance(z2).item<double>(), Tolerance);
 
         // Total with weights 25, 25, 1: 25 * 1 + 25 * (0 + 0) / 2 + 1 * (0.25 + 0.25) = 25.5.
-        Assert.Equal(25.5, VicregMethod.VicregLoss(z1, z2).item<double>(), Tolerance);
+        Assert.Equal(25.5, SslLosses.Vicreg(z1, z2).item<double>(), Tolerance);
         // With 0.5 z1 and 0.5 z2: invariance 0.25 * 1 = 0.25; variance hinge v = 1 - sqrt(0.2501) for each;
         // covariance matrices scale by 0.25 to [[0.25, 0.125], [0.125, 0.25]]: (0.125² * 2) / 2 = 0.015625 each.
         double v = 1 - Math.Sqrt(0.2501);
         double expectedHalf = 25 * 0.25 + 25 * (v + v) / 2 + 1 * (0.015625 + 0.015625);
-        Assert.Equal(expectedHalf, VicregMethod.VicregLoss(z1 * 0.5, z2 * 0.5).item<double>(), Tolerance);
+        Assert.Equal(expectedHalf, SslLosses.Vicreg(z1 * 0.5, z2 * 0.5).item<double>(), Tolerance);
     }
 
     [Fact]
@@ -154,7 +152,7 @@ public sealed class LossTests
         // Reconstruction (1, 2) of (0, 0): MSE = (1 + 4) / 2 = 2.5.   Total = BCE + 2.0 * 2.5.
         using var scope = torch.NewDisposeScope();
         double bce = (Math.Log(2) + Math.Log(1 + Math.Exp(2))) / 2;
-        double actual = VimeMethod.VimeLoss(T(new[,] { { 0.0, 2 } }), T(new[,] { { 1.0, 0 } }),
+        double actual = SslLosses.Vime(T(new[,] { { 0.0, 2 } }), T(new[,] { { 1.0, 0 } }),
             T(new[,] { { 1.0, 2 } }), T(new[,] { { 0.0, 0 } }), alpha: 2.0).item<double>();
         Assert.Equal(bce + 2.0 * 2.5, actual, Tolerance);
     }
@@ -166,19 +164,19 @@ public sealed class LossTests
         using var scope = torch.NewDisposeScope();
         Tensor mask = torch.tensor(new[,] { { true, false }, { false, true } });
         Tensor target = torch.zeros(2, 2, dtype: ScalarType.Float64);
-        Assert.Equal(8.5, MaskedAutoencoderMethod.MaskedMseLoss(T(new[,] { { 1.0, 2 }, { 3, 4 } }), target, mask).item<double>(), Tolerance);
+        Assert.Equal(8.5, SslLosses.MaskedMse(T(new[,] { { 1.0, 2 }, { 3, 4 } }), target, mask).item<double>(), Tolerance);
 
         // Changing the unmasked entries (2 and 3) leaves the loss unchanged.
-        Assert.Equal(8.5, MaskedAutoencoderMethod.MaskedMseLoss(T(new[,] { { 1.0, -50 }, { 99, 4 } }), target, mask).item<double>(), Tolerance);
+        Assert.Equal(8.5, SslLosses.MaskedMse(T(new[,] { { 1.0, -50 }, { 99, 4 } }), target, mask).item<double>(), Tolerance);
 
         // Units with several values: mean over each unit's values, then over masked units.
         // Unit (0,0) = (1,3): mean square 5; unit (1,1) = (2,2): 4; unmasked units are arbitrary. Loss = (5 + 4) / 2 = 4.5.
         Tensor prediction3 = torch.tensor(new double[] { 1, 3, 7, 7, 8, 8, 2, 2 }, new long[] { 2, 2, 2 });
-        Assert.Equal(4.5, MaskedAutoencoderMethod.MaskedMseLoss(prediction3, torch.zeros(2, 2, 2, dtype: ScalarType.Float64), mask).item<double>(), Tolerance);
+        Assert.Equal(4.5, SslLosses.MaskedMse(prediction3, torch.zeros(2, 2, 2, dtype: ScalarType.Float64), mask).item<double>(), Tolerance);
 
         // And no gradient reaches the unmasked predictions.
         Tensor prediction = T(new[,] { { 1.0, 2 }, { 3, 4 } }).requires_grad_(true);
-        MaskedAutoencoderMethod.MaskedMseLoss(prediction, target, mask).backward();
+        SslLosses.MaskedMse(prediction, target, mask).backward();
         Assert.Equal(0.0, prediction.grad![0, 1].item<double>());
         Assert.Equal(0.0, prediction.grad![1, 0].item<double>());
         Assert.Equal(1.0, prediction.grad![0, 0].item<double>(), Tolerance); // d/dp (p²/2) at p = 1

@@ -174,11 +174,11 @@ public sealed class LossWiringTests
                 method.AfterOptimizerStep(step, 10);
             }
         }
-        Assert.Equal(2 * 32 % 40, method.QueuePointer); // 2 x 16 keys per step
+        Assert.Equal(2 * 32 % 40, method.Negatives.Pointer); // 2 x 16 keys per step
 
         // The queue is a buffer: no gradient, not trained.
-        Assert.False(method.Queue.requires_grad);
-        Assert.DoesNotContain(method.Queue.Handle, method.TrainableParameters().Select(p => p.Handle));
+        Assert.False(method.Negatives.Keys.requires_grad);
+        Assert.DoesNotContain(method.Negatives.Keys.Handle, method.TrainableParameters().Select(p => p.Handle));
 
         // The networks' outputs first: a target forward swaps the target's weights into the online modules, which
         // must not happen once the loss's graph has been recorded (the method computes its keys first for that reason).
@@ -192,7 +192,7 @@ public sealed class LossWiringTests
             q1 = Rows(projector.call(encoder.call(v1)));
             q2 = Rows(projector.call(encoder.call(v2)));
         }
-        double[][] queue = Rows(method.Queue);
+        double[][] queue = Rows(method.Negatives.Keys);
         using var generator = new Generator(3);
         Tensor loss = method.ComputeLoss(batch, FixedViews(Higgs, generator));
         double t = options.Temperature;
@@ -209,8 +209,8 @@ public sealed class LossWiringTests
         Tensor viaMethod = AllGradients(parameters);
         method.zero_grad();
         Tensor Keys(double[][] k) => torch.tensor(k.SelectMany(r => r).Select(x => (float)x).ToArray(), new long[] { k.Length, k[0].Length });
-        Tensor reference = (MoCoV2Method.InfoNceLoss(projector.call(encoder.call(v1)), Keys(k2), method.Queue, t)
-            + MoCoV2Method.InfoNceLoss(projector.call(encoder.call(v2)), Keys(k1), method.Queue, t)) * 0.5;
+        Tensor reference = (SslLosses.InfoNce(projector.call(encoder.call(v1)), Keys(k2), t, method.Negatives.Keys)
+            + SslLosses.InfoNce(projector.call(encoder.call(v2)), Keys(k1), t, method.Negatives.Keys)) * 0.5;
         reference.backward();
         double difference = Close.RelativeDifference(AllGradients(parameters), viaMethod);
         Assert.True(difference <= 1e-4, $"the gradient differs from the constant-keys loss's by {difference:G3} of its norm: a gradient reached the keys' branch");
@@ -225,11 +225,11 @@ public sealed class LossWiringTests
         Tensor k = torch.tensor(new double[] { 3, 0, 0, 0, 0, 1, 0, 0 }, new long[] { 2, 4 }); // same directions
         Tensor queue = torch.tensor(new double[] { 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, -1, 0 }, new long[] { 3, 4 }); // e3, e4, -e3
         foreach (double t in new[] { 0.2, 1.0 })
-            AssertClose(Math.Log(1 + 3 * Math.Exp(-1 / t)), MoCoV2Method.InfoNceLoss(q, k, queue, t).item<double>(), $"InfoNCE at t = {t}");
+            AssertClose(Math.Log(1 + 3 * Math.Exp(-1 / t)), SslLosses.InfoNce(q, k, t, queue).item<double>(), $"InfoNCE at t = {t}");
         // A negative equal to the query ties with the positive: log(2 + 2 exp(-1/t)) for the row it matches.
         Tensor tie = torch.tensor(new double[] { 1, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1 }, new long[] { 3, 4 });
         double first = Math.Log(2 + 2 * Math.Exp(-5)), second = Math.Log(1 + 3 * Math.Exp(-5));
-        AssertClose((first + second) / 2, MoCoV2Method.InfoNceLoss(q, k, tie, 0.2).item<double>(), "InfoNCE with a negative equal to a query");
+        AssertClose((first + second) / 2, SslLosses.InfoNce(q, k, 0.2, tie).item<double>(), "InfoNCE with a negative equal to a query");
     }
 
     // ---------------------------------------------------------------- Barlow Twins
@@ -282,13 +282,13 @@ public sealed class LossWiringTests
         double[,] z = { { 1, 1 }, { 1, -1 }, { -1, 1 }, { -1, -1 } };
         double s = 1 / Math.Sqrt(1 + eps); // each standardized column is z / sqrt(1 + eps); C_ij = s² (z_iᵀ z_j / N)
         Tensor Z(double[,] v) => torch.tensor(v, dtype: ScalarType.Float64);
-        AssertCloseAbsolute(2 * Math.Pow(1 - s * s, 2), BarlowTwinsMethod.BarlowTwinsLoss(Z(z), Z(z), lambda, eps).item<double>(), "identical decorrelated views");
+        AssertCloseAbsolute(2 * Math.Pow(1 - s * s, 2), SslLosses.BarlowTwins(Z(z), Z(z), lambda, eps).item<double>(), "identical decorrelated views");
         // Opposite views: C = -I s², every diagonal term (1 + s²)², about 4.
         double[,] opposite = { { -1, -1 }, { -1, 1 }, { 1, -1 }, { 1, 1 } };
-        AssertClose(2 * Math.Pow(1 + s * s, 2), BarlowTwinsMethod.BarlowTwinsLoss(Z(z), Z(opposite), lambda, eps).item<double>(), "opposite views");
+        AssertClose(2 * Math.Pow(1 + s * s, 2), SslLosses.BarlowTwins(Z(z), Z(opposite), lambda, eps).item<double>(), "opposite views");
         // Columns swapped: C = [[0, s²], [s², 0]], so 2 on the diagonal plus lambda 2 s⁴ off it.
         double[,] swapped = { { 1, 1 }, { -1, 1 }, { 1, -1 }, { -1, -1 } };
-        AssertClose(2 + lambda * 2 * Math.Pow(s, 4), BarlowTwinsMethod.BarlowTwinsLoss(Z(z), Z(swapped), lambda, eps).item<double>(), "swapped columns");
+        AssertClose(2 + lambda * 2 * Math.Pow(s, 4), SslLosses.BarlowTwins(Z(z), Z(swapped), lambda, eps).item<double>(), "swapped columns");
     }
 
     private static void AssertCloseAbsolute(double expected, double actual, string what) =>
@@ -349,12 +349,12 @@ public sealed class LossWiringTests
         // so the hinge is 1 - 0.01 = 0.99 per dimension, for both views.
         using var scope = torch.NewDisposeScope();
         Tensor constant = torch.tensor(new double[] { 2, -1, 0.5 }, dtype: ScalarType.Float64).expand(5, 3).contiguous();
-        AssertClose(0.99, VicregMethod.VarianceTerm(constant).item<double>(), "variance hinge of constant embeddings");
-        AssertCloseAbsolute(0, VicregMethod.CovarianceTerm(constant).item<double>(), "covariance of constant embeddings");
-        AssertClose(7 * 0.99, VicregMethod.VicregLoss(constant, constant.clone(), 3, 7, 11).item<double>(), "VICReg of constant embeddings");
+        AssertClose(0.99, SslLosses.VicregVariance(constant).item<double>(), "variance hinge of constant embeddings");
+        AssertCloseAbsolute(0, SslLosses.VicregCovariance(constant).item<double>(), "covariance of constant embeddings");
+        AssertClose(7 * 0.99, SslLosses.Vicreg(constant, constant.clone(), 3, 7, 11).item<double>(), "VICReg of constant embeddings");
         // Spread exactly at gamma (unbiased std 1 before eps): the hinge is 0, only covariance and invariance remain.
         Tensor spread = torch.tensor(new double[,] { { 1, 0 }, { -1, 0 }, { 0, 1 }, { 0, -1 } }, dtype: ScalarType.Float64) * Math.Sqrt(3.0 / 2);
-        AssertCloseAbsolute(0, VicregMethod.VarianceTerm(spread).item<double>(), "variance hinge at std 1");
+        AssertCloseAbsolute(0, SslLosses.VicregVariance(spread).item<double>(), "variance hinge at std 1");
     }
 
     // ---------------------------------------------------------------- VIME

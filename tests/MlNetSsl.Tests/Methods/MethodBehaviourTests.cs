@@ -105,31 +105,31 @@ public sealed class MethodBehaviourTests
         using var method = new MoCoV2Method(encoder, new MoCoV2Options { QueueSize = 10, ProjectionHiddenSize = 32, ProjectionSize = 8 });
         using var optimizer = optim.Adam(method.TrainableParameters(), lr: 1e-3);
         using var batch = HiggsBatch(4);
-        Assert.Equal(0, method.QueuePointer);
-        using (Tensor norms = method.Queue.norm(1))
+        Assert.Equal(0, method.Negatives.Pointer);
+        using (Tensor norms = method.Negatives.Keys.norm(1))
             Assert.True(norms.allclose(torch.ones(10), atol: 1e-5));
 
         // ComputeLoss alone does not touch the queue; the 2 x 4 keys go in after the optimizer step.
-        using Tensor initial = method.Queue.clone();
+        using Tensor initial = method.Negatives.Keys.clone();
         Step(method, optimizer, batch, seed: 1, afterStep: false);
-        Assert.Equal(0, method.QueuePointer);
-        Assert.True(method.Queue.SameAs(initial));
+        Assert.Equal(0, method.Negatives.Pointer);
+        Assert.True(method.Negatives.Keys.SameAs(initial));
         method.AfterOptimizerStep(0, 10);
-        Assert.Equal(8, method.QueuePointer);
-        using (Tensor norms = method.Queue.norm(1))
+        Assert.Equal(8, method.Negatives.Pointer);
+        using (Tensor norms = method.Negatives.Keys.norm(1))
             Assert.True(norms.allclose(torch.ones(10), atol: 1e-5), "queued keys are unit vectors");
         for (int row = 0; row < 10; row++)
-            Assert.Equal(row < 8, !method.Queue[row].SameAs(initial[row]));
+            Assert.Equal(row < 8, !method.Negatives.Keys[row].SameAs(initial[row]));
 
         Step(method, optimizer, batch, seed: 2, afterStep: true, step: 1);
-        Assert.Equal(6, method.QueuePointer); // (8 + 8) mod 10
+        Assert.Equal(6, method.Negatives.Pointer); // (8 + 8) mod 10
 
         // Direct enqueue: rows land at the pointer and wrap around.
         using Tensor keys = nn.functional.normalize(torch.arange(1, 33, dtype: ScalarType.Float32).reshape(4, 8), dim: 1);
-        method.Enqueue(keys);
-        Assert.Equal(0, method.QueuePointer); // (6 + 4) mod 10
+        method.Negatives.Enqueue(keys);
+        Assert.Equal(0, method.Negatives.Pointer); // (6 + 4) mod 10
         for (int i = 0; i < 4; i++)
-            Assert.True(method.Queue[6 + i].allclose(keys[i]));
+            Assert.True(method.Negatives.Keys[6 + i].allclose(keys[i]));
 
         // The queue and its pointer are buffers, so a checkpoint restores them.
         using var saved = new MemoryStream();
@@ -139,8 +139,8 @@ public sealed class MethodBehaviourTests
         using var encoder2 = new TinyMlpEncoder(MethodTestData.HiggsShape);
         using var restored = new MoCoV2Method(encoder2, new MoCoV2Options { QueueSize = 10, ProjectionHiddenSize = 32, ProjectionSize = 8, QueueSeed = 5 });
         restored.load(stream);
-        Assert.True(restored.Queue.SameAs(method.Queue));
-        Assert.Equal(method.QueuePointer, restored.QueuePointer);
+        Assert.True(restored.Negatives.Keys.SameAs(method.Negatives.Keys));
+        Assert.Equal(method.Negatives.Pointer, restored.Negatives.Pointer);
     }
 
     [Fact]
@@ -156,10 +156,10 @@ public sealed class MethodBehaviourTests
         using var scope = torch.NewDisposeScope();
         Tensor w = torch.randn(16, 16);
         Tensor z = torch.randn(16, 16).requires_grad_(true);
-        SimSiamMethod.NegativeCosineLoss(z.matmul(w), z).backward();
+        SslLosses.NegativeCosine(z.matmul(w), z).backward();
         Tensor viaLoss = z.grad!.clone();
         Tensor zCopy = z.detach().clone().requires_grad_(true);
-        SimSiamMethod.NegativeCosineLoss(zCopy.matmul(w), zCopy.detach().clone()).backward();
+        SslLosses.NegativeCosine(zCopy.matmul(w), zCopy.detach().clone()).backward();
         Assert.True(viaLoss.allclose(zCopy.grad!, rtol: 1e-5, atol: 1e-7), "gradient leaked into the target branch");
         Tensor zNoStop = z.detach().clone().requires_grad_(true);
         nn.functional.cosine_similarity(zNoStop.matmul(w), zNoStop, dim: 1).mean().neg().backward();
@@ -257,7 +257,7 @@ public sealed class MethodBehaviourTests
         foreach (SslMethod kind in Enum.GetValues<SslMethod>())
         {
             using ISslMethod method = SslMethodFactory.Create(kind, encoder, new SslMethodOptions { ProjectionHiddenSize = 24, ProjectionSize = 12 });
-            Assert.Equal(kind, method.Kind);
+            Assert.Equal(kind.ToString(), method.MethodName);
             Assert.Same(encoder, method.Encoder);
             Assert.Same(method, method.Module);
         }

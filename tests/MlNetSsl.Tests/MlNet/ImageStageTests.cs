@@ -86,7 +86,7 @@ public sealed class ImageStageTests(CifarStageFixture fixture, ITestOutputHelper
         Assert.All(model.History, h => Assert.True(h.EffectiveRank > 1));
         Assert.Equal(400, model.PretrainingRows);
         Assert.True(model.PretrainingDuration > TimeSpan.Zero);
-        Assert.Equal(SslMethod.SimClr, model.Method);
+        Assert.Equal(nameof(SslMethod.SimClr), model.Method);
         Assert.Equal(SslInputShape.Image(3, 32, 32), model.InputShape);
         Assert.NotEmpty(model.Augmentations.Steps);
 

@@ -52,7 +52,7 @@ public sealed class StagePersistenceTests : IDisposable
         // differ between the save and the load: compare each row relative to its norm.
         Close.RowsEqual(expected, actual);
         var stage = Assert.IsType<SelfSupervisedTransformer>(((TransformerChain<ITransformer>)loaded).First());
-        Assert.Equal(SslMethod.Scarf, stage.Method);
+        Assert.Equal(nameof(SslMethod.Scarf), stage.Method);
         Assert.Equal(SslInputShape.Tabular(28), stage.InputShape);
         Assert.Single(stage.History);
         Assert.Equal(600, stage.PretrainingRows);

@@ -64,7 +64,7 @@ internal sealed class TorchLinearTransformer : RowToRowTransformerBase
         int outputSize = ctx.Reader.ReadInt32();
         var transformer = new TorchLinearTransformer(env, output, input, inputSize, outputSize, seed: 0);
         byte[] weights = ModelStreams.LoadBlob(ctx, WeightsStream, "the test linear transformer");
-        ModelStreams.LoadModuleFromBytes(transformer._module, weights, WeightsStream, "the test linear transformer");
+        ModuleState.Load(transformer._module, weights, "the test linear transformer");
         return transformer;
     }
 
@@ -76,7 +76,7 @@ internal sealed class TorchLinearTransformer : RowToRowTransformerBase
         ctx.SaveNonEmptyString(InputColumn);
         ctx.Writer.Write(InputSize);
         ctx.Writer.Write(OutputSize);
-        ModelStreams.SaveBlob(ctx, WeightsStream, ModelStreams.ModuleToBytes(_module));
+        ModelStreams.SaveBlob(ctx, WeightsStream, ModuleState.ToBytes(_module));
     }
 
     public override IRowMapper MakeRowMapper(DataViewSchema schema) => new Mapper(this, schema);

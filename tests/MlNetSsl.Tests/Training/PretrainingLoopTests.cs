@@ -31,7 +31,7 @@ public sealed class PretrainingLoopTests(ITestOutputHelper output) : IDisposable
             var options = Options(2);
             options.Seed = seed;
             SslPretrainer.Run(method, data, Policy, options);
-            return ModelStreams.ModuleToBytes(method);
+            return ModuleState.ToBytes(method);
         }
 
         byte[] first = Train(5), second = Train(5), other = Train(6);
@@ -65,7 +65,7 @@ public sealed class PretrainingLoopTests(ITestOutputHelper output) : IDisposable
 
         Assert.Equal(2, result.ResumedEpochs);
         Assert.Equal(4, result.History.Count);
-        Assert.Equal(ModelStreams.ModuleToBytes(straight), ModelStreams.ModuleToBytes(resumed));
+        Assert.Equal(ModuleState.ToBytes(straight), ModuleState.ToBytes(resumed));
         Assert.Equal(straightResult.History.Select(h => h.MeanLoss), result.History.Select(h => h.MeanLoss));
         Assert.True(straightResult.History[^1].MeanLoss < straightResult.History[0].MeanLoss, "loss did not go down");
     }
@@ -86,7 +86,7 @@ public sealed class PretrainingLoopTests(ITestOutputHelper output) : IDisposable
         var result = SslPretrainer.Run(resumed, data, Policy, Options(4, dir));
 
         Assert.Equal(2, result.ResumedEpochs);
-        Assert.Equal(ModelStreams.ModuleToBytes(straight), ModelStreams.ModuleToBytes(resumed));
+        Assert.Equal(ModuleState.ToBytes(straight), ModuleState.ToBytes(resumed));
     }
 
     [Fact]
@@ -259,7 +259,7 @@ public sealed class PretrainingLoopTests(ITestOutputHelper output) : IDisposable
         using var resumed = NewSimClr(0.5); // equal options in a new instance: the same run
         var result = SslPretrainer.Run(resumed, data, Policy, Schedule(2, dir));
         Assert.Equal(1, result.ResumedEpochs);
-        Assert.Equal(ModelStreams.ModuleToBytes(straight), ModelStreams.ModuleToBytes(resumed));
+        Assert.Equal(ModuleState.ToBytes(straight), ModuleState.ToBytes(resumed));
     }
 
     [Fact]

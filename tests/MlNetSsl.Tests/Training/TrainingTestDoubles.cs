@@ -43,7 +43,7 @@ internal sealed class MomentumTestMethod : nn.Module, ISslMethod
         foreach (var p in _target.parameters()) p.requires_grad_(false);
     }
 
-    public SslMethod Kind => SslMethod.Vicreg;
+    public string MethodName => "MomentumTest";
     public SslEncoder Encoder => _encoder;
     public nn.Module Module => this;
     public IEnumerable<Parameter> TrainableParameters() => _encoder.parameters().Concat(_head.parameters());

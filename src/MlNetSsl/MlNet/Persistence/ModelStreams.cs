@@ -1,14 +1,13 @@
 using System.Security.Cryptography;
 using System.Text.Json;
 using Microsoft.ML;
-using TorchSharp;
 
 namespace MlNetSsl.MlNet.Persistence;
 
 /// <summary>
 /// Named binary streams inside an ML.NET model zip, each written with its length and a SHA-256 of its payload, so
 /// a truncated or tampered model fails with a .NET exception naming the stream instead of feeding damaged bytes to
-/// TorchSharp's native loader. Used by every MlNetSsl transformer.
+/// TorchSharp's native loader. Used by every MlNetSsl transformer; the weights inside are <see cref="ModuleState"/> bytes.
 /// </summary>
 internal static class ModelStreams
 {
@@ -79,29 +78,6 @@ internal static class ModelStreams
         }
     }
 
-    /// <summary>The parameters and buffers of <paramref name="module"/> in TorchSharp's format.</summary>
-    public static byte[] ModuleToBytes(torch.nn.Module module)
-    {
-        using var memory = new MemoryStream();
-        using (var writer = new BinaryWriter(memory, System.Text.Encoding.UTF8, leaveOpen: true))
-            module.save(writer);
-        return memory.ToArray();
-    }
-
-    /// <summary>Loads parameters and buffers into <paramref name="module"/>, which must have the saved structure.</summary>
-    public static void LoadModuleFromBytes(torch.nn.Module module, byte[] bytes, string name, string owner)
-    {
-        try
-        {
-            using var reader = new BinaryReader(new MemoryStream(bytes, writable: false));
-            module.load(reader, strict: true);
-        }
-        catch (Exception e) when (e is ArgumentException or InvalidOperationException or EndOfStreamException or IOException)
-        {
-            throw Corrupt(name, owner, $"its weights do not fit the model's structure ({e.Message})", e);
-        }
-    }
-
     /// <summary>Checks a model part's format version against the newest this code reads.</summary>
     /// <exception cref="InvalidDataException">The format is newer (update the package) or invalid (a damaged file).</exception>
     public static void RequireFormat(int format, int current, string owner)
@@ -113,12 +89,8 @@ internal static class ModelStreams
             throw new InvalidDataException($"This model zip declares an invalid model format ({format}) for {owner}; the file is damaged.");
     }
 
-    /// <summary>JSON settings for everything MlNetSsl stores: readable, stable, enums by name.</summary>
-    public static readonly JsonSerializerOptions JsonDefaults = new()
-    {
-        WriteIndented = true,
-        Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter() },
-    };
+    /// <summary>The JSON settings of every stream (<see cref="ModuleState.JsonDefaults"/>).</summary>
+    public static JsonSerializerOptions JsonDefaults => ModuleState.JsonDefaults;
 
     private static InvalidDataException Corrupt(string name, string owner, string reason, Exception? inner = null) =>
         new($"The model stream '{name}' of {owner} is unreadable: {reason}. Save the model again or restore the file from a good copy.", inner);

@@ -1,7 +1,7 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
 
-namespace MlNetSsl.Data;
+namespace MlNetSsl.MlNet.Data;
 
 /// <summary>
 /// Reads class labels for the kNN monitor from a key, number, boolean or text column, as class indexes with -1 for a

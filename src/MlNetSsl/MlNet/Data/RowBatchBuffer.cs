@@ -1,7 +1,7 @@
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace MlNetSsl.Data;
+namespace MlNetSsl.MlNet.Data;
 
 /// <summary>
 /// A reusable buffer of up to <see cref="Capacity"/> rows read through an <see cref="InputColumnReader"/>, turned

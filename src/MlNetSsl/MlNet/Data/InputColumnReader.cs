@@ -3,7 +3,7 @@ using Microsoft.ML.Data;
 using Microsoft.ML.Transforms.Image;
 using SkiaSharp;
 
-namespace MlNetSsl.Data;
+namespace MlNetSsl.MlNet.Data;
 
 /// <summary>
 /// Turns one IDataView column into engine rows: an <see cref="MLImage"/> column into RGB bytes of a fixed size, a

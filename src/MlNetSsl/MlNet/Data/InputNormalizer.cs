@@ -1,7 +1,7 @@
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace MlNetSsl.Data;
+namespace MlNetSsl.MlNet.Data;
 
 /// <summary>
 /// Turns raw rows into encoder inputs: images from bytes to [0, 1]; tabular rows standardized per feature; series

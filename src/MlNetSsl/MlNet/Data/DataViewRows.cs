@@ -2,7 +2,7 @@ using Microsoft.ML;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace MlNetSsl.Data;
+namespace MlNetSsl.MlNet.Data;
 
 /// <summary>Reads every row of one column of an IDataView into a raw CPU tensor, with optional labels.</summary>
 internal static class DataViewRows
