@@ -44,7 +44,7 @@ public sealed class DistillationLoss
         Tensor hasLabel = labels >= 0;
         Tensor hard = hasLabel.any().item<bool>()
             ? nn.functional.cross_entropy(studentLogits.index(hasLabel), labels.index(hasLabel))
-            : torch.zeros(1, device: studentLogits.device).squeeze();
+            : torch.zeros(1, dtype: studentLogits.dtype, device: studentLogits.device).squeeze();
         Tensor total = soft * (1 - HardLabelWeight) + hard * HardLabelWeight;
         return new DistillationTerms(total.MoveToOuterDisposeScope(), soft.MoveToOuterDisposeScope(), hard.MoveToOuterDisposeScope());
     }
