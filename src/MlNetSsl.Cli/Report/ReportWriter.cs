@@ -563,7 +563,7 @@ internal static class ReportWriter
         .counts .bar-cell{width:220px}.bar{height:10px;background:var(--accent);border-radius:2px}
         .confusion td{min-width:38px;text-align:center}.confusion td.diag{font-weight:700;outline:1px solid #1f77b4}
         .plots{display:flex;flex-wrap:wrap;gap:16px}
-        svg.plot{width:100%;max-width:640px;height:auto;font:11px system-ui,sans-serif;fill:#333}
+        svg.plot{display:block;width:100%;max-width:640px;height:auto;font:11px system-ui,sans-serif;fill:#333}
         .plots svg.plot{max-width:520px}
         svg .grid{stroke:#eceff3}svg .plot-title{font-weight:600;font-size:13px}svg .axis-label{fill:#556}
         .examples{display:flex;flex-wrap:wrap;gap:10px}

@@ -9,7 +9,7 @@ namespace MlNetSsl.Tests.Cli;
 /// report.html in a real browser (headless chromium; Skipped where none is installed): it loads without console errors
 /// or network requests, its script runs, it draws a page that is not blank, and the figures of its leaderboard, read
 /// from the rendered DOM, are those of leaderboard.csv. MLNETSSL_REPORT_SCREENSHOT=&lt;file.png&gt; also saves the
-/// screenshot (docs/plots/cli-report.png is made this way).
+/// screenshot, and the report beside it as &lt;file.html&gt; (docs/plots/cli-report.png is made this way).
 /// </summary>
 public sealed class ReportBrowserTests : IDisposable
 {
@@ -41,7 +41,7 @@ public sealed class ReportBrowserTests : IDisposable
             })
             """;
         await using var browser = await HeadlessChromium.StartAsync(chromium!, Timeout);
-        var visit = await browser.LoadAsync(new Uri(html).AbsoluteUri, Probe, 1200, 900, screenshotHeight: 2400, Timeout);
+        var visit = await browser.LoadAsync(new Uri(html).AbsoluteUri, Probe, 1200, 900, fullPage: true, Timeout);
 
         Assert.True(visit.ConsoleErrors.Count == 0, "Console errors:\n" + string.Join("\n", visit.ConsoleErrors));
         var foreign = visit.Requests.Where(url => url != new Uri(html).AbsoluteUri && !url.StartsWith("data:", StringComparison.Ordinal)).ToList();
@@ -73,7 +73,10 @@ public sealed class ReportBrowserTests : IDisposable
 
         AssertNotBlank(visit.ScreenshotPng);
         if (Environment.GetEnvironmentVariable("MLNETSSL_REPORT_SCREENSHOT") is { Length: > 0 } keep)
+        {
             File.WriteAllBytes(keep, visit.ScreenshotPng);
+            File.Copy(html, Path.ChangeExtension(keep, ".html"), overwrite: true);
+        }
     }
 
     [SkippableFact]
@@ -91,7 +94,7 @@ public sealed class ReportBrowserTests : IDisposable
             """);
 
         await using var browser = await HeadlessChromium.StartAsync(chromium!, Timeout);
-        var visit = await browser.LoadAsync(new Uri(page).AbsoluteUri, "document.title", 400, 300, null, Timeout);
+        var visit = await browser.LoadAsync(new Uri(page).AbsoluteUri, "document.title", 400, 300, fullPage: false, Timeout);
 
         Assert.Contains("http://127.0.0.1:9/pixel.png", visit.Requests);
         Assert.Contains(visit.ConsoleErrors, e => e.Contains("report script failed", StringComparison.Ordinal));

@@ -105,9 +105,9 @@ internal sealed class HeadlessChromium : IAsyncDisposable
     /// <summary>
     /// Opens <paramref name="url"/> in a fresh tab of <paramref name="width"/> by <paramref name="height"/> pixels, waits
     /// for its load event, evaluates <paramref name="expression"/> (its value must be JSON-serializable) and screenshots
-    /// the top <paramref name="screenshotHeight"/> pixels of the page (the viewport when null).
+    /// the viewport, or the whole page when <paramref name="fullPage"/>.
     /// </summary>
-    public async Task<PageVisit> LoadAsync(string url, string expression, int width, int height, int? screenshotHeight, TimeSpan timeout)
+    public async Task<PageVisit> LoadAsync(string url, string expression, int width, int height, bool fullPage, TimeSpan timeout)
     {
         using var cts = new CancellationTokenSource(timeout);
         var target = await Send("Target.createTarget", new JsonObject { ["url"] = "about:blank" }, null, cts.Token);
@@ -127,8 +127,11 @@ internal sealed class HeadlessChromium : IAsyncDisposable
         JsonNode? value = resultValue is null ? null : JsonNode.Parse((string)resultValue!);
 
         var screenshotParams = new JsonObject { ["format"] = "png" };
-        if (screenshotHeight is int h)
+        if (fullPage)
         {
+            var size = await Send("Runtime.evaluate",
+                new JsonObject { ["expression"] = "document.documentElement.scrollHeight", ["returnByValue"] = true }, session, cts.Token);
+            int h = (int)size["result"]!["value"]!;
             screenshotParams["captureBeyondViewport"] = true;
             screenshotParams["clip"] = new JsonObject { ["x"] = 0, ["y"] = 0, ["width"] = width, ["height"] = h, ["scale"] = 1 };
         }
