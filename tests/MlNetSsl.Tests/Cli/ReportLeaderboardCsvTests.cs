@@ -1,0 +1,87 @@
+using System.Globalization;
+using MlNetSsl.Cli.Report;
+using Xunit;
+
+namespace MlNetSsl.Tests.Cli;
+
+public sealed class ReportLeaderboardCsvTests : IDisposable
+{
+    private readonly string _folder = Path.Combine(Path.GetTempPath(), "mlnetssl-leaderboard-" + Guid.NewGuid().ToString("N"));
+
+    public void Dispose()
+    {
+        if (Directory.Exists(_folder)) Directory.Delete(_folder, recursive: true);
+    }
+
+    [Fact]
+    public void RoundTripsThroughAnRfc4180Reader()
+    {
+        LeaderboardRow[] rows =
+        [
+            new(1, 4, "SimCLR \"wide\", ConvNet\r\n+ L-BFGS", 0.812345678, 0.0123456, 12, 31.25, 0, "Completed", true,
+                new Dictionary<string, string> { ["lr"] = "0.003", ["augment"] = "crop, flip" }),
+            new(2, 7, "Raw pixels + LightGBM", 0.7, null, null, 4.04, 31.25, "Pruned", false, new Dictionary<string, string>()),
+            new(3, 2, "BYOL ResNet-8 + L-BFGS", null, null, 3, 0.5, 35.3, "Failed", true, new Dictionary<string, string> { ["tau"] = "0.99" }),
+        ];
+        string path = Path.Combine(_folder, "leaderboard.csv");
+        var culture = CultureInfo.CurrentCulture;
+        try
+        {
+            // A culture with decimal commas must not leak into the file.
+            CultureInfo.CurrentCulture = CultureInfo.GetCultureInfo("de-DE");
+            LeaderboardCsv.Write(rows, path, "macro-accuracy");
+        }
+        finally
+        {
+            CultureInfo.CurrentCulture = culture;
+        }
+
+        var csv = ReportSamples.ReadCsv(File.ReadAllText(path));
+        Assert.Equal(
+            ["rank", "trial", "pipeline", "uses_ssl", "status", "validation_macro_accuracy_4dp", "validation_macro_accuracy_sd_4dp",
+             "fidelity", "duration_s", "started_at_s", "parameters"],
+            csv[0]);
+        Assert.Equal(rows.Length + 1, csv.Count);
+        for (int i = 0; i < rows.Length; i++)
+        {
+            var row = rows[i];
+            var fields = csv[i + 1];
+            Assert.Equal(csv[0].Count, fields.Count);
+            Assert.Equal(row.Rank, int.Parse(fields[0], CultureInfo.InvariantCulture));
+            Assert.Equal(row.TrialId, int.Parse(fields[1], CultureInfo.InvariantCulture));
+            Assert.Equal(row.Pipeline, fields[2]);
+            Assert.Equal(row.UsesSsl, bool.Parse(fields[3]));
+            Assert.Equal(row.Status, fields[4]);
+            AssertRounded(row.Metric, fields[5], 4);
+            AssertRounded(row.MetricSpread, fields[6], 4);
+            Assert.Equal(row.Fidelity, fields[7] == "" ? null : int.Parse(fields[7], CultureInfo.InvariantCulture));
+            AssertRounded(row.DurationSeconds, fields[8], 1);
+            AssertRounded(row.StartedAt, fields[9], 1);
+            var parameters = fields[10] == "" ? [] : fields[10].Split("; ").Select(p => p.Split('=', 2)).ToDictionary(p => p[0], p => p[1]);
+            Assert.Equal(row.Parameters.OrderBy(p => p.Key), parameters.OrderBy(p => p.Key));
+        }
+        Assert.Equal("0.8123", csv[1][5]);
+        Assert.Equal([], Directory.GetFiles(_folder, "*.tmp"));
+    }
+
+    [Fact]
+    public void MetricNameShapesTheHeader()
+    {
+        Assert.Equal("validation_log_loss_4dp", LeaderboardCsv.Header("log-loss")[5]);
+        Assert.Equal("validation_auc_sd_4dp", LeaderboardCsv.Header("AUC")[6]);
+        Assert.Equal("", LeaderboardCsv.FormatMetric(null));
+        Assert.Equal("NaN", LeaderboardCsv.FormatMetric(double.NaN));
+    }
+
+    private static void AssertRounded(double? expected, string field, int decimals)
+    {
+        if (expected is null)
+        {
+            Assert.Equal("", field);
+            return;
+        }
+        Assert.Matches($"^-?\\d+\\.\\d{{{decimals}}}$", field);
+        double halfStep = 0.5 * Math.Pow(10, -decimals);
+        Assert.InRange(double.Parse(field, CultureInfo.InvariantCulture), expected.Value - halfStep - 1e-12, expected.Value + halfStep + 1e-12);
+    }
+}

@@ -1,0 +1,207 @@
+using System.Globalization;
+using System.Net;
+using System.Text.RegularExpressions;
+using MlNetSsl.Cli.Report;
+using Xunit;
+
+namespace MlNetSsl.Tests.Cli;
+
+public sealed class ReportWriterTests : IDisposable
+{
+    private readonly string _folder = Path.Combine(Path.GetTempPath(), "mlnetssl-report-" + Guid.NewGuid().ToString("N"));
+
+    public void Dispose()
+    {
+        if (Directory.Exists(_folder)) Directory.Delete(_folder, recursive: true);
+    }
+
+    [Fact]
+    public void LeaderboardTableShowsTheFieldsOfLeaderboardCsv()
+    {
+        var report = ReportSamples.Full();
+        string csvPath = Path.Combine(_folder, "leaderboard.csv"), htmlPath = Path.Combine(_folder, "report.html");
+        LeaderboardCsv.Write(report.Leaderboard, csvPath, report.MetricName);
+        ReportWriter.Write(report, htmlPath);
+
+        var csv = ReportSamples.ReadCsv(File.ReadAllText(csvPath));
+        var table = LeaderboardTable(File.ReadAllText(htmlPath));
+        Assert.Equal(csv.Count - 1, table.Rows.Count);
+        Assert.Contains("validation_macro_accuracy_4dp", table.CsvColumns);
+        for (int c = 0; c < table.CsvColumns.Count; c++)
+        {
+            int csvColumn = csv[0].IndexOf(table.CsvColumns[c]);
+            Assert.True(csvColumn >= 0, $"Column {table.CsvColumns[c]} is not in leaderboard.csv.");
+            for (int r = 0; r < table.Rows.Count; r++)
+                Assert.Equal(csv[r + 1][csvColumn], table.Rows[r][c]);
+        }
+        // The metric column carries four decimals, so the figures are the rounded ones, not the raw doubles.
+        string best = csv[1][csv[0].IndexOf("validation_macro_accuracy_4dp")];
+        Assert.Equal(report.Leaderboard[0].Metric!.Value.ToString("F4", CultureInfo.InvariantCulture), best);
+    }
+
+    [Fact]
+    public void StringsFromTheDataAreEscaped()
+    {
+        string html = ReportWriter.ToHtml(ReportSamples.Full(hostile: true));
+
+        Assert.DoesNotContain(ReportSamples.HostileClass, html);
+        Assert.Contains(WebUtility.HtmlEncode(ReportSamples.HostileClass), html);
+        Assert.DoesNotContain("<img src=x", html);
+        Assert.Contains("&lt;img src=x onerror=alert(1)&gt;", html);
+        // The report's own script is the only one.
+        Assert.Single(Regex.Matches(html, "<script", RegexOptions.IgnoreCase));
+    }
+
+    [Fact]
+    public void ReportIsSelfContained()
+    {
+        string html = ReportWriter.ToHtml(ReportSamples.Full());
+
+        Assert.DoesNotContain("http://", html, StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain("https://", html, StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain("src=\"//", html, StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain("@import", html, StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain("url(", html, StringComparison.OrdinalIgnoreCase);
+        var sources = Regex.Matches(html, "\\ssrc=\"([^\"]*)\"").Select(m => m.Groups[1].Value).ToList();
+        Assert.NotEmpty(sources);
+        Assert.All(sources, s => Assert.StartsWith("data:image/png;base64,", s));
+        Assert.All(Regex.Matches(html, "\\shref=\"([^\"]*)\"").Select(m => m.Groups[1].Value), h => Assert.True(h.StartsWith('#') || h.StartsWith("data:"), h));
+        Assert.Contains("Content-Security-Policy", html);
+        Assert.Contains("default-src 'none'", html);
+    }
+
+    [Fact]
+    public void SectionsWithoutDataAreOmittedWithAReason()
+    {
+        string full = ReportWriter.ToHtml(ReportSamples.Full());
+        string minimal = ReportWriter.ToHtml(ReportSamples.Minimal());
+
+        foreach (string id in new[] { "pretraining", "misclassified", "maps", "augmentations", "label-curve", "notes" })
+        {
+            Assert.Contains($"<section id=\"{id}\">", full);
+            string section = SectionHtml(minimal, id);
+            Assert.Contains("class=\"omitted\"", section);
+            Assert.Matches("<p class=\"omitted-reason\">[^<]{10,}</p>", section);
+            Assert.DoesNotContain("<svg", section);
+            Assert.DoesNotContain("<img", section);
+        }
+        Assert.Contains("Augmented views are shown for image tasks only.", minimal);
+        Assert.Contains("--label-curve", SectionHtml(minimal, "label-curve"));
+        Assert.Contains("The search tried no pipeline without SSL.", minimal);
+        foreach (string id in new[] { "summary", "data", "leaderboard", "history", "confusion", "environment" })
+            Assert.Contains($"<section id=\"{id}\">", minimal);
+    }
+
+    [Fact]
+    public void PerClassPrecisionAndRecallComeFromTheMatrix()
+    {
+        // Rows are actual classes: class a has 6 rows (5 right), 7 rows are predicted a (5 right).
+        var report = ReportSamples.Minimal() with
+        {
+            ClassNames = ["a", "b", "c"],
+            ConfusionMatrix = [[5, 1, 0], [2, 3, 1], [0, 0, 4]],
+        };
+        var metrics = ClassMetrics.FromConfusion(report.ClassNames, report.ConfusionMatrix);
+        Assert.Equal(5.0 / 7, metrics[0].Precision!.Value, 12);
+        Assert.Equal(5.0 / 6, metrics[0].Recall!.Value, 12);
+        Assert.Equal(3.0 / 4, metrics[1].Precision!.Value, 12);
+        Assert.Equal(1.0, metrics[2].Recall!.Value, 12);
+
+        string confusion = SectionHtml(ReportWriter.ToHtml(report), "confusion");
+        Assert.Matches("<td>a</td><td class=\"num\">6</td><td class=\"num\">7</td><td class=\"num\">0.7143</td><td class=\"num\">0.8333</td>", confusion);
+        Assert.Contains("<b>0.7500</b>", confusion); // 12 of 16 test rows right
+    }
+
+    [Fact]
+    public void ClassWithoutPredictionsHasNoPrecision()
+    {
+        var metrics = ClassMetrics.FromConfusion(["a", "b"], [[3, 0], [2, 0]]);
+        Assert.Null(metrics[1].Precision);
+        Assert.Equal(0.0, metrics[1].Recall);
+        Assert.Throws<ArgumentException>(() => ClassMetrics.FromConfusion(["a", "b"], [[3, 0]]));
+    }
+
+    [Fact]
+    public void MisshapenMatrixIsOmittedNotThrown()
+    {
+        var report = ReportSamples.Minimal() with { ClassNames = ["a", "b"], ConfusionMatrix = [[1, 2, 3], [4, 5, 6]] };
+        Assert.Contains("does not match its 2 classes", SectionHtml(ReportWriter.ToHtml(report), "confusion"));
+    }
+
+    [Fact]
+    public void OversizedImagesAndMapsAreCapped()
+    {
+        var random = new Random(5);
+        var big = new byte[ReportWriter.MaxImageBytes + 1];
+        random.NextBytes(big);
+        new byte[] { 0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A }.CopyTo(big, 0);
+        var report = ReportSamples.Full() with
+        {
+            Misclassified = [new Misclassified("a", "b", 0.9, "huge.png", big), new Misclassified("a", "b", 0.8, "fake.png", [1, 2, 3])],
+            MapBefore = new EmbeddingMap("big map", Enumerable.Range(0, 10_000).Select(i => new MapPoint(i % 97, i % 89, i % 3 == 0 ? "cat, tabby" : null)).ToList()),
+        };
+        string html = ReportWriter.ToHtml(report);
+
+        string misclassified = SectionHtml(html, "misclassified");
+        Assert.DoesNotContain("<img", misclassified);
+        Assert.Contains("over the 32 KB cap", misclassified);
+        Assert.Contains("not PNG data", misclassified);
+        string maps = SectionHtml(html, "maps");
+        string firstMap = maps[..maps.IndexOf("</svg>", StringComparison.Ordinal)];
+        Assert.Equal(ReportWriter.MaxMapPoints, Regex.Matches(firstMap, "<circle cx").Count - 2); // minus two legend markers
+        Assert.Contains("2,500 of 10,000 rows drawn", maps);
+    }
+
+    [Fact]
+    public void ReportOfSampleRunIsSmallEnoughToMail()
+    {
+        string html = ReportWriter.ToHtml(ReportSamples.Full());
+        Assert.InRange(html.Length, 20_000, 1_000_000);
+    }
+
+    [Fact]
+    public void WriteReplacesTheFileAndLeavesNoTemporaries()
+    {
+        string path = Path.Combine(_folder, "report.html");
+        ReportWriter.Write(ReportSamples.Minimal(), path);
+        long first = new FileInfo(path).Length;
+        ReportWriter.Write(ReportSamples.Full(), path);
+
+        Assert.NotEqual(first, new FileInfo(path).Length);
+        Assert.Equal(["report.html"], Directory.GetFiles(_folder).Select(Path.GetFileName));
+    }
+
+    [Fact]
+    public void PlotTicksAreRoundAndCoverTheData()
+    {
+        double[] ticks = SvgPlot.Ticks(0.4312, 0.8731);
+        Assert.True(ticks[0] <= 0.4312 && ticks[^1] >= 0.8731, string.Join(", ", ticks));
+        Assert.InRange(ticks.Length, 4, 8);
+        double step = ticks[1] - ticks[0];
+        Assert.Contains(Math.Round(step / Math.Pow(10, Math.Floor(Math.Log10(step))), 6), new[] { 1.0, 2.0, 5.0 });
+
+        string svg = new SvgPlot("t <x>", "x", "y").AddPoints("a & b", [new PlotPoint(1, 2, "tip <b>")], "#000").ToSvg();
+        Assert.Contains("t &lt;x&gt;", svg);
+        Assert.Contains("a &amp; b", svg);
+        Assert.Contains("tip &lt;b&gt;", svg);
+    }
+
+    internal static (List<string> CsvColumns, List<List<string>> Rows) LeaderboardTable(string html)
+    {
+        string section = SectionHtml(html, "leaderboard");
+        var headers = Regex.Matches(section, "<th(\\s[^>]*)?>").Select(m => Regex.Match(m.Groups[1].Value, "data-csv=\"([^\"]*)\"")).ToList();
+        var rows = Regex.Matches(section, "<tr[^>]*>(.*?)</tr>", RegexOptions.Singleline).Skip(1)
+            .Select(m => Regex.Matches(m.Groups[1].Value, "<td[^>]*>(.*?)</td>", RegexOptions.Singleline).Select(c => WebUtility.HtmlDecode(c.Groups[1].Value)).ToList())
+            .ToList();
+        var csvColumns = headers.Where(h => h.Success).Select(h => WebUtility.HtmlDecode(h.Groups[1].Value)).ToList();
+        var indexes = headers.Select((h, i) => (h, i)).Where(x => x.h.Success).Select(x => x.i).ToList();
+        return (csvColumns, rows.Select(r => indexes.Select(i => r[i]).ToList()).ToList());
+    }
+
+    private static string SectionHtml(string html, string id)
+    {
+        int start = html.IndexOf($"<section id=\"{id}\"", StringComparison.Ordinal);
+        Assert.True(start >= 0, $"No section {id}.");
+        return html[start..html.IndexOf("</section>", start, StringComparison.Ordinal)];
+    }
+}
