@@ -20,7 +20,9 @@ public class SearchSpace : SearchSpaceOption, IEnumerable<KeyValuePair<string, S
     private readonly SortedDictionary<string, SearchSpaceOption> _options = new(StringComparer.Ordinal);
 
     /// <summary>Creates an empty space; add options with <see cref="Add"/>, the indexer or the <c>With*</c> methods.</summary>
+#pragma warning disable RS0022 // SearchSpace<T> derives from it; SearchSpaceOption has no protected members to expose.
     public SearchSpace()
+#pragma warning restore RS0022
     {
     }
 

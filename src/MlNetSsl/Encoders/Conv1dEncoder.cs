@@ -10,7 +10,7 @@ namespace MlNetSsl;
 /// multiplier), "same" padding so any length works, global average pooling over time, and a Linear layer when the
 /// requested embedding size differs from the last block's width.
 /// </summary>
-public sealed class Conv1dEncoder : SslEncoder
+internal sealed class Conv1dEncoder : SslEncoder
 {
     private readonly Sequential body;
     private readonly nn.Module<Tensor, Tensor> head;

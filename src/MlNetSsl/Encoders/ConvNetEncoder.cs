@@ -9,7 +9,7 @@ namespace MlNetSsl;
 /// width multiplier), a 2x2 max-pool between blocks, global average pooling, and a Linear layer when the requested
 /// embedding size differs from the last block's width. Takes images in [0, 1] and centres them itself.
 /// </summary>
-public sealed class ConvNetEncoder : SslEncoder
+internal sealed class ConvNetEncoder : SslEncoder
 {
     private readonly Sequential features;
     private readonly nn.Module<Tensor, Tensor> head;

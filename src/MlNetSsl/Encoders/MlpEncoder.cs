@@ -8,7 +8,7 @@ namespace MlNetSsl;
 /// A multilayer perceptron for standardized tabular rows: <c>Depth</c> Linear-BatchNorm-ReLU layers of
 /// <see cref="EncoderOptions.HiddenSize"/> units, then a Linear layer when the embedding size differs from it.
 /// </summary>
-public sealed class MlpEncoder : SslEncoder
+internal sealed class MlpEncoder : SslEncoder
 {
     private readonly Sequential body;
     private readonly nn.Module<Tensor, Tensor> head;

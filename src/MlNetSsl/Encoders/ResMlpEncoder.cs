@@ -9,7 +9,7 @@ namespace MlNetSsl;
 /// <see cref="EncoderOptions.HiddenSize"/>, <c>Depth</c> pre-norm blocks <c>x + Linear(ReLU(Linear(BatchNorm(x))))</c>,
 /// a final BatchNorm-ReLU, then a Linear layer when the embedding size differs from the hidden size.
 /// </summary>
-public sealed class ResMlpEncoder : SslEncoder
+internal sealed class ResMlpEncoder : SslEncoder
 {
     private readonly Linear stem;
     private readonly ModuleList<nn.Module<Tensor, Tensor>> blocks;

@@ -10,7 +10,7 @@ namespace MlNetSsl;
 /// ([2,2,2,2]), global average pooling, and a Linear layer when the requested embedding size differs from the last
 /// stage's width. Takes images in [0, 1]. About 25 times slower than <see cref="ConvNetEncoder"/> on a CPU.
 /// </summary>
-public sealed class ResNetEncoder : SslEncoder
+internal sealed class ResNetEncoder : SslEncoder
 {
     private readonly Sequential body;
     private readonly nn.Module<Tensor, Tensor> head;

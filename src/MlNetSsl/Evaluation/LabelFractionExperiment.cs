@@ -14,7 +14,7 @@ namespace MlNetSsl;
 /// <param name="LabeledRows">Pool rows whose labels are revealed, ascending.</param>
 /// <param name="UnlabeledRows">The other pool rows, ascending (pool rows without a label are always here).</param>
 /// <param name="PoolLabels">The labels of the whole pool (-1 for rows without one); use them for <paramref name="LabeledRows"/> only.</param>
-public sealed record LabelDraw(double Fraction, int Seed, int[] LabeledRows, int[] UnlabeledRows, int[] PoolLabels)
+internal sealed record LabelDraw(double Fraction, int Seed, int[] LabeledRows, int[] UnlabeledRows, int[] PoolLabels)
 {
     /// <summary>The labels of <see cref="LabeledRows"/>, in the same order.</summary>
     public int[] Labels => LabeledRows.Select(i => PoolLabels[i]).ToArray();
@@ -56,14 +56,14 @@ public sealed record LabelDraw(double Fraction, int Seed, int[] LabeledRows, int
 /// <summary>A method compared in a label-fraction experiment: it gets a draw and returns a score (for example test accuracy).</summary>
 /// <param name="Name">Name in the report.</param>
 /// <param name="Evaluate">Trains on the draw's labeled rows (and, if it wants, the unlabeled rest) and returns the score.</param>
-public sealed record LabelFractionCandidate(string Name, Func<LabelDraw, double> Evaluate);
+internal sealed record LabelFractionCandidate(string Name, Func<LabelDraw, double> Evaluate);
 
 /// <summary>The scores of one candidate at one label fraction, over the seeds.</summary>
 /// <param name="Candidate">Candidate name.</param>
 /// <param name="Fraction">Label fraction.</param>
 /// <param name="LabeledRows">Labeled rows per draw (the same for every seed).</param>
 /// <param name="Scores">One score per seed, in seed order.</param>
-public sealed record LabelFractionScore(string Candidate, double Fraction, int LabeledRows, IReadOnlyList<double> Scores)
+internal sealed record LabelFractionScore(string Candidate, double Fraction, int LabeledRows, IReadOnlyList<double> Scores)
 {
     /// <summary>Mean of <see cref="Scores"/>.</summary>
     public double Mean => Scores.Average();
@@ -81,7 +81,7 @@ public sealed record LabelFractionScore(string Candidate, double Fraction, int L
 }
 
 /// <summary>The outcome of <see cref="LabelFractionExperiment.Run"/>.</summary>
-public sealed class LabelFractionReport
+internal sealed class LabelFractionReport
 {
     internal LabelFractionReport(IReadOnlyList<LabelFractionScore> scores) => Scores = scores;
 
@@ -122,7 +122,7 @@ public sealed class LabelFractionReport
 /// per fraction. Draws are nested: for one seed, the labeled rows at a smaller fraction are a subset of those at a
 /// larger one, so curves compare like with like.
 /// </summary>
-public static class LabelFractionExperiment
+internal static class LabelFractionExperiment
 {
     /// <summary>
     /// A stratified draw of round(<paramref name="fraction"/> x labeled pool rows) labeled rows: each class gets its

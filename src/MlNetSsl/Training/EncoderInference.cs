@@ -4,7 +4,7 @@ using static TorchSharp.torch;
 namespace MlNetSsl;
 
 /// <summary>Batched inference with an encoder: eval mode, no gradients, one forward per batch.</summary>
-public static class EncoderInference
+internal static class EncoderInference
 {
     /// <summary>Embeddings [N, EmbeddingSize] of every row of <paramref name="data"/>, on the CPU.</summary>
     /// <param name="encoder">The encoder; its train/eval mode is restored afterwards.</param>

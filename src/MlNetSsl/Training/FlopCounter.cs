@@ -11,10 +11,10 @@ namespace MlNetSsl;
 /// <param name="ForwardFlops">Forward FLOPs over all calls (2 per multiply-add).</param>
 /// <param name="BackwardFlops">Backward FLOPs over all calls: the forward count once for the weight gradient when the
 /// weight is trained, and once more for the input gradient when the input needs one; zero for calls without gradient.</param>
-public sealed record LayerFlops(string Name, string LayerType, int Calls, double ForwardFlops, double BackwardFlops);
+internal sealed record LayerFlops(string Name, string LayerType, int Calls, double ForwardFlops, double BackwardFlops);
 
 /// <summary>The result of a <see cref="FlopCounter"/> measurement.</summary>
-public sealed class FlopCount
+internal sealed class FlopCount
 {
     internal FlopCount(IReadOnlyList<LayerFlops> layers, IReadOnlyList<string> uncountedLayers)
     {
@@ -59,7 +59,7 @@ public sealed class FlopCount
 /// products written as functions (for example a contrastive loss's similarity matrix). They are memory-bound and
 /// small next to the layers; leaving them out is the usual MFU convention and makes the figure conservative.</para>
 /// </remarks>
-public static class FlopCounter
+internal static class FlopCounter
 {
     /// <summary>Runs <paramref name="run"/> once and counts the FLOPs of every convolution and linear layer under
     /// <paramref name="root"/> that it calls.</summary>

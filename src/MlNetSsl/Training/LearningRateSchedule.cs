@@ -1,7 +1,7 @@
 namespace MlNetSsl;
 
 /// <summary>Linear warm-up followed by cosine decay, evaluated per step (as in SimCLR, BYOL and solo-learn).</summary>
-public static class LearningRateSchedule
+internal static class LearningRateSchedule
 {
     /// <summary>The learning rate at zero-based <paramref name="step"/> of <paramref name="totalSteps"/>.</summary>
     /// <param name="step">Zero-based step.</param>
