@@ -50,7 +50,7 @@ internal static class CodeGenCompiler
         var compilation = CSharpCompilation.Create(
             "Generated" + Guid.NewGuid().ToString("N"),
             trees,
-            References(web),
+            web ? WebReferences.Value : ConsoleReferences.Value,
             new CSharpCompilationOptions(OutputKind.ConsoleApplication, nullableContextOptions: NullableContextOptions.Enable, warningLevel: 9999));
         using var image = new MemoryStream();
         var result = compilation.Emit(image);
@@ -67,6 +67,10 @@ internal static class CodeGenCompiler
 
     private static CSharpParseOptions Parse => new(LanguageVersion.Latest);
 
+    // Reading a few hundred assemblies' metadata is most of a compile's time: once per process.
+    private static readonly Lazy<List<MetadataReference>> ConsoleReferences = new(() => References(web: false));
+    private static readonly Lazy<List<MetadataReference>> WebReferences = new(() => References(web: true));
+
     private static List<MetadataReference> References(bool web)
     {
         // This process's trusted assemblies (the runtime, ML.NET, MlNetSsl, TorchSharp...) by file name; the ASP.NET
@@ -74,7 +78,8 @@ internal static class CodeGenCompiler
         var byName = ((string)AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES")!)
             .Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
             .Where(path => path.EndsWith(".dll", StringComparison.OrdinalIgnoreCase))
-            .ToDictionary(path => Path.GetFileName(path), StringComparer.OrdinalIgnoreCase);
+            .GroupBy(path => Path.GetFileName(path), StringComparer.OrdinalIgnoreCase)
+            .ToDictionary(group => group.Key, group => group.First(), StringComparer.OrdinalIgnoreCase);
         if (web)
         {
             string folder = AspNetCoreFolder ?? throw new InvalidOperationException("The ASP.NET Core shared framework is not installed.");
