@@ -256,6 +256,11 @@ internal static class ConsumptionTemplates
         text.AppendLine("    {");
         text.AppendLine("        return Results.Ok(engine.Predict(input));");
         text.AppendLine("    }");
+        text.AppendLine("    catch (Exception e) when (e is ArgumentException or InvalidDataException or FormatException or FileNotFoundException)");
+        text.AppendLine("    {");
+        text.AppendLine("        // The row cannot be predicted (a missing image, a value the model refuses): the caller's to fix.");
+        text.AppendLine("        return Results.Problem(e.Message, statusCode: StatusCodes.Status400BadRequest);");
+        text.AppendLine("    }");
         text.AppendLine("    finally");
         text.AppendLine("    {");
         text.AppendLine("        pool.Return(engine);");
