@@ -1,0 +1,102 @@
+using System.Reflection;
+
+namespace MlNetSsl.Cli.CodeGen;
+
+/// <summary>
+/// Writes the code that consumes a run's model, as Model Builder does: <c>&lt;Name&gt;.ConsoleApp/</c> (the
+/// <c>&lt;Name&gt;.consumption.cs</c> classes and a program that predicts one dataset row) and <c>&lt;Name&gt;.WebApi/</c>
+/// (<c>POST /predict</c> over a pool of prediction engines). Both reference the MlNetSsl package and a TorchSharp
+/// backend with explicit versions and take the model zip from the run folder into their output.
+/// </summary>
+internal static class ConsumptionCodeGenerator
+{
+    /// <summary>Writes <c>&lt;Name&gt;.ConsoleApp/</c> and <c>&lt;Name&gt;.WebApi/</c> into <paramref name="runFolder"/>, replacing earlier ones.</summary>
+    /// <param name="runFolder">The run's folder, which holds (or will hold) <c>&lt;Name&gt;.zip</c>.</param>
+    /// <param name="name">The run's name (--name): the model zip's and the projects' file names.</param>
+    /// <param name="schema">What the model takes and gives, and the example row.</param>
+    /// <exception cref="ArgumentException">The name is not a file name, or the schema lacks columns, classes or example values.</exception>
+    public static void Generate(string runFolder, string name, ModelInputSchema schema) =>
+        Generate(runFolder, name, schema, PackageVersions.OfThisTool());
+
+    /// <inheritdoc cref="Generate(string, string, ModelInputSchema)"/>
+    /// <param name="versions">The package versions the generated projects reference.</param>
+    internal static void Generate(string runFolder, string name, ModelInputSchema schema, PackageVersions versions)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(runFolder);
+        ArgumentNullException.ThrowIfNull(schema);
+        ArgumentNullException.ThrowIfNull(versions);
+        var model = ConsumptionModel.Create(name, schema);
+
+        string target = Path.GetFullPath(runFolder);
+        Directory.CreateDirectory(target);
+        // Everything is written into a hidden sibling first and each project folder is then moved into place by one
+        // rename, so a crash leaves either the previous projects or complete new ones, never half a project.
+        string staging = Path.Combine(target, $".codegen-{Guid.NewGuid():N}.tmp");
+        try
+        {
+            var projects = new (string Folder, IReadOnlyDictionary<string, string> Files)[]
+            {
+                ($"{name}.ConsoleApp", ConsumptionTemplates.ConsoleApp(model, versions)),
+                ($"{name}.WebApi", ConsumptionTemplates.WebApi(model, versions)),
+            };
+            foreach (var (folder, files) in projects)
+            {
+                foreach (var (relativePath, text) in files)
+                {
+                    string path = Path.Combine(staging, folder, relativePath);
+                    Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+                    File.WriteAllText(path, text);
+                }
+            }
+            foreach (var (folder, _) in projects) MoveIntoPlace(Path.Combine(staging, folder), Path.Combine(target, folder));
+        }
+        finally
+        {
+            TryDeleteFolder(staging);
+        }
+    }
+
+    // The previous folder (a re-run, or --resume) is renamed away before the new one is renamed in, then removed.
+    private static void MoveIntoPlace(string built, string destination)
+    {
+        string? previous = null;
+        if (Directory.Exists(destination))
+        {
+            previous = $"{destination}.{Guid.NewGuid():N}.old";
+            Directory.Move(destination, previous);
+        }
+        Directory.Move(built, destination);
+        if (previous is not null) TryDeleteFolder(previous);
+    }
+
+    private static void TryDeleteFolder(string folder)
+    {
+        try
+        {
+            if (Directory.Exists(folder)) Directory.Delete(folder, recursive: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // A leftover hidden folder costs disk space only; the projects themselves are already in place.
+        }
+    }
+}
+
+/// <summary>The package versions a generated project references.</summary>
+/// <param name="MlNetSsl">The MlNetSsl package: the version this tool was built from.</param>
+/// <param name="TorchSharpCpu">The TorchSharp-cpu backend package.</param>
+/// <param name="MicrosoftMLLightGbm">Microsoft.ML.LightGbm (the search may choose LightGBM as the downstream trainer, and loading its model needs it).</param>
+internal sealed record PackageVersions(string MlNetSsl, string TorchSharpCpu, string MicrosoftMLLightGbm)
+{
+    /// <summary>The versions this tool was built with (assembly metadata written by its project file).</summary>
+    public static PackageVersions OfThisTool()
+    {
+        var metadata = typeof(PackageVersions).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
+            .Where(a => a.Value is not null)
+            .ToDictionary(a => a.Key, a => a.Value!, StringComparer.Ordinal);
+        string Get(string key) => metadata.TryGetValue(key, out string? value) && value.Length > 0
+            ? value
+            : throw new InvalidOperationException($"mlnet-ssl was built without the assembly metadata '{key}' (see MlNetSsl.Cli.csproj).");
+        return new PackageVersions(Get("MlNetSslPackageVersion"), Get("TorchSharpCpuPackageVersion"), Get("MicrosoftMLLightGbmPackageVersion"));
+    }
+}

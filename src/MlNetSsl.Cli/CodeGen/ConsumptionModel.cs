@@ -1,0 +1,58 @@
+namespace MlNetSsl.Cli.CodeGen;
+
+/// <summary>A schema checked and turned into the names the generated code uses.</summary>
+internal sealed class ConsumptionModel
+{
+    private ConsumptionModel(string name, string identifier, ModelInputSchema schema, IReadOnlyList<GeneratedProperty> properties)
+    {
+        Name = name;
+        Identifier = identifier;
+        Schema = schema;
+        Properties = properties;
+    }
+
+    /// <summary>The run's name, as the model zip's and the project folders' file names use it.</summary>
+    public string Name { get; }
+
+    /// <summary>The name as a C# identifier, for namespaces.</summary>
+    public string Identifier { get; }
+
+    /// <summary>The class that holds ModelInput, ModelOutput and Predict ("IrisModel" for the name "iris").</summary>
+    public string ClassName => Identifier.EndsWith("Model", StringComparison.Ordinal) ? Identifier : Identifier + "Model";
+
+    /// <summary>The schema it was made from.</summary>
+    public ModelInputSchema Schema { get; }
+
+    /// <summary>ModelInput's properties, one per model input column, in the schema's order.</summary>
+    public IReadOnlyList<GeneratedProperty> Properties { get; }
+
+    /// <summary>Checks <paramref name="name"/> and <paramref name="schema"/> and names the properties.</summary>
+    /// <exception cref="ArgumentException">What is wrong, naming the column or the name.</exception>
+    public static ConsumptionModel Create(string name, ModelInputSchema schema)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        if (name is "." or ".." || name.IndexOfAny(Path.GetInvalidFileNameChars()) >= 0 || name.Contains('/') || name.Contains('\\') || name.Any(char.IsControl))
+            throw new ArgumentException($"The name '{name}' cannot be a file name; use letters, digits, '-' or '_'.", nameof(name));
+        if (schema.Columns.Count == 0)
+            throw new ArgumentException("The model has no input columns.", nameof(schema));
+        if (schema.ClassNames.Count == 0)
+            throw new ArgumentException("The model has no class names.", nameof(schema));
+        var duplicate = schema.Columns.GroupBy(c => c.ColumnName, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
+        if (duplicate is not null)
+            throw new ArgumentException($"The input column '{duplicate.Key}' appears twice.", nameof(schema));
+        var missing = schema.Columns.Where(c => !schema.ExampleValues.ContainsKey(c.ColumnName)).Select(c => c.ColumnName).ToList();
+        if (missing.Count > 0)
+            throw new ArgumentException($"The example row has no value for the input column(s) {string.Join(", ", missing.Select(m => $"'{m}'"))}.", nameof(schema));
+
+        string identifier = CSharpText.ToIdentifier(name, "Model").TrimStart('@');
+        // ModelInput may not have a member named after itself.
+        var propertyNames = CSharpText.UniquePropertyNames(schema.Columns.Select(c => c.PropertyName), ["ModelInput"]);
+        var properties = schema.Columns.Select((c, i) => new GeneratedProperty(c, propertyNames[i])).ToList();
+        return new ConsumptionModel(name, identifier, schema, properties);
+    }
+}
+
+/// <summary>One ModelInput property and the model input column it feeds.</summary>
+/// <param name="Column">The column.</param>
+/// <param name="Name">The property's C# name (the schema's PropertyName unless that was not a valid, unique identifier).</param>
+internal sealed record GeneratedProperty(InputColumn Column, string Name);

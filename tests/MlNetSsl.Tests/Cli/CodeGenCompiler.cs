@@ -1,0 +1,103 @@
+using System.Reflection;
+using System.Runtime.Loader;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
+
+namespace MlNetSsl.Tests.Cli;
+
+/// <summary>
+/// Compiles generated C# in memory the way its project would (net10.0, nullable and implicit usings on), against the
+/// assemblies this test process runs with (ML.NET, MlNetSsl) and, for the Web API, the ASP.NET Core shared framework.
+/// Much faster than building the generated projects, which the CLI consumer check does.
+/// </summary>
+internal static class CodeGenCompiler
+{
+    private static readonly string[] ConsoleUsings =
+        ["System", "System.Collections.Generic", "System.IO", "System.Linq", "System.Net.Http", "System.Threading", "System.Threading.Tasks"];
+
+    private static readonly string[] WebUsings =
+    [
+        .. ConsoleUsings, "System.Net.Http.Json", "Microsoft.AspNetCore.Builder", "Microsoft.AspNetCore.Hosting",
+        "Microsoft.AspNetCore.Http", "Microsoft.AspNetCore.Routing", "Microsoft.Extensions.Configuration",
+        "Microsoft.Extensions.DependencyInjection", "Microsoft.Extensions.Hosting", "Microsoft.Extensions.Logging",
+    ];
+
+    /// <summary>The ASP.NET Core shared framework beside the running .NET runtime, or null when it is not installed.</summary>
+    public static string? AspNetCoreFolder
+    {
+        get
+        {
+            string runtime = Path.GetDirectoryName(typeof(object).Assembly.Location)!;
+            string candidate = Path.Combine(runtime, "..", "..", "Microsoft.AspNetCore.App", Path.GetFileName(runtime));
+            return Directory.Exists(candidate) ? Path.GetFullPath(candidate) : null;
+        }
+    }
+
+    /// <summary>Parses each file; returns the syntax errors, each with its file and line.</summary>
+    public static IReadOnlyList<string> SyntaxErrors(IEnumerable<string> files) =>
+        files.SelectMany(file => CSharpSyntaxTree.ParseText(File.ReadAllText(file), Parse, file).GetDiagnostics())
+            .Where(d => d.Severity == DiagnosticSeverity.Error)
+            .Select(d => d.ToString())
+            .ToList();
+
+    /// <summary>Compiles the files as a console or web application; returns the warnings and errors and, when none, the assembly image.</summary>
+    public static (IReadOnlyList<string> Diagnostics, byte[]? Image) Compile(IEnumerable<string> files, bool web)
+    {
+        var trees = files.Select(file => CSharpSyntaxTree.ParseText(File.ReadAllText(file), Parse, file)).ToList();
+        string globalUsings = string.Concat((web ? WebUsings : ConsoleUsings).Select(u => $"global using global::{u};\n"));
+        trees.Add(CSharpSyntaxTree.ParseText(globalUsings, Parse, "GlobalUsings.g.cs"));
+
+        var compilation = CSharpCompilation.Create(
+            "Generated" + Guid.NewGuid().ToString("N"),
+            trees,
+            web ? WebReferences.Value : ConsoleReferences.Value,
+            new CSharpCompilationOptions(OutputKind.ConsoleApplication, nullableContextOptions: NullableContextOptions.Enable, warningLevel: 9999));
+        using var image = new MemoryStream();
+        var result = compilation.Emit(image);
+        var diagnostics = result.Diagnostics
+            .Where(d => d.Severity is DiagnosticSeverity.Warning or DiagnosticSeverity.Error)
+            .Select(d => d.ToString())
+            .ToList();
+        return (diagnostics, result.Success && diagnostics.Count == 0 ? image.ToArray() : null);
+    }
+
+    /// <summary>Loads a compiled image into its own collectible context (its dependencies come from this process).</summary>
+    public static Assembly Load(byte[] image) =>
+        new AssemblyLoadContext("generated-code", isCollectible: true).LoadFromStream(new MemoryStream(image));
+
+    private static CSharpParseOptions Parse => new(LanguageVersion.Latest);
+
+    // Reading a few hundred assemblies' metadata is most of a compile's time: once per process.
+    private static readonly Lazy<List<MetadataReference>> ConsoleReferences = new(() => References(web: false));
+    private static readonly Lazy<List<MetadataReference>> WebReferences = new(() => References(web: true));
+
+    private static List<MetadataReference> References(bool web)
+    {
+        // This process's trusted assemblies (the runtime, ML.NET, MlNetSsl, TorchSharp...) by file name; the ASP.NET
+        // Core framework's replace any same-named ones, as the web SDK's framework reference would.
+        var byName = ((string)AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES")!)
+            .Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
+            .Where(path => path.EndsWith(".dll", StringComparison.OrdinalIgnoreCase))
+            .GroupBy(path => Path.GetFileName(path), StringComparer.OrdinalIgnoreCase)
+            .ToDictionary(group => group.Key, group => group.First(), StringComparer.OrdinalIgnoreCase);
+        if (web)
+        {
+            string folder = AspNetCoreFolder ?? throw new InvalidOperationException("The ASP.NET Core shared framework is not installed.");
+            foreach (string path in Directory.EnumerateFiles(folder, "*.dll")) byName[Path.GetFileName(path)] = path;
+        }
+        return byName.Values.Where(IsManaged).Select(path => (MetadataReference)MetadataReference.CreateFromFile(path)).ToList();
+    }
+
+    private static bool IsManaged(string path)
+    {
+        try
+        {
+            AssemblyName.GetAssemblyName(path);
+            return true;
+        }
+        catch (BadImageFormatException)
+        {
+            return false;
+        }
+    }
+}

@@ -1,0 +1,296 @@
+using System.Reflection;
+using System.Xml.Linq;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using MlNetSsl.Cli.CodeGen;
+using Xunit;
+
+namespace MlNetSsl.Tests.Cli;
+
+/// <summary>
+/// The generated console app and Web API for each task: the files, C# that compiles without a warning, ModelInput
+/// matching the model's columns, and Predict giving what a PredictionEngine over the same model gives.
+/// </summary>
+public sealed class CodeGenTests : IDisposable
+{
+    private static readonly PackageVersions Versions = new("9.8.7-test", "0.107.0", "[5.0.1, 5.1)");
+    private readonly string _runFolder = Path.Combine(Path.GetTempPath(), "mlnetssl-codegen-" + Guid.NewGuid().ToString("N"));
+
+    public void Dispose()
+    {
+        if (Directory.Exists(_runFolder)) Directory.Delete(_runFolder, recursive: true);
+    }
+
+    private static ModelInputSchema ImageSchema() => new(
+        "image-classification",
+        [new InputColumn("ImagePath", "ImagePath", InputColumnKind.ImagePath, null)],
+        ["cat", "dog"],
+        0,
+        new Dictionary<string, string> { ["ImagePath"] = "../data/cat/cat 01.jpg" },
+        "cat");
+
+    private static ModelInputSchema TableSchema() => new(
+        "classification",
+        [
+            new InputColumn("sepal_length", "SepalLength", InputColumnKind.Number, 0),
+            new InputColumn("colour", "Colour", InputColumnKind.Text, 1),
+            // Names the generator must repair: invalid, a duplicate, and the enclosing type's name.
+            new InputColumn("Col2", "2nd value", InputColumnKind.Number, 2),
+            new InputColumn("Col3", "SepalLength", InputColumnKind.Number, 3),
+            new InputColumn("ModelInput", "ModelInput", InputColumnKind.Text, 5),
+        ],
+        ["setosa", "versicolor", "say \"hi\""],
+        0,
+        new Dictionary<string, string>
+        {
+            ["sepal_length"] = "5.1",
+            ["colour"] = "dark \"red\"\\ \n",
+            ["Col2"] = "",
+            ["Col3"] = "-1.5e-7",
+            ["ModelInput"] = "x",
+        },
+        "setosa");
+
+    private static ModelInputSchema SeriesSchema() => new(
+        "series-classification",
+        [new InputColumn("Series", "Series", InputColumnKind.Series, null)],
+        ["walking", "running"],
+        2,
+        new Dictionary<string, string> { ["Series"] = string.Join(",", Enumerable.Range(0, 25).Select(i => (i * 0.25 - 3).ToString(System.Globalization.CultureInfo.InvariantCulture))) },
+        null);
+
+    public static TheoryData<string> Tasks => new() { "image", "table", "series" };
+
+    private static ModelInputSchema SchemaFor(string task) => task switch
+    {
+        "image" => ImageSchema(),
+        "table" => TableSchema(),
+        "series" => SeriesSchema(),
+        _ => throw new ArgumentOutOfRangeException(nameof(task)),
+    };
+
+    [Theory]
+    [MemberData(nameof(Tasks))]
+    public void Writes_both_projects_with_the_packages_and_the_model(string task)
+    {
+        ConsumptionCodeGenerator.Generate(_runFolder, "Iris", SchemaFor(task), Versions);
+
+        foreach (string project in new[] { "ConsoleApp", "WebApi" })
+        {
+            string folder = Path.Combine(_runFolder, $"Iris.{project}");
+            Assert.True(File.Exists(Path.Combine(folder, "Iris.consumption.cs")), $"{project}: no Iris.consumption.cs");
+            Assert.True(File.Exists(Path.Combine(folder, "Program.cs")), $"{project}: no Program.cs");
+            var csproj = XDocument.Load(Path.Combine(folder, $"Iris.{project}.csproj"));
+            var references = csproj.Descendants("PackageReference").ToDictionary(e => (string)e.Attribute("Include")!, e => (string)e.Attribute("Version")!);
+            Assert.Equal("9.8.7-test", references["MlNetSsl"]);
+            Assert.Equal("0.107.0", references["TorchSharp-cpu"]);
+            Assert.Contains(csproj.Descendants("None"), e => (string?)e.Attribute("Include") == "../Iris.zip" && (string?)e.Attribute("CopyToOutputDirectory") == "PreserveNewest");
+            Assert.Equal("enable", csproj.Descendants("Nullable").Single().Value);
+        }
+        Assert.Equal("Microsoft.NET.Sdk.Web", (string?)XDocument.Load(Path.Combine(_runFolder, "Iris.WebApi", "Iris.WebApi.csproj")).Root!.Attribute("Sdk"));
+        // Only the two projects: the staging folder is gone.
+        Assert.Equal(new[] { "Iris.ConsoleApp", "Iris.WebApi" }, Directory.GetDirectories(_runFolder).Select(d => Path.GetFileName(d)).Order(StringComparer.Ordinal).ToArray());
+    }
+
+    [SkippableTheory]
+    [MemberData(nameof(Tasks))]
+    public void Generated_csharp_compiles_without_warnings(string task)
+    {
+        ConsumptionCodeGenerator.Generate(_runFolder, "Iris", SchemaFor(task), Versions);
+        string console = Path.Combine(_runFolder, "Iris.ConsoleApp");
+        string web = Path.Combine(_runFolder, "Iris.WebApi");
+        var consoleFiles = new[] { Path.Combine(console, "Iris.consumption.cs"), Path.Combine(console, "Program.cs") };
+        var webFiles = new[] { Path.Combine(web, "Iris.consumption.cs"), Path.Combine(web, "Program.cs") };
+
+        Assert.Empty(CodeGenCompiler.SyntaxErrors([.. consoleFiles, .. webFiles]));
+        var (consoleDiagnostics, image) = CodeGenCompiler.Compile(consoleFiles, web: false);
+        Assert.True(consoleDiagnostics.Count == 0, string.Join("\n", consoleDiagnostics));
+        Assert.NotNull(image);
+
+        Skip.If(CodeGenCompiler.AspNetCoreFolder is null, "The ASP.NET Core shared framework is not installed; the Web API was only parsed.");
+        var (webDiagnostics, _) = CodeGenCompiler.Compile(webFiles, web: true);
+        Assert.True(webDiagnostics.Count == 0, string.Join("\n", webDiagnostics));
+    }
+
+    [Fact]
+    public void ModelInput_has_one_property_per_model_column_with_its_name_type_and_source_column()
+    {
+        var schema = TableSchema();
+        Type input = CompileConsole("Iris", schema).GetType("Iris.ConsoleApp.IrisModel+ModelInput", throwOnError: true)!;
+
+        var properties = input.GetProperties();
+        Assert.Equal(schema.Columns.Count, properties.Length);
+        Assert.Equal(properties.Length, properties.Select(p => p.Name).Distinct().Count());
+        foreach (var column in schema.Columns)
+        {
+            var property = Assert.Single(properties, p => p.GetCustomAttribute<ColumnNameAttribute>()?.Name == column.ColumnName);
+            Assert.Equal(column.Kind == InputColumnKind.Number ? typeof(float) : typeof(string), property.PropertyType);
+            var loadColumn = Assert.Single(property.GetCustomAttributesData(), a => a.AttributeType == typeof(LoadColumnAttribute));
+            Assert.Equal(column.SourceColumnIndex, (int)loadColumn.ConstructorArguments[0].Value!);
+        }
+        Assert.Equal(new[] { "Colour", "ModelInput2", "SepalLength", "SepalLength2", "_2ndValue" }, properties.Select(p => p.Name).Order(StringComparer.Ordinal).ToArray());
+    }
+
+    [Fact]
+    public void Series_input_is_a_variable_length_vector_and_the_example_keeps_every_value()
+    {
+        var schema = SeriesSchema();
+        Type input = CompileConsole("Motions", schema).GetType("Motions.ConsoleApp.MotionsModel+ModelInput", throwOnError: true)!;
+        var series = input.GetProperty("Series")!;
+        Assert.Equal(typeof(float[]), series.PropertyType);
+        Assert.NotNull(series.GetCustomAttribute<VectorTypeAttribute>());
+
+        string program = File.ReadAllText(Path.Combine(_runFolder, "Motions.ConsoleApp", "Program.cs"));
+        foreach (string value in schema.ExampleValues["Series"].Split(','))
+            Assert.Contains(CSharpText.FloatLiteral(value) + ",", program);
+        Assert.DoesNotContain("Actual label", program); // the schema gave none
+    }
+
+    [Fact]
+    public void Image_example_is_copied_from_the_run_folder_into_the_program_output()
+    {
+        ConsumptionCodeGenerator.Generate(_runFolder, "Pets", ImageSchema(), Versions);
+        var csproj = XDocument.Load(Path.Combine(_runFolder, "Pets.ConsoleApp", "Pets.ConsoleApp.csproj"));
+        var example = Assert.Single(csproj.Descendants("None"), e => ((string?)e.Attribute("Link"))?.StartsWith("ExampleData/", StringComparison.Ordinal) == true);
+        Assert.Equal("../../data/cat/cat 01.jpg", (string?)example.Attribute("Include"));
+        string program = File.ReadAllText(Path.Combine(_runFolder, "Pets.ConsoleApp", "Program.cs"));
+        Assert.Contains("Path.Combine(AppContext.BaseDirectory, \"ExampleData\", \"cat 01.jpg\")", program);
+        Assert.Contains("\"Actual label: \" + \"cat\"", program);
+    }
+
+    [Fact]
+    public void Predict_gives_what_a_prediction_engine_over_the_same_model_gives()
+    {
+        // A small model that honours the contract: numbers and a text in, PredictedLabel and Score out, no label needed.
+        var ml = new MLContext(seed: 1);
+        var rows = Enumerable.Range(0, 60).Select(i => new TrainingRow
+        {
+            SepalLength = i % 3 + (i % 7) * 0.1f,
+            Colour = (i % 3) switch { 0 => "red", 1 => "green", _ => "blue" },
+            Label = (i % 3) switch { 0 => "setosa", 1 => "versicolor", _ => "virginica" },
+        }).ToList();
+        var keyed = ml.Transforms.Conversion.MapValueToKey("Label").Fit(ml.Data.LoadFromEnumerable(rows)).Transform(ml.Data.LoadFromEnumerable(rows));
+        var model = ml.Transforms.Categorical.OneHotEncoding("ColourEncoded", "colour")
+            .Append(ml.Transforms.Concatenate("Features", "sepal_length", "ColourEncoded"))
+            .Append(ml.MulticlassClassification.Trainers.LbfgsMaximumEntropy())
+            .Append(ml.Transforms.Conversion.MapKeyToValue("PredictedLabel"))
+            .Fit(keyed);
+        var schema = new ModelInputSchema(
+            "classification",
+            [new InputColumn("sepal_length", "SepalLength", InputColumnKind.Number, 0), new InputColumn("colour", "Colour", InputColumnKind.Text, 1)],
+            ["setosa", "versicolor", "virginica"],
+            0,
+            new Dictionary<string, string> { ["sepal_length"] = "1.2", ["colour"] = "green" },
+            "versicolor");
+        // The generated code reads the model from its own base directory, which for this in-memory assembly is the tests'.
+        string name = "CodeGenPredict" + Guid.NewGuid().ToString("N");
+        string zip = Path.Combine(AppContext.BaseDirectory, name + ".zip");
+        ml.Model.Save(model, keyed.Schema, zip);
+        try
+        {
+            var generated = CompileConsole(name, schema);
+            Type modelClass = generated.GetType($"{name}.ConsoleApp.{name}Model", throwOnError: true)!;
+            Type inputType = modelClass.GetNestedType("ModelInput")!;
+            var predict = modelClass.GetMethod("Predict")!;
+            var expectedEngine = ml.Model.CreatePredictionEngine<TrainingRow, ExpectedOutput>(model);
+            foreach (var row in rows.Take(6))
+            {
+                object input = Activator.CreateInstance(inputType)!;
+                inputType.GetProperty("SepalLength")!.SetValue(input, row.SepalLength);
+                inputType.GetProperty("Colour")!.SetValue(input, row.Colour);
+                object output = predict.Invoke(null, [input])!;
+                var expected = expectedEngine.Predict(row);
+                Assert.Equal(expected.PredictedLabel, (string)output.GetType().GetProperty("PredictedLabel")!.GetValue(output)!);
+                Assert.Equal(expected.Score, (float[])output.GetType().GetProperty("Score")!.GetValue(output)!);
+            }
+        }
+        finally
+        {
+            File.Delete(zip);
+        }
+    }
+
+    [Fact]
+    public void A_second_run_replaces_the_projects_whole()
+    {
+        ConsumptionCodeGenerator.Generate(_runFolder, "Iris", TableSchema(), Versions);
+        string leftover = Path.Combine(_runFolder, "Iris.ConsoleApp", "leftover.txt");
+        File.WriteAllText(leftover, "from the previous run");
+        ConsumptionCodeGenerator.Generate(_runFolder, "Iris", ImageSchema(), Versions);
+
+        Assert.False(File.Exists(leftover));
+        Assert.Contains("ImagePath", File.ReadAllText(Path.Combine(_runFolder, "Iris.ConsoleApp", "Iris.consumption.cs")));
+        Assert.Equal(2, Directory.GetDirectories(_runFolder).Length);
+    }
+
+    [Fact]
+    public void Bad_names_and_schemas_are_refused_before_anything_is_written()
+    {
+        Assert.Throws<ArgumentException>(() => ConsumptionCodeGenerator.Generate(_runFolder, "a/b", TableSchema(), Versions));
+        Assert.Throws<ArgumentException>(() => ConsumptionCodeGenerator.Generate(_runFolder, "..", TableSchema(), Versions));
+        var noExample = TableSchema() with { ExampleValues = new Dictionary<string, string> { ["sepal_length"] = "1" } };
+        var error = Assert.Throws<ArgumentException>(() => ConsumptionCodeGenerator.Generate(_runFolder, "Iris", noExample, Versions));
+        Assert.Contains("'colour'", error.Message);
+        Assert.False(Directory.Exists(_runFolder) && Directory.EnumerateFileSystemEntries(_runFolder).Any());
+    }
+
+    [Fact]
+    public void The_tool_references_the_MlNetSsl_version_it_was_built_with()
+    {
+        var versions = PackageVersions.OfThisTool();
+        string library = typeof(SslEnvironment).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()!.InformationalVersion.Split('+')[0];
+        Assert.Equal(library, versions.MlNetSsl);
+        Assert.Equal(typeof(TorchSharp.torch).Assembly.GetName().Version!.ToString(3), versions.TorchSharpCpu);
+        Assert.False(string.IsNullOrWhiteSpace(versions.MicrosoftMLLightGbm));
+    }
+
+    [Theory]
+    [InlineData("sepal length", "SepalLength")]
+    [InlineData("sepal_length", "SepalLength")]
+    [InlineData("3rd", "_3rd")]
+    [InlineData("--", "Column")]
+    [InlineData("Größe", "Größe")]
+    public void Identifiers_are_made_of_the_letters_and_digits_of_a_name(string raw, string expected) =>
+        Assert.Equal(expected, CSharpText.ToIdentifier(raw, "Column"));
+
+    [Theory]
+    [InlineData("5.1", 5.1f)]
+    [InlineData("-1.5e-7", -1.5e-7f)]
+    [InlineData("3.4028235E+38", float.MaxValue)]
+    [InlineData("1e-45", float.Epsilon)]
+    public void Float_literals_read_back_to_the_same_value(string text, float expected)
+    {
+        string literal = CSharpText.FloatLiteral(text);
+        Assert.EndsWith("f", literal);
+        Assert.Equal(expected, float.Parse(literal.TrimEnd('f'), System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal("float.NaN", CSharpText.FloatLiteral(""));
+        Assert.Throws<FormatException>(() => CSharpText.FloatLiteral("red"));
+    }
+
+    private Assembly CompileConsole(string name, ModelInputSchema schema)
+    {
+        ConsumptionCodeGenerator.Generate(_runFolder, name, schema, Versions);
+        string folder = Path.Combine(_runFolder, name + ".ConsoleApp");
+        var (diagnostics, image) = CodeGenCompiler.Compile([Path.Combine(folder, name + ".consumption.cs"), Path.Combine(folder, "Program.cs")], web: false);
+        Assert.True(image is not null, string.Join("\n", diagnostics));
+        return CodeGenCompiler.Load(image!);
+    }
+
+    public sealed class TrainingRow
+    {
+        [ColumnName("sepal_length")]
+        public float SepalLength { get; set; }
+
+        [ColumnName("colour")]
+        public string Colour { get; set; } = "";
+
+        public string Label { get; set; } = "";
+    }
+
+    public sealed class ExpectedOutput
+    {
+        public string PredictedLabel { get; set; } = "";
+
+        public float[] Score { get; set; } = [];
+    }
+}
