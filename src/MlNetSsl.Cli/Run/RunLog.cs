@@ -14,7 +14,7 @@ internal sealed class RunLog : IDisposable
         Verbosity = verbosity;
         if (path is null) return;
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
-        _file = new StreamWriter(path, append: false, Encoding.UTF8) { AutoFlush = true };
+        _file = new StreamWriter(path, append: false, new UTF8Encoding(false)) { AutoFlush = true };
     }
 
     public string Verbosity { get; }

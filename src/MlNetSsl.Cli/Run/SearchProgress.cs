@@ -27,7 +27,7 @@ internal sealed class SearchProgress(RunLog log) : IProgress<SslTrialReport>
         string metric = value.Trial.Metric?.ToString("0.0000", CultureInfo.InvariantCulture) ?? "-";
         string line = string.Create(CultureInfo.InvariantCulture,
             $"[{value.Elapsed.TotalSeconds,5:0}s] trial {value.Trial.TrialId,2} {value.Kind,-13}{(value.IsReplay ? " (from checkpoint)" : "")} " +
-            $"epochs {value.Fidelity?.ToString(CultureInfo.InvariantCulture) ?? "-",2} metric {metric}  {TrialDescriptions.Describe(value.Trial)}");
+            $"epochs {value.Fidelity?.ToString(CultureInfo.InvariantCulture) ?? "-",2} metric {metric}  {TrialDescriptions.Describe(value.Trial, value.Fidelity)}");
         lock (_gate)
         {
             _elapsed = value.Elapsed;

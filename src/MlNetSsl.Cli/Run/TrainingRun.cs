@@ -57,7 +57,7 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
             train = all.Subset(trainRows);
             test = all.Subset(testRows);
             testDescription = string.Create(CultureInfo.InvariantCulture,
-                $"stratified hold-out of {settings.HoldOutFraction:P0} of the labeled rows ({testRows.Length} rows, seed {settings.Seed}); they were not used for training");
+                $"stratified hold-out of {settings.HoldOutFraction * 100:0.#}% of the labeled rows ({testRows.Length} rows, seed {settings.Seed}); they were not used for training");
         }
         if (train.ClassCounts().Count < 2)
             throw new CliException($"{settings.Dataset}: the training rows hold a single class ('{train.ClassCounts().Keys.FirstOrDefault()}'); label rows of at least two classes.");

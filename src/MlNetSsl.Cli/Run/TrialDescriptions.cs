@@ -12,7 +12,7 @@ internal static class TrialDescriptions
     public static bool UsesSsl(TrialRecord trial) => Bind(trial).Features != SslFeatureSource.RawFeatures;
 
     /// <summary>"SimClr ConvNet x1 18 epochs + L-BFGS (L1 1, L2 1)", "Raw features + LightGBM (31 leaves, 100 iterations)".</summary>
-    public static string Describe(TrialRecord trial)
+    public static string Describe(TrialRecord trial, int? fidelity = null)
     {
         SslTrialParameters p = Bind(trial);
         string downstream = p.Downstream.Trainer switch
@@ -30,7 +30,7 @@ internal static class TrialDescriptions
             SslFeatureSource.SupervisedFromScratch => string.Create(CultureInfo.InvariantCulture,
                 $"{pre.Encoder} x{pre.EncoderWidth:0.##} from scratch (no pretraining) + fine-tuning ({p.Downstream.FineTuneEpochs} epochs)"),
             _ => string.Create(CultureInfo.InvariantCulture,
-                $"{pre.Method} {pre.Encoder} x{pre.EncoderWidth:0.##} {trial.Fidelity ?? pre.Epochs} epochs ({pre.Augmentations} augmentations at {pre.AugmentationStrength:0.##}) + {downstream}"),
+                $"{pre.Method} {pre.Encoder} x{pre.EncoderWidth:0.##} {fidelity ?? trial.Fidelity ?? pre.Epochs} epochs ({pre.Augmentations} augmentations at {pre.AugmentationStrength:0.##}) + {downstream}"),
         };
     }
 
