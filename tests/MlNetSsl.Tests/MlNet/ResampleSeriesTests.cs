@@ -12,6 +12,12 @@ public sealed class ResampleSeriesTests
         public float[] Series { get; set; } = [];
     }
 
+    private sealed class Fixed
+    {
+        [ColumnName("Fixed"), VectorType(3)]
+        public float[] Values { get; set; } = [];
+    }
+
     private static float[][] Apply(ITransformer model, IDataView data) =>
         model.Transform(data).GetColumn<VBuffer<float>>("Fixed").Select(v => v.DenseValues().ToArray()).ToArray();
 
@@ -57,8 +63,11 @@ public sealed class ResampleSeriesTests
             ITransformer loaded = ml.Model.Load(path, out DataViewSchema schema);
             Assert.Equal(Apply(model, data), Apply(loaded, data));
             Assert.Equal([0f, 4.5f, 9f], Apply(loaded, data)[0]);
-            var resample = Assert.IsType<ResampleSeriesTransformer>(Assert.Single(Assert.IsAssignableFrom<IEnumerable<ITransformer>>(loaded)));
+            var resample = Assert.IsType<ResampleSeriesTransformer>(loaded);
             Assert.Equal(3, resample.Length);
+            using var engine = ml.Model.CreatePredictionEngine<Row, Fixed>(loaded);
+            Assert.Equal([2f, 3f, 4f], engine.Predict(new Row { Series = [2, 3, 4] }).Values);
+            Assert.Equal([0f, 5f, 10f], engine.Predict(new Row { Series = [0, 10] }).Values);
             Assert.Equal(new VectorDataViewType(NumberDataViewType.Single, 3), loaded.GetOutputSchema(schema)["Fixed"].Type);
         }
         finally
