@@ -267,10 +267,14 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
                     LabelColumnName = "Ssl_Key", FeatureColumnName = features, L1Regularization = (float)downstream.L1Regularization,
                     L2Regularization = (float)downstream.L2Regularization, NumberOfThreads = 1,
                 });
-            IDataView keyed = ml.Transforms.Conversion.MapValueToKey("Ssl_Key", train.LabelColumn).Fit(trainPrepared).Transform(trainPrepared);
-            IDataView labeled = ml.Data.Cache(ml.Data.FilterRowsByMissingValues(keyed, "Ssl_Key"));
-            ITransformer fitted = raw.Append(ml.Transforms.NormalizeMeanVariance(features)).Append(trainer)
-                .Append(ml.Transforms.Conversion.MapKeyToValue("PredictedLabel")).Fit(labeled);
+            // Raw features first: images are decoded once, and the cache below holds only vectors.
+            ITransformer rawFitted = raw.Fit(trainPrepared);
+            IDataView keyed = ml.Transforms.Conversion.MapValueToKey("Ssl_Key", train.LabelColumn).Fit(trainPrepared)
+                .Transform(rawFitted.Transform(trainPrepared));
+            IDataView labeled = ml.Data.Cache(ml.Transforms.SelectColumns("Ssl_Key", features).Fit(keyed)
+                .Transform(ml.Data.FilterRowsByMissingValues(keyed, "Ssl_Key")));
+            ITransformer fitted = rawFitted.Append(ml.Transforms.NormalizeMeanVariance(features).Append(trainer)
+                .Append(ml.Transforms.Conversion.MapKeyToValue("PredictedLabel")).Fit(labeled));
             // Score order of this model follows its own key order; map it to the chosen model's class names.
             ITransformer labelMap = ml.Transforms.Conversion.MapValueToKey("Ssl_Key", train.LabelColumn).Fit(trainPrepared);
             VBuffer<ReadOnlyMemory<char>> keyNames = default;
