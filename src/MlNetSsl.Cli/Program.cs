@@ -1,8 +1,3 @@
-// The mlnet-ssl command-line tool. Its commands arrive with the Model Builder-style issue; until then it reports
-// its version and the TorchSharp backend it can see, which is also a quick check of a machine's set-up.
-using System.Reflection;
-
-var version = typeof(MlNetSsl.SslEnvironment).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion;
-Console.WriteLine($"mlnet-ssl {version}");
-Console.WriteLine(MlNetSsl.SslEnvironment.Describe());
-return 0;
+// mlnet-ssl: the Model Builder-style command line of MlNetSsl. Commands are in Commands/, data loading in Data/,
+// training runs in Run/; exit codes 0 done, 1 failed, 2 usage error, 130 cancelled.
+return await MlNetSsl.Cli.Commands.CliApp.RunAsync(args).ConfigureAwait(false);

@@ -1,0 +1,79 @@
+using System.CommandLine;
+using System.Runtime.InteropServices;
+using MlNetSsl.Cli.Run;
+
+namespace MlNetSsl.Cli.Commands;
+
+/// <summary>The mlnet-ssl command line: parsing, exit codes, Ctrl+C, and one-line errors.</summary>
+internal static class CliApp
+{
+    /// <summary>-v q|m|diag, on every command.</summary>
+    public static readonly Option<string> Verbosity = new("--verbosity", "-v")
+    {
+        Description = "Output: q (results only), m (progress, the default) or diag (details and stack traces).",
+        DefaultValueFactory = _ => "m",
+        Recursive = true,
+    };
+
+    public static async Task<int> RunAsync(string[] args)
+    {
+        Verbosity.AcceptOnlyFromAmong("q", "m", "diag");
+        RootCommand root = new("mlnet-ssl: from an image folder, a CSV or a series file to an ML.NET model with self-supervised pretraining, " +
+            "a report and code that consumes it.");
+        root.Options.Add(Verbosity);
+        foreach (Command command in TrainingCommands.Create()) root.Subcommands.Add(command);
+        foreach (Command command in ModelCommands.Create()) root.Subcommands.Add(command);
+        root.Subcommands.Add(DoctorCommand.Create());
+
+        ParseResult parse = root.Parse(args);
+        if (parse.Errors.Count > 0)
+        {
+            foreach (var error in parse.Errors) Console.Error.WriteLine($"error: {error.Message}");
+            Console.Error.WriteLine("Run 'mlnet-ssl --help' (or 'mlnet-ssl <command> --help') for the commands and their options.");
+            return ExitCodes.Usage;
+        }
+
+        // Our own Ctrl+C handling: the first press cancels the run, which then saves what it has; a second one ends the
+        // process. System.CommandLine's would kill the process 2 s after the first press, before the outputs are written.
+        using var cancellation = new CancellationTokenSource();
+        PosixSignalRegistration Register(PosixSignal signal) => PosixSignalRegistration.Create(signal, context =>
+        {
+            if (cancellation.IsCancellationRequested) return;
+            context.Cancel = true;
+            cancellation.Cancel();
+        });
+        using PosixSignalRegistration interrupt = Register(PosixSignal.SIGINT);
+        using PosixSignalRegistration terminate = Register(PosixSignal.SIGTERM);
+        var configuration = new InvocationConfiguration { ProcessTerminationTimeout = null, EnableDefaultExceptionHandler = false };
+        bool diagnostic = parse.GetValue(Verbosity) == "diag";
+        try
+        {
+            return await parse.InvokeAsync(configuration, cancellation.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException e) when (cancellation.IsCancellationRequested)
+        {
+            Console.Error.WriteLine($"cancelled: {e.Message}");
+            return ExitCodes.Cancelled;
+        }
+        catch (CliException e)
+        {
+            Console.Error.WriteLine($"error: {e.Message}");
+            if (diagnostic) Console.Error.WriteLine(e);
+            return ExitCodes.Failed;
+        }
+        catch (Exception e)
+        {
+            Console.Error.WriteLine($"error: {OneLine(e)}" + (diagnostic ? "" : " (run with -v diag for details)"));
+            if (diagnostic) Console.Error.WriteLine(e);
+            return ExitCodes.Failed;
+        }
+    }
+
+    /// <summary>The innermost meaningful message on one line.</summary>
+    private static string OneLine(Exception e)
+    {
+        while (e is AggregateException or System.Reflection.TargetInvocationException or TypeInitializationException && e.InnerException is not null)
+            e = e.InnerException!;
+        return $"{e.Message.ReplaceLineEndings(" ")}";
+    }
+}

@@ -1,0 +1,195 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using MlNetSsl.Cli.Data;
+using MlNetSsl.Cli.Run;
+
+namespace MlNetSsl.Cli.Commands;
+
+/// <summary>predict, embed and evaluate: apply a saved model to data loaded the way training loaded it.</summary>
+internal static class ModelCommands
+{
+    private sealed class Options
+    {
+        public readonly Option<string> Model = new("--model", "-m") { Description = "The model zip a training command wrote.", Required = true };
+        public readonly Option<string?> LabelColumn = new("--label-col") { Description = "CSV: the label column (default: the one run.json beside the model records)." };
+        public readonly Option<bool?> HasHeader = new("--has-header") { Description = "CSV: whether the first line is a header. Default: detected." };
+        public readonly Option<string?> Separator = new("--separator") { Description = "CSV: the separator. Default: detected." };
+        public readonly Option<string?> UnlabeledFolder = new("--unlabeled-folder") { Description = "Images: the unlabeled sub-folder's name. Default: as in training, or 'unlabeled'." };
+    }
+
+    public static IEnumerable<Command> Create()
+    {
+        yield return Apply("predict", "Predict the class of every row (or image) of a dataset; writes a CSV.", embed: false);
+        yield return Apply("embed", "Write the self-supervised embedding of every row (or image) of a dataset as a CSV.", embed: true);
+        yield return Evaluate();
+    }
+
+    private static Command Apply(string name, string description, bool embed)
+    {
+        var o = new Options();
+        var dataset = new Option<string>("--dataset", "-d") { Description = "An image folder or file, a CSV or a series file.", Required = true };
+        var output = new Option<string>("--out") { Description = $"The CSV to write.", DefaultValueFactory = _ => embed ? "embeddings.csv" : "predictions.csv" };
+        var command = new Command(name, description) { o.Model, dataset, output, o.LabelColumn, o.HasHeader, o.Separator, o.UnlabeledFolder };
+        command.SetAction(parse =>
+        {
+            var ml = new MLContext(0);
+            var (model, schema, settings) = LoadModel(ml, parse.GetValue(o.Model)!);
+            TrainingData data = LoadData(ml, schema, settings, parse.GetValue(dataset)!, o, parse);
+            string path = parse.GetValue(output)!;
+            if (embed) WriteEmbeddings(model, data, path);
+            else WritePredictions(model, data, path);
+            Console.WriteLine($"Wrote {data.Count:N0} rows to {path}.");
+            return ExitCodes.Success;
+        });
+        return command;
+    }
+
+    private static Command Evaluate()
+    {
+        var o = new Options();
+        var test = new Option<string>("--test-dataset") { Description = "Labeled rows: an image folder, a CSV or a series file.", Required = true };
+        var command = new Command("evaluate", "Score a model on labeled rows: metrics and the confusion matrix.") { o.Model, test, o.LabelColumn, o.HasHeader, o.Separator, o.UnlabeledFolder };
+        command.SetAction(parse =>
+        {
+            var ml = new MLContext(0);
+            var (model, schema, settings) = LoadModel(ml, parse.GetValue(o.Model)!);
+            TrainingData data = LoadData(ml, schema, settings, parse.GetValue(test)!, o, parse);
+            int[] labeled = Enumerable.Range(0, data.Count).Where(r => data.Labels[r].Length > 0).ToArray();
+            if (labeled.Length == 0)
+                throw new CliException($"{parse.GetValue(test)}: no labeled row; evaluate needs labels (class folders, --label-col, or the .ts class).");
+            data = data.Subset(labeled);
+            string[] classes = ClassNames(model, schema);
+            var scored = TrainingRun.Score(model, data, classes);
+            Console.WriteLine($"{data.Count:N0} labeled rows, {classes.Length} classes.");
+            foreach (string metric in TestMetrics.Names.Where(m => classes.Length == 2 || m is not ("auc" or "f1")))
+            {
+                var (value, lower, upper) = TestMetrics.WithInterval(metric, scored, classes.Length, seed: 0);
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {metric,-15} {value:0.0000}  (95% interval {lower:0.0000} to {upper:0.0000})"));
+            }
+            Console.WriteLine("Confusion matrix (rows: actual, columns: predicted):");
+            int width = Math.Max(6, classes.Max(c => c.Length) + 1);
+            Console.WriteLine(new string(' ', width) + string.Concat(classes.Select(c => c.PadLeft(width))));
+            for (int a = 0; a < classes.Length; a++)
+                Console.WriteLine(classes[a].PadRight(width) + string.Concat(classes.Select((_, p) =>
+                    scored.Count(r => r.Actual == a && r.Predicted == p).ToString(CultureInfo.InvariantCulture).PadLeft(width))));
+            int unseen = scored.Count(r => r.Actual < 0);
+            if (unseen > 0) Console.WriteLine($"{unseen} row(s) have a class the model never saw; they count as errors.");
+            return ExitCodes.Success;
+        });
+        return command;
+    }
+
+    /// <summary>The model, its input schema, and the run.json beside it when there is one.</summary>
+    private static (ITransformer Model, DataViewSchema Schema, RunSettings? Settings) LoadModel(MLContext ml, string path)
+    {
+        if (!File.Exists(path)) throw new CliException($"{path}: model not found; --model takes the <Name>.zip a training command wrote.");
+        ITransformer model;
+        DataViewSchema schema;
+        try
+        {
+            model = ml.Model.Load(path, out schema);
+        }
+        catch (Exception e) when (e is InvalidOperationException or InvalidDataException or FormatException)
+        {
+            throw new CliException($"{path}: not a loadable ML.NET model ({e.Message}).", e);
+        }
+        string runJson = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, "run.json");
+        RunSettings? settings = null;
+        if (File.Exists(runJson))
+        {
+            try
+            {
+                settings = JsonSerializer.Deserialize<RunSettings>(File.ReadAllText(runJson), RunSettings.Json);
+            }
+            catch (JsonException)
+            {
+                // An unreadable run.json only loses the recorded CSV settings; the command-line options still apply.
+            }
+        }
+        return (model, schema, settings);
+    }
+
+    private static TrainingData LoadData(MLContext ml, DataViewSchema schema, RunSettings? settings, string path, Options o, ParseResult parse)
+    {
+        if (!File.Exists(path) && !Directory.Exists(path)) throw new CliException($"{path}: not found.");
+        CsvSettings csv = DatasetReader.Csv(parse.GetValue(o.HasHeader) ?? settings?.HasHeader, parse.GetValue(o.Separator) ?? settings?.Separator,
+            parse.GetValue(o.LabelColumn) ?? (File.Exists(path) && settings?.Task == "classification" ? LabelIfPresent(path, settings) : null), []);
+        return DatasetReader.LoadForModel(ml, schema, path, csv, parse.GetValue(o.UnlabeledFolder) ?? settings?.UnlabeledFolder ?? "unlabeled", settings?.Channels ?? 1);
+    }
+
+    // The recorded label column, when the file to score has it (files to predict often do not).
+    private static string? LabelIfPresent(string path, RunSettings settings)
+    {
+        if (settings.LabelColumn is null) return null;
+        try
+        {
+            CsvTable table = CsvTable.Read(path, new CsvSettings(settings.HasHeader, DatasetReader.ParseSeparator(settings.Separator), null, []));
+            table.ColumnIndex(settings.LabelColumn, "--label-col");
+            return table.HasHeader || int.TryParse(settings.LabelColumn, out _) ? settings.LabelColumn : null;
+        }
+        catch (CliException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Class names in Score order, from the Score column's slot names.</summary>
+    public static string[] ClassNames(ITransformer model, DataViewSchema inputSchema)
+    {
+        DataViewSchema.Column score = model.GetOutputSchema(inputSchema)["Score"];
+        VBuffer<ReadOnlyMemory<char>> names = default;
+        if (score.HasSlotNames()) score.GetSlotNames(ref names);
+        string[] result = names.DenseValues().Select(v => v.ToString()).ToArray();
+        int size = score.Type is VectorDataViewType vector ? vector.Size : 1;
+        return result.Length == size ? result : Enumerable.Range(0, size).Select(i => $"class{i}").ToArray();
+    }
+
+    private static void WritePredictions(ITransformer model, TrainingData data, string path)
+    {
+        IDataView predictions = model.Transform(data.View);
+        string[] classes = ClassNames(model, data.View.Schema);
+        string[] predicted = predictions.GetColumn<ReadOnlyMemory<char>>("PredictedLabel").Select(v => v.ToString()).ToArray();
+        float[][] scores = predictions.GetColumn<VBuffer<float>>("Score").Select(v => v.DenseValues().ToArray()).ToArray();
+        WriteCsv(path, ["Row", "PredictedLabel", .. classes.Select(c => $"Score_{c}")],
+            Enumerable.Range(0, data.Count).Select(r => (IEnumerable<string>)[RowName(data, r), predicted[r], .. scores[r].Select(Format)]));
+    }
+
+    private static void WriteEmbeddings(ITransformer model, TrainingData data, string path)
+    {
+        IDataView view = data.View;
+        foreach (ITransformer part in ModelParts.Flatten(model))
+        {
+            view = part.Transform(view);
+            if (part is SelfSupervisedTransformer stage)
+            {
+                float[][] vectors = view.GetColumn<VBuffer<float>>(stage.OutputColumnName).Select(v => v.DenseValues().ToArray()).ToArray();
+                WriteCsv(path, ["Row", .. Enumerable.Range(0, stage.EmbeddingSize).Select(i => $"e{i}")],
+                    Enumerable.Range(0, data.Count).Select(r => (IEnumerable<string>)[RowName(data, r), .. vectors[r].Select(Format)]));
+                return;
+            }
+        }
+        throw new CliException("The model has no self-supervised stage (its search chose raw features or a fine-tuned network), so it has no embedding to write.");
+    }
+
+    private static string RowName(TrainingData data, int row) => data.ImagePaths?[row] ?? data.RowNames[row];
+
+    private static string Format(float value) => value.ToString("R", CultureInfo.InvariantCulture);
+
+    private static void WriteCsv(string path, IEnumerable<string> header, IEnumerable<IEnumerable<string>> rows)
+    {
+        static string Quote(string cell) => cell.IndexOfAny([',', '"', '\n']) >= 0 ? $"\"{cell.Replace("\"", "\"\"")}\"" : cell;
+        string full = Path.GetFullPath(path);
+        Directory.CreateDirectory(Path.GetDirectoryName(full)!);
+        string temporary = full + ".tmp";
+        using (var writer = new StreamWriter(temporary, false, new UTF8Encoding(false)))
+        {
+            writer.WriteLine(string.Join(',', header.Select(Quote)));
+            foreach (var row in rows) writer.WriteLine(string.Join(',', row.Select(Quote)));
+        }
+        File.Move(temporary, full, overwrite: true);
+    }
+}

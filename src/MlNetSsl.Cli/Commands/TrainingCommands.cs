@@ -1,0 +1,150 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using MlNetSsl.Cli.Run;
+
+namespace MlNetSsl.Cli.Commands;
+
+/// <summary>image-classification, classification, series-classification and train --config.</summary>
+internal static class TrainingCommands
+{
+    private sealed class Options
+    {
+        public readonly Option<string> Dataset = new("--dataset", "-d") { Description = "The training data: an image folder, a CSV or a .ts file.", Required = true };
+        public readonly Option<string?> LabelColumn = new("--label-col") { Description = "The label column: a header name or a 0-based index. Empty cells are unlabeled rows." };
+        public readonly Option<string?> TestDataset = new("--test-dataset") { Description = "Rows to score the final model on; without it, a stratified 20% of the labeled rows is held out." };
+        public readonly Option<int?> TrainTime = new("--train-time") { Description = "Search time in seconds (the final refit and outputs come after it). Default: chosen from the data size and printed." };
+        public readonly Option<int?> MaxTrials = new("--max-trials") { Description = "The most trials to start." };
+        public readonly Option<string> Metric = new("--metric") { Description = "accuracy, macro-accuracy, log-loss, auc or f1 (auc and f1 for two classes).", DefaultValueFactory = _ => "accuracy" };
+        public readonly Option<int> Seed = new("--seed") { Description = "Seed of the search, the hold-out split and training.", DefaultValueFactory = _ => 0 };
+        public readonly Option<string> Device = new("--device") { Description = "auto, cpu, cuda or cuda:N.", DefaultValueFactory = _ => "auto" };
+        public readonly Option<string?> Name = new("--name") { Description = "The run's name: the folder, the model zip and the generated projects are named after it. Default SslModel." };
+        public readonly Option<string> Output = new("--output", "-o") { Description = "The folder the run folder <Name>/ goes in.", DefaultValueFactory = _ => "." };
+        public readonly Option<bool> Resume = new("--resume") { Description = "Continue an interrupted run from <output>/<Name>/checkpoint." };
+        public readonly Option<string?> LogFile = new("--log-file-path") { Description = "Where to write the log. Default <output>/<Name>/log.txt." };
+        public readonly Option<bool?> HasHeader = new("--has-header") { Description = "CSV: whether the first line is a header. Default: detected." };
+        public readonly Option<string?> Separator = new("--separator") { Description = "CSV: the separator (',' ';' '|' or tab). Default: detected." };
+        public readonly Option<string[]> IgnoreColumns = new("--ignore-cols") { Description = "CSV: columns to leave out (names or 0-based indices, comma-separated).", AllowMultipleArgumentsPerToken = true };
+        public readonly Option<string> UnlabeledFolder = new("--unlabeled-folder") { Description = "Images: the sub-folder whose images have no label.", DefaultValueFactory = _ => "unlabeled" };
+        public readonly Option<bool> Strict = new("--strict") { Description = "Images: stop at an unreadable image instead of skipping it." };
+        public readonly Option<int> Channels = new("--channels") { Description = "Series CSV: channels per row (values are channel after channel). .ts files say it themselves.", DefaultValueFactory = _ => 1 };
+        public readonly Option<int?> SeriesLength = new("--series-length") { Description = "Series: steps per channel after resampling. Default: the median length of the training series." };
+    }
+
+    public static IEnumerable<Command> Create()
+    {
+        yield return Training("image-classification", "Train an image classifier from <folder>/<class>/*.jpg|png (<folder>/unlabeled/ holds unlabeled images).", csv: false, images: true, series: false);
+        yield return Training("classification", "Train a classifier on a CSV; rows with an empty label cell are unlabeled.", csv: true, images: false, series: false);
+        yield return Training("series-classification", "Train a time-series classifier on a UEA/UCR .ts file or a series CSV (variable length accepted).", csv: true, images: false, series: true);
+        yield return Replay();
+    }
+
+    private static Command Training(string task, string description, bool csv, bool images, bool series)
+    {
+        var o = new Options();
+        o.Metric.AcceptOnlyFromAmong(TestMetrics.Names);
+        var command = new Command(task, description) { o.Dataset, o.TestDataset, o.TrainTime, o.MaxTrials, o.Metric, o.Seed, o.Device, o.Name, o.Output, o.Resume, o.LogFile };
+        if (csv) { command.Options.Add(o.LabelColumn); command.Options.Add(o.HasHeader); command.Options.Add(o.Separator); command.Options.Add(o.IgnoreColumns); }
+        if (images) { command.Options.Add(o.UnlabeledFolder); command.Options.Add(o.Strict); }
+        if (series) { command.Options.Add(o.Channels); command.Options.Add(o.SeriesLength); }
+        command.SetAction(async (parse, token) =>
+        {
+            string dataset = parse.GetValue(o.Dataset)!;
+            if (!File.Exists(dataset) && !Directory.Exists(dataset))
+                throw new CliException($"{dataset}: not found; --dataset takes {(images ? "a folder of class sub-folders" : "a file")}.");
+            string? label = csv ? parse.GetValue(o.LabelColumn) : null;
+            if (task == "classification" && label is null) throw new CliException("classification needs --label-col: the column (name or 0-based index) holding the class.");
+            int? trainTime = parse.GetValue(o.TrainTime);
+            var settings = new RunSettings
+            {
+                Task = task,
+                Dataset = dataset,
+                TestDataset = parse.GetValue(o.TestDataset),
+                LabelColumn = label,
+                HasHeader = csv ? parse.GetValue(o.HasHeader) : null,
+                Separator = csv ? parse.GetValue(o.Separator) : null,
+                IgnoreColumns = csv ? (parse.GetValue(o.IgnoreColumns) ?? []).SelectMany(c => c.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToList() : [],
+                UnlabeledFolder = images ? parse.GetValue(o.UnlabeledFolder)! : "unlabeled",
+                Strict = images && parse.GetValue(o.Strict),
+                Channels = series ? parse.GetValue(o.Channels) : 1,
+                SeriesLength = series ? parse.GetValue(o.SeriesLength) : null,
+                TrainTimeSeconds = trainTime ?? DefaultTrainTime(task, dataset),
+                TrainTimeChosenFromData = trainTime is null,
+                MaxTrials = parse.GetValue(o.MaxTrials),
+                Metric = parse.GetValue(o.Metric)!,
+                Seed = parse.GetValue(o.Seed),
+                Device = parse.GetValue(o.Device)!,
+                Name = parse.GetValue(o.Name) ?? "SslModel",
+                Output = parse.GetValue(o.Output)!,
+                CommandLine = "mlnet-ssl " + string.Join(' ', Environment.GetCommandLineArgs().Skip(1)),
+                StartedAt = DateTimeOffset.UtcNow,
+            };
+            return await Execute(settings, parse.GetValue(o.Resume), parse.GetValue(CliApp.Verbosity)!, parse.GetValue(o.LogFile), token).ConfigureAwait(false);
+        });
+        return command;
+    }
+
+    private static Command Replay()
+    {
+        var config = new Option<string>("--config") { Description = "A run.json written by an earlier run.", Required = true };
+        var output = new Option<string?>("--output", "-o") { Description = "The folder the run folder goes in. Default: the recorded one." };
+        var name = new Option<string?>("--name") { Description = "The run's name. Default: the recorded one." };
+        var resume = new Option<bool>("--resume") { Description = "Continue an interrupted run from its checkpoint." };
+        var command = new Command("train", "Replay a run from its run.json: the same data, settings and seed.") { config, output, name, resume };
+        command.SetAction(async (parse, token) =>
+        {
+            string path = parse.GetValue(config)!;
+            if (!File.Exists(path)) throw new CliException($"{path}: not found; --config takes the run.json of an earlier run.");
+            RunSettings recorded;
+            try
+            {
+                recorded = JsonSerializer.Deserialize<RunSettings>(File.ReadAllText(path), RunSettings.Json)
+                    ?? throw new CliException($"{path}: empty configuration.");
+            }
+            catch (JsonException e)
+            {
+                throw new CliException($"{path}: not a run.json ({e.Message}).", e);
+            }
+            // Paths in run.json are relative to its folder.
+            string folder = Path.GetDirectoryName(Path.GetFullPath(path))!;
+            string Resolve(string p) => Path.GetFullPath(Path.Combine(folder, p));
+            RunSettings settings = recorded with
+            {
+                Dataset = Resolve(recorded.Dataset),
+                TestDataset = recorded.TestDataset is null ? null : Resolve(recorded.TestDataset),
+                Output = parse.GetValue(output) ?? Resolve(recorded.Output),
+                Name = parse.GetValue(name) ?? recorded.Name,
+                CommandLine = "mlnet-ssl " + string.Join(' ', Environment.GetCommandLineArgs().Skip(1)),
+                StartedAt = DateTimeOffset.UtcNow,
+            };
+            return await Execute(settings, parse.GetValue(resume), parse.GetValue(CliApp.Verbosity)!, null, token).ConfigureAwait(false);
+        });
+        return command;
+    }
+
+    private static async Task<int> Execute(RunSettings settings, bool resume, string verbosity, string? logFile, CancellationToken token)
+    {
+        string runFolder = Path.GetFullPath(Path.Combine(settings.Output, settings.Name));
+        using var log = new RunLog(verbosity, logFile ?? Path.Combine(runFolder, "log.txt"));
+        log.Info($"mlnet-ssl {settings.Task}: {SslEnvironment.Describe()}");
+        log.Info(string.Create(CultureInfo.InvariantCulture,
+            $"Search time {settings.TrainTimeSeconds} s{(settings.TrainTimeChosenFromData ? " (chosen from the data size; --train-time changes it)" : "")}, " +
+            $"metric {settings.Metric}, seed {settings.Seed}{(settings.MaxTrials is int m ? $", at most {m} trials" : "")}; output {runFolder}"));
+        return await new TrainingRun(settings, resume, log).ExecuteAsync(token).ConfigureAwait(false);
+    }
+
+    /// <summary>The default search time: about 1 s per 40 images, 1 s per 100 table rows, 1 s per 20 series, within 30 s to an hour.</summary>
+    public static int DefaultTrainTime(string task, string dataset)
+    {
+        long rows = task == "image-classification"
+            ? Directory.EnumerateFiles(dataset, "*", SearchOption.AllDirectories).LongCount()
+            : File.ReadLines(dataset).LongCount();
+        double seconds = task switch
+        {
+            "image-classification" => 60 + rows / 40.0,
+            "classification" => 30 + rows / 100.0,
+            _ => 30 + rows / 20.0,
+        };
+        return (int)Math.Clamp(seconds, 30, 3600);
+    }
+}

@@ -1,0 +1,121 @@
+using System.Security.Cryptography;
+using Microsoft.ML;
+using MlNetSsl.Cli.CodeGen;
+using MlNetSsl.Cli.Commands;
+using SkiaSharp;
+
+namespace MlNetSsl.Cli.Data;
+
+/// <summary>
+/// Reads an image folder the Model Builder way: <c>&lt;folder&gt;/&lt;class&gt;/**/*.jpg|png|...</c>, plus an unlabeled
+/// sub-folder whose images have no label. Unreadable files are skipped and listed (or refused with --strict).
+/// </summary>
+internal static class ImageFolder
+{
+    public const string PathColumn = "ImagePath";
+
+    private static readonly HashSet<string> Extensions = new(StringComparer.OrdinalIgnoreCase) { ".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp" };
+
+    private sealed class ImageRow
+    {
+        public string ImagePath { get; set; } = "";
+        public string Label { get; set; } = "";
+    }
+
+    /// <summary>Loads <paramref name="folder"/>; <paramref name="forTraining"/> demands two classes and a labeled image.</summary>
+    public static TrainingData Load(MLContext ml, string folder, string unlabeledFolder, bool strict, bool forTraining)
+    {
+        if (!Directory.Exists(folder))
+            throw new CliException($"{folder}: folder not found; --dataset takes a folder with one sub-folder of images per class.");
+        string root = Path.GetFullPath(folder);
+        var classFolders = Directory.GetDirectories(root).Order(StringComparer.Ordinal)
+            .Where(d => !string.Equals(Path.GetFileName(d), unlabeledFolder, StringComparison.OrdinalIgnoreCase)).ToList();
+        string? unlabeled = Directory.GetDirectories(root)
+            .FirstOrDefault(d => string.Equals(Path.GetFileName(d), unlabeledFolder, StringComparison.OrdinalIgnoreCase));
+
+        var candidates = new List<(string Path, string Label)>();
+        foreach (string classFolder in classFolders)
+            candidates.AddRange(ImagesUnder(classFolder).Select(p => (p, Path.GetFileName(classFolder))));
+        if (unlabeled is not null) candidates.AddRange(ImagesUnder(unlabeled).Select(p => (p, "")));
+
+        if (forTraining)
+        {
+            var classes = candidates.Where(c => c.Label.Length > 0).Select(c => c.Label).Distinct().ToList();
+            if (classes.Count == 0)
+                throw new CliException($"{folder}: no labeled image; put images in one sub-folder per class (<folder>/<class>/*.jpg), " +
+                    $"unlabeled ones in <folder>/{unlabeledFolder}/.");
+            if (classes.Count == 1)
+                throw new CliException($"{folder}: only one class folder with images ('{classes[0]}'); a classifier needs at least two, " +
+                    "so add a sub-folder of images for another class.");
+        }
+        else if (candidates.Count == 0)
+        {
+            throw new CliException($"{folder}: no image files (.jpg, .jpeg, .png, .bmp, .gif, .webp) under it.");
+        }
+
+        var rows = new List<ImageRow>();
+        var names = new List<string>();
+        var skipped = new List<string>();
+        var sizes = new Dictionary<string, int>(StringComparer.Ordinal);
+        var byHash = new Dictionary<string, List<string>>(StringComparer.Ordinal);
+        foreach (var (path, label) in candidates)
+        {
+            string name = Path.GetRelativePath(root, path).Replace('\\', '/');
+            byte[] bytes = File.ReadAllBytes(path);
+            using var codec = SKCodec.Create(new MemoryStream(bytes));
+            if (codec is null || codec.Info.Width <= 0 || codec.Info.Height <= 0)
+            {
+                if (strict) throw new CliException($"{path}: not a readable image; remove it, or drop --strict to skip unreadable files.");
+                skipped.Add($"{name}: not a readable image");
+                continue;
+            }
+            string size = $"{codec.Info.Width}x{codec.Info.Height}";
+            sizes[size] = sizes.GetValueOrDefault(size) + 1;
+            string hash = Convert.ToHexString(SHA256.HashData(bytes));
+            if (!byHash.TryGetValue(hash, out var same)) byHash[hash] = same = [];
+            same.Add(name);
+            rows.Add(new ImageRow { ImagePath = path, Label = label });
+            names.Add(name);
+        }
+        if (rows.Count == 0) throw new CliException($"{folder}: none of its {candidates.Count} image files could be read.");
+
+        string[] paths = rows.Select(r => r.ImagePath).ToArray();
+        return new TrainingData
+        {
+            Kind = DatasetKind.Images,
+            LabelColumn = "Label",
+            View = ml.Data.LoadFromEnumerable(rows),
+            Columns = [new InputColumn(PathColumn, PathColumn, InputColumnKind.ImagePath, null)],
+            Labels = rows.Select(r => r.Label).ToArray(),
+            RowNames = [.. names],
+            RowValues = row => new Dictionary<string, string> { [PathColumn] = paths[row] },
+            ImagePaths = paths,
+            Skipped = skipped,
+            Duplicates = byHash.Values.Where(g => g.Count > 1).Select(g => (IReadOnlyList<string>)g).ToList(),
+            SizeSummary = sizes.OrderByDescending(s => s.Value).Select(s => $"{s.Key}: {s.Value:N0}").ToList(),
+        };
+    }
+
+    /// <summary>One image file, unlabeled.</summary>
+    public static TrainingData LoadFile(MLContext ml, string file)
+    {
+        string path = Path.GetFullPath(file);
+        using (var codec = SKCodec.Create(path))
+            if (codec is null) throw new CliException($"{file}: not a readable image.");
+        return new TrainingData
+        {
+            Kind = DatasetKind.Images,
+            LabelColumn = "Label",
+            View = ml.Data.LoadFromEnumerable([new ImageRow { ImagePath = path }]),
+            Columns = [new InputColumn(PathColumn, PathColumn, InputColumnKind.ImagePath, null)],
+            Labels = [""],
+            RowNames = [Path.GetFileName(path)],
+            RowValues = _ => new Dictionary<string, string> { [PathColumn] = path },
+            ImagePaths = [path],
+        };
+    }
+
+    private static IEnumerable<string> ImagesUnder(string folder) =>
+        Directory.EnumerateFiles(folder, "*", SearchOption.AllDirectories)
+            .Where(f => Extensions.Contains(Path.GetExtension(f))).Order(StringComparer.Ordinal);
+}

@@ -1,0 +1,152 @@
+using System.Globalization;
+using Microsoft.ML;
+using MlNetSsl.Cli.CodeGen;
+using MlNetSsl.Cli.Commands;
+
+namespace MlNetSsl.Cli.Data;
+
+/// <summary>
+/// Reads series: the UEA/UCR <c>.ts</c> format (channels separated by ':', values by ',', the class last; equal or
+/// variable length), or a CSV with one series per row (a label column, the other cells the values; shorter rows leave
+/// their last cells empty). Each row becomes one variable-length Single vector "Series", channel after channel.
+/// </summary>
+internal static class SeriesLoader
+{
+    public const string SeriesColumn = "Series";
+
+    private sealed class SeriesRow
+    {
+        public float[] Series { get; set; } = [];
+        public string Label { get; set; } = "";
+    }
+
+    /// <summary>Loads a .ts file or a series CSV.</summary>
+    /// <param name="channels">For CSV: channels per row (the values split evenly). Ignored for .ts.</param>
+    public static TrainingData Load(MLContext ml, string path, CsvSettings csv, int channels)
+    {
+        if (!File.Exists(path)) throw new CliException($"{path}: file not found; check the path given to --dataset or --test-dataset.");
+        var rows = new List<SeriesRow>();
+        var names = new List<string>();
+        int seriesChannels;
+        if (Path.GetExtension(path).Equals(".ts", StringComparison.OrdinalIgnoreCase))
+            seriesChannels = ReadTs(path, rows, names);
+        else
+            seriesChannels = ReadCsv(path, csv, Math.Max(1, channels), rows, names);
+        if (rows.Count == 0) throw new CliException($"{path}: no series in the file.");
+
+        int[] lengths = rows.Select(r => r.Series.Length / seriesChannels).ToArray();
+        var lengthGroups = lengths.GroupBy(l => l).OrderByDescending(g => g.Count()).ToList();
+        string[] labels = rows.Select(r => r.Label).ToArray();
+        return new TrainingData
+        {
+            Kind = DatasetKind.Series,
+            LabelColumn = "Label",
+            View = ml.Data.LoadFromEnumerable(rows),
+            Columns = [new InputColumn(SeriesColumn, SeriesColumn, InputColumnKind.Series, null)],
+            Labels = labels,
+            RowNames = [.. names],
+            RowValues = row => new Dictionary<string, string>
+            {
+                [SeriesColumn] = string.Join(",", rows[row].Series.Select(v => v.ToString("R", CultureInfo.InvariantCulture))),
+            },
+            SeriesChannels = seriesChannels,
+            SeriesLengths = lengths,
+            SizeSummary = lengthGroups.Count == 1
+                ? [$"{seriesChannels} channel(s) x {lengths[0]} steps: {rows.Count:N0}"]
+                : [$"{seriesChannels} channel(s), variable length: {lengths.Min()} to {lengths.Max()} steps (median {Median(lengths)}), {lengthGroups.Count} distinct lengths"],
+        };
+    }
+
+    public static int Median(int[] values)
+    {
+        int[] sorted = values.Order().ToArray();
+        return sorted[sorted.Length / 2];
+    }
+
+    private static int ReadTs(string path, List<SeriesRow> rows, List<string> names)
+    {
+        bool inData = false;
+        int channels = 0;
+        int lineNumber = 0;
+        foreach (string raw in File.ReadLines(path))
+        {
+            lineNumber++;
+            string line = raw.Trim();
+            if (line.Length == 0 || line.StartsWith('#')) continue;
+            if (line.StartsWith('@'))
+            {
+                if (line.StartsWith("@data", StringComparison.OrdinalIgnoreCase)) inData = true;
+                continue;
+            }
+            if (!inData) throw new CliException($"{path} line {lineNumber}: data before the '@data' line; a .ts file lists its header lines (@...) first.");
+            string[] parts = line.Split(':');
+            if (parts.Length < 2) throw new CliException($"{path} line {lineNumber}: expected channels separated by ':' and the class last.");
+            int rowChannels = parts.Length - 1;
+            if (channels == 0) channels = rowChannels;
+            else if (rowChannels != channels)
+                throw new CliException($"{path} line {lineNumber}: {rowChannels} channel(s) where earlier lines have {channels}; every series needs the same channels.");
+            var channelValues = new List<float[]>();
+            for (int c = 0; c < rowChannels; c++) channelValues.Add(ParseValues(parts[c].Split(','), path, lineNumber));
+            if (channelValues.Any(v => v.Length != channelValues[0].Length))
+                throw new CliException($"{path} line {lineNumber}: its channels differ in length ({string.Join(", ", channelValues.Select(v => v.Length))}); " +
+                    "the channels of one series must have the same length.");
+            string label = parts[^1].Trim();
+            rows.Add(new SeriesRow { Series = channelValues.SelectMany(v => v).ToArray(), Label = CsvTable.IsMissing(label) ? "" : label });
+            names.Add($"line {lineNumber}");
+        }
+        if (!inData) throw new CliException($"{path}: no '@data' line; is this a UEA/UCR .ts file?");
+        return Math.Max(channels, 1);
+    }
+
+    private static int ReadCsv(string path, CsvSettings settings, int channels, List<SeriesRow> rows, List<string> names)
+    {
+        // Ragged rows are allowed here (variable-length series), so the CSV is split line by line, not through CsvTable.
+        var lines = File.ReadLines(path).Select((text, i) => (Text: text, Line: i + 1)).Where(l => l.Text.Trim().Length > 0).ToList();
+        if (lines.Count == 0) throw new CliException($"{path}: the file is empty.");
+        char separator = settings.Separator ?? (lines[0].Text.Contains('\t') ? '\t' : lines[0].Text.Contains(';') ? ';' : ',');
+        string[] first = CsvTable.Split(lines[0].Text, separator);
+        bool hasHeader = settings.HasHeader ?? first.Any(c => !CsvTable.IsMissing(c) && !CsvTable.TryNumber(c, out _)) &&
+            lines.Skip(1).Take(5).All(l => CsvTable.Split(l.Text, separator).Count(c => CsvTable.TryNumber(c, out _)) > 1);
+        string[] headers = hasHeader ? first : [];
+        int labelIndex = 0;
+        if (settings.LabelColumn is { } labelColumn)
+        {
+            labelIndex = Array.FindIndex(headers, h => string.Equals(h, labelColumn, StringComparison.OrdinalIgnoreCase));
+            if (labelIndex < 0 && !int.TryParse(labelColumn, NumberStyles.None, CultureInfo.InvariantCulture, out labelIndex))
+                throw new CliException($"{path}: --label-col '{labelColumn}' is not a column; the columns are: {string.Join(", ", headers)}.");
+        }
+        foreach (var (text, line) in lines.Skip(hasHeader ? 1 : 0))
+        {
+            string[] cells = CsvTable.Split(text, separator);
+            if (labelIndex >= cells.Length) throw new CliException($"{path} line {line}: no label cell at index {labelIndex}.");
+            var valueCells = cells.Where((_, i) => i != labelIndex).ToList();
+            while (valueCells.Count > 0 && valueCells[^1].Length == 0) valueCells.RemoveAt(valueCells.Count - 1);
+            float[] values = ParseValues(valueCells, path, line);
+            if (values.Length == 0 || values.Length % channels != 0)
+                throw new CliException($"{path} line {line}: {values.Length} values, not a whole number of steps for {channels} channel(s).");
+            string label = cells[labelIndex];
+            rows.Add(new SeriesRow { Series = values, Label = CsvTable.IsMissing(label) ? "" : label });
+            names.Add($"line {line}");
+        }
+        return channels;
+    }
+
+    /// <summary>Parses values; missing ones ('?', NaN, empty) are filled from the previous value (the next one at the start).</summary>
+    private static float[] ParseValues(IEnumerable<string> cells, string path, int line)
+    {
+        var values = new List<float>();
+        foreach (string cell in cells)
+        {
+            string trimmed = cell.Trim();
+            if (CsvTable.IsMissing(trimmed)) values.Add(float.NaN);
+            else if (CsvTable.TryNumber(trimmed, out float value)) values.Add(value);
+            else throw new CliException($"{path} line {line}: '{trimmed}' is not a number; series values must be numbers ('?' marks a missing one).");
+        }
+        float[] result = [.. values];
+        int firstKnown = Array.FindIndex(result, float.IsFinite);
+        if (result.Length > 0 && firstKnown < 0) throw new CliException($"{path} line {line}: every value of a channel is missing.");
+        for (int i = 0; i < result.Length; i++)
+            if (!float.IsFinite(result[i])) result[i] = i == 0 ? result[firstKnown] : result[i - 1];
+        return result;
+    }
+}

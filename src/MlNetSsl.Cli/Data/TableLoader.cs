@@ -1,0 +1,95 @@
+using System.Globalization;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using MlNetSsl.Cli.CodeGen;
+using MlNetSsl.Cli.Commands;
+
+namespace MlNetSsl.Cli.Data;
+
+/// <summary>Turns a CSV into a <see cref="TrainingData"/>: one Single column per numeric CSV column (missing values NaN),
+/// one text column per other column, named after the header (as identifiers) or Col{index}.</summary>
+internal static class TableLoader
+{
+    /// <summary>Loads a CSV for training: every column but the label and the ignored ones is an input.</summary>
+    public static TrainingData LoadForTraining(string path, CsvSettings settings)
+    {
+        CsvTable table = CsvTable.Read(path, settings);
+        if (settings.LabelColumn is null) throw new CliException("--label-col is required: the column (name or 0-based index) that holds the class.");
+        int label = table.ColumnIndex(settings.LabelColumn, "--label-col");
+        var ignored = settings.IgnoreColumns.Select(c => table.ColumnIndex(c, "--ignore-cols")).ToHashSet();
+        if (ignored.Contains(label)) throw new CliException($"{path}: column '{table.Headers[label]}' is both the label and ignored.");
+        var inputs = Enumerable.Range(0, table.ColumnCount).Where(c => c != label && !ignored.Contains(c))
+            .Select(c => (Index: c, Numeric: table.IsNumeric(c))).ToList();
+        if (inputs.Count == 0) throw new CliException($"{path}: no column is left besides the label; keep at least one input column.");
+        return Build(table, inputs, label);
+    }
+
+    /// <summary>Loads a CSV for a trained model: its input columns are found by name (or Col{index} without a header).</summary>
+    public static TrainingData LoadForModel(string path, DataViewSchema modelInput, CsvSettings settings)
+    {
+        CsvTable table = CsvTable.Read(path, settings);
+        var inputs = new List<(int Index, bool Numeric)>();
+        foreach (DataViewSchema.Column column in modelInput)
+        {
+            int index = Array.FindIndex(table.Names, n => string.Equals(n, column.Name, StringComparison.OrdinalIgnoreCase));
+            if (index < 0)
+                throw new CliException($"{path}: the model needs column '{column.Name}', which the file does not have; its columns are: " +
+                    string.Join(", ", table.Names) + ". Give a CSV with the training file's columns.");
+            inputs.Add((index, column.Type is NumberDataViewType));
+        }
+        int? label = settings.LabelColumn is null ? null : table.ColumnIndex(settings.LabelColumn, "--label-col");
+        return Build(table, inputs, label);
+    }
+
+    private static TrainingData Build(CsvTable table, List<(int Index, bool Numeric)> inputs, int? labelIndex)
+    {
+        int rows = table.Rows.Count;
+        var columns = new List<TableColumn>();
+        var schema = new List<InputColumn>();
+        var properties = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var (index, numeric) in inputs)
+        {
+            string name = table.Names[index];
+            if (numeric)
+            {
+                var values = new float[rows];
+                for (int r = 0; r < rows; r++)
+                {
+                    string cell = table.Rows[r][index];
+                    if (CsvTable.IsMissing(cell)) values[r] = float.NaN;
+                    else if (!CsvTable.TryNumber(cell, out values[r]))
+                        throw new CliException($"{table.Path} line {table.LineNumbers[r]}: column '{table.Headers[index]}' holds '{cell}', " +
+                            "not a number, where the model expects numbers; fix the value or leave the cell empty.");
+                }
+                columns.Add(new TableColumn(name, values, null));
+            }
+            else
+            {
+                columns.Add(new TableColumn(name, null, table.Rows.Select(r => CsvTable.IsMissing(r[index]) ? "" : r[index]).ToArray()));
+            }
+            string property = char.ToUpperInvariant(name[0]) + name[1..];
+            for (int n = 2; !properties.Add(property); n++) property = $"{char.ToUpperInvariant(name[0])}{name[1..]}_{n}";
+            schema.Add(new InputColumn(name, property, numeric ? InputColumnKind.Number : InputColumnKind.Text, index));
+        }
+        string[] labels = labelIndex is int l ? table.Rows.Select(r => CsvTable.IsMissing(r[l]) ? "" : r[l]).ToArray() : new string[rows].Select(_ => "").ToArray();
+        string labelColumn = columns.Any(c => c.Name == "Label") ? "Label_target" : "Label";
+        columns.Add(new TableColumn(labelColumn, null, labels));
+        var duplicates = Enumerable.Range(0, rows)
+            .GroupBy(r => string.Join("\u001f", inputs.Select(i => table.Rows[r][i.Index])))
+            .Where(g => g.Count() > 1).Select(g => (IReadOnlyList<string>)g.Select(r => $"line {table.LineNumbers[r]}").ToList()).ToList();
+        return new TrainingData
+        {
+            Kind = DatasetKind.Table,
+            LabelColumn = labelColumn,
+            View = new TableDataView(columns, rows),
+            Columns = schema,
+            Labels = labels,
+            RowNames = table.LineNumbers.Select(n => $"line {n}").ToArray(),
+            RowValues = row => inputs.Select((input, i) => (schema[i].ColumnName, Value: table.Rows[row][input.Index]))
+                .ToDictionary(p => p.ColumnName, p => p.Value),
+            Duplicates = duplicates,
+            SizeSummary = [string.Create(CultureInfo.InvariantCulture,
+                $"{rows:N0} rows x {inputs.Count} input columns ({inputs.Count(i => i.Numeric)} numeric, {inputs.Count(i => !i.Numeric)} text); separator '{(table.Separator == '\t' ? "\\t" : table.Separator)}', header {(table.HasHeader ? "yes" : "no")}")],
+        };
+    }
+}

@@ -1,0 +1,65 @@
+using Microsoft.ML;
+using MlNetSsl.Cli.CodeGen;
+
+namespace MlNetSsl.Cli.Data;
+
+/// <summary>The three kinds of dataset the tool reads.</summary>
+internal enum DatasetKind
+{
+    Images,
+    Table,
+    Series,
+}
+
+/// <summary>
+/// A dataset as loaded for training or scoring: a view holding exactly the model's input columns (see
+/// <see cref="ModelInputSchema"/>) plus the label as text (empty = unlabeled), and what the report needs about it.
+/// </summary>
+internal sealed class TrainingData
+{
+    /// <summary>The label column's name in <see cref="View"/>.</summary>
+    public required string LabelColumn { get; init; }
+
+    public required DatasetKind Kind { get; init; }
+
+    /// <summary>Input columns and the label column.</summary>
+    public required IDataView View { get; init; }
+
+    /// <summary>The model's input columns (the label excluded).</summary>
+    public required IReadOnlyList<InputColumn> Columns { get; init; }
+
+    /// <summary>The label of each row; empty for unlabeled rows.</summary>
+    public required string[] Labels { get; init; }
+
+    /// <summary>How each row is named in messages and the report ("cat/01.jpg", "line 12").</summary>
+    public required string[] RowNames { get; init; }
+
+    /// <summary>Each row's input values as text per input column (for the generated example and misclassified rows).</summary>
+    public required Func<int, IReadOnlyDictionary<string, string>> RowValues { get; init; }
+
+    /// <summary>Images: absolute paths per row.</summary>
+    public string[]? ImagePaths { get; init; }
+
+    /// <summary>Series: channels per row, and the steps per channel of each row.</summary>
+    public int SeriesChannels { get; init; }
+
+    public int[]? SeriesLengths { get; init; }
+
+    public IReadOnlyList<string> Skipped { get; init; } = [];
+
+    public IReadOnlyList<IReadOnlyList<string>> Duplicates { get; init; } = [];
+
+    public IReadOnlyList<string> SizeSummary { get; init; } = [];
+
+    public int Count => Labels.Length;
+
+    public int LabeledCount => Labels.Count(l => l.Length > 0);
+
+    /// <summary>Labeled rows per class, in first-seen order.</summary>
+    public IReadOnlyDictionary<string, int> ClassCounts()
+    {
+        var counts = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (string label in Labels.Where(l => l.Length > 0)) counts[label] = counts.GetValueOrDefault(label) + 1;
+        return counts;
+    }
+}

@@ -1,0 +1,78 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.Transforms;
+using MlNetSsl.AutoML;
+using MlNetSsl.Cli.Data;
+
+namespace MlNetSsl.Cli.Run;
+
+/// <summary>Building and taking apart the saved model: the input preparation in front of the experiment's pipeline, the
+/// pipeline without its label-to-key step (so predicting needs no label column), and the class names in Score order.</summary>
+internal static class ModelParts
+{
+    public const string ImageColumn = "Ssl_Image";
+    public const string TableColumn = "Ssl_Input";
+    public const string SeriesColumn = "Ssl_Series";
+
+    /// <summary>What turns the dataset's input columns into the one column the experiment reads.</summary>
+    public static (IEstimator<ITransformer> Estimator, string InputColumn) Preparation(MLContext ml, TrainingData data, int seriesLength)
+    {
+        switch (data.Kind)
+        {
+            case DatasetKind.Images:
+                return (ml.Transforms.LoadImages(ImageColumn, "", ImageFolder.PathColumn), ImageColumn);
+            case DatasetKind.Series:
+                return (ml.Transforms.ResampleSeries(SeriesColumn, SeriesLoader.SeriesColumn, data.SeriesChannels, seriesLength), SeriesColumn);
+            default:
+                var parts = new List<string>();
+                IEstimator<ITransformer> chain = new EstimatorChain<ITransformer>();
+                string[] numeric = data.Columns.Where(c => c.Kind == CodeGen.InputColumnKind.Number).Select(c => c.ColumnName).ToArray();
+                if (numeric.Length > 0)
+                {
+                    // Missing numbers take the column's mean, as mlnet's featurizer does.
+                    chain = chain.Append(ml.Transforms.Concatenate("Ssl_Numbers", numeric))
+                        .Append(ml.Transforms.ReplaceMissingValues("Ssl_Numbers", replacementMode: MissingValueReplacingEstimator.ReplacementMode.Mean));
+                    parts.Add("Ssl_Numbers");
+                }
+                int index = 0;
+                foreach (var text in data.Columns.Where(c => c.Kind == CodeGen.InputColumnKind.Text))
+                {
+                    string output = $"Ssl_Text{index++}";
+                    int distinct = DistinctValues(data, text.ColumnName);
+                    // Few categories: one indicator each; many (free text, ids): hashed into 256 slots to keep the vector small.
+                    chain = distinct <= 100
+                        ? chain.Append(ml.Transforms.Categorical.OneHotEncoding(output, text.ColumnName))
+                        : chain.Append(ml.Transforms.Categorical.OneHotHashEncoding(output, text.ColumnName, numberOfBits: 8));
+                    parts.Add(output);
+                }
+                return (chain.Append(ml.Transforms.Concatenate(TableColumn, [.. parts])), TableColumn);
+        }
+    }
+
+    private static int DistinctValues(TrainingData data, string column) =>
+        data.View.GetColumn<ReadOnlyMemory<char>>(column).Select(v => v.ToString()).Distinct().Count();
+
+    /// <summary>The transformers of a (nested) chain, in order.</summary>
+    public static List<ITransformer> Flatten(ITransformer model)
+    {
+        var list = new List<ITransformer>();
+        if (model is IEnumerable<ITransformer> chain)
+            foreach (ITransformer part in chain) list.AddRange(Flatten(part));
+        else
+            list.Add(model);
+        return list;
+    }
+
+    /// <summary>The experiment's model without its leading label-to-key map (predicting then needs no label column), and
+    /// the class names in Score order, read from that map.</summary>
+    public static (ITransformer Model, string[] ClassNames) WithoutLabelMap(ITransformer experimentModel, IDataView prepared, string labelColumn)
+    {
+        List<ITransformer> parts = experimentModel is IEnumerable<ITransformer> chain ? [.. chain] : [experimentModel];
+        if (parts.Count < 2 || parts[0] is not ValueToKeyMappingTransformer labelMap)
+            throw new InvalidOperationException("The experiment's model does not start with the label-to-key map it is documented to start with.");
+        var keyed = labelMap.Transform(prepared).Schema[labelColumn];
+        VBuffer<ReadOnlyMemory<char>> names = default;
+        keyed.GetKeyValues(ref names);
+        return (new TransformerChain<ITransformer>([.. parts.Skip(1)]), names.DenseValues().Select(v => v.ToString()).ToArray());
+    }
+}

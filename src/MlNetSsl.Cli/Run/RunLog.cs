@@ -1,0 +1,62 @@
+using System.Text;
+
+namespace MlNetSsl.Cli.Run;
+
+/// <summary>Where a run's messages go: log.txt always (plain lines with a time), the console by verbosity.</summary>
+internal sealed class RunLog : IDisposable
+{
+    private readonly object _gate = new();
+    private readonly StreamWriter? _file;
+    private readonly DateTime _start = DateTime.UtcNow;
+
+    public RunLog(string verbosity, string? path)
+    {
+        Verbosity = verbosity;
+        if (path is null) return;
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+        _file = new StreamWriter(path, append: false, new UTF8Encoding(false)) { AutoFlush = true };
+    }
+
+    public string Verbosity { get; }
+
+    public bool Quiet => Verbosity == "q";
+
+    public bool Diagnostic => Verbosity == "diag";
+
+    /// <summary>When true the console shows a live table, so <see cref="Info"/> lines go to the log file only.</summary>
+    public bool ConsoleOwnedByLiveView { get; set; }
+
+    /// <summary>A line for the console (unless quiet or a live view owns it) and the log.</summary>
+    public void Info(string line)
+    {
+        lock (_gate)
+        {
+            if (!Quiet && !ConsoleOwnedByLiveView) Console.WriteLine(line);
+            WriteFile(line);
+        }
+    }
+
+    /// <summary>A line shown even when quiet (results, warnings), and logged.</summary>
+    public void Always(string line)
+    {
+        lock (_gate)
+        {
+            Console.WriteLine(line);
+            WriteFile(line);
+        }
+    }
+
+    /// <summary>A detail for -v diag and the log.</summary>
+    public void Detail(string line)
+    {
+        lock (_gate)
+        {
+            if (Diagnostic && !ConsoleOwnedByLiveView) Console.WriteLine(line);
+            WriteFile(line);
+        }
+    }
+
+    private void WriteFile(string line) => _file?.WriteLine($"[{(DateTime.UtcNow - _start).TotalSeconds,7:0.0}s] {line}");
+
+    public void Dispose() => _file?.Dispose();
+}

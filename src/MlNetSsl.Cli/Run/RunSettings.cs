@@ -1,0 +1,44 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace MlNetSsl.Cli.Run;
+
+/// <summary>Every resolved setting of a training run, as run.json records it (paths relative to run.json's folder), so
+/// <c>mlnet-ssl train --config run.json</c> replays it.</summary>
+internal sealed record RunSettings
+{
+    public required string Task { get; init; }
+    public required string Dataset { get; init; }
+    public string? TestDataset { get; init; }
+    public string? ValidationDataset { get; init; }
+    public string? LabelColumn { get; init; }
+    public bool? HasHeader { get; init; }
+    public string? Separator { get; init; }
+    public IReadOnlyList<string> IgnoreColumns { get; init; } = [];
+    public string UnlabeledFolder { get; init; } = "unlabeled";
+    public bool Strict { get; init; }
+    public int Channels { get; init; } = 1;
+    public int? SeriesLength { get; init; }
+    public required int TrainTimeSeconds { get; init; }
+    public bool TrainTimeChosenFromData { get; init; }
+    public int? MaxTrials { get; init; }
+    public string Metric { get; init; } = "accuracy";
+    public int Seed { get; init; }
+    public string Device { get; init; } = "auto";
+    public required string Name { get; init; }
+    public required string Output { get; init; }
+    public double HoldOutFraction { get; init; } = 0.2;
+
+    // Recorded, not read back: what produced the run.
+    public string? CommandLine { get; init; }
+    public IReadOnlyDictionary<string, string> Versions { get; init; } = new Dictionary<string, string>();
+    public DateTimeOffset? StartedAt { get; init; }
+    public string? Scheduler { get; init; }
+
+    public static readonly JsonSerializerOptions Json = new()
+    {
+        WriteIndented = true,
+        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    };
+}

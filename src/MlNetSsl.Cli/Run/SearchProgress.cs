@@ -1,0 +1,85 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using MlNetSsl.AutoML;
+using Spectre.Console;
+
+namespace MlNetSsl.Cli.Run;
+
+/// <summary>
+/// Shows the search as it runs: a live leaderboard (Spectre.Console) when stdout is a terminal, one plain line per
+/// event when it is redirected (CI logs); every event also goes to log.txt. Reports arrive on the experiment's threads.
+/// </summary>
+internal sealed class SearchProgress(RunLog log) : IProgress<SslTrialReport>
+{
+    private readonly object _gate = new();
+    private readonly ConcurrentDictionary<int, double> _startedAt = new();
+    private readonly Dictionary<int, (TrialRecord Trial, string State)> _trials = [];
+    private LiveDisplayContext? _live;
+    private Table? _table;
+    private TimeSpan _elapsed;
+
+    /// <summary>Seconds since the search started when the trial first started (0 when not seen).</summary>
+    public double StartedAt(int trialId) => _startedAt.GetValueOrDefault(trialId);
+
+    public void Report(SslTrialReport value)
+    {
+        if (value.Kind == TrialReportKind.Running) _startedAt.TryAdd(value.Trial.TrialId, value.Elapsed.TotalSeconds);
+        string metric = value.Trial.Metric?.ToString("0.0000", CultureInfo.InvariantCulture) ?? "-";
+        string line = string.Create(CultureInfo.InvariantCulture,
+            $"[{value.Elapsed.TotalSeconds,5:0}s] trial {value.Trial.TrialId,2} {value.Kind,-13}{(value.IsReplay ? " (from checkpoint)" : "")} " +
+            $"epochs {value.Fidelity?.ToString(CultureInfo.InvariantCulture) ?? "-",2} metric {metric}  {TrialDescriptions.Describe(value.Trial, value.Fidelity)}");
+        lock (_gate)
+        {
+            _elapsed = value.Elapsed;
+            _trials[value.Trial.TrialId] = (value.Trial, value.Kind.ToString());
+            if (_live is not null)
+            {
+                log.Detail(line);
+                Redraw();
+                _live.Refresh();
+            }
+            else
+            {
+                log.Info(line);
+            }
+        }
+    }
+
+    /// <summary>Runs the search inside a live table on a terminal, plainly otherwise.</summary>
+    public async Task<T> RunAsync<T>(Func<CancellationToken, Task<T>> search, CancellationToken cancellation)
+    {
+        if (Console.IsOutputRedirected || log.Quiet) return await search(cancellation).ConfigureAwait(false);
+        _table = new Table().AddColumns("Trial", "Status", "Epochs", "CV accuracy", "Seconds", "Pipeline");
+        log.ConsoleOwnedByLiveView = true;
+        try
+        {
+            return await AnsiConsole.Live(_table).AutoClear(false).StartAsync(async context =>
+            {
+                lock (_gate) _live = context;
+                return await search(cancellation).ConfigureAwait(false);
+            }).ConfigureAwait(false);
+        }
+        finally
+        {
+            lock (_gate) _live = null;
+            log.ConsoleOwnedByLiveView = false;
+        }
+    }
+
+    private void Redraw()
+    {
+        _table!.Rows.Clear();
+        _table.Title = new TableTitle(string.Create(CultureInfo.InvariantCulture, $"Search: {_trials.Count} trials, {_elapsed.TotalSeconds:0} s"));
+        var ordered = _trials.Values.OrderByDescending(t => t.Trial.Metric ?? double.MinValue).ThenBy(t => t.Trial.TrialId).Take(12);
+        foreach (var (trial, state) in ordered)
+        {
+            _table.AddRow(
+                trial.TrialId.ToString(CultureInfo.InvariantCulture),
+                Markup.Escape(state),
+                trial.Fidelity?.ToString(CultureInfo.InvariantCulture) ?? "-",
+                trial.Metric?.ToString("0.0000", CultureInfo.InvariantCulture) ?? "-",
+                trial.Duration.TotalSeconds.ToString("0", CultureInfo.InvariantCulture),
+                Markup.Escape(TrialDescriptions.Describe(trial)));
+        }
+    }
+}

@@ -1,0 +1,83 @@
+namespace MlNetSsl.Cli.Run;
+
+/// <summary>The metrics --metric accepts, computed on scored test rows, with a 95% interval.</summary>
+internal static class TestMetrics
+{
+    public static readonly string[] Names = ["accuracy", "macro-accuracy", "log-loss", "auc", "f1"];
+
+    public static bool HigherIsBetter(string metric) => metric != "log-loss";
+
+    /// <summary>One scored row: the true class index (-1 when the class was not seen in training), the predicted index and
+    /// the scores per class.</summary>
+    public readonly record struct Scored(int Actual, int Predicted, float[] Scores);
+
+    /// <summary>The metric on every row. AUC and F1 take class 1 as the positive class.</summary>
+    public static double Compute(string metric, IReadOnlyList<Scored> rows, int classCount) => metric switch
+    {
+        "accuracy" => rows.Count(r => r.Actual == r.Predicted) / (double)rows.Count,
+        "macro-accuracy" => Enumerable.Range(0, classCount)
+            .Select(c => rows.Where(r => r.Actual == c).ToList())
+            .Where(g => g.Count > 0)
+            .Average(g => g.Count(r => r.Predicted == r.Actual) / (double)g.Count),
+        "log-loss" => rows.Average(r => -Math.Log(Math.Clamp(r.Actual >= 0 && r.Actual < r.Scores.Length ? r.Scores[r.Actual] : 0, 1e-15, 1))),
+        "auc" => Auc(rows),
+        "f1" => F1(rows),
+        _ => throw new ArgumentOutOfRangeException(nameof(metric), metric, "Unknown metric."),
+    };
+
+    /// <summary>The metric with a 95% interval: Wilson's score interval for accuracy, a seeded percentile bootstrap
+    /// (1,000 resamples) for the others.</summary>
+    public static (double Value, double Lower, double Upper) WithInterval(string metric, IReadOnlyList<Scored> rows, int classCount, int seed)
+    {
+        double value = Compute(metric, rows, classCount);
+        if (metric == "accuracy")
+        {
+            (double lower, double upper) = Wilson(rows.Count(r => r.Actual == r.Predicted), rows.Count);
+            return (value, lower, upper);
+        }
+        var random = new Random(seed);
+        var samples = new List<double>();
+        var resample = new Scored[rows.Count];
+        for (int b = 0; b < 1000; b++)
+        {
+            for (int i = 0; i < resample.Length; i++) resample[i] = rows[random.Next(rows.Count)];
+            double sample = Compute(metric, resample, classCount);
+            if (double.IsFinite(sample)) samples.Add(sample);
+        }
+        if (samples.Count == 0) return (value, value, value);
+        samples.Sort();
+        return (value, samples[(int)(0.025 * (samples.Count - 1))], samples[(int)Math.Ceiling(0.975 * (samples.Count - 1))]);
+    }
+
+    public static (double Lower, double Upper) Wilson(int successes, int n)
+    {
+        if (n == 0) return (0, 1);
+        const double z = 1.959963984540054;
+        double p = successes / (double)n;
+        double denominator = 1 + z * z / n;
+        double centre = (p + z * z / (2 * n)) / denominator;
+        double half = z * Math.Sqrt(p * (1 - p) / n + z * z / (4.0 * n * n)) / denominator;
+        return (Math.Max(0, centre - half), Math.Min(1, centre + half));
+    }
+
+    private static double Auc(IReadOnlyList<Scored> rows)
+    {
+        // Mann-Whitney: the chance a positive row scores above a negative one (ties count half).
+        var positives = rows.Where(r => r.Actual == 1).Select(r => r.Scores[1]).ToArray();
+        var negatives = rows.Where(r => r.Actual == 0).Select(r => r.Scores[1]).ToArray();
+        if (positives.Length == 0 || negatives.Length == 0) return double.NaN;
+        double wins = 0;
+        foreach (float p in positives)
+            foreach (float n in negatives)
+                wins += p > n ? 1 : p == n ? 0.5 : 0;
+        return wins / ((double)positives.Length * negatives.Length);
+    }
+
+    private static double F1(IReadOnlyList<Scored> rows)
+    {
+        int truePositive = rows.Count(r => r.Actual == 1 && r.Predicted == 1);
+        int falsePositive = rows.Count(r => r.Actual != 1 && r.Predicted == 1);
+        int falseNegative = rows.Count(r => r.Actual == 1 && r.Predicted != 1);
+        return truePositive == 0 ? 0 : 2.0 * truePositive / (2.0 * truePositive + falsePositive + falseNegative);
+    }
+}

@@ -1,0 +1,524 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Reflection;
+using System.Text.Json;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.Trainers;
+using Microsoft.ML.Trainers.LightGbm;
+using MlNetSsl.AutoML;
+using MlNetSsl.Cli.CodeGen;
+using MlNetSsl.Cli.Commands;
+using MlNetSsl.Cli.Data;
+using MlNetSsl.Cli.Report;
+using SkiaSharp;
+
+namespace MlNetSsl.Cli.Run;
+
+/// <summary>
+/// One training command from data to outputs: loads the data, holds out test rows when no test set is given, runs the
+/// self-supervised AutoML search, saves the model and every output file in &lt;output&gt;/&lt;Name&gt;/, and fills the report.
+/// Ctrl+C ends the search early and still saves the best model found so far (exit code 130).
+/// </summary>
+internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
+{
+    private readonly Dictionary<string, double> _phases = new(StringComparer.Ordinal);
+    private readonly Stopwatch _total = Stopwatch.StartNew();
+    private readonly List<string> _notes = [];
+
+    /// <summary>The run's folder, &lt;output&gt;/&lt;Name&gt;.</summary>
+    public string RunFolder => Path.GetFullPath(Path.Combine(settings.Output, settings.Name));
+
+    public async Task<int> ExecuteAsync(CancellationToken cancellation)
+    {
+        Directory.CreateDirectory(RunFolder);
+        string checkpoint = Path.Combine(RunFolder, "checkpoint");
+        if (!resume && Directory.Exists(checkpoint)) Directory.Delete(checkpoint, recursive: true);
+        var ml = new MLContext(settings.Seed);
+        CheckDevice(settings.Device);
+
+        // ---- data ----
+        var clock = Stopwatch.StartNew();
+        CsvSettings csv = DatasetReader.Csv(settings.HasHeader, settings.Separator, settings.LabelColumn, settings.IgnoreColumns);
+        TrainingData all = DatasetReader.Load(ml, settings.Task, settings.Dataset, csv, settings.UnlabeledFolder, settings.Strict, settings.Channels, forTraining: true);
+        if (all.LabeledCount == 0)
+            throw new CliException($"{settings.Dataset}: no labeled row (every label is empty); label some rows of at least two classes.");
+        TrainingData train, test;
+        string testDescription;
+        if (settings.TestDataset is not null)
+        {
+            train = all;
+            test = LoadTest(ml, all, settings.TestDataset, csv);
+            testDescription = $"--test-dataset {settings.TestDataset}";
+        }
+        else
+        {
+            var (trainRows, testRows) = all.StratifiedHoldOut(settings.HoldOutFraction, settings.Seed);
+            train = all.Subset(trainRows);
+            test = all.Subset(testRows);
+            testDescription = string.Create(CultureInfo.InvariantCulture,
+                $"stratified hold-out of {settings.HoldOutFraction * 100:0.#}% of the labeled rows ({testRows.Length} rows, seed {settings.Seed}); they were not used for training");
+        }
+        if (train.ClassCounts().Count < 2)
+            throw new CliException($"{settings.Dataset}: the training rows hold a single class ('{train.ClassCounts().Keys.FirstOrDefault()}'); label rows of at least two classes.");
+        int testLabeled = test.LabeledCount;
+        if (testLabeled == 0) throw new CliException($"{settings.TestDataset ?? settings.Dataset}: no labeled test row to score the model on.");
+        log.Info($"Data: {train.Count:N0} training rows ({train.LabeledCount:N0} labeled, {train.Count - train.LabeledCount:N0} unlabeled, " +
+            $"{train.ClassCounts().Count} classes); {testLabeled:N0} test rows ({testDescription}).");
+        foreach (string skipped in all.Skipped) log.Detail($"skipped {skipped}");
+        if (all.Skipped.Count > 0) log.Info($"Skipped {all.Skipped.Count} unreadable file(s); they are listed in the report and log.txt.");
+
+        int seriesLength = settings.SeriesLength ?? (train.SeriesLengths is { } lengths ? SeriesLoader.Median(lengths) : 0);
+        if (train.Kind == DatasetKind.Series && train.SeriesLengths!.Distinct().Count() > 1)
+            _notes.Add($"Series differ in length ({train.SeriesLengths!.Min()} to {train.SeriesLengths!.Max()} steps); every channel is resampled to {seriesLength} steps (linear interpolation; --series-length changes it).");
+        var (preparation, inputColumn) = ModelParts.Preparation(ml, train, seriesLength);
+        ITransformer prepared = preparation.Fit(train.View);
+        IDataView trainPrepared = prepared.Transform(train.View);
+        _phases["load data"] = clock.Elapsed.TotalSeconds;
+
+        // ---- search ----
+        clock.Restart();
+        var progress = new SearchProgress(log);
+        SslExperimentResult? result;
+        bool cancelled = false;
+        try
+        {
+            result = await progress.RunAsync(token => Experiment(ml, trainPrepared, train, inputColumn, checkpoint, settings.TrainTimeSeconds, progress)
+                .RunAsync(token), cancellation).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
+        {
+            result = null;
+        }
+        if (cancellation.IsCancellationRequested)
+        {
+            cancelled = true;
+            // The search paused at Ctrl+C and its journal holds every finished trial: resuming it with no time left starts
+            // nothing and refits the best trial found so far.
+            log.Always("Cancelled: keeping the best model found so far (Ctrl+C again to stop at once).");
+            try
+            {
+                result = await Experiment(ml, trainPrepared, train, inputColumn, checkpoint, 0, new SearchProgress(log))
+                    .RunAsync(CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (InvalidOperationException e) when (e.Message.StartsWith("No trial produced", StringComparison.Ordinal))
+            {
+                throw new OperationCanceledException("Cancelled before any trial finished; no model to keep.", e);
+            }
+        }
+        _phases["search and refit"] = clock.Elapsed.TotalSeconds;
+        SslExperimentResult search = result!;
+
+        // ---- model ----
+        clock.Restart();
+        var (trained, classNames) = ModelParts.WithoutLabelMap(search.BestTrial.Model, trainPrepared, train.LabelColumn);
+        ITransformer model = prepared.Append(trained);
+        DataViewSchema inputSchema = ml.Transforms.DropColumns(train.LabelColumn).Fit(train.View).Transform(train.View).Schema;
+        string modelPath = Path.Combine(RunFolder, settings.Name + ".zip");
+        string temporary = modelPath + ".tmp";
+        ml.Model.Save(model, inputSchema, temporary);
+        File.Move(temporary, modelPath, overwrite: true);
+        _phases["save model"] = clock.Elapsed.TotalSeconds;
+
+        // ---- test ----
+        clock.Restart();
+        var labeledTestRows = Enumerable.Range(0, test.Count).Where(r => test.Labels[r].Length > 0).ToArray();
+        TrainingData scoredTest = test.Subset(labeledTestRows);
+        var scored = Score(model, scoredTest, classNames);
+        var unseen = scoredTest.Labels.Where(l => !classNames.Contains(l)).Distinct().ToList();
+        if (unseen.Count > 0) _notes.Add($"Test labels never seen in training count as errors: {string.Join(", ", unseen)}.");
+        string metric = settings.Metric;
+        if (metric is "auc" or "f1" && classNames.Length != 2)
+        {
+            _notes.Add($"--metric {metric} needs two classes ({classNames.Length} here); accuracy is reported instead.");
+            metric = "accuracy";
+        }
+        var (value, lower, upper) = TestMetrics.WithInterval(metric, scored, classNames.Length, settings.Seed);
+        double accuracy = TestMetrics.Compute("accuracy", scored, classNames.Length);
+        var baseline = NoSslBaseline(ml, search, train, trainPrepared, prepared, scoredTest, classNames, metric);
+        _phases["test"] = clock.Elapsed.TotalSeconds;
+
+        // ---- outputs ----
+        clock.Restart();
+        List<LeaderboardRow> leaderboard = Leaderboard(search, progress);
+        string pipeline = search.BestPipelineDescription is { } d ? $"{TrialDescriptions.Describe(search.Trials.First(t => t.TrialId == search.BestTrial.TrialId))}" : "?";
+        var writeFailures = new List<string>();
+        WriteOutput("trials.jsonl", path => WriteTrials(path, leaderboard, search), writeFailures);
+        WriteOutput("leaderboard.csv", path => LeaderboardCsv.Write(leaderboard, path, metric), writeFailures);
+        WriteOutput("run.json", WriteRunJson, writeFailures);
+
+        var confusion = new int[classNames.Length][];
+        for (int i = 0; i < confusion.Length; i++) confusion[i] = new int[classNames.Length];
+        foreach (var row in scored.Where(r => r.Actual >= 0)) confusion[row.Actual][row.Predicted]++;
+        var report = new RunReport
+        {
+            Name = settings.Name,
+            CommandLine = settings.CommandLine ?? "",
+            Task = settings.Task,
+            MetricName = metric,
+            HigherIsBetter = TestMetrics.HigherIsBetter(metric),
+            ChosenPipeline = pipeline,
+            TestMetric = new MetricWithInterval(value, lower, upper),
+            TestSetDescription = testDescription,
+            BestNoSslPipeline = baseline?.Description,
+            BestNoSslTestMetric = baseline?.Metric,
+            Data = new DataHealth(train.LabeledCount, train.Count - train.LabeledCount, scoredTest.Count, train.ClassCounts(),
+                all.Skipped, all.Duplicates, all.SizeSummary),
+            Leaderboard = leaderboard,
+            PretrainingCurve = PretrainingCurve(model),
+            ClassNames = classNames,
+            ConfusionMatrix = confusion,
+            Misclassified = Misclassified(scoredTest, scored, classNames),
+            MapBefore = Map(ml, "Raw input (PCA)", prepared, train, inputColumn, embedding: null),
+            MapAfter = Map(ml, "Learned embedding (PCA)", prepared, train, inputColumn, embedding: trained),
+            Environment = Environment(),
+            Notes = [.. _notes, .. search.Notes, search.ObjectiveExplanation ?? "", $"Search stopped: {search.StopReason}."],
+        };
+        WriteOutput("report.html", path => ReportWriter.Write(report, path), writeFailures);
+        WriteOutput($"{settings.Name}.ConsoleApp", _ => ConsumptionCodeGenerator.Generate(RunFolder, settings.Name, Schema(train, classNames, seriesLength)), writeFailures);
+        _phases["outputs"] = clock.Elapsed.TotalSeconds;
+
+        PrintSummary(leaderboard, metric, pipeline, value, lower, upper, accuracy, baseline, testDescription);
+        if (writeFailures.Count > 0)
+        {
+            log.Always($"error: could not write {string.Join("; ", writeFailures)}");
+            return ExitCodes.Failed;
+        }
+        return cancelled ? ExitCodes.Cancelled : ExitCodes.Success;
+    }
+
+    private SslExperiment Experiment(MLContext ml, IDataView data, TrainingData train, string inputColumn, string checkpoint, int seconds,
+        IProgress<SslTrialReport> progress)
+    {
+        SslExperiment experiment = ml.SelfSupervisedExperiment()
+            .SetDataset(data, train.LabelColumn)
+            .SetInputColumn(inputColumn, train.Kind == DatasetKind.Series ? train.SeriesChannels : 0)
+            .SetScheduler(Scheduler)
+            .SetSeed(settings.Seed)
+            .SetCheckpoint(checkpoint)
+            .SetProgress(progress);
+        experiment = seconds > 0 ? experiment.SetTrainingTimeInSeconds((uint)seconds) : experiment.SetTrainingTime(TimeSpan.FromMilliseconds(1));
+        if (settings.MaxTrials is int max) experiment.SetMaxTrials(max);
+        // ---- THE place where --metric reaches the search. Until SslExperiment.SetOptimizingMetric lands, the search
+        // optimizes cross-validated accuracy and the chosen metric is computed on the test rows only; then:
+        //   experiment.SetOptimizingMetric(<settings.Metric as SslMetric>);
+        return experiment;
+    }
+
+    /// <summary>ASHA over pretraining epochs: 2, 6, then 18 for the trials worth it.</summary>
+    public static SslScheduler Scheduler => SslScheduler.Asha(minEpochs: 2, maxEpochs: 18, reduction: 3);
+
+    private static void CheckDevice(string device)
+    {
+        if (device is "auto" or "cpu") return;
+        if (!device.StartsWith("cuda", StringComparison.Ordinal))
+            throw new CliException($"--device '{device}': use auto, cpu, cuda or cuda:N.");
+        if (!TorchSharp.torch.cuda.is_available())
+            throw new CliException($"--device {device}: no CUDA device is visible to TorchSharp (this tool ships the CPU backend); use --device cpu or auto.");
+    }
+
+    private TrainingData LoadTest(MLContext ml, TrainingData train, string path, CsvSettings csv)
+    {
+        if (train.Kind != DatasetKind.Table)
+            return DatasetReader.Load(ml, settings.Task, path, csv, settings.UnlabeledFolder, settings.Strict, settings.Channels, forTraining: false);
+        DataViewSchema inputs = ml.Transforms.DropColumns(train.LabelColumn).Fit(train.View).Transform(train.View).Schema;
+        return TableLoader.LoadForModel(path, inputs, csv);
+    }
+
+    /// <summary>Scores rows: the true and predicted class indices and the scores.</summary>
+    public static List<TestMetrics.Scored> Score(ITransformer model, TrainingData data, string[] classNames)
+    {
+        IDataView predictions = model.Transform(data.View);
+        string[] predicted = predictions.GetColumn<ReadOnlyMemory<char>>("PredictedLabel").Select(v => v.ToString()).ToArray();
+        float[][] scores = predictions.GetColumn<VBuffer<float>>("Score").Select(v => v.DenseValues().ToArray()).ToArray();
+        var index = classNames.Select((name, i) => (name, i)).ToDictionary(p => p.name, p => p.i, StringComparer.Ordinal);
+        return Enumerable.Range(0, data.Count)
+            .Select(r => new TestMetrics.Scored(index.GetValueOrDefault(data.Labels[r], -1), index.GetValueOrDefault(predicted[r], -1), scores[r]))
+            .ToList();
+    }
+
+    private sealed record Baseline(string Description, MetricWithInterval Metric);
+
+    /// <summary>The best trial without pretraining (raw features into its trainer), refitted and scored on the test rows; when
+    /// the search reached none, the default raw-feature L-BFGS probe, so the comparison is always there.</summary>
+    private Baseline? NoSslBaseline(MLContext ml, SslExperimentResult search, TrainingData train, IDataView trainPrepared, ITransformer prepared,
+        TrainingData test, string[] classNames, string metric)
+    {
+        TrialRecord? best = search.Trials.FirstOrDefault(t => t.Metric is not null && !TrialDescriptions.UsesSsl(t));
+        SslDownstreamParameters downstream = best is null ? new SslDownstreamParameters() : TrialDescriptions.Bind(best).Downstream;
+        string description = best is null
+            ? "Raw features + L-BFGS (L1 1, L2 1): ML.NET defaults, fitted for comparison (the search did not reach a raw-feature trial)"
+            : TrialDescriptions.Describe(best);
+        try
+        {
+            const string features = "Ssl_RawFeatures";
+            IEstimator<ITransformer> raw = train.Kind == DatasetKind.Images
+                ? ml.Transforms.ResizeImages("Ssl_Resized", 32, 32, ModelParts.ImageColumn).Append(ml.Transforms.ExtractPixels(features, "Ssl_Resized"))
+                : ml.Transforms.CopyColumns(features, train.Kind == DatasetKind.Series ? ModelParts.SeriesColumn : ModelParts.TableColumn);
+            IEstimator<ITransformer> trainer = downstream.Trainer == DownstreamTrainer.LightGbm
+                ? ml.MulticlassClassification.Trainers.LightGbm(new LightGbmMulticlassTrainer.Options
+                {
+                    LabelColumnName = "Ssl_Key", FeatureColumnName = features, NumberOfLeaves = downstream.LightGbmLeaves,
+                    MinimumExampleCountPerLeaf = downstream.LightGbmMinimumRowsPerLeaf, NumberOfIterations = downstream.LightGbmIterations,
+                    NumberOfThreads = 1, Seed = settings.Seed,
+                })
+                : ml.MulticlassClassification.Trainers.LbfgsMaximumEntropy(new LbfgsMaximumEntropyMulticlassTrainer.Options
+                {
+                    LabelColumnName = "Ssl_Key", FeatureColumnName = features, L1Regularization = (float)downstream.L1Regularization,
+                    L2Regularization = (float)downstream.L2Regularization, NumberOfThreads = 1,
+                });
+            // Raw features first: images are decoded once, and the cache below holds only vectors.
+            ITransformer rawFitted = raw.Fit(trainPrepared);
+            IDataView keyed = ml.Transforms.Conversion.MapValueToKey("Ssl_Key", train.LabelColumn).Fit(trainPrepared)
+                .Transform(rawFitted.Transform(trainPrepared));
+            IDataView labeled = ml.Data.Cache(ml.Transforms.SelectColumns("Ssl_Key", features).Fit(keyed)
+                .Transform(ml.Data.FilterRowsByMissingValues(keyed, "Ssl_Key")));
+            ITransformer fitted = rawFitted.Append(ml.Transforms.NormalizeMeanVariance(features).Append(trainer)
+                .Append(ml.Transforms.Conversion.MapKeyToValue("PredictedLabel")).Fit(labeled));
+            // Score order of this model follows its own key order; map it to the chosen model's class names.
+            ITransformer labelMap = ml.Transforms.Conversion.MapValueToKey("Ssl_Key", train.LabelColumn).Fit(trainPrepared);
+            VBuffer<ReadOnlyMemory<char>> keyNames = default;
+            labelMap.Transform(trainPrepared).Schema["Ssl_Key"].GetKeyValues(ref keyNames);
+            string[] order = keyNames.DenseValues().Select(v => v.ToString()).ToArray();
+            var scored = Score(prepared.Append(fitted), test, order)
+                .Select(r => new TestMetrics.Scored(
+                    r.Actual < 0 ? -1 : Array.IndexOf(classNames, order[r.Actual]),
+                    r.Predicted < 0 ? -1 : Array.IndexOf(classNames, order[r.Predicted]),
+                    classNames.Select(c => Array.IndexOf(order, c) is int i && i >= 0 ? r.Scores[i] : 0f).ToArray()))
+                .ToList();
+            var (value, lower, upper) = TestMetrics.WithInterval(metric, scored, classNames.Length, settings.Seed);
+            return new Baseline(description, new MetricWithInterval(value, lower, upper));
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            _notes.Add($"The no-SSL comparison could not be fitted: {e.GetType().Name}: {e.Message}");
+            log.Detail(e.ToString());
+            return null;
+        }
+    }
+
+    private static List<LeaderboardRow> Leaderboard(SslExperimentResult search, SearchProgress progress) =>
+        search.Trials.Select((trial, i) => new LeaderboardRow(
+            Rank: i + 1,
+            TrialId: trial.TrialId,
+            Pipeline: TrialDescriptions.Describe(trial),
+            Metric: trial.Metric,
+            MetricSpread: null,
+            Fidelity: trial.Fidelity,
+            DurationSeconds: trial.Duration.TotalSeconds,
+            StartedAt: progress.StartedAt(trial.TrialId),
+            Status: trial.Status.ToString(),
+            UsesSsl: TrialDescriptions.UsesSsl(trial),
+            Parameters: TrialDescriptions.Flatten(trial))).ToList();
+
+    private static void WriteTrials(string path, List<LeaderboardRow> rows, SslExperimentResult search)
+    {
+        using var writer = new StreamWriter(path);
+        foreach (LeaderboardRow row in rows.OrderBy(r => r.TrialId))
+        {
+            TrialRecord trial = search.Trials.First(t => t.TrialId == row.TrialId);
+            writer.WriteLine(JsonSerializer.Serialize(new
+            {
+                trial = row.TrialId,
+                rank = row.Rank,
+                pipeline = row.Pipeline,
+                status = row.Status,
+                metric = row.Metric,
+                metricSpread = row.MetricSpread,
+                fidelity = row.Fidelity,
+                rungs = trial.Rungs.Select(r => new { fidelity = r.Fidelity, metric = r.Metric, seconds = r.Duration.TotalSeconds }),
+                durationSeconds = row.DurationSeconds,
+                startedAt = row.StartedAt,
+                usesSsl = row.UsesSsl,
+                error = trial.ErrorMessage,
+                parameters = row.Parameters,
+            }));
+        }
+    }
+
+    private void WriteRunJson(string path)
+    {
+        string Relative(string p) => Path.GetRelativePath(RunFolder, Path.GetFullPath(p)).Replace('\\', '/');
+        RunSettings recorded = settings with
+        {
+            Dataset = Relative(settings.Dataset),
+            TestDataset = settings.TestDataset is null ? null : Relative(settings.TestDataset),
+            ValidationDataset = settings.ValidationDataset is null ? null : Relative(settings.ValidationDataset),
+            Output = Relative(settings.Output),
+            Versions = Versions(),
+            Scheduler = Scheduler.Name,
+        };
+        File.WriteAllText(path, JsonSerializer.Serialize(recorded, RunSettings.Json));
+    }
+
+    /// <summary>Writes one output through a temporary file then a move (folders are written in place); a failure is
+    /// recorded and the other outputs are still written.</summary>
+    private void WriteOutput(string name, Action<string> write, List<string> failures)
+    {
+        string path = Path.Combine(RunFolder, name);
+        bool isFile = Path.HasExtension(name) && !name.EndsWith(".ConsoleApp", StringComparison.Ordinal);
+        string target = isFile ? path + ".tmp" : path;
+        try
+        {
+            write(target);
+            if (isFile) File.Move(target, path, overwrite: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidOperationException or ArgumentException or FormatException)
+        {
+            failures.Add($"{name} ({e.Message})");
+            log.Detail(e.ToString());
+        }
+        finally
+        {
+            if (isFile && File.Exists(target)) File.Delete(target);
+        }
+    }
+
+    private static IReadOnlyList<EpochPoint> PretrainingCurve(ITransformer model) =>
+        ModelParts.Flatten(model).OfType<SelfSupervisedTransformer>().FirstOrDefault()?.History
+            .Select(h => new EpochPoint(h.Epoch, h.MeanLoss, h.MonitorAccuracy)).ToList() ?? [];
+
+    private List<Misclassified> Misclassified(TrainingData test, List<TestMetrics.Scored> scored, string[] classNames)
+    {
+        var list = new List<Misclassified>();
+        for (int r = 0; r < scored.Count && list.Count < 24; r++)
+        {
+            if (scored[r].Actual == scored[r].Predicted) continue;
+            string predicted = scored[r].Predicted >= 0 ? classNames[scored[r].Predicted] : "?";
+            double confidence = scored[r].Predicted >= 0 ? scored[r].Scores[scored[r].Predicted] : 0;
+            string description = test.Kind == DatasetKind.Images
+                ? test.RowNames[r]
+                : $"{test.RowNames[r]}: " + string.Join(", ", test.RowValues(r).Select(p => $"{p.Key}={Shorten(p.Value)}"));
+            list.Add(new Misclassified(test.Labels[r], predicted, confidence, description,
+                test.ImagePaths is { } paths ? Thumbnail(paths[r]) : null));
+        }
+        return list;
+    }
+
+    private static string Shorten(string value) => value.Length <= 60 ? value : value[..57] + "...";
+
+    private static byte[]? Thumbnail(string path)
+    {
+        using SKBitmap? bitmap = SKBitmap.Decode(path);
+        if (bitmap is null) return null;
+        double scale = 64.0 / Math.Max(bitmap.Width, bitmap.Height);
+        var info = new SKImageInfo(Math.Max(1, (int)(bitmap.Width * scale)), Math.Max(1, (int)(bitmap.Height * scale)));
+        using SKBitmap resized = bitmap.Resize(info, SKFilterQuality.Medium);
+        using SKImage image = SKImage.FromBitmap(resized);
+        using SKData png = image.Encode(SKEncodedImageFormat.Png, 100);
+        return png.ToArray();
+    }
+
+    /// <summary>A PCA map of up to 1,000 training rows: the raw input vector, or the SSL stage's embedding.</summary>
+    private EmbeddingMap? Map(MLContext ml, string title, ITransformer prepared, TrainingData train, string inputColumn, ITransformer? embedding)
+    {
+        try
+        {
+            int[] rows = Enumerable.Range(0, train.Count).Where(r => r % Math.Max(1, train.Count / 1000) == 0).Take(1000).ToArray();
+            TrainingData sample = train.Subset(rows);
+            IDataView view = prepared.Transform(sample.View);
+            string column;
+            if (embedding is null)
+            {
+                if (train.Kind == DatasetKind.Images)
+                {
+                    view = ml.Transforms.ResizeImages("Ssl_MapResized", 32, 32, inputColumn).Append(ml.Transforms.ExtractPixels("Ssl_MapPixels", "Ssl_MapResized"))
+                        .Fit(view).Transform(view);
+                    column = "Ssl_MapPixels";
+                }
+                else column = inputColumn;
+            }
+            else
+            {
+                // Apply the model up to its self-supervised stage and read the stage's own output column.
+                SelfSupervisedTransformer? stage = null;
+                foreach (ITransformer part in ModelParts.Flatten(embedding))
+                {
+                    if (part is SelfSupervisedTransformer ssl) { stage = ssl; view = ssl.Transform(view); break; }
+                    view = part.Transform(view);
+                }
+                if (stage is null)
+                {
+                    _notes.Add("The chosen model has no separate self-supervised stage (raw features or fine-tuned network), so there is no embedding map.");
+                    return null;
+                }
+                column = stage.OutputColumnName;
+            }
+            float[][] vectors = view.GetColumn<VBuffer<float>>(column).Select(v => v.DenseValues().ToArray()).ToArray();
+            var points = Pca.Project2D(vectors, settings.Seed);
+            return new EmbeddingMap(title, points.Select((p, i) => new MapPoint(p.X, p.Y, sample.Labels[i].Length > 0 ? sample.Labels[i] : null)).ToList());
+        }
+        catch (Exception e) when (e is InvalidOperationException or ArgumentException or InvalidDataException)
+        {
+            _notes.Add($"{title}: not computed ({e.Message}).");
+            return null;
+        }
+    }
+
+    private ModelInputSchema Schema(TrainingData train, string[] classNames, int seriesLength)
+    {
+        int example = Array.FindIndex(train.Labels, l => l.Length > 0);
+        var values = train.RowValues(example).ToDictionary(p => p.Key, p => p.Value);
+        if (train.Kind == DatasetKind.Images)
+            values[ImageFolder.PathColumn] = Path.GetRelativePath(RunFolder, values[ImageFolder.PathColumn]).Replace('\\', '/');
+        return new ModelInputSchema(settings.Task, train.Columns, classNames, train.Kind == DatasetKind.Series ? train.SeriesChannels : 0,
+            values, train.Labels[example]);
+    }
+
+    public static IReadOnlyDictionary<string, string> Versions()
+    {
+        static string Of(Type type) => type.Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion
+            ?? type.Assembly.GetName().Version?.ToString() ?? "unknown";
+        return new SortedDictionary<string, string>(StringComparer.Ordinal)
+        {
+            ["mlnet-ssl"] = Of(typeof(TrainingRun)),
+            ["MlNetSsl"] = Of(typeof(SslEnvironment)),
+            ["MlNetSsl.AutoML"] = Of(typeof(SslExperiment)),
+            ["Microsoft.ML"] = Of(typeof(MLContext)),
+            ["TorchSharp"] = Of(typeof(TorchSharp.torch)),
+            [".NET"] = System.Environment.Version.ToString(),
+        };
+    }
+
+    private EnvironmentInfo Environment() => new(
+        ToolVersion: Versions()["mlnet-ssl"],
+        TorchBackend: SslEnvironment.Describe(),
+        Device: TorchSharp.torch.cuda.is_available() ? "CUDA" : "CPU",
+        Cpu: CpuModel(),
+        Threads: TorchSharp.torch.get_num_threads(),
+        Seed: settings.Seed,
+        StartedAt: settings.StartedAt ?? DateTimeOffset.UtcNow,
+        TotalSeconds: _total.Elapsed.TotalSeconds,
+        PhaseSeconds: new Dictionary<string, double>(_phases));
+
+    public static string CpuModel()
+    {
+        try
+        {
+            if (File.Exists("/proc/cpuinfo"))
+                return File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':', 2)[1].Trim()
+                    ?? System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture.ToString();
+        }
+        catch (IOException)
+        {
+            // Fall through to the architecture.
+        }
+        return System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture.ToString();
+    }
+
+    private void PrintSummary(List<LeaderboardRow> leaderboard, string metric, string pipeline, double value, double lower, double upper,
+        double accuracy, Baseline? baseline, string testDescription)
+    {
+        log.Always("");
+        log.Always("Top 5 models (cross-validated accuracy on the labeled training rows):");
+        foreach (LeaderboardRow row in leaderboard.Take(5))
+            log.Always(string.Create(CultureInfo.InvariantCulture,
+                $"  {row.Rank,2}. {row.Metric?.ToString("0.0000", CultureInfo.InvariantCulture) ?? "-",7}  {row.Status,-9} {row.DurationSeconds,6:0.0}s  {row.Pipeline}"));
+        log.Always($"Chosen: {pipeline}");
+        log.Always(string.Create(CultureInfo.InvariantCulture, $"Test {metric}: {value:0.0000} (95% interval {lower:0.0000} to {upper:0.0000}) on the {testDescription}."));
+        if (metric != "accuracy") log.Always(string.Create(CultureInfo.InvariantCulture, $"Test accuracy: {accuracy:0.0000}."));
+        if (baseline is not null)
+            log.Always(string.Create(CultureInfo.InvariantCulture, $"Best without SSL: {baseline.Description}: test {metric} {baseline.Metric.Value:0.0000} ({baseline.Metric.Lower:0.0000} to {baseline.Metric.Upper:0.0000})."));
+        log.Always(string.Create(CultureInfo.InvariantCulture, $"Wrote {RunFolder} in {_total.Elapsed.TotalSeconds:0} s."));
+    }
+}

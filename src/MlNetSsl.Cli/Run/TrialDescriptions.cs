@@ -1,0 +1,58 @@
+using System.Globalization;
+using System.Text.Json;
+using MlNetSsl.AutoML;
+
+namespace MlNetSsl.Cli.Run;
+
+/// <summary>A trial's configuration in words and as flat name/value pairs.</summary>
+internal static class TrialDescriptions
+{
+    public static SslTrialParameters Bind(TrialRecord trial) => trial.Parameters.AsType<SslTrialParameters>();
+
+    public static bool UsesSsl(TrialRecord trial) => Bind(trial).Features != SslFeatureSource.RawFeatures;
+
+    /// <summary>"SimClr ConvNet x1 18 epochs + L-BFGS (L1 1, L2 1)", "Raw features + LightGBM (31 leaves, 100 iterations)".</summary>
+    public static string Describe(TrialRecord trial, int? fidelity = null)
+    {
+        SslTrialParameters p = Bind(trial);
+        string downstream = p.Downstream.Trainer switch
+        {
+            DownstreamTrainer.LightGbm => string.Create(CultureInfo.InvariantCulture,
+                $"LightGBM ({p.Downstream.LightGbmLeaves} leaves, {p.Downstream.LightGbmIterations} iterations)"),
+            DownstreamTrainer.FineTune => string.Create(CultureInfo.InvariantCulture,
+                $"fine-tuning ({p.Downstream.FineTuneEpochs} epochs{(p.Downstream.SemiSupervised ? ", FixMatch" : "")}{(p.Downstream.Distill ? ", distillation" : "")}{(p.Downstream.FreezeEncoder ? ", frozen encoder" : "")})"),
+            _ => string.Create(CultureInfo.InvariantCulture, $"L-BFGS (L1 {p.Downstream.L1Regularization:G2}, L2 {p.Downstream.L2Regularization:G2})"),
+        };
+        SslPretrainingParameters pre = p.Pretraining;
+        return p.Features switch
+        {
+            SslFeatureSource.RawFeatures => $"Raw features + {downstream}",
+            SslFeatureSource.SupervisedFromScratch => string.Create(CultureInfo.InvariantCulture,
+                $"{pre.Encoder} x{pre.EncoderWidth:0.##} from scratch (no pretraining) + fine-tuning ({p.Downstream.FineTuneEpochs} epochs)"),
+            _ => string.Create(CultureInfo.InvariantCulture,
+                $"{pre.Method} {pre.Encoder} x{pre.EncoderWidth:0.##} {fidelity ?? trial.Fidelity ?? pre.Epochs} epochs ({pre.Augmentations} augmentations at {pre.AugmentationStrength:0.##}) + {downstream}"),
+        };
+    }
+
+    /// <summary>The configuration as flat dotted names and invariant-culture values.</summary>
+    public static IReadOnlyDictionary<string, string> Flatten(TrialRecord trial)
+    {
+        var result = new SortedDictionary<string, string>(StringComparer.Ordinal);
+        using JsonDocument document = JsonDocument.Parse(JsonSerializer.Serialize(trial.Parameters));
+        Walk(document.RootElement, "", result);
+        return result;
+    }
+
+    private static void Walk(JsonElement element, string prefix, IDictionary<string, string> into)
+    {
+        if (element.ValueKind == JsonValueKind.Object)
+        {
+            foreach (JsonProperty property in element.EnumerateObject())
+                Walk(property.Value, prefix.Length == 0 ? property.Name : $"{prefix}.{property.Name}", into);
+        }
+        else
+        {
+            into[prefix] = element.ValueKind == JsonValueKind.String ? element.GetString()! : element.GetRawText();
+        }
+    }
+}

@@ -1,0 +1,91 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Xunit;
+
+namespace MlNetSsl.Tests.MlNet;
+
+/// <summary>The series resampling transform: values by hand, save/load, and a bad row named.</summary>
+public sealed class ResampleSeriesTests
+{
+    private sealed class Row
+    {
+        public float[] Series { get; set; } = [];
+    }
+
+    private sealed class Fixed
+    {
+        [ColumnName("Fixed"), VectorType(3)]
+        public float[] Values { get; set; } = [];
+    }
+
+    private static float[][] Apply(ITransformer model, IDataView data) =>
+        model.Transform(data).GetColumn<VBuffer<float>>("Fixed").Select(v => v.DenseValues().ToArray()).ToArray();
+
+    [Fact]
+    public void LinearInterpolationMatchesHandComputedValues()
+    {
+        var ml = new MLContext(0);
+        IDataView data = ml.Data.LoadFromEnumerable(new[]
+        {
+            new Row { Series = [0, 10] },                  // 2 steps -> 5: 0, 2.5, 5, 7.5, 10
+            new Row { Series = [4] },                      // 1 step: constant
+            new Row { Series = [0, 1, 4, 9, 16, 25, 36, 49, 64] }, // 9 steps -> 5: every other value
+        });
+        float[][] result = Apply(ml.Transforms.ResampleSeries("Fixed", "Series", channels: 1, length: 5).Fit(data), data);
+        Assert.Equal([0f, 2.5f, 5f, 7.5f, 10f], result[0]);
+        Assert.Equal([4f, 4f, 4f, 4f, 4f], result[1]);
+        Assert.Equal([0f, 4f, 16f, 36f, 64f], result[2]);
+    }
+
+    [Fact]
+    public void ChannelsAreResampledSeparatelyAndPadOrTruncateKeepsTheTimeScale()
+    {
+        var ml = new MLContext(0);
+        IDataView data = ml.Data.LoadFromEnumerable(new[] { new Row { Series = [1, 2, 3, 10, 20, 30] } });
+        float[][] linear = Apply(ml.Transforms.ResampleSeries("Fixed", "Series", channels: 2, length: 2).Fit(data), data);
+        Assert.Equal([1f, 3f, 10f, 30f], linear[0]);
+        var pad = new ResampleSeriesOptions { InputColumnName = "Series", OutputColumnName = "Fixed", Channels = 2, Length = 5, Resampling = SeriesResampling.PadOrTruncate };
+        Assert.Equal([1f, 2f, 3f, 3f, 3f, 10f, 20f, 30f, 30f, 30f], Apply(ml.Transforms.ResampleSeries(pad).Fit(data), data)[0]);
+        pad.Length = 2;
+        Assert.Equal([1f, 2f, 10f, 20f], Apply(ml.Transforms.ResampleSeries(pad).Fit(data), data)[0]);
+    }
+
+    [Fact]
+    public void SavedAndLoadedModelGivesTheSameValuesAndServesPredictionEngines()
+    {
+        var ml = new MLContext(0);
+        IDataView data = ml.Data.LoadFromEnumerable(new[] { new Row { Series = [0, 3, 6, 9] }, new Row { Series = [1, 2, 3, 4, 5, 6, 7] } });
+        ITransformer model = ml.Transforms.ResampleSeries("Fixed", "Series", channels: 1, length: 3).Fit(data);
+        string path = Path.Combine(Path.GetTempPath(), $"resample-{Guid.NewGuid():N}.zip");
+        try
+        {
+            ml.Model.Save(model, data.Schema, path);
+            ITransformer loaded = ml.Model.Load(path, out DataViewSchema schema);
+            Assert.Equal(Apply(model, data), Apply(loaded, data));
+            Assert.Equal([0f, 4.5f, 9f], Apply(loaded, data)[0]);
+            var resample = Assert.IsType<ResampleSeriesTransformer>(loaded);
+            Assert.Equal(3, resample.Length);
+            using var engine = ml.Model.CreatePredictionEngine<Row, Fixed>(loaded);
+            Assert.Equal([2f, 3f, 4f], engine.Predict(new Row { Series = [2, 3, 4] }).Values);
+            Assert.Equal([0f, 5f, 10f], engine.Predict(new Row { Series = [0, 10] }).Values);
+            Assert.Equal(new VectorDataViewType(NumberDataViewType.Single, 3), loaded.GetOutputSchema(schema)["Fixed"].Type);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
+    public void ARowThatIsNotAWholeNumberOfStepsIsNamed()
+    {
+        var ml = new MLContext(0);
+        IDataView data = ml.Data.LoadFromEnumerable(new[] { new Row { Series = [1, 2] }, new Row { Series = [1, 2, 3] } });
+        ITransformer model = ml.Transforms.ResampleSeries("Fixed", "Series", channels: 2, length: 4).Fit(data);
+        var error = Assert.Throws<InvalidDataException>(() => Apply(model, data));
+        Assert.Contains("Row 1", error.Message, StringComparison.Ordinal);
+        Assert.Contains("'Series'", error.Message, StringComparison.Ordinal);
+        Assert.Throws<ArgumentOutOfRangeException>(() => ml.Transforms.ResampleSeries("Fixed", "Series", channels: 0));
+        Assert.Throws<ArgumentOutOfRangeException>(() => ml.Transforms.ResampleSeries("Fixed", "Missing").Fit(data));
+    }
+}
