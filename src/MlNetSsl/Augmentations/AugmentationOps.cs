@@ -17,6 +17,14 @@ internal static class AugmentationOps
     public static Tensor Normal(AugmentationContext context, Tensor like, long[] shape) =>
         torch.randn(shape, dtype: like.dtype, device: like.device, generator: context.Generator);
 
+    /// <summary>The batch plus independent N(0, <paramref name="deviation"/>²) noise on every value (Jitter, GaussianNoise).</summary>
+    public static Tensor AddNoise(Augmentation owner, Tensor batch, AugmentationContext context, double deviation)
+    {
+        CheckBatch(batch, owner.InputKind, owner);
+        using var scope = torch.NewDisposeScope();
+        return (batch + Normal(context, batch, batch.shape) * deviation).MoveToOuterDisposeScope();
+    }
+
     /// <summary>A per-row coin with probability <paramref name="p"/>, shaped to broadcast over a batch like <paramref name="like"/>.</summary>
     public static Tensor RowMask(AugmentationContext context, Tensor like, double p)
     {

@@ -16,13 +16,8 @@ public sealed class Jitter : Augmentation
     public override SslInputKind InputKind => SslInputKind.Series;
 
     /// <inheritdoc />
-    public override Tensor Apply(Tensor batch, AugmentationContext context)
-    {
-        AugmentationOps.CheckBatch(batch, InputKind, this);
-        using var scope = torch.NewDisposeScope();
-        Tensor noise = AugmentationOps.Normal(context, batch, batch.shape);
-        return (batch + noise * (Strength * Sigma)).MoveToOuterDisposeScope();
-    }
+    public override Tensor Apply(Tensor batch, AugmentationContext context) =>
+        AugmentationOps.AddNoise(this, batch, context, Strength * Sigma);
 }
 
 /// <summary>Multiplies each channel of each row by a factor drawn from N(1, (s x <see cref="Sigma"/>)^2) for strength s

@@ -87,13 +87,8 @@ public sealed class GaussianNoise : Augmentation
     public override SslInputKind InputKind => SslInputKind.Tabular;
 
     /// <inheritdoc />
-    public override Tensor Apply(Tensor batch, AugmentationContext context)
-    {
-        AugmentationOps.CheckBatch(batch, InputKind, this);
-        using var scope = torch.NewDisposeScope();
-        Tensor noise = AugmentationOps.Normal(context, batch, batch.shape);
-        return (batch + noise * (Strength * Sigma)).MoveToOuterDisposeScope();
-    }
+    public override Tensor Apply(Tensor batch, AugmentationContext context) =>
+        AugmentationOps.AddNoise(this, batch, context, Strength * Sigma);
 }
 
 /// <summary>

@@ -215,27 +215,19 @@ public sealed class SelfSupervisedFineTuneTransformer : ITransformer, ICanSaveMo
     void ICanSaveModel.Save(ModelSaveContext ctx)
     {
         using var lease = _guard.Enter();
-        ctx.CheckAtModel();
-        ctx.SetVersionInfo(GetVersionInfo());
-        ctx.Writer.Write(SelfSupervisedFineTuneModel.CurrentFormatVersion);
-        ModelStreams.SaveJson(ctx, ModelStream, _model);
-        ModelStreams.SaveBlob(ctx, WeightsStream, ModuleState.ToBytes(_classifier));
+        ModelStreams.SaveRecord(ctx, GetVersionInfo(), SelfSupervisedFineTuneModel.CurrentFormatVersion, ModelStream, _model);
+        ModelStreams.SaveWeights(ctx, WeightsStream, _classifier);
     }
 
     // Called by ML.NET through the LoadableClass registration above.
     private static SelfSupervisedFineTuneTransformer Create(IHostEnvironment env, ModelLoadContext ctx)
     {
-        ctx.CheckAtModel(GetVersionInfo());
-        ModelStreams.RequireFormat(ctx.Reader.ReadInt32(), SelfSupervisedFineTuneModel.CurrentFormatVersion, Owner);
-        var model = ModelStreams.LoadJson<SelfSupervisedFineTuneModel>(ctx, ModelStream, Owner);
-        ModelStreams.RequireFormat(model.FormatVersion, SelfSupervisedFineTuneModel.CurrentFormatVersion, Owner);
-        byte[] weights = ModelStreams.LoadBlob(ctx, WeightsStream, Owner);
+        var model = ModelStreams.LoadRecord<SelfSupervisedFineTuneModel>(ctx, GetVersionInfo(), SelfSupervisedFineTuneModel.CurrentFormatVersion,
+            ModelStream, Owner, m => m.FormatVersion);
         var classifier = SeededModules.Create(0, () => new SslClassifier(EncoderFactory.Create(model.InputShape, model.EncoderOptions), model.HeadLayout));
         try
         {
-            ModuleState.Load(classifier, weights, $"The model stream '{WeightsStream}' of {Owner}");
-            Device device = SslEnvironment.SelectDevice(model.AllowCuda);
-            if (device.type != DeviceType.CPU) classifier.to(device);
+            ModelStreams.LoadWeights(ctx, WeightsStream, Owner, classifier, model.AllowCuda);
             return new SelfSupervisedFineTuneTransformer(env, model, classifier);
         }
         catch

@@ -275,22 +275,16 @@ public sealed class SelfSupervisedTransformer : ITransformer, ICanSaveModel, IDi
     void ICanSaveModel.Save(ModelSaveContext ctx)
     {
         using var lease = _guard.Enter();
-        ctx.CheckAtModel();
-        ctx.SetVersionInfo(GetVersionInfo());
-        ctx.Writer.Write(SelfSupervisedModel.CurrentFormatVersion);
-        ModelStreams.SaveJson(ctx, ModelStream, _model);
+        ModelStreams.SaveRecord(ctx, GetVersionInfo(), SelfSupervisedModel.CurrentFormatVersion, ModelStream, _model);
         ModelStreams.SaveBlob(ctx, AugmentationsStream, System.Text.Encoding.UTF8.GetBytes(Augmentations.ToJson()));
-        ModelStreams.SaveBlob(ctx, WeightsStream, ModuleState.ToBytes(_method.Module));
+        ModelStreams.SaveWeights(ctx, WeightsStream, _method.Module);
     }
 
     // Called by ML.NET through the LoadableClass registration above.
     private static SelfSupervisedTransformer Create(IHostEnvironment env, ModelLoadContext ctx)
     {
-        ctx.CheckAtModel(GetVersionInfo());
-        int format = ctx.Reader.ReadInt32();
-        ModelStreams.RequireFormat(format, SelfSupervisedModel.CurrentFormatVersion, Owner);
-        var model = ModelStreams.LoadJson<SelfSupervisedModel>(ctx, ModelStream, Owner);
-        ModelStreams.RequireFormat(model.FormatVersion, SelfSupervisedModel.CurrentFormatVersion, Owner);
+        var model = ModelStreams.LoadRecord<SelfSupervisedModel>(ctx, GetVersionInfo(), SelfSupervisedModel.CurrentFormatVersion,
+            ModelStream, Owner, m => m.FormatVersion);
         var policyBytes = ModelStreams.LoadBlob(ctx, AugmentationsStream, Owner);
         AugmentationPolicy policy;
         try
@@ -301,7 +295,6 @@ public sealed class SelfSupervisedTransformer : ITransformer, ICanSaveModel, IDi
         {
             throw new InvalidDataException($"The model stream '{AugmentationsStream}' of {Owner} is unreadable: {e.Message}", e);
         }
-        byte[] weights = ModelStreams.LoadBlob(ctx, WeightsStream, Owner);
         if (!SslMethodRegistry.TryGet(model.Method, out SslMethodRegistration? registration))
             throw new InvalidOperationException(
                 $"This model was pretrained with the SSL method '{model.Method}', which is not registered in this process. Call " +
@@ -311,9 +304,7 @@ public sealed class SelfSupervisedTransformer : ITransformer, ICanSaveModel, IDi
         var (encoder, method) = BuildModel(model.InputShape, model.EncoderOptions, registration, model.MethodOptions, seed: 0);
         try
         {
-            ModuleState.Load(method.Module, weights, $"The model stream '{WeightsStream}' of {Owner}");
-            Device device = SslEnvironment.SelectDevice(model.AllowCuda);
-            if (device.type != DeviceType.CPU) method.Module.to(device);
+            ModelStreams.LoadWeights(ctx, WeightsStream, Owner, method.Module, model.AllowCuda);
             return new SelfSupervisedTransformer(env, model, encoder, method, policy);
         }
         catch

@@ -83,34 +83,8 @@ internal static class RealData
         return (torch.tensor(flat, new long[] { n, c, t }), data.Item2);
     }
 
-    private static (float[], int[]) LoadCifar(int perClass, string split)
-    {
-        string root = Path.Combine(SharedData.DataRoot, "cifar10", split);
-        string[] classes = Directory.GetDirectories(root).Select(Path.GetFileName).OfType<string>().Order(StringComparer.Ordinal).ToArray();
-        var pixels = new float[classes.Length * perClass * 3 * 1024];
-        var labels = new int[classes.Length * perClass];
-        int row = 0;
-        for (int label = 0; label < classes.Length; label++)
-        {
-            string[] files = Directory.GetFiles(Path.Combine(root, classes[label]), "*.jpg").Order(StringComparer.Ordinal).Take(perClass).ToArray();
-            if (files.Length < perClass) throw new InvalidOperationException($"{classes[label]} has only {files.Length} images.");
-            foreach (string file in files)
-            {
-                using SKBitmap bitmap = SKBitmap.Decode(file) ?? throw new InvalidDataException($"Cannot decode {file}.");
-                if (bitmap.Width != 32 || bitmap.Height != 32) throw new InvalidDataException($"{file} is not 32x32.");
-                SKColor[] colors = bitmap.Pixels;
-                int baseIndex = row * 3 * 1024;
-                for (int p = 0; p < 1024; p++)
-                {
-                    pixels[baseIndex + p] = colors[p].Red / 255f;
-                    pixels[baseIndex + 1024 + p] = colors[p].Green / 255f;
-                    pixels[baseIndex + 2048 + p] = colors[p].Blue / 255f;
-                }
-                labels[row++] = label;
-            }
-        }
-        return (pixels, labels);
-    }
+    private static (float[], int[]) LoadCifar(int perClass, string split) =>
+        MlNetSsl.TestData.CifarPixels.Load(Path.Combine(SharedData.DataRoot, "cifar10", split), perClass);
 
     private static (byte[], byte[]) LoadMnist()
     {

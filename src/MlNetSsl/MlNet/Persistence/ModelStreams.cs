@@ -1,6 +1,8 @@
 using System.Security.Cryptography;
 using System.Text.Json;
 using Microsoft.ML;
+using Microsoft.ML.Runtime;
+using TorchSharp;
 
 namespace MlNetSsl.MlNet.Persistence;
 
@@ -76,6 +78,40 @@ internal static class ModelStreams
         {
             throw Corrupt(name, owner, $"its JSON is invalid ({e.Message})", e);
         }
+    }
+
+    /// <summary>Writes what every MlNetSsl transformer saves first: its version info, its format version and its JSON record.</summary>
+    public static void SaveRecord<T>(ModelSaveContext ctx, VersionInfo version, int format, string stream, T record)
+    {
+        ctx.CheckAtModel();
+        ctx.SetVersionInfo(version);
+        ctx.Writer.Write(format);
+        SaveJson(ctx, stream, record);
+    }
+
+    /// <summary>Reads what <see cref="SaveRecord"/> wrote, checking both format versions against <paramref name="currentFormat"/>.</summary>
+    /// <exception cref="InvalidDataException">The model part is newer than this code, damaged, or its record is unreadable.</exception>
+    public static T LoadRecord<T>(ModelLoadContext ctx, VersionInfo version, int currentFormat, string stream, string owner, Func<T, int> formatOf)
+    {
+        ctx.CheckAtModel(version);
+        RequireFormat(ctx.Reader.ReadInt32(), currentFormat, owner);
+        T record = LoadJson<T>(ctx, stream, owner);
+        RequireFormat(formatOf(record), currentFormat, owner);
+        return record;
+    }
+
+    /// <summary>Writes <paramref name="module"/>'s weights as the stream <paramref name="stream"/>.</summary>
+    public static void SaveWeights(ModelSaveContext ctx, string stream, torch.nn.Module module) =>
+        SaveBlob(ctx, stream, ModuleState.ToBytes(module));
+
+    /// <summary>Loads the weights stream into <paramref name="module"/> (built with the saved structure) and moves it to
+    /// the device <see cref="SslEnvironment.SelectDevice"/> picks.</summary>
+    /// <exception cref="InvalidDataException">The stream is damaged or does not fit the module.</exception>
+    public static void LoadWeights(ModelLoadContext ctx, string stream, string owner, torch.nn.Module module, bool allowCuda)
+    {
+        ModuleState.Load(module, LoadBlob(ctx, stream, owner), $"The model stream '{stream}' of {owner}");
+        torch.Device device = SslEnvironment.SelectDevice(allowCuda);
+        if (device.type != DeviceType.CPU) module.to(device);
     }
 
     /// <summary>Checks a model part's format version against the newest this code reads.</summary>
