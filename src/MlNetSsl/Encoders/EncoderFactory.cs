@@ -1,6 +1,7 @@
 namespace MlNetSsl;
 
-/// <summary>Builds the encoder that <see cref="EncoderOptions"/> describe for an input shape.</summary>
+/// <summary>Builds the encoder that <see cref="EncoderOptions"/> describe for an input shape: a built-in one by
+/// <see cref="EncoderOptions.Kind"/>, or a registered one by <see cref="EncoderOptions.Name"/>.</summary>
 public static class EncoderFactory
 {
     /// <summary>Creates an encoder for rows of <paramref name="shape"/>.</summary>
@@ -13,6 +14,7 @@ public static class EncoderFactory
         options ??= new EncoderOptions();
         options.Validate(shape);
         SslEnvironment.EnsureInitialized();
+        if (options.Name is { } name) return SslEncoderRegistry.Get(name).Create(shape, options.Clone());
         return options.ResolveKind(shape.Kind) switch
         {
             EncoderKind.ConvNet => new ConvNetEncoder(shape, options),

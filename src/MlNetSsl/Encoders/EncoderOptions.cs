@@ -14,6 +14,12 @@ public sealed class EncoderOptions
     public EncoderKind Kind { get; set; } = EncoderKind.Auto;
 
     /// <summary>
+    /// The name of an encoder registered with <see cref="SslEncoderRegistry"/>; when set, it is built instead of
+    /// <see cref="Kind"/> (which the stage then ignores), and the other options are handed to it. Default null.
+    /// </summary>
+    public string? Name { get; set; }
+
+    /// <summary>
     /// Length of the embedding. Default 0: the architecture's natural feature width, with no extra projection layer
     /// (ConvNet 256 x width, ResNet 512 x width, Mlp and ResMlp <see cref="HiddenSize"/>, Conv1d 128 x width).
     /// Any other positive value adds a final Linear layer to that size.
@@ -71,6 +77,16 @@ public sealed class EncoderOptions
         ArgumentNullException.ThrowIfNull(inputShape);
         if (inputShape.Channels < 1 || inputShape.Height < 1 || inputShape.Width < 1)
             throw new ArgumentException($"The input shape {inputShape} has a non-positive dimension.", nameof(inputShape));
+        if (Name is not null)
+        {
+            // A registered encoder checks its own options; only the shared embedding size is checked here.
+            if (EmbeddingSize < 0)
+                throw new ArgumentException($"EncoderOptions.EmbeddingSize must be positive, or 0 for the encoder's default; got {EmbeddingSize}.", nameof(EmbeddingSize));
+            SslEncoderRegistration registration = SslEncoderRegistry.Get(Name);
+            if (!registration.InputKinds.Contains(inputShape.Kind))
+                throw new ArgumentException($"Encoder {registration.Name} reads {string.Join(" or ", registration.InputKinds)} inputs, not {inputShape.Kind}.", nameof(Name));
+            return;
+        }
         EncoderKind kind = ResolveKind(inputShape.Kind);
         IReadOnlyList<EncoderKind> allowed = KindsFor(inputShape.Kind);
         if (!allowed.Contains(kind))

@@ -18,6 +18,17 @@ public abstract class SslEncoder : nn.Module<Tensor, Tensor>
     /// <param name="inputShape">Shape of one input row.</param>
     protected SslEncoder(string name, SslInputShape inputShape) : base(name) => InputShape = inputShape;
 
+    /// <summary>Creates an encoder that records the options it was built from, so <see cref="CreateUntrained"/> and model
+    /// files can rebuild it (a registered encoder passes the options it was given, <see cref="EncoderOptions.Name"/> included).</summary>
+    /// <param name="name">Module name.</param>
+    /// <param name="inputShape">Shape of one input row.</param>
+    /// <param name="options">The options; a copy is kept.</param>
+    protected SslEncoder(string name, SslInputShape inputShape, EncoderOptions options) : base(name)
+    {
+        InputShape = inputShape;
+        _options = (options ?? throw new ArgumentNullException(nameof(options))).Clone();
+    }
+
     /// <summary>Shape of one input row.</summary>
     public SslInputShape InputShape { get; }
 
