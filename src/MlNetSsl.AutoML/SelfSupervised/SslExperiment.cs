@@ -46,6 +46,8 @@ public sealed class SslExperiment
     private string? _checkpointFolder;
     private int _seed;
     private bool _recordLabelFreeMeasures;
+    private SslMetric _metric = SslMetric.Accuracy;
+    private int _crossValidationRepeats;
 
     internal SslExperiment(MLContext mlContext) => _mlContext = mlContext;
 
@@ -97,6 +99,33 @@ public sealed class SslExperiment
     public SslExperiment SetObjective(SslObjective objective)
     {
         _objective = objective ?? throw new ArgumentNullException(nameof(objective));
+        return this;
+    }
+
+    /// <summary>Sets the metric the cross-validated objective computes and the search optimizes. Default
+    /// <see cref="SslMetric.Accuracy"/>. <see cref="SslMetric.LogLoss"/> is minimized, every other metric maximized
+    /// (<see cref="SslMetrics.IsMaximized"/>): the tuner, the scheduler and the leaderboard rank in that direction.
+    /// <see cref="SslMetric.AreaUnderRocCurve"/> and <see cref="SslMetric.F1Score"/> need two classes (checked when the
+    /// experiment runs); their positive class is the rarer one among the labeled rows. A label-free objective ignores it.</summary>
+    /// <param name="metric">The metric.</param>
+    /// <exception cref="ArgumentOutOfRangeException">Not a defined <see cref="SslMetric"/>.</exception>
+    public SslExperiment SetOptimizingMetric(SslMetric metric)
+    {
+        if (!Enum.IsDefined(metric)) throw new ArgumentOutOfRangeException(nameof(metric), metric, "Unknown metric.");
+        _metric = metric;
+        return this;
+    }
+
+    /// <summary>Sets how many times the cross-validation is repeated with other stratified folds (each repetition reshuffles
+    /// the rows; the metric is the mean over repetitions and its standard error comes from every fold). Fine-tuning trials
+    /// use the first repetition only (a network per fold is their whole cost). Default 0: automatic, ceil(200 / labeled
+    /// rows) between 1 and 5, so few labels get the repetitions that make their noisy metric comparable.</summary>
+    /// <param name="repeats">1 to 10, or 0 for automatic.</param>
+    public SslExperiment SetCrossValidationRepeats(int repeats)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(repeats);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(repeats, 10);
+        _crossValidationRepeats = repeats;
         return this;
     }
 
@@ -209,12 +238,25 @@ public sealed class SslExperiment
                 "rows; a classifier needs labeled rows of at least two classes. Label some rows of another class (rows with a " +
                 "missing value, NaN or empty text, are unlabeled).");
 
+        _metric.CheckClassCount(dataset.ClassCount);
+
         var notes = new List<string>();
         (SslObjective objective, string objectiveExplanation) = ResolveObjective(dataset);
         int[] foldOfRow = new int[dataset.LabeledCount];
         int foldCount = 0;
+        var repetitions = new List<(int[] FoldOfRow, int FoldCount)>();
+        uint positiveKey = MetricCalculator.PositiveKey(dataset.LabeledKeys);
         if (objective.Kind == SslObjectiveKind.CrossValidatedAccuracy)
+        {
             (foldOfRow, foldCount) = StratifiedFolds.Assign(dataset.LabeledKeys, objective.Folds, _seed);
+            int repeats = CrossValidationRepeats(dataset.LabeledCount);
+            repetitions.Add((foldOfRow, foldCount));
+            for (int r = 1; r < repeats; r++) repetitions.Add(StratifiedFolds.Assign(dataset.LabeledKeys, objective.Folds, unchecked(_seed + 7919 * r)));
+            objectiveExplanation += string.Create(CultureInfo.InvariantCulture,
+                $" Metric: {_metric} ({(_metric.IsMaximized() ? "maximized" : "minimized")}{(_metric.RequiresTwoClasses() ? $", positive class: key {positiveKey}, the rarer" : "")}), " +
+                $"{foldCount}-fold cross-validation repeated {repeats} time(s).");
+        }
+        bool maximize = objective.Kind == SslObjectiveKind.LabelFree || _metric.IsMaximized();
 
         SearchSpace space = PrepareSpace(shape.Kind, objective, notes);
         FitSpaceToLabels(space, dataset, foldOfRow, foldCount, notes);
@@ -227,15 +269,21 @@ public sealed class SslExperiment
             string cacheRoot = _checkpointFolder is not null ? Path.Combine(_checkpointFolder, "cache") : temporaryRoot!;
             int pretrainingSeed = unchecked(_seed + 1);
             var runner = new SslTrialRunner(new SslTrialRunner.Settings(dataset, objective, foldOfRow, foldCount, pretrainingSeed,
-                cacheRoot, _recordLabelFreeMeasures));
+                cacheRoot, _recordLabelFreeMeasures)
+            {
+                Metric = _metric,
+                PositiveKey = positiveKey,
+                RepeatedFolds = repetitions.Count > 0 ? repetitions : null,
+            });
+            string metricDescription = objective.Kind == SslObjectiveKind.LabelFree ? "" : $"metric={_metric},repeats={repetitions.Count},";
             string description = string.Create(CultureInfo.InvariantCulture,
-                $"SelfSupervised(input={_inputColumnName},{shape},label={_labelColumnName},{objective.Name},folds used={foldCount}," +
+                $"SelfSupervised(input={_inputColumnName},{shape},label={_labelColumnName},{objective.Name},{metricDescription}folds used={foldCount}," +
                 $"rows={dataset.RowCount},labeled={dataset.LabeledCount},data={dataset.ContentHash()},pretraining seed={pretrainingSeed})");
 
             SearchResult search = await _search
                 .SetSearchSpace(space)
                 .SetScheduler(_scheduler)
-                .SetIsMaximize(true)
+                .SetIsMaximize(maximize)
                 .SetTrialRunner(runner)
                 .SetRunnerDescription(description)
                 .RunAsync(cancellationToken).ConfigureAwait(false);
@@ -245,8 +293,16 @@ public sealed class SslExperiment
             SslTrialParameters parameters = best.Parameters.AsType<SslTrialParameters>();
             ITransformer model = Refit(dataset, runner, best, parameters, search.MaxFidelity, cancellationToken);
             IReadOnlyList<SslTrialMeasures> measures = runner.LoadMeasures();
-            return new SslExperimentResult(new SslTrialResult(best, model), search.Trials, search.StopReason, search.Elapsed)
+            SslTrialMeasures? bestMeasures = MeasuresOf(measures, best);
+            var bestResult = new SslTrialResult(best, model)
             {
+                MetricStandardError = bestMeasures?.MetricStandardError,
+                MetricStandardDeviation = bestMeasures?.MetricStandardDeviation,
+            };
+            return new SslExperimentResult(bestResult, search.Trials, search.StopReason, search.Elapsed)
+            {
+                OptimizingMetric = objective.Kind == SslObjectiveKind.LabelFree ? null : _metric,
+                IsMetricMaximized = maximize,
                 Objective = objective,
                 ObjectiveExplanation = objectiveExplanation,
                 BestFeatureSource = parameters.Features,
@@ -261,6 +317,15 @@ public sealed class SslExperiment
             if (temporaryRoot is not null) TryDeleteDirectory(temporaryRoot);
         }
     }
+
+    /// <summary>The repetitions of the cross-validation: as set, or ceil(200 / labeled rows) between 1 and 5.</summary>
+    private int CrossValidationRepeats(int labeledCount) =>
+        _crossValidationRepeats > 0 ? _crossValidationRepeats : Math.Clamp((200 + labeledCount - 1) / Math.Max(1, labeledCount), 1, 5);
+
+    /// <summary>The measures of a trial's last scored segment (its fidelity; a fidelity-independent trial's only one).</summary>
+    internal static SslTrialMeasures? MeasuresOf(IReadOnlyList<SslTrialMeasures> measures, TrialRecord trial) =>
+        measures.Where(m => m.TrialId == trial.TrialId && (m.Fidelity == trial.Fidelity || m.FeatureSource != SslFeatureSource.SelfSupervised))
+            .OrderByDescending(m => m.Fidelity ?? 0).FirstOrDefault();
 
     private (SslObjective Objective, string Explanation) ResolveObjective(SslDataset dataset)
     {
