@@ -33,6 +33,11 @@ public sealed class SslExperimentResult
     /// <see cref="MulticlassTrainerExperiment"/> (accuracy).</summary>
     public SslMetric? OptimizingMetric { get; internal init; }
 
+    /// <summary>Self-supervised experiment: how the final configuration was chosen from the leaderboard (the
+    /// one-standard-error rule, see <see cref="SslExperiment.SetOneStandardErrorRule"/>, or its top); null otherwise.
+    /// <see cref="BestTrial"/> is the chosen trial, which may not be the first row of <see cref="Trials"/>.</summary>
+    public string? SelectionExplanation { get; internal init; }
+
     /// <summary>Whether a higher metric ranked better (false for log-loss).</summary>
     public bool IsMetricMaximized { get; internal init; } = true;
 

@@ -1,5 +1,6 @@
 using System.Globalization;
 using Microsoft.ML;
+using Microsoft.ML.Data;
 
 namespace MlNetSsl.AutoML;
 
@@ -28,7 +29,7 @@ public sealed class SslExperiment
 {
     private readonly MLContext _mlContext;
     // Waits for trials the budget abandoned: the refit uses the pretraining cache they train against.
-    private readonly SearchExperiment _search = new SearchExperiment().SetTuner(SslTuner.Tpe.WithDefaultFirst())
+    private readonly SearchExperiment _search = new SearchExperiment()
         .SetEffectiveConfiguration(SslSearchSpace.EffectiveConfiguration).WaitForAbandonedTrials();
 
     /// <summary>The underlying search (for tests of its settings).</summary>
@@ -48,6 +49,10 @@ public sealed class SslExperiment
     private bool _recordLabelFreeMeasures;
     private SslMetric _metric = SslMetric.Accuracy;
     private int _crossValidationRepeats;
+    private SslTuner? _tuner;
+    private bool? _portfolio;
+    private bool _oneStandardErrorRule = true;
+    private double _trialTimeCapFraction = 0.5;
 
     internal SslExperiment(MLContext mlContext) => _mlContext = mlContext;
 
@@ -129,11 +134,46 @@ public sealed class SslExperiment
         return this;
     }
 
-    /// <summary>Sets the tuner. Default: <c>SslTuner.Tpe.WithDefaultFirst()</c> (the first trial is the space's default
-    /// configuration, then TPE); add <see cref="SslTuner.WithDefaultFirst"/> to Random or TPE to keep that.</summary>
+    /// <summary>Sets the tuner. Default: the portfolio of cheap strong baselines (see <see cref="SetPortfolio"/>: raw-feature
+    /// LightGBM and L-BFGS, a short SSL run with a linear probe, raw + SSL features, the default configuration...), then
+    /// TPE. Setting a tuner turns the portfolio off unless <see cref="SetPortfolio"/> turns it on again; add
+    /// <see cref="SslTuner.WithDefaultFirst"/> to Random or TPE to start from the default configuration.</summary>
     public SslExperiment SetTuner(SslTuner tuner)
     {
-        _search.SetTuner(tuner);
+        _tuner = tuner ?? throw new ArgumentNullException(nameof(tuner));
+        return this;
+    }
+
+    /// <summary>Whether the portfolio of cheap strong baselines for the input kind and data size (an embedded data file,
+    /// documented in docs/automl.md) runs before the tuner's proposals, in order of expected value per second, so the
+    /// plain baselines are never left untried by a budget spent on slow SSL trials. Default: on with the default tuner,
+    /// off once <see cref="SetTuner"/> is called (call this after it to keep the portfolio).</summary>
+    public SslExperiment SetPortfolio(bool enabled = true)
+    {
+        _portfolio = enabled;
+        return this;
+    }
+
+    /// <summary>How the final configuration is chosen. True (the default): the one-standard-error rule, the cheapest
+    /// trial (shortest trial time) whose metric is within one standard error (<see cref="SslTrialResult.MetricStandardError"/>)
+    /// of the leaderboard's best, among trials measured at the best's fidelity or whose metric does not depend on it; so a
+    /// difference smaller than the cross-validation's noise does not buy a slower pipeline. False: the top of the
+    /// leaderboard.</summary>
+    public SslExperiment SetOneStandardErrorRule(bool enabled = true)
+    {
+        _oneStandardErrorRule = enabled;
+        return this;
+    }
+
+    /// <summary>Caps every trial segment's time, with a time budget, at <paramref name="fractionOfRemainingBudget"/> of the
+    /// budget left when it starts: a segment over its cap fails with a <see cref="TimeoutException"/> and the search goes on,
+    /// so one slow configuration cannot take the rest of the budget. Default 0.5; 1 caps only at the budget itself.</summary>
+    /// <param name="fractionOfRemainingBudget">In (0, 1].</param>
+    public SslExperiment SetTrialTimeCap(double fractionOfRemainingBudget)
+    {
+        if (!(fractionOfRemainingBudget > 0 && fractionOfRemainingBudget <= 1))
+            throw new ArgumentOutOfRangeException(nameof(fractionOfRemainingBudget), fractionOfRemainingBudget, "The fraction must be in (0, 1].");
+        _trialTimeCapFraction = fractionOfRemainingBudget;
         return this;
     }
 
@@ -260,7 +300,16 @@ public sealed class SslExperiment
 
         SearchSpace space = PrepareSpace(shape.Kind, objective, notes);
         FitSpaceToLabels(space, dataset, foldOfRow, foldCount, notes);
-        bool searchesRawFeatures = Choices(space, SslSearchSpace.FeaturesOption).Contains(nameof(SslFeatureSource.RawFeatures));
+        SslTuner tuner = _tuner ?? SslTuner.Tpe;
+        if (_portfolio ?? _tuner is null)
+        {
+            IReadOnlyList<(string Name, Parameters Configuration)> portfolio = SslPortfolio.For(space, shape.Kind, dataset.RowCount, dataset.LabeledCount);
+            tuner = tuner.WithPortfolioFirst($"{shape.Kind},{SslPortfolio.Version},{portfolio.Count}", portfolio.Select(p => p.Configuration).ToArray());
+            notes.Add($"Portfolio first ({portfolio.Count} configurations, then {(_tuner ?? SslTuner.Tpe).Name}): {string.Join("; ", portfolio.Select(p => p.Name))}.");
+        }
+        _search.SetTuner(tuner);
+        IReadOnlyList<object> sources = Choices(space, SslSearchSpace.FeaturesOption);
+        bool searchesRawFeatures = sources.Contains(nameof(SslFeatureSource.RawFeatures)) || sources.Contains(nameof(SslFeatureSource.RawAndSelfSupervised));
         if (searchesRawFeatures) _ = dataset.RawFeatures(); // read once now: a bad value fails here, not in every trial
 
         string? temporaryRoot = _checkpointFolder is null ? Directory.CreateTempSubdirectory("mlnetssl-ssl-").FullName : null;
@@ -274,6 +323,7 @@ public sealed class SslExperiment
                 Metric = _metric,
                 PositiveKey = positiveKey,
                 RepeatedFolds = repetitions.Count > 0 ? repetitions : null,
+                TrialTimeCapFraction = _trialTimeCapFraction,
             });
             string metricDescription = objective.Kind == SslObjectiveKind.LabelFree ? "" : $"metric={_metric},repeats={repetitions.Count},";
             string description = string.Create(CultureInfo.InvariantCulture,
@@ -288,11 +338,14 @@ public sealed class SslExperiment
                 .SetRunnerDescription(description)
                 .RunAsync(cancellationToken).ConfigureAwait(false);
 
-            TrialRecord best = search.BestTrial ?? throw NoResult(search, cancellationToken);
+            TrialRecord top = search.BestTrial ?? throw NoResult(search, cancellationToken);
             cancellationToken.ThrowIfCancellationRequested();
+            IReadOnlyList<SslTrialMeasures> measures = runner.LoadMeasures();
+            (TrialRecord best, string selection) = _oneStandardErrorRule && objective.Kind == SslObjectiveKind.CrossValidatedAccuracy
+                ? SelectWithinOneStandardError(search.Trials, measures, maximize)
+                : (top, $"The top of the leaderboard, trial {top.TrialId}.");
             SslTrialParameters parameters = best.Parameters.AsType<SslTrialParameters>();
             ITransformer model = Refit(dataset, runner, best, parameters, search.MaxFidelity, cancellationToken);
-            IReadOnlyList<SslTrialMeasures> measures = runner.LoadMeasures();
             SslTrialMeasures? bestMeasures = MeasuresOf(measures, best);
             var bestResult = new SslTrialResult(best, model)
             {
@@ -302,6 +355,7 @@ public sealed class SslExperiment
             return new SslExperimentResult(bestResult, search.Trials, search.StopReason, search.Elapsed)
             {
                 OptimizingMetric = objective.Kind == SslObjectiveKind.LabelFree ? null : _metric,
+                SelectionExplanation = selection,
                 IsMetricMaximized = maximize,
                 Objective = objective,
                 ObjectiveExplanation = objectiveExplanation,
@@ -322,9 +376,38 @@ public sealed class SslExperiment
     private int CrossValidationRepeats(int labeledCount) =>
         _crossValidationRepeats > 0 ? _crossValidationRepeats : Math.Clamp((200 + labeledCount - 1) / Math.Max(1, labeledCount), 1, 5);
 
+    /// <summary>
+    /// The one-standard-error rule: among the trials comparable with the leaderboard's best (measured at its fidelity, or
+    /// with a metric that does not depend on the fidelity), those within one standard error of the best's metric are
+    /// equally good as far as the cross-validation can tell, and the cheapest of them (shortest trial time, then
+    /// leaderboard order) is chosen. Without a standard error (a single fold value) the best stands.
+    /// </summary>
+    internal static (TrialRecord Trial, string Explanation) SelectWithinOneStandardError(IReadOnlyList<TrialRecord> leaderboard,
+        IReadOnlyList<SslTrialMeasures> measures, bool maximize)
+    {
+        TrialRecord best = leaderboard[0];
+        double? error = MeasuresOf(measures, best)?.MetricStandardError;
+        if (error is not double se || !(se > 0) || best.Metric is not double top)
+            return (best, $"The top of the leaderboard, trial {best.TrialId} (no standard error to apply the one-standard-error rule).");
+        double threshold = maximize ? top - se : top + se;
+        var candidates = leaderboard
+            .Select((trial, rank) => (trial, rank))
+            .Where(c => c.trial.Metric is double m && (maximize ? m >= threshold : m <= threshold)
+                && (c.trial.Fidelity == best.Fidelity || MeasuresOf(measures, c.trial)?.FeatureSource is SslFeatureSource.RawFeatures))
+            .OrderBy(c => c.trial.Duration).ThenBy(c => c.rank)
+            .ToList();
+        TrialRecord chosen = candidates.Count > 0 ? candidates[0].trial : best;
+        string explanation = FormattableString.Invariant(
+            $"One-standard-error rule: the best metric is {top:0.####} +/- {se:0.####} (trial {best.TrialId}); {candidates.Count} trial(s) within one standard error; ")
+            + (chosen == best ? FormattableString.Invariant($"the best is also the cheapest, trial {best.TrialId}.")
+                : FormattableString.Invariant($"chose the cheapest, trial {chosen.TrialId} ({chosen.Metric:0.####}, {chosen.Duration.TotalSeconds:0.#} s against {best.Duration.TotalSeconds:0.#} s)."));
+        return (chosen, explanation);
+    }
+
     /// <summary>The measures of a trial's last scored segment (its fidelity; a fidelity-independent trial's only one).</summary>
     internal static SslTrialMeasures? MeasuresOf(IReadOnlyList<SslTrialMeasures> measures, TrialRecord trial) =>
-        measures.Where(m => m.TrialId == trial.TrialId && (m.Fidelity == trial.Fidelity || m.FeatureSource != SslFeatureSource.SelfSupervised))
+        measures.Where(m => m.TrialId == trial.TrialId && (m.Fidelity == trial.Fidelity
+                || m.FeatureSource is SslFeatureSource.RawFeatures))
             .OrderByDescending(m => m.Fidelity ?? 0).FirstOrDefault();
 
     private (SslObjective Objective, string Explanation) ResolveObjective(SslDataset dataset)
@@ -410,11 +493,20 @@ public sealed class SslExperiment
         {
             return RefitFineTune(dataset, runner, best, parameters, maxFidelity, cancellationToken);
         }
-        if (parameters.Features == SslFeatureSource.SelfSupervised)
+        if (parameters.Features is SslFeatureSource.SelfSupervised or SslFeatureSource.RawAndSelfSupervised)
         {
             // The trials pretrained on every row already; the cache holds the best trial's encoder at its fidelity.
             SelfSupervisedOptions options = runner.PretrainingOptions(parameters.Pretraining, best.Fidelity ?? parameters.Pretraining.Epochs, maxFidelity);
             featurizer = runner.Cache.Pretrain(_mlContext, dataset.Data, options, SslTrialRunner.CacheKey(best.Parameters), cancellationToken).Transformer;
+            if (parameters.Features == SslFeatureSource.RawAndSelfSupervised)
+            {
+                // Raw columns first, then the embedding, as the trials concatenated them.
+                IDataView embedded = featurizer.Transform(dataset.Data);
+                ITransformer rawBeside = dataset.RawFeaturizer(_mlContext, SslDataset.RawFeatureColumn)
+                    .Append(_mlContext.Transforms.Concatenate(SslDataset.FeatureColumn, SslDataset.RawFeatureColumn, SslDataset.FeatureColumn))
+                    .Fit(embedded);
+                featurizer = new TransformerChain<ITransformer>(featurizer, rawBeside);
+            }
         }
         else
         {
@@ -471,6 +563,8 @@ public sealed class SslExperiment
     {
         string downstream = SslDownstream.Describe(parameters.Downstream);
         if (parameters.Features == SslFeatureSource.RawFeatures) return $"RawFeatures -> {downstream}";
+        if (parameters.Features == SslFeatureSource.RawAndSelfSupervised)
+            return $"RawAndSelfSupervised(raw input + {Describe(new SslTrialParameters { Features = SslFeatureSource.SelfSupervised, Pretraining = parameters.Pretraining, Downstream = parameters.Downstream }, fidelity).Split(" -> ")[0]}) -> {downstream}";
         SslPretrainingParameters p = parameters.Pretraining;
         if (parameters.Features == SslFeatureSource.SupervisedFromScratch)
             return string.Create(CultureInfo.InvariantCulture,

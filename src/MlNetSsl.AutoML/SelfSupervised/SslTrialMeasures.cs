@@ -12,7 +12,7 @@ public sealed record SslTrialMeasures
     /// <summary>The fidelity (pretraining epochs) of the segment; null without a scheduler.</summary>
     public int? Fidelity { get; init; }
 
-    /// <summary>Pretrained embeddings or raw features.</summary>
+    /// <summary>Pretrained embeddings, raw features, both concatenated, or training from scratch.</summary>
     public SslFeatureSource FeatureSource { get; init; }
 
     /// <summary>The objective's value (what the trial reported).</summary>
@@ -72,7 +72,7 @@ public sealed class PretrainingReuseSummary
 {
     internal PretrainingReuseSummary(IEnumerable<SslTrialMeasures> measures)
     {
-        var pretrained = measures.Where(m => m.FeatureSource == SslFeatureSource.SelfSupervised).ToList();
+        var pretrained = measures.Where(m => m.FeatureSource is SslFeatureSource.SelfSupervised or SslFeatureSource.RawAndSelfSupervised).ToList();
         Segments = pretrained.Count;
         EpochsTrained = pretrained.Sum(m => m.PretrainingEpochsTrained);
         EpochsReused = pretrained.Sum(m => m.PretrainingEpochsReused);

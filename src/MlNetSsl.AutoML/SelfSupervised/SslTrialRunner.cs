@@ -36,12 +36,38 @@ internal sealed class SslTrialRunner : ITrialRunner
     public Task<double> RunAsync(TrialRequest request, CancellationToken cancellationToken)
     {
         SslTrialParameters parameters = request.Parameters.AsType<SslTrialParameters>();
-        return Task.FromResult(parameters.Features switch
+        // The time cap: a share of the budget left, so one slow configuration fails alone instead of ending the search.
+        TimeSpan? cap = request.RemainingBudget is TimeSpan left ? left * _settings.TrialTimeCapFraction : null;
+        using var capped = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        if (cap is TimeSpan limit) capped.CancelAfter(limit > TimeSpan.Zero ? limit : TimeSpan.Zero);
+        try
         {
-            SslFeatureSource.RawFeatures => RunRawFeatures(request, parameters, cancellationToken),
-            SslFeatureSource.SupervisedFromScratch => RunFromScratch(request, parameters, cancellationToken),
-            _ => RunSelfSupervised(request, parameters, cancellationToken),
-        });
+            return Task.FromResult(parameters.Features switch
+            {
+                SslFeatureSource.RawFeatures => RunRawFeatures(request, parameters, capped.Token),
+                SslFeatureSource.SupervisedFromScratch => RunFromScratch(request, parameters, capped.Token),
+                _ => RunSelfSupervised(request, parameters, capped.Token), // with or without the raw features beside
+            });
+        }
+        catch (Exception e) when (capped.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            throw new TimeoutException(string.Create(CultureInfo.InvariantCulture,
+                $"Trial {request.TrialId} exceeded its time cap of {cap!.Value.TotalSeconds:0.#} s ({_settings.TrialTimeCapFraction:P0} of the " +
+                $"{request.RemainingBudget!.Value.TotalSeconds:0.#} s of budget left when it started)."), e);
+        }
+    }
+
+    /// <summary>Fine-tuning epochs follow the fidelity: a segment at fidelity f of a maximum F trains
+    /// round(epochs x f / F) epochs (at least 1), so a low rung of a fine-tuning or from-scratch trial costs what a low rung
+    /// should and the scheduler can stop it early. Without a scheduler the configured epochs.</summary>
+    internal static SslDownstreamParameters AtFidelity(SslDownstreamParameters downstream, int? fidelity, int? maxFidelity)
+    {
+        if (fidelity is not int f || maxFidelity is not int max || max <= 0 || f >= max) return downstream;
+        var scaled = downstream.ForTrainingFromScratch(); // a copy; restore what that changes
+        scaled.Trainer = downstream.Trainer;
+        scaled.FreezeEncoder = downstream.FreezeEncoder;
+        scaled.FineTuneEpochs = Math.Max(1, (int)Math.Round(downstream.FineTuneEpochs * (double)f / max));
+        return scaled;
     }
 
     /// <summary>A stage holding the configuration's encoder at random (seeded) initial weights, with the input
@@ -104,12 +130,17 @@ internal sealed class SslTrialRunner : ITrialRunner
         LabelFreeMeasures? labelFree = null;
         if (_settings.Objective.Kind == SslObjectiveKind.CrossValidatedAccuracy && parameters.Downstream.Trainer == DownstreamTrainer.FineTune)
         {
-            estimate = EvaluateFineTune(ml, stage, parameters.Downstream, request.Seed, cancellationToken);
+            estimate = EvaluateFineTune(ml, stage, AtFidelity(parameters.Downstream, request.Fidelity, request.MaxFidelity), request.Seed, cancellationToken);
         }
         else if (_settings.Objective.Kind == SslObjectiveKind.CrossValidatedAccuracy)
         {
             float[][] embeddings = stage.Transform(_settings.Dataset.LabeledView)
                 .GetColumn<VBuffer<float>>(SslDataset.FeatureColumn).Select(v => v.DenseValues().ToArray()).ToArray();
+            if (parameters.Features == SslFeatureSource.RawAndSelfSupervised)
+            {
+                float[][] raw = _settings.Dataset.RawFeatures();
+                embeddings = embeddings.Select((e, row) => (float[])[.. raw[row], .. e]).ToArray(); // the refit's Concatenate order
+            }
             estimate = EvaluateVectors(ml, embeddings, parameters.Downstream, cancellationToken);
         }
         if (_settings.Objective.Kind == SslObjectiveKind.LabelFree || _settings.RecordLabelFreeMeasures)
@@ -121,7 +152,7 @@ internal sealed class SslTrialRunner : ITrialRunner
         {
             TrialId = request.TrialId,
             Fidelity = request.Fidelity,
-            FeatureSource = SslFeatureSource.SelfSupervised,
+            FeatureSource = parameters.Features,
             Metric = metric,
             RankMe = labelFree?.RankMe,
             RankMeFraction = labelFree?.RankMeFraction,
@@ -141,7 +172,8 @@ internal sealed class SslTrialRunner : ITrialRunner
         ScoreOnce(request, SslFeatureSource.SupervisedFromScratch, "Supervised training from scratch", cancellationToken, ml =>
         {
             using SelfSupervisedTransformer untrained = UntrainedStage(ml, parameters.Pretraining);
-            MetricEstimate estimate = EvaluateFineTune(ml, untrained, parameters.Downstream.ForTrainingFromScratch(), request.Seed, cancellationToken);
+            MetricEstimate estimate = EvaluateFineTune(ml, untrained,
+                AtFidelity(parameters.Downstream.ForTrainingFromScratch(), request.Fidelity, request.MaxFidelity), request.Seed, cancellationToken);
             return (estimate, untrained.EmbeddingSize);
         });
 
@@ -192,7 +224,9 @@ internal sealed class SslTrialRunner : ITrialRunner
     private double ScoreOnce(TrialRequest request, SslFeatureSource source, string what, CancellationToken cancellationToken,
         Func<MLContext, (MetricEstimate Estimate, int? EmbeddingSize)> score)
     {
-        string stateFile = Path.Combine(request.StateDirectory, MetricFile);
+        // Training from scratch follows the fidelity (its epochs scale with it), so it is scored once per rung.
+        string stateFile = Path.Combine(request.StateDirectory, source == SslFeatureSource.SupervisedFromScratch && request.Fidelity is int rung
+            ? $"metric-{rung.ToString(CultureInfo.InvariantCulture)}.txt" : MetricFile);
         // Written atomically; an unreadable one (an earlier version's torn write) is scored again rather than failing the trial.
         if (File.Exists(stateFile) && double.TryParse(File.ReadAllText(stateFile), NumberStyles.Float, CultureInfo.InvariantCulture, out double stored)
             && double.IsFinite(stored))
@@ -256,6 +290,9 @@ internal sealed class SslTrialRunner : ITrialRunner
     {
         /// <summary>The metric the cross-validated objective computes. Default accuracy.</summary>
         public SslMetric Metric { get; init; } = SslMetric.Accuracy;
+
+        /// <summary>With a time budget, the share of the budget left that caps each segment.</summary>
+        public double TrialTimeCapFraction { get; init; } = 0.5;
 
         /// <summary>The positive class key of two-class metrics.</summary>
         public uint PositiveKey { get; init; } = 2;

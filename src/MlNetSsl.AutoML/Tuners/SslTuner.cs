@@ -74,6 +74,13 @@ public sealed class SslTuner
     public SslTuner WithDefaultFirst() =>
         new($"{Name}+DefaultFirst", (space, seed) => new DefaultFirstTuner(_create(space, seed), space.Default));
 
+    /// <summary>This tuner after a fixed list of configurations (the experiment's portfolio): each is proposed once, in
+    /// order, and the inner tuner learns from their trials.</summary>
+    /// <param name="label">Names the list in <see cref="Name"/> (so a checkpoint of another list is refused).</param>
+    /// <param name="configurations">The configurations, in order.</param>
+    internal SslTuner WithPortfolioFirst(string label, IReadOnlyList<Parameters> configurations) =>
+        new($"{Name}+Portfolio({label})", (space, seed) => new PortfolioFirstTuner(_create(space, seed), configurations));
+
     /// <summary>A description of the tuner and its options (recorded in checkpoints).</summary>
     public string Name { get; }
 
