@@ -7,9 +7,11 @@ namespace MlNetSsl.AutoML;
 /// <summary>
 /// AutoML for few labels: searches self-supervised pretraining (method, augmentations, encoder, embedding size, learning
 /// rate, batch size, the method's key hyperparameter, epochs as the fidelity) together with the downstream trainer, and
-/// the honest alternative without pretraining (the same trainer on raw features). Every row of the dataset pretrains;
-/// rows with a label score the trials (cross-validated accuracy) unless labels are too few, when a label-free measure of
-/// the embeddings does. Created with <c>mlContext.SelfSupervisedExperiment()</c>; built on <see cref="SearchExperiment"/>,
+/// the honest alternatives without pretraining (the same trainer on raw features, or on raw and SSL features together;
+/// the encoder trained from scratch). A portfolio of cheap strong baselines runs before the tuner's proposals. Every row of
+/// the dataset pretrains; rows with a label score the trials (the cross-validated metric of <see cref="SetOptimizingMetric"/>,
+/// with its standard error) unless labels are too few, when a label-free measure of the embeddings does; the final choice
+/// is the cheapest trial within one standard error of the best. Created with <c>mlContext.SelfSupervisedExperiment()</c>; built on <see cref="SearchExperiment"/>,
 /// so tuners, schedulers, time budget, memory limit, cancellation and checkpoint/resume work as there.
 /// </summary>
 /// <example><code>
@@ -18,7 +20,7 @@ namespace MlNetSsl.AutoML;
 ///     .SetInputColumn("Image")
 ///     .SetSearchSpace(SslSearchSpace.For(data, "Image"))
 ///     .SetObjective(SslObjective.Auto)
-///     .SetTuner(SslTuner.Tpe.WithDefaultFirst())
+///     .SetOptimizingMetric(SslMetric.MacroAccuracy)    // default Accuracy; LogLoss is minimized
 ///     .SetScheduler(SslScheduler.Asha(minEpochs: 2, maxEpochs: 30, reduction: 3))
 ///     .SetTrainingTimeInSeconds(600).SetMaxTrials(40)
 ///     .SetCheckpoint("experiment-folder")
@@ -155,7 +157,7 @@ public sealed class SslExperiment
     }
 
     /// <summary>How the final configuration is chosen. True (the default): the one-standard-error rule, the cheapest
-    /// trial (shortest trial time) whose metric is within one standard error (<see cref="SslTrialResult.MetricStandardError"/>)
+    /// trial (trial time plus the pretraining time it reused from the cache) whose metric is within one standard error (<see cref="SslTrialResult.MetricStandardError"/>)
     /// of the leaderboard's best, among trials measured at the best's fidelity or whose metric does not depend on it; so a
     /// difference smaller than the cross-validation's noise does not buy a slower pipeline. False: the top of the
     /// leaderboard.</summary>
@@ -379,8 +381,8 @@ public sealed class SslExperiment
     /// <summary>
     /// The one-standard-error rule: among the trials comparable with the leaderboard's best (measured at its fidelity, or
     /// with a metric that does not depend on the fidelity), those within one standard error of the best's metric are
-    /// equally good as far as the cross-validation can tell, and the cheapest of them (shortest trial time, then
-    /// leaderboard order) is chosen. Without a standard error (a single fold value) the best stands.
+    /// equally good as far as the cross-validation can tell, and the cheapest of them (trial time plus the pretraining time
+    /// it reused from the cache, then leaderboard order) is chosen. Without a standard error (a single fold value) the best stands.
     /// </summary>
     internal static (TrialRecord Trial, string Explanation) SelectWithinOneStandardError(IReadOnlyList<TrialRecord> leaderboard,
         IReadOnlyList<SslTrialMeasures> measures, bool maximize)
@@ -394,13 +396,15 @@ public sealed class SslExperiment
             .Select((trial, rank) => (trial, rank))
             .Where(c => c.trial.Metric is double m && (maximize ? m >= threshold : m <= threshold)
                 && (c.trial.Fidelity == best.Fidelity || MeasuresOf(measures, c.trial)?.FeatureSource is SslFeatureSource.RawFeatures))
-            .OrderBy(c => c.trial.Duration).ThenBy(c => c.rank)
+            .OrderBy(c => Cost(c.trial)).ThenBy(c => c.rank)
             .ToList();
         TrialRecord chosen = candidates.Count > 0 ? candidates[0].trial : best;
+        // What the pipeline cost to build: a trial that reused another's pretrained encoder is only as cheap as that encoder.
+        double Cost(TrialRecord trial) => trial.Duration.TotalSeconds + measures.Where(m => m.TrialId == trial.TrialId).Sum(m => m.PretrainingSecondsSaved);
         string explanation = FormattableString.Invariant(
             $"One-standard-error rule: the best metric is {top:0.####} +/- {se:0.####} (trial {best.TrialId}); {candidates.Count} trial(s) within one standard error; ")
             + (chosen == best ? FormattableString.Invariant($"the best is also the cheapest, trial {best.TrialId}.")
-                : FormattableString.Invariant($"chose the cheapest, trial {chosen.TrialId} ({chosen.Metric:0.####}, {chosen.Duration.TotalSeconds:0.#} s against {best.Duration.TotalSeconds:0.#} s)."));
+                : FormattableString.Invariant($"chose the cheapest, trial {chosen.TrialId} ({chosen.Metric:0.####}, {Cost(chosen):0.#} s against {Cost(best):0.#} s)."));
         return (chosen, explanation);
     }
 
@@ -445,7 +449,7 @@ public sealed class SslExperiment
             if (sources.Any(s => !Equals(s, nameof(SslFeatureSource.SelfSupervised))))
             {
                 space[SslSearchSpace.FeaturesOption] = new ChoiceOption(nameof(SslFeatureSource.SelfSupervised));
-                notes.Add("The label-free objective scores pretrained embeddings only, so the alternatives without pretraining " +
+                notes.Add("The label-free objective scores pretrained embeddings only, so the other feature sources " +
                     $"({string.Join(", ", sources.Where(s => !Equals(s, nameof(SslFeatureSource.SelfSupervised))))}) were left out of the search.");
             }
             if (space.Remove(SslSearchSpace.DownstreamOption))
