@@ -156,8 +156,9 @@ public sealed class SslExperiment
         return this;
     }
 
-    /// <summary>How the final configuration is chosen. True (the default): the one-standard-error rule, the cheapest
-    /// trial (trial time plus the pretraining time it reused from the cache) whose metric is within one standard error (<see cref="SslTrialResult.MetricStandardError"/>)
+    /// <summary>How the final configuration is chosen. True (the default): the one-standard-error rule, the simplest trial
+    /// (raw features, then a trainer on embeddings, then a trained network; ties: the cheapest, trial time plus the
+    /// pretraining time it reused from the cache) whose metric is within one standard error (<see cref="SslTrialResult.MetricStandardError"/>)
     /// of the leaderboard's best, among trials measured at the best's fidelity or whose metric does not depend on it; so a
     /// difference smaller than the cross-validation's noise does not buy a slower pipeline. False: the top of the
     /// leaderboard.</summary>
@@ -362,7 +363,7 @@ public sealed class SslExperiment
                 Objective = objective,
                 ObjectiveExplanation = objectiveExplanation,
                 BestFeatureSource = parameters.Features,
-                BestPipelineDescription = Describe(parameters, best.Fidelity),
+                BestPipelineDescription = Describe(parameters, best.Fidelity, search.MaxFidelity),
                 TrialMeasures = measures,
                 PretrainingReuse = new PretrainingReuseSummary(measures),
                 Notes = notes,
@@ -381,8 +382,9 @@ public sealed class SslExperiment
     /// <summary>
     /// The one-standard-error rule: among the trials comparable with the leaderboard's best (measured at its fidelity, or
     /// with a metric that does not depend on the fidelity), those within one standard error of the best's metric are
-    /// equally good as far as the cross-validation can tell, and the cheapest of them (trial time plus the pretraining time
-    /// it reused from the cache, then leaderboard order) is chosen. Without a standard error (a single fold value) the best stands.
+    /// equally good as far as the cross-validation can tell, and the simplest of them is chosen: raw features (no encoder)
+    /// before a trainer on embeddings before a fine-tuned or from-scratch network, then the cheapest (trial time plus the
+    /// pretraining time it reused from the cache), then leaderboard order. Without a standard error (a single fold value) the best stands.
     /// </summary>
     internal static (TrialRecord Trial, string Explanation) SelectWithinOneStandardError(IReadOnlyList<TrialRecord> leaderboard,
         IReadOnlyList<SslTrialMeasures> measures, bool maximize)
@@ -396,15 +398,28 @@ public sealed class SslExperiment
             .Select((trial, rank) => (trial, rank))
             .Where(c => c.trial.Metric is double m && (maximize ? m >= threshold : m <= threshold)
                 && (c.trial.Fidelity == best.Fidelity || MeasuresOf(measures, c.trial)?.FeatureSource is SslFeatureSource.RawFeatures))
-            .OrderBy(c => Cost(c.trial)).ThenBy(c => c.rank)
+            .OrderBy(c => Complexity(c.trial)).ThenBy(c => Cost(c.trial)).ThenBy(c => c.rank)
             .ToList();
         TrialRecord chosen = candidates.Count > 0 ? candidates[0].trial : best;
         // What the pipeline cost to build: a trial that reused another's pretrained encoder is only as cheap as that encoder.
         double Cost(TrialRecord trial) => trial.Duration.TotalSeconds + measures.Where(m => m.TrialId == trial.TrialId).Sum(m => m.PretrainingSecondsSaved);
+        // The simplest pipeline first: raw features (no encoder), then a trainer on embeddings, then a trained network.
+        int Complexity(TrialRecord trial)
+        {
+            SslFeatureSource? source = MeasuresOf(measures, trial)?.FeatureSource;
+            bool fineTunes = trial.Parameters.TryGetPath($"{SslSearchSpace.DownstreamOption}.{nameof(SslDownstreamParameters.Trainer)}", out object? trainer)
+                && Equals(trainer, nameof(DownstreamTrainer.FineTune));
+            return source switch
+            {
+                SslFeatureSource.RawFeatures => 0,
+                SslFeatureSource.SupervisedFromScratch => 2,
+                _ => fineTunes ? 2 : 1,
+            };
+        }
         string explanation = FormattableString.Invariant(
             $"One-standard-error rule: the best metric is {top:0.####} +/- {se:0.####} (trial {best.TrialId}); {candidates.Count} trial(s) within one standard error; ")
-            + (chosen == best ? FormattableString.Invariant($"the best is also the cheapest, trial {best.TrialId}.")
-                : FormattableString.Invariant($"chose the cheapest, trial {chosen.TrialId} ({chosen.Metric:0.####}, {Cost(chosen):0.#} s against {Cost(best):0.#} s)."));
+            + (chosen == best ? FormattableString.Invariant($"the best is also the simplest and cheapest, trial {best.TrialId}.")
+                : FormattableString.Invariant($"chose the simplest and cheapest, trial {chosen.TrialId} ({chosen.Metric:0.####}, {Cost(chosen):0.#} s against {Cost(best):0.#} s)."));
         return (chosen, explanation);
     }
 
@@ -545,9 +560,10 @@ public sealed class SslExperiment
             : runner.Cache.Pretrain(_mlContext, dataset.Data,
                 runner.PretrainingOptions(parameters.Pretraining, best.Fidelity ?? parameters.Pretraining.Epochs, maxFidelity),
                 SslTrialRunner.CacheKey(best.Parameters), cancellationToken).Transformer;
-        SslDownstreamParameters downstream = parameters.Features == SslFeatureSource.SupervisedFromScratch
+        // The epochs the trial was scored with: fine-tuning epochs follow the fidelity reached.
+        SslDownstreamParameters downstream = SslTrialRunner.AtFidelity(parameters.Features == SslFeatureSource.SupervisedFromScratch
             ? parameters.Downstream.ForTrainingFromScratch()
-            : parameters.Downstream;
+            : parameters.Downstream, best.Fidelity, maxFidelity);
         IDataView training = downstream.UsesUnlabeledRows ? dataset.KeyedData : dataset.LabeledView;
         SelfSupervisedFineTuneTransformer fineTuned = FineTuneCrossValidation
             .CreateTrainer(_mlContext, stage, _labelColumnName, downstream, _seed, cancellationToken).Fit(training);
@@ -563,20 +579,23 @@ public sealed class SslExperiment
         }
     }
 
-    private static string Describe(SslTrialParameters parameters, int? fidelity)
+    private static string Describe(SslTrialParameters parameters, int? fidelity, int? maxFidelity)
     {
-        string downstream = SslDownstream.Describe(parameters.Downstream);
+        // Fine-tuning epochs follow the fidelity, as the trial trained them and the refit does.
+        SslDownstreamParameters scored = SslTrialRunner.AtFidelity(parameters.Downstream, fidelity, maxFidelity);
+        string downstream = SslDownstream.Describe(scored);
         if (parameters.Features == SslFeatureSource.RawFeatures) return $"RawFeatures -> {downstream}";
-        if (parameters.Features == SslFeatureSource.RawAndSelfSupervised)
-            return $"RawAndSelfSupervised(raw input + {Describe(new SslTrialParameters { Features = SslFeatureSource.SelfSupervised, Pretraining = parameters.Pretraining, Downstream = parameters.Downstream }, fidelity).Split(" -> ")[0]}) -> {downstream}";
         SslPretrainingParameters p = parameters.Pretraining;
         if (parameters.Features == SslFeatureSource.SupervisedFromScratch)
             return string.Create(CultureInfo.InvariantCulture,
-                $"SupervisedFromScratch(encoder {p.Encoder} width {p.EncoderWidth:0.##}, no pretraining) -> {SslDownstream.DescribeFineTune(parameters.Downstream.ForTrainingFromScratch())}");
-        return string.Create(CultureInfo.InvariantCulture,
+                $"SupervisedFromScratch(encoder {p.Encoder} width {p.EncoderWidth:0.##}, no pretraining) -> {SslDownstream.DescribeFineTune(scored.ForTrainingFromScratch())}");
+        string pretrained = string.Create(CultureInfo.InvariantCulture,
             $"SelfSupervised({p.Method}, encoder {p.Encoder} width {p.EncoderWidth:0.##}, embedding {(p.EmbeddingSize == 0 ? "natural" : p.EmbeddingSize.ToString(CultureInfo.InvariantCulture))}, " +
             $"{fidelity ?? p.Epochs} epochs, lr {p.LearningRate:G3}, batch {p.BatchSize}, method scale {p.MethodScale:0.##}, " +
-            $"augmentations {p.Augmentations} at {p.AugmentationStrength:0.##}) -> {downstream}");
+            $"augmentations {p.Augmentations} at {p.AugmentationStrength:0.##})");
+        return parameters.Features == SslFeatureSource.RawAndSelfSupervised
+            ? $"RawAndSelfSupervised(raw input + {pretrained}) -> {downstream}"
+            : $"{pretrained} -> {downstream}";
     }
 
     private static IReadOnlyList<object> Choices(SearchSpace space, string name) =>

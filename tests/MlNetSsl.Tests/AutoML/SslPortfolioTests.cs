@@ -97,7 +97,7 @@ public sealed class SslPortfolioTests : IDisposable
     }
 
     [Fact]
-    public void TheFinalChoiceIsTheCheapestTrialWithinOneStandardErrorOfTheBest()
+    public void TheFinalChoiceIsTheSimplestTrialWithinOneStandardErrorOfTheBest()
     {
         var space = new SearchSpace().WithNumeric("x", 0, 1);
         TrialRecord Trial(int id, double metric, double seconds, int? fidelity = 9) => new(id, space.Default, TrialStatus.Completed,
@@ -112,7 +112,13 @@ public sealed class SslPortfolioTests : IDisposable
         (TrialRecord chosen, string why) = SslExperiment.SelectWithinOneStandardError(board, measures, maximize: true);
         // Trial 3 is within the error but measured at a lower fidelity than the best; trial 1 is raw, so it compares.
         Assert.Equal(1, chosen.TrialId);
-        Assert.Contains("chose the cheapest, trial 1", why);
+        Assert.Contains("chose the simplest and cheapest, trial 1", why);
+
+        // Raw features are the simplest pipeline: chosen within the error even when an SSL trial ran faster.
+        TrialRecord[] fasterSsl = [Trial(0, 0.80, 40), Trial(1, 0.78, 3), Trial(2, 0.79, 1)];
+        SslTrialMeasures[] fasterSslMeasures = [Measure(0, SslFeatureSource.SelfSupervised, 0.03), Measure(1, SslFeatureSource.RawFeatures, 0.03),
+            Measure(2, SslFeatureSource.SelfSupervised, 0.03)];
+        Assert.Equal(1, SslExperiment.SelectWithinOneStandardError(fasterSsl, fasterSslMeasures, maximize: true).Trial.TrialId);
 
         // A smaller error leaves the best alone.
         SslTrialMeasures[] precise = [Measure(0, SslFeatureSource.SelfSupervised, 0.01), .. measures.Skip(1)];
