@@ -19,10 +19,22 @@ using MlNetSsl.AutoML;
 // grid's time. Every run's best pipeline is refitted and scored on held-out test rows. A last random+ASHA run (half the
 // budget, pretrained features and the linear probe only) records the label-free measures of every trial, to
 // rank-correlate them with cross-validated accuracy. Prints Markdown for docs/automl.md.
+//   dotnet run -c Release --project tests/MlNetSsl.AutoML.Benchmarks -- tables [--budget S] [--labeled F] [--tables a,b,...] [--metric M]
+// compares raw LightGBM and L-BFGS with the experiment's defaults and its previous defaults on shared tables (see Tables.cs).
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
+if (args.Length > 0 && args[0] == "tables")
+{
+    if (Option("--threads", null) is { } tableThreads) SslEnvironment.CpuThreads = int.Parse(tableThreads, CultureInfo.InvariantCulture);
+    SslEnvironment.EnsureInitialized();
+    Console.WriteLine($"{SslEnvironment.Describe()}, {Environment.ProcessorCount} logical cores; command: dotnet run -c Release " +
+        $"--project tests/MlNetSsl.AutoML.Benchmarks -- {string.Join(' ', args)}");
+    return await TablesBenchmark.RunAsync(Option("--data", null) ?? FindSharedData(), uint.Parse(Option("--budget", "60")!, CultureInfo.InvariantCulture),
+        double.Parse(Option("--labeled", "0.1")!, CultureInfo.InvariantCulture),
+        (Option("--tables", null) ?? "banknote,abalone,horse-colic,higgs").Split(','), Enum.Parse<SslMetric>(Option("--metric", "Accuracy")!));
+}
 if (args.Length == 0 || args[0] is not ("higgs" or "cifar"))
 {
-    Console.Error.WriteLine("Usage: dotnet run -c Release --project tests/MlNetSsl.AutoML.Benchmarks -- <higgs|cifar> [--budget S] [--pool N] " +
+    Console.Error.WriteLine("Usage: dotnet run -c Release --project tests/MlNetSsl.AutoML.Benchmarks -- <higgs|cifar|tables> [--budget S] [--pool N] " +
         "[--labeled F] [--test N] [--max-epochs E] [--grid-fraction G] [--data DIR] [--work DIR] [--threads T]");
     return 2;
 }

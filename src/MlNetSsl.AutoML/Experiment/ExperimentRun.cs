@@ -243,7 +243,10 @@ internal sealed class ExperimentRun
         string stateDirectory = StateDirectory(trial.TrialId);
         Directory.CreateDirectory(stateDirectory);
         var request = new TrialRequest(trial.TrialId, trial.Parameters, job.PreviousFidelity, job.Fidelity, _settings.Scheduler.MaxFidelity,
-            stateDirectory, _cacheRoot, TrialSeed(_settings.Seed, trial.TrialId));
+            stateDirectory, _cacheRoot, TrialSeed(_settings.Seed, trial.TrialId))
+        {
+            RemainingBudget = _settings.TimeBudget is TimeSpan total ? (total - Elapsed > TimeSpan.Zero ? total - Elapsed : TimeSpan.Zero) : null,
+        };
 
         long? limitBytes = _settings.MemoryLimitMegabytes is double mb ? (long)(mb * 1024 * 1024) : null;
         if (limitBytes is long limit && WorkingSetAfterCollection() is long before && before > limit)

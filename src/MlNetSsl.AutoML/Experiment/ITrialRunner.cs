@@ -49,6 +49,10 @@ public sealed class TrialRequest
     /// <summary>The scheduler's maximum fidelity; null without multi-fidelity scheduling.</summary>
     public int? MaxFidelity { get; }
 
+    /// <summary>The experiment's time budget left when this segment started; null without a time budget. A runner can
+    /// derive a per-trial time cap from it.</summary>
+    public TimeSpan? RemainingBudget { get; internal init; }
+
     /// <summary>True for a continuation of a trial that already reported at a lower rung.</summary>
     public bool IsContinuation => PreviousFidelity.HasValue;
 

@@ -201,19 +201,32 @@ internal static class CrossValidation
     /// with <see cref="CancelWith"/>.</summary>
     public static double Accuracy((IDataView Train, IDataView Test)[] folds, Func<IEstimator<ITransformer>> createTrainer, CancellationToken cancellationToken)
     {
-        long correct = 0, total = 0;
-        foreach (var (train, test) in folds)
+        FoldPredictions[] predictions = Predict(folds, createTrainer, cancellationToken);
+        long correct = predictions.Sum(f => (long)f.Actual.Zip(f.Predicted).Count(p => p.First == p.Second));
+        return (double)correct / predictions.Sum(f => (long)f.Actual.Length);
+    }
+
+    /// <summary>The out-of-fold predictions (true and predicted keys, class scores) of a trainer fitted on each fold's
+    /// training side, fold by fold; cancellation as in <see cref="Accuracy"/>.</summary>
+    public static FoldPredictions[] Predict((IDataView Train, IDataView Test)[] folds, Func<IEstimator<ITransformer>> createTrainer,
+        CancellationToken cancellationToken)
+    {
+        var predictions = new FoldPredictions[folds.Length];
+        for (int fold = 0; fold < folds.Length; fold++)
         {
             cancellationToken.ThrowIfCancellationRequested();
+            var (train, test) = folds[fold];
             ITransformer model = Cancellable(() => createTrainer().Fit(train), cancellationToken);
-            IDataView scored = model.Transform(test);
-            uint[] predicted = scored.GetColumn<uint>("PredictedLabel").ToArray();
-            uint[] actual = scored.GetColumn<uint>(CrossValidationTrialRunner.LabelColumn).ToArray();
-            correct += predicted.Zip(actual).Count(p => p.First == p.Second);
-            total += actual.Length;
+            predictions[fold] = ReadPredictions(model.Transform(test), CrossValidationTrialRunner.LabelColumn);
         }
-        return (double)correct / total;
+        return predictions;
     }
+
+    /// <summary>Reads the label keys, <c>PredictedLabel</c> and <c>Score</c> of a scored view.</summary>
+    public static FoldPredictions ReadPredictions(IDataView scored, string labelColumn) => new(
+        scored.GetColumn<uint>(labelColumn).ToArray(),
+        scored.GetColumn<uint>("PredictedLabel").ToArray(),
+        scored.GetColumn<VBuffer<float>>("Score").Select(v => v.DenseValues().ToArray()).ToArray());
 
     /// <summary>
     /// Cancels <paramref name="ml"/> when <paramref name="cancellationToken"/> is (see

@@ -28,6 +28,19 @@ public sealed class SslExperimentResult
     /// <summary>The objective the trials were scored with; for <see cref="SslObjective.Auto"/>, the one it chose.</summary>
     public SslObjective? Objective { get; internal init; }
 
+    /// <summary>Self-supervised experiment: the metric the trials' cross-validation computed (see
+    /// <see cref="SslExperiment.SetOptimizingMetric"/>); null under a label-free objective and for
+    /// <see cref="MulticlassTrainerExperiment"/> (accuracy).</summary>
+    public SslMetric? OptimizingMetric { get; internal init; }
+
+    /// <summary>Self-supervised experiment: how the final configuration was chosen from the leaderboard (the
+    /// one-standard-error rule, see <see cref="SslExperiment.SetOneStandardErrorRule"/>, or its top); null otherwise.
+    /// <see cref="BestTrial"/> is the chosen trial, which may not be the first row of <see cref="Trials"/>.</summary>
+    public string? SelectionExplanation { get; internal init; }
+
+    /// <summary>Whether a higher metric ranked better (false for log-loss).</summary>
+    public bool IsMetricMaximized { get; internal init; } = true;
+
     /// <summary>Why that objective was used (for <see cref="SslObjective.Auto"/>: the label counts and the threshold); null
     /// for <see cref="MulticlassTrainerExperiment"/>.</summary>
     public string? ObjectiveExplanation { get; internal init; }
@@ -69,6 +82,13 @@ public sealed class SslTrialResult
 
     /// <summary>The objective's value (for example cross-validated accuracy).</summary>
     public double Metric { get; }
+
+    /// <summary>Standard error of <see cref="Metric"/> over the cross-validation folds (self-supervised experiment,
+    /// cross-validated objective); null otherwise.</summary>
+    public double? MetricStandardError { get; internal init; }
+
+    /// <summary>Standard deviation of the metric over the cross-validation folds; null when <see cref="MetricStandardError"/> is.</summary>
+    public double? MetricStandardDeviation { get; internal init; }
 
     /// <summary>The fidelity (epochs or iterations) the metric was measured at; null without a scheduler.</summary>
     public int? Fidelity { get; }

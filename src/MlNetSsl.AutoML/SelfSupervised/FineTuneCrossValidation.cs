@@ -15,22 +15,32 @@ internal static class FineTuneCrossValidation
     public static double Accuracy(MLContext ml, SelfSupervisedTransformer stage, SslDataset dataset, int[] foldOfRow, int foldCount,
         SslDownstreamParameters parameters, int seed, CancellationToken cancellationToken)
     {
+        FoldPredictions[] folds = Predict(ml, stage, dataset, foldOfRow, foldCount, parameters, seed, cancellationToken);
+        return folds.Sum(f => f.Actual.Zip(f.Predicted).Count(p => p.First == p.Second)) / (double)dataset.LabeledCount;
+    }
+
+    /// <summary>The out-of-fold predictions of fine-tuning, fold by fold: each fold's labeled rows with their true and
+    /// predicted keys and class probabilities, from the network trained with that fold's labels hidden.</summary>
+    public static FoldPredictions[] Predict(MLContext ml, SelfSupervisedTransformer stage, SslDataset dataset, int[] foldOfRow, int foldCount,
+        SslDownstreamParameters parameters, int seed, CancellationToken cancellationToken)
+    {
         // Without FixMatch or distillation the unlabeled rows are never used, so only the labeled rows are read.
         bool withUnlabeled = parameters.UsesUnlabeledRows;
         IDataView trainingBase = withUnlabeled ? dataset.KeyedData : dataset.LabeledView;
         uint[] baseKeys = withUnlabeled ? dataset.AllKeys : dataset.LabeledKeys;
         IDataView labeled = dataset.LabeledView;
-        long correct = 0;
+        var predictions = new FoldPredictions[foldCount];
         for (int fold = 0; fold < foldCount; fold++)
         {
             cancellationToken.ThrowIfCancellationRequested();
             using SelfSupervisedFineTuneTransformer model = CreateTrainer(ml, stage, dataset.LabelColumn, parameters, seed, cancellationToken)
                 .Fit(new RowKeysDataView(trainingBase, dataset.LabelColumn, TrainingKeys(baseKeys, foldOfRow, fold)));
-            uint[] predicted = model.Transform(labeled).GetColumn<uint>("PredictedLabel").ToArray();
-            for (int row = 0; row < predicted.Length; row++)
-                if (foldOfRow[row] == fold && predicted[row] == dataset.LabeledKeys[row]) correct++;
+            FoldPredictions all = CrossValidation.ReadPredictions(model.Transform(labeled), dataset.LabelColumn);
+            int[] rows = Enumerable.Range(0, foldOfRow.Length).Where(row => foldOfRow[row] == fold).ToArray();
+            predictions[fold] = new FoldPredictions(rows.Select(r => dataset.LabeledKeys[r]).ToArray(),
+                rows.Select(r => all.Predicted[r]).ToArray(), rows.Select(r => all.Scores[r]).ToArray());
         }
-        return (double)correct / dataset.LabeledCount;
+        return predictions;
     }
 
     /// <summary>The label keys fold <paramref name="fold"/> trains on: <paramref name="keys"/> (0 = unlabeled) with the

@@ -86,12 +86,15 @@ internal sealed class SslDataset
         return new SslDataset(ml, data, inputColumn, labelColumn, shape, labelToKey, classCount, allKeys, labeled, allKeys.LongLength);
     }
 
+    /// <summary>The column of raw features next to the embeddings, before both are concatenated (raw + SSL features).</summary>
+    public const string RawFeatureColumn = "SslRawFeatures";
+
     /// <summary>The raw-feature estimator: images resized to the stage's size with pixels as a vector (0..255, planar
-    /// RGB), or a copy of the vector column, into <see cref="FeatureColumn"/>.</summary>
-    public IEstimator<ITransformer> RawFeaturizer(MLContext ml) => Shape.Kind == SslInputKind.Image
+    /// RGB), or a copy of the vector column, into <paramref name="outputColumn"/> (default <see cref="FeatureColumn"/>).</summary>
+    public IEstimator<ITransformer> RawFeaturizer(MLContext ml, string outputColumn = FeatureColumn) => Shape.Kind == SslInputKind.Image
         ? ml.Transforms.ResizeImages(ResizedImageColumn, Shape.Width, Shape.Height, InputColumn)
-            .Append(ml.Transforms.ExtractPixels(FeatureColumn, ResizedImageColumn))
-        : ml.Transforms.CopyColumns(FeatureColumn, InputColumn);
+            .Append(ml.Transforms.ExtractPixels(outputColumn, ResizedImageColumn))
+        : ml.Transforms.CopyColumns(outputColumn, InputColumn);
 
     /// <summary>Raw feature vectors of the labeled rows (read once), in <see cref="LabeledView"/> order.</summary>
     public float[][] RawFeatures()

@@ -1,14 +1,17 @@
 using System.Globalization;
 using Microsoft.ML;
+using Microsoft.ML.Data;
 
 namespace MlNetSsl.AutoML;
 
 /// <summary>
 /// AutoML for few labels: searches self-supervised pretraining (method, augmentations, encoder, embedding size, learning
 /// rate, batch size, the method's key hyperparameter, epochs as the fidelity) together with the downstream trainer, and
-/// the honest alternative without pretraining (the same trainer on raw features). Every row of the dataset pretrains;
-/// rows with a label score the trials (cross-validated accuracy) unless labels are too few, when a label-free measure of
-/// the embeddings does. Created with <c>mlContext.SelfSupervisedExperiment()</c>; built on <see cref="SearchExperiment"/>,
+/// the honest alternatives without pretraining (the same trainer on raw features, or on raw and SSL features together;
+/// the encoder trained from scratch). A portfolio of cheap strong baselines runs before the tuner's proposals. Every row of
+/// the dataset pretrains; rows with a label score the trials (the cross-validated metric of <see cref="SetOptimizingMetric"/>,
+/// with its standard error) unless labels are too few, when a label-free measure of the embeddings does; the final choice
+/// is the cheapest trial within one standard error of the best. Created with <c>mlContext.SelfSupervisedExperiment()</c>; built on <see cref="SearchExperiment"/>,
 /// so tuners, schedulers, time budget, memory limit, cancellation and checkpoint/resume work as there.
 /// </summary>
 /// <example><code>
@@ -17,7 +20,7 @@ namespace MlNetSsl.AutoML;
 ///     .SetInputColumn("Image")
 ///     .SetSearchSpace(SslSearchSpace.For(data, "Image"))
 ///     .SetObjective(SslObjective.Auto)
-///     .SetTuner(SslTuner.Tpe.WithDefaultFirst())
+///     .SetOptimizingMetric(SslMetric.MacroAccuracy)    // default Accuracy; LogLoss is minimized
 ///     .SetScheduler(SslScheduler.Asha(minEpochs: 2, maxEpochs: 30, reduction: 3))
 ///     .SetTrainingTimeInSeconds(600).SetMaxTrials(40)
 ///     .SetCheckpoint("experiment-folder")
@@ -28,7 +31,7 @@ public sealed class SslExperiment
 {
     private readonly MLContext _mlContext;
     // Waits for trials the budget abandoned: the refit uses the pretraining cache they train against.
-    private readonly SearchExperiment _search = new SearchExperiment().SetTuner(SslTuner.Tpe.WithDefaultFirst())
+    private readonly SearchExperiment _search = new SearchExperiment()
         .SetEffectiveConfiguration(SslSearchSpace.EffectiveConfiguration).WaitForAbandonedTrials();
 
     /// <summary>The underlying search (for tests of its settings).</summary>
@@ -46,6 +49,12 @@ public sealed class SslExperiment
     private string? _checkpointFolder;
     private int _seed;
     private bool _recordLabelFreeMeasures;
+    private SslMetric _metric = SslMetric.Accuracy;
+    private int _crossValidationRepeats;
+    private SslTuner? _tuner;
+    private bool? _portfolio;
+    private bool _oneStandardErrorRule = true;
+    private double _trialTimeCapFraction = 0.5;
 
     internal SslExperiment(MLContext mlContext) => _mlContext = mlContext;
 
@@ -100,11 +109,74 @@ public sealed class SslExperiment
         return this;
     }
 
-    /// <summary>Sets the tuner. Default: <c>SslTuner.Tpe.WithDefaultFirst()</c> (the first trial is the space's default
-    /// configuration, then TPE); add <see cref="SslTuner.WithDefaultFirst"/> to Random or TPE to keep that.</summary>
+    /// <summary>Sets the metric the cross-validated objective computes and the search optimizes. Default
+    /// <see cref="SslMetric.Accuracy"/>. <see cref="SslMetric.LogLoss"/> is minimized, every other metric maximized
+    /// (<see cref="SslMetrics.IsMaximized"/>): the tuner, the scheduler and the leaderboard rank in that direction.
+    /// <see cref="SslMetric.AreaUnderRocCurve"/> and <see cref="SslMetric.F1Score"/> need two classes (checked when the
+    /// experiment runs); their positive class is the rarer one among the labeled rows. A label-free objective ignores it.</summary>
+    /// <param name="metric">The metric.</param>
+    /// <exception cref="ArgumentOutOfRangeException">Not a defined <see cref="SslMetric"/>.</exception>
+    public SslExperiment SetOptimizingMetric(SslMetric metric)
+    {
+        if (!Enum.IsDefined(metric)) throw new ArgumentOutOfRangeException(nameof(metric), metric, "Unknown metric.");
+        _metric = metric;
+        return this;
+    }
+
+    /// <summary>Sets how many times the cross-validation is repeated with other stratified folds (each repetition reshuffles
+    /// the rows; the metric is the mean over repetitions and its standard error comes from every fold). Fine-tuning trials
+    /// use the first repetition only (a network per fold is their whole cost). Default 0: automatic, ceil(200 / labeled
+    /// rows) between 1 and 5, so few labels get the repetitions that make their noisy metric comparable.</summary>
+    /// <param name="repeats">1 to 10, or 0 for automatic.</param>
+    public SslExperiment SetCrossValidationRepeats(int repeats)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(repeats);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(repeats, 10);
+        _crossValidationRepeats = repeats;
+        return this;
+    }
+
+    /// <summary>Sets the tuner. Default: the portfolio of cheap strong baselines (see <see cref="SetPortfolio"/>: raw-feature
+    /// LightGBM and L-BFGS, a short SSL run with a linear probe, raw + SSL features, the default configuration...), then
+    /// TPE. Setting a tuner turns the portfolio off unless <see cref="SetPortfolio"/> turns it on again; add
+    /// <see cref="SslTuner.WithDefaultFirst"/> to Random or TPE to start from the default configuration.</summary>
     public SslExperiment SetTuner(SslTuner tuner)
     {
-        _search.SetTuner(tuner);
+        _tuner = tuner ?? throw new ArgumentNullException(nameof(tuner));
+        return this;
+    }
+
+    /// <summary>Whether the portfolio of cheap strong baselines for the input kind and data size (an embedded data file,
+    /// documented in docs/automl.md) runs before the tuner's proposals, in order of expected value per second, so the
+    /// plain baselines are never left untried by a budget spent on slow SSL trials. Default: on with the default tuner,
+    /// off once <see cref="SetTuner"/> is called (call this after it to keep the portfolio).</summary>
+    public SslExperiment SetPortfolio(bool enabled = true)
+    {
+        _portfolio = enabled;
+        return this;
+    }
+
+    /// <summary>How the final configuration is chosen. True (the default): the one-standard-error rule, the simplest trial
+    /// (raw features, then a trainer on embeddings, then a trained network; ties: the cheapest, trial time plus the
+    /// pretraining time it reused from the cache) whose metric is within one standard error (<see cref="SslTrialResult.MetricStandardError"/>)
+    /// of the leaderboard's best, among trials measured at the best's fidelity or whose metric does not depend on it; so a
+    /// difference smaller than the cross-validation's noise does not buy a slower pipeline. False: the top of the
+    /// leaderboard.</summary>
+    public SslExperiment SetOneStandardErrorRule(bool enabled = true)
+    {
+        _oneStandardErrorRule = enabled;
+        return this;
+    }
+
+    /// <summary>Caps every trial segment's time, with a time budget, at <paramref name="fractionOfRemainingBudget"/> of the
+    /// budget left when it starts: a segment over its cap fails with a <see cref="TimeoutException"/> and the search goes on,
+    /// so one slow configuration cannot take the rest of the budget. Default 0.5; 1 caps only at the budget itself.</summary>
+    /// <param name="fractionOfRemainingBudget">In (0, 1].</param>
+    public SslExperiment SetTrialTimeCap(double fractionOfRemainingBudget)
+    {
+        if (!(fractionOfRemainingBudget > 0 && fractionOfRemainingBudget <= 1))
+            throw new ArgumentOutOfRangeException(nameof(fractionOfRemainingBudget), fractionOfRemainingBudget, "The fraction must be in (0, 1].");
+        _trialTimeCapFraction = fractionOfRemainingBudget;
         return this;
     }
 
@@ -209,16 +281,38 @@ public sealed class SslExperiment
                 "rows; a classifier needs labeled rows of at least two classes. Label some rows of another class (rows with a " +
                 "missing value, NaN or empty text, are unlabeled).");
 
+        _metric.CheckClassCount(dataset.ClassCount);
+
         var notes = new List<string>();
         (SslObjective objective, string objectiveExplanation) = ResolveObjective(dataset);
         int[] foldOfRow = new int[dataset.LabeledCount];
         int foldCount = 0;
+        var repetitions = new List<(int[] FoldOfRow, int FoldCount)>();
+        uint positiveKey = MetricCalculator.PositiveKey(dataset.LabeledKeys);
         if (objective.Kind == SslObjectiveKind.CrossValidatedAccuracy)
+        {
             (foldOfRow, foldCount) = StratifiedFolds.Assign(dataset.LabeledKeys, objective.Folds, _seed);
+            int repeats = CrossValidationRepeats(dataset.LabeledCount);
+            repetitions.Add((foldOfRow, foldCount));
+            for (int r = 1; r < repeats; r++) repetitions.Add(StratifiedFolds.Assign(dataset.LabeledKeys, objective.Folds, unchecked(_seed + 7919 * r)));
+            objectiveExplanation += string.Create(CultureInfo.InvariantCulture,
+                $" Metric: {_metric} ({(_metric.IsMaximized() ? "maximized" : "minimized")}{(_metric.RequiresTwoClasses() ? $", positive class: key {positiveKey}, the rarer" : "")}), " +
+                $"{foldCount}-fold cross-validation repeated {repeats} time(s).");
+        }
+        bool maximize = objective.Kind == SslObjectiveKind.LabelFree || _metric.IsMaximized();
 
         SearchSpace space = PrepareSpace(shape.Kind, objective, notes);
         FitSpaceToLabels(space, dataset, foldOfRow, foldCount, notes);
-        bool searchesRawFeatures = Choices(space, SslSearchSpace.FeaturesOption).Contains(nameof(SslFeatureSource.RawFeatures));
+        SslTuner tuner = _tuner ?? SslTuner.Tpe;
+        if (_portfolio ?? _tuner is null)
+        {
+            IReadOnlyList<(string Name, Parameters Configuration)> portfolio = SslPortfolio.For(space, shape.Kind, dataset.RowCount, dataset.LabeledCount);
+            tuner = tuner.WithPortfolioFirst($"{shape.Kind},{SslPortfolio.Version},{portfolio.Count}", portfolio.Select(p => p.Configuration).ToArray());
+            notes.Add($"Portfolio first ({portfolio.Count} configurations, then {(_tuner ?? SslTuner.Tpe).Name}): {string.Join("; ", portfolio.Select(p => p.Name))}.");
+        }
+        _search.SetTuner(tuner);
+        IReadOnlyList<object> sources = Choices(space, SslSearchSpace.FeaturesOption);
+        bool searchesRawFeatures = sources.Contains(nameof(SslFeatureSource.RawFeatures)) || sources.Contains(nameof(SslFeatureSource.RawAndSelfSupervised));
         if (searchesRawFeatures) _ = dataset.RawFeatures(); // read once now: a bad value fails here, not in every trial
 
         string? temporaryRoot = _checkpointFolder is null ? Directory.CreateTempSubdirectory("mlnetssl-ssl-").FullName : null;
@@ -227,30 +321,49 @@ public sealed class SslExperiment
             string cacheRoot = _checkpointFolder is not null ? Path.Combine(_checkpointFolder, "cache") : temporaryRoot!;
             int pretrainingSeed = unchecked(_seed + 1);
             var runner = new SslTrialRunner(new SslTrialRunner.Settings(dataset, objective, foldOfRow, foldCount, pretrainingSeed,
-                cacheRoot, _recordLabelFreeMeasures));
+                cacheRoot, _recordLabelFreeMeasures)
+            {
+                Metric = _metric,
+                PositiveKey = positiveKey,
+                RepeatedFolds = repetitions.Count > 0 ? repetitions : null,
+                TrialTimeCapFraction = _trialTimeCapFraction,
+            });
+            string metricDescription = objective.Kind == SslObjectiveKind.LabelFree ? "" : $"metric={_metric},repeats={repetitions.Count},";
             string description = string.Create(CultureInfo.InvariantCulture,
-                $"SelfSupervised(input={_inputColumnName},{shape},label={_labelColumnName},{objective.Name},folds used={foldCount}," +
+                $"SelfSupervised(input={_inputColumnName},{shape},label={_labelColumnName},{objective.Name},{metricDescription}folds used={foldCount}," +
                 $"rows={dataset.RowCount},labeled={dataset.LabeledCount},data={dataset.ContentHash()},pretraining seed={pretrainingSeed})");
 
             SearchResult search = await _search
                 .SetSearchSpace(space)
                 .SetScheduler(_scheduler)
-                .SetIsMaximize(true)
+                .SetIsMaximize(maximize)
                 .SetTrialRunner(runner)
                 .SetRunnerDescription(description)
                 .RunAsync(cancellationToken).ConfigureAwait(false);
 
-            TrialRecord best = search.BestTrial ?? throw NoResult(search, cancellationToken);
+            TrialRecord top = search.BestTrial ?? throw NoResult(search, cancellationToken);
             cancellationToken.ThrowIfCancellationRequested();
+            IReadOnlyList<SslTrialMeasures> measures = runner.LoadMeasures();
+            (TrialRecord best, string selection) = _oneStandardErrorRule && objective.Kind == SslObjectiveKind.CrossValidatedAccuracy
+                ? SelectWithinOneStandardError(search.Trials, measures, maximize)
+                : (top, $"The top of the leaderboard, trial {top.TrialId}.");
             SslTrialParameters parameters = best.Parameters.AsType<SslTrialParameters>();
             ITransformer model = Refit(dataset, runner, best, parameters, search.MaxFidelity, cancellationToken);
-            IReadOnlyList<SslTrialMeasures> measures = runner.LoadMeasures();
-            return new SslExperimentResult(new SslTrialResult(best, model), search.Trials, search.StopReason, search.Elapsed)
+            SslTrialMeasures? bestMeasures = MeasuresOf(measures, best);
+            var bestResult = new SslTrialResult(best, model)
             {
+                MetricStandardError = bestMeasures?.MetricStandardError,
+                MetricStandardDeviation = bestMeasures?.MetricStandardDeviation,
+            };
+            return new SslExperimentResult(bestResult, search.Trials, search.StopReason, search.Elapsed)
+            {
+                OptimizingMetric = objective.Kind == SslObjectiveKind.LabelFree ? null : _metric,
+                SelectionExplanation = selection,
+                IsMetricMaximized = maximize,
                 Objective = objective,
                 ObjectiveExplanation = objectiveExplanation,
                 BestFeatureSource = parameters.Features,
-                BestPipelineDescription = Describe(parameters, best.Fidelity),
+                BestPipelineDescription = Describe(parameters, best.Fidelity, search.MaxFidelity),
                 TrialMeasures = measures,
                 PretrainingReuse = new PretrainingReuseSummary(measures),
                 Notes = notes,
@@ -261,6 +374,60 @@ public sealed class SslExperiment
             if (temporaryRoot is not null) TryDeleteDirectory(temporaryRoot);
         }
     }
+
+    /// <summary>The repetitions of the cross-validation: as set, or ceil(200 / labeled rows) between 1 and 5.</summary>
+    private int CrossValidationRepeats(int labeledCount) =>
+        _crossValidationRepeats > 0 ? _crossValidationRepeats : Math.Clamp((200 + labeledCount - 1) / Math.Max(1, labeledCount), 1, 5);
+
+    /// <summary>
+    /// The one-standard-error rule: among the trials comparable with the leaderboard's best (measured at its fidelity, or
+    /// with a metric that does not depend on the fidelity), those within one standard error of the best's metric are
+    /// equally good as far as the cross-validation can tell, and the simplest of them is chosen: raw features (no encoder)
+    /// before a trainer on embeddings before a fine-tuned or from-scratch network, then the cheapest (trial time plus the
+    /// pretraining time it reused from the cache), then leaderboard order. Without a standard error (a single fold value) the best stands.
+    /// </summary>
+    internal static (TrialRecord Trial, string Explanation) SelectWithinOneStandardError(IReadOnlyList<TrialRecord> leaderboard,
+        IReadOnlyList<SslTrialMeasures> measures, bool maximize)
+    {
+        TrialRecord best = leaderboard[0];
+        double? error = MeasuresOf(measures, best)?.MetricStandardError;
+        if (error is not double se || !(se > 0) || best.Metric is not double top)
+            return (best, $"The top of the leaderboard, trial {best.TrialId} (no standard error to apply the one-standard-error rule).");
+        double threshold = maximize ? top - se : top + se;
+        var candidates = leaderboard
+            .Select((trial, rank) => (trial, rank))
+            .Where(c => c.trial.Metric is double m && (maximize ? m >= threshold : m <= threshold)
+                && (c.trial.Fidelity == best.Fidelity || MeasuresOf(measures, c.trial)?.FeatureSource is SslFeatureSource.RawFeatures))
+            .OrderBy(c => Complexity(c.trial)).ThenBy(c => Cost(c.trial)).ThenBy(c => c.rank)
+            .ToList();
+        TrialRecord chosen = candidates.Count > 0 ? candidates[0].trial : best;
+        // What the pipeline cost to build: a trial that reused another's pretrained encoder is only as cheap as that encoder.
+        double Cost(TrialRecord trial) => trial.Duration.TotalSeconds + measures.Where(m => m.TrialId == trial.TrialId).Sum(m => m.PretrainingSecondsSaved);
+        // The simplest pipeline first: raw features (no encoder), then a trainer on embeddings, then a trained network.
+        int Complexity(TrialRecord trial)
+        {
+            SslFeatureSource? source = MeasuresOf(measures, trial)?.FeatureSource;
+            bool fineTunes = trial.Parameters.TryGetPath($"{SslSearchSpace.DownstreamOption}.{nameof(SslDownstreamParameters.Trainer)}", out object? trainer)
+                && Equals(trainer, nameof(DownstreamTrainer.FineTune));
+            return source switch
+            {
+                SslFeatureSource.RawFeatures => 0,
+                SslFeatureSource.SupervisedFromScratch => 2,
+                _ => fineTunes ? 2 : 1,
+            };
+        }
+        string explanation = FormattableString.Invariant(
+            $"One-standard-error rule: the best metric is {top:0.####} +/- {se:0.####} (trial {best.TrialId}); {candidates.Count} trial(s) within one standard error; ")
+            + (chosen == best ? FormattableString.Invariant($"the best is also the simplest and cheapest, trial {best.TrialId}.")
+                : FormattableString.Invariant($"chose the simplest and cheapest, trial {chosen.TrialId} ({chosen.Metric:0.####}, {Cost(chosen):0.#} s against {Cost(best):0.#} s)."));
+        return (chosen, explanation);
+    }
+
+    /// <summary>The measures of a trial's last scored segment (its fidelity; a fidelity-independent trial's only one).</summary>
+    internal static SslTrialMeasures? MeasuresOf(IReadOnlyList<SslTrialMeasures> measures, TrialRecord trial) =>
+        measures.Where(m => m.TrialId == trial.TrialId && (m.Fidelity == trial.Fidelity
+                || m.FeatureSource is SslFeatureSource.RawFeatures))
+            .OrderByDescending(m => m.Fidelity ?? 0).FirstOrDefault();
 
     private (SslObjective Objective, string Explanation) ResolveObjective(SslDataset dataset)
     {
@@ -297,7 +464,7 @@ public sealed class SslExperiment
             if (sources.Any(s => !Equals(s, nameof(SslFeatureSource.SelfSupervised))))
             {
                 space[SslSearchSpace.FeaturesOption] = new ChoiceOption(nameof(SslFeatureSource.SelfSupervised));
-                notes.Add("The label-free objective scores pretrained embeddings only, so the alternatives without pretraining " +
+                notes.Add("The label-free objective scores pretrained embeddings only, so the other feature sources " +
                     $"({string.Join(", ", sources.Where(s => !Equals(s, nameof(SslFeatureSource.SelfSupervised))))}) were left out of the search.");
             }
             if (space.Remove(SslSearchSpace.DownstreamOption))
@@ -345,11 +512,20 @@ public sealed class SslExperiment
         {
             return RefitFineTune(dataset, runner, best, parameters, maxFidelity, cancellationToken);
         }
-        if (parameters.Features == SslFeatureSource.SelfSupervised)
+        if (parameters.Features is SslFeatureSource.SelfSupervised or SslFeatureSource.RawAndSelfSupervised)
         {
             // The trials pretrained on every row already; the cache holds the best trial's encoder at its fidelity.
             SelfSupervisedOptions options = runner.PretrainingOptions(parameters.Pretraining, best.Fidelity ?? parameters.Pretraining.Epochs, maxFidelity);
             featurizer = runner.Cache.Pretrain(_mlContext, dataset.Data, options, SslTrialRunner.CacheKey(best.Parameters), cancellationToken).Transformer;
+            if (parameters.Features == SslFeatureSource.RawAndSelfSupervised)
+            {
+                // Raw columns first, then the embedding, as the trials concatenated them.
+                IDataView embedded = featurizer.Transform(dataset.Data);
+                ITransformer rawBeside = dataset.RawFeaturizer(_mlContext, SslDataset.RawFeatureColumn)
+                    .Append(_mlContext.Transforms.Concatenate(SslDataset.FeatureColumn, SslDataset.RawFeatureColumn, SslDataset.FeatureColumn))
+                    .Fit(embedded);
+                featurizer = new TransformerChain<ITransformer>(featurizer, rawBeside);
+            }
         }
         else
         {
@@ -384,9 +560,10 @@ public sealed class SslExperiment
             : runner.Cache.Pretrain(_mlContext, dataset.Data,
                 runner.PretrainingOptions(parameters.Pretraining, best.Fidelity ?? parameters.Pretraining.Epochs, maxFidelity),
                 SslTrialRunner.CacheKey(best.Parameters), cancellationToken).Transformer;
-        SslDownstreamParameters downstream = parameters.Features == SslFeatureSource.SupervisedFromScratch
+        // The epochs the trial was scored with: fine-tuning epochs follow the fidelity reached.
+        SslDownstreamParameters downstream = SslTrialRunner.AtFidelity(parameters.Features == SslFeatureSource.SupervisedFromScratch
             ? parameters.Downstream.ForTrainingFromScratch()
-            : parameters.Downstream;
+            : parameters.Downstream, best.Fidelity, maxFidelity);
         IDataView training = downstream.UsesUnlabeledRows ? dataset.KeyedData : dataset.LabeledView;
         SelfSupervisedFineTuneTransformer fineTuned = FineTuneCrossValidation
             .CreateTrainer(_mlContext, stage, _labelColumnName, downstream, _seed, cancellationToken).Fit(training);
@@ -402,18 +579,23 @@ public sealed class SslExperiment
         }
     }
 
-    private static string Describe(SslTrialParameters parameters, int? fidelity)
+    private static string Describe(SslTrialParameters parameters, int? fidelity, int? maxFidelity)
     {
-        string downstream = SslDownstream.Describe(parameters.Downstream);
+        // Fine-tuning epochs follow the fidelity, as the trial trained them and the refit does.
+        SslDownstreamParameters scored = SslTrialRunner.AtFidelity(parameters.Downstream, fidelity, maxFidelity);
+        string downstream = SslDownstream.Describe(scored);
         if (parameters.Features == SslFeatureSource.RawFeatures) return $"RawFeatures -> {downstream}";
         SslPretrainingParameters p = parameters.Pretraining;
         if (parameters.Features == SslFeatureSource.SupervisedFromScratch)
             return string.Create(CultureInfo.InvariantCulture,
-                $"SupervisedFromScratch(encoder {p.Encoder} width {p.EncoderWidth:0.##}, no pretraining) -> {SslDownstream.DescribeFineTune(parameters.Downstream.ForTrainingFromScratch())}");
-        return string.Create(CultureInfo.InvariantCulture,
+                $"SupervisedFromScratch(encoder {p.Encoder} width {p.EncoderWidth:0.##}, no pretraining) -> {SslDownstream.DescribeFineTune(scored.ForTrainingFromScratch())}");
+        string pretrained = string.Create(CultureInfo.InvariantCulture,
             $"SelfSupervised({p.Method}, encoder {p.Encoder} width {p.EncoderWidth:0.##}, embedding {(p.EmbeddingSize == 0 ? "natural" : p.EmbeddingSize.ToString(CultureInfo.InvariantCulture))}, " +
             $"{fidelity ?? p.Epochs} epochs, lr {p.LearningRate:G3}, batch {p.BatchSize}, method scale {p.MethodScale:0.##}, " +
-            $"augmentations {p.Augmentations} at {p.AugmentationStrength:0.##}) -> {downstream}");
+            $"augmentations {p.Augmentations} at {p.AugmentationStrength:0.##})");
+        return parameters.Features == SslFeatureSource.RawAndSelfSupervised
+            ? $"RawAndSelfSupervised(raw input + {pretrained}) -> {downstream}"
+            : $"{pretrained} -> {downstream}";
     }
 
     private static IReadOnlyList<object> Choices(SearchSpace space, string name) =>

@@ -136,8 +136,9 @@ public sealed class SslSearchSpace : SearchSpace
         return this;
     }
 
-    /// <summary>Leaves the raw-feature baseline out.</summary>
-    public SslSearchSpace WithoutRawFeatures() => WithoutFeatureSource(SslFeatureSource.RawFeatures);
+    /// <summary>Leaves the raw input out: the raw-feature baseline and raw + SSL features.</summary>
+    public SslSearchSpace WithoutRawFeatures() =>
+        WithoutFeatureSource(SslFeatureSource.RawFeatures).WithoutFeatureSource(SslFeatureSource.RawAndSelfSupervised);
 
     /// <summary>Leaves supervised training from scratch out (it trains a network per fold, so it costs about as much as a
     /// fine-tuning trial).</summary>
@@ -173,7 +174,7 @@ public sealed class SslSearchSpace : SearchSpace
             ? Enum.Parse<SslFeatureSource>((string)source) : SslFeatureSource.SelfSupervised;
         var trainer = configuration.TryGetPath($"{DownstreamOption}.{nameof(SslDownstreamParameters.Trainer)}", out object? chosen)
             ? Enum.Parse<DownstreamTrainer>((string)chosen) : new SslDownstreamParameters().Trainer;
-        if (features == SslFeatureSource.RawFeatures && trainer == DownstreamTrainer.FineTune) return null;
+        if (features is SslFeatureSource.RawFeatures or SslFeatureSource.RawAndSelfSupervised && trainer == DownstreamTrainer.FineTune) return null;
 
         string[] probe = [nameof(SslDownstreamParameters.L1Regularization), nameof(SslDownstreamParameters.L2Regularization)];
         string[] lightGbm = [nameof(SslDownstreamParameters.LightGbmLeaves), nameof(SslDownstreamParameters.LightGbmMinimumRowsPerLeaf),

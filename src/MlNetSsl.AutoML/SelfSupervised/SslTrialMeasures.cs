@@ -12,14 +12,28 @@ public sealed record SslTrialMeasures
     /// <summary>The fidelity (pretraining epochs) of the segment; null without a scheduler.</summary>
     public int? Fidelity { get; init; }
 
-    /// <summary>Pretrained embeddings or raw features.</summary>
+    /// <summary>Pretrained embeddings, raw features, both concatenated, or training from scratch.</summary>
     public SslFeatureSource FeatureSource { get; init; }
 
     /// <summary>The objective's value (what the trial reported).</summary>
     public double Metric { get; init; }
 
-    /// <summary>Stratified k-fold cross-validated accuracy of the downstream model; null under a label-free objective.</summary>
+    /// <summary>Stratified k-fold cross-validated accuracy of the downstream model (averaged over repetitions); null under a
+    /// label-free objective.</summary>
     public double? CrossValidatedAccuracy { get; init; }
+
+    /// <summary>The metric <see cref="Metric"/> is (<see cref="SslExperiment.SetOptimizingMetric"/>); null under a label-free objective.</summary>
+    public SslMetric? OptimizingMetric { get; init; }
+
+    /// <summary>Sample standard deviation of the metric over the folds (of every repetition); null under a label-free objective.</summary>
+    public double? MetricStandardDeviation { get; init; }
+
+    /// <summary>Standard error of the metric: <see cref="MetricStandardDeviation"/> over the square root of the number of fold
+    /// values; null under a label-free objective.</summary>
+    public double? MetricStandardError { get; init; }
+
+    /// <summary>The metric of every fold, repetition after repetition; null under a label-free objective.</summary>
+    public IReadOnlyList<double>? MetricFoldValues { get; init; }
 
     /// <summary>RankMe effective rank of the embeddings; null when not measured.</summary>
     public double? RankMe { get; init; }
@@ -58,7 +72,7 @@ public sealed class PretrainingReuseSummary
 {
     internal PretrainingReuseSummary(IEnumerable<SslTrialMeasures> measures)
     {
-        var pretrained = measures.Where(m => m.FeatureSource == SslFeatureSource.SelfSupervised).ToList();
+        var pretrained = measures.Where(m => m.FeatureSource is SslFeatureSource.SelfSupervised or SslFeatureSource.RawAndSelfSupervised).ToList();
         Segments = pretrained.Count;
         EpochsTrained = pretrained.Sum(m => m.PretrainingEpochsTrained);
         EpochsReused = pretrained.Sum(m => m.PretrainingEpochsReused);

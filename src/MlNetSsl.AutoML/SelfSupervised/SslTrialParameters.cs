@@ -16,6 +16,12 @@ public enum SslFeatureSource
     /// <c>Distill</c> switches (which also read the unlabeled rows); the downstream trainer choice and <c>FreezeEncoder</c>
     /// do not apply. On small data it can beat pretraining; the report says when it wins.</summary>
     SupervisedFromScratch,
+
+    /// <summary>The raw input (as <see cref="RawFeatures"/>) and the pretrained embeddings (as <see cref="SelfSupervised"/>)
+    /// concatenated into one vector, standardized, into the downstream trainer: trees and linear models keep what the raw
+    /// columns say exactly and gain what pretraining learned from the unlabeled rows. Fine-tuning does not apply (it reads
+    /// the input column, not a feature vector).</summary>
+    RawAndSelfSupervised,
 }
 
 /// <summary>

@@ -21,7 +21,7 @@ internal sealed class SslTrialRunner : ITrialRunner
     private readonly Settings _settings;
     private readonly PretrainingCache _cache;
     private readonly string _measuresFolder;
-    private (IDataView Train, IDataView Test)[]? _rawFolds;
+    private (IDataView Train, IDataView Test)[][]? _rawFolds;
 
     public SslTrialRunner(Settings settings)
     {
@@ -36,12 +36,38 @@ internal sealed class SslTrialRunner : ITrialRunner
     public Task<double> RunAsync(TrialRequest request, CancellationToken cancellationToken)
     {
         SslTrialParameters parameters = request.Parameters.AsType<SslTrialParameters>();
-        return Task.FromResult(parameters.Features switch
+        // The time cap: a share of the budget left, so one slow configuration fails alone instead of ending the search.
+        TimeSpan? cap = request.RemainingBudget is TimeSpan left ? left * _settings.TrialTimeCapFraction : null;
+        using var capped = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        if (cap is TimeSpan limit) capped.CancelAfter(limit > TimeSpan.Zero ? limit : TimeSpan.Zero);
+        try
         {
-            SslFeatureSource.RawFeatures => RunRawFeatures(request, parameters, cancellationToken),
-            SslFeatureSource.SupervisedFromScratch => RunFromScratch(request, parameters, cancellationToken),
-            _ => RunSelfSupervised(request, parameters, cancellationToken),
-        });
+            return Task.FromResult(parameters.Features switch
+            {
+                SslFeatureSource.RawFeatures => RunRawFeatures(request, parameters, capped.Token),
+                SslFeatureSource.SupervisedFromScratch => RunFromScratch(request, parameters, capped.Token),
+                _ => RunSelfSupervised(request, parameters, capped.Token), // with or without the raw features beside
+            });
+        }
+        catch (Exception e) when (capped.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            throw new TimeoutException(string.Create(CultureInfo.InvariantCulture,
+                $"Trial {request.TrialId} exceeded its time cap of {cap!.Value.TotalSeconds:0.#} s ({_settings.TrialTimeCapFraction:P0} of the " +
+                $"{request.RemainingBudget!.Value.TotalSeconds:0.#} s of budget left when it started)."), e);
+        }
+    }
+
+    /// <summary>Fine-tuning epochs follow the fidelity: a segment at fidelity f of a maximum F trains
+    /// round(epochs x f / F) epochs (at least 1), so a low rung of a fine-tuning or from-scratch trial costs what a low rung
+    /// should and the scheduler can stop it early. Without a scheduler the configured epochs.</summary>
+    internal static SslDownstreamParameters AtFidelity(SslDownstreamParameters downstream, int? fidelity, int? maxFidelity)
+    {
+        if (fidelity is not int f || maxFidelity is not int max || max <= 0 || f >= max) return downstream;
+        var scaled = downstream.ForTrainingFromScratch(); // a copy; restore what that changes
+        scaled.Trainer = downstream.Trainer;
+        scaled.FreezeEncoder = downstream.FreezeEncoder;
+        scaled.FineTuneEpochs = Math.Max(1, (int)Math.Round(downstream.FineTuneEpochs * (double)f / max));
+        return scaled;
     }
 
     /// <summary>A stage holding the configuration's encoder at random (seeded) initial weights, with the input
@@ -100,33 +126,34 @@ internal sealed class SslTrialRunner : ITrialRunner
         using SelfSupervisedTransformer stage = outcome.Transformer;
 
         var evaluation = Stopwatch.StartNew();
-        double? accuracy = null;
+        MetricEstimate? estimate = null;
         LabelFreeMeasures? labelFree = null;
         if (_settings.Objective.Kind == SslObjectiveKind.CrossValidatedAccuracy && parameters.Downstream.Trainer == DownstreamTrainer.FineTune)
         {
-            accuracy = FineTuneCrossValidation.Accuracy(ml, stage, _settings.Dataset, _settings.FoldOfRow, _settings.FoldCount,
-                parameters.Downstream, request.Seed, cancellationToken);
+            estimate = EvaluateFineTune(ml, stage, AtFidelity(parameters.Downstream, request.Fidelity, request.MaxFidelity), request.Seed, cancellationToken);
         }
         else if (_settings.Objective.Kind == SslObjectiveKind.CrossValidatedAccuracy)
         {
             float[][] embeddings = stage.Transform(_settings.Dataset.LabeledView)
                 .GetColumn<VBuffer<float>>(SslDataset.FeatureColumn).Select(v => v.DenseValues().ToArray()).ToArray();
-            var folds = CrossValidation.BuildFolds(ml, embeddings, _settings.Dataset.LabeledKeys, _settings.Dataset.ClassCount,
-                _settings.FoldOfRow, _settings.FoldCount);
-            accuracy = CrossValidation.Accuracy(folds, () => Trainer(ml, parameters.Downstream), cancellationToken);
+            if (parameters.Features == SslFeatureSource.RawAndSelfSupervised)
+            {
+                float[][] raw = _settings.Dataset.RawFeatures();
+                embeddings = embeddings.Select((e, row) => (float[])[.. raw[row], .. e]).ToArray(); // the refit's Concatenate order
+            }
+            estimate = EvaluateVectors(ml, embeddings, parameters.Downstream, cancellationToken);
         }
         if (_settings.Objective.Kind == SslObjectiveKind.LabelFree || _settings.RecordLabelFreeMeasures)
         {
             labelFree = MeasureLabelFree(stage, _settings.Dataset, request.Seed, cancellationToken);
         }
-        double metric = accuracy ?? labelFree!.Score;
-        WriteMeasures(new SslTrialMeasures
+        double metric = estimate?.Value ?? labelFree!.Score;
+        WriteMeasures(WithEstimate(new SslTrialMeasures
         {
             TrialId = request.TrialId,
             Fidelity = request.Fidelity,
-            FeatureSource = SslFeatureSource.SelfSupervised,
+            FeatureSource = parameters.Features,
             Metric = metric,
-            CrossValidatedAccuracy = accuracy,
             RankMe = labelFree?.RankMe,
             RankMeFraction = labelFree?.RankMeFraction,
             RotationPredictionAccuracy = labelFree?.RotationAccuracy,
@@ -137,7 +164,7 @@ internal sealed class SslTrialRunner : ITrialRunner
             PretrainingSeconds = outcome.Duration.TotalSeconds,
             PretrainingSecondsSaved = outcome.TimeSaved.TotalSeconds,
             EvaluationSeconds = evaluation.Elapsed.TotalSeconds,
-        });
+        }, estimate));
         return metric;
     }
 
@@ -145,26 +172,61 @@ internal sealed class SslTrialRunner : ITrialRunner
         ScoreOnce(request, SslFeatureSource.SupervisedFromScratch, "Supervised training from scratch", cancellationToken, ml =>
         {
             using SelfSupervisedTransformer untrained = UntrainedStage(ml, parameters.Pretraining);
-            double accuracy = FineTuneCrossValidation.Accuracy(ml, untrained, _settings.Dataset, _settings.FoldOfRow, _settings.FoldCount,
-                parameters.Downstream.ForTrainingFromScratch(), request.Seed, cancellationToken);
-            return (accuracy, untrained.EmbeddingSize);
+            MetricEstimate estimate = EvaluateFineTune(ml, untrained,
+                AtFidelity(parameters.Downstream.ForTrainingFromScratch(), request.Fidelity, request.MaxFidelity), request.Seed, cancellationToken);
+            return (estimate, untrained.EmbeddingSize);
         });
 
     private double RunRawFeatures(TrialRequest request, SslTrialParameters parameters, CancellationToken cancellationToken) =>
         ScoreOnce(request, SslFeatureSource.RawFeatures, "Raw features", cancellationToken, ml =>
         {
             // Kept for later trials, so built in a context of their own: the trial's context is cancelled with the trial.
-            _rawFolds ??= CrossValidation.BuildFolds(new MLContext(_settings.PretrainingSeed), _settings.Dataset.RawFeatures(),
-                _settings.Dataset.LabeledKeys, _settings.Dataset.ClassCount, _settings.FoldOfRow, _settings.FoldCount);
-            return (CrossValidation.Accuracy(_rawFolds, () => Trainer(ml, parameters.Downstream), cancellationToken), null);
+            _rawFolds ??= _settings.Repetitions.Select(r => CrossValidation.BuildFolds(new MLContext(_settings.PretrainingSeed),
+                _settings.Dataset.RawFeatures(), _settings.Dataset.LabeledKeys, _settings.Dataset.ClassCount, r.FoldOfRow, r.FoldCount)).ToArray();
+            var repetitions = _rawFolds.Select(folds => (IReadOnlyList<FoldPredictions>)CrossValidation.Predict(folds,
+                () => Trainer(ml, parameters.Downstream), cancellationToken)).ToList();
+            return (Estimate(repetitions), null);
         });
+
+    /// <summary>The metric of a feature-vector trainer over every repetition of the cross-validation.</summary>
+    private MetricEstimate EvaluateVectors(MLContext ml, float[][] features, SslDownstreamParameters downstream, CancellationToken cancellationToken)
+    {
+        var repetitions = new List<IReadOnlyList<FoldPredictions>>();
+        foreach ((int[] foldOfRow, int foldCount) in _settings.Repetitions)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var folds = CrossValidation.BuildFolds(ml, features, _settings.Dataset.LabeledKeys, _settings.Dataset.ClassCount, foldOfRow, foldCount);
+            repetitions.Add(CrossValidation.Predict(folds, () => Trainer(ml, downstream), cancellationToken));
+        }
+        return Estimate(repetitions);
+    }
+
+    /// <summary>The metric of fine-tuning. A network per fold is the cost of a whole trial, so fine-tuning runs the first
+    /// repetition's folds only; its spread then comes from those folds.</summary>
+    private MetricEstimate EvaluateFineTune(MLContext ml, SelfSupervisedTransformer stage, SslDownstreamParameters downstream, int seed,
+        CancellationToken cancellationToken) => Estimate([FineTuneCrossValidation.Predict(ml, stage, _settings.Dataset, _settings.FoldOfRow,
+            _settings.FoldCount, downstream, seed, cancellationToken)]);
+
+    private MetricEstimate Estimate(IReadOnlyList<IReadOnlyList<FoldPredictions>> repetitions) =>
+        MetricCalculator.Estimate(_settings.Metric, repetitions, _settings.Dataset.ClassCount, _settings.PositiveKey);
+
+    private SslTrialMeasures WithEstimate(SslTrialMeasures measures, MetricEstimate? estimate) => estimate is null ? measures : measures with
+    {
+        OptimizingMetric = _settings.Metric,
+        CrossValidatedAccuracy = estimate.Accuracy,
+        MetricStandardDeviation = estimate.StandardDeviation,
+        MetricStandardError = estimate.StandardError,
+        MetricFoldValues = estimate.FoldValues,
+    };
 
     /// <summary>Scores a trial whose metric does not depend on the pretraining fidelity (raw features, training from
     /// scratch) once, and reports the stored metric at every later rung and in resumed sessions.</summary>
     private double ScoreOnce(TrialRequest request, SslFeatureSource source, string what, CancellationToken cancellationToken,
-        Func<MLContext, (double Accuracy, int? EmbeddingSize)> score)
+        Func<MLContext, (MetricEstimate Estimate, int? EmbeddingSize)> score)
     {
-        string stateFile = Path.Combine(request.StateDirectory, MetricFile);
+        // Training from scratch follows the fidelity (its epochs scale with it), so it is scored once per rung.
+        string stateFile = Path.Combine(request.StateDirectory, source == SslFeatureSource.SupervisedFromScratch && request.Fidelity is int rung
+            ? $"metric-{rung.ToString(CultureInfo.InvariantCulture)}.txt" : MetricFile);
         // Written atomically; an unreadable one (an earlier version's torn write) is scored again rather than failing the trial.
         if (File.Exists(stateFile) && double.TryParse(File.ReadAllText(stateFile), NumberStyles.Float, CultureInfo.InvariantCulture, out double stored)
             && double.IsFinite(stored))
@@ -175,19 +237,18 @@ internal sealed class SslTrialRunner : ITrialRunner
         var evaluation = Stopwatch.StartNew();
         var ml = new MLContext(request.Seed);
         using CancellationTokenRegistration stop = CrossValidation.CancelWith(ml, cancellationToken);
-        (double accuracy, int? embeddingSize) = score(ml);
-        AtomicFile.WriteAllText(stateFile, accuracy.ToString("R", CultureInfo.InvariantCulture));
-        WriteMeasures(new SslTrialMeasures
+        (MetricEstimate estimate, int? embeddingSize) = score(ml);
+        AtomicFile.WriteAllText(stateFile, estimate.Value.ToString("R", CultureInfo.InvariantCulture));
+        WriteMeasures(WithEstimate(new SslTrialMeasures
         {
             TrialId = request.TrialId,
             Fidelity = request.Fidelity,
             FeatureSource = source,
-            Metric = accuracy,
-            CrossValidatedAccuracy = accuracy,
+            Metric = estimate.Value,
             EmbeddingSize = embeddingSize,
             EvaluationSeconds = evaluation.Elapsed.TotalSeconds,
-        });
-        return accuracy;
+        }, estimate));
+        return estimate.Value;
     }
 
     private static IEstimator<ITransformer> Trainer(MLContext ml, SslDownstreamParameters downstream) =>
@@ -219,11 +280,28 @@ internal sealed class SslTrialRunner : ITrialRunner
     /// <summary>What every segment shares.</summary>
     /// <param name="Dataset">The data.</param>
     /// <param name="Objective">The objective in force (never Auto: resolved before the search).</param>
-    /// <param name="FoldOfRow">The fold of each labeled row (cross-validated objective).</param>
+    /// <param name="FoldOfRow">The fold of each labeled row (cross-validated objective), first repetition.</param>
     /// <param name="FoldCount">The number of folds.</param>
     /// <param name="PretrainingSeed">The seed of every pretraining run (shared, so trials of a key share their run).</param>
     /// <param name="CacheRoot">The folder for pretraining snapshots and measures.</param>
     /// <param name="RecordLabelFreeMeasures">Also measure the label-free scores under the cross-validated objective.</param>
     internal sealed record Settings(SslDataset Dataset, SslObjective Objective, int[] FoldOfRow, int FoldCount, int PretrainingSeed,
-        string CacheRoot, bool RecordLabelFreeMeasures);
+        string CacheRoot, bool RecordLabelFreeMeasures)
+    {
+        /// <summary>The metric the cross-validated objective computes. Default accuracy.</summary>
+        public SslMetric Metric { get; init; } = SslMetric.Accuracy;
+
+        /// <summary>With a time budget, the share of the budget left that caps each segment.</summary>
+        public double TrialTimeCapFraction { get; init; } = 0.5;
+
+        /// <summary>The positive class key of two-class metrics.</summary>
+        public uint PositiveKey { get; init; } = 2;
+
+        /// <summary>Fold assignments of the repeated cross-validation, the first being (<see cref="FoldOfRow"/>,
+        /// <see cref="FoldCount"/>); null: that one only.</summary>
+        public IReadOnlyList<(int[] FoldOfRow, int FoldCount)>? RepeatedFolds { get; init; }
+
+        /// <summary>Every repetition's fold assignment.</summary>
+        public IReadOnlyList<(int[] FoldOfRow, int FoldCount)> Repetitions => RepeatedFolds ?? [(FoldOfRow, FoldCount)];
+    }
 }

@@ -68,11 +68,18 @@ public sealed class SslTuner
     /// This tuner, except that the first trial is the search space's default configuration (as ML.NET AutoML and FLAML
     /// evaluate a default point first), so the search never ends below the untuned defaults on its own metric; the inner
     /// tuner learns from that trial like from its own. Useful for <see cref="Random"/> and <see cref="Tpe"/>;
-    /// <see cref="CostFrugal"/> already starts there. <c>ml.SelfSupervisedExperiment()</c> uses <c>SslTuner.Tpe.WithDefaultFirst()</c>
-    /// unless told otherwise.
+    /// <see cref="CostFrugal"/> already starts there. <c>ml.SelfSupervisedExperiment()</c> instead runs a portfolio of baselines
+    /// that ends with the default configuration, then TPE, unless told otherwise (<see cref="SslExperiment.SetPortfolio"/>).
     /// </summary>
     public SslTuner WithDefaultFirst() =>
         new($"{Name}+DefaultFirst", (space, seed) => new DefaultFirstTuner(_create(space, seed), space.Default));
+
+    /// <summary>This tuner after a fixed list of configurations (the experiment's portfolio): each is proposed once, in
+    /// order, and the inner tuner learns from their trials.</summary>
+    /// <param name="label">Names the list in <see cref="Name"/> (so a checkpoint of another list is refused).</param>
+    /// <param name="configurations">The configurations, in order.</param>
+    internal SslTuner WithPortfolioFirst(string label, IReadOnlyList<Parameters> configurations) =>
+        new($"{Name}+Portfolio({label})", (space, seed) => new PortfolioFirstTuner(_create(space, seed), configurations));
 
     /// <summary>A description of the tuner and its options (recorded in checkpoints).</summary>
     public string Name { get; }

@@ -156,8 +156,8 @@ public sealed class SslExperimentTests : IDisposable
         Assert.Equal(SslObjectiveKind.LabelFree, result.Objective!.Kind);
         Assert.Contains("label-free", result.ObjectiveExplanation);
         Assert.Contains("4 labels per class", result.ObjectiveExplanation);
-        // Neither alternative without pretraining, nor the probe's options, can be scored without labels, so they were not searched.
-        Assert.Contains(result.Notes, n => n.Contains("without pretraining (RawFeatures, SupervisedFromScratch)", StringComparison.Ordinal));
+        // No feature source but the embeddings alone, nor the probe's options, can be scored without labels, so they were not searched.
+        Assert.Contains(result.Notes, n => n.Contains("other feature sources (RawFeatures, SupervisedFromScratch, RawAndSelfSupervised)", StringComparison.Ordinal));
         Assert.All(result.Trials, t => Assert.False(t.Parameters.ContainsKey(SslSearchSpace.DownstreamOption)));
         Assert.All(result.Trials, t => Assert.Equal("SelfSupervised", t.Parameters.GetString(SslSearchSpace.FeaturesOption)));
         // For tabular rows the label-free score is RankMe over its maximum, min(rows, embedding size).

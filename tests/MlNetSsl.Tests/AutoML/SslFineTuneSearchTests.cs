@@ -24,7 +24,7 @@ public sealed class SslFineTuneSearchTests : IDisposable
     public void TheDefaultSpaceOffersFineTuningLightGbmAndTrainingFromScratchAtTheLibraryDefaults()
     {
         SslSearchSpace space = SslSearchSpace.For(SslInputKind.Image);
-        Assert.Equal(["SelfSupervised", "RawFeatures", "SupervisedFromScratch"], ((ChoiceOption)space[SslSearchSpace.FeaturesOption]).Choices.Cast<string>());
+        Assert.Equal(["SelfSupervised", "RawFeatures", "SupervisedFromScratch", "RawAndSelfSupervised"], ((ChoiceOption)space[SslSearchSpace.FeaturesOption]).Choices.Cast<string>());
         Assert.Equal(["LinearProbe", "LightGbm", "FineTune"], ((ChoiceOption)space.Downstream["Trainer"]).Choices.Cast<string>());
 
         // The default downstream parameters give the library's fine-tuning defaults; the switches map to the options.
@@ -91,7 +91,7 @@ public sealed class SslFineTuneSearchTests : IDisposable
         notes.Clear();
         SslExperiment.FitSpaceToLabels(space, few, folds, foldCount, notes);
         Assert.Equal(["LinearProbe", "LightGbm"], ((ChoiceOption)((SearchSpace)space[SslSearchSpace.DownstreamOption])["Trainer"]).Choices.Cast<string>());
-        Assert.Equal(["SelfSupervised", "RawFeatures"], ((ChoiceOption)space[SslSearchSpace.FeaturesOption]).Choices.Cast<string>());
+        Assert.Equal(["SelfSupervised", "RawFeatures", "RawAndSelfSupervised"], ((ChoiceOption)space[SslSearchSpace.FeaturesOption]).Choices.Cast<string>());
         Assert.Contains(notes, n => n.Contains("only 1 label(s) of a class", StringComparison.Ordinal));
     }
 

@@ -41,7 +41,7 @@ public sealed class SslSearchSpaceTests
         var encoders = ((ChoiceOption)space.Pretraining["Encoder"]).Choices.Select(c => Enum.Parse<EncoderKind>((string)c)).ToArray();
         Assert.NotEmpty(encoders);
         Assert.All(encoders, e => Assert.Contains(e, EncoderOptions.KindsFor(kind)));
-        Assert.Equal(["SelfSupervised", "RawFeatures", "SupervisedFromScratch"], ((ChoiceOption)space[SslSearchSpace.FeaturesOption]).Choices.Cast<string>());
+        Assert.Equal(["SelfSupervised", "RawFeatures", "SupervisedFromScratch", "RawAndSelfSupervised"], ((ChoiceOption)space[SslSearchSpace.FeaturesOption]).Choices.Cast<string>());
 
         // Every template of every method builds a policy of this kind's augmentations, each at the requested strength.
         SslInputShape shape = ShapeOf(kind);

@@ -1,0 +1,67 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+
+namespace MlNetSsl.AutoML;
+
+/// <summary>
+/// The portfolio of cheap strong baselines the self-supervised experiment runs before its tuner's proposals (raw-feature
+/// LightGBM and L-BFGS, a short SSL run with a linear probe, raw + SSL features, the default configuration...), per input
+/// kind and in order of expected value per second. The list lives in the embedded data file <c>SslPortfolio.json</c>,
+/// which says how its order was derived; see docs/automl.md.
+/// </summary>
+internal static class SslPortfolio
+{
+    private static readonly Lazy<(string Json, JsonDocument Document)> Data = new(() =>
+    {
+        using Stream stream = typeof(SslPortfolio).Assembly.GetManifestResourceStream("MlNetSsl.AutoML.SslPortfolio.json")
+            ?? throw new InvalidOperationException("The embedded portfolio MlNetSsl.AutoML.SslPortfolio.json is missing from the assembly.");
+        using var reader = new StreamReader(stream);
+        string json = reader.ReadToEnd();
+        return (json, JsonDocument.Parse(json));
+    });
+
+    /// <summary>The portfolio's entries for a dataset, as configurations of <paramref name="space"/> (entries whose values
+    /// the space does not offer, that do not fit the dataset's size, or that repeat an earlier entry once reduced to what
+    /// their trial reads, are left out), with their names.</summary>
+    public static IReadOnlyList<(string Name, Parameters Configuration)> For(SearchSpace space, SslInputKind kind, long rows, int labeledRows)
+    {
+        var result = new List<(string, Parameters)>();
+        var seen = new HashSet<Parameters>();
+        if (!Data.Value.Document.RootElement.GetProperty("portfolios").TryGetProperty(kind.ToString(), out JsonElement entries)) return result;
+        foreach (JsonElement entry in entries.EnumerateArray())
+        {
+            if (entry.TryGetProperty("maxLabeledRows", out JsonElement maxLabeled) && labeledRows > maxLabeled.GetInt32()) continue;
+            if (entry.TryGetProperty("minLabeledRows", out JsonElement minLabeled) && labeledRows < minLabeled.GetInt32()) continue;
+            if (entry.TryGetProperty("maxRows", out JsonElement maxRows) && rows > maxRows.GetInt64()) continue;
+            Parameters configuration = space.Default;
+            foreach (JsonProperty setting in entry.GetProperty("settings").EnumerateObject())
+                configuration = Apply(configuration, setting.Name, Value(setting.Value));
+            if (!space.Contains(configuration) || SslSearchSpace.EffectiveConfiguration(configuration) is not { } reduced || !seen.Add(reduced)) continue;
+            result.Add((entry.GetProperty("name").GetString()!, configuration));
+        }
+        return result;
+    }
+
+    /// <summary>A short hash of the data file, so a checkpoint written with another portfolio is refused.</summary>
+    public static string Version => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(Data.Value.Json)))[..8];
+
+    /// <summary>Sets a (dotted) option when the configuration has it; an option the space lacks is left alone.</summary>
+    private static Parameters Apply(Parameters configuration, string path, object value)
+    {
+        string[] parts = path.Split('.');
+        if (parts.Length == 1) return configuration.ContainsKey(path) ? configuration.With(path, value) : configuration;
+        if (!configuration.TryGetValue(parts[0], out object? nested) || nested is not Parameters inner || !inner.ContainsKey(parts[1]))
+            return configuration;
+        return configuration.With(parts[0], inner.With(parts[1], value));
+    }
+
+    private static object Value(JsonElement value) => value.ValueKind switch
+    {
+        JsonValueKind.String => value.GetString()!,
+        JsonValueKind.Number => value.GetDouble(),
+        JsonValueKind.True => true,
+        JsonValueKind.False => false,
+        _ => throw new InvalidOperationException($"The portfolio holds a setting of kind {value.ValueKind}; use text, numbers or booleans."),
+    };
+}

@@ -1,0 +1,134 @@
+using Microsoft.ML;
+using MlNetSsl.AutoML;
+using MlNetSsl.Tests.MlNet;
+using Xunit;
+
+namespace MlNetSsl.Tests.AutoML;
+
+/// <summary>The optimizing metrics: values hand-computed on five rows, their spread over folds, the two-class check and the
+/// direction the experiment ranks in.</summary>
+public sealed class SslMetricTests
+{
+    // Five rows of two classes: keys 1 1 2 2 2, predicted 1 2 2 2 1, probabilities [p(1), p(2)] below.
+    private static readonly FoldPredictions Rows = new(
+        [1, 1, 2, 2, 2],
+        [1, 2, 2, 2, 1],
+        [[0.8f, 0.2f], [0.4f, 0.6f], [0.1f, 0.9f], [0.4f, 0.6f], [0.7f, 0.3f]]);
+
+    [Fact]
+    public void MetricsMatchHandComputedValues()
+    {
+        // Class 1 has 2 rows, class 2 has 3, so class 1 is the positive class of AUC and F1.
+        uint positive = MetricCalculator.PositiveKey(Rows.Actual);
+        Assert.Equal(1u, positive);
+        Assert.Equal(3 / 5.0, MetricCalculator.Compute(SslMetric.Accuracy, Rows, 2, positive), 12);
+        // Recalls: class 1 1/2, class 2 2/3.
+        Assert.Equal((1 / 2.0 + 2 / 3.0) / 2, MetricCalculator.Compute(SslMetric.MacroAccuracy, Rows, 2, positive), 12);
+        // True-class probabilities 0.8, 0.4, 0.9, 0.6, 0.3.
+        double logLoss = -(Math.Log(0.8) + Math.Log(0.4) + Math.Log(0.9) + Math.Log(0.6) + Math.Log(0.3)) / 5;
+        Assert.Equal(logLoss, MetricCalculator.Compute(SslMetric.LogLoss, Rows, 2, positive), 6);
+        // Positives score 0.8 and 0.4, negatives 0.1, 0.4, 0.7: 0.8 beats all three, 0.4 beats 0.1 and ties 0.4: 4.5 of 6 pairs.
+        Assert.Equal(4.5 / 6, MetricCalculator.Compute(SslMetric.AreaUnderRocCurve, Rows, 2, positive), 6);
+        // Class 1: TP row 0, FN row 1, FP row 4: 2 / (2 + 1 + 1).
+        Assert.Equal(0.5, MetricCalculator.Compute(SslMetric.F1Score, Rows, 2, positive), 12);
+        // With class 2 as the positive class: TP rows 2 and 3, FN row 4, FP row 1: 4 / (4 + 1 + 1).
+        Assert.Equal(4 / 6.0, MetricCalculator.Compute(SslMetric.F1Score, Rows, 2, 2), 12);
+    }
+
+    [Fact]
+    public void EstimatePoolsPredictionsAndTakesTheSpreadFromFolds()
+    {
+        // Fold A: rows 0 and 2 (both right, accuracy 1); fold B: rows 1, 3, 4 (one right, 1/3).
+        var foldA = new FoldPredictions([1, 2], [1, 2], [[0.8f, 0.2f], [0.1f, 0.9f]]);
+        var foldB = new FoldPredictions([1, 2, 2], [2, 2, 1], [[0.4f, 0.6f], [0.4f, 0.6f], [0.7f, 0.3f]]);
+        MetricEstimate estimate = MetricCalculator.Estimate(SslMetric.Accuracy, [[foldA, foldB]], 2, 1);
+        Assert.Equal(0.6, estimate.Value, 12);
+        Assert.Equal([1.0, 1 / 3.0], estimate.FoldValues);
+        double deviation = Math.Sqrt(2 * Math.Pow(1 / 3.0, 2)); // mean 2/3, n - 1 = 1
+        Assert.Equal(deviation, estimate.StandardDeviation, 12);
+        Assert.Equal(deviation / Math.Sqrt(2), estimate.StandardError, 12);
+
+        // A second repetition that scores 0.4 pooled: the value is the mean of the repetitions, the spread uses all 4 folds.
+        var foldC = new FoldPredictions([1, 2, 2, 2, 1], [2, 2, 1, 1, 1], [[0.4f, 0.6f], [0.1f, 0.9f], [0.6f, 0.4f], [0.6f, 0.4f], [0.9f, 0.1f]]);
+        MetricEstimate repeated = MetricCalculator.Estimate(SslMetric.Accuracy, [[foldA, foldB], [foldC]], 2, 1);
+        Assert.Equal((0.6 + 0.4) / 2, repeated.Value, 12);
+        Assert.Equal(3, repeated.FoldValues.Length);
+        Assert.Equal(MetricCalculator.StandardDeviation([1.0, 1 / 3.0, 0.4]) / Math.Sqrt(3), repeated.StandardError, 12);
+    }
+
+    [Fact]
+    public void ScoresThatAreNotProbabilitiesGoThroughSoftmax()
+    {
+        double[] p = MetricCalculator.Probabilities([-1f, 1f]);
+        Assert.Equal(1 / (1 + Math.Exp(-2)), p[1], 6);
+        Assert.Equal([0.25, 0.75], MetricCalculator.Probabilities([1f, 3f]));
+    }
+
+    [Fact]
+    public void TwoClassMetricsNameTheClassCount()
+    {
+        var error = Assert.Throws<InvalidOperationException>(() => SslMetric.AreaUnderRocCurve.CheckClassCount(3));
+        Assert.Contains("3 classes", error.Message);
+        Assert.Contains("two classes", error.Message);
+        SslMetric.F1Score.CheckClassCount(2);
+        SslMetric.LogLoss.CheckClassCount(7);
+        Assert.False(SslMetric.LogLoss.IsMaximized());
+        Assert.True(SslMetric.MacroAccuracy.IsMaximized());
+    }
+
+    [Fact]
+    public async Task AnExperimentWithThreeClassesRefusesF1BeforeAnyTrial()
+    {
+        var ml = new MLContext(seed: 1);
+        var rows = Enumerable.Range(0, 30).Select(i => new ThreeClassRow { Features = [i % 3, i * 0.1f], Label = (i % 3).ToString(System.Globalization.CultureInfo.InvariantCulture) });
+        IDataView data = ml.Data.LoadFromEnumerable(rows);
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => ml.SelfSupervisedExperiment()
+            .SetDataset(data).SetInputColumn("Features").SetOptimizingMetric(SslMetric.F1Score).SetMaxTrials(1).RunAsync());
+        Assert.Contains("3 classes", error.Message);
+    }
+
+    [Fact]
+    public async Task LogLossIsMinimizedAndEveryTrialReportsItsSpread()
+    {
+        var ml = new MLContext(seed: 1);
+        IDataView data = ml.Data.LoadFromEnumerable(SslExperimentData.HiggsWithHiddenLabels(300, labeledEvery: 2));
+        SslSearchSpace space = SslSearchSpace.For(data, "Features");
+        space[SslSearchSpace.FeaturesOption] = new ChoiceOption(nameof(SslFeatureSource.RawFeatures));
+        space.Downstream[nameof(SslDownstreamParameters.Trainer)] = new ChoiceOption(nameof(DownstreamTrainer.LinearProbe));
+        Parameters strong = SslExperimentData.Configuration(space, ("Downstream.L2Regularization", 1.0));
+        Parameters weak = SslExperimentData.Configuration(space, ("Downstream.L2Regularization", 10.0), ("Downstream.L1Regularization", 10.0));
+
+        SslExperimentResult result = await ml.SelfSupervisedExperiment()
+            .SetDataset(data).SetInputColumn("Features").SetSearchSpace(space)
+            .SetObjective(SslObjective.CrossValidatedAccuracy(folds: 3))
+            .SetOptimizingMetric(SslMetric.LogLoss)
+            .SetCrossValidationRepeats(2)
+            .SetTuner(SslExperimentData.Scripted("two probes", weak, strong))
+            .SetMaxTrials(2)
+            .RunAsync();
+
+        Assert.Equal(SslMetric.LogLoss, result.OptimizingMetric);
+        Assert.False(result.IsMetricMaximized);
+        Assert.Equal(2, result.Trials.Count);
+        Assert.True(result.Trials[0].Metric < result.Trials[1].Metric, "the leaderboard puts the lower log-loss first");
+        Assert.Equal(result.Trials[0].TrialId, result.BestTrial.TrialId);
+        Assert.All(result.TrialMeasures, m =>
+        {
+            Assert.Equal(SslMetric.LogLoss, m.OptimizingMetric);
+            Assert.Equal(6, m.MetricFoldValues!.Count); // 3 folds x 2 repetitions
+            Assert.True(m.MetricStandardError > 0);
+            Assert.Equal(m.MetricStandardDeviation!.Value / Math.Sqrt(6), m.MetricStandardError!.Value, 9);
+            Assert.InRange(m.CrossValidatedAccuracy!.Value, 0, 1);
+        });
+        Assert.NotNull(result.BestTrial.MetricStandardError);
+        Assert.Contains("LogLoss (minimized)", result.ObjectiveExplanation);
+    }
+
+    private sealed class ThreeClassRow
+    {
+        [Microsoft.ML.Data.VectorType(2)]
+        public float[] Features { get; set; } = [];
+
+        public string Label { get; set; } = "";
+    }
+}

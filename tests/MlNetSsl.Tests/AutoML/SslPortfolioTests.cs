@@ -1,0 +1,172 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using MlNetSsl.AutoML;
+using MlNetSsl.Tests.MlNet;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace MlNetSsl.Tests.AutoML;
+
+/// <summary>The portfolio of baselines run first, raw + SSL features, the one-standard-error choice, fine-tuning epochs
+/// that follow the fidelity and the per-trial time cap.</summary>
+public sealed class SslPortfolioTests : IDisposable
+{
+    private readonly ITestOutputHelper _output;
+    private readonly string _folder = Directory.CreateTempSubdirectory("mlnetssl-automl-portfolio-").FullName;
+
+    public SslPortfolioTests(ITestOutputHelper output) => _output = output;
+
+    public void Dispose() => Directory.Delete(_folder, recursive: true);
+
+    [Fact]
+    public void PortfolioStartsWithTheRawBaselinesOnTablesAndWithAShortSslRunOnImages()
+    {
+        SslSearchSpace tabular = SslSearchSpace.For(SslInputKind.Tabular);
+        var entries = SslPortfolio.For(tabular, SslInputKind.Tabular, rows: 7000, labeledRows: 70);
+        Assert.Equal(["raw LightGBM", "raw L-BFGS"], entries.Take(2).Select(e => e.Name));
+        SslTrialParameters first = entries[0].Configuration.AsType<SslTrialParameters>();
+        Assert.Equal((SslFeatureSource.RawFeatures, DownstreamTrainer.LightGbm), (first.Features, first.Downstream.Trainer));
+        Assert.All(entries, e => Assert.True(tabular.Contains(e.Configuration)));
+        Assert.Contains(entries, e => e.Configuration.AsType<SslTrialParameters>().Features == SslFeatureSource.RawAndSelfSupervised);
+        Assert.Equal(tabular.Default, entries[^1].Configuration);
+        // The small-leaves entry is for few labels only.
+        Assert.DoesNotContain(SslPortfolio.For(tabular, SslInputKind.Tabular, 100_000, 5000), e => e.Name.Contains("small leaves"));
+
+        // Without raw input in the space its entries are skipped, not run outside the space.
+        SslSearchSpace pretrainedOnly = SslSearchSpace.For(SslInputKind.Tabular).WithoutRawFeatures();
+        Assert.All(SslPortfolio.For(pretrainedOnly, SslInputKind.Tabular, 7000, 70),
+            e => Assert.NotEqual(SslFeatureSource.RawFeatures, e.Configuration.AsType<SslTrialParameters>().Features));
+
+        var images = SslPortfolio.For(SslSearchSpace.For(SslInputKind.Image), SslInputKind.Image, 5000, 500);
+        SslTrialParameters firstImage = images[0].Configuration.AsType<SslTrialParameters>();
+        Assert.Equal(SslFeatureSource.SelfSupervised, firstImage.Features);
+        Assert.Equal(3, firstImage.Pretraining.Epochs);
+    }
+
+    [Fact]
+    public async Task TheDefaultTunerRunsTheRawBaselinesFirst()
+    {
+        var ml = new MLContext(seed: 1);
+        IDataView data = ml.Data.LoadFromEnumerable(SslExperimentData.HiggsWithHiddenLabels(300, labeledEvery: 5));
+        SslExperimentResult result = await ml.SelfSupervisedExperiment()
+            .SetDataset(data).SetInputColumn("Features")
+            .SetObjective(SslObjective.CrossValidatedAccuracy(folds: 3))
+            .SetMaxTrials(2)
+            .RunAsync();
+        foreach (string note in result.Notes) _output.WriteLine(note);
+        var byId = result.Trials.OrderBy(t => t.TrialId).Select(t => t.Parameters.AsType<SslTrialParameters>()).ToArray();
+        Assert.Equal((SslFeatureSource.RawFeatures, DownstreamTrainer.LightGbm), (byId[0].Features, byId[0].Downstream.Trainer));
+        Assert.Equal((SslFeatureSource.RawFeatures, DownstreamTrainer.LinearProbe), (byId[1].Features, byId[1].Downstream.Trainer));
+        Assert.Contains(result.Notes, n => n.StartsWith("Portfolio first", StringComparison.Ordinal));
+        Assert.Equal(0, result.PretrainingReuse!.Segments);
+    }
+
+    [Fact]
+    public async Task RawAndSslFeaturesRefitIntoOnePipelineThatConcatenatesBoth()
+    {
+        var ml = new MLContext(seed: 1);
+        IDataView data = ml.Data.LoadFromEnumerable(SslExperimentData.HiggsWithHiddenLabels(300, labeledEvery: 3));
+        SslSearchSpace space = SslSearchSpace.For(SslInputKind.Tabular);
+        Parameters both = SslExperimentData.Configuration(space, ("Features", "RawAndSelfSupervised"), ("Pretraining.Epochs", 2),
+            ("Pretraining.EmbeddingSize", 64), ("Downstream.Trainer", "LightGbm"));
+        SslExperimentResult result = await ml.SelfSupervisedExperiment()
+            .SetDataset(data).SetInputColumn("Features").SetSearchSpace(space)
+            .SetObjective(SslObjective.CrossValidatedAccuracy(folds: 3))
+            .SetTuner(SslExperimentData.Scripted("raw+ssl", both))
+            .SetMaxTrials(1)
+            .RunAsync();
+        _output.WriteLine(result.BestPipelineDescription);
+
+        Assert.Equal(SslFeatureSource.RawAndSelfSupervised, result.BestFeatureSource);
+        Assert.StartsWith("RawAndSelfSupervised(raw input + SelfSupervised(Scarf", result.BestPipelineDescription);
+        Assert.EndsWith("-> LightGbm(leaves=31, min rows per leaf=20, iterations=100)", result.BestPipelineDescription);
+        Assert.Equal(SslFeatureSource.RawAndSelfSupervised, Assert.Single(result.TrialMeasures).FeatureSource);
+        Assert.Equal(1, result.PretrainingReuse!.Segments);
+
+        IDataView test = ml.Data.LoadFromEnumerable(StageData.HiggsRows("test", 100));
+        IDataView scored = result.BestTrial.Model.Transform(test);
+        Assert.Equal(28 + 64, ((VectorDataViewType)scored.Schema["SslFeatures"].Type).Size);
+        float[] before = scored.GetColumn<float>("PredictedLabel").ToArray();
+        string path = Path.Combine(_folder, "both.zip");
+        ml.Model.Save(result.BestTrial.Model, data.Schema, path);
+        var fresh = new MLContext(seed: 2);
+        ITransformer loaded = fresh.Model.Load(path, out _);
+        Assert.Equal(before, loaded.Transform(fresh.Data.LoadFromEnumerable(StageData.HiggsRows("test", 100))).GetColumn<float>("PredictedLabel").ToArray());
+        (loaded as IDisposable)?.Dispose();
+        ((IDisposable)result.BestTrial.Model).Dispose();
+    }
+
+    [Fact]
+    public void TheFinalChoiceIsTheSimplestTrialWithinOneStandardErrorOfTheBest()
+    {
+        var space = new SearchSpace().WithNumeric("x", 0, 1);
+        TrialRecord Trial(int id, double metric, double seconds, int? fidelity = 9) => new(id, space.Default, TrialStatus.Completed,
+            [new RungResult(fidelity, metric, TimeSpan.FromSeconds(seconds))], TimeSpan.FromSeconds(seconds), null);
+        SslTrialMeasures Measure(int id, SslFeatureSource source, double error, int? fidelity = 9) =>
+            new() { TrialId = id, Fidelity = fidelity, FeatureSource = source, MetricStandardError = error };
+
+        // Leaderboard order (maximized): 0.80 +/- 0.03 (40 s), 0.78 raw (1 s), 0.79 at a lower fidelity (2 s), 0.70 (0.5 s).
+        TrialRecord[] board = [Trial(0, 0.80, 40), Trial(3, 0.79, 2, fidelity: 3), Trial(1, 0.78, 1, fidelity: 3), Trial(2, 0.70, 0.5)];
+        SslTrialMeasures[] measures = [Measure(0, SslFeatureSource.SelfSupervised, 0.03), Measure(1, SslFeatureSource.RawFeatures, 0.03, 3),
+            Measure(2, SslFeatureSource.SelfSupervised, 0.03), Measure(3, SslFeatureSource.SelfSupervised, 0.03, 3)];
+        (TrialRecord chosen, string why) = SslExperiment.SelectWithinOneStandardError(board, measures, maximize: true);
+        // Trial 3 is within the error but measured at a lower fidelity than the best; trial 1 is raw, so it compares.
+        Assert.Equal(1, chosen.TrialId);
+        Assert.Contains("chose the simplest and cheapest, trial 1", why);
+
+        // Raw features are the simplest pipeline: chosen within the error even when an SSL trial ran faster.
+        TrialRecord[] fasterSsl = [Trial(0, 0.80, 40), Trial(1, 0.78, 3), Trial(2, 0.79, 1)];
+        SslTrialMeasures[] fasterSslMeasures = [Measure(0, SslFeatureSource.SelfSupervised, 0.03), Measure(1, SslFeatureSource.RawFeatures, 0.03),
+            Measure(2, SslFeatureSource.SelfSupervised, 0.03)];
+        Assert.Equal(1, SslExperiment.SelectWithinOneStandardError(fasterSsl, fasterSslMeasures, maximize: true).Trial.TrialId);
+
+        // A smaller error leaves the best alone.
+        SslTrialMeasures[] precise = [Measure(0, SslFeatureSource.SelfSupervised, 0.01), .. measures.Skip(1)];
+        Assert.Equal(0, SslExperiment.SelectWithinOneStandardError(board, precise, maximize: true).Trial.TrialId);
+
+        // Minimized (log-loss): within best + error.
+        TrialRecord[] losses = [Trial(0, 0.40, 40), Trial(1, 0.42, 1), Trial(2, 0.50, 0.5)];
+        SslTrialMeasures[] lossMeasures = [Measure(0, SslFeatureSource.SelfSupervised, 0.03), Measure(1, SslFeatureSource.RawFeatures, 0.03),
+            Measure(2, SslFeatureSource.RawFeatures, 0.03)];
+        Assert.Equal(1, SslExperiment.SelectWithinOneStandardError(losses, lossMeasures, maximize: false).Trial.TrialId);
+    }
+
+    [Fact]
+    public void FineTuningEpochsFollowTheFidelity()
+    {
+        var downstream = new SslDownstreamParameters { Trainer = DownstreamTrainer.FineTune, FineTuneEpochs = 50, FreezeEncoder = true, SemiSupervised = true };
+        SslDownstreamParameters low = SslTrialRunner.AtFidelity(downstream, 1, 27);
+        Assert.Equal(2, low.FineTuneEpochs); // round(50 / 27)
+        Assert.True(low.FreezeEncoder && low.SemiSupervised);
+        Assert.Equal(DownstreamTrainer.FineTune, low.Trainer);
+        Assert.Equal(17, SslTrialRunner.AtFidelity(downstream, 9, 27).FineTuneEpochs);
+        Assert.Same(downstream, SslTrialRunner.AtFidelity(downstream, 27, 27));
+        Assert.Same(downstream, SslTrialRunner.AtFidelity(downstream, null, null));
+        Assert.Equal(50, downstream.FineTuneEpochs);
+    }
+
+    [Fact]
+    public async Task ATrialOverItsTimeCapFailsAndTheSearchGoesOn()
+    {
+        var ml = new MLContext(seed: 1);
+        IDataView data = ml.Data.LoadFromEnumerable(SslExperimentData.HiggsWithHiddenLabels(300, labeledEvery: 3));
+        SslSearchSpace space = SslSearchSpace.For(SslInputKind.Tabular);
+        space.Pretraining[nameof(SslPretrainingParameters.Epochs)] = new IntegerRangeOption(2, 5000, logBase: true, 10);
+        Parameters raw = SslExperimentData.Configuration(space, ("Features", "RawFeatures"));
+        Parameters slow = SslExperimentData.Configuration(space, ("Pretraining.Epochs", 5000));
+        Parameters rawTrees = SslExperimentData.Configuration(space, ("Features", "RawFeatures"), ("Downstream.Trainer", "LightGbm"));
+        SslExperimentResult result = await ml.SelfSupervisedExperiment()
+            .SetDataset(data).SetInputColumn("Features").SetSearchSpace(space)
+            .SetObjective(SslObjective.CrossValidatedAccuracy(folds: 3))
+            .SetTuner(SslExperimentData.Scripted("cap", raw, slow, rawTrees))
+            .SetTrainingTimeInSeconds(60).SetTrialTimeCap(0.1)
+            .SetMaxTrials(3)
+            .RunAsync();
+        TrialRecord capped = result.Trials.Single(t => t.TrialId == 1);
+        _output.WriteLine(capped.ErrorMessage);
+        Assert.Equal(TrialStatus.Failed, capped.Status);
+        Assert.StartsWith("TimeoutException: Trial 1 exceeded its time cap", capped.ErrorMessage);
+        Assert.True(capped.Duration < TimeSpan.FromSeconds(30), $"the cap (about 6 s) stopped it, not the budget: {capped.Duration}");
+        Assert.Equal(TrialStatus.Completed, result.Trials.Single(t => t.TrialId == 2).Status);
+    }
+}
