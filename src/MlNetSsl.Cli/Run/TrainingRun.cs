@@ -172,7 +172,7 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
             MapBefore = Map(ml, "Raw input (PCA)", prepared, train, inputColumn, embedding: null),
             MapAfter = Map(ml, "Learned embedding (PCA)", prepared, train, inputColumn, embedding: trained),
             Environment = Environment(),
-            Notes = [.. _notes, .. search.Notes, search.ObjectiveExplanation ?? "", $"Search stopped: {search.StopReason}."],
+            Notes = [.. _notes, .. search.Notes, search.ObjectiveExplanation ?? "", search.SelectionExplanation ?? "", $"Search stopped: {search.StopReason}."],
         };
         WriteOutput("report.html", path => ReportWriter.Write(report, path), writeFailures);
         WriteOutput($"{settings.Name}.ConsoleApp", _ => ConsumptionCodeGenerator.Generate(RunFolder, settings.Name, Schema(train, classNames, seriesLength)), writeFailures);
@@ -199,11 +199,22 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
             .SetProgress(progress);
         experiment = seconds > 0 ? experiment.SetTrainingTimeInSeconds((uint)seconds) : experiment.SetTrainingTime(TimeSpan.FromMilliseconds(1));
         if (settings.MaxTrials is int max) experiment.SetMaxTrials(max);
-        // ---- THE place where --metric reaches the search. Until SslExperiment.SetOptimizingMetric lands, the search
-        // optimizes cross-validated accuracy and the chosen metric is computed on the test rows only; then:
-        //   experiment.SetOptimizingMetric(<settings.Metric as SslMetric>);
+        // --metric reaches the search here; AUC and F1 need two classes, so other data is searched on accuracy (the run
+        // notes it again when it scores the test rows).
+        int classCount = train.Labels.Where(l => l.Length > 0).Distinct(StringComparer.Ordinal).Count();
+        experiment.SetOptimizingMetric(SearchMetric(settings.Metric, classCount));
         return experiment;
     }
+
+    /// <summary>The search metric for a --metric value (see <see cref="TestMetrics.Names"/>).</summary>
+    internal static SslMetric SearchMetric(string metric, int classCount) => metric switch
+    {
+        "macro-accuracy" => SslMetric.MacroAccuracy,
+        "log-loss" => SslMetric.LogLoss,
+        "auc" when classCount == 2 => SslMetric.AreaUnderRocCurve,
+        "f1" when classCount == 2 => SslMetric.F1Score,
+        _ => SslMetric.Accuracy,
+    };
 
     /// <summary>ASHA over pretraining epochs: 2, 6, then 18 for the trials worth it.</summary>
     public static SslScheduler Scheduler => SslScheduler.Asha(minEpochs: 2, maxEpochs: 18, reduction: 3);
@@ -303,7 +314,8 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
             TrialId: trial.TrialId,
             Pipeline: TrialDescriptions.Describe(trial),
             Metric: trial.Metric,
-            MetricSpread: null,
+            // The standard deviation over cross-validation folds of the trial's last measured segment, when the search recorded it.
+            MetricSpread: search.TrialMeasures.LastOrDefault(m => m.TrialId == trial.TrialId && m.Fidelity == trial.Fidelity)?.MetricStandardDeviation,
             Fidelity: trial.Fidelity,
             DurationSeconds: trial.Duration.TotalSeconds,
             StartedAt: progress.StartedAt(trial.TrialId),
@@ -510,7 +522,7 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
         double accuracy, Baseline? baseline, string testDescription)
     {
         log.Always("");
-        log.Always("Top 5 models (cross-validated accuracy on the labeled training rows):");
+        log.Always($"Top 5 models (cross-validated {metric} on the labeled training rows):");
         foreach (LeaderboardRow row in leaderboard.Take(5))
             log.Always(string.Create(CultureInfo.InvariantCulture,
                 $"  {row.Rank,2}. {row.Metric?.ToString("0.0000", CultureInfo.InvariantCulture) ?? "-",7}  {row.Status,-9} {row.DurationSeconds,6:0.0}s  {row.Pipeline}"));
