@@ -9,7 +9,7 @@ namespace MlNetSsl.AutoML;
 /// loop runs, but segment outcomes come from the journal instead of the runner, which rebuilds the tuner and scheduler
 /// state exactly; then it carries on live.
 /// </summary>
-internal sealed class ExperimentRun
+internal sealed partial class ExperimentRun
 {
     private static readonly TimeSpan MemoryCheckInterval = TimeSpan.FromMilliseconds(100);
 
@@ -175,13 +175,6 @@ internal sealed class ExperimentRun
 
     private double Loss(double metric) => _settings.Maximize ? -metric : metric;
 
-    /// <summary>Journals a live event; the replay cursor moves past it, so only earlier sessions' events are replayed.</summary>
-    private void AppendLive(JournalEvent journalEvent)
-    {
-        _journal.Append(journalEvent);
-        _cursor = _journal.Events.Count;
-    }
-
     private void ApplyDecisions(bool replayed)
     {
         foreach (TrialDecision decision in _settings.Scheduler.TakeDecisions())
@@ -210,33 +203,6 @@ internal sealed class ExperimentRun
 
     private TrialResult ToResult(TrialState trial) => new(trial.TrialId, trial.Parameters, trial.Status,
         trial.Rungs.Count > 0 ? Loss(trial.Rungs[^1].Metric) : null, trial.Rungs.Count > 0 ? trial.Rungs[^1].Fidelity : null, trial.Duration);
-
-    private void ConsumeStarted(int trialId, Parameters proposed)
-    {
-        JournalEvent recorded = _journal.Events[_cursor];
-        if (recorded.Type != JournalEventType.Started || recorded.TrialId != trialId || !proposed.Equals(recorded.Parameters))
-            throw JournalMismatch($"trial {trialId} to start with {proposed}", recorded);
-        _cursor++;
-    }
-
-    private SegmentOutcome ConsumeSegment(int trialId, int? fidelity)
-    {
-        JournalEvent recorded = _journal.Events[_cursor];
-        if (recorded.TrialId != trialId || recorded.Fidelity != fidelity
-            || recorded.Type is not (JournalEventType.Result or JournalEventType.Failed))
-            throw JournalMismatch($"the result of trial {trialId} at fidelity {fidelity?.ToString(CultureInfo.InvariantCulture) ?? "full"}", recorded);
-        _cursor++;
-        var duration = TimeSpan.FromMilliseconds(recorded.DurationMs);
-        return recorded.Type == JournalEventType.Result
-            ? SegmentOutcome.FromMetric(recorded.Metric ?? throw JournalMismatch("a metric", recorded), duration)
-            : SegmentOutcome.FromFailure(recorded.Message ?? "failed", duration, abandoned: false);
-    }
-
-    private InvalidOperationException JournalMismatch(string expected, JournalEvent recorded) => new(
-        $"The checkpoint journal{(_settings.CheckpointFolder is null ? "" : $" in {_settings.CheckpointFolder}")} does not match this run at event {_cursor}: " +
-        $"expected {expected}, but it records {recorded.Type} of trial {recorded.TrialId}" +
-        $"{(recorded.Parameters is null ? "" : $" with {recorded.Parameters}")}. The tuner, scheduler or trial order is not deterministic, " +
-        "or the code changed; use a new checkpoint folder.");
 
     private async Task<SegmentOutcome> RunSegmentAsync(TrialState trial, SchedulerJob job, CancellationToken cancellationToken)
     {
@@ -293,44 +259,6 @@ internal sealed class ExperimentRun
         return SegmentOutcome.FromFailure($"{error.GetType().Name}: {error.Message}", watch.Elapsed, abandoned: false);
     }
 
-    private async Task<bool> WaitForTrialAsync(Task task, CancellationToken trialToken)
-    {
-        var cancelled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        using (trialToken.Register(() => cancelled.TrySetResult()))
-        {
-            if (await Task.WhenAny(task, cancelled.Task).ConfigureAwait(false) == task) return true;
-        }
-        // Cancellation was requested: give the trial the grace period to stop, then stop waiting for it.
-        return await Task.WhenAny(task, Task.Delay(_settings.GracePeriod, CancellationToken.None)).ConfigureAwait(false) == task;
-    }
-
-    private static async Task MonitorMemoryAsync(Task trial, CancellationTokenSource trialCancellation, long limitBytes, int trialId, MemoryWatch watch)
-    {
-        while (!trial.IsCompleted && !trialCancellation.IsCancellationRequested)
-        {
-            await Task.WhenAny(trial, Task.Delay(MemoryCheckInterval)).ConfigureAwait(false);
-            if (trial.IsCompleted || Environment.WorkingSet <= limitBytes) continue;
-            // Garbage waiting for collection is no reason to fail a trial: collect, then measure again.
-            long used = WorkingSetAfterCollection();
-            if (used <= limitBytes) continue;
-            watch.Failure = MemoryMessage(trialId, used, limitBytes, beforeStart: false);
-            trialCancellation.Cancel();
-            return;
-        }
-    }
-
-    private static long WorkingSetAfterCollection()
-    {
-        GC.Collect();
-        GC.WaitForPendingFinalizers();
-        GC.Collect();
-        return Environment.WorkingSet;
-    }
-
-    private static string MemoryMessage(int trialId, long used, long limit, bool beforeStart) =>
-        $"Trial {trialId} exceeded the memory limit: the process working set {(beforeStart ? "was" : "reached")} {used / (1024.0 * 1024.0):F0} MiB" +
-        $"{(beforeStart ? " before the trial started" : "")}, above the limit of {limit / (1024.0 * 1024.0):F0} MiB (SetMaximumMemoryUsageInMegaByte).";
-
     private void Report(TrialReportKind kind, TrialState trial, int? fidelity, bool replayed)
     {
         if (_settings.Progress is null) return;
@@ -348,47 +276,6 @@ internal sealed class ExperimentRun
     }
 
     private string StateDirectory(int trialId) => Path.Combine(_stateRoot, $"trial-{trialId.ToString("D4", CultureInfo.InvariantCulture)}");
-
-    /// <summary>
-    /// The tuner's proposal for <paramref name="trialId"/>, unless it cannot run or repeats a configuration that already
-    /// ran (compared as the runner reads them, see <see cref="Settings.EffectiveConfiguration"/>): a repeat would only
-    /// repeat its result (its pretraining is cached), so the tuner is asked again. A tuner that keeps repeating itself
-    /// (TPE's best candidate on a small discrete space) is followed by configurations drawn uniformly, seeded by the
-    /// trial, so a replay draws the same; null, and the search stops as exhausted, when none of those is new either.
-    /// </summary>
-    private Parameters? ProposeUntried(int trialId)
-    {
-        const int tunerAttempts = 20, uniformAttempts = 200;
-        Parameters? Effective(Parameters configuration) =>
-            _settings.EffectiveConfiguration is { } effective ? effective(configuration) : configuration;
-        // The trials do not change while proposals are screened, so each is reduced once per call.
-        var tried = new HashSet<Parameters>(_trials.Values.Select(t => Effective(t.Parameters)).OfType<Parameters>());
-        bool Acceptable(Parameters candidate) => Effective(candidate) is { } key && !tried.Contains(key);
-        for (int attempt = 0; attempt < tunerAttempts; attempt++)
-        {
-            Parameters? proposed = _settings.Tuner.Propose(new TrialContext(trialId));
-            if (proposed is null || Acceptable(proposed)) return proposed;
-            _settings.Tuner.Withdraw(trialId);
-        }
-        var random = new Random(TrialSeed(_settings.Seed, trialId));
-        var features = new double[_settings.SearchSpace.FeatureDimensions.Count];
-        for (int attempt = 0; attempt < uniformAttempts; attempt++)
-        {
-            for (int i = 0; i < features.Length; i++) features[i] = random.NextDouble();
-            Parameters candidate = _settings.SearchSpace.SampleFromFeatureSpace(features);
-            if (Acceptable(candidate)) return candidate;
-        }
-        return null;
-    }
-
-    /// <summary>A per-trial seed from the experiment seed and the trial id (SplitMix64 finalizer, process-independent).</summary>
-    internal static int TrialSeed(int experimentSeed, int trialId)
-    {
-        ulong z = unchecked(((ulong)(uint)experimentSeed << 32 | (uint)trialId) + 0x9E3779B97F4A7C15UL);
-        z = unchecked((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL);
-        z = unchecked((z ^ (z >> 27)) * 0x94D049BB133111EBUL);
-        return (int)((z ^ (z >> 31)) & 0x7FFFFFFF);
-    }
 
     private static void TryDeleteDirectory(string path)
     {
@@ -423,11 +310,6 @@ internal sealed class ExperimentRun
         /// <summary>Whether <see cref="RunAsync"/> returns only once every trial it abandoned (cancelled, but still running
         /// after the grace period) has ended, so that no trial code runs after it returns.</summary>
         public bool WaitForAbandonedTrials { get; init; }
-    }
-
-    private sealed class MemoryWatch
-    {
-        public volatile string? Failure;
     }
 
     private enum OutcomeKind

@@ -1,0 +1,48 @@
+namespace MlNetSsl.AutoML;
+
+// The memory watchdog: a trial that pushes the working set past the limit is cancelled, and one that does not stop is abandoned.
+internal sealed partial class ExperimentRun
+{
+    private async Task<bool> WaitForTrialAsync(Task task, CancellationToken trialToken)
+    {
+        var cancelled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using (trialToken.Register(() => cancelled.TrySetResult()))
+        {
+            if (await Task.WhenAny(task, cancelled.Task).ConfigureAwait(false) == task) return true;
+        }
+        // Cancellation was requested: give the trial the grace period to stop, then stop waiting for it.
+        return await Task.WhenAny(task, Task.Delay(_settings.GracePeriod, CancellationToken.None)).ConfigureAwait(false) == task;
+    }
+
+    private static async Task MonitorMemoryAsync(Task trial, CancellationTokenSource trialCancellation, long limitBytes, int trialId, MemoryWatch watch)
+    {
+        while (!trial.IsCompleted && !trialCancellation.IsCancellationRequested)
+        {
+            await Task.WhenAny(trial, Task.Delay(MemoryCheckInterval)).ConfigureAwait(false);
+            if (trial.IsCompleted || Environment.WorkingSet <= limitBytes) continue;
+            // Garbage waiting for collection is no reason to fail a trial: collect, then measure again.
+            long used = WorkingSetAfterCollection();
+            if (used <= limitBytes) continue;
+            watch.Failure = MemoryMessage(trialId, used, limitBytes, beforeStart: false);
+            trialCancellation.Cancel();
+            return;
+        }
+    }
+
+    private static long WorkingSetAfterCollection()
+    {
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+        return Environment.WorkingSet;
+    }
+
+    private static string MemoryMessage(int trialId, long used, long limit, bool beforeStart) =>
+        $"Trial {trialId} exceeded the memory limit: the process working set {(beforeStart ? "was" : "reached")} {used / (1024.0 * 1024.0):F0} MiB" +
+        $"{(beforeStart ? " before the trial started" : "")}, above the limit of {limit / (1024.0 * 1024.0):F0} MiB (SetMaximumMemoryUsageInMegaByte).";
+
+    private sealed class MemoryWatch
+    {
+        public volatile string? Failure;
+    }
+}

@@ -1,0 +1,48 @@
+namespace MlNetSsl.AutoML;
+
+/// <summary>Why an experiment stopped.</summary>
+public enum SearchStopReason
+{
+    /// <summary>The trial limit was reached and the scheduler finished the trials it had.</summary>
+    MaxTrials,
+
+    /// <summary>The time budget was spent.</summary>
+    TimeBudget,
+
+    /// <summary>The caller's cancellation token was cancelled (a pause: the checkpoint can be resumed).</summary>
+    Cancelled,
+
+    /// <summary>The tuner had nothing left to propose (a finished grid) and the scheduler finished the trials it had.</summary>
+    SearchSpaceExhausted,
+
+    /// <summary>A trial exceeded the memory limit and did not stop when cancelled, so no further trial could start safely.</summary>
+    MemoryLimit,
+}
+
+/// <summary>The outcome of a <see cref="SearchExperiment"/>.</summary>
+public sealed class SearchResult
+{
+    internal SearchResult(IReadOnlyList<TrialRecord> trials, SearchStopReason stopReason, TimeSpan elapsed, int? maxFidelity)
+    {
+        Trials = trials;
+        StopReason = stopReason;
+        Elapsed = elapsed;
+        MaxFidelity = maxFidelity;
+    }
+
+    /// <summary>The leaderboard: trials with a metric first, higher fidelity first, then by metric (best first), then by id;
+    /// trials without a metric (failed, cancelled) last.</summary>
+    public IReadOnlyList<TrialRecord> Trials { get; }
+
+    /// <summary>The top of the leaderboard, or null when no trial reported a metric.</summary>
+    public TrialRecord? BestTrial => Trials.Count > 0 && Trials[0].Metric.HasValue ? Trials[0] : null;
+
+    /// <summary>Why the experiment stopped.</summary>
+    public SearchStopReason StopReason { get; }
+
+    /// <summary>Experiment time, including earlier sessions of a resumed experiment.</summary>
+    public TimeSpan Elapsed { get; }
+
+    /// <summary>The scheduler's maximum fidelity; null without multi-fidelity scheduling.</summary>
+    public int? MaxFidelity { get; }
+}

@@ -1,0 +1,62 @@
+namespace MlNetSsl.AutoML;
+
+/// <summary>What a progress report is about.</summary>
+public enum TrialReportKind
+{
+    /// <summary>A trial started, or continues from a lower rung (<see cref="SslTrialReport.Fidelity"/> is the target).</summary>
+    Running,
+
+    /// <summary>A trial reported a metric at a rung and continues or waits for its rung to be decided.</summary>
+    RungCompleted,
+
+    /// <summary>A trial completed.</summary>
+    Completed,
+
+    /// <summary>A trial was pruned.</summary>
+    Pruned,
+
+    /// <summary>A trial failed.</summary>
+    Failed,
+
+    /// <summary>A trial was stopped by the time budget or cancellation (it is Paused or Cancelled).</summary>
+    Stopped,
+}
+
+/// <summary>A progress report of an experiment, sent through <see cref="IProgress{T}"/>.</summary>
+public sealed class SslTrialReport
+{
+    internal SslTrialReport(TrialReportKind kind, TrialRecord trial, int? fidelity, TrialRecord? bestTrial, TimeSpan elapsed, int trialsStarted, bool isReplay)
+    {
+        Kind = kind;
+        Trial = trial;
+        Fidelity = fidelity;
+        BestTrial = bestTrial;
+        Elapsed = elapsed;
+        TrialsStarted = trialsStarted;
+        IsReplay = isReplay;
+    }
+
+    /// <summary>What happened.</summary>
+    public TrialReportKind Kind { get; }
+
+    /// <summary>The trial it happened to, as it stands now.</summary>
+    public TrialRecord Trial { get; }
+
+    /// <summary>For <see cref="TrialReportKind.Running"/>: the fidelity the trial now trains to; otherwise the fidelity reached.</summary>
+    public int? Fidelity { get; }
+
+    /// <summary>The best trial so far (leaderboard order); null until a trial reports a metric.</summary>
+    public TrialRecord? BestTrial { get; }
+
+    /// <summary>Experiment time so far, including earlier sessions of a resumed experiment.</summary>
+    public TimeSpan Elapsed { get; }
+
+    /// <summary>How many trials have started.</summary>
+    public int TrialsStarted { get; }
+
+    /// <summary>True when the event is replayed from the checkpoint journal of an earlier session.</summary>
+    public bool IsReplay { get; }
+
+    /// <inheritdoc/>
+    public override string ToString() => $"{Kind}{(IsReplay ? " (replay)" : "")}: {Trial}";
+}
