@@ -212,6 +212,7 @@ internal sealed partial class ExperimentRun
             stateDirectory, _cacheRoot, TrialSeed(_settings.Seed, trial.TrialId))
         {
             RemainingBudget = _settings.TimeBudget is TimeSpan total ? (total - Elapsed > TimeSpan.Zero ? total - Elapsed : TimeSpan.Zero) : null,
+            SearchHasAMetric = _trials.Values.Any(t => t.Rungs.Count > 0),
         };
 
         long? limitBytes = _settings.MemoryLimitMegabytes is double mb ? (long)(mb * 1024 * 1024) : null;

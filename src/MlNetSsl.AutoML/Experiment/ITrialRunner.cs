@@ -53,6 +53,9 @@ public sealed class TrialRequest
     /// derive a per-trial time cap from it.</summary>
     public TimeSpan? RemainingBudget { get; internal init; }
 
+    /// <summary>Whether any trial of the experiment had reported a metric when this segment started.</summary>
+    internal bool SearchHasAMetric { get; init; }
+
     /// <summary>True for a continuation of a trial that already reported at a lower rung.</summary>
     public bool IsContinuation => PreviousFidelity.HasValue;
 

@@ -36,8 +36,10 @@ internal sealed class SslTrialRunner : ITrialRunner
     public Task<double> RunAsync(TrialRequest request, CancellationToken cancellationToken)
     {
         SslTrialParameters parameters = request.Parameters.AsType<SslTrialParameters>();
-        // The time cap: a share of the budget left, so one slow configuration fails alone instead of ending the search.
-        TimeSpan? cap = request.RemainingBudget is TimeSpan left ? left * _settings.TrialTimeCapFraction : null;
+        // The time cap: a share of the budget left, so one slow configuration fails alone instead of ending the search. Until
+        // some trial has a metric there is no model to fall back on, so the first result is never cut short (on a slow or
+        // loaded machine a capped first trial would leave the search with nothing).
+        TimeSpan? cap = request.SearchHasAMetric && request.RemainingBudget is TimeSpan left ? left * _settings.TrialTimeCapFraction : null;
         using var capped = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         if (cap is TimeSpan limit) capped.CancelAfter(limit > TimeSpan.Zero ? limit : TimeSpan.Zero);
         try

@@ -153,7 +153,8 @@ public sealed class SelfSupervisedEstimator : IEstimator<SelfSupervisedTransform
         SslMethodRegistration method = _options.ResolveMethod();
         if (!method.Supports(kind))
             throw new ArgumentException($"SSL method {method.Name} cannot pretrain on column '{_options.InputColumnName}', which holds " +
-                $"{kind} rows. For {kind} data choose one of: {string.Join(", ", SslMethodRegistry.NamesFor(kind))}.",
+                $"{kind} rows; it works on {string.Join(" and ", Enum.GetValues<SslInputKind>().Where(method.Supports).Select(k => k.ToString().ToLowerInvariant()))} " +
+                $"rows only. For {kind} data choose one of: {string.Join(", ", SslMethodRegistry.NamesFor(kind))}.",
                 _options.MethodName is null ? nameof(SelfSupervisedOptions.Method) : nameof(SelfSupervisedOptions.MethodName));
     }
 
