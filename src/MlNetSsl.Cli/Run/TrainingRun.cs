@@ -286,6 +286,8 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
         string description = best is null
             ? "Raw features + L-BFGS (L1 1, L2 1): ML.NET defaults, fitted for comparison (the search did not reach a raw-feature trial)"
             : TrialDescriptions.Describe(best);
+        if (downstream.Trainer == DownstreamTrainer.LinearProbe)
+            _notes.Add($"The no-SSL comparison and the label curve refit L-BFGS with at most {DownstreamFits.MaxLbfgsIterations} iterations, which keeps the phase after the search short.");
         try
         {
             // Raw features first: images are decoded once, and the cache holds only vectors.
