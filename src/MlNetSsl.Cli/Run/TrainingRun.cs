@@ -5,8 +5,6 @@ using System.Runtime.InteropServices;
 using System.Text.Json;
 using Microsoft.ML;
 using Microsoft.ML.Data;
-using Microsoft.ML.Trainers;
-using Microsoft.ML.Trainers.LightGbm;
 using MlNetSsl.AutoML;
 using MlNetSsl.Cli.CodeGen;
 using MlNetSsl.Cli.Commands;
@@ -284,7 +282,7 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
         TrialRecord? best = search.Trials.FirstOrDefault(t => t.Metric is not null && !TrialDescriptions.UsesSsl(t));
         SslDownstreamParameters downstream = best is null ? new SslDownstreamParameters() : TrialDescriptions.Bind(best).Downstream;
         string description = best is null
-            ? "Raw features + L-BFGS (L1 1, L2 1): ML.NET defaults (at most 100 iterations), fitted for comparison (the search did not reach a raw-feature trial)"
+            ? $"Raw features + L-BFGS (L1 1, L2 1): ML.NET defaults (at most {DownstreamFits.MaxLbfgsIterations} iterations), fitted for comparison (the search did not reach a raw-feature trial)"
             : TrialDescriptions.Describe(best);
         if (downstream.Trainer == DownstreamTrainer.LinearProbe)
             _notes.Add($"The no-SSL comparison and the label curve refit L-BFGS with at most {DownstreamFits.MaxLbfgsIterations} iterations, which keeps the phase after the search short.");
