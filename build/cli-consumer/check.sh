@@ -52,7 +52,7 @@ step "mlnet-ssl classification"
 "$tool" classification --dataset "$work/data/abalone.csv" --label-col age --has-header true \
   --train-time 30 --max-trials 2 --seed 1 --name Abalone -o "$work/out"
 run="$work/out/Abalone"
-for file in Abalone.zip Abalone.ConsoleApp/Abalone.ConsoleApp.csproj Abalone.ConsoleApp/Abalone.consumption.cs \
+for file in Abalone.zip run.json trials.jsonl leaderboard.csv report.html log.txt Abalone.ConsoleApp/Abalone.ConsoleApp.csproj Abalone.ConsoleApp/Abalone.consumption.cs \
             Abalone.ConsoleApp/Program.cs Abalone.WebApi/Abalone.WebApi.csproj Abalone.WebApi/Program.cs; do
   [ -f "$run/$file" ] || { echo "error: the run did not write $file" >&2; exit 1; }
 done

@@ -13,6 +13,8 @@ internal static class TrainingCommands
         public readonly Option<string> Dataset = new("--dataset", "-d") { Description = "The training data: an image folder, a CSV or a .ts file.", Required = true };
         public readonly Option<string?> LabelColumn = new("--label-col") { Description = "The label column: a header name or a 0-based index. Empty cells are unlabeled rows." };
         public readonly Option<string?> TestDataset = new("--test-dataset") { Description = "Rows to score the final model on; without it, a stratified 20% of the labeled rows is held out." };
+        public readonly Option<string?> ValidationDataset = new("--validation-dataset") { Description = "Labeled rows to hold out and score instead of the stratified 20% split (all --dataset rows then train). Not with --test-dataset." };
+        public readonly Option<bool> LabelCurve = new("--label-curve") { Description = "Also refit the chosen and the best no-SSL pipeline on 10, 25, 50 and 100% of the labeled rows and plot their test metric in the report." };
         public readonly Option<int?> TrainTime = new("--train-time") { Description = "Search time in seconds (the final refit and outputs come after it). Default: chosen from the data size and printed." };
         public readonly Option<int?> MaxTrials = new("--max-trials") { Description = "The most trials to start." };
         public readonly Option<string> Metric = new("--metric") { Description = "accuracy, macro-accuracy, log-loss, auc or f1 (auc and f1 for two classes).", DefaultValueFactory = _ => "accuracy" };
@@ -43,15 +45,24 @@ internal static class TrainingCommands
     {
         var o = new Options();
         o.Metric.AcceptOnlyFromAmong(TestMetrics.Names);
-        var command = new Command(task, description) { o.Dataset, o.TestDataset, o.TrainTime, o.MaxTrials, o.Metric, o.Seed, o.Device, o.Name, o.Output, o.Resume, o.LogFile };
+        var command = new Command(task, description) { o.Dataset, o.TestDataset, o.ValidationDataset, o.TrainTime, o.MaxTrials, o.Metric, o.Seed, o.Device, o.Name, o.Output, o.Resume, o.LogFile, o.LabelCurve };
+        command.Validators.Add(result =>
+        {
+            if (result.GetValue(o.TestDataset) is not null && result.GetValue(o.ValidationDataset) is not null)
+                result.AddError("--validation-dataset replaces the stratified hold-out when there is no --test-dataset; give one of them, not both " +
+                    "(the search validates by cross-validation on the training rows).");
+        });
         if (csv) { command.Options.Add(o.LabelColumn); command.Options.Add(o.HasHeader); command.Options.Add(o.Separator); command.Options.Add(o.IgnoreColumns); }
         if (images) { command.Options.Add(o.UnlabeledFolder); command.Options.Add(o.Strict); }
         if (series) { command.Options.Add(o.Channels); command.Options.Add(o.SeriesLength); }
         command.SetAction(async (parse, token) =>
         {
             string dataset = parse.GetValue(o.Dataset)!;
-            if (!File.Exists(dataset) && !Directory.Exists(dataset))
-                throw new CliException($"{dataset}: not found; --dataset takes {(images ? "a folder of class sub-folders" : "a file")}.");
+            foreach (var (option, path) in new[] { ("--dataset", dataset), ("--test-dataset", parse.GetValue(o.TestDataset)), ("--validation-dataset", parse.GetValue(o.ValidationDataset)) })
+            {
+                if (path is not null && !File.Exists(path) && !Directory.Exists(path))
+                    throw new CliException($"{path}: not found; {option} takes {(images ? "a folder of class sub-folders" : "a file")}.");
+            }
             string? label = csv ? parse.GetValue(o.LabelColumn) : null;
             if (task == "classification" && label is null) throw new CliException("classification needs --label-col: the column (name or 0-based index) holding the class.");
             int? trainTime = parse.GetValue(o.TrainTime);
@@ -60,6 +71,8 @@ internal static class TrainingCommands
                 Task = task,
                 Dataset = dataset,
                 TestDataset = parse.GetValue(o.TestDataset),
+                ValidationDataset = parse.GetValue(o.ValidationDataset),
+                LabelCurve = parse.GetValue(o.LabelCurve),
                 LabelColumn = label,
                 HasHeader = csv ? parse.GetValue(o.HasHeader) : null,
                 Separator = csv ? parse.GetValue(o.Separator) : null,
@@ -88,7 +101,7 @@ internal static class TrainingCommands
     {
         var config = new Option<string>("--config") { Description = "A run.json written by an earlier run.", Required = true };
         var output = new Option<string?>("--output", "-o") { Description = "The folder the run folder goes in. Default: the recorded one." };
-        var name = new Option<string?>("--name") { Description = "The run's name. Default: the recorded one." };
+        var name = new Option<string?>("--name") { Description = "The run's name. Default: the recorded name + \"-replay\", so the original run is never overwritten." };
         var resume = new Option<bool>("--resume") { Description = "Continue an interrupted run from its checkpoint." };
         var command = new Command("train", "Replay a run from its run.json: the same data, settings and seed.") { config, output, name, resume };
         command.SetAction(async (parse, token) =>
@@ -112,8 +125,9 @@ internal static class TrainingCommands
             {
                 Dataset = Resolve(recorded.Dataset),
                 TestDataset = recorded.TestDataset is null ? null : Resolve(recorded.TestDataset),
+                ValidationDataset = recorded.ValidationDataset is null ? null : Resolve(recorded.ValidationDataset),
                 Output = parse.GetValue(output) ?? Resolve(recorded.Output),
-                Name = parse.GetValue(name) ?? recorded.Name,
+                Name = parse.GetValue(name) ?? ReplayName(recorded.Name),
                 CommandLine = "mlnet-ssl " + string.Join(' ', Environment.GetCommandLineArgs().Skip(1)),
                 StartedAt = DateTimeOffset.UtcNow,
             };
@@ -121,6 +135,10 @@ internal static class TrainingCommands
         });
         return command;
     }
+
+    /// <summary>The default name of a replay: beside the original run, never over it (run.json, the model and the
+    /// generated projects of the original stay as they were).</summary>
+    public static string ReplayName(string recordedName) => recordedName + "-replay";
 
     private static async Task<int> Execute(RunSettings settings, bool resume, string verbosity, string? logFile, CancellationToken token)
     {

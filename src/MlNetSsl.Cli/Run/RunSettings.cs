@@ -28,6 +28,7 @@ internal sealed record RunSettings
     public required string Name { get; init; }
     public required string Output { get; init; }
     public double HoldOutFraction { get; init; } = 0.2;
+    public bool LabelCurve { get; init; }
 
     // Recorded, not read back: what produced the run.
     public string? CommandLine { get; init; }

@@ -1,11 +1,10 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Reflection;
+using System.Runtime.InteropServices;
 using System.Text.Json;
 using Microsoft.ML;
 using Microsoft.ML.Data;
-using Microsoft.ML.Trainers;
-using Microsoft.ML.Trainers.LightGbm;
 using MlNetSsl.AutoML;
 using MlNetSsl.Cli.CodeGen;
 using MlNetSsl.Cli.Commands;
@@ -51,6 +50,13 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
             test = LoadTest(ml, all, settings.TestDataset, csv);
             testDescription = $"--test-dataset {settings.TestDataset}";
         }
+        else if (settings.ValidationDataset is not null)
+        {
+            // Rows the user set aside take the place of the stratified hold-out: every training row trains.
+            train = all;
+            test = LoadTest(ml, all, settings.ValidationDataset, csv);
+            testDescription = $"--validation-dataset {settings.ValidationDataset} (the hold-out; they were not used for training)";
+        }
         else
         {
             var (trainRows, testRows) = all.StratifiedHoldOut(settings.HoldOutFraction, settings.Seed);
@@ -80,7 +86,6 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
         clock.Restart();
         var progress = new SearchProgress(log);
         SslExperimentResult? result;
-        bool cancelled = false;
         try
         {
             result = await progress.RunAsync(token => Experiment(ml, trainPrepared, train, inputColumn, checkpoint, settings.TrainTimeSeconds, progress)
@@ -90,9 +95,8 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
         {
             result = null;
         }
-        if (cancellation.IsCancellationRequested)
+        if (result is null && cancellation.IsCancellationRequested)
         {
-            cancelled = true;
             // The search paused at Ctrl+C and its journal holds every finished trial: resuming it with no time left starts
             // nothing and refits the best trial found so far.
             log.Always("Cancelled: keeping the best model found so far (Ctrl+C again to stop at once).");
@@ -108,6 +112,9 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
         }
         _phases["search and refit"] = clock.Elapsed.TotalSeconds;
         SslExperimentResult search = result!;
+        // From here on Ctrl+C changes only the exit code and skips the optional label curve: the model and every
+        // output are still written, so what the search found is kept.
+        log.Info("Search done; saving the model, scoring the test rows and writing the outputs.");
 
         // ---- model ----
         clock.Restart();
@@ -135,13 +142,39 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
         }
         var (value, lower, upper) = TestMetrics.WithInterval(metric, scored, classNames.Length, settings.Seed);
         double accuracy = TestMetrics.Compute("accuracy", scored, classNames.Length);
-        var baseline = NoSslBaseline(ml, search, train, trainPrepared, prepared, scoredTest, classNames, metric);
+        var fits = new DownstreamFits(ml, prepared, trainPrepared, train.LabelColumn, settings.Seed);
+        DownstreamFits.LabeledFeatures? rawFeatures = null;
+        var baseline = NoSslBaseline(fits, search, train, scoredTest, classNames, metric, ref rawFeatures);
         _phases["test"] = clock.Elapsed.TotalSeconds;
+        TrialRecord chosenTrial = search.Trials.First(t => t.TrialId == search.BestTrial.TrialId);
+        string pipeline = TrialDescriptions.Describe(chosenTrial);
+
+        List<LabelCurvePoint> labelCurve = [];
+        if (settings.LabelCurve)
+        {
+            clock.Restart();
+            if (cancellation.IsCancellationRequested)
+            {
+                _notes.Add("Label curve: skipped (Ctrl+C).");
+            }
+            else
+            {
+                try
+                {
+                    labelCurve = LabelCurve(fits, trained, chosenTrial, pipeline, baseline, rawFeatures, train, scoredTest, classNames, metric, cancellation);
+                }
+                catch (Exception e) when (e is InvalidOperationException or ArgumentException or ExternalException)
+                {
+                    _notes.Add($"Label curve: not computed ({e.GetType().Name}: {e.Message}).");
+                    log.Detail(e.ToString());
+                }
+            }
+            _phases["label curve"] = clock.Elapsed.TotalSeconds;
+        }
 
         // ---- outputs ----
         clock.Restart();
         List<LeaderboardRow> leaderboard = Leaderboard(search, progress);
-        string pipeline = search.BestPipelineDescription is { } d ? $"{TrialDescriptions.Describe(search.Trials.First(t => t.TrialId == search.BestTrial.TrialId))}" : "?";
         var writeFailures = new List<string>();
         WriteOutput("trials.jsonl", path => WriteTrials(path, leaderboard, search), writeFailures);
         WriteOutput("leaderboard.csv", path => LeaderboardCsv.Write(leaderboard, path, metric), writeFailures);
@@ -171,6 +204,8 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
             Misclassified = Misclassified(scoredTest, scored, classNames),
             MapBefore = Map(ml, "Raw input (PCA)", prepared, train, inputColumn, embedding: null),
             MapAfter = Map(ml, "Learned embedding (PCA)", prepared, train, inputColumn, embedding: trained),
+            AugmentedViews = ViewsForReport(trained, search, train),
+            LabelCurve = labelCurve,
             Environment = Environment(),
             Notes = [.. _notes, .. search.Notes, search.ObjectiveExplanation ?? "", search.SelectionExplanation ?? "", $"Search stopped: {search.StopReason}."],
         };
@@ -184,7 +219,7 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
             log.Always($"error: could not write {string.Join("; ", writeFailures)}");
             return ExitCodes.Failed;
         }
-        return cancelled ? ExitCodes.Cancelled : ExitCodes.Success;
+        return cancellation.IsCancellationRequested ? ExitCodes.Cancelled : ExitCodes.Success;
     }
 
     private SslExperiment Experiment(MLContext ml, IDataView data, TrainingData train, string inputColumn, string checkpoint, int seconds,
@@ -248,63 +283,108 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
             .ToList();
     }
 
-    private sealed record Baseline(string Description, MetricWithInterval Metric);
+    private sealed record Baseline(string Description, SslDownstreamParameters Downstream, MetricWithInterval Metric);
 
     /// <summary>The best trial without pretraining (raw features into its trainer), refitted and scored on the test rows; when
     /// the search reached none, the default raw-feature L-BFGS probe, so the comparison is always there.</summary>
-    private Baseline? NoSslBaseline(MLContext ml, SslExperimentResult search, TrainingData train, IDataView trainPrepared, ITransformer prepared,
-        TrainingData test, string[] classNames, string metric)
+    private Baseline? NoSslBaseline(DownstreamFits fits, SslExperimentResult search, TrainingData train, TrainingData test, string[] classNames,
+        string metric, ref DownstreamFits.LabeledFeatures? rawFeatures)
     {
         TrialRecord? best = search.Trials.FirstOrDefault(t => t.Metric is not null && !TrialDescriptions.UsesSsl(t));
         SslDownstreamParameters downstream = best is null ? new SslDownstreamParameters() : TrialDescriptions.Bind(best).Downstream;
         string description = best is null
-            ? "Raw features + L-BFGS (L1 1, L2 1): ML.NET defaults, fitted for comparison (the search did not reach a raw-feature trial)"
+            ? $"Raw features + L-BFGS (L1 1, L2 1): ML.NET defaults (at most {DownstreamFits.MaxLbfgsIterations} iterations), fitted for comparison (the search did not reach a raw-feature trial)"
             : TrialDescriptions.Describe(best);
+        if (downstream.Trainer == DownstreamTrainer.LinearProbe)
+            _notes.Add($"The no-SSL comparison and the label curve refit L-BFGS with at most {DownstreamFits.MaxLbfgsIterations} iterations, which keeps the phase after the search short.");
         try
         {
-            const string features = "Ssl_RawFeatures";
-            IEstimator<ITransformer> raw = train.Kind == DatasetKind.Images
-                ? ml.Transforms.ResizeImages("Ssl_Resized", 32, 32, ModelParts.ImageColumn).Append(ml.Transforms.ExtractPixels(features, "Ssl_Resized"))
-                : ml.Transforms.CopyColumns(features, train.Kind == DatasetKind.Series ? ModelParts.SeriesColumn : ModelParts.TableColumn);
-            IEstimator<ITransformer> trainer = downstream.Trainer == DownstreamTrainer.LightGbm
-                ? ml.MulticlassClassification.Trainers.LightGbm(new LightGbmMulticlassTrainer.Options
-                {
-                    LabelColumnName = "Ssl_Key", FeatureColumnName = features, NumberOfLeaves = downstream.LightGbmLeaves,
-                    MinimumExampleCountPerLeaf = downstream.LightGbmMinimumRowsPerLeaf, NumberOfIterations = downstream.LightGbmIterations,
-                    NumberOfThreads = 1, Seed = settings.Seed,
-                })
-                : ml.MulticlassClassification.Trainers.LbfgsMaximumEntropy(new LbfgsMaximumEntropyMulticlassTrainer.Options
-                {
-                    LabelColumnName = "Ssl_Key", FeatureColumnName = features, L1Regularization = (float)downstream.L1Regularization,
-                    L2Regularization = (float)downstream.L2Regularization, NumberOfThreads = 1,
-                });
-            // Raw features first: images are decoded once, and the cache below holds only vectors.
-            ITransformer rawFitted = raw.Fit(trainPrepared);
-            IDataView keyed = ml.Transforms.Conversion.MapValueToKey("Ssl_Key", train.LabelColumn).Fit(trainPrepared)
-                .Transform(rawFitted.Transform(trainPrepared));
-            IDataView labeled = ml.Data.Cache(ml.Transforms.SelectColumns("Ssl_Key", features).Fit(keyed)
-                .Transform(ml.Data.FilterRowsByMissingValues(keyed, "Ssl_Key")));
-            ITransformer fitted = rawFitted.Append(ml.Transforms.NormalizeMeanVariance(features).Append(trainer)
-                .Append(ml.Transforms.Conversion.MapKeyToValue("PredictedLabel")).Fit(labeled));
-            // Score order of this model follows its own key order; map it to the chosen model's class names.
-            ITransformer labelMap = ml.Transforms.Conversion.MapValueToKey("Ssl_Key", train.LabelColumn).Fit(trainPrepared);
-            VBuffer<ReadOnlyMemory<char>> keyNames = default;
-            labelMap.Transform(trainPrepared).Schema["Ssl_Key"].GetKeyValues(ref keyNames);
-            string[] order = keyNames.DenseValues().Select(v => v.ToString()).ToArray();
-            var scored = Score(prepared.Append(fitted), test, order)
-                .Select(r => new TestMetrics.Scored(
-                    r.Actual < 0 ? -1 : Array.IndexOf(classNames, order[r.Actual]),
-                    r.Predicted < 0 ? -1 : Array.IndexOf(classNames, order[r.Predicted]),
-                    classNames.Select(c => Array.IndexOf(order, c) is int i && i >= 0 ? r.Scores[i] : 0f).ToArray()))
-                .ToList();
+            // Raw features first: images are decoded once, and the cache holds only vectors.
+            rawFeatures ??= fits.Labeled(fits.Raw(train.Kind));
+            var scored = fits.FitAndScore(rawFeatures, downstream, subset: null, test, classNames);
             var (value, lower, upper) = TestMetrics.WithInterval(metric, scored, classNames.Length, settings.Seed);
-            return new Baseline(description, new MetricWithInterval(value, lower, upper));
+            return new Baseline(description, downstream, new MetricWithInterval(value, lower, upper));
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
             _notes.Add($"The no-SSL comparison could not be fitted: {e.GetType().Name}: {e.Message}");
             log.Detail(e.ToString());
             return null;
+        }
+    }
+
+    /// <summary>The labeled shares of --label-curve.</summary>
+    public static readonly double[] LabelShares = [0.1, 0.25, 0.5, 1.0];
+
+    /// <summary>--label-curve: the chosen pipeline and the best no-SSL pipeline refitted on stratified, seeded shares of the
+    /// labeled training rows and scored on the test rows. Pretraining is label-free, so the chosen pipeline keeps its
+    /// pretrained stage and only its downstream trainer is refitted; a fine-tuned network (trained with every label) is
+    /// left out with a note.</summary>
+    private List<LabelCurvePoint> LabelCurve(DownstreamFits fits, ITransformer trained, TrialRecord chosen, string chosenDescription, Baseline? baseline,
+        DownstreamFits.LabeledFeatures? rawFeatures, TrainingData train, TrainingData test, string[] classNames, string metric, CancellationToken cancellation)
+    {
+        var points = new List<LabelCurvePoint>();
+        string[] labeledClasses = train.Labels.Where(l => l.Length > 0).ToArray();
+        var curves = new List<(string Pipeline, bool UsesSsl, Func<DownstreamFits.LabeledFeatures> Features, SslDownstreamParameters Downstream)>();
+        if (TrialDescriptions.UsesSsl(chosen))
+        {
+            if (DownstreamFits.FrontOf(trained) is { } front)
+                curves.Add((chosenDescription, true, () => fits.Labeled(front), TrialDescriptions.Bind(chosen).Downstream));
+            else
+                _notes.Add("Label curve: the chosen pipeline fine-tunes its network with every label, so it has no label-free part to keep; only the no-SSL pipeline is shown.");
+        }
+        if (baseline is not null)
+            curves.Add((baseline.Description, false, () => rawFeatures ?? fits.Labeled(fits.Raw(train.Kind)), baseline.Downstream));
+        foreach (var curve in curves)
+        {
+            DownstreamFits.LabeledFeatures features = curve.Features();
+            foreach (double share in LabelShares)
+            {
+                if (cancellation.IsCancellationRequested)
+                {
+                    _notes.Add("Label curve: stopped by Ctrl+C; the points computed before it are shown.");
+                    return points;
+                }
+                int[]? subset = share >= 1 ? null : DownstreamFits.StratifiedShare(labeledClasses, share, settings.Seed);
+                var scored = fits.FitAndScore(features, curve.Downstream, subset, test, classNames);
+                points.Add(new LabelCurvePoint(share, curve.Pipeline, curve.UsesSsl, TestMetrics.Compute(metric, scored, classNames.Length)));
+                log.Info(string.Create(CultureInfo.InvariantCulture,
+                    $"Label curve: {share * 100:0}% of the labels ({subset?.Length ?? labeledClasses.Length} rows), {(curve.UsesSsl ? "chosen" : "no SSL")}: test {metric} {points[^1].Metric:0.0000}"));
+            }
+        }
+        return points;
+    }
+
+    /// <summary>A few training images (one per class, up to four) and five views of each made with the chosen SSL stage's
+    /// augmentation policy, or with the best SSL trial's when the chosen pipeline has no stage.</summary>
+    private IReadOnlyList<AugmentedExample> ViewsForReport(ITransformer trained, SslExperimentResult search, TrainingData train)
+    {
+        if (train.Kind != DatasetKind.Images || train.ImagePaths is null) return [];
+        try
+        {
+            AugmentationPolicy? policy = null;
+            SslInputShape? shape = null;
+            if (ModelParts.Flatten(trained).OfType<SelfSupervisedTransformer>().FirstOrDefault() is { } stage)
+            {
+                (policy, shape) = (stage.Augmentations, stage.InputShape);
+            }
+            else if (search.Trials.FirstOrDefault(t => t.Metric is not null && TrialDescriptions.Bind(t).Features == SslFeatureSource.SelfSupervised) is { } ssl)
+            {
+                SslPretrainingParameters pre = TrialDescriptions.Bind(ssl).Pretraining;
+                shape = new SslInputShape(SslInputKind.Image, 3, 32, 32);
+                policy = SslAugmentationTemplates.Build(pre.Augmentations, pre.Method, shape, pre.AugmentationStrength);
+                _notes.Add($"Augmented views: the chosen pipeline has no SSL stage; the views are those of the best SSL trial ({ssl.TrialId}: {pre.Augmentations} augmentations at {pre.AugmentationStrength.ToString("0.##", CultureInfo.InvariantCulture)}).");
+            }
+            if (policy is null || shape is null) return [];
+            var sources = Enumerable.Range(0, train.Count).Where(r => train.Labels[r].Length > 0)
+                .DistinctBy(r => train.Labels[r], StringComparer.Ordinal).Take(4)
+                .Select(r => (train.RowNames[r], train.ImagePaths[r])).ToList();
+            return AugmentedViews.Make(policy, shape, sources, viewsPerImage: 5, settings.Seed);
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException or ExternalException)
+        {
+            _notes.Add($"Augmented views: not made ({e.Message}).");
+            return [];
         }
     }
 

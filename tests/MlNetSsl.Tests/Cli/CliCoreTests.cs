@@ -1,5 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Net;
+using System.Text.RegularExpressions;
 using System.Text.Json;
 using Microsoft.ML;
 using Microsoft.ML.Data;
@@ -42,15 +44,17 @@ public sealed class CliCoreTests : IDisposable
         return Process.Start(info)!;
     }
 
-    private static (int ExitCode, string Stdout, string Stderr) Run(params string[] args)
+    private static (int ExitCode, string Stdout, string Stderr) Run(params string[] args) => Run(TimeSpan.FromMinutes(3), args);
+
+    private static (int ExitCode, string Stdout, string Stderr) Run(TimeSpan limit, params string[] args)
     {
         using Process process = Start(args);
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(TimeSpan.FromMinutes(3)))
+        if (!process.WaitForExit(limit))
         {
             process.Kill(entireProcessTree: true);
-            Assert.Fail($"mlnet-ssl {string.Join(' ', args)} did not end within 3 minutes.");
+            Assert.Fail($"mlnet-ssl {string.Join(' ', args)} did not end within {limit.TotalMinutes} minutes: {(stdout.IsCompleted ? stdout.Result : "")}");
         }
         return (process.ExitCode, stdout.Result, stderr.Result);
     }
@@ -73,12 +77,31 @@ public sealed class CliCoreTests : IDisposable
         string csv = BanknoteCsv();
         string output = Path.Combine(_work, "out");
         var (code, stdout, stderr) = Run("classification", "--dataset", csv, "--label-col", "class", "--train-time", "8", "--max-trials", "2",
-            "-o", output, "--name", "Bank", "--seed", "3");
+            "-o", output, "--name", "Bank", "--seed", "3", "--label-curve");
         Assert.True(code == 0, $"exit {code}: {stderr}\n{stdout}");
         string run = Path.Combine(output, "Bank");
-        foreach (string file in new[] { "Bank.zip", "run.json", "trials.jsonl", "log.txt" })
+        foreach (string file in new[] { "Bank.zip", "run.json", "trials.jsonl", "log.txt", "leaderboard.csv", "report.html" })
             Assert.True(File.Exists(Path.Combine(run, file)), $"{file} missing in {run}");
         Assert.Contains("Test accuracy", stdout, StringComparison.Ordinal);
+
+        // leaderboard.csv: one row per trial, and each row's figures are a row of the report's leaderboard, as written.
+        var leaderboard = ReportSamples.ReadCsv(File.ReadAllText(Path.Combine(run, "leaderboard.csv")));
+        string report = File.ReadAllText(Path.Combine(run, "report.html"));
+        Assert.Equal("validation_accuracy_4dp", leaderboard[0][5]);
+        Assert.Equal(File.ReadAllLines(Path.Combine(run, "trials.jsonl")).Length, leaderboard.Count - 1);
+        // A trial the deadline stopped before its first rung has no metric: its cell is empty in both files.
+        Assert.Contains(leaderboard.Skip(1), row => Regex.IsMatch(row[5], @"^\d\.\d{4}$"));
+        foreach (var row in leaderboard.Skip(1))
+        {
+            string cells = $"<td class=\"num\">{row[0]}</td><td class=\"num\">{row[1]}</td><td>{WebUtility.HtmlEncode(row[2])}</td><td>{row[4]}</td><td class=\"num\">{row[5]}</td>";
+            Assert.True(report.Contains(cells, StringComparison.Ordinal), $"report.html has no leaderboard row {cells}");
+        }
+        // --label-curve: the section is there with four shares for each pipeline.
+        Assert.DoesNotContain("Not computed: run with --label-curve", report, StringComparison.Ordinal);
+        string curve = report[report.IndexOf("<table class=\"label-curve\">", StringComparison.Ordinal)..];
+        curve = curve[..curve.IndexOf("</table>", StringComparison.Ordinal)];
+        foreach (string share in new[] { "10%", "25%", "50%", "100%" }) Assert.Contains($">{share}</th>", curve, StringComparison.Ordinal);
+        Assert.Equal(8, Regex.Matches(curve, @"<td class=""num"">\d\.\d{4}</td>").Count);
 
         // trials.jsonl: one JSON object per trial, each with a pipeline and a status.
         string[] trials = File.ReadAllLines(Path.Combine(run, "trials.jsonl"));
@@ -121,12 +144,15 @@ public sealed class CliCoreTests : IDisposable
         Assert.True(evaluate.ExitCode == 0, evaluate.Stderr);
         Assert.Contains("Confusion matrix", evaluate.Stdout, StringComparison.Ordinal);
 
-        // Replay into another folder: the same trials with the same metrics (same seed, data and settings).
-        string replayOutput = Path.Combine(_work, "replay");
-        var replay = Run("train", "--config", Path.Combine(run, "run.json"), "-o", replayOutput);
+        // Replay without -o: beside the original (Bank-replay), which stays as it was; the same trials (same seed, data, settings).
+        string runJson = File.ReadAllText(Path.Combine(run, "run.json"));
+        DateTime modelTime = File.GetLastWriteTimeUtc(Path.Combine(run, "Bank.zip"));
+        var replay = Run("train", "--config", Path.Combine(run, "run.json"));
         Assert.True(replay.ExitCode == 0, replay.Stderr + replay.Stdout);
-        Assert.True(File.Exists(Path.Combine(replayOutput, "Bank", "Bank.zip")));
-        Assert.Equal(trials.Length, File.ReadAllLines(Path.Combine(replayOutput, "Bank", "trials.jsonl")).Length);
+        Assert.True(File.Exists(Path.Combine(output, "Bank-replay", "Bank-replay.zip")));
+        Assert.Equal(trials.Length, File.ReadAllLines(Path.Combine(output, "Bank-replay", "trials.jsonl")).Length);
+        Assert.Equal(runJson, File.ReadAllText(Path.Combine(run, "run.json")));
+        Assert.Equal(modelTime, File.GetLastWriteTimeUtc(Path.Combine(run, "Bank.zip")));
     }
 
     private static float Parse(string cell) => float.Parse(cell, CultureInfo.InvariantCulture);
@@ -175,6 +201,13 @@ public sealed class CliCoreTests : IDisposable
         Assert.Contains("24 labeled, 30 unlabeled", stdout, StringComparison.Ordinal); // 6 labeled images held out for the test
         Assert.Contains("Skipped 1 unreadable", stdout, StringComparison.Ordinal);
         Assert.Contains("broken.jpg", File.ReadAllText(Path.Combine(output, "Pets", "log.txt")), StringComparison.Ordinal);
+        // The report's augmented views: two source images (one per class), each with five views made by the SSL policy.
+        string report = File.ReadAllText(Path.Combine(output, "Pets", "report.html"));
+        Assert.Contains("<table class=\"views\">", report, StringComparison.Ordinal);
+        string views = report[report.IndexOf("<table class=\"views\">", StringComparison.Ordinal)..];
+        views = views[..views.IndexOf("</table>", StringComparison.Ordinal)];
+        Assert.Equal(2, Regex.Matches(views, "<tr>").Count);
+        Assert.Equal(2 * 6, Regex.Matches(views, "src=\"data:image/png;base64,").Count);
 
         var strict = Run("image-classification", "--dataset", root, "--strict", "--train-time", "5", "-o", output, "--name", "Strict");
         Assert.Equal(1, strict.ExitCode);
@@ -252,5 +285,102 @@ public sealed class CliCoreTests : IDisposable
         ITransformer model = ml.Model.Load(Path.Combine(output, "Stop", "Stop.zip"), out DataViewSchema input);
         Assert.Equal(4, input.Count);
         Assert.True(File.Exists(Path.Combine(output, "Stop", "trials.jsonl")));
+    }
+    [Fact]
+    public void ValidationDatasetIsScoredInsteadOfTheStratifiedHoldOut()
+    {
+        string csv = BanknoteCsv("train.csv", 120);
+        // Other banknote rows, every one labeled.
+        string validation = Path.Combine(_work, "validation.csv");
+        string[] lines = File.ReadAllLines(Path.Combine(SharedData.DataRoot, "tabular", "banknote_authentication.csv")).Where(l => l.Length > 0).ToArray();
+        new Random(7).Shuffle(lines);
+        File.WriteAllLines(validation, ["variance,skewness,curtosis,entropy,class", .. lines.Skip(1000).Take(50)]);
+        string output = Path.Combine(_work, "validation");
+        var (code, stdout, stderr) = Run("classification", "--dataset", csv, "--validation-dataset", validation, "--label-col", "class",
+            "--train-time", "5", "--max-trials", "1", "-o", output, "--name", "Val");
+        Assert.True(code == 0, $"exit {code}: {stderr}\n{stdout}");
+        // Every training row trains (80 labeled of 120), and the 50 validation rows are the ones scored.
+        Assert.Contains("120 training rows (80 labeled, 40 unlabeled", stdout, StringComparison.Ordinal);
+        Assert.Contains("50 test rows (--validation-dataset", stdout, StringComparison.Ordinal);
+        Assert.Contains("--validation-dataset", File.ReadAllText(Path.Combine(output, "Val", "report.html")), StringComparison.Ordinal);
+        using JsonDocument settings = JsonDocument.Parse(File.ReadAllText(Path.Combine(output, "Val", "run.json")));
+        Assert.False(Path.IsPathRooted(settings.RootElement.GetProperty("validationDataset").GetString()));
+
+        var both = Run("classification", "--dataset", csv, "--validation-dataset", validation, "--test-dataset", validation, "--label-col", "class");
+        Assert.Equal(2, both.ExitCode);
+        Assert.Contains("--validation-dataset", both.Stderr, StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
+    public async Task InterruptAfterTheSearchStillWritesEveryOutputAndExitsWith130()
+    {
+        Skip.IfNot(OperatingSystem.IsLinux() || OperatingSystem.IsMacOS(), "SIGINT is sent with kill(1).");
+        string csv = BanknoteCsv("late.csv", 200);
+        string output = Path.Combine(_work, "late");
+        // --label-curve makes the phase after the search long enough to be interrupted in.
+        using Process process = Start("classification", "--dataset", csv, "--label-col", "class", "--train-time", "60", "--max-trials", "1",
+            "--label-curve", "-o", output, "--name", "Late");
+        var stderr = process.StandardError.ReadToEndAsync();
+        var seen = new List<string>();
+        string? line;
+        while ((line = await process.StandardOutput.ReadLineAsync()) is not null)
+        {
+            seen.Add(line);
+            if (line.StartsWith("Search done", StringComparison.Ordinal)) break;
+        }
+        Assert.True(line is not null, "the run ended before its search did: " + string.Join('\n', seen));
+        using (Process kill = Process.Start("kill", ["-INT", process.Id.ToString(CultureInfo.InvariantCulture)])!) await kill.WaitForExitAsync();
+        string rest = await process.StandardOutput.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        await process.WaitForExitAsync(timeout.Token);
+        Assert.True(process.ExitCode == 130, $"exit {process.ExitCode}: {await stderr}\n{rest}");
+        string run = Path.Combine(output, "Late");
+        foreach (string file in new[] { "Late.zip", "run.json", "trials.jsonl", "leaderboard.csv", "report.html", "Late.ConsoleApp/Program.cs", "Late.WebApi/Program.cs" })
+            Assert.True(File.Exists(Path.Combine(run, file)), $"{file} missing after Ctrl+C: {rest}");
+        var ml = new MLContext(0);
+        ITransformer model = ml.Model.Load(Path.Combine(run, "Late.zip"), out DataViewSchema input);
+        Assert.Equal(4, input.Count);
+        Assert.Contains("Label curve: s", File.ReadAllText(Path.Combine(run, "report.html")), StringComparison.Ordinal); // skipped or stopped
+    }
+
+    [SkippableFact]
+    public async Task KillNineThenResumeEndsWithTheLeaderboardOfAnUninterruptedRun()
+    {
+        Skip.IfNot(OperatingSystem.IsLinux() || OperatingSystem.IsMacOS(), "kill -9 is sent with kill(1).");
+        string csv = BanknoteCsv("resume.csv", 150);
+        string[] Command(string output) =>
+            ["classification", "--dataset", csv, "--label-col", "class", "--train-time", "300", "--max-trials", "3", "--seed", "5", "-o", output, "--name", "Res"];
+
+        string whole = Path.Combine(_work, "whole");
+        // Generous limits: three processes each run a 3-trial search, on a busy machine alongside other tests.
+        var uninterrupted = Run(TimeSpan.FromMinutes(6), Command(whole));
+        Assert.True(uninterrupted.ExitCode == 0, uninterrupted.Stderr + uninterrupted.Stdout);
+
+        // Killed once trial 1 has started (trial 0 is in the journal), then resumed with the same command.
+        string resumed = Path.Combine(_work, "resumed");
+        using (Process process = Start(Command(resumed)))
+        {
+            _ = process.StandardError.ReadToEndAsync();
+            var seen = new List<string>();
+            string? line;
+            while ((line = await process.StandardOutput.ReadLineAsync()) is not null)
+            {
+                seen.Add(line);
+                if (line.Contains("trial  1 Running", StringComparison.Ordinal)) break;
+            }
+            Assert.True(line is not null, "the run ended before trial 1 started: " + string.Join('\n', seen));
+            using (Process kill = Process.Start("kill", ["-9", process.Id.ToString(CultureInfo.InvariantCulture)])!) await kill.WaitForExitAsync();
+            await process.WaitForExitAsync();
+            Assert.Equal(137, process.ExitCode);
+        }
+        Assert.False(File.Exists(Path.Combine(resumed, "Res", "leaderboard.csv")), "the killed run got as far as its outputs");
+        var resume = Run(TimeSpan.FromMinutes(6), [.. Command(resumed), "--resume"]);
+        Assert.True(resume.ExitCode == 0, resume.Stderr + resume.Stdout);
+        Assert.Contains("(from checkpoint)", resume.Stdout, StringComparison.Ordinal);
+
+        // The same trials, pipelines, statuses, metrics and fidelities; durations and start times differ.
+        static List<string> Comparable(string run) => ReportSamples.ReadCsv(File.ReadAllText(Path.Combine(run, "Res", "leaderboard.csv")))
+            .Select(row => string.Join(" | ", row.Take(8))).ToList();
+        Assert.Equal(Comparable(whole), Comparable(resumed));
     }
 }

@@ -1,0 +1,131 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.Trainers;
+using Microsoft.ML.Trainers.LightGbm;
+using Microsoft.ML.Transforms;
+using MlNetSsl.AutoML;
+using MlNetSsl.Cli.Data;
+
+namespace MlNetSsl.Cli.Run;
+
+/// <summary>
+/// Refits a downstream trainer the way the search's refit does (<c>NormalizeMeanVariance</c>, the trainer,
+/// <c>MapKeyToValue(PredictedLabel)</c>) on the output of a label-free featurizer, on all labeled training rows or a
+/// subset of them, and scores the result on test rows in the chosen model's class order. Used for the no-SSL comparison
+/// and the label curve.
+/// </summary>
+internal sealed class DownstreamFits
+{
+    private const string KeyColumn = "Ssl_Key";
+
+    /// <summary>The iteration cap of every L-BFGS refit here. Uncapped, L-BFGS on raw 32 x 32 pixels (3,072 features, 2,500
+    /// images) ran for minutes on 2 busy cores after a 2-minute search; capped, the comparison and each label-curve point
+    /// cost seconds. The cap is stated in the report.</summary>
+    public const int MaxLbfgsIterations = 100;
+    private const string RawFeatureColumn = "Ssl_RawFeatures";
+    private readonly MLContext _ml;
+    private readonly ITransformer _prepared;
+    private readonly IDataView _trainPrepared;
+    private readonly ITransformer _labelMap;
+    private readonly string[] _keyOrder;
+    private readonly int _seed;
+
+    public DownstreamFits(MLContext ml, ITransformer prepared, IDataView trainPrepared, string labelColumn, int seed)
+    {
+        _ml = ml;
+        _prepared = prepared;
+        _trainPrepared = trainPrepared;
+        _seed = seed;
+        // One label map for every fit, so a subset missing a class still scores in the same order.
+        _labelMap = ml.Transforms.Conversion.MapValueToKey(KeyColumn, labelColumn).Fit(trainPrepared);
+        VBuffer<ReadOnlyMemory<char>> keyNames = default;
+        _labelMap.Transform(trainPrepared).Schema[KeyColumn].GetKeyValues(ref keyNames);
+        _keyOrder = keyNames.DenseValues().Select(v => v.ToString()).ToArray();
+    }
+
+    /// <summary>A fitted label-free featurizer and the column it writes, which the trainer reads.</summary>
+    public sealed record Featurizer(ITransformer Transformer, string Column);
+
+    /// <summary>The labeled rows' features, cached: the trainers pass over them many times.</summary>
+    public sealed record LabeledFeatures(Featurizer Featurizer, IDataView Rows);
+
+    /// <summary>Raw features, as the search's raw-feature trials read them: 32 x 32 pixels for images, the prepared vector otherwise.</summary>
+    public Featurizer Raw(DatasetKind kind)
+    {
+        IEstimator<ITransformer> raw = kind == DatasetKind.Images
+            ? _ml.Transforms.ResizeImages("Ssl_Resized", 32, 32, ModelParts.ImageColumn).Append(_ml.Transforms.ExtractPixels(RawFeatureColumn, "Ssl_Resized"))
+            : _ml.Transforms.CopyColumns(RawFeatureColumn, kind == DatasetKind.Series ? ModelParts.SeriesColumn : ModelParts.TableColumn);
+        return new Featurizer(raw.Fit(_trainPrepared), RawFeatureColumn);
+    }
+
+    /// <summary>The label-free front of a refitted model (everything before its normalizer, trainer and key-to-value map)
+    /// and the column its normalizer reads; null for a fine-tuned network, whose encoder was trained with the labels.</summary>
+    public static Featurizer? FrontOf(ITransformer trainedWithoutLabelMap)
+    {
+        List<ITransformer> parts = ModelParts.Flatten(trainedWithoutLabelMap);
+        int normalizer = parts.FindLastIndex(p => p is NormalizingTransformer);
+        // The normalizer works in place, so the trainer's feature column is the one the front writes.
+        if (normalizer < 0 || parts.Count - normalizer != 3 || parts[normalizer + 1] is not ISingleFeaturePredictionTransformer<object> trainer) return null;
+        return new Featurizer(new TransformerChain<ITransformer>([.. parts.Take(normalizer)]), trainer.FeatureColumnName);
+    }
+
+    /// <summary>Featurizes the labeled training rows once (images decoded and embedded once).</summary>
+    public LabeledFeatures Labeled(Featurizer featurizer)
+    {
+        IDataView keyed = _labelMap.Transform(featurizer.Transformer.Transform(_trainPrepared));
+        IDataView labeled = _ml.Data.FilterRowsByMissingValues(keyed, KeyColumn);
+        return new LabeledFeatures(featurizer, _ml.Data.Cache(_ml.Transforms.SelectColumns(KeyColumn, featurizer.Column).Fit(labeled).Transform(labeled)));
+    }
+
+    /// <summary>Fits the downstream trainer on the labeled rows (or those at <paramref name="subset"/>, positions among the
+    /// labeled rows) and scores it on <paramref name="test"/>, scores in <paramref name="classNames"/> order.</summary>
+    public List<TestMetrics.Scored> FitAndScore(LabeledFeatures features, SslDownstreamParameters downstream, int[]? subset, TrainingData test,
+        string[] classNames)
+    {
+        IDataView rows = subset is null ? features.Rows : new RowSubsetView(features.Rows, subset.Select(r => (long)r).ToHashSet());
+        string column = features.Featurizer.Column;
+        ITransformer fitted = _ml.Transforms.NormalizeMeanVariance(column).Append(Trainer(downstream, column))
+            .Append(_ml.Transforms.Conversion.MapKeyToValue("PredictedLabel")).Fit(rows);
+        ITransformer model = _prepared.Append(features.Featurizer.Transformer).Append(fitted);
+        // The fit's scores follow the label map's key order; map them to the chosen model's class names.
+        return TrainingRun.Score(model, test, _keyOrder)
+            .Select(r => new TestMetrics.Scored(
+                r.Actual < 0 ? -1 : Array.IndexOf(classNames, _keyOrder[r.Actual]),
+                r.Predicted < 0 ? -1 : Array.IndexOf(classNames, _keyOrder[r.Predicted]),
+                classNames.Select(c => Array.IndexOf(_keyOrder, c) is int i && i >= 0 ? r.Scores[i] : 0f).ToArray()))
+            .ToList();
+    }
+
+    /// <summary>The trainer a trial's downstream parameters name (L-BFGS or LightGBM; fine-tuning is not a separate trainer).</summary>
+    private IEstimator<ITransformer> Trainer(SslDownstreamParameters downstream, string features) => downstream.Trainer switch
+    {
+        DownstreamTrainer.LightGbm => _ml.MulticlassClassification.Trainers.LightGbm(new LightGbmMulticlassTrainer.Options
+        {
+            LabelColumnName = KeyColumn, FeatureColumnName = features, NumberOfLeaves = downstream.LightGbmLeaves,
+            MinimumExampleCountPerLeaf = downstream.LightGbmMinimumRowsPerLeaf, NumberOfIterations = downstream.LightGbmIterations,
+            NumberOfThreads = 1, Seed = _seed,
+        }),
+        DownstreamTrainer.FineTune => throw new InvalidOperationException("A fine-tuned network has no separate downstream trainer to refit."),
+        _ => _ml.MulticlassClassification.Trainers.LbfgsMaximumEntropy(new LbfgsMaximumEntropyMulticlassTrainer.Options
+        {
+            LabelColumnName = KeyColumn, FeatureColumnName = features, L1Regularization = (float)downstream.L1Regularization,
+            L2Regularization = (float)downstream.L2Regularization, NumberOfThreads = 1, MaximumNumberOfIterations = MaxLbfgsIterations,
+        }),
+    };
+
+    /// <summary>Positions among <paramref name="labels"/> (the labeled rows' classes) of a stratified, seeded share: per class
+    /// the first ceil(share x count) rows of one seeded permutation (at least one), so smaller shares are subsets of larger ones.</summary>
+    public static int[] StratifiedShare(IReadOnlyList<string> labels, double share, int seed)
+    {
+        var random = new Random(seed);
+        var chosen = new List<int>();
+        foreach (var group in Enumerable.Range(0, labels.Count).GroupBy(i => labels[i], StringComparer.Ordinal).OrderBy(g => g.Key, StringComparer.Ordinal))
+        {
+            int[] order = [.. group];
+            random.Shuffle(order);
+            chosen.AddRange(order.Take(Math.Max(1, (int)Math.Ceiling(share * order.Length))));
+        }
+        chosen.Sort();
+        return [.. chosen];
+    }
+}
