@@ -101,7 +101,10 @@ public sealed class CliCoreTests : IDisposable
         string curve = report[report.IndexOf("<table class=\"label-curve\">", StringComparison.Ordinal)..];
         curve = curve[..curve.IndexOf("</table>", StringComparison.Ordinal)];
         foreach (string share in new[] { "10%", "25%", "50%", "100%" }) Assert.Contains($">{share}</th>", curve, StringComparison.Ordinal);
-        Assert.Equal(8, Regex.Matches(curve, @"<td class=""num"">\d\.\d{4}</td>").Count);
+        // Four shares for the chosen pipeline, and four for the best no-SSL pipeline unless the chosen one is that pipeline
+        // (the search's portfolio runs the raw baselines first, so with two trials the choice can be one of them).
+        int curveValues = Regex.Matches(curve, @"<td class=""num"">\d\.\d{4}</td>").Count;
+        Assert.True(curveValues is 4 or 8, $"{curveValues} label-curve values");
 
         // trials.jsonl: one JSON object per trial, each with a pipeline and a status.
         string[] trials = File.ReadAllLines(Path.Combine(run, "trials.jsonl"));
