@@ -182,14 +182,11 @@ internal static class ModelCommands
     private static void WriteCsv(string path, IEnumerable<string> header, IEnumerable<IEnumerable<string>> rows)
     {
         static string Quote(string cell) => cell.IndexOfAny([',', '"', '\n']) >= 0 ? $"\"{cell.Replace("\"", "\"\"")}\"" : cell;
-        string full = Path.GetFullPath(path);
-        Directory.CreateDirectory(Path.GetDirectoryName(full)!);
-        string temporary = full + ".tmp";
-        using (var writer = new StreamWriter(temporary, false, new UTF8Encoding(false)))
+        CliFile.Replace(path, temporary =>
         {
+            using var writer = new StreamWriter(temporary, false, new UTF8Encoding(false));
             writer.WriteLine(string.Join(',', header.Select(Quote)));
             foreach (var row in rows) writer.WriteLine(string.Join(',', row.Select(Quote)));
-        }
-        File.Move(temporary, full, overwrite: true);
+        });
     }
 }

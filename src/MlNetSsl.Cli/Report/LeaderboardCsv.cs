@@ -34,7 +34,7 @@ internal static class LeaderboardCsv
     {
         ArgumentNullException.ThrowIfNull(rows);
         ArgumentException.ThrowIfNullOrWhiteSpace(metricName);
-        ReportFile.WriteAllText(path, ToCsv(rows, metricName));
+        CliFile.WriteAllText(path, ToCsv(rows, metricName));
     }
 
     /// <summary>The file's content.</summary>

@@ -35,7 +35,7 @@ internal static class ReportWriter
     public static void Write(RunReport report, string path)
     {
         ArgumentNullException.ThrowIfNull(report);
-        ReportFile.WriteAllText(path, ToHtml(report));
+        CliFile.WriteAllText(path, ToHtml(report));
     }
 
     /// <summary>The report's HTML.</summary>

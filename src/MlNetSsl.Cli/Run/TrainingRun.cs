@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Reflection;
 using System.Runtime.InteropServices;
+using System.Text;
 using System.Text.Json;
 using Microsoft.ML;
 using Microsoft.ML.Data;
@@ -122,9 +123,7 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
         ITransformer model = prepared.Append(trained);
         DataViewSchema inputSchema = ml.Transforms.DropColumns(train.LabelColumn).Fit(train.View).Transform(train.View).Schema;
         string modelPath = Path.Combine(RunFolder, settings.Name + ".zip");
-        string temporary = modelPath + ".tmp";
-        ml.Model.Save(model, inputSchema, temporary);
-        File.Move(temporary, modelPath, overwrite: true);
+        CliFile.Replace(modelPath, temporary => ml.Model.Save(model, inputSchema, temporary));
         _phases["save model"] = clock.Elapsed.TotalSeconds;
 
         // ---- test ----
@@ -405,11 +404,11 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
 
     private static void WriteTrials(string path, List<LeaderboardRow> rows, SslExperimentResult search)
     {
-        using var writer = new StreamWriter(path);
+        var lines = new StringBuilder();
         foreach (LeaderboardRow row in rows.OrderBy(r => r.TrialId))
         {
             TrialRecord trial = search.Trials.First(t => t.TrialId == row.TrialId);
-            writer.WriteLine(JsonSerializer.Serialize(new
+            lines.Append(JsonSerializer.Serialize(new
             {
                 trial = row.TrialId,
                 rank = row.Rank,
@@ -424,8 +423,9 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
                 usesSsl = row.UsesSsl,
                 error = trial.ErrorMessage,
                 parameters = row.Parameters,
-            }));
+            })).Append(System.Environment.NewLine);
         }
+        CliFile.WriteAllText(path, lines.ToString());
     }
 
     private void WriteRunJson(string path)
@@ -440,29 +440,21 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
             Versions = Versions(),
             Scheduler = Scheduler.Name,
         };
-        File.WriteAllText(path, JsonSerializer.Serialize(recorded, RunSettings.Json));
+        CliFile.WriteAllText(path, JsonSerializer.Serialize(recorded, RunSettings.Json));
     }
 
-    /// <summary>Writes one output through a temporary file then a move (folders are written in place); a failure is
+    /// <summary>Writes one output (each writer replaces its file or folder whole, see <see cref="CliFile"/>); a failure is
     /// recorded and the other outputs are still written.</summary>
     private void WriteOutput(string name, Action<string> write, List<string> failures)
     {
-        string path = Path.Combine(RunFolder, name);
-        bool isFile = Path.HasExtension(name) && !name.EndsWith(".ConsoleApp", StringComparison.Ordinal);
-        string target = isFile ? path + ".tmp" : path;
         try
         {
-            write(target);
-            if (isFile) File.Move(target, path, overwrite: true);
+            write(Path.Combine(RunFolder, name));
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidOperationException or ArgumentException or FormatException)
         {
             failures.Add($"{name} ({e.Message})");
             log.Detail(e.ToString());
-        }
-        finally
-        {
-            if (isFile && File.Exists(target)) File.Delete(target);
         }
     }
 

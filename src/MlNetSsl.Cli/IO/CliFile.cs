@@ -1,0 +1,45 @@
+using System.Text;
+
+namespace MlNetSsl.Cli;
+
+/// <summary>
+/// Temp-then-move writes for every file the tool writes (model zip, report, CSVs, run.json), so a reader (a browser
+/// refreshing report.html, a script polling leaderboard.csv) never sees half a file and a failed write leaves the old
+/// file. The library's AtomicFile is internal to MlNetSsl; linking its source here would give the tests, which see the
+/// internals of both assemblies, two types of the same name.
+/// </summary>
+internal static class CliFile
+{
+    /// <summary>Lets <paramref name="writeTemporary"/> write a unique temporary sibling of <paramref name="path"/>, then
+    /// renames it over <paramref name="path"/> (atomic within one folder); on failure the temporary file is removed.</summary>
+    public static void Replace(string path, Action<string> writeTemporary)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        ArgumentNullException.ThrowIfNull(writeTemporary);
+        string target = Path.GetFullPath(path);
+        Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+        string temp = $"{target}.{Guid.NewGuid():N}.tmp";
+        try
+        {
+            writeTemporary(temp);
+            File.Move(temp, target, overwrite: true);
+        }
+        catch
+        {
+            File.Delete(temp);
+            throw;
+        }
+    }
+
+    /// <summary>Writes <paramref name="text"/> as UTF-8 without a byte-order mark, flushed to disk, through <see cref="Replace"/>.</summary>
+    public static void WriteAllText(string path, string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        Replace(path, temp =>
+        {
+            using var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None);
+            stream.Write(new UTF8Encoding(encoderShouldEmitUTF8Identifier: false).GetBytes(text));
+            stream.Flush(flushToDisk: true);
+        });
+    }
+}
