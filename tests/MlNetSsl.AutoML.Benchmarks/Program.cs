@@ -20,6 +20,7 @@ using MlNetSsl.AutoML;
 // budget, pretrained features and the linear probe only) records the label-free measures of every trial, to
 // rank-correlate them with cross-validated accuracy. Prints Markdown for docs/automl.md.
 //   dotnet run -c Release --project tests/MlNetSsl.AutoML.Benchmarks -- tables [--budget S] [--labeled F] [--tables a,b,...] [--metric M]
+//     [--tpe-cost W (the default search with TPE's cost weight W)] [--skip-previous (only the default search)]
 // compares raw LightGBM and L-BFGS with the experiment's defaults and its previous defaults on shared tables (see Tables.cs).
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
 if (args.Length > 0 && args[0] == "tables")
@@ -30,7 +31,8 @@ if (args.Length > 0 && args[0] == "tables")
         $"--project tests/MlNetSsl.AutoML.Benchmarks -- {string.Join(' ', args)}");
     return await TablesBenchmark.RunAsync(Option("--data", null) ?? FindSharedData(), uint.Parse(Option("--budget", "60")!, CultureInfo.InvariantCulture),
         double.Parse(Option("--labeled", "0.1")!, CultureInfo.InvariantCulture),
-        (Option("--tables", null) ?? "banknote,abalone,horse-colic,higgs").Split(','), Enum.Parse<SslMetric>(Option("--metric", "Accuracy")!));
+        (Option("--tables", null) ?? "banknote,abalone,horse-colic,higgs").Split(','), Enum.Parse<SslMetric>(Option("--metric", "Accuracy")!),
+        Option("--tpe-cost", null) is { } cost ? double.Parse(cost, CultureInfo.InvariantCulture) : null, args.Contains("--skip-previous"));
 }
 if (args.Length == 0 || args[0] is not ("higgs" or "cifar"))
 {

@@ -14,7 +14,8 @@ using MlNetSsl.AutoML;
 /// </summary>
 internal static class TablesBenchmark
 {
-    public static async Task<int> RunAsync(string dataRoot, uint budget, double labeledFraction, string[] datasets, SslMetric metric)
+    public static async Task<int> RunAsync(string dataRoot, uint budget, double labeledFraction, string[] datasets, SslMetric metric,
+        double? tpeCostWeight = null, bool skipPrevious = false)
     {
         var rows = new List<string>();
         var trials = new List<string>();
@@ -40,17 +41,21 @@ internal static class TablesBenchmark
                 Console.WriteLine(rows[^1]);
             }
 
-            foreach (bool previous in new[] { true, false })
+            foreach (bool previous in skipPrevious ? new[] { false } : new[] { true, false })
             {
                 SslExperiment experiment = ml.SelfSupervisedExperiment()
                     .SetDataset(train).SetInputColumn("Features").SetTrainingTimeInSeconds(budget).SetOptimizingMetric(metric);
+                // The default search with a cost-aware TPE after the portfolio (SetTuner turns the portfolio off; SetPortfolio keeps it).
+                if (!previous && tpeCostWeight is double weight)
+                    experiment.SetTuner(SslTuner.FromOptions(new TpeTunerOptions { CostWeight = weight })).SetPortfolio(true);
                 if (previous)
                     experiment.SetTuner(SslTuner.Tpe.WithDefaultFirst()).SetOneStandardErrorRule(false).SetCrossValidationRepeats(1).SetTrialTimeCap(1.0);
                 var clock = Stopwatch.StartNew();
                 SslExperimentResult result = await experiment.RunAsync();
                 double seconds = clock.Elapsed.TotalSeconds;
                 (double accuracy, double balanced) = table.Score(result.BestTrial.Model.Transform(test));
-                string run = (previous ? "AutoML, previous defaults" : "AutoML (defaults)") + (metric == SslMetric.Accuracy ? "" : $", {metric}");
+                string run = (previous ? "AutoML, previous defaults" : "AutoML (defaults)") + (metric == SslMetric.Accuracy ? "" : $", {metric}")
+                    + (!previous && tpeCostWeight is double w ? $", TPE cost weight {w}" : "");
                 rows.Add($"| {table.Name} | {run} | {seconds:0} s | {result.Trials.Count} | {100 * result.BestTrial.Metric:0.0} +/- {100 * (result.BestTrial.MetricStandardError ?? 0):0.0} | " +
                     $"{100 * accuracy:0.0} | {100 * balanced:0.0} | {result.BestPipelineDescription} |");
                 Console.WriteLine(rows[^1]);
