@@ -102,7 +102,8 @@ public sealed class SslExperiment
         return this;
     }
 
-    /// <summary>Sets the objective. Default: <see cref="SslObjective.Auto"/> (label-free below 5 labels per class).</summary>
+    /// <summary>Sets the objective. Default: <see cref="SslObjective.Auto"/> (cross-validation; label-free for images below
+    /// 5 labels per class, and wherever a class has a single label).</summary>
     public SslExperiment SetObjective(SslObjective objective)
     {
         _objective = objective ?? throw new ArgumentNullException(nameof(objective));
@@ -440,13 +441,18 @@ public sealed class SslExperiment
             case SslObjectiveKind.CrossValidatedAccuracy:
                 return (_objective, $"Cross-validated accuracy, as set ({counts}).");
             default:
-                bool tooFew = dataset.LabelsPerClass < _objective.MinimumLabelsPerClass;
+                // The label-free measures ranked image encoders better than cross-validation on few labels, and tabular ones
+                // no better than it (docs/automl-benchmarks.md, "Label-free ranking"), so only images fall back to them.
+                bool image = dataset.Shape.Kind == SslInputKind.Image;
+                bool tooFew = image && dataset.LabelsPerClass < _objective.MinimumLabelsPerClass;
                 bool singleton = dataset.RarestClassCount < 2;
                 if (tooFew || singleton)
                     return (SslObjective.LabelFree, string.Create(CultureInfo.InvariantCulture,
-                        $"Auto chose the label-free objective: {counts}; {(tooFew ? $"below the threshold of {_objective.MinimumLabelsPerClass} labels per class" : "a class has a single label, so it cannot be cross-validated")}."));
-                return (SslObjective.CrossValidatedAccuracy(_objective.Folds), string.Create(CultureInfo.InvariantCulture,
-                    $"Auto chose {_objective.Folds}-fold cross-validated accuracy: {counts}; at least {_objective.MinimumLabelsPerClass} labels per class."));
+                        $"Auto chose the label-free objective: {counts}; {(tooFew ? $"images below the threshold of {_objective.MinimumLabelsPerClass} labels per class" : "a class has a single label, so it cannot be cross-validated")}."));
+                string why = image
+                    ? string.Create(CultureInfo.InvariantCulture, $"at least {_objective.MinimumLabelsPerClass} labels per class")
+                    : $"every class has 2 labels or more, and for {dataset.Shape.Kind.ToString().ToLowerInvariant()} rows no label-free measure was found to rank encoders better than cross-validation";
+                return (SslObjective.CrossValidatedAccuracy(_objective.Folds), $"Auto chose {_objective.Folds}-fold cross-validated accuracy: {counts}; {why}.");
         }
     }
 
