@@ -228,6 +228,33 @@ public sealed class SslExperiment
         return this;
     }
 
+    /// <summary>Shares the experiment through a database, so processes on any number of machines that run it with the same
+    /// settings and <see cref="SetExperimentName"/> share one search (see <see cref="SearchExperiment.SetStorage"/>): PostgreSQL
+    /// (<c>Host=...</c>) across machines, SQLite (<c>Data Source=...</c>) on one host. Each process refits the best configuration
+    /// once the shared search is done. The pretraining cache lives in <see cref="SetCheckpoint"/>'s folder (a shared file
+    /// system for several machines; each key is pretrained by one worker at a time), else in a per-host folder under the
+    /// temporary folder. See docs/distributed.md.</summary>
+    public SslExperiment SetStorage(string connectionString)
+    {
+        _search.SetStorage(connectionString);
+        return this;
+    }
+
+    /// <summary>Names the experiment in the store of <see cref="SetStorage"/>. Default: "default".</summary>
+    public SslExperiment SetExperimentName(string name)
+    {
+        _search.SetExperimentName(name);
+        return this;
+    }
+
+    /// <summary>With <see cref="SetStorage"/>: how long a worker may go without a heartbeat before its trial is re-queued;
+    /// see <see cref="SearchExperiment.SetHeartbeatGracePeriod"/>. Default: 60 s.</summary>
+    public SslExperiment SetHeartbeatGracePeriod(TimeSpan gracePeriod)
+    {
+        _search.SetHeartbeatGracePeriod(gracePeriod);
+        return this;
+    }
+
     /// <summary>Sets the seed of the tuner, the folds, the trainers and pretraining (every pretraining run uses seed + 1,
     /// so seed 0, the default, pretrains like the stage's default seed).</summary>
     public SslExperiment SetSeed(int seed)
@@ -315,10 +342,12 @@ public sealed class SslExperiment
         bool searchesRawFeatures = sources.Contains(nameof(SslFeatureSource.RawFeatures)) || sources.Contains(nameof(SslFeatureSource.RawAndSelfSupervised));
         if (searchesRawFeatures) _ = dataset.RawFeatures(); // read once now: a bad value fails here, not in every trial
 
-        string? temporaryRoot = _checkpointFolder is null ? Directory.CreateTempSubdirectory("mlnetssl-ssl-").FullName : null;
+        // With a store the cache is shared by the workers (SearchExperiment.SharedFolder), so it outlives this run.
+        string? sharedFolder = _search.SharedFolder;
+        string? temporaryRoot = sharedFolder is null ? Directory.CreateTempSubdirectory("mlnetssl-ssl-").FullName : null;
         try
         {
-            string cacheRoot = _checkpointFolder is not null ? Path.Combine(_checkpointFolder, "cache") : temporaryRoot!;
+            string cacheRoot = sharedFolder is not null ? Path.Combine(sharedFolder, "cache") : temporaryRoot!;
             int pretrainingSeed = unchecked(_seed + 1);
             var runner = new SslTrialRunner(new SslTrialRunner.Settings(dataset, objective, foldOfRow, foldCount, pretrainingSeed,
                 cacheRoot, _recordLabelFreeMeasures)
