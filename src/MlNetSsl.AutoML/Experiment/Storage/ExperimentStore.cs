@@ -108,10 +108,7 @@ internal sealed class ExperimentStore
         {
             await using DbConnection connection = await store.ConnectAsync(cancellationToken).ConfigureAwait(false);
             await using DbTransaction transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
-            // Two workers creating the tables at once would collide in PostgreSQL's catalog; one does it under a lock.
-            if (postgres) await store.ExecuteAsync(connection, transaction, "SELECT pg_advisory_xact_lock(7231917)", cancellationToken).ConfigureAwait(false);
-            foreach (string ddl in store.Schema())
-                await store.ExecuteAsync(connection, transaction, ddl, cancellationToken).ConfigureAwait(false);
+            await store.CreateTablesAsync(connection, transaction, cancellationToken).ConfigureAwait(false);
             await store.ExecuteAsync(connection, transaction,
                 $"INSERT INTO mlnetssl_experiments (name, format, fingerprint, created_ms) VALUES (@name, {FormatVersion}, @fingerprint, {store.NowMs}) ON CONFLICT (name) DO NOTHING",
                 cancellationToken, ("name", experiment), ("fingerprint", fingerprintJson)).ConfigureAwait(false);
@@ -129,6 +126,37 @@ internal sealed class ExperimentStore
                 "Use another experiment name (SetExperimentName), or the same settings to join it.");
         }
         return store;
+    }
+
+    /// <summary>An experiment's whole event log with the worker that wrote each event, without joining it (for audits and tests).</summary>
+    public static async Task<List<(StoredEvent Event, string? Worker)>> ReadLogAsync(string connectionString, string experiment, CancellationToken cancellationToken)
+    {
+        var store = new ExperimentStore(connectionString, IsPostgres(connectionString), experiment) { Description = "the store" };
+        return await store.WithRetryAsync(async () =>
+        {
+            await using DbConnection connection = await store.ConnectAsync(cancellationToken).ConfigureAwait(false);
+            // An empty log, not an error, before any worker created the tables.
+            await using DbTransaction transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+            await store.CreateTablesAsync(connection, transaction, cancellationToken).ConfigureAwait(false);
+            using DbCommand command = store.Command(connection, transaction,
+                "SELECT seq, worker, payload FROM mlnetssl_events WHERE experiment = @experiment ORDER BY seq", ("experiment", experiment));
+            var log = new List<(StoredEvent, string?)>();
+            await using (DbDataReader reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
+            {
+                while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                    log.Add((new StoredEvent(reader.GetInt64(0), ExperimentJournal.Deserialize(reader.GetString(2))!), reader.IsDBNull(1) ? null : reader.GetString(1)));
+            }
+            await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+            return log;
+        }, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task CreateTablesAsync(DbConnection connection, DbTransaction transaction, CancellationToken cancellationToken)
+    {
+        // Two workers creating the tables at once would collide in PostgreSQL's catalog; one does it under a lock.
+        if (_postgres) await ExecuteAsync(connection, transaction, "SELECT pg_advisory_xact_lock(7231917)", cancellationToken).ConfigureAwait(false);
+        foreach (string ddl in Schema())
+            await ExecuteAsync(connection, transaction, ddl, cancellationToken).ConfigureAwait(false);
     }
 
     private IEnumerable<string> Schema()
