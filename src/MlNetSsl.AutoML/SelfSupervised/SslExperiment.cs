@@ -55,6 +55,7 @@ public sealed class SslExperiment
     private bool? _portfolio;
     private bool _oneStandardErrorRule = true;
     private double _trialTimeCapFraction = 0.5;
+    private string _device = "auto";
 
     internal SslExperiment(MLContext mlContext) => _mlContext = mlContext;
 
@@ -228,6 +229,26 @@ public sealed class SslExperiment
         return this;
     }
 
+    /// <summary>Sets where the trials and the refit train: "auto" (the default: a CUDA GPU when the CUDA TorchSharp backend is
+    /// referenced and one is visible, else the CPU), "cpu", or "cuda" (fails when no GPU is visible). TorchSharp trains
+    /// on the process's first visible GPU; for one worker per GPU (<see cref="SetStorage"/>), start each process with
+    /// <c>CUDA_VISIBLE_DEVICES=N</c> and "cuda" (docs/distributed.md).</summary>
+    /// <exception cref="ArgumentException">Another value.</exception>
+    public SslExperiment SetDevice(string device)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(device);
+        string normalized = device.Trim().ToLowerInvariant();
+        if (normalized is not ("auto" or "cpu" or "cuda"))
+            throw new ArgumentException(normalized.StartsWith("cuda:", StringComparison.Ordinal)
+                ? $"SetDevice(\"{device}\"): TorchSharp trains on the process's first visible GPU, so choose the GPU when the process starts " +
+                  "(CUDA_VISIBLE_DEVICES=N) and use \"cuda\"; mlnet-ssl's --device cuda:N does that for you."
+                : $"SetDevice(\"{device}\"): use \"auto\", \"cpu\" or \"cuda\".", nameof(device));
+        _device = normalized;
+        return this;
+    }
+
+    private bool AllowCuda => _device != "cpu";
+
     /// <summary>Shares the experiment through a database, so processes on any number of machines that run it with the same
     /// settings and <see cref="SetExperimentName"/> share one search (see <see cref="SearchExperiment.SetStorage"/>): PostgreSQL
     /// (<c>Host=...</c>) across machines, SQLite (<c>Data Source=...</c>) on one host. Each process refits the best configuration
@@ -295,6 +316,9 @@ public sealed class SslExperiment
     {
         if (_data is null) throw new InvalidOperationException("Set the data with SetDataset before running.");
         if (_inputColumnName is null) throw new InvalidOperationException("Set the input column with SetInputColumn before running.");
+        if (_device == "cuda" && SslEnvironment.SelectDevice(allowCuda: true).type != TorchSharp.DeviceType.CUDA)
+            throw new InvalidOperationException("SetDevice(\"cuda\"): no CUDA GPU is visible to TorchSharp (reference the TorchSharp-cuda backend " +
+                "package instead of TorchSharp-cpu, and check CUDA_VISIBLE_DEVICES and the driver); use \"auto\" or \"cpu\".");
         SslInputShape shape = SslSearchSpace.InputShapeOf(_data.Schema, _inputColumnName, _seriesChannels, _imageWidth, _imageHeight);
         SslDataset dataset = SslDataset.Read(_mlContext, _data, _inputColumnName, _labelColumnName, shape);
         if (dataset.LabeledCount == 0)
@@ -356,6 +380,7 @@ public sealed class SslExperiment
                 PositiveKey = positiveKey,
                 RepeatedFolds = repetitions.Count > 0 ? repetitions : null,
                 TrialTimeCapFraction = _trialTimeCapFraction,
+                AllowCuda = AllowCuda,
             });
             string metricDescription = objective.Kind == SslObjectiveKind.LabelFree ? "" : $"metric={_metric},repeats={repetitions.Count},";
             string description = string.Create(CultureInfo.InvariantCulture,
@@ -595,7 +620,7 @@ public sealed class SslExperiment
             : parameters.Downstream, best.Fidelity, maxFidelity);
         IDataView training = downstream.UsesUnlabeledRows ? dataset.KeyedData : dataset.LabeledView;
         SelfSupervisedFineTuneTransformer fineTuned = FineTuneCrossValidation
-            .CreateTrainer(_mlContext, stage, _labelColumnName, downstream, _seed, cancellationToken).Fit(training);
+            .CreateTrainer(_mlContext, stage, _labelColumnName, downstream, _seed, cancellationToken, AllowCuda).Fit(training);
         try
         {
             ITransformer toValue = _mlContext.Transforms.Conversion.MapKeyToValue("PredictedLabel").Fit(fineTuned.Transform(dataset.LabeledView));

@@ -110,7 +110,7 @@ internal static class TrainingCommands
                 Device = parse.GetValue(o.Device)!,
                 Name = parse.GetValue(o.Name) ?? "SslModel",
                 Output = parse.GetValue(o.Output)!,
-                CommandLine = "mlnet-ssl " + string.Join(' ', Environment.GetCommandLineArgs().Skip(1)),
+                CommandLine = RecordedCommandLine(),
                 StartedAt = DateTimeOffset.UtcNow,
             };
             return await Execute(settings, !workerOnly && parse.GetValue(o.Resume), parse.GetValue(CliApp.Verbosity)!, parse.GetValue(o.LogFile), token).ConfigureAwait(false);
@@ -149,12 +149,25 @@ internal static class TrainingCommands
                 ValidationDataset = recorded.ValidationDataset is null ? null : Resolve(recorded.ValidationDataset),
                 Output = parse.GetValue(output) ?? Resolve(recorded.Output),
                 Name = parse.GetValue(name) ?? ReplayName(recorded.Name),
-                CommandLine = "mlnet-ssl " + string.Join(' ', Environment.GetCommandLineArgs().Skip(1)),
+                CommandLine = RecordedCommandLine(),
                 StartedAt = DateTimeOffset.UtcNow,
             };
             return await Execute(settings, parse.GetValue(resume), parse.GetValue(CliApp.Verbosity)!, null, token).ConfigureAwait(false);
         });
         return command;
+    }
+
+    /// <summary>The command line as run.json and the report record it: a --storage connection string (it may hold a
+    /// password) is replaced by a placeholder.</summary>
+    internal static string RecordedCommandLine()
+    {
+        string[] args = Environment.GetCommandLineArgs().Skip(1).ToArray();
+        for (int i = 0; i < args.Length; i++)
+        {
+            if (args[i] == "--storage" && i + 1 < args.Length) args[i + 1] = "<connection string>";
+            else if (args[i].StartsWith("--storage=", StringComparison.Ordinal)) args[i] = "--storage=<connection string>";
+        }
+        return "mlnet-ssl " + string.Join(' ', args);
     }
 
     /// <summary>The default name of a replay: beside the original run, never over it (run.json, the model and the
@@ -168,6 +181,8 @@ internal static class TrainingCommands
         string defaultLog = settings.WorkerOnly
             ? Path.Combine(runFolder, string.Create(CultureInfo.InvariantCulture, $"worker-{Environment.MachineName}-{Environment.ProcessId}.log"))
             : Path.Combine(runFolder, "log.txt");
+        // Before anything asks TorchSharp about CUDA: --device cuda:N makes GPU N the process's only visible one.
+        CudaDeviceChoice.Apply(settings.Device);
         using var log = new RunLog(verbosity, logFile ?? defaultLog);
         log.Info($"mlnet-ssl {settings.Task}: {SslEnvironment.Describe()}");
         log.Info(string.Create(CultureInfo.InvariantCulture,

@@ -238,6 +238,7 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
             .SetScheduler(Scheduler)
             .SetSeed(settings.Seed)
             .SetCheckpoint(checkpoint)
+            .SetDevice(CudaDeviceChoice.ExperimentDevice(settings.Device))
             .SetProgress(progress);
         if (settings.Storage is string storage)
             experiment.SetStorage(storage).SetExperimentName(settings.ExperimentName ?? settings.Name);
