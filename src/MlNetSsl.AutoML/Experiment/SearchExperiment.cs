@@ -255,7 +255,8 @@ public sealed class SearchExperiment
 
         SearchSpace space = _searchSpace.Clone();
         var fingerprint = new ExperimentFingerprint(space.ToJson(), _tuner.Name, _scheduler.Name, _seed, _maximize, _runnerDescription);
-        ExperimentJournal journal = _checkpointFolder is null
+        // With a store the store is the journal; the checkpoint folder then only holds trial state and the cache.
+        ExperimentJournal journal = _checkpointFolder is null || _storage is not null
             ? ExperimentJournal.InMemory(fingerprint)
             : ExperimentJournal.OpenOrCreate(_checkpointFolder, fingerprint);
         var settings = new ExperimentRun.Settings(
