@@ -22,10 +22,14 @@ internal static class SharedSearchWorker
 
         public int GraceMs { get; init; } = 2000;
 
+        /// <summary>Above 0: each worker waits (at most a minute) until this many workers have started before it searches,
+        /// so a slow process start does not leave every trial to the first worker.</summary>
+        public int StartTogether { get; init; }
+
         public string[] Arguments() =>
         [
             "search-worker", $"storage={Storage}", $"name={Name}", $"maxTrials={MaxTrials}", $"tuner={Tuner}", $"scheduler={Scheduler}",
-            $"delayMs={DelayMs}", $"markers={MarkerFolder}", $"slowTrial={SlowTrial}", $"slowMs={SlowMs}", $"graceMs={GraceMs}",
+            $"delayMs={DelayMs}", $"markers={MarkerFolder}", $"slowTrial={SlowTrial}", $"slowMs={SlowMs}", $"graceMs={GraceMs}", $"startTogether={StartTogether}",
         ];
 
         public static Options Parse(IEnumerable<string> arguments)
@@ -37,6 +41,7 @@ internal static class SharedSearchWorker
                 SlowTrial = Int("slowTrial"),
                 SlowMs = Int("slowMs"),
                 GraceMs = Int("graceMs"),
+                StartTogether = Int("startTogether"),
             };
         }
     }
@@ -83,6 +88,13 @@ internal static class SharedSearchWorker
     public static int Run(IEnumerable<string> arguments)
     {
         Options options = Parse(arguments);
+        if (options.StartTogether > 0)
+        {
+            File.WriteAllText(Path.Combine(options.MarkerFolder, $"ready-{Environment.ProcessId.ToString(CultureInfo.InvariantCulture)}"), "");
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            while (Directory.GetFiles(options.MarkerFolder, "ready-*").Length < options.StartTogether && clock.Elapsed < TimeSpan.FromMinutes(1))
+                Thread.Sleep(50);
+        }
         SearchResult result = Create(options).SetStorage(options.Storage).SetExperimentName(options.Name)
             .SetHeartbeatGracePeriod(TimeSpan.FromMilliseconds(options.GraceMs))
             .RunAsync().GetAwaiter().GetResult();

@@ -41,7 +41,7 @@ public sealed class SharedStorageTests : IDisposable
     [MemberData(nameof(Backends))]
     public async Task Three_workers_share_one_search_with_the_single_process_leaderboard(string backend)
     {
-        SharedSearchWorker.Options options = NewOptions(backend, maxTrials: 9, tuner: "grid", scheduler: "none", delayMs: 150);
+        SharedSearchWorker.Options options = NewOptions(backend, maxTrials: 9, tuner: "grid", scheduler: "none", delayMs: 300) with { StartTogether = 3 };
         SearchResult reference = await SharedSearchWorker.Create(options with { DelayMs = 0 }).RunAsync();
 
         for (int i = 0; i < 3; i++) Start(options);
@@ -120,7 +120,7 @@ public sealed class SharedStorageTests : IDisposable
     public async Task Concurrent_asks_never_reuse_a_trial_id_or_a_configuration(string backend)
     {
         // No delay and ASHA: the workers contend for the lock at every ask, result and promotion.
-        SharedSearchWorker.Options options = NewOptions(backend, maxTrials: 24, tuner: "tpe", scheduler: "asha", delayMs: 0);
+        SharedSearchWorker.Options options = NewOptions(backend, maxTrials: 24, tuner: "tpe", scheduler: "asha", delayMs: 0) with { StartTogether = 3 };
         for (int i = 0; i < 3; i++) Start(options);
         WaitForAll();
 
