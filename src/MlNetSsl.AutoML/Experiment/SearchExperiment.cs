@@ -171,8 +171,8 @@ public sealed class SearchExperiment
     /// processes on one host. Trial state and the shared cache live in <see cref="SetCheckpoint"/>'s folder (put it on a
     /// shared file system for workers on several machines), else in a folder under the system's temporary folder named after
     /// the store and the experiment. Schedulers: none and ASHA (Hyperband's synchronous rungs would idle workers). The time
-    /// budget applies to each process on its own; <see cref="SetMaximumMemoryUsageInMegaByte"/>'s watchdog does not run (give
-    /// each worker a container memory limit: a worker killed for memory is re-queued like any dead worker). See docs/distributed.md.
+    /// budget and <see cref="SetMaximumMemoryUsageInMegaByte"/> apply to each process on its own (a trial over the memory
+    /// limit fails; one that ignores its cancellation is waited for). See docs/distributed.md.
     /// </summary>
     /// <param name="connectionString">The database; the tables (<c>mlnetssl_*</c>) are created if missing.</param>
     public SearchExperiment SetStorage(string connectionString)

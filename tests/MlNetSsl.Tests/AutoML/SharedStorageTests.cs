@@ -151,6 +151,37 @@ public sealed class SharedStorageTests : IDisposable
         CheckInvariants(shared, log, options.MaxTrials);
     }
 
+    [Fact]
+    public async Task A_store_is_refused_with_Hyperband_another_experiments_settings_or_a_malformed_connection_string()
+    {
+        Assert.Throws<ArgumentException>(() => new SearchExperiment().SetStorage("Server"));
+        Assert.Throws<ArgumentException>(() => new SearchExperiment().SetStorage("Timeout=5"));
+        Assert.True(ExperimentStore.IsPostgres("Host=db;Database=ssl;Username=u;Password=p"));
+        Assert.False(ExperimentStore.IsPostgres("Data Source=search.db"));
+
+        SharedSearchWorker.Options options = NewOptions("sqlite", maxTrials: 2, tuner: "grid", scheduler: "none", delayMs: 0);
+        var hyperband = SharedSearchWorker.Create(options).SetScheduler(SslScheduler.Hyperband(1, 9)).SetStorage(options.Storage);
+        Assert.Contains("SslScheduler.Asha", (await Assert.ThrowsAsync<InvalidOperationException>(() => hyperband.RunAsync())).Message, StringComparison.Ordinal);
+
+        SearchResult first = await SharedSearchWorker.Create(options).SetStorage(options.Storage).SetExperimentName(options.Name).RunAsync();
+        Assert.Equal(2, first.Trials.Count);
+        var otherSeed = SharedSearchWorker.Create(options).SetSeed(12).SetStorage(options.Storage).SetExperimentName(options.Name);
+        var refused = await Assert.ThrowsAsync<InvalidOperationException>(() => otherSeed.RunAsync());
+        Assert.Contains("seed: checkpoint 11, now 12", refused.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_trial_over_the_memory_limit_fails_in_a_shared_search()
+    {
+        // 1 MB is below any process's working set, so the watchdog's first check fails the trial while it waits.
+        SharedSearchWorker.Options options = NewOptions("sqlite", maxTrials: 1, tuner: "grid", scheduler: "none", delayMs: 30_000);
+        SearchResult result = await SharedSearchWorker.Create(options).SetMaximumMemoryUsageInMegaByte(1)
+            .SetStorage(options.Storage).SetExperimentName(options.Name).RunAsync();
+        TrialRecord trial = Assert.Single(result.Trials);
+        Assert.Equal(TrialStatus.Failed, trial.Status);
+        Assert.Contains("exceeded the memory limit", trial.ErrorMessage, StringComparison.Ordinal);
+    }
+
     private SharedSearchWorker.Options NewOptions(string backend, int maxTrials, string tuner, string scheduler, int delayMs)
     {
         string storage;

@@ -441,6 +441,10 @@ internal sealed class DistributedRun
 
         var watch = Stopwatch.StartNew();
         Task<double> task = Task.Run(() => _settings.Runner.RunAsync(request, trialCancellation.Token), CancellationToken.None);
+        var memory = new ExperimentRun.MemoryWatch();
+        Task monitor = _settings.MemoryLimitMegabytes is double megabytes
+            ? ExperimentRun.MonitorMemoryAsync(task, trialCancellation, (long)(megabytes * 1024 * 1024), claim.TrialId, memory)
+            : Task.CompletedTask;
         try
         {
             await task.ConfigureAwait(false);
@@ -450,10 +454,12 @@ internal sealed class DistributedRun
             // Read below from the task.
         }
         watch.Stop();
+        await monitor.ConfigureAwait(false);
         await heartbeatStop.CancelAsync().ConfigureAwait(false);
         await heartbeat.ConfigureAwait(false);
 
         if (leaseLost) return new Segment(0, null, watch.Elapsed, LeaseLost: true, Stopped: false);
+        if (memory.Failure is string memoryFailure) return new Segment(0, memoryFailure, watch.Elapsed, false, false);
         if (task.IsCompletedSuccessfully)
         {
             double metric = task.Result;
