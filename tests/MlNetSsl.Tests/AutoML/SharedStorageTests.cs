@@ -156,6 +156,7 @@ public sealed class SharedStorageTests : IDisposable
     {
         Assert.Throws<ArgumentException>(() => new SearchExperiment().SetStorage("Server"));
         Assert.Throws<ArgumentException>(() => new SearchExperiment().SetStorage("Timeout=5"));
+        Assert.Throws<ArgumentException>(() => new SearchExperiment().SetStorage("Data Source=:memory:"));
         Assert.True(ExperimentStore.IsPostgres("Host=db;Database=ssl;Username=u;Password=p"));
         Assert.False(ExperimentStore.IsPostgres("Data Source=search.db"));
 

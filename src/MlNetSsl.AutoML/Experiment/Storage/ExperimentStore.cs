@@ -74,7 +74,14 @@ internal sealed class ExperimentStore
                 "for PostgreSQL or \"Data Source=experiments.db\" for SQLite.", nameof(connectionString), e);
         }
         if (builder.ContainsKey("Host") || builder.ContainsKey("Server")) return true;
-        if (builder.ContainsKey("Data Source") || builder.ContainsKey("DataSource") || builder.ContainsKey("Filename")) return false;
+        if (builder.ContainsKey("Data Source") || builder.ContainsKey("DataSource") || builder.ContainsKey("Filename"))
+        {
+            var sqlite = new SqliteConnectionStringBuilder(connectionString);
+            if (sqlite.Mode == SqliteOpenMode.Memory || sqlite.DataSource.Trim() is "" or ":memory:")
+                throw new ArgumentException("A shared search needs a SQLite file that every process opens (Data Source=search.db), not an in-memory database.",
+                    nameof(connectionString));
+            return false;
+        }
         throw new ArgumentException("The storage connection string names neither a PostgreSQL server (Host=...) nor a SQLite file (Data Source=...).",
             nameof(connectionString));
     }
