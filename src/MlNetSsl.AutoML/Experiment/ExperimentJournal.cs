@@ -17,6 +17,16 @@ internal enum JournalEventType
 
     /// <summary>The experiment stopped starting new trials (trial limit reached or tuner exhausted).</summary>
     NoMoreTrials,
+
+    /// <summary>Shared store only: a promoted trial's next segment was queued for any worker.</summary>
+    Continued,
+
+    /// <summary>Shared store only: a segment's worker stopped renewing its lease (presumed dead), so the segment went back
+    /// to the queue; a late result from that worker is discarded.</summary>
+    Requeued,
+
+    /// <summary>Shared store only: the tuner had nothing new to propose.</summary>
+    TunerExhausted,
 }
 
 /// <summary>One journal entry. Times are milliseconds; <see cref="ElapsedMs"/> is the experiment clock when it was written.</summary>
@@ -129,6 +139,14 @@ internal sealed class ExperimentJournal
         _events.Add(journalEvent);
         if (_path is not null) Write();
     }
+
+    /// <summary>One event as a line of JSON (the shared store's log entries).</summary>
+    internal static string Serialize(JournalEvent journalEvent) => JsonSerializer.Serialize(journalEvent, LineOptions);
+
+    /// <summary>Reads an event written by <see cref="Serialize"/>.</summary>
+    internal static JournalEvent? Deserialize(string json) => JsonSerializer.Deserialize<JournalEvent>(json, LineOptions);
+
+    private static readonly JsonSerializerOptions LineOptions = new(JsonOptions) { WriteIndented = false };
 
     private void Write()
     {

@@ -14,7 +14,7 @@ internal sealed partial class ExperimentRun
         return await Task.WhenAny(task, Task.Delay(_settings.GracePeriod, CancellationToken.None)).ConfigureAwait(false) == task;
     }
 
-    private static async Task MonitorMemoryAsync(Task trial, CancellationTokenSource trialCancellation, long limitBytes, int trialId, MemoryWatch watch)
+    internal static async Task MonitorMemoryAsync(Task trial, CancellationTokenSource trialCancellation, long limitBytes, int trialId, MemoryWatch watch)
     {
         while (!trial.IsCompleted && !trialCancellation.IsCancellationRequested)
         {
@@ -41,7 +41,7 @@ internal sealed partial class ExperimentRun
         $"Trial {trialId} exceeded the memory limit: the process working set {(beforeStart ? "was" : "reached")} {used / (1024.0 * 1024.0):F0} MiB" +
         $"{(beforeStart ? " before the trial started" : "")}, above the limit of {limit / (1024.0 * 1024.0):F0} MiB (SetMaximumMemoryUsageInMegaByte).";
 
-    private sealed class MemoryWatch
+    internal sealed class MemoryWatch
     {
         public volatile string? Failure;
     }

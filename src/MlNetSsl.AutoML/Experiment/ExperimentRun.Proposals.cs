@@ -10,26 +10,30 @@ internal sealed partial class ExperimentRun
     /// (TPE's best candidate on a small discrete space) is followed by configurations drawn uniformly, seeded by the
     /// trial, so a replay draws the same; null, and the search stops as exhausted, when none of those is new either.
     /// </summary>
-    private Parameters? ProposeUntried(int trialId)
+    private Parameters? ProposeUntried(int trialId) => ProposeUntried(_settings, _trials.Values.Select(t => t.Parameters), trialId);
+
+    /// <summary>The screened proposal for <paramref name="trialId"/> given the configurations of every trial so far
+    /// (<paramref name="triedConfigurations"/>); shared with <see cref="DistributedRun"/>, which replays it from the store.</summary>
+    internal static Parameters? ProposeUntried(Settings settings, IEnumerable<Parameters> triedConfigurations, int trialId)
     {
         const int tunerAttempts = 20, uniformAttempts = 200;
         Parameters? Effective(Parameters configuration) =>
-            _settings.EffectiveConfiguration is { } effective ? effective(configuration) : configuration;
+            settings.EffectiveConfiguration is { } effective ? effective(configuration) : configuration;
         // The trials do not change while proposals are screened, so each is reduced once per call.
-        var tried = new HashSet<Parameters>(_trials.Values.Select(t => Effective(t.Parameters)).OfType<Parameters>());
+        var tried = new HashSet<Parameters>(triedConfigurations.Select(Effective).OfType<Parameters>());
         bool Acceptable(Parameters candidate) => Effective(candidate) is { } key && !tried.Contains(key);
         for (int attempt = 0; attempt < tunerAttempts; attempt++)
         {
-            Parameters? proposed = _settings.Tuner.Propose(new TrialContext(trialId));
+            Parameters? proposed = settings.Tuner.Propose(new TrialContext(trialId));
             if (proposed is null || Acceptable(proposed)) return proposed;
-            _settings.Tuner.Withdraw(trialId);
+            settings.Tuner.Withdraw(trialId);
         }
-        var random = new Random(TrialSeed(_settings.Seed, trialId));
-        var features = new double[_settings.SearchSpace.FeatureDimensions.Count];
+        var random = new Random(TrialSeed(settings.Seed, trialId));
+        var features = new double[settings.SearchSpace.FeatureDimensions.Count];
         for (int attempt = 0; attempt < uniformAttempts; attempt++)
         {
             for (int i = 0; i < features.Length; i++) features[i] = random.NextDouble();
-            Parameters candidate = _settings.SearchSpace.SampleFromFeatureSpace(features);
+            Parameters candidate = settings.SearchSpace.SampleFromFeatureSpace(features);
             if (Acceptable(candidate)) return candidate;
         }
         return null;

@@ -329,7 +329,7 @@ internal sealed partial class ExperimentRun
         public static SegmentOutcome Stopped(TimeSpan duration) => new(OutcomeKind.Stopped, 0, null, duration, false);
     }
 
-    private sealed class TrialState
+    internal sealed class TrialState
     {
         public TrialState(int trialId, Parameters parameters)
         {

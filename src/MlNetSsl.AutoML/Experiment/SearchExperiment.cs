@@ -35,6 +35,16 @@ public sealed class SearchExperiment
     private string _runnerDescription = string.Empty;
     private Func<Parameters, Parameters?>? _effectiveConfiguration;
     private bool _waitForAbandonedTrials;
+    private string? _storage;
+    private string _experimentName = DefaultExperimentName;
+    private TimeSpan _leaseGracePeriod = TimeSpan.FromSeconds(60);
+
+    /// <summary>The experiment name used in a store when none is set.</summary>
+    internal const string DefaultExperimentName = "default";
+
+    /// <summary>How many workers may hold a trial's segment before it fails: the first and two re-queues after a worker
+    /// was presumed dead. A trial that kills every worker that runs it (out of memory) must not take the whole fleet down.</summary>
+    internal const int MaxSegmentAttempts = 3;
 
     /// <summary>Sets the space to search (required). A snapshot is taken when the experiment runs.</summary>
     public SearchExperiment SetSearchSpace(SearchSpace searchSpace)
@@ -152,6 +162,53 @@ public sealed class SearchExperiment
         return this;
     }
 
+    /// <summary>
+    /// Shares the experiment through a database, so any number of processes on any machines that run the same experiment
+    /// (same settings and <see cref="SetExperimentName"/>) share one search: the tuner learns from every trial in the store,
+    /// each trial runs once, under a lease renewed by heartbeats, and a trial whose worker dies is re-queued for another
+    /// (up to 3 attempts); any process can stop or die and a new one continues from the store. PostgreSQL
+    /// (<c>Host=server;Database=db;Username=user;Password=...</c>) for several machines, SQLite (<c>Data Source=file.db</c>) for
+    /// processes on one host. Trial state and the shared cache live in <see cref="SetCheckpoint"/>'s folder (put it on a
+    /// shared file system for workers on several machines), else in a folder under the system's temporary folder named after
+    /// the store and the experiment. Schedulers: none and ASHA (Hyperband's synchronous rungs would idle workers). The time
+    /// budget and <see cref="SetMaximumMemoryUsageInMegaByte"/> apply to each process on its own (a trial over the memory
+    /// limit fails; one that ignores its cancellation is waited for). See docs/distributed.md.
+    /// </summary>
+    /// <param name="connectionString">The database; the tables (<c>mlnetssl_*</c>) are created if missing.</param>
+    public SearchExperiment SetStorage(string connectionString)
+    {
+        _ = ExperimentStore.IsPostgres(connectionString); // validates the form now, not when the experiment runs
+        _storage = connectionString;
+        return this;
+    }
+
+    /// <summary>Names the experiment in the store of <see cref="SetStorage"/>; workers with the same name share one search,
+    /// and a name registered with other settings is refused. Default: "default".</summary>
+    public SearchExperiment SetExperimentName(string name)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        _experimentName = name;
+        return this;
+    }
+
+    /// <summary>With <see cref="SetStorage"/>: how long a worker may go without renewing its lease (every quarter of this)
+    /// before it is presumed dead and its trial re-queued; its result, if it comes back later, is discarded. Default: 60 s.</summary>
+    public SearchExperiment SetHeartbeatGracePeriod(TimeSpan gracePeriod)
+    {
+        if (gracePeriod < TimeSpan.FromMilliseconds(200)) throw new ArgumentOutOfRangeException(nameof(gracePeriod), "The grace period must be at least 200 ms.");
+        _leaseGracePeriod = gracePeriod;
+        return this;
+    }
+
+    /// <summary>The store set with <see cref="SetStorage"/>, or null.</summary>
+    internal string? Storage => _storage;
+
+    /// <summary>Where trial state and the shared cache live: the checkpoint folder, or with a store and no checkpoint folder a
+    /// folder under the temporary folder named after the store and the experiment (shared by the workers of one host); null
+    /// for a plain single-process run without a checkpoint folder.</summary>
+    internal string? SharedFolder => _checkpointFolder ?? (_storage is null ? null : Path.Combine(Path.GetTempPath(), "mlnetssl-shared-" +
+        Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(_storage + "\n" + _experimentName)))[..16].ToLowerInvariant()));
+
     /// <summary>Describes what the trial runner evaluates (data, objective). It is part of the checkpoint's identity,
     /// so a checkpoint written for other data or another objective is refused. Default: empty.</summary>
     public SearchExperiment SetRunnerDescription(string description)
@@ -198,7 +255,8 @@ public sealed class SearchExperiment
 
         SearchSpace space = _searchSpace.Clone();
         var fingerprint = new ExperimentFingerprint(space.ToJson(), _tuner.Name, _scheduler.Name, _seed, _maximize, _runnerDescription);
-        ExperimentJournal journal = _checkpointFolder is null
+        // With a store the store is the journal; the checkpoint folder then only holds trial state and the cache.
+        ExperimentJournal journal = _checkpointFolder is null || _storage is not null
             ? ExperimentJournal.InMemory(fingerprint)
             : ExperimentJournal.OpenOrCreate(_checkpointFolder, fingerprint);
         var settings = new ExperimentRun.Settings(
@@ -208,6 +266,20 @@ public sealed class SearchExperiment
             EffectiveConfiguration = _effectiveConfiguration,
             WaitForAbandonedTrials = _waitForAbandonedTrials,
         };
+        if (_storage is not null) return await RunSharedAsync(space, fingerprint, settings, cancellationToken).ConfigureAwait(false);
         return await new ExperimentRun(settings, journal).RunAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task<SearchResult> RunSharedAsync(SearchSpace space, ExperimentFingerprint fingerprint, ExperimentRun.Settings settings,
+        CancellationToken cancellationToken)
+    {
+        if (settings.Scheduler is not (SingleFidelityScheduler or AshaScheduler))
+            throw new InvalidOperationException(
+                $"The {_scheduler.Name} scheduler cannot share an experiment through a store: its rungs wait for every trial of a bracket, which " +
+                "would leave workers idle. Use SslScheduler.Asha (asynchronous promotions) or SslScheduler.None with SetStorage.");
+        ExperimentStore store = await ExperimentStore.OpenAsync(_storage!, _experimentName, fingerprint, cancellationToken).ConfigureAwait(false);
+        var storage = new StorageSettings(_storage!, _experimentName, _leaseGracePeriod, MaxSegmentAttempts);
+        return await new DistributedRun(settings, () => _tuner.CreateTuner(space, _seed), () => _scheduler.CreateScheduler(), storage, store, SharedFolder!)
+            .RunAsync(cancellationToken).ConfigureAwait(false);
     }
 }

@@ -54,7 +54,8 @@ public sealed class SslTrialReport
     /// <summary>How many trials have started.</summary>
     public int TrialsStarted { get; }
 
-    /// <summary>True when the event is replayed from the checkpoint journal of an earlier session.</summary>
+    /// <summary>True when the event is replayed from the checkpoint journal of an earlier session, or, with a store
+    /// (<see cref="SearchExperiment.SetStorage"/>), read from it: another worker's event or an earlier session's.</summary>
     public bool IsReplay { get; }
 
     /// <inheritdoc/>

@@ -22,7 +22,7 @@ internal static class FineTuneCrossValidation
     /// <summary>The out-of-fold predictions of fine-tuning, fold by fold: each fold's labeled rows with their true and
     /// predicted keys and class probabilities, from the network trained with that fold's labels hidden.</summary>
     public static FoldPredictions[] Predict(MLContext ml, SelfSupervisedTransformer stage, SslDataset dataset, int[] foldOfRow, int foldCount,
-        SslDownstreamParameters parameters, int seed, CancellationToken cancellationToken)
+        SslDownstreamParameters parameters, int seed, CancellationToken cancellationToken, bool allowCuda = true)
     {
         // Without FixMatch or distillation the unlabeled rows are never used, so only the labeled rows are read.
         bool withUnlabeled = parameters.UsesUnlabeledRows;
@@ -33,7 +33,7 @@ internal static class FineTuneCrossValidation
         for (int fold = 0; fold < foldCount; fold++)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            using SelfSupervisedFineTuneTransformer model = CreateTrainer(ml, stage, dataset.LabelColumn, parameters, seed, cancellationToken)
+            using SelfSupervisedFineTuneTransformer model = CreateTrainer(ml, stage, dataset.LabelColumn, parameters, seed, cancellationToken, allowCuda)
                 .Fit(new RowKeysDataView(trainingBase, dataset.LabelColumn, TrainingKeys(baseKeys, foldOfRow, fold)));
             FoldPredictions all = CrossValidation.ReadPredictions(model.Transform(labeled), dataset.LabelColumn);
             int[] rows = Enumerable.Range(0, foldOfRow.Length).Where(row => foldOfRow[row] == fold).ToArray();
@@ -62,12 +62,13 @@ internal static class FineTuneCrossValidation
 
     /// <summary>The fine-tuning trainer of <paramref name="parameters"/> on <paramref name="stage"/>'s encoder.</summary>
     public static SelfSupervisedFineTuneEstimator CreateTrainer(MLContext ml, SelfSupervisedTransformer stage, string labelColumn,
-        SslDownstreamParameters parameters, int seed, CancellationToken cancellationToken) =>
+        SslDownstreamParameters parameters, int seed, CancellationToken cancellationToken, bool allowCuda = true) =>
         ml.MulticlassClassification.Trainers.SelfSupervisedFineTune(stage, labelColumn, options =>
         {
             parameters.ApplyTo(options);
             options.Seed = seed;
             options.CancellationToken = cancellationToken;
+            options.AllowCuda = allowCuda;
         });
 }
 

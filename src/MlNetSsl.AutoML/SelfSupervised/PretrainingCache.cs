@@ -19,7 +19,10 @@ internal sealed record PretrainingOutcome(SelfSupervisedTransformer Transformer,
 /// A request for N epochs starts from the largest snapshot at most N (or from its own interrupted run) and continues with
 /// <see cref="SelfSupervisedOptions.CheckpointDirectory"/>; because every run of a key uses the same
 /// <see cref="SelfSupervisedOptions.ScheduleEpochs"/> (the scheduler's maximum fidelity) and seed, the stage guarantees
-/// the continued run equals a straight one. Snapshots are kept for later trials of the key.
+/// the continued run equals a straight one. Snapshots are kept for later trials of the key. Workers sharing the cache
+/// folder (several processes of a shared search, <see cref="SearchExperiment.SetStorage"/>) take a key's lease, an
+/// exclusive lock on its <c>.lease</c> file, for the whole call: one worker pretrains a key at a time, and the next one
+/// then finds its snapshot. The operating system drops the lock of a process that dies, so a dead worker never blocks a key.
 /// </summary>
 internal sealed class PretrainingCache
 {
@@ -49,6 +52,7 @@ internal sealed class PretrainingCache
         string snapshot = Path.Combine(keyFolder, SnapshotPrefix + Epochs(target));
         string work = Path.Combine(keyFolder, WorkPrefix + Epochs(target));
         Directory.CreateDirectory(keyFolder);
+        using FileStream lease = TakeLease(keyFolder, cancellationToken);
 
         var epochCounter = new EpochCounter();
         SelfSupervisedTransformer transformer;
@@ -110,6 +114,29 @@ internal sealed class PretrainingCache
         }
         return new PretrainingOutcome(transformer, trained, reused, clock.Elapsed, saved);
     }
+
+    /// <summary>Waits for the key's lease (polling: the holder is pretraining, which takes seconds to minutes).</summary>
+    internal static FileStream TakeLease(string keyFolder, CancellationToken cancellationToken)
+    {
+        string path = Path.Combine(keyFolder, LeaseFile);
+        while (true)
+        {
+            try
+            {
+                // FileShare.None is an exclusive advisory lock (flock on Unix, a share mode on Windows) that other processes see.
+                return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+            }
+            catch (IOException) when (File.Exists(path))
+            {
+                // Held by another worker (or another trial of this process).
+                cancellationToken.WaitHandle.WaitOne(LeasePoll);
+                cancellationToken.ThrowIfCancellationRequested();
+            }
+        }
+    }
+
+    private const string LeaseFile = ".lease";
+    private static readonly TimeSpan LeasePoll = TimeSpan.FromMilliseconds(200);
 
     // The stage's checkpoint errors name the checkpoint's path; anything else (bad data, a NaN loss) is not the cache's to fix.
     private static bool RefersToCheckpointIn(Exception e, string work) =>

@@ -55,6 +55,7 @@ public sealed class SslExperiment
     private bool? _portfolio;
     private bool _oneStandardErrorRule = true;
     private double _trialTimeCapFraction = 0.5;
+    private string _device = "auto";
 
     internal SslExperiment(MLContext mlContext) => _mlContext = mlContext;
 
@@ -229,6 +230,53 @@ public sealed class SslExperiment
         return this;
     }
 
+    /// <summary>Sets where the trials and the refit train: "auto" (the default: a CUDA GPU when the CUDA TorchSharp backend is
+    /// referenced and one is visible, else the CPU), "cpu", or "cuda" (fails when no GPU is visible). TorchSharp trains
+    /// on the process's first visible GPU; for one worker per GPU (<see cref="SetStorage"/>), start each process with
+    /// <c>CUDA_VISIBLE_DEVICES=N</c> and "cuda" (docs/distributed.md).</summary>
+    /// <exception cref="ArgumentException">Another value.</exception>
+    public SslExperiment SetDevice(string device)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(device);
+        string normalized = device.Trim().ToLowerInvariant();
+        if (normalized is not ("auto" or "cpu" or "cuda"))
+            throw new ArgumentException(normalized.StartsWith("cuda:", StringComparison.Ordinal)
+                ? $"SetDevice(\"{device}\"): TorchSharp trains on the process's first visible GPU, so choose the GPU when the process starts " +
+                  "(CUDA_VISIBLE_DEVICES=N) and use \"cuda\"; mlnet-ssl's --device cuda:N does that for you."
+                : $"SetDevice(\"{device}\"): use \"auto\", \"cpu\" or \"cuda\".", nameof(device));
+        _device = normalized;
+        return this;
+    }
+
+    private bool AllowCuda => _device != "cpu";
+
+    /// <summary>Shares the experiment through a database, so processes on any number of machines that run it with the same
+    /// settings and <see cref="SetExperimentName"/> share one search (see <see cref="SearchExperiment.SetStorage"/>): PostgreSQL
+    /// (<c>Host=...</c>) across machines, SQLite (<c>Data Source=...</c>) on one host. Each process refits the best configuration
+    /// once the shared search is done. The pretraining cache lives in <see cref="SetCheckpoint"/>'s folder (a shared file
+    /// system for several machines; each key is pretrained by one worker at a time), else in a per-host folder under the
+    /// temporary folder. See docs/distributed.md.</summary>
+    public SslExperiment SetStorage(string connectionString)
+    {
+        _search.SetStorage(connectionString);
+        return this;
+    }
+
+    /// <summary>Names the experiment in the store of <see cref="SetStorage"/>. Default: "default".</summary>
+    public SslExperiment SetExperimentName(string name)
+    {
+        _search.SetExperimentName(name);
+        return this;
+    }
+
+    /// <summary>With <see cref="SetStorage"/>: how long a worker may go without a heartbeat before its trial is re-queued;
+    /// see <see cref="SearchExperiment.SetHeartbeatGracePeriod"/>. Default: 60 s.</summary>
+    public SslExperiment SetHeartbeatGracePeriod(TimeSpan gracePeriod)
+    {
+        _search.SetHeartbeatGracePeriod(gracePeriod);
+        return this;
+    }
+
     /// <summary>Sets the seed of the tuner, the folds, the trainers and pretraining (every pretraining run uses seed + 1,
     /// so seed 0, the default, pretrains like the stage's default seed).</summary>
     public SslExperiment SetSeed(int seed)
@@ -269,6 +317,9 @@ public sealed class SslExperiment
     {
         if (_data is null) throw new InvalidOperationException("Set the data with SetDataset before running.");
         if (_inputColumnName is null) throw new InvalidOperationException("Set the input column with SetInputColumn before running.");
+        if (_device == "cuda" && SslEnvironment.SelectDevice(allowCuda: true).type != TorchSharp.DeviceType.CUDA)
+            throw new InvalidOperationException("SetDevice(\"cuda\"): no CUDA GPU is visible to TorchSharp (reference the TorchSharp-cuda backend " +
+                "package instead of TorchSharp-cpu, and check CUDA_VISIBLE_DEVICES and the driver); use \"auto\" or \"cpu\".");
         SslInputShape shape = SslSearchSpace.InputShapeOf(_data.Schema, _inputColumnName, _seriesChannels, _imageWidth, _imageHeight);
         SslDataset dataset = SslDataset.Read(_mlContext, _data, _inputColumnName, _labelColumnName, shape);
         if (dataset.LabeledCount == 0)
@@ -316,10 +367,12 @@ public sealed class SslExperiment
         bool searchesRawFeatures = sources.Contains(nameof(SslFeatureSource.RawFeatures)) || sources.Contains(nameof(SslFeatureSource.RawAndSelfSupervised));
         if (searchesRawFeatures) _ = dataset.RawFeatures(); // read once now: a bad value fails here, not in every trial
 
-        string? temporaryRoot = _checkpointFolder is null ? Directory.CreateTempSubdirectory("mlnetssl-ssl-").FullName : null;
+        // With a store the cache is shared by the workers (SearchExperiment.SharedFolder), so it outlives this run.
+        string? sharedFolder = _search.SharedFolder;
+        string? temporaryRoot = sharedFolder is null ? Directory.CreateTempSubdirectory("mlnetssl-ssl-").FullName : null;
         try
         {
-            string cacheRoot = _checkpointFolder is not null ? Path.Combine(_checkpointFolder, "cache") : temporaryRoot!;
+            string cacheRoot = sharedFolder is not null ? Path.Combine(sharedFolder, "cache") : temporaryRoot!;
             int pretrainingSeed = unchecked(_seed + 1);
             var runner = new SslTrialRunner(new SslTrialRunner.Settings(dataset, objective, foldOfRow, foldCount, pretrainingSeed,
                 cacheRoot, _recordLabelFreeMeasures)
@@ -328,6 +381,7 @@ public sealed class SslExperiment
                 PositiveKey = positiveKey,
                 RepeatedFolds = repetitions.Count > 0 ? repetitions : null,
                 TrialTimeCapFraction = _trialTimeCapFraction,
+                AllowCuda = AllowCuda,
             });
             string metricDescription = objective.Kind == SslObjectiveKind.LabelFree ? "" : $"metric={_metric},repeats={repetitions.Count},";
             string description = string.Create(CultureInfo.InvariantCulture,
@@ -572,7 +626,7 @@ public sealed class SslExperiment
             : parameters.Downstream, best.Fidelity, maxFidelity);
         IDataView training = downstream.UsesUnlabeledRows ? dataset.KeyedData : dataset.LabeledView;
         SelfSupervisedFineTuneTransformer fineTuned = FineTuneCrossValidation
-            .CreateTrainer(_mlContext, stage, _labelColumnName, downstream, _seed, cancellationToken).Fit(training);
+            .CreateTrainer(_mlContext, stage, _labelColumnName, downstream, _seed, cancellationToken, AllowCuda).Fit(training);
         try
         {
             ITransformer toValue = _mlContext.Transforms.Conversion.MapKeyToValue("PredictedLabel").Fit(fineTuned.Transform(dataset.LabeledView));

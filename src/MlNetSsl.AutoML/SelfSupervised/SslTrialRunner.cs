@@ -88,6 +88,7 @@ internal sealed class SslTrialRunner : ITrialRunner
         options.Epochs = epochs;
         options.ScheduleEpochs = maxFidelity ?? epochs;
         options.Seed = _settings.PretrainingSeed;
+        options.AllowCuda = _settings.AllowCuda;
         return options;
     }
 
@@ -207,7 +208,7 @@ internal sealed class SslTrialRunner : ITrialRunner
     /// repetition's folds only; its spread then comes from those folds.</summary>
     private MetricEstimate EvaluateFineTune(MLContext ml, SelfSupervisedTransformer stage, SslDownstreamParameters downstream, int seed,
         CancellationToken cancellationToken) => Estimate([FineTuneCrossValidation.Predict(ml, stage, _settings.Dataset, _settings.FoldOfRow,
-            _settings.FoldCount, downstream, seed, cancellationToken)]);
+            _settings.FoldCount, downstream, seed, cancellationToken, _settings.AllowCuda)]);
 
     private MetricEstimate Estimate(IReadOnlyList<IReadOnlyList<FoldPredictions>> repetitions) =>
         MetricCalculator.Estimate(_settings.Metric, repetitions, _settings.Dataset.ClassCount, _settings.PositiveKey);
@@ -295,6 +296,9 @@ internal sealed class SslTrialRunner : ITrialRunner
 
         /// <summary>With a time budget, the share of the budget left that caps each segment.</summary>
         public double TrialTimeCapFraction { get; init; } = 0.5;
+
+        /// <summary>Whether pretraining and fine-tuning may use a CUDA device (<see cref="SslExperiment.SetDevice"/>).</summary>
+        public bool AllowCuda { get; init; } = true;
 
         /// <summary>The positive class key of two-class metrics.</summary>
         public uint PositiveKey { get; init; } = 2;

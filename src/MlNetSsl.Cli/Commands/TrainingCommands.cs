@@ -30,6 +30,8 @@ internal static class TrainingCommands
         public readonly Option<string> UnlabeledFolder = new("--unlabeled-folder") { Description = "Images: the sub-folder whose images have no label.", DefaultValueFactory = _ => "unlabeled" };
         public readonly Option<bool> Strict = new("--strict") { Description = "Images: stop at an unreadable image instead of skipping it." };
         public readonly Option<int> Channels = new("--channels") { Description = "Series CSV: channels per row (values are channel after channel). .ts files say it themselves.", DefaultValueFactory = _ => 1 };
+        public readonly Option<string?> Storage = new("--storage") { Description = "Share the search with other processes and machines through a database: \"Host=...;Database=...;Username=...;Password=...\" (PostgreSQL) or \"Data Source=file.db\" (SQLite, one host). Every process run with the same settings and experiment name joins it (see docs/distributed.md)." };
+        public readonly Option<string?> ExperimentName = new("--experiment-name") { Description = "With --storage: the experiment's name in the database. Default: the run's --name." };
         public readonly Option<int?> SeriesLength = new("--series-length") { Description = "Series: steps per channel after resampling. Default: the median length of the training series." };
     }
 
@@ -39,13 +41,29 @@ internal static class TrainingCommands
         yield return Training("classification", "Train a classifier on a CSV; rows with an empty label cell are unlabeled.", csv: true, images: false, series: false);
         yield return Training("series-classification", "Train a time-series classifier on a UEA/UCR .ts file or a series CSV (variable length accepted).", csv: true, images: false, series: true);
         yield return Replay();
+        yield return Worker();
     }
 
-    private static Command Training(string task, string description, bool csv, bool images, bool series)
+    /// <summary><c>mlnet-ssl worker &lt;task&gt; ... --storage ...</c>: joins a shared search with the training command's
+    /// options, runs trials until the search is done, and writes only its log (the process that runs the training
+    /// command writes the model, report and projects).</summary>
+    private static Command Worker()
+    {
+        var worker = new Command("worker", "Add a worker to a search shared through --storage: the same task and options as the training command, " +
+            "no model or report written. Run one per GPU or machine (see docs/distributed.md).");
+        worker.Subcommands.Add(Training("image-classification", "Join a shared image-classification search.", csv: false, images: true, series: false, workerOnly: true));
+        worker.Subcommands.Add(Training("classification", "Join a shared classification search on a CSV.", csv: true, images: false, series: false, workerOnly: true));
+        worker.Subcommands.Add(Training("series-classification", "Join a shared time-series classification search.", csv: true, images: false, series: true, workerOnly: true));
+        return worker;
+    }
+
+    private static Command Training(string task, string description, bool csv, bool images, bool series, bool workerOnly = false)
     {
         var o = new Options();
         o.Metric.AcceptOnlyFromAmong(TestMetrics.Names);
-        var command = new Command(task, description) { o.Dataset, o.TestDataset, o.ValidationDataset, o.TrainTime, o.MaxTrials, o.Metric, o.Seed, o.Device, o.Name, o.Output, o.Resume, o.LogFile, o.LabelCurve };
+        var command = new Command(task, description) { o.Dataset, o.TestDataset, o.ValidationDataset, o.TrainTime, o.MaxTrials, o.Metric, o.Seed, o.Device, o.Name, o.Output, o.LogFile, o.Storage, o.ExperimentName };
+        if (workerOnly) o.Storage.Required = true;
+        else { command.Options.Add(o.Resume); command.Options.Add(o.LabelCurve); }
         command.Validators.Add(result =>
         {
             if (result.GetValue(o.TestDataset) is not null && result.GetValue(o.ValidationDataset) is not null)
@@ -72,7 +90,10 @@ internal static class TrainingCommands
                 Dataset = dataset,
                 TestDataset = parse.GetValue(o.TestDataset),
                 ValidationDataset = parse.GetValue(o.ValidationDataset),
-                LabelCurve = parse.GetValue(o.LabelCurve),
+                LabelCurve = !workerOnly && parse.GetValue(o.LabelCurve),
+                Storage = parse.GetValue(o.Storage),
+                ExperimentName = parse.GetValue(o.ExperimentName),
+                WorkerOnly = workerOnly,
                 LabelColumn = label,
                 HasHeader = csv ? parse.GetValue(o.HasHeader) : null,
                 Separator = csv ? parse.GetValue(o.Separator) : null,
@@ -89,10 +110,10 @@ internal static class TrainingCommands
                 Device = parse.GetValue(o.Device)!,
                 Name = parse.GetValue(o.Name) ?? "SslModel",
                 Output = parse.GetValue(o.Output)!,
-                CommandLine = "mlnet-ssl " + string.Join(' ', Environment.GetCommandLineArgs().Skip(1)),
+                CommandLine = RecordedCommandLine(),
                 StartedAt = DateTimeOffset.UtcNow,
             };
-            return await Execute(settings, parse.GetValue(o.Resume), parse.GetValue(CliApp.Verbosity)!, parse.GetValue(o.LogFile), token).ConfigureAwait(false);
+            return await Execute(settings, !workerOnly && parse.GetValue(o.Resume), parse.GetValue(CliApp.Verbosity)!, parse.GetValue(o.LogFile), token).ConfigureAwait(false);
         });
         return command;
     }
@@ -128,12 +149,25 @@ internal static class TrainingCommands
                 ValidationDataset = recorded.ValidationDataset is null ? null : Resolve(recorded.ValidationDataset),
                 Output = parse.GetValue(output) ?? Resolve(recorded.Output),
                 Name = parse.GetValue(name) ?? ReplayName(recorded.Name),
-                CommandLine = "mlnet-ssl " + string.Join(' ', Environment.GetCommandLineArgs().Skip(1)),
+                CommandLine = RecordedCommandLine(),
                 StartedAt = DateTimeOffset.UtcNow,
             };
             return await Execute(settings, parse.GetValue(resume), parse.GetValue(CliApp.Verbosity)!, null, token).ConfigureAwait(false);
         });
         return command;
+    }
+
+    /// <summary>The command line as run.json and the report record it: a --storage connection string (it may hold a
+    /// password) is replaced by a placeholder.</summary>
+    internal static string RecordedCommandLine()
+    {
+        string[] args = Environment.GetCommandLineArgs().Skip(1).ToArray();
+        for (int i = 0; i < args.Length; i++)
+        {
+            if (args[i] == "--storage" && i + 1 < args.Length) args[i + 1] = "<connection string>";
+            else if (args[i].StartsWith("--storage=", StringComparison.Ordinal)) args[i] = "--storage=<connection string>";
+        }
+        return "mlnet-ssl " + string.Join(' ', args);
     }
 
     /// <summary>The default name of a replay: beside the original run, never over it (run.json, the model and the
@@ -143,7 +177,13 @@ internal static class TrainingCommands
     private static async Task<int> Execute(RunSettings settings, bool resume, string verbosity, string? logFile, CancellationToken token)
     {
         string runFolder = Path.GetFullPath(Path.Combine(settings.Output, settings.Name));
-        using var log = new RunLog(verbosity, logFile ?? Path.Combine(runFolder, "log.txt"));
+        // Workers on one host share the run folder (and its checkpoint cache), each with its own log.
+        string defaultLog = settings.WorkerOnly
+            ? Path.Combine(runFolder, string.Create(CultureInfo.InvariantCulture, $"worker-{Environment.MachineName}-{Environment.ProcessId}.log"))
+            : Path.Combine(runFolder, "log.txt");
+        // Before anything asks TorchSharp about CUDA: --device cuda:N makes GPU N the process's only visible one.
+        CudaDeviceChoice.Apply(settings.Device);
+        using var log = new RunLog(verbosity, logFile ?? defaultLog);
         log.Info($"mlnet-ssl {settings.Task}: {SslEnvironment.Describe()}");
         log.Info(string.Create(CultureInfo.InvariantCulture,
             $"Search time {settings.TrainTimeSeconds} s{(settings.TrainTimeChosenFromData ? " (chosen from the data size; --train-time changes it)" : "")}, " +

@@ -30,6 +30,17 @@ internal sealed record RunSettings
     public double HoldOutFraction { get; init; } = 0.2;
     public bool LabelCurve { get; init; }
 
+    /// <summary>--storage: never written to run.json (it may hold a password); a replay runs alone unless given again.</summary>
+    [JsonIgnore]
+    public string? Storage { get; init; }
+
+    /// <summary>--experiment-name (with --storage); null: the run's name.</summary>
+    public string? ExperimentName { get; init; }
+
+    /// <summary>The worker command: joins the shared search and writes no outputs.</summary>
+    [JsonIgnore]
+    public bool WorkerOnly { get; init; }
+
     // Recorded, not read back: what produced the run.
     public string? CommandLine { get; init; }
     public IReadOnlyDictionary<string, string> Versions { get; init; } = new Dictionary<string, string>();

@@ -33,7 +33,8 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
     {
         Directory.CreateDirectory(RunFolder);
         string checkpoint = Path.Combine(RunFolder, "checkpoint");
-        if (!resume && Directory.Exists(checkpoint)) Directory.Delete(checkpoint, recursive: true);
+        // With --storage the checkpoint folder is the cache the workers of this host share (and the store says what is done).
+        if (!resume && settings.Storage is null && Directory.Exists(checkpoint)) Directory.Delete(checkpoint, recursive: true);
         var ml = new MLContext(settings.Seed);
         CheckDevice(settings.Device);
 
@@ -113,6 +114,13 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
         }
         _phases["search and refit"] = clock.Elapsed.TotalSeconds;
         SslExperimentResult search = result!;
+        if (settings.WorkerOnly)
+        {
+            log.Always(string.Create(CultureInfo.InvariantCulture,
+                $"Worker done: the shared search holds {search.Trials.Count} trial(s), stopped by {search.StopReason}; best: trial {search.BestTrial.TrialId} " +
+                $"({search.BestPipelineDescription}, {search.BestTrial.Metric:0.####}). The training command's process writes the model and report."));
+            return cancellation.IsCancellationRequested ? ExitCodes.Cancelled : ExitCodes.Success;
+        }
         // From here on Ctrl+C changes only the exit code and skips the optional label curve: the model and every
         // output are still written, so what the search found is kept.
         log.Info("Search done; saving the model, scoring the test rows and writing the outputs.");
@@ -230,7 +238,10 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
             .SetScheduler(Scheduler)
             .SetSeed(settings.Seed)
             .SetCheckpoint(checkpoint)
+            .SetDevice(CudaDeviceChoice.ExperimentDevice(settings.Device))
             .SetProgress(progress);
+        if (settings.Storage is string storage)
+            experiment.SetStorage(storage).SetExperimentName(settings.ExperimentName ?? settings.Name);
         experiment = seconds > 0 ? experiment.SetTrainingTimeInSeconds((uint)seconds) : experiment.SetTrainingTime(TimeSpan.FromMilliseconds(1));
         if (settings.MaxTrials is int max) experiment.SetMaxTrials(max);
         // --metric reaches the search here; AUC and F1 need two classes, so other data is searched on accuracy (the run

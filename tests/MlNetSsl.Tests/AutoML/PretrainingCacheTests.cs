@@ -25,6 +25,23 @@ public sealed class PretrainingCacheTests : IDisposable
     }
 
     [Fact]
+    public async Task TwoWorkersAskingForOneKeyAtOnceTrainItOnce()
+    {
+        // Two caches on one folder, as two worker processes sharing it: the key's lease makes the second wait for the
+        // first's snapshot instead of pretraining the same configuration beside it.
+        string root = Path.Combine(_folder, "shared");
+        var rows = StageData.HiggsRows("train", 256);
+        Task<PretrainingOutcome> Worker() => Task.Run(() =>
+        {
+            var ml = new MLContext(seed: 1);
+            return new PretrainingCache(root).Pretrain(ml, ml.Data.LoadFromEnumerable(rows), Options(2), "key", default);
+        });
+        PretrainingOutcome[] outcomes = await Task.WhenAll(Worker(), Worker());
+        foreach (PretrainingOutcome outcome in outcomes) outcome.Transformer.Dispose();
+        Assert.Equal(new[] { (0, 2), (2, 0) }, outcomes.Select(o => (o.EpochsTrained, o.EpochsReused)).Order());
+    }
+
+    [Fact]
     public void ATruncatedCacheEntryIsDetectedAndRebuiltToTheStraightRun()
     {
         IDataView data = _ml.Data.LoadFromEnumerable(StageData.HiggsRows("train", 256));

@@ -72,6 +72,42 @@ public sealed class CliCoreTests : IDisposable
     }
 
     [Fact]
+    public async Task WorkerJoinsTheTrainingCommandsSearchThroughSqliteStorage()
+    {
+        string csv = BanknoteCsv();
+        string output = Path.Combine(_work, "shared");
+        string storage = $"Data Source={Path.Combine(_work, "store.db")}";
+        string[] common = ["--dataset", csv, "--label-col", "class", "--train-time", "60", "--max-trials", "3", "-o", output, "--name", "Bank", "--seed", "3",
+            "--storage", storage];
+        using Process worker = Start(["worker", "classification", .. common]);
+        var workerOut = worker.StandardOutput.ReadToEndAsync();
+        var workerErr = worker.StandardError.ReadToEndAsync();
+        var (code, stdout, stderr) = Run(["classification", .. common]);
+        Assert.True(worker.WaitForExit(TimeSpan.FromMinutes(3)), "the worker did not end");
+        Assert.True(code == 0, $"exit {code}: {stderr}\n{stdout}");
+        string workerStdout = await workerOut, workerStderr = await workerErr;
+        Assert.True(worker.ExitCode == 0, $"worker exit {worker.ExitCode}: {workerStderr}\n{workerStdout}");
+        Assert.Contains("Worker done: the shared search holds 3 trial(s)", workerStdout, StringComparison.Ordinal);
+
+        // One search: three trials in the store, each started once; the training command's outputs list all three.
+        string run = Path.Combine(output, "Bank");
+        Assert.Equal(3, File.ReadAllLines(Path.Combine(run, "trials.jsonl")).Length);
+        Assert.Single(Directory.GetFiles(run, "worker-*.log"));
+        var log = await MlNetSsl.AutoML.ExperimentStore.ReadLogAsync(storage, "Bank", CancellationToken.None);
+        Assert.Equal([0, 1, 2], log.Where(e => e.Event.Event.Type == MlNetSsl.AutoML.JournalEventType.Started).Select(e => e.Event.Event.TrialId));
+        // run.json records the experiment name, never the connection string.
+        Assert.DoesNotContain("store.db", File.ReadAllText(Path.Combine(run, "run.json")), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void WorkerWithoutStorageIsAUsageError()
+    {
+        var (code, _, stderr) = Run("worker", "classification", "--dataset", BanknoteCsv(), "--label-col", "class");
+        Assert.Equal(2, code);
+        Assert.Contains("--storage", stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void ClassificationRunWritesAModelThatPredictsWhatPredictWroteAndReplaysFromRunJson()
     {
         string csv = BanknoteCsv();

@@ -61,11 +61,13 @@ internal static class ChildProcess
             case "export-onnx" when args.Length == 3:
                 ExportOnnx(modelPath: args[1], casePath: args[2]);
                 return 0;
+            case "search-worker":
+                return AutoML.SharedSearchWorker.Run(args.Skip(1));
             case "pretrain-images":
                 PretrainImages();
                 return 0;
             default:
-                Console.Error.WriteLine("usage: transform-vectors <model.zip> <input.json> <input column> <output column> | pretrain-and-die <dir> <epochs> <die after epoch> | export-onnx <model.onnx> <case.json> | pretrain-images");
+                Console.Error.WriteLine("usage: transform-vectors <model.zip> <input.json> <input column> <output column> | pretrain-and-die <dir> <epochs> <die after epoch> | export-onnx <model.onnx> <case.json> | pretrain-images | search-worker key=value...");
                 return 2;
         }
     }
