@@ -22,6 +22,10 @@ internal static class SharedSearchWorker
 
         public int GraceMs { get; init; } = 2000;
 
+        /// <summary>The checkpoint folder the workers share (trial state, cache), inside the test's own temporary folder, so
+        /// nothing is left under the machine's temporary folder (a store without a checkpoint folder uses one there).</summary>
+        public string CheckpointFolder => Path.Combine(Path.GetDirectoryName(Path.GetFullPath(MarkerFolder))!, "checkpoint-" + Name);
+
         /// <summary>Above 0: each worker waits (at most a minute) until this many workers have started before it searches,
         /// so a slow process start does not leave every trial to the first worker.</summary>
         public int StartTogether { get; init; }
@@ -95,7 +99,7 @@ internal static class SharedSearchWorker
             while (Directory.GetFiles(options.MarkerFolder, "ready-*").Length < options.StartTogether && clock.Elapsed < TimeSpan.FromMinutes(1))
                 Thread.Sleep(50);
         }
-        SearchResult result = Create(options).SetStorage(options.Storage).SetExperimentName(options.Name)
+        SearchResult result = Create(options).SetStorage(options.Storage).SetExperimentName(options.Name).SetCheckpoint(options.CheckpointFolder)
             .SetHeartbeatGracePeriod(TimeSpan.FromMilliseconds(options.GraceMs))
             .RunAsync().GetAwaiter().GetResult();
         Console.WriteLine(JsonSerializer.Serialize(result.Trials.Select(t => new { t.TrialId, Status = t.Status.ToString(), t.Metric })));

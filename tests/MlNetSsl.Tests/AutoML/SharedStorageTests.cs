@@ -161,12 +161,12 @@ public sealed class SharedStorageTests : IDisposable
         Assert.False(ExperimentStore.IsPostgres("Data Source=search.db"));
 
         SharedSearchWorker.Options options = NewOptions("sqlite", maxTrials: 2, tuner: "grid", scheduler: "none", delayMs: 0);
-        var hyperband = SharedSearchWorker.Create(options).SetScheduler(SslScheduler.Hyperband(1, 9)).SetStorage(options.Storage);
+        var hyperband = SharedSearchWorker.Create(options).SetScheduler(SslScheduler.Hyperband(1, 9)).SetStorage(options.Storage).SetCheckpoint(options.CheckpointFolder);
         Assert.Contains("SslScheduler.Asha", (await Assert.ThrowsAsync<InvalidOperationException>(() => hyperband.RunAsync())).Message, StringComparison.Ordinal);
 
-        SearchResult first = await SharedSearchWorker.Create(options).SetStorage(options.Storage).SetExperimentName(options.Name).RunAsync();
+        SearchResult first = await SharedSearchWorker.Create(options).SetStorage(options.Storage).SetExperimentName(options.Name).SetCheckpoint(options.CheckpointFolder).RunAsync();
         Assert.Equal(2, first.Trials.Count);
-        var otherSeed = SharedSearchWorker.Create(options).SetSeed(12).SetStorage(options.Storage).SetExperimentName(options.Name);
+        var otherSeed = SharedSearchWorker.Create(options).SetSeed(12).SetStorage(options.Storage).SetExperimentName(options.Name).SetCheckpoint(options.CheckpointFolder);
         var refused = await Assert.ThrowsAsync<InvalidOperationException>(() => otherSeed.RunAsync());
         Assert.Contains("seed: checkpoint 11, now 12", refused.Message, StringComparison.Ordinal);
     }
@@ -177,7 +177,7 @@ public sealed class SharedStorageTests : IDisposable
         // 1 MB is below any process's working set, so the watchdog's first check fails the trial while it waits.
         SharedSearchWorker.Options options = NewOptions("sqlite", maxTrials: 1, tuner: "grid", scheduler: "none", delayMs: 30_000);
         SearchResult result = await SharedSearchWorker.Create(options).SetMaximumMemoryUsageInMegaByte(1)
-            .SetStorage(options.Storage).SetExperimentName(options.Name).RunAsync();
+            .SetStorage(options.Storage).SetExperimentName(options.Name).SetCheckpoint(options.CheckpointFolder).RunAsync();
         TrialRecord trial = Assert.Single(result.Trials);
         Assert.Equal(TrialStatus.Failed, trial.Status);
         Assert.Contains("exceeded the memory limit", trial.ErrorMessage, StringComparison.Ordinal);
@@ -242,7 +242,7 @@ public sealed class SharedStorageTests : IDisposable
     /// <summary>The leaderboard as a fresh process sees it (it joins, finds nothing left to run, and returns) and the log.</summary>
     private static async Task<(SearchResult Result, List<(StoredEvent Event, string? Worker)> Log)> ReadBackAsync(SharedSearchWorker.Options options)
     {
-        SearchResult result = await SharedSearchWorker.Create(options).SetStorage(options.Storage).SetExperimentName(options.Name)
+        SearchResult result = await SharedSearchWorker.Create(options).SetStorage(options.Storage).SetExperimentName(options.Name).SetCheckpoint(options.CheckpointFolder)
             .SetHeartbeatGracePeriod(TimeSpan.FromMilliseconds(options.GraceMs)).RunAsync();
         return (result, ReadLog(options));
     }
