@@ -4,6 +4,7 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using MlNetSsl;
 using MlNetSsl.AutoML;
+using MlNetSsl.TestData;
 
 // The self-supervised AutoML benchmark on real data, with most labels hidden:
 //   dotnet run -c Release --project tests/MlNetSsl.AutoML.Benchmarks -- <higgs|cifar> [options]
@@ -274,38 +275,13 @@ internal sealed class Benchmark
         {
             var all = scored.Where(m => measure(m) is not null).ToList();
             var first = all.Where(m => m.Fidelity == firstRung).ToList();
-            Console.WriteLine($"| {label} | {Spearman(all.Select(m => measure(m)!.Value), all.Select(m => m.CrossValidatedAccuracy!.Value)):0.00} (n={all.Count}) | " +
-                $"{Spearman(first.Select(m => measure(m)!.Value), first.Select(m => m.CrossValidatedAccuracy!.Value)):0.00} (n={first.Count}) |");
+            Console.WriteLine($"| {label} | {RankCorrelation.Spearman(all.Select(m => measure(m)!.Value), all.Select(m => m.CrossValidatedAccuracy!.Value)):0.00} (n={all.Count}) | " +
+                $"{RankCorrelation.Spearman(first.Select(m => measure(m)!.Value), first.Select(m => m.CrossValidatedAccuracy!.Value)):0.00} (n={first.Count}) |");
         }
         Line("label-free objective (what SslObjective.LabelFree maximizes)", m => m.LabelFreeScore);
         Line("RankMe / min(rows, embedding size)", m => m.RankMeFraction);
         Line("RankMe (raw)", m => m.RankMe);
         if (Kind == SslInputKind.Image) Line("rotation-prediction accuracy", m => m.RotationPredictionAccuracy);
-    }
-
-    private static double Spearman(IEnumerable<double> x, IEnumerable<double> y)
-    {
-        double[] rx = Ranks(x.ToArray()), ry = Ranks(y.ToArray());
-        if (rx.Length < 3) return double.NaN;
-        double mx = rx.Average(), my = ry.Average();
-        double cov = rx.Zip(ry).Sum(p => (p.First - mx) * (p.Second - my));
-        double sx = Math.Sqrt(rx.Sum(v => (v - mx) * (v - mx))), sy = Math.Sqrt(ry.Sum(v => (v - my) * (v - my)));
-        return sx == 0 || sy == 0 ? double.NaN : cov / (sx * sy);
-    }
-
-    /// <summary>Ranks with ties sharing their average rank.</summary>
-    private static double[] Ranks(double[] values)
-    {
-        int[] order = Enumerable.Range(0, values.Length).OrderBy(i => values[i]).ToArray();
-        var ranks = new double[values.Length];
-        for (int start = 0; start < order.Length;)
-        {
-            int end = start;
-            while (end + 1 < order.Length && values[order[end + 1]] == values[order[start]]) end++;
-            for (int k = start; k <= end; k++) ranks[order[k]] = (start + end) / 2.0;
-            start = end + 1;
-        }
-        return ranks;
     }
 
     private static double Agreement<T>(IEnumerable<T> predicted, IEnumerable<T> actual)

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using MlNetSsl.TestData;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -86,8 +87,8 @@ internal static class LabelFreeStudy
                 int[] labels = labeled.Select(i => data.PoolLabels[i]).ToArray();
                 double[] truth = results.Select(r => ProbeAccuracy(r.Pool, labeled, labels, r.Test, data.TestLabels)).ToArray();
                 double[] cv = results.Select(r => CrossValidatedAccuracy(r.Pool, labeled, labels, Math.Min(5, k), seed: draw)).ToArray();
-                crossValidated.Add(Spearman(cv, truth));
-                foreach (string s in signals) signalCorrelations[s].Add(Spearman(results.Select(r => r.LabelFree[s]).ToArray(), truth));
+                crossValidated.Add(Correlation(cv, truth));
+                foreach (string s in signals) signalCorrelations[s].Add(Correlation(results.Select(r => r.LabelFree[s]), truth));
                 double[] sorted = [.. truth.Order()];
                 spread.Add((sorted[^1], sorted[sorted.Length / 2]));
             }
@@ -198,29 +199,9 @@ internal static class LabelFreeStudy
         }).ToArray();
     }
 
-    /// <summary>Spearman's rank correlation (average ranks for ties); 0 when either side is constant.</summary>
-    internal static double Spearman(double[] x, double[] y)
-    {
-        double[] rx = Ranks(x), ry = Ranks(y);
-        double mx = rx.Average(), my = ry.Average();
-        double sxy = rx.Zip(ry).Sum(p => (p.First - mx) * (p.Second - my));
-        double sx = Math.Sqrt(rx.Sum(v => (v - mx) * (v - mx))), sy = Math.Sqrt(ry.Sum(v => (v - my) * (v - my)));
-        return sx == 0 || sy == 0 ? 0 : sxy / (sx * sy);
-    }
-
-    private static double[] Ranks(double[] values)
-    {
-        int[] order = Enumerable.Range(0, values.Length).OrderBy(i => values[i]).ToArray();
-        var ranks = new double[values.Length];
-        for (int start = 0; start < order.Length;)
-        {
-            int end = start;
-            while (end + 1 < order.Length && values[order[end + 1]] == values[order[start]]) end++;
-            for (int j = start; j <= end; j++) ranks[order[j]] = (start + end) / 2.0;
-            start = end + 1;
-        }
-        return ranks;
-    }
+    /// <summary>Spearman's correlation, 0 where a side is constant (a signal that cannot tell configurations apart).</summary>
+    private static double Correlation(IEnumerable<double> signal, double[] truth) =>
+        RankCorrelation.Spearman(signal, truth) is var r && double.IsNaN(r) ? 0 : r;
 
     private static string MeanAndSpread(List<double> values)
     {

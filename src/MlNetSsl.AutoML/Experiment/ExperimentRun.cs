@@ -267,12 +267,14 @@ internal sealed partial class ExperimentRun
         _settings.Progress.Report(new SslTrialReport(kind, trial.ToRecord(), fidelity, best, Elapsed, _startedTrials, replayed));
     }
 
-    private List<TrialRecord> Leaderboard()
+    private List<TrialRecord> Leaderboard() => Leaderboard(_trials.Values, _settings.Maximize);
+
+    /// <summary>The trials as records in leaderboard order (<see cref="TrialRanking"/>); shared with the distributed run.</summary>
+    internal static List<TrialRecord> Leaderboard(IEnumerable<TrialState> trials, bool maximize)
     {
-        var records = _trials.Values.Select(t => t.ToRecord()).ToList();
-        records.Sort((a, b) => TrialRanking.Compare(
-            a.Metric is double ma ? Loss(ma) : null, a.Fidelity, a.TrialId,
-            b.Metric is double mb ? Loss(mb) : null, b.Fidelity, b.TrialId));
+        var records = trials.Select(t => t.ToRecord()).ToList();
+        double? Loss(TrialRecord r) => r.Metric is double metric ? (maximize ? -metric : metric) : null;
+        records.Sort((a, b) => TrialRanking.Compare(Loss(a), a.Fidelity, a.TrialId, Loss(b), b.Fidelity, b.TrialId));
         return records;
     }
 

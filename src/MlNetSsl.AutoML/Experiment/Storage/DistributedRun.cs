@@ -479,14 +479,7 @@ internal sealed class DistributedRun
         _settings.Progress.Report(new SslTrialReport(kind, trial.ToRecord(), fidelity, best, Elapsed, _startedTrials, replayed));
     }
 
-    private List<TrialRecord> Leaderboard()
-    {
-        var records = _trials.Values.Select(t => t.ToRecord()).ToList();
-        records.Sort((a, b) => TrialRanking.Compare(
-            a.Metric is double ma ? Loss(ma) : null, a.Fidelity, a.TrialId,
-            b.Metric is double mb ? Loss(mb) : null, b.Fidelity, b.TrialId));
-        return records;
-    }
+    private List<TrialRecord> Leaderboard() => ExperimentRun.Leaderboard(_trials.Values, _settings.Maximize);
 
     private enum ClaimKind
     {
