@@ -37,6 +37,15 @@ if (args.Contains("--knn"))
     return;
 }
 int steps = ArgValue("--steps", 6);
+// --fixmatch [--steps N] times FixMatch fine-tuning steps instead (FixMatchBenchmark).
+if (args.Contains("--fixmatch"))
+{
+    CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
+    SslEnvironment.EnsureInitialized();
+    if (ArgValue("--threads", 0) is > 0 and int fixMatchThreads) torch.set_num_threads(fixMatchThreads);
+    FixMatchBenchmark.Run(ArgValue("--steps", 10));
+    return;
+}
 int batch = ArgValue("--batch", 256);
 int threads = ArgValue("--threads", 0);
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
