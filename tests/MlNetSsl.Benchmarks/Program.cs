@@ -4,12 +4,14 @@ using MlNetSsl;
 using TorchSharp;
 using static TorchSharp.torch;
 
-// Pretraining throughput per encoder and method on this machine's CPU, and model FLOP utilization (MFU): the FLOPs of a
-// training step (FlopCounter: convolutions and linear layers, forward and backward) per second of step time, over
-// libtorch's fp32 matmul peak measured in the same run.
+// Pretraining throughput per encoder and method on this machine's CPU: samples per second of a whole training step,
+// and the step's nominal FLOPs (FlopCounter: convolutions and linear layers, forward and backward).
 // Usage: dotnet run -c Release --project tests/MlNetSsl.Benchmarks [-- --steps N --batch B --threads T --filter TEXT] [-- --profile]
 // --filter keeps the rows whose "input encoder method" contains TEXT (for example "ConvNet Byol").
-// --profile prints where the time of a ConvNet SimCLR step goes (StepProfile) instead of the table.
+// --profile prints where the time of a ConvNet SimCLR step goes (StepProfile: per-layer GFLOP/s against libtorch's
+// fp32 matmul peak measured in the same run) instead of the table.
+// --peer [--alternations N] [--python PATH] [--peer-layout channels-last|contiguous] [--peer-malloc default|tuned] runs the same steps in PyTorch
+// (peer/ssl_step.py) right after ours, N times alternating, and prints both sides' samples/s and the ratio (PeerBenchmark).
 // Prints a Markdown table for docs/benchmarks.md. Data are random tensors of the real input shapes: throughput does
 // not depend on pixel values, and the benchmark must run without the shared datasets.
 // --stage [--data path/to/shared/data] measures the ML.NET stage's Transform and PredictionEngine instead (StageBenchmark).
@@ -35,6 +37,15 @@ if (args.Contains("--knn"))
     return;
 }
 int steps = ArgValue("--steps", 6);
+// --fixmatch [--steps N] times FixMatch fine-tuning steps instead (FixMatchBenchmark).
+if (args.Contains("--fixmatch"))
+{
+    CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
+    SslEnvironment.EnsureInitialized();
+    if (ArgValue("--threads", 0) is > 0 and int fixMatchThreads) torch.set_num_threads(fixMatchThreads);
+    FixMatchBenchmark.Run(ArgValue("--steps", 10));
+    return;
+}
 int batch = ArgValue("--batch", 256);
 int threads = ArgValue("--threads", 0);
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
@@ -42,47 +53,88 @@ SslEnvironment.EnsureInitialized();
 if (threads > 0) torch.set_num_threads(threads);
 Console.WriteLine($"# MlNetSsl pretraining throughput ({SslEnvironment.Describe()}, {Environment.ProcessorCount} logical cores, " +
                   $"libtorch intra-op threads {torch.get_num_threads()})");
-double peak = MatmulPeakGflops();
-Console.WriteLine($"libtorch fp32 matmul peak (2048x2048, best of 5): {peak:0.0} GFLOP/s");
-Console.WriteLine();
-if (args.Contains("--profile"))
+Console.WriteLine($"CPU: {PeerBenchmark.CpuModel()}; load average at start: {PeerBenchmark.LoadAverage()}");
+var cases = new (string Input, SslInputShape Shape, EncoderKind Encoder, SslMethod Method, string? PeerCase)[]
 {
-    StepProfile.Run(peak, batch, steps);
-    return;
-}
-Console.WriteLine("| input | encoder | method | batch | samples/s | step ms, median (best) | GFLOP per step | GFLOP/s | MFU | augmentation in a step | augmentation ms (share of step) |");
-Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|---|");
-
-var cases = new (string Input, SslInputShape Shape, EncoderKind Encoder, SslMethod Method)[]
-{
-    ("CIFAR 32x32x3", SslInputShape.Image(3, 32, 32), EncoderKind.ConvNet, SslMethod.SimClr),
-    ("CIFAR 32x32x3", SslInputShape.Image(3, 32, 32), EncoderKind.ConvNet, SslMethod.Byol),
-    ("CIFAR 32x32x3", SslInputShape.Image(3, 32, 32), EncoderKind.ConvNet, SslMethod.BarlowTwins),
-    ("CIFAR 32x32x3", SslInputShape.Image(3, 32, 32), EncoderKind.ConvNet, SslMethod.MaskedAutoencoder),
-    ("CIFAR 32x32x3", SslInputShape.Image(3, 32, 32), EncoderKind.ResNet, SslMethod.SimClr),
-    ("MNIST 28x28x1", SslInputShape.Image(1, 28, 28), EncoderKind.ConvNet, SslMethod.SimClr),
-    ("HIGGS 28 features", SslInputShape.Tabular(28), EncoderKind.Mlp, SslMethod.Scarf),
-    ("HIGGS 28 features", SslInputShape.Tabular(28), EncoderKind.ResMlp, SslMethod.Vime),
-    ("BasicMotions 6x100", SslInputShape.Series(6, 100), EncoderKind.Conv1d, SslMethod.SimClr),
+    ("CIFAR 32x32x3", SslInputShape.Image(3, 32, 32), EncoderKind.ConvNet, SslMethod.SimClr, "convnet-simclr"),
+    ("CIFAR 32x32x3", SslInputShape.Image(3, 32, 32), EncoderKind.ConvNet, SslMethod.Byol, "convnet-byol"),
+    ("CIFAR 32x32x3", SslInputShape.Image(3, 32, 32), EncoderKind.ConvNet, SslMethod.BarlowTwins, null),
+    ("CIFAR 32x32x3", SslInputShape.Image(3, 32, 32), EncoderKind.ConvNet, SslMethod.MaskedAutoencoder, null),
+    ("CIFAR 32x32x3", SslInputShape.Image(3, 32, 32), EncoderKind.ResNet, SslMethod.SimClr, null),
+    ("MNIST 28x28x1", SslInputShape.Image(1, 28, 28), EncoderKind.ConvNet, SslMethod.SimClr, null),
+    ("HIGGS 28 features", SslInputShape.Tabular(28), EncoderKind.Mlp, SslMethod.Scarf, "mlp-scarf"),
+    ("HIGGS 28 features", SslInputShape.Tabular(28), EncoderKind.ResMlp, SslMethod.Vime, null),
+    ("BasicMotions 6x100", SslInputShape.Series(6, 100), EncoderKind.Conv1d, SslMethod.SimClr, "conv1d-simclr"),
 };
-string? filter = args.SkipWhile(a => a != "--filter").Skip(1).FirstOrDefault();
-foreach (var c in cases)
+string? filter = ArgString("--filter");
+var selected = cases.Where(c => filter is null || $"{c.Input} {c.Encoder} {c.Method}".Contains(filter, StringComparison.OrdinalIgnoreCase)).ToArray();
+
+ISslMethod Create((string Input, SslInputShape Shape, EncoderKind Encoder, SslMethod Method, string? PeerCase) c)
 {
-    if (filter is not null && !$"{c.Input} {c.Encoder} {c.Method}".Contains(filter, StringComparison.OrdinalIgnoreCase)) continue;
     var options = new EncoderOptions { Kind = c.Encoder };
     if (c.Encoder == EncoderKind.ResNet) options.Depth = 10;
     torch.manual_seed(1);
-    using ISslMethod method = SslMethodFactory.Create(c.Method, EncoderFactory.Create(c.Shape, options));
-    AugmentationPolicy policy = DefaultAugmentations.For(c.Method, c.Shape);
-    var result = Measure(method, policy, c.Shape, c.Encoder == EncoderKind.ResNet ? Math.Min(batch, 128) : batch, c.Encoder == EncoderKind.ResNet ? Math.Max(3, steps / 2) : steps);
-    double achieved = result.StepFlops / result.StepSeconds / 1e9;
-    Console.WriteLine($"| {c.Input} | {c.Encoder} | {c.Method} | {result.Batch} | {result.Batch / result.StepSeconds:0} | " +
-                      $"{result.StepSeconds * 1000:0} ({result.BestStepSeconds * 1000:0}) | {result.StepFlops / 1e9:0.00} | {achieved:0.0} | {achieved / peak:P0} | " +
-                      $"{result.AugmentationWork} | {result.AugmentSeconds * 1000:0.0} ({result.AugmentSeconds / result.StepSeconds:P0}) |");
+    return SslMethodFactory.Create(c.Method, EncoderFactory.Create(c.Shape, options));
 }
 
+if (args.Contains("--peer"))
+{
+    int alternations = ArgValue("--alternations", 3);
+    string layout = ArgString("--peer-layout") ?? "channels-last";
+    // default: stock PyTorch; tuned: the peer with glibc's allocator set as MlNetSsl sets it for itself.
+    bool tunedMalloc = (ArgString("--peer-malloc") ?? "default") == "tuned";
+    var python = PeerBenchmark.FindPython(ArgString("--python"));
+    Console.WriteLine(python is { } p ? $"PyTorch: {p.TorchVersion} ({p.Python}), 2-D conv models and inputs {layout}, glibc malloc {(tunedMalloc ? "tuned (GLIBC_TUNABLES=" + PeerBenchmark.TunedMalloc + ")" : "default")}" : "PyTorch: not found, skipped");
+    Console.WriteLine($"Each side: median step of {steps} after 2 warm-up steps, ours then PyTorch's, {alternations} alternations, batch {batch}, {torch.get_num_threads()} threads each.");
+    Console.WriteLine();
+    Console.WriteLine("| input | encoder | method | MlNetSsl samples/s, median (min-max) | PyTorch samples/s, median (min-max) | MlNetSsl / PyTorch |");
+    Console.WriteLine("|---|---|---|---|---|---|");
+    foreach (var c in selected.Where(c => c.PeerCase is not null))
+    {
+        var ours = new List<double>();
+        var theirs = new List<double>();
+        for (int a = 0; a < alternations; a++)
+        {
+            using (ISslMethod method = Create(c))
+                ours.Add(batch / Measure(method, DefaultAugmentations.For(c.Method, c.Shape), c.Shape, batch, steps, detail: false).StepSeconds);
+            if (python is { } py)
+                theirs.Add(batch / PeerBenchmark.MedianStepSeconds(py.Python, c.PeerCase!, batch, steps, torch.get_num_threads(), layout, tunedMalloc));
+        }
+        string ratio = theirs.Count == 0 ? "-" : $"{PeerBenchmark.Median(ours) / PeerBenchmark.Median(theirs):0.00}x";
+        Console.WriteLine($"| {c.Input} | {c.Encoder} | {c.Method} | {PeerBenchmark.Spread(ours)} | {(python is null ? "not found, skipped" : PeerBenchmark.Spread(theirs))} | {ratio} |");
+    }
+    Console.WriteLine();
+    Console.WriteLine($"Load average at the end: {PeerBenchmark.LoadAverage()}");
+    return;
+}
+
+if (args.Contains("--profile"))
+{
+    double peak = MatmulPeakGflops();
+    Console.WriteLine($"libtorch fp32 matmul peak (2048x2048, best of 5): {peak:0.0} GFLOP/s");
+    Console.WriteLine();
+    StepProfile.Run(peak, batch, steps);
+    return;
+}
+Console.WriteLine();
+Console.WriteLine("| input | encoder | method | batch | samples/s | step ms, median (best) | nominal GFLOP per step | augmentation in a step | augmentation ms (share of step) |");
+Console.WriteLine("|---|---|---|---|---|---|---|---|---|");
+foreach (var c in selected)
+{
+    using ISslMethod method = Create(c);
+    AugmentationPolicy policy = DefaultAugmentations.For(c.Method, c.Shape);
+    var result = Measure(method, policy, c.Shape, c.Encoder == EncoderKind.ResNet ? Math.Min(batch, 128) : batch, c.Encoder == EncoderKind.ResNet ? Math.Max(3, steps / 2) : steps);
+    Console.WriteLine($"| {c.Input} | {c.Encoder} | {c.Method} | {result.Batch} | {result.Batch / result.StepSeconds:0} | " +
+                      $"{result.StepSeconds * 1000:0} ({result.BestStepSeconds * 1000:0}) | {result.StepFlops / 1e9:0.00} | " +
+                      $"{result.AugmentationWork} | {result.AugmentSeconds * 1000:0.0} ({result.AugmentSeconds / result.StepSeconds:P0}) |");
+}
+Console.WriteLine();
+Console.WriteLine($"Load average at the end: {PeerBenchmark.LoadAverage()}");
+
+// One seeded model's training steps on a fixed random batch: the median and best step time; with detail, also the
+// step's nominal FLOPs and the augmentation's own time.
 static (int Batch, double StepSeconds, double BestStepSeconds, double StepFlops, string AugmentationWork, double AugmentSeconds) Measure(
-    ISslMethod method, AugmentationPolicy policy, SslInputShape shape, int batchSize, int steps)
+    ISslMethod method, AugmentationPolicy policy, SslInputShape shape, int batchSize, int steps, bool detail = true)
 {
     method.Module.train();
     var parameters = method.TrainableParameters().ToList();
@@ -103,6 +155,13 @@ static (int Batch, double StepSeconds, double BestStepSeconds, double StepFlops,
         optimizer.step();
         method.AfterOptimizerStep(0, 100);
         return clock.Elapsed.TotalSeconds;
+    }
+
+    if (!detail)
+    {
+        Step(); Step();
+        var stepTimes = Enumerable.Range(0, steps).Select(_ => Step()).OrderBy(t => t).ToArray();
+        return (batchSize, stepTimes[stepTimes.Length / 2], stepTimes[0], 0, "", 0);
     }
 
     // FLOPs of one step, counted once on the same batch and policy (the count does not depend on values); the same
@@ -161,6 +220,8 @@ string SharedDataArgument()
     return at >= 0 && at + 1 < args.Length ? args[at + 1]
         : Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "..", "..", "..", "shared", "data");
 }
+
+string? ArgString(string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
 
 int ArgValue(string name, int fallback)
 {

@@ -43,8 +43,8 @@ internal sealed class FlopCount
 }
 
 /// <summary>
-/// Counts the FLOPs of convolutions and matrix products that a model runs, for model FLOP utilization (MFU): achieved
-/// FLOP/s over a measured matmul peak. Each <see cref="Conv1d"/>, <see cref="Conv2d"/> and <see cref="Linear"/> module
+/// Counts the nominal FLOPs of convolutions and matrix products that a model runs (the benchmark's per-layer GFLOP/s
+/// against a measured matmul peak). Each <see cref="Conv1d"/>, <see cref="Conv2d"/> and <see cref="Linear"/> module
 /// under the measured root reports every call through a temporary forward hook; its FLOPs follow analytically from the
 /// weight and the output shape: 2 x output elements x (input channels / groups x kernel size) for a convolution, 2 x
 /// output elements x input features for a linear layer. Because the count comes from the shapes of a real call, it
@@ -57,7 +57,7 @@ internal sealed class FlopCount
 /// call without gradients (a momentum target under <c>no_grad</c>) 1x.</para>
 /// <para>Not counted: normalization, activations, pooling, element-wise arithmetic, bias additions and matrix
 /// products written as functions (for example a contrastive loss's similarity matrix). They are memory-bound and
-/// small next to the layers; leaving them out is the usual MFU convention and makes the figure conservative.</para>
+/// small next to the layers; leaving them out is the usual convention and makes the figure conservative.</para>
 /// </remarks>
 internal static class FlopCounter
 {
