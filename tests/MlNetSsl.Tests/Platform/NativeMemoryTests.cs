@@ -11,18 +11,19 @@ namespace MlNetSsl.Tests.Platform;
 /// </summary>
 public sealed class NativeMemoryTests
 {
-    [Fact]
+    [SkippableFact]
     public void LargeTensorsComeFromTheReusableHeapOnGlibc()
     {
         SslEnvironment.EnsureInitialized();
         // mallinfo2 (glibc 2.33+) reports the bytes held in mmap'd blocks; other C libraries have nothing to check.
-        if (!OperatingSystem.IsLinux() || !NativeLibrary.TryLoad("libc.so.6", out IntPtr libc)) return;
+        Skip.IfNot(OperatingSystem.IsLinux(), "glibc's allocator settings apply on Linux only.");
+        Skip.IfNot(NativeLibrary.TryLoad("libc.so.6", out IntPtr libc), "No glibc (libc.so.6) in this process.");
         bool hasMallinfo2 = NativeLibrary.TryGetExport(libc, "mallinfo2", out _);
         NativeLibrary.Free(libc);
-        if (!hasMallinfo2) return;
+        Skip.IfNot(hasMallinfo2, "This C library has no mallinfo2 (glibc 2.33 or later) to read the mmap'd bytes from.");
         // A user's own allocator settings win over the library's, and then there is nothing of ours to check.
-        if (Environment.GetEnvironmentVariables().Keys.OfType<string>().Any(n => n is "GLIBC_TUNABLES" or "LD_PRELOAD" or "MLNETSSL_MALLOC_TUNING"
-                || (n.StartsWith("MALLOC_", StringComparison.Ordinal) && n.EndsWith('_')))) return;
+        Skip.If(Environment.GetEnvironmentVariables().Keys.OfType<string>().Any(n => n is "GLIBC_TUNABLES" or "LD_PRELOAD" or "MLNETSSL_MALLOC_TUNING"
+                || (n.StartsWith("MALLOC_", StringComparison.Ordinal) && n.EndsWith('_'))), "The environment sets its own allocator options.");
 
         // Above glibc's largest mmap threshold (32 MiB), so mmap'd by default; below the 64 MiB heaps of the arenas of
         // threads other than the main one, which mmap anything larger whatever the settings.
