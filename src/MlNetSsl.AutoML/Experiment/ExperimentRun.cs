@@ -175,11 +175,18 @@ internal sealed partial class ExperimentRun
 
     private double Loss(double metric) => _settings.Maximize ? -metric : metric;
 
-    private void ApplyDecisions(bool replayed)
+    private void ApplyDecisions(bool replayed) => ApplyDecisions(_settings, _trials,
+        (kind, trial) => Report(kind, trial, trial.Rungs[^1].Fidelity, replayed),
+        trial => TryDeleteDirectory(StateDirectory(trial.TrialId)));
+
+    /// <summary>Applies the scheduler's pending decisions to the trials and tells the tuner about the ended ones; shared with
+    /// the distributed run. <paramref name="pruned"/> runs for a pruned trial before it is reported.</summary>
+    internal static void ApplyDecisions(Settings settings, IReadOnlyDictionary<int, TrialState> trials,
+        Action<TrialReportKind, TrialState> report, Action<TrialState>? pruned)
     {
-        foreach (TrialDecision decision in _settings.Scheduler.TakeDecisions())
+        foreach (TrialDecision decision in settings.Scheduler.TakeDecisions())
         {
-            if (!_trials.TryGetValue(decision.TrialId, out TrialState? trial))
+            if (!trials.TryGetValue(decision.TrialId, out TrialState? trial))
                 throw new InvalidOperationException($"The scheduler decided about unknown trial {decision.TrialId}.");
             switch (decision.Kind)
             {
@@ -188,21 +195,25 @@ internal sealed partial class ExperimentRun
                     break;
                 case TrialDecisionKind.Complete:
                     trial.Status = TrialStatus.Completed;
-                    _settings.Tuner.Update(ToResult(trial));
-                    Report(TrialReportKind.Completed, trial, trial.Rungs[^1].Fidelity, replayed);
+                    settings.Tuner.Update(ToResult(trial, settings.Maximize));
+                    report(TrialReportKind.Completed, trial);
                     break;
                 case TrialDecisionKind.Prune:
                     trial.Status = TrialStatus.Pruned;
-                    _settings.Tuner.Update(ToResult(trial));
-                    TryDeleteDirectory(StateDirectory(trial.TrialId));
-                    Report(TrialReportKind.Pruned, trial, trial.Rungs[^1].Fidelity, replayed);
+                    settings.Tuner.Update(ToResult(trial, settings.Maximize));
+                    pruned?.Invoke(trial);
+                    report(TrialReportKind.Pruned, trial);
                     break;
             }
         }
     }
 
-    private TrialResult ToResult(TrialState trial) => new(trial.TrialId, trial.Parameters, trial.Status,
-        trial.Rungs.Count > 0 ? Loss(trial.Rungs[^1].Metric) : null, trial.Rungs.Count > 0 ? trial.Rungs[^1].Fidelity : null, trial.Duration);
+    private TrialResult ToResult(TrialState trial) => ToResult(trial, _settings.Maximize);
+
+    /// <summary>How a trial ended, as its tuner sees it (the last rung's metric as a loss); shared with the distributed run.</summary>
+    internal static TrialResult ToResult(TrialState trial, bool maximize) => new(trial.TrialId, trial.Parameters, trial.Status,
+        trial.Rungs.Count > 0 ? (maximize ? -trial.Rungs[^1].Metric : trial.Rungs[^1].Metric) : null,
+        trial.Rungs.Count > 0 ? trial.Rungs[^1].Fidelity : null, trial.Duration);
 
     private async Task<SegmentOutcome> RunSegmentAsync(TrialState trial, SchedulerJob job, CancellationToken cancellationToken)
     {

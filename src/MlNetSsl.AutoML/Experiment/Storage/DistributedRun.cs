@@ -360,35 +360,12 @@ internal sealed class DistributedRun
         $"records {recorded.Type} of trial {recorded.TrialId}{(recorded.Parameters is null ? "" : $" with {recorded.Parameters}")}. Every worker of one " +
         "experiment must run the same version of the code with the same settings, and the tuner must be deterministic given its seed.");
 
-    private void ApplyDecisions(bool replayed)
-    {
-        foreach (TrialDecision decision in _settings.Scheduler.TakeDecisions())
-        {
-            if (!_trials.TryGetValue(decision.TrialId, out ExperimentRun.TrialState? trial))
-                throw new InvalidOperationException($"The scheduler decided about unknown trial {decision.TrialId}.");
-            switch (decision.Kind)
-            {
-                case TrialDecisionKind.Promote:
-                    trial.Status = TrialStatus.Paused;
-                    break;
-                case TrialDecisionKind.Complete:
-                    trial.Status = TrialStatus.Completed;
-                    _settings.Tuner.Update(ToResult(trial));
-                    Report(TrialReportKind.Completed, trial, trial.Rungs[^1].Fidelity, replayed);
-                    break;
-                case TrialDecisionKind.Prune:
-                    trial.Status = TrialStatus.Pruned;
-                    _settings.Tuner.Update(ToResult(trial));
-                    Report(TrialReportKind.Pruned, trial, trial.Rungs[^1].Fidelity, replayed);
-                    break;
-            }
-        }
-    }
+    private void ApplyDecisions(bool replayed) => ExperimentRun.ApplyDecisions(_settings, _trials,
+        (kind, trial) => Report(kind, trial, trial.Rungs[^1].Fidelity, replayed), pruned: null);
 
     private double Loss(double metric) => _settings.Maximize ? -metric : metric;
 
-    private TrialResult ToResult(ExperimentRun.TrialState trial) => new(trial.TrialId, trial.Parameters, trial.Status,
-        trial.Rungs.Count > 0 ? Loss(trial.Rungs[^1].Metric) : null, trial.Rungs.Count > 0 ? trial.Rungs[^1].Fidelity : null, trial.Duration);
+    private TrialResult ToResult(ExperimentRun.TrialState trial) => ExperimentRun.ToResult(trial, _settings.Maximize);
 
     /// <summary>Runs the claimed segment while a background loop renews its lease; a lost lease cancels the trial.</summary>
     private async Task<Segment> RunSegmentAsync(Claim claim, CancellationToken cancellationToken)
