@@ -23,7 +23,22 @@ using MlNetSsl.TestData;
 //   dotnet run -c Release --project tests/MlNetSsl.AutoML.Benchmarks -- tables [--budget S] [--labeled F] [--tables a,b,...] [--metric M]
 //     [--tpe-cost W (the default search with TPE's cost weight W)] [--skip-previous (only the default search)]
 // compares raw LightGBM and L-BFGS with the experiment's defaults and its previous defaults on shared tables (see Tables.cs).
+//   dotnet run -c Release --project tests/MlNetSsl.AutoML.Benchmarks -- images-as-user [--budget S (600)] [--pool N (5000)]
+//     [--labeled F (0.1)] [--test N (1000)] [--recipe-epochs E (15)] [--skip-recipe] [--threads T]
+// compares the two-line recipe (SimCLR, then FixMatch fine-tuning) with ml.SelfSupervisedExperiment() called as a new user
+// calls it, on CIFAR-10 images (see ImagesAsUser.cs).
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
+if (args.Length > 0 && args[0] == "images-as-user")
+{
+    if (Option("--threads", null) is { } imageThreads) SslEnvironment.CpuThreads = int.Parse(imageThreads, CultureInfo.InvariantCulture);
+    SslEnvironment.EnsureInitialized();
+    Console.WriteLine($"{SslEnvironment.Describe()}, {Environment.ProcessorCount} logical cores, load average {LoadAverage()}; command: dotnet run -c Release " +
+        $"--project tests/MlNetSsl.AutoML.Benchmarks -- {string.Join(' ', args)}");
+    return await ImagesAsUserBenchmark.RunAsync(Option("--data", null) ?? FindSharedData(), uint.Parse(Option("--budget", "600")!, CultureInfo.InvariantCulture),
+        int.Parse(Option("--pool", "5000")!, CultureInfo.InvariantCulture), double.Parse(Option("--labeled", "0.1")!, CultureInfo.InvariantCulture),
+        int.Parse(Option("--test", "1000")!, CultureInfo.InvariantCulture), int.Parse(Option("--recipe-epochs", "15")!, CultureInfo.InvariantCulture),
+        args.Contains("--skip-recipe"), Path.Combine(Path.GetTempPath(), "mlnetssl-images-as-user"));
+}
 if (args.Length > 0 && args[0] == "tables")
 {
     if (Option("--threads", null) is { } tableThreads) SslEnvironment.CpuThreads = int.Parse(tableThreads, CultureInfo.InvariantCulture);
@@ -155,6 +170,9 @@ internal sealed class Benchmark
     public string InputColumn { get; }
 
     public SslInputKind Kind { get; }
+
+    /// <summary>The share of the held-out test rows a model (ending in a PredictedLabel of the label's type) gets right.</summary>
+    public double TestAccuracy(ITransformer model) => _testAccuracy(model);
 
     public static Benchmark Higgs(MLContext ml, string dataRoot, int pool, double labeledFraction, int testRows, int maxEpochs, string work)
     {
@@ -362,7 +380,7 @@ internal sealed class ConsoleProgress : IProgress<SslTrialReport>
             (t.ErrorMessage is null ? "" : $" ({t.ErrorMessage})") + $"  {Summary(t.Parameters)}");
     }
 
-    private static string Summary(Parameters p)
+    public static string Summary(Parameters p)
     {
         string source = p.TryGetValue("Features", out object? features) ? (string)features : "SelfSupervised";
         string downstream = p.TryGetValue("Downstream", out object? down) ? Downstream((Parameters)down) : "";

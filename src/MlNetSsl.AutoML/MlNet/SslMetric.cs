@@ -155,7 +155,40 @@ internal static class MetricCalculator
         }
         double deviation = StandardDeviation(foldValues);
         double error = foldValues.Count > 0 ? deviation / Math.Sqrt(foldValues.Count) : 0;
+        // One or two fold values (a hold-out) say little about the spread: the rows they hold do.
+        if (foldValues.Count < 3 && repetitions.Count == 1)
+            error = BootstrapStandardError(metric, repetitions[0], classCount, positiveKey);
         return new MetricEstimate(pooledValues.Average(), deviation, error, foldValues.ToArray(), pooledAccuracies.Average());
+    }
+
+    /// <summary>The standard error of the metric over the pooled rows of <paramref name="folds"/>, by the bootstrap: the
+    /// standard deviation of the metric over <paramref name="resamples"/> resamples of the rows with replacement (a fixed
+    /// seed, so the same predictions give the same error). 0 with fewer than two rows.</summary>
+    public static double BootstrapStandardError(SslMetric metric, IReadOnlyList<FoldPredictions> folds, int classCount, uint positiveKey,
+        int resamples = 200, int seed = 0)
+    {
+        uint[] actual = folds.SelectMany(f => f.Actual).ToArray(), predicted = folds.SelectMany(f => f.Predicted).ToArray();
+        float[][] scores = folds.SelectMany(f => f.Scores).ToArray();
+        int n = actual.Length;
+        if (n < 2) return 0;
+        var random = new Random(seed);
+        var values = new List<double>(resamples);
+        var a = new uint[n];
+        var p = new uint[n];
+        var s = new float[n][];
+        for (int r = 0; r < resamples; r++)
+        {
+            for (int i = 0; i < n; i++)
+            {
+                int row = random.Next(n);
+                a[i] = actual[row];
+                p[i] = predicted[row];
+                s[i] = scores[row];
+            }
+            double value = Compute(metric, new FoldPredictions(a, p, s), classCount, positiveKey);
+            if (double.IsFinite(value)) values.Add(value);
+        }
+        return StandardDeviation(values);
     }
 
     /// <summary>The sample standard deviation (n - 1); 0 for fewer than two values.</summary>

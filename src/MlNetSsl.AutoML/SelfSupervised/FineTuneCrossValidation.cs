@@ -20,17 +20,20 @@ internal static class FineTuneCrossValidation
     }
 
     /// <summary>The out-of-fold predictions of fine-tuning, fold by fold: each fold's labeled rows with their true and
-    /// predicted keys and class probabilities, from the network trained with that fold's labels hidden.</summary>
+    /// predicted keys and class probabilities, from the network trained with that fold's labels hidden. With
+    /// <paramref name="foldsToRun"/> between 1 and <paramref name="foldCount"/> - 1, only the first that many folds are
+    /// trained and predicted (a hold-out of their rows); 0 runs all.</summary>
     public static FoldPredictions[] Predict(MLContext ml, SelfSupervisedTransformer stage, SslDataset dataset, int[] foldOfRow, int foldCount,
-        SslDownstreamParameters parameters, int seed, CancellationToken cancellationToken, bool allowCuda = true)
+        SslDownstreamParameters parameters, int seed, CancellationToken cancellationToken, bool allowCuda = true, int foldsToRun = 0)
     {
+        if (foldsToRun <= 0 || foldsToRun > foldCount) foldsToRun = foldCount;
         // Without FixMatch or distillation the unlabeled rows are never used, so only the labeled rows are read.
         bool withUnlabeled = parameters.UsesUnlabeledRows;
         IDataView trainingBase = withUnlabeled ? dataset.KeyedData : dataset.LabeledView;
         uint[] baseKeys = withUnlabeled ? dataset.AllKeys : dataset.LabeledKeys;
         IDataView labeled = dataset.LabeledView;
-        var predictions = new FoldPredictions[foldCount];
-        for (int fold = 0; fold < foldCount; fold++)
+        var predictions = new FoldPredictions[foldsToRun];
+        for (int fold = 0; fold < foldsToRun; fold++)
         {
             cancellationToken.ThrowIfCancellationRequested();
             using SelfSupervisedFineTuneTransformer model = CreateTrainer(ml, stage, dataset.LabelColumn, parameters, seed, cancellationToken, allowCuda)

@@ -51,6 +51,7 @@ public sealed class SslExperiment
     private bool _recordLabelFreeMeasures;
     private SslMetric _metric = SslMetric.Accuracy;
     private int _crossValidationRepeats;
+    private int _fineTuneFolds;
     private SslTuner? _tuner;
     private bool? _portfolio;
     private bool _oneStandardErrorRule = true;
@@ -135,6 +136,20 @@ public sealed class SslExperiment
         ArgumentOutOfRangeException.ThrowIfNegative(repeats);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(repeats, 10);
         _crossValidationRepeats = repeats;
+        return this;
+    }
+
+    /// <summary>Sets how many folds of the cross-validation a fine-tuning trial (SSL fine-tuning, FixMatch, distillation or
+    /// training from scratch) trains a network for; each held-out fold is predicted by a network trained with its labels
+    /// hidden. A network per fold is the whole cost of such a trial, so by default (0, automatic) they run just enough of
+    /// the first repetition's folds to hold out at least 200 labels (all folds below 200 labels): with 500 labels and 5
+    /// folds, 2 networks instead of 5. Fewer folds than the cross-validation's widen the metric's standard error (with
+    /// fewer than 3 fold values it is bootstrapped from the held-out rows), which the one-standard-error rule then weighs.</summary>
+    /// <param name="folds">1 to the objective's fold count (larger values mean all folds), or 0 for automatic.</param>
+    public SslExperiment SetFineTuneFolds(int folds)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(folds);
+        _fineTuneFolds = folds;
         return this;
     }
 
@@ -338,7 +353,7 @@ public sealed class SslExperiment
         var notes = new List<string>();
         (SslObjective objective, string objectiveExplanation) = ResolveObjective(dataset);
         int[] foldOfRow = new int[dataset.LabeledCount];
-        int foldCount = 0;
+        int foldCount = 0, fineTuneFolds = 0;
         var repetitions = new List<(int[] FoldOfRow, int FoldCount)>();
         uint positiveKey = MetricCalculator.PositiveKey(dataset.LabeledKeys);
         if (objective.Kind == SslObjectiveKind.CrossValidatedAccuracy)
@@ -347,9 +362,14 @@ public sealed class SslExperiment
             int repeats = CrossValidationRepeats(dataset.LabeledCount);
             repetitions.Add((foldOfRow, foldCount));
             for (int r = 1; r < repeats; r++) repetitions.Add(StratifiedFolds.Assign(dataset.LabeledKeys, objective.Folds, unchecked(_seed + 7919 * r)));
+            fineTuneFolds = FineTuneFolds(dataset.LabeledCount, foldCount);
+            int heldOut = foldOfRow.Count(f => f < fineTuneFolds);
             objectiveExplanation += string.Create(CultureInfo.InvariantCulture,
                 $" Metric: {_metric} ({(_metric.IsMaximized() ? "maximized" : "minimized")}{(_metric.RequiresTwoClasses() ? $", positive class: key {positiveKey}, the rarer" : "")}), " +
-                $"{foldCount}-fold cross-validation repeated {repeats} time(s).");
+                $"{foldCount}-fold cross-validation repeated {repeats} time(s)");
+            objectiveExplanation += fineTuneFolds < foldCount
+                ? $"; fine-tuning trials train {fineTuneFolds} of the {foldCount} folds ({heldOut} held-out labels), a network per fold being their whole cost."
+                : ".";
         }
         bool maximize = objective.Kind == SslObjectiveKind.LabelFree || _metric.IsMaximized();
 
@@ -381,6 +401,7 @@ public sealed class SslExperiment
                 PositiveKey = positiveKey,
                 RepeatedFolds = repetitions.Count > 0 ? repetitions : null,
                 TrialTimeCapFraction = _trialTimeCapFraction,
+                FineTuneFolds = fineTuneFolds,
                 AllowCuda = AllowCuda,
             });
             string metricDescription = objective.Kind == SslObjectiveKind.LabelFree ? "" : $"metric={_metric},repeats={repetitions.Count},";
@@ -429,6 +450,15 @@ public sealed class SslExperiment
             if (temporaryRoot is not null) TryDeleteDirectory(temporaryRoot);
         }
     }
+
+    /// <summary>The folds a fine-tuning trial trains: as set (at most all of them), or the fewest that hold out 200 labels.</summary>
+    private int FineTuneFolds(int labeledCount, int foldCount) =>
+        _fineTuneFolds > 0 ? Math.Min(_fineTuneFolds, foldCount) : AutomaticFineTuneFolds(labeledCount, foldCount);
+
+    /// <summary>The fewest of <paramref name="foldCount"/> stratified folds of <paramref name="labeledCount"/> labels that
+    /// hold out at least 200 of them (all folds when there are fewer).</summary>
+    internal static int AutomaticFineTuneFolds(int labeledCount, int foldCount) =>
+        Math.Clamp((int)Math.Ceiling(200.0 * foldCount / Math.Max(1, labeledCount)), 1, foldCount);
 
     /// <summary>The repetitions of the cross-validation: as set, or ceil(200 / labeled rows) between 1 and 5.</summary>
     private int CrossValidationRepeats(int labeledCount) =>

@@ -205,10 +205,11 @@ internal sealed class SslTrialRunner : ITrialRunner
     }
 
     /// <summary>The metric of fine-tuning. A network per fold is the cost of a whole trial, so fine-tuning runs the first
-    /// repetition's folds only; its spread then comes from those folds.</summary>
+    /// repetition's folds only, and of those the first <see cref="Settings.FineTuneFolds"/>; its spread then comes from
+    /// those folds (bootstrapped from their rows below 3 folds).</summary>
     private MetricEstimate EvaluateFineTune(MLContext ml, SelfSupervisedTransformer stage, SslDownstreamParameters downstream, int seed,
         CancellationToken cancellationToken) => Estimate([FineTuneCrossValidation.Predict(ml, stage, _settings.Dataset, _settings.FoldOfRow,
-            _settings.FoldCount, downstream, seed, cancellationToken, _settings.AllowCuda)]);
+            _settings.FoldCount, downstream, seed, cancellationToken, _settings.AllowCuda, _settings.FineTuneFolds)]);
 
     private MetricEstimate Estimate(IReadOnlyList<IReadOnlyList<FoldPredictions>> repetitions) =>
         MetricCalculator.Estimate(_settings.Metric, repetitions, _settings.Dataset.ClassCount, _settings.PositiveKey);
@@ -293,6 +294,9 @@ internal sealed class SslTrialRunner : ITrialRunner
     {
         /// <summary>The metric the cross-validated objective computes. Default accuracy.</summary>
         public SslMetric Metric { get; init; } = SslMetric.Accuracy;
+
+        /// <summary>The folds of the first repetition a fine-tuning trial trains (the first ones); 0: all of them.</summary>
+        public int FineTuneFolds { get; init; }
 
         /// <summary>With a time budget, the share of the budget left that caps each segment.</summary>
         public double TrialTimeCapFraction { get; init; } = 0.5;

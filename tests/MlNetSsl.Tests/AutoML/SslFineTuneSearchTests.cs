@@ -96,6 +96,40 @@ public sealed class SslFineTuneSearchTests : IDisposable
     }
 
     [Fact]
+    public async Task FineTuningTrialsCanHoldOutFewerFoldsWhileOtherTrialsCrossValidateThemAll()
+    {
+        var ml = new MLContext(seed: 1);
+        IDataView data = ml.Data.LoadFromEnumerable(SslExperimentData.HiggsWithHiddenLabels(400, labeledEvery: 4));
+        SslSearchSpace space = SslSearchSpace.For(SslInputKind.Tabular).WithMethods(SslMethod.Scarf);
+        Parameters probe = SslExperimentData.Configuration(space, ("Pretraining.Epochs", 3));
+        Parameters fineTune = SslExperimentData.Configuration(space, ("Pretraining.Epochs", 3), ("Downstream.Trainer", "FineTune"),
+            ("Downstream.FineTuneEpochs", 10));
+
+        SslExperimentResult result = await ml.SelfSupervisedExperiment()
+            .SetDataset(data).SetInputColumn("Features").SetSearchSpace(space)
+            .SetObjective(SslObjective.CrossValidatedAccuracy(folds: 3))
+            .SetCrossValidationRepeats(1)
+            .SetFineTuneFolds(1)
+            .SetTuner(SslExperimentData.Scripted("probe-then-fine-tune", probe, fineTune))
+            .SetMaxTrials(2)
+            .RunAsync();
+        foreach (SslTrialMeasures m in result.TrialMeasures) _output.WriteLine(m.ToString());
+        _output.WriteLine(result.ObjectiveExplanation);
+
+        Assert.Contains("fine-tuning trials train 1 of the 3 folds", result.ObjectiveExplanation);
+        int[] ids = result.Trials.Select(t => t.TrialId).Order().ToArray(); // the scripted order: probe, then fine-tuning
+        SslTrialMeasures probed = Assert.Single(result.TrialMeasures, m => m.TrialId == ids[0]);
+        SslTrialMeasures tuned = Assert.Single(result.TrialMeasures, m => m.TrialId == ids[1]);
+        Assert.Equal(3, probed.MetricFoldValues!.Count);
+        // One network, one held-out fold (a third of the 100 labels): its metric is that fold's, with a bootstrapped
+        // standard error near the binomial one for about 33 rows.
+        double holdOut = Assert.Single(tuned.MetricFoldValues!);
+        Assert.Equal(holdOut, tuned.Metric, 12);
+        double binomial = Math.Sqrt(holdOut * (1 - holdOut) / 33);
+        Assert.InRange(tuned.MetricStandardError!.Value, 0.6 * binomial, 1.4 * binomial);
+    }
+
+    [Fact]
     public void RowKeysDataViewReplacesOnlyTheKeyColumnByRowPosition()
     {
         var ml = new MLContext(seed: 1);

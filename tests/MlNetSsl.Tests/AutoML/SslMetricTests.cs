@@ -46,7 +46,8 @@ public sealed class SslMetricTests
         Assert.Equal([1.0, 1 / 3.0], estimate.FoldValues);
         double deviation = Math.Sqrt(2 * Math.Pow(1 / 3.0, 2)); // mean 2/3, n - 1 = 1
         Assert.Equal(deviation, estimate.StandardDeviation, 12);
-        Assert.Equal(deviation / Math.Sqrt(2), estimate.StandardError, 12);
+        // Two fold values say little about the spread: the standard error is bootstrapped from their five rows.
+        Assert.Equal(MetricCalculator.BootstrapStandardError(SslMetric.Accuracy, [foldA, foldB], 2, 1), estimate.StandardError, 12);
 
         // A second repetition that scores 0.4 pooled: the value is the mean of the repetitions, the spread uses all 4 folds.
         var foldC = new FoldPredictions([1, 2, 2, 2, 1], [2, 2, 1, 1, 1], [[0.4f, 0.6f], [0.1f, 0.9f], [0.6f, 0.4f], [0.6f, 0.4f], [0.9f, 0.1f]]);
@@ -55,6 +56,39 @@ public sealed class SslMetricTests
         Assert.Equal(3, repeated.FoldValues.Length);
         Assert.Equal(MetricCalculator.StandardDeviation([1.0, 1 / 3.0, 0.4]) / Math.Sqrt(3), repeated.StandardError, 12);
     }
+
+    [Fact]
+    public void AHoldOutGetsABootstrappedStandardErrorThatMatchesTheBinomialOne()
+    {
+        // 100 held-out rows, 60 predicted right: the binomial standard error is sqrt(0.6 * 0.4 / 100) = 0.049.
+        uint[] actual = Enumerable.Range(0, 100).Select(i => (uint)(1 + i % 2)).ToArray();
+        uint[] predicted = actual.Select((k, i) => i < 60 ? k : 3 - k).ToArray();
+        float[][] scores = predicted.Select(k => k == 1 ? new[] { 0.7f, 0.3f } : [0.3f, 0.7f]).ToArray();
+        var holdOut = new FoldPredictions(actual, predicted, scores);
+
+        MetricEstimate estimate = MetricCalculator.Estimate(SslMetric.Accuracy, [[holdOut]], 2, 1);
+        Assert.Equal(0.6, estimate.Value, 12);
+        Assert.Equal(0, estimate.StandardDeviation); // one fold value has no spread of its own
+        double binomial = Math.Sqrt(0.6 * 0.4 / 100);
+        Assert.InRange(estimate.StandardError, 0.8 * binomial, 1.2 * binomial);
+        // Deterministic: the same predictions give the same error.
+        Assert.Equal(estimate.StandardError, MetricCalculator.Estimate(SslMetric.Accuracy, [[holdOut]], 2, 1).StandardError);
+        // Every metric gets one, e.g. the AUC of these scores.
+        Assert.True(MetricCalculator.BootstrapStandardError(SslMetric.AreaUnderRocCurve, [holdOut], 2, 1) > 0);
+        // Two folds: the bootstrap over their 100 rows, not the deviation of two values.
+        var halves = new[] { new FoldPredictions(actual[..50], predicted[..50], scores[..50]), new FoldPredictions(actual[50..], predicted[50..], scores[50..]) };
+        MetricEstimate twoFolds = MetricCalculator.Estimate(SslMetric.Accuracy, [halves], 2, 1);
+        Assert.InRange(twoFolds.StandardError, 0.8 * binomial, 1.2 * binomial);
+    }
+
+    [Theory]
+    [InlineData(500, 5, 2)] // CIFAR-10 at 10% of 5,000 images: 200 held out by 2 folds of 100
+    [InlineData(2000, 5, 1)]
+    [InlineData(400, 5, 3)]
+    [InlineData(100, 5, 5)] // fewer than 200 labels: every fold
+    [InlineData(100, 3, 3)]
+    public void FineTuningTrialsTrainTheFewestFoldsThatHoldOut200Labels(int labeled, int folds, int expected) =>
+        Assert.Equal(expected, SslExperiment.AutomaticFineTuneFolds(labeled, folds));
 
     [Fact]
     public void ScoresThatAreNotProbabilitiesGoThroughSoftmax()

@@ -1,0 +1,72 @@
+using System.Diagnostics;
+using System.Globalization;
+using Microsoft.ML;
+using MlNetSsl;
+using MlNetSsl.AutoML;
+
+/// <summary>
+/// The images benchmark as a new user runs it: CIFAR-10 with most labels hidden, the two-line recipe (SimCLR pretraining,
+/// then FixMatch fine-tuning from that encoder with the fine-tuner's defaults) against <c>ml.SelfSupervisedExperiment()</c>
+/// called with nothing but the data, the input column and a time budget. Both are scored on the same held-out test
+/// images. Prints Markdown: one row per run, then every trial of the experiment.
+/// </summary>
+internal static class ImagesAsUserBenchmark
+{
+    public static async Task<int> RunAsync(string dataRoot, uint budget, int pool, double labeledFraction, int testRows, int recipeEpochs,
+        bool skipRecipe, string work)
+    {
+        var ml = new MLContext(seed: 1);
+        Benchmark data = Benchmark.Cifar(ml, dataRoot, pool, labeledFraction, testRows, maxEpochs: 1, work);
+        Console.WriteLine($"# Images as a new user: {data.Description.Split(", ASHA")[0]}, budget {budget} s");
+        var rows = new List<string>();
+
+        if (!skipRecipe)
+        {
+            // The recipe: pretrain, then fine-tune with FixMatch on every row (the unlabeled ones feed FixMatch).
+            var clock = Stopwatch.StartNew();
+            using SelfSupervisedTransformer stage = ml.Transforms.SelfSupervised("Features", data.InputColumn, SslMethod.SimClr,
+                o => o.Epochs = recipeEpochs).Fit(data.Train);
+            double pretrainSeconds = clock.Elapsed.TotalSeconds;
+            var keys = ml.Transforms.Conversion.MapValueToKey("LabelKey", "Label").Fit(data.Train);
+            using SelfSupervisedFineTuneTransformer fineTuned = ml.MulticlassClassification.Trainers
+                .SelfSupervisedFineTune(stage, "LabelKey", o => o.SemiSupervised = new SemiSupervisedOptions())
+                .Fit(keys.Transform(data.Train));
+            double totalSeconds = clock.Elapsed.TotalSeconds;
+            ITransformer recipe = keys.Append(fineTuned).Append(ml.Transforms.Conversion.MapKeyToValue("PredictedLabel").Fit(fineTuned.Transform(keys.Transform(data.Train))));
+            double accuracy = data.TestAccuracy(recipe);
+            rows.Add($"| SimCLR {recipeEpochs} epochs + FixMatch fine-tuning (defaults) | - | {pretrainSeconds:0} s + {totalSeconds - pretrainSeconds:0} s = {totalSeconds:0} s | - | - | {100 * accuracy:0.0} | - |");
+            Console.WriteLine(rows[^1]);
+        }
+
+        Console.WriteLine($"## ml.SelfSupervisedExperiment(), {budget} s (load average {File.ReadAllText("/proc/loadavg").Split(' ')[0]})");
+        var search = Stopwatch.StartNew();
+        SslExperimentResult result = await ml.SelfSupervisedExperiment()
+            .SetDataset(data.Train).SetInputColumn(data.InputColumn).SetTrainingTimeInSeconds(budget)
+            .SetProgress(new ConsoleProgress())
+            .RunAsync();
+        double withRefit = search.Elapsed.TotalSeconds;
+        double testAccuracy = data.TestAccuracy(result.BestTrial.Model);
+        rows.Add($"| ml.SelfSupervisedExperiment() | {budget} s | search {result.Elapsed.TotalSeconds:0} s, with refit {withRefit:0} s | {result.Trials.Count} | " +
+            $"{100 * result.BestTrial.Metric:0.0} +/- {100 * (result.BestTrial.MetricStandardError ?? 0):0.0} | {100 * testAccuracy:0.0} | {result.BestPipelineDescription} |");
+        Console.WriteLine(rows[^1]);
+        Console.WriteLine($"  {result.ObjectiveExplanation} {result.SelectionExplanation}");
+        foreach (string note in result.Notes) Console.WriteLine($"  note: {note}");
+        foreach (var stage in ((IEnumerable<ITransformer>)result.BestTrial.Model).OfType<IDisposable>()) stage.Dispose();
+
+        Console.WriteLine();
+        Console.WriteLine("| run | budget | time | trials | CV accuracy +/- SE | test accuracy | pipeline |");
+        Console.WriteLine("|---|---|---|---|---|---|---|");
+        foreach (string row in rows) Console.WriteLine(row);
+        Console.WriteLine();
+        Console.WriteLine("| trial | status | CV accuracy +/- SE | duration | configuration |");
+        Console.WriteLine("|---|---|---|---|---|");
+        foreach (TrialRecord trial in result.Trials.OrderBy(t => t.TrialId))
+        {
+            SslTrialMeasures? m = result.TrialMeasures.Where(x => x.TrialId == trial.TrialId).OrderByDescending(x => x.Fidelity ?? 0).FirstOrDefault();
+            Console.WriteLine($"| {trial.TrialId} | {trial.Status} | " +
+                $"{(trial.Metric is double value ? string.Create(CultureInfo.InvariantCulture, $"{100 * value:0.0} +/- {100 * (m?.MetricStandardError ?? 0):0.0}") : trial.ErrorMessage)} | " +
+                $"{trial.Duration.TotalSeconds:0} s | {ConsoleProgress.Summary(trial.Parameters)} |");
+        }
+        return 0;
+    }
+}
