@@ -23,6 +23,9 @@ using MlNetSsl.TestData;
 //   dotnet run -c Release --project tests/MlNetSsl.AutoML.Benchmarks -- tables [--budget S] [--labeled F] [--tables a,b,...] [--metric M]
 //     [--tpe-cost W (the default search with TPE's cost weight W)] [--skip-previous (only the default search)]
 // compares raw LightGBM and L-BFGS with the experiment's defaults and its previous defaults on shared tables (see Tables.cs).
+//   dotnet run -c Release --project tests/MlNetSsl.AutoML.Benchmarks -- portfolio-learn [--kinds Tabular,Image] [--write]
+// measures every portfolio candidate alone on the shared data and orders them by gain per second; --write puts the order
+// into src/MlNetSsl.AutoML/SelfSupervised/SslPortfolio.json (see PortfolioLearner.cs).
 //   dotnet run -c Release --project tests/MlNetSsl.AutoML.Benchmarks -- images-as-user [--budget S (600)] [--pool N (5000)]
 //     [--labeled F (0.1)] [--test N (1000)] [--recipe-epochs E (15)] [--skip-recipe] [--threads T]
 // compares the two-line recipe (SimCLR, then FixMatch fine-tuning) with ml.SelfSupervisedExperiment() called as a new user
@@ -38,6 +41,16 @@ if (args.Length > 0 && args[0] == "images-as-user")
         int.Parse(Option("--pool", "5000")!, CultureInfo.InvariantCulture), double.Parse(Option("--labeled", "0.1")!, CultureInfo.InvariantCulture),
         int.Parse(Option("--test", "1000")!, CultureInfo.InvariantCulture), int.Parse(Option("--recipe-epochs", "15")!, CultureInfo.InvariantCulture),
         args.Contains("--skip-recipe"), Path.Combine(Path.GetTempPath(), "mlnetssl-images-as-user"));
+}
+if (args.Length > 0 && args[0] == "portfolio-learn")
+{
+    if (Option("--threads", null) is { } learnThreads) SslEnvironment.CpuThreads = int.Parse(learnThreads, CultureInfo.InvariantCulture);
+    SslEnvironment.EnsureInitialized();
+    Console.WriteLine($"# Portfolio learning. {SslEnvironment.Describe()}, {Environment.ProcessorCount} logical cores, {CpuModel()}, load average {LoadAverage()}; " +
+        $"command: dotnet run -c Release --project tests/MlNetSsl.AutoML.Benchmarks -- {string.Join(' ', args)}");
+    string? repository = RepositoryRoot();
+    return await PortfolioLearner.RunAsync(Option("--data", null) ?? FindSharedData(), (Option("--kinds", null) ?? "Tabular,Image").Split(','),
+        args.Contains("--write"), repository is null ? null : Path.Combine(repository, "src", "MlNetSsl.AutoML", "SelfSupervised", "SslPortfolio.json"));
 }
 if (args.Length > 0 && args[0] == "tables")
 {
@@ -133,13 +146,19 @@ string? Option(string name, string? fallback)
     return at >= 0 && at + 1 < args.Length ? args[at + 1] : fallback;
 }
 
-static string FindSharedData()
+static string FindSharedData() => RepositoryRoot() is { } root ? Path.GetFullPath(Path.Combine(root, "..", "shared", "data"))
+    : throw new DirectoryNotFoundException("No MlNetSsl.sln above the program; pass --data.");
+
+static string? RepositoryRoot()
 {
     for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        if (File.Exists(Path.Combine(dir.FullName, "MlNetSsl.sln")))
-            return Path.GetFullPath(Path.Combine(dir.FullName, "..", "shared", "data"));
-    throw new DirectoryNotFoundException("No MlNetSsl.sln above the program; pass --data.");
+        if (File.Exists(Path.Combine(dir.FullName, "MlNetSsl.sln"))) return dir.FullName;
+    return null;
 }
+
+static string CpuModel() => File.Exists("/proc/cpuinfo")
+    ? File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':', 2)[1].Trim() ?? "unknown CPU"
+    : "unknown CPU";
 
 static string LoadAverage() => File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Split(' ')[0] : "n/a";
 

@@ -89,7 +89,7 @@ internal static class TablesBenchmark
     private static string LoadAverage() => File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Split(' ')[0] : "n/a";
 
     /// <summary>A table split into training rows (most labels hidden) and test rows.</summary>
-    private sealed class Table
+    internal sealed class Table
     {
         private Table(string name, string description, float[][] features, float[] labels, double labeledFraction)
         {
@@ -198,7 +198,7 @@ internal static class TablesBenchmark
         }
     }
 
-    private sealed class TableRow
+    internal sealed class TableRow
     {
         public float[] Features { get; set; } = [];
 

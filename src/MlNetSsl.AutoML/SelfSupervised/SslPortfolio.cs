@@ -34,14 +34,25 @@ internal static class SslPortfolio
             if (entry.TryGetProperty("maxLabeledRows", out JsonElement maxLabeled) && labeledRows > maxLabeled.GetInt32()) continue;
             if (entry.TryGetProperty("minLabeledRows", out JsonElement minLabeled) && labeledRows < minLabeled.GetInt32()) continue;
             if (entry.TryGetProperty("maxRows", out JsonElement maxRows) && rows > maxRows.GetInt64()) continue;
-            Parameters configuration = space.Default;
-            foreach (JsonProperty setting in entry.GetProperty("settings").EnumerateObject())
-                configuration = Apply(configuration, setting.Name, Value(setting.Value));
+            Parameters configuration = Configure(space, entry.GetProperty("settings"));
             if (!space.Contains(configuration) || SslSearchSpace.EffectiveConfiguration(configuration) is not { } reduced || !seen.Add(reduced)) continue;
             result.Add((entry.GetProperty("name").GetString()!, configuration));
         }
         return result;
     }
+
+    /// <summary>The space's default configuration with an entry's settings (an object of dotted option paths and values)
+    /// applied; a setting whose option the space lacks is ignored.</summary>
+    public static Parameters Configure(SearchSpace space, JsonElement settings)
+    {
+        Parameters configuration = space.Default;
+        foreach (JsonProperty setting in settings.EnumerateObject())
+            configuration = Apply(configuration, setting.Name, Value(setting.Value));
+        return configuration;
+    }
+
+    /// <summary>The embedded data file's text.</summary>
+    public static string Json => Data.Value.Json;
 
     /// <summary>A short hash of the data file, so a checkpoint written with another portfolio is refused.</summary>
     public static string Version => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(Data.Value.Json)))[..8];

@@ -44,6 +44,57 @@ public sealed class SslPortfolioTests : IDisposable
     }
 
     [Fact]
+    public void TheLearnedOrderTakesTheMostGainPerSecondFirstAndLeavesOutWhatAddsNothing()
+    {
+        // Dataset A: raw wins; dataset B: the SSL pipelines win. "ssl" and "ssl + LightGBM" share one pretraining (18 s).
+        var m = new List<SslPortfolioBuilder.Measurement>
+        {
+            new("raw", "A", 0.80, 1, 0), new("raw", "B", 0.50, 1, 0),
+            new("ssl", "A", 0.70, 20, 18), new("ssl", "B", 0.90, 20, 18),
+            new("ssl + LightGBM", "A", 0.75, 21, 18), new("ssl + LightGBM", "B", 0.95, 21, 18),
+            new("useless", "A", 0.60, 0.5, 0), new("useless", "B", 0.40, 0.5, 0),
+        };
+        string? Key(string name) => name.StartsWith("ssl", StringComparison.Ordinal) ? "ssl pretraining" : null;
+        IReadOnlyList<SslPortfolioBuilder.Step> order = SslPortfolioBuilder.Order(m, Key);
+
+        // Scaled per dataset (A: 0.6..0.8, B: 0.4..0.95): raw gains (1 + 0.18) / 2 = 0.59 for 1 s, far ahead per second;
+        // then SSL + LightGBM (0.41 for 21 s) beats SSL (0.36 for 20 s); after it SSL raises no dataset's best, and
+        // "useless" never does: both are left out.
+        Assert.Equal(["raw", "ssl + LightGBM"], order.Select(s => s.Candidate));
+        Assert.Equal((1 + 0.1 / 0.55) / 2, order[0].Gain, 9);
+        Assert.Equal(0.5 * (1 - 0.1 / 0.55), order[1].Gain, 9);
+        Assert.Equal(21, order[1].Seconds, 9);
+
+        // Once an entry with the same pretraining is in, the next one costs only its downstream part.
+        var shared = new List<SslPortfolioBuilder.Measurement>
+        {
+            new("probe", "A", 1.0, 10, 9), new("probe", "B", 0.5, 10, 9),
+            new("lightgbm", "A", 0.5, 10, 9), new("lightgbm", "B", 1.0, 10, 9),
+            new("raw", "A", 0.0, 1, 0), new("raw", "B", 0.0, 1, 0),
+        };
+        order = SslPortfolioBuilder.Order(shared, name => name == "raw" ? null : "same encoder");
+        Assert.Equal(["probe", "lightgbm"], order.Select(s => s.Candidate)); // a tie per second goes to the earlier candidate
+        Assert.Equal([10.0, 1.0], order.Select(s => s.Seconds));
+
+        var incomplete = m.Where(x => !(x.Candidate == "raw" && x.Dataset == "B")).ToList();
+        Assert.Contains("'raw'", Assert.Throws<ArgumentException>(() => SslPortfolioBuilder.Order(incomplete, Key)).Message);
+    }
+
+    [Fact]
+    public void TheEmbeddedPortfolioIsTheDataFilesOrder()
+    {
+        // What For returns is the data file's list for the kind, in its order, minus entries outside the size limits.
+        using var json = System.Text.Json.JsonDocument.Parse(SslPortfolio.Json);
+        foreach (SslInputKind kind in new[] { SslInputKind.Tabular, SslInputKind.Image, SslInputKind.Series })
+        {
+            string[] names = json.RootElement.GetProperty("portfolios").GetProperty(kind.ToString()).EnumerateArray()
+                .Where(e => !(e.TryGetProperty("minLabeledRows", out var min) && 500 < min.GetInt32()) && !(e.TryGetProperty("maxRows", out var max) && 5000 > max.GetInt64()))
+                .Select(e => e.GetProperty("name").GetString()!).ToArray();
+            Assert.Equal(names, SslPortfolio.For(SslSearchSpace.For(kind), kind, rows: 5000, labeledRows: 500).Select(e => e.Name));
+        }
+    }
+
+    [Fact]
     public async Task TheDefaultTunerRunsTheRawBaselinesFirst()
     {
         var ml = new MLContext(seed: 1);

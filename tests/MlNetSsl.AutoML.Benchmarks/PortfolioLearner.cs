@@ -1,0 +1,223 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using Microsoft.ML;
+using MlNetSsl;
+using MlNetSsl.AutoML;
+
+/// <summary>
+/// Learns the experiment's portfolio (src/MlNetSsl.AutoML/SelfSupervised/SslPortfolio.json) from measurements: every
+/// candidate configuration of an input kind runs alone, as the experiment's only trial, on every benchmark dataset of
+/// that kind (the shared tables; CIFAR-10 pools of two sizes) with 10% of the labels; its refitted pipeline is scored on
+/// held-out test rows and its trial time recorded. <see cref="SslPortfolioBuilder"/> then orders the candidates by gain in
+/// test accuracy per second. Prints the measurements and the order; <c>--write</c> rewrites the portfolios it learned in
+/// the data file (other kinds are kept as they are).
+/// </summary>
+internal static class PortfolioLearner
+{
+    /// <summary>A candidate entry: settings as in the data file, and the size limits that make it runnable or sensible.</summary>
+    private sealed record Candidate(string Name, string Settings, int? MinLabeledRows = null, long? MaxRows = null);
+
+    private static readonly Dictionary<SslInputKind, Candidate[]> Candidates = new()
+    {
+        [SslInputKind.Tabular] =
+        [
+            new("raw LightGBM", """{ "Features": "RawFeatures", "Downstream.Trainer": "LightGbm" }"""),
+            new("raw L-BFGS", """{ "Features": "RawFeatures", "Downstream.Trainer": "LinearProbe" }"""),
+            new("raw LightGBM, small leaves", """{ "Features": "RawFeatures", "Downstream.Trainer": "LightGbm", "Downstream.LightGbmMinimumRowsPerLeaf": 5, "Downstream.LightGbmIterations": 50 }"""),
+            new("short SSL + L-BFGS probe", """{ "Features": "SelfSupervised", "Pretraining.Epochs": 3, "Downstream.Trainer": "LinearProbe" }"""),
+            new("raw + short SSL + LightGBM", """{ "Features": "RawAndSelfSupervised", "Pretraining.Epochs": 3, "Downstream.Trainer": "LightGbm" }"""),
+            new("raw + short SSL + L-BFGS", """{ "Features": "RawAndSelfSupervised", "Pretraining.Epochs": 3, "Downstream.Trainer": "LinearProbe" }"""),
+            new("default configuration", "{ }"),
+            new("raw + SSL + LightGBM", """{ "Features": "RawAndSelfSupervised", "Downstream.Trainer": "LightGbm" }"""),
+            new("SSL + fine-tuning, 10 epochs", """{ "Features": "SelfSupervised", "Downstream.Trainer": "FineTune", "Downstream.FineTuneEpochs": 10 }"""),
+        ],
+        [SslInputKind.Image] =
+        [
+            new("short SSL + L-BFGS probe", """{ "Features": "SelfSupervised", "Pretraining.Epochs": 3, "Downstream.Trainer": "LinearProbe" }"""),
+            new("raw pixels L-BFGS", """{ "Features": "RawFeatures", "Downstream.Trainer": "LinearProbe" }""", MaxRows: 20000),
+            new("default configuration", "{ }"),
+            new("SSL + LightGBM", """{ "Features": "SelfSupervised", "Downstream.Trainer": "LightGbm" }"""),
+            new("SSL + fine-tuning, 10 epochs", """{ "Features": "SelfSupervised", "Downstream.Trainer": "FineTune", "Downstream.FineTuneEpochs": 10 }"""),
+            new("SSL + FixMatch fine-tuning, 10 epochs", """{ "Features": "SelfSupervised", "Downstream.Trainer": "FineTune", "Downstream.SemiSupervised": true, "Downstream.FineTuneEpochs": 10 }""", MinLabeledRows: 50),
+            new("short SSL + FixMatch fine-tuning, 10 epochs", """{ "Features": "SelfSupervised", "Pretraining.Epochs": 3, "Downstream.Trainer": "FineTune", "Downstream.SemiSupervised": true, "Downstream.FineTuneEpochs": 10 }""", MinLabeledRows: 50),
+        ],
+    };
+
+    /// <summary>One benchmark dataset: training rows (most labels hidden), its input column, and a test scorer.</summary>
+    private sealed record Dataset(string Name, IDataView Train, string InputColumn, long Rows, int LabeledRows, Func<ITransformer, double> TestAccuracy);
+
+    public static async Task<int> RunAsync(string dataRoot, IReadOnlyList<string> kinds, bool write, string? portfolioFile)
+    {
+        var ml = new MLContext(seed: 1);
+        var learned = new Dictionary<string, List<(Candidate Candidate, SslPortfolioBuilder.Step Step)>>();
+        foreach (string kindName in kinds)
+        {
+            SslInputKind kind = Enum.Parse<SslInputKind>(kindName, ignoreCase: true);
+            if (!Candidates.TryGetValue(kind, out Candidate[]? candidates))
+                throw new ArgumentException($"No candidates for {kind}; learn Tabular or Image.");
+            Dataset[] datasets = Datasets(ml, dataRoot, kind);
+            var measurements = new List<SslPortfolioBuilder.Measurement>();
+            Console.WriteLine($"## {kind}: {candidates.Length} candidates on {string.Join(", ", datasets.Select(d => $"{d.Name} ({d.Rows} rows, {d.LabeledRows} labeled)"))}");
+            Console.WriteLine();
+            Console.WriteLine("| dataset | candidate | test accuracy | trial time | of which pretraining | CV accuracy | load |");
+            Console.WriteLine("|---|---|---|---|---|---|---|");
+            foreach (Dataset dataset in datasets)
+            {
+                var onDataset = new List<SslPortfolioBuilder.Measurement>();
+                foreach (Candidate candidate in candidates)
+                {
+                    if (!Fits(candidate, dataset.Rows, dataset.LabeledRows))
+                    {
+                        Console.WriteLine($"| {dataset.Name} | {candidate.Name} | not run (size limits) | - | - | - | - |");
+                        continue;
+                    }
+                    (SslPortfolioBuilder.Measurement m, double? cv) = await Measure(ml, dataset, candidate);
+                    onDataset.Add(m);
+                    Console.WriteLine(FormattableString.Invariant(
+                        $"| {dataset.Name} | {candidate.Name} | {100 * m.Value:0.0} | {m.Seconds:0.0} s | {m.PretrainingSeconds:0.0} s | {(cv is double v ? $"{100 * v:0.0}" : "failed")} | {LoadAverage()} |"));
+                }
+                // A candidate the dataset's size rules out adds nothing there and costs nothing (the experiment skips it).
+                double worst = onDataset.Min(m => m.Value);
+                foreach (Candidate skipped in candidates.Where(c => onDataset.All(m => m.Candidate != c.Name)))
+                    onDataset.Add(new SslPortfolioBuilder.Measurement(skipped.Name, dataset.Name, worst, 0, 0));
+                measurements.AddRange(onDataset);
+            }
+            IReadOnlyList<SslPortfolioBuilder.Step> order = SslPortfolioBuilder.Order(measurements, name => PretrainingKey(candidates.Single(c => c.Name == name)));
+            Console.WriteLine();
+            Console.WriteLine($"Learned {kind} order (gain: mean rise of the best scaled test accuracy so far; seconds: mean cost at that place):");
+            Console.WriteLine();
+            Console.WriteLine("| place | candidate | gain | seconds |");
+            Console.WriteLine("|---|---|---|---|");
+            for (int i = 0; i < order.Count; i++)
+                Console.WriteLine(FormattableString.Invariant($"| {i + 1} | {order[i].Candidate} | {order[i].Gain:0.000} | {order[i].Seconds:0.0} |"));
+            string[] left = candidates.Select(c => c.Name).Except(order.Select(s => s.Candidate)).ToArray();
+            Console.WriteLine(left.Length == 0 ? "" : $"Left out (raise no dataset's best): {string.Join("; ", left)}.");
+            Console.WriteLine();
+            learned[kind.ToString()] = order.Select(s => (candidates.Single(c => c.Name == s.Candidate), s)).ToList();
+        }
+        if (write)
+        {
+            string path = portfolioFile ?? throw new InvalidOperationException("--write needs the repository (run it from the repository with dotnet run).");
+            string json = Rewrite(File.ReadAllText(path), learned, kinds);
+            string temporary = path + ".tmp";
+            File.WriteAllText(temporary, json);
+            File.Move(temporary, path, overwrite: true);
+            Console.WriteLine($"Wrote the learned portfolio(s) to {Path.GetFileName(path)}.");
+        }
+        return 0;
+    }
+
+    private static bool Fits(Candidate candidate, long rows, int labeledRows) =>
+        !(candidate.MinLabeledRows is int min && labeledRows < min) && !(candidate.MaxRows is long max && rows > max);
+
+    /// <summary>Candidates with the same pretraining settings share the experiment's cached encoder.</summary>
+    private static string? PretrainingKey(Candidate candidate)
+    {
+        using JsonDocument settings = JsonDocument.Parse(candidate.Settings);
+        string features = settings.RootElement.TryGetProperty("Features", out JsonElement f) ? f.GetString()! : "SelfSupervised";
+        if (features == "RawFeatures") return null;
+        return string.Join(";", settings.RootElement.EnumerateObject().Where(p => p.Name.StartsWith("Pretraining.", StringComparison.Ordinal))
+            .Select(p => $"{p.Name}={p.Value.GetRawText()}").Order(StringComparer.Ordinal));
+    }
+
+    private static async Task<(SslPortfolioBuilder.Measurement, double? Cv)> Measure(MLContext ml, Dataset dataset, Candidate candidate)
+    {
+        using JsonDocument settings = JsonDocument.Parse(candidate.Settings);
+        JsonElement root = settings.RootElement.Clone();
+        var clock = Stopwatch.StartNew();
+        SslExperimentResult result = await ml.SelfSupervisedExperiment()
+            .SetDataset(dataset.Train).SetInputColumn(dataset.InputColumn)
+            .SetTuner(SslTuner.Custom($"portfolio candidate {candidate.Name}", (space, _) => new FixedTuner(SslPortfolio.Configure(space, root))))
+            .SetOneStandardErrorRule(false)
+            .SetMaxTrials(1)
+            .RunAsync();
+        TrialRecord trial = result.Trials.Single();
+        double pretraining = result.TrialMeasures.Where(m => m.TrialId == trial.TrialId).Sum(m => m.PretrainingSeconds);
+        double accuracy = dataset.TestAccuracy(result.BestTrial.Model);
+        foreach (var owned in ((IEnumerable<ITransformer>)result.BestTrial.Model).OfType<IDisposable>()) owned.Dispose();
+        return (new SslPortfolioBuilder.Measurement(candidate.Name, dataset.Name, accuracy, trial.Duration.TotalSeconds, pretraining), trial.Metric);
+    }
+
+    private static Dataset[] Datasets(MLContext ml, string dataRoot, SslInputKind kind)
+    {
+        if (kind == SslInputKind.Tabular)
+        {
+            return new[] { "banknote", "abalone", "horse-colic", "wine", "higgs" }.Select(name =>
+            {
+                TablesBenchmark.Table table = TablesBenchmark.Table.Load(dataRoot, name, 0.1);
+                IDataView test = table.TestView(ml);
+                return new Dataset(name, table.TrainView(ml), "Features", table.Train.Length, table.Train.Count(r => !float.IsNaN(r.Label)),
+                    model => table.Score(model.Transform(test)).Accuracy);
+            }).ToArray();
+        }
+        return new[] { 1000, 2000 }.Select(pool =>
+        {
+            Benchmark cifar = Benchmark.Cifar(ml, dataRoot, pool, 0.1, testRows: 500, maxEpochs: 1, work: "");
+            return new Dataset($"CIFAR-10 {pool}", cifar.Train, cifar.InputColumn, pool, pool / 10, cifar.TestAccuracy);
+        }).ToArray();
+    }
+
+    /// <summary>The data file with the learned kinds' entries replaced (in their learned order) and its "about" saying how.</summary>
+    private static string Rewrite(string json, Dictionary<string, List<(Candidate Candidate, SslPortfolioBuilder.Step Step)>> learned, IReadOnlyList<string> kinds)
+    {
+        using JsonDocument current = JsonDocument.Parse(json);
+        var buffer = new MemoryStream();
+        using (var writer = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))
+        {
+            writer.WriteStartObject();
+            writer.WriteStartArray("about");
+            foreach (string line in About(learned.Keys)) writer.WriteStringValue(line);
+            writer.WriteEndArray();
+            writer.WriteStartObject("portfolios");
+            foreach (JsonProperty kind in current.RootElement.GetProperty("portfolios").EnumerateObject())
+            {
+                writer.WritePropertyName(kind.Name);
+                if (!learned.TryGetValue(kind.Name, out var entries))
+                {
+                    kind.Value.WriteTo(writer);
+                    continue;
+                }
+                writer.WriteStartArray();
+                foreach ((Candidate candidate, SslPortfolioBuilder.Step step) in entries)
+                {
+                    writer.WriteStartObject();
+                    writer.WriteString("name", candidate.Name);
+                    if (candidate.MinLabeledRows is int min) writer.WriteNumber("minLabeledRows", min);
+                    if (candidate.MaxRows is long max) writer.WriteNumber("maxRows", max);
+                    writer.WriteNumber("learnedGain", Math.Round(step.Gain, 4));
+                    writer.WriteNumber("learnedSeconds", Math.Round(step.Seconds, 1));
+                    writer.WritePropertyName("settings");
+                    using (JsonDocument settings = JsonDocument.Parse(candidate.Settings)) settings.RootElement.WriteTo(writer);
+                    writer.WriteEndObject();
+                }
+                writer.WriteEndArray();
+            }
+            writer.WriteEndObject();
+            writer.WriteEndObject();
+        }
+        return Encoding.UTF8.GetString(buffer.ToArray()) + "\n";
+    }
+
+    private static IEnumerable<string> About(IEnumerable<string> learnedKinds) =>
+    [
+        "The configurations ml.SelfSupervisedExperiment() runs before its tuner's proposals, per input kind, in order of",
+        "expected value per second: cheap strong baselines first, so a budget spent by one slow SSL trial can never leave",
+        "the plain baselines untried (FLAML's zero-shot configurations and auto-sklearn's portfolios are the model).",
+        "Each entry's settings change the search space's default configuration (dotted option paths); a setting whose",
+        "option is not in the space is ignored (Pretraining.Epochs under a scheduler: the fidelity sets the epochs), and",
+        "an entry whose values the space does not offer is skipped. minLabeledRows / maxRows restrict an entry to datasets",
+        "of that size. Entries that share their Pretraining options reuse one pretrained encoder from the cache.",
+        $"Learned ({string.Join(", ", learnedKinds)}) with",
+        "  dotnet run -c Release --project tests/MlNetSsl.AutoML.Benchmarks -- portfolio-learn --kinds Tabular,Image --write",
+        "which runs every candidate alone on the shared tables (banknote, abalone, horse-colic, white wine, HIGGS) and on",
+        "CIFAR-10 pools of 1,000 and 2,000 images, each with 10% of the labels, scores the refitted pipeline on held-out",
+        "test rows and orders the candidates greedily by mean gain in test accuracy (scaled per dataset between the worst",
+        "and the best candidate) per mean second (SslPortfolioBuilder). learnedGain / learnedSeconds are each entry's",
+        "figures at its place; candidates that raised no dataset's best are left out. The Series order is hand-derived",
+        "(raw fits first, then a short SSL run), see docs/automl.md, 'Portfolio'.",
+    ];
+
+    private static string LoadAverage() => File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Split(' ')[0] : "n/a";
+}
