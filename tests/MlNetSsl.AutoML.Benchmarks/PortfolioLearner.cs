@@ -48,8 +48,14 @@ internal static class PortfolioLearner
     /// <summary>One benchmark dataset: training rows (most labels hidden), its input column, and a test scorer.</summary>
     private sealed record Dataset(string Name, IDataView Train, string InputColumn, long Rows, int LabeledRows, Func<ITransformer, double> TestAccuracy);
 
-    public static async Task<int> RunAsync(string dataRoot, IReadOnlyList<string> kinds, bool write, string? portfolioFile)
+    /// <param name="dataRoot">The shared data folder.</param>
+    /// <param name="kinds">The input kinds to learn.</param>
+    /// <param name="write">Rewrite the data file.</param>
+    /// <param name="portfolioFile">The data file.</param>
+    /// <param name="measurementsFile">A saved output of an earlier run: its measurement rows are read instead of measuring again.</param>
+    public static async Task<int> RunAsync(string dataRoot, IReadOnlyList<string> kinds, bool write, string? portfolioFile, string? measurementsFile)
     {
+        string[]? saved = measurementsFile is null ? null : File.ReadAllLines(measurementsFile);
         var ml = new MLContext(seed: 1);
         var learned = new Dictionary<string, List<(Candidate Candidate, SslPortfolioBuilder.Step Step)>>();
         foreach (string kindName in kinds)
@@ -57,7 +63,7 @@ internal static class PortfolioLearner
             SslInputKind kind = Enum.Parse<SslInputKind>(kindName, ignoreCase: true);
             if (!Candidates.TryGetValue(kind, out Candidate[]? candidates))
                 throw new ArgumentException($"No candidates for {kind}; learn Tabular or Image.");
-            Dataset[] datasets = Datasets(ml, dataRoot, kind);
+            Dataset[] datasets = saved is null ? Datasets(ml, dataRoot, kind) : SavedDatasets(saved, candidates);
             var measurements = new List<SslPortfolioBuilder.Measurement>();
             Console.WriteLine($"## {kind}: {candidates.Length} candidates on {string.Join(", ", datasets.Select(d => $"{d.Name} ({d.Rows} rows, {d.LabeledRows} labeled)"))}");
             Console.WriteLine();
@@ -68,12 +74,14 @@ internal static class PortfolioLearner
                 var onDataset = new List<SslPortfolioBuilder.Measurement>();
                 foreach (Candidate candidate in candidates)
                 {
-                    if (!Fits(candidate, dataset.Rows, dataset.LabeledRows))
+                    if (!Fits(candidate, dataset.Rows, dataset.LabeledRows)
+                        || (saved is not null && !SavedRows(saved).Any(c => c[0] == dataset.Name && c[1] == candidate.Name)))
                     {
                         Console.WriteLine($"| {dataset.Name} | {candidate.Name} | not run (size limits) | - | - | - | - |");
                         continue;
                     }
-                    (SslPortfolioBuilder.Measurement m, double? cv) = await Measure(ml, dataset, candidate);
+                    (SslPortfolioBuilder.Measurement m, double? cv) = saved is null ? await Measure(ml, dataset, candidate)
+                        : Saved(saved, dataset.Name, candidate.Name);
                     onDataset.Add(m);
                     Console.WriteLine(FormattableString.Invariant(
                         $"| {dataset.Name} | {candidate.Name} | {100 * m.Value:0.0} | {m.Seconds:0.0} s | {m.PretrainingSeconds:0.0} s | {(cv is double v ? $"{100 * v:0.0}" : "failed")} | {LoadAverage()} |"));
@@ -92,8 +100,7 @@ internal static class PortfolioLearner
             Console.WriteLine("|---|---|---|---|");
             for (int i = 0; i < order.Count; i++)
                 Console.WriteLine(FormattableString.Invariant($"| {i + 1} | {order[i].Candidate} | {order[i].Gain:0.000} | {order[i].Seconds:0.0} |"));
-            string[] left = candidates.Select(c => c.Name).Except(order.Select(s => s.Candidate)).ToArray();
-            Console.WriteLine(left.Length == 0 ? "" : $"Left out (raise no dataset's best): {string.Join("; ", left)}.");
+            Console.WriteLine("(Gain 0: raises no benchmark dataset's best; kept last for data where it might.)");
             Console.WriteLine();
             learned[kind.ToString()] = order.Select(s => (candidates.Single(c => c.Name == s.Candidate), s)).ToList();
         }
@@ -108,6 +115,30 @@ internal static class PortfolioLearner
         }
         return 0;
     }
+
+    /// <summary>The datasets a saved output measured these candidates on, with their sizes (never run again).</summary>
+    private static Dataset[] SavedDatasets(string[] lines, Candidate[] candidates)
+    {
+        var names = new List<string>();
+        foreach (string[] cells in SavedRows(lines))
+            if (candidates.Any(c => c.Name == cells[1]) && !names.Contains(cells[0])) names.Add(cells[0]);
+        return names.Select(name => new Dataset(name, null!, "", 0, int.MaxValue, _ => double.NaN)).ToArray();
+    }
+
+    private static (SslPortfolioBuilder.Measurement, double?) Saved(string[] lines, string dataset, string candidate)
+    {
+        string[] cells = SavedRows(lines).FirstOrDefault(c => c[0] == dataset && c[1] == candidate)
+            ?? throw new InvalidDataException($"The saved output has no row for {candidate} on {dataset}.");
+        static double Number(string cell) => double.Parse(cell.Replace(" s", "", StringComparison.Ordinal), CultureInfo.InvariantCulture);
+        return (new SslPortfolioBuilder.Measurement(candidate, dataset, Number(cells[2]) / 100, Number(cells[3]), Number(cells[4])),
+            cells[5] == "failed" ? null : Number(cells[5]) / 100);
+    }
+
+    /// <summary>The measurement rows of a saved output: | dataset | candidate | test accuracy | time | pretraining | CV | load |.</summary>
+    private static IEnumerable<string[]> SavedRows(string[] lines) => lines
+        .Where(l => l.StartsWith("| ", StringComparison.Ordinal))
+        .Select(l => l.Trim().Trim('|').Split('|').Select(c => c.Trim()).ToArray())
+        .Where(c => c.Length == 7 && c[0] != "dataset" && c[3].EndsWith(" s", StringComparison.Ordinal));
 
     private static bool Fits(Candidate candidate, long rows, int labeledRows) =>
         !(candidate.MinLabeledRows is int min && labeledRows < min) && !(candidate.MaxRows is long max && rows > max);
@@ -215,7 +246,7 @@ internal static class PortfolioLearner
         "CIFAR-10 pools of 1,000 and 2,000 images, each with 10% of the labels, scores the refitted pipeline on held-out",
         "test rows and orders the candidates greedily by mean gain in test accuracy (scaled per dataset between the worst",
         "and the best candidate) per mean second (SslPortfolioBuilder). learnedGain / learnedSeconds are each entry's",
-        "figures at its place; candidates that raised no dataset's best are left out. The Series order is hand-derived",
+        "figures at its place; candidates that raised no dataset's best come last (gain 0). The Series order is hand-derived",
         "(raw fits first, then a short SSL run), see docs/automl.md, 'Portfolio'.",
     ];
 

@@ -24,6 +24,7 @@ using MlNetSsl.TestData;
 //     [--tpe-cost W (the default search with TPE's cost weight W)] [--skip-previous (only the default search)]
 // compares raw LightGBM and L-BFGS with the experiment's defaults and its previous defaults on shared tables (see Tables.cs).
 //   dotnet run -c Release --project tests/MlNetSsl.AutoML.Benchmarks -- portfolio-learn [--kinds Tabular,Image] [--write]
+//     [--measurements FILE (a saved output of an earlier run: order from its measurement rows instead of measuring)]
 // measures every portfolio candidate alone on the shared data and orders them by gain per second; --write puts the order
 // into src/MlNetSsl.AutoML/SelfSupervised/SslPortfolio.json (see PortfolioLearner.cs).
 //   dotnet run -c Release --project tests/MlNetSsl.AutoML.Benchmarks -- images-as-user [--budget S (600)] [--pool N (5000)]
@@ -50,7 +51,8 @@ if (args.Length > 0 && args[0] == "portfolio-learn")
         $"command: dotnet run -c Release --project tests/MlNetSsl.AutoML.Benchmarks -- {string.Join(' ', args)}");
     string? repository = RepositoryRoot();
     return await PortfolioLearner.RunAsync(Option("--data", null) ?? FindSharedData(), (Option("--kinds", null) ?? "Tabular,Image").Split(','),
-        args.Contains("--write"), repository is null ? null : Path.Combine(repository, "src", "MlNetSsl.AutoML", "SelfSupervised", "SslPortfolio.json"));
+        args.Contains("--write"), repository is null ? null : Path.Combine(repository, "src", "MlNetSsl.AutoML", "SelfSupervised", "SslPortfolio.json"),
+        Option("--measurements", null));
 }
 if (args.Length > 0 && args[0] == "tables")
 {

@@ -469,7 +469,7 @@ public sealed class SslExperiment
     /// with a metric that does not depend on the fidelity), those within one standard error of the best's metric are
     /// equally good as far as the cross-validation can tell, and the simplest of them is chosen: raw features (no encoder)
     /// before a trainer on embeddings before a fine-tuned or from-scratch network, then the cheapest (trial time plus the
-    /// pretraining time it reused from the cache), then leaderboard order. Without a standard error (a single fold value) the best stands.
+    /// pretraining time it reused from the cache), then leaderboard order. Without a positive standard error (every fold scored the same) the best stands.
     /// </summary>
     internal static (TrialRecord Trial, string Explanation) SelectWithinOneStandardError(IReadOnlyList<TrialRecord> leaderboard,
         IReadOnlyList<SslTrialMeasures> measures, bool maximize)

@@ -44,7 +44,7 @@ public sealed class SslPortfolioTests : IDisposable
     }
 
     [Fact]
-    public void TheLearnedOrderTakesTheMostGainPerSecondFirstAndLeavesOutWhatAddsNothing()
+    public void TheLearnedOrderTakesTheMostGainPerSecondFirstAndPutsWhatAddsNothingLast()
     {
         // Dataset A: raw wins; dataset B: the SSL pipelines win. "ssl" and "ssl + LightGBM" share one pretraining (18 s).
         var m = new List<SslPortfolioBuilder.Measurement>
@@ -58,12 +58,15 @@ public sealed class SslPortfolioTests : IDisposable
         IReadOnlyList<SslPortfolioBuilder.Step> order = SslPortfolioBuilder.Order(m, Key);
 
         // Scaled per dataset (A: 0.6..0.8, B: 0.4..0.95): raw gains (1 + 0.18) / 2 = 0.59 for 1 s, far ahead per second;
-        // then SSL + LightGBM (0.41 for 21 s) beats SSL (0.36 for 20 s); after it SSL raises no dataset's best, and
-        // "useless" never does: both are left out.
-        Assert.Equal(["raw", "ssl + LightGBM"], order.Select(s => s.Candidate));
+        // then SSL + LightGBM (0.41 for 21 s) beats SSL (0.36 for 20 s). After it SSL raises no dataset's best and
+        // "useless" never does: they come last with no gain, SSL first (mean scaled value 0.70 for the 2 s its shared
+        // pretraining leaves, against 0 for "useless").
+        Assert.Equal(["raw", "ssl + LightGBM", "ssl", "useless"], order.Select(s => s.Candidate));
         Assert.Equal((1 + 0.1 / 0.55) / 2, order[0].Gain, 9);
         Assert.Equal(0.5 * (1 - 0.1 / 0.55), order[1].Gain, 9);
         Assert.Equal(21, order[1].Seconds, 9);
+        Assert.Equal([0.0, 0.0], order.Skip(2).Select(s => s.Gain));
+        Assert.Equal(2, order[2].Seconds, 9);
 
         // Once an entry with the same pretraining is in, the next one costs only its downstream part.
         var shared = new List<SslPortfolioBuilder.Measurement>
@@ -73,8 +76,8 @@ public sealed class SslPortfolioTests : IDisposable
             new("raw", "A", 0.0, 1, 0), new("raw", "B", 0.0, 1, 0),
         };
         order = SslPortfolioBuilder.Order(shared, name => name == "raw" ? null : "same encoder");
-        Assert.Equal(["probe", "lightgbm"], order.Select(s => s.Candidate)); // a tie per second goes to the earlier candidate
-        Assert.Equal([10.0, 1.0], order.Select(s => s.Seconds));
+        Assert.Equal(["probe", "lightgbm", "raw"], order.Select(s => s.Candidate)); // a tie per second goes to the earlier candidate
+        Assert.Equal([10.0, 1.0, 1.0], order.Select(s => s.Seconds));
 
         var incomplete = m.Where(x => !(x.Candidate == "raw" && x.Dataset == "B")).ToList();
         Assert.Contains("'raw'", Assert.Throws<ArgumentException>(() => SslPortfolioBuilder.Order(incomplete, Key)).Message);
