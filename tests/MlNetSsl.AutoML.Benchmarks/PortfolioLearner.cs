@@ -63,7 +63,8 @@ internal static class PortfolioLearner
             SslInputKind kind = Enum.Parse<SslInputKind>(kindName, ignoreCase: true);
             if (!Candidates.TryGetValue(kind, out Candidate[]? candidates))
                 throw new ArgumentException($"No candidates for {kind}; learn Tabular or Image.");
-            Dataset[] datasets = saved is null ? Datasets(ml, dataRoot, kind) : SavedDatasets(saved, candidates);
+            string[]? savedSection = saved is null ? null : Section(saved, kind);
+            Dataset[] datasets = savedSection is null ? Datasets(ml, dataRoot, kind) : SavedDatasets(savedSection, candidates);
             var measurements = new List<SslPortfolioBuilder.Measurement>();
             Console.WriteLine($"## {kind}: {candidates.Length} candidates on {string.Join(", ", datasets.Select(d => $"{d.Name} ({d.Rows} rows, {d.LabeledRows} labeled)"))}");
             Console.WriteLine();
@@ -75,13 +76,13 @@ internal static class PortfolioLearner
                 foreach (Candidate candidate in candidates)
                 {
                     if (!Fits(candidate, dataset.Rows, dataset.LabeledRows)
-                        || (saved is not null && !SavedRows(saved).Any(c => c[0] == dataset.Name && c[1] == candidate.Name)))
+                        || (savedSection is not null && !SavedRows(savedSection).Any(c => c[0] == dataset.Name && c[1] == candidate.Name)))
                     {
                         Console.WriteLine($"| {dataset.Name} | {candidate.Name} | not run (size limits) | - | - | - | - |");
                         continue;
                     }
-                    (SslPortfolioBuilder.Measurement m, double? cv) = saved is null ? await Measure(ml, dataset, candidate)
-                        : Saved(saved, dataset.Name, candidate.Name);
+                    (SslPortfolioBuilder.Measurement m, double? cv) = savedSection is null ? await Measure(ml, dataset, candidate)
+                        : Saved(savedSection, dataset.Name, candidate.Name);
                     onDataset.Add(m);
                     Console.WriteLine(FormattableString.Invariant(
                         $"| {dataset.Name} | {candidate.Name} | {100 * m.Value:0.0} | {m.Seconds:0.0} s | {m.PretrainingSeconds:0.0} s | {(cv is double v ? $"{100 * v:0.0}" : "failed")} | {LoadAverage()} |"));
@@ -114,6 +115,15 @@ internal static class PortfolioLearner
             Console.WriteLine($"Wrote the learned portfolio(s) to {Path.GetFileName(path)}.");
         }
         return 0;
+    }
+
+    /// <summary>The lines of a saved output under its "## kind:" heading, up to the next heading of that level.</summary>
+    private static string[] Section(string[] lines, SslInputKind kind)
+    {
+        int start = Array.FindIndex(lines, l => l.StartsWith($"## {kind}:", StringComparison.Ordinal));
+        if (start < 0) throw new InvalidDataException($"The saved output has no '## {kind}:' section.");
+        int end = Array.FindIndex(lines, start + 1, l => l.StartsWith("## ", StringComparison.Ordinal));
+        return lines[start..(end < 0 ? lines.Length : end)];
     }
 
     /// <summary>The datasets a saved output measured these candidates on, with their sizes (never run again).</summary>
@@ -195,7 +205,8 @@ internal static class PortfolioLearner
     {
         using JsonDocument current = JsonDocument.Parse(json);
         var buffer = new MemoryStream();
-        using (var writer = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))
+        // Relaxed escaping keeps the apostrophes of the "about" text readable.
+        using (var writer = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
         {
             writer.WriteStartObject();
             writer.WriteStartArray("about");

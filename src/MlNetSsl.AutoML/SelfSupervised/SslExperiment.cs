@@ -187,7 +187,8 @@ public sealed class SslExperiment
 
     /// <summary>Caps every trial segment's time, with a time budget, at <paramref name="fractionOfRemainingBudget"/> of the
     /// budget left when it starts: a segment over its cap fails with a <see cref="TimeoutException"/> and the search goes on,
-    /// so one slow configuration cannot take the rest of the budget. Default 0.5; 1 caps only at the budget itself.</summary>
+    /// so one slow configuration cannot take the rest of the budget. The portfolio's entries (<see cref="SetPortfolio"/>),
+    /// learned to be worth their time, are stopped only by the budget itself. Default 0.5; 1 caps only at the budget itself.</summary>
     /// <param name="fractionOfRemainingBudget">In (0, 1].</param>
     public SslExperiment SetTrialTimeCap(double fractionOfRemainingBudget)
     {
@@ -376,10 +377,12 @@ public sealed class SslExperiment
         SearchSpace space = PrepareSpace(shape.Kind, objective, notes);
         FitSpaceToLabels(space, dataset, foldOfRow, foldCount, notes);
         SslTuner tuner = _tuner ?? SslTuner.Tpe;
+        HashSet<Parameters>? portfolioConfigurations = null;
         if (_portfolio ?? _tuner is null)
         {
             IReadOnlyList<(string Name, Parameters Configuration)> portfolio = SslPortfolio.For(space, shape.Kind, dataset.RowCount, dataset.LabeledCount);
             tuner = tuner.WithPortfolioFirst($"{shape.Kind},{SslPortfolio.Version},{portfolio.Count}", portfolio.Select(p => p.Configuration).ToArray());
+            portfolioConfigurations = portfolio.Select(p => p.Configuration).ToHashSet();
             notes.Add($"Portfolio first ({portfolio.Count} configurations, then {(_tuner ?? SslTuner.Tpe).Name}): {string.Join("; ", portfolio.Select(p => p.Name))}.");
         }
         _search.SetTuner(tuner);
@@ -402,6 +405,7 @@ public sealed class SslExperiment
                 RepeatedFolds = repetitions.Count > 0 ? repetitions : null,
                 TrialTimeCapFraction = _trialTimeCapFraction,
                 FineTuneFolds = fineTuneFolds,
+                Uncapped = portfolioConfigurations,
                 AllowCuda = AllowCuda,
             });
             string metricDescription = objective.Kind == SslObjectiveKind.LabelFree ? "" : $"metric={_metric},repeats={repetitions.Count},";

@@ -23,14 +23,17 @@ public sealed class SslPortfolioTests : IDisposable
     {
         SslSearchSpace tabular = SslSearchSpace.For(SslInputKind.Tabular);
         var entries = SslPortfolio.For(tabular, SslInputKind.Tabular, rows: 7000, labeledRows: 70);
-        Assert.Equal(["raw LightGBM", "raw L-BFGS"], entries.Take(2).Select(e => e.Name));
-        SslTrialParameters first = entries[0].Configuration.AsType<SslTrialParameters>();
-        Assert.Equal((SslFeatureSource.RawFeatures, DownstreamTrainer.LightGbm), (first.Features, first.Downstream.Trainer));
+        // The learned order (portfolio-learn on the shared tables) starts with the raw fits: L-BFGS, then LightGBM.
+        Assert.Equal([(SslFeatureSource.RawFeatures, DownstreamTrainer.LinearProbe), (SslFeatureSource.RawFeatures, DownstreamTrainer.LightGbm)],
+            entries.Take(2).Select(e => e.Configuration.AsType<SslTrialParameters>()).Select(p => (p.Features, p.Downstream.Trainer)));
         Assert.All(entries, e => Assert.True(tabular.Contains(e.Configuration)));
         Assert.Contains(entries, e => e.Configuration.AsType<SslTrialParameters>().Features == SslFeatureSource.RawAndSelfSupervised);
-        Assert.Equal(tabular.Default, entries[^1].Configuration);
-        // The small-leaves entry is for few labels only.
-        Assert.DoesNotContain(SslPortfolio.For(tabular, SslInputKind.Tabular, 100_000, 5000), e => e.Name.Contains("small leaves"));
+        Assert.Contains(entries, e => e.Configuration.Equals(tabular.Default));
+        // Entries with a size limit: FixMatch needs 50 labels, raw pixels stop at 20,000 images.
+        SslSearchSpace imageSpace = SslSearchSpace.For(SslInputKind.Image);
+        Assert.Contains(SslPortfolio.For(imageSpace, SslInputKind.Image, 5000, 500), e => e.Name.Contains("FixMatch"));
+        Assert.DoesNotContain(SslPortfolio.For(imageSpace, SslInputKind.Image, 5000, 40), e => e.Name.Contains("FixMatch"));
+        Assert.DoesNotContain(SslPortfolio.For(imageSpace, SslInputKind.Image, 50_000, 500), e => e.Name.Contains("raw pixels"));
 
         // Without raw input in the space its entries are skipped, not run outside the space.
         SslSearchSpace pretrainedOnly = SslSearchSpace.For(SslInputKind.Tabular).WithoutRawFeatures();
@@ -109,8 +112,8 @@ public sealed class SslPortfolioTests : IDisposable
             .RunAsync();
         foreach (string note in result.Notes) _output.WriteLine(note);
         var byId = result.Trials.OrderBy(t => t.TrialId).Select(t => t.Parameters.AsType<SslTrialParameters>()).ToArray();
-        Assert.Equal((SslFeatureSource.RawFeatures, DownstreamTrainer.LightGbm), (byId[0].Features, byId[0].Downstream.Trainer));
-        Assert.Equal((SslFeatureSource.RawFeatures, DownstreamTrainer.LinearProbe), (byId[1].Features, byId[1].Downstream.Trainer));
+        Assert.Equal((SslFeatureSource.RawFeatures, DownstreamTrainer.LinearProbe), (byId[0].Features, byId[0].Downstream.Trainer));
+        Assert.Equal((SslFeatureSource.RawFeatures, DownstreamTrainer.LightGbm), (byId[1].Features, byId[1].Downstream.Trainer));
         Assert.Contains(result.Notes, n => n.StartsWith("Portfolio first", StringComparison.Ordinal));
         Assert.Equal(0, result.PretrainingReuse!.Segments);
     }
@@ -222,5 +225,23 @@ public sealed class SslPortfolioTests : IDisposable
         Assert.StartsWith("TimeoutException: Trial 1 exceeded its time cap", capped.ErrorMessage);
         Assert.True(capped.Duration < TimeSpan.FromSeconds(30), $"the cap (about 6 s) stopped it, not the budget: {capped.Duration}");
         Assert.Equal(TrialStatus.Completed, result.Trials.Single(t => t.TrialId == 2).Status);
+    }
+
+    [Fact]
+    public async Task PortfolioEntriesAreStoppedOnlyByTheBudgetNotByTheTrialCap()
+    {
+        // A cap of 0.1% of a 60 s budget (60 ms) would fail every trial after the first; the portfolio's entries are
+        // exempt, so the first four (raw fits and a short SSL run with raw features beside it) all complete.
+        var ml = new MLContext(seed: 1);
+        IDataView data = ml.Data.LoadFromEnumerable(SslExperimentData.HiggsWithHiddenLabels(300, labeledEvery: 3));
+        SslExperimentResult result = await ml.SelfSupervisedExperiment()
+            .SetDataset(data).SetInputColumn("Features")
+            .SetObjective(SslObjective.CrossValidatedAccuracy(folds: 3))
+            .SetTrainingTimeInSeconds(60).SetTrialTimeCap(0.001)
+            .SetMaxTrials(4)
+            .RunAsync();
+        foreach (TrialRecord trial in result.Trials) _output.WriteLine($"{trial.TrialId} {trial.Status} {trial.Duration.TotalSeconds:0.000} s {trial.ErrorMessage}");
+        Assert.All(result.Trials, t => Assert.Equal(TrialStatus.Completed, t.Status));
+        Assert.Contains(result.Trials, t => t.TrialId > 0 && t.Duration > TimeSpan.FromMilliseconds(60)); // a cap would have stopped it
     }
 }
