@@ -117,12 +117,14 @@ internal static class PortfolioLearner
         return 0;
     }
 
-    /// <summary>The lines of a saved output under its "## kind:" heading, up to the next heading of that level.</summary>
+    /// <summary>The lines of a saved output (or of the docs that quote it) under its "kind:" heading, up to the next
+    /// heading of that level.</summary>
     private static string[] Section(string[] lines, SslInputKind kind)
     {
-        int start = Array.FindIndex(lines, l => l.StartsWith($"## {kind}:", StringComparison.Ordinal));
+        int start = Array.FindIndex(lines, l => l.StartsWith('#') && l.TrimStart('#').TrimStart().StartsWith($"{kind}:", StringComparison.Ordinal));
         if (start < 0) throw new InvalidDataException($"The saved output has no '## {kind}:' section.");
-        int end = Array.FindIndex(lines, start + 1, l => l.StartsWith("## ", StringComparison.Ordinal));
+        string level = lines[start][..(lines[start].IndexOf(' ') + 1)];
+        int end = Array.FindIndex(lines, start + 1, l => l.StartsWith(level, StringComparison.Ordinal) || (l.StartsWith('#') && l.IndexOf(' ') < level.Length - 1));
         return lines[start..(end < 0 ? lines.Length : end)];
     }
 
