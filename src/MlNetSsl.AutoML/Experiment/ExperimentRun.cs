@@ -73,6 +73,16 @@ internal sealed partial class ExperimentRun
         }
     }
 
+    /// <summary>The shortest segment that produced a metric so far; null before any.</summary>
+    private TimeSpan? ShortestSegment()
+    {
+        TimeSpan? shortest = null;
+        foreach (TrialState trial in _trials.Values)
+            foreach (RungResult rung in trial.Rungs)
+                if (shortest is not TimeSpan s || rung.Duration < s) shortest = rung.Duration;
+        return shortest;
+    }
+
     private async Task<SearchStopReason> LoopAsync(CancellationToken cancellationToken)
     {
         int nextTrialId = 0;
@@ -80,6 +90,10 @@ internal sealed partial class ExperimentRun
         {
             if (cancellationToken.IsCancellationRequested) return SearchStopReason.Cancelled;
             if (!Replaying && _settings.TimeBudget is TimeSpan budget && Elapsed >= budget) return SearchStopReason.TimeBudget;
+            // No segment measured so far would fit in what is left: more trials would only be cut short and listed as
+            // failures (a 600 s image search ended with nine of them, capped at 21, 11, 5... 0.1 s).
+            if (!Replaying && _settings.TimeBudget is TimeSpan total && ShortestSegment() is TimeSpan shortest && total - Elapsed < shortest)
+                return SearchStopReason.TimeBudget;
 
             // Whether new trials may start is itself journaled, so a replay makes the scheduler the same calls even if
             // this session's trial limit differs.

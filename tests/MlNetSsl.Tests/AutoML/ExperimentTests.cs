@@ -55,6 +55,28 @@ public sealed class ExperimentTests : IDisposable
     }
 
     [Fact]
+    public async Task NoTrialStartsWhenWhatIsLeftOfTheBudgetIsShorterThanAnyTrialSoFar()
+    {
+        // Every trial takes at least 600 ms by its own stopwatch, so after the first less than 600 ms of the 1.2 s budget
+        // is left (the experiment's clock started before the trial's). Without the rule a second trial would start there
+        // (with up to 550 ms of slack for a loaded machine) and be cancelled by the budget; the experiment stops instead.
+        // A warm-up search first, so the engine's first-call compilation does not stretch the trial past the budget.
+        await IdExperiment(1, (_, _) => Task.FromResult(0.5)).SetTrainingTime(TimeSpan.FromSeconds(10)).RunAsync();
+        SearchResult result = await IdExperiment(10, async (id, token) =>
+            {
+                var own = Stopwatch.StartNew();
+                while (own.Elapsed < TimeSpan.FromMilliseconds(600)) await Task.Delay(TimeSpan.FromMilliseconds(20), token);
+                return 0.5;
+            })
+            .SetTrainingTime(TimeSpan.FromMilliseconds(1200))
+            .RunAsync();
+
+        Assert.Equal(SearchStopReason.TimeBudget, result.StopReason);
+        TrialRecord only = Assert.Single(result.Trials);
+        Assert.Equal(TrialStatus.Completed, only.Status);
+    }
+
+    [Fact]
     public async Task TheFirstTrialMayFinishPastTheBudgetSoThereIsAResult()
     {
         // The trial runs at least 800 ms by its own stopwatch (not a single Task.Delay, which may end a tick early),
