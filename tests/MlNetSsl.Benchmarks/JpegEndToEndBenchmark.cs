@@ -72,7 +72,20 @@ internal static class JpegEndToEndBenchmark
 
     private sealed record RunTimes(double? ReadSeconds, double EpochSeconds, double TotalSeconds, long Samples);
 
-    private static SelfSupervisedOptions StageOptions(int epochs) => new() { Epochs = epochs, BatchSize = Batch, AllowCuda = false };
+    private static SelfSupervisedOptions StageOptions(int epochs) => new() { Epochs = epochs, BatchSize = Batch, AllowCuda = false, Progress = new StepPrinter() };
+
+    // Prints the wall time of every block of 10 steps, so a slow epoch shows whether all its steps or a few were slow.
+    private sealed class StepPrinter : IProgress<SslProgress>
+    {
+        private readonly Stopwatch _clock = Stopwatch.StartNew();
+
+        public void Report(SslProgress value)
+        {
+            if (value.EpochSummary is not null || value.Step % 10 != 0) return;
+            Console.WriteLine($"  steps {value.Step - 9}-{value.Step}: {_clock.Elapsed.TotalMilliseconds / 10:0} ms per step; load {PeerBenchmark.LoadAverage()}");
+            _clock.Restart();
+        }
+    }
 
     private static RunTimes FromJpeg(string cifar, ImageRow[] rows, int epochs)
     {
@@ -110,7 +123,7 @@ internal static class JpegEndToEndBenchmark
         using var dataset = new SslTensorDataset(torch.randint(0, 256, [count, 3, 32, 32], ScalarType.Byte, generator: generator), SslInputShape.Image(3, 32, 32));
         var clock = Stopwatch.StartNew();
         SslPretrainingResult result = SslPretrainer.Run(method, dataset, options.ResolveMethod().DefaultAugmentations(dataset.Shape),
-            options.ToPretrainingOptions(null, default));
+            options.ToPretrainingOptions(options.Progress, default));
         double total = clock.Elapsed.TotalSeconds;
         double epochSeconds = result.History.Sum(h => h.Seconds);
         foreach (var h in result.History)
@@ -125,6 +138,7 @@ internal static class JpegEndToEndBenchmark
     private static (double Median, double Mean) StepOnly(int steps)
     {
         var options = StageOptions(1);
+        options.Progress = null;
         var (encoder, method) = NewModel(options);
         using var _ = encoder;
         using var __ = method;
