@@ -36,14 +36,35 @@ if (args.Contains("--knn"))
     KnnExperiment.Run(args);
     return;
 }
+// --jpeg-end-to-end [--images N] [--epochs E] [--steps S] [--data path] times pretraining from the shared CIFAR-10 JPEG
+// folder through LoadImages and SelfSupervised against the step-only rate (JpegEndToEndBenchmark).
+if (args.Contains("--jpeg-end-to-end"))
+{
+    CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
+    SslEnvironment.EnsureInitialized();
+    if (ArgValue("--threads", 0) is > 0 and int jpegThreads) torch.set_num_threads(jpegThreads);
+    JpegEndToEndBenchmark.Run(SharedDataArgument(), ArgValue("--images", 5000), ArgValue("--epochs", 3), ArgValue("--steps", 8));
+    return;
+}
 int steps = ArgValue("--steps", 6);
-// --fixmatch [--steps N] times FixMatch fine-tuning steps instead (FixMatchBenchmark).
+// --fixmatch-accuracy [--images N] [--pretrain-epochs P] [--epochs E] [--data path]: FixMatch on real CIFAR-10 at 10%
+// labels after a short SimCLR pretraining, test accuracy and fine-tuning time (FixMatchBenchmark.Accuracy).
+if (args.Contains("--fixmatch-accuracy"))
+{
+    CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
+    SslEnvironment.EnsureInitialized();
+    if (ArgValue("--threads", 0) is > 0 and int accuracyThreads) torch.set_num_threads(accuracyThreads);
+    FixMatchBenchmark.Accuracy(SharedDataArgument(), ArgValue("--images", 3000), ArgValue("--pretrain-epochs", 5), ArgValue("--epochs", 5));
+    return;
+}
+// --fixmatch [--steps N] times FixMatch fine-tuning steps instead (FixMatchBenchmark); with --profile, the parts of one step.
 if (args.Contains("--fixmatch"))
 {
     CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
     SslEnvironment.EnsureInitialized();
     if (ArgValue("--threads", 0) is > 0 and int fixMatchThreads) torch.set_num_threads(fixMatchThreads);
-    FixMatchBenchmark.Run(ArgValue("--steps", 10));
+    if (args.Contains("--profile")) FixMatchBenchmark.Profile(ArgValue("--steps", 10));
+    else FixMatchBenchmark.Run(ArgValue("--steps", 10));
     return;
 }
 int batch = ArgValue("--batch", 256);

@@ -127,8 +127,17 @@ internal sealed class StageRunner : IDisposable
                         Tensor strong = _strongPolicy.Apply(u, augmentation);
                         Tensor weakLogits;
                         using (torch.no_grad()) weakLogits = model.forward(weak);
-                        Tensor logits = Forward(model, torch.cat([x, strong], 0), frozen);
-                        FixMatchTerms terms = fixMatch!.Compute(logits.narrow(0, 0, batch), y, weakLogits, logits.narrow(0, batch, unlabeledBatch));
+                        // Only the strong views whose weak view is confident enough enter the network: the others
+                        // are multiplied by a zero mask in the loss, so their forward and backward (most of a step
+                        // while few pseudo-labels pass the threshold) are skipped; they get zero logits instead.
+                        Tensor confident = fixMatch!.ConfidentRows(weakLogits);
+                        long kept = confident.shape[0];
+                        Tensor logits = Forward(model, kept == unlabeledBatch ? torch.cat([x, strong], 0)
+                            : torch.cat([x, strong.index_select(0, confident)], 0), frozen);
+                        Tensor strongLogits = kept == unlabeledBatch ? logits.narrow(0, batch, unlabeledBatch)
+                            : torch.zeros([unlabeledBatch, logits.shape[1]], dtype: logits.dtype, device: logits.device)
+                                .index_copy(0, confident, logits.narrow(0, batch, kept));
+                        FixMatchTerms terms = fixMatch.Compute(logits.narrow(0, 0, batch), y, weakLogits, strongLogits);
                         Tensor mask = terms.Mask, pseudoLabel = terms.PseudoLabels;
                         total = terms.Total;
                         supervised = terms.Supervised.item<float>();

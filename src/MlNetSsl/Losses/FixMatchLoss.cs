@@ -28,6 +28,20 @@ public sealed class FixMatchLoss
     /// <summary>Weight of the unlabeled term.</summary>
     public double UnlabeledWeight { get; }
 
+    /// <summary>
+    /// Positions (Int64, ascending) of the unlabeled rows whose weak-view prediction reaches <see cref="Threshold"/>:
+    /// the rows <see cref="Compute"/> keeps (the same comparison as its mask). The other rows' strong views add
+    /// nothing to the loss, so a caller may skip their forward pass.
+    /// </summary>
+    /// <param name="weakLogits">Logits of the weakly augmented unlabeled rows, [U, C].</param>
+    internal Tensor ConfidentRows(Tensor weakLogits)
+    {
+        using var scope = torch.NewDisposeScope();
+        using var noGrad = torch.no_grad();
+        (Tensor confidence, Tensor _) = nn.functional.softmax(weakLogits.detach(), 1).max(1);
+        return (confidence >= Threshold).nonzero().view(-1).MoveToOuterDisposeScope();
+    }
+
     /// <summary>The loss of one step.</summary>
     /// <param name="labeledLogits">Logits of the labeled rows, [N, C].</param>
     /// <param name="labels">Their class indices, [N] (Int64).</param>

@@ -219,6 +219,36 @@ public sealed class FineTunerTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public void FixMatchForwardsOnlyTheStrongViewsThatPassTheThreshold()
+    {
+        // With a threshold no prediction reaches, every strong view is masked out; none may enter the network, so the
+        // trained parameters equal plain fine-tuning's with the same seed (masked rows in the batch would move
+        // BatchNorm's batch statistics and so the weights). Only BatchNorm's running buffers differ: the weak views'
+        // forward still runs in training mode.
+        using var scope = torch.NewDisposeScope();
+        var table = FineTuneTestData.Banknote();
+        using SslTensorDataset labeled = FineTuneTestData.Slice(table, 0, 40);
+        using SslTensorDataset unlabeled = FineTuneTestData.Slice(table, 40, 400, labeled: false);
+        torch.manual_seed(4);
+        using SslEncoder encoder = EncoderFactory.Create(labeled.Shape, new EncoderOptions { HiddenSize = 32 });
+
+        FineTuneResult Run(double? threshold) => FineTuner.Train(encoder, labeled, new FineTuneOptions
+        {
+            Epochs = 2, StepsPerEpoch = 5, BatchSize = 16, Seed = 4, AllowCuda = false,
+            UnlabeledRows = threshold is null ? null : unlabeled,
+            SemiSupervised = threshold is { } t ? new SemiSupervisedOptions { Threshold = t } : null,
+        });
+
+        FineTuneResult supervised = Run(null), none = Run(1.0), all = Run(0.0);
+        using SslClassifier a = supervised.Classifier, b = none.Classifier, c = all.Classifier;
+        static float[] Parameters(SslClassifier model) => model.parameters().SelectMany(p => p.data<float>().ToArray()).ToArray();
+        Assert.All(none.History, h => Assert.Equal(0, h.PseudoLabelsAccepted));
+        Assert.Equal(Parameters(a), Parameters(b));
+        Assert.All(all.History, h => Assert.Equal(h.PseudoLabelsConsidered, h.PseudoLabelsAccepted));
+        Assert.NotEqual(Parameters(a), Parameters(c));
+    }
+
+    [Fact]
     public void TheSameSeedGivesIdenticalWeightsWhateverTheGlobalGenerator()
     {
         using var scope = torch.NewDisposeScope();
