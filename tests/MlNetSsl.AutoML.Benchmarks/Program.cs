@@ -32,12 +32,15 @@ using MlNetSsl.TestData;
 // compares the two-line recipe (SimCLR, then FixMatch fine-tuning) with ml.SelfSupervisedExperiment() called as a new user
 // calls it, on CIFAR-10 images (see ImagesAsUser.cs).
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
+if (args.Length > 0 && args[0] is "images-as-user" or "portfolio-learn" or "tables")
+{
+    if (Option("--threads", null) is { } commandThreads) SslEnvironment.CpuThreads = int.Parse(commandThreads, CultureInfo.InvariantCulture);
+    SslEnvironment.EnsureInitialized();
+    Console.WriteLine($"# {args[0]}: {SslEnvironment.Describe()}, {Environment.ProcessorCount} logical cores, {CpuModel()}, load average {LoadAverage()}; " +
+        $"command: dotnet run -c Release --project tests/MlNetSsl.AutoML.Benchmarks -- {string.Join(' ', args)}");
+}
 if (args.Length > 0 && args[0] == "images-as-user")
 {
-    if (Option("--threads", null) is { } imageThreads) SslEnvironment.CpuThreads = int.Parse(imageThreads, CultureInfo.InvariantCulture);
-    SslEnvironment.EnsureInitialized();
-    Console.WriteLine($"{SslEnvironment.Describe()}, {Environment.ProcessorCount} logical cores, load average {LoadAverage()}; command: dotnet run -c Release " +
-        $"--project tests/MlNetSsl.AutoML.Benchmarks -- {string.Join(' ', args)}");
     return await ImagesAsUserBenchmark.RunAsync(Option("--data", null) ?? FindSharedData(), uint.Parse(Option("--budget", "600")!, CultureInfo.InvariantCulture),
         int.Parse(Option("--pool", "5000")!, CultureInfo.InvariantCulture), double.Parse(Option("--labeled", "0.1")!, CultureInfo.InvariantCulture),
         int.Parse(Option("--test", "1000")!, CultureInfo.InvariantCulture), int.Parse(Option("--recipe-epochs", "15")!, CultureInfo.InvariantCulture),
@@ -45,10 +48,6 @@ if (args.Length > 0 && args[0] == "images-as-user")
 }
 if (args.Length > 0 && args[0] == "portfolio-learn")
 {
-    if (Option("--threads", null) is { } learnThreads) SslEnvironment.CpuThreads = int.Parse(learnThreads, CultureInfo.InvariantCulture);
-    SslEnvironment.EnsureInitialized();
-    Console.WriteLine($"# Portfolio learning. {SslEnvironment.Describe()}, {Environment.ProcessorCount} logical cores, {CpuModel()}, load average {LoadAverage()}; " +
-        $"command: dotnet run -c Release --project tests/MlNetSsl.AutoML.Benchmarks -- {string.Join(' ', args)}");
     string? repository = RepositoryRoot();
     return await PortfolioLearner.RunAsync(Option("--data", null) ?? FindSharedData(), (Option("--kinds", null) ?? "Tabular,Image").Split(','),
         args.Contains("--write"), repository is null ? null : Path.Combine(repository, "src", "MlNetSsl.AutoML", "SelfSupervised", "SslPortfolio.json"),
@@ -56,10 +55,6 @@ if (args.Length > 0 && args[0] == "portfolio-learn")
 }
 if (args.Length > 0 && args[0] == "tables")
 {
-    if (Option("--threads", null) is { } tableThreads) SslEnvironment.CpuThreads = int.Parse(tableThreads, CultureInfo.InvariantCulture);
-    SslEnvironment.EnsureInitialized();
-    Console.WriteLine($"{SslEnvironment.Describe()}, {Environment.ProcessorCount} logical cores; command: dotnet run -c Release " +
-        $"--project tests/MlNetSsl.AutoML.Benchmarks -- {string.Join(' ', args)}");
     return await TablesBenchmark.RunAsync(Option("--data", null) ?? FindSharedData(), uint.Parse(Option("--budget", "60")!, CultureInfo.InvariantCulture),
         double.Parse(Option("--labeled", "0.1")!, CultureInfo.InvariantCulture),
         (Option("--tables", null) ?? "banknote,abalone,horse-colic,higgs").Split(','), Enum.Parse<SslMetric>(Option("--metric", "Accuracy")!),
@@ -67,7 +62,7 @@ if (args.Length > 0 && args[0] == "tables")
 }
 if (args.Length == 0 || args[0] is not ("higgs" or "cifar"))
 {
-    Console.Error.WriteLine("Usage: dotnet run -c Release --project tests/MlNetSsl.AutoML.Benchmarks -- <higgs|cifar|tables> [--budget S] [--pool N] " +
+    Console.Error.WriteLine("Usage: dotnet run -c Release --project tests/MlNetSsl.AutoML.Benchmarks -- <higgs|cifar|tables|images-as-user|portfolio-learn> [--budget S] [--pool N] " +
         "[--labeled F] [--test N] [--max-epochs E] [--grid-fraction G] [--data DIR] [--work DIR] [--threads T]");
     return 2;
 }

@@ -410,7 +410,7 @@ public sealed class SslExperiment
             });
             string metricDescription = objective.Kind == SslObjectiveKind.LabelFree ? "" : $"metric={_metric},repeats={repetitions.Count},";
             string description = string.Create(CultureInfo.InvariantCulture,
-                $"SelfSupervised(input={_inputColumnName},{shape},label={_labelColumnName},{objective.Name},{metricDescription}folds used={foldCount}," +
+                $"SelfSupervised(input={_inputColumnName},{shape},label={_labelColumnName},{objective.Name},{metricDescription}folds used={foldCount},fine-tune folds={fineTuneFolds}," +
                 $"rows={dataset.RowCount},labeled={dataset.LabeledCount},data={dataset.ContentHash()},pretraining seed={pretrainingSeed})");
 
             SearchResult search = await _search
