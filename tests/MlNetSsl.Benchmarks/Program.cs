@@ -36,13 +36,19 @@ if (args.Contains("--knn"))
     KnnExperiment.Run(args);
     return;
 }
+// The real-data runs print invariant numbers and take --threads.
+void PrepareRealDataRun()
+{
+    CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
+    SslEnvironment.EnsureInitialized();
+    if (ArgValue("--threads", 0) is > 0 and int threads) torch.set_num_threads(threads);
+}
+
 // --jpeg-end-to-end [--images N] [--epochs E] [--steps S] [--data path] times pretraining from the shared CIFAR-10 JPEG
 // folder through LoadImages and SelfSupervised against the step-only rate (JpegEndToEndBenchmark).
 if (args.Contains("--jpeg-end-to-end"))
 {
-    CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
-    SslEnvironment.EnsureInitialized();
-    if (ArgValue("--threads", 0) is > 0 and int jpegThreads) torch.set_num_threads(jpegThreads);
+    PrepareRealDataRun();
     JpegEndToEndBenchmark.Run(SharedDataArgument(), ArgValue("--images", 5000), ArgValue("--epochs", 3), ArgValue("--steps", 8));
     return;
 }
@@ -51,9 +57,7 @@ int steps = ArgValue("--steps", 6);
 // labels after a short SimCLR pretraining, test accuracy and fine-tuning time (FixMatchBenchmark.Accuracy).
 if (args.Contains("--fixmatch-accuracy"))
 {
-    CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
-    SslEnvironment.EnsureInitialized();
-    if (ArgValue("--threads", 0) is > 0 and int accuracyThreads) torch.set_num_threads(accuracyThreads);
+    PrepareRealDataRun();
     FixMatchBenchmark.Accuracy(SharedDataArgument(), ArgValue("--images", 3000), ArgValue("--pretrain-epochs", 5), ArgValue("--epochs", 5));
     return;
 }
