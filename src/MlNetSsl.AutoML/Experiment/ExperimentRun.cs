@@ -89,10 +89,10 @@ internal sealed partial class ExperimentRun
         while (true)
         {
             if (cancellationToken.IsCancellationRequested) return SearchStopReason.Cancelled;
-            if (!Replaying && _settings.TimeBudget is TimeSpan budget && Elapsed >= budget) return SearchStopReason.TimeBudget;
-            // No segment measured so far would fit in what is left: more trials would only be cut short and listed as
-            // failures (a 600 s image search ended with nine of them, capped at 21, 11, 5... 0.1 s).
-            if (!Replaying && _settings.TimeBudget is TimeSpan total && ShortestSegment() is TimeSpan shortest && total - Elapsed < shortest)
+            // Spent, or no segment measured so far would fit in what is left: more trials would only be cut short and
+            // listed as failures (a 600 s image search ended with nine of them, capped at 21, 11, 5... 0.1 s).
+            if (!Replaying && _settings.TimeBudget is TimeSpan budget
+                && (Elapsed >= budget || (ShortestSegment() is TimeSpan shortest && budget - Elapsed < shortest)))
                 return SearchStopReason.TimeBudget;
 
             // Whether new trials may start is itself journaled, so a replay makes the scheduler the same calls even if
