@@ -13,13 +13,18 @@ using MlNetSsl.AutoML;
 internal static class ImagesAsUserBenchmark
 {
     public static async Task<int> RunAsync(string dataRoot, uint budget, int pool, double labeledFraction, int testRows, int recipeEpochs,
-        bool skipRecipe, string work)
+        bool skipRecipe, string work, (int[] EncoderEpochs, int[] FixMatchEpochs)? recipeGrid = null)
     {
         var ml = new MLContext(seed: 1);
         Benchmark data = Benchmark.Cifar(ml, dataRoot, pool, labeledFraction, testRows, maxEpochs: 1, work);
         Console.WriteLine($"# Images as a new user: {data.Description.Split(", ASHA")[0]}, budget {budget} s");
         var rows = new List<string>();
 
+        if (recipeGrid is { } grid)
+        {
+            RunRecipeGrid(ml, data, grid.EncoderEpochs, grid.FixMatchEpochs);
+            return 0;
+        }
         if (!skipRecipe)
         {
             // The recipe: pretrain, then fine-tune with FixMatch on every row (the unlabeled ones feed FixMatch).
@@ -68,5 +73,33 @@ internal static class ImagesAsUserBenchmark
                 $"{trial.Duration.TotalSeconds:0} s | {ConsoleProgress.Summary(trial.Parameters)} |");
         }
         return 0;
+    }
+
+    /// <summary>The recipe at smaller sizes: every encoder length with every FixMatch length, each fine-tuned on all the
+    /// labels and scored on the test images, to see what an encoder epoch and a fine-tuning epoch are each worth.</summary>
+    private static void RunRecipeGrid(MLContext ml, Benchmark data, int[] encoderEpochs, int[] fixMatchEpochs)
+    {
+        var keys = ml.Transforms.Conversion.MapValueToKey("LabelKey", "Label").Fit(data.Train);
+        IDataView keyed = keys.Transform(data.Train);
+        Console.WriteLine("| SimCLR epochs | pretraining | FixMatch epochs | fine-tuning | test accuracy | load |");
+        Console.WriteLine("|---|---|---|---|---|---|");
+        foreach (int epochs in encoderEpochs)
+        {
+            var clock = Stopwatch.StartNew();
+            using SelfSupervisedTransformer stage = ml.Transforms.SelfSupervised("Features", data.InputColumn, SslMethod.SimClr,
+                o => o.Epochs = epochs).Fit(data.Train);
+            double pretrainSeconds = clock.Elapsed.TotalSeconds;
+            foreach (int fineTuneEpochs in fixMatchEpochs)
+            {
+                clock.Restart();
+                using SelfSupervisedFineTuneTransformer fineTuned = ml.MulticlassClassification.Trainers
+                    .SelfSupervisedFineTune(stage, "LabelKey", o => { o.Epochs = fineTuneEpochs; o.SemiSupervised = new SemiSupervisedOptions(); })
+                    .Fit(keyed);
+                double fineTuneSeconds = clock.Elapsed.TotalSeconds;
+                ITransformer model = keys.Append(fineTuned).Append(ml.Transforms.Conversion.MapKeyToValue("PredictedLabel").Fit(fineTuned.Transform(keyed)));
+                Console.WriteLine($"| {epochs} | {pretrainSeconds:0} s | {fineTuneEpochs} | {fineTuneSeconds:0} s | {100 * data.TestAccuracy(model):0.0} | " +
+                    $"{File.ReadAllText("/proc/loadavg").Split(' ')[0]} |");
+            }
+        }
     }
 }

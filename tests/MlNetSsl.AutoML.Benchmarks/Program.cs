@@ -28,9 +28,10 @@ using MlNetSsl.TestData;
 // measures every portfolio candidate alone on the shared data and orders them by gain per second; --write puts the order
 // into src/MlNetSsl.AutoML/SelfSupervised/SslPortfolio.json (see PortfolioLearner.cs).
 //   dotnet run -c Release --project tests/MlNetSsl.AutoML.Benchmarks -- images-as-user [--budget S (600)] [--pool N (5000)]
-//     [--labeled F (0.1)] [--test N (1000)] [--recipe-epochs E (15)] [--skip-recipe] [--threads T]
+//     [--labeled F (0.1)] [--test N (1000)] [--recipe-epochs E (15)] [--skip-recipe] [--threads T] [--recipe-grid 3,10:10,25,50]
 // compares the two-line recipe (SimCLR, then FixMatch fine-tuning) with ml.SelfSupervisedExperiment() called as a new user
-// calls it, on CIFAR-10 images (see ImagesAsUser.cs).
+// calls it, on CIFAR-10 images (see ImagesAsUser.cs); --recipe-grid SIMCLR_EPOCHS:FIXMATCH_EPOCHS runs only the recipe,
+// at every pair of those lengths.
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
 if (args.Length > 0 && args[0] is "images-as-user" or "portfolio-learn" or "tables")
 {
@@ -44,7 +45,8 @@ if (args.Length > 0 && args[0] == "images-as-user")
     return await ImagesAsUserBenchmark.RunAsync(Option("--data", null) ?? FindSharedData(), uint.Parse(Option("--budget", "600")!, CultureInfo.InvariantCulture),
         int.Parse(Option("--pool", "5000")!, CultureInfo.InvariantCulture), double.Parse(Option("--labeled", "0.1")!, CultureInfo.InvariantCulture),
         int.Parse(Option("--test", "1000")!, CultureInfo.InvariantCulture), int.Parse(Option("--recipe-epochs", "15")!, CultureInfo.InvariantCulture),
-        args.Contains("--skip-recipe"), Path.Combine(Path.GetTempPath(), "mlnetssl-images-as-user"));
+        args.Contains("--skip-recipe"), Path.Combine(Path.GetTempPath(), "mlnetssl-images-as-user"),
+        Option("--recipe-grid", null) is { } pairs ? (Ints(pairs.Split(":")[0]), Ints(pairs.Split(":")[1])) : null);
 }
 if (args.Length > 0 && args[0] == "portfolio-learn")
 {
@@ -158,6 +160,7 @@ static string CpuModel() => File.Exists("/proc/cpuinfo")
     : "unknown CPU";
 
 static string LoadAverage() => File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Split(' ')[0] : "n/a";
+static int[] Ints(string list) => list.Split(",").Select(x => int.Parse(x, CultureInfo.InvariantCulture)).ToArray();
 
 /// <summary>One dataset with its hidden labels, test rows and grid space.</summary>
 internal sealed class Benchmark

@@ -380,10 +380,20 @@ public sealed class SslExperiment
         HashSet<Parameters>? portfolioConfigurations = null;
         if (_portfolio ?? _tuner is null)
         {
-            IReadOnlyList<(string Name, Parameters Configuration)> portfolio = SslPortfolio.For(space, shape.Kind, dataset.RowCount, dataset.LabeledCount);
+            var portfolio = SslPortfolio.For(space, shape.Kind, dataset.RowCount, dataset.LabeledCount);
             tuner = tuner.WithPortfolioFirst($"{shape.Kind},{SslPortfolio.Version},{portfolio.Count}", portfolio.Select(p => p.Configuration).ToArray());
-            portfolioConfigurations = portfolio.Select(p => p.Configuration).ToHashSet();
+            // Lengthened versions of the portfolio's entries share their exemption from the time cap.
+            portfolioConfigurations = portfolio.Select(p => SslSearchSpace.WithoutEpochs(p.Configuration)).ToHashSet();
             notes.Add($"Portfolio first ({portfolio.Count} configurations, then {(_tuner ?? SslTuner.Tpe).Name}): {string.Join("; ", portfolio.Select(p => p.Name))}.");
+            if (_scheduler == SslScheduler.None)
+            {
+                // Without a scheduler nothing else gives the best pipeline more epochs; a scheduler's rungs do that themselves.
+                int scaleAfter = portfolio.TakeWhile(p => p.Gainful).Count();
+                SearchSpace frozen = space;
+                tuner = tuner.WithIncumbentScaleUp("epochs x2.5", scaleAfter, c => SslSearchSpace.Lengthened(frozen, c));
+                notes.Add($"After the first {scaleAfter} portfolio entries, the best pipeline so far is trained 2.5 times longer (fine-tuning " +
+                    "epochs, or pretraining epochs for a trainer on embeddings) while the longer version keeps winning.");
+            }
         }
         _search.SetTuner(tuner);
         IReadOnlyList<object> sources = Choices(space, SslSearchSpace.FeaturesOption);
@@ -473,7 +483,9 @@ public sealed class SslExperiment
     /// with a metric that does not depend on the fidelity), those within one standard error of the best's metric are
     /// equally good as far as the cross-validation can tell, and the simplest of them is chosen: raw features (no encoder)
     /// before a trainer on embeddings before a fine-tuned or from-scratch network, then the cheapest (trial time plus the
-    /// pretraining time it reused from the cache), then leaderboard order. Without a positive standard error (every fold scored the same) the best stands.
+    /// pretraining time it reused from the cache), then leaderboard order. Versions of one configuration that differ only in
+    /// epochs count as one pipeline, represented by the best-ranked of them. Without a positive standard error (every fold
+    /// scored the same) the best stands.
     /// </summary>
     internal static (TrialRecord Trial, string Explanation) SelectWithinOneStandardError(IReadOnlyList<TrialRecord> leaderboard,
         IReadOnlyList<SslTrialMeasures> measures, bool maximize)
@@ -487,6 +499,12 @@ public sealed class SslExperiment
             .Select((trial, rank) => (trial, rank))
             .Where(c => c.trial.Metric is double m && (maximize ? m >= threshold : m <= threshold)
                 && (c.trial.Fidelity == best.Fidelity || MeasuresOf(measures, c.trial)?.FeatureSource is SslFeatureSource.RawFeatures))
+            .ToList();
+        // A pipeline trained for more epochs is the same pipeline, not a more complex one: of the versions of one
+        // configuration that differ only in epochs (the lengthened incumbent), the best-scoring one stands for them all.
+        candidates = candidates
+            .Where(c => !candidates.Any(other => other.rank < c.rank
+                && SslSearchSpace.WithoutEpochs(other.trial.Parameters).Equals(SslSearchSpace.WithoutEpochs(c.trial.Parameters))))
             .OrderBy(c => Complexity(c.trial)).ThenBy(c => Cost(c.trial)).ThenBy(c => c.rank)
             .ToList();
         TrialRecord chosen = candidates.Count > 0 ? candidates[0].trial : best;

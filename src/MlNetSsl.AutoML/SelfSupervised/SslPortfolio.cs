@@ -23,10 +23,11 @@ internal static class SslPortfolio
 
     /// <summary>The portfolio's entries for a dataset, as configurations of <paramref name="space"/> (entries whose values
     /// the space does not offer, that do not fit the dataset's size, or that repeat an earlier entry once reduced to what
-    /// their trial reads, are left out), with their names.</summary>
-    public static IReadOnlyList<(string Name, Parameters Configuration)> For(SearchSpace space, SslInputKind kind, long rows, int labeledRows)
+    /// their trial reads, are left out), with their names and whether the learning run found them worth their time (a
+    /// measured gain above 0, or no measurement: a hand-ordered list).</summary>
+    public static IReadOnlyList<(string Name, Parameters Configuration, bool Gainful)> For(SearchSpace space, SslInputKind kind, long rows, int labeledRows)
     {
-        var result = new List<(string, Parameters)>();
+        var result = new List<(string, Parameters, bool)>();
         var seen = new HashSet<Parameters>();
         if (!Data.Value.Document.RootElement.GetProperty("portfolios").TryGetProperty(kind.ToString(), out JsonElement entries)) return result;
         foreach (JsonElement entry in entries.EnumerateArray())
@@ -36,7 +37,8 @@ internal static class SslPortfolio
             if (entry.TryGetProperty("maxRows", out JsonElement maxRows) && rows > maxRows.GetInt64()) continue;
             Parameters configuration = Configure(space, entry.GetProperty("settings"));
             if (!space.Contains(configuration) || SslSearchSpace.EffectiveConfiguration(configuration) is not { } reduced || !seen.Add(reduced)) continue;
-            result.Add((entry.GetProperty("name").GetString()!, configuration));
+            bool gainful = !entry.TryGetProperty("learnedGain", out JsonElement gain) || gain.GetDouble() > 0;
+            result.Add((entry.GetProperty("name").GetString()!, configuration, gainful));
         }
         return result;
     }

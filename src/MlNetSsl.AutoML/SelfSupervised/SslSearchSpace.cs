@@ -161,6 +161,53 @@ public sealed class SslSearchSpace : SearchSpace
         return this;
     }
 
+    /// <summary>How much longer <see cref="Lengthened"/> trains a configuration.</summary>
+    internal const double LengtheningFactor = 2.5;
+
+    /// <summary>
+    /// The same pipeline trained <see cref="LengtheningFactor"/> times longer, within the space's range: more fine-tuning
+    /// epochs for a fine-tuned or from-scratch network, otherwise more pretraining epochs for a trainer on embeddings
+    /// (when the space searches them). Null for raw features, or when the epochs are already at the space's maximum.
+    /// </summary>
+    internal static Parameters? Lengthened(SearchSpace space, Parameters configuration)
+    {
+        var features = configuration.TryGetValue(FeaturesOption, out object? source)
+            ? Enum.Parse<SslFeatureSource>((string)source) : SslFeatureSource.SelfSupervised;
+        bool fineTunes = features == SslFeatureSource.SupervisedFromScratch
+            || (configuration.TryGetPath($"{DownstreamOption}.{nameof(SslDownstreamParameters.Trainer)}", out object? trainer)
+                && Equals(trainer, nameof(DownstreamTrainer.FineTune)));
+        if (features == SslFeatureSource.RawFeatures) return null;
+        (string outer, string inner) = fineTunes
+            ? (DownstreamOption, nameof(SslDownstreamParameters.FineTuneEpochs))
+            : (PretrainingOption, nameof(SslPretrainingParameters.Epochs));
+        if (!space.HasOption(outer) || space[outer] is not SearchSpace nested || !nested.HasOption(inner)
+            || nested[inner] is not IntegerRangeOption range || configuration[outer] is not Parameters options
+            || !options.TryGetValue(inner, out object? value) || value is not double current)
+            return null;
+        int longer = Math.Min(range.Max, (int)Math.Round(current * LengtheningFactor));
+        if (longer <= current) return null;
+        Parameters lengthened = configuration.With(outer, options.With(inner, longer));
+        return space.Contains(lengthened) ? lengthened : null;
+    }
+
+    /// <summary>A configuration without its epoch options (pretraining and fine-tuning): what a configuration and its
+    /// lengthened versions (<see cref="Lengthened"/>) have in common.</summary>
+    internal static Parameters WithoutEpochs(Parameters configuration)
+    {
+        var kept = new List<KeyValuePair<string, object>>();
+        foreach ((string name, object value) in configuration)
+        {
+            string? epochs = name switch
+            {
+                PretrainingOption => nameof(SslPretrainingParameters.Epochs),
+                DownstreamOption => nameof(SslDownstreamParameters.FineTuneEpochs),
+                _ => null,
+            };
+            kept.Add(new(name, epochs is not null && value is Parameters nested ? new Parameters(nested.Where(o => o.Key != epochs)) : value));
+        }
+        return new Parameters(kept);
+    }
+
     /// <summary>
     /// <paramref name="configuration"/> reduced to the options its trial reads, or null when it cannot run (raw features
     /// with the fine-tuning trainer, which needs an encoder). Left out: the settings of the downstream trainers not chosen;

@@ -41,7 +41,7 @@ internal sealed class SslTrialRunner : ITrialRunner
         // loaded machine a capped first trial would leave the search with nothing).
         // The portfolio's entries were learned to be worth their time, so only the budget itself stops them: a 50% cap
         // cut a 10-epoch pretraining on 5,000 images a few seconds before its end and wasted all of it.
-        double fraction = _settings.Uncapped?.Contains(request.Parameters) == true ? 1.0 : _settings.TrialTimeCapFraction;
+        double fraction = _settings.Uncapped?.Contains(SslSearchSpace.WithoutEpochs(request.Parameters)) == true ? 1.0 : _settings.TrialTimeCapFraction;
         TimeSpan? cap = request.SearchHasAMetric && request.RemainingBudget is TimeSpan left ? left * fraction : null;
         using var capped = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         if (cap is TimeSpan limit) capped.CancelAfter(limit > TimeSpan.Zero ? limit : TimeSpan.Zero);
@@ -301,7 +301,8 @@ internal sealed class SslTrialRunner : ITrialRunner
         /// <summary>The folds of the first repetition a fine-tuning trial trains (the first ones); 0: all of them.</summary>
         public int FineTuneFolds { get; init; }
 
-        /// <summary>Configurations only the budget itself caps (the portfolio's entries); null: none.</summary>
+        /// <summary>Configurations only the budget itself caps (the portfolio's entries, and their lengthened versions), as
+        /// <see cref="SslSearchSpace.WithoutEpochs"/> gives them; null: none.</summary>
         public IReadOnlySet<Parameters>? Uncapped { get; init; }
 
         /// <summary>With a time budget, the share of the budget left that caps each segment.</summary>

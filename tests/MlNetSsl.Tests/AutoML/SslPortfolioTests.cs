@@ -157,7 +157,8 @@ public sealed class SslPortfolioTests : IDisposable
     public void TheFinalChoiceIsTheSimplestTrialWithinOneStandardErrorOfTheBest()
     {
         var space = new SearchSpace().WithNumeric("x", 0, 1);
-        TrialRecord Trial(int id, double metric, double seconds, int? fidelity = 9) => new(id, space.Default, TrialStatus.Completed,
+        // Distinct configurations: versions of one configuration that differ only in epochs count as one pipeline.
+        TrialRecord Trial(int id, double metric, double seconds, int? fidelity = 9) => new(id, space.Default.With("x", id / 10.0), TrialStatus.Completed,
             [new RungResult(fidelity, metric, TimeSpan.FromSeconds(seconds))], TimeSpan.FromSeconds(seconds), null);
         SslTrialMeasures Measure(int id, SslFeatureSource source, double error, int? fidelity = 9) =>
             new() { TrialId = id, Fidelity = fidelity, FeatureSource = source, MetricStandardError = error };

@@ -1,0 +1,81 @@
+using MlNetSsl.AutoML;
+using Xunit;
+
+namespace MlNetSsl.Tests.AutoML;
+
+/// <summary>The lengthened incumbent: after the portfolio's cheap baselines the best pipeline so far trains longer while
+/// its longer versions keep winning, and the final choice treats those versions as one pipeline.</summary>
+public sealed class IncumbentScaleUpTests
+{
+    [Fact]
+    public async Task TheBestConfigurationIsLengthenedWhileItsLongerVersionsKeepWinning()
+    {
+        // Ids are pipelines, "epochs" their training length: id 1 is the best pipeline, and any pipeline gains up to
+        // 25 epochs and loses beyond them.
+        var space = new SearchSpace().WithInteger("id", 0, 1000).WithInteger("epochs", 1, 100);
+        var script = Enumerable.Range(0, 20).Select(i => new Parameters().With("id", 100 + i).With("epochs", 4)).ToList();
+        script[0] = script[0].With("id", 0);
+        script[1] = script[1].With("id", 1);
+        static Parameters? Longer(Parameters c) => c.GetInt32("epochs") is int e && e < 100
+            ? c.With("epochs", Math.Min(100, (int)Math.Round(e * 2.5))) : null;
+        static double Metric(Parameters c) => (c.GetInt32("id") == 1 ? 0.6 : 0.4) - Math.Abs(Math.Log(c.GetInt32("epochs") / 25.0)) / 20;
+        var tuner = SslTuner.Custom("scripted+scale-up", (_, _) => new ScaleUpIncumbentTuner(new ScriptedTuner(script), scaleAfter: 2, Longer));
+
+        SearchResult result = await new SearchExperiment().SetSearchSpace(space).SetTuner(tuner).SetMaxTrials(7)
+            .SetTrialRunner((request, _) => Task.FromResult(Metric(request.Parameters))).RunAsync();
+
+        var ran = result.Trials.OrderBy(t => t.TrialId).Select(t => (t.Parameters.GetInt32("id"), t.Parameters.GetInt32("epochs"))).ToArray();
+        // Two proposals of the inner tuner, then id 1 at 10 and 25 epochs (each won), then 62 (lost: the line ends),
+        // then the inner tuner again (its script is indexed by trial id).
+        Assert.Equal([(0, 4), (1, 4), (1, 10), (1, 25), (1, 62), (105, 4), (106, 4)], ran);
+        Assert.Equal((1, 25), (result.BestTrial!.Parameters.GetInt32("id"), result.BestTrial.Parameters.GetInt32("epochs")));
+    }
+
+    [Fact]
+    public void LengtheningTrainsTheFineTuningOrThePretrainingLonger()
+    {
+        SslSearchSpace space = SslSearchSpace.For(SslInputKind.Image);
+        var entries = SslPortfolio.For(space, SslInputKind.Image, rows: 5000, labeledRows: 500);
+        Parameters fixMatch = entries.Single(e => e.Name == "short SSL + FixMatch fine-tuning, 10 epochs").Configuration;
+        Parameters probe = entries.Single(e => e.Name == "short SSL + L-BFGS probe").Configuration;
+        Parameters raw = entries.Single(e => e.Name.StartsWith("raw pixels", StringComparison.Ordinal)).Configuration;
+
+        Parameters longer = SslSearchSpace.Lengthened(space, fixMatch)!;
+        Assert.Equal(25, longer.GetNested(SslSearchSpace.DownstreamOption).GetInt32(nameof(SslDownstreamParameters.FineTuneEpochs)));
+        Assert.Equal(3, longer.GetNested(SslSearchSpace.PretrainingOption).GetInt32(nameof(SslPretrainingParameters.Epochs)));
+        Assert.Equal(SslSearchSpace.WithoutEpochs(fixMatch), SslSearchSpace.WithoutEpochs(longer));
+        Assert.NotEqual(SslSearchSpace.WithoutEpochs(fixMatch), SslSearchSpace.WithoutEpochs(probe));
+
+        // 25 -> 62 -> 100 (the space's maximum), then nothing longer.
+        Parameters longest = SslSearchSpace.Lengthened(space, SslSearchSpace.Lengthened(space, longer)!)!;
+        Assert.Equal(100, longest.GetNested(SslSearchSpace.DownstreamOption).GetInt32(nameof(SslDownstreamParameters.FineTuneEpochs)));
+        Assert.Null(SslSearchSpace.Lengthened(space, longest));
+
+        // A trainer on embeddings pretrains longer; raw features have nothing to lengthen.
+        Assert.Equal(8, SslSearchSpace.Lengthened(space, probe)!.GetNested(SslSearchSpace.PretrainingOption).GetInt32(nameof(SslPretrainingParameters.Epochs)));
+        Assert.Null(SslSearchSpace.Lengthened(space, raw));
+    }
+
+    [Fact]
+    public void TheOneStandardErrorRuleKeepsTheBestOfAConfigurationsLengths()
+    {
+        SslSearchSpace space = SslSearchSpace.For(SslInputKind.Image);
+        var entries = SslPortfolio.For(space, SslInputKind.Image, rows: 5000, labeledRows: 500);
+        Parameters fixMatch10 = entries.Single(e => e.Name == "short SSL + FixMatch fine-tuning, 10 epochs").Configuration;
+        Parameters fixMatch25 = SslSearchSpace.Lengthened(space, fixMatch10)!;
+        Parameters tuned = entries.Single(e => e.Name == "SSL + fine-tuning, 10 epochs").Configuration;
+        TrialRecord Trial(int id, Parameters configuration, double metric, double seconds) => new(id, configuration, TrialStatus.Completed,
+            [new RungResult(null, metric, TimeSpan.FromSeconds(seconds))], TimeSpan.FromSeconds(seconds), null);
+        SslTrialMeasures Measure(int id) => new() { TrialId = id, FeatureSource = SslFeatureSource.SelfSupervised, MetricStandardError = 0.035 };
+
+        // FixMatch at 25 epochs leads; at 10 epochs it is within the error and cheaper, but it is the same pipeline
+        // trained less, so the longer one stands for both. Another fine-tuned pipeline within the error, cheaper, wins
+        // the tie as before.
+        TrialRecord[] board = [Trial(2, fixMatch25, 0.54, 230), Trial(1, fixMatch10, 0.51, 92), Trial(0, tuned, 0.45, 166)];
+        SslTrialMeasures[] measures = [Measure(0), Measure(1), Measure(2)];
+        Assert.Equal(2, SslExperiment.SelectWithinOneStandardError(board, measures, maximize: true).Trial.TrialId);
+
+        TrialRecord[] closer = [Trial(2, fixMatch25, 0.54, 230), Trial(1, fixMatch10, 0.51, 92), Trial(0, tuned, 0.52, 166)];
+        Assert.Equal(0, SslExperiment.SelectWithinOneStandardError(closer, measures, maximize: true).Trial.TrialId);
+    }
+}
