@@ -385,15 +385,14 @@ public sealed class SslExperiment
             // Lengthened versions of the portfolio's entries share their exemption from the time cap.
             portfolioConfigurations = portfolio.Select(p => SslSearchSpace.WithoutEpochs(p.Configuration)).ToHashSet();
             notes.Add($"Portfolio first ({portfolio.Count} configurations, then {(_tuner ?? SslTuner.Tpe).Name}): {string.Join("; ", portfolio.Select(p => p.Name))}.");
-            if (_scheduler == SslScheduler.None)
-            {
-                // Without a scheduler nothing else gives the best pipeline more epochs; a scheduler's rungs do that themselves.
-                int scaleAfter = portfolio.TakeWhile(p => p.Gainful).Count();
-                SearchSpace frozen = space;
-                tuner = tuner.WithIncumbentScaleUp("epochs x2.5", scaleAfter, c => SslSearchSpace.Lengthened(frozen, c));
-                notes.Add($"After the first {scaleAfter} portfolio entries, the best pipeline so far is trained 2.5 times longer (fine-tuning " +
-                    "epochs, or pretraining epochs for a trainer on embeddings) while the longer version keeps winning.");
-            }
+            // Once every kind of pipeline the learning run found worth its time has been measured, the spare budget goes
+            // first to the best of them trained longer (a scheduler's rungs stop at its maximum fidelity; this goes past it).
+            int scaleAfter = portfolio.TakeWhile(p => p.Gainful).Count();
+            SearchSpace frozen = space;
+            string factor = SslSearchSpace.LengtheningFactor.ToString(CultureInfo.InvariantCulture);
+            tuner = tuner.WithIncumbentScaleUp($"epochs x{factor}", scaleAfter, c => SslSearchSpace.Lengthened(frozen, c));
+            notes.Add($"After the first {scaleAfter} portfolio entries, the best pipeline so far is trained {factor} times longer " +
+                "(fine-tuning epochs, or pretraining epochs when the search sets them) while the longer version keeps winning.");
         }
         _search.SetTuner(tuner);
         IReadOnlyList<object> sources = Choices(space, SslSearchSpace.FeaturesOption);
