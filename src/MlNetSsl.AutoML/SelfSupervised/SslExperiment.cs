@@ -389,10 +389,11 @@ public sealed class SslExperiment
             // first to the best of them trained longer (a scheduler's rungs stop at its maximum fidelity; this goes past it).
             int scaleAfter = portfolio.TakeWhile(p => p.Gainful).Count();
             SearchSpace frozen = space;
-            string factor = SslSearchSpace.LengtheningFactor.ToString(CultureInfo.InvariantCulture);
-            tuner = tuner.WithIncumbentScaleUp($"epochs x{factor}", scaleAfter, c => SslSearchSpace.Lengthened(frozen, c));
-            notes.Add($"After the first {scaleAfter} portfolio entries, the best pipeline so far is trained {factor} times longer " +
-                "(fine-tuning epochs, or pretraining epochs when the search sets them) while the longer version keeps winning.");
+            string factors = string.Join(", ", SslSearchSpace.LengtheningFactors.Select(f => f.ToString(CultureInfo.InvariantCulture)));
+            tuner = tuner.WithIncumbentScaleUp($"epochs x{factors}", scaleAfter, SslSearchSpace.LengtheningFactors, (c, f) => SslSearchSpace.Lengthened(frozen, c, f));
+            notes.Add($"After the first {scaleAfter} portfolio entries, the best pipeline so far is trained {SslSearchSpace.LengtheningFactors[0]
+                .ToString(CultureInfo.InvariantCulture)} times longer (fine-tuning epochs, or pretraining epochs when the search sets them; " +
+                $"x{factors} in turn when a longer version would not fit in the budget left) while the longer version keeps winning.");
         }
         _search.SetTuner(tuner);
         IReadOnlyList<object> sources = Choices(space, SslSearchSpace.FeaturesOption);

@@ -161,33 +161,46 @@ public sealed class SslSearchSpace : SearchSpace
         return this;
     }
 
-    /// <summary>How much longer <see cref="Lengthened"/> trains a configuration.</summary>
-    internal const double LengtheningFactor = 2.5;
+    /// <summary>How much longer <see cref="Lengthened"/> trains a configuration: 2.5 times first; when that does not fit
+    /// in the budget left, 1.6 and then 1.25 times.</summary>
+    internal static readonly double[] LengtheningFactors = [2.5, 1.6, 1.25];
 
     /// <summary>
-    /// The same pipeline trained <see cref="LengtheningFactor"/> times longer, within the space's range: more fine-tuning
+    /// The same pipeline trained <paramref name="factor"/> times longer, within the space's range: more fine-tuning
     /// epochs for a fine-tuned or from-scratch network, otherwise more pretraining epochs for a trainer on embeddings
-    /// (when the space searches them). Null for raw features, or when the epochs are already at the space's maximum.
+    /// (when the space searches them). Null for raw features, or when the epochs cannot grow (the space's maximum).
     /// </summary>
-    internal static Parameters? Lengthened(SearchSpace space, Parameters configuration)
+    internal static Parameters? Lengthened(SearchSpace space, Parameters configuration, double factor)
     {
-        var features = configuration.TryGetValue(FeaturesOption, out object? source)
-            ? Enum.Parse<SslFeatureSource>((string)source) : SslFeatureSource.SelfSupervised;
-        bool fineTunes = features == SslFeatureSource.SupervisedFromScratch
-            || (configuration.TryGetPath($"{DownstreamOption}.{nameof(SslDownstreamParameters.Trainer)}", out object? trainer)
-                && Equals(trainer, nameof(DownstreamTrainer.FineTune)));
-        if (features == SslFeatureSource.RawFeatures) return null;
-        (string outer, string inner) = fineTunes
-            ? (DownstreamOption, nameof(SslDownstreamParameters.FineTuneEpochs))
-            : (PretrainingOption, nameof(SslPretrainingParameters.Epochs));
+        if (TrainingEpochsPath(configuration) is not (string outer, string inner)) return null;
         if (!space.HasOption(outer) || space[outer] is not SearchSpace nested || !nested.HasOption(inner)
             || nested[inner] is not IntegerRangeOption range || configuration[outer] is not Parameters options
             || !options.TryGetValue(inner, out object? value) || value is not double current)
             return null;
-        int longer = Math.Min(range.Max, (int)Math.Round(current * LengtheningFactor));
+        int longer = Math.Min(range.Max, (int)Math.Round(current * factor));
         if (longer <= current) return null;
         Parameters lengthened = configuration.With(outer, options.With(inner, longer));
         return space.Contains(lengthened) ? lengthened : null;
+    }
+
+    /// <summary>The epochs <see cref="Lengthened"/> changes, when the configuration sets them.</summary>
+    internal static int? TrainingEpochs(Parameters configuration) =>
+        TrainingEpochsPath(configuration) is (string outer, string inner) && configuration.TryGetPath($"{outer}.{inner}", out object? value)
+            && value is double epochs ? (int)epochs : null;
+
+    // Fine-tuning epochs for a fine-tuned or from-scratch network, pretraining epochs for a trainer on embeddings,
+    // nothing for raw features.
+    private static (string Outer, string Inner)? TrainingEpochsPath(Parameters configuration)
+    {
+        var features = configuration.TryGetValue(FeaturesOption, out object? source)
+            ? Enum.Parse<SslFeatureSource>((string)source) : SslFeatureSource.SelfSupervised;
+        if (features == SslFeatureSource.RawFeatures) return null;
+        bool fineTunes = features == SslFeatureSource.SupervisedFromScratch
+            || (configuration.TryGetPath($"{DownstreamOption}.{nameof(SslDownstreamParameters.Trainer)}", out object? trainer)
+                && Equals(trainer, nameof(DownstreamTrainer.FineTune)));
+        return fineTunes
+            ? (DownstreamOption, nameof(SslDownstreamParameters.FineTuneEpochs))
+            : (PretrainingOption, nameof(SslPretrainingParameters.Epochs));
     }
 
     /// <summary>A configuration without its epoch options (pretraining and fine-tuning): what a configuration and its

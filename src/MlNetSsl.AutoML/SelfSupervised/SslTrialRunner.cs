@@ -22,6 +22,9 @@ internal sealed class SslTrialRunner : ITrialRunner
     private readonly PretrainingCache _cache;
     private readonly string _measuresFolder;
     private (IDataView Train, IDataView Test)[][]? _rawFolds;
+    // The last measured run of each configuration without its epochs (SslSearchSpace.WithoutEpochs): its epochs and
+    // seconds, to price its longer versions. Single-fidelity trials only; empty after a resume (nothing is refused then).
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<Parameters, (int Epochs, double Seconds)> _costs = new();
 
     public SslTrialRunner(Settings settings)
     {
@@ -41,18 +44,32 @@ internal sealed class SslTrialRunner : ITrialRunner
         // loaded machine a capped first trial would leave the search with nothing).
         // The portfolio's entries were learned to be worth their time, so only the budget itself stops them: a 50% cap
         // cut a 10-epoch pretraining on 5,000 images a few seconds before its end and wasted all of it.
-        double fraction = _settings.Uncapped?.Contains(SslSearchSpace.WithoutEpochs(request.Parameters)) == true ? 1.0 : _settings.TrialTimeCapFraction;
+        Parameters family = SslSearchSpace.WithoutEpochs(request.Parameters);
+        bool uncapped = _settings.Uncapped?.Contains(family) == true;
+        double fraction = uncapped ? 1.0 : _settings.TrialTimeCapFraction;
         TimeSpan? cap = request.SearchHasAMetric && request.RemainingBudget is TimeSpan left ? left * fraction : null;
+        int? epochs = request.Fidelity is null ? SslSearchSpace.TrainingEpochs(request.Parameters) : null;
+        // A longer version of a pipeline that has run costs about its time per epoch times its epochs; one that would be
+        // cut by the budget is refused at once (the experiment then tries a shorter one) instead of wasting what is left.
+        if (uncapped && epochs is int wanted && request.RemainingBudget is TimeSpan budgetLeft
+            && _costs.TryGetValue(family, out (int Epochs, double Seconds) shorter) && wanted > shorter.Epochs
+            && shorter.Seconds * wanted / shorter.Epochs is double predicted && predicted > budgetLeft.TotalSeconds)
+            return Task.FromException<double>(new TimeoutException(string.Create(CultureInfo.InvariantCulture,
+                $"Trial {request.TrialId} was not started: at {wanted} epochs it would need about {predicted:0} s (its {shorter.Epochs}-epoch " +
+                $"version took {shorter.Seconds:0.#} s), more than the {budgetLeft.TotalSeconds:0} s of budget left.")));
         using var capped = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         if (cap is TimeSpan limit) capped.CancelAfter(limit > TimeSpan.Zero ? limit : TimeSpan.Zero);
         try
         {
-            return Task.FromResult(parameters.Features switch
+            var clock = Stopwatch.StartNew();
+            double metric = parameters.Features switch
             {
                 SslFeatureSource.RawFeatures => RunRawFeatures(request, parameters, capped.Token),
                 SslFeatureSource.SupervisedFromScratch => RunFromScratch(request, parameters, capped.Token),
                 _ => RunSelfSupervised(request, parameters, capped.Token), // with or without the raw features beside
-            });
+            };
+            if (epochs is int trained) _costs[family] = (trained, clock.Elapsed.TotalSeconds);
+            return Task.FromResult(metric);
         }
         catch (Exception e) when (capped.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {

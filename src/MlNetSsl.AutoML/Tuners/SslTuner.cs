@@ -82,12 +82,14 @@ public sealed class SslTuner
         new($"{Name}+Portfolio({label})", (space, seed) => new PortfolioFirstTuner(_create(space, seed), configurations));
 
     /// <summary>This tuner, except that after <paramref name="scaleAfter"/> proposals the best configuration so far is
-    /// lengthened (<paramref name="scaleUp"/>) while its longer versions keep winning (see <see cref="ScaleUpIncumbentTuner"/>).</summary>
+    /// lengthened (<paramref name="scaleUp"/> by one of <paramref name="factors"/>) while its longer versions keep winning
+    /// (see <see cref="ScaleUpIncumbentTuner"/>).</summary>
     /// <param name="label">Names the rule in <see cref="Name"/> (so a checkpoint of another rule is refused).</param>
     /// <param name="scaleAfter">Proposals before the first lengthening.</param>
-    /// <param name="scaleUp">The longer version of a configuration, or null when it has none.</param>
-    internal SslTuner WithIncumbentScaleUp(string label, int scaleAfter, Func<Parameters, Parameters?> scaleUp) =>
-        new($"{Name}+ScaleUp({label},after {scaleAfter})", (space, seed) => new ScaleUpIncumbentTuner(_create(space, seed), scaleAfter, scaleUp));
+    /// <param name="factors">How much longer, largest first; a smaller one follows a lengthening that failed.</param>
+    /// <param name="scaleUp">The version of a configuration trained a factor longer, or null when it has none.</param>
+    internal SslTuner WithIncumbentScaleUp(string label, int scaleAfter, IReadOnlyList<double> factors, Func<Parameters, double, Parameters?> scaleUp) =>
+        new($"{Name}+ScaleUp({label},after {scaleAfter})", (space, seed) => new ScaleUpIncumbentTuner(_create(space, seed), scaleAfter, factors, scaleUp));
 
     /// <summary>A description of the tuner and its options (recorded in checkpoints).</summary>
     public string Name { get; }

@@ -19,7 +19,7 @@ public sealed class IncumbentScaleUpTests
         static Parameters? Longer(Parameters c) => c.GetInt32("epochs") is int e && e < 100
             ? c.With("epochs", Math.Min(100, (int)Math.Round(e * 2.5))) : null;
         static double Metric(Parameters c) => (c.GetInt32("id") == 1 ? 0.6 : 0.4) - Math.Abs(Math.Log(c.GetInt32("epochs") / 25.0)) / 20;
-        var tuner = SslTuner.Custom("scripted+scale-up", (_, _) => new ScaleUpIncumbentTuner(new ScriptedTuner(script), scaleAfter: 2, Longer));
+        var tuner = SslTuner.Custom("scripted+scale-up", (_, _) => new ScaleUpIncumbentTuner(new ScriptedTuner(script), scaleAfter: 2, [2.5], (c, _) => Longer(c)));
 
         SearchResult result = await new SearchExperiment().SetSearchSpace(space).SetTuner(tuner).SetMaxTrials(7)
             .SetTrialRunner((request, _) => Task.FromResult(Metric(request.Parameters))).RunAsync();
@@ -32,6 +32,28 @@ public sealed class IncumbentScaleUpTests
     }
 
     [Fact]
+    public async Task ALongerVersionThatFailsIsFollowedByAShorterOne()
+    {
+        // The runner refuses 25 epochs or more (as SslTrialRunner refuses a version that would not fit in the budget).
+        var space = new SearchSpace().WithInteger("id", 0, 1000).WithInteger("epochs", 1, 100);
+        var script = Enumerable.Range(0, 20).Select(i => new Parameters().With("id", 100 + i).With("epochs", 4)).ToList();
+        script[1] = script[1].With("id", 1);
+        static Parameters? Longer(Parameters c, double factor) => c.With("epochs", Math.Min(100, (int)Math.Round(c.GetInt32("epochs") * factor)));
+        var tuner = SslTuner.Custom("scripted+scale-up", (_, _) => new ScaleUpIncumbentTuner(new ScriptedTuner(script), scaleAfter: 2, [2.5, 1.6], Longer));
+
+        SearchResult result = await new SearchExperiment().SetSearchSpace(space).SetTuner(tuner).SetMaxTrials(8)
+            .SetTrialRunner((request, _) => request.Parameters.GetInt32("epochs") >= 25
+                ? Task.FromException<double>(new TimeoutException("would not fit"))
+                : Task.FromResult((request.Parameters.GetInt32("id") == 1 ? 0.6 : 0.4) + request.Parameters.GetInt32("epochs") / 1000.0))
+            .RunAsync();
+
+        var ran = result.Trials.OrderBy(t => t.TrialId).Select(t => (t.Parameters.GetInt32("id"), t.Parameters.GetInt32("epochs"))).ToArray();
+        // 4 -> 10 (x2.5, won) -> 25 (x2.5, refused) -> 16 (x1.6 of 10, won) -> 40 and 26 (both refused) -> the inner tuner.
+        Assert.Equal([(100, 4), (1, 4), (1, 10), (1, 25), (1, 16), (1, 40), (1, 26), (107, 4)], ran);
+        Assert.Equal(16, result.BestTrial!.Parameters.GetInt32("epochs"));
+    }
+
+    [Fact]
     public void LengtheningTrainsTheFineTuningOrThePretrainingLonger()
     {
         SslSearchSpace space = SslSearchSpace.For(SslInputKind.Image);
@@ -40,20 +62,23 @@ public sealed class IncumbentScaleUpTests
         Parameters probe = entries.Single(e => e.Name == "short SSL + L-BFGS probe").Configuration;
         Parameters raw = entries.Single(e => e.Name.StartsWith("raw pixels", StringComparison.Ordinal)).Configuration;
 
-        Parameters longer = SslSearchSpace.Lengthened(space, fixMatch)!;
+        Parameters longer = SslSearchSpace.Lengthened(space, fixMatch, 2.5)!;
         Assert.Equal(25, longer.GetNested(SslSearchSpace.DownstreamOption).GetInt32(nameof(SslDownstreamParameters.FineTuneEpochs)));
         Assert.Equal(3, longer.GetNested(SslSearchSpace.PretrainingOption).GetInt32(nameof(SslPretrainingParameters.Epochs)));
         Assert.Equal(SslSearchSpace.WithoutEpochs(fixMatch), SslSearchSpace.WithoutEpochs(longer));
         Assert.NotEqual(SslSearchSpace.WithoutEpochs(fixMatch), SslSearchSpace.WithoutEpochs(probe));
 
         // 25 -> 62 -> 100 (the space's maximum), then nothing longer.
-        Parameters longest = SslSearchSpace.Lengthened(space, SslSearchSpace.Lengthened(space, longer)!)!;
+        Parameters longest = SslSearchSpace.Lengthened(space, SslSearchSpace.Lengthened(space, longer, 2.5)!, 2.5)!;
         Assert.Equal(100, longest.GetNested(SslSearchSpace.DownstreamOption).GetInt32(nameof(SslDownstreamParameters.FineTuneEpochs)));
-        Assert.Null(SslSearchSpace.Lengthened(space, longest));
+        Assert.Null(SslSearchSpace.Lengthened(space, longest, 2.5));
+        Assert.Equal(16, SslSearchSpace.TrainingEpochs(SslSearchSpace.Lengthened(space, fixMatch, 1.6)!));
+        Assert.Equal(10, SslSearchSpace.TrainingEpochs(fixMatch));
 
         // A trainer on embeddings pretrains longer; raw features have nothing to lengthen.
-        Assert.Equal(8, SslSearchSpace.Lengthened(space, probe)!.GetNested(SslSearchSpace.PretrainingOption).GetInt32(nameof(SslPretrainingParameters.Epochs)));
-        Assert.Null(SslSearchSpace.Lengthened(space, raw));
+        Assert.Equal(8, SslSearchSpace.Lengthened(space, probe, 2.5)!.GetNested(SslSearchSpace.PretrainingOption).GetInt32(nameof(SslPretrainingParameters.Epochs)));
+        Assert.Null(SslSearchSpace.Lengthened(space, raw, 2.5));
+        Assert.Null(SslSearchSpace.TrainingEpochs(raw));
     }
 
     [Fact]
@@ -62,7 +87,7 @@ public sealed class IncumbentScaleUpTests
         SslSearchSpace space = SslSearchSpace.For(SslInputKind.Image);
         var entries = SslPortfolio.For(space, SslInputKind.Image, rows: 5000, labeledRows: 500);
         Parameters fixMatch10 = entries.Single(e => e.Name == "short SSL + FixMatch fine-tuning, 10 epochs").Configuration;
-        Parameters fixMatch25 = SslSearchSpace.Lengthened(space, fixMatch10)!;
+        Parameters fixMatch25 = SslSearchSpace.Lengthened(space, fixMatch10, 2.5)!;
         Parameters tuned = entries.Single(e => e.Name == "SSL + fine-tuning, 10 epochs").Configuration;
         TrialRecord Trial(int id, Parameters configuration, double metric, double seconds) => new(id, configuration, TrialStatus.Completed,
             [new RungResult(null, metric, TimeSpan.FromSeconds(seconds))], TimeSpan.FromSeconds(seconds), null);
