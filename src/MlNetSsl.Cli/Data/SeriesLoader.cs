@@ -105,20 +105,25 @@ internal static class SeriesLoader
         if (lines.Count == 0) throw new CliException($"{path}: the file is empty.");
         char separator = settings.Separator ?? (lines[0].Text.Contains('\t') ? '\t' : lines[0].Text.Contains(';') ? ';' : ',');
         string[] first = CsvTable.Split(lines[0].Text, separator);
-        bool hasHeader = settings.HasHeader ?? first.Any(c => !CsvTable.IsMissing(c) && !CsvTable.TryNumber(c, out _)) &&
-            lines.Skip(1).Take(5).All(l => CsvTable.Split(l.Text, separator).Count(c => CsvTable.TryNumber(c, out _)) > 1);
+        bool hasHeader = settings.HasHeader ?? LooksLikeHeader(first, lines.Skip(1).Select(l => CsvTable.Split(l.Text, separator)).ToList(), settings.LabelColumn);
         string[] headers = hasHeader ? first : [];
         int labelIndex = 0;
         if (settings.LabelColumn is { } labelColumn)
         {
             labelIndex = Array.FindIndex(headers, h => string.Equals(h, labelColumn, StringComparison.OrdinalIgnoreCase));
             if (labelIndex < 0 && !int.TryParse(labelColumn, NumberStyles.None, CultureInfo.InvariantCulture, out labelIndex))
-                throw new CliException($"{path}: --label-col '{labelColumn}' is not a column; the columns are: {string.Join(", ", headers)}.");
+                throw new CliException(hasHeader
+                    ? $"{path}: --label-col '{labelColumn}' is not a column; the columns are: {string.Join(", ", headers)}."
+                    : $"{path}: --label-col '{labelColumn}' is not a column name, and the file has no header line; give the label column's 0-based index (or --has-header true).");
         }
         foreach (var (text, line) in lines.Skip(hasHeader ? 1 : 0))
         {
             string[] cells = CsvTable.Split(text, separator);
             if (labelIndex >= cells.Length) throw new CliException($"{path} line {line}: no label cell at index {labelIndex}.");
+            int textCell = Array.FindIndex(cells, c => !CsvTable.IsMissing(c) && !CsvTable.TryNumber(c, out _));
+            if (textCell >= 0 && textCell != labelIndex)
+                throw new CliException($"{path} line {line}: column {textCell} holds '{cells[textCell]}', not a number, and the label column is {labelIndex}; " +
+                    $"series values must be numbers ('?' marks a missing one). If column {textCell} holds the class, give --label-col {textCell}.");
             var valueCells = cells.Where((_, i) => i != labelIndex).ToList();
             while (valueCells.Count > 0 && valueCells[^1].Length == 0) valueCells.RemoveAt(valueCells.Count - 1);
             float[] values = ParseValues(valueCells, path, line);
@@ -129,6 +134,24 @@ internal static class SeriesLoader
             names.Add($"line {line}");
         }
         return channels;
+    }
+
+    /// <summary>
+    /// Whether the first line of a series CSV is a header. Every data line may hold one text cell, its class
+    /// ("walking,0.1,0.2,..."), in whichever column the label is, so a text cell alone does not make a header: the first
+    /// line is one when the label column is named by a cell of it, when it holds more text cells than the lines below,
+    /// or when its one text cell (a name above numbered steps: "class,1,2,...") is a value its column never holds again.
+    /// </summary>
+    private static bool LooksLikeHeader(string[] first, List<string[]> rest, string? labelColumn)
+    {
+        if (labelColumn is not null && !int.TryParse(labelColumn, NumberStyles.None, CultureInfo.InvariantCulture, out _)
+            && first.Any(c => string.Equals(c, labelColumn, StringComparison.OrdinalIgnoreCase)))
+            return true;
+        static bool IsText(string cell) => !CsvTable.IsMissing(cell) && !CsvTable.TryNumber(cell, out _);
+        int[] textColumns = Enumerable.Range(0, first.Length).Where(i => IsText(first[i])).ToArray();
+        if (textColumns.Length == 0 || rest.Count == 0) return false;
+        if (textColumns.Length > rest.Take(20).Max(cells => cells.Count(IsText))) return true;
+        return textColumns.All(i => rest.All(cells => i >= cells.Length || !string.Equals(cells[i], first[i], StringComparison.Ordinal)));
     }
 
     /// <summary>Parses values; missing ones ('?', NaN, empty) are filled from the previous value (the next one at the start).</summary>
