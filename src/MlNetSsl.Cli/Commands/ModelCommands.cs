@@ -64,10 +64,15 @@ internal static class ModelCommands
             data = data.Subset(labeled);
             string[] classes = ClassNames(model, schema);
             var scored = TrainingRun.Score(model, data, classes);
-            Console.WriteLine($"{data.Count:N0} labeled rows, {classes.Length} classes.");
+            // The training run's positive class; without run.json, the rarer class among these rows (the search's rule).
+            int positive = settings?.PositiveClass is { } recorded && Array.IndexOf(classes, recorded) is >= 0 and var index
+                ? index
+                : TestMetrics.PositiveClass(classes, data.ClassCounts());
+            Console.WriteLine($"{data.Count:N0} labeled rows, {classes.Length} classes." +
+                (classes.Length == 2 ? $" AUC and F1 take '{classes[positive]}' as the positive class." : ""));
             foreach (string metric in TestMetrics.Names.Where(m => classes.Length == 2 || m is not ("auc" or "f1")))
             {
-                var (value, lower, upper) = TestMetrics.WithInterval(metric, scored, classes.Length, seed: 0);
+                var (value, lower, upper) = TestMetrics.WithInterval(metric, scored, classes.Length, positive, seed: 0);
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {metric,-15} {value:0.0000}  (95% interval {lower:0.0000} to {upper:0.0000})"));
             }
             Console.WriteLine("Confusion matrix (rows: actual, columns: predicted):");
