@@ -38,7 +38,7 @@ internal static class ModelCommands
         {
             var ml = new MLContext(0);
             var (model, schema, settings) = LoadModel(ml, parse.GetValue(o.Model)!);
-            TrainingData data = LoadData(ml, schema, settings, parse.GetValue(dataset)!, o, parse);
+            TrainingData data = LoadData(ml, model, schema, settings, parse.GetValue(dataset)!, o, parse);
             string path = parse.GetValue(output)!;
             if (embed) WriteEmbeddings(model, data, path);
             else WritePredictions(model, data, path);
@@ -57,7 +57,7 @@ internal static class ModelCommands
         {
             var ml = new MLContext(0);
             var (model, schema, settings) = LoadModel(ml, parse.GetValue(o.Model)!);
-            TrainingData data = LoadData(ml, schema, settings, parse.GetValue(test)!, o, parse);
+            TrainingData data = LoadData(ml, model, schema, settings, parse.GetValue(test)!, o, parse);
             int[] labeled = Enumerable.Range(0, data.Count).Where(r => data.Labels[r].Length > 0).ToArray();
             if (labeled.Length == 0)
                 throw new CliException($"{parse.GetValue(test)}: no labeled row; evaluate needs labels (class folders, --label-col, or the .ts class).");
@@ -118,11 +118,21 @@ internal static class ModelCommands
         return (model, schema, settings);
     }
 
-    private static TrainingData LoadData(MLContext ml, DataViewSchema schema, RunSettings? settings, string path, Options o, ParseResult parse)
+    private static TrainingData LoadData(MLContext ml, ITransformer model, DataViewSchema schema, RunSettings? settings, string path, Options o, ParseResult parse)
     {
         if (!File.Exists(path) && !Directory.Exists(path)) throw new CliException($"{path}: not found.");
         CsvSettings csv = DatasetReader.Csv(parse.GetValue(o.HasHeader) ?? settings?.HasHeader, parse.GetValue(o.Separator) ?? settings?.Separator,
             parse.GetValue(o.LabelColumn) ?? (File.Exists(path) && settings?.Task == "classification" ? LabelIfPresent(path, settings) : null), []);
+        if (csv.LabelColumn is null && File.Exists(path) && schema.GetColumnOrNull(SeriesLoader.SeriesColumn) is not null)
+        {
+            // A series CSV: the label column training used (run.json), when this file has it; otherwise every cell is a value.
+            string recorded = settings?.LabelColumn ?? "0";
+            csv = csv with
+            {
+                LabelColumn = !int.TryParse(recorded, NumberStyles.None, CultureInfo.InvariantCulture, out int index)
+                    || SeriesLoader.HoldsLabelColumn(path, csv, index, ClassNames(model, schema)) ? recorded : SeriesLoader.NoLabelColumn,
+            };
+        }
         return DatasetReader.LoadForModel(ml, schema, path, csv, parse.GetValue(o.UnlabeledFolder) ?? settings?.UnlabeledFolder ?? "unlabeled", settings?.Channels ?? 1);
     }
 

@@ -240,6 +240,47 @@ public sealed class CliCoreTests : IDisposable
         Assert.Contains($"f1              {printed.Groups[1].Value}", evaluate.Stdout, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void SeriesPredictUsesTheTrainingLabelColumnAndReadsValueOnlyFilesWhole()
+    {
+        // GunPoint as CSV: the class (in words) last, then first; and the same series without any label column.
+        var series = new List<(string Label, string Values)>();
+        bool data = false;
+        foreach (string raw in File.ReadLines(Path.Combine(SharedData.DataRoot, "uea", "GunPoint_TRAIN.ts")))
+        {
+            string line = raw.Trim();
+            if (line.StartsWith("@data", StringComparison.OrdinalIgnoreCase)) { data = true; continue; }
+            if (!data || line.Length == 0 || line.StartsWith('#')) continue;
+            string[] parts = line.Split(':');
+            series.Add((parts[1] == "1" ? "gun" : "point", parts[0]));
+        }
+        string last = Path.Combine(_work, "gun-last.csv"), first = Path.Combine(_work, "gun-first.csv"), values = Path.Combine(_work, "gun-values.csv");
+        File.WriteAllLines(last, series.Select(s => $"{s.Values},{s.Label}"));
+        File.WriteAllLines(first, series.Select(s => $"{s.Label},{s.Values}"));
+        File.WriteAllLines(values, series.Select(s => s.Values));
+
+        foreach (var (name, file, labelColumn) in new[] { ("Last", last, "150"), ("First", first, "0") })
+        {
+            var (code, stdout, stderr) = Run("series-classification", "--dataset", file, "--label-col", labelColumn, "--train-time", "3", "--max-trials", "1",
+                "-o", _work, "--name", name);
+            Assert.True(code == 0, $"exit {code}: {stderr}\n{stdout}");
+            string model = Path.Combine(_work, name, name + ".zip");
+            string[] Predict(string dataset)
+            {
+                string output = Path.Combine(_work, $"{name}-{Path.GetFileNameWithoutExtension(dataset)}.csv");
+                var predict = Run("predict", "--model", model, "--dataset", dataset, "--out", output);
+                Assert.True(predict.ExitCode == 0, $"predict {dataset}: {predict.Stderr}");
+                return File.ReadAllLines(output).Skip(1).Select(l => l[(l.IndexOf(',') + 1)..]).ToArray();
+            }
+            string[] withLabels = Predict(file);
+            Assert.Equal(series.Count, withLabels.Length);
+            Assert.Equal(withLabels, Predict(values));
+            var evaluate = Run("evaluate", "--model", model, "--test-dataset", file);
+            Assert.True(evaluate.ExitCode == 0, evaluate.Stderr);
+            Assert.Contains($"{series.Count} labeled rows, 2 classes.", evaluate.Stdout, StringComparison.Ordinal);
+        }
+    }
+
     private static float Parse(string cell) => float.Parse(cell, CultureInfo.InvariantCulture);
 
     private sealed class BankRow

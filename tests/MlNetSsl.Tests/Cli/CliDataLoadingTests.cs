@@ -93,4 +93,25 @@ public sealed class CliDataLoadingTests : IDisposable
         Assert.Contains("line 1", error.Message, StringComparison.Ordinal);
         Assert.Contains("--label-col 150", error.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void TsFileWithoutClassLabelsKeepsEveryChannel()
+    {
+        // BasicMotions (6 channels) with "@classLabel false" and the class removed from each line, as files to predict are.
+        var lines = new List<string>();
+        foreach (string line in File.ReadLines(Path.Combine(SharedData.DataRoot, "uea", "BasicMotions_TEST.ts")))
+        {
+            if (line.StartsWith("@classLabel", StringComparison.OrdinalIgnoreCase)) lines.Add("@classLabel false");
+            else if (line.StartsWith('@') || line.StartsWith('#') || line.Trim().Length == 0) lines.Add(line);
+            else lines.Add(line[..line.LastIndexOf(':')]);
+        }
+        string path = Write("unlabeled.ts", lines);
+
+        TrainingData data = SeriesLoader.Load(new MLContext(0), path, Settings(), channels: 1);
+
+        Assert.Equal(6, data.SeriesChannels);
+        Assert.Equal(40, data.Count);
+        Assert.All(data.Labels, l => Assert.Equal("", l));
+        Assert.All(data.SeriesLengths!, l => Assert.Equal(100, l));
+    }
 }
