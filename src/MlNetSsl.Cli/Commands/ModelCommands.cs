@@ -133,7 +133,10 @@ internal static class ModelCommands
                     || SeriesLoader.HoldsLabelColumn(path, csv, index, ClassNames(model, schema)) ? recorded : SeriesLoader.NoLabelColumn,
             };
         }
-        return DatasetReader.LoadForModel(ml, schema, path, csv, parse.GetValue(o.UnlabeledFolder) ?? settings?.UnlabeledFolder ?? "unlabeled", settings?.Channels ?? 1);
+        int? trainingLabelIndex = settings?.Task == "classification" && int.TryParse(settings.LabelColumn, NumberStyles.None, CultureInfo.InvariantCulture, out int label)
+            ? label : null;
+        return DatasetReader.LoadForModel(ml, schema, path, csv, parse.GetValue(o.UnlabeledFolder) ?? settings?.UnlabeledFolder ?? "unlabeled", settings?.Channels ?? 1,
+            trainingLabelIndex);
     }
 
     // The recorded label column, when the file to score has it (files to predict often do not).

@@ -281,6 +281,34 @@ public sealed class CliCoreTests : IDisposable
         }
     }
 
+    [Fact]
+    public void HeaderlessTablePredictsAFileThatLeavesOutTheLabelColumn()
+    {
+        // Banknote without a header, the class first, ';'-separated; the file to predict has the four features only.
+        string[] lines = File.ReadAllLines(Path.Combine(SharedData.DataRoot, "tabular", "banknote_authentication.csv")).Where(l => l.Length > 0).ToArray();
+        new Random(5).Shuffle(lines);
+        string[][] rows = lines.Take(300).Select(l => l.Split(',')).ToArray();
+        string train = Path.Combine(_work, "bank-first.csv"), features = Path.Combine(_work, "bank-features.csv");
+        File.WriteAllLines(train, rows.Select(r => string.Join(';', [r[4], .. r[..4]])));
+        File.WriteAllLines(features, rows.Select(r => string.Join(';', r[..4])));
+        var (code, stdout, stderr) = Run("classification", "--dataset", train, "--label-col", "0", "--train-time", "3", "--max-trials", "1",
+            "-o", _work, "--name", "First");
+        Assert.True(code == 0, $"exit {code}: {stderr}\n{stdout}");
+        string model = Path.Combine(_work, "First", "First.zip");
+
+        string[] Predict(string dataset, string output)
+        {
+            var predict = Run("predict", "--model", model, "--dataset", dataset, "--out", output);
+            Assert.True(predict.ExitCode == 0, $"predict {dataset}: {predict.Stderr}");
+            return File.ReadAllLines(output).Skip(1).Select(l => l[(l.IndexOf(',') + 1)..]).ToArray();
+        }
+        string[] withLabels = Predict(train, Path.Combine(_work, "with-labels.csv"));
+        Assert.Equal(300, withLabels.Length);
+        Assert.Equal(withLabels, Predict(features, Path.Combine(_work, "features-only.csv")));
+        // The model learned the classes: most rows right.
+        Assert.True(withLabels.Where((p, i) => p.Split(',')[0] == rows[i][4]).Count() > 240);
+    }
+
     private static float Parse(string cell) => float.Parse(cell, CultureInfo.InvariantCulture);
 
     private sealed class BankRow
