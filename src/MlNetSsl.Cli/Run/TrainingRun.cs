@@ -77,6 +77,11 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
             $"{train.ClassCounts().Count} classes); {testLabeled:N0} test rows ({testDescription}).");
         foreach (string skipped in all.Skipped) log.Detail($"skipped {skipped}");
         if (all.Skipped.Count > 0) log.Info($"Skipped {all.Skipped.Count} unreadable file(s); they are listed in the report and log.txt.");
+        if (RegressionLikeLabel(all) is { } regression)
+        {
+            log.Always(regression);
+            _notes.Add(regression);
+        }
 
         int seriesLength = settings.SeriesLength ?? (train.SeriesLengths is { } lengths ? SeriesLoader.Median(lengths) : 0);
         if (train.Kind == DatasetKind.Series && train.SeriesLengths!.Distinct().Count() > 1)
@@ -286,6 +291,22 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
         DataViewSchema inputs = ml.Transforms.DropColumns(train.LabelColumn).Fit(train.View).Transform(train.View).Schema;
         return TableLoader.LoadForModel(path, inputs, csv);
     }
+
+    /// <summary>Many distinct numbers as labels look like a quantity to regress; the tool classifies, so it says what it
+    /// does with them (one class per value) and how to get a classification task instead. Null for ordinary classes.</summary>
+    internal static string? RegressionLikeLabel(TrainingData data)
+    {
+        var classes = data.ClassCounts();
+        if (classes.Count <= MaxNumericClassesWithoutWarning || !classes.Keys.All(c => CsvTable.TryNumber(c, out _))) return null;
+        int single = classes.Values.Count(n => n == 1);
+        return string.Create(CultureInfo.InvariantCulture,
+            $"Warning: the label holds {classes.Count} distinct numbers{(single > 0 ? $" ({single} of them on a single row)" : "")}, like a quantity to predict. ") +
+            "mlnet-ssl classifies: every distinct value is a class of its own and a near miss counts as an error. " +
+            "For regression-like targets, bin the values into a few ranges (for example low, medium, high) in the label column first.";
+    }
+
+    /// <summary>More numeric classes than this get the regression warning (wine quality's 3..9 and similar scores do not).</summary>
+    internal const int MaxNumericClassesWithoutWarning = 20;
 
     /// <summary>Scores rows: the true and predicted class indices and the scores.</summary>
     public static List<TestMetrics.Scored> Score(ITransformer model, TrainingData data, string[] classNames)

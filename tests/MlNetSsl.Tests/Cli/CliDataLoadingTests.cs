@@ -114,4 +114,20 @@ public sealed class CliDataLoadingTests : IDisposable
         Assert.All(data.Labels, l => Assert.Equal("", l));
         Assert.All(data.SeriesLengths!, l => Assert.Equal(100, l));
     }
+
+    [Fact]
+    public void ANumericLabelWithManyValuesIsCalledOutAsRegressionLike()
+    {
+        // Wine quality: alcohol (column 10, many distinct decimals) is a quantity; quality (column 11, 3..9) is a class.
+        string wine = Path.Combine(SharedData.DataRoot, "tabular", "winequality-white.csv");
+
+        string? alcohol = MlNetSsl.Cli.Run.TrainingRun.RegressionLikeLabel(TableLoader.LoadForTraining(wine, Settings(label: "10")));
+        string? quality = MlNetSsl.Cli.Run.TrainingRun.RegressionLikeLabel(TableLoader.LoadForTraining(wine, Settings(label: "11")));
+
+        Assert.NotNull(alcohol);
+        int distinct = File.ReadLines(wine).Where(l => l.Length > 0).Select(l => l.Split(',')[10]).Distinct().Count();
+        Assert.Contains($"{distinct} distinct numbers", alcohol, StringComparison.Ordinal);
+        Assert.Contains("bin the values", alcohol, StringComparison.Ordinal);
+        Assert.Null(quality);
+    }
 }
