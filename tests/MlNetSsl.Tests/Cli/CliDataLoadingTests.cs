@@ -130,4 +130,14 @@ public sealed class CliDataLoadingTests : IDisposable
         Assert.Contains("bin the values", alcohol, StringComparison.Ordinal);
         Assert.Null(quality);
     }
+
+    [Fact]
+    public void RecordedCommandLineQuotesArgumentsAShellWouldSplit()
+    {
+        string line = TrainingCommands.RecordedCommandLine(
+            ["classification", "--dataset", "data/bank notes.csv", "--label-col", "class label", "--name", "Bank", "--storage", "Host=db;Password=x", "--separator", ";"]);
+
+        Assert.Equal("mlnet-ssl classification --dataset 'data/bank notes.csv' --label-col 'class label' --name Bank --storage <connection string> --separator ';'", line);
+        Assert.Equal("mlnet-ssl classification --label-col 'it'\\''s'", TrainingCommands.RecordedCommandLine(["classification", "--label-col", "it's"]));
+    }
 }
