@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Security.Cryptography;
 using Microsoft.ML;
 using Microsoft.ML.Data;
@@ -84,6 +85,34 @@ internal sealed class SslDataset
         uint[] allKeys = keyed.GetColumn<uint>(labelColumn).ToArray();
         uint[] labeled = allKeys.Where(k => k != 0).ToArray();
         return new SslDataset(ml, data, inputColumn, labelColumn, shape, labelToKey, classCount, allKeys, labeled, allKeys.LongLength);
+    }
+
+    /// <summary>
+    /// Checks that every row's input vector (tabular rows and series; images are decoded later) holds finite numbers, the
+    /// check the stage makes at <c>Fit</c>. Made once before the search, so a missing value fails the run with the stage's
+    /// message instead of failing every trial until the time budget runs out.
+    /// </summary>
+    /// <exception cref="InvalidDataException">A NaN or infinity; the message names the row, the column and what to do.</exception>
+    public void CheckFiniteInputs()
+    {
+        DataViewSchema.Column column = Data.Schema[InputColumn];
+        if (column.Type is not VectorDataViewType { ItemType.RawType: var type } || type != typeof(float)) return;
+        using DataViewRowCursor cursor = Data.GetRowCursor([column]);
+        ValueGetter<VBuffer<float>> getter = cursor.GetGetter<VBuffer<float>>(column);
+        VBuffer<float> values = default;
+        while (cursor.MoveNext())
+        {
+            getter(ref values);
+            ReadOnlySpan<float> span = values.GetValues();
+            for (int i = 0; i < span.Length; i++)
+            {
+                if (float.IsFinite(span[i])) continue;
+                int index = values.IsDense ? i : values.GetIndices()[i];
+                throw new InvalidDataException(string.Create(CultureInfo.InvariantCulture,
+                    $"Row {cursor.Position} of column '{InputColumn}' holds {span[i]} at index {index}. ") +
+                    "SSL encoders need finite numbers: replace missing values first (Transforms.ReplaceMissingValues) or filter those rows out (Data.FilterRowsByMissingValues).");
+            }
+        }
     }
 
     /// <summary>The column of raw features next to the embeddings, before both are concatenated (raw + SSL features).</summary>

@@ -329,6 +329,7 @@ public sealed class SslExperiment
     /// <exception cref="InvalidOperationException">Missing settings, or no trial produced a metric.</exception>
     /// <exception cref="ArgumentException">Unusable columns or search space; the message names them.</exception>
     /// <exception cref="OperationCanceledException">Cancelled before any trial produced a metric.</exception>
+    /// <exception cref="InvalidDataException">A tabular or series input holds a missing value (NaN) or an infinity.</exception>
     public async Task<SslExperimentResult> RunAsync(CancellationToken cancellationToken = default)
     {
         if (_data is null) throw new InvalidOperationException("Set the data with SetDataset before running.");
@@ -350,6 +351,7 @@ public sealed class SslExperiment
                 "missing value, NaN or empty text, are unlabeled).");
 
         _metric.CheckClassCount(dataset.ClassCount);
+        dataset.CheckFiniteInputs();
 
         var notes = new List<string>();
         (SslObjective objective, string objectiveExplanation) = ResolveObjective(dataset);

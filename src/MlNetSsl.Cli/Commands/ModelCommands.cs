@@ -38,7 +38,7 @@ internal static class ModelCommands
         {
             var ml = new MLContext(0);
             var (model, schema, settings) = LoadModel(ml, parse.GetValue(o.Model)!);
-            TrainingData data = LoadData(ml, schema, settings, parse.GetValue(dataset)!, o, parse);
+            TrainingData data = LoadData(ml, model, schema, settings, parse.GetValue(dataset)!, o, parse);
             string path = parse.GetValue(output)!;
             if (embed) WriteEmbeddings(model, data, path);
             else WritePredictions(model, data, path);
@@ -57,17 +57,22 @@ internal static class ModelCommands
         {
             var ml = new MLContext(0);
             var (model, schema, settings) = LoadModel(ml, parse.GetValue(o.Model)!);
-            TrainingData data = LoadData(ml, schema, settings, parse.GetValue(test)!, o, parse);
+            TrainingData data = LoadData(ml, model, schema, settings, parse.GetValue(test)!, o, parse);
             int[] labeled = Enumerable.Range(0, data.Count).Where(r => data.Labels[r].Length > 0).ToArray();
             if (labeled.Length == 0)
                 throw new CliException($"{parse.GetValue(test)}: no labeled row; evaluate needs labels (class folders, --label-col, or the .ts class).");
             data = data.Subset(labeled);
             string[] classes = ClassNames(model, schema);
             var scored = TrainingRun.Score(model, data, classes);
-            Console.WriteLine($"{data.Count:N0} labeled rows, {classes.Length} classes.");
+            // The training run's positive class; without run.json, the rarer class among these rows (the search's rule).
+            int positive = settings?.PositiveClass is { } recorded && Array.IndexOf(classes, recorded) is >= 0 and var index
+                ? index
+                : TestMetrics.PositiveClass(classes, data.ClassCounts());
+            Console.WriteLine($"{data.Count:N0} labeled rows, {classes.Length} classes." +
+                (classes.Length == 2 ? $" AUC and F1 take '{classes[positive]}' as the positive class." : ""));
             foreach (string metric in TestMetrics.Names.Where(m => classes.Length == 2 || m is not ("auc" or "f1")))
             {
-                var (value, lower, upper) = TestMetrics.WithInterval(metric, scored, classes.Length, seed: 0);
+                var (value, lower, upper) = TestMetrics.WithInterval(metric, scored, classes.Length, positive, seed: 0);
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {metric,-15} {value:0.0000}  (95% interval {lower:0.0000} to {upper:0.0000})"));
             }
             Console.WriteLine("Confusion matrix (rows: actual, columns: predicted):");
@@ -113,12 +118,25 @@ internal static class ModelCommands
         return (model, schema, settings);
     }
 
-    private static TrainingData LoadData(MLContext ml, DataViewSchema schema, RunSettings? settings, string path, Options o, ParseResult parse)
+    private static TrainingData LoadData(MLContext ml, ITransformer model, DataViewSchema schema, RunSettings? settings, string path, Options o, ParseResult parse)
     {
         if (!File.Exists(path) && !Directory.Exists(path)) throw new CliException($"{path}: not found.");
         CsvSettings csv = DatasetReader.Csv(parse.GetValue(o.HasHeader) ?? settings?.HasHeader, parse.GetValue(o.Separator) ?? settings?.Separator,
             parse.GetValue(o.LabelColumn) ?? (File.Exists(path) && settings?.Task == "classification" ? LabelIfPresent(path, settings) : null), []);
-        return DatasetReader.LoadForModel(ml, schema, path, csv, parse.GetValue(o.UnlabeledFolder) ?? settings?.UnlabeledFolder ?? "unlabeled", settings?.Channels ?? 1);
+        if (csv.LabelColumn is null && File.Exists(path) && schema.GetColumnOrNull(SeriesLoader.SeriesColumn) is not null)
+        {
+            // A series CSV: the label column training used (run.json), when this file has it; otherwise every cell is a value.
+            string recorded = settings?.LabelColumn ?? "0";
+            csv = csv with
+            {
+                LabelColumn = !int.TryParse(recorded, NumberStyles.None, CultureInfo.InvariantCulture, out int index)
+                    || SeriesLoader.HoldsLabelColumn(path, csv, index, ClassNames(model, schema)) ? recorded : SeriesLoader.NoLabelColumn,
+            };
+        }
+        int? trainingLabelIndex = settings?.Task == "classification" && int.TryParse(settings.LabelColumn, NumberStyles.None, CultureInfo.InvariantCulture, out int label)
+            ? label : null;
+        return DatasetReader.LoadForModel(ml, schema, path, csv, parse.GetValue(o.UnlabeledFolder) ?? settings?.UnlabeledFolder ?? "unlabeled", settings?.Channels ?? 1,
+            trainingLabelIndex);
     }
 
     // The recorded label column, when the file to score has it (files to predict often do not).

@@ -159,16 +159,31 @@ internal static class TrainingCommands
 
     /// <summary>The command line as run.json and the report record it: a --storage connection string (it may hold a
     /// password) is replaced by a placeholder.</summary>
-    internal static string RecordedCommandLine()
+    internal static string RecordedCommandLine() => RecordedCommandLine(Environment.GetCommandLineArgs().Skip(1).ToArray());
+
+    /// <summary>The command line as a shell would take it back: an argument with a space or a shell character (a column
+    /// named "class label") is single-quoted; the connection string of --storage is replaced by a placeholder.</summary>
+    internal static string RecordedCommandLine(string[] args)
     {
-        string[] args = Environment.GetCommandLineArgs().Skip(1).ToArray();
+        var words = new List<string>();
         for (int i = 0; i < args.Length; i++)
         {
-            if (args[i] == "--storage" && i + 1 < args.Length) args[i + 1] = "<connection string>";
-            else if (args[i].StartsWith("--storage=", StringComparison.Ordinal)) args[i] = "--storage=<connection string>";
+            if (args[i] == "--storage" && i + 1 < args.Length)
+            {
+                words.Add(args[i]);
+                words.Add("<connection string>");
+                i++;
+            }
+            else if (args[i].StartsWith("--storage=", StringComparison.Ordinal)) words.Add("--storage=<connection string>");
+            else words.Add(ShellQuote(args[i]));
         }
-        return "mlnet-ssl " + string.Join(' ', args);
+        return "mlnet-ssl " + string.Join(' ', words);
     }
+
+    private static string ShellQuote(string arg) =>
+        arg.Length > 0 && arg.All(c => char.IsAsciiLetterOrDigit(c) || "-_./:=,+@%".Contains(c))
+            ? arg
+            : "'" + arg.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
 
     /// <summary>The default name of a replay: beside the original run, never over it (run.json, the model and the
     /// generated projects of the original stay as they were).</summary>

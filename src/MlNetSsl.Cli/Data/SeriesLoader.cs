@@ -14,6 +14,9 @@ internal static class SeriesLoader
 {
     public const string SeriesColumn = "Series";
 
+    /// <summary>A <see cref="CsvSettings.LabelColumn"/> for a series CSV without a label column: every cell is a value.</summary>
+    public const string NoLabelColumn = "\0none";
+
     private sealed class SeriesRow
     {
         public float[] Series { get; set; } = [];
@@ -66,6 +69,7 @@ internal static class SeriesLoader
     private static int ReadTs(string path, List<SeriesRow> rows, List<string> names)
     {
         bool inData = false;
+        bool labeled = true;
         int channels = 0;
         int lineNumber = 0;
         foreach (string raw in File.ReadLines(path))
@@ -76,12 +80,15 @@ internal static class SeriesLoader
             if (line.StartsWith('@'))
             {
                 if (line.StartsWith("@data", StringComparison.OrdinalIgnoreCase)) inData = true;
+                // "@classLabel false": the lines hold channels only, no class after the last ':'.
+                else if (line.StartsWith("@classLabel", StringComparison.OrdinalIgnoreCase))
+                    labeled = !line["@classLabel".Length..].Trim().StartsWith("false", StringComparison.OrdinalIgnoreCase);
                 continue;
             }
             if (!inData) throw new CliException($"{path} line {lineNumber}: data before the '@data' line; a .ts file lists its header lines (@...) first.");
             string[] parts = line.Split(':');
-            if (parts.Length < 2) throw new CliException($"{path} line {lineNumber}: expected channels separated by ':' and the class last.");
-            int rowChannels = parts.Length - 1;
+            if (labeled && parts.Length < 2) throw new CliException($"{path} line {lineNumber}: expected channels separated by ':' and the class last.");
+            int rowChannels = labeled ? parts.Length - 1 : parts.Length;
             if (channels == 0) channels = rowChannels;
             else if (rowChannels != channels)
                 throw new CliException($"{path} line {lineNumber}: {rowChannels} channel(s) where earlier lines have {channels}; every series needs the same channels.");
@@ -90,7 +97,7 @@ internal static class SeriesLoader
             if (channelValues.Any(v => v.Length != channelValues[0].Length))
                 throw new CliException($"{path} line {lineNumber}: its channels differ in length ({string.Join(", ", channelValues.Select(v => v.Length))}); " +
                     "the channels of one series must have the same length.");
-            string label = parts[^1].Trim();
+            string label = labeled ? parts[^1].Trim() : "";
             rows.Add(new SeriesRow { Series = channelValues.SelectMany(v => v).ToArray(), Label = CsvTable.IsMissing(label) ? "" : label });
             names.Add($"line {lineNumber}");
         }
@@ -105,31 +112,74 @@ internal static class SeriesLoader
         if (lines.Count == 0) throw new CliException($"{path}: the file is empty.");
         char separator = settings.Separator ?? (lines[0].Text.Contains('\t') ? '\t' : lines[0].Text.Contains(';') ? ';' : ',');
         string[] first = CsvTable.Split(lines[0].Text, separator);
-        bool hasHeader = settings.HasHeader ?? first.Any(c => !CsvTable.IsMissing(c) && !CsvTable.TryNumber(c, out _)) &&
-            lines.Skip(1).Take(5).All(l => CsvTable.Split(l.Text, separator).Count(c => CsvTable.TryNumber(c, out _)) > 1);
+        bool hasHeader = settings.HasHeader ?? LooksLikeHeader(first, lines.Skip(1).Select(l => CsvTable.Split(l.Text, separator)).ToList(), settings.LabelColumn);
         string[] headers = hasHeader ? first : [];
         int labelIndex = 0;
-        if (settings.LabelColumn is { } labelColumn)
+        if (settings.LabelColumn == NoLabelColumn) labelIndex = -1;
+        else if (settings.LabelColumn is { } labelColumn)
         {
             labelIndex = Array.FindIndex(headers, h => string.Equals(h, labelColumn, StringComparison.OrdinalIgnoreCase));
             if (labelIndex < 0 && !int.TryParse(labelColumn, NumberStyles.None, CultureInfo.InvariantCulture, out labelIndex))
-                throw new CliException($"{path}: --label-col '{labelColumn}' is not a column; the columns are: {string.Join(", ", headers)}.");
+                throw new CliException(hasHeader
+                    ? $"{path}: --label-col '{labelColumn}' is not a column; the columns are: {string.Join(", ", headers)}."
+                    : $"{path}: --label-col '{labelColumn}' is not a column name, and the file has no header line; give the label column's 0-based index (or --has-header true).");
         }
         foreach (var (text, line) in lines.Skip(hasHeader ? 1 : 0))
         {
             string[] cells = CsvTable.Split(text, separator);
             if (labelIndex >= cells.Length) throw new CliException($"{path} line {line}: no label cell at index {labelIndex}.");
+            int textCell = Array.FindIndex(cells, c => !CsvTable.IsMissing(c) && !CsvTable.TryNumber(c, out _));
+            if (textCell >= 0 && textCell != labelIndex)
+                throw new CliException($"{path} line {line}: column {textCell} holds '{Shorten(cells[textCell])}', not a number, and the label column is " +
+                    (labelIndex >= 0 ? $"{labelIndex}" : "none") +
+                    $"; series values must be numbers ('?' marks a missing one). If column {textCell} holds the class, give --label-col {textCell}.");
             var valueCells = cells.Where((_, i) => i != labelIndex).ToList();
             while (valueCells.Count > 0 && valueCells[^1].Length == 0) valueCells.RemoveAt(valueCells.Count - 1);
             float[] values = ParseValues(valueCells, path, line);
             if (values.Length == 0 || values.Length % channels != 0)
                 throw new CliException($"{path} line {line}: {values.Length} values, not a whole number of steps for {channels} channel(s).");
-            string label = cells[labelIndex];
+            string label = labelIndex >= 0 ? cells[labelIndex] : "";
             rows.Add(new SeriesRow { Series = values, Label = CsvTable.IsMissing(label) ? "" : label });
             names.Add($"line {line}");
         }
         return channels;
     }
+
+    /// <summary>
+    /// Whether a series CSV to score holds the label column the model was trained with (index <paramref name="labelIndex"/>):
+    /// some row has a class the model knows, or an empty cell, there. Files to predict often hold the values only; taking
+    /// their first value for a label would shift every series by one step.
+    /// </summary>
+    public static bool HoldsLabelColumn(string path, CsvSettings settings, int labelIndex, IReadOnlyCollection<string> classes)
+    {
+        if (Path.GetExtension(path).Equals(".ts", StringComparison.OrdinalIgnoreCase) || !File.Exists(path)) return true;
+        var lines = File.ReadLines(path).Where(l => l.Trim().Length > 0).ToList();
+        if (lines.Count == 0) return true;
+        char separator = settings.Separator ?? (lines[0].Contains('\t') ? '\t' : lines[0].Contains(';') ? ';' : ',');
+        var known = new HashSet<string>(classes, StringComparer.Ordinal);
+        return lines.Select(l => CsvTable.Split(l, separator)).Any(cells =>
+            labelIndex < cells.Length && (known.Contains(cells[labelIndex]) || CsvTable.IsMissing(cells[labelIndex]) && cells.Length > 1));
+    }
+
+    /// <summary>
+    /// Whether the first line of a series CSV is a header. Every data line may hold one text cell, its class
+    /// ("walking,0.1,0.2,..."), in whichever column the label is, so a text cell alone does not make a header: the first
+    /// line is one when the label column is named by a cell of it, when it holds more text cells than the lines below,
+    /// or when its one text cell (a name above numbered steps: "class,1,2,...") is a value its column never holds again.
+    /// </summary>
+    private static bool LooksLikeHeader(string[] first, List<string[]> rest, string? labelColumn)
+    {
+        if (labelColumn is not null && !int.TryParse(labelColumn, NumberStyles.None, CultureInfo.InvariantCulture, out _)
+            && first.Any(c => string.Equals(c, labelColumn, StringComparison.OrdinalIgnoreCase)))
+            return true;
+        static bool IsText(string cell) => !CsvTable.IsMissing(cell) && !CsvTable.TryNumber(cell, out _);
+        int[] textColumns = Enumerable.Range(0, first.Length).Where(i => IsText(first[i])).ToArray();
+        if (textColumns.Length == 0 || rest.Count == 0) return false;
+        if (textColumns.Length > rest.Take(20).Max(cells => cells.Count(IsText))) return true;
+        return textColumns.All(i => rest.All(cells => i >= cells.Length || !string.Equals(cells[i], first[i], StringComparison.Ordinal)));
+    }
+
+    private static string Shorten(string cell) => cell.Length <= 40 ? cell : cell[..40] + "...";
 
     /// <summary>Parses values; missing ones ('?', NaN, empty) are filled from the previous value (the next one at the start).</summary>
     private static float[] ParseValues(IEnumerable<string> cells, string path, int line)

@@ -25,31 +25,58 @@ internal static class TableLoader
     }
 
     /// <summary>Loads a CSV for a trained model: its input columns are found by name (or Col{index} without a header).</summary>
-    public static TrainingData LoadForModel(string path, DataViewSchema modelInput, CsvSettings settings)
+    /// <param name="trainingLabelIndex">Without a header: the label column's index in the training file, so a file that
+    /// leaves that column out (files to predict often do) is matched by position with the columns after it moved up one.</param>
+    public static TrainingData LoadForModel(string path, DataViewSchema modelInput, CsvSettings settings, int? trainingLabelIndex = null)
     {
         CsvTable table = CsvTable.Read(path, settings);
         var inputs = new List<(int Index, bool Numeric)>();
+        string? missing = null;
         foreach (DataViewSchema.Column column in modelInput)
         {
             int index = Array.FindIndex(table.Names, n => string.Equals(n, column.Name, StringComparison.OrdinalIgnoreCase));
-            if (index < 0)
-                throw new CliException($"{path}: the model needs column '{column.Name}', which the file does not have; its columns are: " +
-                    string.Join(", ", table.Names) + ". Give a CSV with the training file's columns.");
+            missing ??= index < 0 ? column.Name : null;
             inputs.Add((index, column.Type is NumberDataViewType));
         }
-        int? label = settings.LabelColumn is null ? null : table.ColumnIndex(settings.LabelColumn, "--label-col");
-        return Build(table, inputs, label);
+        if (missing is null)
+        {
+            int? label = settings.LabelColumn is null ? null : table.ColumnIndex(settings.LabelColumn, "--label-col");
+            return Build(table, inputs, label);
+        }
+        if (!table.HasHeader && trainingLabelIndex is int skipped && WithoutLabelColumn(modelInput, skipped, table.ColumnCount) is { } shifted)
+            return Build(table, [.. shifted.Select((index, i) => (index, inputs[i].Numeric))], null, [.. modelInput.Select(c => c.Name)]);
+        throw new CliException($"{path}: the model needs column '{missing}', which the file does not have; its columns are: " +
+            string.Join(", ", table.Names) + ". Give a CSV with the training file's columns" +
+            (table.HasHeader ? "." : " in the training file's order (without a header, columns are matched by position)."));
     }
 
-    private static TrainingData Build(CsvTable table, List<(int Index, bool Numeric)> inputs, int? labelIndex)
+    // The file column of each model input ("Col{i}") when the file is the training layout without column labelIndex.
+    private static int[]? WithoutLabelColumn(DataViewSchema modelInput, int labelIndex, int columnCount)
+    {
+        var indices = new List<int>();
+        foreach (DataViewSchema.Column column in modelInput)
+        {
+            if (!column.Name.StartsWith("Col", StringComparison.Ordinal)
+                || !int.TryParse(column.Name.AsSpan(3), NumberStyles.None, CultureInfo.InvariantCulture, out int index) || index == labelIndex)
+                return null;
+            int shifted = index < labelIndex ? index : index - 1;
+            if (shifted >= columnCount) return null;
+            indices.Add(shifted);
+        }
+        return [.. indices];
+    }
+
+    /// <param name="names">The model's column names of <paramref name="inputs"/>, when they are not the file's.</param>
+    private static TrainingData Build(CsvTable table, List<(int Index, bool Numeric)> inputs, int? labelIndex, string[]? names = null)
     {
         int rows = table.Rows.Count;
         var columns = new List<TableColumn>();
         var schema = new List<InputColumn>();
         var properties = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var (index, numeric) in inputs)
+        for (int i = 0; i < inputs.Count; i++)
         {
-            string name = table.Names[index];
+            var (index, numeric) = inputs[i];
+            string name = names?[i] ?? table.Names[index];
             if (numeric)
             {
                 var values = new float[rows];

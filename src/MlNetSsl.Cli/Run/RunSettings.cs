@@ -47,6 +47,9 @@ internal sealed record RunSettings
     public DateTimeOffset? StartedAt { get; init; }
     public string? Scheduler { get; init; }
 
+    /// <summary>Two classes: the positive class of AUC and F1 (the rarer training class), which evaluate reuses.</summary>
+    public string? PositiveClass { get; init; }
+
     public static readonly JsonSerializerOptions Json = new()
     {
         WriteIndented = true,

@@ -11,8 +11,15 @@ internal static class TestMetrics
     /// the scores per class.</summary>
     public readonly record struct Scored(int Actual, int Predicted, float[] Scores);
 
-    /// <summary>The metric on every row. AUC and F1 take class 1 as the positive class.</summary>
-    public static double Compute(string metric, IReadOnlyList<Scored> rows, int classCount) => metric switch
+    /// <summary>
+    /// The positive class of AUC and F1, as the search takes it (<c>MetricCalculator.PositiveKey</c> in MlNetSsl.AutoML):
+    /// of two classes, the rarer among the labeled training rows, the second on a tie. Index into the class names.
+    /// </summary>
+    public static int PositiveClass(IReadOnlyList<string> classNames, IReadOnlyDictionary<string, int> trainingCounts) =>
+        classNames.Count == 2 && trainingCounts.GetValueOrDefault(classNames[0]) < trainingCounts.GetValueOrDefault(classNames[1]) ? 0 : 1;
+
+    /// <summary>The metric on every row. AUC and F1 take class <paramref name="positive"/> as the positive class.</summary>
+    public static double Compute(string metric, IReadOnlyList<Scored> rows, int classCount, int positive) => metric switch
     {
         "accuracy" => rows.Count(r => r.Actual == r.Predicted) / (double)rows.Count,
         "macro-accuracy" => Enumerable.Range(0, classCount)
@@ -20,16 +27,16 @@ internal static class TestMetrics
             .Where(g => g.Count > 0)
             .Average(g => g.Count(r => r.Predicted == r.Actual) / (double)g.Count),
         "log-loss" => rows.Average(r => -Math.Log(Math.Clamp(r.Actual >= 0 && r.Actual < r.Scores.Length ? r.Scores[r.Actual] : 0, 1e-15, 1))),
-        "auc" => Auc(rows),
-        "f1" => F1(rows),
+        "auc" => Auc(rows, positive),
+        "f1" => F1(rows, positive),
         _ => throw new ArgumentOutOfRangeException(nameof(metric), metric, "Unknown metric."),
     };
 
     /// <summary>The metric with a 95% interval: Wilson's score interval for accuracy, a seeded percentile bootstrap
     /// (1,000 resamples) for the others.</summary>
-    public static (double Value, double Lower, double Upper) WithInterval(string metric, IReadOnlyList<Scored> rows, int classCount, int seed)
+    public static (double Value, double Lower, double Upper) WithInterval(string metric, IReadOnlyList<Scored> rows, int classCount, int positive, int seed)
     {
-        double value = Compute(metric, rows, classCount);
+        double value = Compute(metric, rows, classCount, positive);
         if (metric == "accuracy")
         {
             (double lower, double upper) = Wilson(rows.Count(r => r.Actual == r.Predicted), rows.Count);
@@ -41,7 +48,7 @@ internal static class TestMetrics
         for (int b = 0; b < 1000; b++)
         {
             for (int i = 0; i < resample.Length; i++) resample[i] = rows[random.Next(rows.Count)];
-            double sample = Compute(metric, resample, classCount);
+            double sample = Compute(metric, resample, classCount, positive);
             if (double.IsFinite(sample)) samples.Add(sample);
         }
         if (samples.Count == 0) return (value, value, value);
@@ -60,11 +67,12 @@ internal static class TestMetrics
         return (Math.Max(0, centre - half), Math.Min(1, centre + half));
     }
 
-    private static double Auc(IReadOnlyList<Scored> rows)
+    private static double Auc(IReadOnlyList<Scored> rows, int positive)
     {
         // Mann-Whitney: the chance a positive row scores above a negative one (ties count half).
-        var positives = rows.Where(r => r.Actual == 1).Select(r => r.Scores[1]).ToArray();
-        var negatives = rows.Where(r => r.Actual == 0).Select(r => r.Scores[1]).ToArray();
+        int negative = 1 - positive;
+        var positives = rows.Where(r => r.Actual == positive).Select(r => r.Scores[positive]).ToArray();
+        var negatives = rows.Where(r => r.Actual == negative).Select(r => r.Scores[positive]).ToArray();
         if (positives.Length == 0 || negatives.Length == 0) return double.NaN;
         double wins = 0;
         foreach (float p in positives)
@@ -73,11 +81,11 @@ internal static class TestMetrics
         return wins / ((double)positives.Length * negatives.Length);
     }
 
-    private static double F1(IReadOnlyList<Scored> rows)
+    private static double F1(IReadOnlyList<Scored> rows, int positive)
     {
-        int truePositive = rows.Count(r => r.Actual == 1 && r.Predicted == 1);
-        int falsePositive = rows.Count(r => r.Actual != 1 && r.Predicted == 1);
-        int falseNegative = rows.Count(r => r.Actual == 1 && r.Predicted != 1);
+        int truePositive = rows.Count(r => r.Actual == positive && r.Predicted == positive);
+        int falsePositive = rows.Count(r => r.Actual != positive && r.Predicted == positive);
+        int falseNegative = rows.Count(r => r.Actual == positive && r.Predicted != positive);
         return truePositive == 0 ? 0 : 2.0 * truePositive / (2.0 * truePositive + falsePositive + falseNegative);
     }
 }

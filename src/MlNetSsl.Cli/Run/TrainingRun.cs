@@ -25,6 +25,8 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
     private readonly Dictionary<string, double> _phases = new(StringComparer.Ordinal);
     private readonly Stopwatch _total = Stopwatch.StartNew();
     private readonly List<string> _notes = [];
+    private int _positive = 1;
+    private string? _positiveClass;
 
     /// <summary>The run's folder, &lt;output&gt;/&lt;Name&gt;.</summary>
     public string RunFolder => Path.GetFullPath(Path.Combine(settings.Output, settings.Name));
@@ -75,6 +77,11 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
             $"{train.ClassCounts().Count} classes); {testLabeled:N0} test rows ({testDescription}).");
         foreach (string skipped in all.Skipped) log.Detail($"skipped {skipped}");
         if (all.Skipped.Count > 0) log.Info($"Skipped {all.Skipped.Count} unreadable file(s); they are listed in the report and log.txt.");
+        if (RegressionLikeLabel(all) is { } regression)
+        {
+            log.Always(regression);
+            _notes.Add(regression);
+        }
 
         int seriesLength = settings.SeriesLength ?? (train.SeriesLengths is { } lengths ? SeriesLoader.Median(lengths) : 0);
         if (train.Kind == DatasetKind.Series && train.SeriesLengths!.Distinct().Count() > 1)
@@ -147,8 +154,12 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
             _notes.Add($"--metric {metric} needs two classes ({classNames.Length} here); accuracy is reported instead.");
             metric = "accuracy";
         }
-        var (value, lower, upper) = TestMetrics.WithInterval(metric, scored, classNames.Length, settings.Seed);
-        double accuracy = TestMetrics.Compute("accuracy", scored, classNames.Length);
+        _positive = TestMetrics.PositiveClass(classNames, train.ClassCounts());
+        _positiveClass = classNames.Length == 2 ? classNames[_positive] : null;
+        if (metric is "auc" or "f1")
+            _notes.Add($"{metric.ToUpperInvariant()} takes '{classNames[_positive]}' as the positive class: the rarer class among the labeled training rows (the second on a tie), as the search does.");
+        var (value, lower, upper) = TestMetrics.WithInterval(metric, scored, classNames.Length, _positive, settings.Seed);
+        double accuracy = TestMetrics.Compute("accuracy", scored, classNames.Length, _positive);
         var fits = new DownstreamFits(ml, prepared, trainPrepared, train.LabelColumn, settings.Seed);
         DownstreamFits.LabeledFeatures? rawFeatures = null;
         var baseline = NoSslBaseline(fits, search, train, scoredTest, classNames, metric, ref rawFeatures);
@@ -281,6 +292,22 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
         return TableLoader.LoadForModel(path, inputs, csv);
     }
 
+    /// <summary>Many distinct numbers as labels look like a quantity to regress; the tool classifies, so it says what it
+    /// does with them (one class per value) and how to get a classification task instead. Null for ordinary classes.</summary>
+    internal static string? RegressionLikeLabel(TrainingData data)
+    {
+        var classes = data.ClassCounts();
+        if (classes.Count <= MaxNumericClassesWithoutWarning || !classes.Keys.All(c => CsvTable.TryNumber(c, out _))) return null;
+        int single = classes.Values.Count(n => n == 1);
+        return string.Create(CultureInfo.InvariantCulture,
+            $"Warning: the label holds {classes.Count} distinct numbers{(single > 0 ? $" ({single} of them on a single row)" : "")}, like a quantity to predict. ") +
+            "mlnet-ssl classifies: every distinct value is a class of its own and a near miss counts as an error. " +
+            "For regression-like targets, bin the values into a few ranges (for example low, medium, high) in the label column first.";
+    }
+
+    /// <summary>More numeric classes than this get the regression warning (wine quality's 3..9 and similar scores do not).</summary>
+    internal const int MaxNumericClassesWithoutWarning = 20;
+
     /// <summary>Scores rows: the true and predicted class indices and the scores.</summary>
     public static List<TestMetrics.Scored> Score(ITransformer model, TrainingData data, string[] classNames)
     {
@@ -312,7 +339,7 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
             // Raw features first: images are decoded once, and the cache holds only vectors.
             rawFeatures ??= fits.Labeled(fits.Raw(train.Kind));
             var scored = fits.FitAndScore(rawFeatures, downstream, subset: null, test, classNames);
-            var (value, lower, upper) = TestMetrics.WithInterval(metric, scored, classNames.Length, settings.Seed);
+            var (value, lower, upper) = TestMetrics.WithInterval(metric, scored, classNames.Length, _positive, settings.Seed);
             return new Baseline(description, downstream, new MetricWithInterval(value, lower, upper));
         }
         catch (Exception e) when (e is not OperationCanceledException)
@@ -357,7 +384,7 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
                 }
                 int[]? subset = share >= 1 ? null : DownstreamFits.StratifiedShare(labeledClasses, share, settings.Seed);
                 var scored = fits.FitAndScore(features, curve.Downstream, subset, test, classNames);
-                points.Add(new LabelCurvePoint(share, curve.Pipeline, curve.UsesSsl, TestMetrics.Compute(metric, scored, classNames.Length)));
+                points.Add(new LabelCurvePoint(share, curve.Pipeline, curve.UsesSsl, TestMetrics.Compute(metric, scored, classNames.Length, _positive)));
                 log.Info(string.Create(CultureInfo.InvariantCulture,
                     $"Label curve: {share * 100:0}% of the labels ({subset?.Length ?? labeledClasses.Length} rows), {(curve.UsesSsl ? "chosen" : "no SSL")}: test {metric} {points[^1].Metric:0.0000}"));
             }
@@ -450,6 +477,7 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
             Output = Relative(settings.Output),
             Versions = Versions(),
             Scheduler = Scheduler.Name,
+            PositiveClass = _positiveClass,
         };
         CliFile.WriteAllText(path, JsonSerializer.Serialize(recorded, RunSettings.Json));
     }
@@ -610,7 +638,8 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
             log.Always(string.Create(CultureInfo.InvariantCulture,
                 $"  {row.Rank,2}. {row.Metric?.ToString("0.0000", CultureInfo.InvariantCulture) ?? "-",7}  {row.Status,-9} {row.DurationSeconds,6:0.0}s  {row.Pipeline}"));
         log.Always($"Chosen: {pipeline}");
-        log.Always(string.Create(CultureInfo.InvariantCulture, $"Test {metric}: {value:0.0000} (95% interval {lower:0.0000} to {upper:0.0000}) on the {testDescription}."));
+        string positive = metric is "auc" or "f1" && _positiveClass is not null ? $" (positive class '{_positiveClass}')" : "";
+        log.Always(string.Create(CultureInfo.InvariantCulture, $"Test {metric}{positive}: {value:0.0000} (95% interval {lower:0.0000} to {upper:0.0000}) on the {testDescription}."));
         if (metric != "accuracy") log.Always(string.Create(CultureInfo.InvariantCulture, $"Test accuracy: {accuracy:0.0000}."));
         if (baseline is not null)
             log.Always(string.Create(CultureInfo.InvariantCulture, $"Best without SSL: {baseline.Description}: test {metric} {baseline.Metric.Value:0.0000} ({baseline.Metric.Lower:0.0000} to {baseline.Metric.Upper:0.0000})."));

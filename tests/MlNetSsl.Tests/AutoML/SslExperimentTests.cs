@@ -106,6 +106,24 @@ public sealed class SslExperimentTests : IDisposable
     }
 
     [Fact]
+    public async Task AMissingValueInTheInputFailsBeforeTheFirstTrialInsteadOfFailingEveryTrial()
+    {
+        // HIGGS rows, one unlabeled row with a NaN feature (a '?' a text loader read as missing): every pretraining reads
+        // every row, so every trial would fail on it until the budget ran out.
+        var ml = new MLContext(seed: 1);
+        HiggsRow[] rows = SslExperimentData.HiggsWithHiddenLabels(200, labeledEvery: 4);
+        rows[37].Features[5] = float.NaN;
+        var trials = new List<SslTrialReport>();
+        var error = await Assert.ThrowsAsync<InvalidDataException>(() => ml.SelfSupervisedExperiment()
+            .SetDataset(ml.Data.LoadFromEnumerable(rows), "Label").SetInputColumn("Features").SetTrainingTimeInSeconds(30)
+            .SetProgress(new SynchronousProgress<SslTrialReport>(trials.Add)).RunAsync());
+
+        Assert.Contains("Row 37 of column 'Features' holds NaN at index 5", error.Message, StringComparison.Ordinal);
+        Assert.Contains("ReplaceMissingValues", error.Message, StringComparison.Ordinal);
+        Assert.Empty(trials);
+    }
+
+    [Fact]
     public async Task DataWithoutAnyLabelOrWithOneClassIsRefusedWithAMessageThatSaysSo()
     {
         var ml = new MLContext(seed: 1);

@@ -194,6 +194,121 @@ public sealed class CliCoreTests : IDisposable
         Assert.Equal(modelTime, File.GetLastWriteTimeUtc(Path.Combine(run, "Bank.zip")));
     }
 
+    /// <summary>HIGGS rows with label 1 kept rare (one in <paramref name="rareEvery"/>), a label-1 row first, tab-separated.</summary>
+    private string RareHiggs(string name, string split, int rows, int rareEvery)
+    {
+        var lines = File.ReadLines(Path.Combine(SharedData.DataRoot, "higgs", $"binary.{split}")).Where(l => l.Length > 0).ToList();
+        var ones = lines.Where(l => l.StartsWith("1\t", StringComparison.Ordinal)).Take(rows / rareEvery).ToList();
+        var zeros = lines.Where(l => l.StartsWith("0\t", StringComparison.Ordinal)).Take(rows - ones.Count).ToList();
+        var mixed = new List<string>();
+        for (int i = 0, z = 0, o = 0; z < zeros.Count || o < ones.Count; i++)
+            mixed.Add(i % rareEvery == 0 && o < ones.Count || z >= zeros.Count ? ones[o++] : zeros[z++]);
+        string path = Path.Combine(_work, name);
+        File.WriteAllLines(path, mixed);
+        return path;
+    }
+
+    [Fact]
+    public void F1AndAucTakeTheRareClassAsPositiveAsTheSearchDoesEvenWhenItIsSeenFirst()
+    {
+        // Labels 0/1 with 1 rare and first in the file: the first-seen order makes "1" the first class, and F1 of the
+        // common class "0" would be near 1 whatever the model does.
+        string train = RareHiggs("higgs-rare.tsv", "train", 600, 10);
+        string test = RareHiggs("higgs-rare-test.tsv", "test", 400, 10);
+        string output = Path.Combine(_work, "rare");
+        var (code, stdout, stderr) = Run("classification", "--dataset", train, "--label-col", "0", "--test-dataset", test, "--metric", "f1",
+            "--train-time", "5", "--max-trials", "1", "-o", output, "--name", "Rare");
+        Assert.True(code == 0, $"exit {code}: {stderr}\n{stdout}");
+        Match printed = Regex.Match(stdout, @"Test f1 \(positive class '1'\): (\d\.\d{4})");
+        Assert.True(printed.Success, stdout);
+
+        string predictions = Path.Combine(_work, "rare-predictions.csv");
+        var predict = Run("predict", "--model", Path.Combine(output, "Rare", "Rare.zip"), "--dataset", test, "--out", predictions);
+        Assert.True(predict.ExitCode == 0, predict.Stderr);
+        string[] actual = File.ReadAllLines(test).Select(l => l[..l.IndexOf('\t')]).ToArray();
+        string[] predicted = File.ReadAllLines(predictions).Skip(1).Select(l => l.Split(',')[1]).ToArray();
+        int tp = actual.Where((a, i) => a == "1" && predicted[i] == "1").Count();
+        int fp = actual.Where((a, i) => a != "1" && predicted[i] == "1").Count();
+        int fn = actual.Where((a, i) => a == "1" && predicted[i] != "1").Count();
+        double f1 = tp == 0 ? 0 : 2.0 * tp / (2.0 * tp + fp + fn);
+        Assert.Equal(f1, double.Parse(printed.Groups[1].Value, CultureInfo.InvariantCulture), 3);
+
+        // evaluate reads the positive class from run.json and agrees.
+        var evaluate = Run("evaluate", "--model", Path.Combine(output, "Rare", "Rare.zip"), "--test-dataset", test);
+        Assert.True(evaluate.ExitCode == 0, evaluate.Stderr);
+        Assert.Contains("AUC and F1 take '1' as the positive class", evaluate.Stdout, StringComparison.Ordinal);
+        Assert.Contains($"f1              {printed.Groups[1].Value}", evaluate.Stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void SeriesPredictUsesTheTrainingLabelColumnAndReadsValueOnlyFilesWhole()
+    {
+        // GunPoint as CSV: the class (in words) last, then first; and the same series without any label column.
+        var series = new List<(string Label, string Values)>();
+        bool data = false;
+        foreach (string raw in File.ReadLines(Path.Combine(SharedData.DataRoot, "uea", "GunPoint_TRAIN.ts")))
+        {
+            string line = raw.Trim();
+            if (line.StartsWith("@data", StringComparison.OrdinalIgnoreCase)) { data = true; continue; }
+            if (!data || line.Length == 0 || line.StartsWith('#')) continue;
+            string[] parts = line.Split(':');
+            series.Add((parts[1] == "1" ? "gun" : "point", parts[0]));
+        }
+        string last = Path.Combine(_work, "gun-last.csv"), first = Path.Combine(_work, "gun-first.csv"), values = Path.Combine(_work, "gun-values.csv");
+        File.WriteAllLines(last, series.Select(s => $"{s.Values},{s.Label}"));
+        File.WriteAllLines(first, series.Select(s => $"{s.Label},{s.Values}"));
+        File.WriteAllLines(values, series.Select(s => s.Values));
+
+        foreach (var (name, file, labelColumn) in new[] { ("Last", last, "150"), ("First", first, "0") })
+        {
+            var (code, stdout, stderr) = Run("series-classification", "--dataset", file, "--label-col", labelColumn, "--train-time", "3", "--max-trials", "1",
+                "-o", _work, "--name", name);
+            Assert.True(code == 0, $"exit {code}: {stderr}\n{stdout}");
+            string model = Path.Combine(_work, name, name + ".zip");
+            string[] Predict(string dataset)
+            {
+                string output = Path.Combine(_work, $"{name}-{Path.GetFileNameWithoutExtension(dataset)}.csv");
+                var predict = Run("predict", "--model", model, "--dataset", dataset, "--out", output);
+                Assert.True(predict.ExitCode == 0, $"predict {dataset}: {predict.Stderr}");
+                return File.ReadAllLines(output).Skip(1).Select(l => l[(l.IndexOf(',') + 1)..]).ToArray();
+            }
+            string[] withLabels = Predict(file);
+            Assert.Equal(series.Count, withLabels.Length);
+            Assert.Equal(withLabels, Predict(values));
+            var evaluate = Run("evaluate", "--model", model, "--test-dataset", file);
+            Assert.True(evaluate.ExitCode == 0, evaluate.Stderr);
+            Assert.Contains($"{series.Count} labeled rows, 2 classes.", evaluate.Stdout, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public void HeaderlessTablePredictsAFileThatLeavesOutTheLabelColumn()
+    {
+        // Banknote without a header, the class first, ';'-separated; the file to predict has the four features only.
+        string[] lines = File.ReadAllLines(Path.Combine(SharedData.DataRoot, "tabular", "banknote_authentication.csv")).Where(l => l.Length > 0).ToArray();
+        new Random(5).Shuffle(lines);
+        string[][] rows = lines.Take(300).Select(l => l.Split(',')).ToArray();
+        string train = Path.Combine(_work, "bank-first.csv"), features = Path.Combine(_work, "bank-features.csv");
+        File.WriteAllLines(train, rows.Select(r => string.Join(';', [r[4], .. r[..4]])));
+        File.WriteAllLines(features, rows.Select(r => string.Join(';', r[..4])));
+        var (code, stdout, stderr) = Run("classification", "--dataset", train, "--label-col", "0", "--train-time", "3", "--max-trials", "1",
+            "-o", _work, "--name", "First");
+        Assert.True(code == 0, $"exit {code}: {stderr}\n{stdout}");
+        string model = Path.Combine(_work, "First", "First.zip");
+
+        string[] Predict(string dataset, string output)
+        {
+            var predict = Run("predict", "--model", model, "--dataset", dataset, "--out", output);
+            Assert.True(predict.ExitCode == 0, $"predict {dataset}: {predict.Stderr}");
+            return File.ReadAllLines(output).Skip(1).Select(l => l[(l.IndexOf(',') + 1)..]).ToArray();
+        }
+        string[] withLabels = Predict(train, Path.Combine(_work, "with-labels.csv"));
+        Assert.Equal(300, withLabels.Length);
+        Assert.Equal(withLabels, Predict(features, Path.Combine(_work, "features-only.csv")));
+        // The model learned the classes: most rows right.
+        Assert.True(withLabels.Where((p, i) => p.Split(',')[0] == rows[i][4]).Count() > 240);
+    }
+
     private static float Parse(string cell) => float.Parse(cell, CultureInfo.InvariantCulture);
 
     private sealed class BankRow

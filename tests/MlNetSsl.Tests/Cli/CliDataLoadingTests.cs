@@ -1,0 +1,143 @@
+using System.Globalization;
+using Microsoft.ML;
+using MlNetSsl.Cli.Commands;
+using MlNetSsl.Cli.Data;
+using MlNetSsl.Tests.Infrastructure;
+using Xunit;
+
+namespace MlNetSsl.Tests.Cli;
+
+/// <summary>
+/// How the tool reads files a new user brings (series CSVs with text classes, labels anywhere, headers or not): every
+/// data row is kept, nothing is silently taken for a header, and a wrong layout fails with one line saying what to do.
+/// </summary>
+public sealed class CliDataLoadingTests : IDisposable
+{
+    private readonly string _work = Directory.CreateTempSubdirectory("mlnetssl-cli-data-").FullName;
+
+    public void Dispose()
+    {
+        try { Directory.Delete(_work, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+    }
+
+    /// <summary>GunPoint's training series (univariate, length 150) with their classes named in words.</summary>
+    private static List<(string Label, string[] Values)> GunPoint()
+    {
+        var rows = new List<(string, string[])>();
+        bool data = false;
+        foreach (string raw in File.ReadLines(Path.Combine(SharedData.DataRoot, "uea", "GunPoint_TRAIN.ts")))
+        {
+            string line = raw.Trim();
+            if (line.StartsWith("@data", StringComparison.OrdinalIgnoreCase)) { data = true; continue; }
+            if (!data || line.Length == 0 || line.StartsWith('#')) continue;
+            string[] parts = line.Split(':');
+            rows.Add((parts[1] == "1" ? "gun" : "point", parts[0].Split(',')));
+        }
+        return rows;
+    }
+
+    private string Write(string name, IEnumerable<string> lines)
+    {
+        string path = Path.Combine(_work, name);
+        File.WriteAllLines(path, lines);
+        return path;
+    }
+
+    private static CsvSettings Settings(string? label = null, bool? header = null) => new(header, null, label, []);
+
+    [Fact]
+    public void SeriesCsvWithTextClassesAndNoHeaderKeepsItsFirstRow()
+    {
+        var rows = GunPoint();
+        string first = Write("first.csv", rows.Select(r => $"{r.Label},{string.Join(',', r.Values)}"));
+        string last = Write("last.csv", rows.Select(r => $"{string.Join(',', r.Values)},{r.Label}"));
+
+        TrainingData labelFirst = SeriesLoader.Load(new MLContext(0), first, Settings(), channels: 1);
+        TrainingData labelLast = SeriesLoader.Load(new MLContext(0), last, Settings(label: "150"), channels: 1);
+
+        foreach (TrainingData data in new[] { labelFirst, labelLast })
+        {
+            Assert.Equal(rows.Count, data.Count);
+            Assert.Equal(rows.Select(r => r.Label), data.Labels);
+            Assert.Equal("line 1", data.RowNames[0]);
+            Assert.Equal(float.Parse(rows[0].Values[0], CultureInfo.InvariantCulture),
+                float.Parse(data.RowValues(0)["Series"].Split(',')[0], CultureInfo.InvariantCulture));
+        }
+    }
+
+    [Fact]
+    public void SeriesCsvHeaderIsStillFound()
+    {
+        var rows = GunPoint();
+        string[] data = rows.Select(r => $"{r.Label},{string.Join(',', r.Values)}").ToArray();
+        string named = Write("named.csv", [$"class,{string.Join(',', Enumerable.Range(0, 150).Select(i => $"t{i}"))}", .. data]);
+        string numbered = Write("numbered.csv", [$"class,{string.Join(',', Enumerable.Range(1, 150))}", .. data]);
+
+        foreach (string path in new[] { named, numbered })
+        {
+            TrainingData loaded = SeriesLoader.Load(new MLContext(0), path, Settings(), channels: 1);
+            Assert.Equal(rows.Count, loaded.Count);
+            Assert.DoesNotContain("class", loaded.Labels);
+            Assert.Equal("line 2", loaded.RowNames[0]);
+        }
+    }
+
+    [Fact]
+    public void SeriesCsvWithTheClassInAnotherColumnNamesTheOptionToGive()
+    {
+        var rows = GunPoint();
+        string last = Write("last.csv", rows.Select(r => $"{string.Join(',', r.Values)},{r.Label}"));
+
+        var error = Assert.Throws<CliException>(() => SeriesLoader.Load(new MLContext(0), last, Settings(), channels: 1));
+
+        Assert.Contains("line 1", error.Message, StringComparison.Ordinal);
+        Assert.Contains("--label-col 150", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void TsFileWithoutClassLabelsKeepsEveryChannel()
+    {
+        // BasicMotions (6 channels) with "@classLabel false" and the class removed from each line, as files to predict are.
+        var lines = new List<string>();
+        foreach (string line in File.ReadLines(Path.Combine(SharedData.DataRoot, "uea", "BasicMotions_TEST.ts")))
+        {
+            if (line.StartsWith("@classLabel", StringComparison.OrdinalIgnoreCase)) lines.Add("@classLabel false");
+            else if (line.StartsWith('@') || line.StartsWith('#') || line.Trim().Length == 0) lines.Add(line);
+            else lines.Add(line[..line.LastIndexOf(':')]);
+        }
+        string path = Write("unlabeled.ts", lines);
+
+        TrainingData data = SeriesLoader.Load(new MLContext(0), path, Settings(), channels: 1);
+
+        Assert.Equal(6, data.SeriesChannels);
+        Assert.Equal(40, data.Count);
+        Assert.All(data.Labels, l => Assert.Equal("", l));
+        Assert.All(data.SeriesLengths!, l => Assert.Equal(100, l));
+    }
+
+    [Fact]
+    public void ANumericLabelWithManyValuesIsCalledOutAsRegressionLike()
+    {
+        // Wine quality: alcohol (column 10, many distinct decimals) is a quantity; quality (column 11, 3..9) is a class.
+        string wine = Path.Combine(SharedData.DataRoot, "tabular", "winequality-white.csv");
+
+        string? alcohol = MlNetSsl.Cli.Run.TrainingRun.RegressionLikeLabel(TableLoader.LoadForTraining(wine, Settings(label: "10")));
+        string? quality = MlNetSsl.Cli.Run.TrainingRun.RegressionLikeLabel(TableLoader.LoadForTraining(wine, Settings(label: "11")));
+
+        Assert.NotNull(alcohol);
+        int distinct = File.ReadLines(wine).Where(l => l.Length > 0).Select(l => l.Split(',')[10]).Distinct().Count();
+        Assert.Contains($"{distinct} distinct numbers", alcohol, StringComparison.Ordinal);
+        Assert.Contains("bin the values", alcohol, StringComparison.Ordinal);
+        Assert.Null(quality);
+    }
+
+    [Fact]
+    public void RecordedCommandLineQuotesArgumentsAShellWouldSplit()
+    {
+        string line = TrainingCommands.RecordedCommandLine(
+            ["classification", "--dataset", "data/bank notes.csv", "--label-col", "class label", "--name", "Bank", "--storage", "Host=db;Password=x", "--separator", ";"]);
+
+        Assert.Equal("mlnet-ssl classification --dataset 'data/bank notes.csv' --label-col 'class label' --name Bank --storage <connection string> --separator ';'", line);
+        Assert.Equal("mlnet-ssl classification --label-col 'it'\\''s'", TrainingCommands.RecordedCommandLine(["classification", "--label-col", "it's"]));
+    }
+}
