@@ -37,10 +37,17 @@ internal static class ImageFolder
         foreach (string classFolder in classFolders)
             candidates.AddRange(ImagesUnder(classFolder).Select(p => (p, Path.GetFileName(classFolder))));
         if (unlabeled is not null) candidates.AddRange(ImagesUnder(unlabeled).Select(p => (p, "")));
+        // Images directly in the folder have no class folder: scored as unlabeled rows (a folder of new images to
+        // predict), but left out of training, where the layout must say which are labeled.
+        var topLevel = Directory.EnumerateFiles(root).Where(f => Extensions.Contains(Path.GetExtension(f))).Order(StringComparer.Ordinal).ToList();
+        if (!forTraining) candidates.AddRange(topLevel.Select(p => (p, "")));
 
         if (forTraining)
         {
             var classes = candidates.Where(c => c.Label.Length > 0).Select(c => c.Label).Distinct().ToList();
+            if (classes.Count == 0 && topLevel.Count > 0)
+                throw new CliException($"{folder}: its {topLevel.Count:N0} image(s) lie directly in it, not in class sub-folders; training needs " +
+                    $"one sub-folder per class (<folder>/<class>/*.jpg), unlabeled images in <folder>/{unlabeledFolder}/.");
             if (classes.Count == 0)
                 throw new CliException($"{folder}: no labeled image; put images in one sub-folder per class (<folder>/<class>/*.jpg), " +
                     $"unlabeled ones in <folder>/{unlabeledFolder}/.");
@@ -91,6 +98,7 @@ internal static class ImageFolder
             RowValues = row => new Dictionary<string, string> { [PathColumn] = paths[row] },
             ImagePaths = paths,
             Skipped = skipped,
+            IgnoredTopLevel = forTraining ? topLevel.Select(p => Path.GetFileName(p)).ToList() : [],
             Duplicates = byHash.Values.Where(g => g.Count > 1).Select(g => (IReadOnlyList<string>)g).ToList(),
             SizeSummary = sizes.OrderByDescending(s => s.Value).Select(s => $"{s.Key}: {s.Value:N0}").ToList(),
         };

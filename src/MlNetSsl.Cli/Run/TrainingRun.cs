@@ -75,6 +75,12 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
             $"{train.ClassCounts().Count} classes); {testLabeled:N0} test rows ({testDescription}).");
         foreach (string skipped in all.Skipped) log.Detail($"skipped {skipped}");
         if (all.Skipped.Count > 0) log.Info($"Skipped {all.Skipped.Count} unreadable file(s); they are listed in the report and log.txt.");
+        if (all.IgnoredTopLevel.Count > 0)
+        {
+            foreach (string ignored in all.IgnoredTopLevel) log.Detail($"ignored {ignored}: directly in the dataset folder, not in a class folder");
+            log.Info($"Ignored {all.IgnoredTopLevel.Count:N0} image(s) lying directly in {settings.Dataset} (first: {all.IgnoredTopLevel[0]}); " +
+                $"move them into a class folder, or into '{settings.UnlabeledFolder}' to pretrain on them unlabeled.");
+        }
 
         int seriesLength = settings.SeriesLength ?? (train.SeriesLengths is { } lengths ? SeriesLoader.Median(lengths) : 0);
         if (train.Kind == DatasetKind.Series && train.SeriesLengths!.Distinct().Count() > 1)
