@@ -294,8 +294,13 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
         string[] predicted = predictions.GetColumn<ReadOnlyMemory<char>>("PredictedLabel").Select(v => v.ToString()).ToArray();
         float[][] scores = predictions.GetColumn<VBuffer<float>>("Score").Select(v => v.DenseValues().ToArray()).ToArray();
         var index = classNames.Select((name, i) => (name, i)).ToDictionary(p => p.name, p => p.i, StringComparer.Ordinal);
+        // Each label the model never saw gets its own index below -1 (-1: a prediction outside the classes), so
+        // macro-accuracy counts each such class once.
+        var unseen = data.Labels.Where(l => !index.ContainsKey(l)).Distinct(StringComparer.Ordinal)
+            .Select((label, k) => (label, k)).ToDictionary(p => p.label, p => -2 - p.k, StringComparer.Ordinal);
         return Enumerable.Range(0, data.Count)
-            .Select(r => new TestMetrics.Scored(index.GetValueOrDefault(data.Labels[r], -1), index.GetValueOrDefault(predicted[r], -1), scores[r]))
+            .Select(r => new TestMetrics.Scored(index.TryGetValue(data.Labels[r], out int actual) ? actual : unseen[data.Labels[r]],
+                index.GetValueOrDefault(predicted[r], -1), scores[r]))
             .ToList();
     }
 
