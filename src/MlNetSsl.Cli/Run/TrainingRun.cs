@@ -155,6 +155,15 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
         }
         var (value, lower, upper) = TestMetrics.WithInterval(metric, scored, classNames.Length, settings.Seed);
         double accuracy = TestMetrics.Compute("accuracy", scored, classNames.Length);
+        string? undefinedReason = null;
+        if (double.IsNaN(value) && metric == "auc")
+        {
+            // AUC compares positive rows with negative ones: a test set of one class has no such pair.
+            var testClasses = scoredTest.Labels.Distinct(StringComparer.Ordinal).Select(l => $"'{l}'").ToList();
+            undefinedReason = $"not defined: AUC needs test rows of both classes, and the test rows hold only {string.Join(", ", testClasses)}; " +
+                "add test rows of the other class (accuracy is below)";
+            _notes.Add($"Test auc {undefinedReason}.");
+        }
         var fits = new DownstreamFits(ml, prepared, trainPrepared, train.LabelColumn, settings.Seed);
         DownstreamFits.LabeledFeatures? rawFeatures = null;
         var baseline = NoSslBaseline(fits, search, train, scoredTest, classNames, metric, ref rawFeatures);
@@ -226,7 +235,7 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
         WriteOutput($"{settings.Name}.ConsoleApp", _ => ConsumptionCodeGenerator.Generate(RunFolder, settings.Name, Schema(train, classNames, seriesLength)), writeFailures);
         _phases["outputs"] = clock.Elapsed.TotalSeconds;
 
-        PrintSummary(leaderboard, metric, pipeline, value, lower, upper, accuracy, baseline, testDescription);
+        PrintSummary(leaderboard, metric, pipeline, value, lower, upper, accuracy, baseline, testDescription, undefinedReason);
         if (writeFailures.Count > 0)
         {
             log.Always($"error: could not write {string.Join("; ", writeFailures)}");
@@ -304,7 +313,7 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
             .ToList();
     }
 
-    private sealed record Baseline(string Description, SslDownstreamParameters Downstream, MetricWithInterval Metric);
+    private sealed record Baseline(string Description, SslDownstreamParameters Downstream, MetricWithInterval Metric, double Accuracy);
 
     /// <summary>The best trial without pretraining (raw features into its trainer), refitted and scored on the test rows; when
     /// the search reached none, the default raw-feature L-BFGS probe, so the comparison is always there.</summary>
@@ -324,7 +333,7 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
             rawFeatures ??= fits.Labeled(fits.Raw(train.Kind));
             var scored = fits.FitAndScore(rawFeatures, downstream, subset: null, test, classNames);
             var (value, lower, upper) = TestMetrics.WithInterval(metric, scored, classNames.Length, settings.Seed);
-            return new Baseline(description, downstream, new MetricWithInterval(value, lower, upper));
+            return new Baseline(description, downstream, new MetricWithInterval(value, lower, upper), TestMetrics.Compute("accuracy", scored, classNames.Length));
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
@@ -613,7 +622,7 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
     }
 
     private void PrintSummary(List<LeaderboardRow> leaderboard, string metric, string pipeline, double value, double lower, double upper,
-        double accuracy, Baseline? baseline, string testDescription)
+        double accuracy, Baseline? baseline, string testDescription, string? undefinedReason)
     {
         log.Always("");
         log.Always($"Top 5 models (cross-validated {metric} on the labeled training rows):");
@@ -621,9 +630,13 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
             log.Always(string.Create(CultureInfo.InvariantCulture,
                 $"  {row.Rank,2}. {row.Metric?.ToString("0.0000", CultureInfo.InvariantCulture) ?? "-",7}  {row.Status,-9} {row.DurationSeconds,6:0.0}s  {row.Pipeline}"));
         log.Always($"Chosen: {pipeline}");
-        log.Always(string.Create(CultureInfo.InvariantCulture, $"Test {metric}: {value:0.0000} (95% interval {lower:0.0000} to {upper:0.0000}) on the {testDescription}."));
+        log.Always(undefinedReason is not null
+            ? $"Test {metric} {undefinedReason}; on the {testDescription}."
+            : string.Create(CultureInfo.InvariantCulture, $"Test {metric}: {value:0.0000} (95% interval {lower:0.0000} to {upper:0.0000}) on the {testDescription}."));
         if (metric != "accuracy") log.Always(string.Create(CultureInfo.InvariantCulture, $"Test accuracy: {accuracy:0.0000}."));
-        if (baseline is not null)
+        if (baseline is not null && undefinedReason is not null)
+            log.Always(string.Create(CultureInfo.InvariantCulture, $"Best without SSL: {baseline.Description}: test {metric} not defined either; test accuracy {baseline.Accuracy:0.0000}."));
+        else if (baseline is not null)
             log.Always(string.Create(CultureInfo.InvariantCulture, $"Best without SSL: {baseline.Description}: test {metric} {baseline.Metric.Value:0.0000} ({baseline.Metric.Lower:0.0000} to {baseline.Metric.Upper:0.0000})."));
         log.Always(string.Create(CultureInfo.InvariantCulture, $"Wrote {RunFolder} in {_total.Elapsed.TotalSeconds:0} s."));
     }

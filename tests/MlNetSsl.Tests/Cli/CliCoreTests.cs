@@ -264,6 +264,17 @@ public sealed class CliCoreTests : IDisposable
         Assert.Equal(2, Regex.Matches(views, "<tr>").Count);
         Assert.Equal(2 * 6, Regex.Matches(views, "src=\"data:image/png;base64,").Count);
 
+        // --metric auc on test rows of one class: AUC is not defined, and the run says why instead of printing NaN.
+        string oneClassTest = Path.Combine(_work, "cats-only");
+        Directory.CreateDirectory(Path.Combine(oneClassTest, "cat"));
+        foreach (string f in Directory.GetFiles(Path.Combine(source, "cat")).Order(StringComparer.Ordinal).Skip(30).Take(5))
+            File.Copy(f, Path.Combine(oneClassTest, "cat", Path.GetFileName(f)));
+        var auc = Run("image-classification", "--dataset", root, "--test-dataset", oneClassTest, "--metric", "auc", "--train-time", "5", "--max-trials", "1",
+            "-o", output, "--name", "Auc");
+        Assert.True(auc.ExitCode == 0, $"exit {auc.ExitCode}: {auc.Stderr}\n{auc.Stdout}");
+        Assert.DoesNotContain("NaN", auc.Stdout, StringComparison.Ordinal);
+        Assert.Contains("Test auc not defined: AUC needs test rows of both classes, and the test rows hold only 'cat'", auc.Stdout, StringComparison.Ordinal);
+
         var strict = Run("image-classification", "--dataset", root, "--strict", "--train-time", "5", "-o", output, "--name", "Strict");
         Assert.Equal(1, strict.ExitCode);
         Assert.Contains("broken.jpg", strict.Stderr, StringComparison.Ordinal);
