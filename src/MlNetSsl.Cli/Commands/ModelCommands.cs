@@ -43,6 +43,9 @@ internal static class ModelCommands
             if (embed) WriteEmbeddings(model, data, path);
             else WritePredictions(model, data, path);
             Console.WriteLine($"Wrote {data.Count:N0} rows to {path}.");
+            // Unreadable images are left out of the CSV; say which, so a missing row is not a surprise.
+            if (data.Skipped.Count > 0)
+                Console.WriteLine($"Skipped {data.Skipped.Count:N0} unreadable file(s), not in {path}: {string.Join("; ", data.Skipped.Take(5))}{(data.Skipped.Count > 5 ? "; ..." : "")}.");
             return ExitCodes.Success;
         });
         return command;
@@ -61,6 +64,8 @@ internal static class ModelCommands
             int[] labeled = Enumerable.Range(0, data.Count).Where(r => data.Labels[r].Length > 0).ToArray();
             if (labeled.Length == 0)
                 throw new CliException($"{parse.GetValue(test)}: no labeled row; evaluate needs labels (class folders, --label-col, or the .ts class).");
+            if (data.Skipped.Count > 0)
+                Console.WriteLine($"Skipped {data.Skipped.Count:N0} unreadable file(s): {string.Join("; ", data.Skipped.Take(5))}{(data.Skipped.Count > 5 ? "; ..." : "")}.");
             data = data.Subset(labeled);
             string[] classes = ClassNames(model, schema);
             var scored = TrainingRun.Score(model, data, classes);
@@ -82,7 +87,12 @@ internal static class ModelCommands
                 Console.WriteLine(classes[a].PadRight(width) + string.Concat(classes.Select((_, p) =>
                     scored.Count(r => r.Actual == a && r.Predicted == p).ToString(CultureInfo.InvariantCulture).PadLeft(width))));
             int unseen = scored.Count(r => r.Actual < 0);
-            if (unseen > 0) Console.WriteLine($"{unseen} row(s) have a class the model never saw; they count as errors.");
+            if (unseen > 0)
+            {
+                var names = data.Labels.Where(l => !classes.Contains(l, StringComparer.Ordinal)).Distinct(StringComparer.Ordinal).ToList();
+                Console.WriteLine($"{unseen} row(s) have a class the model never saw ({string.Join(", ", names.Take(10).Select(n => $"'{n}'"))}" +
+                    $"{(names.Count > 10 ? ", ..." : "")}); they count as errors, and each such class counts in macro-accuracy with recall 0.");
+            }
             return ExitCodes.Success;
         });
         return command;

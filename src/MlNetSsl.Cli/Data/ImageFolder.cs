@@ -34,13 +34,24 @@ internal static class ImageFolder
             .FirstOrDefault(d => string.Equals(Path.GetFileName(d), unlabeledFolder, StringComparison.OrdinalIgnoreCase));
 
         var candidates = new List<(string Path, string Label)>();
+        // The dataset folder and its class folders count as visited from the start, so a link inside a class folder
+        // that points back up the tree (or at another class) neither loops nor relabels another class's images.
+        var visited = new HashSet<string>([RealPath(root), .. classFolders.Select(RealPath), .. unlabeled is null ? [] : new[] { RealPath(unlabeled) }],
+            StringComparer.Ordinal);
         foreach (string classFolder in classFolders)
-            candidates.AddRange(ImagesUnder(classFolder).Select(p => (p, Path.GetFileName(classFolder))));
-        if (unlabeled is not null) candidates.AddRange(ImagesUnder(unlabeled).Select(p => (p, "")));
+            candidates.AddRange(ImagesUnder(classFolder, visited).Order(StringComparer.Ordinal).Select(p => (p, Path.GetFileName(classFolder))));
+        if (unlabeled is not null) candidates.AddRange(ImagesUnder(unlabeled, visited).Order(StringComparer.Ordinal).Select(p => (p, "")));
+        // Images directly in the folder have no class folder: scored as unlabeled rows (a folder of new images to
+        // predict), but left out of training, where the layout must say which are labeled.
+        var topLevel = Directory.EnumerateFiles(root).Where(f => Extensions.Contains(Path.GetExtension(f))).Order(StringComparer.Ordinal).ToList();
+        if (!forTraining) candidates.AddRange(topLevel.Select(p => (p, "")));
 
         if (forTraining)
         {
             var classes = candidates.Where(c => c.Label.Length > 0).Select(c => c.Label).Distinct().ToList();
+            if (classes.Count == 0 && topLevel.Count > 0)
+                throw new CliException($"{folder}: its {topLevel.Count:N0} image(s) lie directly in it, not in class sub-folders; training needs " +
+                    $"one sub-folder per class (<folder>/<class>/*.jpg), unlabeled images in <folder>/{unlabeledFolder}/.");
             if (classes.Count == 0)
                 throw new CliException($"{folder}: no labeled image; put images in one sub-folder per class (<folder>/<class>/*.jpg), " +
                     $"unlabeled ones in <folder>/{unlabeledFolder}/.");
@@ -61,7 +72,18 @@ internal static class ImageFolder
         foreach (var (path, label) in candidates)
         {
             string name = Path.GetRelativePath(root, path).Replace('\\', '/');
-            byte[] bytes = File.ReadAllBytes(path);
+            byte[] bytes;
+            try
+            {
+                bytes = File.ReadAllBytes(path);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // A dangling link, a file without read permission or one removed meanwhile: one bad file, not a failed run.
+                if (strict) throw new CliException($"{path}: cannot be read ({e.Message}); fix or remove it, or drop --strict to skip unreadable files.", e);
+                skipped.Add($"{name}: cannot be read ({e.GetType().Name})");
+                continue;
+            }
             using var codec = SKCodec.Create(new MemoryStream(bytes));
             if (codec is null || codec.Info.Width <= 0 || codec.Info.Height <= 0)
             {
@@ -91,6 +113,7 @@ internal static class ImageFolder
             RowValues = row => new Dictionary<string, string> { [PathColumn] = paths[row] },
             ImagePaths = paths,
             Skipped = skipped,
+            IgnoredTopLevel = forTraining ? topLevel.Select(p => Path.GetFileName(p)).ToList() : [],
             Duplicates = byHash.Values.Where(g => g.Count > 1).Select(g => (IReadOnlyList<string>)g).ToList(),
             SizeSummary = sizes.OrderByDescending(s => s.Value).Select(s => $"{s.Key}: {s.Value:N0}").ToList(),
         };
@@ -115,7 +138,28 @@ internal static class ImageFolder
         };
     }
 
-    private static IEnumerable<string> ImagesUnder(string folder) =>
-        Directory.EnumerateFiles(folder, "*", SearchOption.AllDirectories)
-            .Where(f => Extensions.Contains(Path.GetExtension(f))).Order(StringComparer.Ordinal);
+    // Files of the folder and of its sub-folders, depth first, each folder once (linked folders are followed).
+    private static List<string> ImagesUnder(string folder, HashSet<string> visited)
+    {
+        var files = Directory.EnumerateFiles(folder).Where(f => Extensions.Contains(Path.GetExtension(f))).ToList();
+        foreach (string sub in Directory.EnumerateDirectories(folder))
+        {
+            try
+            {
+                if (visited.Add(RealPath(sub))) files.AddRange(ImagesUnder(sub, visited));
+            }
+            catch (IOException)
+            {
+                // A sub-folder link that cannot be resolved (a cycle of links): nothing to read there.
+            }
+        }
+        return files;
+    }
+
+    private static string RealPath(string folder)
+    {
+        var info = new DirectoryInfo(folder);
+        string path = info.LinkTarget is null ? info.FullName : info.ResolveLinkTarget(returnFinalTarget: true)?.FullName ?? info.FullName;
+        return Path.TrimEndingDirectorySeparator(path);
+    }
 }

@@ -73,6 +73,7 @@ internal static class TrainingDataSubsets
             SeriesChannels = data.SeriesChannels,
             SeriesLengths = data.SeriesLengths is null ? null : rows.Select(r => data.SeriesLengths[r]).ToArray(),
             Skipped = data.Skipped,
+            IgnoredTopLevel = data.IgnoredTopLevel,
             Duplicates = data.Duplicates,
             SizeSummary = data.SizeSummary,
         };

@@ -47,6 +47,9 @@ internal sealed class TrainingData
 
     public IReadOnlyList<string> Skipped { get; init; } = [];
 
+    /// <summary>Images (training): files directly in the dataset folder, outside every class folder, so not used.</summary>
+    public IReadOnlyList<string> IgnoredTopLevel { get; init; } = [];
+
     public IReadOnlyList<IReadOnlyList<string>> Duplicates { get; init; } = [];
 
     public IReadOnlyList<string> SizeSummary { get; init; } = [];

@@ -90,7 +90,7 @@ internal sealed class DownstreamFits
         // The fit's scores follow the label map's key order; map them to the chosen model's class names.
         return TrainingRun.Score(model, test, _keyOrder)
             .Select(r => new TestMetrics.Scored(
-                r.Actual < 0 ? -1 : Array.IndexOf(classNames, _keyOrder[r.Actual]),
+                r.Actual < 0 ? r.Actual : Array.IndexOf(classNames, _keyOrder[r.Actual]),
                 r.Predicted < 0 ? -1 : Array.IndexOf(classNames, _keyOrder[r.Predicted]),
                 classNames.Select(c => Array.IndexOf(_keyOrder, c) is int i && i >= 0 ? r.Scores[i] : 0f).ToArray()))
             .ToList();

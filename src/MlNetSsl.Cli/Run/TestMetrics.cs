@@ -7,8 +7,8 @@ internal static class TestMetrics
 
     public static bool HigherIsBetter(string metric) => metric != "log-loss";
 
-    /// <summary>One scored row: the true class index (-1 when the class was not seen in training), the predicted index and
-    /// the scores per class.</summary>
+    /// <summary>One scored row: the true class index (for a class not seen in training, -2 for the first such class, -3
+    /// for the second...), the predicted index (-1 if it is not a class of the model) and the scores per class.</summary>
     public readonly record struct Scored(int Actual, int Predicted, float[] Scores);
 
     /// <summary>
@@ -22,10 +22,9 @@ internal static class TestMetrics
     public static double Compute(string metric, IReadOnlyList<Scored> rows, int classCount, int positive) => metric switch
     {
         "accuracy" => rows.Count(r => r.Actual == r.Predicted) / (double)rows.Count,
-        "macro-accuracy" => Enumerable.Range(0, classCount)
-            .Select(c => rows.Where(r => r.Actual == c).ToList())
-            .Where(g => g.Count > 0)
-            .Average(g => g.Count(r => r.Predicted == r.Actual) / (double)g.Count),
+        // Every class of the test rows counts, a class the model never saw with recall 0, as in accuracy.
+        "macro-accuracy" => rows.Count == 0 ? double.NaN : rows.GroupBy(r => r.Actual)
+            .Average(g => g.Count(r => r.Predicted == r.Actual) / (double)g.Count()),
         "log-loss" => rows.Average(r => -Math.Log(Math.Clamp(r.Actual >= 0 && r.Actual < r.Scores.Length ? r.Scores[r.Actual] : 0, 1e-15, 1))),
         "auc" => Auc(rows, positive),
         "f1" => F1(rows, positive),

@@ -82,6 +82,12 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
             log.Always(regression);
             _notes.Add(regression);
         }
+        if (all.IgnoredTopLevel.Count > 0)
+        {
+            foreach (string ignored in all.IgnoredTopLevel) log.Detail($"ignored {ignored}: directly in the dataset folder, not in a class folder");
+            log.Info($"Ignored {all.IgnoredTopLevel.Count:N0} image(s) lying directly in {settings.Dataset} (first: {all.IgnoredTopLevel[0]}); " +
+                $"move them into a class folder, or into '{settings.UnlabeledFolder}' to pretrain on them unlabeled.");
+        }
 
         int seriesLength = settings.SeriesLength ?? (train.SeriesLengths is { } lengths ? SeriesLoader.Median(lengths) : 0);
         if (train.Kind == DatasetKind.Series && train.SeriesLengths!.Distinct().Count() > 1)
@@ -160,6 +166,15 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
             _notes.Add($"{metric.ToUpperInvariant()} takes '{classNames[_positive]}' as the positive class: the rarer class among the labeled training rows (the second on a tie), as the search does.");
         var (value, lower, upper) = TestMetrics.WithInterval(metric, scored, classNames.Length, _positive, settings.Seed);
         double accuracy = TestMetrics.Compute("accuracy", scored, classNames.Length, _positive);
+        string? undefinedReason = null;
+        if (double.IsNaN(value) && metric == "auc")
+        {
+            // AUC compares positive rows with negative ones: a test set of one class has no such pair.
+            var testClasses = scoredTest.Labels.Distinct(StringComparer.Ordinal).Select(l => $"'{l}'").ToList();
+            undefinedReason = $"not defined: AUC needs test rows of both classes, and the test rows hold only {string.Join(", ", testClasses)}; " +
+                "add test rows of the other class (accuracy is below)";
+            _notes.Add($"Test auc {undefinedReason}.");
+        }
         var fits = new DownstreamFits(ml, prepared, trainPrepared, train.LabelColumn, settings.Seed);
         DownstreamFits.LabeledFeatures? rawFeatures = null;
         var baseline = NoSslBaseline(fits, search, train, scoredTest, classNames, metric, ref rawFeatures);
@@ -231,7 +246,7 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
         WriteOutput($"{settings.Name}.ConsoleApp", _ => ConsumptionCodeGenerator.Generate(RunFolder, settings.Name, Schema(train, classNames, seriesLength)), writeFailures);
         _phases["outputs"] = clock.Elapsed.TotalSeconds;
 
-        PrintSummary(leaderboard, metric, pipeline, value, lower, upper, accuracy, baseline, testDescription);
+        PrintSummary(leaderboard, metric, pipeline, value, lower, upper, accuracy, baseline, testDescription, undefinedReason);
         if (writeFailures.Count > 0)
         {
             log.Always($"error: could not write {string.Join("; ", writeFailures)}");
@@ -315,12 +330,17 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
         string[] predicted = predictions.GetColumn<ReadOnlyMemory<char>>("PredictedLabel").Select(v => v.ToString()).ToArray();
         float[][] scores = predictions.GetColumn<VBuffer<float>>("Score").Select(v => v.DenseValues().ToArray()).ToArray();
         var index = classNames.Select((name, i) => (name, i)).ToDictionary(p => p.name, p => p.i, StringComparer.Ordinal);
+        // Each label the model never saw gets its own index below -1 (-1: a prediction outside the classes), so
+        // macro-accuracy counts each such class once.
+        var unseen = data.Labels.Where(l => !index.ContainsKey(l)).Distinct(StringComparer.Ordinal)
+            .Select((label, k) => (label, k)).ToDictionary(p => p.label, p => -2 - p.k, StringComparer.Ordinal);
         return Enumerable.Range(0, data.Count)
-            .Select(r => new TestMetrics.Scored(index.GetValueOrDefault(data.Labels[r], -1), index.GetValueOrDefault(predicted[r], -1), scores[r]))
+            .Select(r => new TestMetrics.Scored(index.TryGetValue(data.Labels[r], out int actual) ? actual : unseen[data.Labels[r]],
+                index.GetValueOrDefault(predicted[r], -1), scores[r]))
             .ToList();
     }
 
-    private sealed record Baseline(string Description, SslDownstreamParameters Downstream, MetricWithInterval Metric);
+    private sealed record Baseline(string Description, SslDownstreamParameters Downstream, MetricWithInterval Metric, double Accuracy);
 
     /// <summary>The best trial without pretraining (raw features into its trainer), refitted and scored on the test rows; when
     /// the search reached none, the default raw-feature L-BFGS probe, so the comparison is always there.</summary>
@@ -340,7 +360,7 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
             rawFeatures ??= fits.Labeled(fits.Raw(train.Kind));
             var scored = fits.FitAndScore(rawFeatures, downstream, subset: null, test, classNames);
             var (value, lower, upper) = TestMetrics.WithInterval(metric, scored, classNames.Length, _positive, settings.Seed);
-            return new Baseline(description, downstream, new MetricWithInterval(value, lower, upper));
+            return new Baseline(description, downstream, new MetricWithInterval(value, lower, upper), TestMetrics.Compute("accuracy", scored, classNames.Length, _positive));
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
@@ -630,7 +650,7 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
     }
 
     private void PrintSummary(List<LeaderboardRow> leaderboard, string metric, string pipeline, double value, double lower, double upper,
-        double accuracy, Baseline? baseline, string testDescription)
+        double accuracy, Baseline? baseline, string testDescription, string? undefinedReason)
     {
         log.Always("");
         log.Always($"Top 5 models (cross-validated {metric} on the labeled training rows):");
@@ -639,9 +659,13 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
                 $"  {row.Rank,2}. {row.Metric?.ToString("0.0000", CultureInfo.InvariantCulture) ?? "-",7}  {row.Status,-9} {row.DurationSeconds,6:0.0}s  {row.Pipeline}"));
         log.Always($"Chosen: {pipeline}");
         string positive = metric is "auc" or "f1" && _positiveClass is not null ? $" (positive class '{_positiveClass}')" : "";
-        log.Always(string.Create(CultureInfo.InvariantCulture, $"Test {metric}{positive}: {value:0.0000} (95% interval {lower:0.0000} to {upper:0.0000}) on the {testDescription}."));
+        log.Always(undefinedReason is not null
+            ? $"Test {metric}{positive} {undefinedReason}; on the {testDescription}."
+            : string.Create(CultureInfo.InvariantCulture, $"Test {metric}{positive}: {value:0.0000} (95% interval {lower:0.0000} to {upper:0.0000}) on the {testDescription}."));
         if (metric != "accuracy") log.Always(string.Create(CultureInfo.InvariantCulture, $"Test accuracy: {accuracy:0.0000}."));
-        if (baseline is not null)
+        if (baseline is not null && undefinedReason is not null)
+            log.Always(string.Create(CultureInfo.InvariantCulture, $"Best without SSL: {baseline.Description}: test {metric} not defined either; test accuracy {baseline.Accuracy:0.0000}."));
+        else if (baseline is not null)
             log.Always(string.Create(CultureInfo.InvariantCulture, $"Best without SSL: {baseline.Description}: test {metric} {baseline.Metric.Value:0.0000} ({baseline.Metric.Lower:0.0000} to {baseline.Metric.Upper:0.0000})."));
         log.Always(string.Create(CultureInfo.InvariantCulture, $"Wrote {RunFolder} in {_total.Elapsed.TotalSeconds:0} s."));
     }

@@ -349,11 +349,27 @@ public sealed class CliCoreTests : IDisposable
             foreach (string f in files.Skip(15)) File.Copy(f, Path.Combine(root, "unlabeled", $"{cls}-{Path.GetFileName(f)}"));
         }
         File.WriteAllText(Path.Combine(root, "cat", "broken.jpg"), "not an image");
+        // An image directly in the dataset folder has no class: training leaves it out and says so.
+        File.Copy(Directory.GetFiles(Path.Combine(source, "dog")).Order(StringComparer.Ordinal).First(), Path.Combine(root, "stray.jpg"));
         string output = Path.Combine(_work, "imgout");
         var (code, stdout, stderr) = Run("image-classification", "--dataset", root, "--train-time", "5", "--max-trials", "1", "-o", output, "--name", "Pets");
         Assert.True(code == 0, $"exit {code}: {stderr}\n{stdout}");
         Assert.Contains("24 labeled, 30 unlabeled", stdout, StringComparison.Ordinal); // 6 labeled images held out for the test
         Assert.Contains("Skipped 1 unreadable", stdout, StringComparison.Ordinal);
+        Assert.Contains("Ignored 1 image(s) lying directly in", stdout, StringComparison.Ordinal);
+        Assert.Contains("stray.jpg", stdout, StringComparison.Ordinal);
+
+        // predict on a plain folder of new images (no class folders), as a user scores new photos: one row per image.
+        string flat = Path.Combine(_work, "new-photos");
+        Directory.CreateDirectory(flat);
+        string[] photos = Directory.GetFiles(Path.Combine(source, "dog")).Order(StringComparer.Ordinal).Skip(1).Take(3).ToArray();
+        foreach (string f in photos) File.Copy(f, Path.Combine(flat, Path.GetFileName(f)));
+        string predictions = Path.Combine(_work, "flat-predictions.csv");
+        var predict = Run("predict", "--model", Path.Combine(output, "Pets", "Pets.zip"), "--dataset", flat, "--out", predictions);
+        Assert.True(predict.ExitCode == 0, $"exit {predict.ExitCode}: {predict.Stderr}\n{predict.Stdout}");
+        string[] predicted = File.ReadAllLines(predictions);
+        Assert.Equal(1 + photos.Length, predicted.Length);
+        foreach (string f in photos) Assert.Contains(predicted, line => line.Contains(Path.GetFileName(f), StringComparison.Ordinal));
         Assert.Contains("broken.jpg", File.ReadAllText(Path.Combine(output, "Pets", "log.txt")), StringComparison.Ordinal);
         // The report's augmented views: two source images (one per class), each with five views made by the SSL policy.
         string report = File.ReadAllText(Path.Combine(output, "Pets", "report.html"));
@@ -362,6 +378,17 @@ public sealed class CliCoreTests : IDisposable
         views = views[..views.IndexOf("</table>", StringComparison.Ordinal)];
         Assert.Equal(2, Regex.Matches(views, "<tr>").Count);
         Assert.Equal(2 * 6, Regex.Matches(views, "src=\"data:image/png;base64,").Count);
+
+        // --metric auc on test rows of one class: AUC is not defined, and the run says why instead of printing NaN.
+        string oneClassTest = Path.Combine(_work, "cats-only");
+        Directory.CreateDirectory(Path.Combine(oneClassTest, "cat"));
+        foreach (string f in Directory.GetFiles(Path.Combine(source, "cat")).Order(StringComparer.Ordinal).Skip(30).Take(5))
+            File.Copy(f, Path.Combine(oneClassTest, "cat", Path.GetFileName(f)));
+        var auc = Run("image-classification", "--dataset", root, "--test-dataset", oneClassTest, "--metric", "auc", "--train-time", "5", "--max-trials", "1",
+            "-o", output, "--name", "Auc");
+        Assert.True(auc.ExitCode == 0, $"exit {auc.ExitCode}: {auc.Stderr}\n{auc.Stdout}");
+        Assert.DoesNotContain("NaN", auc.Stdout, StringComparison.Ordinal);
+        Assert.Contains("Test auc not defined: AUC needs test rows of both classes, and the test rows hold only 'cat'", auc.Stdout, StringComparison.Ordinal);
 
         var strict = Run("image-classification", "--dataset", root, "--strict", "--train-time", "5", "-o", output, "--name", "Strict");
         Assert.Equal(1, strict.ExitCode);
@@ -402,6 +429,12 @@ public sealed class CliCoreTests : IDisposable
         Directory.CreateDirectory(oneFolder);
         File.Copy(Path.Combine(SharedData.RepoRoot, "tests", "MlNetSsl.Tests", "Fixtures", "cat-grey.jpg"), Path.Combine(oneFolder, "a.jpg"));
         Fails(["image-classification", "--dataset", Path.GetDirectoryName(oneFolder)!], "one class", "'cat'");
+
+        // Images directly in the folder, no class folders: the line says where they lie and where they should go.
+        string flat = Path.Combine(_work, "flatimages");
+        Directory.CreateDirectory(flat);
+        File.Copy(Path.Combine(SharedData.RepoRoot, "tests", "MlNetSsl.Tests", "Fixtures", "cat-grey.jpg"), Path.Combine(flat, "a.jpg"));
+        Fails(["image-classification", "--dataset", flat], "flatimages", "1 image(s) lie directly in it", "sub-folder per class");
     }
 
     [Fact]

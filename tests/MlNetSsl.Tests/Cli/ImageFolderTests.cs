@@ -1,0 +1,67 @@
+using Microsoft.ML;
+using MlNetSsl.Cli.Commands;
+using MlNetSsl.Cli.Data;
+using MlNetSsl.Tests.Infrastructure;
+using Xunit;
+
+namespace MlNetSsl.Tests.Cli;
+
+/// <summary>
+/// How the tool reads an image folder a user brings: files it cannot read (a dangling link) are skipped and listed
+/// like undecodable ones, linked class folders count, and a link back up the tree does not make the walk loop.
+/// </summary>
+public sealed class ImageFolderTests : IDisposable
+{
+    private readonly string _work = Directory.CreateTempSubdirectory("mlnetssl-images-").FullName;
+
+    public void Dispose()
+    {
+        try { Directory.Delete(_work, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+    }
+
+    private static string[] Cifar(string cls, int count) =>
+        Directory.GetFiles(Path.Combine(SharedData.RepoRoot, "samples", "Quickstart", "data", "cifar10-small", "train", cls))
+            .Order(StringComparer.Ordinal).Take(count).ToArray();
+
+    private string Folder()
+    {
+        string root = Path.Combine(_work, "pets");
+        foreach (string cls in new[] { "cat", "ship" })
+        {
+            Directory.CreateDirectory(Path.Combine(root, cls));
+            foreach (string f in Cifar(cls, 4)) File.Copy(f, Path.Combine(root, cls, Path.GetFileName(f)));
+        }
+        return root;
+    }
+
+    [SkippableFact]
+    public void ADanglingLinkIsSkippedAndListedAndStrictNamesIt()
+    {
+        Skip.IfNot(OperatingSystem.IsLinux() || OperatingSystem.IsMacOS(), "symbolic links without privileges are a POSIX feature");
+        string root = Folder();
+        File.CreateSymbolicLink(Path.Combine(root, "cat", "gone.jpg"), Path.Combine(_work, "deleted", "x.jpg"));
+
+        TrainingData data = ImageFolder.Load(new MLContext(0), root, "unlabeled", strict: false, forTraining: true);
+        Assert.Equal(8, data.Count);
+        Assert.Contains(data.Skipped, s => s.StartsWith("cat/gone.jpg: cannot be read", StringComparison.Ordinal));
+
+        var strict = Assert.Throws<CliException>(() => ImageFolder.Load(new MLContext(0), root, "unlabeled", strict: true, forTraining: true));
+        Assert.Contains("gone.jpg", strict.Message, StringComparison.Ordinal);
+        Assert.Contains("--strict", strict.Message, StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
+    public void ALinkedClassFolderCountsAndALinkUpTheTreeDoesNotLoop()
+    {
+        Skip.IfNot(OperatingSystem.IsLinux() || OperatingSystem.IsMacOS(), "symbolic links without privileges are a POSIX feature");
+        string root = Folder();
+        string elsewhere = Path.Combine(_work, "elsewhere", "frogs");
+        Directory.CreateDirectory(elsewhere);
+        foreach (string f in Cifar("frog", 3)) File.Copy(f, Path.Combine(elsewhere, Path.GetFileName(f)));
+        Directory.CreateSymbolicLink(Path.Combine(root, "frog"), elsewhere);
+        Directory.CreateSymbolicLink(Path.Combine(root, "ship", "loop"), root);
+
+        TrainingData data = ImageFolder.Load(new MLContext(0), root, "unlabeled", strict: false, forTraining: true);
+        Assert.Equal(new Dictionary<string, int> { ["cat"] = 4, ["frog"] = 3, ["ship"] = 4 }, data.ClassCounts().OrderBy(c => c.Key).ToDictionary());
+    }
+}

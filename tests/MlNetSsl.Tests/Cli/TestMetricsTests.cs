@@ -1,0 +1,33 @@
+using MlNetSsl.Cli.Run;
+using Xunit;
+
+namespace MlNetSsl.Tests.Cli;
+
+/// <summary>The CLI's test metrics when the test rows hold classes the model never saw (a test folder with an extra class).</summary>
+public sealed class TestMetricsTests
+{
+    private static TestMetrics.Scored Row(int actual, int predicted) => new(actual, predicted, predicted == 0 ? [0.9f, 0.1f] : [0.1f, 0.9f]);
+
+    [Fact]
+    public void MacroAccuracyCountsEachUnseenClassAsAClassWithRecallZero()
+    {
+        // Class 0: 2 of 2 right; class 1: 1 of 2; an unseen class (index -2): 2 rows, necessarily wrong.
+        TestMetrics.Scored[] rows = [Row(0, 0), Row(0, 0), Row(1, 1), Row(1, 0), Row(-2, 0), Row(-2, 1)];
+        Assert.Equal((1.0 + 0.5 + 0.0) / 3, TestMetrics.Compute("macro-accuracy", rows, 2, positive: 1), 12);
+        Assert.Equal(3.0 / 6, TestMetrics.Compute("accuracy", rows, 2, positive: 1), 12);
+    }
+
+    [Fact]
+    public void EveryMetricIsDefinedWhenNoTestClassIsKnown()
+    {
+        // Two unseen classes only: every prediction is wrong, nothing throws.
+        TestMetrics.Scored[] rows = [Row(-2, 0), Row(-2, 1), Row(-3, 0)];
+        foreach (string metric in TestMetrics.Names)
+        {
+            var (value, lower, upper) = TestMetrics.WithInterval(metric, rows, 2, positive: 1, seed: 0);
+            Assert.True(lower <= upper || double.IsNaN(value), $"{metric}: {lower} > {upper}");
+        }
+        Assert.Equal(0, TestMetrics.Compute("accuracy", rows, 2, positive: 1));
+        Assert.Equal(0, TestMetrics.Compute("macro-accuracy", rows, 2, positive: 1));
+    }
+}
