@@ -87,17 +87,38 @@ internal sealed class SslDataset
         return new SslDataset(ml, data, inputColumn, labelColumn, shape, labelToKey, classCount, allKeys, labeled, allKeys.LongLength);
     }
 
+    /// <summary>Rows of a float-vector input column (tabular rows, series; images are decoded later) that hold a missing
+    /// value (NaN), and the first of them; 0 for other column types.</summary>
+    public static (long Rows, long FirstRow) CountMissing(IDataView data, string inputColumn)
+    {
+        long rows = 0, first = -1;
+        ForEachNonFinite(data, inputColumn, (row, _, value) =>
+        {
+            if (!float.IsNaN(value)) return true;
+            if (first < 0) first = row;
+            rows++;
+            return false; // the next row
+        });
+        return (rows, first);
+    }
+
     /// <summary>
-    /// Checks that every row's input vector (tabular rows and series; images are decoded later) holds finite numbers, the
-    /// check the stage makes at <c>Fit</c>. Made once before the search, so a missing value fails the run with the stage's
-    /// message instead of failing every trial until the time budget runs out.
+    /// Checks that every row's input vector holds finite numbers, the check the stage makes at <c>Fit</c>. Made once
+    /// before the search (after missing values were imputed), so an infinity fails the run with the stage's message
+    /// instead of failing every trial until the time budget runs out.
     /// </summary>
     /// <exception cref="InvalidDataException">A NaN or infinity; the message names the row, the column and what to do.</exception>
-    public void CheckFiniteInputs()
+    public void CheckFiniteInputs() => ForEachNonFinite(Data, InputColumn, (row, index, value) =>
+        throw new InvalidDataException(string.Create(CultureInfo.InvariantCulture,
+            $"Row {row} of column '{InputColumn}' holds {value} at index {index}. ") +
+            "SSL encoders need finite numbers: replace or clip infinite values, or filter those rows out, before the experiment."));
+
+    // Calls back for each NaN or infinity of a float-vector column; the callback returns false to skip the rest of its row.
+    private static void ForEachNonFinite(IDataView data, string inputColumn, Func<long, int, float, bool> found)
     {
-        DataViewSchema.Column column = Data.Schema[InputColumn];
+        DataViewSchema.Column column = data.Schema[inputColumn];
         if (column.Type is not VectorDataViewType { ItemType.RawType: var type } || type != typeof(float)) return;
-        using DataViewRowCursor cursor = Data.GetRowCursor([column]);
+        using DataViewRowCursor cursor = data.GetRowCursor([column]);
         ValueGetter<VBuffer<float>> getter = cursor.GetGetter<VBuffer<float>>(column);
         VBuffer<float> values = default;
         while (cursor.MoveNext())
@@ -107,10 +128,7 @@ internal sealed class SslDataset
             for (int i = 0; i < span.Length; i++)
             {
                 if (float.IsFinite(span[i])) continue;
-                int index = values.IsDense ? i : values.GetIndices()[i];
-                throw new InvalidDataException(string.Create(CultureInfo.InvariantCulture,
-                    $"Row {cursor.Position} of column '{InputColumn}' holds {span[i]} at index {index}. ") +
-                    "SSL encoders need finite numbers: replace missing values first (Transforms.ReplaceMissingValues) or filter those rows out (Data.FilterRowsByMissingValues).");
+                if (!found(cursor.Position, values.IsDense ? i : values.GetIndices()[i], span[i])) break;
             }
         }
     }

@@ -329,7 +329,7 @@ public sealed class SslExperiment
     /// <exception cref="InvalidOperationException">Missing settings, or no trial produced a metric.</exception>
     /// <exception cref="ArgumentException">Unusable columns or search space; the message names them.</exception>
     /// <exception cref="OperationCanceledException">Cancelled before any trial produced a metric.</exception>
-    /// <exception cref="InvalidDataException">A tabular or series input holds a missing value (NaN) or an infinity.</exception>
+    /// <exception cref="InvalidDataException">A tabular or series input holds an infinity (missing values, NaN, are imputed).</exception>
     public async Task<SslExperimentResult> RunAsync(CancellationToken cancellationToken = default)
     {
         if (_data is null) throw new InvalidOperationException("Set the data with SetDataset before running.");
@@ -338,7 +338,19 @@ public sealed class SslExperiment
             throw new InvalidOperationException("SetDevice(\"cuda\"): no CUDA GPU is visible to TorchSharp (reference the TorchSharp-cuda backend " +
                 "package instead of TorchSharp-cpu, and check CUDA_VISIBLE_DEVICES and the driver); use \"auto\" or \"cpu\".");
         SslInputShape shape = SslSearchSpace.InputShapeOf(_data.Schema, _inputColumnName, _seriesChannels, _imageWidth, _imageHeight);
-        SslDataset dataset = SslDataset.Read(_mlContext, _data, _inputColumnName, _labelColumnName, shape);
+        // Encoders need numbers where a loader read a missing value: each missing value becomes its slot's mean over the
+        // rows, and the model applies the same replacement to the rows it scores (ML.NET AutoML's way).
+        IDataView data = _data;
+        ITransformer? imputer = null;
+        string? imputation = null;
+        if (SslDataset.CountMissing(_data, _inputColumnName) is { Rows: > 0 } missing)
+        {
+            imputer = _mlContext.Transforms.ReplaceMissingValues(_inputColumnName, replacementMode: Microsoft.ML.Transforms.MissingValueReplacingEstimator.ReplacementMode.Mean).Fit(_data);
+            data = imputer.Transform(_data);
+            imputation = string.Create(CultureInfo.InvariantCulture, $"{missing.Rows} row(s) of column '{_inputColumnName}' hold missing values " +
+                $"(NaN; the first is row {missing.FirstRow}): each is replaced by its slot's mean, in the trials and in the returned model.");
+        }
+        SslDataset dataset = SslDataset.Read(_mlContext, data, _inputColumnName, _labelColumnName, shape);
         if (dataset.LabeledCount == 0)
             throw new InvalidOperationException(
                 $"No row has a label in column '{_labelColumnName}' ({dataset.RowCount} rows, all unlabeled: a missing value, NaN or " +
@@ -354,6 +366,7 @@ public sealed class SslExperiment
         dataset.CheckFiniteInputs();
 
         var notes = new List<string>();
+        if (imputation is not null) notes.Add(imputation);
         (SslObjective objective, string objectiveExplanation) = ResolveObjective(dataset);
         int[] foldOfRow = new int[dataset.LabeledCount];
         int foldCount = 0, fineTuneFolds = 0;
@@ -441,6 +454,7 @@ public sealed class SslExperiment
                 : (top, $"The top of the leaderboard, trial {top.TrialId}.");
             SslTrialParameters parameters = best.Parameters.AsType<SslTrialParameters>();
             ITransformer model = Refit(dataset, runner, best, parameters, search.MaxFidelity, cancellationToken);
+            if (imputer is not null) model = new TransformerChain<ITransformer>(imputer, model);
             SslTrialMeasures? bestMeasures = MeasuresOf(measures, best);
             var bestResult = new SslTrialResult(best, model)
             {

@@ -106,20 +106,37 @@ public sealed class SslExperimentTests : IDisposable
     }
 
     [Fact]
-    public async Task AMissingValueInTheInputFailsBeforeTheFirstTrialInsteadOfFailingEveryTrial()
+    public async Task MissingValuesAreImputedInTheTrialsAndTheModelAndAnInfinityFailsBeforeTheFirstTrial()
     {
-        // HIGGS rows, one unlabeled row with a NaN feature (a '?' a text loader read as missing): every pretraining reads
-        // every row, so every trial would fail on it until the budget ran out.
+        // HIGGS rows, two with a NaN feature (a '?' a text loader read as missing): every pretraining reads every row,
+        // so without the imputation every SSL trial would fail on them.
         var ml = new MLContext(seed: 1);
         HiggsRow[] rows = SslExperimentData.HiggsWithHiddenLabels(200, labeledEvery: 4);
         rows[37].Features[5] = float.NaN;
+        rows[40].Features[0] = float.NaN;
         var trials = new List<SslTrialReport>();
+        SslExperimentResult result = await ml.SelfSupervisedExperiment()
+            .SetDataset(ml.Data.LoadFromEnumerable(rows), "Label").SetInputColumn("Features").SetMaxTrials(4)
+            .SetProgress(new SynchronousProgress<SslTrialReport>(trials.Add)).RunAsync();
+
+        Assert.Contains(result.Notes, n => n.Contains("2 row(s) of column 'Features' hold missing values", StringComparison.Ordinal)
+            && n.Contains("first is row 37", StringComparison.Ordinal));
+        // The portfolio's SSL trials ran on the imputed rows instead of failing.
+        Assert.Contains(result.Trials, t => t.Status == TrialStatus.Completed && result.TrialMeasures.Any(m => m.TrialId == t.TrialId
+            && m.FeatureSource is SslFeatureSource.SelfSupervised or SslFeatureSource.RawAndSelfSupervised));
+        // The model imputes the rows it scores: a row with a NaN gets a prediction.
+        float[] predicted = result.BestTrial.Model.Transform(ml.Data.LoadFromEnumerable(rows.Skip(36).Take(6)))
+            .GetColumn<float>("PredictedLabel").ToArray();
+        Assert.Equal(6, predicted.Length);
+        ((IDisposable)result.BestTrial.Model).Dispose();
+
+        // An infinity has no mean to replace it with: refused before the first trial, naming the row.
+        rows[37].Features[5] = float.PositiveInfinity;
+        trials.Clear();
         var error = await Assert.ThrowsAsync<InvalidDataException>(() => ml.SelfSupervisedExperiment()
             .SetDataset(ml.Data.LoadFromEnumerable(rows), "Label").SetInputColumn("Features").SetTrainingTimeInSeconds(30)
             .SetProgress(new SynchronousProgress<SslTrialReport>(trials.Add)).RunAsync());
-
-        Assert.Contains("Row 37 of column 'Features' holds NaN at index 5", error.Message, StringComparison.Ordinal);
-        Assert.Contains("ReplaceMissingValues", error.Message, StringComparison.Ordinal);
+        Assert.Contains("Row 37 of column 'Features' holds", error.Message, StringComparison.Ordinal);
         Assert.Empty(trials);
     }
 
