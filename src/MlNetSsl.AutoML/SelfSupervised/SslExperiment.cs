@@ -326,7 +326,7 @@ public sealed class SslExperiment
     /// <c>MapValueToKey(label)</c>, <c>SelfSupervisedFineTune</c> (which reads the input column and owns its encoder) and
     /// <c>MapKeyToValue(PredictedLabel)</c>, with no separate stage.
     /// </summary>
-    /// <exception cref="InvalidOperationException">Missing settings, or no trial produced a metric.</exception>
+    /// <exception cref="InvalidOperationException">Missing settings, TorchSharp's native backend cannot be loaded, or no trial produced a metric.</exception>
     /// <exception cref="ArgumentException">Unusable columns or search space; the message names them.</exception>
     /// <exception cref="OperationCanceledException">Cancelled before any trial produced a metric.</exception>
     /// <exception cref="InvalidDataException">A tabular or series input holds an infinity (missing values, NaN, are imputed).</exception>
@@ -334,6 +334,8 @@ public sealed class SslExperiment
     {
         if (_data is null) throw new InvalidOperationException("Set the data with SetDataset before running.");
         if (_inputColumnName is null) throw new InvalidOperationException("Set the input column with SetInputColumn before running.");
+        // A backend that cannot load fails here with what to do, not in each of thousands of trials until the budget ends.
+        SslEnvironment.EnsureInitialized();
         if (_device == "cuda" && SslEnvironment.SelectDevice(allowCuda: true).type != TorchSharp.DeviceType.CUDA)
             throw new InvalidOperationException("SetDevice(\"cuda\"): no CUDA GPU is visible to TorchSharp (reference the TorchSharp-cuda backend " +
                 "package instead of TorchSharp-cpu, and check CUDA_VISIBLE_DEVICES and the driver); use \"auto\" or \"cpu\".");
