@@ -502,7 +502,7 @@ public sealed class SslExperiment
     /// equally good as far as the cross-validation can tell, and the simplest of them is chosen: raw features (no encoder)
     /// before a trainer on embeddings before a fine-tuned or from-scratch network, then the cheapest (trial time plus the
     /// pretraining time it reused from the cache), then leaderboard order. Versions of one configuration that differ only in
-    /// epochs count as one pipeline, represented by the best-ranked of them. Without a positive standard error (every fold
+    /// epochs count as one pipeline, represented by the longest-trained of them within the error. Without a positive standard error (every fold
     /// scored the same) the best stands.
     /// </summary>
     internal static (TrialRecord Trial, string Explanation) SelectWithinOneStandardError(IReadOnlyList<TrialRecord> leaderboard,
@@ -518,14 +518,16 @@ public sealed class SslExperiment
             .Where(c => c.trial.Metric is double m && (maximize ? m >= threshold : m <= threshold)
                 && (c.trial.Fidelity == best.Fidelity || MeasuresOf(measures, c.trial)?.FeatureSource is SslFeatureSource.RawFeatures))
             .ToList();
-        // A pipeline trained for more epochs is the same pipeline, not a more complex one: of the versions of one
-        // configuration that differ only in epochs (the lengthened incumbent), the best-scoring one stands for them all.
+        // A pipeline trained for more epochs is the same pipeline, not a more complex one, and training longer seldom
+        // hurts it: of the versions of one configuration that differ only in epochs (the lengthened incumbent) and that
+        // the cross-validation cannot tell apart, the longest-trained stands for them all.
         candidates = candidates
-            .Where(c => !candidates.Any(other => other.rank < c.rank
-                && SslSearchSpace.WithoutEpochs(other.trial.Parameters).Equals(SslSearchSpace.WithoutEpochs(c.trial.Parameters))))
+            .Where(c => !candidates.Any(other => SslSearchSpace.WithoutEpochs(other.trial.Parameters).Equals(SslSearchSpace.WithoutEpochs(c.trial.Parameters))
+                && (Epochs(other.trial) > Epochs(c.trial) || (Epochs(other.trial) == Epochs(c.trial) && other.rank < c.rank))))
             .OrderBy(c => Complexity(c.trial)).ThenBy(c => Cost(c.trial)).ThenBy(c => c.rank)
             .ToList();
         TrialRecord chosen = candidates.Count > 0 ? candidates[0].trial : best;
+        static int Epochs(TrialRecord trial) => SslSearchSpace.TrainingEpochs(trial.Parameters) ?? 0;
         // What the pipeline cost to build: a trial that reused another's pretrained encoder is only as cheap as that encoder.
         double Cost(TrialRecord trial) => trial.Duration.TotalSeconds + measures.Where(m => m.TrialId == trial.TrialId).Sum(m => m.PretrainingSecondsSaved);
         // The simplest pipeline first: raw features (no encoder), then a trainer on embeddings, then a trained network.

@@ -54,6 +54,24 @@ public sealed class IncumbentScaleUpTests
     }
 
     [Fact]
+    public async Task ALongerVersionThatTiesIsLengthenedInTurn()
+    {
+        // The metric ignores the epochs (as a coarse metric on few labels often does): every longer version ties.
+        var space = new SearchSpace().WithInteger("id", 0, 1000).WithInteger("epochs", 1, 100);
+        var script = Enumerable.Range(0, 20).Select(i => new Parameters().With("id", 100 + i).With("epochs", 4)).ToList();
+        script[1] = script[1].With("id", 1);
+        static Parameters? Longer(Parameters c, double factor) => c.GetInt32("epochs") < 100
+            ? c.With("epochs", Math.Min(100, (int)Math.Round(c.GetInt32("epochs") * factor))) : null;
+        var tuner = SslTuner.Custom("scripted+scale-up", (_, _) => new ScaleUpIncumbentTuner(new ScriptedTuner(script), scaleAfter: 2, [2.5], Longer));
+
+        SearchResult result = await new SearchExperiment().SetSearchSpace(space).SetTuner(tuner).SetMaxTrials(7)
+            .SetTrialRunner((request, _) => Task.FromResult(request.Parameters.GetInt32("id") == 1 ? 0.6 : 0.4)).RunAsync();
+
+        var ran = result.Trials.OrderBy(t => t.TrialId).Select(t => (t.Parameters.GetInt32("id"), t.Parameters.GetInt32("epochs"))).ToArray();
+        Assert.Equal([(100, 4), (1, 4), (1, 10), (1, 25), (1, 62), (1, 100), (106, 4)], ran);
+    }
+
+    [Fact]
     public void LengtheningTrainsTheFineTuningOrThePretrainingLonger()
     {
         SslSearchSpace space = SslSearchSpace.For(SslInputKind.Image);
@@ -82,7 +100,7 @@ public sealed class IncumbentScaleUpTests
     }
 
     [Fact]
-    public void TheOneStandardErrorRuleKeepsTheBestOfAConfigurationsLengths()
+    public void TheOneStandardErrorRuleKeepsTheLongestOfAConfigurationsLengthsWithinTheError()
     {
         SslSearchSpace space = SslSearchSpace.For(SslInputKind.Image);
         var entries = SslPortfolio.For(space, SslInputKind.Image, rows: 5000, labeledRows: 500);
@@ -102,5 +120,9 @@ public sealed class IncumbentScaleUpTests
 
         TrialRecord[] closer = [Trial(2, fixMatch25, 0.54, 230), Trial(1, fixMatch10, 0.51, 92), Trial(0, tuned, 0.52, 166)];
         Assert.Equal(0, SslExperiment.SelectWithinOneStandardError(closer, measures, maximize: true).Trial.TrialId);
+
+        // The shorter version leads by less than the error: the longer one still stands for both.
+        TrialRecord[] shorterLeads = [Trial(1, fixMatch10, 0.54, 92), Trial(2, fixMatch25, 0.52, 230), Trial(0, tuned, 0.45, 166)];
+        Assert.Equal(2, SslExperiment.SelectWithinOneStandardError(shorterLeads, measures, maximize: true).Trial.TrialId);
     }
 }
