@@ -244,16 +244,7 @@ public sealed class CliCoreTests : IDisposable
     public void SeriesPredictUsesTheTrainingLabelColumnAndReadsValueOnlyFilesWhole()
     {
         // GunPoint as CSV: the class (in words) last, then first; and the same series without any label column.
-        var series = new List<(string Label, string Values)>();
-        bool data = false;
-        foreach (string raw in File.ReadLines(Path.Combine(SharedData.DataRoot, "uea", "GunPoint_TRAIN.ts")))
-        {
-            string line = raw.Trim();
-            if (line.StartsWith("@data", StringComparison.OrdinalIgnoreCase)) { data = true; continue; }
-            if (!data || line.Length == 0 || line.StartsWith('#')) continue;
-            string[] parts = line.Split(':');
-            series.Add((parts[1] == "1" ? "gun" : "point", parts[0]));
-        }
+        var series = CliDataLoadingTests.GunPoint().Select(s => (s.Label, Values: string.Join(',', s.Values))).ToList();
         string last = Path.Combine(_work, "gun-last.csv"), first = Path.Combine(_work, "gun-first.csv"), values = Path.Combine(_work, "gun-values.csv");
         File.WriteAllLines(last, series.Select(s => $"{s.Values},{s.Label}"));
         File.WriteAllLines(first, series.Select(s => $"{s.Label},{s.Values}"));

@@ -21,7 +21,7 @@ public sealed class CliDataLoadingTests : IDisposable
     }
 
     /// <summary>GunPoint's training series (univariate, length 150) with their classes named in words.</summary>
-    private static List<(string Label, string[] Values)> GunPoint()
+    internal static List<(string Label, string[] Values)> GunPoint()
     {
         var rows = new List<(string, string[])>();
         bool data = false;
