@@ -660,7 +660,7 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
         log.Always($"Chosen: {pipeline}");
         string positive = metric is "auc" or "f1" && _positiveClass is not null ? $" (positive class '{_positiveClass}')" : "";
         log.Always(undefinedReason is not null
-            ? $"Test {metric}{positive} {undefinedReason}; on the {testDescription}."
+            ? $"Test {metric} {undefinedReason}; on the {testDescription}."
             : string.Create(CultureInfo.InvariantCulture, $"Test {metric}{positive}: {value:0.0000} (95% interval {lower:0.0000} to {upper:0.0000}) on the {testDescription}."));
         if (metric != "accuracy") log.Always(string.Create(CultureInfo.InvariantCulture, $"Test accuracy: {accuracy:0.0000}."));
         if (baseline is not null && undefinedReason is not null)
