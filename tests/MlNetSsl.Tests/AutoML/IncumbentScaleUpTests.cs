@@ -123,6 +123,8 @@ public sealed class IncumbentScaleUpTests
 
         // The shorter version leads by less than the error: the longer one still stands for both.
         TrialRecord[] shorterLeads = [Trial(1, fixMatch10, 0.54, 92), Trial(2, fixMatch25, 0.52, 230), Trial(0, tuned, 0.45, 166)];
-        Assert.Equal(2, SslExperiment.SelectWithinOneStandardError(shorterLeads, measures, maximize: true).Trial.TrialId);
+        (TrialRecord chosen, string why) = SslExperiment.SelectWithinOneStandardError(shorterLeads, measures, maximize: true);
+        Assert.Equal(2, chosen.TrialId);
+        Assert.Contains("chose the longest-trained version of the best's pipeline, trial 2 (0.52, 25 epochs against 10)", why);
     }
 }
