@@ -114,6 +114,7 @@ internal static class ImageFolder
             ImagePaths = paths,
             Skipped = skipped,
             IgnoredTopLevel = forTraining ? topLevel.Select(p => Path.GetFileName(p)).ToList() : [],
+            EmptyClassFolders = forTraining ? classFolders.Select(Path.GetFileName).OfType<string>().Except(rows.Select(r => r.Label)).ToList() : [],
             Duplicates = byHash.Values.Where(g => g.Count > 1).Select(g => (IReadOnlyList<string>)g).ToList(),
             SizeSummary = sizes.OrderByDescending(s => s.Value).Select(s => $"{s.Key}: {s.Value:N0}").ToList(),
         };

@@ -74,6 +74,7 @@ internal static class TrainingDataSubsets
             SeriesLengths = data.SeriesLengths is null ? null : rows.Select(r => data.SeriesLengths[r]).ToArray(),
             Skipped = data.Skipped,
             IgnoredTopLevel = data.IgnoredTopLevel,
+            EmptyClassFolders = data.EmptyClassFolders,
             Duplicates = data.Duplicates,
             SizeSummary = data.SizeSummary,
         };

@@ -50,6 +50,9 @@ internal sealed class TrainingData
     /// <summary>Images (training): files directly in the dataset folder, outside every class folder, so not used.</summary>
     public IReadOnlyList<string> IgnoredTopLevel { get; init; } = [];
 
+    /// <summary>Images (training): class folders without a readable image, so no class of that name is learned.</summary>
+    public IReadOnlyList<string> EmptyClassFolders { get; init; } = [];
+
     public IReadOnlyList<IReadOnlyList<string>> Duplicates { get; init; } = [];
 
     public IReadOnlyList<string> SizeSummary { get; init; } = [];

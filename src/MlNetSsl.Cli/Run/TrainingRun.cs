@@ -89,6 +89,14 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
                 $"move them into a class folder, or into '{settings.UnlabeledFolder}' to pretrain on them unlabeled.");
         }
 
+        if (all.EmptyClassFolders.Count > 0)
+        {
+            string empty = $"Class folder(s) without a readable image, so not learned as classes: {string.Join(", ", all.EmptyClassFolders.Take(5).Select(f => $"'{f}'"))}" +
+                (all.EmptyClassFolders.Count > 5 ? $" and {all.EmptyClassFolders.Count - 5} more" : "") + "; add images to them, or remove them.";
+            log.Always(empty);
+            _notes.Add(empty);
+        }
+
         int seriesLength = settings.SeriesLength ?? (train.SeriesLengths is { } lengths ? SeriesLoader.Median(lengths) : 0);
         if (train.Kind == DatasetKind.Series && train.SeriesLengths!.Distinct().Count() > 1)
             _notes.Add($"Series differ in length ({train.SeriesLengths!.Min()} to {train.SeriesLengths!.Max()} steps); every channel is resampled to {seriesLength} steps (linear interpolation; --series-length changes it).");
@@ -347,7 +355,7 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
     private Baseline? NoSslBaseline(DownstreamFits fits, SslExperimentResult search, TrainingData train, TrainingData test, string[] classNames,
         string metric, ref DownstreamFits.LabeledFeatures? rawFeatures)
     {
-        TrialRecord? best = search.Trials.FirstOrDefault(t => t.Metric is not null && !TrialDescriptions.UsesSsl(t));
+        TrialRecord? best = search.Trials.FirstOrDefault(t => t.Metric is not null && TrialDescriptions.Bind(t).Features == SslFeatureSource.RawFeatures);
         SslDownstreamParameters downstream = best is null ? new SslDownstreamParameters() : TrialDescriptions.Bind(best).Downstream;
         string description = best is null
             ? $"Raw features + L-BFGS (L1 1, L2 1): ML.NET defaults (at most {DownstreamFits.MaxLbfgsIterations} iterations), fitted for comparison (the search did not reach a raw-feature trial)"
@@ -390,6 +398,8 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
             else
                 _notes.Add("Label curve: the chosen pipeline fine-tunes its network with every label, so it has no label-free part to keep; only the no-SSL pipeline is shown.");
         }
+        else if (TrialDescriptions.Bind(chosen).Features == SslFeatureSource.SupervisedFromScratch)
+            _notes.Add("Label curve: the chosen pipeline trains its network from scratch with every label, so it has no label-free part to keep; only the raw-feature pipeline is shown.");
         if (baseline is not null)
             curves.Add((baseline.Description, false, () => rawFeatures ?? fits.Labeled(fits.Raw(train.Kind)), baseline.Downstream));
         foreach (var curve in curves)

@@ -9,7 +9,10 @@ internal static class TrialDescriptions
 {
     public static SslTrialParameters Bind(TrialRecord trial) => trial.Parameters.AsType<SslTrialParameters>();
 
-    public static bool UsesSsl(TrialRecord trial) => Bind(trial).Features != SslFeatureSource.RawFeatures;
+    /// <summary>Whether the trial's features come from a self-supervised encoder (alone or beside the raw input); raw
+    /// features and a network trained from scratch on the labels are the plain alternatives.</summary>
+    public static bool UsesSsl(TrialRecord trial) =>
+        Bind(trial).Features is SslFeatureSource.SelfSupervised or SslFeatureSource.RawAndSelfSupervised;
 
     /// <summary>"SimClr ConvNet x1 18 epochs + L-BFGS (L1 1, L2 1)", "Raw features + LightGBM (31 leaves, 100 iterations)".</summary>
     public static string Describe(TrialRecord trial, int? fidelity = null)

@@ -64,4 +64,19 @@ public sealed class ImageFolderTests : IDisposable
         TrainingData data = ImageFolder.Load(new MLContext(0), root, "unlabeled", strict: false, forTraining: true);
         Assert.Equal(new Dictionary<string, int> { ["cat"] = 4, ["frog"] = 3, ["ship"] = 4 }, data.ClassCounts().OrderBy(c => c.Key).ToDictionary());
     }
+
+    [Fact]
+    public void AClassFolderWithoutAReadableImageIsListedForTrainingOnly()
+    {
+        string root = Folder();
+        Directory.CreateDirectory(Path.Combine(root, "dog"));
+        File.WriteAllText(Path.Combine(root, "dog", "notes.txt"), "not an image");
+        Directory.CreateDirectory(Path.Combine(root, "horse"));
+        File.WriteAllText(Path.Combine(root, "horse", "broken.jpg"), "not a jpeg either");
+
+        TrainingData data = ImageFolder.Load(new MLContext(0), root, "unlabeled", strict: false, forTraining: true);
+        Assert.Equal(["dog", "horse"], data.EmptyClassFolders);
+        Assert.Equal(8, data.Count);
+        Assert.Empty(ImageFolder.Load(new MLContext(0), root, "unlabeled", strict: false, forTraining: false).EmptyClassFolders);
+    }
 }

@@ -1,5 +1,8 @@
 using System.Globalization;
+using Microsoft.ML.SearchSpace;
+using MlNetSsl.AutoML;
 using MlNetSsl.Cli.Report;
+using MlNetSsl.Cli.Run;
 using Xunit;
 
 namespace MlNetSsl.Tests.Cli;
@@ -11,6 +14,19 @@ public sealed class ReportLeaderboardCsvTests : IDisposable
     public void Dispose()
     {
         if (Directory.Exists(_folder)) Directory.Delete(_folder, recursive: true);
+    }
+
+    [Theory]
+    [InlineData(SslFeatureSource.SelfSupervised, true)]
+    [InlineData(SslFeatureSource.RawAndSelfSupervised, true)]
+    [InlineData(SslFeatureSource.RawFeatures, false)]
+    [InlineData(SslFeatureSource.SupervisedFromScratch, false)]
+    public void UsesSslIsTrueOnlyForPipelinesWithAPretrainedEncoder(SslFeatureSource source, bool usesSsl)
+    {
+        // A network trained from scratch on the labels is one of the plain alternatives the report compares SSL with.
+        var parameters = Parameters.FromJson($$"""{"{{SslSearchSpace.FeaturesOption}}":"{{source}}"}""");
+        var trial = new TrialRecord(0, parameters, TrialStatus.Completed, [], TimeSpan.FromSeconds(1), null);
+        Assert.Equal(usesSsl, TrialDescriptions.UsesSsl(trial));
     }
 
     [Fact]
