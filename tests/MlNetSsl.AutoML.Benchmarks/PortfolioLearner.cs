@@ -9,7 +9,7 @@ using MlNetSsl.AutoML;
 /// <summary>
 /// Learns the experiment's portfolio (src/MlNetSsl.AutoML/SelfSupervised/SslPortfolio.json) from measurements: every
 /// candidate configuration of an input kind runs alone, as the experiment's only trial, on every benchmark dataset of
-/// that kind (the shared tables; CIFAR-10 pools of two sizes) with 10% of the labels; its refitted pipeline is scored on
+/// that kind (the shared tables; CIFAR-10 pools of three sizes) with 10% of the labels; its refitted pipeline is scored on
 /// held-out test rows and its trial time recorded. <see cref="SslPortfolioBuilder"/> then orders the candidates by gain in
 /// test accuracy per second. Prints the measurements and the order; <c>--write</c> rewrites the portfolios it learned in
 /// the data file (other kinds are kept as they are).
@@ -53,7 +53,9 @@ internal static class PortfolioLearner
     /// <param name="write">Rewrite the data file.</param>
     /// <param name="portfolioFile">The data file.</param>
     /// <param name="measurementsFile">A saved output of an earlier run: its measurement rows are read instead of measuring again.</param>
-    public static async Task<int> RunAsync(string dataRoot, IReadOnlyList<string> kinds, bool write, string? portfolioFile, string? measurementsFile)
+    /// <param name="imagePools">The CIFAR-10 pool sizes the image candidates run on.</param>
+    public static async Task<int> RunAsync(string dataRoot, IReadOnlyList<string> kinds, bool write, string? portfolioFile, string? measurementsFile,
+        IReadOnlyList<int> imagePools)
     {
         string[]? saved = measurementsFile is null ? null : File.ReadAllLines(measurementsFile);
         var ml = new MLContext(seed: 1);
@@ -64,7 +66,7 @@ internal static class PortfolioLearner
             if (!Candidates.TryGetValue(kind, out Candidate[]? candidates))
                 throw new ArgumentException($"No candidates for {kind}; learn Tabular or Image.");
             string[]? savedSection = saved is null ? null : Section(saved, kind);
-            Dataset[] datasets = savedSection is null ? Datasets(ml, dataRoot, kind) : SavedDatasets(savedSection, candidates);
+            Dataset[] datasets = savedSection is null ? Datasets(ml, dataRoot, kind, imagePools) : SavedDatasets(savedSection, candidates);
             var measurements = new List<SslPortfolioBuilder.Measurement>();
             Console.WriteLine($"## {kind}: {candidates.Length} candidates on {string.Join(", ", datasets.Select(d => $"{d.Name} ({d.Rows} rows, {d.LabeledRows} labeled)"))}");
             Console.WriteLine();
@@ -183,7 +185,7 @@ internal static class PortfolioLearner
         return (new SslPortfolioBuilder.Measurement(candidate.Name, dataset.Name, accuracy, trial.Duration.TotalSeconds, pretraining), trial.Metric);
     }
 
-    private static Dataset[] Datasets(MLContext ml, string dataRoot, SslInputKind kind)
+    private static Dataset[] Datasets(MLContext ml, string dataRoot, SslInputKind kind, IReadOnlyList<int> imagePools)
     {
         if (kind == SslInputKind.Tabular)
         {
@@ -195,7 +197,7 @@ internal static class PortfolioLearner
                     model => table.Score(model.Transform(test)).Accuracy);
             }).ToArray();
         }
-        return new[] { 1000, 2000 }.Select(pool =>
+        return imagePools.Select(pool =>
         {
             Benchmark cifar = Benchmark.Cifar(ml, dataRoot, pool, 0.1, testRows: 500, maxEpochs: 1, work: "");
             return new Dataset($"CIFAR-10 {pool}", cifar.Train, cifar.InputColumn, pool, pool / 10, cifar.TestAccuracy);
@@ -256,7 +258,7 @@ internal static class PortfolioLearner
         $"Learned ({string.Join(", ", learnedKinds)}) with",
         "  dotnet run -c Release --project tests/MlNetSsl.AutoML.Benchmarks -- portfolio-learn --kinds Tabular,Image --write",
         "which runs every candidate alone on the shared tables (banknote, abalone, horse-colic, white wine, HIGGS) and on",
-        "CIFAR-10 pools of 1,000 and 2,000 images, each with 10% of the labels, scores the refitted pipeline on held-out",
+        "CIFAR-10 pools of 1,000, 2,000 and 5,000 images, each with 10% of the labels, scores the refitted pipeline on held-out",
         "test rows and orders the candidates greedily by mean gain in test accuracy (scaled per dataset between the worst",
         "and the best candidate) per mean second (SslPortfolioBuilder). learnedGain / learnedSeconds are each entry's",
         "figures at its place; candidates that raised no dataset's best come last (gain 0). The Series order is hand-derived",

@@ -23,7 +23,7 @@ using MlNetSsl.TestData;
 //   dotnet run -c Release --project tests/MlNetSsl.AutoML.Benchmarks -- tables [--budget S] [--labeled F] [--tables a,b,...] [--metric M]
 //     [--tpe-cost W (the default search with TPE's cost weight W)] [--skip-previous (only the default search)]
 // compares raw LightGBM and L-BFGS with the experiment's defaults and its previous defaults on shared tables (see Tables.cs).
-//   dotnet run -c Release --project tests/MlNetSsl.AutoML.Benchmarks -- portfolio-learn [--kinds Tabular,Image] [--write]
+//   dotnet run -c Release --project tests/MlNetSsl.AutoML.Benchmarks -- portfolio-learn [--kinds Tabular,Image] [--image-pools 1000,2000,5000] [--write]
 //     [--measurements FILE (a saved output of an earlier run: order from its measurement rows instead of measuring)]
 // measures every portfolio candidate alone on the shared data and orders them by gain per second; --write puts the order
 // into src/MlNetSsl.AutoML/SelfSupervised/SslPortfolio.json (see PortfolioLearner.cs).
@@ -53,7 +53,7 @@ if (args.Length > 0 && args[0] == "portfolio-learn")
     string? repository = RepositoryRoot();
     return await PortfolioLearner.RunAsync(Option("--data", null) ?? FindSharedData(), (Option("--kinds", null) ?? "Tabular,Image").Split(','),
         args.Contains("--write"), repository is null ? null : Path.Combine(repository, "src", "MlNetSsl.AutoML", "SelfSupervised", "SslPortfolio.json"),
-        Option("--measurements", null));
+        Option("--measurements", null), Ints(Option("--image-pools", "1000,2000,5000")!));
 }
 if (args.Length > 0 && args[0] == "tables")
 {
