@@ -76,6 +76,7 @@ internal static class TrainingDataSubsets
             IgnoredTopLevel = data.IgnoredTopLevel,
             Duplicates = data.Duplicates,
             SizeSummary = data.SizeSummary,
+            DecimalMarker = data.DecimalMarker,
         };
     }
 
