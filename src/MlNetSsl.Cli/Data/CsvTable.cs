@@ -95,7 +95,8 @@ internal sealed class CsvTable
         string[] headers = hasHeader ? cells[0] : Enumerable.Range(0, width).Select(i => $"Col{i}").ToArray();
         string[] names = Identifiers(headers);
         int first = hasHeader ? 1 : 0;
-        if (cells.Count <= first) throw new CliException($"{path}: the file has a header but no data row.");
+        if (cells.Count <= first)
+            throw new CliException($"{path}: the file has a header line but no data row{(settings.HasHeader is null ? " (if that line is data, give --has-header false)" : "")}.");
         return new CsvTable(path, separator, decimalMarker, hasHeader, headers, names, cells.Skip(first).ToList(), lines.Skip(first).ToList());
     }
 
@@ -103,12 +104,13 @@ internal sealed class CsvTable
     /// <exception cref="CliException">No such column; the message lists the columns.</exception>
     public int ColumnIndex(string nameOrIndex, string option)
     {
-        for (int i = 0; i < ColumnCount; i++)
-        {
-            if (string.Equals(Headers[i], nameOrIndex, StringComparison.OrdinalIgnoreCase)
-                || string.Equals(Names[i], nameOrIndex, StringComparison.OrdinalIgnoreCase))
-                return i;
-        }
+        int[] matches = Enumerable.Range(0, ColumnCount).Where(i => string.Equals(Headers[i], nameOrIndex, StringComparison.OrdinalIgnoreCase)
+            || string.Equals(Names[i], nameOrIndex, StringComparison.OrdinalIgnoreCase)).ToArray();
+        // A header written twice: taking the first would train on whichever column comes first, silently.
+        if (matches.Length > 1)
+            throw new CliException($"{Path}: {option} '{nameOrIndex}' names {matches.Length} columns (" +
+                string.Join(", ", matches.Select(i => $"{i}:{Headers[i]}")) + "); give the 0-based index of the one you mean, or rename the others.");
+        if (matches.Length == 1) return matches[0];
         if (int.TryParse(nameOrIndex, NumberStyles.None, CultureInfo.InvariantCulture, out int index) && index < ColumnCount) return index;
         throw new CliException($"{Path}: {option} '{nameOrIndex}' is not a column; the columns are: " +
             string.Join(", ", Headers.Select((h, i) => $"{i}:{h}")) + ".");
@@ -158,8 +160,9 @@ internal sealed class CsvTable
 
     private static bool DetectHeader(List<string[]> cells, char decimalMarker)
     {
-        if (cells.Count < 2) return false;
         string[] first = cells[0];
+        // One line of distinct words and no row below: a header without data (a lone data row of text is rarer).
+        if (cells.Count < 2) return first.All(f => !IsMissing(f) && !TryNumber(f, decimalMarker, out _)) && first.Distinct(StringComparer.Ordinal).Count() == first.Length;
         var rest = cells.Skip(1).Take(200).ToList();
         for (int c = 0; c < first.Length; c++)
         {

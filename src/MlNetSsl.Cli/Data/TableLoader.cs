@@ -95,6 +95,11 @@ internal static class TableLoader
                     else if (!table.IsNumber(cell, out values[r]))
                         throw new CliException($"{table.Path} line {table.LineNumbers[r]}: column '{table.Headers[index]}' holds '{cell}', " +
                             $"not a number{(table.DecimalMarker == ',' ? " with a decimal comma" : "")}, where the model expects numbers; fix the value or leave the cell empty.");
+                    else if (!float.IsFinite(values[r]))
+                        // Infinity, or beyond a 32-bit float (about 3.4e38): no mean can stand in for it, so name the cell here
+                        // rather than let the encoder's check name a row and slot of the assembled input vector.
+                        throw new CliException($"{table.Path} line {table.LineNumbers[r]}: column '{table.Headers[index]}' holds '{cell}', " +
+                            "which is infinite as a 32-bit float (beyond about 3.4e38); write a finite number, or leave the cell empty to mark it missing.");
                 }
                 columns.Add(new TableColumn(name, values, null));
             }

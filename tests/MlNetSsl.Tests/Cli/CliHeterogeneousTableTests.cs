@@ -177,4 +177,45 @@ public sealed class CliHeterogeneousTableTests : IDisposable
         File.WriteAllLines(points, ["sex;length;diameter;rings", .. rows.Select(r => $"{r[0]};{r[1]};{r[2]};{r[8]}")]);
         Assert.Equal(expected, TableLoader.LoadForTraining(points, Settings("rings")).View.GetColumn<float>("length"));
     }
+
+    [Theory]
+    [InlineData("1e39")]
+    [InlineData("-Infinity")]
+    public void AnInfiniteNumberNamesItsLineAndColumn(string value)
+    {
+        string[][] rows = Abalone(30);
+        string path = Path.Combine(_work, "inf.csv");
+        File.WriteAllLines(path, ["sex,length,diameter,rings", .. rows.Select((r, i) => $"{r[0]},{(i == 4 ? value : r[1])},{r[2]},{r[8]}")]);
+
+        var error = Assert.Throws<CliException>(() => TableLoader.LoadForTraining(path, Settings("rings")));
+
+        Assert.Contains("line 6", error.Message, StringComparison.Ordinal);
+        Assert.Contains("'length'", error.Message, StringComparison.Ordinal);
+        Assert.Contains($"'{value}'", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ALabelNameWrittenTwiceIsRefusedWithTheIndicesToChooseFrom()
+    {
+        // "class" twice: the first holds diameters, the second the age class; taking the first trained on the wrong column.
+        string[][] rows = Abalone(40);
+        string path = Path.Combine(_work, "twice.csv");
+        File.WriteAllLines(path, ["sex,length,class,class", .. rows.Select(r => $"{r[0]},{r[1]},{r[2]},{(int.Parse(r[8]) > 9 ? "old" : "young")}")]);
+
+        var error = Assert.Throws<CliException>(() => TableLoader.LoadForTraining(path, Settings("class")));
+
+        Assert.Contains("2:class, 3:class", error.Message, StringComparison.Ordinal);
+        Assert.Equal(rows.Select(r => int.Parse(r[8]) > 9 ? "old" : "young"), TableLoader.LoadForTraining(path, Settings("3")).Labels);
+    }
+
+    [Fact]
+    public void AFileWithOnlyAHeaderSaysSo()
+    {
+        string path = Path.Combine(_work, "header.csv");
+        File.WriteAllLines(path, ["sex,length,diameter,rings"]);
+
+        var error = Assert.Throws<CliException>(() => TableLoader.LoadForTraining(path, Settings("rings")));
+
+        Assert.Contains("header line but no data row", error.Message, StringComparison.Ordinal);
+    }
 }
