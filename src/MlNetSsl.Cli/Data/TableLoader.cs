@@ -70,9 +70,14 @@ internal static class TableLoader
         return [.. indices];
     }
 
-    private static string RowValue(CsvTable table, TableColumn column, int row, int index) => column.Numbers is { } numbers
+    // From the columns, not the file's cells, and in a closure of its own (one made in Build would hold the table too),
+    // so the text of every cell, most of a wide table's memory, is collected once the columns are built.
+    private static Func<int, IReadOnlyDictionary<string, string>> RowValuesOf(List<InputColumn> schema, List<TableColumn> columns) =>
+        row => schema.Select((column, i) => (column.ColumnName, Value: RowValue(columns[i], row))).ToDictionary(p => p.ColumnName, p => p.Value);
+
+    private static string RowValue(TableColumn column, int row) => column.Numbers is { } numbers
         ? float.IsNaN(numbers[row]) ? "" : numbers[row].ToString("R", CultureInfo.InvariantCulture)
-        : CsvTable.IsMissing(table.Rows[row][index]) ? "" : table.Rows[row][index];
+        : column.Texts![row];
 
     /// <param name="names">The model's column names of <paramref name="inputs"/>, when they are not the file's.</param>
     private static TrainingData Build(CsvTable table, List<(int Index, bool Numeric)> inputs, int? labelIndex, string[]? names = null)
@@ -127,8 +132,7 @@ internal static class TableLoader
             RowNames = table.LineNumbers.Select(n => $"line {n}").ToArray(),
             // What the model reads: a missing cell ('?', NA, null...) is empty (NaN for a number, the empty category for
             // text), and a number is written in invariant culture (a decimal comma becomes a point).
-            RowValues = row => inputs.Select((input, i) => (schema[i].ColumnName, Value: RowValue(table, columns[i], row, input.Index)))
-                .ToDictionary(p => p.ColumnName, p => p.Value),
+            RowValues = RowValuesOf(schema, columns),
             DecimalMarker = table.DecimalMarker,
             Duplicates = duplicates,
             SizeSummary = [string.Create(CultureInfo.InvariantCulture,
