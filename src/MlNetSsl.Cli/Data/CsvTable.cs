@@ -5,7 +5,8 @@ using MlNetSsl.Cli.Commands;
 namespace MlNetSsl.Cli.Data;
 
 /// <summary>How a CSV is read; null members are detected from the file.</summary>
-/// <param name="DecimalMarker">'.' or ',' (ML.NET's <c>TextLoader.Options.DecimalMarker</c>); ',' only with another separator.</param>
+/// <param name="DecimalMarker">'.' or ',' (ML.NET's <c>TextLoader.Options.DecimalMarker</c>) for a file whose numbers show
+/// neither (whole numbers only), as run.json records the training file's; a file's own fractions decide otherwise.</param>
 internal sealed record CsvSettings(bool? HasHeader, char? Separator, string? LabelColumn, IReadOnlyList<string> IgnoreColumns, char? DecimalMarker = null);
 
 /// <summary>
@@ -88,9 +89,9 @@ internal sealed class CsvTable
                     $"(separator '{Show(separator)}'); fix or remove that line, or give the right --separator.");
         }
 
-        char decimalMarker = settings.DecimalMarker ?? DetectDecimalMarker(cells.Skip(1).ToList(), separator);
-        if (decimalMarker == ',' && separator == ',')
-            throw new CliException($"{path}: a decimal comma needs another separator between fields (';' or tab); give --separator.");
+        // What the file shows wins; the recorded marker (run.json) decides a file that shows neither (whole numbers only),
+        // and fields separated by commas leave only the point.
+        char decimalMarker = separator == ',' ? '.' : DetectDecimalMarker(cells.Skip(1).ToList()) ?? settings.DecimalMarker ?? '.';
         bool hasHeader = settings.HasHeader ?? DetectHeader(cells, decimalMarker);
         string[] headers = hasHeader ? cells[0] : Enumerable.Range(0, width).Select(i => $"Col{i}").ToArray();
         string[] names = Identifiers(headers);
@@ -136,11 +137,11 @@ internal sealed class CsvTable
         return best;
     }
 
-    /// <summary>',' when fields are not separated by commas, some column holds numbers with a decimal comma ("0,455") and
-    /// none holds numbers with a decimal point; '.' otherwise.</summary>
-    private static char DetectDecimalMarker(List<string[]> rows, char separator)
+    /// <summary>'.' when a column holds numbers with a decimal point, else ',' when one holds numbers with a decimal comma
+    /// ("0,455"), else null (no fraction anywhere). For files whose fields are not separated by commas.</summary>
+    private static char? DetectDecimalMarker(List<string[]> rows)
     {
-        if (separator == ',' || rows.Count == 0) return '.';
+        if (rows.Count == 0) return null;
         bool commaColumn = false;
         for (int c = 0; c < rows[0].Length; c++)
         {
@@ -155,7 +156,7 @@ internal sealed class CsvTable
                 commaColumn = true;
             }
         }
-        return commaColumn ? ',' : '.';
+        return commaColumn ? ',' : null;
     }
 
     private static bool DetectHeader(List<string[]> cells, char decimalMarker)

@@ -176,6 +176,11 @@ public sealed class CliHeterogeneousTableTests : IDisposable
         string points = Path.Combine(_work, "points.csv");
         File.WriteAllLines(points, ["sex;length;diameter;rings", .. rows.Select(r => $"{r[0]};{r[1]};{r[2]};{r[8]}")]);
         Assert.Equal(expected, TableLoader.LoadForTraining(points, Settings("rings")).View.GetColumn<float>("length"));
+        // The model of the decimal-comma file scores an ordinary CSV (',' between fields, decimal points), and the ';' file.
+        string ordinary = Path.Combine(_work, "ordinary.csv");
+        File.WriteAllLines(ordinary, ["sex,length,diameter", .. rows.Select(r => $"{r[0]},{r[1]},{r[2]}")]);
+        Assert.Equal(expected, TableLoader.LoadForModel(ordinary, modelInput, new CsvSettings(null, null, null, [], ',')).View.GetColumn<float>("length"));
+        Assert.Equal(expected, TableLoader.LoadForModel(points, modelInput, new CsvSettings(null, null, null, [], ',')).View.GetColumn<float>("length"));
     }
 
     [Theory]
