@@ -113,8 +113,11 @@ internal sealed class CsvTable
                 string.Join(", ", matches.Select(i => $"{i}:{Headers[i]}")) + "); give the 0-based index of the one you mean, or rename the others.");
         if (matches.Length == 1) return matches[0];
         if (int.TryParse(nameOrIndex, NumberStyles.None, CultureInfo.InvariantCulture, out int index) && index < ColumnCount) return index;
+        // A header of numbers (years, sizes) looks like data, so the name is then in the first row read as data.
+        bool inFirstRow = !HasHeader && Rows.Count > 0 && Rows[0].Contains(nameOrIndex, StringComparer.OrdinalIgnoreCase);
         throw new CliException($"{Path}: {option} '{nameOrIndex}' is not a column; the columns are: " +
-            string.Join(", ", Headers.Select((h, i) => $"{i}:{h}")) + ".");
+            string.Join(", ", Headers.Select((h, i) => $"{i}:{h}")) + "." +
+            (inFirstRow ? $" Line {LineNumbers[0]} holds '{nameOrIndex}' but was read as data, not as a header; give --has-header true." : ""));
     }
 
     /// <summary>Whether every non-missing cell of column <paramref name="column"/> is a number.</summary>

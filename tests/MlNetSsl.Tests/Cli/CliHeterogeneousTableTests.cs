@@ -248,4 +248,20 @@ public sealed class CliHeterogeneousTableTests : IDisposable
 
         Assert.True(metrics.MicroAccuracy > 0.9, $"test accuracy {metrics.MicroAccuracy:0.000} from the notes' words (three classes, chance about 0.37)");
     }
+
+    [Fact]
+    public void AHeaderOfNumbersThatWasReadAsDataNamesTheOptionToGive()
+    {
+        // Columns named by years look like a row of numbers, so the header is not detected; the label's name is in it.
+        string[][] rows = Abalone(30);
+        string path = Path.Combine(_work, "years.csv");
+        File.WriteAllLines(path, ["2019,2020,2021,sex", .. rows.Select(r => $"{r[1]},{r[2]},{r[3]},{r[0]}")]);
+
+        var error = Assert.Throws<CliException>(() => TableLoader.LoadForTraining(path, Settings("sex")));
+
+        Assert.Contains("--has-header true", error.Message, StringComparison.Ordinal);
+        Assert.Contains("Line 1", error.Message, StringComparison.Ordinal);
+        TrainingData data = TableLoader.LoadForTraining(path, new CsvSettings(true, null, "sex", []));
+        Assert.Equal(rows.Select(r => r[0]), data.Labels);
+    }
 }
