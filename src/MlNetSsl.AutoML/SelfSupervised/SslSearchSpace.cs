@@ -309,8 +309,13 @@ public sealed class SslSearchSpace : SearchSpace
                 throw new ArgumentException($"Column '{inputColumnName}' holds {vector.Size} values per row, not a whole number of steps of {seriesChannels} channels.");
             return SslInputShape.Series(seriesChannels, vector.Size / seriesChannels);
         }
+        // Text (a category such as "M"/"F", or free text) is the usual surprise in a table: say how ML.NET turns it into numbers.
+        string advice = (column.Type is VectorDataViewType v ? v.ItemType : column.Type) is TextDataViewType
+            ? "; for text columns, Transforms.Categorical.OneHotEncoding (categories) or Transforms.Text.FeaturizeText (free text) first, " +
+              "then Transforms.Concatenate with the numeric columns into one vector"
+            : " (use Concatenate, ConvertType or ReplaceMissingValues first)";
         throw new ArgumentException($"Column '{inputColumnName}' is {column.Type}; the self-supervised experiment reads an MLImage column " +
-            "(from LoadImages) or a known-size vector of Single (use Concatenate, ConvertType or ReplaceMissingValues first).");
+            $"(from LoadImages) or a known-size vector of Single{advice}.");
     }
 
     /// <summary>The registered name of <paramref name="method"/> when it works on <paramref name="kind"/> rows.</summary>

@@ -132,7 +132,8 @@ internal static class ModelCommands
     {
         if (!File.Exists(path) && !Directory.Exists(path)) throw new CliException($"{path}: not found.");
         CsvSettings csv = DatasetReader.Csv(parse.GetValue(o.HasHeader) ?? settings?.HasHeader, parse.GetValue(o.Separator) ?? settings?.Separator,
-            parse.GetValue(o.LabelColumn) ?? (File.Exists(path) && settings?.Task == "classification" ? LabelIfPresent(path, settings) : null), []);
+            parse.GetValue(o.LabelColumn) ?? (File.Exists(path) && settings?.Task == "classification" ? LabelIfPresent(path, settings) : null), [],
+            settings?.DecimalMarker);
         if (csv.LabelColumn is null && File.Exists(path) && schema.GetColumnOrNull(SeriesLoader.SeriesColumn) is not null)
         {
             // A series CSV: the label column training used (run.json), when this file has it; otherwise every cell is a value.
@@ -155,7 +156,7 @@ internal static class ModelCommands
         if (settings.LabelColumn is null) return null;
         try
         {
-            CsvTable table = CsvTable.Read(path, new CsvSettings(settings.HasHeader, DatasetReader.ParseSeparator(settings.Separator), null, []));
+            CsvTable table = CsvTable.Read(path, DatasetReader.Csv(settings.HasHeader, settings.Separator, null, [], settings.DecimalMarker));
             table.ColumnIndex(settings.LabelColumn, "--label-col");
             return table.HasHeader || int.TryParse(settings.LabelColumn, out _) ? settings.LabelColumn : null;
         }

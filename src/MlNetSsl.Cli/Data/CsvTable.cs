@@ -5,7 +5,9 @@ using MlNetSsl.Cli.Commands;
 namespace MlNetSsl.Cli.Data;
 
 /// <summary>How a CSV is read; null members are detected from the file.</summary>
-internal sealed record CsvSettings(bool? HasHeader, char? Separator, string? LabelColumn, IReadOnlyList<string> IgnoreColumns);
+/// <param name="DecimalMarker">'.' or ',' (ML.NET's <c>TextLoader.Options.DecimalMarker</c>) for a file whose numbers show
+/// neither (whole numbers only), as run.json records the training file's; a file's own fractions decide otherwise.</param>
+internal sealed record CsvSettings(bool? HasHeader, char? Separator, string? LabelColumn, IReadOnlyList<string> IgnoreColumns, char? DecimalMarker = null);
 
 /// <summary>
 /// A CSV read as text cells, with its separator and header detected when not given (as <c>mlnet</c> does), every line
@@ -16,10 +18,14 @@ internal sealed class CsvTable
     private static readonly char[] CandidateSeparators = [',', ';', '\t', '|'];
     private static readonly HashSet<string> MissingMarkers = new(StringComparer.OrdinalIgnoreCase) { "", "?", "NA", "N/A", "NaN", "null" };
 
-    private CsvTable(string path, char separator, bool hasHeader, string[] headers, string[] names, List<string[]> rows, List<int> lineNumbers)
+    // A decimal comma, as spreadsheets write numbers in much of Europe (with ';' between fields); no thousands separator.
+    private static readonly NumberFormatInfo CommaDecimal = new() { NumberDecimalSeparator = ",", NumberGroupSeparator = "\u00A0" };
+
+    private CsvTable(string path, char separator, char decimalMarker, bool hasHeader, string[] headers, string[] names, List<string[]> rows, List<int> lineNumbers)
     {
         Path = path;
         Separator = separator;
+        DecimalMarker = decimalMarker;
         HasHeader = hasHeader;
         Headers = headers;
         Names = names;
@@ -30,6 +36,9 @@ internal sealed class CsvTable
     public string Path { get; }
 
     public char Separator { get; }
+
+    /// <summary>'.' or ',': what separates a number's integer part from its fraction in this file.</summary>
+    public char DecimalMarker { get; }
 
     public bool HasHeader { get; }
 
@@ -53,65 +62,76 @@ internal sealed class CsvTable
     public static bool TryNumber(string cell, out float value) =>
         float.TryParse(cell, NumberStyles.Float, CultureInfo.InvariantCulture, out value);
 
+    /// <summary>Parses a number written with <paramref name="decimalMarker"/> ('.' or ',').</summary>
+    public static bool TryNumber(string cell, char decimalMarker, out float value) => decimalMarker == ','
+        ? float.TryParse(cell, NumberStyles.Float, CommaDecimal, out value)
+        : TryNumber(cell, out value);
+
+    /// <summary>Parses a cell of this file (its decimal marker).</summary>
+    public bool IsNumber(string cell, out float value) => TryNumber(cell, DecimalMarker, out value);
+
     /// <summary>Reads <paramref name="path"/>.</summary>
     /// <exception cref="CliException">The file is missing, empty or ragged (the message names the line).</exception>
     public static CsvTable Read(string path, CsvSettings settings)
     {
         if (!File.Exists(path)) throw new CliException($"{path}: file not found; check the path given to --dataset or --test-dataset.");
-        var lines = new List<(int Line, string Text)>();
-        int number = 0;
-        foreach (string line in File.ReadLines(path))
-        {
-            number++;
-            if (line.Trim().Length > 0) lines.Add((number, line));
-        }
-        if (lines.Count == 0) throw new CliException($"{path}: the file is empty; give a CSV with one row per example.");
-
-        char separator = settings.Separator ?? DetectSeparator(lines.Take(50).Select(l => l.Text).ToList());
-        var cells = lines.Select(l => Split(l.Text, separator)).ToList();
+        // Records, not lines: a quoted field may hold line breaks (RFC 4180, and what spreadsheets write for multi-line cells).
+        char separator = settings.Separator ?? DetectSeparator(path);
+        var records = ReadRecords(path, separator).ToList();
+        if (records.Count == 0) throw new CliException($"{path}: the file is empty; give a CSV with one row per example.");
+        var lines = records.Select(r => r.Line).ToList();
+        var cells = records.Select(r => r.Fields).ToList();
         int width = cells[0].Length;
         for (int i = 1; i < cells.Count; i++)
         {
             if (cells[i].Length != width)
-                throw new CliException($"{path} line {lines[i].Line}: {cells[i].Length} fields where line {lines[0].Line} has {width} " +
+                throw new CliException($"{path} line {lines[i]}: {cells[i].Length} fields where line {lines[0]} has {width} " +
                     $"(separator '{Show(separator)}'); fix or remove that line, or give the right --separator.");
         }
 
-        bool hasHeader = settings.HasHeader ?? DetectHeader(cells);
+        // What the file shows wins; the recorded marker (run.json) decides a file that shows neither (whole numbers only),
+        // and fields separated by commas leave only the point.
+        char decimalMarker = separator == ',' ? '.' : DetectDecimalMarker(cells.Skip(1).ToList()) ?? settings.DecimalMarker ?? '.';
+        bool hasHeader = settings.HasHeader ?? DetectHeader(cells, decimalMarker);
         string[] headers = hasHeader ? cells[0] : Enumerable.Range(0, width).Select(i => $"Col{i}").ToArray();
         string[] names = Identifiers(headers);
         int first = hasHeader ? 1 : 0;
-        if (cells.Count <= first) throw new CliException($"{path}: the file has a header but no data row.");
-        return new CsvTable(path, separator, hasHeader, headers, names, cells.Skip(first).ToList(), lines.Skip(first).Select(l => l.Line).ToList());
+        if (cells.Count <= first)
+            throw new CliException($"{path}: the file has a header line but no data row{(settings.HasHeader is null ? " (if that line is data, give --has-header false)" : "")}.");
+        return new CsvTable(path, separator, decimalMarker, hasHeader, headers, names, cells.Skip(first).ToList(), lines.Skip(first).ToList());
     }
 
     /// <summary>The index of a column given by name (header or identifier, any case) or 0-based index.</summary>
     /// <exception cref="CliException">No such column; the message lists the columns.</exception>
     public int ColumnIndex(string nameOrIndex, string option)
     {
-        for (int i = 0; i < ColumnCount; i++)
-        {
-            if (string.Equals(Headers[i], nameOrIndex, StringComparison.OrdinalIgnoreCase)
-                || string.Equals(Names[i], nameOrIndex, StringComparison.OrdinalIgnoreCase))
-                return i;
-        }
+        int[] matches = Enumerable.Range(0, ColumnCount).Where(i => string.Equals(Headers[i], nameOrIndex, StringComparison.OrdinalIgnoreCase)
+            || string.Equals(Names[i], nameOrIndex, StringComparison.OrdinalIgnoreCase)).ToArray();
+        // A header written twice: taking the first would train on whichever column comes first, silently.
+        if (matches.Length > 1)
+            throw new CliException($"{Path}: {option} '{nameOrIndex}' names {matches.Length} columns (" +
+                string.Join(", ", matches.Select(i => $"{i}:{Headers[i]}")) + "); give the 0-based index of the one you mean, or rename the others.");
+        if (matches.Length == 1) return matches[0];
         if (int.TryParse(nameOrIndex, NumberStyles.None, CultureInfo.InvariantCulture, out int index) && index < ColumnCount) return index;
+        // A header of numbers (years, sizes) looks like data, so the name is then in the first row read as data.
+        bool inFirstRow = !HasHeader && Rows.Count > 0 && Rows[0].Contains(nameOrIndex, StringComparer.OrdinalIgnoreCase);
         throw new CliException($"{Path}: {option} '{nameOrIndex}' is not a column; the columns are: " +
-            string.Join(", ", Headers.Select((h, i) => $"{i}:{h}")) + ".");
+            string.Join(", ", Headers.Select((h, i) => $"{i}:{h}")) + "." +
+            (inFirstRow ? $" Line {LineNumbers[0]} holds '{nameOrIndex}' but was read as data, not as a header; give --has-header true." : ""));
     }
 
     /// <summary>Whether every non-missing cell of column <paramref name="column"/> is a number.</summary>
-    public bool IsNumeric(int column) => Rows.All(r => IsMissing(r[column]) || TryNumber(r[column], out _));
+    public bool IsNumeric(int column) => Rows.All(r => IsMissing(r[column]) || IsNumber(r[column], out _));
 
-    private static char DetectSeparator(List<string> sample)
+    private static char DetectSeparator(string path)
     {
-        // The separator that splits every sampled line into the same number (above 1) of fields, the most fields first.
+        // The separator that splits every sampled record into the same number (above 1) of fields, the most fields first.
         char best = ',';
         int bestFields = 0;
         foreach (char candidate in CandidateSeparators)
         {
-            int[] counts = sample.Select(l => Split(l, candidate).Length).ToArray();
-            if (counts[0] > 1 && counts.All(c => c == counts[0]) && counts[0] > bestFields)
+            int[] counts = ReadRecords(path, candidate, validate: false).Take(50).Select(r => r.Fields.Length).ToArray();
+            if (counts.Length > 0 && counts[0] > 1 && counts.All(c => c == counts[0]) && counts[0] > bestFields)
             {
                 best = candidate;
                 bestFields = counts[0];
@@ -120,57 +140,136 @@ internal sealed class CsvTable
         return best;
     }
 
-    private static bool DetectHeader(List<string[]> cells)
+    /// <summary>'.' when a column holds numbers with a decimal point, else ',' when one holds numbers with a decimal comma
+    /// ("0,455"), else null (no fraction anywhere). For files whose fields are not separated by commas.</summary>
+    private static char? DetectDecimalMarker(List<string[]> rows)
     {
-        if (cells.Count < 2) return false;
+        if (rows.Count == 0) return null;
+        bool commaColumn = false;
+        for (int c = 0; c < rows[0].Length; c++)
+        {
+            var cells = rows.Select(r => r[c]).Where(cell => !IsMissing(cell)).ToList();
+            if (cells.Count == 0) continue;
+            if (cells.All(cell => TryNumber(cell, out _)))
+            {
+                if (cells.Any(cell => cell.Contains('.', StringComparison.Ordinal))) return '.';
+            }
+            else if (cells.All(cell => TryNumber(cell, ',', out _)) && cells.Any(cell => cell.Contains(',', StringComparison.Ordinal)))
+            {
+                commaColumn = true;
+            }
+        }
+        return commaColumn ? ',' : null;
+    }
+
+    private static bool DetectHeader(List<string[]> cells, char decimalMarker)
+    {
         string[] first = cells[0];
+        // One line of distinct words and no row below: a header without data (a lone data row of text is rarer).
+        if (cells.Count < 2) return first.All(f => !IsMissing(f) && !TryNumber(f, decimalMarker, out _)) && first.Distinct(StringComparer.Ordinal).Count() == first.Length;
         var rest = cells.Skip(1).Take(200).ToList();
         for (int c = 0; c < first.Length; c++)
         {
             // A text cell on top of a numeric column is a header.
-            bool restNumeric = rest.All(r => IsMissing(r[c]) || TryNumber(r[c], out _)) && rest.Any(r => !IsMissing(r[c]));
-            if (restNumeric && !IsMissing(first[c]) && !TryNumber(first[c], out _)) return true;
+            bool restNumeric = rest.All(r => IsMissing(r[c]) || TryNumber(r[c], decimalMarker, out _)) && rest.Any(r => !IsMissing(r[c]));
+            if (restNumeric && !IsMissing(first[c]) && !TryNumber(first[c], decimalMarker, out _)) return true;
         }
         // All-text files: a header has distinct names that do not appear again below them.
-        return first.All(f => !IsMissing(f) && !TryNumber(f, out _)) && first.Distinct(StringComparer.Ordinal).Count() == first.Length
+        return first.All(f => !IsMissing(f) && !TryNumber(f, decimalMarker, out _)) && first.Distinct(StringComparer.Ordinal).Count() == first.Length
             && Enumerable.Range(0, first.Length).All(c => rest.All(r => r[c] != first[c]));
     }
 
-    /// <summary>Splits one line; double quotes group a field (a doubled quote is a literal quote).</summary>
+    /// <summary>Splits one line; a field that starts with a double quote is quoted (it may hold the separator, and a
+    /// doubled quote is a literal quote); a quote inside an unquoted field is an ordinary character.</summary>
     public static string[] Split(string line, char separator)
     {
+        using var reader = new StringReader(line);
         var fields = new List<string>();
         var field = new StringBuilder();
-        bool quoted = false;
-        for (int i = 0; i < line.Length; i++)
-        {
-            char ch = line[i];
-            if (quoted)
-            {
-                if (ch == '"' && i + 1 < line.Length && line[i + 1] == '"') { field.Append('"'); i++; }
-                else if (ch == '"') quoted = false;
-                else field.Append(ch);
-            }
-            else if (ch == '"') quoted = true;
-            else if (ch == separator) { fields.Add(field.ToString().Trim()); field.Clear(); }
-            else field.Append(ch);
-        }
-        fields.Add(field.ToString().Trim());
+        int physicalLine = 1;
+        ReadFields(reader, separator, fields, field, ref physicalLine, multiline: false);
         return [.. fields];
     }
 
-    /// <summary>Letters, digits and '_' only, not starting with a digit, unique (a suffix _2, _3 for repeats).</summary>
-    public static string[] Identifiers(IReadOnlyList<string> headers)
+    /// <summary>The records of a CSV file with the 1-based line each starts on, blank lines left out. Line breaks inside a
+    /// quoted field belong to the field.</summary>
+    /// <exception cref="CliException">A quoted field is not closed before the end of the file (<paramref name="validate"/>).</exception>
+    internal static IEnumerable<(int Line, string[] Fields)> ReadRecords(string path, char separator, bool validate = true)
+    {
+        using var reader = new StreamReader(path, Encoding.UTF8, detectEncodingFromByteOrderMarks: true);
+        var field = new StringBuilder();
+        int line = 1;
+        while (reader.Peek() >= 0)
+        {
+            int start = line;
+            var fields = new List<string>();
+            bool closed = ReadFields(reader, separator, fields, field, ref line, multiline: true);
+            if (!closed)
+            {
+                if (!validate) yield break;
+                throw new CliException($"{path} line {start}: a quoted field (starting with \") is not closed before the end of the file; " +
+                    "close the quote, or double a quote inside a quoted field (\"\").");
+            }
+            if (fields.Count == 1 && fields[0].Length == 0) continue;
+            yield return (start, [.. fields]);
+        }
+    }
+
+    // Reads one record's fields (up to a line break outside quotes, or the end); false when a quoted field is left open.
+    private static bool ReadFields(TextReader reader, char separator, List<string> fields, StringBuilder field, ref int line, bool multiline)
+    {
+        field.Clear();
+        bool quoted = false, fieldStarted = false;
+        int next;
+        while ((next = reader.Read()) >= 0)
+        {
+            char ch = (char)next;
+            if (quoted)
+            {
+                if (ch == '"' && reader.Peek() == '"') { field.Append('"'); reader.Read(); }
+                else if (ch == '"') quoted = false;
+                else
+                {
+                    if (ch == '\n' || (ch == '\r' && reader.Peek() != '\n')) line++;
+                    if (!multiline && ch is '\r' or '\n') continue;
+                    field.Append(ch);
+                }
+            }
+            else if (ch == '"' && !fieldStarted) { quoted = true; fieldStarted = true; }
+            else if (ch == separator) { fields.Add(field.ToString().Trim()); field.Clear(); fieldStarted = false; }
+            else if (ch is '\r' or '\n')
+            {
+                if (ch == '\r' && reader.Peek() == '\n') reader.Read();
+                line++;
+                break;
+            }
+            else
+            {
+                field.Append(ch);
+                if (!char.IsWhiteSpace(ch)) fieldStarted = true;
+            }
+        }
+        fields.Add(field.ToString().Trim());
+        return !quoted;
+    }
+
+    /// <summary>Letters (of any script), digits and '_' only, not starting with a digit, unique (a suffix _2, _3 for
+    /// repeats). Non-ASCII letters are kept, so "Größe", "Возраст" and "年龄" stay distinct names that a file with its
+    /// columns in another order is matched by.</summary>
+    /// <param name="headers">The header cells.</param>
+    /// <param name="asciiOnly">The rule of models trained before non-ASCII letters were kept (they became '_', and a
+    /// name of no ASCII letter became Col{index}), to match their columns.</param>
+    public static string[] Identifiers(IReadOnlyList<string> headers, bool asciiOnly = false)
     {
         var used = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
         var names = new string[headers.Count];
         for (int i = 0; i < headers.Count; i++)
         {
             var builder = new StringBuilder();
-            foreach (char ch in headers[i]) builder.Append(char.IsAsciiLetterOrDigit(ch) ? ch : '_');
+            foreach (char ch in headers[i]) builder.Append((asciiOnly ? char.IsAsciiLetterOrDigit(ch) : char.IsLetterOrDigit(ch)) ? ch : '_');
             string name = builder.ToString().Trim('_');
             if (name.Length == 0) name = $"Col{i}";
-            if (char.IsAsciiDigit(name[0])) name = "C" + name;
+            if (char.IsDigit(name[0])) name = "C" + name;
             string unique = name;
             for (int n = 2; !used.Add(unique); n++) unique = $"{name}_{n}";
             names[i] = unique;

@@ -6,8 +6,8 @@ namespace MlNetSsl.Cli.Data;
 /// <summary>Reads a dataset the way a task reads it, for training and for scoring with a trained model.</summary>
 internal static class DatasetReader
 {
-    public static CsvSettings Csv(bool? hasHeader, string? separator, string? labelColumn, IReadOnlyList<string> ignore) =>
-        new(hasHeader, ParseSeparator(separator), labelColumn, ignore);
+    public static CsvSettings Csv(bool? hasHeader, string? separator, string? labelColumn, IReadOnlyList<string> ignore, string? decimalMarker = null) =>
+        new(hasHeader, ParseSeparator(separator), labelColumn, ignore, decimalMarker is { Length: 1 } marker ? marker[0] : null);
 
     public static char? ParseSeparator(string? separator) => separator switch
     {

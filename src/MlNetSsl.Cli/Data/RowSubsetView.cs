@@ -77,6 +77,7 @@ internal static class TrainingDataSubsets
             EmptyClassFolders = data.EmptyClassFolders,
             Duplicates = data.Duplicates,
             SizeSummary = data.SizeSummary,
+            DecimalMarker = data.DecimalMarker,
         };
     }
 

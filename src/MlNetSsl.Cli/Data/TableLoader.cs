@@ -32,16 +32,20 @@ internal static class TableLoader
         CsvTable table = CsvTable.Read(path, settings);
         var inputs = new List<(int Index, bool Numeric)>();
         string? missing = null;
+        string[] legacyNames = CsvTable.Identifiers(table.Headers, asciiOnly: true);
         foreach (DataViewSchema.Column column in modelInput)
         {
             int index = Array.FindIndex(table.Names, n => string.Equals(n, column.Name, StringComparison.OrdinalIgnoreCase));
+            // A model trained when non-ASCII letters became '_' names its columns that way.
+            if (index < 0 && table.HasHeader) index = Array.FindIndex(legacyNames, n => string.Equals(n, column.Name, StringComparison.OrdinalIgnoreCase));
             missing ??= index < 0 ? column.Name : null;
             inputs.Add((index, column.Type is NumberDataViewType));
         }
         if (missing is null)
         {
             int? label = settings.LabelColumn is null ? null : table.ColumnIndex(settings.LabelColumn, "--label-col");
-            return Build(table, inputs, label);
+            // The model's names, not the file's: a header matched in another case ("sex" for "Sex") or by the older rule.
+            return Build(table, inputs, label, [.. modelInput.Select(c => c.Name)]);
         }
         if (!table.HasHeader && trainingLabelIndex is int skipped && WithoutLabelColumn(modelInput, skipped, table.ColumnCount) is { } shifted)
             return Build(table, [.. shifted.Select((index, i) => (index, inputs[i].Numeric))], null, [.. modelInput.Select(c => c.Name)]);
@@ -66,6 +70,15 @@ internal static class TableLoader
         return [.. indices];
     }
 
+    // From the columns, not the file's cells, and in a closure of its own (one made in Build would hold the table too),
+    // so the text of every cell, most of a wide table's memory, is collected once the columns are built.
+    private static Func<int, IReadOnlyDictionary<string, string>> RowValuesOf(List<InputColumn> schema, List<TableColumn> columns) =>
+        row => schema.Select((column, i) => (column.ColumnName, Value: RowValue(columns[i], row))).ToDictionary(p => p.ColumnName, p => p.Value);
+
+    private static string RowValue(TableColumn column, int row) => column.Numbers is { } numbers
+        ? float.IsNaN(numbers[row]) ? "" : numbers[row].ToString("R", CultureInfo.InvariantCulture)
+        : column.Texts![row];
+
     /// <param name="names">The model's column names of <paramref name="inputs"/>, when they are not the file's.</param>
     private static TrainingData Build(CsvTable table, List<(int Index, bool Numeric)> inputs, int? labelIndex, string[]? names = null)
     {
@@ -84,9 +97,14 @@ internal static class TableLoader
                 {
                     string cell = table.Rows[r][index];
                     if (CsvTable.IsMissing(cell)) values[r] = float.NaN;
-                    else if (!CsvTable.TryNumber(cell, out values[r]))
+                    else if (!table.IsNumber(cell, out values[r]))
                         throw new CliException($"{table.Path} line {table.LineNumbers[r]}: column '{table.Headers[index]}' holds '{cell}', " +
-                            "not a number, where the model expects numbers; fix the value or leave the cell empty.");
+                            $"not a number{(table.DecimalMarker == ',' ? " with a decimal comma" : "")}, where the model expects numbers; fix the value or leave the cell empty.");
+                    else if (!float.IsFinite(values[r]))
+                        // Infinity, or beyond a 32-bit float (about 3.4e38): no mean can stand in for it, so name the cell here
+                        // rather than let the encoder's check name a row and slot of the assembled input vector.
+                        throw new CliException($"{table.Path} line {table.LineNumbers[r]}: column '{table.Headers[index]}' holds '{cell}', " +
+                            "which is infinite as a 32-bit float (beyond about 3.4e38); write a finite number, or leave the cell empty to mark it missing.");
                 }
                 columns.Add(new TableColumn(name, values, null));
             }
@@ -112,11 +130,14 @@ internal static class TableLoader
             Columns = schema,
             Labels = labels,
             RowNames = table.LineNumbers.Select(n => $"line {n}").ToArray(),
-            RowValues = row => inputs.Select((input, i) => (schema[i].ColumnName, Value: table.Rows[row][input.Index]))
-                .ToDictionary(p => p.ColumnName, p => p.Value),
+            // What the model reads: a missing cell ('?', NA, null...) is empty (NaN for a number, the empty category for
+            // text), and a number is written in invariant culture (a decimal comma becomes a point).
+            RowValues = RowValuesOf(schema, columns),
+            DecimalMarker = table.DecimalMarker,
             Duplicates = duplicates,
             SizeSummary = [string.Create(CultureInfo.InvariantCulture,
-                $"{rows:N0} rows x {inputs.Count} input columns ({inputs.Count(i => i.Numeric)} numeric, {inputs.Count(i => !i.Numeric)} text); separator '{(table.Separator == '\t' ? "\\t" : table.Separator)}', header {(table.HasHeader ? "yes" : "no")}")],
+                $"{rows:N0} rows x {inputs.Count} input columns ({inputs.Count(i => i.Numeric)} numeric, {inputs.Count(i => !i.Numeric)} text); separator '{(table.Separator == '\t' ? "\\t" : table.Separator)}', header {(table.HasHeader ? "yes" : "no")}" +
+                $"{(table.DecimalMarker == ',' ? ", decimal comma" : "")}")],
         };
     }
 }

@@ -57,6 +57,9 @@ internal sealed class TrainingData
 
     public IReadOnlyList<string> SizeSummary { get; init; } = [];
 
+    /// <summary>Tables: the decimal marker the file was read with ('.' or ',').</summary>
+    public char DecimalMarker { get; init; } = '.';
+
     public int Count => Labels.Length;
 
     public int LabeledCount => Labels.Count(l => l.Length > 0);

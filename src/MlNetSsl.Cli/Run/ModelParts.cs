@@ -39,10 +39,13 @@ internal static class ModelParts
                 {
                     string output = $"Ssl_Text{index++}";
                     int distinct = DistinctValues(data, text.ColumnName);
-                    // Few categories: one indicator each; many (free text, ids): hashed into 256 slots to keep the vector small.
+                    // Few categories: one indicator each. Many (free text, ids, dates): the words, lower-cased and without
+                    // punctuation, hashed into 256 slots to keep the vector small; hashing each whole cell instead made free
+                    // text (every cell distinct) one meaningless slot per row.
                     chain = distinct <= 100
                         ? chain.Append(ml.Transforms.Categorical.OneHotEncoding(output, text.ColumnName))
-                        : chain.Append(ml.Transforms.Categorical.OneHotHashEncoding(output, text.ColumnName, numberOfBits: 8));
+                        : chain.Append(ml.Transforms.Text.NormalizeText(output, text.ColumnName, keepPunctuations: false))
+                            .Append(ml.Transforms.Text.ProduceHashedWordBags(output, output, numberOfBits: 8, ngramLength: 1));
                     parts.Add(output);
                 }
                 return (chain.Append(ml.Transforms.Concatenate(TableColumn, [.. parts])), TableColumn);

@@ -14,6 +14,9 @@ internal sealed record RunSettings
     public string? LabelColumn { get; init; }
     public bool? HasHeader { get; init; }
     public string? Separator { get; init; }
+
+    /// <summary>Tables: "," when the training file's numbers have a decimal comma (detected), so files to score are read alike.</summary>
+    public string? DecimalMarker { get; init; }
     public IReadOnlyList<string> IgnoreColumns { get; init; } = [];
     public string UnlabeledFolder { get; init; } = "unlabeled";
     public bool Strict { get; init; }

@@ -27,6 +27,7 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
     private readonly List<string> _notes = [];
     private int _positive = 1;
     private string? _positiveClass;
+    private string? _decimalMarker;
 
     /// <summary>The run's folder, &lt;output&gt;/&lt;Name&gt;.</summary>
     public string RunFolder => Path.GetFullPath(Path.Combine(settings.Output, settings.Name));
@@ -42,8 +43,11 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
 
         // ---- data ----
         var clock = Stopwatch.StartNew();
-        CsvSettings csv = DatasetReader.Csv(settings.HasHeader, settings.Separator, settings.LabelColumn, settings.IgnoreColumns);
+        CsvSettings csv = DatasetReader.Csv(settings.HasHeader, settings.Separator, settings.LabelColumn, settings.IgnoreColumns, settings.DecimalMarker);
         TrainingData all = DatasetReader.Load(ml, settings.Task, settings.Dataset, csv, settings.UnlabeledFolder, settings.Strict, settings.Channels, forTraining: true);
+        // Test files and files to score are read with the training file's decimal marker (run.json records a comma).
+        if (all.Kind == DatasetKind.Table) csv = csv with { DecimalMarker = all.DecimalMarker };
+        _decimalMarker = all.Kind == DatasetKind.Table && all.DecimalMarker == ',' ? "," : null;
         if (all.LabeledCount == 0)
             throw new CliException($"{settings.Dataset}: no labeled row (every label is empty); label some rows of at least two classes.");
         TrainingData train, test;
@@ -508,6 +512,7 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
             Versions = Versions(),
             Scheduler = Scheduler.Name,
             PositiveClass = _positiveClass,
+            DecimalMarker = _decimalMarker,
         };
         CliFile.WriteAllText(path, JsonSerializer.Serialize(recorded, RunSettings.Json));
     }

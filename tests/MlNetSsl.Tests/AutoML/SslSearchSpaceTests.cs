@@ -196,4 +196,29 @@ public sealed class SslSearchSpaceTests
             return Enumerable.Range(0, labels.Length).Select(i => new SeriesRow { Values = flat[(i * 600)..((i + 1) * 600)], Label = labels[i] }).ToArray();
         }
     }
+
+    public sealed class AbaloneRow
+    {
+        public string Sex { get; set; } = "";
+
+        [Microsoft.ML.Data.VectorType(7)]
+        public float[] Measures { get; set; } = [];
+
+        public string Label { get; set; } = "";
+    }
+
+    [Fact]
+    public void ATextColumnAsInputSaysHowToTurnItIntoNumbers()
+    {
+        // Abalone's sex (M/F/I) is the usual first try of a table user; the message names ML.NET's one-hot encoding.
+        var rows = File.ReadLines(Path.Combine(SharedData.DataRoot, "tabular", "abalone.csv")).Where(l => l.Length > 0).Take(50).Select(l => l.Split(','))
+            .Select(c => new AbaloneRow { Sex = c[0], Measures = c[1..8].Select(v => float.Parse(v, System.Globalization.CultureInfo.InvariantCulture)).ToArray(), Label = c[8] });
+        IDataView data = new MLContext(0).Data.LoadFromEnumerable(rows);
+
+        var text = Assert.Throws<ArgumentException>(() => SslSearchSpace.InputShapeOf(data.Schema, "Sex"));
+
+        Assert.Contains("OneHotEncoding", text.Message, StringComparison.Ordinal);
+        Assert.Contains("'Sex'", text.Message, StringComparison.Ordinal);
+        Assert.Equal(SslInputKind.Tabular, SslSearchSpace.InputShapeOf(data.Schema, "Measures").Kind);
+    }
 }

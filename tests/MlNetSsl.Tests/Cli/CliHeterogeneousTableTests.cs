@@ -1,0 +1,267 @@
+using System.Text;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using MlNetSsl.Cli.CodeGen;
+using MlNetSsl.Cli.Commands;
+using MlNetSsl.Cli.Data;
+using MlNetSsl.Tests.Infrastructure;
+using Xunit;
+
+namespace MlNetSsl.Tests.Cli;
+
+/// <summary>
+/// Tables as users export them (spreadsheets, UCI/Kaggle files): quoted cells with separators and line breaks, a BOM and
+/// Windows line endings, missing values written in several ways, text columns. Every row keeps its values, and what the
+/// tool writes about a row (the generated example) is what the model reads.
+/// </summary>
+public sealed class CliHeterogeneousTableTests : IDisposable
+{
+    private readonly string _work = Directory.CreateTempSubdirectory("mlnetssl-cli-hetero-").FullName;
+
+    public void Dispose()
+    {
+        try { Directory.Delete(_work, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+    }
+
+    /// <summary>The first <paramref name="count"/> abalone rows (sex, 7 measurements, rings).</summary>
+    private static string[][] Abalone(int count) =>
+        File.ReadLines(Path.Combine(SharedData.DataRoot, "tabular", "abalone.csv")).Where(l => l.Length > 0).Take(count).Select(l => l.Split(',')).ToArray();
+
+    private static CsvSettings Settings(string label) => new(null, null, label, []);
+
+    [Fact]
+    public void QuotedCellsMayHoldSeparatorsQuotesAndLineBreaks()
+    {
+        string[][] rows = Abalone(120);
+        // A spreadsheet export: BOM, CRLF, a free-text column whose cells hold commas, quotes and (every 7th) a line break.
+        var text = new StringBuilder("\uFEFFsex,length,diameter,note,rings\r\n");
+        var notes = new List<string>();
+        for (int i = 0; i < rows.Length; i++)
+        {
+            string note = i % 7 == 0 ? $"line one, row {i}\r\nline \"two\"" : $"row {i}, fine";
+            notes.Add(note);
+            text.Append($"{rows[i][0]},{rows[i][1]},{rows[i][2]},\"{note.Replace("\"", "\"\"")}\",{rows[i][8]}\r\n");
+        }
+        string path = Path.Combine(_work, "notes.csv");
+        File.WriteAllText(path, text.ToString(), new UTF8Encoding(false));
+
+        TrainingData data = TableLoader.LoadForTraining(path, Settings("rings"));
+
+        Assert.Equal(rows.Length, data.Count);
+        Assert.Equal(rows.Select(r => r[8]), data.Labels);
+        Assert.Equal(notes, Enumerable.Range(0, rows.Length).Select(r => data.RowValues(r)["note"]));
+        Assert.Equal(rows[1][1], data.RowValues(1)["length"]);
+        // Row names are the line each record starts on: the header is line 1 and every 7th record takes two lines.
+        Assert.Equal("line 2", data.RowNames[0]);
+        Assert.Equal("line 4", data.RowNames[1]);
+        Assert.Equal($"line {2 + rows.Length - 1 + Enumerable.Range(0, rows.Length - 1).Count(i => i % 7 == 0)}", data.RowNames[^1]);
+    }
+
+    [Fact]
+    public void AQuoteInsideAnUnquotedCellIsAnOrdinaryCharacter()
+    {
+        string[][] rows = Abalone(30);
+        string path = Path.Combine(_work, "inches.csv");
+        File.WriteAllLines(path, ["sex,length,pipe,rings", .. rows.Select((r, i) => $"{r[0]},{r[1]},{(i == 3 ? "12\" pipe" : "none")},{r[8]}")]);
+
+        TrainingData data = TableLoader.LoadForTraining(path, Settings("rings"));
+
+        Assert.Equal(rows.Length, data.Count);
+        Assert.Equal("12\" pipe", data.RowValues(3)["pipe"]);
+        Assert.Equal(rows.Select(r => r[8]), data.Labels);
+    }
+
+    [Fact]
+    public void AQuoteLeftOpenNamesTheLineItStartsOn()
+    {
+        string[][] rows = Abalone(30);
+        string path = Path.Combine(_work, "open.csv");
+        File.WriteAllLines(path, ["sex,length,note,rings", .. rows.Select((r, i) => $"{r[0]},{r[1]},{(i == 10 ? "\"never closed" : "ok")},{r[8]}")]);
+
+        var error = Assert.Throws<CliException>(() => TableLoader.LoadForTraining(path, Settings("rings")));
+
+        Assert.Contains("line 12", error.Message, StringComparison.Ordinal);
+        Assert.Contains("not closed", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void MissingCellsOfTheExampleRowReachTheGeneratedCodeAsTheModelReadsThem()
+    {
+        // The generated program predicts the first labeled row; its missing cells are written NA and null here.
+        string[][] rows = Abalone(40);
+        string path = Path.Combine(_work, "na.csv");
+        File.WriteAllLines(path, ["sex,length,diameter,rings", .. rows.Select((r, i) => i == 0 ? $"null,NA,N/A,{r[8]}" : $"{r[0]},{r[1]},{r[2]},{r[8]}")]);
+        TrainingData data = TableLoader.LoadForTraining(path, Settings("rings"));
+        var example = data.RowValues(0);
+        Assert.Equal("", example["sex"]);
+        Assert.Equal("", example["length"]);
+        Assert.Equal(float.NaN, data.View.GetColumn<float>("length").First());
+        Assert.Equal("", data.View.GetColumn<ReadOnlyMemory<char>>("sex").First().ToString());
+
+        string run = Path.Combine(_work, "run");
+        var schema = new ModelInputSchema("classification", data.Columns, ["7", "9", "10"], 0, example.ToDictionary(), data.Labels[0]);
+        ConsumptionCodeGenerator.Generate(run, "Abalone", schema);
+
+        string program = File.ReadAllText(Path.Combine(run, "Abalone.ConsoleApp", "Program.cs"));
+        Assert.Contains("Length = float.NaN,", program, StringComparison.Ordinal);
+        Assert.Contains("Sex = \"\",", program, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void NonAsciiHeadersKeepTheirColumnsWhenAFileToScoreOrdersThemOtherwise()
+    {
+        // Russian and Chinese headers (no ASCII letter): each model column must read its own values from a file whose
+        // columns come in another order, the label first, and one header in another case.
+        string[][] rows = Abalone(60);
+        string train = Path.Combine(_work, "train.csv");
+        File.WriteAllLines(train, ["Пол,Длина,直径,Высота,Кольца", .. rows.Select(r => $"{r[0]},{r[1]},{r[2]},{r[3]},{r[8]}")]);
+        string other = Path.Combine(_work, "other.csv");
+        File.WriteAllLines(other, ["Кольца,Высота,直径,длина,Пол", .. rows.Select(r => $"{r[8]},{r[3]},{r[2]},{r[1]},{r[0]}")]);
+        TrainingData trained = TableLoader.LoadForTraining(train, Settings("Кольца"));
+        DataViewSchema modelInput = new MLContext(0).Transforms.DropColumns(trained.LabelColumn).Fit(trained.View).Transform(trained.View).Schema;
+
+        TrainingData scored = TableLoader.LoadForModel(other, modelInput, Settings("Кольца"));
+
+        Assert.Equal(["Пол", "Длина", "直径", "Высота"], modelInput.Select(c => c.Name).ToArray());
+        foreach (DataViewSchema.Column column in modelInput)
+        {
+            Assert.Equal(column.Type, scored.View.Schema[column.Name].Type);
+            if (column.Type is TextDataViewType)
+                Assert.Equal(trained.View.GetColumn<ReadOnlyMemory<char>>(column.Name).Select(v => v.ToString()), scored.View.GetColumn<ReadOnlyMemory<char>>(column.Name).Select(v => v.ToString()));
+            else
+                Assert.Equal(trained.View.GetColumn<float>(column.Name), scored.View.GetColumn<float>(column.Name));
+        }
+        Assert.Equal(trained.Labels, scored.Labels);
+    }
+
+    [Fact]
+    public void AModelWithTheOlderAsciiNamesStillFindsItsColumns()
+    {
+        // Before non-ASCII letters were kept, "Größe" was named "Gr__e" and "直径" "Col1" in the model.
+        string[][] rows = Abalone(20);
+        string path = Path.Combine(_work, "legacy.csv");
+        File.WriteAllLines(path, ["Größe,直径,sex", .. rows.Select(r => $"{r[1]},{r[2]},{r[0]}")]);
+        var builder = new DataViewSchema.Builder();
+        builder.AddColumn("Gr__e", NumberDataViewType.Single);
+        builder.AddColumn("Col1", NumberDataViewType.Single);
+        builder.AddColumn("sex", TextDataViewType.Instance);
+
+        TrainingData scored = TableLoader.LoadForModel(path, builder.ToSchema(), new CsvSettings(null, null, null, []));
+
+        Assert.Equal(rows.Select(r => float.Parse(r[1], System.Globalization.CultureInfo.InvariantCulture)), scored.View.GetColumn<float>("Gr__e"));
+        Assert.Equal(rows.Select(r => float.Parse(r[2], System.Globalization.CultureInfo.InvariantCulture)), scored.View.GetColumn<float>("Col1"));
+    }
+
+    [Fact]
+    public void DecimalCommasWithSemicolonsAreNumbers()
+    {
+        // A spreadsheet export in much of Europe: ';' between fields, ',' before the fraction.
+        string[][] rows = Abalone(80);
+        string path = Path.Combine(_work, "eu.csv");
+        File.WriteAllLines(path, ["sex;length;diameter;rings", .. rows.Select(r => $"{r[0]};{r[1].Replace('.', ',')};{r[2].Replace('.', ',')};{r[8]}")]);
+
+        TrainingData data = TableLoader.LoadForTraining(path, Settings("rings"));
+
+        Assert.Equal(',', data.DecimalMarker);
+        Assert.Equal([InputColumnKind.Text, InputColumnKind.Number, InputColumnKind.Number], data.Columns.Select(c => c.Kind).ToArray());
+        var expected = rows.Select(r => float.Parse(r[1], System.Globalization.CultureInfo.InvariantCulture)).ToArray();
+        Assert.Equal(expected, data.View.GetColumn<float>("length"));
+        Assert.Equal(expected[0].ToString("R", System.Globalization.CultureInfo.InvariantCulture), data.RowValues(0)["length"]);
+        Assert.Contains("decimal comma", data.SizeSummary[0], StringComparison.Ordinal);
+        // A file to score is read with the recorded marker.
+        DataViewSchema modelInput = new MLContext(0).Transforms.DropColumns(data.LabelColumn).Fit(data.View).Transform(data.View).Schema;
+        TrainingData scored = TableLoader.LoadForModel(path, modelInput, new CsvSettings(null, null, null, [], ','));
+        Assert.Equal(expected, scored.View.GetColumn<float>("length"));
+        // Points stay points where fields are separated by ';' too.
+        string points = Path.Combine(_work, "points.csv");
+        File.WriteAllLines(points, ["sex;length;diameter;rings", .. rows.Select(r => $"{r[0]};{r[1]};{r[2]};{r[8]}")]);
+        Assert.Equal(expected, TableLoader.LoadForTraining(points, Settings("rings")).View.GetColumn<float>("length"));
+        // The model of the decimal-comma file scores an ordinary CSV (',' between fields, decimal points), and the ';' file.
+        string ordinary = Path.Combine(_work, "ordinary.csv");
+        File.WriteAllLines(ordinary, ["sex,length,diameter", .. rows.Select(r => $"{r[0]},{r[1]},{r[2]}")]);
+        Assert.Equal(expected, TableLoader.LoadForModel(ordinary, modelInput, new CsvSettings(null, null, null, [], ',')).View.GetColumn<float>("length"));
+        Assert.Equal(expected, TableLoader.LoadForModel(points, modelInput, new CsvSettings(null, null, null, [], ',')).View.GetColumn<float>("length"));
+    }
+
+    [Theory]
+    [InlineData("1e39")]
+    [InlineData("-Infinity")]
+    public void AnInfiniteNumberNamesItsLineAndColumn(string value)
+    {
+        string[][] rows = Abalone(30);
+        string path = Path.Combine(_work, "inf.csv");
+        File.WriteAllLines(path, ["sex,length,diameter,rings", .. rows.Select((r, i) => $"{r[0]},{(i == 4 ? value : r[1])},{r[2]},{r[8]}")]);
+
+        var error = Assert.Throws<CliException>(() => TableLoader.LoadForTraining(path, Settings("rings")));
+
+        Assert.Contains("line 6", error.Message, StringComparison.Ordinal);
+        Assert.Contains("'length'", error.Message, StringComparison.Ordinal);
+        Assert.Contains($"'{value}'", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ALabelNameWrittenTwiceIsRefusedWithTheIndicesToChooseFrom()
+    {
+        // "class" twice: the first holds diameters, the second the age class; taking the first trained on the wrong column.
+        string[][] rows = Abalone(40);
+        string path = Path.Combine(_work, "twice.csv");
+        File.WriteAllLines(path, ["sex,length,class,class", .. rows.Select(r => $"{r[0]},{r[1]},{r[2]},{(int.Parse(r[8]) > 9 ? "old" : "young")}")]);
+
+        var error = Assert.Throws<CliException>(() => TableLoader.LoadForTraining(path, Settings("class")));
+
+        Assert.Contains("2:class, 3:class", error.Message, StringComparison.Ordinal);
+        Assert.Equal(rows.Select(r => int.Parse(r[8]) > 9 ? "old" : "young"), TableLoader.LoadForTraining(path, Settings("3")).Labels);
+    }
+
+    [Fact]
+    public void AFileWithOnlyAHeaderSaysSo()
+    {
+        string path = Path.Combine(_work, "header.csv");
+        File.WriteAllLines(path, ["sex,length,diameter,rings"]);
+
+        var error = Assert.Throws<CliException>(() => TableLoader.LoadForTraining(path, Settings("rings")));
+
+        Assert.Contains("header line but no data row", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void FreeTextKeepsItsWordsAsFeatures()
+    {
+        // Abalone's sex written inside a free-text note: every note is distinct (a specimen number and shuffled filler), so
+        // hashing whole cells gave one meaningless slot per row and a classifier at chance; the words carry the class.
+        string[][] rows = Abalone(900);
+        var random = new Random(3);
+        string[] filler = ["shell", "rough", "collected", "tide", "sample", "weighed", "measured", "dry", "wet", "pool"];
+        string Note(string sex, int i) => string.Join(' ', filler.OrderBy(_ => random.Next()).Take(4)
+            .Append(sex switch { "M" => "Male,", "F" => "female.", _ => "INFANT" }).Append($"specimen-{i}").OrderBy(_ => random.Next()));
+        string path = Path.Combine(_work, "notes.csv");
+        File.WriteAllLines(path, ["note,sex", .. rows.Select((r, i) => $"\"{Note(r[0], i)}\",{r[0]}")]);
+        TrainingData data = TableLoader.LoadForTraining(path, Settings("sex"));
+        var ml = new MLContext(0);
+        var (preparation, column) = MlNetSsl.Cli.Run.ModelParts.Preparation(ml, data, 0);
+        var train = new RowSubsetView(data.View, Enumerable.Range(0, 600).Select(i => (long)i).ToHashSet());
+        var test = new RowSubsetView(data.View, Enumerable.Range(600, 300).Select(i => (long)i).ToHashSet());
+
+        var model = preparation.Append(ml.Transforms.Conversion.MapValueToKey("Key", data.LabelColumn))
+            .Append(ml.MulticlassClassification.Trainers.LbfgsMaximumEntropy("Key", column)).Fit(train);
+        var metrics = ml.MulticlassClassification.Evaluate(model.Transform(test), "Key");
+
+        Assert.True(metrics.MicroAccuracy > 0.9, $"test accuracy {metrics.MicroAccuracy:0.000} from the notes' words (three classes, chance about 0.37)");
+    }
+
+    [Fact]
+    public void AHeaderOfNumbersThatWasReadAsDataNamesTheOptionToGive()
+    {
+        // Columns named by years look like a row of numbers, so the header is not detected; the label's name is in it.
+        string[][] rows = Abalone(30);
+        string path = Path.Combine(_work, "years.csv");
+        File.WriteAllLines(path, ["2019,2020,2021,sex", .. rows.Select(r => $"{r[1]},{r[2]},{r[3]},{r[0]}")]);
+
+        var error = Assert.Throws<CliException>(() => TableLoader.LoadForTraining(path, Settings("sex")));
+
+        Assert.Contains("--has-header true", error.Message, StringComparison.Ordinal);
+        Assert.Contains("Line 1", error.Message, StringComparison.Ordinal);
+        TrainingData data = TableLoader.LoadForTraining(path, new CsvSettings(true, null, "sex", []));
+        Assert.Equal(rows.Select(r => r[0]), data.Labels);
+    }
+}
