@@ -121,7 +121,7 @@ internal static class SeriesLoader
             labelIndex = Array.FindIndex(headers, h => string.Equals(h, labelColumn, StringComparison.OrdinalIgnoreCase));
             if (labelIndex < 0 && !int.TryParse(labelColumn, NumberStyles.None, CultureInfo.InvariantCulture, out labelIndex))
                 throw new CliException(hasHeader
-                    ? $"{path}: --label-col '{labelColumn}' is not a column; the columns are: {string.Join(", ", headers)}."
+                    ? $"{path}: --label-col '{labelColumn}' is not a column; the columns are: {ColumnList(headers)}."
                     : $"{path}: --label-col '{labelColumn}' is not a column name, and the file has no header line; give the label column's 0-based index (or --has-header true).");
         }
         foreach (var (text, line) in lines.Skip(hasHeader ? 1 : 0))
@@ -134,10 +134,19 @@ internal static class SeriesLoader
                     (labelIndex >= 0 ? $"{labelIndex}" : "none") +
                     $"; series values must be numbers ('?' marks a missing one). If column {textCell} holds the class, give --label-col {textCell}.");
             var valueCells = cells.Where((_, i) => i != labelIndex).ToList();
+            int fields = valueCells.Count;
             while (valueCells.Count > 0 && valueCells[^1].Length == 0) valueCells.RemoveAt(valueCells.Count - 1);
-            float[] values = ParseValues(valueCells, path, line);
-            if (values.Length == 0 || values.Length % channels != 0)
-                throw new CliException($"{path} line {line}: {values.Length} values, not a whole number of steps for {channels} channel(s).");
+            // Empty cells at the end shorten a univariate series (a shorter row of a variable-length file). With several
+            // channels only the last channel ends there, so the empty cells that complete its last step are missing
+            // values, not padding.
+            int whole = (valueCells.Count + channels - 1) / channels * channels;
+            if (whole <= fields)
+                while (valueCells.Count < whole) valueCells.Add("");
+            if (valueCells.Count == 0 || valueCells.Count % channels != 0)
+                throw new CliException($"{path} line {line}: {valueCells.Count} values, not a whole number of steps for {channels} channel(s).");
+            // Each channel is filled on its own, as the model's resampling step fills a series it is given.
+            int steps = valueCells.Count / channels;
+            float[] values = Enumerable.Range(0, channels).SelectMany(c => ParseValues(valueCells.Skip(c * steps).Take(steps), path, line)).ToArray();
             string label = labelIndex >= 0 ? cells[labelIndex] : "";
             rows.Add(new SeriesRow { Series = values, Label = CsvTable.IsMissing(label) ? "" : label });
             names.Add($"line {line}");
@@ -146,20 +155,47 @@ internal static class SeriesLoader
     }
 
     /// <summary>
-    /// Whether a series CSV to score holds the label column the model was trained with (index <paramref name="labelIndex"/>):
-    /// some row has a class the model knows, or an empty cell, there. Files to predict often hold the values only; taking
-    /// their first value for a label would shift every series by one step.
+    /// Whether a series CSV to score holds the label column the model was trained with (index <paramref name="labelIndex"/>).
+    /// Files to predict often hold the values only, and taking their first value for a label would shift every series by
+    /// one step, so: a number there that is not a class the model knows means values only (sensor readings such as counts
+    /// are often whole numbers like numeric classes); then rows of exactly the model's <paramref name="modelValues"/>
+    /// values (channels x steps) are values only and rows of one more hold the label; otherwise the column holds the label
+    /// when some row has a known class or an empty cell there.
     /// </summary>
-    public static bool HoldsLabelColumn(string path, CsvSettings settings, int labelIndex, IReadOnlyCollection<string> classes)
+    public static bool HoldsLabelColumn(string path, CsvSettings settings, int labelIndex, IReadOnlyCollection<string> classes, int? modelValues = null)
     {
         if (Path.GetExtension(path).Equals(".ts", StringComparison.OrdinalIgnoreCase) || !File.Exists(path)) return true;
         var lines = File.ReadLines(path).Where(l => l.Trim().Length > 0).ToList();
         if (lines.Count == 0) return true;
         char separator = settings.Separator ?? (lines[0].Contains('\t') ? '\t' : lines[0].Contains(';') ? ';' : ',');
         var known = new HashSet<string>(classes, StringComparer.Ordinal);
-        return lines.Select(l => CsvTable.Split(l, separator)).Any(cells =>
+        var rows = lines.Select(l => CsvTable.Split(l, separator)).ToList();
+        if (rows.Any(cells => labelIndex < cells.Length && !CsvTable.IsMissing(cells[labelIndex])
+                && CsvTable.TryNumber(cells[labelIndex], out _) && !known.Contains(cells[labelIndex])))
+            return false;
+        int[] widths = rows.Select(cells => cells.Length).Distinct().ToArray();
+        if (modelValues is int values && widths.Length == 1 && (widths[0] == values || widths[0] == values + 1)) return widths[0] == values + 1;
+        return rows.Any(cells =>
             labelIndex < cells.Length && (known.Contains(cells[labelIndex]) || CsvTable.IsMissing(cells[labelIndex]) && cells.Length > 1));
     }
+
+    /// <summary>
+    /// Whether a series CSV to score has a header cell named <paramref name="labelColumn"/>, the label column training
+    /// named. A file without it (values only, with or without a header of step names) is read whole, every cell a step.
+    /// </summary>
+    public static bool HoldsNamedColumn(string path, CsvSettings settings, string labelColumn)
+    {
+        if (Path.GetExtension(path).Equals(".ts", StringComparison.OrdinalIgnoreCase) || !File.Exists(path) || settings.HasHeader == false) return true;
+        string? first = File.ReadLines(path).FirstOrDefault(l => l.Trim().Length > 0);
+        if (first is null) return true;
+        char separator = settings.Separator ?? (first.Contains('\t') ? '\t' : first.Contains(';') ? ';' : ',');
+        return CsvTable.Split(first, separator).Any(cell => string.Equals(cell, labelColumn, StringComparison.OrdinalIgnoreCase));
+    }
+
+    // A wide file has one column per step: name a few of them, not hundreds.
+    private static string ColumnList(string[] headers) => headers.Length <= 12
+        ? string.Join(", ", headers)
+        : $"{string.Join(", ", headers.Take(8))}, ... {string.Join(", ", headers.TakeLast(3))} ({headers.Length} columns)";
 
     /// <summary>
     /// Whether the first line of a series CSV is a header. Every data line may hold one text cell, its class
@@ -194,7 +230,7 @@ internal static class SeriesLoader
         }
         float[] result = [.. values];
         int firstKnown = Array.FindIndex(result, float.IsFinite);
-        if (result.Length > 0 && firstKnown < 0) throw new CliException($"{path} line {line}: every value of a channel is missing.");
+        if (result.Length > 0 && firstKnown < 0) throw new CliException($"{path} line {line}: every value of a channel is missing; give each channel at least one value, or remove the line.");
         for (int i = 0; i < result.Length; i++)
             if (!float.IsFinite(result[i])) result[i] = i == 0 ? result[firstKnown] : result[i - 1];
         return result;

@@ -116,6 +116,58 @@ public sealed class CliDataLoadingTests : IDisposable
     }
 
     [Fact]
+    public void MissingCellsOfAMultichannelSeriesCsvAreFilledWithinTheirChannel()
+    {
+        // BasicMotions (6 channels x 100 steps) as CSV, the class first. Line 1 misses its very last value (an empty cell at
+        // the end of the line), line 2 the first value of channel 1: each takes a value of its own channel, and neither
+        // line is taken for a shorter series.
+        var rows = new List<(string Label, string[] Values)>();
+        bool data = false;
+        foreach (string raw in File.ReadLines(Path.Combine(SharedData.DataRoot, "uea", "BasicMotions_TEST.ts")))
+        {
+            string line = raw.Trim();
+            if (line.StartsWith("@data", StringComparison.OrdinalIgnoreCase)) { data = true; continue; }
+            if (!data || line.Length == 0) continue;
+            string[] parts = line.Split(':');
+            rows.Add((parts[^1], parts[..^1].SelectMany(c => c.Split(',')).ToArray()));
+        }
+        string[] first = (string[])rows[0].Values.Clone(), second = (string[])rows[1].Values.Clone();
+        first[^1] = "";
+        second[100] = "";
+        string path = Write("motions.csv", rows.Select((r, i) => $"{r.Label},{string.Join(',', i == 0 ? first : i == 1 ? second : r.Values)}"));
+
+        TrainingData loaded = SeriesLoader.Load(new MLContext(0), path, Settings(), channels: 6);
+
+        Assert.Equal(rows.Count, loaded.Count);
+        Assert.All(loaded.SeriesLengths!, l => Assert.Equal(100, l));
+        float[] Values(int row) => loaded.RowValues(row)["Series"].Split(',').Select(v => float.Parse(v, CultureInfo.InvariantCulture)).ToArray();
+        static float Parse(string cell) => float.Parse(cell, CultureInfo.InvariantCulture);
+        Assert.Equal(Parse(rows[0].Values[598]), Values(0)[599]);
+        Assert.Equal(Parse(rows[1].Values[101]), Values(1)[100]);
+        Assert.Equal(Parse(rows[1].Values[99]), Values(1)[99]);
+    }
+
+    [Fact]
+    public void ASeriesFileToScoreIsReadWholeWhenItLacksTheTrainingLabelColumn()
+    {
+        var rows = GunPoint();
+        string steps = string.Join(',', Enumerable.Range(0, 150).Select(t => $"t{t}"));
+        string named = Write("named.csv", [$"gesture,{steps}", .. rows.Select(r => $"{r.Label},{string.Join(',', r.Values)}")]);
+        string stepsOnly = Write("steps.csv", [steps, .. rows.Select(r => string.Join(',', r.Values))]);
+        Assert.True(SeriesLoader.HoldsNamedColumn(named, Settings(), "gesture"));
+        Assert.False(SeriesLoader.HoldsNamedColumn(stepsOnly, Settings(), "gesture"));
+
+        // Whole-number readings with numeric classes "1" and "2": many value-only rows start with 1 or 2.
+        string[] Rounded((string Label, string[] Values) r) =>
+            r.Values.Select(v => (Math.Round(2 * double.Parse(v, CultureInfo.InvariantCulture)) + 3).ToString(CultureInfo.InvariantCulture)).ToArray();
+        string labeled = Write("counts.csv", rows.Select(r => $"{(r.Label == "gun" ? 1 : 2)},{string.Join(',', Rounded(r))}"));
+        string valuesOnly = Write("counts-values.csv", rows.Select(r => string.Join(',', Rounded(r))));
+        Assert.Contains(rows, r => Rounded(r)[0] is "1" or "2");
+        Assert.True(SeriesLoader.HoldsLabelColumn(labeled, Settings(), 0, ["1", "2"], modelValues: 150));
+        Assert.False(SeriesLoader.HoldsLabelColumn(valuesOnly, Settings(), 0, ["1", "2"], modelValues: 150));
+    }
+
+    [Fact]
     public void ANumericLabelWithManyValuesIsCalledOutAsRegressionLike()
     {
         // Wine quality: alcohol (column 10, many distinct decimals) is a quantity; quality (column 11, 3..9) is a class.
