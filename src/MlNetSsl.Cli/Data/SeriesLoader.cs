@@ -14,6 +14,9 @@ internal static class SeriesLoader
 {
     public const string SeriesColumn = "Series";
 
+    /// <summary>Series no longer than this (per channel) in a whole file are a long layout, not series.</summary>
+    internal const int MaxStepsOfALongLayout = 3;
+
     /// <summary>A <see cref="CsvSettings.LabelColumn"/> for a series CSV without a label column: every cell is a value.</summary>
     public const string NoLabelColumn = "\0none";
 
@@ -27,6 +30,9 @@ internal static class SeriesLoader
     /// <param name="channels">For CSV: channels per row (the values split evenly). Ignored for .ts.</param>
     public static TrainingData Load(MLContext ml, string path, CsvSettings csv, int channels)
     {
+        if (Directory.Exists(path))
+            throw new CliException($"{path}: a folder; series are read from one file, a UEA/UCR .ts file or a CSV with one series per row " +
+                "(a folder of one file per series is not read): put the series in one file, one per line.");
         if (!File.Exists(path)) throw new CliException($"{path}: file not found; check the path given to --dataset or --test-dataset.");
         var rows = new List<SeriesRow>();
         var names = new List<string>();
@@ -36,6 +42,12 @@ internal static class SeriesLoader
         else
             seriesChannels = ReadCsv(path, csv, Math.Max(1, channels), rows, names);
         if (rows.Count == 0) throw new CliException($"{path}: no series in the file.");
+        // A long layout (one line per time step: id, time, value...) reads as series of two or three steps, and the id then
+        // predicts the label: nothing a series model can learn from. No sensor series is that short.
+        int longest = rows.Max(r => r.Series.Length / seriesChannels);
+        if (longest <= MaxStepsOfALongLayout)
+            throw new CliException($"{path}: every series has at most {longest} step(s) per channel; is this one line per time step (id, time, value)? " +
+                "mlnet-ssl reads one series per line (the label, then the values in time order), so put each series on one line.");
 
         int[] lengths = rows.Select(r => r.Series.Length / seriesChannels).ToArray();
         var lengthGroups = lengths.GroupBy(l => l).OrderByDescending(g => g.Count()).ToList();
@@ -201,7 +213,8 @@ internal static class SeriesLoader
     /// Whether the first line of a series CSV is a header. Every data line may hold one text cell, its class
     /// ("walking,0.1,0.2,..."), in whichever column the label is, so a text cell alone does not make a header: the first
     /// line is one when the label column is named by a cell of it, when it holds more text cells than the lines below,
-    /// or when its one text cell (a name above numbered steps: "class,1,2,...") is a value its column never holds again.
+    /// or when its one text cell is a name above numbered steps ("class,1,2,..."): a value its column never holds again,
+    /// beside equally spaced rising numbers.
     /// </summary>
     private static bool LooksLikeHeader(string[] first, List<string[]> rest, string? labelColumn)
     {
@@ -212,8 +225,28 @@ internal static class SeriesLoader
         int[] textColumns = Enumerable.Range(0, first.Length).Where(i => IsText(first[i])).ToArray();
         if (textColumns.Length == 0 || rest.Count == 0) return false;
         if (textColumns.Length > rest.Take(20).Max(cells => cells.Count(IsText))) return true;
-        return textColumns.All(i => rest.All(cells => i >= cells.Length || !string.Equals(cells[i], first[i], StringComparison.Ordinal)));
+        // A class seen once (one label per class is common with few labels) is also never seen again, so the numbers
+        // beside the text cell must be step numbers (equally spaced and rising: 1,2,3... or 0,0.5,1...), which a data row is not.
+        return NumberedSteps(first.Where((_, i) => !textColumns.Contains(i)).ToArray())
+            && textColumns.All(i => rest.All(cells => i >= cells.Length || !string.Equals(cells[i], first[i], StringComparison.Ordinal)));
     }
+
+    private static bool NumberedSteps(string[] cells)
+    {
+        var numbers = new List<double>();
+        foreach (string cell in cells)
+        {
+            if (!double.TryParse(cell, NumberStyles.Float, CultureInfo.InvariantCulture, out double value)) return false;
+            numbers.Add(value);
+        }
+        if (numbers.Count < 2) return false;
+        double step = numbers[1] - numbers[0];
+        return step > 0 && numbers.Zip(numbers.Skip(1)).All(p => Math.Abs(p.Second - p.First - step) <= 1e-9 * Math.Max(1, Math.Abs(p.Second)));
+    }
+
+    // "0,5" or "-1,25e3": a number written with a decimal comma.
+    private static bool DecimalComma(string cell) =>
+        cell.Count(c => c == ',') == 1 && CsvTable.TryNumber(cell.Replace(',', '.'), out _);
 
     private static string Shorten(string cell) => cell.Length <= 40 ? cell : cell[..40] + "...";
 
@@ -226,6 +259,9 @@ internal static class SeriesLoader
             string trimmed = cell.Trim();
             if (CsvTable.IsMissing(trimmed)) values.Add(float.NaN);
             else if (CsvTable.TryNumber(trimmed, out float value)) values.Add(value);
+            else if (DecimalComma(trimmed))
+                throw new CliException($"{path} line {line}: '{trimmed}' is not a number: write decimals with a point ('0.5'), not a comma, " +
+                    "and separate the values with ',' ';' or a tab.");
             else throw new CliException($"{path} line {line}: '{trimmed}' is not a number; series values must be numbers ('?' marks a missing one).");
         }
         float[] result = [.. values];

@@ -289,6 +289,21 @@ public sealed class CliCoreTests : IDisposable
     }
 
     [Fact]
+    public void OneLabelPerClassWithoutTestRowsSaysWhatToDo()
+    {
+        // 30 GunPoint series, one labeled per class: the stratified hold-out has no class with 2 labels to take from.
+        var series = CliDataLoadingTests.GunPoint().Take(30).ToList();
+        var seen = new HashSet<string>();
+        string file = Path.Combine(_work, "one-label.csv");
+        File.WriteAllLines(file, series.Select(s => $"{(seen.Add(s.Label) ? s.Label : "")},{string.Join(',', s.Values)}"));
+        var (code, stdout, stderr) = Run("series-classification", "--dataset", file, "--train-time", "3", "-o", _work, "--name", "OneLabel");
+        Assert.True(code == 1, $"exit {code}: {stderr}\n{stdout}");
+        string error = Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Contains("--test-dataset", error, StringComparison.Ordinal);
+        Assert.Contains("at least 2 labels", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void HeaderlessTablePredictsAFileThatLeavesOutTheLabelColumn()
     {
         // Banknote without a header, the class first, ';'-separated; the file to predict has the four features only.

@@ -83,6 +83,23 @@ public sealed class CliDataLoadingTests : IDisposable
     }
 
     [Fact]
+    public void AFirstRowWhoseClassHasOneLabelIsDataNotAHeader()
+    {
+        // One labeled series per class, the rest unlabeled: the first line's class is never seen again in its column,
+        // as a header's name is not, but the numbers beside it are readings, not step numbers.
+        var rows = GunPoint().Take(30).ToList();
+        var seen = new HashSet<string>();
+        string path = Write("one-label.csv", rows.Select(r => $"{(seen.Add(r.Label) ? r.Label : "")},{string.Join(',', r.Values)}"));
+
+        TrainingData loaded = SeriesLoader.Load(new MLContext(0), path, Settings(), channels: 1);
+
+        Assert.Equal(30, loaded.Count);
+        Assert.Equal("line 1", loaded.RowNames[0]);
+        Assert.Equal(rows[0].Label, loaded.Labels[0]);
+        Assert.Equal(2, loaded.ClassCounts().Count);
+    }
+
+    [Fact]
     public void SeriesCsvWithTheClassInAnotherColumnNamesTheOptionToGive()
     {
         var rows = GunPoint();
@@ -165,6 +182,28 @@ public sealed class CliDataLoadingTests : IDisposable
         Assert.Contains(rows, r => Rounded(r)[0] is "1" or "2");
         Assert.True(SeriesLoader.HoldsLabelColumn(labeled, Settings(), 0, ["1", "2"], modelValues: 150));
         Assert.False(SeriesLoader.HoldsLabelColumn(valuesOnly, Settings(), 0, ["1", "2"], modelValues: 150));
+    }
+
+    [Fact]
+    public void SeriesLayoutsTheToolDoesNotReadFailWithWhatToDo()
+    {
+        var rows = GunPoint().Take(20).ToList();
+        // One line per time step (id, time, value, label): read as 3-step series, the id would predict the label.
+        string longLayout = Write("long.csv", ["id,time,value,label",
+            .. rows.SelectMany((r, i) => r.Values.Select((v, t) => $"{i},{t},{v},{r.Label}"))]);
+        var error = Assert.Throws<CliException>(() => SeriesLoader.Load(new MLContext(0), longLayout, Settings(label: "label"), channels: 1));
+        Assert.Contains("one line per time step", error.Message, StringComparison.Ordinal);
+        // A folder of one file per series.
+        string folder = Path.Combine(_work, "series-folder", "gun");
+        Directory.CreateDirectory(folder);
+        File.WriteAllLines(Path.Combine(folder, "s0.csv"), rows[0].Values);
+        error = Assert.Throws<CliException>(() => SeriesLoader.Load(new MLContext(0), Path.GetDirectoryName(folder)!, Settings(), channels: 1));
+        Assert.Contains("a folder", error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("not found", error.Message, StringComparison.Ordinal);
+        // Decimal commas with ';' between the values (a European spreadsheet's CSV).
+        string commas = Write("commas.csv", rows.Select(r => $"{r.Label};{string.Join(';', r.Values.Select(v => v.Replace('.', ',')))}"));
+        error = Assert.Throws<CliException>(() => SeriesLoader.Load(new MLContext(0), commas, Settings(), channels: 1));
+        Assert.Contains("decimals with a point", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]
