@@ -122,7 +122,7 @@ internal static class SeriesLoader
         // Ragged rows are allowed here (variable-length series), so the CSV is split line by line, not through CsvTable.
         var lines = File.ReadLines(path).Select((text, i) => (Text: text, Line: i + 1)).Where(l => l.Text.Trim().Length > 0).ToList();
         if (lines.Count == 0) throw new CliException($"{path}: the file is empty.");
-        char separator = settings.Separator ?? (lines[0].Text.Contains('\t') ? '\t' : lines[0].Text.Contains(';') ? ';' : ',');
+        char separator = settings.Separator ?? DetectSeparator(lines.Select(l => l.Text));
         string[] first = CsvTable.Split(lines[0].Text, separator);
         bool hasHeader = settings.HasHeader ?? LooksLikeHeader(first, lines.Skip(1).Select(l => CsvTable.Split(l.Text, separator)).ToList(), settings.LabelColumn);
         string[] headers = hasHeader ? first : [];
@@ -179,7 +179,7 @@ internal static class SeriesLoader
         if (Path.GetExtension(path).Equals(".ts", StringComparison.OrdinalIgnoreCase) || !File.Exists(path)) return true;
         var lines = File.ReadLines(path).Where(l => l.Trim().Length > 0).ToList();
         if (lines.Count == 0) return true;
-        char separator = settings.Separator ?? (lines[0].Contains('\t') ? '\t' : lines[0].Contains(';') ? ';' : ',');
+        char separator = settings.Separator ?? DetectSeparator(lines);
         var known = new HashSet<string>(classes, StringComparer.Ordinal);
         var rows = lines.Select(l => CsvTable.Split(l, separator)).ToList();
         if (rows.Any(cells => labelIndex < cells.Length && !CsvTable.IsMissing(cells[labelIndex])
@@ -200,8 +200,22 @@ internal static class SeriesLoader
         if (Path.GetExtension(path).Equals(".ts", StringComparison.OrdinalIgnoreCase) || !File.Exists(path) || settings.HasHeader == false) return true;
         string? first = File.ReadLines(path).FirstOrDefault(l => l.Trim().Length > 0);
         if (first is null) return true;
-        char separator = settings.Separator ?? (first.Contains('\t') ? '\t' : first.Contains(';') ? ';' : ',');
+        char separator = settings.Separator ?? DetectSeparator(File.ReadLines(path).Where(l => l.Trim().Length > 0));
         return CsvTable.Split(first, separator).Any(cell => string.Equals(cell, labelColumn, StringComparison.OrdinalIgnoreCase));
+    }
+
+    /// <summary>
+    /// The separator of a series CSV: the one that splits each of the first lines into the most fields (the fewest
+    /// on any of them counts, so a class such as "walk; fast" on one line does not make ';' the separator); on a tie a tab,
+    /// then ';' (decimal commas), then '|', then ','.
+    /// </summary>
+    internal static char DetectSeparator(IEnumerable<string> lines)
+    {
+        var sample = lines.Take(20).ToList();
+        if (sample.Count == 0) return ',';
+        return new[] { '\t', ';', '|', ',' }
+            .Select((candidate, order) => (candidate, order, fields: sample.Min(l => CsvTable.Split(l, candidate).Length)))
+            .OrderByDescending(c => c.fields).ThenBy(c => c.order).First().candidate;
     }
 
     // A wide file has one column per step: name a few of them, not hundreds.
@@ -262,7 +276,7 @@ internal static class SeriesLoader
             else if (DecimalComma(trimmed))
                 throw new CliException($"{path} line {line}: '{trimmed}' is not a number: write decimals with a point ('0.5'), not a comma, " +
                     "and separate the values with ',' ';' or a tab.");
-            else throw new CliException($"{path} line {line}: '{trimmed}' is not a number; series values must be numbers ('?' marks a missing one).");
+            else throw new CliException($"{path} line {line}: '{Shorten(trimmed)}' is not a number; series values must be numbers ('?' marks a missing one).");
         }
         float[] result = [.. values];
         int firstKnown = Array.FindIndex(result, float.IsFinite);

@@ -100,6 +100,21 @@ public sealed class CliDataLoadingTests : IDisposable
     }
 
     [Fact]
+    public void ASemicolonInAClassDoesNotMakeItTheSeparator()
+    {
+        // Classes with a ';' ("gun; drawn"), the first line labeled: the file is still comma-separated.
+        var rows = GunPoint();
+        string path = Write("semicolon-class.csv", rows.Select(r => $"{r.Label}; drawn,{string.Join(',', r.Values)}"));
+        TrainingData loaded = SeriesLoader.Load(new MLContext(0), path, Settings(), channels: 1);
+        Assert.Equal(rows.Count, loaded.Count);
+        Assert.Equal(rows.Select(r => $"{r.Label}; drawn"), loaded.Labels);
+        Assert.All(loaded.SeriesLengths!, l => Assert.Equal(150, l));
+        // A ';'-separated file with decimal commas still reads ';' (and then says how to write the decimals).
+        Assert.Equal(';', SeriesLoader.DetectSeparator(rows.Select(r => $"{r.Label};{string.Join(';', r.Values.Select(v => v.Replace('.', ',')))}")));
+        Assert.Equal('\t', SeriesLoader.DetectSeparator(rows.Select(r => $"{r.Label}\t{string.Join('\t', r.Values)}")));
+    }
+
+    [Fact]
     public void SeriesCsvWithTheClassInAnotherColumnNamesTheOptionToGive()
     {
         var rows = GunPoint();
