@@ -140,8 +140,11 @@ internal static class SeriesLoader
         {
             string[] cells = CsvTable.Split(text, separator);
             if (labelIndex >= cells.Length) throw new CliException($"{path} line {line}: no label cell at index {labelIndex}.");
-            int textCell = Array.FindIndex(cells, c => !CsvTable.IsMissing(c) && !CsvTable.TryNumber(c, out _));
-            if (textCell >= 0 && textCell != labelIndex)
+            int textCell = Enumerable.Range(0, cells.Length).FirstOrDefault(i => i != labelIndex && !CsvTable.IsMissing(cells[i]) && !CsvTable.TryNumber(cells[i], out _), -1);
+            if (textCell >= 0 && DecimalComma(cells[textCell]))
+                throw new CliException($"{path} line {line}: '{Shorten(cells[textCell])}' is not a number: write decimals with a point ('0.5'), not a comma, " +
+                    "and separate the values with ',' ';' or a tab.");
+            if (textCell >= 0)
                 throw new CliException($"{path} line {line}: column {textCell} holds '{Shorten(cells[textCell])}', not a number, and the label column is " +
                     (labelIndex >= 0 ? $"{labelIndex}" : "none") +
                     $"; series values must be numbers ('?' marks a missing one). If column {textCell} holds the class, give --label-col {textCell}.");
