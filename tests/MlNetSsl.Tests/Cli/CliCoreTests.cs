@@ -304,6 +304,19 @@ public sealed class CliCoreTests : IDisposable
     }
 
     [Fact]
+    public void SeriesChannelsAndLengthBelowOneAreUsageErrors()
+    {
+        string file = Path.Combine(_work, "gun.csv");
+        File.WriteAllLines(file, CliDataLoadingTests.GunPoint().Select(s => $"{s.Label},{string.Join(',', s.Values)}"));
+        foreach (var (option, value) in new[] { ("--channels", "0"), ("--series-length", "0"), ("--series-length", "-5") })
+        {
+            var (code, stdout, stderr) = Run("series-classification", "--dataset", file, option, value, "--train-time", "3", "-o", _work, "--name", "Bad");
+            Assert.True(code == 2, $"{option} {value}: exit {code}: {stderr}\n{stdout}");
+            Assert.Contains($"{option} {value}", stderr, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
     public void HeaderlessTablePredictsAFileThatLeavesOutTheLabelColumn()
     {
         // Banknote without a header, the class first, ';'-separated; the file to predict has the four features only.
