@@ -140,8 +140,9 @@ internal static class ModelCommands
             string recorded = settings?.LabelColumn ?? "0";
             csv = csv with
             {
-                LabelColumn = !int.TryParse(recorded, NumberStyles.None, CultureInfo.InvariantCulture, out int index)
-                    || SeriesLoader.HoldsLabelColumn(path, csv, index, ClassNames(model, schema)) ? recorded : SeriesLoader.NoLabelColumn,
+                LabelColumn = int.TryParse(recorded, NumberStyles.None, CultureInfo.InvariantCulture, out int index)
+                    ? SeriesLoader.HoldsLabelColumn(path, csv, index, ClassNames(model, schema), ModelSeriesValues(model)) ? recorded : SeriesLoader.NoLabelColumn
+                    : SeriesLoader.HoldsNamedColumn(path, csv, recorded) ? recorded : SeriesLoader.NoLabelColumn,
             };
         }
         int? trainingLabelIndex = settings?.Task == "classification" && int.TryParse(settings.LabelColumn, NumberStyles.None, CultureInfo.InvariantCulture, out int label)
@@ -149,6 +150,10 @@ internal static class ModelCommands
         return DatasetReader.LoadForModel(ml, schema, path, csv, parse.GetValue(o.UnlabeledFolder) ?? settings?.UnlabeledFolder ?? "unlabeled", settings?.Channels ?? 1,
             trainingLabelIndex);
     }
+
+    // The values per row the model resamples series to (channels x steps), when it starts with the resampling step.
+    private static int? ModelSeriesValues(ITransformer model) =>
+        ModelParts.Flatten(model).OfType<ResampleSeriesTransformer>().FirstOrDefault() is { } resample ? resample.Channels * resample.Length : null;
 
     // The recorded label column, when the file to score has it (files to predict often do not).
     private static string? LabelIfPresent(string path, RunSettings settings)

@@ -72,7 +72,19 @@ internal static class TrainingCommands
         });
         if (csv) { command.Options.Add(o.LabelColumn); command.Options.Add(o.HasHeader); command.Options.Add(o.Separator); command.Options.Add(o.IgnoreColumns); }
         if (images) { command.Options.Add(o.UnlabeledFolder); command.Options.Add(o.Strict); }
-        if (series) { command.Options.Add(o.Channels); command.Options.Add(o.SeriesLength); }
+        if (series)
+        {
+            command.Options.Add(o.Channels);
+            command.Options.Add(o.SeriesLength);
+            command.Validators.Add(result =>
+            {
+                // A usage error (exit 2) naming the option, not a failure deep in the model (0 channels read as 1 before).
+                if (result.GetResult(o.Channels) is { Implicit: false } channels && channels.GetValueOrDefault<int>() < 1)
+                    result.AddError($"--channels {channels.GetValueOrDefault<int>()}: a series has at least 1 channel.");
+                if (result.GetResult(o.SeriesLength) is { Implicit: false } length && length.GetValueOrDefault<int?>() is < 1)
+                    result.AddError($"--series-length {length.GetValueOrDefault<int?>()}: give at least 1 step per channel.");
+            });
+        }
         command.SetAction(async (parse, token) =>
         {
             string dataset = parse.GetValue(o.Dataset)!;

@@ -14,6 +14,9 @@ internal static class SeriesLoader
 {
     public const string SeriesColumn = "Series";
 
+    /// <summary>Series no longer than this (per channel) in a whole file are a long layout, not series.</summary>
+    internal const int MaxStepsOfALongLayout = 3;
+
     /// <summary>A <see cref="CsvSettings.LabelColumn"/> for a series CSV without a label column: every cell is a value.</summary>
     public const string NoLabelColumn = "\0none";
 
@@ -27,6 +30,9 @@ internal static class SeriesLoader
     /// <param name="channels">For CSV: channels per row (the values split evenly). Ignored for .ts.</param>
     public static TrainingData Load(MLContext ml, string path, CsvSettings csv, int channels)
     {
+        if (Directory.Exists(path))
+            throw new CliException($"{path}: a folder; series are read from one file, a UEA/UCR .ts file or a CSV with one series per row " +
+                "(a folder of one file per series is not read): put the series in one file, one per line.");
         if (!File.Exists(path)) throw new CliException($"{path}: file not found; check the path given to --dataset or --test-dataset.");
         var rows = new List<SeriesRow>();
         var names = new List<string>();
@@ -36,6 +42,12 @@ internal static class SeriesLoader
         else
             seriesChannels = ReadCsv(path, csv, Math.Max(1, channels), rows, names);
         if (rows.Count == 0) throw new CliException($"{path}: no series in the file.");
+        // A long layout (one line per time step: id, time, value...) reads as series of two or three steps, and the id then
+        // predicts the label: nothing a series model can learn from. No sensor series is that short.
+        int longest = rows.Max(r => r.Series.Length / seriesChannels);
+        if (longest <= MaxStepsOfALongLayout)
+            throw new CliException($"{path}: every series has at most {longest} step(s) per channel; is this one line per time step (id, time, value)? " +
+                "mlnet-ssl reads one series per line (the label, then the values in time order), so put each series on one line.");
 
         int[] lengths = rows.Select(r => r.Series.Length / seriesChannels).ToArray();
         var lengthGroups = lengths.GroupBy(l => l).OrderByDescending(g => g.Count()).ToList();
@@ -110,7 +122,7 @@ internal static class SeriesLoader
         // Ragged rows are allowed here (variable-length series), so the CSV is split line by line, not through CsvTable.
         var lines = File.ReadLines(path).Select((text, i) => (Text: text, Line: i + 1)).Where(l => l.Text.Trim().Length > 0).ToList();
         if (lines.Count == 0) throw new CliException($"{path}: the file is empty.");
-        char separator = settings.Separator ?? (lines[0].Text.Contains('\t') ? '\t' : lines[0].Text.Contains(';') ? ';' : ',');
+        char separator = settings.Separator ?? DetectSeparator(lines.Select(l => l.Text));
         string[] first = CsvTable.Split(lines[0].Text, separator);
         bool hasHeader = settings.HasHeader ?? LooksLikeHeader(first, lines.Skip(1).Select(l => CsvTable.Split(l.Text, separator)).ToList(), settings.LabelColumn);
         string[] headers = hasHeader ? first : [];
@@ -121,23 +133,35 @@ internal static class SeriesLoader
             labelIndex = Array.FindIndex(headers, h => string.Equals(h, labelColumn, StringComparison.OrdinalIgnoreCase));
             if (labelIndex < 0 && !int.TryParse(labelColumn, NumberStyles.None, CultureInfo.InvariantCulture, out labelIndex))
                 throw new CliException(hasHeader
-                    ? $"{path}: --label-col '{labelColumn}' is not a column; the columns are: {string.Join(", ", headers)}."
+                    ? $"{path}: --label-col '{labelColumn}' is not a column; the columns are: {ColumnList(headers)}."
                     : $"{path}: --label-col '{labelColumn}' is not a column name, and the file has no header line; give the label column's 0-based index (or --has-header true).");
         }
         foreach (var (text, line) in lines.Skip(hasHeader ? 1 : 0))
         {
             string[] cells = CsvTable.Split(text, separator);
             if (labelIndex >= cells.Length) throw new CliException($"{path} line {line}: no label cell at index {labelIndex}.");
-            int textCell = Array.FindIndex(cells, c => !CsvTable.IsMissing(c) && !CsvTable.TryNumber(c, out _));
-            if (textCell >= 0 && textCell != labelIndex)
+            int textCell = Enumerable.Range(0, cells.Length).FirstOrDefault(i => i != labelIndex && !CsvTable.IsMissing(cells[i]) && !CsvTable.TryNumber(cells[i], out _), -1);
+            if (textCell >= 0 && DecimalComma(cells[textCell]))
+                throw new CliException($"{path} line {line}: '{Shorten(cells[textCell])}' is not a number: write decimals with a point ('0.5'), not a comma, " +
+                    "and separate the values with ',' ';' or a tab.");
+            if (textCell >= 0)
                 throw new CliException($"{path} line {line}: column {textCell} holds '{Shorten(cells[textCell])}', not a number, and the label column is " +
                     (labelIndex >= 0 ? $"{labelIndex}" : "none") +
                     $"; series values must be numbers ('?' marks a missing one). If column {textCell} holds the class, give --label-col {textCell}.");
             var valueCells = cells.Where((_, i) => i != labelIndex).ToList();
+            int fields = valueCells.Count;
             while (valueCells.Count > 0 && valueCells[^1].Length == 0) valueCells.RemoveAt(valueCells.Count - 1);
-            float[] values = ParseValues(valueCells, path, line);
-            if (values.Length == 0 || values.Length % channels != 0)
-                throw new CliException($"{path} line {line}: {values.Length} values, not a whole number of steps for {channels} channel(s).");
+            // Empty cells at the end shorten a univariate series (a shorter row of a variable-length file). With several
+            // channels only the last channel ends there, so the empty cells that complete its last step are missing
+            // values, not padding.
+            int whole = (valueCells.Count + channels - 1) / channels * channels;
+            if (whole <= fields)
+                while (valueCells.Count < whole) valueCells.Add("");
+            if (valueCells.Count == 0 || valueCells.Count % channels != 0)
+                throw new CliException($"{path} line {line}: {valueCells.Count} values, not a whole number of steps for {channels} channel(s).");
+            // Each channel is filled on its own, as the model's resampling step fills a series it is given.
+            int steps = valueCells.Count / channels;
+            float[] values = Enumerable.Range(0, channels).SelectMany(c => ParseValues(valueCells.Skip(c * steps).Take(steps), path, line)).ToArray();
             string label = labelIndex >= 0 ? cells[labelIndex] : "";
             rows.Add(new SeriesRow { Series = values, Label = CsvTable.IsMissing(label) ? "" : label });
             names.Add($"line {line}");
@@ -146,26 +170,68 @@ internal static class SeriesLoader
     }
 
     /// <summary>
-    /// Whether a series CSV to score holds the label column the model was trained with (index <paramref name="labelIndex"/>):
-    /// some row has a class the model knows, or an empty cell, there. Files to predict often hold the values only; taking
-    /// their first value for a label would shift every series by one step.
+    /// Whether a series CSV to score holds the label column the model was trained with (index <paramref name="labelIndex"/>).
+    /// Files to predict often hold the values only, and taking their first value for a label would shift every series by
+    /// one step, so: a number there that is not a class the model knows means values only (sensor readings such as counts
+    /// are often whole numbers like numeric classes); then rows of exactly the model's <paramref name="modelValues"/>
+    /// values (channels x steps) are values only and rows of one more hold the label; otherwise the column holds the label
+    /// when some row has a known class or an empty cell there.
     /// </summary>
-    public static bool HoldsLabelColumn(string path, CsvSettings settings, int labelIndex, IReadOnlyCollection<string> classes)
+    public static bool HoldsLabelColumn(string path, CsvSettings settings, int labelIndex, IReadOnlyCollection<string> classes, int? modelValues = null)
     {
         if (Path.GetExtension(path).Equals(".ts", StringComparison.OrdinalIgnoreCase) || !File.Exists(path)) return true;
         var lines = File.ReadLines(path).Where(l => l.Trim().Length > 0).ToList();
         if (lines.Count == 0) return true;
-        char separator = settings.Separator ?? (lines[0].Contains('\t') ? '\t' : lines[0].Contains(';') ? ';' : ',');
+        char separator = settings.Separator ?? DetectSeparator(lines);
         var known = new HashSet<string>(classes, StringComparer.Ordinal);
-        return lines.Select(l => CsvTable.Split(l, separator)).Any(cells =>
+        var rows = lines.Select(l => CsvTable.Split(l, separator)).ToList();
+        if (rows.Any(cells => labelIndex < cells.Length && !CsvTable.IsMissing(cells[labelIndex])
+                && CsvTable.TryNumber(cells[labelIndex], out _) && !known.Contains(cells[labelIndex])))
+            return false;
+        int[] widths = rows.Select(cells => cells.Length).Distinct().ToArray();
+        if (modelValues is int values && widths.Length == 1 && (widths[0] == values || widths[0] == values + 1)) return widths[0] == values + 1;
+        return rows.Any(cells =>
             labelIndex < cells.Length && (known.Contains(cells[labelIndex]) || CsvTable.IsMissing(cells[labelIndex]) && cells.Length > 1));
     }
+
+    /// <summary>
+    /// Whether a series CSV to score has a header cell named <paramref name="labelColumn"/>, the label column training
+    /// named. A file without it (values only, with or without a header of step names) is read whole, every cell a step.
+    /// </summary>
+    public static bool HoldsNamedColumn(string path, CsvSettings settings, string labelColumn)
+    {
+        if (Path.GetExtension(path).Equals(".ts", StringComparison.OrdinalIgnoreCase) || !File.Exists(path) || settings.HasHeader == false) return true;
+        string? first = File.ReadLines(path).FirstOrDefault(l => l.Trim().Length > 0);
+        if (first is null) return true;
+        char separator = settings.Separator ?? DetectSeparator(File.ReadLines(path).Where(l => l.Trim().Length > 0));
+        return CsvTable.Split(first, separator).Any(cell => string.Equals(cell, labelColumn, StringComparison.OrdinalIgnoreCase));
+    }
+
+    /// <summary>
+    /// The separator of a series CSV: the one that splits each of the first lines into the most fields (the fewest
+    /// on any of them counts, so a class such as "walk; fast" on one line does not make ';' the separator); on a tie a tab,
+    /// then ';' (decimal commas), then '|', then ','.
+    /// </summary>
+    internal static char DetectSeparator(IEnumerable<string> lines)
+    {
+        var sample = lines.Take(20).ToList();
+        if (sample.Count == 0) return ',';
+        return new[] { '\t', ';', '|', ',' }
+            .Select((candidate, order) => (candidate, order, fields: sample.Min(l => CsvTable.Split(l, candidate).Length)))
+            .OrderByDescending(c => c.fields).ThenBy(c => c.order).First().candidate;
+    }
+
+    // A wide file has one column per step: name a few of them, not hundreds.
+    private static string ColumnList(string[] headers) => headers.Length <= 12
+        ? string.Join(", ", headers)
+        : $"{string.Join(", ", headers.Take(8))}, ... {string.Join(", ", headers.TakeLast(3))} ({headers.Length} columns)";
 
     /// <summary>
     /// Whether the first line of a series CSV is a header. Every data line may hold one text cell, its class
     /// ("walking,0.1,0.2,..."), in whichever column the label is, so a text cell alone does not make a header: the first
     /// line is one when the label column is named by a cell of it, when it holds more text cells than the lines below,
-    /// or when its one text cell (a name above numbered steps: "class,1,2,...") is a value its column never holds again.
+    /// or when its one text cell is a name above numbered steps ("class,1,2,..."): a value its column never holds again,
+    /// beside equally spaced rising numbers.
     /// </summary>
     private static bool LooksLikeHeader(string[] first, List<string[]> rest, string? labelColumn)
     {
@@ -176,8 +242,28 @@ internal static class SeriesLoader
         int[] textColumns = Enumerable.Range(0, first.Length).Where(i => IsText(first[i])).ToArray();
         if (textColumns.Length == 0 || rest.Count == 0) return false;
         if (textColumns.Length > rest.Take(20).Max(cells => cells.Count(IsText))) return true;
-        return textColumns.All(i => rest.All(cells => i >= cells.Length || !string.Equals(cells[i], first[i], StringComparison.Ordinal)));
+        // A class seen once (one label per class is common with few labels) is also never seen again, so the numbers
+        // beside the text cell must be step numbers (equally spaced and rising: 1,2,3... or 0,0.5,1...), which a data row is not.
+        return NumberedSteps(first.Where((_, i) => !textColumns.Contains(i)).ToArray())
+            && textColumns.All(i => rest.All(cells => i >= cells.Length || !string.Equals(cells[i], first[i], StringComparison.Ordinal)));
     }
+
+    private static bool NumberedSteps(string[] cells)
+    {
+        var numbers = new List<double>();
+        foreach (string cell in cells)
+        {
+            if (!double.TryParse(cell, NumberStyles.Float, CultureInfo.InvariantCulture, out double value)) return false;
+            numbers.Add(value);
+        }
+        if (numbers.Count < 2) return false;
+        double step = numbers[1] - numbers[0];
+        return step > 0 && numbers.Zip(numbers.Skip(1)).All(p => Math.Abs(p.Second - p.First - step) <= 1e-9 * Math.Max(1, Math.Abs(p.Second)));
+    }
+
+    // "0,5" or "-1,25e3": a number written with a decimal comma.
+    private static bool DecimalComma(string cell) =>
+        cell.Count(c => c == ',') == 1 && CsvTable.TryNumber(cell.Replace(',', '.'), out _);
 
     private static string Shorten(string cell) => cell.Length <= 40 ? cell : cell[..40] + "...";
 
@@ -190,11 +276,14 @@ internal static class SeriesLoader
             string trimmed = cell.Trim();
             if (CsvTable.IsMissing(trimmed)) values.Add(float.NaN);
             else if (CsvTable.TryNumber(trimmed, out float value)) values.Add(value);
-            else throw new CliException($"{path} line {line}: '{trimmed}' is not a number; series values must be numbers ('?' marks a missing one).");
+            else if (DecimalComma(trimmed))
+                throw new CliException($"{path} line {line}: '{trimmed}' is not a number: write decimals with a point ('0.5'), not a comma, " +
+                    "and separate the values with ',' ';' or a tab.");
+            else throw new CliException($"{path} line {line}: '{Shorten(trimmed)}' is not a number; series values must be numbers ('?' marks a missing one).");
         }
         float[] result = [.. values];
         int firstKnown = Array.FindIndex(result, float.IsFinite);
-        if (result.Length > 0 && firstKnown < 0) throw new CliException($"{path} line {line}: every value of a channel is missing.");
+        if (result.Length > 0 && firstKnown < 0) throw new CliException($"{path} line {line}: every value of a channel is missing; give each channel at least one value, or remove the line.");
         for (int i = 0; i < result.Length; i++)
             if (!float.IsFinite(result[i])) result[i] = i == 0 ? result[firstKnown] : result[i - 1];
         return result;

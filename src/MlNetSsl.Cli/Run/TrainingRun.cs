@@ -76,7 +76,12 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
         if (train.ClassCounts().Count < 2)
             throw new CliException($"{settings.Dataset}: the training rows hold a single class ('{train.ClassCounts().Keys.FirstOrDefault()}'); label rows of at least two classes.");
         int testLabeled = test.LabeledCount;
-        if (testLabeled == 0) throw new CliException($"{settings.TestDataset ?? settings.Dataset}: no labeled test row to score the model on.");
+        if (testLabeled == 0)
+            throw new CliException((settings.TestDataset ?? settings.ValidationDataset) is { } testPath
+                ? $"{testPath}: no labeled test row to score the model on; give it labeled rows."
+                // The stratified hold-out takes rows only from classes with 2 labels or more, so one label per class leaves none.
+                : $"{settings.Dataset}: no labeled row can be held out to score the model (the hold-out takes rows only from classes with at least 2 labels); " +
+                  "label at least 2 rows of some class, or give labeled test rows with --test-dataset.");
         log.Info($"Data: {train.Count:N0} training rows ({train.LabeledCount:N0} labeled, {train.Count - train.LabeledCount:N0} unlabeled, " +
             $"{train.ClassCounts().Count} classes); {testLabeled:N0} test rows ({testDescription}).");
         foreach (string skipped in all.Skipped) log.Detail($"skipped {skipped}");

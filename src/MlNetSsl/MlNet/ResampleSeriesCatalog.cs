@@ -56,6 +56,7 @@ public static class ResampleSeriesCatalog
     /// <summary>
     /// Resamples every row's series (<paramref name="channels"/> channels, channel-major, any length) to
     /// <paramref name="length"/> steps per channel by linear interpolation, into a known-size vector column.
+    /// A missing value (NaN) takes the value before it in its channel (the channel's first known value at its start).
     /// Saved and loaded with the model zip.
     /// </summary>
     /// <param name="catalog">The transforms catalog.</param>

@@ -58,8 +58,8 @@ public sealed class ResampleSeriesTransformer : ITransformer, ICanSaveModel
     }
 
     /// <summary>A lazy view with the resampled column added.</summary>
-    /// <exception cref="InvalidDataException">When read: a row is empty or its length is not a multiple of the channel
-    /// count (the message names the row).</exception>
+    /// <exception cref="InvalidDataException">When read: a row is empty, its length is not a multiple of the channel
+    /// count, or one of its channels holds only missing values (NaN); the message names the row.</exception>
     public IDataView Transform(IDataView input)
     {
         ArgumentNullException.ThrowIfNull(input);
@@ -88,9 +88,18 @@ public sealed class ResampleSeriesTransformer : ITransformer, ICanSaveModel
             throw new InvalidDataException($"Row {row} of column '{column}' holds {source.Length} values, not a whole number of steps for " +
                 $"{channels} channels; every channel of a row must have the same length (values are channel after channel).");
         int steps = source.Length / channels;
+        float[]? filled = null;
         for (int c = 0; c < channels; c++)
         {
             ReadOnlySpan<float> from = source.Slice(c * steps, steps);
+            if (HasMissing(from))
+            {
+                // A missing step (NaN) would make the whole output NaN (a trainer after this then predicts nothing);
+                // it takes the value before it, or the first known one at the start (the mlnet-ssl tool's loaders fill the same way).
+                filled ??= new float[steps];
+                FillMissing(from, filled, c, row, column);
+                from = filled;
+            }
             Span<float> to = destination.Slice(c * length, length);
             if (resampling == SeriesResampling.PadOrTruncate)
             {
@@ -115,6 +124,27 @@ public sealed class ResampleSeriesTransformer : ITransformer, ICanSaveModel
                 to[j] = (float)(from[left] + (from[right] - from[left]) * fraction);
             }
         }
+    }
+
+    private static bool HasMissing(ReadOnlySpan<float> values)
+    {
+        foreach (float value in values)
+            if (float.IsNaN(value)) return true;
+        return false;
+    }
+
+    /// <summary>Copies <paramref name="from"/> into <paramref name="to"/> with each NaN replaced by the value before it
+    /// (by the first known value when it leads the channel).</summary>
+    /// <exception cref="InvalidDataException">Every value of the channel is missing.</exception>
+    private static void FillMissing(ReadOnlySpan<float> from, Span<float> to, int channel, long row, string column)
+    {
+        int firstKnown = 0;
+        while (firstKnown < from.Length && float.IsNaN(from[firstKnown])) firstKnown++;
+        if (firstKnown == from.Length)
+            throw new InvalidDataException($"Row {row} of column '{column}': every value of channel {channel} is missing (NaN); " +
+                "a series needs at least one known value per channel.");
+        for (int i = 0; i < from.Length; i++)
+            to[i] = !float.IsNaN(from[i]) ? from[i] : i == 0 ? from[firstKnown] : to[i - 1];
     }
 
     internal static void CheckInputType(DataViewSchema schema, string columnName)

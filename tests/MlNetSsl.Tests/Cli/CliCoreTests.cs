@@ -243,14 +243,30 @@ public sealed class CliCoreTests : IDisposable
     [Fact]
     public void SeriesPredictUsesTheTrainingLabelColumnAndReadsValueOnlyFilesWhole()
     {
-        // GunPoint as CSV: the class (in words) last, then first; and the same series without any label column.
+        // GunPoint as CSV: the class (in words) last, then first, then in a column named by a header; and the same series
+        // without any label column (with a header of step names for the named case).
         var series = CliDataLoadingTests.GunPoint().Select(s => (s.Label, Values: string.Join(',', s.Values))).ToList();
         string last = Path.Combine(_work, "gun-last.csv"), first = Path.Combine(_work, "gun-first.csv"), values = Path.Combine(_work, "gun-values.csv");
+        string named = Path.Combine(_work, "gun-named.csv"), namedValues = Path.Combine(_work, "gun-named-values.csv");
         File.WriteAllLines(last, series.Select(s => $"{s.Values},{s.Label}"));
         File.WriteAllLines(first, series.Select(s => $"{s.Label},{s.Values}"));
         File.WriteAllLines(values, series.Select(s => s.Values));
+        string steps = string.Join(',', Enumerable.Range(0, 150).Select(t => $"t{t}"));
+        File.WriteAllLines(named, [$"gesture,{steps}", .. series.Select(s => $"{s.Label},{s.Values}")]);
+        File.WriteAllLines(namedValues, [steps, .. series.Select(s => s.Values)]);
+        // Whole-number readings (counts, levels) with numeric classes 1 and 2: a value-only row that starts with 1 or 2
+        // must not be taken for a labeled one.
+        var counts = CliDataLoadingTests.GunPoint().Select(s => (Label: s.Label == "gun" ? "1" : "2",
+            Values: string.Join(',', s.Values.Select(v => (Math.Round(2 * double.Parse(v, CultureInfo.InvariantCulture)) + 3).ToString(CultureInfo.InvariantCulture))))).ToList();
+        string countsFirst = Path.Combine(_work, "counts-first.csv"), countsValues = Path.Combine(_work, "counts-values.csv");
+        File.WriteAllLines(countsFirst, counts.Select(s => $"{s.Label},{s.Values}"));
+        File.WriteAllLines(countsValues, counts.Select(s => s.Values));
+        Assert.Contains(counts, s => s.Values.StartsWith("1,", StringComparison.Ordinal) || s.Values.StartsWith("2,", StringComparison.Ordinal));
 
-        foreach (var (name, file, labelColumn) in new[] { ("Last", last, "150"), ("First", first, "0") })
+        foreach (var (name, file, labelColumn, valueOnly) in new[]
+        {
+            ("Last", last, "150", values), ("First", first, "0", values), ("Named", named, "gesture", namedValues), ("Counts", countsFirst, "0", countsValues),
+        })
         {
             var (code, stdout, stderr) = Run("series-classification", "--dataset", file, "--label-col", labelColumn, "--train-time", "3", "--max-trials", "1",
                 "-o", _work, "--name", name);
@@ -265,10 +281,38 @@ public sealed class CliCoreTests : IDisposable
             }
             string[] withLabels = Predict(file);
             Assert.Equal(series.Count, withLabels.Length);
-            Assert.Equal(withLabels, Predict(values));
+            Assert.Equal(withLabels, Predict(valueOnly));
             var evaluate = Run("evaluate", "--model", model, "--test-dataset", file);
             Assert.True(evaluate.ExitCode == 0, evaluate.Stderr);
             Assert.Contains($"{series.Count} labeled rows, 2 classes.", evaluate.Stdout, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public void OneLabelPerClassWithoutTestRowsSaysWhatToDo()
+    {
+        // 30 GunPoint series, one labeled per class: the stratified hold-out has no class with 2 labels to take from.
+        var series = CliDataLoadingTests.GunPoint().Take(30).ToList();
+        var seen = new HashSet<string>();
+        string file = Path.Combine(_work, "one-label.csv");
+        File.WriteAllLines(file, series.Select(s => $"{(seen.Add(s.Label) ? s.Label : "")},{string.Join(',', s.Values)}"));
+        var (code, stdout, stderr) = Run("series-classification", "--dataset", file, "--train-time", "3", "-o", _work, "--name", "OneLabel");
+        Assert.True(code == 1, $"exit {code}: {stderr}\n{stdout}");
+        string error = Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Contains("--test-dataset", error, StringComparison.Ordinal);
+        Assert.Contains("at least 2 labels", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void SeriesChannelsAndLengthBelowOneAreUsageErrors()
+    {
+        string file = Path.Combine(_work, "gun.csv");
+        File.WriteAllLines(file, CliDataLoadingTests.GunPoint().Select(s => $"{s.Label},{string.Join(',', s.Values)}"));
+        foreach (var (option, value) in new[] { ("--channels", "0"), ("--series-length", "0"), ("--series-length", "-5") })
+        {
+            var (code, stdout, stderr) = Run("series-classification", "--dataset", file, option, value, "--train-time", "3", "-o", _work, "--name", "Bad");
+            Assert.True(code == 2, $"{option} {value}: exit {code}: {stderr}\n{stdout}");
+            Assert.Contains($"{option} {value}", stderr, StringComparison.Ordinal);
         }
     }
 

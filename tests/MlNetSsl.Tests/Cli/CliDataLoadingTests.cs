@@ -83,6 +83,38 @@ public sealed class CliDataLoadingTests : IDisposable
     }
 
     [Fact]
+    public void AFirstRowWhoseClassHasOneLabelIsDataNotAHeader()
+    {
+        // One labeled series per class, the rest unlabeled: the first line's class is never seen again in its column,
+        // as a header's name is not, but the numbers beside it are readings, not step numbers.
+        var rows = GunPoint().Take(30).ToList();
+        var seen = new HashSet<string>();
+        string path = Write("one-label.csv", rows.Select(r => $"{(seen.Add(r.Label) ? r.Label : "")},{string.Join(',', r.Values)}"));
+
+        TrainingData loaded = SeriesLoader.Load(new MLContext(0), path, Settings(), channels: 1);
+
+        Assert.Equal(30, loaded.Count);
+        Assert.Equal("line 1", loaded.RowNames[0]);
+        Assert.Equal(rows[0].Label, loaded.Labels[0]);
+        Assert.Equal(2, loaded.ClassCounts().Count);
+    }
+
+    [Fact]
+    public void ASemicolonInAClassDoesNotMakeItTheSeparator()
+    {
+        // Classes with a ';' ("gun; drawn"), the first line labeled: the file is still comma-separated.
+        var rows = GunPoint();
+        string path = Write("semicolon-class.csv", rows.Select(r => $"{r.Label}; drawn,{string.Join(',', r.Values)}"));
+        TrainingData loaded = SeriesLoader.Load(new MLContext(0), path, Settings(), channels: 1);
+        Assert.Equal(rows.Count, loaded.Count);
+        Assert.Equal(rows.Select(r => $"{r.Label}; drawn"), loaded.Labels);
+        Assert.All(loaded.SeriesLengths!, l => Assert.Equal(150, l));
+        // A ';'-separated file with decimal commas still reads ';' (and then says how to write the decimals).
+        Assert.Equal(';', SeriesLoader.DetectSeparator(rows.Select(r => $"{r.Label};{string.Join(';', r.Values.Select(v => v.Replace('.', ',')))}")));
+        Assert.Equal('\t', SeriesLoader.DetectSeparator(rows.Select(r => $"{r.Label}\t{string.Join('\t', r.Values)}")));
+    }
+
+    [Fact]
     public void SeriesCsvWithTheClassInAnotherColumnNamesTheOptionToGive()
     {
         var rows = GunPoint();
@@ -113,6 +145,80 @@ public sealed class CliDataLoadingTests : IDisposable
         Assert.Equal(40, data.Count);
         Assert.All(data.Labels, l => Assert.Equal("", l));
         Assert.All(data.SeriesLengths!, l => Assert.Equal(100, l));
+    }
+
+    [Fact]
+    public void MissingCellsOfAMultichannelSeriesCsvAreFilledWithinTheirChannel()
+    {
+        // BasicMotions (6 channels x 100 steps) as CSV, the class first. Line 1 misses its very last value (an empty cell at
+        // the end of the line), line 2 the first value of channel 1: each takes a value of its own channel, and neither
+        // line is taken for a shorter series.
+        var rows = new List<(string Label, string[] Values)>();
+        bool data = false;
+        foreach (string raw in File.ReadLines(Path.Combine(SharedData.DataRoot, "uea", "BasicMotions_TEST.ts")))
+        {
+            string line = raw.Trim();
+            if (line.StartsWith("@data", StringComparison.OrdinalIgnoreCase)) { data = true; continue; }
+            if (!data || line.Length == 0) continue;
+            string[] parts = line.Split(':');
+            rows.Add((parts[^1], parts[..^1].SelectMany(c => c.Split(',')).ToArray()));
+        }
+        string[] first = (string[])rows[0].Values.Clone(), second = (string[])rows[1].Values.Clone();
+        first[^1] = "";
+        second[100] = "";
+        string path = Write("motions.csv", rows.Select((r, i) => $"{r.Label},{string.Join(',', i == 0 ? first : i == 1 ? second : r.Values)}"));
+
+        TrainingData loaded = SeriesLoader.Load(new MLContext(0), path, Settings(), channels: 6);
+
+        Assert.Equal(rows.Count, loaded.Count);
+        Assert.All(loaded.SeriesLengths!, l => Assert.Equal(100, l));
+        float[] Values(int row) => loaded.RowValues(row)["Series"].Split(',').Select(v => float.Parse(v, CultureInfo.InvariantCulture)).ToArray();
+        static float Parse(string cell) => float.Parse(cell, CultureInfo.InvariantCulture);
+        Assert.Equal(Parse(rows[0].Values[598]), Values(0)[599]);
+        Assert.Equal(Parse(rows[1].Values[101]), Values(1)[100]);
+        Assert.Equal(Parse(rows[1].Values[99]), Values(1)[99]);
+    }
+
+    [Fact]
+    public void ASeriesFileToScoreIsReadWholeWhenItLacksTheTrainingLabelColumn()
+    {
+        var rows = GunPoint();
+        string steps = string.Join(',', Enumerable.Range(0, 150).Select(t => $"t{t}"));
+        string named = Write("named.csv", [$"gesture,{steps}", .. rows.Select(r => $"{r.Label},{string.Join(',', r.Values)}")]);
+        string stepsOnly = Write("steps.csv", [steps, .. rows.Select(r => string.Join(',', r.Values))]);
+        Assert.True(SeriesLoader.HoldsNamedColumn(named, Settings(), "gesture"));
+        Assert.False(SeriesLoader.HoldsNamedColumn(stepsOnly, Settings(), "gesture"));
+
+        // Whole-number readings with numeric classes "1" and "2": many value-only rows start with 1 or 2.
+        string[] Rounded((string Label, string[] Values) r) =>
+            r.Values.Select(v => (Math.Round(2 * double.Parse(v, CultureInfo.InvariantCulture)) + 3).ToString(CultureInfo.InvariantCulture)).ToArray();
+        string labeled = Write("counts.csv", rows.Select(r => $"{(r.Label == "gun" ? 1 : 2)},{string.Join(',', Rounded(r))}"));
+        string valuesOnly = Write("counts-values.csv", rows.Select(r => string.Join(',', Rounded(r))));
+        Assert.Contains(rows, r => Rounded(r)[0] is "1" or "2");
+        Assert.True(SeriesLoader.HoldsLabelColumn(labeled, Settings(), 0, ["1", "2"], modelValues: 150));
+        Assert.False(SeriesLoader.HoldsLabelColumn(valuesOnly, Settings(), 0, ["1", "2"], modelValues: 150));
+    }
+
+    [Fact]
+    public void SeriesLayoutsTheToolDoesNotReadFailWithWhatToDo()
+    {
+        var rows = GunPoint().Take(20).ToList();
+        // One line per time step (id, time, value, label): read as 3-step series, the id would predict the label.
+        string longLayout = Write("long.csv", ["id,time,value,label",
+            .. rows.SelectMany((r, i) => r.Values.Select((v, t) => $"{i},{t},{v},{r.Label}"))]);
+        var error = Assert.Throws<CliException>(() => SeriesLoader.Load(new MLContext(0), longLayout, Settings(label: "label"), channels: 1));
+        Assert.Contains("one line per time step", error.Message, StringComparison.Ordinal);
+        // A folder of one file per series.
+        string folder = Path.Combine(_work, "series-folder", "gun");
+        Directory.CreateDirectory(folder);
+        File.WriteAllLines(Path.Combine(folder, "s0.csv"), rows[0].Values);
+        error = Assert.Throws<CliException>(() => SeriesLoader.Load(new MLContext(0), Path.GetDirectoryName(folder)!, Settings(), channels: 1));
+        Assert.Contains("a folder", error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("not found", error.Message, StringComparison.Ordinal);
+        // Decimal commas with ';' between the values (a European spreadsheet's CSV).
+        string commas = Write("commas.csv", rows.Select((r, i) => $"{(i % 2 == 0 ? "" : r.Label)};{string.Join(';', r.Values.Select(v => v.Replace('.', ',')))}"));
+        error = Assert.Throws<CliException>(() => SeriesLoader.Load(new MLContext(0), commas, Settings(), channels: 1));
+        Assert.Contains("decimals with a point", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]

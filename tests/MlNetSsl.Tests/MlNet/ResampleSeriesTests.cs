@@ -1,5 +1,7 @@
+using System.Globalization;
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using MlNetSsl.Tests.Cli;
 using Xunit;
 
 namespace MlNetSsl.Tests.MlNet;
@@ -87,5 +89,61 @@ public sealed class ResampleSeriesTests
         Assert.Contains("'Series'", error.Message, StringComparison.Ordinal);
         Assert.Throws<ArgumentOutOfRangeException>(() => ml.Transforms.ResampleSeries("Fixed", "Series", channels: 0));
         Assert.Throws<ArgumentOutOfRangeException>(() => ml.Transforms.ResampleSeries("Fixed", "Missing").Fit(data));
+    }
+
+    [Fact]
+    public void MissingValuesTakeThePreviousValueOfTheirChannel()
+    {
+        var ml = new MLContext(0);
+        IDataView data = ml.Data.LoadFromEnumerable(new[] { new Row { Series = [float.NaN, 2, float.NaN, 4, 10, float.NaN, float.NaN, 40] } });
+        float[] linear = Apply(ml.Transforms.ResampleSeries("Fixed", "Series", channels: 2, length: 4).Fit(data), data)[0];
+        Assert.Equal([2f, 2f, 2f, 4f, 10f, 10f, 10f, 40f], linear);
+        var pad = new ResampleSeriesOptions { InputColumnName = "Series", OutputColumnName = "Fixed", Channels = 2, Length = 5, Resampling = SeriesResampling.PadOrTruncate };
+        Assert.Equal([2f, 2f, 2f, 4f, 4f, 10f, 10f, 10f, 40f, 40f], Apply(ml.Transforms.ResampleSeries(pad).Fit(data), data)[0]);
+
+        IDataView empty = ml.Data.LoadFromEnumerable(new[] { new Row { Series = [1, 2] }, new Row { Series = [1, 2, float.NaN, float.NaN] } });
+        var error = Assert.Throws<InvalidDataException>(() => Apply(ml.Transforms.ResampleSeries("Fixed", "Series", channels: 2, length: 4).Fit(empty), empty));
+        Assert.Contains("Row 1", error.Message, StringComparison.Ordinal);
+        Assert.Contains("channel 1", error.Message, StringComparison.Ordinal);
+    }
+
+    private sealed class Labeled
+    {
+        public float[] Series { get; set; } = [];
+        public string Label { get; set; } = "";
+    }
+
+    private sealed class Predicted
+    {
+        public string PredictedLabel { get; set; } = "";
+        public float[] Score { get; set; } = [];
+    }
+
+    [Fact]
+    public void APredictionEngineGivenASeriesWithMissingValuesPredictsAsForTheFilledSeries()
+    {
+        // What the generated Web API does with {"series": [..., "NaN", ...]}: raw GunPoint values into L-BFGS, the model the
+        // search picks when SSL does not win. A NaN used to reach the trainer: NaN scores and an empty label, with status 200.
+        var rows = CliDataLoadingTests.GunPoint()
+            .Select(r => new Labeled { Label = r.Label, Series = r.Values.Select(v => float.Parse(v, CultureInfo.InvariantCulture)).ToArray() }).ToArray();
+        var ml = new MLContext(0);
+        IDataView data = ml.Data.LoadFromEnumerable(rows);
+        ITransformer model = ml.Transforms.ResampleSeries("Fixed", "Series", channels: 1, length: 150)
+            .Append(ml.Transforms.Conversion.MapValueToKey("LabelKey", "Label"))
+            .Append(ml.MulticlassClassification.Trainers.LbfgsMaximumEntropy("LabelKey", "Fixed"))
+            .Append(ml.Transforms.Conversion.MapKeyToValue("PredictedLabel"))
+            .Fit(data);
+        using var engine = ml.Model.CreatePredictionEngine<Labeled, Predicted>(model);
+        foreach (Labeled row in rows.Take(10))
+        {
+            float[] holes = row.Series.Select((v, i) => i % 7 == 0 ? float.NaN : v).ToArray();
+            float[] filled = row.Series.Select((v, i) => i == 0 ? row.Series[1] : i % 7 == 0 ? row.Series[i - 1] : v).ToArray();
+            Predicted withHoles = engine.Predict(new Labeled { Series = holes });
+            float[] scores = withHoles.Score.ToArray();
+            Predicted expected = engine.Predict(new Labeled { Series = filled });
+            Assert.All(scores, s => Assert.True(float.IsFinite(s)));
+            Assert.Equal(expected.PredictedLabel, withHoles.PredictedLabel);
+            Assert.Equal(expected.Score, scores);
+        }
     }
 }
