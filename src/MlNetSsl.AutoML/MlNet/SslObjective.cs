@@ -11,7 +11,7 @@ public enum SslObjectiveKind
     /// <summary>A measure of the embeddings that needs no labels (rotation prediction for images, RankMe otherwise).</summary>
     LabelFree,
 
-    /// <summary>Label-free for images below a number of labels per class (or where a class has one label), cross-validated accuracy otherwise.</summary>
+    /// <summary>Label-free for images below a number of labels per class (or where most classes have one label), cross-validated accuracy otherwise.</summary>
     Auto,
 }
 
@@ -56,8 +56,9 @@ public sealed class SslObjective
 
     /// <summary>
     /// <see cref="LabelFree"/> for images with fewer than <see cref="DefaultMinimumLabelsPerClass"/> labeled rows per
-    /// class on average, and for any input where a class has a single label (nothing can be cross-validated); otherwise
-    /// <see cref="CrossValidatedAccuracy"/> with 5 folds (fewer when the rarest class has fewer labels). Measured on the
+    /// class on average, and for any input where most classes have a single label (cross-validation has nothing to score);
+    /// otherwise <see cref="CrossValidatedAccuracy"/> with 5 folds (fewer when the rarest class of 2 labels or more has
+    /// fewer labels). Measured on the
     /// shared data with a few labels per class, rotation prediction and RankMe ranked CIFAR-10 encoders better than
     /// cross-validation did, and no label-free measure ranked HIGGS encoders better than it, so tabular rows and series
     /// are cross-validated down to 2 labels per class (docs/automl-benchmarks.md, "Label-free ranking"). The result says

@@ -5,9 +5,10 @@ internal static class StratifiedFolds
 {
     /// <summary>
     /// Assigns each row to a fold. The fold count is <paramref name="requestedFolds"/>, reduced to the size of the
-    /// rarest class when that is smaller (but never below 2). Rows of each class, shuffled, are dealt round-robin with
-    /// one counter running across classes, so folds differ in size by at most one row and each class is split as
-    /// evenly as its size allows.
+    /// rarest class of 2 labels or more when that is smaller (but never below 2): a class with a single label is scored
+    /// only in the fold that holds it out, and letting it cut the folds to 2 would halve every other class's training
+    /// rows. Rows of each class, shuffled, are dealt round-robin with one counter running across classes, so folds
+    /// differ in size by at most one row and each class is split as evenly as its size allows.
     /// </summary>
     /// <param name="labels">The class of each labeled row.</param>
     /// <param name="requestedFolds">The requested number of folds (at least 2).</param>
@@ -18,7 +19,7 @@ internal static class StratifiedFolds
         var classes = Enumerable.Range(0, labels.Count).GroupBy(i => labels[i]).OrderBy(g => g.Key).ToList();
         if (classes.Count < 2)
             throw new InvalidOperationException($"Cross-validation needs labeled rows of at least two classes; found {classes.Count}.");
-        int foldCount = Math.Clamp(classes.Min(g => g.Count()), 2, requestedFolds);
+        int foldCount = Math.Clamp(classes.Select(g => g.Count()).Where(n => n >= 2).DefaultIfEmpty(2).Min(), 2, requestedFolds);
         if (labels.Count < foldCount)
             throw new InvalidOperationException($"Cross-validation with {foldCount} folds needs at least {foldCount} labeled rows; found {labels.Count}.");
 

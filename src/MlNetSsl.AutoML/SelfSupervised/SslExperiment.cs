@@ -105,7 +105,7 @@ public sealed class SslExperiment
     }
 
     /// <summary>Sets the objective. Default: <see cref="SslObjective.Auto"/> (cross-validation; label-free for images below
-    /// 5 labels per class, and wherever a class has a single label).</summary>
+    /// 5 labels per class, and wherever most classes have a single label).</summary>
     public SslExperiment SetObjective(SslObjective objective)
     {
         _objective = objective ?? throw new ArgumentNullException(nameof(objective));
@@ -573,13 +573,18 @@ public sealed class SslExperiment
                 // no better than it (docs/automl-benchmarks.md, "Label-free ranking"), so only images fall back to them.
                 bool image = dataset.Shape.Kind == SslInputKind.Image;
                 bool tooFew = image && dataset.LabelsPerClass < _objective.MinimumLabelsPerClass;
-                bool singleton = dataset.RarestClassCount < 2;
-                if (tooFew || singleton)
+                int singletons = dataset.LabeledKeys.GroupBy(k => k).Count(g => g.Count() == 1);
+                // One stray single-label class among well-labeled ones leaves cross-validation its signal (that class is
+                // scored only where it is held out); when most classes have one label there is nothing left to rank by.
+                bool mostlySingletons = 2 * singletons > dataset.ClassCount || dataset.ClassCount - singletons < 2;
+                if (tooFew || mostlySingletons)
                     return (SslObjective.LabelFree, string.Create(CultureInfo.InvariantCulture,
-                        $"Auto chose the label-free objective: {counts}; {(tooFew ? $"images below the threshold of {_objective.MinimumLabelsPerClass} labels per class" : "a class has a single label, so it cannot be cross-validated")}."));
+                        $"Auto chose the label-free objective: {counts}; {(tooFew ? $"images below the threshold of {_objective.MinimumLabelsPerClass} labels per class" : $"{singletons} of the {dataset.ClassCount} classes have a single label, so cross-validation cannot score them")}."));
                 string why = image
                     ? string.Create(CultureInfo.InvariantCulture, $"at least {_objective.MinimumLabelsPerClass} labels per class")
-                    : $"every class has 2 labels or more, and for {dataset.Shape.Kind.ToString().ToLowerInvariant()} rows no label-free measure was found to rank encoders better than cross-validation";
+                    : $"{(singletons == 0 ? "every class has 2 labels or more" : "most classes have 2 labels or more")}, and for {dataset.Shape.Kind.ToString().ToLowerInvariant()} rows no label-free measure was found to rank encoders better than cross-validation";
+                if (singletons > 0)
+                    why += $"; {singletons} class(es) with a single label are scored only in the fold that holds them out (label more rows of them to score them fully)";
                 return (SslObjective.CrossValidatedAccuracy(_objective.Folds), $"Auto chose {_objective.Folds}-fold cross-validated accuracy: {counts}; {why}.");
         }
     }

@@ -193,6 +193,51 @@ public sealed class SslExperimentTests : IDisposable
     }
 
     [Fact]
+    public async Task AStrayClassWithASingleLabelKeepsAutoOnFiveFoldCrossValidationWithTheRawBaselines()
+    {
+        var ml = new MLContext(seed: 1);
+        // 100 labels of two HIGGS classes, and one row labeled with a third class. Auto used to go label-free here, which
+        // leaves the raw-feature baselines out; the two well-labeled classes still make cross-validation meaningful.
+        HiggsRow[] rows = SslExperimentData.HiggsWithHiddenLabels(500, labeledEvery: 5);
+        rows[5].Label = 2;
+        IDataView data = ml.Data.LoadFromEnumerable(rows);
+        SslExperimentResult result = await ml.SelfSupervisedExperiment()
+            .SetDataset(data).SetInputColumn("Features")
+            .SetMaxTrials(1)
+            .RunAsync();
+        _output.WriteLine(result.ObjectiveExplanation);
+
+        Assert.Equal(SslObjectiveKind.CrossValidatedAccuracy, result.Objective!.Kind);
+        Assert.Contains("5-fold cross-validation", result.ObjectiveExplanation);
+        Assert.Contains("1 class(es) with a single label are scored only in the fold that holds them out", result.ObjectiveExplanation);
+        Assert.Equal(SslFeatureSource.RawFeatures, result.Trials.Single().Parameters.AsType<SslTrialParameters>().Features);
+        ((IDisposable)result.BestTrial.Model).Dispose();
+    }
+
+    [Fact]
+    public async Task AutoGoesLabelFreeWhenMostClassesHaveASingleLabel()
+    {
+        var ml = new MLContext(seed: 1);
+        // 40 rows; the labeled ones are two of class 0 and three classes of one label each.
+        HiggsRow[] rows = SslExperimentData.HiggsWithHiddenLabels(40, labeledEvery: 1000);
+        (int Row, float Label)[] labels = [(0, 0), (1, 0), (2, 1), (3, 2), (4, 3)];
+        foreach (var (row, label) in labels) rows[row].Label = label;
+        IDataView data = ml.Data.LoadFromEnumerable(rows);
+        SslExperimentResult result = await ml.SelfSupervisedExperiment()
+            .SetDataset(data).SetInputColumn("Features")
+            .SetSearchSpace(SslSearchSpace.For(data, "Features").WithMethods(SslMethod.Scarf))
+            .SetTuner(SslTuner.Random)
+            .SetScheduler(SslScheduler.Asha(minEpochs: 1, maxEpochs: 1))
+            .SetMaxTrials(1)
+            .RunAsync();
+        _output.WriteLine(result.ObjectiveExplanation);
+
+        Assert.Equal(SslObjectiveKind.LabelFree, result.Objective!.Kind);
+        Assert.Contains("3 of the 4 classes have a single label", result.ObjectiveExplanation);
+        ((IDisposable)result.BestTrial.Model).Dispose();
+    }
+
+    [Fact]
     public async Task TheLabelFreeObjectiveScoresTabularEmbeddingsByRankMeAndSearchesOnlyThem()
     {
         var ml = new MLContext(seed: 1);
