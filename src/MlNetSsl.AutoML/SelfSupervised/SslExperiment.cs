@@ -188,7 +188,8 @@ public sealed class SslExperiment
     /// <summary>Caps every trial segment's time, with a time budget, at <paramref name="fractionOfRemainingBudget"/> of the
     /// budget left when it starts: a segment over its cap fails with a <see cref="TimeoutException"/> and the search goes on,
     /// so one slow configuration cannot take the rest of the budget. The portfolio's entries (<see cref="SetPortfolio"/>),
-    /// learned to be worth their time, are stopped only by the budget itself. Default 0.5; 1 caps only at the budget itself.</summary>
+    /// learned to be worth their time, are stopped only by the budget itself, and so is every segment once the cap would be
+    /// under 3 s (in the budget's last seconds). Default 0.5; 1 caps only at the budget itself.</summary>
     /// <param name="fractionOfRemainingBudget">In (0, 1].</param>
     public SslExperiment SetTrialTimeCap(double fractionOfRemainingBudget)
     {

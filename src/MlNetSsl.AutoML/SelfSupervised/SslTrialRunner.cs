@@ -36,6 +36,15 @@ internal sealed class SslTrialRunner : ITrialRunner
 
     public PretrainingCache Cache => _cache;
 
+    /// <summary>The shortest per-trial time cap applied; below it only the budget stops a trial.</summary>
+    internal static readonly TimeSpan MinimumTimeCap = TimeSpan.FromSeconds(3);
+
+    /// <summary>A segment's time cap: <paramref name="fraction"/> of the budget left, once the search has a metric. In the
+    /// budget's last seconds a share of what is left would fail every trial as over its cap, so below
+    /// <see cref="MinimumTimeCap"/> the budget alone stops a trial (reported as stopped, not failed).</summary>
+    internal static TimeSpan? TimeCap(bool searchHasAMetric, TimeSpan? remainingBudget, double fraction) =>
+        searchHasAMetric && remainingBudget is TimeSpan left && left * fraction >= MinimumTimeCap ? left * fraction : null;
+
     public Task<double> RunAsync(TrialRequest request, CancellationToken cancellationToken)
     {
         SslTrialParameters parameters = request.Parameters.AsType<SslTrialParameters>();
@@ -47,7 +56,7 @@ internal sealed class SslTrialRunner : ITrialRunner
         Parameters family = SslSearchSpace.WithoutEpochs(request.Parameters);
         bool uncapped = _settings.Uncapped?.Contains(family) == true;
         double fraction = uncapped ? 1.0 : _settings.TrialTimeCapFraction;
-        TimeSpan? cap = request.SearchHasAMetric && request.RemainingBudget is TimeSpan left ? left * fraction : null;
+        TimeSpan? cap = TimeCap(request.SearchHasAMetric, request.RemainingBudget, fraction);
         int? epochs = request.Fidelity is null ? SslSearchSpace.TrainingEpochs(request.Parameters) : null;
         // A longer version of a pipeline that has run costs about its time per epoch times its epochs; one that would be
         // cut by the budget is refused at once (the experiment then tries a shorter one) instead of wasting what is left.

@@ -229,6 +229,17 @@ public sealed class SslPortfolioTests : IDisposable
     }
 
     [Fact]
+    public void TheTimeCapIsAShareOfTheBudgetLeftButNotInItsLastSeconds()
+    {
+        Assert.Equal(TimeSpan.FromSeconds(30), SslTrialRunner.TimeCap(true, TimeSpan.FromSeconds(60), 0.5));
+        Assert.Null(SslTrialRunner.TimeCap(false, TimeSpan.FromSeconds(60), 0.5)); // the first result is never cut short
+        Assert.Null(SslTrialRunner.TimeCap(true, null, 0.5)); // no budget
+        // 4.5 s left: a 2.3 s cap failed a LightGBM fit that the budget would have let finish or stopped.
+        Assert.Null(SslTrialRunner.TimeCap(true, TimeSpan.FromSeconds(4.5), 0.5));
+        Assert.Equal(TimeSpan.FromSeconds(3), SslTrialRunner.TimeCap(true, TimeSpan.FromSeconds(6), 0.5));
+    }
+
+    [Fact]
     public async Task PortfolioEntriesAreStoppedOnlyByTheBudgetNotByTheTrialCap()
     {
         // A cap of 0.1% of a 60 s budget (60 ms) would fail every trial after the first; the portfolio's entries are
