@@ -40,7 +40,7 @@ internal static class ModelCommands
             var (model, schema, settings) = LoadModel(ml, parse.GetValue(o.Model)!);
             TrainingData data = LoadData(ml, model, schema, settings, parse.GetValue(dataset)!, o, parse);
             string path = parse.GetValue(output)!;
-            if (embed) WriteEmbeddings(model, data, path);
+            if (embed) WriteEmbeddings(model, parse.GetValue(o.Model)!, data, path);
             else WritePredictions(model, data, path);
             Console.WriteLine($"Wrote {data.Count:N0} rows to {path}.");
             // Unreadable images are left out of the CSV; say which, so a missing row is not a surprise.
@@ -112,20 +112,39 @@ internal static class ModelCommands
         {
             throw new CliException($"{path}: not a loadable ML.NET model ({e.Message}).", e);
         }
-        string runJson = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, "run.json");
-        RunSettings? settings = null;
-        if (File.Exists(runJson))
+        catch (Exception e) when (MissingPart(e) is Exception missing)
         {
-            try
-            {
-                settings = JsonSerializer.Deserialize<RunSettings>(File.ReadAllText(runJson), RunSettings.Json);
-            }
-            catch (JsonException)
-            {
-                // An unreadable run.json only loses the recorded CSV settings; the command-line options still apply.
-            }
+            // The zip names the assemblies (and versions) that wrote its parts; another tool version may not have them.
+            string? wrote = ReadRunSettings(path)?.Versions.GetValueOrDefault("mlnet-ssl");
+            throw new CliException($"{path}: written by {(wrote is null ? "another version of mlnet-ssl or its libraries" : $"mlnet-ssl {wrote}")}, " +
+                $"which this mlnet-ssl ({TrainingRun.Versions()["mlnet-ssl"]}) cannot load ({missing.Message.ReplaceLineEndings(" ").Trim()}); score it with the version " +
+                "that trained it, or train it again with this one.", e);
         }
-        return (model, schema, settings);
+        return (model, schema, ReadRunSettings(path));
+    }
+
+    /// <summary>The assembly or type a model names that this process lacks (ML.NET wraps it in reflection exceptions).</summary>
+    private static Exception? MissingPart(Exception? e)
+    {
+        for (; e is not null; e = e.InnerException)
+            if (e is FileNotFoundException or FileLoadException or TypeLoadException or MissingMethodException) return e;
+        return null;
+    }
+
+    /// <summary>The run.json beside a model, or null when there is none or it cannot be read (that only loses the recorded
+    /// CSV settings; the command-line options still apply).</summary>
+    private static RunSettings? ReadRunSettings(string modelPath)
+    {
+        string runJson = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(modelPath))!, "run.json");
+        if (!File.Exists(runJson)) return null;
+        try
+        {
+            return JsonSerializer.Deserialize<RunSettings>(File.ReadAllText(runJson), RunSettings.Json);
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
     }
 
     private static TrainingData LoadData(MLContext ml, ITransformer model, DataViewSchema schema, RunSettings? settings, string path, Options o, ParseResult parse)
@@ -192,7 +211,7 @@ internal static class ModelCommands
             Enumerable.Range(0, data.Count).Select(r => (IEnumerable<string>)[RowName(data, r), predicted[r], .. scores[r].Select(Format)]));
     }
 
-    private static void WriteEmbeddings(ITransformer model, TrainingData data, string path)
+    private static void WriteEmbeddings(ITransformer model, string modelPath, TrainingData data, string path)
     {
         IDataView view = data.View;
         foreach (ITransformer part in ModelParts.Flatten(model))
@@ -206,7 +225,9 @@ internal static class ModelCommands
                 return;
             }
         }
-        throw new CliException("The model has no self-supervised stage (its search chose raw features or a fine-tuned network), so it has no embedding to write.");
+        throw new CliException($"{modelPath}: the model has no self-supervised stage (its search chose raw features or a fine-tuned network), " +
+            "so it has no embedding to write; the search found a pipeline without a pretrained encoder better on this data " +
+            "(ml.Transforms.SelfSupervised in the MlNetSsl library pretrains one directly).");
     }
 
     private static string RowName(TrainingData data, int row) => data.ImagePaths?[row] ?? data.RowNames[row];

@@ -183,6 +183,42 @@ public sealed class CliCoreTests : IDisposable
         Assert.True(evaluate.ExitCode == 0, evaluate.Stderr);
         Assert.Contains("Confusion matrix", evaluate.Stdout, StringComparison.Ordinal);
 
+        // embed: the embedding of every row when the search kept a pretrained encoder; otherwise one line naming the zip.
+        string embeddings = Path.Combine(_work, "embeddings.csv");
+        var embed = Run("embed", "--model", Path.Combine(run, "Bank.zip"), "--dataset", csv, "--out", embeddings);
+        if (embed.ExitCode == 0)
+            Assert.StartsWith("Row,e0,", File.ReadLines(embeddings).First(), StringComparison.Ordinal);
+        else
+            Assert.Contains("Bank.zip: the model has no self-supervised stage", embed.Stderr, StringComparison.Ordinal);
+
+        // A zip whose parts name newer library versions than this process has (every ", Version=N" made 9...): one line
+        // saying so, not a raw FileNotFoundException.
+        string future = Path.Combine(_work, "Future.zip");
+        using (var source = System.IO.Compression.ZipFile.OpenRead(Path.Combine(run, "Bank.zip")))
+        using (var target = System.IO.Compression.ZipFile.Open(future, System.IO.Compression.ZipArchiveMode.Create))
+        {
+            byte[] marker = System.Text.Encoding.Unicode.GetBytes(", Version=");
+            int renamed = 0;
+            foreach (var entry in source.Entries)
+            {
+                using var memory = new MemoryStream();
+                using (Stream read = entry.Open()) read.CopyTo(memory);
+                byte[] bytes = memory.ToArray();
+                for (int from = 0, at; (at = bytes.AsSpan(from).IndexOf(marker)) >= 0; from += at + marker.Length)
+                {
+                    bytes[from + at + marker.Length] = (byte)'9'; // the major version's first digit (UTF-16, low byte first)
+                    renamed++;
+                }
+                using Stream write = target.CreateEntry(entry.FullName).Open();
+                write.Write(bytes);
+            }
+            Assert.True(renamed > 0, "the model names the assemblies of its parts");
+        }
+        var newerModel = Run("predict", "--model", future, "--dataset", csv, "--out", predictions);
+        Assert.Equal(1, newerModel.ExitCode);
+        Assert.Contains("Future.zip: written by another version of mlnet-ssl or its libraries, which this mlnet-ssl", newerModel.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", newerModel.Stderr, StringComparison.Ordinal);
+
         // Replay without -o: beside the original (Bank-replay), which stays as it was; the same trials (same seed, data, settings).
         string runJson = File.ReadAllText(Path.Combine(run, "run.json"));
         DateTime modelTime = File.GetLastWriteTimeUtc(Path.Combine(run, "Bank.zip"));
