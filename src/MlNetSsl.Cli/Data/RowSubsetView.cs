@@ -75,6 +75,7 @@ internal static class TrainingDataSubsets
             Skipped = data.Skipped,
             IgnoredTopLevel = data.IgnoredTopLevel,
             EmptyClassFolders = data.EmptyClassFolders,
+            IdentifierColumns = data.IdentifierColumns,
             Duplicates = data.Duplicates,
             SizeSummary = data.SizeSummary,
             DecimalMarker = data.DecimalMarker,

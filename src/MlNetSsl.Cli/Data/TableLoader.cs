@@ -21,7 +21,27 @@ internal static class TableLoader
         var inputs = Enumerable.Range(0, table.ColumnCount).Where(c => c != label && !ignored.Contains(c))
             .Select(c => (Index: c, Numeric: table.IsNumeric(c))).ToList();
         if (inputs.Count == 0) throw new CliException($"{path}: no column is left besides the label; keep at least one input column.");
-        return Build(table, inputs, label);
+        return Build(table, inputs, label, identifiers: [.. inputs.Where(i => LooksLikeIdentifier(table, i.Index, i.Numeric)).Select(i => table.Headers[i.Index])]);
+    }
+
+    /// <summary>Whether a column reads like a row identifier: on at least 20 rows, every value present and distinct, and
+    /// either whole numbers that step by 1 in file order (a row number) or single words (codes such as "P-00017").</summary>
+    internal static bool LooksLikeIdentifier(CsvTable table, int column, bool numeric)
+    {
+        int rows = table.Rows.Count;
+        if (rows < 20) return false;
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (string[] row in table.Rows)
+            if (CsvTable.IsMissing(row[column]) || !seen.Add(row[column])) return false;
+        if (!numeric) return table.Rows.All(r => !r[column].Any(char.IsWhiteSpace));
+        double? previous = null;
+        foreach (string[] row in table.Rows)
+        {
+            if (!table.IsNumber(row[column], out float value) || value != MathF.Round(value)) return false;
+            if (previous is double p && value - p != 1) return false;
+            previous = value;
+        }
+        return true;
     }
 
     /// <summary>Loads a CSV for a trained model: its input columns are found by name (or Col{index} without a header).</summary>
@@ -80,7 +100,9 @@ internal static class TableLoader
         : column.Texts![row];
 
     /// <param name="names">The model's column names of <paramref name="inputs"/>, when they are not the file's.</param>
-    private static TrainingData Build(CsvTable table, List<(int Index, bool Numeric)> inputs, int? labelIndex, string[]? names = null)
+    /// <param name="identifiers">Training: the input columns that look like row identifiers.</param>
+    private static TrainingData Build(CsvTable table, List<(int Index, bool Numeric)> inputs, int? labelIndex, string[]? names = null,
+        IReadOnlyList<string>? identifiers = null)
     {
         int rows = table.Rows.Count;
         var columns = new List<TableColumn>();
@@ -135,6 +157,7 @@ internal static class TableLoader
             RowValues = RowValuesOf(schema, columns),
             DecimalMarker = table.DecimalMarker,
             Duplicates = duplicates,
+            IdentifierColumns = identifiers ?? [],
             SizeSummary = [string.Create(CultureInfo.InvariantCulture,
                 $"{rows:N0} rows x {inputs.Count} input columns ({inputs.Count(i => i.Numeric)} numeric, {inputs.Count(i => !i.Numeric)} text); separator '{(table.Separator == '\t' ? "\\t" : table.Separator)}', header {(table.HasHeader ? "yes" : "no")}" +
                 $"{(table.DecimalMarker == ',' ? ", decimal comma" : "")}")],

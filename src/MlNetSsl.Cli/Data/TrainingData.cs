@@ -53,6 +53,10 @@ internal sealed class TrainingData
     /// <summary>Images (training): class folders without a readable image, so no class of that name is learned.</summary>
     public IReadOnlyList<string> EmptyClassFolders { get; init; } = [];
 
+    /// <summary>CSV (training): input columns that look like row identifiers (every value distinct, and consecutive
+    /// integers or single words), which a model can fit to the row order instead of the rows.</summary>
+    public IReadOnlyList<string> IdentifierColumns { get; init; } = [];
+
     public IReadOnlyList<IReadOnlyList<string>> Duplicates { get; init; } = [];
 
     public IReadOnlyList<string> SizeSummary { get; init; } = [];

@@ -98,6 +98,15 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
                 $"move them into a class folder, or into '{settings.UnlabeledFolder}' to pretrain on them unlabeled.");
         }
 
+        if (all.IdentifierColumns.Count > 0)
+        {
+            string ids = string.Join(", ", all.IdentifierColumns.Select(c => $"'{c}'"));
+            string identifiers = $"Column(s) {ids} look like row identifiers (every value distinct: consecutive whole numbers or single words); " +
+                $"the search reads them as inputs, and a model can learn the row order from them. If they are identifiers, leave them out with --ignore-cols {string.Join(",", all.IdentifierColumns)}.";
+            log.Always(identifiers);
+            _notes.Add(identifiers);
+        }
+
         if (all.EmptyClassFolders.Count > 0)
         {
             string empty = $"Class folder(s) without a readable image, so not learned as classes: {string.Join(", ", all.EmptyClassFolders.Take(5).Select(f => $"'{f}'"))}" +

@@ -58,6 +58,25 @@ public sealed class CliHeterogeneousTableTests : IDisposable
     }
 
     [Fact]
+    public void RowNumbersAndCodesAreNamedAsLikelyIdentifiersAndOrdinaryColumnsAreNot()
+    {
+        string[][] rows = Abalone(60);
+        // id: 101, 102, ... (a row number); code: one distinct word per row; even: distinct whole numbers that step by 2;
+        // note: distinct free text (spaces); sex and length: the real columns, with repeats.
+        string path = Path.Combine(_work, "ids.csv");
+        File.WriteAllLines(path, ["id,code,even,note,sex,length,rings",
+            .. rows.Select((r, i) => $"{101 + i},P-{i:00000},{2 * i},row {i} fine,{r[0]},{r[1]},{r[8]}")]);
+
+        Assert.Equal(["id", "code"], TableLoader.LoadForTraining(path, Settings("rings")).IdentifierColumns);
+        // Under 20 rows nothing is called an identifier (every column of a tiny table is mostly distinct).
+        File.WriteAllLines(path, ["id,code,sex,length,rings", .. rows.Take(19).Select((r, i) => $"{101 + i},P-{i:00000},{r[0]},{r[1]},{r[8]}")]);
+        Assert.Empty(TableLoader.LoadForTraining(path, Settings("rings")).IdentifierColumns);
+        // A repeated or missing value: not an identifier.
+        File.WriteAllLines(path, ["id,sex,length,rings", .. rows.Select((r, i) => $"{(i == 30 ? "" : (101 + i).ToString())},{r[0]},{r[1]},{r[8]}")]);
+        Assert.Empty(TableLoader.LoadForTraining(path, Settings("rings")).IdentifierColumns);
+    }
+
+    [Fact]
     public void AQuoteInsideAnUnquotedCellIsAnOrdinaryCharacter()
     {
         string[][] rows = Abalone(30);
