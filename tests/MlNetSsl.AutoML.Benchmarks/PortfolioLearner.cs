@@ -60,6 +60,7 @@ internal static class PortfolioLearner
         string[]? saved = measurementsFile is null ? null : File.ReadAllLines(measurementsFile);
         var ml = new MLContext(seed: 1);
         var learned = new Dictionary<string, List<(Candidate Candidate, SslPortfolioBuilder.Step Step)>>();
+        var learnedBelowMinLabels = new Dictionary<string, IReadOnlyList<SslPortfolioBuilder.Step>>();
         foreach (string kindName in kinds)
         {
             SslInputKind kind = Enum.Parse<SslInputKind>(kindName, ignoreCase: true);
@@ -106,11 +107,27 @@ internal static class PortfolioLearner
             Console.WriteLine("(Gain 0: raises no benchmark dataset's best; kept last for data where it might.)");
             Console.WriteLine();
             learned[kind.ToString()] = order.Select(s => (candidates.Single(c => c.Name == s.Candidate), s)).ToList();
+            // Data with fewer labeled rows than an entry's minimum never runs that entry, and the entries it outranked may
+            // be worth their time there (plain fine-tuning where FixMatch is ruled out): a second order without them.
+            if (candidates.Where(c => c.MinLabeledRows is not null).Select(c => c.MinLabeledRows!.Value).DefaultIfEmpty().Min() is int below and > 0)
+            {
+                IReadOnlyList<SslPortfolioBuilder.Step> fewer = SslPortfolioBuilder.Order(
+                    measurements.Where(m => candidates.Single(c => c.Name == m.Candidate).MinLabeledRows is null).ToList(),
+                    name => PretrainingKey(candidates.Single(c => c.Name == name)));
+                Console.WriteLine($"Learned {kind} order below {below} labeled rows (without the entries that need more):");
+                Console.WriteLine();
+                Console.WriteLine("| place | candidate | gain | seconds |");
+                Console.WriteLine("|---|---|---|---|");
+                for (int i = 0; i < fewer.Count; i++)
+                    Console.WriteLine(FormattableString.Invariant($"| {i + 1} | {fewer[i].Candidate} | {fewer[i].Gain:0.000} | {fewer[i].Seconds:0.0} |"));
+                Console.WriteLine();
+                learnedBelowMinLabels[kind.ToString()] = fewer;
+            }
         }
         if (write)
         {
             string path = portfolioFile ?? throw new InvalidOperationException("--write needs the repository (run it from the repository with dotnet run).");
-            string json = Rewrite(File.ReadAllText(path), learned, kinds);
+            string json = Rewrite(File.ReadAllText(path), learned, learnedBelowMinLabels);
             string temporary = path + ".tmp";
             File.WriteAllText(temporary, json);
             File.Move(temporary, path, overwrite: true);
@@ -205,7 +222,8 @@ internal static class PortfolioLearner
     }
 
     /// <summary>The data file with the learned kinds' entries replaced (in their learned order) and its "about" saying how.</summary>
-    private static string Rewrite(string json, Dictionary<string, List<(Candidate Candidate, SslPortfolioBuilder.Step Step)>> learned, IReadOnlyList<string> kinds)
+    private static string Rewrite(string json, Dictionary<string, List<(Candidate Candidate, SslPortfolioBuilder.Step Step)>> learned,
+        Dictionary<string, IReadOnlyList<SslPortfolioBuilder.Step>> learnedBelowMinLabels)
     {
         using JsonDocument current = JsonDocument.Parse(json);
         var buffer = new MemoryStream();
@@ -234,6 +252,15 @@ internal static class PortfolioLearner
                     if (candidate.MaxRows is long max) writer.WriteNumber("maxRows", max);
                     writer.WriteNumber("learnedGain", Math.Round(step.Gain, 4));
                     writer.WriteNumber("learnedSeconds", Math.Round(step.Seconds, 1));
+                    if (learnedBelowMinLabels.TryGetValue(kind.Name, out var fewer)
+                        && fewer.Select((s, i) => (Step: s, Place: i + 1)).FirstOrDefault(p => p.Step.Candidate == candidate.Name) is { Step: not null } few)
+                    {
+                        writer.WriteStartObject("belowMinLabeledRows");
+                        writer.WriteNumber("place", few.Place);
+                        writer.WriteNumber("learnedGain", Math.Round(few.Step.Gain, 4));
+                        writer.WriteNumber("learnedSeconds", Math.Round(few.Step.Seconds, 1));
+                        writer.WriteEndObject();
+                    }
                     writer.WritePropertyName("settings");
                     using (JsonDocument settings = JsonDocument.Parse(candidate.Settings)) settings.RootElement.WriteTo(writer);
                     writer.WriteEndObject();
@@ -254,7 +281,9 @@ internal static class PortfolioLearner
         "Each entry's settings change the search space's default configuration (dotted option paths); a setting whose",
         "option is not in the space is ignored (Pretraining.Epochs under a scheduler: the fidelity sets the epochs), and",
         "an entry whose values the space does not offer is skipped. minLabeledRows / maxRows restrict an entry to datasets",
-        "of that size. Entries that share their Pretraining options reuse one pretrained encoder from the cache.",
+        "of that size. Entries that share their Pretraining options reuse one pretrained encoder from the cache. On data",
+        "with fewer labeled rows than the smallest minLabeledRows of its kind, belowMinLabeledRows gives each remaining",
+        "entry's place and gain in the order learned without the entries that need more labels.",
         $"Learned ({string.Join(", ", learnedKinds)}) with",
         "  dotnet run -c Release --project tests/MlNetSsl.AutoML.Benchmarks -- portfolio-learn --kinds Tabular,Image --write",
         "which runs every candidate alone on the shared tables (banknote, abalone, horse-colic, white wine, HIGGS) and on",

@@ -24,20 +24,31 @@ internal static class SslPortfolio
     /// <summary>The portfolio's entries for a dataset, as configurations of <paramref name="space"/> (entries whose values
     /// the space does not offer, that do not fit the dataset's size, or that repeat an earlier entry once reduced to what
     /// their trial reads, are left out), with their names and whether the learning run found them worth their time (a
-    /// measured gain above 0, or no measurement: a hand-ordered list).</summary>
+    /// measured gain above 0, or no measurement: a hand-ordered list). With fewer labeled rows than the smallest
+    /// <c>minLabeledRows</c> of the kind, the entries come in the order learned without the entries that need more
+    /// (<c>belowMinLabeledRows</c>), with its gains.</summary>
     public static IReadOnlyList<(string Name, Parameters Configuration, bool Gainful)> For(SearchSpace space, SslInputKind kind, long rows, int labeledRows)
     {
         var result = new List<(string, Parameters, bool)>();
         var seen = new HashSet<Parameters>();
-        if (!Data.Value.Document.RootElement.GetProperty("portfolios").TryGetProperty(kind.ToString(), out JsonElement entries)) return result;
-        foreach (JsonElement entry in entries.EnumerateArray())
+        if (!Data.Value.Document.RootElement.GetProperty("portfolios").TryGetProperty(kind.ToString(), out JsonElement list)) return result;
+        IEnumerable<JsonElement> entries = list.EnumerateArray().ToArray();
+        // Below every entry's label minimum the order learned without those entries applies (its places and gains).
+        int? fewest = entries.Where(e => e.TryGetProperty("minLabeledRows", out _)).Select(e => (int?)e.GetProperty("minLabeledRows").GetInt32()).Min();
+        bool belowMinimum = fewest is int minimum && labeledRows < minimum;
+        if (belowMinimum)
+            entries = entries.Where(e => e.TryGetProperty("belowMinLabeledRows", out _))
+                .OrderBy(e => e.GetProperty("belowMinLabeledRows").GetProperty("place").GetInt32())
+                .Concat(entries.Where(e => !e.TryGetProperty("belowMinLabeledRows", out _)));
+        foreach (JsonElement entry in entries)
         {
             if (entry.TryGetProperty("maxLabeledRows", out JsonElement maxLabeled) && labeledRows > maxLabeled.GetInt32()) continue;
             if (entry.TryGetProperty("minLabeledRows", out JsonElement minLabeled) && labeledRows < minLabeled.GetInt32()) continue;
             if (entry.TryGetProperty("maxRows", out JsonElement maxRows) && rows > maxRows.GetInt64()) continue;
             Parameters configuration = Configure(space, entry.GetProperty("settings"));
             if (!space.Contains(configuration) || SslSearchSpace.EffectiveConfiguration(configuration) is not { } reduced || !seen.Add(reduced)) continue;
-            bool gainful = !entry.TryGetProperty("learnedGain", out JsonElement gain) || gain.GetDouble() > 0;
+            JsonElement learned = belowMinimum && entry.TryGetProperty("belowMinLabeledRows", out JsonElement below) ? below : entry;
+            bool gainful = !learned.TryGetProperty("learnedGain", out JsonElement gain) || gain.GetDouble() > 0;
             result.Add((entry.GetProperty("name").GetString()!, configuration, gainful));
         }
         return result;

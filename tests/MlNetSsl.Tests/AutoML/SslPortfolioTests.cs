@@ -34,6 +34,15 @@ public sealed class SslPortfolioTests : IDisposable
         Assert.Contains(SslPortfolio.For(imageSpace, SslInputKind.Image, 5000, 500), e => e.Name.Contains("FixMatch"));
         Assert.DoesNotContain(SslPortfolio.For(imageSpace, SslInputKind.Image, 5000, 40), e => e.Name.Contains("FixMatch"));
         Assert.DoesNotContain(SslPortfolio.For(imageSpace, SslInputKind.Image, 50_000, 500), e => e.Name.Contains("raw pixels"));
+        // With 50 labels or more the learned order fine-tunes with FixMatch second; below 50 the order learned without the
+        // FixMatch entries applies, where plain fine-tuning is second and worth its time (it was gain 0 behind FixMatch).
+        var many = SslPortfolio.For(imageSpace, SslInputKind.Image, 5000, 500);
+        Assert.Contains("FixMatch", many[1].Name, StringComparison.Ordinal);
+        Assert.DoesNotContain(many, e => e.Name == "SSL + fine-tuning, 10 epochs" && e.Gainful);
+        var few = SslPortfolio.For(imageSpace, SslInputKind.Image, 5000, 40);
+        Assert.Equal(["short SSL + L-BFGS probe", "SSL + fine-tuning, 10 epochs"], few.Take(2).Select(e => e.Name));
+        Assert.Equal([true, true], few.Take(2).Select(e => e.Gainful));
+        Assert.All(few.Skip(2), e => Assert.False(e.Gainful));
 
         // Without raw input in the space its entries are skipped, not run outside the space.
         SslSearchSpace pretrainedOnly = SslSearchSpace.For(SslInputKind.Tabular).WithoutRawFeatures();
