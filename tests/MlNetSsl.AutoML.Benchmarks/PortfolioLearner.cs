@@ -42,6 +42,7 @@ internal static class PortfolioLearner
             new("SSL + fine-tuning, 10 epochs", """{ "Features": "SelfSupervised", "Downstream.Trainer": "FineTune", "Downstream.FineTuneEpochs": 10 }"""),
             new("SSL + FixMatch fine-tuning, 10 epochs", """{ "Features": "SelfSupervised", "Downstream.Trainer": "FineTune", "Downstream.SemiSupervised": true, "Downstream.FineTuneEpochs": 10 }""", MinLabeledRows: 50),
             new("short SSL + FixMatch fine-tuning, 10 epochs", """{ "Features": "SelfSupervised", "Pretraining.Epochs": 3, "Downstream.Trainer": "FineTune", "Downstream.SemiSupervised": true, "Downstream.FineTuneEpochs": 10 }""", MinLabeledRows: 50),
+            new("short SSL + FixMatch fine-tuning, 25 epochs", """{ "Features": "SelfSupervised", "Pretraining.Epochs": 3, "Downstream.Trainer": "FineTune", "Downstream.SemiSupervised": true, "Downstream.FineTuneEpochs": 25 }""", MinLabeledRows: 50),
         ],
     };
 
@@ -54,9 +55,11 @@ internal static class PortfolioLearner
     /// <param name="portfolioFile">The data file.</param>
     /// <param name="measurementsFile">A saved output of an earlier run: its measurement rows are read instead of measuring again.</param>
     /// <param name="imagePools">The CIFAR-10 pool sizes the image candidates run on.</param>
+    /// <param name="only">Measure only these candidates (names); their rows can then be added to a saved output.</param>
     public static async Task<int> RunAsync(string dataRoot, IReadOnlyList<string> kinds, bool write, string? portfolioFile, string? measurementsFile,
-        IReadOnlyList<int> imagePools)
+        IReadOnlyList<int> imagePools, IReadOnlyList<string>? only = null)
     {
+        if (only is not null && write) throw new ArgumentException("--candidates measures a few candidates; add their rows to a saved output, then --write from it.");
         string[]? saved = measurementsFile is null ? null : File.ReadAllLines(measurementsFile);
         var ml = new MLContext(seed: 1);
         var learned = new Dictionary<string, List<(Candidate Candidate, SslPortfolioBuilder.Step Step)>>();
@@ -66,6 +69,12 @@ internal static class PortfolioLearner
             SslInputKind kind = Enum.Parse<SslInputKind>(kindName, ignoreCase: true);
             if (!Candidates.TryGetValue(kind, out Candidate[]? candidates))
                 throw new ArgumentException($"No candidates for {kind}; learn Tabular or Image.");
+            if (only is not null)
+            {
+                string[] unknown = only.Where(n => candidates.All(c => c.Name != n)).ToArray();
+                if (unknown.Length > 0) throw new ArgumentException($"No {kind} candidate named {string.Join(", ", unknown.Select(n => $"'{n}'"))}.");
+                candidates = candidates.Where(c => only.Contains(c.Name)).ToArray();
+            }
             string[]? savedSection = saved is null ? null : Section(saved, kind);
             Dataset[] datasets = savedSection is null ? Datasets(ml, dataRoot, kind, imagePools) : SavedDatasets(savedSection, candidates);
             var measurements = new List<SslPortfolioBuilder.Measurement>();

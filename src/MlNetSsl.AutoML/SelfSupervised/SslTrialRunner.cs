@@ -36,6 +36,9 @@ internal sealed class SslTrialRunner : ITrialRunner
 
     public PretrainingCache Cache => _cache;
 
+    /// <summary>What a longer version of a pipeline is priced at, per epoch, against its shorter run's time per epoch.</summary>
+    internal const double LengtheningCostMargin = 1.2;
+
     /// <summary>The shortest per-trial time cap applied; below it only the budget stops a trial.</summary>
     internal static readonly TimeSpan MinimumTimeCap = TimeSpan.FromSeconds(3);
 
@@ -58,14 +61,16 @@ internal sealed class SslTrialRunner : ITrialRunner
         double fraction = uncapped ? 1.0 : _settings.TrialTimeCapFraction;
         TimeSpan? cap = TimeCap(request.SearchHasAMetric, request.RemainingBudget, fraction);
         int? epochs = request.Fidelity is null ? SslSearchSpace.TrainingEpochs(request.Parameters) : null;
-        // A longer version of a pipeline that has run costs about its time per epoch times its epochs; one that would be
-        // cut by the budget is refused at once (the experiment then tries a shorter one) instead of wasting what is left.
+        // A longer version of a pipeline that has run costs about its time per epoch times its epochs, and some more (a
+        // FixMatch epoch gets dearer as more pseudo-labels pass the threshold: a 26-epoch version priced at 191 s from its
+        // 16-epoch run did not finish in 217 s); one that would be cut by the budget is refused at once (the experiment
+        // then tries a shorter one) instead of wasting what is left.
         if (uncapped && epochs is int wanted && request.RemainingBudget is TimeSpan budgetLeft
             && _costs.TryGetValue(family, out (int Epochs, double Seconds) shorter) && wanted > shorter.Epochs
-            && shorter.Seconds * wanted / shorter.Epochs is double predicted && predicted > budgetLeft.TotalSeconds)
+            && LengtheningCostMargin * shorter.Seconds * wanted / shorter.Epochs is double predicted && predicted > budgetLeft.TotalSeconds)
             return Task.FromException<double>(new TimeoutException(string.Create(CultureInfo.InvariantCulture,
                 $"Trial {request.TrialId} was not started: at {wanted} epochs it would need about {predicted:0} s (its {shorter.Epochs}-epoch " +
-                $"version took {shorter.Seconds:0.#} s), more than the {budgetLeft.TotalSeconds:0} s of budget left.")));
+                $"version took {shorter.Seconds:0.#} s; {LengtheningCostMargin:0.##}x per epoch as margin), more than the {budgetLeft.TotalSeconds:0} s of budget left.")));
         using var capped = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         if (cap is TimeSpan limit) capped.CancelAfter(limit > TimeSpan.Zero ? limit : TimeSpan.Zero);
         try
