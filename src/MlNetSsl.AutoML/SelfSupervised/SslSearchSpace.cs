@@ -203,6 +203,20 @@ public sealed class SslSearchSpace : SearchSpace
             : (PretrainingOption, nameof(SslPretrainingParameters.Epochs));
     }
 
+    /// <summary>Whether lengthening <paramref name="configuration"/> trains its fine-tuning longer (a fine-tuned or
+    /// from-scratch network) rather than its pretraining.</summary>
+    internal static bool LengthensFineTuning(Parameters configuration) => TrainingEpochsPath(configuration)?.Outer == DownstreamOption;
+
+    /// <summary>A configuration without the epochs lengthening changes (<see cref="TrainingEpochs"/>): what it and its
+    /// lengthened versions have in common, while a version with other pretraining epochs stays apart.</summary>
+    internal static Parameters WithoutTrainingEpochs(Parameters configuration)
+    {
+        if (TrainingEpochsPath(configuration) is not (string outer, string inner)) return configuration;
+        return new Parameters(configuration.Select(option => option.Key == outer && option.Value is Parameters nested
+            ? new KeyValuePair<string, object>(option.Key, new Parameters(nested.Where(o => o.Key != inner)))
+            : option));
+    }
+
     /// <summary>A configuration without its epoch options (pretraining and fine-tuning): what a configuration and its
     /// lengthened versions (<see cref="Lengthened"/>) have in common.</summary>
     internal static Parameters WithoutEpochs(Parameters configuration)

@@ -24,7 +24,9 @@ internal sealed class SslTrialRunner : ITrialRunner
     private (IDataView Train, IDataView Test)[][]? _rawFolds;
     // The last measured run of each configuration without its epochs (SslSearchSpace.WithoutEpochs): its epochs and
     // seconds, to price its longer versions. Single-fidelity trials only; empty after a resume (nothing is refused then).
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<Parameters, (int Epochs, double Seconds)> _costs = new();
+    // What each pipeline cost at the epochs it ran, keyed by its configuration without the epochs lengthening changes.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<Parameters, (int Epochs, double Seconds, double PretrainingSeconds)> _costs = new();
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<int, double> _pretrainingSeconds = new();
 
     public SslTrialRunner(Settings settings)
     {
@@ -38,6 +40,11 @@ internal sealed class SslTrialRunner : ITrialRunner
 
     /// <summary>What a longer version of a pipeline is priced at, per epoch, against its shorter run's time per epoch.</summary>
     internal const double LengtheningCostMargin = 1.2;
+
+    /// <summary>The time a longer version of a pipeline should take, with the margin: the shorter version's time per epoch
+    /// times <paramref name="wanted"/> epochs; for a longer fine-tuning, of its time past pretraining (the encoder is cached).</summary>
+    internal static double PredictedSeconds((int Epochs, double Seconds, double PretrainingSeconds) shorter, int wanted, bool fineTuning) =>
+        LengtheningCostMargin * (fineTuning ? Math.Max(0, shorter.Seconds - shorter.PretrainingSeconds) : shorter.Seconds) * wanted / shorter.Epochs;
 
     /// <summary>The shortest per-trial time cap applied; below it only the budget stops a trial.</summary>
     internal static readonly TimeSpan MinimumTimeCap = TimeSpan.FromSeconds(3);
@@ -65,12 +72,18 @@ internal sealed class SslTrialRunner : ITrialRunner
         // FixMatch epoch gets dearer as more pseudo-labels pass the threshold: a 26-epoch version priced at 191 s from its
         // 16-epoch run did not finish in 217 s); one that would be cut by the budget is refused at once (the experiment
         // then tries a shorter one) instead of wasting what is left.
+        // Only the epochs lengthening changes differ between the versions (a FixMatch run from a 3-epoch encoder is not
+        // priced from one from a 10-epoch encoder); a longer fine-tuning reuses the cached encoder, so only the shorter
+        // version's time past its pretraining scales.
+        Parameters costKey = SslSearchSpace.WithoutTrainingEpochs(request.Parameters);
         if (uncapped && epochs is int wanted && request.RemainingBudget is TimeSpan budgetLeft
-            && _costs.TryGetValue(family, out (int Epochs, double Seconds) shorter) && wanted > shorter.Epochs
-            && LengtheningCostMargin * shorter.Seconds * wanted / shorter.Epochs is double predicted && predicted > budgetLeft.TotalSeconds)
+            && _costs.TryGetValue(costKey, out var shorter) && wanted > shorter.Epochs
+            && PredictedSeconds(shorter, wanted, SslSearchSpace.LengthensFineTuning(request.Parameters)) is double predicted
+            && predicted > budgetLeft.TotalSeconds)
             return Task.FromException<double>(new TimeoutException(string.Create(CultureInfo.InvariantCulture,
                 $"Trial {request.TrialId} was not started: at {wanted} epochs it would need about {predicted:0} s (its {shorter.Epochs}-epoch " +
-                $"version took {shorter.Seconds:0.#} s; {LengtheningCostMargin:0.##}x per epoch as margin), more than the {budgetLeft.TotalSeconds:0} s of budget left.")));
+                $"version took {shorter.Seconds:0.#} s, {shorter.PretrainingSeconds:0.#} s of it pretraining; {LengtheningCostMargin:0.##}x per epoch as margin), " +
+                $"more than the {budgetLeft.TotalSeconds:0} s of budget left.")));
         using var capped = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         if (cap is TimeSpan limit) capped.CancelAfter(limit > TimeSpan.Zero ? limit : TimeSpan.Zero);
         try
@@ -82,7 +95,8 @@ internal sealed class SslTrialRunner : ITrialRunner
                 SslFeatureSource.SupervisedFromScratch => RunFromScratch(request, parameters, capped.Token),
                 _ => RunSelfSupervised(request, parameters, capped.Token), // with or without the raw features beside
             };
-            if (epochs is int trained) _costs[family] = (trained, clock.Elapsed.TotalSeconds);
+            if (epochs is int trained)
+                _costs[costKey] = (trained, clock.Elapsed.TotalSeconds, _pretrainingSeconds.TryRemove(request.TrialId, out double pretraining) ? pretraining : 0);
             return Task.FromResult(metric);
         }
         catch (Exception e) when (capped.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
@@ -160,6 +174,7 @@ internal sealed class SslTrialRunner : ITrialRunner
         var ml = new MLContext(request.Seed);
         using CancellationTokenRegistration stop = CrossValidation.CancelWith(ml, cancellationToken);
         PretrainingOutcome outcome = _cache.Pretrain(ml, _settings.Dataset.Data, options, CacheKey(request), cancellationToken);
+        _pretrainingSeconds[request.TrialId] = outcome.Duration.TotalSeconds;
         using SelfSupervisedTransformer stage = outcome.Transformer;
 
         var evaluation = Stopwatch.StartNew();

@@ -100,6 +100,30 @@ public sealed class IncumbentScaleUpTests
     }
 
     [Fact]
+    public void ALongerVersionIsPricedFromItsOwnShorterRunPastThePretraining()
+    {
+        SslSearchSpace space = SslSearchSpace.For(SslInputKind.Image);
+        var entries = SslPortfolio.For(space, SslInputKind.Image, rows: 5000, labeledRows: 500);
+        Parameters shortEncoder = entries.Single(e => e.Name == "short SSL + FixMatch fine-tuning, 10 epochs").Configuration;
+        Parameters longEncoder = entries.Single(e => e.Name == "SSL + FixMatch fine-tuning, 10 epochs").Configuration;
+        Parameters probe = entries.Single(e => e.Name == "short SSL + L-BFGS probe").Configuration;
+
+        // FixMatch from the 3-epoch encoder and its 25-epoch version share a price; from the 10-epoch encoder is another
+        // pipeline (priced from it, a 25-epoch run from the 3-epoch encoder was refused at 533 s; it takes about 230 s).
+        Assert.Equal(SslSearchSpace.WithoutTrainingEpochs(shortEncoder), SslSearchSpace.WithoutTrainingEpochs(SslSearchSpace.Lengthened(space, shortEncoder, 2.5)!));
+        Assert.NotEqual(SslSearchSpace.WithoutTrainingEpochs(shortEncoder), SslSearchSpace.WithoutTrainingEpochs(longEncoder));
+        Assert.True(SslSearchSpace.LengthensFineTuning(shortEncoder));
+        Assert.False(SslSearchSpace.LengthensFineTuning(probe));
+        // A probe lengthens its pretraining: the key keeps the fine-tuning settings, drops the pretraining epochs.
+        Assert.Equal(SslSearchSpace.WithoutTrainingEpochs(probe), SslSearchSpace.WithoutTrainingEpochs(SslSearchSpace.Lengthened(space, probe, 2.5)!));
+
+        // 10 epochs took 100 s, 30 s of it pretraining (cached for the longer run): 25 epochs, with the 20% margin, 210 s.
+        Assert.Equal(210, SslTrialRunner.PredictedSeconds((10, 100, 30), 25, fineTuning: true), 6);
+        // Pretraining longer pays for all of it again: 8 epochs from a 3-epoch run of 30 s, 96 s.
+        Assert.Equal(96, SslTrialRunner.PredictedSeconds((3, 30, 28), 8, fineTuning: false), 6);
+    }
+
+    [Fact]
     public void TheOneStandardErrorRuleKeepsTheLongestOfAConfigurationsLengthsWithinTheError()
     {
         SslSearchSpace space = SslSearchSpace.For(SslInputKind.Image);
