@@ -93,11 +93,11 @@ internal static class PortfolioLearner
                         Console.WriteLine($"| {dataset.Name} | {candidate.Name} | not run (size limits) | - | - | - | - |");
                         continue;
                     }
-                    (SslPortfolioBuilder.Measurement m, double? cv) = savedSection is null ? await Measure(ml, dataset, candidate)
+                    (SslPortfolioBuilder.Measurement m, double? cv, string load) = savedSection is null ? await Measure(ml, dataset, candidate)
                         : Saved(savedSection, dataset.Name, candidate.Name);
                     onDataset.Add(m);
                     Console.WriteLine(FormattableString.Invariant(
-                        $"| {dataset.Name} | {candidate.Name} | {100 * m.Value:0.0} | {m.Seconds:0.0} s | {m.PretrainingSeconds:0.0} s | {(cv is double v ? $"{100 * v:0.0}" : "failed")} | {LoadAverage()} |"));
+                        $"| {dataset.Name} | {candidate.Name} | {100 * m.Value:0.0} | {m.Seconds:0.0} s | {m.PretrainingSeconds:0.0} s | {(cv is double v ? $"{100 * v:0.0}" : "failed")} | {load} |"));
                 }
                 // A candidate the dataset's size rules out adds nothing there and costs nothing (the experiment skips it).
                 double worst = onDataset.Min(m => m.Value);
@@ -107,12 +107,7 @@ internal static class PortfolioLearner
             }
             IReadOnlyList<SslPortfolioBuilder.Step> order = SslPortfolioBuilder.Order(measurements, name => PretrainingKey(candidates.Single(c => c.Name == name)));
             Console.WriteLine();
-            Console.WriteLine($"Learned {kind} order (gain: mean rise of the best scaled test accuracy so far; seconds: mean cost at that place):");
-            Console.WriteLine();
-            Console.WriteLine("| place | candidate | gain | seconds |");
-            Console.WriteLine("|---|---|---|---|");
-            for (int i = 0; i < order.Count; i++)
-                Console.WriteLine(FormattableString.Invariant($"| {i + 1} | {order[i].Candidate} | {order[i].Gain:0.000} | {order[i].Seconds:0.0} |"));
+            PrintOrder($"Learned {kind} order (gain: mean rise of the best scaled test accuracy so far; seconds: mean cost at that place):", order);
             Console.WriteLine("(Gain 0: raises no benchmark dataset's best; kept last for data where it might.)");
             Console.WriteLine();
             learned[kind.ToString()] = order.Select(s => (candidates.Single(c => c.Name == s.Candidate), s)).ToList();
@@ -123,12 +118,7 @@ internal static class PortfolioLearner
                 IReadOnlyList<SslPortfolioBuilder.Step> fewer = SslPortfolioBuilder.Order(
                     measurements.Where(m => candidates.Single(c => c.Name == m.Candidate).MinLabeledRows is null).ToList(),
                     name => PretrainingKey(candidates.Single(c => c.Name == name)));
-                Console.WriteLine($"Learned {kind} order below {below} labeled rows (without the entries that need more):");
-                Console.WriteLine();
-                Console.WriteLine("| place | candidate | gain | seconds |");
-                Console.WriteLine("|---|---|---|---|");
-                for (int i = 0; i < fewer.Count; i++)
-                    Console.WriteLine(FormattableString.Invariant($"| {i + 1} | {fewer[i].Candidate} | {fewer[i].Gain:0.000} | {fewer[i].Seconds:0.0} |"));
+                PrintOrder($"Learned {kind} order below {below} labeled rows (without the entries that need more):", fewer);
                 Console.WriteLine();
                 learnedBelowMinLabels[kind.ToString()] = fewer;
             }
@@ -143,6 +133,16 @@ internal static class PortfolioLearner
             Console.WriteLine($"Wrote the learned portfolio(s) to {Path.GetFileName(path)}.");
         }
         return 0;
+    }
+
+    private static void PrintOrder(string title, IReadOnlyList<SslPortfolioBuilder.Step> order)
+    {
+        Console.WriteLine(title);
+        Console.WriteLine();
+        Console.WriteLine("| place | candidate | gain | seconds |");
+        Console.WriteLine("|---|---|---|---|");
+        for (int i = 0; i < order.Count; i++)
+            Console.WriteLine(FormattableString.Invariant($"| {i + 1} | {order[i].Candidate} | {order[i].Gain:0.000} | {order[i].Seconds:0.0} |"));
     }
 
     /// <summary>The lines of a saved output (or of the docs that quote it) under its "kind:" heading, up to the next
@@ -165,13 +165,14 @@ internal static class PortfolioLearner
         return names.Select(name => new Dataset(name, null!, "", 0, int.MaxValue, _ => double.NaN)).ToArray();
     }
 
-    private static (SslPortfolioBuilder.Measurement, double?) Saved(string[] lines, string dataset, string candidate)
+    /// <summary>A saved row's measurement, CV accuracy and the load average it was measured at.</summary>
+    private static (SslPortfolioBuilder.Measurement, double?, string Load) Saved(string[] lines, string dataset, string candidate)
     {
         string[] cells = SavedRows(lines).FirstOrDefault(c => c[0] == dataset && c[1] == candidate)
             ?? throw new InvalidDataException($"The saved output has no row for {candidate} on {dataset}.");
         static double Number(string cell) => double.Parse(cell.Replace(" s", "", StringComparison.Ordinal), CultureInfo.InvariantCulture);
         return (new SslPortfolioBuilder.Measurement(candidate, dataset, Number(cells[2]) / 100, Number(cells[3]), Number(cells[4])),
-            cells[5] == "failed" ? null : Number(cells[5]) / 100);
+            cells[5] == "failed" ? null : Number(cells[5]) / 100, cells[6]);
     }
 
     /// <summary>The measurement rows of a saved output: | dataset | candidate | test accuracy | time | pretraining | CV | load |.</summary>
@@ -193,7 +194,7 @@ internal static class PortfolioLearner
             .Select(p => $"{p.Name}={p.Value.GetRawText()}").Order(StringComparer.Ordinal));
     }
 
-    private static async Task<(SslPortfolioBuilder.Measurement, double? Cv)> Measure(MLContext ml, Dataset dataset, Candidate candidate)
+    private static async Task<(SslPortfolioBuilder.Measurement, double? Cv, string Load)> Measure(MLContext ml, Dataset dataset, Candidate candidate)
     {
         using JsonDocument settings = JsonDocument.Parse(candidate.Settings);
         JsonElement root = settings.RootElement.Clone();
@@ -208,7 +209,7 @@ internal static class PortfolioLearner
         double pretraining = result.TrialMeasures.Where(m => m.TrialId == trial.TrialId).Sum(m => m.PretrainingSeconds);
         double accuracy = dataset.TestAccuracy(result.BestTrial.Model);
         foreach (var owned in ((IEnumerable<ITransformer>)result.BestTrial.Model).OfType<IDisposable>()) owned.Dispose();
-        return (new SslPortfolioBuilder.Measurement(candidate.Name, dataset.Name, accuracy, trial.Duration.TotalSeconds, pretraining), trial.Metric);
+        return (new SslPortfolioBuilder.Measurement(candidate.Name, dataset.Name, accuracy, trial.Duration.TotalSeconds, pretraining), trial.Metric, LoadAverage());
     }
 
     private static Dataset[] Datasets(MLContext ml, string dataRoot, SslInputKind kind, IReadOnlyList<int> imagePools)
