@@ -22,9 +22,9 @@ internal sealed class SslTrialRunner : ITrialRunner
     private readonly PretrainingCache _cache;
     private readonly string _measuresFolder;
     private (IDataView Train, IDataView Test)[][]? _rawFolds;
-    // The last measured run of each configuration without its epochs (SslSearchSpace.WithoutEpochs): its epochs and
-    // seconds, to price its longer versions. Single-fidelity trials only; empty after a resume (nothing is refused then).
-    // What each pipeline cost at the epochs it ran, keyed by its configuration without the epochs lengthening changes.
+    // The last measured run of each configuration without the epochs lengthening changes (SslSearchSpace.WithoutTrainingEpochs):
+    // its epochs, seconds and pretraining seconds, to price its longer versions. Single-fidelity trials only; empty after a
+    // resume (nothing is refused then). The pretraining seconds come from the trial's own pretraining call, by trial id.
     private readonly System.Collections.Concurrent.ConcurrentDictionary<Parameters, (int Epochs, double Seconds, double PretrainingSeconds)> _costs = new();
     private readonly System.Collections.Concurrent.ConcurrentDictionary<int, double> _pretrainingSeconds = new();
 
