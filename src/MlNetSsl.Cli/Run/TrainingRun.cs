@@ -272,7 +272,7 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
         WriteOutput($"{settings.Name}.ConsoleApp", _ => ConsumptionCodeGenerator.Generate(RunFolder, settings.Name, Schema(train, classNames, seriesLength)), writeFailures);
         _phases["outputs"] = clock.Elapsed.TotalSeconds;
 
-        PrintSummary(leaderboard, metric, pipeline, value, lower, upper, accuracy, baseline, testDescription, undefinedReason);
+        PrintSummary(leaderboard, LeaderboardHeading(search, metric), pipeline, metric, value, lower, upper, accuracy, baseline, testDescription, undefinedReason);
         if (writeFailures.Count > 0)
         {
             log.Always($"error: could not write {string.Join("; ", writeFailures)}");
@@ -678,11 +678,18 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
         return System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture.ToString();
     }
 
-    private void PrintSummary(List<LeaderboardRow> leaderboard, string metric, string pipeline, double value, double lower, double upper,
+    // The label-free objective ranks trials by a score of the embeddings alone; calling it a cross-validated metric
+    // would send a user comparing it with the test metric.
+    internal static string LeaderboardHeading(SslExperimentResult search, string metric) =>
+        search.Objective?.Kind == SslObjectiveKind.LabelFree
+            ? "Top 5 models (label-free score of the embeddings, not comparable with the test metric; see the report's notes):"
+            : $"Top 5 models (cross-validated {metric} on the labeled training rows):";
+
+    private void PrintSummary(List<LeaderboardRow> leaderboard, string heading, string pipeline, string metric, double value, double lower, double upper,
         double accuracy, Baseline? baseline, string testDescription, string? undefinedReason)
     {
         log.Always("");
-        log.Always($"Top 5 models (cross-validated {metric} on the labeled training rows):");
+        log.Always(heading);
         foreach (LeaderboardRow row in leaderboard.Take(5))
             log.Always(string.Create(CultureInfo.InvariantCulture,
                 $"  {row.Rank,2}. {row.Metric?.ToString("0.0000", CultureInfo.InvariantCulture) ?? "-",7}  {row.Status,-9} {row.DurationSeconds,6:0.0}s  {row.Pipeline}"));

@@ -325,6 +325,21 @@ public sealed class CliCoreTests : IDisposable
     }
 
     [Fact]
+    public void AQuantityAsLabelIsWarnedAboutAndItsLabelFreeLeaderboardIsNotCalledCrossValidated()
+    {
+        // HIGGS's 6th feature as the label: nearly every value on its own row, so Auto scores the trials label-free.
+        string csv = Path.Combine(_work, "quantity.csv");
+        var rows = File.ReadLines(Path.Combine(SharedData.DataRoot, "higgs", "binary.train")).Take(200).Select(l => l.Split('\t'));
+        File.WriteAllLines(csv, ["a,b,c,d,target", .. rows.Select(f => string.Join(',', f[1], f[2], f[3], f[4], f[5]))]);
+        var (code, stdout, stderr) = Run("classification", "--dataset", csv, "--label-col", "target", "--train-time", "3", "--max-trials", "1",
+            "-o", _work, "--name", "Quantity");
+        Assert.True(code == 0, $"exit {code}: {stderr}\n{stdout}");
+        Assert.Contains("like a quantity to predict", stdout, StringComparison.Ordinal);
+        Assert.Contains("Top 5 models (label-free score", stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain("cross-validated accuracy", stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void OneLabelPerClassWithoutTestRowsSaysWhatToDo()
     {
         // 30 GunPoint series, one labeled per class: the stratified hold-out has no class with 2 labels to take from.
