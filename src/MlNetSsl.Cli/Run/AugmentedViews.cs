@@ -1,5 +1,6 @@
 using MlNetSsl.Cli.Report;
 using SkiaSharp;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace MlNetSsl.Cli.Run;
@@ -71,7 +72,10 @@ internal static class AugmentedViews
     private static byte[] Png(Tensor image)
     {
         int channels = (int)image.shape[0], height = (int)image.shape[1], width = (int)image.shape[2];
-        float[] values = image.clamp(0, 1).mul(255).to_type(ScalarType.Float32).data<float>().ToArray();
+        // Scalars made explicitly and disposed after the calls: TorchSharp does not keep an implicitly converted one alive
+        // through the native call (see HeldScalars in the library).
+        using Scalar low = 0.ToScalar(), high = 1.ToScalar(), toBytes = 255.ToScalar();
+        float[] values = image.clamp(low, high).mul(toBytes).to_type(ScalarType.Float32).data<float>().ToArray();
         int plane = width * height;
         using var bitmap = new SKBitmap(new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Premul));
         for (int y = 0; y < height; y++)

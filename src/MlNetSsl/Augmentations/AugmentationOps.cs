@@ -1,5 +1,6 @@
 using TorchSharp;
 using static TorchSharp.torch;
+using static MlNetSsl.HeldScalars;
 
 namespace MlNetSsl;
 
@@ -10,7 +11,7 @@ internal static class AugmentationOps
     public static Tensor Uniform(AugmentationContext context, Tensor like, long[] shape, double low, double high)
     {
         Tensor u = torch.rand(shape, dtype: like.dtype, device: like.device, generator: context.Generator);
-        return high == low ? u.mul_(0).add_(low) : u.mul_(high - low).add_(low);
+        return high == low ? u.mul_(Zero).add_(Held(low), One) : u.mul_(Held(high - low)).add_(Held(low), One);
     }
 
     /// <summary>Standard normal draws on the batch's device and dtype.</summary>
@@ -22,7 +23,7 @@ internal static class AugmentationOps
     {
         CheckBatch(batch, owner.InputKind, owner);
         using var scope = torch.NewDisposeScope();
-        return (batch + Normal(context, batch, batch.shape) * deviation).MoveToOuterDisposeScope();
+        return batch.add(Normal(context, batch, batch.shape).mul_(Held(deviation)), One).MoveToOuterDisposeScope();
     }
 
     /// <summary>A per-row coin with probability <paramref name="p"/>, shaped to broadcast over a batch like <paramref name="like"/>.</summary>
@@ -31,7 +32,7 @@ internal static class AugmentationOps
         long n = like.shape[0];
         long[] shape = Enumerable.Repeat(1L, (int)like.dim()).ToArray();
         shape[0] = n;
-        return (torch.rand(new[] { n }, dtype: like.dtype, device: like.device, generator: context.Generator) < p).view(shape);
+        return torch.rand(new[] { n }, dtype: like.dtype, device: like.device, generator: context.Generator).lt(Held(p)).view(shape);
     }
 
     /// <summary>Rejects a batch whose rank does not match the augmentation's input kind.</summary>
@@ -69,20 +70,20 @@ internal static class AugmentationOps
     public static Tensor ResampleTime(Tensor series, Tensor positions)
     {
         long n = series.shape[0], c = series.shape[1], t = series.shape[2];
-        Tensor p = positions.clamp(0, t - 1);
-        Tensor left = p.floor().clamp(0, Math.Max(t - 2, 0)).to(ScalarType.Int64);
-        Tensor right = (left + 1).clamp(max: t - 1);
+        Tensor p = positions.clamp(Zero, Held(t - 1));
+        Tensor left = p.floor().clamp(Zero, Held(Math.Max(t - 2, 0))).to(ScalarType.Int64);
+        Tensor right = left.add(One, One).clamp(Zero, Held(t - 1));
         Tensor frac = (p - left.to(p.dtype)).unsqueeze(1);
         Tensor a = series.gather(2, left.unsqueeze(1).expand(n, c, t));
         Tensor b = series.gather(2, right.unsqueeze(1).expand(n, c, t));
-        return a + (b - a) * frac;
+        return a.add((b - a) * frac, One);
     }
 
     /// <summary>A smooth random curve per row (and channel) of length <paramref name="length"/>: normal knots times
     /// <paramref name="scale"/>, bicubically interpolated; exactly zero when the scale is zero.</summary>
     public static Tensor SmoothNoise(AugmentationContext context, Tensor like, long rows, long channels, int knots, long length, double scale)
     {
-        Tensor k = Normal(context, like, new[] { rows, channels, 1L, knots + 2L }).mul_(scale);
+        Tensor k = Normal(context, like, new[] { rows, channels, 1L, knots + 2L }).mul_(Held(scale));
         Tensor curve = nn.functional.interpolate(k, size: new[] { 1L, length }, mode: InterpolationMode.Bicubic, align_corners: true);
         return curve.view(rows, channels, length);
     }

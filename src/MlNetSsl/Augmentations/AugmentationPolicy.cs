@@ -58,7 +58,7 @@ public sealed class AugmentationPolicy
             if (step.Probability < 1)
             {
                 long n = current.shape[0];
-                var keep = torch.rand(new[] { n }, generator: context.Generator, device: current.device) < step.Probability;
+                var keep = torch.rand(new[] { n }, generator: context.Generator, device: current.device).lt(HeldScalars.Held(step.Probability));
                 long[] maskShape = Enumerable.Repeat(1L, (int)current.dim()).ToArray();
                 maskShape[0] = n;
                 augmented = torch.where(keep.view(maskShape), augmented, current);

@@ -1,5 +1,6 @@
 using TorchSharp;
 using static TorchSharp.torch;
+using static MlNetSsl.HeldScalars;
 
 namespace MlNetSsl;
 
@@ -38,10 +39,10 @@ public sealed class RandomResizedCrop : Augmentation
         Tensor area = AugmentationOps.Uniform(context, batch, [n], low, high);
         Tensor ratio = AugmentationOps.Uniform(context, batch, [n], s * Math.Log(MinRatio), s * Math.Log(MaxRatio)).exp_();
         // Half-widths in normalized coordinates; clamping instead of torchvision's rejection loop keeps it one batched draw.
-        Tensor w = (area * ratio).sqrt_().clamp_(max: 1);
-        Tensor h = (area / ratio).sqrt_().clamp_(max: 1);
-        Tensor cx = AugmentationOps.Uniform(context, batch, [n], -1, 1).mul_(1 - w);
-        Tensor cy = AugmentationOps.Uniform(context, batch, [n], -1, 1).mul_(1 - h);
+        Tensor w = (area * ratio).sqrt_().clamp_max_(One);
+        Tensor h = (area / ratio).sqrt_().clamp_max_(One);
+        Tensor cx = AugmentationOps.Uniform(context, batch, [n], -1, 1).mul_(w.neg().add_(One, One));
+        Tensor cy = AugmentationOps.Uniform(context, batch, [n], -1, 1).mul_(h.neg().add_(One, One));
         Tensor zero = torch.zeros_like(w);
         Tensor theta = torch.stack([w, zero, cx, zero, h, cy], 1).view(n, 2, 3);
         return ImageGeometry.Warp(batch, theta, GridSamplePaddingMode.Border).MoveToOuterDisposeScope();
@@ -101,24 +102,26 @@ public sealed class ColorJitter : Augmentation
         // One draw per row for every factor, always, so a row's randomness does not depend on which factors are on.
         Tensor u = AugmentationOps.Uniform(context, batch, [n, 4], -1, 1);
         var view = new long[] { n, 1, 1, 1 };
+        // 1 + u * range, one factor per row.
+        Tensor Factor(int column, double range) => u[.., column].mul(Held(range)).add_(One, One).view(view);
         Tensor x = batch;
         if (s * Brightness > 0)
-            x = (x * (1 + u[.., 0] * (s * Brightness)).view(view)).clamp_(0, 1);
+            x = (x * Factor(0, s * Brightness)).clamp_(Zero, One);
         if (s * Contrast > 0)
         {
             Tensor mean = ImageGeometry.Luma(x).mean([1, 2, 3], keepdim: true);
-            x = ((x - mean) * (1 + u[.., 1] * (s * Contrast)).view(view) + mean).clamp_(0, 1);
+            x = ((x - mean) * Factor(1, s * Contrast)).add_(mean, One).clamp_(Zero, One);
         }
         if (rgb && s * Saturation > 0)
         {
             Tensor grey = ImageGeometry.Luma(x);
-            x = ((x - grey) * (1 + u[.., 2] * (s * Saturation)).view(view) + grey).clamp_(0, 1);
+            x = ((x - grey) * Factor(2, s * Saturation)).add_(grey, One).clamp_(Zero, One);
         }
         if (rgb && s * Hue > 0)
         {
-            Tensor matrices = ImageGeometry.HueRotation(u[.., 3] * (s * Hue * 2 * Math.PI));
+            Tensor matrices = ImageGeometry.HueRotation(u[.., 3].mul(Held(s * Hue * 2 * Math.PI)));
             long h = x.shape[2], w = x.shape[3];
-            x = torch.bmm(matrices, x.reshape(n, 3, h * w)).view(n, 3, h, w).clamp_(0, 1);
+            x = torch.bmm(matrices, x.reshape(n, 3, h * w)).view(n, 3, h, w).clamp_(Zero, One);
         }
         return (ReferenceEquals(x, batch) ? batch.clone() : x).MoveToOuterDisposeScope();
     }
@@ -186,9 +189,9 @@ public sealed class GaussianBlur : Augmentation
         k = Math.Min(k, Math.Max(1, ((side - 1) / 2) * 2 + 1));
         if (k < 3 || n == 0) return batch.clone().MoveToOuterDisposeScope();
         long half = k / 2;
-        Tensor sigma = AugmentationOps.Uniform(context, batch, [n], Strength * SigmaMin, Strength * Math.Max(SigmaMin, SigmaMax)).clamp_(min: 1e-4);
-        Tensor offsets = torch.arange(-half, half + 1, dtype: batch.dtype, device: batch.device);
-        Tensor kernel = (-offsets.pow(2).unsqueeze(0) / (2 * sigma.pow(2).unsqueeze(1))).exp_();
+        Tensor sigma = AugmentationOps.Uniform(context, batch, [n], Strength * SigmaMin, Strength * Math.Max(SigmaMin, SigmaMax)).clamp_min_(Held(1e-4));
+        Tensor offsets = torch.arange(Held(-half), Held(half + 1), One, dtype: batch.dtype, device: batch.device);
+        Tensor kernel = (-offsets.pow(Held(2L)).unsqueeze(0) / sigma.pow(Held(2L)).unsqueeze(1).mul(Held(2L))).exp_();
         kernel = (kernel / kernel.sum(1, keepdim: true)).repeat_interleave(c, dim: 0);
         Tensor x = nn.functional.pad(batch.reshape(1, n * c, h, w), [half, half, half, half], PaddingModes.Reflect);
         x = nn.functional.conv2d(x, kernel.view(n * c, 1, 1, k), groups: n * c);
@@ -215,7 +218,7 @@ public sealed class Solarize : Augmentation
         AugmentationOps.CheckBatch(batch, InputKind, this);
         using var scope = torch.NewDisposeScope();
         double threshold = 1 - Strength * (1 - Threshold);
-        return torch.where(batch > threshold, 1 - batch, batch).MoveToOuterDisposeScope();
+        return torch.where(batch.gt(Held(threshold)), batch.neg().add_(One, One), batch).MoveToOuterDisposeScope();
     }
 }
 
@@ -242,7 +245,7 @@ public sealed class Rotation : Augmentation
         Tensor angle = AugmentationOps.Uniform(context, batch, [n], -limit, limit);
         Tensor cos = angle.cos(), sin = angle.sin(), zero = torch.zeros_like(angle);
         // Normalized coordinates stretch non-square images; the aspect terms keep the rotation rigid in pixels.
-        Tensor theta = torch.stack([cos, -sin * aspect, zero, sin / aspect, cos, zero], 1).view(n, 2, 3);
+        Tensor theta = torch.stack([cos, (-sin).mul(Held(aspect)), zero, sin.div(Held(aspect)), cos, zero], 1).view(n, 2, 3);
         return ImageGeometry.Warp(batch, theta, GridSamplePaddingMode.Zeros).MoveToOuterDisposeScope();
     }
 }
@@ -282,15 +285,15 @@ public sealed class RandomErasing : Augmentation
         long n = batch.shape[0], h = batch.shape[2], w = batch.shape[3];
         Tensor area = AugmentationOps.Uniform(context, batch, [n], Strength * MinArea, Strength * Math.Max(MinArea, MaxArea));
         Tensor ratio = AugmentationOps.Uniform(context, batch, [n], Math.Log(MinRatio), Math.Log(MaxRatio)).exp_();
-        Tensor eh = ((area * ratio).sqrt_() * h).clamp_(max: h);
-        Tensor ew = ((area / ratio).sqrt_() * w).clamp_(max: w);
-        Tensor y0 = AugmentationOps.Uniform(context, batch, [n], 0, 1) * (h - eh);
-        Tensor x0 = AugmentationOps.Uniform(context, batch, [n], 0, 1) * (w - ew);
+        Tensor eh = (area * ratio).sqrt_().mul(Held(h)).clamp_max_(Held(h));
+        Tensor ew = (area / ratio).sqrt_().mul(Held(w)).clamp_max_(Held(w));
+        Tensor y0 = AugmentationOps.Uniform(context, batch, [n], 0, 1) * eh.neg().add_(Held(h), One);
+        Tensor x0 = AugmentationOps.Uniform(context, batch, [n], 0, 1) * ew.neg().add_(Held(w), One);
         // Pixel centres inside the rectangle; a zero-area rectangle covers none.
-        Tensor ys = torch.arange(h, dtype: batch.dtype, device: batch.device).add_(0.5).view(1, h);
-        Tensor xs = torch.arange(w, dtype: batch.dtype, device: batch.device).add_(0.5).view(1, w);
-        Tensor rows = (ys >= y0.unsqueeze(1)) & (ys < (y0 + eh).unsqueeze(1));
-        Tensor cols = (xs >= x0.unsqueeze(1)) & (xs < (x0 + ew).unsqueeze(1));
+        Tensor ys = torch.arange(Zero, Held(h), One, dtype: batch.dtype, device: batch.device).add_(Held(0.5), One).view(1, h);
+        Tensor xs = torch.arange(Zero, Held(w), One, dtype: batch.dtype, device: batch.device).add_(Held(0.5), One).view(1, w);
+        Tensor rows = (ys >= y0.unsqueeze(1)) & (ys < y0.add(eh, One).unsqueeze(1));
+        Tensor cols = (xs >= x0.unsqueeze(1)) & (xs < x0.add(ew, One).unsqueeze(1));
         Tensor mask = (rows.unsqueeze(2) & cols.unsqueeze(1)).unsqueeze(1);
         return torch.where(mask, torch.tensor(Value, dtype: batch.dtype, device: batch.device), batch).MoveToOuterDisposeScope();
     }

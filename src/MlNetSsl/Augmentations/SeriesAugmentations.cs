@@ -1,5 +1,6 @@
 using TorchSharp;
 using static TorchSharp.torch;
+using static MlNetSsl.HeldScalars;
 
 namespace MlNetSsl;
 
@@ -37,7 +38,7 @@ public sealed class Scaling : Augmentation
     {
         AugmentationOps.CheckBatch(batch, InputKind, this);
         using var scope = torch.NewDisposeScope();
-        Tensor factor = AugmentationOps.Normal(context, batch, [batch.shape[0], batch.shape[1], 1]).mul_(Strength * Sigma).add_(1);
+        Tensor factor = AugmentationOps.Normal(context, batch, [batch.shape[0], batch.shape[1], 1]).mul_(Held(Strength * Sigma)).add_(One, One);
         return (batch * factor).MoveToOuterDisposeScope();
     }
 }
@@ -64,7 +65,7 @@ public sealed class MagnitudeWarp : Augmentation
         AugmentationOps.CheckBatch(batch, InputKind, this);
         using var scope = torch.NewDisposeScope();
         Tensor curve = AugmentationOps.SmoothNoise(context, batch, batch.shape[0], batch.shape[1], Knots, batch.shape[2], Strength * Sigma);
-        return (batch * (curve + 1)).MoveToOuterDisposeScope();
+        return (batch * curve.add(One, One)).MoveToOuterDisposeScope();
     }
 }
 
@@ -93,12 +94,12 @@ public sealed class TimeWarp : Augmentation
         AugmentationOps.CheckBatch(batch, InputKind, this);
         using var scope = torch.NewDisposeScope();
         long n = batch.shape[0], t = batch.shape[2];
-        Tensor speed = AugmentationOps.SmoothNoise(context, batch, n, 1, Knots, t, Strength * Sigma).view(n, t).add_(1).clamp_(min: 0.1);
+        Tensor speed = AugmentationOps.SmoothNoise(context, batch, n, 1, Knots, t, Strength * Sigma).view(n, t).add_(One, One).clamp_min_(Held(0.1));
         if (t < 2) return batch.clone().MoveToOuterDisposeScope();
         // Positions start at 0 and end at T-1; constant speed gives the integers 0..T-1 exactly.
         Tensor cumulative = speed.cumsum(1);
         cumulative = cumulative - cumulative[.., 0..1];
-        Tensor positions = cumulative * ((t - 1) / cumulative[.., (int)(t - 1)..(int)t]);
+        Tensor positions = cumulative * cumulative[.., (int)(t - 1)..(int)t].reciprocal().mul(Held(t - 1));
         return AugmentationOps.ResampleTime(batch, positions).MoveToOuterDisposeScope();
     }
 }
@@ -132,9 +133,9 @@ public sealed class SegmentPermutation : Augmentation
         Tensor order = keys.argsort(1);                                  // [n, k]: segment placed in each slot
         Tensor slotLengths = lengths.index_select(0, order.flatten()).view(n, k);
         Tensor slotStarts = slotLengths.cumsum(1) - slotLengths;         // output offset of each slot
-        Tensor time = torch.arange(t, device: batch.device);
-        Tensor slot = (slotStarts.unsqueeze(2) <= time.view(1, 1, t)).sum(1) - 1;   // [n, t]
-        Tensor source = starts.index_select(0, order.gather(1, slot).flatten()).view(n, t) + (time.unsqueeze(0) - slotStarts.gather(1, slot));
+        Tensor time = torch.arange(Zero, Held(t), One, device: batch.device);
+        Tensor slot = (slotStarts.unsqueeze(2) <= time.view(1, 1, t)).sum(1).sub(One);   // [n, t]
+        Tensor source = starts.index_select(0, order.gather(1, slot).flatten()).view(n, t).add(time.unsqueeze(0) - slotStarts.gather(1, slot), One);
         return batch.gather(2, source.unsqueeze(1).expand(n, c, t)).MoveToOuterDisposeScope();
     }
 }
@@ -156,7 +157,7 @@ public sealed class ChannelMasking : Augmentation
     {
         AugmentationOps.CheckBatch(batch, InputKind, this);
         using var scope = torch.NewDisposeScope();
-        Tensor mask = AugmentationOps.Uniform(context, batch, [batch.shape[0], batch.shape[1], 1], 0, 1) < Strength * MaskProbability;
+        Tensor mask = AugmentationOps.Uniform(context, batch, [batch.shape[0], batch.shape[1], 1], 0, 1).lt(Held(Strength * MaskProbability));
         return torch.where(mask, torch.zeros_like(batch), batch).MoveToOuterDisposeScope();
     }
 }
@@ -183,8 +184,8 @@ public sealed class RandomCropResize : Augmentation
         using var scope = torch.NewDisposeScope();
         long n = batch.shape[0], t = batch.shape[2];
         Tensor fraction = AugmentationOps.Uniform(context, batch, [n, 1], 1 - Strength * (1 - MinScale), 1);
-        Tensor start = AugmentationOps.Uniform(context, batch, [n, 1], 0, 1) * (1 - fraction) * (t - 1);
-        Tensor positions = start + fraction * torch.arange(t, dtype: batch.dtype, device: batch.device).unsqueeze(0);
+        Tensor start = (AugmentationOps.Uniform(context, batch, [n, 1], 0, 1) * fraction.neg().add_(One, One)).mul_(Held(t - 1));
+        Tensor positions = start.add(fraction * torch.arange(Zero, Held(t), One, dtype: batch.dtype, device: batch.device).unsqueeze(0), One);
         return AugmentationOps.ResampleTime(batch, positions).MoveToOuterDisposeScope();
     }
 }

@@ -1,5 +1,6 @@
 using TorchSharp;
 using static TorchSharp.torch;
+using static MlNetSsl.HeldScalars;
 
 namespace MlNetSsl;
 
@@ -30,7 +31,7 @@ public sealed class ScarfCorruption : Augmentation
         long k = (long)Math.Round(Strength * CorruptionRate * f);
         // Ranks of uniform keys give each row an independent random subset of exactly k columns.
         Tensor ranks = torch.rand(new[] { n, f }, device: batch.device, generator: context.Generator).argsort(1).argsort(1);
-        Tensor mask = ranks < k;
+        Tensor mask = ranks.lt(Held(k));
         Tensor rows = torch.randint(0, source.shape[0], new[] { n, f }, device: batch.device, generator: context.Generator);
         Tensor replacement = (source.dtype == batch.dtype ? source : source.to(batch.dtype)).gather(0, rows);
         return torch.where(mask, replacement, batch).MoveToOuterDisposeScope();
@@ -68,7 +69,7 @@ public sealed class VimeMaskAndSwap : Augmentation
         AugmentationOps.CheckBatch(batch, InputKind, this);
         using var scope = torch.NewDisposeScope();
         long n = batch.shape[0], f = batch.shape[1];
-        Tensor mask = AugmentationOps.Uniform(context, batch, [n, f], 0, 1) < Strength * MaskProbability;
+        Tensor mask = AugmentationOps.Uniform(context, batch, [n, f], 0, 1).lt(Held(Strength * MaskProbability));
         Tensor shuffled = batch.gather(0, torch.rand(new[] { n, f }, device: batch.device, generator: context.Generator).argsort(0));
         Tensor corrupted = torch.where(mask, shuffled, batch);
         return (corrupted.MoveToOuterDisposeScope(), mask.to(batch.dtype).MoveToOuterDisposeScope());
@@ -114,10 +115,11 @@ public sealed class Mixup : Augmentation
         long n = batch.shape[0];
         Tensor u = AugmentationOps.Uniform(context, batch, [n], 1e-6, 1 - 1e-6);
         if (n < 2) return batch.clone().MoveToOuterDisposeScope();
-        Tensor lambda = (1 - (1 - u).pow(1 / Alpha)).pow(1 / Alpha);
-        Tensor partnerWeight = torch.minimum(lambda, 1 - lambda).mul_(Strength).unsqueeze(1);
+        Tensor lambda = u.neg().add_(One, One).pow(Held(1 / Alpha)).neg().add_(One, One).pow(Held(1 / Alpha));
+        Tensor partnerWeight = torch.minimum(lambda, lambda.neg().add_(One, One)).mul_(Held(Strength)).unsqueeze(1);
         // A nonzero offset modulo n never maps a row to itself.
-        Tensor partner = (torch.arange(n, device: batch.device) + torch.randint(1, n, new[] { n }, device: batch.device, generator: context.Generator)) % n;
-        return (batch * (1 - partnerWeight) + batch.index_select(0, partner) * partnerWeight).MoveToOuterDisposeScope();
+        Tensor partner = torch.arange(Zero, Held(n), One, device: batch.device)
+            .add(torch.randint(1, n, new[] { n }, device: batch.device, generator: context.Generator), One).remainder(Held(n));
+        return (batch * partnerWeight.neg().add_(One, One)).add_(batch.index_select(0, partner) * partnerWeight, One).MoveToOuterDisposeScope();
     }
 }

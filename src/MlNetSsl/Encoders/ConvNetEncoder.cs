@@ -1,6 +1,7 @@
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
+using static MlNetSsl.HeldScalars;
 
 namespace MlNetSsl;
 
@@ -72,7 +73,7 @@ internal sealed class ConvNetEncoder : SslEncoder
         EncoderLayers.CheckInput(input, InputShape, nameof(ConvNetEncoder));
         using var scope = torch.NewDisposeScope();
         // Centring [0, 1] pixels to [-1, 1] keeps the first layer's activations symmetric without caller-side normalization.
-        Tensor x = features.call(EncoderLayers.ChannelsLastOnCpu(input * 2 - 1));
+        Tensor x = features.call(EncoderLayers.ChannelsLastOnCpu(input.mul(Held(2L)).sub(One)));
         return head.call(x).MoveToOuterDisposeScope();
     }
 

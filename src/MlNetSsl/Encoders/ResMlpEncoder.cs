@@ -1,6 +1,7 @@
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
+using static MlNetSsl.HeldScalars;
 
 namespace MlNetSsl;
 
@@ -58,7 +59,7 @@ internal sealed class ResMlpEncoder : SslEncoder
         using var scope = torch.NewDisposeScope();
         Tensor x = stem.call(input);
         foreach (nn.Module<Tensor, Tensor> block in blocks)
-            x = x + block.call(x);
+            x = x.add(block.call(x), One);
         x = nn.functional.relu(finalNorm.call(x));
         return head.call(x).MoveToOuterDisposeScope();
     }

@@ -1,6 +1,7 @@
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
+using static MlNetSsl.HeldScalars;
 
 namespace MlNetSsl;
 
@@ -72,7 +73,7 @@ internal sealed class ResNetEncoder : SslEncoder
     {
         EncoderLayers.CheckInput(input, InputShape, nameof(ResNetEncoder));
         using var scope = torch.NewDisposeScope();
-        Tensor x = body.call(EncoderLayers.ChannelsLastOnCpu(input * 2 - 1));
+        Tensor x = body.call(EncoderLayers.ChannelsLastOnCpu(input.mul(Held(2L)).sub(One)));
         return head.call(x).MoveToOuterDisposeScope();
     }
 
@@ -110,7 +111,7 @@ internal sealed class ResNetEncoder : SslEncoder
             Tensor y = nn.functional.relu(bn1.call(conv1.call(input)));
             y = bn2.call(conv2.call(y));
             Tensor skip = shortcut is null ? input : shortcut.call(input);
-            return nn.functional.relu(y + skip).MoveToOuterDisposeScope();
+            return nn.functional.relu(y.add(skip, One)).MoveToOuterDisposeScope();
         }
 
         public string WriteOnnx(Onnx.OnnxModuleWriter writer, string input, string path)

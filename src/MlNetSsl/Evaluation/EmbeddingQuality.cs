@@ -1,5 +1,6 @@
 using TorchSharp;
 using static TorchSharp.torch;
+using static MlNetSsl.HeldScalars;
 
 namespace MlNetSsl;
 
@@ -36,7 +37,7 @@ public static class EmbeddingQuality
         var singular = torch.linalg.svdvals(embeddings.to_type(ScalarType.Float64));
         double total = singular.sum().item<double>();
         if (!(total > 0)) return 0;
-        var p = singular / total + 1e-12;
+        var p = singular.div(Held(total)).add_(Held(1e-12), One);
         return Math.Exp(-(p * p.log()).sum().item<double>());
     }
 
@@ -71,7 +72,7 @@ public static class EmbeddingQuality
         using var scope = torch.NewDisposeScope();
         Tensor a = nn.functional.normalize(x.to_type(ScalarType.Float64), dim: 1);
         Tensor b = nn.functional.normalize(y.to_type(ScalarType.Float64).to(x.device), dim: 1);
-        return (a - b).norm(1).pow(alpha).mean().item<double>();
+        return (a - b).norm(1).pow(Held(alpha)).mean().item<double>();
     }
 
     /// <summary>
@@ -92,9 +93,9 @@ public static class EmbeddingQuality
         Tensor a = nn.functional.normalize(x.to_type(ScalarType.Float64), dim: 1);
         long n = a.shape[0];
         // For unit vectors ||a_i - a_j||^2 = 2 - 2 a_i . a_j; the strict upper triangle holds each pair once.
-        Tensor squared = (2 - 2 * a.matmul(a.t())).clamp_min(0);
+        Tensor squared = a.matmul(a.t()).mul(Held(2L)).neg_().add_(Held(2L), One).clamp_min(Zero);
         Tensor upper = torch.ones(n, n, dtype: ScalarType.Bool, device: a.device).triu(1);
-        Tensor potentials = squared.masked_select(upper).mul(-t).exp();
+        Tensor potentials = squared.masked_select(upper).mul(Held(-t)).exp();
         return Math.Log(potentials.mean().item<double>());
     }
 

@@ -1,5 +1,6 @@
 using TorchSharp;
 using static TorchSharp.torch;
+using static MlNetSsl.HeldScalars;
 
 namespace MlNetSsl;
 
@@ -35,7 +36,7 @@ public static class KnnClassifier
             long end = Math.Min(start + chunk, queryNorm.shape[0]);
             var similarity = queryNorm.narrow(0, start, end - start).matmul(refNorm.t());
             var (values, indices) = similarity.topk(neighbours, dim: 1);
-            var weights = (values / temperature).exp();
+            var weights = values.div(Held(temperature)).exp();
             var votes = torch.zeros(new[] { end - start, classes }, device: reference.device);
             votes.scatter_add_(1, labels[indices], weights);
             predictions.AddRange(votes.argmax(1).cpu().data<long>().Select(v => (int)v));

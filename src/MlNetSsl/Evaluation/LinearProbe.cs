@@ -1,5 +1,6 @@
 using TorchSharp;
 using static TorchSharp.torch;
+using static MlNetSsl.HeldScalars;
 
 namespace MlNetSsl;
 
@@ -53,7 +54,7 @@ public sealed class LinearProbe : IDisposable
         Tensor x = features.detach().cpu().to_type(ScalarType.Float64).index_select(0, torch.tensor(rows));
         Tensor y = torch.tensor(rows.Select(i => (long)labels[i]).ToArray());
         Tensor mean = x.mean([0]);
-        Tensor std = x.std(0, unbiased: false).clamp_min(1e-6);
+        Tensor std = x.std(0, unbiased: false).clamp_min(Held(1e-6));
         x = (x - mean) / std;
         long d = x.shape[1];
         var weight = new TorchSharp.Modules.Parameter(torch.zeros(classes, d, dtype: ScalarType.Float64));
@@ -63,8 +64,8 @@ public sealed class LinearProbe : IDisposable
             Tensor Closure()
             {
                 optimizer.zero_grad();
-                Tensor logits = x.matmul(weight.t()) + bias;
-                Tensor loss = nn.functional.cross_entropy(logits, y) + weight.pow(2).sum() * (l2 / 2);
+                Tensor logits = x.matmul(weight.t()).add(bias, One);
+                Tensor loss = nn.functional.cross_entropy(logits, y).add(weight.pow(Held(2L)).sum().mul(Held(l2 / 2)), One);
                 loss.backward();
                 return loss;
             }
@@ -99,7 +100,7 @@ public sealed class LinearProbe : IDisposable
         using var scope = torch.NewDisposeScope();
         using var noGrad = torch.no_grad();
         Tensor x = (features.detach().cpu().to_type(ScalarType.Float64) - _mean) / _std;
-        return nn.functional.softmax(x.matmul(_weight.t()) + _bias, 1).to_type(ScalarType.Float32).MoveToOuterDisposeScope();
+        return nn.functional.softmax(x.matmul(_weight.t()).add(_bias, One), 1).to_type(ScalarType.Float32).MoveToOuterDisposeScope();
     }
 
     /// <summary>The most probable class per row of <paramref name="features"/>.</summary>

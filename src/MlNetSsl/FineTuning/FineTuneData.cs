@@ -1,5 +1,6 @@
 using TorchSharp;
 using static TorchSharp.torch;
+using static MlNetSsl.HeldScalars;
 
 namespace MlNetSsl;
 
@@ -185,7 +186,7 @@ internal static class FineTuneHelpers
                 ? weight.shape[1]
                 : weight.shape[0] * weight.shape.Skip(2).Aggregate(1L, (a, b) => a * b);
             double std = Math.Sqrt(2.0 / Math.Max(1, fan));
-            Tensor draw = torch.randn(weight.shape, generator: generator).mul_(std);
+            Tensor draw = torch.randn(weight.shape, generator: generator).mul_(Held(std));
             weight.copy_(draw);
         }
     }

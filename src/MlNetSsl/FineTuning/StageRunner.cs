@@ -2,6 +2,7 @@ using System.Diagnostics;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
+using static MlNetSsl.HeldScalars;
 
 namespace MlNetSsl;
 
@@ -148,7 +149,7 @@ internal sealed class StageRunner : IDisposable
                         if (acceptedNow > 0)
                         {
                             Tensor truth = unlabeled.LabelTensor(unlabeledPositions, _device);
-                            Tensor known = (truth >= 0) & (mask > 0);
+                            Tensor known = truth.ge(Zero) & mask.gt(Zero);
                             knownAccepted += known.sum().item<long>();
                             correctAccepted += (known & (truth == pseudoLabel)).sum().item<long>();
                         }
@@ -169,7 +170,7 @@ internal sealed class StageRunner : IDisposable
                         nn.utils.clip_grad_norm_(trainable, o.GradientClipNorm);
                     int g = 0;
                     foreach (var group in optimizer.ParamGroups) group.LearningRate = learningRate * scales[g++];
-                    optimizer.step();
+                    OptimizerSteps.Step(optimizer);
                 }
                 lossSum += loss;
                 supervisedSum += supervised;
@@ -232,7 +233,7 @@ internal sealed class StageRunner : IDisposable
         using var scope = torch.NewDisposeScope();
         Tensor probabilities = Probabilities(model, unlabeled);
         (Tensor confidence, Tensor predicted) = probabilities.max(1);
-        bool[] keep = (confidence >= threshold).data<bool>().ToArray();
+        bool[] keep = confidence.ge(Held(threshold)).data<bool>().ToArray();
         long[] classes = predicted.data<long>().ToArray();
         int[] positions = Enumerable.Range(0, unlabeled.Count).Where(i => keep[i]).ToArray();
         int[] labels = positions.Select(i => (int)classes[i]).ToArray();
@@ -249,7 +250,7 @@ internal sealed class StageRunner : IDisposable
         Tensor probabilities = Probabilities(model, rows);
         Tensor labels = torch.tensor(rows.Labels.Select(l => (long)l).ToArray());
         double accuracy = (probabilities.argmax(1) == labels).to_type(ScalarType.Float64).mean().item<double>();
-        double loss = nn.functional.nll_loss(probabilities.clamp_min(1e-12).log(), labels).item<float>();
+        double loss = nn.functional.nll_loss(probabilities.clamp_min(Held(1e-12)).log(), labels).item<float>();
         return (accuracy, loss);
     }
 

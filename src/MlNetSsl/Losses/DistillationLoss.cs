@@ -1,5 +1,6 @@
 using TorchSharp;
 using static TorchSharp.torch;
+using static MlNetSsl.HeldScalars;
 
 namespace MlNetSsl;
 
@@ -38,14 +39,14 @@ public sealed class DistillationLoss
         using var scope = torch.NewDisposeScope();
         double t = Temperature;
         Tensor teacher = teacherLogits.detach();
-        Tensor teacherProbabilities = nn.functional.softmax(teacher / t, 1);
-        Tensor soft = (teacherProbabilities * (nn.functional.log_softmax(teacher / t, 1) - nn.functional.log_softmax(studentLogits / t, 1)))
-            .sum(1).mean() * (t * t);
-        Tensor hasLabel = labels >= 0;
+        Tensor teacherProbabilities = nn.functional.softmax(teacher.div(Held(t)), 1);
+        Tensor soft = (teacherProbabilities * (nn.functional.log_softmax(teacher.div(Held(t)), 1) - nn.functional.log_softmax(studentLogits.div(Held(t)), 1)))
+            .sum(1).mean().mul(Held(t * t));
+        Tensor hasLabel = labels.ge(Zero);
         Tensor hard = hasLabel.any().item<bool>()
             ? nn.functional.cross_entropy(studentLogits.index(hasLabel), labels.index(hasLabel))
             : torch.zeros(1, dtype: studentLogits.dtype, device: studentLogits.device).squeeze();
-        Tensor total = soft * (1 - HardLabelWeight) + hard * HardLabelWeight;
+        Tensor total = soft.mul(Held(1 - HardLabelWeight)).add(hard.mul(Held(HardLabelWeight)), One);
         return new DistillationTerms(total.MoveToOuterDisposeScope(), soft.MoveToOuterDisposeScope(), hard.MoveToOuterDisposeScope());
     }
 }

@@ -1,5 +1,6 @@
 using TorchSharp;
 using static TorchSharp.torch;
+using static MlNetSsl.HeldScalars;
 
 namespace MlNetSsl;
 
@@ -39,7 +40,7 @@ public sealed class FixMatchLoss
         using var scope = torch.NewDisposeScope();
         using var noGrad = torch.no_grad();
         (Tensor confidence, Tensor _) = nn.functional.softmax(weakLogits.detach(), 1).max(1);
-        return (confidence >= Threshold).nonzero().view(-1).MoveToOuterDisposeScope();
+        return confidence.ge(Held(Threshold)).nonzero().view(-1).MoveToOuterDisposeScope();
     }
 
     /// <summary>The loss of one step.</summary>
@@ -59,10 +60,10 @@ public sealed class FixMatchLoss
         Tensor confidence, pseudoLabels;
         using (torch.no_grad())
             (confidence, pseudoLabels) = nn.functional.softmax(weakLogits.detach(), 1).max(1);
-        Tensor mask = (confidence >= Threshold).to_type(ScalarType.Float32);
+        Tensor mask = confidence.ge(Held(Threshold)).to_type(ScalarType.Float32);
         Tensor supervised = nn.functional.cross_entropy(labeledLogits, labels);
         Tensor consistency = (nn.functional.cross_entropy(strongLogits, pseudoLabels, reduction: nn.Reduction.None) * mask).mean();
-        Tensor total = supervised + consistency * UnlabeledWeight;
+        Tensor total = supervised.add(consistency.mul(Held(UnlabeledWeight)), One);
         return new FixMatchTerms(total.MoveToOuterDisposeScope(), supervised.MoveToOuterDisposeScope(),
             consistency.MoveToOuterDisposeScope(), mask.MoveToOuterDisposeScope(), pseudoLabels.MoveToOuterDisposeScope());
     }

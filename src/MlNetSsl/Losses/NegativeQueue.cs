@@ -1,5 +1,6 @@
 using TorchSharp;
 using static TorchSharp.torch;
+using static MlNetSsl.HeldScalars;
 
 namespace MlNetSsl;
 
@@ -56,8 +57,8 @@ public sealed class NegativeQueue : nn.Module
             n = capacity;
         }
         long start = pointer.item<long>();
-        Tensor rows = (torch.arange(n, device: queue.device) + start).remainder(capacity);
+        Tensor rows = torch.arange(Zero, Held(n), One, device: queue.device).add(Held(start), One).remainder(Held(capacity));
         queue.index_copy_(0, rows, keys.to(queue.dtype).to(queue.device));
-        pointer.fill_((start + n) % capacity);
+        pointer.fill_(Held((start + n) % capacity));
     }
 }

@@ -1,5 +1,6 @@
 using TorchSharp;
 using static TorchSharp.torch;
+using static MlNetSsl.HeldScalars;
 
 namespace MlNetSsl;
 
@@ -40,13 +41,13 @@ public static class SslLosses
         Tensor logits, targets;
         if (negatives is null)
         {
-            logits = q.matmul(k.t()).div(temperature);
-            targets = torch.arange(q.shape[0], device: q.device);
+            logits = q.matmul(k.t()).div(Held(temperature));
+            targets = torch.arange(Zero, Held(q.shape[0]), One, device: q.device);
         }
         else
         {
             Tensor positive = (q * k).sum(1, keepdim: true);
-            logits = torch.cat(new[] { positive, q.matmul(negatives.detach().t()) }, 1).div(temperature);
+            logits = torch.cat(new[] { positive, q.matmul(negatives.detach().t()) }, 1).div(Held(temperature));
             targets = torch.zeros(q.shape[0], dtype: ScalarType.Int64, device: q.device);
         }
         return nn.functional.cross_entropy(logits, targets).MoveToOuterDisposeScope();
@@ -67,11 +68,11 @@ public static class SslLosses
         long n = z1.shape[0];
         using var scope = torch.NewDisposeScope();
         Tensor z = nn.functional.normalize(torch.cat(new[] { z1, z2 }, 0), dim: 1);
-        Tensor logits = z.matmul(z.t()).div(temperature);
+        Tensor logits = z.matmul(z.t()).div(Held(temperature));
         Tensor self = torch.eye(2 * n, dtype: ScalarType.Bool, device: z.device);
-        logits = logits.masked_fill(self, double.NegativeInfinity);
-        Tensor index = torch.arange(n, device: z.device);
-        Tensor targets = torch.cat(new[] { index + n, index }, 0);
+        logits = logits.masked_fill(self, Held(double.NegativeInfinity));
+        Tensor index = torch.arange(Zero, Held(n), One, device: z.device);
+        Tensor targets = torch.cat(new[] { index.add(Held(n), One), index }, 0);
         return nn.functional.cross_entropy(logits, targets).MoveToOuterDisposeScope();
     }
 
@@ -86,7 +87,7 @@ public static class SslLosses
         LossChecks.SamePairShape(predictions, targets, nameof(predictions), nameof(targets));
         using var scope = torch.NewDisposeScope();
         Tensor cosine = nn.functional.cosine_similarity(predictions, targets.detach(), dim: 1);
-        return (2 - 2 * cosine).mean().MoveToOuterDisposeScope();
+        return cosine.mul(Held(2L)).neg_().add_(Held(2L), One).mean().MoveToOuterDisposeScope();
     }
 
     /// <summary>
@@ -116,10 +117,10 @@ public static class SslLosses
         LossChecks.SamePairShape(z1, z2, nameof(z1), nameof(z2));
         using var scope = torch.NewDisposeScope();
         long n = z1.shape[0];
-        Tensor c = Standardize(z1, epsilon).t().matmul(Standardize(z2, epsilon)).div(n);
-        Tensor onDiagonal = (1 - c.diagonal()).pow(2).sum();
-        Tensor offDiagonal = LossChecks.OffDiagonal(c).pow(2).sum();
-        return (onDiagonal + lambda * offDiagonal).MoveToOuterDisposeScope();
+        Tensor c = Standardize(z1, epsilon).t().matmul(Standardize(z2, epsilon)).div(Held(n));
+        Tensor onDiagonal = c.diagonal().neg().add_(One, One).pow(Held(2L)).sum();
+        Tensor offDiagonal = LossChecks.OffDiagonal(c).pow(Held(2L)).sum();
+        return onDiagonal.add(offDiagonal.mul(Held(lambda)), One).MoveToOuterDisposeScope();
     }
 
     /// <summary>
@@ -134,9 +135,9 @@ public static class SslLosses
     {
         LossChecks.SamePairShape(z1, z2, nameof(z1), nameof(z2));
         using var scope = torch.NewDisposeScope();
-        Tensor loss = invarianceWeight * VicregInvariance(z1, z2)
-            + varianceWeight * (VicregVariance(z1) + VicregVariance(z2)) / 2
-            + covarianceWeight * (VicregCovariance(z1) + VicregCovariance(z2));
+        Tensor loss = VicregInvariance(z1, z2).mul(Held(invarianceWeight))
+            .add(VicregVariance(z1).add(VicregVariance(z2), One).mul(Held(varianceWeight)).div(Held(2L)), One)
+            .add(VicregCovariance(z1).add(VicregCovariance(z2), One).mul(Held(covarianceWeight)), One);
         return loss.MoveToOuterDisposeScope();
     }
 
@@ -154,8 +155,8 @@ public static class SslLosses
     public static Tensor VicregVariance(Tensor z)
     {
         using var scope = torch.NewDisposeScope();
-        Tensor std = (z.var(0, unbiased: true) + VicregEpsilon).sqrt();
-        return nn.functional.relu(VicregGamma - std).mean().MoveToOuterDisposeScope();
+        Tensor std = z.var(0, unbiased: true).add(Held(VicregEpsilon), One).sqrt();
+        return nn.functional.relu(std.neg().add_(Held(VicregGamma), One)).mean().MoveToOuterDisposeScope();
     }
 
     /// <summary>c(Z): the sum of squared off-diagonal entries of the (unbiased) covariance matrix, divided by D.</summary>
@@ -166,8 +167,8 @@ public static class SslLosses
         long n = z.shape[0];
         long d = z.shape[1];
         Tensor centred = z - z.mean(new long[] { 0 }, keepdim: true);
-        Tensor covariance = centred.t().matmul(centred).div(n - 1);
-        return LossChecks.OffDiagonal(covariance).pow(2).sum().div(d).MoveToOuterDisposeScope();
+        Tensor covariance = centred.t().matmul(centred).div(Held(n - 1));
+        return LossChecks.OffDiagonal(covariance).pow(Held(2L)).sum().div(Held(d)).MoveToOuterDisposeScope();
     }
 
     /// <summary>BCE-with-logits(mask logits, mask) + alpha * MSE(reconstruction, original), both means over entries.</summary>
@@ -183,7 +184,7 @@ public static class SslLosses
         using var scope = torch.NewDisposeScope();
         Tensor maskLoss = nn.functional.binary_cross_entropy_with_logits(maskLogits, mask.detach());
         Tensor reconstructionLoss = nn.functional.mse_loss(reconstruction, original.detach());
-        return (maskLoss + alpha * reconstructionLoss).MoveToOuterDisposeScope();
+        return maskLoss.add(reconstructionLoss.mul(Held(alpha)), One).MoveToOuterDisposeScope();
     }
 
     /// <summary>
@@ -204,18 +205,18 @@ public static class SslLosses
                 $"prediction and target must share a shape [N, L, ...] and mask be [N, L]; got [{string.Join(", ", prediction.shape)}], " +
                 $"[{string.Join(", ", target.shape)}] and [{string.Join(", ", mask.shape)}].");
         using var scope = torch.NewDisposeScope();
-        Tensor squared = (prediction - target.detach()).pow(2);
+        Tensor squared = (prediction - target.detach()).pow(Held(2L));
         Tensor perUnit = squared.dim() > 2 ? squared.flatten(2).mean(new long[] { 2 }) : squared;
         Tensor weight = mask.to(perUnit.dtype);
         // Multiplying (not masked_select) keeps the shape static; unmasked units get weight 0 and no gradient.
-        return ((perUnit * weight).sum() / weight.sum().clamp_min(1)).MoveToOuterDisposeScope();
+        return ((perUnit * weight).sum() / weight.sum().clamp_min(One)).MoveToOuterDisposeScope();
     }
 
     // Column-wise standardization over the batch with the biased variance, as a non-affine BatchNorm does.
     private static Tensor Standardize(Tensor z, double epsilon)
     {
         Tensor centred = z - z.mean(new long[] { 0 }, keepdim: true);
-        return centred / (centred.pow(2).mean(new long[] { 0 }, keepdim: true) + epsilon).sqrt();
+        return centred / centred.pow(Held(2L)).mean(new long[] { 0 }, keepdim: true).add(Held(epsilon), One).sqrt();
     }
 }
 

@@ -1,5 +1,6 @@
 using TorchSharp;
 using static TorchSharp.torch;
+using static MlNetSsl.HeldScalars;
 
 namespace MlNetSsl;
 
@@ -87,7 +88,7 @@ public sealed class ByolMethod : SslMethodBase
         Tensor t2 = Target.Run(() => projector.call(Encoder.call(v2)));
         Tensor p1 = predictor.call(projector.call(Encoder.call(v1)));
         Tensor p2 = predictor.call(projector.call(Encoder.call(v2)));
-        return SslLosses.NormalizedMse(p1, t2) + SslLosses.NormalizedMse(p2, t1);
+        return SslLosses.NormalizedMse(p1, t2).add(SslLosses.NormalizedMse(p2, t1), One);
     }
 
     /// <summary>Moves the target towards the online encoder and projector with the scheduled momentum.</summary>

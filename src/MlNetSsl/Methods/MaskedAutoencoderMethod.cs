@@ -1,6 +1,7 @@
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
+using static MlNetSsl.HeldScalars;
 
 namespace MlNetSsl;
 
@@ -121,14 +122,14 @@ public sealed class MaskedAutoencoderMethod : SslMethodBase
         CheckBatch(batch);
         Tensor units = ToUnits(batch);
         Tensor mask = SampleMask(batch.shape[0], views.Generator);
-        Tensor masked = FromUnits(units.masked_fill(mask.unsqueeze(-1), 0));
+        Tensor masked = FromUnits(units.masked_fill(mask.unsqueeze(-1), Zero));
         Tensor prediction = ToUnits(decoder.call(Encoder.call(masked)).view(batch.shape));
         Tensor target = units;
         if (Options.NormalizePixelTargets && shape.Kind == SslInputKind.Image)
         {
             Tensor mean = units.mean(new long[] { -1 }, keepdim: true);
             Tensor variance = units.var(-1, unbiased: true, keepdim: true);
-            target = (units - mean) / (variance + 1e-6).sqrt();
+            target = (units - mean) / variance.add(Held(1e-6), One).sqrt();
         }
         return SslLosses.MaskedMse(prediction, target, mask);
     }
@@ -145,7 +146,7 @@ public sealed class MaskedAutoencoderMethod : SslMethodBase
         long maskedCount = units <= 1 ? units : Math.Clamp((long)Math.Round(MaskRatio * units), 1, units - 1);
         using var scope = torch.NewDisposeScope();
         Tensor rank = torch.rand(new[] { rows, units }, generator: generator, device: Device).argsort(dim: 1).argsort(dim: 1);
-        return (rank < maskedCount).MoveToOuterDisposeScope();
+        return rank.lt(Held(maskedCount)).MoveToOuterDisposeScope();
     }
 
     /// <summary>

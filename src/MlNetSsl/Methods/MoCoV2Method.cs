@@ -1,5 +1,6 @@
 using TorchSharp;
 using static TorchSharp.torch;
+using static MlNetSsl.HeldScalars;
 
 namespace MlNetSsl;
 
@@ -91,7 +92,7 @@ public sealed class MoCoV2Method : SslMethodBase
         Tensor q1 = projector.call(Encoder.call(v1));
         Tensor q2 = projector.call(Encoder.call(v2));
         Tensor queue = Negatives.Keys;
-        Tensor loss = (SslLosses.InfoNce(q1, k2, Options.Temperature, queue) + SslLosses.InfoNce(q2, k1, Options.Temperature, queue)) * 0.5;
+        Tensor loss = SslLosses.InfoNce(q1, k2, Options.Temperature, queue).add(SslLosses.InfoNce(q2, k1, Options.Temperature, queue), One).mul(Held(0.5));
 
         DropPendingKeys();
         pendingKeys.Add(torch.cat(new[] { k1, k2 }, 0).detach().DetachFromDisposeScope());

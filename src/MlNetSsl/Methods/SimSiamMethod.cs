@@ -1,5 +1,6 @@
 using TorchSharp;
 using static TorchSharp.torch;
+using static MlNetSsl.HeldScalars;
 
 namespace MlNetSsl;
 
@@ -61,6 +62,6 @@ public sealed class SimSiamMethod : SslMethodBase
         Tensor z2 = projector.call(Encoder.call(views.Make(batch)));
         Tensor p1 = predictor.call(z1);
         Tensor p2 = predictor.call(z2);
-        return (SslLosses.NegativeCosine(p1, z2) + SslLosses.NegativeCosine(p2, z1)) * 0.5;
+        return SslLosses.NegativeCosine(p1, z2).add(SslLosses.NegativeCosine(p2, z1), One).mul(Held(0.5));
     }
 }

@@ -1,6 +1,7 @@
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
+using static MlNetSsl.HeldScalars;
 
 namespace MlNetSsl;
 
@@ -194,7 +195,7 @@ internal sealed class MomentumTarget : nn.Module
         using var noGrad = torch.no_grad();
         foreach ((string key, Tensor online, bool isParameter) in OnlineTensors())
             if (isParameter)
-                Shadow(key).mul_(momentum).add_(online, alpha: 1 - momentum);
+                Shadow(key).mul_(Held(momentum)).add_(online, Held(1 - momentum));
     }
 
     /// <summary>Runs <paramref name="forward"/> with the target's weights in place of the online ones, without gradients.</summary>

@@ -1,6 +1,7 @@
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
+using static MlNetSsl.HeldScalars;
 
 namespace MlNetSsl;
 
@@ -82,7 +83,7 @@ public sealed class VimeMethod : SslMethodBase
         if (batch.dim() != 2) throw new ArgumentException($"VIME corrupts rows [N, F]; got [{string.Join(", ", batch.shape)}].", nameof(batch));
         using var scope = torch.NewDisposeScope();
         using var noGrad = torch.no_grad();
-        Tensor draw = torch.rand(batch.shape, generator: generator, device: batch.device) < probability;
+        Tensor draw = torch.rand(batch.shape, generator: generator, device: batch.device).lt(Held(probability));
         Tensor permutation = torch.rand(batch.shape, generator: generator, device: batch.device).argsort(dim: 0);
         Tensor swapped = batch.gather(0, permutation);
         Tensor corrupted = torch.where(draw, swapped, batch);

@@ -4,6 +4,7 @@ using Microsoft.ML.Trainers;
 using MlNetSsl.MlNet.Data;
 using TorchSharp;
 using static TorchSharp.torch;
+using static MlNetSsl.HeldScalars;
 
 namespace MlNetSsl;
 
@@ -89,7 +90,7 @@ public static class LabelFreeEvaluation
             if (imageCount < 4)
                 throw new ArgumentException($"Rotation prediction needs at least 4 images in column '{transformer.InputColumnName}'; " +
                     $"the data has {imageCount}.", nameof(data));
-            Tensor images = raw.to_type(ScalarType.Float32).div_(255f);
+            Tensor images = raw.to_type(ScalarType.Float32).div_(Held(255.0));
             long height = images.shape[2], width = images.shape[3];
             // Row r of rotation k is image r turned k quarter turns; rows are grouped by rotation.
             var embeddings = new Tensor[4];

@@ -2,6 +2,7 @@ using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using TorchSharp;
 using static TorchSharp.torch;
+using static MlNetSsl.HeldScalars;
 
 namespace MlNetSsl;
 
@@ -45,7 +46,7 @@ public sealed class SslTensorDataset : IDisposable
     public Tensor Batch(Tensor indices, Device device)
     {
         Tensor batch = _rows.index_select(0, indices.cpu());
-        if (batch.dtype == ScalarType.Byte) batch = batch.to_type(ScalarType.Float32).div_(255f);
+        if (batch.dtype == ScalarType.Byte) batch = batch.to_type(ScalarType.Float32).div_(Held(255.0));
         return batch.to(device);
     }
 
@@ -53,7 +54,7 @@ public sealed class SslTensorDataset : IDisposable
     public Tensor Slice(long start, long end, Device device)
     {
         Tensor batch = _rows.narrow(0, start, end - start);
-        batch = batch.dtype == ScalarType.Byte ? batch.to_type(ScalarType.Float32).div_(255f) : batch;
+        batch = batch.dtype == ScalarType.Byte ? batch.to_type(ScalarType.Float32).div_(Held(255.0)) : batch;
         return batch.to(device);
     }
 

@@ -45,7 +45,7 @@ internal abstract class TrainingOptimizer : IDisposable
         public override void Step(double learningRate)
         {
             foreach (var group in optimizer.ParamGroups) group.LearningRate = learningRate;
-            optimizer.step();
+            OptimizerSteps.Step(optimizer);
         }
 
         public override void Save(BinaryWriter writer) => optimizer.save_state_dict(writer);
@@ -83,14 +83,14 @@ internal abstract class TrainingOptimizer : IDisposable
                 Tensor update = grad;
                 if (adapt)
                 {
-                    update = grad.add(p, alpha: _weightDecay);
+                    update = grad.add(p, HeldScalars.Held(_weightDecay));
                     double weightNorm = p.norm().item<float>();
                     double updateNorm = update.norm().item<float>();
                     double trust = weightNorm > 0 && updateNorm > 0 ? _eta * weightNorm / updateNorm : 1.0;
-                    update = update.mul(trust);
+                    update = update.mul(HeldScalars.Held(trust));
                 }
-                velocity.mul_(_momentum).add_(update);
-                p.add_(velocity, alpha: -learningRate);
+                velocity.mul_(HeldScalars.Held(_momentum)).add_(update, HeldScalars.One);
+                p.add_(velocity, HeldScalars.Held(-learningRate));
             }
         }
 

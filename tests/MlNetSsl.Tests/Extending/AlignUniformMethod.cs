@@ -3,6 +3,7 @@
 // in ExternalMethodTests run it through the ML.NET stage, save/load and the AutoML search.
 using TorchSharp;
 using static TorchSharp.torch;
+using static MlNetSsl.HeldScalars;
 
 namespace MlNetSsl.Tests.Extending;
 
@@ -51,9 +52,11 @@ public sealed class AlignUniformMethod : SslMethodBase
         CheckBatch(batch);
         Tensor z1 = nn.functional.normalize(_projector.call(Encoder.call(views.Make(batch))), dim: 1);
         Tensor z2 = nn.functional.normalize(_projector.call(Encoder.call(views.Make(batch))), dim: 1);
-        Tensor alignment = (z1 - z2).pow(2).sum(1).mean();
-        Tensor uniformity = (Uniformity(z1, Options.UniformityTemperature) + Uniformity(z2, Options.UniformityTemperature)) / 2;
-        return alignment + Options.UniformityWeight * uniformity;
+        // Numbers go into TorchSharp calls as HeldScalars (x.mul(Held(0.5)), a.add(b, One)), never as x * 0.5 or a + b:
+        // TorchSharp does not keep an implicitly made scalar alive through the native call (see HeldScalars).
+        Tensor alignment = (z1 - z2).pow(Held(2L)).sum(1).mean();
+        Tensor uniformity = Uniformity(z1, Options.UniformityTemperature).add(Uniformity(z2, Options.UniformityTemperature), One).div(Held(2L));
+        return alignment.add(uniformity.mul(Held(Options.UniformityWeight)), One);
     }
 
     /// <summary>log mean over pairs i ≠ j of exp(-t ||z_i - z_j||²), for unit rows (where ||z_i - z_j||² = 2 - 2 z_i·z_j).</summary>
@@ -61,8 +64,8 @@ public sealed class AlignUniformMethod : SslMethodBase
     {
         long n = z.shape[0];
         using var scope = torch.NewDisposeScope();
-        Tensor squaredDistance = 2 - 2 * z.matmul(z.t());
+        Tensor squaredDistance = z.matmul(z.t()).mul(Held(-2L)).add_(Held(2L), One);
         Tensor offDiagonal = squaredDistance.masked_select(torch.eye(n, dtype: ScalarType.Bool, device: z.device).logical_not());
-        return (torch.logsumexp(offDiagonal * -temperature, 0) - Math.Log(n * (n - 1))).MoveToOuterDisposeScope();
+        return torch.logsumexp(offDiagonal.mul(Held(-temperature)), 0).sub(Held(Math.Log(n * (n - 1)))).MoveToOuterDisposeScope();
     }
 }

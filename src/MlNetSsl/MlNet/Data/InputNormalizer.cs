@@ -1,5 +1,6 @@
 using TorchSharp;
 using static TorchSharp.torch;
+using static MlNetSsl.HeldScalars;
 
 namespace MlNetSsl.MlNet.Data;
 
@@ -39,7 +40,7 @@ internal sealed class InputNormalizer
         var values = raw.to_type(ScalarType.Float64);
         long[] dims = shape.Kind == SslInputKind.Tabular ? [0] : [0, 2];
         var mean = values.mean(dims);
-        var deviation = (values - (shape.Kind == SslInputKind.Tabular ? mean : mean.unsqueeze(-1))).square().mean(dims).sqrt();
+        var deviation = (values - (shape.Kind == SslInputKind.Tabular ? mean : mean.unsqueeze(-1))).pow(Held(2L)).mean(dims).sqrt();
         float[] m = mean.to_type(ScalarType.Float32).data<float>().ToArray();
         float[] d = deviation.to_type(ScalarType.Float32).data<float>().Select(v => v < MinimumDeviation ? 1f : v).ToArray();
         return new InputNormalizer(shape.Kind, m, d);
@@ -49,7 +50,7 @@ internal sealed class InputNormalizer
     public Tensor Apply(Tensor raw)
     {
         if (Kind == SslInputKind.Image)
-            return raw.dtype == ScalarType.Byte ? raw.to_type(ScalarType.Float32).div_(255f) : raw;
+            return raw.dtype == ScalarType.Byte ? raw.to_type(ScalarType.Float32).div_(Held(255.0)) : raw;
         var mean = torch.tensor(Mean, device: raw.device);
         var deviation = torch.tensor(Deviation, device: raw.device);
         if (Kind == SslInputKind.Series)
