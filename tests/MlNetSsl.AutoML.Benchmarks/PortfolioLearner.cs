@@ -58,8 +58,9 @@ internal static class PortfolioLearner
     /// <param name="only">Measure only these candidates (names); their rows can then be added to a saved output.</param>
     /// <param name="fineTuneFolds">Folds a fine-tuning candidate trains (<see cref="SslExperiment.SetFineTuneFolds"/>; 0: the
     /// experiment's automatic choice); every candidate's fold values go to the standard error stream, to study the CV.</param>
+    /// <param name="folds">Folds of the cross-validated objective (0: the experiment's automatic objective).</param>
     public static async Task<int> RunAsync(string dataRoot, IReadOnlyList<string> kinds, bool write, string? portfolioFile, string? measurementsFile,
-        IReadOnlyList<int> imagePools, IReadOnlyList<string>? only = null, int fineTuneFolds = 0)
+        IReadOnlyList<int> imagePools, IReadOnlyList<string>? only = null, int fineTuneFolds = 0, int folds = 0)
     {
         if (only is not null && write) throw new ArgumentException("--candidates measures a few candidates; add their rows to a saved output, then --write from it.");
         string[]? saved = measurementsFile is null ? null : File.ReadAllLines(measurementsFile);
@@ -95,7 +96,7 @@ internal static class PortfolioLearner
                         Console.WriteLine($"| {dataset.Name} | {candidate.Name} | not run (size limits) | - | - | - | - |");
                         continue;
                     }
-                    (SslPortfolioBuilder.Measurement m, double? cv, string load) = savedSection is null ? await Measure(ml, dataset, candidate, fineTuneFolds)
+                    (SslPortfolioBuilder.Measurement m, double? cv, string load) = savedSection is null ? await Measure(ml, dataset, candidate, fineTuneFolds, folds)
                         : Saved(savedSection, dataset.Name, candidate.Name);
                     onDataset.Add(m);
                     Console.WriteLine(FormattableString.Invariant(
@@ -197,21 +198,23 @@ internal static class PortfolioLearner
     }
 
     private static async Task<(SslPortfolioBuilder.Measurement, double? Cv, string Load)> Measure(MLContext ml, Dataset dataset, Candidate candidate,
-        int fineTuneFolds)
+        int fineTuneFolds, int folds)
     {
         using JsonDocument settings = JsonDocument.Parse(candidate.Settings);
         JsonElement root = settings.RootElement.Clone();
         var clock = Stopwatch.StartNew();
-        SslExperimentResult result = await ml.SelfSupervisedExperiment()
-            .SetDataset(dataset.Train).SetInputColumn(dataset.InputColumn)
+        SslExperiment experiment = ml.SelfSupervisedExperiment()
+            .SetDataset(dataset.Train).SetInputColumn(dataset.InputColumn);
+        if (folds > 0) experiment.SetObjective(SslObjective.CrossValidatedAccuracy(folds));
+        SslExperimentResult result = await experiment
             .SetTuner(SslTuner.Custom($"portfolio candidate {candidate.Name}", (space, _) => new FixedTuner(SslPortfolio.Configure(space, root))))
             .SetOneStandardErrorRule(false)
             .SetFineTuneFolds(fineTuneFolds)
             .SetMaxTrials(1)
             .RunAsync();
         TrialRecord trial = result.Trials.Single();
-        if (result.TrialMeasures.LastOrDefault(m => m.TrialId == trial.TrialId)?.MetricFoldValues is { } folds)
-            Console.Error.WriteLine(FormattableString.Invariant($"{dataset.Name} | {candidate.Name} | fold values: {string.Join(" ", folds.Select(v => $"{100 * v:0.0}"))}"));
+        if (result.TrialMeasures.LastOrDefault(m => m.TrialId == trial.TrialId)?.MetricFoldValues is { } foldValues)
+            Console.Error.WriteLine(FormattableString.Invariant($"{dataset.Name} | {candidate.Name} | fold values: {string.Join(" ", foldValues.Select(v => $"{100 * v:0.0}"))}"));
         double pretraining = result.TrialMeasures.Where(m => m.TrialId == trial.TrialId).Sum(m => m.PretrainingSeconds);
         double accuracy = dataset.TestAccuracy(result.BestTrial.Model);
         foreach (var owned in ((IEnumerable<ITransformer>)result.BestTrial.Model).OfType<IDisposable>()) owned.Dispose();
