@@ -71,14 +71,19 @@ public sealed class IncumbentScaleUpTests
         Assert.Equal([(100, 4), (1, 4), (1, 10), (1, 25), (1, 62), (1, 100), (106, 4)], ran);
     }
 
+    private static readonly SslSearchSpace ImageSpace = SslSearchSpace.For(SslInputKind.Image);
+
+    // A configuration of the learned image portfolio, as the experiment builds it for 5,000 rows with 500 labels.
+    private static Parameters ImageEntry(string name) =>
+        SslPortfolio.For(ImageSpace, SslInputKind.Image, rows: 5000, labeledRows: 500).Single(e => e.Name == name).Configuration;
+
     [Fact]
     public void LengtheningTrainsTheFineTuningOrThePretrainingLonger()
     {
-        SslSearchSpace space = SslSearchSpace.For(SslInputKind.Image);
-        var entries = SslPortfolio.For(space, SslInputKind.Image, rows: 5000, labeledRows: 500);
-        Parameters fixMatch = entries.Single(e => e.Name == "short SSL + FixMatch fine-tuning, 10 epochs").Configuration;
-        Parameters probe = entries.Single(e => e.Name == "short SSL + L-BFGS probe").Configuration;
-        Parameters raw = entries.Single(e => e.Name.StartsWith("raw pixels", StringComparison.Ordinal)).Configuration;
+        SslSearchSpace space = ImageSpace;
+        Parameters fixMatch = ImageEntry("short SSL + FixMatch fine-tuning, 10 epochs");
+        Parameters probe = ImageEntry("short SSL + L-BFGS probe");
+        Parameters raw = ImageEntry("raw pixels L-BFGS");
 
         Parameters longer = SslSearchSpace.Lengthened(space, fixMatch, 2.5)!;
         Assert.Equal(25, longer.GetNested(SslSearchSpace.DownstreamOption).GetInt32(nameof(SslDownstreamParameters.FineTuneEpochs)));
@@ -102,11 +107,10 @@ public sealed class IncumbentScaleUpTests
     [Fact]
     public void ALongerVersionIsPricedFromItsOwnShorterRunPastThePretraining()
     {
-        SslSearchSpace space = SslSearchSpace.For(SslInputKind.Image);
-        var entries = SslPortfolio.For(space, SslInputKind.Image, rows: 5000, labeledRows: 500);
-        Parameters shortEncoder = entries.Single(e => e.Name == "short SSL + FixMatch fine-tuning, 10 epochs").Configuration;
-        Parameters longEncoder = entries.Single(e => e.Name == "SSL + FixMatch fine-tuning, 10 epochs").Configuration;
-        Parameters probe = entries.Single(e => e.Name == "short SSL + L-BFGS probe").Configuration;
+        SslSearchSpace space = ImageSpace;
+        Parameters shortEncoder = ImageEntry("short SSL + FixMatch fine-tuning, 10 epochs");
+        Parameters longEncoder = ImageEntry("SSL + FixMatch fine-tuning, 10 epochs");
+        Parameters probe = ImageEntry("short SSL + L-BFGS probe");
 
         // FixMatch from the 3-epoch encoder and its 25-epoch version share a price; from the 10-epoch encoder is another
         // pipeline (priced from it, a 25-epoch run from the 3-epoch encoder was refused at 533 s; it takes about 230 s).
@@ -126,11 +130,10 @@ public sealed class IncumbentScaleUpTests
     [Fact]
     public void TheOneStandardErrorRuleKeepsTheLongestOfAConfigurationsLengthsWithinTheError()
     {
-        SslSearchSpace space = SslSearchSpace.For(SslInputKind.Image);
-        var entries = SslPortfolio.For(space, SslInputKind.Image, rows: 5000, labeledRows: 500);
-        Parameters fixMatch10 = entries.Single(e => e.Name == "short SSL + FixMatch fine-tuning, 10 epochs").Configuration;
+        SslSearchSpace space = ImageSpace;
+        Parameters fixMatch10 = ImageEntry("short SSL + FixMatch fine-tuning, 10 epochs");
         Parameters fixMatch25 = SslSearchSpace.Lengthened(space, fixMatch10, 2.5)!;
-        Parameters tuned = entries.Single(e => e.Name == "SSL + fine-tuning, 10 epochs").Configuration;
+        Parameters tuned = ImageEntry("SSL + fine-tuning, 10 epochs");
         TrialRecord Trial(int id, Parameters configuration, double metric, double seconds) => new(id, configuration, TrialStatus.Completed,
             [new RungResult(null, metric, TimeSpan.FromSeconds(seconds))], TimeSpan.FromSeconds(seconds), null);
         SslTrialMeasures Measure(int id) => new() { TrialId = id, FeatureSource = SslFeatureSource.SelfSupervised, MetricStandardError = 0.035 };
