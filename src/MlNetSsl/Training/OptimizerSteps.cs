@@ -22,7 +22,6 @@ internal static class OptimizerSteps
         if (states.Count != parameters.Count)
             throw new InvalidOperationException($"The optimizer holds {states.Count} parameter states for {parameters.Count} parameters.");
         using var noGrad = torch.no_grad();
-        using var scope = torch.NewDisposeScope();
         int index = 0;
         switch (optimizer)
         {
