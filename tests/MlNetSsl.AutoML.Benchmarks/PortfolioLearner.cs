@@ -33,6 +33,18 @@ internal static class PortfolioLearner
             new("raw + SSL + LightGBM", """{ "Features": "RawAndSelfSupervised", "Downstream.Trainer": "LightGbm" }"""),
             new("SSL + fine-tuning, 10 epochs", """{ "Features": "SelfSupervised", "Downstream.Trainer": "FineTune", "Downstream.FineTuneEpochs": 10 }"""),
         ],
+        [SslInputKind.Series] =
+        [
+            new("raw L-BFGS", """{ "Features": "RawFeatures", "Downstream.Trainer": "LinearProbe" }"""),
+            new("raw LightGBM", """{ "Features": "RawFeatures", "Downstream.Trainer": "LightGbm" }"""),
+            new("raw LightGBM, small leaves", """{ "Features": "RawFeatures", "Downstream.Trainer": "LightGbm", "Downstream.LightGbmMinimumRowsPerLeaf": 2, "Downstream.LightGbmIterations": 50 }"""),
+            new("short SSL + L-BFGS probe", """{ "Features": "SelfSupervised", "Pretraining.Epochs": 3, "Downstream.Trainer": "LinearProbe" }"""),
+            new("raw + short SSL + L-BFGS", """{ "Features": "RawAndSelfSupervised", "Pretraining.Epochs": 3, "Downstream.Trainer": "LinearProbe" }"""),
+            new("default configuration", "{ }"),
+            new("raw + SSL + L-BFGS", """{ "Features": "RawAndSelfSupervised", "Downstream.Trainer": "LinearProbe" }"""),
+            new("SSL + fine-tuning, 10 epochs", """{ "Features": "SelfSupervised", "Downstream.Trainer": "FineTune", "Downstream.FineTuneEpochs": 10 }"""),
+            new("SSL + fine-tuning, 30 epochs", """{ "Features": "SelfSupervised", "Downstream.Trainer": "FineTune", "Downstream.FineTuneEpochs": 30 }"""),
+        ],
         [SslInputKind.Image] =
         [
             new("short SSL + L-BFGS probe", """{ "Features": "SelfSupervised", "Pretraining.Epochs": 3, "Downstream.Trainer": "LinearProbe" }"""),
@@ -47,7 +59,8 @@ internal static class PortfolioLearner
     };
 
     /// <summary>One benchmark dataset: training rows (most labels hidden), its input column, and a test scorer.</summary>
-    private sealed record Dataset(string Name, IDataView Train, string InputColumn, long Rows, int LabeledRows, Func<ITransformer, double> TestAccuracy);
+    private sealed record Dataset(string Name, IDataView Train, string InputColumn, long Rows, int LabeledRows, Func<ITransformer, double> TestAccuracy,
+        int SeriesChannels = 0);
 
     /// <param name="dataRoot">The shared data folder.</param>
     /// <param name="kinds">The input kinds to learn.</param>
@@ -71,7 +84,7 @@ internal static class PortfolioLearner
         {
             SslInputKind kind = Enum.Parse<SslInputKind>(kindName, ignoreCase: true);
             if (!Candidates.TryGetValue(kind, out Candidate[]? candidates))
-                throw new ArgumentException($"No candidates for {kind}; learn Tabular or Image.");
+                throw new ArgumentException($"No candidates for {kind}; learn Tabular, Series or Image.");
             if (only is not null)
             {
                 string[] unknown = only.Where(n => candidates.All(c => c.Name != n)).ToArray();
@@ -204,7 +217,7 @@ internal static class PortfolioLearner
         JsonElement root = settings.RootElement.Clone();
         var clock = Stopwatch.StartNew();
         SslExperiment experiment = ml.SelfSupervisedExperiment()
-            .SetDataset(dataset.Train).SetInputColumn(dataset.InputColumn);
+            .SetDataset(dataset.Train).SetInputColumn(dataset.InputColumn, dataset.SeriesChannels);
         if (folds > 0) experiment.SetObjective(SslObjective.CrossValidatedAccuracy(folds));
         SslExperimentResult result = await experiment
             .SetTuner(SslTuner.Custom($"portfolio candidate {candidate.Name}", (space, _) => new FixedTuner(SslPortfolio.Configure(space, root))))
@@ -223,14 +236,15 @@ internal static class PortfolioLearner
 
     private static Dataset[] Datasets(MLContext ml, string dataRoot, SslInputKind kind, IReadOnlyList<int> imagePools)
     {
-        if (kind == SslInputKind.Tabular)
+        if (kind is SslInputKind.Tabular or SslInputKind.Series)
         {
-            return new[] { "banknote", "abalone", "horse-colic", "wine", "higgs" }.Select(name =>
+            string[] names = kind == SslInputKind.Tabular ? ["banknote", "abalone", "horse-colic", "wine", "higgs"] : ["basicmotions", "gunpoint", "italypower", "plaid"];
+            return names.Select(name =>
             {
                 TablesBenchmark.Table table = TablesBenchmark.Table.Load(dataRoot, name, 0.1);
                 IDataView test = table.TestView(ml);
                 return new Dataset(name, table.TrainView(ml), "Features", table.Train.Length, table.Train.Count(r => !float.IsNaN(r.Label)),
-                    model => table.Score(model.Transform(test)).Accuracy);
+                    model => table.Score(model.Transform(test)).Accuracy, table.SeriesChannels);
             }).ToArray();
         }
         return imagePools.Select(pool =>
@@ -251,7 +265,7 @@ internal static class PortfolioLearner
         {
             writer.WriteStartObject();
             writer.WriteStartArray("about");
-            foreach (string line in About(learned.Keys)) writer.WriteStringValue(line);
+            foreach (string line in About()) writer.WriteStringValue(line);
             writer.WriteEndArray();
             writer.WriteStartObject("portfolios");
             foreach (JsonProperty kind in current.RootElement.GetProperty("portfolios").EnumerateObject())
@@ -292,7 +306,7 @@ internal static class PortfolioLearner
         return Encoding.UTF8.GetString(buffer.ToArray()) + "\n";
     }
 
-    private static IEnumerable<string> About(IEnumerable<string> learnedKinds) =>
+    private static IEnumerable<string> About() =>
     [
         "The configurations ml.SelfSupervisedExperiment() runs before its tuner's proposals, per input kind, in order of",
         "expected value per second: cheap strong baselines first, so a budget spent by one slow SSL trial can never leave",
@@ -303,14 +317,15 @@ internal static class PortfolioLearner
         "of that size. Entries that share their Pretraining options reuse one pretrained encoder from the cache. On data",
         "with fewer labeled rows than the smallest minLabeledRows of its kind, belowMinLabeledRows gives each remaining",
         "entry's place and gain in the order learned without the entries that need more labels.",
-        $"Learned ({string.Join(", ", learnedKinds)}) with",
+        "Learned with",
         "  dotnet run -c Release --project tests/MlNetSsl.AutoML.Benchmarks -- portfolio-learn --kinds Tabular,Image --write",
-        "which runs every candidate alone on the shared tables (banknote, abalone, horse-colic, white wine, HIGGS) and on",
-        "CIFAR-10 pools of 1,000, 2,000 and 5,000 images, each with 10% of the labels, scores the refitted pipeline on held-out",
-        "test rows and orders the candidates greedily by mean gain in test accuracy (scaled per dataset between the worst",
-        "and the best candidate) per mean second (SslPortfolioBuilder). learnedGain / learnedSeconds are each entry's",
-        "figures at its place; candidates that raised no dataset's best come last (gain 0). The Series order is hand-derived",
-        "(raw fits first, then a short SSL run), see docs/automl.md, 'Portfolio'.",
+        "  dotnet run -c Release --project tests/MlNetSsl.AutoML.Benchmarks -- portfolio-learn --kinds Series --write",
+        "which run every candidate alone on the shared tables (banknote, abalone, horse-colic, white wine, HIGGS), on",
+        "CIFAR-10 pools of 1,000, 2,000 and 5,000 images and on the shared UEA series (BasicMotions, GunPoint,",
+        "ItalyPowerDemand, PLAID), each with 10% of the labels (series: at least 4 per class), score the refitted pipeline on",
+        "held-out test rows and order the candidates greedily by mean gain in test accuracy (scaled per dataset between the",
+        "worst and the best candidate) per mean second (SslPortfolioBuilder). learnedGain / learnedSeconds are each entry's",
+        "figures at its place; candidates that raised no dataset's best come last (gain 0).",
     ];
 
     private static string LoadAverage() => File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Split(' ')[0] : "n/a";

@@ -22,8 +22,9 @@ using MlNetSsl.TestData;
 // rank-correlate them with cross-validated accuracy. Prints Markdown for docs/automl.md.
 //   dotnet run -c Release --project tests/MlNetSsl.AutoML.Benchmarks -- tables [--budget S] [--labeled F] [--tables a,b,...] [--metric M]
 //     [--tpe-cost W (the default search with TPE's cost weight W)] [--skip-previous (only the default search)]
-// compares raw LightGBM and L-BFGS with the experiment's defaults and its previous defaults on shared tables (see Tables.cs).
-//   dotnet run -c Release --project tests/MlNetSsl.AutoML.Benchmarks -- portfolio-learn [--kinds Tabular,Image] [--image-pools 1000,2000,5000] [--write]
+// compares raw LightGBM and L-BFGS with the experiment's defaults and its previous defaults on shared tables (see Tables.cs);
+// --tables basicmotions,gunpoint,italypower,plaid does the same on the shared UEA series (their own train/test splits).
+//   dotnet run -c Release --project tests/MlNetSsl.AutoML.Benchmarks -- portfolio-learn [--kinds Tabular,Image (or Series)] [--image-pools 1000,2000,5000] [--write]
 //     [--measurements FILE (a saved output of an earlier run: order from its measurement rows instead of measuring)]
 //     [--candidates "NAME;NAME" (measure only these; add their rows to a saved output, then --write from it)]
 //     [--fine-tune-folds N (folds a fine-tuning candidate trains; every candidate's fold values go to stderr)] [--folds K (K-fold objective)]

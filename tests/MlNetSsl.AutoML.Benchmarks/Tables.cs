@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using MlNetSsl;
 using MlNetSsl.AutoML;
 
 /// <summary>
@@ -44,7 +45,7 @@ internal static class TablesBenchmark
             foreach (bool previous in skipPrevious ? new[] { false } : new[] { true, false })
             {
                 SslExperiment experiment = ml.SelfSupervisedExperiment()
-                    .SetDataset(train).SetInputColumn("Features").SetTrainingTimeInSeconds(budget).SetOptimizingMetric(metric);
+                    .SetDataset(train).SetInputColumn("Features", table.SeriesChannels).SetTrainingTimeInSeconds(budget).SetOptimizingMetric(metric);
                 // The default search with a cost-aware TPE after the portfolio (SetTuner turns the portfolio off; SetPortfolio keeps it).
                 if (!previous && tpeCostWeight is double weight)
                     experiment.SetTuner(SslTuner.FromOptions(new TpeTunerOptions { CostWeight = weight })).SetPortfolio(true);
@@ -106,9 +107,36 @@ internal static class TablesBenchmark
                 $"{Test.Length} test rows, {labels.Distinct().Count()} classes, {Width} features";
         }
 
+        /// <summary>A series dataset with its own training and test split: per class, every k-th training row (in a
+        /// seeded shuffle) keeps its label, at least 4 of each class (2 in a class of fewer than 4 rows) so that
+        /// cross-validation can score every class, and the test rows are the test split.</summary>
+        private Table(string name, string description, float[][] train, float[] trainLabels, float[][] test, float[] testLabels,
+            double labeledFraction, int seriesChannels)
+        {
+            Name = name;
+            SeriesChannels = seriesChannels;
+            var random = new Random(17);
+            int[] order = Enumerable.Range(0, trainLabels.Length).OrderBy(_ => random.Next()).ToArray();
+            var keep = new HashSet<int>();
+            foreach (var byClass in order.GroupBy(i => trainLabels[i]))
+            {
+                int[] rows = byClass.ToArray();
+                int count = Math.Max((int)Math.Ceiling(rows.Length * labeledFraction), Math.Min(4, Math.Max(2, rows.Length / 2)));
+                keep.UnionWith(rows.Take(count));
+            }
+            Train = order.Select(i => new TableRow { Features = train[i], Label = keep.Contains(i) ? trainLabels[i] : float.NaN }).ToArray();
+            Test = Enumerable.Range(0, testLabels.Length).Select(i => new TableRow { Features = test[i], Label = testLabels[i] }).ToArray();
+            Width = train[0].Length;
+            Description = $"{description}: {Train.Length} training series, {keep.Count} labeled ({labeledFraction:P0}, at least 4 per class), " +
+                $"{Test.Length} test series, {trainLabels.Concat(testLabels).Distinct().Count()} classes, {seriesChannels} channel(s) x {Width / seriesChannels} steps";
+        }
+
         public string Name { get; }
 
         public string Description { get; }
+
+        /// <summary>Channels of a series dataset (its rows are channel after channel); 0 for a table.</summary>
+        public int SeriesChannels { get; }
 
         public TableRow[] Train { get; }
 
@@ -192,9 +220,40 @@ internal static class TablesBenchmark
                         .Select(l => l.Split('\t').Select(Parse).ToArray()).ToArray();
                     return new Table(name, "HIGGS (binary)", lines.Select(v => v[1..]).ToArray(), lines.Select(v => v[0]).ToArray(), labeledFraction);
                 }
+                case "basicmotions" or "gunpoint" or "italypower" or "plaid":
+                    return LoadSeries(dataRoot, name, labeledFraction);
                 default:
-                    throw new ArgumentException($"Unknown table {name}; use banknote, abalone, horse-colic, wine or higgs.");
+                    throw new ArgumentException($"Unknown dataset {name}; use banknote, abalone, horse-colic, wine, higgs, basicmotions, gunpoint, italypower or plaid.");
             }
+        }
+        /// <summary>A UEA series dataset of the shared folder, read as a new user reads it: values as they are (no
+        /// standardization), series of differing lengths resampled to the median length with the library's
+        /// <c>ResampleSeries</c> (linear), as the CLI does.</summary>
+        private static Table LoadSeries(string dataRoot, string name, double labeledFraction)
+        {
+            string file = name switch { "basicmotions" => "BasicMotions", "gunpoint" => "GunPoint", "italypower" => "ItalyPowerDemand", _ => "PLAID" };
+            var (train, trainLabels, classes) = MlNetSsl.TestData.UeaTsFile.Read(Path.Combine(dataRoot, "uea", $"{file}_TRAIN.ts"), null);
+            var (test, testLabels, _) = MlNetSsl.TestData.UeaTsFile.Read(Path.Combine(dataRoot, "uea", $"{file}_TEST.ts"), classes);
+            int channels = train[0].Length;
+            int[] lengths = train.Select(s => s[0].Length).Order().ToArray();
+            int length = lengths[lengths.Length / 2];
+            float[][] Flat(float[][][] series)
+            {
+                float[][] rows = series.Select(s => s.SelectMany(c => c).ToArray()).ToArray();
+                if (series.All(s => s.All(c => c.Length == length))) return rows;
+                var ml = new MLContext(seed: 1);
+                IDataView raw = ml.Data.LoadFromEnumerable(rows.Select(r => new VariableRow { Values = r }));
+                IDataView resampled = ml.Transforms.ResampleSeries("Series", nameof(VariableRow.Values), channels, length).Fit(raw).Transform(raw);
+                return resampled.GetColumn<float[]>("Series").ToArray();
+            }
+            string shape = lengths[0] == lengths[^1] ? $"{length} steps" : $"{lengths[0]} to {lengths[^1]} steps, resampled to {length}";
+            return new Table(name, $"{file} (UEA series, {classes.Length} classes, {shape})", Flat(train), trainLabels.Select(l => (float)l).ToArray(),
+                Flat(test), testLabels.Select(l => (float)l).ToArray(), labeledFraction, channels);
+        }
+
+        private sealed class VariableRow
+        {
+            public float[] Values { get; set; } = [];
         }
     }
 

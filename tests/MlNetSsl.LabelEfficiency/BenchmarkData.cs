@@ -79,8 +79,8 @@ public sealed record BenchmarkData(string Name, SslInputShape Shape, float[] Poo
     /// with the training split's statistics.</summary>
     public static BenchmarkData BasicMotions(string root)
     {
-        var (train, trainY, classes) = ReadTs(Path.Combine(root, "uea", "BasicMotions_TRAIN.ts"), null);
-        var (test, testY, _) = ReadTs(Path.Combine(root, "uea", "BasicMotions_TEST.ts"), classes);
+        var (train, trainY, classes) = MlNetSsl.TestData.UeaTsFile.Read(Path.Combine(root, "uea", "BasicMotions_TRAIN.ts"), null);
+        var (test, testY, _) = MlNetSsl.TestData.UeaTsFile.Read(Path.Combine(root, "uea", "BasicMotions_TEST.ts"), classes);
         int c = train[0].Length, t = train[0][0].Length;
         var mean = new double[c];
         var std = new double[c];
@@ -97,26 +97,4 @@ public sealed record BenchmarkData(string Name, SslInputShape Shape, float[] Poo
 
     private static (float[], int[]) CifarSplit(string root, string split, int perClass) =>
         MlNetSsl.TestData.CifarPixels.Load(Path.Combine(root, "cifar10", split), perClass);
-
-    private static (float[][][] Series, int[] Labels, string[] Classes) ReadTs(string path, string[]? classes)
-    {
-        var rows = new List<(float[][] Channels, string Label)>();
-        bool inData = false;
-        foreach (string raw in File.ReadLines(path))
-        {
-            string line = raw.Trim();
-            if (line.Length == 0 || line.StartsWith('#')) continue;
-            if (!inData)
-            {
-                if (classes is null && line.StartsWith("@classLabel", StringComparison.OrdinalIgnoreCase))
-                    classes = line.Split(' ', StringSplitOptions.RemoveEmptyEntries).Skip(2).ToArray();
-                if (line.Equals("@data", StringComparison.OrdinalIgnoreCase)) inData = true;
-                continue;
-            }
-            string[] parts = line.Split(':');
-            rows.Add((parts[..^1].Select(p => p.Split(',').Select(v => float.Parse(v, CultureInfo.InvariantCulture)).ToArray()).ToArray(), parts[^1].Trim()));
-        }
-        classes ??= rows.Select(r => r.Label).Distinct().Order(StringComparer.Ordinal).ToArray();
-        return (rows.Select(r => r.Channels).ToArray(), rows.Select(r => Array.IndexOf(classes, r.Label)).ToArray(), classes);
-    }
 }

@@ -501,7 +501,8 @@ public sealed class SslExperiment
     /// The one-standard-error rule: among the trials comparable with the leaderboard's best (measured at its fidelity, or
     /// with a metric that does not depend on the fidelity), those within one standard error of the best's metric are
     /// equally good as far as the cross-validation can tell, and the simplest of them is chosen: raw features (no encoder)
-    /// before a trainer on embeddings before a fine-tuned or from-scratch network, then the cheapest (trial time plus the
+    /// before a trainer on embeddings before a fine-tuned or from-scratch network (a semi-supervised network before a
+    /// supervised one, as cross-validation underrates FixMatch), then the cheapest (trial time plus the
     /// pretraining time it reused from the cache), then leaderboard order. Versions of one configuration that differ only in
     /// epochs count as one pipeline, represented by the longest-trained of them within the error. Without a positive standard error (every fold
     /// scored the same) the best stands.
@@ -525,9 +526,15 @@ public sealed class SslExperiment
         candidates = candidates
             .Where(c => !candidates.Any(other => SslSearchSpace.WithoutEpochs(other.trial.Parameters).Equals(SslSearchSpace.WithoutEpochs(c.trial.Parameters))
                 && (Epochs(other.trial) > Epochs(c.trial) || (Epochs(other.trial) == Epochs(c.trial) && other.rank < c.rank))))
-            .OrderBy(c => Complexity(c.trial)).ThenBy(c => Cost(c.trial)).ThenBy(c => c.rank)
+            .OrderBy(c => Complexity(c.trial)).ThenBy(c => IsSemiSupervisedNetwork(c.trial) ? 0 : 1).ThenBy(c => Cost(c.trial)).ThenBy(c => c.rank)
             .ToList();
         TrialRecord chosen = candidates.Count > 0 ? candidates[0].trial : best;
+        // Cross-validation is biased against FixMatch: its networks train on fewer labels than the refit, and FixMatch's
+        // lead over plain fine-tuning grows with labels (none at 250 CIFAR-10 labels, +7 points at 500; docs/automl.md,
+        // "Final choice"). So among networks the cross-validation cannot tell apart, the semi-supervised one stands.
+        bool IsSemiSupervisedNetwork(TrialRecord trial) => Complexity(trial) == 2
+            && trial.Parameters.TryGetPath($"{SslSearchSpace.DownstreamOption}.{nameof(SslDownstreamParameters.SemiSupervised)}", out object? semi)
+            && Equals(semi, true);
         static int Epochs(TrialRecord trial) => SslSearchSpace.TrainingEpochs(trial.Parameters) ?? 0;
         // What the pipeline cost to build: a trial that reused another's pretrained encoder is only as cheap as that encoder.
         double Cost(TrialRecord trial) => trial.Duration.TotalSeconds + measures.Where(m => m.TrialId == trial.TrialId).Sum(m => m.PretrainingSecondsSaved);
@@ -549,7 +556,9 @@ public sealed class SslExperiment
             + (chosen == best ? FormattableString.Invariant($"the best is also the simplest and cheapest, trial {best.TrialId}.")
                 : SslSearchSpace.WithoutEpochs(chosen.Parameters).Equals(SslSearchSpace.WithoutEpochs(best.Parameters))
                     ? FormattableString.Invariant($"chose the longest-trained version of the best's pipeline, trial {chosen.TrialId} ({chosen.Metric:0.####}, {Epochs(chosen)} epochs against {Epochs(best)}).")
-                    : FormattableString.Invariant($"chose the simplest and cheapest, trial {chosen.TrialId} ({chosen.Metric:0.####}, {Cost(chosen):0.#} s against {Cost(best):0.#} s)."));
+                    : IsSemiSupervisedNetwork(chosen) && !IsSemiSupervisedNetwork(best)
+                        ? FormattableString.Invariant($"chose the semi-supervised (FixMatch) network, trial {chosen.TrialId} ({chosen.Metric:0.####}): cross-validation trains on fewer labels than the refit and underrates FixMatch, whose lead grows with labels.")
+                        : FormattableString.Invariant($"chose the simplest and cheapest, trial {chosen.TrialId} ({chosen.Metric:0.####}, {Cost(chosen):0.#} s against {Cost(best):0.#} s)."));
         return (chosen, explanation);
     }
 

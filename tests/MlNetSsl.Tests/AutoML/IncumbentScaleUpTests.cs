@@ -128,7 +128,7 @@ public sealed class IncumbentScaleUpTests
     }
 
     [Fact]
-    public void TheOneStandardErrorRuleKeepsTheLongestOfAConfigurationsLengthsWithinTheError()
+    public void TheOneStandardErrorRuleKeepsTheLongestOfAConfigurationsLengthsAndPrefersFixMatchWithinTheError()
     {
         SslSearchSpace space = ImageSpace;
         Parameters fixMatch10 = ImageEntry("short SSL + FixMatch fine-tuning, 10 epochs");
@@ -139,14 +139,22 @@ public sealed class IncumbentScaleUpTests
         SslTrialMeasures Measure(int id) => new() { TrialId = id, FeatureSource = SslFeatureSource.SelfSupervised, MetricStandardError = 0.035 };
 
         // FixMatch at 25 epochs leads; at 10 epochs it is within the error and cheaper, but it is the same pipeline
-        // trained less, so the longer one stands for both. Another fine-tuned pipeline within the error, cheaper, wins
-        // the tie as before.
+        // trained less, so the longer one stands for both.
         TrialRecord[] board = [Trial(2, fixMatch25, 0.54, 230), Trial(1, fixMatch10, 0.51, 92), Trial(0, tuned, 0.45, 166)];
         SslTrialMeasures[] measures = [Measure(0), Measure(1), Measure(2)];
         Assert.Equal(2, SslExperiment.SelectWithinOneStandardError(board, measures, maximize: true).Trial.TrialId);
 
+        // A plain fine-tuned network within the error is cheaper, but cross-validation underrates FixMatch, so the
+        // semi-supervised network stands, whichever of the two leads.
         TrialRecord[] closer = [Trial(2, fixMatch25, 0.54, 230), Trial(1, fixMatch10, 0.51, 92), Trial(0, tuned, 0.52, 166)];
-        Assert.Equal(0, SslExperiment.SelectWithinOneStandardError(closer, measures, maximize: true).Trial.TrialId);
+        Assert.Equal(2, SslExperiment.SelectWithinOneStandardError(closer, measures, maximize: true).Trial.TrialId);
+        TrialRecord[] plainLeads = [Trial(0, tuned, 0.50, 13), Trial(2, fixMatch25, 0.485, 230), Trial(1, fixMatch10, 0.46, 92)];
+        (TrialRecord semi, string semiWhy) = SslExperiment.SelectWithinOneStandardError(plainLeads, measures, maximize: true);
+        Assert.Equal(2, semi.TrialId);
+        Assert.Contains("chose the semi-supervised (FixMatch) network, trial 2", semiWhy);
+        // Beyond the error the plain network's lead counts.
+        TrialRecord[] plainClearlyLeads = [Trial(0, tuned, 0.56, 13), Trial(2, fixMatch25, 0.50, 230)];
+        Assert.Equal(0, SslExperiment.SelectWithinOneStandardError(plainClearlyLeads, measures, maximize: true).Trial.TrialId);
 
         // The shorter version leads by less than the error: the longer one still stands for both.
         TrialRecord[] shorterLeads = [Trial(1, fixMatch10, 0.54, 92), Trial(2, fixMatch25, 0.52, 230), Trial(0, tuned, 0.45, 166)];
