@@ -179,13 +179,26 @@ public sealed class SslPortfolioTests : IDisposable
         (TrialRecord chosen, string why) = SslExperiment.SelectWithinOneStandardError(board, measures, maximize: true);
         // Trial 3 is within the error but measured at a lower fidelity than the best; trial 1 is raw, so it compares.
         Assert.Equal(1, chosen.TrialId);
-        Assert.Contains("chose the simplest and cheapest, trial 1", why);
+        Assert.Contains("chose the simplest, the best-scoring pipeline on raw features, trial 1", why);
 
         // Raw features are the simplest pipeline: chosen within the error even when an SSL trial ran faster.
         TrialRecord[] fasterSsl = [Trial(0, 0.80, 40), Trial(1, 0.78, 3), Trial(2, 0.79, 1)];
         SslTrialMeasures[] fasterSslMeasures = [Measure(0, SslFeatureSource.SelfSupervised, 0.03), Measure(1, SslFeatureSource.RawFeatures, 0.03),
             Measure(2, SslFeatureSource.SelfSupervised, 0.03)];
         Assert.Equal(1, SslExperiment.SelectWithinOneStandardError(fasterSsl, fasterSslMeasures, maximize: true).Trial.TrialId);
+
+        // Raw pipelines are equally simple: the best-scoring of them stands, not the cheapest.
+        TrialRecord[] twoRaw = [Trial(0, 0.80, 40), Trial(1, 0.79, 1.6), Trial(2, 0.78, 0.3)];
+        SslTrialMeasures[] twoRawMeasures = [Measure(0, SslFeatureSource.SelfSupervised, 0.03), Measure(1, SslFeatureSource.RawFeatures, 0.03),
+            Measure(2, SslFeatureSource.RawFeatures, 0.03)];
+        Assert.Equal(1, SslExperiment.SelectWithinOneStandardError(twoRaw, twoRawMeasures, maximize: true).Trial.TrialId);
+
+        // A zero error (every fold perfect): the exact ties with the best are ordered by simplicity; the others are not within.
+        TrialRecord[] perfect = [Trial(0, 1.0, 3), Trial(1, 1.0, 0.1), Trial(2, 0.99, 0.1)];
+        SslTrialMeasures[] perfectMeasures = [Measure(0, SslFeatureSource.SelfSupervised, 0), Measure(1, SslFeatureSource.RawFeatures, 0),
+            Measure(2, SslFeatureSource.RawFeatures, 0.01)];
+        Assert.Equal(1, SslExperiment.SelectWithinOneStandardError(perfect, perfectMeasures, maximize: true).Trial.TrialId);
+        Assert.Equal(0, SslExperiment.SelectWithinOneStandardError([perfect[0], perfect[2]], perfectMeasures, maximize: true).Trial.TrialId);
 
         // A smaller error leaves the best alone.
         SslTrialMeasures[] precise = [Measure(0, SslFeatureSource.SelfSupervised, 0.01), .. measures.Skip(1)];
