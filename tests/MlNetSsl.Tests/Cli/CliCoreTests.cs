@@ -127,6 +127,10 @@ public sealed class CliCoreTests : IDisposable
         Assert.Equal(File.ReadAllLines(Path.Combine(run, "trials.jsonl")).Length, leaderboard.Count - 1);
         // A trial the deadline stopped before its first rung has no metric: its cell is empty in both files.
         Assert.Contains(leaderboard.Skip(1), row => Regex.IsMatch(row[5], @"^\d\.\d{4}$"));
+        // A raw-feature trial is measured once, at its first rung, and keeps that fold spread at the later rungs.
+        var rawCompleted = leaderboard.Skip(1).Where(row => row[2].StartsWith("Raw features", StringComparison.Ordinal) && row[4] == "Completed").ToList();
+        Assert.NotEmpty(rawCompleted);
+        Assert.All(rawCompleted, row => Assert.Matches(@"^\d\.\d{4}$", row[6]));
         foreach (var row in leaderboard.Skip(1))
         {
             string cells = $"<td class=\"num\">{row[0]}</td><td class=\"num\">{row[1]}</td><td>{WebUtility.HtmlEncode(row[2])}</td><td>{row[4]}</td><td class=\"num\">{row[5]}</td>";
