@@ -1,4 +1,4 @@
-// Shared by the AutoML benchmark and the label-efficiency benchmark (linked into both): the UEA/sktime ".ts" text format
+// Shared by the test project and the benchmarks (linked into each): the UEA/sktime ".ts" text format
 // of ../shared/data/uea, one series per data line, channels separated by ':', values by ',', the class label last.
 using System.Globalization;
 

@@ -100,32 +100,14 @@ internal static class RealData
 
     private static (float[,,], int[]) ReadTs(string problem, string split)
     {
-        string path = Path.Combine(SharedData.DataRoot, "uea", $"{problem}_{split}.ts");
-        string[] classes = [];
-        var rows = new List<(float[][] Channels, string Label)>();
-        bool inData = false;
-        foreach (string raw in File.ReadLines(path))
-        {
-            string line = raw.Trim();
-            if (line.Length == 0 || line.StartsWith('#')) continue;
-            if (!inData)
-            {
-                if (line.StartsWith("@classLabel", StringComparison.OrdinalIgnoreCase))
-                    classes = line.Split(' ', StringSplitOptions.RemoveEmptyEntries).Skip(2).ToArray();
-                if (line.Equals("@data", StringComparison.OrdinalIgnoreCase)) inData = true;
-                continue;
-            }
-            string[] parts = line.Split(':');
-            float[][] channels = parts[..^1].Select(p => p.Split(',').Select(v => float.Parse(v, CultureInfo.InvariantCulture)).ToArray()).ToArray();
-            rows.Add((channels, parts[^1].Trim()));
-        }
-        int c = rows[0].Channels.Length, t = rows[0].Channels[0].Length;
-        var values = new float[rows.Count, c, t];
-        for (int i = 0; i < rows.Count; i++)
+        var (series, labels, _) = MlNetSsl.TestData.UeaTsFile.Read(Path.Combine(SharedData.DataRoot, "uea", $"{problem}_{split}.ts"), null);
+        int c = series[0].Length, t = series[0][0].Length;
+        var values = new float[series.Length, c, t];
+        for (int i = 0; i < series.Length; i++)
             for (int ch = 0; ch < c; ch++)
                 for (int k = 0; k < t; k++)
-                    values[i, ch, k] = rows[i].Channels[ch][k];
-        return (values, rows.Select(r => Array.IndexOf(classes, r.Label)).ToArray());
+                    values[i, ch, k] = series[i][ch][k];
+        return (values, labels);
     }
 
     private static (float[], float[]) ColumnStats(float[][] rows)
