@@ -356,6 +356,9 @@ public sealed class SslExperimentTests : IDisposable
         var ml = new MLContext(seed: 1);
         IDataView data = ml.Data.LoadFromEnumerable(SslExperimentData.HiggsWithHiddenLabels(300, labeledEvery: 4));
         SslSearchSpace space = SslSearchSpace.For(SslInputKind.Tabular).WithMethods(SslMethod.Scarf, SslMethod.Vicreg);
+        // Short fine-tuning: what is checked is the replay, and a random 98-epoch FixMatch network trained three times made
+        // this test take over three minutes on 2 cores.
+        space.Downstream[nameof(SslDownstreamParameters.FineTuneEpochs)] = new IntegerRangeOption(10, 12);
         SslExperiment Experiment(string folder, IProgress<SslTrialReport>? progress = null)
         {
             SslExperiment experiment = ml.SelfSupervisedExperiment()
