@@ -226,6 +226,7 @@ internal static class TablesBenchmark
                     throw new ArgumentException($"Unknown dataset {name}; use banknote, abalone, horse-colic, wine, higgs, basicmotions, gunpoint, italypower or plaid.");
             }
         }
+
         /// <summary>A UEA series dataset of the shared folder, read as a new user reads it: values as they are (no
         /// standardization), series of differing lengths resampled to the median length with the library's
         /// <c>ResampleSeries</c> (linear), as the CLI does.</summary>
