@@ -19,39 +19,47 @@ internal static class PortfolioLearner
     /// <summary>A candidate entry: settings as in the data file, and the size limits that make it runnable or sensible.</summary>
     private sealed record Candidate(string Name, string Settings, int? MinLabeledRows = null, long? MaxRows = null);
 
+    // Candidates that more than one input kind measures.
+    private static readonly Candidate RawLightGbm = new("raw LightGBM", """{ "Features": "RawFeatures", "Downstream.Trainer": "LightGbm" }""");
+    private static readonly Candidate RawLbfgs = new("raw L-BFGS", """{ "Features": "RawFeatures", "Downstream.Trainer": "LinearProbe" }""");
+    private static readonly Candidate ShortSslProbe = new("short SSL + L-BFGS probe", """{ "Features": "SelfSupervised", "Pretraining.Epochs": 3, "Downstream.Trainer": "LinearProbe" }""");
+    private static readonly Candidate RawShortSslLbfgs = new("raw + short SSL + L-BFGS", """{ "Features": "RawAndSelfSupervised", "Pretraining.Epochs": 3, "Downstream.Trainer": "LinearProbe" }""");
+    private static readonly Candidate DefaultConfiguration = new("default configuration", "{ }");
+    private static readonly Candidate FineTune10 = new("SSL + fine-tuning, 10 epochs", """{ "Features": "SelfSupervised", "Downstream.Trainer": "FineTune", "Downstream.FineTuneEpochs": 10 }""");
+
     private static readonly Dictionary<SslInputKind, Candidate[]> Candidates = new()
     {
         [SslInputKind.Tabular] =
         [
-            new("raw LightGBM", """{ "Features": "RawFeatures", "Downstream.Trainer": "LightGbm" }"""),
-            new("raw L-BFGS", """{ "Features": "RawFeatures", "Downstream.Trainer": "LinearProbe" }"""),
+            RawLightGbm,
+            RawLbfgs,
             new("raw LightGBM, small leaves", """{ "Features": "RawFeatures", "Downstream.Trainer": "LightGbm", "Downstream.LightGbmMinimumRowsPerLeaf": 5, "Downstream.LightGbmIterations": 50 }"""),
-            new("short SSL + L-BFGS probe", """{ "Features": "SelfSupervised", "Pretraining.Epochs": 3, "Downstream.Trainer": "LinearProbe" }"""),
+            ShortSslProbe,
             new("raw + short SSL + LightGBM", """{ "Features": "RawAndSelfSupervised", "Pretraining.Epochs": 3, "Downstream.Trainer": "LightGbm" }"""),
-            new("raw + short SSL + L-BFGS", """{ "Features": "RawAndSelfSupervised", "Pretraining.Epochs": 3, "Downstream.Trainer": "LinearProbe" }"""),
-            new("default configuration", "{ }"),
+            RawShortSslLbfgs,
+            DefaultConfiguration,
             new("raw + SSL + LightGBM", """{ "Features": "RawAndSelfSupervised", "Downstream.Trainer": "LightGbm" }"""),
-            new("SSL + fine-tuning, 10 epochs", """{ "Features": "SelfSupervised", "Downstream.Trainer": "FineTune", "Downstream.FineTuneEpochs": 10 }"""),
+            FineTune10,
         ],
         [SslInputKind.Series] =
         [
-            new("raw L-BFGS", """{ "Features": "RawFeatures", "Downstream.Trainer": "LinearProbe" }"""),
-            new("raw LightGBM", """{ "Features": "RawFeatures", "Downstream.Trainer": "LightGbm" }"""),
+            RawLbfgs,
+            RawLightGbm,
             new("raw LightGBM, small leaves", """{ "Features": "RawFeatures", "Downstream.Trainer": "LightGbm", "Downstream.LightGbmMinimumRowsPerLeaf": 2, "Downstream.LightGbmIterations": 50 }"""),
-            new("short SSL + L-BFGS probe", """{ "Features": "SelfSupervised", "Pretraining.Epochs": 3, "Downstream.Trainer": "LinearProbe" }"""),
-            new("raw + short SSL + L-BFGS", """{ "Features": "RawAndSelfSupervised", "Pretraining.Epochs": 3, "Downstream.Trainer": "LinearProbe" }"""),
-            new("default configuration", "{ }"),
+            ShortSslProbe,
+            RawShortSslLbfgs,
+            DefaultConfiguration,
             new("raw + SSL + L-BFGS", """{ "Features": "RawAndSelfSupervised", "Downstream.Trainer": "LinearProbe" }"""),
-            new("SSL + fine-tuning, 10 epochs", """{ "Features": "SelfSupervised", "Downstream.Trainer": "FineTune", "Downstream.FineTuneEpochs": 10 }"""),
+            FineTune10,
             new("SSL + fine-tuning, 30 epochs", """{ "Features": "SelfSupervised", "Downstream.Trainer": "FineTune", "Downstream.FineTuneEpochs": 30 }"""),
         ],
         [SslInputKind.Image] =
         [
-            new("short SSL + L-BFGS probe", """{ "Features": "SelfSupervised", "Pretraining.Epochs": 3, "Downstream.Trainer": "LinearProbe" }"""),
+            ShortSslProbe,
             new("raw pixels L-BFGS", """{ "Features": "RawFeatures", "Downstream.Trainer": "LinearProbe" }""", MaxRows: 20000),
-            new("default configuration", "{ }"),
+            DefaultConfiguration,
             new("SSL + LightGBM", """{ "Features": "SelfSupervised", "Downstream.Trainer": "LightGbm" }"""),
-            new("SSL + fine-tuning, 10 epochs", """{ "Features": "SelfSupervised", "Downstream.Trainer": "FineTune", "Downstream.FineTuneEpochs": 10 }"""),
+            FineTune10,
             new("SSL + FixMatch fine-tuning, 10 epochs", """{ "Features": "SelfSupervised", "Downstream.Trainer": "FineTune", "Downstream.SemiSupervised": true, "Downstream.FineTuneEpochs": 10 }""", MinLabeledRows: 50),
             new("short SSL + FixMatch fine-tuning, 10 epochs", """{ "Features": "SelfSupervised", "Pretraining.Epochs": 3, "Downstream.Trainer": "FineTune", "Downstream.SemiSupervised": true, "Downstream.FineTuneEpochs": 10 }""", MinLabeledRows: 50),
             new("short SSL + FixMatch fine-tuning, 25 epochs", """{ "Features": "SelfSupervised", "Pretraining.Epochs": 3, "Downstream.Trainer": "FineTune", "Downstream.SemiSupervised": true, "Downstream.FineTuneEpochs": 25 }""", MinLabeledRows: 50),
