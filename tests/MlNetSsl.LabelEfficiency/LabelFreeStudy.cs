@@ -58,7 +58,7 @@ internal static class LabelFreeStudy
                 continue;
             }
             method.Module.eval();
-            Dictionary<string, double> labelFree = MeasureLabelFree(encoder, pool, image, seed: c);
+            Dictionary<string, double> labelFree = MeasureLabelFree(encoder, pool, image, data.ClassCount, seed: c);
             Tensor poolEmbeddings, testEmbeddings;
             using (torch.NewDisposeScope())
             {
@@ -70,6 +70,14 @@ internal static class LabelFreeStudy
             log($"  {configuration.Method} {configuration.Epochs} epochs lr {configuration.LearningRate:0.00000}: {clock.Elapsed.TotalSeconds:0.0} s, " +
                 string.Join(", ", labelFree.Select(m => $"{m.Key} {m.Value:0.000}")));
         }
+
+        // Pre-chosen before any measurement of it: the mean rank of the two signals that ranked best in the previous study
+        // (RankMe with rotation prediction for images; RankMe with the new kNN overlap for vectors), so noise in one can be
+        // outvoted by the other.
+        string partner = image ? "rotation prediction" : "view kNN overlap";
+        double[] rankMeRanks = RankCorrelation.Ranks(results.Select(r => r.LabelFree["RankMe fraction"]).ToArray());
+        double[] partnerRanks = RankCorrelation.Ranks(results.Select(r => r.LabelFree[partner]).ToArray());
+        for (int i = 0; i < results.Count; i++) results[i].LabelFree[$"mean rank (RankMe, {partner})"] = (rankMeRanks[i] + partnerRanks[i]) / 2;
 
         string[] signals = [.. results[0].LabelFree.Keys];
         log("");
@@ -95,6 +103,20 @@ internal static class LabelFreeStudy
             log($"| {k} ({k * classes} labels) | {string.Join(" | ", signals.Select(s => MeanAndSpread(signalCorrelations[s])))} | " +
                 $"{MeanAndSpread(crossValidated)} | {100 * spread.Average(p => p.Best):0.0} vs {100 * spread.Average(p => p.Median):0.0} |");
         }
+        // The reference: every pool label. Its test accuracy is the encoder's quality with the label-draw noise removed, and
+        // its cross-validated accuracy is what the issue's target ranks against.
+        int[] everyRow = Enumerable.Range(0, data.PoolLabels.Length).ToArray();
+        double[] fullTest = results.Select(r => ProbeAccuracy(r.Pool, everyRow, data.PoolLabels, r.Test, data.TestLabels)).ToArray();
+        double[] fullCv = results.Select(r => CrossValidatedAccuracy(r.Pool, everyRow, data.PoolLabels, 5, seed: 0)).ToArray();
+        double[] fullSorted = [.. fullTest.Order()];
+        log($"| all {everyRow.Length} pool labels (reference; Spearman with their test accuracy) | " +
+            $"{string.Join(" | ", signals.Select(s => Correlation(results.Select(r => r.LabelFree[s]), fullTest).ToString("0.00", CultureInfo.InvariantCulture)))} | " +
+            $"{Correlation(fullCv, fullTest):0.00} | {100 * fullSorted[^1]:0.0} vs {100 * fullSorted[fullSorted.Length / 2]:0.0} |");
+        log($"| all {everyRow.Length} pool labels (Spearman with their 5-fold cross-validated accuracy) | " +
+            $"{string.Join(" | ", signals.Select(s => Correlation(results.Select(r => r.LabelFree[s]), fullCv).ToString("0.00", CultureInfo.InvariantCulture)))} | 1.00 | - |");
+        log("");
+        log("Per configuration: " + string.Join("; ", results.Select((r, i) => string.Create(CultureInfo.InvariantCulture,
+            $"{r.Configuration.Method} {r.Configuration.Epochs} ep: test {100 * fullTest[i]:0.0}, CV {100 * fullCv[i]:0.0}"))));
         log("");
         log($"{results.Count} configurations, {draws} label draws per count; each cell: Spearman correlation with the test accuracy of a " +
             "linear probe trained on the drawn labels, mean +/- standard deviation over the draws.");
@@ -106,7 +128,7 @@ internal static class LabelFreeStudy
     }
 
     /// <summary>The label-free measures, each oriented so that larger should mean a better encoder.</summary>
-    private static Dictionary<string, double> MeasureLabelFree(SslEncoder encoder, SslTensorDataset pool, bool image, int seed)
+    private static Dictionary<string, double> MeasureLabelFree(SslEncoder encoder, SslTensorDataset pool, bool image, int clusters, int seed)
     {
         using var scope = torch.NewDisposeScope();
         int rows = (int)Math.Min(1024, pool.Count);
@@ -131,9 +153,65 @@ internal static class LabelFreeStudy
             ["-uniformity"] = -uniformity,
             ["-(alignment + uniformity)"] = -(alignment + uniformity),
             ["view retrieval"] = retrieval,
+            ["view kNN overlap"] = NeighbourOverlap(first, second, k: 10),
+            ["view cluster agreement"] = ClusterAgreement(first, second, clusters, seed),
         };
         if (image) result["rotation prediction"] = RotationPrediction(encoder, batch);
         return result;
+    }
+
+    /// <summary>How much of a row's neighbourhood survives augmentation: the mean Jaccard overlap of its k nearest
+    /// neighbours (cosine) among the first views and among the second views. A collapsed encoder has arbitrary neighbours.</summary>
+    private static double NeighbourOverlap(Tensor first, Tensor second, int k)
+    {
+        using var scope = torch.NewDisposeScope();
+        long n = first.shape[0];
+        Tensor self = torch.eye(n, dtype: ScalarType.Bool);
+        long[] a = first.matmul(first.t()).masked_fill(self, -2).topk(k, 1).indexes.data<long>().ToArray();
+        long[] b = second.matmul(second.t()).masked_fill(self, -2).topk(k, 1).indexes.data<long>().ToArray();
+        double total = 0;
+        for (long i = 0; i < n; i++)
+        {
+            var left = new HashSet<long>(a.Skip((int)(i * k)).Take(k));
+            int shared = b.Skip((int)(i * k)).Take(k).Count(left.Contains);
+            total += shared / (double)(2 * k - shared);
+        }
+        return total / n;
+    }
+
+    /// <summary>Whether the embedding's cluster structure survives augmentation: k-means (as many clusters as classes) on
+    /// the first views, both views assigned to the nearest centroid, and the normalized mutual information of the two
+    /// assignments (0 when either puts every row in one cluster).</summary>
+    private static double ClusterAgreement(Tensor first, Tensor second, int clusters, int seed)
+    {
+        using var scope = torch.NewDisposeScope();
+        long n = first.shape[0];
+        var random = new Random(seed);
+        Tensor centroids = first[torch.tensor(Enumerable.Range(0, (int)n).OrderBy(_ => random.Next()).Take(clusters).Select(i => (long)i).ToArray())].clone();
+        Tensor assignment = torch.zeros(n, dtype: ScalarType.Int64);
+        for (int iteration = 0; iteration < 30; iteration++)
+        {
+            assignment = torch.cdist(first, centroids).argmin(1);
+            for (int c = 0; c < clusters; c++)
+            {
+                Tensor members = assignment.eq(c);
+                if (members.any().item<bool>()) centroids[c] = first[members].mean([0]);
+            }
+        }
+        long[] x = torch.cdist(first, centroids).argmin(1).data<long>().ToArray();
+        long[] y = torch.cdist(second, centroids).argmin(1).data<long>().ToArray();
+        return NormalizedMutualInformation(x, y);
+    }
+
+    private static double NormalizedMutualInformation(long[] x, long[] y)
+    {
+        int n = x.Length;
+        var joint = x.Zip(y).GroupBy(p => p).ToDictionary(g => g.Key, g => g.Count() / (double)n);
+        var px = x.GroupBy(v => v).ToDictionary(g => g.Key, g => g.Count() / (double)n);
+        var py = y.GroupBy(v => v).ToDictionary(g => g.Key, g => g.Count() / (double)n);
+        double mutual = joint.Sum(j => j.Value * Math.Log(j.Value / (px[j.Key.First] * py[j.Key.Second])));
+        double hx = -px.Values.Sum(p => p * Math.Log(p)), hy = -py.Values.Sum(p => p * Math.Log(p));
+        return hx <= 0 || hy <= 0 ? 0 : mutual / Math.Sqrt(hx * hy);
     }
 
     /// <summary>Linear-probe accuracy at telling the four quarter turns of held-out images apart (training on the other half).</summary>

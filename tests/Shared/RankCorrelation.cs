@@ -17,7 +17,8 @@ internal static class RankCorrelation
         return sx == 0 || sy == 0 ? double.NaN : covariance / (sx * sy);
     }
 
-    private static double[] Ranks(double[] values)
+    /// <summary>0-based ranks, ascending; ties share their average rank.</summary>
+    public static double[] Ranks(double[] values)
     {
         int[] order = Enumerable.Range(0, values.Length).OrderBy(i => values[i]).ToArray();
         var ranks = new double[values.Length];

@@ -56,6 +56,17 @@ public sealed class SslExperimentResult
     /// including earlier sessions of a resumed experiment; empty otherwise.</summary>
     public IReadOnlyList<SslTrialMeasures> TrialMeasures { get; internal init; } = [];
 
+    /// <summary>Self-supervised experiment: the measures behind a leaderboard row's metric (its fold values, standard error and
+    /// label-free measures): the segment scored at the trial's fidelity, or, for a raw-feature trial, which is measured
+    /// once and keeps that score at later rungs, its one measurement. Null when none was recorded (a failed trial, or a
+    /// <see cref="MulticlassTrainerExperiment"/>).</summary>
+    /// <param name="trial">A row of <see cref="Trials"/>.</param>
+    public SslTrialMeasures? MeasuresOf(TrialRecord trial)
+    {
+        ArgumentNullException.ThrowIfNull(trial);
+        return SslExperiment.MeasuresOf(TrialMeasures, trial);
+    }
+
     /// <summary>Self-supervised experiment: how much pretraining was reused instead of repeated; null otherwise.</summary>
     public PretrainingReuseSummary? PretrainingReuse { get; internal init; }
 

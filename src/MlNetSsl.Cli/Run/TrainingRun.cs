@@ -479,10 +479,7 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
             TrialId: trial.TrialId,
             Pipeline: TrialDescriptions.Describe(trial),
             Metric: trial.Metric,
-            // The standard deviation over cross-validation folds of the trial's last measured segment, when the search recorded
-            // it; a raw-feature trial is measured once, at its first rung, and its later rungs reuse that measurement.
-            MetricSpread: search.TrialMeasures.LastOrDefault(m => m.TrialId == trial.TrialId
-                && (m.Fidelity == trial.Fidelity || m.FeatureSource == SslFeatureSource.RawFeatures))?.MetricStandardDeviation,
+            MetricSpread: search.MeasuresOf(trial)?.MetricStandardDeviation,
             Fidelity: trial.Fidelity,
             DurationSeconds: trial.Duration.TotalSeconds,
             StartedAt: progress.StartedAt(trial.TrialId),

@@ -155,6 +155,13 @@ public sealed class SslMetricTests
             Assert.InRange(m.CrossValidatedAccuracy!.Value, 0, 1);
         });
         Assert.NotNull(result.BestTrial.MetricStandardError);
+        Assert.All(result.Trials, t =>
+        {
+            SslTrialMeasures behind = result.MeasuresOf(t)!;
+            Assert.Equal(t.TrialId, behind.TrialId);
+            Assert.Equal(t.Metric!.Value, behind.Metric, 12);
+        });
+        Assert.Equal(result.BestTrial.MetricStandardError, result.MeasuresOf(result.Trials.Single(t => t.TrialId == result.BestTrial.TrialId))!.MetricStandardError);
         Assert.Contains("LogLoss (minimized)", result.ObjectiveExplanation);
     }
 
