@@ -8,7 +8,7 @@ public enum SslObjectiveKind
     /// <summary>Stratified k-fold cross-validated accuracy of the downstream model on the labeled rows.</summary>
     CrossValidatedAccuracy,
 
-    /// <summary>A measure of the embeddings that needs no labels (rotation prediction for images, RankMe otherwise).</summary>
+    /// <summary>A measure of the embeddings that needs no labels (view retrieval for images, RankMe otherwise).</summary>
     LabelFree,
 
     /// <summary>Label-free for images below a number of labels per class (or where most classes have one label), cross-validated accuracy otherwise.</summary>
@@ -46,10 +46,10 @@ public sealed class SslObjective
     }
 
     /// <summary>
-    /// A label-free measure of the pretrained embeddings, in [0, 1]: for images the rotation-prediction accuracy
-    /// (<see cref="LabelFreeEvaluation.RotationPredictionAccuracy"/>; SelfAugment found it ranks augmentation policies like
-    /// supervised evaluation), for tabular rows and series RankMe (<see cref="LabelFreeEvaluation.RankMe"/>) divided by
-    /// its maximum, min(rows, embedding size). The raw-feature baseline and the downstream options cannot be scored
+    /// A label-free measure of the pretrained embeddings, in [0, 1]: for images view retrieval
+    /// (<see cref="LabelFreeEvaluation.ViewRetrievalAccuracy"/>, which ranked CIFAR-10 and MNIST encoders by their
+    /// few-label accuracy best of the measures studied), for tabular rows and series RankMe
+    /// (<see cref="LabelFreeEvaluation.RankMe"/>) divided by its maximum, min(rows, embedding size). The raw-feature baseline and the downstream options cannot be scored
     /// without labels, so the search leaves them out; the final trainer uses the downstream defaults.
     /// </summary>
     public static SslObjective LabelFree { get; } = new(SslObjectiveKind.LabelFree, "LabelFree", 5, 0);
@@ -59,7 +59,7 @@ public sealed class SslObjective
     /// class on average, and for any input where most classes have a single label (cross-validation has nothing to score);
     /// otherwise <see cref="CrossValidatedAccuracy"/> with 5 folds (fewer when the rarest class of 2 labels or more has
     /// fewer labels). Measured on the
-    /// shared data with a few labels per class, rotation prediction and RankMe ranked CIFAR-10 encoders better than
+    /// shared data with 2 and 5 labels per class, view retrieval and RankMe ranked CIFAR-10 and MNIST encoders better than
     /// cross-validation did, and no label-free measure ranked HIGGS encoders better than it, so tabular rows and series
     /// are cross-validated down to 2 labels per class (docs/automl-benchmarks.md, "Label-free ranking"). The result says
     /// which objective was used and why.

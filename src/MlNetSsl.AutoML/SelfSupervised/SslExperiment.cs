@@ -310,7 +310,7 @@ public sealed class SslExperiment
         return this;
     }
 
-    /// <summary>Also measures the label-free scores (RankMe; rotation prediction for images) of every pretrained trial under the
+    /// <summary>Also measures the label-free scores (RankMe; view retrieval and rotation prediction for images) of every pretrained trial under the
     /// cross-validated objective, in <see cref="SslExperimentResult.TrialMeasures"/>, for example to see how well they rank
     /// configurations on your data. Costs a few seconds per segment. Default: false.</summary>
     public SslExperiment SetRecordLabelFreeMeasures(bool record = true)

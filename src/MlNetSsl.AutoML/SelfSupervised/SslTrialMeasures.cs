@@ -41,7 +41,12 @@ public sealed record SslTrialMeasures
     /// <summary>RankMe divided by its maximum, min(rows, embedding size); null when not measured.</summary>
     public double? RankMeFraction { get; init; }
 
-    /// <summary>Rotation-prediction accuracy (images only); null when not measured.</summary>
+    /// <summary>View-retrieval accuracy (images only; <see cref="LabelFreeEvaluation.ViewRetrievalAccuracy"/>), the images'
+    /// label-free score; null when not measured.</summary>
+    public double? ViewRetrievalAccuracy { get; init; }
+
+    /// <summary>Rotation-prediction accuracy (images only; measured when <see cref="SslExperiment.SetRecordLabelFreeMeasures"/>
+    /// asks for it); null when not measured.</summary>
     public double? RotationPredictionAccuracy { get; init; }
 
     /// <summary>The label-free score the <see cref="SslObjective.LabelFree"/> objective would report; null when not measured.</summary>

@@ -197,7 +197,7 @@ internal sealed class SslTrialRunner : ITrialRunner
         }
         if (_settings.Objective.Kind == SslObjectiveKind.LabelFree || _settings.RecordLabelFreeMeasures)
         {
-            labelFree = MeasureLabelFree(stage, _settings.Dataset, request.Seed, cancellationToken);
+            labelFree = MeasureLabelFree(stage, _settings.Dataset, request.Seed, withRotation: _settings.RecordLabelFreeMeasures, cancellationToken);
         }
         double metric = estimate?.Value ?? labelFree!.Score;
         WriteMeasures(WithEstimate(new SslTrialMeasures
@@ -208,6 +208,7 @@ internal sealed class SslTrialRunner : ITrialRunner
             Metric = metric,
             RankMe = labelFree?.RankMe,
             RankMeFraction = labelFree?.RankMeFraction,
+            ViewRetrievalAccuracy = labelFree?.ViewRetrievalAccuracy,
             RotationPredictionAccuracy = labelFree?.RotationAccuracy,
             LabelFreeScore = labelFree?.Score,
             EmbeddingSize = stage.EmbeddingSize,
@@ -307,18 +308,26 @@ internal sealed class SslTrialRunner : ITrialRunner
     private static IEstimator<ITransformer> Trainer(MLContext ml, SslDownstreamParameters downstream) =>
         SslDownstream.CreateTrainer(ml, downstream, CrossValidationTrialRunner.LabelColumn, CrossValidationTrialRunner.FeatureColumn);
 
-    /// <summary>The label-free measures of a stage over every row: rotation prediction for images, RankMe for all; the
-    /// score is the rotation accuracy for images and RankMe over its maximum otherwise.</summary>
-    internal static LabelFreeMeasures MeasureLabelFree(SelfSupervisedTransformer stage, SslDataset dataset, int seed,
+    /// <summary>The label-free measures of a stage: RankMe for every input and view retrieval (images), plus rotation
+    /// prediction for images when <paramref name="withRotation"/> (recorded for studies; it costs four embeddings of
+    /// every sampled image and a classifier). The score is view retrieval for images and RankMe over its maximum
+    /// otherwise: over three studies on the shared CIFAR-10 and MNIST images, view retrieval and RankMe ranked encoders
+    /// best at 2 to 5 labels per class, rotation prediction worst of the three (docs/automl-benchmarks.md, "Label-free
+    /// ranking"), and view retrieval, unlike RankMe's fraction, does not depend on the embedding size the search varies.</summary>
+    internal static LabelFreeMeasures MeasureLabelFree(SelfSupervisedTransformer stage, SslDataset dataset, int seed, bool withRotation,
         CancellationToken cancellationToken = default)
     {
         double rankMe = LabelFreeEvaluation.RankMe(stage, dataset.Data, LabelFreeEvaluation.DefaultRankMeRows, cancellationToken);
         double maximum = Math.Min(Math.Min(dataset.RowCount, LabelFreeEvaluation.DefaultRankMeRows), stage.EmbeddingSize);
         double fraction = rankMe / maximum;
-        double? rotation = dataset.Shape.Kind == SslInputKind.Image
+        bool image = dataset.Shape.Kind == SslInputKind.Image;
+        double? retrieval = image
+            ? LabelFreeEvaluation.ViewRetrievalAccuracy(stage, dataset.Data, LabelFreeEvaluation.DefaultViewRetrievalRows, seed, cancellationToken)
+            : null;
+        double? rotation = image && withRotation
             ? LabelFreeEvaluation.RotationPredictionAccuracy(stage, dataset.Data, LabelFreeEvaluation.DefaultRotationImages, seed, cancellationToken)
             : null;
-        return new LabelFreeMeasures(rankMe, fraction, rotation, rotation ?? fraction);
+        return new LabelFreeMeasures(rankMe, fraction, retrieval, rotation, retrieval ?? fraction);
     }
 
     private void WriteMeasures(SslTrialMeasures measures)
@@ -328,7 +337,7 @@ internal sealed class SslTrialRunner : ITrialRunner
         AtomicFile.WriteAllText(Path.Combine(_measuresFolder, name), JsonSerializer.Serialize(measures, MeasureJson));
     }
 
-    internal sealed record LabelFreeMeasures(double RankMe, double RankMeFraction, double? RotationAccuracy, double Score);
+    internal sealed record LabelFreeMeasures(double RankMe, double RankMeFraction, double? ViewRetrievalAccuracy, double? RotationAccuracy, double Score);
 
     /// <summary>What every segment shares.</summary>
     /// <param name="Dataset">The data.</param>

@@ -207,12 +207,21 @@ public sealed class SelfSupervisedTransformer : ITransformer, ICanSaveModel, IDi
     internal InferenceGuard.Lease Use() => _guard.Enter();
 
     /// <summary>Embeddings [N, EmbeddingSize] (CPU, float32) of a raw batch: uint8 images or float32 vectors.</summary>
-    internal Tensor EmbedRaw(Tensor raw)
+    internal Tensor EmbedRaw(Tensor raw) => Embed(raw, normalize: true);
+
+    /// <summary>Embeddings [N, EmbeddingSize] (CPU, float32) of encoder inputs (<see cref="ToEncoderInput"/>, perhaps augmented).</summary>
+    internal Tensor EmbedInput(Tensor input) => Embed(input, normalize: false);
+
+    /// <summary>What the encoder reads (on the CPU): images as floats in [0, 1], vectors standardized with the stage's statistics.</summary>
+    internal Tensor ToEncoderInput(Tensor raw) => _normalizer.Apply(raw);
+
+    private Tensor Embed(Tensor batch, bool normalize)
     {
         using var lease = _guard.Enter();
         using var scope = torch.NewDisposeScope();
         using var noGrad = torch.no_grad();
-        var input = _normalizer.Apply(raw.to(_device));
+        Tensor input = batch.to(_device);
+        if (normalize) input = _normalizer.Apply(input);
         return Encoder.forward(input).to_type(ScalarType.Float32).cpu().contiguous().MoveToOuterDisposeScope();
     }
 

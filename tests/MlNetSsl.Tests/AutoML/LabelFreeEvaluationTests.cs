@@ -56,6 +56,38 @@ public sealed class LabelFreeEvaluationTests
     }
 
     [Fact]
+    public void ViewRetrievalFindsARealImagesOwnSecondViewAndCannotTellCopiesOfOnePictureApart()
+    {
+        var ml = new MLContext(seed: 1);
+        ImageRow[] rows = StageData.CifarRows(perClass: 24);
+        IDataView images = StageData.Images(ml, rows);
+        using SelfSupervisedTransformer stage = ml.Transforms.SelfSupervised("Embedding", "Image", SslMethod.SimClr, o =>
+        {
+            o.Epochs = 1;
+            o.BatchSize = 64;
+        }).Fit(images);
+
+        double real = LabelFreeEvaluation.ViewRetrievalAccuracy(stage, images, seed: 3);
+        Assert.Equal(real, LabelFreeEvaluation.ViewRetrievalAccuracy(stage, images, seed: 3)); // deterministic with the seed
+        // 240 copies of one picture: every second view is another augmentation of the same picture, so a row's own is
+        // found about once in 240. Real images differ far more than two augmentations of one image do.
+        IDataView onePicture = StageData.Images(ml, rows.Select(r => new ImageRow { ImagePath = rows[0].ImagePath, Label = r.Label }));
+        double copies = LabelFreeEvaluation.ViewRetrievalAccuracy(stage, onePicture, seed: 3);
+        double sixty = LabelFreeEvaluation.ViewRetrievalAccuracy(stage, images, maxRows: 60, seed: 3);
+        _output.WriteLine($"view retrieval: 240 real images {real:P1}, 60 of them {sixty:P1}, 240 copies of one picture {copies:P1} (chance 0.4%)");
+        Assert.True(real > 10.0 / 240, $"view retrieval {real:P1} of 240 real images is near chance (0.4%)");
+        Assert.True(copies < real / 3, $"copies of one picture retrieved their own view {copies:P1}, not far below real images {real:P1}");
+        Assert.True(sixty > 3.0 / 60, $"view retrieval {sixty:P1} of 60 real images is near chance (1.7%)");
+
+        // Vectors: SCARF's corruption makes the views; real HIGGS rows are told apart well above chance (1 in 200).
+        IDataView higgs = ml.Data.LoadFromEnumerable(StageData.HiggsRows("train", 200));
+        using SelfSupervisedTransformer vectorStage = ml.Transforms.SelfSupervised("Embedding", "Features", SslMethod.Scarf, o => o.Epochs = 1).Fit(higgs);
+        double vectors = LabelFreeEvaluation.ViewRetrievalAccuracy(vectorStage, higgs, seed: 3);
+        _output.WriteLine($"view retrieval: 200 HIGGS rows {vectors:P1} (chance 0.5%)");
+        Assert.True(vectors > 3.0 / 200, $"view retrieval {vectors:P1} of 200 HIGGS rows is near chance (0.5%)");
+    }
+
+    [Fact]
     public void RotationPredictionRefusesVectorInput()
     {
         var ml = new MLContext(seed: 1);

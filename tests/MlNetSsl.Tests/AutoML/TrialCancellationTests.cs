@@ -29,6 +29,7 @@ public sealed class TrialCancellationTests
         Prompt(() => LabelFreeEvaluation.RankMe(vectorStage, vectors, cancellationToken: Cancelled));
         Prompt(() => LabelFreeEvaluation.RankMe(imageStage, images, cancellationToken: Cancelled));
         Prompt(() => LabelFreeEvaluation.RotationPredictionAccuracy(imageStage, images, cancellationToken: Cancelled));
+        Prompt(() => LabelFreeEvaluation.ViewRetrievalAccuracy(imageStage, images, cancellationToken: Cancelled));
         // Not cancelled: unchanged.
         Assert.InRange(LabelFreeEvaluation.RankMe(vectorStage, vectors, cancellationToken: CancellationToken.None), 1, 64);
     }
