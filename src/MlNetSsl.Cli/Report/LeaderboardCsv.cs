@@ -14,10 +14,11 @@ internal static class LeaderboardCsv
     /// <summary>Decimal places of the metric and its spread, in the file and in the report.</summary>
     public const int MetricDecimals = 4;
 
-    /// <summary>The header's column names for a metric (e.g. "macro-accuracy" gives validation_macro_accuracy_4dp).</summary>
-    public static IReadOnlyList<string> Header(string metricName)
+    /// <summary>The header's column names for a metric (e.g. "macro-accuracy" gives validation_macro_accuracy_4dp; under the
+    /// label-free objective the trials have no validation metric, and the columns are label_free_score_4dp and its sd).</summary>
+    public static IReadOnlyList<string> Header(string metricName, bool labelFree = false)
     {
-        string metric = "validation_" + metricName.Trim().ToLowerInvariant().Replace('-', '_').Replace(' ', '_');
+        string metric = labelFree ? "label_free_score" : "validation_" + metricName.Trim().ToLowerInvariant().Replace('-', '_').Replace(' ', '_');
         return
         [
             "rank", "trial", "pipeline", "uses_ssl", "status",
@@ -30,18 +31,19 @@ internal static class LeaderboardCsv
     /// <param name="rows">The leaderboard, best first.</param>
     /// <param name="path">The file to write; its folder is created when missing.</param>
     /// <param name="metricName">The metric the search optimised; it names the metric columns.</param>
-    public static void Write(IReadOnlyList<LeaderboardRow> rows, string path, string metricName)
+    /// <param name="labelFree">The trials were scored by the label-free objective (see <see cref="Header"/>).</param>
+    public static void Write(IReadOnlyList<LeaderboardRow> rows, string path, string metricName, bool labelFree = false)
     {
         ArgumentNullException.ThrowIfNull(rows);
         ArgumentException.ThrowIfNullOrWhiteSpace(metricName);
-        CliFile.WriteAllText(path, ToCsv(rows, metricName));
+        CliFile.WriteAllText(path, ToCsv(rows, metricName, labelFree));
     }
 
     /// <summary>The file's content.</summary>
-    public static string ToCsv(IReadOnlyList<LeaderboardRow> rows, string metricName)
+    public static string ToCsv(IReadOnlyList<LeaderboardRow> rows, string metricName, bool labelFree = false)
     {
         var csv = new StringBuilder();
-        AppendLine(csv, Header(metricName));
+        AppendLine(csv, Header(metricName, labelFree));
         foreach (var row in rows)
             AppendLine(csv, Fields(row));
         return csv.ToString();

@@ -169,16 +169,23 @@ internal static class ReportWriter
     private static Section Leaderboard(RunReport r)
     {
         if (r.Leaderboard.Count == 0) return Section.Omitted("leaderboard", "Leaderboard", "No trial ran.");
-        var header = LeaderboardCsv.Header(r.MetricName);
+        var header = LeaderboardCsv.Header(r.MetricName, r.LeaderboardIsLabelFree);
         var b = new StringBuilder();
-        b.Append("<p>Validation ").Append(Esc(r.MetricName)).Append(" (").Append(r.HigherIsBetter ? "higher" : "lower")
-            .Append(" is better), rounded to ").Append(LeaderboardCsv.MetricDecimals)
-            .Append(" decimals exactly as in <code>leaderboard.csv</code>; ± is the spread across folds. Click a column to sort.</p>");
+        if (r.LeaderboardIsLabelFree)
+            b.Append("<p>Label-free score of each trial's embeddings (view retrieval for images, RankMe over its maximum for other ")
+                .Append("rows; higher is better), measured without labels because too few rows are labeled to cross-validate: it ranks the ")
+                .Append("trials but is not comparable with the test ").Append(Esc(r.MetricName)).Append(". Rounded to ")
+                .Append(LeaderboardCsv.MetricDecimals).Append(" decimals exactly as in <code>leaderboard.csv</code>. Click a column to sort.</p>");
+        else
+            b.Append("<p>Validation ").Append(Esc(r.MetricName)).Append(" (").Append(r.HigherIsBetter ? "higher" : "lower")
+                .Append(" is better), rounded to ").Append(LeaderboardCsv.MetricDecimals)
+                .Append(" decimals exactly as in <code>leaderboard.csv</code>; ± is the spread across folds. Click a column to sort.</p>");
+        string metricTitle = r.LeaderboardIsLabelFree ? "label-free score" : Esc(r.MetricName);
         // Columns that show a leaderboard.csv field verbatim carry its header name in data-csv.
         (string Title, int CsvIndex, bool Numeric)[] columns =
         [
             ("Rank", 0, true), ("Trial", 1, true), ("Pipeline", 2, false), ("Status", 4, false),
-            (Esc(r.MetricName), 5, true), ("±", 6, true), ("Fidelity", 7, true), ("Duration s", 8, true), ("Started s", 9, true),
+            (metricTitle, 5, true), ("±", 6, true), ("Fidelity", 7, true), ("Duration s", 8, true), ("Started s", 9, true),
             ("Parameters", 10, false),
         ];
         b.Append("<div class=\"scroll\"><table class=\"leaderboard\"><thead><tr>");
@@ -208,14 +215,16 @@ internal static class ReportWriter
             $"trial {t.TrialId}: {t.Pipeline} · {LeaderboardCsv.FormatMetric(t.Metric)} · {t.Status}");
         bool IsPruned(LeaderboardRow t) => t.Status.Equals("Pruned", StringComparison.OrdinalIgnoreCase);
 
-        var plot = new SvgPlot($"Validation {r.MetricName} by the time each trial ended", "seconds since the search started", r.MetricName);
+        string scoreName = r.LeaderboardIsLabelFree ? "label-free score" : r.MetricName;
+        var plot = new SvgPlot(r.LeaderboardIsLabelFree ? "Label-free score by the time each trial ended" : $"Validation {r.MetricName} by the time each trial ended",
+            "seconds since the search started", scoreName);
         var completed = scored.Where(t => !IsPruned(t)).OrderBy(t => t.StartedAt + t.DurationSeconds).ToList();
         var best = new List<PlotPoint>();
         double? bestSoFar = null;
         foreach (var t in completed)
         {
             double m = t.Metric!.Value;
-            bestSoFar = bestSoFar is double b0 ? (r.HigherIsBetter ? Math.Max(b0, m) : Math.Min(b0, m)) : m;
+            bestSoFar = bestSoFar is double b0 ? (r.LeaderboardIsLabelFree || r.HigherIsBetter ? Math.Max(b0, m) : Math.Min(b0, m)) : m;
             if (best.Count > 0) best.Add(new PlotPoint(t.StartedAt + t.DurationSeconds, best[^1].Y));
             best.Add(new PlotPoint(t.StartedAt + t.DurationSeconds, bestSoFar.Value));
         }

@@ -17,6 +17,10 @@ internal sealed record RunReport
     public required string MetricName { get; init; }
     public required bool HigherIsBetter { get; init; }
 
+    /// <summary>The trials were scored by the label-free objective (too few labels to cross-validate): the leaderboard's
+    /// metric is a score of the embeddings, not a validation <see cref="MetricName"/>.</summary>
+    public bool LeaderboardIsLabelFree { get; init; }
+
     /// <summary>The chosen pipeline in words, its test metric with a 95% interval, and where the test rows came from
     /// ("--test-dataset <file>" or "stratified hold-out of 20% of the labeled rows").</summary>
     public required string ChosenPipeline { get; init; }

@@ -236,7 +236,8 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
         List<LeaderboardRow> leaderboard = Leaderboard(search, progress);
         var writeFailures = new List<string>();
         WriteOutput("trials.jsonl", path => WriteTrials(path, leaderboard, search), writeFailures);
-        WriteOutput("leaderboard.csv", path => LeaderboardCsv.Write(leaderboard, path, metric), writeFailures);
+        bool labelFree = search.Objective?.Kind == SslObjectiveKind.LabelFree;
+        WriteOutput("leaderboard.csv", path => LeaderboardCsv.Write(leaderboard, path, metric, labelFree), writeFailures);
         WriteOutput("run.json", WriteRunJson, writeFailures);
 
         var confusion = new int[classNames.Length][];
@@ -249,6 +250,7 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
             Task = settings.Task,
             MetricName = metric,
             HigherIsBetter = TestMetrics.HigherIsBetter(metric),
+            LeaderboardIsLabelFree = labelFree,
             ChosenPipeline = pipeline,
             TestMetric = new MetricWithInterval(value, lower, upper),
             TestSetDescription = testDescription,

@@ -341,6 +341,13 @@ public sealed class CliCoreTests : IDisposable
         Assert.Contains("like a quantity to predict", stdout, StringComparison.Ordinal);
         Assert.Contains("Top 5 models (label-free score", stdout, StringComparison.Ordinal);
         Assert.DoesNotContain("cross-validated accuracy", stdout, StringComparison.Ordinal);
+        // The files say the same: no "validation accuracy" column holding a score of the embeddings.
+        string header = File.ReadLines(Path.Combine(_work, "Quantity", "leaderboard.csv")).First();
+        Assert.Contains("label_free_score_4dp", header, StringComparison.Ordinal);
+        Assert.DoesNotContain("validation_", header, StringComparison.Ordinal);
+        string report = File.ReadAllText(Path.Combine(_work, "Quantity", "report.html"));
+        Assert.Contains("Label-free score of each trial", report, StringComparison.Ordinal);
+        Assert.DoesNotContain("Validation accuracy", report, StringComparison.Ordinal);
     }
 
     [Fact]

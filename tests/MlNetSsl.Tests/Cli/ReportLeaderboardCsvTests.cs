@@ -85,6 +85,8 @@ public sealed class ReportLeaderboardCsvTests : IDisposable
     {
         Assert.Equal("validation_log_loss_4dp", LeaderboardCsv.Header("log-loss")[5]);
         Assert.Equal("validation_auc_sd_4dp", LeaderboardCsv.Header("AUC")[6]);
+        Assert.Equal("label_free_score_4dp", LeaderboardCsv.Header("accuracy", labelFree: true)[5]);
+        Assert.Equal("label_free_score_sd_4dp", LeaderboardCsv.Header("accuracy", labelFree: true)[6]);
         Assert.Equal("", LeaderboardCsv.FormatMetric(null));
         Assert.Equal("NaN", LeaderboardCsv.FormatMetric(double.NaN));
     }
