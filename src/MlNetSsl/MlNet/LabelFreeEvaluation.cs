@@ -180,28 +180,28 @@ public static class LabelFreeEvaluation
             throw new ArgumentException($"View retrieval needs at least 2 rows in column '{transformer.InputColumnName}'; the data has {count}.", nameof(data));
         AugmentationPolicy views = DefaultAugmentations.TwoView(transformer.InputShape);
         using var generator = new torch.Generator((ulong)seed);
-        Tensor input = transformer.ToEncoderInput(raw);
         // Tabular corruption samples replacement values from the rows themselves, as in pretraining.
-        var context = new AugmentationContext(generator, transformer.InputShape, transformer.InputShape.Kind == SslInputKind.Tabular ? input : null);
-        Tensor first = nn.functional.normalize(EmbedViews(transformer, input, views, context, cancellationToken), dim: 1);
-        Tensor second = nn.functional.normalize(EmbedViews(transformer, input, views, context, cancellationToken), dim: 1);
+        var context = new AugmentationContext(generator, transformer.InputShape,
+            transformer.InputShape.Kind == SslInputKind.Tabular ? transformer.ToEncoderInput(raw) : null);
+        Tensor first = nn.functional.normalize(EmbedViews(transformer, raw, views, context, cancellationToken), dim: 1);
+        Tensor second = nn.functional.normalize(EmbedViews(transformer, raw, views, context, cancellationToken), dim: 1);
         long hits = first.matmul(second.t()).argmax(1).eq(torch.arange(count)).sum().item<long>();
         return hits / (double)count;
     }
 
-    /// <summary>Embeddings of one augmented view of every row, augmented and embedded a stage batch at a time (a view of
-    /// a thousand large images at once would not fit in memory).</summary>
-    private static Tensor EmbedViews(SelfSupervisedTransformer transformer, Tensor input, AugmentationPolicy views,
+    /// <summary>Embeddings of one augmented view of every raw row, converted, augmented and embedded a stage batch at a
+    /// time (a thousand large images as floats at once would take gigabytes).</summary>
+    private static Tensor EmbedViews(SelfSupervisedTransformer transformer, Tensor raw, AugmentationPolicy views,
         AugmentationContext context, CancellationToken cancellationToken)
     {
-        long count = input.shape[0];
+        long count = raw.shape[0];
         int batch = Math.Max(1, transformer.BatchSize);
         var parts = new List<Tensor>();
         for (long start = 0; start < count; start += batch)
         {
             cancellationToken.ThrowIfCancellationRequested();
             using var step = torch.NewDisposeScope();
-            Tensor view = views.Apply(input.narrow(0, start, Math.Min(batch, count - start)), context);
+            Tensor view = views.Apply(transformer.ToEncoderInput(raw.narrow(0, start, Math.Min(batch, count - start))), context);
             parts.Add(transformer.EmbedInput(view).MoveToOuterDisposeScope());
         }
         return parts.Count == 1 ? parts[0] : torch.cat(parts, 0);
