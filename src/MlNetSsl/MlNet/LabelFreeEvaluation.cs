@@ -185,7 +185,7 @@ public static class LabelFreeEvaluation
             transformer.InputShape.Kind == SslInputKind.Tabular ? transformer.ToEncoderInput(raw) : null);
         Tensor first = nn.functional.normalize(EmbedViews(transformer, raw, views, context, cancellationToken), dim: 1);
         Tensor second = nn.functional.normalize(EmbedViews(transformer, raw, views, context, cancellationToken), dim: 1);
-        long hits = first.matmul(second.t()).argmax(1).eq(torch.arange(count)).sum().item<long>();
+        long hits = first.matmul(second.t()).argmax(1).eq(torch.arange(Zero, Held(count), One)).sum().item<long>();
         return hits / (double)count;
     }
 
