@@ -12,11 +12,16 @@ using MlNetSsl.AutoML;
 /// </summary>
 internal static class ImagesAsUserBenchmark
 {
-    public static async Task<int> RunAsync(string dataRoot, uint budget, int pool, double labeledFraction, int testRows, int recipeEpochs,
+    public static async Task<int> RunAsync(string dataRoot, string dataset, uint budget, int pool, double labeledFraction, int testRows, int recipeEpochs,
         bool skipRecipe, string work, (int[] EncoderEpochs, int[] FixMatchEpochs)? recipeGrid = null)
     {
         var ml = new MLContext(seed: 1);
-        Benchmark data = Benchmark.Cifar(ml, dataRoot, pool, labeledFraction, testRows, maxEpochs: 1, work);
+        Benchmark data = dataset switch
+        {
+            "cifar" => Benchmark.Cifar(ml, dataRoot, pool, labeledFraction, testRows, maxEpochs: 1, work),
+            "mnist" => Benchmark.Mnist(ml, dataRoot, pool, labeledFraction, testRows, work),
+            _ => throw new ArgumentException($"Unknown dataset '{dataset}' (cifar, mnist)."),
+        };
         Console.WriteLine($"# Images as a new user: {data.Description.Split(", ASHA")[0]}, budget {budget} s");
         var rows = new List<string>();
 
@@ -40,6 +45,28 @@ internal static class ImagesAsUserBenchmark
             ITransformer recipe = keys.Append(fineTuned).Append(ml.Transforms.Conversion.MapKeyToValue("PredictedLabel").Fit(fineTuned.Transform(keys.Transform(data.Train))));
             double accuracy = data.TestAccuracy(recipe);
             rows.Add($"| SimCLR {recipeEpochs} epochs + FixMatch fine-tuning (defaults) | - | {pretrainSeconds:0} s + {totalSeconds - pretrainSeconds:0} s = {totalSeconds:0} s | - | - | {100 * accuracy:0.0} | - |");
+            Console.WriteLine(rows[^1]);
+        }
+
+        // The plain baselines a user would try first: the pixels (RGB, as LoadImages reads them) into ML.NET's LightGBM and
+        // L-BFGS maximum entropy with default options, trained on the labeled rows only.
+        foreach ((string name, Func<IEstimator<ITransformer>> trainer) in new (string, Func<IEstimator<ITransformer>>)[]
+        {
+            ("raw pixels + LightGBM (defaults)", () => ml.MulticlassClassification.Trainers.LightGbm()),
+            ("raw pixels + L-BFGS maximum entropy (defaults)", () => ml.MulticlassClassification.Trainers.LbfgsMaximumEntropy()),
+        })
+        {
+            var clock = Stopwatch.StartNew();
+            IDataView labeled = ml.Data.FilterByCustomPredicate<LabelOnly>(data.Train, row => row.Label.Length == 0);
+            // ExtractPixels needs a known image size, so the images are resized to the size they already have.
+            int side = dataset == "mnist" ? 28 : 32;
+            ITransformer raw = ml.Transforms.ResizeImages("Resized", side, side, data.InputColumn)
+                .Append(ml.Transforms.ExtractPixels("Features", "Resized"))
+                .Append(ml.Transforms.Conversion.MapValueToKey("Label"))
+                .Append(trainer())
+                .Append(ml.Transforms.Conversion.MapKeyToValue("PredictedLabel"))
+                .Fit(labeled);
+            rows.Add($"| {name} | - | {clock.Elapsed.TotalSeconds:0} s | - | - | {100 * data.TestAccuracy(raw):0.0} | - |");
             Console.WriteLine(rows[^1]);
         }
 
@@ -102,4 +129,10 @@ internal static class ImagesAsUserBenchmark
             }
         }
     }
+}
+
+/// <summary>The label column alone, to keep the labeled rows (an empty label marks an unlabeled image).</summary>
+internal sealed class LabelOnly
+{
+    public string Label { get; set; } = "";
 }

@@ -30,10 +30,10 @@ using MlNetSsl.TestData;
 //     [--fine-tune-folds N (folds a fine-tuning candidate trains; every candidate's fold values go to stderr)] [--folds K (K-fold objective)]
 // measures every portfolio candidate alone on the shared data and orders them by gain per second; --write puts the order
 // into src/MlNetSsl.AutoML/SelfSupervised/SslPortfolio.json (see PortfolioLearner.cs).
-//   dotnet run -c Release --project tests/MlNetSsl.AutoML.Benchmarks -- images-as-user [--budget S (600)] [--pool N (5000)]
+//   dotnet run -c Release --project tests/MlNetSsl.AutoML.Benchmarks -- images-as-user [--dataset cifar|mnist] [--budget S (600)] [--pool N (5000)]
 //     [--labeled F (0.1)] [--test N (1000)] [--recipe-epochs E (15)] [--skip-recipe] [--threads T] [--recipe-grid 3,10:10,25,50]
-// compares the two-line recipe (SimCLR, then FixMatch fine-tuning) with ml.SelfSupervisedExperiment() called as a new user
-// calls it, on CIFAR-10 images (see ImagesAsUser.cs); --recipe-grid SIMCLR_EPOCHS:FIXMATCH_EPOCHS runs only the recipe,
+// compares the two-line recipe (SimCLR, then FixMatch fine-tuning) and raw-pixel LightGBM and L-BFGS with
+// ml.SelfSupervisedExperiment() called as a new user calls it, on CIFAR-10 JPEGs or MNIST PNGs (see ImagesAsUser.cs); --recipe-grid SIMCLR_EPOCHS:FIXMATCH_EPOCHS runs only the recipe,
 // at every pair of those lengths.
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
 if (args.Length > 0 && args[0] is "images-as-user" or "portfolio-learn" or "tables")
@@ -45,7 +45,7 @@ if (args.Length > 0 && args[0] is "images-as-user" or "portfolio-learn" or "tabl
 }
 if (args.Length > 0 && args[0] == "images-as-user")
 {
-    return await ImagesAsUserBenchmark.RunAsync(Option("--data", null) ?? FindSharedData(), uint.Parse(Option("--budget", "600")!, CultureInfo.InvariantCulture),
+    return await ImagesAsUserBenchmark.RunAsync(Option("--data", null) ?? FindSharedData(), Option("--dataset", "cifar")!, uint.Parse(Option("--budget", "600")!, CultureInfo.InvariantCulture),
         int.Parse(Option("--pool", "5000")!, CultureInfo.InvariantCulture), double.Parse(Option("--labeled", "0.1")!, CultureInfo.InvariantCulture),
         int.Parse(Option("--test", "1000")!, CultureInfo.InvariantCulture), int.Parse(Option("--recipe-epochs", "15")!, CultureInfo.InvariantCulture),
         args.Contains("--skip-recipe"), Path.Combine(Path.GetTempPath(), "mlnetssl-images-as-user"),
@@ -225,6 +225,59 @@ internal sealed class Benchmark
         IDataView trainView = load.Fit(ml.Data.LoadFromEnumerable(train)).Transform(ml.Data.LoadFromEnumerable(train));
         return new Benchmark(ml,
             $"CIFAR-10, {train.Length} training images, {train.Count(r => r.Label.Length > 0)} labeled ({labeledFraction:P0}), {test.Length} test images, ASHA 1..{maxEpochs} epochs",
+            trainView, "Image", SslInputKind.Image,
+            model => Agreement(model.Transform(testView).GetColumn<string>("PredictedLabel"), test.Select(r => r.Label)), work);
+    }
+
+    /// <summary>MNIST as a user would have it: PNG files in one folder per digit. The shared data holds the official test
+    /// split only (10,000 images), so the first <paramref name="pool"/> images are the training pool and the last
+    /// <paramref name="testRows"/> the test images; every k-th label of the pool is kept. The PNGs are written once under
+    /// <paramref name="work"/>, then loaded with <c>LoadImages</c> like the CIFAR-10 JPEGs.</summary>
+    public static Benchmark Mnist(MLContext ml, string dataRoot, int pool, double labeledFraction, int testRows, string work)
+    {
+        static byte[] ReadIdx(string file, int headerInts)
+        {
+            using var stream = new System.IO.Compression.GZipStream(File.OpenRead(file), System.IO.Compression.CompressionMode.Decompress);
+            using var memory = new MemoryStream();
+            stream.CopyTo(memory);
+            return memory.ToArray()[(4 * headerInts)..];
+        }
+        byte[] pixels = ReadIdx(Path.Combine(dataRoot, "mnist", "t10k-images-idx3-ubyte.gz"), 4);
+        byte[] labels = ReadIdx(Path.Combine(dataRoot, "mnist", "t10k-labels-idx1-ubyte.gz"), 2);
+        if (pool + testRows > labels.Length)
+            throw new ArgumentException($"MNIST's shared split has {labels.Length} images; pool {pool} + test {testRows} is more.");
+        string root = Path.Combine(work, "mnist-png");
+        ImageRow Write(int index, string split)
+        {
+            string relative = Path.Combine(split, labels[index].ToString(CultureInfo.InvariantCulture), $"{index:D5}.png");
+            string path = Path.Combine(root, relative);
+            if (!File.Exists(path))
+            {
+                Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+                var rgba = new byte[28 * 28 * 4];
+                for (int p = 0; p < 28 * 28; p++)
+                {
+                    byte value = pixels[index * 784 + p];
+                    rgba[4 * p] = rgba[4 * p + 1] = rgba[4 * p + 2] = value;
+                    rgba[4 * p + 3] = 255;
+                }
+                using MLImage image = MLImage.CreateFromPixels(28, 28, MLPixelFormat.Rgba32, rgba);
+                string temporary = path + ".tmp.png";
+                image.Save(temporary);
+                File.Move(temporary, path, overwrite: true);
+            }
+            return new ImageRow { ImagePath = relative, Label = labels[index].ToString(CultureInfo.InvariantCulture) };
+        }
+        int every = (int)Math.Round(1 / labeledFraction);
+        ImageRow[] train = Enumerable.Range(0, pool).Select(i => Write(i, "train")).ToArray();
+        for (int i = 0; i < train.Length; i++)
+            if (i % every != 0) train[i].Label = "";
+        ImageRow[] test = Enumerable.Range(labels.Length - testRows, testRows).Select(i => Write(i, "test")).ToArray();
+        var load = ml.Transforms.LoadImages("Image", root, nameof(ImageRow.ImagePath));
+        IDataView testView = load.Fit(ml.Data.LoadFromEnumerable(test)).Transform(ml.Data.LoadFromEnumerable(test));
+        IDataView trainView = load.Fit(ml.Data.LoadFromEnumerable(train)).Transform(ml.Data.LoadFromEnumerable(train));
+        return new Benchmark(ml,
+            $"MNIST (the shared official test split), {train.Length} training images (images 0..{pool - 1}), {train.Count(r => r.Label.Length > 0)} labeled ({labeledFraction:P0}), {test.Length} test images (the last {testRows})",
             trainView, "Image", SslInputKind.Image,
             model => Agreement(model.Transform(testView).GetColumn<string>("PredictedLabel"), test.Select(r => r.Label)), work);
     }
