@@ -220,12 +220,19 @@ internal sealed class Benchmark
         for (int i = 0; i < train.Length; i++)
             if ((i / 10) % every != 0) train[i].Label = "";
         ImageRow[] test = ListImages(root, "test", testRows / 10);
+        return LoadedImages(ml, root, train, test,
+            $"CIFAR-10, {train.Length} training images, {train.Count(r => r.Label.Length > 0)} labeled ({labeledFraction:P0}), {test.Length} test images, ASHA 1..{maxEpochs} epochs",
+            work);
+    }
+
+    /// <summary>Image files under <paramref name="root"/> read with <c>LoadImages</c> into an "Image" column, as a user loads
+    /// them; test accuracy compares PredictedLabel with the test rows' labels.</summary>
+    private static Benchmark LoadedImages(MLContext ml, string root, ImageRow[] train, ImageRow[] test, string description, string work)
+    {
         var load = ml.Transforms.LoadImages("Image", root, nameof(ImageRow.ImagePath));
         IDataView testView = load.Fit(ml.Data.LoadFromEnumerable(test)).Transform(ml.Data.LoadFromEnumerable(test));
         IDataView trainView = load.Fit(ml.Data.LoadFromEnumerable(train)).Transform(ml.Data.LoadFromEnumerable(train));
-        return new Benchmark(ml,
-            $"CIFAR-10, {train.Length} training images, {train.Count(r => r.Label.Length > 0)} labeled ({labeledFraction:P0}), {test.Length} test images, ASHA 1..{maxEpochs} epochs",
-            trainView, "Image", SslInputKind.Image,
+        return new Benchmark(ml, description, trainView, "Image", SslInputKind.Image,
             model => Agreement(model.Transform(testView).GetColumn<string>("PredictedLabel"), test.Select(r => r.Label)), work);
     }
 
@@ -273,13 +280,9 @@ internal sealed class Benchmark
         for (int i = 0; i < train.Length; i++)
             if (i % every != 0) train[i].Label = "";
         ImageRow[] test = Enumerable.Range(labels.Length - testRows, testRows).Select(i => Write(i, "test")).ToArray();
-        var load = ml.Transforms.LoadImages("Image", root, nameof(ImageRow.ImagePath));
-        IDataView testView = load.Fit(ml.Data.LoadFromEnumerable(test)).Transform(ml.Data.LoadFromEnumerable(test));
-        IDataView trainView = load.Fit(ml.Data.LoadFromEnumerable(train)).Transform(ml.Data.LoadFromEnumerable(train));
-        return new Benchmark(ml,
+        return LoadedImages(ml, root, train, test,
             $"MNIST (the shared official test split), {train.Length} training images (images 0..{pool - 1}), {train.Count(r => r.Label.Length > 0)} labeled ({labeledFraction:P0}), {test.Length} test images (the last {testRows})",
-            trainView, "Image", SslInputKind.Image,
-            model => Agreement(model.Transform(testView).GetColumn<string>("PredictedLabel"), test.Select(r => r.Label)), work);
+            work);
     }
 
     /// <summary>The small space grid search runs over, every other option at its default, epochs fixed at

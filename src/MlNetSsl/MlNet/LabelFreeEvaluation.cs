@@ -40,15 +40,9 @@ public static class LabelFreeEvaluation
     public static double RankMe(SelfSupervisedTransformer transformer, IDataView data, int maxRows = DefaultRankMeRows,
         CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(transformer);
-        ArgumentNullException.ThrowIfNull(data);
         ArgumentOutOfRangeException.ThrowIfLessThan(maxRows, 2);
-        cancellationToken.ThrowIfCancellationRequested();
-        SslEnvironment.EnsureInitialized();
         using var scope = torch.NewDisposeScope();
-        Tensor raw = ReadEvenlySpaced(transformer, data, maxRows, cancellationToken);
-        if (raw.shape[0] < 2)
-            throw new ArgumentException($"RankMe needs at least 2 rows in column '{transformer.InputColumnName}'; the data has {raw.shape[0]}.", nameof(data));
+        Tensor raw = ReadRows(transformer, data, maxRows, 2, "RankMe", "rows", cancellationToken);
         Tensor embeddings = Embed(transformer, raw, cancellationToken);
         return EmbeddingQuality.EffectiveRank(embeddings);
     }
@@ -81,18 +75,13 @@ public static class LabelFreeEvaluation
         if (transformer.InputShape.Kind != SslInputKind.Image)
             throw new ArgumentException($"Rotation prediction needs image input; this stage reads {transformer.InputShape.Kind} rows " +
                 $"from column '{transformer.InputColumnName}'. Use RankMe for vectors.", nameof(transformer));
-        cancellationToken.ThrowIfCancellationRequested();
-        SslEnvironment.EnsureInitialized();
 
         float[][] features;
         int imageCount;
         using (var scope = torch.NewDisposeScope())
         {
-            Tensor raw = ReadEvenlySpaced(transformer, data, maxImages, cancellationToken);
+            Tensor raw = ReadRows(transformer, data, maxImages, 4, "Rotation prediction", "images", cancellationToken);
             imageCount = (int)raw.shape[0];
-            if (imageCount < 4)
-                throw new ArgumentException($"Rotation prediction needs at least 4 images in column '{transformer.InputColumnName}'; " +
-                    $"the data has {imageCount}.", nameof(data));
             Tensor images = raw.to_type(ScalarType.Float32).div_(Held(255.0));
             long height = images.shape[2], width = images.shape[3];
             // Row r of rotation k is image r turned k quarter turns; rows are grouped by rotation.
@@ -168,16 +157,10 @@ public static class LabelFreeEvaluation
     public static double ViewRetrievalAccuracy(SelfSupervisedTransformer transformer, IDataView data, int maxRows = DefaultViewRetrievalRows,
         int seed = 0, CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(transformer);
-        ArgumentNullException.ThrowIfNull(data);
         ArgumentOutOfRangeException.ThrowIfLessThan(maxRows, 2);
-        cancellationToken.ThrowIfCancellationRequested();
-        SslEnvironment.EnsureInitialized();
         using var scope = torch.NewDisposeScope();
-        Tensor raw = ReadEvenlySpaced(transformer, data, maxRows, cancellationToken);
+        Tensor raw = ReadRows(transformer, data, maxRows, 2, "View retrieval", "rows", cancellationToken);
         long count = raw.shape[0];
-        if (count < 2)
-            throw new ArgumentException($"View retrieval needs at least 2 rows in column '{transformer.InputColumnName}'; the data has {count}.", nameof(data));
         AugmentationPolicy views = DefaultAugmentations.TwoView(transformer.InputShape);
         using var generator = new torch.Generator((ulong)seed);
         // Tabular corruption samples replacement values from the rows themselves, as in pretraining.
@@ -219,6 +202,22 @@ public static class LabelFreeEvaluation
             parts.Add(transformer.EmbedRaw(raw.narrow(0, start, Math.Min(batch, count - start))));
         }
         return parts.Count == 1 ? parts[0] : torch.cat(parts, 0);
+    }
+
+    /// <summary>What every measure starts with: checks the stage and data, then reads up to <paramref name="maxRows"/>
+    /// evenly spaced rows (into the caller's dispose scope), failing with the column and the count when the data has fewer
+    /// than <paramref name="minimumRows"/>.</summary>
+    private static Tensor ReadRows(SelfSupervisedTransformer transformer, IDataView data, int maxRows, int minimumRows, string measure, string unit,
+        CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(transformer);
+        ArgumentNullException.ThrowIfNull(data);
+        cancellationToken.ThrowIfCancellationRequested();
+        SslEnvironment.EnsureInitialized();
+        Tensor raw = ReadEvenlySpaced(transformer, data, maxRows, cancellationToken);
+        if (raw.shape[0] < minimumRows)
+            throw new ArgumentException($"{measure} needs at least {minimumRows} {unit} in column '{transformer.InputColumnName}'; the data has {raw.shape[0]}.", nameof(data));
+        return raw;
     }
 
     /// <summary>Up to <paramref name="maxRows"/> rows of the input column, evenly spaced over the data, as a raw tensor

@@ -18,16 +18,11 @@ public sealed class LabelFreeEvaluationTests
     public void RotationPredictionOnRealImagesIsClearlyAboveChanceAndRankMeMatchesTheStageEmbeddings()
     {
         var ml = new MLContext(seed: 1);
-        ImageRow[] rows = StageData.CifarRows(perClass: 24);
-        IDataView images = StageData.Images(ml, rows);
-        // One short epoch: an almost untrained encoder. Its globally pooled features still tell horizontal from vertical
-        // structure, so the probe beats the 25% chance of four rotations (measured: 39% here; 120 test images x 4 rotations
-        // put chance at 25% +- 2%).
-        using SelfSupervisedTransformer stage = ml.Transforms.SelfSupervised("Embedding", "Image", SslMethod.SimClr, o =>
-        {
-            o.Epochs = 1;
-            o.BatchSize = 64;
-        }).Fit(images);
+        // An almost untrained encoder: its globally pooled features still tell horizontal from vertical structure, so the
+        // probe beats the 25% chance of four rotations (measured: 39% here; 120 test images x 4 rotations put chance at
+        // 25% +- 2%).
+        (ImageRow[] rows, IDataView images, SelfSupervisedTransformer oneEpoch) = OneEpochCifarStage(ml);
+        using SelfSupervisedTransformer stage = oneEpoch;
 
         double rotation = LabelFreeEvaluation.RotationPredictionAccuracy(stage, images, maxImages: 240, seed: 3);
         _output.WriteLine($"rotation-prediction accuracy {rotation:P1} on 120 held-out images x 4 rotations");
@@ -59,13 +54,8 @@ public sealed class LabelFreeEvaluationTests
     public void ViewRetrievalFindsARealImagesOwnSecondViewAndCannotTellCopiesOfOnePictureApart()
     {
         var ml = new MLContext(seed: 1);
-        ImageRow[] rows = StageData.CifarRows(perClass: 24);
-        IDataView images = StageData.Images(ml, rows);
-        using SelfSupervisedTransformer stage = ml.Transforms.SelfSupervised("Embedding", "Image", SslMethod.SimClr, o =>
-        {
-            o.Epochs = 1;
-            o.BatchSize = 64;
-        }).Fit(images);
+        (ImageRow[] rows, IDataView images, SelfSupervisedTransformer oneEpoch) = OneEpochCifarStage(ml);
+        using SelfSupervisedTransformer stage = oneEpoch;
 
         double real = LabelFreeEvaluation.ViewRetrievalAccuracy(stage, images, seed: 3);
         Assert.Equal(real, LabelFreeEvaluation.ViewRetrievalAccuracy(stage, images, seed: 3)); // deterministic with the seed
@@ -85,6 +75,19 @@ public sealed class LabelFreeEvaluationTests
         double vectors = LabelFreeEvaluation.ViewRetrievalAccuracy(vectorStage, higgs, seed: 3);
         _output.WriteLine($"view retrieval: 200 HIGGS rows {vectors:P1} (chance 0.5%)");
         Assert.True(vectors > 3.0 / 200, $"view retrieval {vectors:P1} of 200 HIGGS rows is near chance (0.5%)");
+    }
+
+    /// <summary>240 real CIFAR-10 training images (24 per class) and a stage pretrained on them for one short SimCLR epoch.</summary>
+    private static (ImageRow[] Rows, IDataView Images, SelfSupervisedTransformer Stage) OneEpochCifarStage(MLContext ml)
+    {
+        ImageRow[] rows = StageData.CifarRows(perClass: 24);
+        IDataView images = StageData.Images(ml, rows);
+        SelfSupervisedTransformer stage = ml.Transforms.SelfSupervised("Embedding", "Image", SslMethod.SimClr, o =>
+        {
+            o.Epochs = 1;
+            o.BatchSize = 64;
+        }).Fit(images);
+        return (rows, images, stage);
     }
 
     [Fact]
