@@ -49,7 +49,10 @@ internal static class ImagesAsUserBenchmark
         }
 
         // The plain baselines a user would try first: the pixels (RGB, as LoadImages reads them) into ML.NET's LightGBM and
-        // L-BFGS maximum entropy with default options, trained on the labeled rows only.
+        // L-BFGS maximum entropy with default options, trained on the labeled rows only. ExtractPixels needs a known image
+        // size, so the images are resized to the size they already have.
+        IDataView labeled = ml.Data.FilterByCustomPredicate<LabelOnly>(data.Train, row => row.Label.Length == 0);
+        int side = dataset == "mnist" ? 28 : 32;
         foreach ((string name, Func<IEstimator<ITransformer>> trainer) in new (string, Func<IEstimator<ITransformer>>)[]
         {
             ("raw pixels + LightGBM (defaults)", () => ml.MulticlassClassification.Trainers.LightGbm()),
@@ -57,9 +60,6 @@ internal static class ImagesAsUserBenchmark
         })
         {
             var clock = Stopwatch.StartNew();
-            IDataView labeled = ml.Data.FilterByCustomPredicate<LabelOnly>(data.Train, row => row.Label.Length == 0);
-            // ExtractPixels needs a known image size, so the images are resized to the size they already have.
-            int side = dataset == "mnist" ? 28 : 32;
             ITransformer raw = ml.Transforms.ResizeImages("Resized", side, side, data.InputColumn)
                 .Append(ml.Transforms.ExtractPixels("Features", "Resized"))
                 .Append(ml.Transforms.Conversion.MapValueToKey("Label"))

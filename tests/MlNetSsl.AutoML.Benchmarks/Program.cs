@@ -242,15 +242,7 @@ internal sealed class Benchmark
     /// <paramref name="work"/>, then loaded with <c>LoadImages</c> like the CIFAR-10 JPEGs.</summary>
     public static Benchmark Mnist(MLContext ml, string dataRoot, int pool, double labeledFraction, int testRows, string work)
     {
-        static byte[] ReadIdx(string file, int headerInts)
-        {
-            using var stream = new System.IO.Compression.GZipStream(File.OpenRead(file), System.IO.Compression.CompressionMode.Decompress);
-            using var memory = new MemoryStream();
-            stream.CopyTo(memory);
-            return memory.ToArray()[(4 * headerInts)..];
-        }
-        byte[] pixels = ReadIdx(Path.Combine(dataRoot, "mnist", "t10k-images-idx3-ubyte.gz"), 4);
-        byte[] labels = ReadIdx(Path.Combine(dataRoot, "mnist", "t10k-labels-idx1-ubyte.gz"), 2);
+        (byte[] pixels, byte[] labels) = MnistIdxFile.ReadTestSplit(Path.Combine(dataRoot, "mnist"));
         if (pool + testRows > labels.Length)
             throw new ArgumentException($"MNIST's shared split has {labels.Length} images; pool {pool} + test {testRows} is more.");
         string root = Path.Combine(work, "mnist-png");

@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.IO.Compression;
 using SkiaSharp;
 
 namespace MlNetSsl.LabelEfficiency;
@@ -35,15 +34,7 @@ public sealed record BenchmarkData(string Name, SslInputShape Shape, float[] Poo
     /// images, test = the last <paramref name="test"/> of the last 2,000.</summary>
     public static BenchmarkData Mnist(string root, int pool, int test)
     {
-        static byte[] ReadIdx(string file, int headerInts)
-        {
-            using var stream = new GZipStream(File.OpenRead(file), CompressionMode.Decompress);
-            using var memory = new MemoryStream();
-            stream.CopyTo(memory);
-            return memory.ToArray()[(4 * headerInts)..];
-        }
-        byte[] pixels = ReadIdx(Path.Combine(root, "mnist", "t10k-images-idx3-ubyte.gz"), 4);
-        byte[] labels = ReadIdx(Path.Combine(root, "mnist", "t10k-labels-idx1-ubyte.gz"), 2);
+        (byte[] pixels, byte[] labels) = MlNetSsl.TestData.MnistIdxFile.ReadTestSplit(Path.Combine(root, "mnist"));
         pool = Math.Min(pool, 8000);
         test = Math.Min(test, 2000);
         int testStart = labels.Length - test;

@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Globalization;
-using System.IO.Compression;
 using SkiaSharp;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -86,17 +85,7 @@ internal static class RealData
     private static (float[], int[]) LoadCifar(int perClass, string split) =>
         MlNetSsl.TestData.CifarPixels.Load(Path.Combine(SharedData.DataRoot, "cifar10", split), perClass);
 
-    private static (byte[], byte[]) LoadMnist()
-    {
-        static byte[] ReadIdx(string file, int headerInts)
-        {
-            using var stream = new GZipStream(File.OpenRead(Path.Combine(SharedData.DataRoot, "mnist", file)), CompressionMode.Decompress);
-            using var memory = new MemoryStream();
-            stream.CopyTo(memory);
-            return memory.ToArray()[(4 * headerInts)..];
-        }
-        return (ReadIdx("t10k-images-idx3-ubyte.gz", 4), ReadIdx("t10k-labels-idx1-ubyte.gz", 2));
-    }
+    private static (byte[], byte[]) LoadMnist() => MlNetSsl.TestData.MnistIdxFile.ReadTestSplit(Path.Combine(SharedData.DataRoot, "mnist"));
 
     private static (float[,,], int[]) ReadTs(string problem, string split)
     {
