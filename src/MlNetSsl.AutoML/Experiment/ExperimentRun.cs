@@ -91,7 +91,7 @@ internal sealed partial class ExperimentRun
             if (cancellationToken.IsCancellationRequested) return SearchStopReason.Cancelled;
             // Spent, or no segment measured so far would fit in what is left: more trials would only be cut short and
             // listed as failures (a 600 s image search ended with nine of them, capped at 21, 11, 5... 0.1 s).
-            if (!Replaying && _settings.TimeBudget is TimeSpan budget
+            if (!Replaying && SearchBudget() is TimeSpan budget
                 && (Elapsed >= budget || (ShortestSegment() is TimeSpan shortest && budget - Elapsed < shortest)))
                 return SearchStopReason.TimeBudget;
 
@@ -229,14 +229,34 @@ internal sealed partial class ExperimentRun
         trial.Rungs.Count > 0 ? (maximize ? -trial.Rungs[^1].Metric : trial.Rungs[^1].Metric) : null,
         trial.Rungs.Count > 0 ? trial.Rungs[^1].Fidelity : null, trial.Duration);
 
+    /// <summary>The part of the time budget the search may use: all of it, less what the work after the search is expected
+    /// to take for the leaderboard as it stands (<see cref="Settings.TimeAfterSearch"/>); null without a time budget.</summary>
+    private TimeSpan? SearchBudget() => SearchBudget(_settings, ReservedAfterSearch());
+
+    private TimeSpan ReservedAfterSearch() => ReservedAfterSearch(_settings, Leaderboard);
+
+    /// <summary>The time budget less <paramref name="reserved"/> (at least zero); null without a time budget. Shared with
+    /// the distributed run.</summary>
+    internal static TimeSpan? SearchBudget(Settings settings, TimeSpan reserved) =>
+        settings.TimeBudget is not TimeSpan budget ? null : reserved >= budget ? TimeSpan.Zero : budget - reserved;
+
+    /// <summary>What <see cref="Settings.TimeAfterSearch"/> keeps for the leaderboard <paramref name="leaderboard"/> gives
+    /// (asked only with a time budget); zero when nothing is kept. Shared with the distributed run.</summary>
+    internal static TimeSpan ReservedAfterSearch(Settings settings, Func<IReadOnlyList<TrialRecord>> leaderboard) =>
+        settings.TimeAfterSearch is { } after && settings.TimeBudget is not null && after(leaderboard()) is { Ticks: > 0 } reserved
+            ? reserved : TimeSpan.Zero;
+
     private async Task<SegmentOutcome> RunSegmentAsync(TrialState trial, SchedulerJob job, CancellationToken cancellationToken)
     {
         string stateDirectory = StateDirectory(trial.TrialId);
         Directory.CreateDirectory(stateDirectory);
+        TimeSpan reserved = ReservedAfterSearch();
+        TimeSpan? searchBudget = SearchBudget(_settings, reserved);
         var request = new TrialRequest(trial.TrialId, trial.Parameters, job.PreviousFidelity, job.Fidelity, _settings.Scheduler.MaxFidelity,
             stateDirectory, _cacheRoot, TrialSeed(_settings.Seed, trial.TrialId))
         {
-            RemainingBudget = _settings.TimeBudget is TimeSpan total ? (total - Elapsed > TimeSpan.Zero ? total - Elapsed : TimeSpan.Zero) : null,
+            RemainingBudget = searchBudget is TimeSpan total ? (total - Elapsed > TimeSpan.Zero ? total - Elapsed : TimeSpan.Zero) : null,
+            ReservedAfterSearch = reserved,
             SearchHasAMetric = _trials.Values.Any(t => t.Rungs.Count > 0),
         };
 
@@ -246,7 +266,7 @@ internal sealed partial class ExperimentRun
 
         using var trialCancellation = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         // The budget may cut a trial short only once some trial has a metric, so an experiment always has a result.
-        if (_settings.TimeBudget is TimeSpan budget && _trials.Values.Any(t => t.Rungs.Count > 0))
+        if (searchBudget is TimeSpan budget && _trials.Values.Any(t => t.Rungs.Count > 0))
         {
             TimeSpan remaining = budget - Elapsed;
             trialCancellation.CancelAfter(remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero);
@@ -334,6 +354,10 @@ internal sealed partial class ExperimentRun
         /// <summary>A configuration reduced to what the runner reads (options that do not apply to it left out), or null
         /// when it cannot run; two configurations with equal reductions are the same trial. Null: compared whole.</summary>
         public Func<Parameters, Parameters?>? EffectiveConfiguration { get; init; }
+
+        /// <summary>How long the work after the search (the refit of the trial it will choose) is expected to take, given the
+        /// leaderboard so far; that much of the time budget is kept out of the search. Null: nothing is kept.</summary>
+        public Func<IReadOnlyList<TrialRecord>, TimeSpan>? TimeAfterSearch { get; init; }
 
         /// <summary>Whether <see cref="RunAsync"/> returns only once every trial it abandoned (cancelled, but still running
         /// after the grace period) has ended, so that no trial code runs after it returns.</summary>

@@ -49,9 +49,14 @@ public sealed class TrialRequest
     /// <summary>The scheduler's maximum fidelity; null without multi-fidelity scheduling.</summary>
     public int? MaxFidelity { get; }
 
-    /// <summary>The experiment's time budget left when this segment started; null without a time budget. A runner can
-    /// derive a per-trial time cap from it.</summary>
+    /// <summary>The experiment's time budget left for the search when this segment started (the budget less the time
+    /// elapsed and the time kept for the refit after the search); null without a time budget. A runner can derive a
+    /// per-trial time cap from it.</summary>
     public TimeSpan? RemainingBudget { get; internal init; }
+
+    /// <summary>The part of the time budget kept for the work after the search (the refit of the best trial so far) when
+    /// this segment started; <see cref="RemainingBudget"/> already leaves it out. Zero when nothing is kept.</summary>
+    internal TimeSpan ReservedAfterSearch { get; init; }
 
     /// <summary>Whether any trial of the experiment had reported a metric when this segment started.</summary>
     internal bool SearchHasAMetric { get; init; }

@@ -34,6 +34,7 @@ public sealed class SearchExperiment
     private TimeSpan _gracePeriod = TimeSpan.FromSeconds(5);
     private string _runnerDescription = string.Empty;
     private Func<Parameters, Parameters?>? _effectiveConfiguration;
+    private Func<IReadOnlyList<TrialRecord>, TimeSpan>? _timeAfterSearch;
     private bool _waitForAbandonedTrials;
     private string? _storage;
     private string _experimentName = DefaultExperimentName;
@@ -227,6 +228,15 @@ public sealed class SearchExperiment
         return this;
     }
 
+    /// <summary>Keeps part of the time budget for the work after the search: given the leaderboard so far, how long the
+    /// refit of the trial the caller will choose is expected to take. The search stops (and cuts a running trial) that much
+    /// before the budget ends. Default: none, the search uses the whole budget.</summary>
+    internal SearchExperiment SetTimeAfterSearch(Func<IReadOnlyList<TrialRecord>, TimeSpan>? timeAfterSearch)
+    {
+        _timeAfterSearch = timeAfterSearch;
+        return this;
+    }
+
     /// <summary>Makes <see cref="RunAsync"/> return only after every trial it stopped waiting for (cancelled, still running
     /// past the grace period) has ended. For experiments whose runners honour their token and that use the trials' cache
     /// afterwards (the refit of the SSL and trainer experiments): a trial left running would train against it meanwhile.
@@ -265,6 +275,7 @@ public sealed class SearchExperiment
         {
             EffectiveConfiguration = _effectiveConfiguration,
             WaitForAbandonedTrials = _waitForAbandonedTrials,
+            TimeAfterSearch = _timeAfterSearch,
         };
         if (_storage is not null) return await RunSharedAsync(space, fingerprint, settings, cancellationToken).ConfigureAwait(false);
         return await new ExperimentRun(settings, journal).RunAsync(cancellationToken).ConfigureAwait(false);

@@ -27,6 +27,9 @@ internal sealed class SslTrialRunner : ITrialRunner
     // resume (nothing is refused then). The pretraining seconds come from the trial's own pretraining call, by trial id.
     private readonly System.Collections.Concurrent.ConcurrentDictionary<Parameters, (int Epochs, double Seconds, double PretrainingSeconds)> _costs = new();
     private readonly System.Collections.Concurrent.ConcurrentDictionary<int, double> _pretrainingSeconds = new();
+    // What the refit of each trial run in this process is expected to take (RefitSeconds), and the measures written here.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<int, double> _refitSeconds = new();
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<(int TrialId, int? Fidelity), SslTrialMeasures> _written = new();
 
     public SslTrialRunner(Settings settings)
     {
@@ -76,14 +79,18 @@ internal sealed class SslTrialRunner : ITrialRunner
         // priced from one from a 10-epoch encoder); a longer fine-tuning reuses the cached encoder, so only the shorter
         // version's time past its pretraining scales.
         Parameters costKey = SslSearchSpace.WithoutTrainingEpochs(request.Parameters);
-        if (uncapped && epochs is int wanted && request.RemainingBudget is TimeSpan budgetLeft
+        // Should it win, its own refit comes out of the budget too (instead of the one kept for the best so far).
+        bool lengthensFineTuning = SslSearchSpace.LengthensFineTuning(request.Parameters);
+        if (uncapped && epochs is int wanted && request.RemainingBudget is TimeSpan searchLeft
             && _costs.TryGetValue(costKey, out var shorter) && wanted > shorter.Epochs
-            && PredictedSeconds(shorter, wanted, SslSearchSpace.LengthensFineTuning(request.Parameters)) is double predicted
-            && predicted > budgetLeft.TotalSeconds)
+            && PredictedSeconds(shorter, wanted, lengthensFineTuning) is double predicted
+            && RefitSeconds(parameters, Math.Max(0, shorter.Seconds - shorter.PretrainingSeconds) * (lengthensFineTuning ? (double)wanted / shorter.Epochs : 1)) is double refit
+            && (searchLeft + request.ReservedAfterSearch).TotalSeconds is double budgetLeft
+            && predicted + Math.Max(refit, request.ReservedAfterSearch.TotalSeconds) > budgetLeft)
             return Task.FromException<double>(new TimeoutException(string.Create(CultureInfo.InvariantCulture,
-                $"Trial {request.TrialId} was not started: at {wanted} epochs it would need about {predicted:0} s (its {shorter.Epochs}-epoch " +
-                $"version took {shorter.Seconds:0.#} s, {shorter.PretrainingSeconds:0.#} s of it pretraining; {LengtheningCostMargin:0.##}x per epoch as margin), " +
-                $"more than the {budgetLeft.TotalSeconds:0} s of budget left.")));
+                $"Trial {request.TrialId} was not started: at {wanted} epochs it would need about {predicted:0} s and its refit about {refit:0} s " +
+                $"(its {shorter.Epochs}-epoch version took {shorter.Seconds:0.#} s, {shorter.PretrainingSeconds:0.#} s of it pretraining; " +
+                $"{LengtheningCostMargin:0.##}x per epoch as margin), more than the {budgetLeft:0} s of budget left.")));
         using var capped = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         if (cap is TimeSpan limit) capped.CancelAfter(limit > TimeSpan.Zero ? limit : TimeSpan.Zero);
         try
@@ -95,8 +102,12 @@ internal sealed class SslTrialRunner : ITrialRunner
                 SslFeatureSource.SupervisedFromScratch => RunFromScratch(request, parameters, capped.Token),
                 _ => RunSelfSupervised(request, parameters, capped.Token), // with or without the raw features beside
             };
-            if (epochs is int trained)
-                _costs[costKey] = (trained, clock.Elapsed.TotalSeconds, _pretrainingSeconds.TryRemove(request.TrialId, out double pretraining) ? pretraining : 0);
+            double seconds = clock.Elapsed.TotalSeconds;
+            double pretraining = _pretrainingSeconds.TryRemove(request.TrialId, out double p) ? p : 0;
+            if (epochs is int trained) _costs[costKey] = (trained, seconds, pretraining);
+            // A score read back from the trial's state took no time; the largest estimate of a trial stands.
+            double refitSeconds = RefitSeconds(parameters, Math.Max(0, seconds - pretraining));
+            _refitSeconds.AddOrUpdate(request.TrialId, refitSeconds, (_, earlier) => Math.Max(earlier, refitSeconds));
             return Task.FromResult(metric);
         }
         catch (Exception e) when (capped.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
@@ -106,6 +117,38 @@ internal sealed class SslTrialRunner : ITrialRunner
                 $"{request.RemainingBudget!.Value.TotalSeconds:0.#} s of budget left when it started)."), e);
         }
     }
+
+    /// <summary>
+    /// What the refit of a trial is expected to take, from its time past pretraining (the refit loads the cached encoder):
+    /// one network, or one trainer fit, of the several the cross-validation trained, on all labeled rows instead of a
+    /// fold's share (a semi-supervised network's epochs follow its unlabeled rows, which do not grow), with the 20% margin of
+    /// <see cref="LengtheningCostMargin"/>. Zero under the label-free objective, whose refit is one default trainer.
+    /// </summary>
+    internal double RefitSeconds(SslTrialParameters parameters, double secondsPastPretraining) =>
+        _settings.Objective.Kind != SslObjectiveKind.CrossValidatedAccuracy ? 0
+            : RefitSeconds(parameters, secondsPastPretraining, _settings.FoldCount, _settings.FineTuneFolds, _settings.Repetitions.Count);
+
+    /// <summary><see cref="RefitSeconds(SslTrialParameters, double)"/> for a cross-validation of <paramref name="foldCount"/>
+    /// folds, <paramref name="repetitions"/> times for trainers on vectors and on the first <paramref name="fineTuneFolds"/>
+    /// folds (0: all) for networks.</summary>
+    internal static double RefitSeconds(SslTrialParameters parameters, double secondsPastPretraining, int foldCount, int fineTuneFolds, int repetitions)
+    {
+        if (secondsPastPretraining <= 0) return 0;
+        bool network = parameters.Features == SslFeatureSource.SupervisedFromScratch
+            || (parameters.Features == SslFeatureSource.SelfSupervised && parameters.Downstream.Trainer == DownstreamTrainer.FineTune);
+        int folds = Math.Max(1, foldCount);
+        int fits = network ? (fineTuneFolds > 0 ? Math.Min(fineTuneFolds, folds) : folds) : folds * Math.Max(1, repetitions);
+        double moreLabels = (network && parameters.Downstream.UsesUnlabeledRows) || folds < 2 ? 1 : folds / (folds - 1.0);
+        return LengtheningCostMargin * secondsPastPretraining / fits * moreLabels;
+    }
+
+    /// <summary>What the refit of trial <paramref name="trialId"/> is expected to take (<see cref="RefitSeconds(SslTrialParameters, double)"/>); zero for a
+    /// trial this runner did not score.</summary>
+    public TimeSpan RefitTime(int trialId) => _refitSeconds.TryGetValue(trialId, out double seconds) ? TimeSpan.FromSeconds(seconds) : TimeSpan.Zero;
+
+    /// <summary>The measures this runner wrote in this process, for decisions during the search (<see cref="LoadMeasures"/>
+    /// also reads earlier sessions').</summary>
+    public IReadOnlyList<SslTrialMeasures> WrittenMeasures => _written.Values.ToArray();
 
     /// <summary>Fine-tuning epochs follow the fidelity: a segment at fidelity f of a maximum F trains
     /// round(epochs x f / F) epochs (at least 1), so a low rung of a fine-tuning or from-scratch trial costs what a low rung
@@ -335,6 +378,7 @@ internal sealed class SslTrialRunner : ITrialRunner
         string name = $"trial-{measures.TrialId.ToString("D4", CultureInfo.InvariantCulture)}-" +
             $"{(measures.Fidelity is int f ? f.ToString("D4", CultureInfo.InvariantCulture) : "full")}.json";
         AtomicFile.WriteAllText(Path.Combine(_measuresFolder, name), JsonSerializer.Serialize(measures, MeasureJson));
+        _written[(measures.TrialId, measures.Fidelity)] = measures;
     }
 
     internal sealed record LabelFreeMeasures(double RankMe, double RankMeFraction, double? ViewRetrievalAccuracy, double? RotationAccuracy, double Score);

@@ -77,6 +77,40 @@ public sealed class ExperimentTests : IDisposable
     }
 
     [Fact]
+    public async Task TheTimeKeptForTheRefitIsLeftOutOfTheSearchBudget()
+    {
+        // An hour's budget; trials end at once and record the budget they were told is left. Once a trial has a metric,
+        // 40 minutes are kept for the refit, so later trials see at most 20 minutes; the first saw the whole hour.
+        var seen = new System.Collections.Concurrent.ConcurrentDictionary<int, TimeSpan?>();
+        TimeSpan Kept(IReadOnlyList<TrialRecord> board) => board.Count > 0 && board[0].Metric is not null ? TimeSpan.FromMinutes(40) : TimeSpan.Zero;
+        var (space, tuner) = ScriptedTuner.ForIds(3);
+        SearchResult result = await new SearchExperiment().SetSearchSpace(space).SetTuner(tuner).SetMaxTrials(3)
+            .SetTrialRunner((request, _) =>
+            {
+                seen[request.Parameters.GetInt32("id")] = request.RemainingBudget;
+                return Task.FromResult(0.5);
+            })
+            .SetTrainingTime(TimeSpan.FromHours(1))
+            .SetTimeAfterSearch(Kept)
+            .RunAsync();
+
+        Assert.Equal(3, result.Trials.Count);
+        Assert.InRange(seen[0]!.Value, TimeSpan.FromMinutes(59), TimeSpan.FromHours(1));
+        Assert.InRange(seen[1]!.Value, TimeSpan.FromMinutes(19), TimeSpan.FromMinutes(20));
+        Assert.InRange(seen[2]!.Value, TimeSpan.FromMinutes(19), TimeSpan.FromMinutes(20));
+
+        // More kept than the whole budget: the search ends as soon as it has a result.
+        var (space2, tuner2) = ScriptedTuner.ForIds(3);
+        SearchResult stopped = await new SearchExperiment().SetSearchSpace(space2).SetTuner(tuner2).SetMaxTrials(3)
+            .SetTrialRunner((_, _) => Task.FromResult(0.5))
+            .SetTrainingTime(TimeSpan.FromHours(1))
+            .SetTimeAfterSearch(board => Kept(board) * 2)
+            .RunAsync();
+        Assert.Single(stopped.Trials);
+        Assert.Equal(SearchStopReason.TimeBudget, stopped.StopReason);
+    }
+
+    [Fact]
     public async Task TheFirstTrialMayFinishPastTheBudgetSoThereIsAResult()
     {
         // The trial runs at least 800 ms by its own stopwatch (not a single Task.Delay, which may end a tick early),

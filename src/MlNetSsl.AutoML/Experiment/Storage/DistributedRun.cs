@@ -90,7 +90,8 @@ internal sealed class DistributedRun
         while (true)
         {
             if (cancellationToken.IsCancellationRequested) return SearchStopReason.Cancelled;
-            if (_settings.TimeBudget is TimeSpan budget && Elapsed >= budget) return SearchStopReason.TimeBudget;
+            if (ExperimentRun.SearchBudget(_settings, ExperimentRun.ReservedAfterSearch(_settings, Leaderboard)) is TimeSpan budget && Elapsed >= budget)
+                return SearchStopReason.TimeBudget;
 
             Claim claim;
             try
@@ -374,16 +375,20 @@ internal sealed class DistributedRun
         trial.Status = TrialStatus.Running;
         string stateDirectory = Path.Combine(_stateRoot, $"trial-{claim.TrialId.ToString("D4", CultureInfo.InvariantCulture)}");
         Directory.CreateDirectory(stateDirectory);
+        // Only the refits of trials this process ran are known here; the others' count as nothing.
+        TimeSpan reserved = ExperimentRun.ReservedAfterSearch(_settings, Leaderboard);
+        TimeSpan? searchBudget = ExperimentRun.SearchBudget(_settings, reserved);
         var request = new TrialRequest(claim.TrialId, trial.Parameters, claim.PreviousFidelity, claim.Fidelity, _settings.Scheduler.MaxFidelity,
             stateDirectory, _cacheRoot, ExperimentRun.TrialSeed(_settings.Seed, claim.TrialId))
         {
-            RemainingBudget = _settings.TimeBudget is TimeSpan total ? (total - Elapsed > TimeSpan.Zero ? total - Elapsed : TimeSpan.Zero) : null,
+            RemainingBudget = searchBudget is TimeSpan total ? (total - Elapsed > TimeSpan.Zero ? total - Elapsed : TimeSpan.Zero) : null,
+            ReservedAfterSearch = reserved,
             SearchHasAMetric = _trials.Values.Any(t => t.Rungs.Count > 0),
         };
         Report(TrialReportKind.Running, trial, claim.Fidelity, replayed: false);
 
         using var trialCancellation = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        if (_settings.TimeBudget is TimeSpan budget && request.SearchHasAMetric)
+        if (searchBudget is TimeSpan budget && request.SearchHasAMetric)
         {
             TimeSpan remaining = budget - Elapsed;
             trialCancellation.CancelAfter(remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero);
