@@ -15,7 +15,7 @@ internal static class TrainingCommands
         public readonly Option<string?> TestDataset = new("--test-dataset") { Description = "Rows to score the final model on; without it, a stratified 20% of the labeled rows is held out." };
         public readonly Option<string?> ValidationDataset = new("--validation-dataset") { Description = "Labeled rows to hold out and score instead of the stratified 20% split (all --dataset rows then train). Not with --test-dataset." };
         public readonly Option<bool> LabelCurve = new("--label-curve") { Description = "Also refit the chosen and the best no-SSL pipeline on 10, 25, 50 and 100% of the labeled rows and plot their test metric in the report." };
-        public readonly Option<int?> TrainTime = new("--train-time") { Description = "Search time in seconds (the final refit and outputs come after it). Default: chosen from the data size and printed." };
+        public readonly Option<int?> TrainTime = new("--train-time") { Description = "Time in seconds for the search and the refit of its best pipeline (the search leaves the time the refit is expected to take; scoring and outputs come after it). Default: chosen from the data size and printed." };
         public readonly Option<int?> MaxTrials = new("--max-trials") { Description = "The most trials to start." };
         public readonly Option<string> Metric = new("--metric") { Description = "accuracy, macro-accuracy, log-loss, auc or f1 (auc and f1 for two classes).", DefaultValueFactory = _ => "accuracy" };
         public readonly Option<int> Seed = new("--seed") { Description = "Seed of the search, the hold-out split and training.", DefaultValueFactory = _ => 0 };
@@ -213,7 +213,7 @@ internal static class TrainingCommands
         using var log = new RunLog(verbosity, logFile ?? defaultLog);
         log.Info($"mlnet-ssl {settings.Task}: {SslEnvironment.Describe()}");
         log.Info(string.Create(CultureInfo.InvariantCulture,
-            $"Search time {settings.TrainTimeSeconds} s{(settings.TrainTimeChosenFromData ? " (chosen from the data size; --train-time changes it)" : "")}, " +
+            $"Search and refit time {settings.TrainTimeSeconds} s{(settings.TrainTimeChosenFromData ? " (chosen from the data size; --train-time changes it)" : "")}, " +
             $"metric {settings.Metric}, seed {settings.Seed}{(settings.MaxTrials is int m ? $", at most {m} trials" : "")}; output {runFolder}"));
         return await new TrainingRun(settings, resume, log).ExecuteAsync(token).ConfigureAwait(false);
     }
