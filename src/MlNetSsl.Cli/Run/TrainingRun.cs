@@ -203,9 +203,16 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
         }
         var fits = new DownstreamFits(ml, prepared, trainPrepared, train.LabelColumn, settings.Seed);
         DownstreamFits.LabeledFeatures? rawFeatures = null;
-        var baseline = NoSslBaseline(fits, search, train, scoredTest, classNames, metric, ref rawFeatures);
-        _phases["test"] = clock.Elapsed.TotalSeconds;
+        // A chosen pipeline without SSL is itself the comparison: a second, differently capped refit of it would score
+        // the same pipeline twice with two different numbers.
         TrialRecord chosenTrial = search.Trials.First(t => t.TrialId == search.BestTrial.TrialId);
+        var baseline = search.BestFeatureSource == SslFeatureSource.RawFeatures
+            ? new Baseline(TrialDescriptions.Describe(chosenTrial), TrialDescriptions.Bind(chosenTrial).Downstream,
+                new MetricWithInterval(value, lower, upper), accuracy)
+            : NoSslBaseline(fits, search, train, scoredTest, classNames, metric, ref rawFeatures);
+        if (search.BestFeatureSource == SslFeatureSource.RawFeatures && settings.LabelCurve && baseline!.Downstream.Trainer == DownstreamTrainer.LinearProbe)
+            _notes.Add($"The label curve refits L-BFGS with at most {DownstreamFits.MaxLbfgsIterations} iterations, which keeps the phase after the search short.");
+        _phases["test"] = clock.Elapsed.TotalSeconds;
         string pipeline = TrialDescriptions.Describe(chosenTrial);
 
         List<LabelCurvePoint> labelCurve = [];
