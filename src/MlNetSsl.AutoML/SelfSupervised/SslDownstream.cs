@@ -11,6 +11,10 @@ namespace MlNetSsl.AutoML;
 /// </summary>
 internal static class SslDownstream
 {
+    /// <summary>The L-BFGS iterations of the linear probe (ML.NET's default is unbounded, stopping at a relative tolerance of
+    /// 1e-7). scikit-learn's logistic regression stops at 100 as well.</summary>
+    internal const int LinearProbeIterations = 100;
+
     /// <summary>The trainer for <paramref name="parameters"/>, reading a standardized feature vector and a key label.</summary>
     /// <exception cref="InvalidOperationException">The trainer is <see cref="DownstreamTrainer.FineTune"/>, which needs an encoder.</exception>
     public static IEstimator<ITransformer> CreateTrainer(MLContext ml, SslDownstreamParameters parameters, string labelColumn, string featureColumn) =>
@@ -22,6 +26,7 @@ internal static class SslDownstream
                 FeatureColumnName = featureColumn,
                 L1Regularization = (float)parameters.L1Regularization,
                 L2Regularization = (float)parameters.L2Regularization,
+                MaximumNumberOfIterations = LinearProbeIterations,
                 NumberOfThreads = 1, // deterministic sums, so a resumed experiment reproduces its metrics
             }),
             DownstreamTrainer.LightGbm => ml.MulticlassClassification.Trainers.LightGbm(new LightGbmMulticlassTrainer.Options

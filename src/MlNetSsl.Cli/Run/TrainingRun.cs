@@ -203,15 +203,12 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
         }
         var fits = new DownstreamFits(ml, prepared, trainPrepared, train.LabelColumn, settings.Seed);
         DownstreamFits.LabeledFeatures? rawFeatures = null;
-        // A chosen pipeline without SSL is itself the comparison: a second, differently capped refit of it would score
-        // the same pipeline twice with two different numbers.
+        // A chosen pipeline without SSL is itself the comparison: no second refit of it.
         TrialRecord chosenTrial = search.Trials.First(t => t.TrialId == search.BestTrial.TrialId);
         var baseline = search.BestFeatureSource == SslFeatureSource.RawFeatures
             ? new Baseline(TrialDescriptions.Describe(chosenTrial), TrialDescriptions.Bind(chosenTrial).Downstream,
                 new MetricWithInterval(value, lower, upper), accuracy)
             : NoSslBaseline(fits, search, train, scoredTest, classNames, metric, ref rawFeatures);
-        if (search.BestFeatureSource == SslFeatureSource.RawFeatures && settings.LabelCurve && baseline!.Downstream.Trainer == DownstreamTrainer.LinearProbe)
-            _notes.Add($"The label curve refits L-BFGS with at most {DownstreamFits.MaxLbfgsIterations} iterations, which keeps the phase after the search short.");
         _phases["test"] = clock.Elapsed.TotalSeconds;
         string pipeline = TrialDescriptions.Describe(chosenTrial);
 
@@ -387,8 +384,6 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
         string description = best is null
             ? $"Raw features + L-BFGS (L1 1, L2 1): ML.NET defaults (at most {DownstreamFits.MaxLbfgsIterations} iterations), fitted for comparison (the search did not reach a raw-feature trial)"
             : TrialDescriptions.Describe(best);
-        if (downstream.Trainer == DownstreamTrainer.LinearProbe)
-            _notes.Add($"The no-SSL comparison and the label curve refit L-BFGS with at most {DownstreamFits.MaxLbfgsIterations} iterations, which keeps the phase after the search short.");
         try
         {
             // Raw features first: images are decoded once, and the cache holds only vectors.

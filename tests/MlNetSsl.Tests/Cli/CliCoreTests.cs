@@ -103,8 +103,8 @@ public sealed class CliCoreTests : IDisposable
     public void AChosenPipelineWithoutSslIsItsOwnNoSslComparison()
     {
         // One trial: the table portfolio's first entry, raw features into L-BFGS. The comparison line must report the
-        // chosen model's own test figures, not a second, differently capped refit of the same pipeline (on abalone the
-        // two read 0.2707 and 0.2743).
+        // chosen model's own test figures (on abalone a second refit of the same pipeline, with the L-BFGS cap the
+        // search then lacked, read 0.2743 against 0.2707).
         string output = Path.Combine(_work, "raw");
         var (code, stdout, stderr) = Run("classification", "--dataset", BanknoteCsv(), "--label-col", "class", "--train-time", "20", "--max-trials", "1",
             "-o", output, "--name", "Raw");
@@ -114,8 +114,6 @@ public sealed class CliCoreTests : IDisposable
         string comparison = Regex.Match(stdout, @"Best without SSL: .*: test accuracy (\d\.\d{4} \([^)]*\))").Groups[1].Value;
         Assert.NotEqual("", chosen);
         Assert.Equal(chosen.Replace("95% interval ", "", StringComparison.Ordinal), comparison);
-        // No second, capped refit was made for the comparison (its note would say so).
-        Assert.DoesNotContain("The no-SSL comparison", File.ReadAllText(Path.Combine(output, "Raw", "report.html")), StringComparison.Ordinal);
     }
 
     [Fact]
