@@ -27,6 +27,9 @@ internal enum JournalEventType
 
     /// <summary>Shared store only: the tuner had nothing new to propose.</summary>
     TunerExhausted,
+
+    /// <summary>The trial runner declined to start a segment (<see cref="TrialNotStartedException"/>).</summary>
+    NotStarted,
 }
 
 /// <summary>One journal entry. Times are milliseconds; <see cref="ElapsedMs"/> is the experiment clock when it was written.</summary>

@@ -24,13 +24,16 @@ internal sealed partial class ExperimentRun
     {
         JournalEvent recorded = _journal.Events[_cursor];
         if (recorded.TrialId != trialId || recorded.Fidelity != fidelity
-            || recorded.Type is not (JournalEventType.Result or JournalEventType.Failed))
+            || recorded.Type is not (JournalEventType.Result or JournalEventType.Failed or JournalEventType.NotStarted))
             throw JournalMismatch($"the result of trial {trialId} at fidelity {fidelity?.ToString(CultureInfo.InvariantCulture) ?? "full"}", recorded);
         _cursor++;
         var duration = TimeSpan.FromMilliseconds(recorded.DurationMs);
-        return recorded.Type == JournalEventType.Result
-            ? SegmentOutcome.FromMetric(recorded.Metric ?? throw JournalMismatch("a metric", recorded), duration)
-            : SegmentOutcome.FromFailure(recorded.Message ?? "failed", duration, abandoned: false);
+        return recorded.Type switch
+        {
+            JournalEventType.Result => SegmentOutcome.FromMetric(recorded.Metric ?? throw JournalMismatch("a metric", recorded), duration),
+            JournalEventType.NotStarted => SegmentOutcome.NotStarted(recorded.Message ?? "not started"),
+            _ => SegmentOutcome.FromFailure(recorded.Message ?? "failed", duration, abandoned: false),
+        };
     }
 
     private InvalidOperationException JournalMismatch(string expected, JournalEvent recorded) => new(

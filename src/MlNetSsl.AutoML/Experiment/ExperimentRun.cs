@@ -177,6 +177,19 @@ internal sealed partial class ExperimentRun
                     if (outcome.Abandoned) return SearchStopReason.MemoryLimit;
                     break;
 
+                case OutcomeKind.NotStarted:
+                    trial.Status = TrialStatus.NotStarted;
+                    trial.ErrorMessage = outcome.Message;
+                    if (!replayed)
+                        AppendLive(new JournalEvent(JournalEventType.NotStarted, trialId, null, job.Fidelity, null, outcome.Message,
+                            0, Elapsed.TotalMilliseconds));
+                    _settings.Scheduler.OnFailed(trialId);
+                    _settings.Tuner.Update(ToResult(trial));
+                    TryDeleteDirectory(StateDirectory(trialId));
+                    Report(TrialReportKind.NotStarted, trial, job.Fidelity, replayed);
+                    ApplyDecisions(replayed);
+                    break;
+
                 default:
                     // Stopped by the budget or the caller: the segment's work is lost (not journaled); a resumed
                     // experiment runs it again, from the trial's state when it has one.
@@ -299,9 +312,10 @@ internal sealed partial class ExperimentRun
                 ? SegmentOutcome.FromMetric(metric, watch.Elapsed)
                 : SegmentOutcome.FromFailure($"The trial returned a non-finite metric ({metric.ToString(CultureInfo.InvariantCulture)}).", watch.Elapsed, abandoned: false);
         }
+        Exception error = task.Exception?.InnerExceptions.Count == 1 ? task.Exception.InnerException! : (Exception?)task.Exception ?? new OperationCanceledException();
+        if (error is TrialNotStartedException declined) return SegmentOutcome.NotStarted(declined.Message);
         // Whatever a trial throws after its token was cancelled is the cancellation surfacing, not a failure.
         if (trialCancellation.IsCancellationRequested) return SegmentOutcome.Stopped(watch.Elapsed);
-        Exception error = task.Exception?.InnerExceptions.Count == 1 ? task.Exception.InnerException! : (Exception?)task.Exception ?? new OperationCanceledException();
         return SegmentOutcome.FromFailure($"{error.GetType().Name}: {error.Message}", watch.Elapsed, abandoned: false);
     }
 
@@ -369,6 +383,7 @@ internal sealed partial class ExperimentRun
         Metric,
         Failed,
         Stopped,
+        NotStarted,
     }
 
     private readonly record struct SegmentOutcome(OutcomeKind Kind, double Metric, string? Message, TimeSpan Duration, bool Abandoned)
@@ -378,6 +393,9 @@ internal sealed partial class ExperimentRun
         public static SegmentOutcome FromFailure(string message, TimeSpan duration, bool abandoned) => new(OutcomeKind.Failed, 0, message, duration, abandoned);
 
         public static SegmentOutcome Stopped(TimeSpan duration) => new(OutcomeKind.Stopped, 0, null, duration, false);
+
+        /// <summary>Declined by the runner before any work (<see cref="TrialNotStartedException"/>): no time is counted.</summary>
+        public static SegmentOutcome NotStarted(string message) => new(OutcomeKind.NotStarted, 0, message, TimeSpan.Zero, false);
     }
 
     internal sealed class TrialState

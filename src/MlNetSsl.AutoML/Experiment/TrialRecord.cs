@@ -21,6 +21,11 @@ public enum TrialStatus
 
     /// <summary>The trial was cancelled (time budget or cancellation) before reporting any metric.</summary>
     Cancelled,
+
+    /// <summary>The trial runner declined to start the trial's segment (it threw <see cref="TrialNotStartedException"/>):
+    /// by its own estimate the segment would not have finished in the time budget left. No budget was spent on it, and
+    /// the search went on with other trials.</summary>
+    NotStarted,
 }
 
 /// <summary>A trial's result at one rung.</summary>

@@ -20,6 +20,10 @@ public enum TrialReportKind
 
     /// <summary>A trial was stopped by the time budget or cancellation (it is Paused or Cancelled).</summary>
     Stopped,
+
+    /// <summary>A trial's runner declined to start it as it would not fit in the budget left (it is
+    /// <see cref="TrialStatus.NotStarted"/>).</summary>
+    NotStarted,
 }
 
 /// <summary>A progress report of an experiment, sent through <see cref="IProgress{T}"/>.</summary>

@@ -87,10 +87,11 @@ internal sealed class SslTrialRunner : ITrialRunner
             && RefitSeconds(parameters, Math.Max(0, shorter.Seconds - shorter.PretrainingSeconds) * (lengthensFineTuning ? (double)wanted / shorter.Epochs : 1)) is double refit
             && (searchLeft + request.ReservedAfterSearch).TotalSeconds is double budgetLeft
             && predicted + Math.Max(refit, request.ReservedAfterSearch.TotalSeconds) > budgetLeft)
-            return Task.FromException<double>(new TimeoutException(string.Create(CultureInfo.InvariantCulture,
-                $"Trial {request.TrialId} was not started: at {wanted} epochs it would need about {predicted:0} s and its refit about {refit:0} s " +
-                $"(its {shorter.Epochs}-epoch version took {shorter.Seconds:0.#} s, {shorter.PretrainingSeconds:0.#} s of it pretraining; " +
-                $"{LengtheningCostMargin:0.##}x per epoch as margin), more than the {budgetLeft:0} s of budget left.")));
+            return Task.FromException<double>(new TrialNotStartedException(string.Create(CultureInfo.InvariantCulture,
+                $"Trial {request.TrialId} was not started: at {wanted} epochs it would need about {predicted:0} s (its {shorter.Epochs}-epoch version " +
+                $"took {shorter.Seconds:0.#} s, {shorter.PretrainingSeconds:0.#} s of it pretraining; {LengtheningCostMargin:0.##}x per epoch as margin), " +
+                $"then about {Math.Max(refit, request.ReservedAfterSearch.TotalSeconds):0} s for the refit (its own, should it win: {refit:0} s; " +
+                $"the best so far's: {request.ReservedAfterSearch.TotalSeconds:0} s), more than the {budgetLeft:0} s of budget left.")));
         using var capped = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         if (cap is TimeSpan limit) capped.CancelAfter(limit > TimeSpan.Zero ? limit : TimeSpan.Zero);
         try

@@ -49,7 +49,7 @@ public sealed class TrialResult
     /// <summary>Creates a result.</summary>
     /// <param name="trialId">The trial's id.</param>
     /// <param name="parameters">The trial's configuration.</param>
-    /// <param name="status">Completed, Pruned or Failed (or Cancelled when a trial is given up).</param>
+    /// <param name="status">Completed, Pruned, Failed or NotStarted (or Cancelled when a trial is given up).</param>
     /// <param name="loss">The metric at the highest fidelity reached, negated when the metric is maximized; null when
     /// the trial produced no metric.</param>
     /// <param name="fidelity">The highest fidelity (epochs) reached; null without multi-fidelity scheduling.</param>

@@ -127,8 +127,9 @@ public sealed class TpeTuner : UnitSpaceTuner
 
         public static CostModel? Fit(List<(double[] Features, TrialResult Result)> observations, IReadOnlyList<FeatureDimension> dimensions)
         {
-            // Every trial that ran costs, failed ones included; a trial that took no measurable time carries no cost signal.
-            var points = observations.Where(o => o.Result.Duration > TimeSpan.Zero)
+            // Every trial that ran costs, failed ones included; a trial that took no measurable time, or was not started,
+            // carries no cost signal.
+            var points = observations.Where(o => o.Result.Duration > TimeSpan.Zero && o.Result.Status != TrialStatus.NotStarted)
                 .Select(o => (o.Features, Math.Log(o.Result.Duration.TotalSeconds))).ToArray();
             if (points.Length < 2) return null;
             double[] sorted = points.Select(p => p.Item2).Order().ToArray();

@@ -85,7 +85,7 @@ internal sealed record DataHealth(
 /// <param name="Metric">Validation metric (null when the trial reported none).</param>
 /// <param name="MetricSpread">Standard deviation across folds, or null.</param>
 /// <param name="StartedAt">Seconds since the search started when the trial started.</param>
-/// <param name="Status">Completed, Pruned, Failed, Cancelled, Paused.</param>
+/// <param name="Status">Completed, Pruned, Failed, Cancelled, NotStarted, Paused.</param>
 /// <param name="UsesSsl">True when the pipeline contains SSL pretraining or SSL fine-tuning.</param>
 internal sealed record LeaderboardRow(
     int Rank,

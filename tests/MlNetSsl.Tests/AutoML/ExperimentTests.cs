@@ -258,6 +258,44 @@ public sealed class ExperimentTests : IDisposable
         Assert.Null(tuner.Updates.Single(u => u.TrialId == 2).Loss);
     }
 
+    [Fact]
+    public async Task ATrialTheRunnerDeclinesIsNotStartedNotFailedAndResumesSo()
+    {
+        // The runner declines trial 1 (as the SSL runner declines a longer version that would not fit). It is recorded as
+        // NotStarted with the runner's message and no time, the tuner hears of it, the search goes on, and a session
+        // resumed from the checkpoint replays it the same way without asking the runner again.
+        var script = Enumerable.Range(0, 3).Select(i => new Parameters().With("id", i)).ToArray();
+        string folder = Path.Combine(_folder, "declined");
+        int asked = 0;
+        ScriptedTuner? tuner = null;
+        SearchExperiment Experiment(int trials) => new SearchExperiment()
+            .SetSearchSpace(new SearchSpace().WithInteger("id", 0, 10))
+            .SetTuner(SslTuner.Custom("ids", (_, _) => tuner = new ScriptedTuner(script)))
+            .SetMaxTrials(trials)
+            .SetCheckpoint(folder)
+            .SetTrialRunner((request, _) =>
+            {
+                Interlocked.Increment(ref asked);
+                return request.Parameters.GetInt32("id") == 1
+                    ? throw new TrialNotStartedException("Trial 1 was not started: it would need about 500 s, 200 s are left.")
+                    : Task.FromResult(request.Parameters.GetInt32("id") / 10.0);
+            });
+
+        SearchResult first = await Experiment(3).RunAsync();
+        Assert.Equal(new[] { (2, TrialStatus.Completed), (0, TrialStatus.Completed), (1, TrialStatus.NotStarted) },
+            first.Trials.Select(t => (t.TrialId, t.Status)));
+        TrialRecord declined = first.Trials[2];
+        Assert.Equal("Trial 1 was not started: it would need about 500 s, 200 s are left.", declined.ErrorMessage);
+        Assert.Equal(TimeSpan.Zero, declined.Duration);
+        Assert.Equal(TrialStatus.NotStarted, tuner!.Updates.Single(u => u.TrialId == 1).Status);
+        Assert.Equal(3, asked);
+
+        SearchResult resumed = await Experiment(3).RunAsync();
+        Assert.Equal(first.Trials.Select(t => (t.TrialId, t.Status, t.ErrorMessage)), resumed.Trials.Select(t => (t.TrialId, t.Status, t.ErrorMessage)));
+        Assert.Equal(3, asked);
+        Assert.Equal(TrialStatus.NotStarted, tuner!.Updates.Single(u => u.TrialId == 1).Status);
+    }
+
     public static TheoryData<string> Tuners => new() { "tpe", "random", "cost-frugal" };
 
     [Theory]

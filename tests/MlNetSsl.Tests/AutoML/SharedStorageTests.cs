@@ -183,6 +183,30 @@ public sealed class SharedStorageTests : IDisposable
         Assert.Contains("exceeded the memory limit", trial.ErrorMessage, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task A_trial_its_runner_declines_is_not_started_in_a_shared_search_and_read_back_so()
+    {
+        string storage = $"Data Source={Path.Combine(_folder, "declined.db")}";
+        SearchExperiment Experiment()
+        {
+            var (space, tuner) = ScriptedTuner.ForIds(3);
+            return new SearchExperiment().SetSearchSpace(space).SetTuner(tuner).SetMaxTrials(3)
+                .SetTrialRunner((request, _) => request.Parameters.GetInt32("id") == 1
+                    ? throw new TrialNotStartedException("Trial 1 was not started: no room left.")
+                    : Task.FromResult(0.5))
+                .SetStorage(storage).SetExperimentName("declined");
+        }
+
+        SearchResult result = await Experiment().RunAsync();
+        TrialRecord declined = result.Trials.Single(t => t.TrialId == 1);
+        Assert.Equal(TrialStatus.NotStarted, declined.Status);
+        Assert.Equal("Trial 1 was not started: no room left.", declined.ErrorMessage);
+        Assert.Equal(2, result.Trials.Count(t => t.Status == TrialStatus.Completed));
+        // A process joining the finished search reads the same outcome from the store.
+        SearchResult joined = await Experiment().RunAsync();
+        Assert.Equal(result.Trials.Select(t => (t.TrialId, t.Status, t.ErrorMessage)), joined.Trials.Select(t => (t.TrialId, t.Status, t.ErrorMessage)));
+    }
+
     private SharedSearchWorker.Options NewOptions(string backend, int maxTrials, string tuner, string scheduler, int delayMs)
     {
         string storage;

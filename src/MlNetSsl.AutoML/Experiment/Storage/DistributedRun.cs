@@ -198,7 +198,8 @@ internal sealed class DistributedRun
             return false;
         }
         JournalEvent outcome = segment.Failure is string message
-            ? new JournalEvent(JournalEventType.Failed, claim.TrialId, null, claim.Fidelity, null, message, segment.Duration.TotalMilliseconds, Elapsed.TotalMilliseconds)
+            ? new JournalEvent(segment.NotStarted ? JournalEventType.NotStarted : JournalEventType.Failed, claim.TrialId, null, claim.Fidelity, null, message,
+                segment.Duration.TotalMilliseconds, Elapsed.TotalMilliseconds)
             : new JournalEvent(JournalEventType.Result, claim.TrialId, null, claim.Fidelity, segment.Metric, null, segment.Duration.TotalMilliseconds, Elapsed.TotalMilliseconds);
         await AppendAsync(tx, outcome, CancellationToken.None).ConfigureAwait(false);
         await QueueContinuationAsync(tx, CancellationToken.None).ConfigureAwait(false);
@@ -339,6 +340,16 @@ internal sealed class DistributedRun
                 ApplyDecisions(replayed);
                 break;
 
+            case JournalEventType.NotStarted:
+                trial = Known(e);
+                trial.Status = TrialStatus.NotStarted;
+                trial.ErrorMessage = e.Message;
+                _settings.Scheduler.OnFailed(e.TrialId);
+                _settings.Tuner.Update(ToResult(trial));
+                Report(TrialReportKind.NotStarted, trial, e.Fidelity, replayed);
+                ApplyDecisions(replayed);
+                break;
+
             case JournalEventType.Requeued:
                 Known(e).Status = TrialStatus.Paused; // until a worker claims it again
                 break;
@@ -449,8 +460,9 @@ internal sealed class DistributedRun
                 ? new Segment(metric, null, watch.Elapsed, false, false)
                 : new Segment(0, $"The trial returned a non-finite metric ({metric.ToString(CultureInfo.InvariantCulture)}).", watch.Elapsed, false, false);
         }
-        if (trialCancellation.IsCancellationRequested) return new Segment(0, null, watch.Elapsed, LeaseLost: false, Stopped: true);
         Exception error = task.Exception?.InnerExceptions.Count == 1 ? task.Exception.InnerException! : (Exception?)task.Exception ?? new OperationCanceledException();
+        if (error is TrialNotStartedException declined) return new Segment(0, declined.Message, TimeSpan.Zero, false, false, NotStarted: true);
+        if (trialCancellation.IsCancellationRequested) return new Segment(0, null, watch.Elapsed, LeaseLost: false, Stopped: true);
         return new Segment(0, $"{error.GetType().Name}: {error.Message}", watch.Elapsed, false, false);
     }
 
@@ -479,5 +491,5 @@ internal sealed class DistributedRun
         public static Claim Of(int trialId, int? previousFidelity, int? fidelity, string lease) => new(ClaimKind.Run, trialId, previousFidelity, fidelity, lease);
     }
 
-    private readonly record struct Segment(double Metric, string? Failure, TimeSpan Duration, bool LeaseLost, bool Stopped);
+    private readonly record struct Segment(double Metric, string? Failure, TimeSpan Duration, bool LeaseLost, bool Stopped, bool NotStarted = false);
 }
