@@ -449,7 +449,7 @@ public sealed class SslExperiment
             // The budget covers the refit: the search leaves the time the refit of the trial it would choose now should take.
             bool oneStandardError = _oneStandardErrorRule && objective.Kind == SslObjectiveKind.CrossValidatedAccuracy;
             _search.SetTimeAfterSearch(leaderboard => leaderboard.Count == 0 || leaderboard[0].Metric is null ? TimeSpan.Zero
-                : runner.RefitTime((oneStandardError ? SelectWithinOneStandardError(leaderboard, runner.WrittenMeasures, maximize).Trial : leaderboard[0]).TrialId));
+                : runner.RefitTime(oneStandardError ? SelectWithinOneStandardError(leaderboard, runner.Measures, maximize).Trial : leaderboard[0]));
             SearchResult search = await _search
                 .SetSearchSpace(space)
                 .SetScheduler(_scheduler)

@@ -27,9 +27,9 @@ internal sealed class SslTrialRunner : ITrialRunner
     // resume (nothing is refused then). The pretraining seconds come from the trial's own pretraining call, by trial id.
     private readonly System.Collections.Concurrent.ConcurrentDictionary<Parameters, (int Epochs, double Seconds, double PretrainingSeconds)> _costs = new();
     private readonly System.Collections.Concurrent.ConcurrentDictionary<int, double> _pretrainingSeconds = new();
-    // What the refit of each trial run in this process is expected to take (RefitSeconds), and the measures written here.
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<int, double> _refitSeconds = new();
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<(int TrialId, int? Fidelity), SslTrialMeasures> _written = new();
+    // Every trial's measures, by trial and fidelity: read from the measures folder at the start (earlier sessions of a
+    // resumed experiment), then kept as this runner writes them, for decisions during the search.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<(int TrialId, int? Fidelity), SslTrialMeasures> _measures = new();
 
     public SslTrialRunner(Settings settings)
     {
@@ -37,6 +37,7 @@ internal sealed class SslTrialRunner : ITrialRunner
         _cache = new PretrainingCache(Path.Combine(settings.CacheRoot, "pretraining"));
         _measuresFolder = Path.Combine(settings.CacheRoot, "measures");
         Directory.CreateDirectory(_measuresFolder);
+        foreach (SslTrialMeasures earlier in LoadMeasures()) _measures[(earlier.TrialId, earlier.Fidelity)] = earlier;
     }
 
     public PretrainingCache Cache => _cache;
@@ -103,12 +104,8 @@ internal sealed class SslTrialRunner : ITrialRunner
                 SslFeatureSource.SupervisedFromScratch => RunFromScratch(request, parameters, capped.Token),
                 _ => RunSelfSupervised(request, parameters, capped.Token), // with or without the raw features beside
             };
-            double seconds = clock.Elapsed.TotalSeconds;
-            double pretraining = _pretrainingSeconds.TryRemove(request.TrialId, out double p) ? p : 0;
-            if (epochs is int trained) _costs[costKey] = (trained, seconds, pretraining);
-            // A score read back from the trial's state took no time; the largest estimate of a trial stands.
-            double refitSeconds = RefitSeconds(parameters, Math.Max(0, seconds - pretraining));
-            _refitSeconds.AddOrUpdate(request.TrialId, refitSeconds, (_, earlier) => Math.Max(earlier, refitSeconds));
+            if (epochs is int trained)
+                _costs[costKey] = (trained, clock.Elapsed.TotalSeconds, _pretrainingSeconds.TryRemove(request.TrialId, out double pretraining) ? pretraining : 0);
             return Task.FromResult(metric);
         }
         catch (Exception e) when (capped.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
@@ -143,13 +140,16 @@ internal sealed class SslTrialRunner : ITrialRunner
         return LengtheningCostMargin * secondsPastPretraining / fits * moreLabels;
     }
 
-    /// <summary>What the refit of trial <paramref name="trialId"/> is expected to take (<see cref="RefitSeconds(SslTrialParameters, double)"/>); zero for a
-    /// trial this runner did not score.</summary>
-    public TimeSpan RefitTime(int trialId) => _refitSeconds.TryGetValue(trialId, out double seconds) ? TimeSpan.FromSeconds(seconds) : TimeSpan.Zero;
+    /// <summary>What the refit of <paramref name="trial"/> is expected to take (<see cref="RefitSeconds(SslTrialParameters, double)"/>
+    /// of its scoring time past the pretraining, as its measures recorded it, also in an earlier session); zero for a
+    /// trial without measures.</summary>
+    public TimeSpan RefitTime(TrialRecord trial) => SslExperiment.MeasuresOf(Measures, trial) is { } measures
+        ? TimeSpan.FromSeconds(RefitSeconds(trial.Parameters.AsType<SslTrialParameters>(), measures.EvaluationSeconds))
+        : TimeSpan.Zero;
 
-    /// <summary>The measures this runner wrote in this process, for decisions during the search (<see cref="LoadMeasures"/>
-    /// also reads earlier sessions').</summary>
-    public IReadOnlyList<SslTrialMeasures> WrittenMeasures => _written.Values.ToArray();
+    /// <summary>Every trial's measures so far, this session's and a resumed experiment's earlier ones, without reading the
+    /// measures folder again (<see cref="LoadMeasures"/> does).</summary>
+    public IReadOnlyList<SslTrialMeasures> Measures => _measures.Values.ToArray();
 
     /// <summary>Fine-tuning epochs follow the fidelity: a segment at fidelity f of a maximum F trains
     /// round(epochs x f / F) epochs (at least 1), so a low rung of a fine-tuning or from-scratch trial costs what a low rung
@@ -379,7 +379,7 @@ internal sealed class SslTrialRunner : ITrialRunner
         string name = $"trial-{measures.TrialId.ToString("D4", CultureInfo.InvariantCulture)}-" +
             $"{(measures.Fidelity is int f ? f.ToString("D4", CultureInfo.InvariantCulture) : "full")}.json";
         AtomicFile.WriteAllText(Path.Combine(_measuresFolder, name), JsonSerializer.Serialize(measures, MeasureJson));
-        _written[(measures.TrialId, measures.Fidelity)] = measures;
+        _measures[(measures.TrialId, measures.Fidelity)] = measures;
     }
 
     internal sealed record LabelFreeMeasures(double RankMe, double RankMeFraction, double? ViewRetrievalAccuracy, double? RotationAccuracy, double Score);

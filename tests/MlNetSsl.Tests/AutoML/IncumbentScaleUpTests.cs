@@ -142,6 +142,38 @@ public sealed class IncumbentScaleUpTests
     }
 
     [Fact]
+    public void ARefitIsPricedFromTheTrialsRecordedMeasuresAlsoAfterAResume()
+    {
+        // A runner over a measures folder an earlier session left (a resumed experiment) knows what that session's
+        // FixMatch trial cost past its pretraining, so the budget keeps back its refit from the first step.
+        var ml = new Microsoft.ML.MLContext(1);
+        SslDataset dataset = SslDataset.Read(ml, ml.Data.LoadFromEnumerable(MlNetSsl.Tests.MlNet.StageData.HiggsRows("train", 60)), "Features", "Label", SslInputShape.Tabular(28));
+        var (foldOfRow, foldCount) = StratifiedFolds.Assign(dataset.LabeledKeys, 5, seed: 1);
+        string root = Directory.CreateTempSubdirectory("mlnetssl-refit-").FullName;
+        try
+        {
+            Parameters fixMatch = ImageEntry("short SSL + FixMatch fine-tuning, 10 epochs");
+            var trial = new TrialRecord(7, fixMatch, TrialStatus.Completed, [new RungResult(null, 0.46, TimeSpan.FromSeconds(300))],
+                TimeSpan.FromSeconds(300), null);
+            SslTrialRunner.Settings settings = new(dataset, SslObjective.CrossValidatedAccuracy(5), foldOfRow, foldCount, PretrainingSeed: 2, root,
+                RecordLabelFreeMeasures: false) { FineTuneFolds = 2 };
+            Assert.Equal(TimeSpan.Zero, new SslTrialRunner(settings).RefitTime(trial));
+
+            Directory.CreateDirectory(Path.Combine(root, "measures"));
+            File.WriteAllText(Path.Combine(root, "measures", "trial-0007-full.json"), System.Text.Json.JsonSerializer.Serialize(new SslTrialMeasures
+            {
+                TrialId = 7, FeatureSource = SslFeatureSource.SelfSupervised, Metric = 0.46, PretrainingSeconds = 41, EvaluationSeconds = 259,
+            }));
+            // One of the two FixMatch networks, with the 20% margin: 1.2 x 259 / 2.
+            Assert.Equal(155.4, new SslTrialRunner(settings).RefitTime(trial).TotalSeconds, 6);
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
+    [Fact]
     public void TheOneStandardErrorRuleKeepsTheLongestOfAConfigurationsLengthsAndPrefersFixMatchWithinTheError()
     {
         SslSearchSpace space = ImageSpace;
