@@ -386,7 +386,7 @@ internal sealed class DistributedRun
         trial.Status = TrialStatus.Running;
         string stateDirectory = Path.Combine(_stateRoot, $"trial-{claim.TrialId.ToString("D4", CultureInfo.InvariantCulture)}");
         Directory.CreateDirectory(stateDirectory);
-        // Only the refits of trials this process ran are known here; the others' count as nothing.
+        // Only the refits of trials whose measures this process wrote, or read when it started, are known; others count as nothing.
         TimeSpan reserved = ExperimentRun.ReservedAfterSearch(_settings, Leaderboard);
         TimeSpan? searchBudget = ExperimentRun.SearchBudget(_settings, reserved);
         var request = new TrialRequest(claim.TrialId, trial.Parameters, claim.PreviousFidelity, claim.Fidelity, _settings.Scheduler.MaxFidelity,
