@@ -163,31 +163,20 @@ internal sealed partial class ExperimentRun
                     break;
 
                 case OutcomeKind.Failed:
+                case OutcomeKind.NotStarted: // declined by its runner: its duration is zero
+                    bool declined = outcome.Kind == OutcomeKind.NotStarted;
                     trial.Duration += outcome.Duration;
-                    trial.Status = TrialStatus.Failed;
+                    trial.Status = declined ? TrialStatus.NotStarted : TrialStatus.Failed;
                     trial.ErrorMessage = outcome.Message;
                     if (!replayed)
-                        AppendLive(new JournalEvent(JournalEventType.Failed, trialId, null, job.Fidelity, null, outcome.Message,
-                            outcome.Duration.TotalMilliseconds, Elapsed.TotalMilliseconds));
+                        AppendLive(new JournalEvent(declined ? JournalEventType.NotStarted : JournalEventType.Failed, trialId, null, job.Fidelity, null,
+                            outcome.Message, outcome.Duration.TotalMilliseconds, Elapsed.TotalMilliseconds));
                     _settings.Scheduler.OnFailed(trialId);
                     _settings.Tuner.Update(ToResult(trial));
                     TryDeleteDirectory(StateDirectory(trialId));
-                    Report(TrialReportKind.Failed, trial, job.Fidelity, replayed);
+                    Report(declined ? TrialReportKind.NotStarted : TrialReportKind.Failed, trial, job.Fidelity, replayed);
                     ApplyDecisions(replayed);
                     if (outcome.Abandoned) return SearchStopReason.MemoryLimit;
-                    break;
-
-                case OutcomeKind.NotStarted:
-                    trial.Status = TrialStatus.NotStarted;
-                    trial.ErrorMessage = outcome.Message;
-                    if (!replayed)
-                        AppendLive(new JournalEvent(JournalEventType.NotStarted, trialId, null, job.Fidelity, null, outcome.Message,
-                            0, Elapsed.TotalMilliseconds));
-                    _settings.Scheduler.OnFailed(trialId);
-                    _settings.Tuner.Update(ToResult(trial));
-                    TryDeleteDirectory(StateDirectory(trialId));
-                    Report(TrialReportKind.NotStarted, trial, job.Fidelity, replayed);
-                    ApplyDecisions(replayed);
                     break;
 
                 default:

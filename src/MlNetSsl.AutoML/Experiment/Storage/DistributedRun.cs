@@ -330,23 +330,15 @@ internal sealed class DistributedRun
                 break;
 
             case JournalEventType.Failed:
+            case JournalEventType.NotStarted: // declined by its runner: no time spent
+                bool declined = e.Type == JournalEventType.NotStarted;
                 trial = Known(e);
                 trial.Duration += TimeSpan.FromMilliseconds(e.DurationMs);
-                trial.Status = TrialStatus.Failed;
+                trial.Status = declined ? TrialStatus.NotStarted : TrialStatus.Failed;
                 trial.ErrorMessage = e.Message;
                 _settings.Scheduler.OnFailed(e.TrialId);
                 _settings.Tuner.Update(ToResult(trial));
-                Report(TrialReportKind.Failed, trial, e.Fidelity, replayed);
-                ApplyDecisions(replayed);
-                break;
-
-            case JournalEventType.NotStarted:
-                trial = Known(e);
-                trial.Status = TrialStatus.NotStarted;
-                trial.ErrorMessage = e.Message;
-                _settings.Scheduler.OnFailed(e.TrialId);
-                _settings.Tuner.Update(ToResult(trial));
-                Report(TrialReportKind.NotStarted, trial, e.Fidelity, replayed);
+                Report(declined ? TrialReportKind.NotStarted : TrialReportKind.Failed, trial, e.Fidelity, replayed);
                 ApplyDecisions(replayed);
                 break;
 
