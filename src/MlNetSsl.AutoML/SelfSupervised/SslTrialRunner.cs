@@ -80,19 +80,9 @@ internal sealed class SslTrialRunner : ITrialRunner
         // priced from one from a 10-epoch encoder); a longer fine-tuning reuses the cached encoder, so only the shorter
         // version's time past its pretraining scales.
         Parameters costKey = SslSearchSpace.WithoutTrainingEpochs(request.Parameters);
-        // Should it win, its own refit comes out of the budget too (instead of the one kept for the best so far).
-        bool lengthensFineTuning = SslSearchSpace.LengthensFineTuning(request.Parameters);
-        if (uncapped && epochs is int wanted && request.RemainingBudget is TimeSpan searchLeft
-            && _costs.TryGetValue(costKey, out var shorter) && wanted > shorter.Epochs
-            && PredictedSeconds(shorter, wanted, lengthensFineTuning) is double predicted
-            && RefitSeconds(parameters, Math.Max(0, shorter.Seconds - shorter.PretrainingSeconds) * (lengthensFineTuning ? (double)wanted / shorter.Epochs : 1)) is double refit
-            && (searchLeft + request.ReservedAfterSearch).TotalSeconds is double budgetLeft
-            && predicted + Math.Max(refit, request.ReservedAfterSearch.TotalSeconds) > budgetLeft)
-            return Task.FromException<double>(new TrialNotStartedException(string.Create(CultureInfo.InvariantCulture,
-                $"Trial {request.TrialId} was not started: at {wanted} epochs it would need about {predicted:0} s (its {shorter.Epochs}-epoch version " +
-                $"took {shorter.Seconds:0.#} s, {shorter.PretrainingSeconds:0.#} s of it pretraining; {LengtheningCostMargin:0.##}x per epoch as margin), " +
-                $"then about {Math.Max(refit, request.ReservedAfterSearch.TotalSeconds):0} s for the refit (its own, should it win: {refit:0} s; " +
-                $"the best so far's: {request.ReservedAfterSearch.TotalSeconds:0} s), more than the {budgetLeft:0} s of budget left.")));
+        if (uncapped && epochs is int wanted && _costs.TryGetValue(costKey, out var shorter) && wanted > shorter.Epochs
+            && WhyNotStarted(request, parameters, shorter, wanted) is string why)
+            return Task.FromException<double>(new TrialNotStartedException(why));
         using var capped = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         if (cap is TimeSpan limit) capped.CancelAfter(limit > TimeSpan.Zero ? limit : TimeSpan.Zero);
         try
@@ -114,6 +104,27 @@ internal sealed class SslTrialRunner : ITrialRunner
                 $"Trial {request.TrialId} exceeded its time cap of {cap!.Value.TotalSeconds:0.#} s ({fraction:P0} of the " +
                 $"{request.RemainingBudget!.Value.TotalSeconds:0.#} s of budget left when it started)."), e);
         }
+    }
+
+    /// <summary>Why a longer version of a pipeline, priced from its <paramref name="shorter"/> run, is not started: it and then
+    /// the refit (its own should it win, else the best so far's) would need more than the budget left; null when they fit
+    /// or there is no budget.</summary>
+    internal string? WhyNotStarted(TrialRequest request, SslTrialParameters parameters, (int Epochs, double Seconds, double PretrainingSeconds) shorter,
+        int wanted)
+    {
+        if (request.RemainingBudget is not TimeSpan searchLeft) return null;
+        bool fineTuning = SslSearchSpace.LengthensFineTuning(request.Parameters);
+        double predicted = PredictedSeconds(shorter, wanted, fineTuning);
+        double pastPretraining = Math.Max(0, shorter.Seconds - shorter.PretrainingSeconds) * (fineTuning ? (double)wanted / shorter.Epochs : 1);
+        double ownRefit = RefitSeconds(parameters, pastPretraining);
+        double kept = request.ReservedAfterSearch.TotalSeconds;
+        double refit = Math.Max(ownRefit, kept);
+        double left = (searchLeft + request.ReservedAfterSearch).TotalSeconds;
+        return predicted + refit <= left ? null : string.Create(CultureInfo.InvariantCulture,
+            $"Trial {request.TrialId} was not started: at {wanted} epochs it would need about {predicted:0} s (its {shorter.Epochs}-epoch version " +
+            $"took {shorter.Seconds:0.#} s, {shorter.PretrainingSeconds:0.#} s of it pretraining; {LengtheningCostMargin:0.##}x per epoch as margin), " +
+            $"then about {refit:0} s for the refit (its own, should it win: {ownRefit:0} s; the best so far's: {kept:0} s), " +
+            $"more than the {left:0} s of budget left.");
     }
 
     /// <summary>

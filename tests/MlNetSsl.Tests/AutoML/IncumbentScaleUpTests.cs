@@ -166,6 +166,21 @@ public sealed class IncumbentScaleUpTests
             }));
             // One of the two FixMatch networks, with the 20% margin: 1.2 x 259 / 2.
             Assert.Equal(155.4, new SslTrialRunner(settings).RefitTime(trial).TotalSeconds, 6);
+
+            // A 25-epoch version priced from its 10-epoch run (82 s, 0.4 s of it pretraining), as in the CIFAR-10 run of
+            // docs/automl-benchmarks.md: about 245 s, then its own refit of about 122 s (more than the 61 s kept for the
+            // best so far). 308 s left in all is too little; 400 s is enough.
+            var runner = new SslTrialRunner(settings);
+            Parameters longer = SslSearchSpace.Lengthened(ImageSpace, fixMatch, 2.5)!;
+            TrialRequest Request(double searchLeft) => new(8, longer, null, null, null, root, root, 1)
+            {
+                RemainingBudget = TimeSpan.FromSeconds(searchLeft), ReservedAfterSearch = TimeSpan.FromSeconds(61),
+            };
+            string? why = runner.WhyNotStarted(Request(247), longer.AsType<SslTrialParameters>(), (10, 82, 0.4), 25);
+            Assert.NotNull(why);
+            Assert.Contains("would need about 245 s", why, StringComparison.Ordinal);
+            Assert.Contains("then about 122 s for the refit (its own, should it win: 122 s; the best so far's: 61 s), more than the 308 s", why, StringComparison.Ordinal);
+            Assert.Null(runner.WhyNotStarted(Request(339), longer.AsType<SslTrialParameters>(), (10, 82, 0.4), 25));
         }
         finally
         {
