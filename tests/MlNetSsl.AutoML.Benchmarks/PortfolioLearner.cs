@@ -80,14 +80,20 @@ internal static class PortfolioLearner
     /// <param name="fineTuneFolds">Folds a fine-tuning candidate trains (<see cref="SslExperiment.SetFineTuneFolds"/>; 0: the
     /// experiment's automatic choice); every candidate's fold values go to the standard error stream, to study the CV.</param>
     /// <param name="folds">Folds of the cross-validated objective (0: the experiment's automatic objective).</param>
+    /// <param name="fromRows">Per kind, a dataset size from which a second order applies, learned on the benchmark datasets
+    /// of that size or more alone (the greedy order over all sizes suits the smaller ones: on CIFAR-10 it runs FixMatch from
+    /// the longer-pretrained encoder third, which wins on 1,000 images, where a 600 s budget leaves room for everything,
+    /// but on 5,000 it leaves no room for the 25-epoch FixMatch that wins there).</param>
     public static async Task<int> RunAsync(string dataRoot, IReadOnlyList<string> kinds, bool write, string? portfolioFile, string? measurementsFile,
-        IReadOnlyList<int> imagePools, IReadOnlyList<string>? only = null, int fineTuneFolds = 0, int folds = 0)
+        IReadOnlyList<int> imagePools, IReadOnlyList<string>? only = null, int fineTuneFolds = 0, int folds = 0,
+        IReadOnlyDictionary<string, long>? fromRows = null)
     {
         if (only is not null && write) throw new ArgumentException("--candidates measures a few candidates; add their rows to a saved output, then --write from it.");
         string[]? saved = measurementsFile is null ? null : File.ReadAllLines(measurementsFile);
         var ml = new MLContext(seed: 1);
         var learned = new Dictionary<string, List<(Candidate Candidate, SslPortfolioBuilder.Step Step)>>();
         var learnedBelowMinLabels = new Dictionary<string, IReadOnlyList<SslPortfolioBuilder.Step>>();
+        var learnedFromRows = new Dictionary<string, (long Rows, IReadOnlyList<SslPortfolioBuilder.Step> Order)>();
         foreach (string kindName in kinds)
         {
             SslInputKind kind = Enum.Parse<SslInputKind>(kindName, ignoreCase: true);
@@ -146,11 +152,22 @@ internal static class PortfolioLearner
                 Console.WriteLine();
                 learnedBelowMinLabels[kind.ToString()] = fewer;
             }
+            if (fromRows is not null && fromRows.TryGetValue(kind.ToString(), out long large))
+            {
+                string[] largeDatasets = datasets.Where(d => d.Rows >= large).Select(d => d.Name).ToArray();
+                if (largeDatasets.Length == 0 || largeDatasets.Length == datasets.Length)
+                    throw new ArgumentException($"--from-rows {kind}={large}: {largeDatasets.Length} of the {datasets.Length} {kind} datasets have that many rows; choose a size that some but not all reach.");
+                IReadOnlyList<SslPortfolioBuilder.Step> largeOrder = SslPortfolioBuilder.Order(
+                    measurements.Where(m => largeDatasets.Contains(m.Dataset)).ToList(), name => PretrainingKey(candidates.Single(c => c.Name == name)));
+                PrintOrder($"Learned {kind} order from {large} rows (on {string.Join(", ", largeDatasets)} alone):", largeOrder);
+                Console.WriteLine();
+                learnedFromRows[kind.ToString()] = (large, largeOrder);
+            }
         }
         if (write)
         {
             string path = portfolioFile ?? throw new InvalidOperationException("--write needs the repository (run it from the repository with dotnet run).");
-            string json = Rewrite(File.ReadAllText(path), learned, learnedBelowMinLabels);
+            string json = Rewrite(File.ReadAllText(path), learned, learnedBelowMinLabels, learnedFromRows);
             string temporary = path + ".tmp";
             File.WriteAllText(temporary, json);
             File.Move(temporary, path, overwrite: true);
@@ -186,7 +203,12 @@ internal static class PortfolioLearner
         var names = new List<string>();
         foreach (string[] cells in SavedRows(lines))
             if (candidates.Any(c => c.Name == cells[1]) && !names.Contains(cells[0])) names.Add(cells[0]);
-        return names.Select(name => new Dataset(name, null!, "", 0, int.MaxValue, _ => double.NaN)).ToArray();
+        // The heading names each dataset's size: "... on banknote (961 rows, 97 labeled), abalone (...)".
+        var sizes = System.Text.RegularExpressions.Regex.Matches(lines[0], @"(?:on |, )(?<name>[^,(]+?) \((?<rows>\d+) rows, (?<labeled>\d+) labeled\)")
+            .ToDictionary(m => m.Groups["name"].Value, m => (Rows: long.Parse(m.Groups["rows"].Value, CultureInfo.InvariantCulture),
+                Labeled: int.Parse(m.Groups["labeled"].Value, CultureInfo.InvariantCulture)));
+        return names.Select(name => new Dataset(name, null!, "", sizes.TryGetValue(name, out var size) ? size.Rows : 0,
+            sizes.TryGetValue(name, out size) ? size.Labeled : int.MaxValue, _ => double.NaN)).ToArray();
     }
 
     /// <summary>A saved row's measurement, CV accuracy and the load average it was measured at.</summary>
@@ -264,7 +286,8 @@ internal static class PortfolioLearner
 
     /// <summary>The data file with the learned kinds' entries replaced (in their learned order) and its "about" saying how.</summary>
     private static string Rewrite(string json, Dictionary<string, List<(Candidate Candidate, SslPortfolioBuilder.Step Step)>> learned,
-        Dictionary<string, IReadOnlyList<SslPortfolioBuilder.Step>> learnedBelowMinLabels)
+        Dictionary<string, IReadOnlyList<SslPortfolioBuilder.Step>> learnedBelowMinLabels,
+        Dictionary<string, (long Rows, IReadOnlyList<SslPortfolioBuilder.Step> Order)> learnedFromRows)
     {
         using JsonDocument current = JsonDocument.Parse(json);
         var buffer = new MemoryStream();
@@ -293,15 +316,10 @@ internal static class PortfolioLearner
                     if (candidate.MaxRows is long max) writer.WriteNumber("maxRows", max);
                     writer.WriteNumber("learnedGain", Math.Round(step.Gain, 4));
                     writer.WriteNumber("learnedSeconds", Math.Round(step.Seconds, 1));
-                    if (learnedBelowMinLabels.TryGetValue(kind.Name, out var fewer)
-                        && fewer.Select((s, i) => (Step: s, Place: i + 1)).FirstOrDefault(p => p.Step.Candidate == candidate.Name) is { Step: not null } few)
-                    {
-                        writer.WriteStartObject("belowMinLabeledRows");
-                        writer.WriteNumber("place", few.Place);
-                        writer.WriteNumber("learnedGain", Math.Round(few.Step.Gain, 4));
-                        writer.WriteNumber("learnedSeconds", Math.Round(few.Step.Seconds, 1));
-                        writer.WriteEndObject();
-                    }
+                    if (learnedBelowMinLabels.TryGetValue(kind.Name, out var fewer))
+                        WritePlace(writer, "belowMinLabeledRows", null, fewer, candidate.Name);
+                    if (learnedFromRows.TryGetValue(kind.Name, out var larger))
+                        WritePlace(writer, "fromRows", larger.Rows, larger.Order, candidate.Name);
                     writer.WritePropertyName("settings");
                     using (JsonDocument settings = JsonDocument.Parse(candidate.Settings)) settings.RootElement.WriteTo(writer);
                     writer.WriteEndObject();
@@ -314,6 +332,20 @@ internal static class PortfolioLearner
         return Encoding.UTF8.GetString(buffer.ToArray()) + "\n";
     }
 
+    /// <summary>A candidate's place and figures in another learned order, as an object of the entry (nothing when that
+    /// order leaves it out).</summary>
+    private static void WritePlace(Utf8JsonWriter writer, string property, long? rows, IReadOnlyList<SslPortfolioBuilder.Step> order, string candidate)
+    {
+        int index = order.Select(s => s.Candidate).ToList().IndexOf(candidate);
+        if (index < 0) return;
+        writer.WriteStartObject(property);
+        if (rows is long atLeast) writer.WriteNumber("rows", atLeast);
+        writer.WriteNumber("place", index + 1);
+        writer.WriteNumber("learnedGain", Math.Round(order[index].Gain, 4));
+        writer.WriteNumber("learnedSeconds", Math.Round(order[index].Seconds, 1));
+        writer.WriteEndObject();
+    }
+
     private static IEnumerable<string> About() =>
     [
         "The configurations ml.SelfSupervisedExperiment() runs before its tuner's proposals, per input kind, in order of",
@@ -324,9 +356,11 @@ internal static class PortfolioLearner
         "an entry whose values the space does not offer is skipped. minLabeledRows / maxRows restrict an entry to datasets",
         "of that size. Entries that share their Pretraining options reuse one pretrained encoder from the cache. On data",
         "with fewer labeled rows than the smallest minLabeledRows of its kind, belowMinLabeledRows gives each remaining",
-        "entry's place and gain in the order learned without the entries that need more labels.",
+        "entry's place and gain in the order learned without the entries that need more labels; otherwise, on data with at",
+        "least fromRows.rows rows, fromRows gives each entry's place and gain in the order learned on the benchmark datasets",
+        "of that size or more alone (the greedy order over every size suits the small ones).",
         "Learned with",
-        "  dotnet run -c Release --project tests/MlNetSsl.AutoML.Benchmarks -- portfolio-learn --kinds Tabular,Image --write",
+        "  dotnet run -c Release --project tests/MlNetSsl.AutoML.Benchmarks -- portfolio-learn --kinds Tabular,Image --from-rows Image=2000 --write",
         "  dotnet run -c Release --project tests/MlNetSsl.AutoML.Benchmarks -- portfolio-learn --kinds Series --write",
         "which run every candidate alone on the shared tables (banknote, abalone, horse-colic, white wine, HIGGS), on",
         "CIFAR-10 pools of 1,000, 2,000 and 5,000 images and on the shared UEA series (BasicMotions, GunPoint,",

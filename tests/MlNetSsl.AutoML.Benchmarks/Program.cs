@@ -28,6 +28,7 @@ using MlNetSsl.TestData;
 //     [--measurements FILE (a saved output of an earlier run: order from its measurement rows instead of measuring)]
 //     [--candidates "NAME;NAME" (measure only these; add their rows to a saved output, then --write from it)]
 //     [--fine-tune-folds N (folds a fine-tuning candidate trains; every candidate's fold values go to stderr)] [--folds K (K-fold objective)]
+//     [--from-rows Image=2000 (also learn, per kind, an order for data of that many rows or more, on the datasets that large alone)]
 // measures every portfolio candidate alone on the shared data and orders them by gain per second; --write puts the order
 // into src/MlNetSsl.AutoML/SelfSupervised/SslPortfolio.json (see PortfolioLearner.cs).
 //   dotnet run -c Release --project tests/MlNetSsl.AutoML.Benchmarks -- images-as-user [--dataset cifar|mnist] [--budget S (600)] [--pool N (5000)]
@@ -57,7 +58,8 @@ if (args.Length > 0 && args[0] == "portfolio-learn")
     return await PortfolioLearner.RunAsync(Option("--data", null) ?? FindSharedData(), (Option("--kinds", null) ?? "Tabular,Image").Split(','),
         args.Contains("--write"), repository is null ? null : Path.Combine(repository, "src", "MlNetSsl.AutoML", "SelfSupervised", "SslPortfolio.json"),
         Option("--measurements", null), Ints(Option("--image-pools", "1000,2000,5000")!), Option("--candidates", null)?.Split(';'),
-        int.Parse(Option("--fine-tune-folds", "0")!, CultureInfo.InvariantCulture), int.Parse(Option("--folds", "0")!, CultureInfo.InvariantCulture));
+        int.Parse(Option("--fine-tune-folds", "0")!, CultureInfo.InvariantCulture), int.Parse(Option("--folds", "0")!, CultureInfo.InvariantCulture),
+        Option("--from-rows", null)?.Split(',').Select(p => p.Split('=')).ToDictionary(p => p[0], p => long.Parse(p[1], CultureInfo.InvariantCulture)));
 }
 if (args.Length > 0 && args[0] == "tables")
 {

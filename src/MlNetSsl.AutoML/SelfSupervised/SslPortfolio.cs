@@ -26,7 +26,8 @@ internal static class SslPortfolio
     /// their trial reads, are left out), with their names and whether the learning run found them worth their time (a
     /// measured gain above 0, or no measurement: a hand-ordered list). With fewer labeled rows than the smallest
     /// <c>minLabeledRows</c> of the kind, the entries come in the order learned without the entries that need more
-    /// (<c>belowMinLabeledRows</c>), with its gains.</summary>
+    /// (<c>belowMinLabeledRows</c>), with its gains; otherwise, with at least <c>fromRows.rows</c> rows, the order learned
+    /// on the benchmark datasets of that size or more (<c>fromRows</c>), with its gains.</summary>
     public static IReadOnlyList<(string Name, Parameters Configuration, bool Gainful)> For(SearchSpace space, SslInputKind kind, long rows, int labeledRows)
     {
         var result = new List<(string, Parameters, bool)>();
@@ -35,11 +36,14 @@ internal static class SslPortfolio
         IEnumerable<JsonElement> entries = list.EnumerateArray().ToArray();
         // Below every entry's label minimum the order learned without those entries applies (its places and gains).
         int? fewest = entries.Where(e => e.TryGetProperty("minLabeledRows", out _)).Select(e => (int?)e.GetProperty("minLabeledRows").GetInt32()).Min();
-        bool belowMinimum = fewest is int minimum && labeledRows < minimum;
-        if (belowMinimum)
-            entries = entries.Where(e => e.TryGetProperty("belowMinLabeledRows", out _))
-                .OrderBy(e => e.GetProperty("belowMinLabeledRows").GetProperty("place").GetInt32())
-                .Concat(entries.Where(e => !e.TryGetProperty("belowMinLabeledRows", out _)));
+        // Below every entry's label minimum the order learned without those entries applies (its places and gains);
+        // otherwise, on data at least as large as an order learned on the larger benchmark datasets alone, that order.
+        string? variant = fewest is int minimum && labeledRows < minimum ? "belowMinLabeledRows"
+            : entries.Any(e => e.TryGetProperty("fromRows", out JsonElement large) && rows >= large.GetProperty("rows").GetInt64()) ? "fromRows" : null;
+        if (variant is not null)
+            entries = entries.Where(e => e.TryGetProperty(variant, out _))
+                .OrderBy(e => e.GetProperty(variant).GetProperty("place").GetInt32())
+                .Concat(entries.Where(e => !e.TryGetProperty(variant, out _)));
         foreach (JsonElement entry in entries)
         {
             if (entry.TryGetProperty("maxLabeledRows", out JsonElement maxLabeled) && labeledRows > maxLabeled.GetInt32()) continue;
@@ -47,7 +51,7 @@ internal static class SslPortfolio
             if (entry.TryGetProperty("maxRows", out JsonElement maxRows) && rows > maxRows.GetInt64()) continue;
             Parameters configuration = Configure(space, entry.GetProperty("settings"));
             if (!space.Contains(configuration) || SslSearchSpace.EffectiveConfiguration(configuration) is not { } reduced || !seen.Add(reduced)) continue;
-            JsonElement learned = belowMinimum && entry.TryGetProperty("belowMinLabeledRows", out JsonElement below) ? below : entry;
+            JsonElement learned = variant is not null && entry.TryGetProperty(variant, out JsonElement placed) ? placed : entry;
             bool gainful = !learned.TryGetProperty("learnedGain", out JsonElement gain) || gain.GetDouble() > 0;
             result.Add((entry.GetProperty("name").GetString()!, configuration, gainful));
         }

@@ -39,6 +39,17 @@ public sealed class SslPortfolioTests : IDisposable
         var many = SslPortfolio.For(imageSpace, SslInputKind.Image, 5000, 500);
         Assert.Contains("FixMatch", many[1].Name, StringComparison.Ordinal);
         Assert.DoesNotContain(many, e => e.Name == "SSL + fine-tuning, 10 epochs" && e.Gainful);
+        // From 2,000 images the order learned on the 2,000 and 5,000 pools alone applies: the 25-epoch FixMatch from the
+        // short pretraining comes third, before FixMatch from the 10-epoch encoder (third on the smaller pools, gain 0
+        // here), so a 600 s budget on 5,000 images has room for the entry that wins there.
+        Assert.Equal("short SSL + FixMatch fine-tuning, 25 epochs", many[2].Name);
+        Assert.True(many[2].Gainful);
+        Assert.False(many.Single(e => e.Name == "SSL + FixMatch fine-tuning, 10 epochs").Gainful);
+        var small = SslPortfolio.For(imageSpace, SslInputKind.Image, 1000, 100);
+        Assert.Equal(["short SSL + L-BFGS probe", "short SSL + FixMatch fine-tuning, 10 epochs", "SSL + FixMatch fine-tuning, 10 epochs",
+            "short SSL + FixMatch fine-tuning, 25 epochs"], small.Take(4).Select(e => e.Name));
+        Assert.All(small.Take(4), e => Assert.True(e.Gainful));
+        Assert.Equal(many.Select(e => e.Name).Order(StringComparer.Ordinal), small.Select(e => e.Name).Order(StringComparer.Ordinal));
         var few = SslPortfolio.For(imageSpace, SslInputKind.Image, 5000, 40);
         Assert.Equal(["short SSL + L-BFGS probe", "SSL + fine-tuning, 10 epochs"], few.Take(2).Select(e => e.Name));
         Assert.Equal([true, true], few.Take(2).Select(e => e.Gainful));
@@ -98,15 +109,20 @@ public sealed class SslPortfolioTests : IDisposable
     [Fact]
     public void TheEmbeddedPortfolioIsTheDataFilesOrder()
     {
-        // What For returns is the data file's list for the kind, in its order, minus entries outside the size limits.
+        // What For returns is the data file's list for the kind, in its order (or in its places in the order for larger
+        // data, on data that large), minus entries outside the size limits.
         using var json = System.Text.Json.JsonDocument.Parse(SslPortfolio.Json);
         foreach (SslInputKind kind in new[] { SslInputKind.Tabular, SslInputKind.Image, SslInputKind.Series })
-        {
-            string[] names = json.RootElement.GetProperty("portfolios").GetProperty(kind.ToString()).EnumerateArray()
-                .Where(e => !(e.TryGetProperty("minLabeledRows", out var min) && 500 < min.GetInt32()) && !(e.TryGetProperty("maxRows", out var max) && 5000 > max.GetInt64()))
-                .Select(e => e.GetProperty("name").GetString()!).ToArray();
-            Assert.Equal(names, SslPortfolio.For(SslSearchSpace.For(kind), kind, rows: 5000, labeledRows: 500).Select(e => e.Name));
-        }
+            foreach (long rows in new long[] { 1000, 5000 })
+            {
+                var entries = json.RootElement.GetProperty("portfolios").GetProperty(kind.ToString()).EnumerateArray()
+                    .Where(e => !(e.TryGetProperty("minLabeledRows", out var min) && 100 < min.GetInt32()) && !(e.TryGetProperty("maxRows", out var max) && rows > max.GetInt64()))
+                    .ToArray();
+                bool large = entries.Any(e => e.TryGetProperty("fromRows", out var from) && rows >= from.GetProperty("rows").GetInt64());
+                string[] names = entries.OrderBy(e => large ? e.GetProperty("fromRows").GetProperty("place").GetInt32() : 0)
+                    .Select(e => e.GetProperty("name").GetString()!).ToArray();
+                Assert.Equal(names, SslPortfolio.For(SslSearchSpace.For(kind), kind, rows, labeledRows: 100).Select(e => e.Name));
+            }
     }
 
     [Fact]
