@@ -34,7 +34,6 @@ internal static class SslPortfolio
         var seen = new HashSet<Parameters>();
         if (!Data.Value.Document.RootElement.GetProperty("portfolios").TryGetProperty(kind.ToString(), out JsonElement list)) return result;
         IEnumerable<JsonElement> entries = list.EnumerateArray().ToArray();
-        // Below every entry's label minimum the order learned without those entries applies (its places and gains).
         int? fewest = entries.Where(e => e.TryGetProperty("minLabeledRows", out _)).Select(e => (int?)e.GetProperty("minLabeledRows").GetInt32()).Min();
         // Below every entry's label minimum the order learned without those entries applies (its places and gains);
         // otherwise, on data at least as large as an order learned on the larger benchmark datasets alone, that order.
