@@ -94,8 +94,9 @@ internal sealed class SslTrialRunner : ITrialRunner
                 SslFeatureSource.SupervisedFromScratch => RunFromScratch(request, parameters, capped.Token),
                 _ => RunSelfSupervised(request, parameters, capped.Token), // with or without the raw features beside
             };
-            if (epochs is int trained)
-                _costs[costKey] = (trained, clock.Elapsed.TotalSeconds, _pretrainingSeconds.TryRemove(request.TrialId, out double pretraining) ? pretraining : 0);
+            // Taken out on every segment, so a scheduled trial (no epochs to price) leaves no entry behind.
+            double pretraining = _pretrainingSeconds.TryRemove(request.TrialId, out double seconds) ? seconds : 0;
+            if (epochs is int trained) _costs[costKey] = (trained, clock.Elapsed.TotalSeconds, pretraining);
             return Task.FromResult(metric);
         }
         catch (Exception e) when (capped.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
