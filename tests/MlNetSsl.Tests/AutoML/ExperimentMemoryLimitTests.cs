@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using MlNetSsl.AutoML;
 using MlNetSsl.Tests.Infrastructure;
 using Xunit;
@@ -27,10 +26,14 @@ public sealed class ExperimentMemoryLimitTests
             .SetTrialRunner(async (request, token) =>
             {
                 if (request.Parameters.GetInt32("id") == 1) return 0.7;
-                IntPtr block = Marshal.AllocHGlobal(Allocation); // native, like libtorch's tensors
+                // Native memory, like libtorch's tensors, but mapped on its own: with the allocator tuning the library
+                // applies (freed blocks stay in the heap), a malloc'd block would keep the working set above the limit
+                // after it is freed, and whether the next trial then starts depends on what earlier tests left in the heap.
+                using var mapping = System.IO.MemoryMappedFiles.MemoryMappedFile.CreateNew(null, Allocation);
+                using var view = mapping.CreateViewAccessor();
                 try
                 {
-                    for (int offset = 0; offset < Allocation; offset += 4096) Marshal.WriteByte(block, offset, 1); // make it resident
+                    for (long offset = 0; offset < Allocation; offset += 4096) view.Write(offset, (byte)1); // make it resident
                     // Only the memory monitor can end this wait early; without it the trial would complete with 0.9.
                     await Task.Delay(TimeSpan.FromSeconds(30), token);
                     return 0.9;
@@ -39,10 +42,6 @@ public sealed class ExperimentMemoryLimitTests
                 {
                     cancelledByTheMonitor = true;
                     throw;
-                }
-                finally
-                {
-                    Marshal.FreeHGlobal(block);
                 }
             })
             .SetMaximumMemoryUsageInMegaByte(limitMegabytes)
