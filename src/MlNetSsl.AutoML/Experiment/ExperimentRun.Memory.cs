@@ -1,3 +1,5 @@
+using System.Runtime.InteropServices;
+
 namespace MlNetSsl.AutoML;
 
 // The memory watchdog: a trial that pushes the working set past the limit is cancelled, and one that does not stop is abandoned.
@@ -21,7 +23,7 @@ internal sealed partial class ExperimentRun
             await Task.WhenAny(trial, Task.Delay(MemoryCheckInterval)).ConfigureAwait(false);
             if (trial.IsCompleted || Environment.WorkingSet <= limitBytes) continue;
             // Garbage waiting for collection is no reason to fail a trial: collect, then measure again.
-            long used = WorkingSetAfterCollection();
+            long used = WorkingSetAfterCollection(limitBytes);
             if (used <= limitBytes) continue;
             watch.Failure = MemoryMessage(trialId, used, limitBytes, beforeStart: false);
             trialCancellation.Cancel();
@@ -29,13 +31,35 @@ internal sealed partial class ExperimentRun
         }
     }
 
-    private static long WorkingSetAfterCollection()
+    private static long WorkingSetAfterCollection(long limitBytes)
     {
         GC.Collect();
         GC.WaitForPendingFinalizers();
         GC.Collect();
-        return Environment.WorkingSet;
+        long used = Environment.WorkingSet;
+        // The library tunes glibc to keep freed native memory (tensors) resident for reuse, so after a cancelled trial
+        // the working set stays at its peak and every later trial would fail its before-start check. What is free in the
+        // heap is no reason to refuse a trial: hand it back to the kernel and read again. Only then, because the next
+        // steps pay for the pages they fault in again.
+        if (used > limitBytes && ReturnFreeNativeHeapMemory()) used = Environment.WorkingSet;
+        return used;
     }
+
+    private static bool ReturnFreeNativeHeapMemory()
+    {
+        if (!OperatingSystem.IsLinux()) return false;
+        try
+        {
+            return TrimNativeHeap(0) != 0;
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
+        {
+            return false; // not glibc (musl has no malloc_trim): nothing to hand back this way
+        }
+    }
+
+    [DllImport("libc", EntryPoint = "malloc_trim")]
+    private static extern int TrimNativeHeap(nuint bytesToKeep);
 
     private static string MemoryMessage(int trialId, long used, long limit, bool beforeStart) =>
         $"Trial {trialId} exceeded the memory limit: the process working set {(beforeStart ? "was" : "reached")} {used / (1024.0 * 1024.0):F0} MiB" +

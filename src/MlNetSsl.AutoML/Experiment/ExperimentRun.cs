@@ -263,7 +263,7 @@ internal sealed partial class ExperimentRun
         };
 
         long? limitBytes = _settings.MemoryLimitMegabytes is double mb ? (long)(mb * 1024 * 1024) : null;
-        if (limitBytes is long limit && WorkingSetAfterCollection() is long before && before > limit)
+        if (limitBytes is long limit && WorkingSetAfterCollection(limit) is long before && before > limit)
             return SegmentOutcome.FromFailure(MemoryMessage(trial.TrialId, before, limit, beforeStart: true), TimeSpan.Zero, abandoned: false);
 
         using var trialCancellation = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
