@@ -13,7 +13,7 @@ using MlNetSsl.AutoML;
 internal static class ImagesAsUserBenchmark
 {
     public static async Task<int> RunAsync(string dataRoot, string dataset, uint budget, int pool, double labeledFraction, int testRows, int recipeEpochs,
-        bool skipRecipe, string work, (int[] EncoderEpochs, int[] FixMatchEpochs)? recipeGrid = null)
+        bool skipRecipe, string work, (int[] EncoderEpochs, int[] FixMatchEpochs)? recipeGrid = null, int recipeSeeds = 1)
     {
         var ml = new MLContext(seed: 1);
         Benchmark data = dataset switch
@@ -27,7 +27,7 @@ internal static class ImagesAsUserBenchmark
 
         if (recipeGrid is { } grid)
         {
-            RunRecipeGrid(ml, data, grid.EncoderEpochs, grid.FixMatchEpochs);
+            RunRecipeGrid(ml, data, grid.EncoderEpochs, grid.FixMatchEpochs, recipeSeeds);
             return 0;
         }
         if (!skipRecipe)
@@ -103,29 +103,42 @@ internal static class ImagesAsUserBenchmark
     }
 
     /// <summary>The recipe at smaller sizes: every encoder length with every FixMatch length, each fine-tuned on all the
-    /// labels and scored on the test images, to see what an encoder epoch and a fine-tuning epoch are each worth.</summary>
-    private static void RunRecipeGrid(MLContext ml, Benchmark data, int[] encoderEpochs, int[] fixMatchEpochs)
+    /// labels and scored on the test images, to see what an encoder epoch and a fine-tuning epoch are each worth. Each
+    /// encoder's linear probe (L-BFGS maximum entropy on its embedding, as the experiment's probe) is scored beside it
+    /// (FixMatch epochs 0), and each fine-tuning runs with <paramref name="seeds"/> seeds, to see its spread.</summary>
+    private static void RunRecipeGrid(MLContext ml, Benchmark data, int[] encoderEpochs, int[] fixMatchEpochs, int seeds)
     {
         var keys = ml.Transforms.Conversion.MapValueToKey("LabelKey", "Label").Fit(data.Train);
         IDataView keyed = keys.Transform(data.Train);
-        Console.WriteLine("| SimCLR epochs | pretraining | FixMatch epochs | fine-tuning | test accuracy | load |");
-        Console.WriteLine("|---|---|---|---|---|---|");
+        IDataView labeled = ml.Data.FilterByCustomPredicate<LabelOnly>(data.Train, row => row.Label.Length == 0);
+        Console.WriteLine("| SimCLR epochs | pretraining | FixMatch epochs | seed | fine-tuning | test accuracy | load |");
+        Console.WriteLine("|---|---|---|---|---|---|---|");
         foreach (int epochs in encoderEpochs)
         {
             var clock = Stopwatch.StartNew();
             using SelfSupervisedTransformer stage = ml.Transforms.SelfSupervised("Features", data.InputColumn, SslMethod.SimClr,
                 o => o.Epochs = epochs).Fit(data.Train);
             double pretrainSeconds = clock.Elapsed.TotalSeconds;
+            clock.Restart();
+            ITransformer probe = stage.Append(ml.Transforms.Conversion.MapValueToKey("Label")
+                .Append(ml.MulticlassClassification.Trainers.LbfgsMaximumEntropy())
+                .Append(ml.Transforms.Conversion.MapKeyToValue("PredictedLabel"))
+                .Fit(stage.Transform(labeled)));
+            Console.WriteLine($"| {epochs} | {pretrainSeconds:0} s | 0 (linear probe) | - | {clock.Elapsed.TotalSeconds:0} s | {100 * data.TestAccuracy(probe):0.0} | " +
+                $"{File.ReadAllText("/proc/loadavg").Split(' ')[0]} |");
             foreach (int fineTuneEpochs in fixMatchEpochs)
             {
-                clock.Restart();
-                using SelfSupervisedFineTuneTransformer fineTuned = ml.MulticlassClassification.Trainers
-                    .SelfSupervisedFineTune(stage, "LabelKey", o => { o.Epochs = fineTuneEpochs; o.SemiSupervised = new SemiSupervisedOptions(); })
-                    .Fit(keyed);
-                double fineTuneSeconds = clock.Elapsed.TotalSeconds;
-                ITransformer model = keys.Append(fineTuned).Append(ml.Transforms.Conversion.MapKeyToValue("PredictedLabel").Fit(fineTuned.Transform(keyed)));
-                Console.WriteLine($"| {epochs} | {pretrainSeconds:0} s | {fineTuneEpochs} | {fineTuneSeconds:0} s | {100 * data.TestAccuracy(model):0.0} | " +
-                    $"{File.ReadAllText("/proc/loadavg").Split(' ')[0]} |");
+                for (int seed = 1; seed <= seeds; seed++)
+                {
+                    clock.Restart();
+                    using SelfSupervisedFineTuneTransformer fineTuned = ml.MulticlassClassification.Trainers
+                        .SelfSupervisedFineTune(stage, "LabelKey", o => { o.Epochs = fineTuneEpochs; o.Seed = seed; o.SemiSupervised = new SemiSupervisedOptions(); })
+                        .Fit(keyed);
+                    double fineTuneSeconds = clock.Elapsed.TotalSeconds;
+                    ITransformer model = keys.Append(fineTuned).Append(ml.Transforms.Conversion.MapKeyToValue("PredictedLabel").Fit(fineTuned.Transform(keyed)));
+                    Console.WriteLine($"| {epochs} | {pretrainSeconds:0} s | {fineTuneEpochs} | {seed} | {fineTuneSeconds:0} s | {100 * data.TestAccuracy(model):0.0} | " +
+                        $"{File.ReadAllText("/proc/loadavg").Split(' ')[0]} |");
+                }
             }
         }
     }

@@ -32,7 +32,7 @@ using MlNetSsl.TestData;
 // measures every portfolio candidate alone on the shared data and orders them by gain per second; --write puts the order
 // into src/MlNetSsl.AutoML/SelfSupervised/SslPortfolio.json (see PortfolioLearner.cs).
 //   dotnet run -c Release --project tests/MlNetSsl.AutoML.Benchmarks -- images-as-user [--dataset cifar|mnist] [--budget S (600)] [--pool N (5000)]
-//     [--labeled F (0.1)] [--test N (1000)] [--recipe-epochs E (15)] [--skip-recipe] [--threads T] [--recipe-grid 3,10:10,25,50]
+//     [--labeled F (0.1)] [--test N (1000)] [--recipe-epochs E (15)] [--skip-recipe] [--threads T] [--recipe-grid 3,10:10,25,50] [--recipe-seeds S (1)]
 // compares the two-line recipe (SimCLR, then FixMatch fine-tuning) and raw-pixel LightGBM and L-BFGS with
 // ml.SelfSupervisedExperiment() called as a new user calls it, on CIFAR-10 JPEGs or MNIST PNGs (see ImagesAsUser.cs); --recipe-grid SIMCLR_EPOCHS:FIXMATCH_EPOCHS runs only the recipe,
 // at every pair of those lengths.
@@ -50,7 +50,8 @@ if (args.Length > 0 && args[0] == "images-as-user")
         int.Parse(Option("--pool", "5000")!, CultureInfo.InvariantCulture), double.Parse(Option("--labeled", "0.1")!, CultureInfo.InvariantCulture),
         int.Parse(Option("--test", "1000")!, CultureInfo.InvariantCulture), int.Parse(Option("--recipe-epochs", "15")!, CultureInfo.InvariantCulture),
         args.Contains("--skip-recipe"), Path.Combine(Path.GetTempPath(), "mlnetssl-images-as-user"),
-        Option("--recipe-grid", null) is { } pairs ? (Ints(pairs.Split(":")[0]), Ints(pairs.Split(":")[1])) : null);
+        Option("--recipe-grid", null) is { } pairs ? (Ints(pairs.Split(":")[0]), Ints(pairs.Split(":")[1])) : null,
+        int.Parse(Option("--recipe-seeds", "1")!, CultureInfo.InvariantCulture));
 }
 if (args.Length > 0 && args[0] == "portfolio-learn")
 {
