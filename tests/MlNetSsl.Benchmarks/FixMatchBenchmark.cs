@@ -106,7 +106,7 @@ internal static class FixMatchBenchmark
     /// compared for speed, accuracy and identical arithmetic.
     /// Usage: --fixmatch-accuracy [--images N] [--pretrain-epochs P] [--epochs E] [--data path]
     /// </summary>
-    public static void Accuracy(string dataRoot, int images, int pretrainEpochs, int epochs)
+    public static void Accuracy(string dataRoot, int images, int pretrainEpochs, int epochs, int seeds = 1)
     {
         var shape = SslInputShape.Image(3, 32, 32);
         string cifar = Path.Combine(dataRoot, "cifar10");
@@ -124,17 +124,21 @@ internal static class FixMatchBenchmark
         // One label in ten per class (rows are grouped by class), the others unlabeled.
         int[] labels = trainLabels.Select((l, i) => i % 10 == 0 ? l : -1).ToArray();
         using var labeled = new SslTensorDataset(torch.tensor(trainPixels, [trainLabels.Length, 3, 32, 32]), shape, labels);
-        var options = new FineTuneOptions { Epochs = epochs, SemiSupervised = new SemiSupervisedOptions(), AllowCuda = false, Seed = 1 };
-        clock.Restart();
-        FineTuneResult result = FineTuner.Train(encoder, labeled, options);
-        double fineTuneSeconds = clock.Elapsed.TotalSeconds;
-        using SslClassifier classifier = result.Classifier;
-        double accuracy = classifier.Accuracy(test);
         Console.WriteLine($"FixMatch accuracy run: {trainLabels.Length} CIFAR-10 training images ({labels.Count(l => l >= 0)} labeled), SimCLR {pretrainEpochs} epochs " +
                           $"({pretrainSeconds:0} s), FixMatch {epochs} epochs, {torch.get_num_threads()} threads");
         Console.WriteLine($"CPU: {PeerBenchmark.CpuModel()}; load average: {PeerBenchmark.LoadAverage()}");
-        foreach (var epoch in result.History)
-            Console.WriteLine($"epoch {epoch.Epoch}: {epoch.Seconds:0.0} s, train loss {epoch.TrainLoss:R}, pseudo-labels accepted {epoch.PseudoLabelsAccepted}/{epoch.PseudoLabelsConsidered}");
-        Console.WriteLine($"fine-tuning: {fineTuneSeconds:0.0} s; test accuracy on {testLabels.Length} images: {accuracy * 100:0.00} %");
+        // Fine-tuning copies the encoder, so every seed starts from the same pretrained weights.
+        for (int seed = 1; seed <= seeds; seed++)
+        {
+            var options = new FineTuneOptions { Epochs = epochs, SemiSupervised = new SemiSupervisedOptions(), AllowCuda = false, Seed = seed };
+            clock.Restart();
+            FineTuneResult result = FineTuner.Train(encoder, labeled, options);
+            double fineTuneSeconds = clock.Elapsed.TotalSeconds;
+            using SslClassifier classifier = result.Classifier;
+            double accuracy = classifier.Accuracy(test);
+            foreach (var epoch in result.History)
+                Console.WriteLine($"seed {seed}, epoch {epoch.Epoch}: {epoch.Seconds:0.0} s, train loss {epoch.TrainLoss:R}, pseudo-labels accepted {epoch.PseudoLabelsAccepted}/{epoch.PseudoLabelsConsidered}");
+            Console.WriteLine($"seed {seed}, fine-tuning: {fineTuneSeconds:0.0} s; test accuracy on {testLabels.Length} images: {accuracy * 100:0.00} %; load average: {PeerBenchmark.LoadAverage()}");
+        }
     }
 }

@@ -53,12 +53,12 @@ if (args.Contains("--jpeg-end-to-end"))
     return;
 }
 int steps = ArgValue("--steps", 6);
-// --fixmatch-accuracy [--images N] [--pretrain-epochs P] [--epochs E] [--data path]: FixMatch on real CIFAR-10 at 10%
+// --fixmatch-accuracy [--images N] [--pretrain-epochs P] [--epochs E] [--seeds S] [--data path]: FixMatch on real CIFAR-10 at 10%
 // labels after a short SimCLR pretraining, test accuracy and fine-tuning time (FixMatchBenchmark.Accuracy).
 if (args.Contains("--fixmatch-accuracy"))
 {
     PrepareRealDataRun();
-    FixMatchBenchmark.Accuracy(SharedDataArgument(), ArgValue("--images", 3000), ArgValue("--pretrain-epochs", 5), ArgValue("--epochs", 5));
+    FixMatchBenchmark.Accuracy(SharedDataArgument(), ArgValue("--images", 3000), ArgValue("--pretrain-epochs", 5), ArgValue("--epochs", 5), ArgValue("--seeds", 1));
     return;
 }
 // --fixmatch [--steps N] times FixMatch fine-tuning steps instead (FixMatchBenchmark); with --profile, the parts of one step.
