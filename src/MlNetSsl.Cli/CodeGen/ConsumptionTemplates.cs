@@ -172,7 +172,9 @@ internal static class ConsumptionTemplates
         switch (column.Kind)
         {
             case InputColumnKind.Number:
-                text.AppendLine($"        public float {property.Name} {{ get; set; }}");
+                // NaN, not 0, when a caller (a JSON body to the Web API, an object initializer) leaves the value out:
+                // the model reads NaN as missing, as it read an empty cell in training.
+                text.AppendLine($"        public float {property.Name} {{ get; set; }} = float.NaN;");
                 break;
             case InputColumnKind.Series:
                 // No size: the model resamples a series of any length itself.
@@ -249,8 +251,19 @@ internal static class ConsumptionTemplates
         text.AppendLine("// Load the model now, so a missing or broken model stops the start instead of the first request.");
         text.AppendLine($"_ = app.Services.GetRequiredService<ObjectPool<{engine}>>();");
         text.AppendLine();
-        text.AppendLine($"app.MapPost(\"/predict\", ({model.ClassName}.ModelInput input, ObjectPool<{engine}> pool) =>");
+        text.AppendLine($"app.MapPost(\"/predict\", async (HttpRequest request, ObjectPool<{engine}> pool) =>");
         text.AppendLine("{");
+        text.AppendLine("    // Read here rather than bound by the framework, whose 400 for a body it cannot read has no text: say what is wrong.");
+        text.AppendLine($"    {model.ClassName}.ModelInput? input;");
+        text.AppendLine("    try");
+        text.AppendLine("    {");
+        text.AppendLine($"        input = await request.ReadFromJsonAsync<{model.ClassName}.ModelInput>();");
+        text.AppendLine("    }");
+        text.AppendLine("    catch (Exception e) when (e is System.Text.Json.JsonException or InvalidOperationException)");
+        text.AppendLine("    {");
+        text.AppendLine("        return Results.Problem($\"The body is not a ModelInput as JSON (Content-Type: application/json): {e.Message}\", statusCode: StatusCodes.Status400BadRequest);");
+        text.AppendLine("    }");
+        text.AppendLine("    if (input is null) return Results.Problem(\"The body is empty or null; send a ModelInput as JSON.\", statusCode: StatusCodes.Status400BadRequest);");
         text.AppendLine("    var engine = pool.Get();");
         text.AppendLine("    try");
         text.AppendLine("    {");

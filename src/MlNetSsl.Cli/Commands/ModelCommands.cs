@@ -89,7 +89,8 @@ internal static class ModelCommands
             int unseen = scored.Count(r => r.Actual < 0);
             if (unseen > 0)
             {
-                var names = data.Labels.Where(l => !classes.Contains(l, StringComparer.Ordinal)).Distinct(StringComparer.Ordinal).ToList();
+                Func<string, int?> classOf = TrainingRun.ClassMatcher(classes);
+                var names = data.Labels.Where(l => classOf(l) is null).Distinct(StringComparer.Ordinal).ToList();
                 Console.WriteLine($"{unseen} row(s) have a class the model never saw ({string.Join(", ", names.Take(10).Select(n => $"'{n}'"))}" +
                     $"{(names.Count > 10 ? ", ..." : "")}); they count as errors, and each such class counts in macro-accuracy with recall 0.");
             }
@@ -150,8 +151,11 @@ internal static class ModelCommands
     private static TrainingData LoadData(MLContext ml, ITransformer model, DataViewSchema schema, RunSettings? settings, string path, Options o, ParseResult parse)
     {
         if (!File.Exists(path) && !Directory.Exists(path)) throw new CliException($"{path}: not found.");
+        // A recorded table layout finds the label itself (by name in a header, by position without one).
+        TableLayout? layout = settings is { Task: "classification", TableColumns: { } columns, TableLabelIndex: int labelIndex }
+            && labelIndex >= 0 && labelIndex < columns.Count ? new TableLayout(columns, labelIndex) : null;
         CsvSettings csv = DatasetReader.Csv(parse.GetValue(o.HasHeader) ?? settings?.HasHeader, parse.GetValue(o.Separator) ?? settings?.Separator,
-            parse.GetValue(o.LabelColumn) ?? (File.Exists(path) && settings?.Task == "classification" ? LabelIfPresent(path, settings) : null), [],
+            parse.GetValue(o.LabelColumn) ?? (layout is null && File.Exists(path) && settings?.Task == "classification" ? LabelIfPresent(path, settings!) : null), [],
             settings?.DecimalMarker);
         if (csv.LabelColumn is null && File.Exists(path) && schema.GetColumnOrNull(SeriesLoader.SeriesColumn) is not null)
         {
@@ -166,8 +170,10 @@ internal static class ModelCommands
         }
         int? trainingLabelIndex = settings?.Task == "classification" && int.TryParse(settings.LabelColumn, NumberStyles.None, CultureInfo.InvariantCulture, out int label)
             ? label : null;
-        return DatasetReader.LoadForModel(ml, schema, path, csv, parse.GetValue(o.UnlabeledFolder) ?? settings?.UnlabeledFolder ?? "unlabeled", settings?.Channels ?? 1,
-            trainingLabelIndex);
+        TrainingData data = DatasetReader.LoadForModel(ml, schema, path, csv, parse.GetValue(o.UnlabeledFolder) ?? settings?.UnlabeledFolder ?? "unlabeled", settings?.Channels ?? 1,
+            layout, trainingLabelIndex);
+        if (data.MatchNote is not null) Console.WriteLine($"Note: {data.MatchNote}");
+        return data;
     }
 
     // The values per row the model resamples series to (channels x steps), when it starts with the resampling step.

@@ -215,7 +215,16 @@ internal static class TrainingCommands
         log.Info(string.Create(CultureInfo.InvariantCulture,
             $"Search and refit time {settings.TrainTimeSeconds} s{(settings.TrainTimeChosenFromData ? " (chosen from the data size; --train-time changes it)" : "")}, " +
             $"metric {settings.Metric}, seed {settings.Seed}{(settings.MaxTrials is int m ? $", at most {m} trials" : "")}; output {runFolder}"));
-        return await new TrainingRun(settings, resume, log).ExecuteAsync(token).ConfigureAwait(false);
+        try
+        {
+            return await new TrainingRun(settings, resume, log).ExecuteAsync(token).ConfigureAwait(false);
+        }
+        catch (CliException e)
+        {
+            // So the run folder's log says why this run stopped, not only the console.
+            log.Failure(e.Message);
+            throw;
+        }
     }
 
     /// <summary>The default search time: about 1 s per 40 images, 1 s per 100 table rows, 1 s per 20 series, within 30 s to an hour.</summary>

@@ -31,15 +31,16 @@ internal static class DatasetReader
 
     /// <summary>Loads rows for a trained model whose input schema is <paramref name="modelInput"/>: an image folder (or one
     /// image file), a CSV with the model's columns, or a series file.</summary>
-    /// <param name="trainingLabelIndex">A table trained without a header: its label column's index (see <see cref="TableLoader.LoadForModel"/>).</param>
+    /// <param name="training">A table: the training file's layout, when run.json records it (see <see cref="TableLoader.LoadForModel"/>).</param>
+    /// <param name="trainingLabelIndex">A table trained without a header and no recorded layout: its label column's index.</param>
     public static TrainingData LoadForModel(MLContext ml, DataViewSchema modelInput, string path, CsvSettings csv, string unlabeledFolder, int channels,
-        int? trainingLabelIndex = null)
+        TableLayout? training = null, int? trainingLabelIndex = null)
     {
         if (modelInput.GetColumnOrNull(ImageFolder.PathColumn) is not null)
         {
             return File.Exists(path) ? ImageFolder.LoadFile(ml, path) : ImageFolder.Load(ml, path, unlabeledFolder, strict: false, forTraining: false);
         }
         if (modelInput.GetColumnOrNull(SeriesLoader.SeriesColumn) is not null) return SeriesLoader.Load(ml, path, csv, channels);
-        return TableLoader.LoadForModel(path, modelInput, csv, trainingLabelIndex);
+        return TableLoader.LoadForModel(path, modelInput, csv, training, trainingLabelIndex);
     }
 }

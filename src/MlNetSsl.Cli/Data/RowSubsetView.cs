@@ -79,6 +79,8 @@ internal static class TrainingDataSubsets
             Duplicates = data.Duplicates,
             SizeSummary = data.SizeSummary,
             DecimalMarker = data.DecimalMarker,
+            Layout = data.Layout,
+            MatchNote = data.MatchNote,
         };
     }
 

@@ -44,10 +44,17 @@ internal static class TableLoader
         return true;
     }
 
-    /// <summary>Loads a CSV for a trained model: its input columns are found by name (or Col{index} without a header).</summary>
-    /// <param name="trainingLabelIndex">Without a header: the label column's index in the training file, so a file that
-    /// leaves that column out (files to predict often do) is matched by position with the columns after it moved up one.</param>
-    public static TrainingData LoadForModel(string path, DataViewSchema modelInput, CsvSettings settings, int? trainingLabelIndex = null)
+    /// <summary>Loads a CSV for a trained model: its input columns are found by name (or Col{index} without a header), or,
+    /// when <paramref name="training"/> records the training file's layout, by position where names cannot tell.</summary>
+    /// <param name="training">The training file's columns and label (run.json). A file without a header is matched by
+    /// position against it: with the training file's column count the label is where it was, with one column fewer the
+    /// label column is left out (files to predict often do) and the columns after it moved up one; any other count is an
+    /// error, because names such as Col3 would otherwise silently pick another column. A file with a header whose names
+    /// are not the model's is matched by position when it has one of those two counts (a note says so).</param>
+    /// <param name="trainingLabelIndex">Without a recorded layout (run.json of an older version) and without a header: the
+    /// label column's index in the training file, so a file that leaves that column out is matched by position.</param>
+    public static TrainingData LoadForModel(string path, DataViewSchema modelInput, CsvSettings settings, TableLayout? training = null,
+        int? trainingLabelIndex = null)
     {
         CsvTable table = CsvTable.Read(path, settings);
         var inputs = new List<(int Index, bool Numeric)>();
@@ -61,17 +68,67 @@ internal static class TableLoader
             missing ??= index < 0 ? column.Name : null;
             inputs.Add((index, column.Type is NumberDataViewType));
         }
-        if (missing is null)
+        string[] modelNames = [.. modelInput.Select(c => c.Name)];
+        int? givenLabel = settings.LabelColumn is null ? null : table.ColumnIndex(settings.LabelColumn, "--label-col");
+        bool byName = missing is null && (table.HasHeader || training is null || table.ColumnCount == training.Columns.Count);
+        if (byName)
         {
-            int? label = settings.LabelColumn is null ? null : table.ColumnIndex(settings.LabelColumn, "--label-col");
             // The model's names, not the file's: a header matched in another case ("sex" for "Sex") or by the older rule.
-            return Build(table, inputs, label, [.. modelInput.Select(c => c.Name)]);
+            return Build(table, inputs, givenLabel ?? LabelByLayout(table, training, sameColumns: !table.HasHeader), modelNames);
         }
+        if (training is not null)
+        {
+            int[]? positions = PositionsInLayout(modelInput, training, table.ColumnCount, out bool withLabel);
+            if (positions is not null)
+            {
+                string? note = table.HasHeader
+                    ? $"{Path.GetFileName(path)}: its header does not name the model's columns ({missing} is not among them), so its " +
+                        $"{table.ColumnCount} columns were matched by position with the training file's {training.Columns.Count}" +
+                        (withLabel ? "." : $", the label column ('{training.Columns[training.LabelIndex]}') left out.")
+                    : null;
+                return Build(table, [.. positions.Select((index, i) => (index, inputs[i].Numeric))],
+                    givenLabel ?? (withLabel ? training.LabelIndex : null), modelNames, matchNote: note);
+            }
+            if (!table.HasHeader)
+                throw new CliException($"{path}: {table.ColumnCount} columns without a header, but the model was trained on a file of " +
+                    $"{training.Columns.Count} columns ({string.Join(", ", training.Columns)}); without a header columns are matched by position, " +
+                    $"so give those columns in that order, with or without the label column ('{training.Columns[training.LabelIndex]}'), or add the training file's header.");
+        }
+        if (missing is null) return Build(table, inputs, givenLabel, modelNames);
         if (!table.HasHeader && trainingLabelIndex is int skipped && WithoutLabelColumn(modelInput, skipped, table.ColumnCount) is { } shifted)
-            return Build(table, [.. shifted.Select((index, i) => (index, inputs[i].Numeric))], null, [.. modelInput.Select(c => c.Name)]);
+            return Build(table, [.. shifted.Select((index, i) => (index, inputs[i].Numeric))], null, modelNames);
         throw new CliException($"{path}: the model needs column '{missing}', which the file does not have; its columns are: " +
             string.Join(", ", table.Names) + ". Give a CSV with the training file's columns" +
-            (table.HasHeader ? "." : " in the training file's order (without a header, columns are matched by position)."));
+            (table.HasHeader ? " (by name), or its columns in the training file's order." : " in the training file's order (without a header, columns are matched by position)."));
+    }
+
+    // The label column of a file whose inputs matched by name: the training label's name in a header, or, without a
+    // header and with the training file's column count, its position. Null when the file does not have it.
+    private static int? LabelByLayout(CsvTable table, TableLayout? training, bool sameColumns)
+    {
+        if (training is null) return null;
+        if (sameColumns) return training.LabelIndex;
+        string label = training.Columns[training.LabelIndex];
+        int index = Array.FindIndex(table.Names, n => string.Equals(n, label, StringComparison.OrdinalIgnoreCase));
+        return index >= 0 ? index : null;
+    }
+
+    // The file column of each model input when the file is the training layout (withLabel) or that layout without its
+    // label column; null for any other column count, or when an input is not a training column.
+    private static int[]? PositionsInLayout(DataViewSchema modelInput, TableLayout training, int columnCount, out bool withLabel)
+    {
+        withLabel = columnCount == training.Columns.Count;
+        if (!withLabel && columnCount != training.Columns.Count - 1) return null;
+        var indices = new List<int>();
+        foreach (DataViewSchema.Column column in modelInput)
+        {
+            int index = -1;
+            for (int i = 0; i < training.Columns.Count && index < 0; i++)
+                if (string.Equals(training.Columns[i], column.Name, StringComparison.OrdinalIgnoreCase)) index = i;
+            if (index < 0 || index == training.LabelIndex) return null;
+            indices.Add(withLabel || index < training.LabelIndex ? index : index - 1);
+        }
+        return [.. indices];
     }
 
     // The file column of each model input ("Col{i}") when the file is the training layout without column labelIndex.
@@ -101,8 +158,9 @@ internal static class TableLoader
 
     /// <param name="names">The model's column names of <paramref name="inputs"/>, when they are not the file's.</param>
     /// <param name="identifiers">Training: the input columns that look like row identifiers.</param>
+    /// <param name="matchNote">Scoring: how the columns were matched, for the console (see <see cref="TrainingData.MatchNote"/>).</param>
     private static TrainingData Build(CsvTable table, List<(int Index, bool Numeric)> inputs, int? labelIndex, string[]? names = null,
-        IReadOnlyList<string>? identifiers = null)
+        IReadOnlyList<string>? identifiers = null, string? matchNote = null)
     {
         int rows = table.Rows.Count;
         var columns = new List<TableColumn>();
@@ -156,6 +214,8 @@ internal static class TableLoader
             // text), and a number is written in invariant culture (a decimal comma becomes a point).
             RowValues = RowValuesOf(schema, columns),
             DecimalMarker = table.DecimalMarker,
+            Layout = labelIndex is int label ? new TableLayout(table.Names, label) : null,
+            MatchNote = matchNote,
             Duplicates = duplicates,
             IdentifierColumns = identifiers ?? [],
             SizeSummary = [string.Create(CultureInfo.InvariantCulture,
@@ -164,3 +224,6 @@ internal static class TableLoader
         };
     }
 }
+
+/// <summary>A training CSV's columns in file order (header names as identifiers, or Col{index}) and its label column's index.</summary>
+internal sealed record TableLayout(IReadOnlyList<string> Columns, int LabelIndex);

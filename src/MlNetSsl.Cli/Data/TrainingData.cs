@@ -64,6 +64,13 @@ internal sealed class TrainingData
     /// <summary>Tables: the decimal marker the file was read with ('.' or ',').</summary>
     public char DecimalMarker { get; init; } = '.';
 
+    /// <summary>CSV with a label column: every column of the file and the label's place, which run.json records so files
+    /// to score are matched by position where names cannot tell.</summary>
+    public TableLayout? Layout { get; init; }
+
+    /// <summary>Scoring: how the file's columns were matched, when the console should say it (by position, not by name).</summary>
+    public string? MatchNote { get; init; }
+
     public int Count => Labels.Length;
 
     public int LabeledCount => Labels.Count(l => l.Length > 0);

@@ -56,6 +56,12 @@ internal sealed class RunLog : IDisposable
         }
     }
 
+    /// <summary>The error that ended the run, for the log only (the console shows it as the command's one-line error).</summary>
+    public void Failure(string message)
+    {
+        lock (_gate) WriteFile($"error: {message}");
+    }
+
     private void WriteFile(string line) => _file?.WriteLine($"[{(DateTime.UtcNow - _start).TotalSeconds,7:0.0}s] {line}");
 
     public void Dispose() => _file?.Dispose();

@@ -18,6 +18,12 @@ internal sealed record RunSettings
     /// <summary>Tables: "," when the training file's numbers have a decimal comma (detected), so files to score are read alike.</summary>
     public string? DecimalMarker { get; init; }
     public IReadOnlyList<string> IgnoreColumns { get; init; } = [];
+
+    /// <summary>Tables: the training file's columns in order (as the model names them) and the label's index among them,
+    /// so files to score without that header are matched by position. Recorded, not read back by a replay.</summary>
+    public IReadOnlyList<string>? TableColumns { get; init; }
+
+    public int? TableLabelIndex { get; init; }
     public string UnlabeledFolder { get; init; } = "unlabeled";
     public bool Strict { get; init; }
     public int Channels { get; init; } = 1;

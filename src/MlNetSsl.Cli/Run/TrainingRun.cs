@@ -28,6 +28,7 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
     private int _positive = 1;
     private string? _positiveClass;
     private string? _decimalMarker;
+    private TableLayout? _layout;
 
     /// <summary>The run's folder, &lt;output&gt;/&lt;Name&gt;.</summary>
     public string RunFolder => Path.GetFullPath(Path.Combine(settings.Output, settings.Name));
@@ -36,8 +37,6 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
     {
         Directory.CreateDirectory(RunFolder);
         string checkpoint = Path.Combine(RunFolder, "checkpoint");
-        // With --storage the checkpoint folder is the cache the workers of this host share (and the store says what is done).
-        if (!resume && settings.Storage is null && Directory.Exists(checkpoint)) Directory.Delete(checkpoint, recursive: true);
         var ml = new MLContext(settings.Seed);
         CheckDevice(settings.Device);
 
@@ -48,6 +47,7 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
         // Test files and files to score are read with the training file's decimal marker (run.json records a comma).
         if (all.Kind == DatasetKind.Table) csv = csv with { DecimalMarker = all.DecimalMarker };
         _decimalMarker = all.Kind == DatasetKind.Table && all.DecimalMarker == ',' ? "," : null;
+        _layout = all.Kind == DatasetKind.Table ? all.Layout : null;
         if (all.LabeledCount == 0)
             throw new CliException($"{settings.Dataset}: no labeled row (every label is empty); label some rows of at least two classes.");
         TrainingData train, test;
@@ -123,6 +123,11 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
         IDataView trainPrepared = prepared.Transform(train.View);
         _phases["load data"] = clock.Elapsed.TotalSeconds;
 
+        // Only now, with the data read and checked: a run that fails on its data (a wrong option, say) keeps the previous
+        // run's checkpoint, so that run can still be resumed. With --storage the checkpoint folder is the cache the
+        // workers of this host share (and the store says what is done).
+        if (!resume && settings.Storage is null && Directory.Exists(checkpoint)) Directory.Delete(checkpoint, recursive: true);
+
         // ---- search ----
         clock.Restart();
         var progress = new SearchProgress(log);
@@ -178,7 +183,8 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
         var labeledTestRows = Enumerable.Range(0, test.Count).Where(r => test.Labels[r].Length > 0).ToArray();
         TrainingData scoredTest = test.Subset(labeledTestRows);
         var scored = Score(model, scoredTest, classNames);
-        var unseen = scoredTest.Labels.Where(l => !classNames.Contains(l)).Distinct().ToList();
+        Func<string, int?> classOf = ClassMatcher(classNames);
+        var unseen = scoredTest.Labels.Where(l => classOf(l) is null).Distinct().ToList();
         if (unseen.Count > 0) _notes.Add($"Test labels never seen in training count as errors: {string.Join(", ", unseen)}.");
         string metric = settings.Metric;
         if (metric is "auc" or "f1" && classNames.Length != 2)
@@ -336,7 +342,7 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
         if (train.Kind != DatasetKind.Table)
             return DatasetReader.Load(ml, settings.Task, path, csv, settings.UnlabeledFolder, settings.Strict, settings.Channels, forTraining: false);
         DataViewSchema inputs = ml.Transforms.DropColumns(train.LabelColumn).Fit(train.View).Transform(train.View).Schema;
-        return TableLoader.LoadForModel(path, inputs, csv);
+        return TableLoader.LoadForModel(path, inputs, csv, train.Layout);
     }
 
     /// <summary>Many distinct numbers as labels look like a quantity to regress; the tool classifies, so it says what it
@@ -362,14 +368,36 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
         string[] predicted = predictions.GetColumn<ReadOnlyMemory<char>>("PredictedLabel").Select(v => v.ToString()).ToArray();
         float[][] scores = predictions.GetColumn<VBuffer<float>>("Score").Select(v => v.DenseValues().ToArray()).ToArray();
         var index = classNames.Select((name, i) => (name, i)).ToDictionary(p => p.name, p => p.i, StringComparer.Ordinal);
+        Func<string, int?> classOf = ClassMatcher(classNames);
         // Each label the model never saw gets its own index below -1 (-1: a prediction outside the classes), so
         // macro-accuracy counts each such class once.
-        var unseen = data.Labels.Where(l => !index.ContainsKey(l)).Distinct(StringComparer.Ordinal)
+        var unseen = data.Labels.Where(l => classOf(l) is null).Distinct(StringComparer.Ordinal)
             .Select((label, k) => (label, k)).ToDictionary(p => p.label, p => -2 - p.k, StringComparer.Ordinal);
         return Enumerable.Range(0, data.Count)
-            .Select(r => new TestMetrics.Scored(index.TryGetValue(data.Labels[r], out int actual) ? actual : unseen[data.Labels[r]],
+            .Select(r => new TestMetrics.Scored(classOf(data.Labels[r]) ?? unseen[data.Labels[r]],
                 index.GetValueOrDefault(predicted[r], -1), scores[r]))
             .ToList();
+    }
+
+    /// <summary>The class index of a label: the class of that exact text, or, when every class is a number, the class of
+    /// equal value, so a test file that writes "1.0" (as pandas writes a float column) matches the class "1". Null: a
+    /// class the model never saw.</summary>
+    internal static Func<string, int?> ClassMatcher(string[] classNames)
+    {
+        var exact = classNames.Select((name, i) => (name, i)).ToDictionary(p => p.name, p => p.i, StringComparer.Ordinal);
+        var values = new Dictionary<double, int>();
+        foreach (var (name, i) in exact)
+        {
+            if (!double.TryParse(name, NumberStyles.Float, CultureInfo.InvariantCulture, out double value) || !values.TryAdd(value, i))
+            {
+                values.Clear();
+                break;
+            }
+        }
+        return label => exact.TryGetValue(label, out int i) ? i
+            : values.Count > 0 && double.TryParse(label, NumberStyles.Float, CultureInfo.InvariantCulture, out double value)
+                && values.TryGetValue(value, out int byValue) ? byValue
+            : null;
     }
 
     private sealed record Baseline(string Description, SslDownstreamParameters Downstream, MetricWithInterval Metric, double Accuracy);
@@ -530,6 +558,8 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
             Scheduler = Scheduler.Name,
             PositiveClass = _positiveClass,
             DecimalMarker = _decimalMarker,
+            TableColumns = _layout?.Columns,
+            TableLabelIndex = _layout?.LabelIndex,
         };
         CliFile.WriteAllText(path, JsonSerializer.Serialize(recorded, RunSettings.Json));
     }

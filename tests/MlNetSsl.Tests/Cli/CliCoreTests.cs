@@ -72,6 +72,77 @@ public sealed class CliCoreTests : IDisposable
     }
 
     [Fact]
+    public void FilesToScoreAreMatchedByPositionWhereNamesCannotTellAndAFailedRunKeepsTheLastCheckpoint()
+    {
+        // Headerless training rows with the label in the middle and a row number last (ignored), as an export may come.
+        var random = new Random(11);
+        string[][] rows = File.ReadAllLines(Path.Combine(SharedData.DataRoot, "tabular", "banknote_authentication.csv")).Where(l => l.Length > 0)
+            .Select(l => l.Split(',')).ToArray();
+        random.Shuffle(rows);
+        string Write(string name, IEnumerable<string> lines)
+        {
+            string path = Path.Combine(_work, name);
+            File.WriteAllLines(path, lines);
+            return path;
+        }
+        IEnumerable<string> Lines(IEnumerable<string[]> cells, Func<string, string?> label) =>
+            cells.Select((c, i) => string.Join(',', label(c[4]) is { } l ? [c[0], c[1], l, c[2], c[3], $"{i + 1}"] : new[] { c[0], c[1], c[2], c[3], $"{i + 1}" }));
+        string train = Write("mid.csv", Lines(rows.Take(200), l => l));
+        string[][] testRows = rows.Skip(200).Take(100).ToArray();
+        string withLabel = Write("with-label.csv", Lines(testRows, l => l));
+        // The same rows without the label column: as many columns as there are inputs plus the row number, so Col2..Col4
+        // exist and matching by name would read curtosis as the label and the row number as entropy.
+        string withoutLabel = Write("without-label.csv", Lines(testRows, _ => null));
+        string withHeader = Write("with-header.csv", ["a,b,c,d,e", .. Lines(testRows, _ => null)]);
+        string floatLabels = Write("float-labels.csv", Lines(testRows, l => $"{l}.0")); // as pandas writes a float column
+        string fourColumns = Write("four.csv", testRows.Select(c => string.Join(',', c[..4])));
+        string output = Path.Combine(_work, "mid");
+        var (code, stdout, stderr) = Run("classification", "--dataset", train, "--label-col", "2", "--ignore-cols", "5", "--train-time", "10",
+            "--max-trials", "1", "-o", output, "--name", "Mid");
+        Assert.True(code == 0, $"exit {code}: {stderr}\n{stdout}");
+        string model = Path.Combine(output, "Mid", "Mid.zip");
+
+        string[] Predict(string file, string name, out string console)
+        {
+            string predictions = Path.Combine(_work, name);
+            var result = Run("predict", "--model", model, "--dataset", file, "--out", predictions);
+            Assert.True(result.ExitCode == 0, result.Stderr);
+            console = result.Stdout;
+            return [.. File.ReadAllLines(predictions).Skip(1).Select(l => l.Split(',')[1])];
+        }
+        string[] expected = Predict(withLabel, "p1.csv", out _);
+        Assert.Equal(100, expected.Length);
+        Assert.True(expected.Where((p, i) => p == testRows[i][4]).Count() > 80, "the model predicts the test rows");
+        Assert.Equal(expected, Predict(withoutLabel, "p2.csv", out _));
+        Assert.Equal(expected, Predict(withHeader, "p3.csv", out string headerConsole));
+        Assert.Contains("matched by position", headerConsole, StringComparison.Ordinal);
+
+        string Accuracy(string file)
+        {
+            var result = Run("evaluate", "--model", model, "--test-dataset", file);
+            Assert.True(result.ExitCode == 0, result.Stderr);
+            Assert.DoesNotContain("never saw", result.Stdout, StringComparison.Ordinal);
+            return Regex.Match(result.Stdout, @"accuracy\s+(\d\.\d{4})").Groups[1].Value;
+        }
+        string accuracy = Accuracy(withLabel);
+        Assert.NotEqual("", accuracy);
+        Assert.Equal(accuracy, Accuracy(floatLabels));
+
+        var wrong = Run("predict", "--model", model, "--dataset", fourColumns, "--out", Path.Combine(_work, "p4.csv"));
+        Assert.Equal(1, wrong.ExitCode);
+        Assert.Contains("4 columns without a header", wrong.Stderr, StringComparison.Ordinal);
+
+        // The same run name with a label column that does not exist: exit 1, and the good run's checkpoint is still there
+        // to resume, with the failure in log.txt.
+        string checkpoint = Path.Combine(output, "Mid", "checkpoint");
+        Assert.True(Directory.Exists(checkpoint), "the run keeps its checkpoint");
+        var failed = Run("classification", "--dataset", train, "--label-col", "9", "--train-time", "10", "-o", output, "--name", "Mid");
+        Assert.Equal(1, failed.ExitCode);
+        Assert.True(Directory.Exists(checkpoint), "a run that failed on its data deleted the previous run's checkpoint");
+        Assert.Contains("error: ", File.ReadAllText(Path.Combine(output, "Mid", "log.txt")), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task WorkerJoinsTheTrainingCommandsSearchThroughSqliteStorage()
     {
         string csv = BanknoteCsv();
