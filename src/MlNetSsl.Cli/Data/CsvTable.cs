@@ -74,6 +74,8 @@ internal sealed class CsvTable
     /// <exception cref="CliException">The file is missing, empty or ragged (the message names the line).</exception>
     public static CsvTable Read(string path, CsvSettings settings)
     {
+        if (Directory.Exists(path))
+            throw new CliException($"{path}: a folder, where a CSV file is expected; for a folder of images in one sub-folder per class use image-classification.");
         if (!File.Exists(path)) throw new CliException($"{path}: file not found; check the path given to --dataset or --test-dataset.");
         // Records, not lines: a quoted field may hold line breaks (RFC 4180, and what spreadsheets write for multi-line cells).
         char separator = settings.Separator ?? DetectSeparator(path);
@@ -87,6 +89,14 @@ internal sealed class CsvTable
             if (cells[i].Length != width)
                 throw new CliException($"{path} line {lines[i]}: {cells[i].Length} fields where line {lines[0]} has {width} " +
                     $"(separator '{Show(separator)}'); fix or remove that line, or give the right --separator.");
+        }
+
+        // A separator at the end of every line (as some spreadsheet exports write) is not a column: a last field empty on
+        // every line, header included, would otherwise become an input of missing values that files without it lack.
+        if (width > 1 && cells.All(c => c[^1].Length == 0))
+        {
+            cells = cells.Select(c => c[..^1]).ToList();
+            width--;
         }
 
         // What the file shows wins; the recorded marker (run.json) decides a file that shows neither (whole numbers only),

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Security.Cryptography;
 using Microsoft.ML;
 using MlNetSsl.Cli.CodeGen;
@@ -15,6 +16,12 @@ internal static class ImageFolder
     public const string PathColumn = "ImagePath";
 
     private static readonly HashSet<string> Extensions = new(StringComparer.OrdinalIgnoreCase) { ".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp" };
+
+    // Image formats the decoder (SkiaSharp) does not read: listed as skipped, so they do not vanish without a word.
+    private static readonly HashSet<string> UnreadableImageExtensions = new(StringComparer.OrdinalIgnoreCase)
+        { ".tif", ".tiff", ".heic", ".heif", ".avif", ".jp2", ".jxl", ".psd", ".dng", ".cr2", ".nef", ".arw", ".svg" };
+
+    private const string SupportedFormats = ".jpg, .jpeg, .png, .bmp, .gif, .webp";
 
     private sealed class ImageRow
     {
@@ -34,13 +41,20 @@ internal static class ImageFolder
             .FirstOrDefault(d => string.Equals(Path.GetFileName(d), unlabeledFolder, StringComparison.OrdinalIgnoreCase));
 
         var candidates = new List<(string Path, string Label)>();
+        var otherFormats = new List<string>();
         // The dataset folder and its class folders count as visited from the start, so a link inside a class folder
         // that points back up the tree (or at another class) neither loops nor relabels another class's images.
         var visited = new HashSet<string>([RealPath(root), .. classFolders.Select(RealPath), .. unlabeled is null ? [] : new[] { RealPath(unlabeled) }],
             StringComparer.Ordinal);
         foreach (string classFolder in classFolders)
-            candidates.AddRange(ImagesUnder(classFolder, visited).Order(StringComparer.Ordinal).Select(p => (p, Path.GetFileName(classFolder))));
-        if (unlabeled is not null) candidates.AddRange(ImagesUnder(unlabeled, visited).Order(StringComparer.Ordinal).Select(p => (p, "")));
+            candidates.AddRange(ImagesUnder(classFolder, visited, otherFormats).Order(StringComparer.Ordinal).Select(p => (p, Path.GetFileName(classFolder))));
+        if (unlabeled is not null) candidates.AddRange(ImagesUnder(unlabeled, visited, otherFormats).Order(StringComparer.Ordinal).Select(p => (p, "")));
+        if (!forTraining) otherFormats.AddRange(Directory.EnumerateFiles(root).Where(f => UnreadableImageExtensions.Contains(Path.GetExtension(f))));
+        if (strict && otherFormats.Count > 0)
+            throw new CliException($"{otherFormats[0]}: {Path.GetExtension(otherFormats[0]).ToLowerInvariant()} is not a format this tool reads ({SupportedFormats}); " +
+                "convert it, or drop --strict to skip such files.");
+        string formatHint = otherFormats.Count == 0 ? "" : string.Create(CultureInfo.InvariantCulture,
+            $" {otherFormats.Count:N0} file(s) are images in a format this tool does not read ({string.Join(", ", otherFormats.Select(f => Path.GetExtension(f).ToLowerInvariant()).Distinct())}); convert them to {SupportedFormats}.");
         // Images directly in the folder have no class folder: scored as unlabeled rows (a folder of new images to
         // predict), but left out of training, where the layout must say which are labeled.
         var topLevel = Directory.EnumerateFiles(root).Where(f => Extensions.Contains(Path.GetExtension(f))).Order(StringComparer.Ordinal).ToList();
@@ -53,20 +67,22 @@ internal static class ImageFolder
                 throw new CliException($"{folder}: its {topLevel.Count:N0} image(s) lie directly in it, not in class sub-folders; training needs " +
                     $"one sub-folder per class (<folder>/<class>/*.jpg), unlabeled images in <folder>/{unlabeledFolder}/.");
             if (classes.Count == 0)
-                throw new CliException($"{folder}: no labeled image; put images in one sub-folder per class (<folder>/<class>/*.jpg), " +
-                    $"unlabeled ones in <folder>/{unlabeledFolder}/.");
+                throw new CliException($"{folder}: no labeled image; put images ({SupportedFormats}) in one sub-folder per class (<folder>/<class>/*.jpg), " +
+                    $"unlabeled ones in <folder>/{unlabeledFolder}/." + formatHint);
             if (classes.Count == 1)
                 throw new CliException($"{folder}: only one class folder with images ('{classes[0]}'); a classifier needs at least two, " +
                     "so add a sub-folder of images for another class.");
         }
         else if (candidates.Count == 0)
         {
-            throw new CliException($"{folder}: no image files (.jpg, .jpeg, .png, .bmp, .gif, .webp) under it.");
+            throw new CliException($"{folder}: no image files ({SupportedFormats}) under it." + formatHint);
         }
 
         var rows = new List<ImageRow>();
         var names = new List<string>();
-        var skipped = new List<string>();
+        var skipped = otherFormats.Order(StringComparer.Ordinal)
+            .Select(f => $"{Path.GetRelativePath(root, f).Replace('\\', '/')}: {Path.GetExtension(f).ToLowerInvariant()} is not a format this tool reads ({SupportedFormats}); convert it")
+            .ToList();
         var sizes = new Dictionary<string, int>(StringComparer.Ordinal);
         var byHash = new Dictionary<string, List<string>>(StringComparer.Ordinal);
         foreach (var (path, label) in candidates)
@@ -140,14 +156,15 @@ internal static class ImageFolder
     }
 
     // Files of the folder and of its sub-folders, depth first, each folder once (linked folders are followed).
-    private static List<string> ImagesUnder(string folder, HashSet<string> visited)
+    private static List<string> ImagesUnder(string folder, HashSet<string> visited, List<string> otherFormats)
     {
         var files = Directory.EnumerateFiles(folder).Where(f => Extensions.Contains(Path.GetExtension(f))).ToList();
+        otherFormats.AddRange(Directory.EnumerateFiles(folder).Where(f => UnreadableImageExtensions.Contains(Path.GetExtension(f))));
         foreach (string sub in Directory.EnumerateDirectories(folder))
         {
             try
             {
-                if (visited.Add(RealPath(sub))) files.AddRange(ImagesUnder(sub, visited));
+                if (visited.Add(RealPath(sub))) files.AddRange(ImagesUnder(sub, visited, otherFormats));
             }
             catch (IOException)
             {

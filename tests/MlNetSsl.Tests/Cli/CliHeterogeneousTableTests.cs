@@ -77,6 +77,26 @@ public sealed class CliHeterogeneousTableTests : IDisposable
     }
 
     [Fact]
+    public void ASeparatorEndingEveryLineIsNotAColumnAndAFileWithoutItScoresTheSameModel()
+    {
+        string[][] rows = Abalone(30);
+        string trailing = Path.Combine(_work, "trailing.csv");
+        File.WriteAllLines(trailing, ["sex,length,diameter,rings,", .. rows.Select(r => $"{r[0]},{r[1]},{r[2]},{r[8]},")]);
+        string plain = Path.Combine(_work, "plain.csv");
+        File.WriteAllLines(plain, ["sex,length,diameter,rings", .. rows.Select(r => $"{r[0]},{r[1]},{r[2]},{r[8]}")]);
+
+        TrainingData data = TableLoader.LoadForTraining(trailing, Settings("rings"));
+
+        Assert.Equal(["sex", "length", "diameter"], data.Columns.Select(c => c.ColumnName));
+        Assert.Equal(rows.Select(r => r[8]), data.Labels);
+        var modelInput = new MLContext(0).Transforms.DropColumns(data.LabelColumn).Fit(data.View).Transform(data.View).Schema;
+        Assert.Equal(data.View.GetColumn<float>("length"), TableLoader.LoadForModel(plain, modelInput, Settings("rings")).View.GetColumn<float>("length"));
+        // A last column that holds values somewhere is a column, even when its header is empty.
+        File.WriteAllLines(trailing, ["sex,length,rings,", .. rows.Select((r, i) => $"{r[0]},{r[1]},{r[8]},{(i == 5 ? "1" : "")}")]);
+        Assert.Equal(3, TableLoader.LoadForTraining(trailing, Settings("rings")).Columns.Count);
+    }
+
+    [Fact]
     public void AQuoteInsideAnUnquotedCellIsAnOrdinaryCharacter()
     {
         string[][] rows = Abalone(30);

@@ -79,4 +79,27 @@ public sealed class ImageFolderTests : IDisposable
         Assert.Equal(8, data.Count);
         Assert.Empty(ImageFolder.Load(new MLContext(0), root, "unlabeled", strict: false, forTraining: false).EmptyClassFolders);
     }
+
+    [Fact]
+    public void ImagesInAFormatTheToolDoesNotReadAreListedNotDroppedWithoutAWord()
+    {
+        string root = Folder();
+        File.WriteAllBytes(Path.Combine(root, "cat", "scan.TIF"), [0x49, 0x49, 0x2A, 0x00]);
+
+        TrainingData data = ImageFolder.Load(new MLContext(0), root, "unlabeled", strict: false, forTraining: true);
+        Assert.Equal(8, data.Count);
+        Assert.Contains(data.Skipped, s => s.StartsWith("cat/scan.TIF: .tif is not a format this tool reads", StringComparison.Ordinal));
+        var strict = Assert.Throws<CliException>(() => ImageFolder.Load(new MLContext(0), root, "unlabeled", strict: true, forTraining: true));
+        Assert.Contains("scan.TIF", strict.Message, StringComparison.Ordinal);
+
+        // Class folders of such images only: the error says what is there and what to do, not only that nothing is labeled.
+        string tiffs = Path.Combine(_work, "tiffs");
+        foreach (string cls in new[] { "a", "b" })
+        {
+            Directory.CreateDirectory(Path.Combine(tiffs, cls));
+            File.WriteAllBytes(Path.Combine(tiffs, cls, "1.tiff"), [0x49, 0x49, 0x2A, 0x00]);
+        }
+        var none = Assert.Throws<CliException>(() => ImageFolder.Load(new MLContext(0), tiffs, "unlabeled", strict: false, forTraining: true));
+        Assert.Contains("2 file(s) are images in a format this tool does not read (.tiff)", none.Message, StringComparison.Ordinal);
+    }
 }
