@@ -173,7 +173,21 @@ internal static class ModelCommands
         TrainingData data = DatasetReader.LoadForModel(ml, schema, path, csv, parse.GetValue(o.UnlabeledFolder) ?? settings?.UnlabeledFolder ?? "unlabeled", settings?.Channels ?? 1,
             layout, trainingLabelIndex);
         if (data.MatchNote is not null) Console.WriteLine($"Note: {data.MatchNote}");
+        if (SeriesShapeNote(model, data) is { } shape) Console.WriteLine($"Note: {shape}");
         return data;
+    }
+
+    // Series far shorter or longer than the model's (a univariate file for a 6-channel model reads as 6 short channels) are
+    // resampled and scored all the same; say so, as the predictions are then likely meaningless.
+    private static string? SeriesShapeNote(ITransformer model, TrainingData data)
+    {
+        if (data.SeriesLengths is not { Length: > 0 } lengths
+            || ModelParts.Flatten(model).OfType<ResampleSeriesTransformer>().FirstOrDefault() is not { } resample) return null;
+        int median = SeriesLoader.Median(lengths);
+        if (median * 2 >= resample.Length && median <= resample.Length * 2) return null;
+        return string.Create(CultureInfo.InvariantCulture,
+            $"these series have {median} steps per channel (median, read as {data.SeriesChannels} channel(s)) where the model was trained on {resample.Length}; ") +
+            "they are resampled to the model's length and scored, but check that the file holds the training file's channels (a series CSV row is channel after channel).";
     }
 
     // The values per row the model resamples series to (channels x steps), when it starts with the resampling step.

@@ -185,7 +185,12 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
         var scored = Score(model, scoredTest, classNames);
         Func<string, int?> classOf = ClassMatcher(classNames);
         var unseen = scoredTest.Labels.Where(l => classOf(l) is null).Distinct().ToList();
-        if (unseen.Count > 0) _notes.Add($"Test labels never seen in training count as errors: {string.Join(", ", unseen)}.");
+        if (unseen.Count > 0)
+        {
+            string note = $"Test labels never seen in training count as errors: {string.Join(", ", unseen)}.";
+            log.Always(note);
+            _notes.Add(note);
+        }
         string metric = settings.Metric;
         if (metric is "auc" or "f1" && classNames.Length != 2)
         {

@@ -405,6 +405,7 @@ public sealed class CliCoreTests : IDisposable
                 string output = Path.Combine(_work, $"{name}-{Path.GetFileNameWithoutExtension(dataset)}.csv");
                 var predict = Run("predict", "--model", model, "--dataset", dataset, "--out", output);
                 Assert.True(predict.ExitCode == 0, $"predict {dataset}: {predict.Stderr}");
+                Assert.DoesNotContain("steps per channel", predict.Stdout, StringComparison.Ordinal);
                 return File.ReadAllLines(output).Skip(1).Select(l => l[(l.IndexOf(',') + 1)..]).ToArray();
             }
             string[] withLabels = Predict(file);
@@ -414,6 +415,13 @@ public sealed class CliCoreTests : IDisposable
             Assert.True(evaluate.ExitCode == 0, evaluate.Stderr);
             Assert.Contains($"{series.Count} labeled rows, 2 classes.", evaluate.Stdout, StringComparison.Ordinal);
         }
+
+        // Series of a third of the training length are still scored, with a note that the file may not be what the model reads.
+        string shorter = Path.Combine(_work, "gun-short.csv");
+        File.WriteAllLines(shorter, series.Select(s => string.Join(',', s.Values.Split(',').Take(50))));
+        var shortPredict = Run("predict", "--model", Path.Combine(_work, "Last", "Last.zip"), "--dataset", shorter, "--out", Path.Combine(_work, "short.csv"));
+        Assert.True(shortPredict.ExitCode == 0, shortPredict.Stderr);
+        Assert.Contains("these series have 50 steps per channel", shortPredict.Stdout, StringComparison.Ordinal);
     }
 
     [Fact]
