@@ -347,7 +347,9 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
         if (train.Kind != DatasetKind.Table)
             return DatasetReader.Load(ml, settings.Task, path, csv, settings.UnlabeledFolder, settings.Strict, settings.Channels, forTraining: false);
         DataViewSchema inputs = ml.Transforms.DropColumns(train.LabelColumn).Fit(train.View).Transform(train.View).Schema;
-        return TableLoader.LoadForModel(path, inputs, csv, train.Layout);
+        // The training file's layout finds the label (by name in a header, by position without one), so a test file
+        // with or without the training file's header is read either way.
+        return TableLoader.LoadForModel(path, inputs, train.Layout is null ? csv : csv with { LabelColumn = null }, train.Layout);
     }
 
     /// <summary>Many distinct numbers as labels look like a quantity to regress; the tool classifies, so it says what it
