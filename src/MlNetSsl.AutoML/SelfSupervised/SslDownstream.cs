@@ -16,6 +16,11 @@ internal static class SslDownstream
     /// that way and 5 s capped, with the shared tables' results unchanged (docs/automl-benchmarks.md).</summary>
     internal const int LinearProbeIterations = 100;
 
+    /// <summary>The final trainer under the label-free objective, which has no labels to tune it with: L-BFGS with ML.NET's
+    /// ridge (L2 1) and no L1. ML.NET's L1 of 1 weighs against a loss summed over the labeled rows, so on two of them (one per
+    /// class) it set every weight to zero and the model gave every row the same scores.</summary>
+    internal static SslDownstreamParameters LabelFreeDefaults => new() { L1Regularization = 0 };
+
     /// <summary>The trainer for <paramref name="parameters"/>, reading a standardized feature vector and a key label.</summary>
     /// <exception cref="InvalidOperationException">The trainer is <see cref="DownstreamTrainer.FineTune"/>, which needs an encoder.</exception>
     public static IEstimator<ITransformer> CreateTrainer(MLContext ml, SslDownstreamParameters parameters, string labelColumn, string featureColumn) =>

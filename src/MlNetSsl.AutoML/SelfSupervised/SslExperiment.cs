@@ -347,16 +347,21 @@ public sealed class SslExperiment
                 "package instead of TorchSharp-cpu, and check CUDA_VISIBLE_DEVICES and the driver); use \"auto\" or \"cpu\".");
         SslInputShape shape = SslSearchSpace.InputShapeOf(_data.Schema, _inputColumnName, _seriesChannels, _imageWidth, _imageHeight);
         // Encoders need numbers where a loader read a missing value: each missing value becomes its slot's mean over the
-        // rows, and the model applies the same replacement to the rows it scores (ML.NET AutoML's way).
+        // rows, and the model applies the same replacement to the rows it scores (ML.NET AutoML's way). The model gets the
+        // replacement also when the training rows have no missing value, so a row to score with one is handled the same
+        // whichever pipeline won (a raw-feature trainer would predict NaN for it, an encoder refuse it).
         IDataView data = _data;
         ITransformer? imputer = null;
         string? imputation = null;
-        if (SslDataset.CountMissing(_data, _inputColumnName) is { Rows: > 0 } missing)
+        if (shape.Kind != SslInputKind.Image)
         {
             imputer = _mlContext.Transforms.ReplaceMissingValues(_inputColumnName, replacementMode: Microsoft.ML.Transforms.MissingValueReplacingEstimator.ReplacementMode.Mean).Fit(_data);
-            data = imputer.Transform(_data);
-            imputation = string.Create(CultureInfo.InvariantCulture, $"{missing.Rows} row(s) of column '{_inputColumnName}' hold missing values " +
-                $"(NaN; the first is row {missing.FirstRow}): each is replaced by its slot's mean, in the trials and in the returned model.");
+            if (SslDataset.CountMissing(_data, _inputColumnName) is { Rows: > 0 } missing)
+            {
+                data = imputer.Transform(_data);
+                imputation = string.Create(CultureInfo.InvariantCulture, $"{missing.Rows} row(s) of column '{_inputColumnName}' hold missing values " +
+                    $"(NaN; the first is row {missing.FirstRow}): each is replaced by its slot's mean, in the trials and in the returned model.");
+            }
         }
         SslDataset dataset = SslDataset.Read(_mlContext, data, _inputColumnName, _labelColumnName, shape);
         if (dataset.LabeledCount == 0)
@@ -465,8 +470,12 @@ public sealed class SslExperiment
                 ? SelectWithinOneStandardError(search.Trials, measures, maximize)
                 : (top, $"The top of the leaderboard, trial {top.TrialId}.");
             SslTrialParameters parameters = best.Parameters.AsType<SslTrialParameters>();
+            // The label-free search leaves the downstream trainer out (nothing to tune it with); its refit uses settings for few labels.
+            if (objective.Kind == SslObjectiveKind.LabelFree) parameters.Downstream = SslDownstream.LabelFreeDefaults;
             ITransformer model = Refit(dataset, runner, best, parameters, search.MaxFidelity, cancellationToken);
-            if (imputer is not null) model = new TransformerChain<ITransformer>(imputer, model);
+            // One flat chain, the imputer first, so the stages are where they are without it (model.OfType<...>() finds them).
+            if (imputer is not null)
+                model = new TransformerChain<ITransformer>(model is IEnumerable<ITransformer> parts ? [imputer, .. parts] : [imputer, model]);
             SslTrialMeasures? bestMeasures = MeasuresOf(measures, best);
             var bestResult = new SslTrialResult(best, model)
             {
@@ -635,7 +644,7 @@ public sealed class SslExperiment
             }
             if (space.Remove(SslSearchSpace.DownstreamOption))
                 notes.Add("The label-free objective does not depend on the downstream trainer, so its options were left out of the search; " +
-                    "the final trainer uses their defaults (" + SslDownstream.Describe(new SslDownstreamParameters()) + ").");
+                    "the final trainer is " + SslDownstream.Describe(SslDownstream.LabelFreeDefaults) + " (no L1, which on a few labeled rows zeroes every weight).");
         }
         return space;
     }

@@ -279,6 +279,53 @@ public sealed class SslExperimentTests : IDisposable
     }
 
     [Fact]
+    public async Task ARowToScoreWithAMissingValueIsImputedAlsoWhenTheTrainingRowsHadNone()
+    {
+        // The first trial is the portfolio's raw-feature L-BFGS, which without the imputer predicted NaN for such a row.
+        var ml = new MLContext(seed: 1);
+        HiggsRow[] rows = StageData.HiggsRows("train", 200);
+        SslExperimentResult result = await ml.SelfSupervisedExperiment()
+            .SetDataset(ml.Data.LoadFromEnumerable(rows))
+            .SetInputColumn("Features")
+            .SetMaxTrials(1)
+            .RunAsync();
+
+        Assert.DoesNotContain(result.Notes, n => n.Contains("hold missing values", StringComparison.Ordinal));
+        HiggsRow[] test = StageData.HiggsRows("test", 20);
+        foreach (HiggsRow row in test.Where((_, i) => i % 2 == 0)) row.Features[3] = float.NaN;
+        float[] predicted = result.BestTrial.Model.Transform(ml.Data.LoadFromEnumerable(test)).GetColumn<float>("PredictedLabel").ToArray();
+        Assert.All(predicted, p => Assert.True(p is 0f or 1f, $"predicted {p}"));
+        foreach (var disposable in ((IEnumerable<ITransformer>)result.BestTrial.Model).OfType<IDisposable>()) disposable.Dispose();
+    }
+
+    [Fact]
+    public async Task OneLabelPerClassStillGivesAClassifierThatUsesTheLabels()
+    {
+        // Two labeled rows, one per class: Auto scores trials label-free, and the refit's L-BFGS then sees two rows. With
+        // ML.NET's L1 of 1 (weighed against a loss summed over two rows) every weight was zero: one score for every row.
+        var ml = new MLContext(seed: 1);
+        HiggsRow[] rows = StageData.HiggsRows("train", 200);
+        int first = Array.FindIndex(rows, r => r.Label == 0f), second = Array.FindIndex(rows, r => r.Label == 1f);
+        for (int i = 0; i < rows.Length; i++)
+            if (i != first && i != second) rows[i].Label = float.NaN;
+        IDataView data = ml.Data.LoadFromEnumerable(rows);
+        SslExperimentResult result = await ml.SelfSupervisedExperiment()
+            .SetDataset(data)
+            .SetInputColumn("Features")
+            .SetSearchSpace(SslSearchSpace.For(data, "Features").WithMethods(SslMethod.Scarf))
+            .SetScheduler(SslScheduler.Asha(minEpochs: 1, maxEpochs: 1))
+            .SetMaxTrials(1)
+            .RunAsync();
+
+        Assert.Equal(SslObjectiveKind.LabelFree, result.Objective!.Kind);
+        IDataView scored = result.BestTrial.Model.Transform(ml.Data.LoadFromEnumerable(StageData.HiggsRows("test", 50)));
+        float[] firstScores = scored.GetColumn<float[]>("Score").Select(s => s[0]).ToArray();
+        Assert.True(firstScores.Distinct().Count() > 10, $"{firstScores.Distinct().Count()} distinct scores over 50 rows");
+        Assert.Equal([0f, 1f], scored.GetColumn<float>("PredictedLabel").Distinct().Order().ToArray());
+        ((IDisposable)((IEnumerable<ITransformer>)result.BestTrial.Model).OfType<SelfSupervisedTransformer>().Single()).Dispose();
+    }
+
+    [Fact]
     public async Task CifarWithFewLabelsSearchesLabelFreeAndReturnsASavedReloadableImagePipeline()
     {
         var ml = new MLContext(seed: 1);
