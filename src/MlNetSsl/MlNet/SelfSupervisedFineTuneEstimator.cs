@@ -112,7 +112,7 @@ public sealed class SelfSupervisedFineTuneEstimator : IEstimator<SelfSupervisedF
         var (raw, labels) = DataViewRows.ReadAll(input, reader, _labelColumn, options.CancellationToken);
         using var labeled = NewDataset(reader.Shape, raw, labels);
         raw.Dispose();
-        CheckLabels(labels!, classCount);
+        CheckLabels(labels!, classCount, classNames);
         options.ClassCount = classCount;
         SslTensorDataset? unlabeled = null;
         try
@@ -156,7 +156,7 @@ public sealed class SelfSupervisedFineTuneEstimator : IEstimator<SelfSupervisedF
     }
 
     // Said in the user's terms (rows and labels) before the engine reports it as an option it never set.
-    private void CheckLabels(int[] labels, int classCount)
+    private void CheckLabels(int[] labels, int classCount, ClassNames classNames)
     {
         int labeled = labels.Count(l => l >= 0);
         const string Marking = "Rows without a label are those whose key is missing: an empty text or NaN mapped by " +
@@ -167,6 +167,16 @@ public sealed class SelfSupervisedFineTuneEstimator : IEstimator<SelfSupervisedF
         if (classCount < 2)
             throw new ArgumentException($"Label column '{_labelColumn}' knows a single class ({labeled} labeled rows); fine-tuning " +
                 $"needs at least 2 classes. {Marking}", "input");
+        // Checked here, not only by the fine-tuner, to name the class by its value rather than its key index.
+        var single = labels.Select((label, row) => (label, row)).Where(p => p.label >= 0).GroupBy(p => p.label)
+            .Where(g => g.Count() == 1).OrderBy(g => g.Key).FirstOrDefault();
+        if (single is not null)
+        {
+            int key = single.Key;
+            string name = key < classNames.Values.Length ? $"'{classNames.Values[key]}' (key {key + 1})" : $"with key {key + 1}";
+            throw new ArgumentException($"Class {name} of label column '{_labelColumn}' has a single labeled row (row {single.First().row}); " +
+                "fine-tuning needs at least 2 per class. Label another row of that class, or drop the class.", "input");
+        }
     }
 
     private SslTensorDataset NewDataset(SslInputShape shape, Tensor raw, int[]? labels)

@@ -271,6 +271,19 @@ public sealed class BadInputMatrixTests : IDisposable
     }
 
     [Fact]
+    public void AClassWithASingleLabeledRowIsNamedByItsValueNotItsKeyIndex()
+    {
+        var rows = StageData.HiggsRows("train", 64).Select(r => new TextLabelRow { Features = r.Features, Label = "background" }).ToArray();
+        rows[5].Label = "signal"; // the second key value (key 2), with a single row
+        var data = _ml.Data.LoadFromEnumerable(rows);
+        var keyed = _ml.Transforms.Conversion.MapValueToKey("LabelKey", "Label").Fit(data).Transform(data);
+        using var stage = _ml.Transforms.SelfSupervised("E", "Features", SslMethod.Scarf, Quick).Fit(keyed);
+
+        var error = Assert.Throws<ArgumentException>(() => _ml.MulticlassClassification.Trainers.SelfSupervisedFineTune(stage, "LabelKey").Fit(keyed));
+        Assert.Contains("Class 'signal' (key 2) of label column 'LabelKey' has a single labeled row (row 5)", error.Message);
+    }
+
+    [Fact]
     public void FineTuningFromADisposedStageThrowsObjectDisposed()
     {
         var data = _ml.Transforms.Conversion.MapValueToKey("LabelKey", "Label").Fit(Higgs(64)).Transform(Higgs(64));
