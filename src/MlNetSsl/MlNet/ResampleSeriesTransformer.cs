@@ -87,6 +87,11 @@ public sealed class ResampleSeriesTransformer : ITransformer, ICanSaveModel
         if (source.Length % channels != 0)
             throw new InvalidDataException($"Row {row} of column '{column}' holds {source.Length} values, not a whole number of steps for " +
                 $"{channels} channels; every channel of a row must have the same length (values are channel after channel).");
+        int infinite = IndexOfInfinity(source);
+        if (infinite >= 0)
+            throw new InvalidDataException($"Row {row} of column '{column}' holds {source[infinite]} at index {infinite} (channel " +
+                $"{infinite / (source.Length / channels)}); no value can be interpolated from an infinity. Replace it with a finite " +
+                "number, or with NaN to have it filled from the value before it.");
         int steps = source.Length / channels;
         float[]? filled = null;
         for (int c = 0; c < channels; c++)
@@ -124,6 +129,13 @@ public sealed class ResampleSeriesTransformer : ITransformer, ICanSaveModel
                 to[j] = (float)(from[left] + (from[right] - from[left]) * fraction);
             }
         }
+    }
+
+    private static int IndexOfInfinity(ReadOnlySpan<float> values)
+    {
+        for (int i = 0; i < values.Length; i++)
+            if (float.IsInfinity(values[i])) return i;
+        return -1;
     }
 
     private static bool HasMissing(ReadOnlySpan<float> values)

@@ -91,7 +91,7 @@ public sealed class SelfSupervisedOptions
     /// <summary>Final learning rate as a fraction of <see cref="LearningRate"/> at the end of the cosine decay. Default 0.01.</summary>
     public double FinalLearningRateFraction { get; set; } = 0.01;
 
-    /// <summary>Maximum global gradient norm per step; 0 turns clipping off. Default 5.</summary>
+    /// <summary>Maximum global gradient norm per step; 0 (or less) turns clipping off. Default 5.</summary>
     public double GradientClipNorm { get; set; } = 5.0;
 
     /// <summary>Seed for weight initialization, shuffling and augmentations; the same seed on the CPU gives the same model. Default 1.</summary>

@@ -92,6 +92,18 @@ public sealed class ResampleSeriesTests
     }
 
     [Fact]
+    public void AnInfinityIsNamedWithItsRowChannelAndIndexNotReportedAsAMissingValueLater()
+    {
+        var ml = new MLContext(0);
+        IDataView data = ml.Data.LoadFromEnumerable(new[] { new Row { Series = [1, 2, 3, 4] }, new Row { Series = [1, 2, 3, float.PositiveInfinity] } });
+        ITransformer model = ml.Transforms.ResampleSeries("Fixed", "Series", channels: 2, length: 3).Fit(data);
+        var error = Assert.Throws<InvalidDataException>(() => Apply(model, data));
+        Assert.Contains("Row 1 of column 'Series'", error.Message, StringComparison.Ordinal);
+        Assert.Contains("at index 3 (channel 1)", error.Message, StringComparison.Ordinal);
+        Assert.Contains("infinity", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void MissingValuesTakeThePreviousValueOfTheirChannel()
     {
         var ml = new MLContext(0);

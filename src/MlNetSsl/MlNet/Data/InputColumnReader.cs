@@ -80,7 +80,9 @@ internal sealed class InputColumnReader
     private static string Hint(DataViewType type) => type switch
     {
         TextDataViewType => "Text must be featurized first (for example Transforms.Text.FeaturizeText) or loaded as images with Transforms.LoadImages.",
-        VectorDataViewType { IsKnownSize: false } => "Give the loader a fixed size (for example [LoadColumn(0, 27)] or TextLoader ranges) so every row has the same length.",
+        VectorDataViewType { IsKnownSize: false } => "Give the loader a fixed size (for example [LoadColumn(0, 27)] or TextLoader ranges; " +
+            "[VectorType(28)] on a class for LoadFromEnumerable) so every row has the same length; series of different lengths " +
+            "are brought to one with Transforms.ResampleSeries.",
         _ => "Convert numbers with Transforms.Conversion.ConvertType to Single and join columns with Transforms.Concatenate.",
     };
 
