@@ -353,7 +353,7 @@ public sealed class SslExperiment
         IDataView data = _data;
         ITransformer? imputer = null;
         string? imputation = null;
-        if (shape.Kind != SslInputKind.Image)
+        if (_data.Schema[_inputColumnName].Type is VectorDataViewType)
         {
             imputer = _mlContext.Transforms.ReplaceMissingValues(_inputColumnName, replacementMode: Microsoft.ML.Transforms.MissingValueReplacingEstimator.ReplacementMode.Mean).Fit(_data);
             if (SslDataset.CountMissing(_data, _inputColumnName) is { Rows: > 0 } missing)

@@ -19,10 +19,11 @@ internal sealed record RunSettings
     public string? DecimalMarker { get; init; }
     public IReadOnlyList<string> IgnoreColumns { get; init; } = [];
 
-    /// <summary>Tables: the training file's columns in order (as the model names them) and the label's index among them,
-    /// so files to score without that header are matched by position. Recorded, not read back by a replay.</summary>
+    /// <summary>Tables: the training file's columns in order (as the model names them), so predict, evaluate and embed match
+    /// a file without that header by position. A replay records them again from its own data.</summary>
     public IReadOnlyList<string>? TableColumns { get; init; }
 
+    /// <summary>Tables: the label column's index among <see cref="TableColumns"/>.</summary>
     public int? TableLabelIndex { get; init; }
     public string UnlabeledFolder { get; init; } = "unlabeled";
     public bool Strict { get; init; }
