@@ -473,9 +473,14 @@ public sealed class SslExperiment
             // The label-free search leaves the downstream trainer out (nothing to tune it with); its refit uses settings for few labels.
             if (objective.Kind == SslObjectiveKind.LabelFree) parameters.Downstream = SslDownstream.LabelFreeDefaults;
             ITransformer model = Refit(dataset, runner, best, parameters, search.MaxFidelity, cancellationToken);
-            // One flat chain, the imputer first, so the stages are where they are without it (model.OfType<...>() finds them).
+            // One flat chain, so the stages are where they are without the imputer (model.OfType<...>() finds them), and the
+            // imputer after the label-to-key map the model starts with (callers take that map off to predict without labels).
             if (imputer is not null)
-                model = new TransformerChain<ITransformer>(model is IEnumerable<ITransformer> parts ? [imputer, .. parts] : [imputer, model]);
+            {
+                ITransformer[] parts = model is IEnumerable<ITransformer> chain ? [.. chain] : [model];
+                model = new TransformerChain<ITransformer>(parts is [Microsoft.ML.Transforms.ValueToKeyMappingTransformer labelMap, .. var rest]
+                    ? [labelMap, imputer, .. rest] : [imputer, .. parts]);
+            }
             SslTrialMeasures? bestMeasures = MeasuresOf(measures, best);
             var bestResult = new SslTrialResult(best, model)
             {
