@@ -158,8 +158,12 @@ internal static class ImageFolder
     // Files of the folder and of its sub-folders, depth first, each folder once (linked folders are followed).
     private static List<string> ImagesUnder(string folder, HashSet<string> visited, List<string> otherFormats)
     {
-        var files = Directory.EnumerateFiles(folder).Where(f => Extensions.Contains(Path.GetExtension(f))).ToList();
-        otherFormats.AddRange(Directory.EnumerateFiles(folder).Where(f => UnreadableImageExtensions.Contains(Path.GetExtension(f))));
+        var files = new List<string>();
+        foreach (string file in Directory.EnumerateFiles(folder))
+        {
+            if (Extensions.Contains(Path.GetExtension(file))) files.Add(file);
+            else if (UnreadableImageExtensions.Contains(Path.GetExtension(file))) otherFormats.Add(file);
+        }
         foreach (string sub in Directory.EnumerateDirectories(folder))
         {
             try
