@@ -104,8 +104,9 @@ internal static class ImagesAsUserBenchmark
 
     /// <summary>The recipe at smaller sizes: every encoder length with every FixMatch length, each fine-tuned on all the
     /// labels and scored on the test images, to see what an encoder epoch and a fine-tuning epoch are each worth. Each
-    /// encoder's linear probe (L-BFGS maximum entropy on its embedding, as the experiment's probe) is scored beside it
-    /// (FixMatch epochs 0), and each fine-tuning runs with <paramref name="seeds"/> seeds, to see its spread.</summary>
+    /// encoder's linear probe (L-BFGS maximum entropy on its embedding, with ML.NET's L1 of 1 and without L1, the
+    /// label-free objective's final probe) is scored beside it (FixMatch epochs 0; give no FixMatch epochs, "3,8:", for
+    /// probes only), and each fine-tuning runs with <paramref name="seeds"/> seeds, to see its spread.</summary>
     private static void RunRecipeGrid(MLContext ml, Benchmark data, int[] encoderEpochs, int[] fixMatchEpochs, int seeds)
     {
         var keys = ml.Transforms.Conversion.MapValueToKey("LabelKey", "Label").Fit(data.Train);
@@ -119,13 +120,17 @@ internal static class ImagesAsUserBenchmark
             using SelfSupervisedTransformer stage = ml.Transforms.SelfSupervised("Features", data.InputColumn, SslMethod.SimClr,
                 o => o.Epochs = epochs).Fit(data.Train);
             double pretrainSeconds = clock.Elapsed.TotalSeconds;
-            clock.Restart();
-            ITransformer probe = stage.Append(ml.Transforms.Conversion.MapValueToKey("Label")
-                .Append(ml.MulticlassClassification.Trainers.LbfgsMaximumEntropy())
-                .Append(ml.Transforms.Conversion.MapKeyToValue("PredictedLabel"))
-                .Fit(stage.Transform(labeled)));
-            Console.WriteLine($"| {epochs} | {pretrainSeconds:0} s | 0 (linear probe) | - | {clock.Elapsed.TotalSeconds:0} s | {100 * data.TestAccuracy(probe):0.0} | " +
-                $"{File.ReadAllText("/proc/loadavg").Split(' ')[0]} |");
+            // ML.NET's defaults (L1 1, L2 1), and the label-free objective's final probe (no L1).
+            foreach (float l1 in new[] { 1f, 0f })
+            {
+                clock.Restart();
+                ITransformer probe = stage.Append(ml.Transforms.Conversion.MapValueToKey("Label")
+                    .Append(ml.MulticlassClassification.Trainers.LbfgsMaximumEntropy(l1Regularization: l1, l2Regularization: 1))
+                    .Append(ml.Transforms.Conversion.MapKeyToValue("PredictedLabel"))
+                    .Fit(stage.Transform(labeled)));
+                Console.WriteLine($"| {epochs} | {pretrainSeconds:0} s | 0 (linear probe, L1 {l1}, L2 1) | - | {clock.Elapsed.TotalSeconds:0} s | " +
+                    $"{100 * data.TestAccuracy(probe):0.0} | {File.ReadAllText("/proc/loadavg").Split(' ')[0]} |");
+            }
             foreach (int fineTuneEpochs in fixMatchEpochs)
             {
                 for (int seed = 1; seed <= seeds; seed++)

@@ -167,7 +167,7 @@ static string CpuModel() => File.Exists("/proc/cpuinfo")
     : "unknown CPU";
 
 static string LoadAverage() => File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Split(' ')[0] : "n/a";
-static int[] Ints(string list) => list.Split(",").Select(x => int.Parse(x, CultureInfo.InvariantCulture)).ToArray();
+static int[] Ints(string list) => list.Split(",", StringSplitOptions.RemoveEmptyEntries).Select(x => int.Parse(x, CultureInfo.InvariantCulture)).ToArray();
 
 /// <summary>One dataset with its hidden labels, test rows and grid space.</summary>
 internal sealed class Benchmark
