@@ -374,7 +374,6 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
         IDataView predictions = model.Transform(data.View);
         string[] predicted = predictions.GetColumn<ReadOnlyMemory<char>>("PredictedLabel").Select(v => v.ToString()).ToArray();
         float[][] scores = predictions.GetColumn<VBuffer<float>>("Score").Select(v => v.DenseValues().ToArray()).ToArray();
-        var index = classNames.Select((name, i) => (name, i)).ToDictionary(p => p.name, p => p.i, StringComparer.Ordinal);
         Func<string, int?> classOf = ClassMatcher(classNames);
         // Each label the model never saw gets its own index below -1 (-1: a prediction outside the classes), so
         // macro-accuracy counts each such class once.
@@ -382,7 +381,7 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
             .Select((label, k) => (label, k)).ToDictionary(p => p.label, p => -2 - p.k, StringComparer.Ordinal);
         return Enumerable.Range(0, data.Count)
             .Select(r => new TestMetrics.Scored(classOf(data.Labels[r]) ?? unseen[data.Labels[r]],
-                index.GetValueOrDefault(predicted[r], -1), scores[r]))
+                classOf(predicted[r]) ?? -1, scores[r]))
             .ToList();
     }
 
