@@ -73,8 +73,17 @@ public sealed class SelfSupervisedTransformer : ITransformer, ICanSaveModel, IDi
     /// <summary>Length of the embedding vector.</summary>
     public int EmbeddingSize => Encoder.EmbeddingSize;
 
-    /// <summary>The encoder's architecture settings.</summary>
-    public EncoderOptions EncoderOptions => _model.EncoderOptions.Clone();
+    /// <summary>The encoder's architecture settings (a copy), with <see cref="EncoderOptions.Kind"/> resolved to the
+    /// architecture that was built (never <see cref="EncoderKind.Auto"/> unless a registered encoder was named).</summary>
+    public EncoderOptions EncoderOptions
+    {
+        get
+        {
+            EncoderOptions options = _model.EncoderOptions.Clone();
+            if (options.Name is null) options.Kind = options.ResolveKind(InputShape.Kind);
+            return options;
+        }
+    }
 
     /// <summary>The augmentation policy pretraining used (kept for the record; transforming does not augment).</summary>
     public AugmentationPolicy Augmentations { get; }

@@ -43,6 +43,8 @@ public sealed class StageTrainingTests : IDisposable
         using (var untrained = _ml.Transforms.SelfSupervised("E", "Features", SslMethod.Scarf, o => o.Epochs = 0).Fit(train))
         {
             Assert.Empty(untrained.History);
+            // The options read back name the architecture that was built, not the Auto the options left it at.
+            Assert.Equal(EncoderKind.Mlp, untrained.EncoderOptions.Kind);
             // The input normalization is still learned from the rows, so the untrained stage is a usable featurizer.
             Assert.Equal(20, StageData.Vectors(untrained.Transform(test), "E").Length);
         }
