@@ -251,6 +251,15 @@ public sealed class SearchExperiment
     internal bool WaitsForAbandonedTrials => _waitForAbandonedTrials;
 
     /// <summary>
+    /// <see cref="RunAsync"/> for callers that are not asynchronous; the search runs on the thread pool, so a thread with a
+    /// synchronization context does not deadlock.
+    /// </summary>
+    /// <param name="cancellationToken">Pauses the search (see <see cref="RunAsync"/>).</param>
+    /// <returns>The result of <see cref="RunAsync"/>; its exceptions are thrown as they are, not wrapped.</returns>
+    public SearchResult Run(CancellationToken cancellationToken = default) =>
+        Task.Run(() => RunAsync(cancellationToken), CancellationToken.None).GetAwaiter().GetResult();
+
+    /// <summary>
     /// Runs (or, with a checkpoint folder that already has a journal, resumes) the search until the trial limit, the
     /// time budget, tuner exhaustion or cancellation. Cancellation is a pause: it returns the leaderboard so far with
     /// <see cref="SearchStopReason.Cancelled"/>, and a later run with the same checkpoint folder continues.

@@ -156,6 +156,15 @@ public sealed class MulticlassTrainerExperiment
     }
 
     /// <summary>
+    /// <see cref="RunAsync"/> for callers that are not asynchronous, as ML.NET's <c>AutoMLExperiment.Run()</c>; the search
+    /// runs on the thread pool, so a thread with a synchronization context does not deadlock.
+    /// </summary>
+    /// <param name="cancellationToken">Stops the search early.</param>
+    /// <returns>The result of <see cref="RunAsync"/>; its exceptions are thrown as they are, not wrapped.</returns>
+    public SslExperimentResult Run(CancellationToken cancellationToken = default) =>
+        Task.Run(() => RunAsync(cancellationToken), CancellationToken.None).GetAwaiter().GetResult();
+
+    /// <summary>
     /// Runs (or resumes) the search, then refits the best configuration on all labeled rows.
     /// </summary>
     /// <exception cref="InvalidOperationException">No dataset, unusable columns, or no trial produced a metric.</exception>

@@ -325,6 +325,16 @@ public sealed class SslExperiment
     }
 
     /// <summary>
+    /// <see cref="RunAsync"/> for callers that are not asynchronous (a console app's <c>Main</c>, a notebook cell), as
+    /// ML.NET's <c>AutoMLExperiment.Run()</c> is for its <c>RunAsync</c>. The search runs on the thread pool, so calling
+    /// this from a thread with a synchronization context (a UI thread) does not deadlock; it blocks that thread until done.
+    /// </summary>
+    /// <param name="cancellationToken">Stops the search early (a pause with a checkpoint folder set).</param>
+    /// <returns>The result of <see cref="RunAsync"/>; its exceptions are thrown as they are, not wrapped.</returns>
+    public SslExperimentResult Run(CancellationToken cancellationToken = default) =>
+        Task.Run(() => RunAsync(cancellationToken), CancellationToken.None).GetAwaiter().GetResult();
+
+    /// <summary>
     /// Runs (or resumes) the search, then refits the best configuration into one pipeline: <c>MapValueToKey(label)</c>, the
     /// featurizer (the self-supervised stage, pretrained on every row, or the raw-feature transforms), a mean-variance
     /// normalizer and the trainer fitted on the labeled rows, and <c>MapKeyToValue(PredictedLabel)</c>, so predictions are

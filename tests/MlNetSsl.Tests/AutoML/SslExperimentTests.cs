@@ -27,7 +27,7 @@ public sealed class SslExperimentTests : IDisposable
         IDataView test = ml.Data.LoadFromEnumerable(StageData.HiggsRows("test", 200));
 
         var watch = Stopwatch.StartNew();
-        SslExperimentResult result = await ml.SelfSupervisedExperiment()
+        SslExperimentResult result = ml.SelfSupervisedExperiment()
             .SetDataset(data, labelColumnName: "Label")
             .SetInputColumn("Features")
             .SetSearchSpace(SslSearchSpace.For(data, "Features"))
@@ -35,7 +35,7 @@ public sealed class SslExperimentTests : IDisposable
             .SetTuner(SslTuner.Random)
             .SetScheduler(SslScheduler.Asha(minEpochs: 1, maxEpochs: 3, reduction: 3))
             .SetMaxTrials(6)
-            .RunAsync();
+            .Run(); // the synchronous form a console app's Main calls, as ML.NET's AutoMLExperiment.Run()
         watch.Stop();
 
         foreach (TrialRecord trial in result.Trials) _output.WriteLine(trial.ToString());
@@ -155,6 +155,9 @@ public sealed class SslExperimentTests : IDisposable
         Assert.Contains("NaN or empty text", none.Message);
         Assert.Contains("SslObjective.LabelFree", none.Message);
         Assert.DoesNotContain("class(es)", none.Message);
+        // Run() throws the same exception, not an AggregateException around it.
+        var noneSync = Assert.Throws<InvalidOperationException>(() => Experiment(ml.Data.LoadFromEnumerable(unlabeled), "Features", "Label").Run());
+        Assert.Equal(none.Message, noneSync.Message);
 
         // Text labels, all empty: the same.
         ImageRow[] images = StageData.CifarRows(perClass: 1).Select(r => new ImageRow { ImagePath = r.ImagePath, Label = "" }).ToArray();
