@@ -23,7 +23,11 @@ using MlNetSsl.TestData;
 //   dotnet run -c Release --project tests/MlNetSsl.AutoML.Benchmarks -- tables [--budget S] [--labeled F] [--tables a,b,...] [--metric M]
 //     [--tpe-cost W (the default search with TPE's cost weight W)] [--skip-previous (only the default search)]
 // compares raw LightGBM and L-BFGS with the experiment's defaults and its previous defaults on shared tables (see Tables.cs);
-// --tables basicmotions,gunpoint,italypower,plaid does the same on the shared UEA series (their own train/test splits).
+// --tables basicmotions,gunpoint,italypower,plaid does the same on the shared UEA series (their own train/test splits);
+// --tables proxyA,proxyB,proxyC,proxyD,proxyE on binary tables built from the shared data in the shapes of issue 15's held-out
+// tables (5 features; 2% positives; 61 one-hot; 49 features with 4% positives; 108 one-hot), called exactly as a new user does.
+//   dotnet run -c Release --project tests/MlNetSsl.AutoML.Benchmarks -- proxy-check --table proxyC --configs tests/MlNetSsl.AutoML.Benchmarks/proxy-configs/configsC.tsv --seeds 1,2,3,4
+// runs each configuration of the file (name, tab, parameters JSON) alone with several seeds: CV against test accuracy.
 //   dotnet run -c Release --project tests/MlNetSsl.AutoML.Benchmarks -- portfolio-learn [--kinds Tabular,Image (or Series)] [--image-pools 1000,2000,5000] [--write]
 //     [--measurements FILE (a saved output of an earlier run: order from its measurement rows instead of measuring)]
 //     [--candidates "NAME;NAME" (measure only these; add their rows to a saved output, then --write from it)]
@@ -37,7 +41,7 @@ using MlNetSsl.TestData;
 // ml.SelfSupervisedExperiment() called as a new user calls it, on CIFAR-10 JPEGs or MNIST PNGs (see ImagesAsUser.cs); --recipe-grid SIMCLR_EPOCHS:FIXMATCH_EPOCHS runs only the recipe,
 // at every pair of those lengths.
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
-if (args.Length > 0 && args[0] is "images-as-user" or "portfolio-learn" or "tables")
+if (args.Length > 0 && args[0] is "images-as-user" or "portfolio-learn" or "tables" or "proxy-check")
 {
     if (Option("--threads", null) is { } commandThreads) SslEnvironment.CpuThreads = int.Parse(commandThreads, CultureInfo.InvariantCulture);
     SslEnvironment.EnsureInitialized();
@@ -62,6 +66,9 @@ if (args.Length > 0 && args[0] == "portfolio-learn")
         int.Parse(Option("--fine-tune-folds", "0")!, CultureInfo.InvariantCulture), int.Parse(Option("--folds", "0")!, CultureInfo.InvariantCulture),
         Option("--from-rows", null)?.Split(',').Select(p => p.Split('=')).ToDictionary(p => p[0], p => long.Parse(p[1], CultureInfo.InvariantCulture)));
 }
+if (args.Length > 0 && args[0] == "proxy-check")
+    return await ProxyCheck.RunAsync(Option("--data", null) ?? FindSharedData(), Option("--table", "proxyC")!, Option("--configs", "configs.tsv")!,
+        Ints(Option("--seeds", "1,2,3")!));
 if (args.Length > 0 && args[0] == "tables")
 {
     return await TablesBenchmark.RunAsync(Option("--data", null) ?? FindSharedData(), uint.Parse(Option("--budget", "60")!, CultureInfo.InvariantCulture),
@@ -71,7 +78,7 @@ if (args.Length > 0 && args[0] == "tables")
 }
 if (args.Length == 0 || args[0] is not ("higgs" or "cifar"))
 {
-    Console.Error.WriteLine("Usage: dotnet run -c Release --project tests/MlNetSsl.AutoML.Benchmarks -- <higgs|cifar|tables|images-as-user|portfolio-learn> [--budget S] [--pool N] " +
+    Console.Error.WriteLine("Usage: dotnet run -c Release --project tests/MlNetSsl.AutoML.Benchmarks -- <higgs|cifar|tables|images-as-user|portfolio-learn|proxy-check> [--budget S] [--pool N] " +
         "[--labeled F] [--test N] [--max-epochs E] [--grid-fraction G] [--data DIR] [--work DIR] [--threads T]");
     return 2;
 }

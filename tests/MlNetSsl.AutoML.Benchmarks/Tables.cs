@@ -42,9 +42,24 @@ internal static class TablesBenchmark
                 Console.WriteLine(rows[^1]);
             }
 
+            if (table.Name.StartsWith("proxy", StringComparison.Ordinal))
+            {
+                // The binary trainer a reviewer may call instead (bool label, default options).
+                var clock = Stopwatch.StartNew();
+                var toBool = ml.Transforms.CustomMapping<TableRow, BoolLabel>((input, output) => output.BinaryLabel = input.Label == 1f, null);
+                ITransformer model = toBool.Append(ml.BinaryClassification.Trainers.LightGbm(labelColumnName: "BinaryLabel")).Fit(labeled);
+                IDataView scored = model.Transform(test);
+                float[] predicted = scored.GetColumn<bool>("PredictedLabel").Select(b => b ? 1f : 0f).ToArray();
+                (double accuracy, double balanced) = table.ScorePredictions(predicted);
+                rows.Add($"| {table.Name} | raw binary LightGBM (defaults) | {clock.Elapsed.TotalSeconds:0.0} s | - | - | {100 * accuracy:0.0} | {100 * balanced:0.0} | - |");
+                Console.WriteLine(rows[^1]);
+            }
+
             foreach (bool previous in skipPrevious ? new[] { false } : new[] { true, false })
             {
-                SslExperiment experiment = ml.SelfSupervisedExperiment()
+                SslExperiment experiment = table.Name.StartsWith("proxy", StringComparison.Ordinal)
+                    ? ml.SelfSupervisedExperiment().SetDataset(train).SetInputColumn("Features").SetTrainingTimeInSeconds(budget)
+                    : ml.SelfSupervisedExperiment()
                     .SetDataset(train).SetInputColumn("Features", table.SeriesChannels).SetTrainingTimeInSeconds(budget).SetOptimizingMetric(metric);
                 // The default search with a cost-aware TPE after the portfolio (SetTuner turns the portfolio off; SetPortfolio keeps it).
                 if (!previous && tpeCostWeight is double weight)
@@ -61,6 +76,8 @@ internal static class TablesBenchmark
                     $"{100 * accuracy:0.0} | {100 * balanced:0.0} | {result.BestPipelineDescription} |");
                 Console.WriteLine(rows[^1]);
                 Console.WriteLine($"  {result.ObjectiveExplanation} {result.SelectionExplanation}");
+                Console.WriteLine($"  stop: {result.StopReason}; search elapsed {result.Elapsed.TotalSeconds:0.0} s; Run() wall {seconds:0.0} s; best trial {result.BestTrial.TrialId}");
+                foreach (string note in result.Notes) Console.WriteLine($"  note: {note}");
                 if (!previous)
                 {
                     foreach (TrialRecord trial in result.Trials.OrderBy(t => t.TrialId))
@@ -70,7 +87,7 @@ internal static class TablesBenchmark
                         string what = p.Features is SslFeatureSource.RawFeatures ? $"raw {p.Downstream.Trainer}"
                             : $"{p.Features} {p.Pretraining.Method} {p.Pretraining.Epochs} ep {p.Downstream.Trainer}";
                         trials.Add($"| {table.Name} | {trial.TrialId} | {what} | {trial.Status} | " +
-                            $"{(trial.Metric is double value ? $"{100 * value:0.0} +/- {100 * (m?.MetricStandardError ?? 0):0.0}" : trial.ErrorMessage)} | {trial.Duration.TotalSeconds:0.0} s |");
+                            $"{(trial.Metric is double value ? $"{100 * value:0.0} +/- {100 * (m?.MetricStandardError ?? 0):0.0}" : trial.ErrorMessage)} | {trial.Duration.TotalSeconds:0.0} s | {System.Text.Json.JsonSerializer.Serialize(trial.Parameters)} |");
                     }
                 }
                 foreach (var stage in ((IEnumerable<ITransformer>)result.BestTrial.Model).OfType<IDisposable>()) stage.Dispose();
@@ -156,9 +173,10 @@ internal static class TablesBenchmark
         }
 
         /// <summary>Accuracy and balanced accuracy (mean per-class recall) of the predictions against the test labels.</summary>
-        public (double Accuracy, double Balanced) Score(IDataView scored)
+        public (double Accuracy, double Balanced) Score(IDataView scored) => ScorePredictions(scored.GetColumn<float>("PredictedLabel").ToArray());
+
+        public (double Accuracy, double Balanced) ScorePredictions(float[] predicted)
         {
-            float[] predicted = scored.GetColumn<float>("PredictedLabel").ToArray();
             float[] actual = Test.Select(r => r.Label).ToArray();
             double accuracy = predicted.Zip(actual).Count(p => p.First == p.Second) / (double)actual.Length;
             double balanced = actual.Distinct().Average(c =>
@@ -220,6 +238,8 @@ internal static class TablesBenchmark
                         .Select(l => l.Split('\t').Select(Parse).ToArray()).ToArray();
                     return new Table(name, "HIGGS (binary)", lines.Select(v => v[1..]).ToArray(), lines.Select(v => v[0]).ToArray(), labeledFraction);
                 }
+                case "proxyA" or "proxyB" or "proxyC" or "proxyD" or "proxyE":
+                    return LoadProxy(dataRoot, name, labeledFraction);
                 case "basicmotions" or "gunpoint" or "italypower" or "plaid":
                     return LoadSeries(dataRoot, name, labeledFraction);
                 default:
@@ -252,10 +272,107 @@ internal static class TablesBenchmark
                 Flat(test), testLabels.Select(l => (float)l).ToArray(), labeledFraction, channels);
         }
 
+        /// <summary>Proxies of the reviewer's binary tables (A: 5 numeric; B: 6 features, 2% positives; C: 61 one-hot;
+        /// D: 49 features, 4% positives; E: 108 one-hot), built deterministically from the shared data.</summary>
+        private static Table LoadProxy(string dataRoot, string name, double labeledFraction)
+        {
+            static float Parse(string value) => float.Parse(value, CultureInfo.InvariantCulture);
+            float[][] Higgs(bool withTest) => File.ReadLines(Path.Combine(dataRoot, "higgs", "binary.train"))
+                .Concat(withTest ? File.ReadLines(Path.Combine(dataRoot, "higgs", "binary.test")) : [])
+                .Where(l => l.Length > 0).Select(l => l.Split('\t').Select(Parse).ToArray()).ToArray();
+            // Keeps every negative and as many positives (in a seeded order) as give the share asked for.
+            static (float[][], float[]) Subsample(float[][] x, float[] y, double positiveShare, int seed)
+            {
+                var random = new Random(seed);
+                int negatives = y.Count(v => v == 0);
+                int keepPositives = (int)Math.Round(positiveShare / (1 - positiveShare) * negatives);
+                var keep = new HashSet<int>(Enumerable.Range(0, y.Length).Where(i => y[i] == 1).OrderBy(_ => random.Next()).Take(keepPositives));
+                int[] rows = Enumerable.Range(0, y.Length).Where(i => y[i] == 0 || keep.Contains(i)).ToArray();
+                return (rows.Select(i => x[i]).ToArray(), rows.Select(i => y[i]).ToArray());
+            }
+            // Quantile bins per column (thresholds at the column's quantiles), one-hot encoded.
+            static float[][] OneHot(float[][] x, int[] bins)
+            {
+                var columns = new List<Func<float[], float[]>>();
+                for (int c = 0; c < bins.Length; c++)
+                {
+                    int column = c, count = bins[c];
+                    float[] sorted = x.Select(r => r[column]).Order().ToArray();
+                    float[] cuts = Enumerable.Range(1, count - 1).Select(k => sorted[(int)((long)k * sorted.Length / count)]).ToArray();
+                    columns.Add(r =>
+                    {
+                        var v = new float[count];
+                        int b = 0;
+                        while (b < cuts.Length && r[column] >= cuts[b]) b++;
+                        v[b] = 1;
+                        return v;
+                    });
+                }
+                return x.Select(r => columns.SelectMany(f => f(r)).ToArray()).ToArray();
+            }
+            static (float[][], float[]) Take(float[][] x, float[] y, int count, int seed)
+            {
+                var random = new Random(seed);
+                int[] rows = Enumerable.Range(0, y.Length).OrderBy(_ => random.Next()).Take(count).Order().ToArray();
+                return (rows.Select(i => x[i]).ToArray(), rows.Select(i => y[i]).ToArray());
+            }
+            switch (name)
+            {
+                case "proxyA":
+                {
+                    float[][] h = Higgs(false);
+                    return new Table(name, "proxy A: HIGGS first 5 features (binary)", h.Select(v => v[1..6]).ToArray(), h.Select(v => v[0]).ToArray(), labeledFraction);
+                }
+                case "proxyB":
+                {
+                    // White wine, quality >= 8 against the rest, positives cut to 2%; 6 of the 11 features.
+                    var lines = File.ReadLines(Path.Combine(dataRoot, "tabular", "winequality-white.csv")).Where(l => l.Length > 0).Select(l => l.Split(',')).ToArray();
+                    int[] pick = [1, 4, 5, 6, 7, 10];
+                    var (x, y) = Subsample(lines.Select(v => pick.Select(c => Parse(v[c])).ToArray()).ToArray(),
+                        lines.Select(v => Parse(v[11]) >= 8 ? 1f : 0f).ToArray(), 0.02, 5);
+                    return new Table(name, $"proxy B: white wine quality >= 8, {y.Average():P1} positives (binary)", x, y, labeledFraction);
+                }
+                case "proxyC":
+                {
+                    // Abalone, rings >= 10 against the rest; sex one-hot (3) + 6 measurements in 8 quantile bins + 1 in 10 = 61
+                    // one-hot features; 2,858 rows (2,001 training rows).
+                    var lines = File.ReadLines(Path.Combine(dataRoot, "tabular", "abalone.csv")).Where(l => l.Length > 0).Select(l => l.Split(',')).ToArray();
+                    float[][] numeric = OneHot(lines.Select(v => v[1..8].Select(Parse).ToArray()).ToArray(), [8, 8, 8, 8, 8, 8, 10]);
+                    float[][] all = lines.Select((v, i) => new[] { v[0] == "M" ? 1f : 0f, v[0] == "F" ? 1f : 0f, v[0] == "I" ? 1f : 0f }.Concat(numeric[i]).ToArray()).ToArray();
+                    var (x, y) = Take(all, lines.Select(v => Parse(v[8]) >= 10 ? 1f : 0f).ToArray(), 2858, 3);
+                    return new Table(name, $"proxy C: abalone rings >= 10, 61 one-hot, {y.Average():P1} positives (binary)", x, y, labeledFraction);
+                }
+                case "proxyD":
+                {
+                    // HIGGS 28 features + 14 products of neighbouring columns + 7 Gaussian noise columns = 49; positives cut to 4%.
+                    float[][] h = Higgs(false);
+                    var noise = new Random(11);
+                    float Gaussian() => (float)(Math.Sqrt(-2 * Math.Log(1 - noise.NextDouble())) * Math.Cos(2 * Math.PI * noise.NextDouble()));
+                    float[][] wide = h.Select(v => v[1..].Concat(Enumerable.Range(0, 14).Select(k => v[1 + 2 * k] * v[2 + 2 * k]))
+                        .Concat(Enumerable.Range(0, 7).Select(_ => Gaussian())).ToArray()).ToArray();
+                    var (x, y) = Subsample(wide, h.Select(v => v[0]).ToArray(), 0.04, 7);
+                    return new Table(name, $"proxy D: HIGGS 28 + 14 products + 7 noise, {y.Average():P1} positives (binary)", x, y, labeledFraction);
+                }
+                default:
+                {
+                    // HIGGS train + test (7,500 rows, the most there is: 5,250 training rows, not 8,000), first 27 columns in
+                    // 4 quantile bins = 108 one-hot features.
+                    float[][] h = Higgs(true);
+                    return new Table(name, "proxy E: HIGGS 27 columns x 4 quantile bins, 108 one-hot (binary)",
+                        OneHot(h.Select(v => v[1..28]).ToArray(), Enumerable.Repeat(4, 27).ToArray()), h.Select(v => v[0]).ToArray(), labeledFraction);
+                }
+            }
+        }
+
         private sealed class VariableRow
         {
             public float[] Values { get; set; } = [];
         }
+    }
+
+    internal sealed class BoolLabel
+    {
+        public bool BinaryLabel { get; set; }
     }
 
     internal sealed class TableRow

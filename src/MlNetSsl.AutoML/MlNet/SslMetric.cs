@@ -155,8 +155,12 @@ internal static class MetricCalculator
         }
         double deviation = StandardDeviation(foldValues);
         double error = foldValues.Count > 0 ? deviation / Math.Sqrt(foldValues.Count) : 0;
-        // One or two fold values (a hold-out) say little about the spread: the rows they hold do.
-        if (foldValues.Count < 3 && repetitions.Count == 1)
+        // One or two fold values (a hold-out) say little about the spread: the rows they hold do. Nor do folds that all score
+        // the same: on an imbalanced table a model that predicts the majority class scores its share exactly in every
+        // stratified fold (a 0 standard error at 240 labels, 4% positives), and the one-standard-error rule then took a
+        // pretrained probe that tied on 0.958 over raw LightGBM one row behind (95.0% against 96.1% test accuracy). There
+        // the error is the bootstrap's over the pooled rows of the first repetition (0 still where every row is right).
+        if ((foldValues.Count < 3 && repetitions.Count == 1) || (deviation == 0 && repetitions.Count > 0))
             error = BootstrapStandardError(metric, repetitions[0], classCount, positiveKey);
         return new MetricEstimate(pooledValues.Average(), deviation, error, foldValues.ToArray(), pooledAccuracies.Average());
     }

@@ -80,8 +80,10 @@ internal sealed class SslTrialRunner : ITrialRunner
         // priced from one from a 10-epoch encoder); a longer fine-tuning reuses the cached encoder, so only the shorter
         // version's time past its pretraining scales.
         Parameters costKey = SslSearchSpace.WithoutTrainingEpochs(request.Parameters);
-        if (uncapped && epochs is int wanted && _costs.TryGetValue(costKey, out var shorter) && wanted > shorter.Epochs
-            && WhyNotStarted(request, parameters, shorter, wanted) is string why)
+        // A capped one (the lengthened version of a TPE incumbent) is priced against its cap as well: unpriced, a 23-epoch
+        // probe's 18 s led to 50-, 37- and 29-epoch versions cut at caps of 14, 7 and 4 s, 25 s of a 90 s budget for nothing.
+        if (epochs is int wanted && _costs.TryGetValue(costKey, out var shorter) && wanted > shorter.Epochs
+            && WhyNotStarted(request, parameters, shorter, wanted, uncapped ? null : cap) is string why)
             return Task.FromException<double>(new TrialNotStartedException(why));
         using var capped = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         if (cap is TimeSpan limit) capped.CancelAfter(limit > TimeSpan.Zero ? limit : TimeSpan.Zero);
@@ -111,11 +113,15 @@ internal sealed class SslTrialRunner : ITrialRunner
     /// the refit (its own should it win, else the best so far's) would need more than the budget left; null when they fit
     /// or there is no budget.</summary>
     internal string? WhyNotStarted(TrialRequest request, SslTrialParameters parameters, (int Epochs, double Seconds, double PretrainingSeconds) shorter,
-        int wanted)
+        int wanted, TimeSpan? cap = null)
     {
         if (request.RemainingBudget is not TimeSpan searchLeft) return null;
         bool fineTuning = SslSearchSpace.LengthensFineTuning(request.Parameters);
         double predicted = PredictedSeconds(shorter, wanted, fineTuning);
+        if (cap is TimeSpan limit && predicted > limit.TotalSeconds)
+            return string.Create(CultureInfo.InvariantCulture,
+                $"Trial {request.TrialId} was not started: at {wanted} epochs it would need about {predicted:0} s (its {shorter.Epochs}-epoch version " +
+                $"took {shorter.Seconds:0.#} s; {LengtheningCostMargin:0.##}x per epoch as margin), more than its time cap of {limit.TotalSeconds:0.#} s.");
         double pastPretraining = Math.Max(0, shorter.Seconds - shorter.PretrainingSeconds) * (fineTuning ? (double)wanted / shorter.Epochs : 1);
         double ownRefit = RefitSeconds(parameters, pastPretraining);
         double kept = request.ReservedAfterSearch.TotalSeconds;

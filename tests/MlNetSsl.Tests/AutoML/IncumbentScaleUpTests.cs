@@ -181,6 +181,13 @@ public sealed class IncumbentScaleUpTests
             Assert.Contains("would need about 245 s", why, StringComparison.Ordinal);
             Assert.Contains("then about 122 s for the refit (its own, should it win: 122 s; the best so far's: 61 s), more than the 308 s", why, StringComparison.Ordinal);
             Assert.Null(runner.WhyNotStarted(Request(339), longer.AsType<SslTrialParameters>(), (10, 82, 0.4), 25));
+            // A capped version (a TPE incumbent's) is also priced against its cap: 245 s does not fit a 150 s cap, so it is
+            // not started rather than cut at the cap with nothing to show; a 250 s cap lets it run.
+            string? overCap = runner.WhyNotStarted(Request(339), longer.AsType<SslTrialParameters>(), (10, 82, 0.4), 25, TimeSpan.FromSeconds(150));
+            Assert.NotNull(overCap);
+            Assert.Contains("would need about 245 s", overCap, StringComparison.Ordinal);
+            Assert.Contains("more than its time cap of 150 s", overCap, StringComparison.Ordinal);
+            Assert.Null(runner.WhyNotStarted(Request(339), longer.AsType<SslTrialParameters>(), (10, 82, 0.4), 25, TimeSpan.FromSeconds(250)));
         }
         finally
         {

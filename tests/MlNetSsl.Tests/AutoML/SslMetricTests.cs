@@ -36,6 +36,20 @@ public sealed class SslMetricTests
     }
 
     [Fact]
+    public void FoldsThatAllScoreTheSameStillHaveTheErrorOfTheirRows()
+    {
+        // Three stratified folds of a majority-class model: every fold scores 3/4, so the folds' spread is 0; the rows are
+        // still 12, and the bootstrap over them gives the error (about sqrt(0.75 * 0.25 / 12) = 0.125).
+        FoldPredictions Fold() => new([1, 1, 1, 2], [1, 1, 1, 1], [[0.9f, 0.1f], [0.9f, 0.1f], [0.9f, 0.1f], [0.9f, 0.1f]]);
+        FoldPredictions[] folds = [Fold(), Fold(), Fold()];
+        MetricEstimate estimate = MetricCalculator.Estimate(SslMetric.Accuracy, [folds], 2, 1);
+        Assert.Equal(0.75, estimate.Value, 12);
+        Assert.Equal(0, estimate.StandardDeviation, 12);
+        Assert.Equal(MetricCalculator.BootstrapStandardError(SslMetric.Accuracy, folds, 2, 1), estimate.StandardError, 12);
+        Assert.InRange(estimate.StandardError, 0.08, 0.17);
+    }
+
+    [Fact]
     public void EstimatePoolsPredictionsAndTakesTheSpreadFromFolds()
     {
         // Fold A: rows 0 and 2 (both right, accuracy 1); fold B: rows 1, 3, 4 (one right, 1/3).
