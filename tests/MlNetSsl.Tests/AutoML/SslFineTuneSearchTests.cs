@@ -52,7 +52,7 @@ public sealed class SslFineTuneSearchTests : IDisposable
     }
 
     [Fact]
-    public void EachFoldTrainsWithItsOwnLabelsHiddenAndEveryOtherLabelKept()
+    public void EachFoldTrainsWithoutItsOwnRowsAndWithEveryOtherLabelKept()
     {
         // Rows 1 and 4 were never labeled; the five labeled rows fall into folds 0, 1, 0, 2, 1 in row order.
         uint[] keys = [2, 0, 1, 3, 0, 1, 2];
@@ -61,6 +61,10 @@ public sealed class SslFineTuneSearchTests : IDisposable
         Assert.Equal([2u, 0, 0, 3, 0, 1, 0], FineTuneCrossValidation.TrainingKeys(keys, foldOfLabeledRow, fold: 1));
         Assert.Equal([2u, 0, 1, 3, 0, 0, 2], FineTuneCrossValidation.TrainingKeys(keys, foldOfLabeledRow, fold: 2));
         Assert.Throws<InvalidOperationException>(() => FineTuneCrossValidation.TrainingKeys(keys, [0, 1], fold: 0));
+        // The fold's own labeled rows are left out of its training rows, not kept as unlabeled rows (FixMatch would fit
+        // its own predictions on them); rows that never had a label stay.
+        Assert.Equal([true, false, false, true, false, false, false], FineTuneCrossValidation.HeldOutRows(keys, foldOfLabeledRow, fold: 0));
+        Assert.Equal([false, false, true, false, false, false, true], FineTuneCrossValidation.HeldOutRows(keys, foldOfLabeledRow, fold: 1));
     }
 
     [Fact]
@@ -152,6 +156,15 @@ public sealed class SslFineTuneSearchTests : IDisposable
         Assert.Equal(filteredKeys, overFilter.GetColumn<uint>("Label").ToArray());
         Assert.Equal(labeledOnly.GetColumn<float[]>("Features").Select(f => f[0]), overFilter.GetColumn<float[]>("Features").Select(f => f[0]));
         Assert.Throws<ArgumentException>(() => new RowKeysDataView(keyed, "Features", keys));
+
+        // Skipped rows are left out: the count, the keys and the features are those of the rows kept, in order.
+        bool[] skip = [false, true, false, false, true, false];
+        var kept = new RowKeysDataView(keyed, "Label", keys, skip);
+        Assert.Equal(4, kept.GetRowCount());
+        Assert.Equal([0u, 1, 0, 2], kept.GetColumn<uint>("Label").ToArray());
+        float[] allFirst = keyed.GetColumn<float[]>("Features").Select(f => f[0]).ToArray();
+        Assert.Equal(new[] { 0, 2, 3, 5 }.Select(i => allFirst[i]), kept.GetColumn<float[]>("Features").Select(f => f[0]));
+        Assert.Throws<ArgumentException>(() => new RowKeysDataView(keyed, "Label", keys, [true]));
     }
 
     [Fact]
