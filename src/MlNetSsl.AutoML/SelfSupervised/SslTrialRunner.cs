@@ -110,8 +110,8 @@ internal sealed class SslTrialRunner : ITrialRunner
     }
 
     /// <summary>Why a longer version of a pipeline, priced from its <paramref name="shorter"/> run, is not started: it and then
-    /// the refit (its own should it win, else the best so far's) would need more than the budget left; null when they fit
-    /// or there is no budget.</summary>
+    /// the refit (its own should it win, else the best so far's) would need more than the budget left, or it alone more than
+    /// its time <paramref name="cap"/>; null when they fit or there is no budget.</summary>
     internal string? WhyNotStarted(TrialRequest request, SslTrialParameters parameters, (int Epochs, double Seconds, double PretrainingSeconds) shorter,
         int wanted, TimeSpan? cap = null)
     {
