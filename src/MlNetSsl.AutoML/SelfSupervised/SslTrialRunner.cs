@@ -118,19 +118,18 @@ internal sealed class SslTrialRunner : ITrialRunner
         if (request.RemainingBudget is not TimeSpan searchLeft) return null;
         bool fineTuning = SslSearchSpace.LengthensFineTuning(request.Parameters);
         double predicted = PredictedSeconds(shorter, wanted, fineTuning);
+        string need = string.Create(CultureInfo.InvariantCulture,
+            $"Trial {request.TrialId} was not started: at {wanted} epochs it would need about {predicted:0} s (its {shorter.Epochs}-epoch version " +
+            $"took {shorter.Seconds:0.#} s, {shorter.PretrainingSeconds:0.#} s of it pretraining; {LengtheningCostMargin:0.##}x per epoch as margin)");
         if (cap is TimeSpan limit && predicted > limit.TotalSeconds)
-            return string.Create(CultureInfo.InvariantCulture,
-                $"Trial {request.TrialId} was not started: at {wanted} epochs it would need about {predicted:0} s (its {shorter.Epochs}-epoch version " +
-                $"took {shorter.Seconds:0.#} s; {LengtheningCostMargin:0.##}x per epoch as margin), more than its time cap of {limit.TotalSeconds:0.#} s.");
+            return string.Create(CultureInfo.InvariantCulture, $"{need}, more than its time cap of {limit.TotalSeconds:0.#} s.");
         double pastPretraining = Math.Max(0, shorter.Seconds - shorter.PretrainingSeconds) * (fineTuning ? (double)wanted / shorter.Epochs : 1);
         double ownRefit = RefitSeconds(parameters, pastPretraining);
         double kept = request.ReservedAfterSearch.TotalSeconds;
         double refit = Math.Max(ownRefit, kept);
         double left = (searchLeft + request.ReservedAfterSearch).TotalSeconds;
         return predicted + refit <= left ? null : string.Create(CultureInfo.InvariantCulture,
-            $"Trial {request.TrialId} was not started: at {wanted} epochs it would need about {predicted:0} s (its {shorter.Epochs}-epoch version " +
-            $"took {shorter.Seconds:0.#} s, {shorter.PretrainingSeconds:0.#} s of it pretraining; {LengtheningCostMargin:0.##}x per epoch as margin), " +
-            $"then about {refit:0} s for the refit (its own, should it win: {ownRefit:0} s; the best so far's: {kept:0} s), " +
+            $"{need}, then about {refit:0} s for the refit (its own, should it win: {ownRefit:0} s; the best so far's: {kept:0} s), " +
             $"more than the {left:0} s of budget left.");
     }
 
