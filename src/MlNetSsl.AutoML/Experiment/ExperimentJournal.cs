@@ -30,6 +30,9 @@ internal enum JournalEventType
 
     /// <summary>The trial runner declined to start a segment (<see cref="TrialNotStartedException"/>).</summary>
     NotStarted,
+
+    /// <summary>The trial runner stopped a segment at its own time limit (<see cref="TrialTimedOutException"/>).</summary>
+    TimedOut,
 }
 
 /// <summary>One journal entry. Times are milliseconds; <see cref="ElapsedMs"/> is the experiment clock when it was written.</summary>

@@ -24,7 +24,7 @@ internal sealed partial class ExperimentRun
     {
         JournalEvent recorded = _journal.Events[_cursor];
         if (recorded.TrialId != trialId || recorded.Fidelity != fidelity
-            || recorded.Type is not (JournalEventType.Result or JournalEventType.Failed or JournalEventType.NotStarted))
+            || recorded.Type is not (JournalEventType.Result or JournalEventType.Failed or JournalEventType.NotStarted or JournalEventType.TimedOut))
             throw JournalMismatch($"the result of trial {trialId} at fidelity {fidelity?.ToString(CultureInfo.InvariantCulture) ?? "full"}", recorded);
         _cursor++;
         var duration = TimeSpan.FromMilliseconds(recorded.DurationMs);
@@ -32,6 +32,7 @@ internal sealed partial class ExperimentRun
         {
             JournalEventType.Result => SegmentOutcome.FromMetric(recorded.Metric ?? throw JournalMismatch("a metric", recorded), duration),
             JournalEventType.NotStarted => SegmentOutcome.NotStarted(recorded.Message ?? "not started"),
+            JournalEventType.TimedOut => SegmentOutcome.TimedOut(recorded.Message ?? "timed out", duration),
             _ => SegmentOutcome.FromFailure(recorded.Message ?? "failed", duration, abandoned: false),
         };
     }

@@ -164,17 +164,18 @@ internal sealed partial class ExperimentRun
 
                 case OutcomeKind.Failed:
                 case OutcomeKind.NotStarted: // declined by its runner: its duration is zero
-                    bool declined = outcome.Kind == OutcomeKind.NotStarted;
+                case OutcomeKind.TimedOut:
+                    (TrialStatus status, JournalEventType journaled, TrialReportKind reported) = Ended(outcome.Kind);
                     trial.Duration += outcome.Duration;
-                    trial.Status = declined ? TrialStatus.NotStarted : TrialStatus.Failed;
+                    trial.Status = status;
                     trial.ErrorMessage = outcome.Message;
                     if (!replayed)
-                        AppendLive(new JournalEvent(declined ? JournalEventType.NotStarted : JournalEventType.Failed, trialId, null, job.Fidelity, null,
+                        AppendLive(new JournalEvent(journaled, trialId, null, job.Fidelity, null,
                             outcome.Message, outcome.Duration.TotalMilliseconds, Elapsed.TotalMilliseconds));
                     _settings.Scheduler.OnFailed(trialId);
                     _settings.Tuner.Update(ToResult(trial));
                     TryDeleteDirectory(StateDirectory(trialId));
-                    Report(declined ? TrialReportKind.NotStarted : TrialReportKind.Failed, trial, job.Fidelity, replayed);
+                    Report(reported, trial, job.Fidelity, replayed);
                     ApplyDecisions(replayed);
                     if (outcome.Abandoned) return SearchStopReason.MemoryLimit;
                     break;
@@ -190,6 +191,23 @@ internal sealed partial class ExperimentRun
     }
 
     private double Loss(double metric) => _settings.Maximize ? -metric : metric;
+
+    /// <summary>How a segment that ended without a metric is recorded, journaled and reported.</summary>
+    private static (TrialStatus Status, JournalEventType Journaled, TrialReportKind Reported) Ended(OutcomeKind kind) => kind switch
+    {
+        OutcomeKind.NotStarted => (TrialStatus.NotStarted, JournalEventType.NotStarted, TrialReportKind.NotStarted),
+        OutcomeKind.TimedOut => (TrialStatus.TimedOut, JournalEventType.TimedOut, TrialReportKind.TimedOut),
+        _ => (TrialStatus.Failed, JournalEventType.Failed, TrialReportKind.Failed),
+    };
+
+    /// <summary>The trial status of an ended segment's journal event (Failed, NotStarted or TimedOut); shared with the
+    /// distributed run.</summary>
+    internal static (TrialStatus Status, TrialReportKind Reported) Ended(JournalEventType type) => type switch
+    {
+        JournalEventType.NotStarted => (TrialStatus.NotStarted, TrialReportKind.NotStarted),
+        JournalEventType.TimedOut => (TrialStatus.TimedOut, TrialReportKind.TimedOut),
+        _ => (TrialStatus.Failed, TrialReportKind.Failed),
+    };
 
     private void ApplyDecisions(bool replayed) => ApplyDecisions(_settings, _trials,
         (kind, trial) => Report(kind, trial, trial.Rungs[^1].Fidelity, replayed),
@@ -305,6 +323,7 @@ internal sealed partial class ExperimentRun
         if (error is TrialNotStartedException declined) return SegmentOutcome.NotStarted(declined.Message);
         // Whatever a trial throws after its token was cancelled is the cancellation surfacing, not a failure.
         if (trialCancellation.IsCancellationRequested) return SegmentOutcome.Stopped(watch.Elapsed);
+        if (error is TrialTimedOutException timedOut) return SegmentOutcome.TimedOut(timedOut.Message, watch.Elapsed);
         return SegmentOutcome.FromFailure($"{error.GetType().Name}: {error.Message}", watch.Elapsed, abandoned: false);
     }
 
@@ -373,6 +392,7 @@ internal sealed partial class ExperimentRun
         Failed,
         Stopped,
         NotStarted,
+        TimedOut,
     }
 
     private readonly record struct SegmentOutcome(OutcomeKind Kind, double Metric, string? Message, TimeSpan Duration, bool Abandoned)
@@ -385,6 +405,9 @@ internal sealed partial class ExperimentRun
 
         /// <summary>Declined by the runner before any work (<see cref="TrialNotStartedException"/>): no time is counted.</summary>
         public static SegmentOutcome NotStarted(string message) => new(OutcomeKind.NotStarted, 0, message, TimeSpan.Zero, false);
+
+        /// <summary>Stopped by the runner at its own time limit (<see cref="TrialTimedOutException"/>): the time it ran counts.</summary>
+        public static SegmentOutcome TimedOut(string message, TimeSpan duration) => new(OutcomeKind.TimedOut, 0, message, duration, false);
     }
 
     internal sealed class TrialState

@@ -4,7 +4,8 @@ namespace MlNetSsl.AutoML;
 /// Thrown by an <see cref="ITrialRunner"/> to decline a segment before doing any work, because by the runner's own estimate
 /// it would not finish in <see cref="TrialRequest.RemainingBudget"/>. The experiment records the trial as
 /// <see cref="TrialStatus.NotStarted"/> with the message (which should say what the segment would need and what was left)
-/// and goes on with other trials; any other exception records it as <see cref="TrialStatus.Failed"/>.
+/// and goes on with other trials; <see cref="TrialTimedOutException"/> records it as <see cref="TrialStatus.TimedOut"/>, and any
+/// other exception as <see cref="TrialStatus.Failed"/>.
 /// </summary>
 public sealed class TrialNotStartedException : Exception
 {

@@ -26,6 +26,11 @@ public enum TrialStatus
     /// by its own estimate the segment would not have finished in the time budget left. No budget was spent on it, and
     /// the search went on with other trials.</summary>
     NotStarted,
+
+    /// <summary>The trial runner stopped the trial's segment at a time limit of its own, such as the per-trial time cap (it
+    /// threw <see cref="TrialTimedOutException"/>): the configuration ran but was too slow for the time it was given. The
+    /// time it ran counts against the budget, and the search went on with other trials.</summary>
+    TimedOut,
 }
 
 /// <summary>A trial's result at one rung.</summary>

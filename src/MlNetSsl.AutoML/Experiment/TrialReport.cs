@@ -24,6 +24,9 @@ public enum TrialReportKind
     /// <summary>A trial's runner declined to start it as it would not fit in the budget left (it is
     /// <see cref="TrialStatus.NotStarted"/>).</summary>
     NotStarted,
+
+    /// <summary>A trial's runner stopped it at its own time limit (it is <see cref="TrialStatus.TimedOut"/>).</summary>
+    TimedOut,
 }
 
 /// <summary>A progress report of an experiment, sent through <see cref="IProgress{T}"/>.</summary>

@@ -211,7 +211,7 @@ public sealed class MulticlassTrainerExperiment
     {
         if (cancellationToken.IsCancellationRequested)
             return new OperationCanceledException("The experiment was cancelled before any trial produced a metric.", cancellationToken);
-        string? failure = search.Trials.FirstOrDefault(t => t.Status == TrialStatus.Failed && t.ErrorMessage is not null)?.ErrorMessage;
+        string? failure = search.Trials.FirstOrDefault(t => t.Status is TrialStatus.Failed or TrialStatus.TimedOut && t.ErrorMessage is not null)?.ErrorMessage;
         return new InvalidOperationException(
             $"No trial produced a metric ({search.Trials.Count} started, stopped by {search.StopReason})." +
             (failure is null ? "" : $" First failure: {failure}"));

@@ -103,7 +103,7 @@ internal sealed class SslTrialRunner : ITrialRunner
         }
         catch (Exception e) when (capped.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
-            throw new TimeoutException(string.Create(CultureInfo.InvariantCulture,
+            throw new TrialTimedOutException(string.Create(CultureInfo.InvariantCulture,
                 $"Trial {request.TrialId} exceeded its time cap of {cap!.Value.TotalSeconds:0.#} s ({fraction:P0} of the " +
                 $"{request.RemainingBudget!.Value.TotalSeconds:0.#} s of budget left when it started)."), e);
         }

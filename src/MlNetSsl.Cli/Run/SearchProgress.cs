@@ -26,7 +26,7 @@ internal sealed class SearchProgress(RunLog log) : IProgress<SslTrialReport>
         if (value.Kind == TrialReportKind.Running) _startedAt.TryAdd(value.Trial.TrialId, value.Elapsed.TotalSeconds);
         string metric = value.Trial.Metric?.ToString("0.0000", CultureInfo.InvariantCulture) ?? "-";
         // Why a trial failed or was not started belongs on its line: a user reading the log sees what to change.
-        string reason = value.Kind is TrialReportKind.Failed or TrialReportKind.NotStarted && value.Trial.ErrorMessage is string why ? $" ({why})" : "";
+        string reason = value.Kind is TrialReportKind.Failed or TrialReportKind.NotStarted or TrialReportKind.TimedOut && value.Trial.ErrorMessage is string why ? $" ({why})" : "";
         string line = string.Create(CultureInfo.InvariantCulture,
             $"[{value.Elapsed.TotalSeconds,5:0}s] trial {value.Trial.TrialId,2} {value.Kind,-13}{(value.IsReplay ? " (from checkpoint)" : "")} " +
             $"epochs {value.Fidelity?.ToString(CultureInfo.InvariantCulture) ?? "-",2} metric {metric}  {TrialDescriptions.Describe(value.Trial, value.Fidelity)}{reason}");

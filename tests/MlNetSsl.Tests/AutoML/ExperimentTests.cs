@@ -296,6 +296,50 @@ public sealed class ExperimentTests : IDisposable
         Assert.Equal(TrialStatus.NotStarted, tuner!.Updates.Single(u => u.TrialId == 1).Status);
     }
 
+    [Fact]
+    public async Task ATrialStoppedAtItsRunnersTimeLimitIsTimedOutNotFailedAndResumesSo()
+    {
+        // The runner stops trial 1 at a limit of its own (as the SSL runner's per-trial time cap does). It is recorded as
+        // TimedOut with the runner's message (no exception type in front: nothing broke) and the time it ran, the search goes
+        // on, and a session resumed from the checkpoint replays it the same way without running it again.
+        var script = Enumerable.Range(0, 3).Select(i => new Parameters().With("id", i)).ToArray();
+        string folder = Path.Combine(_folder, "timed-out");
+        int asked = 0;
+        ScriptedTuner? tuner = null;
+        var reports = new List<TrialReportKind>();
+        SearchExperiment Experiment(int trials) => new SearchExperiment()
+            .SetSearchSpace(new SearchSpace().WithInteger("id", 0, 10))
+            .SetTuner(SslTuner.Custom("ids", (_, _) => tuner = new ScriptedTuner(script)))
+            .SetMaxTrials(trials)
+            .SetCheckpoint(folder)
+            .SetProgress(new SynchronousProgress<SslTrialReport>(r => { if (r.Trial.TrialId == 1) reports.Add(r.Kind); }))
+            .SetTrialRunner(async (request, _) =>
+            {
+                Interlocked.Increment(ref asked);
+                if (request.Parameters.GetInt32("id") != 1) return request.Parameters.GetInt32("id") / 10.0;
+                await Task.Delay(50);
+                throw new TrialTimedOutException("Trial 1 exceeded its time cap of 0.05 s.", new OperationCanceledException());
+            });
+
+        SearchResult first = await Experiment(3).RunAsync();
+        Assert.Equal(new[] { (2, TrialStatus.Completed), (0, TrialStatus.Completed), (1, TrialStatus.TimedOut) },
+            first.Trials.Select(t => (t.TrialId, t.Status)));
+        TrialRecord timedOut = first.Trials[2];
+        Assert.Equal("Trial 1 exceeded its time cap of 0.05 s.", timedOut.ErrorMessage);
+        Assert.True(timedOut.Duration >= TimeSpan.FromMilliseconds(40), $"the time it ran counts: {timedOut.Duration}");
+        Assert.Null(timedOut.Metric);
+        Assert.Equal(TrialStatus.TimedOut, tuner!.Updates.Single(u => u.TrialId == 1).Status);
+        Assert.Equal(new[] { TrialReportKind.Running, TrialReportKind.TimedOut }, reports);
+        Assert.Equal(3, asked);
+
+        reports.Clear();
+        SearchResult resumed = await Experiment(3).RunAsync();
+        Assert.Equal(first.Trials.Select(t => (t.TrialId, t.Status, t.ErrorMessage, t.Duration)),
+            resumed.Trials.Select(t => (t.TrialId, t.Status, t.ErrorMessage, t.Duration)));
+        Assert.Equal(3, asked);
+        Assert.Equal(new[] { TrialReportKind.Running, TrialReportKind.TimedOut }, reports);
+    }
+
     public static TheoryData<string> Tuners => new() { "tpe", "random", "cost-frugal" };
 
     [Theory]

@@ -184,16 +184,19 @@ public sealed class SharedStorageTests : IDisposable
     }
 
     [Fact]
-    public async Task A_trial_its_runner_declines_is_not_started_in_a_shared_search_and_read_back_so()
+    public async Task Trials_their_runner_declines_or_times_out_keep_those_statuses_in_a_shared_search_and_read_back_so()
     {
         string storage = $"Data Source={Path.Combine(_folder, "declined.db")}";
         SearchExperiment Experiment()
         {
-            var (space, tuner) = ScriptedTuner.ForIds(3);
-            return new SearchExperiment().SetSearchSpace(space).SetTuner(tuner).SetMaxTrials(3)
-                .SetTrialRunner((request, _) => request.Parameters.GetInt32("id") == 1
-                    ? throw new TrialNotStartedException("Trial 1 was not started: no room left.")
-                    : Task.FromResult(0.5))
+            var (space, tuner) = ScriptedTuner.ForIds(4);
+            return new SearchExperiment().SetSearchSpace(space).SetTuner(tuner).SetMaxTrials(4)
+                .SetTrialRunner((request, _) => request.Parameters.GetInt32("id") switch
+                {
+                    1 => throw new TrialNotStartedException("Trial 1 was not started: no room left."),
+                    2 => throw new TrialTimedOutException("Trial 2 exceeded its time cap of 1 s."),
+                    _ => Task.FromResult(0.5),
+                })
                 .SetStorage(storage).SetExperimentName("declined");
         }
 
@@ -201,6 +204,9 @@ public sealed class SharedStorageTests : IDisposable
         TrialRecord declined = result.Trials.Single(t => t.TrialId == 1);
         Assert.Equal(TrialStatus.NotStarted, declined.Status);
         Assert.Equal("Trial 1 was not started: no room left.", declined.ErrorMessage);
+        TrialRecord timedOut = result.Trials.Single(t => t.TrialId == 2);
+        Assert.Equal(TrialStatus.TimedOut, timedOut.Status);
+        Assert.Equal("Trial 2 exceeded its time cap of 1 s.", timedOut.ErrorMessage);
         Assert.Equal(2, result.Trials.Count(t => t.Status == TrialStatus.Completed));
         // A process joining the finished search reads the same outcome from the store.
         SearchResult joined = await Experiment().RunAsync();

@@ -198,7 +198,7 @@ internal sealed class DistributedRun
             return false;
         }
         JournalEvent outcome = segment.Failure is string message
-            ? new JournalEvent(segment.NotStarted ? JournalEventType.NotStarted : JournalEventType.Failed, claim.TrialId, null, claim.Fidelity, null, message,
+            ? new JournalEvent(segment.NotStarted ? JournalEventType.NotStarted : segment.TimedOut ? JournalEventType.TimedOut : JournalEventType.Failed, claim.TrialId, null, claim.Fidelity, null, message,
                 segment.Duration.TotalMilliseconds, Elapsed.TotalMilliseconds)
             : new JournalEvent(JournalEventType.Result, claim.TrialId, null, claim.Fidelity, segment.Metric, null, segment.Duration.TotalMilliseconds, Elapsed.TotalMilliseconds);
         await AppendAsync(tx, outcome, CancellationToken.None).ConfigureAwait(false);
@@ -331,14 +331,15 @@ internal sealed class DistributedRun
 
             case JournalEventType.Failed:
             case JournalEventType.NotStarted: // declined by its runner: no time spent
-                bool declined = e.Type == JournalEventType.NotStarted;
+            case JournalEventType.TimedOut:
+                (TrialStatus status, TrialReportKind reported) = ExperimentRun.Ended(e.Type);
                 trial = Known(e);
                 trial.Duration += TimeSpan.FromMilliseconds(e.DurationMs);
-                trial.Status = declined ? TrialStatus.NotStarted : TrialStatus.Failed;
+                trial.Status = status;
                 trial.ErrorMessage = e.Message;
                 _settings.Scheduler.OnFailed(e.TrialId);
                 _settings.Tuner.Update(ToResult(trial));
-                Report(declined ? TrialReportKind.NotStarted : TrialReportKind.Failed, trial, e.Fidelity, replayed);
+                Report(reported, trial, e.Fidelity, replayed);
                 ApplyDecisions(replayed);
                 break;
 
@@ -455,6 +456,7 @@ internal sealed class DistributedRun
         Exception error = task.Exception?.InnerExceptions.Count == 1 ? task.Exception.InnerException! : (Exception?)task.Exception ?? new OperationCanceledException();
         if (error is TrialNotStartedException declined) return new Segment(0, declined.Message, TimeSpan.Zero, false, false, NotStarted: true);
         if (trialCancellation.IsCancellationRequested) return new Segment(0, null, watch.Elapsed, LeaseLost: false, Stopped: true);
+        if (error is TrialTimedOutException timedOut) return new Segment(0, timedOut.Message, watch.Elapsed, false, false, TimedOut: true);
         return new Segment(0, $"{error.GetType().Name}: {error.Message}", watch.Elapsed, false, false);
     }
 
@@ -483,5 +485,5 @@ internal sealed class DistributedRun
         public static Claim Of(int trialId, int? previousFidelity, int? fidelity, string lease) => new(ClaimKind.Run, trialId, previousFidelity, fidelity, lease);
     }
 
-    private readonly record struct Segment(double Metric, string? Failure, TimeSpan Duration, bool LeaseLost, bool Stopped, bool NotStarted = false);
+    private readonly record struct Segment(double Metric, string? Failure, TimeSpan Duration, bool LeaseLost, bool Stopped, bool NotStarted = false, bool TimedOut = false);
 }
