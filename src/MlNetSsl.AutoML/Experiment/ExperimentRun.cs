@@ -184,7 +184,7 @@ internal sealed partial class ExperimentRun
                     // Stopped by the budget or the caller: the segment's work is lost (not journaled); a resumed
                     // experiment runs it again, from the trial's state when it has one.
                     trial.Status = trial.Rungs.Count > 0 ? TrialStatus.Paused : TrialStatus.Cancelled;
-                    Report(TrialReportKind.Stopped, trial, trial.Rungs.Count > 0 ? trial.Rungs[^1].Fidelity : null, replayed: false);
+                    Report(TrialReportKind.Stopped, trial, trial.Rungs.Count > 0 ? trial.Rungs[^1].Fidelity : job.Fidelity, replayed: false);
                     return cancellationToken.IsCancellationRequested ? SearchStopReason.Cancelled : SearchStopReason.TimeBudget;
             }
         }

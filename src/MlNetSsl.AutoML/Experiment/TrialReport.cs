@@ -49,7 +49,8 @@ public sealed class SslTrialReport
     /// <summary>The trial it happened to, as it stands now.</summary>
     public TrialRecord Trial { get; }
 
-    /// <summary>For <see cref="TrialReportKind.Running"/>: the fidelity the trial now trains to; otherwise the fidelity reached.</summary>
+    /// <summary>For <see cref="TrialReportKind.Running"/>: the fidelity the trial now trains to; for
+    /// <see cref="TrialReportKind.Stopped"/> before any rung: the fidelity it was training to; otherwise the fidelity reached.</summary>
     public int? Fidelity { get; }
 
     /// <summary>The best trial so far (leaderboard order); null until a trial reports a metric.</summary>

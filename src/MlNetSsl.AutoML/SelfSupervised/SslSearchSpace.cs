@@ -313,8 +313,7 @@ public sealed class SslSearchSpace : SearchSpace
         ArgumentNullException.ThrowIfNull(schema);
         ArgumentException.ThrowIfNullOrWhiteSpace(inputColumnName);
         ArgumentOutOfRangeException.ThrowIfNegative(seriesChannels);
-        DataViewSchema.Column column = schema.GetColumnOrNull(inputColumnName)
-            ?? throw new ArgumentException($"The dataset has no column '{inputColumnName}'; it has: {string.Join(", ", schema.Where(c => !c.IsHidden).Select(c => c.Name))}.");
+        DataViewSchema.Column column = schema.GetColumnOrNull(inputColumnName) ?? throw MissingColumn(schema, inputColumnName);
         if (column.Type is ImageDataViewType) return SslInputShape.Image(3, imageHeight, imageWidth);
         if (column.Type is VectorDataViewType { ItemType: NumberDataViewType item, IsKnownSize: true } vector && item == NumberDataViewType.Single)
         {
@@ -330,6 +329,18 @@ public sealed class SslSearchSpace : SearchSpace
             : " (use Concatenate, ConvertType or ReplaceMissingValues first)";
         throw new ArgumentException($"Column '{inputColumnName}' is {column.Type}; the self-supervised experiment reads an MLImage column " +
             $"(from LoadImages) or a known-size vector of Single{advice}.");
+    }
+
+    // A table loaded one value per column (the usual shape of a CSV class) has no vector yet: say how to make one.
+    private static ArgumentException MissingColumn(DataViewSchema schema, string inputColumnName)
+    {
+        var visible = schema.Where(c => !c.IsHidden).ToList();
+        var numeric = visible.Where(c => c.Type is NumberDataViewType && !string.Equals(c.Name, "Label", StringComparison.OrdinalIgnoreCase)).Select(c => c.Name).ToList();
+        string advice = numeric.Count > 1
+            ? $" To use separate numeric columns as the input, put them into one vector first: " +
+              $"mlContext.Transforms.Concatenate(\"{inputColumnName}\", {string.Join(", ", numeric.Take(4).Select(n => $"\"{n}\""))}{(numeric.Count > 4 ? ", ..." : "")}).Fit(data).Transform(data)."
+            : "";
+        return new ArgumentException($"The dataset has no column '{inputColumnName}'; it has: {string.Join(", ", visible.Select(c => c.Name))}.{advice}");
     }
 
     /// <summary>The registered name of <paramref name="method"/> when it works on <paramref name="kind"/> rows.</summary>

@@ -28,7 +28,7 @@ internal static class CliApp
         ParseResult parse = root.Parse(args);
         if (parse.Errors.Count > 0)
         {
-            foreach (var error in parse.Errors) Console.Error.WriteLine($"error: {error.Message}");
+            foreach (var error in parse.Errors) Console.Error.WriteLine($"error: {InPlainWords(error.Message)}");
             Console.Error.WriteLine("Run 'mlnet-ssl --help' (or 'mlnet-ssl <command> --help') for the commands and their options.");
             return ExitCodes.Usage;
         }
@@ -68,6 +68,17 @@ internal static class CliApp
             return ExitCodes.Failed;
         }
     }
+
+    /// <summary>A parse error without .NET type names: "as expected type 'System.Nullable`1[System.Int32]'" becomes "as a
+    /// whole number".</summary>
+    internal static string InPlainWords(string message) => System.Text.RegularExpressions.Regex.Replace(message,
+        @"as expected type '(?:System\.Nullable`1\[)?System\.(\w+)\]?'", match => match.Groups[1].Value switch
+        {
+            "Int32" or "Int64" => "as a whole number",
+            "Double" or "Single" => "as a number",
+            "Boolean" => "as true or false",
+            _ => "as a value of the expected kind",
+        });
 
     /// <summary>The innermost meaningful message on one line.</summary>
     private static string OneLine(Exception e)

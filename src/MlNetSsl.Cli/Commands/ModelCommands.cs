@@ -19,6 +19,12 @@ internal static class ModelCommands
         public readonly Option<bool?> HasHeader = new("--has-header") { Description = "CSV: whether the first line is a header. Default: detected." };
         public readonly Option<string?> Separator = new("--separator") { Description = "CSV: the separator. Default: detected." };
         public readonly Option<string?> UnlabeledFolder = new("--unlabeled-folder") { Description = "Images: the unlabeled sub-folder's name. Default: as in training, or 'unlabeled'." };
+
+        /// <summary>An unusable --separator is a usage error (exit 2), found before the model is loaded.</summary>
+        public void ValidateSeparator(Command command) => command.Validators.Add(result =>
+        {
+            if (DatasetReader.SeparatorProblem(result.GetValue(Separator)) is string problem) result.AddError(problem);
+        });
     }
 
     public static IEnumerable<Command> Create()
@@ -34,6 +40,7 @@ internal static class ModelCommands
         var dataset = new Option<string>("--dataset", "-d") { Description = "An image folder or file, a CSV or a series file.", Required = true };
         var output = new Option<string>("--out") { Description = $"The CSV to write.", DefaultValueFactory = _ => embed ? "embeddings.csv" : "predictions.csv" };
         var command = new Command(name, description) { o.Model, dataset, output, o.LabelColumn, o.HasHeader, o.Separator, o.UnlabeledFolder };
+        o.ValidateSeparator(command);
         command.SetAction(parse =>
         {
             var ml = new MLContext(0);
@@ -56,6 +63,7 @@ internal static class ModelCommands
         var o = new Options();
         var test = new Option<string>("--test-dataset") { Description = "Labeled rows: an image folder, a CSV or a series file.", Required = true };
         var command = new Command("evaluate", "Score a model on labeled rows: metrics and the confusion matrix.") { o.Model, test, o.LabelColumn, o.HasHeader, o.Separator, o.UnlabeledFolder };
+        o.ValidateSeparator(command);
         command.SetAction(parse =>
         {
             var ml = new MLContext(0);
@@ -68,6 +76,15 @@ internal static class ModelCommands
                 Console.WriteLine($"Skipped {data.Skipped.Count:N0} unreadable file(s): {string.Join("; ", data.Skipped.Take(5))}{(data.Skipped.Count > 5 ? "; ..." : "")}.");
             data = data.Subset(labeled);
             string[] classes = ClassNames(model, schema);
+            // Metrics of rows whose classes are all unknown to the model say nothing (accuracy 0, AUC NaN): the wrong
+            // file or label column is the likely cause, so stop and say so.
+            Func<string, int?> known = TrainingRun.ClassMatcher(classes);
+            if (data.Labels.All(l => known(l) is null))
+            {
+                static string Few(IEnumerable<string> names) { var list = names.ToList(); return string.Join(", ", list.Take(8).Select(n => $"'{n}'")) + (list.Count > 8 ? ", ..." : ""); }
+                throw new CliException($"{parse.GetValue(test)}: none of its {data.Count:N0} labeled rows has a class the model knows " +
+                    $"(the model's: {Few(classes)}; this file's: {Few(data.Labels.Distinct(StringComparer.Ordinal))}); check that it is a test set for this model, and --label-col.");
+            }
             var scored = TrainingRun.Score(model, data, classes);
             // The training run's positive class; without run.json, the rarer class among these rows (the search's rule).
             int positive = settings?.PositiveClass is { } recorded && Array.IndexOf(classes, recorded) is >= 0 and var index

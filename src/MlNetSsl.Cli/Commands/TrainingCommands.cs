@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
+using MlNetSsl.Cli.Data;
 using MlNetSsl.Cli.Run;
 
 namespace MlNetSsl.Cli.Commands;
@@ -57,6 +58,21 @@ internal static class TrainingCommands
         return worker;
     }
 
+    /// <summary>The value given on the command line for <paramref name="option"/>; null when it was not given or does not
+    /// parse (the parser reports that itself, and reading it would throw).</summary>
+    private static int? Given<T>(System.CommandLine.Parsing.CommandResult result, Option<T> option)
+    {
+        if (result.GetResult(option) is not { Implicit: false } given) return null;
+        try
+        {
+            return given.GetValueOrDefault<T>() is int value ? value : null;
+        }
+        catch (InvalidOperationException)
+        {
+            return null;
+        }
+    }
+
     private static Command Training(string task, string description, bool csv, bool images, bool series, bool workerOnly = false)
     {
         var o = new Options();
@@ -66,6 +82,16 @@ internal static class TrainingCommands
         else { command.Options.Add(o.Resume); command.Options.Add(o.LabelCurve); }
         command.Validators.Add(result =>
         {
+            // Usage errors (exit 2) naming the option, before any data is read: a budget of 0 s used to load the data and
+            // then fail with "no trial produced a metric".
+            if (Given(result, o.TrainTime) is < 1 and int seconds)
+                result.AddError($"--train-time {seconds}: give the seconds the search and refit may take, at least 1.");
+            if (Given(result, o.MaxTrials) is < 1 and int trials)
+                result.AddError($"--max-trials {trials}: give at least 1 trial.");
+            if (csv && DatasetReader.SeparatorProblem(result.GetValue(o.Separator)) is string separator)
+                result.AddError(separator);
+            if (task == "classification" && result.GetValue(o.LabelColumn) is null)
+                result.AddError("classification needs --label-col: the column (name or 0-based index) holding the class.");
             if (result.GetValue(o.TestDataset) is not null && result.GetValue(o.ValidationDataset) is not null)
                 result.AddError("--validation-dataset replaces the stratified hold-out when there is no --test-dataset; give one of them, not both " +
                     "(the search validates by cross-validation on the training rows).");
@@ -79,10 +105,10 @@ internal static class TrainingCommands
             command.Validators.Add(result =>
             {
                 // A usage error (exit 2) naming the option, not a failure deep in the model (0 channels read as 1 before).
-                if (result.GetResult(o.Channels) is { Implicit: false } channels && channels.GetValueOrDefault<int>() < 1)
-                    result.AddError($"--channels {channels.GetValueOrDefault<int>()}: a series has at least 1 channel.");
-                if (result.GetResult(o.SeriesLength) is { Implicit: false } length && length.GetValueOrDefault<int?>() is < 1)
-                    result.AddError($"--series-length {length.GetValueOrDefault<int?>()}: give at least 1 step per channel.");
+                if (Given(result, o.Channels) is < 1 and int channels)
+                    result.AddError($"--channels {channels}: a series has at least 1 channel.");
+                if (Given(result, o.SeriesLength) is < 1 and int length)
+                    result.AddError($"--series-length {length}: give at least 1 step per channel.");
             });
         }
         command.SetAction(async (parse, token) =>
@@ -94,7 +120,6 @@ internal static class TrainingCommands
                     throw new CliException($"{path}: not found; {option} takes {(images ? "a folder of class sub-folders" : "a file")}.");
             }
             string? label = csv ? parse.GetValue(o.LabelColumn) : null;
-            if (task == "classification" && label is null) throw new CliException("classification needs --label-col: the column (name or 0-based index) holding the class.");
             int? trainTime = parse.GetValue(o.TrainTime);
             var settings = new RunSettings
             {

@@ -9,14 +9,25 @@ internal static class DatasetReader
     public static CsvSettings Csv(bool? hasHeader, string? separator, string? labelColumn, IReadOnlyList<string> ignore, string? decimalMarker = null) =>
         new(hasHeader, ParseSeparator(separator), labelColumn, ignore, decimalMarker is { Length: 1 } marker ? marker[0] : null);
 
-    public static char? ParseSeparator(string? separator) => separator switch
+    public static char? ParseSeparator(string? separator) =>
+        SeparatorProblem(separator) is string problem ? throw new CliException(problem) : separator switch
+        {
+            null or "" => null,
+            "tab" or "\\t" => '\t',
+            "comma" => ',',
+            "semicolon" => ';',
+            _ => separator[0],
+        };
+
+    /// <summary>Why <paramref name="separator"/> cannot separate CSV fields, or null when it can. A letter, digit, quote,
+    /// decimal point or sign would split numbers and names apart ('x' cut "dioxide" in two).</summary>
+    public static string? SeparatorProblem(string? separator) => separator switch
     {
-        null or "" => null,
-        "tab" or "\\t" => '\t',
-        "comma" => ',',
-        "semicolon" => ';',
-        { Length: 1 } s => s[0],
-        _ => throw new CliException($"--separator '{separator}': give one character (',' ';' '|'), 'tab' or 'comma'."),
+        null or "" or "tab" or "\\t" or "comma" or "semicolon" => null,
+        { Length: 1 } s when char.IsLetterOrDigit(s[0]) || s[0] is '"' or '.' or '-' or '+' || (char.IsWhiteSpace(s[0]) && s[0] != ' ') =>
+            $"--separator '{separator}': a separator cannot be a letter, digit, quote, '.', '-' or '+'; give ',' ';' '|' ':' or a space, 'tab', or leave it out to detect it.",
+        { Length: 1 } => null,
+        _ => $"--separator '{separator}': give one character (',' ';' '|'), 'tab' or 'comma'.",
     };
 
     /// <summary>Loads training rows (<paramref name="forTraining"/>: checks classes and labels) for a task.</summary>

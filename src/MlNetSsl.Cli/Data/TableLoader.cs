@@ -76,7 +76,10 @@ internal static class TableLoader
             // The model's names, not the file's: a header matched in another case ("sex" for "Sex") or by the older rule.
             return Build(table, inputs, givenLabel ?? LabelByLayout(table, training, sameColumns: !table.HasHeader), modelNames);
         }
-        if (training is not null)
+        // A header that names some of the model's columns is read by name: the others are missing, whatever the column
+        // count (matching by position would read the wrong columns and blame one of them).
+        bool headerNamesModelColumns = table.HasHeader && inputs.Any(i => i.Index >= 0);
+        if (training is not null && !headerNamesModelColumns)
         {
             int[]? positions = PositionsInLayout(modelInput, training, table.ColumnCount, out bool withLabel);
             if (positions is not null)
@@ -97,6 +100,11 @@ internal static class TableLoader
         if (missing is null) return Build(table, inputs, givenLabel, modelNames);
         if (!table.HasHeader && trainingLabelIndex is int skipped && WithoutLabelColumn(modelInput, skipped, table.ColumnCount) is { } shifted)
             return Build(table, [.. shifted.Select((index, i) => (index, inputs[i].Numeric))], null, modelNames);
+        string[] absent = [.. modelInput.Zip(inputs).Where(pair => pair.Second.Index < 0).Select(pair => pair.First.Name)];
+        if (absent.Length > 1)
+            throw new CliException($"{path}: the model needs columns {string.Join(", ", absent.Take(10).Select(n => $"'{n}'"))}{(absent.Length > 10 ? ", ..." : "")}, " +
+                "which the file does not have; its columns are: " + string.Join(", ", table.Names) + ". Give a CSV with the training file's columns" +
+                (table.HasHeader ? " (by name), or its columns in the training file's order." : " in the training file's order (without a header, columns are matched by position)."));
         throw new CliException($"{path}: the model needs column '{missing}', which the file does not have; its columns are: " +
             string.Join(", ", table.Names) + ". Give a CSV with the training file's columns" +
             (table.HasHeader ? " (by name), or its columns in the training file's order." : " in the training file's order (without a header, columns are matched by position)."));

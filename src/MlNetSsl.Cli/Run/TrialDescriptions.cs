@@ -14,7 +14,8 @@ internal static class TrialDescriptions
     public static bool UsesSsl(TrialRecord trial) =>
         Bind(trial).Features is SslFeatureSource.SelfSupervised or SslFeatureSource.RawAndSelfSupervised;
 
-    /// <summary>"SimClr ConvNet x1 18 epochs + L-BFGS (L1 1, L2 1)", "Raw features + LightGBM (31 leaves, 100 iterations)".</summary>
+    /// <summary>"SimClr ConvNet x1 18 epochs + L-BFGS (L1 1, L2 1)", "Raw features + LightGBM (31 leaves, 100 iterations)",
+    /// "Raw features and Scarf Mlp x1 18 epochs (...) + L-BFGS (...)".</summary>
     public static string Describe(TrialRecord trial, int? fidelity = null)
     {
         SslTrialParameters p = Bind(trial);
@@ -32,8 +33,11 @@ internal static class TrialDescriptions
             SslFeatureSource.RawFeatures => $"Raw features + {downstream}",
             SslFeatureSource.SupervisedFromScratch => string.Create(CultureInfo.InvariantCulture,
                 $"{pre.Encoder} x{pre.EncoderWidth:0.##} from scratch (no pretraining) + fine-tuning ({p.Downstream.FineTuneEpochs} epochs)"),
+            // Raw features beside the embedding are a different pipeline from the embedding alone: say so, or two rows of
+            // the leaderboard read the same.
             _ => string.Create(CultureInfo.InvariantCulture,
-                $"{pre.Method} {pre.Encoder} x{pre.EncoderWidth:0.##} {fidelity ?? trial.Fidelity ?? pre.Epochs} epochs ({pre.Augmentations} augmentations at {pre.AugmentationStrength:0.##}) + {downstream}"),
+                $"{(p.Features == SslFeatureSource.RawAndSelfSupervised ? "Raw features and " : "")}{pre.Method} {pre.Encoder} x{pre.EncoderWidth:0.##} " +
+                $"{fidelity ?? trial.Fidelity ?? pre.Epochs} epochs ({pre.Augmentations} augmentations at {pre.AugmentationStrength:0.##}) + {downstream}"),
         };
     }
 

@@ -221,4 +221,30 @@ public sealed class SslSearchSpaceTests
         Assert.Contains("'Sex'", text.Message, StringComparison.Ordinal);
         Assert.Equal(SslInputKind.Tabular, SslSearchSpace.InputShapeOf(data.Schema, "Measures").Kind);
     }
+
+    public sealed class BanknoteColumns
+    {
+        public float Variance { get; set; }
+
+        public float Skewness { get; set; }
+
+        public float Curtosis { get; set; }
+
+        public bool Label { get; set; }
+    }
+
+    [Fact]
+    public void AMissingInputColumnBesideSeparateNumericColumnsSaysToConcatenateThem()
+    {
+        // A CSV class with one property per column has no "Features" vector; the message shows the Concatenate call.
+        var rows = File.ReadLines(Path.Combine(SharedData.DataRoot, "tabular", "banknote_authentication.csv")).Where(l => l.Length > 0).Take(20).Select(l => l.Split(','))
+            .Select(c => new BanknoteColumns { Variance = float.Parse(c[0], System.Globalization.CultureInfo.InvariantCulture),
+                Skewness = float.Parse(c[1], System.Globalization.CultureInfo.InvariantCulture), Curtosis = float.Parse(c[2], System.Globalization.CultureInfo.InvariantCulture), Label = c[4] == "1" });
+        IDataView data = new MLContext(0).Data.LoadFromEnumerable(rows);
+
+        var missing = Assert.Throws<ArgumentException>(() => SslSearchSpace.InputShapeOf(data.Schema, "Features"));
+
+        Assert.Contains("no column 'Features'", missing.Message, StringComparison.Ordinal);
+        Assert.Contains("Transforms.Concatenate(\"Features\", \"Variance\", \"Skewness\", \"Curtosis\")", missing.Message, StringComparison.Ordinal);
+    }
 }

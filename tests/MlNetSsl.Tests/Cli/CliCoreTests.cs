@@ -279,6 +279,13 @@ public sealed class CliCoreTests : IDisposable
         var evaluate = Run("evaluate", "--model", Path.Combine(run, "Bank.zip"), "--test-dataset", csv);
         Assert.True(evaluate.ExitCode == 0, evaluate.Stderr);
         Assert.Contains("Confusion matrix", evaluate.Stdout, StringComparison.Ordinal);
+        // Test rows none of whose classes the model knows: an error, not accuracy 0 and AUC NaN with exit 0.
+        string strangers = Path.Combine(_work, "strangers.csv");
+        File.WriteAllLines(strangers, File.ReadAllLines(csv).Take(21).Select((l, i) => i == 0 ? l : l[..(l.LastIndexOf(',') + 1)] + "stranger"));
+        var unknown = Run("evaluate", "--model", Path.Combine(run, "Bank.zip"), "--test-dataset", strangers);
+        Assert.True(unknown.ExitCode == 1, $"exit {unknown.ExitCode}: {unknown.Stderr}\n{unknown.Stdout}");
+        Assert.Contains("none of its 20 labeled rows has a class the model knows", unknown.Stderr, StringComparison.Ordinal);
+        Assert.Contains("'stranger'", unknown.Stderr, StringComparison.Ordinal);
 
         // embed: the embedding of every row when the search kept a pretrained encoder; otherwise one line naming the zip.
         string embeddings = Path.Combine(_work, "embeddings.csv");
@@ -642,6 +649,32 @@ public sealed class CliCoreTests : IDisposable
         Assert.Equal(2, Run("no-such-command").ExitCode);
         Assert.Equal(2, Run("classification", "--dataset", "x.csv", "--metric", "precision").ExitCode);
         Assert.Equal(0, Run("--help").ExitCode);
+    }
+
+    [Fact]
+    public void OutOfRangeOrUnparsableValuesAreUsageErrorsNamingTheOption()
+    {
+        // Each used to get further: a 0 s budget loaded the data and ended with "no trial produced a metric", 'x' split
+        // the header's "dioxide", --channels abc crashed in the validator, and a missing --label-col was exit 1.
+        string file = Path.Combine(_work, "tiny.csv");
+        File.WriteAllLines(file, ["a,b,label", "1,2,x", "3,4,y"]);
+        foreach (var (args, expected) in new (string[], string)[]
+        {
+            (["classification", "--dataset", file, "--label-col", "label", "--train-time", "0"], "--train-time 0"),
+            (["classification", "--dataset", file, "--label-col", "label", "--max-trials", "0"], "--max-trials 0"),
+            (["classification", "--dataset", file, "--label-col", "label", "--separator", "x"], "--separator 'x'"),
+            (["classification", "--dataset", file, "--label-col", "label", "--train-time", "abc"], "'abc' for option '--train-time' as a whole number"),
+            (["series-classification", "--dataset", file, "--channels", "abc"], "'abc' for option '--channels' as a whole number"),
+            (["classification", "--dataset", file], "classification needs --label-col"),
+            (["predict", "--model", "m.zip", "--dataset", file, "--separator", "7"], "--separator '7'"),
+        })
+        {
+            var (code, stdout, stderr) = Run(args[0] == "predict" ? args : [.. args, "-o", _work, "--name", "Bad"]);
+            Assert.True(code == 2, $"{string.Join(' ', args)}: exit {code}: {stderr}\n{stdout}");
+            Assert.Single(stderr.Split('\n'), line => line.StartsWith("error:", StringComparison.Ordinal));
+            Assert.Contains(expected, stderr, StringComparison.Ordinal);
+            Assert.DoesNotContain("System.", stderr, StringComparison.Ordinal);
+        }
     }
 
     private const string SigIntIgnoredReason = "SIGINT is ignored in this process (a shell without job control started the tests in the " +

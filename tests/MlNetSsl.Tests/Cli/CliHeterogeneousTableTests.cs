@@ -174,6 +174,26 @@ public sealed class CliHeterogeneousTableTests : IDisposable
     }
 
     [Fact]
+    public void AHeaderThatNamesTheModelsColumnsButLacksOneNamesTheMissingColumn()
+    {
+        // sex,length,diameter,rings trained with the label 'rings'; the file keeps the label and drops 'diameter', so it
+        // has one column fewer than training, the count of "training without its label". Read by position, 'rings' would
+        // have been taken for 'diameter' and the error would have blamed another column.
+        string[][] rows = Abalone(20);
+        string path = Path.Combine(_work, "missing.csv");
+        File.WriteAllLines(path, ["sex,length,rings", .. rows.Select(r => $"{r[0]},{r[1]},{r[8]}")]);
+        var builder = new DataViewSchema.Builder();
+        builder.AddColumn("sex", TextDataViewType.Instance);
+        builder.AddColumn("length", NumberDataViewType.Single);
+        builder.AddColumn("diameter", NumberDataViewType.Single);
+        var training = new TableLayout(["sex", "length", "diameter", "rings"], 3);
+
+        var error = Assert.Throws<CliException>(() => TableLoader.LoadForModel(path, builder.ToSchema(), new CsvSettings(null, null, null, []), training));
+
+        Assert.Contains("needs column 'diameter'", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void AModelWithTheOlderAsciiNamesStillFindsItsColumns()
     {
         // Before non-ASCII letters were kept, "Größe" was named "Gr__e" and "直径" "Col1" in the model.

@@ -30,6 +30,20 @@ public sealed class ReportLeaderboardCsvTests : IDisposable
     }
 
     [Fact]
+    public void RawFeaturesBesideTheEmbeddingAreNamedInThePipelineDescription()
+    {
+        // The two pipelines differ only in the raw input beside the embedding; a leaderboard that wrote both the same way
+        // hid which one was chosen.
+        TrialRecord Trial(SslFeatureSource source) =>
+            new(0, Parameters.FromJson($$"""{"{{SslSearchSpace.FeaturesOption}}":"{{source}}"}"""), TrialStatus.Completed, [], TimeSpan.FromSeconds(1), null);
+        string embedding = TrialDescriptions.Describe(Trial(SslFeatureSource.SelfSupervised));
+        string both = TrialDescriptions.Describe(Trial(SslFeatureSource.RawAndSelfSupervised));
+        Assert.StartsWith("Raw features and ", both, StringComparison.Ordinal);
+        Assert.Equal(embedding, both["Raw features and ".Length..]);
+        Assert.StartsWith("Raw features + ", TrialDescriptions.Describe(Trial(SslFeatureSource.RawFeatures)), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void RoundTripsThroughAnRfc4180Reader()
     {
         LeaderboardRow[] rows =
