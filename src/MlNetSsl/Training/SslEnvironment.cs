@@ -54,7 +54,9 @@ public static class SslEnvironment
                     "TorchSharp's native backend could not be loaded. Reference one backend package in your application " +
                     "(TorchSharp-cpu, TorchSharp-cuda-windows or TorchSharp-cuda-linux, version 0.107.0). On Linux with a " +
                     "libstdc++ older than GLIBCXX_3.4.32 (Debian 12, Ubuntu 22.04, RHEL 9), build through the MlNetSsl " +
-                    "package so its build step can patch libLibTorchSharp.so in your output folder (see README). " +
+                    "package so its build step can patch libLibTorchSharp.so in your output folder, or, with a project " +
+                    "reference to MlNetSsl.csproj, add <Import Project=\"<path to>/src/MlNetSsl/buildTransitive/MlNetSsl.targets\" /> " +
+                    "to your application's project file (see README). " +
                     $"Underlying error: {e.Message}", e);
             }
             QuietNativeWarnings();
