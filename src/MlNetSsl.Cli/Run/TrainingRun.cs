@@ -84,6 +84,8 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
                   "label at least 2 rows of some class, or give labeled test rows with --test-dataset.");
         log.Info($"Data: {train.Count:N0} training rows ({train.LabeledCount:N0} labeled, {train.Count - train.LabeledCount:N0} unlabeled, " +
             $"{train.ClassCounts().Count} classes); {testLabeled:N0} test rows ({testDescription}).");
+        // How a CSV was read (separator, header, decimal comma): a wrong detection shows here, before the search.
+        if (all.Kind == DatasetKind.Table) foreach (string read in all.SizeSummary) log.Info($"Read as: {read}.");
         foreach (string skipped in all.Skipped) log.Detail($"skipped {skipped}");
         if (all.Skipped.Count > 0) log.Info($"Skipped {all.Skipped.Count} unreadable file(s); they are listed in the report and log.txt.");
         if (RegressionLikeLabel(all) is { } regression)
