@@ -29,7 +29,7 @@ internal sealed class SearchProgress(RunLog log) : IProgress<SslTrialReport>
         string reason = value.Kind is TrialReportKind.Failed or TrialReportKind.NotStarted or TrialReportKind.TimedOut && value.Trial.ErrorMessage is string why ? $" ({why})" : "";
         string line = string.Create(CultureInfo.InvariantCulture,
             $"[{value.Elapsed.TotalSeconds,5:0}s] trial {value.Trial.TrialId,2} {value.Kind,-13}{(value.IsReplay ? " (from checkpoint)" : "")} " +
-            $"epochs {value.Fidelity?.ToString(CultureInfo.InvariantCulture) ?? "-",2} metric {metric}  {TrialDescriptions.Describe(value.Trial, value.Fidelity)}{reason}");
+            $"epochs {Epochs(value.Trial, value.Fidelity),2} metric {metric}  {TrialDescriptions.Describe(value.Trial, value.Fidelity)}{reason}");
         lock (_gate)
         {
             _elapsed = value.Elapsed;
@@ -46,6 +46,10 @@ internal sealed class SearchProgress(RunLog log) : IProgress<SslTrialReport>
             }
         }
     }
+
+    // A raw-feature trial trains no network, so the rung it reports at has no epochs to show.
+    private static string Epochs(TrialRecord trial, int? fidelity) =>
+        TrialDescriptions.Bind(trial).Features == SslFeatureSource.RawFeatures ? "-" : fidelity?.ToString(CultureInfo.InvariantCulture) ?? "-";
 
     /// <summary>Runs the search inside a live table on a terminal, plainly otherwise.</summary>
     public async Task<T> RunAsync<T>(Func<CancellationToken, Task<T>> search, CancellationToken cancellation)
@@ -78,7 +82,7 @@ internal sealed class SearchProgress(RunLog log) : IProgress<SslTrialReport>
             _table.AddRow(
                 trial.TrialId.ToString(CultureInfo.InvariantCulture),
                 Markup.Escape(state),
-                trial.Fidelity?.ToString(CultureInfo.InvariantCulture) ?? "-",
+                Epochs(trial, trial.Fidelity),
                 trial.Metric?.ToString("0.0000", CultureInfo.InvariantCulture) ?? "-",
                 trial.Duration.TotalSeconds.ToString("0", CultureInfo.InvariantCulture),
                 Markup.Escape(TrialDescriptions.Describe(trial)));
