@@ -86,6 +86,9 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
             $"{train.ClassCounts().Count} classes); {testLabeled:N0} test rows ({testDescription}).");
         // How a CSV was read (separator, header, decimal comma): a wrong detection shows here, before the search.
         if (all.Kind == DatasetKind.Table) foreach (string read in all.SizeSummary) log.Info($"Read as: {read}.");
+        // Larger photos are not read at their size: say so before a user wonders why 128-pixel images train as fast.
+        if (all.Kind == DatasetKind.Images)
+            log.Info($"Images are resized to {ImageSide}x{ImageSide} for the encoder and the raw-pixel trainers; sizes found: {string.Join(", ", all.SizeSummary.Take(4))}{(all.SizeSummary.Count > 4 ? ", ..." : "")}.");
         foreach (string skipped in all.Skipped) log.Detail($"skipped {skipped}");
         if (all.Skipped.Count > 0) log.Info($"Skipped {all.Skipped.Count} unreadable file(s); they are listed in the report and log.txt.");
         if (RegressionLikeLabel(all) is { } regression)
@@ -291,7 +294,8 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
         WriteOutput($"{settings.Name}.ConsoleApp", _ => ConsumptionCodeGenerator.Generate(RunFolder, settings.Name, Schema(train, classNames, seriesLength)), writeFailures);
         _phases["outputs"] = clock.Elapsed.TotalSeconds;
 
-        PrintSummary(leaderboard, LeaderboardHeading(search, metric), pipeline, metric, value, lower, upper, accuracy, baseline, testDescription, undefinedReason);
+        PrintSummary(leaderboard, LeaderboardHeading(search, metric), pipeline, metric, value, lower, upper, accuracy, baseline, testDescription, undefinedReason,
+            search.BestTrial.TrialId == leaderboard.FirstOrDefault()?.TrialId ? null : search.SelectionExplanation);
         if (writeFailures.Count > 0)
         {
             log.Always($"error: could not write {string.Join("; ", writeFailures)}");
@@ -299,6 +303,10 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
         }
         return cancellation.IsCancellationRequested ? ExitCodes.Cancelled : ExitCodes.Success;
     }
+
+    /// <summary>The side images are resized to for the encoder and the raw-pixel trainers: the size the image portfolio
+    /// and the CPU timings were measured at.</summary>
+    private const int ImageSide = 32;
 
     private SslExperiment Experiment(MLContext ml, IDataView data, TrainingData train, string inputColumn, string checkpoint, int seconds,
         IProgress<SslTrialReport> progress)
@@ -311,6 +319,7 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
             .SetCheckpoint(checkpoint)
             .SetDevice(CudaDeviceChoice.ExperimentDevice(settings.Device))
             .SetProgress(progress);
+        if (train.Kind == DatasetKind.Images) experiment.SetImageSize(ImageSide, ImageSide);
         if (settings.Storage is string storage)
             experiment.SetStorage(storage).SetExperimentName(settings.ExperimentName ?? settings.Name);
         experiment = seconds > 0 ? experiment.SetTrainingTimeInSeconds((uint)seconds) : experiment.SetTrainingTime(TimeSpan.FromMilliseconds(1));
@@ -727,7 +736,7 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
             : $"Top 5 models (cross-validated {metric} on the labeled training rows):";
 
     private void PrintSummary(List<LeaderboardRow> leaderboard, string heading, string pipeline, string metric, double value, double lower, double upper,
-        double accuracy, Baseline? baseline, string testDescription, string? undefinedReason)
+        double accuracy, Baseline? baseline, string testDescription, string? undefinedReason, string? whyNotTheTop)
     {
         log.Always("");
         log.Always(heading);
@@ -735,6 +744,8 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
             log.Always(string.Create(CultureInfo.InvariantCulture,
                 $"  {row.Rank,2}. {row.Metric?.ToString("0.0000", CultureInfo.InvariantCulture) ?? "-",7}  {row.Status,-9} {row.DurationSeconds,6:0.0}s  {row.Pipeline}"));
         log.Always($"Chosen: {pipeline}");
+        // A choice below the top row (the one-standard-error rule) would otherwise look like a mistake.
+        if (whyNotTheTop is not null) log.Always($"Why: {whyNotTheTop}");
         string positive = metric is "auc" or "f1" && _positiveClass is not null ? $" (positive class '{_positiveClass}')" : "";
         log.Always(undefinedReason is not null
             ? $"Test {metric} {undefinedReason}; on the {testDescription}."

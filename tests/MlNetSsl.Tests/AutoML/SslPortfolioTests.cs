@@ -67,6 +67,21 @@ public sealed class SslPortfolioTests : IDisposable
     }
 
     [Fact]
+    public void WideSeriesStartWithRawLbfgsInsteadOfRawLightGbm()
+    {
+        // Raw LightGBM bins every value in every fold: first on 9,000-value series it ran 81 s of a 60 s budget uncut.
+        SslSearchSpace series = SslSearchSpace.For(SslInputKind.Series);
+        static (SslFeatureSource, DownstreamTrainer) Kind((string Name, Parameters Configuration, bool Gainful) entry) =>
+            entry.Configuration.AsType<SslTrialParameters>() is var p ? (p.Features, p.Downstream.Trainer) : default;
+        var narrow = SslPortfolio.For(series, SslInputKind.Series, rows: 300, labeledRows: 240, valuesPerRow: 3 * 150);
+        var wide = SslPortfolio.For(series, SslInputKind.Series, rows: 300, labeledRows: 240, valuesPerRow: 3 * 3000);
+        Assert.Equal((SslFeatureSource.RawFeatures, DownstreamTrainer.LightGbm), Kind(narrow[0]));
+        Assert.Equal((SslFeatureSource.RawFeatures, DownstreamTrainer.LinearProbe), Kind(wide[0]));
+        // The same entries, and after the moved one the learned order.
+        Assert.Equal(narrow.Where(e => Kind(e) != Kind(wide[0])).Select(e => e.Name), wide.Skip(1).Select(e => e.Name));
+    }
+
+    [Fact]
     public void TheLearnedOrderTakesTheMostGainPerSecondFirstAndPutsWhatAddsNothingLast()
     {
         // Dataset A: raw wins; dataset B: the SSL pipelines win. "ssl" and "ssl + LightGBM" share one pretraining (18 s).
@@ -208,6 +223,19 @@ public sealed class SslPortfolioTests : IDisposable
         SslTrialMeasures[] twoRawMeasures = [Measure(0, SslFeatureSource.SelfSupervised, 0.03), Measure(1, SslFeatureSource.RawFeatures, 0.03),
             Measure(2, SslFeatureSource.RawFeatures, 0.03)];
         Assert.Equal(1, SslExperiment.SelectWithinOneStandardError(twoRaw, twoRawMeasures, maximize: true).Trial.TrialId);
+
+        // A raw trainer the tuner tuned, leading the portfolio's untuned one inside the error: the untuned one stands. Outside
+        // the error the tuned one's lead counts.
+        TrialRecord[] tunedRaw = [Trial(0, 0.6925, 2), Trial(1, 0.6913, 1), Trial(2, 0.68, 40)];
+        SslTrialMeasures[] tunedRawMeasures = [Measure(0, SslFeatureSource.RawFeatures, 0.016), Measure(1, SslFeatureSource.RawFeatures, 0.016),
+            Measure(2, SslFeatureSource.SelfSupervised, 0.016)];
+        var portfolio = new HashSet<Parameters> { SslSearchSpace.WithoutEpochs(tunedRaw[1].Parameters), SslSearchSpace.WithoutEpochs(tunedRaw[2].Parameters) };
+        Assert.Equal(0, SslExperiment.SelectWithinOneStandardError(tunedRaw, tunedRawMeasures, maximize: true).Trial.TrialId);
+        (TrialRecord untuned, string untunedWhy) = SslExperiment.SelectWithinOneStandardError(tunedRaw, tunedRawMeasures, maximize: true, portfolio);
+        Assert.Equal(1, untuned.TrialId);
+        Assert.Contains("portfolio's untuned settings, trial 1", untunedWhy, StringComparison.Ordinal);
+        SslTrialMeasures[] preciseTuned = [Measure(0, SslFeatureSource.RawFeatures, 0.0005), .. tunedRawMeasures.Skip(1)];
+        Assert.Equal(0, SslExperiment.SelectWithinOneStandardError(tunedRaw, preciseTuned, maximize: true, portfolio).Trial.TrialId);
 
         // A zero error (every fold perfect): the exact ties with the best are ordered by simplicity; the others are not within.
         TrialRecord[] perfect = [Trial(0, 1.0, 3), Trial(1, 1.0, 0.1), Trial(2, 0.99, 0.1)];
