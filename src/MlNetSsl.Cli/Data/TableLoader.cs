@@ -101,11 +101,9 @@ internal static class TableLoader
         if (!table.HasHeader && trainingLabelIndex is int skipped && WithoutLabelColumn(modelInput, skipped, table.ColumnCount) is { } shifted)
             return Build(table, [.. shifted.Select((index, i) => (index, inputs[i].Numeric))], null, modelNames);
         string[] absent = [.. modelInput.Zip(inputs).Where(pair => pair.Second.Index < 0).Select(pair => pair.First.Name)];
-        if (absent.Length > 1)
-            throw new CliException($"{path}: the model needs columns {string.Join(", ", absent.Take(10).Select(n => $"'{n}'"))}{(absent.Length > 10 ? ", ..." : "")}, " +
-                "which the file does not have; its columns are: " + string.Join(", ", table.Names) + ". Give a CSV with the training file's columns" +
-                (table.HasHeader ? " (by name), or its columns in the training file's order." : " in the training file's order (without a header, columns are matched by position)."));
-        throw new CliException($"{path}: the model needs column '{missing}', which the file does not have; its columns are: " +
+        string needs = absent.Length == 1 ? $"column '{missing}'"
+            : $"columns {string.Join(", ", absent.Take(10).Select(n => $"'{n}'"))}{(absent.Length > 10 ? ", ..." : "")}";
+        throw new CliException($"{path}: the model needs {needs}, which the file does not have; its columns are: " +
             string.Join(", ", table.Names) + ". Give a CSV with the training file's columns" +
             (table.HasHeader ? " (by name), or its columns in the training file's order." : " in the training file's order (without a header, columns are matched by position)."));
     }
