@@ -45,4 +45,15 @@ public sealed class SearchResult
 
     /// <summary>The scheduler's maximum fidelity; null without multi-fidelity scheduling.</summary>
     public int? MaxFidelity { get; }
+
+    /// <summary>What an experiment built on this search throws when no trial produced a metric: the cancellation, or
+    /// why the search stopped with the first failure's (or time-out's) message.</summary>
+    internal Exception NoMetric(CancellationToken cancellationToken)
+    {
+        if (cancellationToken.IsCancellationRequested)
+            return new OperationCanceledException("The experiment was cancelled before any trial produced a metric.", cancellationToken);
+        string? failure = Trials.FirstOrDefault(t => t.Status is TrialStatus.Failed or TrialStatus.TimedOut && t.ErrorMessage is not null)?.ErrorMessage;
+        return new InvalidOperationException(
+            $"No trial produced a metric ({Trials.Count} started, stopped by {StopReason})." + (failure is null ? "" : $" First failure: {failure}"));
+    }
 }

@@ -188,7 +188,7 @@ public sealed class MulticlassTrainerExperiment
                 $"folds used={runner.FoldCount},rows={rows.Labels.Length},data={rows.ContentHash()})")
             .RunAsync(cancellationToken).ConfigureAwait(false);
 
-        TrialRecord best = search.BestTrial ?? throw NoResult(search, cancellationToken);
+        TrialRecord best = search.BestTrial ?? throw search.NoMetric(cancellationToken);
         cancellationToken.ThrowIfCancellationRequested();
         ITransformer model = Refit(rows, best);
         return new SslExperimentResult(new SslTrialResult(best, model), search.Trials, search.StopReason, search.Elapsed) { Objective = _objective };
@@ -205,15 +205,5 @@ public sealed class MulticlassTrainerExperiment
             ? normalize.Append(CrossValidationTrialRunner.CreateSdca(_mlContext, parameters, _labelColumnName, _featureColumnName, iterations)).Append(toValue).Fit(labeled)
             : normalize.Append(CrossValidationTrialRunner.CreateLbfgs(_mlContext, parameters, _labelColumnName, _featureColumnName, iterations)).Append(toValue).Fit(labeled);
         return rows.LabelToKey.Append(fitted);
-    }
-
-    private static Exception NoResult(SearchResult search, CancellationToken cancellationToken)
-    {
-        if (cancellationToken.IsCancellationRequested)
-            return new OperationCanceledException("The experiment was cancelled before any trial produced a metric.", cancellationToken);
-        string? failure = search.Trials.FirstOrDefault(t => t.Status is TrialStatus.Failed or TrialStatus.TimedOut && t.ErrorMessage is not null)?.ErrorMessage;
-        return new InvalidOperationException(
-            $"No trial produced a metric ({search.Trials.Count} started, stopped by {search.StopReason})." +
-            (failure is null ? "" : $" First failure: {failure}"));
     }
 }

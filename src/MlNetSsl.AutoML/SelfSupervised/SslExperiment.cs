@@ -473,7 +473,7 @@ public sealed class SslExperiment
                 .SetRunnerDescription(description)
                 .RunAsync(cancellationToken).ConfigureAwait(false);
 
-            TrialRecord top = search.BestTrial ?? throw NoResult(search, cancellationToken);
+            TrialRecord top = search.BestTrial ?? throw search.NoMetric(cancellationToken);
             cancellationToken.ThrowIfCancellationRequested();
             IReadOnlyList<SslTrialMeasures> measures = runner.LoadMeasures();
             (TrialRecord best, string selection) = oneStandardError
@@ -801,16 +801,6 @@ public sealed class SslExperiment
 
     private static IReadOnlyList<object> Choices(SearchSpace space, string name) =>
         space.HasOption(name) && space[name] is ChoiceOption choice ? choice.Choices : [];
-
-    private static Exception NoResult(SearchResult search, CancellationToken cancellationToken)
-    {
-        if (cancellationToken.IsCancellationRequested)
-            return new OperationCanceledException("The experiment was cancelled before any trial produced a metric.", cancellationToken);
-        string? failure = search.Trials.FirstOrDefault(t => t.Status is TrialStatus.Failed or TrialStatus.TimedOut && t.ErrorMessage is not null)?.ErrorMessage;
-        return new InvalidOperationException(
-            $"No trial produced a metric ({search.Trials.Count} started, stopped by {search.StopReason})." +
-            (failure is null ? "" : $" First failure: {failure}"));
-    }
 
     private static void TryDeleteDirectory(string path)
     {
