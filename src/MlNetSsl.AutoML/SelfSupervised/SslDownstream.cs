@@ -21,7 +21,9 @@ internal static class SslDownstream
     /// class) it set every weight to zero and the model gave every row the same scores.</summary>
     internal static SslDownstreamParameters LabelFreeDefaults => new() { L1Regularization = 0 };
 
-    /// <summary>The trainer for <paramref name="parameters"/>, reading a standardized feature vector and a key label.</summary>
+    /// <summary>The trainer for <paramref name="parameters"/>, reading a standardized feature vector and a key label
+    /// (<see cref="SslDownstreamParameters.CreateTrainer"/>). LightGBM's trees each sample at most
+    /// <see cref="WideRowLightGbmEstimator.FeaturesPerTree"/> features.</summary>
     /// <exception cref="InvalidOperationException">The trainer is <see cref="DownstreamTrainer.FineTune"/>, which needs an encoder.</exception>
     public static IEstimator<ITransformer> CreateTrainer(MLContext ml, SslDownstreamParameters parameters, string labelColumn, string featureColumn) =>
         parameters.Trainer switch
@@ -35,7 +37,7 @@ internal static class SslDownstream
                 MaximumNumberOfIterations = LinearProbeIterations,
                 NumberOfThreads = 1, // deterministic sums, so a resumed experiment reproduces its metrics
             }),
-            DownstreamTrainer.LightGbm => ml.MulticlassClassification.Trainers.LightGbm(new LightGbmMulticlassTrainer.Options
+            DownstreamTrainer.LightGbm => new WideRowLightGbmEstimator(ml, new LightGbmMulticlassTrainer.Options
             {
                 LabelColumnName = labelColumn,
                 FeatureColumnName = featureColumn,

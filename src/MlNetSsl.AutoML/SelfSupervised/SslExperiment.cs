@@ -418,7 +418,7 @@ public sealed class SslExperiment
         HashSet<Parameters>? portfolioConfigurations = null;
         if (_portfolio ?? _tuner is null)
         {
-            var portfolio = SslPortfolio.For(space, shape.Kind, dataset.RowCount, dataset.LabeledCount, shape.Size);
+            var portfolio = SslPortfolio.For(space, shape.Kind, dataset.RowCount, dataset.LabeledCount);
             tuner = tuner.WithPortfolioFirst($"{shape.Kind},{SslPortfolio.Version},{portfolio.Count}", portfolio.Select(p => p.Configuration).ToArray());
             // Lengthened versions of the portfolio's entries share their exemption from the time cap.
             portfolioConfigurations = portfolio.Select(p => SslSearchSpace.WithoutEpochs(p.Configuration)).ToHashSet();

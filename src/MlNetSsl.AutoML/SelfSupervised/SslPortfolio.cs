@@ -28,10 +28,7 @@ internal static class SslPortfolio
     /// <c>minLabeledRows</c> of the kind, the entries come in the order learned without the entries that need more
     /// (<c>belowMinLabeledRows</c>), with its gains; otherwise, with at least <c>fromRows.rows</c> rows, the order learned
     /// on the benchmark datasets of that size or more (<c>fromRows</c>), with its gains.</summary>
-    /// <remarks>Tables and series with more than <see cref="WideRowValues"/> values per row (<paramref name="valuesPerRow"/>)
-    /// start with raw L-BFGS wherever it stands in the learned order.</remarks>
-    public static IReadOnlyList<(string Name, Parameters Configuration, bool Gainful)> For(SearchSpace space, SslInputKind kind, long rows, int labeledRows,
-        int valuesPerRow = 0)
+    public static IReadOnlyList<(string Name, Parameters Configuration, bool Gainful)> For(SearchSpace space, SslInputKind kind, long rows, int labeledRows)
     {
         var result = new List<(string, Parameters, bool)>();
         var seen = new HashSet<Parameters>();
@@ -57,26 +54,8 @@ internal static class SslPortfolio
             bool gainful = !learned.TryGetProperty("learnedGain", out JsonElement gain) || gain.GetDouble() > 0;
             result.Add((entry.GetProperty("name").GetString()!, configuration, gainful));
         }
-        // The learned order timed raw LightGBM on rows of at most a few hundred values (0.6 s), but it bins every value of
-        // every row in every fold: on 3-channel series of 3,000 steps (9,000 values, 240 labeled rows) one fold took 15 s,
-        // and as the first trial, which nothing may cut short, it ran 81 s of a 60 s budget. Raw L-BFGS grows with the
-        // width far more gently, so on wide rows it goes first and the search has a result before the dear entries run.
-        if (kind != SslInputKind.Image && valuesPerRow > WideRowValues
-            && result.FindIndex(e => IsRaw(e.Item2, nameof(DownstreamTrainer.LinearProbe))) is > 0 and int lbfgs)
-        {
-            var first = result[lbfgs];
-            result.RemoveAt(lbfgs);
-            result.Insert(0, first);
-        }
         return result;
     }
-
-    /// <summary>Values per row above which tables and series start with raw L-BFGS (<see cref="For"/>).</summary>
-    public const int WideRowValues = 1000;
-
-    private static bool IsRaw(Parameters configuration, string trainer) =>
-        configuration.TryGetPath(SslSearchSpace.FeaturesOption, out object? features) && Equals(features, nameof(SslFeatureSource.RawFeatures))
-        && configuration.TryGetPath($"{SslSearchSpace.DownstreamOption}.{nameof(SslDownstreamParameters.Trainer)}", out object? chosen) && Equals(chosen, trainer);
 
     /// <summary>The space's default configuration with an entry's settings (an object of dotted option paths and values)
     /// applied; a setting whose option the space lacks is ignored.</summary>

@@ -1,3 +1,5 @@
+using Microsoft.ML;
+
 namespace MlNetSsl.AutoML;
 
 /// <summary>Where a trial's features come from.</summary>
@@ -226,6 +228,24 @@ public sealed class SslDownstreamParameters
         options.FreezeEncoder = FreezeEncoder;
         options.SemiSupervised = SemiSupervised ? new SemiSupervisedOptions() : null;
         options.Distill = Distill ? new DistillationOptions { Epochs = Math.Min(FineTuneEpochs, 10) } : null;
+    }
+
+    /// <summary>The ML.NET trainer the search cross-validates and refits for these parameters on a feature vector:
+    /// <c>LbfgsMaximumEntropy</c> (at most 100 iterations) or multiclass <c>LightGbm</c>, both single-threaded so that
+    /// results repeat. On rows of more than 1,000 features each LightGBM tree samples 1,000 of them (LightGBM's feature
+    /// fraction), which keeps its cost near that of a 1,000-feature table. Standardize the features first, as the
+    /// search does.</summary>
+    /// <param name="mlContext">The context that creates the trainer.</param>
+    /// <param name="labelColumnName">A key-typed label column.</param>
+    /// <param name="featureColumnName">A known-size vector of <see cref="float"/>.</param>
+    /// <exception cref="InvalidOperationException"><see cref="Trainer"/> is <see cref="DownstreamTrainer.FineTune"/>, which
+    /// trains an encoder on the input column rather than a feature vector.</exception>
+    public IEstimator<ITransformer> CreateTrainer(MLContext mlContext, string labelColumnName, string featureColumnName)
+    {
+        ArgumentNullException.ThrowIfNull(mlContext);
+        ArgumentException.ThrowIfNullOrEmpty(labelColumnName);
+        ArgumentException.ThrowIfNullOrEmpty(featureColumnName);
+        return SslDownstream.CreateTrainer(mlContext, this, labelColumnName, featureColumnName);
     }
 
     /// <summary>Whether fine-tuning reads the unlabeled rows (FixMatch or distillation).</summary>

@@ -201,7 +201,8 @@ internal static class ModelCommands
         if (data.SeriesLengths is not { Length: > 0 } lengths
             || ModelParts.Flatten(model).OfType<ResampleSeriesTransformer>().FirstOrDefault() is not { } resample) return null;
         int median = SeriesLoader.Median(lengths);
-        if (median * 2 >= resample.Length && median <= resample.Length * 2) return null;
+        // A model that averaged longer series down (SeriesResampling.Mean) was trained on series longer than its length.
+        if (median * 2 >= resample.Length && (median <= resample.Length * 2 || resample.Resampling == SeriesResampling.Mean)) return null;
         return string.Create(CultureInfo.InvariantCulture,
             $"these series have {median} steps per channel (median, read as {data.SeriesChannels} channel(s)) where the model was trained on {resample.Length}; ") +
             "they are resampled to the model's length and scored, but check that the file holds the training file's channels (a series CSV row is channel after channel).";

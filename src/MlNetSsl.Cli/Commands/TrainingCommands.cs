@@ -33,7 +33,7 @@ internal static class TrainingCommands
         public readonly Option<int> Channels = new("--channels") { Description = "Series CSV: channels per row (values are channel after channel). .ts files say it themselves.", DefaultValueFactory = _ => 1 };
         public readonly Option<string?> Storage = new("--storage") { Description = "Share the search with other processes and machines through a database: \"Host=...;Database=...;Username=...;Password=...\" (PostgreSQL) or \"Data Source=file.db\" (SQLite, one host). Every process run with the same settings and experiment name joins it (see docs/distributed.md)." };
         public readonly Option<string?> ExperimentName = new("--experiment-name") { Description = "With --storage: the experiment's name in the database. Default: the run's --name." };
-        public readonly Option<int?> SeriesLength = new("--series-length") { Description = "Series: steps per channel after resampling. Default: the median length of the training series." };
+        public readonly Option<int?> SeriesLength = new("--series-length") { Description = "Series: steps per channel after resampling. Default: the median length of the training series, at most 512 (longer series are averaged down)." };
     }
 
     public static IEnumerable<Command> Create()

@@ -1,7 +1,5 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
-using Microsoft.ML.Trainers;
-using Microsoft.ML.Trainers.LightGbm;
 using Microsoft.ML.Transforms;
 using MlNetSsl.AutoML;
 using MlNetSsl.Cli.Data;
@@ -27,14 +25,12 @@ internal sealed class DownstreamFits
     private readonly IDataView _trainPrepared;
     private readonly ITransformer _labelMap;
     private readonly string[] _keyOrder;
-    private readonly int _seed;
 
-    public DownstreamFits(MLContext ml, ITransformer prepared, IDataView trainPrepared, string labelColumn, int seed)
+    public DownstreamFits(MLContext ml, ITransformer prepared, IDataView trainPrepared, string labelColumn)
     {
         _ml = ml;
         _prepared = prepared;
         _trainPrepared = trainPrepared;
-        _seed = seed;
         // One label map for every fit, so a subset missing a class still scores in the same order.
         _labelMap = ml.Transforms.Conversion.MapValueToKey(KeyColumn, labelColumn).Fit(trainPrepared);
         VBuffer<ReadOnlyMemory<char>> keyNames = default;
@@ -95,22 +91,11 @@ internal sealed class DownstreamFits
             .ToList();
     }
 
-    /// <summary>The trainer a trial's downstream parameters name (L-BFGS or LightGBM; fine-tuning is not a separate trainer).</summary>
-    private IEstimator<ITransformer> Trainer(SslDownstreamParameters downstream, string features) => downstream.Trainer switch
-    {
-        DownstreamTrainer.LightGbm => _ml.MulticlassClassification.Trainers.LightGbm(new LightGbmMulticlassTrainer.Options
-        {
-            LabelColumnName = KeyColumn, FeatureColumnName = features, NumberOfLeaves = downstream.LightGbmLeaves,
-            MinimumExampleCountPerLeaf = downstream.LightGbmMinimumRowsPerLeaf, NumberOfIterations = downstream.LightGbmIterations,
-            NumberOfThreads = 1, Seed = _seed,
-        }),
-        DownstreamTrainer.FineTune => throw new InvalidOperationException("A fine-tuned network has no separate downstream trainer to refit."),
-        _ => _ml.MulticlassClassification.Trainers.LbfgsMaximumEntropy(new LbfgsMaximumEntropyMulticlassTrainer.Options
-        {
-            LabelColumnName = KeyColumn, FeatureColumnName = features, L1Regularization = (float)downstream.L1Regularization,
-            L2Regularization = (float)downstream.L2Regularization, NumberOfThreads = 1, MaximumNumberOfIterations = MaxLbfgsIterations,
-        }),
-    };
+    /// <summary>The trainer a trial's downstream parameters name, as the search builds it (L-BFGS or LightGBM; fine-tuning
+    /// is not a separate trainer).</summary>
+    private IEstimator<ITransformer> Trainer(SslDownstreamParameters downstream, string features) => downstream.Trainer == DownstreamTrainer.FineTune
+        ? throw new InvalidOperationException("A fine-tuned network has no separate downstream trainer to refit.")
+        : downstream.CreateTrainer(_ml, KeyColumn, features);
 
     /// <summary>Positions among <paramref name="labels"/> (the labeled rows' classes) of a stratified, seeded share: per class
     /// the first ceil(share x count) rows of one seeded permutation (at least one), so smaller shares are subsets of larger ones.</summary>

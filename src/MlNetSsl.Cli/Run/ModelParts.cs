@@ -15,14 +15,22 @@ internal static class ModelParts
     public const string SeriesColumn = "Ssl_Series";
 
     /// <summary>What turns the dataset's input columns into the one column the experiment reads.</summary>
-    public static (IEstimator<ITransformer> Estimator, string InputColumn) Preparation(MLContext ml, TrainingData data, int seriesLength)
+    public static (IEstimator<ITransformer> Estimator, string InputColumn) Preparation(MLContext ml, TrainingData data, int seriesLength,
+        SeriesResampling seriesResampling)
     {
         switch (data.Kind)
         {
             case DatasetKind.Images:
                 return (ml.Transforms.LoadImages(ImageColumn, "", ImageFolder.PathColumn), ImageColumn);
             case DatasetKind.Series:
-                return (ml.Transforms.ResampleSeries(SeriesColumn, SeriesLoader.SeriesColumn, data.SeriesChannels, seriesLength), SeriesColumn);
+                return (ml.Transforms.ResampleSeries(new ResampleSeriesOptions
+                {
+                    OutputColumnName = SeriesColumn,
+                    InputColumnName = SeriesLoader.SeriesColumn,
+                    Channels = data.SeriesChannels,
+                    Length = seriesLength,
+                    Resampling = seriesResampling,
+                }), SeriesColumn);
             default:
                 var parts = new List<string>();
                 IEstimator<ITransformer> chain = new EstimatorChain<ITransformer>();

@@ -14,6 +14,12 @@ public enum SeriesResampling
     /// <summary>Keeps the time scale: a shorter channel is padded at its end with its last value, a longer one is cut
     /// after the target length.</summary>
     PadOrTruncate,
+
+    /// <summary>A longer channel is shrunk by averaging: each output step is the mean of the stretch of input steps it
+    /// covers (steps cut by a boundary count by the part inside), so noise averages out instead of every k-th step being
+    /// picked as <see cref="Linear"/> does. A channel of the target length is kept as it is, a shorter one is stretched as
+    /// by <see cref="Linear"/>. For series far longer than the target (thousands of steps into hundreds).</summary>
+    Mean,
 }
 
 /// <summary>Settings of the series resampling transform.</summary>

@@ -113,6 +113,11 @@ public sealed class ResampleSeriesTransformer : ITransformer, ICanSaveModel
                 to[kept..].Fill(from[steps - 1]);
                 continue;
             }
+            if (resampling == SeriesResampling.Mean && steps >= length)
+            {
+                AverageInto(from, to);
+                continue;
+            }
             if (steps == 1 || length == 1)
             {
                 // One input step has no slope (a constant); one output step keeps the start of the series.
@@ -128,6 +133,21 @@ public sealed class ResampleSeriesTransformer : ITransformer, ICanSaveModel
                 double fraction = position - left;
                 to[j] = (float)(from[left] + (from[right] - from[left]) * fraction);
             }
+        }
+    }
+
+    /// <summary>Each of <paramref name="to"/>'s steps is the mean of <paramref name="from"/> over the stretch it covers,
+    /// [j, j + 1) x from.Length / to.Length, with the steps cut by its ends weighed by the part inside.</summary>
+    private static void AverageInto(ReadOnlySpan<float> from, Span<float> to)
+    {
+        double width = from.Length / (double)to.Length;
+        for (int j = 0; j < to.Length; j++)
+        {
+            double start = j * width, end = j == to.Length - 1 ? from.Length : (j + 1) * width;
+            double sum = 0;
+            for (int i = (int)start; i < end && i < from.Length; i++)
+                sum += from[i] * (Math.Min(end, i + 1) - Math.Max(start, i));
+            to[j] = (float)(sum / (end - start));
         }
     }
 

@@ -67,21 +67,6 @@ public sealed class SslPortfolioTests : IDisposable
     }
 
     [Fact]
-    public void WideSeriesStartWithRawLbfgsInsteadOfRawLightGbm()
-    {
-        // Raw LightGBM bins every value in every fold: first on 9,000-value series it ran 81 s of a 60 s budget uncut.
-        SslSearchSpace series = SslSearchSpace.For(SslInputKind.Series);
-        static (SslFeatureSource, DownstreamTrainer) Kind((string Name, Parameters Configuration, bool Gainful) entry) =>
-            entry.Configuration.AsType<SslTrialParameters>() is var p ? (p.Features, p.Downstream.Trainer) : default;
-        var narrow = SslPortfolio.For(series, SslInputKind.Series, rows: 300, labeledRows: 240, valuesPerRow: 3 * 150);
-        var wide = SslPortfolio.For(series, SslInputKind.Series, rows: 300, labeledRows: 240, valuesPerRow: 3 * 3000);
-        Assert.Equal((SslFeatureSource.RawFeatures, DownstreamTrainer.LightGbm), Kind(narrow[0]));
-        Assert.Equal((SslFeatureSource.RawFeatures, DownstreamTrainer.LinearProbe), Kind(wide[0]));
-        // The same entries, and after the moved one the learned order.
-        Assert.Equal(narrow.Where(e => Kind(e) != Kind(wide[0])).Select(e => e.Name), wide.Skip(1).Select(e => e.Name));
-    }
-
-    [Fact]
     public void TheLearnedOrderTakesTheMostGainPerSecondFirstAndPutsWhatAddsNothingLast()
     {
         // Dataset A: raw wins; dataset B: the SSL pipelines win. "ssl" and "ssl + LightGBM" share one pretraining (18 s).

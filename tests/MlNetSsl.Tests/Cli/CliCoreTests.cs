@@ -459,6 +459,28 @@ public sealed class CliCoreTests : IDisposable
     }
 
     [Fact]
+    public void LongSeriesAreAveragedDownToTheDefaultLengthAndPredictWithoutAShapeNote()
+    {
+        // GunPoint with each step repeated 8 times: 1,200 steps per series, above the default's 512 (and over twice it, where
+        // predict used to say the series did not match the model's length).
+        var series = CliDataLoadingTests.GunPoint().Take(40).ToList();
+        string file = Path.Combine(_work, "long.csv");
+        File.WriteAllLines(file, series.Select(s => $"{s.Label},{string.Join(',', s.Values.SelectMany(v => Enumerable.Repeat(v, 8)))}"));
+        string output = Path.Combine(_work, "long");
+        var (code, stdout, stderr) = Run("series-classification", "--dataset", file, "--train-time", "3", "--max-trials", "1", "-o", output, "--name", "Long");
+        Assert.True(code == 0, $"exit {code}: {stderr}\n{stdout}");
+        Assert.Contains("Series have 1200 steps per channel; every channel is resampled to 512 steps (each step the mean of the steps it covers", stdout, StringComparison.Ordinal);
+        string model = Path.Combine(output, "Long", "Long.zip");
+        ResampleSeriesTransformer resample = Assert.Single(MlNetSsl.Cli.Run.ModelParts.Flatten(new MLContext(0).Model.Load(model, out _))
+            .OfType<ResampleSeriesTransformer>());
+        Assert.Equal((512, SeriesResampling.Mean), (resample.Length, resample.Resampling));
+
+        var predict = Run("predict", "--model", model, "--dataset", file, "--out", Path.Combine(_work, "long-predictions.csv"));
+        Assert.True(predict.ExitCode == 0, $"exit {predict.ExitCode}: {predict.Stderr}\n{predict.Stdout}");
+        Assert.DoesNotContain("where the model was trained on", predict.Stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void OneLabelPerClassWithoutTestRowsSaysWhatToDo()
     {
         // 30 GunPoint series, one labeled per class: the stratified hold-out has no class with 2 labels to take from.

@@ -297,7 +297,7 @@ public sealed class CliHeterogeneousTableTests : IDisposable
         File.WriteAllLines(path, ["note,sex", .. rows.Select((r, i) => $"\"{Note(r[0], i)}\",{r[0]}")]);
         TrainingData data = TableLoader.LoadForTraining(path, Settings("sex"));
         var ml = new MLContext(0);
-        var (preparation, column) = MlNetSsl.Cli.Run.ModelParts.Preparation(ml, data, 0);
+        var (preparation, column) = MlNetSsl.Cli.Run.ModelParts.Preparation(ml, data, 0, SeriesResampling.Linear);
         var train = new RowSubsetView(data.View, Enumerable.Range(0, 600).Select(i => (long)i).ToHashSet());
         var test = new RowSubsetView(data.View, Enumerable.Range(600, 300).Select(i => (long)i).ToHashSet());
 

@@ -53,6 +53,46 @@ public sealed class ResampleSeriesTests
     }
 
     [Fact]
+    public void MeanAveragesTheStepsEachOutputStepCoversAndStretchesShorterSeriesLinearly()
+    {
+        var ml = new MLContext(0);
+        IDataView data = ml.Data.LoadFromEnumerable(new[]
+        {
+            new Row { Series = [1, 2, 3, 4, 5, 6, 10, 20, 30, 40, 50, 60] }, // 6 steps per channel -> 3: pairs averaged
+            new Row { Series = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12] },
+            new Row { Series = [0, 10, 20, 30] },                          // 2 steps -> 3: as Linear
+        });
+        var options = new ResampleSeriesOptions { InputColumnName = "Series", OutputColumnName = "Fixed", Channels = 2, Length = 3, Resampling = SeriesResampling.Mean };
+        ITransformer model = ml.Transforms.ResampleSeries(options).Fit(data);
+        float[][] result = Apply(model, data);
+        Assert.Equal([1.5f, 3.5f, 5.5f, 15f, 35f, 55f], result[0]);
+        Assert.Equal([1.5f, 3.5f, 5.5f, 7.5f, 9.5f, 11.5f], result[1]);
+        Assert.Equal([0f, 5f, 10f, 20f, 25f, 30f], result[2]);
+        // 6 steps -> 4: each output step covers 1.5 input steps, the step cut in two counts by half on either side.
+        options.Channels = 1;
+        options.Length = 4;
+        IDataView one = ml.Data.LoadFromEnumerable(new[] { new Row { Series = [1, 2, 3, 4, 5, 6] } });
+        float[] quarters = ml.Transforms.ResampleSeries(options).Fit(one).Transform(one).GetColumn<VBuffer<float>>("Fixed").Single().DenseValues().ToArray();
+        Assert.Equal([4f / 3, 8f / 3, 13f / 3, 17f / 3], quarters, (a, b) => Math.Abs(a - b) < 1e-5f);
+        // Linear picks steps instead: the noise of the steps it skips stays in the ones it keeps.
+        options.Resampling = SeriesResampling.Linear;
+        Assert.NotEqual(quarters, ml.Transforms.ResampleSeries(options).Fit(one).Transform(one).GetColumn<VBuffer<float>>("Fixed").Single().DenseValues().ToArray());
+
+        string path = Path.Combine(Path.GetTempPath(), $"resample-mean-{Guid.NewGuid():N}.zip");
+        try
+        {
+            ml.Model.Save(model, data.Schema, path);
+            ITransformer loaded = ml.Model.Load(path, out _);
+            Assert.Equal(SeriesResampling.Mean, Assert.IsType<ResampleSeriesTransformer>(loaded).Resampling);
+            Assert.Equal(result, Apply(loaded, data));
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
     public void SavedAndLoadedModelGivesTheSameValuesAndServesPredictionEngines()
     {
         var ml = new MLContext(0);

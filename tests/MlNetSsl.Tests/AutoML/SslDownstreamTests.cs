@@ -1,0 +1,78 @@
+using System.Globalization;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.Trainers.LightGbm;
+using MlNetSsl.AutoML;
+using MlNetSsl.Tests.Infrastructure;
+using Xunit;
+
+namespace MlNetSsl.Tests.AutoML;
+
+/// <summary>The downstream trainers the search cross-validates and refits (<see cref="SslDownstreamParameters.CreateTrainer"/>).</summary>
+public sealed class SslDownstreamTests
+{
+    private sealed class Row
+    {
+        public float[] Features { get; set; } = [];
+
+        public uint Label { get; set; }
+    }
+
+    [Theory]
+    [InlineData(11, 1.0)]
+    [InlineData(1000, 1.0)]
+    [InlineData(3072, 1000.0 / 3072)]
+    [InlineData(9000, 1000.0 / 9000)]
+    public void LightGbmTreesSampleAThousandFeaturesOfWideRows(int width, double fraction) =>
+        Assert.Equal(fraction, WideRowLightGbmEstimator.FeatureFraction(width), 12);
+
+    [Fact]
+    public void OnNarrowRowsTheTrainerIsMlNetsLightGbmAndOnWideRowsItsTreesSeeSampledFeatures()
+    {
+        // White wine quality (UCI, 11 features): as it is, and 100 noisy copies of each row's features (1,100 values; exact
+        // copies would give the same splits whichever copy a tree sampled).
+        float[][] features = File.ReadLines(Path.Combine(SharedData.DataRoot, "tabular", "winequality-white.csv"))
+            .Where(line => line.Length > 0).Take(600)
+            .Select(line => line.Split(',').Select(v => float.Parse(v, CultureInfo.InvariantCulture)).ToArray()).ToArray();
+        // Classes: quality 3-5, 6 and 7-9, as 0-based values (LoadFromEnumerable stores value v as key v + 1).
+        uint[] labels = features.Select(f => f[11] <= 5 ? 0u : f[11] == 6 ? 1u : 2u).ToArray();
+        var downstream = new SslDownstreamParameters { Trainer = DownstreamTrainer.LightGbm, LightGbmIterations = 20 };
+        var ml = new MLContext(1);
+
+        float[][] Scores(int repeats, bool plain)
+        {
+            var noise = new Random(7);
+            Row[] rows = features.Select((f, i) => new Row
+            {
+                Features = Enumerable.Range(0, repeats)
+                    .SelectMany(r => f[..11].Select(v => r == 0 ? v : v * (1 + 0.05f * (float)noise.NextDouble()))).ToArray(),
+                Label = labels[i],
+            }).ToArray();
+            var schema = SchemaDefinition.Create(typeof(Row));
+            schema[nameof(Row.Features)].ColumnType = new VectorDataViewType(NumberDataViewType.Single, 11 * repeats);
+            schema[nameof(Row.Label)].ColumnType = new KeyDataViewType(typeof(uint), 3);
+            IDataView data = ml.Data.LoadFromEnumerable(rows, schema);
+            IEstimator<ITransformer> trainer = plain
+                ? ml.MulticlassClassification.Trainers.LightGbm(new LightGbmMulticlassTrainer.Options
+                {
+                    LabelColumnName = "Label", FeatureColumnName = "Features", NumberOfLeaves = downstream.LightGbmLeaves,
+                    MinimumExampleCountPerLeaf = downstream.LightGbmMinimumRowsPerLeaf, NumberOfIterations = downstream.LightGbmIterations,
+                    NumberOfThreads = 1, Seed = 1, Silent = true, Verbose = false,
+                })
+                : downstream.CreateTrainer(ml, "Label", "Features");
+            return trainer.Fit(data).Transform(data).GetColumn<float[]>("Score").ToArray();
+        }
+
+        Assert.Equal(Scores(1, plain: true), Scores(1, plain: false));
+        float[][] wideScores = Scores(100, plain: false);
+        Assert.NotEqual(Scores(100, plain: true), wideScores);
+        // Still a model of the data: most training rows scored highest for their own class.
+        double correct = wideScores.Select((s, i) => s.AsSpan().IndexOf(s.Max()) == labels[i] ? 1 : 0).Average();
+        Assert.True(correct > 0.7, $"training accuracy {correct:P1}");
+    }
+
+    [Fact]
+    public void FineTuningHasNoFeatureVectorTrainer() =>
+        Assert.Throws<InvalidOperationException>(() =>
+            new SslDownstreamParameters { Trainer = DownstreamTrainer.FineTune }.CreateTrainer(new MLContext(1), "Label", "Features"));
+}
