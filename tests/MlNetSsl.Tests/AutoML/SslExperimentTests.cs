@@ -172,6 +172,38 @@ public sealed class SslExperimentTests : IDisposable
         Assert.Contains("a single class among its 10 labeled rows", single.Message);
     }
 
+    private sealed class SeriesRow
+    {
+        public float[] Values { get; set; } = [];
+
+        public string Label { get; set; } = "";
+    }
+
+    [Theory]
+    [InlineData(1, false)]
+    [InlineData(4, true)]
+    public async Task SeriesLongerThan512StepsGetANoteOnAveragingThemDown(int repeats, bool noted)
+    {
+        // GunPoint (150 steps) as it is, and with each step repeated 4 times (600 steps).
+        var ml = new MLContext(seed: 1);
+        SeriesRow[] rows = MlNetSsl.Tests.Cli.CliDataLoadingTests.GunPoint().Select(r => new SeriesRow
+        {
+            Values = r.Values.SelectMany(v => Enumerable.Repeat(float.Parse(v, System.Globalization.CultureInfo.InvariantCulture), repeats)).ToArray(),
+            Label = r.Label,
+        }).ToArray();
+        var schema = SchemaDefinition.Create(typeof(SeriesRow));
+        schema[nameof(SeriesRow.Values)].ColumnType = new VectorDataViewType(NumberDataViewType.Single, 150 * repeats);
+        SslExperimentResult result = await ml.SelfSupervisedExperiment()
+            .SetDataset(ml.Data.LoadFromEnumerable(rows, schema))
+            .SetInputColumn(nameof(SeriesRow.Values), seriesChannels: 1)
+            .SetMaxTrials(1)
+            .RunAsync();
+        string? note = result.Notes.FirstOrDefault(n => n.Contains("steps per channel", StringComparison.Ordinal));
+        Assert.Equal(noted, note is not null);
+        if (noted) Assert.Contains("Series of 600 steps per channel", note!, StringComparison.Ordinal);
+        ((IDisposable)result.BestTrial.Model).Dispose();
+    }
+
     [Fact]
     public async Task AutoCrossValidatesTabularRowsWithFourLabelsPerClassAndSaysWhy()
     {
