@@ -13,6 +13,7 @@ internal sealed class SearchProgress(RunLog log) : IProgress<SslTrialReport>
 {
     private readonly object _gate = new();
     private readonly ConcurrentDictionary<int, double> _startedAt = new();
+    private readonly ConcurrentDictionary<int, int> _trainingTo = new();
     private readonly Dictionary<int, (TrialRecord Trial, string State)> _trials = [];
     private LiveDisplayContext? _live;
     private Table? _table;
@@ -21,9 +22,14 @@ internal sealed class SearchProgress(RunLog log) : IProgress<SslTrialReport>
     /// <summary>Seconds since the search started when the trial first started (0 when not seen).</summary>
     public double StartedAt(int trialId) => _startedAt.GetValueOrDefault(trialId);
 
+    /// <summary>The epochs a trial was last reported training to (or reaching); null when no report named any. A trial
+    /// cancelled before its first rung has no fidelity of its own, and its configured epochs are not what it ran.</summary>
+    public int? TrainingTo(int trialId) => _trainingTo.TryGetValue(trialId, out int epochs) ? epochs : null;
+
     public void Report(SslTrialReport value)
     {
         if (value.Kind == TrialReportKind.Running) _startedAt.TryAdd(value.Trial.TrialId, value.Elapsed.TotalSeconds);
+        if (value.Fidelity is int fidelity) _trainingTo[value.Trial.TrialId] = fidelity;
         string metric = value.Trial.Metric?.ToString("0.0000", CultureInfo.InvariantCulture) ?? "-";
         // Why a trial failed or was not started belongs on its line: a user reading the log sees what to change.
         string reason = value.Kind is TrialReportKind.Failed or TrialReportKind.NotStarted or TrialReportKind.TimedOut && value.Trial.ErrorMessage is string why ? $" ({why})" : "";

@@ -547,7 +547,7 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
         search.Trials.Select((trial, i) => new LeaderboardRow(
             Rank: i + 1,
             TrialId: trial.TrialId,
-            Pipeline: TrialDescriptions.Describe(trial),
+            Pipeline: TrialDescriptions.Describe(trial, trial.Fidelity ?? progress.TrainingTo(trial.TrialId)),
             Metric: trial.Metric,
             MetricSpread: search.MeasuresOf(trial)?.MetricStandardDeviation,
             Fidelity: trial.Fidelity,

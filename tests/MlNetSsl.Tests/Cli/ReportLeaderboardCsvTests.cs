@@ -30,6 +30,22 @@ public sealed class ReportLeaderboardCsvTests : IDisposable
     }
 
     [Fact]
+    public void ATrialCancelledBeforeItsFirstRungIsDescribedAtTheEpochsItWasTrainingTo()
+    {
+        // The progress line said "2 epochs" (the rung it was training to); the leaderboard said the configured 10.
+        var trial = new TrialRecord(3, Parameters.FromJson($$"""{"{{SslSearchSpace.FeaturesOption}}":"SelfSupervised"}"""),
+            TrialStatus.Running, [], TimeSpan.Zero, null);
+        var progress = new SearchProgress(new RunLog("q", null));
+        Assert.Null(progress.TrainingTo(3));
+        progress.Report(new SslTrialReport(TrialReportKind.Running, trial, 2, null, TimeSpan.FromSeconds(5), 4, isReplay: false));
+        var cancelled = new TrialRecord(3, trial.Parameters, TrialStatus.Cancelled, [], TimeSpan.FromSeconds(9), null);
+        progress.Report(new SslTrialReport(TrialReportKind.Stopped, cancelled, null, null, TimeSpan.FromSeconds(14), 4, isReplay: false));
+        Assert.Equal(2, progress.TrainingTo(3));
+        Assert.Contains(" 2 epochs ", TrialDescriptions.Describe(cancelled, cancelled.Fidelity ?? progress.TrainingTo(3)), StringComparison.Ordinal);
+        Assert.DoesNotContain(" 2 epochs ", TrialDescriptions.Describe(cancelled), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void RawFeaturesBesideTheEmbeddingAreNamedInThePipelineDescription()
     {
         // The two pipelines differ only in the raw input beside the embedding; a leaderboard that wrote both the same way
