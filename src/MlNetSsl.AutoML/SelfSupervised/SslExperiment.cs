@@ -574,6 +574,9 @@ public sealed class SslExperiment
             .ThenBy(c => Complexity(c.trial) == 0 ? c.rank : 0).ThenBy(c => Cost(c.trial)).ThenBy(c => c.rank)
             .ToList();
         TrialRecord chosen = candidates.Count > 0 ? candidates[0].trial : best;
+        // A raw trial with tuned settings that ranked above the chosen untuned one: the reason the rule took a lower score.
+        TrialRecord? tunedAbove = candidates.Count == 0 ? null : candidates
+            .Where(c => c.rank < candidates[0].rank && Complexity(c.trial) == 0 && !IsUntuned(c.trial)).Select(c => c.trial).FirstOrDefault();
         // Cross-validation is biased against FixMatch: its networks train on fewer labels than the refit, and FixMatch's
         // lead over plain fine-tuning grows with labels (none at 250 CIFAR-10 labels, +7 points at 500; docs/automl.md,
         // "Final choice"). So among networks the cross-validation cannot tell apart, the semi-supervised one stands.
@@ -612,8 +615,8 @@ public sealed class SslExperiment
                     ? FormattableString.Invariant($"chose the longest-trained version of the best's pipeline, trial {chosen.TrialId} ({chosen.Metric:0.####}, {Epochs(chosen)} epochs against {Epochs(best)}).")
                     : IsSemiSupervisedNetwork(chosen) && !IsSemiSupervisedNetwork(best)
                         ? FormattableString.Invariant($"chose the semi-supervised (FixMatch) network, trial {chosen.TrialId} ({chosen.Metric:0.####}): cross-validation trains on fewer labels than the refit and underrates FixMatch, whose lead grows with labels.")
-                        : Complexity(chosen) == 0 && IsUntuned(chosen) && !IsUntuned(best)
-                            ? FormattableString.Invariant($"chose the simplest, the best-scoring pipeline on raw features with the portfolio's untuned settings, trial {chosen.TrialId} ({chosen.Metric:0.####}): a tuned trainer's lead inside the error is the search's luck.")
+                        : Complexity(chosen) == 0 && IsUntuned(chosen) && tunedAbove is not null
+                            ? FormattableString.Invariant($"chose the simplest, the best-scoring pipeline on raw features with the portfolio's untuned settings, trial {chosen.TrialId} ({chosen.Metric:0.####}): the lead of tuned settings inside the error (trial {tunedAbove.TrialId}, {tunedAbove.Metric:0.####}) is the search's luck.")
                         : Complexity(chosen) == 0
                             ? FormattableString.Invariant($"chose the simplest, the best-scoring pipeline on raw features, trial {chosen.TrialId} ({chosen.Metric:0.####}, {Cost(chosen):0.#} s against {Cost(best):0.#} s).")
                             : FormattableString.Invariant($"chose the simplest and cheapest, trial {chosen.TrialId} ({chosen.Metric:0.####}, {Cost(chosen):0.#} s against {Cost(best):0.#} s)."));

@@ -326,6 +326,9 @@ public sealed class SslSearchSpace : SearchSpace
         string advice = (column.Type is VectorDataViewType v ? v.ItemType : column.Type) is TextDataViewType
             ? "; for text columns, Transforms.Categorical.OneHotEncoding (categories) or Transforms.Text.FeaturizeText (free text) first, " +
               "then Transforms.Concatenate with the numeric columns into one vector"
+            // Series of different lengths are the usual variable-size vector: ResampleSeries gives them one length.
+            : column.Type is VectorDataViewType { ItemType: NumberDataViewType, IsKnownSize: false } && seriesChannels > 0
+                ? $" (series of different lengths: Transforms.ResampleSeries(\"{inputColumnName}Fixed\", \"{inputColumnName}\", channels: {seriesChannels}, length: ...) first)"
             : " (use Concatenate, ConvertType or ReplaceMissingValues first)";
         throw new ArgumentException($"Column '{inputColumnName}' is {column.Type}; the self-supervised experiment reads an MLImage column " +
             $"(from LoadImages) or a known-size vector of Single{advice}.");

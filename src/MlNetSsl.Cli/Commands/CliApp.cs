@@ -80,11 +80,13 @@ internal static class CliApp
             _ => "as a value of the expected kind",
         });
 
-    /// <summary>The innermost meaningful message on one line.</summary>
-    private static string OneLine(Exception e)
+    /// <summary>The innermost meaningful message on one line. ML.NET's parallel cursors wrap what a transform threw in
+    /// "Splitter/consolidator worker encountered exception while consuming source data", which names nothing.</summary>
+    internal static string OneLine(Exception e)
     {
-        while (e is AggregateException or System.Reflection.TargetInvocationException or TypeInitializationException && e.InnerException is not null)
-            e = e.InnerException!;
+        while (e.InnerException is not null && (e is AggregateException or System.Reflection.TargetInvocationException or TypeInitializationException
+            || e.Message.Contains("worker encountered exception", StringComparison.Ordinal)))
+            e = e.InnerException;
         return $"{e.Message.ReplaceLineEndings(" ")}";
     }
 }

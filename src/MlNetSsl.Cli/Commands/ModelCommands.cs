@@ -178,18 +178,35 @@ internal static class ModelCommands
         {
             // A series CSV: the label column training used (run.json), when this file has it; otherwise every cell is a value.
             string recorded = settings?.LabelColumn ?? "0";
+            bool positional = int.TryParse(recorded, NumberStyles.None, CultureInfo.InvariantCulture, out int index);
             csv = csv with
             {
-                LabelColumn = int.TryParse(recorded, NumberStyles.None, CultureInfo.InvariantCulture, out int index)
+                LabelColumn = positional
                     ? SeriesLoader.HoldsLabelColumn(path, csv, index, ClassNames(model, schema), ModelSeriesValues(model)) ? recorded : SeriesLoader.NoLabelColumn
                     : SeriesLoader.HoldsNamedColumn(path, csv, recorded) ? recorded : SeriesLoader.NoLabelColumn,
             };
+            // Labels at the other end (a file written label-last for a model trained label-first, or the reverse) would
+            // otherwise be read as one more step of every series.
+            if (positional && csv.LabelColumn == SeriesLoader.NoLabelColumn
+                && SeriesLoader.LabelAtOtherEnd(path, csv, index, ClassNames(model, schema)) is int other)
+            {
+                csv = csv with { LabelColumn = other.ToString(CultureInfo.InvariantCulture) };
+                Console.WriteLine($"Note: {path} holds the model's class names in its {(other == 0 ? "first" : "last")} column; they are read as " +
+                    "labels, not as a step of the series (--label-col sets the column).");
+            }
         }
         int? trainingLabelIndex = settings?.Task == "classification" && int.TryParse(settings.LabelColumn, NumberStyles.None, CultureInfo.InvariantCulture, out int label)
             ? label : null;
-        TrainingData data = DatasetReader.LoadForModel(ml, schema, path, csv, parse.GetValue(o.UnlabeledFolder) ?? settings?.UnlabeledFolder ?? "unlabeled", settings?.Channels ?? 1,
-            layout, trainingLabelIndex);
+        // A series CSV is read with the model's channels: run.json records --channels, which a .ts training file ignores.
+        ResampleSeriesTransformer? resample = ModelParts.Flatten(model).OfType<ResampleSeriesTransformer>().FirstOrDefault();
+        TrainingData data = DatasetReader.LoadForModel(ml, schema, path, csv, parse.GetValue(o.UnlabeledFolder) ?? settings?.UnlabeledFolder ?? "unlabeled",
+            resample?.Channels ?? settings?.Channels ?? 1, layout, trainingLabelIndex);
         if (data.MatchNote is not null) Console.WriteLine($"Note: {data.MatchNote}");
+        // A .ts file states its channels; other channels than the model's would be regrouped into its channels and scored.
+        if (resample is not null && data.SeriesLengths is { Length: > 0 } && data.SeriesChannels != resample.Channels
+            && Path.GetExtension(path).Equals(".ts", StringComparison.OrdinalIgnoreCase))
+            throw new CliException($"{path} holds series of {data.SeriesChannels} channel(s), but the model was trained on {resample.Channels}; " +
+                "score series with the channels the model was trained on, in the same order.");
         if (SeriesShapeNote(model, data) is { } shape) Console.WriteLine($"Note: {shape}");
         return data;
     }

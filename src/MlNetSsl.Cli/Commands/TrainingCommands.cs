@@ -239,7 +239,7 @@ internal static class TrainingCommands
         log.Info($"mlnet-ssl {settings.Task}: {SslEnvironment.Describe()}");
         log.Info(string.Create(CultureInfo.InvariantCulture,
             $"Search and refit time {settings.TrainTimeSeconds} s{(settings.TrainTimeChosenFromData ? " (chosen from the data size; --train-time changes it)" : "")}, " +
-            $"metric {settings.Metric}, seed {settings.Seed}{(settings.MaxTrials is int m ? $", at most {m} trials" : "")}; output {runFolder}"));
+            $"metric {settings.Metric}, seed {settings.Seed}{(settings.MaxTrials is int m ? $", at most {m} trial{(m == 1 ? "" : "s")}" : "")}; output {runFolder}"));
         try
         {
             return await new TrainingRun(settings, resume, log).ExecuteAsync(token).ConfigureAwait(false);

@@ -62,6 +62,28 @@ internal sealed class CsvTable
     public static bool TryNumber(string cell, out float value) =>
         float.TryParse(cell, NumberStyles.Float, CultureInfo.InvariantCulture, out value);
 
+    /// <summary>Labels that are different spellings of one number ("1" and "1.0", "2" and "2.00") made one class: each
+    /// takes its group's most frequent spelling (the first seen on a tie). The note names the merged spellings; null when
+    /// there were none. Scoring matches numeric labels by value, so training must not count them as different classes.</summary>
+    public static (string[] Labels, string? Note) UnifyNumericLabels(string[] labels)
+    {
+        var groups = labels.Where(l => l.Length > 0).Distinct(StringComparer.Ordinal)
+            .Select(l => (Label: l, Parsed: double.TryParse(l, NumberStyles.Float, CultureInfo.InvariantCulture, out double value), Value: value))
+            .Where(x => x.Parsed).GroupBy(x => x.Value).Where(g => g.Count() > 1).ToList();
+        if (groups.Count == 0) return (labels, null);
+        var counts = labels.GroupBy(l => l, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Count(), StringComparer.Ordinal);
+        var canonical = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var group in groups)
+        {
+            string kept = group.Select(x => x.Label).OrderByDescending(l => counts[l]).First();
+            foreach (var x in group) canonical[x.Label] = kept;
+        }
+        string merged = string.Join("; ", groups.Take(5).Select(g => $"{string.Join(", ", g.Select(x => $"'{x.Label}'"))} as '{canonical[g.First().Label]}'"))
+            + (groups.Count > 5 ? $" and {groups.Count - 5} more" : "");
+        return (labels.Select(l => canonical.GetValueOrDefault(l, l)).ToArray(),
+            $"Labels that are one number written differently count as one class: {merged}.");
+    }
+
     /// <summary>Parses a number written with <paramref name="decimalMarker"/> ('.' or ',').</summary>
     public static bool TryNumber(string cell, char decimalMarker, out float value) => decimalMarker == ','
         ? float.TryParse(cell, NumberStyles.Float, CommaDecimal, out value)

@@ -81,6 +81,7 @@ internal static class TrainingDataSubsets
             DecimalMarker = data.DecimalMarker,
             Layout = data.Layout,
             MatchNote = data.MatchNote,
+            LabelNote = data.LabelNote,
         };
     }
 

@@ -46,14 +46,19 @@ internal static class SeriesLoader
         // predicts the label: nothing a series model can learn from. No sensor series is that short.
         int longest = rows.Max(r => r.Series.Length / seriesChannels);
         if (longest <= MaxStepsOfALongLayout)
-            throw new CliException($"{path}: every series has at most {longest} step(s) per channel; is this one line per time step (id, time, value)? " +
-                "mlnet-ssl reads one series per line (the label, then the values in time order), so put each series on one line.");
+            throw new CliException(Path.GetExtension(path).Equals(".ts", StringComparison.OrdinalIgnoreCase)
+                ? $"{path}: every series has at most {longest} step(s) per channel, too few to read as a series (at least {MaxStepsOfALongLayout + 1} " +
+                  "are needed); for a few values per row, write them as a CSV table (one column per value, and the label) and use 'mlnet-ssl classification'."
+                : $"{path}: every series has at most {longest} step(s) per channel; is this one line per time step (id, time, value)? " +
+                  "mlnet-ssl reads one series per line (the label, then the values in time order), so put each series on one line.");
 
         int[] lengths = rows.Select(r => r.Series.Length / seriesChannels).ToArray();
         var lengthGroups = lengths.GroupBy(l => l).OrderByDescending(g => g.Count()).ToList();
-        string[] labels = rows.Select(r => r.Label).ToArray();
+        (string[] labels, string? labelNote) = CsvTable.UnifyNumericLabels(rows.Select(r => r.Label).ToArray());
+        for (int i = 0; i < rows.Count; i++) rows[i].Label = labels[i];
         return new TrainingData
         {
+            LabelNote = labelNote,
             Kind = DatasetKind.Series,
             LabelColumn = "Label",
             View = ml.Data.LoadFromEnumerable(rows),
@@ -95,6 +100,11 @@ internal static class SeriesLoader
                 // "@classLabel false": the lines hold channels only, no class after the last ':'.
                 else if (line.StartsWith("@classLabel", StringComparison.OrdinalIgnoreCase))
                     labeled = !line["@classLabel".Length..].Trim().StartsWith("false", StringComparison.OrdinalIgnoreCase);
+                // "(time,value)" pairs instead of values: the UEA/UCR classification archives do not use them.
+                else if (line.StartsWith("@timeStamps", StringComparison.OrdinalIgnoreCase)
+                    && line["@timeStamps".Length..].Trim().StartsWith("true", StringComparison.OrdinalIgnoreCase))
+                    throw new CliException($"{path} line {lineNumber}: '@timeStamps true' (values written as (time,value) pairs) is not read; " +
+                        "write the values alone in time order (@timeStamps false), resampled to regular steps if they are not.");
                 continue;
             }
             if (!inData) throw new CliException($"{path} line {lineNumber}: data before the '@data' line; a .ts file lists its header lines (@...) first.");
@@ -195,6 +205,30 @@ internal static class SeriesLoader
     }
 
     /// <summary>
+    /// The label column at the other end of a series CSV to score (the last when training read the first, the first
+    /// otherwise): when every row has the same number of cells and each cell there (below a header) is one of the model's
+    /// <paramref name="classes"/> or missing, at least one a class. Null otherwise, and for .ts files (labels always last).
+    /// </summary>
+    public static int? LabelAtOtherEnd(string path, CsvSettings settings, int recordedIndex, IReadOnlyCollection<string> classes)
+    {
+        if (Path.GetExtension(path).Equals(".ts", StringComparison.OrdinalIgnoreCase) || !File.Exists(path)) return null;
+        var lines = File.ReadLines(path).Where(l => l.Trim().Length > 0).ToList();
+        if (lines.Count == 0) return null;
+        char separator = settings.Separator ?? DetectSeparator(lines);
+        var rows = lines.Select(l => CsvTable.Split(l, separator)).ToList();
+        int[] widths = rows.Select(cells => cells.Length).Distinct().ToArray();
+        if (widths.Length != 1 || widths[0] < 2) return null;
+        int candidate = recordedIndex == 0 ? widths[0] - 1 : 0;
+        if (candidate == recordedIndex) return null;
+        var known = new HashSet<string>(classes, StringComparer.Ordinal);
+        var cells = rows.Select(r => r[candidate].Trim()).ToList();
+        // A header's cell is neither a class nor a number.
+        if (settings.HasHeader == true || !known.Contains(cells[0]) && !CsvTable.IsMissing(cells[0]) && !CsvTable.TryNumber(cells[0], out _))
+            cells.RemoveAt(0);
+        return cells.Any(known.Contains) && cells.All(c => known.Contains(c) || CsvTable.IsMissing(c)) ? candidate : null;
+    }
+
+    /// <summary>
     /// Whether a series CSV to score has a header cell named <paramref name="labelColumn"/>, the label column training
     /// named. A file without it (values only, with or without a header of step names) is read whole, every cell a step.
     /// </summary>
@@ -275,7 +309,14 @@ internal static class SeriesLoader
         {
             string trimmed = cell.Trim();
             if (CsvTable.IsMissing(trimmed)) values.Add(float.NaN);
-            else if (CsvTable.TryNumber(trimmed, out float value)) values.Add(value);
+            else if (CsvTable.TryNumber(trimmed, out float value))
+            {
+                // As the table loader and the model's ResampleSeries do: an infinity is no missing value to fill.
+                if (!float.IsFinite(value))
+                    throw new CliException($"{path} line {line}: '{Shorten(trimmed)}' is infinite as a 32-bit float (beyond about 3.4e38); " +
+                        "write a finite number, or '?' to mark the value missing.");
+                values.Add(value);
+            }
             else if (DecimalComma(trimmed))
                 throw new CliException($"{path} line {line}: '{trimmed}' is not a number: write decimals with a point ('0.5'), not a comma, " +
                     "and separate the values with ',' ';' or a tab.");

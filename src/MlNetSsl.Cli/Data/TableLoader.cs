@@ -202,7 +202,8 @@ internal static class TableLoader
             for (int n = 2; !properties.Add(property); n++) property = $"{char.ToUpperInvariant(name[0])}{name[1..]}_{n}";
             schema.Add(new InputColumn(name, property, numeric ? InputColumnKind.Number : InputColumnKind.Text, index));
         }
-        string[] labels = labelIndex is int l ? table.Rows.Select(r => CsvTable.IsMissing(r[l]) ? "" : r[l]).ToArray() : new string[rows].Select(_ => "").ToArray();
+        (string[] labels, string? labelNote) = CsvTable.UnifyNumericLabels(labelIndex is int l
+            ? table.Rows.Select(r => CsvTable.IsMissing(r[l]) ? "" : r[l]).ToArray() : new string[rows].Select(_ => "").ToArray());
         string labelColumn = columns.Any(c => c.Name == "Label") ? "Label_target" : "Label";
         columns.Add(new TableColumn(labelColumn, null, labels));
         var duplicates = Enumerable.Range(0, rows)
@@ -222,6 +223,7 @@ internal static class TableLoader
             DecimalMarker = table.DecimalMarker,
             Layout = labelIndex is int label ? new TableLayout(table.Names, label) : null,
             MatchNote = matchNote,
+            LabelNote = labelNote,
             Duplicates = duplicates,
             IdentifierColumns = identifiers ?? [],
             SizeSummary = [string.Create(CultureInfo.InvariantCulture,

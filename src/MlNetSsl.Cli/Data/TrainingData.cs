@@ -71,6 +71,9 @@ internal sealed class TrainingData
     /// <summary>Scoring: how the file's columns were matched, when the console should say it (by position, not by name).</summary>
     public string? MatchNote { get; init; }
 
+    /// <summary>Numeric labels written differently ("1" and "1.0") that were made one class, when there were any.</summary>
+    public string? LabelNote { get; init; }
+
     public int Count => Labels.Length;
 
     public int LabeledCount => Labels.Count(l => l.Length > 0);

@@ -83,7 +83,7 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
                 : $"{settings.Dataset}: no labeled row can be held out to score the model (the hold-out takes rows only from classes with at least 2 labels); " +
                   "label at least 2 rows of some class, or give labeled test rows with --test-dataset.");
         log.Info($"Data: {train.Count:N0} training rows ({train.LabeledCount:N0} labeled, {train.Count - train.LabeledCount:N0} unlabeled, " +
-            $"{train.ClassCounts().Count} classes); {testLabeled:N0} test rows ({testDescription}).");
+            $"{train.ClassCounts().Count} classes); {testLabeled:N0} test row{(testLabeled == 1 ? "" : "s")} ({testDescription}).");
         // How a CSV was read (separator, header, decimal comma): a wrong detection shows here, before the search.
         if (all.Kind == DatasetKind.Table) foreach (string read in all.SizeSummary) log.Info($"Read as: {read}.");
         // Larger photos are not read at their size: say so before a user wonders why 128-pixel images train as fast.
@@ -103,6 +103,11 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
                 $"move them into a class folder, or into '{settings.UnlabeledFolder}' to pretrain on them unlabeled.");
         }
 
+        if (all.LabelNote is { } labelNote)
+        {
+            log.Always(labelNote);
+            _notes.Add(labelNote);
+        }
         if (all.IdentifierColumns.Count > 0)
         {
             string ids = string.Join(", ", all.IdentifierColumns.Select(c => $"'{c}'"));
@@ -164,7 +169,7 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
         {
             // The search paused at Ctrl+C and its journal holds every finished trial: resuming it with no time left starts
             // nothing and refits the best trial found so far.
-            log.Always("Cancelled: keeping the best model found so far (Ctrl+C again to stop at once).");
+            log.Always("Cancelled: keeping the best model found so far (Ctrl+C or SIGTERM again to stop at once).");
             try
             {
                 result = await Experiment(ml, trainPrepared, train, inputColumn, checkpoint, 0, new SearchProgress(log))
@@ -213,7 +218,9 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
         string metric = settings.Metric;
         if (metric is "auc" or "f1" && classNames.Length != 2)
         {
-            _notes.Add($"--metric {metric} needs two classes ({classNames.Length} here); accuracy is reported instead.");
+            string twoClasses = $"--metric {metric} needs two classes ({classNames.Length} here); accuracy is reported instead.";
+            log.Always(twoClasses);
+            _notes.Add(twoClasses);
             metric = "accuracy";
         }
         _positive = TestMetrics.PositiveClass(classNames, train.ClassCounts());
@@ -308,7 +315,7 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
         WriteOutput($"{settings.Name}.ConsoleApp", _ => ConsumptionCodeGenerator.Generate(RunFolder, settings.Name, Schema(train, classNames, seriesLength)), writeFailures);
         _phases["outputs"] = clock.Elapsed.TotalSeconds;
 
-        PrintSummary(leaderboard, LeaderboardHeading(search, metric), pipeline, metric, value, lower, upper, accuracy, baseline, testDescription, undefinedReason,
+        PrintSummary(leaderboard, chosenTrial.TrialId, LeaderboardHeading(search, metric), pipeline, metric, value, lower, upper, accuracy, baseline, testDescription, undefinedReason,
             search.BestTrial.TrialId == leaderboard.FirstOrDefault()?.TrialId ? null : search.SelectionExplanation);
         if (writeFailures.Count > 0)
         {
@@ -756,12 +763,13 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
             ? "Top 5 models (label-free score of the embeddings, not comparable with the test metric; see the report's notes):"
             : $"Top 5 models (cross-validated {metric} on the labeled training rows):";
 
-    private void PrintSummary(List<LeaderboardRow> leaderboard, string heading, string pipeline, string metric, double value, double lower, double upper,
+    private void PrintSummary(List<LeaderboardRow> leaderboard, int chosenTrialId, string heading, string pipeline, string metric, double value, double lower, double upper,
         double accuracy, Baseline? baseline, string testDescription, string? undefinedReason, string? whyNotTheTop)
     {
         log.Always("");
         log.Always(heading);
-        foreach (LeaderboardRow row in leaderboard.Take(5))
+        // The chosen trial is shown even when the one-standard-error rule took it from below the top 5.
+        foreach (LeaderboardRow row in leaderboard.Take(5).Concat(leaderboard.Skip(5).Where(r => r.TrialId == chosenTrialId)))
             log.Always(string.Create(CultureInfo.InvariantCulture,
                 $"  {row.Rank,2}. {row.Metric?.ToString("0.0000", CultureInfo.InvariantCulture) ?? "-",7}  {row.Status,-9} {row.DurationSeconds,6:0.0}s  {row.Pipeline}"));
         log.Always($"Chosen: {pipeline}");

@@ -560,6 +560,24 @@ public sealed class CliCoreTests : IDisposable
         DataViewSchema.Column series = Assert.Single(input);
         Assert.Equal("Series", series.Name);
         Assert.False(((VectorDataViewType)series.Type).IsKnownSize);
+
+        // A .ts file of other channels (GunPoint has 1) is refused, not regrouped into 6 channels and scored.
+        string model = Path.Combine(output, "Motions", "Motions.zip");
+        var wrongChannels = Run("predict", "--model", model, "--dataset", Path.Combine(SharedData.DataRoot, "uea", "GunPoint_TEST.ts"),
+            "--out", Path.Combine(_work, "gp-predictions.csv"));
+        Assert.True(wrongChannels.ExitCode == 1, $"exit {wrongChannels.ExitCode}: {wrongChannels.Stderr}\n{wrongChannels.Stdout}");
+        Assert.Contains("holds series of 1 channel(s), but the model was trained on 6", wrongChannels.Stderr, StringComparison.Ordinal);
+
+        // The test split as a CSV with the label last (the .ts's order, channel after channel): the label is found at that
+        // end, not read as a 601st value, and every row is scored as labeled.
+        string csv = Path.Combine(_work, "motions-test.csv");
+        File.WriteAllLines(csv, File.ReadLines(Path.Combine(SharedData.DataRoot, "uea", "BasicMotions_TEST.ts"))
+            .SkipWhile(l => !l.StartsWith("@data", StringComparison.OrdinalIgnoreCase)).Skip(1).Where(l => l.Trim().Length > 0)
+            .Select(l => l.Trim().Replace(':', ',')));
+        var evaluate = Run("evaluate", "--model", model, "--test-dataset", csv);
+        Assert.True(evaluate.ExitCode == 0, $"exit {evaluate.ExitCode}: {evaluate.Stderr}\n{evaluate.Stdout}");
+        Assert.Contains("holds the model's class names in its last column", evaluate.Stdout, StringComparison.Ordinal);
+        Assert.Contains("40 labeled rows", evaluate.Stdout, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -66,6 +66,39 @@ public sealed class CliDataLoadingTests : IDisposable
     }
 
     [Fact]
+    public void NumericLabelsWrittenDifferentlyAreOneClassUnderTheirMostFrequentSpelling()
+    {
+        // GunPoint's classes 1 and 2, some written as pandas writes a float column ("1.0") or with more digits ("2.00").
+        string[] classes = GunPoint().Select(r => r.Label == "gun" ? "1" : "2").ToArray();
+        var rows = GunPoint().Select((r, i) => (Label: i % 5 == 0 ? classes[i] + ".0" : i % 7 == 0 && classes[i] == "2" ? "2.00" : classes[i], r.Values)).ToList();
+        string series = Write("mixed.csv", rows.Select(r => $"{r.Label},{string.Join(',', r.Values)}"));
+        TrainingData loaded = SeriesLoader.Load(new MLContext(0), series, Settings(), channels: 1);
+        Assert.Equal(["1", "2"], loaded.Labels.Distinct().Order(StringComparer.Ordinal));
+        Assert.Equal(classes, loaded.Labels);
+        Assert.Equal(["1", "2"], Microsoft.ML.Data.ColumnCursorExtensions.GetColumn<string>(loaded.View, "Label").Distinct().Order(StringComparer.Ordinal)); // what the model learns
+        Assert.Contains("'1', '1.0' as '1'", loaded.LabelNote, StringComparison.Ordinal);
+
+        // A table the same way; labels that are not numbers, and distinct numbers, stay as they are.
+        string table = Write("mixed-table.csv", ["a,b,y", "1,2,3.0", "2,3,3", "3,4,3", "4,5,x", "5,6,4"]);
+        TrainingData tabular = TableLoader.LoadForTraining(table, Settings(label: "y"));
+        Assert.Equal(["3", "3", "3", "x", "4"], tabular.Labels);
+        Assert.Null(CsvTable.UnifyNumericLabels(["1", "2", "cat", ""]).Note);
+    }
+
+    [Fact]
+    public void InfiniteSeriesValuesAndTimestampedTsFilesAreRefusedNamingTheLine()
+    {
+        var rows = GunPoint().Take(10).ToList();
+        string infinite = Write("inf.csv", rows.Select((r, i) => $"{r.Label},{(i == 3 ? "1e40" : r.Values[0])},{string.Join(',', r.Values.Skip(1))}"));
+        var error = Assert.Throws<CliException>(() => SeriesLoader.Load(new MLContext(0), infinite, Settings(), channels: 1));
+        Assert.Contains("line 4: '1e40' is infinite", error.Message, StringComparison.Ordinal);
+
+        string stamped = Write("stamped.ts", ["@problemName x", "@timeStamps true", "@classLabel true 1 2", "@data", "(0,1.0),(1,2.0),(2,3.0),(3,4.0):1"]);
+        error = Assert.Throws<CliException>(() => SeriesLoader.Load(new MLContext(0), stamped, Settings(), channels: 1));
+        Assert.Contains("line 2: '@timeStamps true'", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void SeriesCsvHeaderIsStillFound()
     {
         var rows = GunPoint();
@@ -231,7 +264,8 @@ public sealed class CliDataLoadingTests : IDisposable
         string? quality = MlNetSsl.Cli.Run.TrainingRun.RegressionLikeLabel(TableLoader.LoadForTraining(wine, Settings(label: "11")));
 
         Assert.NotNull(alcohol);
-        int distinct = File.ReadLines(wine).Where(l => l.Length > 0).Select(l => l.Split(',')[10]).Distinct().Count();
+        // Counted by value: "10" and "10.0" are one label (one class).
+        int distinct = File.ReadLines(wine).Where(l => l.Length > 0).Select(l => double.Parse(l.Split(',')[10], CultureInfo.InvariantCulture)).Distinct().Count();
         Assert.Contains($"{distinct} distinct numbers", alcohol, StringComparison.Ordinal);
         Assert.Contains("bin the values", alcohol, StringComparison.Ordinal);
         Assert.Null(quality);
