@@ -91,8 +91,8 @@ public sealed class EncoderOptions
         IReadOnlyList<EncoderKind> allowed = KindsFor(inputShape.Kind);
         if (!allowed.Contains(kind))
             throw new ArgumentException(
-                $"EncoderOptions.Kind = {kind} does not accept {inputShape.Kind} inputs. {inputShape.Kind} inputs take " +
-                $"{string.Join(" or ", allowed)}; images take ConvNet or ResNet, tabular rows Mlp or ResMlp, series Conv1d.",
+                $"EncoderOptions.Kind = {kind} does not accept {inputShape.Kind} inputs, which take {string.Join(" or ", allowed)} " +
+                "(images take ConvNet or ResNet, tabular rows Mlp or ResMlp, series Conv1d).",
                 nameof(Kind));
         if (EmbeddingSize < 0)
             throw new ArgumentException($"EncoderOptions.EmbeddingSize must be positive, or 0 for the architecture's default; got {EmbeddingSize}.", nameof(EmbeddingSize));

@@ -3,15 +3,20 @@ using static TorchSharp.torch;
 
 namespace MlNetSsl;
 
-/// <summary>Batched inference with an encoder: eval mode, no gradients, one forward per batch.</summary>
-internal static class EncoderInference
+/// <summary>Batched inference with an encoder of the engine: eval mode, no gradients, one forward per batch.</summary>
+public static class EncoderInference
 {
-    /// <summary>Embeddings [N, EmbeddingSize] of every row of <paramref name="data"/>, on the CPU.</summary>
+    /// <summary>Embeddings [N, EmbeddingSize] of every row of <paramref name="data"/>, float32 on the CPU; the caller
+    /// disposes the tensor. Runs on the encoder's device, <paramref name="batchSize"/> rows per forward pass, inside a
+    /// dispose scope per batch.</summary>
     /// <param name="encoder">The encoder; its train/eval mode is restored afterwards.</param>
-    /// <param name="data">Rows to embed.</param>
-    /// <param name="batchSize">Rows per forward pass.</param>
+    /// <param name="data">Rows to embed, of the encoder's input shape.</param>
+    /// <param name="batchSize">Rows per forward pass. Default 512.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="batchSize"/> is below 1.</exception>
     public static Tensor EmbedAll(this SslEncoder encoder, SslTensorDataset data, int batchSize = 512)
     {
+        ArgumentNullException.ThrowIfNull(encoder);
+        ArgumentNullException.ThrowIfNull(data);
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
         Device device = encoder.parameters().FirstOrDefault()?.device ?? torch.CPU;
         bool wasTraining = encoder.training;

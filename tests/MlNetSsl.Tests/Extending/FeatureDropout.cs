@@ -2,6 +2,7 @@
 // shows this file; ExtensionPointTests use it in the stage and through model save and load.
 using TorchSharp;
 using static TorchSharp.torch;
+using static MlNetSsl.HeldScalars;
 
 namespace MlNetSsl.Tests.Extending;
 
@@ -20,7 +21,8 @@ public sealed class FeatureDropout : Augmentation
     {
         using var scope = torch.NewDisposeScope();
         // Random numbers come from the context's generator, so views are reproducible from the trainer's seed.
-        Tensor keep = torch.rand(batch.shape, generator: context.Generator, device: batch.device) >= Rate * Strength;
+        // The threshold goes in as a held scalar (.ge(Held(...)), not >= a double): see HeldScalars.
+        Tensor keep = torch.rand(batch.shape, generator: context.Generator, device: batch.device).ge(Held(Rate * Strength));
         return (batch * keep.to_type(batch.dtype)).MoveToOuterDisposeScope();
     }
 }
