@@ -510,6 +510,11 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
                 int[]? subset = share >= 1 ? null : DownstreamFits.StratifiedShare(labeledClasses, share, settings.Seed);
                 var scored = fits.FitAndScore(features, curve.Downstream, subset, test, classNames);
                 points.Add(new LabelCurvePoint(share, curve.Pipeline, curve.UsesSsl, TestMetrics.Compute(metric, scored, classNames.Length, _positive)));
+                // A point that is the share of one class (LightGBM's 20 rows per leaf cannot split a dozen rows) is no
+                // measure of the pipeline at that many labels: say so rather than let the flat curve speak.
+                if (scored.Select(r => r.Predicted).Distinct().ToList() is [int only] && only >= 0 && scored.Select(r => r.Actual).Where(a => a >= 0).Distinct().Count() > 1)
+                    _notes.Add(string.Create(CultureInfo.InvariantCulture,
+                        $"Label curve: at {share * 100:0}% of the labels ({subset?.Length ?? labeledClasses.Length} rows) {curve.Pipeline} predicts '{classNames[only]}' for every test row; its settings (such as LightGBM's minimum rows per leaf) need more labeled rows than that."));
                 log.Info(string.Create(CultureInfo.InvariantCulture,
                     $"Label curve: {share * 100:0}% of the labels ({subset?.Length ?? labeledClasses.Length} rows), {(curve.UsesSsl ? "chosen" : "no SSL")}: test {metric} {points[^1].Metric:0.0000}"));
             }
