@@ -37,7 +37,7 @@ internal static class SslDownstream
                 MaximumNumberOfIterations = LinearProbeIterations,
                 NumberOfThreads = 1, // deterministic sums, so a resumed experiment reproduces its metrics
             }),
-            DownstreamTrainer.LightGbm => new WideRowLightGbmEstimator(ml, new LightGbmMulticlassTrainer.Options
+            DownstreamTrainer.LightGbm => new WideRowLightGbmEstimator(ml, () => new LightGbmMulticlassTrainer.Options
             {
                 LabelColumnName = labelColumn,
                 FeatureColumnName = featureColumn,

@@ -9,7 +9,7 @@ namespace MlNetSsl.AutoML;
 /// <c>feature_fraction</c>, chosen at <see cref="Fit"/> from the feature column's width). LightGBM builds a histogram of
 /// every feature at every split, so its cost grows with the width: on 240 series of 9,000 values with 2 rows per leaf one
 /// fit took 13 s, and 2.6 s with a fraction of 0.11, at 0.950 test accuracy against 0.867; on 2,000 raw CIFAR-10 images
-/// (3,072 pixels) 40 s against 108 s at 41.4% against 40.0% (docs/automl-benchmarks.md, "Wide rows").
+/// (3,072 pixels) 40 s against 108 s at 41.4% against 40.0% (docs/automl.md, "Wide rows").
 /// </summary>
 internal sealed class WideRowLightGbmEstimator : IEstimator<ITransformer>
 {
@@ -17,9 +17,12 @@ internal sealed class WideRowLightGbmEstimator : IEstimator<ITransformer>
     public const int FeaturesPerTree = 1000;
 
     private readonly MLContext _ml;
-    private readonly LightGbmMulticlassTrainer.Options _options;
+    private readonly Func<LightGbmMulticlassTrainer.Options> _options;
 
-    public WideRowLightGbmEstimator(MLContext ml, LightGbmMulticlassTrainer.Options options)
+    /// <param name="ml">The context that creates the trainer.</param>
+    /// <param name="options">Makes the trainer's options; called for every fit, so fits on other widths (or on other
+    /// threads) never share one options object.</param>
+    public WideRowLightGbmEstimator(MLContext ml, Func<LightGbmMulticlassTrainer.Options> options)
     {
         _ml = ml;
         _options = options;
@@ -31,10 +34,11 @@ internal sealed class WideRowLightGbmEstimator : IEstimator<ITransformer>
     public ITransformer Fit(IDataView input)
     {
         ArgumentNullException.ThrowIfNull(input);
-        int width = input.Schema.GetColumnOrNull(_options.FeatureColumnName) is { Type: VectorDataViewType vector } ? vector.Size : 0;
-        _options.Booster = new GradientBooster.Options { FeatureFraction = FeatureFraction(width) };
-        return _ml.MulticlassClassification.Trainers.LightGbm(_options).Fit(input);
+        LightGbmMulticlassTrainer.Options options = _options();
+        int width = input.Schema.GetColumnOrNull(options.FeatureColumnName) is { Type: VectorDataViewType vector } ? vector.Size : 0;
+        options.Booster = new GradientBooster.Options { FeatureFraction = FeatureFraction(width) };
+        return _ml.MulticlassClassification.Trainers.LightGbm(options).Fit(input);
     }
 
-    public SchemaShape GetOutputSchema(SchemaShape inputSchema) => _ml.MulticlassClassification.Trainers.LightGbm(_options).GetOutputSchema(inputSchema);
+    public SchemaShape GetOutputSchema(SchemaShape inputSchema) => _ml.MulticlassClassification.Trainers.LightGbm(_options()).GetOutputSchema(inputSchema);
 }

@@ -188,7 +188,7 @@ internal static class ModelCommands
             // Labels at the other end (a file written label-last for a model trained label-first, or the reverse) would
             // otherwise be read as one more step of every series.
             if (positional && csv.LabelColumn == SeriesLoader.NoLabelColumn
-                && SeriesLoader.LabelAtOtherEnd(path, csv, index, ClassNames(model, schema)) is int other)
+                && SeriesLoader.LabelAtOtherEnd(path, csv, index, ClassNames(model, schema), ModelSeriesValues(model)) is int other)
             {
                 csv = csv with { LabelColumn = other.ToString(CultureInfo.InvariantCulture) };
                 Console.WriteLine($"Note: {path} holds the model's class names in its {(other == 0 ? "first" : "last")} column; they are read as " +

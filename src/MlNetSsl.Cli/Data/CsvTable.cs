@@ -68,7 +68,8 @@ internal sealed class CsvTable
     public static (string[] Labels, string? Note) UnifyNumericLabels(string[] labels)
     {
         var groups = labels.Where(l => l.Length > 0).Distinct(StringComparer.Ordinal)
-            .Select(l => (Label: l, Parsed: double.TryParse(l, NumberStyles.Float, CultureInfo.InvariantCulture, out double value), Value: value))
+            // decimal, not double: long integer codes that round to one double (9007199254740993, ...992) stay apart.
+            .Select(l => (Label: l, Parsed: decimal.TryParse(l, NumberStyles.Float, CultureInfo.InvariantCulture, out decimal value), Value: value))
             .Where(x => x.Parsed).GroupBy(x => x.Value).Where(g => g.Count() > 1).ToList();
         if (groups.Count == 0) return (labels, null);
         var counts = labels.GroupBy(l => l, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Count(), StringComparer.Ordinal);

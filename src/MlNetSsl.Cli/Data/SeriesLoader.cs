@@ -206,10 +206,12 @@ internal static class SeriesLoader
 
     /// <summary>
     /// The label column at the other end of a series CSV to score (the last when training read the first, the first
-    /// otherwise): when every row has the same number of cells and each cell there (below a header) is one of the model's
-    /// <paramref name="classes"/> or missing, at least one a class. Null otherwise, and for .ts files (labels always last).
+    /// otherwise): when every row has the same number of cells, not the model's values per row (<paramref name="modelValues"/>;
+    /// for numeric classes, one more than them), and each cell there (below a header) is one of the model's
+    /// <paramref name="classes"/> (numbers by value) or missing, at least one a class. Null otherwise, and for .ts files
+    /// (labels always last): a file of values only keeps every value, even when its last step looks like a class.
     /// </summary>
-    public static int? LabelAtOtherEnd(string path, CsvSettings settings, int recordedIndex, IReadOnlyCollection<string> classes)
+    public static int? LabelAtOtherEnd(string path, CsvSettings settings, int recordedIndex, IReadOnlyCollection<string> classes, int? modelValues)
     {
         if (Path.GetExtension(path).Equals(".ts", StringComparison.OrdinalIgnoreCase) || !File.Exists(path)) return null;
         var lines = File.ReadLines(path).Where(l => l.Trim().Length > 0).ToList();
@@ -217,15 +219,21 @@ internal static class SeriesLoader
         char separator = settings.Separator ?? DetectSeparator(lines);
         var rows = lines.Select(l => CsvTable.Split(l, separator)).ToList();
         int[] widths = rows.Select(cells => cells.Length).Distinct().ToArray();
-        if (widths.Length != 1 || widths[0] < 2) return null;
+        if (widths.Length != 1 || widths[0] < 2 || widths[0] == modelValues) return null;
         int candidate = recordedIndex == 0 ? widths[0] - 1 : 0;
         if (candidate == recordedIndex) return null;
         var known = new HashSet<string>(classes, StringComparer.Ordinal);
+        var knownNumbers = classes.Select(c => decimal.TryParse(c, NumberStyles.Float, CultureInfo.InvariantCulture, out decimal v) ? v : (decimal?)null)
+            .OfType<decimal>().ToHashSet();
+        // Numeric classes (0/1) look like values: only a row one value longer than the model's tells a label apart.
+        if (knownNumbers.Count == classes.Count && widths[0] != modelValues + 1) return null;
+        bool IsClass(string cell) => known.Contains(cell)
+            || decimal.TryParse(cell, NumberStyles.Float, CultureInfo.InvariantCulture, out decimal number) && knownNumbers.Contains(number);
         var cells = rows.Select(r => r[candidate].Trim()).ToList();
         // A header's cell is neither a class nor a number.
-        if (settings.HasHeader == true || !known.Contains(cells[0]) && !CsvTable.IsMissing(cells[0]) && !CsvTable.TryNumber(cells[0], out _))
+        if (settings.HasHeader == true || !IsClass(cells[0]) && !CsvTable.IsMissing(cells[0]) && !CsvTable.TryNumber(cells[0], out _))
             cells.RemoveAt(0);
-        return cells.Any(known.Contains) && cells.All(c => known.Contains(c) || CsvTable.IsMissing(c)) ? candidate : null;
+        return cells.Any(IsClass) && cells.All(c => IsClass(c) || CsvTable.IsMissing(c)) ? candidate : null;
     }
 
     /// <summary>

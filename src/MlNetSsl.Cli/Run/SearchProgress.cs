@@ -26,6 +26,9 @@ internal sealed class SearchProgress(RunLog log) : IProgress<SslTrialReport>
     /// cancelled before its first rung has no fidelity of its own, and its configured epochs are not what it ran.</summary>
     public int? TrainingTo(int trialId) => _trainingTo.TryGetValue(trialId, out int epochs) ? epochs : null;
 
+    /// <summary>The trial in words at the epochs it reached, or, stopped before its first rung, at those it was training to.</summary>
+    public string Describe(TrialRecord trial) => TrialDescriptions.Describe(trial, trial.Fidelity ?? TrainingTo(trial.TrialId));
+
     public void Report(SslTrialReport value)
     {
         if (value.Kind == TrialReportKind.Running) _startedAt.TryAdd(value.Trial.TrialId, value.Elapsed.TotalSeconds);

@@ -137,6 +137,10 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
                 ? $"Series have {medianLength} steps per channel; every channel is resampled to {seriesLength} steps ({how}" +
                     (settings.SeriesLength is null ? $": the default stops at {MaxDefaultSeriesLength}, as the encoder's time and memory grow with the length; --series-length changes it)." : ").")
             : null;
+        // The experiment's own note on long series speaks of the API's ResampleSeries; here --series-length is the lever.
+        if (train.Kind == DatasetKind.Series && seriesLength > MaxDefaultSeriesLength)
+            lengthNote = (lengthNote is null ? "" : lengthNote + " ") + $"Series of {seriesLength} steps per channel, above the default's {MaxDefaultSeriesLength}: " +
+                "the encoder's time and memory grow with the length, and a pretraining step is never cut short, so trials run long and can outlast --train-time.";
         if (lengthNote is not null)
         {
             log.Info(lengthNote);
@@ -309,7 +313,7 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
             AugmentedViews = ViewsForReport(trained, search, train),
             LabelCurve = labelCurve,
             Environment = Environment(),
-            Notes = [.. _notes, .. search.Notes, search.ObjectiveExplanation ?? "", search.SelectionExplanation ?? "", $"Search stopped: {search.StopReason}."],
+            Notes = [.. _notes, .. search.Notes.Where(n => !n.Contains(LongSeriesAdvice, StringComparison.Ordinal)), search.ObjectiveExplanation ?? "", search.SelectionExplanation ?? "", $"Search stopped: {search.StopReason}."],
         };
         WriteOutput("report.html", path => ReportWriter.Write(report, path), writeFailures);
         WriteOutput($"{settings.Name}.ConsoleApp", _ => ConsumptionCodeGenerator.Generate(RunFolder, settings.Name, Schema(train, classNames, seriesLength)), writeFailures);
@@ -331,6 +335,9 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
     /// as one channel of 9,000 steps, a 60 s run ended at 108 s with a 14.7 GB peak, waiting for a pretraining step. The shared UEA series (24 to 1,344
     /// steps, PLAID's median 300) are below it.</summary>
     public const int MaxDefaultSeriesLength = 512;
+
+    /// <summary>Words of the experiment's note on long series (SslExperiment), which the report leaves out for its own.</summary>
+    private const string LongSeriesAdvice = "steps per channel: the Conv1d encoder's time and memory grow with the length";
 
     /// <summary>The side images are resized to for the encoder and the raw-pixel trainers: the size the image portfolio
     /// and the CPU timings were measured at.</summary>
@@ -512,9 +519,15 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
                 points.Add(new LabelCurvePoint(share, curve.Pipeline, curve.UsesSsl, TestMetrics.Compute(metric, scored, classNames.Length, _positive)));
                 // A point that is the share of one class (LightGBM's 20 rows per leaf cannot split a dozen rows) is no
                 // measure of the pipeline at that many labels: say so rather than let the flat curve speak.
-                if (scored.Select(r => r.Predicted).Distinct().ToList() is [int only] && only >= 0 && scored.Select(r => r.Actual).Where(a => a >= 0).Distinct().Count() > 1)
+                if (subset is not null && scored.Select(r => r.Predicted).Distinct().ToList() is [int only] && only >= 0
+                    && scored.Select(r => r.Actual).Where(a => a >= 0).Distinct().Count() > 1)
+                {
+                    string why = curve.Downstream.Trainer == DownstreamTrainer.LightGbm
+                        ? string.Create(CultureInfo.InvariantCulture, $"LightGBM's {curve.Downstream.LightGbmMinimumRowsPerLeaf} rows per leaf leave it no split on that few rows")
+                        : "it learned nothing that tells the classes apart from that few rows";
                     _notes.Add(string.Create(CultureInfo.InvariantCulture,
-                        $"Label curve: at {share * 100:0}% of the labels ({subset?.Length ?? labeledClasses.Length} rows) {curve.Pipeline} predicts '{classNames[only]}' for every test row; its settings (such as LightGBM's minimum rows per leaf) need more labeled rows than that."));
+                        $"Label curve: at {share * 100:0}% of the labels ({subset.Length} rows) {curve.Pipeline} predicts '{classNames[only]}' for every test row; {why}."));
+                }
                 log.Info(string.Create(CultureInfo.InvariantCulture,
                     $"Label curve: {share * 100:0}% of the labels ({subset?.Length ?? labeledClasses.Length} rows), {(curve.UsesSsl ? "chosen" : "no SSL")}: test {metric} {points[^1].Metric:0.0000}"));
             }
@@ -559,7 +572,7 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
         search.Trials.Select((trial, i) => new LeaderboardRow(
             Rank: i + 1,
             TrialId: trial.TrialId,
-            Pipeline: TrialDescriptions.Describe(trial, trial.Fidelity ?? progress.TrainingTo(trial.TrialId)),
+            Pipeline: progress.Describe(trial),
             Metric: trial.Metric,
             MetricSpread: search.MeasuresOf(trial)?.MetricStandardDeviation,
             Fidelity: trial.Fidelity,

@@ -25,15 +25,6 @@ public sealed record SslInputShape(SslInputKind Kind, int Channels, int Height, 
     /// <summary>Values per row.</summary>
     public int Size => Channels * Height * Width;
 
-    /// <summary>The shape in words, for messages: "image 3x32x32", "tabular row of 7 features", "series of 6 channel(s) x 100 steps".</summary>
-    public override string ToString() => Kind switch
-    {
-        SslInputKind.Image => $"image {Channels}x{Height}x{Width}",
-        SslInputKind.Tabular => $"tabular row of {Width} features",
-        SslInputKind.Series => $"series of {Channels} channel(s) x {Width} steps",
-        _ => $"{Kind} {Channels}x{Height}x{Width}",
-    };
-
     /// <summary>The tensor shape of a batch of <paramref name="batchSize"/> rows.</summary>
     public long[] BatchShape(long batchSize) => Kind switch
     {

@@ -12,18 +12,23 @@ public static class EncoderInference
     /// <param name="encoder">The encoder; its train/eval mode is restored afterwards.</param>
     /// <param name="data">Rows to embed, of the encoder's input shape.</param>
     /// <param name="batchSize">Rows per forward pass. Default 512.</param>
+    /// <remarks>It switches the encoder to eval mode for the call, so do not train or embed with the same encoder on
+    /// another thread meanwhile.</remarks>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="batchSize"/> is below 1.</exception>
+    /// <exception cref="ArgumentException">The rows do not fit the encoder (the built-in encoders check rank and channels,
+    /// or the feature count of tabular rows; convolutional ones accept other image sizes and series lengths).</exception>
     public static Tensor EmbedAll(this SslEncoder encoder, SslTensorDataset data, int batchSize = 512)
     {
         ArgumentNullException.ThrowIfNull(encoder);
         ArgumentNullException.ThrowIfNull(data);
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
+        if (data.Count == 0) return torch.zeros(0, encoder.EmbeddingSize);
         Device device = encoder.parameters().FirstOrDefault()?.device ?? torch.CPU;
         bool wasTraining = encoder.training;
         encoder.eval();
+        var parts = new List<Tensor>();
         try
         {
-            var parts = new List<Tensor>();
             using (torch.no_grad())
             {
                 for (long start = 0; start < data.Count; start += batchSize)
@@ -33,12 +38,11 @@ public static class EncoderInference
                     parts.Add(encoder.forward(batch).cpu().MoveToOuterDisposeScope());
                 }
             }
-            Tensor all = torch.cat(parts, 0);
-            foreach (var part in parts) part.Dispose();
-            return all;
+            return torch.cat(parts, 0);
         }
         finally
         {
+            foreach (var part in parts) part.Dispose();
             encoder.train(wasTraining);
         }
     }

@@ -86,6 +86,25 @@ public sealed class CliDataLoadingTests : IDisposable
     }
 
     [Fact]
+    public void ALabelAtTheOtherEndIsFoundButAValuesOnlyFileKeepsItsLastStep()
+    {
+        // GunPoint's 150 steps; the model (trained label-first) reads 150 values per row.
+        var rows = GunPoint().Take(20).ToList();
+        string[] numeric = rows.Select(r => r.Label == "gun" ? "1" : "2").ToArray();
+        string wordsLast = Write("words-last.csv", rows.Select(r => $"{string.Join(',', r.Values)},{r.Label}"));
+        string numbersLast = Write("numbers-last.csv", rows.Select((r, i) => $"{string.Join(',', r.Values)},{numeric[i]}.0"));
+        // Values only, whose last step happens to be a class (a 1/2 state series): no label there.
+        string valuesOnly = Write("values-only.csv", rows.Select((r, i) => $"{string.Join(',', r.Values.Take(149))},{numeric[i]}"));
+
+        Assert.Equal(150, SeriesLoader.LabelAtOtherEnd(wordsLast, Settings(), 0, ["gun", "point"], modelValues: 150));
+        Assert.Equal(150, SeriesLoader.LabelAtOtherEnd(numbersLast, Settings(), 0, ["1", "2"], modelValues: 150)); // "1.0" is class 1
+        Assert.Null(SeriesLoader.LabelAtOtherEnd(valuesOnly, Settings(), 0, ["1", "2"], modelValues: 150));
+        // Word classes on a model of another length (trained on resampled series): still found.
+        Assert.Equal(150, SeriesLoader.LabelAtOtherEnd(wordsLast, Settings(), 0, ["gun", "point"], modelValues: 74));
+        Assert.Null(SeriesLoader.LabelAtOtherEnd(wordsLast, Settings(), 0, ["walking", "running"], modelValues: 150));
+    }
+
+    [Fact]
     public void InfiniteSeriesValuesAndTimestampedTsFilesAreRefusedNamingTheLine()
     {
         var rows = GunPoint().Take(10).ToList();

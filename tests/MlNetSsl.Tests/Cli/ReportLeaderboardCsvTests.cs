@@ -41,7 +41,7 @@ public sealed class ReportLeaderboardCsvTests : IDisposable
         var cancelled = new TrialRecord(3, trial.Parameters, TrialStatus.Cancelled, [], TimeSpan.FromSeconds(9), null);
         progress.Report(new SslTrialReport(TrialReportKind.Stopped, cancelled, null, null, TimeSpan.FromSeconds(14), 4, isReplay: false));
         Assert.Equal(2, progress.TrainingTo(3));
-        Assert.Contains(" 2 epochs ", TrialDescriptions.Describe(cancelled, cancelled.Fidelity ?? progress.TrainingTo(3)), StringComparison.Ordinal);
+        Assert.Contains(" 2 epochs ", progress.Describe(cancelled), StringComparison.Ordinal);
         Assert.DoesNotContain(" 2 epochs ", TrialDescriptions.Describe(cancelled), StringComparison.Ordinal);
     }
 
