@@ -74,6 +74,7 @@ internal static class ModelCommands
                 throw new CliException($"{parse.GetValue(test)}: no labeled row; evaluate needs labels (class folders, --label-col, or the .ts class).");
             if (data.Skipped.Count > 0)
                 Console.WriteLine($"Skipped {data.Skipped.Count:N0} unreadable file(s): {string.Join("; ", data.Skipped.Take(5))}{(data.Skipped.Count > 5 ? "; ..." : "")}.");
+            int unlabeled = data.Count - labeled.Length;
             data = data.Subset(labeled);
             string[] classes = ClassNames(model, schema);
             // Metrics of rows whose classes are all unknown to the model say nothing (accuracy 0, AUC NaN): the wrong
@@ -90,7 +91,8 @@ internal static class ModelCommands
             int positive = settings?.PositiveClass is { } recorded && Array.IndexOf(classes, recorded) is >= 0 and var index
                 ? index
                 : TestMetrics.PositiveClass(classes, data.ClassCounts());
-            Console.WriteLine($"{data.Count:N0} labeled rows, {classes.Length} classes." +
+            Console.WriteLine($"{data.Count:N0} labeled rows, {classes.Length} classes" +
+                (unlabeled > 0 ? $" ({unlabeled:N0} unlabeled row{(unlabeled == 1 ? "" : "s")} left out)." : ".") +
                 (classes.Length == 2 ? $" AUC and F1 take '{classes[positive]}' as the positive class." : ""));
             foreach (string metric in TestMetrics.Names.Where(m => classes.Length == 2 || m is not ("auc" or "f1")))
             {
