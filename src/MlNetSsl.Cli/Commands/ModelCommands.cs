@@ -176,21 +176,24 @@ internal static class ModelCommands
         CsvSettings csv = DatasetReader.Csv(parse.GetValue(o.HasHeader) ?? settings?.HasHeader, parse.GetValue(o.Separator) ?? settings?.Separator,
             parse.GetValue(o.LabelColumn) ?? (layout is null && File.Exists(path) && settings?.Task == "classification" ? LabelIfPresent(path, settings!) : null), [],
             settings?.DecimalMarker);
+        ResampleSeriesTransformer? resample = SeriesResampler(model);
         if (csv.LabelColumn is null && File.Exists(path) && schema.GetColumnOrNull(SeriesLoader.SeriesColumn) is not null)
         {
             // A series CSV: the label column training used (run.json), when this file has it; otherwise every cell is a value.
             string recorded = settings?.LabelColumn ?? "0";
             bool positional = int.TryParse(recorded, NumberStyles.None, CultureInfo.InvariantCulture, out int index);
+            string[] classes = ClassNames(model, schema);
+            int? modelValues = resample is null ? null : resample.Channels * resample.Length;
             csv = csv with
             {
                 LabelColumn = positional
-                    ? SeriesLoader.HoldsLabelColumn(path, csv, index, ClassNames(model, schema), ModelSeriesValues(model)) ? recorded : SeriesLoader.NoLabelColumn
+                    ? SeriesLoader.HoldsLabelColumn(path, csv, index, classes, modelValues) ? recorded : SeriesLoader.NoLabelColumn
                     : SeriesLoader.HoldsNamedColumn(path, csv, recorded) ? recorded : SeriesLoader.NoLabelColumn,
             };
             // Labels at the other end (a file written label-last for a model trained label-first, or the reverse) would
             // otherwise be read as one more step of every series.
             if (positional && csv.LabelColumn == SeriesLoader.NoLabelColumn
-                && SeriesLoader.LabelAtOtherEnd(path, csv, index, ClassNames(model, schema), ModelSeriesValues(model)) is int other)
+                && SeriesLoader.LabelAtOtherEnd(path, csv, index, classes, TrainingRun.ClassMatcher(classes), modelValues) is int other)
             {
                 csv = csv with { LabelColumn = other.ToString(CultureInfo.InvariantCulture) };
                 Console.WriteLine($"Note: {path} holds the model's class names in its {(other == 0 ? "first" : "last")} column; they are read as " +
@@ -200,7 +203,6 @@ internal static class ModelCommands
         int? trainingLabelIndex = settings?.Task == "classification" && int.TryParse(settings.LabelColumn, NumberStyles.None, CultureInfo.InvariantCulture, out int label)
             ? label : null;
         // A series CSV is read with the model's channels: run.json records --channels, which a .ts training file ignores.
-        ResampleSeriesTransformer? resample = ModelParts.Flatten(model).OfType<ResampleSeriesTransformer>().FirstOrDefault();
         TrainingData data = DatasetReader.LoadForModel(ml, schema, path, csv, parse.GetValue(o.UnlabeledFolder) ?? settings?.UnlabeledFolder ?? "unlabeled",
             resample?.Channels ?? settings?.Channels ?? 1, layout, trainingLabelIndex);
         if (data.MatchNote is not null) Console.WriteLine($"Note: {data.MatchNote}");
@@ -209,16 +211,15 @@ internal static class ModelCommands
             && Path.GetExtension(path).Equals(".ts", StringComparison.OrdinalIgnoreCase))
             throw new CliException($"{path} holds series of {data.SeriesChannels} channel(s), but the model was trained on {resample.Channels}; " +
                 "score series with the channels the model was trained on, in the same order.");
-        if (SeriesShapeNote(model, data) is { } shape) Console.WriteLine($"Note: {shape}");
+        if (SeriesShapeNote(resample, data) is { } shape) Console.WriteLine($"Note: {shape}");
         return data;
     }
 
     // Series far shorter or longer than the model's (a univariate file for a 6-channel model reads as 6 short channels) are
     // resampled and scored all the same; say so, as the predictions are then likely meaningless.
-    private static string? SeriesShapeNote(ITransformer model, TrainingData data)
+    private static string? SeriesShapeNote(ResampleSeriesTransformer? resample, TrainingData data)
     {
-        if (data.SeriesLengths is not { Length: > 0 } lengths
-            || ModelParts.Flatten(model).OfType<ResampleSeriesTransformer>().FirstOrDefault() is not { } resample) return null;
+        if (data.SeriesLengths is not { Length: > 0 } lengths || resample is null) return null;
         int median = SeriesLoader.Median(lengths);
         // A model that averaged longer series down (SeriesResampling.Mean) was trained on series longer than its length.
         if (median * 2 >= resample.Length && (median <= resample.Length * 2 || resample.Resampling == SeriesResampling.Mean)) return null;
@@ -227,9 +228,9 @@ internal static class ModelCommands
             "they are resampled to the model's length and scored, but check that the file holds the training file's channels (a series CSV row is channel after channel).";
     }
 
-    // The values per row the model resamples series to (channels x steps), when it starts with the resampling step.
-    private static int? ModelSeriesValues(ITransformer model) =>
-        ModelParts.Flatten(model).OfType<ResampleSeriesTransformer>().FirstOrDefault() is { } resample ? resample.Channels * resample.Length : null;
+    // The model's series resampling step, the first of a series model.
+    private static ResampleSeriesTransformer? SeriesResampler(ITransformer model) =>
+        ModelParts.Flatten(model).OfType<ResampleSeriesTransformer>().FirstOrDefault();
 
     // The recorded label column, when the file to score has it (files to predict often do not).
     private static string? LabelIfPresent(string path, RunSettings settings)

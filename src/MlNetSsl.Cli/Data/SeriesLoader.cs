@@ -189,12 +189,8 @@ internal static class SeriesLoader
     /// </summary>
     public static bool HoldsLabelColumn(string path, CsvSettings settings, int labelIndex, IReadOnlyCollection<string> classes, int? modelValues = null)
     {
-        if (Path.GetExtension(path).Equals(".ts", StringComparison.OrdinalIgnoreCase) || !File.Exists(path)) return true;
-        var lines = File.ReadLines(path).Where(l => l.Trim().Length > 0).ToList();
-        if (lines.Count == 0) return true;
-        char separator = settings.Separator ?? DetectSeparator(lines);
+        if (CsvCells(path, settings) is not { } rows) return true;
         var known = new HashSet<string>(classes, StringComparer.Ordinal);
-        var rows = lines.Select(l => CsvTable.Split(l, separator)).ToList();
         if (rows.Any(cells => labelIndex < cells.Length && !CsvTable.IsMissing(cells[labelIndex])
                 && CsvTable.TryNumber(cells[labelIndex], out _) && !known.Contains(cells[labelIndex])))
             return false;
@@ -211,29 +207,33 @@ internal static class SeriesLoader
     /// <paramref name="classes"/> (numbers by value) or missing, at least one a class. Null otherwise, and for .ts files
     /// (labels always last): a file of values only keeps every value, even when its last step looks like a class.
     /// </summary>
-    public static int? LabelAtOtherEnd(string path, CsvSettings settings, int recordedIndex, IReadOnlyCollection<string> classes, int? modelValues)
+    /// <param name="classOf">The model's class of a label (numbers by value), or null; as scoring matches labels.</param>
+    public static int? LabelAtOtherEnd(string path, CsvSettings settings, int recordedIndex, IReadOnlyCollection<string> classes,
+        Func<string, int?> classOf, int? modelValues)
     {
-        if (Path.GetExtension(path).Equals(".ts", StringComparison.OrdinalIgnoreCase) || !File.Exists(path)) return null;
-        var lines = File.ReadLines(path).Where(l => l.Trim().Length > 0).ToList();
-        if (lines.Count == 0) return null;
-        char separator = settings.Separator ?? DetectSeparator(lines);
-        var rows = lines.Select(l => CsvTable.Split(l, separator)).ToList();
+        if (CsvCells(path, settings) is not { } rows) return null;
         int[] widths = rows.Select(cells => cells.Length).Distinct().ToArray();
         if (widths.Length != 1 || widths[0] < 2 || widths[0] == modelValues) return null;
         int candidate = recordedIndex == 0 ? widths[0] - 1 : 0;
         if (candidate == recordedIndex) return null;
-        var known = new HashSet<string>(classes, StringComparer.Ordinal);
-        var knownNumbers = classes.Select(c => decimal.TryParse(c, NumberStyles.Float, CultureInfo.InvariantCulture, out decimal v) ? v : (decimal?)null)
-            .OfType<decimal>().ToHashSet();
         // Numeric classes (0/1) look like values: only a row one value longer than the model's tells a label apart.
-        if (knownNumbers.Count == classes.Count && widths[0] != modelValues + 1) return null;
-        bool IsClass(string cell) => known.Contains(cell)
-            || decimal.TryParse(cell, NumberStyles.Float, CultureInfo.InvariantCulture, out decimal number) && knownNumbers.Contains(number);
+        if (classes.All(c => CsvTable.TryNumber(c, out _)) && widths[0] != modelValues + 1) return null;
+        bool IsClass(string cell) => classOf(cell) is not null;
         var cells = rows.Select(r => r[candidate].Trim()).ToList();
         // A header's cell is neither a class nor a number.
         if (settings.HasHeader == true || !IsClass(cells[0]) && !CsvTable.IsMissing(cells[0]) && !CsvTable.TryNumber(cells[0], out _))
             cells.RemoveAt(0);
         return cells.Any(IsClass) && cells.All(c => IsClass(c) || CsvTable.IsMissing(c)) ? candidate : null;
+    }
+
+    /// <summary>The cells of each non-empty line of a series CSV to score; null for a .ts file, a missing or an empty file.</summary>
+    private static List<string[]>? CsvCells(string path, CsvSettings settings)
+    {
+        if (Path.GetExtension(path).Equals(".ts", StringComparison.OrdinalIgnoreCase) || !File.Exists(path)) return null;
+        var lines = File.ReadLines(path).Where(l => l.Trim().Length > 0).ToList();
+        if (lines.Count == 0) return null;
+        char separator = settings.Separator ?? DetectSeparator(lines);
+        return lines.Select(l => CsvTable.Split(l, separator)).ToList();
     }
 
     /// <summary>

@@ -96,12 +96,14 @@ public sealed class CliDataLoadingTests : IDisposable
         // Values only, whose last step happens to be a class (a 1/2 state series): no label there.
         string valuesOnly = Write("values-only.csv", rows.Select((r, i) => $"{string.Join(',', r.Values.Take(149))},{numeric[i]}"));
 
-        Assert.Equal(150, SeriesLoader.LabelAtOtherEnd(wordsLast, Settings(), 0, ["gun", "point"], modelValues: 150));
-        Assert.Equal(150, SeriesLoader.LabelAtOtherEnd(numbersLast, Settings(), 0, ["1", "2"], modelValues: 150)); // "1.0" is class 1
-        Assert.Null(SeriesLoader.LabelAtOtherEnd(valuesOnly, Settings(), 0, ["1", "2"], modelValues: 150));
+        static int? Find(string path, string[] classes, int modelValues) =>
+            SeriesLoader.LabelAtOtherEnd(path, Settings(), 0, classes, MlNetSsl.Cli.Run.TrainingRun.ClassMatcher(classes), modelValues);
+        Assert.Equal(150, Find(wordsLast, ["gun", "point"], 150));
+        Assert.Equal(150, Find(numbersLast, ["1", "2"], 150)); // "1.0" is class 1
+        Assert.Null(Find(valuesOnly, ["1", "2"], 150));
         // Word classes on a model of another length (trained on resampled series): still found.
-        Assert.Equal(150, SeriesLoader.LabelAtOtherEnd(wordsLast, Settings(), 0, ["gun", "point"], modelValues: 74));
-        Assert.Null(SeriesLoader.LabelAtOtherEnd(wordsLast, Settings(), 0, ["walking", "running"], modelValues: 150));
+        Assert.Equal(150, Find(wordsLast, ["gun", "point"], 74));
+        Assert.Null(Find(wordsLast, ["walking", "running"], 150));
     }
 
     [Fact]
