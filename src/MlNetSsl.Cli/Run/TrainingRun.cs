@@ -331,9 +331,9 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
 
     /// <summary>The most steps per channel series are resampled to unless <c>--series-length</c> says otherwise: the Conv1d
     /// encoder's time and memory grow with the length, and one of its steps cannot be cut short. On 300 series of 3
-    /// channels x 3,000 steps a SimCLR epoch took 14.7 s and 6.9 GB at full length against 3.2 s and 1.3 GB at 500 steps; read
-    /// as one channel of 9,000 steps, a 60 s run ended at 108 s with a 14.7 GB peak, waiting for a pretraining step. The shared UEA series (24 to 1,344
-    /// steps, PLAID's median 300) are below it.</summary>
+    /// channels x 3,000 steps a SimCLR epoch took 14.7 s and 6.9 GB at full length against 3.2 s and 1.3 GB at 500 steps;
+    /// read as one channel of 9,000 steps, a 60 s run ended at 108 s with a 14.7 GB peak, waiting for a pretraining step.
+    /// The shared UEA series (24 to 1,344 steps, PLAID's median 300) are below it.</summary>
     public const int MaxDefaultSeriesLength = 512;
 
     /// <summary>Words of the experiment's note on long series (SslExperiment), which the report leaves out for its own.</summary>
