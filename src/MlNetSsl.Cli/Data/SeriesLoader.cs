@@ -37,8 +37,9 @@ internal static class SeriesLoader
         var rows = new List<SeriesRow>();
         var names = new List<string>();
         int seriesChannels;
+        var notes = new List<string>();
         if (Path.GetExtension(path).Equals(".ts", StringComparison.OrdinalIgnoreCase))
-            seriesChannels = ReadTs(path, rows, names);
+            seriesChannels = ReadTs(path, rows, names, notes);
         else
             seriesChannels = ReadCsv(path, csv, Math.Max(1, channels), rows, names);
         if (rows.Count == 0) throw new CliException($"{path}: no series in the file.");
@@ -55,10 +56,11 @@ internal static class SeriesLoader
         int[] lengths = rows.Select(r => r.Series.Length / seriesChannels).ToArray();
         var lengthGroups = lengths.GroupBy(l => l).OrderByDescending(g => g.Count()).ToList();
         (string[] labels, string? labelNote) = CsvTable.UnifyNumericLabels(rows.Select(r => r.Label).ToArray());
+        if (labelNote is not null) notes.Add(labelNote);
         for (int i = 0; i < rows.Count; i++) rows[i].Label = labels[i];
         return new TrainingData
         {
-            LabelNote = labelNote,
+            LabelNote = notes.Count > 0 ? string.Join(" ", notes) : null,
             Kind = DatasetKind.Series,
             LabelColumn = "Label",
             View = ml.Data.LoadFromEnumerable(rows),
@@ -83,10 +85,12 @@ internal static class SeriesLoader
         return sorted[sorted.Length / 2];
     }
 
-    private static int ReadTs(string path, List<SeriesRow> rows, List<string> names)
+    private static int ReadTs(string path, List<SeriesRow> rows, List<string> names, List<string> notes)
     {
         bool inData = false;
         bool labeled = true;
+        HashSet<string>? declared = null;
+        var undeclared = new Dictionary<string, int>(StringComparer.Ordinal);
         int channels = 0;
         int lineNumber = 0;
         foreach (string raw in File.ReadLines(path))
@@ -99,7 +103,16 @@ internal static class SeriesLoader
                 if (line.StartsWith("@data", StringComparison.OrdinalIgnoreCase)) inData = true;
                 // "@classLabel false": the lines hold channels only, no class after the last ':'.
                 else if (line.StartsWith("@classLabel", StringComparison.OrdinalIgnoreCase))
-                    labeled = !line["@classLabel".Length..].Trim().StartsWith("false", StringComparison.OrdinalIgnoreCase);
+                {
+                    string[] words = line["@classLabel".Length..].Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+                    labeled = words.Length == 0 || !words[0].Equals("false", StringComparison.OrdinalIgnoreCase);
+                    if (labeled && words.Length > 1) declared = new HashSet<string>(words[1..], StringComparer.Ordinal);
+                }
+                // sktime's regression files: a number to predict after the last ':', which a classifier would take as classes.
+                else if (line.StartsWith("@targetLabel", StringComparison.OrdinalIgnoreCase)
+                    && line["@targetLabel".Length..].Trim().StartsWith("true", StringComparison.OrdinalIgnoreCase))
+                    throw new CliException($"{path} line {lineNumber}: '@targetLabel true' marks a regression file (a number to predict); " +
+                        "mlnet-ssl classifies: put the target into a few ranges as class labels under '@classLabel true ...' first.");
                 // "(time,value)" pairs instead of values: the UEA/UCR classification archives do not use them.
                 else if (line.StartsWith("@timeStamps", StringComparison.OrdinalIgnoreCase)
                     && line["@timeStamps".Length..].Trim().StartsWith("true", StringComparison.OrdinalIgnoreCase))
@@ -120,10 +133,16 @@ internal static class SeriesLoader
                 throw new CliException($"{path} line {lineNumber}: its channels differ in length ({string.Join(", ", channelValues.Select(v => v.Length))}); " +
                     "the channels of one series must have the same length.");
             string label = labeled ? parts[^1].Trim() : "";
+            if (declared is not null && label.Length > 0 && !CsvTable.IsMissing(label) && !declared.Contains(label)) undeclared.TryAdd(label, lineNumber);
             rows.Add(new SeriesRow { Series = channelValues.SelectMany(v => v).ToArray(), Label = CsvTable.IsMissing(label) ? "" : label });
             names.Add($"line {lineNumber}");
         }
         if (!inData) throw new CliException($"{path}: no '@data' line; is this a UEA/UCR .ts file?");
+        // sktime refuses such files; the classes are learned all the same here, but a typo in a label shows this way.
+        if (undeclared.Count > 0)
+            notes.Add($"{path}: class(es) {string.Join(", ", undeclared.Take(5).Select(u => $"'{u.Key}' (line {u.Value})"))}" +
+                $"{(undeclared.Count > 5 ? $" and {undeclared.Count - 5} more" : "")} are not in its @classLabel list ({string.Join(" ", declared!)}); " +
+                "they are learned as classes all the same.");
         return Math.Max(channels, 1);
     }
 

@@ -107,7 +107,7 @@ public sealed class CliDataLoadingTests : IDisposable
     }
 
     [Fact]
-    public void InfiniteSeriesValuesAndTimestampedTsFilesAreRefusedNamingTheLine()
+    public void InfiniteSeriesValuesTimestampedAndRegressionTsFilesAreRefusedNamingTheLine()
     {
         var rows = GunPoint().Take(10).ToList();
         string infinite = Write("inf.csv", rows.Select((r, i) => $"{r.Label},{(i == 3 ? "1e40" : r.Values[0])},{string.Join(',', r.Values.Skip(1))}"));
@@ -117,6 +117,17 @@ public sealed class CliDataLoadingTests : IDisposable
         string stamped = Write("stamped.ts", ["@problemName x", "@timeStamps true", "@classLabel true 1 2", "@data", "(0,1.0),(1,2.0),(2,3.0),(3,4.0):1"]);
         error = Assert.Throws<CliException>(() => SeriesLoader.Load(new MLContext(0), stamped, Settings(), channels: 1));
         Assert.Contains("line 2: '@timeStamps true'", error.Message, StringComparison.Ordinal);
+
+        // A class the header does not declare is learned, and said.
+        string undeclared = Write("undeclared.ts", ["@problemName z", "@classLabel true 1 2", "@data", "1,2,3,4,5:1", "2,3,4,5,6:2", "3,4,5,6,7:3"]);
+        TrainingData loaded = SeriesLoader.Load(new MLContext(0), undeclared, Settings(), channels: 1);
+        Assert.Equal(["1", "2", "3"], loaded.Labels);
+        Assert.Contains("class(es) '3' (line 6) are not in its @classLabel list (1 2)", loaded.LabelNote, StringComparison.Ordinal);
+        Assert.Null(SeriesLoader.Load(new MLContext(0), Path.Combine(SharedData.DataRoot, "uea", "GunPoint_TRAIN.ts"), Settings(), channels: 1).LabelNote);
+
+        string regression = Write("regression.ts", ["@problemName y", "@targetlabel true", "@data", "1,2,3,4,5:1.464", "2,3,4,5,6:2.349"]);
+        error = Assert.Throws<CliException>(() => SeriesLoader.Load(new MLContext(0), regression, Settings(), channels: 1));
+        Assert.Contains("line 2: '@targetLabel true' marks a regression file", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]
