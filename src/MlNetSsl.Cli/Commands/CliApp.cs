@@ -82,7 +82,7 @@ internal static class CliApp
 
     /// <summary>The innermost meaningful message on one line. ML.NET's parallel cursors wrap what a transform threw in
     /// "Splitter/consolidator worker encountered exception while consuming source data", which names nothing.</summary>
-    internal static string OneLine(Exception e)
+    private static string OneLine(Exception e)
     {
         while (e.InnerException is not null && (e is AggregateException or System.Reflection.TargetInvocationException or TypeInitializationException
             || e.Message.Contains("worker encountered exception", StringComparison.Ordinal)))

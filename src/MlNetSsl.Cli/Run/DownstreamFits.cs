@@ -16,8 +16,9 @@ internal sealed class DownstreamFits
 {
     private const string KeyColumn = "Ssl_Key";
 
-    /// <summary>The iteration cap of every L-BFGS refit here, the search's own (its linear probe stops at 100 iterations):
-    /// uncapped, L-BFGS on raw 32 x 32 pixels (3,072 features, 2,500 images) ran for minutes on 2 busy cores.</summary>
+    /// <summary>The iteration cap of the L-BFGS refits here, for the console's description: they are built by
+    /// <c>SslDownstreamParameters.CreateTrainer</c>, whose linear probe stops at 100 iterations (uncapped, L-BFGS on raw
+    /// 32 x 32 pixels, 3,072 features and 2,500 images, ran for minutes on 2 busy cores).</summary>
     public const int MaxLbfgsIterations = 100;
     private const string RawFeatureColumn = "Ssl_RawFeatures";
     private readonly MLContext _ml;
