@@ -44,7 +44,16 @@ internal sealed record JournalEvent(
     double? Metric,
     string? Message,
     double DurationMs,
-    double ElapsedMs);
+    double ElapsedMs)
+{
+    /// <summary>
+    /// <see cref="DurationMs"/> back as the <see cref="TimeSpan"/> it was written from: rounded to whole ticks, because
+    /// <see cref="TimeSpan.FromMilliseconds(double)"/> truncates and 0.6688 ms read back as 6,687 ticks, so a resumed
+    /// session's durations differed from the first session's by a tick.
+    /// </summary>
+    [JsonIgnore]
+    public TimeSpan Duration => TimeSpan.FromTicks((long)Math.Round(DurationMs * TimeSpan.TicksPerMillisecond));
+}
 
 /// <summary>What makes two runs the same experiment; a checkpoint written by another one is refused.</summary>
 internal sealed record ExperimentFingerprint(string SearchSpace, string Tuner, string Scheduler, int Seed, bool Maximize, string Runner)

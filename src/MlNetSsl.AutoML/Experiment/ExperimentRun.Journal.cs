@@ -27,7 +27,7 @@ internal sealed partial class ExperimentRun
             || recorded.Type is not (JournalEventType.Result or JournalEventType.Failed or JournalEventType.NotStarted or JournalEventType.TimedOut))
             throw JournalMismatch($"the result of trial {trialId} at fidelity {fidelity?.ToString(CultureInfo.InvariantCulture) ?? "full"}", recorded);
         _cursor++;
-        var duration = TimeSpan.FromMilliseconds(recorded.DurationMs);
+        var duration = recorded.Duration;
         return recorded.Type switch
         {
             JournalEventType.Result => SegmentOutcome.FromMetric(recorded.Metric ?? throw JournalMismatch("a metric", recorded), duration),

@@ -340,6 +340,22 @@ public sealed class ExperimentTests : IDisposable
         Assert.Equal(new[] { TrialReportKind.Running, TrialReportKind.TimedOut }, reports);
     }
 
+    [Fact]
+    public void AJournalledDurationReadsBackToTheSameTicks()
+    {
+        // Written as milliseconds in a double; a resumed session must see the very TimeSpan the first one recorded. A
+        // truncating read turned 6,688 ticks (0.6688 ms) into 6,687 and failed the resume comparison above on some hosts.
+        var rng = new Random(7);
+        long[] ticks = new long[] { 0, 1, 6688, 9999, 10_001, TimeSpan.TicksPerHour * 5 + 3 }
+            .Concat(Enumerable.Range(0, 2000).Select(_ => rng.NextInt64(0, TimeSpan.TicksPerDay))).ToArray();
+        foreach (long t in ticks)
+        {
+            var written = new JournalEvent(JournalEventType.Result, 0, null, null, 0.5, null, TimeSpan.FromTicks(t).TotalMilliseconds, 0);
+            JournalEvent read = ExperimentJournal.Deserialize(ExperimentJournal.Serialize(written))!;
+            Assert.Equal(TimeSpan.FromTicks(t), read.Duration);
+        }
+    }
+
     public static TheoryData<string> Tuners => new() { "tpe", "random", "cost-frugal" };
 
     [Theory]

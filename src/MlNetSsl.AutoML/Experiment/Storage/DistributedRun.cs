@@ -320,7 +320,7 @@ internal sealed class DistributedRun
 
             case JournalEventType.Result:
                 trial = Known(e);
-                var duration = TimeSpan.FromMilliseconds(e.DurationMs);
+                var duration = e.Duration;
                 trial.Rungs.Add(new RungResult(e.Fidelity, e.Metric ?? throw Mismatch("a metric", e), duration));
                 trial.Duration += duration;
                 trial.Status = TrialStatus.Paused;
@@ -334,7 +334,7 @@ internal sealed class DistributedRun
             case JournalEventType.TimedOut:
                 (TrialStatus status, TrialReportKind reported) = ExperimentRun.Ended(e.Type);
                 trial = Known(e);
-                trial.Duration += TimeSpan.FromMilliseconds(e.DurationMs);
+                trial.Duration += e.Duration;
                 trial.Status = status;
                 trial.ErrorMessage = e.Message;
                 _settings.Scheduler.OnFailed(e.TrialId);
