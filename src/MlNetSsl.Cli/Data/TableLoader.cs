@@ -21,7 +21,31 @@ internal static class TableLoader
         var inputs = Enumerable.Range(0, table.ColumnCount).Where(c => c != label && !ignored.Contains(c))
             .Select(c => (Index: c, Numeric: table.IsNumeric(c))).ToList();
         if (inputs.Count == 0) throw new CliException($"{path}: no column is left besides the label; keep at least one input column.");
-        return Build(table, inputs, label, identifiers: [.. inputs.Where(i => LooksLikeIdentifier(table, i.Index, i.Numeric)).Select(i => table.Headers[i.Index])]);
+        return Build(table, inputs, label, identifiers: [.. inputs.Where(i => LooksLikeIdentifier(table, i.Index, i.Numeric)).Select(i => table.Headers[i.Index])],
+            constants: [.. inputs.Select(i => (table.Headers[i.Index], Constant: SingleValue(table, i.Index, i.Numeric))).Where(c => c.Constant is not null)
+                .Select(c => c.Constant!.Length == 0 ? $"'{c.Item1}' (empty in every row)" : $"'{c.Item1}' ({c.Constant} in every row that has a value)")]);
+    }
+
+    /// <summary>The one value a column holds wherever it is not missing ("" when it is missing everywhere), or null when
+    /// it holds two or more. Numbers compare by value, so 7 and 7.0 are one value.</summary>
+    internal static string? SingleValue(CsvTable table, int column, bool numeric)
+    {
+        string? first = null;
+        float firstNumber = 0;
+        foreach (string[] row in table.Rows)
+        {
+            string cell = row[column];
+            if (CsvTable.IsMissing(cell)) continue;
+            if (first is null)
+            {
+                first = cell;
+                if (numeric) table.IsNumber(cell, out firstNumber);
+                continue;
+            }
+            bool same = numeric ? table.IsNumber(cell, out float number) && number.Equals(firstNumber) : string.Equals(cell, first, StringComparison.Ordinal);
+            if (!same) return null;
+        }
+        return first ?? "";
     }
 
     /// <summary>Whether a column reads like a row identifier: on at least 20 rows, every value present and distinct, and
@@ -165,8 +189,9 @@ internal static class TableLoader
     /// <param name="names">The model's column names of <paramref name="inputs"/>, when they are not the file's.</param>
     /// <param name="identifiers">Training: the input columns that look like row identifiers.</param>
     /// <param name="matchNote">Scoring: how the columns were matched, for the console (see <see cref="TrainingData.MatchNote"/>).</param>
+    /// <param name="constants">Training: the input columns with one value or none, described for the console.</param>
     private static TrainingData Build(CsvTable table, List<(int Index, bool Numeric)> inputs, int? labelIndex, string[]? names = null,
-        IReadOnlyList<string>? identifiers = null, string? matchNote = null)
+        IReadOnlyList<string>? identifiers = null, string? matchNote = null, IReadOnlyList<string>? constants = null)
     {
         int rows = table.Rows.Count;
         var columns = new List<TableColumn>();
@@ -226,6 +251,7 @@ internal static class TableLoader
             LabelNote = labelNote,
             Duplicates = duplicates,
             IdentifierColumns = identifiers ?? [],
+            ConstantColumns = constants ?? [],
             SizeSummary = [string.Create(CultureInfo.InvariantCulture,
                 $"{rows:N0} rows x {inputs.Count} input columns ({inputs.Count(i => i.Numeric)} numeric, {inputs.Count(i => !i.Numeric)} text); separator '{(table.Separator == '\t' ? "\\t" : table.Separator)}', header {(table.HasHeader ? "yes" : "no")}" +
                 $"{(table.DecimalMarker == ',' ? ", decimal comma" : "")}")],

@@ -57,6 +57,10 @@ internal sealed class TrainingData
     /// integers or single words), which a model can fit to the row order instead of the rows.</summary>
     public IReadOnlyList<string> IdentifierColumns { get; init; } = [];
 
+    /// <summary>CSV (training): input columns with the same value in every row that has one, or with none, each
+    /// described ("'unit' (kg in every row that has a value)", "'notes' (empty in every row)"): nothing to learn from.</summary>
+    public IReadOnlyList<string> ConstantColumns { get; init; } = [];
+
     public IReadOnlyList<IReadOnlyList<string>> Duplicates { get; init; } = [];
 
     public IReadOnlyList<string> SizeSummary { get; init; } = [];

@@ -116,6 +116,14 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
             log.Always(identifiers);
             _notes.Add(identifiers);
         }
+        if (all.ConstantColumns.Count > 0)
+        {
+            // Kept as inputs (the model's input schema stays the file's), but a user who meant them to matter should know.
+            string constants = $"Column(s) {string.Join(", ", all.ConstantColumns)} hold no more than one value, so no model can learn " +
+                "from them; check the export if they should vary, or leave them out with --ignore-cols.";
+            log.Always(constants);
+            _notes.Add(constants);
+        }
 
         if (all.EmptyClassFolders.Count > 0)
         {

@@ -77,6 +77,27 @@ public sealed class CliHeterogeneousTableTests : IDisposable
     }
 
     [Fact]
+    public void ColumnsWithOneValueOrNoneAreNamedAndColumnsThatVaryAreNot()
+    {
+        string[][] rows = Abalone(40);
+        // unit: one word everywhere; seven: 7 written three ways, with gaps; empty: no value at all; sex, length: real columns;
+        // rare: one value but a second in a single row (varies, so not named).
+        string path = Path.Combine(_work, "constants.csv");
+        File.WriteAllLines(path, ["unit,seven,empty,sex,length,rare,rings",
+            .. rows.Select((r, i) => $"kg,{(i % 3 == 0 ? "7" : i % 3 == 1 ? "7.0" : "")},{(i % 2 == 0 ? "" : "NA")},{r[0]},{r[1]},{(i == 17 ? "b" : "a")},{r[8]}")]);
+
+        TrainingData data = TableLoader.LoadForTraining(path, Settings("rings"));
+
+        Assert.Equal(["'unit' (kg in every row that has a value)", "'seven' (7 in every row that has a value)", "'empty' (empty in every row)"],
+            data.ConstantColumns);
+        // They stay inputs: the model's input columns are the file's.
+        Assert.Equal(["unit", "seven", "empty", "sex", "length", "rare"], data.Columns.Select(c => c.ColumnName));
+        // A label column with one value is the label's business (another message), not an input's.
+        File.WriteAllLines(path, ["sex,length,rings", .. rows.Select(r => $"{r[0]},{r[1]},{r[8]}")]);
+        Assert.Empty(TableLoader.LoadForTraining(path, Settings("rings")).ConstantColumns);
+    }
+
+    [Fact]
     public void ASeparatorEndingEveryLineIsNotAColumnAndAFileWithoutItScoresTheSameModel()
     {
         string[][] rows = Abalone(30);
