@@ -5,8 +5,9 @@ namespace MlNetSsl.Cli.CodeGen;
 /// <summary>
 /// Writes the code that consumes a run's model, as Model Builder does: <c>&lt;Name&gt;.ConsoleApp/</c> (the
 /// <c>&lt;Name&gt;.consumption.cs</c> classes and a program that predicts one dataset row) and <c>&lt;Name&gt;.WebApi/</c>
-/// (<c>POST /predict</c> over a pool of prediction engines). Both reference the MlNetSsl package and a TorchSharp
-/// backend with explicit versions and take the model zip from the run folder into their output.
+/// (<c>POST /predict</c> over a pool of prediction engines). Both reference the MlNetSsl package (or, when the tool runs
+/// from a source build, that tree's library project) and a TorchSharp backend with explicit versions and take the model
+/// zip from the run folder into their output.
 /// </summary>
 internal static class ConsumptionCodeGenerator
 {
@@ -29,6 +30,9 @@ internal static class ConsumptionCodeGenerator
 
         string target = Path.GetFullPath(runFolder);
         Directory.CreateDirectory(target);
+        // Both projects sit one folder below the run folder, so one relative path to a source tree's library serves both.
+        if (versions.LibraryProject is { } library && Path.IsPathFullyQualified(library))
+            versions = versions with { LibraryProject = Path.GetRelativePath(Path.Combine(target, name), library).Replace('\\', '/') };
         // Everything is written into a hidden sibling first and each project folder is then moved into place by one
         // rename, so a crash leaves either the previous projects or complete new ones, never half a project.
         string staging = Path.Combine(target, $".codegen-{Guid.NewGuid():N}.tmp");
@@ -86,10 +90,32 @@ internal static class ConsumptionCodeGenerator
 /// <param name="MlNetSsl">The MlNetSsl package: the version this tool was built from.</param>
 /// <param name="TorchSharpCpu">The TorchSharp-cpu backend package.</param>
 /// <param name="MicrosoftMLLightGbm">Microsoft.ML.LightGbm (the search may choose LightGBM as the downstream trainer, and loading its model needs it).</param>
-internal sealed record PackageVersions(string MlNetSsl, string TorchSharpCpu, string MicrosoftMLLightGbm)
+/// <param name="LibraryProject">When the tool runs from a build of the MlNetSsl source tree: that tree's
+/// <c>src/MlNetSsl/MlNetSsl.csproj</c>, which the projects reference instead of the MlNetSsl package (no feed a user of
+/// a source build has holds that package); null for an installed tool.</param>
+internal sealed record PackageVersions(string MlNetSsl, string TorchSharpCpu, string MicrosoftMLLightGbm, string? LibraryProject = null)
 {
-    /// <summary>The versions this tool was built with (assembly metadata written by its project file).</summary>
-    public static PackageVersions OfThisTool()
+    /// <summary>The versions this tool was built with (assembly metadata written by its project file), and the library
+    /// project when it runs from its source tree's build output.</summary>
+    public static PackageVersions OfThisTool() => OfThisTool(AppContext.BaseDirectory);
+
+    /// <summary><see cref="OfThisTool()"/> for a tool whose files are in <paramref name="toolFolder"/>.</summary>
+    internal static PackageVersions OfThisTool(string toolFolder) => Packaged() with { LibraryProject = SourceTreeLibrary(toolFolder) };
+
+    /// <summary>The library project of the source tree whose <c>src/MlNetSsl.Cli/bin/</c> holds <paramref name="toolFolder"/>, or null.</summary>
+    internal static string? SourceTreeLibrary(string toolFolder)
+    {
+        for (var folder = new DirectoryInfo(Path.GetFullPath(toolFolder)); folder?.Parent?.Parent is { } parent; folder = folder.Parent)
+        {
+            // <repo>/src/MlNetSsl.Cli/bin/...: the tool's own project beside the library's.
+            if (folder.Name != "bin" || folder.Parent.Name != "MlNetSsl.Cli" || parent.Name != "src") continue;
+            string library = Path.Combine(parent.FullName, "MlNetSsl", "MlNetSsl.csproj");
+            return File.Exists(library) && File.Exists(Path.Combine(folder.Parent.FullName, "MlNetSsl.Cli.csproj")) ? library : null;
+        }
+        return null;
+    }
+
+    private static PackageVersions Packaged()
     {
         var metadata = typeof(PackageVersions).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
             .Where(a => a.Value is not null)

@@ -44,9 +44,21 @@ internal static class ConsumptionTemplates
         text.AppendLine($"    <RootNamespace>{Xml(ns)}</RootNamespace>");
         text.AppendLine("    <!-- The versions are written below, so a folder above that manages them centrally must not. -->");
         text.AppendLine("    <ManagePackageVersionsCentrally>false</ManagePackageVersionsCentrally>");
+        text.AppendLine("    <!-- A feed that lacks a dependency's exact lower bound (a partial mirror) resolves a higher version and warns (NU1603);");
+        text.AppendLine("         under a folder that treats warnings as errors that warning would stop the build. -->");
+        text.AppendLine("    <WarningsNotAsErrors>$(WarningsNotAsErrors);NU1603</WarningsNotAsErrors>");
         text.AppendLine("  </PropertyGroup>");
         text.AppendLine("  <ItemGroup>");
-        text.AppendLine($"    <PackageReference Include=\"MlNetSsl\" Version=\"{Xml(versions.MlNetSsl)}\" />");
+        if (versions.LibraryProject is { } library)
+        {
+            text.AppendLine("    <!-- mlnet-ssl ran from a build of its source tree, so the library is built from that tree (a relative path:");
+            text.AppendLine($"         move this folder and it breaks). With the package on a feed: <PackageReference Include=\"MlNetSsl\" Version=\"{Xml(versions.MlNetSsl)}\" /> -->");
+            text.AppendLine($"    <ProjectReference Include=\"{CSharpText.MsBuildAttribute(library)}\" />");
+        }
+        else
+        {
+            text.AppendLine($"    <PackageReference Include=\"MlNetSsl\" Version=\"{Xml(versions.MlNetSsl)}\" />");
+        }
         text.AppendLine("    <!-- The TorchSharp backend: TorchSharp-cuda-linux or TorchSharp-cuda-windows (same version) for a GPU. -->");
         text.AppendLine($"    <PackageReference Include=\"TorchSharp-cpu\" Version=\"{Xml(versions.TorchSharpCpu)}\" />");
         text.AppendLine("    <!-- Loads a model whose downstream trainer is LightGBM (the search may choose it). -->");
@@ -64,6 +76,13 @@ internal static class ConsumptionTemplates
             }
         }
         text.AppendLine("  </ItemGroup>");
+        if (versions.LibraryProject is { } referenced)
+        {
+            // The package brings this step to its consumers (buildTransitive); a project reference does not.
+            string targets = referenced[..^"MlNetSsl.csproj".Length] + "buildTransitive/MlNetSsl.targets";
+            text.AppendLine("  <!-- What the package would bring: TorchSharp's native library made loadable on an older glibc (Debian 12, Ubuntu 22.04). -->");
+            text.AppendLine($"  <Import Project=\"{CSharpText.MsBuildAttribute(targets)}\" Condition=\"'$(MlNetSslTargetsImported)' != 'true'\" />");
+        }
         text.AppendLine("</Project>");
         return text.ToString();
     }

@@ -244,6 +244,40 @@ public sealed class CodeGenTests : IDisposable
         Assert.False(string.IsNullOrWhiteSpace(versions.MicrosoftMLLightGbm));
     }
 
+    [Fact]
+    public void A_tool_run_from_its_source_tree_references_that_trees_library_by_a_relative_path()
+    {
+        // <repo>/src/MlNetSsl.Cli/bin/Release/net10.0 is a source build (dotnet run --project src/MlNetSsl.Cli); a tool
+        // installed from the package (a .store folder), or a bin folder of another project, is not.
+        string repo = Path.Combine(_runFolder, "some repo");
+        string toolFolder = Path.Combine(repo, "src", "MlNetSsl.Cli", "bin", "Release", "net10.0");
+        Directory.CreateDirectory(toolFolder);
+        Directory.CreateDirectory(Path.Combine(repo, "src", "MlNetSsl"));
+        string library = Path.Combine(repo, "src", "MlNetSsl", "MlNetSsl.csproj");
+        File.WriteAllText(library, "<Project />");
+        Assert.Null(PackageVersions.SourceTreeLibrary(toolFolder)); // no MlNetSsl.Cli.csproj beside bin: not the tool's tree
+        File.WriteAllText(Path.Combine(repo, "src", "MlNetSsl.Cli", "MlNetSsl.Cli.csproj"), "<Project />");
+        Assert.Equal(library, PackageVersions.SourceTreeLibrary(toolFolder));
+        Assert.Null(PackageVersions.SourceTreeLibrary(Path.Combine(repo, "tests", "MlNetSsl.Tests", "bin", "Release", "net10.0")));
+        Assert.Null(PackageVersions.SourceTreeLibrary(Path.Combine(_runFolder, "tools", ".store", "mlnetssl.cli", "0.1.0")));
+        Assert.Equal(library, PackageVersions.OfThisTool(toolFolder).LibraryProject);
+
+        // A run folder inside the tree, as the README's "-o runs" makes: each project is one folder below it.
+        string runFolder = Path.Combine(repo, "runs", "Iris");
+        ConsumptionCodeGenerator.Generate(runFolder, "Iris", TableSchema(), Versions with { LibraryProject = library });
+
+        foreach (string project in new[] { "Iris.ConsoleApp/Iris.ConsoleApp.csproj", "Iris.WebApi/Iris.WebApi.csproj" })
+        {
+            var xml = XDocument.Load(Path.Combine(runFolder, project));
+            Assert.Equal("../../../src/MlNetSsl/MlNetSsl.csproj", Assert.Single(xml.Descendants("ProjectReference")).Attribute("Include")!.Value);
+            Assert.DoesNotContain(xml.Descendants("PackageReference"), r => r.Attribute("Include")!.Value == "MlNetSsl");
+            Assert.Contains(xml.Descendants("PackageReference"), r => r.Attribute("Include")!.Value == "TorchSharp-cpu");
+            var import = Assert.Single(xml.Descendants("Import"));
+            Assert.Equal("../../../src/MlNetSsl/buildTransitive/MlNetSsl.targets", import.Attribute("Project")!.Value);
+            Assert.DoesNotContain(Path.GetFullPath(_runFolder), File.ReadAllText(Path.Combine(runFolder, project)));
+        }
+    }
+
     [Theory]
     [InlineData("sepal length", "SepalLength")]
     [InlineData("sepal_length", "SepalLength")]
