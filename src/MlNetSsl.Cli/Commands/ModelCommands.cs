@@ -49,7 +49,7 @@ internal static class ModelCommands
             string path = parse.GetValue(output)!;
             if (embed) WriteEmbeddings(model, parse.GetValue(o.Model)!, data, path);
             else WritePredictions(model, data, path);
-            Console.WriteLine($"Wrote {data.Count:N0} rows to {path}.");
+            Console.WriteLine($"Wrote {data.Count:N0} {(data.Count == 1 ? "row" : "rows")} to {path}.");
             // Unreadable images are left out of the CSV; say which, so a missing row is not a surprise.
             if (data.Skipped.Count > 0)
                 Console.WriteLine($"Skipped {data.Skipped.Count:N0} unreadable file(s), not in {path}: {string.Join("; ", data.Skipped.Take(5))}{(data.Skipped.Count > 5 ? "; ..." : "")}.");
