@@ -782,6 +782,20 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
         return System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture.ToString();
     }
 
+    /// <summary>Whether a row's metric is better than that of a row above it: the leaderboard ranks higher fidelity first
+    /// (<see cref="SearchResult.Trials"/>), which the console's metric column alone does not show.</summary>
+    internal static bool OutrankedByLongerTraining(IReadOnlyList<LeaderboardRow> rows, bool minimized)
+    {
+        double? worstAbove = null;
+        foreach (LeaderboardRow row in rows)
+        {
+            if (row.Metric is not double metric) continue;
+            if (worstAbove is double w && (minimized ? metric < w : metric > w)) return true;
+            worstAbove = worstAbove is double v ? (minimized ? Math.Max(v, metric) : Math.Min(v, metric)) : metric;
+        }
+        return false;
+    }
+
     // The label-free objective ranks trials by a score of the embeddings alone; calling it a cross-validated metric
     // would send a user comparing it with the test metric.
     internal static string LeaderboardHeading(SslExperimentResult search, string metric) =>
@@ -795,9 +809,12 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
         log.Always("");
         log.Always(heading);
         // The chosen trial is shown even when the one-standard-error rule took it from below the top 5.
-        foreach (LeaderboardRow row in leaderboard.Take(5).Concat(leaderboard.Skip(5).Where(r => r.TrialId == chosenTrialId)))
+        var shown = leaderboard.Take(5).Concat(leaderboard.Skip(5).Where(r => r.TrialId == chosenTrialId)).ToList();
+        foreach (LeaderboardRow row in shown)
             log.Always(string.Create(CultureInfo.InvariantCulture,
                 $"  {row.Rank,2}. {row.Metric?.ToString("0.0000", CultureInfo.InvariantCulture) ?? "-",7}  {row.Status,-9} {row.DurationSeconds,6:0.0}s  {row.Pipeline}"));
+        if (OutrankedByLongerTraining(shown, minimized: metric == "log-loss"))
+            log.Always("  (Trials scored after more training rank first: a better score after fewer epochs, from a trial the search stopped early, does not compare with it.)");
         log.Always($"Chosen: {pipeline}");
         // A choice below the top row (the one-standard-error rule) would otherwise look like a mistake.
         if (whyNotTheTop is not null) log.Always($"Why: {whyNotTheTop}");

@@ -77,6 +77,22 @@ public sealed class CliCoreTests : IDisposable
     }
 
     [Fact]
+    public void TheConsoleExplainsARankingThatIsNotByTheMetricAlone()
+    {
+        static MlNetSsl.Cli.Report.LeaderboardRow Row(int rank, double? metric, int? fidelity) =>
+            new(rank, rank, "p", metric, null, fidelity, 1, 0, "Completed", true, new Dictionary<string, string>());
+        // The image run's leaderboard: a trial completed after 18 epochs above one the budget stopped after 2, which scored more.
+        var inverted = new[] { Row(1, 0.6208, 18), Row(2, 0.6917, 2), Row(3, 0.4333, 2) };
+        Assert.True(MlNetSsl.Cli.Run.TrainingRun.OutrankedByLongerTraining(inverted, minimized: false));
+        // In metric order (ties too), nothing to explain; trials without a metric are skipped.
+        var ordered = new[] { Row(1, 0.80, 18), Row(2, 0.80, 2), Row(3, null, null), Row(4, 0.70, 2) };
+        Assert.False(MlNetSsl.Cli.Run.TrainingRun.OutrankedByLongerTraining(ordered, minimized: false));
+        // Log-loss: lower is better, so the same numbers read the other way.
+        Assert.False(MlNetSsl.Cli.Run.TrainingRun.OutrankedByLongerTraining([Row(1, 0.40, 18), Row(2, 0.55, 2)], minimized: true));
+        Assert.True(MlNetSsl.Cli.Run.TrainingRun.OutrankedByLongerTraining([Row(1, 0.55, 18), Row(2, 0.40, 2)], minimized: true));
+    }
+
+    [Fact]
     public void FilesToScoreAreMatchedByPositionWhereNamesCannotTellAndAFailedRunKeepsTheLastCheckpoint()
     {
         // Headerless training rows with the label in the middle and a row number last (ignored), as an export may come.
