@@ -22,8 +22,9 @@ internal static class TableLoader
             .Select(c => (Index: c, Numeric: table.IsNumeric(c))).ToList();
         if (inputs.Count == 0) throw new CliException($"{path}: no column is left besides the label; keep at least one input column.");
         return Build(table, inputs, label, identifiers: [.. inputs.Where(i => LooksLikeIdentifier(table, i.Index, i.Numeric)).Select(i => table.Headers[i.Index])],
-            constants: [.. inputs.Select(i => (table.Headers[i.Index], Constant: SingleValue(table, i.Index, i.Numeric))).Where(c => c.Constant is not null)
-                .Select(c => c.Constant!.Length == 0 ? $"'{c.Item1}' (empty in every row)" : $"'{c.Item1}' ({c.Constant} in every row that has a value)")]);
+            constants: [.. inputs.Select(i => (Name: table.Headers[i.Index], Value: SingleValue(table, i.Index, i.Numeric))).Where(c => c.Value is not null)
+                .Select(c => c.Value!.Length == 0 ? $"'{c.Name}' (empty in every row)"
+                    : $"'{c.Name}' ({(c.Value.Length > 40 ? c.Value[..37] + "..." : c.Value)} in every row that has a value)")]);
     }
 
     /// <summary>The one value a column holds wherever it is not missing ("" when it is missing everywhere), or null when
