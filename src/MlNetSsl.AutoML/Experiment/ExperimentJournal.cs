@@ -52,7 +52,10 @@ internal sealed record JournalEvent(
     /// session's durations differed from the first session's by a tick.
     /// </summary>
     [JsonIgnore]
-    public TimeSpan Duration => TimeSpan.FromTicks((long)Math.Round(DurationMs * TimeSpan.TicksPerMillisecond));
+    public TimeSpan Duration => FromMilliseconds(DurationMs);
+
+    /// <summary>Milliseconds written from a <see cref="TimeSpan"/>, back to its whole ticks.</summary>
+    public static TimeSpan FromMilliseconds(double milliseconds) => TimeSpan.FromTicks((long)Math.Round(milliseconds * TimeSpan.TicksPerMillisecond));
 }
 
 /// <summary>What makes two runs the same experiment; a checkpoint written by another one is refused.</summary>
@@ -105,7 +108,7 @@ internal sealed class ExperimentJournal
     public IReadOnlyList<JournalEvent> Events => _events;
 
     /// <summary>The experiment clock at the last event (where a resumed experiment's clock continues).</summary>
-    public TimeSpan LastElapsed => _events.Count > 0 ? TimeSpan.FromMilliseconds(_events[^1].ElapsedMs) : TimeSpan.Zero;
+    public TimeSpan LastElapsed => _events.Count > 0 ? JournalEvent.FromMilliseconds(_events[^1].ElapsedMs) : TimeSpan.Zero;
 
     /// <summary>A journal kept only in memory (no checkpoint folder).</summary>
     public static ExperimentJournal InMemory(ExperimentFingerprint fingerprint) => new(null, fingerprint, new List<JournalEvent>());
