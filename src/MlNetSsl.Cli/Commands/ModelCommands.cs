@@ -283,9 +283,14 @@ internal static class ModelCommands
                 return;
             }
         }
-        throw new CliException($"{modelPath}: the model has no self-supervised stage (its search chose raw features or a fine-tuned network), " +
-            "so it has no embedding to write; the search found a pipeline without a pretrained encoder better on this data " +
-            "(ml.Transforms.SelfSupervised in the MlNetSsl library pretrains one directly).");
+        // A fine-tuned network (pretrained or from scratch) holds its encoder inside the classifier: no stage outputs embeddings.
+        bool fineTuned = ModelParts.Flatten(model).Any(p => p is SelfSupervisedFineTuneTransformer);
+        throw new CliException(fineTuned
+            ? $"{modelPath}: the model's search chose a fine-tuned network, whose encoder is trained into the classifier, so no " +
+              "stage of it outputs an embedding to write (ml.Transforms.SelfSupervised in the MlNetSsl library pretrains an encoder " +
+              "whose embedding you can keep)."
+            : $"{modelPath}: the model's search chose a pipeline on the raw features, without an encoder, so it has no embedding " +
+              "to write (ml.Transforms.SelfSupervised in the MlNetSsl library pretrains one directly).");
     }
 
     private static string RowName(TrainingData data, int row) => data.ImagePaths?[row] ?? data.RowNames[row];

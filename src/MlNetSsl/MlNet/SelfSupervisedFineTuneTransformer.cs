@@ -180,7 +180,8 @@ public sealed class SelfSupervisedFineTuneTransformer : ITransformer, ICanSaveMo
 
         public override IReadOnlyList<(string Name, DataViewType Type, DataViewSchema.Annotations? Annotations)> Columns { get; } =
         [
-            ("Score", new VectorDataViewType(NumberDataViewType.Single, owner.ClassCount), null),
+            // Slot names as ML.NET's trainers give them, so a consumer can name each score by its class.
+            ("Score", new VectorDataViewType(NumberDataViewType.Single, owner.ClassCount), owner._model.ClassNames.ToSlotNames()),
             ("PredictedLabel", new KeyDataViewType(typeof(uint), owner.ClassCount), owner._model.ClassNames.ToAnnotations()),
         ];
 
@@ -295,6 +296,18 @@ internal sealed class ClassNames
             return new ClassNames { ValueType = "Double", Values = values.DenseValues().Select(v => v.ToString("R", culture)).ToArray() };
         }
         return new ClassNames();
+    }
+
+    /// <summary>The SlotNames annotation for Score (the class names as text, in key order), or null when the label had no
+    /// key values.</summary>
+    public DataViewSchema.Annotations? ToSlotNames()
+    {
+        if (Values.Length == 0) return null;
+        var names = Values.Select(v => v.AsMemory()).ToArray();
+        var builder = new DataViewSchema.Annotations.Builder();
+        builder.Add(AnnotationUtils.Kinds.SlotNames, new VectorDataViewType(TextDataViewType.Instance, names.Length),
+            (ref VBuffer<ReadOnlyMemory<char>> value) => value = new VBuffer<ReadOnlyMemory<char>>(names.Length, names));
+        return builder.ToAnnotations();
     }
 
     /// <summary>The KeyValues annotation for PredictedLabel, or null when the label had none.</summary>

@@ -52,9 +52,19 @@ public sealed class FineTuneStageTests : IDisposable
         float[][] scores = StageData.Vectors(scored, "Score");
         Assert.All(scores, s => Assert.Equal(1.0, s.Sum(), 4));
 
+        // Score names its slots by class, in key order, as ML.NET's trainers do (the CLI's evaluate and predict read them).
+        static string[] SlotNames(IDataView view)
+        {
+            VBuffer<ReadOnlyMemory<char>> names = default;
+            view.Schema["Score"].GetSlotNames(ref names);
+            return names.DenseValues().Select(n => n.ToString()).ToArray();
+        }
+        Assert.Equal(fineTuned.ClassNames, SlotNames(scored));
+
         string path = Path.Combine(_folder, "finetuned.zip");
         _ml.Model.Save(model, train.Schema, path);
         var loaded = new MLContext(seed: 5).Model.Load(path, out _);
+        Assert.Equal(fineTuned.ClassNames, SlotNames(loaded.Transform(test)));
         float[][] reloaded = StageData.Vectors(loaded.Transform(test), "Score");
         for (int i = 0; i < scores.Length; i++)
             Assert.True(scores[i].Zip(reloaded[i], (a, b) => Math.Abs(a - b)).Max() <= 1e-6, $"row {i}");
