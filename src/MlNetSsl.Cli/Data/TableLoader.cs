@@ -21,10 +21,27 @@ internal static class TableLoader
         var inputs = Enumerable.Range(0, table.ColumnCount).Where(c => c != label && !ignored.Contains(c))
             .Select(c => (Index: c, Numeric: table.IsNumeric(c))).ToList();
         if (inputs.Count == 0) throw new CliException($"{path}: no column is left besides the label; keep at least one input column.");
-        return Build(table, inputs, label, identifiers: [.. inputs.Where(i => LooksLikeIdentifier(table, i.Index, i.Numeric)).Select(i => table.Headers[i.Index])],
+        return Build(table, inputs, label, labelHint: settings.HasHeader is null ? HeaderReadAsData(table, label) : null,
+            identifiers: [.. inputs.Where(i => LooksLikeIdentifier(table, i.Index, i.Numeric)).Select(i => table.Headers[i.Index])],
             constants: [.. inputs.Select(i => (Name: table.Headers[i.Index], Value: SingleValue(table, i.Index, i.Numeric))).Where(c => c.Value is not null)
                 .Select(c => c.Value!.Length == 0 ? $"'{c.Name}' (empty in every row)"
                     : $"'{c.Name}' ({(c.Value.Length > 40 ? c.Value[..37] + "..." : c.Value)} in every row that has a value)")]);
+    }
+
+    /// <summary>
+    /// A note when the first line, read as data because a header of numbers (years, sizes) looks like data, is likely a
+    /// header after all: its label cell is a class no other line has, and the other lines hold at least two classes (a
+    /// label given by name finds this at once, as no column has that name; by index nothing else would).
+    /// </summary>
+    internal static string? HeaderReadAsData(CsvTable table, int label)
+    {
+        if (table.HasHeader || table.Rows.Count < 3) return null;
+        string first = table.Rows[0][label];
+        if (CsvTable.IsMissing(first) || table.IsNumber(first, out _)) return null;
+        var others = table.Rows.Skip(1).Select(r => r[label]).Where(c => !CsvTable.IsMissing(c)).ToList();
+        if (others.Contains(first, StringComparer.Ordinal) || others.Distinct(StringComparer.Ordinal).Count() < 2) return null;
+        return $"Line {table.LineNumbers[0]} was read as data (its cells look like data), and its label '{first}' is a class no other line has; " +
+            "if that line is a header, give --has-header true.";
     }
 
     /// <summary>The one value a column holds wherever it is not missing ("" when it is missing everywhere), or null when
@@ -191,8 +208,9 @@ internal static class TableLoader
     /// <param name="identifiers">Training: the input columns that look like row identifiers.</param>
     /// <param name="matchNote">Scoring: how the columns were matched, for the console (see <see cref="TrainingData.MatchNote"/>).</param>
     /// <param name="constants">Training: the input columns with one value or none, described for the console.</param>
+    /// <param name="labelHint">Training: a note on the label column to give with the label note.</param>
     private static TrainingData Build(CsvTable table, List<(int Index, bool Numeric)> inputs, int? labelIndex, string[]? names = null,
-        IReadOnlyList<string>? identifiers = null, string? matchNote = null, IReadOnlyList<string>? constants = null)
+        IReadOnlyList<string>? identifiers = null, string? matchNote = null, IReadOnlyList<string>? constants = null, string? labelHint = null)
     {
         int rows = table.Rows.Count;
         var columns = new List<TableColumn>();
@@ -249,7 +267,7 @@ internal static class TableLoader
             DecimalMarker = table.DecimalMarker,
             Layout = labelIndex is int label ? new TableLayout(table.Names, label) : null,
             MatchNote = matchNote,
-            LabelNote = labelNote,
+            LabelNote = labelHint is null ? labelNote : labelNote is null ? labelHint : $"{labelNote} {labelHint}",
             Duplicates = duplicates,
             IdentifierColumns = identifiers ?? [],
             ConstantColumns = constants ?? [],

@@ -77,6 +77,26 @@ public sealed class CliHeterogeneousTableTests : IDisposable
     }
 
     [Fact]
+    public void AHeaderOfNumbersReadAsDataIsPointedOutWhenTheLabelIsGivenByIndex()
+    {
+        string[][] rows = Abalone(40);
+        // A header of years around a text label name: every cell but one is a number, so the line reads as data.
+        string path = Path.Combine(_work, "years.csv");
+        File.WriteAllLines(path, ["2019,2020,outcome", .. rows.Select(r => $"{r[1]},{r[2]},{(int.Parse(r[8]) >= 10 ? "old" : "young")}")]);
+
+        TrainingData data = TableLoader.LoadForTraining(path, Settings("2"));
+
+        Assert.Equal(41, data.Count);
+        Assert.Equal("Line 1 was read as data (its cells look like data), and its label 'outcome' is a class no other line has; " +
+            "if that line is a header, give --has-header true.", data.LabelNote);
+        // Said to be a header: read as one, no note.
+        Assert.Null(TableLoader.LoadForTraining(path, Settings("2") with { HasHeader = true }).LabelNote);
+        // A first line whose class other lines share is data.
+        File.WriteAllLines(path, rows.Select(r => $"{r[1]},{r[2]},{(int.Parse(r[8]) >= 10 ? "old" : "young")}"));
+        Assert.Null(TableLoader.LoadForTraining(path, Settings("2")).LabelNote);
+    }
+
+    [Fact]
     public void ColumnsWithOneValueOrNoneAreNamedAndColumnsThatVaryAreNot()
     {
         string[][] rows = Abalone(40);
