@@ -36,13 +36,16 @@ internal sealed class SearchProgress(RunLog log) : IProgress<SslTrialReport>
         string metric = value.Trial.Metric?.ToString("0.0000", CultureInfo.InvariantCulture) ?? "-";
         // Why a trial failed or was not started belongs on its line: a user reading the log sees what to change.
         string reason = value.Kind is TrialReportKind.Failed or TrialReportKind.NotStarted or TrialReportKind.TimedOut && value.Trial.ErrorMessage is string why ? $" ({why})" : "";
+        // A trial the budget or Ctrl+C stopped is recorded as Paused (it had a rung) or Cancelled: show the status the
+        // leaderboard and report will give it, not a third word.
+        string kind = value.Kind == TrialReportKind.Stopped ? value.Trial.Status.ToString() : value.Kind.ToString();
         string line = string.Create(CultureInfo.InvariantCulture,
-            $"[{value.Elapsed.TotalSeconds,5:0}s] trial {value.Trial.TrialId,2} {value.Kind,-13}{(value.IsReplay ? " (from checkpoint)" : "")} " +
+            $"[{value.Elapsed.TotalSeconds,5:0}s] trial {value.Trial.TrialId,2} {kind,-13}{(value.IsReplay ? " (from checkpoint)" : "")} " +
             $"epochs {Epochs(value.Trial, value.Fidelity),2} metric {metric}  {TrialDescriptions.Describe(value.Trial, value.Fidelity)}{reason}");
         lock (_gate)
         {
             _elapsed = value.Elapsed;
-            _trials[value.Trial.TrialId] = (value.Trial, value.Kind.ToString());
+            _trials[value.Trial.TrialId] = (value.Trial, kind);
             if (_live is not null)
             {
                 log.Detail(line);

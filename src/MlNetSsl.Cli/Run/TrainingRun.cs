@@ -223,7 +223,9 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
         var unseen = scoredTest.Labels.Where(l => classOf(l) is null).Distinct().ToList();
         if (unseen.Count > 0)
         {
-            string note = $"Test labels never seen in training count as errors: {string.Join(", ", unseen)}.";
+            int rows = scoredTest.Labels.Count(l => classOf(l) is null);
+            string note = $"Test labels never seen in training count as errors: {string.Join(", ", unseen.Select(l => $"'{l}'"))} " +
+                $"({rows:N0} {(rows == 1 ? "row" : "rows")}).";
             log.Always(note);
             _notes.Add(note);
         }
