@@ -220,11 +220,11 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
         TrainingData scoredTest = test.Subset(labeledTestRows);
         var scored = Score(model, scoredTest, classNames);
         Func<string, int?> classOf = ClassMatcher(classNames);
-        var unseen = scoredTest.Labels.Where(l => classOf(l) is null).Distinct().ToList();
-        if (unseen.Count > 0)
+        var unseenRows = scoredTest.Labels.Where(l => classOf(l) is null).ToList();
+        if (unseenRows.Count > 0)
         {
-            int rows = scoredTest.Labels.Count(l => classOf(l) is null);
-            string note = $"Test labels never seen in training count as errors: {string.Join(", ", unseen.Select(l => $"'{l}'"))} " +
+            int rows = unseenRows.Count;
+            string note = $"Test labels never seen in training count as errors: {string.Join(", ", unseenRows.Distinct().Select(l => $"'{l}'"))} " +
                 $"({rows:N0} {(rows == 1 ? "row" : "rows")}).";
             log.Always(note);
             _notes.Add(note);

@@ -303,11 +303,16 @@ internal sealed class ClassNames
     public DataViewSchema.Annotations? ToSlotNames()
     {
         if (Values.Length == 0) return null;
-        var names = Values.Select(v => v.AsMemory()).ToArray();
         var builder = new DataViewSchema.Annotations.Builder();
-        builder.Add(AnnotationUtils.Kinds.SlotNames, new VectorDataViewType(TextDataViewType.Instance, names.Length),
-            (ref VBuffer<ReadOnlyMemory<char>> value) => value = new VBuffer<ReadOnlyMemory<char>>(names.Length, names));
+        AddText(builder, AnnotationUtils.Kinds.SlotNames, Values);
         return builder.ToAnnotations();
+    }
+
+    private static void AddText(DataViewSchema.Annotations.Builder builder, string kind, string[] values)
+    {
+        var text = values.Select(v => v.AsMemory()).ToArray();
+        builder.Add(kind, new VectorDataViewType(TextDataViewType.Instance, text.Length),
+            (ref VBuffer<ReadOnlyMemory<char>> value) => value = new VBuffer<ReadOnlyMemory<char>>(text.Length, text));
     }
 
     /// <summary>The KeyValues annotation for PredictedLabel, or null when the label had none.</summary>
@@ -320,9 +325,7 @@ internal sealed class ClassNames
         switch (ValueType)
         {
             case "Text":
-                var text = Values.Select(v => v.AsMemory()).ToArray();
-                builder.Add(kind, new VectorDataViewType(TextDataViewType.Instance, text.Length),
-                    (ref VBuffer<ReadOnlyMemory<char>> value) => value = new VBuffer<ReadOnlyMemory<char>>(text.Length, text));
+                AddText(builder, kind, Values);
                 break;
             case "Single":
                 var singles = Values.Select(v => float.Parse(v, culture)).ToArray();
