@@ -208,7 +208,7 @@ internal static class ModelCommands
         if (data.MatchNote is not null) Console.WriteLine($"Note: {data.MatchNote}");
         // A .ts file states its channels; other channels than the model's would be regrouped into its channels and scored.
         if (resample is not null && data.SeriesLengths is { Length: > 0 } && data.SeriesChannels != resample.Channels
-            && Path.GetExtension(path).Equals(".ts", StringComparison.OrdinalIgnoreCase))
+            && SeriesLoader.IsTsFile(path))
             throw new CliException($"{path} holds series of {data.SeriesChannels} channel(s), but the model was trained on {resample.Channels}; " +
                 "score series with the channels the model was trained on, in the same order.");
         if (SeriesShapeNote(resample, data) is { } shape) Console.WriteLine($"Note: {shape}");

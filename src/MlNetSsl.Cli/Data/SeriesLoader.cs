@@ -38,7 +38,7 @@ internal static class SeriesLoader
         var names = new List<string>();
         int seriesChannels;
         var notes = new List<string>();
-        if (Path.GetExtension(path).Equals(".ts", StringComparison.OrdinalIgnoreCase))
+        if (IsTsFile(path))
             seriesChannels = ReadTs(path, rows, names, notes);
         else
             seriesChannels = ReadCsv(path, csv, Math.Max(1, channels), rows, names);
@@ -47,7 +47,7 @@ internal static class SeriesLoader
         // predicts the label: nothing a series model can learn from. No sensor series is that short.
         int longest = rows.Max(r => r.Series.Length / seriesChannels);
         if (longest <= MaxStepsOfALongLayout)
-            throw new CliException(Path.GetExtension(path).Equals(".ts", StringComparison.OrdinalIgnoreCase)
+            throw new CliException(IsTsFile(path)
                 ? $"{path}: every series has at most {longest} step(s) per channel, too few to read as a series (at least {MaxStepsOfALongLayout + 1} " +
                   "are needed); for a few values per row, write them as a CSV table (one column per value, and the label) and use 'mlnet-ssl classification'."
                 : $"{path}: every series has at most {longest} step(s) per channel; is this one line per time step (id, time, value)? " +
@@ -79,6 +79,13 @@ internal static class SeriesLoader
         };
     }
 
+    /// <summary>Whether <paramref name="path"/> is a UEA/UCR <c>.ts</c> file (by its extension, any case).</summary>
+    public static bool IsTsFile(string path) => Path.GetExtension(path).Equals(".ts", StringComparison.OrdinalIgnoreCase);
+
+    // A .ts header line "<directive> true" (any case, any spacing).
+    private static bool DirectiveIsTrue(string line, string directive) =>
+        line.StartsWith(directive, StringComparison.OrdinalIgnoreCase) && line[directive.Length..].Trim().StartsWith("true", StringComparison.OrdinalIgnoreCase);
+
     public static int Median(int[] values)
     {
         int[] sorted = values.Order().ToArray();
@@ -109,13 +116,11 @@ internal static class SeriesLoader
                     if (labeled && words.Length > 1) declared = new HashSet<string>(words[1..], StringComparer.Ordinal);
                 }
                 // sktime's regression files: a number to predict after the last ':', which a classifier would take as classes.
-                else if (line.StartsWith("@targetLabel", StringComparison.OrdinalIgnoreCase)
-                    && line["@targetLabel".Length..].Trim().StartsWith("true", StringComparison.OrdinalIgnoreCase))
+                else if (DirectiveIsTrue(line, "@targetLabel"))
                     throw new CliException($"{path} line {lineNumber}: '@targetLabel true' marks a regression file (a number to predict); " +
                         "mlnet-ssl classifies: put the target into a few ranges as class labels under '@classLabel true ...' first.");
                 // "(time,value)" pairs instead of values: the UEA/UCR classification archives do not use them.
-                else if (line.StartsWith("@timeStamps", StringComparison.OrdinalIgnoreCase)
-                    && line["@timeStamps".Length..].Trim().StartsWith("true", StringComparison.OrdinalIgnoreCase))
+                else if (DirectiveIsTrue(line, "@timeStamps"))
                     throw new CliException($"{path} line {lineNumber}: '@timeStamps true' (values written as (time,value) pairs) is not read; " +
                         "write the values alone in time order (@timeStamps false), resampled to regular steps if they are not.");
                 continue;
@@ -248,7 +253,7 @@ internal static class SeriesLoader
     /// <summary>The cells of each non-empty line of a series CSV to score; null for a .ts file, a missing or an empty file.</summary>
     private static List<string[]>? CsvCells(string path, CsvSettings settings)
     {
-        if (Path.GetExtension(path).Equals(".ts", StringComparison.OrdinalIgnoreCase) || !File.Exists(path)) return null;
+        if (IsTsFile(path) || !File.Exists(path)) return null;
         var lines = File.ReadLines(path).Where(l => l.Trim().Length > 0).ToList();
         if (lines.Count == 0) return null;
         char separator = settings.Separator ?? DetectSeparator(lines);
@@ -261,7 +266,7 @@ internal static class SeriesLoader
     /// </summary>
     public static bool HoldsNamedColumn(string path, CsvSettings settings, string labelColumn)
     {
-        if (Path.GetExtension(path).Equals(".ts", StringComparison.OrdinalIgnoreCase) || !File.Exists(path) || settings.HasHeader == false) return true;
+        if (IsTsFile(path) || !File.Exists(path) || settings.HasHeader == false) return true;
         string? first = File.ReadLines(path).FirstOrDefault(l => l.Trim().Length > 0);
         if (first is null) return true;
         char separator = settings.Separator ?? DetectSeparator(File.ReadLines(path).Where(l => l.Trim().Length > 0));
