@@ -76,7 +76,15 @@ internal static class TrainingCommands
     private static Command Training(string task, string description, bool csv, bool images, bool series, bool workerOnly = false)
     {
         var o = new Options();
-        o.Metric.AcceptOnlyFromAmong(TestMetrics.Names);
+        // Metric names are matched without regard to case or '_' against '-' ("Log_Loss" is log-loss), as a user types them
+        // from ML.NET's MetricName or a report; the run records the canonical name.
+        o.Metric.CustomParser = result => TestMetrics.Canonical(result.Tokens[0].Value) ?? result.Tokens[0].Value;
+        o.Metric.CompletionSources.Add(TestMetrics.Names);
+        o.Metric.Validators.Add(result =>
+        {
+            if (result.Tokens.Count > 0 && TestMetrics.Canonical(result.Tokens[0].Value) is null)
+                result.AddError($"--metric {result.Tokens[0].Value}: not a metric; give one of {string.Join(", ", TestMetrics.Names)}.");
+        });
         var command = new Command(task, description) { o.Dataset, o.TestDataset, o.ValidationDataset, o.TrainTime, o.MaxTrials, o.Metric, o.Seed, o.Device, o.Name, o.Output, o.LogFile, o.Storage, o.ExperimentName };
         if (workerOnly) o.Storage.Required = true;
         else { command.Options.Add(o.Resume); command.Options.Add(o.LabelCurve); }

@@ -5,6 +5,11 @@ internal static class TestMetrics
 {
     public static readonly string[] Names = ["accuracy", "macro-accuracy", "log-loss", "auc", "f1"];
 
+    /// <summary>The name in <see cref="Names"/> that <paramref name="text"/> spells, ignoring case and taking '_' for '-';
+    /// null when it spells none.</summary>
+    public static string? Canonical(string text) =>
+        Names.FirstOrDefault(name => string.Equals(name, text.Trim().Replace('_', '-'), StringComparison.OrdinalIgnoreCase));
+
     public static bool HigherIsBetter(string metric) => metric != "log-loss";
 
     /// <summary>One scored row: the true class index (for a class not seen in training, -2 for the first such class, -3

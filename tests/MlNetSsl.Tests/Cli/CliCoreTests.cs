@@ -375,11 +375,11 @@ public sealed class CliCoreTests : IDisposable
     public void F1AndAucTakeTheRareClassAsPositiveAsTheSearchDoesEvenWhenItIsSeenFirst()
     {
         // Labels 0/1 with 1 rare and first in the file: the first-seen order makes "1" the first class, and F1 of the
-        // common class "0" would be near 1 whatever the model does.
+        // common class "0" would be near 1 whatever the model does. "F1" as a user may type it: metric names ignore case.
         string train = RareHiggs("higgs-rare.tsv", "train", 600, 10);
         string test = RareHiggs("higgs-rare-test.tsv", "test", 400, 10);
         string output = Path.Combine(_work, "rare");
-        var (code, stdout, stderr) = Run("classification", "--dataset", train, "--label-col", "0", "--test-dataset", test, "--metric", "f1",
+        var (code, stdout, stderr) = Run("classification", "--dataset", train, "--label-col", "0", "--test-dataset", test, "--metric", "F1",
             "--train-time", "5", "--max-trials", "1", "-o", output, "--name", "Rare");
         Assert.True(code == 0, $"exit {code}: {stderr}\n{stdout}");
         Match printed = Regex.Match(stdout, @"Test f1 \(positive class '1'\): (\d\.\d{4})");
@@ -712,7 +712,9 @@ public sealed class CliCoreTests : IDisposable
     {
         Assert.Equal(2, Run("classification", "--label-col", "0").ExitCode);
         Assert.Equal(2, Run("no-such-command").ExitCode);
-        Assert.Equal(2, Run("classification", "--dataset", "x.csv", "--metric", "precision").ExitCode);
+        var precision = Run("classification", "--dataset", "x.csv", "--label-col", "0", "--metric", "precision");
+        Assert.Equal(2, precision.ExitCode);
+        Assert.Contains("--metric precision: not a metric; give one of accuracy, macro-accuracy, log-loss, auc, f1", precision.Stderr + precision.Stdout, StringComparison.Ordinal);
         Assert.Equal(0, Run("--help").ExitCode);
     }
 

@@ -30,4 +30,14 @@ public sealed class TestMetricsTests
         Assert.Equal(0, TestMetrics.Compute("accuracy", rows, 2, positive: 1));
         Assert.Equal(0, TestMetrics.Compute("macro-accuracy", rows, 2, positive: 1));
     }
+
+    [Theory]
+    [InlineData("Macro-Accuracy", "macro-accuracy")]
+    [InlineData("LOG_LOSS", "log-loss")]
+    [InlineData(" auc ", "auc")]
+    [InlineData("F1", "f1")]
+    [InlineData("precision", null)]
+    [InlineData("logloss", null)]
+    public void MetricNamesIgnoreCaseAndUnderscores(string typed, string? canonical) =>
+        Assert.Equal(canonical, TestMetrics.Canonical(typed));
 }
