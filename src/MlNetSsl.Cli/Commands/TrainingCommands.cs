@@ -28,6 +28,7 @@ internal static class TrainingCommands
         public readonly Option<bool?> HasHeader = new("--has-header") { Description = "CSV: whether the first line is a header. Default: detected." };
         public readonly Option<string?> Separator = new("--separator") { Description = "CSV: the separator (',' ';' '|' or tab). Default: detected." };
         public readonly Option<string[]> IgnoreColumns = new("--ignore-cols") { Description = "CSV: columns to leave out (names or 0-based indices, comma-separated).", AllowMultipleArgumentsPerToken = true };
+        public readonly Option<string[]> KeepColumns = new("--keep-cols") { Description = "CSV: columns to keep as inputs although they look like row identifiers, which are otherwise left out (names or 0-based indices, comma-separated).", AllowMultipleArgumentsPerToken = true };
         public readonly Option<string> UnlabeledFolder = new("--unlabeled-folder") { Description = "Images: the sub-folder whose images have no label.", DefaultValueFactory = _ => "unlabeled" };
         public readonly Option<bool> Strict = new("--strict") { Description = "Images: stop at an unreadable image instead of skipping it." };
         public readonly Option<int> Channels = new("--channels") { Description = "Series CSV: channels per row (values are channel after channel). .ts files say it themselves.", DefaultValueFactory = _ => 1 };
@@ -104,7 +105,7 @@ internal static class TrainingCommands
                 result.AddError("--validation-dataset replaces the stratified hold-out when there is no --test-dataset; give one of them, not both " +
                     "(the search validates by cross-validation on the training rows).");
         });
-        if (csv) { command.Options.Add(o.LabelColumn); command.Options.Add(o.HasHeader); command.Options.Add(o.Separator); command.Options.Add(o.IgnoreColumns); }
+        if (csv) { command.Options.Add(o.LabelColumn); command.Options.Add(o.HasHeader); command.Options.Add(o.Separator); command.Options.Add(o.IgnoreColumns); command.Options.Add(o.KeepColumns); }
         if (images) { command.Options.Add(o.UnlabeledFolder); command.Options.Add(o.Strict); }
         if (series)
         {
@@ -142,7 +143,8 @@ internal static class TrainingCommands
                 LabelColumn = label,
                 HasHeader = csv ? parse.GetValue(o.HasHeader) : null,
                 Separator = csv ? parse.GetValue(o.Separator) : null,
-                IgnoreColumns = csv ? (parse.GetValue(o.IgnoreColumns) ?? []).SelectMany(c => c.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToList() : [],
+                IgnoreColumns = csv ? ColumnList(parse.GetValue(o.IgnoreColumns)) : [],
+                KeepColumns = csv ? ColumnList(parse.GetValue(o.KeepColumns)) : [],
                 UnlabeledFolder = images ? parse.GetValue(o.UnlabeledFolder)! : "unlabeled",
                 Strict = images && parse.GetValue(o.Strict),
                 Channels = series ? parse.GetValue(o.Channels) : 1,
@@ -162,6 +164,10 @@ internal static class TrainingCommands
         });
         return command;
     }
+
+    /// <summary>The columns of a list option, given as one comma-separated token or several.</summary>
+    private static List<string> ColumnList(string[]? tokens) =>
+        (tokens ?? []).SelectMany(c => c.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToList();
 
     private static Command Replay()
     {

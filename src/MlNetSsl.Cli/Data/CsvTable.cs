@@ -7,7 +7,11 @@ namespace MlNetSsl.Cli.Data;
 /// <summary>How a CSV is read; null members are detected from the file.</summary>
 /// <param name="DecimalMarker">'.' or ',' (ML.NET's <c>TextLoader.Options.DecimalMarker</c>) for a file whose numbers show
 /// neither (whole numbers only), as run.json records the training file's; a file's own fractions decide otherwise.</param>
-internal sealed record CsvSettings(bool? HasHeader, char? Separator, string? LabelColumn, IReadOnlyList<string> IgnoreColumns, char? DecimalMarker = null);
+internal sealed record CsvSettings(bool? HasHeader, char? Separator, string? LabelColumn, IReadOnlyList<string> IgnoreColumns, char? DecimalMarker = null)
+{
+    /// <summary>Training: columns to keep as inputs even where they look like row identifiers.</summary>
+    public IReadOnlyList<string> KeepColumns { get; init; } = [];
+}
 
 /// <summary>
 /// A CSV read as text cells, with its separator and header detected when not given (as <c>mlnet</c> does), every line

@@ -76,6 +76,7 @@ internal static class TrainingDataSubsets
             IgnoredTopLevel = data.IgnoredTopLevel,
             EmptyClassFolders = data.EmptyClassFolders,
             IdentifierColumns = data.IdentifierColumns,
+            IdentifiersLeftOut = data.IdentifiersLeftOut,
             ConstantColumns = data.ConstantColumns,
             Duplicates = data.Duplicates,
             SizeSummary = data.SizeSummary,

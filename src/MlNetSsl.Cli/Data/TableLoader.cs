@@ -18,11 +18,20 @@ internal static class TableLoader
         int label = table.ColumnIndex(settings.LabelColumn, "--label-col");
         var ignored = settings.IgnoreColumns.Select(c => table.ColumnIndex(c, "--ignore-cols")).ToHashSet();
         if (ignored.Contains(label)) throw new CliException($"{path}: column '{table.Headers[label]}' is both the label and ignored.");
+        var kept = settings.KeepColumns.Select(c => table.ColumnIndex(c, "--keep-cols")).ToHashSet();
+        if (kept.FirstOrDefault(k => k == label || ignored.Contains(k), -1) is int both and >= 0)
+            throw new CliException($"{path}: column '{table.Headers[both]}' is given to --keep-cols and is {(both == label ? "the label" : "ignored")}.");
         var inputs = Enumerable.Range(0, table.ColumnCount).Where(c => c != label && !ignored.Contains(c))
             .Select(c => (Index: c, Numeric: table.IsNumeric(c))).ToList();
         if (inputs.Count == 0) throw new CliException($"{path}: no column is left besides the label; keep at least one input column.");
+        // A row identifier tells the model where a row sits in this file, not what it is; in a file scored later (new
+        // ids) it sends every row down the branch of the last training rows. So identifiers are left out, as with
+        // --ignore-cols, unless --keep-cols names them or nothing else would be left.
+        var identifiers = inputs.Where(i => !kept.Contains(i.Index) && LooksLikeIdentifier(table, i.Index, i.Numeric)).ToList();
+        bool leaveOut = identifiers.Count > 0 && identifiers.Count < inputs.Count;
+        if (leaveOut) inputs = [.. inputs.Except(identifiers)];
         return Build(table, inputs, label, labelHint: settings.HasHeader is null ? HeaderReadAsData(table, label) : null,
-            identifiers: [.. inputs.Where(i => LooksLikeIdentifier(table, i.Index, i.Numeric)).Select(i => table.Headers[i.Index])],
+            identifiers: [.. identifiers.Select(i => table.Headers[i.Index])], identifiersLeftOut: leaveOut,
             constants: [.. inputs.Select(i => (Name: table.Headers[i.Index], Value: SingleValue(table, i.Index, i.Numeric))).Where(c => c.Value is not null)
                 .Select(c => c.Value!.Length == 0 ? $"'{c.Name}' (empty in every row)"
                     : $"'{c.Name}' ({(c.Value.Length > 40 ? c.Value[..37] + "..." : c.Value)} in every row that has a value)")]);
@@ -67,7 +76,8 @@ internal static class TableLoader
     }
 
     /// <summary>Whether a column reads like a row identifier: on at least 20 rows, every value present and distinct, and
-    /// either whole numbers that step by 1 in file order (a row number) or single words (codes such as "P-00017").</summary>
+    /// either single words (codes such as "P-00017") or whole numbers that step by 1 in file order (a row number) or,
+    /// under a header that names an identifier (<see cref="IsIdentifierName"/>), in any order.</summary>
     internal static bool LooksLikeIdentifier(CsvTable table, int column, bool numeric)
     {
         int rows = table.Rows.Count;
@@ -76,14 +86,38 @@ internal static class TableLoader
         foreach (string[] row in table.Rows)
             if (CsvTable.IsMissing(row[column]) || !seen.Add(row[column])) return false;
         if (!numeric) return table.Rows.All(r => !r[column].Any(char.IsWhiteSpace));
-        double? previous = null;
+        var values = new HashSet<float>();
+        bool consecutive = true;
+        float? previous = null;
         foreach (string[] row in table.Rows)
         {
-            if (!table.IsNumber(row[column], out float value) || value != MathF.Round(value)) return false;
-            if (previous is double p && value - p != 1) return false;
+            if (!table.IsNumber(row[column], out float value) || value != MathF.Round(value) || !values.Add(value)) return false;
+            consecutive &= previous is not float p || value - p == 1;
             previous = value;
         }
-        return true;
+        // Distinct whole numbers in any order are an identifier when the header says so (a shuffled export keeps its ids).
+        return consecutive || (table.HasHeader && IsIdentifierName(table.Headers[column]));
+    }
+
+    /// <summary>
+    /// A header that names a row identifier: its last word is id, idx, index, uuid or guid ("id", "PassengerId",
+    /// "customer_ID", "row index"), or it is pandas' unnamed index column ("" or "Unnamed: 0"). Words end at separators
+    /// and at a lower-case letter followed by an upper-case one, so "Paid" and "valid" are not identifiers.
+    /// </summary>
+    internal static bool IsIdentifierName(string header)
+    {
+        string name = header.Trim();
+        if (name.Length == 0 || name.StartsWith("Unnamed:", StringComparison.OrdinalIgnoreCase)) return true;
+        int start = name.Length;
+        while (start > 0 && char.IsLetterOrDigit(name[start - 1]))
+        {
+            start--;
+            if (start > 0 && char.IsUpper(name[start]) && char.IsLower(name[start - 1])) break;
+        }
+        string last = name[start..];
+        return last.Equals("id", StringComparison.OrdinalIgnoreCase) || last.Equals("idx", StringComparison.OrdinalIgnoreCase)
+            || last.Equals("index", StringComparison.OrdinalIgnoreCase) || last.Equals("uuid", StringComparison.OrdinalIgnoreCase)
+            || last.Equals("guid", StringComparison.OrdinalIgnoreCase);
     }
 
     /// <summary>Loads a CSV for a trained model: its input columns are found by name (or Col{index} without a header), or,
@@ -206,11 +240,12 @@ internal static class TableLoader
 
     /// <param name="names">The model's column names of <paramref name="inputs"/>, when they are not the file's.</param>
     /// <param name="identifiers">Training: the input columns that look like row identifiers.</param>
+    /// <param name="identifiersLeftOut">Whether <paramref name="identifiers"/> were left out of the inputs (not when they are all there is).</param>
     /// <param name="matchNote">Scoring: how the columns were matched, for the console (see <see cref="TrainingData.MatchNote"/>).</param>
     /// <param name="constants">Training: the input columns with one value or none, described for the console.</param>
     /// <param name="labelHint">Training: a note on the label column to give with the label note.</param>
     private static TrainingData Build(CsvTable table, List<(int Index, bool Numeric)> inputs, int? labelIndex, string[]? names = null,
-        IReadOnlyList<string>? identifiers = null, string? matchNote = null, IReadOnlyList<string>? constants = null, string? labelHint = null)
+        IReadOnlyList<string>? identifiers = null, bool identifiersLeftOut = false, string? matchNote = null, IReadOnlyList<string>? constants = null, string? labelHint = null)
     {
         int rows = table.Rows.Count;
         var columns = new List<TableColumn>();
@@ -270,6 +305,7 @@ internal static class TableLoader
             LabelNote = labelHint is null ? labelNote : labelNote is null ? labelHint : $"{labelNote} {labelHint}",
             Duplicates = duplicates,
             IdentifierColumns = identifiers ?? [],
+            IdentifiersLeftOut = identifiersLeftOut,
             ConstantColumns = constants ?? [],
             SizeSummary = [string.Create(CultureInfo.InvariantCulture,
                 $"{rows:N0} rows x {inputs.Count} input columns ({inputs.Count(i => i.Numeric)} numeric, {inputs.Count(i => !i.Numeric)} text); separator '{(table.Separator == '\t' ? "\\t" : table.Separator)}', header {(table.HasHeader ? "yes" : "no")}" +

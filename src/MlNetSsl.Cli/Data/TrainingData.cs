@@ -53,9 +53,12 @@ internal sealed class TrainingData
     /// <summary>Images (training): class folders without a readable image, so no class of that name is learned.</summary>
     public IReadOnlyList<string> EmptyClassFolders { get; init; } = [];
 
-    /// <summary>CSV (training): input columns that look like row identifiers (every value distinct, and consecutive
-    /// integers or single words), which a model can fit to the row order instead of the rows.</summary>
+    /// <summary>CSV (training): columns that look like row identifiers (every value distinct, and consecutive integers,
+    /// integers under an identifier's name, or single words), which a model can fit to the row order instead of the rows.</summary>
     public IReadOnlyList<string> IdentifierColumns { get; init; } = [];
+
+    /// <summary>Whether <see cref="IdentifierColumns"/> were left out of the inputs (they stay in when nothing else would).</summary>
+    public bool IdentifiersLeftOut { get; init; }
 
     /// <summary>CSV (training): input columns with the same value in every row that has one, or with none, each
     /// described ("'unit' (kg in every row that has a value)", "'notes' (empty in every row)"): nothing to learn from.</summary>

@@ -19,6 +19,9 @@ internal sealed record RunSettings
     public string? DecimalMarker { get; init; }
     public IReadOnlyList<string> IgnoreColumns { get; init; } = [];
 
+    /// <summary>Tables: columns kept as inputs although they look like row identifiers (--keep-cols).</summary>
+    public IReadOnlyList<string> KeepColumns { get; init; } = [];
+
     /// <summary>Tables: the training file's columns in order (as the model names them), so predict, evaluate and embed match
     /// a file without that header by position. A replay records them again from its own data.</summary>
     public IReadOnlyList<string>? TableColumns { get; init; }

@@ -42,7 +42,8 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
 
         // ---- data ----
         var clock = Stopwatch.StartNew();
-        CsvSettings csv = DatasetReader.Csv(settings.HasHeader, settings.Separator, settings.LabelColumn, settings.IgnoreColumns, settings.DecimalMarker);
+        CsvSettings csv = DatasetReader.Csv(settings.HasHeader, settings.Separator, settings.LabelColumn, settings.IgnoreColumns, settings.DecimalMarker)
+            with { KeepColumns = settings.KeepColumns };
         TrainingData all = DatasetReader.Load(ml, settings.Task, settings.Dataset, csv, settings.UnlabeledFolder, settings.Strict, settings.Channels, forTraining: true);
         // Test files and files to score are read with the training file's decimal marker (run.json records a comma).
         if (all.Kind == DatasetKind.Table) csv = csv with { DecimalMarker = all.DecimalMarker };
@@ -111,8 +112,11 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
         if (all.IdentifierColumns.Count > 0)
         {
             string ids = string.Join(", ", all.IdentifierColumns.Select(c => $"'{c}'"));
-            string identifiers = $"Column(s) {ids} look like row identifiers (every value distinct: consecutive whole numbers or single words); " +
-                $"the search reads them as inputs, and a model can learn the row order from them. If they are identifiers, leave them out with --ignore-cols {string.Join(",", all.IdentifierColumns)}.";
+            string kinds = "every value distinct: consecutive whole numbers, whole numbers under an identifier's name, or single words";
+            string identifiers = all.IdentifiersLeftOut
+                ? $"Column(s) {ids} look like row identifiers ({kinds}), so they are left out of the inputs: a model would learn the rows' order in this file from them, " +
+                    $"not what the rows are. If they are measurements, keep them with --keep-cols {string.Join(",", all.IdentifierColumns)}."
+                : $"Column(s) {ids} look like row identifiers ({kinds}) but are the only inputs, so they stay; a model can learn only the row order from them.";
             log.Always(identifiers);
             _notes.Add(identifiers);
         }

@@ -165,6 +165,43 @@ public sealed class CliCoreTests : IDisposable
     }
 
     [Fact]
+    public void ARowIdentifierIsLeftOutOfTheInputsUnlessKept()
+    {
+        // A Kaggle-style export: 'id' numbers the training rows 1..200 and the test rows from 9001, so a model that read
+        // it would send every test row down the branch of the last training rows.
+        string[] lines = File.ReadAllLines(BanknoteCsv());
+        string train = Path.Combine(_work, "ids.csv"), test = Path.Combine(_work, "ids-test.csv");
+        File.WriteAllLines(train, ["id," + lines[0], .. lines.Skip(1).Take(150).Select((l, i) => $"{i + 1},{l}")]);
+        File.WriteAllLines(test, ["id," + lines[0], .. lines.Skip(151).Where(l => !l.EndsWith(',')).Select((l, i) => $"{9001 + i},{l}")]);
+        string output = Path.Combine(_work, "ids");
+        var (code, stdout, stderr) = Run("classification", "--dataset", train, "--label-col", "class", "--test-dataset", test,
+            "--train-time", "5", "--max-trials", "1", "-o", output, "--name", "Ids");
+        Assert.True(code == 0, $"exit {code}: {stderr}\n{stdout}");
+        Assert.Contains("Column(s) 'id' look like row identifiers", stdout, StringComparison.Ordinal);
+        Assert.Contains("so they are left out of the inputs", stdout, StringComparison.Ordinal);
+        Assert.Contains("keep them with --keep-cols id", stdout, StringComparison.Ordinal);
+        string consumption = File.ReadAllText(Directory.GetFiles(Path.Combine(output, "Ids"), "Ids.consumption.cs", SearchOption.AllDirectories)[0]);
+        Assert.DoesNotContain(" Id {", consumption, StringComparison.Ordinal);
+        Assert.Contains(" Variance {", consumption, StringComparison.Ordinal);
+        // The test file, ids and all, scores by name.
+        string predictions = Path.Combine(_work, "ids-predictions.csv");
+        var predict = Run("predict", "--model", Path.Combine(output, "Ids", "Ids.zip"), "--dataset", test, "--out", predictions);
+        Assert.True(predict.ExitCode == 0, predict.Stderr);
+        Assert.Equal(File.ReadAllLines(test).Length, File.ReadAllLines(predictions).Length);
+
+        // --keep-cols keeps it as an input, without the note.
+        var kept = Run("classification", "--dataset", train, "--label-col", "class", "--keep-cols", "id",
+            "--train-time", "5", "--max-trials", "1", "-o", output, "--name", "Kept");
+        Assert.True(kept.ExitCode == 0, $"exit {kept.ExitCode}: {kept.Stderr}\n{kept.Stdout}");
+        Assert.DoesNotContain("row identifiers", kept.Stdout, StringComparison.Ordinal);
+        Assert.Contains(" Id {", File.ReadAllText(Directory.GetFiles(Path.Combine(output, "Kept"), "Kept.consumption.cs", SearchOption.AllDirectories)[0]),
+            StringComparison.Ordinal);
+        var both = Run("classification", "--dataset", train, "--label-col", "class", "--keep-cols", "id", "--ignore-cols", "id", "-o", output);
+        Assert.Equal(1, both.ExitCode);
+        Assert.Contains("column 'id' is given to --keep-cols and is ignored", both.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task WorkerJoinsTheTrainingCommandsSearchThroughSqliteStorage()
     {
         string csv = BanknoteCsv();

@@ -67,7 +67,24 @@ public sealed class CliHeterogeneousTableTests : IDisposable
         File.WriteAllLines(path, ["id,code,even,note,sex,length,rings",
             .. rows.Select((r, i) => $"{101 + i},P-{i:00000},{2 * i},row {i} fine,{r[0]},{r[1]},{r[8]}")]);
 
-        Assert.Equal(["id", "code"], TableLoader.LoadForTraining(path, Settings("rings")).IdentifierColumns);
+        TrainingData data = TableLoader.LoadForTraining(path, Settings("rings"));
+        Assert.Equal(["id", "code"], data.IdentifierColumns);
+        // Left out of the inputs, as --ignore-cols would; --keep-cols keeps one.
+        Assert.True(data.IdentifiersLeftOut);
+        Assert.Equal(["even", "note", "sex", "length"], data.Columns.Select(c => c.ColumnName));
+        data = TableLoader.LoadForTraining(path, Settings("rings") with { KeepColumns = ["code"] });
+        Assert.Equal(["id"], data.IdentifierColumns);
+        Assert.Equal(["code", "even", "note", "sex", "length"], data.Columns.Select(c => c.ColumnName));
+        // When identifiers are all there is, they stay (and are still named).
+        data = TableLoader.LoadForTraining(path, Settings("rings") with { IgnoreColumns = ["even", "note", "sex", "length"] });
+        Assert.False(data.IdentifiersLeftOut);
+        Assert.Equal(["id", "code"], data.Columns.Select(c => c.ColumnName));
+
+        // Distinct whole numbers in shuffled order are an identifier only under an identifier's name.
+        int[] shuffled = [.. Enumerable.Range(1, rows.Length)];
+        new Random(3).Shuffle(shuffled);
+        File.WriteAllLines(path, ["PassengerId,Paid,sex,length,rings", .. rows.Select((r, i) => $"{shuffled[i]},{shuffled[i] * 3},{r[0]},{r[1]},{r[8]}")]);
+        Assert.Equal(["PassengerId"], TableLoader.LoadForTraining(path, Settings("rings")).IdentifierColumns);
         // Under 20 rows nothing is called an identifier (every column of a tiny table is mostly distinct).
         File.WriteAllLines(path, ["id,code,sex,length,rings", .. rows.Take(19).Select((r, i) => $"{101 + i},P-{i:00000},{r[0]},{r[1]},{r[8]}")]);
         Assert.Empty(TableLoader.LoadForTraining(path, Settings("rings")).IdentifierColumns);
@@ -75,6 +92,22 @@ public sealed class CliHeterogeneousTableTests : IDisposable
         File.WriteAllLines(path, ["id,sex,length,rings", .. rows.Select((r, i) => $"{(i == 30 ? "" : (101 + i).ToString())},{r[0]},{r[1]},{r[8]}")]);
         Assert.Empty(TableLoader.LoadForTraining(path, Settings("rings")).IdentifierColumns);
     }
+
+    [Theory]
+    [InlineData("id", true)]
+    [InlineData("ID", true)]
+    [InlineData("PassengerId", true)]
+    [InlineData("customerID", true)]
+    [InlineData("customer_id", true)]
+    [InlineData("row index", true)]
+    [InlineData("Unnamed: 0", true)]
+    [InlineData("", true)]
+    [InlineData("Paid", false)]
+    [InlineData("valid", false)]
+    [InlineData("Idle", false)]
+    [InlineData("width", false)]
+    public void IdentifierNamesAreTheLastWordIdOrIndex(string header, bool identifier) =>
+        Assert.Equal(identifier, TableLoader.IsIdentifierName(header));
 
     [Fact]
     public void AHeaderOfNumbersReadAsDataIsPointedOutWhenTheLabelIsGivenByIndex()
