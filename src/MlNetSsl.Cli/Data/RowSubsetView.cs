@@ -78,6 +78,7 @@ internal static class TrainingDataSubsets
             IdentifierColumns = data.IdentifierColumns,
             IdentifiersLeftOut = data.IdentifiersLeftOut,
             ConstantColumns = data.ConstantColumns,
+            MostlyNumericTextColumns = data.MostlyNumericTextColumns,
             Duplicates = data.Duplicates,
             SizeSummary = data.SizeSummary,
             DecimalMarker = data.DecimalMarker,

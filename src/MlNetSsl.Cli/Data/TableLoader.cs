@@ -34,7 +34,34 @@ internal static class TableLoader
             identifiers: [.. identifiers.Select(i => table.Headers[i.Index])], identifiersLeftOut: leaveOut,
             constants: [.. inputs.Select(i => (Name: table.Headers[i.Index], Value: SingleValue(table, i.Index, i.Numeric))).Where(c => c.Value is not null)
                 .Select(c => c.Value!.Length == 0 ? $"'{c.Name}' (empty in every row)"
-                    : $"'{c.Name}' ({(c.Value.Length > 40 ? c.Value[..37] + "..." : c.Value)} in every row that has a value)")]);
+                    : $"'{c.Name}' ({(c.Value.Length > 40 ? c.Value[..37] + "..." : c.Value)} in every row that has a value)")],
+            mostlyNumbers: [.. inputs.Where(i => !i.Numeric).Select(i => MostlyNumbers(table, i.Index)).OfType<string>()]);
+    }
+
+    /// <summary>
+    /// A text column whose cells are numbers but for a few (at least 90% of the non-missing ones, and 10 or more), described
+    /// with its other values and where they are: one "-" or "unknown" makes a measurement a text column (one-hot, or
+    /// hashed words), which a user who meant a number should hear about. Null for any other column.
+    /// </summary>
+    internal static string? MostlyNumbers(CsvTable table, int column)
+    {
+        int numbers = 0;
+        var others = new Dictionary<string, List<int>>(StringComparer.Ordinal);
+        for (int r = 0; r < table.Rows.Count; r++)
+        {
+            string cell = table.Rows[r][column];
+            if (CsvTable.IsMissing(cell)) continue;
+            if (table.IsNumber(cell, out _)) numbers++;
+            else if (others.TryGetValue(cell, out var lines)) lines.Add(table.LineNumbers[r]);
+            else others[cell] = [table.LineNumbers[r]];
+        }
+        int otherCount = others.Values.Sum(l => l.Count);
+        if (numbers < 10 || otherCount == 0 || numbers < 9 * otherCount) return null;
+        static string Quote(string value) => value.Length > 20 ? $"'{value[..17]}...'" : $"'{value}'";
+        string examples = string.Join(", ", others.OrderByDescending(o => o.Value.Count).Take(3).Select(o =>
+            $"{Quote(o.Key)} ({(o.Value.Count == 1 ? "line" : "lines")} {string.Join(", ", o.Value.Take(3))}{(o.Value.Count > 3 ? ", ..." : "")})"));
+        return string.Create(CultureInfo.InvariantCulture,
+            $"'{table.Headers[column]}' ({numbers:N0} numbers and {otherCount:N0} other value{(otherCount == 1 ? "" : "s")}: {examples}{(others.Count > 3 ? ", ..." : "")})");
     }
 
     /// <summary>
@@ -244,8 +271,10 @@ internal static class TableLoader
     /// <param name="matchNote">Scoring: how the columns were matched, for the console (see <see cref="TrainingData.MatchNote"/>).</param>
     /// <param name="constants">Training: the input columns with one value or none, described for the console.</param>
     /// <param name="labelHint">Training: a note on the label column to give with the label note.</param>
+    /// <param name="mostlyNumbers">Training: the text input columns whose cells are numbers but for a few, described.</param>
     private static TrainingData Build(CsvTable table, List<(int Index, bool Numeric)> inputs, int? labelIndex, string[]? names = null,
-        IReadOnlyList<string>? identifiers = null, bool identifiersLeftOut = false, string? matchNote = null, IReadOnlyList<string>? constants = null, string? labelHint = null)
+        IReadOnlyList<string>? identifiers = null, bool identifiersLeftOut = false, string? matchNote = null, IReadOnlyList<string>? constants = null, string? labelHint = null,
+        IReadOnlyList<string>? mostlyNumbers = null)
     {
         int rows = table.Rows.Count;
         var columns = new List<TableColumn>();
@@ -307,10 +336,18 @@ internal static class TableLoader
             IdentifierColumns = identifiers ?? [],
             IdentifiersLeftOut = identifiersLeftOut,
             ConstantColumns = constants ?? [],
+            MostlyNumericTextColumns = mostlyNumbers ?? [],
             SizeSummary = [string.Create(CultureInfo.InvariantCulture,
-                $"{rows:N0} rows x {inputs.Count} input columns ({inputs.Count(i => i.Numeric)} numeric, {inputs.Count(i => !i.Numeric)} text); separator '{(table.Separator == '\t' ? "\\t" : table.Separator)}', header {(table.HasHeader ? "yes" : "no")}" +
+                $"{rows:N0} rows x {inputs.Count} input columns ({inputs.Count(i => i.Numeric)} numeric, {inputs.Count(i => !i.Numeric)} text{TextColumnNames(table, inputs)}); separator '{(table.Separator == '\t' ? "\\t" : table.Separator)}', header {(table.HasHeader ? "yes" : "no")}" +
                 $"{(table.DecimalMarker == ',' ? ", decimal comma" : "")}")],
         };
+    }
+
+    /// <summary>": 'sex', 'note'" naming the text inputs (the first 5), so a number column read as text shows before the search.</summary>
+    private static string TextColumnNames(CsvTable table, List<(int Index, bool Numeric)> inputs)
+    {
+        var text = inputs.Where(i => !i.Numeric).Select(i => $"'{table.Headers[i.Index]}'").ToList();
+        return text.Count == 0 ? "" : $": {string.Join(", ", text.Take(5))}{(text.Count > 5 ? ", ..." : "")}";
     }
 }
 

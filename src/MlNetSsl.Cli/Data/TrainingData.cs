@@ -57,6 +57,10 @@ internal sealed class TrainingData
     /// integers under an identifier's name, or single words), which a model can fit to the row order instead of the rows.</summary>
     public IReadOnlyList<string> IdentifierColumns { get; init; } = [];
 
+    /// <summary>CSV (training): text input columns whose cells are numbers but for a few, each described with the other
+    /// values and their lines ("'age' (995 numbers and 5 other values: '-' (lines 3, 9), ...)").</summary>
+    public IReadOnlyList<string> MostlyNumericTextColumns { get; init; } = [];
+
     /// <summary>Whether <see cref="IdentifierColumns"/> were left out of the inputs (they stay in when nothing else would).</summary>
     public bool IdentifiersLeftOut { get; init; }
 

@@ -128,6 +128,13 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
             log.Always(constants);
             _notes.Add(constants);
         }
+        if (all.MostlyNumericTextColumns.Count > 0)
+        {
+            string mostly = $"Column(s) {string.Join("; ", all.MostlyNumericTextColumns)} hold numbers but for a few cells, so they are read as text " +
+                "(categories or words), not as numbers. If those cells mean a missing value, leave them empty (or write ?, NA) and the column is read as numbers.";
+            log.Always(mostly);
+            _notes.Add(mostly);
+        }
 
         if (all.EmptyClassFolders.Count > 0)
         {

@@ -110,6 +110,27 @@ public sealed class CliHeterogeneousTableTests : IDisposable
         Assert.Equal(identifier, TableLoader.IsIdentifierName(header));
 
     [Fact]
+    public void ANumberColumnWithAFewWordsIsNamedWithThoseWordsAndTheirLines()
+    {
+        string[][] rows = Abalone(60);
+        // length: numbers but '-' on two lines and 'unknown' on one; half: half words; sex: words only.
+        string path = Path.Combine(_work, "mostly.csv");
+        File.WriteAllLines(path, ["sex,length,half,rings",
+            .. rows.Select((r, i) => $"{r[0]},{(i is 4 or 30 ? "-" : i == 9 ? "unknown" : r[1])},{(i % 2 == 0 ? r[2] : "w" + i)},{r[8]}")]);
+
+        TrainingData data = TableLoader.LoadForTraining(path, Settings("rings"));
+
+        Assert.Equal(["'length' (57 numbers and 3 other values: '-' (lines 6, 32), 'unknown' (line 11))"], data.MostlyNumericTextColumns);
+        Assert.Equal(InputColumnKind.Text, data.Columns.Single(c => c.ColumnName == "length").Kind);
+        Assert.Contains("3 text: 'sex', 'length', 'half')", data.SizeSummary[0], StringComparison.Ordinal);
+        // The same column with those cells left empty is read as numbers, and nothing is said.
+        File.WriteAllLines(path, ["sex,length,rings", .. rows.Select((r, i) => $"{r[0]},{(i is 4 or 30 or 9 ? "" : r[1])},{r[8]}")]);
+        data = TableLoader.LoadForTraining(path, Settings("rings"));
+        Assert.Empty(data.MostlyNumericTextColumns);
+        Assert.Equal(InputColumnKind.Number, data.Columns.Single(c => c.ColumnName == "length").Kind);
+    }
+
+    [Fact]
     public void AHeaderOfNumbersReadAsDataIsPointedOutWhenTheLabelIsGivenByIndex()
     {
         string[][] rows = Abalone(40);
