@@ -36,7 +36,7 @@ internal static class DatasetReader
     {
         "image-classification" => ImageFolder.Load(ml, path, unlabeledFolder, strict, forTraining),
         "classification" => TableLoader.LoadForTraining(path, csv),
-        "series-classification" => SeriesLoader.Load(ml, path, csv, channels),
+        "series-classification" => SeriesLoader.Load(ml, path, csv, channels, findLabel: forTraining),
         _ => throw new CliException($"Unknown task '{task}'."),
     };
 

@@ -72,6 +72,7 @@ internal static class TrainingDataSubsets
             ImagePaths = data.ImagePaths is null ? null : rows.Select(r => data.ImagePaths[r]).ToArray(),
             SeriesChannels = data.SeriesChannels,
             SeriesLengths = data.SeriesLengths is null ? null : rows.Select(r => data.SeriesLengths[r]).ToArray(),
+            SeriesLabelColumn = data.SeriesLabelColumn,
             Skipped = data.Skipped,
             IgnoredTopLevel = data.IgnoredTopLevel,
             EmptyClassFolders = data.EmptyClassFolders,

@@ -28,7 +28,9 @@ internal static class SeriesLoader
 
     /// <summary>Loads a .ts file or a series CSV.</summary>
     /// <param name="channels">For CSV: channels per row (the values split evenly). Ignored for .ts.</param>
-    public static TrainingData Load(MLContext ml, string path, CsvSettings csv, int channels)
+    /// <param name="findLabel">Training: with no --label-col, a CSV whose first column holds measurements and whose last
+    /// holds classes is read with the label last (<see cref="LabelAtEnd"/>; <see cref="TrainingData.SeriesLabelColumn"/>).</param>
+    public static TrainingData Load(MLContext ml, string path, CsvSettings csv, int channels, bool findLabel = false)
     {
         if (Directory.Exists(path))
             throw new CliException($"{path}: a folder; series are read from one file, a UEA/UCR .ts file or a CSV with one series per row " +
@@ -38,6 +40,13 @@ internal static class SeriesLoader
         var names = new List<string>();
         int seriesChannels;
         var notes = new List<string>();
+        string? labelColumn = null;
+        if (!IsTsFile(path) && findLabel && csv.LabelColumn is null && LabelAtEnd(path, csv) is { } atEnd)
+        {
+            labelColumn = atEnd.Index.ToString(CultureInfo.InvariantCulture);
+            csv = csv with { LabelColumn = labelColumn };
+            notes.Add(atEnd.Note);
+        }
         if (IsTsFile(path))
             seriesChannels = ReadTs(path, rows, names, notes);
         else
@@ -73,10 +82,42 @@ internal static class SeriesLoader
             },
             SeriesChannels = seriesChannels,
             SeriesLengths = lengths,
+            SeriesLabelColumn = labelColumn,
             SizeSummary = lengthGroups.Count == 1
                 ? [$"{seriesChannels} channel(s) x {lengths[0]} steps: {rows.Count:N0}"]
                 : [$"{seriesChannels} channel(s), variable length: {lengths.Min()} to {lengths.Max()} steps (median {Median(lengths)}), {lengthGroups.Count} distinct lengths"],
         };
+    }
+
+    /// <summary>
+    /// A series CSV's label column when it is the last and no --label-col was given: every line has as many cells, the
+    /// first column is a measurement (a fraction in some row, or a different number in nearly every row) and the last holds
+    /// classes (whole numbers or words, each on three rows or more on average). Exports often put the class last, and
+    /// reading its first step as the label would make as many classes as rows. Null when the file does not look so.
+    /// </summary>
+    internal static (int Index, string Note)? LabelAtEnd(string path, CsvSettings settings)
+    {
+        var lines = File.ReadLines(path).Where(l => l.Trim().Length > 0).Take(100_000).ToList();
+        if (lines.Count < 10) return null;
+        char separator = settings.Separator ?? DetectSeparator(lines);
+        var cells = lines.Select(l => CsvTable.Split(l, separator)).ToList();
+        bool hasHeader = settings.HasHeader ?? LooksLikeHeader(cells[0], cells.Skip(1).ToList(), null);
+        if (hasHeader) cells.RemoveAt(0);
+        int width = cells[0].Length;
+        if (width < 3 || cells.Any(c => c.Length != width)) return null;
+        var first = cells.Select(c => c[0]).Where(v => !CsvTable.IsMissing(v)).ToList();
+        var last = cells.Select(c => c[^1]).Where(v => !CsvTable.IsMissing(v)).ToList();
+        if (first.Count < 10 || last.Count < 2) return null;
+        static bool Whole(string v) => CsvTable.TryNumber(v, out float x) && x == MathF.Round(x);
+        int firstDistinct = first.Distinct(StringComparer.Ordinal).Count();
+        bool firstIsMeasurement = first.All(v => CsvTable.TryNumber(v, out _)) && (first.Any(v => !Whole(v)) || firstDistinct * 10 >= first.Count * 9);
+        int classes = last.Distinct(StringComparer.Ordinal).Count();
+        bool lastIsClass = classes >= 2 && classes * 3 <= last.Count && last.All(v => Whole(v) || !CsvTable.TryNumber(v, out _));
+        if (!firstIsMeasurement || !lastIsClass) return null;
+        int index = width - 1;
+        return (index, string.Create(CultureInfo.InvariantCulture,
+            $"The label is read from the last column ({index}): the first holds {firstDistinct:N0} distinct numbers in {first.Count:N0} rows, a measurement, " +
+            $"and the last {classes} classes. Give --label-col 0 to read the first column as the label."));
     }
 
     /// <summary>Whether <paramref name="path"/> is a UEA/UCR <c>.ts</c> file (by its extension, any case).</summary>

@@ -61,6 +61,10 @@ internal sealed class TrainingData
     /// values and their lines ("'age' (995 numbers and 5 other values: '-' (lines 3, 9), ...)").</summary>
     public IReadOnlyList<string> MostlyNumericTextColumns { get; init; } = [];
 
+    /// <summary>Series CSV (training): the label column found without --label-col (the last, see
+    /// <c>SeriesLoader.LabelAtEnd</c>), which test files are read with and run.json records; null otherwise.</summary>
+    public string? SeriesLabelColumn { get; init; }
+
     /// <summary>Whether <see cref="IdentifierColumns"/> were left out of the inputs (they stay in when nothing else would).</summary>
     public bool IdentifiersLeftOut { get; init; }
 

@@ -29,6 +29,7 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
     private string? _positiveClass;
     private string? _decimalMarker;
     private TableLayout? _layout;
+    private string? _seriesLabelColumn;
 
     /// <summary>The run's folder, &lt;output&gt;/&lt;Name&gt;.</summary>
     public string RunFolder => Path.GetFullPath(Path.Combine(settings.Output, settings.Name));
@@ -49,6 +50,10 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
         if (all.Kind == DatasetKind.Table) csv = csv with { DecimalMarker = all.DecimalMarker };
         _decimalMarker = all.Kind == DatasetKind.Table && all.DecimalMarker == ',' ? "," : null;
         _layout = all.Kind == DatasetKind.Table ? all.Layout : null;
+        // A series CSV's label found at the end of its lines: test files are read alike, and run.json records it for
+        // predict, evaluate and replays.
+        if (all.SeriesLabelColumn is { } seriesLabel) csv = csv with { LabelColumn = seriesLabel };
+        _seriesLabelColumn = all.SeriesLabelColumn;
         if (all.LabeledCount == 0)
             throw new CliException($"{settings.Dataset}: no labeled row (every label is empty); label some rows of at least two classes.");
         TrainingData train, test;
@@ -147,8 +152,14 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
         int medianLength = train.SeriesLengths is { } lengths ? SeriesLoader.Median(lengths) : 0;
         int seriesLength = settings.SeriesLength ?? Math.Min(medianLength, MaxDefaultSeriesLength);
         // Shrinking averages (picking every k-th step keeps the noise of the steps it skips); stretching interpolates.
-        SeriesResampling seriesResampling = seriesLength < medianLength ? SeriesResampling.Mean : SeriesResampling.Linear;
-        string how = seriesResampling == SeriesResampling.Mean ? "each step the mean of the steps it covers" : "linear interpolation";
+        // Mean does both, row by row, so it serves whenever a training series is longer than the length: with a
+        // variable-length file at its median length, the longer half is averaged down (PLAID's 1,344 steps into 300).
+        int longestLength = train.SeriesLengths is { Length: > 0 } trainLengths ? trainLengths.Max() : 0;
+        int shortestLength = train.SeriesLengths is { Length: > 0 } ? train.SeriesLengths.Min() : 0;
+        SeriesResampling seriesResampling = longestLength > seriesLength ? SeriesResampling.Mean : SeriesResampling.Linear;
+        string how = seriesResampling == SeriesResampling.Linear ? "linear interpolation"
+            : shortestLength < seriesLength ? "a longer one averaged, each step the mean of the steps it covers, a shorter one stretched by linear interpolation"
+            : "each step the mean of the steps it covers";
         string? lengthNote = train.Kind != DatasetKind.Series ? null
             : train.SeriesLengths!.Distinct().Count() > 1
                 ? $"Series differ in length ({train.SeriesLengths!.Min()} to {train.SeriesLengths!.Max()} steps); every channel is resampled to {seriesLength} steps ({how}; --series-length changes it)."
@@ -235,8 +246,10 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
         if (unseenRows.Count > 0)
         {
             int rows = unseenRows.Count;
-            string note = $"Test labels never seen in training count as errors: {string.Join(", ", unseenRows.Distinct().Select(l => $"'{l}'"))} " +
-                $"({rows:N0} {(rows == 1 ? "row" : "rows")}).";
+            // The first ten: a test file read with the wrong label column has as many 'classes' as rows.
+            var unseen = unseenRows.Distinct().ToList();
+            string note = $"Test labels never seen in training count as errors: {string.Join(", ", unseen.Take(10).Select(l => $"'{l}'"))}" +
+                $"{(unseen.Count > 10 ? $" and {unseen.Count - 10:N0} more" : "")} ({rows:N0} {(rows == 1 ? "row" : "rows")}).";
             log.Always(note);
             _notes.Add(note);
         }
@@ -641,6 +654,7 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
             Versions = Versions(),
             Scheduler = Scheduler.Name,
             PositiveClass = _positiveClass,
+            LabelColumn = _seriesLabelColumn ?? settings.LabelColumn,
             DecimalMarker = _decimalMarker,
             TableColumns = _layout?.Columns,
             TableLabelIndex = _layout?.LabelIndex,

@@ -202,6 +202,30 @@ public sealed class CliCoreTests : IDisposable
     }
 
     [Fact]
+    public void ASeriesCsvWithItsClassLastTrainsAndScoresWithTheLabelLast()
+    {
+        // GunPoint exported with the class (1/2) after the values and no header: training used to take the first step for
+        // the label (50 classes of one row each) and score 0 on a test file of the same layout.
+        var series = CliDataLoadingTests.GunPoint().Select(s => $"{string.Join(',', s.Values)},{(s.Label == "gun" ? 1 : 2)}").ToList();
+        string train = Path.Combine(_work, "gun-class-last.csv"), test = Path.Combine(_work, "gun-class-last-test.csv");
+        File.WriteAllLines(train, series.Take(36));
+        File.WriteAllLines(test, series.Skip(36));
+        string output = Path.Combine(_work, "gunlast");
+        var (code, stdout, stderr) = Run("series-classification", "--dataset", train, "--test-dataset", test, "--train-time", "5", "--max-trials", "1",
+            "-o", output, "--name", "GunLast");
+        Assert.True(code == 0, $"exit {code}: {stderr}\n{stdout}");
+        Assert.Contains("The label is read from the last column (150)", stdout, StringComparison.Ordinal);
+        Assert.Contains("2 classes", stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain("never seen in training", stdout, StringComparison.Ordinal);
+        Assert.Contains("\"labelColumn\": \"150\"", File.ReadAllText(Path.Combine(output, "GunLast", "run.json")), StringComparison.Ordinal);
+        // evaluate reads the test file's label from the end as training did.
+        var evaluate = Run("evaluate", "--model", Path.Combine(output, "GunLast", "GunLast.zip"), "--test-dataset", test);
+        Assert.True(evaluate.ExitCode == 0, evaluate.Stderr);
+        Assert.DoesNotContain("never saw", evaluate.Stdout, StringComparison.Ordinal);
+        Assert.Contains("14 labeled rows", evaluate.Stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task WorkerJoinsTheTrainingCommandsSearchThroughSqliteStorage()
     {
         string csv = BanknoteCsv();
@@ -540,6 +564,30 @@ public sealed class CliCoreTests : IDisposable
         var predict = Run("predict", "--model", model, "--dataset", file, "--out", Path.Combine(_work, "long-predictions.csv"));
         Assert.True(predict.ExitCode == 0, $"exit {predict.ExitCode}: {predict.Stderr}\n{predict.Stdout}");
         Assert.DoesNotContain("where the model was trained on", predict.Stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void VariableLengthSeriesLongerThanTheMedianAreAveragedDownNotPointSampled()
+    {
+        // GunPoint series of 150 steps, of 75 (every other step) and of 300 (each step doubled): the length is the median,
+        // 150; the longer series are averaged into it (they used to be linearly interpolated, which keeps every other
+        // step) and the shorter ones stretched.
+        var series = CliDataLoadingTests.GunPoint().Take(40).ToList();
+        string file = Path.Combine(_work, "mixed-lengths.csv");
+        File.WriteAllLines(file, series.Select((s, i) => $"{s.Label},{string.Join(',', (i % 3) switch
+        {
+            0 => s.Values,
+            1 => s.Values.Where((_, t) => t % 2 == 0),
+            _ => s.Values.SelectMany(v => new[] { v, v }),
+        })}"));
+        string output = Path.Combine(_work, "mixedlengths");
+        var (code, stdout, stderr) = Run("series-classification", "--dataset", file, "--train-time", "3", "--max-trials", "1", "-o", output, "--name", "Mixed");
+        Assert.True(code == 0, $"exit {code}: {stderr}\n{stdout}");
+        Assert.Contains("Series differ in length (75 to 300 steps); every channel is resampled to 150 steps (a longer one averaged, each step the mean of " +
+            "the steps it covers, a shorter one stretched by linear interpolation", stdout, StringComparison.Ordinal);
+        ResampleSeriesTransformer resample = Assert.Single(MlNetSsl.Cli.Run.ModelParts.Flatten(
+            new MLContext(0).Model.Load(Path.Combine(output, "Mixed", "Mixed.zip"), out _)).OfType<ResampleSeriesTransformer>());
+        Assert.Equal((150, SeriesResampling.Mean), (resample.Length, resample.Resampling));
     }
 
     [Fact]

@@ -66,6 +66,29 @@ public sealed class CliDataLoadingTests : IDisposable
     }
 
     [Fact]
+    public void ASeriesCsvWithItsNumericClassLastIsReadWithTheLabelLastWhenTrainingAndSaysSo()
+    {
+        // GunPoint with classes 1/2 after the 150 values, no header: its first step as the label made 50 classes.
+        var rows = GunPoint().Select(r => (Label: r.Label == "gun" ? "1" : "2", r.Values)).ToList();
+        string last = Write("numeric-last.csv", rows.Select((r, i) => $"{string.Join(',', r.Values)},{(i % 4 == 3 ? "" : r.Label)}"));
+
+        TrainingData data = SeriesLoader.Load(new MLContext(0), last, Settings(), channels: 1, findLabel: true);
+
+        Assert.Equal("150", data.SeriesLabelColumn);
+        Assert.Equal(rows.Select((r, i) => i % 4 == 3 ? "" : r.Label), data.Labels);
+        Assert.Equal(150, data.SeriesLengths![0]);
+        Assert.Contains("The label is read from the last column (150): the first holds 50 distinct numbers in 50 rows, a measurement, and the last 2 classes. " +
+            "Give --label-col 0", data.LabelNote, StringComparison.Ordinal);
+        // Not for a file to score, nor when --label-col says where the label is, nor when the first column holds classes.
+        Assert.Null(SeriesLoader.Load(new MLContext(0), last, Settings(), channels: 1).SeriesLabelColumn);
+        Assert.Null(SeriesLoader.Load(new MLContext(0), last, Settings(label: "0"), channels: 1, findLabel: true).SeriesLabelColumn);
+        string first = Write("numeric-first.csv", rows.Select(r => $"{r.Label},{string.Join(',', r.Values)}"));
+        TrainingData labelFirst = SeriesLoader.Load(new MLContext(0), first, Settings(), channels: 1, findLabel: true);
+        Assert.Null(labelFirst.SeriesLabelColumn);
+        Assert.Equal(rows.Select(r => r.Label), labelFirst.Labels);
+    }
+
+    [Fact]
     public void NumericLabelsWrittenDifferentlyAreOneClassUnderTheirMostFrequentSpelling()
     {
         // GunPoint's classes 1 and 2, some written as pandas writes a float column ("1.0") or with more digits ("2.00").
