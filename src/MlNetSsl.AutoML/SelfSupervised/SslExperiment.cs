@@ -694,9 +694,11 @@ public sealed class SslExperiment
         const string semi = nameof(SslDownstreamParameters.SemiSupervised);
         if (dataset.LabeledCount == dataset.RowCount && SslSearchSpace.RemoveChoice(downstream, semi, true, false))
         {
+            // The hint on empty cells concerns a number label only: a text label's empty cells are already missing.
+            bool numberLabel = dataset.Data.Schema.GetColumnOrNull(dataset.LabelColumn)?.Type is NumberDataViewType;
             notes.Add("Every row is labeled, so the final model would have no unlabeled rows for FixMatch: Downstream.SemiSupervised " +
-                "was fixed at false. If empty label cells were meant as unlabeled rows: ML.NET's text loader reads an empty numeric " +
-                "cell as 0 unless TextLoader.Options.MissingRealsAsNaNs is true (or read the label as text).");
+                "was fixed at false." + (numberLabel ? " If empty label cells were meant as unlabeled rows: ML.NET's text loader reads an empty numeric " +
+                "cell as 0 unless TextLoader.Options.MissingRealsAsNaNs is true (or read the label as text)." : ""));
         }
 
         int fewest = foldCount < 2 ? dataset.RarestClassCount : Enumerable.Range(0, foldCount).Min(fold => dataset.LabeledKeys

@@ -83,6 +83,15 @@ public sealed class SslFineTuneSearchTests : IDisposable
         Assert.Equal([false], ((ChoiceOption)((SearchSpace)space[SslSearchSpace.DownstreamOption])["SemiSupervised"]).Choices);
         Assert.Contains(notes, n => n.Contains("FixMatch", StringComparison.Ordinal));
         Assert.Contains("FineTune", ((ChoiceOption)((SearchSpace)space[SslSearchSpace.DownstreamOption])["Trainer"]).Choices);
+        // A number label gets the hint on how ML.NET's text loader reads its empty cells; a text label, whose empty cells
+        // are missing already (the mlnet-ssl tool's), does not.
+        Assert.Contains(notes, n => n.Contains("MissingRealsAsNaNs", StringComparison.Ordinal));
+        IDataView textLabels = ml.Transforms.Conversion.ConvertType("LabelText", "Label", DataKind.String).Fit(allLabeled).Transform(allLabeled);
+        notes.Clear();
+        space = SslSearchSpace.For(SslInputKind.Tabular);
+        SslExperiment.FitSpaceToLabels(space, SslDataset.Read(ml, textLabels, "Features", "LabelText", shape), folds, foldCount, notes);
+        Assert.Contains(notes, n => n.Contains("FixMatch", StringComparison.Ordinal));
+        Assert.DoesNotContain(notes, n => n.Contains("MissingRealsAsNaNs", StringComparison.Ordinal));
 
         // 2 labels of one class and 2 folds: each fold trains on 1 label of it, below the fine-tuner's 2 per class.
         HiggsRow[] rows = StageData.HiggsRows("train", 60);
