@@ -66,6 +66,19 @@ public sealed class SslTrialReport
     /// (<see cref="SearchExperiment.SetStorage"/>), read from it: another worker's event or an earlier session's.</summary>
     public bool IsReplay { get; }
 
-    /// <inheritdoc/>
-    public override string ToString() => $"{Kind}{(IsReplay ? " (replay)" : "")}: {Trial}";
+    /// <summary>The pipeline in words, when the experiment that sent the report knows how to say it (an
+    /// <see cref="SslExperiment"/>); null otherwise.</summary>
+    internal string? Description { get; init; }
+
+    /// <summary>One line: experiment time, trial, what happened, its metric and fidelity, and the pipeline in words (or
+    /// the trial's parameters, for an experiment that cannot describe them).</summary>
+    public override string ToString() => Description is null
+        ? $"{Kind}{(IsReplay ? " (replay)" : "")}: {Trial}"
+        : string.Create(System.Globalization.CultureInfo.InvariantCulture,
+            $"[{Elapsed.TotalSeconds,5:0}s] trial {Trial.TrialId} {Kind}{(IsReplay ? " (replay)" : "")} metric={Trial.Metric?.ToString("0.####", System.Globalization.CultureInfo.InvariantCulture) ?? "-"} " +
+            $"epochs={(Fidelity ?? Trial.Fidelity)?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "-"} {Description}");
+
+    /// <summary>This report with <paramref name="description"/>.</summary>
+    internal SslTrialReport WithDescription(string description) =>
+        new(Kind, Trial, Fidelity, BestTrial, Elapsed, TrialsStarted, IsReplay) { Description = description };
 }

@@ -311,8 +311,30 @@ public sealed class SslExperiment
     /// <summary>Receives progress reports (running, rung completed, completed, pruned, failed, stopped, with the best so far).</summary>
     public SslExperiment SetProgress(IProgress<SslTrialReport> progress)
     {
-        _search.SetProgress(progress);
+        ArgumentNullException.ThrowIfNull(progress);
+        // Each report carries the pipeline in words, so Console.WriteLine of a report reads like the CLI's progress line
+        // (the trial's parameters as JSON were some 800 characters a line). The scheduler is read at report time, as
+        // SetScheduler may follow.
+        _search.SetProgress(new DescribingProgress(progress, this));
         return this;
+    }
+
+    private sealed class DescribingProgress(IProgress<SslTrialReport> inner, SslExperiment experiment) : IProgress<SslTrialReport>
+    {
+        public void Report(SslTrialReport value)
+        {
+            string? description = null;
+            try
+            {
+                description = Describe(value.Trial.Parameters.AsType<SslTrialParameters>(), value.Fidelity ?? value.Trial.Fidelity,
+                    experiment._scheduler.CreateScheduler().MaxFidelity);
+            }
+            catch (Exception e) when (e is InvalidOperationException or ArgumentException or FormatException or System.Text.Json.JsonException)
+            {
+                // Parameters of a custom search space that are not an SSL trial's: the report goes on without words.
+            }
+            inner.Report(description is null ? value : value.WithDescription(description));
+        }
     }
 
     /// <summary>Also measures the label-free scores (RankMe; view retrieval and rotation prediction for images) of every pretrained trial under the

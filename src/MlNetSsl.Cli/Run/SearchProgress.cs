@@ -31,7 +31,11 @@ internal sealed class SearchProgress(RunLog log) : IProgress<SslTrialReport>
 
     public void Report(SslTrialReport value)
     {
-        if (value.Kind == TrialReportKind.Running) _startedAt.TryAdd(value.Trial.TrialId, value.Elapsed.TotalSeconds);
+        bool started = value.Kind == TrialReportKind.Running && _startedAt.TryAdd(value.Trial.TrialId, value.Elapsed.TotalSeconds);
+        // A raw-feature trial's metric does not depend on the rung, so the scheduler's rungs repeat one line with one
+        // metric (six lines a trial): only its start and its end are shown.
+        bool repeatedRung = value.Kind is TrialReportKind.RungCompleted || value.Kind == TrialReportKind.Running && !started;
+        bool quiet = repeatedRung && TrialDescriptions.Bind(value.Trial).Features == SslFeatureSource.RawFeatures;
         if (value.Fidelity is int fidelity) _trainingTo[value.Trial.TrialId] = fidelity;
         string metric = value.Trial.Metric?.ToString("0.0000", CultureInfo.InvariantCulture) ?? "-";
         // Why a trial failed or was not started belongs on its line: a user reading the log sees what to change.
@@ -48,11 +52,11 @@ internal sealed class SearchProgress(RunLog log) : IProgress<SslTrialReport>
             _trials[value.Trial.TrialId] = (value.Trial, kind);
             if (_live is not null)
             {
-                log.Detail(line);
+                if (!quiet) log.Detail(line);
                 Redraw();
                 _live.Refresh();
             }
-            else
+            else if (!quiet)
             {
                 log.Info(line);
             }

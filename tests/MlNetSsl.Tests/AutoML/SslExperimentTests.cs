@@ -121,6 +121,11 @@ public sealed class SslExperimentTests : IDisposable
 
         Assert.Contains(result.Notes, n => n.Contains("2 row(s) of column 'Features' hold missing values", StringComparison.Ordinal)
             && n.Contains("first is row 37", StringComparison.Ordinal));
+        // A report prints as one short line with the pipeline in words (Console.WriteLine as the docs show it), not the
+        // parameters' JSON.
+        SslTrialReport first = trials.First(r => r.Kind == TrialReportKind.Completed && r.Trial.TrialId == 0);
+        Assert.Matches(@"^\[\s*\d+s\] trial 0 Completed metric=0\.\d+ epochs=- RawFeatures -> ", first.ToString());
+        Assert.DoesNotContain("{", first.ToString(), StringComparison.Ordinal);
         // The portfolio's SSL trials ran on the imputed rows instead of failing.
         Assert.Contains(result.Trials, t => t.Status == TrialStatus.Completed && result.TrialMeasures.Any(m => m.TrialId == t.TrialId
             && m.FeatureSource is SslFeatureSource.SelfSupervised or SslFeatureSource.RawAndSelfSupervised));

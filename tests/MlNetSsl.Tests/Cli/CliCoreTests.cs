@@ -855,7 +855,8 @@ public sealed class CliCoreTests : IDisposable
         while ((line = await process.StandardOutput.ReadLineAsync()) is not null)
         {
             seen.Add(line);
-            if (line.Contains("RungCompleted", StringComparison.Ordinal)) break;
+            // RungCompleted, or Completed for a raw-feature trial (which shows no rungs).
+            if (line.Contains("Completed", StringComparison.Ordinal)) break;
         }
         Assert.True(line is not null, "the run ended before a trial reported: " + string.Join('\n', seen));
         using (Process kill = Process.Start("kill", ["-INT", process.Id.ToString(CultureInfo.InvariantCulture)])!) await kill.WaitForExitAsync();
