@@ -100,7 +100,7 @@ internal static class SeriesLoader
         var lines = File.ReadLines(path).Where(l => l.Trim().Length > 0).Take(100_000).ToList();
         if (lines.Count < 10) return null;
         char separator = settings.Separator ?? DetectSeparator(lines);
-        var cells = lines.Select(l => CsvTable.Split(l, separator)).ToList();
+        var cells = lines.Select(l => SplitCells(l, separator)).ToList();
         bool hasHeader = settings.HasHeader ?? LooksLikeHeader(cells[0], cells.Skip(1).ToList(), null);
         if (hasHeader) cells.RemoveAt(0);
         int width = cells[0].Length;
@@ -198,8 +198,8 @@ internal static class SeriesLoader
         var lines = File.ReadLines(path).Select((text, i) => (Text: text, Line: i + 1)).Where(l => l.Text.Trim().Length > 0).ToList();
         if (lines.Count == 0) throw new CliException($"{path}: the file is empty.");
         char separator = settings.Separator ?? DetectSeparator(lines.Select(l => l.Text));
-        string[] first = CsvTable.Split(lines[0].Text, separator);
-        bool hasHeader = settings.HasHeader ?? LooksLikeHeader(first, lines.Skip(1).Select(l => CsvTable.Split(l.Text, separator)).ToList(), settings.LabelColumn);
+        string[] first = SplitCells(lines[0].Text, separator);
+        bool hasHeader = settings.HasHeader ?? LooksLikeHeader(first, lines.Skip(1).Select(l => SplitCells(l.Text, separator)).ToList(), settings.LabelColumn);
         string[] headers = hasHeader ? first : [];
         int labelIndex = 0;
         if (settings.LabelColumn == NoLabelColumn) labelIndex = -1;
@@ -213,12 +213,12 @@ internal static class SeriesLoader
         }
         foreach (var (text, line) in lines.Skip(hasHeader ? 1 : 0))
         {
-            string[] cells = CsvTable.Split(text, separator);
+            string[] cells = SplitCells(text, separator);
             if (labelIndex >= cells.Length) throw new CliException($"{path} line {line}: no label cell at index {labelIndex}.");
             int textCell = Enumerable.Range(0, cells.Length).FirstOrDefault(i => i != labelIndex && !CsvTable.IsMissing(cells[i]) && !CsvTable.TryNumber(cells[i], out _), -1);
             if (textCell >= 0 && DecimalComma(cells[textCell]))
-                throw new CliException($"{path} line {line}: '{Shorten(cells[textCell])}' is not a number: write decimals with a point ('0.5'), not a comma, " +
-                    "and separate the values with ',' ';' or a tab.");
+                throw new CliException($"{path} line {line}: '{Shorten(cells[textCell])}' is not a number in a file separated by ',': write decimals " +
+                    "with a point ('0.5'), or separate the values with ';' or a tab, and a decimal comma is read as such.");
             if (textCell >= 0)
                 throw new CliException($"{path} line {line}: column {textCell} holds '{Shorten(cells[textCell])}', not a number, and the label column is " +
                     (labelIndex >= 0 ? $"{labelIndex}" : "none") +
@@ -298,7 +298,7 @@ internal static class SeriesLoader
         var lines = File.ReadLines(path).Where(l => l.Trim().Length > 0).ToList();
         if (lines.Count == 0) return null;
         char separator = settings.Separator ?? DetectSeparator(lines);
-        return lines.Select(l => CsvTable.Split(l, separator)).ToList();
+        return lines.Select(l => SplitCells(l, separator)).ToList();
     }
 
     /// <summary>
@@ -311,7 +311,7 @@ internal static class SeriesLoader
         string? first = File.ReadLines(path).FirstOrDefault(l => l.Trim().Length > 0);
         if (first is null) return true;
         char separator = settings.Separator ?? DetectSeparator(File.ReadLines(path).Where(l => l.Trim().Length > 0));
-        return CsvTable.Split(first, separator).Any(cell => string.Equals(cell, labelColumn, StringComparison.OrdinalIgnoreCase));
+        return SplitCells(first, separator).Any(cell => string.Equals(cell, labelColumn, StringComparison.OrdinalIgnoreCase));
     }
 
     /// <summary>
@@ -368,6 +368,17 @@ internal static class SeriesLoader
         return step > 0 && numbers.Zip(numbers.Skip(1)).All(p => Math.Abs(p.Second - p.First - step) <= 1e-9 * Math.Max(1, Math.Abs(p.Second)));
     }
 
+    /// <summary>A line's cells. In a file not separated by ',' a cell such as "0,5" is a number with a decimal comma (as
+    /// spreadsheets write them where ';' separates fields) and is read as 0.5; scoring reads files the same way.</summary>
+    private static string[] SplitCells(string line, char separator)
+    {
+        string[] cells = CsvTable.Split(line, separator);
+        if (separator != ',')
+            for (int i = 0; i < cells.Length; i++)
+                if (DecimalComma(cells[i].Trim())) cells[i] = cells[i].Trim().Replace(',', '.');
+        return cells;
+    }
+
     // "0,5" or "-1,25e3": a number written with a decimal comma.
     private static bool DecimalComma(string cell) =>
         cell.Count(c => c == ',') == 1 && CsvTable.TryNumber(cell.Replace(',', '.'), out _);
@@ -391,8 +402,8 @@ internal static class SeriesLoader
                 values.Add(value);
             }
             else if (DecimalComma(trimmed))
-                throw new CliException($"{path} line {line}: '{trimmed}' is not a number: write decimals with a point ('0.5'), not a comma, " +
-                    "and separate the values with ',' ';' or a tab.");
+                throw new CliException($"{path} line {line}: '{trimmed}' is not a number in a file separated by ',': write decimals " +
+                    "with a point ('0.5'), or separate the values with ';' or a tab, and a decimal comma is read as such.");
             else throw new CliException($"{path} line {line}: '{Shorten(trimmed)}' is not a number; series values must be numbers ('?' marks a missing one).");
         }
         float[] result = [.. values];
