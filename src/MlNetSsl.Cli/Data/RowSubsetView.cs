@@ -73,6 +73,7 @@ internal static class TrainingDataSubsets
             SeriesChannels = data.SeriesChannels,
             SeriesLengths = data.SeriesLengths is null ? null : rows.Select(r => data.SeriesLengths[r]).ToArray(),
             SeriesLabelColumn = data.SeriesLabelColumn,
+            FilledNote = data.FilledNote,
             Skipped = data.Skipped,
             IgnoredTopLevel = data.IgnoredTopLevel,
             EmptyClassFolders = data.EmptyClassFolders,

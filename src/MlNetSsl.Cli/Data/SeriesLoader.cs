@@ -40,6 +40,7 @@ internal static class SeriesLoader
         var names = new List<string>();
         int seriesChannels;
         var notes = new List<string>();
+        var missing = new MissingValues();
         string? labelColumn = null;
         if (!IsTsFile(path) && findLabel && csv.LabelColumn is null && LabelAtEnd(path, csv) is { } atEnd)
         {
@@ -48,9 +49,9 @@ internal static class SeriesLoader
             notes.Add(atEnd.Note);
         }
         if (IsTsFile(path))
-            seriesChannels = ReadTs(path, rows, names, notes);
+            seriesChannels = ReadTs(path, rows, names, notes, missing);
         else
-            seriesChannels = ReadCsv(path, csv, Math.Max(1, channels), rows, names);
+            seriesChannels = ReadCsv(path, csv, Math.Max(1, channels), rows, names, missing);
         if (rows.Count == 0) throw new CliException($"{path}: no series in the file.");
         // A long layout (one line per time step: id, time, value...) reads as series of two or three steps, and the id then
         // predicts the label: nothing a series model can learn from. No sensor series is that short.
@@ -83,6 +84,7 @@ internal static class SeriesLoader
             SeriesChannels = seriesChannels,
             SeriesLengths = lengths,
             SeriesLabelColumn = labelColumn,
+            FilledNote = missing.Note(),
             SizeSummary = lengthGroups.Count == 1
                 ? [$"{seriesChannels} channel(s) x {lengths[0]} steps: {rows.Count:N0}"]
                 : [$"{seriesChannels} channel(s), variable length: {lengths.Min()} to {lengths.Max()} steps (median {Median(lengths)}), {lengthGroups.Count} distinct lengths"],
@@ -133,7 +135,7 @@ internal static class SeriesLoader
         return sorted[sorted.Length / 2];
     }
 
-    private static int ReadTs(string path, List<SeriesRow> rows, List<string> names, List<string> notes)
+    private static int ReadTs(string path, List<SeriesRow> rows, List<string> names, List<string> notes, MissingValues missing)
     {
         bool inData = false;
         bool labeled = true;
@@ -174,7 +176,7 @@ internal static class SeriesLoader
             else if (rowChannels != channels)
                 throw new CliException($"{path} line {lineNumber}: {rowChannels} channel(s) where earlier lines have {channels}; every series needs the same channels.");
             var channelValues = new List<float[]>();
-            for (int c = 0; c < rowChannels; c++) channelValues.Add(ParseValues(parts[c].Split(','), path, lineNumber));
+            for (int c = 0; c < rowChannels; c++) channelValues.Add(ParseValues(parts[c].Split(','), path, lineNumber, missing));
             if (channelValues.Any(v => v.Length != channelValues[0].Length))
                 throw new CliException($"{path} line {lineNumber}: its channels differ in length ({string.Join(", ", channelValues.Select(v => v.Length))}); " +
                     "the channels of one series must have the same length.");
@@ -192,7 +194,7 @@ internal static class SeriesLoader
         return Math.Max(channels, 1);
     }
 
-    private static int ReadCsv(string path, CsvSettings settings, int channels, List<SeriesRow> rows, List<string> names)
+    private static int ReadCsv(string path, CsvSettings settings, int channels, List<SeriesRow> rows, List<string> names, MissingValues missing)
     {
         // Ragged rows are allowed here (variable-length series), so the CSV is split line by line, not through CsvTable.
         var lines = File.ReadLines(path).Select((text, i) => (Text: text, Line: i + 1)).Where(l => l.Text.Trim().Length > 0).ToList();
@@ -236,7 +238,7 @@ internal static class SeriesLoader
                 throw new CliException($"{path} line {line}: {valueCells.Count} values, not a whole number of steps for {channels} channel(s).");
             // Each channel is filled on its own, as the model's resampling step fills a series it is given.
             int steps = valueCells.Count / channels;
-            float[] values = Enumerable.Range(0, channels).SelectMany(c => ParseValues(valueCells.Skip(c * steps).Take(steps), path, line)).ToArray();
+            float[] values = Enumerable.Range(0, channels).SelectMany(c => ParseValues(valueCells.Skip(c * steps).Take(steps), path, line, missing)).ToArray();
             string label = labelIndex >= 0 ? cells[labelIndex] : "";
             rows.Add(new SeriesRow { Series = values, Label = CsvTable.IsMissing(label) ? "" : label });
             names.Add($"line {line}");
@@ -386,7 +388,7 @@ internal static class SeriesLoader
     private static string Shorten(string cell) => cell.Length <= 40 ? cell : cell[..40] + "...";
 
     /// <summary>Parses values; missing ones ('?', NaN, empty) are filled from the previous value (the next one at the start).</summary>
-    private static float[] ParseValues(IEnumerable<string> cells, string path, int line)
+    private static float[] ParseValues(IEnumerable<string> cells, string path, int line, MissingValues missing)
     {
         var values = new List<float>();
         foreach (string cell in cells)
@@ -409,8 +411,38 @@ internal static class SeriesLoader
         float[] result = [.. values];
         int firstKnown = Array.FindIndex(result, float.IsFinite);
         if (result.Length > 0 && firstKnown < 0) throw new CliException($"{path} line {line}: every value of a channel is missing; give each channel at least one value, or remove the line.");
+        int filled = 0;
         for (int i = 0; i < result.Length; i++)
-            if (!float.IsFinite(result[i])) result[i] = i == 0 ? result[firstKnown] : result[i - 1];
+            if (!float.IsFinite(result[i]))
+            {
+                result[i] = i == 0 ? result[firstKnown] : result[i - 1];
+                filled++;
+            }
+        missing.Add(line, filled);
         return result;
+    }
+
+    /// <summary>The missing values a file's series held, which take the value before them: counted so the run can say so.</summary>
+    private sealed class MissingValues
+    {
+        private readonly HashSet<int> _lines = [];
+
+        public int Values { get; private set; }
+
+        public int Series => _lines.Count;
+
+        public int? FirstLine { get; private set; }
+
+        public void Add(int line, int values)
+        {
+            if (values == 0) return;
+            Values += values;
+            _lines.Add(line);
+            FirstLine ??= line;
+        }
+
+        public string? Note() => Values == 0 ? null : FormattableString.Invariant(
+            $"{Values:N0} missing value(s) (empty, '?', NA or NaN) in {Series:N0} series (the first on line {FirstLine}) take the value before them in their channel ") +
+            "(the channel's first known value at its start), as the model does for a series it scores.";
     }
 }

@@ -61,6 +61,10 @@ internal sealed class TrainingData
     /// values and their lines ("'age' (995 numbers and 5 other values: '-' (lines 3, 9), ...)").</summary>
     public IReadOnlyList<string> MostlyNumericTextColumns { get; init; } = [];
 
+    /// <summary>Series: how many missing values were filled (and in how many series), for the console and the report;
+    /// null when none was.</summary>
+    public string? FilledNote { get; init; }
+
     /// <summary>Series CSV (training): the label column found without --label-col (the last, see
     /// <c>SeriesLoader.LabelAtEnd</c>), which test files are read with and run.json records; null otherwise.</summary>
     public string? SeriesLabelColumn { get; init; }

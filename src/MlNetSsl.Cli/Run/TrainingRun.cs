@@ -133,6 +133,11 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
             log.Always(constants);
             _notes.Add(constants);
         }
+        if (all.FilledNote is { } filled)
+        {
+            log.Always(filled);
+            _notes.Add(filled);
+        }
         if (all.MostlyNumericTextColumns.Count > 0)
         {
             string mostly = $"Column(s) {string.Join("; ", all.MostlyNumericTextColumns)} hold numbers but for a few cells, so they are read as text " +

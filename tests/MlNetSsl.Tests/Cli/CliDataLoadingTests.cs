@@ -284,6 +284,17 @@ public sealed class CliDataLoadingTests : IDisposable
         Assert.Equal(Parse(rows[0].Values[598]), Values(0)[599]);
         Assert.Equal(Parse(rows[1].Values[101]), Values(1)[100]);
         Assert.Equal(Parse(rows[1].Values[99]), Values(1)[99]);
+        // The run says how many values were filled, and where the first is.
+        Assert.Equal("2 missing value(s) (empty, '?', NA or NaN) in 2 series (the first on line 1) take the value before them in their channel " +
+            "(the channel's first known value at its start), as the model does for a series it scores.", loaded.FilledNote);
+        // A '?' and a NaN more on line 4 (one series), as a .ts file would hold them: counted alike.
+        string[] fourth = (string[])rows[3].Values.Clone();
+        fourth[10] = "?";
+        fourth[20] = "NaN";
+        File.WriteAllLines(path, rows.Select((r, i) => $"{r.Label},{string.Join(',', i == 0 ? first : i == 1 ? second : i == 3 ? fourth : r.Values)}"));
+        Assert.StartsWith("4 missing value(s) (empty, '?', NA or NaN) in 3 series (the first on line 1)",
+            SeriesLoader.Load(new MLContext(0), path, Settings(), channels: 6).FilledNote, StringComparison.Ordinal);
+        Assert.Null(SeriesLoader.Load(new MLContext(0), Write("whole.csv", rows.Select(r => $"{r.Label},{string.Join(',', r.Values)}")), Settings(), channels: 6).FilledNote);
     }
 
     [Fact]
