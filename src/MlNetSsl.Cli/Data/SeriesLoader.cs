@@ -137,6 +137,7 @@ internal static class SeriesLoader
 
     private static int ReadTs(string path, List<SeriesRow> rows, List<string> names, List<string> notes, MissingValues missing)
     {
+        var header = new TsHeader();
         bool inData = false;
         bool labeled = true;
         HashSet<string>? declared = null;
@@ -166,6 +167,7 @@ internal static class SeriesLoader
                 else if (DirectiveIsTrue(line, "@timeStamps"))
                     throw new CliException($"{path} line {lineNumber}: '@timeStamps true' (values written as (time,value) pairs) is not read; " +
                         "write the values alone in time order (@timeStamps false), resampled to regular steps if they are not.");
+                else header.Read(line, lineNumber);
                 continue;
             }
             if (!inData) throw new CliException($"{path} line {lineNumber}: data before the '@data' line; a .ts file lists its header lines (@...) first.");
@@ -186,6 +188,8 @@ internal static class SeriesLoader
             names.Add($"line {lineNumber}");
         }
         if (!inData) throw new CliException($"{path}: no '@data' line; is this a UEA/UCR .ts file?");
+        // The data decide; a header that says otherwise (an export that went wrong, a typo) is pointed out.
+        notes.AddRange(header.Contradictions(path, Math.Max(channels, 1), rows.Select(r => r.Series.Length / Math.Max(channels, 1)).ToList()));
         // sktime refuses such files; the classes are learned all the same here, but a typo in a label shows this way.
         if (undeclared.Count > 0)
             notes.Add($"{path}: class(es) {string.Join(", ", undeclared.Take(5).Select(u => $"'{u.Key}' (line {u.Value})"))}" +
@@ -420,6 +424,48 @@ internal static class SeriesLoader
             }
         missing.Add(line, filled);
         return result;
+    }
+
+    /// <summary>What a .ts header declares about the series (sktime's directives), to compare with what the lines hold.</summary>
+    private sealed class TsHeader
+    {
+        private static readonly string[] Known = ["@problemName", "@timeStamps", "@missing", "@univariate", "@dimensions", "@dimension",
+            "@equalLength", "@seriesLength", "@classLabel", "@targetLabel", "@data"];
+
+        private readonly List<string> _unknown = [];
+        private bool? _univariate;
+        private int? _dimensions;
+        private bool? _equalLength;
+        private int? _seriesLength;
+
+        public void Read(string line, int lineNumber)
+        {
+            string[] words = line.Split((char[])[' ', '\t'], StringSplitOptions.RemoveEmptyEntries);
+            string directive = words[0];
+            string? value = words.Length > 1 ? words[1] : null;
+            if (!Known.Contains(directive, StringComparer.OrdinalIgnoreCase)) _unknown.Add($"'{directive}' (line {lineNumber})");
+            else if (directive.Equals("@univariate", StringComparison.OrdinalIgnoreCase) && bool.TryParse(value, out bool univariate)) _univariate = univariate;
+            else if (directive.StartsWith("@dimension", StringComparison.OrdinalIgnoreCase) && int.TryParse(value, CultureInfo.InvariantCulture, out int dimensions)) _dimensions = dimensions;
+            else if (directive.Equals("@equalLength", StringComparison.OrdinalIgnoreCase) && bool.TryParse(value, out bool equal)) _equalLength = equal;
+            else if (directive.Equals("@seriesLength", StringComparison.OrdinalIgnoreCase) && int.TryParse(value, CultureInfo.InvariantCulture, out int length)) _seriesLength = length;
+        }
+
+        public IEnumerable<string> Contradictions(string path, int channels, IReadOnlyList<int> lengths)
+        {
+            if (_unknown.Count > 0)
+                yield return $"{path}: header line(s) {string.Join(", ", _unknown.Take(5))} are not .ts directives and were ignored; check their spelling.";
+            if (lengths.Count == 0) yield break;
+            if (_univariate == true && channels > 1 || _univariate == false && channels == 1 && _dimensions is null or > 1)
+                yield return $"{path}: the header says @univariate {_univariate!.Value.ToString().ToLowerInvariant()}, but the lines hold {channels} channel(s); they are read as {channels}.";
+            else if (_dimensions is int declared && declared != channels)
+                yield return $"{path}: the header says @dimensions {declared}, but the lines hold {channels} channel(s); they are read as {channels}.";
+            int shortest = lengths.Min(), longest = lengths.Max();
+            if (_equalLength == true && shortest != longest)
+                yield return $"{path}: the header says @equalLength true, but the series have {shortest} to {longest} steps; they are read as they are.";
+            else if (_seriesLength is int length && (_equalLength != false && shortest != longest || shortest == longest && shortest != length))
+                yield return FormattableString.Invariant($"{path}: the header says @seriesLength {length}, but the series have ") +
+                    (shortest == longest ? $"{shortest} steps" : $"{shortest} to {longest} steps") + "; they are read as they are.";
+        }
     }
 
     /// <summary>The missing values a file's series held, which take the value before them: counted so the run can say so.</summary>

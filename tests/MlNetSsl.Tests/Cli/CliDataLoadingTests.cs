@@ -298,6 +298,27 @@ public sealed class CliDataLoadingTests : IDisposable
     }
 
     [Fact]
+    public void ATsHeaderThatContradictsItsLinesIsPointedOutAndTheLinesDecide()
+    {
+        // The shared archives' headers agree with their lines: nothing said.
+        foreach (string file in Directory.GetFiles(Path.Combine(SharedData.DataRoot, "uea"), "*.ts"))
+            Assert.Null(SeriesLoader.Load(new MLContext(0), file, Settings(), channels: 1).LabelNote);
+
+        // GunPoint's lines (1 channel, 150 steps) under headers that say otherwise.
+        string[] lines = File.ReadAllLines(Path.Combine(SharedData.DataRoot, "uea", "GunPoint_TRAIN.ts"));
+        string[] data = lines.SkipWhile(l => !l.StartsWith("@data", StringComparison.OrdinalIgnoreCase)).ToArray();
+        string With(string name, params string[] header) => Write(name, [.. header, .. data]);
+        string? Note(string path) => SeriesLoader.Load(new MLContext(0), path, Settings(), channels: 1).LabelNote;
+
+        Assert.Contains("the header says @univariate false, but the lines hold 1 channel(s)", Note(With("multi.ts", "@univariate false", "@dimensions 6")), StringComparison.Ordinal);
+        Assert.Contains("the header says @seriesLength 99, but the series have 150 steps", Note(With("length.ts", "@equalLength true", "@seriesLength 99")), StringComparison.Ordinal);
+        Assert.Contains("header line(s) '@univarite' (line 1) are not .ts directives", Note(With("typo.ts", "@univarite true", "@seriesLength 150")), StringComparison.Ordinal);
+        TrainingData read = SeriesLoader.Load(new MLContext(0), With("read.ts", "@univariate false", "@dimensions 6"), Settings(), channels: 1);
+        Assert.Equal(1, read.SeriesChannels);
+        Assert.All(read.SeriesLengths!, l => Assert.Equal(150, l));
+    }
+
+    [Fact]
     public void ASeriesFileToScoreIsReadWholeWhenItLacksTheTrainingLabelColumn()
     {
         var rows = GunPoint();
