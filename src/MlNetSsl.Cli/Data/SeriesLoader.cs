@@ -65,6 +65,15 @@ internal static class SeriesLoader
 
         int[] lengths = rows.Select(r => r.Series.Length / seriesChannels).ToArray();
         var lengthGroups = lengths.GroupBy(l => l).OrderByDescending(g => g.Count()).ToList();
+        // Nearly every series of one length and a few of another: more likely a stray or lost cell in those lines than a
+        // variable-length file, so they are named (they are resampled like any other).
+        if (lengthGroups.Count > 1 && lengthGroups[0].Count() * 10 >= rows.Count * 9 && rows.Count - lengthGroups[0].Count() <= Math.Max(3, rows.Count / 50))
+        {
+            var odd = Enumerable.Range(0, rows.Count).Where(r => lengths[r] != lengthGroups[0].Key).ToList();
+            notes.Add($"{path}: every series has {lengthGroups[0].Key} steps per channel but {odd.Count}: " +
+                string.Join(", ", odd.Take(5).Select(r => $"{names[r]} ({lengths[r]})")) + (odd.Count > 5 ? ", ..." : "") +
+                "; check those lines for a stray or lost value (they are resampled with the others).");
+        }
         (string[] labels, string? labelNote) = CsvTable.UnifyNumericLabels(rows.Select(r => r.Label).ToArray());
         if (labelNote is not null) notes.Add(labelNote);
         for (int i = 0; i < rows.Count; i++) rows[i].Label = labels[i];

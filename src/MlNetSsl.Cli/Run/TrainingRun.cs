@@ -90,6 +90,16 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
                   "label at least 2 rows of some class, or give labeled test rows with --test-dataset.");
         log.Info($"Data: {train.Count:N0} training rows ({train.LabeledCount:N0} labeled, {train.Count - train.LabeledCount:N0} unlabeled, " +
             $"{train.ClassCounts().Count} classes); {testLabeled:N0} test row{(testLabeled == 1 ? "" : "s")} ({testDescription}).");
+        if (testLabeled < MinimumTestRows)
+        {
+            // One row moves a 10-row test accuracy by 10 points: two pipelines' test figures then differ by noise.
+            string few = string.Create(CultureInfo.InvariantCulture,
+                $"Only {testLabeled} labeled test row{(testLabeled == 1 ? "" : "s")}: one row moves the test accuracy by {100.0 / testLabeled:0.#} points, so test figures ") +
+                "(the chosen pipeline's and the best without SSL) can differ by chance; the cross-validated leaderboard ranks pipelines on more rows. " +
+                "For a firmer test figure, give --test-dataset with more labeled rows.";
+            log.Always(few);
+            _notes.Add(few);
+        }
         // How a CSV was read (separator, header, decimal comma): a wrong detection shows here, before the search.
         if (all.Kind == DatasetKind.Table) foreach (string read in all.SizeSummary) log.Info($"Read as: {read}.");
         // Larger photos are not read at their size: say so before a user wonders why 128-pixel images train as fast.
@@ -381,6 +391,9 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
     /// <summary>The side images are resized to for the encoder and the raw-pixel trainers: the size the image portfolio
     /// and the CPU timings were measured at.</summary>
     private const int ImageSide = 32;
+
+    /// <summary>Below this many labeled test rows the run says its test figures are coarse.</summary>
+    private const int MinimumTestRows = 30;
 
     private SslExperiment Experiment(MLContext ml, IDataView data, TrainingData train, string inputColumn, string checkpoint, int seconds,
         IProgress<SslTrialReport> progress)

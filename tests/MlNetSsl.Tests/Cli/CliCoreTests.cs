@@ -585,6 +585,8 @@ public sealed class CliCoreTests : IDisposable
         Assert.True(code == 0, $"exit {code}: {stderr}\n{stdout}");
         Assert.Contains("Series differ in length (75 to 300 steps); every channel is resampled to 150 steps (a longer one averaged, each step the mean of " +
             "the steps it covers, a shorter one stretched by linear interpolation", stdout, StringComparison.Ordinal);
+        // 40 series leave an 8-row hold-out, and the run says what one row is worth there.
+        Assert.Contains("Only 8 labeled test rows: one row moves the test accuracy by 12.5 points", stdout, StringComparison.Ordinal);
         ResampleSeriesTransformer resample = Assert.Single(MlNetSsl.Cli.Run.ModelParts.Flatten(
             new MLContext(0).Model.Load(Path.Combine(output, "Mixed", "Mixed.zip"), out _)).OfType<ResampleSeriesTransformer>());
         Assert.Equal((150, SeriesResampling.Mean), (resample.Length, resample.Resampling));

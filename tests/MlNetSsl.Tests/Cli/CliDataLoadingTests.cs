@@ -298,6 +298,19 @@ public sealed class CliDataLoadingTests : IDisposable
     }
 
     [Fact]
+    public void AFewSeriesOfAnotherLengthAmongEqualOnesAreNamed()
+    {
+        // GunPoint as CSV: line 6 lost 3 values, line 8 has 2 more; the other 48 series have 150 steps.
+        var rows = GunPoint();
+        string path = Write("odd.csv", rows.Select((r, i) => $"{r.Label},{string.Join(',', i == 5 ? r.Values[..^3] : i == 7 ? [.. r.Values, "0.1", "0.2"] : r.Values)}"));
+        Assert.Equal($"{path}: every series has 150 steps per channel but 2: line 6 (147), line 8 (152); check those lines for a stray or lost value " +
+            "(they are resampled with the others).", SeriesLoader.Load(new MLContext(0), path, Settings(), channels: 1).LabelNote);
+        // A variable-length file (lengths spread out) is not one with a few odd lines.
+        path = Write("variable.csv", rows.Select((r, i) => $"{r.Label},{string.Join(',', r.Values[..(100 + i)])}"));
+        Assert.Null(SeriesLoader.Load(new MLContext(0), path, Settings(), channels: 1).LabelNote);
+    }
+
+    [Fact]
     public void ATsHeaderThatContradictsItsLinesIsPointedOutAndTheLinesDecide()
     {
         // The shared archives' headers agree with their lines: nothing said.
