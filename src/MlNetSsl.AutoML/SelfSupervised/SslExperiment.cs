@@ -640,8 +640,8 @@ public sealed class SslExperiment
                         : Complexity(chosen) == 0 && IsUntuned(chosen) && tunedAbove is not null
                             ? FormattableString.Invariant($"chose the simplest, the best-scoring pipeline on raw features with the portfolio's untuned settings, trial {chosen.TrialId} ({chosen.Metric:0.####}): the lead of tuned settings inside the error (trial {tunedAbove.TrialId}, {tunedAbove.Metric:0.####}) is the search's luck.")
                         : Complexity(chosen) == 0
-                            ? FormattableString.Invariant($"chose the simplest, the best-scoring pipeline on raw features, trial {chosen.TrialId} ({chosen.Metric:0.####}, {Cost(chosen):0.#} s against {Cost(best):0.#} s).")
-                            : FormattableString.Invariant($"chose the simplest and cheapest, trial {chosen.TrialId} ({chosen.Metric:0.####}, {Cost(chosen):0.#} s against {Cost(best):0.#} s)."));
+                            ? FormattableString.Invariant($"chose the simplest, the best-scoring pipeline on raw features, trial {chosen.TrialId} ({chosen.Metric:0.####}, {Cost(chosen):0.#} s to build against {Cost(best):0.#} s, pretraining reused from the cache included).")
+                            : FormattableString.Invariant($"chose the simplest and cheapest, trial {chosen.TrialId} ({chosen.Metric:0.####}, {Cost(chosen):0.#} s to build against {Cost(best):0.#} s, pretraining reused from the cache included)."));
         return (chosen, explanation);
     }
 
