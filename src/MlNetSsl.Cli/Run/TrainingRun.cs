@@ -138,8 +138,9 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
         if (all.ConstantColumns.Count > 0)
         {
             // Kept as inputs (the model's input schema stays the file's), but a user who meant them to matter should know.
-            string constants = $"Column(s) {string.Join(", ", all.ConstantColumns)} hold no more than one value, so no model can learn " +
-                "from them; check the export if they should vary, or leave them out with --ignore-cols.";
+            // The first ten: an image flattened into a table (MNIST's 784 pixels) has 150 blank border columns.
+            string constants = $"Column(s) {FirstTen(all.ConstantColumns, ", ")} " +
+                "hold no more than one value, so no model can learn from them; check the export if they should vary, or leave them out with --ignore-cols.";
             log.Always(constants);
             _notes.Add(constants);
         }
@@ -150,7 +151,8 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
         }
         if (all.MostlyNumericTextColumns.Count > 0)
         {
-            string mostly = $"Column(s) {string.Join("; ", all.MostlyNumericTextColumns)} hold numbers but for a few cells, so they are read as text " +
+            string mostly = $"Column(s) {FirstTen(all.MostlyNumericTextColumns, "; ")} " +
+                "hold numbers but for a few cells, so they are read as text " +
                 "(categories or words), not as numbers. If those cells mean a missing value, leave them empty (or write ?, NA) and the column is read as numbers.";
             log.Always(mostly);
             _notes.Add(mostly);
@@ -391,6 +393,11 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
     /// <summary>The side images are resized to for the encoder and the raw-pixel trainers: the size the image portfolio
     /// and the CPU timings were measured at.</summary>
     private const int ImageSide = 32;
+
+    /// <summary>The first ten items joined, then how many more there are: a note stays readable on a table of hundreds
+    /// of columns.</summary>
+    internal static string FirstTen(IReadOnlyList<string> items, string separator) =>
+        string.Join(separator, items.Take(10)) + (items.Count > 10 ? string.Create(CultureInfo.InvariantCulture, $" and {items.Count - 10:N0} more") : "");
 
     /// <summary>Below this many labeled test rows the run says its test figures are coarse.</summary>
     private const int MinimumTestRows = 30;
