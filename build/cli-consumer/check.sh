@@ -99,7 +99,7 @@ step "build and run $run/Abalone.ConsoleApp"
 console=$(cd "$run/Abalone.ConsoleApp" && dotnet run -c Release --no-build)
 echo "$console"
 label=$(sed -n 's/^Predicted label: //p' <<<"$console")
-scores=$(sed -n 's/^Scores: //p' <<<"$console" | sed 's/[^,]*=//g; s/ //g')
+scores=$(sed -n 's/^Scores, best first: //p' <<<"$console" | sed 's/[^,]*=//g; s/ //g')
 compare "$label" "$scores"
 
 step "build and start $run/Abalone.WebApi"

@@ -221,7 +221,8 @@ internal static class ConsumptionTemplates
         text.AppendLine();
         text.AppendLine($"{model.ClassName}.ModelOutput output = {model.ClassName}.Predict(input);");
         text.AppendLine("Console.WriteLine($\"Predicted label: {output.PredictedLabel}\");");
-        text.AppendLine($"Console.WriteLine(\"Scores: \" + string.Join(\", \", {model.ClassName}.ClassNames.Zip(output.Score, (name, score) => $\"{{name}}={{score.ToString(CultureInfo.InvariantCulture)}}\")));");
+        // Best first, as ScoresByClass gives them: with ten classes the predicted one should not sit in the middle.
+        text.AppendLine($"Console.WriteLine(\"Scores, best first: \" + string.Join(\", \", {model.ClassName}.ScoresByClass(output).Select(pair => $\"{{pair.Key}}={{pair.Value.ToString(CultureInfo.InvariantCulture)}}\")));");
         if (model.Schema.ExampleLabel is string label)
             text.AppendLine($"Console.WriteLine(\"Actual label: \" + {CSharpText.StringLiteral(label)});");
         return text.ToString();
