@@ -113,6 +113,7 @@ internal static class SeriesLoader
         char separator = settings.Separator ?? DetectSeparator(lines);
         var cells = lines.Select(l => SplitCells(l, separator)).ToList();
         bool hasHeader = settings.HasHeader ?? LooksLikeHeader(cells[0], cells.Skip(1).ToList(), null);
+        string? name = hasHeader ? cells[0][^1] : null;
         if (hasHeader) cells.RemoveAt(0);
         int width = cells[0].Length;
         if (width < 3 || cells.Any(c => c.Length != width)) return null;
@@ -127,7 +128,7 @@ internal static class SeriesLoader
         if (!firstIsMeasurement || !lastIsClass) return null;
         int index = width - 1;
         return (index, string.Create(CultureInfo.InvariantCulture,
-            $"The label is read from the last column ({index}): the first holds {firstDistinct:N0} distinct numbers in {first.Count:N0} rows, a measurement, " +
+            $"The label is read from the last column ({index}{(name is null ? "" : $", '{name}'")}): the first holds {firstDistinct:N0} distinct numbers in {first.Count:N0} rows, a measurement, " +
             $"and the last {classes} classes. Give --label-col 0 to read the first column as the label."));
     }
 
