@@ -128,14 +128,13 @@ public sealed class PretrainingLoopTests(ITestOutputHelper output) : IDisposable
         Assert.All(epochs, e => Assert.NotNull(e.MonitorAccuracy));
         Assert.Equal(epochs, result.History);
 
-        // The monitor is a kNN vote of the even labeled rows for the odd ones, on the encoder's embeddings. Recomputed
+        // The monitor is a kNN vote of every other labeled row of each class for the rest, on the encoder's embeddings. Recomputed
         // here on the final encoder it gives the last epoch's value (within one of the 200 votes: another thread count
         // may break a near-tie another way); a monitor that read other rows or labels would not. Two epochs on 512
         // rows teach this encoder nothing about HIGGS's label (measured 52.5%, and 49-56% with the voters' labels
         // shuffled), so the value itself is not compared with chance; ImageStageTests does that on CIFAR-10.
         int[] labels = monitor.Labels!;
-        int[] voters = Enumerable.Range(0, labels.Length).Where(i => i % 2 == 0).ToArray();
-        int[] queries = Enumerable.Range(0, labels.Length).Where(i => i % 2 == 1).ToArray();
+        var (voters, queries) = SslPretrainer.MonitorSplit(labels);
         using var scope = torch.NewDisposeScope();
         Tensor embeddings;
         using (torch.no_grad()) embeddings = method.Encoder.EmbedAll(monitor);
@@ -144,6 +143,24 @@ public sealed class PretrainingLoopTests(ITestOutputHelper output) : IDisposable
         double recomputed = KnnClassifier.Accuracy(Rows(voters), voterLabels, Rows(queries), queryLabels, options.KnnNeighbors);
         _output.WriteLine($"kNN monitor {result.History[^1].MonitorAccuracy:P1}, recomputed {recomputed:P1}");
         Assert.InRange(Math.Abs(result.History[^1].MonitorAccuracy!.Value - recomputed), 0, 1.0 / queries.Length + 1e-9);
+    }
+
+    [Fact]
+    public void TheMonitorSplitsEachClassBetweenReferenceAndQueriesWhateverTheRowOrder()
+    {
+        // Classes cycling 0, 1, 0, 1 (a file sorted round-robin): alternating over all rows put every 0 among the
+        // references and every 1 among the queries, so no query had a reference of its class (0% on any encoder).
+        int[] cycling = [0, 1, 0, 1, 0, 1, 0, 1, -1, 0, 1];
+        var (reference, queries) = SslPretrainer.MonitorSplit(cycling);
+        Assert.Equal([0, 1, 4, 5, 9, 10], reference);
+        Assert.Equal([2, 3, 6, 7], queries);
+        Assert.Equal(cycling.Where(l => l >= 0).Distinct().Order(), queries.Select(i => cycling[i]).Distinct().Order());
+        Assert.Equal(cycling.Where(l => l >= 0).Distinct().Order(), reference.Select(i => cycling[i]).Distinct().Order());
+        // Sorted by class: each class still on both sides; an unlabeled row (-1) on neither.
+        int[] sorted = [0, 0, 0, 0, 1, 1, 1, -1];
+        (reference, queries) = SslPretrainer.MonitorSplit(sorted);
+        Assert.Equal([0, 2, 4, 6], reference);
+        Assert.Equal([1, 3, 5], queries);
     }
 
     [Fact]
