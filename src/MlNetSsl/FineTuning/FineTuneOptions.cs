@@ -100,7 +100,8 @@ public sealed class FineTuneOptions
     /// <summary>
     /// Unlabeled rows for <see cref="SemiSupervised"/>, <see cref="PseudoLabelThreshold"/> and <see cref="Distill"/>
     /// (their labels, if any, are never trained on; they only feed the pseudo-label accuracy diagnostic). Rows of the
-    /// labeled data with label -1 join them. Default null.
+    /// labeled data with label -1 join them. Default null. For <see cref="FineTuner.Train"/>; the ML.NET trainer
+    /// (<c>SelfSupervisedFineTune</c>) refuses it and takes an <c>unlabeledData</c> IDataView instead.
     /// </summary>
     public SslTensorDataset? UnlabeledRows { get; set; }
 

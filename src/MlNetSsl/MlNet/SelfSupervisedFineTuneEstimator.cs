@@ -22,6 +22,8 @@ public static class SelfSupervisedFineTuneCatalog
     /// <param name="labelColumnName">A key-typed label column (use <c>Conversion.MapValueToKey</c>); missing keys are unlabeled rows.</param>
     /// <param name="configure">Changes the fine-tuning settings.</param>
     /// <param name="unlabeledData">More unlabeled rows, with the pretrained stage's input column; null for none.</param>
+    /// <exception cref="ArgumentException"><paramref name="configure"/> set an invalid option, or set
+    /// <see cref="FineTuneOptions.UnlabeledRows"/> (pass <paramref name="unlabeledData"/> instead).</exception>
     public static SelfSupervisedFineTuneEstimator SelfSupervisedFineTune(this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog,
         SelfSupervisedTransformer pretrained, string labelColumnName = "Label", Action<FineTuneOptions>? configure = null,
         IDataView? unlabeledData = null)
@@ -31,6 +33,12 @@ public static class SelfSupervisedFineTuneCatalog
         var options = new FineTuneOptions();
         configure?.Invoke(options);
         options.Validate();
+        // The engine's tensor rows would skip the stage's input standardization (tabular and series), and the
+        // estimator would then ignore unlabeledData: in ML.NET the unlabeled rows come as an IDataView.
+        if (options.UnlabeledRows is not null)
+            throw new ArgumentException("FineTuneOptions.UnlabeledRows is the engine's (FineTuner.Train) way to pass unlabeled rows; in this ML.NET " +
+                "trainer pass them as an IDataView in unlabeledData (or leave their labels missing in the data), so they are read and standardized " +
+                "as the stage reads its input.", nameof(configure));
         return new SelfSupervisedFineTuneEstimator(CatalogUtils.GetEnvironment(catalog), pretrained, labelColumnName, options, unlabeledData);
     }
 }
@@ -117,7 +125,7 @@ public sealed class SelfSupervisedFineTuneEstimator : IEstimator<SelfSupervisedF
         SslTensorDataset? unlabeled = null;
         try
         {
-            if (_unlabeledData is { } extra && options.UnlabeledRows is null)
+            if (_unlabeledData is { } extra)
             {
                 var extraReader = _pretrained.CheckInput(extra.Schema);
                 var (extraRaw, _) = DataViewRows.ReadAll(extra, extraReader, null, options.CancellationToken);

@@ -284,6 +284,19 @@ public sealed class BadInputMatrixTests : IDisposable
     }
 
     [Fact]
+    public void TheEnginesUnlabeledRowsOptionIsRefusedByTheMlNetTrainerWhichNamesUnlabeledData()
+    {
+        // Set in configure, the engine's tensor rows would skip the stage's standardization and unlabeledData was ignored.
+        var data = _ml.Transforms.Conversion.MapValueToKey("LabelKey", "Label").Fit(Higgs(64)).Transform(Higgs(64));
+        using var stage = _ml.Transforms.SelfSupervised("E", "Features", SslMethod.Scarf, Quick).Fit(data);
+        using var rows = new SslTensorDataset(TorchSharp.torch.zeros(8, 28), SslInputShape.Tabular(28));
+        var error = Assert.Throws<ArgumentException>(() => _ml.MulticlassClassification.Trainers.SelfSupervisedFineTune(stage, "LabelKey",
+            o => o.UnlabeledRows = rows));
+        Assert.Contains("FineTuneOptions.UnlabeledRows", error.Message, StringComparison.Ordinal);
+        Assert.Contains("unlabeledData", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void FineTuningFromADisposedStageThrowsObjectDisposed()
     {
         var data = _ml.Transforms.Conversion.MapValueToKey("LabelKey", "Label").Fit(Higgs(64)).Transform(Higgs(64));
