@@ -186,7 +186,8 @@ public sealed class SslExperiment
     }
 
     /// <summary>Caps every trial segment's time, with a time budget, at <paramref name="fractionOfRemainingBudget"/> of the
-    /// budget left when it starts: a segment over its cap fails with a <see cref="TimeoutException"/> and the search goes on,
+    /// budget left when it starts: a segment over its cap is stopped, recorded as <see cref="TrialStatus.TimedOut"/> (its
+    /// runner throws a <see cref="TimeoutException"/>) and the search goes on,
     /// so one slow configuration cannot take the rest of the budget. The portfolio's entries (<see cref="SetPortfolio"/>),
     /// learned to be worth their time, are stopped only by the budget itself, and so is every segment once the cap would be
     /// under 3 s (in the budget's last seconds). Default 0.5; 1 caps only at the budget itself.</summary>
@@ -482,7 +483,7 @@ public sealed class SslExperiment
             });
             string metricDescription = objective.Kind == SslObjectiveKind.LabelFree ? "" : $"metric={_metric},repeats={repetitions.Count},";
             string description = string.Create(CultureInfo.InvariantCulture,
-                $"SelfSupervised(input={_inputColumnName},{shape},label={_labelColumnName},{objective.Name},{metricDescription}folds used={foldCount},fine-tune folds={fineTuneFolds}," +
+                $"SelfSupervised(input={_inputColumnName},{CheckpointText(shape)},label={_labelColumnName},{objective.Name},{metricDescription}folds used={foldCount},fine-tune folds={fineTuneFolds}," +
                 $"rows={dataset.RowCount},labeled={dataset.LabeledCount},data={dataset.ContentHash()},pretraining seed={pretrainingSeed})");
 
             // The budget covers the refit: the search leaves the time the refit of the trial it would choose now should take.
@@ -832,6 +833,11 @@ public sealed class SslExperiment
             ? $"RawAndSelfSupervised(raw input + {pretrained}) -> {downstream}"
             : $"{pretrained} -> {downstream}";
     }
+
+    /// <summary>The shape as the record's generated text ("SslInputShape { Kind = Image, Channels = 3, ... }"), which
+    /// checkpoints recorded in the experiment's description before the shape's ToString said it in words: they keep resuming.</summary>
+    internal static string CheckpointText(SslInputShape shape) => FormattableString.Invariant(
+        $"SslInputShape {{ Kind = {shape.Kind}, Channels = {shape.Channels}, Height = {shape.Height}, Width = {shape.Width}, Features = {shape.Features}, Length = {shape.Length}, Size = {shape.Size} }}");
 
     private static IReadOnlyList<object> Choices(SearchSpace space, string name) =>
         space.HasOption(name) && space[name] is ChoiceOption choice ? choice.Choices : [];

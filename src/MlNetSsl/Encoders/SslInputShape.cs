@@ -25,6 +25,21 @@ public sealed record SslInputShape(SslInputKind Kind, int Channels, int Height, 
     /// <summary>Values per row.</summary>
     public int Size => Channels * Height * Width;
 
+    /// <summary>The shape in words for messages: "Image 3x32x32 (channels x height x width)", "Tabular, 28 features",
+    /// "Series, 6 channel(s) x 100 steps".</summary>
+    public override string ToString() => Kind switch
+    {
+        SslInputKind.Image => FormattableString.Invariant($"Image {Channels}x{Height}x{Width} (channels x height x width)"),
+        SslInputKind.Tabular => FormattableString.Invariant($"Tabular, {Width} features"),
+        SslInputKind.Series => FormattableString.Invariant($"Series, {Channels} channel(s) x {Width} steps"),
+        _ => FormattableString.Invariant($"{Kind} {Channels}x{Height}x{Width}"),
+    };
+
+    /// <summary>The record's generated text ("SslInputShape { Kind = Image, Channels = 3, ... }"), which pretraining
+    /// checkpoints hashed into their fingerprint before <see cref="ToString"/> said the shape in words: they keep resuming.</summary>
+    internal string RecordText() => FormattableString.Invariant(
+        $"SslInputShape {{ Kind = {Kind}, Channels = {Channels}, Height = {Height}, Width = {Width}, Features = {Features}, Length = {Length}, Size = {Size} }}");
+
     /// <summary>The tensor shape of a batch of <paramref name="batchSize"/> rows.</summary>
     public long[] BatchShape(long batchSize) => Kind switch
     {

@@ -297,7 +297,7 @@ public static class SslPretrainer
     {
         var text = new StringBuilder()
             .Append(method.MethodName).Append('|').Append(method.Encoder.Kind).Append('|').Append(Number(method.Encoder.EmbeddingSize))
-            .Append('|').Append(data.Shape).Append('|').Append(Number(data.Count)).Append('|').Append(data.ContentHash())
+            .Append('|').Append(data.Shape.RecordText()).Append('|').Append(Number(data.Count)).Append('|').Append(data.ContentHash())
             .Append('|').Append(policy.ToJson())
             .Append('|').Append(Number(options.ResolvedScheduleEpochs)).Append('|').Append(Number(batchSize)).Append('|').Append(Number(options.LearningRate))
             .Append('|').Append(options.Optimizer).Append('|').Append(Number(options.WeightDecay)).Append('|').Append(Number(options.Momentum))

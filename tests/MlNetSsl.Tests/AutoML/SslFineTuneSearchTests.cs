@@ -68,6 +68,17 @@ public sealed class SslFineTuneSearchTests : IDisposable
     }
 
     [Fact]
+    public void ShapesReadInWordsWhileCheckpointsKeepTheRecordText()
+    {
+        Assert.Equal("Image 3x32x32 (channels x height x width)", SslInputShape.Image(3, 32, 32).ToString());
+        Assert.Equal("Tabular, 28 features", SslInputShape.Tabular(28).ToString());
+        Assert.Equal("Series, 6 channel(s) x 100 steps", SslInputShape.Series(6, 100).ToString());
+        // What the compiler-generated record text was, and so what experiment checkpoints hold in their description.
+        Assert.Equal("SslInputShape { Kind = Image, Channels = 3, Height = 32, Width = 32, Features = 32, Length = 32, Size = 3072 }",
+            SslExperiment.CheckpointText(SslInputShape.Image(3, 32, 32)));
+    }
+
+    [Fact]
     public void FineTuningChoicesTheLabelsCannotSupportAreLeftOutWithANote()
     {
         var ml = new MLContext(seed: 1);
