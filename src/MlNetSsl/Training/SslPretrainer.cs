@@ -25,7 +25,7 @@ public sealed class SslPretrainingResult
     public required TimeSpan Duration { get; init; }
 
     /// <summary>Collapse warnings raised during the run, by epoch.</summary>
-    public IEnumerable<string> Warnings => History.Where(h => h.CollapseWarning is not null).Select(h => $"epoch {h.Epoch}: {h.CollapseWarning}");
+    public IReadOnlyList<string> Warnings => [.. History.Where(h => h.CollapseWarning is not null).Select(h => $"epoch {h.Epoch}: {h.CollapseWarning}")];
 }
 
 /// <summary>
