@@ -208,6 +208,17 @@ public sealed class SslPortfolioTests : IDisposable
         SslTrialMeasures[] twoRawMeasures = [Measure(0, SslFeatureSource.SelfSupervised, 0.03), Measure(1, SslFeatureSource.RawFeatures, 0.03),
             Measure(2, SslFeatureSource.RawFeatures, 0.03)];
         Assert.Equal(1, SslExperiment.SelectWithinOneStandardError(twoRaw, twoRawMeasures, maximize: true).Trial.TrialId);
+        // Two raw pipelines that tie exactly: the linear one stands, wherever the leaderboard put it.
+        SearchSpace ssl = SslSearchSpace.For(SslInputKind.Tabular);
+        TrialRecord Raw(int id, string trainer, double metric) => new(id, SslExperimentData.Configuration(ssl, ("Features", "RawFeatures"),
+            ("Downstream.Trainer", trainer)), TrialStatus.Completed, [new RungResult(null, metric, TimeSpan.FromSeconds(1))], TimeSpan.FromSeconds(1), null);
+        TrialRecord[] tie = [Raw(0, "LightGbm", 0.9868), Raw(1, "LinearProbe", 0.9868), Raw(2, "LightGbm", 0.95)];
+        SslTrialMeasures[] tieMeasures = [Measure(0, SslFeatureSource.RawFeatures, 0.01, null), Measure(1, SslFeatureSource.RawFeatures, 0.01, null),
+            Measure(2, SslFeatureSource.RawFeatures, 0.01, null)];
+        Assert.Equal(1, SslExperiment.SelectWithinOneStandardError(tie, tieMeasures, maximize: true).Trial.TrialId);
+        // A higher score still stands over the linear model.
+        tie = [Raw(0, "LightGbm", 0.9870), Raw(1, "LinearProbe", 0.9868), Raw(2, "LightGbm", 0.95)];
+        Assert.Equal(0, SslExperiment.SelectWithinOneStandardError(tie, tieMeasures, maximize: true).Trial.TrialId);
 
         // A raw trainer the tuner tuned, leading the portfolio's untuned one inside the error: the untuned one stands. Outside
         // the error the tuned one's lead counts.
