@@ -240,11 +240,12 @@ public static class SslPretrainer
         double rank = EmbeddingQuality.EffectiveRank(sample);
 
         double? accuracy = null;
-        if (monitor is not null)
+        // Without a class of two labeled rows there is no query to vote on: no figure rather than a NaN.
+        if (monitor is not null && MonitorSplit(monitor.Labels!) is { Queries.Length: > 0 } split)
         {
             Tensor embeddings = encoder.EmbedAll(monitor);
             int[] labels = monitor.Labels!;
-            var (reference, queries) = MonitorSplit(labels);
+            var (reference, queries) = split;
             Tensor Rows(int[] index) => embeddings.index_select(0, torch.tensor(index.Select(i => (long)i).ToArray()));
             accuracy = KnnClassifier.Accuracy(Rows(reference), reference.Select(i => labels[i]).ToArray(),
                 Rows(queries), queries.Select(i => labels[i]).ToArray(), options.KnnNeighbors);

@@ -48,7 +48,8 @@ public sealed record SslEpochRecord
     /// <summary>Learning rate at the end of the epoch.</summary>
     public double LearningRate { get; init; }
 
-    /// <summary>kNN accuracy of the embeddings on the labeled monitor rows; null without monitor data.</summary>
+    /// <summary>kNN accuracy of the embeddings on the labeled monitor rows (every other row of each class votes for the
+    /// rest); null without monitor data, or when no class has two labeled rows.</summary>
     public double? MonitorAccuracy { get; init; }
 
     /// <summary>

@@ -161,6 +161,8 @@ public sealed class PretrainingLoopTests(ITestOutputHelper output) : IDisposable
         (reference, queries) = SslPretrainer.MonitorSplit(sorted);
         Assert.Equal([0, 2, 4, 6], reference);
         Assert.Equal([1, 3, 5], queries);
+        // One labeled row per class: nothing to query (the epoch then records no monitor figure).
+        Assert.Empty(SslPretrainer.MonitorSplit([0, 1, 2, -1]).Queries);
     }
 
     [Fact]
