@@ -264,9 +264,8 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
         {
             int rows = unseenRows.Count;
             // The first ten: a test file read with the wrong label column has as many 'classes' as rows.
-            var unseen = unseenRows.Distinct().ToList();
-            string note = $"Test labels never seen in training count as errors: {string.Join(", ", unseen.Take(10).Select(l => $"'{l}'"))}" +
-                $"{(unseen.Count > 10 ? $" and {unseen.Count - 10:N0} more" : "")} ({rows:N0} {(rows == 1 ? "row" : "rows")}).";
+            string note = $"Test labels never seen in training count as errors: {FirstTen([.. unseenRows.Distinct().Select(l => $"'{l}'")], ", ")} " +
+                $"({rows:N0} {(rows == 1 ? "row" : "rows")}).";
             log.Always(note);
             _notes.Add(note);
         }

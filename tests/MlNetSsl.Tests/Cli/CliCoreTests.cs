@@ -226,6 +226,22 @@ public sealed class CliCoreTests : IDisposable
     }
 
     [Fact]
+    public void TestLabelsTheTrainingNeverSawAreListedUpToTen()
+    {
+        // 12 test rows of 12 classes the training rows lack (as a test file read with the wrong label column has): ten
+        // are quoted, the rest counted, and the rows counted.
+        string[] lines = File.ReadAllLines(BanknoteCsv());
+        string test = Path.Combine(_work, "unseen-test.csv");
+        File.WriteAllLines(test, [lines[0], .. lines.Skip(1).Where(l => !l.EndsWith(',')).Take(40),
+            .. lines.Skip(1).Where(l => !l.EndsWith(',')).Skip(40).Take(12).Select((l, i) => $"{l[..(l.LastIndexOf(',') + 1)]}x{i}")]);
+        var (code, stdout, stderr) = Run("classification", "--dataset", BanknoteCsv(), "--label-col", "class", "--test-dataset", test,
+            "--train-time", "5", "--max-trials", "1", "-o", Path.Combine(_work, "unseen"), "--name", "Unseen");
+        Assert.True(code == 0, $"exit {code}: {stderr}\n{stdout}");
+        Assert.Contains("Test labels never seen in training count as errors: 'x0', 'x1', 'x2', 'x3', 'x4', 'x5', 'x6', 'x7', 'x8', 'x9' and 2 more (12 rows).",
+            stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task WorkerJoinsTheTrainingCommandsSearchThroughSqliteStorage()
     {
         string csv = BanknoteCsv();
