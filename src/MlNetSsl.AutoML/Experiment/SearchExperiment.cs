@@ -26,6 +26,9 @@ public sealed class SearchExperiment
     private SslScheduler _scheduler = SslScheduler.None;
     private bool _maximize = true;
     private TimeSpan? _timeBudget;
+
+    /// <summary>The time budget set; null without one.</summary>
+    internal TimeSpan? TimeBudget => _timeBudget;
     private int? _maxTrials;
     private double? _memoryLimitMegabytes;
     private string? _checkpointFolder;

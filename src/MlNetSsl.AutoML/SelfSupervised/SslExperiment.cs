@@ -177,8 +177,12 @@ public sealed class SslExperiment
     /// (raw features, then a trainer on embeddings, then a trained network; ties: the cheapest, trial time plus the
     /// pretraining time it reused from the cache) whose metric is within one standard error (<see cref="SslTrialResult.MetricStandardError"/>)
     /// of the leaderboard's best, among trials measured at the best's fidelity or whose metric does not depend on it; so a
-    /// difference smaller than the cross-validation's noise does not buy a slower pipeline. False: the top of the
-    /// leaderboard.</summary>
+    /// difference smaller than the cross-validation's noise does not buy a slower pipeline. When the best is not on raw
+    /// features, the rule first takes a second look: the best, the best raw-feature trial and the trials within two
+    /// standard errors of the best are scored again on fold assignments the search did not use (encoders from the cache;
+    /// within a tenth of the time budget, which the search keeps for it), and the rule applies to those scores, so the
+    /// trial the search's folds happened to favour does not win on that luck alone (<see cref="SslExperimentResult.SelectionExplanation"/>
+    /// gives both scores). False: the top of the leaderboard.</summary>
     public SslExperiment SetOneStandardErrorRule(bool enabled = true)
     {
         _oneStandardErrorRule = enabled;
@@ -486,10 +490,24 @@ public sealed class SslExperiment
                 $"SelfSupervised(input={_inputColumnName},{CheckpointText(shape)},label={_labelColumnName},{objective.Name},{metricDescription}folds used={foldCount},fine-tune folds={fineTuneFolds}," +
                 $"rows={dataset.RowCount},labeled={dataset.LabeledCount},data={dataset.ContentHash()},pretraining seed={pretrainingSeed})");
 
-            // The budget covers the refit: the search leaves the time the refit of the trial it would choose now should take.
+            // The budget covers the second look and the refit: the search leaves the time they should take for the trial it
+            // would choose now.
             bool oneStandardError = _oneStandardErrorRule && objective.Kind == SslObjectiveKind.CrossValidatedAccuracy;
-            _search.SetTimeAfterSearch(leaderboard => leaderboard.Count == 0 || leaderboard[0].Metric is null ? TimeSpan.Zero
-                : runner.RefitTime(oneStandardError ? SelectWithinOneStandardError(leaderboard, runner.Measures, maximize, portfolioConfigurations).Trial : leaderboard[0]));
+            IReadOnlyList<(int[] FoldOfRow, int FoldCount)> secondLookFolds = oneStandardError
+                ? SslSecondLook.Assignments(dataset.LabeledKeys, objective.Folds, _seed, repetitions.Count) : [];
+            double secondLookShare = _search.TimeBudget is TimeSpan budget ? SslSecondLook.BudgetShare * budget.TotalSeconds : double.PositiveInfinity;
+            _search.SetTimeAfterSearch(leaderboard =>
+            {
+                if (leaderboard.Count == 0 || leaderboard[0].Metric is null) return TimeSpan.Zero;
+                if (!oneStandardError) return runner.RefitTime(leaderboard[0]);
+                IReadOnlyList<SslTrialMeasures> now = runner.Measures;
+                TrialRecord choice = SelectWithinOneStandardError(leaderboard, now, maximize, portfolioConfigurations).Trial;
+                TimeSpan secondLook = SslSecondLook.Pair(choice, leaderboard, now, maximize, portfolioConfigurations,
+                    t => runner.RescoreSeconds(t, secondLookFolds.Count), secondLookShare) is { } pair
+                    ? TimeSpan.FromSeconds((runner.RescoreSeconds(pair.Chosen, secondLookFolds.Count) ?? 0) + (runner.RescoreSeconds(pair.Raw, secondLookFolds.Count) ?? 0))
+                    : TimeSpan.Zero;
+                return runner.RefitTime(choice) + secondLook;
+            });
             SearchResult search = await _search
                 .SetSearchSpace(space)
                 .SetScheduler(_scheduler)
@@ -502,7 +520,7 @@ public sealed class SslExperiment
             cancellationToken.ThrowIfCancellationRequested();
             IReadOnlyList<SslTrialMeasures> measures = runner.LoadMeasures();
             (TrialRecord best, string selection) = oneStandardError
-                ? SelectWithinOneStandardError(search.Trials, measures, maximize, portfolioConfigurations)
+                ? ChooseWithSecondLook(search, runner, measures, maximize, portfolioConfigurations, secondLookFolds, notes, cancellationToken)
                 : (top, $"The top of the leaderboard, trial {top.TrialId}.");
             SslTrialParameters parameters = best.Parameters.AsType<SslTrialParameters>();
             // The label-free search leaves the downstream trainer out (nothing to tune it with); its refit uses settings for few labels.
@@ -540,6 +558,41 @@ public sealed class SslExperiment
         {
             if (temporaryRoot is not null) TryDeleteDirectory(temporaryRoot);
         }
+    }
+
+    /// <summary>
+    /// The one-standard-error rule, then, when it chose a pipeline with an encoder, a second look (<see cref="SslSecondLook"/>)
+    /// on <paramref name="folds"/> between that pipeline and the raw-feature one the rule prefers, within the share of the
+    /// budget the search kept for it (none when the search ran past its budget). A second look that fails leaves the
+    /// rule's choice, with a note.
+    /// </summary>
+    private (TrialRecord Trial, string Explanation) ChooseWithSecondLook(SearchResult search, SslTrialRunner runner, IReadOnlyList<SslTrialMeasures> measures,
+        bool maximize, IReadOnlySet<Parameters>? portfolio, IReadOnlyList<(int[] FoldOfRow, int FoldCount)> folds, List<string> notes,
+        CancellationToken cancellationToken)
+    {
+        (TrialRecord Trial, string Explanation) rule = SelectWithinOneStandardError(search.Trials, measures, maximize, portfolio);
+        // The search kept the look's time for the leader it had when it stopped; a last trial that took the lead changes the
+        // pair, so the look may use its whole share (a tenth of the budget at most past it) unless the budget is spent.
+        double allowance = _search.TimeBudget is TimeSpan budget
+            ? (search.Elapsed < budget ? SslSecondLook.BudgetShare * budget.TotalSeconds : 0)
+            : double.PositiveInfinity;
+        // The measures read back from the cache folder: with shared storage, other workers ran some of the trials.
+        if (SslSecondLook.Pair(rule.Trial, search.Trials, measures, maximize, portfolio, t => runner.RescoreSeconds(t, folds.Count, measures), allowance) is not { } pair)
+            return rule;
+        MetricEstimate chosenScore, rawScore;
+        try
+        {
+            chosenScore = runner.Rescore(pair.Chosen, folds, search.MaxFidelity, cancellationToken);
+            rawScore = runner.Rescore(pair.Raw, folds, search.MaxFidelity, cancellationToken);
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            notes.Add($"The second look (the chosen pipeline and the best raw-feature one scored again on other folds) failed, so the " +
+                $"one-standard-error rule's choice stands: {e.GetType().Name}: {e.Message}");
+            return rule;
+        }
+        (TrialRecord trial, string look) = SslSecondLook.Decide(pair, chosenScore, rawScore, measures, maximize, folds.Count);
+        return (trial, rule.Explanation + look);
     }
 
     /// <summary>The folds a fine-tuning trial trains: as set (at most all of them), or the fewest that hold out 200 labels.</summary>

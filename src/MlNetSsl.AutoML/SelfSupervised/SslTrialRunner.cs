@@ -247,14 +247,7 @@ internal sealed class SslTrialRunner : ITrialRunner
         }
         else if (_settings.Objective.Kind == SslObjectiveKind.CrossValidatedAccuracy)
         {
-            float[][] embeddings = stage.Transform(_settings.Dataset.LabeledView)
-                .GetColumn<VBuffer<float>>(SslDataset.FeatureColumn).Select(v => v.DenseValues().ToArray()).ToArray();
-            if (parameters.Features == SslFeatureSource.RawAndSelfSupervised)
-            {
-                float[][] raw = _settings.Dataset.RawFeatures();
-                embeddings = embeddings.Select((e, row) => (float[])[.. raw[row], .. e]).ToArray(); // the refit's Concatenate order
-            }
-            estimate = EvaluateVectors(ml, embeddings, parameters.Downstream, cancellationToken);
+            estimate = EvaluateVectors(ml, LabeledVectors(stage, parameters.Features), parameters.Downstream, cancellationToken);
         }
         if (_settings.Objective.Kind == SslObjectiveKind.LabelFree || _settings.RecordLabelFreeMeasures)
         {
@@ -302,17 +295,83 @@ internal sealed class SslTrialRunner : ITrialRunner
             return (Estimate(repetitions), null);
         });
 
-    /// <summary>The metric of a feature-vector trainer over every repetition of the cross-validation.</summary>
-    private MetricEstimate EvaluateVectors(MLContext ml, float[][] features, SslDownstreamParameters downstream, CancellationToken cancellationToken)
+    /// <summary>The metric of a feature-vector trainer over every repetition of the cross-validation (or of
+    /// <paramref name="assignments"/>).</summary>
+    private MetricEstimate EvaluateVectors(MLContext ml, float[][] features, SslDownstreamParameters downstream, CancellationToken cancellationToken,
+        IReadOnlyList<(int[] FoldOfRow, int FoldCount)>? assignments = null)
     {
         var repetitions = new List<IReadOnlyList<FoldPredictions>>();
-        foreach ((int[] foldOfRow, int foldCount) in _settings.Repetitions)
+        foreach ((int[] foldOfRow, int foldCount) in assignments ?? _settings.Repetitions)
         {
             cancellationToken.ThrowIfCancellationRequested();
             var folds = CrossValidation.BuildFolds(ml, features, _settings.Dataset.LabeledKeys, _settings.Dataset.ClassCount, foldOfRow, foldCount);
             repetitions.Add(CrossValidation.Predict(folds, () => Trainer(ml, downstream), cancellationToken));
         }
         return Estimate(repetitions);
+    }
+
+    /// <summary>The labeled rows' embeddings, after their raw features for <see cref="SslFeatureSource.RawAndSelfSupervised"/>
+    /// (the refit's Concatenate order).</summary>
+    private float[][] LabeledVectors(SelfSupervisedTransformer stage, SslFeatureSource features)
+    {
+        float[][] embeddings = stage.Transform(_settings.Dataset.LabeledView)
+            .GetColumn<VBuffer<float>>(SslDataset.FeatureColumn).Select(v => v.DenseValues().ToArray()).ToArray();
+        if (features != SslFeatureSource.RawAndSelfSupervised) return embeddings;
+        float[][] raw = _settings.Dataset.RawFeatures();
+        return embeddings.Select((e, row) => (float[])[.. raw[row], .. e]).ToArray();
+    }
+
+    /// <summary>
+    /// Scores a finished trial's pipeline again on other fold assignments of the labeled rows, with the encoder its trial
+    /// pretrained (from the cache: nothing is pretrained again). A network (fine-tuning, training from scratch) trains on the
+    /// first assignment's first <see cref="Settings.FineTuneFolds"/> folds, as its trial did; a trainer on vectors on every
+    /// fold of every assignment.
+    /// </summary>
+    internal MetricEstimate Rescore(TrialRecord trial, IReadOnlyList<(int[] FoldOfRow, int FoldCount)> assignments, int? maxFidelity,
+        CancellationToken cancellationToken)
+    {
+        SslTrialParameters parameters = trial.Parameters.AsType<SslTrialParameters>();
+        var ml = new MLContext(unchecked(_settings.PretrainingSeed + 7 * trial.TrialId));
+        using CancellationTokenRegistration stop = CrossValidation.CancelWith(ml, cancellationToken);
+        int seed = unchecked(_settings.PretrainingSeed + 13 * trial.TrialId);
+        (int[] firstFolds, int firstCount) = assignments[0];
+        switch (parameters.Features)
+        {
+            case SslFeatureSource.RawFeatures:
+                return EvaluateVectors(ml, _settings.Dataset.RawFeatures(), parameters.Downstream, cancellationToken, assignments);
+            case SslFeatureSource.SupervisedFromScratch:
+            {
+                using SelfSupervisedTransformer untrained = UntrainedStage(ml, parameters.Pretraining);
+                return Estimate([FineTuneCrossValidation.Predict(ml, untrained, _settings.Dataset, firstFolds, firstCount,
+                    AtFidelity(parameters.Downstream.ForTrainingFromScratch(), trial.Fidelity, maxFidelity), seed, cancellationToken,
+                    _settings.AllowCuda, _settings.FineTuneFolds)]);
+            }
+            default:
+            {
+                SelfSupervisedOptions options = PretrainingOptions(parameters.Pretraining, trial.Fidelity ?? parameters.Pretraining.Epochs, maxFidelity);
+                using SelfSupervisedTransformer stage = _cache.Pretrain(ml, _settings.Dataset.Data, options, CacheKey(trial.Parameters), cancellationToken).Transformer;
+                return parameters.Features == SslFeatureSource.SelfSupervised && parameters.Downstream.Trainer == DownstreamTrainer.FineTune
+                    ? Estimate([FineTuneCrossValidation.Predict(ml, stage, _settings.Dataset, firstFolds, firstCount,
+                        AtFidelity(parameters.Downstream, trial.Fidelity, maxFidelity), seed, cancellationToken, _settings.AllowCuda, _settings.FineTuneFolds)])
+                    : EvaluateVectors(ml, LabeledVectors(stage, parameters.Features), parameters.Downstream, cancellationToken, assignments);
+            }
+        }
+    }
+
+    /// <summary>What <see cref="Rescore"/> of <paramref name="trial"/> on <paramref name="assignments"/> fold assignments should
+    /// take: its trial's scoring time (past pretraining), per assignment for a trainer on vectors (a network trains one
+    /// assignment's folds), plus, for a pretrained encoder, one epoch's time for reading the rows again as the cache
+    /// restores it; null for a trial without measures (in <paramref name="recorded"/>, or this runner's).</summary>
+    internal double? RescoreSeconds(TrialRecord trial, int assignments, IReadOnlyList<SslTrialMeasures>? recorded = null)
+    {
+        if (SslExperiment.MeasuresOf(recorded ?? Measures, trial) is not { } measures) return null;
+        SslTrialParameters parameters = trial.Parameters.AsType<SslTrialParameters>();
+        bool network = parameters.Features == SslFeatureSource.SupervisedFromScratch
+            || (parameters.Features == SslFeatureSource.SelfSupervised && parameters.Downstream.Trainer == DownstreamTrainer.FineTune);
+        double perAssignment = measures.EvaluationSeconds / (network ? 1 : Math.Max(1, _settings.Repetitions.Count));
+        double restore = parameters.Features is SslFeatureSource.SelfSupervised or SslFeatureSource.RawAndSelfSupervised
+            ? measures.PretrainingSeconds / Math.Max(1, measures.PretrainingEpochsTrained) : 0;
+        return LengtheningCostMargin * (perAssignment * (network ? 1 : assignments) + restore);
     }
 
     /// <summary>The metric of fine-tuning. A network per fold is the cost of a whole trial, so fine-tuning runs the first

@@ -1,0 +1,63 @@
+using System.Globalization;
+
+namespace MlNetSsl.AutoML;
+
+/// <summary>
+/// The second look: when the one-standard-error rule chooses a pipeline with an encoder, that pipeline and the raw-feature
+/// pipeline the rule would choose among raw ones are scored again on fold assignments the search never used, and the raw
+/// one stands if it is within one standard error there. Every trial of the search was scored on the same folds, so the
+/// best of many SSL trials is partly the one those folds happened to favour (the winner's curse); on fresh folds that
+/// part of its lead is gone. The look only ever moves the choice to the raw pipeline: letting the fresh scores promote
+/// another SSL trial would pick the luckiest of a second noisy draw. Cheap: encoders come from the pretraining cache.
+/// </summary>
+internal static class SslSecondLook
+{
+    /// <summary>The share of the time budget a second look may use (and the search keeps for it).</summary>
+    internal const double BudgetShare = 0.1;
+
+    /// <summary>The fold assignments a second look scores on: as many as the cross-validation's repetitions, at least two
+    /// and at most five, drawn with seeds no repetition of the search used.</summary>
+    internal static IReadOnlyList<(int[] FoldOfRow, int FoldCount)> Assignments(IReadOnlyList<uint> labeledKeys, int folds, int seed, int repetitions) =>
+        Enumerable.Range(1, Math.Clamp(repetitions, 2, 5))
+            .Select(r => StratifiedFolds.Assign(labeledKeys, folds, unchecked(seed + 104_729 * r)))
+            .ToArray();
+
+    /// <summary>
+    /// The two pipelines a second look compares: <paramref name="chosen"/> (the rule's choice on the search's scores) and
+    /// the raw-feature trial the rule chooses among the raw ones; null when the choice is on raw features itself, has no
+    /// standard error, no raw trial has a metric, or the two do not fit in <paramref name="allowanceSeconds"/> by
+    /// <paramref name="cost"/>.
+    /// </summary>
+    internal static (TrialRecord Chosen, TrialRecord Raw)? Pair(TrialRecord chosen, IReadOnlyList<TrialRecord> leaderboard, IReadOnlyList<SslTrialMeasures> measures,
+        bool maximize, IReadOnlySet<Parameters>? portfolio, Func<TrialRecord, double?> cost, double allowanceSeconds)
+    {
+        SslTrialMeasures? chosenMeasures = SslExperiment.MeasuresOf(measures, chosen);
+        if (chosenMeasures is null || chosenMeasures.FeatureSource == SslFeatureSource.RawFeatures
+            || chosenMeasures.MetricStandardError is not double se || !(se >= 0) || chosen.Metric is null) return null;
+        TrialRecord[] raw = leaderboard.Where(t => t.Metric is not null
+            && SslExperiment.MeasuresOf(measures, t)?.FeatureSource == SslFeatureSource.RawFeatures).ToArray();
+        if (raw.Length == 0) return null;
+        TrialRecord rawChoice = SslExperiment.SelectWithinOneStandardError(raw, measures, maximize, portfolio).Trial;
+        return cost(chosen) is double a && cost(rawChoice) is double b && a + b <= allowanceSeconds ? (chosen, rawChoice) : null;
+    }
+
+    /// <summary>
+    /// The decision on the second look's scores: the raw pipeline when its score is within one standard error of the
+    /// chosen one's (the larger of that score's error and the error the search measured, so the look is never stricter
+    /// than the rule was), else the chosen one; and the sentence that explains it.
+    /// </summary>
+    internal static (TrialRecord Trial, string Explanation) Decide((TrialRecord Chosen, TrialRecord Raw) pair, MetricEstimate chosenScore,
+        MetricEstimate rawScore, IReadOnlyList<SslTrialMeasures> measures, bool maximize, int assignments)
+    {
+        double searchError = SslExperiment.MeasuresOf(measures, pair.Chosen)?.MetricStandardError ?? 0;
+        double se = Math.Max(searchError, double.IsFinite(chosenScore.StandardError) ? chosenScore.StandardError : 0);
+        bool rawStands = maximize ? rawScore.Value >= chosenScore.Value - se : rawScore.Value <= chosenScore.Value + se;
+        string figures = string.Create(CultureInfo.InvariantCulture,
+            $" Second look, on {assignments} fold assignments the search did not use: trial {pair.Chosen.TrialId} {pair.Chosen.Metric:0.####} -> " +
+            $"{chosenScore.Value:0.####} +/- {se:0.####}, raw-feature trial {pair.Raw.TrialId} {pair.Raw.Metric:0.####} -> {rawScore.Value:0.####}; ");
+        return rawStands
+            ? (pair.Raw, figures + string.Create(CultureInfo.InvariantCulture,
+                $"the raw-feature pipeline is within one standard error there, so it is chosen, trial {pair.Raw.TrialId} (the search's folds had favoured trial {pair.Chosen.TrialId})."))
+            : (pair.Chosen, figures + string.Create(CultureInfo.InvariantCulture, $"trial {pair.Chosen.TrialId}'s lead holds."));
+    }
+}

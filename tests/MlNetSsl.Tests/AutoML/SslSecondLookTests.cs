@@ -1,0 +1,131 @@
+using Microsoft.ML;
+using MlNetSsl.AutoML;
+using MlNetSsl.Tests.MlNet;
+using Xunit;
+
+namespace MlNetSsl.Tests.AutoML;
+
+/// <summary>The second look: the leading trials scored again on fold assignments the search did not use, before the
+/// one-standard-error rule chooses.</summary>
+public sealed class SslSecondLookTests
+{
+    private static readonly SearchSpace Space = new SearchSpace().WithNumeric("x", 0, 1);
+
+    private static TrialRecord Trial(int id, double metric, int? fidelity = 9) => new(id, Space.Default.With("x", id / 10.0), TrialStatus.Completed,
+        [new RungResult(fidelity, metric, TimeSpan.FromSeconds(1))], TimeSpan.FromSeconds(1), null);
+
+    private static SslTrialMeasures Measure(int id, SslFeatureSource source, double metric, double error, int? fidelity = 9) =>
+        new() { TrialId = id, Fidelity = fidelity, FeatureSource = source, Metric = metric, MetricStandardError = error };
+
+    [Fact]
+    public void ThePairIsTheRulesChoiceAndTheRawTrialTheRulePrefersWhenBothFitTheAllowance()
+    {
+        // Leaderboard (maximized): SSL 0.80 +/- 0.02, raw + SSL 0.78, raw 0.746 (tuned), raw 0.74 (the portfolio's, untuned).
+        TrialRecord best = Trial(0, 0.80), both = Trial(1, 0.78), tuned = Trial(2, 0.746), untuned = Trial(3, 0.74);
+        SslTrialMeasures[] measures =
+        [
+            Measure(0, SslFeatureSource.SelfSupervised, 0.80, 0.02), Measure(1, SslFeatureSource.RawAndSelfSupervised, 0.78, 0.02),
+            Measure(2, SslFeatureSource.RawFeatures, 0.746, 0.03), Measure(3, SslFeatureSource.RawFeatures, 0.74, 0.03),
+        ];
+        TrialRecord[] board = [best, both, tuned, untuned];
+        double? Cost(TrialRecord t) => t.TrialId == 0 ? 4 : 1;
+
+        Assert.Equal((best, tuned), SslSecondLook.Pair(best, board, measures, maximize: true, portfolio: null, Cost, double.PositiveInfinity));
+        // The raw trial is the one the rule itself prefers among raw ones: the portfolio's untuned settings within the error.
+        var portfolio = new HashSet<Parameters> { SslSearchSpace.WithoutEpochs(untuned.Parameters) };
+        Assert.Equal((best, untuned), SslSecondLook.Pair(best, board, measures, maximize: true, portfolio, Cost, double.PositiveInfinity));
+        // Both must fit the allowance (4 + 1 s).
+        Assert.NotNull(SslSecondLook.Pair(best, board, measures, maximize: true, portfolio: null, Cost, allowanceSeconds: 5));
+        Assert.Null(SslSecondLook.Pair(best, board, measures, maximize: true, portfolio: null, Cost, allowanceSeconds: 4.9));
+        Assert.Null(SslSecondLook.Pair(best, board, measures, maximize: true, portfolio: null, t => t.TrialId == 2 ? null : 1, double.PositiveInfinity));
+        // No second look for a raw choice, without a raw trial, or without a standard error.
+        Assert.Null(SslSecondLook.Pair(tuned, board, measures, maximize: true, portfolio: null, Cost, double.PositiveInfinity));
+        Assert.Null(SslSecondLook.Pair(best, [best, both], measures, maximize: true, portfolio: null, Cost, double.PositiveInfinity));
+        SslTrialMeasures[] noError = [Measure(0, SslFeatureSource.SelfSupervised, 0.80, double.NaN), .. measures.Skip(1)];
+        Assert.Null(SslSecondLook.Pair(best, board, noError, maximize: true, portfolio: null, Cost, double.PositiveInfinity));
+    }
+
+    [Fact]
+    public void TheRawPipelineStandsWhenTheSecondLookPutsItWithinOneStandardError()
+    {
+        // As on the 61-feature one-hot proxy table: an SSL pipeline chosen at 0.801 +/- 0.020 on the search's folds, raw
+        // L-BFGS at 0.746, outside one standard error.
+        TrialRecord ssl = Trial(16, 0.801), raw = Trial(0, 0.746);
+        SslTrialMeasures[] measures = [Measure(16, SslFeatureSource.SelfSupervised, 0.801, 0.020), Measure(0, SslFeatureSource.RawFeatures, 0.746, 0.035)];
+        Assert.Equal(16, SslExperiment.SelectWithinOneStandardError([ssl, raw], measures, maximize: true).Trial.TrialId);
+
+        // On fresh folds the lead shrinks inside the error: the raw pipeline stands, as the search recorded it.
+        (TrialRecord chosen, string why) = SslSecondLook.Decide((ssl, raw), new MetricEstimate(0.762, 0.05, 0.015, [0.7, 0.8], 0.762),
+            new MetricEstimate(0.751, 0.07, 0.031, [0.7, 0.8], 0.751), measures, maximize: true, assignments: 2);
+        Assert.Same(raw, chosen);
+        Assert.Equal(0.746, chosen.Metric);
+        // The width is the larger of the two errors: the search's 0.020 here, not the fresh 0.015.
+        Assert.Contains("Second look, on 2 fold assignments the search did not use: trial 16 0.801 -> 0.762 +/- 0.02, raw-feature trial 0 0.746 -> 0.751; " +
+            "the raw-feature pipeline is within one standard error there, so it is chosen, trial 0", why, StringComparison.Ordinal);
+        // 0.745 is within 0.02 of 0.762 only by the search's error: the fresh error alone (0.015) would keep the SSL pipeline.
+        Assert.Same(raw, SslSecondLook.Decide((ssl, raw), new MetricEstimate(0.762, 0.05, 0.015, [0.7, 0.8], 0.762),
+            new MetricEstimate(0.745, 0.07, 0.031, [0.7, 0.8], 0.745), measures, maximize: true, assignments: 2).Trial);
+
+        // A lead that holds on fresh folds stands.
+        (TrialRecord kept, string keptWhy) = SslSecondLook.Decide((ssl, raw), new MetricEstimate(0.80, 0.05, 0.02, [0.75, 0.85], 0.80),
+            new MetricEstimate(0.75, 0.07, 0.03, [0.7, 0.8], 0.75), measures, maximize: true, assignments: 2);
+        Assert.Same(ssl, kept);
+        Assert.EndsWith("trial 16's lead holds.", keptWhy, StringComparison.Ordinal);
+
+        // Minimized (log-loss): within one error above.
+        Assert.Same(raw, SslSecondLook.Decide((ssl, raw), new MetricEstimate(0.50, 0.05, 0.03, [0.45, 0.55], 0.8),
+            new MetricEstimate(0.52, 0.05, 0.03, [0.5, 0.54], 0.8), measures, maximize: false, assignments: 2).Trial);
+        Assert.Same(ssl, SslSecondLook.Decide((ssl, raw), new MetricEstimate(0.50, 0.05, 0.03, [0.45, 0.55], 0.8),
+            new MetricEstimate(0.56, 0.05, 0.03, [0.5, 0.54], 0.8), measures, maximize: false, assignments: 2).Trial);
+    }
+
+    [Fact]
+    public async Task ARescoreOnTheSearchsOwnFoldsRepeatsTheTrialsMetricAndOtherFoldsScoreAgain()
+    {
+        // Real HIGGS rows, one in three labeled: a pretrained probe and raw L-BFGS run as trials, then scored again.
+        var ml = new MLContext(1);
+        HiggsRow[] rows = SslExperimentData.HiggsWithHiddenLabels(240, labeledEvery: 3);
+        SslDataset dataset = SslDataset.Read(ml, ml.Data.LoadFromEnumerable(rows), "Features", "Label", SslInputShape.Tabular(28));
+        var (foldOfRow, foldCount) = StratifiedFolds.Assign(dataset.LabeledKeys, 5, seed: 1);
+        string root = Directory.CreateTempSubdirectory("mlnetssl-second-look-").FullName;
+        try
+        {
+            var settings = new SslTrialRunner.Settings(dataset, SslObjective.CrossValidatedAccuracy(5), foldOfRow, foldCount, PretrainingSeed: 2, root,
+                RecordLabelFreeMeasures: false);
+            var runner = new SslTrialRunner(settings);
+            SslSearchSpace space = SslSearchSpace.For(SslInputKind.Tabular);
+            Parameters probe = SslExperimentData.Configuration(space, ("Pretraining.Epochs", 2), ("Pretraining.EmbeddingSize", 64));
+            Parameters rawLbfgs = SslExperimentData.Configuration(space, ("Features", "RawFeatures"));
+            var scores = new List<(TrialRecord Trial, double Metric)>();
+            foreach ((int id, Parameters parameters) in new[] { (0, probe), (1, rawLbfgs) })
+            {
+                string state = Directory.CreateDirectory(Path.Combine(root, $"state-{id}")).FullName;
+                double metric = await runner.RunAsync(new TrialRequest(id, parameters, null, null, null, state, root, 1), CancellationToken.None);
+                scores.Add((new TrialRecord(id, parameters, TrialStatus.Completed, [new RungResult(null, metric, TimeSpan.FromSeconds(1))],
+                    TimeSpan.FromSeconds(1), null), metric));
+            }
+            string[] snapshots = Directory.GetDirectories(root, "epoch-*", SearchOption.AllDirectories);
+            Assert.Single(snapshots);
+
+            var fresh = SslSecondLook.Assignments(dataset.LabeledKeys, 5, seed: 0, repetitions: 1);
+            Assert.Equal(2, fresh.Count);
+            Assert.NotEqual(foldOfRow, fresh[0].FoldOfRow);
+            Assert.NotEqual(fresh[0].FoldOfRow, fresh[1].FoldOfRow);
+            foreach ((TrialRecord trial, double metric) in scores)
+            {
+                // The search's own folds give the trial's metric back: the same encoder (from the cache) and trainer.
+                Assert.Equal(metric, runner.Rescore(trial, settings.Repetitions, maxFidelity: null, CancellationToken.None).Value, 12);
+                MetricEstimate again = runner.Rescore(trial, fresh, maxFidelity: null, CancellationToken.None);
+                Assert.InRange(again.Value, 0.3, 1.0);
+                Assert.Equal(2 * 5, again.FoldValues.Length);
+                Assert.True(runner.RescoreSeconds(trial, fresh.Count) > 0);
+            }
+            // Nothing was pretrained again.
+            Assert.Equal(snapshots, Directory.GetDirectories(root, "epoch-*", SearchOption.AllDirectories));
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+}
