@@ -1,0 +1,219 @@
+using System.Globalization;
+
+namespace MlNetSsl;
+
+/// <summary>
+/// A time-series classification file in the UEA/UCR archives' <c>.ts</c> text format (sktime's), read whole into memory.
+/// </summary>
+/// <remarks>
+/// <para>The format: comment lines start with <c>#</c>; header lines start with <c>@</c> (<c>@problemName</c>,
+/// <c>@univariate</c>, <c>@dimensions</c>, <c>@equalLength</c>, <c>@seriesLength</c>, <c>@classLabel</c>, ...) and end
+/// with <c>@data</c>; below it each line is one series: its channels separated by <c>:</c>, the values of a channel by
+/// <c>,</c>, and the class last. <c>@classLabel false</c> means the lines hold channels only.</para>
+/// <para>The lines decide, not the header: a header that contradicts them (a channel count, a length) or a directive
+/// that is not one, and classes that the <c>@classLabel</c> list does not declare, are read all the same and described
+/// in <see cref="Notes"/>. Series may differ in length from each other (<c>@equalLength false</c>); the channels of one
+/// series may not.</para>
+/// <para>A missing value (<c>?</c>, an empty cell, <c>NA</c>, <c>N/A</c>, <c>NaN</c> or <c>null</c>) takes the value
+/// before it in its channel, the channel's first known value at its start, as
+/// <see cref="ResampleSeriesCatalog.ResampleSeries(Microsoft.ML.TransformsCatalog, string, string, int, int)"/> fills a
+/// NaN; <see cref="MissingValueCounts"/> and a note count them.</para>
+/// <para>This type does not depend on ML.NET; <c>mlContext.Data.LoadFromTsFile</c> (<see cref="TsFileCatalog"/>) turns
+/// a file into an <c>IDataView</c>.</para>
+/// </remarks>
+/// <example><code>
+/// TsFile train = TsFile.Read("BasicMotions_TRAIN.ts");
+/// foreach (string note in train.Notes) Console.WriteLine(note);
+/// IDataView data = mlContext.Data.LoadFromTsFile(train);
+/// var pipeline = mlContext.Transforms.SelfSupervised("Embedding", "Features", SslMethod.SimClr,
+///     o => o.SeriesChannels = train.Channels);
+/// </code></example>
+public sealed class TsFile
+{
+    // The markers a value or a label may be missing with (any case); the same as the CLI's CSV reading takes.
+    private static readonly HashSet<string> MissingMarkers = new(StringComparer.OrdinalIgnoreCase) { "", "?", "NA", "N/A", "NaN", "null" };
+
+    private TsFile(string path, int channels, List<float[]> series, List<string> labels, List<int> lengths, List<int> lines, List<int> missing,
+        List<string> notes)
+    {
+        Path = path;
+        Channels = channels;
+        Series = series.AsReadOnly();
+        Labels = labels.AsReadOnly();
+        Lengths = lengths.AsReadOnly();
+        LineNumbers = lines.AsReadOnly();
+        MissingValueCounts = missing.AsReadOnly();
+        Notes = notes.AsReadOnly();
+    }
+
+    /// <summary>The file read, as given to <see cref="Read"/>.</summary>
+    public string Path { get; }
+
+    /// <summary>Channels per series, the same for every series (at least 1). Give it to
+    /// <see cref="SelfSupervisedOptions.SeriesChannels"/> and to <c>ResampleSeries</c>.</summary>
+    public int Channels { get; }
+
+    /// <summary>The series in file order, each one array of <see cref="Channels"/> x its length values, channel after
+    /// channel (the layout <see cref="SelfSupervisedOptions.SeriesChannels"/> expects). Missing values are filled.</summary>
+    public IReadOnlyList<float[]> Series { get; }
+
+    /// <summary>The class of each series, trimmed; empty when the line has no class (<c>@classLabel false</c>) or a
+    /// missing one (<c>?</c>, <c>NA</c>, ...), which is how ML.NET's <c>MapValueToKey</c> and the self-supervised stage
+    /// mark an unlabeled row.</summary>
+    public IReadOnlyList<string> Labels { get; }
+
+    /// <summary>The steps per channel of each series (its value count divided by <see cref="Channels"/>).</summary>
+    public IReadOnlyList<int> Lengths { get; }
+
+    /// <summary>The 1-based line of the file that holds each series, to name it in messages.</summary>
+    public IReadOnlyList<int> LineNumbers { get; }
+
+    /// <summary>How many missing values each series held (all of them filled, see the remarks of <see cref="TsFile"/>);
+    /// 0 for a complete series.</summary>
+    public IReadOnlyList<int> MissingValueCounts { get; }
+
+    /// <summary>
+    /// What the reading found worth saying, one sentence each, each starting with <see cref="Path"/>: header lines that
+    /// are not <c>.ts</c> directives, a header that contradicts the lines (channel count, length), classes that are not in
+    /// the <c>@classLabel</c> list, and, last when there were any, how many missing values were filled. Empty when there
+    /// is nothing to say.
+    /// </summary>
+    public IReadOnlyList<string> Notes { get; }
+
+    /// <summary>Reads a <c>.ts</c> file whole; see the remarks of <see cref="TsFile"/> for the format.</summary>
+    /// <param name="path">The file (UTF-8 or ASCII).</param>
+    /// <returns>Every series of the file; nothing is returned for a file with an error.</returns>
+    /// <exception cref="ArgumentException"><paramref name="path"/> is null or empty.</exception>
+    /// <exception cref="FileNotFoundException">The file does not exist (other <see cref="IOException"/>s and
+    /// <see cref="UnauthorizedAccessException"/> as <see cref="File.ReadLines(string)"/> raises them).</exception>
+    /// <exception cref="InvalidDataException">The file is not a readable <c>.ts</c> classification file; the message names
+    /// the file, the line and what to change for data before <c>@data</c>, <c>@targetLabel true</c> (regression) or
+    /// <c>@timeStamps true</c>, a line with another channel count than the first or with channels of different lengths,
+    /// a value that is not a number or is infinite as a 32-bit float, a channel whose values are all missing; it names
+    /// the file for a file with no <c>@data</c> line or no series.</exception>
+    public static TsFile Read(string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        var header = new TsHeader();
+        var series = new List<float[]>();
+        var labels = new List<string>();
+        var lines = new List<int>();
+        var missing = new List<int>();
+        bool inData = false, labeled = true;
+        HashSet<string>? declared = null;
+        var undeclared = new Dictionary<string, int>(StringComparer.Ordinal);
+        int channels = 0, lineNumber = 0;
+        foreach (string raw in File.ReadLines(path))
+        {
+            lineNumber++;
+            string line = raw.Trim();
+            if (line.Length == 0 || line.StartsWith('#')) continue;
+            if (line.StartsWith('@'))
+            {
+                if (line.StartsWith("@data", StringComparison.OrdinalIgnoreCase)) inData = true;
+                // "@classLabel false": the lines hold channels only, no class after the last ':'.
+                else if (line.StartsWith("@classLabel", StringComparison.OrdinalIgnoreCase))
+                {
+                    string[] words = line["@classLabel".Length..].Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+                    labeled = words.Length == 0 || !words[0].Equals("false", StringComparison.OrdinalIgnoreCase);
+                    if (labeled && words.Length > 1) declared = new HashSet<string>(words[1..], StringComparer.Ordinal);
+                }
+                // sktime's regression files: a number to predict after the last ':', which would be taken for classes.
+                else if (DirectiveIsTrue(line, "@targetLabel"))
+                    throw Error(path, lineNumber, "'@targetLabel true' marks a regression file (a number to predict); " +
+                        "series are read with classes: put the target into a few ranges as class labels under '@classLabel true ...' first.");
+                // "(time,value)" pairs instead of values: the UEA/UCR classification archives do not use them.
+                else if (DirectiveIsTrue(line, "@timeStamps"))
+                    throw Error(path, lineNumber, "'@timeStamps true' (values written as (time,value) pairs) is not read; " +
+                        "write the values alone in time order (@timeStamps false), resampled to regular steps if they are not.");
+                else header.Read(line, lineNumber);
+                continue;
+            }
+            if (!inData) throw Error(path, lineNumber, "data before the '@data' line; a .ts file lists its header lines (@...) first.");
+            string[] parts = line.Split(':');
+            if (labeled && parts.Length < 2)
+                throw Error(path, lineNumber, "expected channels separated by ':' and the class last (a file without classes says '@classLabel false' in its header).");
+            int lineChannels = labeled ? parts.Length - 1 : parts.Length;
+            if (channels == 0) channels = lineChannels;
+            else if (lineChannels != channels)
+                throw Error(path, lineNumber, $"{lineChannels} channel(s) where earlier lines have {channels}; every series needs the same channels.");
+            float[][] values = new float[lineChannels][];
+            int filled = 0;
+            for (int c = 0; c < lineChannels; c++) values[c] = ParseChannel(parts[c], path, lineNumber, ref filled);
+            if (values.Any(v => v.Length != values[0].Length))
+                throw Error(path, lineNumber, $"its channels differ in length ({string.Join(", ", values.Select(v => v.Length))}); " +
+                    "the channels of one series must have the same length.");
+            string label = labeled ? parts[^1].Trim() : "";
+            if (MissingMarkers.Contains(label)) label = "";
+            if (declared is not null && label.Length > 0 && !declared.Contains(label)) undeclared.TryAdd(label, lineNumber);
+            series.Add(values.Length == 1 ? values[0] : [.. values.SelectMany(v => v)]);
+            labels.Add(label);
+            lines.Add(lineNumber);
+            missing.Add(filled);
+        }
+        if (!inData) throw new InvalidDataException($"{path}: no '@data' line; is this a UEA/UCR .ts file?");
+        if (series.Count == 0)
+            throw new InvalidDataException($"{path}: no series in the file; a .ts file lists one series per line below its '@data' line.");
+
+        var lengths = series.Select(s => s.Length / channels).ToList();
+        // The data decide; a header that says otherwise (an export that went wrong, a typo) is pointed out.
+        var notes = header.Contradictions(path, channels, lengths).ToList();
+        // sktime refuses such files; the classes are kept all the same here, but a typo in a label shows this way.
+        if (undeclared.Count > 0)
+            notes.Add($"{path}: class(es) {string.Join(", ", undeclared.Take(5).Select(u => $"'{u.Key}' (line {u.Value})"))}" +
+                $"{(undeclared.Count > 5 ? $" and {undeclared.Count - 5} more" : "")} are not in its @classLabel list ({string.Join(" ", declared!)}); " +
+                "they are learned as classes all the same.");
+        if (MissingNote(path, lines, missing) is { } filledNote) notes.Add(filledNote);
+        return new TsFile(path, channels, series, labels, lengths, lines, missing, notes);
+    }
+
+    private static InvalidDataException Error(string path, int line, string message) => new($"{path} line {line}: {message}");
+
+    // A .ts header line "<directive> true" (any case, any spacing).
+    private static bool DirectiveIsTrue(string line, string directive) =>
+        line.StartsWith(directive, StringComparison.OrdinalIgnoreCase) && line[directive.Length..].Trim().StartsWith("true", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>One channel's values; missing ones take the value before them (the first known one at the start), and
+    /// <paramref name="filled"/> counts them.</summary>
+    private static float[] ParseChannel(string text, string path, int line, ref int filled)
+    {
+        string[] cells = text.Split(',');
+        var values = new float[cells.Length];
+        int firstKnown = -1;
+        for (int i = 0; i < cells.Length; i++)
+        {
+            string cell = cells[i].Trim();
+            if (MissingMarkers.Contains(cell)) values[i] = float.NaN;
+            else if (float.TryParse(cell, NumberStyles.Float, CultureInfo.InvariantCulture, out float value))
+            {
+                // An infinity is no missing value to fill (as ResampleSeries and the stage refuse one).
+                if (!float.IsFinite(value))
+                    throw Error(path, line, $"'{Shorten(cell)}' is infinite as a 32-bit float (beyond about 3.4e38); " +
+                        "write a finite number, or '?' to mark the value missing.");
+                values[i] = value;
+                if (firstKnown < 0) firstKnown = i;
+            }
+            else throw Error(path, line, $"'{Shorten(cell)}' is not a number; series values must be numbers ('?' marks a missing one).");
+        }
+        if (firstKnown < 0) throw Error(path, line, "every value of a channel is missing; give each channel at least one value, or remove the line.");
+        for (int i = 0; i < values.Length; i++)
+            if (float.IsNaN(values[i]))
+            {
+                values[i] = i == 0 ? values[firstKnown] : values[i - 1];
+                filled++;
+            }
+        return values;
+    }
+
+    private static string Shorten(string cell) => cell.Length <= 40 ? cell : cell[..40] + "...";
+
+    private static string? MissingNote(string path, List<int> lines, List<int> missing)
+    {
+        int values = missing.Sum(), series = missing.Count(m => m > 0);
+        if (values == 0) return null;
+        int first = lines[missing.FindIndex(m => m > 0)];
+        return FormattableString.Invariant(
+            $"{path}: {values:N0} missing value(s) (empty, '?', NA or NaN) in {series:N0} series (the first on line {first}) take the value before them ") +
+            "in their channel (the channel's first known value at its start).";
+    }
+}

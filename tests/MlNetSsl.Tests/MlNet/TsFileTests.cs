@@ -1,0 +1,303 @@
+using System.Globalization;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using MlNetSsl.Cli.Commands;
+using MlNetSsl.Cli.Data;
+using MlNetSsl.Tests.Infrastructure;
+using Xunit;
+
+namespace MlNetSsl.Tests.MlNet;
+
+/// <summary>
+/// The library's <c>.ts</c> loader: <see cref="TsFile.Read"/> on the shared UEA archives (equal and variable length)
+/// and on small files that hold each case the format allows or forbids, <c>mlContext.Data.LoadFromTsFile</c> feeding the
+/// self-supervised stage, and the CLI reading <c>.ts</c> files through it.
+/// </summary>
+public sealed class TsFileTests : IDisposable
+{
+    private readonly string _work = Directory.CreateTempSubdirectory("mlnetssl-tsfile-").FullName;
+
+    public void Dispose()
+    {
+        try { Directory.Delete(_work, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+    }
+
+    private string Write(string name, params string[] lines)
+    {
+        string path = Path.Combine(_work, name);
+        File.WriteAllLines(path, lines);
+        return path;
+    }
+
+    /// <summary>A file of the shared UEA archives; the test is reported skipped where the shared data are not.</summary>
+    private static string Uea(string file)
+    {
+        string? root = null;
+        try { root = SharedData.DataRoot; } catch (DirectoryNotFoundException) { }
+        Skip.If(root is null, "the shared datasets (../shared/data, or MLNETSSL_SHARED_DATA) are not here");
+        string path = Path.Combine(root!, "uea", file);
+        Skip.IfNot(File.Exists(path), $"{path} is not here");
+        return path;
+    }
+
+    /// <summary>Checks the first series against the text of its line, split as the format says without the loader: its
+    /// line number, its class, and every value, channel after channel. Returns the line's channels as written.</summary>
+    private static string[][] AssertFirstSeriesIsTheText(string path, TsFile file)
+    {
+        string[] lines = File.ReadAllLines(path);
+        int data = Array.FindIndex(lines, l => l.Trim().Equals("@data", StringComparison.OrdinalIgnoreCase));
+        int first = Array.FindIndex(lines, data + 1, l => l.Trim().Length > 0);
+        string[] parts = lines[first].Trim().Split(':');
+        string[][] channels = parts[..^1].Select(c => c.Split(',')).ToArray();
+        Assert.Equal(first + 1, file.LineNumbers[0]);
+        Assert.Equal(parts[^1], file.Labels[0]);
+        Assert.Equal(channels.Length, file.Channels);
+        Assert.Equal(channels[0].Length, file.Lengths[0]);
+        Assert.Equal(channels.SelectMany(c => c).Select(Number), file.Series[0]);
+        return channels;
+    }
+
+    private static float Number(string text) => float.Parse(text, CultureInfo.InvariantCulture);
+
+    private static float[] Row(IDataView data, string column, int row) =>
+        data.GetColumn<VBuffer<float>>(column).ElementAt(row).DenseValues().ToArray();
+
+    [SkippableFact]
+    public void BasicMotionsIsSixChannelsOfOneHundredStepsInAKnownSizeVector()
+    {
+        string path = Uea("BasicMotions_TRAIN.ts");
+        TsFile file = TsFile.Read(path);
+
+        Assert.Equal(40, file.Series.Count);
+        Assert.Equal(6, file.Channels);
+        Assert.All(file.Lengths, l => Assert.Equal(100, l));
+        Assert.All(file.Series, s => Assert.Equal(600, s.Length));
+        Assert.Equal(["Badminton", "Running", "Standing", "Walking"], file.Labels.Distinct().Order(StringComparer.Ordinal));
+        Assert.All(file.MissingValueCounts, m => Assert.Equal(0, m));
+        Assert.Empty(file.Notes);
+        // Channel after channel, as the text has them: channel 1 starts at index 100, channel 5 ends the array.
+        string[][] channels = AssertFirstSeriesIsTheText(path, file);
+        Assert.Equal(Number(channels[1][0]), file.Series[0][100]);
+        Assert.Equal(Number(channels[5][99]), file.Series[0][599]);
+
+        var ml = new MLContext(0);
+        IDataView data = ml.Data.LoadFromTsFile(path);
+        Assert.Equal(TextDataViewType.Instance, data.Schema["Label"].Type);
+        var features = Assert.IsType<VectorDataViewType>(data.Schema["Features"].Type);
+        Assert.Equal(NumberDataViewType.Single, features.ItemType);
+        Assert.Equal(600, features.Size);
+        Assert.Equal(file.Labels, data.GetColumn<string>("Label"));
+        Assert.Equal(file.Series[0], Row(data, "Features", 0));
+        Assert.Equal(file.Series[39], Row(data, "Features", 39));
+    }
+
+    [SkippableFact]
+    public void GunPointIsOneChannelOfOneHundredFiftySteps()
+    {
+        string path = Uea("GunPoint_TRAIN.ts");
+        TsFile file = TsFile.Read(path);
+
+        Assert.Equal(50, file.Series.Count);
+        Assert.Equal(1, file.Channels);
+        Assert.All(file.Lengths, l => Assert.Equal(150, l));
+        Assert.Equal(["1", "2"], file.Labels.Distinct().Order(StringComparer.Ordinal));
+        Assert.Empty(file.Notes);
+        AssertFirstSeriesIsTheText(path, file);
+        // The next series is on the next line.
+        Assert.Equal(file.LineNumbers[0] + 1, file.LineNumbers[1]);
+
+        IDataView data = new MLContext(0).Data.LoadFromTsFile(file, labelColumnName: "Gesture", featuresColumnName: "Position");
+        Assert.Equal(150, Assert.IsType<VectorDataViewType>(data.Schema["Position"].Type).Size);
+        Assert.Equal(file.Labels, data.GetColumn<string>("Gesture"));
+    }
+
+    [SkippableFact]
+    public void PlaidHasVariableLengthsAndLoadsAsAVariableSizeVectorForResampleSeries()
+    {
+        string path = Uea("PLAID_TRAIN.ts");
+        TsFile file = TsFile.Read(path);
+
+        Assert.Equal(537, file.Series.Count);
+        Assert.Equal(1, file.Channels);
+        Assert.Equal(100, file.Lengths.Min());
+        Assert.Equal(1344, file.Lengths.Max());
+        Assert.Equal(11, file.Labels.Distinct().Count());
+        Assert.Empty(file.Notes); // its header says @equalLength false, and no @seriesLength
+        AssertFirstSeriesIsTheText(path, file);
+
+        var ml = new MLContext(0);
+        IDataView data = ml.Data.LoadFromTsFile(file);
+        var features = Assert.IsType<VectorDataViewType>(data.Schema["Features"].Type);
+        Assert.False(features.IsKnownSize);
+        Assert.Equal(file.Lengths, data.GetColumn<VBuffer<float>>("Features").Select(v => v.Length));
+        // ResampleSeries takes the variable-size column and gives the stage the known size it needs.
+        IDataView fixedLength = ml.Transforms.ResampleSeries("Series", "Features", channels: file.Channels, length: 128).Fit(data).Transform(data);
+        Assert.Equal(128, Assert.IsType<VectorDataViewType>(fixedLength.Schema["Series"].Type).Size);
+        Assert.Equal(file.Series[0][0], Row(fixedLength, "Series", 0)[0]);
+    }
+
+    [SkippableFact]
+    public void BasicMotionsLoadedFromItsFileFeedsTheSelfSupervisedStage()
+    {
+        var ml = new MLContext(seed: 1);
+        TsFile file = TsFile.Read(Uea("BasicMotions_TRAIN.ts"));
+        IDataView data = ml.Data.LoadFromTsFile(file);
+
+        using var model = ml.Transforms.SelfSupervised("Embedding", "Features", SslMethod.SimClr, o =>
+        {
+            o.SeriesChannels = file.Channels;
+            o.Epochs = 1;
+            o.BatchSize = 20;
+        }).Fit(data);
+
+        Assert.Equal(SslInputShape.Series(6, 100), model.InputShape);
+        IDataView embedded = model.Transform(data);
+        Assert.Equal(model.EmbeddingSize, Assert.IsType<VectorDataViewType>(embedded.Schema["Embedding"].Type).Size);
+        float[][] embeddings = StageData.Vectors(embedded, "Embedding");
+        Assert.Equal(40, embeddings.Length);
+        Assert.All(embeddings, e => Assert.True(e.All(float.IsFinite)));
+        // The text label maps to a key of the 4 activities, as a trainer after the stage needs.
+        var key = ml.Transforms.Conversion.MapValueToKey("LabelKey", "Label").Fit(embedded).Transform(embedded);
+        Assert.Equal(4UL, Assert.IsType<KeyDataViewType>(key.Schema["LabelKey"].Type).Count);
+    }
+
+    [Fact]
+    public void MissingValuesTakeThePreviousValueInTheirChannelAndAreCounted()
+    {
+        string path = Write("missing.ts",
+            "# two channels, the class last",
+            "@problemName gaps",
+            "@classLabel true a b",
+            "@data",
+            "?,2,NaN,4:10,11,12,13:a", // line 5: channel 0 starts with a gap (its first known value), and has one inside
+            "1,2,3,4:5,6,7,8:b",
+            "1,2,3,4:5,,NA,8:?");     // line 7: two gaps in channel 1; the class is missing
+
+        TsFile file = TsFile.Read(path);
+
+        Assert.Equal(2, file.Channels);
+        Assert.Equal([2f, 2, 2, 4, 10, 11, 12, 13], file.Series[0]);
+        Assert.Equal([1f, 2, 3, 4, 5, 6, 7, 8], file.Series[1]);
+        Assert.Equal([1f, 2, 3, 4, 5, 5, 5, 8], file.Series[2]);
+        Assert.Equal([2, 0, 2], file.MissingValueCounts);
+        Assert.Equal(["a", "b", ""], file.Labels);
+        Assert.Equal([5, 6, 7], file.LineNumbers);
+        Assert.Equal([4, 4, 4], file.Lengths);
+        Assert.Equal($"{path}: 4 missing value(s) (empty, '?', NA or NaN) in 2 series (the first on line 5) take the value before them " +
+            "in their channel (the channel's first known value at its start).", Assert.Single(file.Notes));
+    }
+
+    [Fact]
+    public void AFileWithoutClassesKeepsEveryChannelAndLoadsWithEmptyLabels()
+    {
+        string path = Write("unlabeled.ts", "@problemName x", "@classLabel false", "@data", "1,2,3:4,5,6", "7,8,9:1,2,3", "1,2,3,4:5,6,7,8");
+
+        TsFile file = TsFile.Read(path);
+
+        Assert.Equal(2, file.Channels);
+        Assert.Equal(["", "", ""], file.Labels);
+        Assert.Equal([3, 3, 4], file.Lengths);
+        Assert.Equal([1f, 2, 3, 4, 5, 6], file.Series[0]);
+        IDataView data = new MLContext(0).Data.LoadFromTsFile(file);
+        Assert.Equal(["", "", ""], data.GetColumn<string>("Label"));
+        Assert.False(((VectorDataViewType)data.Schema["Features"].Type).IsKnownSize);
+    }
+
+    [Fact]
+    public void AClassMissingFromTheClassLabelListIsKeptAndNotedAndTheNoteReachesTheLog()
+    {
+        // A brace in a class: the note reaches the log as written, not as a format string.
+        string path = Write("undeclared.ts", "@problemName z", "@classLabel true 1 2", "@data", "1,2,3,4,5:1", "2,3,4,5,6:2", "3,4,5,6,7:3", "4,5,6,7,8:3",
+            "5,6,7,8,9:{0}");
+
+        TsFile file = TsFile.Read(path);
+
+        Assert.Equal(["1", "2", "3", "3", "{0}"], file.Labels);
+        string note = $"{path}: class(es) '3' (line 6), '{{0}}' (line 8) are not in its @classLabel list (1 2); they are learned as classes all the same.";
+        Assert.Equal(note, Assert.Single(file.Notes));
+        var ml = new MLContext(0);
+        var log = new List<string>();
+        ml.Log += (_, e) => log.Add(e.Message);
+        ml.Data.LoadFromTsFile(path);
+        Assert.Contains(log, m => m.Contains(note, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void AHeaderThatContradictsTheLinesIsNotedAndTheLinesDecide()
+    {
+        string[] data = ["@data", "1,2,3,4:1", "2,3,4,5:2"];
+        TsFile file = TsFile.Read(Write("contradicts.ts", ["@univariate false", "@dimensions 3", "@equalLength true", "@seriesLength 9", "@clasLabel true 1 2", .. data]));
+
+        Assert.Equal(1, file.Channels);
+        Assert.Equal([4, 4], file.Lengths);
+        Assert.Equal(3, file.Notes.Count);
+        Assert.Contains("header line(s) '@clasLabel' (line 5) are not .ts directives", file.Notes[0], StringComparison.Ordinal);
+        Assert.Contains("the header says @univariate false, but the lines hold 1 channel(s); they are read as 1.", file.Notes[1], StringComparison.Ordinal);
+        Assert.Contains("the header says @seriesLength 9, but the series have 4 steps", file.Notes[2], StringComparison.Ordinal);
+        Assert.All(file.Notes, n => Assert.StartsWith(file.Path + ": ", n, StringComparison.Ordinal));
+        // A header that agrees says nothing.
+        Assert.Empty(TsFile.Read(Write("agrees.ts", ["@univariate true", "@equalLength true", "@seriesLength 4", "@classLabel true 1 2", .. data])).Notes);
+    }
+
+    public static TheoryData<string, string[], int?, string> BadFiles() => new()
+    {
+        { "channels.ts", ["@data", "1,2,3:4,5,6:a", "1,2,3:a"], 3, "1 channel(s) where earlier lines have 2; every series needs the same channels." },
+        { "lengths.ts", ["@data", "1,2,3:4,5:a"], 2, "its channels differ in length (3, 2)" },
+        { "text.ts", ["@data", "1,2,3:a", "1,two,3:a"], 3, "'two' is not a number; series values must be numbers ('?' marks a missing one)." },
+        { "infinite.ts", ["@data", "1,2,3:a", "1,1e40,3:b"], 3, "'1e40' is infinite as a 32-bit float (beyond about 3.4e38); write a finite number, or '?' to mark the value missing." },
+        { "all-missing.ts", ["@data", "1,2,3:4,5,6:a", "1,2,3:?,NaN,:b"], 3, "every value of a channel is missing; give each channel at least one value, or remove the line." },
+        { "before.ts", ["@problemName p", "1,2,3:a", "@data"], 2, "data before the '@data' line; a .ts file lists its header lines (@...) first." },
+        { "no-class.ts", ["@classLabel true a b", "@data", "1,2,3"], 3, "expected channels separated by ':' and the class last" },
+        { "regression.ts", ["@problemName y", "@targetlabel true", "@data", "1,2,3,4,5:1.464"], 2, "'@targetLabel true' marks a regression file (a number to predict)" },
+        { "stamped.ts", ["@timeStamps true", "@data", "(0,1.0),(1,2.0):1"], 1, "'@timeStamps true' (values written as (time,value) pairs) is not read" },
+        { "no-data.ts", ["@problemName p", "@classLabel true a b"], null, "no '@data' line; is this a UEA/UCR .ts file?" },
+        { "empty.ts", ["@problemName p", "@data", "", "# nothing"], null, "no series in the file" },
+    };
+
+    [Theory]
+    [MemberData(nameof(BadFiles))]
+    public void AFileThatCannotBeReadFailsNamingTheFileAndTheLine(string name, string[] lines, int? line, string message)
+    {
+        string path = Write(name, lines);
+
+        var error = Assert.Throws<InvalidDataException>(() => TsFile.Read(path));
+
+        Assert.StartsWith(line is int l ? $"{path} line {l}: " : $"{path}: ", error.Message, StringComparison.Ordinal);
+        Assert.Contains(message, error.Message, StringComparison.Ordinal);
+        // The catalog method fails the same way, before any view exists.
+        Assert.Equal(error.Message, Assert.Throws<InvalidDataException>(() => new MLContext(0).Data.LoadFromTsFile(path)).Message);
+    }
+
+    [Fact]
+    public void LoadFromTsFileRefusesOneNameForBothColumns()
+    {
+        string path = Write("ok.ts", "@data", "1,2,3:a", "2,3,4:b");
+        var ml = new MLContext(0);
+        Assert.Throws<ArgumentException>(() => ml.Data.LoadFromTsFile(path, labelColumnName: "X", featuresColumnName: "X"));
+        Assert.Throws<FileNotFoundException>(() => ml.Data.LoadFromTsFile(Path.Combine(_work, "absent.ts")));
+    }
+
+    [Fact]
+    public void TheCliReadsTsFilesThroughTheLibraryWithItsOwnNotesAndErrors()
+    {
+        string path = Write("cli.ts", "@problemName z", "@classLabel true 1 2", "@data",
+            "1,2,?,4,5:1", "2,3,4,5,6:2", "3,4,5,6,7:3", "4,5,6,7,8:1");
+
+        TrainingData data = SeriesLoader.Load(new MLContext(0), path, new CsvSettings(null, null, null, []), channels: 1);
+
+        Assert.Equal([1f, 2, 2, 4, 5], data.RowValues(0)["Series"].Split(',').Select(Number));
+        Assert.Equal(["1", "2", "3", "1"], data.Labels);
+        Assert.Equal("line 4", data.RowNames[0]);
+        // The undeclared class is a label note; the filled value is the run's own note, not repeated among the label notes.
+        Assert.Contains("class(es) '3' (line 6) are not in its @classLabel list (1 2)", data.LabelNote, StringComparison.Ordinal);
+        Assert.DoesNotContain("missing value", data.LabelNote, StringComparison.Ordinal);
+        Assert.Equal("1 missing value(s) (empty, '?', NA or NaN) in 1 series (the first on line 4) take the value before them in their channel " +
+            "(the channel's first known value at its start), as the model does for a series it scores.", data.FilledNote);
+
+        // The library's error reaches the user as the CLI's own, with the same message.
+        string bad = Write("cli-bad.ts", "@data", "1,2,3:a", "1,x,3:a");
+        var error = Assert.Throws<CliException>(() => SeriesLoader.Load(new MLContext(0), bad, new CsvSettings(null, null, null, []), channels: 1));
+        Assert.Equal(Assert.Throws<InvalidDataException>(() => TsFile.Read(bad)).Message, error.Message);
+        Assert.StartsWith($"{bad} line 3: 'x' is not a number", error.Message, StringComparison.Ordinal);
+    }
+}
