@@ -135,77 +135,34 @@ internal static class SeriesLoader
     /// <summary>Whether <paramref name="path"/> is a UEA/UCR <c>.ts</c> file (by its extension, any case).</summary>
     public static bool IsTsFile(string path) => Path.GetExtension(path).Equals(".ts", StringComparison.OrdinalIgnoreCase);
 
-    // A .ts header line "<directive> true" (any case, any spacing).
-    private static bool DirectiveIsTrue(string line, string directive) =>
-        line.StartsWith(directive, StringComparison.OrdinalIgnoreCase) && line[directive.Length..].Trim().StartsWith("true", StringComparison.OrdinalIgnoreCase);
-
     public static int Median(int[] values)
     {
         int[] sorted = values.Order().ToArray();
         return sorted[sorted.Length / 2];
     }
 
+    /// <summary>Reads a .ts file through the library's parser (<see cref="TsFile"/>), whose errors name the file and the line.</summary>
     private static int ReadTs(string path, List<SeriesRow> rows, List<string> names, List<string> notes, MissingValues missing)
     {
-        var header = new TsHeader();
-        bool inData = false;
-        bool labeled = true;
-        HashSet<string>? declared = null;
-        var undeclared = new Dictionary<string, int>(StringComparer.Ordinal);
-        int channels = 0;
-        int lineNumber = 0;
-        foreach (string raw in File.ReadLines(path))
+        TsFile file;
+        try
         {
-            lineNumber++;
-            string line = raw.Trim();
-            if (line.Length == 0 || line.StartsWith('#')) continue;
-            if (line.StartsWith('@'))
-            {
-                if (line.StartsWith("@data", StringComparison.OrdinalIgnoreCase)) inData = true;
-                // "@classLabel false": the lines hold channels only, no class after the last ':'.
-                else if (line.StartsWith("@classLabel", StringComparison.OrdinalIgnoreCase))
-                {
-                    string[] words = line["@classLabel".Length..].Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-                    labeled = words.Length == 0 || !words[0].Equals("false", StringComparison.OrdinalIgnoreCase);
-                    if (labeled && words.Length > 1) declared = new HashSet<string>(words[1..], StringComparer.Ordinal);
-                }
-                // sktime's regression files: a number to predict after the last ':', which a classifier would take as classes.
-                else if (DirectiveIsTrue(line, "@targetLabel"))
-                    throw new CliException($"{path} line {lineNumber}: '@targetLabel true' marks a regression file (a number to predict); " +
-                        "mlnet-ssl classifies: put the target into a few ranges as class labels under '@classLabel true ...' first.");
-                // "(time,value)" pairs instead of values: the UEA/UCR classification archives do not use them.
-                else if (DirectiveIsTrue(line, "@timeStamps"))
-                    throw new CliException($"{path} line {lineNumber}: '@timeStamps true' (values written as (time,value) pairs) is not read; " +
-                        "write the values alone in time order (@timeStamps false), resampled to regular steps if they are not.");
-                else header.Read(line, lineNumber);
-                continue;
-            }
-            if (!inData) throw new CliException($"{path} line {lineNumber}: data before the '@data' line; a .ts file lists its header lines (@...) first.");
-            string[] parts = line.Split(':');
-            if (labeled && parts.Length < 2) throw new CliException($"{path} line {lineNumber}: expected channels separated by ':' and the class last.");
-            int rowChannels = labeled ? parts.Length - 1 : parts.Length;
-            if (channels == 0) channels = rowChannels;
-            else if (rowChannels != channels)
-                throw new CliException($"{path} line {lineNumber}: {rowChannels} channel(s) where earlier lines have {channels}; every series needs the same channels.");
-            var channelValues = new List<float[]>();
-            for (int c = 0; c < rowChannels; c++) channelValues.Add(ParseValues(parts[c].Split(','), path, lineNumber, missing));
-            if (channelValues.Any(v => v.Length != channelValues[0].Length))
-                throw new CliException($"{path} line {lineNumber}: its channels differ in length ({string.Join(", ", channelValues.Select(v => v.Length))}); " +
-                    "the channels of one series must have the same length.");
-            string label = labeled ? parts[^1].Trim() : "";
-            if (declared is not null && label.Length > 0 && !CsvTable.IsMissing(label) && !declared.Contains(label)) undeclared.TryAdd(label, lineNumber);
-            rows.Add(new SeriesRow { Series = channelValues.SelectMany(v => v).ToArray(), Label = CsvTable.IsMissing(label) ? "" : label });
-            names.Add($"line {lineNumber}");
+            file = TsFile.Read(path);
         }
-        if (!inData) throw new CliException($"{path}: no '@data' line; is this a UEA/UCR .ts file?");
-        // The data decide; a header that says otherwise (an export that went wrong, a typo) is pointed out.
-        notes.AddRange(header.Contradictions(path, Math.Max(channels, 1), rows.Select(r => r.Series.Length / Math.Max(channels, 1)).ToList()));
-        // sktime refuses such files; the classes are learned all the same here, but a typo in a label shows this way.
-        if (undeclared.Count > 0)
-            notes.Add($"{path}: class(es) {string.Join(", ", undeclared.Take(5).Select(u => $"'{u.Key}' (line {u.Value})"))}" +
-                $"{(undeclared.Count > 5 ? $" and {undeclared.Count - 5} more" : "")} are not in its @classLabel list ({string.Join(" ", declared!)}); " +
-                "they are learned as classes all the same.");
-        return Math.Max(channels, 1);
+        catch (InvalidDataException e)
+        {
+            throw new CliException(e.Message, e);
+        }
+        for (int i = 0; i < file.Series.Count; i++)
+        {
+            rows.Add(new SeriesRow { Series = file.Series[i], Label = file.Labels[i] });
+            names.Add($"line {file.LineNumbers[i]}");
+            missing.Add(file.LineNumbers[i], file.MissingValueCounts[i]);
+        }
+        // The file's last note counts its missing values when it had any; the run says that in its own words (FilledNote).
+        bool filled = file.MissingValueCounts.Any(m => m > 0);
+        notes.AddRange(file.Notes.Take(file.Notes.Count - (filled ? 1 : 0)));
+        return file.Channels;
     }
 
     private static int ReadCsv(string path, CsvSettings settings, int channels, List<SeriesRow> rows, List<string> names, MissingValues missing)
@@ -434,48 +391,6 @@ internal static class SeriesLoader
             }
         missing.Add(line, filled);
         return result;
-    }
-
-    /// <summary>What a .ts header declares about the series (sktime's directives), to compare with what the lines hold.</summary>
-    private sealed class TsHeader
-    {
-        private static readonly string[] Known = ["@problemName", "@timeStamps", "@missing", "@univariate", "@dimensions", "@dimension",
-            "@equalLength", "@seriesLength", "@classLabel", "@targetLabel", "@data"];
-
-        private readonly List<string> _unknown = [];
-        private bool? _univariate;
-        private int? _dimensions;
-        private bool? _equalLength;
-        private int? _seriesLength;
-
-        public void Read(string line, int lineNumber)
-        {
-            string[] words = line.Split((char[])[' ', '\t'], StringSplitOptions.RemoveEmptyEntries);
-            string directive = words[0];
-            string? value = words.Length > 1 ? words[1] : null;
-            if (!Known.Contains(directive, StringComparer.OrdinalIgnoreCase)) _unknown.Add($"'{directive}' (line {lineNumber})");
-            else if (directive.Equals("@univariate", StringComparison.OrdinalIgnoreCase) && bool.TryParse(value, out bool univariate)) _univariate = univariate;
-            else if (directive.StartsWith("@dimension", StringComparison.OrdinalIgnoreCase) && int.TryParse(value, CultureInfo.InvariantCulture, out int dimensions)) _dimensions = dimensions;
-            else if (directive.Equals("@equalLength", StringComparison.OrdinalIgnoreCase) && bool.TryParse(value, out bool equal)) _equalLength = equal;
-            else if (directive.Equals("@seriesLength", StringComparison.OrdinalIgnoreCase) && int.TryParse(value, CultureInfo.InvariantCulture, out int length)) _seriesLength = length;
-        }
-
-        public IEnumerable<string> Contradictions(string path, int channels, IReadOnlyList<int> lengths)
-        {
-            if (_unknown.Count > 0)
-                yield return $"{path}: header line(s) {string.Join(", ", _unknown.Take(5))} are not .ts directives and were ignored; check their spelling.";
-            if (lengths.Count == 0) yield break;
-            if (_univariate == true && channels > 1 || _univariate == false && channels == 1 && _dimensions is null or > 1)
-                yield return $"{path}: the header says @univariate {_univariate!.Value.ToString().ToLowerInvariant()}, but the lines hold {channels} channel(s); they are read as {channels}.";
-            else if (_dimensions is int declared && declared != channels)
-                yield return $"{path}: the header says @dimensions {declared}, but the lines hold {channels} channel(s); they are read as {channels}.";
-            int shortest = lengths.Min(), longest = lengths.Max();
-            if (_equalLength == true && shortest != longest)
-                yield return $"{path}: the header says @equalLength true, but the series have {shortest} to {longest} steps; they are read as they are.";
-            else if (_seriesLength is int length && (_equalLength != false && shortest != longest || shortest == longest && shortest != length))
-                yield return FormattableString.Invariant($"{path}: the header says @seriesLength {length}, but the series have ") +
-                    (shortest == longest ? $"{shortest} steps" : $"{shortest} to {longest} steps") + "; they are read as they are.";
-        }
     }
 
     /// <summary>The missing values a file's series held, which take the value before them: counted so the run can say so.</summary>
