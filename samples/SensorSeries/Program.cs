@@ -12,32 +12,39 @@ int epochs = args.Contains("--epochs") ? int.Parse(args[Array.IndexOf(args, "--e
 const int LabelsPerClass = 2;
 
 var ml = new MLContext(seed: 1);
-Motion[] train = Motion.ReadTs(Path.Combine(folder, "BasicMotions_TRAIN.ts"));
-Motion[] test = Motion.ReadTs(Path.Combine(folder, "BasicMotions_TEST.ts"));
-var kept = new Dictionary<string, int>();
-foreach (var row in train)
-{
-    kept[row.Label] = kept.GetValueOrDefault(row.Label) + 1;
-    if (kept[row.Label] > LabelsPerClass) row.Label = "";
-}
-Console.WriteLine($"MlNetSsl sensor-series sample. {SslEnvironment.Describe()}");
-Console.WriteLine($"{train.Length} training series ({train.Count(r => r.Label.Length > 0)} labeled), {test.Length} test series.");
+// The library reads the UEA/UCR .ts format: the series (channel after channel), their classes and the channel count.
+TsFile trainFile = TsFile.Read(Path.Combine(folder, "BasicMotions_TRAIN.ts"));
+TsFile testFile = TsFile.Read(Path.Combine(folder, "BasicMotions_TEST.ts"));
+IDataView testData = ml.Data.LoadFromTsFile(testFile);
 
-IDataView trainData = ml.Data.LoadFromEnumerable(train);
-IDataView testData = ml.Data.LoadFromEnumerable(test);
+// Few labels: the first two series of each activity keep theirs; the others are pretrained on, unlabeled (an empty label).
+var kept = new Dictionary<string, int>();
+Motion[] train = trainFile.Series.Select((series, i) =>
+{
+    string label = trainFile.Labels[i];
+    kept[label] = kept.GetValueOrDefault(label) + 1;
+    return new Motion { Features = series, Label = kept[label] <= LabelsPerClass ? label : "" };
+}).ToArray();
+// The columns LoadFromTsFile gives: the series as a known-size vector (channels x steps) and a text label.
+var schema = SchemaDefinition.Create(typeof(Motion));
+schema[nameof(Motion.Features)].ColumnType = new VectorDataViewType(NumberDataViewType.Single, trainFile.Channels * trainFile.Lengths[0]);
+IDataView trainData = ml.Data.LoadFromEnumerable(train, schema);
+Console.WriteLine($"MlNetSsl sensor-series sample. {SslEnvironment.Describe()}");
+foreach (string note in trainFile.Notes.Concat(testFile.Notes)) Console.WriteLine(note);
+Console.WriteLine($"{train.Length} training series ({train.Count(r => r.Label.Length > 0)} labeled), {testFile.Series.Count} test series.");
 
 // A float vector of C*T values with SeriesChannels = C is read as a series; the stage picks a 1-D ConvNet.
-var pipeline = ml.Transforms.SelfSupervised("Embedding", nameof(Motion.Values), SslMethod.SimClr, o =>
+var pipeline = ml.Transforms.SelfSupervised("Embedding", "Features", SslMethod.SimClr, o =>
     {
-        o.SeriesChannels = Motion.Channels;
+        o.SeriesChannels = trainFile.Channels;
         o.Epochs = epochs;
         o.BatchSize = 40;
         o.LearningRate = 3e-3;
     })
-    .Append(ml.Transforms.Conversion.MapValueToKey("LabelKey", nameof(Motion.Label)))
+    .Append(ml.Transforms.Conversion.MapValueToKey("LabelKey", "Label"))
     .Append(ml.MulticlassClassification.Trainers.LbfgsMaximumEntropy("LabelKey", "Embedding"));
-var baseline = ml.Transforms.NormalizeMeanVariance("Scaled", nameof(Motion.Values))
-    .Append(ml.Transforms.Conversion.MapValueToKey("LabelKey", nameof(Motion.Label)))
+var baseline = ml.Transforms.NormalizeMeanVariance("Scaled", "Features")
+    .Append(ml.Transforms.Conversion.MapValueToKey("LabelKey", "Label"))
     .Append(ml.MulticlassClassification.Trainers.LbfgsMaximumEntropy("LabelKey", "Scaled"));
 
 var model = pipeline.Fit(trainData);
@@ -45,7 +52,7 @@ var ssl = model.OfType<SelfSupervisedTransformer>().Single();
 Console.WriteLine($"Pretrained {ssl.History.Count} epochs in {ssl.PretrainingDuration.TotalSeconds:0.0} s (final loss {ssl.History[^1].MeanLoss:0.000}).");
 var sslMetrics = ml.MulticlassClassification.Evaluate(model.Transform(testData), "LabelKey");
 var rawMetrics = ml.MulticlassClassification.Evaluate(baseline.Fit(trainData).Transform(testData), "LabelKey");
-Console.WriteLine($"Test accuracy on {test.Length} series with {LabelsPerClass} labels per activity:");
+Console.WriteLine($"Test accuracy on {testFile.Series.Count} series with {LabelsPerClass} labels per activity:");
 Console.WriteLine($"  raw values + L-BFGS        {rawMetrics.MicroAccuracy:P1}");
 Console.WriteLine($"  SimCLR embedding + L-BFGS  {sslMetrics.MicroAccuracy:P1}");
 return 0;
@@ -62,32 +69,9 @@ static string? Positional(string[] args)
     return null;
 }
 
-/// <summary>One motion recording: 6 channels x 100 steps, channel after channel, and its activity (empty when hidden).</summary>
+/// <summary>One training series, channel after channel, and its activity (empty when hidden).</summary>
 public sealed class Motion
 {
-    public const int Channels = 6;
-    public const int Steps = 100;
-
-    [VectorType(Channels * Steps)]
-    public float[] Values { get; set; } = [];
+    public float[] Features { get; set; } = [];
     public string Label { get; set; } = "";
-
-    /// <summary>Reads the sktime/UEA .ts format: header lines start with '@' or '#'; channels are separated by ':', the label is last.</summary>
-    public static Motion[] ReadTs(string path)
-    {
-        bool inData = false;
-        var rows = new List<Motion>();
-        foreach (string line in File.ReadLines(path))
-        {
-            if (line.StartsWith('#') || line.Length == 0) continue;
-            if (line.StartsWith("@data", StringComparison.OrdinalIgnoreCase)) { inData = true; continue; }
-            if (!inData || line.StartsWith('@')) continue;
-            string[] parts = line.Split(':');
-            if (parts.Length != Channels + 1) throw new InvalidDataException($"{path}: a series has {parts.Length - 1} channels, not {Channels}.");
-            var values = parts[..Channels].SelectMany(c => c.Split(',').Select(v => float.Parse(v, CultureInfo.InvariantCulture))).ToArray();
-            if (values.Length != Channels * Steps) throw new InvalidDataException($"{path}: a series has {values.Length} values, not {Channels * Steps}.");
-            rows.Add(new Motion { Values = values, Label = parts[^1].Trim() });
-        }
-        return rows.ToArray();
-    }
 }
