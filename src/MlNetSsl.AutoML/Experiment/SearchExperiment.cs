@@ -26,9 +26,6 @@ public sealed class SearchExperiment
     private SslScheduler _scheduler = SslScheduler.None;
     private bool _maximize = true;
     private TimeSpan? _timeBudget;
-
-    /// <summary>The time budget set; null without one.</summary>
-    internal TimeSpan? TimeBudget => _timeBudget;
     private int? _maxTrials;
     private double? _memoryLimitMegabytes;
     private string? _checkpointFolder;
@@ -102,6 +99,9 @@ public sealed class SearchExperiment
         _timeBudget = TimeSpan.FromSeconds(seconds);
         return this;
     }
+
+    /// <summary>The time budget set; null without one.</summary>
+    internal TimeSpan? TimeBudget => _timeBudget;
 
     /// <summary>Sets the time budget with sub-second precision. See <see cref="SetTrainingTimeInSeconds"/>.</summary>
     public SearchExperiment SetTrainingTime(TimeSpan budget)

@@ -177,12 +177,12 @@ public sealed class SslExperiment
     /// (raw features, then a trainer on embeddings, then a trained network; ties: the cheapest, trial time plus the
     /// pretraining time it reused from the cache) whose metric is within one standard error (<see cref="SslTrialResult.MetricStandardError"/>)
     /// of the leaderboard's best, among trials measured at the best's fidelity or whose metric does not depend on it; so a
-    /// difference smaller than the cross-validation's noise does not buy a slower pipeline. When the best is not on raw
-    /// features, the rule first takes a second look: the best, the best raw-feature trial and the trials within two
-    /// standard errors of the best are scored again on fold assignments the search did not use (encoders from the cache;
-    /// within a tenth of the time budget, which the search keeps for it), and the rule applies to those scores, so the
-    /// trial the search's folds happened to favour does not win on that luck alone (<see cref="SslExperimentResult.SelectionExplanation"/>
-    /// gives both scores). False: the top of the leaderboard.</summary>
+    /// difference smaller than the cross-validation's noise does not buy a slower pipeline. When the rule chooses a
+    /// pipeline with an encoder, a second look follows: that pipeline and the raw-feature pipeline the rule prefers among
+    /// the raw ones are scored again on fold assignments the search did not use (encoders from the cache; within a tenth
+    /// of the time budget, which the search keeps for it), and the raw one is chosen if its score there is within one
+    /// standard error, so a trial the search's folds happened to favour does not win on that luck alone
+    /// (<see cref="SslExperimentResult.SelectionExplanation"/> gives both scores). False: the top of the leaderboard.</summary>
     public SslExperiment SetOneStandardErrorRule(bool enabled = true)
     {
         _oneStandardErrorRule = enabled;
