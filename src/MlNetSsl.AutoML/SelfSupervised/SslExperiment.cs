@@ -502,9 +502,9 @@ public sealed class SslExperiment
                 if (!oneStandardError) return runner.RefitTime(leaderboard[0]);
                 IReadOnlyList<SslTrialMeasures> now = runner.Measures;
                 TrialRecord choice = SelectWithinOneStandardError(leaderboard, now, maximize, portfolioConfigurations).Trial;
-                TimeSpan secondLook = SslSecondLook.Pair(choice, leaderboard, now, maximize, portfolioConfigurations,
-                    t => runner.RescoreSeconds(t, secondLookFolds.Count), secondLookShare) is { } pair
-                    ? TimeSpan.FromSeconds((runner.RescoreSeconds(pair.Chosen, secondLookFolds.Count) ?? 0) + (runner.RescoreSeconds(pair.Raw, secondLookFolds.Count) ?? 0))
+                double? Rescoring(TrialRecord trial) => runner.RescoreSeconds(trial, secondLookFolds.Count, now);
+                TimeSpan secondLook = SslSecondLook.Pair(choice, leaderboard, now, maximize, portfolioConfigurations, Rescoring, secondLookShare) is { } pair
+                    ? TimeSpan.FromSeconds((Rescoring(pair.Chosen) ?? 0) + (Rescoring(pair.Raw) ?? 0))
                     : TimeSpan.Zero;
                 return runner.RefitTime(choice) + secondLook;
             });
@@ -805,8 +805,7 @@ public sealed class SslExperiment
         CancellationToken cancellationToken)
     {
         ITransformer featurizer;
-        if (parameters.Features == SslFeatureSource.SupervisedFromScratch
-            || (parameters.Features == SslFeatureSource.SelfSupervised && parameters.Downstream.Trainer == DownstreamTrainer.FineTune))
+        if (parameters.TrainsNetwork)
         {
             return RefitFineTune(dataset, runner, best, parameters, maxFidelity, cancellationToken);
         }

@@ -83,6 +83,11 @@ public sealed class SslTrialParameters
 
     /// <summary>Nested options <c>Downstream.*</c>: the trainer on the labeled rows.</summary>
     public SslDownstreamParameters Downstream { get; set; } = new();
+
+    /// <summary>Whether the pipeline ends in a trained network (SSL fine-tuning or training from scratch), not a trainer on
+    /// feature vectors: a network per fold is the cost of a whole trial, and its refit owns its encoder.</summary>
+    internal bool TrainsNetwork => Features == SslFeatureSource.SupervisedFromScratch
+        || (Features == SslFeatureSource.SelfSupervised && Downstream.Trainer == DownstreamTrainer.FineTune);
 }
 
 /// <summary>The pretraining part of a configuration (options <c>Pretraining.*</c>). Initial values are the library's defaults.</summary>

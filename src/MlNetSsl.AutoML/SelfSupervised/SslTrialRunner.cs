@@ -149,8 +149,7 @@ internal sealed class SslTrialRunner : ITrialRunner
     internal static double RefitSeconds(SslTrialParameters parameters, double secondsPastPretraining, int foldCount, int fineTuneFolds, int repetitions)
     {
         if (secondsPastPretraining <= 0) return 0;
-        bool network = parameters.Features == SslFeatureSource.SupervisedFromScratch
-            || (parameters.Features == SslFeatureSource.SelfSupervised && parameters.Downstream.Trainer == DownstreamTrainer.FineTune);
+        bool network = parameters.TrainsNetwork;
         int folds = Math.Max(1, foldCount);
         int fits = network ? (fineTuneFolds > 0 ? Math.Min(fineTuneFolds, folds) : folds) : folds * Math.Max(1, repetitions);
         double moreLabels = (network && parameters.Downstream.UsesUnlabeledRows) || folds < 2 ? 1 : folds / (folds - 1.0);
@@ -334,7 +333,6 @@ internal sealed class SslTrialRunner : ITrialRunner
         var ml = new MLContext(unchecked(_settings.PretrainingSeed + 7 * trial.TrialId));
         using CancellationTokenRegistration stop = CrossValidation.CancelWith(ml, cancellationToken);
         int seed = unchecked(_settings.PretrainingSeed + 13 * trial.TrialId);
-        (int[] firstFolds, int firstCount) = assignments[0];
         switch (parameters.Features)
         {
             case SslFeatureSource.RawFeatures:
@@ -342,17 +340,15 @@ internal sealed class SslTrialRunner : ITrialRunner
             case SslFeatureSource.SupervisedFromScratch:
             {
                 using SelfSupervisedTransformer untrained = UntrainedStage(ml, parameters.Pretraining);
-                return Estimate([FineTuneCrossValidation.Predict(ml, untrained, _settings.Dataset, firstFolds, firstCount,
-                    AtFidelity(parameters.Downstream.ForTrainingFromScratch(), trial.Fidelity, maxFidelity), seed, cancellationToken,
-                    _settings.AllowCuda, _settings.FineTuneFolds)]);
+                return EvaluateFineTune(ml, untrained, AtFidelity(parameters.Downstream.ForTrainingFromScratch(), trial.Fidelity, maxFidelity),
+                    seed, cancellationToken, assignments[0]);
             }
             default:
             {
                 SelfSupervisedOptions options = PretrainingOptions(parameters.Pretraining, trial.Fidelity ?? parameters.Pretraining.Epochs, maxFidelity);
                 using SelfSupervisedTransformer stage = _cache.Pretrain(ml, _settings.Dataset.Data, options, CacheKey(trial.Parameters), cancellationToken).Transformer;
-                return parameters.Features == SslFeatureSource.SelfSupervised && parameters.Downstream.Trainer == DownstreamTrainer.FineTune
-                    ? Estimate([FineTuneCrossValidation.Predict(ml, stage, _settings.Dataset, firstFolds, firstCount,
-                        AtFidelity(parameters.Downstream, trial.Fidelity, maxFidelity), seed, cancellationToken, _settings.AllowCuda, _settings.FineTuneFolds)])
+                return parameters.TrainsNetwork
+                    ? EvaluateFineTune(ml, stage, AtFidelity(parameters.Downstream, trial.Fidelity, maxFidelity), seed, cancellationToken, assignments[0])
                     : EvaluateVectors(ml, LabeledVectors(stage, parameters.Features), parameters.Downstream, cancellationToken, assignments);
             }
         }
@@ -366,8 +362,7 @@ internal sealed class SslTrialRunner : ITrialRunner
     {
         if (SslExperiment.MeasuresOf(recorded ?? Measures, trial) is not { } measures) return null;
         SslTrialParameters parameters = trial.Parameters.AsType<SslTrialParameters>();
-        bool network = parameters.Features == SslFeatureSource.SupervisedFromScratch
-            || (parameters.Features == SslFeatureSource.SelfSupervised && parameters.Downstream.Trainer == DownstreamTrainer.FineTune);
+        bool network = parameters.TrainsNetwork;
         double perAssignment = measures.EvaluationSeconds / (network ? 1 : Math.Max(1, _settings.Repetitions.Count));
         double restore = parameters.Features is SslFeatureSource.SelfSupervised or SslFeatureSource.RawAndSelfSupervised
             ? measures.PretrainingSeconds / Math.Max(1, measures.PretrainingEpochsTrained) : 0;
@@ -376,10 +371,14 @@ internal sealed class SslTrialRunner : ITrialRunner
 
     /// <summary>The metric of fine-tuning. A network per fold is the cost of a whole trial, so fine-tuning runs the first
     /// repetition's folds only, and of those the first <see cref="Settings.FineTuneFolds"/>; its spread then comes from
-    /// those folds (bootstrapped from their rows below 3 folds).</summary>
+    /// those folds (bootstrapped from their rows below 3 folds). <paramref name="folds"/> replaces that repetition.</summary>
     private MetricEstimate EvaluateFineTune(MLContext ml, SelfSupervisedTransformer stage, SslDownstreamParameters downstream, int seed,
-        CancellationToken cancellationToken) => Estimate([FineTuneCrossValidation.Predict(ml, stage, _settings.Dataset, _settings.FoldOfRow,
-            _settings.FoldCount, downstream, seed, cancellationToken, _settings.AllowCuda, _settings.FineTuneFolds)]);
+        CancellationToken cancellationToken, (int[] FoldOfRow, int FoldCount)? folds = null)
+    {
+        (int[] foldOfRow, int foldCount) = folds ?? (_settings.FoldOfRow, _settings.FoldCount);
+        return Estimate([FineTuneCrossValidation.Predict(ml, stage, _settings.Dataset, foldOfRow, foldCount, downstream, seed, cancellationToken,
+            _settings.AllowCuda, _settings.FineTuneFolds)]);
+    }
 
     private MetricEstimate Estimate(IReadOnlyList<IReadOnlyList<FoldPredictions>> repetitions) =>
         MetricCalculator.Estimate(_settings.Metric, repetitions, _settings.Dataset.ClassCount, _settings.PositiveKey);
