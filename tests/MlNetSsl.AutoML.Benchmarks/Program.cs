@@ -27,7 +27,9 @@ using MlNetSsl.TestData;
 // --tables proxyA,proxyB,proxyC,proxyD,proxyE on binary tables built from the shared data in the shapes of issue 15's held-out
 // tables (5 features; 2% positives; 61 one-hot; 49 features with 4% positives; 108 one-hot), called exactly as a new user does.
 //   dotnet run -c Release --project tests/MlNetSsl.AutoML.Benchmarks -- proxy-check --table proxyC --configs tests/MlNetSsl.AutoML.Benchmarks/proxy-configs/configsC.tsv --seeds 1,2,3,4
-// runs each configuration of the file (name, tab, parameters JSON) alone with several seeds: CV against test accuracy.
+// runs each configuration of the file (name, tab, parameters JSON) alone with several seeds: CV against test accuracy;
+// --label-offset K labels every tenth training row counted from K instead of 0 (another draw of the same size), and
+// --permute-labels S shuffles the labeled rows' labels (seed S): cross-validation must then fall to chance.
 //   dotnet run -c Release --project tests/MlNetSsl.AutoML.Benchmarks -- portfolio-learn [--kinds Tabular,Image (or Series)] [--image-pools 1000,2000,5000] [--write]
 //     [--measurements FILE (a saved output of an earlier run: order from its measurement rows instead of measuring)]
 //     [--candidates "NAME;NAME" (measure only these; add their rows to a saved output, then --write from it)]
@@ -68,7 +70,8 @@ if (args.Length > 0 && args[0] == "portfolio-learn")
 }
 if (args.Length > 0 && args[0] == "proxy-check")
     return await ProxyCheck.RunAsync(Option("--data", null) ?? FindSharedData(), Option("--table", "proxyC")!, Option("--configs", "configs.tsv")!,
-        Ints(Option("--seeds", "1,2,3")!));
+        Ints(Option("--seeds", "1,2,3")!), int.Parse(Option("--label-offset", "0")!, CultureInfo.InvariantCulture),
+        Option("--permute-labels", null) is { } permute ? int.Parse(permute, CultureInfo.InvariantCulture) : null);
 if (args.Length > 0 && args[0] == "tables")
 {
     return await TablesBenchmark.RunAsync(Option("--data", null) ?? FindSharedData(), uint.Parse(Option("--budget", "60")!, CultureInfo.InvariantCulture),

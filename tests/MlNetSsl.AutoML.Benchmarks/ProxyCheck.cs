@@ -3,12 +3,14 @@ using Microsoft.ML;
 using MlNetSsl.AutoML;
 
 /// <summary>One fixed configuration per experiment (SetMaxTrials(1)) on a proxy table, for several seeds: its
-/// cross-validated accuracy against the test accuracy of its refit.</summary>
+/// cross-validated accuracy against the test accuracy of its refit; optionally on another draw of labeled rows, or with
+/// their labels permuted (a leak check: see <see cref="TablesBenchmark.Table.WithLabelDraw"/>).</summary>
 internal static class ProxyCheck
 {
-    public static async Task<int> RunAsync(string dataRoot, string table, string configFile, int[] seeds)
+    public static async Task<int> RunAsync(string dataRoot, string table, string configFile, int[] seeds, int labelOffset = 0, int? permuteSeed = null)
     {
         var t = TablesBenchmark.Table.Load(dataRoot, table, 0.1);
+        if (labelOffset != 0 || permuteSeed is not null) t = t.WithLabelDraw(labelOffset, permuteSeed);
         Console.WriteLine($"## {t.Description}");
         Console.WriteLine("| config | seed | CV accuracy +/- SE | test accuracy | balanced | pipeline |");
         Console.WriteLine("|---|---|---|---|---|---|");

@@ -119,9 +119,47 @@ internal static class TablesBenchmark
             Test = order.Take(testCount).Select(i => new TableRow { Features = features[i], Label = labels[i] }).ToArray();
             int every = (int)Math.Round(1 / labeledFraction);
             Train = order.Skip(testCount).Select((i, k) => new TableRow { Features = features[i], Label = k % every == 0 ? labels[i] : float.NaN }).ToArray();
+            _trainLabels = order.Skip(testCount).Select(i => labels[i]).ToArray();
+            _labeledEvery = every;
             Width = features[0].Length;
-            Description = $"{description}: {Train.Length} training rows, {Train.Count(r => !float.IsNaN(r.Label))} labeled ({labeledFraction:P0}), " +
+            _describe = labeledCount => $"{description}: {Train.Length} training rows, {labeledCount} labeled ({labeledFraction:P0}), " +
                 $"{Test.Length} test rows, {labels.Distinct().Count()} classes, {Width} features";
+            Description = _describe(Train.Count(r => !float.IsNaN(r.Label)));
+        }
+
+        private Table(Table source, TableRow[] train, string draw)
+        {
+            Name = source.Name;
+            Test = source.Test;
+            Train = train;
+            Width = source.Width;
+            _trainLabels = source._trainLabels;
+            _labeledEvery = source._labeledEvery;
+            _describe = source._describe;
+            Description = $"{_describe!(train.Count(r => !float.IsNaN(r.Label)))}, {draw}";
+        }
+
+        private readonly float[]? _trainLabels;
+        private readonly int _labeledEvery;
+        private readonly Func<int, string>? _describe;
+
+        /// <summary>The same split with another draw of labeled rows: every k-th training row counted from
+        /// <paramref name="offset"/> (0 is the draw every other command uses) keeps its label; with
+        /// <paramref name="permuteSeed"/>, those labels are then shuffled among the labeled rows, which leaves a pipeline
+        /// nothing to learn, so its cross-validated accuracy must fall to chance unless the evaluation leaks labels.</summary>
+        public Table WithLabelDraw(int offset, int? permuteSeed)
+        {
+            if (_trainLabels is null) throw new InvalidOperationException($"{Name} has its own labeled rows per class; only tables take another draw.");
+            TableRow[] train = Train.Select((r, k) => new TableRow { Features = r.Features, Label = (k + offset) % _labeledEvery == 0 ? _trainLabels[k] : float.NaN })
+                .ToArray();
+            if (permuteSeed is int seed)
+            {
+                var random = new Random(seed);
+                int[] labeled = Enumerable.Range(0, train.Length).Where(r => !float.IsNaN(train[r].Label)).ToArray();
+                float[] permuted = labeled.Select(r => train[r].Label).OrderBy(_ => random.Next()).ToArray();
+                for (int i = 0; i < labeled.Length; i++) train[labeled[i]].Label = permuted[i];
+            }
+            return new Table(this, train, $"labeled rows from offset {offset}" + (permuteSeed is int p ? $", their labels permuted (seed {p})" : ""));
         }
 
         /// <summary>A series dataset with its own training and test split: per class, every k-th training row (in a
