@@ -502,9 +502,9 @@ public sealed class SslExperiment
                 if (!oneStandardError) return runner.RefitTime(leaderboard[0]);
                 IReadOnlyList<SslTrialMeasures> now = runner.Measures;
                 TrialRecord choice = SelectWithinOneStandardError(leaderboard, now, maximize, portfolioConfigurations).Trial;
-                double? Rescoring(TrialRecord trial) => runner.RescoreSeconds(trial, secondLookFolds.Count, now);
-                TimeSpan secondLook = SslSecondLook.Pair(choice, leaderboard, now, maximize, portfolioConfigurations, Rescoring, secondLookShare) is { } pair
-                    ? TimeSpan.FromSeconds((Rescoring(pair.Chosen) ?? 0) + (Rescoring(pair.Raw) ?? 0))
+                TimeSpan secondLook = SslSecondLook.Pair(choice, leaderboard, now, maximize, portfolioConfigurations,
+                    (trial, assignments) => runner.RescoreSeconds(trial, assignments, now), secondLookFolds.Count, secondLookShare, out _) is { } pair
+                    ? TimeSpan.FromSeconds(pair.Seconds)
                     : TimeSpan.Zero;
                 return runner.RefitTime(choice) + secondLook;
             });
@@ -562,9 +562,9 @@ public sealed class SslExperiment
 
     /// <summary>
     /// The one-standard-error rule, then, when it chose a pipeline with an encoder, a second look (<see cref="SslSecondLook"/>)
-    /// on <paramref name="folds"/> between that pipeline and the raw-feature one the rule prefers, within the share of the
-    /// budget the search kept for it (none when the search ran past its budget). A second look that fails leaves the
-    /// rule's choice, with a note.
+    /// on as many of <paramref name="folds"/> as fit (at least one) between that pipeline and the raw-feature one the rule
+    /// prefers, within the share of the budget the search kept for it (none when the search ran past its budget). A second
+    /// look that does not fit leaves the rule's choice, and the explanation says so; one that fails leaves it with a note.
     /// </summary>
     private (TrialRecord Trial, string Explanation) ChooseWithSecondLook(SearchResult search, SslTrialRunner runner, IReadOnlyList<SslTrialMeasures> measures,
         bool maximize, IReadOnlySet<Parameters>? portfolio, IReadOnlyList<(int[] FoldOfRow, int FoldCount)> folds, List<string> notes,
@@ -577,13 +577,15 @@ public sealed class SslExperiment
             ? (search.Elapsed < budget ? SslSecondLook.BudgetShare * budget.TotalSeconds : 0)
             : double.PositiveInfinity;
         // The measures read back from the cache folder: with shared storage, other workers ran some of the trials.
-        if (SslSecondLook.Pair(rule.Trial, search.Trials, measures, maximize, portfolio, t => runner.RescoreSeconds(t, folds.Count, measures), allowance) is not { } pair)
-            return rule;
+        if (SslSecondLook.Pair(rule.Trial, search.Trials, measures, maximize, portfolio, (trial, assignments) => runner.RescoreSeconds(trial, assignments, measures),
+                folds.Count, allowance, out string? whyNot) is not { } pair)
+            return (rule.Trial, rule.Explanation + whyNot);
         MetricEstimate chosenScore, rawScore;
         try
         {
-            chosenScore = runner.Rescore(pair.Chosen, folds, search.MaxFidelity, cancellationToken);
-            rawScore = runner.Rescore(pair.Raw, folds, search.MaxFidelity, cancellationToken);
+            IReadOnlyList<(int[] FoldOfRow, int FoldCount)> fresh = [.. folds.Take(pair.Assignments)];
+            chosenScore = runner.Rescore(pair.Chosen, fresh, search.MaxFidelity, cancellationToken);
+            rawScore = runner.Rescore(pair.Raw, fresh, search.MaxFidelity, cancellationToken);
         }
         catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
@@ -591,7 +593,7 @@ public sealed class SslExperiment
                 $"one-standard-error rule's choice stands: {e.GetType().Name}: {e.Message}");
             return rule;
         }
-        (TrialRecord trial, string look) = SslSecondLook.Decide(pair, chosenScore, rawScore, measures, maximize, folds.Count);
+        (TrialRecord trial, string look) = SslSecondLook.Decide(pair, chosenScore, rawScore, measures, maximize);
         return (trial, rule.Explanation + look);
     }
 

@@ -24,13 +24,17 @@ internal static class SslSecondLook
 
     /// <summary>
     /// The two pipelines a second look compares: <paramref name="chosen"/> (the rule's choice on the search's scores) and
-    /// the raw-feature trial the rule chooses among the raw ones; null when the choice is on raw features itself, has no
-    /// standard error, no raw trial has a metric, or the two do not fit in <paramref name="allowanceSeconds"/> by
-    /// <paramref name="cost"/>.
+    /// the raw-feature trial the rule chooses among the raw ones, with the most fold assignments, up to
+    /// <paramref name="maxAssignments"/>, that fit both rescorings in <paramref name="allowanceSeconds"/> by
+    /// <paramref name="cost"/> (seconds for a trial on that many assignments). Null when the choice is on raw features
+    /// itself, has no standard error, no raw trial has a metric or a cost, or not even one assignment fits; in that last
+    /// case <paramref name="whyNot"/> says so, for the selection's explanation.
     /// </summary>
-    internal static (TrialRecord Chosen, TrialRecord Raw)? Pair(TrialRecord chosen, IReadOnlyList<TrialRecord> leaderboard, IReadOnlyList<SslTrialMeasures> measures,
-        bool maximize, IReadOnlySet<Parameters>? portfolio, Func<TrialRecord, double?> cost, double allowanceSeconds)
+    internal static SecondLookPair? Pair(TrialRecord chosen, IReadOnlyList<TrialRecord> leaderboard, IReadOnlyList<SslTrialMeasures> measures,
+        bool maximize, IReadOnlySet<Parameters>? portfolio, Func<TrialRecord, int, double?> cost, int maxAssignments, double allowanceSeconds,
+        out string? whyNot)
     {
+        whyNot = null;
         SslTrialMeasures? chosenMeasures = SslExperiment.MeasuresOf(measures, chosen);
         if (chosenMeasures is null || chosenMeasures.FeatureSource == SslFeatureSource.RawFeatures
             || chosenMeasures.MetricStandardError is not double se || !(se >= 0) || chosen.Metric is null) return null;
@@ -38,7 +42,21 @@ internal static class SslSecondLook
             && SslExperiment.MeasuresOf(measures, t)?.FeatureSource == SslFeatureSource.RawFeatures).ToArray();
         if (raw.Length == 0) return null;
         TrialRecord rawChoice = SslExperiment.SelectWithinOneStandardError(raw, measures, maximize, portfolio).Trial;
-        return cost(chosen) is double a && cost(rawChoice) is double b && a + b <= allowanceSeconds ? (chosen, rawChoice) : null;
+        double? seconds = null;
+        // Fewer fresh assignments before none: on short budgets (90 s on a busy host) two did not fit where one did, and
+        // one assignment still scores both pipelines on folds the search's choice was not selected on.
+        for (int assignments = Math.Max(1, maxAssignments); assignments >= 1; assignments--)
+        {
+            if (cost(chosen, assignments) is not double a || cost(rawChoice, assignments) is not double b) return null;
+            seconds = a + b;
+            if (a + b <= allowanceSeconds) return new SecondLookPair(chosen, rawChoice, assignments, a + b);
+        }
+        whyNot = allowanceSeconds <= 0
+            ? " No second look: the search used its whole time budget."
+            : string.Create(CultureInfo.InvariantCulture,
+                $" No second look: scoring trial {chosen.TrialId} and raw-feature trial {rawChoice.TrialId} again on one fold assignment would take about " +
+                $"{seconds:0.#} s, more than the {allowanceSeconds:0.#} s kept for it.");
+        return null;
     }
 
     /// <summary>
@@ -46,14 +64,14 @@ internal static class SslSecondLook
     /// chosen one's (the larger of that score's error and the error the search measured, so the look is never stricter
     /// than the rule was), else the chosen one; and the sentence that explains it.
     /// </summary>
-    internal static (TrialRecord Trial, string Explanation) Decide((TrialRecord Chosen, TrialRecord Raw) pair, MetricEstimate chosenScore,
-        MetricEstimate rawScore, IReadOnlyList<SslTrialMeasures> measures, bool maximize, int assignments)
+    internal static (TrialRecord Trial, string Explanation) Decide(SecondLookPair pair, MetricEstimate chosenScore,
+        MetricEstimate rawScore, IReadOnlyList<SslTrialMeasures> measures, bool maximize)
     {
         double searchError = SslExperiment.MeasuresOf(measures, pair.Chosen)?.MetricStandardError ?? 0;
         double se = Math.Max(searchError, double.IsFinite(chosenScore.StandardError) ? chosenScore.StandardError : 0);
         bool rawStands = maximize ? rawScore.Value >= chosenScore.Value - se : rawScore.Value <= chosenScore.Value + se;
         string figures = string.Create(CultureInfo.InvariantCulture,
-            $" Second look, on {assignments} fold assignments the search did not use: trial {pair.Chosen.TrialId} {pair.Chosen.Metric:0.####} -> " +
+            $" Second look, on {pair.Assignments} fold assignment{(pair.Assignments == 1 ? "" : "s")} the search did not use: trial {pair.Chosen.TrialId} {pair.Chosen.Metric:0.####} -> " +
             $"{chosenScore.Value:0.####} +/- {se:0.####}, raw-feature trial {pair.Raw.TrialId} {pair.Raw.Metric:0.####} -> {rawScore.Value:0.####}; ");
         return rawStands
             ? (pair.Raw, figures + string.Create(CultureInfo.InvariantCulture,
@@ -61,3 +79,7 @@ internal static class SslSecondLook
             : (pair.Chosen, figures + string.Create(CultureInfo.InvariantCulture, $"trial {pair.Chosen.TrialId}'s lead holds."));
     }
 }
+
+/// <summary>What a second look compares: the rule's choice, the raw-feature trial, the fresh fold assignments both are
+/// scored on, and the seconds that is expected to take.</summary>
+internal sealed record SecondLookPair(TrialRecord Chosen, TrialRecord Raw, int Assignments, double Seconds);

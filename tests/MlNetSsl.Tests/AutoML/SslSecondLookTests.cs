@@ -18,7 +18,7 @@ public sealed class SslSecondLookTests
         new() { TrialId = id, Fidelity = fidelity, FeatureSource = source, Metric = metric, MetricStandardError = error };
 
     [Fact]
-    public void ThePairIsTheRulesChoiceAndTheRawTrialTheRulePrefersWhenBothFitTheAllowance()
+    public void ThePairIsTheRulesChoiceAndTheRawTrialTheRulePrefersOnAsManyFreshAssignmentsAsFitTheAllowance()
     {
         // Leaderboard (maximized): SSL 0.80 +/- 0.02, raw + SSL 0.78, raw 0.746 (tuned), raw 0.74 (the portfolio's, untuned).
         TrialRecord best = Trial(0, 0.80), both = Trial(1, 0.78), tuned = Trial(2, 0.746), untuned = Trial(3, 0.74);
@@ -28,21 +28,33 @@ public sealed class SslSecondLookTests
             Measure(2, SslFeatureSource.RawFeatures, 0.746, 0.03), Measure(3, SslFeatureSource.RawFeatures, 0.74, 0.03),
         ];
         TrialRecord[] board = [best, both, tuned, untuned];
-        double? Cost(TrialRecord t) => t.TrialId == 0 ? 4 : 1;
+        // Seconds per fresh assignment: 2 for the SSL pipeline, 0.5 for a raw one.
+        double? Cost(TrialRecord t, int assignments) => (t.TrialId == 0 ? 2 : 0.5) * assignments;
+        SecondLookPair? Look(TrialRecord chosen, IReadOnlyList<TrialRecord> leaderboard, double allowance, IReadOnlySet<Parameters>? portfolio = null,
+            IReadOnlyList<SslTrialMeasures>? with = null, Func<TrialRecord, int, double?>? cost = null) =>
+            SslSecondLook.Pair(chosen, leaderboard, with ?? measures, maximize: true, portfolio, cost ?? Cost, maxAssignments: 3, allowance, out _);
 
-        Assert.Equal((best, tuned), SslSecondLook.Pair(best, board, measures, maximize: true, portfolio: null, Cost, double.PositiveInfinity));
+        Assert.Equal(new SecondLookPair(best, tuned, 3, 7.5), Look(best, board, double.PositiveInfinity));
         // The raw trial is the one the rule itself prefers among raw ones: the portfolio's untuned settings within the error.
         var portfolio = new HashSet<Parameters> { SslSearchSpace.WithoutEpochs(untuned.Parameters) };
-        Assert.Equal((best, untuned), SslSecondLook.Pair(best, board, measures, maximize: true, portfolio, Cost, double.PositiveInfinity));
-        // Both must fit the allowance (4 + 1 s).
-        Assert.NotNull(SslSecondLook.Pair(best, board, measures, maximize: true, portfolio: null, Cost, allowanceSeconds: 5));
-        Assert.Null(SslSecondLook.Pair(best, board, measures, maximize: true, portfolio: null, Cost, allowanceSeconds: 4.9));
-        Assert.Null(SslSecondLook.Pair(best, board, measures, maximize: true, portfolio: null, t => t.TrialId == 2 ? null : 1, double.PositiveInfinity));
-        // No second look for a raw choice, without a raw trial, or without a standard error.
-        Assert.Null(SslSecondLook.Pair(tuned, board, measures, maximize: true, portfolio: null, Cost, double.PositiveInfinity));
-        Assert.Null(SslSecondLook.Pair(best, [best, both], measures, maximize: true, portfolio: null, Cost, double.PositiveInfinity));
+        Assert.Equal(untuned, Look(best, board, double.PositiveInfinity, portfolio)!.Raw);
+        // As many fresh assignments as fit the allowance (2.5 s each), down to one.
+        Assert.Equal(3, Look(best, board, 7.5)!.Assignments);
+        Assert.Equal(2, Look(best, board, 7.4)!.Assignments);
+        Assert.Equal(new SecondLookPair(best, tuned, 1, 2.5), Look(best, board, 2.5));
+        // Not even one: no pair, and the explanation's sentence says why.
+        Assert.Null(SslSecondLook.Pair(best, board, measures, maximize: true, null, Cost, maxAssignments: 3, allowanceSeconds: 2.4, out string? whyNot));
+        Assert.Equal(" No second look: scoring trial 0 and raw-feature trial 2 again on one fold assignment would take about 2.5 s, more than the 2.4 s kept for it.",
+            whyNot);
+        Assert.Null(SslSecondLook.Pair(best, board, measures, maximize: true, null, Cost, maxAssignments: 3, allowanceSeconds: 0, out whyNot));
+        Assert.Equal(" No second look: the search used its whole time budget.", whyNot);
+        Assert.Null(Look(best, board, double.PositiveInfinity, cost: (t, n) => t.TrialId == 2 ? null : n));
+        // No second look, and nothing to explain, for a raw choice, without a raw trial, or without a standard error.
+        Assert.Null(SslSecondLook.Pair(tuned, board, measures, maximize: true, null, Cost, maxAssignments: 3, double.PositiveInfinity, out whyNot));
+        Assert.Null(whyNot);
+        Assert.Null(Look(best, [best, both], double.PositiveInfinity));
         SslTrialMeasures[] noError = [Measure(0, SslFeatureSource.SelfSupervised, 0.80, double.NaN), .. measures.Skip(1)];
-        Assert.Null(SslSecondLook.Pair(best, board, noError, maximize: true, portfolio: null, Cost, double.PositiveInfinity));
+        Assert.Null(Look(best, board, double.PositiveInfinity, with: noError));
     }
 
     [Fact]
@@ -55,28 +67,29 @@ public sealed class SslSecondLookTests
         Assert.Equal(16, SslExperiment.SelectWithinOneStandardError([ssl, raw], measures, maximize: true).Trial.TrialId);
 
         // On fresh folds the lead shrinks inside the error: the raw pipeline stands, as the search recorded it.
-        (TrialRecord chosen, string why) = SslSecondLook.Decide((ssl, raw), new MetricEstimate(0.762, 0.05, 0.015, [0.7, 0.8], 0.762),
-            new MetricEstimate(0.751, 0.07, 0.031, [0.7, 0.8], 0.751), measures, maximize: true, assignments: 2);
+        (TrialRecord chosen, string why) = SslSecondLook.Decide(new SecondLookPair(ssl, raw, 2, 1), new MetricEstimate(0.762, 0.05, 0.015, [0.7, 0.8], 0.762),
+            new MetricEstimate(0.751, 0.07, 0.031, [0.7, 0.8], 0.751), measures, maximize: true);
         Assert.Same(raw, chosen);
         Assert.Equal(0.746, chosen.Metric);
         // The width is the larger of the two errors: the search's 0.020 here, not the fresh 0.015.
         Assert.Contains("Second look, on 2 fold assignments the search did not use: trial 16 0.801 -> 0.762 +/- 0.02, raw-feature trial 0 0.746 -> 0.751; " +
             "the raw-feature pipeline is within one standard error there, so it is chosen, trial 0", why, StringComparison.Ordinal);
         // 0.745 is within 0.02 of 0.762 only by the search's error: the fresh error alone (0.015) would keep the SSL pipeline.
-        Assert.Same(raw, SslSecondLook.Decide((ssl, raw), new MetricEstimate(0.762, 0.05, 0.015, [0.7, 0.8], 0.762),
-            new MetricEstimate(0.745, 0.07, 0.031, [0.7, 0.8], 0.745), measures, maximize: true, assignments: 2).Trial);
+        Assert.Same(raw, SslSecondLook.Decide(new SecondLookPair(ssl, raw, 2, 1), new MetricEstimate(0.762, 0.05, 0.015, [0.7, 0.8], 0.762),
+            new MetricEstimate(0.745, 0.07, 0.031, [0.7, 0.8], 0.745), measures, maximize: true).Trial);
 
         // A lead that holds on fresh folds stands.
-        (TrialRecord kept, string keptWhy) = SslSecondLook.Decide((ssl, raw), new MetricEstimate(0.80, 0.05, 0.02, [0.75, 0.85], 0.80),
-            new MetricEstimate(0.75, 0.07, 0.03, [0.7, 0.8], 0.75), measures, maximize: true, assignments: 2);
+        (TrialRecord kept, string keptWhy) = SslSecondLook.Decide(new SecondLookPair(ssl, raw, 1, 1), new MetricEstimate(0.80, 0.05, 0.02, [0.75, 0.85], 0.80),
+            new MetricEstimate(0.75, 0.07, 0.03, [0.7, 0.8], 0.75), measures, maximize: true);
         Assert.Same(ssl, kept);
         Assert.EndsWith("trial 16's lead holds.", keptWhy, StringComparison.Ordinal);
+        Assert.StartsWith(" Second look, on 1 fold assignment the search did not use:", keptWhy, StringComparison.Ordinal);
 
         // Minimized (log-loss): within one error above.
-        Assert.Same(raw, SslSecondLook.Decide((ssl, raw), new MetricEstimate(0.50, 0.05, 0.03, [0.45, 0.55], 0.8),
-            new MetricEstimate(0.52, 0.05, 0.03, [0.5, 0.54], 0.8), measures, maximize: false, assignments: 2).Trial);
-        Assert.Same(ssl, SslSecondLook.Decide((ssl, raw), new MetricEstimate(0.50, 0.05, 0.03, [0.45, 0.55], 0.8),
-            new MetricEstimate(0.56, 0.05, 0.03, [0.5, 0.54], 0.8), measures, maximize: false, assignments: 2).Trial);
+        Assert.Same(raw, SslSecondLook.Decide(new SecondLookPair(ssl, raw, 2, 1), new MetricEstimate(0.50, 0.05, 0.03, [0.45, 0.55], 0.8),
+            new MetricEstimate(0.52, 0.05, 0.03, [0.5, 0.54], 0.8), measures, maximize: false).Trial);
+        Assert.Same(ssl, SslSecondLook.Decide(new SecondLookPair(ssl, raw, 2, 1), new MetricEstimate(0.50, 0.05, 0.03, [0.45, 0.55], 0.8),
+            new MetricEstimate(0.56, 0.05, 0.03, [0.5, 0.54], 0.8), measures, maximize: false).Trial);
     }
 
     [Fact]
