@@ -79,6 +79,10 @@ internal sealed class SslDataset
         if (data.Schema.GetColumnOrNull(labelColumn) is null)
             throw new ArgumentException($"The dataset has no label column '{labelColumn}'; it has: {string.Join(", ", data.Schema.Where(c => !c.IsHidden).Select(c => c.Name))}.");
         if (labelColumn == inputColumn) throw new ArgumentException($"The label column and the input column are both '{labelColumn}'.");
+        // MapValueToKey also maps a vector column (to a vector of keys), which then failed below as an InvalidCastException.
+        if (data.Schema[labelColumn].Type is not PrimitiveDataViewType)
+            throw new ArgumentException($"Label column '{labelColumn}' is {data.Schema[labelColumn].Type}; the experiment takes one class per row: " +
+                "a text, number, boolean or key column (a missing value marks a row unlabeled).");
         ITransformer labelToKey = ml.Transforms.Conversion.MapValueToKey(labelColumn, labelColumn).Fit(data);
         IDataView keyed = labelToKey.Transform(data);
         int classCount = (int)((KeyDataViewType)keyed.Schema[labelColumn].Type).Count;

@@ -184,6 +184,10 @@ public sealed class MulticlassTrainerExperimentTests : IDisposable
         var unlabeled = ml.Data.LoadFromEnumerable(wine.Select(r => new WineRow { Features = r.Features, Label = float.NaN }));
         var noLabels = await Assert.ThrowsAsync<InvalidOperationException>(() => ml.MulticlassTrainerExperiment().SetDataset(unlabeled).SetMaxTrials(1).RunAsync());
         Assert.Contains("No row has a label", noLabels.Message);
+        // A vector as the label: refused by name and type, not an InvalidCastException from the vector of keys it maps to.
+        IDataView vectorLabel = ml.Transforms.CopyColumns("Target", "Features").Fit(data).Transform(data);
+        var vector = await Assert.ThrowsAsync<ArgumentException>(() => ml.MulticlassTrainerExperiment().SetDataset(vectorLabel, "Target").SetMaxTrials(1).RunAsync());
+        Assert.Contains("Label column 'Target' is Vector<Single", vector.Message);
         Assert.Throws<InvalidOperationException>(() => ml.MulticlassTrainerExperiment().SetSearchSpace(new SearchSpace().WithNumeric("Momentum", 0, 1)));
     }
 }

@@ -177,6 +177,24 @@ public sealed class SslExperimentTests : IDisposable
         Assert.Contains("a single class among its 10 labeled rows", single.Message);
     }
 
+    [Fact]
+    public async Task AVectorLabelColumnIsRefusedWithAMessageThatNamesItsType()
+    {
+        // MapValueToKey maps a vector to a vector of keys; reading that as one key per row was an InvalidCastException.
+        var ml = new MLContext(seed: 1);
+        IDataView data = ml.Data.LoadFromEnumerable(SslExperimentData.HiggsWithHiddenLabels(100, labeledEvery: 2));
+        IDataView vectorLabel = ml.Transforms.DropColumns("Label").Append(ml.Transforms.CopyColumns("Label", "Features")).Fit(data).Transform(data);
+        IDataView withTarget = ml.Transforms.CopyColumns("Target", "Features").Fit(data).Transform(data);
+
+        var error = await Assert.ThrowsAsync<ArgumentException>(() => ml.SelfSupervisedExperiment()
+            .SetDataset(vectorLabel, "Label").SetInputColumn("Features").SetMaxTrials(1).RunAsync());
+        Assert.Contains("Label column 'Label' is Vector<Single, 28>", error.Message, StringComparison.Ordinal);
+        Assert.Contains("one class per row", error.Message, StringComparison.Ordinal);
+        error = await Assert.ThrowsAsync<ArgumentException>(() => ml.SelfSupervisedExperiment()
+            .SetDataset(withTarget, "Target").SetInputColumn("Features").SetMaxTrials(1).RunAsync());
+        Assert.Contains("Label column 'Target' is Vector<Single, 28>", error.Message, StringComparison.Ordinal);
+    }
+
     private sealed class SeriesRow
     {
         public float[] Values { get; set; } = [];
