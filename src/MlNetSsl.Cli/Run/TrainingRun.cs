@@ -301,7 +301,9 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
                 new MetricWithInterval(value, lower, upper), accuracy)
             : NoSslBaseline(fits, search, train, scoredTest, classNames, metric, ref rawFeatures);
         _phases["test"] = clock.Elapsed.TotalSeconds;
-        string pipeline = TrialDescriptions.Describe(chosenTrial);
+        // The model's trainer, which the label-free objective sets instead of the trial's untuned one.
+        SslDownstreamParameters chosenDownstream = TrialDescriptions.RefitDownstream(chosenTrial, search);
+        string pipeline = TrialDescriptions.Describe(chosenTrial, refitDownstream: chosenDownstream);
 
         List<LabelCurvePoint> labelCurve = [];
         if (settings.LabelCurve)
@@ -315,7 +317,7 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
             {
                 try
                 {
-                    labelCurve = LabelCurve(fits, trained, chosenTrial, pipeline, baseline, rawFeatures, train, scoredTest, classNames, metric, cancellation);
+                    labelCurve = LabelCurve(fits, trained, chosenTrial, pipeline, chosenDownstream, baseline, rawFeatures, train, scoredTest, classNames, metric, cancellation);
                 }
                 catch (Exception e) when (e is InvalidOperationException or ArgumentException or ExternalException)
                 {
@@ -545,7 +547,8 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
     /// labeled training rows and scored on the test rows. Pretraining is label-free, so the chosen pipeline keeps its
     /// pretrained stage and only its downstream trainer is refitted; a fine-tuned network (trained with every label) is
     /// left out with a note.</summary>
-    private List<LabelCurvePoint> LabelCurve(DownstreamFits fits, ITransformer trained, TrialRecord chosen, string chosenDescription, Baseline? baseline,
+    private List<LabelCurvePoint> LabelCurve(DownstreamFits fits, ITransformer trained, TrialRecord chosen, string chosenDescription,
+        SslDownstreamParameters chosenDownstream, Baseline? baseline,
         DownstreamFits.LabeledFeatures? rawFeatures, TrainingData train, TrainingData test, string[] classNames, string metric, CancellationToken cancellation)
     {
         var points = new List<LabelCurvePoint>();
@@ -554,7 +557,7 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
         if (TrialDescriptions.UsesSsl(chosen))
         {
             if (DownstreamFits.FrontOf(trained) is { } front)
-                curves.Add((chosenDescription, true, () => fits.Labeled(front), TrialDescriptions.Bind(chosen).Downstream));
+                curves.Add((chosenDescription, true, () => fits.Labeled(front), chosenDownstream));
             else
                 _notes.Add("Label curve: the chosen pipeline fine-tunes its network with every label, so it has no label-free part to keep; only the no-SSL pipeline is shown.");
         }

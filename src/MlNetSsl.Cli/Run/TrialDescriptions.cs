@@ -14,11 +14,17 @@ internal static class TrialDescriptions
     public static bool UsesSsl(TrialRecord trial) =>
         Bind(trial).Features is SslFeatureSource.SelfSupervised or SslFeatureSource.RawAndSelfSupervised;
 
+    /// <summary>The downstream trainer the experiment refitted for the chosen trial: the trial's own, but under the
+    /// label-free objective, which does not search the trainer, L-BFGS with L2 1 and no L1 (docs/automl.md, "Objectives").</summary>
+    public static SslDownstreamParameters RefitDownstream(TrialRecord trial, SslExperimentResult search) =>
+        search.Objective?.Kind == SslObjectiveKind.LabelFree ? new SslDownstreamParameters { L1Regularization = 0 } : Bind(trial).Downstream;
+
     /// <summary>"SimClr ConvNet x1 18 epochs + L-BFGS (L1 1, L2 1)", "Raw features + LightGBM (31 leaves, 100 iterations)",
-    /// "Raw features and Scarf Mlp x1 18 epochs (...) + L-BFGS (...)".</summary>
-    public static string Describe(TrialRecord trial, int? fidelity = null)
+    /// "Raw features and Scarf Mlp x1 18 epochs (...) + L-BFGS (...)"; <paramref name="refitDownstream"/> replaces the trial's.</summary>
+    public static string Describe(TrialRecord trial, int? fidelity = null, SslDownstreamParameters? refitDownstream = null)
     {
         SslTrialParameters p = Bind(trial);
+        if (refitDownstream is not null) p.Downstream = refitDownstream;
         string downstream = p.Downstream.Trainer switch
         {
             DownstreamTrainer.LightGbm => string.Create(CultureInfo.InvariantCulture,

@@ -287,6 +287,30 @@ public sealed class CliCoreTests : IDisposable
     }
 
     [Fact]
+    public void ALabelFreeRunDescribesAndCurvesTheProbeItsModelRefitted()
+    {
+        // One label per class: Auto takes the label-free objective, whose refit is L-BFGS without L1 (ML.NET's L1 of 1
+        // zeroes every weight on two rows). The console named the trial's untuned L1 1 and the label curve refitted with
+        // it, so its 100% point (one class for every row) disagreed with the model it stands for.
+        var random = new Random(5);
+        string[] lines = File.ReadAllLines(Path.Combine(SharedData.DataRoot, "tabular", "banknote_authentication.csv")).Where(l => l.Length > 0).ToArray();
+        random.Shuffle(lines);
+        var seen = new HashSet<string>();
+        string train = Path.Combine(_work, "two-labels.csv"), test = Path.Combine(_work, "two-labels-test.csv");
+        File.WriteAllLines(train, ["variance,skewness,curtosis,entropy,class",
+            .. lines.Take(300).Select(l => seen.Add(l[(l.LastIndexOf(',') + 1)..]) ? l : l[..(l.LastIndexOf(',') + 1)])]);
+        File.WriteAllLines(test, ["variance,skewness,curtosis,entropy,class", .. lines.Skip(300).Take(200)]);
+        var (code, stdout, stderr) = Run("classification", "--dataset", train, "--test-dataset", test, "--label-col", "class",
+            "--train-time", "15", "--max-trials", "1", "--label-curve", "-o", Path.Combine(_work, "out"), "--name", "Two");
+        Assert.True(code == 0, $"exit {code}: {stderr}\n{stdout}");
+        Assert.Contains("label-free score", stdout, StringComparison.Ordinal);
+        string chosen = stdout.Split('\n').Single(l => l.StartsWith("Chosen: ", StringComparison.Ordinal));
+        Assert.Contains("L-BFGS (L1 0, L2 1)", chosen, StringComparison.Ordinal);
+        string tested = Regex.Match(stdout, @"Test accuracy: (\d\.\d{4}) ").Groups[1].Value;
+        Assert.Contains($"Label curve: 100% of the labels (2 rows), chosen: test accuracy {tested}", stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void WorkerWithoutStorageIsAUsageError()
     {
         var (code, _, stderr) = Run("worker", "classification", "--dataset", BanknoteCsv(), "--label-col", "class");
