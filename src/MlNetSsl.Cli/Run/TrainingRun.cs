@@ -520,10 +520,17 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
         string metric, ref DownstreamFits.LabeledFeatures? rawFeatures)
     {
         TrialRecord? best = search.Trials.FirstOrDefault(t => t.Metric is not null && TrialDescriptions.Bind(t).Features == SslFeatureSource.RawFeatures);
-        SslDownstreamParameters downstream = best is null ? new SslDownstreamParameters() : TrialDescriptions.Bind(best).Downstream;
-        string description = best is null
-            ? $"Raw features + L-BFGS (L1 1, L2 1): ML.NET defaults (at most {DownstreamFits.MaxLbfgsIterations} iterations), fitted for comparison (the search did not reach a raw-feature trial)"
-            : TrialDescriptions.Describe(best);
+        // A label-free search scores no raw-feature pipeline, and its model's probe has no L1: ML.NET's default L1 of 1
+        // zeroes every weight on one or two labels per class, so the comparison gets the model's own trainer.
+        bool labelFree = search.Objective?.Kind == SslObjectiveKind.LabelFree;
+        SslDownstreamParameters downstream = best is not null ? TrialDescriptions.Bind(best).Downstream
+            : labelFree ? TrialDescriptions.RefitDownstream(search.Trials.First(t => t.TrialId == search.BestTrial.TrialId), search)
+            : new SslDownstreamParameters();
+        string description = best is not null ? TrialDescriptions.Describe(best)
+            : labelFree ? string.Create(CultureInfo.InvariantCulture,
+                $"Raw features + L-BFGS (L1 {downstream.L1Regularization:G2}, L2 {downstream.L2Regularization:G2}): the model's own trainer on raw features, " +
+                $"fitted for comparison (at most {DownstreamFits.MaxLbfgsIterations} iterations; a label-free search scores no raw-feature pipeline)")
+            : $"Raw features + L-BFGS (L1 1, L2 1): ML.NET defaults (at most {DownstreamFits.MaxLbfgsIterations} iterations), fitted for comparison (the search did not reach a raw-feature trial)";
         try
         {
             // Raw features first: images are decoded once, and the cache holds only vectors.

@@ -308,6 +308,9 @@ public sealed class CliCoreTests : IDisposable
         Assert.Contains("L-BFGS (L1 0, L2 1)", chosen, StringComparison.Ordinal);
         string tested = Regex.Match(stdout, @"Test accuracy: (\d\.\d{4}) ").Groups[1].Value;
         Assert.Contains($"Label curve: 100% of the labels (2 rows), chosen: test accuracy {tested}", stdout, StringComparison.Ordinal);
+        // The comparison without SSL is the same trainer on raw features, not ML.NET's L1 of 1 that predicts one class here.
+        string withoutSsl = stdout.Split('\n').Single(l => l.StartsWith("Best without SSL: ", StringComparison.Ordinal));
+        Assert.Contains("Raw features + L-BFGS (L1 0, L2 1): the model's own trainer on raw features", withoutSsl, StringComparison.Ordinal);
     }
 
     [Fact]
