@@ -14,10 +14,11 @@ internal static class TrialDescriptions
     public static bool UsesSsl(TrialRecord trial) =>
         Bind(trial).Features is SslFeatureSource.SelfSupervised or SslFeatureSource.RawAndSelfSupervised;
 
-    /// <summary>The downstream trainer the experiment refitted for the chosen trial: the trial's own, but under the
-    /// label-free objective, which does not search the trainer, L-BFGS with L2 1 and no L1 (docs/automl.md, "Objectives").</summary>
+    /// <summary>The downstream trainer the experiment refitted for the chosen <paramref name="trial"/>
+    /// (<see cref="SslExperimentResult.BestDownstream"/>): the trial's own, but under the label-free objective, which does not
+    /// search the trainer, L-BFGS with L2 1 and no L1, and for a FixMatch network whose lengthening paid, more epochs.</summary>
     public static SslDownstreamParameters RefitDownstream(TrialRecord trial, SslExperimentResult search) =>
-        search.Objective?.Kind == SslObjectiveKind.LabelFree ? new SslDownstreamParameters { L1Regularization = 0 } : Bind(trial).Downstream;
+        trial.TrialId == search.BestTrial.TrialId && search.BestDownstream is { } fitted ? fitted : Bind(trial).Downstream;
 
     /// <summary>"SimClr ConvNet x1 18 epochs + L-BFGS (L1 1, L2 1)", "Raw features + LightGBM (31 leaves, 100 iterations)",
     /// "Raw features and Scarf Mlp x1 18 epochs (...) + L-BFGS (...)"; <paramref name="refitDownstream"/> replaces the trial's.</summary>

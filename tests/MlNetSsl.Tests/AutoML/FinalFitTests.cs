@@ -1,0 +1,60 @@
+using MlNetSsl.AutoML;
+using Xunit;
+
+namespace MlNetSsl.Tests.AutoML;
+
+/// <summary>The final fit of an image FixMatch network whose lengthening still paid in the search trains longer than it was
+/// scored, within the budget left.</summary>
+public sealed class FinalFitTests
+{
+    private static TrialRecord Trial(int id, Parameters parameters, double metric, int? fidelity = null) => new(id, parameters, TrialStatus.Completed,
+        [new RungResult(fidelity, metric, TimeSpan.FromSeconds(1))], TimeSpan.FromSeconds(1), null);
+
+    private static Parameters FixMatch(SslSearchSpace space, int epochs, bool semiSupervised = true, string features = "SelfSupervised") =>
+        SslExperimentData.Configuration(space, ("Features", features), ("Pretraining.Epochs", 3), ("Downstream.Trainer", "FineTune"),
+            ("Downstream.SemiSupervised", semiSupervised), ("Downstream.FineTuneEpochs", epochs));
+
+    [Fact]
+    public void AnImageFixMatchNetworkThatBeatItsShorterVersionMayTrainLonger()
+    {
+        SslSearchSpace images = SslSearchSpace.For(SslInputKind.Image);
+        // As in a 600 s CIFAR-10 search: FixMatch 10 epochs at 0.455, its lengthened version (12 epochs) at 0.500.
+        TrialRecord ten = Trial(1, FixMatch(images, 10), 0.455), twelve = Trial(4, FixMatch(images, 12), 0.500);
+        TrialRecord probe = Trial(0, SslExperimentData.Configuration(images, ("Pretraining.Epochs", 3)), 0.368);
+        TrialRecord[] board = [twelve, ten, probe];
+        Assert.Same(ten, SslExperiment.ShorterVersionBeaten(twelve, board, SslInputKind.Image, maximize: true));
+        // The shorter one has nothing shorter; a lengthening that did not pay (or a minimized metric that rose) gives nothing.
+        Assert.Null(SslExperiment.ShorterVersionBeaten(ten, board, SslInputKind.Image, maximize: true));
+        TrialRecord worse = Trial(4, twelve.Parameters, 0.45);
+        Assert.Null(SslExperiment.ShorterVersionBeaten(worse, [ten, worse], SslInputKind.Image, maximize: true));
+        Assert.Null(SslExperiment.ShorterVersionBeaten(twelve, board, SslInputKind.Image, maximize: false));
+        // A version that differs in more than its fine-tuning epochs is another pipeline.
+        TrialRecord otherEncoder = Trial(2, SslExperimentData.Configuration(images, ("Pretraining.Epochs", 4), ("Downstream.Trainer", "FineTune"),
+            ("Downstream.SemiSupervised", true), ("Downstream.FineTuneEpochs", 10)), 0.40);
+        Assert.Null(SslExperiment.ShorterVersionBeaten(twelve, [twelve, otherEncoder], SslInputKind.Image, maximize: true));
+        // Only image FixMatch networks from a pretrained encoder, scored without a scheduler's rungs.
+        Assert.Null(SslExperiment.ShorterVersionBeaten(Trial(4, FixMatch(images, 12, semiSupervised: false), 0.5),
+            [Trial(1, FixMatch(images, 10, semiSupervised: false), 0.455)], SslInputKind.Image, maximize: true));
+        Assert.Null(SslExperiment.ShorterVersionBeaten(Trial(4, FixMatch(images, 12, features: "SupervisedFromScratch"), 0.5),
+            [Trial(1, FixMatch(images, 10, features: "SupervisedFromScratch"), 0.455)], SslInputKind.Image, maximize: true));
+        Assert.Null(SslExperiment.ShorterVersionBeaten(Trial(4, twelve.Parameters, 0.5, fidelity: 8), [Trial(1, ten.Parameters, 0.455, fidelity: 8)],
+            SslInputKind.Image, maximize: true));
+        SslSearchSpace tables = SslSearchSpace.For(SslInputKind.Tabular);
+        Assert.Null(SslExperiment.ShorterVersionBeaten(Trial(4, FixMatch(tables, 12), 0.9), [Trial(1, FixMatch(tables, 10), 0.8)],
+            SslInputKind.Tabular, maximize: true));
+    }
+
+    [Fact]
+    public void TheFinalFitTrainsAsManyEpochsAsTheBudgetLeftFitsUpToTheCap()
+    {
+        Assert.Equal(2.5, SslExperiment.FinalFitLengtheningCap);
+        // A 12-epoch refit priced at 112 s: 223 s left fit 23 epochs; 400 s would fit more than the cap of 30.
+        Assert.Equal(23, SslExperiment.FinalFitEpochs(12, refitSeconds: 112, secondsLeft: 223));
+        Assert.Equal(30, SslExperiment.FinalFitEpochs(12, refitSeconds: 112, secondsLeft: 400));
+        // Never fewer than the search's epochs: too little time left, no price, or no budget left at all.
+        Assert.Equal(12, SslExperiment.FinalFitEpochs(12, refitSeconds: 112, secondsLeft: 100));
+        Assert.Equal(12, SslExperiment.FinalFitEpochs(12, refitSeconds: 0, secondsLeft: 500));
+        Assert.Equal(12, SslExperiment.FinalFitEpochs(12, refitSeconds: 112, secondsLeft: -5));
+        Assert.Equal(12, SslExperiment.FinalFitEpochs(12, refitSeconds: 112, secondsLeft: double.NaN));
+    }
+}
