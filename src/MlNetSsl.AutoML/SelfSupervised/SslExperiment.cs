@@ -530,7 +530,8 @@ public sealed class SslExperiment
             SslTrialParameters parameters = best.Parameters.AsType<SslTrialParameters>();
             // The label-free search leaves the downstream trainer out (nothing to tune it with); its refit uses settings for few labels.
             if (objective.Kind == SslObjectiveKind.LabelFree) parameters.Downstream = SslDownstream.LabelFreeDefaults;
-            if (_search.TimeBudget is TimeSpan timeBudget && ShorterVersionBeaten(best, search.Trials, shape.Kind, maximize) is { } shorter)
+            if (_search.TimeBudget is TimeSpan timeBudget && objective.Kind == SslObjectiveKind.CrossValidatedAccuracy
+                && ShorterVersionBeaten(best, search.Trials, shape.Kind, maximize) is { } shorter)
             {
                 int scored = parameters.Downstream.FineTuneEpochs;
                 double refitSeconds = runner.RefitTime(best).TotalSeconds;
