@@ -524,7 +524,7 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
         // zeroes every weight on one or two labels per class, so the comparison gets the model's own trainer.
         bool labelFree = search.Objective?.Kind == SslObjectiveKind.LabelFree;
         SslDownstreamParameters downstream = best is not null ? TrialDescriptions.Bind(best).Downstream
-            : labelFree ? TrialDescriptions.RefitDownstream(search.Trials.First(t => t.TrialId == search.BestTrial.TrialId), search)
+            : labelFree && search.BestDownstream is { } fitted ? fitted
             : new SslDownstreamParameters();
         string description = best is not null ? TrialDescriptions.Describe(best)
             : labelFree ? string.Create(CultureInfo.InvariantCulture,
