@@ -70,15 +70,20 @@ public sealed class SslTrialReport
     /// <see cref="SslExperiment"/>); null otherwise.</summary>
     internal string? Description { get; init; }
 
+    /// <summary>True when the experiment scores its trials label-free (<see cref="SslObjectiveKind.LabelFree"/>, also as
+    /// <see cref="SslObjectiveKind.Auto"/> resolved it): the metric is then a label-free score of the encoder, and the
+    /// trial's downstream trainer took no part in it (the model's is set at the refit). False for other experiments.</summary>
+    public bool IsScoredLabelFree { get; internal init; }
+
     /// <summary>One line: experiment time, trial, what happened, its metric and fidelity, and the pipeline in words (or
     /// the trial's parameters, for an experiment that cannot describe them).</summary>
     public override string ToString() => Description is null
         ? $"{Kind}{(IsReplay ? " (replay)" : "")}: {Trial}"
         : string.Create(System.Globalization.CultureInfo.InvariantCulture,
-            $"[{Elapsed.TotalSeconds,5:0}s] trial {Trial.TrialId} {Kind}{(IsReplay ? " (replay)" : "")} metric={Trial.Metric?.ToString("0.####", System.Globalization.CultureInfo.InvariantCulture) ?? "-"} " +
+            $"[{Elapsed.TotalSeconds,5:0}s] trial {Trial.TrialId} {Kind}{(IsReplay ? " (replay)" : "")} {(IsScoredLabelFree ? "label-free score" : "metric")}={Trial.Metric?.ToString("0.####", System.Globalization.CultureInfo.InvariantCulture) ?? "-"} " +
             $"epochs={(Fidelity ?? Trial.Fidelity)?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "-"} {Description}");
 
-    /// <summary>This report with <paramref name="description"/>.</summary>
-    internal SslTrialReport WithDescription(string description) =>
-        new(Kind, Trial, Fidelity, BestTrial, Elapsed, TrialsStarted, IsReplay) { Description = description };
+    /// <summary>This report with <paramref name="description"/> and what its metric is.</summary>
+    internal SslTrialReport WithDescription(string? description, bool scoredLabelFree) =>
+        new(Kind, Trial, Fidelity, BestTrial, Elapsed, TrialsStarted, IsReplay) { Description = description, IsScoredLabelFree = scoredLabelFree };
 }

@@ -46,6 +46,8 @@ public sealed class SslExperiment
     private int _imageHeight = 32;
     private SearchSpace? _searchSpace;
     private SslObjective _objective = SslObjective.Auto;
+    // The objective the running experiment resolved, read by progress reports on the search's threads.
+    private volatile bool _scoringLabelFree;
     private SslScheduler _scheduler = SslScheduler.None;
     private string? _checkpointFolder;
     private int _seed;
@@ -333,13 +335,14 @@ public sealed class SslExperiment
             try
             {
                 description = Describe(value.Trial.Parameters.AsType<SslTrialParameters>(), value.Fidelity ?? value.Trial.Fidelity,
-                    experiment._scheduler.CreateScheduler().MaxFidelity);
+                    experiment._scheduler.CreateScheduler().MaxFidelity, experiment._scoringLabelFree);
             }
             catch (Exception e) when (e is InvalidOperationException or ArgumentException or FormatException or System.Text.Json.JsonException)
             {
                 // Parameters of a custom search space that are not an SSL trial's: the report goes on without words.
             }
-            inner.Report(description is null ? value : value.WithDescription(description));
+            bool labelFree = experiment._scoringLabelFree;
+            inner.Report(description is null && !labelFree ? value : value.WithDescription(description, labelFree));
         }
     }
 
@@ -421,6 +424,7 @@ public sealed class SslExperiment
         if (shape.Kind == SslInputKind.Series && shape.Length > LongSeriesSteps)
             notes.Add(string.Create(CultureInfo.InvariantCulture, $"Series of {shape.Length} steps per channel: the Conv1d encoder's time and memory grow with the length, and a pretraining step is never cut short, so trials run long and can outlast the budget. ml.Transforms.ResampleSeries(..., length: {LongSeriesSteps}) with SeriesResampling.Mean before the experiment averages them down (the mlnet-ssl tool does so by default)."));
         (SslObjective objective, string objectiveExplanation) = ResolveObjective(dataset);
+        _scoringLabelFree = objective.Kind == SslObjectiveKind.LabelFree;
         int[] foldOfRow = new int[dataset.LabeledCount];
         int foldCount = 0, fineTuneFolds = 0;
         var repetitions = new List<(int[] FoldOfRow, int FoldCount)>();
@@ -935,11 +939,12 @@ public sealed class SslExperiment
         }
     }
 
-    private static string Describe(SslTrialParameters parameters, int? fidelity, int? maxFidelity)
+    private static string Describe(SslTrialParameters parameters, int? fidelity, int? maxFidelity, bool scoredLabelFree = false)
     {
         // Fine-tuning epochs follow the fidelity, as the trial trained them and the refit does.
         SslDownstreamParameters scored = SslTrialRunner.AtFidelity(parameters.Downstream, fidelity, maxFidelity);
-        string downstream = SslDownstream.Describe(scored);
+        // A label-free score leaves the trial's trainer out: naming it would describe a model nobody scored or fits.
+        string downstream = scoredLabelFree ? "label-free score" : SslDownstream.Describe(scored);
         if (parameters.Features == SslFeatureSource.RawFeatures) return $"RawFeatures -> {downstream}";
         SslPretrainingParameters p = parameters.Pretraining;
         if (parameters.Features == SslFeatureSource.SupervisedFromScratch)

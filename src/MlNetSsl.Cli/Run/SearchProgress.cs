@@ -18,6 +18,7 @@ internal sealed class SearchProgress(RunLog log) : IProgress<SslTrialReport>
     private LiveDisplayContext? _live;
     private Table? _table;
     private TimeSpan _elapsed;
+    private volatile bool _labelFree;
 
     /// <summary>Seconds since the search started when the trial first started (0 when not seen).</summary>
     public double StartedAt(int trialId) => _startedAt.GetValueOrDefault(trialId);
@@ -27,11 +28,13 @@ internal sealed class SearchProgress(RunLog log) : IProgress<SslTrialReport>
     public int? TrainingTo(int trialId) => _trainingTo.TryGetValue(trialId, out int epochs) ? epochs : null;
 
     /// <summary>The trial in words at the epochs it reached, or, stopped before its first rung, at those it was training to.</summary>
-    public string Describe(TrialRecord trial) => TrialDescriptions.Describe(trial, trial.Fidelity ?? TrainingTo(trial.TrialId));
+    public string Describe(TrialRecord trial, bool scoredLabelFree = false) =>
+        TrialDescriptions.Describe(trial, trial.Fidelity ?? TrainingTo(trial.TrialId), scoredLabelFree: scoredLabelFree);
 
     public void Report(SslTrialReport value)
     {
         bool started = value.Kind == TrialReportKind.Running && _startedAt.TryAdd(value.Trial.TrialId, value.Elapsed.TotalSeconds);
+        if (value.IsScoredLabelFree) _labelFree = true;
         // A raw-feature trial's metric does not depend on the rung, so the scheduler's rungs repeat one line with one
         // metric (six lines a trial): only its start and its end are shown.
         bool repeatedRung = value.Kind is TrialReportKind.RungCompleted || value.Kind == TrialReportKind.Running && !started;
@@ -45,7 +48,8 @@ internal sealed class SearchProgress(RunLog log) : IProgress<SslTrialReport>
         string kind = value.Kind == TrialReportKind.Stopped ? value.Trial.Status.ToString() : value.Kind.ToString();
         string line = string.Create(CultureInfo.InvariantCulture,
             $"[{value.Elapsed.TotalSeconds,5:0}s] trial {value.Trial.TrialId,2} {kind,-13}{(value.IsReplay ? " (from checkpoint)" : "")} " +
-            $"epochs {Epochs(value.Trial, value.Fidelity),2} metric {metric}  {TrialDescriptions.Describe(value.Trial, value.Fidelity)}{reason}");
+            $"epochs {Epochs(value.Trial, value.Fidelity),2} {(value.IsScoredLabelFree ? "label-free score" : "metric")} {metric}  " +
+            $"{TrialDescriptions.Describe(value.Trial, value.Fidelity, scoredLabelFree: value.IsScoredLabelFree)}{reason}");
         lock (_gate)
         {
             _elapsed = value.Elapsed;
@@ -63,6 +67,8 @@ internal sealed class SearchProgress(RunLog log) : IProgress<SslTrialReport>
         }
     }
 
+    private const int MetricColumn = 3;
+
     // A raw-feature trial trains no network, so the rung it reports at has no epochs to show.
     private static string Epochs(TrialRecord trial, int? fidelity) =>
         TrialDescriptions.Bind(trial).Features == SslFeatureSource.RawFeatures ? "-" : fidelity?.ToString(CultureInfo.InvariantCulture) ?? "-";
@@ -72,6 +78,7 @@ internal sealed class SearchProgress(RunLog log) : IProgress<SslTrialReport>
     {
         if (Console.IsOutputRedirected || log.Quiet) return await search(cancellation).ConfigureAwait(false);
         _table = new Table().AddColumns("Trial", "Status", "Epochs", "CV accuracy", "Seconds", "Pipeline");
+        // The metric column's header follows the objective, which Auto resolves once the search has started.
         log.ConsoleOwnedByLiveView = true;
         try
         {
@@ -92,6 +99,7 @@ internal sealed class SearchProgress(RunLog log) : IProgress<SslTrialReport>
     {
         _table!.Rows.Clear();
         _table.Title = new TableTitle(string.Create(CultureInfo.InvariantCulture, $"Search: {_trials.Count} trials, {_elapsed.TotalSeconds:0} s"));
+        _table.Columns[MetricColumn].Header = new Text(_labelFree ? "Label-free score" : "CV accuracy");
         var ordered = _trials.Values.OrderByDescending(t => t.Trial.Metric ?? double.MinValue).ThenBy(t => t.Trial.TrialId).Take(12);
         foreach (var (trial, state) in ordered)
         {
@@ -101,7 +109,7 @@ internal sealed class SearchProgress(RunLog log) : IProgress<SslTrialReport>
                 Epochs(trial, trial.Fidelity),
                 trial.Metric?.ToString("0.0000", CultureInfo.InvariantCulture) ?? "-",
                 trial.Duration.TotalSeconds.ToString("0", CultureInfo.InvariantCulture),
-                Markup.Escape(TrialDescriptions.Describe(trial)));
+                Markup.Escape(TrialDescriptions.Describe(trial, scoredLabelFree: _labelFree)));
         }
     }
 }

@@ -640,7 +640,7 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
         search.Trials.Select((trial, i) => new LeaderboardRow(
             Rank: i + 1,
             TrialId: trial.TrialId,
-            Pipeline: progress.Describe(trial),
+            Pipeline: progress.Describe(trial, scoredLabelFree: search.Objective?.Kind == SslObjectiveKind.LabelFree),
             Metric: trial.Metric,
             MetricSpread: search.MeasuresOf(trial)?.MetricStandardDeviation,
             Fidelity: trial.Fidelity,

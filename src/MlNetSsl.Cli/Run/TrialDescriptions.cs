@@ -21,12 +21,14 @@ internal static class TrialDescriptions
         trial.TrialId == search.BestTrial.TrialId && search.BestDownstream is { } fitted ? fitted : Bind(trial).Downstream;
 
     /// <summary>"SimClr ConvNet x1 18 epochs + L-BFGS (L1 1, L2 1)", "Raw features + LightGBM (31 leaves, 100 iterations)",
-    /// "Raw features and Scarf Mlp x1 18 epochs (...) + L-BFGS (...)"; <paramref name="refitDownstream"/> replaces the trial's.</summary>
-    public static string Describe(TrialRecord trial, int? fidelity = null, SslDownstreamParameters? refitDownstream = null)
+    /// "Raw features and Scarf Mlp x1 18 epochs (...) + L-BFGS (...)"; <paramref name="refitDownstream"/> replaces the trial's;
+    /// <paramref name="scoredLabelFree"/> (a trial the label-free objective scored, without its trainer) says so instead of
+    /// naming the trainer.</summary>
+    public static string Describe(TrialRecord trial, int? fidelity = null, SslDownstreamParameters? refitDownstream = null, bool scoredLabelFree = false)
     {
         SslTrialParameters p = Bind(trial);
         if (refitDownstream is not null) p.Downstream = refitDownstream;
-        string downstream = p.Downstream.Trainer switch
+        string downstream = scoredLabelFree && refitDownstream is null ? "label-free score" : p.Downstream.Trainer switch
         {
             DownstreamTrainer.LightGbm => string.Create(CultureInfo.InvariantCulture,
                 $"LightGBM ({p.Downstream.LightGbmLeaves} leaves, {p.Downstream.LightGbmIterations} iterations)"),

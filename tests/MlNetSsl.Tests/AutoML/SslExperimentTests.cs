@@ -367,15 +367,23 @@ public sealed class SslExperimentTests : IDisposable
         for (int i = 0; i < rows.Length; i++)
             if (i != first && i != second) rows[i].Label = float.NaN;
         IDataView data = ml.Data.LoadFromEnumerable(rows);
+        var progress = new SynchronousProgress<SslTrialReport>();
         SslExperimentResult result = await ml.SelfSupervisedExperiment()
             .SetDataset(data)
             .SetInputColumn("Features")
             .SetSearchSpace(SslSearchSpace.For(data, "Features").WithMethods(SslMethod.Scarf))
             .SetScheduler(SslScheduler.Asha(minEpochs: 1, maxEpochs: 1))
             .SetMaxTrials(1)
+            .SetProgress(progress)
             .RunAsync();
 
         Assert.Equal(SslObjectiveKind.LabelFree, result.Objective!.Kind);
+        // The reports say what their metric is and leave out the trial's trainer, which took no part in the score.
+        Assert.NotEmpty(progress.Reports);
+        Assert.All(progress.Reports, r => Assert.True(r.IsScoredLabelFree));
+        string line = progress.Reports[^1].ToString();
+        Assert.Contains("label-free score=", line, StringComparison.Ordinal);
+        Assert.DoesNotContain("L-BFGS", line, StringComparison.Ordinal);
         IDataView scored = result.BestTrial.Model.Transform(ml.Data.LoadFromEnumerable(StageData.HiggsRows("test", 50)));
         float[] firstScores = scored.GetColumn<float[]>("Score").Select(s => s[0]).ToArray();
         Assert.True(firstScores.Distinct().Count() > 10, $"{firstScores.Distinct().Count()} distinct scores over 50 rows");

@@ -311,6 +311,10 @@ public sealed class CliCoreTests : IDisposable
         // The comparison without SSL is the same trainer on raw features, not ML.NET's L1 of 1 that predicts one class here.
         string withoutSsl = stdout.Split('\n').Single(l => l.StartsWith("Best without SSL: ", StringComparison.Ordinal));
         Assert.Contains("Raw features + L-BFGS (L1 0, L2 1): the model's own trainer on raw features", withoutSsl, StringComparison.Ordinal);
+        // The search's lines and the leaderboard named each trial's untuned trainer, which no label-free score involves.
+        string trialLine = stdout.Split('\n').First(l => Regex.IsMatch(l, @"\] trial +\d+ Completed"));
+        Assert.Contains("label-free score", trialLine, StringComparison.Ordinal);
+        Assert.DoesNotContain("L1 1, L2 1", stdout, StringComparison.Ordinal);
     }
 
     [Fact]
