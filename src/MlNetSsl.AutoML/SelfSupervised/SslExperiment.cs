@@ -513,7 +513,7 @@ public sealed class SslExperiment
                     : TimeSpan.Zero;
                 // A FixMatch network whose lengthening still paid gets a longer final fit: the search stops early enough for it.
                 TimeSpan refit = runner.RefitTime(choice);
-                if (ShorterVersionBeaten(choice, leaderboard, shape.Kind, maximize) is not null) refit *= FinalFitLengtheningCap;
+                if (LongerFinalFit(choice, leaderboard, shape.Kind, maximize) is not null) refit *= FinalFitLengtheningCap;
                 return refit + secondLook;
             });
             SearchResult search = await _search
@@ -535,7 +535,7 @@ public sealed class SslExperiment
             // The label-free search leaves the downstream trainer out (nothing to tune it with); its refit uses settings for few labels.
             if (objective.Kind == SslObjectiveKind.LabelFree) parameters.Downstream = SslDownstream.LabelFreeDefaults;
             if (_search.TimeBudget is TimeSpan timeBudget && objective.Kind == SslObjectiveKind.CrossValidatedAccuracy
-                && ShorterVersionBeaten(best, search.Trials, shape.Kind, maximize) is { } shorter)
+                && LongerFinalFit(best, search.Trials, shape.Kind, maximize) is { } evidence)
             {
                 int scored = parameters.Downstream.FineTuneEpochs;
                 double refitSeconds = runner.RefitTime(best).TotalSeconds;
@@ -544,11 +544,15 @@ public sealed class SslExperiment
                 if (epochs > scored)
                 {
                     parameters.Downstream.FineTuneEpochs = epochs;
+                    string why = evidence.ShorterBeaten is { } shorter
+                        ? string.Create(CultureInfo.InvariantCulture,
+                            $"its lengthening still paid in the search (trial {shorter.TrialId}, {SslSearchSpace.TrainingEpochs(shorter.Parameters)} epochs, " +
+                            $"{shorter.Metric:0.####}; trial {best.TrialId}, {scored} epochs, {best.Metric:0.####})")
+                        : "no other length of it was scored (none fitted in the budget), and FixMatch's test accuracy rose with its epochs on " +
+                          "the CIFAR-10 and MNIST grids";
                     selection += string.Create(CultureInfo.InvariantCulture,
-                        $" Final fit: {epochs} fine-tuning epochs, not the {scored} the trial was scored with: its lengthening still paid in the " +
-                        $"search (trial {shorter.TrialId}, {SslSearchSpace.TrainingEpochs(shorter.Parameters)} epochs, {shorter.Metric:0.####}; trial " +
-                        $"{best.TrialId}, {scored} epochs, {best.Metric:0.####}), and the {secondsLeft:0} s of the budget left fit about " +
-                        $"{refitSeconds * epochs / scored:0} s of fitting (the metric above is the {scored}-epoch network's).");
+                        $" Final fit: {epochs} fine-tuning epochs, not the {scored} the trial was scored with: {why}, and the {secondsLeft:0} s of " +
+                        $"the budget left fit about {refitSeconds * epochs / scored:0} s of fitting (the metric above is the {scored}-epoch network's).");
                 }
             }
             ITransformer model = Refit(dataset, runner, best, parameters, search.MaxFidelity, cancellationToken);
@@ -624,31 +628,42 @@ public sealed class SslExperiment
         return (trial, rule.Explanation + look);
     }
 
-    /// <summary>How much longer than the search scored it a final fit may train (<see cref="ShorterVersionBeaten"/>): at most
+    /// <summary>How much longer than the search scored it a final fit may train (<see cref="LongerFinalFit"/>): at most
     /// the search's first lengthening factor.</summary>
     internal static double FinalFitLengtheningCap => SslSearchSpace.LengtheningFactors[0];
 
+    /// <summary>Why a final fit may train longer than its trial was scored (<see cref="LongerFinalFit"/>).</summary>
+    /// <param name="ShorterBeaten">The longest shorter version of the trial's configuration, which scored worse: its
+    /// lengthening still paid when the search stopped. Null when no other length of the configuration was scored.</param>
+    internal sealed record FinalFitEvidence(TrialRecord? ShorterBeaten);
+
     /// <summary>
-    /// For an image FixMatch network from a pretrained encoder, scored without a scheduler's rungs: the longest shorter
-    /// version of its configuration (only the fine-tuning epochs differ) that scored worse, so its lengthening still paid
-    /// when the search stopped; null otherwise, and for every other pipeline. Such a network's final fit may train longer
-    /// than it was scored (<see cref="FinalFitEpochs"/>): on the CIFAR-10 grid FixMatch's test accuracy rose with every
-    /// lengthening up to 50 epochs (52.4, 53.4 and 55.3% at 10, 25 and 50 epochs from one encoder; docs/automl-benchmarks.md),
-    /// and scoring a longer version costs a network per fold where the final fit costs one.
+    /// For an image FixMatch network from a pretrained encoder, scored without a scheduler's rungs, whose configuration (only
+    /// the fine-tuning epochs differ) has no longer scored version and either a shorter version that scored worse (its
+    /// lengthening still paid when the search stopped) or no other scored version at all (no lengthening fitted in the
+    /// budget): why its final fit may train longer than it was scored (<see cref="FinalFitEpochs"/>); null otherwise, and for
+    /// every other pipeline. On the CIFAR-10 grid FixMatch's test accuracy rose with every lengthening up to 50 epochs (52.4,
+    /// 53.4 and 55.3% at 10, 25 and 50 epochs from one encoder), on MNIST from 10 to 25 epochs (docs/automl-benchmarks.md), and
+    /// scoring a longer version costs a network per fold where the final fit costs one. A longer version that scored no
+    /// better, or a shorter one that scored as well, is evidence against, so those get none.
     /// </summary>
-    internal static TrialRecord? ShorterVersionBeaten(TrialRecord trial, IReadOnlyList<TrialRecord> leaderboard, SslInputKind kind, bool maximize)
+    internal static FinalFitEvidence? LongerFinalFit(TrialRecord trial, IReadOnlyList<TrialRecord> leaderboard, SslInputKind kind, bool maximize)
     {
         SslTrialParameters parameters = trial.Parameters.AsType<SslTrialParameters>();
         if (kind != SslInputKind.Image || parameters.Features != SslFeatureSource.SelfSupervised || !parameters.TrainsNetwork
             || !parameters.Downstream.SemiSupervised || trial.Fidelity is not null || trial.Metric is not double metric
             || SslSearchSpace.TrainingEpochs(trial.Parameters) is not int epochs) return null;
         Parameters configuration = SslSearchSpace.WithoutTrainingEpochs(trial.Parameters);
-        return leaderboard
-            .Where(t => t.TrialId != trial.TrialId && t.Fidelity is null && t.Metric is double m && (maximize ? metric > m : metric < m)
-                && SslSearchSpace.TrainingEpochs(t.Parameters) is int shorter && shorter < epochs
+        var versions = leaderboard
+            .Where(t => t.TrialId != trial.TrialId && t.Fidelity is null && t.Metric is double
+                && SslSearchSpace.TrainingEpochs(t.Parameters) is int other && other != epochs
                 && configuration.Equals(SslSearchSpace.WithoutTrainingEpochs(t.Parameters)))
-            .OrderByDescending(t => SslSearchSpace.TrainingEpochs(t.Parameters))
-            .FirstOrDefault();
+            .ToList();
+        if (versions.Any(t => SslSearchSpace.TrainingEpochs(t.Parameters) > epochs)) return null;
+        TrialRecord? shorter = versions.OrderByDescending(t => SslSearchSpace.TrainingEpochs(t.Parameters)).FirstOrDefault();
+        if (shorter is null) return new FinalFitEvidence(null);
+        double shorterMetric = shorter.Metric!.Value;
+        return (maximize ? metric > shorterMetric : metric < shorterMetric) ? new FinalFitEvidence(shorter) : null;
     }
 
     /// <summary>The fine-tuning epochs of a final fit that may train longer: as many as <paramref name="secondsLeft"/> fits at

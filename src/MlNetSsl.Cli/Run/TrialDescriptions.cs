@@ -16,7 +16,7 @@ internal static class TrialDescriptions
 
     /// <summary>The downstream trainer the experiment refitted for the chosen <paramref name="trial"/>
     /// (<see cref="SslExperimentResult.BestDownstream"/>): the trial's own, but under the label-free objective, which does not
-    /// search the trainer, L-BFGS with L2 1 and no L1, and for a FixMatch network whose lengthening paid, more epochs.</summary>
+    /// search the trainer, L-BFGS with L2 1 and no L1, and for an image FixMatch network the final fit may lengthen, more epochs.</summary>
     public static SslDownstreamParameters RefitDownstream(TrialRecord trial, SslExperimentResult search) =>
         trial.TrialId == search.BestTrial.TrialId && search.BestDownstream is { } fitted ? fitted : Bind(trial).Downstream;
 

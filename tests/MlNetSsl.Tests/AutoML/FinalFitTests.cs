@@ -3,8 +3,8 @@ using Xunit;
 
 namespace MlNetSsl.Tests.AutoML;
 
-/// <summary>The final fit of an image FixMatch network whose lengthening still paid in the search trains longer than it was
-/// scored, within the budget left.</summary>
+/// <summary>The final fit of an image FixMatch network whose lengthening still paid in the search, or that no other length
+/// of was scored, trains longer than it was scored, within the budget left.</summary>
 public sealed class FinalFitTests
 {
     private static TrialRecord Trial(int id, Parameters parameters, double metric, int? fidelity = null) => new(id, parameters, TrialStatus.Completed,
@@ -22,26 +22,49 @@ public sealed class FinalFitTests
         TrialRecord ten = Trial(1, FixMatch(images, 10), 0.455), twelve = Trial(4, FixMatch(images, 12), 0.500);
         TrialRecord probe = Trial(0, SslExperimentData.Configuration(images, ("Pretraining.Epochs", 3)), 0.368);
         TrialRecord[] board = [twelve, ten, probe];
-        Assert.Same(ten, SslExperiment.ShorterVersionBeaten(twelve, board, SslInputKind.Image, maximize: true));
-        // The shorter one has nothing shorter; a lengthening that did not pay (or a minimized metric that rose) gives nothing.
-        Assert.Null(SslExperiment.ShorterVersionBeaten(ten, board, SslInputKind.Image, maximize: true));
+        Assert.Same(ten, SslExperiment.LongerFinalFit(twelve, board, SslInputKind.Image, maximize: true)!.ShorterBeaten);
+        // Evidence against: a longer version exists (whatever it scored), the lengthening did not pay, or a minimized
+        // metric rose with it.
+        Assert.Null(SslExperiment.LongerFinalFit(ten, board, SslInputKind.Image, maximize: true));
         TrialRecord worse = Trial(4, twelve.Parameters, 0.45);
-        Assert.Null(SslExperiment.ShorterVersionBeaten(worse, [ten, worse], SslInputKind.Image, maximize: true));
-        Assert.Null(SslExperiment.ShorterVersionBeaten(twelve, board, SslInputKind.Image, maximize: false));
-        // A version that differs in more than its fine-tuning epochs is another pipeline.
-        TrialRecord otherEncoder = Trial(2, SslExperimentData.Configuration(images, ("Pretraining.Epochs", 4), ("Downstream.Trainer", "FineTune"),
-            ("Downstream.SemiSupervised", true), ("Downstream.FineTuneEpochs", 10)), 0.40);
-        Assert.Null(SslExperiment.ShorterVersionBeaten(twelve, [twelve, otherEncoder], SslInputKind.Image, maximize: true));
+        Assert.Null(SslExperiment.LongerFinalFit(worse, [ten, worse], SslInputKind.Image, maximize: true));
+        Assert.Null(SslExperiment.LongerFinalFit(Trial(4, twelve.Parameters, 0.455), [ten], SslInputKind.Image, maximize: true));
+        Assert.Null(SslExperiment.LongerFinalFit(twelve, board, SslInputKind.Image, maximize: false));
+        TrialRecord sixteenWorse = Trial(6, FixMatch(images, 16), 0.48);
+        Assert.Null(SslExperiment.LongerFinalFit(twelve, [twelve, sixteenWorse, ten], SslInputKind.Image, maximize: true));
         // Only image FixMatch networks from a pretrained encoder, scored without a scheduler's rungs.
-        Assert.Null(SslExperiment.ShorterVersionBeaten(Trial(4, FixMatch(images, 12, semiSupervised: false), 0.5),
+        Assert.Null(SslExperiment.LongerFinalFit(Trial(4, FixMatch(images, 12, semiSupervised: false), 0.5),
             [Trial(1, FixMatch(images, 10, semiSupervised: false), 0.455)], SslInputKind.Image, maximize: true));
-        Assert.Null(SslExperiment.ShorterVersionBeaten(Trial(4, FixMatch(images, 12, features: "SupervisedFromScratch"), 0.5),
+        Assert.Null(SslExperiment.LongerFinalFit(Trial(4, FixMatch(images, 12, features: "SupervisedFromScratch"), 0.5),
             [Trial(1, FixMatch(images, 10, features: "SupervisedFromScratch"), 0.455)], SslInputKind.Image, maximize: true));
-        Assert.Null(SslExperiment.ShorterVersionBeaten(Trial(4, twelve.Parameters, 0.5, fidelity: 8), [Trial(1, ten.Parameters, 0.455, fidelity: 8)],
+        Assert.Null(SslExperiment.LongerFinalFit(Trial(4, twelve.Parameters, 0.5, fidelity: 8), [Trial(1, ten.Parameters, 0.455, fidelity: 8)],
             SslInputKind.Image, maximize: true));
         SslSearchSpace tables = SslSearchSpace.For(SslInputKind.Tabular);
-        Assert.Null(SslExperiment.ShorterVersionBeaten(Trial(4, FixMatch(tables, 12), 0.9), [Trial(1, FixMatch(tables, 10), 0.8)],
+        Assert.Null(SslExperiment.LongerFinalFit(Trial(4, FixMatch(tables, 12), 0.9), [Trial(1, FixMatch(tables, 10), 0.8)],
             SslInputKind.Tabular, maximize: true));
+        Assert.Null(SslExperiment.LongerFinalFit(Trial(4, FixMatch(tables, 12), 0.9), [], SslInputKind.Tabular, maximize: true));
+    }
+
+    [Fact]
+    public void AnImageFixMatchNetworkWithNoOtherLengthScoredMayTrainLonger()
+    {
+        // As in a 600 s MNIST search: FixMatch 10 epochs led, and none of its longer versions fitted in the budget (not
+        // started, or stopped by it: no metric). The grids are the evidence, so the final fit may train longer.
+        SslSearchSpace images = SslSearchSpace.For(SslInputKind.Image);
+        TrialRecord ten = Trial(1, FixMatch(images, 10), 0.91);
+        TrialRecord refused = new(5, FixMatch(images, 25), TrialStatus.NotStarted, [], TimeSpan.Zero, null);
+        TrialRecord otherEncoder = Trial(2, SslExperimentData.Configuration(images, ("Pretraining.Epochs", 10), ("Downstream.Trainer", "FineTune"),
+            ("Downstream.SemiSupervised", true), ("Downstream.FineTuneEpochs", 16)), 0.89);
+        FinalFitEvidenceAssert(SslExperiment.LongerFinalFit(ten, [ten, otherEncoder, refused], SslInputKind.Image, maximize: true));
+        FinalFitEvidenceAssert(SslExperiment.LongerFinalFit(ten, [ten], SslInputKind.Image, maximize: true));
+        // Plain fine-tuning alone gets none: no grid measured it rising.
+        Assert.Null(SslExperiment.LongerFinalFit(Trial(1, FixMatch(images, 10, semiSupervised: false), 0.91), [], SslInputKind.Image, maximize: true));
+
+        static void FinalFitEvidenceAssert(SslExperiment.FinalFitEvidence? evidence)
+        {
+            Assert.NotNull(evidence);
+            Assert.Null(evidence.ShorterBeaten);
+        }
     }
 
     [Fact]
