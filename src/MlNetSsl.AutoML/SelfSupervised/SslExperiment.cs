@@ -551,8 +551,8 @@ public sealed class SslExperiment
                         : "no other length of it was scored (none fitted in the budget), and FixMatch's test accuracy rose with its epochs on " +
                           "the CIFAR-10 and MNIST grids";
                     selection += string.Create(CultureInfo.InvariantCulture,
-                        $" Final fit: {epochs} fine-tuning epochs, not the {scored} the trial was scored with: {why}, and the {secondsLeft:0} s of " +
-                        $"the budget left fit about {refitSeconds * epochs / scored:0} s of fitting (the metric above is the {scored}-epoch network's).");
+                        $" Final fit: {epochs} fine-tuning epochs, not the {scored} the trial was scored with (the {secondsLeft:0} s of the budget " +
+                        $"left fit about {refitSeconds * epochs / scored:0} s of fitting; the metric above is the {scored}-epoch network's): {why}.");
                 }
             }
             ITransformer model = Refit(dataset, runner, best, parameters, search.MaxFidelity, cancellationToken);
