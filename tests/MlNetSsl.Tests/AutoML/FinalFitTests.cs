@@ -3,8 +3,8 @@ using Xunit;
 
 namespace MlNetSsl.Tests.AutoML;
 
-/// <summary>The final fit of an image FixMatch network whose lengthening still paid in the search, or that no other length
-/// of was scored, trains longer than it was scored, within the budget left.</summary>
+/// <summary>The final fit of an image FixMatch network with no longer scored version trains longer than it was scored,
+/// within the budget left.</summary>
 public sealed class FinalFitTests
 {
     private static TrialRecord Trial(int id, Parameters parameters, double metric, int? fidelity = null) => new(id, parameters, TrialStatus.Completed,
@@ -15,23 +15,26 @@ public sealed class FinalFitTests
             ("Downstream.SemiSupervised", semiSupervised), ("Downstream.FineTuneEpochs", epochs));
 
     [Fact]
-    public void AnImageFixMatchNetworkThatBeatItsShorterVersionMayTrainLonger()
+    public void AnImageFixMatchNetworkWithNoLongerScoredVersionMayTrainLonger()
     {
         SslSearchSpace images = SslSearchSpace.For(SslInputKind.Image);
         // As in a 600 s CIFAR-10 search: FixMatch 10 epochs at 0.455, its lengthened version (12 epochs) at 0.500.
         TrialRecord ten = Trial(1, FixMatch(images, 10), 0.455), twelve = Trial(4, FixMatch(images, 12), 0.500);
         TrialRecord probe = Trial(0, SslExperimentData.Configuration(images, ("Pretraining.Epochs", 3)), 0.368);
         TrialRecord[] board = [twelve, ten, probe];
-        Assert.Same(ten, SslExperiment.LongerFinalFit(twelve, board, SslInputKind.Image, maximize: true)!.ShorterBeaten);
-        // Evidence against: a longer version exists (whatever it scored), the lengthening did not pay, or a minimized
-        // metric rose with it.
-        Assert.Null(SslExperiment.LongerFinalFit(ten, board, SslInputKind.Image, maximize: true));
+        SslExperiment.FinalFitEvidence paid = SslExperiment.LongerFinalFit(twelve, board, SslInputKind.Image, maximize: true)!;
+        Assert.Same(ten, paid.Shorter);
+        Assert.True(paid.LengtheningPaid);
+        // The one-standard-error rule chooses the longest version within the error, so a chosen version that scored as
+        // well as or worse than its shorter one is one the cross-validation cannot tell from it: the grids decide.
         TrialRecord worse = Trial(4, twelve.Parameters, 0.45);
-        Assert.Null(SslExperiment.LongerFinalFit(worse, [ten, worse], SslInputKind.Image, maximize: true));
-        Assert.Null(SslExperiment.LongerFinalFit(Trial(4, twelve.Parameters, 0.455), [ten], SslInputKind.Image, maximize: true));
-        Assert.Null(SslExperiment.LongerFinalFit(twelve, board, SslInputKind.Image, maximize: false));
-        TrialRecord sixteenWorse = Trial(6, FixMatch(images, 16), 0.48);
-        Assert.Null(SslExperiment.LongerFinalFit(twelve, [twelve, sixteenWorse, ten], SslInputKind.Image, maximize: true));
+        Assert.False(SslExperiment.LongerFinalFit(worse, [ten, worse], SslInputKind.Image, maximize: true)!.LengtheningPaid);
+        Assert.False(SslExperiment.LongerFinalFit(Trial(4, twelve.Parameters, 0.455), [ten], SslInputKind.Image, maximize: true)!.LengtheningPaid);
+        Assert.False(SslExperiment.LongerFinalFit(twelve, board, SslInputKind.Image, maximize: false)!.LengtheningPaid);
+        // Evidence against: a longer scored version, which the rule would have chosen unless it scored worse beyond the error.
+        Assert.Null(SslExperiment.LongerFinalFit(ten, board, SslInputKind.Image, maximize: true));
+        TrialRecord sixteenWorse = Trial(6, FixMatch(images, 16), 0.40);
+        Assert.Null(SslExperiment.LongerFinalFit(twelve, [twelve, ten, sixteenWorse], SslInputKind.Image, maximize: true));
         // Only image FixMatch networks from a pretrained encoder, scored without a scheduler's rungs.
         Assert.Null(SslExperiment.LongerFinalFit(Trial(4, FixMatch(images, 12, semiSupervised: false), 0.5),
             [Trial(1, FixMatch(images, 10, semiSupervised: false), 0.455)], SslInputKind.Image, maximize: true));
@@ -63,7 +66,8 @@ public sealed class FinalFitTests
         static void FinalFitEvidenceAssert(SslExperiment.FinalFitEvidence? evidence)
         {
             Assert.NotNull(evidence);
-            Assert.Null(evidence.ShorterBeaten);
+            Assert.Null(evidence.Shorter);
+            Assert.False(evidence.LengtheningPaid);
         }
     }
 
