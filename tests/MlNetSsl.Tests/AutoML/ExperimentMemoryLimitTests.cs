@@ -18,7 +18,7 @@ public sealed class ExperimentMemoryLimitTests
     /// back; before it did, the next trial was refused at its start. When false, the memory is mapped on its own,
     /// released on dispose whatever the allocator keeps.
     /// </param>
-    [Theory]
+    [SkippableTheory]
     [InlineData(false)]
     [InlineData(true)]
     public async Task ATrialOverTheMemoryLimitFailsWithAClearMessageAndTheSearchGoesOn(bool fromTheNativeHeap)

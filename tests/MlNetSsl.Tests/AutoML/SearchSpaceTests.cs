@@ -47,7 +47,7 @@ public sealed class SearchSpaceTests
         public int Layers { get; set; }
     }
 
-    [Fact]
+    [SkippableFact]
     public void AttributesBuildOrderedDimensionsWithInitialValuesAsDefaults()
     {
         var space = new SearchSpace<TrainingOptions>();
@@ -76,7 +76,7 @@ public sealed class SearchSpaceTests
         Assert.True(defaults.Head.UseBias);
     }
 
-    [Fact]
+    [SkippableFact]
     public void SamplesStayInBoundsAndFollowEachOptionsScale()
     {
         var space = new SearchSpace<TrainingOptions>();
@@ -108,7 +108,7 @@ public sealed class SearchSpaceTests
         Assert.InRange(random4000.Count(p => p.GetString("Optimizer") == "Lars") / 4000.0, 0.30, 0.37);
     }
 
-    [Fact]
+    [SkippableFact]
     public void FeatureRoundTripReproducesConfigurations()
     {
         var space = new SearchSpace<TrainingOptions>();
@@ -128,7 +128,7 @@ public sealed class SearchSpaceTests
         }
     }
 
-    [Fact]
+    [SkippableFact]
     public void SpaceAndParametersRoundTripThroughJson()
     {
         var space = new SearchSpace<TrainingOptions>();
@@ -153,7 +153,7 @@ public sealed class SearchSpaceTests
         }
     }
 
-    [Fact]
+    [SkippableFact]
     public void ParametersBindToTypedOptionsAndBack()
     {
         var space = new SearchSpace<TrainingOptions>();
@@ -178,7 +178,7 @@ public sealed class SearchSpaceTests
         Assert.Equal(p.GetString("Optimizer"), read.GetString("Optimizer"));
     }
 
-    [Fact]
+    [SkippableFact]
     public void SpacesAreEditableInCode()
     {
         var space = new SearchSpace<TrainingOptions>()
@@ -211,7 +211,7 @@ public sealed class SearchSpaceTests
         Assert.Equal(3, handBuilt.FeatureCount);
     }
 
-    [Fact]
+    [SkippableFact]
     public void InvalidDefinitionsAndValuesAreRejectedWithTheirName()
     {
         Assert.Throws<ArgumentOutOfRangeException>(() => new NumericRangeOption(0, 1, logBase: true));
@@ -236,7 +236,7 @@ public sealed class SearchSpaceTests
         Assert.Throws<JsonException>(() => SearchSpace.FromJson("""{"lr":{"type":"gaussian"}}"""));
     }
 
-    [Fact]
+    [SkippableFact]
     public void SubsetHashDependsOnlyOnTheNamedParameters()
     {
         var a = Parameters.FromJson("""{"pretraining":{"method":"SimClr","epochs":20},"trainer":"Lbfgs","l2":0.1}""");

@@ -18,7 +18,7 @@ public sealed class SslDownstreamTests
         public uint Label { get; set; }
     }
 
-    [Theory]
+    [SkippableTheory]
     [InlineData(11, 1.0)]
     [InlineData(1000, 1.0)]
     [InlineData(3072, 1000.0 / 3072)]
@@ -26,7 +26,7 @@ public sealed class SslDownstreamTests
     public void LightGbmTreesSampleAThousandFeaturesOfWideRows(int width, double fraction) =>
         Assert.Equal(fraction, WideRowLightGbmEstimator.FeatureFraction(width), 12);
 
-    [Fact]
+    [SkippableFact]
     public void OnNarrowRowsTheTrainerIsMlNetsLightGbmAndOnWideRowsItsTreesSeeSampledFeatures()
     {
         // White wine quality (UCI, 11 features): as it is, and 100 noisy copies of each row's features (1,100 values; exact
@@ -71,7 +71,7 @@ public sealed class SslDownstreamTests
         Assert.True(correct > 0.7, $"training accuracy {correct:P1}");
     }
 
-    [Fact]
+    [SkippableFact]
     public void FineTuningHasNoFeatureVectorTrainer() =>
         Assert.Throws<InvalidOperationException>(() =>
             new SslDownstreamParameters { Trainer = DownstreamTrainer.FineTune }.CreateTrainer(new MLContext(1), "Label", "Features"));

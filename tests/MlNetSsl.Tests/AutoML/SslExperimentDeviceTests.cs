@@ -7,7 +7,7 @@ namespace MlNetSsl.Tests.AutoML;
 /// <summary><c>SslExperiment.SetDevice</c>: the values it takes, and a GPU asked for but not visible stops the run before any trial.</summary>
 public sealed class SslExperimentDeviceTests
 {
-    [Theory]
+    [SkippableTheory]
     [InlineData("cuda:1", "CUDA_VISIBLE_DEVICES")]
     [InlineData("gpu", "\"auto\", \"cpu\" or \"cuda\"")]
     public void AnUnsupportedDeviceIsRefusedWithWhatToUse(string device, string advice)

@@ -18,7 +18,7 @@ public sealed class SslPortfolioTests : IDisposable
 
     public void Dispose() => Directory.Delete(_folder, recursive: true);
 
-    [Fact]
+    [SkippableFact]
     public void PortfolioStartsWithTheRawBaselinesOnTablesAndWithAShortSslRunOnImages()
     {
         SslSearchSpace tabular = SslSearchSpace.For(SslInputKind.Tabular);
@@ -66,7 +66,7 @@ public sealed class SslPortfolioTests : IDisposable
         Assert.Equal(3, firstImage.Pretraining.Epochs);
     }
 
-    [Fact]
+    [SkippableFact]
     public void TheLearnedOrderTakesTheMostGainPerSecondFirstAndPutsWhatAddsNothingLast()
     {
         // Dataset A: raw wins; dataset B: the SSL pipelines win. "ssl" and "ssl + LightGBM" share one pretraining (18 s).
@@ -106,7 +106,7 @@ public sealed class SslPortfolioTests : IDisposable
         Assert.Contains("'raw'", Assert.Throws<ArgumentException>(() => SslPortfolioBuilder.Order(incomplete, Key)).Message);
     }
 
-    [Fact]
+    [SkippableFact]
     public void TheEmbeddedPortfolioIsTheDataFilesOrder()
     {
         // What For returns is the data file's list for the kind, in its order (or in its places in the order for larger
@@ -125,7 +125,7 @@ public sealed class SslPortfolioTests : IDisposable
             }
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task TheDefaultTunerRunsTheRawBaselinesFirst()
     {
         var ml = new MLContext(seed: 1);
@@ -143,7 +143,7 @@ public sealed class SslPortfolioTests : IDisposable
         Assert.Equal(0, result.PretrainingReuse!.Segments);
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task RawAndSslFeaturesRefitIntoOnePipelineThatConcatenatesBoth()
     {
         var ml = new MLContext(seed: 1);
@@ -178,7 +178,7 @@ public sealed class SslPortfolioTests : IDisposable
         ((IDisposable)result.BestTrial.Model).Dispose();
     }
 
-    [Fact]
+    [SkippableFact]
     public void TheFinalChoiceIsTheSimplestTrialWithinOneStandardErrorOfTheBest()
     {
         var space = new SearchSpace().WithNumeric("x", 0, 1);
@@ -251,7 +251,7 @@ public sealed class SslPortfolioTests : IDisposable
         Assert.Equal(1, SslExperiment.SelectWithinOneStandardError(losses, lossMeasures, maximize: false).Trial.TrialId);
     }
 
-    [Fact]
+    [SkippableFact]
     public void FineTuningEpochsFollowTheFidelity()
     {
         var downstream = new SslDownstreamParameters { Trainer = DownstreamTrainer.FineTune, FineTuneEpochs = 50, FreezeEncoder = true, SemiSupervised = true };
@@ -265,7 +265,7 @@ public sealed class SslPortfolioTests : IDisposable
         Assert.Equal(50, downstream.FineTuneEpochs);
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task ATrialOverItsTimeCapTimesOutAndTheSearchGoesOn()
     {
         var ml = new MLContext(seed: 1);
@@ -290,7 +290,7 @@ public sealed class SslPortfolioTests : IDisposable
         Assert.Equal(TrialStatus.Completed, result.Trials.Single(t => t.TrialId == 2).Status);
     }
 
-    [Fact]
+    [SkippableFact]
     public void TheTimeCapIsAShareOfTheBudgetLeftButNotInItsLastSeconds()
     {
         Assert.Equal(TimeSpan.FromSeconds(30), SslTrialRunner.TimeCap(true, TimeSpan.FromSeconds(60), 0.5));
@@ -301,7 +301,7 @@ public sealed class SslPortfolioTests : IDisposable
         Assert.Equal(TimeSpan.FromSeconds(3), SslTrialRunner.TimeCap(true, TimeSpan.FromSeconds(6), 0.5));
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task PortfolioEntriesAreStoppedOnlyByTheBudgetNotByTheTrialCap()
     {
         // A cap of 0.1% of a 60 s budget (60 ms) would fail every trial after the first; the portfolio's entries are

@@ -29,7 +29,7 @@ public sealed class SslSearchSpaceTests
         _ => SslInputShape.Series(6, 100),
     };
 
-    [Theory]
+    [SkippableTheory]
     [InlineData(SslInputKind.Image)]
     [InlineData(SslInputKind.Tabular)]
     [InlineData(SslInputKind.Series)]
@@ -73,7 +73,7 @@ public sealed class SslSearchSpaceTests
             space.WithEncoders(kind == SslInputKind.Image ? EncoderKind.Mlp : EncoderKind.ResNet)).Message);
     }
 
-    [Fact]
+    [SkippableFact]
     public void LeavingOutAChoiceKeepsTheDefaultAndNeverEmptiesTheChoice()
     {
         SslSearchSpace space = SslSearchSpace.For(SslInputKind.Tabular);
@@ -96,7 +96,7 @@ public sealed class SslSearchSpaceTests
         Assert.DoesNotContain("FineTune", ((ChoiceOption)space.Downstream["Trainer"]).Choices);
     }
 
-    [Fact]
+    [SkippableFact]
     public void ConfigurationsAreComparedOnTheOptionsTheirTrialReads()
     {
         SslSearchSpace space = SslSearchSpace.For(SslInputKind.Tabular);
@@ -128,7 +128,7 @@ public sealed class SslSearchSpaceTests
         Assert.NotEqual(Effective(scratch), Effective(Set(scratch, "Downstream", "FineTuneEpochs", 20)));
     }
 
-    [Theory]
+    [SkippableTheory]
     [InlineData(SslInputKind.Image)]
     [InlineData(SslInputKind.Tabular)]
     [InlineData(SslInputKind.Series)]
@@ -163,7 +163,7 @@ public sealed class SslSearchSpaceTests
         }
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task AnEditedSpaceThatDoesNotFitTheDataIsRefusedBeforeAnyTrialRuns()
     {
         var ml = new MLContext(seed: 1);
@@ -207,7 +207,7 @@ public sealed class SslSearchSpaceTests
         public string Label { get; set; } = "";
     }
 
-    [Fact]
+    [SkippableFact]
     public void ATextColumnAsInputSaysHowToTurnItIntoNumbers()
     {
         // Abalone's sex (M/F/I) is the usual first try of a table user; the message names ML.NET's one-hot encoding.
@@ -233,7 +233,7 @@ public sealed class SslSearchSpaceTests
         public bool Label { get; set; }
     }
 
-    [Fact]
+    [SkippableFact]
     public void AMissingInputColumnBesideSeparateNumericColumnsSaysToConcatenateThem()
     {
         // A CSV class with one property per column has no "Features" vector; the message shows the Concatenate call.

@@ -17,7 +17,7 @@ public sealed class SslSecondLookTests
     private static SslTrialMeasures Measure(int id, SslFeatureSource source, double metric, double error, int? fidelity = 9) =>
         new() { TrialId = id, Fidelity = fidelity, FeatureSource = source, Metric = metric, MetricStandardError = error };
 
-    [Fact]
+    [SkippableFact]
     public void ThePairIsTheRulesChoiceAndTheRawTrialTheRulePrefersOnAsManyFreshAssignmentsAsFitTheAllowance()
     {
         // Leaderboard (maximized): SSL 0.80 +/- 0.02, raw + SSL 0.78, raw 0.746 (tuned), raw 0.74 (the portfolio's, untuned).
@@ -57,7 +57,7 @@ public sealed class SslSecondLookTests
         Assert.Null(Look(best, board, double.PositiveInfinity, with: noError));
     }
 
-    [Fact]
+    [SkippableFact]
     public void TheRawPipelineStandsWhenTheSecondLookPutsItWithinOneStandardError()
     {
         // As on the 61-feature one-hot proxy table: an SSL pipeline chosen at 0.801 +/- 0.020 on the search's folds, raw
@@ -92,7 +92,7 @@ public sealed class SslSecondLookTests
             new MetricEstimate(0.56, 0.05, 0.03, [0.5, 0.54], 0.8), measures, maximize: false).Trial);
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task ARescoreOnTheSearchsOwnFoldsRepeatsTheTrialsMetricAndOtherFoldsScoreAgain()
     {
         // Real HIGGS rows, one in three labeled: a pretrained probe and raw L-BFGS run as trials, then scored again.

@@ -77,7 +77,7 @@ public sealed class CliCoreTests : IDisposable
         return path;
     }
 
-    [Fact]
+    [SkippableFact]
     public void TheConsoleExplainsARankingThatIsNotByTheMetricAlone()
     {
         static MlNetSsl.Cli.Report.LeaderboardRow Row(int rank, double? metric, int? fidelity) =>
@@ -93,7 +93,7 @@ public sealed class CliCoreTests : IDisposable
         Assert.True(MlNetSsl.Cli.Run.TrainingRun.OutrankedByLongerTraining([Row(1, 0.55, 18), Row(2, 0.40, 2)], minimized: true));
     }
 
-    [Fact]
+    [SkippableFact]
     public void FilesToScoreAreMatchedByPositionWhereNamesCannotTellAndAFailedRunKeepsTheLastCheckpoint()
     {
         // Headerless training rows with the label in the middle and a row number last (ignored), as an export may come.
@@ -164,7 +164,7 @@ public sealed class CliCoreTests : IDisposable
         Assert.Contains("error: ", File.ReadAllText(Path.Combine(output, "Mid", "log.txt")), StringComparison.Ordinal);
     }
 
-    [Fact]
+    [SkippableFact]
     public void ARowIdentifierIsLeftOutOfTheInputsUnlessKept()
     {
         // A Kaggle-style export: 'id' numbers the training rows 1..200 and the test rows from 9001, so a model that read
@@ -201,7 +201,7 @@ public sealed class CliCoreTests : IDisposable
         Assert.Contains("column 'id' is given to --keep-cols and is ignored", both.Stderr, StringComparison.Ordinal);
     }
 
-    [Fact]
+    [SkippableFact]
     public void ASeriesCsvWithItsClassLastTrainsAndScoresWithTheLabelLast()
     {
         // GunPoint exported with the class (1/2) after the values and no header: training used to take the first step for
@@ -225,7 +225,7 @@ public sealed class CliCoreTests : IDisposable
         Assert.Contains("14 labeled rows", evaluate.Stdout, StringComparison.Ordinal);
     }
 
-    [Fact]
+    [SkippableFact]
     public void TestLabelsTheTrainingNeverSawAreListedUpToTen()
     {
         // 12 test rows of 12 classes the training rows lack (as a test file read with the wrong label column has): ten
@@ -241,7 +241,7 @@ public sealed class CliCoreTests : IDisposable
             stdout, StringComparison.Ordinal);
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task WorkerJoinsTheTrainingCommandsSearchThroughSqliteStorage()
     {
         string csv = BanknoteCsv();
@@ -269,7 +269,7 @@ public sealed class CliCoreTests : IDisposable
         Assert.DoesNotContain("store.db", File.ReadAllText(Path.Combine(run, "run.json")), StringComparison.Ordinal);
     }
 
-    [Fact]
+    [SkippableFact]
     public void AChosenPipelineWithoutSslIsItsOwnNoSslComparison()
     {
         // One trial: the table portfolio's first entry, raw features into L-BFGS. The comparison line must report the
@@ -286,7 +286,7 @@ public sealed class CliCoreTests : IDisposable
         Assert.Equal(chosen.Replace("95% interval ", "", StringComparison.Ordinal), comparison);
     }
 
-    [Fact]
+    [SkippableFact]
     public void ALabelFreeRunDescribesAndCurvesTheProbeItsModelRefitted()
     {
         // One label per class: Auto takes the label-free objective, whose refit is L-BFGS without L1 (ML.NET's L1 of 1
@@ -317,7 +317,7 @@ public sealed class CliCoreTests : IDisposable
         Assert.DoesNotContain("L1 1, L2 1", stdout, StringComparison.Ordinal);
     }
 
-    [Fact]
+    [SkippableFact]
     public void WorkerWithoutStorageIsAUsageError()
     {
         var (code, _, stderr) = Run("worker", "classification", "--dataset", BanknoteCsv(), "--label-col", "class");
@@ -325,7 +325,7 @@ public sealed class CliCoreTests : IDisposable
         Assert.Contains("--storage", stderr, StringComparison.Ordinal);
     }
 
-    [Fact]
+    [SkippableFact]
     public void ClassificationRunWritesAModelThatPredictsWhatPredictWroteAndReplaysFromRunJson()
     {
         string csv = BanknoteCsv();
@@ -479,7 +479,7 @@ public sealed class CliCoreTests : IDisposable
         return path;
     }
 
-    [Fact]
+    [SkippableFact]
     public void F1AndAucTakeTheRareClassAsPositiveAsTheSearchDoesEvenWhenItIsSeenFirst()
     {
         // Labels 0/1 with 1 rare and first in the file: the first-seen order makes "1" the first class, and F1 of the
@@ -513,7 +513,7 @@ public sealed class CliCoreTests : IDisposable
         Assert.Contains($"f1              {printed.Groups[1].Value}", evaluate.Stdout, StringComparison.Ordinal);
     }
 
-    [Fact]
+    [SkippableFact]
     public void SeriesPredictUsesTheTrainingLabelColumnAndReadsValueOnlyFilesWhole()
     {
         // GunPoint as CSV: the class (in words) last, then first, then in a column named by a header; and the same series
@@ -569,7 +569,7 @@ public sealed class CliCoreTests : IDisposable
         Assert.Contains("these series have 50 steps per channel", shortPredict.Stdout, StringComparison.Ordinal);
     }
 
-    [Fact]
+    [SkippableFact]
     public void AQuantityAsLabelIsWarnedAboutAndItsLabelFreeLeaderboardIsNotCalledCrossValidated()
     {
         // HIGGS's 6th feature as the label: nearly every value on its own row, so Auto scores the trials label-free.
@@ -591,7 +591,7 @@ public sealed class CliCoreTests : IDisposable
         Assert.DoesNotContain("Validation accuracy", report, StringComparison.Ordinal);
     }
 
-    [Fact]
+    [SkippableFact]
     public void LongSeriesAreAveragedDownToTheDefaultLengthAndPredictWithoutAShapeNote()
     {
         // GunPoint with each step repeated 8 times: 1,200 steps per series, above the default's 512 (and over twice it, where
@@ -613,7 +613,7 @@ public sealed class CliCoreTests : IDisposable
         Assert.DoesNotContain("where the model was trained on", predict.Stdout, StringComparison.Ordinal);
     }
 
-    [Fact]
+    [SkippableFact]
     public void VariableLengthSeriesLongerThanTheMedianAreAveragedDownNotPointSampled()
     {
         // GunPoint series of 150 steps, of 75 (every other step) and of 300 (each step doubled): the length is the median,
@@ -639,7 +639,7 @@ public sealed class CliCoreTests : IDisposable
         Assert.Equal((150, SeriesResampling.Mean), (resample.Length, resample.Resampling));
     }
 
-    [Fact]
+    [SkippableFact]
     public void OneLabelPerClassWithoutTestRowsSaysWhatToDo()
     {
         // 30 GunPoint series, one labeled per class: the stratified hold-out has no class with 2 labels to take from.
@@ -654,7 +654,7 @@ public sealed class CliCoreTests : IDisposable
         Assert.Contains("at least 2 labels", error, StringComparison.Ordinal);
     }
 
-    [Fact]
+    [SkippableFact]
     public void SeriesChannelsAndLengthBelowOneAreUsageErrors()
     {
         string file = Path.Combine(_work, "gun.csv");
@@ -667,7 +667,7 @@ public sealed class CliCoreTests : IDisposable
         }
     }
 
-    [Fact]
+    [SkippableFact]
     public void HeaderlessTablePredictsAFileThatLeavesOutTheLabelColumn()
     {
         // Banknote without a header, the class first, ';'-separated; the file to predict has the four features only.
@@ -707,7 +707,7 @@ public sealed class CliCoreTests : IDisposable
 #pragma warning restore IDE1006
     }
 
-    [Fact]
+    [SkippableFact]
     public void SeriesRunOnBasicMotionsWritesALoadableModel()
     {
         string ts = Path.Combine(SharedData.DataRoot, "uea", "BasicMotions_TRAIN.ts");
@@ -739,7 +739,7 @@ public sealed class CliCoreTests : IDisposable
         Assert.Contains("40 labeled rows", evaluate.Stdout, StringComparison.Ordinal);
     }
 
-    [Fact]
+    [SkippableFact]
     public void ImageRunOnAFolderWithAnUnlabeledSubFolder()
     {
         string root = Path.Combine(_work, "images");
@@ -799,7 +799,7 @@ public sealed class CliCoreTests : IDisposable
         Assert.Contains("broken.jpg", strict.Stderr, StringComparison.Ordinal);
     }
 
-    [Fact]
+    [SkippableFact]
     public void BadInputGivesExitOneAndOneLineNamingTheProblem()
     {
         static void Fails(string[] args, params string[] expected)
@@ -841,7 +841,7 @@ public sealed class CliCoreTests : IDisposable
         Fails(["image-classification", "--dataset", flat], "flatimages", "1 image(s) lie directly in it", "sub-folder per class");
     }
 
-    [Fact]
+    [SkippableFact]
     public void UsageErrorGivesExitTwo()
     {
         Assert.Equal(2, Run("classification", "--label-col", "0").ExitCode);
@@ -852,7 +852,7 @@ public sealed class CliCoreTests : IDisposable
         Assert.Equal(0, Run("--help").ExitCode);
     }
 
-    [Fact]
+    [SkippableFact]
     public void OutOfRangeOrUnparsableValuesAreUsageErrorsNamingTheOption()
     {
         // Each used to get further: a 0 s budget loaded the data and ended with "no trial produced a metric", 'x' split
@@ -918,7 +918,7 @@ public sealed class CliCoreTests : IDisposable
         Assert.Equal(4, input.Count);
         Assert.True(File.Exists(Path.Combine(output, "Stop", "trials.jsonl")));
     }
-    [Fact]
+    [SkippableFact]
     public void ValidationDatasetIsScoredInsteadOfTheStratifiedHoldOut()
     {
         string csv = BanknoteCsv("train.csv", 120);

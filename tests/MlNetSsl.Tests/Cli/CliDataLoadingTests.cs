@@ -45,7 +45,7 @@ public sealed class CliDataLoadingTests : IDisposable
 
     private static CsvSettings Settings(string? label = null, bool? header = null) => new(header, null, label, []);
 
-    [Fact]
+    [SkippableFact]
     public void SeriesCsvWithTextClassesAndNoHeaderKeepsItsFirstRow()
     {
         var rows = GunPoint();
@@ -65,7 +65,7 @@ public sealed class CliDataLoadingTests : IDisposable
         }
     }
 
-    [Fact]
+    [SkippableFact]
     public void ASeriesCsvWithItsNumericClassLastIsReadWithTheLabelLastWhenTrainingAndSaysSo()
     {
         // GunPoint with classes 1/2 after the 150 values, no header: its first step as the label made 50 classes.
@@ -88,7 +88,7 @@ public sealed class CliDataLoadingTests : IDisposable
         Assert.Equal(rows.Select(r => r.Label), labelFirst.Labels);
     }
 
-    [Fact]
+    [SkippableFact]
     public void ASeriesCsvSeparatedBySemicolonsMayWriteDecimalCommas()
     {
         // GunPoint as a spreadsheet in much of Europe writes it: ';' between fields, a comma in each number.
@@ -107,7 +107,7 @@ public sealed class CliDataLoadingTests : IDisposable
         Assert.Contains("separate the values with ';' or a tab, and a decimal comma is read as such", error.Message, StringComparison.Ordinal);
     }
 
-    [Fact]
+    [SkippableFact]
     public void NumericLabelsWrittenDifferentlyAreOneClassUnderTheirMostFrequentSpelling()
     {
         // GunPoint's classes 1 and 2, some written as pandas writes a float column ("1.0") or with more digits ("2.00").
@@ -127,7 +127,7 @@ public sealed class CliDataLoadingTests : IDisposable
         Assert.Null(CsvTable.UnifyNumericLabels(["1", "2", "cat", ""]).Note);
     }
 
-    [Fact]
+    [SkippableFact]
     public void ALabelAtTheOtherEndIsFoundButAValuesOnlyFileKeepsItsLastStep()
     {
         // GunPoint's 150 steps; the model (trained label-first) reads 150 values per row.
@@ -148,7 +148,7 @@ public sealed class CliDataLoadingTests : IDisposable
         Assert.Null(Find(wordsLast, ["walking", "running"], 150));
     }
 
-    [Fact]
+    [SkippableFact]
     public void InfiniteSeriesValuesTimestampedAndRegressionTsFilesAreRefusedNamingTheLine()
     {
         var rows = GunPoint().Take(10).ToList();
@@ -172,7 +172,7 @@ public sealed class CliDataLoadingTests : IDisposable
         Assert.Contains("line 2: '@targetLabel true' marks a regression file", error.Message, StringComparison.Ordinal);
     }
 
-    [Fact]
+    [SkippableFact]
     public void SeriesCsvHeaderIsStillFound()
     {
         var rows = GunPoint();
@@ -189,7 +189,7 @@ public sealed class CliDataLoadingTests : IDisposable
         }
     }
 
-    [Fact]
+    [SkippableFact]
     public void AFirstRowWhoseClassHasOneLabelIsDataNotAHeader()
     {
         // One labeled series per class, the rest unlabeled: the first line's class is never seen again in its column,
@@ -206,7 +206,7 @@ public sealed class CliDataLoadingTests : IDisposable
         Assert.Equal(2, loaded.ClassCounts().Count);
     }
 
-    [Fact]
+    [SkippableFact]
     public void ASemicolonInAClassDoesNotMakeItTheSeparator()
     {
         // Classes with a ';' ("gun; drawn"), the first line labeled: the file is still comma-separated.
@@ -221,7 +221,7 @@ public sealed class CliDataLoadingTests : IDisposable
         Assert.Equal('\t', SeriesLoader.DetectSeparator(rows.Select(r => $"{r.Label}\t{string.Join('\t', r.Values)}")));
     }
 
-    [Fact]
+    [SkippableFact]
     public void SeriesCsvWithTheClassInAnotherColumnNamesTheOptionToGive()
     {
         var rows = GunPoint();
@@ -233,7 +233,7 @@ public sealed class CliDataLoadingTests : IDisposable
         Assert.Contains("--label-col 150", error.Message, StringComparison.Ordinal);
     }
 
-    [Fact]
+    [SkippableFact]
     public void TsFileWithoutClassLabelsKeepsEveryChannel()
     {
         // BasicMotions (6 channels) with "@classLabel false" and the class removed from each line, as files to predict are.
@@ -254,7 +254,7 @@ public sealed class CliDataLoadingTests : IDisposable
         Assert.All(data.SeriesLengths!, l => Assert.Equal(100, l));
     }
 
-    [Fact]
+    [SkippableFact]
     public void MissingCellsOfAMultichannelSeriesCsvAreFilledWithinTheirChannel()
     {
         // BasicMotions (6 channels x 100 steps) as CSV, the class first. Line 1 misses its very last value (an empty cell at
@@ -297,7 +297,7 @@ public sealed class CliDataLoadingTests : IDisposable
         Assert.Null(SeriesLoader.Load(new MLContext(0), Write("whole.csv", rows.Select(r => $"{r.Label},{string.Join(',', r.Values)}")), Settings(), channels: 6).FilledNote);
     }
 
-    [Fact]
+    [SkippableFact]
     public void AFewSeriesOfAnotherLengthAmongEqualOnesAreNamed()
     {
         // GunPoint as CSV: line 6 lost 3 values, line 8 has 2 more; the other 48 series have 150 steps.
@@ -310,7 +310,7 @@ public sealed class CliDataLoadingTests : IDisposable
         Assert.Null(SeriesLoader.Load(new MLContext(0), path, Settings(), channels: 1).LabelNote);
     }
 
-    [Fact]
+    [SkippableFact]
     public void ATsHeaderThatContradictsItsLinesIsPointedOutAndTheLinesDecide()
     {
         // The shared archives' headers agree with their lines: nothing said.
@@ -331,7 +331,7 @@ public sealed class CliDataLoadingTests : IDisposable
         Assert.All(read.SeriesLengths!, l => Assert.Equal(150, l));
     }
 
-    [Fact]
+    [SkippableFact]
     public void ASeriesFileToScoreIsReadWholeWhenItLacksTheTrainingLabelColumn()
     {
         var rows = GunPoint();
@@ -351,7 +351,7 @@ public sealed class CliDataLoadingTests : IDisposable
         Assert.False(SeriesLoader.HoldsLabelColumn(valuesOnly, Settings(), 0, ["1", "2"], modelValues: 150));
     }
 
-    [Fact]
+    [SkippableFact]
     public void SeriesLayoutsTheToolDoesNotReadFailWithWhatToDo()
     {
         var rows = GunPoint().Take(20).ToList();
@@ -369,7 +369,7 @@ public sealed class CliDataLoadingTests : IDisposable
         Assert.DoesNotContain("not found", error.Message, StringComparison.Ordinal);
     }
 
-    [Fact]
+    [SkippableFact]
     public void ANumericLabelWithManyValuesIsCalledOutAsRegressionLike()
     {
         // Wine quality: alcohol (column 10, many distinct decimals) is a quantity; quality (column 11, 3..9) is a class.
@@ -386,7 +386,7 @@ public sealed class CliDataLoadingTests : IDisposable
         Assert.Null(quality);
     }
 
-    [Fact]
+    [SkippableFact]
     public void RecordedCommandLineQuotesArgumentsAShellWouldSplit()
     {
         string line = TrainingCommands.RecordedCommandLine(

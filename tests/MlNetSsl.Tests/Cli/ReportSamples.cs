@@ -205,15 +205,8 @@ internal static class ReportSamples
 
     private static List<(string Path, string Label)>? CifarFiles(string[] classes, int perClass)
     {
-        string folder;
-        try
-        {
-            folder = Path.Combine(SharedData.DataRoot, "cifar10", "test");
-        }
-        catch (DirectoryNotFoundException)
-        {
-            return null;
-        }
+        if (SharedData.DataRootIfPresent is not string root) return null;
+        string folder = Path.Combine(root, "cifar10", "test");
         if (!Directory.Exists(folder)) return null;
         var files = classes.SelectMany(c => Directory.GetFiles(Path.Combine(folder, c), "*.jpg").Order(StringComparer.Ordinal).Take(perClass)
             .Select(f => (f, c))).ToList();

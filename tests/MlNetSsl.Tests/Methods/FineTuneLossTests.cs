@@ -13,7 +13,7 @@ public sealed class FineTuneLossTests
 
     private static double CrossEntropy(double[] logits, int target) => -logits[target] + Math.Log(logits.Sum(Math.Exp));
 
-    [Fact]
+    [SkippableFact]
     public void FixMatchMasksUnconfidentRowsAndAveragesOverAllUnlabeledRows()
     {
         using var scope = torch.NewDisposeScope();
@@ -35,7 +35,7 @@ public sealed class FineTuneLossTests
         Assert.Equal(new long[] { 0, 0 }, terms.PseudoLabels.data<long>().ToArray());
     }
 
-    [Fact]
+    [SkippableFact]
     public void FixMatchSendsNoGradientThroughTheWeakView()
     {
         using var scope = torch.NewDisposeScope();
@@ -46,7 +46,7 @@ public sealed class FineTuneLossTests
         Assert.True(strong.grad!.abs().sum().item<double>() > 0);
     }
 
-    [Fact]
+    [SkippableFact]
     public void DistillationBlendsTemperatureScaledKlWithHardLabelsOnLabeledRowsOnly()
     {
         using var scope = torch.NewDisposeScope();
@@ -72,7 +72,7 @@ public sealed class FineTuneLossTests
         Assert.Equal(0, unlabeled.Hard.item<double>());
     }
 
-    [Fact]
+    [SkippableFact]
     public void InfoNceWithAQueueUsesOnlyTheQueueAsNegatives()
     {
         using var scope = torch.NewDisposeScope();
@@ -84,7 +84,7 @@ public sealed class FineTuneLossTests
         Assert.Throws<ArgumentException>(() => SslLosses.InfoNce(T(new[,] { { 1.0, 0 } }), T(new[,] { { 0.6, 0.8 } }), t, T(new[,] { { 0.0, 1, 0 } })));
     }
 
-    [Fact]
+    [SkippableFact]
     public void NegativeQueueKeepsTheNewestKeysInOrderAndWraps()
     {
         using var queue = new NegativeQueue(capacity: 3, dimension: 2, seed: 5);

@@ -29,7 +29,7 @@ public sealed class MethodBehaviourTests
         return loss.ToDouble();
     }
 
-    [Fact]
+    [SkippableFact]
     public void ByolCosineScheduleStartsAtBaseAndEndsAtOne()
     {
         Assert.Equal(0.99, ByolMethod.MomentumAt(0, 100, 0.99), 12);
@@ -39,7 +39,7 @@ public sealed class MethodBehaviourTests
         Assert.Equal(0.996, ByolMethod.MomentumAt(0, 0, 0.996), 12);
     }
 
-    [Theory]
+    [SkippableTheory]
     [InlineData(SslMethod.Byol)]
     [InlineData(SslMethod.MoCoV2)]
     public void TargetIsNotTrainedAndMovesOnlyByEma(SslMethod kind)
@@ -79,7 +79,7 @@ public sealed class MethodBehaviourTests
         before.Dispose();
     }
 
-    [Fact]
+    [SkippableFact]
     public void TargetForwardLeavesTheOnlineNetworkUnchanged()
     {
         torch.manual_seed(12);
@@ -97,7 +97,7 @@ public sealed class MethodBehaviourTests
             Assert.True(value.SameAs(state[name]), $"{name} changed by the target forward");
     }
 
-    [Fact]
+    [SkippableFact]
     public void MoCoQueuePointerAdvancesWrapsAndHoldsNormalizedKeys()
     {
         torch.manual_seed(13);
@@ -143,7 +143,7 @@ public sealed class MethodBehaviourTests
         Assert.Equal(method.Negatives.Pointer, restored.Negatives.Pointer);
     }
 
-    [Fact]
+    [SkippableFact]
     public void SimSiamGradientDoesNotFlowThroughTheTargetBranch()
     {
         // p is computed from z, as the predictor's output is computed from the projection. If the loss stopped no
@@ -171,7 +171,7 @@ public sealed class MethodBehaviourTests
         Assert.All(method.TrainableParameters(), parameter => Assert.NotNull(parameter.grad));
     }
 
-    [Fact]
+    [SkippableFact]
     public void VimeMaskAndSwapSwapsWithinColumns()
     {
         using var scope = torch.NewDisposeScope();
@@ -200,7 +200,7 @@ public sealed class MethodBehaviourTests
         Assert.True(VimeMethod.MaskAndSwap(batch, 0.3, g1).Corrupted.SameAs(VimeMethod.MaskAndSwap(batch, 0.3, g2).Corrupted));
     }
 
-    [Fact]
+    [SkippableFact]
     public void MaskedAutoencoderMasksWholePatchesAtTheRequestedRatio()
     {
         torch.manual_seed(16);
@@ -231,7 +231,7 @@ public sealed class MethodBehaviourTests
         Assert.Equal(1, MaskedAutoencoderMethod.ResolvePatchSize(4, 13, 17));
     }
 
-    [Fact]
+    [SkippableFact]
     public void FactoryRejectsTabularOnlyMethodsOnImagesWithAClearMessage()
     {
         using var encoder = new TinyConvEncoder(MethodTestData.MnistShape);
@@ -250,7 +250,7 @@ public sealed class MethodBehaviourTests
         Assert.Contains("ByolOptions", wrongOptions.Message);
     }
 
-    [Fact]
+    [SkippableFact]
     public void FactoryBuildsEveryMethodAndAppliesSharedOptions()
     {
         using var encoder = new TinyMlpEncoder(MethodTestData.HiggsShape);
@@ -268,7 +268,7 @@ public sealed class MethodBehaviourTests
         Assert.Equal(1.0 / 64, barlow.Lambda, 12);
     }
 
-    [Fact]
+    [SkippableFact]
     public void DisposingTheMethodLeavesTheEncoderUsable()
     {
         using var encoder = new TinyMlpEncoder(MethodTestData.HiggsShape);
@@ -280,7 +280,7 @@ public sealed class MethodBehaviourTests
         Assert.Equal(new long[] { 4, 32 }, embedding.shape);
     }
 
-    [Fact]
+    [SkippableFact]
     public void TrainAndEvalReachTheHeadsBatchNorm()
     {
         using var encoder = new TinyMlpEncoder(MethodTestData.HiggsShape);
@@ -302,7 +302,7 @@ public sealed class MethodBehaviourTests
         Assert.True(Close.RelativeDifference(alone, together) <= Close.AcrossKernels, $"row 0 alone differs by {Close.RelativeDifference(alone, together):G3} of its norm");
     }
 
-    [Fact]
+    [SkippableFact]
     public void MaskedAutoencoderMasksWholeTimeStepsOfSeries()
     {
         torch.manual_seed(17);
@@ -325,7 +325,7 @@ public sealed class MethodBehaviourTests
         Assert.All(method.TrainableParameters(), p => Assert.NotNull(p.grad));
     }
 
-    [Fact]
+    [SkippableFact]
     public void ComputeLossRejectsBatchesOfTheWrongShape()
     {
         using var encoder = new TinyMlpEncoder(MethodTestData.HiggsShape);
@@ -337,7 +337,7 @@ public sealed class MethodBehaviourTests
         Assert.Throws<ArgumentException>(() => method.ComputeLoss(torch.zeros(1, 28), Views(MethodTestData.HiggsShape, generator)));
     }
 
-    [Fact]
+    [SkippableFact]
     public void LossesDependOnlyOnTheStepGenerator()
     {
         // Each method is built twice from the same seed; between building and the loss the global generator is

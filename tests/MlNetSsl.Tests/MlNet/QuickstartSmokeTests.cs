@@ -7,7 +7,7 @@ namespace MlNetSsl.Tests.MlNet;
 /// <summary>The README's quickstart keeps working: built with the solution, run for one epoch on its embedded data.</summary>
 public sealed class QuickstartSmokeTests
 {
-    [Fact]
+    [SkippableFact]
     public async Task QuickstartRunsEndToEndOnItsEmbeddedDataset()
     {
         string configuration = AppContext.BaseDirectory.Contains($"{Path.DirectorySeparatorChar}Debug{Path.DirectorySeparatorChar}", StringComparison.Ordinal)

@@ -30,7 +30,7 @@ public sealed class StageOptionsTests
         { "LarsTrustCoefficient", o => o.Optimizer = SslOptimizer.Lars, o => { o.Optimizer = SslOptimizer.Lars; o.LarsTrustCoefficient = 0.1; } },
     };
 
-    [Theory]
+    [SkippableTheory]
     [MemberData(nameof(Changes))]
     public void EachScheduleAndOptimizerOptionChangesTheTrainedEncoder(string option, Action<SelfSupervisedOptions> baseline, Action<SelfSupervisedOptions> changed)
     {
@@ -52,7 +52,7 @@ public sealed class StageOptionsTests
         { "WeightDecay", o => o.WeightDecay = -1 },
     };
 
-    [Theory]
+    [SkippableTheory]
     [MemberData(nameof(BadValues))]
     public void BadValuesFailWhenTheStageIsCreated(string option, Action<SelfSupervisedOptions> change)
     {
@@ -60,7 +60,7 @@ public sealed class StageOptionsTests
         Assert.Equal(option, error.ParamName);
     }
 
-    [Fact]
+    [SkippableFact]
     public void CpuThreadsTakesEffectAfterInitialization()
     {
         SslEnvironment.EnsureInitialized();

@@ -39,7 +39,7 @@ public sealed class StagePersistenceTests : IDisposable
         return path;
     }
 
-    [Fact]
+    [SkippableFact]
     public void ChainLoadedInANewContextGivesTheSameEmbeddingsAndKeepsTheRecord()
     {
         string path = SaveHiggs(out float[][] expected, out var test);
@@ -61,7 +61,7 @@ public sealed class StagePersistenceTests : IDisposable
         ((IDisposable)loaded).Dispose();
     }
 
-    [Fact]
+    [SkippableFact]
     public void ChainLoadedInANewProcessGivesTheSameEmbeddings()
     {
         string path = SaveHiggs(out float[][] expected, out _);
@@ -75,7 +75,7 @@ public sealed class StagePersistenceTests : IDisposable
         Close.RowsEqual(expected, actual);
     }
 
-    [Fact]
+    [SkippableFact]
     public void TheZipHoldsWeightsOptionsNormalizationPolicyAndFormatVersion()
     {
         string path = SaveHiggs(out _, out _);
@@ -95,7 +95,7 @@ public sealed class StagePersistenceTests : IDisposable
         Assert.Contains("ScarfCorruption", Encoding.UTF8.GetString(Payload(zip, "Augmentations.json")));
     }
 
-    [Fact]
+    [SkippableFact]
     public void TamperedWeightsTruncatedFilesAndNewerFormatsGiveClearErrors()
     {
         string path = SaveHiggs(out _, out _);

@@ -34,7 +34,7 @@ public sealed class OnnxExportTests(ITestOutputHelper output) : IDisposable
 
     public void Dispose() => Directory.Delete(_folder, recursive: true);
 
-    [Theory]
+    [SkippableTheory]
     [InlineData(EncoderKind.ConvNet)]
     [InlineData(EncoderKind.ResNet)]
     public void ImageEncoderOnnxMatchesTorchSharp(EncoderKind kind)
@@ -60,7 +60,7 @@ public sealed class OnnxExportTests(ITestOutputHelper output) : IDisposable
         Report($"{kind} on CIFAR-10", actual, Rows(expected));
     }
 
-    [Theory]
+    [SkippableTheory]
     [InlineData(EncoderKind.Mlp)]
     [InlineData(EncoderKind.ResMlp)]
     public void TabularEncoderOnnxMatchesTorchSharpAndApplyOnnxModel(EncoderKind kind)
@@ -82,7 +82,7 @@ public sealed class OnnxExportTests(ITestOutputHelper output) : IDisposable
         AssertApplyOnnxModel(model, "Embedding", "Features", test, expected);
     }
 
-    [Fact]
+    [SkippableFact]
     public void SeriesEncoderOnnxMatchesTorchSharpAndApplyOnnxModel()
     {
         var (train, test) = (SeriesData("train"), SeriesData("test"));
@@ -102,7 +102,7 @@ public sealed class OnnxExportTests(ITestOutputHelper output) : IDisposable
         AssertApplyOnnxModel(model, "Embedding", "Series", test, expected);
     }
 
-    [Fact]
+    [SkippableFact]
     public void ResNet18OnnxMatchesTorchSharpOneRowAtATime()
     {
         var data = StageData.Images(_ml, StageData.CifarRows(10));
@@ -131,7 +131,7 @@ public sealed class OnnxExportTests(ITestOutputHelper output) : IDisposable
         Report("ResNet-18 on CIFAR-10, one row at a time", actual, expected);
     }
 
-    [Fact]
+    [SkippableFact]
     public void ImageEncoderServedByApplyOnnxModelAfterExtractPixelsMatchesTheStage()
     {
         var data = StageData.Images(_ml, StageData.CifarRows(5));
@@ -149,7 +149,7 @@ public sealed class OnnxExportTests(ITestOutputHelper output) : IDisposable
         Report("ConvNet served by ResizeImages -> ExtractPixels -> ApplyOnnxModel", actual, expected);
     }
 
-    [Fact]
+    [SkippableFact]
     public void ImageClassifierExportsStandalone()
     {
         var data = StageData.Images(_ml, StageData.CifarRows(10));
@@ -168,7 +168,7 @@ public sealed class OnnxExportTests(ITestOutputHelper output) : IDisposable
         Assert.Equal(expected.Select(ArgMax), actual.Select(ArgMax));
     }
 
-    [Fact]
+    [SkippableFact]
     public void ConvertToOnnxOfASeriesStageThenLbfgsGivesTheSameLabelsAndScores()
     {
         var (train, test) = (SeriesData("train"), SeriesData("test"));
@@ -202,7 +202,7 @@ public sealed class OnnxExportTests(ITestOutputHelper output) : IDisposable
         Assert.True(expectedLabels.Distinct().Count() > 1, "several classes should be predicted, or equal labels prove little");
     }
 
-    [Fact]
+    [SkippableFact]
     public void ConvertToOnnxOfScarfThenLbfgsGivesTheSameLabelsAndScores()
     {
         var train = _ml.Data.LoadFromEnumerable(StageData.HiggsRows("train", 1000));
@@ -225,7 +225,7 @@ public sealed class OnnxExportTests(ITestOutputHelper output) : IDisposable
         Assert.True(expectedLabels.Distinct().Count() == 2, "both classes should be predicted, or equal labels prove little");
     }
 
-    [Fact]
+    [SkippableFact]
     public void FineTunedClassifierExportsStandaloneAndThroughConvertToOnnx()
     {
         var trainRows = StageData.HiggsRows("train", 800);
@@ -252,7 +252,7 @@ public sealed class OnnxExportTests(ITestOutputHelper output) : IDisposable
         Report("fine-tuned classifier (ConvertToOnnx), Score", scores, expectedScores);
     }
 
-    [Fact]
+    [SkippableFact]
     public void AnEmbeddingWrittenOverItsInputColumnExportsWithAnOutputSuffix()
     {
         var train = _ml.Data.LoadFromEnumerable(StageData.HiggsRows("train", 256));
@@ -264,7 +264,7 @@ public sealed class OnnxExportTests(ITestOutputHelper output) : IDisposable
         Report("output over its input", RunOnnx(model, "Features", raw.SelectMany(r => r).ToArray(), [raw.Length, 28], "Features.output"), expected);
     }
 
-    [Fact]
+    [SkippableFact]
     public void ConvertToOnnxKeepsUserColumnsNamedLikeTheExportersTemporaries()
     {
         // "standardized" and "key" are names the exporter gives its own intermediate values; a user's columns of those
@@ -293,7 +293,7 @@ public sealed class OnnxExportTests(ITestOutputHelper output) : IDisposable
         Report("ConvertToOnnx with user columns 'standardized' and 'key'", Split(key, testRows.Length), expected);
     }
 
-    [Fact]
+    [SkippableFact]
     public void ConvertToOnnxOfAnImagePipelineSaysToUseSaveEncoderAsOnnx()
     {
         var data = StageData.Images(_ml, StageData.CifarRows(2));
@@ -303,7 +303,7 @@ public sealed class OnnxExportTests(ITestOutputHelper output) : IDisposable
         Assert.Contains("LoadImages", error.Message);
     }
 
-    [Fact]
+    [SkippableFact]
     public void AnUnsupportedLayerIsNamedAndNothingIsWritten()
     {
         using var scope = torch.NewDisposeScope();

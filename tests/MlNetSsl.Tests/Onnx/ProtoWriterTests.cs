@@ -6,7 +6,7 @@ namespace MlNetSsl.Tests.Onnx;
 /// <summary>The protobuf wire format the ONNX writer relies on, byte for byte against the protobuf encoding rules.</summary>
 public sealed class OnnxProtoWriterTests
 {
-    [Fact]
+    [SkippableFact]
     public void VarintsFloatsStringsAndNestedMessagesUseTheProtobufEncoding()
     {
         // Field 1 varint 300: tag 0x08, then 300 as 0xAC 0x02 (the protobuf documentation's example).
@@ -21,7 +21,7 @@ public sealed class OnnxProtoWriterTests
         Assert.Equal(new byte[] { 0x3A, 3, 0x08, 0x96, 0x01 }, new ProtoWriter().Message(7, new ProtoWriter().Int(1, 150)).ToArray());
     }
 
-    [Fact]
+    [SkippableFact]
     public void TheModelHeaderDeclaresIrVersion7AndOpset12()
     {
         var builder = new OnnxModelBuilder();

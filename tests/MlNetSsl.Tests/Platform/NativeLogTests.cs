@@ -11,6 +11,7 @@ public sealed class NativeLogTests
     [SkippableFact]
     public void PretrainingPrintsNoNativeWarningsUnlessTorchCppLogLevelAsksForThem()
     {
+        _ = SharedData.DataRoot; // the child pretrains on the shared CIFAR-10 images: without them this test reports skipped
         var quiet = ChildProcess.RunCapturing(Timeout, new Dictionary<string, string>(), "pretrain-images");
         Assert.True(quiet.ExitCode == 0, quiet.Stderr);
         Assert.Equal("41", quiet.Stdout.Trim());

@@ -20,7 +20,7 @@ public sealed class ScalarLifetimeTests
     /// unheld scalar itself (the alpha of 1 in <c>a + b</c> or <c>add_(s)</c>, the operators with a number), is a place the
     /// race can strike; none may remain.
     /// </summary>
-    [Fact]
+    [SkippableFact]
     public void TheEngineMakesNoUnheldTorchSharpScalars()
     {
         var unsafeCallers = new List<string>();
@@ -46,7 +46,7 @@ public sealed class ScalarLifetimeTests
     /// the held-scalar one, 1 run in 3 or 4 failed within the 5 s ("Expected false to be true"); four plain unheld scalar
     /// ops in a loop fail within 0.3 to 9 s. With held scalars it must not fail at all.
     /// </summary>
-    [Fact]
+    [SkippableFact]
     public void TrainingStepsSurviveCollectionsStartedByAnotherThread()
     {
         using var outer = torch.NewDisposeScope();
@@ -98,7 +98,7 @@ public sealed class ScalarLifetimeTests
     }
 
     /// <summary>The held-scalar AdamW and SGD steps reproduce TorchSharp's own steps bit for bit.</summary>
-    [Theory]
+    [SkippableTheory]
     [InlineData("AdamW")]
     [InlineData("SGD")]
     public void TheHeldScalarStepMatchesTorchSharpsStepExactly(string kind)
