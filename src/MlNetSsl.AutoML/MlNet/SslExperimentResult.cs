@@ -53,9 +53,8 @@ public sealed class SslExperimentResult
     public string? BestPipelineDescription { get; internal init; }
 
     /// <summary>Self-supervised experiment: the downstream settings the best model was fitted with: the best trial's, but
-    /// under a label-free objective the untuned probe the refit uses, and for an image FixMatch network whose lengthening still
-    /// paid, or none of whose other lengths was scored, the longer fine-tuning its final fit trained (<see cref="SelectionExplanation"/>
-    /// says so); null otherwise.</summary>
+    /// under a label-free objective the untuned probe the refit uses, and for an image FixMatch network with no longer scored
+    /// version, the longer fine-tuning its final fit trained (<see cref="SelectionExplanation"/> says so); null otherwise.</summary>
     public SslDownstreamParameters? BestDownstream { get; internal init; }
 
     /// <summary>Self-supervised experiment: the measures and pretraining cost of every scored segment (trial and rung),

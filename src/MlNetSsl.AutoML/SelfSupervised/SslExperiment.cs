@@ -511,7 +511,7 @@ public sealed class SslExperiment
                     (trial, assignments) => runner.RescoreSeconds(trial, assignments, now), secondLookFolds.Count, secondLookShare, out _) is { } pair
                     ? TimeSpan.FromSeconds(pair.Seconds)
                     : TimeSpan.Zero;
-                // A FixMatch network whose lengthening still paid gets a longer final fit: the search stops early enough for it.
+                // An image FixMatch network with no longer scored version gets a longer final fit: the search stops early enough for it.
                 TimeSpan refit = runner.RefitTime(choice);
                 if (LongerFinalFit(choice, leaderboard, shape.Kind, maximize) is not null) refit *= FinalFitLengtheningCap;
                 return refit + secondLook;
