@@ -1,10 +1,9 @@
 using System.Globalization;
-using Xunit;
 
 namespace MlNetSsl.Tests.Infrastructure;
 
 /// <summary>Locates the repository and the shared datasets (<c>../shared/data</c> beside the checkout).</summary>
-internal static class SharedData
+internal static partial class SharedData
 {
     private static readonly Lazy<string> RepoRootPath = new(() =>
     {
@@ -23,12 +22,16 @@ internal static class SharedData
         get
         {
             string path = DataRootPath;
-            // A test that needs the real data reports skipped where they are not (every test is a SkippableFact or
-            // SkippableTheory, so the exception this throws is a skip, not a failure).
-            Skip.IfNot(Directory.Exists(path), $"Shared datasets not found at {path}: check out the repository beside 'shared/' or set MLNETSSL_SHARED_DATA.");
-            return path;
+            if (Directory.Exists(path)) return path;
+            string message = $"Shared datasets not found at {path}: check out the repository beside 'shared/' or set MLNETSSL_SHARED_DATA.";
+            ReportMissing(message);
+            throw new DirectoryNotFoundException(message);
         }
     }
+
+    /// <summary>What a project does where the shared data are not before <see cref="DataRoot"/> throws: the test project
+    /// reports the test skipped (SharedData.Skip.cs); the benchmarks let the exception say it.</summary>
+    static partial void ReportMissing(string message);
 
     /// <summary>The shared data folder, or null where it is not (for code that does without it).</summary>
     public static string? DataRootIfPresent => Directory.Exists(DataRootPath) ? DataRootPath : null;
