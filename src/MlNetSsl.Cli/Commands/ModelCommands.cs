@@ -97,7 +97,10 @@ internal static class ModelCommands
             foreach (string metric in TestMetrics.Names.Where(m => classes.Length == 2 || m is not ("auc" or "f1")))
             {
                 var (value, lower, upper) = TestMetrics.WithInterval(metric, scored, classes.Length, positive, seed: 0);
-                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {metric,-15} {value:0.0000}  (95% interval {lower:0.0000} to {upper:0.0000})"));
+                // AUC compares positive rows with negative ones: test rows of one class have no such pair.
+                Console.WriteLine(double.IsNaN(value)
+                    ? $"  {metric,-15} not defined: the test rows hold only {string.Join(", ", data.Labels.Distinct(StringComparer.Ordinal).Select(l => $"'{l}'"))}; add rows of the other class"
+                    : string.Create(CultureInfo.InvariantCulture, $"  {metric,-15} {value:0.0000}  (95% interval {lower:0.0000} to {upper:0.0000})"));
             }
             Console.WriteLine("Confusion matrix (rows: actual, columns: predicted):");
             int width = Math.Max(6, classes.Max(c => c.Length) + 1);

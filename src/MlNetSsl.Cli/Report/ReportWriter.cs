@@ -109,9 +109,14 @@ internal static class ReportWriter
                 AppendTestMetric(b, r.MetricName, noSsl, "no-ssl-metric");
                 double gain = r.TestMetric.Value - noSsl.Value;
                 bool chosenBetter = r.HigherIsBetter ? gain > 0 : gain < 0;
-                b.Append("<p>Chosen minus no-SSL: <b>").Append(Signed(gain)).Append("</b> (").Append(direction).Append("; ")
-                    .Append(chosenBetter ? "the chosen pipeline is better" : gain == 0 ? "a tie" : "the no-SSL pipeline is better")
-                    .Append(" on the test rows)</p>");
+                // An undefined metric (AUC on test rows of one class) has no difference: NaN would read as "no-SSL is better".
+                if (double.IsNaN(gain))
+                    b.Append("<p class=\"muted\">Chosen minus no-SSL: not defined, since the test ").Append(Esc(r.MetricName))
+                        .Append(" is not (see the notes).</p>");
+                else
+                    b.Append("<p>Chosen minus no-SSL: <b>").Append(Signed(gain)).Append("</b> (").Append(direction).Append("; ")
+                        .Append(chosenBetter ? "the chosen pipeline is better" : gain == 0 ? "a tie" : "the no-SSL pipeline is better")
+                        .Append(" on the test rows)</p>");
             }
             else
                 b.Append("<p class=\"muted\">Its test metric was not measured.</p>");
@@ -129,6 +134,13 @@ internal static class ReportWriter
 
     private static void AppendTestMetric(StringBuilder b, string metricName, MetricWithInterval m, string id)
     {
+        if (double.IsNaN(m.Value))
+        {
+            // AUC on test rows of one class: the console and the notes say why; "NaN" and "NaN – NaN" would not.
+            b.Append("<div class=\"metric\">test ").Append(Esc(metricName)).Append(": <b id=\"").Append(id).Append("\">not defined</b></div>")
+                .Append("<div class=\"interval muted\">not defined on these test rows (see the notes)</div>");
+            return;
+        }
         b.Append("<div class=\"metric\">test ").Append(Esc(metricName)).Append(": <b id=\"").Append(id).Append("\">")
             .Append(LeaderboardCsv.FormatMetric(m.Value)).Append("</b></div>");
         bool hasInterval = m.Lower != m.Value || m.Upper != m.Value;

@@ -514,6 +514,35 @@ public sealed class CliCoreTests : IDisposable
     }
 
     [SkippableFact]
+    public void AucOnTestRowsOfOneClassIsNotDefinedInTheReportAndEvaluateNotNaN()
+    {
+        // HIGGS test rows of class 0 only: AUC pairs positive rows with negative ones, so it has no value there. The console
+        // said so; the report's summary showed "NaN" with "NaN – NaN" and "Chosen minus no-SSL: NaN (... the no-SSL pipeline
+        // is better ...)", and evaluate printed "auc NaN (95% interval NaN to NaN)".
+        string train = RareHiggs("higgs-rare-auc.tsv", "train", 600, 10);
+        string zeros = Path.Combine(_work, "higgs-zeros.tsv");
+        File.WriteAllLines(zeros, File.ReadLines(Path.Combine(SharedData.DataRoot, "higgs", "binary.test"))
+            .Where(l => l.StartsWith("0\t", StringComparison.Ordinal)).Take(60));
+        string output = Path.Combine(_work, "one-class-test");
+        var (code, stdout, stderr) = Run("classification", "--dataset", train, "--label-col", "0", "--test-dataset", zeros, "--metric", "auc",
+            "--train-time", "5", "--max-trials", "1", "-o", output, "--name", "OneClass");
+        Assert.True(code == 0, $"exit {code}: {stderr}\n{stdout}");
+        Assert.Contains("Test auc not defined", stdout, StringComparison.Ordinal);
+
+        string html = File.ReadAllText(Path.Combine(output, "OneClass", "report.html"));
+        string summary = html[html.IndexOf("<section id=\"summary\">", StringComparison.Ordinal)..];
+        summary = summary[..summary.IndexOf("</section>", StringComparison.Ordinal)];
+        Assert.DoesNotContain("NaN", summary, StringComparison.Ordinal);
+        Assert.DoesNotContain("pipeline is better", summary, StringComparison.Ordinal);
+        Assert.Contains(">not defined</b>", summary, StringComparison.Ordinal);
+
+        var evaluate = Run("evaluate", "--model", Path.Combine(output, "OneClass", "OneClass.zip"), "--test-dataset", zeros);
+        Assert.True(evaluate.ExitCode == 0, evaluate.Stderr);
+        Assert.DoesNotContain("NaN", evaluate.Stdout, StringComparison.Ordinal);
+        Assert.Contains("auc             not defined: the test rows hold only '0'", evaluate.Stdout, StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
     public void SeriesPredictUsesTheTrainingLabelColumnAndReadsValueOnlyFilesWhole()
     {
         // GunPoint as CSV: the class (in words) last, then first, then in a column named by a header; and the same series
