@@ -61,7 +61,9 @@ internal static class SeriesLoader
                 ? $"{path}: every series has at most {longest} step(s) per channel, too few to read as a series (at least {MaxStepsOfALongLayout + 1} " +
                   "are needed); for a few values per row, write them as a CSV table (one column per value, and the label) and use 'mlnet-ssl classification'."
                 : $"{path}: every series has at most {longest} step(s) per channel; is this one line per time step (id, time, value)? " +
-                  "mlnet-ssl reads one series per line (the label, then the values in time order), so put each series on one line.");
+                  "mlnet-ssl reads one series per line (the label, then the values in time order), so put each series on one line. If each " +
+                  $"line already is one series, {longest} value(s) per channel are too few for a series model (at least {MaxStepsOfALongLayout + 1} " +
+                  "are needed): read the file as a table with 'mlnet-ssl classification' (one column per value, and the label).");
 
         int[] lengths = rows.Select(r => r.Series.Length / seriesChannels).ToArray();
         var lengthGroups = lengths.GroupBy(l => l).OrderByDescending(g => g.Count()).ToList();

@@ -360,6 +360,12 @@ public sealed class CliDataLoadingTests : IDisposable
             .. rows.SelectMany((r, i) => r.Values.Select((v, t) => $"{i},{t},{v},{r.Label}"))]);
         var error = Assert.Throws<CliException>(() => SeriesLoader.Load(new MLContext(0), longLayout, Settings(label: "label"), channels: 1));
         Assert.Contains("one line per time step", error.Message, StringComparison.Ordinal);
+        // Series that are one per line but only 3 steps long (GunPoint every 50th step): the same error, which then also says
+        // what to do with such a file instead of only asking for one series per line, as it already is.
+        string shortSeries = Write("short.csv", rows.Select(r => $"{r.Label},{string.Join(',', r.Values.Where((_, t) => t % 50 == 0))}"));
+        error = Assert.Throws<CliException>(() => SeriesLoader.Load(new MLContext(0), shortSeries, Settings(), channels: 1));
+        Assert.Contains("3 value(s) per channel are too few", error.Message, StringComparison.Ordinal);
+        Assert.Contains("'mlnet-ssl classification'", error.Message, StringComparison.Ordinal);
         // A folder of one file per series.
         string folder = Path.Combine(_work, "series-folder", "gun");
         Directory.CreateDirectory(folder);
