@@ -375,7 +375,8 @@ public sealed class SslExperiment
     /// </summary>
     /// <exception cref="InvalidOperationException">Missing settings, TorchSharp's native backend cannot be loaded, or no trial produced a metric.</exception>
     /// <exception cref="ArgumentException">Unusable columns or search space; the message names them.</exception>
-    /// <exception cref="OperationCanceledException">Cancelled before any trial produced a metric.</exception>
+    /// <exception cref="OperationCanceledException">Cancelled, also after trials produced metrics: the search pauses and no model
+    /// is refitted (with a checkpoint folder, running the same experiment again continues from the finished trials).</exception>
     /// <exception cref="InvalidDataException">A tabular or series input holds an infinity (missing values, NaN, are imputed).</exception>
     public async Task<SslExperimentResult> RunAsync(CancellationToken cancellationToken = default)
     {
