@@ -86,6 +86,36 @@ public sealed record BenchmarkData(string Name, SslInputShape Shape, float[] Poo
             $"BasicMotions (UEA): pool = {trainY.Length} training series, test = {testY.Length} test series, {c} channels x {t} steps");
     }
 
+    /// <summary>A UEA problem with both of its files pooled and split again (for studies that need a larger test set
+    /// than the archive's own split gives): the series shuffled with a fixed seed, the first <paramref name="test"/> are
+    /// the test set, the rest the pool; channels standardized with the pool's statistics. Equal-length problems only.</summary>
+    public static BenchmarkData UeaResplit(string root, string problem, int test)
+    {
+        var (train, trainY, classes) = MlNetSsl.TestData.UeaTsFile.Read(Path.Combine(root, "uea", $"{problem}_TRAIN.ts"), null);
+        var (other, otherY, _) = MlNetSsl.TestData.UeaTsFile.Read(Path.Combine(root, "uea", $"{problem}_TEST.ts"), classes);
+        float[][][] all = [.. train, .. other];
+        int[] allY = [.. trainY, .. otherY];
+        int c = all[0].Length, t = all[0][0].Length;
+        if (all.Any(s => s.Length != c || s.Any(channel => channel.Length != t)))
+            throw new ArgumentException($"{problem}: series of unequal length; this study reads equal-length problems only.");
+        int[] order = Enumerable.Range(0, all.Length).ToArray();
+        new Random(17).Shuffle(order);
+        test = Math.Min(test, all.Length / 2);
+        int[] testIndex = order[..test], poolIndex = order[test..];
+        var mean = new double[c];
+        var std = new double[c];
+        for (int ch = 0; ch < c; ch++)
+        {
+            double[] values = poolIndex.SelectMany(i => all[i][ch].Select(v => (double)v)).ToArray();
+            mean[ch] = values.Average();
+            std[ch] = Math.Sqrt(Math.Max(values.Average(v => (v - mean[ch]) * (v - mean[ch])), 1e-12));
+        }
+        float[] Flatten(int[] rows) => rows.SelectMany(i => all[i].SelectMany((channel, ch) => channel.Select(v => (float)((v - mean[ch]) / std[ch])))).ToArray();
+        return new(problem, SslInputShape.Series(c, t), Flatten(poolIndex), poolIndex.Select(i => allY[i]).ToArray(),
+            Flatten(testIndex), testIndex.Select(i => allY[i]).ToArray(),
+            $"{problem} (UEA, both files pooled and split again with a fixed seed): pool {poolIndex.Length} series, test {testIndex.Length}, {c} channels x {t} steps");
+    }
+
     private static (float[], int[]) CifarSplit(string root, string split, int perClass) =>
         MlNetSsl.TestData.CifarPixels.Load(Path.Combine(root, "cifar10", split), perClass);
 }

@@ -10,7 +10,7 @@ CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
 if (args.Length > 0 && args[0] == "label-free-study")
 {
     // Which signal ranks encoders best at few labels (issue 15), see LabelFreeStudy and docs/automl-benchmarks.md:
-    //   dotnet run -c Release --project tests/MlNetSsl.LabelEfficiency -- label-free-study --dataset higgs [--configs 16]
+    //   dotnet run -c Release --project tests/MlNetSsl.LabelEfficiency -- label-free-study --dataset higgs|cifar|mnist|italypower|gunpoint [--configs 16]
     //     [--draws 5] [--labels-per-class 2,5,10] [--pool N] [--test N] [--threads T] [--data DIR]
     string Option(string name, string fallback) => Array.IndexOf(args, name) is int at and >= 0 && at + 1 < args.Length ? args[at + 1] : fallback;
     SslEnvironment.CpuThreads = int.Parse(Option("--threads", "2"), CultureInfo.InvariantCulture);
@@ -23,7 +23,9 @@ if (args.Length > 0 && args[0] == "label-free-study")
             "cifar" => BenchmarkData.Cifar(root, int.Parse(Option("--pool", "2000"), CultureInfo.InvariantCulture), int.Parse(Option("--test", "1000"), CultureInfo.InvariantCulture)),
             "mnist" => BenchmarkData.Mnist(root, int.Parse(Option("--pool", "4000"), CultureInfo.InvariantCulture), int.Parse(Option("--test", "1000"), CultureInfo.InvariantCulture)),
             "higgs" => BenchmarkData.Higgs(root, int.Parse(Option("--pool", "7000"), CultureInfo.InvariantCulture), int.Parse(Option("--test", "500"), CultureInfo.InvariantCulture)),
-            _ => throw new ArgumentException($"Unknown dataset '{name}' (cifar, mnist, higgs)."),
+            "italypower" => BenchmarkData.UeaResplit(root, "ItalyPowerDemand", int.Parse(Option("--test", "400"), CultureInfo.InvariantCulture)),
+            "gunpoint" => BenchmarkData.UeaResplit(root, "GunPoint", int.Parse(Option("--test", "80"), CultureInfo.InvariantCulture)),
+            _ => throw new ArgumentException($"Unknown dataset '{name}' (cifar, mnist, higgs, italypower, gunpoint)."),
         };
         LabelFreeStudy.Run(studied, int.Parse(Option("--configs", "16"), CultureInfo.InvariantCulture),
             Option("--labels-per-class", "2,5,10").Split(',').Select(v => int.Parse(v, CultureInfo.InvariantCulture)).ToArray(),
