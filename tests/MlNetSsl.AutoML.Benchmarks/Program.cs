@@ -21,7 +21,7 @@ using MlNetSsl.TestData;
 // budget, pretrained features and the linear probe only) records the label-free measures of every trial, to
 // rank-correlate them with cross-validated accuracy. Prints Markdown for docs/automl.md.
 //   dotnet run -c Release --project tests/MlNetSsl.AutoML.Benchmarks -- tables [--budget S] [--labeled F] [--tables a,b,...] [--metric M]
-//     [--tpe-cost W (the default search with TPE's cost weight W)] [--skip-previous (only the default search)]
+//     [--tpe-cost W (the default search with TPE's cost weight W)] [--skip-previous (only the default search)] [--default-config (also the space's default configuration alone)]
 // compares raw LightGBM and L-BFGS with the experiment's defaults and its previous defaults on shared tables (see Tables.cs);
 // --tables basicmotions,gunpoint,italypower,plaid does the same on the shared UEA series (their own train/test splits);
 // --tables proxyA,proxyB,proxyC,proxyD,proxyE on binary tables built from the shared data in the shapes of issue 15's held-out
@@ -77,7 +77,8 @@ if (args.Length > 0 && args[0] == "tables")
     return await TablesBenchmark.RunAsync(Option("--data", null) ?? FindSharedData(), uint.Parse(Option("--budget", "60")!, CultureInfo.InvariantCulture),
         double.Parse(Option("--labeled", "0.1")!, CultureInfo.InvariantCulture),
         (Option("--tables", null) ?? "banknote,abalone,horse-colic,higgs").Split(','), Enum.Parse<SslMetric>(Option("--metric", "Accuracy")!),
-        Option("--tpe-cost", null) is { } cost ? double.Parse(cost, CultureInfo.InvariantCulture) : null, args.Contains("--skip-previous"));
+        Option("--tpe-cost", null) is { } cost ? double.Parse(cost, CultureInfo.InvariantCulture) : null, args.Contains("--skip-previous"),
+        args.Contains("--default-config"));
 }
 if (args.Length == 0 || args[0] is not ("higgs" or "cifar"))
 {

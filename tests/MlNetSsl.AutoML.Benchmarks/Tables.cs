@@ -16,7 +16,7 @@ using MlNetSsl.AutoML;
 internal static class TablesBenchmark
 {
     public static async Task<int> RunAsync(string dataRoot, uint budget, double labeledFraction, string[] datasets, SslMetric metric,
-        double? tpeCostWeight = null, bool skipPrevious = false)
+        double? tpeCostWeight = null, bool skipPrevious = false, bool defaultConfiguration = false)
     {
         var rows = new List<string>();
         var trials = new List<string>();
@@ -53,6 +53,22 @@ internal static class TablesBenchmark
                 (double accuracy, double balanced) = table.ScorePredictions(predicted);
                 rows.Add($"| {table.Name} | raw binary LightGBM (defaults) | {clock.Elapsed.TotalSeconds:0.0} s | - | - | {100 * accuracy:0.0} | {100 * balanced:0.0} | - |");
                 Console.WriteLine(rows[^1]);
+            }
+
+            if (defaultConfiguration)
+            {
+                // What a user gets untuned, issue 15's "default configuration": the search space's defaults (the stage's
+                // default method, 10 epochs, L-BFGS with its defaults), one trial, cross-validated and refitted as the
+                // search would.
+                var clock = Stopwatch.StartNew();
+                SslExperimentResult result = await ml.SelfSupervisedExperiment().SetDataset(train).SetInputColumn("Features", table.SeriesChannels)
+                    .SetOptimizingMetric(metric).SetOneStandardErrorRule(false).SetMaxTrials(1)
+                    .SetTuner(SslTuner.Custom("default configuration", (space, _) => new FixedTuner(space.Default))).RunAsync();
+                (double accuracy, double balanced) = table.Score(result.BestTrial.Model.Transform(test));
+                rows.Add($"| {table.Name} | default configuration | {clock.Elapsed.TotalSeconds:0.0} s | 1 | {100 * result.BestTrial.Metric:0.0} +/- {100 * (result.BestTrial.MetricStandardError ?? 0):0.0} | " +
+                    $"{100 * accuracy:0.0} | {100 * balanced:0.0} | {result.BestPipelineDescription} |");
+                Console.WriteLine(rows[^1]);
+                foreach (var stage in ((IEnumerable<ITransformer>)result.BestTrial.Model).OfType<IDisposable>()) stage.Dispose();
             }
 
             foreach (bool previous in skipPrevious ? new[] { false } : new[] { true, false })

@@ -9,7 +9,7 @@ namespace MlNetSsl.Cli.Run;
 /// Shows the search as it runs: a live leaderboard (Spectre.Console) when stdout is a terminal, one plain line per
 /// event when it is redirected (CI logs); every event also goes to log.txt. Reports arrive on the experiment's threads.
 /// </summary>
-internal sealed class SearchProgress(RunLog log) : IProgress<SslTrialReport>
+internal sealed class SearchProgress(RunLog log, string metricName = "accuracy") : IProgress<SslTrialReport>
 {
     private readonly object _gate = new();
     private readonly ConcurrentDictionary<int, double> _startedAt = new();
@@ -69,6 +69,9 @@ internal sealed class SearchProgress(RunLog log) : IProgress<SslTrialReport>
 
     private const int MetricColumn = 3;
 
+    /// <summary>The live table's metric column: the search's metric, or the label-free score once a report says so.</summary>
+    public string MetricHeader => _labelFree ? "Label-free score" : $"CV {metricName}";
+
     // A raw-feature trial trains no network, so the rung it reports at has no epochs to show.
     private static string Epochs(TrialRecord trial, int? fidelity) =>
         TrialDescriptions.Bind(trial).Features == SslFeatureSource.RawFeatures ? "-" : fidelity?.ToString(CultureInfo.InvariantCulture) ?? "-";
@@ -77,7 +80,7 @@ internal sealed class SearchProgress(RunLog log) : IProgress<SslTrialReport>
     public async Task<T> RunAsync<T>(Func<CancellationToken, Task<T>> search, CancellationToken cancellation)
     {
         if (Console.IsOutputRedirected || log.Quiet) return await search(cancellation).ConfigureAwait(false);
-        _table = new Table().AddColumns("Trial", "Status", "Epochs", "CV accuracy", "Seconds", "Pipeline");
+        _table = new Table().AddColumns("Trial", "Status", "Epochs", MetricHeader, "Seconds", "Pipeline");
         // The metric column's header follows the objective, which Auto resolves once the search has started.
         log.ConsoleOwnedByLiveView = true;
         try
@@ -99,7 +102,7 @@ internal sealed class SearchProgress(RunLog log) : IProgress<SslTrialReport>
     {
         _table!.Rows.Clear();
         _table.Title = new TableTitle(string.Create(CultureInfo.InvariantCulture, $"Search: {_trials.Count} trials, {_elapsed.TotalSeconds:0} s"));
-        _table.Columns[MetricColumn].Header = new Text(_labelFree ? "Label-free score" : "CV accuracy");
+        _table.Columns[MetricColumn].Header = new Text(MetricHeader);
         var ordered = _trials.Values.OrderByDescending(t => t.Trial.Metric ?? double.MinValue).ThenBy(t => t.Trial.TrialId).Take(12);
         foreach (var (trial, state) in ordered)
         {

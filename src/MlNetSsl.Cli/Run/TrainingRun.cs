@@ -205,7 +205,10 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
 
         // ---- search ----
         clock.Restart();
-        var progress = new SearchProgress(log);
+        // The live table's metric column is the search's metric (--metric auc or f1 on more than two classes searches accuracy).
+        int labeledClasses = train.Labels.Where(l => l.Length > 0).Distinct(StringComparer.Ordinal).Count();
+        string searchMetricName = SearchMetric(settings.Metric, labeledClasses) == SslMetric.Accuracy ? "accuracy" : settings.Metric;
+        var progress = new SearchProgress(log, searchMetricName);
         SslExperimentResult? result;
         try
         {
@@ -223,7 +226,7 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
             log.Always("Cancelled: keeping the best model found so far (Ctrl+C or SIGTERM again to stop at once).");
             try
             {
-                result = await Experiment(ml, trainPrepared, train, inputColumn, checkpoint, 0, new SearchProgress(log))
+                result = await Experiment(ml, trainPrepared, train, inputColumn, checkpoint, 0, new SearchProgress(log, searchMetricName))
                     .RunAsync(CancellationToken.None).ConfigureAwait(false);
             }
             catch (InvalidOperationException e) when (e.Message.StartsWith("No trial produced", StringComparison.Ordinal))

@@ -46,6 +46,23 @@ public sealed class ReportLeaderboardCsvTests : IDisposable
     }
 
     [SkippableFact]
+    public void TheLiveTablesMetricColumnNamesTheSearchMetric()
+    {
+        // It read "CV accuracy" whatever --metric the search optimized.
+        var trial = new TrialRecord(1, Parameters.FromJson($$"""{"{{SslSearchSpace.FeaturesOption}}":"RawFeatures"}"""),
+            TrialStatus.Completed, [new RungResult(null, 0.7, TimeSpan.FromSeconds(1))], TimeSpan.FromSeconds(1), null);
+        var f1 = new SearchProgress(new RunLog("q", null), "f1");
+        Assert.Equal("CV f1", f1.MetricHeader);
+        f1.Report(new SslTrialReport(TrialReportKind.Completed, trial, null, trial, TimeSpan.FromSeconds(1), 1, isReplay: false));
+        Assert.Equal("CV f1", f1.MetricHeader);
+        var labelFree = new SearchProgress(new RunLog("q", null), "accuracy");
+        labelFree.Report(new SslTrialReport(TrialReportKind.Completed, trial, null, trial, TimeSpan.FromSeconds(1), 1, isReplay: false)
+            .WithDescription("RawFeatures -> label-free score", scoredLabelFree: true));
+        Assert.Equal("Label-free score", labelFree.MetricHeader);
+        Assert.Equal("CV accuracy", new SearchProgress(new RunLog("q", null)).MetricHeader);
+    }
+
+    [SkippableFact]
     public void RawFeaturesBesideTheEmbeddingAreNamedInThePipelineDescription()
     {
         // The two pipelines differ only in the raw input beside the embedding; a leaderboard that wrote both the same way
