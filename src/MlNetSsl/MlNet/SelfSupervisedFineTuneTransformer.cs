@@ -264,38 +264,45 @@ internal sealed class SelfSupervisedFineTuneModel
 /// <summary>The label's key values (class names), kept so PredictedLabel maps back to them with MapKeyToValue.</summary>
 internal sealed class ClassNames
 {
-    /// <summary>The key values' item type: Text, Single, Double, or empty when the label had none.</summary>
+    /// <summary>The key values' item type: Text, Boolean or a number type's name (Single, Int32...), or empty when the
+    /// label had none.</summary>
     public string ValueType { get; init; } = "";
 
     /// <summary>Key values in key order, as invariant strings.</summary>
     public string[] Values { get; init; } = [];
 
-    /// <summary>Reads the KeyValues annotation of a key column, when it holds text or floating-point values.</summary>
+    /// <summary>Reads the KeyValues annotation of a key column whose values are text, booleans or numbers (what
+    /// <c>MapValueToKey</c> makes of a label of those types), so PredictedLabel can carry them for <c>MapKeyToValue</c>.</summary>
     public static ClassNames From(DataViewSchema.Column label, int count)
     {
-        var kind = AnnotationUtils.Kinds.KeyValues;
-        var annotation = label.Annotations.Schema.GetColumnOrNull(kind);
+        var annotation = label.Annotations.Schema.GetColumnOrNull(AnnotationUtils.Kinds.KeyValues);
         if (annotation is not { Type: VectorDataViewType vector } || vector.Size != count) return new ClassNames();
         var culture = System.Globalization.CultureInfo.InvariantCulture;
-        if (vector.ItemType is TextDataViewType)
+        DataViewType item = vector.ItemType;
+        string[]? values = item switch
         {
-            VBuffer<ReadOnlyMemory<char>> names = default;
-            label.Annotations.GetValue(kind, ref names);
-            return new ClassNames { ValueType = "Text", Values = names.DenseValues().Select(n => n.ToString()).ToArray() };
-        }
-        if (vector.ItemType == NumberDataViewType.Single)
-        {
-            VBuffer<float> values = default;
-            label.Annotations.GetValue(kind, ref values);
-            return new ClassNames { ValueType = "Single", Values = values.DenseValues().Select(v => v.ToString("R", culture)).ToArray() };
-        }
-        if (vector.ItemType == NumberDataViewType.Double)
-        {
-            VBuffer<double> values = default;
-            label.Annotations.GetValue(kind, ref values);
-            return new ClassNames { ValueType = "Double", Values = values.DenseValues().Select(v => v.ToString("R", culture)).ToArray() };
-        }
-        return new ClassNames();
+            TextDataViewType => Read<ReadOnlyMemory<char>>(label, v => v.ToString()),
+            BooleanDataViewType => Read<bool>(label, v => v.ToString(culture)),
+            _ when item == NumberDataViewType.Single => Read<float>(label, v => v.ToString("R", culture)),
+            _ when item == NumberDataViewType.Double => Read<double>(label, v => v.ToString("R", culture)),
+            _ when item == NumberDataViewType.SByte => Read<sbyte>(label, v => v.ToString(culture)),
+            _ when item == NumberDataViewType.Byte => Read<byte>(label, v => v.ToString(culture)),
+            _ when item == NumberDataViewType.Int16 => Read<short>(label, v => v.ToString(culture)),
+            _ when item == NumberDataViewType.UInt16 => Read<ushort>(label, v => v.ToString(culture)),
+            _ when item == NumberDataViewType.Int32 => Read<int>(label, v => v.ToString(culture)),
+            _ when item == NumberDataViewType.UInt32 => Read<uint>(label, v => v.ToString(culture)),
+            _ when item == NumberDataViewType.Int64 => Read<long>(label, v => v.ToString(culture)),
+            _ when item == NumberDataViewType.UInt64 => Read<ulong>(label, v => v.ToString(culture)),
+            _ => null,
+        };
+        return values is null ? new ClassNames() : new ClassNames { ValueType = item is TextDataViewType ? "Text" : item.RawType.Name, Values = values };
+    }
+
+    private static string[] Read<T>(DataViewSchema.Column label, Func<T, string> format)
+    {
+        VBuffer<T> values = default;
+        label.Annotations.GetValue(AnnotationUtils.Kinds.KeyValues, ref values);
+        return values.DenseValues().Select(format).ToArray();
     }
 
     /// <summary>The SlotNames annotation for Score (the class names as text, in key order), or null when the label had no
@@ -315,31 +322,36 @@ internal sealed class ClassNames
             (ref VBuffer<ReadOnlyMemory<char>> value) => value = new VBuffer<ReadOnlyMemory<char>>(text.Length, text));
     }
 
-    /// <summary>The KeyValues annotation for PredictedLabel, or null when the label had none.</summary>
+    /// <summary>The KeyValues annotation for PredictedLabel, in the label's own value type, or null when the label had
+    /// none.</summary>
     public DataViewSchema.Annotations? ToAnnotations()
     {
         if (Values.Length == 0) return null;
         var builder = new DataViewSchema.Annotations.Builder();
-        var culture = System.Globalization.CultureInfo.InvariantCulture;
+        var c = System.Globalization.CultureInfo.InvariantCulture;
         string kind = AnnotationUtils.Kinds.KeyValues;
         switch (ValueType)
         {
-            case "Text":
-                AddText(builder, kind, Values);
-                break;
-            case "Single":
-                var singles = Values.Select(v => float.Parse(v, culture)).ToArray();
-                builder.Add(kind, new VectorDataViewType(NumberDataViewType.Single, singles.Length),
-                    (ref VBuffer<float> value) => value = new VBuffer<float>(singles.Length, singles));
-                break;
-            case "Double":
-                var doubles = Values.Select(v => double.Parse(v, culture)).ToArray();
-                builder.Add(kind, new VectorDataViewType(NumberDataViewType.Double, doubles.Length),
-                    (ref VBuffer<double> value) => value = new VBuffer<double>(doubles.Length, doubles));
-                break;
-            default:
-                return null;
+            case "Text": AddText(builder, kind, Values); break;
+            case nameof(Boolean): Add(builder, kind, BooleanDataViewType.Instance, v => bool.Parse(v)); break;
+            case nameof(Single): Add(builder, kind, NumberDataViewType.Single, v => float.Parse(v, c)); break;
+            case nameof(Double): Add(builder, kind, NumberDataViewType.Double, v => double.Parse(v, c)); break;
+            case nameof(SByte): Add(builder, kind, NumberDataViewType.SByte, v => sbyte.Parse(v, c)); break;
+            case nameof(Byte): Add(builder, kind, NumberDataViewType.Byte, v => byte.Parse(v, c)); break;
+            case nameof(Int16): Add(builder, kind, NumberDataViewType.Int16, v => short.Parse(v, c)); break;
+            case nameof(UInt16): Add(builder, kind, NumberDataViewType.UInt16, v => ushort.Parse(v, c)); break;
+            case nameof(Int32): Add(builder, kind, NumberDataViewType.Int32, v => int.Parse(v, c)); break;
+            case nameof(UInt32): Add(builder, kind, NumberDataViewType.UInt32, v => uint.Parse(v, c)); break;
+            case nameof(Int64): Add(builder, kind, NumberDataViewType.Int64, v => long.Parse(v, c)); break;
+            case nameof(UInt64): Add(builder, kind, NumberDataViewType.UInt64, v => ulong.Parse(v, c)); break;
+            default: return null;
         }
         return builder.ToAnnotations();
+    }
+
+    private void Add<T>(DataViewSchema.Annotations.Builder builder, string kind, PrimitiveDataViewType itemType, Func<string, T> parse)
+    {
+        T[] values = Values.Select(parse).ToArray();
+        builder.Add(kind, new VectorDataViewType(itemType, values.Length), (ref VBuffer<T> value) => value = new VBuffer<T>(values.Length, values));
     }
 }

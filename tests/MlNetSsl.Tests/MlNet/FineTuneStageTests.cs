@@ -80,6 +80,67 @@ public sealed class FineTuneStageTests : IDisposable
         }
     }
 
+    public sealed class BoolLabelRow
+    {
+        [VectorType(28)] public float[] Features { get; set; } = [];
+        public bool Label { get; set; }
+    }
+
+    public sealed class IntLabelRow
+    {
+        [VectorType(28)] public float[] Features { get; set; } = [];
+        public int Label { get; set; }
+    }
+
+    public sealed class LongLabelRow
+    {
+        [VectorType(28)] public float[] Features { get; set; } = [];
+        public long Label { get; set; }
+    }
+
+    [SkippableTheory]
+    [InlineData("bool")]
+    [InlineData("int")]
+    [InlineData("long")]
+    public void LabelsOfEveryKeyValueTypeMapBackThroughMapKeyToValue(string type)
+    {
+        // A bool or int label lost its class names (only text and floating-point ones were kept), so MapKeyToValue after
+        // the trainer threw "Metadata KeyValues does not exist", and so did an experiment's refit of a fine-tuned network.
+        HiggsRow[] higgs = StageData.HiggsRows("train", 400);
+        IDataView data = type switch
+        {
+            "bool" => _ml.Data.LoadFromEnumerable(higgs.Select(r => new BoolLabelRow { Features = r.Features, Label = r.Label == 1f })),
+            "int" => _ml.Data.LoadFromEnumerable(higgs.Select(r => new IntLabelRow { Features = r.Features, Label = (int)r.Label + 3 })),
+            _ => _ml.Data.LoadFromEnumerable(higgs.Select(r => new LongLabelRow { Features = r.Features, Label = (long)r.Label - 7 })),
+        };
+        using var stage = _ml.Transforms.SelfSupervised("Embedding", "Features", SslMethod.Scarf, o => { o.Epochs = 1; o.BatchSize = 128; }).Fit(data);
+        var model = _ml.Transforms.Conversion.MapValueToKey("LabelKey", "Label")
+            .Append(_ml.MulticlassClassification.Trainers.SelfSupervisedFineTune(stage, "LabelKey", o => { o.Epochs = 2; o.BatchSize = 64; }))
+            .Append(_ml.Transforms.Conversion.MapKeyToValue("PredictedValue", "PredictedLabel"))
+            .Fit(data);
+        string[] expected = type switch { "bool" => ["False", "True"], "int" => ["3", "4"], _ => ["-6", "-7"] };
+        Assert.Equal(expected, model.OfType<SelfSupervisedFineTuneTransformer>().Single().ClassNames.Order(StringComparer.Ordinal));
+
+        string path = Path.Combine(_folder, $"{type}.zip");
+        _ml.Model.Save(model, data.Schema, path);
+        foreach (ITransformer m in new[] { model, new MLContext(seed: 5).Model.Load(path, out _) })
+        {
+            IDataView scored = m.Transform(data);
+            DataViewType labelType = data.Schema["Label"].Type;
+            Assert.Equal(labelType, scored.Schema["PredictedValue"].Type);
+            string[] predicted = type switch
+            {
+                "bool" => scored.GetColumn<bool>("PredictedValue").Select(v => v.ToString()).ToArray(),
+                "int" => scored.GetColumn<int>("PredictedValue").Select(v => v.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToArray(),
+                _ => scored.GetColumn<long>("PredictedValue").Select(v => v.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToArray(),
+            };
+            Assert.All(predicted, v => Assert.Contains(v, expected));
+            VBuffer<ReadOnlyMemory<char>> slotNames = default;
+            scored.Schema["Score"].GetSlotNames(ref slotNames);
+            Assert.Equal(expected, slotNames.DenseValues().Select(n => n.ToString()).Order(StringComparer.Ordinal));
+        }
+    }
+
     [SkippableFact]
     public void RowsWithoutALabelFeedSemiSupervisedTrainingAndALabelThatIsNotAKeyIsRejected()
     {
