@@ -117,6 +117,41 @@ internal sealed class SslDataset
             $"Row {row} of column '{InputColumn}' holds {value} at index {index}. ") +
             "SSL encoders need finite numbers: replace or clip infinite values, or filter those rows out, before the experiment."));
 
+    /// <summary>
+    /// Loads every row's image once, as the stage does at <c>Fit</c>, before the search: a missing or unreadable file
+    /// then fails the run with one message naming its row, instead of failing every trial that reads it (raw-pixel
+    /// trials read only the labeled rows, so a search could otherwise end with a model that cannot score the data).
+    /// </summary>
+    /// <exception cref="InvalidDataException">An image that cannot be loaded; the message names the row, the column and what to do.</exception>
+    public void CheckImagesLoad()
+    {
+        if (Shape.Kind != SslInputKind.Image) return;
+        DataViewSchema.Column column = Data.Schema[InputColumn];
+        using DataViewRowCursor cursor = Data.GetRowCursor([column]);
+        ValueGetter<MLImage> getter = cursor.GetGetter<MLImage>(column);
+        while (cursor.MoveNext())
+        {
+            MLImage? image = null;
+            try
+            {
+                getter(ref image!);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                throw new InvalidDataException(string.Create(CultureInfo.InvariantCulture,
+                    $"Row {cursor.Position} of column '{InputColumn}': the image could not be loaded ({e.Message}). ") +
+                    "Check that the file exists and is a readable JPEG, PNG, BMP, GIF or WEBP image, or remove the row.", e);
+            }
+            using (image)
+            {
+                if (image is null || image.Width == 0 || image.Height == 0)
+                    throw new InvalidDataException(string.Create(CultureInfo.InvariantCulture,
+                        $"Row {cursor.Position} of column '{InputColumn}' has no image: the file is missing, empty or not an image. ") +
+                        "Fix or remove the row.");
+            }
+        }
+    }
+
     // Calls back for each NaN or infinity of a float-vector column; the callback returns false to skip the rest of its row.
     private static void ForEachNonFinite(IDataView data, string inputColumn, Func<long, int, float, bool> found)
     {

@@ -88,11 +88,16 @@ public sealed class SslExperiment
         return this;
     }
 
-    /// <summary>Sets the size images are resized to before the encoder (and for the raw-pixel baseline). Default 32 x 32.</summary>
+    /// <summary>Sets the size images are resized to before the encoder (and for the raw-pixel baseline): 8 to
+    /// <see cref="SelfSupervisedOptions.MaxImageSide"/> pixels a side. Default 32 x 32. Inputs other than images ignore it.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">A side below 8 or above <see cref="SelfSupervisedOptions.MaxImageSide"/>.</exception>
     public SslExperiment SetImageSize(int width, int height)
     {
+        // Checked here, not by every trial's stage: a size the stage refuses would fail each trial until the budget ends.
         ArgumentOutOfRangeException.ThrowIfLessThan(width, 8);
         ArgumentOutOfRangeException.ThrowIfLessThan(height, 8);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(width, SelfSupervisedOptions.MaxImageSide);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(height, SelfSupervisedOptions.MaxImageSide);
         _imageWidth = width;
         _imageHeight = height;
         return this;
@@ -419,6 +424,7 @@ public sealed class SslExperiment
 
         _metric.CheckClassCount(dataset.ClassCount);
         dataset.CheckFiniteInputs();
+        dataset.CheckImagesLoad();
 
         var notes = new List<string>();
         if (imputation is not null) notes.Add(imputation);

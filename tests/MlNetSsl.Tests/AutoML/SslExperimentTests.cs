@@ -146,6 +146,43 @@ public sealed class SslExperimentTests : IDisposable
     }
 
     [SkippableFact]
+    public async Task AnImageThatCannotBeLoadedFailsBeforeTheFirstTrialNamingItsRowAndATooLargeSizeAtTheSetter()
+    {
+        // 150 CIFAR images, one of them (an unlabeled row the data hash's stride skips) a file of random bytes: raw-pixel
+        // trials read only the labeled rows, so the search used to fail every SSL trial on it and return a raw-pixel model
+        // that could not score the data.
+        var ml = new MLContext(seed: 1);
+        string folder = Directory.CreateTempSubdirectory("mlnetssl-badimage-").FullName;
+        try
+        {
+            ImageRow[] rows = StageData.CifarRows(15);
+            for (int i = 0; i < rows.Length; i++)
+            {
+                string target = Path.Combine(folder, $"{i:000}.jpg");
+                File.Copy(Path.Combine(StageData.CifarFolder, rows[i].ImagePath), target);
+                rows[i] = new ImageRow { ImagePath = Path.GetFileName(target), Label = i % 3 == 0 ? rows[i].Label : "" };
+            }
+            File.WriteAllBytes(Path.Combine(folder, "017.jpg"), Enumerable.Range(0, 500).Select(b => (byte)(b * 37 % 251)).ToArray());
+            var trials = new List<SslTrialReport>();
+            var error = await Assert.ThrowsAsync<InvalidDataException>(() => ml.SelfSupervisedExperiment()
+                .SetDataset(StageData.Images(ml, rows, folder), "Label").SetInputColumn("Image").SetTrainingTimeInSeconds(30)
+                .SetProgress(new SynchronousProgress<SslTrialReport>(trials.Add)).RunAsync());
+            Assert.StartsWith("Row 17 of column 'Image'", error.Message, StringComparison.Ordinal);
+            Assert.Contains("remove the row", error.Message, StringComparison.Ordinal);
+            Assert.Empty(trials);
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+
+        // A size the stage would refuse is refused when it is set, not by every trial until the budget ends.
+        Assert.Throws<ArgumentOutOfRangeException>(() => ml.SelfSupervisedExperiment().SetImageSize(5000, 32));
+        Assert.Throws<ArgumentOutOfRangeException>(() => ml.SelfSupervisedExperiment().SetImageSize(32, SelfSupervisedOptions.MaxImageSide + 1));
+        ml.SelfSupervisedExperiment().SetImageSize(SelfSupervisedOptions.MaxImageSide, 8);
+    }
+
+    [SkippableFact]
     public async Task DataWithoutAnyLabelOrWithOneClassIsRefusedWithAMessageThatSaysSo()
     {
         var ml = new MLContext(seed: 1);
