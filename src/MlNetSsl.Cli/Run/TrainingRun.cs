@@ -206,8 +206,7 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
         // ---- search ----
         clock.Restart();
         // The live table's metric column is the search's metric (--metric auc or f1 on more than two classes searches accuracy).
-        int labeledClasses = train.Labels.Where(l => l.Length > 0).Distinct(StringComparer.Ordinal).Count();
-        string searchMetricName = SearchMetric(settings.Metric, labeledClasses) == SslMetric.Accuracy ? "accuracy" : settings.Metric;
+        string searchMetricName = SearchMetric(settings.Metric, LabeledClassCount(train)) == SslMetric.Accuracy ? "accuracy" : settings.Metric;
         var progress = new SearchProgress(log, searchMetricName);
         SslExperimentResult? result;
         try
@@ -424,10 +423,11 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
         if (settings.MaxTrials is int max) experiment.SetMaxTrials(max);
         // --metric reaches the search here; AUC and F1 need two classes, so other data is searched on accuracy (the run
         // notes it again when it scores the test rows).
-        int classCount = train.Labels.Where(l => l.Length > 0).Distinct(StringComparer.Ordinal).Count();
-        experiment.SetOptimizingMetric(SearchMetric(settings.Metric, classCount));
+        experiment.SetOptimizingMetric(SearchMetric(settings.Metric, LabeledClassCount(train)));
         return experiment;
     }
+
+    private static int LabeledClassCount(TrainingData train) => train.Labels.Where(l => l.Length > 0).Distinct(StringComparer.Ordinal).Count();
 
     /// <summary>The search metric for a --metric value (see <see cref="TestMetrics.Names"/>).</summary>
     internal static SslMetric SearchMetric(string metric, int classCount) => metric switch
