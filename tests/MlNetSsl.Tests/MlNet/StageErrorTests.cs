@@ -73,6 +73,19 @@ public sealed class StageErrorTests
         var transformError = Assert.Throws<InvalidDataException>(() =>
             StageData.Vectors(model.Transform(_ml.Data.LoadFromEnumerable(test)), "E"));
         Assert.Contains("Row 4", transformError.Message);
+
+        // A PredictionEngine's row is the one passed to Predict: its position counts the engine's calls, so the message
+        // named "Row 1" on the second call, a row the caller never had.
+        using var engine = _ml.Model.CreatePredictionEngine<HiggsRow, EmbeddingOnly>(model);
+        Assert.Equal(model.EmbeddingSize, engine.Predict(StageData.HiggsRows("test", 1)[0]).E.Length);
+        var predictError = Assert.Throws<InvalidDataException>(() => engine.Predict(test[4]));
+        Assert.StartsWith("Column 'Features' of the row to predict holds", predictError.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("Row ", predictError.Message, StringComparison.Ordinal);
+    }
+
+    public sealed class EmbeddingOnly
+    {
+        public float[] E { get; set; } = [];
     }
 
     [SkippableFact]

@@ -96,6 +96,11 @@ internal sealed class InputColumnReader
     /// <summary>Copies the current row of a cursor or row into a batch buffer.</summary>
     internal abstract class RowFiller : IDisposable
     {
+        /// <summary>"Row 5 of column 'X'" for a cursor over a data view; a PredictionEngine's row is not a cursor, and
+        /// its position counts the engine's calls, which names nothing the caller passed.</summary>
+        protected static string Where(DataViewRow row, string column) =>
+            row is DataViewRowCursor ? $"Row {row.Position} of column '{column}'" : $"Column '{column}' of the row to predict";
+
         /// <summary>Writes the current row's image as C x H x W RGB bytes.</summary>
         public virtual void Fill(Span<byte> destination) => throw new InvalidOperationException("This column holds vectors, not images.");
 
@@ -114,13 +119,13 @@ internal sealed class InputColumnReader
         {
             getter(ref _buffer);
             if (_buffer.Length != destination.Length)
-                throw new InvalidDataException($"Row {row.Position} of column '{reader.ColumnName}' has {_buffer.Length} values; {destination.Length} were expected.");
+                throw new InvalidDataException($"{Where(row, reader.ColumnName)} has {_buffer.Length} values; {destination.Length} were expected.");
             _buffer.CopyTo(destination);
             for (int i = 0; i < destination.Length; i++)
             {
                 if (!float.IsFinite(destination[i]))
                     throw new InvalidDataException(
-                        $"Row {row.Position} of column '{reader.ColumnName}' holds {destination[i]} at index {i}. SSL encoders need finite " +
+                        $"{Where(row, reader.ColumnName)} holds {destination[i]} at index {i}. SSL encoders need finite " +
                         "numbers: replace missing values first (Transforms.ReplaceMissingValues) or filter those rows out (Data.FilterRowsByMissingValues).");
             }
         }
@@ -139,12 +144,12 @@ internal sealed class InputColumnReader
             catch (Exception e) when (e is not OperationCanceledException)
             {
                 throw new InvalidDataException(
-                    $"Row {row.Position} of column '{reader.ColumnName}': the image could not be loaded ({e.Message}). Check that the " +
+                    $"{Where(row, reader.ColumnName)}: the image could not be loaded ({e.Message}). Check that the " +
                     "file exists and is a readable JPEG, PNG, BMP, GIF or WEBP image, or remove the row.", e);
             }
             if (_image is null || _image.Width == 0 || _image.Height == 0)
                 throw new InvalidDataException(
-                    $"Row {row.Position} of column '{reader.ColumnName}' has no image: the file is missing, empty or not an image. " +
+                    $"{Where(row, reader.ColumnName)} has no image: the file is missing, empty or not an image. " +
                     "Fix or remove the row (LoadImages yields an empty image for a path that does not exist).");
             ImagePixels.CopyRgb(_image, reader.Shape.Width, reader.Shape.Height, destination);
         }
