@@ -73,16 +73,8 @@ public sealed record BenchmarkData(string Name, SslInputShape Shape, float[] Poo
         var (train, trainY, classes) = MlNetSsl.TestData.UeaTsFile.Read(Path.Combine(root, "uea", "BasicMotions_TRAIN.ts"), null);
         var (test, testY, _) = MlNetSsl.TestData.UeaTsFile.Read(Path.Combine(root, "uea", "BasicMotions_TEST.ts"), classes);
         int c = train[0].Length, t = train[0][0].Length;
-        var mean = new double[c];
-        var std = new double[c];
-        for (int ch = 0; ch < c; ch++)
-        {
-            double[] values = train.SelectMany(s => s[ch].Select(v => (double)v)).ToArray();
-            mean[ch] = values.Average();
-            std[ch] = Math.Sqrt(Math.Max(values.Average(v => (v - mean[ch]) * (v - mean[ch])), 1e-12));
-        }
-        float[] Flatten(float[][][] series) => series.SelectMany(s => s.SelectMany((channel, ch) => channel.Select(v => (float)((v - mean[ch]) / std[ch])))).ToArray();
-        return new("BasicMotions", SslInputShape.Series(c, t), Flatten(train), trainY, Flatten(test), testY,
+        Func<IEnumerable<float[][]>, float[]> flatten = StandardizedByChannel(train);
+        return new("BasicMotions", SslInputShape.Series(c, t), flatten(train), trainY, flatten(test), testY,
             $"BasicMotions (UEA): pool = {trainY.Length} training series, test = {testY.Length} test series, {c} channels x {t} steps");
     }
 
@@ -102,18 +94,26 @@ public sealed record BenchmarkData(string Name, SslInputShape Shape, float[] Poo
         new Random(17).Shuffle(order);
         test = Math.Min(test, all.Length / 2);
         int[] testIndex = order[..test], poolIndex = order[test..];
+        Func<IEnumerable<float[][]>, float[]> flatten = StandardizedByChannel(poolIndex.Select(i => all[i]).ToArray());
+        return new(problem, SslInputShape.Series(c, t), flatten(poolIndex.Select(i => all[i])), poolIndex.Select(i => allY[i]).ToArray(),
+            flatten(testIndex.Select(i => all[i])), testIndex.Select(i => allY[i]).ToArray(),
+            $"{problem} (UEA, both files pooled and split again with a fixed seed): pool {poolIndex.Length} series, test {testIndex.Length}, {c} channels x {t} steps");
+    }
+
+    /// <summary>Flattens series (channel after channel) standardized per channel with the mean and standard deviation of
+    /// <paramref name="fitted"/>'s values.</summary>
+    private static Func<IEnumerable<float[][]>, float[]> StandardizedByChannel(float[][][] fitted)
+    {
+        int c = fitted[0].Length;
         var mean = new double[c];
         var std = new double[c];
         for (int ch = 0; ch < c; ch++)
         {
-            double[] values = poolIndex.SelectMany(i => all[i][ch].Select(v => (double)v)).ToArray();
+            double[] values = fitted.SelectMany(s => s[ch].Select(v => (double)v)).ToArray();
             mean[ch] = values.Average();
             std[ch] = Math.Sqrt(Math.Max(values.Average(v => (v - mean[ch]) * (v - mean[ch])), 1e-12));
         }
-        float[] Flatten(int[] rows) => rows.SelectMany(i => all[i].SelectMany((channel, ch) => channel.Select(v => (float)((v - mean[ch]) / std[ch])))).ToArray();
-        return new(problem, SslInputShape.Series(c, t), Flatten(poolIndex), poolIndex.Select(i => allY[i]).ToArray(),
-            Flatten(testIndex), testIndex.Select(i => allY[i]).ToArray(),
-            $"{problem} (UEA, both files pooled and split again with a fixed seed): pool {poolIndex.Length} series, test {testIndex.Length}, {c} channels x {t} steps");
+        return series => series.SelectMany(s => s.SelectMany((channel, ch) => channel.Select(v => (float)((v - mean[ch]) / std[ch])))).ToArray();
     }
 
     private static (float[], int[]) CifarSplit(string root, string split, int perClass) =>
