@@ -44,9 +44,10 @@ internal static class ModelCommands
         command.SetAction(parse =>
         {
             var ml = new MLContext(0);
+            string path = parse.GetValue(output)!;
+            CliFile.CheckOutput(path, "--out", ("--dataset", parse.GetValue(dataset)!), ("--model", parse.GetValue(o.Model)!));
             var (model, schema, settings) = LoadModel(ml, parse.GetValue(o.Model)!);
             TrainingData data = LoadData(ml, model, schema, settings, parse.GetValue(dataset)!, o, parse);
-            string path = parse.GetValue(output)!;
             if (embed) WriteEmbeddings(model, parse.GetValue(o.Model)!, data, path);
             else WritePredictions(model, data, path);
             Console.WriteLine($"Wrote {data.Count:N0} {(data.Count == 1 ? "row" : "rows")} to {path}.");
@@ -91,7 +92,9 @@ internal static class ModelCommands
             int positive = settings?.PositiveClass is { } recorded && Array.IndexOf(classes, recorded) is >= 0 and var index
                 ? index
                 : TestMetrics.PositiveClass(classes, data.ClassCounts());
-            Console.WriteLine($"{data.Count:N0} labeled rows, {classes.Length} classes" +
+            int fileClasses = data.ClassCounts().Count;
+            Console.WriteLine($"{data.Count:N0} labeled rows of {fileClasses} class{(fileClasses == 1 ? "" : "es")}" +
+                (fileClasses != classes.Length ? $" (the model has {classes.Length})" : "") +
                 (unlabeled > 0 ? $" ({unlabeled:N0} unlabeled row{(unlabeled == 1 ? "" : "s")} left out)." : ".") +
                 (classes.Length == 2 ? $" AUC and F1 take '{classes[positive]}' as the positive class." : ""));
             foreach (string metric in TestMetrics.Names.Where(m => classes.Length == 2 || m is not ("auc" or "f1")))
@@ -209,6 +212,8 @@ internal static class ModelCommands
         TrainingData data = DatasetReader.LoadForModel(ml, schema, path, csv, parse.GetValue(o.UnlabeledFolder) ?? settings?.UnlabeledFolder ?? "unlabeled",
             resample?.Channels ?? settings?.Channels ?? 1, layout, trainingLabelIndex);
         if (data.MatchNote is not null) Console.WriteLine($"Note: {data.MatchNote}");
+        if (data.Kind != DatasetKind.Images && File.Exists(path) && !SeriesLoader.IsTsFile(path) && TextFileEncoding.Of(path).Note is { } encoding)
+            Console.WriteLine($"Note: {encoding}");
         // A .ts file states its channels; other channels than the model's would be regrouped into its channels and scored.
         if (resample is not null && data.SeriesLengths is { Length: > 0 } && data.SeriesChannels != resample.Channels
             && SeriesLoader.IsTsFile(path))
@@ -303,11 +308,18 @@ internal static class ModelCommands
     private static void WriteCsv(string path, IEnumerable<string> header, IEnumerable<IEnumerable<string>> rows)
     {
         static string Quote(string cell) => cell.IndexOfAny([',', '"', '\n']) >= 0 ? $"\"{cell.Replace("\"", "\"\"")}\"" : cell;
-        CliFile.Replace(path, temporary =>
+        try
         {
-            using var writer = new StreamWriter(temporary, false, new UTF8Encoding(false));
-            writer.WriteLine(string.Join(',', header.Select(Quote)));
-            foreach (var row in rows) writer.WriteLine(string.Join(',', row.Select(Quote)));
-        });
+            CliFile.Replace(path, temporary =>
+            {
+                using var writer = new StreamWriter(temporary, false, new UTF8Encoding(false));
+                writer.WriteLine(string.Join(',', header.Select(Quote)));
+                foreach (var row in rows) writer.WriteLine(string.Join(',', row.Select(Quote)));
+            });
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new CliException($"--out {path}: the file cannot be written ({e.Message}); give a path in a folder you can write to.", e);
+        }
     }
 }

@@ -249,7 +249,8 @@ internal static class TrainingCommands
             : Path.Combine(runFolder, "log.txt");
         // Before anything asks TorchSharp about CUDA: --device cuda:N makes GPU N the process's only visible one.
         CudaDeviceChoice.Apply(settings.Device);
-        using var log = new RunLog(verbosity, logFile ?? defaultLog);
+        TrainingRun.CreateRunFolder(settings);
+        using var log = OpenLog(verbosity, logFile, defaultLog);
         log.Info($"mlnet-ssl {settings.Task}: {SslEnvironment.Describe()}");
         log.Info(string.Create(CultureInfo.InvariantCulture,
             $"Search and refit time {settings.TrainTimeSeconds} s{(settings.TrainTimeChosenFromData ? " (chosen from the data size; --train-time changes it)" : "")}, " +
@@ -263,6 +264,18 @@ internal static class TrainingCommands
             // So the run folder's log says why this run stopped, not only the console.
             log.Failure(e.Message);
             throw;
+        }
+    }
+
+    private static RunLog OpenLog(string verbosity, string? logFile, string defaultLog)
+    {
+        try
+        {
+            return new RunLog(verbosity, logFile ?? defaultLog);
+        }
+        catch (Exception e) when (logFile is not null && e is IOException or UnauthorizedAccessException)
+        {
+            throw new CliException($"--log-file-path {logFile}: the log cannot be written there ({e.Message}); give a file path in a folder you can write to.", e);
         }
     }
 

@@ -25,8 +25,10 @@ internal sealed class CsvTable
     // A decimal comma, as spreadsheets write numbers in much of Europe (with ';' between fields); no thousands separator.
     private static readonly NumberFormatInfo CommaDecimal = new() { NumberDecimalSeparator = ",", NumberGroupSeparator = "\u00A0" };
 
-    private CsvTable(string path, char separator, char decimalMarker, bool hasHeader, string[] headers, string[] names, List<string[]> rows, List<int> lineNumbers)
+    private CsvTable(string path, char separator, char decimalMarker, bool hasHeader, string[] headers, string[] names, List<string[]> rows, List<int> lineNumbers,
+        bool trailingSeparator)
     {
+        TrailingSeparator = trailingSeparator;
         Path = path;
         Separator = separator;
         DecimalMarker = decimalMarker;
@@ -59,6 +61,9 @@ internal sealed class CsvTable
     public List<int> LineNumbers { get; }
 
     public int ColumnCount => Names.Length;
+
+    /// <summary>Every line, header included, ended with the separator: that empty last field was not made a column.</summary>
+    public bool TrailingSeparator { get; }
 
     /// <summary>Whether a cell is a missing value ('', '?', NA, NaN, null).</summary>
     public static bool IsMissing(string cell) => MissingMarkers.Contains(cell);
@@ -120,7 +125,8 @@ internal sealed class CsvTable
 
         // A separator at the end of every line (as some spreadsheet exports write) is not a column: a last field empty on
         // every line, header included, would otherwise become an input of missing values that files without it lack.
-        if (width > 1 && cells.All(c => c[^1].Length == 0))
+        bool trailingSeparator = width > 1 && cells.All(c => c[^1].Length == 0);
+        if (trailingSeparator)
         {
             cells = cells.Select(c => c[..^1]).ToList();
             width--;
@@ -135,7 +141,7 @@ internal sealed class CsvTable
         int first = hasHeader ? 1 : 0;
         if (cells.Count <= first)
             throw new CliException($"{path}: the file has a header line but no data row{(settings.HasHeader is null ? " (if that line is data, give --has-header false)" : "")}.");
-        return new CsvTable(path, separator, decimalMarker, hasHeader, headers, names, cells.Skip(first).ToList(), lines.Skip(first).ToList());
+        return new CsvTable(path, separator, decimalMarker, hasHeader, headers, names, cells.Skip(first).ToList(), lines.Skip(first).ToList(), trailingSeparator);
     }
 
     /// <summary>The index of a column given by name (header or identifier, any case) or 0-based index.</summary>
@@ -150,6 +156,10 @@ internal sealed class CsvTable
                 string.Join(", ", matches.Select(i => $"{i}:{Headers[i]}")) + "); give the 0-based index of the one you mean, or rename the others.");
         if (matches.Length == 1) return matches[0];
         if (int.TryParse(nameOrIndex, NumberStyles.None, CultureInfo.InvariantCulture, out int index) && index < ColumnCount) return index;
+        // An empty label cell on every line, the last column's, reads as a separator at the end of each line.
+        if (TrailingSeparator && index == ColumnCount)
+            throw new CliException($"{Path}: {option} '{nameOrIndex}': that column, the last, is empty on every line{(HasHeader ? " (its header too)" : "")}, " +
+                $"so it was read as a separator ending each line, not as a column{(option == "--label-col" ? "; there is no labeled row: fill in the labels of some rows" : "")}.");
         // A header of numbers (years, sizes) looks like data, so the name is then in the first row read as data.
         bool inFirstRow = !HasHeader && Rows.Count > 0 && Rows[0].Contains(nameOrIndex, StringComparer.OrdinalIgnoreCase);
         throw new CliException($"{Path}: {option} '{nameOrIndex}' is not a column; the columns are: " +
@@ -233,7 +243,7 @@ internal sealed class CsvTable
     /// <exception cref="CliException">A quoted field is not closed before the end of the file (<paramref name="validate"/>).</exception>
     internal static IEnumerable<(int Line, string[] Fields)> ReadRecords(string path, char separator, bool validate = true)
     {
-        using var reader = new StreamReader(path, Encoding.UTF8, detectEncodingFromByteOrderMarks: true);
+        using var reader = new StreamReader(path, TextFileEncoding.Of(path).Encoding, detectEncodingFromByteOrderMarks: true);
         var field = new StringBuilder();
         int line = 1;
         while (reader.Peek() >= 0)

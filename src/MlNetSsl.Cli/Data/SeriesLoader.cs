@@ -110,7 +110,7 @@ internal static class SeriesLoader
     /// </summary>
     internal static (int Index, string Note)? LabelAtEnd(string path, CsvSettings settings)
     {
-        var lines = File.ReadLines(path).Where(l => l.Trim().Length > 0).Take(100_000).ToList();
+        var lines = TextFileEncoding.ReadLines(path).Where(l => l.Trim().Length > 0).Take(100_000).ToList();
         if (lines.Count < 10) return null;
         char separator = settings.Separator ?? DetectSeparator(lines);
         var cells = lines.Select(l => SplitCells(l, separator)).ToList();
@@ -170,7 +170,7 @@ internal static class SeriesLoader
     private static int ReadCsv(string path, CsvSettings settings, int channels, List<SeriesRow> rows, List<string> names, MissingValues missing)
     {
         // Ragged rows are allowed here (variable-length series), so the CSV is split line by line, not through CsvTable.
-        var lines = File.ReadLines(path).Select((text, i) => (Text: text, Line: i + 1)).Where(l => l.Text.Trim().Length > 0).ToList();
+        var lines = TextFileEncoding.ReadLines(path).Select((text, i) => (Text: text, Line: i + 1)).Where(l => l.Text.Trim().Length > 0).ToList();
         if (lines.Count == 0) throw new CliException($"{path}: the file is empty.");
         char separator = settings.Separator ?? DetectSeparator(lines.Select(l => l.Text));
         string[] first = SplitCells(lines[0].Text, separator);
@@ -270,7 +270,7 @@ internal static class SeriesLoader
     private static List<string[]>? CsvCells(string path, CsvSettings settings)
     {
         if (IsTsFile(path) || !File.Exists(path)) return null;
-        var lines = File.ReadLines(path).Where(l => l.Trim().Length > 0).ToList();
+        var lines = TextFileEncoding.ReadLines(path).Where(l => l.Trim().Length > 0).ToList();
         if (lines.Count == 0) return null;
         char separator = settings.Separator ?? DetectSeparator(lines);
         return lines.Select(l => SplitCells(l, separator)).ToList();
@@ -283,9 +283,9 @@ internal static class SeriesLoader
     public static bool HoldsNamedColumn(string path, CsvSettings settings, string labelColumn)
     {
         if (IsTsFile(path) || !File.Exists(path) || settings.HasHeader == false) return true;
-        string? first = File.ReadLines(path).FirstOrDefault(l => l.Trim().Length > 0);
+        string? first = TextFileEncoding.ReadLines(path).FirstOrDefault(l => l.Trim().Length > 0);
         if (first is null) return true;
-        char separator = settings.Separator ?? DetectSeparator(File.ReadLines(path).Where(l => l.Trim().Length > 0));
+        char separator = settings.Separator ?? DetectSeparator(TextFileEncoding.ReadLines(path).Where(l => l.Trim().Length > 0));
         return SplitCells(first, separator).Any(cell => string.Equals(cell, labelColumn, StringComparison.OrdinalIgnoreCase));
     }
 

@@ -31,6 +31,35 @@ internal static class CliFile
         }
     }
 
+    /// <summary>
+    /// Checks a file the user names for the tool to write (<paramref name="option"/> <paramref name="path"/>) before any
+    /// work: not one of the files or folders the command reads (the temp-then-move write would replace the user's data
+    /// without a trace), not a folder, and in a folder that exists or can be made.
+    /// </summary>
+    /// <exception cref="Commands.CliException">The message names the option and what to give instead.</exception>
+    public static void CheckOutput(string path, string option, params (string Option, string Path)[] inputs)
+    {
+        string target = Path.GetFullPath(path);
+        StringComparison comparison = OperatingSystem.IsWindows() || OperatingSystem.IsMacOS() ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal;
+        foreach (var (inputOption, input) in inputs)
+        {
+            string read = Path.TrimEndingDirectorySeparator(Path.GetFullPath(input));
+            if (string.Equals(target, read, comparison))
+                throw new Commands.CliException($"{option} {path}: is the {inputOption} file, which writing would replace; give another path for {option}.");
+        }
+        if (Directory.Exists(target))
+            throw new Commands.CliException($"{option} {path}: is a folder; give a file path, such as {Path.Combine(path, "predictions.csv")}.");
+        string folder = Path.GetDirectoryName(target)!;
+        try
+        {
+            Directory.CreateDirectory(folder);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new Commands.CliException($"{option} {path}: its folder cannot be made ({e.Message}); give a path in a folder you can write to.", e);
+        }
+    }
+
     /// <summary>Writes <paramref name="text"/> as UTF-8 without a byte-order mark, flushed to disk, through <see cref="Replace"/>.</summary>
     public static void WriteAllText(string path, string text)
     {

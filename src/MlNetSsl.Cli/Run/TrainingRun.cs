@@ -36,7 +36,7 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
 
     public async Task<int> ExecuteAsync(CancellationToken cancellation)
     {
-        Directory.CreateDirectory(RunFolder);
+        CreateRunFolder();
         string checkpoint = Path.Combine(RunFolder, "checkpoint");
         var ml = new MLContext(settings.Seed);
         CheckDevice(settings.Device);
@@ -46,6 +46,7 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
         CsvSettings csv = DatasetReader.Csv(settings.HasHeader, settings.Separator, settings.LabelColumn, settings.IgnoreColumns, settings.DecimalMarker)
             with { KeepColumns = settings.KeepColumns };
         TrainingData all = DatasetReader.Load(ml, settings.Task, settings.Dataset, csv, settings.UnlabeledFolder, settings.Strict, settings.Channels, forTraining: true);
+        NoteEncoding(settings.Dataset, all.Kind);
         // Test files and files to score are read with the training file's decimal marker (run.json records a comma).
         if (all.Kind == DatasetKind.Table) csv = csv with { DecimalMarker = all.DecimalMarker };
         _decimalMarker = all.Kind == DatasetKind.Table && all.DecimalMarker == ',' ? "," : null;
@@ -76,8 +77,7 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
             var (trainRows, testRows) = all.StratifiedHoldOut(settings.HoldOutFraction, settings.Seed);
             train = all.Subset(trainRows);
             test = all.Subset(testRows);
-            testDescription = string.Create(CultureInfo.InvariantCulture,
-                $"stratified hold-out of {settings.HoldOutFraction * 100:0.#}% of the labeled rows ({testRows.Length} rows, seed {settings.Seed}); they were not used for training");
+            testDescription = HoldOutDescription(settings.HoldOutFraction, testRows.Length, all.LabeledCount, settings.Seed);
         }
         if (train.ClassCounts().Count < 2)
             throw new CliException($"{settings.Dataset}: the training rows hold a single class ('{train.ClassCounts().Keys.FirstOrDefault()}'); label rows of at least two classes.");
@@ -123,6 +123,11 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
         {
             log.Always(labelNote);
             _notes.Add(labelNote);
+        }
+        if (CaseVariantLabels(all.ClassCounts()) is { } caseNote)
+        {
+            log.Always(caseNote);
+            _notes.Add(caseNote);
         }
         if (all.IdentifierColumns.Count > 0)
         {
@@ -453,12 +458,74 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
 
     private TrainingData LoadTest(MLContext ml, TrainingData train, string path, CsvSettings csv)
     {
+        TrainingData test = ReadTest(ml, train, path, csv);
+        NoteEncoding(path, test.Kind);
+        return test;
+    }
+
+    private TrainingData ReadTest(MLContext ml, TrainingData train, string path, CsvSettings csv)
+    {
         if (train.Kind != DatasetKind.Table)
             return DatasetReader.Load(ml, settings.Task, path, csv, settings.UnlabeledFolder, settings.Strict, settings.Channels, forTraining: false);
         DataViewSchema inputs = ml.Transforms.DropColumns(train.LabelColumn).Fit(train.View).Transform(train.View).Schema;
         // The training file's layout finds the label (by name in a header, by position without one), so a test file
         // with or without the training file's header is read either way.
         return TableLoader.LoadForModel(path, inputs, train.Layout is null ? csv : csv with { LabelColumn = null }, train.Layout);
+    }
+
+    /// <summary>The output folder and the run folder in it, made before anything is read or trained; a path that cannot
+    /// hold them fails here, naming -o.</summary>
+    private void CreateRunFolder() => CreateRunFolder(settings);
+
+    /// <inheritdoc cref="CreateRunFolder()"/>
+    internal static void CreateRunFolder(RunSettings settings)
+    {
+        string output = Path.GetFullPath(settings.Output), runFolder = Path.GetFullPath(Path.Combine(settings.Output, settings.Name));
+        string? problem = File.Exists(output) ? $"-o {settings.Output}: is a file; -o takes the folder the run folder '{settings.Name}' goes in."
+            : File.Exists(runFolder) ? $"-o {settings.Output}: it holds a file named '{settings.Name}' where the run folder goes; give another --name or -o."
+            : null;
+        if (problem is not null) throw new CliException(problem);
+        try
+        {
+            Directory.CreateDirectory(runFolder);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new CliException($"-o {settings.Output}: the run folder {runFolder} cannot be made ({e.Message}); give -o a folder you can write to.", e);
+        }
+    }
+
+    /// <summary>Says, once per file, that a CSV was not UTF-8 and how it was read (see <see cref="TextFileEncoding"/>).</summary>
+    private void NoteEncoding(string path, DatasetKind kind)
+    {
+        if (kind == DatasetKind.Images || !File.Exists(path) || SeriesLoader.IsTsFile(path)) return;
+        if (TextFileEncoding.Of(path).Note is not { } note || _notes.Contains(note)) return;
+        log.Always(note);
+        _notes.Add(note);
+    }
+
+    /// <summary>"stratified hold-out of 20% of the labeled rows (...)", or the share it really took when few labels per
+    /// class round it up (one row of every class with two labels).</summary>
+    internal static string HoldOutDescription(double fraction, int held, int labeled, int seed)
+    {
+        double share = labeled == 0 ? 0 : held / (double)labeled;
+        string asked = string.Create(CultureInfo.InvariantCulture, $"{fraction * 100:0.#}%");
+        return Math.Abs(share - fraction) <= 0.05
+            ? string.Create(CultureInfo.InvariantCulture, $"stratified hold-out of {asked} of the labeled rows ({held} rows, seed {seed}); they were not used for training")
+            : string.Create(CultureInfo.InvariantCulture,
+                $"stratified hold-out of {held} of the {labeled} labeled rows ({share * 100:0}%, not the {asked} asked: each class with 2 labels or more gives at least one; seed {seed}); they were not used for training");
+    }
+
+    /// <summary>Classes whose names differ only in letter case ('Genuine' and 'genuine'): the model learns them as
+    /// different classes and can predict only one spelling for the rows of either, which a typo in a spreadsheet causes
+    /// more often than a real distinction. Null when there are none.</summary>
+    internal static string? CaseVariantLabels(IReadOnlyDictionary<string, int> classCounts)
+    {
+        var groups = classCounts.Keys.GroupBy(c => c, StringComparer.OrdinalIgnoreCase).Where(g => g.Count() > 1).ToList();
+        if (groups.Count == 0) return null;
+        string Describe(IGrouping<string, string> g) => string.Join(" and ", g.Select(c => string.Create(CultureInfo.InvariantCulture, $"'{c}' ({classCounts[c]:N0} rows)")));
+        return $"Labels that differ only in letter case are different classes: {string.Join("; ", groups.Take(5).Select(Describe))}" +
+            (groups.Count > 5 ? $" and {groups.Count - 5} more" : "") + ". If each is one class, write its labels the same way.";
     }
 
     /// <summary>Many distinct numbers as labels look like a quantity to regress; the tool classifies, so it says what it

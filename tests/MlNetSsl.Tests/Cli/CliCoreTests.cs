@@ -154,6 +154,21 @@ public sealed class CliCoreTests : IDisposable
         Assert.Equal(1, wrong.ExitCode);
         Assert.Contains("4 columns without a header", wrong.Stderr, StringComparison.Ordinal);
 
+        // --out naming the file to score: the temp-then-move write used to replace the user's data without a word.
+        byte[] before = File.ReadAllBytes(withLabel);
+        var overwrite = Run("predict", "--model", model, "--dataset", withLabel, "--out", withLabel);
+        Assert.Equal(1, overwrite.ExitCode);
+        Assert.Contains("--out " + withLabel + ": is the --dataset file", overwrite.Stderr, StringComparison.Ordinal);
+        Assert.Equal(before, File.ReadAllBytes(withLabel));
+        // A folder for --out, and a file for -o: one line naming the option, not the runtime's message about a temp path.
+        var toFolder = Run("predict", "--model", model, "--dataset", withLabel, "--out", _work);
+        Assert.Equal(1, toFolder.ExitCode);
+        Assert.Contains("is a folder; give a file path", toFolder.Stderr, StringComparison.Ordinal);
+        var outputIsFile = Run("classification", "--dataset", train, "--label-col", "2", "--train-time", "10", "-o", withLabel, "--name", "X");
+        Assert.Equal(1, outputIsFile.ExitCode);
+        Assert.Contains($"-o {withLabel}: is a file", outputIsFile.Stderr, StringComparison.Ordinal);
+        Assert.Equal(before, File.ReadAllBytes(withLabel));
+
         // The same run name with a label column that does not exist: exit 1, and the good run's checkpoint is still there
         // to resume, with the failure in log.txt.
         string checkpoint = Path.Combine(output, "Mid", "checkpoint");
@@ -587,7 +602,7 @@ public sealed class CliCoreTests : IDisposable
             Assert.Equal(withLabels, Predict(valueOnly));
             var evaluate = Run("evaluate", "--model", model, "--test-dataset", file);
             Assert.True(evaluate.ExitCode == 0, evaluate.Stderr);
-            Assert.Contains($"{series.Count} labeled rows, 2 classes.", evaluate.Stdout, StringComparison.Ordinal);
+            Assert.Contains($"{series.Count} labeled rows of 2 classes.", evaluate.Stdout, StringComparison.Ordinal);
         }
 
         // Series of a third of the training length are still scored, with a note that the file may not be what the model reads.

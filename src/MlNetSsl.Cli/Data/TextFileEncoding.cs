@@ -1,0 +1,50 @@
+using System.Text;
+using System.Text.Unicode;
+
+namespace MlNetSsl.Cli.Data;
+
+/// <summary>
+/// The encoding to read a text dataset with: the byte-order mark's when there is one, else UTF-8 when every byte
+/// sequence is valid UTF-8, else Windows-1252, what spreadsheets in Western Europe and the Americas save as "CSV"
+/// (German Excel's "Größe;Schräge" export). Read as UTF-8, such a file turns every accented letter into U+FFFD, so
+/// "grün" and "grön" would become one category and column names lose their letters.
+/// </summary>
+internal static class TextFileEncoding
+{
+    private static readonly Lazy<Encoding> Windows1252 = new(() =>
+    {
+        Encoding.RegisterProvider(CodePagesEncodingProvider.Instance);
+        return Encoding.GetEncoding(1252);
+    });
+
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, (long Length, DateTime Written, Encoding Encoding, string? Note)> Seen =
+        new(StringComparer.Ordinal);
+
+    /// <summary>The encoding of <paramref name="path"/>, and a note for the console when it is not UTF-8 (null otherwise).</summary>
+    public static (Encoding Encoding, string? Note) Of(string path)
+    {
+        // Separator detection and the read itself open the file several times: look at its bytes once.
+        var file = new FileInfo(path);
+        string key = file.FullName;
+        if (Seen.TryGetValue(key, out var seen) && seen.Length == file.Length && seen.Written == file.LastWriteTimeUtc)
+            return (seen.Encoding, seen.Note);
+        (Encoding encoding, string? note) = Detect(path, File.ReadAllBytes(path));
+        Seen[key] = (file.Length, file.LastWriteTimeUtc, encoding, note);
+        return (encoding, note);
+    }
+
+    private static (Encoding Encoding, string? Note) Detect(string path, byte[] bytes)
+    {
+        if (HasByteOrderMark(bytes) || Utf8.IsValid(bytes)) return (Encoding.UTF8, null); // StreamReader follows a mark
+        Utf8.ToUtf16(bytes, new char[bytes.Length], out int validBytes, out _, replaceInvalidSequences: false);
+        int line = 1 + bytes.AsSpan(0, validBytes).Count((byte)'\n');
+        return (Windows1252.Value, $"{path} is not UTF-8 (line {line} holds bytes that UTF-8 cannot read): read as Windows-1252 " +
+            "(Western European, what spreadsheets save as CSV there); if its letters look wrong, save the file as UTF-8.");
+    }
+
+    /// <summary>The lines of <paramref name="path"/> in its encoding (see <see cref="Of"/>).</summary>
+    public static IEnumerable<string> ReadLines(string path) => File.ReadLines(path, Of(path).Encoding);
+
+    private static bool HasByteOrderMark(byte[] bytes) =>
+        bytes is [0xEF, 0xBB, 0xBF, ..] or [0xFE, 0xFF, ..] or [0xFF, 0xFE, ..];
+}
