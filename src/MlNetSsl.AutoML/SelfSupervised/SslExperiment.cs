@@ -35,6 +35,21 @@ public sealed class SslExperiment
     private readonly SearchExperiment _search = new SearchExperiment()
         .SetEffectiveConfiguration(SslSearchSpace.EffectiveConfiguration).WaitForAbandonedTrials();
 
+    /// <summary>More classes than this in a numeric label read as a quantity (wine quality's 3..9 and similar scores do not).</summary>
+    internal const int MaxNumericClassesWithoutNote = 20;
+
+    /// <summary>A note when a numeric label holds many distinct values, like a quantity to regress: the experiment
+    /// classifies, so each value becomes a class and a near miss counts as an error. Null otherwise.</summary>
+    internal static string? QuantityLikeLabel(DataViewType labelType, SslDataset dataset)
+    {
+        if (labelType is not NumberDataViewType || dataset.ClassCount <= MaxNumericClassesWithoutNote) return null;
+        int single = dataset.LabeledKeys.GroupBy(k => k).Count(g => g.Count() == 1);
+        return string.Create(CultureInfo.InvariantCulture,
+            $"The label holds {dataset.ClassCount} distinct numbers among {dataset.LabeledCount} labeled rows{(single > 0 ? $" ({single} of them on a single row)" : "")}, like a quantity to predict. ") +
+            "The experiment classifies: every distinct value is a class of its own and a near miss counts as an error. For a regression-like target, " +
+            "bin the values into a few ranges first (for example with ml.Transforms.NormalizeBinning, or by hand), or use ML.NET's regression trainers on the stage's embeddings.";
+    }
+
     /// <summary>The underlying search (for tests of its settings).</summary>
     internal SearchExperiment Search => _search;
 
@@ -428,6 +443,7 @@ public sealed class SslExperiment
 
         var notes = new List<string>();
         if (imputation is not null) notes.Add(imputation);
+        if (QuantityLikeLabel(_data.Schema[_labelColumnName].Type, dataset) is { } quantity) notes.Add(quantity);
         if (shape.Kind == SslInputKind.Series && shape.Length > LongSeriesSteps)
             notes.Add(string.Create(CultureInfo.InvariantCulture, $"Series of {shape.Length} steps per channel: the Conv1d encoder's time and memory grow with the length, and a pretraining step is never cut short, so trials run long and can outlast the budget. ml.Transforms.ResampleSeries(..., length: {LongSeriesSteps}) with SeriesResampling.Mean before the experiment averages them down (the mlnet-ssl tool does so by default)."));
         (SslObjective objective, string objectiveExplanation) = ResolveObjective(dataset);

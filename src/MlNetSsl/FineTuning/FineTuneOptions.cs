@@ -53,7 +53,8 @@ public sealed class FineTuneOptions
     /// <summary>The fewest steps an automatic epoch has (see <see cref="StepsPerEpoch"/>): 10.</summary>
     public const int MinimumAutomaticStepsPerEpoch = 10;
 
-    /// <summary>Seed for the validation split, batch order, augmentations and new weights. Same seed on the CPU gives bitwise-identical weights. Default 1.</summary>
+    /// <summary>Seed for the validation split, batch order, augmentations and new weights. Same seed on the CPU gives bitwise-identical weights. Default 1.
+    /// The <c>MLContext</c>'s seed does not change it; set this to vary the fine-tuning.</summary>
     public int Seed { get; set; } = 1;
 
     /// <summary>

@@ -94,7 +94,9 @@ public sealed class SelfSupervisedOptions
     /// <summary>Maximum global gradient norm per step; 0 (or less) turns clipping off. Default 5.</summary>
     public double GradientClipNorm { get; set; } = 5.0;
 
-    /// <summary>Seed for weight initialization, shuffling and augmentations; the same seed on the CPU gives the same model. Default 1.</summary>
+    /// <summary>Seed for weight initialization, shuffling and augmentations; the same seed on the CPU gives the same model. Default 1.
+    /// The <c>MLContext</c>'s seed does not change it (a model is reproducible whatever context fits it); set this to vary
+    /// the pretraining, for example per cross-validation fold.</summary>
     public int Seed { get; set; } = 1;
 
     /// <summary>Largest <see cref="ImageWidth"/> and <see cref="ImageHeight"/>: 4096 pixels.</summary>

@@ -215,6 +215,25 @@ public sealed class SslExperimentTests : IDisposable
     }
 
     [SkippableFact]
+    public void ANumericLabelOfManyValuesIsNotedAsAQuantityAndClassesAreNot()
+    {
+        // A quantity (HIGGS's first feature, to two decimals) as the label of every other row: each value becomes a
+        // class, which the experiment used to do without a word.
+        var ml = new MLContext(seed: 1);
+        HiggsRow[] rows = SslExperimentData.HiggsWithHiddenLabels(120, labeledEvery: 2);
+        HiggsRow[] quantity = rows.Select(r => new HiggsRow { Features = r.Features, Label = float.IsNaN(r.Label) ? float.NaN : MathF.Round(r.Features[0], 2) }).ToArray();
+        int distinct = quantity.Where(r => !float.IsNaN(r.Label)).Select(r => r.Label).Distinct().Count();
+        Assert.True(distinct > SslExperiment.MaxNumericClassesWithoutNote, $"{distinct} distinct values");
+
+        SslExperimentResult Run(HiggsRow[] data) => ml.SelfSupervisedExperiment().SetDataset(ml.Data.LoadFromEnumerable(data), "Label")
+            .SetInputColumn("Features").SetMaxTrials(1).SetTrainingTimeInSeconds(20).Run();
+        SslExperimentResult noted = Run(quantity);
+        Assert.Contains(noted.Notes, n => n.Contains($"The label holds {distinct} distinct numbers among 60 labeled rows", StringComparison.Ordinal)
+            && n.Contains("bin the values", StringComparison.Ordinal));
+        Assert.DoesNotContain(Run(rows).Notes, n => n.Contains("distinct numbers", StringComparison.Ordinal));
+    }
+
+    [SkippableFact]
     public async Task AVectorLabelColumnIsRefusedWithAMessageThatNamesItsType()
     {
         // MapValueToKey maps a vector to a vector of keys; reading that as one key per row was an InvalidCastException.

@@ -18,6 +18,21 @@ public sealed class StageErrorTests
     private IDataView Higgs(int rows) => _ml.Data.LoadFromEnumerable(StageData.HiggsRows("train", rows));
 
     [SkippableFact]
+    public void EncodedImageBytesAreRefusedPointingAtLoadImages()
+    {
+        // LoadRawImageBytes gives each file's encoded bytes: a variable-size byte vector that no conversion turns into pixels.
+        var ml = new MLContext(1);
+        var rows = ml.Data.LoadFromEnumerable(StageData.CifarRows(perClass: 1));
+        IDataView bytes = ml.Transforms.LoadRawImageBytes("Image", StageData.CifarFolder, nameof(ImageRow.ImagePath)).Fit(rows).Transform(rows);
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() => ml.Transforms.SelfSupervised("E", "Image").Fit(bytes));
+        Assert.Contains("Byte", error.Message, StringComparison.Ordinal);
+        Assert.Contains("Transforms.LoadImages from a column of file paths", Assert.Throws<ArgumentOutOfRangeException>(
+            () => ml.Transforms.SelfSupervised("E", "Image").GetOutputSchema(SchemaShape.Create(bytes.Schema))).Message, StringComparison.Ordinal);
+        Assert.Contains("Transforms.LoadImages from a column of file paths", error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("ConvertType", error.Message, StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
     public void MissingColumnIsNamedByTheEstimatorAndTheTransformer()
     {
         var estimator = _ml.Transforms.SelfSupervised("Embedding", "Pixels", SslMethod.SimClr, Quick);

@@ -72,14 +72,20 @@ internal sealed class InputColumnReader
         {
             string got = column.Kind == SchemaShape.Column.VectorKind.VariableVector ? $"a variable-size vector of {column.ItemType}"
                 : column.Kind == SchemaShape.Column.VectorKind.Vector ? $"a vector of {column.ItemType}" : column.ItemType.ToString() ?? "an unknown type";
+            DataViewType type = column.Kind == SchemaShape.Column.VectorKind.VariableVector && column.ItemType is PrimitiveDataViewType item
+                ? new VectorDataViewType(item) : column.ItemType;
             throw new ArgumentOutOfRangeException("inputSchema", $"Schema mismatch for input column '{columnName}': expected an MLImage " +
-                $"(from LoadImages) or a known-size vector of Single, got {got}. {Hint(column.ItemType)}");
+                $"(from LoadImages) or a known-size vector of Single, got {got}. {Hint(type)}");
         }
     }
 
     private static string Hint(DataViewType type) => type switch
     {
         TextDataViewType => "Text must be featurized first (for example Transforms.Text.FeaturizeText) or loaded as images with Transforms.LoadImages.",
+        // LoadRawImageBytes: encoded files, not pixels.
+        VectorDataViewType { IsKnownSize: false, ItemType.RawType: var item } when item == typeof(byte) =>
+            "Bytes of varying length look like encoded image files (Transforms.LoadRawImageBytes); load the images with " +
+            "Transforms.LoadImages from a column of file paths instead, so the stage gets decoded pixels.",
         VectorDataViewType { IsKnownSize: false } => "Give the loader a fixed size (for example [LoadColumn(0, 27)] or TextLoader ranges; " +
             "[VectorType(28)] on a class for LoadFromEnumerable) so every row has the same length; series of different lengths " +
             "are brought to one with Transforms.ResampleSeries.",
