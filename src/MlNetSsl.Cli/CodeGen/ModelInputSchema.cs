@@ -42,10 +42,13 @@ internal sealed record InputColumn(string ColumnName, string PropertyName, Input
 /// <param name="ExampleValues">One dataset row, as text per ColumnName (an image path relative to the run folder, a
 /// number in invariant culture, a text, or a series as comma-separated values), for the generated Program.cs.</param>
 /// <param name="ExampleLabel">That row's label, for the generated program to print next to the prediction.</param>
+/// <param name="LabelName">For tables: the label column's name, a field the Web API accepts in a body (a whole record
+/// posted as it is in the file) and ignores; null otherwise.</param>
 internal sealed record ModelInputSchema(
     string Task,
     IReadOnlyList<InputColumn> Columns,
     IReadOnlyList<string> ClassNames,
     int SeriesChannels,
     IReadOnlyDictionary<string, string> ExampleValues,
-    string? ExampleLabel);
+    string? ExampleLabel,
+    string? LabelName = null);

@@ -45,7 +45,7 @@ internal static class ModelCommands
         {
             var ml = new MLContext(0);
             string path = parse.GetValue(output)!;
-            CliFile.CheckOutput(path, "--out", ("--dataset", parse.GetValue(dataset)!), ("--model", parse.GetValue(o.Model)!));
+            CliFile.CheckOutput(path, "--out", embed ? "embeddings.csv" : "predictions.csv", ("--dataset", parse.GetValue(dataset)!), ("--model", parse.GetValue(o.Model)!));
             var (model, schema, settings) = LoadModel(ml, parse.GetValue(o.Model)!);
             TrainingData data = LoadData(ml, model, schema, settings, parse.GetValue(dataset)!, o, parse);
             if (embed) WriteEmbeddings(model, parse.GetValue(o.Model)!, data, path);

@@ -259,10 +259,10 @@ internal static class TrainingCommands
         {
             return await new TrainingRun(settings, resume, log).ExecuteAsync(token).ConfigureAwait(false);
         }
-        catch (CliException e)
+        catch (Exception e) when (e is not OperationCanceledException)
         {
             // So the run folder's log says why this run stopped, not only the console.
-            log.Failure(e.Message);
+            log.Failure(e is CliException ? e.Message : $"{e.GetType().Name}: {e.Message}");
             throw;
         }
     }

@@ -18,7 +18,7 @@ internal static class CliFile
         ArgumentNullException.ThrowIfNull(writeTemporary);
         string target = Path.GetFullPath(path);
         Directory.CreateDirectory(Path.GetDirectoryName(target)!);
-        string temp = $"{target}.{Guid.NewGuid():N}.tmp";
+        string temp = TemporaryPathFor(target);
         try
         {
             writeTemporary(temp);
@@ -36,8 +36,9 @@ internal static class CliFile
     /// work: not one of the files or folders the command reads (the temp-then-move write would replace the user's data
     /// without a trace), not a folder, and in a folder that exists or can be made.
     /// </summary>
+    /// <param name="suggestedName">A file name to suggest inside a folder given by mistake.</param>
     /// <exception cref="Commands.CliException">The message names the option and what to give instead.</exception>
-    public static void CheckOutput(string path, string option, params (string Option, string Path)[] inputs)
+    public static void CheckOutput(string path, string option, string suggestedName, params (string Option, string Path)[] inputs)
     {
         string target = Path.GetFullPath(path);
         StringComparison comparison = OperatingSystem.IsWindows() || OperatingSystem.IsMacOS() ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal;
@@ -48,7 +49,7 @@ internal static class CliFile
                 throw new Commands.CliException($"{option} {path}: is the {inputOption} file, which writing would replace; give another path for {option}.");
         }
         if (Directory.Exists(target))
-            throw new Commands.CliException($"{option} {path}: is a folder; give a file path, such as {Path.Combine(path, "predictions.csv")}.");
+            throw new Commands.CliException($"{option} {path}: is a folder; give a file path, such as {Path.Combine(path, suggestedName)}.");
         string folder = Path.GetDirectoryName(target)!;
         try
         {
@@ -57,6 +58,22 @@ internal static class CliFile
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             throw new Commands.CliException($"{option} {path}: its folder cannot be made ({e.Message}); give a path in a folder you can write to.", e);
+        }
+    }
+
+    /// <summary>A unique temporary sibling of <paramref name="path"/> ("&lt;path&gt;.&lt;32 hex digits&gt;.tmp").</summary>
+    public static string TemporaryPathFor(string path) => $"{Path.GetFullPath(path)}.{Guid.NewGuid():N}.tmp";
+
+    /// <summary>Deletes the temporary files (<see cref="TemporaryPathFor"/>) a killed write left in <paramref name="folder"/>
+    /// (not below it).</summary>
+    public static void RemoveLeftTemporaries(string folder)
+    {
+        foreach (string file in Directory.EnumerateFiles(folder, "*.tmp"))
+        {
+            string stem = Path.GetFileNameWithoutExtension(file);
+            int dot = stem.LastIndexOf('.');
+            if (dot < 0 || stem.Length - dot - 1 != 32 || !stem[(dot + 1)..].All(char.IsAsciiHexDigitLower)) continue;
+            try { File.Delete(file); } catch (IOException) { } catch (UnauthorizedAccessException) { }
         }
     }
 

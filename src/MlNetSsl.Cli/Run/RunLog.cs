@@ -14,7 +14,12 @@ internal sealed class RunLog : IDisposable
         Verbosity = verbosity;
         if (path is null) return;
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
-        _file = new StreamWriter(path, append: false, new UTF8Encoding(false)) { AutoFlush = true };
+        // Appended: a --resume after a kill, or a second run of the same name that fails at once, keeps what the
+        // earlier attempts logged; each attempt starts with a dated line.
+        bool earlier = File.Exists(path) && new FileInfo(path).Length > 0;
+        _file = new StreamWriter(path, append: true, new UTF8Encoding(false)) { AutoFlush = true };
+        if (earlier) _file.WriteLine();
+        _file.WriteLine($"==== {_start:yyyy-MM-dd HH:mm:ss} UTC, process {Environment.ProcessId} ====");
     }
 
     public string Verbosity { get; }

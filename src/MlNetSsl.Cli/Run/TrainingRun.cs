@@ -37,6 +37,7 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
     public async Task<int> ExecuteAsync(CancellationToken cancellation)
     {
         CreateRunFolder();
+        if (!settings.WorkerOnly) CliFile.RemoveLeftTemporaries(RunFolder);
         string checkpoint = Path.Combine(RunFolder, "checkpoint");
         var ml = new MLContext(settings.Seed);
         CheckDevice(settings.Device);
@@ -207,6 +208,8 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
         // run's checkpoint, so that run can still be resumed. With --storage the checkpoint folder is the cache the
         // workers of this host share (and the store says what is done).
         if (!resume && settings.Storage is null && Directory.Exists(checkpoint)) Directory.Delete(checkpoint, recursive: true);
+        if (resume && settings.Storage is null && !Directory.Exists(checkpoint))
+            log.Always($"--resume: no checkpoint in {RunFolder} (check --name and -o), so the search starts from the beginning.");
 
         // ---- search ----
         clock.Restart();
@@ -222,6 +225,11 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
         catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
         {
             result = null;
+        }
+        catch (InvalidOperationException e) when (resume && e.Message.Contains("belongs to a different experiment", StringComparison.Ordinal))
+        {
+            throw new CliException($"--resume: the checkpoint in {RunFolder} was written by a run with other data or options; give that run's options " +
+                "to resume it, or leave out --resume to start a new search (which replaces the checkpoint).", e);
         }
         if (result is null && cancellation.IsCancellationRequested)
         {
@@ -256,8 +264,13 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
         var (trained, classNames) = ModelParts.WithoutLabelMap(search.BestTrial.Model, trainPrepared, train.LabelColumn);
         ITransformer model = prepared.Append(trained);
         DataViewSchema inputSchema = ml.Transforms.DropColumns(train.LabelColumn).Fit(train.View).Transform(train.View).Schema;
+        // The model waits beside its place until run.json is written: predict, embed and evaluate read run.json next to
+        // the zip, so a run killed while it scores the test rows or writes the report must leave the previous model
+        // with its own run.json, not the new model with the old one.
         string modelPath = Path.Combine(RunFolder, settings.Name + ".zip");
-        CliFile.Replace(modelPath, temporary => ml.Model.Save(model, inputSchema, temporary));
+        // (A run that fails before the move leaves it as a temporary file, which the next run in this folder removes.)
+        string pendingModel = CliFile.TemporaryPathFor(modelPath);
+        ml.Model.Save(model, inputSchema, pendingModel);
         _phases["save model"] = clock.Elapsed.TotalSeconds;
 
         // ---- test ----
@@ -342,7 +355,6 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
         WriteOutput("trials.jsonl", path => WriteTrials(path, leaderboard, search), writeFailures);
         bool labelFree = search.Objective?.Kind == SslObjectiveKind.LabelFree;
         WriteOutput("leaderboard.csv", path => LeaderboardCsv.Write(leaderboard, path, metric, labelFree), writeFailures);
-        WriteOutput("run.json", WriteRunJson, writeFailures);
 
         var confusion = new int[classNames.Length][];
         for (int i = 0; i < confusion.Length; i++) confusion[i] = new int[classNames.Length];
@@ -376,6 +388,9 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
         };
         WriteOutput("report.html", path => ReportWriter.Write(report, path), writeFailures);
         WriteOutput($"{settings.Name}.ConsoleApp", _ => ConsumptionCodeGenerator.Generate(RunFolder, settings.Name, Schema(train, classNames, seriesLength)), writeFailures);
+        // The model and the run.json that describes it, one right after the other.
+        File.Move(pendingModel, modelPath, overwrite: true);
+        WriteOutput("run.json", WriteRunJson, writeFailures);
         _phases["outputs"] = clock.Elapsed.TotalSeconds;
 
         PrintSummary(leaderboard, chosenTrial.TrialId, LeaderboardHeading(search, metric), pipeline, metric, value, lower, upper, accuracy, baseline, testDescription, undefinedReason,
@@ -869,7 +884,7 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
         if (train.Kind == DatasetKind.Images)
             values[ImageFolder.PathColumn] = Path.GetRelativePath(RunFolder, values[ImageFolder.PathColumn]).Replace('\\', '/');
         return new ModelInputSchema(settings.Task, train.Columns, classNames, train.Kind == DatasetKind.Series ? train.SeriesChannels : 0,
-            values, train.Labels[example]);
+            values, train.Labels[example], train.Layout is { } layout ? layout.Columns[layout.LabelIndex] : null);
     }
 
     public static IReadOnlyDictionary<string, string> Versions()

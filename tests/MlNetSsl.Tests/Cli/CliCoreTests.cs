@@ -1065,5 +1065,36 @@ public sealed class CliCoreTests : IDisposable
         static List<string> Comparable(string run) => ReportSamples.ReadCsv(File.ReadAllText(Path.Combine(run, "Res", "leaderboard.csv")))
             .Select(row => string.Join(" | ", row.Take(8))).ToList();
         Assert.Equal(Comparable(whole), Comparable(resumed));
+
+        // The log keeps both attempts (it was overwritten by the resume), and no temporary file is left in the folder.
+        string log = File.ReadAllText(Path.Combine(resumed, "Res", "log.txt"));
+        Assert.Equal(2, Regex.Matches(log, "^==== ", RegexOptions.Multiline).Count);
+        Assert.Contains("trial  1 Running", log, StringComparison.Ordinal);
+        Assert.Empty(Directory.GetFiles(Path.Combine(resumed, "Res"), "*.tmp"));
+
+        // Resuming with other options: one line that says what to do, also in the log.
+        string[] otherSeed = [.. Command(resumed).Select(a => a == "5" ? "6" : a), "--resume"];
+        var refused = Run(TimeSpan.FromMinutes(3), otherSeed);
+        Assert.Equal(1, refused.ExitCode);
+        Assert.Contains("--resume: the checkpoint in", refused.Stderr, StringComparison.Ordinal);
+        Assert.Contains("leave out --resume to start a new search", refused.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("-v diag", refused.Stderr, StringComparison.Ordinal);
+        Assert.Contains("error: --resume: the checkpoint in", File.ReadAllText(Path.Combine(resumed, "Res", "log.txt")), StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
+    public void TemporaryFilesOfAKilledWriteAreRecognizedAndRemoved()
+    {
+        string folder = Path.Combine(_work, "temps");
+        Directory.CreateDirectory(folder);
+        string left = MlNetSsl.Cli.CliFile.TemporaryPathFor(Path.Combine(folder, "Run.zip"));
+        File.WriteAllText(left, "half a zip");
+        string user = Path.Combine(folder, "notes.tmp"), other = Path.Combine(folder, "Run.zip.ABCDEF.tmp");
+        File.WriteAllText(user, "a file of the user's");
+        File.WriteAllText(other, "not ours");
+        MlNetSsl.Cli.CliFile.RemoveLeftTemporaries(folder);
+        Assert.False(File.Exists(left));
+        Assert.True(File.Exists(user));
+        Assert.True(File.Exists(other));
     }
 }
