@@ -395,13 +395,29 @@ public sealed class SslExperiment
     /// </summary>
     /// <exception cref="InvalidOperationException">Missing settings, TorchSharp's native backend cannot be loaded, or no trial produced a metric.</exception>
     /// <exception cref="ArgumentException">Unusable columns or search space; the message names them.</exception>
-    /// <exception cref="OperationCanceledException">Cancelled, also after trials produced metrics: the search pauses and no model
+    /// <exception cref="OperationCanceledException">Cancelled through the token or the experiment's <c>MLContext</c>
+    /// (<c>CancelExecution</c>, noticed within 50 ms), also after trials produced metrics: the search pauses and no model
     /// is refitted (with a checkpoint folder, running the same experiment again continues from the finished trials).</exception>
     /// <exception cref="InvalidDataException">A tabular or series input holds an infinity (missing values, NaN, are imputed).</exception>
     public async Task<SslExperimentResult> RunAsync(CancellationToken cancellationToken = default)
     {
         if (_data is null) throw new InvalidOperationException("Set the data with SetDataset before running.");
         if (_inputColumnName is null) throw new InvalidOperationException("Set the input column with SetInputColumn before running.");
+        // Trials run in contexts of their own, so ml.CancelExecution() on the user's context must reach them through the token.
+        using MLContextCancellationLink link = _mlContext.WatchCancellation(cancellationToken);
+        try
+        {
+            return await RunWatchedAsync(link.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException e) when (cancellationToken.IsCancellationRequested && e.CancellationToken != cancellationToken)
+        {
+            throw new OperationCanceledException(e.Message, e, cancellationToken);
+        }
+    }
+
+    private async Task<SslExperimentResult> RunWatchedAsync(CancellationToken cancellationToken)
+    {
+        if (_data is null || _inputColumnName is null) throw new InvalidOperationException("Set the data and the input column before running.");
         // A backend that cannot load fails here with what to do, not in each of thousands of trials until the budget ends.
         SslEnvironment.EnsureInitialized();
         if (_device == "cuda" && SslEnvironment.SelectDevice(allowCuda: true).type != TorchSharp.DeviceType.CUDA)

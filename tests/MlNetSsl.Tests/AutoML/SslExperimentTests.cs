@@ -571,6 +571,27 @@ public sealed class SslExperimentTests : IDisposable
             foreach (var stage in ((IEnumerable<ITransformer>)model).OfType<SelfSupervisedTransformer>()) stage.Dispose();
     }
 
+    [SkippableFact]
+    public async Task CancellingTheExperimentsContextStopsTheSearch()
+    {
+        // ml.CancelExecution() on the user's context: trials run in contexts of their own, so the search used to go on
+        // to its last trial and then throw in the refit, losing the work.
+        var ml = new MLContext(seed: 1);
+        IDataView data = ml.Data.LoadFromEnumerable(SslExperimentData.HiggsWithHiddenLabels(300, labeledEvery: 4));
+        int lastStarted = -1;
+        var progress = new SynchronousProgress<SslTrialReport>(r =>
+        {
+            if (r.Kind != TrialReportKind.Running) return;
+            lastStarted = Math.Max(lastStarted, r.Trial.TrialId);
+            if (r.Trial.TrialId == 1) ml.CancelExecution();
+        });
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => ml.SelfSupervisedExperiment()
+            .SetDataset(data).SetInputColumn("Features").SetMaxTrials(12).SetTrainingTimeInSeconds(600).SetProgress(progress).RunAsync());
+        Assert.True(lastStarted <= 2, $"trials up to {lastStarted} started after the context was cancelled during trial 1");
+        // A context cancelled before the run: refused at once.
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => ml.SelfSupervisedExperiment().SetDataset(data).SetInputColumn("Features").RunAsync());
+    }
+
     private static IEnumerable<string> Leaderboard(SslExperimentResult result) =>
         result.Trials.Select(t => $"{t.TrialId} {t.Status} {t.Fidelity} {string.Join(",", t.Rungs.Select(r => r.Metric.ToString("R", System.Globalization.CultureInfo.InvariantCulture)))}");
 }
