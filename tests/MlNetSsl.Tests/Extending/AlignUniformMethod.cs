@@ -1,6 +1,7 @@
 // A self-supervised method written outside the library, in one file: its options, the method (a projection head from
 // the library's parts plus its own loss) and its registration. docs/extending.md walks through this file; the tests
 // in ExternalMethodTests run it through the ML.NET stage, save/load and the AutoML search.
+using MlNetSsl;  // the library (this file also compiles outside the MlNetSsl namespace)
 using TorchSharp;
 using static TorchSharp.torch;
 using static MlNetSsl.HeldScalars;

@@ -1,5 +1,6 @@
 // An augmentation written outside the library: it zeroes a random subset of a tabular row's features. docs/extending.md
 // shows this file; ExtensionPointTests use it in the stage and through model save and load.
+using MlNetSsl;  // the library (this file also compiles outside the MlNetSsl namespace)
 using TorchSharp;
 using static TorchSharp.torch;
 using static MlNetSsl.HeldScalars;

@@ -1,5 +1,6 @@
 // An encoder written outside the library: an MLP with GELU activations and layer normalization for tabular rows.
 // docs/extending.md shows this file; ExternalEncoderTests run it in the stage, through save/load and fine-tuning.
+using MlNetSsl;  // the library (this file also compiles outside the MlNetSsl namespace)
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;

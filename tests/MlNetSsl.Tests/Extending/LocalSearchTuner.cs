@@ -1,6 +1,7 @@
 // A tuner written outside the library: it tries the space's default configuration, then small random steps around
 // the best configuration so far, in the unit cube every search space maps to. docs/extending.md shows this file;
 // ExtensionPointTests run it in a self-supervised experiment.
+using MlNetSsl;  // the library (this file also compiles outside the MlNetSsl namespace)
 using MlNetSsl.AutoML;
 
 namespace MlNetSsl.Tests.Extending;
