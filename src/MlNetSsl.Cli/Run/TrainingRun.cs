@@ -255,6 +255,16 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
                 $"({search.BestPipelineDescription}, {search.BestTrial.Metric:0.####}). The training command's process writes the model and report."));
             return cancellation.IsCancellationRequested ? ExitCodes.Cancelled : ExitCodes.Success;
         }
+        // With --storage a worker's trial can outlast the budget, or its worker can die before its lease (60 s) expires:
+        // the store still says Running, and the choice was made without it.
+        var unfinished = settings.Storage is null ? [] : search.Trials.Where(t => t.Status == TrialStatus.Running).Select(t => t.TrialId).ToList();
+        if (unfinished.Count > 0)
+        {
+            string note = $"Trial(s) {string.Join(", ", unfinished)} had not finished in another process when the search ended " +
+                "(a worker still running it, or one that stopped without a word before its lease expired); they are listed as Running and took no part in the choice.";
+            log.Always(note);
+            _notes.Add(note);
+        }
         // From here on Ctrl+C changes only the exit code and skips the optional label curve: the model and every
         // output are still written, so what the search found is kept.
         log.Info("Search done; saving the model, scoring the test rows and writing the outputs.");
@@ -438,7 +448,17 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
             .SetProgress(progress);
         if (train.Kind == DatasetKind.Images) experiment.SetImageSize(ImageSide, ImageSide);
         if (settings.Storage is string storage)
-            experiment.SetStorage(storage).SetExperimentName(settings.ExperimentName ?? settings.Name);
+        {
+            try
+            {
+                experiment.SetStorage(storage);
+            }
+            catch (ArgumentException e)
+            {
+                throw new CliException($"--storage: {e.Message.Replace($" (Parameter '{e.ParamName}')", "", StringComparison.Ordinal)} See docs/distributed.md.", e);
+            }
+            experiment.SetExperimentName(settings.ExperimentName ?? settings.Name);
+        }
         experiment = seconds > 0 ? experiment.SetTrainingTimeInSeconds((uint)seconds) : experiment.SetTrainingTime(TimeSpan.FromMilliseconds(1));
         if (settings.MaxTrials is int max) experiment.SetMaxTrials(max);
         // --metric reaches the search here; AUC and F1 need two classes, so other data is searched on accuracy (the run

@@ -1083,6 +1083,16 @@ public sealed class CliCoreTests : IDisposable
     }
 
     [SkippableFact]
+    public void AMalformedStorageIsOneLineNamingTheOption()
+    {
+        var result = Run("classification", "--dataset", BanknoteCsv("storage.csv", 60), "--label-col", "class", "--train-time", "10",
+            "--storage", "garbage", "-o", Path.Combine(_work, "storage"), "--name", "S");
+        Assert.Equal(1, result.ExitCode);
+        Assert.StartsWith("error: --storage: The storage connection string is malformed", result.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("-v diag", result.Stderr, StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
     public void TemporaryFilesOfAKilledWriteAreRecognizedAndRemoved()
     {
         string folder = Path.Combine(_work, "temps");
