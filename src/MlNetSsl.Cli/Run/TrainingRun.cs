@@ -540,7 +540,7 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
     }
 
     /// <summary>"stratified hold-out of 20% of the labeled rows (...)", or the share it really took when few labels per
-    /// class round it up (one row of every class with two labels).</summary>
+    /// class round it away from the one asked (whole rows per class, at least one of every class with two labels).</summary>
     internal static string HoldOutDescription(double fraction, int held, int labeled, int seed)
     {
         double share = labeled == 0 ? 0 : held / (double)labeled;
@@ -548,7 +548,7 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
         return Math.Abs(share - fraction) <= 0.05
             ? string.Create(CultureInfo.InvariantCulture, $"stratified hold-out of {asked} of the labeled rows ({held} rows, seed {seed}); they were not used for training")
             : string.Create(CultureInfo.InvariantCulture,
-                $"stratified hold-out of {held} of the {labeled} labeled rows ({share * 100:0}%, not the {asked} asked: each class with 2 labels or more gives at least one; seed {seed}); they were not used for training");
+                $"stratified hold-out of {held} of the {labeled} labeled rows ({share * 100:0}%, not the {asked} asked: each class's share is rounded to whole rows, at least one of every class with 2 labels or more; seed {seed}); they were not used for training");
     }
 
     /// <summary>Classes whose names differ only in letter case ('Genuine' and 'genuine'): the model learns them as
