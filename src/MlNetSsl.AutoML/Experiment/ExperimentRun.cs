@@ -182,7 +182,9 @@ internal sealed partial class ExperimentRun
 
                 default:
                     // Stopped by the budget or the caller: the segment's work is lost (not journaled); a resumed
-                    // experiment runs it again, from the trial's state when it has one.
+                    // experiment runs it again, from the trial's state when it has one. Its time still counts in this
+                    // result's duration, so the leaderboard shows where the budget went.
+                    trial.Duration += outcome.Duration;
                     trial.Status = trial.Rungs.Count > 0 ? TrialStatus.Paused : TrialStatus.Cancelled;
                     Report(TrialReportKind.Stopped, trial, trial.Rungs.Count > 0 ? trial.Rungs[^1].Fidelity : job.Fidelity, replayed: false);
                     return cancellationToken.IsCancellationRequested ? SearchStopReason.Cancelled : SearchStopReason.TimeBudget;

@@ -54,6 +54,8 @@ public sealed class ExperimentTests : IDisposable
         Assert.Equal(SearchStopReason.TimeBudget, result.StopReason);
         Assert.Equal(new[] { (0, TrialStatus.Completed), (1, TrialStatus.Cancelled) }, result.Trials.Select(t => (t.TrialId, t.Status)));
         Assert.Equal(0, result.BestTrial!.TrialId);
+        // The cancelled trial's time counts in its duration (it read 0 s, hiding where the budget went).
+        Assert.True(result.Trials.Single(t => t.TrialId == 1).Duration > TimeSpan.Zero, "the stopped trial's duration is zero");
         // Stopped by the budget, not earlier: the cancellation timer is set for what is left of the 1 s (100 ms of
         // slack for timer granularity), and 8 of the 10 trials never started.
         Assert.True(result.Elapsed >= TimeSpan.FromMilliseconds(900), $"elapsed {result.Elapsed.TotalMilliseconds:0} ms");
