@@ -167,7 +167,9 @@ internal sealed partial class ExperimentRun
                 case OutcomeKind.TimedOut:
                     (TrialStatus status, JournalEventType journaled, TrialReportKind reported) = Ended(outcome.Kind);
                     trial.Duration += outcome.Duration;
-                    trial.Status = status;
+                    // A promotion its runner declined (it would not fit the budget) leaves the trial at its last rung,
+                    // with that rung's metric, as a search stopped between rungs does.
+                    trial.Status = outcome.Kind == OutcomeKind.NotStarted && trial.Rungs.Count > 0 ? TrialStatus.Paused : status;
                     trial.ErrorMessage = outcome.Message;
                     if (!replayed)
                         AppendLive(new JournalEvent(journaled, trialId, null, job.Fidelity, null,

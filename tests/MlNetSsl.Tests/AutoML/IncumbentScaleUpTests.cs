@@ -8,6 +8,26 @@ namespace MlNetSsl.Tests.AutoML;
 public sealed class IncumbentScaleUpTests
 {
     [SkippableFact]
+    public void APromotionIsPricedFromItsTrialsLastSegmentAndDeclinedWhenTheBudgetCannotHoldIt()
+    {
+        // The audit's CIFAR run: SimCLR reached 2 epochs in 79 s; ASHA's promotion to 6 epochs needs about 158 s.
+        static TrialRequest Promotion(int from, int to, double secondsLeft) =>
+            new(0, new SearchSpace<LinearTrainerParameters>().Default, from, to, 18, Path.GetTempPath(), Path.GetTempPath(), 1)
+            { RemainingBudget = TimeSpan.FromSeconds(secondsLeft) };
+
+        string? declined = SslTrialRunner.WhyPromotionNotStarted(Promotion(2, 6, 101), (0, 2, 79));
+        Assert.NotNull(declined);
+        Assert.Contains("not continued from 2 to 6 epochs: that would need about 158 s", declined, StringComparison.Ordinal);
+        Assert.Null(SslTrialRunner.WhyPromotionNotStarted(Promotion(2, 6, 160), (0, 2, 79)));
+        // Priced per epoch of the last segment (epochs 3 to 6 in 40 s: 10 s each), not of the whole trial.
+        Assert.NotNull(SslTrialRunner.WhyPromotionNotStarted(Promotion(6, 18, 119), (2, 6, 40)));
+        Assert.Null(SslTrialRunner.WhyPromotionNotStarted(Promotion(6, 18, 121), (2, 6, 40)));
+        // Nothing measured at the fidelity it continues from (a resumed search), or a first segment: not priced.
+        Assert.Null(SslTrialRunner.WhyPromotionNotStarted(Promotion(2, 6, 1), null));
+        Assert.Null(SslTrialRunner.WhyPromotionNotStarted(Promotion(6, 18, 1), (0, 2, 79)));
+    }
+
+    [SkippableFact]
     public async Task TheBestConfigurationIsLengthenedWhileItsLongerVersionsKeepWinning()
     {
         // Ids are pipelines, "epochs" their training length: id 1 is the best pipeline, and any pipeline gains up to
