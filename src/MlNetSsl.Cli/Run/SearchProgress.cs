@@ -14,6 +14,7 @@ internal sealed class SearchProgress(RunLog log, string metricName = "accuracy")
     private readonly object _gate = new();
     private readonly ConcurrentDictionary<int, double> _startedAt = new();
     private readonly ConcurrentDictionary<int, int> _trainingTo = new();
+    private readonly ConcurrentDictionary<int, bool> _firstResultShown = new();
     private readonly Dictionary<int, (TrialRecord Trial, string State)> _trials = [];
     private LiveDisplayContext? _live;
     private Table? _table;
@@ -36,8 +37,10 @@ internal sealed class SearchProgress(RunLog log, string metricName = "accuracy")
         bool started = value.Kind == TrialReportKind.Running && _startedAt.TryAdd(value.Trial.TrialId, value.Elapsed.TotalSeconds);
         if (value.IsScoredLabelFree) _labelFree = true;
         // A raw-feature trial's metric does not depend on the rung, so the scheduler's rungs repeat one line with one
-        // metric (six lines a trial): only its start and its end are shown.
-        bool repeatedRung = value.Kind is TrialReportKind.RungCompleted || value.Kind == TrialReportKind.Running && !started;
+        // metric (six lines a trial): only its start, its first result and its end are shown (a search that stops
+        // between its rungs never reports an end, and its metric must still show).
+        bool firstResult = value.Kind == TrialReportKind.RungCompleted && _firstResultShown.TryAdd(value.Trial.TrialId, true);
+        bool repeatedRung = value.Kind is TrialReportKind.RungCompleted && !firstResult || value.Kind == TrialReportKind.Running && !started;
         bool quiet = repeatedRung && TrialDescriptions.Bind(value.Trial).Features == SslFeatureSource.RawFeatures;
         if (value.Fidelity is int fidelity) _trainingTo[value.Trial.TrialId] = fidelity;
         string metric = value.Trial.Metric?.ToString("0.0000", CultureInfo.InvariantCulture) ?? "-";

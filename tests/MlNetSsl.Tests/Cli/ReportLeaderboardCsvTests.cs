@@ -46,6 +46,36 @@ public sealed class ReportLeaderboardCsvTests : IDisposable
     }
 
     [SkippableFact]
+    public void ARawFeatureTrialShowsItsFirstResultSoASearchStoppedBetweenItsRungsStillShowsItsMetric()
+    {
+        // PLAID's run went from "trial 0 Running" to "Search done" with no line for the raw LightGBM trial's 0.6648: it
+        // was paused between rungs when the search stopped, and only its Completed line would have shown.
+        string path = Path.Combine(Path.GetTempPath(), $"mlnetssl-progress-{Guid.NewGuid():N}.log");
+        try
+        {
+            var parameters = Parameters.FromJson($$"""{"{{SslSearchSpace.FeaturesOption}}":"RawFeatures"}""");
+            TrialRecord At(TrialStatus status, params int[] rungs) =>
+                new(1, parameters, status, [.. rungs.Select(f => new RungResult(f, 0.6648, TimeSpan.FromSeconds(1)))], TimeSpan.FromSeconds(rungs.Length), null);
+            using (var log = new RunLog("q", path))
+            {
+                var progress = new SearchProgress(log);
+                progress.Report(new SslTrialReport(TrialReportKind.Running, At(TrialStatus.Running), 2, null, TimeSpan.FromSeconds(0), 1, isReplay: false));
+                progress.Report(new SslTrialReport(TrialReportKind.RungCompleted, At(TrialStatus.Paused, 2), 2, null, TimeSpan.FromSeconds(1), 1, isReplay: false));
+                progress.Report(new SslTrialReport(TrialReportKind.Running, At(TrialStatus.Running, 2), 6, null, TimeSpan.FromSeconds(1), 1, isReplay: false));
+                progress.Report(new SslTrialReport(TrialReportKind.RungCompleted, At(TrialStatus.Paused, 2, 6), 6, null, TimeSpan.FromSeconds(2), 1, isReplay: false));
+            }
+            string[] lines = File.ReadAllLines(path).Where(l => l.Contains("trial  1", StringComparison.Ordinal)).ToArray();
+            Assert.Equal(2, lines.Length); // the start and the first result; the repeated rung is not shown
+            Assert.Contains("RungCompleted", lines[1], StringComparison.Ordinal);
+            Assert.Contains("0.6648", lines[1], StringComparison.Ordinal);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [SkippableFact]
     public void TheLiveTablesMetricColumnNamesTheSearchMetric()
     {
         // It read "CV accuracy" whatever --metric the search optimized.
