@@ -50,6 +50,20 @@ public sealed class SslExperiment
             "bin the values into a few ranges first (for example with ml.Transforms.NormalizeBinning, or by hand), or use ML.NET's regression trainers on the stage's embeddings.";
     }
 
+    /// <summary>A note when the search ran well past its budget (half as long again, and by more than half a second):
+    /// the first trial is never cut short, since a search without a result returns no model, so on a slow or shared host,
+    /// or a large pool, it alone can take several budgets (a SimCLR trial on 20,000 images took 644 s of 180 beside four
+    /// other jobs) and the user should hear why. Null otherwise.</summary>
+    internal static string? OverranNote(TimeSpan? budget, SearchResult search)
+    {
+        if (budget is not TimeSpan planned || search.Elapsed <= planned * 1.5 || search.Elapsed - planned <= TimeSpan.FromSeconds(0.5)) return null;
+        TrialRecord longest = search.Trials.MaxBy(t => t.Duration)!;
+        return string.Create(CultureInfo.InvariantCulture,
+            $"The search took {search.Elapsed.TotalSeconds:0.#} s of a {planned.TotalSeconds:0.#} s budget: trial {longest.TrialId} ran {longest.Duration.TotalSeconds:0.#} s, ") +
+            "and the first result is never cut short (without one there would be no model). On a slower or shared host, or with more rows, " +
+            "give a larger budget or fewer rows.";
+    }
+
     /// <summary>The underlying search (for tests of its settings).</summary>
     internal SearchExperiment Search => _search;
 
@@ -565,6 +579,7 @@ public sealed class SslExperiment
 
             TrialRecord top = search.BestTrial ?? throw search.NoMetric(cancellationToken);
             cancellationToken.ThrowIfCancellationRequested();
+            if (OverranNote(_search.TimeBudget, search) is { } overran) notes.Add(overran);
             IReadOnlyList<SslTrialMeasures> measures = runner.LoadMeasures();
             var afterSearch = Stopwatch.StartNew();
             (TrialRecord best, string selection) = oneStandardError
