@@ -212,8 +212,7 @@ internal static class ModelCommands
         TrainingData data = DatasetReader.LoadForModel(ml, schema, path, csv, parse.GetValue(o.UnlabeledFolder) ?? settings?.UnlabeledFolder ?? "unlabeled",
             resample?.Channels ?? settings?.Channels ?? 1, layout, trainingLabelIndex);
         if (data.MatchNote is not null) Console.WriteLine($"Note: {data.MatchNote}");
-        if (data.Kind != DatasetKind.Images && File.Exists(path) && !SeriesLoader.IsTsFile(path) && TextFileEncoding.Of(path).Note is { } encoding)
-            Console.WriteLine($"Note: {encoding}");
+        if (TextFileEncoding.NoteFor(path, data.Kind) is { } encoding) Console.WriteLine($"Note: {encoding}");
         // A .ts file states its channels; other channels than the model's would be regrouped into its channels and scored.
         if (resample is not null && data.SeriesLengths is { Length: > 0 } && data.SeriesChannels != resample.Channels
             && SeriesLoader.IsTsFile(path))

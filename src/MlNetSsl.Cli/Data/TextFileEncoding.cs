@@ -42,6 +42,11 @@ internal static class TextFileEncoding
             "(Western European, what spreadsheets save as CSV there); if its letters look wrong, save the file as UTF-8.");
     }
 
+    /// <summary>The note for a dataset file read as text (a CSV, tables or series) that is not UTF-8; null for image
+    /// folders and files, .ts files (read by the library as UTF-8) and UTF-8 files.</summary>
+    public static string? NoteFor(string path, DatasetKind kind) =>
+        kind == DatasetKind.Images || !File.Exists(path) || SeriesLoader.IsTsFile(path) ? null : Of(path).Note;
+
     /// <summary>The lines of <paramref name="path"/> in its encoding (see <see cref="Of"/>).</summary>
     public static IEnumerable<string> ReadLines(string path) => File.ReadLines(path, Of(path).Encoding);
 

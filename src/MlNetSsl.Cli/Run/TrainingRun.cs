@@ -36,7 +36,7 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
 
     public async Task<int> ExecuteAsync(CancellationToken cancellation)
     {
-        CreateRunFolder();
+        // The run folder exists: the command made it (CreateRunFolder) before it opened the log inside it.
         if (!settings.WorkerOnly) CliFile.RemoveLeftTemporaries(RunFolder);
         string checkpoint = Path.Combine(RunFolder, "checkpoint");
         var ml = new MLContext(settings.Seed);
@@ -508,11 +508,8 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
         return TableLoader.LoadForModel(path, inputs, train.Layout is null ? csv : csv with { LabelColumn = null }, train.Layout);
     }
 
-    /// <summary>The output folder and the run folder in it, made before anything is read or trained; a path that cannot
-    /// hold them fails here, naming -o.</summary>
-    private void CreateRunFolder() => CreateRunFolder(settings);
-
-    /// <inheritdoc cref="CreateRunFolder()"/>
+    /// <summary>The output folder and the run folder in it, made before anything is read or trained (and before the log
+    /// inside it is opened); a path that cannot hold them fails here, naming -o.</summary>
     internal static void CreateRunFolder(RunSettings settings)
     {
         string output = Path.GetFullPath(settings.Output), runFolder = Path.GetFullPath(Path.Combine(settings.Output, settings.Name));
@@ -533,8 +530,7 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
     /// <summary>Says, once per file, that a CSV was not UTF-8 and how it was read (see <see cref="TextFileEncoding"/>).</summary>
     private void NoteEncoding(string path, DatasetKind kind)
     {
-        if (kind == DatasetKind.Images || !File.Exists(path) || SeriesLoader.IsTsFile(path)) return;
-        if (TextFileEncoding.Of(path).Note is not { } note || _notes.Contains(note)) return;
+        if (TextFileEncoding.NoteFor(path, kind) is not { } note || _notes.Contains(note)) return;
         log.Always(note);
         _notes.Add(note);
     }
