@@ -239,7 +239,8 @@ public sealed class SslExperimentTests : IDisposable
         // The first trial is never cut short, so a budget far below one trial's time is overrun; the result used to be
         // silent about it (a CIFAR run took 644 s of 180 beside other jobs).
         var ml = new MLContext(seed: 1);
-        IDataView data = ml.Data.LoadFromEnumerable(SslExperimentData.HiggsWithHiddenLabels(300, labeledEvery: 4));
+        // 2,000 rows: the trial must outlast the note's 0.5 s floor on the fastest host (300 rows took under 0.5 s on one).
+        IDataView data = ml.Data.LoadFromEnumerable(SslExperimentData.HiggsWithHiddenLabels(2000, labeledEvery: 4));
         SslExperimentResult overrun = ml.SelfSupervisedExperiment().SetDataset(data).SetInputColumn("Features")
             .SetSearchSpace(SslSearchSpace.For(SslInputKind.Tabular).WithoutRawFeatures())
             .SetTrainingTime(TimeSpan.FromMilliseconds(100)).SetMaxTrials(1).Run();
