@@ -239,11 +239,15 @@ public sealed class SslExperimentTests : IDisposable
         // The first trial is never cut short, so a budget far below one trial's time is overrun; the result used to be
         // silent about it (a CIFAR run took 644 s of 180 beside other jobs).
         var ml = new MLContext(seed: 1);
-        // 2,000 rows: the trial must outlast the note's 0.5 s floor on the fastest host (300 rows took under 0.5 s on one).
-        IDataView data = ml.Data.LoadFromEnumerable(SslExperimentData.HiggsWithHiddenLabels(2000, labeledEvery: 4));
+        // The trial must outlast the note's 0.5 s floor on the fastest host: rows alone did not make sure of that (300 rows
+        // ran under 0.5 s in CI, and more rows shorten the cross-validation), so the fidelity pins 30 pretraining epochs.
+        IDataView data = ml.Data.LoadFromEnumerable(SslExperimentData.HiggsWithHiddenLabels(300, labeledEvery: 4));
         SslExperimentResult overrun = ml.SelfSupervisedExperiment().SetDataset(data).SetInputColumn("Features")
             .SetSearchSpace(SslSearchSpace.For(SslInputKind.Tabular).WithoutRawFeatures())
+            .SetScheduler(SslScheduler.Asha(minEpochs: 30, maxEpochs: 30))
             .SetTrainingTime(TimeSpan.FromMilliseconds(100)).SetMaxTrials(1).Run();
+        TrialRecord only = Assert.Single(overrun.Trials);
+        Assert.True(only.Duration > TimeSpan.FromSeconds(0.6), $"The 30-epoch trial took {only.Duration.TotalSeconds:0.00} s; the test needs more than 0.6 s.");
         Assert.Contains(overrun.Notes, n => n.StartsWith("The search took", StringComparison.Ordinal)
             && n.Contains("of a 0.1 s budget: trial 0 ran", StringComparison.Ordinal) && n.Contains("never cut short", StringComparison.Ordinal));
         SslExperimentResult inBudget = ml.SelfSupervisedExperiment().SetDataset(data).SetInputColumn("Features")

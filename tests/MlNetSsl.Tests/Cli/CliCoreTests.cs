@@ -952,7 +952,7 @@ public sealed class CliCoreTests : IDisposable
             if (line.Contains("Completed", StringComparison.Ordinal)) break;
         }
         Assert.True(line is not null, "the run ended before a trial reported: " + string.Join('\n', seen));
-        using (Process kill = Process.Start("kill", ["-INT", process.Id.ToString(CultureInfo.InvariantCulture)])!) await kill.WaitForExitAsync();
+        Assert.True(SendSignal(process.Id, SigInt) == 0, $"the run ended before the signal reached it (errno {System.Runtime.InteropServices.Marshal.GetLastPInvokeError()})");
         string rest = await process.StandardOutput.ReadToEndAsync();
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
         await process.WaitForExitAsync(timeout.Token);
@@ -1052,7 +1052,7 @@ public sealed class CliCoreTests : IDisposable
                 if (line.Contains("trial  1 Running", StringComparison.Ordinal)) break;
             }
             Assert.True(line is not null, "the run ended before trial 1 started: " + string.Join('\n', seen));
-            using (Process kill = Process.Start("kill", ["-9", process.Id.ToString(CultureInfo.InvariantCulture)])!) await kill.WaitForExitAsync();
+            Assert.True(SendSignal(process.Id, 9) == 0, "the run ended before SIGKILL reached it"); // SIGKILL, sent at once
             await process.WaitForExitAsync();
             Assert.Equal(137, process.ExitCode);
         }
