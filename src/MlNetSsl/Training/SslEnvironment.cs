@@ -89,8 +89,8 @@ public static class SslEnvironment
     /// On Linux, makes libtorch's OpenMP worker threads sleep as soon as a parallel region ends instead of spinning for
     /// about 300,000 iterations first (GNU OpenMP's default). A spinning thread holds a core that the host application,
     /// another process, or the step's other thread needs: measured on a 2-core AMD EPYC host beside one busy process, a
-    /// ConvNet SimCLR step took 1.19-1.26 s with the default and 0.65-0.66 s with sleeping threads (Conv1d 0.69-0.76 s
-    /// against 0.41-0.42 s, SCARF 19-23 ms against 15-17 ms); on the idle host the ConvNet and Conv1d steps ran as fast
+    /// ConvNet SimCLR step took 1.14-1.26 s with the default and 0.65-0.68 s with sleeping threads (Conv1d 0.69-0.87 s
+    /// against 0.41-0.49 s, SCARF 19-29 ms against 14-19 ms); on the idle host the ConvNet and Conv1d steps ran as fast
     /// either way and the SCARF step, a few milliseconds of small matrix products, about 3 ms slower (docs/benchmarks.md).
     /// GNU OpenMP reads the variable once, when libtorch loads it, so it is set just before that and removed after.
     /// Skipped when the user set <c>OMP_WAIT_POLICY</c> or <c>GOMP_SPINCOUNT</c>, or when libtorch was loaded earlier.
