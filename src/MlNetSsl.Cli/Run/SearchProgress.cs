@@ -9,7 +9,7 @@ namespace MlNetSsl.Cli.Run;
 /// Shows the search as it runs: a live leaderboard (Spectre.Console) when stdout is a terminal, one plain line per
 /// event when it is redirected (CI logs); every event also goes to log.txt. Reports arrive on the experiment's threads.
 /// </summary>
-internal sealed class SearchProgress(RunLog log, string metricName = "accuracy") : IProgress<SslTrialReport>
+internal sealed class SearchProgress(RunLog log, string metricName = "accuracy", string replayedFrom = "from checkpoint") : IProgress<SslTrialReport>
 {
     private readonly object _gate = new();
     private readonly ConcurrentDictionary<int, double> _startedAt = new();
@@ -50,7 +50,7 @@ internal sealed class SearchProgress(RunLog log, string metricName = "accuracy")
         // leaderboard and report will give it, not a third word.
         string kind = value.Kind == TrialReportKind.Stopped ? value.Trial.Status.ToString() : value.Kind.ToString();
         string line = string.Create(CultureInfo.InvariantCulture,
-            $"[{value.Elapsed.TotalSeconds,5:0}s] trial {value.Trial.TrialId,2} {kind,-13}{(value.IsReplay ? " (from checkpoint)" : "")} " +
+            $"[{value.Elapsed.TotalSeconds,5:0}s] trial {value.Trial.TrialId,2} {kind,-13}{(value.IsReplay ? $" ({replayedFrom})" : "")} " +
             $"epochs {Epochs(value.Trial, value.Fidelity),2} {(value.IsScoredLabelFree ? "label-free score" : "metric")} {metric}  " +
             $"{TrialDescriptions.Describe(value.Trial, value.Fidelity, scoredLabelFree: value.IsScoredLabelFree)}{reason}");
         lock (_gate)

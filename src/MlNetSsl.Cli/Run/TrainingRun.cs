@@ -215,7 +215,9 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
         clock.Restart();
         // The live table's metric column is the search's metric (--metric auc or f1 on more than two classes searches accuracy).
         string searchMetricName = SearchMetric(settings.Metric, LabeledClassCount(train)) == SslMetric.Accuracy ? "accuracy" : settings.Metric;
-        var progress = new SearchProgress(log, searchMetricName);
+        // With --storage, replayed events are other workers' trials (or an earlier run's), not a checkpoint's.
+        string replayedFrom = settings.Storage is null ? "from checkpoint" : "from the shared store";
+        var progress = new SearchProgress(log, searchMetricName, replayedFrom);
         SslExperimentResult? result;
         try
         {
@@ -238,7 +240,7 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
             log.Always("Cancelled: keeping the best model found so far (Ctrl+C or SIGTERM again to stop at once).");
             try
             {
-                result = await Experiment(ml, trainPrepared, train, inputColumn, checkpoint, 0, new SearchProgress(log, searchMetricName))
+                result = await Experiment(ml, trainPrepared, train, inputColumn, checkpoint, 0, new SearchProgress(log, searchMetricName, replayedFrom))
                     .RunAsync(CancellationToken.None).ConfigureAwait(false);
             }
             catch (InvalidOperationException e) when (e.Message.StartsWith("No trial produced", StringComparison.Ordinal))
@@ -250,9 +252,11 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
         SslExperimentResult search = result!;
         if (settings.WorkerOnly)
         {
+            // The pipeline in the words of the progress lines and the leaderboard, not the ML.NET chain's own text.
+            TrialRecord best = search.Trials.First(t => t.TrialId == search.BestTrial.TrialId);
             log.Always(string.Create(CultureInfo.InvariantCulture,
-                $"Worker done: the shared search holds {search.Trials.Count} trial(s), stopped by {search.StopReason}; best: trial {search.BestTrial.TrialId} " +
-                $"({search.BestPipelineDescription}, {search.BestTrial.Metric:0.####}). The training command's process writes the model and report."));
+                $"Worker done: the shared search holds {search.Trials.Count} trial(s), stopped by {search.StopReason}; best: trial {best.TrialId} " +
+                $"({progress.Describe(best)}, {search.BestTrial.Metric:0.####}). The training command's process writes the model and report."));
             return cancellation.IsCancellationRequested ? ExitCodes.Cancelled : ExitCodes.Success;
         }
         // With --storage a worker's trial can outlast the budget, or its worker can die before its lease (60 s) expires:

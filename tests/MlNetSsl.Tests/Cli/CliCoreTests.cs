@@ -273,6 +273,13 @@ public sealed class CliCoreTests : IDisposable
         string workerStdout = await workerOut, workerStderr = await workerErr;
         Assert.True(worker.ExitCode == 0, $"worker exit {worker.ExitCode}: {workerStderr}\n{workerStdout}");
         Assert.Contains("Worker done: the shared search holds 3 trial(s)", workerStdout, StringComparison.Ordinal);
+        // The closing line names the pipeline as the progress lines do, not in the ML.NET chain's own text.
+        string closing = workerStdout.Split('\n').Single(l => l.StartsWith("Worker done", StringComparison.Ordinal));
+        Assert.DoesNotContain("MaximumEntropy(", closing, StringComparison.Ordinal);
+        Assert.Matches(@"best: trial \d \(.+ \+ (L-BFGS|LightGBM|fine-tuning) \(", closing);
+        // Each process sees the other's trials through the store: they are no checkpoint's.
+        Assert.Contains("(from the shared store)", workerStdout + stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain("(from checkpoint)", workerStdout + stdout, StringComparison.Ordinal);
 
         // One search: three trials in the store, each started once; the training command's outputs list all three.
         string run = Path.Combine(output, "Bank");
