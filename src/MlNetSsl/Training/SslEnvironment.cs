@@ -98,10 +98,7 @@ public static class SslEnvironment
     /// <returns>Whether the variable was set here (and must be removed once libtorch is loaded).</returns>
     private static bool LetIdleOpenMpThreadsSleep()
     {
-        if (!OperatingSystem.IsLinux())
-        {
-            return false;
-        }
+        if (!OperatingSystem.IsLinux()) return false;
         foreach (string chosen in new[] { WaitPolicyVariable, "GOMP_SPINCOUNT" })
         {
             if (Environment.GetEnvironmentVariable(chosen) is { Length: > 0 } value)
@@ -115,7 +112,9 @@ public static class SslEnvironment
             _openMpWaiting = "idle OpenMP threads spin first (libtorch was loaded before MlNetSsl could set OMP_WAIT_POLICY)";
             return false;
         }
-        if (SetNativeEnvironmentVariable(NulTerminated(WaitPolicyVariable), NulTerminated("PASSIVE"), overwrite: 0) != 0) return false;
+        // Native code may have set it where .NET's copy of the environment does not show it: then it is not ours to remove.
+        if (GetNativeEnvironmentVariable(NulTerminated(WaitPolicyVariable)) != IntPtr.Zero
+            || SetNativeEnvironmentVariable(NulTerminated(WaitPolicyVariable), NulTerminated("PASSIVE"), overwrite: 0) != 0) return false;
         _openMpWaiting = "idle OpenMP threads sleep";
         return true;
     }
@@ -193,6 +192,9 @@ public static class SslEnvironment
     // Byte arrays (blittable) rather than strings: no marshalling code, so no unsafe code in the library.
     [DllImport("libc", EntryPoint = "setenv")]
     private static extern int SetNativeEnvironmentVariable(byte[] name, byte[] value, int overwrite);
+
+    [DllImport("libc", EntryPoint = "getenv")]
+    private static extern IntPtr GetNativeEnvironmentVariable(byte[] name);
 
     [DllImport("libc", EntryPoint = "unsetenv")]
     private static extern int UnsetNativeEnvironmentVariable(byte[] name);
