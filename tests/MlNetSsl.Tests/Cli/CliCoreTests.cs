@@ -25,7 +25,7 @@ public sealed class CliCoreTests : IDisposable
         try { Directory.Delete(_work, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
     }
 
-    private static string Tool
+    internal static string Tool
     {
         get
         {

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
-using MlNetSsl.Tests.Infrastructure;
 using Xunit;
 
 namespace MlNetSsl.Tests.Platform;
@@ -12,16 +11,11 @@ namespace MlNetSsl.Tests.Platform;
 /// </summary>
 public sealed class OpenMpWaitTests
 {
-    private static string Tool => Path.Combine(SharedData.RepoRoot, "src", "MlNetSsl.Cli", "bin",
-        AppContext.BaseDirectory.Contains($"{Path.DirectorySeparatorChar}Debug{Path.DirectorySeparatorChar}", StringComparison.Ordinal) ? "Debug" : "Release",
-        "net10.0", "mlnet-ssl.dll");
-
     /// <summary>Runs <c>mlnet-ssl doctor</c> with libgomp's verbose display of the settings it read (on stderr).</summary>
     private static (string Stdout, string Stderr) Doctor(string? spinCount)
     {
-        Assert.True(File.Exists(Tool), $"{Tool} is missing: build the solution first.");
         var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        info.ArgumentList.Add(Tool);
+        info.ArgumentList.Add(Cli.CliCoreTests.Tool); // asserts that the solution was built
         info.ArgumentList.Add("doctor");
         info.Environment["OMP_DISPLAY_ENV"] = "VERBOSE";
         info.Environment.Remove("OMP_WAIT_POLICY");
