@@ -99,9 +99,11 @@ public static class SslEnvironment
     private static bool LetIdleOpenMpThreadsSleep()
     {
         if (!OperatingSystem.IsLinux()) return false;
+        // The C library's environment, the one GNU OpenMP reads (.NET keeps a copy that native code's changes miss): a
+        // variable set there is the user's (or native code's) choice and not ours to change or remove.
         foreach (string chosen in new[] { WaitPolicyVariable, "GOMP_SPINCOUNT" })
         {
-            if (Environment.GetEnvironmentVariable(chosen) is { Length: > 0 } value)
+            if (Marshal.PtrToStringUTF8(GetNativeEnvironmentVariable(NulTerminated(chosen))) is { } value)
             {
                 _openMpWaiting = $"OpenMP waits as {chosen}={value} sets";
                 return false;
@@ -112,9 +114,7 @@ public static class SslEnvironment
             _openMpWaiting = "idle OpenMP threads spin first (libtorch was loaded before MlNetSsl could set OMP_WAIT_POLICY)";
             return false;
         }
-        // Native code may have set it where .NET's copy of the environment does not show it: then it is not ours to remove.
-        if (GetNativeEnvironmentVariable(NulTerminated(WaitPolicyVariable)) != IntPtr.Zero
-            || SetNativeEnvironmentVariable(NulTerminated(WaitPolicyVariable), NulTerminated("PASSIVE"), overwrite: 0) != 0) return false;
+        if (SetNativeEnvironmentVariable(NulTerminated(WaitPolicyVariable), NulTerminated("PASSIVE"), overwrite: 0) != 0) return false;
         _openMpWaiting = "idle OpenMP threads sleep";
         return true;
     }
