@@ -35,6 +35,12 @@ public abstract class Augmentation
     /// <param name="context">Random generator and data statistics.</param>
     public abstract Tensor Apply(Tensor batch, AugmentationContext context);
 
+    /// <summary>Whether each row's output depends on that row and its own random draws alone, every draw taken through
+    /// <see cref="AugmentationOps"/> with the batch's rows first: then a subset of a batch's rows can be augmented
+    /// exactly as the whole batch would augment them (<see cref="AugmentationPolicy.ApplyToRows"/>). Custom
+    /// augmentations draw as they like, so they are applied to the whole batch there.</summary>
+    internal virtual bool DrawsPerRow => false;
+
     /// <inheritdoc />
     public override string ToString() => $"{GetType().Name}(strength {Strength:0.##})";
 }
@@ -62,4 +68,16 @@ public sealed class AugmentationContext
 
     /// <summary>Real rows [M, F] whose columns are the empirical marginals tabular corruptions sample from.</summary>
     public Tensor? FeatureBank { get; }
+
+    /// <summary>While a policy augments some rows of a batch (<see cref="AugmentationPolicy.ApplyToRows"/>): their
+    /// indices in that batch, whose row count is <see cref="SelectedFromRows"/>. Null otherwise.</summary>
+    internal Tensor? SelectedRows { get; private init; }
+
+    /// <summary>The row count of the batch <see cref="SelectedRows"/> index.</summary>
+    internal long SelectedFromRows { get; private init; }
+
+    /// <summary>This context for augmenting the rows <paramref name="rows"/> of a batch of <paramref name="batchRows"/> rows:
+    /// per-row draws are taken for the whole batch and the selected rows' share kept.</summary>
+    internal AugmentationContext ForRows(Tensor rows, long batchRows) =>
+        new(Generator, InputShape, FeatureBank) { SelectedRows = rows, SelectedFromRows = batchRows };
 }

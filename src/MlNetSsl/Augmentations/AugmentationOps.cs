@@ -10,13 +10,13 @@ internal static class AugmentationOps
     /// <summary>Uniform draws in [<paramref name="low"/>, <paramref name="high"/>) on the batch's device and dtype.</summary>
     public static Tensor Uniform(AugmentationContext context, Tensor like, long[] shape, double low, double high)
     {
-        Tensor u = torch.rand(shape, dtype: like.dtype, device: like.device, generator: context.Generator);
+        Tensor u = Selected(context, like, shape, full => torch.rand(full, dtype: like.dtype, device: like.device, generator: context.Generator));
         return high == low ? u.mul_(Zero).add_(Held(low), One) : u.mul_(Held(high - low)).add_(Held(low), One);
     }
 
     /// <summary>Standard normal draws on the batch's device and dtype.</summary>
     public static Tensor Normal(AugmentationContext context, Tensor like, long[] shape) =>
-        torch.randn(shape, dtype: like.dtype, device: like.device, generator: context.Generator);
+        Selected(context, like, shape, full => torch.randn(full, dtype: like.dtype, device: like.device, generator: context.Generator));
 
     /// <summary>The batch plus independent N(0, <paramref name="deviation"/>²) noise on every value (Jitter, GaussianNoise).</summary>
     public static Tensor AddNoise(Augmentation owner, Tensor batch, AugmentationContext context, double deviation)
@@ -32,7 +32,21 @@ internal static class AugmentationOps
         long n = like.shape[0];
         long[] shape = Enumerable.Repeat(1L, (int)like.dim()).ToArray();
         shape[0] = n;
-        return torch.rand(new[] { n }, dtype: like.dtype, device: like.device, generator: context.Generator).lt(Held(p)).view(shape);
+        return Selected(context, like, [n], full => torch.rand(full, dtype: like.dtype, device: like.device, generator: context.Generator))
+            .lt(Held(p)).view(shape);
+    }
+
+    /// <summary>A per-row draw of <paramref name="shape"/> (rows first) for <paramref name="like"/>'s rows: under a row
+    /// selection (<see cref="AugmentationContext.SelectedRows"/>) drawn for the whole batch, as augmenting it would
+    /// draw, and the selected rows kept, so each of them gets the numbers it would get in the whole batch.</summary>
+    private static Tensor Selected(AugmentationContext context, Tensor like, long[] shape, Func<long[], Tensor> draw)
+    {
+        if (context.SelectedRows is not Tensor rows) return draw(shape);
+        if (shape.Length == 0 || shape[0] != like.shape[0])
+            throw new InvalidOperationException($"A draw of shape [{string.Join(", ", shape)}] is not one per row of a {like.shape[0]}-row batch, so it cannot follow a row selection.");
+        long[] full = (long[])shape.Clone();
+        full[0] = context.SelectedFromRows;
+        return draw(full).index_select(0, rows);
     }
 
     /// <summary>Rejects a batch whose rank does not match the augmentation's input kind.</summary>

@@ -47,7 +47,27 @@ public sealed class AugmentationPolicy
     /// <summary>Applies every step to <paramref name="batch"/>; rows skip a step with probability 1 - p.</summary>
     public Tensor Apply(Tensor batch, AugmentationContext context)
     {
-        Tensor current = batch;
+        Tensor current = Run(batch, context, rows: null, batch.shape[0]);
+        return ReferenceEquals(current, batch) ? batch.clone() : current;
+    }
+
+    /// <summary>
+    /// The rows <paramref name="rows"/> of <see cref="Apply"/>'s output, augmenting only those rows: each gets the random
+    /// draws it would get in the whole batch, so the result equals <c>Apply(batch, context).index_select(0, rows)</c>
+    /// (a policy with an augmentation whose draws are not per row, <see cref="Augmentation.DrawsPerRow"/>, is applied to
+    /// the whole batch and the rows selected). The generator's state afterwards differs from Apply's: reseed it before
+    /// drawing again where runs must repeat.
+    /// </summary>
+    internal Tensor ApplyToRows(Tensor batch, Tensor rows, AugmentationContext context)
+    {
+        if (Steps.Any(s => s.Probability > 0 && !s.Augmentation.DrawsPerRow)) return Apply(batch, context).index_select(0, rows);
+        if (rows.shape[0] == 0) return batch.index_select(0, rows);
+        return Run(batch.index_select(0, rows), context.ForRows(rows, batch.shape[0]), rows, batch.shape[0]);
+    }
+
+    // The steps over the rows of a batch of batchRows rows (rows: their indices in it; null: all of them, in order).
+    private Tensor Run(Tensor current, AugmentationContext context, Tensor? rows, long batchRows)
+    {
         foreach (AugmentationStep step in Steps)
         {
             if (step.Probability <= 0) continue;
@@ -57,15 +77,16 @@ public sealed class AugmentationPolicy
             Tensor augmented = step.Augmentation.Apply(current, context);
             if (step.Probability < 1)
             {
-                long n = current.shape[0];
-                var keep = torch.rand(new[] { n }, generator: context.Generator, device: current.device).lt(HeldScalars.Held(step.Probability));
+                // Drawn for the whole batch, so a selected row keeps or skips the step as it would there.
+                Tensor draw = torch.rand(new[] { batchRows }, generator: context.Generator, device: current.device);
+                Tensor keep = (rows is null ? draw : draw.index_select(0, rows)).lt(HeldScalars.Held(step.Probability));
                 long[] maskShape = Enumerable.Repeat(1L, (int)current.dim()).ToArray();
-                maskShape[0] = n;
+                maskShape[0] = current.shape[0];
                 augmented = torch.where(keep.view(maskShape), augmented, current);
             }
             current = augmented;
         }
-        return ReferenceEquals(current, batch) ? batch.clone() : current;
+        return current;
     }
 
     /// <summary>The policy as JSON: a list of <c>{ "probability": p, "augmentation": { "type": name, ... } }</c>.</summary>

@@ -28,6 +28,8 @@ public sealed class RandomResizedCrop : Augmentation
     /// <inheritdoc />
     public override SslInputKind InputKind => SslInputKind.Image;
 
+    internal override bool DrawsPerRow => true;
+
     /// <inheritdoc />
     public override Tensor Apply(Tensor batch, AugmentationContext context)
     {
@@ -55,6 +57,8 @@ public sealed class HorizontalFlip : Augmentation
 {
     /// <inheritdoc />
     public override SslInputKind InputKind => SslInputKind.Image;
+
+    internal override bool DrawsPerRow => true;
 
     /// <inheritdoc />
     public override Tensor Apply(Tensor batch, AugmentationContext context)
@@ -90,6 +94,8 @@ public sealed class ColorJitter : Augmentation
 
     /// <inheritdoc />
     public override SslInputKind InputKind => SslInputKind.Image;
+
+    internal override bool DrawsPerRow => true;
 
     /// <inheritdoc />
     public override Tensor Apply(Tensor batch, AugmentationContext context)
@@ -134,6 +140,8 @@ public sealed class RandomGrayscale : Augmentation
     /// <inheritdoc />
     public override SslInputKind InputKind => SslInputKind.Image;
 
+    internal override bool DrawsPerRow => true;
+
     /// <inheritdoc />
     public override Tensor Apply(Tensor batch, AugmentationContext context)
     {
@@ -177,6 +185,8 @@ public sealed class GaussianBlur : Augmentation
     /// <inheritdoc />
     public override SslInputKind InputKind => SslInputKind.Image;
 
+    internal override bool DrawsPerRow => true;
+
     /// <inheritdoc />
     public override Tensor Apply(Tensor batch, AugmentationContext context)
     {
@@ -212,6 +222,8 @@ public sealed class Solarize : Augmentation
     /// <inheritdoc />
     public override SslInputKind InputKind => SslInputKind.Image;
 
+    internal override bool DrawsPerRow => true;
+
     /// <inheritdoc />
     public override Tensor Apply(Tensor batch, AugmentationContext context)
     {
@@ -233,6 +245,8 @@ public sealed class Rotation : Augmentation
 
     /// <inheritdoc />
     public override SslInputKind InputKind => SslInputKind.Image;
+
+    internal override bool DrawsPerRow => true;
 
     /// <inheritdoc />
     public override Tensor Apply(Tensor batch, AugmentationContext context)
@@ -276,6 +290,8 @@ public sealed class RandomErasing : Augmentation
 
     /// <inheritdoc />
     public override SslInputKind InputKind => SslInputKind.Image;
+
+    internal override bool DrawsPerRow => true;
 
     /// <inheritdoc />
     public override Tensor Apply(Tensor batch, AugmentationContext context)

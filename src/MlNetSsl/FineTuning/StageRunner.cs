@@ -125,16 +125,17 @@ internal sealed class StageRunner : IDisposable
                         long[] unlabeledPositions = unlabeledStream!.Next(unlabeledBatch);
                         Tensor u = unlabeled.Gather(unlabeledPositions, _device);
                         Tensor weak = _weakPolicy.Apply(u, augmentation);
-                        Tensor strong = _strongPolicy.Apply(u, augmentation);
                         Tensor weakLogits;
                         using (torch.no_grad()) weakLogits = model.forward(weak);
                         // Only the strong views whose weak view is confident enough enter the network: the others
                         // are multiplied by a zero mask in the loss, so their forward and backward (most of a step
                         // while few pseudo-labels pass the threshold) are skipped; they get zero logits instead.
+                        // Only those views are made, each as it would be among all of them (the generator is
+                        // reseeded before the next step's draws).
                         Tensor confident = fixMatch!.ConfidentRows(weakLogits);
                         long kept = confident.shape[0];
-                        Tensor logits = Forward(model, kept == unlabeledBatch ? torch.cat([x, strong], 0)
-                            : torch.cat([x, strong.index_select(0, confident)], 0), frozen);
+                        Tensor strong = kept == unlabeledBatch ? _strongPolicy.Apply(u, augmentation) : _strongPolicy.ApplyToRows(u, confident, augmentation);
+                        Tensor logits = Forward(model, torch.cat([x, strong], 0), frozen);
                         Tensor strongLogits = kept == unlabeledBatch ? logits.narrow(0, batch, unlabeledBatch)
                             : torch.zeros([unlabeledBatch, logits.shape[1]], dtype: logits.dtype, device: logits.device)
                                 .index_copy(0, confident, logits.narrow(0, batch, kept));

@@ -170,4 +170,34 @@ public sealed class AugmentationPolicyTests
         Tensor view = DefaultAugmentations.For(SslMethod.SimClr, SslInputShape.Image(1, 28, 28)).Apply(mnist, Context(mnist, SslInputKind.Image, 1));
         Assert.Equal(mnist.shape, view.shape);
     }
+
+    /// <summary>The rows a FixMatch step keeps are augmented alone (<see cref="AugmentationPolicy.ApplyToRows"/>), and each
+    /// must come out exactly as it would among the whole batch: the same draws, so fine-tuning's arithmetic does not change.</summary>
+    [SkippableFact]
+    public void AugmentingSomeRowsGivesThoseRowsOfTheWholeBatchExactly()
+    {
+        using var scope = torch.NewDisposeScope();
+        Tensor batch = RealData.CifarImages(6).Images;
+        var shape = ShapeOf(batch, SslInputKind.Image);
+        Tensor rows = torch.tensor(new long[] { 3, 7, 8, 20, 41, 59 });
+        var policies = NonDefault().Where(a => a.InputKind == SslInputKind.Image).Select(a => new AugmentationPolicy([new AugmentationStep(a, 0.6)]))
+            .Append(FineTuneAugmentations.Strong(shape)).Append(FineTuneAugmentations.Weak(shape))
+            .Append(DefaultAugmentations.For(SslMethod.SimClr, shape)).ToArray();
+        foreach (AugmentationPolicy policy in policies)
+        {
+            Tensor whole = policy.Apply(batch, Context(batch, SslInputKind.Image, 5)).index_select(0, rows);
+            Tensor some = policy.ApplyToRows(batch, rows, Context(batch, SslInputKind.Image, 5));
+            Assert.Equal(whole.shape, some.shape);
+            Assert.True((whole == some).all().item<bool>(), $"{policy}: rows differ by up to {(whole - some).abs().max().item<float>()}");
+            Assert.False((some == batch.index_select(0, rows)).all().item<bool>(), $"{policy} left the rows unchanged");
+        }
+        Assert.Equal([0L, 3, 32, 32], FineTuneAugmentations.Strong(shape).ApplyToRows(batch, torch.zeros(0, ScalarType.Int64), Context(batch, SslInputKind.Image, 5)).shape);
+
+        // Draws that are not one per row (SCARF samples whole columns) fall back to augmenting every row first.
+        Tensor table = RealData.Higgs(64, "test").Features;
+        var scarf = new AugmentationPolicy(new ScarfCorruption());
+        Tensor tableRows = torch.tensor(new long[] { 0, 5, 63 });
+        Assert.True((scarf.Apply(table, Context(table, SslInputKind.Tabular, 2, table)).index_select(0, tableRows)
+            == scarf.ApplyToRows(table, tableRows, Context(table, SslInputKind.Tabular, 2, table))).all().item<bool>());
+    }
 }
