@@ -828,7 +828,7 @@ public sealed class SslExperiment
         }
         string explanation = FormattableString.Invariant(
             $"One-standard-error rule: the best metric is {top:0.####} +/- {se:0.####} (trial {best.TrialId}); {candidates.Count} trial(s) within one standard error; ")
-            + (chosen == best ? FormattableString.Invariant($"the best is also the simplest and cheapest, trial {best.TrialId}.")
+            + (chosen == best ? FormattableString.Invariant($"the rule keeps the best, trial {best.TrialId}: no simpler or cheaper trial is within that band.")
                 : SslSearchSpace.WithoutEpochs(chosen.Parameters).Equals(SslSearchSpace.WithoutEpochs(best.Parameters))
                     ? FormattableString.Invariant($"chose the longest-trained version of the best's pipeline, trial {chosen.TrialId} ({chosen.Metric:0.####}, {Epochs(chosen)} epochs against {Epochs(best)}).")
                     : IsSemiSupervisedNetwork(chosen) && !IsSemiSupervisedNetwork(best)

@@ -125,8 +125,10 @@ internal static class TrainingCommands
             string dataset = parse.GetValue(o.Dataset)!;
             foreach (var (option, path) in new[] { ("--dataset", dataset), ("--test-dataset", parse.GetValue(o.TestDataset)), ("--validation-dataset", parse.GetValue(o.ValidationDataset)) })
             {
-                if (path is not null && !File.Exists(path) && !Directory.Exists(path))
+                if (path is null) continue;
+                if (!File.Exists(path) && !Directory.Exists(path))
                     throw new CliException($"{path}: not found; {option} takes {(images ? "a folder of class sub-folders" : "a file")}.");
+                DatasetReader.CheckPath(task, path); // a folder for a CSV task, a file for images: what the task reads
             }
             string? label = csv ? parse.GetValue(o.LabelColumn) : null;
             int? trainTime = parse.GetValue(o.TrainTime);

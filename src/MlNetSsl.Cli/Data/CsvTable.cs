@@ -106,9 +106,7 @@ internal sealed class CsvTable
     /// <exception cref="CliException">The file is missing, empty or ragged (the message names the line).</exception>
     public static CsvTable Read(string path, CsvSettings settings)
     {
-        if (Directory.Exists(path))
-            throw new CliException($"{path}: a folder, where a CSV file is expected; for a folder of images in one sub-folder per class use image-classification.");
-        if (!File.Exists(path)) throw new CliException($"{path}: file not found; check the path given to --dataset or --test-dataset.");
+        DatasetReader.CheckPath("classification", path);
         // Records, not lines: a quoted field may hold line breaks (RFC 4180, and what spreadsheets write for multi-line cells).
         char separator = settings.Separator ?? DetectSeparator(path);
         var records = ReadRecords(path, separator).ToList();

@@ -30,6 +30,28 @@ internal static class DatasetReader
         _ => $"--separator '{separator}': give one character (',' ';' '|'), 'tab' or 'comma'.",
     };
 
+    /// <summary>Refuses a path of the wrong kind for a task (a folder for a CSV task, a file for images) or one that is
+    /// not there, in one line that says what the task reads.</summary>
+    /// <exception cref="CliException">The path is missing or of the wrong kind.</exception>
+    public static void CheckPath(string task, string path)
+    {
+        if (task == "image-classification")
+        {
+            if (File.Exists(path))
+                throw new CliException($"{path}: a file, where a folder is expected; image-classification reads a folder with one sub-folder of images per class " +
+                    "(for a CSV of numbers use classification, for series series-classification).");
+            if (!Directory.Exists(path))
+                throw new CliException($"{path}: folder not found; --dataset takes a folder with one sub-folder of images per class.");
+            return;
+        }
+        if (Directory.Exists(path))
+            throw new CliException(task == "series-classification"
+                ? $"{path}: a folder; series are read from one file, a UEA/UCR .ts file or a CSV with one series per row " +
+                  "(a folder of one file per series is not read): put the series in one file, one per line."
+                : $"{path}: a folder, where a CSV file is expected; for a folder of images in one sub-folder per class use image-classification.");
+        if (!File.Exists(path)) throw new CliException($"{path}: file not found; check the path given to --dataset or --test-dataset.");
+    }
+
     /// <summary>Loads training rows (<paramref name="forTraining"/>: checks classes and labels) for a task.</summary>
     public static TrainingData Load(MLContext ml, string task, string path, CsvSettings csv, string unlabeledFolder, bool strict, int channels,
         bool forTraining) => task switch

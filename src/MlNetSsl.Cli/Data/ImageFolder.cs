@@ -32,8 +32,7 @@ internal static class ImageFolder
     /// <summary>Loads <paramref name="folder"/>; <paramref name="forTraining"/> demands two classes and a labeled image.</summary>
     public static TrainingData Load(MLContext ml, string folder, string unlabeledFolder, bool strict, bool forTraining)
     {
-        if (!Directory.Exists(folder))
-            throw new CliException($"{folder}: folder not found; --dataset takes a folder with one sub-folder of images per class.");
+        DatasetReader.CheckPath("image-classification", folder);
         string root = Path.GetFullPath(folder);
         var classFolders = Directory.GetDirectories(root).Order(StringComparer.Ordinal)
             .Where(d => !string.Equals(Path.GetFileName(d), unlabeledFolder, StringComparison.OrdinalIgnoreCase)).ToList();

@@ -32,10 +32,7 @@ internal static class SeriesLoader
     /// holds classes is read with the label last (<see cref="LabelAtEnd"/>; <see cref="TrainingData.SeriesLabelColumn"/>).</param>
     public static TrainingData Load(MLContext ml, string path, CsvSettings csv, int channels, bool findLabel = false)
     {
-        if (Directory.Exists(path))
-            throw new CliException($"{path}: a folder; series are read from one file, a UEA/UCR .ts file or a CSV with one series per row " +
-                "(a folder of one file per series is not read): put the series in one file, one per line.");
-        if (!File.Exists(path)) throw new CliException($"{path}: file not found; check the path given to --dataset or --test-dataset.");
+        DatasetReader.CheckPath("series-classification", path);
         var rows = new List<SeriesRow>();
         var names = new List<string>();
         int seriesChannels;

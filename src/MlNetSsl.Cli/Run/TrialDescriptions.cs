@@ -20,7 +20,7 @@ internal static class TrialDescriptions
     public static SslDownstreamParameters RefitDownstream(TrialRecord trial, SslExperimentResult search) =>
         trial.TrialId == search.BestTrial.TrialId && search.BestDownstream is { } fitted ? fitted : Bind(trial).Downstream;
 
-    /// <summary>"SimClr ConvNet x1 18 epochs + L-BFGS (L1 1, L2 1)", "Raw features + LightGBM (31 leaves, 100 iterations)",
+    /// <summary>"SimClr ConvNet x1 18 epochs + L-BFGS (L1 1, L2 1)", "Raw features + LightGBM (31 leaves, 20 rows per leaf, 100 iterations)",
     /// "Raw features and Scarf Mlp x1 18 epochs (...) + L-BFGS (...)"; <paramref name="refitDownstream"/> replaces the trial's;
     /// <paramref name="scoredLabelFree"/> (a trial the label-free objective scored, without its trainer) says so instead of
     /// naming the trainer.</summary>
@@ -31,7 +31,7 @@ internal static class TrialDescriptions
         string downstream = scoredLabelFree && refitDownstream is null ? "label-free score" : p.Downstream.Trainer switch
         {
             DownstreamTrainer.LightGbm => string.Create(CultureInfo.InvariantCulture,
-                $"LightGBM ({p.Downstream.LightGbmLeaves} leaves, {p.Downstream.LightGbmIterations} iterations)"),
+                $"LightGBM ({p.Downstream.LightGbmLeaves} leaves, {p.Downstream.LightGbmMinimumRowsPerLeaf} rows per leaf, {p.Downstream.LightGbmIterations} iterations)"),
             DownstreamTrainer.FineTune => string.Create(CultureInfo.InvariantCulture,
                 $"fine-tuning ({p.Downstream.FineTuneEpochs} epochs{(p.Downstream.SemiSupervised ? ", FixMatch" : "")}{(p.Downstream.Distill ? ", distillation" : "")}{(p.Downstream.FreezeEncoder ? ", frozen encoder" : "")})"),
             _ => string.Create(CultureInfo.InvariantCulture, $"L-BFGS (L1 {p.Downstream.L1Regularization:G2}, L2 {p.Downstream.L2Regularization:G2})"),

@@ -890,6 +890,15 @@ public sealed class CliCoreTests : IDisposable
         Directory.CreateDirectory(flat);
         File.Copy(Path.Combine(SharedData.RepoRoot, "tests", "MlNetSsl.Tests", "Fixtures", "cat-grey.jpg"), Path.Combine(flat, "a.jpg"));
         Fails(["image-classification", "--dataset", flat], "flatimages", "1 image(s) lie directly in it", "sub-folder per class");
+
+        // A path of the wrong kind, with and without --train-time (the default time counts the data first): what the task reads.
+        foreach (string[] time in new[] { Array.Empty<string>(), ["--train-time", "30"] })
+        {
+            Fails(["classification", "--dataset", flat, "--label-col", "0", .. time], "flatimages", "a folder, where a CSV file is expected", "image-classification");
+            Fails(["series-classification", "--dataset", flat, .. time], "flatimages", "a folder; series are read from one file");
+            Fails(["image-classification", "--dataset", csv, .. time], "columns.csv", "a file, where a folder is expected", "classification");
+            Fails(["image-classification", "--dataset", Path.Combine(_work, "nofolder"), .. time], "nofolder", "not found");
+        }
     }
 
     [SkippableFact]
