@@ -240,10 +240,13 @@ public sealed class SslSearchSpace : SearchSpace
     /// with the fine-tuning trainer, which needs an encoder). Left out: the settings of the downstream trainers not chosen;
     /// for raw features every pretraining option; for training from scratch the trainer choice, the encoder freeze (it
     /// always fine-tunes the whole encoder) and the pretraining options only pretraining reads (learning rate, method
-    /// scale, epochs). The experiment treats configurations with equal reductions as one trial.
+    /// scale, epochs). The experiment treats configurations with equal reductions as one trial, and a leaderboard shows
+    /// these options, not settings the pipeline never used (a frozen encoder on a network trained from scratch).
     /// </summary>
-    internal static Parameters? EffectiveConfiguration(Parameters configuration)
+    /// <param name="configuration">A trial's configuration (<see cref="TrialRecord.Parameters"/>) of this kind of space.</param>
+    public static Parameters? EffectiveConfiguration(Parameters configuration)
     {
+        ArgumentNullException.ThrowIfNull(configuration);
         var features = configuration.TryGetValue(FeaturesOption, out object? source)
             ? Enum.Parse<SslFeatureSource>((string)source) : SslFeatureSource.SelfSupervised;
         var trainer = configuration.TryGetPath($"{DownstreamOption}.{nameof(SslDownstreamParameters.Trainer)}", out object? chosen)

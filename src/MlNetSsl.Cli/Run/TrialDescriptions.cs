@@ -50,11 +50,12 @@ internal static class TrialDescriptions
         };
     }
 
-    /// <summary>The configuration as flat dotted names and invariant-culture values.</summary>
+    /// <summary>The options the trial's pipeline read (<see cref="SslSearchSpace.EffectiveConfiguration"/>: not the
+    /// settings of a trainer it did not use) as flat dotted names and invariant-culture values.</summary>
     public static IReadOnlyDictionary<string, string> Flatten(TrialRecord trial)
     {
         var result = new SortedDictionary<string, string>(StringComparer.Ordinal);
-        using JsonDocument document = JsonDocument.Parse(JsonSerializer.Serialize(trial.Parameters));
+        using JsonDocument document = JsonDocument.Parse(JsonSerializer.Serialize(SslSearchSpace.EffectiveConfiguration(trial.Parameters) ?? trial.Parameters));
         Walk(document.RootElement, "", result);
         return result;
     }

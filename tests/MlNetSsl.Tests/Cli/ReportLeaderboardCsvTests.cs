@@ -179,4 +179,28 @@ public sealed class ReportLeaderboardCsvTests : IDisposable
         double halfStep = 0.5 * Math.Pow(10, -decimals);
         Assert.InRange(double.Parse(field, CultureInfo.InvariantCulture), expected.Value - halfStep - 1e-12, expected.Value + halfStep + 1e-12);
     }
+
+    [SkippableFact]
+    public void TheLeaderboardListsOnlyTheOptionsAPipelineRead()
+    {
+        // A network trained from scratch read no trainer choice and no encoder freeze; raw features read no pretraining.
+        Parameters defaults = SslSearchSpace.For(SslInputKind.Tabular).Default;
+        IReadOnlyDictionary<string, string> Listed(SslFeatureSource source) => TrialDescriptions.Flatten(
+            new TrialRecord(0, defaults.With(SslSearchSpace.FeaturesOption, source.ToString()), TrialStatus.Completed, [], TimeSpan.FromSeconds(1), null));
+
+        IReadOnlyDictionary<string, string> scratch = Listed(SslFeatureSource.SupervisedFromScratch);
+        Assert.DoesNotContain("Downstream.Trainer", scratch.Keys);
+        Assert.DoesNotContain("Downstream.FreezeEncoder", scratch.Keys);
+        Assert.DoesNotContain(scratch.Keys, k => k.StartsWith("Downstream.LightGbm", StringComparison.Ordinal));
+        Assert.Contains("Downstream.FineTuneEpochs", scratch.Keys);
+        Assert.Contains("Pretraining.Encoder", scratch.Keys);
+
+        IReadOnlyDictionary<string, string> raw = Listed(SslFeatureSource.RawFeatures);
+        Assert.DoesNotContain(raw.Keys, k => k.StartsWith("Pretraining.", StringComparison.Ordinal));
+        Assert.Equal("LinearProbe", raw["Downstream.Trainer"]);
+        Assert.Contains("Downstream.L1Regularization", raw.Keys);
+        Assert.DoesNotContain("Downstream.FineTuneEpochs", raw.Keys);
+
+        Assert.Contains(Listed(SslFeatureSource.SelfSupervised).Keys, k => k.StartsWith("Pretraining.", StringComparison.Ordinal));
+    }
 }
