@@ -33,7 +33,7 @@ public sealed class SelfSupervisedEstimator : IEstimator<SelfSupervisedTransform
     /// <summary>A copy of the settings this estimator fits with.</summary>
     public SelfSupervisedOptions Options => _options.Clone();
 
-    /// <summary>The input schema plus the embedding column (a known-size vector of Single).</summary>
+    /// <summary>The input schema plus the embedding column (a known-size vector of Single, with slot names e0, e1...).</summary>
     /// <exception cref="ArgumentOutOfRangeException">The input column is missing or has a type the encoder cannot read.</exception>
     public SchemaShape GetOutputSchema(SchemaShape inputSchema)
     {
@@ -44,8 +44,10 @@ public sealed class SelfSupervisedEstimator : IEstimator<SelfSupervisedTransform
         RequireMethodFits(input.ItemType is ImageDataViewType ? SslInputKind.Image
             : _options.SeriesChannels > 0 ? SslInputKind.Series : SslInputKind.Tabular);
         var columns = inputSchema.ToDictionary(c => c.Name);
+        var slotNames = new SchemaShape([new SchemaShape.Column(AnnotationUtils.Kinds.SlotNames, SchemaShape.Column.VectorKind.Vector,
+            TextDataViewType.Instance, isKey: false)]);
         columns[_options.OutputColumnName] = new SchemaShape.Column(_options.OutputColumnName, SchemaShape.Column.VectorKind.Vector,
-            NumberDataViewType.Single, isKey: false);
+            NumberDataViewType.Single, isKey: false, slotNames);
         return new SchemaShape(columns.Values);
     }
 

@@ -253,7 +253,7 @@ public sealed class SelfSupervisedTransformer : ITransformer, ICanSaveModel, IDi
         public override int ValuesPerRow => owner.EmbeddingSize;
 
         public override IReadOnlyList<(string Name, DataViewType Type, DataViewSchema.Annotations? Annotations)> Columns { get; } =
-            [(owner.OutputColumnName, new VectorDataViewType(NumberDataViewType.Single, owner.EmbeddingSize), null)];
+            [(owner.OutputColumnName, new VectorDataViewType(NumberDataViewType.Single, owner.EmbeddingSize), EmbeddingSlotNames(owner.EmbeddingSize))];
 
         public override Tensor Compute(Tensor raw) => owner.EmbedRaw(raw);
 
@@ -261,6 +261,20 @@ public sealed class SelfSupervisedTransformer : ITransformer, ICanSaveModel, IDi
 
         public override Delegate MakeGetter(int column, Func<ReadOnlyMemory<float>> values) => VectorGetter(values);
     }
+
+    /// <summary>Slot names e0, e1... for the embedding, so that feature importances and the concatenated features of
+    /// a downstream trainer name the embedding's slots (the CLI's embed command writes the same names).</summary>
+    internal static DataViewSchema.Annotations EmbeddingSlotNames(int size)
+    {
+        var names = new ReadOnlyMemory<char>[size];
+        for (int i = 0; i < size; i++) names[i] = EmbeddingSlotName(i).AsMemory();
+        var builder = new DataViewSchema.Annotations.Builder();
+        builder.Add(AnnotationUtils.Kinds.SlotNames, new VectorDataViewType(TextDataViewType.Instance, size),
+            (ref VBuffer<ReadOnlyMemory<char>> value) => value = new VBuffer<ReadOnlyMemory<char>>(size, names));
+        return builder.ToAnnotations();
+    }
+
+    internal static string EmbeddingSlotName(int slot) => "e" + slot.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     // ---- persistence -------------------------------------------------------------------------------------------
 

@@ -62,6 +62,33 @@ public sealed class StagePersistenceTests : IDisposable
     }
 
     [SkippableFact]
+    public void TheEmbeddingNamesItsSlotsForDownstreamTrainersBeforeAndAfterLoading()
+    {
+        var (ml, train, test, model) = FitHiggsChain();
+        using var owned = (IDisposable)model;
+        var estimator = ml.Transforms.SelfSupervised("Embedding", "Features", SslMethod.Scarf);
+        Assert.True(estimator.GetOutputSchema(SchemaShape.Create(train.Schema)).TryFindColumn("Embedding", out var shape));
+        Assert.Contains(shape.Annotations, a => a.Name == AnnotationUtils.Kinds.SlotNames);
+
+        string path = Path.Combine(_folder, "names.zip");
+        ml.Model.Save(model, train.Schema, path);
+        var loaded = new MLContext(seed: 2).Model.Load(path, out _);
+        foreach (var scored in new[] { model.Transform(test), loaded.Transform(test) })
+        {
+            int size = ((VectorDataViewType)scored.Schema["Embedding"].Type).Size;
+            var names = default(VBuffer<ReadOnlyMemory<char>>);
+            scored.Schema["Embedding"].GetSlotNames(ref names);
+            Assert.Equal(Enumerable.Range(0, size).Select(i => $"e{i}"), names.DenseValues().Select(n => n.ToString()));
+            // Concatenated with the raw features, a trainer sees which slots came from the embedding.
+            var both = default(VBuffer<ReadOnlyMemory<char>>);
+            scored.Schema["Both"].GetSlotNames(ref both);
+            Assert.Equal(size + 28, both.Length);
+            Assert.Equal("Embedding.e0", both.GetItemOrDefault(0).ToString());
+        }
+        ((IDisposable)loaded).Dispose();
+    }
+
+    [SkippableFact]
     public void ChainLoadedInANewProcessGivesTheSameEmbeddings()
     {
         string path = SaveHiggs(out float[][] expected, out _);
