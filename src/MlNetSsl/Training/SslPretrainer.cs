@@ -236,6 +236,12 @@ public static class SslPretrainer
             sample = encoder.forward(data.Batch(sampleIndex, device)).cpu();
             encoder.train(wasTraining);
         }
+        // A finite loss with non-finite embeddings: the eval-mode path (BatchNorm's running statistics) overflowed. Say so
+        // here rather than write NaN into the history, the checkpoint and every downstream trainer's features.
+        if (!sample.isfinite().all().item<bool>())
+            throw new InvalidOperationException(
+                $"The {method.MethodName} encoder's embeddings became NaN or infinite at epoch {epoch} although the training loss " +
+                $"({meanLoss:G4}) is finite. Lower LearningRate (now {learningRate:G3}), keep GradientClipNorm on, or check the input data for extreme values.");
         double spread = EmbeddingQuality.Spread(sample);
         double rank = EmbeddingQuality.EffectiveRank(sample);
 
