@@ -611,7 +611,19 @@ public sealed class SslExperiment
                         $"left fit about {refitSeconds * epochs / scored:0} s of fitting; the metric above is the {scored}-epoch network's): {why}.");
                 }
             }
-            ITransformer model = Refit(dataset, runner, best, parameters, search.MaxFidelity, cancellationToken);
+            ITransformer model;
+            try
+            {
+                model = Refit(dataset, runner, best, parameters, search.MaxFidelity, cancellationToken);
+            }
+            catch (Exception e) when (e is not OperationCanceledException && !cancellationToken.IsCancellationRequested)
+            {
+                // A refit that fails (a NaN loss on all the labeled rows where the folds trained fine, a trainer that finds no
+                // usable row) must not cost the whole search: the next pipeline takes its place, and the result says so.
+                (best, parameters, model) = RefitAnother(dataset, runner, search, best, e, maximize, notes, cancellationToken);
+                selection += $" The refit of that choice failed ({e.GetType().Name}: {e.Message}); the model is trial {best.TrialId}'s instead, " +
+                    "the best pipeline on raw features, or else the next best on the leaderboard.";
+            }
             // One flat chain, so the stages are where they are without the imputer (model.OfType<...>() finds them), and the
             // imputer after the label-to-key map the model starts with (callers take that map off to predict without labels).
             if (imputer is not null)
@@ -934,9 +946,42 @@ public sealed class SslExperiment
                 $"so {string.Join(" and ", removed)} were left out of the search; label more rows of the rarest class to search them.");
     }
 
+    /// <summary>After the chosen trial's refit failed with <paramref name="failure"/>: the best completed raw-feature trial
+    /// (cheap, and the comparison every result reports), then the other completed trials from the top of the leaderboard,
+    /// refitted in turn until one succeeds.</summary>
+    private (TrialRecord Trial, SslTrialParameters Parameters, ITransformer Model) RefitAnother(SslDataset dataset, SslTrialRunner runner,
+        SearchResult search, TrialRecord failed, Exception failure, bool maximize, List<string> notes, CancellationToken cancellationToken)
+    {
+        var completed = search.Trials.Where(t => t.Status == TrialStatus.Completed && t.Metric is double && t.TrialId != failed.TrialId)
+            .OrderBy(t => maximize ? -t.Metric!.Value : t.Metric!.Value).ThenBy(t => t.TrialId).ToList();
+        var candidates = completed.Where(t => t.Parameters.AsType<SslTrialParameters>().Features == SslFeatureSource.RawFeatures).Take(1)
+            .Concat(completed.Where(t => t.Parameters.AsType<SslTrialParameters>().Features != SslFeatureSource.RawFeatures)).Take(3).ToList();
+        notes.Add($"The refit of trial {failed.TrialId} failed: {failure.GetType().Name}: {failure.Message}");
+        Exception last = failure;
+        foreach (TrialRecord candidate in candidates)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            SslTrialParameters parameters = candidate.Parameters.AsType<SslTrialParameters>();
+            try
+            {
+                return (candidate, parameters, Refit(dataset, runner, candidate, parameters, search.MaxFidelity, cancellationToken));
+            }
+            catch (Exception e) when (e is not OperationCanceledException && !cancellationToken.IsCancellationRequested)
+            {
+                notes.Add($"The refit of trial {candidate.TrialId} failed too: {e.GetType().Name}: {e.Message}");
+                last = e;
+            }
+        }
+        throw new InvalidOperationException($"No pipeline of the search could be refitted on all the labeled rows; the last error: {last.Message}", last);
+    }
+
+    /// <summary>Tests: an exception to throw at the start of a trial's refit (null: refit normally).</summary>
+    internal Func<TrialRecord, Exception?>? RefitFault { get; set; }
+
     private ITransformer Refit(SslDataset dataset, SslTrialRunner runner, TrialRecord best, SslTrialParameters parameters, int? maxFidelity,
         CancellationToken cancellationToken)
     {
+        if (RefitFault?.Invoke(best) is { } fault) throw fault;
         ITransformer featurizer;
         if (parameters.TrainsNetwork)
         {

@@ -106,6 +106,31 @@ public sealed class SslExperimentTests : IDisposable
     }
 
     [SkippableFact]
+    public async Task AFailedRefitOfTheChoiceFallsBackToAnotherPipelineWithANote()
+    {
+        var ml = new MLContext(seed: 1);
+        HiggsRow[] rows = SslExperimentData.HiggsWithHiddenLabels(200, labeledEvery: 4);
+        var refits = new List<int>();
+        SslExperiment experiment = ml.SelfSupervisedExperiment()
+            .SetDataset(ml.Data.LoadFromEnumerable(rows), "Label").SetInputColumn("Features").SetMaxTrials(4);
+        // The first refit (the search's choice) fails as a NaN loss on all the labeled rows would; the second succeeds.
+        experiment.RefitFault = trial =>
+        {
+            refits.Add(trial.TrialId);
+            return refits.Count == 1 ? new InvalidOperationException("The FineTune loss became NaN at epoch 1, step 1.") : null;
+        };
+        SslExperimentResult result = await experiment.RunAsync();
+
+        Assert.Equal(2, refits.Count);
+        Assert.Equal(refits[1], result.BestTrial.TrialId);
+        Assert.NotEqual(refits[0], result.BestTrial.TrialId);
+        Assert.Contains(result.Notes, n => n.StartsWith($"The refit of trial {refits[0]} failed: InvalidOperationException: The FineTune loss became NaN", StringComparison.Ordinal));
+        Assert.Contains($"the model is trial {refits[1]}'s instead", result.SelectionExplanation, StringComparison.Ordinal);
+        // The fallback is a whole model: it scores rows.
+        Assert.Equal(10, result.BestTrial.Model.Transform(ml.Data.LoadFromEnumerable(rows.Take(10))).GetColumn<float>("PredictedLabel").Count());
+    }
+
+    [SkippableFact]
     public async Task MissingValuesAreImputedInTheTrialsAndTheModelAndAnInfinityFailsBeforeTheFirstTrial()
     {
         // HIGGS rows, two with a NaN feature (a '?' a text loader read as missing): every pretraining reads every row,
