@@ -75,13 +75,13 @@ public sealed class SslTrialReport
     /// trial's downstream trainer took no part in it (the model's is set at the refit). False for other experiments.</summary>
     public bool IsScoredLabelFree { get; internal init; }
 
-    /// <summary>One line: experiment time, trial, what happened, its metric and fidelity, and the pipeline in words (or
-    /// the trial's parameters, for an experiment that cannot describe them).</summary>
+    /// <summary>One line: experiment time, trial, what happened, its metric and fidelity, the pipeline in words (or
+    /// the trial's parameters, for an experiment that cannot describe them), and why a trial failed or was not run.</summary>
     public override string ToString() => Description is null
         ? $"{Kind}{(IsReplay ? " (replay)" : "")}: {Trial}"
         : string.Create(System.Globalization.CultureInfo.InvariantCulture,
             $"[{Elapsed.TotalSeconds,5:0}s] trial {Trial.TrialId} {Kind}{(IsReplay ? " (replay)" : "")} {(IsScoredLabelFree ? "label-free score" : "metric")}={Trial.Metric?.ToString("0.####", System.Globalization.CultureInfo.InvariantCulture) ?? "-"} " +
-            $"epochs={(Fidelity ?? Trial.Fidelity)?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "-"} {Description}");
+            $"epochs={(Fidelity ?? Trial.Fidelity)?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "-"} {Description}{(Trial.ErrorMessage is { } error ? $" ({error})" : "")}");
 
     /// <summary>This report with <paramref name="description"/> and what its metric is.</summary>
     internal SslTrialReport WithDescription(string? description, bool scoredLabelFree) =>

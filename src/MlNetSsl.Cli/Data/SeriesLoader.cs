@@ -48,7 +48,7 @@ internal static class SeriesLoader
         if (IsTsFile(path))
             seriesChannels = ReadTs(path, rows, names, notes, missing);
         else
-            seriesChannels = ReadCsv(path, csv, Math.Max(1, channels), rows, names, missing);
+            seriesChannels = ReadCsv(path, csv, Math.Max(1, channels), rows, names, missing, notes);
         if (rows.Count == 0) throw new CliException($"{path}: no series in the file.");
         // A long layout (one line per time step: id, time, value...) reads as series of two or three steps, and the id then
         // predicts the label: nothing a series model can learn from. No sensor series is that short.
@@ -164,7 +164,8 @@ internal static class SeriesLoader
         return file.Channels;
     }
 
-    private static int ReadCsv(string path, CsvSettings settings, int channels, List<SeriesRow> rows, List<string> names, MissingValues missing)
+    private static int ReadCsv(string path, CsvSettings settings, int channels, List<SeriesRow> rows, List<string> names, MissingValues missing,
+        List<string> notes)
     {
         // Ragged rows are allowed here (variable-length series), so the CSV is split line by line, not through CsvTable.
         var lines = TextFileEncoding.ReadLines(path).Select((text, i) => (Text: text, Line: i + 1)).Where(l => l.Text.Trim().Length > 0).ToList();
@@ -183,9 +184,15 @@ internal static class SeriesLoader
                     ? $"{path}: --label-col '{labelColumn}' is not a column; the columns are: {ColumnList(headers)}."
                     : $"{path}: --label-col '{labelColumn}' is not a column name, and the file has no header line; give the label column's 0-based index (or --has-header true).");
         }
+        int indexColumn = hasHeader && labelIndex != 0 && IsRowIndex(headers[0], lines.Skip(1).Select(l => SplitCells(l.Text, separator))) ? 0 : -1;
+        if (indexColumn == 0)
+            notes.Add($"{path}: the first column ('{headers[0]}') holds a distinct whole number per row under the name pandas gives its " +
+                "row index (df.to_csv() writes it unless told index=False); it numbers the rows, so it is left out of the series.");
+        if (indexColumn == 0 && labelIndex > 0) labelIndex--;
         foreach (var (text, line) in lines.Skip(hasHeader ? 1 : 0))
         {
             string[] cells = SplitCells(text, separator);
+            if (indexColumn == 0) cells = cells[1..];
             if (labelIndex >= cells.Length) throw new CliException($"{path} line {line}: no label cell at index {labelIndex}.");
             int textCell = Enumerable.Range(0, cells.Length).FirstOrDefault(i => i != labelIndex && !CsvTable.IsMissing(cells[i]) && !CsvTable.TryNumber(cells[i], out _), -1);
             if (textCell >= 0 && DecimalComma(cells[textCell]))
@@ -214,6 +221,18 @@ internal static class SeriesLoader
             names.Add($"line {line}");
         }
         return channels;
+    }
+
+    /// <summary>Whether a column is pandas' row index: named "" or "Unnamed: 0" (what df.to_csv() writes over it), and a
+    /// distinct whole number on every line, in any order (a split or shuffled frame keeps its original index).</summary>
+    private static bool IsRowIndex(string header, IEnumerable<string[]> rows)
+    {
+        string name = header.Trim();
+        if (name.Length > 0 && !name.Equals("Unnamed: 0", StringComparison.OrdinalIgnoreCase)) return false;
+        var seen = new HashSet<float>();
+        foreach (string[] cells in rows)
+            if (cells.Length == 0 || !CsvTable.TryNumber(cells[0], out float value) || value != MathF.Round(value) || !seen.Add(value)) return false;
+        return seen.Count > 0;
     }
 
     /// <summary>

@@ -106,6 +106,17 @@ public sealed class SslExperimentTests : IDisposable
     }
 
     [SkippableFact]
+    public void AFailedTrialsReportLineSaysWhy()
+    {
+        var failed = new TrialRecord(13, Parameters.FromJson($$"""{"{{SslSearchSpace.FeaturesOption}}":"RawFeatures"}"""), TrialStatus.Failed, [],
+            TimeSpan.FromSeconds(2), "InvalidOperationException: The SimClr loss became NaN at epoch 1, step 1.");
+        var report = new SslTrialReport(TrialReportKind.Failed, failed, null, null, TimeSpan.FromSeconds(47), 14, isReplay: false)
+            .WithDescription("RawFeatures -> LbfgsMaximumEntropy(L1=1, L2=1)", scoredLabelFree: false);
+        Assert.Equal("[   47s] trial 13 Failed metric=- epochs=- RawFeatures -> LbfgsMaximumEntropy(L1=1, L2=1) " +
+            "(InvalidOperationException: The SimClr loss became NaN at epoch 1, step 1.)", report.ToString());
+    }
+
+    [SkippableFact]
     public async Task AFailedRefitOfTheChoiceFallsBackToAnotherPipelineWithANote()
     {
         var ml = new MLContext(seed: 1);

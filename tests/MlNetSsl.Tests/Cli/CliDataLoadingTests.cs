@@ -89,6 +89,35 @@ public sealed class CliDataLoadingTests : IDisposable
     }
 
     [SkippableFact]
+    public void PandasRowIndexBeforeTheSeriesIsLeftOutWithANote()
+    {
+        // GunPoint as df.to_csv() writes a shuffled frame: the unnamed index first (in any order), step names, 'label' last.
+        var rows = GunPoint();
+        var order = Enumerable.Range(0, rows.Count).Select(i => (i * 37) % rows.Count).ToArray();
+        var header = "," + string.Join(',', Enumerable.Range(0, 150).Select(t => $"t{t}")) + ",label";
+        string pandas = Write("pandas.csv", [header, .. rows.Select((r, i) => $"{order[i]},{string.Join(',', r.Values)},{r.Label}")]);
+        string plain = Write("plain.csv", ["label," + string.Join(',', Enumerable.Range(0, 150).Select(t => $"t{t}")),
+            .. rows.Select(r => $"{r.Label},{string.Join(',', r.Values)}")]);
+
+        TrainingData expected = SeriesLoader.Load(new MLContext(0), plain, Settings(label: "label"), channels: 1);
+        foreach (TrainingData actual in new[]
+        {
+            SeriesLoader.Load(new MLContext(0), pandas, Settings(), channels: 1, findLabel: true),
+            SeriesLoader.Load(new MLContext(0), pandas, Settings(label: "label"), channels: 1),
+        })
+        {
+            Assert.Equal(150, actual.SeriesLengths![0]);
+            Assert.Equal(expected.Labels, actual.Labels);
+            Assert.Equal(Enumerable.Range(0, rows.Count).Select(r => expected.RowValues(r)["Series"]), Enumerable.Range(0, rows.Count).Select(r => actual.RowValues(r)["Series"]));
+            Assert.Contains("pandas gives its row index", actual.LabelNote, StringComparison.Ordinal);
+        }
+        // A first column with a name is a measurement, even when it counts up.
+        string named = Write("named.csv", ["step" + header,
+            .. rows.Select((r, i) => $"{i},{string.Join(',', r.Values)},{r.Label}")]);
+        Assert.Equal(151, SeriesLoader.Load(new MLContext(0), named, Settings(label: "label"), channels: 1).SeriesLengths![0]);
+    }
+
+    [SkippableFact]
     public void ASeriesCsvSeparatedBySemicolonsMayWriteDecimalCommas()
     {
         // GunPoint as a spreadsheet in much of Europe writes it: ';' between fields, a comma in each number.
