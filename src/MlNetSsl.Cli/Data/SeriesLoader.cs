@@ -111,6 +111,7 @@ internal static class SeriesLoader
         if (lines.Count < 10) return null;
         char separator = settings.Separator ?? DetectSeparator(lines);
         var cells = lines.Select(l => SplitCells(l, separator)).ToList();
+        StripRowIndex(cells, settings.HasHeader);
         bool hasHeader = settings.HasHeader ?? LooksLikeHeader(cells[0], cells.Skip(1).ToList(), null);
         string? name = hasHeader ? cells[0][^1] : null;
         if (hasHeader) cells.RemoveAt(0);
@@ -171,8 +172,15 @@ internal static class SeriesLoader
         var lines = TextFileEncoding.ReadLines(path).Select((text, i) => (Text: text, Line: i + 1)).Where(l => l.Text.Trim().Length > 0).ToList();
         if (lines.Count == 0) throw new CliException($"{path}: the file is empty.");
         char separator = settings.Separator ?? DetectSeparator(lines.Select(l => l.Text));
-        string[] first = SplitCells(lines[0].Text, separator);
-        bool hasHeader = settings.HasHeader ?? LooksLikeHeader(first, lines.Skip(1).Select(l => SplitCells(l.Text, separator)).ToList(), settings.LabelColumn);
+        var split = lines.Select(l => SplitCells(l.Text, separator)).ToList();
+        string? rowIndex = split[0].Length > 0 ? split[0][0] : null;
+        // Column numbers below (--label-col, messages) count the columns after pandas' row index, as pandas does.
+        bool indexLeftOut = StripRowIndex(split, settings.HasHeader);
+        if (indexLeftOut)
+            notes.Add($"{path}: the first column ('{rowIndex}') holds a distinct whole number per row under the name pandas gives its row index " +
+                "(df.to_csv() writes it unless told index=False); it numbers the rows, so it is left out (column numbers count from the column after it).");
+        string[] first = split[0];
+        bool hasHeader = settings.HasHeader ?? LooksLikeHeader(first, split.Skip(1).ToList(), settings.LabelColumn);
         string[] headers = hasHeader ? first : [];
         int labelIndex = 0;
         if (settings.LabelColumn == NoLabelColumn) labelIndex = -1;
@@ -184,16 +192,10 @@ internal static class SeriesLoader
                     ? $"{path}: --label-col '{labelColumn}' is not a column; the columns are: {ColumnList(headers)}."
                     : $"{path}: --label-col '{labelColumn}' is not a column name, and the file has no header line; give the label column's 0-based index (or --has-header true).");
         }
-        int indexColumn = hasHeader && labelIndex != 0 && IsRowIndex(headers[0], lines.Skip(1).Select(l => SplitCells(l.Text, separator))) ? 0 : -1;
-        if (indexColumn == 0)
-            notes.Add($"{path}: the first column ('{headers[0]}') holds a distinct whole number per row under the name pandas gives its " +
-                "row index (df.to_csv() writes it unless told index=False); it numbers the rows, so it is left out of the series.");
-        if (indexColumn == 0 && labelIndex > 0) labelIndex--;
-        foreach (var (text, line) in lines.Skip(hasHeader ? 1 : 0))
+        string counted = indexLeftOut ? " (columns counted after pandas' row index, which is left out)" : "";
+        foreach (var (cells, line) in split.Zip(lines.Select(l => l.Line)).Skip(hasHeader ? 1 : 0))
         {
-            string[] cells = SplitCells(text, separator);
-            if (indexColumn == 0) cells = cells[1..];
-            if (labelIndex >= cells.Length) throw new CliException($"{path} line {line}: no label cell at index {labelIndex}.");
+            if (labelIndex >= cells.Length) throw new CliException($"{path} line {line}: no label cell at index {labelIndex}{counted}.");
             int textCell = Enumerable.Range(0, cells.Length).FirstOrDefault(i => i != labelIndex && !CsvTable.IsMissing(cells[i]) && !CsvTable.TryNumber(cells[i], out _), -1);
             if (textCell >= 0 && DecimalComma(cells[textCell]))
                 throw new CliException($"{path} line {line}: '{Shorten(cells[textCell])}' is not a number in a file separated by ',': write decimals " +
@@ -201,7 +203,7 @@ internal static class SeriesLoader
             if (textCell >= 0)
                 throw new CliException($"{path} line {line}: column {textCell} holds '{Shorten(cells[textCell])}', not a number, and the label column is " +
                     (labelIndex >= 0 ? $"{labelIndex}" : "none") +
-                    $"; series values must be numbers ('?' marks a missing one). If column {textCell} holds the class, give --label-col {textCell}.");
+                    $"{counted}; series values must be numbers ('?' marks a missing one). If column {textCell} holds the class, give --label-col {textCell}.");
             var valueCells = cells.Where((_, i) => i != labelIndex).ToList();
             int fields = valueCells.Count;
             while (valueCells.Count > 0 && valueCells[^1].Length == 0) valueCells.RemoveAt(valueCells.Count - 1);
@@ -223,16 +225,24 @@ internal static class SeriesLoader
         return channels;
     }
 
-    /// <summary>Whether a column is pandas' row index: named "" or "Unnamed: 0" (what df.to_csv() writes over it), and a
-    /// distinct whole number on every line, in any order (a split or shuffled frame keeps its original index).</summary>
-    private static bool IsRowIndex(string header, IEnumerable<string[]> rows)
+    /// <summary>
+    /// Removes pandas' row index from the split lines of a series CSV: a first column whose header cell is empty or
+    /// "Unnamed: 0" (what df.to_csv() writes over the index) above a distinct whole number on every line, in any order (a
+    /// split or shuffled frame keeps its index). Every reader of series CSVs strips it, so column numbers (a recorded
+    /// label column included) count the columns after it, as pandas does, whether a file to score has the index or not.
+    /// </summary>
+    /// <returns>Whether the column was removed.</returns>
+    internal static bool StripRowIndex(List<string[]> lines, bool? hasHeader)
     {
-        string name = header.Trim();
+        if (hasHeader == false || lines.Count < 2 || lines[0].Length < 2) return false;
+        string name = lines[0][0].Trim();
         if (name.Length > 0 && !name.Equals("Unnamed: 0", StringComparison.OrdinalIgnoreCase)) return false;
-        var seen = new HashSet<float>();
-        foreach (string[] cells in rows)
-            if (cells.Length == 0 || !CsvTable.TryNumber(cells[0], out float value) || value != MathF.Round(value) || !seen.Add(value)) return false;
-        return seen.Count > 0;
+        var seen = new HashSet<long>();
+        foreach (string[] cells in lines.Skip(1))
+            if (cells.Length < 2 || !long.TryParse(cells[0].Trim(), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out long value) || !seen.Add(value))
+                return false;
+        for (int i = 0; i < lines.Count; i++) lines[i] = lines[i][1..];
+        return true;
     }
 
     /// <summary>
@@ -289,7 +299,9 @@ internal static class SeriesLoader
         var lines = TextFileEncoding.ReadLines(path).Where(l => l.Trim().Length > 0).ToList();
         if (lines.Count == 0) return null;
         char separator = settings.Separator ?? DetectSeparator(lines);
-        return lines.Select(l => SplitCells(l, separator)).ToList();
+        var cells = lines.Select(l => SplitCells(l, separator)).ToList();
+        StripRowIndex(cells, settings.HasHeader);
+        return cells;
     }
 
     /// <summary>

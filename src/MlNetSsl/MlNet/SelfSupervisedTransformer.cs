@@ -270,7 +270,14 @@ public sealed class SelfSupervisedTransformer : ITransformer, ICanSaveModel, IDi
         for (int i = 0; i < size; i++) names[i] = EmbeddingSlotName(i).AsMemory();
         var builder = new DataViewSchema.Annotations.Builder();
         builder.Add(AnnotationUtils.Kinds.SlotNames, new VectorDataViewType(TextDataViewType.Instance, size),
-            (ref VBuffer<ReadOnlyMemory<char>> value) => value = new VBuffer<ReadOnlyMemory<char>>(size, names));
+            (ref VBuffer<ReadOnlyMemory<char>> value) =>
+            {
+                // Into the caller's buffer: ML.NET reuses it for other columns' names (Concatenate does), which must not
+                // write over these.
+                var editor = VBufferEditor.Create(ref value, size);
+                names.CopyTo(editor.Values);
+                value = editor.Commit();
+            });
         return builder.ToAnnotations();
     }
 

@@ -111,6 +111,26 @@ public sealed class CliDataLoadingTests : IDisposable
             Assert.Equal(Enumerable.Range(0, rows.Count).Select(r => expected.RowValues(r)["Series"]), Enumerable.Range(0, rows.Count).Select(r => actual.RowValues(r)["Series"]));
             Assert.Contains("pandas gives its row index", actual.LabelNote, StringComparison.Ordinal);
         }
+        // Label first after the index, numeric classes (",label,t0,..."): the default label column is the first after the index.
+        var numeric = rows.Select(r => (Label: r.Label == "gun" ? "1" : "2", r.Values)).ToList();
+        string labelFirst = Write("pandas-first.csv", [",label," + string.Join(',', Enumerable.Range(0, 150).Select(t => $"t{t}")),
+            .. numeric.Select((r, i) => $"{order[i]},{r.Label},{string.Join(',', r.Values)}")]);
+        TrainingData first = SeriesLoader.Load(new MLContext(0), labelFirst, Settings(), channels: 1, findLabel: true);
+        Assert.Equal(numeric.Select(r => r.Label), first.Labels);
+        Assert.Equal(150, first.SeriesLengths![0]);
+        // Column numbers count after the index, in training and in files to score with or without it: the label-last
+        // pandas file records column 150, which a file to score without the index has too.
+        Assert.Equal("150", SeriesLoader.Load(new MLContext(0), pandas, Settings(), channels: 1, findLabel: true).SeriesLabelColumn);
+        string withoutIndex = Write("no-index.csv", rows.Select(r => $"{string.Join(',', r.Values)},{r.Label}"));
+        string unlabeledWithIndex = Write("index-only.csv", [header[..header.LastIndexOf(',')], .. rows.Select((r, i) => $"{i},{string.Join(',', r.Values)}")]);
+        string[] classes = ["gun", "point"];
+        Assert.True(SeriesLoader.HoldsLabelColumn(withoutIndex, Settings(), 150, classes, modelValues: 150));
+        Assert.True(SeriesLoader.HoldsLabelColumn(pandas, Settings(), 150, classes, modelValues: 150));
+        Assert.False(SeriesLoader.HoldsLabelColumn(unlabeledWithIndex, Settings(), 150, classes, modelValues: 150));
+        Assert.Equal(expected.Labels, SeriesLoader.Load(new MLContext(0), withoutIndex, Settings(label: "150"), channels: 1).Labels);
+        TrainingData toScore = SeriesLoader.Load(new MLContext(0), unlabeledWithIndex, Settings(label: SeriesLoader.NoLabelColumn), channels: 1);
+        Assert.Equal(expected.RowValues(0)["Series"], toScore.RowValues(0)["Series"]);
+
         // A first column with a name is a measurement, even when it counts up.
         string named = Write("named.csv", ["step" + header,
             .. rows.Select((r, i) => $"{i},{string.Join(',', r.Values)},{r.Label}")]);

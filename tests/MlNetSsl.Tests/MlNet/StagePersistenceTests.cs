@@ -86,6 +86,22 @@ public sealed class StagePersistenceTests : IDisposable
             Assert.Equal("Embedding.e0", both.GetItemOrDefault(0).ToString());
         }
         ((IDisposable)loaded).Dispose();
+
+        // Beside a column with its own slot names, reading the concatenation's names leaves the embedding's intact.
+        var definition = SchemaDefinition.Create(typeof(HiggsRow));
+        var featureNames = new VBuffer<ReadOnlyMemory<char>>(28, Enumerable.Range(0, 28).Select(i => $"f{i}".AsMemory()).ToArray());
+        definition[nameof(HiggsRow.Features)].AddAnnotation(AnnotationUtils.Kinds.SlotNames, featureNames, new VectorDataViewType(TextDataViewType.Instance, 28));
+        IDataView named = ml.Data.LoadFromEnumerable(StageData.HiggsRows("test", 50), definition);
+        IDataView embedded = model.First().Transform(named);
+        IDataView concatenated = ml.Transforms.Concatenate("Both", "Embedding", "Features").Fit(embedded).Transform(embedded);
+        var bothNames = default(VBuffer<ReadOnlyMemory<char>>);
+        concatenated.Schema["Both"].GetSlotNames(ref bothNames);
+        concatenated.Schema["Both"].GetSlotNames(ref bothNames);
+        Assert.Equal("Features.f27", bothNames.GetItemOrDefault(bothNames.Length - 1).ToString());
+        var embeddingNames = default(VBuffer<ReadOnlyMemory<char>>);
+        concatenated.Schema["Embedding"].GetSlotNames(ref embeddingNames);
+        Assert.Equal("e0", embeddingNames.GetItemOrDefault(0).ToString());
+        Assert.Equal("Embedding.e0", bothNames.GetItemOrDefault(0).ToString());
     }
 
     [SkippableFact]
