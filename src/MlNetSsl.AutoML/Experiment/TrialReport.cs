@@ -81,7 +81,15 @@ public sealed class SslTrialReport
         ? $"{Kind}{(IsReplay ? " (replay)" : "")}: {Trial}"
         : string.Create(System.Globalization.CultureInfo.InvariantCulture,
             $"[{Elapsed.TotalSeconds,5:0}s] trial {Trial.TrialId} {Kind}{(IsReplay ? " (replay)" : "")} {(IsScoredLabelFree ? "label-free score" : "metric")}={Trial.Metric?.ToString("0.####", System.Globalization.CultureInfo.InvariantCulture) ?? "-"} " +
-            $"epochs={(Fidelity ?? Trial.Fidelity)?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "-"} {Description}{(Trial.ErrorMessage is { } error ? $" ({error})" : "")}");
+            $"epochs={(Fidelity ?? Trial.Fidelity)?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "-"} {Description}{Why()}");
+
+    // The reason of a failed, timed-out or unstarted trial: its first line (native errors carry a backtrace), shortened.
+    private string Why()
+    {
+        if (Kind is not (TrialReportKind.Failed or TrialReportKind.TimedOut or TrialReportKind.NotStarted) || Trial.ErrorMessage is not { } error) return "";
+        string line = error.Split('\n', 2)[0].TrimEnd();
+        return $" ({(line.Length <= 300 ? line : line[..297] + "...")})";
+    }
 
     /// <summary>This report with <paramref name="description"/> and what its metric is.</summary>
     internal SslTrialReport WithDescription(string? description, bool scoredLabelFree) =>

@@ -620,9 +620,10 @@ public sealed class SslExperiment
             {
                 // A refit that fails (a NaN loss on all the labeled rows where the folds trained fine, a trainer that finds no
                 // usable row) must not cost the whole search: the next pipeline takes its place, and the result says so.
-                (best, parameters, model) = RefitAnother(dataset, runner, search, best, e, maximize, notes, cancellationToken);
-                selection += $" The refit of that choice failed ({e.GetType().Name}: {e.Message}); the model is trial {best.TrialId}'s instead, " +
-                    "the best pipeline on raw features, or else the next best on the leaderboard.";
+                TimeSpan? left = _search.TimeBudget is TimeSpan total ? total - search.Elapsed - afterSearch.Elapsed : null;
+                string which;
+                (best, parameters, model, which) = RefitAnother(dataset, runner, search, best, e, maximize, objective.Kind, left, notes, cancellationToken);
+                selection += $" The refit of that choice failed ({e.GetType().Name}: {FirstLine(e.Message)}); the model is trial {best.TrialId}'s instead, {which}.";
             }
             // One flat chain, so the stages are where they are without the imputer (model.OfType<...>() finds them), and the
             // imputer after the label-to-key map the model starts with (callers take that map off to predict without labels).
@@ -946,34 +947,55 @@ public sealed class SslExperiment
                 $"so {string.Join(" and ", removed)} were left out of the search; label more rows of the rarest class to search them.");
     }
 
-    /// <summary>After the chosen trial's refit failed with <paramref name="failure"/>: the best completed raw-feature trial
-    /// (cheap, and the comparison every result reports), then the other completed trials from the top of the leaderboard,
-    /// refitted in turn until one succeeds.</summary>
-    private (TrialRecord Trial, SslTrialParameters Parameters, ITransformer Model) RefitAnother(SslDataset dataset, SslTrialRunner runner,
-        SearchResult search, TrialRecord failed, Exception failure, bool maximize, List<string> notes, CancellationToken cancellationToken)
+    /// <summary>
+    /// After the chosen trial's refit failed with <paramref name="failure"/>: the best completed raw-feature trial (cheap,
+    /// and the comparison every result reports), then the other completed trials in leaderboard order, refitted in turn
+    /// until one succeeds; at most three, and a pipeline with an encoder only while its recorded refit time fits in what
+    /// is left of the budget (<paramref name="left"/>).
+    /// </summary>
+    private (TrialRecord Trial, SslTrialParameters Parameters, ITransformer Model, string Which) RefitAnother(SslDataset dataset, SslTrialRunner runner,
+        SearchResult search, TrialRecord failed, Exception failure, bool maximize, SslObjectiveKind objective, TimeSpan? left, List<string> notes,
+        CancellationToken cancellationToken)
     {
+        static bool Raw(TrialRecord t) => t.Parameters.AsType<SslTrialParameters>().Features == SslFeatureSource.RawFeatures;
         var completed = search.Trials.Where(t => t.Status == TrialStatus.Completed && t.Metric is double && t.TrialId != failed.TrialId)
             .OrderBy(t => maximize ? -t.Metric!.Value : t.Metric!.Value).ThenBy(t => t.TrialId).ToList();
-        var candidates = completed.Where(t => t.Parameters.AsType<SslTrialParameters>().Features == SslFeatureSource.RawFeatures).Take(1)
-            .Concat(completed.Where(t => t.Parameters.AsType<SslTrialParameters>().Features != SslFeatureSource.RawFeatures)).Take(3).ToList();
-        notes.Add($"The refit of trial {failed.TrialId} failed: {failure.GetType().Name}: {failure.Message}");
+        TrialRecord? bestRaw = completed.FirstOrDefault(Raw);
+        var candidates = (bestRaw is null ? completed : [bestRaw, .. completed.Where(t => t != bestRaw)]).Take(3).ToList();
+        notes.Add($"The refit of trial {failed.TrialId} failed: {failure.GetType().Name}: {FirstLine(failure.Message)}");
+        var clock = Stopwatch.StartNew();
         Exception last = failure;
         foreach (TrialRecord candidate in candidates)
         {
             cancellationToken.ThrowIfCancellationRequested();
+            if (!Raw(candidate) && left is TimeSpan budget && runner.RefitTime(candidate) > budget - clock.Elapsed)
+            {
+                notes.Add($"Trial {candidate.TrialId} was not refitted in its place: its refit takes about {runner.RefitTime(candidate).TotalSeconds:0} s, " +
+                    "more than the budget has left.");
+                continue;
+            }
             SslTrialParameters parameters = candidate.Parameters.AsType<SslTrialParameters>();
+            // As for the choice: a label-free search tuned no trainer, and its refit uses the settings for few labels.
+            if (objective == SslObjectiveKind.LabelFree) parameters.Downstream = SslDownstream.LabelFreeDefaults;
             try
             {
-                return (candidate, parameters, Refit(dataset, runner, candidate, parameters, search.MaxFidelity, cancellationToken));
+                ITransformer model = Refit(dataset, runner, candidate, parameters, search.MaxFidelity, cancellationToken);
+                string which = candidate == bestRaw ? "the best pipeline on raw features"
+                    : $"number {completed.IndexOf(candidate) + 1} of the other completed trials by metric";
+                return (candidate, parameters, model, which);
             }
             catch (Exception e) when (e is not OperationCanceledException && !cancellationToken.IsCancellationRequested)
             {
-                notes.Add($"The refit of trial {candidate.TrialId} failed too: {e.GetType().Name}: {e.Message}");
+                notes.Add($"The refit of trial {candidate.TrialId} failed too: {e.GetType().Name}: {FirstLine(e.Message)}");
                 last = e;
             }
         }
-        throw new InvalidOperationException($"No pipeline of the search could be refitted on all the labeled rows; the last error: {last.Message}", last);
+        throw new InvalidOperationException($"No pipeline of the search could be refitted on all the labeled rows (the chosen trial {failed.TrialId} and " +
+            $"{candidates.Count} other(s) tried); the last error: {FirstLine(last.Message)}", last);
     }
+
+    // Native errors carry a multi-line backtrace; a note or an explanation keeps the first line.
+    private static string FirstLine(string message) => message.Split('\n', 2)[0].TrimEnd();
 
     /// <summary>Tests: an exception to throw at the start of a trial's refit (null: refit normally).</summary>
     internal Func<TrialRecord, Exception?>? RefitFault { get; set; }

@@ -93,6 +93,10 @@ internal sealed class Conv1dEncoder : SslEncoder
         return head.call(x).MoveToOuterDisposeScope();
     }
 
+    /// <summary>The first convolution when it runs on padded input (functionally, so its own hooks do not fire: the
+    /// encoder's do, and <see cref="FlopCounter"/> counts it there); null otherwise.</summary>
+    internal Conv1d? PaddedFirstConvolution => _inputPadding == 0 ? null : (Conv1d)body.children().First();
+
     /// <summary>
     /// The channel count the first convolution runs on. libtorch's oneDNN convolution stores an input of more than 8
     /// channels in blocks of 8 (16 with AVX-512 kernels), and with a count that fills no whole block it reads the block's

@@ -9,7 +9,8 @@ namespace MlNetSsl;
 /// </summary>
 /// <remarks>
 /// Implementations run their layers through <c>call</c>, never <c>forward</c>: TorchSharp fires forward hooks only
-/// through <c>call</c>, and <see cref="FlopCounter"/> relies on those hooks to see every layer.
+/// through <c>call</c>, and <see cref="FlopCounter"/> relies on those hooks to see every layer. The one exception, the
+/// 1-D ConvNet's first convolution on padded input, is counted from the encoder's own hook.
 /// </remarks>
 public abstract class SslEncoder : nn.Module<Tensor, Tensor>
 {

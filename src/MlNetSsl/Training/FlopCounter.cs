@@ -75,6 +75,11 @@ internal static class FlopCounter
         var watched = new List<string>();
         var removeHooks = new List<Action>();
         var seen = new HashSet<nn.Module>(ReferenceEqualityComparer.Instance);
+        // The 1-D ConvNet runs a padded first convolution without calling it (Conv1dEncoder.PaddedInputChannels): that
+        // layer is counted from its encoder's hook, on the encoder's input.
+        var paddedFirst = new Dictionary<nn.Module, Conv1dEncoder>(ReferenceEqualityComparer.Instance);
+        foreach ((string _, nn.Module module) in root.named_modules().Prepend((string.Empty, root)))
+            if (module is Conv1dEncoder { PaddedFirstConvolution: { } first } encoder) paddedFirst[first] = encoder;
         try
         {
             // named_modules leaves out the root itself, which may be a single layer.
@@ -83,7 +88,9 @@ internal static class FlopCounter
                 if (!seen.Add(module) || module is not nn.Module<Tensor, Tensor> layer) continue;
                 Func<Tensor, Tensor, (double Forward, double Backward)>? count = module switch
                 {
-                    Conv1d or Conv2d => (input, output) => ConvolutionFlops((Convolution)module, input, output),
+                    Conv1d when paddedFirst.ContainsKey(module) => (input, _) =>
+                        ConvolutionFlops((Convolution)module, input, input.shape[0] * ((Convolution)module).weight!.shape[0] * input.shape[2]),
+                    Conv1d or Conv2d => (input, output) => ConvolutionFlops((Convolution)module, input, output.numel()),
                     Linear linear => (input, output) => LinearFlops(linear, input, output),
                     _ => null,
                 };
@@ -91,6 +98,7 @@ internal static class FlopCounter
                 string layerName = name.Length == 0 ? module.GetName() : name;
                 string layerType = module.GetType().Name;
                 watched.Add(layerName);
+                if (paddedFirst.TryGetValue(module, out Conv1dEncoder? owner)) layer = owner;
                 var remover = layer.register_forward_hook((_, input, output) =>
                 {
                     (double forward, double backward) = count(input, output);
@@ -161,11 +169,11 @@ internal static class FlopCounter
         }
     }
 
-    private static (double Forward, double Backward) ConvolutionFlops(Convolution conv, Tensor input, Tensor output)
+    private static (double Forward, double Backward) ConvolutionFlops(Convolution conv, Tensor input, long outputElements)
     {
         // Weight [out, in / groups, k...]: each output element takes in / groups x prod(k) multiply-adds.
         long macsPerOutput = conv.weight!.numel() / conv.weight.shape[0];
-        double forward = 2.0 * output.numel() * macsPerOutput;
+        double forward = 2.0 * outputElements * macsPerOutput;
         return (forward, BackwardFlops(forward, conv.weight, input));
     }
 

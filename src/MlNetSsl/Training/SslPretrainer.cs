@@ -44,7 +44,7 @@ public static class SslPretrainer
     /// <param name="options">Schedule, optimizer, checkpoints, progress and cancellation.</param>
     /// <param name="monitor">Optional labeled rows: half are the kNN reference, half are classified each epoch.</param>
     /// <exception cref="OperationCanceledException">Cancelled; checkpoints written so far remain.</exception>
-    /// <exception cref="InvalidOperationException">The loss became NaN or infinite.</exception>
+    /// <exception cref="InvalidOperationException">The loss became NaN or infinite, or the encoder's eval-mode embeddings did.</exception>
     public static SslPretrainingResult Run(ISslMethod method, SslTensorDataset data, AugmentationPolicy policy,
         PretrainingOptions options, SslTensorDataset? monitor = null)
     {

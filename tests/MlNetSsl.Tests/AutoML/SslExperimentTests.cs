@@ -114,6 +114,12 @@ public sealed class SslExperimentTests : IDisposable
             .WithDescription("RawFeatures -> LbfgsMaximumEntropy(L1=1, L2=1)", scoredLabelFree: false);
         Assert.Equal("[   47s] trial 13 Failed metric=- epochs=- RawFeatures -> LbfgsMaximumEntropy(L1=1, L2=1) " +
             "(InvalidOperationException: The SimClr loss became NaN at epoch 1, step 1.)", report.ToString());
+        // A native error's backtrace stays out of the line, and a report of another kind gives no reason.
+        var native = new TrialRecord(14, failed.Parameters, TrialStatus.Failed, [], TimeSpan.Zero, "ExternalException: shape mismatch\nException raised from ...\nframe #0");
+        Assert.EndsWith("(ExternalException: shape mismatch)", new SslTrialReport(TrialReportKind.Failed, native, null, null, TimeSpan.Zero, 15, false)
+            .WithDescription("x", false).ToString(), StringComparison.Ordinal);
+        Assert.EndsWith(" x", new SslTrialReport(TrialReportKind.Stopped, native, null, null, TimeSpan.Zero, 15, false)
+            .WithDescription("x", false).ToString(), StringComparison.Ordinal);
     }
 
     [SkippableFact]
@@ -136,7 +142,8 @@ public sealed class SslExperimentTests : IDisposable
         Assert.Equal(refits[1], result.BestTrial.TrialId);
         Assert.NotEqual(refits[0], result.BestTrial.TrialId);
         Assert.Contains(result.Notes, n => n.StartsWith($"The refit of trial {refits[0]} failed: InvalidOperationException: The FineTune loss became NaN", StringComparison.Ordinal));
-        Assert.Contains($"the model is trial {refits[1]}'s instead", result.SelectionExplanation, StringComparison.Ordinal);
+        Assert.Matches($@"the model is trial {refits[1]}'s instead, (the best pipeline on raw features|number \d+ of the other completed trials by metric)\.$",
+            result.SelectionExplanation);
         // The fallback is a whole model: it scores rows.
         Assert.Equal(10, result.BestTrial.Model.Transform(ml.Data.LoadFromEnumerable(rows.Take(10))).GetColumn<float>("PredictedLabel").Count());
     }

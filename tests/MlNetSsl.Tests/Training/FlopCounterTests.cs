@@ -96,7 +96,7 @@ public sealed class FlopCounterTests
     public static TheoryData<EncoderKind, string> Encoders => new()
     {
         { EncoderKind.ConvNet, "image" }, { EncoderKind.ResNet, "image" }, { EncoderKind.Mlp, "tabular" },
-        { EncoderKind.ResMlp, "tabular" }, { EncoderKind.Conv1d, "series" },
+        { EncoderKind.ResMlp, "tabular" }, { EncoderKind.Conv1d, "series" }, { EncoderKind.Conv1d, "series12" },
     };
 
     [SkippableTheory]
@@ -108,6 +108,8 @@ public sealed class FlopCounterTests
         {
             "image" => SslInputShape.Image(3, 16, 16),
             "tabular" => SslInputShape.Tabular(12),
+            // 12 channels: the first convolution runs on padded input without its own call (Conv1dEncoder).
+            "series12" => SslInputShape.Series(12, 20),
             _ => SslInputShape.Series(3, 20),
         };
         // A non-default embedding size adds the final Linear layer, which must be counted too.
@@ -117,6 +119,8 @@ public sealed class FlopCounterTests
         int layers = encoder.named_modules().Count(m => m.Item2 is Conv1d or Conv2d or Linear);
         Assert.Equal(layers, count.Layers.Count);
         Assert.True(count.ForwardFlops > 0);
+        if (input == "series12")
+            Assert.Equal(2.0 * 2 * 64 * 12 * 7 * 20, count.Layers.Single(l => l.Name.EndsWith("conv0", StringComparison.Ordinal)).ForwardFlops);
     }
 
     [SkippableFact]
