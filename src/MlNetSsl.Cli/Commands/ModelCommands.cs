@@ -222,14 +222,15 @@ internal static class ModelCommands
         return data;
     }
 
-    // Series far shorter or longer than the model's (a univariate file for a 6-channel model reads as 6 short channels) are
-    // resampled and scored all the same; say so, as the predictions are then likely meaningless.
+    // Series much shorter or longer than the model's (a univariate file for a 6-channel model reads as 6 short channels;
+    // another sampling rate; a truncated export) are resampled and scored all the same; say so, as the predictions are then
+    // likely meaningless. A variable-length training set's test series stay near its median, well inside 1.5x.
     private static string? SeriesShapeNote(ResampleSeriesTransformer? resample, TrainingData data)
     {
         if (data.SeriesLengths is not { Length: > 0 } lengths || resample is null) return null;
         int median = SeriesLoader.Median(lengths);
         // A model that averaged longer series down (SeriesResampling.Mean) was trained on series longer than its length.
-        if (median * 2 >= resample.Length && (median <= resample.Length * 2 || resample.Resampling == SeriesResampling.Mean)) return null;
+        if (median * 3 >= resample.Length * 2 && (median * 2 <= resample.Length * 3 || resample.Resampling == SeriesResampling.Mean)) return null;
         return string.Create(CultureInfo.InvariantCulture,
             $"these series have {median} steps per channel (median, read as {data.SeriesChannels} channel(s)) where the model was trained on {resample.Length}; ") +
             "they are resampled to the model's length and scored, but check that the file holds the training file's channels (a series CSV row is channel after channel).";

@@ -238,6 +238,13 @@ public sealed class CliCoreTests : IDisposable
         Assert.True(evaluate.ExitCode == 0, evaluate.Stderr);
         Assert.DoesNotContain("never saw", evaluate.Stdout, StringComparison.Ordinal);
         Assert.Contains("14 labeled rows", evaluate.Stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain("steps per channel (median", evaluate.Stdout, StringComparison.Ordinal);
+        // Series of 90 steps for a model of 150 (another sampling rate, a cut export) are scored with a note saying so.
+        string shorter = Path.Combine(_work, "gun-short.csv");
+        File.WriteAllLines(shorter, CliDataLoadingTests.GunPoint().Skip(36).Select(s => string.Join(',', s.Values.Take(90))));
+        var predict = Run("predict", "--model", Path.Combine(output, "GunLast", "GunLast.zip"), "--dataset", shorter, "--out", Path.Combine(_work, "short-predictions.csv"));
+        Assert.True(predict.ExitCode == 0, predict.Stderr);
+        Assert.Contains("these series have 90 steps per channel (median, read as 1 channel(s)) where the model was trained on 150", predict.Stdout, StringComparison.Ordinal);
     }
 
     [SkippableFact]
