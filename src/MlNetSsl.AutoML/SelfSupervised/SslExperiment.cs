@@ -1004,6 +1004,39 @@ public sealed class SslExperiment
         CancellationToken cancellationToken)
     {
         if (RefitFault?.Invoke(best) is { } fault) throw fault;
+        ITransformer model = RefitCore(dataset, runner, best, parameters, maxFidelity, cancellationToken);
+        try
+        {
+            ThrowIfScoresAreNotFinite(_mlContext, model, dataset.Data);
+            return model;
+        }
+        catch
+        {
+            (model as IDisposable)?.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Scores the first rows (up to 256) with the refitted model and throws when a score is NaN or infinite: a
+    /// network whose weights or BatchNorm statistics overflowed in the refit predicts one class for every row, and the
+    /// refit's fallback (another pipeline) is better than returning it.</summary>
+    internal static void ThrowIfScoresAreNotFinite(MLContext ml, ITransformer model, IDataView data)
+    {
+        IDataView scored = model.Transform(ml.Data.TakeRows(data, 256));
+        if (scored.Schema.GetColumnOrNull("Score") is null) return;
+        long row = 0;
+        foreach (VBuffer<float> scores in scored.GetColumn<VBuffer<float>>("Score"))
+        {
+            foreach (float value in scores.DenseValues())
+                if (!float.IsFinite(value))
+                    throw new InvalidOperationException($"The refitted model scores row {row} as {value}: its weights or statistics are not finite.");
+            row++;
+        }
+    }
+
+    private ITransformer RefitCore(SslDataset dataset, SslTrialRunner runner, TrialRecord best, SslTrialParameters parameters, int? maxFidelity,
+        CancellationToken cancellationToken)
+    {
         ITransformer featurizer;
         if (parameters.TrainsNetwork)
         {

@@ -122,6 +122,25 @@ public sealed class SslExperimentTests : IDisposable
             .WithDescription("x", false).ToString(), StringComparison.Ordinal);
     }
 
+    private sealed class ScoreRow
+    {
+        [VectorType(2)]
+        public float[] Score { get; set; } = [];
+    }
+
+    [SkippableFact]
+    public void ARefittedModelThatScoresNaNIsTreatedAsAFailedRefit()
+    {
+        // A network whose statistics overflowed in the refit scores NaN for every row: the check that sends the refit
+        // to its fallback.
+        var ml = new MLContext(seed: 1);
+        IDataView data = ml.Data.LoadFromEnumerable(StageData.HiggsRows("test", 20));
+        ITransformer Scorer(float value) => ml.Transforms.CustomMapping<HiggsRow, ScoreRow>((_, o) => o.Score = [value, 1 - value], null).Fit(data);
+        SslExperiment.ThrowIfScoresAreNotFinite(ml, Scorer(0.25f), data);
+        var error = Assert.Throws<InvalidOperationException>(() => SslExperiment.ThrowIfScoresAreNotFinite(ml, Scorer(float.NaN), data));
+        Assert.Equal("The refitted model scores row 0 as NaN: its weights or statistics are not finite.", error.Message);
+    }
+
     [SkippableFact]
     public async Task AFailedRefitOfTheChoiceFallsBackToAnotherPipelineWithANote()
     {
