@@ -30,6 +30,8 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
     private string? _decimalMarker;
     private TableLayout? _layout;
     private string? _seriesLabelColumn;
+    // A .ts file's own channel count (it ignores --channels), recorded in run.json instead of the option's default.
+    private int? _seriesChannels;
 
     /// <summary>The run's folder, &lt;output&gt;/&lt;Name&gt;.</summary>
     public string RunFolder => Path.GetFullPath(Path.Combine(settings.Output, settings.Name));
@@ -56,6 +58,7 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
         // predict, evaluate and replays.
         if (all.SeriesLabelColumn is { } seriesLabel) csv = csv with { LabelColumn = seriesLabel };
         _seriesLabelColumn = all.SeriesLabelColumn;
+        _seriesChannels = all.Kind == DatasetKind.Series ? all.SeriesChannels : null;
         if (all.LabeledCount == 0)
             throw new CliException($"{settings.Dataset}: no labeled row (every label is empty); label some rows of at least two classes.");
         TrainingData train, test;
@@ -795,6 +798,7 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
             Scheduler = Scheduler.Name,
             PositiveClass = _positiveClass,
             LabelColumn = _seriesLabelColumn ?? settings.LabelColumn,
+            Channels = _seriesChannels ?? settings.Channels,
             DecimalMarker = _decimalMarker,
             TableColumns = _layout?.Columns,
             TableLabelIndex = _layout?.LabelIndex,

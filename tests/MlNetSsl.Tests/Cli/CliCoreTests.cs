@@ -777,6 +777,8 @@ public sealed class CliCoreTests : IDisposable
         DataViewSchema.Column series = Assert.Single(input);
         Assert.Equal("Series", series.Name);
         Assert.False(((VectorDataViewType)series.Type).IsKnownSize);
+        // run.json records the file's 6 channels (a .ts file states them), not --channels' default of 1.
+        Assert.Contains("\"channels\": 6", File.ReadAllText(Path.Combine(output, "Motions", "run.json")), StringComparison.Ordinal);
 
         // A .ts file of other channels (GunPoint has 1) is refused, not regrouped into 6 channels and scored.
         string model = Path.Combine(output, "Motions", "Motions.zip");
