@@ -87,7 +87,7 @@ public sealed class SslTrialReport
     private string Why()
     {
         if (Kind is not (TrialReportKind.Failed or TrialReportKind.TimedOut or TrialReportKind.NotStarted) || Trial.ErrorMessage is not { } error) return "";
-        string line = error.Split('\n', 2)[0].TrimEnd();
+        string line = SslExperiment.FirstLine(error);
         return $" ({(line.Length <= 300 ? line : line[..297] + "...")})";
     }
 

@@ -994,8 +994,8 @@ public sealed class SslExperiment
             $"{candidates.Count} other(s) tried); the last error: {FirstLine(last.Message)}", last);
     }
 
-    // Native errors carry a multi-line backtrace; a note or an explanation keeps the first line.
-    private static string FirstLine(string message) => message.Split('\n', 2)[0].TrimEnd();
+    // Native errors carry a multi-line backtrace; a note, an explanation or a report line keeps the first line.
+    internal static string FirstLine(string message) => message.Split('\n', 2)[0].TrimEnd();
 
     /// <summary>Tests: an exception to throw at the start of a trial's refit (null: refit normally).</summary>
     internal Func<TrialRecord, Exception?>? RefitFault { get; set; }
