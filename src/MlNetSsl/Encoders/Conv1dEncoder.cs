@@ -17,7 +17,6 @@ internal sealed class Conv1dEncoder : SslEncoder
 
     // Zero channels added to the input of the first convolution (see PaddedInputChannels); 0 when none are needed.
     private readonly long _inputPadding;
-    private readonly int _firstKernel;
 
     /// <summary>Creates the encoder.</summary>
     /// <param name="inputShape">A series shape (channels, length).</param>
@@ -45,7 +44,6 @@ internal sealed class Conv1dEncoder : SslEncoder
         layers.Add(("gap", nn.AdaptiveAvgPool1d(1)));
         layers.Add(("flatten", nn.Flatten()));
         body = nn.Sequential(layers);
-        _firstKernel = kernels[0];
         _inputPadding = PaddedInputChannels(inputShape.Channels) - inputShape.Channels;
         FeatureSize = (int)inChannels;
         EmbeddingSize = options.EmbeddingSize > 0 ? options.EmbeddingSize : FeatureSize;
@@ -71,25 +69,13 @@ internal sealed class Conv1dEncoder : SslEncoder
     {
         EncoderLayers.CheckInput(input, InputShape, nameof(Conv1dEncoder));
         using var scope = torch.NewDisposeScope();
-        if (_inputPadding == 0) return head.call(body.call(input)).MoveToOuterDisposeScope();
-        // The first convolution on zero-padded input channels with zero-padded weights: the same result, and the
-        // gradient reaches the unpadded weight through the pad.
-        Tensor x = input;
-        bool first = true;
-        foreach (nn.Module layer in body.children())
-        {
-            if (first)
-            {
-                var conv = (Conv1d)layer;
-                long[] padChannels = [0, 0, 0, _inputPadding];
-                x = nn.functional.conv1d(nn.functional.pad(x, padChannels), nn.functional.pad(conv.weight!, padChannels), padding: _firstKernel / 2);
-                first = false;
-            }
-            else
-            {
-                x = ((nn.Module<Tensor, Tensor>)layer).call(x);
-            }
-        }
+        if (PaddedFirstConvolution is not { } first) return head.call(body.call(input)).MoveToOuterDisposeScope();
+        // The first convolution on zero-padded input channels with zero-padded weights ("same" padding over time, as the
+        // layer's own): the same result, and the gradient reaches the unpadded weight through the pad.
+        long[] padChannels = [0, 0, 0, _inputPadding];
+        Tensor weight = first.weight!;
+        Tensor x = nn.functional.conv1d(nn.functional.pad(input, padChannels), nn.functional.pad(weight, padChannels), padding: weight.shape[^1] / 2);
+        foreach (nn.Module layer in body.children().Skip(1)) x = ((nn.Module<Tensor, Tensor>)layer).call(x);
         return head.call(x).MoveToOuterDisposeScope();
     }
 
