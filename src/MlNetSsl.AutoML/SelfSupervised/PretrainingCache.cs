@@ -48,7 +48,7 @@ internal sealed class PretrainingCache
     {
         var clock = Stopwatch.StartNew();
         int target = options.Epochs;
-        string keyFolder = Path.Combine(_root, "pretraining-" + key[..Math.Min(16, key.Length)]);
+        string keyFolder = KeyFolder(key);
         string snapshot = Path.Combine(keyFolder, SnapshotPrefix + Epochs(target));
         string work = Path.Combine(keyFolder, WorkPrefix + Epochs(target));
         Directory.CreateDirectory(keyFolder);
@@ -64,11 +64,8 @@ internal sealed class PretrainingCache
                 Directory.CreateDirectory(work);
                 // The nearest snapshot at or below the target: a promoted trial continues from its previous rung, a new trial
                 // of an already trained key loads its rung outright.
-                int? start = Directory.GetDirectories(keyFolder, SnapshotPrefix + "*")
-                    .Select(d => int.TryParse(Path.GetFileName(d)[SnapshotPrefix.Length..], NumberStyles.None, CultureInfo.InvariantCulture, out int e) ? e : -1)
-                    .Where(e => e >= 1 && e <= target)
-                    .Select(e => (int?)e).Max();
-                if (start is int epochs)
+                int epochs = LargestSnapshot(keyFolder, target);
+                if (epochs > 0)
                 {
                     seed = Path.Combine(keyFolder, SnapshotPrefix + Epochs(epochs));
                     // Copied atomically: a crash mid-copy leaves no partial checkpoint for the next trial of the key to trip on.
@@ -113,6 +110,21 @@ internal sealed class PretrainingCache
             // Another process published the same snapshot first, or a file is busy; the next call can still use the work folder.
         }
         return new PretrainingOutcome(transformer, trained, reused, clock.Elapsed, saved);
+    }
+
+    /// <summary>The epochs of the key's largest snapshot at most <paramref name="target"/> (what a call for
+    /// <paramref name="target"/> epochs would start from); 0 when there is none.</summary>
+    public int SnapshotEpochs(string key, int target) => LargestSnapshot(KeyFolder(key), target);
+
+    private string KeyFolder(string key) => Path.Combine(_root, "pretraining-" + key[..Math.Min(16, key.Length)]);
+
+    private static int LargestSnapshot(string keyFolder, int target)
+    {
+        if (!Directory.Exists(keyFolder)) return 0;
+        return Directory.GetDirectories(keyFolder, SnapshotPrefix + "*")
+            .Select(d => int.TryParse(Path.GetFileName(d)[SnapshotPrefix.Length..], NumberStyles.None, CultureInfo.InvariantCulture, out int e) ? e : -1)
+            .Where(e => e >= 1 && e <= target)
+            .DefaultIfEmpty(0).Max();
     }
 
     /// <summary>Waits for the key's lease (polling: the holder is pretraining, which takes seconds to minutes).</summary>

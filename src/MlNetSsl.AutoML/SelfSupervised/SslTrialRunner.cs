@@ -27,6 +27,11 @@ internal sealed class SslTrialRunner : ITrialRunner
     // resume (nothing is refused then). The pretraining seconds come from the trial's own pretraining call, by trial id.
     private readonly System.Collections.Concurrent.ConcurrentDictionary<Parameters, (int Epochs, double Seconds, double PretrainingSeconds)> _costs = new();
     private readonly System.Collections.Concurrent.ConcurrentDictionary<int, double> _pretrainingSeconds = new();
+    // A pretraining's seconds per epoch trained, by its options without the epochs, and each pipeline's time past its
+    // pretraining with its fine-tuning epochs, by its configuration without any epochs: together they price a version of a
+    // pipeline with other pretraining epochs, which _costs keeps apart (see WhySiblingNotStarted).
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, double> _pretrainingRates = new();
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<Parameters, (int FineTuneEpochs, double Seconds)> _downstreamCosts = new();
     // Each scheduled trial's last segment: the fidelities it went from and to and the seconds it took, to price its promotion.
     private readonly System.Collections.Concurrent.ConcurrentDictionary<int, (int From, int To, double Seconds)> _segments = new();
     // Every trial's measures, by trial and fidelity: read from the measures folder at the start (earlier sessions of a
@@ -87,6 +92,8 @@ internal sealed class SslTrialRunner : ITrialRunner
         if (epochs is int wanted && _costs.TryGetValue(costKey, out var shorter) && wanted > shorter.Epochs
             && WhyNotStarted(request, parameters, shorter, wanted, uncapped ? null : cap) is string why)
             return Task.FromException<double>(new TrialNotStartedException(why));
+        if (epochs is not null && !_costs.ContainsKey(costKey) && WhySiblingNotStarted(request, parameters, uncapped ? null : cap) is string whySibling)
+            return Task.FromException<double>(new TrialNotStartedException(whySibling));
         if (WhyPromotionNotStarted(request, _segments.TryGetValue(request.TrialId, out var lastSegment) ? lastSegment : null) is string notPromoted)
             return Task.FromException<double>(new TrialNotStartedException(notPromoted));
         using var capped = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -102,7 +109,7 @@ internal sealed class SslTrialRunner : ITrialRunner
             };
             // Taken out on every segment, so a scheduled trial (no epochs to price) leaves no entry behind.
             double pretraining = _pretrainingSeconds.TryRemove(request.TrialId, out double seconds) ? seconds : 0;
-            if (epochs is int trained) _costs[costKey] = (trained, clock.Elapsed.TotalSeconds, pretraining);
+            if (epochs is int trained) RecordRun(request.Parameters, trained, clock.Elapsed.TotalSeconds, pretraining);
             if (request.Fidelity is int reached) _segments[request.TrialId] = (request.PreviousFidelity ?? 0, reached, clock.Elapsed.TotalSeconds);
             return Task.FromResult(metric);
         }
@@ -132,21 +139,63 @@ internal sealed class SslTrialRunner : ITrialRunner
             $"({last.Seconds:0.#} s for epochs {last.From + 1} to {last.To}), more than the {left.TotalSeconds:0} s of budget left.");
     }
 
-    /// <summary>Why a longer version of a pipeline, priced from its <paramref name="shorter"/> run, is not started: it and then
-    /// the refit (its own should it win, else the best so far's) would need more than the budget left, or it alone more than
-    /// its time <paramref name="cap"/>; null when they fit or there is no budget.</summary>
-    internal string? WhyNotStarted(TrialRequest request, SslTrialParameters parameters, (int Epochs, double Seconds, double PretrainingSeconds) shorter,
-        int wanted, TimeSpan? cap = null)
+    /// <summary>
+    /// Why a version of a pipeline with other pretraining epochs than one that has run (which <see cref="WhyNotStarted"/>
+    /// does not price) is not started: its pretraining, at the seconds per epoch measured for those pretraining options,
+    /// for the epochs the cache does not hold, plus the other version's time past pretraining (per fine-tuning epoch for a
+    /// network), with the margin, then the refit, would need more than the budget left, or it alone more than its
+    /// <paramref name="cap"/>. Null when it fits, when either part has not been measured, or without a budget. Unpriced, a
+    /// SimCLR 10-epoch + FixMatch entry was started on 1,462 images with 120 s left after its 3-epoch version took 162 s,
+    /// and cut by the budget 24 s later.
+    /// </summary>
+    internal string? WhySiblingNotStarted(TrialRequest request, SslTrialParameters parameters, TimeSpan? cap)
+    {
+        if (request.Fidelity is not null || request.RemainingBudget is null
+            || parameters.Features is not (SslFeatureSource.SelfSupervised or SslFeatureSource.RawAndSelfSupervised)
+            || !request.Parameters.ContainsKey(SslSearchSpace.PretrainingOption)
+            || !_downstreamCosts.TryGetValue(SslSearchSpace.WithoutEpochs(request.Parameters), out var sibling)
+            || !_pretrainingRates.TryGetValue(PretrainingFamily(request.Parameters), out double secondsPerEpoch))
+            return null;
+        int wanted = parameters.Pretraining.Epochs;
+        int cached = _cache.SnapshotEpochs(CacheKey(request), wanted);
+        double pretraining = secondsPerEpoch * Math.Max(0, wanted - cached);
+        bool fineTuning = parameters.Downstream.Trainer == DownstreamTrainer.FineTune;
+        double pastPretraining = sibling.Seconds * (fineTuning && sibling.FineTuneEpochs > 0 ? (double)parameters.Downstream.FineTuneEpochs / sibling.FineTuneEpochs : 1);
+        double predicted = LengtheningCostMargin * (pretraining + pastPretraining);
+        string need = string.Create(CultureInfo.InvariantCulture,
+            $"Trial {request.TrialId} was not started: it would need about {predicted:0} s ({wanted - Math.Min(wanted, cached)} pretraining epochs at " +
+            $"{secondsPerEpoch:0.#} s, then {pastPretraining:0} s as its version with other pretraining epochs took past its pretraining; " +
+            $"{LengtheningCostMargin:0.##}x as margin)");
+        return WhyNotFitting(request, parameters, predicted, pastPretraining, need, cap);
+    }
+
+    /// <summary>Records a single-fidelity run of <paramref name="configuration"/> (its lengthened epochs, seconds and the
+    /// seconds of its own pretraining call), to price its longer versions and its versions with other pretraining epochs.</summary>
+    internal void RecordRun(Parameters configuration, int epochs, double seconds, double pretrainingSeconds)
+    {
+        _costs[SslSearchSpace.WithoutTrainingEpochs(configuration)] = (epochs, seconds, pretrainingSeconds);
+        _downstreamCosts[SslSearchSpace.WithoutEpochs(configuration)] =
+            (configuration.AsType<SslTrialParameters>().Downstream.FineTuneEpochs, Math.Max(0, seconds - pretrainingSeconds));
+    }
+
+    /// <summary>Records a pretraining call's seconds per epoch it trained (none: nothing to record).</summary>
+    internal void RecordPretraining(Parameters configuration, int epochsTrained, double seconds)
+    {
+        if (epochsTrained > 0) _pretrainingRates[PretrainingFamily(configuration)] = seconds / epochsTrained;
+    }
+
+    /// <summary>The pretraining options without their epochs: what pretrainings that differ only in length share.</summary>
+    private static string PretrainingFamily(Parameters configuration) =>
+        SslSearchSpace.WithoutEpochs(configuration).ComputeSubsetHash(SslSearchSpace.PretrainingOption);
+
+    /// <summary>Why a segment expected to take <paramref name="predicted"/> seconds (<paramref name="need"/> says so) is not
+    /// started: more than its <paramref name="cap"/>, or, with its refit (its own from <paramref name="pastPretraining"/>,
+    /// should it win, else the best so far's), more than the budget left. Null when it fits.</summary>
+    private string? WhyNotFitting(TrialRequest request, SslTrialParameters parameters, double predicted, double pastPretraining, string need, TimeSpan? cap)
     {
         if (request.RemainingBudget is not TimeSpan searchLeft) return null;
-        bool fineTuning = SslSearchSpace.LengthensFineTuning(request.Parameters);
-        double predicted = PredictedSeconds(shorter, wanted, fineTuning);
-        string need = string.Create(CultureInfo.InvariantCulture,
-            $"Trial {request.TrialId} was not started: at {wanted} epochs it would need about {predicted:0} s (its {shorter.Epochs}-epoch version " +
-            $"took {shorter.Seconds:0.#} s, {shorter.PretrainingSeconds:0.#} s of it pretraining; {LengtheningCostMargin:0.##}x per epoch as margin)");
         if (cap is TimeSpan limit && predicted > limit.TotalSeconds)
             return string.Create(CultureInfo.InvariantCulture, $"{need}, more than its time cap of {limit.TotalSeconds:0.#} s.");
-        double pastPretraining = Math.Max(0, shorter.Seconds - shorter.PretrainingSeconds) * (fineTuning ? (double)wanted / shorter.Epochs : 1);
         double ownRefit = RefitSeconds(parameters, pastPretraining);
         double kept = request.ReservedAfterSearch.TotalSeconds;
         double refit = Math.Max(ownRefit, kept);
@@ -154,6 +203,22 @@ internal sealed class SslTrialRunner : ITrialRunner
         return predicted + refit <= left ? null : string.Create(CultureInfo.InvariantCulture,
             $"{need}, then about {refit:0} s for the refit (its own, should it win: {ownRefit:0} s; the best so far's: {kept:0} s), " +
             $"more than the {left:0} s of budget left.");
+    }
+
+    /// <summary>Why a longer version of a pipeline, priced from its <paramref name="shorter"/> run, is not started: it and then
+    /// the refit (its own should it win, else the best so far's) would need more than the budget left, or it alone more than
+    /// its time <paramref name="cap"/>; null when they fit or there is no budget.</summary>
+    internal string? WhyNotStarted(TrialRequest request, SslTrialParameters parameters, (int Epochs, double Seconds, double PretrainingSeconds) shorter,
+        int wanted, TimeSpan? cap = null)
+    {
+        if (request.RemainingBudget is null) return null;
+        bool fineTuning = SslSearchSpace.LengthensFineTuning(request.Parameters);
+        double predicted = PredictedSeconds(shorter, wanted, fineTuning);
+        string need = string.Create(CultureInfo.InvariantCulture,
+            $"Trial {request.TrialId} was not started: at {wanted} epochs it would need about {predicted:0} s (its {shorter.Epochs}-epoch version " +
+            $"took {shorter.Seconds:0.#} s, {shorter.PretrainingSeconds:0.#} s of it pretraining; {LengtheningCostMargin:0.##}x per epoch as margin)");
+        double pastPretraining = Math.Max(0, shorter.Seconds - shorter.PretrainingSeconds) * (fineTuning ? (double)wanted / shorter.Epochs : 1);
+        return WhyNotFitting(request, parameters, predicted, pastPretraining, need, cap);
     }
 
     /// <summary>
@@ -258,6 +323,7 @@ internal sealed class SslTrialRunner : ITrialRunner
         using CancellationTokenRegistration stop = CrossValidation.CancelWith(ml, cancellationToken);
         PretrainingOutcome outcome = _cache.Pretrain(ml, _settings.Dataset.Data, options, CacheKey(request), cancellationToken);
         _pretrainingSeconds[request.TrialId] = outcome.Duration.TotalSeconds;
+        if (request.Fidelity is null) RecordPretraining(request.Parameters, outcome.EpochsTrained, outcome.Duration.TotalSeconds);
         using SelfSupervisedTransformer stage = outcome.Transformer;
 
         var evaluation = Stopwatch.StartNew();

@@ -80,7 +80,8 @@ internal sealed class DownstreamFits
     {
         IDataView rows = subset is null ? features.Rows : new RowSubsetView(features.Rows, subset.Select(r => (long)r).ToHashSet());
         string column = features.Featurizer.Column;
-        ITransformer fitted = _ml.Transforms.NormalizeMeanVariance(column).Append(Trainer(downstream, column))
+        // Centred, as the experiment's own refit is (ML.NET's default scales by the root mean square, not the deviation).
+        ITransformer fitted = _ml.Transforms.NormalizeMeanVariance(column, fixZero: false).Append(Trainer(downstream, column))
             .Append(_ml.Transforms.Conversion.MapKeyToValue("PredictedLabel")).Fit(rows);
         ITransformer model = _prepared.Append(features.Featurizer.Transformer).Append(fitted);
         // The fit's scores follow the label map's key order; map them to the chosen model's class names.

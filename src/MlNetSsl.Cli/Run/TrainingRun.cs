@@ -639,7 +639,9 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
             : labelFree ? string.Create(CultureInfo.InvariantCulture,
                 $"Raw features + L-BFGS (L1 {downstream.L1Regularization:G2}, L2 {downstream.L2Regularization:G2}): the model's own trainer on raw features, " +
                 $"fitted for comparison (at most {DownstreamFits.MaxLbfgsIterations} iterations; a label-free search scores no raw-feature pipeline)")
-            : $"Raw features + L-BFGS (L1 1, L2 1): ML.NET defaults (at most {DownstreamFits.MaxLbfgsIterations} iterations), fitted for comparison (the search did not reach a raw-feature trial)";
+            : string.Create(CultureInfo.InvariantCulture,
+                $"Raw features + L-BFGS (L1 {downstream.L1Regularization:G2}, L2 {downstream.L2Regularization:G2}): the search's default trainer (at most {DownstreamFits.MaxLbfgsIterations} iterations), " +
+                $"fitted for comparison ({(search.Trials.Any(t => TrialDescriptions.Bind(t).Features == SslFeatureSource.RawFeatures) ? "no raw-feature trial of the search finished" : "the search did not reach a raw-feature trial")})");
         try
         {
             // Raw features first: images are decoded once, and the cache holds only vectors.

@@ -216,6 +216,60 @@ public sealed class IncumbentScaleUpTests
     }
 
     [SkippableFact]
+    public void AVersionWithOtherPretrainingEpochsIsPricedFromItsSiblingAndNotStartedWhenItCannotFinish()
+    {
+        var ml = new Microsoft.ML.MLContext(1);
+        SslDataset dataset = SslDataset.Read(ml, ml.Data.LoadFromEnumerable(MlNetSsl.Tests.MlNet.StageData.HiggsRows("train", 60)), "Features", "Label", SslInputShape.Tabular(28));
+        var (foldOfRow, foldCount) = StratifiedFolds.Assign(dataset.LabeledKeys, 5, seed: 1);
+        string root = Directory.CreateTempSubdirectory("mlnetssl-sibling-").FullName;
+        try
+        {
+            SslTrialRunner.Settings settings = new(dataset, SslObjective.CrossValidatedAccuracy(5), foldOfRow, foldCount, PretrainingSeed: 2, root,
+                RecordLabelFreeMeasures: false) { FineTuneFolds = 2 };
+            var runner = new SslTrialRunner(settings);
+            // The audit's run on 1,462 sign-language images: SimCLR 3 epochs + FixMatch 10 epochs took 162 s, 15 s of it
+            // pretraining (5 s per epoch); the same pipeline on a 10-epoch encoder then started with 120 s left.
+            Parameters shortSsl = ImageEntry("short SSL + FixMatch fine-tuning, 10 epochs");
+            Parameters longSsl = ImageEntry("SSL + FixMatch fine-tuning, 10 epochs");
+            SslTrialParameters longParameters = longSsl.AsType<SslTrialParameters>();
+            Assert.Equal(10, longParameters.Pretraining.Epochs);
+            TrialRequest Request(Parameters configuration, double searchLeft) => new(2, configuration, null, null, null, root, root, 1)
+            {
+                RemainingBudget = TimeSpan.FromSeconds(searchLeft), ReservedAfterSearch = TimeSpan.FromSeconds(61),
+            };
+            // Nothing measured yet: nothing to price it from.
+            Assert.Null(runner.WhySiblingNotStarted(Request(longSsl, 120), longParameters, cap: null));
+
+            runner.RecordPretraining(shortSsl, epochsTrained: 3, seconds: 15);
+            runner.RecordRun(shortSsl, epochs: 10, seconds: 162, pretrainingSeconds: 15);
+            // 1.2 x (10 pretraining epochs x 5 s + 147 s) = 236 s, then its own refit of 1.2 x 147 / 2 = 88 s: 325 s in all.
+            string? why = runner.WhySiblingNotStarted(Request(longSsl, 120), longParameters, cap: null);
+            Assert.NotNull(why);
+            Assert.Contains("would need about 236 s (10 pretraining epochs at 5 s", why, StringComparison.Ordinal);
+            Assert.Contains("then about 88 s for the refit", why, StringComparison.Ordinal);
+            Assert.Contains("more than the 181 s of budget left", why, StringComparison.Ordinal);
+            Assert.Null(runner.WhySiblingNotStarted(Request(longSsl, 270), longParameters, cap: null));
+            // Within the budget but over its time cap.
+            Assert.Contains("more than its time cap of 200 s", runner.WhySiblingNotStarted(Request(longSsl, 270), longParameters, TimeSpan.FromSeconds(200)), StringComparison.Ordinal);
+
+            // With the 10-epoch encoder in the cache only the fine-tuning is left: 1.2 x 147 = 176 s, 265 s with the refit.
+            Assert.NotNull(runner.WhySiblingNotStarted(Request(longSsl, 210), longParameters, cap: null));
+            Directory.CreateDirectory(Path.Combine(root, "pretraining", "pretraining-" + SslTrialRunner.CacheKey(longSsl)[..16], "epoch-0010"));
+            Assert.Null(runner.WhySiblingNotStarted(Request(longSsl, 210), longParameters, cap: null));
+
+            // More fine-tuning epochs scale the part past pretraining: 25 epochs on the cached encoder, 1.2 x 367.5 = 441 s.
+            Parameters longer = longSsl.With(SslSearchSpace.DownstreamOption, ((Parameters)longSsl[SslSearchSpace.DownstreamOption]).With("FineTuneEpochs", 25));
+            string? longerWhy = runner.WhySiblingNotStarted(Request(longer, 400), longer.AsType<SslTrialParameters>(), cap: null);
+            Assert.NotNull(longerWhy);
+            Assert.Contains("would need about 441 s (0 pretraining epochs", longerWhy, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
+    [SkippableFact]
     public void TheOneStandardErrorRuleKeepsTheLongestOfAConfigurationsLengthsAndPrefersFixMatchWithinTheError()
     {
         SslSearchSpace space = ImageSpace;
