@@ -144,6 +144,7 @@ internal sealed partial class ExperimentRun
             _settings.Scheduler.OnJobStarted(trialId, job);
             TrialState trial = _trials[trialId];
             trial.Status = TrialStatus.Running;
+            trial.ErrorMessage = null; // a continued trial's earlier stop no longer explains it
             bool replayed = Replaying;
             Report(TrialReportKind.Running, trial, job.Fidelity, replayed);
 
@@ -188,6 +189,10 @@ internal sealed partial class ExperimentRun
                     // result's duration, so the leaderboard shows where the budget went.
                     trial.Duration += outcome.Duration;
                     trial.Status = trial.Rungs.Count > 0 ? TrialStatus.Paused : TrialStatus.Cancelled;
+                    string segment = trial.Rungs.Count > 0 ? FormattableString.Invariant($"its segment to {job.Fidelity} epochs") : "its run";
+                    string stopper = cancellationToken.IsCancellationRequested ? "the caller's cancellation" : "the end of the time budget";
+                    trial.ErrorMessage = FormattableString.Invariant($"Stopped {outcome.Duration.TotalSeconds:0.#} s into {segment} by {stopper}")
+                        + (trial.Rungs.Count > 0 ? "; its last rung's metric stands." : "; it has no metric.");
                     Report(TrialReportKind.Stopped, trial, trial.Rungs.Count > 0 ? trial.Rungs[^1].Fidelity : job.Fidelity, replayed: false);
                     return cancellationToken.IsCancellationRequested ? SearchStopReason.Cancelled : SearchStopReason.TimeBudget;
             }

@@ -73,7 +73,8 @@ public sealed class TrialRecord
     /// <summary>The total time the trial function ran, over all rungs.</summary>
     public TimeSpan Duration { get; }
 
-    /// <summary>Why the trial failed (exception type and message, or the memory limit); null otherwise.</summary>
+    /// <summary>Why the trial failed (exception type and message, or the memory limit), timed out, was not started, or was
+    /// stopped by the budget or a cancellation; null otherwise.</summary>
     public string? ErrorMessage { get; }
 
     /// <inheritdoc/>

@@ -86,7 +86,7 @@ public sealed class SslTrialReport
     // The reason of a failed, timed-out or unstarted trial: its first line (native errors carry a backtrace), shortened.
     private string Why()
     {
-        if (Kind is not (TrialReportKind.Failed or TrialReportKind.TimedOut or TrialReportKind.NotStarted) || Trial.ErrorMessage is not { } error) return "";
+        if (Kind is not (TrialReportKind.Failed or TrialReportKind.TimedOut or TrialReportKind.NotStarted or TrialReportKind.Stopped) || Trial.ErrorMessage is not { } error) return "";
         string line = SslExperiment.FirstLine(error);
         return $" ({(line.Length <= 300 ? line : line[..297] + "...")})";
     }

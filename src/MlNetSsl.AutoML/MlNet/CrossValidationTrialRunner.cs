@@ -194,9 +194,7 @@ internal static class CrossValidation
                 (foldOfRow[row] == fold ? test : train).Add(new FoldRow { Features = features[row], Label = labels[row] - 1 });
             IDataView trainView = ml.Data.LoadFromEnumerable(train, schema);
             IDataView testView = ml.Data.LoadFromEnumerable(test, schema);
-            // Centred (fixZero: false): ML.NET's default divides by the root mean square, not the standard deviation, so a
-            // feature whose mean dwarfs its spread stays nearly constant and the L2 penalty holds its weight down (docs/automl.md).
-            ITransformer normalizer = ml.Transforms.NormalizeMeanVariance(CrossValidationTrialRunner.FeatureColumn, fixZero: false).Fit(trainView);
+            ITransformer normalizer = SslDownstream.Standardize(ml, CrossValidationTrialRunner.FeatureColumn, train.Count).Fit(trainView);
             folds[fold] = (ml.Data.Cache(normalizer.Transform(trainView)), ml.Data.Cache(normalizer.Transform(testView)));
         }
         return folds;

@@ -199,8 +199,7 @@ public sealed class MulticlassTrainerExperiment
         LinearTrainerParameters parameters = best.Parameters.AsType<LinearTrainerParameters>();
         int iterations = best.Fidelity ?? parameters.MaximumNumberOfIterations;
         IDataView labeled = _mlContext.Data.FilterRowsByMissingValues(rows.LabelToKey.Transform(_data!), _labelColumnName);
-        // Centred, as the cross-validation's folds are (CrossValidation.BuildFolds).
-        var normalize = _mlContext.Transforms.NormalizeMeanVariance(_featureColumnName, fixZero: false);
+        var normalize = SslDownstream.Standardize(_mlContext, _featureColumnName, rows.Labels.Length);
         var toValue = _mlContext.Transforms.Conversion.MapKeyToValue("PredictedLabel");
         ITransformer fitted = parameters.Trainer == LinearTrainer.SdcaMaximumEntropy
             ? normalize.Append(CrossValidationTrialRunner.CreateSdca(_mlContext, parameters, _labelColumnName, _featureColumnName, iterations)).Append(toValue).Fit(labeled)

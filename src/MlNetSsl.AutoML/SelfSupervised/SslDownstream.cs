@@ -21,6 +21,20 @@ internal static class SslDownstream
     /// class) it set every weight to zero and the model gave every row the same scores.</summary>
     internal static SslDownstreamParameters LabelFreeDefaults => new() { L1Regularization = 0 };
 
+    /// <summary>The fewest labeled rows whose mean and deviation <see cref="Standardize"/> centres and scales by; below it the
+    /// deviation of a handful of rows is no estimate (two rows put every test row's value at a multiple of their
+    /// difference, and the probe's scores saturated to 7 distinct values over 50 rows).</summary>
+    internal const int CenteringMinimumRows = 10;
+
+    /// <summary>The standardization before a downstream trainer, fitted on <paramref name="labeledRows"/> labeled rows: mean
+    /// and deviation (<c>fixZero: false</c>) from <see cref="CenteringMinimumRows"/> rows, ML.NET's default below that.
+    /// ML.NET's default divides by the root mean square, not the deviation, so a feature whose mean dwarfs its spread
+    /// stays nearly constant and the L2 penalty holds its weight down: centred, L-BFGS on 20 labels rose from 0.729 to
+    /// 0.898 on a 7-feature seed-measurement table and tied on the shared tables (docs/automl.md, "The linear probe's
+    /// defaults").</summary>
+    public static IEstimator<ITransformer> Standardize(MLContext ml, string column, long labeledRows) =>
+        ml.Transforms.NormalizeMeanVariance(column, fixZero: labeledRows < CenteringMinimumRows);
+
     /// <summary>The trainer for <paramref name="parameters"/>, reading a standardized feature vector and a key label
     /// (<see cref="SslDownstreamParameters.CreateTrainer"/>). LightGBM's trees each sample at most
     /// <see cref="WideRowLightGbmEstimator.FeaturesPerTree"/> features.</summary>

@@ -1066,8 +1066,7 @@ public sealed class SslExperiment
             // Trainers pass over their data many times; cached, the labeled rows are decoded and embedded once.
             IDataView labeled = _mlContext.Data.Cache(_mlContext.Transforms.SelectColumns(_labelColumnName, SslDataset.FeatureColumn)
                 .Fit(featurizer.Transform(dataset.LabeledView)).Transform(featurizer.Transform(dataset.LabeledView)));
-            // Centred, as the cross-validation's folds are (CrossValidation.BuildFolds).
-            ITransformer trainer = _mlContext.Transforms.NormalizeMeanVariance(SslDataset.FeatureColumn, fixZero: false)
+            ITransformer trainer = SslDownstream.Standardize(_mlContext, SslDataset.FeatureColumn, dataset.LabeledCount)
                 .Append(SslDownstream.CreateTrainer(_mlContext, parameters.Downstream, _labelColumnName, SslDataset.FeatureColumn))
                 .Append(_mlContext.Transforms.Conversion.MapKeyToValue("PredictedLabel"))
                 .Fit(labeled);

@@ -115,7 +115,12 @@ internal static class ModelCommands
             if (unseen > 0)
             {
                 Func<string, int?> classOf = TrainingRun.ClassMatcher(classes);
+                // In TrainingRun.Score's order: the k-th unseen label is actual class -2 - k.
                 var names = data.Labels.Where(l => classOf(l) is null).Distinct(StringComparer.Ordinal).ToList();
+                // Their rows too, so the matrix accounts for every row and shows what the model took them for.
+                for (int k = 0; k < names.Count; k++)
+                    Console.WriteLine($"{names[k]} (unseen)".PadRight(width) + string.Concat(classes.Select((_, p) =>
+                        scored.Count(r => r.Actual == -2 - k && r.Predicted == p).ToString(CultureInfo.InvariantCulture).PadLeft(width))));
                 Console.WriteLine($"{unseen} row(s) have a class the model never saw ({string.Join(", ", names.Take(10).Select(n => $"'{n}'"))}" +
                     $"{(names.Count > 10 ? ", ..." : "")}); they count as errors, and each such class counts in macro-accuracy with recall 0.");
             }

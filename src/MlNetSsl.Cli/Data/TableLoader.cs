@@ -314,6 +314,11 @@ internal static class TableLoader
             ? table.Rows.Select(r => CsvTable.IsMissing(r[l]) ? "" : r[l]).ToArray() : new string[rows].Select(_ => "").ToArray());
         string labelColumn = columns.Any(c => c.Name == "Label") ? "Label_target" : "Label";
         columns.Add(new TableColumn(labelColumn, null, labels));
+        // As series runs do: a missing number is filled with its column's mean (ModelParts), and the run says how many.
+        var filled = columns.Where(c => c.Numbers is not null).Select(c => (c.Name, Count: c.Numbers!.Count(float.IsNaN))).Where(c => c.Count > 0).ToList();
+        string? filledNote = filled.Count == 0 ? null : string.Create(CultureInfo.InvariantCulture,
+            $"{filled.Sum(c => c.Count):N0} missing number(s) in {filled.Count} column(s) ({string.Join(", ", filled.Take(10).Select(c => $"'{c.Name}' {c.Count:N0}"))}{(filled.Count > 10 ? ", ..." : "")}) " +
+            $"are filled with their column's mean, in training and when the model scores.");
         var duplicates = Enumerable.Range(0, rows)
             .GroupBy(r => string.Join("\u001f", inputs.Select(i => table.Rows[r][i.Index])))
             .Where(g => g.Count() > 1).Select(g => (IReadOnlyList<string>)g.Select(r => $"line {table.LineNumbers[r]}").ToList()).ToList();
@@ -337,6 +342,7 @@ internal static class TableLoader
             IdentifiersLeftOut = identifiersLeftOut,
             ConstantColumns = constants ?? [],
             MostlyNumericTextColumns = mostlyNumbers ?? [],
+            FilledNote = filledNote,
             SizeSummary = [string.Create(CultureInfo.InvariantCulture,
                 $"{rows:N0} rows x {inputs.Count} input columns ({inputs.Count(i => i.Numeric)} numeric, {inputs.Count(i => !i.Numeric)} text{TextColumnNames(table, inputs)}); separator '{(table.Separator == '\t' ? "\\t" : table.Separator)}', header {(table.HasHeader ? "yes" : "no")}" +
                 $"{(table.DecimalMarker == ',' ? ", decimal comma" : "")}")],

@@ -61,8 +61,8 @@ internal sealed class TrainingData
     /// values and their lines ("'age' (995 numbers and 5 other values: '-' (lines 3, 9), ...)").</summary>
     public IReadOnlyList<string> MostlyNumericTextColumns { get; init; } = [];
 
-    /// <summary>Series: how many missing values were filled (and in how many series), for the console and the report;
-    /// null when none was.</summary>
+    /// <summary>Series and tables: how many missing values were filled (in how many series, or in which numeric columns),
+    /// for the console and the report; null when none was.</summary>
     public string? FilledNote { get; init; }
 
     /// <summary>Series CSV (training): the label column found without --label-col (the last, see

@@ -260,6 +260,7 @@ internal static class ReportWriter
     {
         const string title = "Pretraining curves";
         var curve = r.PretrainingCurve;
+        if (curve.Count == 0 && r.FineTuneCurve.Count > 0) return FineTuneCurve(r);
         if (curve.Count == 0) return Section.Omitted("pretraining", title, "The chosen pipeline has no SSL pretraining stage, so there is no pretraining curve.");
         var b = new StringBuilder("<div class=\"plots\">");
         b.Append(new SvgPlot("SSL loss per epoch", "epoch", "loss", 480, 300)
@@ -275,6 +276,29 @@ internal static class ReportWriter
         b.Append("</div>");
         if (knn.Count == 0) b.Append("<p class=\"muted\">The kNN monitor was not measured during pretraining.</p>");
         else b.Append("<p class=\"muted\">kNN monitor: accuracy of a k-nearest-neighbour classifier on the embeddings of the labeled rows, a label-cheap signal of what pretraining learned.</p>");
+        return Section.With("pretraining", title, b.ToString());
+    }
+
+    // A fine-tuned network's saved model keeps its fine-tuning history, not the pretraining of the encoder it started from.
+    private static Section FineTuneCurve(RunReport r)
+    {
+        const string title = "Fine-tuning curve";
+        var curve = r.FineTuneCurve;
+        var b = new StringBuilder("<p>").Append(Esc(r.FineTuneOrigin ?? "The chosen network was fine-tuned on the labeled rows."))
+            .Append(" The saved model records its fine-tuning, drawn here.</p><div class=\"plots\">");
+        b.Append(new SvgPlot("Training loss per epoch", "epoch", "loss", 480, 300)
+            .AddLine(null, curve.Select(p => new PlotPoint(p.Step, p.Loss, $"{p.Label}: {p.Loss.ToString("G4", CultureInfo.InvariantCulture)}")).ToList(),
+                SslColor, markers: curve.Count <= 60)
+            .ToSvg());
+        var accepted = curve.Where(p => p.AcceptanceRate is not null).ToList();
+        if (accepted.Count > 0)
+            b.Append(new SvgPlot("Pseudo-labels accepted", "epoch", "share of unlabeled rows", 480, 300)
+                .AddLine(null, accepted.Select(p => new PlotPoint(p.Step, p.AcceptanceRate!.Value, $"{p.Label}: {p.AcceptanceRate!.Value.ToString("P1", CultureInfo.InvariantCulture)}")).ToList(),
+                    BestColor, markers: true)
+                .ToSvg());
+        b.Append("</div>");
+        if (accepted.Count > 0)
+            b.Append("<p class=\"muted\">Pseudo-labels accepted: the share of unlabeled rows whose weak view's prediction passed the confidence threshold, so their strong view was trained on it (FixMatch).</p>");
         return Section.With("pretraining", title, b.ToString());
     }
 

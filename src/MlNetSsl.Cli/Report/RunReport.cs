@@ -39,6 +39,11 @@ internal sealed record RunReport
     /// <summary>Pretraining curves of the chosen pipeline (empty when it has no SSL stage).</summary>
     public IReadOnlyList<EpochPoint> PretrainingCurve { get; init; } = [];
 
+    /// <summary>The chosen network's fine-tuning, one point per epoch in training order (empty when it fine-tunes none),
+    /// and how that network began (an encoder pretrained in the search, or from scratch).</summary>
+    public IReadOnlyList<FineTunePoint> FineTuneCurve { get; init; } = [];
+    public string? FineTuneOrigin { get; init; }
+
     /// <summary>Class names in label order; ConfusionMatrix[actual][predicted] counts on the test rows.</summary>
     public required IReadOnlyList<string> ClassNames { get; init; }
     public required int[][] ConfusionMatrix { get; init; }
@@ -102,6 +107,10 @@ internal sealed record LeaderboardRow(
 
 /// <summary>One pretraining epoch: loss, and the kNN monitor accuracy when it was measured.</summary>
 internal sealed record EpochPoint(int Epoch, double Loss, double? KnnAccuracy);
+
+/// <summary>One fine-tuning epoch: its place in training order, its stage and epoch in words, its training loss, and the
+/// share of unlabeled rows whose pseudo-label passed the threshold (semi-supervised stages only).</summary>
+internal sealed record FineTunePoint(int Step, string Label, double Loss, double? AcceptanceRate);
 
 /// <summary>A misclassified test row: how to show it (a thumbnail for images, the row's text for tables and series).</summary>
 internal sealed record Misclassified(string Actual, string Predicted, double Confidence, string Description, byte[]? ThumbnailPng);

@@ -73,6 +73,14 @@ internal sealed class DownstreamFits
         return new LabeledFeatures(featurizer, _ml.Data.Cache(_ml.Transforms.SelectColumns(KeyColumn, featurizer.Column).Fit(labeled).Transform(labeled)));
     }
 
+    private static long CountRows(IDataView rows)
+    {
+        using DataViewRowCursor cursor = rows.GetRowCursor([]);
+        long count = 0;
+        while (cursor.MoveNext()) count++;
+        return count;
+    }
+
     /// <summary>Fits the downstream trainer on the labeled rows (or those at <paramref name="subset"/>, positions among the
     /// labeled rows) and scores it on <paramref name="test"/>, scores in <paramref name="classNames"/> order.</summary>
     public List<TestMetrics.Scored> FitAndScore(LabeledFeatures features, SslDownstreamParameters downstream, int[]? subset, TrainingData test,
@@ -80,8 +88,10 @@ internal sealed class DownstreamFits
     {
         IDataView rows = subset is null ? features.Rows : new RowSubsetView(features.Rows, subset.Select(r => (long)r).ToHashSet());
         string column = features.Featurizer.Column;
-        // Centred, as the experiment's own refit is (ML.NET's default scales by the root mean square, not the deviation).
-        ITransformer fitted = _ml.Transforms.NormalizeMeanVariance(column, fixZero: false).Append(Trainer(downstream, column))
+        // Standardized as the experiment's own refit is: centred from 10 labeled rows (ML.NET's default scales by the root
+        // mean square, not the deviation), ML.NET's default below that, where a deviation is no estimate.
+        long count = subset?.Length ?? rows.GetRowCount() ?? CountRows(rows);
+        ITransformer fitted = _ml.Transforms.NormalizeMeanVariance(column, fixZero: count < 10).Append(Trainer(downstream, column))
             .Append(_ml.Transforms.Conversion.MapKeyToValue("PredictedLabel")).Fit(rows);
         ITransformer model = _prepared.Append(features.Featurizer.Transformer).Append(fitted);
         // The fit's scores follow the label map's key order; map them to the chosen model's class names.

@@ -45,7 +45,7 @@ internal sealed class SearchProgress(RunLog log, string metricName = "accuracy",
         if (value.Fidelity is int fidelity) _trainingTo[value.Trial.TrialId] = fidelity;
         string metric = value.Trial.Metric?.ToString("0.0000", CultureInfo.InvariantCulture) ?? "-";
         // Why a trial failed or was not started belongs on its line: a user reading the log sees what to change.
-        string reason = value.Kind is TrialReportKind.Failed or TrialReportKind.NotStarted or TrialReportKind.TimedOut && value.Trial.ErrorMessage is string why ? $" ({why})" : "";
+        string reason = value.Kind is TrialReportKind.Failed or TrialReportKind.NotStarted or TrialReportKind.TimedOut or TrialReportKind.Stopped && value.Trial.ErrorMessage is string why ? $" ({why})" : "";
         // A trial the budget or Ctrl+C stopped is recorded as Paused (it had a rung) or Cancelled: show the status the
         // leaderboard and report will give it, not a third word.
         string kind = value.Kind == TrialReportKind.Stopped ? value.Trial.Status.ToString() : value.Kind.ToString();

@@ -253,6 +253,13 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
         }
         _phases["search and refit"] = clock.Elapsed.TotalSeconds;
         SslExperimentResult search = result!;
+        // The search's notes go to the report; the log keeps them too, and the console shows those that ask the user to
+        // label more (a class too thin to cross-validate fine-tuning), which a reader of the console alone would miss.
+        foreach (string note in search.Notes)
+        {
+            if (note.Contains("label more", StringComparison.OrdinalIgnoreCase)) log.Info($"Note: {note}");
+            else log.Detail($"Search note: {note}");
+        }
         if (settings.WorkerOnly)
         {
             // The pipeline in the words of the progress lines and the leaderboard, not the ML.NET chain's own text.
@@ -341,6 +348,7 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
         // The model's trainer, which the label-free objective sets instead of the trial's untuned one.
         SslDownstreamParameters chosenDownstream = TrialDescriptions.RefitDownstream(chosenTrial, search);
         string pipeline = TrialDescriptions.Describe(chosenTrial, refitDownstream: chosenDownstream);
+        SslFeatureSource chosenSource = TrialDescriptions.Bind(chosenTrial).Features;
 
         List<LabelCurvePoint> labelCurve = [];
         if (settings.LabelCurve)
@@ -393,6 +401,14 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
                 all.Skipped, all.Duplicates, all.SizeSummary),
             Leaderboard = leaderboard,
             PretrainingCurve = PretrainingCurve(model),
+            FineTuneCurve = FineTuneCurve(model),
+            FineTuneOrigin = chosenSource switch
+            {
+                SslFeatureSource.SupervisedFromScratch => "The chosen network was trained from scratch on the labeled rows (no SSL pretraining).",
+                SslFeatureSource.SelfSupervised or SslFeatureSource.RawAndSelfSupervised =>
+                    "The chosen network's encoder was pretrained with SSL during the search, as its pipeline says, then fine-tuned.",
+                _ => null,
+            },
             ClassNames = classNames,
             ConfusionMatrix = confusion,
             Misclassified = Misclassified(scoredTest, scored, classNames),
@@ -823,6 +839,12 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
         }
     }
 
+    private static IReadOnlyList<FineTunePoint> FineTuneCurve(ITransformer model) =>
+        ModelParts.Flatten(model).OfType<SelfSupervisedFineTuneTransformer>().FirstOrDefault()?.History
+            .Select((h, i) => new FineTunePoint(i + 1,
+                string.Create(CultureInfo.InvariantCulture, $"{h.Stage}{(h.Stage == FineTuneStage.SelfTraining ? $" round {h.Round}" : "")} epoch {h.Epoch}"),
+                h.TrainLoss, h.AcceptanceRate)).ToList() ?? [];
+
     private static IReadOnlyList<EpochPoint> PretrainingCurve(ITransformer model) =>
         ModelParts.Flatten(model).OfType<SelfSupervisedTransformer>().FirstOrDefault()?.History
             .Select(h => new EpochPoint(h.Epoch, h.MeanLoss, h.MonitorAccuracy)).ToList() ?? [];
@@ -1001,5 +1023,11 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
         else if (baseline is not null)
             log.Always(string.Create(CultureInfo.InvariantCulture, $"Best without SSL: {baseline.Description}: test {metric} {baseline.Metric.Value:0.0000} ({baseline.Metric.Lower:0.0000} to {baseline.Metric.Upper:0.0000})."));
         log.Always(string.Create(CultureInfo.InvariantCulture, $"Wrote {RunFolder} in {_total.Elapsed.TotalSeconds:0} s."));
+        // A run far past its budget says why, or a user reads the budget as ignored.
+        double over = _total.Elapsed.TotalSeconds - settings.TrainTimeSeconds;
+        if (over > Math.Max(10, 0.25 * settings.TrainTimeSeconds))
+            log.Always(string.Create(CultureInfo.InvariantCulture,
+                $"Note: that is {over:0} s past --train-time {settings.TrainTimeSeconds}: the first trial always runs to its end so that there is a model, " +
+                $"and reading the data, scoring the test rows and writing the outputs come on top of the budget. Give a longer --train-time, or expect this on small budgets."));
     }
 }

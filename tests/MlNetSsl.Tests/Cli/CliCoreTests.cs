@@ -261,6 +261,17 @@ public sealed class CliCoreTests : IDisposable
         Assert.True(code == 0, $"exit {code}: {stderr}\n{stdout}");
         Assert.Contains("Test labels never seen in training count as errors: 'x0', 'x1', 'x2', 'x3', 'x4', 'x5', 'x6', 'x7', 'x8', 'x9' and 2 more (12 rows).",
             stdout, StringComparison.Ordinal);
+
+        // evaluate's confusion matrix has a row for each unseen class, so it accounts for all 52 rows and shows what each
+        // unseen row was taken for (one row each, in one of the two columns).
+        var evaluate = Run("evaluate", "--model", Path.Combine(_work, "unseen", "Unseen", "Unseen.zip"), "--test-dataset", test);
+        Assert.True(evaluate.ExitCode == 0, evaluate.Stderr);
+        string[] matrix = evaluate.Stdout.Split('\n').SkipWhile(l => !l.StartsWith("Confusion matrix", StringComparison.Ordinal)).Skip(2)
+            .TakeWhile(l => !l.Contains("never saw", StringComparison.Ordinal)).Where(l => l.Trim().Length > 0).ToArray();
+        Assert.Equal(14, matrix.Length);
+        Assert.StartsWith("x11 (unseen)", matrix[^1], StringComparison.Ordinal);
+        // Each line ends in the counts of the model's two classes.
+        Assert.Equal(52, matrix.Sum(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries).TakeLast(2).Sum(int.Parse)));
     }
 
     [SkippableFact]

@@ -58,6 +58,22 @@ public sealed class CliHeterogeneousTableTests : IDisposable
     }
 
     [SkippableFact]
+    public void MissingNumbersAreCountedPerColumnForTheRunToSay()
+    {
+        // Breast-cancer-wisconsin's 13 '?' cells were filled without a word; series runs count theirs.
+        string[][] rows = Abalone(40);
+        string path = Path.Combine(_work, "holes.csv");
+        File.WriteAllLines(path, ["sex,length,diameter,height,rings",
+            .. rows.Select((r, i) => $"{r[0]},{(i % 10 == 0 ? "?" : r[1])},{(i % 4 == 1 ? "" : i == 2 ? "NA" : r[2])},{r[3]},{r[8]}")]);
+
+        TrainingData data = TableLoader.LoadForTraining(path, Settings("rings"));
+        Assert.Equal("15 missing number(s) in 2 column(s) ('length' 4, 'diameter' 11) are filled with their column's mean, " +
+            "in training and when the model scores.", data.FilledNote);
+        File.WriteAllLines(path, ["sex,length,rings", .. rows.Select(r => $"{r[0]},{r[1]},{r[8]}")]);
+        Assert.Null(TableLoader.LoadForTraining(path, Settings("rings")).FilledNote);
+    }
+
+    [SkippableFact]
     public void RowNumbersAndCodesAreNamedAsLikelyIdentifiersAndOrdinaryColumnsAreNot()
     {
         string[][] rows = Abalone(60);

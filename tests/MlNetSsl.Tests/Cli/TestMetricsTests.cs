@@ -31,6 +31,23 @@ public sealed class TestMetricsTests
         Assert.Equal(0, TestMetrics.Compute("macro-accuracy", rows, 2, positive: 1));
     }
 
+    [SkippableFact]
+    public void MacroAccuracysIntervalHoldsItsValueWhenAClassHasASingleWrongRow()
+    {
+        // Ten classes of 20 test rows, 15 right in each, and two classes of one row each, both wrong: macro-accuracy
+        // (10 x 0.75 + 0 + 0) / 12 = 0.625. A plain bootstrap leaves the single rows out of about a third of its
+        // resamples, each time lifting the value to 0.68 or 0.75, so 0.625 fell near the interval's bottom.
+        var rows = new List<TestMetrics.Scored>();
+        for (int c = 0; c < 10; c++)
+            for (int i = 0; i < 20; i++) rows.Add(new(c, i < 15 ? c : (c + 1) % 10, new float[12]));
+        rows.Add(new(10, 0, new float[12]));
+        rows.Add(new(11, 0, new float[12]));
+        var (value, lower, upper) = TestMetrics.WithInterval("macro-accuracy", rows, 12, positive: 1, seed: 0);
+        Assert.Equal(0.625, value, 12);
+        // Resampled within each class, the single rows are always there: the value sits mid-interval.
+        Assert.InRange(value - lower, 0.5 * (upper - value), 2 * (upper - value));
+    }
+
     [SkippableTheory]
     [InlineData("Macro-Accuracy", "macro-accuracy")]
     [InlineData("LOG_LOSS", "log-loss")]
