@@ -53,6 +53,9 @@ public sealed class ExperimentTests : IDisposable
         Assert.True(trialOneSawCancellation, "the running trial's token was never cancelled");
         Assert.Equal(SearchStopReason.TimeBudget, result.StopReason);
         Assert.Equal(new[] { (0, TrialStatus.Completed), (1, TrialStatus.Cancelled) }, result.Trials.Select(t => (t.TrialId, t.Status)));
+        // It says what stopped it, as a failed trial says why it failed; the completed one has no message.
+        Assert.Matches(@"^Stopped \d+(\.\d)? s into its run by the end of the time budget; it has no metric\.$", result.Trials[1].ErrorMessage);
+        Assert.Null(result.Trials[0].ErrorMessage);
         Assert.Equal(0, result.BestTrial!.TrialId);
         // The cancelled trial's time counts in its duration (it read 0 s, hiding where the budget went).
         Assert.True(result.Trials.Single(t => t.TrialId == 1).Duration > TimeSpan.Zero, "the stopped trial's duration is zero");

@@ -114,12 +114,17 @@ public sealed class SslExperimentTests : IDisposable
             .WithDescription("RawFeatures -> LbfgsMaximumEntropy(L1=1, L2=1)", scoredLabelFree: false);
         Assert.Equal("[   47s] trial 13 Failed metric=- epochs=- RawFeatures -> LbfgsMaximumEntropy(L1=1, L2=1) " +
             "(InvalidOperationException: The SimClr loss became NaN at epoch 1, step 1.)", report.ToString());
-        // A native error's backtrace stays out of the line, and a report of another kind gives no reason.
+        // A native error's backtrace stays out of the line, and a report of a kind that ends nothing gives no reason.
         var native = new TrialRecord(14, failed.Parameters, TrialStatus.Failed, [], TimeSpan.Zero, "ExternalException: shape mismatch\nException raised from ...\nframe #0");
         Assert.EndsWith("(ExternalException: shape mismatch)", new SslTrialReport(TrialReportKind.Failed, native, null, null, TimeSpan.Zero, 15, false)
             .WithDescription("x", false).ToString(), StringComparison.Ordinal);
-        Assert.EndsWith(" x", new SslTrialReport(TrialReportKind.Stopped, native, null, null, TimeSpan.Zero, 15, false)
+        Assert.EndsWith(" x", new SslTrialReport(TrialReportKind.Running, native, null, null, TimeSpan.Zero, 15, false)
             .WithDescription("x", false).ToString(), StringComparison.Ordinal);
+        // A trial the budget stopped says so, as a failed one does (the image audit's trial was cut 24 s in, with no word).
+        var stopped = new TrialRecord(2, failed.Parameters, TrialStatus.Cancelled, [], TimeSpan.FromSeconds(23.9),
+            "Stopped 23.9 s into its run by the end of the time budget; it has no metric.");
+        Assert.EndsWith(" x (Stopped 23.9 s into its run by the end of the time budget; it has no metric.)",
+            new SslTrialReport(TrialReportKind.Stopped, stopped, null, null, TimeSpan.Zero, 3, false).WithDescription("x", false).ToString(), StringComparison.Ordinal);
     }
 
     private sealed class ScoreRow
