@@ -189,7 +189,7 @@ internal sealed partial class ExperimentRun
                     // result's duration, so the leaderboard shows where the budget went.
                     trial.Duration += outcome.Duration;
                     trial.Status = trial.Rungs.Count > 0 ? TrialStatus.Paused : TrialStatus.Cancelled;
-                    string segment = trial.Rungs.Count > 0 ? FormattableString.Invariant($"its segment to {job.Fidelity} epochs") : "its run";
+                    string segment = trial.Rungs.Count > 0 ? FormattableString.Invariant($"its segment to fidelity {job.Fidelity}") : "its run";
                     string stopper = cancellationToken.IsCancellationRequested ? "the caller's cancellation" : "the end of the time budget";
                     trial.ErrorMessage = FormattableString.Invariant($"Stopped {outcome.Duration.TotalSeconds:0.#} s into {segment} by {stopper}")
                         + (trial.Rungs.Count > 0 ? "; its last rung's metric stands." : "; it has no metric.");

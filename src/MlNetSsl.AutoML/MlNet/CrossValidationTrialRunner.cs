@@ -194,7 +194,8 @@ internal static class CrossValidation
                 (foldOfRow[row] == fold ? test : train).Add(new FoldRow { Features = features[row], Label = labels[row] - 1 });
             IDataView trainView = ml.Data.LoadFromEnumerable(train, schema);
             IDataView testView = ml.Data.LoadFromEnumerable(test, schema);
-            ITransformer normalizer = SslDownstream.Standardize(ml, CrossValidationTrialRunner.FeatureColumn, train.Count).Fit(trainView);
+            // Standardized as the refit on all labeled rows will be (by their count), so the folds score that pipeline.
+            ITransformer normalizer = SslDownstream.Standardize(ml, CrossValidationTrialRunner.FeatureColumn, labels.Length).Fit(trainView);
             folds[fold] = (ml.Data.Cache(normalizer.Transform(trainView)), ml.Data.Cache(normalizer.Transform(testView)));
         }
         return folds;

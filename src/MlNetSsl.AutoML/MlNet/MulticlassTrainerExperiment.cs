@@ -34,7 +34,8 @@ public static class AutoMLExtensions
 /// (NaN, empty text) are left out: plain trainers cannot use them; the SSL experiment pretrains on them. The
 /// objective is stratified k-fold cross-validated accuracy over the labeled rows; with a scheduler, the fidelity is the
 /// trainer's iteration count (L-BFGS continues from its previous weights when promoted). The best configuration is
-/// refitted on all labeled rows into one pipeline: <c>MapValueToKey(label)</c>, <c>NormalizeMeanVariance(features)</c>,
+/// refitted on all labeled rows into one pipeline: <c>MapValueToKey(label)</c>, <c>NormalizeMeanVariance(features)</c>
+/// (centred, <c>fixZero: false</c>, from 10 labeled rows),
 /// the trainer, <c>MapKeyToValue(PredictedLabel)</c>.
 /// </summary>
 public sealed class MulticlassTrainerExperiment
@@ -185,7 +186,7 @@ public sealed class MulticlassTrainerExperiment
             .SetIsMaximize(true)
             .SetTrialRunner(runner)
             .SetRunnerDescription($"MulticlassTrainer(label={_labelColumnName},features={_featureColumnName},{_objective.Name}," +
-                $"folds used={runner.FoldCount},rows={rows.Labels.Length},data={rows.ContentHash()})")
+                $"folds used={runner.FoldCount},rows={rows.Labels.Length},data={rows.ContentHash()},standardize=centred)")
             .RunAsync(cancellationToken).ConfigureAwait(false);
 
         TrialRecord best = search.BestTrial ?? throw search.NoMetric(cancellationToken);

@@ -546,7 +546,7 @@ public sealed class SslExperiment
             string metricDescription = objective.Kind == SslObjectiveKind.LabelFree ? "" : $"metric={_metric},repeats={repetitions.Count},";
             string description = string.Create(CultureInfo.InvariantCulture,
                 $"SelfSupervised(input={_inputColumnName},{CheckpointText(shape)},label={_labelColumnName},{objective.Name},{metricDescription}folds used={foldCount},fine-tune folds={fineTuneFolds}," +
-                $"rows={dataset.RowCount},labeled={dataset.LabeledCount},data={dataset.ContentHash()},pretraining seed={pretrainingSeed})");
+                $"rows={dataset.RowCount},labeled={dataset.LabeledCount},data={dataset.ContentHash()},pretraining seed={pretrainingSeed},standardize=centred)");
 
             // The budget covers the second look and the refit: the search leaves the time they should take for the trial it
             // would choose now.

@@ -190,7 +190,7 @@ public sealed class SslDownstreamParameters
 
     /// <summary>L1 regularization of the linear probe. Default 1e-4, the search range's lowest value: in effect none.
     /// ML.NET's default of 1 weighs against the log-loss summed over the labeled rows, so on a few dozen of them it zeroes
-    /// most weights (at 10% labels and at 20 labels on the shared tables it lost 0.5 to 6.7 points in 9 of 10 cases;
+    /// most weights (at 10% labels and at 20 labels on the shared tables it lost 0.3 to 6.7 points in 9 of 10 cases;
     /// docs/automl.md, "The linear probe's defaults").</summary>
     public double L1Regularization { get; set; } = 1e-4;
 

@@ -30,7 +30,7 @@ internal sealed class SslTrialRunner : ITrialRunner
     // A pretraining's seconds per epoch trained, by its options without the epochs, and each pipeline's time past its
     // pretraining with its fine-tuning epochs, by its configuration without any epochs: together they price a version of a
     // pipeline with other pretraining epochs, which _costs keeps apart (see WhySiblingNotStarted).
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, double> _pretrainingRates = new();
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, (double SecondsPerEpoch, double OnceOffSeconds)> _pretrainingRates = new();
     private readonly System.Collections.Concurrent.ConcurrentDictionary<Parameters, (int FineTuneEpochs, double Seconds)> _downstreamCosts = new();
     // Each scheduled trial's last segment: the fidelities it went from and to and the seconds it took, to price its promotion.
     private readonly System.Collections.Concurrent.ConcurrentDictionary<int, (int From, int To, double Seconds)> _segments = new();
@@ -154,11 +154,13 @@ internal sealed class SslTrialRunner : ITrialRunner
             || parameters.Features is not (SslFeatureSource.SelfSupervised or SslFeatureSource.RawAndSelfSupervised)
             || !request.Parameters.ContainsKey(SslSearchSpace.PretrainingOption)
             || !_downstreamCosts.TryGetValue(SslSearchSpace.WithoutEpochs(request.Parameters), out var sibling)
-            || !_pretrainingRates.TryGetValue(PretrainingFamily(request.Parameters), out double secondsPerEpoch))
+            || !_pretrainingRates.TryGetValue(PretrainingFamily(request.Parameters), out var rate))
             return null;
         int wanted = parameters.Pretraining.Epochs;
         int cached = _cache.SnapshotEpochs(CacheKey(request), wanted);
-        double pretraining = secondsPerEpoch * Math.Max(0, wanted - cached);
+        double secondsPerEpoch = rate.SecondsPerEpoch;
+        // Reading the rows and building the model come once per call, not per epoch.
+        double pretraining = wanted > cached ? rate.OnceOffSeconds + secondsPerEpoch * (wanted - cached) : 0;
         bool fineTuning = parameters.Downstream.Trainer == DownstreamTrainer.FineTune;
         double pastPretraining = sibling.Seconds * (fineTuning && sibling.FineTuneEpochs > 0 ? (double)parameters.Downstream.FineTuneEpochs / sibling.FineTuneEpochs : 1);
         double predicted = LengtheningCostMargin * (pretraining + pastPretraining);
@@ -178,10 +180,13 @@ internal sealed class SslTrialRunner : ITrialRunner
             (configuration.AsType<SslTrialParameters>().Downstream.FineTuneEpochs, Math.Max(0, seconds - pretrainingSeconds));
     }
 
-    /// <summary>Records a pretraining call's seconds per epoch it trained (none: nothing to record).</summary>
-    internal void RecordPretraining(Parameters configuration, int epochsTrained, double seconds)
+    /// <summary>Records a pretraining call that trained <paramref name="epochsTrained"/> epochs in
+    /// <paramref name="epochSeconds"/> of its <paramref name="seconds"/> (the rest: reading the rows, building the model,
+    /// restoring a snapshot); a call that trained none, or a configuration without pretraining options, records nothing.</summary>
+    internal void RecordPretraining(Parameters configuration, int epochsTrained, double epochSeconds, double seconds)
     {
-        if (epochsTrained > 0) _pretrainingRates[PretrainingFamily(configuration)] = seconds / epochsTrained;
+        if (epochsTrained > 0 && configuration.ContainsKey(SslSearchSpace.PretrainingOption))
+            _pretrainingRates[PretrainingFamily(configuration)] = (epochSeconds / epochsTrained, Math.Max(0, seconds - epochSeconds));
     }
 
     /// <summary>The pretraining options without their epochs: what pretrainings that differ only in length share.</summary>
@@ -323,7 +328,9 @@ internal sealed class SslTrialRunner : ITrialRunner
         using CancellationTokenRegistration stop = CrossValidation.CancelWith(ml, cancellationToken);
         PretrainingOutcome outcome = _cache.Pretrain(ml, _settings.Dataset.Data, options, CacheKey(request), cancellationToken);
         _pretrainingSeconds[request.TrialId] = outcome.Duration.TotalSeconds;
-        if (request.Fidelity is null) RecordPretraining(request.Parameters, outcome.EpochsTrained, outcome.Duration.TotalSeconds);
+        if (request.Fidelity is null)
+            RecordPretraining(request.Parameters, outcome.EpochsTrained,
+                outcome.Transformer.History.Skip(outcome.EpochsReused).Sum(h => h.Seconds), outcome.Duration.TotalSeconds);
         using SelfSupervisedTransformer stage = outcome.Transformer;
 
         var evaluation = Stopwatch.StartNew();

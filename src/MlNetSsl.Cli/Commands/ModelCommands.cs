@@ -106,7 +106,10 @@ internal static class ModelCommands
                     : string.Create(CultureInfo.InvariantCulture, $"  {metric,-15} {value:0.0000}  (95% interval {lower:0.0000} to {upper:0.0000})"));
             }
             Console.WriteLine("Confusion matrix (rows: actual, columns: predicted):");
-            int width = Math.Max(6, classes.Max(c => c.Length) + 1);
+            // In TrainingRun.Score's order: the k-th label the model never saw is actual class -2 - k; the first ten get rows.
+            Func<string, int?> classOf = TrainingRun.ClassMatcher(classes);
+            var unseenNames = data.Labels.Where(l => classOf(l) is null).Distinct(StringComparer.Ordinal).ToList();
+            int width = Math.Max(6, classes.Concat(unseenNames.Take(10).Select(n => $"{n} (unseen)")).Max(c => c.Length) + 1);
             Console.WriteLine(new string(' ', width) + string.Concat(classes.Select(c => c.PadLeft(width))));
             for (int a = 0; a < classes.Length; a++)
                 Console.WriteLine(classes[a].PadRight(width) + string.Concat(classes.Select((_, p) =>
@@ -114,15 +117,13 @@ internal static class ModelCommands
             int unseen = scored.Count(r => r.Actual < 0);
             if (unseen > 0)
             {
-                Func<string, int?> classOf = TrainingRun.ClassMatcher(classes);
-                // In TrainingRun.Score's order: the k-th unseen label is actual class -2 - k.
-                var names = data.Labels.Where(l => classOf(l) is null).Distinct(StringComparer.Ordinal).ToList();
-                // Their rows too, so the matrix accounts for every row and shows what the model took them for.
-                for (int k = 0; k < names.Count; k++)
-                    Console.WriteLine($"{names[k]} (unseen)".PadRight(width) + string.Concat(classes.Select((_, p) =>
+                // Their rows too, so the matrix shows what the model took them for.
+                for (int k = 0; k < Math.Min(10, unseenNames.Count); k++)
+                    Console.WriteLine($"{unseenNames[k]} (unseen)".PadRight(width) + string.Concat(classes.Select((_, p) =>
                         scored.Count(r => r.Actual == -2 - k && r.Predicted == p).ToString(CultureInfo.InvariantCulture).PadLeft(width))));
-                Console.WriteLine($"{unseen} row(s) have a class the model never saw ({string.Join(", ", names.Take(10).Select(n => $"'{n}'"))}" +
-                    $"{(names.Count > 10 ? ", ..." : "")}); they count as errors, and each such class counts in macro-accuracy with recall 0.");
+                if (unseenNames.Count > 10) Console.WriteLine($"({unseenNames.Count - 10} more unseen classes, {scored.Count(r => r.Actual < -11)} row(s), not shown)");
+                Console.WriteLine($"{unseen} row(s) have a class the model never saw ({string.Join(", ", unseenNames.Take(10).Select(n => $"'{n}'"))}" +
+                    $"{(unseenNames.Count > 10 ? ", ..." : "")}); they count as errors, and each such class counts in macro-accuracy with recall 0.");
             }
             return ExitCodes.Success;
         });

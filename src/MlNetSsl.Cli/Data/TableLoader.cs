@@ -317,7 +317,7 @@ internal static class TableLoader
         // As series runs do: a missing number is filled with its column's mean (ModelParts), and the run says how many.
         var filled = columns.Where(c => c.Numbers is not null).Select(c => (c.Name, Count: c.Numbers!.Count(float.IsNaN))).Where(c => c.Count > 0).ToList();
         string? filledNote = filled.Count == 0 ? null : string.Create(CultureInfo.InvariantCulture,
-            $"{filled.Sum(c => c.Count):N0} missing number(s) in {filled.Count} column(s) ({string.Join(", ", filled.Take(10).Select(c => $"'{c.Name}' {c.Count:N0}"))}{(filled.Count > 10 ? ", ..." : "")}) " +
+            $"{filled.Sum(c => c.Count):N0} missing number(s) in {filled.Count} column(s) ({string.Join(", ", filled.Take(10).Select(c => FormattableString.Invariant($"'{c.Name}' {c.Count:N0}")))}{(filled.Count > 10 ? ", ..." : "")}) " +
             $"are filled with their column's mean, in training and when the model scores.");
         var duplicates = Enumerable.Range(0, rows)
             .GroupBy(r => string.Join("\u001f", inputs.Select(i => table.Rows[r][i.Index])))

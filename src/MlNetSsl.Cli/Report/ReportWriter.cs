@@ -298,7 +298,7 @@ internal static class ReportWriter
                 .ToSvg());
         b.Append("</div>");
         if (accepted.Count > 0)
-            b.Append("<p class=\"muted\">Pseudo-labels accepted: the share of unlabeled rows whose weak view's prediction passed the confidence threshold, so their strong view was trained on it (FixMatch).</p>");
+            b.Append("<p class=\"muted\">Pseudo-labels accepted: the share of the epoch's pseudo-labels (the weak views' predictions) that passed the confidence threshold, so their strong views were trained on them (FixMatch).</p>");
         return Section.With("pretraining", title, b.ToString());
     }
 

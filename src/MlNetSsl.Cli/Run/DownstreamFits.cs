@@ -88,8 +88,9 @@ internal sealed class DownstreamFits
     {
         IDataView rows = subset is null ? features.Rows : new RowSubsetView(features.Rows, subset.Select(r => (long)r).ToHashSet());
         string column = features.Featurizer.Column;
-        // Standardized as the experiment's own refit is: centred from 10 labeled rows (ML.NET's default scales by the root
-        // mean square, not the deviation), ML.NET's default below that, where a deviation is no estimate.
+        // Standardized as the experiment's own refit is (SslDownstream.Standardize in MlNetSsl.AutoML, whose threshold of
+        // 10 this repeats): centred from 10 labeled rows (ML.NET's default scales by the root mean square, not the
+        // deviation), ML.NET's default below that, where a deviation is no estimate.
         long count = subset?.Length ?? rows.GetRowCount() ?? CountRows(rows);
         ITransformer fitted = _ml.Transforms.NormalizeMeanVariance(column, fixZero: count < 10).Append(Trainer(downstream, column))
             .Append(_ml.Transforms.Conversion.MapKeyToValue("PredictedLabel")).Fit(rows);

@@ -37,7 +37,8 @@ internal static class TestMetrics
     };
 
     /// <summary>The metric with a 95% interval: Wilson's score interval for accuracy, a seeded percentile bootstrap
-    /// (1,000 resamples) for the others.</summary>
+    /// (1,000 resamples, each class's rows resampled within the class, so the interval holds the class counts fixed)
+    /// for the others.</summary>
     public static (double Value, double Lower, double Upper) WithInterval(string metric, IReadOnlyList<Scored> rows, int classCount, int positive, int seed)
     {
         double value = Compute(metric, rows, classCount, positive);

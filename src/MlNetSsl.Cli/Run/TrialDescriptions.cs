@@ -20,7 +20,7 @@ internal static class TrialDescriptions
     public static SslDownstreamParameters RefitDownstream(TrialRecord trial, SslExperimentResult search) =>
         trial.TrialId == search.BestTrial.TrialId && search.BestDownstream is { } fitted ? fitted : Bind(trial).Downstream;
 
-    /// <summary>"SimClr ConvNet x1 18 epochs + L-BFGS (L1 1, L2 1)", "Raw features + LightGBM (31 leaves, 20 rows per leaf, 100 iterations)",
+    /// <summary>"SimClr ConvNet x1 18 epochs + L-BFGS (L1 0.0001, L2 1)", "Raw features + LightGBM (31 leaves, 20 rows per leaf, 100 iterations)",
     /// "Raw features and Scarf Mlp x1 18 epochs (...) + L-BFGS (...)"; <paramref name="refitDownstream"/> replaces the trial's;
     /// <paramref name="scoredLabelFree"/> (a trial the label-free objective scored, without its trainer) says so instead of
     /// naming the trainer.</summary>

@@ -240,17 +240,21 @@ public sealed class IncumbentScaleUpTests
             // Nothing measured yet: nothing to price it from.
             Assert.Null(runner.WhySiblingNotStarted(Request(longSsl, 120), longParameters, cap: null));
 
-            runner.RecordPretraining(shortSsl, epochsTrained: 3, seconds: 15);
+            // 15 s of pretraining: 12 s for its 3 epochs and 3 s once (reading the rows, building the model).
+            runner.RecordPretraining(shortSsl, epochsTrained: 3, epochSeconds: 12, seconds: 15);
             runner.RecordRun(shortSsl, epochs: 10, seconds: 162, pretrainingSeconds: 15);
-            // 1.2 x (10 pretraining epochs x 5 s + 147 s) = 236 s, then its own refit of 1.2 x 147 / 2 = 88 s: 325 s in all.
+            // 1.2 x (3 s + 10 pretraining epochs x 4 s + 147 s) = 228 s, then its own refit of 1.2 x 147 / 2 = 88 s: 316 s.
             string? why = runner.WhySiblingNotStarted(Request(longSsl, 120), longParameters, cap: null);
             Assert.NotNull(why);
-            Assert.Contains("would need about 236 s (10 pretraining epochs at 5 s", why, StringComparison.Ordinal);
+            Assert.Contains("would need about 228 s (10 pretraining epochs at 4 s", why, StringComparison.Ordinal);
             Assert.Contains("then about 88 s for the refit", why, StringComparison.Ordinal);
             Assert.Contains("more than the 181 s of budget left", why, StringComparison.Ordinal);
-            Assert.Null(runner.WhySiblingNotStarted(Request(longSsl, 270), longParameters, cap: null));
+            Assert.NotNull(runner.WhySiblingNotStarted(Request(longSsl, 250), longParameters, cap: null));
+            Assert.Null(runner.WhySiblingNotStarted(Request(longSsl, 260), longParameters, cap: null));
             // Within the budget but over its time cap.
-            Assert.Contains("more than its time cap of 200 s", runner.WhySiblingNotStarted(Request(longSsl, 270), longParameters, TimeSpan.FromSeconds(200)), StringComparison.Ordinal);
+            Assert.Contains("more than its time cap of 200 s", runner.WhySiblingNotStarted(Request(longSsl, 260), longParameters, TimeSpan.FromSeconds(200)), StringComparison.Ordinal);
+            // A configuration without pretraining options (a custom space) records no rate, and does not throw.
+            runner.RecordPretraining(Parameters.FromJson($$"""{"{{SslSearchSpace.FeaturesOption}}":"SelfSupervised"}"""), epochsTrained: 3, epochSeconds: 12, seconds: 15);
 
             // With the 10-epoch encoder in the cache only the fine-tuning is left: 1.2 x 147 = 176 s, 265 s with the refit.
             Assert.NotNull(runner.WhySiblingNotStarted(Request(longSsl, 210), longParameters, cap: null));

@@ -40,6 +40,27 @@ public sealed class ReportWriterTests : IDisposable
     }
 
     [SkippableFact]
+    public void AFineTunedNetworkShowsItsFineTuningCurveInsteadOfSayingItHasNoPretraining()
+    {
+        // The image audit's chosen SimCLR 3 epochs + FixMatch model: its zip keeps the fine-tuning history only, and the
+        // section said "The chosen pipeline has no SSL pretraining stage".
+        var report = ReportSamples.Minimal() with
+        {
+            PretrainingCurve = [],
+            FineTuneCurve = [new(1, "Full epoch 1", 2.31, 0.01), new(2, "Full epoch 2", 1.72, 0.2), new(3, "Full epoch 3", 1.15, 0.45)],
+            FineTuneOrigin = "The chosen network's encoder was pretrained with SSL during the search, as its pipeline says, then fine-tuned.",
+        };
+        string html = ReportWriter.ToHtml(report);
+        Assert.Contains("Fine-tuning curve", html, StringComparison.Ordinal);
+        Assert.Contains("encoder was pretrained with SSL during the search", html, StringComparison.Ordinal);
+        Assert.Contains("Pseudo-labels accepted", html, StringComparison.Ordinal);
+        Assert.Contains("Full epoch 2: 1.72", html, StringComparison.Ordinal);
+        Assert.DoesNotContain("has no SSL pretraining stage", html, StringComparison.Ordinal);
+        // A raw-feature pipeline trains no network and still says it has no pretraining.
+        Assert.Contains("has no SSL pretraining stage", ReportWriter.ToHtml(report with { FineTuneCurve = [], FineTuneOrigin = null }), StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
     public void StringsFromTheDataAreEscaped()
     {
         string html = ReportWriter.ToHtml(ReportSamples.Full(hostile: true));
