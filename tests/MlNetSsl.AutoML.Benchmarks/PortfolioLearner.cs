@@ -22,6 +22,7 @@ internal static class PortfolioLearner
     // Candidates that more than one input kind measures.
     private static readonly Candidate RawLightGbm = new("raw LightGBM", """{ "Features": "RawFeatures", "Downstream.Trainer": "LightGbm" }""");
     private static readonly Candidate RawLbfgs = new("raw L-BFGS", """{ "Features": "RawFeatures", "Downstream.Trainer": "LinearProbe" }""");
+    private static readonly Candidate RawLbfgsMlNetL1 = new("raw L-BFGS, ML.NET's L1", """{ "Features": "RawFeatures", "Downstream.Trainer": "LinearProbe", "Downstream.L1Regularization": 1 }""");
     private static readonly Candidate ShortSslProbe = new("short SSL + L-BFGS probe", """{ "Features": "SelfSupervised", "Pretraining.Epochs": 3, "Downstream.Trainer": "LinearProbe" }""");
     private static readonly Candidate RawShortSslLbfgs = new("raw + short SSL + L-BFGS", """{ "Features": "RawAndSelfSupervised", "Pretraining.Epochs": 3, "Downstream.Trainer": "LinearProbe" }""");
     private static readonly Candidate DefaultConfiguration = new("default configuration", "{ }");
@@ -33,6 +34,7 @@ internal static class PortfolioLearner
         [
             RawLightGbm,
             RawLbfgs,
+            RawLbfgsMlNetL1,
             new("raw LightGBM, small leaves", """{ "Features": "RawFeatures", "Downstream.Trainer": "LightGbm", "Downstream.LightGbmMinimumRowsPerLeaf": 5, "Downstream.LightGbmIterations": 50 }"""),
             ShortSslProbe,
             new("raw + short SSL + LightGBM", """{ "Features": "RawAndSelfSupervised", "Pretraining.Epochs": 3, "Downstream.Trainer": "LightGbm" }"""),
@@ -44,6 +46,7 @@ internal static class PortfolioLearner
         [SslInputKind.Series] =
         [
             RawLbfgs,
+            RawLbfgsMlNetL1,
             RawLightGbm,
             new("raw LightGBM, small leaves", """{ "Features": "RawFeatures", "Downstream.Trainer": "LightGbm", "Downstream.LightGbmMinimumRowsPerLeaf": 2, "Downstream.LightGbmIterations": 50 }"""),
             ShortSslProbe,

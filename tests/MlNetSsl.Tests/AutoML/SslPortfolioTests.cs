@@ -27,6 +27,16 @@ public sealed class SslPortfolioTests : IDisposable
         Assert.Equal([(SslFeatureSource.RawFeatures, DownstreamTrainer.LinearProbe), (SslFeatureSource.RawFeatures, DownstreamTrainer.LightGbm)],
             entries.Take(2).Select(e => e.Configuration.AsType<SslTrialParameters>()).Select(p => (p.Features, p.Downstream.Trainer)));
         Assert.All(entries, e => Assert.True(tabular.Contains(e.Configuration)));
+        // The probe's default has no L1; ML.NET's L1 of 1 runs beside it, on tables and series, among the first entries.
+        foreach (SslInputKind kind in new[] { SslInputKind.Tabular, SslInputKind.Series })
+        {
+            var raw = SslPortfolio.For(SslSearchSpace.For(kind), kind, rows: 500, labeledRows: 50).Take(3)
+                .Select(e => e.Configuration.AsType<SslTrialParameters>())
+                .Where(p => p.Features == SslFeatureSource.RawFeatures && p.Downstream.Trainer == DownstreamTrainer.LinearProbe)
+                .Select(p => p.Downstream.L1Regularization).ToArray();
+            Assert.Contains(1.0, raw);
+        }
+        Assert.Equal(1e-4, entries[0].Configuration.AsType<SslTrialParameters>().Downstream.L1Regularization);
         Assert.Contains(entries, e => e.Configuration.AsType<SslTrialParameters>().Features == SslFeatureSource.RawAndSelfSupervised);
         Assert.Contains(entries, e => e.Configuration.Equals(tabular.Default));
         // Entries with a size limit: FixMatch needs 50 labels, raw pixels stop at 20,000 images.
