@@ -161,22 +161,28 @@ public sealed class IncumbentScaleUpTests
         Assert.Equal(0, SslTrialRunner.RefitSeconds(Of("short SSL + L-BFGS probe"), 0, foldCount: 5, fineTuneFolds: 2, repetitions: 2));
     }
 
+    /// <summary>A runner's settings over 60 HIGGS rows, 5-fold cross-validation, 2 fine-tuning folds, caching under
+    /// <paramref name="root"/>: what the pricing tests need of a real experiment.</summary>
+    private static SslTrialRunner.Settings RunnerSettings(string root)
+    {
+        var ml = new Microsoft.ML.MLContext(1);
+        SslDataset dataset = SslDataset.Read(ml, ml.Data.LoadFromEnumerable(MlNetSsl.Tests.MlNet.StageData.HiggsRows("train", 60)), "Features", "Label", SslInputShape.Tabular(28));
+        var (foldOfRow, foldCount) = StratifiedFolds.Assign(dataset.LabeledKeys, 5, seed: 1);
+        return new(dataset, SslObjective.CrossValidatedAccuracy(5), foldOfRow, foldCount, PretrainingSeed: 2, root, RecordLabelFreeMeasures: false) { FineTuneFolds = 2 };
+    }
+
     [SkippableFact]
     public void ARefitIsPricedFromTheTrialsRecordedMeasuresAlsoAfterAResume()
     {
         // A runner over a measures folder an earlier session left (a resumed experiment) knows what that session's
         // FixMatch trial cost past its pretraining, so the budget keeps back its refit from the first step.
-        var ml = new Microsoft.ML.MLContext(1);
-        SslDataset dataset = SslDataset.Read(ml, ml.Data.LoadFromEnumerable(MlNetSsl.Tests.MlNet.StageData.HiggsRows("train", 60)), "Features", "Label", SslInputShape.Tabular(28));
-        var (foldOfRow, foldCount) = StratifiedFolds.Assign(dataset.LabeledKeys, 5, seed: 1);
         string root = Directory.CreateTempSubdirectory("mlnetssl-refit-").FullName;
         try
         {
             Parameters fixMatch = ImageEntry("short SSL + FixMatch fine-tuning, 10 epochs");
             var trial = new TrialRecord(7, fixMatch, TrialStatus.Completed, [new RungResult(null, 0.46, TimeSpan.FromSeconds(300))],
                 TimeSpan.FromSeconds(300), null);
-            SslTrialRunner.Settings settings = new(dataset, SslObjective.CrossValidatedAccuracy(5), foldOfRow, foldCount, PretrainingSeed: 2, root,
-                RecordLabelFreeMeasures: false) { FineTuneFolds = 2 };
+            SslTrialRunner.Settings settings = RunnerSettings(root);
             Assert.Equal(TimeSpan.Zero, new SslTrialRunner(settings).RefitTime(trial));
 
             Directory.CreateDirectory(Path.Combine(root, "measures"));
@@ -218,15 +224,10 @@ public sealed class IncumbentScaleUpTests
     [SkippableFact]
     public void AVersionWithOtherPretrainingEpochsIsPricedFromItsSiblingAndNotStartedWhenItCannotFinish()
     {
-        var ml = new Microsoft.ML.MLContext(1);
-        SslDataset dataset = SslDataset.Read(ml, ml.Data.LoadFromEnumerable(MlNetSsl.Tests.MlNet.StageData.HiggsRows("train", 60)), "Features", "Label", SslInputShape.Tabular(28));
-        var (foldOfRow, foldCount) = StratifiedFolds.Assign(dataset.LabeledKeys, 5, seed: 1);
         string root = Directory.CreateTempSubdirectory("mlnetssl-sibling-").FullName;
         try
         {
-            SslTrialRunner.Settings settings = new(dataset, SslObjective.CrossValidatedAccuracy(5), foldOfRow, foldCount, PretrainingSeed: 2, root,
-                RecordLabelFreeMeasures: false) { FineTuneFolds = 2 };
-            var runner = new SslTrialRunner(settings);
+            var runner = new SslTrialRunner(RunnerSettings(root));
             // The audit's run on 1,462 sign-language images: SimCLR 3 epochs + FixMatch 10 epochs took 162 s, 15 s of it
             // pretraining (5 s per epoch); the same pipeline on a 10-epoch encoder then started with 120 s left.
             Parameters shortSsl = ImageEntry("short SSL + FixMatch fine-tuning, 10 epochs");
