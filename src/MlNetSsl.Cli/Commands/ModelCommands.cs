@@ -107,8 +107,7 @@ internal static class ModelCommands
             }
             Console.WriteLine("Confusion matrix (rows: actual, columns: predicted):");
             // In TrainingRun.Score's order: the k-th label the model never saw is actual class -2 - k; the first ten get rows.
-            Func<string, int?> classOf = TrainingRun.ClassMatcher(classes);
-            var unseenNames = data.Labels.Where(l => classOf(l) is null).Distinct(StringComparer.Ordinal).ToList();
+            List<string> unseenNames = TrainingRun.UnseenLabels(data.Labels, known);
             int width = Math.Max(6, classes.Concat(unseenNames.Take(10).Select(n => $"{n} (unseen)")).Max(c => c.Length) + 1);
             Console.WriteLine(new string(' ', width) + string.Concat(classes.Select(c => c.PadLeft(width))));
             for (int a = 0; a < classes.Length; a++)

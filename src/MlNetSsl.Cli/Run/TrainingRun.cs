@@ -608,13 +608,18 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
         Func<string, int?> classOf = ClassMatcher(classNames);
         // Each label the model never saw gets its own index below -1 (-1: a prediction outside the classes), so
         // macro-accuracy counts each such class once.
-        var unseen = data.Labels.Where(l => classOf(l) is null).Distinct(StringComparer.Ordinal)
+        var unseen = UnseenLabels(data.Labels, classOf)
             .Select((label, k) => (label, k)).ToDictionary(p => p.label, p => -2 - p.k, StringComparer.Ordinal);
         return Enumerable.Range(0, data.Count)
             .Select(r => new TestMetrics.Scored(classOf(data.Labels[r]) ?? unseen[data.Labels[r]],
                 classOf(predicted[r]) ?? -1, scores[r]))
             .ToList();
     }
+
+    /// <summary>The labels no class matches, each once, in order of first appearance: the k-th is actual class -2 - k in
+    /// <see cref="Score"/>.</summary>
+    internal static List<string> UnseenLabels(IEnumerable<string> labels, Func<string, int?> classOf) =>
+        labels.Where(l => classOf(l) is null).Distinct(StringComparer.Ordinal).ToList();
 
     /// <summary>The class index of a label: the class of that exact text, or, when every class is a number, the class of
     /// equal value, so a test file that writes "1.0" (as pandas writes a float column) matches the class "1". Null: a
