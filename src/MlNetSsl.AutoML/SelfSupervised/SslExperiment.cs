@@ -661,9 +661,9 @@ public sealed class SslExperiment
     }
 
     /// <summary>
-    /// The one-standard-error rule, then, when it chose a pipeline with an encoder, a second look (<see cref="SslSecondLook"/>)
-    /// on as many of <paramref name="folds"/> as fit (at least one) between that pipeline and the raw-feature one the rule
-    /// prefers, within the share of the budget the search kept for it (none when the search ran past its budget). A second
+    /// The one-standard-error rule, then, when it chose a pipeline with an encoder (or a raw-feature one with tuned settings),
+    /// a second look (<see cref="SslSecondLook"/>) on as many of <paramref name="folds"/> as fit (at least one) between that
+    /// pipeline and the raw-feature one the rule prefers (the portfolio's untuned one), within the share of the budget the search kept for it (none when the search ran past its budget). A second
     /// look that does not fit leaves the rule's choice, and the explanation says so; one that fails leaves it with a note.
     /// </summary>
     private (TrialRecord Trial, string Explanation) ChooseWithSecondLook(SearchResult search, SslTrialRunner runner, IReadOnlyList<SslTrialMeasures> measures,

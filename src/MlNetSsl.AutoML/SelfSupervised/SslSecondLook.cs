@@ -7,8 +7,10 @@ namespace MlNetSsl.AutoML;
 /// pipeline the rule would choose among raw ones are scored again on fold assignments the search never used, and the raw
 /// one stands if it is within one standard error there. Every trial of the search was scored on the same folds, so the
 /// best of many SSL trials is partly the one those folds happened to favour (the winner's curse); on fresh folds that
-/// part of its lead is gone. The look only ever moves the choice to the raw pipeline: letting the fresh scores promote
-/// another SSL trial would pick the luckiest of a second noisy draw. Cheap: encoders come from the pretraining cache.
+/// part of its lead is gone. The same holds for a raw-feature pipeline with settings the tuner found, the best of many
+/// proposals: when the rule chooses one, it is scored again beside the best raw pipeline with the portfolio's untuned
+/// settings. The look only ever moves the choice to the simpler pipeline: letting the fresh scores promote another trial
+/// would pick the luckiest of a second noisy draw. Cheap: encoders come from the pretraining cache, raw trials take seconds.
 /// </summary>
 internal static class SslSecondLook
 {
@@ -24,11 +26,13 @@ internal static class SslSecondLook
 
     /// <summary>
     /// The two pipelines a second look compares: <paramref name="chosen"/> (the rule's choice on the search's scores) and
-    /// the raw-feature trial the rule chooses among the raw ones, with the most fold assignments, up to
+    /// the raw-feature trial the rule chooses among the raw ones (for a chosen raw trial with tuned settings, among the raw
+    /// ones with the settings of <paramref name="portfolio"/>), with the most fold assignments, up to
     /// <paramref name="maxAssignments"/>, that fit both rescorings in <paramref name="allowanceSeconds"/> by
     /// <paramref name="cost"/> (seconds for a trial on that many assignments). Null when the choice is on raw features
-    /// itself, has no standard error, no raw trial has a metric or a cost, or not even one assignment fits; in that last
-    /// case <paramref name="whyNot"/> says so, for the selection's explanation.
+    /// with the portfolio's settings (or without a portfolio), has no standard error, no such raw trial has a metric or a
+    /// cost, or not even one assignment fits; in that last case <paramref name="whyNot"/> says so, for the selection's
+    /// explanation.
     /// </summary>
     internal static SecondLookPair? Pair(TrialRecord chosen, IReadOnlyList<TrialRecord> leaderboard, IReadOnlyList<SslTrialMeasures> measures,
         bool maximize, IReadOnlySet<Parameters>? portfolio, Func<TrialRecord, int, double?> cost, int maxAssignments, double allowanceSeconds,
@@ -36,10 +40,12 @@ internal static class SslSecondLook
     {
         whyNot = null;
         SslTrialMeasures? chosenMeasures = SslExperiment.MeasuresOf(measures, chosen);
-        if (chosenMeasures is null || chosenMeasures.FeatureSource == SslFeatureSource.RawFeatures
-            || chosenMeasures.MetricStandardError is not double se || !(se >= 0) || chosen.Metric is null) return null;
-        TrialRecord[] raw = leaderboard.Where(t => t.Metric is not null
-            && SslExperiment.MeasuresOf(measures, t)?.FeatureSource == SslFeatureSource.RawFeatures).ToArray();
+        if (chosenMeasures is null || chosenMeasures.MetricStandardError is not double se || !(se >= 0) || chosen.Metric is null) return null;
+        bool tunedRaw = chosenMeasures.FeatureSource == SslFeatureSource.RawFeatures;
+        if (tunedRaw && (portfolio is null || IsUntuned(chosen, portfolio))) return null;
+        TrialRecord[] raw = leaderboard.Where(t => t.Metric is not null && t.TrialId != chosen.TrialId
+            && SslExperiment.MeasuresOf(measures, t)?.FeatureSource == SslFeatureSource.RawFeatures
+            && (!tunedRaw || IsUntuned(t, portfolio!))).ToArray();
         if (raw.Length == 0) return null;
         TrialRecord rawChoice = SslExperiment.SelectWithinOneStandardError(raw, measures, maximize, portfolio).Trial;
         double? seconds = null;
@@ -49,15 +55,18 @@ internal static class SslSecondLook
         {
             if (cost(chosen, assignments) is not double a || cost(rawChoice, assignments) is not double b) return null;
             seconds = a + b;
-            if (a + b <= allowanceSeconds) return new SecondLookPair(chosen, rawChoice, assignments, a + b);
+            if (a + b <= allowanceSeconds) return new SecondLookPair(chosen, rawChoice, assignments, a + b, tunedRaw);
         }
         whyNot = allowanceSeconds <= 0
             ? " No second look: the search used its whole time budget."
             : string.Create(CultureInfo.InvariantCulture,
-                $" No second look: scoring trial {chosen.TrialId} and raw-feature trial {rawChoice.TrialId} again on one fold assignment would take about " +
+                $" No second look: scoring trial {chosen.TrialId} and {(tunedRaw ? "untuned " : "")}raw-feature trial {rawChoice.TrialId} again on one fold assignment would take about " +
                 $"{seconds:0.#} s, more than the {allowanceSeconds:0.#} s kept for it.");
         return null;
     }
+
+    private static bool IsUntuned(TrialRecord trial, IReadOnlySet<Parameters> portfolio) =>
+        portfolio.Contains(SslSearchSpace.WithoutEpochs(trial.Parameters));
 
     /// <summary>
     /// The decision on the second look's scores: the raw pipeline when its score is within one standard error of the
@@ -70,16 +79,18 @@ internal static class SslSecondLook
         double searchError = SslExperiment.MeasuresOf(measures, pair.Chosen)?.MetricStandardError ?? 0;
         double se = Math.Max(searchError, double.IsFinite(chosenScore.StandardError) ? chosenScore.StandardError : 0);
         bool rawStands = maximize ? rawScore.Value >= chosenScore.Value - se : rawScore.Value <= chosenScore.Value + se;
+        string rawName = pair.TunedAgainstUntuned ? "untuned raw-feature" : "raw-feature";
         string figures = string.Create(CultureInfo.InvariantCulture,
-            $" Second look, on {pair.Assignments} fold assignment{(pair.Assignments == 1 ? "" : "s")} the search did not use: trial {pair.Chosen.TrialId} {pair.Chosen.Metric:0.####} -> " +
-            $"{chosenScore.Value:0.####} +/- {se:0.####}, raw-feature trial {pair.Raw.TrialId} {pair.Raw.Metric:0.####} -> {rawScore.Value:0.####}; ");
+            $" Second look, on {pair.Assignments} fold assignment{(pair.Assignments == 1 ? "" : "s")} the search did not use: {(pair.TunedAgainstUntuned ? "tuned " : "")}trial {pair.Chosen.TrialId} {pair.Chosen.Metric:0.####} -> " +
+            $"{chosenScore.Value:0.####} +/- {se:0.####}, {rawName} trial {pair.Raw.TrialId} {pair.Raw.Metric:0.####} -> {rawScore.Value:0.####}; ");
         return rawStands
             ? (pair.Raw, figures + string.Create(CultureInfo.InvariantCulture,
-                $"the raw-feature pipeline is within one standard error there, so it is chosen, trial {pair.Raw.TrialId} (the search's folds had favoured trial {pair.Chosen.TrialId})."))
+                $"the {rawName} pipeline is within one standard error there, so it is chosen, trial {pair.Raw.TrialId} (the search's folds had favoured trial {pair.Chosen.TrialId})."))
             : (pair.Chosen, figures + string.Create(CultureInfo.InvariantCulture, $"trial {pair.Chosen.TrialId}'s lead holds."));
     }
 }
 
 /// <summary>What a second look compares: the rule's choice, the raw-feature trial, the fresh fold assignments both are
-/// scored on, and the seconds that is expected to take.</summary>
-internal sealed record SecondLookPair(TrialRecord Chosen, TrialRecord Raw, int Assignments, double Seconds);
+/// scored on, the seconds that is expected to take, and whether the choice is itself a raw-feature trial with tuned
+/// settings (then <paramref name="Raw"/> has the portfolio's).</summary>
+internal sealed record SecondLookPair(TrialRecord Chosen, TrialRecord Raw, int Assignments, double Seconds, bool TunedAgainstUntuned = false);

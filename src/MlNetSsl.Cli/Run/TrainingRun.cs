@@ -519,6 +519,13 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
     {
         TrainingData test = ReadTest(ml, train, path, csv);
         NoteEncoding(path, test.Kind);
+        // Filled as the training file's are, and as silently unless said: the test figures include those rows.
+        if (test.FilledNote is { } filled)
+        {
+            string note = $"{path} (the test rows): {filled}";
+            log.Always(note);
+            _notes.Add(note);
+        }
         return test;
     }
 

@@ -58,6 +58,44 @@ public sealed class SslSecondLookTests
     }
 
     [SkippableFact]
+    public void ARawChoiceWithTunedSettingsIsLookedAtAgainBesideTheBestRawTrialWithThePortfoliosSettings()
+    {
+        // As on HIGGS at 490 labels: raw LightGBM with settings the tuner found led at 0.6735 +/- 0.0216, more than one
+        // error above the portfolio's raw trials, and tested 1.2 points below ML.NET's default LightGBM.
+        TrialRecord tuned = Trial(26, 0.6735), ssl = Trial(4, 0.66), trees = Trial(1, 0.648), linear = Trial(0, 0.64);
+        SslTrialMeasures[] measures =
+        [
+            Measure(26, SslFeatureSource.RawFeatures, 0.6735, 0.0216), Measure(4, SslFeatureSource.SelfSupervised, 0.66, 0.02),
+            Measure(1, SslFeatureSource.RawFeatures, 0.648, 0.02), Measure(0, SslFeatureSource.RawFeatures, 0.64, 0.02),
+        ];
+        TrialRecord[] board = [tuned, ssl, trees, linear];
+        var portfolio = new HashSet<Parameters> { SslSearchSpace.WithoutEpochs(trees.Parameters), SslSearchSpace.WithoutEpochs(linear.Parameters) };
+        Assert.Same(tuned, SslExperiment.SelectWithinOneStandardError(board, measures, maximize: true, portfolio).Trial);
+        double? Cost(TrialRecord t, int assignments) => 0.5 * assignments;
+
+        // Paired with the best-scoring untuned raw trial, never with the SSL one.
+        Assert.Equal(new SecondLookPair(tuned, trees, 3, 3.0, TunedAgainstUntuned: true),
+            SslSecondLook.Pair(tuned, board, measures, maximize: true, portfolio, Cost, maxAssignments: 3, double.PositiveInfinity, out _));
+        // No look for a raw choice with the portfolio's settings, without a portfolio, or without an untuned raw trial.
+        Assert.Null(SslSecondLook.Pair(trees, board, measures, maximize: true, portfolio, Cost, maxAssignments: 3, double.PositiveInfinity, out _));
+        Assert.Null(SslSecondLook.Pair(tuned, board, measures, maximize: true, null, Cost, maxAssignments: 3, double.PositiveInfinity, out _));
+        Assert.Null(SslSecondLook.Pair(tuned, [tuned, ssl], measures, maximize: true, portfolio, Cost, maxAssignments: 3, double.PositiveInfinity, out _));
+        Assert.Null(SslSecondLook.Pair(tuned, board, measures, maximize: true, portfolio, Cost, maxAssignments: 3, allowanceSeconds: 0.9, out string? whyNot));
+        Assert.Contains("trial 26 and untuned raw-feature trial 1 again on one fold assignment", whyNot, StringComparison.Ordinal);
+
+        // On fresh folds the tuned lead shrinks inside the error: the portfolio's settings stand.
+        var pair = new SecondLookPair(tuned, trees, 3, 3.0, TunedAgainstUntuned: true);
+        (TrialRecord chosen, string why) = SslSecondLook.Decide(pair, new MetricEstimate(0.655, 0.04, 0.018, [0.63, 0.68], 0.655),
+            new MetricEstimate(0.649, 0.04, 0.02, [0.62, 0.67], 0.649), measures, maximize: true);
+        Assert.Same(trees, chosen);
+        Assert.Contains("tuned trial 26 0.6735 -> 0.655 +/- 0.0216, untuned raw-feature trial 1 0.648 -> 0.649; the untuned raw-feature pipeline is " +
+            "within one standard error there, so it is chosen, trial 1", why, StringComparison.Ordinal);
+        // A tuned lead that holds on fresh folds stands.
+        Assert.Same(tuned, SslSecondLook.Decide(pair, new MetricEstimate(0.68, 0.04, 0.018, [0.66, 0.70], 0.68),
+            new MetricEstimate(0.64, 0.04, 0.02, [0.62, 0.66], 0.64), measures, maximize: true).Trial);
+    }
+
+    [SkippableFact]
     public void TheRawPipelineStandsWhenTheSecondLookPutsItWithinOneStandardError()
     {
         // As on the 61-feature one-hot proxy table: an SSL pipeline chosen at 0.801 +/- 0.020 on the search's folds, raw

@@ -187,7 +187,9 @@ public sealed class CliCoreTests : IDisposable
         string[] lines = File.ReadAllLines(BanknoteCsv());
         string train = Path.Combine(_work, "ids.csv"), test = Path.Combine(_work, "ids-test.csv");
         File.WriteAllLines(train, ["id," + lines[0], .. lines.Skip(1).Take(150).Select((l, i) => $"{i + 1},{l}")]);
-        File.WriteAllLines(test, ["id," + lines[0], .. lines.Skip(151).Where(l => !l.EndsWith(',')).Select((l, i) => $"{9001 + i},{l}")]);
+        // Two test rows miss their first number: filled like the training file's, and said for the test file too.
+        File.WriteAllLines(test, ["id," + lines[0], .. lines.Skip(151).Where(l => !l.EndsWith(','))
+            .Select((l, i) => $"{9001 + i},{(i < 2 ? "?" + l[l.IndexOf(',')..] : l)}")]);
         string output = Path.Combine(_work, "ids");
         var (code, stdout, stderr) = Run("classification", "--dataset", train, "--label-col", "class", "--test-dataset", test,
             "--train-time", "5", "--max-trials", "1", "-o", output, "--name", "Ids");
@@ -195,6 +197,8 @@ public sealed class CliCoreTests : IDisposable
         Assert.Contains("Column(s) 'id' look like row identifiers", stdout, StringComparison.Ordinal);
         Assert.Contains("so they are left out of the inputs", stdout, StringComparison.Ordinal);
         Assert.Contains("keep them with --keep-cols id", stdout, StringComparison.Ordinal);
+        Assert.Contains($"{test} (the test rows): 2 missing number(s) in 1 column(s) ('{lines[0].Split(',')[0]}' 2)", stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain("missing number(s)", stdout.Replace($"{test} (the test rows): 2 missing", "", StringComparison.Ordinal), StringComparison.Ordinal);
         string consumption = File.ReadAllText(Directory.GetFiles(Path.Combine(output, "Ids"), "Ids.consumption.cs", SearchOption.AllDirectories)[0]);
         Assert.DoesNotContain(" Id {", consumption, StringComparison.Ordinal);
         Assert.Contains(" Variance {", consumption, StringComparison.Ordinal);
