@@ -243,6 +243,22 @@ public sealed class SslPortfolioTests : IDisposable
         SslTrialMeasures[] preciseTuned = [Measure(0, SslFeatureSource.RawFeatures, 0.0005), .. tunedRawMeasures.Skip(1)];
         Assert.Equal(0, SslExperiment.SelectWithinOneStandardError(tunedRaw, preciseTuned, maximize: true, portfolio).Trial.TrialId);
 
+        // With the portfolio's learned order (tables), the first untuned raw pipeline in that order within the error stands,
+        // not the best-scoring: LightGBM (0.7463) and L-BFGS (0.7413) within 0.0207 of an SSL trial's 0.7612, L-BFGS first.
+        TrialRecord[] ordered = [Trial(5, 0.7612, 4), Raw(1, "LightGbm", 0.7463), Raw(0, "LinearProbe", 0.7413)];
+        SslTrialMeasures[] orderedMeasures = [Measure(5, SslFeatureSource.SelfSupervised, 0.0207), Measure(0, SslFeatureSource.RawFeatures, 0.02, null),
+            Measure(1, SslFeatureSource.RawFeatures, 0.02, null)];
+        Parameters[] order = [.. new[] { ordered[2], ordered[1] }.Select(t => SslSearchSpace.WithoutEpochs(t.Parameters))];
+        var orderedPortfolio = order.ToHashSet();
+        Assert.Equal(1, SslExperiment.SelectWithinOneStandardError(ordered, orderedMeasures, maximize: true, orderedPortfolio).Trial.TrialId);
+        (TrialRecord first, string firstWhy) = SslExperiment.SelectWithinOneStandardError(ordered, orderedMeasures, maximize: true, orderedPortfolio, order);
+        Assert.Equal(0, first.TrialId);
+        Assert.Contains("the first pipeline on raw features within the error in the portfolio's learned order (trial 1's 0.7463 is inside the error)",
+            firstWhy, StringComparison.Ordinal);
+        // Outside the error the order does not matter: only trials within it are candidates.
+        SslTrialMeasures[] narrow = [Measure(5, SslFeatureSource.SelfSupervised, 0.015), .. orderedMeasures.Skip(1)];
+        Assert.Equal(1, SslExperiment.SelectWithinOneStandardError(ordered, narrow, maximize: true, orderedPortfolio, order).Trial.TrialId);
+
         // A zero error (every fold perfect): the exact ties with the best are ordered by simplicity; the others are not within.
         TrialRecord[] perfect = [Trial(0, 1.0, 3), Trial(1, 1.0, 0.1), Trial(2, 0.99, 0.1)];
         SslTrialMeasures[] perfectMeasures = [Measure(0, SslFeatureSource.SelfSupervised, 0), Measure(1, SslFeatureSource.RawFeatures, 0),
