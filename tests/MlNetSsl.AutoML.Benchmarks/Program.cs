@@ -42,8 +42,12 @@ using MlNetSsl.TestData;
 // compares the two-line recipe (SimCLR, then FixMatch fine-tuning) and raw-pixel LightGBM and L-BFGS with
 // ml.SelfSupervisedExperiment() called as a new user calls it, on CIFAR-10 JPEGs or MNIST PNGs (see ImagesAsUser.cs); --recipe-grid SIMCLR_EPOCHS:FIXMATCH_EPOCHS runs only the recipe,
 // at every pair of those lengths.
+//   dotnet run -c Release --project tests/MlNetSsl.AutoML.Benchmarks -- raw-choice [--tables banknote,...,proxyE (or the UEA series)] [--csv-folder DIR] [--splits 10]
+// cross-validates the portfolio's untuned raw-feature pipelines on many random splits of each dataset and compares two ways
+// of choosing among those within one standard error: the best-scoring, and the first in the portfolio's order (RawChoice.cs);
+// --csv-folder adds every headerless CSV there (label in the last column).
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
-if (args.Length > 0 && args[0] is "images-as-user" or "portfolio-learn" or "tables" or "proxy-check")
+if (args.Length > 0 && args[0] is "images-as-user" or "portfolio-learn" or "tables" or "proxy-check" or "raw-choice")
 {
     if (Option("--threads", null) is { } commandThreads) SslEnvironment.CpuThreads = int.Parse(commandThreads, CultureInfo.InvariantCulture);
     SslEnvironment.EnsureInitialized();
@@ -72,6 +76,10 @@ if (args.Length > 0 && args[0] == "proxy-check")
     return await ProxyCheck.RunAsync(Option("--data", null) ?? FindSharedData(), Option("--table", "proxyC")!, Option("--configs", "configs.tsv")!,
         Ints(Option("--seeds", "1,2,3")!), int.Parse(Option("--label-offset", "0")!, CultureInfo.InvariantCulture),
         Option("--permute-labels", null) is { } permute ? int.Parse(permute, CultureInfo.InvariantCulture) : null);
+if (args.Length > 0 && args[0] == "raw-choice")
+    return RawChoiceBenchmark.Run(Option("--data", null) ?? FindSharedData(),
+        (Option("--tables", null) ?? "banknote,abalone,horse-colic,wine,higgs,proxyA,proxyB,proxyC,proxyD,proxyE").Split(','), Option("--csv-folder", null),
+        int.Parse(Option("--splits", "10")!, CultureInfo.InvariantCulture));
 if (args.Length > 0 && args[0] == "tables")
 {
     return await TablesBenchmark.RunAsync(Option("--data", null) ?? FindSharedData(), uint.Parse(Option("--budget", "60")!, CultureInfo.InvariantCulture),
@@ -82,7 +90,7 @@ if (args.Length > 0 && args[0] == "tables")
 }
 if (args.Length == 0 || args[0] is not ("higgs" or "cifar"))
 {
-    Console.Error.WriteLine("Usage: dotnet run -c Release --project tests/MlNetSsl.AutoML.Benchmarks -- <higgs|cifar|tables|images-as-user|portfolio-learn|proxy-check> [--budget S] [--pool N] " +
+    Console.Error.WriteLine("Usage: dotnet run -c Release --project tests/MlNetSsl.AutoML.Benchmarks -- <higgs|cifar|tables|images-as-user|portfolio-learn|proxy-check|raw-choice> [--budget S] [--pool N] " +
         "[--labeled F] [--test N] [--max-epochs E] [--grid-fraction G] [--data DIR] [--work DIR] [--threads T]");
     return 2;
 }

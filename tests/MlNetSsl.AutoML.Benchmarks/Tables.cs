@@ -136,6 +136,7 @@ internal static class TablesBenchmark
             int every = (int)Math.Round(1 / labeledFraction);
             Train = order.Skip(testCount).Select((i, k) => new TableRow { Features = features[i], Label = k % every == 0 ? labels[i] : float.NaN }).ToArray();
             _trainLabels = order.Skip(testCount).Select(i => labels[i]).ToArray();
+            _everyTrainLabel = _trainLabels;
             _labeledEvery = every;
             Width = features[0].Length;
             _describe = labeledCount => $"{description}: {Train.Length} training rows, {labeledCount} labeled ({labeledFraction:P0}), " +
@@ -150,12 +151,14 @@ internal static class TablesBenchmark
             Train = train;
             Width = source.Width;
             _trainLabels = source._trainLabels;
+            _everyTrainLabel = source._everyTrainLabel;
             _labeledEvery = source._labeledEvery;
             _describe = source._describe;
             Description = $"{_describe!(train.Count(r => !float.IsNaN(r.Label)))}, {draw}";
         }
 
         private readonly float[]? _trainLabels;
+        private readonly float[] _everyTrainLabel;
         private readonly int _labeledEvery;
         private readonly Func<int, string>? _describe;
 
@@ -196,6 +199,7 @@ internal static class TablesBenchmark
                 keep.UnionWith(rows.Take(count));
             }
             Train = order.Select(i => new TableRow { Features = train[i], Label = keep.Contains(i) ? trainLabels[i] : float.NaN }).ToArray();
+            _everyTrainLabel = order.Select(i => trainLabels[i]).ToArray();
             Test = Enumerable.Range(0, testLabels.Length).Select(i => new TableRow { Features = test[i], Label = testLabels[i] }).ToArray();
             Width = train[0].Length;
             Description = $"{description}: {Train.Length} training series, {keep.Count} labeled ({labeledFraction:P0}, at least 4 per class), " +
@@ -214,6 +218,11 @@ internal static class TablesBenchmark
         public TableRow[] Test { get; }
 
         public int Width { get; }
+
+        /// <summary>Every row with its label, the training rows (labeled or not) and then the test rows: for a benchmark
+        /// that draws its own splits (<see cref="RawChoiceBenchmark"/>).</summary>
+        public (float[][] Features, float[] Labels) AllRows() =>
+            ([.. Train.Select(r => r.Features), .. Test.Select(r => r.Features)], [.. _everyTrainLabel, .. Test.Select(r => r.Label)]);
 
         public IDataView TrainView(MLContext ml) => ml.Data.LoadFromEnumerable(Train, Schema());
 

@@ -503,15 +503,16 @@ public sealed class SslExperiment
         FitSpaceToLabels(space, dataset, foldOfRow, foldCount, notes);
         SslTuner tuner = _tuner ?? SslTuner.Tpe;
         HashSet<Parameters>? portfolioConfigurations = null;
-        List<Parameters>? rawOrder = null;
+        SslRawPreference? rawPreference = null;
         if (_portfolio ?? _tuner is null)
         {
             var portfolio = SslPortfolio.For(space, shape.Kind, dataset.RowCount, dataset.LabeledCount);
             tuner = tuner.WithPortfolioFirst($"{shape.Kind},{SslPortfolio.Version},{portfolio.Count}", portfolio.Select(p => p.Configuration).ToArray());
             // Lengthened versions of the portfolio's entries share their exemption from the time cap.
             portfolioConfigurations = portfolio.Select(p => SslSearchSpace.WithoutEpochs(p.Configuration)).ToHashSet();
-            // Measured on tables only; on series the learned order did no better than the scores (docs/automl.md, "Final choice").
-            if (shape.Kind == SslInputKind.Tabular) rawOrder = portfolio.Select(p => SslSearchSpace.WithoutEpochs(p.Configuration)).ToList();
+            // Before the scores on tables only: on series the learned order did no better than the scores (docs/automl.md,
+            // "Final choice"), so there it only breaks exact ties.
+            rawPreference = new SslRawPreference([.. portfolio.Select(p => SslSearchSpace.WithoutEpochs(p.Configuration))], shape.Kind == SslInputKind.Tabular);
             notes.Add($"Portfolio first ({portfolio.Count} configurations, then {(_tuner ?? SslTuner.Tpe).Name}): {string.Join("; ", portfolio.Select(p => p.Name))}.");
             // Once every kind of pipeline the learning run found worth its time has been measured, the spare budget goes
             // first to the best of them trained longer (a scheduler's rungs stop at its maximum fidelity; this goes past it).
@@ -562,9 +563,9 @@ public sealed class SslExperiment
                 if (leaderboard.Count == 0 || leaderboard[0].Metric is null) return TimeSpan.Zero;
                 if (!oneStandardError) return runner.RefitTime(leaderboard[0]);
                 IReadOnlyList<SslTrialMeasures> now = runner.Measures;
-                TrialRecord choice = SelectWithinOneStandardError(leaderboard, now, maximize, portfolioConfigurations, rawOrder).Trial;
+                TrialRecord choice = SelectWithinOneStandardError(leaderboard, now, maximize, portfolioConfigurations, rawPreference).Trial;
                 TimeSpan secondLook = SslSecondLook.Pair(choice, leaderboard, now, maximize, portfolioConfigurations,
-                    (trial, assignments) => runner.RescoreSeconds(trial, assignments, now), secondLookFolds.Count, secondLookShare, out _, rawOrder) is { } pair
+                    (trial, assignments) => runner.RescoreSeconds(trial, assignments, now), secondLookFolds.Count, secondLookShare, out _, rawPreference) is { } pair
                     ? TimeSpan.FromSeconds(pair.Seconds)
                     : TimeSpan.Zero;
                 // An image FixMatch network with no longer scored version gets a longer final fit: the search stops early enough for it.
@@ -586,7 +587,7 @@ public sealed class SslExperiment
             IReadOnlyList<SslTrialMeasures> measures = runner.LoadMeasures();
             var afterSearch = Stopwatch.StartNew();
             (TrialRecord best, string selection) = oneStandardError
-                ? ChooseWithSecondLook(search, runner, measures, maximize, portfolioConfigurations, rawOrder, secondLookFolds, notes, cancellationToken)
+                ? ChooseWithSecondLook(search, runner, measures, maximize, portfolioConfigurations, rawPreference, secondLookFolds, notes, cancellationToken)
                 : (top, $"The top of the leaderboard, trial {top.TrialId}.");
             SslTrialParameters parameters = best.Parameters.AsType<SslTrialParameters>();
             // The label-free search leaves the downstream trainer out (nothing to tune it with); its refit uses settings for few labels.
@@ -670,10 +671,10 @@ public sealed class SslExperiment
     /// look that does not fit leaves the rule's choice, and the explanation says so; one that fails leaves it with a note.
     /// </summary>
     private (TrialRecord Trial, string Explanation) ChooseWithSecondLook(SearchResult search, SslTrialRunner runner, IReadOnlyList<SslTrialMeasures> measures,
-        bool maximize, IReadOnlySet<Parameters>? portfolio, IReadOnlyList<Parameters>? rawOrder, IReadOnlyList<(int[] FoldOfRow, int FoldCount)> folds,
+        bool maximize, IReadOnlySet<Parameters>? portfolio, SslRawPreference? rawPreference, IReadOnlyList<(int[] FoldOfRow, int FoldCount)> folds,
         List<string> notes, CancellationToken cancellationToken)
     {
-        (TrialRecord Trial, string Explanation) rule = SelectWithinOneStandardError(search.Trials, measures, maximize, portfolio, rawOrder);
+        (TrialRecord Trial, string Explanation) rule = SelectWithinOneStandardError(search.Trials, measures, maximize, portfolio, rawPreference);
         // The search kept the look's time for the leader it had when it stopped; a last trial that took the lead changes the
         // pair, so the look may use its whole share (a tenth of the budget at most past it) unless the budget is spent.
         double allowance = _search.TimeBudget is TimeSpan budget
@@ -681,7 +682,7 @@ public sealed class SslExperiment
             : double.PositiveInfinity;
         // The measures read back from the cache folder: with shared storage, other workers ran some of the trials.
         if (SslSecondLook.Pair(rule.Trial, search.Trials, measures, maximize, portfolio, (trial, assignments) => runner.RescoreSeconds(trial, assignments, measures),
-                folds.Count, allowance, out string? whyNot, rawOrder) is not { } pair)
+                folds.Count, allowance, out string? whyNot, rawPreference) is not { } pair)
             return (rule.Trial, rule.Explanation + whyNot);
         MetricEstimate chosenScore, rawScore;
         try
@@ -766,8 +767,9 @@ public sealed class SslExperiment
     /// The one-standard-error rule: among the trials comparable with the leaderboard's best (measured at its fidelity, or
     /// with a metric that does not depend on the fidelity), those within one standard error of the best's metric are
     /// equally good as far as the cross-validation can tell, and the simplest of them is chosen: raw features (no encoder;
-    /// of the portfolio's untuned ones in <paramref name="portfolio"/>, the first in <paramref name="rawOrder"/> when it is
-    /// given, else the best-scoring; then the best-scoring of the tuned ones; the linear model first on an exact tie) before a
+    /// of the portfolio's untuned ones in <paramref name="portfolio"/>, the first in the order of <paramref name="rawPreference"/>
+    /// when it comes before the scores, else the best-scoring; then the best-scoring of the tuned ones; on an exact tie the
+    /// linear model, then the earlier in the portfolio's order) before a
     /// trainer on embeddings before a fine-tuned or from-scratch network (a
     /// semi-supervised network before a supervised one, as cross-validation underrates FixMatch), then the cheapest (trial time plus the
     /// pretraining time it reused from the cache), then leaderboard order. Versions of one configuration that differ only in
@@ -775,7 +777,7 @@ public sealed class SslExperiment
     /// scored the same) the trials that tie with the best are ordered the same way; without one the best stands.
     /// </summary>
     internal static (TrialRecord Trial, string Explanation) SelectWithinOneStandardError(IReadOnlyList<TrialRecord> leaderboard,
-        IReadOnlyList<SslTrialMeasures> measures, bool maximize, IReadOnlySet<Parameters>? portfolio = null, IReadOnlyList<Parameters>? rawOrder = null)
+        IReadOnlyList<SslTrialMeasures> measures, bool maximize, IReadOnlySet<Parameters>? portfolio = null, SslRawPreference? rawPreference = null)
     {
         TrialRecord best = leaderboard[0];
         double? error = MeasuresOf(measures, best)?.MetricStandardError;
@@ -797,9 +799,10 @@ public sealed class SslExperiment
                 && (Epochs(other.trial) > Epochs(c.trial) || (Epochs(other.trial) == Epochs(c.trial) && other.rank < c.rank))))
             .OrderBy(c => Complexity(c.trial)).ThenBy(c => IsSemiSupervisedNetwork(c.trial) ? 0 : 1)
             .ThenBy(c => Complexity(c.trial) == 0 && !IsUntuned(c.trial) ? 1 : 0)
-            .ThenBy(c => Complexity(c.trial) == 0 ? PlaceInRawOrder(c.trial) : 0)
+            .ThenBy(c => Complexity(c.trial) == 0 && rawPreference?.BeforeScores == true ? PlaceInPortfolio(c.trial) : 0)
             .ThenBy(c => Complexity(c.trial) == 0 ? (maximize ? -c.trial.Metric!.Value : c.trial.Metric!.Value) : 0)
             .ThenBy(c => Complexity(c.trial) == 0 && !IsLinear(c.trial) ? 1 : 0)
+            .ThenBy(c => Complexity(c.trial) == 0 ? PlaceInPortfolio(c.trial) : 0)
             .ThenBy(c => Complexity(c.trial) == 0 ? c.rank : 0).ThenBy(c => Cost(c.trial)).ThenBy(c => c.rank)
             .ToList();
         TrialRecord chosen = candidates.Count > 0 ? candidates[0].trial : best;
@@ -826,17 +829,21 @@ public sealed class SslExperiment
         // (63.8% against 65.8% on 500 rows).
         bool IsUntuned(TrialRecord trial) => portfolio?.Contains(SslSearchSpace.WithoutEpochs(trial.Parameters)) == true;
         // Untuned raw pipelines within the error, in the portfolio's learned order rather than by their scores (tables):
-        // at 10% labels, picking the best-scoring of the portfolio's raw L-BFGS and LightGBM tested 0.6 points lower on
-        // the mean of 15 tables, 10 random splits each, than taking the first in the order within the error (lower on 10
-        // of them, higher on 3; docs/automl.md, "Final choice"). The order is the prior learned from benchmark runs; the
-        // cross-validation's few labels do not outweigh it.
-        int PlaceInRawOrder(TrialRecord trial)
+        // at 10% labels, picking the best-scoring of the portfolio's raw L-BFGS and LightGBM tested lower on the mean of
+        // random splits than taking the first in the order within the error (docs/automl.md, "Final choice"). The order is
+        // the prior learned from benchmark runs; the cross-validation's few labels do not outweigh it. On every kind it
+        // breaks exact ties, where the leaderboard's order says nothing.
+        int PlaceInPortfolio(TrialRecord trial)
         {
-            if (rawOrder is null || !IsUntuned(trial)) return 0;
+            if (rawPreference is null || !IsUntuned(trial)) return int.MaxValue;
             Parameters configuration = SslSearchSpace.WithoutEpochs(trial.Parameters);
-            for (int i = 0; i < rawOrder.Count; i++)
-                if (rawOrder[i].Equals(configuration)) return i;
-            return rawOrder.Count;
+            int place = 0;
+            foreach (Parameters entry in rawPreference.PortfolioOrder)
+            {
+                if (entry.Equals(configuration)) return place;
+                place++;
+            }
+            return int.MaxValue;
         }
         // What the pipeline cost to build: a trial that reused another's pretrained encoder is only as cheap as that encoder.
         double Cost(TrialRecord trial) => trial.Duration.TotalSeconds + measures.Where(m => m.TrialId == trial.TrialId).Sum(m => m.PretrainingSecondsSaved);
@@ -857,7 +864,7 @@ public sealed class SslExperiment
             };
         }
         // An untuned raw trial within the error that scored higher than the chosen one: the portfolio's order put it behind.
-        TrialRecord? higherUntuned = rawOrder is null || Complexity(chosen) != 0 || !IsUntuned(chosen) ? null : candidates
+        TrialRecord? higherUntuned = rawPreference?.BeforeScores != true || Complexity(chosen) != 0 || !IsUntuned(chosen) ? null : candidates
             .Select(c => c.trial).FirstOrDefault(t => Complexity(t) == 0 && IsUntuned(t) && (maximize ? t.Metric > chosen.Metric : t.Metric < chosen.Metric));
         string rawWhy = higherUntuned is null ? "the best-scoring pipeline on raw features"
             : FormattableString.Invariant($"the first pipeline on raw features within the error in the portfolio's learned order (trial {higherUntuned.TrialId}'s {higherUntuned.Metric:0.####} is inside the error)");
@@ -1171,3 +1178,8 @@ public sealed class SslExperiment
         }
     }
 }
+
+/// <summary>The portfolio's learned order (its configurations without epochs) as a preference among the untuned raw-feature
+/// pipelines the one-standard-error rule weighs: before their scores when <paramref name="BeforeScores"/>, otherwise only
+/// between exact ties.</summary>
+internal sealed record SslRawPreference(IReadOnlyList<Parameters> PortfolioOrder, bool BeforeScores);

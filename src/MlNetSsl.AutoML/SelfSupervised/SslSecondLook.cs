@@ -26,7 +26,7 @@ internal static class SslSecondLook
 
     /// <summary>
     /// The two pipelines a second look compares: <paramref name="chosen"/> (the rule's choice on the search's scores) and
-    /// the raw-feature trial the rule chooses among the raw ones (in <paramref name="rawOrder"/> when given; for a chosen raw trial with tuned settings, among the raw
+    /// the raw-feature trial the rule chooses among the raw ones (with <paramref name="rawPreference"/> when given; for a chosen raw trial with tuned settings, among the raw
     /// ones with the settings of <paramref name="portfolio"/>), with the most fold assignments, up to
     /// <paramref name="maxAssignments"/>, that fit both rescorings in <paramref name="allowanceSeconds"/> by
     /// <paramref name="cost"/> (seconds for a trial on that many assignments). Null when the choice is on raw features
@@ -36,7 +36,7 @@ internal static class SslSecondLook
     /// </summary>
     internal static SecondLookPair? Pair(TrialRecord chosen, IReadOnlyList<TrialRecord> leaderboard, IReadOnlyList<SslTrialMeasures> measures,
         bool maximize, IReadOnlySet<Parameters>? portfolio, Func<TrialRecord, int, double?> cost, int maxAssignments, double allowanceSeconds,
-        out string? whyNot, IReadOnlyList<Parameters>? rawOrder = null)
+        out string? whyNot, SslRawPreference? rawPreference = null)
     {
         whyNot = null;
         SslTrialMeasures? chosenMeasures = SslExperiment.MeasuresOf(measures, chosen);
@@ -47,7 +47,7 @@ internal static class SslSecondLook
             && SslExperiment.MeasuresOf(measures, t)?.FeatureSource == SslFeatureSource.RawFeatures
             && (!tunedRaw || IsUntuned(t, portfolio!))).ToArray();
         if (raw.Length == 0) return null;
-        TrialRecord rawChoice = SslExperiment.SelectWithinOneStandardError(raw, measures, maximize, portfolio, rawOrder).Trial;
+        TrialRecord rawChoice = SslExperiment.SelectWithinOneStandardError(raw, measures, maximize, portfolio, rawPreference).Trial;
         double? seconds = null;
         // Fewer fresh assignments before none: on short budgets (90 s on a busy host) two did not fit where one did, and
         // one assignment still scores both pipelines on folds the search's choice was not selected on.

@@ -250,14 +250,27 @@ public sealed class SslPortfolioTests : IDisposable
             Measure(1, SslFeatureSource.RawFeatures, 0.02, null)];
         Parameters[] order = [.. new[] { ordered[2], ordered[1] }.Select(t => SslSearchSpace.WithoutEpochs(t.Parameters))];
         var orderedPortfolio = order.ToHashSet();
+        var tables = new SslRawPreference(order, BeforeScores: true);
         Assert.Equal(1, SslExperiment.SelectWithinOneStandardError(ordered, orderedMeasures, maximize: true, orderedPortfolio).Trial.TrialId);
-        (TrialRecord first, string firstWhy) = SslExperiment.SelectWithinOneStandardError(ordered, orderedMeasures, maximize: true, orderedPortfolio, order);
+        (TrialRecord first, string firstWhy) = SslExperiment.SelectWithinOneStandardError(ordered, orderedMeasures, maximize: true, orderedPortfolio, tables);
         Assert.Equal(0, first.TrialId);
         Assert.Contains("the first pipeline on raw features within the error in the portfolio's learned order (trial 1's 0.7463 is inside the error)",
             firstWhy, StringComparison.Ordinal);
         // Outside the error the order does not matter: only trials within it are candidates.
         SslTrialMeasures[] narrow = [Measure(5, SslFeatureSource.SelfSupervised, 0.015), .. orderedMeasures.Skip(1)];
-        Assert.Equal(1, SslExperiment.SelectWithinOneStandardError(ordered, narrow, maximize: true, orderedPortfolio, order).Trial.TrialId);
+        Assert.Equal(1, SslExperiment.SelectWithinOneStandardError(ordered, narrow, maximize: true, orderedPortfolio, tables).Trial.TrialId);
+        // Where the order only breaks ties (series), the best-scoring stands; on an exact tie the earlier in the order does,
+        // wherever the leaderboard put it (ItalyPowerDemand: raw L-BFGS with and without ML.NET's L1 both at 100%).
+        var series = tables with { BeforeScores = false };
+        Assert.Equal(1, SslExperiment.SelectWithinOneStandardError(ordered, orderedMeasures, maximize: true, orderedPortfolio, series).Trial.TrialId);
+        TrialRecord Linear(int id, double l1) => new(id, SslExperimentData.Configuration(ssl, ("Features", "RawFeatures"), ("Downstream.Trainer", "LinearProbe"),
+            ("Downstream.L1Regularization", l1)), TrialStatus.Completed, [new RungResult(null, 1.0, TimeSpan.FromSeconds(1))], TimeSpan.FromSeconds(1), null);
+        TrialRecord[] tied = [Linear(11, 1e-4), Linear(1, 1)];
+        SslTrialMeasures[] tiedMeasures = [Measure(11, SslFeatureSource.RawFeatures, 0, null), Measure(1, SslFeatureSource.RawFeatures, 0, null)];
+        var tiedPortfolio = tied.Select(t => SslSearchSpace.WithoutEpochs(t.Parameters)).ToHashSet();
+        Assert.Equal(11, SslExperiment.SelectWithinOneStandardError(tied, tiedMeasures, maximize: true, tiedPortfolio).Trial.TrialId);
+        Assert.Equal(1, SslExperiment.SelectWithinOneStandardError(tied, tiedMeasures, maximize: true, tiedPortfolio,
+            new SslRawPreference([.. tied.Reverse().Select(t => SslSearchSpace.WithoutEpochs(t.Parameters))], BeforeScores: false)).Trial.TrialId);
 
         // A zero error (every fold perfect): the exact ties with the best are ordered by simplicity; the others are not within.
         TrialRecord[] perfect = [Trial(0, 1.0, 3), Trial(1, 1.0, 0.1), Trial(2, 0.99, 0.1)];

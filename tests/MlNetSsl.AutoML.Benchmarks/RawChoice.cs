@@ -1,0 +1,147 @@
+using System.Globalization;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using MlNetSsl;
+using MlNetSsl.AutoML;
+
+/// <summary>
+/// How the one-standard-error rule should choose among the portfolio's untuned raw-feature pipelines (L-BFGS with its
+/// defaults, L-BFGS with ML.NET's L1, LightGBM with small leaves, LightGBM), measured without the search around it: on many
+/// random splits of each dataset (30% test rows, 10% of the rest labeled, at least 2 per class, 4 for series), each
+/// pipeline is cross-validated on the labeled rows as the experiment does (stratified folds, ceil(200 / labels)
+/// repetitions up to 5, <see cref="MetricCalculator.Estimate"/>'s value and standard error), refitted on them and scored on
+/// the test rows. Two rules then choose: the best-scoring pipeline within one standard error of the best, and the first
+/// pipeline within it in the portfolio's learned order. The floor is issue 15's: the better of ML.NET's LightGBM and
+/// L-BFGS with their defaults on the raw features (no scaling), on the same labeled rows.
+/// </summary>
+internal static class RawChoiceBenchmark
+{
+    public static int Run(string dataRoot, IReadOnlyList<string> tables, string? csvFolder, int splits)
+    {
+        Console.WriteLine($"Mean test accuracy over {splits} random splits per dataset (30% test, 10% of the rest labeled); " +
+            "in brackets, the splits where the rule's choice tests more than 0.5 point below the floor.");
+        Console.WriteLine();
+        Console.WriteLine("| data | kind | labeled rows | floor: best of ML.NET's raw LightGBM and L-BFGS | best-scoring within the error | first in the portfolio's order within the error |");
+        Console.WriteLine("|---|---|---|---|---|---|");
+        var sources = new List<(string Name, SslInputKind Kind, float[][] Features, float[] Labels)>();
+        foreach (string name in tables.Where(t => t.Length > 0))
+        {
+            var table = TablesBenchmark.Table.Load(dataRoot, name, 0.1);
+            (float[][] features, float[] labels) = table.AllRows();
+            sources.Add((name, table.SeriesChannels > 0 ? SslInputKind.Series : SslInputKind.Tabular, features, labels));
+        }
+        if (csvFolder is not null)
+            foreach (string file in Directory.GetFiles(csvFolder, "*.csv").Order(StringComparer.Ordinal))
+                sources.Add(ReadCsv(file));
+        foreach (var (name, kind, features, labels) in sources)
+            Evaluate(name, kind, features, labels, splits);
+        return 0;
+    }
+
+    /// <summary>A headerless CSV with the label in the last column; a cell that is not a number is a missing value.</summary>
+    private static (string, SslInputKind, float[][], float[]) ReadCsv(string path)
+    {
+        string[][] rows = File.ReadLines(path).Where(l => l.Trim().Length > 0).Select(l => l.Split(',')).ToArray();
+        string[] classes = rows.Select(r => r[^1].Trim()).Distinct().Order(StringComparer.Ordinal).ToArray();
+        float[][] features = rows.Select(r => r[..^1].Select(v => float.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out float x) ? x : float.NaN)
+            .ToArray()).ToArray();
+        return (Path.GetFileNameWithoutExtension(path), SslInputKind.Tabular, features, rows.Select(r => (float)Array.IndexOf(classes, r[^1].Trim())).ToArray());
+    }
+
+    private static void Evaluate(string name, SslInputKind kind, float[][] allFeatures, float[] labels, int splits)
+    {
+        int width = allFeatures.Min(f => f.Length);
+        var ml = new MLContext(seed: 1);
+        var schema = SchemaDefinition.Create(typeof(TablesBenchmark.TableRow));
+        schema[nameof(TablesBenchmark.TableRow.Features)].ColumnType = new VectorDataViewType(NumberDataViewType.Single, width);
+        SslSearchSpace space = SslSearchSpace.For(kind);
+        var scored = new List<(double Floor, double BestScoring, double InOrder)>();
+        int labeledCount = 0;
+        for (int split = 0; split < splits; split++)
+        {
+            var random = new Random(7919 * split + 13);
+            var test = new List<int>();
+            var train = new List<int>();
+            foreach (var byClass in Enumerable.Range(0, labels.Length).OrderBy(_ => random.Next()).GroupBy(i => labels[i]))
+            {
+                int[] rows = byClass.ToArray();
+                int testCount = (int)Math.Round(rows.Length * 0.3);
+                test.AddRange(rows.Take(testCount));
+                train.AddRange(rows.Skip(testCount));
+            }
+            int perClass = kind == SslInputKind.Series ? 4 : 2;
+            var labeled = new List<int>();
+            foreach (var byClass in train.GroupBy(i => labels[i])) labeled.AddRange(byClass.Take(Math.Min(perClass, byClass.Count())));
+            foreach (int row in train.OrderBy(_ => random.Next()))
+            {
+                if (labeled.Count >= Math.Max(1, train.Count / 10)) break;
+                if (!labeled.Contains(row)) labeled.Add(row);
+            }
+            labeledCount = labeled.Count;
+            // Missing numbers get the labeled rows' column mean, as the tool fills them.
+            float[] means = Enumerable.Range(0, width).Select(c =>
+            {
+                float[] known = labeled.Select(r => allFeatures[r][c]).Where(v => !float.IsNaN(v)).ToArray();
+                return known.Length > 0 ? known.Average() : 0f;
+            }).ToArray();
+            TablesBenchmark.TableRow Row(int r) => new()
+            {
+                Features = [.. allFeatures[r].Take(width).Select((v, c) => float.IsNaN(v) ? means[c] : v)],
+                Label = labels[r],
+            };
+            IDataView View(IEnumerable<int> rows) => ml.Data.LoadFromEnumerable(rows.Select(Row).ToArray(), schema);
+            IDataView testView = View(test);
+
+            var portfolio = SslPortfolio.For(space, kind, train.Count, labeled.Count)
+                .Where(p => p.Configuration.AsType<SslTrialParameters>().Features == SslFeatureSource.RawFeatures).ToArray();
+            uint[] keys = labeled.Select(r => (uint)labels[r]).ToArray();
+            var classes = keys.Distinct().Order().ToArray();
+            int folds = Math.Clamp(keys.GroupBy(k => k).Min(g => g.Count()), 2, 5);
+            int repeats = Math.Clamp((200 + labeled.Count - 1) / labeled.Count, 1, 5);
+            var assignments = Enumerable.Range(0, repeats).Select(r => StratifiedFolds.Assign(keys, folds, 1000 + r)).ToArray();
+            var candidates = new List<(double Metric, double Error, double Test)>();
+            foreach (var entry in portfolio)
+            {
+                SslDownstreamParameters downstream = entry.Configuration.AsType<SslTrialParameters>().Downstream;
+                // Folds are scaled as the refit is, by the labeled count (as the experiment's cross-validation does).
+                IEstimator<ITransformer> Pipeline() => ml.Transforms.Conversion.MapValueToKey("LabelKey", "Label")
+                    .Append(SslDownstream.Standardize(ml, "Features", labeled.Count))
+                    .Append(SslDownstream.CreateTrainer(ml, downstream, "LabelKey", "Features"))
+                    .Append(ml.Transforms.Conversion.MapKeyToValue("PredictedLabelValue", "PredictedLabel"));
+                var repetitions = assignments.Select(a => (IReadOnlyList<FoldPredictions>)Enumerable.Range(0, a.FoldCount).Select(f =>
+                {
+                    int[] fit = labeled.Where((_, i) => a.FoldOfRow[i] != f).ToArray(), held = labeled.Where((_, i) => a.FoldOfRow[i] == f).ToArray();
+                    float[] predicted = Pipeline().Fit(View(fit)).Transform(View(held)).GetColumn<float>("PredictedLabelValue").ToArray();
+                    return new FoldPredictions(held.Select(r => (uint)labels[r] + 1).ToArray(), predicted.Select(p => (uint)p + 1).ToArray(),
+                        held.Select(_ => Array.Empty<float>()).ToArray());
+                }).ToArray()).ToArray();
+                MetricEstimate estimate = MetricCalculator.Estimate(SslMetric.Accuracy, repetitions, classes.Length, 0);
+                candidates.Add((estimate.Value, estimate.StandardError, Accuracy(Pipeline().Fit(View(labeled)).Transform(testView))));
+            }
+            int top = Enumerable.Range(0, candidates.Count).MaxBy(i => candidates[i].Metric);
+            double threshold = candidates[top].Metric - candidates[top].Error;
+            int[] within = [.. Enumerable.Range(0, candidates.Count).Where(i => candidates[i].Metric >= threshold)];
+            // Ties in score go to the earlier entry, as the rule puts the linear model first on an exact tie.
+            int bestScoring = within.OrderByDescending(i => candidates[i].Metric).ThenBy(i => i).First();
+            int inOrder = within.Min();
+            IDataView labeledView = View(labeled);
+            IEstimator<ITransformer> Plain(IEstimator<ITransformer> trainer) => ml.Transforms.Conversion.MapValueToKey("LabelKey", "Label").Append(trainer)
+                .Append(ml.Transforms.Conversion.MapKeyToValue("PredictedLabelValue", "PredictedLabel"));
+            double floor = Math.Max(
+                Accuracy(Plain(ml.MulticlassClassification.Trainers.LightGbm("LabelKey")).Fit(labeledView).Transform(testView)),
+                Accuracy(Plain(ml.MulticlassClassification.Trainers.LbfgsMaximumEntropy("LabelKey")).Fit(labeledView).Transform(testView)));
+            scored.Add((floor, candidates[bestScoring].Test, candidates[inOrder].Test));
+        }
+        string Cell(Func<(double Floor, double BestScoring, double InOrder), double> rule) => string.Create(CultureInfo.InvariantCulture,
+            $"{100 * scored.Average(rule):0.0} ({scored.Count(s => rule(s) < s.Floor - 0.005)})");
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"| {name} | {kind} | {labeledCount} | {100 * scored.Average(s => s.Floor):0.0} | {Cell(s => s.BestScoring)} | {Cell(s => s.InOrder)} |"));
+
+        double Accuracy(IDataView predictions)
+        {
+            float[] predicted = predictions.GetColumn<float>("PredictedLabelValue").ToArray();
+            float[] actual = predictions.GetColumn<float>("Label").ToArray();
+            return predicted.Zip(actual).Count(p => p.First == p.Second) / (double)actual.Length;
+        }
+    }
+}
