@@ -510,8 +510,8 @@ public sealed class SslExperiment
             tuner = tuner.WithPortfolioFirst($"{shape.Kind},{SslPortfolio.Version},{portfolio.Count}", portfolio.Select(p => p.Configuration).ToArray());
             // Lengthened versions of the portfolio's entries share their exemption from the time cap.
             portfolioConfigurations = portfolio.Select(p => SslSearchSpace.WithoutEpochs(p.Configuration)).ToHashSet();
-            // Before the scores on tables only: on series the learned order did no better than the scores (docs/automl.md,
-            // "Final choice"), so there it only breaks exact ties.
+            // Before the scores on tables only, where it was measured on 21 tables; on series the measurements disagreed
+            // (docs/automl.md, "Final choice"), so there it only breaks exact ties.
             rawPreference = new SslRawPreference([.. portfolio.Select(p => SslSearchSpace.WithoutEpochs(p.Configuration))], shape.Kind == SslInputKind.Tabular);
             notes.Add($"Portfolio first ({portfolio.Count} configurations, then {(_tuner ?? SslTuner.Tpe).Name}): {string.Join("; ", portfolio.Select(p => p.Name))}.");
             // Once every kind of pipeline the learning run found worth its time has been measured, the spare budget goes
@@ -667,8 +667,10 @@ public sealed class SslExperiment
     /// <summary>
     /// The one-standard-error rule, then, when it chose a pipeline with an encoder (or a raw-feature one with tuned settings),
     /// a second look (<see cref="SslSecondLook"/>) on as many of <paramref name="folds"/> as fit (at least one) between that
-    /// pipeline and the raw-feature one the rule prefers (the portfolio's untuned one), within the share of the budget the search kept for it (none when the search ran past its budget). A second
-    /// look that does not fit leaves the rule's choice, and the explanation says so; one that fails leaves it with a note.
+    /// pipeline and the raw-feature one the rule prefers among the raw ones (among the portfolio's untuned ones, for a tuned
+    /// raw choice; in <paramref name="rawPreference"/>'s order where it comes first), within the share of the budget the
+    /// search kept for it (none when the search ran past its budget). A second look that does not fit leaves the rule's
+    /// choice, and the explanation says so; one that fails leaves it with a note.
     /// </summary>
     private (TrialRecord Trial, string Explanation) ChooseWithSecondLook(SearchResult search, SslTrialRunner runner, IReadOnlyList<SslTrialMeasures> measures,
         bool maximize, IReadOnlySet<Parameters>? portfolio, SslRawPreference? rawPreference, IReadOnlyList<(int[] FoldOfRow, int FoldCount)> folds,
@@ -693,7 +695,7 @@ public sealed class SslExperiment
         }
         catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
-            notes.Add($"The second look (the chosen pipeline and the best raw-feature one scored again on other folds) failed, so the " +
+            notes.Add($"The second look (the chosen pipeline and the raw-feature one the rule prefers, scored again on other folds) failed, so the " +
                 $"one-standard-error rule's choice stands: {e.GetType().Name}: {e.Message}");
             return rule;
         }
@@ -828,7 +830,7 @@ public sealed class SslExperiment
         // led the default one by 1 of 800 rows in cross-validation (0.6925 against 0.6913) and tested 2 points lower
         // (63.8% against 65.8% on 500 rows).
         bool IsUntuned(TrialRecord trial) => portfolio?.Contains(SslSearchSpace.WithoutEpochs(trial.Parameters)) == true;
-        // Untuned raw pipelines within the error, in the portfolio's learned order rather than by their scores (tables):
+        // Untuned raw pipelines within the error, in the portfolio's order rather than by their scores (tables):
         // at 10% labels, picking the best-scoring of the portfolio's raw L-BFGS and LightGBM tested lower on the mean of
         // random splits than taking the first in the order within the error (docs/automl.md, "Final choice"). The order is
         // the prior learned from benchmark runs; the cross-validation's few labels do not outweigh it. On every kind it
@@ -863,11 +865,14 @@ public sealed class SslExperiment
                 _ => fineTunes ? 2 : 1,
             };
         }
-        // An untuned raw trial within the error that scored higher than the chosen one: the portfolio's order put it behind.
+        // The best-scoring untuned raw trial within the error, when it scored higher than the chosen one: the portfolio's
+        // order put it behind.
         TrialRecord? higherUntuned = rawPreference?.BeforeScores != true || Complexity(chosen) != 0 || !IsUntuned(chosen) ? null : candidates
-            .Select(c => c.trial).FirstOrDefault(t => Complexity(t) == 0 && IsUntuned(t) && (maximize ? t.Metric > chosen.Metric : t.Metric < chosen.Metric));
-        string rawWhy = higherUntuned is null ? "the best-scoring pipeline on raw features"
-            : FormattableString.Invariant($"the first pipeline on raw features within the error in the portfolio's learned order (trial {higherUntuned.TrialId}'s {higherUntuned.Metric:0.####} is inside the error)");
+            .Select(c => c.trial).Where(t => Complexity(t) == 0 && IsUntuned(t) && (maximize ? t.Metric > chosen.Metric : t.Metric < chosen.Metric))
+            .OrderBy(t => maximize ? -t.Metric!.Value : t.Metric!.Value).FirstOrDefault();
+        string rawName = higherUntuned is null ? "the best-scoring pipeline on raw features" : "the first pipeline on raw features in the portfolio's order";
+        string orderWhy = higherUntuned is null ? ""
+            : FormattableString.Invariant($"; trial {higherUntuned.TrialId}'s higher {higherUntuned.Metric:0.####} is inside the error, where the portfolio's order comes first");
         string explanation = FormattableString.Invariant(
             $"One-standard-error rule: the best metric is {top:0.####} +/- {se:0.####} (trial {best.TrialId}); {candidates.Count} trial(s) within one standard error; ")
             + (chosen == best ? FormattableString.Invariant($"the rule keeps the best, trial {best.TrialId}: no simpler or cheaper trial is within that band.")
@@ -876,9 +881,9 @@ public sealed class SslExperiment
                     : IsSemiSupervisedNetwork(chosen) && !IsSemiSupervisedNetwork(best)
                         ? FormattableString.Invariant($"chose the semi-supervised (FixMatch) network, trial {chosen.TrialId} ({chosen.Metric:0.####}): cross-validation trains on fewer labels than the refit and underrates FixMatch, whose lead grows with labels.")
                         : Complexity(chosen) == 0 && IsUntuned(chosen) && tunedAbove is not null
-                            ? FormattableString.Invariant($"chose the simplest, {rawWhy} with the portfolio's untuned settings, trial {chosen.TrialId} ({chosen.Metric:0.####}): the lead of tuned settings inside the error (trial {tunedAbove.TrialId}, {tunedAbove.Metric:0.####}) is the search's luck.")
+                            ? FormattableString.Invariant($"chose the simplest, {rawName} with the portfolio's untuned settings, trial {chosen.TrialId} ({chosen.Metric:0.####}): the lead of tuned settings inside the error (trial {tunedAbove.TrialId}, {tunedAbove.Metric:0.####}) is the search's luck{orderWhy}.")
                         : Complexity(chosen) == 0
-                            ? FormattableString.Invariant($"chose the simplest, {rawWhy}, trial {chosen.TrialId} ({chosen.Metric:0.####}, {Cost(chosen):0.#} s to build against {Cost(best):0.#} s, pretraining reused from the cache included).")
+                            ? FormattableString.Invariant($"chose the simplest, {rawName}, trial {chosen.TrialId} ({chosen.Metric:0.####}, {Cost(chosen):0.#} s to build against {Cost(best):0.#} s, pretraining reused from the cache included){orderWhy}.")
                             : FormattableString.Invariant($"chose the simplest and cheapest, trial {chosen.TrialId} ({chosen.Metric:0.####}, {Cost(chosen):0.#} s to build against {Cost(best):0.#} s, pretraining reused from the cache included)."));
         return (chosen, explanation);
     }
@@ -1179,7 +1184,7 @@ public sealed class SslExperiment
     }
 }
 
-/// <summary>The portfolio's learned order (its configurations without epochs) as a preference among the untuned raw-feature
-/// pipelines the one-standard-error rule weighs: before their scores when <paramref name="BeforeScores"/>, otherwise only
-/// between exact ties.</summary>
+/// <summary>The portfolio's order (its configurations without epochs; learned, with hand-added entries noted in its data
+/// file) as a preference among the untuned raw-feature pipelines the one-standard-error rule weighs: before their scores
+/// when <paramref name="BeforeScores"/>, otherwise only between exact ties.</summary>
 internal sealed record SslRawPreference(IReadOnlyList<Parameters> PortfolioOrder, bool BeforeScores);

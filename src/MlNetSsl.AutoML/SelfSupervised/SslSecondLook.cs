@@ -8,8 +8,8 @@ namespace MlNetSsl.AutoML;
 /// one stands if it is within one standard error there. Every trial of the search was scored on the same folds, so the
 /// best of many SSL trials is partly the one those folds happened to favour (the winner's curse); on fresh folds that
 /// part of its lead is gone. The same holds for a raw-feature pipeline with settings the tuner found, the best of many
-/// proposals: when the rule chooses one, it is scored again beside the best raw pipeline with the portfolio's untuned
-/// settings. The look only ever moves the choice to the simpler pipeline: letting the fresh scores promote another trial
+/// proposals: when the rule chooses one, it is scored again beside the raw pipeline the rule prefers among those with the
+/// portfolio's untuned settings. The look only ever moves the choice to the simpler pipeline: letting the fresh scores promote another trial
 /// would pick the luckiest of a second noisy draw. Cheap: encoders come from the pretraining cache, raw trials take seconds.
 /// </summary>
 internal static class SslSecondLook

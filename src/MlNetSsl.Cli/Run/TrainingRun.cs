@@ -522,7 +522,8 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
         // Filled as the training file's are, and as silently unless said: the test figures include those rows.
         if (test.FilledNote is { } filled)
         {
-            string note = $"{path} (the test rows): {filled}";
+            // The model fills them with the training rows' means, so the training file's "in training" does not apply.
+            string note = $"{path} (the test rows): {filled.Replace(" mean, in training and when the model scores.", " mean over the training rows when the model scores them.", StringComparison.Ordinal)}";
             log.Always(note);
             _notes.Add(note);
         }

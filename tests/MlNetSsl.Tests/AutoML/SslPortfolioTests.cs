@@ -226,6 +226,10 @@ public sealed class SslPortfolioTests : IDisposable
         SslTrialMeasures[] tieMeasures = [Measure(0, SslFeatureSource.RawFeatures, 0.01, null), Measure(1, SslFeatureSource.RawFeatures, 0.01, null),
             Measure(2, SslFeatureSource.RawFeatures, 0.01, null)];
         Assert.Equal(1, SslExperiment.SelectWithinOneStandardError(tie, tieMeasures, maximize: true).Trial.TrialId);
+        // Even where the portfolio's order (breaking ties only) puts LightGBM first.
+        var tiePortfolio = tie.Take(2).Select(t => SslSearchSpace.WithoutEpochs(t.Parameters)).ToHashSet();
+        Assert.Equal(1, SslExperiment.SelectWithinOneStandardError(tie, tieMeasures, maximize: true, tiePortfolio,
+            new SslRawPreference([.. tie.Take(2).Select(t => SslSearchSpace.WithoutEpochs(t.Parameters))], BeforeScores: false)).Trial.TrialId);
         // A higher score still stands over the linear model.
         tie = [Raw(0, "LightGbm", 0.9870), Raw(1, "LinearProbe", 0.9868), Raw(2, "LightGbm", 0.95)];
         Assert.Equal(0, SslExperiment.SelectWithinOneStandardError(tie, tieMeasures, maximize: true).Trial.TrialId);
@@ -254,8 +258,8 @@ public sealed class SslPortfolioTests : IDisposable
         Assert.Equal(1, SslExperiment.SelectWithinOneStandardError(ordered, orderedMeasures, maximize: true, orderedPortfolio).Trial.TrialId);
         (TrialRecord first, string firstWhy) = SslExperiment.SelectWithinOneStandardError(ordered, orderedMeasures, maximize: true, orderedPortfolio, tables);
         Assert.Equal(0, first.TrialId);
-        Assert.Contains("the first pipeline on raw features within the error in the portfolio's learned order (trial 1's 0.7463 is inside the error)",
-            firstWhy, StringComparison.Ordinal);
+        Assert.Contains("chose the simplest, the first pipeline on raw features in the portfolio's order, trial 0 (0.7413", firstWhy, StringComparison.Ordinal);
+        Assert.EndsWith("; trial 1's higher 0.7463 is inside the error, where the portfolio's order comes first.", firstWhy, StringComparison.Ordinal);
         // Outside the error the order does not matter: only trials within it are candidates.
         SslTrialMeasures[] narrow = [Measure(5, SslFeatureSource.SelfSupervised, 0.015), .. orderedMeasures.Skip(1)];
         Assert.Equal(1, SslExperiment.SelectWithinOneStandardError(ordered, narrow, maximize: true, orderedPortfolio, tables).Trial.TrialId);

@@ -197,7 +197,8 @@ public sealed class CliCoreTests : IDisposable
         Assert.Contains("Column(s) 'id' look like row identifiers", stdout, StringComparison.Ordinal);
         Assert.Contains("so they are left out of the inputs", stdout, StringComparison.Ordinal);
         Assert.Contains("keep them with --keep-cols id", stdout, StringComparison.Ordinal);
-        Assert.Contains($"{test} (the test rows): 2 missing number(s) in 1 column(s) ('{lines[0].Split(',')[0]}' 2)", stdout, StringComparison.Ordinal);
+        Assert.Contains($"{test} (the test rows): 2 missing number(s) in 1 column(s) ('{lines[0].Split(',')[0]}' 2) are filled with their column's mean " +
+            "over the training rows when the model scores them.", stdout, StringComparison.Ordinal);
         Assert.DoesNotContain("missing number(s)", stdout.Replace($"{test} (the test rows): 2 missing", "", StringComparison.Ordinal), StringComparison.Ordinal);
         string consumption = File.ReadAllText(Directory.GetFiles(Path.Combine(output, "Ids"), "Ids.consumption.cs", SearchOption.AllDirectories)[0]);
         Assert.DoesNotContain(" Id {", consumption, StringComparison.Ordinal);
