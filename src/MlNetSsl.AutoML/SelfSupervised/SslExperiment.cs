@@ -829,7 +829,7 @@ public sealed class SslExperiment
         // seeing the data do not carry it. On an 8,000-row, 108-feature one-hot table with 800 labels, a tuned LightGBM
         // led the default one by 1 of 800 rows in cross-validation (0.6925 against 0.6913) and tested 2 points lower
         // (63.8% against 65.8% on 500 rows).
-        bool IsUntuned(TrialRecord trial) => portfolio?.Contains(SslSearchSpace.WithoutEpochs(trial.Parameters)) == true;
+        bool IsUntuned(TrialRecord trial) => HasPortfolioSettings(trial, portfolio);
         // Untuned raw pipelines within the error, in the portfolio's order rather than by their scores (tables):
         // at 10% labels, picking the best-scoring of the portfolio's raw L-BFGS and LightGBM tested lower on the mean of
         // random splits than taking the first in the order within the error (docs/automl.md, "Final choice"). The order is
@@ -887,6 +887,11 @@ public sealed class SslExperiment
                             : FormattableString.Invariant($"chose the simplest and cheapest, trial {chosen.TrialId} ({chosen.Metric:0.####}, {Cost(chosen):0.#} s to build against {Cost(best):0.#} s, pretraining reused from the cache included)."));
         return (chosen, explanation);
     }
+
+    /// <summary>Whether <paramref name="trial"/> runs one of <paramref name="portfolio"/>'s configurations (any length of it):
+    /// settings chosen before seeing the data, not found by the tuner.</summary>
+    internal static bool HasPortfolioSettings(TrialRecord trial, IReadOnlySet<Parameters>? portfolio) =>
+        portfolio?.Contains(SslSearchSpace.WithoutEpochs(trial.Parameters)) == true;
 
     /// <summary>The measures of a trial's last scored segment (its fidelity; a fidelity-independent trial's only one).</summary>
     internal static SslTrialMeasures? MeasuresOf(IReadOnlyList<SslTrialMeasures> measures, TrialRecord trial) =>

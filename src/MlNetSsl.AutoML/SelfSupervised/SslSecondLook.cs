@@ -42,10 +42,10 @@ internal static class SslSecondLook
         SslTrialMeasures? chosenMeasures = SslExperiment.MeasuresOf(measures, chosen);
         if (chosenMeasures is null || chosenMeasures.MetricStandardError is not double se || !(se >= 0) || chosen.Metric is null) return null;
         bool tunedRaw = chosenMeasures.FeatureSource == SslFeatureSource.RawFeatures;
-        if (tunedRaw && (portfolio is null || IsUntuned(chosen, portfolio))) return null;
+        if (tunedRaw && (portfolio is null || SslExperiment.HasPortfolioSettings(chosen, portfolio))) return null;
         TrialRecord[] raw = leaderboard.Where(t => t.Metric is not null && t.TrialId != chosen.TrialId
             && SslExperiment.MeasuresOf(measures, t)?.FeatureSource == SslFeatureSource.RawFeatures
-            && (!tunedRaw || IsUntuned(t, portfolio!))).ToArray();
+            && (!tunedRaw || SslExperiment.HasPortfolioSettings(t, portfolio))).ToArray();
         if (raw.Length == 0) return null;
         TrialRecord rawChoice = SslExperiment.SelectWithinOneStandardError(raw, measures, maximize, portfolio, rawPreference).Trial;
         double? seconds = null;
@@ -64,9 +64,6 @@ internal static class SslSecondLook
                 $"{seconds:0.#} s, more than the {allowanceSeconds:0.#} s kept for it.");
         return null;
     }
-
-    private static bool IsUntuned(TrialRecord trial, IReadOnlySet<Parameters> portfolio) =>
-        portfolio.Contains(SslSearchSpace.WithoutEpochs(trial.Parameters));
 
     /// <summary>
     /// The decision on the second look's scores: the raw pipeline when its score is within one standard error of the
