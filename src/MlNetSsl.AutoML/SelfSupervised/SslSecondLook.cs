@@ -9,8 +9,9 @@ namespace MlNetSsl.AutoML;
 /// best of many SSL trials is partly the one those folds happened to favour (the winner's curse); on fresh folds that
 /// part of its lead is gone. The same holds for a raw-feature pipeline with settings the tuner found, the best of many
 /// proposals: when the rule chooses one, it is scored again beside the raw pipeline the rule prefers among those with the
-/// portfolio's untuned settings. The look only ever moves the choice to the simpler pipeline: letting the fresh scores promote another trial
-/// would pick the luckiest of a second noisy draw. Cheap: encoders come from the pretraining cache, raw trials take seconds.
+/// portfolio's untuned settings. The look only ever moves the choice to the simpler pipeline: letting the fresh scores
+/// promote another trial would pick the luckiest of a second noisy draw. Cheap: encoders come from the pretraining cache,
+/// raw trials take seconds.
 /// </summary>
 internal static class SslSecondLook
 {
@@ -26,8 +27,9 @@ internal static class SslSecondLook
 
     /// <summary>
     /// The two pipelines a second look compares: <paramref name="chosen"/> (the rule's choice on the search's scores) and
-    /// the raw-feature trial the rule chooses among the raw ones (with <paramref name="rawPreference"/> when given; for a chosen raw trial with tuned settings, among the raw
-    /// ones with the settings of <paramref name="portfolio"/>), with the most fold assignments, up to
+    /// the raw-feature trial the rule chooses among the raw ones (with <paramref name="rawPreference"/> when given; for a
+    /// chosen raw trial with tuned settings, among the raw ones with the settings of <paramref name="portfolio"/>), with the
+    /// most fold assignments, up to
     /// <paramref name="maxAssignments"/>, that fit both rescorings in <paramref name="allowanceSeconds"/> by
     /// <paramref name="cost"/> (seconds for a trial on that many assignments). Null when the choice is on raw features
     /// with the portfolio's settings (or without a portfolio), has no standard error, no such raw trial has a metric or a

@@ -177,7 +177,7 @@ internal static class TableLoader
         if (byName)
         {
             // The model's names, not the file's: a header matched in another case ("sex" for "Sex") or by the older rule.
-            return Build(table, inputs, givenLabel ?? LabelByLayout(table, training, sameColumns: !table.HasHeader), modelNames);
+            return Build(table, inputs, givenLabel ?? LabelByLayout(table, training, sameColumns: !table.HasHeader), modelNames, forModel: true);
         }
         // A header that names some of the model's columns is read by name: the others are missing, whatever the column
         // count (matching by position would read the wrong columns and blame one of them).
@@ -193,16 +193,16 @@ internal static class TableLoader
                         (withLabel ? "." : $", the label column ('{training.Columns[training.LabelIndex]}') left out.")
                     : null;
                 return Build(table, [.. positions.Select((index, i) => (index, inputs[i].Numeric))],
-                    givenLabel ?? (withLabel ? training.LabelIndex : null), modelNames, matchNote: note);
+                    givenLabel ?? (withLabel ? training.LabelIndex : null), modelNames, matchNote: note, forModel: true);
             }
             if (!table.HasHeader)
                 throw new CliException($"{path}: {table.ColumnCount} columns without a header, but the model was trained on a file of " +
                     $"{training.Columns.Count} columns ({string.Join(", ", training.Columns)}); without a header columns are matched by position, " +
                     $"so give those columns in that order, with or without the label column ('{training.Columns[training.LabelIndex]}'), or add the training file's header.");
         }
-        if (missing is null) return Build(table, inputs, givenLabel, modelNames);
+        if (missing is null) return Build(table, inputs, givenLabel, modelNames, forModel: true);
         if (!table.HasHeader && trainingLabelIndex is int skipped && WithoutLabelColumn(modelInput, skipped, table.ColumnCount) is { } shifted)
-            return Build(table, [.. shifted.Select((index, i) => (index, inputs[i].Numeric))], null, modelNames);
+            return Build(table, [.. shifted.Select((index, i) => (index, inputs[i].Numeric))], null, modelNames, forModel: true);
         string[] absent = [.. modelInput.Zip(inputs).Where(pair => pair.Second.Index < 0).Select(pair => pair.First.Name)];
         string needs = absent.Length == 1 ? $"column '{missing}'"
             : $"columns {string.Join(", ", absent.Take(10).Select(n => $"'{n}'"))}{(absent.Length > 10 ? ", ..." : "")}";
@@ -274,7 +274,7 @@ internal static class TableLoader
     /// <param name="mostlyNumbers">Training: the text input columns whose cells are numbers but for a few, described.</param>
     private static TrainingData Build(CsvTable table, List<(int Index, bool Numeric)> inputs, int? labelIndex, string[]? names = null,
         IReadOnlyList<string>? identifiers = null, bool identifiersLeftOut = false, string? matchNote = null, IReadOnlyList<string>? constants = null, string? labelHint = null,
-        IReadOnlyList<string>? mostlyNumbers = null)
+        IReadOnlyList<string>? mostlyNumbers = null, bool forModel = false)
     {
         int rows = table.Rows.Count;
         var columns = new List<TableColumn>();
@@ -316,9 +316,11 @@ internal static class TableLoader
         columns.Add(new TableColumn(labelColumn, null, labels));
         // As series runs do: a missing number is filled with its column's mean (ModelParts), and the run says how many.
         var filled = columns.Where(c => c.Numbers is not null).Select(c => (c.Name, Count: c.Numbers!.Count(float.IsNaN))).Where(c => c.Count > 0).ToList();
+        // A file read for a trained model (test rows, rows to score) is filled with the training rows' means.
+        string when = forModel ? " over the training rows when the model scores them" : ", in training and when the model scores";
         string? filledNote = filled.Count == 0 ? null : string.Create(CultureInfo.InvariantCulture,
             $"{filled.Sum(c => c.Count):N0} missing number(s) in {filled.Count} column(s) ({string.Join(", ", filled.Take(10).Select(c => FormattableString.Invariant($"'{c.Name}' {c.Count:N0}")))}{(filled.Count > 10 ? ", ..." : "")}) " +
-            $"are filled with their column's mean, in training and when the model scores.");
+            $"are filled with their column's mean{when}.");
         var duplicates = Enumerable.Range(0, rows)
             .GroupBy(r => string.Join("\u001f", inputs.Select(i => table.Rows[r][i.Index])))
             .Where(g => g.Count() > 1).Select(g => (IReadOnlyList<string>)g.Select(r => $"line {table.LineNumbers[r]}").ToList()).ToList();

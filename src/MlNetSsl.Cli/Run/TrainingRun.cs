@@ -522,8 +522,7 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
         // Filled as the training file's are, and as silently unless said: the test figures include those rows.
         if (test.FilledNote is { } filled)
         {
-            // The model fills them with the training rows' means, so the training file's "in training" does not apply.
-            string note = $"{path} (the test rows): {filled.Replace(" mean, in training and when the model scores.", " mean over the training rows when the model scores them.", StringComparison.Ordinal)}";
+            string note = $"{path} (the test rows): {filled}";
             log.Always(note);
             _notes.Add(note);
         }
