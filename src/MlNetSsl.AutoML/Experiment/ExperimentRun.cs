@@ -189,10 +189,7 @@ internal sealed partial class ExperimentRun
                     // result's duration, so the leaderboard shows where the budget went.
                     trial.Duration += outcome.Duration;
                     trial.Status = trial.Rungs.Count > 0 ? TrialStatus.Paused : TrialStatus.Cancelled;
-                    string segment = trial.Rungs.Count > 0 ? FormattableString.Invariant($"its segment to fidelity {job.Fidelity}") : "its run";
-                    string stopper = cancellationToken.IsCancellationRequested ? "the caller's cancellation" : "the end of the time budget";
-                    trial.ErrorMessage = FormattableString.Invariant($"Stopped {outcome.Duration.TotalSeconds:0.#} s into {segment} by {stopper}")
-                        + (trial.Rungs.Count > 0 ? "; its last rung's metric stands." : "; it has no metric.");
+                    trial.ErrorMessage = StoppedMessage(trial, outcome.Duration, job.Fidelity, cancellationToken.IsCancellationRequested);
                     Report(TrialReportKind.Stopped, trial, trial.Rungs.Count > 0 ? trial.Rungs[^1].Fidelity : job.Fidelity, replayed: false);
                     return cancellationToken.IsCancellationRequested ? SearchStopReason.Cancelled : SearchStopReason.TimeBudget;
             }
@@ -200,6 +197,16 @@ internal sealed partial class ExperimentRun
     }
 
     private double Loss(double metric) => _settings.Maximize ? -metric : metric;
+
+    /// <summary>What a trial stopped by the budget or the caller says, as a failed trial says why it failed; shared with
+    /// the distributed run.</summary>
+    internal static string StoppedMessage(TrialState trial, TimeSpan ran, int? fidelity, bool byCaller)
+    {
+        string segment = trial.Rungs.Count > 0 ? FormattableString.Invariant($"its segment to fidelity {fidelity}") : "its run";
+        string stopper = byCaller ? "the caller's cancellation" : "the end of the time budget";
+        return FormattableString.Invariant($"Stopped {ran.TotalSeconds:0.#} s into {segment} by {stopper}")
+            + (trial.Rungs.Count > 0 ? "; its last rung's metric stands." : "; it has no metric.");
+    }
 
     /// <summary>How a segment that ended without a metric is recorded, journaled and reported.</summary>
     private static (TrialStatus Status, JournalEventType Journaled, TrialReportKind Reported) Ended(OutcomeKind kind) => kind switch

@@ -213,6 +213,40 @@ public sealed class SharedStorageTests : IDisposable
         Assert.Equal(result.Trials.Select(t => (t.TrialId, t.Status, t.ErrorMessage)), joined.Trials.Select(t => (t.TrialId, t.Status, t.ErrorMessage)));
     }
 
+    [SkippableFact]
+    public async Task A_trial_the_budget_stops_in_a_shared_search_says_so_and_goes_back_to_the_queue()
+    {
+        string storage = $"Data Source={Path.Combine(_folder, "stopped.db")}";
+        SearchExperiment Experiment(TimeSpan budget)
+        {
+            var (space, tuner) = ScriptedTuner.ForIds(2);
+            return new SearchExperiment().SetSearchSpace(space).SetTuner(tuner).SetMaxTrials(2)
+                .SetTrialRunner(async (request, token) =>
+                {
+                    // Trial 1 would wait a minute in the first process; only the budget's cancellation ends it there.
+                    if (request.Parameters.GetInt32("id") == 1 && budget < TimeSpan.FromSeconds(30)) await Task.Delay(TimeSpan.FromSeconds(60), token);
+                    return 0.5;
+                })
+                .SetStorage(storage).SetExperimentName("stopped").SetTrainingTime(budget);
+        }
+
+        // 5 s leave room for trial 0 (instant, apart from the store) on a loaded machine, so trial 1 starts.
+        SearchResult stoppedRun = await Experiment(TimeSpan.FromSeconds(5)).RunAsync();
+        Assert.Equal(SearchStopReason.TimeBudget, stoppedRun.StopReason);
+        TrialRecord stopped = stoppedRun.Trials.Single(t => t.TrialId == 1);
+        Assert.Equal(TrialStatus.Cancelled, stopped.Status);
+        Assert.Matches(@"^Stopped \d+(\.\d)? s into its run by the end of the time budget; it has no metric\. Its segment is queued again in the store for any worker\.$",
+            stopped.ErrorMessage);
+        Assert.True(stopped.Duration > TimeSpan.Zero, "the stopped trial's duration is zero");
+        Assert.Null(stoppedRun.Trials.Single(t => t.TrialId == 0).ErrorMessage);
+
+        // Another process with time to spare claims the queued segment and finishes it; the note is gone.
+        SearchResult finished = await Experiment(TimeSpan.FromSeconds(60)).RunAsync();
+        TrialRecord done = finished.Trials.Single(t => t.TrialId == 1);
+        Assert.Equal(TrialStatus.Completed, done.Status);
+        Assert.Null(done.ErrorMessage);
+    }
+
     private SharedSearchWorker.Options NewOptions(string backend, int maxTrials, string tuner, string scheduler, int delayMs)
     {
         string storage;

@@ -127,6 +127,14 @@ internal sealed class DistributedRun
                 // Paused by the caller or the budget: the segment goes back to the queue for any worker (or this one, resumed).
                 await LockedAsync(tx => tx.ReleaseAsync(claim.TrialId, claim.Lease, SegmentState.Queued, grace: null, CancellationToken.None),
                     CancellationToken.None).ConfigureAwait(false);
+                // This process's leaderboard says what stopped it, as the single-process loop's does; the store records
+                // nothing (the segment is queued again), so a later result from any worker replaces the note.
+                ExperimentRun.TrialState stopped = _trials[claim.TrialId];
+                stopped.Duration += segment.Duration;
+                stopped.Status = stopped.Rungs.Count > 0 ? TrialStatus.Paused : TrialStatus.Cancelled;
+                stopped.ErrorMessage = ExperimentRun.StoppedMessage(stopped, segment.Duration, claim.Fidelity, cancellationToken.IsCancellationRequested)
+                    + " Its segment is queued again in the store for any worker.";
+                Report(TrialReportKind.Stopped, stopped, stopped.Rungs.Count > 0 ? stopped.Rungs[^1].Fidelity : claim.Fidelity, replayed: false);
                 return cancellationToken.IsCancellationRequested ? SearchStopReason.Cancelled : SearchStopReason.TimeBudget;
             }
             await LockedAsync(tx => ReportAsync(tx, claim, segment), CancellationToken.None).ConfigureAwait(false);
@@ -322,6 +330,7 @@ internal sealed class DistributedRun
                 trial = Known(e);
                 var duration = e.Duration;
                 trial.Rungs.Add(new RungResult(e.Fidelity, e.Metric ?? throw Mismatch("a metric", e), duration));
+                trial.ErrorMessage = null; // a stop this process saw earlier no longer explains the trial
                 trial.Duration += duration;
                 trial.Status = TrialStatus.Paused;
                 _settings.Scheduler.OnResult(e.TrialId, e.Fidelity, Loss(e.Metric.Value));
