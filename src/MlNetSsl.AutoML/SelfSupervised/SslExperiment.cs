@@ -669,8 +669,9 @@ public sealed class SslExperiment
     /// a second look (<see cref="SslSecondLook"/>) on as many of <paramref name="folds"/> as fit (at least one) between that
     /// pipeline and the raw-feature one the rule prefers among the raw ones (among the portfolio's untuned ones, for a tuned
     /// raw choice; in <paramref name="rawPreference"/>'s order where it comes first), within the share of the budget the
-    /// search kept for it (none when the search ran past its budget). A second look that does not fit leaves the rule's
-    /// choice, and the explanation says so; one that fails leaves it with a note.
+    /// search kept for it (none when the search ran past its budget); a look that moves the choice to a raw-feature pipeline
+    /// with tuned settings is followed by that pipeline's own look (<see cref="SslSecondLook.Choose"/>). A second look that
+    /// does not fit leaves the rule's choice, and the explanation says so; one that fails leaves it with a note.
     /// </summary>
     private (TrialRecord Trial, string Explanation) ChooseWithSecondLook(SearchResult search, SslTrialRunner runner, IReadOnlyList<SslTrialMeasures> measures,
         bool maximize, IReadOnlySet<Parameters>? portfolio, SslRawPreference? rawPreference, IReadOnlyList<(int[] FoldOfRow, int FoldCount)> folds,
@@ -683,24 +684,12 @@ public sealed class SslExperiment
             ? (search.Elapsed < budget ? SslSecondLook.BudgetShare * budget.TotalSeconds : 0)
             : double.PositiveInfinity;
         // The measures read back from the cache folder: with shared storage, other workers ran some of the trials.
-        if (SslSecondLook.Pair(rule.Trial, search.Trials, measures, maximize, portfolio, (trial, assignments) => runner.RescoreSeconds(trial, assignments, measures),
-                folds.Count, allowance, out string? whyNot, rawPreference) is not { } pair)
-            return (rule.Trial, rule.Explanation + whyNot);
-        MetricEstimate chosenScore, rawScore;
-        try
-        {
-            IReadOnlyList<(int[] FoldOfRow, int FoldCount)> fresh = [.. folds.Take(pair.Assignments)];
-            chosenScore = runner.Rescore(pair.Chosen, fresh, search.MaxFidelity, cancellationToken);
-            rawScore = runner.Rescore(pair.Raw, fresh, search.MaxFidelity, cancellationToken);
-        }
-        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
-        {
-            notes.Add($"The second look (the chosen pipeline and the raw-feature one the rule prefers, scored again on other folds) failed, so the " +
-                $"one-standard-error rule's choice stands: {e.GetType().Name}: {e.Message}");
-            return rule;
-        }
-        (TrialRecord trial, string look) = SslSecondLook.Decide(pair, chosenScore, rawScore, measures, maximize);
-        return (trial, rule.Explanation + look);
+        (TrialRecord Trial, string Explanation) chosen = SslSecondLook.Choose(rule, search.Trials, measures, maximize, portfolio,
+            (trial, assignments) => runner.RescoreSeconds(trial, assignments, measures),
+            (trial, assignments) => runner.Rescore(trial, [.. folds.Take(assignments)], search.MaxFidelity, cancellationToken),
+            folds.Count, allowance, rawPreference, out string? failure, cancellationToken);
+        if (failure is not null) notes.Add(failure);
+        return chosen;
     }
 
     /// <summary>How much longer than the search scored it a final fit may train (<see cref="LongerFinalFit"/>): at most

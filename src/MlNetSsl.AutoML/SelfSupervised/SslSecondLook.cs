@@ -68,19 +68,60 @@ internal static class SslSecondLook
     }
 
     /// <summary>
+    /// The rule's choice <paramref name="rule"/> after its second look: the pair (<see cref="Pair"/>) is scored with
+    /// <paramref name="rescore"/> and decided (<see cref="Decide"/>). When that moves the choice to a raw-feature trial
+    /// with tuned settings, that trial is the best of many proposals in turn, so it is looked at once more beside the
+    /// portfolio's untuned raw trials, in what is left of <paramref name="allowanceSeconds"/> (the seconds the scoring
+    /// took are subtracted). A look that fails leaves the choice it had; <paramref name="failure"/> says why, for the
+    /// result's notes.
+    /// </summary>
+    internal static (TrialRecord Trial, string Explanation) Choose((TrialRecord Trial, string Explanation) rule, IReadOnlyList<TrialRecord> leaderboard,
+        IReadOnlyList<SslTrialMeasures> measures, bool maximize, IReadOnlySet<Parameters>? portfolio, Func<TrialRecord, int, double?> cost,
+        Func<TrialRecord, int, MetricEstimate> rescore, int maxAssignments, double allowanceSeconds, SslRawPreference? rawPreference,
+        out string? failure, CancellationToken cancellationToken = default)
+    {
+        failure = null;
+        (TrialRecord Trial, string Explanation) current = rule;
+        for (int look = 0; look < 2; look++)
+        {
+            if (Pair(current.Trial, leaderboard, measures, maximize, portfolio, cost, maxAssignments, allowanceSeconds, out string? whyNot, rawPreference) is not { } pair)
+                return (current.Trial, current.Explanation + (look == 0 ? whyNot : whyNot?.Replace(" No second look:", " No further look:", StringComparison.Ordinal)));
+            MetricEstimate chosenScore, rawScore;
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            try
+            {
+                chosenScore = rescore(pair.Chosen, pair.Assignments);
+                rawScore = rescore(pair.Raw, pair.Assignments);
+            }
+            catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+            {
+                failure = $"The {(look == 0 ? "second look" : "further look at the tuned raw-feature pipeline")} (the chosen pipeline and the raw-feature one the rule " +
+                    $"prefers, scored again on other folds) failed, so {(look == 0 ? "the one-standard-error rule's" : "the second look's")} choice stands: {e.GetType().Name}: {e.Message}";
+                return current;
+            }
+            allowanceSeconds -= clock.Elapsed.TotalSeconds;
+            (TrialRecord trial, string text) = Decide(pair, chosenScore, rawScore, measures, maximize, followUp: look > 0);
+            current = (trial, current.Explanation + text);
+            if (ReferenceEquals(trial, pair.Chosen) || pair.TunedAgainstUntuned) return current;
+        }
+        return current;
+    }
+
+    /// <summary>
     /// The decision on the second look's scores: the raw pipeline when its score is within one standard error of the
     /// chosen one's (the larger of that score's error and the error the search measured, so the look is never stricter
-    /// than the rule was), else the chosen one; and the sentence that explains it.
+    /// than the rule was), else the chosen one; and the sentence that explains it (<paramref name="followUp"/>: for a look
+    /// that follows one which moved the choice to a tuned raw-feature trial).
     /// </summary>
     internal static (TrialRecord Trial, string Explanation) Decide(SecondLookPair pair, MetricEstimate chosenScore,
-        MetricEstimate rawScore, IReadOnlyList<SslTrialMeasures> measures, bool maximize)
+        MetricEstimate rawScore, IReadOnlyList<SslTrialMeasures> measures, bool maximize, bool followUp = false)
     {
         double searchError = SslExperiment.MeasuresOf(measures, pair.Chosen)?.MetricStandardError ?? 0;
         double se = Math.Max(searchError, double.IsFinite(chosenScore.StandardError) ? chosenScore.StandardError : 0);
         bool rawStands = maximize ? rawScore.Value >= chosenScore.Value - se : rawScore.Value <= chosenScore.Value + se;
         string rawName = pair.TunedAgainstUntuned ? "untuned raw-feature" : "raw-feature";
         string figures = string.Create(CultureInfo.InvariantCulture,
-            $" Second look, on {pair.Assignments} fold assignment{(pair.Assignments == 1 ? "" : "s")} the search did not use: {(pair.TunedAgainstUntuned ? "tuned " : "")}trial {pair.Chosen.TrialId} {pair.Chosen.Metric:0.####} -> " +
+            $" {(followUp ? "Then, as that trial's settings were tuned," : "Second look,")} on {pair.Assignments} fold assignment{(pair.Assignments == 1 ? "" : "s")} the search did not use: {(pair.TunedAgainstUntuned ? "tuned " : "")}trial {pair.Chosen.TrialId} {pair.Chosen.Metric:0.####} -> " +
             $"{chosenScore.Value:0.####} +/- {se:0.####}, {rawName} trial {pair.Raw.TrialId} {pair.Raw.Metric:0.####} -> {rawScore.Value:0.####}; ");
         return rawStands
             ? (pair.Raw, figures + string.Create(CultureInfo.InvariantCulture,

@@ -136,6 +136,57 @@ public sealed class SslSecondLookTests
     }
 
     [SkippableFact]
+    public void ATunedRawTrialTheLookMovesToIsLookedAtOnceMoreBesideThePortfoliosUntunedOnes()
+    {
+        // An SSL pipeline leads at 0.80 +/- 0.02; the rule's raw choice is a raw trial with tuned settings (0.76, more than
+        // an error above the portfolio's untuned raw trial at 0.70).
+        TrialRecord ssl = Trial(4, 0.80), tuned = Trial(26, 0.76), untuned = Trial(1, 0.70);
+        SslTrialMeasures[] measures =
+        [
+            Measure(4, SslFeatureSource.SelfSupervised, 0.80, 0.02), Measure(26, SslFeatureSource.RawFeatures, 0.76, 0.02),
+            Measure(1, SslFeatureSource.RawFeatures, 0.70, 0.02),
+        ];
+        TrialRecord[] board = [ssl, tuned, untuned];
+        var portfolio = new HashSet<Parameters> { SslSearchSpace.WithoutEpochs(untuned.Parameters) };
+        var rule = SslExperiment.SelectWithinOneStandardError(board, measures, maximize: true, portfolio);
+        Assert.Same(ssl, rule.Trial);
+        double? Cost(TrialRecord t, int assignments) => 1.0 * assignments;
+        var rescored = new List<int>();
+        Func<TrialRecord, int, MetricEstimate> Fresh(double sslScore, double tunedScore, double untunedScore, int sleepMs = 0) => (t, n) =>
+        {
+            rescored.Add(t.TrialId);
+            Thread.Sleep(sleepMs);
+            double v = t.TrialId switch { 4 => sslScore, 26 => tunedScore, _ => untunedScore };
+            return new MetricEstimate(v, 0.04, 0.02, [v - 0.02, v + 0.02], v);
+        };
+        (TrialRecord Trial, string Explanation) Choose(Func<TrialRecord, int, MetricEstimate> rescore, double allowance) =>
+            SslSecondLook.Choose(rule, board, measures, maximize: true, portfolio, Cost, rescore, maxAssignments: 2, allowance, rawPreference: null, out _);
+
+        // The SSL lead shrinks inside the error on fresh folds, so the tuned raw trial stands; then the untuned one is
+        // within the error of it on fresh folds too, and stands.
+        var (chosen, why) = Choose(Fresh(0.75, 0.745, 0.735), double.PositiveInfinity);
+        Assert.Same(untuned, chosen);
+        Assert.Equal([4, 26, 26, 1], rescored);
+        Assert.Contains("so it is chosen, trial 26 (the search's folds had favoured trial 4). Then, as that trial's settings were tuned, on 2 fold assignments " +
+            "the search did not use: tuned trial 26 0.76 -> 0.745 +/- 0.02, untuned raw-feature trial 1 0.7 -> 0.735; the untuned raw-feature pipeline is " +
+            "within one standard error there, so it is chosen, trial 1", why, StringComparison.Ordinal);
+
+        // The tuned trial's lead over the untuned one holds: the tuned one stays.
+        rescored.Clear();
+        Assert.Same(tuned, Choose(Fresh(0.75, 0.745, 0.70), double.PositiveInfinity).Trial);
+        // The SSL lead holds: no further look.
+        rescored.Clear();
+        Assert.Same(ssl, Choose(Fresh(0.80, 0.72, 0.735), double.PositiveInfinity).Trial);
+        Assert.Equal([4, 26], rescored);
+
+        // The further look fits only in what the first left: 4 s kept, the first look's scoring slept 2 x 1.2 s.
+        (TrialRecord late, string lateWhy) = Choose(Fresh(0.75, 0.745, 0.735, sleepMs: 1200), 4.0);
+        Assert.Same(tuned, late);
+        Assert.Matches(@" No further look: scoring trial 26 and untuned raw-feature trial 1 again on one fold assignment would take about 2 s, more than the [01](\.\d)? s kept for it\.$",
+            lateWhy);
+    }
+
+    [SkippableFact]
     public async Task ARescoreOnTheSearchsOwnFoldsRepeatsTheTrialsMetricAndOtherFoldsScoreAgain()
     {
         // Real HIGGS rows, one in three labeled: a pretrained probe and raw L-BFGS run as trials, then scored again.
