@@ -99,7 +99,8 @@ internal static class SslSecondLook
                     $"prefers, scored again on other folds) failed, so {(look == 0 ? "the one-standard-error rule's" : "the second look's")} choice stands: {e.GetType().Name}: {e.Message}";
                 return current;
             }
-            allowanceSeconds -= clock.Elapsed.TotalSeconds;
+            // What is left of the time kept, never zero: zero reads as a search that used its whole budget.
+            allowanceSeconds = Math.Max(allowanceSeconds - clock.Elapsed.TotalSeconds, 1e-3);
             (TrialRecord trial, string text) = Decide(pair, chosenScore, rawScore, measures, maximize, followUp: look > 0);
             current = (trial, current.Explanation + text);
             if (ReferenceEquals(trial, pair.Chosen) || pair.TunedAgainstUntuned) return current;
