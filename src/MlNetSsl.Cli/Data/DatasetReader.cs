@@ -66,14 +66,15 @@ internal static class DatasetReader
     /// image file), a CSV with the model's columns, or a series file.</summary>
     /// <param name="training">A table: the training file's layout, when run.json records it (see <see cref="TableLoader.LoadForModel"/>).</param>
     /// <param name="trainingLabelIndex">A table trained without a header and no recorded layout: its label column's index.</param>
+    /// <param name="classes">A table: the model's class names (see <see cref="TableLoader.LoadForModel"/>).</param>
     public static TrainingData LoadForModel(MLContext ml, DataViewSchema modelInput, string path, CsvSettings csv, string unlabeledFolder, int channels,
-        TableLayout? training = null, int? trainingLabelIndex = null)
+        TableLayout? training = null, int? trainingLabelIndex = null, IReadOnlyList<string>? classes = null)
     {
         if (modelInput.GetColumnOrNull(ImageFolder.PathColumn) is not null)
         {
             return File.Exists(path) ? ImageFolder.LoadFile(ml, path) : ImageFolder.Load(ml, path, unlabeledFolder, strict: false, forTraining: false);
         }
         if (modelInput.GetColumnOrNull(SeriesLoader.SeriesColumn) is not null) return SeriesLoader.Load(ml, path, csv, channels);
-        return TableLoader.LoadForModel(path, modelInput, csv, training, trainingLabelIndex);
+        return TableLoader.LoadForModel(path, modelInput, csv, training, trainingLabelIndex, classes);
     }
 }

@@ -156,8 +156,11 @@ internal static class TableLoader
     /// are not the model's is matched by position when it has one of those two counts (a note says so).</param>
     /// <param name="trainingLabelIndex">Without a recorded layout (run.json of an older version) and without a header: the
     /// label column's index in the training file, so a file that leaves that column out is matched by position.</param>
+    /// <param name="classes">The model's class names: a headerless file one column short of a training file that had
+    /// columns the model does not use (an ignored identifier) is ambiguous, and the column that holds only these classes
+    /// tells which column was left out.</param>
     public static TrainingData LoadForModel(string path, DataViewSchema modelInput, CsvSettings settings, TableLayout? training = null,
-        int? trainingLabelIndex = null)
+        int? trainingLabelIndex = null, IReadOnlyList<string>? classes = null)
     {
         CsvTable table = CsvTable.Read(path, settings);
         var inputs = new List<(int Index, bool Numeric)>();
@@ -184,14 +187,23 @@ internal static class TableLoader
         bool headerNamesModelColumns = table.HasHeader && inputs.Any(i => i.Index >= 0);
         if (training is not null && !headerNamesModelColumns)
         {
+            string? ambiguity = null;
+            if (!table.HasHeader && LeftOutUnusedColumn(table, modelInput, training, classes, out ambiguity) is int leftOut)
+            {
+                // The training layout without that unused column: the label and every input keep their order.
+                int Shift(int index) => index < leftOut ? index : index - 1;
+                int[] byPosition = [.. modelInput.Select(c => Shift(IndexInLayout(training, c.Name)))];
+                return Build(table, [.. byPosition.Select((index, i) => (index, inputs[i].Numeric))], givenLabel ?? Shift(training.LabelIndex), modelNames,
+                    matchNote: ambiguity, forModel: true);
+            }
             int[]? positions = PositionsInLayout(modelInput, training, table.ColumnCount, out bool withLabel);
             if (positions is not null)
             {
-                string? note = table.HasHeader
+                string? note = ambiguity ?? (table.HasHeader
                     ? $"{Path.GetFileName(path)}: its header does not name the model's columns ({missing} is not among them), so its " +
                         $"{table.ColumnCount} columns were matched by position with the training file's {training.Columns.Count}" +
                         (withLabel ? "." : $", the label column ('{training.Columns[training.LabelIndex]}') left out.")
-                    : null;
+                    : null);
                 return Build(table, [.. positions.Select((index, i) => (index, inputs[i].Numeric))],
                     givenLabel ?? (withLabel ? training.LabelIndex : null), modelNames, matchNote: note, forModel: true);
             }
@@ -220,6 +232,51 @@ internal static class TableLoader
         string label = training.Columns[training.LabelIndex];
         int index = Array.FindIndex(table.Names, n => string.Equals(n, label, StringComparison.OrdinalIgnoreCase));
         return index >= 0 ? index : null;
+    }
+
+    private static int IndexInLayout(TableLayout training, string column)
+    {
+        for (int i = 0; i < training.Columns.Count; i++)
+            if (string.Equals(training.Columns[i], column, StringComparison.OrdinalIgnoreCase)) return i;
+        return -1;
+    }
+
+    /// <summary>
+    /// For a headerless file one column short of the training file, when the training file had columns the model does not
+    /// use (ignored, or identifiers left out): which was left out is ambiguous, the label (files to predict often leave it
+    /// out) or such a column (the user was told the model ignores it). The unused column, when it is the only one whose
+    /// leaving out puts, at the label's place, a column of the model's classes only; null (the label left out, as
+    /// before) otherwise. <paramref name="note"/> says which reading was taken whenever there was a choice.
+    /// </summary>
+    internal static int? LeftOutUnusedColumn(CsvTable table, DataViewSchema modelInput, TableLayout training, IReadOnlyList<string>? classes, out string? note)
+    {
+        note = null;
+        if (table.ColumnCount != training.Columns.Count - 1) return null;
+        var used = modelInput.Select(c => IndexInLayout(training, c.Name)).ToHashSet();
+        if (used.Contains(-1)) return null;
+        int[] unused = [.. Enumerable.Range(0, training.Columns.Count).Where(i => i != training.LabelIndex && !used.Contains(i))];
+        if (unused.Length == 0) return null;
+        string file = Path.GetFileName(table.Path), label = training.Columns[training.LabelIndex];
+        Func<string, int?>? isClass = classes is { Count: > 0 } ? Run.TrainingRun.ClassMatcher([.. classes]) : null;
+        bool HoldsClassesOnly(int column)
+        {
+            var cells = table.Rows.Select(r => r[column]).Where(c => !CsvTable.IsMissing(c)).ToList();
+            return isClass is not null && cells.Count > 0 && cells.All(c => isClass(c) is not null);
+        }
+        int[] fits = [.. unused.Where(k => HoldsClassesOnly(training.LabelIndex - (k < training.LabelIndex ? 1 : 0)))];
+        string unusedNames = string.Join(" or ", unused.Select(k => $"'{training.Columns[k]}'"));
+        if (fits.Length == 1)
+        {
+            int k = fits[0];
+            note = $"{file}: {table.ColumnCount} columns without a header, one fewer than the training file's {training.Columns.Count}; column " +
+                $"'{training.Columns[k]}' (which the model does not use) was taken as the one left out, since the label's place then holds only " +
+                "the model's classes.";
+            return k;
+        }
+        note = $"{file}: {table.ColumnCount} columns without a header, one fewer than the training file's {training.Columns.Count}; they were " +
+            $"matched by position with the label column ('{label}') left out. If the file instead leaves out {unusedNames}, which the model " +
+            "does not use, add it back (any values), or every column is read one place off.";
+        return null;
     }
 
     // The file column of each model input when the file is the training layout (withLabel) or that layout without its

@@ -536,7 +536,8 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
         DataViewSchema inputs = ml.Transforms.DropColumns(train.LabelColumn).Fit(train.View).Transform(train.View).Schema;
         // The training file's layout finds the label (by name in a header, by position without one), so a test file
         // with or without the training file's header is read either way.
-        return TableLoader.LoadForModel(path, inputs, train.Layout is null ? csv : csv with { LabelColumn = null }, train.Layout);
+        return TableLoader.LoadForModel(path, inputs, train.Layout is null ? csv : csv with { LabelColumn = null }, train.Layout,
+            classes: [.. train.Labels.Where(l => l.Length > 0).Distinct(StringComparer.Ordinal)]);
     }
 
     /// <summary>The output folder and the run folder in it, made before anything is read or trained (and before the log

@@ -267,6 +267,38 @@ public sealed class CliHeterogeneousTableTests : IDisposable
     }
 
     [SkippableFact]
+    public void AHeaderlessFileThatLeavesOutTheIgnoredIdColumnIsNotReadOnePlaceOff()
+    {
+        // Trained headerless with an id column ignored (--ignore-cols 0) and the label last; a file to score that leaves
+        // out the id (the model does not use it) has the training count minus one, as one without the label has.
+        string[][] rows = Abalone(60);
+        string train = Path.Combine(_work, "ids.csv");
+        File.WriteAllLines(train, rows.Select((r, i) => $"{90_000 + 37 * i},{r[1]},{r[2]},{r[3]},{r[8]}"));
+        TrainingData trained = TableLoader.LoadForTraining(train, new CsvSettings(null, null, "4", ["0"]));
+        DataViewSchema modelInput = new MLContext(0).Transforms.DropColumns(trained.LabelColumn).Fit(trained.View).Transform(trained.View).Schema;
+        Assert.Equal(["Col1", "Col2", "Col3"], modelInput.Select(c => c.Name));
+        TableLayout layout = trained.Layout!;
+        string[] classes = [.. trained.Labels.Distinct()];
+
+        string noId = Path.Combine(_work, "no-id.csv");
+        File.WriteAllLines(noId, rows.Select(r => $"{r[1]},{r[2]},{r[3]},{r[8]}"));
+        TrainingData scored = TableLoader.LoadForModel(noId, modelInput, new CsvSettings(null, null, null, []), layout, classes: classes);
+        foreach (string column in new[] { "Col1", "Col2", "Col3" })
+            Assert.Equal(trained.View.GetColumn<float>(column), scored.View.GetColumn<float>(column));
+        Assert.Equal(trained.Labels, scored.Labels);
+        Assert.Contains("column 'Col0' (which the model does not use) was taken as the one left out", scored.MatchNote, StringComparison.Ordinal);
+
+        // The id kept and the label left out: read as before (label left out), and the note names the other reading.
+        string noLabel = Path.Combine(_work, "no-label.csv");
+        File.WriteAllLines(noLabel, rows.Select((r, i) => $"{90_000 + 37 * i},{r[1]},{r[2]},{r[3]}"));
+        TrainingData unlabeled = TableLoader.LoadForModel(noLabel, modelInput, new CsvSettings(null, null, null, []), layout, classes: classes);
+        foreach (string column in new[] { "Col1", "Col2", "Col3" })
+            Assert.Equal(trained.View.GetColumn<float>(column), unlabeled.View.GetColumn<float>(column));
+        Assert.All(unlabeled.Labels, l => Assert.Equal("", l));
+        Assert.Contains("If the file instead leaves out 'Col0', which the model does not use, add it back", unlabeled.MatchNote, StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
     public void NonAsciiHeadersKeepTheirColumnsWhenAFileToScoreOrdersThemOtherwise()
     {
         // Russian and Chinese headers (no ASCII letter): each model column must read its own values from a file whose
