@@ -216,6 +216,7 @@ internal static class ModelCommands
         // A series CSV is read with the model's channels: run.json records --channels, which a .ts training file ignores.
         TrainingData data = DatasetReader.LoadForModel(ml, schema, path, csv, parse.GetValue(o.UnlabeledFolder) ?? settings?.UnlabeledFolder ?? "unlabeled",
             resample?.Channels ?? settings?.Channels ?? 1, layout, trainingLabelIndex, layout is null ? null : ClassNames(model, schema));
+        if (data.RepeatedHeaderNote is not null) Console.WriteLine($"Note: {data.RepeatedHeaderNote}");
         if (data.MatchNote is not null) Console.WriteLine($"Note: {data.MatchNote}");
         if (TextFileEncoding.NoteFor(path, data.Kind) is { } encoding) Console.WriteLine($"Note: {encoding}");
         // A .ts file states its channels; other channels than the model's would be regrouped into its channels and scored.

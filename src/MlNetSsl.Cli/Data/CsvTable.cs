@@ -26,8 +26,9 @@ internal sealed class CsvTable
     private static readonly NumberFormatInfo CommaDecimal = new() { NumberDecimalSeparator = ",", NumberGroupSeparator = "\u00A0" };
 
     private CsvTable(string path, char separator, char decimalMarker, bool hasHeader, string[] headers, string[] names, List<string[]> rows, List<int> lineNumbers,
-        bool trailingSeparator)
+        bool trailingSeparator, IReadOnlyList<int> repeatedHeaderLines)
     {
+        RepeatedHeaderLines = repeatedHeaderLines;
         TrailingSeparator = trailingSeparator;
         Path = path;
         Separator = separator;
@@ -64,6 +65,15 @@ internal sealed class CsvTable
 
     /// <summary>Every line, header included, ended with the separator: that empty last field was not made a column.</summary>
     public bool TrailingSeparator { get; }
+
+    /// <summary>The lines below the header that repeat it (files exported in parts and joined), left out of the rows.</summary>
+    public IReadOnlyList<int> RepeatedHeaderLines { get; }
+
+    /// <summary>A note naming <see cref="RepeatedHeaderLines"/>, for the console and the report; null when there are none.</summary>
+    public string? RepeatedHeaderNote => RepeatedHeaderLines.Count == 0 ? null
+        : $"{System.IO.Path.GetFileName(Path)}: line{(RepeatedHeaderLines.Count == 1 ? "" : "s")} {string.Join(", ", RepeatedHeaderLines.Take(5))}" +
+          $"{(RepeatedHeaderLines.Count > 5 ? ", ..." : "")} repeat{(RepeatedHeaderLines.Count == 1 ? "s" : "")} the header (as files exported in parts and joined do) " +
+          $"and {(RepeatedHeaderLines.Count == 1 ? "is" : "are")} left out, as the header is.";
 
     /// <summary>Whether a cell is a missing value ('', '?', NA, NaN, null).</summary>
     public static bool IsMissing(string cell) => MissingMarkers.Contains(cell);
@@ -108,8 +118,10 @@ internal sealed class CsvTable
     {
         DatasetReader.CheckPath("classification", path);
         // Records, not lines: a quoted field may hold line breaks (RFC 4180, and what spreadsheets write for multi-line cells).
-        char separator = settings.Separator ?? DetectSeparator(path);
-        var records = ReadRecords(path, separator).ToList();
+        // Excel's "sep=;" first line names the separator, and is not a row.
+        char? directive = SeparatorDirective(path);
+        char separator = settings.Separator ?? directive ?? DetectSeparator(path);
+        var records = ReadRecords(path, separator).Skip(directive is null ? 0 : 1).ToList();
         if (records.Count == 0) throw new CliException($"{path}: the file is empty; give a CSV with one row per example.");
         var lines = records.Select(r => r.Line).ToList();
         var cells = records.Select(r => r.Fields).ToList();
@@ -137,9 +149,37 @@ internal sealed class CsvTable
         string[] headers = hasHeader ? cells[0] : Enumerable.Range(0, width).Select(i => $"Col{i}").ToArray();
         string[] names = Identifiers(headers);
         int first = hasHeader ? 1 : 0;
-        if (cells.Count <= first)
+        var repeated = new List<int>();
+        var rows = new List<string[]>();
+        var rowLines = new List<int>();
+        for (int i = first; i < cells.Count; i++)
+        {
+            if (hasHeader && RepeatsHeader(cells[i], cells[0])) repeated.Add(lines[i]);
+            else
+            {
+                rows.Add(cells[i]);
+                rowLines.Add(lines[i]);
+            }
+        }
+        if (rows.Count == 0)
             throw new CliException($"{path}: the file has a header line but no data row{(settings.HasHeader is null ? " (if that line is data, give --has-header false)" : "")}.");
-        return new CsvTable(path, separator, decimalMarker, hasHeader, headers, names, cells.Skip(first).ToList(), lines.Skip(first).ToList(), trailingSeparator);
+        return new CsvTable(path, separator, decimalMarker, hasHeader, headers, names, rows, rowLines, trailingSeparator, repeated);
+    }
+
+    // Cell by cell as written (any case): a line of the header's names is the header again, never a row.
+    private static bool RepeatsHeader(string[] row, string[] header) =>
+        row.Length == header.Length && header.Any(h => h.Length > 0) && row.Zip(header).All(p => string.Equals(p.First, p.Second, StringComparison.OrdinalIgnoreCase));
+
+    /// <summary>The separator named by Excel's "sep=X" first line (written so that Excel opens the file with X), or null.</summary>
+    private static char? SeparatorDirective(string path)
+    {
+        using var reader = new StreamReader(path, TextFileEncoding.Of(path).Encoding, detectEncodingFromByteOrderMarks: true);
+        string? line = reader.ReadLine();
+        if (line is null || !line.StartsWith("sep=", StringComparison.OrdinalIgnoreCase)) return null;
+        // The separator may be a tab or a space, so only the spaces after a printable one are trimmed.
+        string rest = line[4..];
+        if (rest.Length > 1 && !char.IsWhiteSpace(rest[0])) rest = rest.TrimEnd(' ');
+        return rest.Length == 1 ? rest[0] : null;
     }
 
     /// <summary>The index of a column given by name (header or identifier, any case) or 0-based index.</summary>
@@ -212,7 +252,8 @@ internal sealed class CsvTable
         string[] first = cells[0];
         // One line of distinct words and no row below: a header without data (a lone data row of text is rarer).
         if (cells.Count < 2) return first.All(f => !IsMissing(f) && !TryNumber(f, decimalMarker, out _)) && first.Distinct(StringComparer.Ordinal).Count() == first.Length;
-        var rest = cells.Skip(1).Take(200).ToList();
+        // A line that repeats the first (two exports joined) says nothing about whether the first is a header.
+        var rest = cells.Skip(1).Where(r => !RepeatsHeader(r, first)).Take(200).ToList();
         for (int c = 0; c < first.Length; c++)
         {
             // A text cell on top of a numeric column is a header.
@@ -255,7 +296,8 @@ internal sealed class CsvTable
                 throw new CliException($"{path} line {start}: a quoted field (starting with \") is not closed before the end of the file; " +
                     "close the quote, or double a quote inside a quoted field (\"\").");
             }
-            if (fields.Count == 1 && fields[0].Length == 0) continue;
+            // Blank lines, and lines of separators only (spreadsheets write ",,," below a formatted range), hold no row.
+            if (fields.All(f => f.Length == 0)) continue;
             yield return (start, [.. fields]);
         }
     }

@@ -87,6 +87,9 @@ internal sealed class TrainingData
     /// to score are matched by position where names cannot tell.</summary>
     public TableLayout? Layout { get; init; }
 
+    /// <summary>Tables: the lines that repeat the header and were left out (<see cref="CsvTable.RepeatedHeaderNote"/>); null when none did.</summary>
+    public string? RepeatedHeaderNote { get; init; }
+
     /// <summary>Scoring: how the file's columns were matched, when the console should say it (by position, not by name).</summary>
     public string? MatchNote { get; init; }
 

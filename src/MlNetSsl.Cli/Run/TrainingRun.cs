@@ -153,10 +153,10 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
             log.Always(constants);
             _notes.Add(constants);
         }
-        if (all.FilledNote is { } filled)
+        foreach (string note in new[] { all.RepeatedHeaderNote, all.FilledNote }.OfType<string>())
         {
-            log.Always(filled);
-            _notes.Add(filled);
+            log.Always(note);
+            _notes.Add(note);
         }
         if (all.MostlyNumericTextColumns.Count > 0)
         {
@@ -519,6 +519,11 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
     {
         TrainingData test = ReadTest(ml, train, path, csv);
         NoteEncoding(path, test.Kind);
+        if (test.RepeatedHeaderNote is { } repeated)
+        {
+            log.Always(repeated);
+            _notes.Add(repeated);
+        }
         // Filled as the training file's are, and as silently unless said: the test figures include those rows.
         if (test.FilledNote is { } filled)
         {

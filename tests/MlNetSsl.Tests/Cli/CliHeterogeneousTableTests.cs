@@ -267,6 +267,36 @@ public sealed class CliHeterogeneousTableTests : IDisposable
     }
 
     [SkippableFact]
+    public void LinesOfSeparatorsARepeatedHeaderAndExcelsSepLineAreNotRows()
+    {
+        string[][] rows = Abalone(40);
+        string plain = Path.Combine(_work, "plain.csv");
+        File.WriteAllLines(plain, ["sex;length;diameter;rings", .. rows.Select(r => $"{r[0]};{r[1]};{r[2]};{r[8]}")]);
+        // Excel's "sep=;" line first, the header repeated at line 23 (two exports joined), lines of separators only at
+        // the end (as spreadsheets write below a formatted range).
+        string messy = Path.Combine(_work, "messy.csv");
+        File.WriteAllLines(messy, ["sep=;", "sex;length;diameter;rings", .. rows.Take(20).Select(r => $"{r[0]};{r[1]};{r[2]};{r[8]}"),
+            "sex;length;diameter;rings", .. rows.Skip(20).Select(r => $"{r[0]};{r[1]};{r[2]};{r[8]}"), ";;;", " ; ; ; "]);
+
+        TrainingData expected = TableLoader.LoadForTraining(plain, Settings("rings"));
+        TrainingData read = TableLoader.LoadForTraining(messy, Settings("rings"));
+
+        Assert.Equal(40, read.Count);
+        Assert.Equal(expected.Labels, read.Labels);
+        Assert.Equal(expected.View.GetColumn<float>("length"), read.View.GetColumn<float>("length"));
+        Assert.Equal(["sex", "length", "diameter"], read.Columns.Select(c => c.ColumnName));
+        Assert.Null(read.FilledNote);
+        Assert.Null(expected.RepeatedHeaderNote);
+        Assert.Equal("messy.csv: line 23 repeats the header (as files exported in parts and joined do) and is left out, as the header is.",
+            read.RepeatedHeaderNote);
+        // A file to score reads the same way.
+        var modelInput = new MLContext(0).Transforms.DropColumns(read.LabelColumn).Fit(read.View).Transform(read.View).Schema;
+        TrainingData scored = TableLoader.LoadForModel(messy, modelInput, Settings("rings"), read.Layout);
+        Assert.Equal(40, scored.Count);
+        Assert.Equal(read.View.GetColumn<float>("diameter"), scored.View.GetColumn<float>("diameter"));
+    }
+
+    [SkippableFact]
     public void AHeaderlessFileThatLeavesOutTheIgnoredIdColumnIsNotReadOnePlaceOff()
     {
         // Trained headerless with an id column ignored (--ignore-cols 0) and the label last; a file to score that leaves
