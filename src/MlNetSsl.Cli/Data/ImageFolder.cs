@@ -29,11 +29,33 @@ internal static class ImageFolder
         public string Label { get; set; } = "";
     }
 
+    /// <summary>The sub-folder name <c>--unlabeled-folder</c> takes when not given.</summary>
+    public const string DefaultUnlabeledFolder = "unlabeled";
+
+    /// <summary>
+    /// The unlabeled folder's name as it is in <paramref name="root"/>: the default's British spelling ("unlabelled") when
+    /// only that is there, since a folder so named is never meant as a class. A name given to <c>--unlabeled-folder</c>
+    /// that no sub-folder has is refused in training: its images would otherwise become a class of their own, silently.
+    /// </summary>
+    internal static string UnlabeledFolderIn(string root, string folder, string unlabeledFolder, bool forTraining)
+    {
+        string[] names = [.. Directory.GetDirectories(root).Select(Path.GetFileName).OfType<string>().Order(StringComparer.Ordinal)];
+        if (names.Contains(unlabeledFolder, StringComparer.OrdinalIgnoreCase)) return unlabeledFolder;
+        if (string.Equals(unlabeledFolder, DefaultUnlabeledFolder, StringComparison.OrdinalIgnoreCase))
+            return names.FirstOrDefault(n => string.Equals(n, "unlabelled", StringComparison.OrdinalIgnoreCase)) ?? unlabeledFolder;
+        if (forTraining)
+            throw new CliException($"{folder}: --unlabeled-folder '{unlabeledFolder}' is not one of its sub-folders " +
+                $"({(names.Length == 0 ? "it has none" : string.Join(", ", names.Take(20).Select(n => $"'{n}'")) + (names.Length > 20 ? ", ..." : ""))}); " +
+                "give the name of the folder that holds the unlabeled images, or leave the option out when every image is in a class folder.");
+        return unlabeledFolder;
+    }
+
     /// <summary>Loads <paramref name="folder"/>; <paramref name="forTraining"/> demands two classes and a labeled image.</summary>
     public static TrainingData Load(MLContext ml, string folder, string unlabeledFolder, bool strict, bool forTraining)
     {
         DatasetReader.CheckPath("image-classification", folder);
         string root = Path.GetFullPath(folder);
+        unlabeledFolder = UnlabeledFolderIn(root, folder, unlabeledFolder, forTraining);
         var classFolders = Directory.GetDirectories(root).Order(StringComparer.Ordinal)
             .Where(d => !string.Equals(Path.GetFileName(d), unlabeledFolder, StringComparison.OrdinalIgnoreCase)).ToList();
         string? unlabeled = Directory.GetDirectories(root)

@@ -66,6 +66,27 @@ public sealed class ImageFolderTests : IDisposable
     }
 
     [SkippableFact]
+    public void AnUnlabeledFolderThatIsNotThereIsRefusedAndTheBritishSpellingIsTheDefaultsFolder()
+    {
+        string root = Folder();
+        string unlabelled = Path.Combine(root, "unlabelled");
+        Directory.CreateDirectory(unlabelled);
+        foreach (string f in Cifar("frog", 5)) File.Copy(f, Path.Combine(unlabelled, Path.GetFileName(f)));
+
+        // The default's British spelling holds the unlabeled images: not a third class.
+        TrainingData data = ImageFolder.Load(new MLContext(0), root, ImageFolder.DefaultUnlabeledFolder, strict: false, forTraining: true);
+        Assert.Equal(13, data.Count);
+        Assert.Equal(8, data.LabeledCount);
+        Assert.Equal(["cat", "ship"], data.ClassCounts().Keys.Order(StringComparer.Ordinal));
+
+        // A mistyped name is refused in training, naming the sub-folders, rather than making those images a class.
+        var refused = Assert.Throws<CliException>(() => ImageFolder.Load(new MLContext(0), root, "unlabeld", strict: false, forTraining: true));
+        Assert.Contains("--unlabeled-folder 'unlabeld' is not one of its sub-folders ('cat', 'ship', 'unlabelled')", refused.Message, StringComparison.Ordinal);
+        // A folder to score may have no unlabeled folder at all.
+        Assert.Equal(13, ImageFolder.Load(new MLContext(0), root, "unlabeld", strict: false, forTraining: false).Count);
+    }
+
+    [SkippableFact]
     public void AClassFolderWithoutAReadableImageIsListedForTrainingOnly()
     {
         string root = Folder();
