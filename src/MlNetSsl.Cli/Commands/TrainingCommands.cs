@@ -177,7 +177,8 @@ internal static class TrainingCommands
         var output = new Option<string?>("--output", "-o") { Description = "The folder the run folder goes in. Default: the recorded one." };
         var name = new Option<string?>("--name") { Description = "The run's name. Default: the recorded name + \"-replay\", so the original run is never overwritten." };
         var resume = new Option<bool>("--resume") { Description = "Continue an interrupted run from its checkpoint." };
-        var command = new Command("train", "Replay a run from its run.json: the same data, settings and seed.") { config, output, name, resume };
+        var dataset = new Option<string?>("--dataset", "-d") { Description = "The training data, when it is no longer where run.json says (paths in run.json are relative to its folder)." };
+        var command = new Command("train", "Replay a run from its run.json: the same data, settings and seed.") { config, output, name, resume, dataset };
         command.SetAction(async (parse, token) =>
         {
             string path = parse.GetValue(config)!;
@@ -195,9 +196,22 @@ internal static class TrainingCommands
             // Paths in run.json are relative to its folder.
             string folder = Path.GetDirectoryName(Path.GetFullPath(path))!;
             string Resolve(string p) => Path.GetFullPath(Path.Combine(folder, p));
+            // A run.json copied or moved away from its run folder no longer reaches the data by its relative paths: say
+            // so before a run folder is made, naming the recorded path and where it led.
+            string? givenDataset = parse.GetValue(dataset);
+            foreach (var (option, recordedPath) in new[] { ("--dataset", givenDataset is null ? recorded.Dataset : null),
+                         ("--test-dataset", recorded.TestDataset), ("--validation-dataset", recorded.ValidationDataset) })
+            {
+                if (recordedPath is null) continue;
+                string resolved = Resolve(recordedPath);
+                if (!File.Exists(resolved) && !Directory.Exists(resolved))
+                    throw new CliException($"{path}: its {option} '{recordedPath}' (relative to the run.json's folder) leads to {resolved}, which does not exist; " +
+                        (option == "--dataset" ? "give the data's place with -d, or replay the run.json in the run folder it was written to."
+                            : "replay the run.json in the run folder it was written to, or put the file back there."));
+            }
             RunSettings settings = recorded with
             {
-                Dataset = Resolve(recorded.Dataset),
+                Dataset = givenDataset is null ? Resolve(recorded.Dataset) : Path.GetFullPath(givenDataset),
                 TestDataset = recorded.TestDataset is null ? null : Resolve(recorded.TestDataset),
                 ValidationDataset = recorded.ValidationDataset is null ? null : Resolve(recorded.ValidationDataset),
                 Output = parse.GetValue(output) ?? Resolve(recorded.Output),

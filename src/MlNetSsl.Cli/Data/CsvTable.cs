@@ -200,9 +200,14 @@ internal sealed class CsvTable
                 $"so it was read as a separator ending each line, not as a column{(option == "--label-col" ? "; there is no labeled row: fill in the labels of some rows" : "")}.");
         // A header of numbers (years, sizes) looks like data, so the name is then in the first row read as data.
         bool inFirstRow = !HasHeader && Rows.Count > 0 && Rows[0].Contains(nameOrIndex, StringComparer.OrdinalIgnoreCase);
+        // One column whose name holds another separator: the file was split on the wrong one.
+        char? other = ColumnCount == 1 ? CandidateSeparators.FirstOrDefault(c => c != Separator && Headers[0].Contains(c), '\0') : null;
+        bool commaInHeader = option is "--ignore-cols" or "--keep-cols" && Headers.Any(h => h.Contains(','));
         throw new CliException($"{Path}: {option} '{nameOrIndex}' is not a column; the columns are: " +
-            string.Join(", ", Headers.Select((h, i) => $"{i}:{h}")) + "." +
-            (inFirstRow ? $" Line {LineNumbers[0]} holds '{nameOrIndex}' but was read as data, not as a header; give --has-header true." : ""));
+            string.Join(", ", Headers.Select((h, i) => string.Equals(h, Names[i], StringComparison.Ordinal) ? $"{i}:{h}" : $"{i}:{h} ({Names[i]})")) + "." +
+            (inFirstRow ? $" Line {LineNumbers[0]} holds '{nameOrIndex}' but was read as data, not as a header; give --has-header true." : "") +
+            (other is char c and not '\0' ? $" The file was read as one column with the separator '{Show(Separator)}'; its lines hold '{Show(c)}': give --separator '{Show(c)}'." : "") +
+            (commaInHeader ? $" {option} splits its list on commas: name a column whose header holds a comma by its index or by the name in brackets." : ""));
     }
 
     /// <summary>Whether every non-missing cell of column <paramref name="column"/> is a number.</summary>

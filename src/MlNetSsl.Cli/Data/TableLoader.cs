@@ -20,7 +20,8 @@ internal static class TableLoader
         if (ignored.Contains(label)) throw new CliException($"{path}: column '{table.Headers[label]}' is both the label and ignored.");
         var kept = settings.KeepColumns.Select(c => table.ColumnIndex(c, "--keep-cols")).ToHashSet();
         if (kept.FirstOrDefault(k => k == label || ignored.Contains(k), -1) is int both and >= 0)
-            throw new CliException($"{path}: column '{table.Headers[both]}' is given to --keep-cols and is {(both == label ? "the label" : "ignored")}.");
+            throw new CliException($"{path}: column '{table.Headers[both]}' is given to --keep-cols and is also {(both == label ? "the label (--label-col)" : "given to --ignore-cols")}; " +
+                "name it in one of them.");
         var inputs = Enumerable.Range(0, table.ColumnCount).Where(c => c != label && !ignored.Contains(c))
             .Select(c => (Index: c, Numeric: table.IsNumeric(c))).ToList();
         if (inputs.Count == 0) throw new CliException($"{path}: no column is left besides the label; keep at least one input column.");

@@ -218,7 +218,7 @@ public sealed class CliCoreTests : IDisposable
             StringComparison.Ordinal);
         var both = Run("classification", "--dataset", train, "--label-col", "class", "--keep-cols", "id", "--ignore-cols", "id", "-o", output);
         Assert.Equal(1, both.ExitCode);
-        Assert.Contains("column 'id' is given to --keep-cols and is ignored", both.Stderr, StringComparison.Ordinal);
+        Assert.Contains("column 'id' is given to --keep-cols and is also given to --ignore-cols; name it in one of them.", both.Stderr, StringComparison.Ordinal);
     }
 
     [SkippableFact]
@@ -511,6 +511,19 @@ public sealed class CliCoreTests : IDisposable
             replayed.Take(trials.Length).Select(Parameters).OrderBy(p => p, StringComparer.Ordinal));
         Assert.Equal(runJson, File.ReadAllText(Path.Combine(run, "run.json")));
         Assert.Equal(modelTime, File.GetLastWriteTimeUtc(Path.Combine(run, "Bank.zip")));
+
+        // A run.json copied elsewhere no longer reaches the data by its relative path: one line naming the recorded path
+        // and where it led, before any folder is made.
+        string moved = Path.Combine(_work, "moved", "one", "deeper");
+        Directory.CreateDirectory(moved);
+        File.Copy(Path.Combine(run, "run.json"), Path.Combine(moved, "run.json"));
+        string[] before = Directory.GetFileSystemEntries(_work, "*", SearchOption.AllDirectories);
+        var lost = Run("train", "--config", Path.Combine(moved, "run.json"));
+        Assert.Equal(1, lost.ExitCode);
+        Assert.Contains("run.json: its --dataset '", lost.Stderr, StringComparison.Ordinal);
+        Assert.Contains("(relative to the run.json's folder) leads to", lost.Stderr, StringComparison.Ordinal);
+        Assert.Contains("give the data's place with -d", lost.Stderr, StringComparison.Ordinal);
+        Assert.Equal(before, Directory.GetFileSystemEntries(_work, "*", SearchOption.AllDirectories));
     }
 
     /// <summary>HIGGS rows with label 1 kept rare (one in <paramref name="rareEvery"/>), a label-1 row first, tab-separated.</summary>

@@ -267,6 +267,26 @@ public sealed class CliHeterogeneousTableTests : IDisposable
     }
 
     [SkippableFact]
+    public void AColumnThatIsNotThereIsNamedWithTheWaysToReachIt()
+    {
+        string[][] rows = Abalone(30);
+        // A header with a comma inside quotes: --ignore-cols splits its list on commas, so "Area, mm" arrives in two parts.
+        string comma = Path.Combine(_work, "comma.csv");
+        File.WriteAllLines(comma, ["sex,\"length, mm\",rings", .. rows.Select(r => $"{r[0]},{r[1]},{r[8]}")]);
+        var split = Assert.Throws<CliException>(() => TableLoader.LoadForTraining(comma, new CsvSettings(null, null, "rings", ["length", " mm"])));
+        Assert.Contains("the columns are: 0:sex, 1:length, mm (length__mm), 2:rings.", split.Message, StringComparison.Ordinal);
+        Assert.Contains("--ignore-cols splits its list on commas: name a column whose header holds a comma by its index or by the name in brackets.",
+            split.Message, StringComparison.Ordinal);
+        Assert.Equal(["sex"], TableLoader.LoadForTraining(comma, new CsvSettings(null, null, "rings", ["length__mm"])).Columns.Select(c => c.ColumnName));
+
+        // A ';' file read with --separator ',': one column, and the message says which separator its lines hold.
+        string semicolons = Path.Combine(_work, "semicolons.csv");
+        File.WriteAllLines(semicolons, ["sex;length;rings", .. rows.Select(r => $"{r[0]};{r[1]};{r[8]}")]);
+        var wrong = Assert.Throws<CliException>(() => TableLoader.LoadForTraining(semicolons, new CsvSettings(null, ',', "rings", [])));
+        Assert.Contains("The file was read as one column with the separator ','; its lines hold ';': give --separator ';'.", wrong.Message, StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
     public void LinesOfSeparatorsARepeatedHeaderAndExcelsSepLineAreNotRows()
     {
         string[][] rows = Abalone(40);
