@@ -17,8 +17,14 @@ internal sealed class ConsumptionModel
     /// <summary>The name as a C# identifier, for namespaces.</summary>
     public string Identifier { get; }
 
-    /// <summary>The class that holds ModelInput, ModelOutput and Predict ("IrisModel" for the name "iris").</summary>
+    /// <summary>The class that holds ModelInput, ModelOutput and Predict ("IrisModel" for the name "iris" and for "IrisModel").</summary>
     public string ClassName => Identifier.EndsWith("Model", StringComparison.Ordinal) ? Identifier : Identifier + "Model";
+
+    /// <summary>The namespace of a project's code ("Iris.ConsoleApp" for the project "ConsoleApp" of "iris").</summary>
+    /// <remarks>A class named as the namespace's first segment ("IrisModel" in "IrisModel.ConsoleApp") would not build:
+    /// in Program.cs, outside that namespace, <c>IrisModel.ModelInput</c> binds to the namespace. Such a name gets
+    /// "IrisModel_ConsoleApp" instead, as Model Builder names its projects' namespaces, and keeps its class name.</remarks>
+    public string Namespace(string project) => ClassName == Identifier ? $"{Identifier}_{project}" : $"{Identifier}.{project}";
 
     /// <summary>The schema it was made from.</summary>
     public ModelInputSchema Schema { get; }

@@ -10,7 +10,7 @@ internal static class ConsumptionTemplates
     /// <summary><c>&lt;Name&gt;.ConsoleApp/</c>: the project, the consumption classes and a program that predicts the example row.</summary>
     public static IReadOnlyDictionary<string, string> ConsoleApp(ConsumptionModel model, PackageVersions versions)
     {
-        string ns = $"{model.Identifier}.ConsoleApp";
+        string ns = model.Namespace("ConsoleApp");
         return new Dictionary<string, string>(StringComparer.Ordinal)
         {
             [$"{model.Name}.ConsoleApp.csproj"] = Project(model, versions, "Microsoft.NET.Sdk", ns, isConsole: true),
@@ -22,7 +22,7 @@ internal static class ConsumptionTemplates
     /// <summary><c>&lt;Name&gt;.WebApi/</c>: the project, the same consumption classes and a minimal API with <c>POST /predict</c>.</summary>
     public static IReadOnlyDictionary<string, string> WebApi(ConsumptionModel model, PackageVersions versions)
     {
-        string ns = $"{model.Identifier}.WebApi";
+        string ns = model.Namespace("WebApi");
         return new Dictionary<string, string>(StringComparer.Ordinal)
         {
             [$"{model.Name}.WebApi.csproj"] = Project(model, versions, "Microsoft.NET.Sdk.Web", ns, isConsole: false),

@@ -112,6 +112,33 @@ public sealed class CodeGenTests : IDisposable
         Assert.True(webDiagnostics.Count == 0, string.Join("\n", webDiagnostics));
     }
 
+    [SkippableTheory]
+    [InlineData("IrisModel", "IrisModel", "IrisModel_ConsoleApp")]
+    [InlineData("my-model", "MyModel", "MyModel_ConsoleApp")]
+    [InlineData("Model", "Model", "Model_ConsoleApp")]
+    [InlineData("SslModel", "SslModel", "SslModel_ConsoleApp")] // --name's default
+    [InlineData("iris", "IrisModel", "Iris.ConsoleApp")]
+    public void A_name_that_ends_in_Model_gives_projects_that_compile(string name, string className, string consoleNamespace)
+    {
+        // The class used to share the namespace's first segment (IrisModel.ConsoleApp), so Program.cs's
+        // IrisModel.ModelInput bound to the namespace: CS0234 in both projects.
+        ConsumptionCodeGenerator.Generate(_runFolder, name, TableSchema(), Versions);
+        string console = Path.Combine(_runFolder, $"{name}.ConsoleApp");
+        string web = Path.Combine(_runFolder, $"{name}.WebApi");
+        string consumption = File.ReadAllText(Path.Combine(console, $"{name}.consumption.cs"));
+        Assert.Contains($"namespace {consoleNamespace};", consumption, StringComparison.Ordinal);
+        Assert.Matches($@"public static partial class {className}\r?\n", consumption);
+        Assert.Equal(consoleNamespace, XDocument.Load(Path.Combine(console, $"{name}.ConsoleApp.csproj")).Descendants("RootNamespace").Single().Value);
+
+        var (consoleDiagnostics, image) = CodeGenCompiler.Compile([Path.Combine(console, $"{name}.consumption.cs"), Path.Combine(console, "Program.cs")], web: false);
+        Assert.True(consoleDiagnostics.Count == 0, string.Join("\n", consoleDiagnostics));
+        Assert.NotNull(CodeGenCompiler.Load(image!).GetType($"{consoleNamespace}.{className}"));
+
+        Skip.If(CodeGenCompiler.AspNetCoreFolder is null, "The ASP.NET Core shared framework is not installed; the Web API was not compiled.");
+        var (webDiagnostics, _) = CodeGenCompiler.Compile([Path.Combine(web, $"{name}.consumption.cs"), Path.Combine(web, "Program.cs")], web: true);
+        Assert.True(webDiagnostics.Count == 0, string.Join("\n", webDiagnostics));
+    }
+
     [SkippableFact]
     public void ModelInput_has_one_property_per_model_column_with_its_name_type_and_source_column()
     {
