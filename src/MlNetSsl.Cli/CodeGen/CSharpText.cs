@@ -71,6 +71,14 @@ internal static class CSharpText
         return names;
     }
 
+    /// <summary>A C# char literal for <paramref name="value"/> (<c>'\t'</c>, <c>'\''</c>, <c>';'</c>).</summary>
+    public static string CharLiteral(char value) => value switch
+    {
+        '\'' => "'\\''",
+        '"' => "'\"'",
+        _ => "'" + StringLiteral(value.ToString())[1..^1] + "'",
+    };
+
     /// <summary>A C# string literal for <paramref name="value"/>, every control or non-ASCII character escaped.</summary>
     public static string StringLiteral(string value)
     {

@@ -1,4 +1,5 @@
 using System.Text;
+using MlNetSsl.Cli.Data;
 
 namespace MlNetSsl.Cli.CodeGen;
 
@@ -155,6 +156,8 @@ internal static class ConsumptionTemplates
         text.AppendLine("    public static IEnumerable<KeyValuePair<string, float>> ScoresByClass(ModelOutput output) =>");
         text.AppendLine("        ClassNames.Zip(output.Score, (name, score) => new KeyValuePair<string, float>(name, score)).OrderByDescending(pair => pair.Value);");
         text.AppendLine();
+        if (model.Schema.FileFormat is { } format && model.Properties.All(p => p.Column.SourceColumnIndex is not null))
+            AppendFileLoader(text, model, format);
         text.AppendLine("    /// <summary>Loads the model from <see cref=\"ModelPath\"/>.</summary>");
         text.AppendLine("    public static ITransformer LoadModel(MLContext mlContext)");
         text.AppendLine("    {");
@@ -171,6 +174,65 @@ internal static class ConsumptionTemplates
         text.AppendLine("    }");
         text.AppendLine("}");
         return text.ToString();
+    }
+
+    // ML.NET's text loader defaults differ from how the training run read its file: no quoting (a quoted "West, coast"
+    // shifts the fields), ',' as the only decimal marker, and 0 for an empty number. So the options are written out,
+    // and text cells are then made what the run's reader made them (trimmed, a missing marker empty).
+    private static void AppendFileLoader(StringBuilder text, ConsumptionModel model, TextFileFormat format)
+    {
+        string separator = format.Separator switch { '\t' => "a tab", ' ' => "a space", char c => $"'{c}'" };
+        string description = $"{separator} between fields, {(format.HasHeader ? "a header line" : "no header line")}, " +
+            $"{(format.DecimalMarker == ',' ? "a decimal comma" : "a decimal point")}";
+        var textProperties = model.Properties.Where(p => p.Column.Kind == InputColumnKind.Text).ToList();
+        text.AppendLine($"    /// <summary>How the training run read its file ({Xml(OneLine(description))}, fields in double quotes), for a file laid");
+        text.AppendLine("    /// out like it: the same columns in the same order, the label's included. <see cref=\"LoadRows\"/> reads with these.</summary>");
+        text.AppendLine("    public static TextLoader.Options TextLoaderOptions() => new()");
+        text.AppendLine("    {");
+        text.AppendLine($"        Separators = [{CSharpText.CharLiteral(format.Separator)}],");
+        text.AppendLine($"        HasHeader = {(format.HasHeader ? "true" : "false")},");
+        text.AppendLine($"        DecimalMarker = {CSharpText.CharLiteral(format.DecimalMarker)},");
+        text.AppendLine("        // ML.NET's defaults read a quote as text, so a separator inside a quoted field would shift the fields after it.");
+        text.AppendLine("        AllowQuoting = true,");
+        text.AppendLine("        ReadMultilines = true,");
+        text.AppendLine("        TrimWhitespace = true,");
+        text.AppendLine("        // An empty cell is a missing number, as in training, not ML.NET's default 0.");
+        text.AppendLine("        MissingRealsAsNaNs = true,");
+        text.AppendLine("    };");
+        text.AppendLine();
+        text.AppendLine("    /// <summary>Reads the rows of a file laid out like the training file (<see cref=\"TextLoaderOptions\"/>) as the training run");
+        text.AppendLine("    /// read them; <c>LoadModel(mlContext).Transform(rows)</c> predicts them all.</summary>");
+        if (textProperties.Count == 0)
+        {
+            text.AppendLine("    public static IDataView LoadRows(MLContext mlContext, string path) =>");
+            text.AppendLine("        mlContext.Data.LoadFromTextFile<ModelInput>(path, TextLoaderOptions());");
+            text.AppendLine();
+            return;
+        }
+        text.AppendLine("    public static IDataView LoadRows(MLContext mlContext, string path)");
+        text.AppendLine("    {");
+        text.AppendLine("        IDataView file = mlContext.Data.LoadFromTextFile<ModelInput>(path, TextLoaderOptions());");
+        text.AppendLine("        // Text cells as the training run read them: trimmed (ML.NET keeps the spaces before a separator and inside");
+        text.AppendLine("        // quotes), and empty where they hold a missing marker.");
+        text.AppendLine("        var rows = mlContext.Data.CreateEnumerable<ModelInput>(file, reuseRowObject: false).Select(row =>");
+        text.AppendLine("        {");
+        foreach (var property in textProperties)
+            text.AppendLine($"            row.{property.Name} = TextCell(row.{property.Name});");
+        text.AppendLine("            return row;");
+        text.AppendLine("        });");
+        text.AppendLine("        return mlContext.Data.LoadFromEnumerable(rows);");
+        text.AppendLine("    }");
+        text.AppendLine();
+        text.AppendLine("    // The cells the training run read as missing: a text column's category is then empty.");
+        string markers = string.Join(", ", CsvTable.MissingCells.Where(m => m.Length > 0).Select(CSharpText.StringLiteral));
+        text.AppendLine($"    private static readonly HashSet<string> MissingMarkers = new(StringComparer.OrdinalIgnoreCase) {{ {markers} }};");
+        text.AppendLine();
+        text.AppendLine("    private static string TextCell(string cell)");
+        text.AppendLine("    {");
+        text.AppendLine("        string trimmed = cell.Trim();");
+        text.AppendLine("        return MissingMarkers.Contains(trimmed) ? string.Empty : trimmed;");
+        text.AppendLine("    }");
+        text.AppendLine();
     }
 
     private static void AppendProperty(StringBuilder text, GeneratedProperty property)
@@ -225,6 +287,12 @@ internal static class ConsumptionTemplates
         text.AppendLine($"Console.WriteLine(\"Scores, best first: \" + string.Join(\", \", {model.ClassName}.ScoresByClass(output).Select(pair => $\"{{pair.Key}}={{pair.Value.ToString(CultureInfo.InvariantCulture)}}\")));");
         if (model.Schema.ExampleLabel is string label)
             text.AppendLine($"Console.WriteLine(\"Actual label: \" + {CSharpText.StringLiteral(label)});");
+        if (model.Schema.FileFormat is not null && model.Properties.All(p => p.Column.SourceColumnIndex is not null))
+        {
+            text.AppendLine();
+            text.AppendLine($"// A whole file laid out like the training file: {model.ClassName}.LoadRows(mlContext, path) reads it as training did, and");
+            text.AppendLine($"// {model.ClassName}.LoadModel(mlContext).Transform(rows) predicts every row.");
+        }
         return text.ToString();
     }
 

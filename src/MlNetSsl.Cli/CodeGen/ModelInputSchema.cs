@@ -44,6 +44,7 @@ internal sealed record InputColumn(string ColumnName, string PropertyName, Input
 /// <param name="ExampleLabel">That row's label, for the generated program to print next to the prediction.</param>
 /// <param name="LabelName">For tables: the label column's name, a field the Web API accepts in a body (a whole record
 /// posted as it is in the file) and ignores; null otherwise.</param>
+/// <param name="FileFormat">For tables: how the training file was read, so the generated code reads files alike; null otherwise.</param>
 internal sealed record ModelInputSchema(
     string Task,
     IReadOnlyList<InputColumn> Columns,
@@ -51,4 +52,11 @@ internal sealed record ModelInputSchema(
     int SeriesChannels,
     IReadOnlyDictionary<string, string> ExampleValues,
     string? ExampleLabel,
-    string? LabelName = null);
+    string? LabelName = null,
+    TextFileFormat? FileFormat = null);
+
+/// <summary>How a table's training file was read (detected or given), which a file laid out like it is read with.</summary>
+/// <param name="Separator">The character between fields.</param>
+/// <param name="HasHeader">Whether the first line is a header.</param>
+/// <param name="DecimalMarker">'.' or ',': what separates a number's integer part from its fraction.</param>
+internal sealed record TextFileFormat(char Separator, bool HasHeader, char DecimalMarker);

@@ -75,6 +75,9 @@ internal sealed class CsvTable
           $"{(RepeatedHeaderLines.Count > 5 ? ", ..." : "")} repeat{(RepeatedHeaderLines.Count == 1 ? "s" : "")} the header (as files exported in parts and joined do) " +
           $"and {(RepeatedHeaderLines.Count == 1 ? "is" : "are")} left out, as the header is.";
 
+    /// <summary>The cells read as a missing value ('', '?', NA, N/A, NaN, null; any case), for the generated code's loader.</summary>
+    public static IReadOnlyCollection<string> MissingCells => MissingMarkers;
+
     /// <summary>Whether a cell is a missing value ('', '?', NA, NaN, null).</summary>
     public static bool IsMissing(string cell) => MissingMarkers.Contains(cell);
 

@@ -85,6 +85,7 @@ internal static class TrainingDataSubsets
             Duplicates = data.Duplicates,
             SizeSummary = data.SizeSummary,
             DecimalMarker = data.DecimalMarker,
+            Format = data.Format,
             Layout = data.Layout,
             MatchNote = data.MatchNote,
             LabelNote = data.LabelNote,

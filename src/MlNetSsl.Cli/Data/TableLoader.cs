@@ -394,6 +394,7 @@ internal static class TableLoader
             // text), and a number is written in invariant culture (a decimal comma becomes a point).
             RowValues = RowValuesOf(schema, columns),
             DecimalMarker = table.DecimalMarker,
+            Format = new TextFileFormat(table.Separator, table.HasHeader, table.DecimalMarker),
             Layout = labelIndex is int label ? new TableLayout(table.Names, label) : null,
             MatchNote = matchNote,
             LabelNote = labelHint is null ? labelNote : labelNote is null ? labelHint : $"{labelNote} {labelHint}",

@@ -83,6 +83,9 @@ internal sealed class TrainingData
     /// <summary>Tables: the decimal marker the file was read with ('.' or ',').</summary>
     public char DecimalMarker { get; init; } = '.';
 
+    /// <summary>Tables: the separator, header and decimal marker the file was read with, for the generated code's loader.</summary>
+    public TextFileFormat? Format { get; init; }
+
     /// <summary>CSV with a label column: every column of the file and the label's place, which run.json records so files
     /// to score are matched by position where names cannot tell.</summary>
     public TableLayout? Layout { get; init; }

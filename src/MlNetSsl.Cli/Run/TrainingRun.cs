@@ -951,7 +951,7 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
         if (train.Kind == DatasetKind.Images)
             values[ImageFolder.PathColumn] = Path.GetRelativePath(RunFolder, values[ImageFolder.PathColumn]).Replace('\\', '/');
         return new ModelInputSchema(settings.Task, train.Columns, classNames, train.Kind == DatasetKind.Series ? train.SeriesChannels : 0,
-            values, train.Labels[example], train.Layout is { } layout ? layout.Columns[layout.LabelIndex] : null);
+            values, train.Labels[example], train.Layout is { } layout ? layout.Columns[layout.LabelIndex] : null, train.Format);
     }
 
     public static IReadOnlyDictionary<string, string> Versions()

@@ -3,6 +3,7 @@ using System.Xml.Linq;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using MlNetSsl.Cli.CodeGen;
+using MlNetSsl.Cli.Data;
 using Xunit;
 
 namespace MlNetSsl.Tests.Cli;
@@ -49,7 +50,9 @@ public sealed class CodeGenTests : IDisposable
             ["Col3"] = "-1.5e-7",
             ["ModelInput"] = "x",
         },
-        "setosa");
+        "setosa",
+        "species",
+        new TextFileFormat(';', true, ','));
 
     private static ModelInputSchema SeriesSchema() => new(
         "series-classification",
@@ -137,6 +140,43 @@ public sealed class CodeGenTests : IDisposable
         Skip.If(CodeGenCompiler.AspNetCoreFolder is null, "The ASP.NET Core shared framework is not installed; the Web API was not compiled.");
         var (webDiagnostics, _) = CodeGenCompiler.Compile([Path.Combine(web, $"{name}.consumption.cs"), Path.Combine(web, "Program.cs")], web: true);
         Assert.True(webDiagnostics.Count == 0, string.Join("\n", webDiagnostics));
+    }
+
+    [SkippableFact]
+    public void LoadRows_reads_a_file_as_the_training_run_read_it()
+    {
+        // ';' between fields, a decimal comma, quoted fields that hold the separator, spaces and a quote, missing markers:
+        // with ML.NET's defaults (no quoting, '.' only, 0 for an empty cell) most of these rows would read wrong, silently.
+        Directory.CreateDirectory(_runFolder);
+        string csv = Path.Combine(_runFolder, "regions.csv");
+        var lines = new List<string> { "area;region;variety;note" };
+        for (int i = 0; i < 24; i++)
+        {
+            string area = i switch { 3 => "", 4 => "NA", 5 => "?", _ => $"{10 + i},{i % 10}5" };
+            string region = i switch { 0 => "\"West; coast\"", 1 => "\" spaced \"", 2 => "NA", 6 => "", 7 => "\"say \"\"hi\"\"\"", _ => i % 2 == 0 ? "North" : "South " };
+            lines.Add($"{area};{region};{(i % 3 == 0 ? "Kama" : "Rosa")};n{i % 4}");
+        }
+        File.WriteAllLines(csv, lines);
+        TrainingData cli = TableLoader.LoadForTraining(csv, new CsvSettings(null, null, "variety", []));
+        Assert.Equal(new TextFileFormat(';', true, ','), cli.Format);
+        var schema = new ModelInputSchema("classification", cli.Columns, ["Kama", "Rosa"], 0, cli.RowValues(0), "Kama", "variety", cli.Format);
+
+        Type modelClass = CompileConsole("Regions", schema).GetType("Regions.ConsoleApp.RegionsModel", throwOnError: true)!;
+        var ml = new MLContext(seed: 1);
+        var rows = (IDataView)modelClass.GetMethod("LoadRows")!.Invoke(null, [ml, csv])!;
+
+        foreach (InputColumn column in cli.Columns)
+        {
+            if (column.Kind == InputColumnKind.Number)
+                Assert.Equal(cli.View.GetColumn<float>(column.ColumnName).ToArray(), rows.GetColumn<float>(column.ColumnName).ToArray());
+            else
+                Assert.Equal(cli.View.GetColumn<ReadOnlyMemory<char>>(column.ColumnName).Select(v => v.ToString()).ToArray(),
+                    rows.GetColumn<ReadOnlyMemory<char>>(column.ColumnName).Select(v => v.ToString()).ToArray());
+        }
+        // What the run read, so the comparison above covers the hard cells.
+        Assert.Equal(["West; coast", "spaced", "", "South", "North", "South", "", "say \"hi\""], cli.View.GetColumn<ReadOnlyMemory<char>>("region").Take(8).Select(v => v.ToString()));
+        Assert.Equal(10.05f, cli.View.GetColumn<float>("area").First());
+        Assert.All(cli.View.GetColumn<float>("area").Skip(3).Take(3), v => Assert.True(float.IsNaN(v)));
     }
 
     [SkippableFact]
