@@ -332,9 +332,10 @@ internal static class ConsumptionTemplates
         text.AppendLine($"using {ns};");
         text.AppendLine();
         text.AppendLine("var builder = WebApplication.CreateBuilder(args);");
+        text.AppendLine("// A number is a JSON number: the web defaults would also read one sent as text (\"14.92\"), which is refused instead.");
         text.AppendLine("// JSON has no NaN: a missing number may be sent as \"NaN\", as ML.NET reads missing numbers.");
         text.AppendLine("builder.Services.ConfigureHttpJsonOptions(options =>");
-        text.AppendLine("    options.SerializerOptions.NumberHandling |= JsonNumberHandling.AllowNamedFloatingPointLiterals);");
+        text.AppendLine("    options.SerializerOptions.NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals);");
         text.AppendLine("// A PredictionEngine is not thread-safe: each request borrows one from a pool; all of them share one loaded model.");
         text.AppendLine($"builder.Services.AddSingleton<ObjectPool<{engine}>>(_ =>");
         text.AppendLine("    new DefaultObjectPoolProvider { MaximumRetained = Environment.ProcessorCount * 2 }.Create(new PredictionEnginePolicy()));");
@@ -343,8 +344,14 @@ internal static class ConsumptionTemplates
         text.AppendLine("// Load the model now, so a missing or broken model stops the start instead of the first request.");
         text.AppendLine($"_ = app.Services.GetRequiredService<ObjectPool<{engine}>>();");
         text.AppendLine();
-        string ignored = model.Schema.LabelName is { } labelName ? CSharpText.StringLiteral(labelName) : "";
-        text.AppendLine("// The fields a body may hold: ModelInput's properties (any case)" + (ignored.Length > 0 ? " and the label, which is ignored." : "."));
+        var ignoredNames = new List<string>();
+        if (model.Schema.LabelName is { } labelName) ignoredNames.Add(labelName);
+        ignoredNames.AddRange(model.Schema.UnusedColumns ?? []);
+        string ignored = string.Join(", ", ignoredNames.Distinct(StringComparer.OrdinalIgnoreCase).Select(CSharpText.StringLiteral));
+        string ignoredWhat = (model.Schema.LabelName is null ? "" : "the label") +
+            (model.Schema.UnusedColumns is { Count: > 0 } ? (model.Schema.LabelName is null ? "" : " and ") + "the columns the model does not read" : "");
+        text.AppendLine("// The fields a body may hold: ModelInput's properties (any case)" +
+            (ignoredWhat.Length > 0 ? $" and, as in a whole record copied from the file, {ignoredWhat}, which are ignored." : "."));
         text.AppendLine($"var fields = new HashSet<string>(typeof({model.ClassName}.ModelInput).GetProperties().Select(p => p.Name), StringComparer.OrdinalIgnoreCase) {{ {ignored} }};");
         text.AppendLine();
         text.AppendLine($"app.MapPost(\"/predict\", async (HttpRequest request, ObjectPool<{engine}> pool, IOptions<JsonOptions> json) =>");

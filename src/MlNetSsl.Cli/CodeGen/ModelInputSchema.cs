@@ -45,6 +45,8 @@ internal sealed record InputColumn(string ColumnName, string PropertyName, Input
 /// <param name="LabelName">For tables: the label column's name, a field the Web API accepts in a body (a whole record
 /// posted as it is in the file) and ignores; null otherwise.</param>
 /// <param name="FileFormat">For tables: how the training file was read, so the generated code reads files alike; null otherwise.</param>
+/// <param name="UnusedColumns">For tables: the training file's other columns the model does not read (--ignore-cols, row
+/// identifiers left out), by their names as identifiers: fields the Web API accepts in a whole record and ignores, as the label.</param>
 internal sealed record ModelInputSchema(
     string Task,
     IReadOnlyList<InputColumn> Columns,
@@ -53,7 +55,8 @@ internal sealed record ModelInputSchema(
     IReadOnlyDictionary<string, string> ExampleValues,
     string? ExampleLabel,
     string? LabelName = null,
-    TextFileFormat? FileFormat = null);
+    TextFileFormat? FileFormat = null,
+    IReadOnlyList<string>? UnusedColumns = null);
 
 /// <summary>How a table's training file was read (detected or given), which a file laid out like it is read with.</summary>
 /// <param name="Separator">The character between fields.</param>

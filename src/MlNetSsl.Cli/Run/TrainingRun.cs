@@ -950,8 +950,12 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
         var values = train.RowValues(example).ToDictionary(p => p.Key, p => p.Value);
         if (train.Kind == DatasetKind.Images)
             values[ImageFolder.PathColumn] = Path.GetRelativePath(RunFolder, values[ImageFolder.PathColumn]).Replace('\\', '/');
+        // The file's columns that are neither the label nor an input: a whole record posted to the Web API holds them too.
+        var unused = train.Layout is { } file
+            ? file.Columns.Where((_, i) => i != file.LabelIndex && !train.Columns.Any(c => c.SourceColumnIndex == i)).ToList()
+            : [];
         return new ModelInputSchema(settings.Task, train.Columns, classNames, train.Kind == DatasetKind.Series ? train.SeriesChannels : 0,
-            values, train.Labels[example], train.Layout is { } layout ? layout.Columns[layout.LabelIndex] : null, train.Format);
+            values, train.Labels[example], train.Layout is { } layout ? layout.Columns[layout.LabelIndex] : null, train.Format, unused);
     }
 
     public static IReadOnlyDictionary<string, string> Versions()

@@ -52,7 +52,8 @@ public sealed class CodeGenTests : IDisposable
         },
         "setosa",
         "species",
-        new TextFileFormat(';', true, ','));
+        new TextFileFormat(';', true, ','),
+        ["sample_no", "Row_id"]);
 
     private static ModelInputSchema SeriesSchema() => new(
         "series-classification",
@@ -177,6 +178,31 @@ public sealed class CodeGenTests : IDisposable
         Assert.Equal(["West; coast", "spaced", "", "South", "North", "South", "", "say \"hi\""], cli.View.GetColumn<ReadOnlyMemory<char>>("region").Take(8).Select(v => v.ToString()));
         Assert.Equal(10.05f, cli.View.GetColumn<float>("area").First());
         Assert.All(cli.View.GetColumn<float>("area").Skip(3).Take(3), v => Assert.True(float.IsNaN(v)));
+    }
+
+    [SkippableFact]
+    public void The_Web_API_takes_a_whole_record_and_numbers_only_as_JSON_numbers()
+    {
+        ConsumptionCodeGenerator.Generate(_runFolder, "Iris", TableSchema(), Versions);
+        string program = File.ReadAllText(Path.Combine(_runFolder, "Iris.WebApi", "Program.cs"));
+        // A record copied from the file holds the label and the columns the run ignored (--ignore-cols, identifiers): they
+        // are accepted and ignored; any other field is still refused, as every name not in this set is.
+        string fields = program.Split('\n').Single(line => line.StartsWith("var fields = ", StringComparison.Ordinal));
+        Assert.EndsWith("StringComparer.OrdinalIgnoreCase) { \"species\", \"sample_no\", \"Row_id\" };", fields.TrimEnd('\r'));
+        Assert.Contains("Where(n => !fields.Contains(n))", program, StringComparison.Ordinal);
+
+        // The number handling the program sets, not added to the web defaults (which read "14.92" as a number).
+        Assert.Contains("NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals)", program, StringComparison.Ordinal);
+        Assert.DoesNotContain("NumberHandling |=", program, StringComparison.Ordinal);
+        Type input = CompileConsole("Iris", TableSchema()).GetType("Iris.ConsoleApp.IrisModel+ModelInput", throwOnError: true)!;
+        var options = new System.Text.Json.JsonSerializerOptions(System.Text.Json.JsonSerializerDefaults.Web)
+        {
+            NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals,
+        };
+        Assert.Throws<System.Text.Json.JsonException>(() => System.Text.Json.JsonSerializer.Deserialize("{\"sepalLength\":\"14.92\"}", input, options));
+        object missing = System.Text.Json.JsonSerializer.Deserialize("{\"sepalLength\":\"NaN\",\"sepalLength2\":1.5}", input, options)!;
+        Assert.True(float.IsNaN((float)input.GetProperty("SepalLength")!.GetValue(missing)!));
+        Assert.Equal(1.5f, (float)input.GetProperty("SepalLength2")!.GetValue(missing)!);
     }
 
     [SkippableFact]
