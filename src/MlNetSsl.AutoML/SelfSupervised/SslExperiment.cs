@@ -50,6 +50,28 @@ public sealed class SslExperiment
             "bin the values into a few ranges first (for example with ml.Transforms.NormalizeBinning, or by hand), or use ML.NET's regression trainers on the stage's embeddings.";
     }
 
+    /// <summary>
+    /// A note when a text label's class is spelled like a missing-value marker ("NA", "?", "N/A", "null", "NaN", "-"), as
+    /// CSV exports write a missing label: <c>MapValueToKey</c> makes it a class of its own, learned and predicted, where
+    /// the rows were meant to be unlabeled (only an empty text is a missing label). Null otherwise.
+    /// </summary>
+    internal static string? MarkerClassNote(DataViewType labelType, SslDataset dataset)
+    {
+        if (labelType is not TextDataViewType) return null;
+        DataViewSchema.Column key = dataset.LabelToKey.GetOutputSchema(dataset.Data.Schema)[dataset.LabelColumn];
+        VBuffer<ReadOnlyMemory<char>> names = default;
+        if (!key.HasKeyValues()) return null;
+        key.GetKeyValues(ref names);
+        string[] classes = [.. names.DenseValues().Select(v => v.ToString())];
+        var markers = new HashSet<string>(StringComparer.OrdinalIgnoreCase) { "NA", "N/A", "?", "null", "NaN", "-", "none" };
+        var found = classes.Select((name, i) => (Name: name, Rows: dataset.LabeledKeys.Count(k => k == i + 1))).Where(c => markers.Contains(c.Name.Trim())).ToList();
+        if (found.Count == 0) return null;
+        string classNames = string.Join(", ", found.Select(c => FormattableString.Invariant($"'{c.Name}' ({c.Rows} rows)")));
+        return $"The label column '{dataset.LabelColumn}' has the class(es) {classNames}, spelled like a missing-value marker: they are learned and " +
+            "predicted as a class of their own. If they mark rows without a label, make those labels empty text (or read them with a " +
+            "missing-value rule) so that the rows count as unlabeled.";
+    }
+
     /// <summary>A note when the search ran well past its budget (half as long again, and by more than half a second):
     /// the first trial is never cut short, since a search without a result returns no model, so on a slow or shared host,
     /// or a large pool, it alone can take several budgets (a SimCLR trial on 20,000 images took 644 s of 180 beside four
@@ -474,6 +496,7 @@ public sealed class SslExperiment
         var notes = new List<string>();
         if (imputation is not null) notes.Add(imputation);
         if (QuantityLikeLabel(_data.Schema[_labelColumnName].Type, dataset) is { } quantity) notes.Add(quantity);
+        if (MarkerClassNote(_data.Schema[_labelColumnName].Type, dataset) is { } marker) notes.Add(marker);
         if (shape.Kind == SslInputKind.Series && shape.Length > LongSeriesSteps)
             notes.Add(string.Create(CultureInfo.InvariantCulture, $"Series of {shape.Length} steps per channel: the Conv1d encoder's time and memory grow with the length, and a pretraining step is never cut short, so trials run long and can outlast the budget. ml.Transforms.ResampleSeries(..., length: {LongSeriesSteps}) with SeriesResampling.Mean before the experiment averages them down (the mlnet-ssl tool does so by default)."));
         (SslObjective objective, string objectiveExplanation) = ResolveObjective(dataset);

@@ -72,7 +72,15 @@ internal static class ModelCommands
             TrainingData data = LoadData(ml, model, schema, settings, parse.GetValue(test)!, o, parse);
             int[] labeled = Enumerable.Range(0, data.Count).Where(r => data.Labels[r].Length > 0).ToArray();
             if (labeled.Length == 0)
-                throw new CliException($"{parse.GetValue(test)}: no labeled row; evaluate needs labels (class folders, --label-col, or the .ts class).");
+            {
+                // A table read without a label column (renamed, or left out): say which column was looked for.
+                string? trainingLabel = data.Kind == DatasetKind.Table && data.Layout is null && settings is { TableColumns: { } columns, TableLabelIndex: int at }
+                    && at >= 0 && at < columns.Count ? columns[at] : null;
+                throw new CliException(trainingLabel is not null
+                    ? $"{parse.GetValue(test)}: no labeled row: the file has no label column '{trainingLabel}' (the training file's, by name in a header, by " +
+                      "position without one); give --label-col with the column that holds the labels."
+                    : $"{parse.GetValue(test)}: no labeled row; evaluate needs labels (class folders, --label-col, or the .ts class).");
+            }
             if (data.Skipped.Count > 0)
                 Console.WriteLine($"Skipped {data.Skipped.Count:N0} unreadable file(s): {string.Join("; ", data.Skipped.Take(5))}{(data.Skipped.Count > 5 ? "; ..." : "")}.");
             int unlabeled = data.Count - labeled.Length;

@@ -301,6 +301,31 @@ public sealed class SslExperimentTests : IDisposable
     }
 
     [SkippableFact]
+    public void ATextClassSpelledLikeAMissingMarkerIsNoted()
+    {
+        // A CSV export's "NA" in the label column reads as a class through the API (only an empty text is a missing
+        // label), so the search learned and predicted a class 'NA' without a word.
+        var ml = new MLContext(seed: 1);
+        HiggsRow[] rows = SslExperimentData.HiggsWithHiddenLabels(60, labeledEvery: 1);
+        var text = rows.Select((r, i) => new { r.Features, Label = i % 6 == 0 ? "NA" : i % 7 == 0 ? "" : r.Label == 1 ? "signal" : "background" }).ToArray();
+        var schema = Microsoft.ML.Data.SchemaDefinition.Create(text[0].GetType());
+        schema["Features"].ColumnType = new Microsoft.ML.Data.VectorDataViewType(Microsoft.ML.Data.NumberDataViewType.Single, 28);
+        IDataView view = ml.Data.LoadFromEnumerable(text, schema);
+        SslDataset dataset = SslDataset.Read(ml, view, "Features", "Label", SslInputShape.Tabular(28));
+
+        string? note = SslExperiment.MarkerClassNote(view.Schema["Label"].Type, dataset);
+        Assert.NotNull(note);
+        Assert.StartsWith($"The label column 'Label' has the class(es) 'NA' ({text.Count(t => t.Label == "NA")} rows), spelled like a missing-value marker", note,
+            StringComparison.Ordinal);
+        // Without such a class, or with number labels, nothing is said.
+        var plain = text.Select(t => new { t.Features, Label = t.Label == "NA" ? "" : t.Label }).ToArray();
+        IDataView plainView = ml.Data.LoadFromEnumerable(plain, schema);
+        Assert.Null(SslExperiment.MarkerClassNote(plainView.Schema["Label"].Type, SslDataset.Read(ml, plainView, "Features", "Label", SslInputShape.Tabular(28))));
+        IDataView numbers = ml.Data.LoadFromEnumerable(rows);
+        Assert.Null(SslExperiment.MarkerClassNote(numbers.Schema["Label"].Type, SslDataset.Read(ml, numbers, "Features", "Label", SslInputShape.Tabular(28))));
+    }
+
+    [SkippableFact]
     public void ASearchThatRanFarPastItsBudgetSaysWhy()
     {
         // The first trial is never cut short, so a budget far below one trial's time is overrun; the result used to be

@@ -512,6 +512,14 @@ public sealed class CliCoreTests : IDisposable
         Assert.Equal(runJson, File.ReadAllText(Path.Combine(run, "run.json")));
         Assert.Equal(modelTime, File.GetLastWriteTimeUtc(Path.Combine(run, "Bank.zip")));
 
+        // evaluate on a file whose label column was renamed: the label column it looked for is named.
+        string renamedLabel = Path.Combine(_work, "renamed-label.csv");
+        string[] csvLines = File.ReadAllLines(csv);
+        File.WriteAllLines(renamedLabel, [csvLines[0].Replace("class", "kind", StringComparison.Ordinal), .. csvLines.Skip(1)]);
+        var noLabel = Run("evaluate", "--model", Path.Combine(run, "Bank.zip"), "--test-dataset", renamedLabel);
+        Assert.Equal(1, noLabel.ExitCode);
+        Assert.Contains("no labeled row: the file has no label column 'class'", noLabel.Stderr, StringComparison.Ordinal);
+
         // A run.json copied elsewhere no longer reaches the data by its relative path: one line naming the recorded path
         // and where it led, before any folder is made.
         string moved = Path.Combine(_work, "moved", "one", "deeper");
