@@ -51,7 +51,7 @@ public sealed class SslExperiment
     }
 
     /// <summary>
-    /// A note when a text label's class is spelled like a missing-value marker ("NA", "?", "N/A", "null", "NaN", "-"), as
+    /// A note when a text label's class is spelled like a missing-value marker ("NA", "N/A", "?", "null", "NaN"), as
     /// CSV exports write a missing label: <c>MapValueToKey</c> makes it a class of its own, learned and predicted, where
     /// the rows were meant to be unlabeled (only an empty text is a missing label). Null otherwise.
     /// </summary>
@@ -63,8 +63,10 @@ public sealed class SslExperiment
         if (!key.HasKeyValues()) return null;
         key.GetKeyValues(ref names);
         string[] classes = [.. names.DenseValues().Select(v => v.ToString())];
-        var markers = new HashSet<string>(StringComparer.OrdinalIgnoreCase) { "NA", "N/A", "?", "null", "NaN", "-", "none" };
-        var found = classes.Select((name, i) => (Name: name, Rows: dataset.LabeledKeys.Count(k => k == i + 1))).Where(c => markers.Contains(c.Name.Trim())).ToList();
+        // The mlnet-ssl tool's missing markers; "-" and "none" are real classes in some tables (UCI credit approval, lenses).
+        var markers = new HashSet<string>(StringComparer.OrdinalIgnoreCase) { "NA", "N/A", "?", "null", "NaN" };
+        var found = classes.Select((name, i) => (Name: name, Key: (uint)(i + 1))).Where(c => markers.Contains(c.Name.Trim()))
+            .Select(c => (c.Name, Rows: dataset.LabeledKeys.Count(k => k == c.Key))).ToList();
         if (found.Count == 0) return null;
         string classNames = string.Join(", ", found.Select(c => FormattableString.Invariant($"'{c.Name}' ({c.Rows} rows)")));
         return $"The label column '{dataset.LabelColumn}' has the class(es) {classNames}, spelled like a missing-value marker: they are learned and " +

@@ -82,21 +82,28 @@ internal static class SslSecondLook
     {
         failure = null;
         (TrialRecord Trial, string Explanation) current = rule;
+        // A trial scored on the same fresh assignments scores the same (the rescoring is seeded): the further look reuses it.
+        var scores = new Dictionary<(int TrialId, int Assignments), MetricEstimate>();
+        MetricEstimate Score(TrialRecord trial, int assignments) =>
+            scores.TryGetValue((trial.TrialId, assignments), out MetricEstimate? known) ? known : scores[(trial.TrialId, assignments)] = rescore(trial, assignments);
         for (int look = 0; look < 2; look++)
         {
-            if (Pair(current.Trial, leaderboard, measures, maximize, portfolio, cost, maxAssignments, allowanceSeconds, out string? whyNot, rawPreference) is not { } pair)
+            double? Cost(TrialRecord trial, int assignments) => scores.ContainsKey((trial.TrialId, assignments)) ? 0 : cost(trial, assignments);
+            if (Pair(current.Trial, leaderboard, measures, maximize, portfolio, Cost, maxAssignments, allowanceSeconds, out string? whyNot, rawPreference) is not { } pair)
                 return (current.Trial, current.Explanation + (look == 0 ? whyNot : whyNot?.Replace(" No second look:", " No further look:", StringComparison.Ordinal)));
             MetricEstimate chosenScore, rawScore;
             var clock = System.Diagnostics.Stopwatch.StartNew();
             try
             {
-                chosenScore = rescore(pair.Chosen, pair.Assignments);
-                rawScore = rescore(pair.Raw, pair.Assignments);
+                chosenScore = Score(pair.Chosen, pair.Assignments);
+                rawScore = Score(pair.Raw, pair.Assignments);
             }
             catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
             {
-                failure = $"The {(look == 0 ? "second look" : "further look at the tuned raw-feature pipeline")} (the chosen pipeline and the raw-feature one the rule " +
-                    $"prefers, scored again on other folds) failed, so {(look == 0 ? "the one-standard-error rule's" : "the second look's")} choice stands: {e.GetType().Name}: {e.Message}";
+                failure = (look == 0
+                    ? "The second look (the chosen pipeline and the raw-feature one the rule prefers, scored again on other folds) failed, so the one-standard-error rule's"
+                    : "The further look (the tuned raw-feature pipeline and the untuned one the rule prefers, scored again on other folds) failed, so the second look's")
+                    + $" choice stands: {e.GetType().Name}: {e.Message}";
                 return current;
             }
             // What is left of the time kept, never zero: zero reads as a search that used its whole budget.

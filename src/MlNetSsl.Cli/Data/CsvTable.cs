@@ -147,7 +147,9 @@ internal sealed class CsvTable
 
         // What the file shows wins; the recorded marker (run.json) decides a file that shows neither (whole numbers only),
         // and fields separated by commas leave only the point.
-        char decimalMarker = separator == ',' ? '.' : DetectDecimalMarker(cells.Skip(1).ToList()) ?? settings.DecimalMarker ?? '.';
+        // Lines that repeat the first (a header of words, again) would make every numeric column look like text.
+        char decimalMarker = separator == ',' ? '.'
+            : DetectDecimalMarker(cells.Skip(1).Where(r => !RepeatsHeader(r, cells[0])).ToList()) ?? settings.DecimalMarker ?? '.';
         bool hasHeader = settings.HasHeader ?? DetectHeader(cells, decimalMarker);
         string[] headers = hasHeader ? cells[0] : Enumerable.Range(0, width).Select(i => $"Col{i}").ToArray();
         string[] names = Identifiers(headers);
@@ -182,7 +184,8 @@ internal sealed class CsvTable
         // The separator may be a tab or a space, so only the spaces after a printable one are trimmed.
         string rest = line[4..];
         if (rest.Length > 1 && !char.IsWhiteSpace(rest[0])) rest = rest.TrimEnd(' ');
-        return rest.Length == 1 ? rest[0] : null;
+        // A separator is punctuation or a space or tab, never a letter, a digit or the quote.
+        return rest.Length == 1 && rest[0] != '"' && (char.IsPunctuation(rest[0]) || char.IsSymbol(rest[0]) || rest[0] is ' ' or '\t') ? rest[0] : null;
     }
 
     /// <summary>The index of a column given by name (header or identifier, any case) or 0-based index.</summary>
@@ -204,7 +207,8 @@ internal sealed class CsvTable
         // A header of numbers (years, sizes) looks like data, so the name is then in the first row read as data.
         bool inFirstRow = !HasHeader && Rows.Count > 0 && Rows[0].Contains(nameOrIndex, StringComparer.OrdinalIgnoreCase);
         // One column whose name holds another separator: the file was split on the wrong one.
-        char? other = ColumnCount == 1 ? CandidateSeparators.FirstOrDefault(c => c != Separator && Headers[0].Contains(c), '\0') : null;
+        string firstLine = HasHeader || Rows.Count == 0 ? Headers[0] : Rows[0][0];
+        char? other = ColumnCount == 1 ? CandidateSeparators.FirstOrDefault(c => c != Separator && firstLine.Contains(c), '\0') : null;
         bool commaInHeader = option is "--ignore-cols" or "--keep-cols" && Headers.Any(h => h.Contains(','));
         throw new CliException($"{Path}: {option} '{nameOrIndex}' is not a column; the columns are: " +
             string.Join(", ", Headers.Select((h, i) => string.Equals(h, Names[i], StringComparison.Ordinal) ? $"{i}:{h}" : $"{i}:{h} ({Names[i]})")) + "." +

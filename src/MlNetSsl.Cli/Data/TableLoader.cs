@@ -262,9 +262,18 @@ internal static class TableLoader
         bool HoldsClassesOnly(int column)
         {
             var cells = table.Rows.Select(r => r[column]).Where(c => !CsvTable.IsMissing(c)).ToList();
-            return isClass is not null && cells.Count > 0 && cells.All(c => isClass(c) is not null);
+            return isClass is not null && cells.Count >= 5 && cells.All(c => isClass(c) is not null);
         }
-        int[] fits = [.. unused.Where(k => HoldsClassesOnly(training.LabelIndex - (k < training.LabelIndex ? 1 : 0)))];
+        // The label left out keeps the unused column at its place: where that column reads like a row identifier (a
+        // distinct value in every row, whole numbers or single words), that reading stands; a 0/1 input at the label's
+        // place must not move every column.
+        bool IdentifierAt(int column)
+        {
+            var cells = table.Rows.Select(r => r[column]).ToList();
+            return cells.Count >= 5 && cells.All(c => !CsvTable.IsMissing(c)) && cells.Distinct(StringComparer.Ordinal).Count() == cells.Count
+                && cells.All(c => table.IsNumber(c, out float v) ? v == MathF.Round(v) : !c.Any(char.IsWhiteSpace));
+        }
+        int[] fits = [.. unused.Where(k => !IdentifierAt(k < training.LabelIndex ? k : k - 1) && HoldsClassesOnly(training.LabelIndex - (k < training.LabelIndex ? 1 : 0)))];
         string unusedNames = string.Join(" or ", unused.Select(k => $"'{training.Columns[k]}'"));
         if (fits.Length == 1)
         {

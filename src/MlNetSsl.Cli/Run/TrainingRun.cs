@@ -519,10 +519,10 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
     {
         TrainingData test = ReadTest(ml, train, path, csv);
         NoteEncoding(path, test.Kind);
-        if (test.RepeatedHeaderNote is { } repeated)
+        foreach (string note in new[] { test.RepeatedHeaderNote, test.MatchNote }.OfType<string>())
         {
-            log.Always(repeated);
-            _notes.Add(repeated);
+            log.Always(note);
+            _notes.Add(note);
         }
         // Filled as the training file's are, and as silently unless said: the test figures include those rows.
         if (test.FilledNote is { } filled)

@@ -230,8 +230,8 @@ public sealed class SharedStorageTests : IDisposable
                 .SetStorage(storage).SetExperimentName("stopped").SetTrainingTime(budget);
         }
 
-        // 5 s leave room for trial 0 (instant, apart from the store) on a loaded machine, so trial 1 starts.
-        SearchResult stoppedRun = await Experiment(TimeSpan.FromSeconds(5)).RunAsync();
+        // 10 s leave room for trial 0 (instant, apart from the store) on a loaded machine, so trial 1 starts.
+        SearchResult stoppedRun = await Experiment(TimeSpan.FromSeconds(10)).RunAsync();
         Assert.Equal(SearchStopReason.TimeBudget, stoppedRun.StopReason);
         TrialRecord stopped = stoppedRun.Trials.Single(t => t.TrialId == 1);
         Assert.Equal(TrialStatus.Cancelled, stopped.Status);
@@ -240,7 +240,7 @@ public sealed class SharedStorageTests : IDisposable
         Assert.True(stopped.Duration > TimeSpan.Zero, "the stopped trial's duration is zero");
         Assert.Null(stoppedRun.Trials.Single(t => t.TrialId == 0).ErrorMessage);
 
-        // Another process with time to spare claims the queued segment and finishes it; the note is gone.
+        // Another process with time to spare claims the queued segment and finishes it.
         SearchResult finished = await Experiment(TimeSpan.FromSeconds(60)).RunAsync();
         TrialRecord done = finished.Trials.Single(t => t.TrialId == 1);
         Assert.Equal(TrialStatus.Completed, done.Status);

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text;
 using Microsoft.ML;
 using Microsoft.ML.Data;
@@ -314,6 +315,13 @@ public sealed class CliHeterogeneousTableTests : IDisposable
         TrainingData scored = TableLoader.LoadForModel(messy, modelInput, Settings("rings"), read.Layout);
         Assert.Equal(40, scored.Count);
         Assert.Equal(read.View.GetColumn<float>("diameter"), scored.View.GetColumn<float>("diameter"));
+
+        // The same with decimal commas (a European export): the repeated header must not make the numbers text.
+        string commas = Path.Combine(_work, "commas.csv");
+        File.WriteAllLines(commas, File.ReadAllLines(messy).Select(l => l.Replace('.', ',')));
+        TrainingData commaRead = TableLoader.LoadForTraining(commas, Settings("rings"));
+        Assert.Equal(',', commaRead.DecimalMarker);
+        Assert.Equal(expected.View.GetColumn<float>("length"), commaRead.View.GetColumn<float>("length"));
     }
 
     [SkippableFact]
@@ -346,6 +354,18 @@ public sealed class CliHeterogeneousTableTests : IDisposable
             Assert.Equal(trained.View.GetColumn<float>(column), unlabeled.View.GetColumn<float>(column));
         Assert.All(unlabeled.Labels, l => Assert.Equal("", l));
         Assert.Contains("If the file instead leaves out 'Col0', which the model does not use, add it back", unlabeled.MatchNote, StringComparison.Ordinal);
+
+        // A 0/1 input just before a 0/1 label: leaving out the label puts that input at the label's place, where it holds
+        // only classes; the id kept at its place (distinct whole numbers) says the label was left out.
+        string flags = Path.Combine(_work, "flags.csv");
+        File.WriteAllLines(flags, rows.Select((r, i) => $"{90_000 + 37 * i},{r[1]},{(r[0] == "M" ? 1 : 0)},{(int.Parse(r[8], CultureInfo.InvariantCulture) >= 10 ? 1 : 0)}"));
+        TrainingData flagged = TableLoader.LoadForTraining(flags, new CsvSettings(null, null, "3", ["0"]));
+        DataViewSchema flagInput = new MLContext(0).Transforms.DropColumns(flagged.LabelColumn).Fit(flagged.View).Transform(flagged.View).Schema;
+        string flagsNoLabel = Path.Combine(_work, "flags-no-label.csv");
+        File.WriteAllLines(flagsNoLabel, File.ReadAllLines(flags).Select(l => l[..l.LastIndexOf(',')]));
+        TrainingData flagScored = TableLoader.LoadForModel(flagsNoLabel, flagInput, new CsvSettings(null, null, null, []), flagged.Layout, classes: ["0", "1"]);
+        Assert.Equal(flagged.View.GetColumn<float>("Col1"), flagScored.View.GetColumn<float>("Col1"));
+        Assert.Equal(flagged.View.GetColumn<float>("Col2"), flagScored.View.GetColumn<float>("Col2"));
     }
 
     [SkippableFact]
