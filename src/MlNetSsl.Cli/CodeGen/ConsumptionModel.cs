@@ -24,7 +24,18 @@ internal sealed class ConsumptionModel
     /// <remarks>A class named as the namespace's first segment ("IrisModel" in "IrisModel.ConsoleApp") would not build:
     /// in Program.cs, outside that namespace, <c>IrisModel.ModelInput</c> binds to the namespace. Such a name gets
     /// "IrisModel_ConsoleApp" instead, as Model Builder names its projects' namespaces, and keeps its class name.</remarks>
-    public string Namespace(string project) => ClassName == Identifier ? $"{Identifier}_{project}" : $"{Identifier}.{project}";
+    public string Namespace(string project) => ClassName == Identifier || ReferencedNames.Contains(Identifier) ? $"{Identifier}_{project}" : $"{Identifier}.{project}";
+
+    // Names the generated code uses unqualified: inside a namespace "Path.ConsoleApp", Path.Combine would bind to that
+    // namespace's parent, so a run named like one of them gets the "_" namespace too.
+    private static readonly HashSet<string> ReferencedNames = new(StringComparer.Ordinal)
+    {
+        "System", "Microsoft", "MlNetSsl", "TorchSharp", "Path", "File", "Console", "Environment", "Math", "Task", "String", "Array",
+        "List", "Dictionary", "HashSet", "KeyValuePair", "Enumerable", "StringComparer", "StringComparison", "CultureInfo",
+        "MLContext", "ITransformer", "IDataView", "TextLoader", "PredictionEngine", "PredictionEnginePolicy", "ObjectPool",
+        "DefaultObjectPoolProvider", "IOptions", "JsonOptions", "JsonNumberHandling", "JsonSerializer", "HttpRequest", "Results",
+        "StatusCodes", "WebApplication", "ModelInput", "ModelOutput",
+    };
 
     /// <summary>The schema it was made from.</summary>
     public ModelInputSchema Schema { get; }

@@ -122,6 +122,8 @@ public sealed class CodeGenTests : IDisposable
     [InlineData("Model", "Model", "Model_ConsoleApp")]
     [InlineData("SslModel", "SslModel", "SslModel_ConsoleApp")] // --name's default
     [InlineData("iris", "IrisModel", "Iris.ConsoleApp")]
+    [InlineData("Path", "PathModel", "Path_ConsoleApp")] // a type the generated code names unqualified
+    [InlineData("TextLoader", "TextLoaderModel", "TextLoader_ConsoleApp")]
     public void A_name_that_ends_in_Model_gives_projects_that_compile(string name, string className, string consoleNamespace)
     {
         // The class used to share the namespace's first segment (IrisModel.ConsoleApp), so Program.cs's
