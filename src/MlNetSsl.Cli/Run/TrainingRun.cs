@@ -120,7 +120,8 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
         {
             foreach (string ignored in all.IgnoredTopLevel) log.Detail($"ignored {ignored}: directly in the dataset folder, not in a class folder");
             log.Info($"Ignored {all.IgnoredTopLevel.Count:N0} image(s) lying directly in {settings.Dataset} (first: {all.IgnoredTopLevel[0]}); " +
-                $"move them into a class folder, or into '{settings.UnlabeledFolder}' to pretrain on them unlabeled.");
+                $"move them into a class folder, or into '{ImageFolder.UnlabeledFolderIn(Path.GetFullPath(settings.Dataset), settings.Dataset, settings.UnlabeledFolder, forTraining: false)}' " +
+                "to pretrain on them unlabeled.");
         }
 
         if (all.LabelNote is { } labelNote)
