@@ -176,7 +176,7 @@ internal sealed class CsvTable
         row.Length == header.Length && header.Any(h => h.Length > 0) && row.Zip(header).All(p => string.Equals(p.First, p.Second, StringComparison.OrdinalIgnoreCase));
 
     /// <summary>The separator named by Excel's "sep=X" first line (written so that Excel opens the file with X), or null.</summary>
-    private static char? SeparatorDirective(string path)
+    internal static char? SeparatorDirective(string path)
     {
         using var reader = new StreamReader(path, TextFileEncoding.Of(path).Encoding, detectEncodingFromByteOrderMarks: true);
         string? line = reader.ReadLine();

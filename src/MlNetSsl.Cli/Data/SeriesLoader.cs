@@ -107,9 +107,9 @@ internal static class SeriesLoader
     /// </summary>
     internal static (int Index, string Note)? LabelAtEnd(string path, CsvSettings settings)
     {
-        var lines = TextFileEncoding.ReadLines(path).Where(l => l.Trim().Length > 0).Take(100_000).ToList();
+        var lines = ContentLines(path, out char? directive).Select(l => l.Text).Take(100_000).ToList();
         if (lines.Count < 10) return null;
-        char separator = settings.Separator ?? DetectSeparator(lines);
+        char separator = settings.Separator ?? directive ?? DetectSeparator(lines);
         var cells = lines.Select(l => SplitCells(l, separator)).ToList();
         StripRowIndex(cells, settings.HasHeader);
         bool hasHeader = settings.HasHeader ?? LooksLikeHeader(cells[0], cells.Skip(1).ToList(), null);
@@ -169,9 +169,9 @@ internal static class SeriesLoader
         List<string> notes)
     {
         // Ragged rows are allowed here (variable-length series), so the CSV is split line by line, not through CsvTable.
-        var lines = TextFileEncoding.ReadLines(path).Select((text, i) => (Text: text, Line: i + 1)).Where(l => l.Text.Trim().Length > 0).ToList();
+        var lines = ContentLines(path, out char? directive);
         if (lines.Count == 0) throw new CliException($"{path}: the file is empty.");
-        char separator = settings.Separator ?? DetectSeparator(lines.Select(l => l.Text));
+        char separator = settings.Separator ?? directive ?? DetectSeparator(lines.Select(l => l.Text));
         var split = lines.Select(l => SplitCells(l.Text, separator)).ToList();
         string? rowIndex = split[0].Length > 0 ? split[0][0] : null;
         // Column numbers below (--label-col, messages) count the columns after pandas' row index, as pandas does.
@@ -296,9 +296,9 @@ internal static class SeriesLoader
     private static List<string[]>? CsvCells(string path, CsvSettings settings)
     {
         if (IsTsFile(path) || !File.Exists(path)) return null;
-        var lines = TextFileEncoding.ReadLines(path).Where(l => l.Trim().Length > 0).ToList();
+        var lines = ContentLines(path, out char? directive).Select(l => l.Text).ToList();
         if (lines.Count == 0) return null;
-        char separator = settings.Separator ?? DetectSeparator(lines);
+        char separator = settings.Separator ?? directive ?? DetectSeparator(lines);
         var cells = lines.Select(l => SplitCells(l, separator)).ToList();
         StripRowIndex(cells, settings.HasHeader);
         return cells;
@@ -311,10 +311,24 @@ internal static class SeriesLoader
     public static bool HoldsNamedColumn(string path, CsvSettings settings, string labelColumn)
     {
         if (IsTsFile(path) || !File.Exists(path) || settings.HasHeader == false) return true;
-        string? first = TextFileEncoding.ReadLines(path).FirstOrDefault(l => l.Trim().Length > 0);
-        if (first is null) return true;
-        char separator = settings.Separator ?? DetectSeparator(TextFileEncoding.ReadLines(path).Where(l => l.Trim().Length > 0));
+        var lines = ContentLines(path, out char? directive);
+        if (lines.Count == 0) return true;
+        string first = lines[0].Text;
+        char separator = settings.Separator ?? directive ?? DetectSeparator(lines.Select(l => l.Text));
         return SplitCells(first, separator).Any(cell => string.Equals(cell, labelColumn, StringComparison.OrdinalIgnoreCase));
+    }
+
+    /// <summary>
+    /// The lines of a series CSV that hold cells, with their 1-based line numbers: blank lines, lines of separators only
+    /// (spreadsheets write ",,," below a formatted range) and Excel's "sep=X" first line are left out, as the table reader
+    /// does; <paramref name="directive"/> is that X, or null.
+    /// </summary>
+    internal static List<(string Text, int Line)> ContentLines(string path, out char? directive)
+    {
+        char? named = CsvTable.SeparatorDirective(path);
+        directive = named;
+        return [.. TextFileEncoding.ReadLines(path).Select((text, i) => (Text: text, Line: i + 1))
+            .Where(l => !(l.Line == 1 && named is not null) && l.Text.Any(c => !char.IsWhiteSpace(c) && c is not (',' or ';' or '|')))];
     }
 
     /// <summary>

@@ -66,6 +66,24 @@ public sealed class CliDataLoadingTests : IDisposable
     }
 
     [SkippableFact]
+    public void ASeriesCsvWithExcelsSepLineAndLinesOfSeparatorsKeepsOnlyItsSeries()
+    {
+        // A European spreadsheet export: "sep=;" first, ';' between cells, and lines of ';' only below the data.
+        var rows = GunPoint().Take(30).ToList();
+        string plain = Write("plain.csv", rows.Select(r => $"{r.Label};{string.Join(';', r.Values)}"));
+        string export = Write("export.csv", ["sep=;", .. rows.Select(r => $"{r.Label};{string.Join(';', r.Values)}"), ";;;;", " ; ; "]);
+
+        TrainingData expected = SeriesLoader.Load(new MLContext(0), plain, Settings(), channels: 1);
+        TrainingData read = SeriesLoader.Load(new MLContext(0), export, Settings(), channels: 1);
+
+        Assert.Equal(rows.Count, read.Count);
+        Assert.Equal(expected.Labels, read.Labels);
+        Assert.Equal("line 2", read.RowNames[0]);
+        Assert.Equal(expected.RowValues(0)["Series"], read.RowValues(0)["Series"]);
+        Assert.Equal(expected.RowValues(rows.Count - 1)["Series"], read.RowValues(rows.Count - 1)["Series"]);
+    }
+
+    [SkippableFact]
     public void ASeriesCsvWithItsNumericClassLastIsReadWithTheLabelLastWhenTrainingAndSaysSo()
     {
         // GunPoint with classes 1/2 after the 150 values, no header: its first step as the label made 50 classes.
