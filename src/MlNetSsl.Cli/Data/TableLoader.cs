@@ -235,6 +235,7 @@ internal static class TableLoader
         return index >= 0 ? index : null;
     }
 
+    // The first training column of that name (any case), or -1.
     private static int IndexInLayout(TableLayout training, string column)
     {
         for (int i = 0; i < training.Columns.Count; i++)
@@ -298,9 +299,7 @@ internal static class TableLoader
         var indices = new List<int>();
         foreach (DataViewSchema.Column column in modelInput)
         {
-            int index = -1;
-            for (int i = 0; i < training.Columns.Count && index < 0; i++)
-                if (string.Equals(training.Columns[i], column.Name, StringComparison.OrdinalIgnoreCase)) index = i;
+            int index = IndexInLayout(training, column.Name);
             if (index < 0 || index == training.LabelIndex) return null;
             indices.Add(withLabel || index < training.LabelIndex ? index : index - 1);
         }
