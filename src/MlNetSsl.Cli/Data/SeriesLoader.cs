@@ -169,7 +169,7 @@ internal static class SeriesLoader
         List<string> notes)
     {
         // Ragged rows are allowed here (variable-length series), so the CSV is split line by line, not through CsvTable.
-        var lines = ContentLines(path, out char? directive);
+        var lines = ContentLines(path, out char? directive).ToList();
         if (lines.Count == 0) throw new CliException($"{path}: the file is empty.");
         char separator = settings.Separator ?? directive ?? DetectSeparator(lines.Select(l => l.Text));
         var split = lines.Select(l => SplitCells(l.Text, separator)).ToList();
@@ -311,10 +311,10 @@ internal static class SeriesLoader
     public static bool HoldsNamedColumn(string path, CsvSettings settings, string labelColumn)
     {
         if (IsTsFile(path) || !File.Exists(path) || settings.HasHeader == false) return true;
-        var lines = ContentLines(path, out char? directive);
+        var lines = ContentLines(path, out char? directive).Select(l => l.Text).Take(20).ToList();
         if (lines.Count == 0) return true;
-        string first = lines[0].Text;
-        char separator = settings.Separator ?? directive ?? DetectSeparator(lines.Select(l => l.Text));
+        string first = lines[0];
+        char separator = settings.Separator ?? directive ?? DetectSeparator(lines);
         return SplitCells(first, separator).Any(cell => string.Equals(cell, labelColumn, StringComparison.OrdinalIgnoreCase));
     }
 
@@ -323,12 +323,13 @@ internal static class SeriesLoader
     /// (spreadsheets write ",,," below a formatted range) and Excel's "sep=X" first line are left out, as the table reader
     /// does; <paramref name="directive"/> is that X, or null.
     /// </summary>
-    internal static List<(string Text, int Line)> ContentLines(string path, out char? directive)
+    internal static IEnumerable<(string Text, int Line)> ContentLines(string path, out char? directive)
     {
         char? named = CsvTable.SeparatorDirective(path);
         directive = named;
-        return [.. TextFileEncoding.ReadLines(path).Select((text, i) => (Text: text, Line: i + 1))
-            .Where(l => !(l.Line == 1 && named is not null) && l.Text.Any(c => !char.IsWhiteSpace(c) && c is not (',' or ';' or '|')))];
+        // Lazy: a caller that looks at the first lines only does not read the whole file.
+        return TextFileEncoding.ReadLines(path).Select((text, i) => (Text: text, Line: i + 1))
+            .Where(l => !(l.Line == 1 && named is not null) && l.Text.Any(c => !char.IsWhiteSpace(c) && c is not (',' or ';' or '|')));
     }
 
     /// <summary>
