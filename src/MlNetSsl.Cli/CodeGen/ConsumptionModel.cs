@@ -37,6 +37,10 @@ internal sealed class ConsumptionModel
         "StatusCodes", "WebApplication", "ModelInput", "ModelOutput",
     };
 
+    /// <summary>How a file laid out like the training file is read (tables whose every input has a file column), for the
+    /// generated <c>LoadRows</c>; null when there is none.</summary>
+    public TextFileFormat? FileLoaderFormat => Schema.FileFormat is { } format && Properties.All(p => p.Column.SourceColumnIndex is not null) ? format : null;
+
     /// <summary>The schema it was made from.</summary>
     public ModelInputSchema Schema { get; }
 

@@ -156,7 +156,7 @@ internal static class ConsumptionTemplates
         text.AppendLine("    public static IEnumerable<KeyValuePair<string, float>> ScoresByClass(ModelOutput output) =>");
         text.AppendLine("        ClassNames.Zip(output.Score, (name, score) => new KeyValuePair<string, float>(name, score)).OrderByDescending(pair => pair.Value);");
         text.AppendLine();
-        if (model.Schema.FileFormat is { } format && model.Properties.All(p => p.Column.SourceColumnIndex is not null))
+        if (model.FileLoaderFormat is { } format)
             AppendFileLoader(text, model, format);
         text.AppendLine("    /// <summary>Loads the model from <see cref=\"ModelPath\"/>.</summary>");
         text.AppendLine("    public static ITransformer LoadModel(MLContext mlContext)");
@@ -287,7 +287,7 @@ internal static class ConsumptionTemplates
         text.AppendLine($"Console.WriteLine(\"Scores, best first: \" + string.Join(\", \", {model.ClassName}.ScoresByClass(output).Select(pair => $\"{{pair.Key}}={{pair.Value.ToString(CultureInfo.InvariantCulture)}}\")));");
         if (model.Schema.ExampleLabel is string label)
             text.AppendLine($"Console.WriteLine(\"Actual label: \" + {CSharpText.StringLiteral(label)});");
-        if (model.Schema.FileFormat is not null && model.Properties.All(p => p.Column.SourceColumnIndex is not null))
+        if (model.FileLoaderFormat is not null)
         {
             text.AppendLine();
             text.AppendLine($"// A whole file laid out like the training file: {model.ClassName}.LoadRows(mlContext, path) reads it as training did, and");
