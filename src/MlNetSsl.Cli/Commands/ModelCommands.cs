@@ -88,7 +88,7 @@ internal static class ModelCommands
             string[] classes = ClassNames(model, schema);
             // Metrics of rows whose classes are all unknown to the model say nothing (accuracy 0, AUC NaN): the wrong
             // file or label column is the likely cause, so stop and say so.
-            Func<string, int?> known = TrainingRun.ClassMatcher(classes);
+            Func<string, int?> known = ClassLabels.Matcher(classes);
             if (data.Labels.All(l => known(l) is null))
             {
                 static string Few(IEnumerable<string> names) { var list = names.ToList(); return string.Join(", ", list.Take(8).Select(n => $"'{n}'")) + (list.Count > 8 ? ", ..." : ""); }
@@ -212,7 +212,7 @@ internal static class ModelCommands
             // Labels at the other end (a file written label-last for a model trained label-first, or the reverse) would
             // otherwise be read as one more step of every series.
             if (positional && csv.LabelColumn == SeriesLoader.NoLabelColumn
-                && SeriesLoader.LabelAtOtherEnd(path, csv, index, classes, TrainingRun.ClassMatcher(classes), modelValues) is int other)
+                && SeriesLoader.LabelAtOtherEnd(path, csv, index, classes, ClassLabels.Matcher(classes), modelValues) is int other)
             {
                 csv = csv with { LabelColumn = other.ToString(CultureInfo.InvariantCulture) };
                 Console.WriteLine($"Note: {path} holds the model's class names in its {(other == 0 ? "first" : "last")} column; they are read as " +

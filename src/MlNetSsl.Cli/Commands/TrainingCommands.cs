@@ -178,7 +178,10 @@ internal static class TrainingCommands
         var name = new Option<string?>("--name") { Description = "The run's name. Default: the recorded name + \"-replay\", so the original run is never overwritten." };
         var resume = new Option<bool>("--resume") { Description = "Continue an interrupted run from its checkpoint." };
         var dataset = new Option<string?>("--dataset", "-d") { Description = "The training data, when it is no longer where run.json says (paths in run.json are relative to its folder)." };
-        var command = new Command("train", "Replay a run from its run.json: the same data, settings and seed.") { config, output, name, resume, dataset };
+        var testDataset = new Option<string?>("--test-dataset") { Description = "The test rows, when they are no longer where run.json says." };
+        var validationDataset = new Option<string?>("--validation-dataset") { Description = "The validation rows, when they are no longer where run.json says." };
+        var command = new Command("train", "Replay a run from its run.json: the same data, settings and seed.")
+            { config, output, name, resume, dataset, testDataset, validationDataset };
         command.SetAction(async (parse, token) =>
         {
             string path = parse.GetValue(config)!;
@@ -198,22 +201,28 @@ internal static class TrainingCommands
             string Resolve(string p) => Path.GetFullPath(Path.Combine(folder, p));
             // A run.json copied or moved away from its run folder no longer reaches the data by its relative paths: say
             // so before a run folder is made, naming the recorded path and where it led.
-            string? givenDataset = parse.GetValue(dataset);
-            foreach (var (option, recordedPath) in new[] { ("--dataset", givenDataset is null ? recorded.Dataset : null),
-                         ("--test-dataset", recorded.TestDataset), ("--validation-dataset", recorded.ValidationDataset) })
+            string? givenDataset = parse.GetValue(dataset), givenTest = parse.GetValue(testDataset), givenValidation = parse.GetValue(validationDataset);
+            // Only the files the run read can be given again: a replay with other test rows than recorded is another run.
+            if (givenTest is not null && recorded.TestDataset is null)
+                throw new CliException($"{path}: the recorded run had no --test-dataset{(recorded.ValidationDataset is null ? "" : " (it had a --validation-dataset)")}, so the replay takes none.");
+            if (givenValidation is not null && recorded.ValidationDataset is null)
+                throw new CliException($"{path}: the recorded run had no --validation-dataset{(recorded.TestDataset is null ? "" : " (it had a --test-dataset)")}, so the replay takes none.");
+            foreach (var (option, recordedPath, flag) in new[] { ("--dataset", givenDataset is null ? recorded.Dataset : null, "-d"),
+                         ("--test-dataset", givenTest is null ? recorded.TestDataset : null, "--test-dataset"),
+                         ("--validation-dataset", givenValidation is null ? recorded.ValidationDataset : null, "--validation-dataset") })
             {
                 if (recordedPath is null) continue;
                 string resolved = Resolve(recordedPath);
                 if (!File.Exists(resolved) && !Directory.Exists(resolved))
                     throw new CliException($"{path}: its {option} '{recordedPath}' (relative to the run.json's folder) leads to {resolved}, which does not exist; " +
-                        (option == "--dataset" ? "give the data's place with -d, or replay the run.json in the run folder it was written to."
-                            : "replay the run.json in the run folder it was written to, or put the file back there."));
+                        $"give the file's place with {flag}, or replay the run.json in the run folder it was written to.");
             }
             RunSettings settings = recorded with
             {
                 Dataset = givenDataset is null ? Resolve(recorded.Dataset) : Path.GetFullPath(givenDataset),
-                TestDataset = recorded.TestDataset is null ? null : Resolve(recorded.TestDataset),
-                ValidationDataset = recorded.ValidationDataset is null ? null : Resolve(recorded.ValidationDataset),
+                TestDataset = givenTest is not null ? Path.GetFullPath(givenTest) : recorded.TestDataset is null ? null : Resolve(recorded.TestDataset),
+                ValidationDataset = givenValidation is not null ? Path.GetFullPath(givenValidation)
+                    : recorded.ValidationDataset is null ? null : Resolve(recorded.ValidationDataset),
                 Output = parse.GetValue(output) ?? Resolve(recorded.Output),
                 Name = parse.GetValue(name) ?? ReplayName(recorded.Name),
                 CommandLine = RecordedCommandLine(),

@@ -259,7 +259,7 @@ internal static class TableLoader
         int[] unused = [.. Enumerable.Range(0, training.Columns.Count).Where(i => i != training.LabelIndex && !used.Contains(i))];
         if (unused.Length == 0) return null;
         string file = Path.GetFileName(table.Path), label = training.Columns[training.LabelIndex];
-        Func<string, int?>? isClass = classes is { Count: > 0 } ? Run.TrainingRun.ClassMatcher([.. classes]) : null;
+        Func<string, int?>? isClass = classes is { Count: > 0 } ? ClassLabels.Matcher([.. classes]) : null;
         bool HoldsClassesOnly(int column)
         {
             var cells = table.Rows.Select(r => r[column]).Where(c => !CsvTable.IsMissing(c)).ToList();

@@ -303,7 +303,7 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
         var labeledTestRows = Enumerable.Range(0, test.Count).Where(r => test.Labels[r].Length > 0).ToArray();
         TrainingData scoredTest = test.Subset(labeledTestRows);
         var scored = Score(model, scoredTest, classNames);
-        Func<string, int?> classOf = ClassMatcher(classNames);
+        Func<string, int?> classOf = ClassLabels.Matcher(classNames);
         var unseenRows = scoredTest.Labels.Where(l => classOf(l) is null).ToList();
         if (unseenRows.Count > 0)
         {
@@ -619,7 +619,7 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
         IDataView predictions = model.Transform(data.View);
         string[] predicted = predictions.GetColumn<ReadOnlyMemory<char>>("PredictedLabel").Select(v => v.ToString()).ToArray();
         float[][] scores = predictions.GetColumn<VBuffer<float>>("Score").Select(v => v.DenseValues().ToArray()).ToArray();
-        Func<string, int?> classOf = ClassMatcher(classNames);
+        Func<string, int?> classOf = ClassLabels.Matcher(classNames);
         // Each label the model never saw gets its own index below -1 (-1: a prediction outside the classes), so
         // macro-accuracy counts each such class once.
         var unseen = UnseenLabels(data.Labels, classOf)
@@ -634,27 +634,6 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
     /// <see cref="Score"/>.</summary>
     internal static List<string> UnseenLabels(IEnumerable<string> labels, Func<string, int?> classOf) =>
         labels.Where(l => classOf(l) is null).Distinct(StringComparer.Ordinal).ToList();
-
-    /// <summary>The class index of a label: the class of that exact text, or, when every class is a number, the class of
-    /// equal value, so a test file that writes "1.0" (as pandas writes a float column) matches the class "1". Null: a
-    /// class the model never saw.</summary>
-    internal static Func<string, int?> ClassMatcher(string[] classNames)
-    {
-        var exact = classNames.Select((name, i) => (name, i)).ToDictionary(p => p.name, p => p.i, StringComparer.Ordinal);
-        var values = new Dictionary<double, int>();
-        foreach (var (name, i) in exact)
-        {
-            if (!double.TryParse(name, NumberStyles.Float, CultureInfo.InvariantCulture, out double value) || !values.TryAdd(value, i))
-            {
-                values.Clear();
-                break;
-            }
-        }
-        return label => exact.TryGetValue(label, out int i) ? i
-            : values.Count > 0 && double.TryParse(label, NumberStyles.Float, CultureInfo.InvariantCulture, out double value)
-                && values.TryGetValue(value, out int byValue) ? byValue
-            : null;
-    }
 
     private sealed record Baseline(string Description, SslDownstreamParameters Downstream, MetricWithInterval Metric, double Accuracy);
 

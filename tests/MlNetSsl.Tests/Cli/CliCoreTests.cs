@@ -530,7 +530,11 @@ public sealed class CliCoreTests : IDisposable
         Assert.Equal(1, lost.ExitCode);
         Assert.Contains("run.json: its --dataset '", lost.Stderr, StringComparison.Ordinal);
         Assert.Contains("(relative to the run.json's folder) leads to", lost.Stderr, StringComparison.Ordinal);
-        Assert.Contains("give the data's place with -d", lost.Stderr, StringComparison.Ordinal);
+        Assert.Contains("give the file's place with -d", lost.Stderr, StringComparison.Ordinal);
+        // Test rows the recorded run never had are refused: a replay with them would be another run.
+        var extraTest = Run("train", "--config", Path.Combine(moved, "run.json"), "-d", csv, "--test-dataset", csv);
+        Assert.Equal(1, extraTest.ExitCode);
+        Assert.Contains("the recorded run had no --test-dataset, so the replay takes none", extraTest.Stderr, StringComparison.Ordinal);
         Assert.Equal(before, Directory.GetFileSystemEntries(_work, "*", SearchOption.AllDirectories));
     }
 
@@ -580,6 +584,20 @@ public sealed class CliCoreTests : IDisposable
         Assert.True(evaluate.ExitCode == 0, evaluate.Stderr);
         Assert.Contains("AUC and F1 take '1' as the positive class", evaluate.Stdout, StringComparison.Ordinal);
         Assert.Contains($"f1              {printed.Groups[1].Value}", evaluate.Stdout, StringComparison.Ordinal);
+
+        // A run.json moved away from its run folder, replayed with both files given again: the replay reads them and scores
+        // the same test rows with the same metric.
+        string moved = Path.Combine(_work, "rare-moved");
+        Directory.CreateDirectory(moved);
+        File.Copy(Path.Combine(output, "Rare", "run.json"), Path.Combine(moved, "run.json"));
+        var lost = Run("train", "--config", Path.Combine(moved, "run.json"), "-d", train);
+        Assert.Equal(1, lost.ExitCode);
+        Assert.Contains("its --test-dataset '", lost.Stderr, StringComparison.Ordinal);
+        Assert.Contains("give the file's place with --test-dataset", lost.Stderr, StringComparison.Ordinal);
+        var replay = Run("train", "--config", Path.Combine(moved, "run.json"), "-d", train, "--test-dataset", test, "-o", moved);
+        Assert.True(replay.ExitCode == 0, replay.Stderr + replay.Stdout);
+        Assert.Matches(@"Test f1 \(positive class '1'\): \d\.\d{4}", replay.Stdout);
+        Assert.True(File.Exists(Path.Combine(moved, "Rare-replay", "Rare-replay.zip")));
     }
 
     [SkippableFact]

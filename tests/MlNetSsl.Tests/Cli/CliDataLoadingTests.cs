@@ -206,7 +206,7 @@ public sealed class CliDataLoadingTests : IDisposable
         string valuesOnly = Write("values-only.csv", rows.Select((r, i) => $"{string.Join(',', r.Values.Take(149))},{numeric[i]}"));
 
         static int? Find(string path, string[] classes, int modelValues) =>
-            SeriesLoader.LabelAtOtherEnd(path, Settings(), 0, classes, MlNetSsl.Cli.Run.TrainingRun.ClassMatcher(classes), modelValues);
+            SeriesLoader.LabelAtOtherEnd(path, Settings(), 0, classes, MlNetSsl.Cli.Data.ClassLabels.Matcher(classes), modelValues);
         Assert.Equal(150, Find(wordsLast, ["gun", "point"], 150));
         Assert.Equal(150, Find(numbersLast, ["1", "2"], 150)); // "1.0" is class 1
         Assert.Null(Find(valuesOnly, ["1", "2"], 150));
