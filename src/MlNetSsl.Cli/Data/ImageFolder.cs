@@ -56,8 +56,11 @@ internal static class ImageFolder
         DatasetReader.CheckPath("image-classification", folder);
         string root = Path.GetFullPath(folder);
         unlabeledFolder = UnlabeledFolderIn(root, folder, unlabeledFolder, forTraining);
+        var hidden = new List<string>();
         var classFolders = Directory.GetDirectories(root).Order(StringComparer.Ordinal)
             .Where(d => !string.Equals(Path.GetFileName(d), unlabeledFolder, StringComparison.OrdinalIgnoreCase)).ToList();
+        hidden.AddRange(classFolders.Where(IsHidden).Select(d => Path.GetFileName(d) + "/"));
+        classFolders.RemoveAll(IsHidden);
         string? unlabeled = Directory.GetDirectories(root)
             .FirstOrDefault(d => string.Equals(Path.GetFileName(d), unlabeledFolder, StringComparison.OrdinalIgnoreCase));
 
@@ -68,8 +71,10 @@ internal static class ImageFolder
         var visited = new HashSet<string>([RealPath(root), .. classFolders.Select(RealPath), .. unlabeled is null ? [] : new[] { RealPath(unlabeled) }],
             StringComparer.Ordinal);
         foreach (string classFolder in classFolders)
-            candidates.AddRange(ImagesUnder(classFolder, visited, otherFormats).Order(StringComparer.Ordinal).Select(p => (p, Path.GetFileName(classFolder))));
-        if (unlabeled is not null) candidates.AddRange(ImagesUnder(unlabeled, visited, otherFormats).Order(StringComparer.Ordinal).Select(p => (p, "")));
+            candidates.AddRange(ImagesUnder(classFolder, visited, otherFormats, hidden).Order(StringComparer.Ordinal).Select(p => (p, Path.GetFileName(classFolder))));
+        if (unlabeled is not null) candidates.AddRange(ImagesUnder(unlabeled, visited, otherFormats, hidden).Order(StringComparer.Ordinal).Select(p => (p, "")));
+        string Relative(string h) => Path.GetRelativePath(root, h).Replace('\\', '/');
+        hidden = [.. hidden.Select(h => !Path.IsPathRooted(h) ? h : h.EndsWith('/') ? Relative(h.TrimEnd('/')) + "/" : Relative(h)).Order(StringComparer.Ordinal)];
         if (!forTraining) otherFormats.AddRange(Directory.EnumerateFiles(root).Where(f => UnreadableImageExtensions.Contains(Path.GetExtension(f))));
         if (strict && otherFormats.Count > 0)
             throw new CliException($"{otherFormats[0]}: {Path.GetExtension(otherFormats[0]).ToLowerInvariant()} is not a format this tool reads ({SupportedFormats}); " +
@@ -78,7 +83,7 @@ internal static class ImageFolder
             $" {otherFormats.Count:N0} file(s) are images in a format this tool does not read ({string.Join(", ", otherFormats.Select(f => Path.GetExtension(f).ToLowerInvariant()).Distinct())}); convert them to {SupportedFormats}.");
         // Images directly in the folder have no class folder: scored as unlabeled rows (a folder of new images to
         // predict), but left out of training, where the layout must say which are labeled.
-        var topLevel = Directory.EnumerateFiles(root).Where(f => Extensions.Contains(Path.GetExtension(f))).Order(StringComparer.Ordinal).ToList();
+        var topLevel = Directory.EnumerateFiles(root).Where(f => Extensions.Contains(Path.GetExtension(f)) && !IsHidden(f)).Order(StringComparer.Ordinal).ToList();
         if (!forTraining) candidates.AddRange(topLevel.Select(p => (p, "")));
 
         if (forTraining)
@@ -106,6 +111,7 @@ internal static class ImageFolder
             .ToList();
         var sizes = new Dictionary<string, int>(StringComparer.Ordinal);
         var byHash = new Dictionary<string, List<string>>(StringComparer.Ordinal);
+        var hashes = new List<string>();
         foreach (var (path, label) in candidates)
         {
             string name = Path.GetRelativePath(root, path).Replace('\\', '/');
@@ -128,11 +134,22 @@ internal static class ImageFolder
                 skipped.Add($"{name}: not a readable image");
                 continue;
             }
-            string size = $"{codec.Info.Width}x{codec.Info.Height}";
+            // The header can be whole where the pixels are not (an interrupted download or copy): the decoder then fills
+            // the missing part with grey, a picture no one took, so such a file is skipped like an unreadable one.
+            if (Damaged(codec) is { } damage)
+            {
+                if (strict) throw new CliException($"{path}: {damage}; replace or remove it, or drop --strict to skip damaged files.");
+                skipped.Add($"{name}: {damage}");
+                continue;
+            }
+            // The size as shown: a photo with an EXIF quarter turn is read turned (the stage applies the orientation).
+            bool turned = codec.EncodedOrigin is SKEncodedOrigin.LeftTop or SKEncodedOrigin.RightTop or SKEncodedOrigin.RightBottom or SKEncodedOrigin.LeftBottom;
+            string size = turned ? $"{codec.Info.Height}x{codec.Info.Width}" : $"{codec.Info.Width}x{codec.Info.Height}";
             sizes[size] = sizes.GetValueOrDefault(size) + 1;
             string hash = Convert.ToHexString(SHA256.HashData(bytes));
             if (!byHash.TryGetValue(hash, out var same)) byHash[hash] = same = [];
             same.Add(name);
+            hashes.Add(hash);
             rows.Add(new ImageRow { ImagePath = path, Label = label });
             names.Add(name);
         }
@@ -153,6 +170,8 @@ internal static class ImageFolder
             IgnoredTopLevel = forTraining ? topLevel.Select(p => Path.GetFileName(p)).ToList() : [],
             EmptyClassFolders = forTraining ? classFolders.Select(Path.GetFileName).OfType<string>().Except(rows.Select(r => r.Label)).ToList() : [],
             Duplicates = byHash.Values.Where(g => g.Count > 1).Select(g => (IReadOnlyList<string>)g).ToList(),
+            ContentHashes = [.. hashes],
+            HiddenEntries = hidden,
             SizeSummary = sizes.OrderByDescending(s => s.Value).Select(s => $"{s.Key}: {s.Value:N0}").ToList(),
         };
     }
@@ -162,7 +181,10 @@ internal static class ImageFolder
     {
         string path = Path.GetFullPath(file);
         using (var codec = SKCodec.Create(path))
+        {
             if (codec is null) throw new CliException($"{file}: not a readable image.");
+            if (Damaged(codec) is { } damage) throw new CliException($"{file}: {damage}; replace it with a whole copy.");
+        }
         return new TrainingData
         {
             Kind = DatasetKind.Images,
@@ -176,20 +198,63 @@ internal static class ImageFolder
         };
     }
 
-    // Files of the folder and of its sub-folders, depth first, each folder once (linked folders are followed).
-    private static List<string> ImagesUnder(string folder, HashSet<string> visited, List<string> otherFormats)
+    /// <summary>
+    /// What is wrong with the pixels of an image whose header reads: null when it decodes whole, else why not. JPEGs decode
+    /// at an eighth of their size (the decoder still reads every byte), so a folder of large photos is checked quickly.
+    /// </summary>
+    internal static string? Damaged(SKCodec codec)
+    {
+        SKSizeI size = codec.GetScaledDimensions(0.125f);
+        var info = new SKImageInfo(Math.Max(1, size.Width), Math.Max(1, size.Height), SKColorType.Rgba8888, SKAlphaType.Premul);
+        using var bitmap = new SKBitmap(info);
+        SKCodecResult result = codec.GetPixels(info, bitmap.GetPixels());
+        if (result == SKCodecResult.InvalidScale)
+        {
+            info = new SKImageInfo(codec.Info.Width, codec.Info.Height, SKColorType.Rgba8888, SKAlphaType.Premul);
+            using var whole = new SKBitmap(info);
+            result = codec.GetPixels(info, whole.GetPixels());
+        }
+        return result switch
+        {
+            SKCodecResult.Success => null,
+            SKCodecResult.IncompleteInput => "a truncated image (the file ends before its last pixels)",
+            SKCodecResult.ErrorInInput => "a damaged image (its pixel data does not decode)",
+            _ => $"an image the decoder cannot read ({result})",
+        };
+    }
+
+    /// <summary>Folders and files that tools leave beside the data, not data: names starting with a dot (.ipynb_checkpoints,
+    /// .DS_Store, macOS' ._ copies) and the __MACOSX folder of zips made on macOS.</summary>
+    internal static bool IsHidden(string path)
+    {
+        string name = Path.GetFileName(Path.TrimEndingDirectorySeparator(path));
+        return name.StartsWith('.') || string.Equals(name, "__MACOSX", StringComparison.OrdinalIgnoreCase);
+    }
+
+    // Files of the folder and of its sub-folders, depth first, each folder once (linked folders are followed); hidden
+    // entries (IsHidden) are left out and added to hidden.
+    private static List<string> ImagesUnder(string folder, HashSet<string> visited, List<string> otherFormats, List<string> hidden)
     {
         var files = new List<string>();
         foreach (string file in Directory.EnumerateFiles(folder))
         {
-            if (Extensions.Contains(Path.GetExtension(file))) files.Add(file);
+            if (IsHidden(file))
+            {
+                if (Extensions.Contains(Path.GetExtension(file)) || UnreadableImageExtensions.Contains(Path.GetExtension(file))) hidden.Add(file);
+            }
+            else if (Extensions.Contains(Path.GetExtension(file))) files.Add(file);
             else if (UnreadableImageExtensions.Contains(Path.GetExtension(file))) otherFormats.Add(file);
         }
         foreach (string sub in Directory.EnumerateDirectories(folder))
         {
+            if (IsHidden(sub))
+            {
+                hidden.Add(sub + "/");
+                continue;
+            }
             try
             {
-                if (visited.Add(RealPath(sub))) files.AddRange(ImagesUnder(sub, visited, otherFormats));
+                if (visited.Add(RealPath(sub))) files.AddRange(ImagesUnder(sub, visited, otherFormats, hidden));
             }
             catch (IOException)
             {

@@ -83,6 +83,8 @@ internal static class TrainingDataSubsets
             ConstantColumns = data.ConstantColumns,
             MostlyNumericTextColumns = data.MostlyNumericTextColumns,
             Duplicates = data.Duplicates,
+            ContentHashes = data.ContentHashes.Count == 0 ? [] : rows.Select(r => data.ContentHashes[r]).ToArray(),
+            HiddenEntries = data.HiddenEntries,
             SizeSummary = data.SizeSummary,
             DecimalMarker = data.DecimalMarker,
             Format = data.Format,

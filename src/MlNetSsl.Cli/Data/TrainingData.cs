@@ -78,6 +78,13 @@ internal sealed class TrainingData
 
     public IReadOnlyList<IReadOnlyList<string>> Duplicates { get; init; } = [];
 
+    /// <summary>Images: the SHA-256 of each row's file, to find test images that are training images.</summary>
+    public IReadOnlyList<string> ContentHashes { get; init; } = [];
+
+    /// <summary>Images: hidden folders and image files left out (names starting with a dot, __MACOSX), relative to the
+    /// dataset folder; folders end with '/'.</summary>
+    public IReadOnlyList<string> HiddenEntries { get; init; } = [];
+
     public IReadOnlyList<string> SizeSummary { get; init; } = [];
 
     /// <summary>Tables: the decimal marker the file was read with ('.' or ',').</summary>

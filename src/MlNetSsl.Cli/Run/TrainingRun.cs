@@ -124,6 +124,12 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
                 "to pretrain on them unlabeled.");
         }
 
+        foreach (string note in ImageFolderNotes(all, train, test))
+        {
+            log.Always(note);
+            _notes.Add(note);
+        }
+
         if (all.LabelNote is { } labelNote)
         {
             log.Always(labelNote);
@@ -628,6 +634,38 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
             .Select(r => new TestMetrics.Scored(classOf(data.Labels[r]) ?? unseen[data.Labels[r]],
                 classOf(predicted[r]) ?? -1, scores[r]))
             .ToList();
+    }
+
+    /// <summary>
+    /// What an image folder holds that a user should know before trusting the test figure: hidden folders and files left
+    /// out (an .ipynb_checkpoints folder would otherwise be a class), identical files under different classes (one of the
+    /// two labels is wrong for the model), and test images that are training images (scored as new, they inflate the
+    /// test accuracy).
+    /// </summary>
+    internal static IEnumerable<string> ImageFolderNotes(TrainingData all, TrainingData train, TrainingData test)
+    {
+        if (all.Kind != DatasetKind.Images) yield break;
+        if (all.HiddenEntries.Count > 0)
+            yield return $"Left out {all.HiddenEntries.Count:N0} hidden folder(s) and image(s), as tools leave them beside data (names starting with a dot, " +
+                $"such as .ipynb_checkpoints and macOS' ._ copies, and __MACOSX): {FirstTen(all.HiddenEntries, ", ")}; rename one without its dot to use it.";
+        var labelOf = new Dictionary<string, string>(StringComparer.Ordinal);
+        for (int i = 0; i < all.RowNames.Length; i++) labelOf[all.RowNames[i]] = all.Labels[i];
+        var conflicting = all.Duplicates
+            .Where(g => g.Select(n => labelOf.GetValueOrDefault(n, "")).Where(l => l.Length > 0).Distinct(StringComparer.Ordinal).Count() > 1)
+            .Select(g => string.Join(" = ", g))
+            .ToList();
+        if (conflicting.Count > 0)
+            yield return $"{conflicting.Count:N0} image(s) are in two or more class folders as identical files, so one of their labels is wrong for the model: " +
+                $"{FirstTen(conflicting, "; ")}; keep each in its one class folder.";
+        if (train.ContentHashes.Count > 0 && test.ContentHashes.Count > 0)
+        {
+            var trained = train.ContentHashes.Where((_, i) => train.Labels[i].Length > 0).ToHashSet(StringComparer.Ordinal);
+            string[] seen = [.. test.RowNames.Where((_, i) => test.Labels[i].Length > 0 && trained.Contains(test.ContentHashes[i]))];
+            if (seen.Length > 0)
+                yield return FormattableString.Invariant(
+                    $"{seen.Length:N0} of the {test.LabeledCount:N0} labeled test image(s) are identical to training images ({FirstTen(seen, ", ")}): the model was ") +
+                    "fitted to them, so the test accuracy counts them as new when they are not; remove them from one of the two sets for a figure that holds on new images.";
+        }
     }
 
     /// <summary>The labels no class matches, each once, in order of first appearance: the k-th is actual class -2 - k in

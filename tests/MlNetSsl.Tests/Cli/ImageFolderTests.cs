@@ -123,4 +123,70 @@ public sealed class ImageFolderTests : IDisposable
         var none = Assert.Throws<CliException>(() => ImageFolder.Load(new MLContext(0), tiffs, "unlabeled", strict: false, forTraining: true));
         Assert.Contains("2 file(s) are images in a format this tool does not read (.tiff)", none.Message, StringComparison.Ordinal);
     }
+
+    [SkippableFact]
+    public void HiddenFoldersAndFilesAreNotClassesOrImagesAndTheRunSaysSo()
+    {
+        // What Jupyter and macOS leave beside data: a checkpoint folder would be a class of its own, a dot-file an image.
+        string root = Folder();
+        Directory.CreateDirectory(Path.Combine(root, ".ipynb_checkpoints"));
+        File.Copy(Cifar("cat", 5)[4], Path.Combine(root, ".ipynb_checkpoints", "x-checkpoint.jpg"));
+        Directory.CreateDirectory(Path.Combine(root, "__MACOSX", "cat"));
+        File.WriteAllBytes(Path.Combine(root, "__MACOSX", "cat", "._a.jpg"), [0, 5, 22, 7]);
+        File.Copy(Cifar("ship", 5)[4], Path.Combine(root, "cat", ".copy.jpg"));
+        Directory.CreateDirectory(Path.Combine(root, "ship", ".thumbs"));
+        File.Copy(Cifar("ship", 6)[5], Path.Combine(root, "ship", ".thumbs", "t.jpg"));
+
+        TrainingData data = ImageFolder.Load(new MLContext(0), root, "unlabeled", strict: true, forTraining: true);
+        Assert.Equal(8, data.Count);
+        Assert.Equal(["cat", "ship"], data.Labels.Distinct().Order(StringComparer.Ordinal));
+        Assert.Empty(data.EmptyClassFolders);
+        Assert.Equal([".ipynb_checkpoints/", "__MACOSX/", "cat/.copy.jpg", "ship/.thumbs/"], data.HiddenEntries);
+        string note = Assert.Single(MlNetSsl.Cli.Run.TrainingRun.ImageFolderNotes(data, data, data.Subset([])));
+        Assert.StartsWith("Left out 4 hidden folder(s) and image(s)", note, StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
+    public void ATruncatedImageIsSkippedAsDamagedAndStrictAndPredictRefuseIt()
+    {
+        // An interrupted copy: the header is whole, so the decoder alone would fill the missing rows with grey.
+        string root = Folder();
+        string whole = Cifar("cat", 5)[4];
+        byte[] bytes = File.ReadAllBytes(whole);
+        string truncated = Path.Combine(root, "cat", "half.jpg");
+        File.WriteAllBytes(truncated, bytes[..(bytes.Length * 4 / 5)]);
+
+        TrainingData data = ImageFolder.Load(new MLContext(0), root, "unlabeled", strict: false, forTraining: true);
+        Assert.Equal(8, data.Count);
+        Assert.Contains(data.Skipped, s => s.StartsWith("cat/half.jpg: a truncated image", StringComparison.Ordinal));
+        var strict = Assert.Throws<CliException>(() => ImageFolder.Load(new MLContext(0), root, "unlabeled", strict: true, forTraining: true));
+        Assert.Contains("half.jpg: a truncated image", strict.Message, StringComparison.Ordinal);
+        var single = Assert.Throws<CliException>(() => ImageFolder.LoadFile(new MLContext(0), truncated));
+        Assert.Contains("a truncated image", single.Message, StringComparison.Ordinal);
+        // The whole file still reads.
+        Assert.Single(ImageFolder.LoadFile(new MLContext(0), whole).Labels);
+    }
+
+    [SkippableFact]
+    public void IdenticalFilesUnderTwoClassesAndTestImagesThatAreTrainingImagesAreNamed()
+    {
+        string root = Folder();
+        string shared = Cifar("cat", 1)[0];
+        File.Copy(shared, Path.Combine(root, "ship", "also-a-cat.jpg"));
+        TrainingData train = ImageFolder.Load(new MLContext(0), root, "unlabeled", strict: false, forTraining: true);
+
+        string testRoot = Path.Combine(_work, "test");
+        Directory.CreateDirectory(Path.Combine(testRoot, "cat"));
+        Directory.CreateDirectory(Path.Combine(testRoot, "ship"));
+        File.Copy(shared, Path.Combine(testRoot, "cat", "seen.jpg"));
+        File.Copy(Cifar("cat", 6)[5], Path.Combine(testRoot, "cat", "new.jpg"));
+        File.Copy(Cifar("ship", 6)[5], Path.Combine(testRoot, "ship", "new.jpg"));
+        TrainingData test = ImageFolder.Load(new MLContext(0), testRoot, "unlabeled", strict: false, forTraining: false);
+
+        string[] notes = [.. MlNetSsl.Cli.Run.TrainingRun.ImageFolderNotes(train, train, test)];
+        Assert.Equal(2, notes.Length);
+        Assert.StartsWith("1 image(s) are in two or more class folders as identical files", notes[0], StringComparison.Ordinal);
+        Assert.Contains("ship/also-a-cat.jpg", notes[0], StringComparison.Ordinal);
+        Assert.StartsWith("1 of the 3 labeled test image(s) are identical to training images (cat/seen.jpg)", notes[1], StringComparison.Ordinal);
+    }
 }

@@ -157,45 +157,121 @@ internal sealed class InputColumnReader
                 throw new InvalidDataException(
                     $"{Where(row, reader.ColumnName)} has no image: the file is missing, empty or not an image. " +
                     "Fix or remove the row (LoadImages yields an empty image for a path that does not exist).");
-            ImagePixels.CopyRgb(_image, reader.Shape.Width, reader.Shape.Height, destination);
+            ImagePixels.CopyRgb(_image, reader.Shape.Width, reader.Shape.Height, destination, ImagePixels.OriginOf(_image));
         }
 
         // The upstream loader owns the images it hands out; it disposes the previous one when it loads the next.
     }
 }
 
-/// <summary>Pixel copying from <see cref="MLImage"/> (BGRA or RGBA, any size) to planar RGB bytes of a fixed size.</summary>
+/// <summary>Pixel copying from <see cref="MLImage"/> (BGRA or RGBA, any size) to planar RGB bytes of a fixed size, the
+/// image as viewers show it: turned by its EXIF orientation, and without its alpha channel.</summary>
 internal static class ImagePixels
 {
-    /// <summary>Resizes (bilinear, with mipmaps when shrinking) when needed and writes R, G and B planes; alpha is dropped.</summary>
-    public static void CopyRgb(MLImage image, int width, int height, Span<byte> destination)
+    /// <summary>
+    /// The EXIF orientation of the file <paramref name="image"/> was loaded from (<c>LoadImages</c> tags each image with
+    /// its path): phones store photos in sensor order with a tag that every viewer applies, and <see cref="MLImage"/>
+    /// does not apply it. <see cref="SKEncodedOrigin.TopLeft"/> (as stored) when the tag names no readable file, or a
+    /// file of other dimensions than the image (a tag the caller set for something else).
+    /// </summary>
+    public static SKEncodedOrigin OriginOf(MLImage image)
+    {
+        string? path = image.Tag;
+        if (string.IsNullOrEmpty(path) || !File.Exists(path)) return SKEncodedOrigin.TopLeft;
+        try
+        {
+            using SKCodec? codec = SKCodec.Create(path);
+            return codec is not null && codec.Info.Width == image.Width && codec.Info.Height == image.Height
+                ? codec.EncodedOrigin : SKEncodedOrigin.TopLeft;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return SKEncodedOrigin.TopLeft;
+        }
+    }
+
+    /// <summary>Whether <paramref name="origin"/> turns the stored image a quarter turn, so the width shown is the stored height.</summary>
+    public static bool SwapsAxes(SKEncodedOrigin origin) => origin is SKEncodedOrigin.LeftTop or SKEncodedOrigin.RightTop
+        or SKEncodedOrigin.RightBottom or SKEncodedOrigin.LeftBottom;
+
+    /// <summary>
+    /// Writes R, G and B planes of the image turned by <paramref name="origin"/> and resized (bilinear, with mipmaps when
+    /// shrinking) to <paramref name="width"/> x <paramref name="height"/>. Alpha is dropped as image libraries drop it
+    /// when converting to RGB: the colours are taken back from the decoder's premultiplied pixels, and a fully
+    /// transparent pixel, whose colour the decoder does not keep, is black.
+    /// </summary>
+    public static void CopyRgb(MLImage image, int width, int height, Span<byte> destination, SKEncodedOrigin origin = SKEncodedOrigin.TopLeft)
     {
         if (destination.Length != 3 * width * height)
             throw new ArgumentException($"The destination holds {destination.Length} bytes; {3 * width * height} are needed.", nameof(destination));
         if (image.BitsPerPixel != 32)
             throw new InvalidDataException($"Images with {image.BitsPerPixel} bits per pixel are not supported; LoadImages produces 32-bit images.");
         bool bgra = image.PixelFormat == MLPixelFormat.Bgra32;
-        if (image.Width == width && image.Height == height)
+        // Resize in the stored orientation, then turn: a quarter turn swaps the sides to resize to.
+        bool swap = SwapsAxes(origin);
+        int storedWidth = swap ? height : width, storedHeight = swap ? width : height;
+        byte[]? straight = Translucent(image.Pixels) ? Unpremultiplied(image.Pixels) : null;
+        if (image.Width == storedWidth && image.Height == storedHeight)
         {
-            Planar(image.Pixels, width * height, bgra, destination);
+            Planar(straight ?? image.Pixels, width, height, bgra, origin, destination);
             return;
         }
         var colorType = bgra ? SKColorType.Bgra8888 : SKColorType.Rgba8888;
         using var source = new SKBitmap(new SKImageInfo(image.Width, image.Height, colorType, SKAlphaType.Unpremul));
-        System.Runtime.InteropServices.Marshal.Copy(image.Pixels.ToArray(), 0, source.GetPixels(), image.Width * image.Height * 4);
-        using var resized = source.Resize(new SKImageInfo(width, height, colorType, SKAlphaType.Unpremul), SKFilterQuality.Medium)
-            ?? throw new InvalidDataException($"An image of {image.Width}x{image.Height} could not be resized to {width}x{height}.");
-        Planar(resized.GetPixelSpan(), width * height, bgra, destination);
+        System.Runtime.InteropServices.Marshal.Copy(straight ?? image.Pixels.ToArray(), 0, source.GetPixels(), image.Width * image.Height * 4);
+        using var resized = source.Resize(new SKImageInfo(storedWidth, storedHeight, colorType, SKAlphaType.Unpremul), SKFilterQuality.Medium)
+            ?? throw new InvalidDataException($"An image of {image.Width}x{image.Height} could not be resized to {storedWidth}x{storedHeight}.");
+        Planar(resized.GetPixelSpan(), width, height, bgra, origin, destination);
     }
 
-    private static void Planar(ReadOnlySpan<byte> interleaved, int pixels, bool bgra, Span<byte> destination)
+    private static bool Translucent(ReadOnlySpan<byte> pixels)
+    {
+        for (int i = 3; i < pixels.Length; i += 4)
+            if (pixels[i] != 255) return true;
+        return false;
+    }
+
+    /// <summary>Straight colours from premultiplied ones, every pixel made opaque (alpha 255).</summary>
+    private static byte[] Unpremultiplied(ReadOnlySpan<byte> pixels)
+    {
+        var straight = new byte[pixels.Length];
+        for (int i = 0; i < pixels.Length; i += 4)
+        {
+            int alpha = pixels[i + 3];
+            for (int c = 0; c < 3; c++)
+                straight[i + c] = alpha == 0 ? (byte)0 : (byte)Math.Min(255, (pixels[i + c] * 255 + alpha / 2) / alpha);
+            straight[i + 3] = 255;
+        }
+        return straight;
+    }
+
+    /// <summary>Planar RGB of <paramref name="width"/> x <paramref name="height"/> (as shown) from interleaved pixels
+    /// stored in <paramref name="origin"/>'s orientation (EXIF: where the stored first row and column are shown).</summary>
+    private static void Planar(ReadOnlySpan<byte> interleaved, int width, int height, bool bgra, SKEncodedOrigin origin, Span<byte> destination)
     {
         int r = bgra ? 2 : 0, b = bgra ? 0 : 2;
-        for (int p = 0; p < pixels; p++)
+        int pixels = width * height;
+        int storedWidth = SwapsAxes(origin) ? height : width;
+        for (int y = 0; y < height; y++)
         {
-            destination[p] = interleaved[4 * p + r];
-            destination[pixels + p] = interleaved[4 * p + 1];
-            destination[2 * pixels + p] = interleaved[4 * p + b];
+            for (int x = 0; x < width; x++)
+            {
+                (int sx, int sy) = origin switch
+                {
+                    SKEncodedOrigin.TopRight => (width - 1 - x, y),
+                    SKEncodedOrigin.BottomRight => (width - 1 - x, height - 1 - y),
+                    SKEncodedOrigin.BottomLeft => (x, height - 1 - y),
+                    SKEncodedOrigin.LeftTop => (y, x),
+                    SKEncodedOrigin.RightTop => (y, width - 1 - x),
+                    SKEncodedOrigin.RightBottom => (height - 1 - y, width - 1 - x),
+                    SKEncodedOrigin.LeftBottom => (height - 1 - y, x),
+                    _ => (x, y),
+                };
+                int from = 4 * (sy * storedWidth + sx), to = y * width + x;
+                destination[to] = interleaved[from + r];
+                destination[pixels + to] = interleaved[from + 1];
+                destination[2 * pixels + to] = interleaved[from + b];
+            }
         }
     }
 }

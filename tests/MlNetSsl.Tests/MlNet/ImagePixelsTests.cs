@@ -1,0 +1,152 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using MlNetSsl.MlNet.Data;
+using SkiaSharp;
+using Xunit;
+
+namespace MlNetSsl.Tests.MlNet;
+
+/// <summary>
+/// The pixels the stage reads are the picture as viewers show it: a JPEG's EXIF orientation (how phones store photos)
+/// is applied, and alpha is dropped rather than multiplied into the colours.
+/// </summary>
+public sealed class ImagePixelsTests : IDisposable
+{
+    private readonly string _work = Directory.CreateTempSubdirectory("mlnetssl-pixels-").FullName;
+
+    public void Dispose()
+    {
+        try { Directory.Delete(_work, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+    }
+
+    private const int Width = 24, Height = 16;
+
+    // The picture as shown: red grows to the right, green downwards, blue marks the top-left quarter.
+    private static (byte R, byte G, byte B) Shown(int x, int y) =>
+        ((byte)(20 + 9 * x), (byte)(20 + 13 * y), (byte)(x < Width / 2 && y < Height / 2 ? 220 : 30));
+
+    /// <summary>
+    /// The stored pixels that show as <see cref="Shown"/> under EXIF orientation <paramref name="orientation"/>, built from
+    /// what viewers do to display them (Pillow's exif_transpose: 2 mirror left-right, 3 turn 180, 4 mirror top-bottom,
+    /// 5 transpose, 6 turn a quarter clockwise, 7 transverse, 8 turn a quarter anticlockwise) undone.
+    /// </summary>
+    private static (int Width, int Height, Func<int, int, (byte, byte, byte)> Pixel) Stored(int orientation) => orientation switch
+    {
+        1 => (Width, Height, Shown),
+        2 => (Width, Height, (x, y) => Shown(Width - 1 - x, y)),
+        3 => (Width, Height, (x, y) => Shown(Width - 1 - x, Height - 1 - y)),
+        4 => (Width, Height, (x, y) => Shown(x, Height - 1 - y)),
+        5 => (Height, Width, (x, y) => Shown(y, x)),
+        // Shown = stored turned clockwise, so stored = shown turned anticlockwise.
+        6 => (Height, Width, (x, y) => Shown(Width - 1 - y, x)),
+        7 => (Height, Width, (x, y) => Shown(Width - 1 - y, Height - 1 - x)),
+        8 => (Height, Width, (x, y) => Shown(y, Height - 1 - x)),
+        _ => throw new ArgumentOutOfRangeException(nameof(orientation)),
+    };
+
+    /// <summary>A JPEG (quality 100) of the stored pixels with an EXIF APP1 segment that holds only the orientation tag.</summary>
+    private string WriteJpeg(int orientation)
+    {
+        var (w, h, pixel) = Stored(orientation);
+        using var bitmap = new SKBitmap(new SKImageInfo(w, h, SKColorType.Rgba8888, SKAlphaType.Opaque));
+        for (int y = 0; y < h; y++)
+            for (int x = 0; x < w; x++)
+            {
+                var (r, g, b) = pixel(x, y);
+                bitmap.SetPixel(x, y, new SKColor(r, g, b));
+            }
+        using SKData encoded = bitmap.Encode(SKEncodedImageFormat.Jpeg, 100);
+        byte[] jpeg = encoded.ToArray();
+        // TIFF header (little-endian), one IFD entry: tag 0x0112 (Orientation), type SHORT, count 1, the value.
+        byte[] tiff = [0x49, 0x49, 0x2A, 0x00, 8, 0, 0, 0, 1, 0, 0x12, 0x01, 3, 0, 1, 0, 0, 0, (byte)orientation, 0, 0, 0, 0, 0, 0, 0];
+        byte[] payload = [.. "Exif"u8, 0, 0, .. tiff];
+        int length = payload.Length + 2;
+        byte[] app1 = [0xFF, 0xE1, (byte)(length >> 8), (byte)length, .. payload];
+        string path = Path.Combine(_work, $"o{orientation}.jpg");
+        File.WriteAllBytes(path, [.. jpeg[..2], .. app1, .. jpeg[2..]]);
+        return path;
+    }
+
+    private static byte[] Read(string path, int width, int height)
+    {
+        var ml = new MLContext(0);
+        IDataView rows = ml.Data.LoadFromEnumerable([new PathRow { Path = path }]);
+        IDataView images = ml.Transforms.LoadImages("Image", null, nameof(PathRow.Path)).Fit(rows).Transform(rows);
+        using DataViewRowCursor cursor = images.GetRowCursor(images.Schema);
+        ValueGetter<MLImage> getter = cursor.GetGetter<MLImage>(images.Schema["Image"]);
+        Assert.True(cursor.MoveNext());
+        MLImage image = null!;
+        getter(ref image);
+        var planes = new byte[3 * width * height];
+        ImagePixels.CopyRgb(image, width, height, planes, ImagePixels.OriginOf(image));
+        return planes;
+    }
+
+    private static double MeanAbsoluteDifference(byte[] planes)
+    {
+        double sum = 0;
+        for (int y = 0; y < Height; y++)
+            for (int x = 0; x < Width; x++)
+            {
+                var (r, g, b) = Shown(x, y);
+                int at = y * Width + x, plane = Width * Height;
+                sum += Math.Abs(planes[at] - r) + Math.Abs(planes[plane + at] - g) + Math.Abs(planes[2 * plane + at] - b);
+            }
+        return sum / (3.0 * Width * Height);
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    [InlineData(4)]
+    [InlineData(5)]
+    [InlineData(6)]
+    [InlineData(7)]
+    [InlineData(8)]
+    public void EveryExifOrientationIsReadAsTheViewerShowsIt(int orientation)
+    {
+        string path = WriteJpeg(orientation);
+        using (SKCodec codec = SKCodec.Create(path)) Assert.Equal((SKEncodedOrigin)orientation, codec.EncodedOrigin);
+        // JPEG at quality 100 (with 4:2:0 chroma) stays within a few levels of the picture; a wrong turn or mirror is
+        // off by tens of levels (the gradients run 9 and 13 levels per pixel).
+        Assert.InRange(MeanAbsoluteDifference(Read(path, Width, Height)), 0, 6);
+    }
+
+    [Fact]
+    public void AQuarterTurnIsResizedToTheSidesAsShown()
+    {
+        // Stored 16 wide and 24 high, shown 24 x 16: read at half the shown size, the picture is still upright.
+        string path = WriteJpeg(6);
+        byte[] half = Read(path, Width / 2, Height / 2);
+        int plane = Width * Height / 4;
+        // Top-left quarter blue, bottom-right not; red grows to the right.
+        Assert.True(half[2 * plane] > 150, $"blue at the top-left: {half[2 * plane]}");
+        Assert.True(half[2 * plane + plane - 1] < 90, $"blue at the bottom-right: {half[2 * plane + plane - 1]}");
+        Assert.True(half[Width / 2 - 1] > half[0] + 60, "red grows to the right");
+    }
+
+    [Fact]
+    public void AlphaIsDroppedNotMultipliedIntoTheColours()
+    {
+        // Half-transparent pixels keep their colour (image libraries' conversion to RGB); fully transparent ones, whose
+        // colour the decoder does not keep, are black.
+        string path = Path.Combine(_work, "alpha.png");
+        ImageFiles.Write(path, 8, 8, (x, y) => (200, 100, 50, y < 4 ? (byte)128 : x < 4 ? (byte)255 : (byte)0));
+        byte[] planes = Read(path, 8, 8);
+        for (int y = 0; y < 8; y++)
+            for (int x = 0; x < 8; x++)
+            {
+                int at = y * 8 + x;
+                (int r, int g, int b) = y >= 4 && x >= 4 ? (0, 0, 0) : (200, 100, 50);
+                Assert.InRange(planes[at], r - 2, r + 2);
+                Assert.InRange(planes[64 + at], g - 2, g + 2);
+                Assert.InRange(planes[128 + at], b - 2, b + 2);
+            }
+    }
+
+    private sealed class PathRow
+    {
+        public string Path { get; set; } = "";
+    }
+}
