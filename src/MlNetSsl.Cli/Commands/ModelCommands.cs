@@ -51,6 +51,7 @@ internal static class ModelCommands
             if (embed) WriteEmbeddings(model, parse.GetValue(o.Model)!, data, path);
             else WritePredictions(model, data, path);
             Console.WriteLine($"Wrote {data.Count:N0} {(data.Count == 1 ? "row" : "rows")} to {path}.");
+            foreach (string note in ModelParts.UnseenCategories(model, data)) Console.WriteLine(note);
             // Unreadable images are left out of the CSV; say which, so a missing row is not a surprise.
             if (data.Skipped.Count > 0)
                 Console.WriteLine($"Skipped {data.Skipped.Count:N0} unreadable file(s), not in {path}: {string.Join("; ", data.Skipped.Take(5))}{(data.Skipped.Count > 5 ? "; ..." : "")}.");
@@ -193,7 +194,7 @@ internal static class ModelCommands
         TableLayout? layout = settings is { Task: "classification", TableColumns: { } columns, TableLabelIndex: int labelIndex }
             && labelIndex >= 0 && labelIndex < columns.Count ? new TableLayout(columns, labelIndex) : null;
         CsvSettings csv = DatasetReader.Csv(parse.GetValue(o.HasHeader) ?? settings?.HasHeader, parse.GetValue(o.Separator) ?? settings?.Separator,
-            parse.GetValue(o.LabelColumn) ?? (layout is null && File.Exists(path) && settings?.Task == "classification" ? LabelIfPresent(path, settings!) : null), [],
+            parse.GetValue(o.LabelColumn)?.Trim() ?? (layout is null && File.Exists(path) && settings?.Task == "classification" ? LabelIfPresent(path, settings!) : null), [],
             settings?.DecimalMarker);
         ResampleSeriesTransformer? resample = SeriesResampler(model);
         if (csv.LabelColumn is null && File.Exists(path) && schema.GetColumnOrNull(SeriesLoader.SeriesColumn) is not null)

@@ -130,7 +130,7 @@ internal static class TrainingCommands
                     throw new CliException($"{path}: not found; {option} takes {(images ? "a folder of class sub-folders" : "a file")}.");
                 DatasetReader.CheckPath(task, path); // a folder for a CSV task, a file for images: what the task reads
             }
-            string? label = csv ? parse.GetValue(o.LabelColumn) : null;
+            string? label = csv ? parse.GetValue(o.LabelColumn)?.Trim() : null; // a CR from a CRLF header pasted by a script
             int? trainTime = parse.GetValue(o.TrainTime);
             var settings = new RunSettings
             {

@@ -1,3 +1,4 @@
+using System.Globalization;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Transforms;
@@ -57,6 +58,41 @@ internal static class ModelParts
                     parts.Add(output);
                 }
                 return (chain.Append(ml.Transforms.Concatenate(TableColumn, [.. parts])), TableColumn);
+        }
+    }
+
+    /// <summary>
+    /// For each text column the model one-hot encodes, the rows of <paramref name="data"/> whose value training never saw:
+    /// such a row gets no category at all, so the model scores it as if the column said nothing, which a user reading
+    /// the predictions should know (a new product code, a misspelt city). One line per column; none when every value is
+    /// known or the model has no such column. Only the model's featurizing steps run, not its encoder.
+    /// </summary>
+    public static IEnumerable<string> UnseenCategories(ITransformer model, TrainingData data)
+    {
+        string[] text = [.. data.Columns.Where(c => c.Kind == CodeGen.InputColumnKind.Text).Select(c => c.ColumnName)];
+        if (text.Length == 0 || data.Count == 0) yield break;
+        string[] encoded = [.. Enumerable.Range(0, text.Length).Select(i => $"Ssl_Text{i}")];
+        IDataView view = data.View;
+        foreach (ITransformer part in Flatten(model))
+        {
+            // Up to the table's concatenation: a one-hot column is a key column until its last step turns it into indicators.
+            if (view.Schema.GetColumnOrNull(TableColumn) is not null) break;
+            view = part.Transform(view);
+        }
+        for (int i = 0; i < text.Length; i++)
+        {
+            // One-hot columns carry their categories as slot names; hashed word bags (many distinct values) do not.
+            if (view.Schema.GetColumnOrNull(encoded[i]) is not { } column || !column.HasSlotNames())
+                continue;
+            string[] values = [.. data.View.GetColumn<ReadOnlyMemory<char>>(text[i]).Select(v => v.ToString())];
+            var unseen = view.GetColumn<VBuffer<float>>(column).Select((v, row) => (v, row))
+                .Where(p => !p.v.GetValues().ToArray().Any(x => x != 0)).Select(p => values[p.row]).ToList();
+            if (unseen.Count == 0) continue;
+            string[] distinct = [.. unseen.Distinct(StringComparer.Ordinal)];
+            yield return string.Create(CultureInfo.InvariantCulture,
+                $"Column '{text[i]}': {unseen.Count:N0} row(s) hold {(distinct.Length == 1 ? "a value" : $"{distinct.Length:N0} values")} training never saw ") +
+                $"({string.Join(", ", distinct.Take(5).Select(v => $"'{v}'"))}{(distinct.Length > 5 ? ", ..." : "")}); the model reads such a cell as no category at all, " +
+                "so their predictions rest on the other columns.";
         }
     }
 

@@ -27,6 +27,9 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
     private readonly List<string> _notes = [];
     private int _positive = 1;
     private string? _positiveClass;
+
+    /// <summary>The most common class among the labeled test rows and its share: the accuracy of predicting it for every row.</summary>
+    private (string Class, double Share)? _majority;
     private string? _decimalMarker;
     private TableLayout? _layout;
     private string? _seriesLabelColumn;
@@ -124,6 +127,11 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
                 "to pretrain on them unlabeled.");
         }
 
+        // The report's data summary marks imbalance already; the console did not.
+        if (ImbalanceNote(train.ClassCounts(), settings.Metric) is { } imbalance) log.Always(imbalance);
+        _majority = test.Labels.Where(l => l.Length > 0).GroupBy(l => l, StringComparer.Ordinal)
+            .OrderByDescending(g => g.Count()).ThenBy(g => g.Key, StringComparer.Ordinal)
+            .Select(g => ((string Class, double Share)?)(g.Key, g.Count() / (double)testLabeled)).FirstOrDefault();
         foreach (string note in ImageFolderNotes(all, train, test))
         {
             log.Always(note);
@@ -636,6 +644,20 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
             .ToList();
     }
 
+    /// <summary>The console's and report's note for labeled rows whose largest class has 3 times the rows of the smallest
+    /// or more (as the report's data summary marks them), unless the metric already weighs classes; null otherwise.</summary>
+    internal static string? ImbalanceNote(IReadOnlyDictionary<string, int> classCounts, string metric)
+    {
+        if (classCounts.Count < 2 || metric is "macro-accuracy" or "auc" or "f1" or "log-loss") return null;
+        var largest = classCounts.MaxBy(c => c.Value);
+        var smallest = classCounts.MinBy(c => c.Value);
+        if (smallest.Value <= 0 || largest.Value < 3 * smallest.Value) return null;
+        return string.Create(CultureInfo.InvariantCulture,
+            $"Classes are imbalanced: '{largest.Key}' has {largest.Value:N0} labeled rows, '{smallest.Key}' {smallest.Value:N0}. Accuracy rewards predicting the large classes, ") +
+            "so a model can score high while missing the small ones; --metric macro-accuracy (balanced accuracy) weighs every class the same" +
+            (classCounts.Count == 2 ? ", and --metric f1 or auc score the rarer class." : ".");
+    }
+
     /// <summary>
     /// What an image folder holds that a user should know before trusting the test figure: hidden folders and files left
     /// out (an .ipynb_checkpoints folder would otherwise be a class), identical files under different classes (one of the
@@ -1058,6 +1080,10 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
             ? $"Test {metric} {undefinedReason}; on the {testDescription}."
             : string.Create(CultureInfo.InvariantCulture, $"Test {metric}{positive}: {value:0.0000} (95% interval {lower:0.0000} to {upper:0.0000}) on the {testDescription}."));
         if (metric != "accuracy") log.Always(string.Create(CultureInfo.InvariantCulture, $"Test accuracy: {accuracy:0.0000}."));
+        // On imbalanced rows a high accuracy can be what predicting one class gives: say what that scores.
+        if (_majority is { Share: >= 0.6 } majority)
+            log.Always(string.Create(CultureInfo.InvariantCulture,
+                $"Predicting the most common test class ('{majority.Class}', {majority.Share:P1} of the labeled test rows) for every row would score accuracy {majority.Share:0.0000}."));
         if (baseline is not null && undefinedReason is not null)
             log.Always(string.Create(CultureInfo.InvariantCulture, $"Best without SSL: {baseline.Description}: test {metric} not defined either; test accuracy {baseline.Accuracy:0.0000}."));
         else if (baseline is not null)

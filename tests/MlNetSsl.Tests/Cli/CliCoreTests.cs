@@ -78,6 +78,33 @@ public sealed class CliCoreTests : IDisposable
     }
 
     [SkippableFact]
+    public void PredictNamesCategoryValuesTrainingNeverSaw()
+    {
+        // A colour column of three categories beside banknote measurements; rows to predict bring a fourth colour.
+        string[] colours = ["red", "green", "blue"];
+        string[] lines = File.ReadAllLines(BanknoteCsv(rows: 120));
+        string train = Path.Combine(_work, "colours.csv");
+        File.WriteAllLines(train, [lines[0].Replace(",class", ",colour,class", StringComparison.Ordinal),
+            .. lines.Skip(1).Select((l, i) => l.Insert(l.LastIndexOf(','), "," + colours[i % 3]))]);
+        string output = Path.Combine(_work, "colours-out");
+        var trained = Run("classification", "--dataset", train, "--label-col", "class", "--train-time", "5", "--max-trials", "1", "-o", output, "--name", "Colours");
+        Assert.True(trained.ExitCode == 0, trained.Stderr + trained.Stdout);
+
+        string rows = Path.Combine(_work, "new-colours.csv");
+        File.WriteAllLines(rows, ["variance,skewness,curtosis,entropy,colour",
+            .. lines.Skip(1).Take(6).Select((l, i) => l[..l.LastIndexOf(',')] + "," + (i < 4 ? "purple" : "red"))]);
+        var predicted = Run("predict", "--model", Path.Combine(output, "Colours", "Colours.zip"), "--dataset", rows, "--out", Path.Combine(_work, "new-colours-predictions.csv"));
+        Assert.True(predicted.ExitCode == 0, predicted.Stderr + predicted.Stdout);
+        Assert.Contains("Column 'colour': 4 row(s) hold a value training never saw ('purple')", predicted.Stdout, StringComparison.Ordinal);
+
+        // Known colours only: nothing to say.
+        File.WriteAllLines(rows, ["variance,skewness,curtosis,entropy,colour", .. lines.Skip(1).Take(6).Select((l, i) => l[..l.LastIndexOf(',')] + "," + colours[i % 3])]);
+        var known = Run("predict", "--model", Path.Combine(output, "Colours", "Colours.zip"), "--dataset", rows, "--out", Path.Combine(_work, "new-colours-predictions.csv"));
+        Assert.True(known.ExitCode == 0, known.Stderr + known.Stdout);
+        Assert.DoesNotContain("training never saw", known.Stdout, StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
     public void TheConsoleExplainsARankingThatIsNotByTheMetricAlone()
     {
         static MlNetSsl.Cli.Report.LeaderboardRow Row(int rank, double? metric, int? fidelity) =>
