@@ -207,6 +207,10 @@ internal static class TrainingCommands
                 throw new CliException($"{path}: the recorded run had no --test-dataset{(recorded.ValidationDataset is null ? "" : " (it had a --validation-dataset)")}, so the replay takes none.");
             if (givenValidation is not null && recorded.ValidationDataset is null)
                 throw new CliException($"{path}: the recorded run had no --validation-dataset{(recorded.TestDataset is null ? "" : " (it had a --test-dataset)")}, so the replay takes none.");
+            // A path given here is checked here too: a run folder is made only for data that is there.
+            foreach (var (option, given) in new[] { ("-d", givenDataset), ("--test-dataset", givenTest), ("--validation-dataset", givenValidation) })
+                if (given is not null && !File.Exists(given) && !Directory.Exists(given))
+                    throw new CliException($"{given}: not found (given with {option}); give the path of the file or folder that holds the data.");
             foreach (var (option, recordedPath, flag) in new[] { ("--dataset", givenDataset is null ? recorded.Dataset : null, "-d"),
                          ("--test-dataset", givenTest is null ? recorded.TestDataset : null, "--test-dataset"),
                          ("--validation-dataset", givenValidation is null ? recorded.ValidationDataset : null, "--validation-dataset") })
@@ -215,7 +219,7 @@ internal static class TrainingCommands
                 string resolved = Resolve(recordedPath);
                 if (!File.Exists(resolved) && !Directory.Exists(resolved))
                     throw new CliException($"{path}: its {option} '{recordedPath}' (relative to the run.json's folder) leads to {resolved}, which does not exist; " +
-                        $"give the file's place with {flag}, or replay the run.json in the run folder it was written to.");
+                        $"give the data's place with {flag}, or replay the run.json in the run folder it was written to.");
             }
             RunSettings settings = recorded with
             {

@@ -136,7 +136,7 @@ internal static class ImageFolder
             }
             // The header can be whole where the pixels are not (an interrupted download or copy): the decoder then fills
             // the missing part with grey, a picture no one took, so such a file is skipped like an unreadable one.
-            if (Damaged(codec) is { } damage)
+            if (!EndsWhole(bytes) && Damaged(codec) is { } damage)
             {
                 if (strict) throw new CliException($"{path}: {damage}; replace or remove it, or drop --strict to skip damaged files.");
                 skipped.Add($"{name}: {damage}");
@@ -183,7 +183,7 @@ internal static class ImageFolder
         using (var codec = SKCodec.Create(path))
         {
             if (codec is null) throw new CliException($"{file}: not a readable image.");
-            if (Damaged(codec) is { } damage) throw new CliException($"{file}: {damage}; replace it with a whole copy.");
+            if (!EndsWhole(File.ReadAllBytes(path)) && Damaged(codec) is { } damage) throw new CliException($"{file}: {damage}; replace it with a whole copy.");
         }
         return new TrainingData
         {
@@ -196,6 +196,24 @@ internal static class ImageFolder
             RowValues = _ => new Dictionary<string, string> { [PathColumn] = path },
             ImagePaths = [path],
         };
+    }
+
+    /// <summary>
+    /// Whether the file ends as a whole file of its format ends (JPEG's end-of-image marker, PNG's IEND chunk, GIF's
+    /// trailer, the length BMP and WebP headers give): a cut file does not, so only those are decoded to find out
+    /// (<see cref="Damaged"/>), and a folder of large photos is checked at the cost of reading it.
+    /// </summary>
+    internal static bool EndsWhole(ReadOnlySpan<byte> file)
+    {
+        if (file.Length < 12) return false;
+        ReadOnlySpan<byte> tail = file[Math.Max(0, file.Length - 1024)..];
+        if (file[0] == 0xFF && file[1] == 0xD8) return tail.IndexOf([(byte)0xFF, (byte)0xD9]) >= 0;
+        if (file[..8].SequenceEqual(new byte[] { 0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A })) return tail.IndexOf("IEND"u8) >= 0;
+        if (file[..3].SequenceEqual("GIF"u8)) return tail.TrimEnd((byte)0).EndsWith([(byte)0x3B]);
+        if (file[..2].SequenceEqual("BM"u8)) return System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(file[2..6]) <= file.Length;
+        if (file[..4].SequenceEqual("RIFF"u8) && file[8..12].SequenceEqual("WEBP"u8))
+            return System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(file[4..8]) + 8L <= file.Length;
+        return false;
     }
 
     /// <summary>

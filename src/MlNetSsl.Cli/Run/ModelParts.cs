@@ -86,7 +86,9 @@ internal static class ModelParts
                 continue;
             string[] values = [.. data.View.GetColumn<ReadOnlyMemory<char>>(text[i]).Select(v => v.ToString())];
             var unseen = view.GetColumn<VBuffer<float>>(column).Select((v, row) => (v, row))
-                .Where(p => !p.v.GetValues().ToArray().Any(x => x != 0)).Select(p => values[p.row]).ToList();
+                .Where(p => !p.v.GetValues().ToArray().Any(x => x != 0)).Select(p => values[p.row])
+                // A missing cell is not a new value (training's own missing cells may not have been a category either).
+                .Where(v => !CsvTable.IsMissing(v.Trim())).ToList();
             if (unseen.Count == 0) continue;
             string[] distinct = [.. unseen.Distinct(StringComparer.Ordinal)];
             yield return string.Create(CultureInfo.InvariantCulture,

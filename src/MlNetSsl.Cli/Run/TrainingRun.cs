@@ -129,7 +129,9 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
 
         // The report's data summary marks imbalance already; the console did not.
         if (ImbalanceNote(train.ClassCounts(), settings.Metric) is { } imbalance) log.Always(imbalance);
-        _majority = test.Labels.Where(l => l.Length > 0).GroupBy(l => l, StringComparer.Ordinal)
+        // Among the classes the model learns: a test class training never saw is one it cannot predict.
+        IReadOnlyDictionary<string, int> trainedClasses = train.ClassCounts();
+        _majority = test.Labels.Where(l => l.Length > 0 && trainedClasses.ContainsKey(l)).GroupBy(l => l, StringComparer.Ordinal)
             .OrderByDescending(g => g.Count()).ThenBy(g => g.Key, StringComparer.Ordinal)
             .Select(g => ((string Class, double Share)?)(g.Key, g.Count() / (double)testLabeled)).FirstOrDefault();
         foreach (string note in ImageFolderNotes(all, train, test))
@@ -644,11 +646,16 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
             .ToList();
     }
 
-    /// <summary>The console's and report's note for labeled rows whose largest class has 3 times the rows of the smallest
-    /// or more (as the report's data summary marks them), unless the metric already weighs classes; null otherwise.</summary>
+    /// <summary>The note for hidden folders and images an image folder's reading left out; null when there were none.</summary>
+    internal static string? HiddenNote(IReadOnlyList<string> hiddenEntries) => hiddenEntries.Count == 0 ? null
+        : $"Left out {hiddenEntries.Count:N0} hidden folder(s) and image(s), as tools leave them beside data (names starting with a dot, " +
+          $"such as .ipynb_checkpoints and macOS' ._ copies, and __MACOSX): {FirstTen(hiddenEntries, ", ")}; rename one without its dot to use it.";
+
+    /// <summary>The console's note for labeled rows whose largest class has 3 times the rows of the smallest or more (the
+    /// report's data summary marks them too), unless the metric already weighs classes; null otherwise.</summary>
     internal static string? ImbalanceNote(IReadOnlyDictionary<string, int> classCounts, string metric)
     {
-        if (classCounts.Count < 2 || metric is "macro-accuracy" or "auc" or "f1" or "log-loss") return null;
+        if (classCounts.Count < 2 || metric is "macro-accuracy" or "auc" or "f1") return null;
         var largest = classCounts.MaxBy(c => c.Value);
         var smallest = classCounts.MinBy(c => c.Value);
         if (smallest.Value <= 0 || largest.Value < 3 * smallest.Value) return null;
@@ -667,9 +674,9 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
     internal static IEnumerable<string> ImageFolderNotes(TrainingData all, TrainingData train, TrainingData test)
     {
         if (all.Kind != DatasetKind.Images) yield break;
-        if (all.HiddenEntries.Count > 0)
-            yield return $"Left out {all.HiddenEntries.Count:N0} hidden folder(s) and image(s), as tools leave them beside data (names starting with a dot, " +
-                $"such as .ipynb_checkpoints and macOS' ._ copies, and __MACOSX): {FirstTen(all.HiddenEntries, ", ")}; rename one without its dot to use it.";
+        if (HiddenNote(all.HiddenEntries) is { } hidden) yield return hidden;
+        // A test folder of its own (a hold-out shares the training folder's list).
+        if (!ReferenceEquals(test.HiddenEntries, all.HiddenEntries) && HiddenNote(test.HiddenEntries) is { } hiddenInTest) yield return "Test folder: " + hiddenInTest;
         var labelOf = new Dictionary<string, string>(StringComparer.Ordinal);
         for (int i = 0; i < all.RowNames.Length; i++) labelOf[all.RowNames[i]] = all.Labels[i];
         var conflicting = all.Duplicates

@@ -557,7 +557,7 @@ public sealed class CliCoreTests : IDisposable
         Assert.Equal(1, lost.ExitCode);
         Assert.Contains("run.json: its --dataset '", lost.Stderr, StringComparison.Ordinal);
         Assert.Contains("(relative to the run.json's folder) leads to", lost.Stderr, StringComparison.Ordinal);
-        Assert.Contains("give the file's place with -d", lost.Stderr, StringComparison.Ordinal);
+        Assert.Contains("give the data's place with -d", lost.Stderr, StringComparison.Ordinal);
         // Test rows the recorded run never had are refused: a replay with them would be another run.
         var extraTest = Run("train", "--config", Path.Combine(moved, "run.json"), "-d", csv, "--test-dataset", csv);
         Assert.Equal(1, extraTest.ExitCode);
@@ -620,7 +620,12 @@ public sealed class CliCoreTests : IDisposable
         var lost = Run("train", "--config", Path.Combine(moved, "run.json"), "-d", train);
         Assert.Equal(1, lost.ExitCode);
         Assert.Contains("its --test-dataset '", lost.Stderr, StringComparison.Ordinal);
-        Assert.Contains("give the file's place with --test-dataset", lost.Stderr, StringComparison.Ordinal);
+        Assert.Contains("give the data's place with --test-dataset", lost.Stderr, StringComparison.Ordinal);
+        // A mistyped path given for the replay: refused before a run folder is made.
+        var typo = Run("train", "--config", Path.Combine(moved, "run.json"), "-d", train, "--test-dataset", test + ".typo", "-o", moved);
+        Assert.Equal(1, typo.ExitCode);
+        Assert.Contains("not found (given with --test-dataset)", typo.Stderr, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(Path.Combine(moved, "Rare-replay")));
         var replay = Run("train", "--config", Path.Combine(moved, "run.json"), "-d", train, "--test-dataset", test, "-o", moved);
         Assert.True(replay.ExitCode == 0, replay.Stderr + replay.Stdout);
         Assert.Matches(@"Test f1 \(positive class '1'\): \d\.\d{4}", replay.Stdout);

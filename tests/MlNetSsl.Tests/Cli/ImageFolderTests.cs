@@ -189,4 +189,29 @@ public sealed class ImageFolderTests : IDisposable
         Assert.Contains("ship/also-a-cat.jpg", notes[0], StringComparison.Ordinal);
         Assert.StartsWith("1 of the 3 labeled test image(s) are identical to training images (cat/seen.jpg)", notes[1], StringComparison.Ordinal);
     }
+
+    [SkippableFact]
+    public void AWholeFileIsToldFromACutOneByItsEnd()
+    {
+        byte[] jpeg = File.ReadAllBytes(Cifar("cat", 1)[0]);
+        Assert.True(ImageFolder.EndsWhole(jpeg));
+        Assert.False(ImageFolder.EndsWhole(jpeg[..(jpeg.Length * 4 / 5)]));
+        string png = Path.Combine(_work, "x.png");
+        MlNetSsl.Tests.MlNet.ImageFiles.Write(png, 16, 16, (x, y) => ((byte)x, (byte)y, 0, 255));
+        byte[] pngBytes = File.ReadAllBytes(png);
+        Assert.True(ImageFolder.EndsWhole(pngBytes));
+        Assert.False(ImageFolder.EndsWhole(pngBytes[..(pngBytes.Length - 12)]));
+    }
+
+    [SkippableFact]
+    public void TheImbalanceNoteNamesBothClassesUnlessTheMetricWeighsThem()
+    {
+        var counts = new Dictionary<string, int> { ["common"] = 300, ["rare"] = 20 };
+        string? note = MlNetSsl.Cli.Run.TrainingRun.ImbalanceNote(counts, "accuracy");
+        Assert.NotNull(note);
+        Assert.StartsWith("Classes are imbalanced: 'common' has 300 labeled rows, 'rare' 20.", note, StringComparison.Ordinal);
+        Assert.Null(MlNetSsl.Cli.Run.TrainingRun.ImbalanceNote(counts, "macro-accuracy"));
+        Assert.NotNull(MlNetSsl.Cli.Run.TrainingRun.ImbalanceNote(counts, "log-loss"));
+        Assert.Null(MlNetSsl.Cli.Run.TrainingRun.ImbalanceNote(new Dictionary<string, int> { ["a"] = 50, ["b"] = 20 }, "accuracy"));
+    }
 }

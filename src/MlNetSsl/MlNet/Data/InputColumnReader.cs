@@ -170,9 +170,10 @@ internal static class ImagePixels
 {
     /// <summary>
     /// The EXIF orientation of the file <paramref name="image"/> was loaded from (<c>LoadImages</c> tags each image with
-    /// its path): phones store photos in sensor order with a tag that every viewer applies, and <see cref="MLImage"/>
-    /// does not apply it. <see cref="SKEncodedOrigin.TopLeft"/> (as stored) when the tag names no readable file, or a
-    /// file of other dimensions than the image (a tag the caller set for something else).
+    /// its path, and <c>ResizeImages</c> and <c>ConvertToGrayscale</c> keep the tag and the stored orientation): phones
+    /// store photos in sensor order with a tag that every viewer applies, and <see cref="MLImage"/> does not apply it.
+    /// <see cref="SKEncodedOrigin.TopLeft"/> (as stored) when the image has no tag naming a readable file (an image made
+    /// from a stream or from pixels: its caller turns it).
     /// </summary>
     public static SKEncodedOrigin OriginOf(MLImage image)
     {
@@ -180,13 +181,56 @@ internal static class ImagePixels
         if (string.IsNullOrEmpty(path) || !File.Exists(path)) return SKEncodedOrigin.TopLeft;
         try
         {
+            // Creating a codec costs more than decoding a small JPEG: only files that may hold the tag get one.
+            if (!MayHoldExif(path)) return SKEncodedOrigin.TopLeft;
             using SKCodec? codec = SKCodec.Create(path);
-            return codec is not null && codec.Info.Width == image.Width && codec.Info.Height == image.Height
-                ? codec.EncodedOrigin : SKEncodedOrigin.TopLeft;
+            return codec?.EncodedOrigin ?? SKEncodedOrigin.TopLeft;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             return SKEncodedOrigin.TopLeft;
+        }
+    }
+
+    /// <summary>
+    /// Whether the file is a JPEG with an EXIF segment before its image data (where the orientation is), read from its
+    /// first 64 KB (true also when the segments run past them, so the codec decides), or a WebP file whose extended
+    /// header flags EXIF data. Other formats: false (the decoder reads an orientation from JPEG and WebP only; a PNG's
+    /// eXIf chunk is not read).
+    /// </summary>
+    internal static bool MayHoldExif(string path)
+    {
+        byte[] buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(64 * 1024);
+        try
+        {
+            int length;
+            using (var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 1))
+                length = file.ReadAtLeast(buffer.AsSpan(0, 64 * 1024), 64 * 1024, throwOnEndOfStream: false);
+            return HeadHoldsExif(buffer.AsSpan(0, length));
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    private static bool HeadHoldsExif(ReadOnlySpan<byte> head)
+    {
+        int length = head.Length;
+        // WebP: "RIFF" size "WEBP", then a "VP8X" chunk whose flags byte has the EXIF bit (0x08).
+        if (length >= 21 && head[..4].SequenceEqual("RIFF"u8) && head[8..12].SequenceEqual("WEBP"u8))
+            return head[12..16].SequenceEqual("VP8X"u8) && (head[20] & 0x08) != 0;
+        if (length < 4 || head[0] != 0xFF || head[1] != 0xD8) return false;
+        for (int at = 2; ;)
+        {
+            if (at + 4 > length) return true;
+            if (head[at] != 0xFF) return false;
+            byte marker = head[at + 1];
+            // Start of scan or end of image: the headers are over.
+            if (marker is 0xDA or 0xD9) return false;
+            int segment = (head[at + 2] << 8) | head[at + 3];
+            if (marker == 0xE1 && at + 10 <= length && head.Slice(at + 4, 6).SequenceEqual("Exif\0\0"u8)) return true;
+            at += 2 + segment;
         }
     }
 
@@ -197,8 +241,9 @@ internal static class ImagePixels
     /// <summary>
     /// Writes R, G and B planes of the image turned by <paramref name="origin"/> and resized (bilinear, with mipmaps when
     /// shrinking) to <paramref name="width"/> x <paramref name="height"/>. Alpha is dropped as image libraries drop it
-    /// when converting to RGB: the colours are taken back from the decoder's premultiplied pixels, and a fully
-    /// transparent pixel, whose colour the decoder does not keep, is black.
+    /// when converting to RGB: the colours are taken back from the premultiplied pixels an <see cref="MLImage"/> holds
+    /// (SkiaSharp decodes files that way, and <c>MLImage.CreateFromPixels</c> declares its pixels so), and a fully
+    /// transparent pixel, whose colour premultiplying does not keep, is black.
     /// </summary>
     public static void CopyRgb(MLImage image, int width, int height, Span<byte> destination, SKEncodedOrigin origin = SKEncodedOrigin.TopLeft)
     {
