@@ -44,9 +44,8 @@ internal static class AugmentedViews
     /// <summary>Planar pixels in [0, 1], resized to the stage's input size; null when the file is not an image.</summary>
     private static float[]? Pixels(string path, int channels, int width, int height)
     {
-        using SKBitmap? decoded = SKBitmap.Decode(path);
-        if (decoded is null) return null;
-        using SKBitmap resized = decoded.Resize(new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Premul), SKFilterQuality.Medium);
+        using SKBitmap? resized = Data.ImageOrientation.DecodeShown(path, (_, _) => (width, height));
+        if (resized is null) return null;
         var pixels = new float[channels * width * height];
         int plane = width * height;
         for (int y = 0; y < height; y++)

@@ -935,11 +935,12 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
 
     private static byte[]? Thumbnail(string path)
     {
-        using SKBitmap? bitmap = SKBitmap.Decode(path);
-        if (bitmap is null) return null;
-        double scale = 64.0 / Math.Max(bitmap.Width, bitmap.Height);
-        var info = new SKImageInfo(Math.Max(1, (int)(bitmap.Width * scale)), Math.Max(1, (int)(bitmap.Height * scale)));
-        using SKBitmap resized = bitmap.Resize(info, SKFilterQuality.Medium);
+        using SKBitmap? resized = ImageOrientation.DecodeShown(path, (width, height) =>
+        {
+            double scale = 64.0 / Math.Max(width, height);
+            return (Math.Max(1, (int)(width * scale)), Math.Max(1, (int)(height * scale)));
+        }, SKImageInfo.PlatformColorType);
+        if (resized is null) return null;
         using SKImage image = SKImage.FromBitmap(resized);
         using SKData png = image.Encode(SKEncodedImageFormat.Png, 100);
         return png.ToArray();

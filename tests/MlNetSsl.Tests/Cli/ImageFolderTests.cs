@@ -214,4 +214,21 @@ public sealed class ImageFolderTests : IDisposable
         Assert.NotNull(MlNetSsl.Cli.Run.TrainingRun.ImbalanceNote(counts, "log-loss"));
         Assert.Null(MlNetSsl.Cli.Run.TrainingRun.ImbalanceNote(new Dictionary<string, int> { ["a"] = 50, ["b"] = 20 }, "accuracy"));
     }
+
+    [SkippableFact]
+    public void ReportPicturesOfARotatedPhotoAreTurnedAsTheModelReadsIt()
+    {
+        // Stored 16 wide and 24 high with orientation 6 (shown a quarter turn clockwise): the stored bottom-left quarter
+        // is shown top-left, in a picture 24 x 16.
+        string path = Path.Combine(_work, "turned.jpg");
+        MlNetSsl.Tests.MlNet.ImageFiles.WriteJpegWithOrientation(path, 16, 24,
+            (x, y) => (0, 0, (byte)(x < 8 && y >= 12 ? 230 : 20)), orientation: 6);
+        using var shown = ImageOrientation.DecodeShown(path, (w, h) => (w, h));
+        Assert.NotNull(shown);
+        Assert.Equal((24, 16), (shown.Width, shown.Height));
+        Assert.True(shown.GetPixel(2, 2).Blue > 150, "blue at the top-left as shown");
+        Assert.True(shown.GetPixel(21, 13).Blue < 90, "not blue at the bottom-right as shown");
+        using var half = ImageOrientation.DecodeShown(path, (w, h) => (w / 2, h / 2));
+        Assert.Equal((12, 8), (half!.Width, half.Height));
+    }
 }

@@ -44,26 +44,12 @@ public sealed class ImagePixelsTests : IDisposable
         _ => throw new ArgumentOutOfRangeException(nameof(orientation)),
     };
 
-    /// <summary>A JPEG (quality 100) of the stored pixels with an EXIF APP1 segment that holds only the orientation tag.</summary>
+    /// <summary>A JPEG (quality 100) of the stored pixels that shows as <see cref="Shown"/> under its EXIF orientation.</summary>
     private string WriteJpeg(int orientation)
     {
         var (w, h, pixel) = Stored(orientation);
-        using var bitmap = new SKBitmap(new SKImageInfo(w, h, SKColorType.Rgba8888, SKAlphaType.Opaque));
-        for (int y = 0; y < h; y++)
-            for (int x = 0; x < w; x++)
-            {
-                var (r, g, b) = pixel(x, y);
-                bitmap.SetPixel(x, y, new SKColor(r, g, b));
-            }
-        using SKData encoded = bitmap.Encode(SKEncodedImageFormat.Jpeg, 100);
-        byte[] jpeg = encoded.ToArray();
-        // TIFF header (little-endian), one IFD entry: tag 0x0112 (Orientation), type SHORT, count 1, the value.
-        byte[] tiff = [0x49, 0x49, 0x2A, 0x00, 8, 0, 0, 0, 1, 0, 0x12, 0x01, 3, 0, 1, 0, 0, 0, (byte)orientation, 0, 0, 0, 0, 0, 0, 0];
-        byte[] payload = [.. "Exif"u8, 0, 0, .. tiff];
-        int length = payload.Length + 2;
-        byte[] app1 = [0xFF, 0xE1, (byte)(length >> 8), (byte)length, .. payload];
         string path = Path.Combine(_work, $"o{orientation}.jpg");
-        File.WriteAllBytes(path, [.. jpeg[..2], .. app1, .. jpeg[2..]]);
+        ImageFiles.WriteJpegWithOrientation(path, w, h, pixel, orientation);
         return path;
     }
 
