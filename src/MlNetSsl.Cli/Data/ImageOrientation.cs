@@ -23,24 +23,26 @@ internal static class ImageOrientation
         if (origin == SKEncodedOrigin.TopLeft) return resized;
         using (resized)
         {
+            // Shown = the stored picture turned clockwise by degrees, then mirrored left-right (EXIF 2, 4, 5 and 7).
+            var (degrees, mirror) = origin switch
+            {
+                SKEncodedOrigin.TopRight => (0, true),
+                SKEncodedOrigin.BottomRight => (180, false),
+                SKEncodedOrigin.BottomLeft => (180, true),
+                SKEncodedOrigin.LeftTop => (90, true),
+                SKEncodedOrigin.RightTop => (90, false),
+                SKEncodedOrigin.RightBottom => (270, true),
+                SKEncodedOrigin.LeftBottom => (270, false),
+                _ => (0, false),
+            };
             var turned = new SKBitmap(new SKImageInfo(width, height, colorType, SKAlphaType.Premul));
-            for (int y = 0; y < height; y++)
-                for (int x = 0; x < width; x++)
-                {
-                    // Where the shown pixel (x, y) is stored (EXIF: where the stored first row and column are shown).
-                    (int sx, int sy) = origin switch
-                    {
-                        SKEncodedOrigin.TopRight => (width - 1 - x, y),
-                        SKEncodedOrigin.BottomRight => (width - 1 - x, height - 1 - y),
-                        SKEncodedOrigin.BottomLeft => (x, height - 1 - y),
-                        SKEncodedOrigin.LeftTop => (y, x),
-                        SKEncodedOrigin.RightTop => (y, width - 1 - x),
-                        SKEncodedOrigin.RightBottom => (height - 1 - y, width - 1 - x),
-                        SKEncodedOrigin.LeftBottom => (height - 1 - y, x),
-                        _ => (x, y),
-                    };
-                    turned.SetPixel(x, y, resized.GetPixel(sx, sy));
-                }
+            using var canvas = new SKCanvas(turned);
+            // Applied to the stored picture from the last call up: centre it, turn, mirror, move to the shown centre.
+            canvas.Translate(width / 2f, height / 2f);
+            if (mirror) canvas.Scale(-1, 1);
+            canvas.RotateDegrees(degrees);
+            canvas.Translate(-resized.Width / 2f, -resized.Height / 2f);
+            canvas.DrawBitmap(resized, 0, 0);
             return turned;
         }
     }

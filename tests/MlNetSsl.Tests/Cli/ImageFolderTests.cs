@@ -2,6 +2,7 @@ using Microsoft.ML;
 using MlNetSsl.Cli.Commands;
 using MlNetSsl.Cli.Data;
 using MlNetSsl.Tests.Infrastructure;
+using SkiaSharp;
 using Xunit;
 
 namespace MlNetSsl.Tests.Cli;
@@ -230,5 +231,32 @@ public sealed class ImageFolderTests : IDisposable
         Assert.True(shown.GetPixel(21, 13).Blue < 90, "not blue at the bottom-right as shown");
         using var half = ImageOrientation.DecodeShown(path, (w, h) => (w / 2, h / 2));
         Assert.Equal((12, 8), (half!.Width, half.Height));
+    }
+
+    [SkippableTheory]
+    [InlineData(2)]
+    [InlineData(3)]
+    [InlineData(4)]
+    [InlineData(5)]
+    [InlineData(6)]
+    [InlineData(7)]
+    [InlineData(8)]
+    public void ReportPicturesTurnEveryOrientationAsTheStageReadsIt(int orientation)
+    {
+        // The pictures the library's tests check the stage against (Pillow's exif_transpose semantics).
+        var (width, height, pixel) = MlNetSsl.Tests.MlNet.ImagePixelsTests.Stored(orientation);
+        string path = Path.Combine(_work, $"o{orientation}.jpg");
+        MlNetSsl.Tests.MlNet.ImageFiles.WriteJpegWithOrientation(path, width, height, pixel, orientation);
+        using var shown = ImageOrientation.DecodeShown(path, (w, h) => (w, h));
+        Assert.Equal((MlNetSsl.Tests.MlNet.ImagePixelsTests.Width, MlNetSsl.Tests.MlNet.ImagePixelsTests.Height), (shown!.Width, shown.Height));
+        double difference = 0;
+        for (int y = 0; y < shown.Height; y++)
+            for (int x = 0; x < shown.Width; x++)
+            {
+                var (r, g, b) = MlNetSsl.Tests.MlNet.ImagePixelsTests.Shown(x, y);
+                SKColor c = shown.GetPixel(x, y);
+                difference += Math.Abs(c.Red - r) + Math.Abs(c.Green - g) + Math.Abs(c.Blue - b);
+            }
+        Assert.InRange(difference / (3.0 * shown.Width * shown.Height), 0, 6);
     }
 }

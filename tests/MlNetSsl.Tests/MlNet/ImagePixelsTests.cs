@@ -19,10 +19,10 @@ public sealed class ImagePixelsTests : IDisposable
         try { Directory.Delete(_work, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
     }
 
-    private const int Width = 24, Height = 16;
+    internal const int Width = 24, Height = 16;
 
     // The picture as shown: red grows to the right, green downwards, blue marks the top-left quarter.
-    private static (byte R, byte G, byte B) Shown(int x, int y) =>
+    internal static (byte R, byte G, byte B) Shown(int x, int y) =>
         ((byte)(20 + 9 * x), (byte)(20 + 13 * y), (byte)(x < Width / 2 && y < Height / 2 ? 220 : 30));
 
     /// <summary>
@@ -30,7 +30,7 @@ public sealed class ImagePixelsTests : IDisposable
     /// what viewers do to display them (Pillow's exif_transpose: 2 mirror left-right, 3 turn 180, 4 mirror top-bottom,
     /// 5 transpose, 6 turn a quarter clockwise, 7 transverse, 8 turn a quarter anticlockwise) undone.
     /// </summary>
-    private static (int Width, int Height, Func<int, int, (byte, byte, byte)> Pixel) Stored(int orientation) => orientation switch
+    internal static (int Width, int Height, Func<int, int, (byte, byte, byte)> Pixel) Stored(int orientation) => orientation switch
     {
         1 => (Width, Height, Shown),
         2 => (Width, Height, (x, y) => Shown(Width - 1 - x, y)),
