@@ -234,13 +234,7 @@ public sealed class ImageFolderTests : IDisposable
     }
 
     [SkippableTheory]
-    [InlineData(2)]
-    [InlineData(3)]
-    [InlineData(4)]
-    [InlineData(5)]
-    [InlineData(6)]
-    [InlineData(7)]
-    [InlineData(8)]
+    [MemberData(nameof(MlNetSsl.Tests.MlNet.ImagePixelsTests.Orientations), MemberType = typeof(MlNetSsl.Tests.MlNet.ImagePixelsTests))]
     public void ReportPicturesTurnEveryOrientationAsTheStageReadsIt(int orientation)
     {
         // The pictures the library's tests check the stage against (Pillow's exif_transpose semantics).

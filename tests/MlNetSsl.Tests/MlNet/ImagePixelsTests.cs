@@ -100,15 +100,11 @@ public sealed class ImagePixelsTests : IDisposable
         return sum / (3.0 * Width * Height);
     }
 
+    /// <summary>The eight EXIF orientations, 1 (as stored) to 8.</summary>
+    public static TheoryData<int> Orientations => [1, 2, 3, 4, 5, 6, 7, 8];
+
     [SkippableTheory]
-    [InlineData(1)]
-    [InlineData(2)]
-    [InlineData(3)]
-    [InlineData(4)]
-    [InlineData(5)]
-    [InlineData(6)]
-    [InlineData(7)]
-    [InlineData(8)]
+    [MemberData(nameof(Orientations))]
     public void EveryExifOrientationIsReadAsTheViewerShowsIt(int orientation)
     {
         string path = WriteJpeg(orientation);
