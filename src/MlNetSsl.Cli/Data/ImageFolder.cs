@@ -143,8 +143,7 @@ internal static class ImageFolder
                 continue;
             }
             // The size as shown: a photo with an EXIF quarter turn is read turned (the stage applies the orientation).
-            bool turned = codec.EncodedOrigin is SKEncodedOrigin.LeftTop or SKEncodedOrigin.RightTop or SKEncodedOrigin.RightBottom or SKEncodedOrigin.LeftBottom;
-            string size = turned ? $"{codec.Info.Height}x{codec.Info.Width}" : $"{codec.Info.Width}x{codec.Info.Height}";
+            string size = ImageOrientation.IsQuarterTurn(codec.EncodedOrigin) ? $"{codec.Info.Height}x{codec.Info.Width}" : $"{codec.Info.Width}x{codec.Info.Height}";
             sizes[size] = sizes.GetValueOrDefault(size) + 1;
             string hash = Convert.ToHexString(SHA256.HashData(bytes));
             if (!byHash.TryGetValue(hash, out var same)) byHash[hash] = same = [];
@@ -180,10 +179,19 @@ internal static class ImageFolder
     public static TrainingData LoadFile(MLContext ml, string file)
     {
         string path = Path.GetFullPath(file);
-        using (var codec = SKCodec.Create(path))
+        byte[] bytes;
+        try
+        {
+            bytes = File.ReadAllBytes(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new CliException($"{file}: cannot be read ({e.Message}).", e);
+        }
+        using (var codec = SKCodec.Create(new MemoryStream(bytes)))
         {
             if (codec is null) throw new CliException($"{file}: not a readable image.");
-            if (!EndsWhole(File.ReadAllBytes(path)) && Damaged(codec) is { } damage) throw new CliException($"{file}: {damage}; replace it with a whole copy.");
+            if (!EndsWhole(bytes) && Damaged(codec) is { } damage) throw new CliException($"{file}: {damage}; replace it with a whole copy.");
         }
         return new TrainingData
         {

@@ -8,15 +8,21 @@ namespace MlNetSsl.Cli.Data;
 /// </summary>
 internal static class ImageOrientation
 {
+    /// <summary>Whether <paramref name="origin"/> shows the stored picture a quarter turn round: its shown width is the
+    /// stored height.</summary>
+    public static bool IsQuarterTurn(SKEncodedOrigin origin) =>
+        origin is SKEncodedOrigin.LeftTop or SKEncodedOrigin.RightTop or SKEncodedOrigin.RightBottom or SKEncodedOrigin.LeftBottom;
+
     /// <summary>The file decoded and resized so that, once turned, it is <paramref name="shownSize"/> of its shown size
     /// (width, height); null when the file is not an image.</summary>
     public static SKBitmap? DecodeShown(string path, Func<int, int, (int Width, int Height)> shownSize, SKColorType colorType = SKColorType.Rgba8888)
     {
-        SKEncodedOrigin origin;
-        using (SKCodec? codec = SKCodec.Create(path)) origin = codec?.EncodedOrigin ?? SKEncodedOrigin.TopLeft;
-        using SKBitmap? decoded = SKBitmap.Decode(path);
+        using SKCodec? codec = SKCodec.Create(path);
+        if (codec is null) return null;
+        SKEncodedOrigin origin = codec.EncodedOrigin;
+        using SKBitmap? decoded = SKBitmap.Decode(codec);
         if (decoded is null) return null;
-        bool swap = origin is SKEncodedOrigin.LeftTop or SKEncodedOrigin.RightTop or SKEncodedOrigin.RightBottom or SKEncodedOrigin.LeftBottom;
+        bool swap = IsQuarterTurn(origin);
         var (width, height) = swap ? shownSize(decoded.Height, decoded.Width) : shownSize(decoded.Width, decoded.Height);
         var stored = new SKImageInfo(swap ? height : width, swap ? width : height, colorType, SKAlphaType.Premul);
         SKBitmap resized = decoded.Resize(stored, SKFilterQuality.Medium);

@@ -127,10 +127,10 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
                 "to pretrain on them unlabeled.");
         }
 
-        // The report's data summary marks imbalance already; the console did not.
-        if (ImbalanceNote(train.ClassCounts(), settings.Metric) is { } imbalance) log.Always(imbalance);
-        // Among the classes the model learns: a test class training never saw is one it cannot predict.
         IReadOnlyDictionary<string, int> trainedClasses = train.ClassCounts();
+        // The report's data summary marks imbalance already; the console did not.
+        if (ImbalanceNote(trainedClasses, settings.Metric) is { } imbalance) log.Always(imbalance);
+        // Among the classes the model learns: a test class training never saw is one it cannot predict.
         _majority = test.Labels.Where(l => l.Length > 0 && trainedClasses.ContainsKey(l)).GroupBy(l => l, StringComparer.Ordinal)
             .OrderByDescending(g => g.Count()).ThenBy(g => g.Key, StringComparer.Ordinal)
             .Select(g => ((string Class, double Share)?)(g.Key, g.Count() / (double)testLabeled)).FirstOrDefault();
