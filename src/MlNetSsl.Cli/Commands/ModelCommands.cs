@@ -52,6 +52,7 @@ internal static class ModelCommands
             else WritePredictions(model, data, path);
             Console.WriteLine($"Wrote {data.Count:N0} {(data.Count == 1 ? "row" : "rows")} to {path}.");
             foreach (string note in ModelParts.UnseenCategories(model, data)) Console.WriteLine(note);
+            foreach (string note in ModelParts.FarOutsideTrainingRange(data, settings?.NumericRanges)) Console.WriteLine(note);
             // Unreadable images are left out of the CSV; say which, so a missing row is not a surprise.
             if (data.Skipped.Count > 0)
                 Console.WriteLine($"Skipped {data.Skipped.Count:N0} unreadable file(s), not in {path}: {string.Join("; ", data.Skipped.Take(5))}{(data.Skipped.Count > 5 ? "; ..." : "")}.");
@@ -114,6 +115,10 @@ internal static class ModelCommands
                     ? $"  {metric,-15} not defined: the test rows hold only {string.Join(", ", data.Labels.Distinct(StringComparer.Ordinal).Select(l => $"'{l}'"))}; add rows of the other class"
                     : string.Create(CultureInfo.InvariantCulture, $"  {metric,-15} {value:0.0000}  (95% interval {lower:0.0000} to {upper:0.0000})"));
             }
+            if (TestMetrics.AboveUniformLogLoss(TestMetrics.Compute("log-loss", scored, classes.Length, positive), classes.Length) is { } overconfident)
+                Console.WriteLine(overconfident);
+            foreach (string note in ModelParts.UnseenCategories(model, data)) Console.WriteLine(note);
+            foreach (string note in ModelParts.FarOutsideTrainingRange(data, settings?.NumericRanges)) Console.WriteLine(note);
             Console.WriteLine("Confusion matrix (rows: actual, columns: predicted):");
             // In TrainingRun.Score's order: the k-th label the model never saw is actual class -2 - k; the first ten get rows.
             List<string> unseenNames = TrainingRun.UnseenLabels(data.Labels, known);

@@ -98,6 +98,46 @@ internal static class ModelParts
         }
     }
 
+    /// <summary>Tables: each numeric input column's smallest and largest finite value in <paramref name="data"/>; null for
+    /// other data or a table without numbers.</summary>
+    public static Dictionary<string, double[]>? NumericRanges(TrainingData data)
+    {
+        if (data.Kind != DatasetKind.Table) return null;
+        var ranges = new Dictionary<string, double[]>(StringComparer.Ordinal);
+        foreach (var column in data.Columns.Where(c => c.Kind == CodeGen.InputColumnKind.Number))
+        {
+            double min = double.PositiveInfinity, max = double.NegativeInfinity;
+            foreach (float value in data.View.GetColumn<float>(column.ColumnName))
+                if (float.IsFinite(value)) (min, max) = (Math.Min(min, value), Math.Max(max, value));
+            if (min <= max) ranges[column.ColumnName] = [min, max];
+        }
+        return ranges.Count > 0 ? ranges : null;
+    }
+
+    /// <summary>
+    /// For each numeric column, the rows of <paramref name="data"/> whose value lies beyond the training range recorded
+    /// in <paramref name="ranges"/> by more than the range's own width: a model fitted on 0 to 10 has no basis for 1,000,
+    /// and such values mostly mean another unit or shifted columns, which the predictions alone never show. One line per
+    /// column. A constant training column is skipped (its width gives no scale).
+    /// </summary>
+    public static IEnumerable<string> FarOutsideTrainingRange(TrainingData data, IReadOnlyDictionary<string, double[]>? ranges)
+    {
+        if (ranges is null || data.Kind != DatasetKind.Table || data.Count == 0) yield break;
+        foreach (var column in data.Columns.Where(c => c.Kind == CodeGen.InputColumnKind.Number))
+        {
+            if (!ranges.TryGetValue(column.ColumnName, out double[]? range) || range is not [double min, double max] || !(max > min)) continue;
+            double width = max - min;
+            var far = data.View.GetColumn<float>(column.ColumnName).Select((value, row) => (Value: (double)value, Row: row))
+                .Where(p => double.IsFinite(p.Value) && (p.Value < min - width || p.Value > max + width)).ToList();
+            if (far.Count == 0) continue;
+            var farthest = far.MaxBy(p => Math.Max(min - p.Value, p.Value - max));
+            yield return string.Create(CultureInfo.InvariantCulture,
+                $"Column '{column.ColumnName}': {far.Count:N0} row(s) hold values far outside the training range {min:G6} to {max:G6} ") +
+                string.Create(CultureInfo.InvariantCulture, $"(such as {farthest.Value:G6}, {data.RowNames[farthest.Row]}); the model never saw values like these, ") +
+                "so their predictions are guesses: check the column's unit and that the file's columns are in the training file's order.";
+        }
+    }
+
     private static int DistinctValues(TrainingData data, string column) =>
         data.View.GetColumn<ReadOnlyMemory<char>>(column).Select(v => v.ToString()).Distinct().Count();
 

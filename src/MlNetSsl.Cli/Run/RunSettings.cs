@@ -26,6 +26,10 @@ internal sealed record RunSettings
     /// a file without that header by position. A replay records them again from its own data.</summary>
     public IReadOnlyList<string>? TableColumns { get; init; }
 
+    /// <summary>Tables: each numeric input column's smallest and largest value in the training file, so predict and
+    /// evaluate can say when a file's values lie far outside what the model saw (another unit, shifted columns).</summary>
+    public IReadOnlyDictionary<string, double[]>? NumericRanges { get; init; }
+
     /// <summary>Tables: the label column's index among <see cref="TableColumns"/>.</summary>
     public int? TableLabelIndex { get; init; }
     public string UnlabeledFolder { get; init; } = "unlabeled";

@@ -23,6 +23,16 @@ internal static class TestMetrics
     public static int PositiveClass(IReadOnlyList<string> classNames, IReadOnlyDictionary<string, int> trainingCounts) =>
         classNames.Count == 2 && trainingCounts.GetValueOrDefault(classNames[0]) < trainingCounts.GetValueOrDefault(classNames[1]) ? 0 : 1;
 
+    /// <summary>A note when <paramref name="logLoss"/> is above ln(<paramref name="classCount"/>), the log-loss of giving
+    /// every class the same probability: a model can rank well (good accuracy) and still be so confidently wrong on some
+    /// rows that its scores are worse than no probabilities at all. Null otherwise.</summary>
+    public static string? AboveUniformLogLoss(double logLoss, int classCount) =>
+        classCount >= 2 && logLoss > Math.Log(classCount)
+            ? string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"Note: log-loss {logLoss:0.0000} is above {Math.Log(classCount):0.0000}, what giving each of the {classCount} classes the same probability scores: ") +
+              "the model is confidently wrong on enough rows that its Score values should not be read as probabilities (the predicted classes can still be right)."
+            : null;
+
     /// <summary>The metric on every row. AUC and F1 take class <paramref name="positive"/> as the positive class.</summary>
     public static double Compute(string metric, IReadOnlyList<Scored> rows, int classCount, int positive) => metric switch
     {

@@ -31,6 +31,7 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
     /// <summary>The most common class among the labeled test rows and its share: the accuracy of predicting it for every row.</summary>
     private (string Class, double Share)? _majority;
     private string? _decimalMarker;
+    private IReadOnlyDictionary<string, double[]>? _numericRanges;
     private TableLayout? _layout;
     private string? _seriesLabelColumn;
     // A .ts file's own channel count (it ignores --channels), recorded in run.json instead of the option's default.
@@ -57,6 +58,7 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
         if (all.Kind == DatasetKind.Table) csv = csv with { DecimalMarker = all.DecimalMarker };
         _decimalMarker = all.Kind == DatasetKind.Table && all.DecimalMarker == ',' ? "," : null;
         _layout = all.Kind == DatasetKind.Table ? all.Layout : null;
+        _numericRanges = ModelParts.NumericRanges(all);
         // A series CSV's label found at the end of its lines: test files are read alike, and run.json records it for
         // predict, evaluate and replays.
         if (all.SeriesLabelColumn is { } seriesLabel) csv = csv with { LabelColumn = seriesLabel };
@@ -443,7 +445,7 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
         WriteOutput("run.json", WriteRunJson, writeFailures);
         _phases["outputs"] = clock.Elapsed.TotalSeconds;
 
-        PrintSummary(leaderboard, chosenTrial.TrialId, LeaderboardHeading(search, metric), pipeline, metric, value, lower, upper, accuracy, baseline, testDescription, undefinedReason,
+        PrintSummary(leaderboard, chosenTrial.TrialId, LeaderboardHeading(search, metric), pipeline, metric, classNames.Length, value, lower, upper, accuracy, baseline, testDescription, undefinedReason,
             search.BestTrial.TrialId == leaderboard.FirstOrDefault()?.TrialId ? null : search.SelectionExplanation);
         if (writeFailures.Count > 0)
         {
@@ -885,6 +887,7 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
             DecimalMarker = _decimalMarker,
             TableColumns = _layout?.Columns,
             TableLabelIndex = _layout?.LabelIndex,
+            NumericRanges = _numericRanges,
         };
         CliFile.WriteAllText(path, JsonSerializer.Serialize(recorded, RunSettings.Json));
     }
@@ -1068,7 +1071,7 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
             ? "Top 5 models (label-free score of the embeddings, not comparable with the test metric; see the report's notes):"
             : $"Top 5 models (cross-validated {metric} on the labeled training rows):";
 
-    private void PrintSummary(List<LeaderboardRow> leaderboard, int chosenTrialId, string heading, string pipeline, string metric, double value, double lower, double upper,
+    private void PrintSummary(List<LeaderboardRow> leaderboard, int chosenTrialId, string heading, string pipeline, string metric, int classCount, double value, double lower, double upper,
         double accuracy, Baseline? baseline, string testDescription, string? undefinedReason, string? whyNotTheTop)
     {
         log.Always("");
@@ -1088,6 +1091,7 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
             ? $"Test {metric} {undefinedReason}; on the {testDescription}."
             : string.Create(CultureInfo.InvariantCulture, $"Test {metric}{positive}: {value:0.0000} (95% interval {lower:0.0000} to {upper:0.0000}) on the {testDescription}."));
         if (metric != "accuracy") log.Always(string.Create(CultureInfo.InvariantCulture, $"Test accuracy: {accuracy:0.0000}."));
+        if (metric == "log-loss" && undefinedReason is null && TestMetrics.AboveUniformLogLoss(value, classCount) is { } overconfident) log.Always(overconfident);
         // On imbalanced rows a high accuracy can be what predicting one class gives: say what that scores.
         if (_majority is { Share: >= 0.6 } majority)
             log.Always(string.Create(CultureInfo.InvariantCulture,

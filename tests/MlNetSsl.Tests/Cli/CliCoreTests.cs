@@ -78,7 +78,7 @@ public sealed class CliCoreTests : IDisposable
     }
 
     [SkippableFact]
-    public void PredictNamesCategoryValuesTrainingNeverSaw()
+    public void PredictNamesCategoryValuesTrainingNeverSawAndNumbersFarOutsideItsRange()
     {
         // A colour column of three categories beside banknote measurements; rows to predict bring a fourth colour.
         string[] colours = ["red", "green", "blue"];
@@ -102,6 +102,23 @@ public sealed class CliCoreTests : IDisposable
         var known = Run("predict", "--model", Path.Combine(output, "Colours", "Colours.zip"), "--dataset", rows, "--out", Path.Combine(_work, "new-colours-predictions.csv"));
         Assert.True(known.ExitCode == 0, known.Stderr + known.Stdout);
         Assert.DoesNotContain("training never saw", known.Stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain("far outside", known.Stdout, StringComparison.Ordinal);
+
+        // Numbers far outside the training range (variance in another unit, say): predict and evaluate name the column.
+        string[] scaled = [.. lines.Skip(1).Where(l => !l.EndsWith(',')).Take(6).Select((l, i) =>
+        {
+            string[] cells = l.Split(',');
+            if (i < 2) cells[0] = "1000";
+            return string.Join(',', cells[..^1]) + "," + colours[i % 3] + "," + cells[^1];
+        })];
+        File.WriteAllLines(rows, ["variance,skewness,curtosis,entropy,colour,class", .. scaled]);
+        var far = Run("predict", "--model", Path.Combine(output, "Colours", "Colours.zip"), "--dataset", rows, "--out", Path.Combine(_work, "new-colours-predictions.csv"));
+        Assert.True(far.ExitCode == 0, far.Stderr + far.Stdout);
+        Assert.Matches(@"Column 'variance': 2 row\(s\) hold values far outside the training range -?[0-9.]+ to [0-9.]+ \(such as 1000, line 2\)", far.Stdout);
+        Assert.DoesNotContain("Column 'skewness'", far.Stdout, StringComparison.Ordinal);
+        var evaluated = Run("evaluate", "--model", Path.Combine(output, "Colours", "Colours.zip"), "--test-dataset", rows);
+        Assert.True(evaluated.ExitCode == 0, evaluated.Stderr + evaluated.Stdout);
+        Assert.Contains("Column 'variance': 2 row(s) hold values far outside", evaluated.Stdout, StringComparison.Ordinal);
     }
 
     [SkippableFact]

@@ -57,4 +57,21 @@ public sealed class TestMetricsTests
     [InlineData("logloss", null)]
     public void MetricNamesIgnoreCaseAndUnderscores(string typed, string? canonical) =>
         Assert.Equal(canonical, TestMetrics.Canonical(typed));
+    [SkippableFact]
+    public void ALogLossAboveAUniformGuessIsNamed()
+    {
+        // Five of six rows right at 0.9, one wrong with nothing on its class: accuracy 5/6, log-loss above ln 2.
+        TestMetrics.Scored[] rows = [.. Enumerable.Range(0, 5).Select(_ => Row(0, 0)), new(1, 0, [1f, 0f])];
+        double logLoss = TestMetrics.Compute("log-loss", rows, 2, positive: 1);
+        Assert.True(logLoss > Math.Log(2));
+        string? note = TestMetrics.AboveUniformLogLoss(logLoss, 2);
+        Assert.NotNull(note);
+        Assert.Contains("above 0.6931", note, StringComparison.Ordinal);
+        // The same rows with the wrong one at 0.6 against 0.4: below ln 2, nothing to say.
+        rows[5] = new(1, 0, [0.6f, 0.4f]);
+        Assert.Null(TestMetrics.AboveUniformLogLoss(TestMetrics.Compute("log-loss", rows, 2, positive: 1), 2));
+        // Three classes raise the bar to ln 3.
+        Assert.NotNull(TestMetrics.AboveUniformLogLoss(1.0, 2));
+        Assert.Null(TestMetrics.AboveUniformLogLoss(1.0, 3));
+    }
 }
