@@ -116,7 +116,7 @@ internal static class ModelCommands
                     : string.Create(CultureInfo.InvariantCulture, $"  {metric,-15} {value:0.0000}  (95% interval {lower:0.0000} to {upper:0.0000})"));
             }
             if (TestMetrics.AboveUniformLogLoss(TestMetrics.Compute("log-loss", scored, classes.Length, positive), classes.Length) is { } overconfident)
-                Console.WriteLine(overconfident);
+                Console.WriteLine($"Note: {overconfident}");
             foreach (string note in ModelParts.UnseenCategories(model, data)) Console.WriteLine(note);
             foreach (string note in ModelParts.FarOutsideTrainingRange(data, settings?.NumericRanges)) Console.WriteLine(note);
             Console.WriteLine("Confusion matrix (rows: actual, columns: predicted):");

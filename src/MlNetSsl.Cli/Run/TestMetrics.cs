@@ -29,7 +29,7 @@ internal static class TestMetrics
     public static string? AboveUniformLogLoss(double logLoss, int classCount) =>
         classCount >= 2 && logLoss > Math.Log(classCount)
             ? string.Create(System.Globalization.CultureInfo.InvariantCulture,
-                $"Note: log-loss {logLoss:0.0000} is above {Math.Log(classCount):0.0000}, what giving each of the {classCount} classes the same probability scores: ") +
+                $"log-loss {logLoss:0.0000} is above {Math.Log(classCount):0.0000}, what giving each of the {classCount} classes the same probability scores: ") +
               "the model is confidently wrong on enough rows that its Score values should not be read as probabilities (the predicted classes can still be right)."
             : null;
 

@@ -355,6 +355,7 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
                 "add test rows of the other class (accuracy is below)";
             _notes.Add($"Test auc {undefinedReason}.");
         }
+        if (metric == "log-loss" && TestMetrics.AboveUniformLogLoss(value, classNames.Length) is { } overconfident) _notes.Add($"Test {overconfident}");
         var fits = new DownstreamFits(ml, prepared, trainPrepared, train.LabelColumn);
         DownstreamFits.LabeledFeatures? rawFeatures = null;
         // A chosen pipeline without SSL is itself the comparison: no second refit of it.
@@ -1091,7 +1092,7 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
             ? $"Test {metric} {undefinedReason}; on the {testDescription}."
             : string.Create(CultureInfo.InvariantCulture, $"Test {metric}{positive}: {value:0.0000} (95% interval {lower:0.0000} to {upper:0.0000}) on the {testDescription}."));
         if (metric != "accuracy") log.Always(string.Create(CultureInfo.InvariantCulture, $"Test accuracy: {accuracy:0.0000}."));
-        if (metric == "log-loss" && undefinedReason is null && TestMetrics.AboveUniformLogLoss(value, classCount) is { } overconfident) log.Always(overconfident);
+        if (metric == "log-loss" && undefinedReason is null && TestMetrics.AboveUniformLogLoss(value, classCount) is { } overconfident) log.Always($"Note: {overconfident}");
         // On imbalanced rows a high accuracy can be what predicting one class gives: say what that scores.
         if (_majority is { Share: >= 0.6 } majority)
             log.Always(string.Create(CultureInfo.InvariantCulture,
