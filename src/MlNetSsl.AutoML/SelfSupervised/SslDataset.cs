@@ -142,13 +142,12 @@ internal sealed class SslDataset
                     $"Row {cursor.Position} of column '{InputColumn}': the image could not be loaded ({e.Message}). ") +
                     "Check that the file exists and is a readable JPEG, PNG, BMP, GIF or WEBP image, or remove the row.", e);
             }
-            using (image)
-            {
-                if (image is null || image.Width == 0 || image.Height == 0)
-                    throw new InvalidDataException(string.Create(CultureInfo.InvariantCulture,
-                        $"Row {cursor.Position} of column '{InputColumn}' has no image: the file is missing, empty or not an image. ") +
-                        "Fix or remove the row.");
-            }
+            // Not disposed here: LoadImages disposes the image it handed out when it loads the next, and an image made in
+            // memory (LoadFromEnumerable) is the caller's, read again by every trial.
+            if (image is null || image.Width == 0 || image.Height == 0)
+                throw new InvalidDataException(string.Create(CultureInfo.InvariantCulture,
+                    $"Row {cursor.Position} of column '{InputColumn}' has no image: the file is missing, empty or not an image. ") +
+                    "Fix or remove the row.");
         }
     }
 

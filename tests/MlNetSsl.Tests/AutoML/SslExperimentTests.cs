@@ -249,6 +249,36 @@ public sealed class SslExperimentTests : IDisposable
         ml.SelfSupervisedExperiment().SetImageSize(SelfSupervisedOptions.MaxImageSide, 8);
     }
 
+    private sealed class InMemoryImageRow
+    {
+        [Microsoft.ML.Transforms.Image.ImageType(32, 32)]
+        public MLImage Image { get; set; } = null!;
+
+        public string Label { get; set; } = "";
+    }
+
+    [SkippableFact]
+    public async Task ImagesTheCallerMadeInMemoryAreSearchedAndLeftUndisposed()
+    {
+        // Images made from streams (no file, no LoadImages) belong to the caller: the search used to dispose every one of
+        // them in its up-front load check and then fail with "Object is disposed".
+        var ml = new MLContext(seed: 1);
+        ImageRow[] files = StageData.CifarRows(perClass: 4);
+        InMemoryImageRow[] rows = [.. files.Select((f, i) => new InMemoryImageRow
+        {
+            Image = MLImage.CreateFromStream(new MemoryStream(File.ReadAllBytes(Path.Combine(StageData.CifarFolder, f.ImagePath)))),
+            Label = i % 2 == 0 ? f.Label : "",
+        })];
+        IDataView data = ml.Data.LoadFromEnumerable(rows);
+        SslExperimentResult result = await ml.SelfSupervisedExperiment()
+            .SetDataset(data, "Label").SetInputColumn("Image").SetTrainingTimeInSeconds(20).SetMaxTrials(3).RunAsync();
+        Assert.NotEmpty(result.Trials);
+        string[] predicted = [.. result.BestTrial.Model.Transform(data).GetColumn<ReadOnlyMemory<char>>("PredictedLabel").Select(p => p.ToString())];
+        Assert.Equal(rows.Length, predicted.Length);
+        // Every image is still the caller's to use: its pixels read as before.
+        Assert.All(rows, r => Assert.Equal(32 * 32 * 4, r.Image.Pixels.Length));
+    }
+
     [SkippableFact]
     public async Task DataWithoutAnyLabelOrWithOneClassIsRefusedWithAMessageThatSaysSo()
     {
