@@ -104,8 +104,9 @@ internal static class TableLoader
     }
 
     /// <summary>Whether a column reads like a row identifier: on at least 20 rows, every value present and distinct, and
-    /// either single words (codes such as "P-00017") or whole numbers that step by 1 in file order (a row number) or,
-    /// under a header that names an identifier (<see cref="IsIdentifierName"/>), in any order.</summary>
+    /// either single words (codes such as "P-00017") or whole numbers that rise (or fall) all the way in file order (a row
+    /// number, or a database key with the gaps deleted rows leave) or, under a header that names an identifier
+    /// (<see cref="IsIdentifierName"/>), in any order.</summary>
     internal static bool LooksLikeIdentifier(CsvTable table, int column, bool numeric)
     {
         int rows = table.Rows.Count;
@@ -115,16 +116,19 @@ internal static class TableLoader
             if (CsvTable.IsMissing(row[column]) || !seen.Add(row[column])) return false;
         if (!numeric) return table.Rows.All(r => !r[column].Any(char.IsWhiteSpace));
         var values = new HashSet<float>();
-        bool consecutive = true;
+        bool rising = true, falling = true;
         float? previous = null;
         foreach (string[] row in table.Rows)
         {
             if (!table.IsNumber(row[column], out float value) || value != MathF.Round(value) || !values.Add(value)) return false;
-            consecutive &= previous is not float p || value - p == 1;
+            rising &= previous is not float p || value > p;
+            falling &= previous is not float q || value < q;
             previous = value;
         }
-        // Distinct whole numbers in any order are an identifier when the header says so (a shuffled export keeps its ids).
-        return consecutive || (table.HasHeader && IsIdentifierName(table.Headers[column]));
+        // In file order, keys with gaps leak as row numbers do: a file sorted by class and key gives a cross-validated
+        // 0.999 and, on later rows with higher keys, 0.45. In any order, only when the header says so (a shuffled
+        // export keeps its ids).
+        return rising || falling || (table.HasHeader && IsIdentifierName(table.Headers[column]));
     }
 
     /// <summary>

@@ -78,11 +78,13 @@ public sealed class CliHeterogeneousTableTests : IDisposable
     public void RowNumbersAndCodesAreNamedAsLikelyIdentifiersAndOrdinaryColumnsAreNot()
     {
         string[][] rows = Abalone(60);
-        // id: 101, 102, ... (a row number); code: one distinct word per row; even: distinct whole numbers that step by 2;
+        // id: 101, 102, ... (a row number); code: one distinct word per row; even: distinct whole numbers, not in order;
         // note: distinct free text (spaces); sex and length: the real columns, with repeats.
         string path = Path.Combine(_work, "ids.csv");
+        int[] evens = [.. Enumerable.Range(0, rows.Length).Select(i => 2 * i)];
+        new Random(5).Shuffle(evens);
         File.WriteAllLines(path, ["id,code,even,note,sex,length,rings",
-            .. rows.Select((r, i) => $"{101 + i},P-{i:00000},{2 * i},row {i} fine,{r[0]},{r[1]},{r[8]}")]);
+            .. rows.Select((r, i) => $"{101 + i},P-{i:00000},{evens[i]},row {i} fine,{r[0]},{r[1]},{r[8]}")]);
 
         TrainingData data = TableLoader.LoadForTraining(path, Settings("rings"));
         Assert.Equal(["id", "code"], data.IdentifierColumns);
@@ -102,6 +104,11 @@ public sealed class CliHeterogeneousTableTests : IDisposable
         new Random(3).Shuffle(shuffled);
         File.WriteAllLines(path, ["PassengerId,Paid,sex,length,rings", .. rows.Select((r, i) => $"{shuffled[i]},{shuffled[i] * 3},{r[0]},{r[1]},{r[8]}")]);
         Assert.Equal(["PassengerId"], TableLoader.LoadForTraining(path, Settings("rings")).IdentifierColumns);
+        // A database key: rising in file order with the gaps of deleted rows (or falling), under any name.
+        File.WriteAllLines(path, ["ref,sex,length,rings", .. rows.Select((r, i) => $"{5000 + 2 * i + (i % 3 == 0 ? 1 : 0)},{r[0]},{r[1]},{r[8]}")]);
+        Assert.Equal(["ref"], TableLoader.LoadForTraining(path, Settings("rings")).IdentifierColumns);
+        File.WriteAllLines(path, ["ref,sex,length,rings", .. rows.Select((r, i) => $"{5000 - 2 * i - (i % 3 == 0 ? 1 : 0)},{r[0]},{r[1]},{r[8]}")]);
+        Assert.Equal(["ref"], TableLoader.LoadForTraining(path, Settings("rings")).IdentifierColumns);
         // Under 20 rows nothing is called an identifier (every column of a tiny table is mostly distinct).
         File.WriteAllLines(path, ["id,code,sex,length,rings", .. rows.Take(19).Select((r, i) => $"{101 + i},P-{i:00000},{r[0]},{r[1]},{r[8]}")]);
         Assert.Empty(TableLoader.LoadForTraining(path, Settings("rings")).IdentifierColumns);
