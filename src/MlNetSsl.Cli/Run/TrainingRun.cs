@@ -155,7 +155,7 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
         if (all.IdentifierColumns.Count > 0)
         {
             string ids = string.Join(", ", all.IdentifierColumns.Select(c => $"'{c}'"));
-            string kinds = "every value distinct: consecutive whole numbers, whole numbers under an identifier's name, or single words";
+            string kinds = "every value distinct: whole numbers rising or falling in file order, whole numbers under an identifier's name, or single words";
             string identifiers = all.IdentifiersLeftOut
                 ? $"Column(s) {ids} look like row identifiers ({kinds}), so they are left out of the inputs: a model would learn the rows' order in this file from them, " +
                     $"not what the rows are. If they are measurements, keep them with --keep-cols {string.Join(",", all.IdentifierColumns)}."
