@@ -82,6 +82,7 @@ internal static class TrainingDataSubsets
             IdentifiersLeftOut = data.IdentifiersLeftOut,
             ConstantColumns = data.ConstantColumns,
             MostlyNumericTextColumns = data.MostlyNumericTextColumns,
+            GroupedNumberTextColumns = data.GroupedNumberTextColumns,
             Duplicates = data.Duplicates,
             ContentHashes = data.ContentHashes.Count == 0 ? [] : rows.Select(r => data.ContentHashes[r]).ToArray(),
             HiddenEntries = data.HiddenEntries,

@@ -36,7 +36,8 @@ internal static class TableLoader
             constants: [.. inputs.Select(i => (Name: table.Headers[i.Index], Value: SingleValue(table, i.Index, i.Numeric))).Where(c => c.Value is not null)
                 .Select(c => c.Value!.Length == 0 ? $"'{c.Name}' (empty in every row)"
                     : $"'{c.Name}' ({(c.Value.Length > 40 ? c.Value[..37] + "..." : c.Value)} in every row that has a value)")],
-            mostlyNumbers: [.. inputs.Where(i => !i.Numeric).Select(i => MostlyNumbers(table, i.Index)).OfType<string>()]);
+            mostlyNumbers: [.. inputs.Where(i => !i.Numeric && GroupedNumbers(table, i.Index) is null).Select(i => MostlyNumbers(table, i.Index)).OfType<string>()],
+            groupedNumbers: [.. inputs.Where(i => !i.Numeric).Select(i => GroupedNumbers(table, i.Index)).OfType<string>()]);
     }
 
     /// <summary>
@@ -63,6 +64,48 @@ internal static class TableLoader
             $"{Quote(o.Key)} ({(o.Value.Count == 1 ? "line" : "lines")} {string.Join(", ", o.Value.Take(3))}{(o.Value.Count > 3 ? ", ..." : "")})"));
         return string.Create(CultureInfo.InvariantCulture,
             $"'{table.Headers[column]}' ({numbers:N0} numbers and {otherCount:N0} other value{(otherCount == 1 ? "" : "s")}: {examples}{(others.Count > 3 ? ", ..." : "")})");
+    }
+
+    /// <summary>
+    /// A text column whose cells are all numbers once digit-group separators are taken out, at least one of them written
+    /// with them ("-2,324.2" in a file of decimal points, "-2.324,2" or "2 324,2" in one of decimal commas), described
+    /// with an example and its line; null for any other column. Such a column is read as text, as the separators could
+    /// also be another decimal marker, and a user who exported numbers from a spreadsheet should hear why.
+    /// </summary>
+    internal static string? GroupedNumbers(CsvTable table, int column)
+    {
+        char group = table.DecimalMarker == ',' ? '.' : ',';
+        string? example = null;
+        int line = 0;
+        for (int r = 0; r < table.Rows.Count; r++)
+        {
+            string cell = table.Rows[r][column].Trim();
+            if (CsvTable.IsMissing(cell) || table.IsNumber(cell, out _)) continue;
+            if (!IsGrouped(cell, group, table.DecimalMarker) && !(table.DecimalMarker == ',' && IsGrouped(cell, ' ', ','))) return null;
+            if (example is null) (example, line) = (cell, table.LineNumbers[r]);
+        }
+        return example is null ? null : $"'{table.Headers[column]}' (such as '{example}', line {line})";
+    }
+
+    // "-12,345.6": an optional sign, 1 to 3 digits (not a lone 0), then groups of exactly 3 digits, then an optional fraction.
+    private static bool IsGrouped(string cell, char group, char decimalMarker)
+    {
+        int i = cell.Length > 0 && cell[0] is '-' or '+' ? 1 : 0;
+        int lead = 0;
+        while (i + lead < cell.Length && char.IsAsciiDigit(cell[i + lead])) lead++;
+        if (lead is 0 or > 3 || (lead == 1 && cell[i] == '0')) return false;
+        i += lead;
+        int groups = 0;
+        while (i < cell.Length && cell[i] == group)
+        {
+            if (i + 4 > cell.Length || cell.AsSpan(i + 1, 3).ContainsAnyExceptInRange('0', '9')) return false;
+            i += 4;
+            groups++;
+        }
+        if (groups == 0) return false;
+        if (i == cell.Length) return true;
+        if (cell[i] != decimalMarker || i + 1 == cell.Length) return false;
+        return !cell.AsSpan(i + 1).ContainsAnyExceptInRange('0', '9');
     }
 
     /// <summary>
@@ -342,9 +385,10 @@ internal static class TableLoader
     /// <param name="constants">Training: the input columns with one value or none, described for the console.</param>
     /// <param name="labelHint">Training: a note on the label column to give with the label note.</param>
     /// <param name="mostlyNumbers">Training: the text input columns whose cells are numbers but for a few, described.</param>
+    /// <param name="groupedNumbers">Training: the text input columns of numbers written with digit-group separators, described.</param>
     private static TrainingData Build(CsvTable table, List<(int Index, bool Numeric)> inputs, int? labelIndex, string[]? names = null,
         IReadOnlyList<string>? identifiers = null, bool identifiersLeftOut = false, string? matchNote = null, IReadOnlyList<string>? constants = null, string? labelHint = null,
-        IReadOnlyList<string>? mostlyNumbers = null, bool forModel = false)
+        IReadOnlyList<string>? mostlyNumbers = null, IReadOnlyList<string>? groupedNumbers = null, bool forModel = false)
     {
         int rows = table.Rows.Count;
         var columns = new List<TableColumn>();
@@ -415,6 +459,7 @@ internal static class TableLoader
             IdentifiersLeftOut = identifiersLeftOut,
             ConstantColumns = constants ?? [],
             MostlyNumericTextColumns = mostlyNumbers ?? [],
+            GroupedNumberTextColumns = groupedNumbers ?? [],
             FilledNote = filledNote,
             RepeatedHeaderNote = table.RepeatedHeaderNote,
             SizeSummary = [string.Create(CultureInfo.InvariantCulture,

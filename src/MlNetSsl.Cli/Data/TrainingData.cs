@@ -61,6 +61,10 @@ internal sealed class TrainingData
     /// values and their lines ("'age' (995 numbers and 5 other values: '-' (lines 3, 9), ...)").</summary>
     public IReadOnlyList<string> MostlyNumericTextColumns { get; init; } = [];
 
+    /// <summary>CSV (training): text input columns of numbers written with digit-group separators, each with an example
+    /// and its line ("'income' (such as '12,500.75', line 4)").</summary>
+    public IReadOnlyList<string> GroupedNumberTextColumns { get; init; } = [];
+
     /// <summary>Series and tables: how many missing values were filled (in how many series, or in which numeric columns),
     /// for the console and the report; null when none was.</summary>
     public string? FilledNote { get; init; }

@@ -185,6 +185,14 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
             log.Always(mostly);
             _notes.Add(mostly);
         }
+        if (all.GroupedNumberTextColumns.Count > 0)
+        {
+            string grouped = $"Column(s) {FirstTen(all.GroupedNumberTextColumns, "; ")} hold numbers written with digit-group separators, so they are " +
+                "read as text (categories or words), not as numbers. Write them without the separators (as a spreadsheet's General number format does) " +
+                "for the column to be read as numbers.";
+            log.Always(grouped);
+            _notes.Add(grouped);
+        }
 
         if (all.EmptyClassFolders.Count > 0)
         {

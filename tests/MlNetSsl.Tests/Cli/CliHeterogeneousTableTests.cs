@@ -59,6 +59,29 @@ public sealed class CliHeterogeneousTableTests : IDisposable
     }
 
     [SkippableFact]
+    public void NumbersWithDigitGroupSeparatorsAreNamedAsTheReasonAColumnIsText()
+    {
+        // Whole weights in grams, as a spreadsheet exports them with its thousands format: "1,234" quoted.
+        string[][] rows = Abalone(60);
+        string Grams(string kilograms) => (float.Parse(kilograms, CultureInfo.InvariantCulture) * 10000).ToString("#,##0.0", CultureInfo.InvariantCulture);
+        string path = Path.Combine(_work, "grouped.csv");
+        File.WriteAllLines(path, ["sex,length,weight,rings", .. rows.Select(r => $"{r[0]},{r[1]},\"{Grams(r[4])}\",{r[8]}")]);
+        TrainingData data = TableLoader.LoadForTraining(path, Settings("rings"));
+        string first = Grams(rows.First(r => float.Parse(r[4], CultureInfo.InvariantCulture) * 10000 >= 1000)[4]);
+        Assert.Single(data.GroupedNumberTextColumns);
+        Assert.StartsWith($"'weight' (such as '{first}', line ", data.GroupedNumberTextColumns[0], StringComparison.Ordinal);
+        Assert.Empty(data.MostlyNumericTextColumns);
+
+        // Decimal commas with dots between the groups ("12.345,6"), separated by semicolons.
+        File.WriteAllLines(path, ["sex;length;weight;rings", .. rows.Select(r => $"{r[0]};{r[1].Replace('.', ',')};{Grams(r[4]).Replace(",", "_").Replace('.', ',').Replace('_', '.')};{r[8]}")]);
+        Assert.Single(TableLoader.LoadForTraining(path, Settings("rings")).GroupedNumberTextColumns);
+
+        // Codes with commas that are not digit groups ("12,3456"), and words: no such note.
+        File.WriteAllLines(path, ["sex,length,code,rings", .. rows.Select((r, i) => $"{r[0]},{r[1]},\"{i + 10},{i:0000}\",{r[8]}")]);
+        Assert.Empty(TableLoader.LoadForTraining(path, Settings("rings")).GroupedNumberTextColumns);
+    }
+
+    [SkippableFact]
     public void MissingNumbersAreCountedPerColumnForTheRunToSay()
     {
         // Breast-cancer-wisconsin's 13 '?' cells were filled without a word; series runs count theirs.
