@@ -3,7 +3,9 @@ namespace MlNetSsl.AutoML;
 /// <summary>What a progress report is about.</summary>
 public enum TrialReportKind
 {
-    /// <summary>A trial started, or continues from a lower rung (<see cref="SslTrialReport.Fidelity"/> is the target).</summary>
+    /// <summary>A trial was handed to its runner: it starts, or continues from a lower rung (<see cref="SslTrialReport.Fidelity"/>
+    /// is the target). The runner may still decline it at once, as it would not fit in the budget left: a
+    /// <see cref="NotStarted"/> report for the same trial then follows, and the trial spent no time.</summary>
     Running,
 
     /// <summary>A trial reported a metric at a rung and continues or waits for its rung to be decided.</summary>
