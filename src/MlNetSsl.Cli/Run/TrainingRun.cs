@@ -32,6 +32,7 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
     private (string Class, double Share)? _majority;
     private string? _decimalMarker;
     private IReadOnlyDictionary<string, double[]>? _numericRanges;
+    private string? _farBelowNote;
     private TableLayout? _layout;
     private string? _seriesLabelColumn;
     // A .ts file's own channel count (it ignores --channels), recorded in run.json instead of the option's default.
@@ -368,6 +369,12 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
         DownstreamFits.LabeledFeatures? rawFeatures = null;
         // A chosen pipeline without SSL is itself the comparison: no second refit of it.
         TrialRecord chosenTrial = search.Trials.First(t => t.TrialId == search.BestTrial.TrialId);
+        if (search.Objective?.Kind != SslObjectiveKind.LabelFree && undefinedReason is null
+            && FarBelowCrossValidation(metric, value, upper, chosenTrial.Metric) is { } shifted)
+        {
+            _notes.Add(char.ToUpperInvariant(shifted[0]) + shifted[1..]);
+            _farBelowNote = shifted;
+        }
         var baseline = search.BestFeatureSource == SslFeatureSource.RawFeatures
             ? new Baseline(TrialDescriptions.Describe(chosenTrial), TrialDescriptions.Bind(chosenTrial).Downstream,
                 new MetricWithInterval(value, lower, upper), accuracy)
@@ -1073,6 +1080,22 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
         return false;
     }
 
+    /// <summary>
+    /// A note when the test metric's 95% interval ends more than 0.1 below the chosen trial's cross-validated metric:
+    /// more than noise, so the test rows differ from the training rows in a way the model did not learn (another source
+    /// or period, a key or date that encodes where a row sits in the training file, a column in another unit). Null
+    /// otherwise, and for log-loss (no fixed scale).
+    /// </summary>
+    internal static string? FarBelowCrossValidation(string metric, double test, double testUpper, double? crossValidated)
+    {
+        if (!TestMetrics.HigherIsBetter(metric) || crossValidated is not double cv || double.IsNaN(cv) || double.IsNaN(testUpper) || cv - testUpper <= 0.1)
+            return null;
+        return string.Create(CultureInfo.InvariantCulture,
+            $"the test {metric}, {test:0.0000} (95% interval up to {testUpper:0.0000}), is far below the chosen model's cross-validated {cv:0.0000} on the ") +
+            "training rows: the test rows differ from the training rows in a way the model did not learn, such as another source or period, a key or " +
+            "date that tells where a row sits in the training file (leave it out with --ignore-cols), or a column in another unit or order.";
+    }
+
     // The label-free objective ranks trials by a score of the embeddings alone; calling it a cross-validated metric
     // would send a user comparing it with the test metric.
     internal static string LeaderboardHeading(SslExperimentResult search, string metric) =>
@@ -1101,6 +1124,7 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
             : string.Create(CultureInfo.InvariantCulture, $"Test {metric}{positive}: {value:0.0000} (95% interval {lower:0.0000} to {upper:0.0000}) on the {testDescription}."));
         if (metric != "accuracy") log.Always(string.Create(CultureInfo.InvariantCulture, $"Test accuracy: {accuracy:0.0000}."));
         if (metric == "log-loss" && undefinedReason is null && TestMetrics.AboveUniformLogLoss(value, classCount) is { } overconfident) log.Always($"Note: {overconfident}");
+        if (_farBelowNote is not null) log.Always($"Note: {_farBelowNote}");
         // On imbalanced rows a high accuracy can be what predicting one class gives: say what that scores.
         if (_majority is { Share: >= 0.6 } majority)
             log.Always(string.Create(CultureInfo.InvariantCulture,

@@ -122,6 +122,21 @@ public sealed class CliCoreTests : IDisposable
     }
 
     [SkippableFact]
+    public void ATestMetricFarBelowCrossValidationIsNamedAndNoiseIsNot()
+    {
+        // The audit's leak: a key rising with the rows of a file sorted by class, 0.9991 cross-validated, 0.4485 on later rows.
+        string? note = MlNetSsl.Cli.Run.TrainingRun.FarBelowCrossValidation("accuracy", 0.4485, 0.4907, 0.9991);
+        Assert.NotNull(note);
+        Assert.StartsWith("the test accuracy, 0.4485 (95% interval up to 0.4907), is far below the chosen model's cross-validated 0.9991", note, StringComparison.Ordinal);
+        // Within 0.1 of the interval's top (few test rows, a noisy estimate), or no metric to compare: nothing to say.
+        Assert.Null(MlNetSsl.Cli.Run.TrainingRun.FarBelowCrossValidation("accuracy", 0.70, 0.85, 0.90));
+        Assert.Null(MlNetSsl.Cli.Run.TrainingRun.FarBelowCrossValidation("accuracy", 0.40, 0.45, null));
+        Assert.NotNull(MlNetSsl.Cli.Run.TrainingRun.FarBelowCrossValidation("macro-accuracy", 0.50, 0.55, 0.80));
+        // Log-loss has no fixed scale to measure "far" on.
+        Assert.Null(MlNetSsl.Cli.Run.TrainingRun.FarBelowCrossValidation("log-loss", 2.0, 2.5, 0.1));
+    }
+
+    [SkippableFact]
     public void TheConsoleExplainsARankingThatIsNotByTheMetricAlone()
     {
         static MlNetSsl.Cli.Report.LeaderboardRow Row(int rank, double? metric, int? fidelity) =>
