@@ -27,6 +27,7 @@ internal sealed class SslDataset
         AllKeys = allKeys;
         _ml = ml;
         Data = data;
+        SourceData = data;
         InputColumn = inputColumn;
         LabelColumn = labelColumn;
         Shape = shape;
@@ -36,8 +37,13 @@ internal sealed class SslDataset
         RowCount = rowCount;
     }
 
-    /// <summary>Every row (the pretraining data).</summary>
-    public IDataView Data { get; }
+    /// <summary>Every row (the pretraining data): for images, after <see cref="CheckImagesLoad"/>, each image decoded once
+    /// at the stage's size, which only the stage reads alike (see <see cref="SourceData"/>).</summary>
+    public IDataView Data { get; private set; }
+
+    /// <summary>Every row as given, images decoded from their files at each read: what <c>ResizeImages</c> (the raw-pixel
+    /// featurizer) must read, as it crops and resizes the full image.</summary>
+    public IDataView SourceData { get; }
 
     public string InputColumn { get; }
 
@@ -65,6 +71,18 @@ internal sealed class SslDataset
 
     /// <summary>The labeled rows only, with the label as a key: what downstream trainers and their folds see.</summary>
     public IDataView LabeledView => _ml.Data.FilterRowsByMissingValues(KeyedData, LabelColumn);
+
+    /// <summary><see cref="LabeledView"/> of <see cref="SourceData"/>, for the raw-feature featurizer.</summary>
+    public IDataView SourceLabeledView => _ml.Data.FilterRowsByMissingValues(LabelToKey.Transform(SourceData), LabelColumn);
+
+    /// <summary>The rows a pipeline of <paramref name="features"/> reads: <see cref="SourceData"/> when it has the raw-feature
+    /// featurizer, else <see cref="Data"/> (the stage alone reads the images).</summary>
+    public IDataView DataFor(SslFeatureSource features) => ReadsRawFeatures(features) ? SourceData : Data;
+
+    /// <summary><see cref="LabeledView"/> or <see cref="SourceLabeledView"/>, as <see cref="DataFor"/> chooses.</summary>
+    public IDataView LabeledViewFor(SslFeatureSource features) => ReadsRawFeatures(features) ? SourceLabeledView : LabeledView;
+
+    private static bool ReadsRawFeatures(SslFeatureSource features) => features is SslFeatureSource.RawFeatures or SslFeatureSource.RawAndSelfSupervised;
 
     /// <summary>Labeled rows per class, on average.</summary>
     public double LabelsPerClass => ClassCount == 0 ? 0 : LabeledCount / (double)ClassCount;
@@ -121,11 +139,20 @@ internal sealed class SslDataset
     /// Loads every row's image once, as the stage does at <c>Fit</c>, before the search: a missing or unreadable file
     /// then fails the run with one message naming its row, instead of failing every trial that reads it (raw-pixel
     /// trials read only the labeled rows, so a search could otherwise end with a model that cannot score the data).
+    /// The images are kept at the stage's size (<see cref="Data"/>): every trial's pretraining, embedding and fine-tuning,
+    /// the second look and the refit read them from memory instead of decoding each file again (a 2-megapixel JPEG
+    /// takes tens of milliseconds, so a few hundred photos took seconds per trial).
     /// </summary>
     /// <exception cref="InvalidDataException">An image that cannot be loaded; the message names the row, the column and what to do.</exception>
-    public void CheckImagesLoad()
+    public void CheckImagesLoad(CancellationToken cancellationToken = default)
     {
         if (Shape.Kind != SslInputKind.Image) return;
+        // Beyond this the held images would cost more memory than decoding again costs time.
+        if (RowCount * 4L * Shape.Width * Shape.Height <= MaxPreloadedBytes)
+        {
+            Data = _ml.Data.PreloadImages(SourceData, InputColumn, Shape.Width, Shape.Height, cancellationToken);
+            return;
+        }
         DataViewSchema.Column column = Data.Schema[InputColumn];
         using DataViewRowCursor cursor = Data.GetRowCursor([column]);
         ValueGetter<MLImage> getter = cursor.GetGetter<MLImage>(column);
@@ -150,6 +177,9 @@ internal sealed class SslDataset
                     "Fix or remove the row.");
         }
     }
+
+    /// <summary>The most memory the images held at the stage's size may take (4 bytes a pixel): 1 GiB, 260,000 images of 32 x 32.</summary>
+    internal const long MaxPreloadedBytes = 1L << 30;
 
     // Calls back for each NaN or infinity of a float-vector column; the callback returns false to skip the rest of its row.
     private static void ForEachNonFinite(IDataView data, string inputColumn, Func<long, int, float, bool> found)
@@ -185,7 +215,7 @@ internal sealed class SslDataset
     public float[][] RawFeatures()
     {
         if (_rawFeatures is not null) return _rawFeatures;
-        IDataView labeled = LabeledView;
+        IDataView labeled = SourceLabeledView;
         IDataView features = RawFeaturizer(_ml).Fit(labeled).Transform(labeled);
         float[][] rows = features.GetColumn<VBuffer<float>>(FeatureColumn).Select(v => v.DenseValues().ToArray()).ToArray();
         for (int row = 0; row < rows.Length; row++)
@@ -207,8 +237,9 @@ internal sealed class SslDataset
         hash.AppendData(BitConverter.GetBytes(ClassCount));
         foreach (uint key in LabeledKeys) hash.AppendData(BitConverter.GetBytes(key));
         long stride = Math.Max(1, RowCount / 64);
-        DataViewSchema.Column column = Data.Schema[InputColumn];
-        using DataViewRowCursor cursor = Data.GetRowCursor([column]);
+        // The files' own pixels, as before the images were held at the stage's size, so a checkpoint of an earlier version resumes.
+        DataViewSchema.Column column = SourceData.Schema[InputColumn];
+        using DataViewRowCursor cursor = SourceData.GetRowCursor([column]);
         if (Shape.Kind == SslInputKind.Image)
         {
             ValueGetter<MLImage> getter = cursor.GetGetter<MLImage>(column);

@@ -493,7 +493,7 @@ public sealed class SslExperiment
 
         _metric.CheckClassCount(dataset.ClassCount);
         dataset.CheckFiniteInputs();
-        dataset.CheckImagesLoad();
+        dataset.CheckImagesLoad(cancellationToken);
 
         var notes = new List<string>();
         if (imputation is not null) notes.Add(imputation);
@@ -552,7 +552,9 @@ public sealed class SslExperiment
         _search.SetTuner(tuner);
         IReadOnlyList<object> sources = Choices(space, SslSearchSpace.FeaturesOption);
         bool searchesRawFeatures = sources.Contains(nameof(SslFeatureSource.RawFeatures)) || sources.Contains(nameof(SslFeatureSource.RawAndSelfSupervised));
-        if (searchesRawFeatures) _ = dataset.RawFeatures(); // read once now: a bad value fails here, not in every trial
+        // Read once now: a bad value fails here, not in every trial. Pixels are always finite (and CheckImagesLoad loaded every
+        // image), so images wait for the first raw-pixel trial: decoding the files again costs seconds outside the budget.
+        if (searchesRawFeatures && shape.Kind != SslInputKind.Image) _ = dataset.RawFeatures();
 
         // With a store the cache is shared by the workers (SearchExperiment.SharedFolder), so it outlives this run.
         string? sharedFolder = _search.SharedFolder;
@@ -1060,7 +1062,7 @@ public sealed class SslExperiment
         ITransformer model = RefitCore(dataset, runner, best, parameters, maxFidelity, cancellationToken);
         try
         {
-            ThrowIfScoresAreNotFinite(_mlContext, model, dataset.Data);
+            ThrowIfScoresAreNotFinite(_mlContext, model, dataset.DataFor(parameters.Features));
             return model;
         }
         catch
@@ -1103,7 +1105,7 @@ public sealed class SslExperiment
             if (parameters.Features == SslFeatureSource.RawAndSelfSupervised)
             {
                 // Raw columns first, then the embedding, as the trials concatenated them.
-                IDataView embedded = featurizer.Transform(dataset.Data);
+                IDataView embedded = featurizer.Transform(dataset.SourceData);
                 ITransformer rawBeside = dataset.RawFeaturizer(_mlContext, SslDataset.RawFeatureColumn)
                     .Append(_mlContext.Transforms.Concatenate(SslDataset.FeatureColumn, SslDataset.RawFeatureColumn, SslDataset.FeatureColumn))
                     .Fit(embedded);
@@ -1112,13 +1114,14 @@ public sealed class SslExperiment
         }
         else
         {
-            featurizer = dataset.RawFeaturizer(_mlContext).Fit(dataset.Data);
+            featurizer = dataset.RawFeaturizer(_mlContext).Fit(dataset.SourceData);
         }
         try
         {
             // Trainers pass over their data many times; cached, the labeled rows are decoded and embedded once.
+            IDataView rows = dataset.LabeledViewFor(parameters.Features);
             IDataView labeled = _mlContext.Data.Cache(_mlContext.Transforms.SelectColumns(_labelColumnName, SslDataset.FeatureColumn)
-                .Fit(featurizer.Transform(dataset.LabeledView)).Transform(featurizer.Transform(dataset.LabeledView)));
+                .Fit(featurizer.Transform(rows)).Transform(featurizer.Transform(rows)));
             ITransformer trainer = SslDownstream.Standardize(_mlContext, SslDataset.FeatureColumn, dataset.LabeledCount)
                 .Append(SslDownstream.CreateTrainer(_mlContext, parameters.Downstream, _labelColumnName, SslDataset.FeatureColumn))
                 .Append(_mlContext.Transforms.Conversion.MapKeyToValue("PredictedLabel"))

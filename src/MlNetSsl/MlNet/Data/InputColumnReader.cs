@@ -249,6 +249,17 @@ internal static class ImagePixels
     {
         if (destination.Length != 3 * width * height)
             throw new ArgumentException($"The destination holds {destination.Length} bytes; {3 * width * height} are needed.", nameof(destination));
+        using StoredPixels stored = Stored(image, width, height, origin);
+        Planar(stored.Span, width, height, stored.Bgra, origin, destination);
+    }
+
+    /// <summary>
+    /// The interleaved pixels <see cref="CopyRgb"/> takes its planes from: straight colours, in the stored orientation,
+    /// resized to the stored sides of <paramref name="width"/> x <paramref name="height"/> as shown after the turn. An
+    /// image of those sides with opaque pixels is taken as it is, so an image made from these pixels copies to the same planes.
+    /// </summary>
+    internal static StoredPixels Stored(MLImage image, int width, int height, SKEncodedOrigin origin)
+    {
         if (image.BitsPerPixel != 32)
             throw new InvalidDataException($"Images with {image.BitsPerPixel} bits per pixel are not supported; LoadImages produces 32-bit images.");
         bool bgra = image.PixelFormat == MLPixelFormat.Bgra32;
@@ -257,16 +268,28 @@ internal static class ImagePixels
         int storedWidth = swap ? height : width, storedHeight = swap ? width : height;
         byte[]? straight = Translucent(image.Pixels) ? Unpremultiplied(image.Pixels) : null;
         if (image.Width == storedWidth && image.Height == storedHeight)
-        {
-            Planar(straight ?? image.Pixels, width, height, bgra, origin, destination);
-            return;
-        }
+            return new StoredPixels(image, straight, null, storedWidth, storedHeight, bgra);
         var colorType = bgra ? SKColorType.Bgra8888 : SKColorType.Rgba8888;
         using var source = new SKBitmap(new SKImageInfo(image.Width, image.Height, colorType, SKAlphaType.Unpremul));
         System.Runtime.InteropServices.Marshal.Copy(straight ?? image.Pixels.ToArray(), 0, source.GetPixels(), image.Width * image.Height * 4);
-        using var resized = source.Resize(new SKImageInfo(storedWidth, storedHeight, colorType, SKAlphaType.Unpremul), SKFilterQuality.Medium)
+        SKBitmap resized = source.Resize(new SKImageInfo(storedWidth, storedHeight, colorType, SKAlphaType.Unpremul), SKFilterQuality.Medium)
             ?? throw new InvalidDataException($"An image of {image.Width}x{image.Height} could not be resized to {storedWidth}x{storedHeight}.");
-        Planar(resized.GetPixelSpan(), width, height, bgra, origin, destination);
+        return new StoredPixels(null, null, resized, storedWidth, storedHeight, bgra);
+    }
+
+    /// <summary>Interleaved 32-bit pixels of <see cref="Stored"/>: the image's own, a straight copy, or a resized bitmap (disposed with this).</summary>
+    internal sealed class StoredPixels(MLImage? image, byte[]? array, SKBitmap? bitmap, int width, int height, bool bgra) : IDisposable
+    {
+        public int Width => width;
+
+        public int Height => height;
+
+        /// <summary>Blue first (BGRA), else RGBA.</summary>
+        public bool Bgra => bgra;
+
+        public ReadOnlySpan<byte> Span => bitmap is not null ? bitmap.GetPixelSpan() : array ?? image!.Pixels;
+
+        public void Dispose() => bitmap?.Dispose();
     }
 
     private static bool Translucent(ReadOnlySpan<byte> pixels)

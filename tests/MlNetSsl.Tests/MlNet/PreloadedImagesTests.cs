@@ -1,0 +1,156 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using MlNetSsl.AutoML;
+using MlNetSsl.MlNet.Data;
+using Xunit;
+
+namespace MlNetSsl.Tests.MlNet;
+
+/// <summary>
+/// <c>ml.Data.PreloadImages</c> decodes each image once at the stage's size, and the stage reads from it exactly what it
+/// reads from the files (EXIF orientation and transparency included); the AutoML's trials read it, so a search over
+/// large photos no longer decodes every file in every trial.
+/// </summary>
+public sealed class PreloadedImagesTests : IDisposable
+{
+    private readonly MLContext _ml = new(seed: 1);
+    private readonly string _folder = Directory.CreateTempSubdirectory("mlnetssl-preload-").FullName;
+
+    public void Dispose()
+    {
+        try { Directory.Delete(_folder, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+    }
+
+    // Every EXIF orientation, a translucent PNG, one larger and one smaller than the stage's size.
+    private IDataView Pictures()
+    {
+        var rows = new List<ImageRow>();
+        for (int orientation = 1; orientation <= 8; orientation++)
+        {
+            var (w, h, pixel) = ImagePixelsTests.Stored(orientation);
+            string name = $"o{orientation}.jpg";
+            ImageFiles.WriteJpegWithOrientation(Path.Combine(_folder, name), w, h, pixel, orientation);
+            rows.Add(new ImageRow { ImagePath = name, Label = orientation % 2 == 0 ? "even" : "odd" });
+        }
+        ImageFiles.Write(Path.Combine(_folder, "translucent.png"), 30, 20, (x, y) => ((byte)(8 * x), 90, (byte)(9 * y), y < 10 ? (byte)100 : (byte)255));
+        ImageFiles.Write(Path.Combine(_folder, "large.png"), 300, 200, (x, y) => ((byte)x, (byte)y, (byte)(x ^ y), 255));
+        ImageFiles.Write(Path.Combine(_folder, "small.png"), 5, 4, (x, y) => ((byte)(50 * x), (byte)(60 * y), 7, 255));
+        rows.AddRange(new[] { "translucent.png", "large.png", "small.png" }.Select((n, i) => new ImageRow { ImagePath = n, Label = i % 2 == 0 ? "even" : "odd" }));
+        return StageData.Images(_ml, rows, _folder);
+    }
+
+    private static List<byte[]> ReadAsTheStage(IDataView images, int width, int height)
+    {
+        var reader = InputColumnReader.ForType("Image", images.Schema["Image"].Type, width, height, 0);
+        using DataViewRowCursor cursor = images.GetRowCursor([images.Schema["Image"]]);
+        using var filler = reader.Bind(cursor);
+        var rows = new List<byte[]>();
+        while (cursor.MoveNext())
+        {
+            var planes = new byte[3 * width * height];
+            filler.Fill(planes.AsSpan());
+            rows.Add(planes);
+        }
+        return rows;
+    }
+
+    [SkippableFact]
+    public void TheStageReadsThePreloadedImagesAsItReadsTheFiles()
+    {
+        IDataView files = Pictures();
+        // Not square, so a quarter turn changes the size the images are held at.
+        IDataView preloaded = _ml.Data.PreloadImages(files, "Image", 12, 8);
+        List<byte[]> fromFiles = ReadAsTheStage(files, 12, 8), fromMemory = ReadAsTheStage(preloaded, 12, 8);
+        Assert.Equal(11, fromMemory.Count);
+        for (int row = 0; row < fromFiles.Count; row++) Assert.Equal(fromFiles[row], fromMemory[row]);
+        // Read twice: each read hands out an image of its own.
+        Assert.Equal(fromMemory, ReadAsTheStage(preloaded, 12, 8));
+    }
+
+    [SkippableFact]
+    public void EachImageIsDecodedOnceHoweverOftenTheStageReadsIt()
+    {
+        var files = new CountingImages(Pictures(), "Image");
+        IDataView preloaded = _ml.Data.PreloadImages(files, "Image", 16, 16);
+        Assert.Equal(11, files.Reads);
+        using var stage = _ml.Transforms.SelfSupervised("E", "Image", SslMethod.SimClr, o => { o.Epochs = 1; o.BatchSize = 11; o.ImageWidth = 16; o.ImageHeight = 16; })
+            .Fit(preloaded);
+        Assert.Equal(11, StageData.Vectors(stage.Transform(preloaded), "E").Length);
+        Assert.Equal(11, files.Reads);
+    }
+
+    [SkippableFact]
+    public void TheSearchsDatasetDecodesEachImageOnceForItsTrials()
+    {
+        // The experiment's data as the AutoML holds it: after the check that every image loads, pretraining and embedding
+        // (what every trial does) read the images from memory.
+        var files = new CountingImages(Pictures(), "Image");
+        SslDataset dataset = SslDataset.Read(_ml, files, "Image", nameof(ImageRow.Label), SslInputShape.Image(3, 16, 16));
+        dataset.CheckImagesLoad();
+        Assert.Equal(11, files.Reads);
+        for (int trial = 0; trial < 2; trial++)
+        {
+            using var stage = _ml.Transforms.SelfSupervised("E", "Image", SslMethod.SimClr, o => { o.Epochs = 1; o.BatchSize = 11; o.ImageWidth = 16; o.ImageHeight = 16; })
+                .Fit(dataset.Data);
+            Assert.Equal(11, StageData.Vectors(stage.Transform(dataset.LabeledView), "E").Length);
+        }
+        Assert.Equal(11, files.Reads);
+        // The raw-pixel featurizer crops and resizes the full image: it reads the files.
+        Assert.Equal(11, dataset.RawFeatures().Length);
+        Assert.Equal(22, files.Reads);
+    }
+
+    /// <summary>A view that counts the reads of its image column (each one a decode of the file under <c>LoadImages</c>).</summary>
+    private sealed class CountingImages(IDataView source, string column) : IDataView
+    {
+        private int _reads;
+
+        public int Reads => _reads;
+
+        public bool CanShuffle => false;
+
+        public DataViewSchema Schema => source.Schema;
+
+        public long? GetRowCount() => source.GetRowCount();
+
+        public DataViewRowCursor GetRowCursor(IEnumerable<DataViewSchema.Column> columnsNeeded, Random? rand = null) =>
+            new Cursor(this, source.GetRowCursor(columnsNeeded));
+
+        public DataViewRowCursor[] GetRowCursorSet(IEnumerable<DataViewSchema.Column> columnsNeeded, int n, Random? rand = null) =>
+            [GetRowCursor(columnsNeeded, rand)];
+
+        private sealed class Cursor(CountingImages owner, DataViewRowCursor inner) : DataViewRowCursor
+        {
+            public override DataViewSchema Schema => inner.Schema;
+
+            public override long Position => inner.Position;
+
+            public override long Batch => inner.Batch;
+
+            public override bool MoveNext() => inner.MoveNext();
+
+            public override bool IsColumnActive(DataViewSchema.Column column) => inner.IsColumnActive(column);
+
+            public override ValueGetter<DataViewRowId> GetIdGetter() => inner.GetIdGetter();
+
+            public override ValueGetter<TValue> GetGetter<TValue>(DataViewSchema.Column column)
+            {
+                ValueGetter<TValue> getter = inner.GetGetter<TValue>(column);
+                if (column.Name != owner._column) return getter;
+                return (ref TValue value) =>
+                {
+                    Interlocked.Increment(ref owner._reads);
+                    getter(ref value);
+                };
+            }
+
+            protected override void Dispose(bool disposing)
+            {
+                if (disposing) inner.Dispose();
+                base.Dispose(disposing);
+            }
+        }
+
+        private readonly string _column = column;
+    }
+}
