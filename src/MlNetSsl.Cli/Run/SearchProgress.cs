@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Globalization;
 using MlNetSsl.AutoML;
 using Spectre.Console;
@@ -20,6 +21,11 @@ internal sealed class SearchProgress(RunLog log, string metricName = "accuracy",
     private Table? _table;
     private TimeSpan _elapsed;
     private volatile bool _labelFree;
+    private long _searchStarted;
+
+    /// <summary>The <see cref="Stopwatch"/> timestamp at which the search's own clock started (what its reports count
+    /// from), from the first report of this process; null before one, or when every report so far was a replay.</summary>
+    public long? SearchStarted => Interlocked.Read(ref _searchStarted) is var t && t != 0 ? t : null;
 
     /// <summary>Seconds since the search started when the trial first started (0 when not seen).</summary>
     public double StartedAt(int trialId) => _startedAt.GetValueOrDefault(trialId);
@@ -34,6 +40,8 @@ internal sealed class SearchProgress(RunLog log, string metricName = "accuracy",
 
     public void Report(SslTrialReport value)
     {
+        if (!value.IsReplay)
+            Interlocked.CompareExchange(ref _searchStarted, Stopwatch.GetTimestamp() - (long)(value.Elapsed.TotalSeconds * Stopwatch.Frequency), 0);
         bool started = value.Kind == TrialReportKind.Running && _startedAt.TryAdd(value.Trial.TrialId, value.Elapsed.TotalSeconds);
         if (value.IsScoredLabelFree) _labelFree = true;
         // A raw-feature trial's metric does not depend on the rung, so the scheduler's rungs repeat one line with one

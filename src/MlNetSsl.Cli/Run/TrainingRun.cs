@@ -37,6 +37,8 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
     private string? _seriesLabelColumn;
     // A .ts file's own channel count (it ignores --channels), recorded in run.json instead of the option's default.
     private int? _seriesChannels;
+    // Where the "search and refit" phase went: before the search's clock, the search, its first trial (null when unknown).
+    private (double BeforeSearch, double Search, double FirstTrial)? _searchTimes;
 
     /// <summary>The run's folder, &lt;output&gt;/&lt;Name&gt;.</summary>
     public string RunFolder => Path.GetFullPath(Path.Combine(settings.Output, settings.Name));
@@ -244,6 +246,7 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
 
         // ---- search ----
         clock.Restart();
+        long searchPhaseStarted = Stopwatch.GetTimestamp();
         // The live table's metric column is the search's metric (--metric auc or f1 on more than two classes searches accuracy).
         string searchMetricName = SearchMetric(settings.Metric, LabeledClassCount(train)) == SslMetric.Accuracy ? "accuracy" : settings.Metric;
         // With --storage, replayed events are other workers' trials (or an earlier run's), not a checkpoint's.
@@ -281,6 +284,9 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
         }
         _phases["search and refit"] = clock.Elapsed.TotalSeconds;
         SslExperimentResult search = result!;
+        if (progress.SearchStarted is long searchStarted)
+            _searchTimes = (Stopwatch.GetElapsedTime(searchPhaseStarted, searchStarted).TotalSeconds, search.Elapsed.TotalSeconds,
+                search.Trials.MinBy(t => t.TrialId)?.Duration.TotalSeconds ?? 0);
         // The search's notes go to the report; the log keeps them too, and the console shows those that ask the user to
         // label more (a class too thin to cross-validate fine-tuning), which a reader of the console alone would miss.
         foreach (string note in search.Notes)
@@ -1103,6 +1109,28 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
             ? "Top 5 models (label-free score of the embeddings, not comparable with the test metric; see the report's notes):"
             : $"Top 5 models (cross-validated {metric} on the labeled training rows):";
 
+    /// <summary>Why the run took <paramref name="over"/> seconds more than --train-time, from where the time went: the
+    /// first trial runs to its end only when it outlasted the budget, which a slow preparation or refit does not explain.</summary>
+    private string OverrunNote(double over)
+    {
+        double budget = settings.TrainTimeSeconds;
+        if (_searchTimes is not { } times || !_phases.TryGetValue("search and refit", out double searchAndRefit))
+            return string.Create(CultureInfo.InvariantCulture, $"that is {over:0} s past --train-time {budget:0}: ") +
+                "the first trial always runs to its end so that there is a model, and reading the data, scoring the test rows and writing " +
+                "the outputs come on top of the budget. Give a longer --train-time, or expect this on small budgets.";
+        double load = _phases.GetValueOrDefault("load data");
+        double afterSearch = Math.Max(0, searchAndRefit - times.BeforeSearch - times.Search);
+        double outputs = Math.Max(0, _total.Elapsed.TotalSeconds - load - searchAndRefit);
+        string firstTrial = times.FirstTrial > budget
+            ? string.Create(CultureInfo.InvariantCulture, $" (its first trial, which runs to its end so that there is a model, took {times.FirstTrial:0} s)")
+            : "";
+        return string.Create(CultureInfo.InvariantCulture,
+            $"that is {over:0} s past --train-time {budget:0}. The budget covers the search and the refit: the search took {times.Search:0} s{firstTrial}, " +
+            $"the second look and the refit after it {afterSearch:0} s. On top of it came reading and checking the data before the search " +
+            $"({load + times.BeforeSearch:0} s) and scoring the test rows and writing the outputs ({outputs:0} s). ") +
+            "Give a longer --train-time, or expect this on small budgets.";
+    }
+
     private void PrintSummary(List<LeaderboardRow> leaderboard, int chosenTrialId, string heading, string pipeline, string metric, int classCount, double value, double lower, double upper,
         double accuracy, Baseline? baseline, string testDescription, string? undefinedReason, string? whyNotTheTop)
     {
@@ -1136,9 +1164,6 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
         log.Always(string.Create(CultureInfo.InvariantCulture, $"Wrote {RunFolder} in {_total.Elapsed.TotalSeconds:0} s."));
         // A run far past its budget says why, or a user reads the budget as ignored.
         double over = _total.Elapsed.TotalSeconds - settings.TrainTimeSeconds;
-        if (over > Math.Max(10, 0.25 * settings.TrainTimeSeconds))
-            log.Always(string.Create(CultureInfo.InvariantCulture,
-                $"Note: that is {over:0} s past --train-time {settings.TrainTimeSeconds}: the first trial always runs to its end so that there is a model, " +
-                $"and reading the data, scoring the test rows and writing the outputs come on top of the budget. Give a longer --train-time, or expect this on small budgets."));
+        if (over > Math.Max(10, 0.25 * settings.TrainTimeSeconds)) log.Always($"Note: {OverrunNote(over)}");
     }
 }
