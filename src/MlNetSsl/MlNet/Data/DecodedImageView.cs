@@ -40,38 +40,32 @@ internal sealed class DecodedImageView : IDataView
         var images = new List<Decoded>();
         using DataViewRowCursor cursor = source.GetRowCursor([column]);
         ValueGetter<MLImage> getter = cursor.GetGetter<MLImage>(column);
+        // Never disposed here: LoadImages disposes the image it handed out when it loads the next, and an image made in
+        // memory (LoadFromEnumerable) is the caller's.
         MLImage? image = null;
-        try
+        while (cursor.MoveNext())
         {
-            while (cursor.MoveNext())
+            cancellationToken.ThrowIfCancellationRequested();
+            try
             {
-                cancellationToken.ThrowIfCancellationRequested();
-                try
-                {
-                    getter(ref image!);
-                }
-                catch (Exception e) when (e is not OperationCanceledException)
-                {
-                    throw new InvalidDataException(string.Create(CultureInfo.InvariantCulture,
-                        $"Row {cursor.Position} of column '{imageColumnName}': the image could not be loaded ({e.Message}). ") +
-                        "Check that the file exists and is a readable JPEG, PNG, BMP, GIF or WEBP image, or remove the row.", e);
-                }
-                if (image is null || image.Width == 0 || image.Height == 0)
-                    throw new InvalidDataException(string.Create(CultureInfo.InvariantCulture,
-                        $"Row {cursor.Position} of column '{imageColumnName}' has no image: the file is missing, empty or not an image. ") +
-                        "Fix or remove the row.");
-                SKEncodedOrigin origin = ImagePixels.OriginOf(image);
-                using ImagePixels.StoredPixels stored = ImagePixels.Stored(image, width, height, origin);
-                byte[] pixels = stored.Span.ToArray();
-                // Opaque, so the stage takes these pixels as they are (a resize can leave an alpha of 254 at the edges).
-                for (int i = 3; i < pixels.Length; i += 4) pixels[i] = 255;
-                images.Add(new Decoded(stored.Width, stored.Height, stored.Bgra ? MLPixelFormat.Bgra32 : MLPixelFormat.Rgba32, pixels, image.Tag));
+                getter(ref image!);
             }
-        }
-        finally
-        {
-            // The loader disposes the image it handed out when it loads the next; the last one is left to us.
-            image?.Dispose();
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                throw new InvalidDataException(string.Create(CultureInfo.InvariantCulture,
+                    $"Row {cursor.Position} of column '{imageColumnName}': the image could not be loaded ({e.Message}). ") +
+                    "Check that the file exists and is a readable JPEG, PNG, BMP, GIF or WEBP image, or remove the row.", e);
+            }
+            if (image is null || image.Width == 0 || image.Height == 0)
+                throw new InvalidDataException(string.Create(CultureInfo.InvariantCulture,
+                    $"Row {cursor.Position} of column '{imageColumnName}' has no image: the file is missing, empty or not an image. ") +
+                    "Fix or remove the row.");
+            SKEncodedOrigin origin = ImagePixels.OriginOf(image);
+            using ImagePixels.StoredPixels stored = ImagePixels.Stored(image, width, height, origin);
+            byte[] pixels = stored.Span.ToArray();
+            // Opaque, so the stage takes these pixels as they are (a resize can leave an alpha of 254 at the edges).
+            for (int i = 3; i < pixels.Length; i += 4) pixels[i] = 255;
+            images.Add(new Decoded(stored.Width, stored.Height, stored.Bgra ? MLPixelFormat.Bgra32 : MLPixelFormat.Rgba32, pixels, image.Tag));
         }
         return new DecodedImageView(source, column.Index, [.. images]);
     }
