@@ -209,12 +209,9 @@ internal static class ModelCommands
             bool positional = int.TryParse(recorded, NumberStyles.None, CultureInfo.InvariantCulture, out int index);
             string[] classes = ClassNames(model, schema);
             int? modelValues = resample is null ? null : resample.Channels * resample.Length;
-            csv = csv with
-            {
-                LabelColumn = positional
-                    ? SeriesLoader.HoldsLabelColumn(path, csv, index, classes, modelValues) ? recorded : SeriesLoader.NoLabelColumn
-                    : SeriesLoader.HoldsNamedColumn(path, csv, recorded) ? recorded : SeriesLoader.NoLabelColumn,
-            };
+            var (holds, note) = positional ? SeriesLoader.ReadLabelColumn(path, csv, index, classes, modelValues)
+                : (SeriesLoader.HoldsNamedColumn(path, csv, recorded), null);
+            csv = csv with { LabelColumn = holds ? recorded : SeriesLoader.NoLabelColumn };
             // Labels at the other end (a file written label-last for a model trained label-first, or the reverse) would
             // otherwise be read as one more step of every series.
             if (positional && csv.LabelColumn == SeriesLoader.NoLabelColumn
@@ -224,6 +221,8 @@ internal static class ModelCommands
                 Console.WriteLine($"Note: {path} holds the model's class names in its {(other == 0 ? "first" : "last")} column; they are read as " +
                     "labels, not as a step of the series (--label-col sets the column).");
             }
+            // Said whenever the reading is not plain (labels matched by value, unseen classes, a class-like column kept as a step).
+            else if (note is not null) Console.WriteLine($"Note: {note}");
         }
         int? trainingLabelIndex = settings?.Task == "classification" && int.TryParse(settings.LabelColumn, NumberStyles.None, CultureInfo.InvariantCulture, out int label)
             ? label : null;

@@ -248,22 +248,76 @@ internal static class SeriesLoader
     /// <summary>
     /// Whether a series CSV to score holds the label column the model was trained with (index <paramref name="labelIndex"/>).
     /// Files to predict often hold the values only, and taking their first value for a label would shift every series by
-    /// one step, so: a number there that is not a class the model knows means values only (sensor readings such as counts
-    /// are often whole numbers like numeric classes); then rows of exactly the model's <paramref name="modelValues"/>
-    /// values (channels x steps) are values only and rows of one more hold the label; otherwise the column holds the label
-    /// when some row has a known class or an empty cell there.
+    /// one step. See <see cref="ReadLabelColumn"/>.
     /// </summary>
-    public static bool HoldsLabelColumn(string path, CsvSettings settings, int labelIndex, IReadOnlyCollection<string> classes, int? modelValues = null)
+    public static bool HoldsLabelColumn(string path, CsvSettings settings, int labelIndex, IReadOnlyCollection<string> classes, int? modelValues = null) =>
+        ReadLabelColumn(path, settings, labelIndex, classes, modelValues).Holds;
+
+    /// <summary>
+    /// Whether a series CSV to score holds the label column the model was trained with, and a note when that is not plain
+    /// (null when every cell there is one of the model's classes as written, or the file is clearly values only). Labels
+    /// match the classes by value ("1" is the class "1.0000000e+00", as old UCR files write them). A class written in
+    /// words there is a label (no value is a word). When every row has the same number of cells and that is the model's
+    /// <paramref name="modelValues"/> (channels x steps) or one more, the width decides: exactly the model's values is
+    /// values only; one more holds the label when the column holds classes, a few of them ones the model never saw (whole
+    /// numbers or words, fewer rows than the known ones). Otherwise a number there that is not a class the model knows
+    /// means values only (sensor readings such as counts are often whole numbers like numeric classes), and the column
+    /// holds the label when some row has a known class or an empty cell there.
+    /// </summary>
+    public static (bool Holds, string? Note) ReadLabelColumn(string path, CsvSettings settings, int labelIndex, IReadOnlyCollection<string> classes,
+        int? modelValues = null)
     {
-        if (CsvCells(path, settings) is not { } rows) return true;
-        var known = new HashSet<string>(classes, StringComparer.Ordinal);
-        if (rows.Any(cells => labelIndex < cells.Length && !CsvTable.IsMissing(cells[labelIndex])
-                && CsvTable.TryNumber(cells[labelIndex], out _) && !known.Contains(cells[labelIndex])))
-            return false;
-        int[] widths = rows.Select(cells => cells.Length).Distinct().ToArray();
-        if (modelValues is int values && widths.Length == 1 && (widths[0] == values || widths[0] == values + 1)) return widths[0] == values + 1;
-        return rows.Any(cells =>
-            labelIndex < cells.Length && (known.Contains(cells[labelIndex]) || CsvTable.IsMissing(cells[labelIndex]) && cells.Length > 1));
+        if (CsvCells(path, settings) is not { } rows) return (true, null);
+        Func<string, int?> classOf = ClassLabels.Matcher([.. classes]);
+        var exact = new HashSet<string>(classes, StringComparer.Ordinal);
+        var cells = rows.Where(r => labelIndex < r.Length).Select(r => r[labelIndex].Trim()).ToList();
+        // A header's cell is neither a class nor a number.
+        if (cells.Count > 1 && (settings.HasHeader == true
+                || classOf(cells[0]) is null && !CsvTable.IsMissing(cells[0]) && !CsvTable.TryNumber(cells[0], out _)))
+            cells.RemoveAt(0);
+        var known = cells.Where(c => classOf(c) is not null).ToList();
+        var unseen = cells.Where(c => classOf(c) is null && !CsvTable.IsMissing(c)).ToList();
+        var unseenNumbers = unseen.Where(c => CsvTable.TryNumber(c, out _)).ToList();
+        bool respelled = known.Any(c => !exact.Contains(c));
+        string column = $"column {labelIndex}";
+        static string Few(IEnumerable<string> values)
+        {
+            var distinct = values.Distinct(StringComparer.Ordinal).ToList();
+            return string.Join(", ", distinct.Take(5).Select(v => $"'{Shorten(v)}'")) + (distinct.Count > 5 ? ", ..." : "");
+        }
+        string Labels(string why) => $"{path}: {column} is read as the label, not as a step of each series: {why}" +
+            (respelled ? $"; its labels match the model's classes by value ({Few(known.Where(c => !exact.Contains(c)))})" : "") +
+            (unseen.Count > 0 ? $"; {unseen.Count} row(s) hold a class the model never saw ({Few(unseen)})" : "") + ".";
+        string Step(string why) => $"{path}: {column} is read as a step of each series, not as the label: {why}; " +
+            $"give --label-col {labelIndex} if it holds the labels.";
+
+        // No value is a word: a column of the model's class names holds the labels, whatever the row lengths.
+        if (known.Any(c => !CsvTable.TryNumber(c, out _)))
+            return (true, respelled || unseen.Count > 0 ? Labels("it holds the model's class names") : null);
+
+        int[] widths = rows.Select(r => r.Length).Distinct().ToArray();
+        if (modelValues is int values && widths.Length == 1 && (widths[0] == values || widths[0] == values + 1))
+        {
+            if (widths[0] == values)
+                return (false, known.Count > 0 && known.Count + cells.Count(CsvTable.IsMissing) == cells.Count
+                    ? Step($"every row holds {values} cells, the model's values per row (channels x steps), though that column holds only the model's classes")
+                    : null);
+            // One cell more than the model reads: a label column when it holds classes (whole numbers or words), mostly
+            // known ones, or only empty cells (unlabeled rows).
+            static bool ClassLike(string cell) => !CsvTable.TryNumber(cell, out float x) || x == MathF.Round(x);
+            bool labels = unseen.Count == 0 || known.Count > unseen.Count && unseen.All(ClassLike)
+                && unseen.Distinct(StringComparer.Ordinal).Count() <= Math.Max(3, classes.Count);
+            string width = $"every row holds {widths[0]} cells, one more than the model's {values} values per row";
+            return labels
+                ? (true, respelled || unseen.Count > 0 ? Labels(width) : null)
+                : (false, Step($"{width}, but that column holds {(known.Count == 0 ? "none of the model's classes" : $"{unseen.Count} value(s) that are not classes the model knows")} ({Few(unseen)})"));
+        }
+        if (unseenNumbers.Count > 0)
+            return (false, known.Count > 0
+                ? Step($"it holds {unseenNumbers.Count} number(s) that are not classes the model knows ({Few(unseenNumbers)}) beside {known.Count} that are")
+                : null);
+        bool holds = known.Count > 0 || rows.Any(r => labelIndex < r.Length && CsvTable.IsMissing(r[labelIndex].Trim()) && r.Length > 1);
+        return (holds, holds && respelled ? Labels("it holds the model's classes") : null);
     }
 
     /// <summary>

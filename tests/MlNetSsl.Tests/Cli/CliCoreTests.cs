@@ -312,6 +312,43 @@ public sealed class CliCoreTests : IDisposable
     }
 
     [SkippableFact]
+    public void AModelTrainedOnOldUcrLabelsScoresAUcr2018TsvWithItsLabelColumn()
+    {
+        // Old UCR labels ("1.0000000e+00") in training; the UCR 2018 .tsv of the same series writes "1", tab separated,
+        // and another has a class the model never saw on every 10th row. evaluate found no labeled row, and predict read
+        // each label as the first step of its series.
+        var series = CliDataLoadingTests.GunPoint().Select(s => (Label: s.Label == "gun" ? "1" : "2", s.Values)).ToList();
+        string train = Path.Combine(_work, "GunPoint_TRAIN_sci.csv"), tsv = Path.Combine(_work, "GunPoint_TEST.tsv");
+        string unseen = Path.Combine(_work, "GunPoint_TEST_unseen3.tsv"), values = Path.Combine(_work, "GunPoint_values.tsv");
+        File.WriteAllLines(train, series.Select(s => $"{s.Label}.0000000e+00,{string.Join(',', s.Values)}"));
+        File.WriteAllLines(tsv, series.Select(s => $"{s.Label}\t{string.Join('\t', s.Values)}"));
+        File.WriteAllLines(unseen, series.Select((s, i) => $"{(i % 10 == 9 ? "3" : s.Label)}\t{string.Join('\t', s.Values)}"));
+        File.WriteAllLines(values, series.Select(s => string.Join('\t', s.Values)));
+        var (code, stdout, stderr) = Run("series-classification", "--dataset", train, "--train-time", "3", "--max-trials", "1", "-o", _work, "--name", "Sci");
+        Assert.True(code == 0, $"exit {code}: {stderr}\n{stdout}");
+        string model = Path.Combine(_work, "Sci", "Sci.zip");
+
+        var evaluate = Run("evaluate", "--model", model, "--test-dataset", tsv);
+        Assert.True(evaluate.ExitCode == 0, evaluate.Stderr + evaluate.Stdout);
+        Assert.Contains("50 labeled rows of 2 classes.", evaluate.Stdout, StringComparison.Ordinal);
+        Assert.Contains("column 0 is read as the label, not as a step of each series: every row holds 151 cells", evaluate.Stdout, StringComparison.Ordinal);
+        var withUnseen = Run("evaluate", "--model", model, "--test-dataset", unseen);
+        Assert.True(withUnseen.ExitCode == 0, withUnseen.Stderr + withUnseen.Stdout);
+        Assert.Contains("50 labeled rows of 3 classes (the model has 2)", withUnseen.Stdout, StringComparison.Ordinal);
+        Assert.Contains("5 row(s) have a class the model never saw ('3')", withUnseen.Stdout, StringComparison.Ordinal);
+
+        // predict scores the series the model reads from the values-only file: no step taken from the label.
+        string[] Predict(string dataset)
+        {
+            string output = Path.Combine(_work, Path.GetFileNameWithoutExtension(dataset) + "-predictions.csv");
+            var predict = Run("predict", "--model", model, "--dataset", dataset, "--out", output);
+            Assert.True(predict.ExitCode == 0, predict.Stderr + predict.Stdout);
+            return File.ReadAllLines(output).Skip(1).Select(l => l[(l.IndexOf(',') + 1)..]).ToArray();
+        }
+        Assert.Equal(Predict(values), Predict(tsv));
+    }
+
+    [SkippableFact]
     public void TestLabelsTheTrainingNeverSawAreListedUpToTen()
     {
         // 12 test rows of 12 classes the training rows lack (as a test file read with the wrong label column has): ten

@@ -419,6 +419,50 @@ public sealed class CliDataLoadingTests : IDisposable
     }
 
     [SkippableFact]
+    public void AUcrTsvToScoreHoldsItsLabelWhenTheModelSpellsItsClassesOtherwiseOrSomeAreUnseen()
+    {
+        // A model trained on old UCR labels ("1.0000000e+00") scores UCR 2018 .tsv rows (label "1", tab, 150 values): one
+        // cell that was not a class as written made the whole file values only, its label read as the first step.
+        var rows = GunPoint().Select(r => (Label: r.Label == "gun" ? "1" : "2", r.Values)).ToList();
+        string tsv = Write("GunPoint_TEST.tsv", rows.Select(r => $"{r.Label}\t{string.Join('\t', r.Values)}"));
+        // Every 10th label a class the model never saw.
+        string unseen = Write("GunPoint_TEST_unseen3.tsv", rows.Select((r, i) => $"{(i % 10 == 9 ? "3" : r.Label)}\t{string.Join('\t', r.Values)}"));
+        string[] scientific = ["1.0000000e+00", "2.0000000e+00"];
+
+        var (holds, note) = SeriesLoader.ReadLabelColumn(tsv, Settings(), 0, scientific, modelValues: 150);
+        Assert.True(holds);
+        Assert.Contains("column 0 is read as the label, not as a step of each series: every row holds 151 cells, one more than the model's 150", note, StringComparison.Ordinal);
+        Assert.Matches(@"match the model's classes by value \('[12]', '[12]'\)", note);
+        foreach (string[] classes in new[] { scientific, ["1", "2"] })
+        {
+            (holds, note) = SeriesLoader.ReadLabelColumn(unseen, Settings(), 0, classes, modelValues: 150);
+            Assert.True(holds);
+            Assert.Contains("5 row(s) hold a class the model never saw ('3')", note, StringComparison.Ordinal);
+        }
+        // The classes as written, and a plain width: nothing to say.
+        Assert.Equal((true, (string?)null), SeriesLoader.ReadLabelColumn(tsv, Settings(), 0, ["1", "2"], modelValues: 150));
+        // Without the model's length (no resampling step), by value alone.
+        Assert.True(SeriesLoader.HoldsLabelColumn(tsv, Settings(), 0, scientific));
+
+        // One value more than the model's per row, but a measurement there (series a step longer): kept as a step, said.
+        string longer = Write("longer.tsv", rows.Select(r => $"{r.Values[0]}\t{string.Join('\t', r.Values)}"));
+        (holds, note) = SeriesLoader.ReadLabelColumn(longer, Settings(), 0, scientific, modelValues: 150);
+        Assert.False(holds);
+        Assert.Contains("column 0 is read as a step of each series, not as the label", note, StringComparison.Ordinal);
+        Assert.Contains("give --label-col 0", note, StringComparison.Ordinal);
+        // No label in any row (an empty first cell): unlabeled rows, not a missing first step.
+        string unlabeled = Write("unlabeled.tsv", rows.Select(r => $"\t{string.Join('\t', r.Values)}"));
+        Assert.Equal((true, (string?)null), SeriesLoader.ReadLabelColumn(unlabeled, Settings(), 0, scientific, modelValues: 150));
+        // Values only: the model's 150 values per row, nothing said unless the column holds nothing but classes.
+        string values = Write("values.tsv", rows.Select(r => string.Join('\t', r.Values)));
+        Assert.Equal((false, (string?)null), SeriesLoader.ReadLabelColumn(values, Settings(), 0, scientific, modelValues: 150));
+        string classLike = Write("class-like.tsv", rows.Select(r => $"{r.Label}\t{string.Join('\t', r.Values.Skip(1))}"));
+        (holds, note) = SeriesLoader.ReadLabelColumn(classLike, Settings(), 0, scientific, modelValues: 150);
+        Assert.False(holds);
+        Assert.Contains("every row holds 150 cells, the model's values per row", note, StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
     public void SeriesLayoutsTheToolDoesNotReadFailWithWhatToDo()
     {
         var rows = GunPoint().Take(20).ToList();
