@@ -231,6 +231,7 @@ internal static class ModelCommands
             resample?.Channels ?? settings?.Channels ?? 1, layout, trainingLabelIndex, layout is null ? null : ClassNames(model, schema));
         if (data.RepeatedHeaderNote is not null) Console.WriteLine($"Note: {data.RepeatedHeaderNote}");
         if (data.MatchNote is not null) Console.WriteLine($"Note: {data.MatchNote}");
+        if (data.PaddingNote is not null) Console.WriteLine($"Note: {data.PaddingNote}");
         if (TrainingRun.HiddenNote(data.HiddenEntries) is { } hidden) Console.WriteLine($"Note: {hidden}");
         if (TextFileEncoding.NoteFor(path, data.Kind) is { } encoding) Console.WriteLine($"Note: {encoding}");
         // A .ts file states its channels; other channels than the model's would be regrouped into its channels and scored.

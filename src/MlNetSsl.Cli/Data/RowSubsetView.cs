@@ -74,6 +74,7 @@ internal static class TrainingDataSubsets
             SeriesLengths = data.SeriesLengths is null ? null : rows.Select(r => data.SeriesLengths[r]).ToArray(),
             SeriesLabelColumn = data.SeriesLabelColumn,
             FilledNote = data.FilledNote,
+            PaddingNote = data.PaddingNote,
             RepeatedHeaderNote = data.RepeatedHeaderNote,
             Skipped = data.Skipped,
             IgnoredTopLevel = data.IgnoredTopLevel,

@@ -38,6 +38,7 @@ internal static class SeriesLoader
         int seriesChannels;
         var notes = new List<string>();
         var missing = new MissingValues();
+        var padding = new Padding();
         string? labelColumn = null;
         if (!IsTsFile(path) && findLabel && csv.LabelColumn is null && LabelAtEnd(path, csv) is { } atEnd)
         {
@@ -48,7 +49,7 @@ internal static class SeriesLoader
         if (IsTsFile(path))
             seriesChannels = ReadTs(path, rows, names, notes, missing);
         else
-            seriesChannels = ReadCsv(path, csv, Math.Max(1, channels), rows, names, missing, notes);
+            seriesChannels = ReadCsv(path, csv, Math.Max(1, channels), rows, names, missing, notes, padding);
         if (rows.Count == 0) throw new CliException($"{path}: no series in the file.");
         // A long layout (one line per time step: id, time, value...) reads as series of two or three steps, and the id then
         // predicts the label: nothing a series model can learn from. No sensor series is that short.
@@ -93,6 +94,7 @@ internal static class SeriesLoader
             SeriesLengths = lengths,
             SeriesLabelColumn = labelColumn,
             FilledNote = missing.Note(),
+            PaddingNote = padding.Note(path, seriesChannels),
             SizeSummary = lengthGroups.Count == 1
                 ? [$"{seriesChannels} channel(s) x {lengths[0]} steps: {rows.Count:N0}"]
                 : [$"{seriesChannels} channel(s), variable length: {lengths.Min()} to {lengths.Max()} steps (median {Median(lengths)}), {lengthGroups.Count} distinct lengths"],
@@ -166,7 +168,7 @@ internal static class SeriesLoader
     }
 
     private static int ReadCsv(string path, CsvSettings settings, int channels, List<SeriesRow> rows, List<string> names, MissingValues missing,
-        List<string> notes)
+        List<string> notes, Padding padding)
     {
         // Ragged rows are allowed here (variable-length series), so the CSV is split line by line, not through CsvTable.
         var lines = ContentLines(path, out char? directive).ToList();
@@ -206,10 +208,18 @@ internal static class SeriesLoader
                     $"{counted}; series values must be numbers ('?' marks a missing one). If column {textCell} holds the class, give --label-col {textCell}.");
             var valueCells = cells.Where((_, i) => i != labelIndex).ToList();
             int fields = valueCells.Count;
-            while (valueCells.Count > 0 && valueCells[^1].Length == 0) valueCells.RemoveAt(valueCells.Count - 1);
-            // Empty cells at the end shorten a univariate series (a shorter row of a variable-length file). With several
-            // channels only the last channel ends there, so the empty cells that complete its last step are missing
-            // values, not padding.
+            // Empty or missing cells at the end shorten a univariate series: a shorter row of a variable-length file, padded
+            // with empty cells or, in the UCR 2018 .tsv files, with NaN to the longest row. With several channels only the
+            // last channel ends there, so the cells that complete its last step are missing values, not padding.
+            int marked = 0;
+            while (valueCells.Count > 0 && CsvTable.IsMissing(valueCells[^1].Trim()))
+            {
+                if (valueCells[^1].Trim().Length > 0) marked++;
+                valueCells.RemoveAt(valueCells.Count - 1);
+            }
+            padding.Add(marked);
+            if (valueCells.Count == 0 && fields > 0)
+                throw new CliException($"{path} line {line}: every value of a channel is missing; give each channel at least one value, or remove the line.");
             int whole = (valueCells.Count + channels - 1) / channels * channels;
             if (whole <= fields)
                 while (valueCells.Count < whole) valueCells.Add("");
@@ -490,6 +500,26 @@ internal static class SeriesLoader
             }
         missing.Add(line, filled);
         return result;
+    }
+
+    /// <summary>Missing markers (NaN, '?', NA...) that ended rows, read as the end of their series: counted so the run can say so.</summary>
+    private sealed class Padding
+    {
+        private int _rows;
+        private int _cells;
+
+        public void Add(int cells)
+        {
+            if (cells == 0) return;
+            _rows++;
+            _cells += cells;
+        }
+
+        public string? Note(string path, int channels) => _rows == 0 ? null : FormattableString.Invariant(
+            $"{path}: {_rows:N0} row(s) end in missing values (NaN, '?' or NA; {_cells:N0} cells), as the UCR 2018 .tsv files pad shorter series to the longest: ") +
+            (channels == 1
+                ? "each such series ends at its last value, as a row ending in empty cells does, and they are not filled in as missing values."
+                : $"with {channels} channels only the last channel ends there, so the cells that complete its last step are missing values.");
     }
 
     /// <summary>The missing values a file's series held, which take the value before them: counted so the run can say so.</summary>

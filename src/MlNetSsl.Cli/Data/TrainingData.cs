@@ -69,6 +69,10 @@ internal sealed class TrainingData
     /// for the console and the report; null when none was.</summary>
     public string? FilledNote { get; init; }
 
+    /// <summary>Series CSV: rows whose missing cells at the end (the NaN padding of a UCR 2018 .tsv) were read as the end of
+    /// their series, not filled; said on the console and in the report. Null when none were.</summary>
+    public string? PaddingNote { get; init; }
+
     /// <summary>Series CSV (training): the label column found without --label-col (the last, see
     /// <c>SeriesLoader.LabelAtEnd</c>), which test files are read with and run.json records; null otherwise.</summary>
     public string? SeriesLabelColumn { get; init; }

@@ -175,7 +175,7 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
             log.Always(constants);
             _notes.Add(constants);
         }
-        foreach (string note in new[] { all.RepeatedHeaderNote, all.FilledNote }.OfType<string>())
+        foreach (string note in new[] { all.RepeatedHeaderNote, all.PaddingNote, all.FilledNote }.OfType<string>())
         {
             log.Always(note);
             _notes.Add(note);
@@ -560,7 +560,7 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
     {
         TrainingData test = ReadTest(ml, train, path, csv);
         NoteEncoding(path, test.Kind);
-        foreach (string note in new[] { test.RepeatedHeaderNote, test.MatchNote }.OfType<string>())
+        foreach (string note in new[] { test.RepeatedHeaderNote, test.MatchNote, test.PaddingNote }.OfType<string>())
         {
             log.Always(note);
             _notes.Add(note);

@@ -463,6 +463,43 @@ public sealed class CliDataLoadingTests : IDisposable
     }
 
     [SkippableFact]
+    public void TheNanPaddingOfAUcr2018TsvEndsEachSeriesAsEmptyCellsDo()
+    {
+        // PLAID (variable length) as the UCR 2018 archive writes it: label first, tab, each row padded with NaN to the
+        // longest. The padding was filled as missing values, every series becoming 1,344 steps long.
+        TrainingData ts = SeriesLoader.Load(new MLContext(0), Path.Combine(SharedData.DataRoot, "uea", "PLAID_TRAIN.ts"), Settings(), channels: 1);
+        string[][] values = Enumerable.Range(0, ts.Count).Select(r => ts.RowValues(r)["Series"].Split(',')).ToArray();
+        int longest = values.Max(v => v.Length);
+        Assert.True(ts.SeriesLengths!.Distinct().Count() > 1);
+        string Padded(string name, string marker) => Write(name, values.Select((v, r) =>
+            $"{ts.Labels[r]}\t{string.Join('\t', v.Concat(Enumerable.Repeat(r % 2 == 0 ? marker : marker.ToLowerInvariant(), longest - v.Length)))}"));
+
+        foreach (string marker in new[] { "NaN", "" })
+        {
+            TrainingData tsv = SeriesLoader.Load(new MLContext(0), Padded($"PLAID_TRAIN_{marker.Length}.tsv", marker), Settings(), channels: 1, findLabel: true);
+            Assert.Equal(ts.Labels, tsv.Labels);
+            Assert.Equal(ts.SeriesLengths, tsv.SeriesLengths);
+            Assert.Equal(Enumerable.Range(0, ts.Count).Select(r => ts.RowValues(r)["Series"]), Enumerable.Range(0, ts.Count).Select(r => tsv.RowValues(r)["Series"]));
+            Assert.Null(tsv.FilledNote);
+            if (marker.Length == 0) Assert.Null(tsv.PaddingNote);
+            else Assert.Contains($"{values.Count(v => v.Length < longest)} row(s) end in missing values", tsv.PaddingNote, StringComparison.Ordinal);
+        }
+        // A NaN inside a series is still a missing value, filled from the one before it.
+        string inside = Write("inside.tsv", values.Take(5).Select((v, r) => $"{ts.Labels[r]}\tNaN\t{string.Join('\t', v.Skip(1))}"));
+        TrainingData filled = SeriesLoader.Load(new MLContext(0), inside, Settings(), channels: 1);
+        Assert.Equal(ts.SeriesLengths!.Take(5), filled.SeriesLengths);
+        Assert.Contains("5 missing value(s)", filled.FilledNote, StringComparison.Ordinal);
+        // Several channels: as with empty cells, only the cells that complete the last channel's last step are read, as missing values.
+        var gun = GunPoint().Take(10).ToList();
+        string Channels(string name, string marker) => Write(name, gun.Select(r => $"{r.Label},{string.Join(',', r.Values.Take(149))},{marker}"));
+        TrainingData nan = SeriesLoader.Load(new MLContext(0), Channels("two-nan.csv", "NaN"), Settings(), channels: 2);
+        TrainingData empty = SeriesLoader.Load(new MLContext(0), Channels("two-empty.csv", ""), Settings(), channels: 2);
+        Assert.Equal(empty.SeriesLengths, nan.SeriesLengths);
+        Assert.Equal(empty.RowValues(0)["Series"], nan.RowValues(0)["Series"]);
+        Assert.Contains("with 2 channels only the last channel ends there", nan.PaddingNote, StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
     public void SeriesLayoutsTheToolDoesNotReadFailWithWhatToDo()
     {
         var rows = GunPoint().Take(20).ToList();
