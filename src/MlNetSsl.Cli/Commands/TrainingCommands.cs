@@ -26,7 +26,7 @@ internal static class TrainingCommands
         public readonly Option<bool> Resume = new("--resume") { Description = "Continue an interrupted run from <output>/<Name>/checkpoint." };
         public readonly Option<string?> LogFile = new("--log-file-path") { Description = "Where to write the log. Default <output>/<Name>/log.txt." };
         public readonly Option<bool?> HasHeader = new("--has-header") { Description = "CSV: whether the first line is a header. Default: detected." };
-        public readonly Option<string?> Separator = new("--separator") { Description = "CSV: the separator (',' ';' '|' or tab). Default: detected." };
+        public readonly Option<string?> Separator = new("--separator") { Description = "CSV: the separator (',' ';' '|', tab, or space: for series runs of spaces and tabs, as old UCR .txt files). Default: detected." };
         public readonly Option<string[]> IgnoreColumns = new("--ignore-cols") { Description = "CSV: columns to leave out (names or 0-based indices, comma-separated).", AllowMultipleArgumentsPerToken = true };
         public readonly Option<string[]> KeepColumns = new("--keep-cols") { Description = "CSV: columns to keep as inputs although they look like row identifiers, which are otherwise left out (names or 0-based indices, comma-separated).", AllowMultipleArgumentsPerToken = true };
         public readonly Option<string> UnlabeledFolder = new("--unlabeled-folder") { Description = "Images: the sub-folder whose images have no label.", DefaultValueFactory = _ => "unlabeled" };

@@ -16,6 +16,8 @@ internal static class DatasetReader
             "tab" or "\\t" => '\t',
             "comma" => ',',
             "semicolon" => ';',
+            // Series files read runs of blanks as one separator (SeriesLoader.Blanks); a table, one space.
+            "space" or "whitespace" => ' ',
             _ => separator[0],
         };
 
@@ -23,11 +25,11 @@ internal static class DatasetReader
     /// decimal point or sign would split numbers and names apart ('x' cut "dioxide" in two).</summary>
     public static string? SeparatorProblem(string? separator) => separator switch
     {
-        null or "" or "tab" or "\\t" or "comma" or "semicolon" => null,
+        null or "" or "tab" or "\\t" or "comma" or "semicolon" or "space" or "whitespace" => null,
         { Length: 1 } s when char.IsLetterOrDigit(s[0]) || s[0] is '"' or '.' or '-' or '+' || (char.IsWhiteSpace(s[0]) && s[0] != ' ') =>
             $"--separator '{separator}': a separator cannot be a letter, digit, quote, '.', '-' or '+'; give ',' ';' '|' ':' or a space, 'tab', or leave it out to detect it.",
         { Length: 1 } => null,
-        _ => $"--separator '{separator}': give one character (',' ';' '|'), 'tab' or 'comma'.",
+        _ => $"--separator '{separator}': give one character (',' ';' '|'), 'tab', 'comma' or 'space' (series: runs of spaces and tabs).",
     };
 
     /// <summary>Refuses a path of the wrong kind for a task (a folder for a CSV task, a file for images) or one that is

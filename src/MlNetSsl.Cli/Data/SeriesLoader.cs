@@ -399,12 +399,15 @@ internal static class SeriesLoader
     /// <summary>
     /// The separator of a series CSV: the one that splits each of the first lines into the most fields (the fewest
     /// on any of them counts, so a class such as "walk; fast" on one line does not make ';' the separator); on a tie a tab,
-    /// then ';' (decimal commas), then '|', then ','.
+    /// then ';' (decimal commas), then '|', then ','. Lines with none of them but blanks between values (the old UCR
+    /// archive's .txt files: "   1.0000000e+00  -6.4789900e-01 ...") are separated by runs of blanks, <see cref="Blanks"/>.
     /// </summary>
     internal static char DetectSeparator(IEnumerable<string> lines)
     {
         var sample = lines.Take(20).ToList();
         if (sample.Count == 0) return ',';
+        if (sample.All(l => l.IndexOfAny([',', ';', '\t', '|']) < 0) && sample.Any(l => l.Trim().Contains(' ', StringComparison.Ordinal)))
+            return Blanks;
         return new[] { '\t', ';', '|', ',' }
             .Select((candidate, order) => (candidate, order, fields: sample.Min(l => CsvTable.Split(l, candidate).Length)))
             .OrderByDescending(c => c.fields).ThenBy(c => c.order).First().candidate;
@@ -450,11 +453,18 @@ internal static class SeriesLoader
         return step > 0 && numbers.Zip(numbers.Skip(1)).All(p => Math.Abs(p.Second - p.First - step) <= 1e-9 * Math.Max(1, Math.Abs(p.Second)));
     }
 
+    /// <summary>The separator of a series file whose values are separated by runs of spaces or tabs (leading and trailing
+    /// ones left out), as the old UCR .txt files are: '--separator space' (or ' ', or 'whitespace'), or detected.</summary>
+    public const char Blanks = ' ';
+
     /// <summary>A line's cells. In a file not separated by ',' a cell such as "0,5" is a number with a decimal comma (as
     /// spreadsheets write them where ';' separates fields) and is read as 0.5; scoring reads files the same way.</summary>
     private static string[] SplitCells(string line, char separator)
     {
-        string[] cells = CsvTable.Split(line, separator);
+        // Runs of blanks align the columns of the old UCR files: no empty cell between two blanks, none before the first value.
+        string[] cells = separator == Blanks
+            ? CsvTable.Split(line.Replace('\t', ' ').Trim(), ' ').Where(c => c.Length > 0).ToArray()
+            : CsvTable.Split(line, separator);
         if (separator != ',')
             for (int i = 0; i < cells.Length; i++)
                 if (DecimalComma(cells[i].Trim())) cells[i] = cells[i].Trim().Replace(',', '.');

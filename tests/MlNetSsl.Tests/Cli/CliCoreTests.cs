@@ -349,6 +349,27 @@ public sealed class CliCoreTests : IDisposable
     }
 
     [SkippableFact]
+    public void AnOldUcrTxtFileTrainsAndScoresLabelFirst()
+    {
+        // The old UCR layout: blanks before the label and runs of blanks between values, in scientific notation. Training
+        // failed with "line 1: 0 values".
+        static string Sci(string v) => double.Parse(v, CultureInfo.InvariantCulture).ToString("0.0000000e+00", CultureInfo.InvariantCulture);
+        var lines = CliDataLoadingTests.GunPoint().Select(s => $"   {(s.Label == "gun" ? "1" : "2")}.0000000e+00" + string.Concat(s.Values.Select(v => "  " + Sci(v)))).ToList();
+        string train = Path.Combine(_work, "GunPoint_TRAIN.txt"), test = Path.Combine(_work, "GunPoint_TEST.txt");
+        File.WriteAllLines(train, lines.Take(36));
+        File.WriteAllLines(test, lines.Skip(36));
+        var (code, stdout, stderr) = Run("series-classification", "--dataset", train, "--test-dataset", test, "--train-time", "3", "--max-trials", "1",
+            "-o", _work, "--name", "Txt");
+        Assert.True(code == 0, $"exit {code}: {stderr}\n{stdout}");
+        Assert.Contains("Data: 36 training rows (36 labeled, 0 unlabeled, 2 classes); 14 test rows", stdout, StringComparison.Ordinal);
+        Assert.Contains("Test accuracy", stdout, StringComparison.Ordinal);
+        var evaluate = Run("evaluate", "--model", Path.Combine(_work, "Txt", "Txt.zip"), "--test-dataset", test);
+        Assert.True(evaluate.ExitCode == 0, evaluate.Stderr + evaluate.Stdout);
+        Assert.Contains("14 labeled rows of 2 classes.", evaluate.Stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain("steps per channel (median", evaluate.Stdout, StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
     public void TestLabelsTheTrainingNeverSawAreListedUpToTen()
     {
         // 12 test rows of 12 classes the training rows lack (as a test file read with the wrong label column has): ten

@@ -500,6 +500,36 @@ public sealed class CliDataLoadingTests : IDisposable
     }
 
     [SkippableFact]
+    public void AnOldUcrTxtFileSeparatedByRunsOfBlanksIsReadLabelFirst()
+    {
+        // GunPoint as the old UCR archive wrote it: blanks before the label, values after runs of blanks, all in scientific
+        // notation. Read as one cell per line ("0 values"), or with --separator ' ' as an empty label and missing values.
+        var rows = GunPoint().Select(r => (Label: r.Label == "gun" ? 1.0 : 2.0, Values: r.Values.Select(v => double.Parse(v, CultureInfo.InvariantCulture)).ToArray())).ToList();
+        static string Sci(double v) => v.ToString("0.0000000e+00", CultureInfo.InvariantCulture);
+        string txt = Write("GunPoint_TRAIN.txt", rows.Select(r => "   " + Sci(r.Label) + string.Concat(r.Values.Select(v => "  " + Sci(v)))));
+        string noLead = Write("GunPoint_TRAIN_noLead.txt", rows.Select(r => Sci(r.Label) + string.Concat(r.Values.Select(v => "  " + Sci(v))) + " "));
+        string csv = Write("GunPoint_TRAIN_sci.csv", rows.Select(r => Sci(r.Label) + string.Concat(r.Values.Select(v => "," + Sci(v)))));
+        TrainingData expected = SeriesLoader.Load(new MLContext(0), csv, Settings(), channels: 1, findLabel: true);
+
+        foreach (var (path, separator) in new[] { (txt, (string?)null), (noLead, null), (txt, " "), (txt, "space"), (noLead, "whitespace") })
+        {
+            CsvSettings settings = new(null, DatasetReader.ParseSeparator(separator), null, []);
+            TrainingData read = SeriesLoader.Load(new MLContext(0), path, settings, channels: 1, findLabel: true);
+            Assert.Null(read.SeriesLabelColumn); // the label first, as UCR writes it
+            Assert.Equal(["1.0000000e+00", "2.0000000e+00"], read.Labels.Distinct().Order(StringComparer.Ordinal));
+            Assert.Equal(expected.Labels, read.Labels);
+            Assert.All(read.SeriesLengths!, l => Assert.Equal(150, l));
+            Assert.Null(read.FilledNote);
+            Assert.Equal(Enumerable.Range(0, rows.Count).Select(r => expected.RowValues(r)["Series"]), Enumerable.Range(0, rows.Count).Select(r => read.RowValues(r)["Series"]));
+        }
+        // Files to score find the label the same way.
+        Assert.True(SeriesLoader.HoldsLabelColumn(txt, Settings(), 0, ["1.0000000e+00", "2.0000000e+00"], modelValues: 150));
+        // A file with commas keeps its separator, though its cells hold blanks.
+        Assert.Equal(',', SeriesLoader.DetectSeparator(["walking fast, 1, 2, 3", "running, 4, 5, 6"]));
+        Assert.Null(DatasetReader.SeparatorProblem("whitespace"));
+    }
+
+    [SkippableFact]
     public void SeriesLayoutsTheToolDoesNotReadFailWithWhatToDo()
     {
         var rows = GunPoint().Take(20).ToList();
