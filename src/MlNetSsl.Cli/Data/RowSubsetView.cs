@@ -88,6 +88,7 @@ internal static class TrainingDataSubsets
             ContentHashes = data.ContentHashes.Count == 0 ? [] : rows.Select(r => data.ContentHashes[r]).ToArray(),
             HiddenEntries = data.HiddenEntries,
             SizeSummary = data.SizeSummary,
+            SeriesFormat = data.SeriesFormat,
             DecimalMarker = data.DecimalMarker,
             Format = data.Format,
             Layout = data.Layout,

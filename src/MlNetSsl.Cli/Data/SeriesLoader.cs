@@ -39,6 +39,7 @@ internal static class SeriesLoader
         var notes = new List<string>();
         var missing = new MissingValues();
         var padding = new Padding();
+        string? csvFormat = null;
         string? labelColumn = null;
         if (!IsTsFile(path) && findLabel && csv.LabelColumn is null && LabelAtEnd(path, csv) is { } atEnd)
         {
@@ -49,7 +50,7 @@ internal static class SeriesLoader
         if (IsTsFile(path))
             seriesChannels = ReadTs(path, rows, names, notes, missing);
         else
-            seriesChannels = ReadCsv(path, csv, Math.Max(1, channels), rows, names, missing, notes, padding);
+            seriesChannels = ReadCsv(path, csv, Math.Max(1, channels), rows, names, missing, notes, padding, out csvFormat);
         if (rows.Count == 0) throw new CliException($"{path}: no series in the file.");
         // A long layout (one line per time step: id, time, value...) reads as series of two or three steps, and the id then
         // predicts the label: nothing a series model can learn from. No sensor series is that short.
@@ -94,6 +95,7 @@ internal static class SeriesLoader
             SeriesLengths = lengths,
             SeriesLabelColumn = labelColumn,
             FilledNote = missing.Note(),
+            SeriesFormat = csvFormat,
             PaddingNote = padding.Note(path, seriesChannels),
             SizeSummary = lengthGroups.Count == 1
                 ? [$"{seriesChannels} channel(s) x {lengths[0]} steps: {rows.Count:N0}"]
@@ -168,7 +170,7 @@ internal static class SeriesLoader
     }
 
     private static int ReadCsv(string path, CsvSettings settings, int channels, List<SeriesRow> rows, List<string> names, MissingValues missing,
-        List<string> notes, Padding padding)
+        List<string> notes, Padding padding, out string format)
     {
         // Ragged rows are allowed here (variable-length series), so the CSV is split line by line, not through CsvTable.
         var lines = ContentLines(path, out char? directive).ToList();
@@ -195,6 +197,13 @@ internal static class SeriesLoader
                     : $"{path}: --label-col '{labelColumn}' is not a column name, and the file has no header line; give the label column's 0-based index (or --has-header true).");
         }
         string counted = indexLeftOut ? " (columns counted after pandas' row index, which is left out)" : "";
+        // How the file was read, for the run to show before the search: a wrong guess shows there, not in the accuracy.
+        string separatorName = separator switch { Blanks => "runs of blanks", '\t' => "tab", char c => $"'{c}'" };
+        int width = split.Skip(hasHeader ? 1 : 0).Select(c => c.Length).DefaultIfEmpty(0).Max();
+        string labelName = labelIndex < 0 ? "none"
+            : labelIndex < headers.Length ? $"column {labelIndex} ('{Shorten(headers[labelIndex])}')"
+            : $"column {labelIndex}{(labelIndex == 0 ? " (the first)" : labelIndex == width - 1 ? " (the last)" : "")}";
+        format = $"separator {separatorName}, header {(hasHeader ? "yes" : "no")}, label {labelName}{counted}";
         foreach (var (cells, line) in split.Zip(lines.Select(l => l.Line)).Skip(hasHeader ? 1 : 0))
         {
             if (labelIndex >= cells.Length) throw new CliException($"{path} line {line}: no label cell at index {labelIndex}{counted}.");

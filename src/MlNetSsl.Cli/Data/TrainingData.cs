@@ -95,6 +95,10 @@ internal sealed class TrainingData
 
     public IReadOnlyList<string> SizeSummary { get; init; } = [];
 
+    /// <summary>Series CSV: how the file was read (separator, header, label column), for the run's "Read as" line; null
+    /// for a .ts file and other data.</summary>
+    public string? SeriesFormat { get; init; }
+
     /// <summary>Tables: the decimal marker the file was read with ('.' or ',').</summary>
     public char DecimalMarker { get; init; } = '.';
 

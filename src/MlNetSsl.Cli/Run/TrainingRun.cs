@@ -114,6 +114,7 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
         }
         // How a CSV was read (separator, header, decimal comma): a wrong detection shows here, before the search.
         if (all.Kind == DatasetKind.Table) foreach (string read in all.SizeSummary) log.Info($"Read as: {read}.");
+        if (all.SeriesFormat is { } seriesFormat) log.Info($"Read as: {string.Join("; ", all.SizeSummary)}; {seriesFormat}.");
         // Larger photos are not read at their size: say so before a user wonders why 128-pixel images train as fast.
         if (all.Kind == DatasetKind.Images)
             log.Info($"Images are resized to {ImageSide}x{ImageSide} for the encoder and the raw-pixel trainers; sizes found: {string.Join(", ", all.SizeSummary.Take(4))}{(all.SizeSummary.Count > 4 ? ", ..." : "")}.");

@@ -521,7 +521,10 @@ public sealed class CliDataLoadingTests : IDisposable
             Assert.All(read.SeriesLengths!, l => Assert.Equal(150, l));
             Assert.Null(read.FilledNote);
             Assert.Equal(Enumerable.Range(0, rows.Count).Select(r => expected.RowValues(r)["Series"]), Enumerable.Range(0, rows.Count).Select(r => read.RowValues(r)["Series"]));
+            // The run's "Read as" line says so.
+            Assert.Equal("separator runs of blanks, header no, label column 0 (the first)", read.SeriesFormat);
         }
+        Assert.Equal("separator ',', header no, label column 0 (the first)", expected.SeriesFormat);
         // Files to score find the label the same way.
         Assert.True(SeriesLoader.HoldsLabelColumn(txt, Settings(), 0, ["1.0000000e+00", "2.0000000e+00"], modelValues: 150));
         // A file with commas keeps its separator, though its cells hold blanks.
