@@ -33,6 +33,8 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
     private string? _decimalMarker;
     private IReadOnlyDictionary<string, double[]>? _numericRanges;
     private string? _farBelowNote;
+    // The images of the report's maps, decoded once for both (Map).
+    private IDataView? _mapImages;
     private TableLayout? _layout;
     private string? _seriesLabelColumn;
     // A .ts file's own channel count (it ignores --channels), recorded in run.json instead of the option's default.
@@ -980,6 +982,8 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
             int[] rows = Enumerable.Range(0, train.Count).Where(r => r % Math.Max(1, train.Count / 1000) == 0).Take(1000).ToArray();
             TrainingData sample = train.Subset(rows);
             IDataView view = prepared.Transform(sample.View);
+            // Both maps read the same sample: its images are decoded once (a folder of large photos took seconds a map).
+            if (train.Kind == DatasetKind.Images) view = _mapImages ??= ml.Data.PreloadImages(view, inputColumn, ImageSide, ImageSide);
             string column;
             if (embedding is null)
             {
