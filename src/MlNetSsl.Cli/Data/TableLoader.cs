@@ -31,13 +31,15 @@ internal static class TableLoader
         var identifiers = inputs.Where(i => !kept.Contains(i.Index) && LooksLikeIdentifier(table, i.Index, i.Numeric)).ToList();
         bool leaveOut = identifiers.Count > 0 && identifiers.Count < inputs.Count;
         if (leaveOut) inputs = [.. inputs.Except(identifiers)];
+        // A text column of grouped numbers gets that note, not the mostly-numbers one.
+        var texts = inputs.Where(i => !i.Numeric).Select(i => (i.Index, Grouped: GroupedNumbers(table, i.Index))).ToList();
         return Build(table, inputs, label, labelHint: settings.HasHeader is null ? HeaderReadAsData(table, label) : null,
             identifiers: [.. identifiers.Select(i => table.Headers[i.Index])], identifiersLeftOut: leaveOut,
             constants: [.. inputs.Select(i => (Name: table.Headers[i.Index], Value: SingleValue(table, i.Index, i.Numeric))).Where(c => c.Value is not null)
                 .Select(c => c.Value!.Length == 0 ? $"'{c.Name}' (empty in every row)"
                     : $"'{c.Name}' ({(c.Value.Length > 40 ? c.Value[..37] + "..." : c.Value)} in every row that has a value)")],
-            mostlyNumbers: [.. inputs.Where(i => !i.Numeric && GroupedNumbers(table, i.Index) is null).Select(i => MostlyNumbers(table, i.Index)).OfType<string>()],
-            groupedNumbers: [.. inputs.Where(i => !i.Numeric).Select(i => GroupedNumbers(table, i.Index)).OfType<string>()]);
+            mostlyNumbers: [.. texts.Where(t => t.Grouped is null).Select(t => MostlyNumbers(table, t.Index)).OfType<string>()],
+            groupedNumbers: [.. texts.Select(t => t.Grouped).OfType<string>()]);
     }
 
     /// <summary>
