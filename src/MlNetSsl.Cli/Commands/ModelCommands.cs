@@ -51,8 +51,7 @@ internal static class ModelCommands
             if (embed) WriteEmbeddings(model, parse.GetValue(o.Model)!, data, path);
             else WritePredictions(model, data, path);
             Console.WriteLine($"Wrote {data.Count:N0} {(data.Count == 1 ? "row" : "rows")} to {path}.");
-            foreach (string note in ModelParts.UnseenCategories(model, data)) Console.WriteLine(note);
-            foreach (string note in ModelParts.FarOutsideTrainingRange(data, settings?.NumericRanges)) Console.WriteLine(note);
+            PrintInputNotes(model, data, settings);
             // Unreadable images are left out of the CSV; say which, so a missing row is not a surprise.
             if (data.Skipped.Count > 0)
                 Console.WriteLine($"Skipped {data.Skipped.Count:N0} unreadable file(s), not in {path}: {string.Join("; ", data.Skipped.Take(5))}{(data.Skipped.Count > 5 ? "; ..." : "")}.");
@@ -117,8 +116,7 @@ internal static class ModelCommands
             }
             if (TestMetrics.AboveUniformLogLoss(TestMetrics.Compute("log-loss", scored, classes.Length, positive), classes.Length) is { } overconfident)
                 Console.WriteLine($"Note: {overconfident}");
-            foreach (string note in ModelParts.UnseenCategories(model, data)) Console.WriteLine(note);
-            foreach (string note in ModelParts.FarOutsideTrainingRange(data, settings?.NumericRanges)) Console.WriteLine(note);
+            PrintInputNotes(model, data, settings);
             Console.WriteLine("Confusion matrix (rows: actual, columns: predicted):");
             // In TrainingRun.Score's order: the k-th label the model never saw is actual class -2 - k; the first ten get rows.
             List<string> unseenNames = TrainingRun.UnseenLabels(data.Labels, known);
@@ -141,6 +139,14 @@ internal static class ModelCommands
             return ExitCodes.Success;
         });
         return command;
+    }
+
+    /// <summary>What predict and evaluate both say about rows unlike the training rows: category values training never
+    /// saw, and numbers far outside its range.</summary>
+    private static void PrintInputNotes(ITransformer model, TrainingData data, RunSettings? settings)
+    {
+        foreach (string note in ModelParts.UnseenCategories(model, data)) Console.WriteLine(note);
+        foreach (string note in ModelParts.FarOutsideTrainingRange(data, settings?.NumericRanges)) Console.WriteLine(note);
     }
 
     /// <summary>The model, its input schema, and the run.json beside it when there is one.</summary>
