@@ -162,7 +162,7 @@ internal sealed class BatchedDataView : ITransformCanSaveOnnx
             _sourceId = source.GetIdGetter();
             _ids = new DataViewRowId[capacity];
             _passThrough = passThrough.ToDictionary(c => c.Index, c => ColumnBuffer.Create(source, c, capacity));
-            _filler = view._output.Reader.Bind(source);
+            _filler = view._output.Reader.Bind(source, view._input);
         }
 
         public override DataViewSchema Schema => _view.Schema;

@@ -230,7 +230,7 @@ public static class LabelFreeEvaluation
         var positions = new HashSet<long>(Enumerable.Range(0, take).Select(k => (long)Math.Floor(k * (double)total / take)));
         var buffer = new RowBatchBuffer(reader, Math.Max(1, take));
         using (var cursor = data.GetRowCursor(new[] { data.Schema[reader.ColumnName] }))
-        using (var filler = reader.Bind(cursor))
+        using (var filler = reader.Bind(cursor, data))
         {
             long position = 0;
             while (buffer.Count < take && cursor.MoveNext())

@@ -234,7 +234,7 @@ public sealed class SslExperimentTests : IDisposable
             var error = await Assert.ThrowsAsync<InvalidDataException>(() => ml.SelfSupervisedExperiment()
                 .SetDataset(StageData.Images(ml, rows, folder), "Label").SetInputColumn("Image").SetTrainingTimeInSeconds(30)
                 .SetProgress(new SynchronousProgress<SslTrialReport>(trials.Add)).RunAsync());
-            Assert.StartsWith("Row 17 of column 'Image'", error.Message, StringComparison.Ordinal);
+            Assert.StartsWith("Row 17 of column 'Image' (ImagePath '017.jpg')", error.Message, StringComparison.Ordinal);
             Assert.Contains("remove the row", error.Message, StringComparison.Ordinal);
             Assert.Empty(trials);
         }

@@ -175,6 +175,25 @@ public sealed class BadInputMatrixTests : IDisposable
         var error = Assert.Throws<InvalidDataException>(() => _ml.Transforms.SelfSupervised("E", "Image", SslMethod.SimClr, Quick).Fit(data));
         Assert.Contains("Row 2", error.Message);
         Assert.Contains("'Image'", error.Message);
+        Assert.Contains("(ImagePath 'empty.jpg')", error.Message);
+    }
+
+    [SkippableFact]
+    public void ADamagedImageFileIsNamedByItsPathWhenFittingTransformingAndPreloading()
+    {
+        // ML.NET names the path of a missing file but not of a damaged one ("Invalid input stream contents").
+        var good = ImageFolder(("a.png", Png(32, 32, 0)), ("b.png", Png(32, 32, 1)), ("c.png", Png(32, 32, 2)));
+        var data = ImageFolder(("a.png", Png(32, 32, 0)), ("b.png", Png(32, 32, 1)), ("c.png", Png(32, 32, 2)),
+            ("noise.jpg", path => File.WriteAllBytes(path, Enumerable.Range(0, 500).Select(b => (byte)(b * 37 % 251)).ToArray())));
+        var fit = Assert.Throws<InvalidDataException>(() => _ml.Transforms.SelfSupervised("E", "Image", SslMethod.SimClr, Quick).Fit(data));
+        Assert.StartsWith("Row 3 of column 'Image' (ImagePath 'noise.jpg'): the image could not be loaded", fit.Message, StringComparison.Ordinal);
+
+        using var model = _ml.Transforms.SelfSupervised("E", "Image", SslMethod.SimClr, Quick).Fit(good);
+        var transform = Assert.Throws<InvalidDataException>(() => StageData.Vectors(model.Transform(data), "E"));
+        Assert.Contains("(ImagePath 'noise.jpg')", transform.Message, StringComparison.Ordinal);
+
+        var preload = Assert.Throws<InvalidDataException>(() => _ml.Data.PreloadImages(data, "Image", 32, 32));
+        Assert.StartsWith("Row 3 of column 'Image' (ImagePath 'noise.jpg')", preload.Message, StringComparison.Ordinal);
     }
 
     [SkippableFact]

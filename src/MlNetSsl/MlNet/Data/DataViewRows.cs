@@ -24,7 +24,7 @@ internal static class DataViewRows
         try
         {
             using var cursor = data.GetRowCursor(columns);
-            using var filler = reader.Bind(cursor);
+            using var filler = reader.Bind(cursor, data);
             Func<int>? label = labelColumn is null ? null : LabelColumnReader.Bind(cursor, labelColumn);
             var buffer = new RowBatchBuffer(reader, ChunkRows);
             long count = 0;

@@ -53,12 +53,12 @@ internal sealed class DecodedImageView : IDataView
             catch (Exception e) when (e is not OperationCanceledException)
             {
                 throw new InvalidDataException(string.Create(CultureInfo.InvariantCulture,
-                    $"Row {cursor.Position} of column '{imageColumnName}': the image could not be loaded ({e.Message}). ") +
+                    $"Row {cursor.Position} of column '{imageColumnName}'{ImageRowSource.Describe(source, cursor.Position)}: the image could not be loaded ({e.Message}). ") +
                     "Check that the file exists and is a readable JPEG, PNG, BMP, GIF or WEBP image, or remove the row.", e);
             }
             if (image is null || image.Width == 0 || image.Height == 0)
                 throw new InvalidDataException(string.Create(CultureInfo.InvariantCulture,
-                    $"Row {cursor.Position} of column '{imageColumnName}' has no image: the file is missing, empty or not an image. ") +
+                    $"Row {cursor.Position} of column '{imageColumnName}'{ImageRowSource.Describe(source, cursor.Position)} has no image: the file is missing, empty or not an image. ") +
                     "Fix or remove the row.");
             SKEncodedOrigin origin = ImagePixels.OriginOf(image);
             using ImagePixels.StoredPixels stored = ImagePixels.Stored(image, width, height, origin);

@@ -92,11 +92,13 @@ internal sealed class InputColumnReader
         _ => "Convert numbers with Transforms.Conversion.ConvertType to Single and join columns with Transforms.Concatenate.",
     };
 
-    /// <summary>Binds the reader to a row; the returned filler copies the current row into a buffer.</summary>
-    public RowFiller Bind(DataViewRow row)
+    /// <summary>Binds the reader to a row; the returned filler copies the current row into a buffer. With
+    /// <paramref name="source"/>, the data view <paramref name="row"/> is a cursor of, an image that fails to load is
+    /// named by its row's file path as well as its position.</summary>
+    public RowFiller Bind(DataViewRow row, IDataView? source = null)
     {
         var column = row.Schema[ColumnName];
-        return IsImage ? new ImageFiller(this, row.GetGetter<MLImage>(column), row) : new VectorFiller(this, row.GetGetter<VBuffer<float>>(column), row);
+        return IsImage ? new ImageFiller(this, row.GetGetter<MLImage>(column), row, source) : new VectorFiller(this, row.GetGetter<VBuffer<float>>(column), row);
     }
 
     /// <summary>Copies the current row of a cursor or row into a batch buffer.</summary>
@@ -137,7 +139,7 @@ internal sealed class InputColumnReader
         }
     }
 
-    private sealed class ImageFiller(InputColumnReader reader, ValueGetter<MLImage> getter, DataViewRow row) : RowFiller
+    private sealed class ImageFiller(InputColumnReader reader, ValueGetter<MLImage> getter, DataViewRow row, IDataView? source) : RowFiller
     {
         private MLImage _image = null!;
 
@@ -150,12 +152,12 @@ internal sealed class InputColumnReader
             catch (Exception e) when (e is not OperationCanceledException)
             {
                 throw new InvalidDataException(
-                    $"{Where(row, reader.ColumnName)}: the image could not be loaded ({e.Message}). Check that the " +
+                    $"{Where(row, reader.ColumnName)}{ImageRowSource.Describe(source, row)}: the image could not be loaded ({e.Message}). Check that the " +
                     "file exists and is a readable JPEG, PNG, BMP, GIF or WEBP image, or remove the row.", e);
             }
             if (_image is null || _image.Width == 0 || _image.Height == 0)
                 throw new InvalidDataException(
-                    $"{Where(row, reader.ColumnName)} has no image: the file is missing, empty or not an image. " +
+                    $"{Where(row, reader.ColumnName)}{ImageRowSource.Describe(source, row)} has no image: the file is missing, empty or not an image. " +
                     "Fix or remove the row (LoadImages yields an empty image for a path that does not exist).");
             ImagePixels.CopyRgb(_image, reader.Shape.Width, reader.Shape.Height, destination, ImagePixels.OriginOf(_image));
         }
