@@ -181,15 +181,21 @@ internal static class ConsumptionTemplates
     // and text cells are then made what the run's reader made them (trimmed, a missing marker empty).
     private static void AppendFileLoader(StringBuilder text, ConsumptionModel model, TextFileFormat format)
     {
-        string separator = format.Separator switch { '\t' => "a tab", ' ' => "a space", char c => $"'{c}'" };
+        string separator = format.Separator switch { '\t' => "a tab", ' ' => "runs of spaces or tabs", char c => $"'{c}'" };
         string description = $"{separator} between fields, {(format.HasHeader ? "a header line" : "no header line")}, " +
             $"{(format.DecimalMarker == ',' ? "a decimal comma" : "a decimal point")}";
         var textProperties = model.Properties.Where(p => p.Column.Kind == InputColumnKind.Text).ToList();
+        // ML.NET's loader reads every blank as a separator, so the blanks that align columns would read as empty fields:
+        // LoadRows first writes each run of blanks as one tab, and these options read that copy.
+        bool blanks = format.Separator == CsvTable.Blanks;
         text.AppendLine($"    /// <summary>How the training run read its file ({Xml(OneLine(description))}, fields in double quotes), for a file laid");
-        text.AppendLine("    /// out like it: the same columns in the same order, the label's included. <see cref=\"LoadRows\"/> reads with these.</summary>");
+        text.AppendLine("    /// out like it: the same columns in the same order, the label's included. <see cref=\"LoadRows\"/> reads with these" +
+            (blanks ? "" : ".</summary>"));
+        if (blanks)
+            text.AppendLine("    /// after writing each run of spaces or tabs outside quotes as one tab, which ML.NET's loader needs.</summary>");
         text.AppendLine("    public static TextLoader.Options TextLoaderOptions() => new()");
         text.AppendLine("    {");
-        text.AppendLine($"        Separators = [{CSharpText.CharLiteral(format.Separator)}],");
+        text.AppendLine($"        Separators = [{CSharpText.CharLiteral(blanks ? '\t' : format.Separator)}],");
         text.AppendLine($"        HasHeader = {(format.HasHeader ? "true" : "false")},");
         text.AppendLine($"        DecimalMarker = {CSharpText.CharLiteral(format.DecimalMarker)},");
         text.AppendLine("        // ML.NET's defaults read a quote as text, so a separator inside a quoted field would shift the fields after it.");
@@ -202,7 +208,7 @@ internal static class ConsumptionTemplates
         text.AppendLine();
         text.AppendLine("    /// <summary>Reads the rows of a file laid out like the training file (<see cref=\"TextLoaderOptions\"/>) as the training run");
         text.AppendLine("    /// read them; <c>LoadModel(mlContext).Transform(rows)</c> predicts them all.</summary>");
-        if (textProperties.Count == 0)
+        if (textProperties.Count == 0 && !blanks)
         {
             text.AppendLine("    public static IDataView LoadRows(MLContext mlContext, string path) =>");
             text.AppendLine("        mlContext.Data.LoadFromTextFile<ModelInput>(path, TextLoaderOptions());");
@@ -211,18 +217,71 @@ internal static class ConsumptionTemplates
         }
         text.AppendLine("    public static IDataView LoadRows(MLContext mlContext, string path)");
         text.AppendLine("    {");
-        text.AppendLine("        IDataView file = mlContext.Data.LoadFromTextFile<ModelInput>(path, TextLoaderOptions());");
-        text.AppendLine("        // Text cells as the training run read them: trimmed (ML.NET keeps the spaces before a separator and inside");
-        text.AppendLine("        // quotes), and empty where they hold a missing marker.");
-        text.AppendLine("        var rows = mlContext.Data.CreateEnumerable<ModelInput>(file, reuseRowObject: false).Select(row =>");
-        text.AppendLine("        {");
-        foreach (var property in textProperties)
-            text.AppendLine($"            row.{property.Name} = TextCell(row.{property.Name});");
-        text.AppendLine("            return row;");
-        text.AppendLine("        });");
-        text.AppendLine("        return mlContext.Data.LoadFromEnumerable(rows);");
+        string indent = blanks ? "            " : "        ";
+        if (blanks)
+        {
+            text.AppendLine("        // The training run read a run of spaces or tabs as one separator; ML.NET's loader reads each blank as one.");
+            text.AppendLine("        string tabSeparated = Path.GetTempFileName();");
+            text.AppendLine("        try");
+            text.AppendLine("        {");
+            text.AppendLine("            File.WriteAllLines(tabSeparated, File.ReadLines(path).Select(OneTabBetweenFields));");
+        }
+        text.AppendLine($"{indent}IDataView file = mlContext.Data.LoadFromTextFile<ModelInput>({(blanks ? "tabSeparated" : "path")}, TextLoaderOptions());");
+        if (textProperties.Count > 0)
+        {
+            text.AppendLine($"{indent}// Text cells as the training run read them: trimmed (ML.NET keeps the spaces before a separator and inside");
+            text.AppendLine($"{indent}// quotes), and empty where they hold a missing marker.");
+            text.AppendLine($"{indent}var rows = mlContext.Data.CreateEnumerable<ModelInput>(file, reuseRowObject: false).Select(row =>");
+            text.AppendLine($"{indent}{{");
+            foreach (var property in textProperties)
+                text.AppendLine($"{indent}    row.{property.Name} = TextCell(row.{property.Name});");
+            text.AppendLine($"{indent}    return row;");
+            text.AppendLine($"{indent}}}){(blanks ? ".ToList()" : "")};");
+        }
+        else
+        {
+            text.AppendLine($"{indent}var rows = mlContext.Data.CreateEnumerable<ModelInput>(file, reuseRowObject: false).ToList();");
+        }
+        if (blanks)
+        {
+            text.AppendLine("            // Read whole before the copy is deleted.");
+            text.AppendLine("            return mlContext.Data.LoadFromEnumerable(rows);");
+            text.AppendLine("        }");
+            text.AppendLine("        finally");
+            text.AppendLine("        {");
+            text.AppendLine("            File.Delete(tabSeparated);");
+            text.AppendLine("        }");
+        }
+        else
+        {
+            text.AppendLine("        return mlContext.Data.LoadFromEnumerable(rows);");
+        }
         text.AppendLine("    }");
         text.AppendLine();
+        if (blanks)
+        {
+            text.AppendLine("    // A line with each run of spaces or tabs outside double quotes written as one tab, and none at either end.");
+            text.AppendLine("    private static string OneTabBetweenFields(string line)");
+            text.AppendLine("    {");
+            text.AppendLine("        var fields = new System.Text.StringBuilder(line.Length);");
+            text.AppendLine("        bool quoted = false, blank = false;");
+            text.AppendLine("        foreach (char ch in line.Trim(' ', '\\t'))");
+            text.AppendLine("        {");
+            text.AppendLine("            if (!quoted && ch is ' ' or '\\t')");
+            text.AppendLine("            {");
+            text.AppendLine("                blank = true;");
+            text.AppendLine("                continue;");
+            text.AppendLine("            }");
+            text.AppendLine("            if (blank) fields.Append('\\t');");
+            text.AppendLine("            blank = false;");
+            text.AppendLine("            if (ch == '\"') quoted = !quoted;");
+            text.AppendLine("            fields.Append(ch);");
+            text.AppendLine("        }");
+            text.AppendLine("        return fields.ToString();");
+            text.AppendLine("    }");
+            text.AppendLine();
+            if (textProperties.Count == 0) return;
+        }
         text.AppendLine("    // The cells the training run read as missing: a text column's category is then empty.");
         string markers = string.Join(", ", CsvTable.MissingCells.Where(m => m.Length > 0).Select(CSharpText.StringLiteral));
         text.AppendLine($"    private static readonly HashSet<string> MissingMarkers = new(StringComparer.OrdinalIgnoreCase) {{ {markers} }};");

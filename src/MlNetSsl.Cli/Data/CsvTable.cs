@@ -20,6 +20,11 @@ internal sealed record CsvSettings(bool? HasHeader, char? Separator, string? Lab
 internal sealed class CsvTable
 {
     private static readonly char[] CandidateSeparators = [',', ';', '\t', '|'];
+
+    /// <summary>The separator ' ' means runs of spaces and tabs, leading and trailing ones left out: the layout of
+    /// tables written with aligned columns (the UCI and Statlog <c>.data</c>/<c>.dat</c> files, fixed-width exports), where
+    /// one space between fields would read every alignment blank as an empty field.</summary>
+    public const char Blanks = ' ';
     private static readonly HashSet<string> MissingMarkers = new(StringComparer.OrdinalIgnoreCase) { "", "?", "NA", "N/A", "NaN", "null" };
 
     // A decimal comma, as spreadsheets write numbers in much of Europe (with ';' between fields); no thousands separator.
@@ -133,7 +138,7 @@ internal sealed class CsvTable
         {
             if (cells[i].Length != width)
                 throw new CliException($"{path} line {lines[i]}: {cells[i].Length} fields where line {lines[0]} has {width} " +
-                    $"(separator '{Show(separator)}'); fix or remove that line, or give the right --separator.");
+                    $"(separator {Named(separator)}); fix or remove that line, or give the right --separator.");
         }
 
         // A separator at the end of every line (as some spreadsheet exports write) is not a column: a last field empty on
@@ -213,7 +218,7 @@ internal sealed class CsvTable
         throw new CliException($"{Path}: {option} '{nameOrIndex}' is not a column; the columns are: " +
             string.Join(", ", Headers.Select((h, i) => string.Equals(h, Names[i], StringComparison.Ordinal) ? $"{i}:{h}" : $"{i}:{h} ({Names[i]})")) + "." +
             (inFirstRow ? $" Line {LineNumbers[0]} holds '{nameOrIndex}' but was read as data, not as a header; give --has-header true." : "") +
-            (other is char c and not '\0' ? $" The file was read as one column with the separator '{Show(Separator)}'; its lines hold '{Show(c)}': give --separator '{Show(c)}'." : "") +
+            (other is char c and not '\0' ? $" The file was read as one column with the separator {Named(Separator)}; its lines hold '{Show(c)}': give --separator '{Show(c)}'." : "") +
             (commaInHeader ? $" {option} splits its list on commas: name a column whose header holds a comma by its index or by the name in brackets." : ""));
     }
 
@@ -234,7 +239,47 @@ internal sealed class CsvTable
                 bestFields = counts[0];
             }
         }
-        return best;
+        return AlignedWithBlanks(path, best, bestFields) ? Blanks : best;
+    }
+
+    /// <summary>
+    /// Whether the file's fields are separated by runs of blanks rather than by <paramref name="best"/>: every sampled
+    /// record splits on blanks into the same number of fields, more than <paramref name="best"/> gave, and either no other
+    /// separator splits the records evenly, or the best one is a tab whose fields still hold two numbers apart by blanks (as in
+    /// auto-mpg's "18.0   8   307.0 ...&lt;tab&gt;"name""). A tab-separated file whose text cells hold spaces ("2020-01-01
+    /// 10:00", "New York") stays tab-separated; a file with ',', ';' or '|' outside quotes is never blank-separated.
+    /// </summary>
+    private static bool AlignedWithBlanks(string path, char best, int bestFields)
+    {
+        if (bestFields > 0 && best != '\t') return false;
+        var records = ReadRecords(path, Blanks, validate: false).Take(50).Select(r => r.Fields).ToList();
+        if (records.Count == 0 || records[0].Length <= Math.Max(1, bestFields) || records.Any(r => r.Length != records[0].Length)) return false;
+        // Quoted fields may hold anything; only unquoted text decides.
+        if (RawLines(path).Take(50).Any(line => Unquoted(line).IndexOfAny([',', ';', '|']) >= 0)) return false;
+        if (bestFields == 0) return true;
+        return ReadRecords(path, '\t', validate: false).Take(50)
+            .Any(r => r.Fields.Any(f => f.Split(' ', StringSplitOptions.RemoveEmptyEntries).Count(w => TryNumber(w, out _)) > 1));
+    }
+
+    private static IEnumerable<string> RawLines(string path)
+    {
+        using var reader = new StreamReader(path, TextFileEncoding.Of(path).Encoding, detectEncodingFromByteOrderMarks: true);
+        while (reader.ReadLine() is string line) yield return line;
+    }
+
+    // The characters of a line outside double-quoted fields (a quote opening a field, as ReadFields reads them).
+    private static string Unquoted(string line)
+    {
+        var text = new StringBuilder(line.Length);
+        bool quoted = false;
+        char previous = ' ';
+        foreach (char ch in line)
+        {
+            if (ch == '"' && (quoted || char.IsWhiteSpace(previous) || previous is ',' or ';' or '|')) quoted = !quoted;
+            else if (!quoted) text.Append(ch);
+            previous = ch;
+        }
+        return text.ToString();
     }
 
     /// <summary>'.' when a column holds numbers with a decimal point, else ',' when one holds numbers with a decimal comma
@@ -335,6 +380,11 @@ internal sealed class CsvTable
                 }
             }
             else if (ch == '"' && !fieldStarted) { quoted = true; fieldStarted = true; }
+            else if (separator == Blanks && ch is ' ' or '\t')
+            {
+                // A run of blanks is one separator; blanks before the first field are none.
+                if (fieldStarted) { fields.Add(field.ToString().Trim()); field.Clear(); fieldStarted = false; }
+            }
             else if (ch == separator) { fields.Add(field.ToString().Trim()); field.Clear(); fieldStarted = false; }
             else if (ch is '\r' or '\n')
             {
@@ -348,7 +398,8 @@ internal sealed class CsvTable
                 if (!char.IsWhiteSpace(ch)) fieldStarted = true;
             }
         }
-        fields.Add(field.ToString().Trim());
+        // Blanks at the end of a line are no separator before an empty last field.
+        if (separator != Blanks || fieldStarted || fields.Count == 0) fields.Add(field.ToString().Trim());
         return !quoted;
     }
 
@@ -376,5 +427,9 @@ internal sealed class CsvTable
         return names;
     }
 
-    private static string Show(char separator) => separator == '\t' ? "\\t" : separator.ToString();
+    /// <summary>A separator as messages name it: "','", "'\\t'" or "runs of blanks".</summary>
+    public static string Named(char separator) => separator == Blanks ? "runs of blanks" : $"'{Show(separator)}'";
+
+    /// <summary>A separator as the console shows it.</summary>
+    public static string Show(char separator) => separator == '\t' ? "\\t" : separator.ToString();
 }

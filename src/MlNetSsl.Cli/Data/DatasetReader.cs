@@ -16,7 +16,7 @@ internal static class DatasetReader
             "tab" or "\\t" => '\t',
             "comma" => ',',
             "semicolon" => ';',
-            // Series files read runs of blanks as one separator (SeriesLoader.Blanks); a table, one space.
+            // Runs of spaces and tabs, in tables (CsvTable.Blanks) and series files (SeriesLoader.Blanks) alike.
             "space" or "whitespace" => ' ',
             _ => separator[0],
         };
@@ -29,7 +29,7 @@ internal static class DatasetReader
         { Length: 1 } s when char.IsLetterOrDigit(s[0]) || s[0] is '"' or '.' or '-' or '+' || (char.IsWhiteSpace(s[0]) && s[0] != ' ') =>
             $"--separator '{separator}': a separator cannot be a letter, digit, quote, '.', '-' or '+'; give ',' ';' '|' ':' or a space, 'tab', or leave it out to detect it.",
         { Length: 1 } => null,
-        _ => $"--separator '{separator}': give one character (',' ';' '|'), 'tab', 'comma' or 'space' (series: runs of spaces and tabs).",
+        _ => $"--separator '{separator}': give one character (',' ';' '|'), 'tab', 'comma' or 'space' (runs of spaces and tabs).",
     };
 
     /// <summary>Refuses a path of the wrong kind for a task (a folder for a CSV task, a file for images) or one that is

@@ -465,7 +465,7 @@ internal static class TableLoader
             FilledNote = filledNote,
             RepeatedHeaderNote = table.RepeatedHeaderNote,
             SizeSummary = [string.Create(CultureInfo.InvariantCulture,
-                $"{rows:N0} rows x {inputs.Count} input columns ({inputs.Count(i => i.Numeric)} numeric, {inputs.Count(i => !i.Numeric)} text{TextColumnNames(table, inputs)}); separator '{(table.Separator == '\t' ? "\\t" : table.Separator)}', header {(table.HasHeader ? "yes" : "no")}" +
+                $"{rows:N0} rows x {inputs.Count} input columns ({inputs.Count(i => i.Numeric)} numeric, {inputs.Count(i => !i.Numeric)} text{TextColumnNames(table, inputs)}); separator {CsvTable.Named(table.Separator)}, header {(table.HasHeader ? "yes" : "no")}" +
                 $"{(table.DecimalMarker == ',' ? ", decimal comma" : "")}")],
         };
     }

@@ -195,6 +195,38 @@ public sealed class CliDataLoadingTests : IDisposable
     }
 
     [SkippableFact]
+    public void ATableAlignedWithRunsOfBlanksIsReadAsItsCommaSeparatedOriginalAndTextWithSpacesKeepsItsSeparator()
+    {
+        // Banknote rows as the UCI and Statlog .data/.dat files lay tables out: columns aligned with runs of spaces (a
+        // '?' for a missing value), and the same with a tab before the class. One space as the separator read every
+        // alignment blank as an empty field ("line 3: 27 fields where line 1 has 26").
+        string[][] cells = File.ReadLines(Path.Combine(SharedData.DataRoot, "tabular", "banknote_authentication.csv"))
+            .Where(l => l.Length > 0).Take(80).Select(l => l.Split(',')).ToArray();
+        cells[5][2] = "?";
+        string csv = Write("banknote.csv", cells.Select(c => string.Join(',', c)));
+        string aligned = Write("banknote.data", cells.Select(c => "  " + string.Concat(c.Take(4).Select(v => v.PadLeft(10))) + $"   {c[4]}  "));
+        string tabbed = Write("banknote-tab.data", cells.Select(c => string.Join("   ", c.Take(4)) + $"\t{c[4]}"));
+        TrainingData expected = TableLoader.LoadForTraining(csv, Settings(label: "4"));
+        foreach (string path in new[] { aligned, tabbed })
+        {
+            TrainingData read = TableLoader.LoadForTraining(path, Settings(label: "4"));
+            Assert.Equal(CsvTable.Blanks, read.Format!.Separator);
+            Assert.Equal(expected.Labels, read.Labels);
+            for (int row = 0; row < cells.Length; row++) Assert.Equal(expected.RowValues(row), read.RowValues(row));
+            Assert.Contains("separator runs of blanks", read.SizeSummary[0], StringComparison.Ordinal);
+        }
+        // --separator space reads the same way.
+        Assert.Equal(expected.Labels, TableLoader.LoadForTraining(aligned, new CsvSettings(null, DatasetReader.ParseSeparator("space"), "4", [])).Labels);
+
+        // Tab-separated text with spaces inside cells (a date and time, a two-word place), and a CSV with a space after each
+        // comma, keep their separators.
+        string dated = Write("dated.tsv", Enumerable.Range(0, 30).Select(i => $"2020-01-{i % 28 + 1:00} 10:{i:00}:00\tNew York\t{i * 0.5}\t{(i % 2 == 0 ? "a" : "b")}"));
+        Assert.Equal('\t', CsvTable.Read(dated, Settings(label: "3")).Separator);
+        string spaced = Write("spaced.csv", Enumerable.Range(0, 30).Select(i => $"{i * 0.5}, {i % 7}, {(i % 2 == 0 ? "a" : "b")}"));
+        Assert.Equal(',', CsvTable.Read(spaced, Settings(label: "2")).Separator);
+    }
+
+    [SkippableFact]
     public void ALabelAtTheOtherEndIsFoundButAValuesOnlyFileKeepsItsLastStep()
     {
         // GunPoint's 150 steps; the model (trained label-first) reads 150 values per row.
