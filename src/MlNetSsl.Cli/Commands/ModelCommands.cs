@@ -114,8 +114,7 @@ internal static class ModelCommands
                     ? $"  {metric,-15} not defined: the test rows hold only {string.Join(", ", data.Labels.Distinct(StringComparer.Ordinal).Select(l => $"'{l}'"))}; add rows of the other class"
                     : string.Create(CultureInfo.InvariantCulture, $"  {metric,-15} {value:0.0000}  (95% interval {lower:0.0000} to {upper:0.0000})"));
             }
-            if (TestMetrics.AboveUniformLogLoss(TestMetrics.Compute("log-loss", scored, classes.Length, positive), classes.Length) is { } overconfident)
-                Console.WriteLine($"Note: {overconfident}");
+            if (TestMetrics.LogLossNote(scored, classes.Length) is { } logLossNote) Console.WriteLine($"Note: {logLossNote}");
             PrintInputNotes(model, data, settings);
             Console.WriteLine("Confusion matrix (rows: actual, columns: predicted):");
             // In TrainingRun.Score's order: the k-th label the model never saw is actual class -2 - k; the first ten get rows.

@@ -1,3 +1,4 @@
+using System.Globalization;
 namespace MlNetSsl.Cli.Run;
 
 /// <summary>The metrics --metric accepts, computed on scored test rows, with a 95% interval.</summary>
@@ -23,15 +24,31 @@ internal static class TestMetrics
     public static int PositiveClass(IReadOnlyList<string> classNames, IReadOnlyDictionary<string, int> trainingCounts) =>
         classNames.Count == 2 && trainingCounts.GetValueOrDefault(classNames[0]) < trainingCounts.GetValueOrDefault(classNames[1]) ? 0 : 1;
 
-    /// <summary>A note when <paramref name="logLoss"/> is above ln(<paramref name="classCount"/>), the log-loss of giving
-    /// every class the same probability: a model can rank well (good accuracy) and still be so confidently wrong on some
-    /// rows that its scores are worse than no probabilities at all. Null otherwise.</summary>
-    public static string? AboveUniformLogLoss(double logLoss, int classCount) =>
-        classCount >= 2 && logLoss > Math.Log(classCount)
-            ? string.Create(System.Globalization.CultureInfo.InvariantCulture,
-                $"log-loss {logLoss:0.0000} is above {Math.Log(classCount):0.0000}, what giving each of the {classCount} classes the same probability scores: ") +
-              "the model is confidently wrong on enough rows that its Score values should not be read as probabilities (the predicted classes can still be right)."
-            : null;
+    /// <summary>
+    /// A note on the log-loss of <paramref name="rows"/>, or null. Above ln(<paramref name="classCount"/>), the log-loss of
+    /// giving every class the same probability, a model can rank well (good accuracy) and still be so confidently wrong
+    /// on some rows that its scores are worse than no probabilities at all. Rows of a class the model never saw give
+    /// their class probability 0 and each add ln(1e15), 34.5, whatever the model's calibration: the note says so and
+    /// judges the model on the other rows.
+    /// </summary>
+    public static string? LogLossNote(IReadOnlyList<Scored> rows, int classCount)
+    {
+        if (classCount < 2 || rows.Count == 0) return null;
+        var known = rows.Where(r => r.Actual >= 0).ToList();
+        int unseen = rows.Count - known.Count;
+        double uniform = Math.Log(classCount);
+        double logLoss = known.Count == 0 ? double.NaN : Compute("log-loss", known, classCount, 0);
+        string overconfident = string.Create(CultureInfo.InvariantCulture,
+            $"is above {uniform:0.0000}, what giving each of the {classCount} classes the same probability scores: ") +
+            "the model is confidently wrong on enough rows that its Score values should not be read as probabilities (the predicted classes can still be right).";
+        if (unseen == 0)
+            return logLoss > uniform ? string.Create(CultureInfo.InvariantCulture, $"log-loss {logLoss:0.0000} {overconfident}") : null;
+        return string.Create(CultureInfo.InvariantCulture,
+            $"log-loss counts the {unseen:N0} row(s) of classes the model never saw with probability 0 for their class, {-Math.Log(1e-15):0.0} each; ") +
+            (known.Count == 0 ? "no row has a class the model knows."
+                : string.Create(CultureInfo.InvariantCulture, $"on the {known.Count:N0} rows of the model's classes it is {logLoss:0.0000}") +
+                  (logLoss > uniform ? $", which {overconfident}" : "."));
+    }
 
     /// <summary>The metric on every row. AUC and F1 take class <paramref name="positive"/> as the positive class.</summary>
     public static double Compute(string metric, IReadOnlyList<Scored> rows, int classCount, int positive) => metric switch

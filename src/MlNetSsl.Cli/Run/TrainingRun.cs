@@ -33,6 +33,8 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
     private string? _decimalMarker;
     private IReadOnlyDictionary<string, double[]>? _numericRanges;
     private string? _farBelowNote;
+    // The log-loss note of the test rows (--metric log-loss), for the summary and the report.
+    private string? _logLossNote;
     // The images of the report's maps, decoded once for both (Map).
     private IDataView? _mapImages;
     private TableLayout? _layout;
@@ -373,7 +375,8 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
                 "add test rows of the other class (accuracy is below)";
             _notes.Add($"Test auc {undefinedReason}.");
         }
-        if (metric == "log-loss" && TestMetrics.AboveUniformLogLoss(value, classNames.Length) is { } overconfident) _notes.Add($"Test {overconfident}");
+        _logLossNote = metric == "log-loss" ? TestMetrics.LogLossNote(scored, classNames.Length) : null;
+        if (_logLossNote is not null) _notes.Add($"Test {_logLossNote}");
         var fits = new DownstreamFits(ml, prepared, trainPrepared, train.LabelColumn);
         DownstreamFits.LabeledFeatures? rawFeatures = null;
         // A chosen pipeline without SSL is itself the comparison: no second refit of it.
@@ -1156,7 +1159,7 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
             ? $"Test {metric} {undefinedReason}; on the {testDescription}."
             : string.Create(CultureInfo.InvariantCulture, $"Test {metric}{positive}: {value:0.0000} (95% interval {lower:0.0000} to {upper:0.0000}) on the {testDescription}."));
         if (metric != "accuracy") log.Always(string.Create(CultureInfo.InvariantCulture, $"Test accuracy: {accuracy:0.0000}."));
-        if (metric == "log-loss" && undefinedReason is null && TestMetrics.AboveUniformLogLoss(value, classCount) is { } overconfident) log.Always($"Note: {overconfident}");
+        if (_logLossNote is not null) log.Always($"Note: {_logLossNote}");
         if (_farBelowNote is not null) log.Always($"Note: {_farBelowNote}");
         // On imbalanced rows a high accuracy can be what predicting one class gives: say what that scores.
         if (_majority is { Share: >= 0.6 } majority)

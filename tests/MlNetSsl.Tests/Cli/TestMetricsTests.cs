@@ -64,14 +64,24 @@ public sealed class TestMetricsTests
         TestMetrics.Scored[] rows = [.. Enumerable.Range(0, 5).Select(_ => Row(0, 0)), new(1, 0, [1f, 0f])];
         double logLoss = TestMetrics.Compute("log-loss", rows, 2, positive: 1);
         Assert.True(logLoss > Math.Log(2));
-        string? note = TestMetrics.AboveUniformLogLoss(logLoss, 2);
+        string? note = TestMetrics.LogLossNote(rows, 2);
         Assert.NotNull(note);
         Assert.Contains("above 0.6931", note, StringComparison.Ordinal);
         // The same rows with the wrong one at 0.6 against 0.4: below ln 2, nothing to say.
         rows[5] = new(1, 0, [0.6f, 0.4f]);
-        Assert.Null(TestMetrics.AboveUniformLogLoss(TestMetrics.Compute("log-loss", rows, 2, positive: 1), 2));
-        // Three classes raise the bar to ln 3.
-        Assert.NotNull(TestMetrics.AboveUniformLogLoss(1.0, 2));
-        Assert.Null(TestMetrics.AboveUniformLogLoss(1.0, 3));
+        Assert.Null(TestMetrics.LogLossNote(rows, 2));
+        // Three classes raise the bar to ln 3: 0.45 on each row's class is a log-loss of 0.80, between ln 2 and ln 3.
+        TestMetrics.Scored[] hesitant = [new(0, 0, [0.45f, 0.3f, 0.25f]), new(1, 1, [0.3f, 0.45f, 0.25f]), new(2, 2, [0.3f, 0.25f, 0.45f])];
+        Assert.Null(TestMetrics.LogLossNote(hesitant, 3));
+        Assert.NotNull(TestMetrics.LogLossNote(hesitant, 2));
+
+        // Rows of a class the model never saw (actual < 0) add 34.5 each whatever the model does: the note says so and
+        // judges the model on the rest, which are well calibrated here.
+        TestMetrics.Scored[] withUnseen = [.. Enumerable.Range(0, 5).Select(_ => Row(0, 0)), new(-2, 0, [0.9f, 0.1f])];
+        Assert.True(TestMetrics.Compute("log-loss", withUnseen, 2, positive: 1) > 5);
+        string unseen = TestMetrics.LogLossNote(withUnseen, 2)!;
+        Assert.StartsWith("log-loss counts the 1 row(s) of classes the model never saw", unseen, StringComparison.Ordinal);
+        Assert.Contains("on the 5 rows of the model's classes it is 0.1054.", unseen, StringComparison.Ordinal);
+        Assert.DoesNotContain("confidently wrong", unseen, StringComparison.Ordinal);
     }
 }
