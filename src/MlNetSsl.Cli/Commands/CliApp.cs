@@ -23,6 +23,7 @@ internal static class CliApp
         root.Options.Add(Verbosity);
         foreach (Command command in TrainingCommands.Create()) root.Subcommands.Add(command);
         foreach (Command command in ModelCommands.Create()) root.Subcommands.Add(command);
+        root.Subcommands.Add(ExportCommand.Create());
         root.Subcommands.Add(DoctorCommand.Create());
 
         ParseResult parse = root.Parse(args);

@@ -149,7 +149,7 @@ internal static class ModelCommands
     }
 
     /// <summary>The model, its input schema, and the run.json beside it when there is one.</summary>
-    private static (ITransformer Model, DataViewSchema Schema, RunSettings? Settings) LoadModel(MLContext ml, string path)
+    internal static (ITransformer Model, DataViewSchema Schema, RunSettings? Settings) LoadModel(MLContext ml, string path)
     {
         if (!File.Exists(path)) throw new CliException($"{path}: model not found; --model takes the <Name>.zip a training command wrote.");
         ITransformer model;

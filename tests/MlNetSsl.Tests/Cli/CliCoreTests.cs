@@ -50,7 +50,7 @@ public sealed class CliCoreTests : IDisposable
     [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "kill", SetLastError = true)]
     private static extern int SendSignal(int pid, int signal);
 
-    private static (int ExitCode, string Stdout, string Stderr) Run(params string[] args) => Run(TimeSpan.FromMinutes(3), args);
+    internal static (int ExitCode, string Stdout, string Stderr) Run(params string[] args) => Run(TimeSpan.FromMinutes(3), args);
 
     private static (int ExitCode, string Stdout, string Stderr) Run(TimeSpan limit, params string[] args)
     {

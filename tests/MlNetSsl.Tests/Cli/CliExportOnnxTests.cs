@@ -1,0 +1,151 @@
+using System.Globalization;
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
+using MlNetSsl.Tests.Infrastructure;
+using Xunit;
+
+namespace MlNetSsl.Tests.Cli;
+
+/// <summary>
+/// `mlnet-ssl export-onnx` on models the tool trained: ONNX Runtime, fed as the console says, predicts what
+/// `mlnet-ssl predict` wrote. Converted whole, a series model's graph read its internal resampled column and gave wrong
+/// classes for its own input (10 of 40 right on BasicMotions in an audit).
+/// </summary>
+public sealed class CliExportOnnxTests : IDisposable
+{
+    private readonly string _work = Directory.CreateTempSubdirectory("mlnetssl-cli-onnx-").FullName;
+
+    public void Dispose()
+    {
+        try { Directory.Delete(_work, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+    }
+
+    private string Train(string task, string dataset, string name, params string[] extra)
+    {
+        string output = Path.Combine(_work, "runs");
+        var trained = CliCoreTests.Run([task, "--dataset", dataset, "--train-time", "5", "--max-trials", "1", "-o", output, "--name", name, .. extra]);
+        Assert.True(trained.ExitCode == 0, trained.Stderr + trained.Stdout);
+        return Path.Combine(output, name, name + ".zip");
+    }
+
+    // predict's CSV: each row's predicted class and its scores, in the model's class order.
+    private (string[] Labels, float[][] Scores) Predict(string model, string dataset)
+    {
+        string csv = Path.Combine(_work, Path.GetFileNameWithoutExtension(model) + "-predictions.csv");
+        var predicted = CliCoreTests.Run("predict", "--model", model, "--dataset", dataset, "--out", csv);
+        Assert.True(predicted.ExitCode == 0, predicted.Stderr + predicted.Stdout);
+        // Numbers and class names only: no quoted field.
+        List<string[]> rows = [.. File.ReadLines(csv).Where(l => l.Length > 0).Select(l => l.Split(','))];
+        int[] scoreColumns = [.. Enumerable.Range(0, rows[0].Length).Where(i => rows[0][i].StartsWith("Score_", StringComparison.Ordinal))];
+        int label = Array.IndexOf(rows[0], "PredictedLabel");
+        return ([.. rows.Skip(1).Select(r => r[label])],
+            [.. rows.Skip(1).Select(r => scoreColumns.Select(i => float.Parse(r[i], CultureInfo.InvariantCulture)).ToArray())]);
+    }
+
+    private static string Export(string model)
+    {
+        var exported = CliCoreTests.Run("export-onnx", "--model", model);
+        Assert.True(exported.ExitCode == 0, exported.Stderr + exported.Stdout);
+        return exported.Stdout;
+    }
+
+    private static void AssertSamePredictions((string[] Labels, float[][] Scores) expected, IDisposableReadOnlyCollection<DisposableNamedOnnxValue> results)
+    {
+        string[] labels = [.. results.Single(r => r.Name == "PredictedLabel.output").AsTensor<string>()];
+        float[] scores = [.. results.Single(r => r.Name == "Score.output").AsTensor<float>()];
+        Assert.Equal(expected.Labels, labels);
+        int classes = expected.Scores[0].Length;
+        for (int row = 0; row < expected.Scores.Length; row++)
+            for (int c = 0; c < classes; c++)
+                Assert.True(Math.Abs(expected.Scores[row][c] - scores[row * classes + c]) <= 1e-4,
+                    $"row {row} class {c}: predict {expected.Scores[row][c]}, ONNX {scores[row * classes + c]}");
+    }
+
+    [SkippableFact]
+    public void ATableModelWithACategoryColumnServesFromOneGraphOfItsInputColumns()
+    {
+        string[] colours = ["red", "green", "blue"];
+        string[] lines = [.. File.ReadLines(Path.Combine(SharedData.DataRoot, "tabular", "banknote_authentication.csv")).Where(l => l.Length > 0)];
+        new Random(3).Shuffle(lines);
+        lines = lines[..200];
+        string train = Path.Combine(_work, "colours.csv");
+        File.WriteAllLines(train, ["variance,skewness,curtosis,entropy,colour,class", .. lines.Select((l, i) => l.Insert(l.LastIndexOf(','), "," + colours[i % 3]))]);
+        string model = Train("classification", train, "Colours", "--label-col", "class");
+        string stdout = Export(model);
+        Assert.Contains("inputs variance [N, 1] (single), skewness [N, 1] (single), curtosis [N, 1] (single), entropy [N, 1] (single), colour [N, 1] (string)", stdout, StringComparison.Ordinal);
+
+        var expected = Predict(model, train);
+        using var session = new InferenceSession(Path.ChangeExtension(model, ".onnx"));
+        // The columns the model reads, and not the label.
+        Assert.Equal(["colour", "curtosis", "entropy", "skewness", "variance"], session.InputMetadata.Keys.Order(StringComparer.Ordinal));
+        string[][] cells = [.. lines.Select(l => l.Split(','))];
+        var inputs = new List<NamedOnnxValue>();
+        for (int column = 0; column < 4; column++)
+            inputs.Add(NamedOnnxValue.CreateFromTensor(new[] { "variance", "skewness", "curtosis", "entropy" }[column],
+                new DenseTensor<float>(cells.Select(c => float.Parse(c[column], CultureInfo.InvariantCulture)).ToArray(), [cells.Length, 1])));
+        inputs.Add(NamedOnnxValue.CreateFromTensor("colour", new DenseTensor<string>(cells.Select((_, i) => colours[i % 3]).ToArray(), [cells.Length, 1])));
+        using var results = session.Run(inputs);
+        AssertSamePredictions(expected, results);
+    }
+
+    [SkippableFact]
+    public void AnImageModelServesThroughItsEncoderGraphThenItsClassifierGraph()
+    {
+        // 30 of the quickstart's 32 x 32 CIFAR-10 JPEGs per class, in three classes.
+        string folder = Path.Combine(_work, "images");
+        string source = Path.Combine(SharedData.RepoRoot, "samples", "Quickstart", "data", "cifar10-small", "train");
+        foreach (string label in new[] { "airplane", "cat", "ship" })
+        {
+            Directory.CreateDirectory(Path.Combine(folder, label));
+            foreach (string file in Directory.GetFiles(Path.Combine(source, label)).Order(StringComparer.Ordinal).Take(30))
+                File.Copy(file, Path.Combine(folder, label, Path.GetFileName(file)));
+        }
+        string model = Train("image-classification", folder, "Pictures");
+        string stdout = Export(model);
+        Assert.Contains("input Ssl_Image [N, 3, 32, 32]", stdout, StringComparison.Ordinal);
+
+        // predict lists the images in its own order; the ONNX run follows it.
+        string csv = Path.Combine(_work, "Pictures-predictions.csv");
+        var expected = Predict(model, folder);
+        string[] files = [.. File.ReadLines(csv).Skip(1).Where(l => l.Length > 0).Select(l => Path.Combine(folder, l.Split(',')[0]))];
+        float[] pixels = [.. files.SelectMany(PlanarRgb)];
+        using var encoder = new InferenceSession(Path.Combine(Path.GetDirectoryName(model)!, "Pictures.encoder.onnx"));
+        using var embedded = encoder.Run([NamedOnnxValue.CreateFromTensor("Ssl_Image", new DenseTensor<float>(pixels, [files.Length, 3, 32, 32]))]);
+        using var classifier = new InferenceSession(Path.ChangeExtension(model, ".onnx"));
+        using var results = classifier.Run([NamedOnnxValue.CreateFromTensor("SslFeatures", embedded.Single().AsTensor<float>().ToDenseTensor())]);
+        AssertSamePredictions(expected, results);
+    }
+
+    // A 32 x 32 image as the encoder takes it: planar RGB in [0, 1].
+    private static float[] PlanarRgb(string path)
+    {
+        using var bitmap = SkiaSharp.SKBitmap.Decode(path).Copy(SkiaSharp.SKColorType.Bgra8888);
+        Assert.Equal((32, 32), (bitmap.Width, bitmap.Height));
+        var planes = new float[3 * 32 * 32];
+        for (int y = 0; y < 32; y++)
+            for (int x = 0; x < 32; x++)
+            {
+                SkiaSharp.SKColor pixel = bitmap.GetPixel(x, y);
+                planes[y * 32 + x] = pixel.Red / 255f;
+                planes[1024 + y * 32 + x] = pixel.Green / 255f;
+                planes[2048 + y * 32 + x] = pixel.Blue / 255f;
+            }
+        return planes;
+    }
+
+    [SkippableFact]
+    public void ASeriesModelServesFromItsSeriesInputNotItsInternalResampledColumn()
+    {
+        string ts = Path.Combine(SharedData.DataRoot, "uea", "GunPoint_TRAIN.ts");
+        string model = Train("series-classification", ts, "Gun");
+        Assert.Contains("input Series [N, 150]", Export(model), StringComparison.Ordinal);
+
+        var expected = Predict(model, ts);
+        using var session = new InferenceSession(Path.ChangeExtension(model, ".onnx"));
+        Assert.Equal(["Series"], session.InputMetadata.Keys);
+        MlNetSsl.TsFile file = MlNetSsl.TsFile.Read(ts);
+        using var results = session.Run([NamedOnnxValue.CreateFromTensor("Series",
+            new DenseTensor<float>(file.Series.SelectMany(s => s).ToArray(), [file.Series.Count, 150]))]);
+        AssertSamePredictions(expected, results);
+    }
+}
