@@ -17,6 +17,9 @@ internal sealed class RowBatchBuffer
     public RowBatchBuffer(InputColumnReader reader, int capacity)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 1);
+        // Its tensors are often the first libtorch sees (a Fit reads its rows before building the encoder): libtorch must
+        // load with the environment's settings (idle OpenMP threads sleep, the oneDNN ISA), which it reads only at load.
+        SslEnvironment.EnsureInitialized();
         _reader = reader;
         Capacity = capacity;
         _rowSize = reader.Shape.Size;
