@@ -223,7 +223,8 @@ internal sealed class SslDataset
             int bad = Array.FindIndex(rows[row], v => !float.IsFinite(v));
             if (bad >= 0)
                 throw new InvalidDataException($"Labeled row {row} of column '{InputColumn}' holds {rows[row][bad]} at index {bad}; " +
-                    "replace missing values first (Transforms.ReplaceMissingValues).");
+                    (float.IsNaN(rows[row][bad]) ? "replace missing values first (Transforms.ReplaceMissingValues)."
+                        : "replace or clip infinite values, or filter those rows out, before the experiment (ML.NET's missing-value transforms keep them)."));
         }
         return _rawFeatures = rows;
     }

@@ -133,8 +133,12 @@ internal sealed class InputColumnReader
             {
                 if (!float.IsFinite(destination[i]))
                     throw new InvalidDataException(
-                        $"{Where(row, reader.ColumnName)} holds {destination[i]} at index {i}. SSL encoders need finite " +
-                        "numbers: replace missing values first (Transforms.ReplaceMissingValues) or filter those rows out (Data.FilterRowsByMissingValues).");
+                        $"{Where(row, reader.ColumnName)} holds {destination[i]} at index {i}. SSL encoders need finite numbers: " +
+                        (float.IsNaN(destination[i])
+                            ? "replace missing values first (Transforms.ReplaceMissingValues) or filter those rows out (Data.FilterRowsByMissingValues)."
+                            // Neither of those touches an infinity: ML.NET counts only NaN as missing.
+                            : "an infinity is not a missing value to ML.NET (ReplaceMissingValues and FilterRowsByMissingValues keep it); " +
+                              "clip it where the data is made, or drop such rows (Data.FilterByCustomPredicate)."));
             }
         }
     }
