@@ -92,6 +92,14 @@ public sealed class BadInputMatrixTests : IDisposable
             Assert.Contains($"'{column}'", error.Message);
             Assert.Contains("ConvertType", error.Message);
         }
+
+        // A scalar Single already has the type: the advice is to join the columns, not to convert them.
+        builder = new ArrayDataViewBuilder(_ml);
+        builder.AddColumn("Height", NumberDataViewType.Single, 1f, 2f, 3f);
+        var scalar = Assert.Throws<ArgumentOutOfRangeException>(() =>
+            _ml.Transforms.SelfSupervised("E", "Height", SslMethod.Scarf, Quick).Fit(builder.GetDataView()));
+        Assert.Contains("is a scalar: join the numeric columns into one vector with Transforms.Concatenate", scalar.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("ConvertType", scalar.Message, StringComparison.Ordinal);
     }
 
     [SkippableFact]

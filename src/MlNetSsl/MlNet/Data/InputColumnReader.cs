@@ -89,6 +89,9 @@ internal sealed class InputColumnReader
         VectorDataViewType { IsKnownSize: false } => "Give the loader a fixed size (for example [LoadColumn(0, 27)] or TextLoader ranges; " +
             "[VectorType(28)] on a class for LoadFromEnumerable) so every row has the same length; series of different lengths " +
             "are brought to one with Transforms.ResampleSeries.",
+        // One number per row: the stage reads a row's vector, so the columns are joined (ConvertType alone changes nothing).
+        NumberDataViewType { RawType: var raw } when raw == typeof(float) =>
+            "A column of one Single per row is a scalar: join the numeric columns into one vector with Transforms.Concatenate.",
         _ => "Convert numbers with Transforms.Conversion.ConvertType to Single and join columns with Transforms.Concatenate.",
     };
 
