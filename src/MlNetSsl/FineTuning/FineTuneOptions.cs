@@ -72,7 +72,8 @@ public sealed class FineTuneOptions
     /// </summary>
     public int HeadFromProjectionLayer { get; set; }
 
-    /// <summary>Number of classes; null (the default) means the largest label plus one.</summary>
+    /// <summary>Number of classes; null (the default) means the largest label plus one. The ML.NET trainer
+    /// (<c>SelfSupervisedFineTune</c>) takes the label key's count and refuses another value here.</summary>
     public int? ClassCount { get; set; }
 
     /// <summary>

@@ -111,6 +111,10 @@ public sealed class SelfSupervisedFineTuneEstimator : IEstimator<SelfSupervisedF
             throw new ArgumentOutOfRangeException(nameof(input), $"Label column '{_labelColumn}' has type {labelColumn.Type}; it must be a key " +
                 "type. Map it with Transforms.Conversion.MapValueToKey first.");
         int classCount = checked((int)keyType.Count);
+        // The key type fixes the classes, their order and Score's width; another count would be silently replaced.
+        if (_options.ClassCount is int asked && asked != classCount)
+            throw new ArgumentOutOfRangeException(nameof(input), $"FineTuneOptions.ClassCount is {asked}, but label column '{_labelColumn}' is a key " +
+                $"of {classCount} values, which decides the classes in ML.NET; leave ClassCount unset (or give the key's count).");
         var classNames = ClassNames.From(labelColumn, classCount);
 
         using var channel = _host.Start("SelfSupervisedFineTune");

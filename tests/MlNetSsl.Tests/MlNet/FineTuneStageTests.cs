@@ -161,5 +161,11 @@ public sealed class FineTuneStageTests : IDisposable
             _ml.MulticlassClassification.Trainers.SelfSupervisedFineTune(stage, "Label").Fit(train));
         Assert.Contains("'Label'", error.Message);
         Assert.Contains("MapValueToKey", error.Message);
+
+        // The key's count decides the classes; a ClassCount that disagrees used to be replaced without a word.
+        var keyed = _ml.Transforms.Conversion.MapValueToKey("LabelKey", "Label").Fit(train).Transform(train);
+        var classCount = Assert.Throws<ArgumentOutOfRangeException>(() =>
+            _ml.MulticlassClassification.Trainers.SelfSupervisedFineTune(stage, "LabelKey", o => { o.Epochs = 1; o.ClassCount = 5; }).Fit(keyed));
+        Assert.Contains("FineTuneOptions.ClassCount is 5", classCount.Message, StringComparison.Ordinal);
     }
 }
