@@ -80,16 +80,16 @@ public sealed class ResampleSeriesTransformer : ITransformer, ICanSaveModel
     /// (<paramref name="channels"/> x <paramref name="length"/>). <paramref name="row"/> and <paramref name="column"/> name the row in errors.
     /// </summary>
     internal static void Resample(ReadOnlySpan<float> source, Span<float> destination, int channels, int length, SeriesResampling resampling,
-        long row, string column)
+        long? row, string column)
     {
         if (source.Length == 0)
-            throw new InvalidDataException($"Row {row} of column '{column}' holds an empty series; every row needs at least one step per channel.");
+            throw new InvalidDataException($"{Where(row, column)} holds an empty series; every row needs at least one step per channel.");
         if (source.Length % channels != 0)
-            throw new InvalidDataException($"Row {row} of column '{column}' holds {source.Length} values, not a whole number of steps for " +
+            throw new InvalidDataException($"{Where(row, column)} holds {source.Length} values, not a whole number of steps for " +
                 $"{channels} channels; every channel of a row must have the same length (values are channel after channel).");
         int infinite = IndexOfInfinity(source);
         if (infinite >= 0)
-            throw new InvalidDataException($"Row {row} of column '{column}' holds {source[infinite]} at index {infinite} (channel " +
+            throw new InvalidDataException($"{Where(row, column)} holds {source[infinite]} at index {infinite} (channel " +
                 $"{infinite / (source.Length / channels)}); no value can be interpolated from an infinity. Replace it with a finite " +
                 "number, or with NaN to have it filled from the value before it.");
         int steps = source.Length / channels;
@@ -165,15 +165,18 @@ public sealed class ResampleSeriesTransformer : ITransformer, ICanSaveModel
         return false;
     }
 
+    // "Row 5 of column 'X'" for a row of a data view; a row given to a PredictionEngine (no position) is "the row to predict".
+    private static string Where(long? row, string column) => row is long r ? $"Row {r} of column '{column}'" : $"Column '{column}' of the row to predict";
+
     /// <summary>Copies <paramref name="from"/> into <paramref name="to"/> with each NaN replaced by the value before it
     /// (by the first known value when it leads the channel).</summary>
     /// <exception cref="InvalidDataException">Every value of the channel is missing.</exception>
-    private static void FillMissing(ReadOnlySpan<float> from, Span<float> to, int channel, long row, string column)
+    private static void FillMissing(ReadOnlySpan<float> from, Span<float> to, int channel, long? row, string column)
     {
         int firstKnown = 0;
         while (firstKnown < from.Length && float.IsNaN(from[firstKnown])) firstKnown++;
         if (firstKnown == from.Length)
-            throw new InvalidDataException($"Row {row} of column '{column}': every value of channel {channel} is missing (NaN); " +
+            throw new InvalidDataException($"{Where(row, column)}: every value of channel {channel} is missing (NaN); " +
                 "a series needs at least one known value per channel.");
         for (int i = 0; i < from.Length; i++)
             to[i] = !float.IsNaN(from[i]) ? from[i] : i == 0 ? from[firstKnown] : to[i - 1];
@@ -209,7 +212,8 @@ public sealed class ResampleSeriesTransformer : ITransformer, ICanSaveModel
             if (dense.Length < series.Length) dense = new float[series.Length];
             series.CopyTo(dense);
             var editor = VBufferEditor.Create(ref value, _outputType.Size);
-            Resample(dense.AsSpan(0, series.Length), editor.Values, Channels, Length, Resampling, input.Position, InputColumnName);
+            // A PredictionEngine's row is not a cursor: its position counts the engine's calls, which names nothing the caller passed.
+            Resample(dense.AsSpan(0, series.Length), editor.Values, Channels, Length, Resampling, input is DataViewRowCursor ? input.Position : null, InputColumnName);
             value = editor.Commit();
         };
     }

@@ -141,6 +141,14 @@ public sealed class ResampleSeriesTests
         Assert.Contains("Row 1 of column 'Series'", error.Message, StringComparison.Ordinal);
         Assert.Contains("at index 3 (channel 1)", error.Message, StringComparison.Ordinal);
         Assert.Contains("infinity", error.Message, StringComparison.Ordinal);
+
+        // In a PredictionEngine the row is the one passed to Predict; its position counts the engine's calls ("Row 2" on a
+        // third call, a row the caller never had).
+        using var engine = ml.Model.CreatePredictionEngine<Row, Fixed>(model);
+        Assert.Equal(6, engine.Predict(new Row { Series = [1, 2, 3, 4] }).Values.Length); // 2 channels x 3 steps
+        Assert.Equal(6, engine.Predict(new Row { Series = [5, 6, 7, 8] }).Values.Length);
+        var predict = Assert.Throws<InvalidDataException>(() => engine.Predict(new Row { Series = [] }));
+        Assert.StartsWith("Column 'Series' of the row to predict holds an empty series", predict.Message, StringComparison.Ordinal);
     }
 
     [SkippableFact]
