@@ -809,6 +809,7 @@ public sealed class SslExperiment
             .Where(c => c.trial.Metric is double m && (maximize ? m >= threshold : m <= threshold)
                 && (c.trial.Fidelity == best.Fidelity || MeasuresOf(measures, c.trial)?.FeatureSource is SslFeatureSource.RawFeatures))
             .ToList();
+        int within = candidates.Count;
         // A pipeline trained for more epochs is the same pipeline, not a more complex one, and training longer seldom
         // hurts it: of the versions of one configuration that differ only in epochs (the lengthened incumbent) and that
         // the cross-validation cannot tell apart, the longest-trained stands for them all.
@@ -890,7 +891,9 @@ public sealed class SslExperiment
         string orderWhy = higherUntuned is null ? ""
             : FormattableString.Invariant($"; trial {higherUntuned.TrialId}'s higher {higherUntuned.Metric:0.####} is inside the error, where the portfolio's order comes first");
         string explanation = FormattableString.Invariant(
-            $"One-standard-error rule: the best metric is {top:0.####} +/- {se:0.####} (trial {best.TrialId}); {candidates.Count} trial(s) within one standard error; ")
+            $"One-standard-error rule: the best metric is {top:0.####} +/- {se:0.####} (trial {best.TrialId}); {within} trial(s) within one standard error") +
+            // Versions of one pipeline that differ only in epochs are one candidate; the leaderboard lists them all.
+            (within != candidates.Count ? FormattableString.Invariant($", {candidates.Count} pipeline(s) once versions differing only in epochs count as one; ") : "; ")
             + (chosen == best ? FormattableString.Invariant($"the rule keeps the best, trial {best.TrialId}: no simpler or cheaper trial is within that band.")
                 : SslSearchSpace.WithoutEpochs(chosen.Parameters).Equals(SslSearchSpace.WithoutEpochs(best.Parameters))
                     ? FormattableString.Invariant($"chose the longest-trained version of the best's pipeline, trial {chosen.TrialId} ({chosen.Metric:0.####}, {Epochs(chosen)} epochs against {Epochs(best)}).")

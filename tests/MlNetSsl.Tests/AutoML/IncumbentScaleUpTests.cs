@@ -308,5 +308,7 @@ public sealed class IncumbentScaleUpTests
         (TrialRecord chosen, string why) = SslExperiment.SelectWithinOneStandardError(shorterLeads, measures, maximize: true);
         Assert.Equal(2, chosen.TrialId);
         Assert.Contains("chose the longest-trained version of the best's pipeline, trial 2 (0.52, 25 epochs against 10)", why);
+        // Both versions are within the error and count as one pipeline; the leaderboard shows two rows, so both are said.
+        Assert.Contains("2 trial(s) within one standard error, 1 pipeline(s) once versions differing only in epochs count as one;", why);
     }
 }
