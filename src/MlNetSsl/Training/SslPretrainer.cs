@@ -104,6 +104,8 @@ public static class SslPretrainer
         using var featureBank = data.Shape.Kind == SslInputKind.Tabular ? FeatureBank(data, options.Seed, device) : null;
         using var generator = new Generator((ulong)options.Seed, device);
         double learningRate = 0;
+        // The loss before any update, the reference for the divergence warning (a run can diverge within its first epoch).
+        double? firstLoss = null;
 
         for (int epoch = startEpoch; epoch < options.Epochs; epoch++)
         {
@@ -134,6 +136,7 @@ public static class SslPretrainer
                     method.AfterOptimizerStep(step, scheduleSteps);
                 }
                 lossSum += loss;
+                firstLoss ??= loss;
                 if (options.Progress is { } progress)
                 {
                     double rate = (s + 1) * batchSize / Math.Max(epochClock.Elapsed.TotalSeconds, 1e-9);
@@ -152,6 +155,7 @@ public static class SslPretrainer
             {
                 Seconds = epochClock.Elapsed.TotalSeconds,
                 SamplesPerSecond = stepsPerEpoch * batchSize / Math.Max(trainSeconds, 1e-9),
+                CollapseWarning = record.CollapseWarning ?? DivergenceWarning(firstLoss, record.MeanLoss, learningRate),
             };
             history.Add(record);
             if (record.CollapseWarning is not null)
@@ -219,6 +223,28 @@ public static class SslPretrainer
         return ([.. reference], [.. queries]);
     }
 
+    /// <summary>
+    /// A warning when an epoch's mean loss has grown far above the loss of the run's first step: a learning rate too high
+    /// for the method (an audit's VICReg at 10 without clipping went from 22.3 to 1.7e18 with no word, 4.7e16 already in
+    /// its first epoch; its embeddings stayed finite). Losses that fall below zero (BYOL, SimSiam) are measured from that
+    /// first value, so a rise of 1,000 times the larger of its size and 1 is never noise. Null otherwise.
+    /// </summary>
+    internal static string? DivergenceWarning(double? firstLoss, double loss, double learningRate) =>
+        firstLoss is double first && double.IsFinite(first) && double.IsFinite(loss) && loss - first > 1000 * Math.Max(1, Math.Abs(first))
+            ? string.Create(CultureInfo.InvariantCulture,
+                $"the training loss grew from {first:G4} (the first step) to {loss:G4}: training diverged; lower LearningRate (now {learningRate:G3}) or keep GradientClipNorm on")
+            : null;
+
+    // Finite but huge embeddings: weights pushed far out of range while a bounded loss (InfoNCE's) shows nothing (an audit's
+    // SCARF at learning rate 1e6 reached 2e12). No encoder's output comes near 1e6 on standardized inputs.
+    private static string? OutOfRangeWarning(Tensor sample, double learningRate)
+    {
+        double largest = sample.abs().max().item<float>();
+        return largest > 1e6
+            ? string.Create(CultureInfo.InvariantCulture, $"embeddings reach {largest:G3} in size: training diverged; lower LearningRate (now {learningRate:G3}) or keep GradientClipNorm on")
+            : null;
+    }
+
     private static SslEpochRecord EvaluateEpoch(ISslMethod method, SslTensorDataset data, SslTensorDataset? monitor,
         PretrainingOptions options, int epoch, double meanLoss, double learningRate)
     {
@@ -261,7 +287,7 @@ public static class SslPretrainer
         {
             Epoch = epoch, MeanLoss = meanLoss, LearningRate = learningRate, MonitorAccuracy = accuracy,
             EmbeddingSpread = spread, EffectiveRank = rank,
-            CollapseWarning = EmbeddingQuality.CollapseWarning(spread, rank, encoder.EmbeddingSize),
+            CollapseWarning = EmbeddingQuality.CollapseWarning(spread, rank, encoder.EmbeddingSize) ?? OutOfRangeWarning(sample, learningRate),
         };
     }
 

@@ -61,7 +61,8 @@ public sealed record SslEpochRecord
     /// <summary>RankMe effective rank of the embeddings (Garrido et al., 2023): exp of the entropy of the normalized singular values.</summary>
     public double EffectiveRank { get; init; }
 
-    /// <summary>A warning when the embeddings collapsed (spread or effective rank near zero); null otherwise.</summary>
+    /// <summary>A warning when the embeddings collapsed (spread or effective rank near zero) or training diverged (the loss
+    /// grew by orders of magnitude over the first step's, or the embeddings grew out of range); null otherwise.</summary>
     public string? CollapseWarning { get; init; }
 
     /// <summary>Wall-clock seconds the epoch took, monitoring included.</summary>

@@ -5,7 +5,7 @@ using Xunit;
 namespace MlNetSsl.Tests.MlNet;
 
 /// <summary>Bad input gives a .NET exception that names the column, row or file; never a native crash.</summary>
-public sealed class StageErrorTests
+public sealed class StageErrorTests(Xunit.Abstractions.ITestOutputHelper output)
 {
     private readonly MLContext _ml = new(seed: 1);
 
@@ -69,6 +69,30 @@ public sealed class StageErrorTests
         var raggedError = Assert.Throws<ArgumentOutOfRangeException>(() => _ml.Transforms.SelfSupervised("E", "Values", SslMethod.Scarf, Quick).Fit(ragged));
         Assert.Contains("'Values'", raggedError.Message);
         Assert.Contains("known-size", raggedError.Message);
+    }
+
+    [SkippableFact]
+    public void ADivergedPretrainingIsWarnedAbout()
+    {
+        // VICReg at learning rate 10 without clipping: the loss climbs by orders of magnitude while the embeddings stay finite,
+        // which used to show only in History.
+        using var diverged = _ml.Transforms.SelfSupervised("E", "Features", SslMethod.Vicreg, o =>
+        {
+            Quick(o);
+            o.Epochs = 4;
+            o.LearningRate = 10;
+            o.GradientClipNorm = 0;
+        }).Fit(Higgs(256));
+        output.WriteLine(string.Join("; ", diverged.History.Select(h => $"{h.MeanLoss:G4}")));
+        Assert.Contains(diverged.Warnings, w => w.Contains("training diverged", StringComparison.Ordinal));
+
+        // The same at the default rate: no warning.
+        using var healthy = _ml.Transforms.SelfSupervised("E", "Features", SslMethod.Vicreg, o => { Quick(o); o.Epochs = 4; }).Fit(Higgs(256));
+        Assert.DoesNotContain(healthy.Warnings, w => w.Contains("diverged", StringComparison.Ordinal));
+
+        Assert.Null(SslPretrainer.DivergenceWarning(null, 1e9, 0.1));
+        Assert.Null(SslPretrainer.DivergenceWarning(-0.9, 1.5, 0.1)); // BYOL's bounded loss rising is not divergence
+        Assert.NotNull(SslPretrainer.DivergenceWarning(22.3, 1.7e18, 10));
     }
 
     [SkippableFact]
