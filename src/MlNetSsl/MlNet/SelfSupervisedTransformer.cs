@@ -190,7 +190,9 @@ public sealed class SelfSupervisedTransformer : ITransformer, ICanSaveModel, IDi
         "ML.NET's ConvertToOnnx cannot export a pipeline whose self-supervised stage reads images: LoadImages and ResizeImages " +
         "have no ONNX form, so the image column cannot be an input of the ONNX graph. Export the model alone with " +
         $"{method} (its input is [N, 3, H, W] RGB floats in [0, 1]) and serve it with ApplyOnnxModel after ResizeImages and " +
-        "ExtractPixels(scaleImage: 1/255f), or with ONNX Runtime directly.");
+        "ExtractPixels(scaleImage: 1/255f), or with ONNX Runtime directly. The converter also walks back through the data it is " +
+        "given: to convert only the steps after the stage, give it data whose embedding column does not come from the stage " +
+        "(for example the embeddings copied into ml.Data.LoadFromEnumerable).");
 
     /// <summary>Adds the embedding column to ML.NET's ONNX converter (see <see cref="BatchedDataView"/>).</summary>
     internal void SaveAsOnnx(OnnxContext context, string inputColumn)
