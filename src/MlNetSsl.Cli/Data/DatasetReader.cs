@@ -52,6 +52,43 @@ internal static class DatasetReader
                   "(a folder of one file per series is not read): put the series in one file, one per line."
                 : $"{path}: a folder, where a CSV file is expected; for a folder of images in one sub-folder per class use image-classification.");
         if (!File.Exists(path)) throw new CliException($"{path}: file not found; check the path given to --dataset or --test-dataset.");
+        if (OtherFormat(path, task) is string other) throw new CliException($"{path}: {other}");
+    }
+
+    /// <summary>
+    /// What a data file is when it is a known format other than delimited text (a workbook, Parquet, a compressed file,
+    /// ARFF, JSON), with what to do; null otherwise. Read as text, such files failed with a column list of binary noise
+    /// ("0:PK..." for an .xlsx) or a ragged-line error, neither of which says that the file is of another kind.
+    /// </summary>
+    internal static string? OtherFormat(string path, string task)
+    {
+        var head = new byte[512];
+        int read;
+        using (var file = File.OpenRead(path)) read = file.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
+        ReadOnlySpan<byte> bytes = head.AsSpan(0, read);
+        string extension = Path.GetExtension(path).ToLowerInvariant();
+        const string asCsv = "save the sheet as CSV (UTF-8) and give that file";
+        if (bytes.StartsWith("PK\u0003\u0004"u8))
+            return extension is ".xlsx" or ".xlsm" or ".ods" or ".numbers"
+                ? $"a spreadsheet workbook, not a CSV; {asCsv}."
+                : "a zip archive, not a CSV; unzip it and give the CSV (or .ts file) inside.";
+        if (bytes.StartsWith((ReadOnlySpan<byte>)[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1]))
+            return $"an Excel 97-2003 workbook (.xls), not a CSV; {asCsv}.";
+        if (bytes.StartsWith("PAR1"u8))
+            return "a Parquet file, not a CSV; write it out as CSV (for example pandas' to_csv(path, index=False)).";
+        if (bytes.StartsWith((ReadOnlySpan<byte>)[0x1F, 0x8B]))
+            return "gzip-compressed; decompress it first (gunzip) and give the file inside.";
+        // Text formats: the first line that is not blank or a comment ('%' in ARFF).
+        string text = System.Text.Encoding.UTF8.GetString(bytes.StartsWith((ReadOnlySpan<byte>)[0xEF, 0xBB, 0xBF]) ? bytes[3..] : bytes);
+        string first = text.Split('\n').Select(l => l.Trim()).FirstOrDefault(l => l.Length > 0 && !l.StartsWith('%')) ?? "";
+        if (first.StartsWith("@relation", StringComparison.OrdinalIgnoreCase))
+            return task == "series-classification"
+                ? "a Weka ARFF file; the UEA/UCR archive ships the same series as .ts files, which are read as they are: give the .ts file."
+                : "a Weka ARFF file, not a CSV; write it as CSV with the @attribute names as the header line and the lines after @data below it " +
+                  "(Weka's CSVSaver, or scipy.io.arff and pandas).";
+        if (extension is ".json" or ".jsonl" or ".ndjson" && first.Length > 0 && first[0] is '[' or '{')
+            return "a JSON file, not a CSV; write the records as CSV, one row per record and one column per field (for example pandas' read_json then to_csv).";
+        return null;
     }
 
     /// <summary>Loads training rows (<paramref name="forTraining"/>: checks classes and labels) for a task.</summary>

@@ -227,6 +227,29 @@ public sealed class CliDataLoadingTests : IDisposable
     }
 
     [SkippableFact]
+    public void WorkbooksParquetCompressedArffAndJsonFilesAreNamedForWhatTheyAre()
+    {
+        // Read as text they gave "--label-col 'class' is not a column; the columns are: 0:PK..." or a ragged-line error.
+        string Bytes(string name, byte[] content) { string path = Path.Combine(_work, name); File.WriteAllBytes(path, content); return path; }
+        string Message(string path, string task = "classification") =>
+            Assert.Throws<CliException>(() => DatasetReader.CheckPath(task, path)).Message;
+        byte[] zip = [0x50, 0x4B, 0x03, 0x04, 20, 0, 0, 0, 8, 0];
+        Assert.Contains("a spreadsheet workbook, not a CSV", Message(Bytes("sheet.xlsx", zip)), StringComparison.Ordinal);
+        Assert.Contains("a zip archive", Message(Bytes("data.zip", zip)), StringComparison.Ordinal);
+        Assert.Contains("Excel 97-2003", Message(Bytes("old.xls", [0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1, 0, 0])), StringComparison.Ordinal);
+        Assert.Contains("a Parquet file", Message(Bytes("t.parquet", "PAR1\0\0"u8.ToArray())), StringComparison.Ordinal);
+        Assert.Contains("gzip-compressed", Message(Bytes("t.csv.gz", [0x1F, 0x8B, 8, 0])), StringComparison.Ordinal);
+        string arff = Write("t.arff", ["% Weka", "@RELATION abalone", "@ATTRIBUTE length NUMERIC", "@ATTRIBUTE class {old,young}", "@DATA", "0.4,old"]);
+        Assert.Contains("a Weka ARFF file, not a CSV", Message(arff), StringComparison.Ordinal);
+        Assert.Contains("give the .ts file", Message(arff, "series-classification"), StringComparison.Ordinal);
+        Assert.Contains("a JSON file", Message(Write("t.json", ["[{\"a\": 1}]"])), StringComparison.Ordinal);
+        // Text files of the formats read stay accepted: a CSV, a .ts file, a CSV whose first cell holds a brace.
+        DatasetReader.CheckPath("classification", Write("plain.csv", ["a,b", "1,2"]));
+        DatasetReader.CheckPath("series-classification", Path.Combine(SharedData.DataRoot, "uea", "GunPoint_TRAIN.ts"));
+        DatasetReader.CheckPath("classification", Write("braces.csv", ["{x},b", "1,2"]));
+    }
+
+    [SkippableFact]
     public void ALabelAtTheOtherEndIsFoundButAValuesOnlyFileKeepsItsLastStep()
     {
         // GunPoint's 150 steps; the model (trained label-first) reads 150 values per row.
