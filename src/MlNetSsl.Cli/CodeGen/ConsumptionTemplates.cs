@@ -260,21 +260,32 @@ internal static class ConsumptionTemplates
         text.AppendLine();
         if (blanks)
         {
-            text.AppendLine("    // A line with each run of spaces or tabs outside double quotes written as one tab, and none at either end.");
+            text.AppendLine("    // A line with each run of spaces or tabs outside quoted fields written as one tab, and none at either end. A quote");
+            text.AppendLine("    // opens a field only at its start and \"\" inside one is a quote, as the training run read the file.");
             text.AppendLine("    private static string OneTabBetweenFields(string line)");
             text.AppendLine("    {");
             text.AppendLine("        var fields = new System.Text.StringBuilder(line.Length);");
-            text.AppendLine("        bool quoted = false, blank = false;");
-            text.AppendLine("        foreach (char ch in line.Trim(' ', '\\t'))");
+            text.AppendLine("        bool quoted = false, inField = false, blank = false;");
+            text.AppendLine("        for (int i = 0; i < line.Length; i++)");
             text.AppendLine("        {");
-            text.AppendLine("            if (!quoted && ch is ' ' or '\\t')");
+            text.AppendLine("            char ch = line[i];");
+            text.AppendLine("            if (quoted)");
             text.AppendLine("            {");
-            text.AppendLine("                blank = true;");
+            text.AppendLine("                fields.Append(ch);");
+            text.AppendLine("                if (ch == '\"' && i + 1 < line.Length && line[i + 1] == '\"') fields.Append(line[++i]);");
+            text.AppendLine("                else if (ch == '\"') quoted = false;");
+            text.AppendLine("                continue;");
+            text.AppendLine("            }");
+            text.AppendLine("            if (ch is ' ' or '\\t')");
+            text.AppendLine("            {");
+            text.AppendLine("                blank = inField || blank;");
+            text.AppendLine("                inField = false;");
             text.AppendLine("                continue;");
             text.AppendLine("            }");
             text.AppendLine("            if (blank) fields.Append('\\t');");
             text.AppendLine("            blank = false;");
-            text.AppendLine("            if (ch == '\"') quoted = !quoted;");
+            text.AppendLine("            if (ch == '\"' && !inField) quoted = true;");
+            text.AppendLine("            inField = true;");
             text.AppendLine("            fields.Append(ch);");
             text.AppendLine("        }");
             text.AppendLine("        return fields.ToString();");

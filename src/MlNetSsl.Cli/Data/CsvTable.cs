@@ -244,21 +244,22 @@ internal sealed class CsvTable
 
     /// <summary>
     /// Whether the file's fields are separated by runs of blanks rather than by <paramref name="best"/>: every sampled
-    /// record splits on blanks into the same number of fields, more than <paramref name="best"/> gave, and either no other
-    /// separator splits the records evenly, or the best one is a tab whose fields still hold two numbers apart by blanks (as in
-    /// auto-mpg's "18.0   8   307.0 ...&lt;tab&gt;"name""). A tab-separated file whose text cells hold spaces ("2020-01-01
-    /// 10:00", "New York") stays tab-separated; a file with ',', ';' or '|' outside quotes is never blank-separated.
+    /// record splits on blanks into the same number of fields, more than <paramref name="best"/> gave, no ',' ';' or '|'
+    /// stands outside a quoted field (so <paramref name="best"/>, when one of those, split only quoted text such as
+    /// "a, 0"), and, when the best is a tab, some tab-separated cell is itself numbers aligned with runs of blanks (as in
+    /// auto-mpg's "18.0   8   307.0 ...&lt;tab&gt;"name""). A tab-separated file whose cells hold single spaces ("2020-01-01
+    /// 10:00", "New York", "1 100") stays tab-separated.
     /// </summary>
     private static bool AlignedWithBlanks(string path, char best, int bestFields)
     {
-        if (bestFields > 0 && best != '\t') return false;
         var records = ReadRecords(path, Blanks, validate: false).Take(50).Select(r => r.Fields).ToList();
         if (records.Count == 0 || records[0].Length <= Math.Max(1, bestFields) || records.Any(r => r.Length != records[0].Length)) return false;
         // Quoted fields may hold anything; only unquoted text decides.
         if (RawLines(path).Take(50).Any(line => Unquoted(line).IndexOfAny([',', ';', '|']) >= 0)) return false;
-        if (bestFields == 0) return true;
+        if (bestFields == 0 || best != '\t') return true;
         return ReadRecords(path, '\t', validate: false).Take(50)
-            .Any(r => r.Fields.Any(f => f.Split(' ', StringSplitOptions.RemoveEmptyEntries).Count(w => TryNumber(w, out _)) > 1));
+            .Any(r => r.Fields.Any(f => f.Contains("  ", StringComparison.Ordinal)
+                && f.Split(' ', StringSplitOptions.RemoveEmptyEntries).Count(w => TryNumber(w, out _)) > 1));
     }
 
     private static IEnumerable<string> RawLines(string path)

@@ -199,12 +199,12 @@ public sealed class CodeGenTests : IDisposable
         for (int i = 0; i < 24; i++)
         {
             string horsepower = i == 3 ? "?" : $"{90 + i * 3}.0";
-            lines.Add($"{18 + i % 7,4}.0{4 + 2 * (i % 3),4}{300 - (i % 5) * 20,9}.0{horsepower,11}  {(i % 2 == 0 ? "usa" : "japan"),-6}\t\"car {i % 4} de luxe\"");
+            lines.Add($"{18 + i % 7,4}.0{4 + 2 * (i % 3),4}{300 - (i % 5) * 20,9}.0{horsepower,11}  {(i % 2 == 0 ? "usa" : "japan"),-6}\t\"car {i % 4} \"\"de luxe\"\"\"  {(i % 3 == 0 ? "5'10\"" : "6'0\"")}");
         }
         File.WriteAllLines(data, lines);
         TrainingData cli = TableLoader.LoadForTraining(data, new CsvSettings(null, null, "4", []));
         Assert.Equal(new TextFileFormat(CsvTable.Blanks, false, '.'), cli.Format);
-        Assert.Equal(5, cli.Columns.Count);
+        Assert.Equal(6, cli.Columns.Count);
         var schema = new ModelInputSchema("classification", cli.Columns, ["japan", "usa"], 0, cli.RowValues(0), "usa", "Col4", cli.Format);
 
         Type modelClass = CompileConsole("Auto", schema).GetType("Auto.ConsoleApp.AutoModel", throwOnError: true)!;
@@ -212,7 +212,9 @@ public sealed class CodeGenTests : IDisposable
         AssertSameColumns(cli, rows);
         Assert.Equal([18f, 19f, 20f], cli.View.GetColumn<float>("Col0").Take(3));
         Assert.True(float.IsNaN(cli.View.GetColumn<float>("Col3").ElementAt(3)));
-        Assert.Equal("car 0 de luxe", cli.View.GetColumn<ReadOnlyMemory<char>>("Col5").First().ToString());
+        // A doubled quote inside a quoted field, and a quote inside an unquoted one (5'10"), read as written.
+        Assert.Equal("car 0 \"de luxe\"", cli.View.GetColumn<ReadOnlyMemory<char>>("Col5").First().ToString());
+        Assert.Equal("5'10\"", cli.View.GetColumn<ReadOnlyMemory<char>>("Col6").First().ToString());
     }
 
     [SkippableFact]
