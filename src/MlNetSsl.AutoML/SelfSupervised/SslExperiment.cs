@@ -893,7 +893,7 @@ public sealed class SslExperiment
         string explanation = FormattableString.Invariant(
             $"One-standard-error rule: the best metric is {top:0.####} +/- {se:0.####} (trial {best.TrialId}); {within} trial(s) within one standard error") +
             // Versions of one pipeline that differ only in epochs are one candidate; the leaderboard lists them all.
-            (within != candidates.Count ? FormattableString.Invariant($", {candidates.Count} pipeline(s) once versions differing only in epochs count as one; ") : "; ")
+            (within != candidates.Count ? FormattableString.Invariant($", {candidates.Count} pipeline(s) once versions of one pipeline (differing in epochs at most) count as one; ") : "; ")
             + (chosen == best ? FormattableString.Invariant($"the rule keeps the best, trial {best.TrialId}: no simpler or cheaper trial is within that band.")
                 : SslSearchSpace.WithoutEpochs(chosen.Parameters).Equals(SslSearchSpace.WithoutEpochs(best.Parameters))
                     ? FormattableString.Invariant($"chose the longest-trained version of the best's pipeline, trial {chosen.TrialId} ({chosen.Metric:0.####}, {Epochs(chosen)} epochs against {Epochs(best)}).")

@@ -192,7 +192,7 @@ internal static class ConsumptionTemplates
         text.AppendLine("    /// out like it: the same columns in the same order, the label's included. <see cref=\"LoadRows\"/> reads with these" +
             (blanks ? "" : ".</summary>"));
         if (blanks)
-            text.AppendLine("    /// after writing each run of spaces or tabs outside quotes as one tab, which ML.NET's loader needs.</summary>");
+            text.AppendLine("    /// after writing each run of spaces or tabs outside quotes as one tab: they read that copy, not the original file.</summary>");
         text.AppendLine("    public static TextLoader.Options TextLoaderOptions() => new()");
         text.AppendLine("    {");
         text.AppendLine($"        Separators = [{CSharpText.CharLiteral(blanks ? '\t' : format.Separator)}],");

@@ -95,6 +95,7 @@ internal static class ExportCommand
                 "LoadImages and ResizeImages steps; serve the model zip.");
         var stage = (SelfSupervisedTransformer)parts[stageIndex];
         string encoderPath = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, Path.GetFileNameWithoutExtension(path) + ".encoder.onnx");
+        CliFile.CheckOutput(encoderPath, "--out", "model.onnx");
         var builder = new DataViewSchema.Builder();
         builder.AddColumn(stage.OutputColumnName, new VectorDataViewType(NumberDataViewType.Single, stage.EmbeddingSize));
         Convert(ml, new TransformerChain<ITransformer>([.. parts.Skip(stageIndex + 1)]), new EmptyDataView(builder.ToSchema()), path, "the classifier after the encoder");

@@ -1,9 +1,13 @@
 using System.Globalization;
+
 namespace MlNetSsl.Cli.Run;
 
 /// <summary>The metrics --metric accepts, computed on scored test rows, with a 95% interval.</summary>
 internal static class TestMetrics
 {
+    // The smallest probability log-loss takes (ML.NET's evaluator clamps the same way), so a 0 on the true class costs ln(1e15).
+    private const double SmallestProbability = 1e-15;
+
     public static readonly string[] Names = ["accuracy", "macro-accuracy", "log-loss", "auc", "f1"];
 
     /// <summary>The name in <see cref="Names"/> that <paramref name="text"/> spells, ignoring case and taking '_' for '-';
@@ -44,7 +48,7 @@ internal static class TestMetrics
         if (unseen == 0)
             return logLoss > uniform ? string.Create(CultureInfo.InvariantCulture, $"log-loss {logLoss:0.0000} {overconfident}") : null;
         return string.Create(CultureInfo.InvariantCulture,
-            $"log-loss counts the {unseen:N0} row(s) of classes the model never saw with probability 0 for their class, {-Math.Log(1e-15):0.0} each; ") +
+            $"log-loss counts the {unseen:N0} row(s) of classes the model never saw with probability 0 for their class, {-Math.Log(SmallestProbability):0.0} each; ") +
             (known.Count == 0 ? "no row has a class the model knows."
                 : string.Create(CultureInfo.InvariantCulture, $"on the {known.Count:N0} rows of the model's classes it is {logLoss:0.0000}") +
                   (logLoss > uniform ? $", which {overconfident}" : "."));
@@ -57,7 +61,7 @@ internal static class TestMetrics
         // Every class of the test rows counts, a class the model never saw with recall 0, as in accuracy.
         "macro-accuracy" => rows.Count == 0 ? double.NaN : rows.GroupBy(r => r.Actual)
             .Average(g => g.Count(r => r.Predicted == r.Actual) / (double)g.Count()),
-        "log-loss" => rows.Average(r => -Math.Log(Math.Clamp(r.Actual >= 0 && r.Actual < r.Scores.Length ? r.Scores[r.Actual] : 0, 1e-15, 1))),
+        "log-loss" => rows.Average(r => -Math.Log(Math.Clamp(r.Actual >= 0 && r.Actual < r.Scores.Length ? r.Scores[r.Actual] : 0, SmallestProbability, 1))),
         "auc" => Auc(rows, positive),
         "f1" => F1(rows, positive),
         _ => throw new ArgumentOutOfRangeException(nameof(metric), metric, "Unknown metric."),

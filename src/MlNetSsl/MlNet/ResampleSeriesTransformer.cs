@@ -165,8 +165,7 @@ public sealed class ResampleSeriesTransformer : ITransformer, ICanSaveModel
         return false;
     }
 
-    // "Row 5 of column 'X'" for a row of a data view; a row given to a PredictionEngine (no position) is "the row to predict".
-    private static string Where(long? row, string column) => row is long r ? $"Row {r} of column '{column}'" : $"Column '{column}' of the row to predict";
+    private static string Where(long? row, string column) => MlNetSsl.MlNet.Data.InputColumnReader.RowDescription(row, column);
 
     /// <summary>Copies <paramref name="from"/> into <paramref name="to"/> with each NaN replaced by the value before it
     /// (by the first known value when it leads the channel).</summary>

@@ -104,7 +104,8 @@ public static class SslPretrainer
         using var featureBank = data.Shape.Kind == SslInputKind.Tabular ? FeatureBank(data, options.Seed, device) : null;
         using var generator = new Generator((ulong)options.Seed, device);
         double learningRate = 0;
-        // The loss before any update, the reference for the divergence warning (a run can diverge within its first epoch).
+        // The loss before this run's first update, the reference for the divergence warning (a run can diverge within its
+        // first epoch); a resumed run measures from where it resumed. Only runaway growth (1,000 times) is flagged.
         double? firstLoss = null;
 
         for (int epoch = startEpoch; epoch < options.Epochs; epoch++)
@@ -232,7 +233,7 @@ public static class SslPretrainer
     internal static string? DivergenceWarning(double? firstLoss, double loss, double learningRate) =>
         firstLoss is double first && double.IsFinite(first) && double.IsFinite(loss) && loss - first > 1000 * Math.Max(1, Math.Abs(first))
             ? string.Create(CultureInfo.InvariantCulture,
-                $"the training loss grew from {first:G4} (the first step) to {loss:G4}: training diverged; lower LearningRate (now {learningRate:G3}) or keep GradientClipNorm on")
+                $"the training loss grew from {first:G4} (this run's first step) to {loss:G4}: training diverged; lower LearningRate (now {learningRate:G3}) or keep GradientClipNorm on")
             : null;
 
     // Finite but huge embeddings: weights pushed far out of range while a bounded loss (InfoNCE's) shows nothing (an audit's

@@ -309,6 +309,6 @@ public sealed class IncumbentScaleUpTests
         Assert.Equal(2, chosen.TrialId);
         Assert.Contains("chose the longest-trained version of the best's pipeline, trial 2 (0.52, 25 epochs against 10)", why);
         // Both versions are within the error and count as one pipeline; the leaderboard shows two rows, so both are said.
-        Assert.Contains("2 trial(s) within one standard error, 1 pipeline(s) once versions differing only in epochs count as one;", why);
+        Assert.Contains("2 trial(s) within one standard error, 1 pipeline(s) once versions of one pipeline (differing in epochs at most) count as one;", why);
     }
 }

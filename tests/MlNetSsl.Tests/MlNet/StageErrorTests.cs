@@ -91,8 +91,12 @@ public sealed class StageErrorTests(Xunit.Abstractions.ITestOutputHelper output)
         Assert.DoesNotContain(healthy.Warnings, w => w.Contains("diverged", StringComparison.Ordinal));
 
         Assert.Null(SslPretrainer.DivergenceWarning(null, 1e9, 0.1));
-        Assert.Null(SslPretrainer.DivergenceWarning(-0.9, 1.5, 0.1)); // BYOL's bounded loss rising is not divergence
-        Assert.NotNull(SslPretrainer.DivergenceWarning(22.3, 1.7e18, 10));
+        // The bar is a rise of 1,000 times the larger of the first loss's size and 1, from the first loss: so a loss that
+        // starts below zero (BYOL, SimSiam) or near it is measured on the scale of 1.
+        Assert.Null(SslPretrainer.DivergenceWarning(-0.9, 999, 0.1));
+        Assert.NotNull(SslPretrainer.DivergenceWarning(-0.9, 1000, 0.1));
+        Assert.Null(SslPretrainer.DivergenceWarning(22.3, 22.3 + 22_299, 10));
+        Assert.NotNull(SslPretrainer.DivergenceWarning(22.3, 22.3 + 22_301, 10));
     }
 
     [SkippableFact]

@@ -95,6 +95,11 @@ internal sealed class InputColumnReader
         _ => "Convert numbers with Transforms.Conversion.ConvertType to Single and join columns with Transforms.Concatenate.",
     };
 
+    /// <summary>"Row 5 of column 'X'" for a row of a data view; "Column 'X' of the row to predict" for a row given to a
+    /// PredictionEngine (<paramref name="row"/> null), whose position counts the engine's calls.</summary>
+    internal static string RowDescription(long? row, string column) =>
+        row is long position ? $"Row {position} of column '{column}'" : $"Column '{column}' of the row to predict";
+
     /// <summary>Binds the reader to a row; the returned filler copies the current row into a buffer. With
     /// <paramref name="source"/>, the data view <paramref name="row"/> is a cursor of, an image that fails to load is
     /// named by its row's file path as well as its position.</summary>
@@ -109,8 +114,7 @@ internal sealed class InputColumnReader
     {
         /// <summary>"Row 5 of column 'X'" for a cursor over a data view; a PredictionEngine's row is not a cursor, and
         /// its position counts the engine's calls, which names nothing the caller passed.</summary>
-        protected static string Where(DataViewRow row, string column) =>
-            row is DataViewRowCursor ? $"Row {row.Position} of column '{column}'" : $"Column '{column}' of the row to predict";
+        protected static string Where(DataViewRow row, string column) => RowDescription(row is DataViewRowCursor ? row.Position : null, column);
 
         /// <summary>Writes the current row's image as C x H x W RGB bytes.</summary>
         public virtual void Fill(Span<byte> destination) => throw new InvalidOperationException("This column holds vectors, not images.");
