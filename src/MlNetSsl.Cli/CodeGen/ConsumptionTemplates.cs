@@ -452,7 +452,17 @@ internal static class ConsumptionTemplates
         text.AppendLine("    catch (Exception e) when (e is ArgumentException or InvalidDataException or FormatException or FileNotFoundException)");
         text.AppendLine("    {");
         text.AppendLine("        // The row cannot be predicted (a missing image, a value the model refuses): the caller's to fix.");
-        text.AppendLine("        return Results.Problem(e.Message, statusCode: StatusCodes.Status400BadRequest);");
+        // The model names its own input column (Ssl_Image, Ssl_Series); the caller knows the field it sent.
+        string message = string.Concat(model.Properties
+            .Select(p => p.Column.Kind switch
+            {
+                InputColumnKind.ImagePath => (Internal: Run.ModelParts.ImageColumn, Field: p.Name),
+                InputColumnKind.Series => (Internal: Run.ModelParts.SeriesColumn, Field: p.Name),
+                _ => (Internal: "", Field: ""),
+            })
+            .Where(r => r.Internal.Length > 0)
+            .Select(r => $".Replace({CSharpText.StringLiteral($"'{r.Internal}'")}, {CSharpText.StringLiteral($"'{r.Field}'")}, StringComparison.Ordinal)"));
+        text.AppendLine($"        return Results.Problem(e.Message{message}, statusCode: StatusCodes.Status400BadRequest);");
         text.AppendLine("    }");
         text.AppendLine("    finally");
         text.AppendLine("    {");

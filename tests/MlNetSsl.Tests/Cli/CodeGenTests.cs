@@ -217,6 +217,18 @@ public sealed class CodeGenTests : IDisposable
         Assert.Equal("5'10\"", cli.View.GetColumn<ReadOnlyMemory<char>>("Col6").First().ToString());
     }
 
+    [SkippableTheory]
+    [InlineData("image", "'Ssl_Image'", "'ImagePath'")]
+    [InlineData("series", "'Ssl_Series'", "'Series'")]
+    public void The_Web_API_names_the_field_the_caller_sent_in_a_refused_rows_message(string task, string modelColumn, string field)
+    {
+        // The model's errors name its own input column ("Column 'Ssl_Image' of the row to predict has no image"), which
+        // the caller never sent.
+        ConsumptionCodeGenerator.Generate(_runFolder, "Iris", SchemaFor(task), Versions);
+        string program = File.ReadAllText(Path.Combine(_runFolder, "Iris.WebApi", "Program.cs"));
+        Assert.Contains($"e.Message.Replace(\"{modelColumn}\", \"{field}\", StringComparison.Ordinal)", program, StringComparison.Ordinal);
+    }
+
     [SkippableFact]
     public void The_Web_API_takes_a_whole_record_and_numbers_only_as_JSON_numbers()
     {
