@@ -133,6 +133,11 @@ internal sealed class CsvTable
         if (records.Count == 0) throw new CliException($"{path}: the file is empty; give a CSV with one row per example.");
         var lines = records.Select(r => r.Line).ToList();
         var cells = records.Select(r => r.Fields).ToList();
+        // An aligned header whose names hold single spaces ("sepal length   sepal width   class"): its columns are apart
+        // by wider gaps, as the values below it are.
+        if (separator == Blanks && cells.Count > 1 && cells[0].Length != cells[1].Length
+            && WideGapFields(RawLines(path).First(l => l.Trim().Length > 0)) is { } header && header.Length == cells[1].Length)
+            cells[0] = header;
         int width = cells[0].Length;
         for (int i = 1; i < cells.Count; i++)
         {
@@ -253,6 +258,10 @@ internal sealed class CsvTable
     private static bool AlignedWithBlanks(string path, char best, int bestFields)
     {
         var records = ReadRecords(path, Blanks, validate: false).Take(50).Select(r => r.Fields).ToList();
+        // A header of names with single spaces counts with its wide-gap split (see Read).
+        if (records.Count > 1 && records[0].Length != records[1].Length
+            && WideGapFields(RawLines(path).First(l => l.Trim().Length > 0)) is { } header && header.Length == records[1].Length)
+            records[0] = header;
         if (records.Count == 0 || records[0].Length <= Math.Max(1, bestFields) || records.Any(r => r.Length != records[0].Length)) return false;
         // Quoted fields may hold anything; only unquoted text decides.
         if (RawLines(path).Take(50).Any(line => Unquoted(line).IndexOfAny([',', ';', '|']) >= 0)) return false;
@@ -260,6 +269,15 @@ internal sealed class CsvTable
         return ReadRecords(path, '\t', validate: false).Take(50)
             .Any(r => r.Fields.Any(f => f.Contains("  ", StringComparison.Ordinal)
                 && f.Split(' ', StringSplitOptions.RemoveEmptyEntries).Count(w => TryNumber(w, out _)) > 1));
+    }
+
+    /// <summary>A line's fields split at runs of two or more blanks (a tab counts as two) outside quotes, or null when a
+    /// field would hold a quote (the quoted header is read by the ordinary rule).</summary>
+    private static string[]? WideGapFields(string line)
+    {
+        if (line.Contains('"', StringComparison.Ordinal)) return null;
+        string[] fields = System.Text.RegularExpressions.Regex.Split(line.Trim(), "(?: {2,}|\t)[ \t]*");
+        return fields.Length > 1 ? fields : null;
     }
 
     private static IEnumerable<string> RawLines(string path)

@@ -215,6 +215,13 @@ public sealed class CliDataLoadingTests : IDisposable
             for (int row = 0; row < cells.Length; row++) Assert.Equal(expected.RowValues(row), read.RowValues(row));
             Assert.Contains("separator runs of blanks", read.SizeSummary[0], StringComparison.Ordinal);
         }
+        // An aligned header whose names hold single spaces: its columns are apart by wider gaps, as the values are.
+        string named = Write("banknote-named.data", cells.Select(c => "  " + string.Concat(c.Take(4).Select(v => v.PadLeft(10))) + $"   {c[4]}")
+            .Prepend("  wavelet var  wavelet skew  wavelet kurt  image entropy   class"));
+        TrainingData withHeader = TableLoader.LoadForTraining(named, Settings(label: "class"));
+        Assert.Equal(expected.Labels, withHeader.Labels);
+        Assert.Equal(["wavelet_var", "wavelet_skew", "wavelet_kurt", "image_entropy"], withHeader.Columns.Select(c => c.ColumnName));
+
         // --separator space reads the same way.
         Assert.Equal(expected.Labels, TableLoader.LoadForTraining(aligned, new CsvSettings(null, DatasetReader.ParseSeparator("space"), "4", [])).Labels);
 
