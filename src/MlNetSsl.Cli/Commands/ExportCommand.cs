@@ -4,6 +4,7 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Transforms;
 using Microsoft.ML.Transforms.Image;
+using Microsoft.ML.Transforms.Text;
 using MlNetSsl.Cli.Data;
 using MlNetSsl.Cli.Run;
 
@@ -28,7 +29,12 @@ internal static class ExportCommand
         command.SetAction(parse =>
         {
             string modelPath = parse.GetValue(model)!;
+            if (string.Equals(Path.GetExtension(modelPath), ".onnx", StringComparison.OrdinalIgnoreCase))
+                throw new CliException($"{modelPath}: an ONNX file; --model takes the <Name>.zip a training command wrote.");
             string path = parse.GetValue(output) ?? Path.ChangeExtension(modelPath, ".onnx");
+            // Any other name could replace a model zip or a data file with ONNX bytes.
+            if (!string.Equals(Path.GetExtension(path), ".onnx", StringComparison.OrdinalIgnoreCase))
+                throw new CliException($"--out {path}: give a file name ending in .onnx.");
             CliFile.CheckOutput(path, "--out", "model.onnx", ("--model", modelPath));
             var ml = new MLContext(0);
             var (loaded, schema, _) = ModelCommands.LoadModel(ml, modelPath);
@@ -50,9 +56,13 @@ internal static class ExportCommand
         if (resample >= 0) return ExportSeries(ml, parts, resample, schema, path);
 
         // Only the columns the model reads become graph inputs: ML.NET makes every column of the view one, the label too.
-        var used = schema.Where(c => !c.IsHidden && ModelUses(model, schema, c.Name)).ToList();
+        var used = schema.Where(c => !c.IsHidden && Reads(model, schema, c.Name)).ToList();
         var builder = new DataViewSchema.Builder();
         foreach (var column in used) builder.AddColumn(column.Name, column.Type, column.Annotations);
+        // A plain ML.NET pipeline from another tool has no table preparation of ours: what this command prints would be wrong.
+        if (model.GetOutputSchema(schema).GetColumnOrNull(ModelParts.TableColumn) is null)
+            throw new CliException("This zip is not a model mlnet-ssl trained (it has no input preparation of the tool's); convert an ML.NET " +
+                "pipeline of your own with mlContext.Model.ConvertToOnnx.");
         Convert(ml, model, new EmptyDataView(builder.ToSchema()), path, "the model");
         return [$"Wrote {path}: inputs {string.Join(", ", used.Select(Describe))}, one row each in a batch of N; outputs PredictedLabel.output " +
                 "(the class name) and Score.output (one probability per class, in the order of the model's classes).",
@@ -72,9 +82,17 @@ internal static class ExportCommand
         // The graph's input takes the name the model zip's input has, not the internal one.
         ITransformer rename = ml.Transforms.CopyColumns(internalColumn, SeriesLoader.SeriesColumn).Fit(input);
         Convert(ml, new TransformerChain<ITransformer>([rename, .. parts.Skip(resample + 1)]), input, path, "the model after its series resampling");
-        return [string.Create(CultureInfo.InvariantCulture, $"Wrote {path}: input Series [N, {values}], each row one series channel after channel ") +
-                $"({values} values: resample series of another length to that many steps per channel first, as the model zip does, and fill missing values); " +
-                "outputs PredictedLabel.output (the class name) and Score.output (one probability per class, in the order of the model's classes)."];
+        int steps = values / Math.Max(1, resampler.Channels);
+        string resampling = resampler.Resampling switch
+        {
+            SeriesResampling.Mean => "a longer one by averaging, each step the mean of the stretch of steps it covers, steps cut by a boundary counting by the part inside; a shorter one by linear interpolation",
+            SeriesResampling.PadOrTruncate => "a shorter one padded with its last value, a longer one cut",
+            _ => "by linear interpolation between its first and last step",
+        };
+        return [string.Create(CultureInfo.InvariantCulture, $"Wrote {path}: input Series [N, {values}], each row one series channel after channel, ") +
+                $"{resampler.Channels} channel(s) of {steps} steps. Bring a channel of another length to {steps} steps as the model zip does ({resampling}; " +
+                "ResampleSeries with Resampling " + resampler.Resampling + " does it), and replace a missing value by the one before it in its channel (the first known one at its start). " +
+                "Outputs: PredictedLabel.output (the class name) and Score.output (one probability per class, in the order of the model's classes)."];
     }
 
     private static List<string> ExportImages(MLContext ml, List<ITransformer> parts, DataViewSchema schema, string path)
@@ -94,7 +112,7 @@ internal static class ExportCommand
             throw new CliException("This image model has no self-supervised stage or fine-tuned network (raw pixels into its trainer): ML.NET cannot export its " +
                 "LoadImages and ResizeImages steps; serve the model zip.");
         var stage = (SelfSupervisedTransformer)parts[stageIndex];
-        string encoderPath = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, Path.GetFileNameWithoutExtension(path) + ".encoder.onnx");
+        string encoderPath = Path.Combine(Path.GetDirectoryName(path) ?? "", Path.GetFileNameWithoutExtension(path) + ".encoder.onnx");
         CliFile.CheckOutput(encoderPath, "--out", "model.onnx");
         var builder = new DataViewSchema.Builder();
         builder.AddColumn(stage.OutputColumnName, new VectorDataViewType(NumberDataViewType.Single, stage.EmbeddingSize));
@@ -123,16 +141,31 @@ internal static class ExportCommand
         }
         catch (Exception e) when (e is NotSupportedException or InvalidOperationException or ArgumentException)
         {
-            string? step = ModelParts.Flatten(model).Select(p => p.GetType().Name).FirstOrDefault(n => n.Contains("Hash", StringComparison.Ordinal) || n.Contains("NgramExtracting", StringComparison.Ordinal)
-                || n.Contains("TextNormalizing", StringComparison.Ordinal) || n.Contains("WordBag", StringComparison.Ordinal));
+            // The tool hashes the words of a text column of many values (its preparation normalizes that column's text first).
+            string[] hashed = HashedTextColumns(model, input.Schema);
             throw new CliException($"ML.NET could not convert {what} to ONNX ({e.Message.ReplaceLineEndings(" ").Trim()})" +
-                (step is null ? "; serve the model zip." : $"; the model hashes the words of a text column with many distinct values ({step}), which ML.NET " +
-                 "converts only in part: leave that column out (--ignore-cols) and train again to export, or serve the model zip."), e);
+                (hashed.Length == 0 ? "; serve the model zip." : $"; the model hashes the words of the text column(s) {string.Join(", ", hashed.Select(h => $"'{h}'"))} " +
+                 "(many distinct values), which ML.NET converts only in part: leave them out (--ignore-cols) and train again to export, or serve the model zip."), e);
         }
     }
 
+    // The input columns a TextNormalizingTransformer of the model reads (ML.NET exposes no column list on it: a column it
+    // reads is one whose absence it refuses).
+    private static string[] HashedTextColumns(ITransformer model, DataViewSchema input)
+    {
+        var names = new List<string>();
+        DataViewSchema schema = input;
+        foreach (ITransformer part in ModelParts.Flatten(model))
+        {
+            if (part is TextNormalizingTransformer)
+                names.AddRange(schema.Where(c => !c.IsHidden && c.Type is TextDataViewType && input.GetColumnOrNull(c.Name) is not null && Reads(part, schema, c.Name)).Select(c => c.Name));
+            schema = part.GetOutputSchema(schema);
+        }
+        return [.. names.Distinct(StringComparer.Ordinal)];
+    }
+
     // Whether the model reads column `name` (its label and identifier columns ride along in the input schema unused).
-    private static bool ModelUses(ITransformer model, DataViewSchema schema, string name)
+    private static bool Reads(ITransformer model, DataViewSchema schema, string name)
     {
         try
         {

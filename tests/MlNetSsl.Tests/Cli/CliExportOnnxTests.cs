@@ -1,4 +1,5 @@
 using System.Globalization;
+using Microsoft.ML;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
 using MlNetSsl.Tests.Infrastructure;
@@ -86,6 +87,31 @@ public sealed class CliExportOnnxTests : IDisposable
         inputs.Add(NamedOnnxValue.CreateFromTensor("colour", new DenseTensor<string>(cells.Select((_, i) => colours[i % 3]).ToArray(), [cells.Length, 1])));
         using var results = session.Run(inputs);
         AssertSamePredictions(expected, results);
+
+        // Refused with one line: an --out that is not .onnx (it could replace a model zip), an ONNX file as the model, and
+        // a zip another tool wrote, whose graph this command would describe wrongly.
+        var zipOut = CliCoreTests.Run("export-onnx", "--model", model, "--out", Path.Combine(_work, "other.zip"));
+        Assert.Equal(1, zipOut.ExitCode);
+        Assert.Contains("give a file name ending in .onnx", zipOut.Stderr, StringComparison.Ordinal);
+        var onnxIn = CliCoreTests.Run("export-onnx", "--model", Path.ChangeExtension(model, ".onnx"));
+        Assert.Equal(1, onnxIn.ExitCode);
+        Assert.Contains("an ONNX file; --model takes", onnxIn.Stderr, StringComparison.Ordinal);
+        var ml = new Microsoft.ML.MLContext(1);
+        var rows = ml.Data.LoadFromEnumerable(cells.Select(c => new PlainRow { Features = [.. c.Take(4).Select(v => float.Parse(v, CultureInfo.InvariantCulture))], Label = c[4] }));
+        var plain = ml.Transforms.Conversion.MapValueToKey("Label").Append(ml.MulticlassClassification.Trainers.LbfgsMaximumEntropy()).Fit(rows);
+        string plainZip = Path.Combine(_work, "plain.zip");
+        ml.Model.Save(plain, rows.Schema, plainZip);
+        var foreign = CliCoreTests.Run("export-onnx", "--model", plainZip);
+        Assert.Equal(1, foreign.ExitCode);
+        Assert.Contains("not a model mlnet-ssl trained", foreign.Stderr, StringComparison.Ordinal);
+    }
+
+    private sealed class PlainRow
+    {
+        [Microsoft.ML.Data.VectorType(4)]
+        public float[] Features { get; set; } = [];
+
+        public string Label { get; set; } = "";
     }
 
     [SkippableFact]
