@@ -135,8 +135,8 @@ internal sealed class CsvTable
         var cells = records.Select(r => r.Fields).ToList();
         // An aligned header whose names hold single spaces ("sepal length   sepal width   class"): its columns are apart
         // by wider gaps, as the values below it are.
-        if (separator == Blanks && cells.Count > 1 && cells[0].Length != cells[1].Length
-            && WideGapFields(RawLines(path).First(l => l.Trim().Length > 0)) is { } header && header.Length == cells[1].Length)
+        if (separator == Blanks && cells.Count > 1 && cells.Skip(1).Take(50).GroupBy(c => c.Length).OrderByDescending(g => g.Count()).First().Key is int rowWidth
+            && cells[0].Length != rowWidth && WideGapFields(RawLines(path).First(l => l.Trim().Length > 0)) is { } header && header.Length == rowWidth)
             cells[0] = header;
         int width = cells[0].Length;
         for (int i = 1; i < cells.Count; i++)
@@ -248,23 +248,31 @@ internal sealed class CsvTable
     }
 
     /// <summary>
-    /// Whether the file's fields are separated by runs of blanks rather than by <paramref name="best"/>: every sampled
-    /// record splits on blanks into the same number of fields, more than <paramref name="best"/> gave, no ',' ';' or '|'
-    /// stands outside a quoted field (so <paramref name="best"/>, when one of those, split only quoted text such as
-    /// "a, 0"), and, when the best is a tab, some tab-separated cell is itself numbers aligned with runs of blanks (as in
+    /// Whether the file's fields are separated by runs of blanks rather than by <paramref name="best"/>: the sampled
+    /// records split on blanks into the same number of fields (all but two of them, when at least ten: Read then names
+    /// the line that differs), more than <paramref name="best"/> gave; no ';' or '|', and no ',' other than a decimal
+    /// comma inside a number, stands outside a quoted field (so <paramref name="best"/>, when one of those, split only
+    /// quoted text such as "a, 0", or numbers such as "0,455"); and, when the best is a tab, some tab-separated cell is itself numbers aligned with runs of blanks (as in
     /// auto-mpg's "18.0   8   307.0 ...&lt;tab&gt;"name""). A tab-separated file whose cells hold single spaces ("2020-01-01
     /// 10:00", "New York", "1 100") stays tab-separated.
     /// </summary>
     private static bool AlignedWithBlanks(string path, char best, int bestFields)
     {
         var records = ReadRecords(path, Blanks, validate: false).Take(50).Select(r => r.Fields).ToList();
+        if (records.Count == 0) return false;
+        // The width most records have: a line or two of another width (a ragged line, a header of names with spaces)
+        // should end in Read's error naming that line, not in the file read as one column.
+        int width = records.GroupBy(r => r.Length).OrderByDescending(g => g.Count()).ThenByDescending(g => g.Key).First().Key;
         // A header of names with single spaces counts with its wide-gap split (see Read).
-        if (records.Count > 1 && records[0].Length != records[1].Length
-            && WideGapFields(RawLines(path).First(l => l.Trim().Length > 0)) is { } header && header.Length == records[1].Length)
+        if (records.Count > 1 && records[0].Length != width
+            && WideGapFields(RawLines(path).First(l => l.Trim().Length > 0)) is { } header && header.Length == width)
             records[0] = header;
-        if (records.Count == 0 || records[0].Length <= Math.Max(1, bestFields) || records.Any(r => r.Length != records[0].Length)) return false;
-        // Quoted fields may hold anything; only unquoted text decides.
-        if (RawLines(path).Take(50).Any(line => Unquoted(line).IndexOfAny([',', ';', '|']) >= 0)) return false;
+        int otherWidths = records.Count(r => r.Length != width);
+        if (width <= Math.Max(1, bestFields) || otherWidths > (records.Count >= 10 ? 2 : 0)) return false;
+        // Quoted fields may hold anything; only unquoted text decides. A comma inside a number is a decimal comma.
+        if (RawLines(path).Take(50).Any(line => Unquoted(line).Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries)
+                .Any(token => token.IndexOfAny([';', '|']) >= 0 || (token.Contains(',', StringComparison.Ordinal) && !TryNumber(token, ',', out _)))))
+            return false;
         if (bestFields == 0 || best != '\t') return true;
         return ReadRecords(path, '\t', validate: false).Take(50)
             .Any(r => r.Fields.Any(f => f.Contains("  ", StringComparison.Ordinal)

@@ -222,6 +222,17 @@ public sealed class CliDataLoadingTests : IDisposable
         Assert.Equal(expected.Labels, withHeader.Labels);
         Assert.Equal(["wavelet_var", "wavelet_skew", "wavelet_kurt", "image_entropy"], withHeader.Columns.Select(c => c.ColumnName));
 
+        // Decimal commas in an aligned file are numbers, not separators; one ragged line is named by its line, not read as a
+        // file of one column.
+        string commas = Write("banknote-commas.data", cells.Select(c => string.Concat(c.Take(4).Select(v => v.Replace('.', ',').PadLeft(10))) + $"   {c[4]}"));
+        TrainingData decimalCommas = TableLoader.LoadForTraining(commas, Settings(label: "4"));
+        Assert.Equal(CsvTable.Blanks, decimalCommas.Format!.Separator);
+        Assert.Equal(',', decimalCommas.Format.DecimalMarker);
+        for (int row = 0; row < cells.Length; row++) Assert.Equal(expected.RowValues(row), decimalCommas.RowValues(row));
+        string ragged = Write("banknote-ragged.data", cells.Select((c, i) => string.Concat(c.Take(i == 37 ? 3 : 4).Select(v => v.PadLeft(10))) + $"   {c[4]}"));
+        Assert.Contains("line 38: 4 fields where line 1 has 5 (separator runs of blanks)",
+            Assert.Throws<CliException>(() => TableLoader.LoadForTraining(ragged, Settings(label: "4"))).Message, StringComparison.Ordinal);
+
         // --separator space reads the same way.
         Assert.Equal(expected.Labels, TableLoader.LoadForTraining(aligned, new CsvSettings(null, DatasetReader.ParseSeparator("space"), "4", [])).Labels);
 
