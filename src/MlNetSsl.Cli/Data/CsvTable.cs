@@ -17,7 +17,7 @@ internal sealed record CsvSettings(bool? HasHeader, char? Separator, string? Lab
 /// A CSV read as text cells, with its separator and header detected when not given (as <c>mlnet</c> does), every line
 /// checked to hold the same number of fields, and column names made into ML.NET/C# identifiers.
 /// </summary>
-internal sealed class CsvTable
+internal sealed partial class CsvTable
 {
     private static readonly char[] CandidateSeparators = [',', ';', '\t', '|'];
 
@@ -252,9 +252,9 @@ internal sealed class CsvTable
     /// records split on blanks into the same number of fields (all but two of them, when at least ten: Read then names
     /// the line that differs), more than <paramref name="best"/> gave; no ';' or '|', and no ',' other than a decimal
     /// comma inside a number, stands outside a quoted field (so <paramref name="best"/>, when one of those, split only
-    /// quoted text such as "a, 0", or numbers such as "0,455"); and, when the best is a tab, some tab-separated cell is itself numbers aligned with runs of blanks (as in
-    /// auto-mpg's "18.0   8   307.0 ...&lt;tab&gt;"name""). A tab-separated file whose cells hold single spaces ("2020-01-01
-    /// 10:00", "New York", "1 100") stays tab-separated.
+    /// quoted text such as "a, 0", or numbers such as "0,455"); and, when the best is a tab, some tab-separated cell is
+    /// itself numbers aligned with runs of blanks (as in auto-mpg's "18.0   8   307.0 ...&lt;tab&gt;"name""). A
+    /// tab-separated file whose cells hold single spaces ("2020-01-01 10:00", "New York", "1 100") stays tab-separated.
     /// </summary>
     private static bool AlignedWithBlanks(string path, char best, int bestFields)
     {
@@ -271,13 +271,17 @@ internal sealed class CsvTable
         if (width <= Math.Max(1, bestFields) || otherWidths > (records.Count >= 10 ? 2 : 0)) return false;
         // Quoted fields may hold anything; only unquoted text decides. A comma inside a number is a decimal comma.
         if (RawLines(path).Take(50).Any(line => Unquoted(line).Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries)
-                .Any(token => token.IndexOfAny([';', '|']) >= 0 || (token.Contains(',', StringComparison.Ordinal) && !TryNumber(token, ',', out _)))))
+                .Any(token => token.IndexOfAny([';', '|']) >= 0 || (token.Contains(',', StringComparison.Ordinal) && !DecimalCommaNumber().IsMatch(token)))))
             return false;
         if (bestFields == 0 || best != '\t') return true;
         return ReadRecords(path, '\t', validate: false).Take(50)
             .Any(r => r.Fields.Any(f => f.Contains("  ", StringComparison.Ordinal)
                 && f.Split(' ', StringSplitOptions.RemoveEmptyEntries).Count(w => TryNumber(w, out _)) > 1));
     }
+
+    // Digits on both sides of the comma: "1," (a field of "1, 2, 3") is a number before a separator, not a decimal comma.
+    [System.Text.RegularExpressions.GeneratedRegex(@"^[+-]?\d+,\d+(?:[eE][+-]?\d+)?$")]
+    private static partial System.Text.RegularExpressions.Regex DecimalCommaNumber();
 
     /// <summary>A line's fields split at runs of two or more blanks (a tab counts as two) outside quotes, or null when a
     /// field would hold a quote (the quoted header is read by the ordinary rule).</summary>

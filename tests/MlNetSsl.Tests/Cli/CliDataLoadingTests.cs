@@ -242,6 +242,8 @@ public sealed class CliDataLoadingTests : IDisposable
         Assert.Equal('\t', CsvTable.Read(dated, Settings(label: "3")).Separator);
         string spaced = Write("spaced.csv", Enumerable.Range(0, 30).Select(i => $"{i * 0.5}, {i % 7}, {(i % 2 == 0 ? "a" : "b")}"));
         Assert.Equal(',', CsvTable.Read(spaced, Settings(label: "2")).Separator);
+        string wholeNumbers = Write("whole.csv", Enumerable.Range(0, 30).Select(i => $"{i}, {i % 7}, {i % 2}"));
+        Assert.Equal(',', CsvTable.Read(wholeNumbers, Settings(label: "2")).Separator);
         // Numbers written with a space inside a tab-separated cell ("1 100", "1000 700") are not aligned columns.
         string thousands = Write("thousands.tsv", Enumerable.Range(0, 30).Select(i => $"{i} {100 + i}\t{i % 3}\t{(i % 2 == 0 ? "a" : "b")}"));
         Assert.Equal('\t', CsvTable.Read(thousands, Settings(label: "2")).Separator);
