@@ -25,6 +25,13 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
     private readonly Dictionary<string, double> _phases = new(StringComparer.Ordinal);
     private readonly Stopwatch _total = Stopwatch.StartNew();
     private readonly List<string> _notes = [];
+
+    // A note for the console (at every verbosity) and for the report's notes alike.
+    private void ShowAndKeep(string note)
+    {
+        log.Always(note);
+        _notes.Add(note);
+    }
     private int _positive = 1;
     private string? _positiveClass;
 
@@ -113,8 +120,7 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
                 $"Only {testLabeled} labeled test row{(testLabeled == 1 ? "" : "s")}: one row moves the test accuracy by {100.0 / testLabeled:0.#} points, so test figures ") +
                 "(the chosen pipeline's and the best without SSL) can differ by chance; the cross-validated leaderboard ranks pipelines on more rows. " +
                 "For a firmer test figure, give --test-dataset with more labeled rows.";
-            log.Always(few);
-            _notes.Add(few);
+            ShowAndKeep(few);
         }
         // How a CSV was read (separator, header, decimal comma): a wrong detection shows here, before the search.
         if (all.Kind == DatasetKind.Table) foreach (string read in all.SizeSummary) log.Info($"Read as: {read}.");
@@ -126,8 +132,7 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
         if (all.Skipped.Count > 0) log.Info($"Skipped {all.Skipped.Count} unreadable file(s); they are listed in the report and log.txt.");
         if (RegressionLikeLabel(all) is { } regression)
         {
-            log.Always(regression);
-            _notes.Add(regression);
+            ShowAndKeep(regression);
         }
         if (all.IgnoredTopLevel.Count > 0)
         {
@@ -146,19 +151,16 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
             .Select(g => ((string Class, double Share)?)(g.Key, g.Count() / (double)testLabeled)).FirstOrDefault();
         foreach (string note in ImageFolderNotes(all, train, test))
         {
-            log.Always(note);
-            _notes.Add(note);
+            ShowAndKeep(note);
         }
 
         if (all.LabelNote is { } labelNote)
         {
-            log.Always(labelNote);
-            _notes.Add(labelNote);
+            ShowAndKeep(labelNote);
         }
         if (CaseVariantLabels(all.ClassCounts()) is { } caseNote)
         {
-            log.Always(caseNote);
-            _notes.Add(caseNote);
+            ShowAndKeep(caseNote);
         }
         if (all.IdentifierColumns.Count > 0)
         {
@@ -168,8 +170,7 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
                 ? $"Column(s) {ids} look like row identifiers ({kinds}), so they are left out of the inputs: a model would learn the rows' order in this file from them, " +
                     $"not what the rows are. If they are measurements, keep them with --keep-cols {string.Join(",", all.IdentifierColumns)}."
                 : $"Column(s) {ids} look like row identifiers ({kinds}) but are the only inputs, so they stay; a model can learn only the row order from them.";
-            log.Always(identifiers);
-            _notes.Add(identifiers);
+            ShowAndKeep(identifiers);
         }
         if (all.ConstantColumns.Count > 0)
         {
@@ -177,37 +178,32 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
             // The first ten: an image flattened into a table (MNIST's 784 pixels) has 150 blank border columns.
             string constants = $"Column(s) {FirstTen(all.ConstantColumns, ", ")} " +
                 "hold no more than one value, so no model can learn from them; check the export if they should vary, or leave them out with --ignore-cols.";
-            log.Always(constants);
-            _notes.Add(constants);
+            ShowAndKeep(constants);
         }
         foreach (string note in new[] { all.RepeatedHeaderNote, all.PaddingNote, all.FilledNote }.OfType<string>())
         {
-            log.Always(note);
-            _notes.Add(note);
+            ShowAndKeep(note);
         }
         if (all.MostlyNumericTextColumns.Count > 0)
         {
             string mostly = $"Column(s) {FirstTen(all.MostlyNumericTextColumns, "; ")} " +
                 "hold numbers but for a few cells, so they are read as text " +
                 "(categories or words), not as numbers. If those cells mean a missing value, leave them empty (or write ?, NA) and the column is read as numbers.";
-            log.Always(mostly);
-            _notes.Add(mostly);
+            ShowAndKeep(mostly);
         }
         if (all.GroupedNumberTextColumns.Count > 0)
         {
             string grouped = $"Column(s) {FirstTen(all.GroupedNumberTextColumns, "; ")} hold numbers written with digit-group separators, so they are " +
                 "read as text (categories or words), not as numbers. Write them without the separators (as a spreadsheet's General number format does) " +
                 "for the column to be read as numbers.";
-            log.Always(grouped);
-            _notes.Add(grouped);
+            ShowAndKeep(grouped);
         }
 
         if (all.EmptyClassFolders.Count > 0)
         {
             string empty = $"Class folder(s) without a readable image, so not learned as classes: {string.Join(", ", all.EmptyClassFolders.Take(5).Select(f => $"'{f}'"))}" +
                 (all.EmptyClassFolders.Count > 5 ? $" and {all.EmptyClassFolders.Count - 5} more" : "") + "; add images to them, or remove them.";
-            log.Always(empty);
-            _notes.Add(empty);
+            ShowAndKeep(empty);
         }
 
         int medianLength = train.SeriesLengths is { } lengths ? SeriesLoader.Median(lengths) : 0;
@@ -315,8 +311,7 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
         {
             string note = $"Trial(s) {string.Join(", ", unfinished)} had not finished in another process when the search ended " +
                 "(a worker still running it, or one that stopped without a word before its lease expired); they are listed as Running and took no part in the choice.";
-            log.Always(note);
-            _notes.Add(note);
+            ShowAndKeep(note);
         }
         // From here on Ctrl+C changes only the exit code and skips the optional label curve: the model and every
         // output are still written, so what the search found is kept.
@@ -349,15 +344,13 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
             // The first ten: a test file read with the wrong label column has as many 'classes' as rows.
             string note = $"Test labels never seen in training count as errors: {FirstTen([.. unseenRows.Distinct().Select(l => $"'{l}'")], ", ")} " +
                 $"({rows:N0} {(rows == 1 ? "row" : "rows")}).";
-            log.Always(note);
-            _notes.Add(note);
+            ShowAndKeep(note);
         }
         string metric = settings.Metric;
         if (metric is "auc" or "f1" && classNames.Length != 2)
         {
             string twoClasses = $"--metric {metric} needs two classes ({classNames.Length} here); accuracy is reported instead.";
-            log.Always(twoClasses);
-            _notes.Add(twoClasses);
+            ShowAndKeep(twoClasses);
             metric = "accuracy";
         }
         _positive = TestMetrics.PositiveClass(classNames, train.ClassCounts());
@@ -568,15 +561,13 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
         NoteEncoding(path, test.Kind);
         foreach (string note in new[] { test.RepeatedHeaderNote, test.MatchNote, test.PaddingNote }.OfType<string>())
         {
-            log.Always(note);
-            _notes.Add(note);
+            ShowAndKeep(note);
         }
         // Filled as the training file's are, and as silently unless said: the test figures include those rows.
         if (test.FilledNote is { } filled)
         {
             string note = $"{path} (the test rows): {filled}";
-            log.Always(note);
-            _notes.Add(note);
+            ShowAndKeep(note);
         }
         return test;
     }
@@ -615,8 +606,7 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
     private void NoteEncoding(string path, DatasetKind kind)
     {
         if (TextFileEncoding.NoteFor(path, kind) is not { } note || _notes.Contains(note)) return;
-        log.Always(note);
-        _notes.Add(note);
+        ShowAndKeep(note);
     }
 
     /// <summary>"stratified hold-out of 20% of the labeled rows (...)", or the share it really took when few labels per
