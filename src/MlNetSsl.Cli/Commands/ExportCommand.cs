@@ -112,6 +112,11 @@ internal static class ExportCommand
             throw new CliException("This image model has no self-supervised stage or fine-tuned network (raw pixels into its trainer): ML.NET cannot export its " +
                 "LoadImages and ResizeImages steps; serve the model zip.");
         var stage = (SelfSupervisedTransformer)parts[stageIndex];
+        // --out names the classifier graph; the encoder's name derives from it, so "x.encoder.onnx" would put the
+        // classifier under the encoder's name and the encoder under "x.encoder.encoder.onnx".
+        if (path.EndsWith(".encoder.onnx", StringComparison.OrdinalIgnoreCase))
+            throw new CliException($"--out {path}: an image model is written as two graphs; give the classifier's file (for example " +
+                $"{path[..^".encoder.onnx".Length]}.onnx) and the encoder is written beside it as <name>.encoder.onnx.");
         string encoderPath = Path.Combine(Path.GetDirectoryName(path) ?? "", Path.GetFileNameWithoutExtension(path) + ".encoder.onnx");
         CliFile.CheckOutput(encoderPath, "--out", "model.onnx");
         var builder = new DataViewSchema.Builder();

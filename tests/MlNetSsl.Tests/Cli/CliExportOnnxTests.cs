@@ -140,6 +140,14 @@ public sealed class CliExportOnnxTests : IDisposable
         using var classifier = new InferenceSession(Path.ChangeExtension(model, ".onnx"));
         using var results = classifier.Run([NamedOnnxValue.CreateFromTensor("SslFeatures", embedded.Single().AsTensor<float>().ToDenseTensor())]);
         AssertSamePredictions(expected, results);
+
+        // --out names the classifier graph: the encoder's own name is refused, not written as "x.encoder.encoder.onnx".
+        string encoderNamed = Path.Combine(_work, "served.encoder.onnx");
+        var refused = CliCoreTests.Run("export-onnx", "--model", model, "--out", encoderNamed);
+        Assert.Equal(1, refused.ExitCode);
+        Assert.Contains("give the classifier's file", refused.Stderr, StringComparison.Ordinal);
+        Assert.Contains(Path.Combine(_work, "served.onnx"), refused.Stderr, StringComparison.Ordinal);
+        Assert.False(File.Exists(encoderNamed));
     }
 
     // A 32 x 32 image as the encoder takes it: planar RGB in [0, 1].
