@@ -108,7 +108,9 @@ internal static class ModelCommands
                 (classes.Length == 2 ? $" AUC and F1 take '{classes[positive]}' as the positive class." : ""));
             foreach (string metric in TestMetrics.Names.Where(m => classes.Length == 2 || m is not ("auc" or "f1")))
             {
-                var (value, lower, upper) = TestMetrics.WithInterval(metric, scored, classes.Length, positive, seed: 0);
+                // The training run's seed (run.json), so the bootstrap intervals are those its console and report printed
+                // for the same model and test rows; 0 without run.json.
+                var (value, lower, upper) = TestMetrics.WithInterval(metric, scored, classes.Length, positive, seed: settings?.Seed ?? 0);
                 // AUC compares positive rows with negative ones: test rows of one class have no such pair.
                 Console.WriteLine(double.IsNaN(value)
                     ? $"  {metric,-15} not defined: the test rows hold only {string.Join(", ", data.Labels.Distinct(StringComparer.Ordinal).Select(l => $"'{l}'"))}; add rows of the other class"

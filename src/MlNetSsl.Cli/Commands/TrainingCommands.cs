@@ -196,6 +196,9 @@ internal static class TrainingCommands
             {
                 throw new CliException($"{path}: not a run.json ({e.Message}).", e);
             }
+            // A hand-edited value is refused here, in one line naming the field, as the training command's own validators
+            // refuse it on the command line: read as recorded, a metric 'foo' ran the whole search and failed at its end.
+            recorded = ValidatedReplay(path, recorded);
             // Paths in run.json are relative to its folder.
             string folder = Path.GetDirectoryName(Path.GetFullPath(path))!;
             string Resolve(string p) => Path.GetFullPath(Path.Combine(folder, p));
@@ -232,9 +235,39 @@ internal static class TrainingCommands
                 CommandLine = RecordedCommandLine(),
                 StartedAt = DateTimeOffset.UtcNow,
             };
-            return await Execute(settings, parse.GetValue(resume), parse.GetValue(CliApp.Verbosity)!, null, token).ConfigureAwait(false);
+            return await Execute(settings, parse.GetValue(resume), parse.GetValue(CliApp.Verbosity)!, null, token, replay: true).ConfigureAwait(false);
         });
         return command;
+    }
+
+    private static readonly string[] Tasks = ["image-classification", "classification", "series-classification"];
+
+    /// <summary>The recorded settings of a run.json to replay, with the metric's canonical name; a value the training
+    /// command would refuse on its command line (edited by hand, or damaged) is a <see cref="CliException"/> naming the
+    /// run.json field and what it takes, before any folder is made or data read.</summary>
+    internal static RunSettings ValidatedReplay(string path, RunSettings recorded)
+    {
+        string? problem =
+            !Tasks.Contains(recorded.Task) ? $"\"task\": '{recorded.Task}' is not a training command; use {string.Join(", ", Tasks)}"
+            : string.IsNullOrWhiteSpace(recorded.Dataset) ? "\"dataset\" is missing; give the training data's path (relative to the run.json's folder)"
+            : string.IsNullOrWhiteSpace(recorded.Name) ? "\"name\" is missing; give the run's name"
+            : recorded.Output is null ? "\"output\" is missing; give the folder the run folder goes in (relative to the run.json's folder)"
+            : TestMetrics.Canonical(recorded.Metric ?? "") is null
+                ? $"\"metric\": '{recorded.Metric}' is not a metric; use {string.Join(", ", TestMetrics.Names)}"
+            : recorded.TrainTimeSeconds < 1 ? $"\"trainTimeSeconds\": {recorded.TrainTimeSeconds}; give the seconds the search and refit may take, at least 1"
+            : recorded.MaxTrials is < 1 ? $"\"maxTrials\": {recorded.MaxTrials}; give at least 1 trial, or leave the field out"
+            : recorded.Channels < 1 ? $"\"channels\": {recorded.Channels}; a series has at least 1 channel"
+            : recorded.SeriesLength is < 1 ? $"\"seriesLength\": {recorded.SeriesLength}; give at least 1 step per channel, or leave the field out"
+            : !(recorded.HoldOutFraction > 0 && recorded.HoldOutFraction < 1)
+                ? $"\"holdOutFraction\": {recorded.HoldOutFraction.ToString(CultureInfo.InvariantCulture)}; give the share of the labeled rows held out, between 0 and 1"
+            : recorded.Task == "classification" && string.IsNullOrWhiteSpace(recorded.LabelColumn)
+                ? "\"labelColumn\" is missing; classification needs the label column (a header name or a 0-based index)"
+            : recorded.TestDataset is not null && recorded.ValidationDataset is not null
+                ? "it has both \"testDataset\" and \"validationDataset\"; a run takes one of them"
+            : recorded.Separator is not null && DatasetReader.SeparatorProblem(recorded.Separator) is string separator ? $"\"separator\": {separator}"
+            : null;
+        if (problem is not null) throw new CliException($"{path}: {problem.TrimEnd('.')}.");
+        return recorded with { Metric = TestMetrics.Canonical(recorded.Metric ?? "")! };
     }
 
     /// <summary>The command line as run.json and the report record it: a --storage connection string (it may hold a
@@ -269,7 +302,7 @@ internal static class TrainingCommands
     /// generated projects of the original stay as they were).</summary>
     public static string ReplayName(string recordedName) => recordedName + "-replay";
 
-    private static async Task<int> Execute(RunSettings settings, bool resume, string verbosity, string? logFile, CancellationToken token)
+    private static async Task<int> Execute(RunSettings settings, bool resume, string verbosity, string? logFile, CancellationToken token, bool replay = false)
     {
         string runFolder = Path.GetFullPath(Path.Combine(settings.Output, settings.Name));
         // Workers on one host share the run folder (and its checkpoint cache), each with its own log.
@@ -282,7 +315,7 @@ internal static class TrainingCommands
         using var log = OpenLog(verbosity, logFile, defaultLog);
         log.Info($"mlnet-ssl {settings.Task}: {SslEnvironment.Describe()}");
         log.Info(string.Create(CultureInfo.InvariantCulture,
-            $"Search and refit time {settings.TrainTimeSeconds} s{(settings.TrainTimeChosenFromData ? " (chosen from the data size; --train-time changes it)" : "")}, " +
+            $"Search and refit time {settings.TrainTimeSeconds} s{(!settings.TrainTimeChosenFromData ? "" : replay ? " (as recorded, chosen then from the data size)" : " (chosen from the data size; --train-time changes it)")}, " +
             $"metric {settings.Metric}, seed {settings.Seed}{(settings.MaxTrials is int m ? $", at most {m} trial{(m == 1 ? "" : "s")}" : "")}; output {runFolder}"));
         try
         {
