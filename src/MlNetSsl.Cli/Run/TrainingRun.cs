@@ -285,6 +285,8 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
         }
         _phases["search and refit"] = clock.Elapsed.TotalSeconds;
         SslExperimentResult search = result!;
+        if (ResumedTrialLimitNote(resume && settings.Storage is null, settings.MaxTrials, search.StopReason, search.Trials.Count) is { } limitNote)
+            ShowAndKeep(limitNote);
         if (progress.SearchStarted is long searchStarted)
             _searchTimes = (Stopwatch.GetElapsedTime(searchPhaseStarted, searchStarted).TotalSeconds, search.Elapsed.TotalSeconds,
                 search.Trials.MinBy(t => t.TrialId)?.Duration.TotalSeconds ?? 0);
@@ -585,6 +587,15 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
 
     /// <summary>The output folder and the run folder in it, made before anything is read or trained (and before the log
     /// inside it is opened); a path that cannot hold them fails here, naming -o.</summary>
+    /// <summary>A resumed search whose checkpoint had already reached its trial limit keeps that limit (the journal records
+    /// that no more trials start, so a replay makes the same calls): a larger --max-trials given with --resume starts no
+    /// trial, which the console and the report must say, since the header and run.json show the larger limit.</summary>
+    internal static string? ResumedTrialLimitNote(bool resumed, int? maxTrials, SearchStopReason stop, int trials) =>
+        resumed && maxTrials is int max && stop == SearchStopReason.MaxTrials && trials < max
+            ? string.Create(CultureInfo.InvariantCulture,
+                $"--resume: the checkpoint's search had already reached its trial limit ({trials} trial{(trials == 1 ? "" : "s")}), so --max-trials {max} started no more; leave out --resume (a new search) to run more trials.")
+            : null;
+
     internal static void CreateRunFolder(RunSettings settings)
     {
         string output = Path.GetFullPath(settings.Output), runFolder = Path.GetFullPath(Path.Combine(settings.Output, settings.Name));

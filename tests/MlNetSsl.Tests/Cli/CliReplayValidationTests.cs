@@ -89,4 +89,16 @@ public sealed class CliReplayValidationTests : IDisposable
         Assert.Contains($"log-loss        {printed.Groups[1].Value}  (95% interval {printed.Groups[2].Value} to {printed.Groups[3].Value})",
             evaluate.Stdout, StringComparison.Ordinal);
     }
+    [SkippableFact]
+    public void AResumeWithALargerTrialLimitThanTheCheckpointReachedSaysItStartedNoMore()
+    {
+        // The journal records that no more trials start, so --resume --max-trials 8 on a search that ended at 6 trials ran
+        // none, while the header said "at most 8 trials" and run.json recorded 8.
+        string? note = TrainingRun.ResumedTrialLimitNote(true, 8, MlNetSsl.AutoML.SearchStopReason.MaxTrials, 6);
+        Assert.Equal("--resume: the checkpoint's search had already reached its trial limit (6 trials), so --max-trials 8 started no more; " +
+            "leave out --resume (a new search) to run more trials.", note);
+        Assert.Null(TrainingRun.ResumedTrialLimitNote(false, 8, MlNetSsl.AutoML.SearchStopReason.MaxTrials, 6));
+        Assert.Null(TrainingRun.ResumedTrialLimitNote(true, 6, MlNetSsl.AutoML.SearchStopReason.MaxTrials, 6));
+        Assert.Null(TrainingRun.ResumedTrialLimitNote(true, 8, MlNetSsl.AutoML.SearchStopReason.TimeBudget, 6));
+    }
 }
