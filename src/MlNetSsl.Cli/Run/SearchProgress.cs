@@ -10,13 +10,20 @@ namespace MlNetSsl.Cli.Run;
 /// Shows the search as it runs: a live leaderboard (Spectre.Console) when stdout is a terminal, one plain line per
 /// event when it is redirected (CI logs); every event also goes to log.txt. Reports arrive on the experiment's threads.
 /// </summary>
-internal sealed class SearchProgress(RunLog log, string metricName = "accuracy", string replayedFrom = "from checkpoint") : IProgress<SslTrialReport>
+/// <param name="log">Where the lines go.</param>
+/// <param name="metricName">The search's metric, for the live table's header.</param>
+/// <param name="replayedFrom">How a replayed event is marked.</param>
+/// <param name="logOnly">Every line to the log file only: the pass after Ctrl+C that refits the best trial replays the
+/// checkpoint the console has just shown.</param>
+internal sealed class SearchProgress(RunLog log, string metricName = "accuracy", string replayedFrom = "from checkpoint", bool logOnly = false)
+    : IProgress<SslTrialReport>
 {
     private readonly object _gate = new();
     private readonly ConcurrentDictionary<int, double> _startedAt = new();
     private readonly ConcurrentDictionary<int, int> _trainingTo = new();
     private readonly ConcurrentDictionary<int, bool> _firstResultShown = new();
     private readonly Dictionary<int, (TrialRecord Trial, string State)> _trials = [];
+    private readonly ConcurrentDictionary<int, TrialRecord> _stoppedHere = new();
     private LiveDisplayContext? _live;
     private Table? _table;
     private TimeSpan _elapsed;
@@ -38,8 +45,15 @@ internal sealed class SearchProgress(RunLog log, string metricName = "accuracy",
     public string Describe(TrialRecord trial, bool scoredLabelFree = false) =>
         TrialDescriptions.Describe(trial, trial.Fidelity ?? TrainingTo(trial.TrialId), scoredLabelFree: scoredLabelFree);
 
+    /// <summary>A trial this search stopped (Ctrl+C or the budget) as it stood when stopped, for a record of it from a
+    /// later pass over the checkpoint: that pass starts the interrupted run again with no time left, which records it as
+    /// stopped 0 s in by the budget; otherwise <paramref name="trial"/> itself.</summary>
+    public TrialRecord AsStoppedHere(TrialRecord trial) =>
+        trial.Status is TrialStatus.Cancelled or TrialStatus.Paused && _stoppedHere.TryGetValue(trial.TrialId, out TrialRecord? stopped) ? stopped : trial;
+
     public void Report(SslTrialReport value)
     {
+        if (value.Kind == TrialReportKind.Stopped && !value.IsReplay) _stoppedHere[value.Trial.TrialId] = value.Trial;
         if (!value.IsReplay)
             Interlocked.CompareExchange(ref _searchStarted, Stopwatch.GetTimestamp() - (long)(value.Elapsed.TotalSeconds * Stopwatch.Frequency), 0);
         bool started = value.Kind == TrialReportKind.Running && _startedAt.TryAdd(value.Trial.TrialId, value.Elapsed.TotalSeconds);
@@ -65,7 +79,11 @@ internal sealed class SearchProgress(RunLog log, string metricName = "accuracy",
         {
             _elapsed = value.Elapsed;
             _trials[value.Trial.TrialId] = (value.Trial, kind);
-            if (_live is not null)
+            if (logOnly)
+            {
+                log.Detail(line);
+            }
+            else if (_live is not null)
             {
                 if (!quiet) log.Detail(line);
                 Redraw();

@@ -275,7 +275,7 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
             log.Always("Cancelled: keeping the best model found so far (Ctrl+C or SIGTERM again to stop at once).");
             try
             {
-                result = await Experiment(ml, trainPrepared, train, inputColumn, checkpoint, 0, new SearchProgress(log, searchMetricName, replayedFrom))
+                result = await Experiment(ml, trainPrepared, train, inputColumn, checkpoint, 0, new SearchProgress(log, searchMetricName, replayedFrom, logOnly: true))
                     .RunAsync(CancellationToken.None).ConfigureAwait(false);
             }
             catch (InvalidOperationException e) when (e.Message.StartsWith("No trial produced", StringComparison.Ordinal))
@@ -419,7 +419,7 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
         clock.Restart();
         List<LeaderboardRow> leaderboard = Leaderboard(search, progress);
         var writeFailures = new List<string>();
-        WriteOutput("trials.jsonl", path => WriteTrials(path, leaderboard, search), writeFailures);
+        WriteOutput("trials.jsonl", path => WriteTrials(path, leaderboard, search, progress), writeFailures);
         bool labelFree = search.Objective?.Kind == SslObjectiveKind.LabelFree;
         WriteOutput("leaderboard.csv", path => LeaderboardCsv.Write(leaderboard, path, metric, labelFree), writeFailures);
 
@@ -585,8 +585,6 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
             classes: [.. train.Labels.Where(l => l.Length > 0).Distinct(StringComparer.Ordinal)]);
     }
 
-    /// <summary>The output folder and the run folder in it, made before anything is read or trained (and before the log
-    /// inside it is opened); a path that cannot hold them fails here, naming -o.</summary>
     /// <summary>A resumed search whose checkpoint had already reached its trial limit keeps that limit (the journal records
     /// that no more trials start, so a replay makes the same calls): a larger --max-trials given with --resume starts no
     /// trial, which the console and the report must say, since the header and run.json show the larger limit.</summary>
@@ -596,6 +594,8 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
                 $"--resume: the checkpoint's search had already reached its trial limit ({trials} trial{(trials == 1 ? "" : "s")}), so --max-trials {max} started no more; leave out --resume (a new search) to run more trials.")
             : null;
 
+    /// <summary>The output folder and the run folder in it, made before anything is read or trained (and before the log
+    /// inside it is opened); a path that cannot hold them fails here, naming -o.</summary>
     internal static void CreateRunFolder(RunSettings settings)
     {
         string output = Path.GetFullPath(settings.Output), runFolder = Path.GetFullPath(Path.Combine(settings.Output, settings.Name));
@@ -860,7 +860,7 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
     }
 
     private static List<LeaderboardRow> Leaderboard(SslExperimentResult search, SearchProgress progress) =>
-        search.Trials.Select((trial, i) => new LeaderboardRow(
+        search.Trials.Select(progress.AsStoppedHere).Select((trial, i) => new LeaderboardRow(
             Rank: i + 1,
             TrialId: trial.TrialId,
             Pipeline: progress.Describe(trial, scoredLabelFree: search.Objective?.Kind == SslObjectiveKind.LabelFree),
@@ -873,12 +873,12 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
             UsesSsl: TrialDescriptions.UsesSsl(trial),
             Parameters: TrialDescriptions.Flatten(trial))).ToList();
 
-    private static void WriteTrials(string path, List<LeaderboardRow> rows, SslExperimentResult search)
+    private static void WriteTrials(string path, List<LeaderboardRow> rows, SslExperimentResult search, SearchProgress progress)
     {
         var lines = new StringBuilder();
         foreach (LeaderboardRow row in rows.OrderBy(r => r.TrialId))
         {
-            TrialRecord trial = search.Trials.First(t => t.TrialId == row.TrialId);
+            TrialRecord trial = progress.AsStoppedHere(search.Trials.First(t => t.TrialId == row.TrialId));
             lines.Append(JsonSerializer.Serialize(new
             {
                 trial = row.TrialId,
