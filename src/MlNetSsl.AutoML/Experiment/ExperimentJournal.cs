@@ -69,7 +69,52 @@ internal sealed record ExperimentFingerprint(string SearchSpace, string Tuner, s
         if (Scheduler != other.Scheduler) yield return $"scheduler: checkpoint {other.Scheduler}, now {Scheduler}";
         if (Seed != other.Seed) yield return $"seed: checkpoint {other.Seed}, now {Seed}";
         if (Maximize != other.Maximize) yield return "metric direction";
-        if (Runner != other.Runner) yield return $"trial runner: checkpoint {other.Runner}, now {Runner}";
+        if (Runner != other.Runner)
+            foreach (string difference in RunnerDifferences(other.Runner, Runner))
+                yield return difference;
+    }
+
+    /// <summary>The settings that differ between two runner descriptions of the form <c>Name(key=value,...)</c>, each
+    /// as "key: checkpoint a, now b": the whole descriptions run to hundreds of characters, and the user must see the
+    /// one option (a metric, say) to change. Descriptions of another form are named whole.</summary>
+    internal static IEnumerable<string> RunnerDifferences(string checkpoint, string now)
+    {
+        Dictionary<string, string>? Parts(string description)
+        {
+            int open = description.IndexOf('(');
+            if (open < 0 || !description.EndsWith(')')) return null;
+            var parts = new Dictionary<string, string>(StringComparer.Ordinal) { ["runner"] = description[..open] };
+            int depth = 0, start = open + 1, position = 0;
+            for (int i = open + 1; i < description.Length - 1; i++)
+            {
+                char c = description[i];
+                if (c is '(' or '{' or '[') depth++;
+                else if (c is ')' or '}' or ']') depth--;
+                bool end = i == description.Length - 2;
+                if (c == ',' && depth == 0 || end)
+                {
+                    string part = description[start..(end && c != ',' ? i + 1 : i)].Trim();
+                    int equals = part.IndexOf('=');
+                    // A part without a key (an objective's name) is keyed by its place.
+                    string key = equals > 0 && part[..equals].All(k => char.IsLetterOrDigit(k) || k == ' ') ? part[..equals] : $"#{position}";
+                    parts[key] = equals > 0 && !key.StartsWith('#') ? part[(equals + 1)..] : part;
+                    start = i + 1;
+                    position++;
+                }
+            }
+            return parts;
+        }
+        Dictionary<string, string>? before = Parts(checkpoint), after = Parts(now);
+        if (before is null || after is null)
+        {
+            yield return $"trial runner: checkpoint {checkpoint}, now {now}";
+            yield break;
+        }
+        foreach (string key in before.Keys.Union(after.Keys))
+        {
+            string was = before.GetValueOrDefault(key, "(none)"), current = after.GetValueOrDefault(key, "(none)");
+            if (was != current) yield return key.StartsWith('#') ? $"trial runner: checkpoint {was}, now {current}" : $"{key}: checkpoint {was}, now {current}";
+        }
     }
 }
 

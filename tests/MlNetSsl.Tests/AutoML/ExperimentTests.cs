@@ -368,6 +368,23 @@ public sealed class ExperimentTests : IDisposable
         }
     }
 
+    [SkippableFact]
+    public void ARefusalNamesTheRunnerSettingThatDiffersNotTheWholeDescription()
+    {
+        // An SSL experiment's description runs to hundreds of characters; the user must see the one option to change.
+        string stored = "SelfSupervised(input=Ssl_Input,checkpoint SslInputShape { Kind = Tabular, Length = 4 },label=Label,cv,metric=Accuracy,repeats=0,folds used=5)";
+        string now = stored.Replace("metric=Accuracy", "metric=MacroAccuracy", StringComparison.Ordinal);
+        Assert.Equal(["metric: checkpoint Accuracy, now MacroAccuracy"], ExperimentFingerprint.RunnerDifferences(stored, now));
+        // A brace-nested part is one setting; a part without a key is named with the runner; a description of another
+        // form is named whole.
+        string shape = stored.Replace("Length = 4", "Length = 5", StringComparison.Ordinal);
+        Assert.Equal(["trial runner: checkpoint checkpoint SslInputShape { Kind = Tabular, Length = 4 }, now checkpoint SslInputShape { Kind = Tabular, Length = 5 }"],
+            ExperimentFingerprint.RunnerDifferences(stored, shape));
+        Assert.Equal(["repeats: checkpoint 0, now 3", "folds used: checkpoint 5, now (none)"],
+            ExperimentFingerprint.RunnerDifferences(stored, stored.Replace("repeats=0,folds used=5", "repeats=3", StringComparison.Ordinal)));
+        Assert.Equal(["trial runner: checkpoint plain, now other"], ExperimentFingerprint.RunnerDifferences("plain", "other"));
+    }
+
     public static TheoryData<string> Tuners => new() { "tpe", "random", "cost-frugal" };
 
     [SkippableTheory]
