@@ -143,10 +143,11 @@ internal static class ReportWriter
         }
         b.Append("<div class=\"metric\">test ").Append(Esc(metricName)).Append(": <b id=\"").Append(id).Append("\">")
             .Append(LeaderboardCsv.FormatMetric(m.Value)).Append("</b></div>");
-        bool hasInterval = m.Lower != m.Value || m.Upper != m.Value;
+        // Every test metric has an interval; one of zero width (a perfect score on few rows) is still the console's.
+        bool hasInterval = double.IsFinite(m.Lower) && double.IsFinite(m.Upper);
         b.Append(hasInterval
             ? $"<div class=\"interval\">95% interval {LeaderboardCsv.FormatMetric(m.Lower)} – {LeaderboardCsv.FormatMetric(m.Upper)}</div>"
-            : "<div class=\"interval muted\">no interval computed</div>");
+            : "<div class=\"interval muted\">no interval</div>");
     }
 
     private static Section DataHealthSection(RunReport r)

@@ -67,7 +67,7 @@ internal sealed record RunReport
     public IReadOnlyList<string> Notes { get; init; } = [];
 }
 
-/// <summary>A metric value with a 95% interval (bootstrap or Wilson); Lower/Upper equal Value when not computed.</summary>
+/// <summary>A metric value with its 95% interval (bootstrap or Wilson; of zero width for a perfect score on few rows).</summary>
 internal sealed record MetricWithInterval(double Value, double Lower, double Upper);
 
 /// <summary>Class counts and input problems.</summary>

@@ -250,6 +250,9 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
         long searchPhaseStarted = Stopwatch.GetTimestamp();
         // The live table's metric column is the search's metric (--metric auc or f1 on more than two classes searches accuracy).
         string searchMetricName = SearchMetric(settings.Metric, LabeledClassCount(train)) == SslMetric.Accuracy ? "accuracy" : settings.Metric;
+        // Said before the search, not after it: the header above still names the metric asked for.
+        if (settings.Metric is "auc" or "f1" && searchMetricName == "accuracy")
+            ShowAndKeep($"--metric {settings.Metric} needs two classes ({LabeledClassCount(train)} here); the search ranks pipelines on accuracy, and accuracy is reported instead.");
         // With --storage, replayed events are other workers' trials (or an earlier run's), not a checkpoint's.
         string replayedFrom = settings.Storage is null ? "from checkpoint" : "from the shared store";
         var progress = new SearchProgress(log, searchMetricName, replayedFrom);
@@ -302,8 +305,8 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
             // The pipeline in the words of the progress lines and the leaderboard, not the ML.NET chain's own text.
             TrialRecord best = search.Trials.First(t => t.TrialId == search.BestTrial.TrialId);
             log.Always(string.Create(CultureInfo.InvariantCulture,
-                $"Worker done: the shared search holds {search.Trials.Count} trial(s), stopped by {search.StopReason}; best: trial {best.TrialId} " +
-                $"({progress.Describe(best)}, {search.BestTrial.Metric:0.####}). The training command's process writes the model and report."));
+                $"Worker done: the shared search holds {search.Trials.Count} trial(s), stopped by {search.StopReason}; chosen so far: trial {best.TrialId} " +
+                $"({progress.Describe(best)}, {search.BestTrial.Metric:0.0000}). The training command's process makes the final choice and writes the model and report."));
             return cancellation.IsCancellationRequested ? ExitCodes.Cancelled : ExitCodes.Success;
         }
         // With --storage a worker's trial can outlast the budget, or its worker can die before its lease (60 s) expires:
@@ -351,8 +354,8 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
         string metric = settings.Metric;
         if (metric is "auc" or "f1" && classNames.Length != 2)
         {
-            string twoClasses = $"--metric {metric} needs two classes ({classNames.Length} here); accuracy is reported instead.";
-            ShowAndKeep(twoClasses);
+            // Said before the search when the labeled rows had other than two classes.
+            if (searchMetricName != "accuracy") ShowAndKeep($"--metric {metric} needs two classes ({classNames.Length} here); accuracy is reported instead.");
             metric = "accuracy";
         }
         _positive = TestMetrics.PositiveClass(classNames, train.ClassCounts());

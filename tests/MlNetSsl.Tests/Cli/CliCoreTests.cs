@@ -417,7 +417,8 @@ public sealed class CliCoreTests : IDisposable
         // The closing line names the pipeline as the progress lines do, not in the ML.NET chain's own text.
         string closing = workerStdout.Split('\n').Single(l => l.StartsWith("Worker done", StringComparison.Ordinal));
         Assert.DoesNotContain("MaximumEntropy(", closing, StringComparison.Ordinal);
-        Assert.Matches(@"best: trial \d \(.+ \+ (L-BFGS|LightGBM|fine-tuning) \(", closing);
+        // "Chosen so far" (the one-standard-error rule may pass over the top metric), with the metric to four places.
+        Assert.Matches(@"chosen so far: trial \d \(.+ \+ (L-BFGS|LightGBM|fine-tuning) \(.*, [01]\.\d{4}\)\. ", closing);
         // Each process sees the other's trials through the store: they are no checkpoint's.
         Assert.Contains("(from the shared store)", workerStdout + stdout, StringComparison.Ordinal);
         Assert.DoesNotContain("(from checkpoint)", workerStdout + stdout, StringComparison.Ordinal);
@@ -749,6 +750,24 @@ public sealed class CliCoreTests : IDisposable
         Assert.True(evaluate.ExitCode == 0, evaluate.Stderr);
         Assert.DoesNotContain("NaN", evaluate.Stdout, StringComparison.Ordinal);
         Assert.Contains("auc             not defined: the test rows hold only '0'", evaluate.Stdout, StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
+    public void F1OnThreeClassesIsSaidToSearchAccuracyBeforeTheSearchStarts()
+    {
+        // Abalone's sex (M, F, I): three classes. The header names the metric asked for; the note that the search ranks
+        // on accuracy came only after the search, under a live table headed "CV accuracy".
+        string csv = Path.Combine(_work, "abalone-sex.csv");
+        File.WriteAllLines(csv, File.ReadLines(Path.Combine(SharedData.DataRoot, "tabular", "abalone.csv")).Take(240));
+        string output = Path.Combine(_work, "three-f1");
+        var (code, stdout, stderr) = Run("classification", "--dataset", csv, "--label-col", "0", "--metric", "f1",
+            "--train-time", "5", "--max-trials", "1", "-o", output, "--name", "Sex");
+        Assert.True(code == 0, $"exit {code}: {stderr}\n{stdout}");
+        int note = stdout.IndexOf("--metric f1 needs two classes (3 here); the search ranks pipelines on accuracy", StringComparison.Ordinal);
+        Assert.True(note >= 0, stdout);
+        Assert.True(note < stdout.IndexOf("trial  0", StringComparison.Ordinal), stdout);
+        Assert.Single(Regex.Matches(stdout, "needs two classes"));
+        Assert.Contains("needs two classes", File.ReadAllText(Path.Combine(output, "Sex", "report.html")), StringComparison.Ordinal);
     }
 
     [SkippableFact]
