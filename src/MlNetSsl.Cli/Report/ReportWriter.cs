@@ -230,7 +230,7 @@ internal static class ReportWriter
 
         string scoreName = r.LeaderboardIsLabelFree ? "label-free score" : r.MetricName;
         var plot = new SvgPlot(r.LeaderboardIsLabelFree ? "Label-free score by the time each trial ended" : $"Validation {r.MetricName} by the time each trial ended",
-            "seconds since the search started", scoreName);
+            "seconds since the search started", scoreName) { YBounds = r.LeaderboardIsLabelFree ? null : MetricBounds(r.MetricName) };
         var completed = scored.Where(t => !IsPruned(t)).OrderBy(t => t.StartedAt + t.DurationSeconds).ToList();
         var best = new List<PlotPoint>();
         double? bestSoFar = null;
@@ -270,7 +270,7 @@ internal static class ReportWriter
             .ToSvg());
         var knn = curve.Where(p => p.KnnAccuracy is not null).ToList();
         if (knn.Count > 0)
-            b.Append(new SvgPlot("kNN monitor accuracy", "epoch", "kNN accuracy", 480, 300)
+            b.Append(new SvgPlot("kNN monitor accuracy", "epoch", "kNN accuracy", 480, 300) { YBounds = (0, 1) }
                 .AddLine(null, knn.Select(p => new PlotPoint(p.Epoch, p.KnnAccuracy!.Value, $"epoch {p.Epoch}: {LeaderboardCsv.FormatMetric(p.KnnAccuracy)}")).ToList(),
                     BestColor, markers: true)
                 .ToSvg());
@@ -279,6 +279,9 @@ internal static class ReportWriter
         else b.Append("<p class=\"muted\">kNN monitor: accuracy of a k-nearest-neighbour classifier on the embeddings of the labeled rows, a label-cheap signal of what pretraining learned.</p>");
         return Section.With("pretraining", title, b.ToString());
     }
+
+    // Every metric but log-loss is a share, 0 to 1.
+    private static (double, double)? MetricBounds(string metric) => metric == "log-loss" ? null : (0, 1);
 
     // A fine-tuned network's saved model keeps its fine-tuning history, not the pretraining of the encoder it started from.
     private static Section FineTuneCurve(RunReport r)
@@ -293,7 +296,7 @@ internal static class ReportWriter
             .ToSvg());
         var accepted = curve.Where(p => p.AcceptanceRate is not null).ToList();
         if (accepted.Count > 0)
-            b.Append(new SvgPlot("Pseudo-labels accepted", "epoch", "share of unlabeled rows", 480, 300)
+            b.Append(new SvgPlot("Pseudo-labels accepted", "epoch", "share of unlabeled rows", 480, 300) { YBounds = (0, 1) }
                 .AddLine(null, accepted.Select(p => new PlotPoint(p.Step, p.AcceptanceRate!.Value, $"{p.Label}: {p.AcceptanceRate!.Value.ToString("P1", CultureInfo.InvariantCulture)}")).ToList(),
                     BestColor, markers: true)
                 .ToSvg());
@@ -424,7 +427,7 @@ internal static class ReportWriter
         var points = r.LabelCurve.Where(p => double.IsFinite(p.Metric) && double.IsFinite(p.LabelFraction)).ToList();
         if (points.Count == 0)
             return Section.Omitted("label-curve", title, "Not computed: run with --label-curve to compare the chosen and the best no-SSL pipeline at 10, 25, 50 and 100% of the labels.");
-        var plot = new SvgPlot($"Test {r.MetricName} by share of the labels used", "labels used (%)", r.MetricName);
+        var plot = new SvgPlot($"Test {r.MetricName} by share of the labels used", "labels used (%)", r.MetricName) { YBounds = MetricBounds(r.MetricName) };
         var groups = points.GroupBy(p => (p.Pipeline, p.UsesSsl)).OrderByDescending(g => g.Key.UsesSsl).ToList();
         int noSslIndex = 0, sslIndex = 0;
         foreach (var g in groups)

@@ -42,6 +42,10 @@ internal sealed class SvgPlot
         _height = height;
     }
 
+    /// <summary>The values the y axis may reach, for a quantity that has bounds (an accuracy or a share: 0 to 1): the
+    /// padding and round ticks around a flat line of 1.0 would otherwise run the axis to 1.06. Null: no bounds.</summary>
+    public (double Min, double Max)? YBounds { get; init; }
+
     /// <summary>The series added so far (for tests and for deciding whether a plot is worth drawing).</summary>
     public int SeriesCount => _series.Count;
 
@@ -68,6 +72,12 @@ internal sealed class SvgPlot
         double[] xTicks = Ticks(xMin, xMax), yTicks = Ticks(yMin, yMax);
         xMin = Math.Min(xMin, xTicks[0]); xMax = Math.Max(xMax, xTicks[^1]);
         yMin = Math.Min(yMin, yTicks[0]); yMax = Math.Max(yMax, yTicks[^1]);
+        if (YBounds is var (lowest, highest) && Math.Max(yMin, lowest) < Math.Min(yMax, highest))
+        {
+            yMin = Math.Max(yMin, lowest);
+            yMax = Math.Min(yMax, highest);
+            yTicks = [.. yTicks.Where(t => t >= yMin - 1e-12 && t <= yMax + 1e-12)];
+        }
 
         var legend = _series.Where(s => !string.IsNullOrEmpty(s.Name)).ToList();
         int plotRight = _width - (legend.Count > 0 ? LegendWidth : 16);

@@ -205,6 +205,14 @@ public sealed class ReportWriterTests : IDisposable
         Assert.Contains("t &lt;x&gt;", svg);
         Assert.Contains("a &amp; b", svg);
         Assert.Contains("tip &lt;b&gt;", svg);
+
+        // A flat line of 1.0 (a label curve where every share of the labels scores perfectly): an accuracy axis stops at
+        // 1, where padding and round ticks ran it to 1.06; without bounds the axis goes on past the line.
+        PlotPoint[] perfect = [new(10, 1, ""), new(50, 1, ""), new(100, 1, "")];
+        static double[] YTickLabels(string plot) => [.. Regex.Matches(plot, "text-anchor=\"end\">([0-9.]+)<").Select(m => double.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture))];
+        double[] bounded = YTickLabels(new SvgPlot("acc", "x", "accuracy") { YBounds = (0, 1) }.AddLine(null, perfect, "#000").ToSvg());
+        Assert.True(bounded.Length >= 2 && bounded.Max() == 1 && bounded.Min() < 1, string.Join(", ", bounded));
+        Assert.True(YTickLabels(new SvgPlot("acc", "x", "accuracy").AddLine(null, perfect, "#000").ToSvg()).Max() > 1);
     }
 
     internal static (List<string> CsvColumns, List<List<string>> Rows) LeaderboardTable(string html)
