@@ -563,6 +563,7 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
     private TrainingData LoadTest(MLContext ml, TrainingData train, string path, CsvSettings csv)
     {
         TrainingData test = ReadTest(ml, train, path, csv);
+        CheckSeriesChannels(train, test, path);
         NoteEncoding(path, test.Kind);
         foreach (string note in new[] { test.RepeatedHeaderNote, test.MatchNote, test.PaddingNote }.OfType<string>())
         {
@@ -575,6 +576,23 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
             ShowAndKeep(note);
         }
         return test;
+    }
+
+    // The model regroups each test series into the training channels only when it scores the test rows, after the
+    // search: a .ts test file of other channels (or a series CSV whose rows do not split into them) must stop the run
+    // here, before the search's time is spent and its model lost.
+    private void CheckSeriesChannels(TrainingData train, TrainingData test, string path)
+    {
+        if (train.Kind != DatasetKind.Series || test.Kind != DatasetKind.Series || test.SeriesLengths is not { Length: > 0 } lengths) return;
+        int channels = train.SeriesChannels;
+        if (SeriesLoader.IsTsFile(path) && test.SeriesChannels != channels)
+            throw new CliException($"{path} holds series of {test.SeriesChannels} channel(s), but {settings.Dataset} of {channels}; " +
+                "give test series with the training file's channels, in the same order.");
+        int row = Array.FindIndex(lengths, l => l * test.SeriesChannels % channels != 0);
+        if (row >= 0)
+            throw new CliException(string.Create(CultureInfo.InvariantCulture,
+                $"{path}: test row {row + 1} holds {lengths[row] * test.SeriesChannels} values, not a whole number of steps for the {channels} channel(s) of {settings.Dataset}; ") +
+                "give test series with the training file's channels, in the same order.");
     }
 
     private TrainingData ReadTest(MLContext ml, TrainingData train, string path, CsvSettings csv)
