@@ -118,6 +118,14 @@ internal static class TrainingCommands
                     result.AddError($"--channels {channels}: a series has at least 1 channel.");
                 if (Given(result, o.SeriesLength) is < 1 and int length)
                     result.AddError($"--series-length {length}: give at least 1 step per channel.");
+                // A series CSV reads every cell but the label as a value of the series: the table options were accepted
+                // and did nothing (an id column stayed the first step of every series).
+                foreach (var option in new[] { o.IgnoreColumns, o.KeepColumns })
+                {
+                    if (result.GetResult(option) is { Implicit: false })
+                        result.AddError($"{option.Name}: a series CSV has no columns to leave out or keep; every cell but the label is a value of the series. " +
+                            "Remove other columns (a row id, a date) from the file, or read it as a table with 'mlnet-ssl classification'.");
+                }
             });
         }
         command.SetAction(async (parse, token) =>

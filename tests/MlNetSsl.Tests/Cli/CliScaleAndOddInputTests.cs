@@ -41,4 +41,20 @@ public sealed class CliScaleAndOddInputTests : IDisposable
         Assert.Contains("not a whole number of steps for the 6 channel(s)", uneven.Stderr, StringComparison.Ordinal);
         Assert.DoesNotContain("trial", uneven.Stdout, StringComparison.Ordinal);
     }
+
+    [SkippableFact]
+    public void SeriesRunRefusesTheTableColumnOptionsItCannotApply()
+    {
+        // A series CSV with a row id first: --ignore-cols id was accepted and did nothing (the id stayed the first step).
+        string csv = Path.Combine(_work, "rows.csv");
+        File.WriteAllLines(csv, ["id,label," + string.Join(',', Enumerable.Range(0, 20).Select(i => $"t{i}")),
+            .. Enumerable.Range(0, 12).Select(r => $"{r},{(r % 2 == 0 ? "a" : "b")}," + string.Join(',', Enumerable.Range(0, 20).Select(i => ((r % 2 + 1) * i).ToString(System.Globalization.CultureInfo.InvariantCulture))))]);
+        foreach (string option in new[] { "--ignore-cols", "--keep-cols" })
+        {
+            var (code, stdout, stderr) = CliCoreTests.Run("series-classification", "--dataset", csv, "--label-col", "label", option, "id",
+                "--train-time", "5", "-o", _work, "--name", "Ids");
+            Assert.True(code == 2, $"exit {code}: {stderr}\n{stdout}");
+            Assert.Contains($"{option}: a series CSV has no columns to leave out or keep", stderr + stdout, StringComparison.Ordinal);
+        }
+    }
 }
