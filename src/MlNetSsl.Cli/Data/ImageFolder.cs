@@ -134,6 +134,12 @@ internal static class ImageFolder
                 skipped.Add($"{name}: not a readable image");
                 continue;
             }
+            if (TooLarge(codec) is { } tooLarge)
+            {
+                if (strict) throw new CliException($"{path}: {tooLarge}; drop --strict to skip it.");
+                skipped.Add($"{name}: {tooLarge}");
+                continue;
+            }
             // The header can be whole where the pixels are not (an interrupted download or copy): the decoder then fills
             // the missing part with grey, a picture no one took, so such a file is skipped like an unreadable one.
             if (!EndsWhole(bytes) && Damaged(codec) is { } damage)
@@ -191,6 +197,7 @@ internal static class ImageFolder
         using (var codec = SKCodec.Create(new MemoryStream(bytes)))
         {
             if (codec is null) throw new CliException($"{file}: not a readable image.");
+            if (TooLarge(codec) is { } tooLarge) throw new CliException($"{file}: {tooLarge}.");
             if (!EndsWhole(bytes) && Damaged(codec) is { } damage) throw new CliException($"{file}: {damage}; replace it with a whole copy.");
         }
         return new TrainingData
@@ -204,6 +211,21 @@ internal static class ImageFolder
             RowValues = _ => new Dictionary<string, string> { [PathColumn] = path },
             ImagePaths = [path],
         };
+    }
+
+    /// <summary>The most pixels an image may hold: the model decodes every image whole (ML.NET's LoadImages) before it
+    /// resizes it, at about 4 bytes a pixel for each of several copies, so a small file of a huge plain picture (a
+    /// 20000x20000 PNG of 1 MB) took over 5 GB of memory and 20 s to score, and a larger one would exhaust the machine.
+    /// 100 megapixels is above the photos of today's cameras and phones.</summary>
+    internal const long MaxPixels = 100_000_000;
+
+    /// <summary>Why the image is too large to decode (more than <see cref="MaxPixels"/>), or null.</summary>
+    internal static string? TooLarge(SKCodec codec)
+    {
+        long pixels = (long)codec.Info.Width * codec.Info.Height;
+        return pixels <= MaxPixels ? null : string.Create(CultureInfo.InvariantCulture,
+            $"{codec.Info.Width}x{codec.Info.Height} pixels ({pixels / 1e6:0} megapixels), more than the {MaxPixels / 1_000_000} megapixels this tool decodes " +
+            $"(the model decodes an image whole before resizing it, about {pixels * 4 / 1e9:0.#} GB a copy); downscale it");
     }
 
     /// <summary>

@@ -1,3 +1,7 @@
+using System.Buffers.Binary;
+using Microsoft.ML;
+using MlNetSsl.Cli.Commands;
+using MlNetSsl.Cli.Data;
 using MlNetSsl.Tests.Infrastructure;
 using Xunit;
 
@@ -56,5 +60,64 @@ public sealed class CliScaleAndOddInputTests : IDisposable
             Assert.True(code == 2, $"exit {code}: {stderr}\n{stdout}");
             Assert.Contains($"{option}: a series CSV has no columns to leave out or keep", stderr + stdout, StringComparison.Ordinal);
         }
+    }
+
+    /// <summary>A PNG file of a few hundred bytes whose header says <paramref name="width"/> x <paramref name="height"/>
+    /// (one compressed row of zeros follows, then the end chunk): what a decoder must allocate, not what the file weighs.</summary>
+    private static byte[] PngHeaderOnly(int width, int height)
+    {
+        static byte[] Chunk(string type, byte[] data)
+        {
+            var chunk = new byte[12 + data.Length];
+            BinaryPrimitives.WriteInt32BigEndian(chunk, data.Length);
+            System.Text.Encoding.ASCII.GetBytes(type).CopyTo(chunk, 4);
+            data.CopyTo(chunk, 8);
+            uint crc = 0xFFFFFFFF;
+            foreach (byte b in chunk.AsSpan(4, 4 + data.Length))
+            {
+                crc ^= b;
+                for (int k = 0; k < 8; k++) crc = (crc & 1) != 0 ? (crc >> 1) ^ 0xEDB88320 : crc >> 1;
+            }
+            BinaryPrimitives.WriteUInt32BigEndian(chunk.AsSpan(8 + data.Length), ~crc);
+            return chunk;
+        }
+        var header = new byte[13];
+        BinaryPrimitives.WriteInt32BigEndian(header, width);
+        BinaryPrimitives.WriteInt32BigEndian(header.AsSpan(4), height);
+        header[8] = 8; // bit depth
+        header[9] = 2; // RGB
+        using var compressed = new MemoryStream();
+        using (var zlib = new System.IO.Compression.ZLibStream(compressed, System.IO.Compression.CompressionLevel.Optimal, leaveOpen: true))
+            zlib.Write(new byte[1 + width * 3]);
+        return [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, .. Chunk("IHDR", header), .. Chunk("IDAT", compressed.ToArray()), .. Chunk("IEND", [])];
+    }
+
+    [SkippableFact]
+    public void AnImageOfMorePixelsThanTheToolDecodesIsSkippedAndNamed()
+    {
+        // A 1 KB PNG of 20000x20000 pixels took over 5 GB of memory to score (the model decodes it whole): it is skipped
+        // and listed as unreadable images are, refused with --strict, and refused as a single file to predict.
+        string root = Path.Combine(_work, "pictures");
+        string[] cifar = Directory.GetFiles(Path.Combine(SharedData.RepoRoot, "samples", "Quickstart", "data", "cifar10-small", "train", "cat"))
+            .Order(StringComparer.Ordinal).Take(6).ToArray();
+        foreach (string cls in new[] { "a", "b" })
+        {
+            Directory.CreateDirectory(Path.Combine(root, cls));
+            foreach (string f in cifar) File.Copy(f, Path.Combine(root, cls, Path.GetFileName(f)));
+        }
+        string huge = Path.Combine(root, "b", "huge.png");
+        File.WriteAllBytes(huge, PngHeaderOnly(20000, 20000));
+
+        TrainingData data = ImageFolder.Load(new MLContext(0), root, "unlabeled", strict: false, forTraining: true);
+        Assert.Equal(12, data.Count);
+        Assert.Contains(data.Skipped, s => s.StartsWith("b/huge.png: 20000x20000 pixels (400 megapixels), more than the 100 megapixels", StringComparison.Ordinal));
+        var strict = Assert.Throws<CliException>(() => ImageFolder.Load(new MLContext(0), root, "unlabeled", strict: true, forTraining: true));
+        Assert.Contains("400 megapixels", strict.Message, StringComparison.Ordinal);
+        var single = Assert.Throws<CliException>(() => ImageFolder.LoadFile(new MLContext(0), huge));
+        Assert.Contains("downscale it", single.Message, StringComparison.Ordinal);
+
+        // 100 megapixels exactly still load (a 10000x10000 header).
+        File.WriteAllBytes(huge, PngHeaderOnly(10000, 10000));
+        Assert.Equal(13, ImageFolder.Load(new MLContext(0), root, "unlabeled", strict: false, forTraining: true).Count);
     }
 }
