@@ -34,13 +34,16 @@ internal static class ModelParts
                 }), SeriesColumn);
             default:
                 var parts = new List<string>();
-                IEstimator<ITransformer> chain = new EstimatorChain<ITransformer>();
+                // One flat chain: IEstimator.Append (the extension) nests the chain so far in a new chain at every step,
+                // and a nested chain fits and maps each level again, so 300 text columns took over 10 minutes before the
+                // first trial (EstimatorChain.Append keeps one level).
+                EstimatorChain<ITransformer> chain = new();
                 string[] numeric = data.Columns.Where(c => c.Kind == CodeGen.InputColumnKind.Number).Select(c => c.ColumnName).ToArray();
                 if (numeric.Length > 0)
                 {
                     // Missing numbers take the column's mean, as mlnet's featurizer does.
-                    chain = chain.Append(ml.Transforms.Concatenate("Ssl_Numbers", numeric))
-                        .Append(ml.Transforms.ReplaceMissingValues("Ssl_Numbers", replacementMode: MissingValueReplacingEstimator.ReplacementMode.Mean));
+                    chain = chain.Append<ITransformer>(ml.Transforms.Concatenate("Ssl_Numbers", numeric))
+                        .Append<ITransformer>(ml.Transforms.ReplaceMissingValues("Ssl_Numbers", replacementMode: MissingValueReplacingEstimator.ReplacementMode.Mean));
                     parts.Add("Ssl_Numbers");
                 }
                 int index = 0;
@@ -52,12 +55,12 @@ internal static class ModelParts
                     // punctuation, hashed into 256 slots to keep the vector small; hashing each whole cell instead made free
                     // text (every cell distinct) one meaningless slot per row.
                     chain = distinct <= 100
-                        ? chain.Append(ml.Transforms.Categorical.OneHotEncoding(output, text.ColumnName))
-                        : chain.Append(ml.Transforms.Text.NormalizeText(output, text.ColumnName, keepPunctuations: false))
-                            .Append(ml.Transforms.Text.ProduceHashedWordBags(output, output, numberOfBits: 8, ngramLength: 1));
+                        ? chain.Append<ITransformer>(ml.Transforms.Categorical.OneHotEncoding(output, text.ColumnName))
+                        : chain.Append<ITransformer>(ml.Transforms.Text.NormalizeText(output, text.ColumnName, keepPunctuations: false))
+                            .Append<ITransformer>(ml.Transforms.Text.ProduceHashedWordBags(output, output, numberOfBits: 8, ngramLength: 1));
                     parts.Add(output);
                 }
-                return (chain.Append(ml.Transforms.Concatenate(TableColumn, [.. parts])), TableColumn);
+                return (chain.Append<ITransformer>(ml.Transforms.Concatenate(TableColumn, [.. parts])), TableColumn);
         }
     }
 
