@@ -47,22 +47,33 @@ internal static class ModelParts
                     parts.Add("Ssl_Numbers");
                 }
                 int index = 0;
-                foreach (var text in data.Columns.Where(c => c.Kind == CodeGen.InputColumnKind.Text))
+                var textColumns = data.Columns.Where(c => c.Kind == CodeGen.InputColumnKind.Text)
+                    .Select(c => (Column: c, Distinct: DistinctValues(data, c.ColumnName))).ToList();
+                int bits = HashBits(textColumns.Count(c => c.Distinct > 100));
+                foreach (var (text, distinct) in textColumns)
                 {
                     string output = $"Ssl_Text{index++}";
-                    int distinct = DistinctValues(data, text.ColumnName);
                     // Few categories: one indicator each. Many (free text, ids, dates): the words, lower-cased and without
-                    // punctuation, hashed into 256 slots to keep the vector small; hashing each whole cell instead made free
-                    // text (every cell distinct) one meaningless slot per row.
+                    // punctuation, hashed into 256 slots (fewer when many columns are hashed: HashBits) to keep the vector
+                    // small; hashing each whole cell instead made free text (every cell distinct) one meaningless slot per row.
                     chain = distinct <= 100
                         ? chain.Append<ITransformer>(ml.Transforms.Categorical.OneHotEncoding(output, text.ColumnName))
                         : chain.Append<ITransformer>(ml.Transforms.Text.NormalizeText(output, text.ColumnName, keepPunctuations: false))
-                            .Append<ITransformer>(ml.Transforms.Text.ProduceHashedWordBags(output, output, numberOfBits: 8, ngramLength: 1));
+                            .Append<ITransformer>(ml.Transforms.Text.ProduceHashedWordBags(output, output, numberOfBits: bits, ngramLength: 1));
                     parts.Add(output);
                 }
                 return (chain.Append<ITransformer>(ml.Transforms.Concatenate(TableColumn, [.. parts])), TableColumn);
         }
     }
+
+    /// <summary>The bits each hashed text column gets: 8 (256 slots) while the hashed columns hold at most
+    /// <see cref="MaxHashedSlots"/> slots together, fewer (down to 4, 16 slots) for more columns. 150 hashed columns of
+    /// 256 slots made 38,401 features: the first trial (L-BFGS on them) took 318 s of a 40 s budget and 5 GB.</summary>
+    internal static int HashBits(int hashedColumns) =>
+        hashedColumns <= MaxHashedSlots / 256 ? 8 : Math.Max(4, (int)Math.Floor(Math.Log2((double)MaxHashedSlots / hashedColumns)));
+
+    /// <summary>The most slots the hashed text columns of a table fill together before each gets fewer.</summary>
+    internal const int MaxHashedSlots = 4096;
 
     /// <summary>
     /// For each text column the model one-hot encodes, the rows of <paramref name="data"/> whose value training never saw:

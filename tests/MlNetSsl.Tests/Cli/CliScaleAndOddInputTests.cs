@@ -143,4 +143,26 @@ public sealed class CliScaleAndOddInputTests : IDisposable
         Assert.Equal(1 + 1 + 120 + 1, chain.Count()); // the numbers and their filling, one step per text column, the concatenation
         Assert.True(watch.Elapsed < TimeSpan.FromSeconds(30), $"fitting and mapping took {watch.Elapsed}");
     }
+
+    [SkippableFact]
+    public void ManyHashedTextColumnsShareABoundedNumberOfSlots()
+    {
+        // 150 text columns of ~500 values each were hashed into 256 slots apiece (38,401 features): the first trial took
+        // 318 s of a 40 s budget and 5 GB. Past 16 hashed columns each gets fewer slots, 4,096 in all, at least 16 each.
+        Assert.Equal(8, MlNetSsl.Cli.Run.ModelParts.HashBits(1));
+        Assert.Equal(8, MlNetSsl.Cli.Run.ModelParts.HashBits(16));
+        Assert.Equal(7, MlNetSsl.Cli.Run.ModelParts.HashBits(17));
+        Assert.Equal(4, MlNetSsl.Cli.Run.ModelParts.HashBits(150));
+        Assert.Equal(4, MlNetSsl.Cli.Run.ModelParts.HashBits(5000));
+
+        string csv = Path.Combine(_work, "hashed.csv");
+        var random = new Random(5);
+        File.WriteAllLines(csv, [string.Join(',', Enumerable.Range(0, 40).Select(j => $"t{j}").Append("label")),
+            .. Enumerable.Range(0, 300).Select(r => string.Join(',', Enumerable.Range(0, 40).Select(_ => $"w{random.Next(250)}").Append(r % 2 == 0 ? "yes" : "no")))]);
+        TrainingData data = TableLoader.LoadForTraining(csv, DatasetReader.Csv(null, null, "label", []));
+        var ml = new MLContext(0);
+        var (estimator, column) = MlNetSsl.Cli.Run.ModelParts.Preparation(ml, data, 0, MlNetSsl.SeriesResampling.Mean);
+        var type = (VectorDataViewType)estimator.Fit(data.View).GetOutputSchema(data.View.Schema)[column].Type;
+        Assert.Equal(40 * 64, type.Size); // 4096 / 40 = 102 slots: 6 bits, 64 slots a column
+    }
 }
