@@ -118,22 +118,39 @@ internal static class ModelCommands
             }
             if (TestMetrics.LogLossNote(scored, classes.Length) is { } logLossNote) Console.WriteLine($"Note: {logLossNote}");
             PrintInputNotes(model, data, settings);
-            Console.WriteLine("Confusion matrix (rows: actual, columns: predicted):");
             // In TrainingRun.Score's order: the k-th label the model never saw is actual class -2 - k; the first ten get rows.
             List<string> unseenNames = TrainingRun.UnseenLabels(data.Labels, known);
-            int width = Math.Max(6, classes.Concat(unseenNames.Take(10).Select(n => $"{n} (unseen)")).Max(c => c.Length) + 1);
-            Console.WriteLine(new string(' ', width) + string.Concat(classes.Select(c => c.PadLeft(width))));
-            for (int a = 0; a < classes.Length; a++)
-                Console.WriteLine(classes[a].PadRight(width) + string.Concat(classes.Select((_, p) =>
-                    scored.Count(r => r.Actual == a && r.Predicted == p).ToString(CultureInfo.InvariantCulture).PadLeft(width))));
+            // One pass over the rows (counting each cell over every row took classes² passes: minutes for a thousand classes).
+            var cells = new Dictionary<(int Actual, int Predicted), int>();
+            foreach (var row in scored) cells[(row.Actual, row.Predicted)] = cells.GetValueOrDefault((row.Actual, row.Predicted)) + 1;
+            string Count(int actual, int predicted) => cells.GetValueOrDefault((actual, predicted)).ToString(CultureInfo.InvariantCulture);
+            string ActualName(int actual) => actual >= 0 ? classes[actual] : $"{unseenNames[-2 - actual]} (unseen)";
+            if (classes.Length <= MaxMatrixClasses)
+            {
+                Console.WriteLine("Confusion matrix (rows: actual, columns: predicted):");
+                int width = Math.Max(6, classes.Concat(unseenNames.Take(10).Select(n => $"{n} (unseen)")).Max(c => c.Length) + 1);
+                Console.WriteLine(new string(' ', width) + string.Concat(classes.Select(c => c.PadLeft(width))));
+                for (int a = 0; a < classes.Length; a++)
+                    Console.WriteLine(classes[a].PadRight(width) + string.Concat(classes.Select((_, p) => Count(a, p).PadLeft(width))));
+                // Their rows too, so the matrix shows what the model took them for.
+                for (int k = 0; k < Math.Min(10, unseenNames.Count); k++)
+                    Console.WriteLine($"{unseenNames[k]} (unseen)".PadRight(width) + string.Concat(classes.Select((_, p) => Count(-2 - k, p).PadLeft(width))));
+            }
+            else
+            {
+                // A matrix of this many classes is wider than any console: the cells that hold the errors, largest first.
+                var errors = cells.Where(c => c.Key.Actual != c.Key.Predicted).OrderByDescending(c => c.Value)
+                    .ThenBy(c => c.Key.Actual < 0 ? int.MaxValue : c.Key.Actual).ThenBy(c => c.Key.Predicted).ToList();
+                Console.WriteLine($"Confusion matrix: {classes.Length} classes, too many to print as a matrix; the {Math.Min(MaxListedConfusions, errors.Count)} most frequent " +
+                    $"confusions of {errors.Sum(c => c.Value):N0} errors (actual -> predicted: rows):");
+                foreach (var ((actual, predicted), rows) in errors.Take(MaxListedConfusions))
+                    Console.WriteLine($"  {ActualName(actual)} -> {classes[predicted]}: {rows:N0}");
+                if (errors.Count > MaxListedConfusions) Console.WriteLine($"  ({errors.Count - MaxListedConfusions:N0} more pairs, {errors.Skip(MaxListedConfusions).Sum(c => c.Value):N0} errors, not shown)");
+            }
             int unseen = scored.Count(r => r.Actual < 0);
             if (unseen > 0)
             {
-                // Their rows too, so the matrix shows what the model took them for.
-                for (int k = 0; k < Math.Min(10, unseenNames.Count); k++)
-                    Console.WriteLine($"{unseenNames[k]} (unseen)".PadRight(width) + string.Concat(classes.Select((_, p) =>
-                        scored.Count(r => r.Actual == -2 - k && r.Predicted == p).ToString(CultureInfo.InvariantCulture).PadLeft(width))));
-                if (unseenNames.Count > 10) Console.WriteLine($"({unseenNames.Count - 10} more unseen classes, {scored.Count(r => r.Actual < -11)} row(s), not shown)");
+                if (unseenNames.Count > 10 && classes.Length <= MaxMatrixClasses) Console.WriteLine($"({unseenNames.Count - 10} more unseen classes, {scored.Count(r => r.Actual < -11)} row(s), not shown)");
                 Console.WriteLine($"{unseen} row(s) have a class the model never saw ({string.Join(", ", unseenNames.Take(10).Select(n => $"'{n}'"))}" +
                     $"{(unseenNames.Count > 10 ? ", ..." : "")}); they count as errors, and each such class counts in macro-accuracy with recall 0.");
             }
@@ -141,6 +158,12 @@ internal static class ModelCommands
         });
         return command;
     }
+
+    /// <summary>The most classes evaluate prints as a matrix (a 20-class matrix of short names fits a wide console).</summary>
+    internal const int MaxMatrixClasses = 20;
+
+    /// <summary>How many confusions evaluate lists in place of a matrix of more classes.</summary>
+    private const int MaxListedConfusions = 20;
 
     /// <summary>What predict and evaluate both say about rows unlike the training rows: category values training never
     /// saw, and numbers far outside its range.</summary>

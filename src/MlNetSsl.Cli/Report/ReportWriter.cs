@@ -318,8 +318,25 @@ internal static class ReportWriter
         int total = m.Sum(row => row.Sum());
         int correct = Enumerable.Range(0, n).Sum(i => m[i][i]);
         var b = new StringBuilder();
+        string accuracy = total > 0 ? LeaderboardCsv.FormatMetric((double)correct / total) : "n/a";
+        if (n > MaxMatrixClasses)
+        {
+            // n² cells: 1,215 classes made an 89 MB page no browser opens. The cells that hold the errors, largest first.
+            var errors = Enumerable.Range(0, n).SelectMany(i => Enumerable.Range(0, n).Where(j => j != i && m[i][j] > 0).Select(j => (Actual: i, Predicted: j, Rows: m[i][j])))
+                .OrderByDescending(e => e.Rows).ThenBy(e => e.Actual).ThenBy(e => e.Predicted).ToList();
+            b.Append("<p>").Append(Count(n)).Append(" classes, too many for a matrix: the ").Append(Count(Math.Min(MaxListedConfusions, errors.Count)))
+                .Append(" most frequent confusions of ").Append(Count(total - correct)).Append(" errors. Accuracy on these ").Append(Count(total))
+                .Append(" rows: <b>").Append(accuracy).Append("</b>.</p>");
+            b.Append("<table class=\"confusions\"><thead><tr><th>Actual</th><th>Predicted</th><th class=\"num\">Test rows</th></tr></thead><tbody>");
+            foreach (var (actual, predicted, rows) in errors.Take(MaxListedConfusions))
+                b.Append("<tr><td>").Append(Esc(r.ClassNames[actual])).Append("</td><td>").Append(Esc(r.ClassNames[predicted])).Append("</td><td class=\"num\">")
+                    .Append(Count(rows)).Append("</td></tr>");
+            b.Append("</tbody></table>");
+            AppendPerClass(b, r, m);
+            return Section.With("confusion", title, b.ToString());
+        }
         b.Append("<p>Test rows by actual class (rows) and predicted class (columns); shading is the share of the row. Accuracy on these ")
-            .Append(Count(total)).Append(" rows: <b>").Append(total > 0 ? LeaderboardCsv.FormatMetric((double)correct / total) : "n/a").Append("</b>.</p>");
+            .Append(Count(total)).Append(" rows: <b>").Append(accuracy).Append("</b>.</p>");
         b.Append("<div class=\"scroll\"><table class=\"confusion\"><thead><tr><th>actual \\ predicted</th>");
         foreach (string name in r.ClassNames) b.Append("<th>").Append(Esc(name)).Append("</th>");
         b.Append("</tr></thead><tbody>");
@@ -337,6 +354,17 @@ internal static class ReportWriter
             b.Append("</tr>");
         }
         b.Append("</tbody></table></div>");
+        AppendPerClass(b, r, m);
+        return Section.With("confusion", title, b.ToString());
+    }
+
+    /// <summary>The most classes the report draws as a matrix (it scrolls sideways); more get a list of confusions.</summary>
+    internal const int MaxMatrixClasses = 40;
+
+    private const int MaxListedConfusions = 30;
+
+    private static void AppendPerClass(StringBuilder b, RunReport r, int[][] m)
+    {
         b.Append("<h3>Per class</h3><table class=\"per-class\"><thead><tr><th>Class</th><th class=\"num\">Test rows</th><th class=\"num\">Predicted</th>")
             .Append("<th class=\"num\">Precision</th><th class=\"num\">Recall</th><th class=\"num\">F1</th></tr></thead><tbody>");
         foreach (var c in ClassMetrics.FromConfusion(r.ClassNames, m))
@@ -344,7 +372,6 @@ internal static class ReportWriter
                 .Append(Count(c.Predicted)).Append("</td><td class=\"num\">").Append(Ratio(c.Precision)).Append("</td><td class=\"num\">")
                 .Append(Ratio(c.Recall)).Append("</td><td class=\"num\">").Append(Ratio(c.F1)).Append("</td></tr>");
         b.Append("</tbody></table><p class=\"muted\">Precision: of the rows predicted as the class, the share that are; recall: of the class's rows, the share found. n/a: no such rows.</p>");
-        return Section.With("confusion", title, b.ToString());
     }
 
     private static Section MisclassifiedSection(RunReport r, ImageBudget images)

@@ -771,6 +771,26 @@ public sealed class CliCoreTests : IDisposable
     }
 
     [SkippableFact]
+    public void EvaluateListsTheConfusionsOfManyClassesInsteadOfAMatrixWiderThanAnyConsole()
+    {
+        // 25 classes of 16 rows, two features that overlap between neighbouring classes: an 80-class evaluate printed
+        // matrix lines of 1,053 characters.
+        var random = new Random(3);
+        string csv = Path.Combine(_work, "many-classes.csv");
+        File.WriteAllLines(csv, ["x,y,kind", .. Enumerable.Range(0, 400).Select(i => string.Create(CultureInfo.InvariantCulture,
+            $"{i % 25 + random.NextDouble() * 1.6:0.###},{(i % 25) * 0.5 + random.NextDouble():0.###},kind{i % 25}"))]);
+        string output = Path.Combine(_work, "many-classes");
+        var train = Run("classification", "--dataset", csv, "--label-col", "kind", "--train-time", "5", "--max-trials", "1", "-o", output, "--name", "Kinds");
+        Assert.True(train.ExitCode == 0, $"exit {train.ExitCode}: {train.Stderr}\n{train.Stdout}");
+        var evaluate = Run("evaluate", "--model", Path.Combine(output, "Kinds", "Kinds.zip"), "--test-dataset", csv);
+        Assert.True(evaluate.ExitCode == 0, evaluate.Stderr);
+        Assert.Contains("Confusion matrix: 25 classes, too many to print as a matrix; the ", evaluate.Stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain("rows: actual, columns: predicted", evaluate.Stdout, StringComparison.Ordinal);
+        Assert.Matches(@"\n  kind\d+ -> kind\d+: \d+", evaluate.Stdout);
+        Assert.All(evaluate.Stdout.Split('\n'), line => Assert.True(line.Length < 300, line));
+    }
+
+    [SkippableFact]
     public void SeriesPredictUsesTheTrainingLabelColumnAndReadsValueOnlyFilesWhole()
     {
         // GunPoint as CSV: the class (in words) last, then first, then in a column named by a header; and the same series

@@ -61,6 +61,36 @@ public sealed class ReportWriterTests : IDisposable
     }
 
     [SkippableFact]
+    public void AReportOfManyClassesListsTheConfusionsInsteadOfDrawingTheMatrix()
+    {
+        // A numeric label of 1,215 values made an 89 MB page of 1.5 million matrix cells.
+        const int k = 300;
+        var matrix = new int[k][];
+        for (int a = 0; a < k; a++)
+        {
+            matrix[a] = new int[k];
+            matrix[a][a] = 3;
+            matrix[a][(a + 1) % k] = 1;
+        }
+        matrix[7][42] = 9;
+        var report = ReportSamples.Minimal() with { ClassNames = [.. Enumerable.Range(0, k).Select(i => $"c{i}")], ConfusionMatrix = matrix };
+        string section = SectionHtml(ReportWriter.ToHtml(report), "confusion");
+        Assert.DoesNotContain("<table class=\"confusion\">", section, StringComparison.Ordinal);
+        Assert.Contains("300 classes, too many for a matrix: the 30 most frequent confusions of 309 errors", section, StringComparison.Ordinal);
+        // Largest first: c7 taken for c42 nine times.
+        Assert.Matches("<tbody><tr><td>c7</td><td>c42</td><td class=\"num\">9</td></tr>", section);
+        Assert.Equal(k + 30 + 2, Regex.Matches(section, "<tr>").Count);
+        Assert.True(section.Length < 200_000, $"{section.Length} characters");
+        // Forty classes still get the matrix.
+        var forty = ReportSamples.Minimal() with
+        {
+            ClassNames = [.. Enumerable.Range(0, 40).Select(i => $"c{i}")],
+            ConfusionMatrix = [.. Enumerable.Range(0, 40).Select(a => Enumerable.Range(0, 40).Select(p => a == p ? 2 : 0).ToArray())],
+        };
+        Assert.Contains("<table class=\"confusion\">", SectionHtml(ReportWriter.ToHtml(forty), "confusion"), StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
     public void StringsFromTheDataAreEscaped()
     {
         string html = ReportWriter.ToHtml(ReportSamples.Full(hostile: true));
