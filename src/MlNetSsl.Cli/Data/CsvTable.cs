@@ -80,6 +80,23 @@ internal sealed partial class CsvTable
           $"{(RepeatedHeaderLines.Count > 5 ? ", ..." : "")} repeat{(RepeatedHeaderLines.Count == 1 ? "s" : "")} the header (as files exported in parts and joined do) " +
           $"and {(RepeatedHeaderLines.Count == 1 ? "is" : "are")} left out, as the header is.";
 
+    /// <summary>A note naming the header cells that repeat an earlier column's name (compared as <see cref="Identifiers"/>
+    /// compares them: without case and punctuation) and the names the model gives them (x_2), for the console and the
+    /// report; null when no name repeats. Renamed silently, a second "x" left the user looking for it.</summary>
+    public string? RepeatedNameNote
+    {
+        get
+        {
+            if (!HasHeader) return null;
+            string[] names = Identifiers(Headers);
+            var renamed = Enumerable.Range(0, names.Length).Where(i => names[i] != BaseIdentifier(Headers[i], i, asciiOnly: false)).ToList();
+            if (renamed.Count == 0) return null;
+            return $"{System.IO.Path.GetFileName(Path)}: the header repeats column name{(renamed.Count == 1 ? "" : "s")} " +
+                string.Join(", ", renamed.Take(10).Select(i => $"'{Headers[i]}' (column {i + 1}, named {names[i]})")) + (renamed.Count > 10 ? ", ..." : "") +
+                " (names are compared without case and punctuation); predict, evaluate and the generated code use these names.";
+        }
+    }
+
     /// <summary>The cells read as a missing value ('', '?', NA, N/A, NaN, null; any case), for the generated code's loader.</summary>
     public static IReadOnlyCollection<string> MissingCells => MissingMarkers;
 
@@ -446,16 +463,22 @@ internal sealed partial class CsvTable
         var names = new string[headers.Count];
         for (int i = 0; i < headers.Count; i++)
         {
-            var builder = new StringBuilder();
-            foreach (char ch in headers[i]) builder.Append((asciiOnly ? char.IsAsciiLetterOrDigit(ch) : char.IsLetterOrDigit(ch)) ? ch : '_');
-            string name = builder.ToString().Trim('_');
-            if (name.Length == 0) name = $"Col{i}";
-            if (char.IsDigit(name[0])) name = "C" + name;
+            string name = BaseIdentifier(headers[i], i, asciiOnly);
             string unique = name;
             for (int n = 2; !used.Add(unique); n++) unique = $"{name}_{n}";
             names[i] = unique;
         }
         return names;
+    }
+
+    // A header cell's identifier before repeats are told apart.
+    private static string BaseIdentifier(string header, int index, bool asciiOnly)
+    {
+        var builder = new StringBuilder();
+        foreach (char ch in header) builder.Append((asciiOnly ? char.IsAsciiLetterOrDigit(ch) : char.IsLetterOrDigit(ch)) ? ch : '_');
+        string name = builder.ToString().Trim('_');
+        if (name.Length == 0) name = $"Col{index}";
+        return char.IsDigit(name[0]) ? "C" + name : name;
     }
 
     /// <summary>A separator as messages name it: "','", "'\\t'" or "runs of blanks".</summary>

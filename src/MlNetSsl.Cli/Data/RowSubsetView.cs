@@ -76,6 +76,7 @@ internal static class TrainingDataSubsets
             FilledNote = data.FilledNote,
             PaddingNote = data.PaddingNote,
             RepeatedHeaderNote = data.RepeatedHeaderNote,
+            RepeatedNameNote = data.RepeatedNameNote,
             Skipped = data.Skipped,
             IgnoredTopLevel = data.IgnoredTopLevel,
             EmptyClassFolders = data.EmptyClassFolders,

@@ -464,6 +464,7 @@ internal static class TableLoader
             GroupedNumberTextColumns = groupedNumbers ?? [],
             FilledNote = filledNote,
             RepeatedHeaderNote = table.RepeatedHeaderNote,
+            RepeatedNameNote = table.RepeatedNameNote,
             SizeSummary = [string.Create(CultureInfo.InvariantCulture,
                 $"{rows:N0} rows x {inputs.Count} input columns ({inputs.Count(i => i.Numeric)} numeric, {inputs.Count(i => !i.Numeric)} text{TextColumnNames(table, inputs)}); separator {CsvTable.Named(table.Separator)}, header {(table.HasHeader ? "yes" : "no")}" +
                 $"{(table.DecimalMarker == ',' ? ", decimal comma" : "")}")],

@@ -112,6 +112,10 @@ internal sealed class TrainingData
     /// <summary>Tables: the lines that repeat the header and were left out (<see cref="CsvTable.RepeatedHeaderNote"/>); null when none did.</summary>
     public string? RepeatedHeaderNote { get; init; }
 
+    /// <summary>Tables: the header cells that repeat a column name and what the model calls them
+    /// (<see cref="CsvTable.RepeatedNameNote"/>); null when no name repeats.</summary>
+    public string? RepeatedNameNote { get; init; }
+
     /// <summary>Scoring: how the file's columns were matched, when the console should say it (by position, not by name).</summary>
     public string? MatchNote { get; init; }
 

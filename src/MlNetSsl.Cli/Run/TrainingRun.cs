@@ -180,7 +180,7 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
                 "hold no more than one value, so no model can learn from them; check the export if they should vary, or leave them out with --ignore-cols.";
             ShowAndKeep(constants);
         }
-        foreach (string note in new[] { all.RepeatedHeaderNote, all.PaddingNote, all.FilledNote }.OfType<string>())
+        foreach (string note in new[] { all.RepeatedHeaderNote, all.RepeatedNameNote, all.PaddingNote, all.FilledNote }.OfType<string>())
         {
             ShowAndKeep(note);
         }

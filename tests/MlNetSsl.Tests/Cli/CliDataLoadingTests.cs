@@ -175,6 +175,18 @@ public sealed class CliDataLoadingTests : IDisposable
     }
 
     [SkippableFact]
+    public void AHeaderThatRepeatsAColumnNameIsNamedWithTheNameTheModelGivesIt()
+    {
+        // "x" twice and "Size" / "size!" (the same name without case and punctuation): renamed x_2 and size_2 in silence.
+        string csv = Write("repeated.csv", ["x,Size,x,size!,,label", .. Enumerable.Range(0, 20).Select(i => $"{i},{i % 3},{i * 2},{i % 5},{i % 4},{(i % 2 == 0 ? "a" : "b")}")]);
+        TrainingData data = TableLoader.LoadForTraining(csv, Settings(label: "label"));
+        Assert.Equal("repeated.csv: the header repeats column names 'x' (column 3, named x_2), 'size!' (column 4, named size_2) (names are compared " +
+            "without case and punctuation); predict, evaluate and the generated code use these names.", data.RepeatedNameNote);
+        string distinct = Write("distinct.csv", ["x,y,,label", .. Enumerable.Range(0, 20).Select(i => $"{i},{i % 3},{i % 4},{(i % 2 == 0 ? "a" : "b")}")]);
+        Assert.Null(TableLoader.LoadForTraining(distinct, Settings(label: "label")).RepeatedNameNote);
+    }
+
+    [SkippableFact]
     public void NumericLabelsWrittenDifferentlyAreOneClassUnderTheirMostFrequentSpelling()
     {
         // GunPoint's classes 1 and 2, some written as pandas writes a float column ("1.0") or with more digits ("2.00").
