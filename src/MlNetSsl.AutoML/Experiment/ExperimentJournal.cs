@@ -95,8 +95,8 @@ internal sealed record ExperimentFingerprint(string SearchSpace, string Tuner, s
                 {
                     string part = description[start..(end && c != ',' ? i + 1 : i)].Trim();
                     int equals = part.IndexOf('=');
-                    // A part without a key (an objective's name) is keyed by its place.
-                    string key = equals > 0 && part[..equals].All(k => char.IsLetterOrDigit(k) || k == ' ') ? part[..equals] : $"#{position}";
+                    // A part without a key (an objective's name) is keyed by its place; keys such as "fine-tune folds" hold '-'.
+                    string key = equals > 0 && part[..equals].All(k => char.IsLetterOrDigit(k) || k is ' ' or '-' or '_') ? part[..equals] : $"#{position}";
                     parts[key] = equals > 0 && !key.StartsWith('#') ? part[(equals + 1)..] : part;
                     start = i + 1;
                     position++;

@@ -268,8 +268,8 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
         }
         catch (InvalidOperationException e) when (resume && e.Message.Contains("belongs to a different experiment", StringComparison.Ordinal))
         {
-            throw new CliException($"--resume: the checkpoint in {RunFolder} was written by a run with other data or options; give that run's options " +
-                "to resume it, or leave out --resume to start a new search (which replaces the checkpoint).", e);
+            throw new CliException($"--resume: the checkpoint in {RunFolder} was written by a run with other data or options{CheckpointDifferences(e.Message)}; " +
+                "give that run's options to resume it, or leave out --resume to start a new search (which replaces the checkpoint).", e);
         }
         if (result is null && cancellation.IsCancellationRequested)
         {
@@ -604,6 +604,15 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
         // with or without the training file's header is read either way.
         return TableLoader.LoadForModel(path, inputs, train.Layout is null ? csv : csv with { LabelColumn = null }, train.Layout,
             classes: [.. train.Labels.Where(l => l.Length > 0).Distinct(StringComparer.Ordinal)]);
+    }
+
+    /// <summary>" (differs in: ...)" from the journal's refusal of a checkpoint of another experiment, which names each
+    /// setting that differs (metric: checkpoint accuracy, now macro-accuracy); empty when the message has no such list.</summary>
+    internal static string CheckpointDifferences(string message)
+    {
+        const string start = "(differs in: ", end = "). Use another folder";
+        int from = message.IndexOf(start, StringComparison.Ordinal), to = message.LastIndexOf(end, StringComparison.Ordinal);
+        return from >= 0 && to > from ? $" ({message[(from + 1)..to]})" : "";
     }
 
     /// <summary>A resumed search whose checkpoint had already reached its trial limit keeps that limit (the journal records

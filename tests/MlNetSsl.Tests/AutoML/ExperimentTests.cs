@@ -383,6 +383,15 @@ public sealed class ExperimentTests : IDisposable
         Assert.Equal(["repeats: checkpoint 0, now 3", "folds used: checkpoint 5, now (none)"],
             ExperimentFingerprint.RunnerDifferences(stored, stored.Replace("repeats=0,folds used=5", "repeats=3", StringComparison.Ordinal)));
         Assert.Equal(["trial runner: checkpoint plain, now other"], ExperimentFingerprint.RunnerDifferences("plain", "other"));
+
+        // SslExperiment's own form: a label-free objective has no metric or repeats, and "fine-tune folds" (a key with a
+        // '-') after them must not be read as a part without a key, whose place moved, and named twice as a difference.
+        string Real(string objective, string metric) => "SelfSupervised(input=Ssl_Input,SslInputShape { Kind = Tabular, Channels = 1, Height = 0, Width = 0, " +
+            $"Features = 4, Length = 0, Size = 4 }},label=Label,{objective},{metric}folds used=5,fine-tune folds=0,rows=1372,labeled=1372,data=ab12,pretraining seed=1,standardize=centred)";
+        Assert.Equal(["trial runner: checkpoint LabelFree, now CrossValidatedAccuracy(folds=5)", "metric: checkpoint (none), now Accuracy", "repeats: checkpoint (none), now 0"],
+            ExperimentFingerprint.RunnerDifferences(Real("LabelFree", ""), Real("CrossValidatedAccuracy(folds=5)", "metric=Accuracy,repeats=0,")));
+        Assert.Equal(["fine-tune folds: checkpoint 0, now 3"], ExperimentFingerprint.RunnerDifferences(Real("LabelFree", ""),
+            Real("LabelFree", "").Replace("fine-tune folds=0", "fine-tune folds=3", StringComparison.Ordinal)));
     }
 
     public static TheoryData<string> Tuners => new() { "tpe", "random", "cost-frugal" };

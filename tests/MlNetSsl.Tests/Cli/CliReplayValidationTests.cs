@@ -90,6 +90,17 @@ public sealed class CliReplayValidationTests : IDisposable
             evaluate.Stdout, StringComparison.Ordinal);
     }
     [SkippableFact]
+    public void AResumeRefusedForAnotherExperimentNamesTheSettingThatDiffers()
+    {
+        // The journal names it; the CLI's one-line refusal dropped that list, so the user could not tell which option.
+        string journal = "The checkpoint folder /r/checkpoint belongs to a different experiment (differs in: metric: checkpoint Accuracy, now MacroAccuracy; " +
+            "trial runner: checkpoint CrossValidatedAccuracy(folds=5), now LabelFree). Use another folder, or the same settings to resume.";
+        Assert.Equal(" (differs in: metric: checkpoint Accuracy, now MacroAccuracy; trial runner: checkpoint CrossValidatedAccuracy(folds=5), now LabelFree)",
+            TrainingRun.CheckpointDifferences(journal));
+        Assert.Equal("", TrainingRun.CheckpointDifferences("belongs to a different experiment"));
+    }
+
+    [SkippableFact]
     public void AResumeWithALargerTrialLimitThanTheCheckpointReachedSaysItStartedNoMore()
     {
         // The journal records that no more trials start, so --resume --max-trials 8 on a search that ended at 6 trials ran
