@@ -260,7 +260,8 @@ internal static class TrainingCommands
             : string.IsNullOrWhiteSpace(recorded.Dataset) ? "\"dataset\" is missing; give the training data's path (relative to the run.json's folder)"
             : string.IsNullOrWhiteSpace(recorded.Name) ? "\"name\" is missing; give the run's name"
             : recorded.Output is null ? "\"output\" is missing; give the folder the run folder goes in (relative to the run.json's folder)"
-            : TestMetrics.Canonical(recorded.Metric ?? "") is null
+            : recorded.Metric is null ? $"\"metric\" is missing; use {string.Join(", ", TestMetrics.Names)}"
+            : TestMetrics.Canonical(recorded.Metric) is null
                 ? $"\"metric\": '{recorded.Metric}' is not a metric; use {string.Join(", ", TestMetrics.Names)}"
             : recorded.TrainTimeSeconds < 1 ? $"\"trainTimeSeconds\": {recorded.TrainTimeSeconds}; give the seconds the search and refit may take, at least 1"
             : recorded.MaxTrials is < 1 ? $"\"maxTrials\": {recorded.MaxTrials}; give at least 1 trial, or leave the field out"
@@ -275,7 +276,16 @@ internal static class TrainingCommands
             : recorded.Separator is not null && DatasetReader.SeparatorProblem(recorded.Separator) is string separator ? $"\"separator\": {separator}"
             : null;
         if (problem is not null) throw new CliException($"{path}: {problem.TrimEnd('.')}.");
-        return recorded with { Metric = TestMetrics.Canonical(recorded.Metric ?? "")! };
+        // A null list or folder (written by hand as null) reads as the option left out, not as a crash after the run folder
+        // is made ("Value cannot be null").
+        return recorded with
+        {
+            Metric = TestMetrics.Canonical(recorded.Metric!)!,
+            IgnoreColumns = recorded.IgnoreColumns ?? [],
+            KeepColumns = recorded.KeepColumns ?? [],
+            UnlabeledFolder = recorded.UnlabeledFolder ?? "unlabeled",
+            Device = recorded.Device ?? "auto",
+        };
     }
 
     /// <summary>The command line as run.json and the report record it: a --storage connection string (it may hold a

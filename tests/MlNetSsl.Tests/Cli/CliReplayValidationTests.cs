@@ -65,6 +65,15 @@ public sealed class CliReplayValidationTests : IDisposable
     {
         var recorded = new RunSettings { Task = "classification", Dataset = "d.csv", LabelColumn = "class", TrainTimeSeconds = 5, Metric = "Log_Loss", Name = "N", Output = "." };
         Assert.Equal("log-loss", TrainingCommands.ValidatedReplay("run.json", recorded).Metric);
+        // Fields written by hand as null: a missing metric is named as missing; null lists and folders read as left out.
+        var nulls = recorded with { IgnoreColumns = null!, KeepColumns = null!, UnlabeledFolder = null!, Device = null! };
+        RunSettings read = TrainingCommands.ValidatedReplay("run.json", nulls);
+        Assert.Empty(read.IgnoreColumns);
+        Assert.Empty(read.KeepColumns);
+        Assert.Equal("unlabeled", read.UnlabeledFolder);
+        Assert.Equal("auto", read.Device);
+        var missing = Assert.Throws<CliException>(() => TrainingCommands.ValidatedReplay("run.json", recorded with { Metric = null! }));
+        Assert.StartsWith("run.json: \"metric\" is missing;", missing.Message, StringComparison.Ordinal);
     }
 
     [SkippableFact]
