@@ -49,7 +49,9 @@ internal sealed class SearchProgress(RunLog log, string metricName = "accuracy",
     /// later pass over the checkpoint: that pass starts the interrupted run again with no time left, which records it as
     /// stopped 0 s in by the budget; otherwise <paramref name="trial"/> itself.</summary>
     public TrialRecord AsStoppedHere(TrialRecord trial) =>
-        trial.Status is TrialStatus.Cancelled or TrialStatus.Paused && _stoppedHere.TryGetValue(trial.TrialId, out TrialRecord? stopped) ? stopped : trial;
+        trial.Status is TrialStatus.Cancelled or TrialStatus.Paused && _stoppedHere.TryGetValue(trial.TrialId, out TrialRecord? stopped)
+        // A rung more (another --storage worker continued the trial meanwhile) is newer than this pass's record.
+        && stopped.Rungs.Count == trial.Rungs.Count ? stopped : trial;
 
     public void Report(SslTrialReport value)
     {
