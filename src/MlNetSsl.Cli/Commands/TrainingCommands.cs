@@ -206,7 +206,14 @@ internal static class TrainingCommands
             }
             // A hand-edited value is refused here, in one line naming the field, as the training command's own validators
             // refuse it on the command line: read as recorded, a metric 'foo' ran the whole search and failed at its end.
-            recorded = ValidatedReplay(path, recorded);
+            // The fields the command line replaces are checked as replaced: -d, --name or -o given for a run.json without them.
+            string? givenName = parse.GetValue(name), givenOutput = parse.GetValue(output), givenData = parse.GetValue(dataset);
+            recorded = ValidatedReplay(path, recorded with
+            {
+                Name = string.IsNullOrWhiteSpace(recorded.Name) && givenName is not null ? givenName : recorded.Name,
+                Output = recorded.Output ?? givenOutput!,
+                Dataset = string.IsNullOrWhiteSpace(recorded.Dataset) && givenData is not null ? givenData : recorded.Dataset,
+            });
             // Paths in run.json are relative to its folder.
             string folder = Path.GetDirectoryName(Path.GetFullPath(path))!;
             string Resolve(string p) => Path.GetFullPath(Path.Combine(folder, p));
@@ -273,7 +280,8 @@ internal static class TrainingCommands
                 ? "\"labelColumn\" is missing; classification needs the label column (a header name or a 0-based index)"
             : recorded.TestDataset is not null && recorded.ValidationDataset is not null
                 ? "it has both \"testDataset\" and \"validationDataset\"; a run takes one of them"
-            : recorded.Separator is not null && DatasetReader.SeparatorProblem(recorded.Separator) is string separator ? $"\"separator\": {separator}"
+            : recorded.Separator is not null && DatasetReader.SeparatorProblem(recorded.Separator) is string separator
+                ? $"\"separator\": {separator.Replace("--separator ", "", StringComparison.Ordinal)}"
             : null;
         if (problem is not null) throw new CliException($"{path}: {problem.TrimEnd('.')}.");
         // A null list or folder (written by hand as null) reads as the option left out, not as a crash after the run folder

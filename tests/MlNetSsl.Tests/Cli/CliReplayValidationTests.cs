@@ -40,7 +40,7 @@ public sealed class CliReplayValidationTests : IDisposable
     [InlineData("task", "\"regression\"", "\"task\": 'regression' is not a training command")]
     [InlineData("dataset", "null", "\"dataset\" is missing")]
     [InlineData("labelColumn", "null", "\"labelColumn\" is missing")]
-    [InlineData("separator", "\"ab\"", "\"separator\": --separator 'ab'")]
+    [InlineData("separator", "\"ab\"", "\"separator\": 'ab': give one character")]
     public void AHandEditedValueIsRefusedInOneLineBeforeAnyFolderIsMade(string field, string value, string expected)
     {
         Banknote(60);
@@ -58,6 +58,25 @@ public sealed class CliReplayValidationTests : IDisposable
         Assert.Contains($"run.json: {expected}", stderr, StringComparison.Ordinal);
         Assert.Single(stderr.Trim().Split('\n'));
         Assert.False(Directory.Exists(Path.Combine(_work, "out")), "no run folder is made for a refused run.json");
+    }
+
+    [SkippableFact]
+    public void AFieldTheCommandLineGivesIsNotRefusedAsMissing()
+    {
+        // A run.json with an empty "dataset" and "name", replayed with -d and --name: the replay has both.
+        string data = Banknote(60);
+        var settings = new JsonObject
+        {
+            ["task"] = "classification", ["dataset"] = "", ["labelColumn"] = "class", ["trainTimeSeconds"] = 5, ["maxTrials"] = 1,
+            ["metric"] = "accuracy", ["seed"] = 0, ["name"] = "", ["output"] = "out",
+        };
+        string config = Path.Combine(_work, "run.json");
+        File.WriteAllText(config, settings.ToJsonString());
+        var refused = CliCoreTests.Run("train", "--config", config);
+        Assert.Contains("\"dataset\" is missing", refused.Stderr, StringComparison.Ordinal);
+        var (code, stdout, stderr) = CliCoreTests.Run("train", "--config", config, "-d", data, "--name", "Given");
+        Assert.True(code == 0, $"exit {code}: {stderr}\n{stdout}");
+        Assert.True(File.Exists(Path.Combine(_work, "out", "Given", "Given.zip")));
     }
 
     [SkippableFact]
