@@ -1196,6 +1196,11 @@ public sealed class CliCoreTests : IDisposable
             if (line.Contains("Completed", StringComparison.Ordinal)) break;
         }
         Assert.True(line is not null, "the run ended before a trial reported: " + string.Join('\n', seen));
+        // Then the next trial's start: the signal, sent at once from this process, most often stops that trial in its run.
+        Match running = Match.Empty;
+        while ((line = await process.StandardOutput.ReadLineAsync()) is not null && !(running = Regex.Match(line, @"trial +(\d+) Running")).Success)
+            seen.Add(line);
+        Assert.True(line is not null, "the run ended before a second trial started: " + string.Join('\n', seen));
         Assert.True(SendSignal(process.Id, SigInt) == 0, $"the run ended before the signal reached it (errno {System.Runtime.InteropServices.Marshal.GetLastPInvokeError()})");
         string rest = await process.StandardOutput.ReadToEndAsync();
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
@@ -1210,6 +1215,11 @@ public sealed class CliCoreTests : IDisposable
         Assert.DoesNotContain("(from checkpoint)", rest, StringComparison.Ordinal);
         string trials = File.ReadAllText(Path.Combine(output, "Stop", "trials.jsonl"));
         Assert.DoesNotContain("the end of the time budget", trials, StringComparison.Ordinal);
+        // The trial that was running: finished before the signal arrived, or stopped by it and recorded so.
+        JsonNode stopped = trials.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonNode.Parse(l)!)
+            .Single(t => (int)t["trial"]! == int.Parse(running.Groups[1].Value, CultureInfo.InvariantCulture));
+        if ((string?)stopped["status"] != "Completed")
+            Assert.Contains("by the caller's cancellation", (string?)stopped["error"] ?? "", StringComparison.Ordinal);
     }
     [SkippableFact]
     public void ValidationDatasetIsScoredInsteadOfTheStratifiedHoldOut()
