@@ -607,7 +607,7 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
     }
 
     /// <summary>" (differs in: ...)" from the journal's refusal of a checkpoint of another experiment, which names each
-    /// setting that differs (metric: checkpoint accuracy, now macro-accuracy); empty when the message has no such list.</summary>
+    /// setting that differs (metric: checkpoint Accuracy, now MacroAccuracy); empty when the message has no such list.</summary>
     internal static string CheckpointDifferences(string message)
     {
         const string start = "(differs in: ", end = "). Use another folder";
