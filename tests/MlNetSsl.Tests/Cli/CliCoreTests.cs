@@ -1009,9 +1009,7 @@ public sealed class CliCoreTests : IDisposable
         // The test split as a CSV with the label last (the .ts's order, channel after channel): the label is found at that
         // end, not read as a 601st value, and every row is scored as labeled.
         string csv = Path.Combine(_work, "motions-test.csv");
-        File.WriteAllLines(csv, File.ReadLines(Path.Combine(SharedData.DataRoot, "uea", "BasicMotions_TEST.ts"))
-            .SkipWhile(l => !l.StartsWith("@data", StringComparison.OrdinalIgnoreCase)).Skip(1).Where(l => l.Trim().Length > 0)
-            .Select(l => l.Trim().Replace(':', ',')));
+        File.WriteAllLines(csv, TsAsCsvLines(Path.Combine(SharedData.DataRoot, "uea", "BasicMotions_TEST.ts")));
         var evaluate = Run("evaluate", "--model", model, "--test-dataset", csv);
         Assert.True(evaluate.ExitCode == 0, $"exit {evaluate.ExitCode}: {evaluate.Stderr}\n{evaluate.Stdout}");
         Assert.Contains("holds the model's class names in its last column", evaluate.Stdout, StringComparison.Ordinal);
@@ -1165,6 +1163,11 @@ public sealed class CliCoreTests : IDisposable
             Assert.DoesNotContain("System.", stderr, StringComparison.Ordinal);
         }
     }
+
+    /// <summary>A .ts file's series as CSV lines: each channel's values after the last, then the label.</summary>
+    internal static IEnumerable<string> TsAsCsvLines(string tsPath) => File.ReadLines(tsPath)
+        .SkipWhile(l => !l.StartsWith("@data", StringComparison.OrdinalIgnoreCase)).Skip(1).Where(l => l.Trim().Length > 0)
+        .Select(l => l.Trim().Replace(':', ','));
 
     private const string SigIntIgnoredReason = "SIGINT is ignored in this process (a shell without job control started the tests in the " +
         "background), so the CLI it starts ignores Ctrl+C too, as a background job should; run the tests in the foreground.";

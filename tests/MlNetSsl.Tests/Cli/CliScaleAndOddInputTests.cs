@@ -36,9 +36,7 @@ public sealed class CliScaleAndOddInputTests : IDisposable
 
         // A series CSV whose rows do not split into the 6 channels (599 values) is refused the same way.
         string csv = Path.Combine(_work, "short.csv");
-        File.WriteAllLines(csv, File.ReadLines(Path.Combine(SharedData.DataRoot, "uea", "BasicMotions_TEST.ts"))
-            .SkipWhile(l => !l.StartsWith("@data", StringComparison.OrdinalIgnoreCase)).Skip(1).Where(l => l.Trim().Length > 0)
-            .Select(l => l.Trim().Replace(':', ','))
+        File.WriteAllLines(csv, CliCoreTests.TsAsCsvLines(Path.Combine(SharedData.DataRoot, "uea", "BasicMotions_TEST.ts"))
             .Select(l => l[..l.LastIndexOf(',')] is var values ? values[..values.LastIndexOf(',')] + l[l.LastIndexOf(',')..] : l));
         var uneven = CliCoreTests.Run("series-classification", "--dataset", train, "--test-dataset", csv, "--label-col", "599",
             "--train-time", "60", "-o", _work, "--name", "Uneven");
