@@ -838,16 +838,13 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
                 int[]? subset = share >= 1 ? null : DownstreamFits.StratifiedShare(labeledClasses, share, settings.Seed);
                 var scored = fits.FitAndScore(features, curve.Downstream, subset, test, classNames);
                 points.Add(new LabelCurvePoint(share, curve.Pipeline, curve.UsesSsl, TestMetrics.Compute(metric, scored, classNames.Length, _positive)));
-                // A point that is the share of one class (LightGBM's 20 rows per leaf cannot split a dozen rows) is no
-                // measure of the pipeline at that many labels: say so rather than let the flat curve speak.
+                // A point that is the share of one class is no measure of the pipeline at that many labels: say so rather
+                // than let the flat curve speak.
                 if (subset is not null && scored.Select(r => r.Predicted).Distinct().ToList() is [int only] && only >= 0
                     && scored.Select(r => r.Actual).Where(a => a >= 0).Distinct().Count() > 1)
                 {
-                    string why = curve.Downstream.Trainer == DownstreamTrainer.LightGbm
-                        ? string.Create(CultureInfo.InvariantCulture, $"LightGBM's {curve.Downstream.LightGbmMinimumRowsPerLeaf} rows per leaf leave it no split on that few rows")
-                        : "it learned nothing that tells the classes apart from that few rows";
                     _notes.Add(string.Create(CultureInfo.InvariantCulture,
-                        $"Label curve: at {share * 100:0}% of the labels ({subset.Length} rows) {curve.Pipeline} predicts '{classNames[only]}' for every test row; {why}."));
+                        $"Label curve: at {share * 100:0}% of the labels ({subset.Length} rows) {curve.Pipeline} predicts '{classNames[only]}' for every test row; it learned nothing that tells the classes apart from that few rows."));
                 }
                 log.Info(string.Create(CultureInfo.InvariantCulture,
                     $"Label curve: {share * 100:0}% of the labels ({subset?.Length ?? labeledClasses.Length} rows), {(curve.UsesSsl ? "chosen" : "no SSL")}: test {metric} {points[^1].Metric:0.0000}"));

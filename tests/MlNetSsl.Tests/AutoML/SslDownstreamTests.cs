@@ -71,6 +71,37 @@ public sealed class SslDownstreamTests
         Assert.True(correct > 0.7, $"training accuracy {correct:P1}");
     }
 
+    [SkippableTheory]
+    [InlineData(20, 24, 6)]
+    [InlineData(20, 80, 20)]
+    [InlineData(2, 5, 1)]
+    [InlineData(50, 3, 1)]
+    public void RowsPerLeafIsAtMostAQuarterOfTheRows(int configured, long rows, int expected) =>
+        Assert.Equal(expected, WideRowLightGbmEstimator.RowsPerLeaf(configured, rows));
+
+    [SkippableFact]
+    public void LightGbmWithTwentyRowsPerLeafStillSplitsTwentyFourRows()
+    {
+        // Banknote authentication (UCI): 12 rows of each class. LightGBM's own 20 rows per leaf grows no tree on 24 rows.
+        Row[] rows = File.ReadLines(Path.Combine(SharedData.DataRoot, "tabular", "banknote_authentication.csv"))
+            .Where(line => line.Length > 0)
+            .Select(line => line.Split(',').Select(v => float.Parse(v, CultureInfo.InvariantCulture)).ToArray())
+            .GroupBy(v => (uint)v[4]).SelectMany(g => g.Take(12))
+            .Select(v => new Row { Features = v[..4], Label = (uint)v[4] }).ToArray();
+        var ml = new MLContext(1);
+        var schema = SchemaDefinition.Create(typeof(Row));
+        schema[nameof(Row.Features)].ColumnType = new VectorDataViewType(NumberDataViewType.Single, 4);
+        schema[nameof(Row.Label)].ColumnType = new KeyDataViewType(typeof(uint), 2);
+        IDataView data = ml.Data.LoadFromEnumerable(rows, schema);
+        var downstream = new SslDownstreamParameters { Trainer = DownstreamTrainer.LightGbm, LightGbmMinimumRowsPerLeaf = 20 };
+
+        uint[] predicted = downstream.CreateTrainer(ml, "Label", "Features").Fit(data).Transform(data)
+            .GetColumn<uint>("PredictedLabel").ToArray();
+
+        double correct = predicted.Select((p, i) => p == rows[i].Label + 1 ? 1.0 : 0.0).Average();
+        Assert.True(correct > 0.8, $"training accuracy {correct:P1} (predicted classes: {string.Join(", ", predicted.Distinct())})");
+    }
+
     [SkippableFact]
     public void FineTuningHasNoFeatureVectorTrainer() =>
         Assert.Throws<InvalidOperationException>(() =>
