@@ -24,6 +24,7 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
 {
     private readonly Dictionary<string, double> _phases = new(StringComparer.Ordinal);
     private readonly Stopwatch _total = Stopwatch.StartNew();
+    private readonly DateTime _startedUtc = DateTime.UtcNow;
     private readonly List<string> _notes = [];
 
     // A note for the console (at every verbosity) and for the report's notes alike.
@@ -336,149 +337,186 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
         ml.Model.Save(model, inputSchema, pendingModel);
         _phases["save model"] = clock.Elapsed.TotalSeconds;
 
-        // ---- test ----
-        clock.Restart();
-        var labeledTestRows = Enumerable.Range(0, test.Count).Where(r => test.Labels[r].Length > 0).ToArray();
-        TrainingData scoredTest = test.Subset(labeledTestRows);
-        var scored = Score(model, scoredTest, classNames);
-        Func<string, int?> classOf = ClassLabels.Matcher(classNames);
-        var unseenRows = scoredTest.Labels.Where(l => classOf(l) is null).ToList();
-        if (unseenRows.Count > 0)
-        {
-            int rows = unseenRows.Count;
-            // The first ten: a test file read with the wrong label column has as many 'classes' as rows.
-            string note = $"Test labels never seen in training count as errors: {FirstTen([.. unseenRows.Distinct().Select(l => $"'{l}'")], ", ")} " +
-                $"({rows:N0} {(rows == 1 ? "row" : "rows")}).";
-            ShowAndKeep(note);
-        }
-        string metric = settings.Metric;
-        if (metric is "auc" or "f1" && classNames.Length != 2)
-        {
-            // Said before the search when the labeled rows had other than two classes.
-            if (searchMetricName != "accuracy") ShowAndKeep($"--metric {metric} needs two classes ({classNames.Length} here); accuracy is reported instead.");
-            metric = "accuracy";
-        }
+        // What run.json records about the classes, so that a run that fails from here on can still write it.
         _positive = TestMetrics.PositiveClass(classNames, train.ClassCounts());
         _positiveClass = classNames.Length == 2 ? classNames[_positive] : null;
-        if (metric is "auc" or "f1")
-            _notes.Add($"{metric.ToUpperInvariant()} takes '{classNames[_positive]}' as the positive class: the rarer class among the labeled training rows (the second on a tie), as the search does.");
-        var (value, lower, upper) = TestMetrics.WithInterval(metric, scored, classNames.Length, _positive, settings.Seed);
-        double accuracy = TestMetrics.Compute("accuracy", scored, classNames.Length, _positive);
-        string? undefinedReason = null;
-        if (double.IsNaN(value) && metric == "auc")
+        try
         {
-            // AUC compares positive rows with negative ones: a test set of one class has no such pair.
-            var testClasses = scoredTest.Labels.Distinct(StringComparer.Ordinal).Select(l => $"'{l}'").ToList();
-            undefinedReason = $"not defined: AUC needs test rows of both classes, and the test rows hold only {string.Join(", ", testClasses)}; " +
-                "add test rows of the other class (accuracy is below)";
-            _notes.Add($"Test auc {undefinedReason}.");
-        }
-        _logLossNote = metric == "log-loss" ? TestMetrics.LogLossNote(scored, classNames.Length) : null;
-        if (_logLossNote is not null) _notes.Add($"Test {_logLossNote}");
-        var fits = new DownstreamFits(ml, prepared, trainPrepared, train.LabelColumn);
-        DownstreamFits.LabeledFeatures? rawFeatures = null;
-        // A chosen pipeline without SSL is itself the comparison: no second refit of it.
-        TrialRecord chosenTrial = search.Trials.First(t => t.TrialId == search.BestTrial.TrialId);
-        if (search.Objective?.Kind != SslObjectiveKind.LabelFree && undefinedReason is null
-            && FarBelowCrossValidation(metric, value, upper, chosenTrial.Metric) is { } shifted)
-        {
-            _notes.Add(char.ToUpperInvariant(shifted[0]) + shifted[1..]);
-            _farBelowNote = shifted;
-        }
-        var baseline = search.BestFeatureSource == SslFeatureSource.RawFeatures
-            ? new Baseline(TrialDescriptions.Describe(chosenTrial), TrialDescriptions.Bind(chosenTrial).Downstream,
-                new MetricWithInterval(value, lower, upper), accuracy)
-            : NoSslBaseline(fits, search, train, scoredTest, classNames, metric, ref rawFeatures);
-        _phases["test"] = clock.Elapsed.TotalSeconds;
-        // The model's trainer, which the label-free objective sets instead of the trial's untuned one.
-        SslDownstreamParameters chosenDownstream = TrialDescriptions.RefitDownstream(chosenTrial, search);
-        string pipeline = TrialDescriptions.Describe(chosenTrial, refitDownstream: chosenDownstream);
-        SslFeatureSource chosenSource = TrialDescriptions.Bind(chosenTrial).Features;
-
-        List<LabelCurvePoint> labelCurve = [];
-        if (settings.LabelCurve)
-        {
+            // ---- test ----
             clock.Restart();
-            if (cancellation.IsCancellationRequested)
+            var labeledTestRows = Enumerable.Range(0, test.Count).Where(r => test.Labels[r].Length > 0).ToArray();
+            TrainingData scoredTest = test.Subset(labeledTestRows);
+            var scored = Score(model, scoredTest, classNames);
+            Func<string, int?> classOf = ClassLabels.Matcher(classNames);
+            var unseenRows = scoredTest.Labels.Where(l => classOf(l) is null).ToList();
+            if (unseenRows.Count > 0)
             {
-                _notes.Add("Label curve: skipped (Ctrl+C).");
+                int rows = unseenRows.Count;
+                // The first ten: a test file read with the wrong label column has as many 'classes' as rows.
+                string note = $"Test labels never seen in training count as errors: {FirstTen([.. unseenRows.Distinct().Select(l => $"'{l}'")], ", ")} " +
+                    $"({rows:N0} {(rows == 1 ? "row" : "rows")}).";
+                ShowAndKeep(note);
             }
-            else
+            string metric = settings.Metric;
+            if (metric is "auc" or "f1" && classNames.Length != 2)
             {
-                try
-                {
-                    labelCurve = LabelCurve(fits, trained, chosenTrial, pipeline, chosenDownstream, baseline, rawFeatures, train, scoredTest, classNames, metric, cancellation);
-                }
-                catch (Exception e) when (e is InvalidOperationException or ArgumentException or ExternalException)
-                {
-                    _notes.Add($"Label curve: not computed ({e.GetType().Name}: {e.Message}).");
-                    log.Detail(e.ToString());
-                }
+                // Said before the search when the labeled rows had other than two classes.
+                if (searchMetricName != "accuracy") ShowAndKeep($"--metric {metric} needs two classes ({classNames.Length} here); accuracy is reported instead.");
+                metric = "accuracy";
             }
-            _phases["label curve"] = clock.Elapsed.TotalSeconds;
-        }
-
-        // ---- outputs ----
-        clock.Restart();
-        List<LeaderboardRow> leaderboard = Leaderboard(search, progress);
-        var writeFailures = new List<string>();
-        WriteOutput("trials.jsonl", path => WriteTrials(path, leaderboard, search, progress), writeFailures);
-        bool labelFree = search.Objective?.Kind == SslObjectiveKind.LabelFree;
-        WriteOutput("leaderboard.csv", path => LeaderboardCsv.Write(leaderboard, path, metric, labelFree), writeFailures);
-
-        var confusion = new int[classNames.Length][];
-        for (int i = 0; i < confusion.Length; i++) confusion[i] = new int[classNames.Length];
-        foreach (var row in scored.Where(r => r.Actual >= 0)) confusion[row.Actual][row.Predicted]++;
-        var report = new RunReport
-        {
-            Name = settings.Name,
-            CommandLine = settings.CommandLine ?? "",
-            Task = settings.Task,
-            MetricName = metric,
-            HigherIsBetter = TestMetrics.HigherIsBetter(metric),
-            LeaderboardIsLabelFree = labelFree,
-            ChosenPipeline = pipeline,
-            TestMetric = new MetricWithInterval(value, lower, upper),
-            TestSetDescription = testDescription,
-            BestNoSslPipeline = baseline?.Description,
-            BestNoSslTestMetric = baseline?.Metric,
-            Data = new DataHealth(train.LabeledCount, train.Count - train.LabeledCount, scoredTest.Count, train.ClassCounts(),
-                all.Skipped, all.Duplicates, all.SizeSummary),
-            Leaderboard = leaderboard,
-            PretrainingCurve = PretrainingCurve(model),
-            FineTuneCurve = FineTuneCurve(model),
-            FineTuneOrigin = chosenSource switch
+            if (metric is "auc" or "f1")
+                _notes.Add($"{metric.ToUpperInvariant()} takes '{classNames[_positive]}' as the positive class: the rarer class among the labeled training rows (the second on a tie), as the search does.");
+            var (value, lower, upper) = TestMetrics.WithInterval(metric, scored, classNames.Length, _positive, settings.Seed);
+            double accuracy = TestMetrics.Compute("accuracy", scored, classNames.Length, _positive);
+            string? undefinedReason = null;
+            if (double.IsNaN(value) && metric == "auc")
             {
-                SslFeatureSource.SupervisedFromScratch => "The chosen network was trained from scratch on the labeled rows (no SSL pretraining).",
-                SslFeatureSource.SelfSupervised or SslFeatureSource.RawAndSelfSupervised =>
-                    "The chosen network's encoder was pretrained with SSL during the search, as its pipeline says, then fine-tuned.",
-                _ => null,
-            },
-            ClassNames = classNames,
-            ConfusionMatrix = confusion,
-            Misclassified = Misclassified(scoredTest, scored, classNames),
-            MapBefore = Map(ml, "Raw input (PCA)", prepared, train, inputColumn, embedding: null),
-            MapAfter = Map(ml, "Learned embedding (PCA)", prepared, train, inputColumn, embedding: trained),
-            AugmentedViews = ViewsForReport(trained, search, train),
-            LabelCurve = labelCurve,
-            Environment = Environment(),
-            Notes = [.. _notes, .. search.Notes.Where(n => !n.Contains(LongSeriesAdvice, StringComparison.Ordinal)), search.ObjectiveExplanation ?? "", search.SelectionExplanation ?? "", $"Search stopped: {search.StopReason}."],
-        };
-        WriteOutput("report.html", path => ReportWriter.Write(report, path), writeFailures);
-        WriteOutput($"{settings.Name}.ConsoleApp", _ => ConsumptionCodeGenerator.Generate(RunFolder, settings.Name, Schema(train, classNames, seriesLength)), writeFailures);
-        // The model and the run.json that describes it, one right after the other.
-        File.Move(pendingModel, modelPath, overwrite: true);
-        WriteOutput("run.json", WriteRunJson, writeFailures);
-        _phases["outputs"] = clock.Elapsed.TotalSeconds;
+                // AUC compares positive rows with negative ones: a test set of one class has no such pair.
+                var testClasses = scoredTest.Labels.Distinct(StringComparer.Ordinal).Select(l => $"'{l}'").ToList();
+                undefinedReason = $"not defined: AUC needs test rows of both classes, and the test rows hold only {string.Join(", ", testClasses)}; " +
+                    "add test rows of the other class (accuracy is below)";
+                _notes.Add($"Test auc {undefinedReason}.");
+            }
+            _logLossNote = metric == "log-loss" ? TestMetrics.LogLossNote(scored, classNames.Length) : null;
+            if (_logLossNote is not null) _notes.Add($"Test {_logLossNote}");
+            var fits = new DownstreamFits(ml, prepared, trainPrepared, train.LabelColumn);
+            DownstreamFits.LabeledFeatures? rawFeatures = null;
+            // A chosen pipeline without SSL is itself the comparison: no second refit of it.
+            TrialRecord chosenTrial = search.Trials.First(t => t.TrialId == search.BestTrial.TrialId);
+            if (search.Objective?.Kind != SslObjectiveKind.LabelFree && undefinedReason is null
+                && FarBelowCrossValidation(metric, value, upper, chosenTrial.Metric) is { } shifted)
+            {
+                _notes.Add(char.ToUpperInvariant(shifted[0]) + shifted[1..]);
+                _farBelowNote = shifted;
+            }
+            var baseline = search.BestFeatureSource == SslFeatureSource.RawFeatures
+                ? new Baseline(TrialDescriptions.Describe(chosenTrial), TrialDescriptions.Bind(chosenTrial).Downstream,
+                    new MetricWithInterval(value, lower, upper), accuracy)
+                : NoSslBaseline(fits, search, train, scoredTest, classNames, metric, ref rawFeatures);
+            _phases["test"] = clock.Elapsed.TotalSeconds;
+            // The model's trainer, which the label-free objective sets instead of the trial's untuned one.
+            SslDownstreamParameters chosenDownstream = TrialDescriptions.RefitDownstream(chosenTrial, search);
+            string pipeline = TrialDescriptions.Describe(chosenTrial, refitDownstream: chosenDownstream);
+            SslFeatureSource chosenSource = TrialDescriptions.Bind(chosenTrial).Features;
 
-        PrintSummary(leaderboard, chosenTrial.TrialId, LeaderboardHeading(search, metric), pipeline, metric, classNames.Length, value, lower, upper, accuracy, baseline, testDescription, undefinedReason,
-            search.BestTrial.TrialId == leaderboard.FirstOrDefault()?.TrialId ? null : search.SelectionExplanation);
-        if (writeFailures.Count > 0)
-        {
-            log.Always($"error: could not write {string.Join("; ", writeFailures)}");
-            return ExitCodes.Failed;
+            List<LabelCurvePoint> labelCurve = [];
+            if (settings.LabelCurve)
+            {
+                clock.Restart();
+                if (cancellation.IsCancellationRequested)
+                {
+                    _notes.Add("Label curve: skipped (Ctrl+C).");
+                }
+                else
+                {
+                    try
+                    {
+                        labelCurve = LabelCurve(fits, trained, chosenTrial, pipeline, chosenDownstream, baseline, rawFeatures, train, scoredTest, classNames, metric, cancellation);
+                    }
+                    catch (Exception e) when (e is InvalidOperationException or ArgumentException or ExternalException)
+                    {
+                        _notes.Add($"Label curve: not computed ({e.GetType().Name}: {e.Message}).");
+                        log.Detail(e.ToString());
+                    }
+                }
+                _phases["label curve"] = clock.Elapsed.TotalSeconds;
+            }
+
+            // ---- outputs ----
+            clock.Restart();
+            List<LeaderboardRow> leaderboard = Leaderboard(search, progress);
+            var writeFailures = new List<string>();
+            WriteOutput("trials.jsonl", path => WriteTrials(path, leaderboard, search, progress), writeFailures);
+            bool labelFree = search.Objective?.Kind == SslObjectiveKind.LabelFree;
+            WriteOutput("leaderboard.csv", path => LeaderboardCsv.Write(leaderboard, path, metric, labelFree), writeFailures);
+
+            var confusion = new int[classNames.Length][];
+            for (int i = 0; i < confusion.Length; i++) confusion[i] = new int[classNames.Length];
+            foreach (var row in scored.Where(r => r.Actual >= 0)) confusion[row.Actual][row.Predicted]++;
+            var report = new RunReport
+            {
+                Name = settings.Name,
+                CommandLine = settings.CommandLine ?? "",
+                Task = settings.Task,
+                MetricName = metric,
+                HigherIsBetter = TestMetrics.HigherIsBetter(metric),
+                LeaderboardIsLabelFree = labelFree,
+                ChosenPipeline = pipeline,
+                TestMetric = new MetricWithInterval(value, lower, upper),
+                TestSetDescription = testDescription,
+                BestNoSslPipeline = baseline?.Description,
+                BestNoSslTestMetric = baseline?.Metric,
+                Data = new DataHealth(train.LabeledCount, train.Count - train.LabeledCount, scoredTest.Count, train.ClassCounts(),
+                    all.Skipped, all.Duplicates, all.SizeSummary),
+                Leaderboard = leaderboard,
+                PretrainingCurve = PretrainingCurve(model),
+                FineTuneCurve = FineTuneCurve(model),
+                FineTuneOrigin = chosenSource switch
+                {
+                    SslFeatureSource.SupervisedFromScratch => "The chosen network was trained from scratch on the labeled rows (no SSL pretraining).",
+                    SslFeatureSource.SelfSupervised or SslFeatureSource.RawAndSelfSupervised =>
+                        "The chosen network's encoder was pretrained with SSL during the search, as its pipeline says, then fine-tuned.",
+                    _ => null,
+                },
+                ClassNames = classNames,
+                ConfusionMatrix = confusion,
+                Misclassified = Misclassified(scoredTest, scored, classNames),
+                MapBefore = Map(ml, "Raw input (PCA)", prepared, train, inputColumn, embedding: null),
+                MapAfter = Map(ml, "Learned embedding (PCA)", prepared, train, inputColumn, embedding: trained),
+                AugmentedViews = ViewsForReport(trained, search, train),
+                LabelCurve = labelCurve,
+                Environment = Environment(),
+                Notes = [.. _notes, .. search.Notes.Where(n => !n.Contains(LongSeriesAdvice, StringComparison.Ordinal)), search.ObjectiveExplanation ?? "", search.SelectionExplanation ?? "", $"Search stopped: {search.StopReason}."],
+            };
+            WriteOutput("report.html", path => ReportWriter.Write(report, path), writeFailures);
+            WriteOutput($"{settings.Name}.ConsoleApp", _ => ConsumptionCodeGenerator.Generate(RunFolder, settings.Name, Schema(train, classNames, seriesLength)), writeFailures);
+            // The model and the run.json that describes it, one right after the other.
+            File.Move(pendingModel, modelPath, overwrite: true);
+            WriteOutput("run.json", WriteRunJson, writeFailures);
+            _phases["outputs"] = clock.Elapsed.TotalSeconds;
+
+            PrintSummary(leaderboard, chosenTrial.TrialId, LeaderboardHeading(search, metric), pipeline, metric, classNames.Length, value, lower, upper, accuracy, baseline, testDescription, undefinedReason,
+                search.BestTrial.TrialId == leaderboard.FirstOrDefault()?.TrialId ? null : search.SelectionExplanation);
+            if (writeFailures.Count > 0)
+            {
+                log.Always($"error: could not write {string.Join("; ", writeFailures)}");
+                return ExitCodes.Failed;
+            }
+            return cancellation.IsCancellationRequested ? ExitCodes.Cancelled : ExitCodes.Success;
         }
-        return cancellation.IsCancellationRequested ? ExitCodes.Cancelled : ExitCodes.Success;
+        catch (Exception) when (File.Exists(pendingModel))
+        {
+            // Scoring the test rows or writing the report failed (or was stopped): the search's model is kept with
+            // the run.json that lets predict, embed and evaluate read it, and the error still ends the run.
+            KeepModelAfterFailure(pendingModel, modelPath);
+            throw;
+        }
+    }
+
+    /// <summary>Moves the saved model into place with its run.json after a failure past the search, and says so: the search
+    /// is the run's cost, and its model is usable without the test scores and the report.</summary>
+    private void KeepModelAfterFailure(string pendingModel, string modelPath)
+    {
+        try
+        {
+            File.Move(pendingModel, modelPath, overwrite: true);
+            WriteRunJson(Path.Combine(RunFolder, "run.json"));
+            // A report of an earlier run in this folder would now stand beside another model.
+            foreach (string output in new[] { "report.html", "leaderboard.csv", "trials.jsonl" }.Select(n => Path.Combine(RunFolder, n)))
+            {
+                if (File.Exists(output) && File.GetLastWriteTimeUtc(output) < _startedUtc)
+                    File.Delete(output);
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            log.Always($"The model could not be kept either ({e.Message}).");
+            return;
+        }
+        string evaluate = (settings.TestDataset ?? settings.ValidationDataset) is { } testPath
+            ? $"; score it with `mlnet-ssl evaluate --model {modelPath} --test-dataset {testPath}`"
+            : "";
+        log.Always($"The search's model is saved as {modelPath} with its run.json, but the run failed after it (below), so the test figures and the report were not written{evaluate}.");
     }
 
     /// <summary>The most steps per channel series are resampled to unless <c>--series-length</c> says otherwise: the Conv1d

@@ -1225,6 +1225,56 @@ public sealed class CliCoreTests : IDisposable
             Assert.Contains("by the caller's cancellation", (string?)stopped["error"] ?? "", StringComparison.Ordinal);
     }
     [SkippableFact]
+    public async Task AFailureWhileScoringTheTestRowsKeepsTheSearchsModel()
+    {
+        // A test image that disappears during the search (read from a share, cleaned up by another job) fails the
+        // scoring after it: the model the search paid for is kept with its run.json, and the earlier run's report goes.
+        string source = Path.Combine(SharedData.RepoRoot, "samples", "Quickstart", "data", "cifar10-small");
+        string train = Path.Combine(_work, "gone", "train"), test = Path.Combine(_work, "gone", "test");
+        foreach (string cls in new[] { "cat", "ship" })
+        {
+            foreach (var (from, to, count) in new[] { ("train", train, 20), ("test", test, 4) })
+            {
+                Directory.CreateDirectory(Path.Combine(to, cls));
+                foreach (string f in Directory.GetFiles(Path.Combine(source, from, cls)).Order(StringComparer.Ordinal).Take(count))
+                    File.Copy(f, Path.Combine(to, cls, Path.GetFileName(f)));
+            }
+        }
+        string output = Path.Combine(_work, "gone-runs"), run = Path.Combine(output, "Gone");
+        Directory.CreateDirectory(run);
+        File.WriteAllText(Path.Combine(run, "report.html"), "an earlier run's report");
+        File.SetLastWriteTimeUtc(Path.Combine(run, "report.html"), DateTime.UtcNow.AddHours(-1));
+        using Process process = Start("image-classification", "--dataset", train, "--test-dataset", test, "--train-time", "60",
+            "--max-trials", "1", "-o", output, "--name", "Gone");
+        var stderr = process.StandardError.ReadToEndAsync();
+        var seen = new List<string>();
+        string? line;
+        // The test folder is listed before the search, and its images are read after it.
+        while ((line = await process.StandardOutput.ReadLineAsync()) is not null)
+        {
+            seen.Add(line);
+            if (Regex.IsMatch(line, @"trial +0 Running")) break;
+        }
+        Assert.True(line is not null, "the run ended before its first trial started: " + string.Join('\n', seen));
+        string missing = Directory.GetFiles(Path.Combine(test, "ship")).Order(StringComparer.Ordinal).First();
+        File.Delete(missing);
+        string rest = await process.StandardOutput.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
+        await process.WaitForExitAsync(timeout.Token);
+
+        Assert.True(process.ExitCode == 1, $"exit {process.ExitCode}: {await stderr}\n{rest}");
+        Assert.Contains(Path.GetFileName(missing), await stderr, StringComparison.Ordinal);
+        Assert.Contains("model is saved as", rest, StringComparison.Ordinal);
+        Assert.Contains("mlnet-ssl evaluate --model", rest, StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Combine(run, "report.html")), "the earlier run's report was left beside the new model");
+        Assert.Empty(Directory.GetFiles(run, "*.tmp*"));
+        ITransformer model = new MLContext(0).Model.Load(Path.Combine(run, "Gone.zip"), out _);
+        Assert.NotNull(model);
+        using JsonDocument settings = JsonDocument.Parse(File.ReadAllText(Path.Combine(run, "run.json")));
+        Assert.Equal("image-classification", settings.RootElement.GetProperty("task").GetString());
+    }
+
+    [SkippableFact]
     public void ValidationDatasetIsScoredInsteadOfTheStratifiedHoldOut()
     {
         string csv = BanknoteCsv("train.csv", 120);
