@@ -169,9 +169,24 @@ internal static class ModelCommands
     /// saw, and numbers far outside its range.</summary>
     private static void PrintInputNotes(ITransformer model, TrainingData data, RunSettings? settings)
     {
-        foreach (string note in ModelParts.UnseenCategories(model, data)) Console.WriteLine(note);
-        foreach (string note in ModelParts.FarOutsideTrainingRange(data, settings?.NumericRanges)) Console.WriteLine(note);
+        PrintFirst(ModelParts.UnseenCategories(model, data), "column(s) hold values the model has no category for");
+        PrintFirst(ModelParts.FarOutsideTrainingRange(data, settings?.NumericRanges), "column(s) hold numbers far outside the training range");
     }
+
+    /// <summary>The first <see cref="MaxInputNotes"/> notes, then how many more: a table of hundreds of columns would
+    /// print a line for each.</summary>
+    private static void PrintFirst(IEnumerable<string> notes, string rest)
+    {
+        int count = 0;
+        foreach (string note in notes)
+        {
+            if (++count <= MaxInputNotes) Console.WriteLine(note);
+        }
+        if (count > MaxInputNotes) Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"... and {count - MaxInputNotes:N0} more {rest}."));
+    }
+
+    /// <summary>How many notes of one kind predict and evaluate print about the input's columns.</summary>
+    private const int MaxInputNotes = 10;
 
     /// <summary>The model, its input schema, and the run.json beside it when there is one.</summary>
     internal static (ITransformer Model, DataViewSchema Schema, RunSettings? Settings) LoadModel(MLContext ml, string path)

@@ -48,18 +48,23 @@ internal static class ModelParts
                 }
                 int index = 0;
                 var textColumns = data.Columns.Where(c => c.Kind == CodeGen.InputColumnKind.Text)
-                    .Select(c => (Column: c, Distinct: DistinctValues(data, c.ColumnName))).ToList();
-                int bits = HashBits(textColumns.Count(c => c.Distinct > 100));
-                foreach (var (text, distinct) in textColumns)
+                    .Select(c => (Column: c, Counts: ValueCounts(data, c.ColumnName))).ToList();
+                int bits = HashBits(textColumns.Count(c => c.Counts.Count > MaxCategories));
+                int? kept = CategoriesKept([.. textColumns.Where(c => c.Counts.Count <= MaxCategories).Select(c => c.Counts.Count)]);
+                foreach (var (text, counts) in textColumns)
                 {
                     string output = $"Ssl_Text{index++}";
-                    // Few categories: one indicator each. Many (free text, ids, dates): the words, lower-cased and without
+                    // Few categories: one indicator each (the most frequent ones only when the table's categories are too
+                    // many together: CategoriesKept). Many (free text, ids, dates): the words, lower-cased and without
                     // punctuation, hashed into 256 slots (fewer when many columns are hashed: HashBits) to keep the vector
                     // small; hashing each whole cell instead made free text (every cell distinct) one meaningless slot per row.
-                    chain = distinct <= 100
-                        ? chain.Append<ITransformer>(ml.Transforms.Categorical.OneHotEncoding(output, text.ColumnName))
-                        : chain.Append<ITransformer>(ml.Transforms.Text.NormalizeText(output, text.ColumnName, keepPunctuations: false))
-                            .Append<ITransformer>(ml.Transforms.Text.ProduceHashedWordBags(output, output, numberOfBits: bits, ngramLength: 1));
+                    chain = counts.Count > MaxCategories
+                        ? chain.Append<ITransformer>(ml.Transforms.Text.NormalizeText(output, text.ColumnName, keepPunctuations: false))
+                            .Append<ITransformer>(ml.Transforms.Text.ProduceHashedWordBags(output, output, numberOfBits: bits, ngramLength: 1))
+                        : kept is int k && counts.Count > k
+                            ? chain.Append<ITransformer>(ml.Transforms.Categorical.OneHotEncoding(output, text.ColumnName,
+                                keyData: MostFrequent(ml, counts, k)))
+                            : chain.Append<ITransformer>(ml.Transforms.Categorical.OneHotEncoding(output, text.ColumnName));
                     parts.Add(output);
                 }
                 return (chain.Append<ITransformer>(ml.Transforms.Concatenate(TableColumn, [.. parts])), TableColumn);
@@ -74,6 +79,32 @@ internal static class ModelParts
 
     /// <summary>The most slots the hashed text columns of a table fill together before each gets fewer.</summary>
     internal const int MaxHashedSlots = 4096;
+
+    /// <summary>The most distinct values a text column has to be read as categories (one indicator each) rather than as
+    /// words.</summary>
+    internal const int MaxCategories = 100;
+
+    /// <summary>The most indicators the category columns of a table make together before the larger ones keep only their
+    /// most frequent values.</summary>
+    internal const int MaxCategorySlots = 4096;
+
+    /// <summary>Null while the category columns' indicators (one per distinct value, <paramref name="categories"/> per
+    /// column) fit in <see cref="MaxCategorySlots"/>; past it the values each larger column keeps an indicator for (its most
+    /// frequent, its share of the limit, at least 16), the rest reading as no category. 300 columns of 100 categories made
+    /// 30,000 features: the first trial, which cannot be cut short, took 184 s of a 30 s budget and the run 1.9 GB.</summary>
+    internal static int? CategoriesKept(IReadOnlyCollection<int> categories) =>
+        categories.Sum() <= MaxCategorySlots ? null : Math.Max(16, MaxCategorySlots / categories.Count);
+
+    private sealed class CategoryValue
+    {
+        public string Value { get; set; } = "";
+    }
+
+    /// <summary>The <paramref name="count"/> most frequent values (ties in ordinal order, so the model does not depend on
+    /// the rows' order), as the one-column view OneHotEncoding takes its categories from.</summary>
+    private static IDataView MostFrequent(MLContext ml, Dictionary<string, int> counts, int count) =>
+        ml.Data.LoadFromEnumerable(counts.OrderByDescending(p => p.Value).ThenBy(p => p.Key, StringComparer.Ordinal).Take(count)
+            .Select(p => new CategoryValue { Value = p.Key }).ToList());
 
     /// <summary>
     /// For each text column the model one-hot encodes, the rows of <paramref name="data"/> whose value training never saw:
@@ -106,8 +137,9 @@ internal static class ModelParts
             if (unseen.Count == 0) continue;
             string[] distinct = [.. unseen.Distinct(StringComparer.Ordinal)];
             yield return string.Create(CultureInfo.InvariantCulture,
-                $"Column '{text[i]}': {unseen.Count:N0} row(s) hold {(distinct.Length == 1 ? "a value" : $"{distinct.Length:N0} values")} training never saw ") +
-                $"({string.Join(", ", distinct.Take(5).Select(v => $"'{v}'"))}{(distinct.Length > 5 ? ", ..." : "")}); the model reads such a cell as no category at all, " +
+                $"Column '{text[i]}': {unseen.Count:N0} row(s) hold {(distinct.Length == 1 ? "a value" : $"{distinct.Length:N0} values")} the model has no category for ") +
+                $"({string.Join(", ", distinct.Take(5).Select(v => $"'{v}'"))}{(distinct.Length > 5 ? ", ..." : "")}): training never saw {(distinct.Length == 1 ? "it" : "them")}, " +
+                $"or, in a table of {MaxCategorySlots:N0}+ categories, saw {(distinct.Length == 1 ? "it" : "them")} too rarely to keep. The model reads such a cell as no category at all, " +
                 "so their predictions rest on the other columns.";
         }
     }
@@ -152,8 +184,9 @@ internal static class ModelParts
         }
     }
 
-    private static int DistinctValues(TrainingData data, string column) =>
-        data.View.GetColumn<ReadOnlyMemory<char>>(column).Select(v => v.ToString()).Distinct().Count();
+    private static Dictionary<string, int> ValueCounts(TrainingData data, string column) =>
+        data.View.GetColumn<ReadOnlyMemory<char>>(column).Select(v => v.ToString())
+            .GroupBy(v => v, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Count(), StringComparer.Ordinal);
 
     /// <summary>The transformers of a (nested) chain, in order.</summary>
     public static List<ITransformer> Flatten(ITransformer model)

@@ -95,7 +95,7 @@ public sealed class CliCoreTests : IDisposable
             .. lines.Skip(1).Take(6).Select((l, i) => l[..l.LastIndexOf(',')] + "," + (i < 4 ? "purple" : "red"))]);
         var predicted = Run("predict", "--model", Path.Combine(output, "Colours", "Colours.zip"), "--dataset", rows, "--out", Path.Combine(_work, "new-colours-predictions.csv"));
         Assert.True(predicted.ExitCode == 0, predicted.Stderr + predicted.Stdout);
-        Assert.Contains("Column 'colour': 4 row(s) hold a value training never saw ('purple')", predicted.Stdout, StringComparison.Ordinal);
+        Assert.Contains("Column 'colour': 4 row(s) hold a value the model has no category for ('purple'): training never saw it", predicted.Stdout, StringComparison.Ordinal);
 
         // Known colours only: nothing to say.
         File.WriteAllLines(rows, ["variance,skewness,curtosis,entropy,colour", .. lines.Skip(1).Take(6).Select((l, i) => l[..l.LastIndexOf(',')] + "," + colours[i % 3])]);

@@ -163,4 +163,39 @@ public sealed class CliScaleAndOddInputTests : IDisposable
         var type = (VectorDataViewType)estimator.Fit(data.View).GetOutputSchema(data.View.Schema)[column].Type;
         Assert.Equal(40 * 64, type.Size); // 4096 / 40 = 102 slots: 6 bits, 64 slots a column
     }
+
+    [SkippableFact]
+    public void ManyCategoryColumnsKeepTheirMostFrequentValuesWithinABoundedWidth()
+    {
+        // 300 columns of 100 categories made 30,000 features: the first trial took 184 s of a 30 s budget. Past 4,096
+        // indicators in all, a larger column keeps only its most frequent values (its share, at least 16).
+        Assert.Null(MlNetSsl.Cli.Run.ModelParts.CategoriesKept([100, 100, 3]));
+        Assert.Null(MlNetSsl.Cli.Run.ModelParts.CategoriesKept([.. Enumerable.Repeat(64, 64)]));
+        Assert.Equal(68, MlNetSsl.Cli.Run.ModelParts.CategoriesKept([.. Enumerable.Repeat(100, 60)]));
+        Assert.Equal(16, MlNetSsl.Cli.Run.ModelParts.CategoriesKept([.. Enumerable.Repeat(100, 300)]));
+
+        // 60 columns of 100 values each, value k drawn with weight 1 / (k + 1), and a 3-value column that stays whole.
+        string csv = Path.Combine(_work, "categories.csv");
+        var random = new Random(11);
+        double[] cumulative = [.. Enumerable.Range(0, 100).Select(k => 1.0 / (k + 1))];
+        for (int k = 1; k < 100; k++) cumulative[k] += cumulative[k - 1];
+        int Draw() => Array.FindIndex(cumulative, c => c >= random.NextDouble() * cumulative[^1]);
+        File.WriteAllLines(csv, [string.Join(',', Enumerable.Range(0, 60).Select(j => $"c{j}").Append("small").Append("label")),
+            .. Enumerable.Range(0, 3000).Select(r => string.Join(',', Enumerable.Range(0, 60).Select(j => $"v{(r < 100 ? r : Draw())}")
+                .Append($"s{r % 3}").Append(r % 2 == 0 ? "yes" : "no")))]);
+        TrainingData data = TableLoader.LoadForTraining(csv, DatasetReader.Csv(null, null, "label", []));
+        var ml = new MLContext(0);
+        var (estimator, column) = MlNetSsl.Cli.Run.ModelParts.Preparation(ml, data, 0, MlNetSsl.SeriesResampling.Mean);
+        ITransformer prepared = estimator.Fit(data.View);
+        var type = (VectorDataViewType)prepared.GetOutputSchema(data.View.Schema)[column].Type;
+        Assert.Equal(60 * 67 + 3, type.Size); // 4,096 / 61 category columns: 67 values each
+        // The kept values are the most frequent: v0 to v9 (about 1 row in 5 to 1 in 50) are among them, and a row of the
+        // rarest values reads as no category in those columns.
+        VBuffer<ReadOnlyMemory<char>> names = default;
+        prepared.Transform(data.View).Schema["Ssl_Text0"].GetSlotNames(ref names);
+        string[] kept = [.. names.DenseValues().Select(n => n.ToString())];
+        Assert.Equal(67, kept.Length);
+        Assert.All(Enumerable.Range(0, 10), k => Assert.Contains($"v{k}", kept));
+        Assert.DoesNotContain("v99", kept);
+    }
 }
