@@ -903,7 +903,14 @@ public sealed class SslExperiment
                             ? FormattableString.Invariant($"chose the simplest, {rawName} with the portfolio's untuned settings, trial {chosen.TrialId} ({chosen.Metric:0.####}): the lead of tuned settings inside the error (trial {tunedAbove.TrialId}, {tunedAbove.Metric:0.####}) is the search's luck{orderWhy}.")
                         : Complexity(chosen) == 0
                             ? FormattableString.Invariant($"chose the simplest, {rawName}, trial {chosen.TrialId} ({chosen.Metric:0.####}, {Cost(chosen):0.#} s to build against {Cost(best):0.#} s, pretraining reused from the cache included){orderWhy}.")
-                            : FormattableString.Invariant($"chose the simplest and cheapest, trial {chosen.TrialId} ({chosen.Metric:0.####}, {Cost(chosen):0.#} s to build against {Cost(best):0.#} s, pretraining reused from the cache included)."));
+                            : FormattableString.Invariant($"chose the {SimplerOrCheaper()}, trial {chosen.TrialId} ({chosen.Metric:0.####}, {Cost(chosen):0.#} s to build against {Cost(best):0.#} s, pretraining reused from the cache included)."));
+        // A simpler kind of pipeline (a probe on embeddings rather than a network) can cost more than the best; say only
+        // what holds, not "simplest and cheapest" beside a higher build time.
+        string SimplerOrCheaper()
+        {
+            bool simpler = Complexity(chosen) < Complexity(best), cheaper = Cost(chosen) <= Cost(best);
+            return simpler && cheaper ? "simplest and cheapest" : simpler ? "simplest (a simpler kind of pipeline, though slower to build)" : "cheapest";
+        }
         return (chosen, explanation);
     }
 

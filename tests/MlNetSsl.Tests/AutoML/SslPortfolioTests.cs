@@ -189,6 +189,33 @@ public sealed class SslPortfolioTests : IDisposable
     }
 
     [SkippableFact]
+    public void TheSelectionExplanationCallsASlowerSimplerPipelineSimplestNotCheapest()
+    {
+        // An audit's banknote run (F1): a probe on embeddings (2.6 s) was chosen over a fine-tuned network (1.7 s) within the
+        // error, and the explanation read "chose the simplest and cheapest, trial 6 (0.8, 2.6 s to build against 1.7 s ...)".
+        SearchSpace ssl = SslSearchSpace.For(SslInputKind.Tabular);
+        TrialRecord Ssl(int id, string trainer, double metric, double seconds) => new(id, SslExperimentData.Configuration(ssl,
+            ("Downstream.Trainer", trainer)), TrialStatus.Completed, [new RungResult(null, metric, TimeSpan.FromSeconds(seconds))],
+            TimeSpan.FromSeconds(seconds), null);
+        SslTrialMeasures Measure(int id) => new() { TrialId = id, FeatureSource = SslFeatureSource.SelfSupervised, MetricStandardError = 0.08 };
+
+        TrialRecord[] board = [Ssl(10, "FineTune", 0.8333, 1.7), Ssl(6, "LinearProbe", 0.8, 2.6)];
+        (TrialRecord chosen, string why) = SslExperiment.SelectWithinOneStandardError(board, [Measure(10), Measure(6)], maximize: true);
+        Assert.Equal(6, chosen.TrialId);
+        Assert.DoesNotContain("cheapest", why, StringComparison.Ordinal);
+        Assert.Contains("chose the simplest (a simpler kind of pipeline, though slower to build), trial 6", why, StringComparison.Ordinal);
+
+        // Simpler and cheaper: both words hold.
+        board = [Ssl(10, "FineTune", 0.8333, 3.0), Ssl(6, "LinearProbe", 0.8, 2.6)];
+        Assert.Contains("chose the simplest and cheapest, trial 6", SslExperiment.SelectWithinOneStandardError(board, [Measure(10), Measure(6)],
+            maximize: true).Explanation, StringComparison.Ordinal);
+        // The same kind of pipeline, cheaper: "cheapest" alone.
+        board = [Ssl(10, "LinearProbe", 0.8333, 3.0), Ssl(6, "LightGbm", 0.8, 2.6)];
+        Assert.Contains("chose the cheapest, trial 6", SslExperiment.SelectWithinOneStandardError(board, [Measure(10), Measure(6)],
+            maximize: true).Explanation, StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
     public void TheFinalChoiceIsTheSimplestTrialWithinOneStandardErrorOfTheBest()
     {
         var space = new SearchSpace().WithNumeric("x", 0, 1);
