@@ -57,12 +57,7 @@ public sealed class SslExperiment
     /// </summary>
     internal static string? MarkerClassNote(DataViewType labelType, SslDataset dataset)
     {
-        if (labelType is not TextDataViewType) return null;
-        DataViewSchema.Column key = dataset.LabelToKey.GetOutputSchema(dataset.Data.Schema)[dataset.LabelColumn];
-        VBuffer<ReadOnlyMemory<char>> names = default;
-        if (!key.HasKeyValues()) return null;
-        key.GetKeyValues(ref names);
-        string[] classes = [.. names.DenseValues().Select(v => v.ToString())];
+        if (labelType is not TextDataViewType || ClassNames(dataset) is not { } classes) return null;
         // The mlnet-ssl tool's missing markers; "-" and "none" are real classes in some tables (UCI credit approval, lenses).
         var markers = new HashSet<string>(StringComparer.OrdinalIgnoreCase) { "NA", "N/A", "?", "null", "NaN" };
         var found = classes.Select((name, i) => (Name: name, Key: (uint)(i + 1))).Where(c => markers.Contains(c.Name.Trim()))
@@ -73,6 +68,23 @@ public sealed class SslExperiment
             "predicted as a class of their own. If they mark rows without a label, make those labels empty text (or read them with a " +
             "missing-value rule) so that the rows count as unlabeled.";
     }
+
+    /// <summary>The label's classes in key order (key k is element k - 1), as the label-to-key map names them; null when the
+    /// map keeps no names.</summary>
+    private static string[]? ClassNames(SslDataset dataset)
+    {
+        DataViewSchema.Column key = dataset.LabelToKey.GetOutputSchema(dataset.Data.Schema)[dataset.LabelColumn];
+        if (!key.HasKeyValues()) return null;
+        VBuffer<ReadOnlyMemory<char>> names = default;
+        key.GetKeyValues(ref names);
+        return [.. names.DenseValues().Select(v => v.ToString())];
+    }
+
+    /// <summary>"key 2 ('forged')", or "key 2" when the label's classes have no names.</summary>
+    internal static string DescribeKey(SslDataset dataset, uint key) =>
+        ClassNames(dataset) is { } names && key >= 1 && key <= names.Length
+            ? string.Create(CultureInfo.InvariantCulture, $"key {key} ('{names[key - 1]}')")
+            : string.Create(CultureInfo.InvariantCulture, $"key {key}");
 
     /// <summary>A note when the search ran well past its budget (half as long again, and by more than half a second):
     /// the first trial is never cut short, since a search without a result returns no model, so on a slow or shared host,
@@ -503,6 +515,8 @@ public sealed class SslExperiment
             notes.Add(string.Create(CultureInfo.InvariantCulture, $"Series of {shape.Length} steps per channel: the Conv1d encoder's time and memory grow with the length, and a pretraining step is never cut short, so trials run long and can outlast the budget. ml.Transforms.ResampleSeries(..., length: {LongSeriesSteps}) with SeriesResampling.Mean before the experiment averages them down (the mlnet-ssl tool does so by default)."));
         (SslObjective objective, string objectiveExplanation) = ResolveObjective(dataset);
         _scoringLabelFree = objective.Kind == SslObjectiveKind.LabelFree;
+        if (_scoringLabelFree && _metric != SslMetric.Accuracy)
+            objectiveExplanation += $" SetOptimizingMetric({_metric}) is not used: the label-free objective scores the embeddings without labels, and the leaderboard shows its score.";
         int[] foldOfRow = new int[dataset.LabeledCount];
         int foldCount = 0, fineTuneFolds = 0;
         var repetitions = new List<(int[] FoldOfRow, int FoldCount)>();
@@ -516,7 +530,7 @@ public sealed class SslExperiment
             fineTuneFolds = FineTuneFolds(dataset.LabeledCount, foldCount);
             int heldOut = foldOfRow.Count(f => f < fineTuneFolds);
             objectiveExplanation += string.Create(CultureInfo.InvariantCulture,
-                $" Metric: {_metric} ({(_metric.IsMaximized() ? "maximized" : "minimized")}{(_metric.RequiresTwoClasses() ? $", positive class: key {positiveKey}, the rarer" : "")}), " +
+                $" Metric: {_metric} ({(_metric.IsMaximized() ? "maximized" : "minimized")}{(_metric.RequiresTwoClasses() ? $", positive class: {DescribeKey(dataset, positiveKey)}, the rarer" : "")}), " +
                 $"{foldCount}-fold cross-validation{(foldCount < objective.Folds ? $" (not {objective.Folds}: the rarest class has {dataset.RarestClassCount} labels, one per fold at least)" : "")} repeated {repeats} time(s)");
             objectiveExplanation += fineTuneFolds < foldCount
                 ? $"; fine-tuning trials train {fineTuneFolds} of the {foldCount} folds ({heldOut} held-out labels), a network per fold being their whole cost."
@@ -946,13 +960,16 @@ public sealed class SslExperiment
                 bool mostlySingletons = 2 * singletons > dataset.ClassCount || dataset.ClassCount - singletons < 2;
                 if (tooFew || mostlySingletons)
                     return (SslObjective.LabelFree, string.Create(CultureInfo.InvariantCulture,
-                        $"Auto chose the label-free objective: {counts}; {(tooFew ? $"images below the threshold of {_objective.MinimumLabelsPerClass} labels per class" : $"{singletons} of the {dataset.ClassCount} classes have a single label, so cross-validation cannot score them")}."));
+                        $"Auto chose the label-free objective: {counts}; {(tooFew ? $"images below the threshold of {_objective.MinimumLabelsPerClass} labels per class" : $"{singletons} of the {dataset.ClassCount} classes {(singletons == 1 ? "has" : "have")} a single label, so cross-validation cannot score {(dataset.ClassCount - singletons < 2 ? "any class against another" : "them")}")}.")
+                        + " SslObjective.CrossValidatedAccuracy() keeps cross-validation; labeling more rows makes it the choice.");
                 string why = image
                     ? string.Create(CultureInfo.InvariantCulture, $"at least {_objective.MinimumLabelsPerClass} labels per class")
                     : $"{(singletons == 0 ? "every class has 2 labels or more" : "most classes have 2 labels or more")}, and for {dataset.Shape.Kind.ToString().ToLowerInvariant()} rows no label-free measure was found to rank encoders better than cross-validation";
                 if (singletons > 0)
                     why += $"; {singletons} class(es) with a single label are scored only in the fold that holds them out (label more rows of them to score them fully)";
-                return (SslObjective.CrossValidatedAccuracy(_objective.Folds), $"Auto chose {_objective.Folds}-fold cross-validated accuracy: {counts}; {why}.");
+                // The objective is named for accuracy; the metric it cross-validates is the one SetOptimizingMetric set.
+                string scored = _metric == SslMetric.Accuracy ? "cross-validated accuracy" : $"cross-validation (of {_metric})";
+                return (SslObjective.CrossValidatedAccuracy(_objective.Folds), $"Auto chose {_objective.Folds}-fold {scored}: {counts}; {why}.");
         }
     }
 

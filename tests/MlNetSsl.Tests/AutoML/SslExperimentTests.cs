@@ -487,12 +487,16 @@ public sealed class SslExperimentTests : IDisposable
             .SetSearchSpace(SslSearchSpace.For(data, "Features").WithMethods(SslMethod.Scarf))
             .SetTuner(SslTuner.Random)
             .SetScheduler(SslScheduler.Asha(minEpochs: 1, maxEpochs: 1))
+            .SetOptimizingMetric(SslMetric.MacroAccuracy)
             .SetMaxTrials(1)
             .RunAsync();
         _output.WriteLine(result.ObjectiveExplanation);
 
         Assert.Equal(SslObjectiveKind.LabelFree, result.Objective!.Kind);
         Assert.Contains("3 of the 4 classes have a single label", result.ObjectiveExplanation);
+        // The metric the caller set cannot be scored without labels: said, not dropped silently.
+        Assert.Contains("SetOptimizingMetric(MacroAccuracy) is not used", result.ObjectiveExplanation);
+        Assert.Null(result.OptimizingMetric);
         ((IDisposable)result.BestTrial.Model).Dispose();
     }
 

@@ -136,6 +136,22 @@ public sealed class SslMetricTests
     }
 
     [SkippableFact]
+    public async Task TheObjectiveExplanationNamesTheMetricAndThePositiveClassByItsLabel()
+    {
+        // An audit read "Auto chose 5-fold cross-validated accuracy ... Metric: F1Score (..., positive class: key 2, the
+        // rarer)" and could not tell which label key 2 was.
+        var ml = new MLContext(seed: 1);
+        var rows = Enumerable.Range(0, 30).Select(i => new ThreeClassRow { Features = [i % 3 == 0 ? 1 : 0, i * 0.1f], Label = i % 3 == 0 ? "forged" : "genuine" });
+        IDataView data = ml.Data.LoadFromEnumerable(rows);
+        SslExperimentResult result = await ml.SelfSupervisedExperiment()
+            .SetDataset(data).SetInputColumn("Features").SetOptimizingMetric(SslMetric.F1Score).SetMaxTrials(1).RunAsync();
+
+        Assert.Contains("Auto chose 5-fold cross-validation (of F1Score)", result.ObjectiveExplanation);
+        Assert.Contains("positive class: key 1 ('forged'), the rarer", result.ObjectiveExplanation);
+        ((IDisposable)result.BestTrial.Model).Dispose();
+    }
+
+    [SkippableFact]
     public async Task LogLossIsMinimizedAndEveryTrialReportsItsSpread()
     {
         var ml = new MLContext(seed: 1);
