@@ -480,8 +480,12 @@ internal static class ConsumptionTemplates
         text.AppendLine();
         text.AppendLine($"    public PredictionEnginePolicy() => _model = {model.ClassName}.LoadModel(_mlContext);");
         text.AppendLine();
+        // The pool disposes an engine it does not keep (more requests at once than it retains), and by ML.NET's default an
+        // engine disposes the model it was made from: that would free the one shared model (an SSL stage's encoder) and
+        // fail every later request. The engines share the model, so none owns it.
+        text.AppendLine("    // Engines share the one model: none may dispose it when the pool drops (disposes) an engine it does not keep.");
         text.AppendLine($"    public override {engine} Create() =>");
-        text.AppendLine($"        _mlContext.Model.CreatePredictionEngine<{model.ClassName}.ModelInput, {model.ClassName}.ModelOutput>(_model);");
+        text.AppendLine($"        _mlContext.Model.CreatePredictionEngine<{model.ClassName}.ModelInput, {model.ClassName}.ModelOutput>(_model, new PredictionEngineOptions {{ OwnsTransformer = false }});");
         text.AppendLine();
         text.AppendLine($"    public override bool Return({engine} obj) => true;");
         text.AppendLine("}");

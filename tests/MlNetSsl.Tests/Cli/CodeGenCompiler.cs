@@ -65,6 +65,17 @@ internal static class CodeGenCompiler
     public static Assembly Load(byte[] image) =>
         new AssemblyLoadContext("generated-code", isCollectible: true).LoadFromStream(new MemoryStream(image));
 
+    /// <summary>Loads a compiled Web API image into its own collectible context, its ASP.NET Core dependencies (such as
+    /// Microsoft.Extensions.ObjectPool) from the shared framework, the others from this process.</summary>
+    public static Assembly LoadWeb(byte[] image)
+    {
+        string folder = AspNetCoreFolder ?? throw new InvalidOperationException("The ASP.NET Core shared framework is not installed.");
+        var context = new AssemblyLoadContext("generated-web", isCollectible: true);
+        context.Resolving += (loader, name) =>
+            Path.Combine(folder, name.Name + ".dll") is var path && File.Exists(path) ? loader.LoadFromAssemblyPath(path) : null;
+        return context.LoadFromStream(new MemoryStream(image));
+    }
+
     private static CSharpParseOptions Parse => new(LanguageVersion.Latest);
 
     // Reading a few hundred assemblies' metadata is most of a compile's time: once per process.

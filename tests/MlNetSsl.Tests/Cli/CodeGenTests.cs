@@ -353,6 +353,74 @@ public sealed class CodeGenTests : IDisposable
     }
 
     [SkippableFact]
+    public void The_Web_APIs_engines_share_the_model_so_an_engine_the_pool_drops_leaves_it_usable()
+    {
+        // The pool disposes an engine it does not keep (more requests at once than it retains). An engine that owned the
+        // model (ML.NET's default) would then dispose the shared one, freeing an SSL stage's encoder: every later request
+        // failed with ObjectDisposedException (500).
+        Skip.If(CodeGenCompiler.AspNetCoreFolder is null, "The ASP.NET Core shared framework is not installed; the Web API was not compiled.");
+        var ml = new MLContext(seed: 1);
+        var rows = Enumerable.Range(0, 40).Select(i => new TrainingRow
+        {
+            SepalLength = i % 2 + (i % 7) * 0.1f,
+            Colour = "red",
+            Label = i % 2 == 0 ? "setosa" : "versicolor",
+        }).ToList();
+        var keyed = ml.Transforms.Conversion.MapValueToKey("Label").Fit(ml.Data.LoadFromEnumerable(rows)).Transform(ml.Data.LoadFromEnumerable(rows));
+        var model = ml.Transforms.Concatenate("Features", "sepal_length")
+            .Append(ml.Transforms.SelfSupervised("Embedding", "Features", SslMethod.Scarf, o => o.Epochs = 0))
+            .Append(ml.MulticlassClassification.Trainers.LbfgsMaximumEntropy(featureColumnName: "Embedding"))
+            .Append(ml.Transforms.Conversion.MapKeyToValue("PredictedLabel"))
+            .Fit(keyed);
+        var schema = new ModelInputSchema(
+            "classification",
+            [new InputColumn("sepal_length", "SepalLength", InputColumnKind.Number, 0)],
+            ["setosa", "versicolor"],
+            0,
+            new Dictionary<string, string> { ["sepal_length"] = "1.2" },
+            "versicolor");
+        string name = "CodeGenPool" + Guid.NewGuid().ToString("N");
+        string zip = Path.Combine(AppContext.BaseDirectory, name + ".zip");
+        ml.Model.Save(model, keyed.Schema, zip);
+        try
+        {
+            ConsumptionCodeGenerator.Generate(_runFolder, name, schema, Versions);
+            string web = Path.Combine(_runFolder, name + ".WebApi");
+            var (diagnostics, image) = CodeGenCompiler.Compile([Path.Combine(web, name + ".consumption.cs"), Path.Combine(web, "Program.cs")], web: true);
+            Assert.True(image is not null, string.Join("\n", diagnostics));
+            var generated = CodeGenCompiler.LoadWeb(image!);
+            Type inputType = generated.GetType($"{name}.WebApi.{name}Model+ModelInput", throwOnError: true)!;
+            object policy = Activator.CreateInstance(generated.GetType("PredictionEnginePolicy", throwOnError: true)!)!;
+            var create = policy.GetType().GetMethod("Create")!;
+            object kept = create.Invoke(policy, null)!;
+            object dropped = create.Invoke(policy, null)!;
+            object Input(float value)
+            {
+                object row = Activator.CreateInstance(inputType)!;
+                inputType.GetProperty("SepalLength")!.SetValue(row, value);
+                return row;
+            }
+            var predict = kept.GetType().GetMethod("Predict", [inputType])!;
+            float[] Scores(object engine, float value)
+            {
+                object output = predict.Invoke(engine, [Input(value)])!;
+                return (float[])output.GetType().GetProperty("Score")!.GetValue(output)!;
+            }
+            _ = Scores(kept, 1.2f);
+            float[] expected = Scores(dropped, 0.3f);
+
+            ((IDisposable)dropped).Dispose();
+
+            // A row the kept engine has not just predicted: the same row again was answered even over a disposed model.
+            Assert.Equal(expected, Scores(kept, 0.3f));
+        }
+        finally
+        {
+            File.Delete(zip);
+        }
+    }
+
+    [SkippableFact]
     public void A_second_run_replaces_the_projects_whole()
     {
         ConsumptionCodeGenerator.Generate(_runFolder, "Iris", TableSchema(), Versions);
