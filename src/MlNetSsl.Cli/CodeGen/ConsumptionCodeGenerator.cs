@@ -38,9 +38,21 @@ internal static class ConsumptionCodeGenerator
         string staging = Path.Combine(target, $".codegen-{Guid.NewGuid():N}.tmp");
         try
         {
+            // The example image is copied into the console app, so the project keeps building when its folder is copied
+            // elsewhere or the dataset moves (a reference to the dataset's file would not).
+            var bundled = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var (example, _, link) in ConsumptionTemplates.ExampleFiles(model))
+            {
+                string source = Path.GetFullPath(example, target);
+                if (!File.Exists(source)) continue;
+                string copy = Path.Combine(staging, $"{name}.ConsoleApp", link);
+                Directory.CreateDirectory(Path.GetDirectoryName(copy)!);
+                File.Copy(source, copy);
+                bundled.Add(example);
+            }
             var projects = new (string Folder, IReadOnlyDictionary<string, string> Files)[]
             {
-                ($"{name}.ConsoleApp", ConsumptionTemplates.ConsoleApp(model, versions)),
+                ($"{name}.ConsoleApp", ConsumptionTemplates.ConsoleApp(model, versions, bundled)),
                 ($"{name}.WebApi", ConsumptionTemplates.WebApi(model, versions)),
             };
             foreach (var (folder, files) in projects)

@@ -6,15 +6,20 @@ namespace MlNetSsl.Cli.CodeGen;
 /// <summary>The text of every file in the generated console app and Web API, by path relative to the project folder.</summary>
 internal static class ConsumptionTemplates
 {
-    private const string ExampleFolder = "ExampleData";
+    /// <summary>The console app's folder that holds the example row's image, which the program reads from its own output.</summary>
+    public const string ExampleFolder = "ExampleData";
 
     /// <summary><c>&lt;Name&gt;.ConsoleApp/</c>: the project, the consumption classes and a program that predicts the example row.</summary>
-    public static IReadOnlyDictionary<string, string> ConsoleApp(ConsumptionModel model, PackageVersions versions)
+    /// <param name="model">The model and its names.</param>
+    /// <param name="versions">The package versions to reference.</param>
+    /// <param name="bundledExamples">The example images (paths as in the schema's example values) the generator copies into
+    /// the project's <see cref="ExampleFolder"/>; any other is taken from its place beside the run folder when the program builds.</param>
+    public static IReadOnlyDictionary<string, string> ConsoleApp(ConsumptionModel model, PackageVersions versions, IReadOnlySet<string>? bundledExamples = null)
     {
         string ns = model.Namespace("ConsoleApp");
         return new Dictionary<string, string>(StringComparer.Ordinal)
         {
-            [$"{model.Name}.ConsoleApp.csproj"] = Project(model, versions, "Microsoft.NET.Sdk", ns, isConsole: true),
+            [$"{model.Name}.ConsoleApp.csproj"] = Project(model, versions, "Microsoft.NET.Sdk", ns, isConsole: true, bundledExamples),
             [$"{model.Name}.consumption.cs"] = Consumption(model, ns),
             ["Program.cs"] = ConsoleProgram(model, ns),
         };
@@ -32,7 +37,7 @@ internal static class ConsumptionTemplates
         };
     }
 
-    private static string Project(ConsumptionModel model, PackageVersions versions, string sdk, string ns, bool isConsole)
+    private static string Project(ConsumptionModel model, PackageVersions versions, string sdk, string ns, bool isConsole, IReadOnlySet<string>? bundledExamples = null)
     {
         var text = new StringBuilder();
         text.AppendLine($"<Project Sdk=\"{sdk}\">");
@@ -70,10 +75,14 @@ internal static class ConsumptionTemplates
         text.AppendLine($"    <None Include=\"../{CSharpText.MsBuildAttribute(model.Name)}.zip\" Link=\"{CSharpText.MsBuildAttribute(model.Name)}.zip\" CopyToOutputDirectory=\"PreserveNewest\" />");
         if (isConsole)
         {
-            foreach (var (include, link) in ExampleFiles(model))
+            foreach (var (example, include, link) in ExampleFiles(model))
             {
                 text.AppendLine("    <!-- The example row's image, so the program runs from any folder. -->");
-                text.AppendLine($"    <None Include=\"{CSharpText.MsBuildAttribute(include)}\" Link=\"{CSharpText.MsBuildAttribute(link)}\" CopyToOutputDirectory=\"PreserveNewest\" />");
+                // A copy in the project (the SDK already includes its files) keeps working when the folder is copied elsewhere.
+                if (bundledExamples?.Contains(example) == true)
+                    text.AppendLine($"    <None Update=\"{CSharpText.MsBuildAttribute(link)}\" CopyToOutputDirectory=\"PreserveNewest\" />");
+                else
+                    text.AppendLine($"    <None Include=\"{CSharpText.MsBuildAttribute(include)}\" Link=\"{CSharpText.MsBuildAttribute(link)}\" CopyToOutputDirectory=\"PreserveNewest\" />");
             }
         }
         text.AppendLine("  </ItemGroup>");
@@ -88,13 +97,15 @@ internal static class ConsumptionTemplates
         return text.ToString();
     }
 
-    // Image paths in the example are relative to the run folder, the project's parent.
-    private static IEnumerable<(string Include, string Link)> ExampleFiles(ConsumptionModel model) =>
+    /// <summary>The example row's images: each as the schema gives it (relative to the run folder, the project's parent),
+    /// as the project file reaches it from the project folder, and its place in the project and the program's output.</summary>
+    public static IEnumerable<(string Example, string Include, string Link)> ExampleFiles(ConsumptionModel model) =>
         model.Properties
             .Where(p => p.Column.Kind == InputColumnKind.ImagePath)
-            .Select(p => model.Schema.ExampleValues[p.Column.ColumnName].Replace('\\', '/'))
-            .Select(path => (Path.IsPathRooted(path) ? path : "../" + path, $"{ExampleFolder}/{Path.GetFileName(path)}"))
-            .DistinctBy(file => file.Item2, StringComparer.Ordinal);
+            .Select(p => model.Schema.ExampleValues[p.Column.ColumnName])
+            .Select(example => (example, path: example.Replace('\\', '/')))
+            .Select(e => (e.example, Path.IsPathRooted(e.path) ? e.path : "../" + e.path, $"{ExampleFolder}/{Path.GetFileName(e.path)}"))
+            .DistinctBy(file => file.Item3, StringComparer.Ordinal);
 
     private static string Consumption(ConsumptionModel model, string ns)
     {

@@ -301,6 +301,27 @@ public sealed class CodeGenTests : IDisposable
     }
 
     [SkippableFact]
+    public void Image_example_is_copied_into_the_console_app_so_a_copy_of_the_folder_still_builds()
+    {
+        // A reference to the dataset's file (../../<dataset>/...) broke the build (MSB3030) of a copy of the run folder.
+        string image = Path.Combine(_runFolder, "data", "cat", "cat 01.jpg");
+        Directory.CreateDirectory(Path.GetDirectoryName(image)!);
+        File.WriteAllBytes(image, [0xFF, 0xD8, 0xFF, 0xE0, 1, 2, 3]);
+        var schema = ImageSchema() with { ExampleValues = new Dictionary<string, string> { ["ImagePath"] = "data/cat/cat 01.jpg" } };
+
+        ConsumptionCodeGenerator.Generate(_runFolder, "Pets", schema, Versions);
+
+        string console = Path.Combine(_runFolder, "Pets.ConsoleApp");
+        Assert.Equal(File.ReadAllBytes(image), File.ReadAllBytes(Path.Combine(console, "ExampleData", "cat 01.jpg")));
+        var csproj = XDocument.Load(Path.Combine(console, "Pets.ConsoleApp.csproj"));
+        var example = Assert.Single(csproj.Descendants("None"), e => (string?)e.Attribute("Update") == "ExampleData/cat 01.jpg");
+        Assert.Equal("PreserveNewest", (string?)example.Attribute("CopyToOutputDirectory"));
+        // Nothing outside the project but the model beside it.
+        Assert.Equal(new[] { "../Pets.zip" }, csproj.Descendants("None").Select(e => (string?)e.Attribute("Include")).OfType<string>().ToArray());
+        Assert.Contains("Path.Combine(AppContext.BaseDirectory, \"ExampleData\", \"cat 01.jpg\")", File.ReadAllText(Path.Combine(console, "Program.cs")));
+    }
+
+    [SkippableFact]
     public void Predict_gives_what_a_prediction_engine_over_the_same_model_gives()
     {
         // A small model that honours the contract: numbers and a text in, PredictedLabel and Score out, no label needed.
