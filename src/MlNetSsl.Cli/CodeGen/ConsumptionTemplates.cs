@@ -453,6 +453,19 @@ internal static class ConsumptionTemplates
         text.AppendLine("        return Results.Problem($\"The body is not a ModelInput as JSON (Content-Type: application/json): {e.Message}\", statusCode: StatusCodes.Status400BadRequest);");
         text.AppendLine("    }");
         text.AppendLine("    if (input is null) return Results.Problem(\"The body is empty or null; send a ModelInput as JSON.\", statusCode: StatusCodes.Status400BadRequest);");
+        var numbers = model.Properties.Where(p => p.Column.Kind == InputColumnKind.Number).ToList();
+        if (numbers.Count > 0)
+        {
+            // JSON reads 1e40 and "Infinity" as an infinite float, which the model would score as NaN with some label and 200:
+            // the training run and predict refuse such a cell, so the API does too.
+            text.AppendLine("    // A number beyond a 32-bit float (about 3.4e38) or \"Infinity\" is no value the model can score (training and predict refuse it).");
+            text.AppendLine("    var infinite = new (string Field, float Value)[]");
+            text.AppendLine("    {");
+            foreach (var property in numbers) text.AppendLine($"        ({CSharpText.StringLiteral(property.Name)}, input.{property.Name}),");
+            text.AppendLine("    }.Where(f => float.IsInfinity(f.Value)).Select(f => $\"'{f.Field}'\").ToList();");
+            text.AppendLine("    if (infinite.Count > 0)");
+            text.AppendLine("        return Results.Problem($\"{string.Join(\", \", infinite)}: infinite as a 32-bit float (beyond about 3.4e38); send a finite number, or \\\"NaN\\\" or no field for a missing value.\", statusCode: StatusCodes.Status400BadRequest);");
+        }
         text.AppendLine("    var engine = pool.Get();");
         text.AppendLine("    try");
         text.AppendLine("    {");

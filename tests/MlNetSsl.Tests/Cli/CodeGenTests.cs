@@ -255,6 +255,28 @@ public sealed class CodeGenTests : IDisposable
     }
 
     [SkippableFact]
+    public void The_Web_API_refuses_an_infinite_number_naming_its_field()
+    {
+        // JSON reads 1e40 and "Infinity" as an infinite float: the model answered 200 with NaN scores and an arbitrary
+        // label, where training and predict refuse such a cell.
+        ConsumptionCodeGenerator.Generate(_runFolder, "Iris", TableSchema(), Versions);
+        string program = File.ReadAllText(Path.Combine(_runFolder, "Iris.WebApi", "Program.cs"));
+        foreach (string number in new[] { "SepalLength", "_2ndValue", "SepalLength2" })
+            Assert.Contains($"(\"{number}\", input.{number}),", program, StringComparison.Ordinal);
+        Assert.DoesNotContain("input.Colour)", program, StringComparison.Ordinal);
+        Assert.DoesNotContain("input.ModelInput2)", program, StringComparison.Ordinal);
+        Assert.Contains(".Where(f => float.IsInfinity(f.Value))", program, StringComparison.Ordinal);
+        Assert.Contains("statusCode: StatusCodes.Status400BadRequest", program.Split("infinite.Count > 0")[1], StringComparison.Ordinal);
+
+        // A series model refuses an infinite value itself, naming its place; an image model has no numbers.
+        foreach (string task in new[] { "series", "image" })
+        {
+            ConsumptionCodeGenerator.Generate(_runFolder, "Other", SchemaFor(task), Versions);
+            Assert.DoesNotContain("IsInfinity", File.ReadAllText(Path.Combine(_runFolder, "Other.WebApi", "Program.cs")), StringComparison.Ordinal);
+        }
+    }
+
+    [SkippableFact]
     public void ModelInput_has_one_property_per_model_column_with_its_name_type_and_source_column()
     {
         var schema = TableSchema();
