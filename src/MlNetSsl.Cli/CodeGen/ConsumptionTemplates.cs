@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text;
 using MlNetSsl.Cli.Data;
 
@@ -445,7 +446,7 @@ internal static class ConsumptionTemplates
         text.AppendLine("        // A misspelled field would otherwise be left out, and the row predicted as if that value were missing.");
         text.AppendLine("        var unknown = body.ValueKind == JsonValueKind.Object ? body.EnumerateObject().Select(p => p.Name).Where(n => !fields.Contains(n)).ToList() : [];");
         text.AppendLine("        if (unknown.Count > 0)");
-        text.AppendLine("            return Results.Problem($\"Unknown field(s) {string.Join(\", \", unknown.Select(n => $\"'{n}'\"))}; a ModelInput has: {string.Join(\", \", typeof(" + model.ClassName + ".ModelInput).GetProperties().Select(p => p.Name))}.\", statusCode: StatusCodes.Status400BadRequest);");
+        text.AppendLine("            return Results.Problem($\"Unknown field(s) {string.Join(\", \", unknown.Take(10).Select(n => $\"'{n}'\"))}{(unknown.Count > 10 ? $\" and {unknown.Count - 10} more\" : \"\")}; a ModelInput has: {string.Join(\", \", typeof(" + model.ClassName + ".ModelInput).GetProperties().Select(p => p.Name))}.\", statusCode: StatusCodes.Status400BadRequest);");
         text.AppendLine($"        input = body.Deserialize<{model.ClassName}.ModelInput>(json.Value.SerializerOptions);");
         text.AppendLine("    }");
         text.AppendLine("    catch (Exception e) when (e is JsonException or InvalidOperationException)");
@@ -465,6 +466,13 @@ internal static class ConsumptionTemplates
             text.AppendLine("    }.Where(f => float.IsInfinity(f.Value)).Select(f => $\"'{f.Field}'\").ToList();");
             text.AppendLine("    if (infinite.Count > 0)");
             text.AppendLine("        return Results.Problem($\"{string.Join(\", \", infinite)}: infinite as a 32-bit float (beyond about 3.4e38); send a finite number, or \\\"NaN\\\" or no field for a missing value.\", statusCode: StatusCodes.Status400BadRequest);");
+        }
+        foreach (var property in model.Properties.Where(p => p.Column.Kind == InputColumnKind.ImagePath))
+        {
+            // The model decodes an image whole before resizing it: a 219 KB PNG of 15000 x 15000 pixels took 24 s and 2 GB,
+            // and /dev/zero 19 s; a few such requests at once exhaust the server's memory.
+            text.AppendLine($"    if (ImageProblem(input.{property.Name}) is string imageProblem)");
+            text.AppendLine($"        return Results.Problem($\"'{property.Name}': {{imageProblem}}\", statusCode: StatusCodes.Status400BadRequest);");
         }
         text.AppendLine("    var engine = pool.Get();");
         text.AppendLine("    try");
@@ -496,6 +504,22 @@ internal static class ConsumptionTemplates
         text.AppendLine();
         text.AppendLine("app.Run();");
         text.AppendLine();
+        if (model.Properties.Any(p => p.Column.Kind == InputColumnKind.ImagePath))
+        {
+            text.AppendLine("// Why the model should not read the image at this path (read from the file's header, without decoding it), or null;");
+            text.AppendLine("// a missing file is left to the model, whose message names it.");
+            text.AppendLine("static string? ImageProblem(string path)");
+            text.AppendLine("{");
+            text.AppendLine("    if (string.IsNullOrEmpty(path) || !File.Exists(path)) return null;");
+            text.AppendLine("    using var codec = SkiaSharp.SKCodec.Create(path);");
+            text.AppendLine("    if (codec is null) return \"not an image file the model can read (JPEG, PNG, BMP, GIF or WEBP).\";");
+            text.AppendLine("    long pixels = (long)codec.Info.Width * codec.Info.Height;");
+            text.AppendLine($"    return pixels <= {ImageFolder.MaxPixels.ToString("D", CultureInfo.InvariantCulture)}");
+            text.AppendLine("        ? null");
+            text.AppendLine($"        : $\"{{codec.Info.Width}}x{{codec.Info.Height}} pixels, more than the {ImageFolder.MaxPixels / 1_000_000} megapixels this service decodes (the model decodes an image whole, 4 bytes a pixel, before resizing it); downscale it.\";");
+            text.AppendLine("}");
+            text.AppendLine();
+        }
         text.AppendLine("/// <summary>Makes prediction engines for the pool, all over one model loaded once.</summary>");
         text.AppendLine($"internal sealed class PredictionEnginePolicy : PooledObjectPolicy<{engine}>");
         text.AppendLine("{");

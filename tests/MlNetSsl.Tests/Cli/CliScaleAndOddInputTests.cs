@@ -63,7 +63,7 @@ public sealed class CliScaleAndOddInputTests : IDisposable
 
     /// <summary>A PNG file of a few hundred bytes whose header says <paramref name="width"/> x <paramref name="height"/>
     /// (one compressed row of zeros follows, then the end chunk): what a decoder must allocate, not what the file weighs.</summary>
-    private static byte[] PngHeaderOnly(int width, int height)
+    internal static byte[] PngHeaderOnly(int width, int height)
     {
         static byte[] Chunk(string type, byte[] data)
         {
