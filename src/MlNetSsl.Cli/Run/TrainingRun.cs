@@ -1236,6 +1236,11 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
         else if (baseline is not null)
             log.Always(string.Create(CultureInfo.InvariantCulture, $"Best without SSL: {baseline.Description}: test {metric} {baseline.Metric.Value:0.0000} ({baseline.Metric.Lower:0.0000} to {baseline.Metric.Upper:0.0000})."));
         log.Always(string.Create(CultureInfo.InvariantCulture, $"Wrote {RunFolder} in {_total.Elapsed.TotalSeconds:0} s."));
+        // Where a user goes next: the report, predicting with the model, and the generated code (docs/cli-generated-code.md).
+        string model = Path.Combine(RunFolder, settings.Name + ".zip");
+        log.Always($"Next: open {Path.Combine(RunFolder, "report.html")}; predict with `mlnet-ssl predict --model \"{model}\" --dataset <file or folder>`; " +
+            $"use the model from C# with `dotnet run --project \"{Path.Combine(RunFolder, settings.Name + ".ConsoleApp")}\"` (a console app that predicts one row) " +
+            $"or serve it with `dotnet run --project \"{Path.Combine(RunFolder, settings.Name + ".WebApi")}\"` (POST /predict).");
         // A run far past its budget says why, or a user reads the budget as ignored.
         double over = _total.Elapsed.TotalSeconds - settings.TrainTimeSeconds;
         if (over > Math.Max(10, 0.25 * settings.TrainTimeSeconds)) log.Always($"Note: {OverrunNote(over)}");

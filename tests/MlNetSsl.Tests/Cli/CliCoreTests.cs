@@ -1290,6 +1290,11 @@ public sealed class CliCoreTests : IDisposable
         // Every training row trains (80 labeled of 120), and the 50 validation rows are the ones scored.
         Assert.Contains("120 training rows (80 labeled, 40 unlabeled", stdout, StringComparison.Ordinal);
         Assert.Contains("50 test rows (--validation-dataset", stdout, StringComparison.Ordinal);
+        // The last lines say where to go next: the report, predict, and the generated projects.
+        string next = stdout.Split('\n').Single(l => l.StartsWith("Next: open ", StringComparison.Ordinal));
+        Assert.Contains(Path.Combine(output, "Val", "report.html"), next, StringComparison.Ordinal);
+        Assert.Contains($"mlnet-ssl predict --model \"{Path.Combine(output, "Val", "Val.zip")}\"", next, StringComparison.Ordinal);
+        Assert.Contains($"dotnet run --project \"{Path.Combine(output, "Val", "Val.WebApi")}\"", next, StringComparison.Ordinal);
         Assert.Contains("--validation-dataset", File.ReadAllText(Path.Combine(output, "Val", "report.html")), StringComparison.Ordinal);
         using JsonDocument settings = JsonDocument.Parse(File.ReadAllText(Path.Combine(output, "Val", "run.json")));
         Assert.False(Path.IsPathRooted(settings.RootElement.GetProperty("validationDataset").GetString()));
