@@ -35,6 +35,19 @@ internal static class ConsumptionTemplates
             [$"{model.Name}.WebApi.csproj"] = Project(model, versions, "Microsoft.NET.Sdk.Web", ns, isConsole: false),
             [$"{model.Name}.consumption.cs"] = Consumption(model, ns),
             ["Program.cs"] = WebApiProgram(model, ns),
+            // ASP.NET Core's own template settings: without them the framework logs about six lines per request.
+            ["appsettings.json"] = """
+                {
+                  "Logging": {
+                    "LogLevel": {
+                      "Default": "Information",
+                      "Microsoft.AspNetCore": "Warning"
+                    }
+                  },
+                  "AllowedHosts": "*"
+                }
+
+                """,
         };
     }
 

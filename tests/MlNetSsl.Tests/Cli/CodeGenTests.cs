@@ -93,6 +93,9 @@ public sealed class CodeGenTests : IDisposable
             Assert.Equal("enable", csproj.Descendants("Nullable").Single().Value);
         }
         Assert.Equal("Microsoft.NET.Sdk.Web", (string?)XDocument.Load(Path.Combine(_runFolder, "Iris.WebApi", "Iris.WebApi.csproj")).Root!.Attribute("Sdk"));
+        // The framework's request logging at Warning, as ASP.NET Core's template sets it (six Information lines per request otherwise).
+        using (var settings = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(_runFolder, "Iris.WebApi", "appsettings.json"))))
+            Assert.Equal("Warning", settings.RootElement.GetProperty("Logging").GetProperty("LogLevel").GetProperty("Microsoft.AspNetCore").GetString());
         // Only the two projects: the staging folder is gone.
         Assert.Equal(new[] { "Iris.ConsoleApp", "Iris.WebApi" }, Directory.GetDirectories(_runFolder).Select(d => Path.GetFileName(d)).Order(StringComparer.Ordinal).ToArray());
     }
