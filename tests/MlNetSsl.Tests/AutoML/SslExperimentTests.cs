@@ -632,6 +632,10 @@ public sealed class SslExperimentTests : IDisposable
             Assert.Null(m.RotationPredictionAccuracy); // measured only when recording is asked for
         });
         Assert.Equal(SslFeatureSource.SelfSupervised, result.BestFeatureSource);
+        // The choice says how far the view-retrieval score can be trusted: a binomial error over the 160 images.
+        double top = result.TrialMeasures.Where(m => m.TrialId == result.BestTrial.TrialId).OrderByDescending(m => m.Fidelity ?? 0).First().Metric;
+        Assert.Contains(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+            $"+/- {Math.Sqrt(top * (1 - top) / 160):0.####} (binomial standard error over 160 rows)"), result.SelectionExplanation);
 
         ImageRow[] testRows = StageData.CifarRows(perClass: 3, split: "test");
         string[] before = result.BestTrial.Model.Transform(SslExperimentData.Images(ml, testRows)).GetColumn<string>("PredictedLabel").ToArray();
