@@ -100,6 +100,31 @@ public sealed class PreloadedImagesTests : IDisposable
         Assert.Equal(22, files.Reads);
     }
 
+    [SkippableFact]
+    public void ManyImagesAreDecodedOnceEachByEveryCoreInTheirOrderAndABrokenOneIsNamedByItsFirstRow()
+    {
+        // 96 images of distinct colours: past 64 rows each core decodes every n-th row through a cursor of its own.
+        var rows = new List<ImageRow>();
+        for (int i = 0; i < 96; i++)
+        {
+            string name = $"c{i}.png";
+            ImageFiles.Write(Path.Combine(_folder, name), 9 + i % 5, 7, (x, y) => ((byte)(2 * i), (byte)(x * 20), (byte)(255 - i), 255));
+            rows.Add(new ImageRow { ImagePath = name, Label = "x" });
+        }
+        var files = new CountingImages(StageData.Images(_ml, rows, _folder), "Image");
+        IDataView preloaded = _ml.Data.PreloadImages(files, "Image", 6, 6);
+        Assert.Equal(96, files.Reads);
+        List<byte[]> fromFiles = ReadAsTheStage(StageData.Images(_ml, rows, _folder), 6, 6), fromMemory = ReadAsTheStage(preloaded, 6, 6);
+        Assert.Equal(96, fromMemory.Count);
+        for (int row = 0; row < 96; row++) Assert.True(fromFiles[row].SequenceEqual(fromMemory[row]), $"row {row} differs");
+
+        // Two broken files: the error names the first in the data's order, whichever core reads it.
+        File.WriteAllText(Path.Combine(_folder, "c71.png"), "not an image");
+        File.WriteAllText(Path.Combine(_folder, "c40.png"), "not an image either");
+        var error = Assert.Throws<InvalidDataException>(() => _ml.Data.PreloadImages(StageData.Images(_ml, rows, _folder), "Image", 6, 6));
+        Assert.StartsWith("Row 40 of column 'Image'", error.Message);
+    }
+
     /// <summary>A view that counts the reads of its image column (each one a decode of the file under <c>LoadImages</c>).</summary>
     private sealed class CountingImages(IDataView source, string column) : IDataView
     {
