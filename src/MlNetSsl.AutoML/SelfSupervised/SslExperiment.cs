@@ -629,7 +629,8 @@ public sealed class SslExperiment
             var afterSearch = Stopwatch.StartNew();
             (TrialRecord best, string selection) = oneStandardError
                 ? ChooseWithSecondLook(search, runner, measures, maximize, portfolioConfigurations, rawPreference, secondLookFolds, notes, cancellationToken)
-                : (top, $"The top of the leaderboard, trial {top.TrialId}." + LabelFreeSpread(top, search.Trials, measures, dataset));
+                : (top, $"The top of the leaderboard, trial {top.TrialId}." + LabelFreeSpread(objective.Kind, top, search.Trials, measures, dataset.RowCount,
+                    _objective.Kind == SslObjectiveKind.Auto ? _objective.MinimumLabelsPerClass : null));
             SslTrialParameters parameters = best.Parameters.AsType<SslTrialParameters>();
             // The label-free search leaves the downstream trainer out (nothing to tune it with); its refit uses settings for few labels.
             if (objective.Kind == SslObjectiveKind.LabelFree) parameters.Downstream = SslDownstream.LabelFreeDefaults;
@@ -931,16 +932,29 @@ public sealed class SslExperiment
     /// <summary>For a choice by view retrieval (images under the label-free objective), the score's binomial standard error
     /// over the rows it was measured on and the trials within it; empty otherwise. On 400 images scores of 0.0275 to 0.04
     /// (11 to 16 images) ranked three encoders, and an untrained one scored 0.0475: differences of that size are noise,
-    /// which the leaderboard alone does not say.</summary>
-    internal static string LabelFreeSpread(TrialRecord top, IReadOnlyList<TrialRecord> trials, IReadOnlyList<SslTrialMeasures> measures, SslDataset dataset)
+    /// which the leaderboard alone does not say. Under the cross-validated objective (the one-standard-error rule off) a
+    /// trial's view retrieval is only recorded (<see cref="SetRecordLabelFreeMeasures"/>): the leaderboard's metrics are
+    /// cross-validated, not comparable with its error, so nothing is said.</summary>
+    /// <param name="objective">The objective the search ran under.</param>
+    /// <param name="top">The leaderboard's top trial.</param>
+    /// <param name="trials">Every trial.</param>
+    /// <param name="measures">The trials' measures.</param>
+    /// <param name="rowCount">The rows of the pool, of which view retrieval embeds at most <see cref="LabelFreeEvaluation.DefaultViewRetrievalRows"/>.</param>
+    /// <param name="autoThreshold">The labels per class from which <see cref="SslObjectiveKind.Auto"/> cross-validates; null
+    /// when the objective was set (more labels would not change it).</param>
+    internal static string LabelFreeSpread(SslObjectiveKind objective, TrialRecord top, IReadOnlyList<TrialRecord> trials,
+        IReadOnlyList<SslTrialMeasures> measures, long rowCount, double? autoThreshold)
     {
-        if (MeasuresOf(measures, top)?.ViewRetrievalAccuracy is not double score) return "";
-        long rows = Math.Min(dataset.RowCount, LabelFreeEvaluation.DefaultViewRetrievalRows);
+        if (objective != SslObjectiveKind.LabelFree || MeasuresOf(measures, top)?.ViewRetrievalAccuracy is not double score) return "";
+        long rows = Math.Min(rowCount, LabelFreeEvaluation.DefaultViewRetrievalRows);
         double error = Math.Sqrt(score * (1 - score) / rows);
         int[] close = [.. trials.Where(t => t.TrialId != top.TrialId && t.Metric is double m && score - m <= error).Select(t => t.TrialId)];
+        string moreLabels = autoThreshold is double threshold
+            ? string.Create(CultureInfo.InvariantCulture, $" With more labels ({threshold:0.##} per class on average) the search cross-validates instead.")
+            : "";
         return string.Create(CultureInfo.InvariantCulture, $" Its view-retrieval score is {score:0.####} +/- {error:0.####} (binomial standard error over {rows} rows)") +
             (close.Length == 0 ? "." : string.Create(CultureInfo.InvariantCulture,
-                $"; trial(s) {string.Join(", ", close)} score within that error, so their order is the measure's noise. With more labels (5 per class on average) the search cross-validates instead."));
+                $"; trial(s) {string.Join(", ", close)} score within that error, so their order is the measure's noise.{moreLabels}"));
     }
 
     /// <summary>Whether <paramref name="trial"/> runs one of <paramref name="portfolio"/>'s configurations (any length of it):

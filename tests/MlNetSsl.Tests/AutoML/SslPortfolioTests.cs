@@ -216,6 +216,32 @@ public sealed class SslPortfolioTests : IDisposable
     }
 
     [SkippableFact]
+    public void TheViewRetrievalSpreadIsStatedOnlyForALabelFreeChoice()
+    {
+        // Three encoders 11 to 16 of 400 images apart under the label-free objective: the score's binomial error is said.
+        SearchSpace ssl = SslSearchSpace.For(SslInputKind.Image);
+        TrialRecord Trial(int id, double metric) => new(id, SslExperimentData.Configuration(ssl), TrialStatus.Completed,
+            [new RungResult(null, metric, TimeSpan.FromSeconds(1))], TimeSpan.FromSeconds(1), null);
+        SslTrialMeasures Measure(int id, double metric, double retrieval) =>
+            new() { TrialId = id, FeatureSource = SslFeatureSource.SelfSupervised, Metric = metric, ViewRetrievalAccuracy = retrieval };
+        TrialRecord[] labelFree = [Trial(1, 0.04), Trial(2, 0.0325), Trial(3, 0.01)];
+        SslTrialMeasures[] labelFreeMeasures = [Measure(1, 0.04, 0.04), Measure(2, 0.0325, 0.0325), Measure(3, 0.01, 0.01)];
+
+        string said = SslExperiment.LabelFreeSpread(SslObjectiveKind.LabelFree, labelFree[0], labelFree, labelFreeMeasures, 400, autoThreshold: 5);
+        Assert.Contains("0.04 +/- 0.0098 (binomial standard error over 400 rows); trial(s) 2 score within that error", said, StringComparison.Ordinal);
+        Assert.Contains("With more labels (5 per class on average)", said, StringComparison.Ordinal);
+        // An objective the caller set does not change with more labels.
+        Assert.DoesNotContain("With more labels", SslExperiment.LabelFreeSpread(SslObjectiveKind.LabelFree, labelFree[0], labelFree, labelFreeMeasures, 400, autoThreshold: null),
+            StringComparison.Ordinal);
+
+        // Cross-validated (the one-standard-error rule off) with the label-free measures recorded: the leaderboard's metrics are
+        // accuracies, and comparing them with the view-retrieval score's error would call every other trial (0.62 is above 0.05 less its error) noise.
+        TrialRecord[] crossValidated = [Trial(4, 0.70), Trial(5, 0.62)];
+        SslTrialMeasures[] recorded = [Measure(4, 0.70, 0.05), Measure(5, 0.62, 0.04)];
+        Assert.Equal("", SslExperiment.LabelFreeSpread(SslObjectiveKind.CrossValidatedAccuracy, crossValidated[0], crossValidated, recorded, 400, autoThreshold: 5));
+    }
+
+    [SkippableFact]
     public void TheFinalChoiceIsTheSimplestTrialWithinOneStandardErrorOfTheBest()
     {
         var space = new SearchSpace().WithNumeric("x", 0, 1);
