@@ -50,7 +50,7 @@ internal static class ModelParts
                 var textColumns = data.Columns.Where(c => c.Kind == CodeGen.InputColumnKind.Text)
                     .Select(c => (Column: c, Counts: ValueCounts(data, c.ColumnName))).ToList();
                 int bits = HashBits(textColumns.Count(c => c.Counts.Count > MaxCategories));
-                int? kept = CategoriesKept([.. textColumns.Where(c => c.Counts.Count <= MaxCategories).Select(c => c.Counts.Count)]);
+                int? kept = CategoriesKept([.. textColumns.Where(c => c.Counts.Count <= MaxCategories).Select(c => Categories(c.Counts))]);
                 foreach (var (text, counts) in textColumns)
                 {
                     string output = $"Ssl_Text{index++}";
@@ -61,7 +61,7 @@ internal static class ModelParts
                     chain = counts.Count > MaxCategories
                         ? chain.Append<ITransformer>(ml.Transforms.Text.NormalizeText(output, text.ColumnName, keepPunctuations: false))
                             .Append<ITransformer>(ml.Transforms.Text.ProduceHashedWordBags(output, output, numberOfBits: bits, ngramLength: 1))
-                        : kept is int k && counts.Count > k
+                        : kept is int k && Categories(counts) > k
                             ? chain.Append<ITransformer>(ml.Transforms.Categorical.OneHotEncoding(output, text.ColumnName,
                                 keyData: MostFrequent(ml, counts, k)))
                             : chain.Append<ITransformer>(ml.Transforms.Categorical.OneHotEncoding(output, text.ColumnName));
@@ -101,10 +101,15 @@ internal static class ModelParts
     }
 
     /// <summary>The <paramref name="count"/> most frequent values (ties in ordinal order, so the model does not depend on
-    /// the rows' order), as the one-column view OneHotEncoding takes its categories from.</summary>
+    /// the rows' order), as the one-column view OneHotEncoding takes its categories from. A missing cell (read as "") is
+    /// no category (OneHotEncoding gives an empty string no indicator), so it takes none of the places.</summary>
     private static IDataView MostFrequent(MLContext ml, Dictionary<string, int> counts, int count) =>
-        ml.Data.LoadFromEnumerable(counts.OrderByDescending(p => p.Value).ThenBy(p => p.Key, StringComparer.Ordinal).Take(count)
+        ml.Data.LoadFromEnumerable(counts.Where(p => p.Key.Length > 0)
+            .OrderByDescending(p => p.Value).ThenBy(p => p.Key, StringComparer.Ordinal).Take(count)
             .Select(p => new CategoryValue { Value = p.Key }).ToList());
+
+    /// <summary>The indicators OneHotEncoding makes for a column of these values: one per value but the missing one ("").</summary>
+    private static int Categories(Dictionary<string, int> counts) => counts.Count - (counts.ContainsKey("") ? 1 : 0);
 
     /// <summary>
     /// For each text column the model one-hot encodes, the rows of <paramref name="data"/> whose value training never saw:

@@ -198,4 +198,26 @@ public sealed class CliScaleAndOddInputTests : IDisposable
         Assert.All(Enumerable.Range(0, 10), k => Assert.Contains($"v{k}", kept));
         Assert.DoesNotContain("v99", kept);
     }
+
+    [SkippableFact]
+    public void AMissingCellTakesNoneOfTheMostFrequentValuesPlaces()
+    {
+        // 50 columns of 99 values (4,950 indicators: 81 kept a column), each missing in a third of the rows. A missing cell is
+        // no category, so when it was counted among the most frequent values a column kept 80 indicators, not 81.
+        string csv = Path.Combine(_work, "missing-categories.csv");
+        var random = new Random(5);
+        File.WriteAllLines(csv, [string.Join(',', Enumerable.Range(0, 50).Select(j => $"c{j}").Append("label")),
+            .. Enumerable.Range(0, 2000).Select(r => string.Join(',', Enumerable.Range(0, 50)
+                .Select(j => r < 99 ? $"v{r}" : random.NextDouble() < 0.35 ? "" : $"v{random.Next(99)}")
+                .Append(r % 2 == 0 ? "yes" : "no")))]);
+        TrainingData data = TableLoader.LoadForTraining(csv, DatasetReader.Csv(null, null, "label", []));
+        var ml = new MLContext(0);
+        var (estimator, column) = MlNetSsl.Cli.Run.ModelParts.Preparation(ml, data, 0, MlNetSsl.SeriesResampling.Mean);
+        ITransformer prepared = estimator.Fit(data.View);
+
+        Assert.Equal(50 * 81, ((VectorDataViewType)prepared.GetOutputSchema(data.View.Schema)[column].Type).Size);
+        VBuffer<ReadOnlyMemory<char>> names = default;
+        prepared.Transform(data.View).Schema["Ssl_Text0"].GetSlotNames(ref names);
+        Assert.DoesNotContain("", names.DenseValues().Select(n => n.ToString()));
+    }
 }
