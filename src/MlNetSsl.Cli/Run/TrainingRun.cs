@@ -26,6 +26,8 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
     private readonly Stopwatch _total = Stopwatch.StartNew();
     private readonly DateTime _startedUtc = DateTime.UtcNow;
     private readonly List<string> _notes = [];
+    // The outputs (by WriteOutput's names) that could not be written: the closing "Next:" line does not point to them.
+    private readonly HashSet<string> _failedOutputs = new(StringComparer.Ordinal);
 
     // A note for the console (at every verbosity) and for the report's notes alike.
     private void ShowAndKeep(string note)
@@ -514,7 +516,8 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
             return;
         }
         string evaluate = (settings.TestDataset ?? settings.ValidationDataset) is { } testPath
-            ? $"; score it with `mlnet-ssl evaluate --model {modelPath} --test-dataset {testPath}`"
+            // Quoted as the closing "Next:" line quotes its paths: a folder with a space is common on Windows and macOS.
+            ? $"; score it with `mlnet-ssl evaluate --model \"{modelPath}\" --test-dataset \"{testPath}\"`"
             : "";
         log.Always($"The search's model is saved as {modelPath} with its run.json, but the run failed after it (below), so the test figures and the report were not written{evaluate}.");
     }
@@ -997,6 +1000,7 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidOperationException or ArgumentException or FormatException)
         {
             failures.Add($"{name} ({e.Message})");
+            _failedOutputs.Add(name);
             log.Detail(e.ToString());
         }
     }
@@ -1205,6 +1209,23 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
             "Give a longer --train-time, or expect this on small budgets.";
     }
 
+    /// <summary>The run's closing line: the report, predict, and the generated console app and Web API, leaving out an
+    /// output in <paramref name="failed"/> (a report that could not be written is not there to open, or is an earlier
+    /// run's).</summary>
+    internal static string NextSteps(string runFolder, string name, IReadOnlySet<string> failed)
+    {
+        var steps = new List<string>();
+        if (!failed.Contains("report.html")) steps.Add($"open {Path.Combine(runFolder, "report.html")}");
+        steps.Add($"predict with `mlnet-ssl predict --model \"{Path.Combine(runFolder, name + ".zip")}\" --dataset <file or folder>`");
+        // Both projects are one output (ConsumptionCodeGenerator writes them together).
+        if (!failed.Contains($"{name}.ConsoleApp"))
+        {
+            steps.Add($"use the model from C# with `dotnet run --project \"{Path.Combine(runFolder, name + ".ConsoleApp")}\"` (a console app that predicts one row) " +
+                $"or serve it with `dotnet run --project \"{Path.Combine(runFolder, name + ".WebApi")}\"` (POST /predict)");
+        }
+        return $"Next: {string.Join("; ", steps)}.";
+    }
+
     private void PrintSummary(List<LeaderboardRow> leaderboard, int chosenTrialId, string heading, string pipeline, string metric, int classCount, double value, double lower, double upper,
         double accuracy, Baseline? baseline, string testDescription, string? undefinedReason, string? whyNotTheTop)
     {
@@ -1237,10 +1258,7 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
             log.Always(string.Create(CultureInfo.InvariantCulture, $"Best without SSL: {baseline.Description}: test {metric} {baseline.Metric.Value:0.0000} ({baseline.Metric.Lower:0.0000} to {baseline.Metric.Upper:0.0000})."));
         log.Always(string.Create(CultureInfo.InvariantCulture, $"Wrote {RunFolder} in {_total.Elapsed.TotalSeconds:0} s."));
         // Where a user goes next: the report, predicting with the model, and the generated code (docs/cli-generated-code.md).
-        string model = Path.Combine(RunFolder, settings.Name + ".zip");
-        log.Always($"Next: open {Path.Combine(RunFolder, "report.html")}; predict with `mlnet-ssl predict --model \"{model}\" --dataset <file or folder>`; " +
-            $"use the model from C# with `dotnet run --project \"{Path.Combine(RunFolder, settings.Name + ".ConsoleApp")}\"` (a console app that predicts one row) " +
-            $"or serve it with `dotnet run --project \"{Path.Combine(RunFolder, settings.Name + ".WebApi")}\"` (POST /predict).");
+        log.Always(NextSteps(RunFolder, settings.Name, _failedOutputs));
         // A run far past its budget says why, or a user reads the budget as ignored.
         double over = _total.Elapsed.TotalSeconds - settings.TrainTimeSeconds;
         if (over > Math.Max(10, 0.25 * settings.TrainTimeSeconds)) log.Always($"Note: {OverrunNote(over)}");

@@ -1275,6 +1275,21 @@ public sealed class CliCoreTests : IDisposable
     }
 
     [SkippableFact]
+    public void TheNextLineLeavesOutAnOutputThatCouldNotBeWritten()
+    {
+        string run = Path.Combine(_work, "next runs", "Val");
+        string all = MlNetSsl.Cli.Run.TrainingRun.NextSteps(run, "Val", new HashSet<string>());
+        Assert.StartsWith($"Next: open {Path.Combine(run, "report.html")}; predict with `mlnet-ssl predict --model \"{Path.Combine(run, "Val.zip")}\"", all, StringComparison.Ordinal);
+        Assert.Contains($"dotnet run --project \"{Path.Combine(run, "Val.WebApi")}\"` (POST /predict).", all, StringComparison.Ordinal);
+
+        // report.html failed (an earlier run's may still be there) and so did the generated projects: not pointed to.
+        string some = MlNetSsl.Cli.Run.TrainingRun.NextSteps(run, "Val", new HashSet<string> { "report.html", "Val.ConsoleApp" });
+        Assert.DoesNotContain("report.html", some, StringComparison.Ordinal);
+        Assert.DoesNotContain("dotnet run", some, StringComparison.Ordinal);
+        Assert.Contains("mlnet-ssl predict --model", some, StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
     public void ValidationDatasetIsScoredInsteadOfTheStratifiedHoldOut()
     {
         string csv = BanknoteCsv("train.csv", 120);
