@@ -589,9 +589,12 @@ public sealed class SslExperiment
                 AllowCuda = AllowCuda,
             });
             string metricDescription = objective.Kind == SslObjectiveKind.LabelFree ? "" : $"metric={_metric},repeats={repetitions.Count},";
+            // The last part: scores from before the small-pool rules (SslTrialRunner.PoolBatchSize,
+            // WideRowLightGbmEstimator.RowsPerLeaf) would mix with ones after them, so such a checkpoint is refused, naming it.
             string description = string.Create(CultureInfo.InvariantCulture,
                 $"SelfSupervised(input={_inputColumnName},{CheckpointText(shape)},label={_labelColumnName},{objective.Name},{metricDescription}folds used={foldCount},fine-tune folds={fineTuneFolds}," +
-                $"rows={dataset.RowCount},labeled={dataset.LabeledCount},data={dataset.ContentHash()},pretraining seed={pretrainingSeed},standardize=centred)");
+                $"rows={dataset.RowCount},labeled={dataset.LabeledCount},data={dataset.ContentHash()},pretraining seed={pretrainingSeed},standardize=centred," +
+                $"small pools=batch and LightGBM leaf at most a quarter of the rows)");
 
             // The budget covers the second look and the refit: the search leaves the time they should take for the trial it
             // would choose now.
@@ -977,7 +980,9 @@ public sealed class SslExperiment
             case SslObjectiveKind.LabelFree:
                 return (_objective, $"Label-free objective, as set ({counts}).");
             case SslObjectiveKind.CrossValidatedAccuracy:
-                return (_objective, $"Cross-validated accuracy, as set ({counts}).");
+                return (_objective, _metric == SslMetric.Accuracy
+                    ? $"Cross-validated accuracy, as set ({counts})."
+                    : $"Cross-validation (of {_metric}), as set ({counts}).");
             default:
                 // The label-free measures ranked image encoders better than cross-validation on few labels, and tabular ones
                 // no better than it (docs/automl-benchmarks.md, "Label-free ranking"), so only images fall back to them.

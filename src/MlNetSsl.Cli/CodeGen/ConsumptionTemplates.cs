@@ -480,12 +480,15 @@ internal static class ConsumptionTemplates
             text.AppendLine("    if (infinite.Count > 0)");
             text.AppendLine("        return Results.Problem($\"{string.Join(\", \", infinite)}: infinite as a 32-bit float (beyond about 3.4e38); send a finite number, or \\\"NaN\\\" or no field for a missing value.\", statusCode: StatusCodes.Status400BadRequest);");
         }
-        foreach (var property in model.Properties.Where(p => p.Column.Kind == InputColumnKind.ImagePath))
+        var imageProperties = model.Properties.Where(p => p.Column.Kind == InputColumnKind.ImagePath).ToList();
+        for (int i = 0; i < imageProperties.Count; i++)
         {
             // The model decodes an image whole before resizing it: a 219 KB PNG of 15000 x 15000 pixels took 24 s and 2 GB,
-            // and /dev/zero 19 s; a few such requests at once exhaust the server's memory.
-            text.AppendLine($"    if (ImageProblem(input.{property.Name}) is string imageProblem)");
-            text.AppendLine($"        return Results.Problem($\"'{property.Name}': {{imageProblem}}\", statusCode: StatusCodes.Status400BadRequest);");
+            // and /dev/zero 19 s; a few such requests at once exhaust the server's memory. One variable per field: a
+            // pattern variable belongs to the enclosing block.
+            string variable = i == 0 ? "imageProblem" : $"imageProblem{i + 1}";
+            text.AppendLine($"    if (ImageProblem(input.{imageProperties[i].Name}) is string {variable})");
+            text.AppendLine($"        return Results.Problem($\"'{imageProperties[i].Name}': {{{variable}}}\", statusCode: StatusCodes.Status400BadRequest);");
         }
         text.AppendLine("    var engine = pool.Get();");
         text.AppendLine("    try");

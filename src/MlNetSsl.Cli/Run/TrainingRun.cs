@@ -490,19 +490,22 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
         {
             // Scoring the test rows or writing the report failed (or was stopped): the search's model is kept with
             // the run.json that lets predict, embed and evaluate read it, and the error still ends the run.
-            KeepModelAfterFailure(pendingModel, modelPath);
+            KeepModelAfterFailure(pendingModel, modelPath,
+                () => ConsumptionCodeGenerator.Generate(RunFolder, settings.Name, Schema(train, classNames, seriesLength)));
             throw;
         }
     }
 
-    /// <summary>Moves the saved model into place with its run.json after a failure past the search, and says so: the search
-    /// is the run's cost, and its model is usable without the test scores and the report.</summary>
-    private void KeepModelAfterFailure(string pendingModel, string modelPath)
+    /// <summary>Moves the saved model into place with its run.json and its generated code after a failure past the search,
+    /// and says so: the search is the run's cost, and its model is usable without the test scores and the report.</summary>
+    private void KeepModelAfterFailure(string pendingModel, string modelPath, Action generateCode)
     {
         try
         {
             File.Move(pendingModel, modelPath, overwrite: true);
             WriteRunJson(Path.Combine(RunFolder, "run.json"));
+            // An earlier run's console app and Web API may read another schema: the code is made again for this model.
+            generateCode();
             // A report of an earlier run in this folder would now stand beside another model.
             foreach (string output in new[] { "report.html", "leaderboard.csv", "trials.jsonl" }.Select(n => Path.Combine(RunFolder, n)))
             {
@@ -510,9 +513,9 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
                     File.Delete(output);
             }
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidOperationException or ArgumentException)
         {
-            log.Always($"The model could not be kept either ({e.Message}).");
+            log.Always($"The model could not be kept whole either ({e.Message}).");
             return;
         }
         string evaluate = (settings.TestDataset ?? settings.ValidationDataset) is { } testPath

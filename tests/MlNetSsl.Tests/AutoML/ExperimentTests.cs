@@ -392,6 +392,12 @@ public sealed class ExperimentTests : IDisposable
             ExperimentFingerprint.RunnerDifferences(Real("LabelFree", ""), Real("CrossValidatedAccuracy(folds=5)", "metric=Accuracy,repeats=0,")));
         Assert.Equal(["fine-tune folds: checkpoint 0, now 3"], ExperimentFingerprint.RunnerDifferences(Real("LabelFree", ""),
             Real("LabelFree", "").Replace("fine-tune folds=0", "fine-tune folds=3", StringComparison.Ordinal)));
+        // A checkpoint from before the small-pool rules (pretraining batch and LightGBM leaf at most a quarter of the rows)
+        // scored its trials otherwise: it is refused with that part named.
+        string withSmallPools = Real("LabelFree", "").Replace(",standardize=centred)", ",standardize=centred,small pools=batch and LightGBM leaf at most a quarter of the rows)",
+            StringComparison.Ordinal);
+        Assert.Equal(["small pools: checkpoint (none), now batch and LightGBM leaf at most a quarter of the rows"],
+            ExperimentFingerprint.RunnerDifferences(Real("LabelFree", ""), withSmallPools));
     }
 
     public static TheoryData<string> Tuners => new() { "tpe", "random", "cost-frugal" };

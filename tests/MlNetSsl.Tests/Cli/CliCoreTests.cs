@@ -1244,6 +1244,8 @@ public sealed class CliCoreTests : IDisposable
         Directory.CreateDirectory(run);
         File.WriteAllText(Path.Combine(run, "report.html"), "an earlier run's report");
         File.SetLastWriteTimeUtc(Path.Combine(run, "report.html"), DateTime.UtcNow.AddHours(-1));
+        Directory.CreateDirectory(Path.Combine(run, "Gone.WebApi"));
+        File.WriteAllText(Path.Combine(run, "Gone.WebApi", "Program.cs"), "// an earlier run's code, for another schema");
         using Process process = Start("image-classification", "--dataset", train, "--test-dataset", test, "--train-time", "60",
             "--max-trials", "1", "-o", output, "--name", "Gone");
         var stderr = process.StandardError.ReadToEndAsync();
@@ -1267,6 +1269,8 @@ public sealed class CliCoreTests : IDisposable
         Assert.Contains("model is saved as", rest, StringComparison.Ordinal);
         Assert.Contains("mlnet-ssl evaluate --model", rest, StringComparison.Ordinal);
         Assert.False(File.Exists(Path.Combine(run, "report.html")), "the earlier run's report was left beside the new model");
+        Assert.Contains("/predict", File.ReadAllText(Path.Combine(run, "Gone.WebApi", "Program.cs")), StringComparison.Ordinal);
+        Assert.True(File.Exists(Path.Combine(run, "Gone.ConsoleApp", "Program.cs")), "no console app for the kept model");
         Assert.Empty(Directory.GetFiles(run, "*.tmp*"));
         ITransformer model = new MLContext(0).Model.Load(Path.Combine(run, "Gone.zip"), out _);
         Assert.NotNull(model);

@@ -426,6 +426,27 @@ public sealed class CodeGenTests : IDisposable
     }
 
     [SkippableFact]
+    public void An_image_Web_API_of_two_image_fields_checks_each_and_compiles()
+    {
+        // Each check declares its own pattern variable: two of one name in the handler's block were CS0128.
+        Skip.If(CodeGenCompiler.AspNetCoreFolder is null, "The ASP.NET Core shared framework is not installed; the Web API was not compiled.");
+        var schema = new ModelInputSchema(
+            "image-classification",
+            [new InputColumn("Front", "Front", InputColumnKind.ImagePath, null), new InputColumn("Back", "Back", InputColumnKind.ImagePath, null)],
+            ["cat", "dog"],
+            0,
+            new Dictionary<string, string> { ["Front"] = "../data/cat/1.jpg", ["Back"] = "../data/cat/2.jpg" },
+            "cat");
+        ConsumptionCodeGenerator.Generate(_runFolder, "Two", schema, Versions);
+        string web = Path.Combine(_runFolder, "Two.WebApi");
+        var (diagnostics, image) = CodeGenCompiler.Compile([Path.Combine(web, "Two.consumption.cs"), Path.Combine(web, "Program.cs")], web: true);
+        Assert.True(image is not null, string.Join("\n", diagnostics));
+        string program = File.ReadAllText(Path.Combine(web, "Program.cs"));
+        Assert.Contains("ImageProblem(input.Front) is string imageProblem)", program, StringComparison.Ordinal);
+        Assert.Contains("ImageProblem(input.Back) is string imageProblem2)", program, StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
     public void The_Web_APIs_engines_share_the_model_so_an_engine_the_pool_drops_leaves_it_usable()
     {
         // The pool disposes an engine it does not keep (more requests at once than it retains). An engine that owned the
