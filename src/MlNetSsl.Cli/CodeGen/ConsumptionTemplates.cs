@@ -464,7 +464,11 @@ internal static class ConsumptionTemplates
         text.AppendLine("    }");
         text.AppendLine("    catch (Exception e) when (e is JsonException or InvalidOperationException)");
         text.AppendLine("    {");
-        text.AppendLine("        return Results.Problem($\"The body is not a ModelInput as JSON (Content-Type: application/json): {e.Message}\", statusCode: StatusCodes.Status400BadRequest);");
+        // A null or quoted number fails as "could not be converted to System.Single": say how a number and a missing one go.
+        text.AppendLine("        string numbers = e.Message.Contains(\"System.Single\", StringComparison.Ordinal)");
+        text.AppendLine("            ? \" A number goes as a JSON number (14.92, not \\\"14.92\\\" or null); for a missing one send \\\"NaN\\\" or leave the field out.\"");
+        text.AppendLine("            : \"\";");
+        text.AppendLine("        return Results.Problem($\"The body is not a ModelInput as JSON (Content-Type: application/json): {e.Message}{numbers}\", statusCode: StatusCodes.Status400BadRequest);");
         text.AppendLine("    }");
         text.AppendLine("    if (input is null) return Results.Problem(\"The body is empty or null; send a ModelInput as JSON.\", statusCode: StatusCodes.Status400BadRequest);");
         var numbers = model.Properties.Where(p => p.Column.Kind == InputColumnKind.Number).ToList();

@@ -252,7 +252,12 @@ public sealed class CodeGenTests : IDisposable
         {
             NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals,
         };
-        Assert.Throws<System.Text.Json.JsonException>(() => System.Text.Json.JsonSerializer.Deserialize("{\"sepalLength\":\"14.92\"}", input, options));
+        var quoted = Assert.Throws<System.Text.Json.JsonException>(() => System.Text.Json.JsonSerializer.Deserialize("{\"sepalLength\":\"14.92\"}", input, options));
+        var nullNumber = Assert.Throws<System.Text.Json.JsonException>(() => System.Text.Json.JsonSerializer.Deserialize("{\"sepalLength\":null}", input, options));
+        // Both read as "could not be converted to System.Single", which the 400 follows with how a number and a missing one go.
+        Assert.All(new[] { quoted, nullNumber }, e => Assert.Contains("System.Single", e.Message, StringComparison.Ordinal));
+        Assert.Contains("e.Message.Contains(\"System.Single\", StringComparison.Ordinal)", program, StringComparison.Ordinal);
+        Assert.Contains("for a missing one send \\\"NaN\\\" or leave the field out", program, StringComparison.Ordinal);
         object missing = System.Text.Json.JsonSerializer.Deserialize("{\"sepalLength\":\"NaN\",\"sepalLength2\":1.5}", input, options)!;
         Assert.True(float.IsNaN((float)input.GetProperty("SepalLength")!.GetValue(missing)!));
         Assert.Equal(1.5f, (float)input.GetProperty("SepalLength2")!.GetValue(missing)!);
