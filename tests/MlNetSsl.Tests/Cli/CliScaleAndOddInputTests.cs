@@ -173,6 +173,8 @@ public sealed class CliScaleAndOddInputTests : IDisposable
         Assert.Null(MlNetSsl.Cli.Run.ModelParts.CategoriesKept([.. Enumerable.Repeat(64, 64)]));
         Assert.Equal(68, MlNetSsl.Cli.Run.ModelParts.CategoriesKept([.. Enumerable.Repeat(100, 60)]));
         Assert.Equal(16, MlNetSsl.Cli.Run.ModelParts.CategoriesKept([.. Enumerable.Repeat(100, 300)]));
+        // Small columns keep all theirs and leave the rest to the large ones: 200 x 2 + 40 x 92 = 4,080.
+        Assert.Equal(92, MlNetSsl.Cli.Run.ModelParts.CategoriesKept([.. Enumerable.Repeat(2, 200), .. Enumerable.Repeat(100, 40)]));
 
         // 60 columns of 100 values each, value k drawn with weight 1 / (k + 1), and a 3-value column that stays whole.
         string csv = Path.Combine(_work, "categories.csv");
@@ -188,13 +190,13 @@ public sealed class CliScaleAndOddInputTests : IDisposable
         var (estimator, column) = MlNetSsl.Cli.Run.ModelParts.Preparation(ml, data, 0, MlNetSsl.SeriesResampling.Mean);
         ITransformer prepared = estimator.Fit(data.View);
         var type = (VectorDataViewType)prepared.GetOutputSchema(data.View.Schema)[column].Type;
-        Assert.Equal(60 * 67 + 3, type.Size); // 4,096 / 61 category columns: 67 values each
+        Assert.Equal(60 * 68 + 3, type.Size); // the 3-value column keeps its 3, the others 68 each: 4,083 of 4,096
         // The kept values are the most frequent: v0 to v9 (about 1 row in 5 to 1 in 50) are among them, and a row of the
         // rarest values reads as no category in those columns.
         VBuffer<ReadOnlyMemory<char>> names = default;
         prepared.Transform(data.View).Schema["Ssl_Text0"].GetSlotNames(ref names);
         string[] kept = [.. names.DenseValues().Select(n => n.ToString())];
-        Assert.Equal(67, kept.Length);
+        Assert.Equal(68, kept.Length);
         Assert.All(Enumerable.Range(0, 10), k => Assert.Contains($"v{k}", kept));
         Assert.DoesNotContain("v99", kept);
     }
