@@ -112,7 +112,10 @@ public sealed class SelfSupervisedEstimator : IEstimator<SelfSupervisedTransform
             AugmentationPolicy policy = o.Augmentations ?? methodEntry.DefaultAugmentations(reader.Shape);
             var progress = new ChannelProgress(channel, o.Progress);
             // Epochs = 0 keeps the seeded random encoder: the start of supervised training from scratch.
-            SslPretrainingResult? result = o.Epochs == 0 ? null : SslPretrainer.Run(method, dataset, policy, o.ToPretrainingOptions(progress, cancellation.Token), monitor);
+            int batchSize = o.ResolveBatchSize(dataset.Count);
+            PretrainingOptions pretraining = o.ToPretrainingOptions(progress, cancellation.Token);
+            pretraining.BatchSize = batchSize;
+            SslPretrainingResult? result = o.Epochs == 0 ? null : SslPretrainer.Run(method, dataset, policy, pretraining, monitor);
             if (result is null)
             {
                 channel.Info("Epochs is 0: the encoder keeps its random initial weights.");
@@ -131,7 +134,7 @@ public sealed class SelfSupervisedEstimator : IEstimator<SelfSupervisedTransform
                 InputShape = reader.Shape,
                 EncoderOptions = encoderOptions,
                 MethodOptions = o.MethodOptions,
-                BatchSize = o.BatchSize,
+                BatchSize = batchSize,
                 AllowCuda = o.AllowCuda,
                 NormalizationMean = normalizer.Mean,
                 NormalizationDeviation = normalizer.Deviation,

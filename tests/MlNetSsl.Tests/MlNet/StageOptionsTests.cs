@@ -80,4 +80,28 @@ public sealed class StageOptionsTests
             torch.set_num_threads(before);
         }
     }
+
+    [SkippableTheory]
+    [InlineData(0, 100, 25)] // a quarter of a small pool: an epoch of four steps, not one
+    [InlineData(0, 40, 16)] // at least 16
+    [InlineData(0, 1200, 256)] // from 1,024 rows on, 256
+    [InlineData(64, 100, 64)] // a batch the caller set is used as given
+    public void TheDefaultBatchIsAQuarterOfASmallPool(int batchSize, int rows, int expected)
+    {
+        Assert.Equal(0, new SelfSupervisedOptions().BatchSize);
+        var data = _ml.Data.LoadFromEnumerable(StageData.HiggsRows("train", rows));
+        using var model = _ml.Transforms.SelfSupervised("E", "Features", SslMethod.Scarf, o =>
+        {
+            o.Epochs = 1;
+            o.BatchSize = batchSize;
+        }).Fit(data);
+        Assert.Equal(expected, model.BatchSize);
+    }
+
+    [SkippableFact]
+    public void ANegativeBatchFailsWhenTheStageIsCreated()
+    {
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() => _ml.Transforms.SelfSupervised("E", "Features", SslMethod.Scarf, o => o.BatchSize = -1));
+        Assert.Equal("BatchSize", error.ParamName);
+    }
 }
