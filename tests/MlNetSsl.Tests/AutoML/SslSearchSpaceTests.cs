@@ -60,8 +60,11 @@ public sealed class SslSearchSpaceTests
         Assert.Equal((kind == SslInputKind.Tabular ? SslMethod.Scarf : SslMethod.SimClr).ToString(), defaults.Pretraining.Method);
         SelfSupervisedOptions options = defaults.Pretraining.ToOptions(shape, "Input", "Output");
         var library = new SelfSupervisedOptions();
-        Assert.Equal((library.Epochs, library.BatchSize, library.LearningRate, library.EmbeddingSize),
-            (options.Epochs, options.BatchSize, options.LearningRate, options.EmbeddingSize));
+        Assert.Equal((library.Epochs, library.LearningRate, library.EmbeddingSize),
+            (options.Epochs, options.LearningRate, options.EmbeddingSize));
+        // The library's default batch (0) is chosen from the pool's rows, as the search's small-pool rule chooses from its 256.
+        foreach (long rows in new long[] { 40, 400, 5000 })
+            Assert.Equal(library.ResolveBatchSize(rows), SslTrialRunner.PoolBatchSize(options.BatchSize, rows));
         Assert.Equal(DefaultAugmentations.For(defaults.Pretraining.Method, shape).ToJson(), options.Augmentations!.ToJson());
         Assert.Equal(kind == SslInputKind.Series ? 6 : 0, options.SeriesChannels);
 
