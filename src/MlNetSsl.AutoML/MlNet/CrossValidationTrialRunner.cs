@@ -227,11 +227,30 @@ internal static class CrossValidation
         return predictions;
     }
 
-    /// <summary>Reads the label keys, <c>PredictedLabel</c> and <c>Score</c> of a scored view.</summary>
-    public static FoldPredictions ReadPredictions(IDataView scored, string labelColumn) => new(
-        scored.GetColumn<uint>(labelColumn).ToArray(),
-        scored.GetColumn<uint>("PredictedLabel").ToArray(),
-        scored.GetColumn<VBuffer<float>>("Score").Select(v => v.DenseValues().ToArray()).ToArray());
+    /// <summary>Reads the label keys, <c>PredictedLabel</c> and <c>Score</c> of a scored view in one pass (a pass per
+    /// column ran the model once for each of the two it computes).</summary>
+    public static FoldPredictions ReadPredictions(IDataView scored, string labelColumn)
+    {
+        DataViewSchema.Column labelInfo = scored.Schema[labelColumn], predictedInfo = scored.Schema["PredictedLabel"], scoreInfo = scored.Schema["Score"];
+        var actual = new List<uint>();
+        var predicted = new List<uint>();
+        var scores = new List<float[]>();
+        using DataViewRowCursor cursor = scored.GetRowCursor([labelInfo, predictedInfo, scoreInfo]);
+        ValueGetter<uint> label = cursor.GetGetter<uint>(labelInfo), prediction = cursor.GetGetter<uint>(predictedInfo);
+        ValueGetter<VBuffer<float>> score = cursor.GetGetter<VBuffer<float>>(scoreInfo);
+        uint labelValue = 0, predictedValue = 0;
+        VBuffer<float> scoreValue = default;
+        while (cursor.MoveNext())
+        {
+            label(ref labelValue);
+            prediction(ref predictedValue);
+            score(ref scoreValue);
+            actual.Add(labelValue);
+            predicted.Add(predictedValue);
+            scores.Add(scoreValue.DenseValues().ToArray());
+        }
+        return new FoldPredictions([.. actual], [.. predicted], [.. scores]);
+    }
 
     /// <summary>
     /// Cancels <paramref name="ml"/> when <paramref name="cancellationToken"/> is (see

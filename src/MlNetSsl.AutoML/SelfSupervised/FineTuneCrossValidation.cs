@@ -38,10 +38,13 @@ internal static class FineTuneCrossValidation
             cancellationToken.ThrowIfCancellationRequested();
             using SelfSupervisedFineTuneTransformer model = CreateTrainer(ml, stage, dataset.LabelColumn, parameters, seed, cancellationToken, allowCuda)
                 .Fit(new RowKeysDataView(trainingBase, dataset.LabelColumn, TrainingKeys(baseKeys, foldOfRow, fold), HeldOutRows(baseKeys, foldOfRow, fold)));
-            FoldPredictions all = CrossValidation.ReadPredictions(model.Transform(labeled), dataset.LabelColumn);
-            int[] rows = Enumerable.Range(0, foldOfRow.Length).Where(row => foldOfRow[row] == fold).ToArray();
-            predictions[fold] = new FoldPredictions(rows.Select(r => dataset.LabeledKeys[r]).ToArray(),
-                rows.Select(r => all.Predicted[r]).ToArray(), rows.Select(r => all.Scores[r]).ToArray());
+            // Only the fold's own rows go through the network (scoring every labeled row did k times the work).
+            bool[] otherFolds = foldOfRow.Select(f => f != fold).ToArray();
+            FoldPredictions held = CrossValidation.ReadPredictions(
+                model.Transform(new RowKeysDataView(labeled, dataset.LabelColumn, dataset.LabeledKeys, otherFolds)), dataset.LabelColumn);
+            predictions[fold] = new FoldPredictions(
+                Enumerable.Range(0, foldOfRow.Length).Where(row => foldOfRow[row] == fold).Select(r => dataset.LabeledKeys[r]).ToArray(),
+                held.Predicted, held.Scores);
         }
         return predictions;
     }
