@@ -335,10 +335,8 @@ internal static class ModelCommands
 
     private static void WritePredictions(ITransformer model, TrainingData data, string path)
     {
-        IDataView predictions = model.Transform(data.View);
         string[] classes = ClassNames(model, data.View.Schema);
-        string[] predicted = predictions.GetColumn<ReadOnlyMemory<char>>("PredictedLabel").Select(v => v.ToString()).ToArray();
-        float[][] scores = predictions.GetColumn<VBuffer<float>>("Score").Select(v => v.DenseValues().ToArray()).ToArray();
+        var (predicted, scores) = TrainingRun.ReadPredictions(model.Transform(data.View));
         WriteCsv(path, ["Row", "PredictedLabel", .. classes.Select(c => $"Score_{c}")],
             Enumerable.Range(0, data.Count).Select(r => (IEnumerable<string>)[RowName(data, r), predicted[r], .. scores[r].Select(Format)]));
     }

@@ -734,12 +734,31 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
     /// <summary>More numeric classes than this get the regression warning (wine quality's 3..9 and similar scores do not).</summary>
     internal const int MaxNumericClassesWithoutWarning = 20;
 
+    /// <summary>Each row's <c>PredictedLabel</c> and <c>Score</c>, read in one pass: a pass per column ran the model twice,
+    /// decoding every image twice.</summary>
+    public static (string[] Predicted, float[][] Scores) ReadPredictions(IDataView predictions)
+    {
+        var predicted = new List<string>();
+        var scores = new List<float[]>();
+        using DataViewRowCursor cursor = predictions.GetRowCursor([predictions.Schema["PredictedLabel"], predictions.Schema["Score"]]);
+        ValueGetter<ReadOnlyMemory<char>> label = cursor.GetGetter<ReadOnlyMemory<char>>(predictions.Schema["PredictedLabel"]);
+        ValueGetter<VBuffer<float>> score = cursor.GetGetter<VBuffer<float>>(predictions.Schema["Score"]);
+        ReadOnlyMemory<char> labelValue = default;
+        VBuffer<float> scoreValue = default;
+        while (cursor.MoveNext())
+        {
+            label(ref labelValue);
+            score(ref scoreValue);
+            predicted.Add(labelValue.ToString());
+            scores.Add(scoreValue.DenseValues().ToArray());
+        }
+        return ([.. predicted], [.. scores]);
+    }
+
     /// <summary>Scores rows: the true and predicted class indices and the scores.</summary>
     public static List<TestMetrics.Scored> Score(ITransformer model, TrainingData data, string[] classNames)
     {
-        IDataView predictions = model.Transform(data.View);
-        string[] predicted = predictions.GetColumn<ReadOnlyMemory<char>>("PredictedLabel").Select(v => v.ToString()).ToArray();
-        float[][] scores = predictions.GetColumn<VBuffer<float>>("Score").Select(v => v.DenseValues().ToArray()).ToArray();
+        var (predicted, scores) = ReadPredictions(model.Transform(data.View));
         Func<string, int?> classOf = ClassLabels.Matcher(classNames);
         // Each label the model never saw gets its own index below -1 (-1: a prediction outside the classes), so
         // macro-accuracy counts each such class once.
