@@ -26,6 +26,7 @@ internal sealed class DownstreamFits
     private readonly IDataView _trainPrepared;
     private readonly ITransformer _labelMap;
     private readonly string[] _keyOrder;
+    private readonly Dictionary<(Featurizer, TrainingData), IDataView> _testFeatures = [];
 
     public DownstreamFits(MLContext ml, ITransformer prepared, IDataView trainPrepared, string labelColumn)
     {
@@ -73,6 +74,19 @@ internal sealed class DownstreamFits
         return new LabeledFeatures(featurizer, _ml.Data.Cache(_ml.Transforms.SelectColumns(KeyColumn, featurizer.Column).Fit(labeled).Transform(labeled)));
     }
 
+    /// <summary>The test rows' features, cached per featurizer: --label-curve scores eight fits on them, and each had
+    /// decoded and embedded every test image again.</summary>
+    private IDataView TestFeatures(Featurizer featurizer, TrainingData test)
+    {
+        if (!_testFeatures.TryGetValue((featurizer, test), out IDataView? rows))
+        {
+            IDataView featurized = featurizer.Transformer.Transform(_prepared.Transform(test.View));
+            rows = _ml.Data.Cache(_ml.Transforms.SelectColumns(featurizer.Column).Fit(featurized).Transform(featurized));
+            _testFeatures[(featurizer, test)] = rows;
+        }
+        return rows;
+    }
+
     private static long CountRows(IDataView rows)
     {
         using DataViewRowCursor cursor = rows.GetRowCursor([]);
@@ -94,9 +108,8 @@ internal sealed class DownstreamFits
         long count = subset?.Length ?? rows.GetRowCount() ?? CountRows(rows);
         ITransformer fitted = _ml.Transforms.NormalizeMeanVariance(column, fixZero: count < 10).Append(Trainer(downstream, column))
             .Append(_ml.Transforms.Conversion.MapKeyToValue("PredictedLabel")).Fit(rows);
-        ITransformer model = _prepared.Append(features.Featurizer.Transformer).Append(fitted);
         // The fit's scores follow the label map's key order; map them to the chosen model's class names.
-        return TrainingRun.Score(model, test, _keyOrder)
+        return TrainingRun.Score(fitted.Transform(TestFeatures(features.Featurizer, test)), test, _keyOrder)
             .Select(r => new TestMetrics.Scored(
                 r.Actual < 0 ? r.Actual : Array.IndexOf(classNames, _keyOrder[r.Actual]),
                 r.Predicted < 0 ? -1 : Array.IndexOf(classNames, _keyOrder[r.Predicted]),

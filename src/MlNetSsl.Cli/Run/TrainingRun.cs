@@ -756,9 +756,13 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
     }
 
     /// <summary>Scores rows: the true and predicted class indices and the scores.</summary>
-    public static List<TestMetrics.Scored> Score(ITransformer model, TrainingData data, string[] classNames)
+    public static List<TestMetrics.Scored> Score(ITransformer model, TrainingData data, string[] classNames) =>
+        Score(model.Transform(data.View), data, classNames);
+
+    /// <summary>Scores <paramref name="predictions"/>, a model's output on <paramref name="data"/>'s rows in their order.</summary>
+    public static List<TestMetrics.Scored> Score(IDataView predictions, TrainingData data, string[] classNames)
     {
-        var (predicted, scores) = ReadPredictions(model.Transform(data.View));
+        var (predicted, scores) = ReadPredictions(predictions);
         Func<string, int?> classOf = ClassLabels.Matcher(classNames);
         // Each label the model never saw gets its own index below -1 (-1: a prediction outside the classes), so
         // macro-accuracy counts each such class once.
