@@ -79,6 +79,41 @@ public sealed class SslFineTuneSearchTests : IDisposable
     }
 
     [SkippableFact]
+    public void FineTuningCrossValidationPredictsEachFoldsRowsAsTheFoldsNetworkScoresThemAmongAllRows()
+    {
+        // Each fold's network scores only that fold's rows: the predictions must be those rows', in their order, as the
+        // same network scores them when it reads every labeled row.
+        var ml = new MLContext(seed: 1);
+        SslInputShape shape = SslInputShape.Tabular(28);
+        IDataView rows = ml.Data.LoadFromEnumerable(StageData.HiggsRows("train", 120));
+        SslDataset dataset = SslDataset.Read(ml, rows, "Features", "Label", shape);
+        SelfSupervisedTransformer stage = ml.Transforms.SelfSupervised("Embedding", "Features", SslMethod.Scarf, o => { o.Epochs = 1; o.Seed = 1; }).Fit(rows);
+        (int[] folds, int foldCount) = StratifiedFolds.Assign(dataset.LabeledKeys, 3, seed: 1);
+        var parameters = new SslDownstreamParameters { Trainer = DownstreamTrainer.FineTune, FineTuneEpochs = 2 };
+
+        FoldPredictions[] predicted = FineTuneCrossValidation.Predict(ml, stage, dataset, folds, foldCount, parameters, seed: 5, CancellationToken.None);
+
+        Assert.Equal(foldCount, predicted.Length);
+        for (int fold = 0; fold < foldCount; fold++)
+        {
+            int[] foldRows = Enumerable.Range(0, folds.Length).Where(r => folds[r] == fold).ToArray();
+            using SelfSupervisedFineTuneTransformer network = FineTuneCrossValidation.CreateTrainer(ml, stage, dataset.LabelColumn, parameters, 5, CancellationToken.None)
+                .Fit(new RowKeysDataView(dataset.LabeledView, dataset.LabelColumn,
+                    FineTuneCrossValidation.TrainingKeys(dataset.LabeledKeys, folds, fold), FineTuneCrossValidation.HeldOutRows(dataset.LabeledKeys, folds, fold)));
+            FoldPredictions all = CrossValidation.ReadPredictions(network.Transform(dataset.LabeledView), dataset.LabelColumn);
+            Assert.Equal(foldRows.Select(r => dataset.LabeledKeys[r]), predicted[fold].Actual);
+            Assert.Equal(foldRows.Length, predicted[fold].Scores.Length);
+            for (int i = 0; i < foldRows.Length; i++)
+            {
+                float[] expected = all.Scores[foldRows[i]];
+                for (int c = 0; c < expected.Length; c++) Assert.Equal(expected[c], predicted[fold].Scores[i][c], 1e-4f);
+            }
+        }
+        // Not all one class, so the row order is tested, not a constant.
+        Assert.True(predicted.SelectMany(p => p.Scores).Select(s => s[0]).Distinct().Count() > 10);
+    }
+
+    [SkippableFact]
     public void FineTuningChoicesTheLabelsCannotSupportAreLeftOutWithANote()
     {
         var ml = new MLContext(seed: 1);
