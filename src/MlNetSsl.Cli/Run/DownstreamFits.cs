@@ -26,10 +26,18 @@ internal sealed class DownstreamFits
     private readonly IDataView _trainPrepared;
     private readonly ITransformer _labelMap;
     private readonly string[] _keyOrder;
-    private readonly Dictionary<(Featurizer, TrainingData), IDataView> _testFeatures = [];
+    // Null when each featurizer's test rows are scored once: a cache would hold every test row's vector for nothing.
+    private readonly Dictionary<(Featurizer, TrainingData), IDataView>? _testFeatures;
 
-    public DownstreamFits(MLContext ml, ITransformer prepared, IDataView trainPrepared, string labelColumn)
+    /// <param name="ml">The run's context.</param>
+    /// <param name="prepared">The fitted preparation of the input columns.</param>
+    /// <param name="trainPrepared">The prepared training rows.</param>
+    /// <param name="labelColumn">The label column.</param>
+    /// <param name="reuseTestFeatures">Whether test rows are scored by several fits of one featurizer (--label-curve), so
+    /// their features are worth keeping (for 20,000 images of raw pixels, 246 MB).</param>
+    public DownstreamFits(MLContext ml, ITransformer prepared, IDataView trainPrepared, string labelColumn, bool reuseTestFeatures)
     {
+        _testFeatures = reuseTestFeatures ? [] : null;
         _ml = ml;
         _prepared = prepared;
         _trainPrepared = trainPrepared;
@@ -74,10 +82,11 @@ internal sealed class DownstreamFits
         return new LabeledFeatures(featurizer, _ml.Data.Cache(_ml.Transforms.SelectColumns(KeyColumn, featurizer.Column).Fit(labeled).Transform(labeled)));
     }
 
-    /// <summary>The test rows' features, cached per featurizer: --label-curve scores eight fits on them, and each had
-    /// decoded and embedded every test image again.</summary>
+    /// <summary>The test rows' features, cached per featurizer when they are reused: --label-curve scores eight fits on
+    /// them, and each had decoded and embedded every test image again.</summary>
     private IDataView TestFeatures(Featurizer featurizer, TrainingData test)
     {
+        if (_testFeatures is null) return featurizer.Transformer.Transform(_prepared.Transform(test.View));
         if (!_testFeatures.TryGetValue((featurizer, test), out IDataView? rows))
         {
             IDataView featurized = featurizer.Transformer.Transform(_prepared.Transform(test.View));
@@ -86,6 +95,9 @@ internal sealed class DownstreamFits
         }
         return rows;
     }
+
+    /// <summary>How many featurizers' test features are kept.</summary>
+    internal int KeptTestFeatureSets => _testFeatures?.Count ?? 0;
 
     private static long CountRows(IDataView rows)
     {
