@@ -44,7 +44,12 @@ internal sealed class PretrainingCache
     /// <see cref="SelfSupervisedOptions.Progress"/> and <see cref="SelfSupervisedOptions.CancellationToken"/> are set here.</param>
     /// <param name="key">The pretraining cache key.</param>
     /// <param name="cancellationToken">Stops pretraining within one step; the epochs done so far stay for the next call.</param>
-    public PretrainingOutcome Pretrain(MLContext ml, IDataView data, SelfSupervisedOptions options, string key, CancellationToken cancellationToken)
+    /// <param name="stopAfterEpoch">Asked after each epoch this call trains (before the last), with the epochs trained in this
+    /// call and its time so far: true ends pretraining there, and the stage returned is the one of that epoch, published as
+    /// its snapshot (the schedule stays <see cref="SelfSupervisedOptions.ScheduleEpochs"/>'s, so a later call continues it
+    /// as a straight run would). Null: every epoch.</param>
+    public PretrainingOutcome Pretrain(MLContext ml, IDataView data, SelfSupervisedOptions options, string key, CancellationToken cancellationToken,
+        Func<int, TimeSpan, bool>? stopAfterEpoch = null)
     {
         var clock = Stopwatch.StartNew();
         int target = options.Epochs;
@@ -76,12 +81,34 @@ internal sealed class PretrainingCache
 
             SelfSupervisedOptions run = options.Clone();
             run.CheckpointDirectory = work;
+            using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            int? stoppedAt = null;
+            epochCounter.AfterEpoch = stopAfterEpoch is null ? null : epoch =>
+            {
+                // The stage writes the epoch's checkpoint before it reports the epoch, so the work folder holds it now.
+                if (epoch >= target || !stopAfterEpoch(epochCounter.Epochs, clock.Elapsed)) return;
+                stoppedAt = epoch;
+                stop.Cancel();
+            };
             run.Progress = epochCounter;
-            run.CancellationToken = cancellationToken;
+            run.CancellationToken = stop.Token;
             try
             {
                 transformer = ml.Transforms.SelfSupervised(run).Fit(data);
                 break;
+            }
+            catch (Exception) when (stoppedAt is int reached && !cancellationToken.IsCancellationRequested)
+            {
+                // Stopped at an epoch's end: the work folder's checkpoint is that epoch's, on this run's schedule. Published
+                // as its snapshot, the next pass loads it and trains nothing.
+                target = reached;
+                snapshot = Path.Combine(keyFolder, SnapshotPrefix + Epochs(target));
+                if (Directory.Exists(snapshot)) Directory.Delete(work, recursive: true);
+                else Directory.Move(work, snapshot);
+                work = Path.Combine(keyFolder, WorkPrefix + Epochs(target));
+                options = options.Clone();
+                options.Epochs = target;
+                stopAfterEpoch = null;
             }
             catch (Exception e) when (RefersToCheckpointIn(e, work) && epochCounter.Epochs == 0)
             {
@@ -162,9 +189,14 @@ internal sealed class PretrainingCache
     {
         public int Epochs { get; private set; }
 
+        /// <summary>Called with the stage's epoch after each trained epoch.</summary>
+        public Action<int>? AfterEpoch { get; set; }
+
         public void Report(SslProgress value)
         {
-            if (value.EpochSummary is not null) Epochs++;
+            if (value.EpochSummary is null) return;
+            Epochs++;
+            AfterEpoch?.Invoke(value.Epoch);
         }
     }
 }

@@ -100,6 +100,12 @@ public sealed class SslExperiment
             "give a larger budget or fewer rows.";
     }
 
+    /// <summary>The note for a first trial whose pretraining the budget ended at an epoch's end: its pipeline still names
+    /// the configured epochs.</summary>
+    internal static string StoppedByBudgetNote(int trialId, int reached, int configured) => string.Create(CultureInfo.InvariantCulture,
+        $"The first trial stopped pretraining after {reached} of its {configured} epochs (trial {trialId}): one more epoch would have ended past the time budget. ") +
+        "It was scored, and is refitted, with that encoder; a first trial always ends an epoch it has begun, so that the search has a model. A larger budget trains every epoch.";
+
     /// <summary>The underlying search (for tests of its settings).</summary>
     internal SearchExperiment Search => _search;
 
@@ -628,6 +634,7 @@ public sealed class SslExperiment
             TrialRecord top = search.BestTrial ?? throw search.NoMetric(cancellationToken);
             cancellationToken.ThrowIfCancellationRequested();
             if (OverranNote(_search.TimeBudget, search) is { } overran) notes.Add(overran);
+            foreach (var (trialId, reached, configured) in runner.StoppedByBudget) notes.Add(StoppedByBudgetNote(trialId, reached, configured));
             IReadOnlyList<SslTrialMeasures> measures = runner.LoadMeasures();
             var afterSearch = Stopwatch.StartNew();
             (TrialRecord best, string selection) = oneStandardError
@@ -1161,7 +1168,7 @@ public sealed class SslExperiment
         if (parameters.Features is SslFeatureSource.SelfSupervised or SslFeatureSource.RawAndSelfSupervised)
         {
             // The trials pretrained on every row already; the cache holds the best trial's encoder at its fidelity.
-            SelfSupervisedOptions options = runner.PretrainingOptions(parameters.Pretraining, best.Fidelity ?? parameters.Pretraining.Epochs, maxFidelity);
+            SelfSupervisedOptions options = runner.TrainedPretrainingOptions(best, maxFidelity);
             featurizer = runner.Cache.Pretrain(_mlContext, dataset.Data, options, SslTrialRunner.CacheKey(best.Parameters), cancellationToken).Transformer;
             if (parameters.Features == SslFeatureSource.RawAndSelfSupervised)
             {
@@ -1204,8 +1211,7 @@ public sealed class SslExperiment
     {
         using SelfSupervisedTransformer stage = parameters.Features == SslFeatureSource.SupervisedFromScratch
             ? runner.UntrainedStage(_mlContext, parameters.Pretraining)
-            : runner.Cache.Pretrain(_mlContext, dataset.Data,
-                runner.PretrainingOptions(parameters.Pretraining, best.Fidelity ?? parameters.Pretraining.Epochs, maxFidelity),
+            : runner.Cache.Pretrain(_mlContext, dataset.Data, runner.TrainedPretrainingOptions(best, maxFidelity),
                 SslTrialRunner.CacheKey(best.Parameters), cancellationToken).Transformer;
         // The epochs the trial was scored with: fine-tuning epochs follow the fidelity reached.
         SslDownstreamParameters downstream = SslTrialRunner.AtFidelity(parameters.Features == SslFeatureSource.SupervisedFromScratch

@@ -300,7 +300,9 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
         // label more (a class too thin to cross-validate fine-tuning), which a reader of the console alone would miss.
         foreach (string note in search.Notes)
         {
-            if (note.Contains("label more", StringComparison.OrdinalIgnoreCase)) log.Info($"Note: {note}");
+            // Also the first trial stopped by the budget after fewer epochs than its pipeline names.
+            if (note.Contains("label more", StringComparison.OrdinalIgnoreCase) || note.StartsWith("The first trial stopped pretraining", StringComparison.Ordinal))
+                log.Info($"Note: {note}");
             else log.Detail($"Search note: {note}");
         }
         if (settings.WorkerOnly)
@@ -1220,13 +1222,13 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
         double budget = settings.TrainTimeSeconds;
         if (_searchTimes is not { } times || !_phases.TryGetValue("search and refit", out double searchAndRefit))
             return string.Create(CultureInfo.InvariantCulture, $"that is {over:0} s past --train-time {budget:0}: ") +
-                "the first trial always runs to its end so that there is a model, and reading the data, scoring the test rows and writing " +
+                "the first trial always ends the pretraining epoch it has begun and its scoring so that there is a model, and reading the data, scoring the test rows and writing " +
                 "the outputs come on top of the budget. Give a longer --train-time, or expect this on small budgets.";
         double load = _phases.GetValueOrDefault("load data");
         double afterSearch = Math.Max(0, searchAndRefit - times.BeforeSearch - times.Search);
         double outputs = Math.Max(0, _total.Elapsed.TotalSeconds - load - searchAndRefit);
         string firstTrial = times.FirstTrial > budget
-            ? string.Create(CultureInfo.InvariantCulture, $" (its first trial, which runs to its end so that there is a model, took {times.FirstTrial:0} s)")
+            ? string.Create(CultureInfo.InvariantCulture, $" (its first trial, which ends the epoch it has begun so that there is a model, took {times.FirstTrial:0} s)")
             : "";
         return string.Create(CultureInfo.InvariantCulture,
             $"that is {over:0} s past --train-time {budget:0}. The budget covers the search and the refit: the search took {times.Search:0} s{firstTrial}, " +

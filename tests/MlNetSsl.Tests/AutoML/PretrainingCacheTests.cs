@@ -51,6 +51,44 @@ public sealed class PretrainingCacheTests : IDisposable
     }
 
     [SkippableFact]
+    public void APretrainingStoppedAtAnEpochsEndKeepsThatEpochAndALaterCallContinuesItAsTheStraightRun()
+    {
+        // The budget's stop after epoch 1 of 2: the stage of epoch 1 comes back (published as its snapshot), and a call for
+        // both epochs continues from it to the weights of a straight 2-epoch run.
+        IDataView data = _ml.Data.LoadFromEnumerable(StageData.HiggsRows("train", 256));
+        IDataView test = _ml.Data.LoadFromEnumerable(StageData.HiggsRows("test", 16));
+        float[][] straight = Embed(new PretrainingCache(Path.Combine(_folder, "straight")).Pretrain(_ml, data, Options(2), "key", default).Transformer, test);
+
+        var cache = new PretrainingCache(Path.Combine(_folder, "cache"));
+        var asked = new List<int>();
+        PretrainingOutcome stopped = cache.Pretrain(_ml, data, Options(2), "key", default, (trained, _) =>
+        {
+            asked.Add(trained);
+            return true;
+        });
+        Assert.Equal(1, Assert.Single(asked)); // after epoch 1 only: the last epoch is never the one to stop after
+        Assert.Single(stopped.Transformer.History);
+        Assert.Equal((1, 0), (stopped.EpochsTrained, stopped.EpochsReused));
+        Assert.Equal(1, cache.SnapshotEpochs("key", 2));
+        Embed(stopped.Transformer, test);
+
+        PretrainingOutcome continued = cache.Pretrain(_ml, data, Options(2), "key", default, (_, _) => false);
+        Assert.Equal((1, 1), (continued.EpochsTrained, continued.EpochsReused));
+        float[][] resumed = Embed(continued.Transformer, test);
+        Assert.Equal(straight, resumed);
+    }
+
+    [SkippableTheory]
+    [InlineData(10, 1, 30, false)] // the next epoch priced to end at 20 s of 30
+    [InlineData(20, 1, 30, true)] // at 40 s
+    [InlineData(40, 1, 30, true)] // the first epoch alone outlasted the budget
+    [InlineData(50, 2, 80, false)] // the third at 75 s of 80
+    [InlineData(60, 2, 80, true)] // at 90 s
+    [InlineData(5, 0, 1, false)] // nothing trained yet: there is no stage to keep
+    public void APretrainingStopsBeforeAnEpochThatWouldEndPastTheBudget(double elapsed, int trained, double budget, bool stops) =>
+        Assert.Equal(stops, SslTrialRunner.StopsBeforeNextEpoch(TimeSpan.FromSeconds(elapsed), trained, TimeSpan.FromSeconds(budget)));
+
+    [SkippableFact]
     public void ATruncatedCacheEntryIsDetectedAndRebuiltToTheStraightRun()
     {
         IDataView data = _ml.Data.LoadFromEnumerable(StageData.HiggsRows("train", 256));

@@ -357,6 +357,33 @@ public sealed class SslExperimentTests : IDisposable
     }
 
     [SkippableFact]
+    public async Task AFirstTrialStopsPretrainingAtAnEpochsEndWhenTheNextWouldEndPastTheBudgetAndIsRefittedWithThatEncoder()
+    {
+        // A first trial used to run every configured epoch whatever the budget (3 SimCLR epochs on 10,000 images: 134 s of a
+        // 60 s budget). Here 50 SCARF epochs over 2,000 rows against 0.1 s: it stops after the epoch past which the next would
+        // end beyond the budget, keeps a metric, and the model is refitted with the encoder it stopped at, not trained on.
+        var ml = new MLContext(seed: 1);
+        IDataView data = ml.Data.LoadFromEnumerable(SslExperimentData.HiggsWithHiddenLabels(2000, labeledEvery: 4));
+        SslSearchSpace space = SslSearchSpace.For(SslInputKind.Tabular).WithMethods(SslMethod.Scarf);
+        Parameters probe = SslExperimentData.Configuration(space, ("Features", "SelfSupervised"), ("Pretraining.Epochs", 50), ("Downstream.Trainer", "LinearProbe"));
+        SslExperimentResult result = await ml.SelfSupervisedExperiment()
+            .SetDataset(data).SetInputColumn("Features").SetSearchSpace(space)
+            .SetTuner(SslExperimentData.Scripted("one-long-probe", probe))
+            .SetTrainingTime(TimeSpan.FromMilliseconds(100)).SetMaxTrials(1)
+            .RunAsync();
+        foreach (string note in result.Notes) _output.WriteLine(note);
+
+        TrialRecord only = Assert.Single(result.Trials);
+        Assert.NotNull(only.Metric);
+        SslTrialMeasures measures = Assert.Single(result.TrialMeasures);
+        int reached = measures.PretrainingEpochsTrained + measures.PretrainingEpochsReused;
+        Assert.InRange(reached, 1, 49);
+        Assert.Contains(result.Notes, n => n.StartsWith($"The first trial stopped pretraining after {reached} of its 50 epochs (trial {only.TrialId})", StringComparison.Ordinal));
+        SelfSupervisedTransformer stage = ((IEnumerable<ITransformer>)result.BestTrial.Model).OfType<SelfSupervisedTransformer>().Single();
+        Assert.Equal(reached, stage.History.Count);
+    }
+
+    [SkippableFact]
     public void ASearchThatRanFarPastItsBudgetSaysWhy()
     {
         // The first trial is never cut short, so a budget far below one trial's time is overrun; the result used to be
