@@ -28,11 +28,15 @@ internal sealed class SearchProgress(RunLog log, string metricName = "accuracy",
     private Table? _table;
     private TimeSpan _elapsed;
     private volatile bool _labelFree;
+    private volatile bool _anyMetric;
     private long _searchStarted;
 
     /// <summary>The <see cref="Stopwatch"/> timestamp at which the search's own clock started (what its reports count
     /// from), from the first report of this process; null before one, or when every report so far was a replay.</summary>
     public long? SearchStarted => Interlocked.Read(ref _searchStarted) is var t && t != 0 ? t : null;
+
+    /// <summary>Whether some report (a replayed one included) carried a trial's metric: without one the search has no model.</summary>
+    public bool AnyMetric => _anyMetric;
 
     /// <summary>Seconds since the search started when the trial first started (0 when not seen).</summary>
     public double StartedAt(int trialId) => _startedAt.GetValueOrDefault(trialId);
@@ -60,6 +64,7 @@ internal sealed class SearchProgress(RunLog log, string metricName = "accuracy",
             Interlocked.CompareExchange(ref _searchStarted, Stopwatch.GetTimestamp() - (long)(value.Elapsed.TotalSeconds * Stopwatch.Frequency), 0);
         bool started = value.Kind == TrialReportKind.Running && _startedAt.TryAdd(value.Trial.TrialId, value.Elapsed.TotalSeconds);
         if (value.IsScoredLabelFree) _labelFree = true;
+        if (value.Trial.Metric is not null) _anyMetric = true;
         // A raw-feature trial's metric does not depend on the rung, so the scheduler's rungs repeat one line with one
         // metric (six lines a trial): only its start, its first result and its end are shown (a search that stops
         // between its rungs never reports an end, and its metric must still show).

@@ -1181,6 +1181,37 @@ public sealed class CliCoreTests : IDisposable
     }
 
     [SkippableFact]
+    public async Task InterruptDuringTheFirstTrialEndsTheRunWithoutTrainingItAgain()
+    {
+        // Ctrl+C before any trial finished used to start a second pass over the checkpoint, which ran the interrupted first
+        // trial again from its start with nothing to cut it short (59 s into 3 SimCLR epochs on 20,000 images, it went on
+        // for minutes) and then wrote that model. Now the run ends at once: no model, exit 130, and --resume to continue.
+        Skip.IfNot(OperatingSystem.IsLinux() || OperatingSystem.IsMacOS(), "SIGINT is sent with kill(2).");
+        Skip.If(SigIntIgnoredHere(), SigIntIgnoredReason);
+        string images = Path.Combine(SharedData.RepoRoot, "samples", "Quickstart", "data", "cifar10-small", "train");
+        string output = Path.Combine(_work, "first");
+        // The image search's first trial pretrains SimCLR on all 2,500 images: seconds to minutes, never instant.
+        using Process process = Start("image-classification", "--dataset", images, "--train-time", "600", "-o", output, "--name", "First");
+        var stderr = process.StandardError.ReadToEndAsync();
+        var seen = new List<string>();
+        string? line;
+        while ((line = await process.StandardOutput.ReadLineAsync()) is not null && !Regex.IsMatch(line, @"trial +0 Running"))
+            seen.Add(line);
+        Assert.True(line is not null, "the run ended before its first trial started: " + string.Join('\n', seen));
+        Assert.True(SendSignal(process.Id, SigInt) == 0, $"the run ended before the signal reached it (errno {System.Runtime.InteropServices.Marshal.GetLastPInvokeError()})");
+        string rest = await process.StandardOutput.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(5));
+        await process.WaitForExitAsync(timeout.Token);
+        string errors = await stderr;
+        Assert.True(process.ExitCode == 130, $"exit {process.ExitCode}: {errors}\n{rest}");
+        Assert.Contains("Cancelled before any trial finished; no model to keep", errors, StringComparison.Ordinal);
+        Assert.DoesNotContain("Completed", rest, StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Combine(output, "First", "First.zip")), "a model was written after Ctrl+C in the first trial: " + rest);
+        // The interrupted trial stays in the journal for --resume.
+        Assert.True(File.Exists(Path.Combine(output, "First", "checkpoint", "journal.json")));
+    }
+
+    [SkippableFact]
     public async Task InterruptMidRunExitsWith130AndKeepsALoadableModel()
     {
         Skip.IfNot(OperatingSystem.IsLinux() || OperatingSystem.IsMacOS(), "SIGINT is sent with kill(2).");
