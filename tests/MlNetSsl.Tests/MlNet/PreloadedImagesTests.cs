@@ -118,6 +118,17 @@ public sealed class PreloadedImagesTests : IDisposable
         Assert.Equal(96, fromMemory.Count);
         for (int row = 0; row < 96; row++) Assert.True(fromFiles[row].SequenceEqual(fromMemory[row]), $"row {row} differs");
 
+        Assert.Equal(Math.Min(Environment.ProcessorCount, 3), files.ImageCursors);
+
+        // A source that does not know its length (LoadFromEnumerable over a query) is counted first, without decoding,
+        // and decoded on the same cores: it had been read on one.
+        var uncounted = new CountingImages(StageData.Images(_ml, rows, _folder), "Image", knowsRowCount: false);
+        IDataView fromUncounted = _ml.Data.PreloadImages(uncounted, "Image", 6, 6);
+        Assert.Equal(96, uncounted.Reads);
+        Assert.Equal(Math.Min(Environment.ProcessorCount, 3), uncounted.ImageCursors);
+        List<byte[]> fromUncountedMemory = ReadAsTheStage(fromUncounted, 6, 6);
+        for (int row = 0; row < 96; row++) Assert.True(fromFiles[row].SequenceEqual(fromUncountedMemory[row]), $"row {row} differs (source of unknown length)");
+
         // Two broken files: the error names the first in the data's order, whichever core reads it.
         File.WriteAllText(Path.Combine(_folder, "c71.png"), "not an image");
         File.WriteAllText(Path.Combine(_folder, "c40.png"), "not an image either");
@@ -126,20 +137,28 @@ public sealed class PreloadedImagesTests : IDisposable
     }
 
     /// <summary>A view that counts the reads of its image column (each one a decode of the file under <c>LoadImages</c>).</summary>
-    private sealed class CountingImages(IDataView source, string column) : IDataView
+    private sealed class CountingImages(IDataView source, string column, bool knowsRowCount = true) : IDataView
     {
         private int _reads;
+        private int _imageCursors;
 
         public int Reads => _reads;
+
+        /// <summary>Cursors opened with the image column active.</summary>
+        public int ImageCursors => _imageCursors;
 
         public bool CanShuffle => false;
 
         public DataViewSchema Schema => source.Schema;
 
-        public long? GetRowCount() => source.GetRowCount();
+        public long? GetRowCount() => knowsRowCount ? source.GetRowCount() : null;
 
-        public DataViewRowCursor GetRowCursor(IEnumerable<DataViewSchema.Column> columnsNeeded, Random? rand = null) =>
-            new Cursor(this, source.GetRowCursor(columnsNeeded));
+        public DataViewRowCursor GetRowCursor(IEnumerable<DataViewSchema.Column> columnsNeeded, Random? rand = null)
+        {
+            var needed = columnsNeeded.ToList();
+            if (needed.Any(c => c.Name == _column)) Interlocked.Increment(ref _imageCursors);
+            return new Cursor(this, source.GetRowCursor(needed));
+        }
 
         public DataViewRowCursor[] GetRowCursorSet(IEnumerable<DataViewSchema.Column> columnsNeeded, int n, Random? rand = null) =>
             [GetRowCursor(columnsNeeded, rand)];

@@ -38,8 +38,11 @@ internal sealed class DecodedImageView : IDataView
         if (column.Type is not ImageDataViewType)
             throw new ArgumentOutOfRangeException(nameof(imageColumnName), $"Column '{imageColumnName}' holds {column.Type}, not images (LoadImages).");
         // Decoding is the cost on photos (a 4-megapixel JPEG: about 50 ms), so each core decodes every n-th row through a
-        // cursor of its own: a cursor's getter decodes only the rows it is asked for. A source of unknown length is read once.
-        int workers = source.GetRowCount() is long known && known >= MinRowsPerWorker * 2
+        // cursor of its own: a cursor's getter decodes only the rows it is asked for. A source of unknown length
+        // (LoadFromEnumerable over a query) is counted first through a cursor that reads no column, so nothing is decoded:
+        // read on one core, 120 photos of 2400 x 1800 took 45 to 50 ms each, against 22 to 31 ms on two.
+        long known = source.GetRowCount() ?? CountRows(source, cancellationToken);
+        int workers = known >= MinRowsPerWorker * 2
             ? (int)Math.Min(Math.Min(Environment.ProcessorCount, MaxWorkers), known / MinRowsPerWorker)
             : 1;
         var decoded = new List<Decoded>[workers];
@@ -82,6 +85,17 @@ internal sealed class DecodedImageView : IDataView
         for (int worker = 0; worker < workers; worker++)
             for (int i = 0; i < decoded[worker].Count; i++) images[i * workers + worker] = decoded[worker][i];
         return new DecodedImageView(source, column.Index, images);
+    }
+
+    private static long CountRows(IDataView source, CancellationToken cancellationToken)
+    {
+        using DataViewRowCursor cursor = source.GetRowCursor([]);
+        long count = 0;
+        while (cursor.MoveNext())
+        {
+            if ((++count & 1023) == 0) cancellationToken.ThrowIfCancellationRequested();
+        }
+        return count;
     }
 
     /// <summary>Rows a core decodes at least, below which one core decodes them all.</summary>
