@@ -93,6 +93,9 @@ public sealed class SelfSupervisedEstimator : IEstimator<SelfSupervisedTransform
         SslMethodRegistration methodEntry = o.ResolveMethod();
         channel.Info($"Reading column '{o.InputColumnName}' ({reader.Shape}) for {methodEntry.Name} pretraining.");
         string? labelsWithRows = o.PretrainingData is null ? o.MonitorLabelColumnName : null;
+        // Photos take tens of milliseconds each to decode: every core decodes its share, where the read's cursor used one.
+        if (reader.Shape.Kind == SslInputKind.Image)
+            pretrainingData = DecodedImageView.ForOneRead(pretrainingData, o.InputColumnName, reader.Shape.Width, reader.Shape.Height, cancellation.Token);
         var (raw, labels) = DataViewRows.ReadAll(pretrainingData, reader, labelsWithRows, cancellation.Token);
         using var rawRows = raw;
         if (raw.shape[0] < 2)

@@ -80,6 +80,29 @@ public sealed class PreloadedImagesTests : IDisposable
     }
 
     [SkippableFact]
+    public void TheStagesFitDecodesEachImageOnceOnEveryCoreAndLearnsWhatItLearnsFromPreloadedImages()
+    {
+        // 96 images: past 64 rows the stage's Fit has every core decode its share (its own read used one cursor).
+        var rows = new List<ImageRow>();
+        for (int i = 0; i < 96; i++)
+        {
+            string name = $"f{i}.png";
+            ImageFiles.Write(Path.Combine(_folder, name), 9 + i % 5, 7, (x, y) => ((byte)(2 * i), (byte)(x * 20), (byte)(255 - i), 255));
+            rows.Add(new ImageRow { ImagePath = name, Label = "x" });
+        }
+        var files = new CountingImages(StageData.Images(_ml, rows, _folder), "Image");
+        void Options(SelfSupervisedOptions o) { o.Epochs = 1; o.BatchSize = 32; o.ImageWidth = 8; o.ImageHeight = 8; o.Seed = 3; }
+        using var fromFiles = _ml.Transforms.SelfSupervised("E", "Image", SslMethod.SimClr, Options).Fit(files);
+        Assert.Equal(96, files.Reads);
+        Assert.Equal(Math.Min(Environment.ProcessorCount, 3), files.ImageCursors);
+        // The same pixels as a stage fitted on PreloadImages' view: the same encoder.
+        IDataView preloaded = _ml.Data.PreloadImages(StageData.Images(_ml, rows, _folder), "Image", 8, 8);
+        using var fromMemory = _ml.Transforms.SelfSupervised("E", "Image", SslMethod.SimClr, Options).Fit(preloaded);
+        float[][] a = StageData.Vectors(fromFiles.Transform(preloaded), "E"), b = StageData.Vectors(fromMemory.Transform(preloaded), "E");
+        for (int row = 0; row < 96; row++) Assert.Equal(a[row], b[row]);
+    }
+
+    [SkippableFact]
     public void TheSearchsDatasetDecodesEachImageOnceForItsTrials()
     {
         // The experiment's data as the AutoML holds it: after the check that every image loads, pretraining and embedding
