@@ -87,7 +87,7 @@ public sealed class SslFineTuneSearchTests : IDisposable
         SslInputShape shape = SslInputShape.Tabular(28);
         IDataView rows = ml.Data.LoadFromEnumerable(StageData.HiggsRows("train", 120));
         SslDataset dataset = SslDataset.Read(ml, rows, "Features", "Label", shape);
-        SelfSupervisedTransformer stage = ml.Transforms.SelfSupervised("Embedding", "Features", SslMethod.Scarf, o => { o.Epochs = 1; o.Seed = 1; }).Fit(rows);
+        using SelfSupervisedTransformer stage = ml.Transforms.SelfSupervised("Embedding", "Features", SslMethod.Scarf, o => { o.Epochs = 1; o.Seed = 1; }).Fit(rows);
         (int[] folds, int foldCount) = StratifiedFolds.Assign(dataset.LabeledKeys, 3, seed: 1);
         var parameters = new SslDownstreamParameters { Trainer = DownstreamTrainer.FineTune, FineTuneEpochs = 2 };
 

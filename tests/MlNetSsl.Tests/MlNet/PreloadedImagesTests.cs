@@ -83,13 +83,7 @@ public sealed class PreloadedImagesTests : IDisposable
     public void TheStagesFitDecodesEachImageOnceOnEveryCoreAndLearnsWhatItLearnsFromPreloadedImages()
     {
         // 96 images: past 64 rows the stage's Fit has every core decode its share (its own read used one cursor).
-        var rows = new List<ImageRow>();
-        for (int i = 0; i < 96; i++)
-        {
-            string name = $"f{i}.png";
-            ImageFiles.Write(Path.Combine(_folder, name), 9 + i % 5, 7, (x, y) => ((byte)(2 * i), (byte)(x * 20), (byte)(255 - i), 255));
-            rows.Add(new ImageRow { ImagePath = name, Label = "x" });
-        }
+        List<ImageRow> rows = DistinctColours("f", 96);
         var files = new CountingImages(StageData.Images(_ml, rows, _folder), "Image");
         void Options(SelfSupervisedOptions o) { o.Epochs = 1; o.BatchSize = 32; o.ImageWidth = 8; o.ImageHeight = 8; o.Seed = 3; }
         using var fromFiles = _ml.Transforms.SelfSupervised("E", "Image", SslMethod.SimClr, Options).Fit(files);
@@ -127,13 +121,7 @@ public sealed class PreloadedImagesTests : IDisposable
     public void ManyImagesAreDecodedOnceEachByEveryCoreInTheirOrderAndABrokenOneIsNamedByItsFirstRow()
     {
         // 96 images of distinct colours: past 64 rows each core decodes every n-th row through a cursor of its own.
-        var rows = new List<ImageRow>();
-        for (int i = 0; i < 96; i++)
-        {
-            string name = $"c{i}.png";
-            ImageFiles.Write(Path.Combine(_folder, name), 9 + i % 5, 7, (x, y) => ((byte)(2 * i), (byte)(x * 20), (byte)(255 - i), 255));
-            rows.Add(new ImageRow { ImagePath = name, Label = "x" });
-        }
+        List<ImageRow> rows = DistinctColours("c", 96);
         var files = new CountingImages(StageData.Images(_ml, rows, _folder), "Image");
         IDataView preloaded = _ml.Data.PreloadImages(files, "Image", 6, 6);
         Assert.Equal(96, files.Reads);
@@ -157,6 +145,19 @@ public sealed class PreloadedImagesTests : IDisposable
         File.WriteAllText(Path.Combine(_folder, "c40.png"), "not an image either");
         var error = Assert.Throws<InvalidDataException>(() => _ml.Data.PreloadImages(StageData.Images(_ml, rows, _folder), "Image", 6, 6));
         Assert.StartsWith("Row 40 of column 'Image'", error.Message);
+    }
+
+    /// <summary><paramref name="count"/> small PNGs of distinct colours (and a few widths), written to the test folder.</summary>
+    private List<ImageRow> DistinctColours(string prefix, int count)
+    {
+        var rows = new List<ImageRow>();
+        for (int i = 0; i < count; i++)
+        {
+            string name = $"{prefix}{i}.png";
+            ImageFiles.Write(Path.Combine(_folder, name), 9 + i % 5, 7, (x, y) => ((byte)(2 * i), (byte)(x * 20), (byte)(255 - i), 255));
+            rows.Add(new ImageRow { ImagePath = name, Label = "x" });
+        }
+        return rows;
     }
 
     /// <summary>A view that counts the reads of its image column (each one a decode of the file under <c>LoadImages</c>).</summary>
