@@ -225,7 +225,7 @@ public static class LabelFreeEvaluation
     private static Tensor ReadEvenlySpaced(SelfSupervisedTransformer transformer, IDataView data, int maxRows, CancellationToken cancellationToken)
     {
         InputColumnReader reader = transformer.CheckInput(data.Schema);
-        long total = data.GetRowCount() ?? CountRows(data);
+        long total = DataViewRows.Count(data, cancellationToken);
         int take = (int)Math.Min(total, maxRows);
         var positions = new HashSet<long>(Enumerable.Range(0, take).Select(k => (long)Math.Floor(k * (double)total / take)));
         var buffer = new RowBatchBuffer(reader, Math.Max(1, take));
@@ -243,14 +243,6 @@ public static class LabelFreeEvaluation
         return buffer.Count == 0
             ? torch.empty(reader.Shape.BatchShape(0), reader.IsImage ? ScalarType.Byte : ScalarType.Float32)
             : buffer.TakeTensor();
-    }
-
-    private static long CountRows(IDataView data)
-    {
-        long count = 0;
-        using var cursor = data.GetRowCursor(Array.Empty<DataViewSchema.Column>());
-        while (cursor.MoveNext()) count++;
-        return count;
     }
 
     private sealed class RotationRow

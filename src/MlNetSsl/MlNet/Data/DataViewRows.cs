@@ -4,10 +4,24 @@ using static TorchSharp.torch;
 
 namespace MlNetSsl.MlNet.Data;
 
-/// <summary>Reads every row of one column of an IDataView into a raw CPU tensor, with optional labels.</summary>
+/// <summary>Reads every row of one column of an IDataView into a raw CPU tensor, with optional labels, and counts rows.</summary>
 internal static class DataViewRows
 {
     private const int ChunkRows = 512;
+
+    /// <summary>The number of rows: the view's own count, else counted through a cursor that reads no column (nothing is
+    /// decoded or computed).</summary>
+    public static long Count(IDataView data, CancellationToken cancellationToken = default)
+    {
+        if (data.GetRowCount() is long known) return known;
+        using DataViewRowCursor cursor = data.GetRowCursor([]);
+        long count = 0;
+        while (cursor.MoveNext())
+        {
+            if ((++count & 1023) == 0) cancellationToken.ThrowIfCancellationRequested();
+        }
+        return count;
+    }
 
     /// <summary>
     /// The column's rows as a raw tensor (uint8 images or float32 vectors) in cursor order, and their labels (-1 for

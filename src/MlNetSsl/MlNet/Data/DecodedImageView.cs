@@ -32,7 +32,7 @@ internal sealed class DecodedImageView : IDataView
     /// reads for <paramref name="width"/> x <paramref name="height"/>.</summary>
     /// <exception cref="InvalidDataException">An image that cannot be loaded; the message names the row, the column and what to do.</exception>
     public static DecodedImageView Create(IDataView source, string imageColumnName, int width, int height, CancellationToken cancellationToken) =>
-        Create(source, imageColumnName, width, height, source.GetRowCount() ?? CountRows(source, cancellationToken), cancellationToken);
+        Create(source, imageColumnName, width, height, DataViewRows.Count(source, cancellationToken), cancellationToken);
 
     /// <summary>The most memory <see cref="ForOneRead"/> spends on images held at the stage's size (4 bytes a pixel): 1 GiB.</summary>
     internal const long MaxHeldBytesForOneRead = 1L << 30;
@@ -45,7 +45,7 @@ internal sealed class DecodedImageView : IDataView
     public static IDataView ForOneRead(IDataView data, string imageColumnName, int width, int height, CancellationToken cancellationToken)
     {
         if (data is DecodedImageView || data.Schema.GetColumnOrNull(imageColumnName) is not { Type: ImageDataViewType }) return data;
-        long rows = data.GetRowCount() ?? CountRows(data, cancellationToken);
+        long rows = DataViewRows.Count(data, cancellationToken);
         if (rows < MinRowsPerWorker * 2 || Environment.ProcessorCount < 2 || rows * 4L * width * height > MaxHeldBytesForOneRead) return data;
         return Create(data, imageColumnName, width, height, rows, cancellationToken);
     }
@@ -103,17 +103,6 @@ internal sealed class DecodedImageView : IDataView
         for (int worker = 0; worker < workers; worker++)
             for (int i = 0; i < decoded[worker].Count; i++) images[i * workers + worker] = decoded[worker][i];
         return new DecodedImageView(source, column.Index, images);
-    }
-
-    private static long CountRows(IDataView source, CancellationToken cancellationToken)
-    {
-        using DataViewRowCursor cursor = source.GetRowCursor([]);
-        long count = 0;
-        while (cursor.MoveNext())
-        {
-            if ((++count & 1023) == 0) cancellationToken.ThrowIfCancellationRequested();
-        }
-        return count;
     }
 
     /// <summary>Rows a core decodes at least, below which one core decodes them all.</summary>
