@@ -703,7 +703,7 @@ public sealed class SslExperiment
                 Objective = objective,
                 ObjectiveExplanation = objectiveExplanation,
                 BestFeatureSource = parameters.Features,
-                BestPipelineDescription = Describe(parameters, best.Fidelity, search.MaxFidelity),
+                BestPipelineDescription = Describe(parameters, best.Fidelity, search.MaxFidelity, epochsReached: runner.EpochsReached(best)),
                 BestDownstream = parameters.Downstream,
                 TrialMeasures = measures,
                 PretrainingReuse = new PretrainingReuseSummary(measures),
@@ -1232,7 +1232,7 @@ public sealed class SslExperiment
         }
     }
 
-    private static string Describe(SslTrialParameters parameters, int? fidelity, int? maxFidelity, bool scoredLabelFree = false)
+    private static string Describe(SslTrialParameters parameters, int? fidelity, int? maxFidelity, bool scoredLabelFree = false, int? epochsReached = null)
     {
         // Fine-tuning epochs follow the fidelity, as the trial trained them and the refit does.
         SslDownstreamParameters scored = SslTrialRunner.AtFidelity(parameters.Downstream, fidelity, maxFidelity);
@@ -1245,7 +1245,7 @@ public sealed class SslExperiment
                 $"SupervisedFromScratch(encoder {p.Encoder} width {p.EncoderWidth:0.##}, no pretraining) -> {SslDownstream.DescribeFineTune(scored.ForTrainingFromScratch())}");
         string pretrained = string.Create(CultureInfo.InvariantCulture,
             $"SelfSupervised({p.Method}, encoder {p.Encoder} width {p.EncoderWidth:0.##}, embedding {(p.EmbeddingSize == 0 ? "natural" : p.EmbeddingSize.ToString(CultureInfo.InvariantCulture))}, " +
-            $"{fidelity ?? p.Epochs} epochs, lr {p.LearningRate:G3}, batch {p.BatchSize}, method scale {p.MethodScale:0.##}, " +
+            $"{epochsReached ?? fidelity ?? p.Epochs} epochs, lr {p.LearningRate:G3}, batch {p.BatchSize}, method scale {p.MethodScale:0.##}, " +
             $"augmentations {p.Augmentations} at {p.AugmentationStrength:0.##})");
         return parameters.Features == SslFeatureSource.RawAndSelfSupervised
             ? $"RawAndSelfSupervised(raw input + {pretrained}) -> {downstream}"

@@ -279,11 +279,17 @@ internal sealed class SslTrialRunner : ITrialRunner
     {
         SslPretrainingParameters pretraining = trial.Parameters.AsType<SslTrialParameters>().Pretraining;
         int epochs = trial.Fidelity ?? pretraining.Epochs;
-        return trial.Fidelity is null && SslExperiment.MeasuresOf(Measures, trial) is { } measures
-            && measures.PretrainingEpochsTrained + measures.PretrainingEpochsReused is int reached && reached >= 1 && reached < epochs
+        return EpochsReached(trial) is int reached
             ? PretrainingOptions(pretraining, reached, maxFidelity: epochs)
             : PretrainingOptions(pretraining, epochs, maxFidelity);
     }
+
+    /// <summary>The epochs a first trial the budget stopped at an epoch's end reached (its measures hold fewer than its
+    /// configured epochs, and it has no fidelity); null for every other trial.</summary>
+    public int? EpochsReached(TrialRecord trial) =>
+        trial.Fidelity is null && SslExperiment.MeasuresOf(Measures, trial) is { } measures
+        && measures.PretrainingEpochsTrained + measures.PretrainingEpochsReused is int reached
+        && reached >= 1 && reached < trial.Parameters.AsType<SslTrialParameters>().Pretraining.Epochs ? reached : null;
 
     /// <summary>Every trial's measures so far, this session's and a resumed experiment's earlier ones, without reading the
     /// measures folder again (<see cref="LoadMeasures"/> does).</summary>

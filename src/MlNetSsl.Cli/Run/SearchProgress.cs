@@ -45,9 +45,11 @@ internal sealed class SearchProgress(RunLog log, string metricName = "accuracy",
     /// cancelled before its first rung has no fidelity of its own, and its configured epochs are not what it ran.</summary>
     public int? TrainingTo(int trialId) => _trainingTo.TryGetValue(trialId, out int epochs) ? epochs : null;
 
-    /// <summary>The trial in words at the epochs it reached, or, stopped before its first rung, at those it was training to.</summary>
-    public string Describe(TrialRecord trial, bool scoredLabelFree = false) =>
-        TrialDescriptions.Describe(trial, trial.Fidelity ?? TrainingTo(trial.TrialId), scoredLabelFree: scoredLabelFree);
+    /// <summary>The trial in words at the epochs it reached (<paramref name="search"/>'s measures give those of a first trial
+    /// the budget stopped), or, stopped before its first rung, at those it was training to.</summary>
+    public string Describe(TrialRecord trial, bool scoredLabelFree = false, SslExperimentResult? search = null) =>
+        TrialDescriptions.Describe(trial, trial.Fidelity ?? (search is null ? null : TrialDescriptions.EpochsReached(trial, search)) ?? TrainingTo(trial.TrialId),
+            scoredLabelFree: scoredLabelFree);
 
     /// <summary>A trial this search stopped (Ctrl+C or the budget) as it stood when stopped, for a record of it from a
     /// later pass over the checkpoint: that pass starts the interrupted run again with no time left, which records it as

@@ -316,7 +316,7 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
             TrialRecord best = search.Trials.First(t => t.TrialId == search.BestTrial.TrialId);
             log.Always(string.Create(CultureInfo.InvariantCulture,
                 $"Worker done: the shared search holds {search.Trials.Count} trial(s), stopped by {search.StopReason}; chosen so far: trial {best.TrialId} " +
-                $"({progress.Describe(best)}, {search.BestTrial.Metric:0.0000}). The training command's process makes the final choice and writes the model and report."));
+                $"({progress.Describe(best, search: search)}, {search.BestTrial.Metric:0.0000}). The training command's process makes the final choice and writes the model and report."));
             return cancellation.IsCancellationRequested ? ExitCodes.Cancelled : ExitCodes.Success;
         }
         // With --storage a worker's trial can outlast the budget, or its worker can die before its lease (60 s) expires:
@@ -405,7 +405,7 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
             _phases["test"] = clock.Elapsed.TotalSeconds;
             // The model's trainer, which the label-free objective sets instead of the trial's untuned one.
             SslDownstreamParameters chosenDownstream = TrialDescriptions.RefitDownstream(chosenTrial, search);
-            string pipeline = TrialDescriptions.Describe(chosenTrial, refitDownstream: chosenDownstream);
+            string pipeline = TrialDescriptions.Describe(chosenTrial, TrialDescriptions.EpochsReached(chosenTrial, search), refitDownstream: chosenDownstream);
             SslFeatureSource chosenSource = TrialDescriptions.Bind(chosenTrial).Features;
 
             List<LabelCurvePoint> labelCurve = [];
@@ -964,7 +964,7 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
         search.Trials.Select(progress.AsStoppedHere).Select((trial, i) => new LeaderboardRow(
             Rank: i + 1,
             TrialId: trial.TrialId,
-            Pipeline: progress.Describe(trial, scoredLabelFree: search.Objective?.Kind == SslObjectiveKind.LabelFree),
+            Pipeline: progress.Describe(trial, scoredLabelFree: search.Objective?.Kind == SslObjectiveKind.LabelFree, search),
             Metric: trial.Metric,
             MetricSpread: search.MeasuresOf(trial)?.MetricStandardDeviation,
             Fidelity: trial.Fidelity,

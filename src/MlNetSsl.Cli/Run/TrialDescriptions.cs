@@ -20,6 +20,13 @@ internal static class TrialDescriptions
     public static SslDownstreamParameters RefitDownstream(TrialRecord trial, SslExperimentResult search) =>
         trial.TrialId == search.BestTrial.TrialId && search.BestDownstream is { } fitted ? fitted : Bind(trial).Downstream;
 
+    /// <summary>The pretraining epochs a trial without a fidelity reached when fewer than it was configured with (a first
+    /// trial the budget stopped at an epoch's end, which the refit trains to as well), from its measures; otherwise null.</summary>
+    public static int? EpochsReached(TrialRecord trial, SslExperimentResult search) =>
+        trial.Fidelity is null && search.MeasuresOf(trial) is { } measures
+        && measures.PretrainingEpochsTrained + measures.PretrainingEpochsReused is int reached
+        && reached >= 1 && reached < Bind(trial).Pretraining.Epochs ? reached : null;
+
     /// <summary>"SimClr ConvNet x1 18 epochs + L-BFGS (L1 0.0001, L2 1)", "Raw features + LightGBM (31 leaves, 20 rows per leaf, 100 iterations)",
     /// "Raw features and Scarf Mlp x1 18 epochs (...) + L-BFGS (...)"; <paramref name="refitDownstream"/> replaces the trial's;
     /// <paramref name="scoredLabelFree"/> (a trial the label-free objective scored, without its trainer) says so instead of

@@ -381,6 +381,13 @@ public sealed class SslExperimentTests : IDisposable
         Assert.Contains(result.Notes, n => n.StartsWith($"The first trial stopped pretraining after {reached} of its 50 epochs (trial {only.TrialId})", StringComparison.Ordinal));
         SelfSupervisedTransformer stage = ((IEnumerable<ITransformer>)result.BestTrial.Model).OfType<SelfSupervisedTransformer>().Single();
         Assert.Equal(reached, stage.History.Count);
+        // The chosen pipeline is named by the epochs its encoder has, not the configured 50.
+        Assert.Contains($" {reached} epochs, ", result.BestPipelineDescription, StringComparison.Ordinal);
+        Assert.DoesNotContain(" 50 epochs, ", result.BestPipelineDescription, StringComparison.Ordinal);
+        // So do the CLI's leaderboard and chosen-pipeline lines, which read the same measures through the public API.
+        Assert.Equal(reached, MlNetSsl.Cli.Run.TrialDescriptions.EpochsReached(only, result));
+        using var log = new MlNetSsl.Cli.Run.RunLog("q", null);
+        Assert.Contains($" {reached} epochs ", new MlNetSsl.Cli.Run.SearchProgress(log).Describe(only, search: result), StringComparison.Ordinal);
     }
 
     [SkippableFact]
