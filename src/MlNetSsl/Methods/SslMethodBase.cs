@@ -178,8 +178,9 @@ internal sealed class MomentumTarget : nn.Module
         this.sources = sources;
         using (torch.no_grad())
         {
+            // clone() under no_grad already has no gradient; a detach() in between made a handle that nothing disposed.
             foreach ((string key, Tensor online, bool _) in OnlineTensors())
-                register_buffer(key, online.detach().clone().DetachFromDisposeScope());
+                register_buffer(key, online.clone().DetachFromDisposeScope());
         }
     }
 
