@@ -262,6 +262,8 @@ internal sealed class StageRunner : IDisposable
         int size = _options.InferenceBatchSize;
         for (int start = 0; start < rows.Count; start += size)
         {
+            // Validation and pseudo-labelling cover whole row sets: stop between batches, not after the last.
+            _options.CancellationToken.ThrowIfCancellationRequested();
             long[] positions = Enumerable.Range(start, Math.Min(size, rows.Count - start)).Select(i => (long)i).ToArray();
             parts.Add(model.PredictProbabilities(rows.Gather(positions, _device), size));
         }

@@ -410,6 +410,56 @@ public sealed class FineTunerTests(ITestOutputHelper output) : IDisposable
         Assert.Contains("CreateUntrained", Assert.Throws<NotSupportedException>(() => FineTuner.Train(custom, labeled, options)).Message);
     }
 
+    // Validation and pseudo-labelling run a forward per InferenceBatchSize rows over whole row sets (seconds on tens of
+    // thousands of images); a cancellation during them must stop at the next batch, not after the last one.
+    [SkippableFact]
+    public void CancellationStopsValidationWithinOneInferenceBatch()
+    {
+        var table = FineTuneTestData.Banknote();
+        using SslTensorDataset labeled = FineTuneTestData.Slice(table, 0, 80);
+        using var cancellation = new CancellationTokenSource();
+        int evalForwards = 0;
+        using var encoder = new EvalCountingEncoder(labeled.Shape, () =>
+        {
+            evalForwards++;
+            cancellation.Cancel();
+        });
+        var options = new FineTuneOptions
+        {
+            Epochs = 3, BatchSize = 16, AllowCuda = false, ValidationFraction = 0.5, InferenceBatchSize = 2,
+            CancellationToken = cancellation.Token,
+        };
+        Assert.Throws<OperationCanceledException>(() => FineTuner.Train(encoder, labeled, options));
+        // About 40 validation rows in batches of 2: 21 forwards when the token was read only before the next training step.
+        Assert.Equal(1, evalForwards);
+    }
+
+    /// <summary>A one-layer encoder that calls <c>onEvalForward</c> on each forward in eval mode (validation, prediction).</summary>
+    private sealed class EvalCountingEncoder : SslEncoder
+    {
+        private readonly TorchSharp.Modules.Linear fc;
+        private readonly Action onEvalForward;
+
+        public EvalCountingEncoder(SslInputShape shape, Action onEvalForward) : base(nameof(EvalCountingEncoder), shape)
+        {
+            fc = nn.Linear(shape.Size, 8);
+            this.onEvalForward = onEvalForward;
+            RegisterComponents();
+        }
+
+        public override int EmbeddingSize => 8;
+
+        public override EncoderKind Kind => EncoderKind.Mlp;
+
+        public override SslEncoder CreateUntrained() => new EvalCountingEncoder(InputShape, onEvalForward);
+
+        public override Tensor forward(Tensor input)
+        {
+            if (!training) onEvalForward();
+            return fc.call(input.flatten(1));
+        }
+    }
+
     private static SslTensorDataset Subset(SslTensorDataset data, IReadOnlyList<int> rows)
     {
         using var scope = torch.NewDisposeScope();
