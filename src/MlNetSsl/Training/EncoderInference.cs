@@ -17,7 +17,12 @@ public static class EncoderInference
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="batchSize"/> is below 1.</exception>
     /// <exception cref="ArgumentException">The rows do not fit the encoder (the built-in encoders check rank and channels,
     /// or the feature count of tabular rows; convolutional ones accept other image sizes and series lengths).</exception>
-    public static Tensor EmbedAll(this SslEncoder encoder, SslTensorDataset data, int batchSize = 512)
+    public static Tensor EmbedAll(this SslEncoder encoder, SslTensorDataset data, int batchSize = 512) =>
+        EmbedAll(encoder, data, batchSize, CancellationToken.None);
+
+    /// <summary><see cref="EmbedAll(SslEncoder, SslTensorDataset, int)"/> that reads <paramref name="cancellationToken"/>
+    /// before each batch.</summary>
+    internal static Tensor EmbedAll(this SslEncoder encoder, SslTensorDataset data, int batchSize, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(encoder);
         ArgumentNullException.ThrowIfNull(data);
@@ -33,6 +38,7 @@ public static class EncoderInference
             {
                 for (long start = 0; start < data.Count; start += batchSize)
                 {
+                    cancellationToken.ThrowIfCancellationRequested();
                     using var scope = torch.NewDisposeScope();
                     var batch = data.Slice(start, Math.Min(start + batchSize, data.Count), device);
                     parts.Add(encoder.forward(batch).cpu().MoveToOuterDisposeScope());

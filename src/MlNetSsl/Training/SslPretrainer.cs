@@ -276,7 +276,8 @@ public static class SslPretrainer
         // Without a class of two labeled rows there is no query to vote on: no figure rather than a NaN.
         if (monitor is not null && MonitorSplit(monitor.Labels!) is { Queries.Length: > 0 } split)
         {
-            Tensor embeddings = encoder.EmbedAll(monitor);
+            // Every labeled row, every epoch: tens of thousands of images take seconds, so a cancel stops between batches.
+            Tensor embeddings = encoder.EmbedAll(monitor, 512, options.CancellationToken);
             int[] labels = monitor.Labels!;
             var (reference, queries) = split;
             Tensor Rows(int[] index) => embeddings.index_select(0, torch.tensor(index.Select(i => (long)i).ToArray()));

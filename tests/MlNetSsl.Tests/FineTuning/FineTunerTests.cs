@@ -419,7 +419,7 @@ public sealed class FineTunerTests(ITestOutputHelper output) : IDisposable
         using SslTensorDataset labeled = FineTuneTestData.Slice(table, 0, 80);
         using var cancellation = new CancellationTokenSource();
         int evalForwards = 0;
-        using var encoder = new EvalCountingEncoder(labeled.Shape, () =>
+        using var encoder = new Methods.EvalCountingEncoder(labeled.Shape, () =>
         {
             evalForwards++;
             cancellation.Cancel();
@@ -432,32 +432,6 @@ public sealed class FineTunerTests(ITestOutputHelper output) : IDisposable
         Assert.Throws<OperationCanceledException>(() => FineTuner.Train(encoder, labeled, options));
         // About 40 validation rows in batches of 2: 21 forwards when the token was read only before the next training step.
         Assert.Equal(1, evalForwards);
-    }
-
-    /// <summary>A one-layer encoder that calls <c>onEvalForward</c> on each forward in eval mode (validation, prediction).</summary>
-    private sealed class EvalCountingEncoder : SslEncoder
-    {
-        private readonly TorchSharp.Modules.Linear fc;
-        private readonly Action onEvalForward;
-
-        public EvalCountingEncoder(SslInputShape shape, Action onEvalForward) : base(nameof(EvalCountingEncoder), shape)
-        {
-            fc = nn.Linear(shape.Size, 8);
-            this.onEvalForward = onEvalForward;
-            RegisterComponents();
-        }
-
-        public override int EmbeddingSize => 8;
-
-        public override EncoderKind Kind => EncoderKind.Mlp;
-
-        public override SslEncoder CreateUntrained() => new EvalCountingEncoder(InputShape, onEvalForward);
-
-        public override Tensor forward(Tensor input)
-        {
-            if (!training) onEvalForward();
-            return fc.call(input.flatten(1));
-        }
     }
 
     private static SslTensorDataset Subset(SslTensorDataset data, IReadOnlyList<int> rows)

@@ -58,6 +58,32 @@ internal sealed class TinyMlpEncoder : SslEncoder
     public override Tensor forward(Tensor input) => body.call(input);
 }
 
+/// <summary>A one-layer encoder that calls <c>onEvalForward</c> on each forward in eval mode (validation, prediction).</summary>
+internal sealed class EvalCountingEncoder : SslEncoder
+{
+    private readonly TorchSharp.Modules.Linear fc;
+    private readonly Action onEvalForward;
+
+    public EvalCountingEncoder(SslInputShape shape, Action onEvalForward) : base(nameof(EvalCountingEncoder), shape)
+    {
+        fc = nn.Linear(shape.Size, 8);
+        this.onEvalForward = onEvalForward;
+        RegisterComponents();
+    }
+
+    public override int EmbeddingSize => 8;
+
+    public override EncoderKind Kind => EncoderKind.Mlp;
+
+    public override SslEncoder CreateUntrained() => new EvalCountingEncoder(InputShape, onEvalForward);
+
+    public override Tensor forward(Tensor input)
+    {
+        if (!training) onEvalForward();
+        return fc.call(input.flatten(1));
+    }
+}
+
 /// <summary>Gaussian noise plus a random per-row scale, drawn from the context's generator.</summary>
 public sealed class TestNoiseAndScale : Augmentation
 {

@@ -105,6 +105,30 @@ public sealed class PretrainingLoopTests(ITestOutputHelper output) : IDisposable
         Assert.Equal(5, lastStep);
     }
 
+    // The kNN monitor embeds every labeled row each epoch (seconds on tens of thousands of images): a cancel during the
+    // epoch's evaluation stops before the monitor's next batch, not after its last.
+    [SkippableFact]
+    public void CancellationStopsTheMonitorWithinOneBatch()
+    {
+        using var data = Higgs(128);
+        using var monitor = Higgs(1500, withLabels: true);
+        using var cts = new CancellationTokenSource();
+        int evalForwards = 0;
+        using var encoder = new Methods.EvalCountingEncoder(data.Shape, () =>
+        {
+            evalForwards++;
+            cts.Cancel();
+        });
+        using ISslMethod method = SslMethodFactory.Create(SslMethod.SimClr, encoder);
+        var options = Options(2);
+        options.CancellationToken = cts.Token;
+
+        Assert.ThrowsAny<OperationCanceledException>(() => SslPretrainer.Run(method, data, Policy, options, monitor));
+
+        // The collapse check's forward cancels; the monitor's 1,500 rows would take 3 more forwards of 512.
+        Assert.Equal(1, evalForwards);
+    }
+
     [SkippableFact]
     public void ProgressReportsEveryStepAndEachEpochWithMonitorAccuracy()
     {
