@@ -55,7 +55,11 @@ internal sealed class InputColumnReader
     {
         var column = schema.GetColumnOrNull(columnName)
             ?? throw new ArgumentOutOfRangeException("inputSchema", $"Input column '{columnName}' not found in the data. " +
-                $"Columns present: {string.Join(", ", schema.Where(c => !c.IsHidden).Select(c => c.Name))}.");
+                $"Columns present: {string.Join(", ", schema.Where(c => !c.IsHidden).Select(c => c.Name))}." +
+                // ML.NET's cache keeps numbers, text, keys and vectors only, and drops image columns without a word.
+                (shape.Kind == SslInputKind.Image && !schema.Any(c => c.Type is ImageDataViewType)
+                    ? " If the images were loaded before ml.Data.Cache, the cache dropped them (it keeps no image column): give the stage the uncached view (LoadImages' or PreloadImages') and cache after the stage."
+                    : ""));
         var reader = ForType(columnName, column.Type, shape.Width, shape.Height, shape.Kind == SslInputKind.Series ? shape.Channels : 0);
         if (reader.Shape != shape)
             throw new ArgumentOutOfRangeException("inputSchema", $"Schema mismatch for input column '{columnName}': {model} was " +
