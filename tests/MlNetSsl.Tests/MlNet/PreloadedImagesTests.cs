@@ -148,6 +148,19 @@ public sealed class PreloadedImagesTests : IDisposable
     }
 
     /// <summary><paramref name="count"/> small PNGs of distinct colours (and a few widths), written to the test folder.</summary>
+    [SkippableFact]
+    public void ACachedImageViewIsRefusedWithWhatTheCacheDid()
+    {
+        // ML.NET's Data.Cache drops image columns without a word; "Columns present: ImagePath, Label" alone left the user
+        // looking for a typo in the column's name.
+        IDataView preloaded = _ml.Data.PreloadImages(Pictures(), "Image", 16, 16);
+        using var stage = _ml.Transforms.SelfSupervised("E", "Image", SslMethod.SimClr, o => { o.Epochs = 1; o.BatchSize = 11; o.ImageWidth = 16; o.ImageHeight = 16; })
+            .Fit(preloaded);
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() => stage.Transform(_ml.Data.Cache(preloaded)));
+        Assert.Contains("Input column 'Image' not found in the data. Columns present: ImagePath, Label.", error.Message, StringComparison.Ordinal);
+        Assert.Contains("the cache dropped them (it keeps no image column)", error.Message, StringComparison.Ordinal);
+    }
+
     private List<ImageRow> DistinctColours(string prefix, int count)
     {
         var rows = new List<ImageRow>();
