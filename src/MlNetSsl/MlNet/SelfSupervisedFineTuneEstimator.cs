@@ -122,8 +122,10 @@ public sealed class SelfSupervisedFineTuneEstimator : IEstimator<SelfSupervisedF
         var options = _options.Clone();
         options.CancellationToken = cancellation.Token;
         var (raw, labels) = DataViewRows.ReadAll(input, reader, _labelColumn, options.CancellationToken);
-        using var labeled = NewDataset(reader.Shape, raw, labels);
-        raw.Dispose();
+        SslTensorDataset labeledRows;
+        // The raw rows go once the dataset holds its copy, also when making it throws.
+        using (raw) labeledRows = NewDataset(reader.Shape, raw, labels);
+        using var labeled = labeledRows;
         CheckLabels(labels!, classCount, classNames);
         options.ClassCount = classCount;
         SslTensorDataset? unlabeled = null;
@@ -142,12 +144,17 @@ public sealed class SelfSupervisedFineTuneEstimator : IEstimator<SelfSupervisedF
             var result = FineTuner.Train(_pretrained.Encoder, labeled, options, head);
             result.Teacher?.Dispose();
             foreach (var epoch in result.History.Where(h => h.Epoch % 10 == 0)) channel.Info(epoch.ToString());
+            if (result.Classifier.Encoder.Options is not { } encoderOptions)
+            {
+                result.Classifier.Dispose();
+                throw new InvalidOperationException("The fine-tuned encoder has no options to save.");
+            }
             var model = new SelfSupervisedFineTuneModel
             {
                 InputColumnName = _pretrained.InputColumnName,
                 LabelColumnName = _labelColumn,
                 InputShape = reader.Shape,
-                EncoderOptions = result.Classifier.Encoder.Options ?? throw new InvalidOperationException("The fine-tuned encoder has no options to save."),
+                EncoderOptions = encoderOptions,
                 HeadLayout = result.Classifier.HeadLayout,
                 NormalizationMean = _pretrained.Normalizer.Mean,
                 NormalizationDeviation = _pretrained.Normalizer.Deviation,
