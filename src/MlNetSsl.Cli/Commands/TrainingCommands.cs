@@ -343,9 +343,10 @@ internal static class TrainingCommands
         log.Info(string.Create(CultureInfo.InvariantCulture,
             $"Search and refit time {settings.TrainTimeSeconds} s{(!settings.TrainTimeChosenFromData ? "" : replay ? " (as recorded, chosen then from the data size)" : " (chosen from the data size; --train-time changes it)")}, " +
             $"metric {settings.Metric}, seed {settings.Seed}{(settings.MaxTrials is int m ? $", at most {m} trial{(m == 1 ? "" : "s")}" : "")}; output {runFolder}"));
+        int code;
         try
         {
-            return await new TrainingRun(settings, resume, log).ExecuteAsync(token).ConfigureAwait(false);
+            code = await new TrainingRun(settings, resume, log).ExecuteAsync(token).ConfigureAwait(false);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
@@ -353,6 +354,13 @@ internal static class TrainingCommands
             log.Failure(e is CliException ? e.Message : $"{e.GetType().Name}: {e.Message}");
             throw;
         }
+        // A log that stopped after the run's own list of failures (or in a worker, which writes no other output).
+        if (code == ExitCodes.Success && log.FileProblem is { } problem)
+        {
+            Console.Error.WriteLine($"error: {log.FilePath}: the log could not be written ({problem}); the other outputs were written. Free space on that disk.");
+            return ExitCodes.Failed;
+        }
+        return code;
     }
 
     private static RunLog OpenLog(string verbosity, string? logFile, string defaultLog)

@@ -6,23 +6,30 @@ namespace MlNetSsl.Cli.Run;
 internal sealed class RunLog : IDisposable
 {
     private readonly object _gate = new();
-    private readonly StreamWriter? _file;
+    private StreamWriter? _file;
     private readonly DateTime _start = DateTime.UtcNow;
 
     public RunLog(string verbosity, string? path)
     {
         Verbosity = verbosity;
         if (path is null) return;
+        FilePath = Path.GetFullPath(path);
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
         // Appended: a --resume after a kill, or a second run of the same name that fails at once, keeps what the
         // earlier attempts logged; each attempt starts with a dated line.
         bool earlier = File.Exists(path) && new FileInfo(path).Length > 0;
         _file = new StreamWriter(path, append: true, new UTF8Encoding(false)) { AutoFlush = true };
-        if (earlier) _file.WriteLine();
-        _file.WriteLine($"==== {_start:yyyy-MM-dd HH:mm:ss} UTC, process {Environment.ProcessId} ====");
+        if (earlier) Append("");
+        Append($"==== {_start:yyyy-MM-dd HH:mm:ss} UTC, process {Environment.ProcessId} ====");
     }
 
     public string Verbosity { get; }
+
+    /// <summary>The log file, or null when there is none.</summary>
+    public string? FilePath { get; }
+
+    /// <summary>Why the log file stopped being written (a full disk, say), or null while it is written.</summary>
+    public string? FileProblem { get; private set; }
 
     public bool Quiet => Verbosity == "q";
 
@@ -67,7 +74,27 @@ internal sealed class RunLog : IDisposable
         lock (_gate) WriteFile($"error: {message}");
     }
 
-    private void WriteFile(string line) => _file?.WriteLine($"[{(DateTime.UtcNow - _start).TotalSeconds,7:0.0}s] {line}");
+    private void WriteFile(string line) => Append($"[{(DateTime.UtcNow - _start).TotalSeconds,7:0.0}s] {line}");
+
+    private void Append(string text)
+    {
+        if (_file is null) return;
+        try
+        {
+            _file.WriteLine(text);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // A full disk must not end the run at whichever line happened to be logged (the error then named log.txt,
+            // not the output that failed, and hid the run's own error): the log stops, the run goes on to write what it
+            // can, and its end names log.txt among what could not be written.
+            FileProblem = string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"{e.Message} {(DateTime.UtcNow - _start).TotalSeconds:0.0} s into the run");
+            StreamWriter broken = _file;
+            _file = null;
+            try { broken.Dispose(); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+        }
+    }
 
     public void Dispose() => _file?.Dispose();
 }

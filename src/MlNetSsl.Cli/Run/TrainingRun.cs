@@ -486,6 +486,8 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
 
             PrintSummary(leaderboard, chosenTrial.TrialId, LeaderboardHeading(search, metric), pipeline, metric, classNames.Length, value, lower, upper, accuracy, baseline, testDescription, undefinedReason,
                 search.BestTrial.TrialId == leaderboard.FirstOrDefault()?.TrialId ? null : search.SelectionExplanation);
+            if (log.FileProblem is { } logProblem)
+                writeFailures.Add($"{(Path.GetDirectoryName(log.FilePath) == RunFolder ? Path.GetFileName(log.FilePath) : log.FilePath)} ({logProblem})");
             if (writeFailures.Count > 0)
             {
                 log.Always($"error: could not write {string.Join("; ", writeFailures)}");

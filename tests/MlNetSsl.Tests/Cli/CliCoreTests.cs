@@ -1325,6 +1325,26 @@ public sealed class CliCoreTests : IDisposable
     }
 
     [SkippableFact]
+    public void ALogThatCannotBeWrittenIsNamedAndTheRunStillWritesEveryOtherOutput()
+    {
+        // /dev/full fails every write with ENOSPC, as log.txt's next line does once a disk fills during a run. The
+        // failed line used to end the run wherever it was logged (the error named log.txt and the other outputs were lost).
+        Skip.IfNot(OperatingSystem.IsLinux() && File.Exists("/dev/full"), "/dev/full is Linux's always-full device.");
+        string csv = BanknoteCsv();
+        string output = Path.Combine(_work, "full log");
+        var (code, stdout, stderr) = Run("classification", "--dataset", csv, "--label-col", "class", "--train-time", "5", "--max-trials", "1",
+            "-o", output, "--name", "Full", "--log-file-path", "/dev/full");
+        Assert.True(code == 1, $"exit {code}: {stderr}\n{stdout}");
+        foreach (string file in new[] { "Full.zip", "run.json", "report.html", "leaderboard.csv", "trials.jsonl" })
+            Assert.True(File.Exists(Path.Combine(output, "Full", file)), $"{file} was not written: {stderr}\n{stdout}");
+        Assert.True(Directory.Exists(Path.Combine(output, "Full", "Full.ConsoleApp")), stdout);
+        Assert.Contains("Test accuracy:", stdout, StringComparison.Ordinal);
+        string error = Assert.Single((stdout + stderr).Split('\n'), l => l.StartsWith("error:", StringComparison.Ordinal));
+        Assert.Contains("could not write /dev/full (", error, StringComparison.Ordinal);
+        Assert.DoesNotContain("report.html", error, StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
     public void ValidationDatasetIsScoredInsteadOfTheStratifiedHoldOut()
     {
         string csv = BanknoteCsv("train.csv", 120);
