@@ -83,7 +83,8 @@ internal sealed class RunLog : IDisposable
         {
             _file.WriteLine(text);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        // (ArgumentException: what a file size limit, EFBIG, throws, as on a FAT32 drive.)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
         {
             // A full disk must not end the run at whichever line happened to be logged (the error then named log.txt,
             // not the output that failed, and hid the run's own error): the log stops, the run goes on to write what it
@@ -92,9 +93,19 @@ internal sealed class RunLog : IDisposable
                 $"{e.Message} {(DateTime.UtcNow - _start).TotalSeconds:0.0} s into the run");
             StreamWriter broken = _file;
             _file = null;
-            try { broken.Dispose(); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+            try { broken.Dispose(); } catch (Exception again) when (again is IOException or UnauthorizedAccessException or ArgumentException) { }
         }
     }
 
-    public void Dispose() => _file?.Dispose();
+    public void Dispose()
+    {
+        try
+        {
+            _file?.Dispose();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
+        {
+            // The last lines could not be flushed; the run has ended and said what it could.
+        }
+    }
 }
