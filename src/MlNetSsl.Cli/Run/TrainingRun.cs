@@ -478,7 +478,8 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
                 Notes = [.. _notes, .. search.Notes.Where(n => !n.Contains(LongSeriesAdvice, StringComparison.Ordinal)), search.ObjectiveExplanation ?? "", search.SelectionExplanation ?? "", $"Search stopped: {search.StopReason}."],
             };
             WriteOutput("report.html", path => ReportWriter.Write(report, path), writeFailures);
-            WriteOutput($"{settings.Name}.ConsoleApp", _ => ConsumptionCodeGenerator.Generate(RunFolder, settings.Name, Schema(train, classNames, seriesLength)), writeFailures);
+            WriteOutput($"{settings.Name}.ConsoleApp", _ => ConsumptionCodeGenerator.Generate(RunFolder, settings.Name, Schema(train, classNames, seriesLength)), writeFailures,
+                folders: true, $"{settings.Name}.WebApi");
             // The model and the run.json that describes it, one right after the other.
             File.Move(pendingModel, modelPath, overwrite: true);
             WriteOutput("run.json", WriteRunJson, writeFailures);
@@ -1025,8 +1026,9 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
     }
 
     /// <summary>Writes one output (each writer replaces its file or folder whole, see <see cref="CliFile"/>); a failure is
-    /// recorded and the other outputs are still written.</summary>
-    private void WriteOutput(string name, Action<string> write, List<string> failures)
+    /// recorded, an earlier run's output of that name (and of <paramref name="alsoWritten"/>; <paramref name="folders"/>: they
+    /// are folders) is removed, and the other outputs are still written.</summary>
+    private void WriteOutput(string name, Action<string> write, List<string> failures, bool folders = false, params string[] alsoWritten)
     {
         try
         {
@@ -1037,6 +1039,21 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
             failures.Add($"{name} ({e.Message})");
             _failedOutputs.Add(name);
             log.Detail(e.ToString());
+            // A rerun on a full disk kept the earlier run's report.html (or code) beside the new model and run.json, which it
+            // does not describe (another leaderboard, test metric and schema): complete or absent, as after a failed search.
+            foreach (string output in alsoWritten.Prepend(name).Select(n => Path.Combine(RunFolder, n)))
+            {
+                try
+                {
+                    // Files for a file output, folders for the generated projects: nothing else of that name is touched.
+                    if (!folders && File.Exists(output) && File.GetLastWriteTimeUtc(output) < _startedUtc) File.Delete(output);
+                    else if (folders && Directory.Exists(output) && Directory.GetLastWriteTimeUtc(output) < _startedUtc) Directory.Delete(output, recursive: true);
+                }
+                catch (Exception stale) when (stale is IOException or UnauthorizedAccessException)
+                {
+                    failures.Add($"{Path.GetFileName(output)} of an earlier run, which could not be removed ({stale.Message})");
+                }
+            }
         }
     }
 

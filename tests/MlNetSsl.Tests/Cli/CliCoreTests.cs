@@ -52,9 +52,25 @@ public sealed class CliCoreTests : IDisposable
 
     internal static (int ExitCode, string Stdout, string Stderr) Run(params string[] args) => Run(TimeSpan.FromMinutes(3), args);
 
-    private static (int ExitCode, string Stdout, string Stderr) Run(TimeSpan limit, params string[] args)
+    private static (int ExitCode, string Stdout, string Stderr) Run(TimeSpan limit, params string[] args) => Wait(Start(args), limit, args);
+
+    /// <summary>Runs the tool with every write past <paramref name="kilobytes"/> KiB of one file failing (EFBIG), as writes
+    /// fail on a full disk: bash's <c>ulimit -f</c>, with SIGXFSZ ignored so that the write fails instead of the process
+    /// being killed.</summary>
+    private static (int ExitCode, string Stdout, string Stderr) RunWithFileSizeLimit(int kilobytes, params string[] args)
     {
-        using Process process = Start(args);
+        Skip.IfNot(OperatingSystem.IsLinux() && File.Exists("/bin/bash"), "The file size limit is set with bash's ulimit on Linux.");
+        var info = new ProcessStartInfo("/bin/bash") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (string a in (string[])["-c", $"trap '' XFSZ; ulimit -f {kilobytes}; exec dotnet \"$@\"", "bash", Tool, .. args]) info.ArgumentList.Add(a);
+        info.Environment["NO_COLOR"] = "1";
+        // The runtime's W^X double mapping sizes a memory-backed file past such a limit, and the runtime would not start.
+        info.Environment["DOTNET_EnableWriteXorExecute"] = "0";
+        return Wait(Process.Start(info)!, TimeSpan.FromMinutes(3), args);
+    }
+
+    private static (int ExitCode, string Stdout, string Stderr) Wait(Process started, TimeSpan limit, string[] args)
+    {
+        using Process process = started;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
         if (!process.WaitForExit(limit))
@@ -1342,6 +1358,29 @@ public sealed class CliCoreTests : IDisposable
         string error = Assert.Single((stdout + stderr).Split('\n'), l => l.StartsWith("error:", StringComparison.Ordinal));
         Assert.Contains("could not write /dev/full (", error, StringComparison.Ordinal);
         Assert.DoesNotContain("report.html", error, StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
+    public void AReportThatCannotBeWrittenLeavesNoEarlierReportBesideTheNewModel()
+    {
+        string csv = BanknoteCsv();
+        string output = Path.Combine(_work, "rerun");
+        string[] command = ["classification", "--dataset", csv, "--label-col", "class", "--train-time", "5", "-o", output, "--name", "Again"];
+        var first = Run([.. command, "--max-trials", "1"]);
+        Assert.True(first.ExitCode == 0, $"exit {first.ExitCode}: {first.Stderr}\n{first.Stdout}");
+        string report = Path.Combine(output, "Again", "report.html");
+        Assert.True(File.Exists(report));
+
+        // Files of 16 KiB at most: the report (about 30 KiB) fails, the model, run.json and the rest are written.
+        var (code, stdout, stderr) = RunWithFileSizeLimit(16, [.. command, "--max-trials", "2"]);
+        Assert.True(code == 1, $"exit {code}: {stderr}\n{stdout}");
+        string error = Assert.Single((stdout + stderr).Split('\n'), l => l.StartsWith("error:", StringComparison.Ordinal));
+        Assert.Contains("could not write report.html (", error, StringComparison.Ordinal);
+        // The first run's report (its leaderboard, test metric and trial limit) used to stay beside the second run's model.
+        Assert.False(File.Exists(report), "the earlier run's report.html is still beside the new model");
+        using JsonDocument settings = JsonDocument.Parse(File.ReadAllText(Path.Combine(output, "Again", "run.json")));
+        Assert.Equal(2, settings.RootElement.GetProperty("maxTrials").GetInt32());
+        Assert.True(File.Exists(Path.Combine(output, "Again", "leaderboard.csv")));
     }
 
     [SkippableFact]
