@@ -1384,6 +1384,35 @@ public sealed class CliCoreTests : IDisposable
     }
 
     [SkippableFact]
+    public void ARunJsonThatCannotBeWrittenLeavesNoEarlierOneBesideTheNewModel()
+    {
+        string output = Path.Combine(_work, "rerun json");
+        string[] command = ["classification", "--label-col", "class", "--train-time", "5", "--max-trials", "1", "-o", output, "--name", "Again"];
+        var first = Run([.. command, "--dataset", BanknoteCsv()]);
+        Assert.True(first.ExitCode == 0, $"exit {first.ExitCode}: {first.Stderr}\n{first.Stdout}");
+
+        // The same name on files deep in a folder of long names: run.json records both paths twice (about 15 KiB), the
+        // model zip does not (about 7 KiB), so with files of 8 KiB at most run.json fails and the model is written.
+        string deep = Path.Combine([_work, .. Enumerable.Range(0, 14).Select(i => $"{i}{new string('d', 240)}")]);
+        Directory.CreateDirectory(deep);
+        string train = Path.Combine(deep, "train.csv"), test = Path.Combine(deep, "test.csv");
+        File.Copy(BanknoteCsv("second.csv", 160), train);
+        File.Copy(BanknoteCsv("second-test.csv", 60), test);
+        var (code, stdout, stderr) = RunWithFileSizeLimit(8, [.. command, "--dataset", train, "--test-dataset", test]);
+        Assert.True(code == 1, $"exit {code}: {stderr}\n{stdout}");
+        string error = Assert.Single((stdout + stderr).Split('\n'), l => l.StartsWith("error:", StringComparison.Ordinal));
+        Assert.True(error.Contains("run.json (", StringComparison.Ordinal), stdout + stderr);
+        // The first run's run.json (its data, seed and settings) used to stay beside the new model, which predict,
+        // embed and evaluate then read it with.
+        Assert.False(File.Exists(Path.Combine(output, "Again", "run.json")), "the earlier run's run.json is still beside the new model");
+        Assert.Empty(Directory.GetFiles(Path.Combine(output, "Again"), "*.tmp"));
+        string predictions = Path.Combine(_work, "predictions.csv");
+        var predict = Run("predict", "--model", Path.Combine(output, "Again", "Again.zip"), "--dataset", test, "--out", predictions);
+        Assert.True(predict.ExitCode == 0, $"exit {predict.ExitCode}: {predict.Stderr}\n{predict.Stdout}");
+        Assert.Equal(61, File.ReadAllLines(predictions).Length);
+    }
+
+    [SkippableFact]
     public void ValidationDatasetIsScoredInsteadOfTheStratifiedHoldOut()
     {
         string csv = BanknoteCsv("train.csv", 120);
