@@ -343,7 +343,19 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
         string modelPath = Path.Combine(RunFolder, settings.Name + ".zip");
         // (A run that fails before the move leaves it as a temporary file, which the next run in this folder removes.)
         string pendingModel = CliFile.TemporaryPathFor(modelPath);
-        ml.Model.Save(model, inputSchema, pendingModel);
+        try
+        {
+            ml.Model.Save(model, inputSchema, pendingModel);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
+        {
+            // A full disk left a truncated zip beside the model and an error naming only that temporary file.
+            // (ArgumentException: how .NET reports a file size limit, EFBIG.)
+            File.Delete(pendingModel);
+            throw new CliException($"{modelPath}: the model could not be saved ({e.Message}); " +
+                (File.Exists(modelPath) ? "the earlier model there is kept. " : "") +
+                "Free space on that disk (or give -o another folder) and run the same command again with --resume: the finished trials are kept in checkpoint/.", e);
+        }
         _phases["save model"] = clock.Elapsed.TotalSeconds;
 
         // What run.json records about the classes, so that a run that fails from here on can still write it.

@@ -1413,6 +1413,28 @@ public sealed class CliCoreTests : IDisposable
     }
 
     [SkippableFact]
+    public void AModelThatCannotBeSavedLeavesNoPartOfItAndKeepsTheEarlierOne()
+    {
+        string csv = BanknoteCsv();
+        string output = Path.Combine(_work, "rerun model");
+        string[] command = ["classification", "--dataset", csv, "--label-col", "class", "--train-time", "5", "--max-trials", "1", "-o", output, "--name", "Again"];
+        var first = Run(command);
+        Assert.True(first.ExitCode == 0, $"exit {first.ExitCode}: {first.Stderr}\n{first.Stdout}");
+        string model = Path.Combine(output, "Again", "Again.zip");
+        byte[] earlier = File.ReadAllBytes(model);
+
+        // Files of 6 KiB at most: the search's journal (about 5 KiB) is written, the model zip (about 7 KiB) is not.
+        var (code, stdout, stderr) = RunWithFileSizeLimit(6, command);
+        Assert.True(code == 1, $"exit {code}: {stderr}\n{stdout}");
+        string error = Assert.Single((stdout + stderr).Split('\n'), l => l.StartsWith("error:", StringComparison.Ordinal));
+        Assert.Contains($"{model}: the model could not be saved", error, StringComparison.Ordinal);
+        Assert.Contains("--resume", error, StringComparison.Ordinal);
+        // A truncated Again.zip.<guid>.tmp used to stay, and the error named only it.
+        Assert.Empty(Directory.GetFiles(Path.Combine(output, "Again"), "*.tmp"));
+        Assert.Equal(earlier, File.ReadAllBytes(model));
+    }
+
+    [SkippableFact]
     public void ValidationDatasetIsScoredInsteadOfTheStratifiedHoldOut()
     {
         string csv = BanknoteCsv("train.csv", 120);
