@@ -109,11 +109,58 @@ internal static class DatasetReader
     public static TrainingData LoadForModel(MLContext ml, DataViewSchema modelInput, string path, CsvSettings csv, string unlabeledFolder, int channels,
         TableLayout? training = null, int? trainingLabelIndex = null, IReadOnlyList<string>? classes = null)
     {
-        if (modelInput.GetColumnOrNull(ImageFolder.PathColumn) is not null)
+        string task = modelInput.GetColumnOrNull(ImageFolder.PathColumn) is not null ? "image-classification"
+            : modelInput.GetColumnOrNull(SeriesLoader.SeriesColumn) is not null ? "series-classification" : "classification";
+        if (OtherKind(task, path) is { } problem) throw new CliException($"{path}: {problem}");
+        if (task == "image-classification")
         {
             return File.Exists(path) ? ImageFolder.LoadFile(ml, path) : ImageFolder.Load(ml, path, unlabeledFolder, strict: false, forTraining: false);
         }
-        if (modelInput.GetColumnOrNull(SeriesLoader.SeriesColumn) is not null) return SeriesLoader.Load(ml, path, csv, channels);
+        if (task == "series-classification") return SeriesLoader.Load(ml, path, csv, channels);
         return TableLoader.LoadForModel(path, modelInput, csv, training, trainingLabelIndex, classes);
+    }
+
+    /// <summary>
+    /// Why <paramref name="path"/> is not what a model of <paramref name="task"/> scores, or null: a CSV or series file for
+    /// an image model, an image or a .ts file for a table model, an image or an image folder for a series model. Such files
+    /// failed with errors about the file alone ("not a readable image"; an image or a .ts file read as a CSV: "line 3: 3
+    /// fields where line 1 has 1 ..., give the right --separator") that did not say the model reads another kind of data.
+    /// </summary>
+    internal static string? OtherKind(string task, string path)
+    {
+        bool image = File.Exists(path) && IsImage(path);
+        return task switch
+        {
+            "image-classification" when File.Exists(path) && !image =>
+                "not an image, and the model was trained by image-classification on images; give an image file (.jpg, .jpeg, .png, .bmp, " +
+                ".gif, .webp) or a folder of them (directly in it or in one sub-folder per class).",
+            "classification" when image || Directory.Exists(path) || (File.Exists(path) && SeriesLoader.IsTsFile(path)) =>
+                $"{(image ? "an image" : Directory.Exists(path) ? "a folder" : "a .ts series file")}, and the model was trained by classification " +
+                "on a table; give a CSV file with the training file's columns.",
+            "series-classification" when image =>
+                "an image, and the model was trained by series-classification on series; give a .ts file or a CSV with one series per row.",
+            _ => null,
+        };
+    }
+
+    /// <summary>Whether a file is an image by its extension or its first bytes (JPEG, PNG, GIF, BMP with its reserved zero
+    /// bytes, so that a CSV whose header starts with "BM" is not one, WebP).</summary>
+    private static bool IsImage(string path)
+    {
+        if (ImageFolder.IsImageExtension(Path.GetExtension(path))) return true;
+        var head = new byte[12];
+        int read;
+        try
+        {
+            using var file = File.OpenRead(path);
+            read = file.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+        ReadOnlySpan<byte> bytes = head.AsSpan(0, read);
+        return bytes.StartsWith((ReadOnlySpan<byte>)[0xFF, 0xD8, 0xFF]) || bytes.StartsWith((ReadOnlySpan<byte>)[0x89, (byte)'P', (byte)'N', (byte)'G'])
+            || bytes.StartsWith("GIF8"u8) || (bytes.StartsWith("BM"u8) && read >= 10 && bytes[6..10].IndexOfAnyExcept((byte)0) < 0) || (bytes.StartsWith("RIFF"u8) && bytes[8..].StartsWith("WEBP"u8));
     }
 }

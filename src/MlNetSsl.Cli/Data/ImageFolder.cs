@@ -181,6 +181,9 @@ internal static class ImageFolder
         };
     }
 
+    /// <summary>Whether <paramref name="extension"/> (with its dot) is one of the image formats the tool decodes.</summary>
+    internal static bool IsImageExtension(string extension) => Extensions.Contains(extension);
+
     /// <summary>One image file, unlabeled.</summary>
     public static TrainingData LoadFile(MLContext ml, string file)
     {

@@ -1144,6 +1144,59 @@ public sealed class CliCoreTests : IDisposable
     }
 
     [SkippableFact]
+    public void DataOfAnotherKindThanTheModelScoresIsRefusedNamingTheKindItScores()
+    {
+        string output = Path.Combine(_work, "kinds");
+        string images = Path.Combine(_work, "kind-images");
+        string source = Path.Combine(SharedData.RepoRoot, "samples", "Quickstart", "data", "cifar10-small", "train");
+        foreach (string cls in new[] { "cat", "ship" })
+        {
+            Directory.CreateDirectory(Path.Combine(images, cls));
+            foreach (string f in Directory.GetFiles(Path.Combine(source, cls)).Order(StringComparer.Ordinal).Take(12)) File.Copy(f, Path.Combine(images, cls, Path.GetFileName(f)));
+        }
+        string csv = BanknoteCsv();
+        string ts = Path.Combine(SharedData.DataRoot, "uea", "GunPoint_TEST.ts");
+        foreach (string[] training in new[]
+        {
+            new[] { "image-classification", "--dataset", images, "--name", "Pictures" },
+            ["classification", "--dataset", csv, "--label-col", "class", "--name", "Table"],
+            ["series-classification", "--dataset", Path.Combine(SharedData.DataRoot, "uea", "GunPoint_TRAIN.ts"), "--name", "Series"],
+        })
+        {
+            var run = Run([.. training, "--train-time", "5", "--max-trials", "1", "-o", output]);
+            Assert.True(run.ExitCode == 0, $"exit {run.ExitCode}: {run.Stderr}\n{run.Stdout}");
+        }
+        string image = Directory.GetFiles(Path.Combine(images, "cat"))[0];
+        // An image without its extension is still one (by its first bytes).
+        string photo = Path.Combine(_work, "photo");
+        File.Copy(image, photo);
+        string Model(string name) => Path.Combine(output, name, name + ".zip");
+        void Fails(string[] args, params string[] expected)
+        {
+            var (code, stdout, stderr) = Run([.. args, .. args[0] == "evaluate" ? Array.Empty<string>() : ["--out", Path.Combine(_work, "kind-out.csv")]]);
+            Assert.True(code == 1, $"exit {code} for {string.Join(' ', args)}: {stderr}\n{stdout}");
+            string line = Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+            foreach (string part in expected) Assert.Contains(part, line, StringComparison.Ordinal);
+            Assert.False(File.Exists(Path.Combine(_work, "kind-out.csv")));
+        }
+        // Each used to fail with an error about the file alone: "not a readable image", or an image or .ts file read as a
+        // CSV ("line 3: 3 fields where line 1 has 1 ...; give the right --separator").
+        Fails(["predict", "--model", Model("Pictures"), "--dataset", csv], csv, "not an image, and the model was trained by image-classification");
+        Fails(["evaluate", "--model", Model("Pictures"), "--test-dataset", ts], "not an image, and the model was trained by image-classification");
+        Fails(["predict", "--model", Model("Table"), "--dataset", image], image, "an image, and the model was trained by classification on a table");
+        Fails(["embed", "--model", Model("Table"), "--dataset", photo], "an image, and the model was trained by classification");
+        Fails(["evaluate", "--model", Model("Table"), "--test-dataset", ts], ts, "a .ts series file, and the model was trained by classification");
+        Fails(["predict", "--model", Model("Table"), "--dataset", images], "a folder, and the model was trained by classification");
+        Fails(["predict", "--model", Model("Series"), "--dataset", image], "an image, and the model was trained by series-classification");
+        // Each model still scores its own kind, the image model also an image without its extension.
+        foreach (var (model, data) in new[] { ("Pictures", photo), ("Table", csv), ("Series", ts) })
+        {
+            var ok = Run("predict", "--model", Model(model), "--dataset", data, "--out", Path.Combine(_work, $"{model}.csv"));
+            Assert.True(ok.ExitCode == 0, $"{model} on {data}: exit {ok.ExitCode}: {ok.Stderr}\n{ok.Stdout}");
+        }
+    }
+
+    [SkippableFact]
     public void UsageErrorGivesExitTwo()
     {
         Assert.Equal(2, Run("classification", "--label-col", "0").ExitCode);
