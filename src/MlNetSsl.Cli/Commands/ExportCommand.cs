@@ -38,7 +38,18 @@ internal static class ExportCommand
             CliFile.CheckOutput(path, "--out", "model.onnx", ("--model", modelPath));
             var ml = new MLContext(0);
             var (loaded, schema, _) = ModelCommands.LoadModel(ml, modelPath);
-            foreach (string line in Export(ml, loaded, schema, path)) Console.WriteLine(line);
+            List<string> written;
+            try
+            {
+                written = Export(ml, loaded, schema, path);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // The message named only the temporary file the write went to.
+                throw new CliException($"--out {path}: could not be written ({e.Message}); nothing was replaced. Free space on that disk or give --out a " +
+                    "path in a folder you can write to.", e);
+            }
+            foreach (string line in written) Console.WriteLine(line);
             return ExitCodes.Success;
         });
         return command;
@@ -121,8 +132,22 @@ internal static class ExportCommand
         CliFile.CheckOutput(encoderPath, "--out", "model.onnx");
         var builder = new DataViewSchema.Builder();
         builder.AddColumn(stage.OutputColumnName, new VectorDataViewType(NumberDataViewType.Single, stage.EmbeddingSize));
-        Convert(ml, new TransformerChain<ITransformer>([.. parts.Skip(stageIndex + 1)]), new EmptyDataView(builder.ToSchema()), path, "the classifier after the encoder");
-        CliFile.Replace(encoderPath, temp => { using var file = File.Create(temp); stage.SaveEncoderAsOnnx(file); });
+        // Both graphs are written before either replaces a file: a failed encoder write (a full disk) left the new classifier
+        // beside an earlier export's encoder, whose embedding it does not read.
+        string pendingClassifier = CliFile.TemporaryPathFor(path), pendingEncoder = CliFile.TemporaryPathFor(encoderPath);
+        try
+        {
+            Convert(ml, new TransformerChain<ITransformer>([.. parts.Skip(stageIndex + 1)]), new EmptyDataView(builder.ToSchema()), pendingClassifier,
+                "the classifier after the encoder");
+            CliFile.Replace(pendingEncoder, temp => { using var file = File.Create(temp); stage.SaveEncoderAsOnnx(file); });
+            File.Move(pendingEncoder, encoderPath, overwrite: true);
+            File.Move(pendingClassifier, path, overwrite: true);
+        }
+        finally
+        {
+            File.Delete(pendingClassifier);
+            File.Delete(pendingEncoder);
+        }
         string embedding = OnnxOutputName(stage);
         return [$"Wrote {encoderPath}: input {stage.InputColumnName} [N, 3, {stage.InputShape.Height}, {stage.InputShape.Width}], planar RGB in [0, 1] " +
                 $"(images stretched to {stage.InputShape.Width} x {stage.InputShape.Height} as docs/onnx.md shows); output {embedding} [N, {stage.EmbeddingSize}], the embedding.",

@@ -57,7 +57,7 @@ public sealed class CliCoreTests : IDisposable
     /// <summary>Runs the tool with every write past <paramref name="kilobytes"/> KiB of one file failing (EFBIG), as writes
     /// fail on a full disk: bash's <c>ulimit -f</c>, with SIGXFSZ ignored so that the write fails instead of the process
     /// being killed.</summary>
-    private static (int ExitCode, string Stdout, string Stderr) RunWithFileSizeLimit(int kilobytes, params string[] args)
+    internal static (int ExitCode, string Stdout, string Stderr) RunWithFileSizeLimit(int kilobytes, params string[] args)
     {
         Skip.IfNot(OperatingSystem.IsLinux() && File.Exists("/bin/bash"), "The file size limit is set with bash's ulimit on Linux.");
         var info = new ProcessStartInfo("/bin/bash") { RedirectStandardOutput = true, RedirectStandardError = true };

@@ -115,6 +115,35 @@ public sealed class CliExportOnnxTests : IDisposable
     }
 
     [SkippableFact]
+    public void AnImageExportThatFailsHalfwayReplacesNeitherGraph()
+    {
+        string folder = Path.Combine(_work, "images");
+        string source = Path.Combine(SharedData.RepoRoot, "samples", "Quickstart", "data", "cifar10-small", "train");
+        foreach (string label in new[] { "cat", "ship" })
+        {
+            Directory.CreateDirectory(Path.Combine(folder, label));
+            foreach (string file in Directory.GetFiles(Path.Combine(source, label)).Order(StringComparer.Ordinal).Take(15))
+                File.Copy(file, Path.Combine(folder, label, Path.GetFileName(file)));
+        }
+        string model = Train("image-classification", folder, "Pictures");
+        Assert.Contains("Pictures.encoder.onnx", Export(model), StringComparison.Ordinal);
+        // Stand-ins for an earlier export's two graphs, to tell whether either is replaced.
+        string classifier = Path.ChangeExtension(model, ".onnx"), encoder = Path.Combine(Path.GetDirectoryName(model)!, "Pictures.encoder.onnx");
+        File.WriteAllText(classifier, "earlier classifier");
+        File.WriteAllText(encoder, "earlier encoder");
+
+        // Files of 100 KiB at most, as a disk that fills during the export: the classifier graph (about 6 KiB) can be
+        // written, the encoder graph (about 1.5 MB) cannot.
+        var (code, stdout, stderr) = CliCoreTests.RunWithFileSizeLimit(100, "export-onnx", "--model", model);
+        Assert.True(code == 1, $"exit {code}: {stderr}\n{stdout}");
+        Assert.Single(stderr.Split('\n'), l => l.StartsWith("error:", StringComparison.Ordinal));
+        // The new classifier used to replace the earlier one beside the earlier encoder, whose embedding it does not read.
+        Assert.Equal("earlier classifier", File.ReadAllText(classifier));
+        Assert.Equal("earlier encoder", File.ReadAllText(encoder));
+        Assert.Empty(Directory.GetFiles(Path.GetDirectoryName(model)!, "*.tmp"));
+    }
+
+    [SkippableFact]
     public void AnImageModelServesThroughItsEncoderGraphThenItsClassifierGraph()
     {
         // 30 of the quickstart's 32 x 32 CIFAR-10 JPEGs per class, in three classes.
