@@ -191,6 +191,13 @@ internal static class ModelCommands
     /// <summary>The model, its input schema, and the run.json beside it when there is one.</summary>
     internal static (ITransformer Model, DataViewSchema Schema, RunSettings? Settings) LoadModel(MLContext ml, string path)
     {
+        // A run folder given for its model was reported as "model not found", though it was found.
+        if (Directory.Exists(path))
+        {
+            string[] zips = Directory.GetFiles(path, "*.zip");
+            throw new CliException($"{path}: a folder; --model takes the <Name>.zip a training command wrote" +
+                (zips.Length == 1 ? $", here {zips[0]}." : zips.Length > 1 ? $" ({zips.Length} zips in this folder)." : " (this folder has none)."));
+        }
         if (!File.Exists(path)) throw new CliException($"{path}: model not found; --model takes the <Name>.zip a training command wrote.");
         ITransformer model;
         DataViewSchema schema;

@@ -1113,6 +1113,12 @@ public sealed class CliCoreTests : IDisposable
 
         string csv = BanknoteCsv("columns.csv", 40);
         Fails(["classification", "--dataset", csv, "--label-col", "species"], "'species'", "variance", "class");
+        // A run folder for --model: named as a folder (it was "model not found"), with the zip in it.
+        string runFolder = Path.Combine(_work, "Run");
+        Directory.CreateDirectory(runFolder);
+        Fails(["evaluate", "--model", runFolder, "--test-dataset", csv], runFolder, "a folder; --model takes the <Name>.zip", "(this folder has none)");
+        File.WriteAllText(Path.Combine(runFolder, "Run.zip"), "");
+        Fails(["predict", "--model", runFolder, "--dataset", csv, "--out", Path.Combine(_work, "p.csv")], $"here {Path.Combine(runFolder, "Run.zip")}.");
 
         string oneClass = Path.Combine(_work, "oneclass.csv");
         File.WriteAllLines(oneClass, ["a,b,label", "1,2,x", "3,4,x", "5,6,", "7,8,x"]);
