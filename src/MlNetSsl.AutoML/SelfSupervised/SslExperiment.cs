@@ -498,6 +498,10 @@ public sealed class SslExperiment
             }
         }
         SslDataset dataset = SslDataset.Read(_mlContext, data, _inputColumnName, _labelColumnName, shape);
+        // Said as such: "no row has a label (0 rows, all unlabeled)" sent users looking for a label problem.
+        if (dataset.RowCount == 0)
+            throw new InvalidOperationException("The data given to SetDataset has no rows; give it the rows to pretrain and train on " +
+                "(a filter that kept none, or a loader that read an empty file or folder, leaves none).");
         if (dataset.LabeledCount == 0)
             throw new InvalidOperationException(
                 $"No row has a label in column '{_labelColumnName}' ({dataset.RowCount} rows, all unlabeled: a missing value, NaN or " +

@@ -305,6 +305,14 @@ public sealed class SslExperimentTests : IDisposable
             Experiment(SslExperimentData.Images(ml, images), "Image", nameof(ImageRow.Label)).RunAsync());
         Assert.Contains("No row has a label in column 'Label'", noText.Message);
 
+        // No rows at all: said as such (it was "No row has a label ... (0 rows, all unlabeled ...)").
+        var empty = await Assert.ThrowsAsync<InvalidOperationException>(() =>
+            Experiment(ml.Data.LoadFromEnumerable(Array.Empty<HiggsRow>()), "Features", "Label").RunAsync());
+        Assert.Contains("The data given to SetDataset has no rows", empty.Message);
+        var emptyImages = await Assert.ThrowsAsync<InvalidOperationException>(() =>
+            Experiment(SslExperimentData.Images(ml, []), "Image", nameof(ImageRow.Label)).RunAsync());
+        Assert.Contains("The data given to SetDataset has no rows", emptyImages.Message);
+
         HiggsRow[] oneClass = SslExperimentData.HiggsWithHiddenLabels(100, labeledEvery: 10);
         foreach (HiggsRow row in oneClass) if (!float.IsNaN(row.Label)) row.Label = 1;
         var single = await Assert.ThrowsAsync<InvalidOperationException>(() =>
