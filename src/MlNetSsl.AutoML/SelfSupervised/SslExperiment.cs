@@ -455,6 +455,7 @@ public sealed class SslExperiment
     /// (<c>CancelExecution</c>, noticed within 50 ms), also after trials produced metrics: the search pauses and no model
     /// is refitted (with a checkpoint folder, running the same experiment again continues from the finished trials).</exception>
     /// <exception cref="InvalidDataException">A tabular or series input holds an infinity (missing values, NaN, are imputed).</exception>
+    /// <exception cref="IOException">The folder given to <see cref="SetCheckpoint"/> cannot be made; the message names it.</exception>
     public async Task<SslExperimentResult> RunAsync(CancellationToken cancellationToken = default)
     {
         if (_data is null) throw new InvalidOperationException("Set the data with SetDataset before running.");
@@ -474,6 +475,19 @@ public sealed class SslExperiment
     private async Task<SslExperimentResult> RunWatchedAsync(CancellationToken cancellationToken)
     {
         if (_data is null || _inputColumnName is null) throw new InvalidOperationException("Set the data and the input column before running.");
+        if (_checkpointFolder is not null)
+        {
+            // Made here, before the data is read: a path under a file failed later with a DirectoryNotFoundException that
+            // named only the cache folder inside it.
+            try
+            {
+                Directory.CreateDirectory(_checkpointFolder);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new IOException($"SetCheckpoint(\"{_checkpointFolder}\"): the folder cannot be made ({e.Message}); give a folder you can write to.", e);
+            }
+        }
         // A backend that cannot load fails here with what to do, not in each of thousands of trials until the budget ends.
         SslEnvironment.EnsureInitialized();
         if (_device == "cuda" && SslEnvironment.SelectDevice(allowCuda: true).type != TorchSharp.DeviceType.CUDA)

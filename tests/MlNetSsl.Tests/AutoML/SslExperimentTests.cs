@@ -281,6 +281,20 @@ public sealed class SslExperimentTests : IDisposable
     }
 
     [SkippableFact]
+    public async Task ACheckpointFolderThatCannotBeMadeIsNamedBeforeAnyWork()
+    {
+        var ml = new MLContext(seed: 1);
+        // A checkpoint folder that cannot be made (under a file) is named as SetCheckpoint's before any work; it was a
+        // DirectoryNotFoundException naming only the cache folder inside it.
+        string file = Path.Combine(_folder, "a-file");
+        File.WriteAllText(file, "");
+        var labeled = ml.Data.LoadFromEnumerable(SslExperimentData.HiggsWithHiddenLabels(100, labeledEvery: 2));
+        var checkpoint = await Assert.ThrowsAsync<IOException>(() =>
+            ml.SelfSupervisedExperiment().SetDataset(labeled).SetInputColumn("Features").SetMaxTrials(1).SetCheckpoint(Path.Combine(file, "checkpoint")).RunAsync());
+        Assert.StartsWith($"SetCheckpoint(\"{Path.Combine(file, "checkpoint")}\"): the folder cannot be made", checkpoint.Message, StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
     public async Task DataWithoutAnyLabelOrWithOneClassIsRefusedWithAMessageThatSaysSo()
     {
         var ml = new MLContext(seed: 1);
