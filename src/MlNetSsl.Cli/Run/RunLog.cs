@@ -58,6 +58,17 @@ internal sealed class RunLog : IDisposable
         }
     }
 
+    /// <summary>An error line that does not end the run by an exception (outputs that could not be written): on standard
+    /// error, as the command's other errors, and logged.</summary>
+    public void Error(string line)
+    {
+        lock (_gate)
+        {
+            Console.Error.WriteLine(line);
+            WriteFile(line);
+        }
+    }
+
     /// <summary>A detail for -v diag and the log.</summary>
     public void Detail(string line)
     {

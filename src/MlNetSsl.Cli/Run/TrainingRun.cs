@@ -503,7 +503,8 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
                 writeFailures.Add($"{(Path.GetDirectoryName(log.FilePath) == RunFolder ? Path.GetFileName(log.FilePath) : log.FilePath)} ({logProblem})");
             if (writeFailures.Count > 0)
             {
-                log.Always($"error: could not write {string.Join("; ", writeFailures)}");
+                // On standard error, as every other error of the tool: a script that reads it saw nothing, only exit 1.
+                log.Error($"error: could not write {string.Join("; ", writeFailures)}");
                 return ExitCodes.Failed;
             }
             return cancellation.IsCancellationRequested ? ExitCodes.Cancelled : ExitCodes.Success;

@@ -1433,8 +1433,10 @@ public sealed class CliCoreTests : IDisposable
         // Files of 16 KiB at most: the report (about 30 KiB) fails, the model, run.json and the rest are written.
         var (code, stdout, stderr) = RunWithFileSizeLimit(16, [.. command, "--max-trials", "2"]);
         Assert.True(code == 1, $"exit {code}: {stderr}\n{stdout}");
-        string error = Assert.Single((stdout + stderr).Split('\n'), l => l.StartsWith("error:", StringComparison.Ordinal));
-        Assert.Contains("could not write report.html (", error, StringComparison.Ordinal);
+        // On standard error, as the tool's other errors (it was on standard output).
+        string error = Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith("error: could not write report.html (", error, StringComparison.Ordinal);
+        Assert.DoesNotContain("error:", stdout, StringComparison.Ordinal);
         // The first run's report (its leaderboard, test metric and trial limit) used to stay beside the second run's model.
         Assert.False(File.Exists(report), "the earlier run's report.html is still beside the new model");
         using JsonDocument settings = JsonDocument.Parse(File.ReadAllText(Path.Combine(output, "Again", "run.json")));
