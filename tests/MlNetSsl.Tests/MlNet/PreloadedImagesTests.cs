@@ -1,6 +1,7 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using MlNetSsl.AutoML;
+using MlNetSsl.MlNet;
 using MlNetSsl.MlNet.Data;
 using Xunit;
 
@@ -148,6 +149,37 @@ public sealed class PreloadedImagesTests : IDisposable
     }
 
     /// <summary><paramref name="count"/> small PNGs of distinct colours (and a few widths), written to the test folder.</summary>
+    [SkippableFact]
+    public void TheStagesTransformDecodesEachBatchOnEveryCoreInTheRowsOrderAndNamesTheFirstBrokenImage()
+    {
+        // 100 images in batches of 32: each core decodes every n-th image of a batch through a cursor of its own (one cursor
+        // decoded them all, so scoring photos ran on one core), and the embeddings are the rows' own, in order.
+        List<ImageRow> rows = DistinctColours("t", 100);
+        void Options(SelfSupervisedOptions o) { o.Epochs = 1; o.BatchSize = 32; o.ImageWidth = 8; o.ImageHeight = 8; o.Seed = 3; }
+        using var stage = _ml.Transforms.SelfSupervised("E", "Image", SslMethod.SimClr, Options).Fit(StageData.Images(_ml, rows, _folder));
+        IDataView fromFiles = stage.Transform(StageData.Images(_ml, rows, _folder));
+        Assert.Equal(Math.Min(Environment.ProcessorCount, BatchedDataView.MaxDecodeWorkers), ((BatchedDataView)fromFiles).DecodeWorkers);
+        // Images decoded already come through one cursor: more would only read the source again.
+        IDataView preloaded = _ml.Data.PreloadImages(StageData.Images(_ml, rows, _folder), "Image", 8, 8);
+        IDataView fromMemory = stage.Transform(preloaded);
+        Assert.Equal(1, ((BatchedDataView)fromMemory).DecodeWorkers);
+        float[][] expected = StageData.Vectors(fromMemory, "E");
+        Assert.Equal(100, expected.Length);
+        // Distinct images, distinct embeddings: a row out of place would show.
+        Assert.Equal(100, expected.Select(e => string.Join(',', e)).Distinct().Count());
+        float[][] actual = StageData.Vectors(fromFiles, "E");
+        for (int row = 0; row < 100; row++) Assert.True(expected[row].SequenceEqual(actual[row]), $"row {row} differs");
+        // A second read takes the batches the first computed, and a new view over the same rows computes them again.
+        Assert.Equal(actual, StageData.Vectors(fromFiles, "E"));
+        Assert.Equal(actual, StageData.Vectors(stage.Transform(StageData.Images(_ml, rows, _folder)), "E"));
+
+        // Rows 71 and 72 broken: on two cores, 71 is the second cursor's and 72 the first's; the error names row 71 either way.
+        File.WriteAllBytes(Path.Combine(_folder, "noise.jpg"), Enumerable.Range(0, 500).Select(b => (byte)(b * 37 % 251)).ToArray());
+        List<ImageRow> broken = [.. rows.Select((r, i) => i is 71 or 72 ? new ImageRow { ImagePath = "noise.jpg", Label = r.Label } : r)];
+        var error = Assert.Throws<InvalidDataException>(() => StageData.Vectors(stage.Transform(StageData.Images(_ml, broken, _folder)), "E"));
+        Assert.StartsWith("Row 71 of column 'Image' (ImagePath 'noise.jpg'): the image could not be loaded", error.Message, StringComparison.Ordinal);
+    }
+
     [SkippableFact]
     public void ACachedImageViewIsRefusedWithWhatTheCacheDid()
     {

@@ -45,6 +45,24 @@ internal sealed class RowBatchBuffer
         Count++;
     }
 
+    /// <summary>Reads the filler's current row into slot <paramref name="slot"/>; different slots may be filled at once from
+    /// different threads. <see cref="SetCount"/> then says how many slots hold rows.</summary>
+    public void FillAt(int slot, InputColumnReader.RowFiller filler)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(slot);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(slot, Capacity);
+        if (_bytes is not null) filler.Fill(_bytes.AsSpan(slot * _rowSize, _rowSize));
+        else filler.Fill(_floats.AsSpan(slot * _rowSize, _rowSize));
+    }
+
+    /// <summary>Declares the first <paramref name="count"/> slots, filled by <see cref="FillAt"/>, as the rows held.</summary>
+    public void SetCount(int count)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(count, Capacity);
+        Count = count;
+    }
+
     /// <summary>The rows held as a new CPU tensor (the caller owns it); the buffer is emptied.</summary>
     public Tensor TakeTensor()
     {
