@@ -64,7 +64,7 @@ internal static class CliApp
         }
         catch (Exception e)
         {
-            Console.Error.WriteLine($"error: {OneLine(e)}" + (diagnostic ? "" : " (run with -v diag for details)"));
+            Console.Error.WriteLine($"error: {OneLine(e)}" + (IsDiskFull(e) ? DiskFullAdvice : "") + (diagnostic ? "" : " (run with -v diag for details)"));
             if (diagnostic) Console.Error.WriteLine(e);
             return ExitCodes.Failed;
         }
@@ -80,6 +80,20 @@ internal static class CliApp
             "Boolean" => "as true or false",
             _ => "as a value of the expected kind",
         });
+
+    /// <summary>What to do about a full disk met where no command said it (the search's checkpoint journal or cache): the
+    /// bare system message named only a temporary file.</summary>
+    internal const string DiskFullAdvice = "; free space on that disk (or give -o another folder) and run the same command again " +
+        "(a training command with --resume: the trials it finished are kept in checkpoint/)";
+
+    /// <summary>Whether <paramref name="e"/> or an exception inside it says the disk is full (ENOSPC on Linux and macOS,
+    /// ERROR_DISK_FULL or ERROR_HANDLE_DISK_FULL on Windows).</summary>
+    internal static bool IsDiskFull(Exception e)
+    {
+        for (Exception? inner = e; inner is not null; inner = inner.InnerException)
+            if (inner is IOException { HResult: 28 or unchecked((int)0x80070070) or unchecked((int)0x80070027) }) return true;
+        return false;
+    }
 
     /// <summary>The innermost meaningful message on one line. ML.NET's parallel cursors wrap what a transform threw in
     /// "Splitter/consolidator worker encountered exception while consuming source data", which names nothing.</summary>

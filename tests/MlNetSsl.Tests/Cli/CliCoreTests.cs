@@ -1420,6 +1420,25 @@ public sealed class CliCoreTests : IDisposable
     }
 
     [SkippableFact]
+    public void AFullDiskMetWhereNoCommandSaidItIsRecognisedForItsAdvice()
+    {
+        // A full disk while the search wrote its journal ended with the system's message naming a temporary file only;
+        // the tool's last-resort handler now adds what to do (free space, then --resume).
+        Skip.IfNot(OperatingSystem.IsLinux() && File.Exists("/dev/full"), "/dev/full is Linux's always-full device.");
+        IOException full = Assert.ThrowsAny<IOException>(() =>
+        {
+            using var file = new FileStream("/dev/full", FileMode.Open, FileAccess.Write);
+            file.Write(new byte[1 << 16]);
+            file.Flush();
+        });
+        Assert.True(MlNetSsl.Cli.Commands.CliApp.IsDiskFull(full));
+        Assert.True(MlNetSsl.Cli.Commands.CliApp.IsDiskFull(new InvalidOperationException("wrapped", full)));
+        Assert.False(MlNetSsl.Cli.Commands.CliApp.IsDiskFull(new IOException("The file is locked.")));
+        Assert.False(MlNetSsl.Cli.Commands.CliApp.IsDiskFull(new FileNotFoundException("missing")));
+        Assert.Contains("--resume", MlNetSsl.Cli.Commands.CliApp.DiskFullAdvice, StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
     public void AReportThatCannotBeWrittenLeavesNoEarlierReportBesideTheNewModel()
     {
         string csv = BanknoteCsv();
