@@ -91,8 +91,9 @@ internal sealed class BatchedDataView : ITransformCanSaveOnnx
     /// <summary>
     /// How many cursors decode a computed batch's images: one per core (at most <see cref="MaxDecodeWorkers"/>) when the
     /// images are decoded as a cursor reads them (LoadImages' getter decodes the file it is asked for, so a cursor that
-    /// skips a row's image skips its decoding); 1 for vectors, and where the images come decoded from the data's source
-    /// (an in-memory list, a cache, PreloadImages), whose extra cursors would only enumerate the source again.
+    /// skips a row's image skips its decoding); 1 for vectors, where the images come decoded from the data's source
+    /// (an in-memory list, a cache, PreloadImages), whose extra cursors would only enumerate the source again, and where
+    /// the rows come from LoadFromEnumerable over something other than a collection (<see cref="RepeatsItsRows"/>).
     /// </summary>
     internal int DecodeWorkers => _decodeWorkers ??= CountDecodeWorkers();
 
@@ -102,7 +103,23 @@ internal sealed class BatchedDataView : ITransformCanSaveOnnx
         if (cores < 2 || !_output.Reader.IsImage) return 1;
         IDataView root = _input;
         while (root is IDataTransform transform) root = transform.Source;
-        return root.Schema.Any(c => c.Type is Microsoft.ML.Transforms.Image.ImageDataViewType) ? 1 : cores;
+        if (root.Schema.Any(c => c.Type is Microsoft.ML.Transforms.Image.ImageDataViewType)) return 1;
+        return RepeatsItsRows(root) ? cores : 1;
+    }
+
+    /// <summary>
+    /// False for LoadFromEnumerable over anything but a collection (a query, a stream, a generator): ML.NET allows such
+    /// a view to be read once, and another enumeration may give no rows or other rows, so the extra cursors would see
+    /// another row's image (a one-shot source failed, a re-ordering one paired half the rows with other rows' images).
+    /// </summary>
+    private static bool RepeatsItsRows(IDataView root)
+    {
+        Type type = root.GetType();
+        if (!type.IsGenericType || type.GetGenericTypeDefinition() != typeof(DataViewConstructionUtils.StreamingDataView<>)) return true;
+        object? data = type.GetField("_data", System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.Public |
+            System.Reflection.BindingFlags.NonPublic)?.GetValue(root);
+        return data is System.Collections.ICollection || data?.GetType().GetInterfaces().Any(i => i.IsGenericType &&
+            (i.GetGenericTypeDefinition() == typeof(ICollection<>) || i.GetGenericTypeDefinition() == typeof(IReadOnlyCollection<>))) == true;
     }
 
     public DataViewRowCursor GetRowCursor(IEnumerable<DataViewSchema.Column> columnsNeeded, Random? rand = null)

@@ -181,6 +181,67 @@ public sealed class PreloadedImagesTests : IDisposable
     }
 
     [SkippableFact]
+    public void TheStagesTransformReadsRowsThatMayBeEnumeratedOnceThroughOneCursor()
+    {
+        // ML.NET lets LoadFromEnumerable over a query or stream be read once (score as the rows arrive): extra cursors that
+        // decode beside the stage's own enumerated it again and got no rows (an error) or other rows (other rows' images).
+        List<ImageRow> rows = DistinctColours("once", 100);
+        void Options(SelfSupervisedOptions o) { o.Epochs = 1; o.BatchSize = 32; o.ImageWidth = 8; o.ImageHeight = 8; o.Seed = 3; }
+        using var stage = _ml.Transforms.SelfSupervised("E", "Image", SslMethod.SimClr, Options).Fit(StageData.Images(_ml, rows, _folder));
+        var byPath = EmbeddingsByPath(stage.Transform(_ml.Data.PreloadImages(StageData.Images(_ml, rows, _folder), "Image", 8, 8)));
+        Assert.Equal(100, byPath.Values.Select(e => string.Join(',', e)).Distinct().Count());
+        var loader = _ml.Transforms.LoadImages("Image", _folder, nameof(ImageRow.ImagePath)).Fit(_ml.Data.LoadFromEnumerable(rows));
+
+        IDataView once = stage.Transform(loader.Transform(_ml.Data.LoadFromEnumerable(new EnumeratedOnce<ImageRow>(rows))));
+        Assert.Equal(1, ((BatchedDataView)once).DecodeWorkers);
+        List<(string Path, float[] E)> read = ReadEmbeddings(once);
+        Assert.Equal(rows.Select(r => r.ImagePath), read.Select(r => r.Path));
+        foreach (var (path, e) in read) Assert.True(byPath[path].SequenceEqual(e), $"{path} has another image's embedding");
+
+        // A query whose order differs per enumeration: every row must still get its own image's embedding.
+        var random = new Random(5);
+        IDataView reordered = stage.Transform(loader.Transform(_ml.Data.LoadFromEnumerable(rows.OrderBy(_ => random.Next()))));
+        Assert.Equal(1, ((BatchedDataView)reordered).DecodeWorkers);
+        read = ReadEmbeddings(reordered);
+        Assert.Equal(100, read.Select(r => r.Path).Distinct().Count());
+        foreach (var (path, e) in read) Assert.True(byPath[path].SequenceEqual(e), $"{path} has another image's embedding");
+
+        // A list (or array) is enumerated alike each time, so the rows' images are decoded on every core.
+        Assert.Equal(Math.Min(Environment.ProcessorCount, BatchedDataView.MaxDecodeWorkers),
+            ((BatchedDataView)stage.Transform(loader.Transform(_ml.Data.LoadFromEnumerable(rows.ToArray())))).DecodeWorkers);
+    }
+
+    private static Dictionary<string, float[]> EmbeddingsByPath(IDataView scored) => ReadEmbeddings(scored).ToDictionary(r => r.Path, r => r.E);
+
+    private static List<(string Path, float[] E)> ReadEmbeddings(IDataView scored)
+    {
+        var read = new List<(string, float[])>();
+        using DataViewRowCursor cursor = scored.GetRowCursor([scored.Schema[nameof(ImageRow.ImagePath)], scored.Schema["E"]]);
+        var path = cursor.GetGetter<ReadOnlyMemory<char>>(scored.Schema[nameof(ImageRow.ImagePath)]);
+        var embedding = cursor.GetGetter<VBuffer<float>>(scored.Schema["E"]);
+        ReadOnlyMemory<char> p = default;
+        VBuffer<float> e = default;
+        while (cursor.MoveNext())
+        {
+            path(ref p);
+            embedding(ref e);
+            read.Add((p.ToString(), e.DenseValues().ToArray()));
+        }
+        return read;
+    }
+
+    /// <summary>Rows that can be enumerated once (a stream, a queue being drained): later enumerations are empty.</summary>
+    private sealed class EnumeratedOnce<T>(IEnumerable<T> items) : IEnumerable<T>
+    {
+        private int _enumerations;
+
+        public IEnumerator<T> GetEnumerator() =>
+            Interlocked.Increment(ref _enumerations) == 1 ? items.GetEnumerator() : Enumerable.Empty<T>().GetEnumerator();
+
+        System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
+    }
+
+    [SkippableFact]
     public void ACachedImageViewIsRefusedWithWhatTheCacheDid()
     {
         // ML.NET's Data.Cache drops image columns without a word; "Columns present: ImagePath, Label" alone left the user
