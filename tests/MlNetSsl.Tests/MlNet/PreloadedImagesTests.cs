@@ -251,7 +251,11 @@ public sealed class PreloadedImagesTests : IDisposable
             .Fit(preloaded);
         var error = Assert.Throws<ArgumentOutOfRangeException>(() => stage.Transform(_ml.Data.Cache(preloaded)));
         Assert.Contains("Input column 'Image' not found in the data. Columns present: ImagePath, Label.", error.Message, StringComparison.Ordinal);
-        Assert.Contains("the cache dropped them (it keeps no image column)", error.Message, StringComparison.Ordinal);
+        Assert.Contains("ml.Data.Cache or ml.Data.ShuffleRows, that step dropped them (neither keeps an image column)", error.Message, StringComparison.Ordinal);
+        // ShuffleRows drops them as silently; the message said only "the cache dropped them" to a user who had no cache.
+        error = Assert.Throws<ArgumentOutOfRangeException>(() => stage.Transform(_ml.Data.ShuffleRows(preloaded, seed: 1)));
+        Assert.Contains("Columns present: ImagePath, Label.", error.Message, StringComparison.Ordinal);
+        Assert.Contains("ml.Data.ShuffleRows, that step dropped them", error.Message, StringComparison.Ordinal);
     }
 
     private List<ImageRow> DistinctColours(string prefix, int count)

@@ -56,9 +56,11 @@ internal sealed class InputColumnReader
         var column = schema.GetColumnOrNull(columnName)
             ?? throw new ArgumentOutOfRangeException("inputSchema", $"Input column '{columnName}' not found in the data. " +
                 $"Columns present: {string.Join(", ", schema.Where(c => !c.IsHidden).Select(c => c.Name))}." +
-                // ML.NET's cache keeps numbers, text, keys and vectors only, and drops image columns without a word.
+                // ML.NET's cache keeps numbers, text, keys and vectors only, and drops image columns without a word; ShuffleRows
+                // keeps the same types (a shuffled image view was told about a cache it never had).
                 (shape.Kind == SslInputKind.Image && !schema.Any(c => c.Type is ImageDataViewType)
-                    ? " If the images were loaded before ml.Data.Cache, the cache dropped them (it keeps no image column): give the stage the uncached view (LoadImages' or PreloadImages') and cache after the stage."
+                    ? " If the images were loaded before ml.Data.Cache or ml.Data.ShuffleRows, that step dropped them (neither keeps an image column): " +
+                      "give the stage the view before it (LoadImages' or PreloadImages') and cache or shuffle after the stage."
                     : ""));
         var reader = ForType(columnName, column.Type, shape.Width, shape.Height, shape.Kind == SslInputKind.Series ? shape.Channels : 0);
         if (reader.Shape != shape)
