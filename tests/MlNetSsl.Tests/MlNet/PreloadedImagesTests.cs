@@ -148,7 +148,6 @@ public sealed class PreloadedImagesTests : IDisposable
         Assert.StartsWith("Row 40 of column 'Image'", error.Message);
     }
 
-    /// <summary><paramref name="count"/> small PNGs of distinct colours (and a few widths), written to the test folder.</summary>
     [SkippableFact]
     public void TheStagesTransformDecodesEachBatchOnEveryCoreInTheRowsOrderAndNamesTheFirstBrokenImage()
     {
@@ -258,6 +257,7 @@ public sealed class PreloadedImagesTests : IDisposable
         Assert.Contains("ml.Data.ShuffleRows, that step dropped them", error.Message, StringComparison.Ordinal);
     }
 
+    /// <summary><paramref name="count"/> small PNGs of distinct colours (and a few widths), written to the test folder.</summary>
     private List<ImageRow> DistinctColours(string prefix, int count)
     {
         var rows = new List<ImageRow>();
