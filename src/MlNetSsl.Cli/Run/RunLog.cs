@@ -110,13 +110,19 @@ internal sealed class RunLog : IDisposable
 
     public void Dispose()
     {
-        try
+        // Under the lock, and the file forgotten: a trial's thread may still log a line as the run ends.
+        lock (_gate)
         {
-            _file?.Dispose();
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
-        {
-            // The last lines could not be flushed; the run has ended and said what it could.
+            StreamWriter? file = _file;
+            _file = null;
+            try
+            {
+                file?.Dispose();
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
+            {
+                // The last lines could not be flushed; the run has ended and said what it could.
+            }
         }
     }
 }

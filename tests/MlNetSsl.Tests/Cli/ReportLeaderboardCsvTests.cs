@@ -16,6 +16,22 @@ public sealed class ReportLeaderboardCsvTests : IDisposable
         if (Directory.Exists(_folder)) Directory.Delete(_folder, recursive: true);
     }
 
+    [SkippableFact]
+    public void ALineLoggedAfterTheRunsLogClosedIsDropped()
+    {
+        // A trial's thread may log as the run ends; the closed file used to throw ObjectDisposedException at that line.
+        Directory.CreateDirectory(_folder);
+        string path = Path.Combine(_folder, "log.txt");
+        var log = new RunLog("q", path);
+        log.Info("before");
+        log.Dispose();
+        log.Info("after");
+        log.Dispose();
+        Assert.Contains("before", File.ReadAllText(path), StringComparison.Ordinal);
+        Assert.DoesNotContain("after", File.ReadAllText(path), StringComparison.Ordinal);
+        Assert.Null(log.FileProblem);
+    }
+
     [SkippableTheory]
     [InlineData(SslFeatureSource.SelfSupervised, true)]
     [InlineData(SslFeatureSource.RawAndSelfSupervised, true)]
