@@ -351,7 +351,8 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
         {
             // A full disk left a truncated zip beside the model and an error naming only that temporary file.
             // (ArgumentException: how .NET reports a file size limit, EFBIG.)
-            File.Delete(pendingModel);
+            // Best effort: the save's own error is the one to report.
+            try { File.Delete(pendingModel); } catch (Exception again) when (again is IOException or UnauthorizedAccessException) { }
             throw new CliException($"{modelPath}: the model could not be saved ({e.Message}); " +
                 (File.Exists(modelPath) ? "the earlier model there is kept. " : "") +
                 "Free space on that disk (or give -o another folder) and run the same command again with --resume: the finished trials are kept in checkpoint/.", e);
