@@ -350,12 +350,16 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
         {
             // A full disk left a truncated zip beside the model and an error naming only that temporary file.
-            // (ArgumentException: how .NET reports a file size limit, EFBIG.)
             // Best effort: the save's own error is the one to report.
             try { File.Delete(pendingModel); } catch (Exception again) when (again is IOException or UnauthorizedAccessException) { }
+            // Disk advice only where the disk is the cause: ArgumentOutOfRangeException is how .NET reports a file size
+            // limit (EFBIG, "file length was too large"); an ML.NET argument error is not cured by free space.
+            string advice = CliApp.IsDiskFull(e) || e is ArgumentOutOfRangeException ? "Free space on that disk (or give -o another folder)"
+                : e is UnauthorizedAccessException ? "Give -o a folder you can write to"
+                : "Fix the cause above (-v diag shows the details)";
             throw new CliException($"{modelPath}: the model could not be saved ({e.Message}); " +
                 (File.Exists(modelPath) ? "the earlier model there is kept. " : "") +
-                "Free space on that disk (or give -o another folder) and run the same command again with --resume: the finished trials are kept in checkpoint/.", e);
+                advice + " and run the same command again with --resume: the finished trials are kept in checkpoint/.", e);
         }
         _phases["save model"] = clock.Elapsed.TotalSeconds;
 

@@ -1509,6 +1509,8 @@ public sealed class CliCoreTests : IDisposable
         string error = Assert.Single((stdout + stderr).Split('\n'), l => l.StartsWith("error:", StringComparison.Ordinal));
         Assert.Contains($"{model}: the model could not be saved", error, StringComparison.Ordinal);
         Assert.Contains("--resume", error, StringComparison.Ordinal);
+        // The size limit is a disk's limit, so the advice is about the disk (other save errors get none of it).
+        Assert.Contains("Free space on that disk", error, StringComparison.Ordinal);
         // A truncated Again.zip.<guid>.tmp used to stay, and the error named only it.
         Assert.Empty(Directory.GetFiles(Path.Combine(output, "Again"), "*.tmp"));
         Assert.Equal(earlier, File.ReadAllBytes(model));
