@@ -12,8 +12,10 @@ using MlNetSsl.AutoML;
 /// folds, ceil(200 / labels) repetitions up to 5, the pipeline's standardization by the labeled count,
 /// <see cref="MetricCalculator.Estimate"/>'s value and standard error), refitted on them and scored on the test rows. Two
 /// rules then choose: the best-scoring pipeline within one standard error of the best (the linear model first on an exact
-/// tie, then the portfolio's order, as the rule does), and the first pipeline within it in the portfolio's order. The
-/// floor is the tables benchmark's "best raw baseline": the better of ML.NET's LightGBM and of its L-BFGS after
+/// tie, then the portfolio's order, as the rule does), and the first pipeline within it in the portfolio's order. Three
+/// ensembles are scored beside them (not something the experiment does yet): the mean class probabilities of all the
+/// candidates, of the best-scoring linear and tree candidates, and Caruana's ensemble selection (10 greedy rounds with
+/// replacement on the out-of-fold probabilities of the same cross-validation). The floor is the tables benchmark's "best raw baseline": the better of ML.NET's LightGBM and of its L-BFGS after
 /// NormalizeMeanVariance, with their defaults, on the same labeled rows.
 /// </summary>
 internal static class RawChoiceBenchmark
@@ -23,8 +25,8 @@ internal static class RawChoiceBenchmark
         Console.WriteLine($"Mean test accuracy over {splits} random splits per dataset (30% test, 10% of the rest labeled); " +
             "in brackets, the splits where the rule's choice tests more than 0.5 point below the floor.");
         Console.WriteLine();
-        Console.WriteLine("| data | kind | labeled rows | floor: best of ML.NET's raw LightGBM and L-BFGS | best-scoring within the error | first in the portfolio's order within the error |");
-        Console.WriteLine("|---|---|---|---|---|---|");
+        Console.WriteLine("| data | kind | labeled rows | floor: best of ML.NET's raw LightGBM and L-BFGS | best-scoring within the error | first in the portfolio's order within the error | mean probabilities of all | mean probabilities of the best linear and best tree | ensemble selection on out-of-fold probabilities |");
+        Console.WriteLine("|---|---|---|---|---|---|---|---|---|");
         var sources = new List<(string Name, SslInputKind Kind, float[][] Features, float[] Labels)>();
         foreach (string name in tables.Where(t => t.Length > 0))
         {
@@ -57,7 +59,7 @@ internal static class RawChoiceBenchmark
         var schema = SchemaDefinition.Create(typeof(TablesBenchmark.TableRow));
         schema[nameof(TablesBenchmark.TableRow.Features)].ColumnType = new VectorDataViewType(NumberDataViewType.Single, width);
         SslSearchSpace space = SslSearchSpace.For(kind);
-        var scored = new List<(double Floor, double BestScoring, double InOrder)>();
+        var scored = new List<(double Floor, double BestScoring, double InOrder, double BlendAll, double BlendTwo, double Caruana)>();
         var labeledCounts = new List<int>();
         for (int split = 0; split < splits; split++)
         {
@@ -102,6 +104,9 @@ internal static class RawChoiceBenchmark
             int repeats = Math.Clamp((200 + labeled.Count - 1) / labeled.Count, 1, 5);
             var assignments = Enumerable.Range(0, repeats).Select(r => StratifiedFolds.Assign(keys, 5, 1000 + r)).ToArray();
             var candidates = new List<(double Metric, double Error, double Test, bool Linear)>();
+            var testScores = new List<float[][]>();
+            var outOfFold = new List<float[][][]>();
+            float[] globalClasses = labeled.Select(r => labels[r]).Distinct().ToArray();   // MapValueToKey: order of first occurrence
             foreach (var entry in portfolio)
             {
                 SslDownstreamParameters downstream = entry.Configuration.AsType<SslTrialParameters>().Downstream;
@@ -110,15 +115,30 @@ internal static class RawChoiceBenchmark
                     .Append(SslDownstream.Standardize(ml, "Features", labeled.Count))
                     .Append(SslDownstream.CreateTrainer(ml, downstream, "LabelKey", "Features"))
                     .Append(ml.Transforms.Conversion.MapKeyToValue("PredictedLabelValue", "PredictedLabel"));
-                var repetitions = assignments.Select(a => (IReadOnlyList<FoldPredictions>)Enumerable.Range(0, a.FoldCount).Select(f =>
+                // Out-of-fold class probabilities per repetition, in the order of globalClasses, for the ensemble selection.
+                var oof = assignments.Select(_ => new float[labeled.Count][]).ToArray();
+                var repetitions = assignments.Select((a, rep) => (IReadOnlyList<FoldPredictions>)Enumerable.Range(0, a.FoldCount).Select(f =>
                 {
                     int[] fit = labeled.Where((_, i) => a.FoldOfRow[i] != f).ToArray(), held = labeled.Where((_, i) => a.FoldOfRow[i] == f).ToArray();
-                    float[] predicted = Pipeline().Fit(View(fit)).Transform(View(held)).GetColumn<float>("PredictedLabelValue").ToArray();
+                    IDataView heldOut = Pipeline().Fit(View(fit)).Transform(View(held));
+                    float[] predicted = heldOut.GetColumn<float>("PredictedLabelValue").ToArray();
+                    float[] foldClasses = fit.Select(r => labels[r]).Distinct().ToArray();   // the fold's key order
+                    float[][] foldScores = heldOut.GetColumn<float[]>("Score").ToArray();
+                    int[] positions = Enumerable.Range(0, labeled.Count).Where(i => a.FoldOfRow[i] == f).ToArray();
+                    for (int h = 0; h < positions.Length; h++)
+                    {
+                        var full = new float[globalClasses.Length];
+                        for (int k = 0; k < foldClasses.Length; k++) full[Array.IndexOf(globalClasses, foldClasses[k])] = foldScores[h][k];
+                        oof[rep][positions[h]] = full;
+                    }
                     return new FoldPredictions(held.Select(r => (uint)labels[r] + 1).ToArray(), predicted.Select(p => (uint)p + 1).ToArray(),
                         held.Select(_ => Array.Empty<float>()).ToArray());
                 }).ToArray()).ToArray();
                 MetricEstimate estimate = MetricCalculator.Estimate(SslMetric.Accuracy, repetitions, classes.Length, 0);
-                candidates.Add((estimate.Value, estimate.StandardError, Accuracy(Pipeline().Fit(View(labeled)).Transform(testView)),
+                outOfFold.Add(oof);
+                IDataView refitted = Pipeline().Fit(View(labeled)).Transform(testView);
+                testScores.Add(refitted.GetColumn<float[]>("Score").ToArray());
+                candidates.Add((estimate.Value, estimate.StandardError, Accuracy(refitted),
                     downstream.Trainer == DownstreamTrainer.LinearProbe));
             }
             int top = Enumerable.Range(0, candidates.Count).MaxBy(i => candidates[i].Metric);
@@ -133,12 +153,33 @@ internal static class RawChoiceBenchmark
                 Accuracy(Plain(ml.MulticlassClassification.Trainers.LightGbm("LabelKey")).Fit(labeledView).Transform(testView)),
                 Accuracy(Plain(ml.Transforms.NormalizeMeanVariance("Features").Append(ml.MulticlassClassification.Trainers.LbfgsMaximumEntropy("LabelKey")))
                     .Fit(labeledView).Transform(testView)));
-            scored.Add((floor, candidates[bestScoring].Test, candidates[inOrder].Test));
+            // The mean of the candidates' class probabilities (every pipeline refitted on the same labeled rows, so one class order).
+            float[] testLabels = testView.GetColumn<float>("Label").ToArray();
+            float[] keyValues = globalClasses;
+            double Blend(IReadOnlyList<int> members) => Enumerable.Range(0, testLabels.Length).Count(r =>
+            {
+                int classes = testScores[members[0]][r].Length;
+                int argmax = Enumerable.Range(0, classes).MaxBy(c => members.Sum(m => testScores[m][r][c]));
+                return keyValues[argmax] == testLabels[r];
+            }) / (double)testLabels.Length;
+            double all = Blend([.. Enumerable.Range(0, candidates.Count)]);
+            int linear = Enumerable.Range(0, candidates.Count).Where(i => candidates[i].Linear).MaxBy(i => candidates[i].Metric);
+            int tree = Enumerable.Range(0, candidates.Count).Where(i => !candidates[i].Linear).MaxBy(i => candidates[i].Metric);
+            // Caruana's ensemble selection on the out-of-fold probabilities: add, with replacement, the candidate whose
+            // addition gives the best mean out-of-fold accuracy (earlier candidate on a tie), 10 rounds.
+            var chosen = new List<int>();
+            double OutOfFoldAccuracy(IReadOnlyList<int> members) => Enumerable.Range(0, assignments.Length).Average(rep =>
+                Enumerable.Range(0, labeled.Count).Count(i =>
+                    globalClasses[Enumerable.Range(0, globalClasses.Length).MaxBy(c => members.Sum(m => outOfFold[m][rep][i][c]))] == labels[labeled[i]])
+                / (double)labeled.Count);
+            for (int round = 0; round < 10; round++)
+                chosen.Add(Enumerable.Range(0, candidates.Count).MaxBy(c => (OutOfFoldAccuracy([.. chosen, c]), -c)));
+            scored.Add((floor, candidates[bestScoring].Test, candidates[inOrder].Test, all, Blend([linear, tree]), Blend(chosen)));
         }
-        string Cell(Func<(double Floor, double BestScoring, double InOrder), double> rule) => string.Create(CultureInfo.InvariantCulture,
+        string Cell(Func<(double Floor, double BestScoring, double InOrder, double BlendAll, double BlendTwo, double Caruana), double> rule) => string.Create(CultureInfo.InvariantCulture,
             $"{100 * scored.Average(rule):0.0} ({scored.Count(s => rule(s) < s.Floor - 0.005)})");
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"| {name} | {kind} | {(labeledCounts.Min() == labeledCounts.Max() ? $"{labeledCounts[0]}" : $"{labeledCounts.Min()}-{labeledCounts.Max()}")} | {100 * scored.Average(s => s.Floor):0.0} | {Cell(s => s.BestScoring)} | {Cell(s => s.InOrder)} |"));
+            $"| {name} | {kind} | {(labeledCounts.Min() == labeledCounts.Max() ? $"{labeledCounts[0]}" : $"{labeledCounts.Min()}-{labeledCounts.Max()}")} | {100 * scored.Average(s => s.Floor):0.0} | {Cell(s => s.BestScoring)} | {Cell(s => s.InOrder)} | {Cell(s => s.BlendAll)} | {Cell(s => s.BlendTwo)} | {Cell(s => s.Caruana)} |"));
 
         double Accuracy(IDataView predictions)
         {
