@@ -85,6 +85,7 @@ internal static class TrainingDataSubsets
             ConstantColumns = data.ConstantColumns,
             MostlyNumericTextColumns = data.MostlyNumericTextColumns,
             GroupedNumberTextColumns = data.GroupedNumberTextColumns,
+            DateTextColumns = data.DateTextColumns,
             Duplicates = data.Duplicates,
             ContentHashes = data.ContentHashes.Count == 0 ? [] : rows.Select(r => data.ContentHashes[r]).ToArray(),
             HiddenEntries = data.HiddenEntries,

@@ -39,7 +39,42 @@ internal static class TableLoader
                 .Select(c => c.Value!.Length == 0 ? $"'{c.Name}' (empty in every row)"
                     : $"'{c.Name}' ({(c.Value.Length > 40 ? c.Value[..37] + "..." : c.Value)} in every row that has a value)")],
             mostlyNumbers: [.. texts.Where(t => t.Grouped is null).Select(t => MostlyNumbers(table, t.Index)).OfType<string>()],
-            groupedNumbers: [.. texts.Select(t => t.Grouped).OfType<string>()]);
+            groupedNumbers: [.. texts.Select(t => t.Grouped).OfType<string>()],
+            dates: [.. texts.Where(t => t.Grouped is null).Select(t => Dates(table, t.Index)).OfType<string>()]);
+    }
+
+    // Dates as spreadsheets and databases export them: ISO (with a time or not), US, European with dots or slashes.
+    private static readonly string[] DateFormats =
+    [
+        "yyyy-MM-dd", "yyyy-M-d", "yyyy-MM-dd HH:mm", "yyyy-MM-dd HH:mm:ss", "yyyy-MM-dd'T'HH:mm", "yyyy-MM-dd'T'HH:mm:ss",
+        "yyyy-MM-dd HH:mm:ss.FFFFFFF", "yyyy-MM-dd'T'HH:mm:ss.FFFFFFF", "yyyy-MM-dd'T'HH:mm:ssK", "yyyy-MM-dd'T'HH:mm:ss.FFFFFFFK",
+        "yyyy/MM/dd", "yyyy/M/d", "yyyy/MM/dd HH:mm:ss", "M/d/yyyy", "M/d/yyyy H:mm", "M/d/yyyy H:mm:ss", "M/d/yyyy h:mm tt", "M/d/yyyy h:mm:ss tt",
+        "d/M/yyyy", "d/M/yyyy H:mm", "d/M/yyyy H:mm:ss", "d.M.yyyy", "d.M.yyyy H:mm", "d.M.yyyy H:mm:ss", "yyyyMMdd'T'HHmmss",
+    ];
+
+    /// <summary>
+    /// A text column whose cells are all dates or date-times ("2024-03-01", "3/1/2024 14:30", "01.03.2024"), at least 10
+    /// of them and two distinct, described with an example and its line; null for any other column. Read as text, each
+    /// date is a category or a hashed word of its own, so nothing learned carries over to a date the training rows do
+    /// not hold (every later one), and the hashed words keep export-onnx from converting the model: a user should hear
+    /// it, as with the other notes on text columns, rather than find out from the test metric or the export.
+    /// </summary>
+    internal static string? Dates(CsvTable table, int column)
+    {
+        int count = 0;
+        string? first = null;
+        int line = 0;
+        bool twoValues = false;
+        for (int r = 0; r < table.Rows.Count; r++)
+        {
+            string cell = table.Rows[r][column].Trim();
+            if (CsvTable.IsMissing(cell)) continue;
+            if (!DateTime.TryParseExact(cell, DateFormats, CultureInfo.InvariantCulture, DateTimeStyles.AllowWhiteSpaces, out _)) return null;
+            if (first is null) (first, line) = (cell, table.LineNumbers[r]);
+            else if (!twoValues && cell != first) twoValues = true;
+            count++;
+        }
+        return count >= 10 && twoValues ? $"'{table.Headers[column]}' (such as '{first}', line {line})" : null;
     }
 
     /// <summary>
@@ -388,9 +423,10 @@ internal static class TableLoader
     /// <param name="labelHint">Training: a note on the label column to give with the label note.</param>
     /// <param name="mostlyNumbers">Training: the text input columns whose cells are numbers but for a few, described.</param>
     /// <param name="groupedNumbers">Training: the text input columns of numbers written with digit-group separators, described.</param>
+    /// <param name="dates">Training: the text input columns of dates or date-times, described.</param>
     private static TrainingData Build(CsvTable table, List<(int Index, bool Numeric)> inputs, int? labelIndex, string[]? names = null,
         IReadOnlyList<string>? identifiers = null, bool identifiersLeftOut = false, string? matchNote = null, IReadOnlyList<string>? constants = null, string? labelHint = null,
-        IReadOnlyList<string>? mostlyNumbers = null, IReadOnlyList<string>? groupedNumbers = null, bool forModel = false)
+        IReadOnlyList<string>? mostlyNumbers = null, IReadOnlyList<string>? groupedNumbers = null, IReadOnlyList<string>? dates = null, bool forModel = false)
     {
         int rows = table.Rows.Count;
         var columns = new List<TableColumn>();
@@ -462,6 +498,7 @@ internal static class TableLoader
             ConstantColumns = constants ?? [],
             MostlyNumericTextColumns = mostlyNumbers ?? [],
             GroupedNumberTextColumns = groupedNumbers ?? [],
+            DateTextColumns = dates ?? [],
             FilledNote = filledNote,
             RepeatedHeaderNote = table.RepeatedHeaderNote,
             RepeatedNameNote = table.RepeatedNameNote,

@@ -65,6 +65,10 @@ internal sealed class TrainingData
     /// and its line ("'income' (such as '12,500.75', line 4)").</summary>
     public IReadOnlyList<string> GroupedNumberTextColumns { get; init; } = [];
 
+    /// <summary>CSV (training): text input columns of dates or date-times, each with an example and its line
+    /// ("'sold on' (such as '2024-03-01', line 2)").</summary>
+    public IReadOnlyList<string> DateTextColumns { get; init; } = [];
+
     /// <summary>Series and tables: how many missing values were filled (in how many series, or in which numeric columns),
     /// for the console and the report; null when none was.</summary>
     public string? FilledNote { get; init; }

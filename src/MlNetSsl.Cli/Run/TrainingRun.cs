@@ -201,6 +201,15 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
                 "for the column to be read as numbers.";
             ShowAndKeep(grouped);
         }
+        if (all.DateTextColumns.Count > 0)
+        {
+            // A date read as text is one category (or one hashed word) per day: nothing carries over to the later dates a
+            // model scores, and more than 100 of them are hashed words, which export-onnx cannot convert.
+            string dates = $"Column(s) {FirstTen(all.DateTextColumns, "; ")} hold dates, so they are read as text: each date is a category or a word " +
+                "of its own, and the model learns nothing it can use on a date the training rows do not hold (every later one). " +
+                "Derive number columns from them (year, month, day of week, days since a start) and leave them out with --ignore-cols.";
+            ShowAndKeep(dates);
+        }
 
         if (all.EmptyClassFolders.Count > 0)
         {

@@ -82,6 +82,32 @@ public sealed class CliHeterogeneousTableTests : IDisposable
     }
 
     [SkippableFact]
+    public void DateColumnsAreNamedAsTextAModelCannotCarryToLaterDates()
+    {
+        // A sales table's date column: read as text it is one category (or hashed word) per day, which nothing learned
+        // carries over to later dates, and which blocks export-onnx once hashed; the run names it.
+        string[][] rows = Abalone(60);
+        var start = new DateTime(2024, 1, 30, 9, 15, 0, DateTimeKind.Unspecified);
+        string path = Path.Combine(_work, "dates.csv");
+        // Two rows a day, so the column is not every row's own value (an identifier, left out by that rule).
+        File.WriteAllLines(path, ["sex,length,sold on,rings", .. rows.Select((r, i) => $"{r[0]},{r[1]},{start.AddDays(i / 2):yyyy-MM-dd},{r[8]}")]);
+        TrainingData data = TableLoader.LoadForTraining(path, Settings("rings"));
+        Assert.Equal(["'sold on' (such as '2024-01-30', line 2)"], data.DateTextColumns);
+        Assert.Empty(data.MostlyNumericTextColumns);
+
+        // Date-times (US, with a time), European dates with dots, and ISO date-times with a T: named too.
+        foreach (string format in new[] { "M/d/yyyy h:mm tt", "dd.MM.yyyy", "yyyy-MM-dd'T'HH:mm:ss" })
+        {
+            File.WriteAllLines(path, ["sex,length,sold on,rings", .. rows.Select((r, i) => $"{r[0]},{r[1]},{start.AddHours(7 * (i / 2)).ToString(format, CultureInfo.InvariantCulture)},{r[8]}")]);
+            Assert.Single(TableLoader.LoadForTraining(path, Settings("rings")).DateTextColumns);
+        }
+
+        // Words, ranges such as "3-4" and one cell that is not a date: no such note.
+        File.WriteAllLines(path, ["sex,range,sold on,rings", .. rows.Select((r, i) => $"{r[0]},{i % 5}-{i % 5 + 1},{(i == 7 ? "unknown" : start.AddDays(i / 2).ToString("yyyy-MM-dd", CultureInfo.InvariantCulture))},{r[8]}")]);
+        Assert.Empty(TableLoader.LoadForTraining(path, Settings("rings")).DateTextColumns);
+    }
+
+    [SkippableFact]
     public void MissingNumbersAreCountedPerColumnForTheRunToSay()
     {
         // Breast-cancer-wisconsin's 13 '?' cells were filled without a word; series runs count theirs.
