@@ -264,8 +264,8 @@ internal static class ModelCommands
             var (holds, note) = positional ? SeriesLoader.ReadLabelColumn(path, csv, index, classes, modelValues)
                 : (SeriesLoader.HoldsNamedColumn(path, csv, recorded), null);
             csv = csv with { LabelColumn = holds ? recorded : SeriesLoader.NoLabelColumn };
-            // Labels at the other end (a file written label-last for a model trained label-first, or the reverse) would
-            // otherwise be read as one more step of every series.
+            // Labels at the other end (a file written label-last for a model trained label-first, or the reverse), or last
+            // in series of another length than a label-last model's, would otherwise be read as steps (or refused as words).
             if (positional && csv.LabelColumn == SeriesLoader.NoLabelColumn
                 && SeriesLoader.LabelAtOtherEnd(path, csv, index, classes, ClassLabels.Matcher(classes), modelValues) is int other)
             {

@@ -340,11 +340,13 @@ internal static class SeriesLoader
     }
 
     /// <summary>
-    /// The label column at the other end of a series CSV to score (the last when training read the first, the first
-    /// otherwise): when every row has the same number of cells, not the model's values per row (<paramref name="modelValues"/>;
-    /// for numeric classes, one more than them), and each cell there (below a header) is one of the model's
-    /// <paramref name="classes"/> (numbers by value) or missing, at least one a class. Null otherwise, and for .ts files
-    /// (labels always last): a file of values only keeps every value, even when its last step looks like a class.
+    /// The label column at an end of a series CSV to score, when it is not at the recorded index: the last when training
+    /// read the first; when training read another column (the last of its rows), this file's last (series of another
+    /// length put the label elsewhere), then its first. Found when every row has the same number of cells, not the model's
+    /// values per row (<paramref name="modelValues"/>; for numeric classes, one more than them), and each cell there (below
+    /// a header) is one of the model's <paramref name="classes"/> (numbers by value) or missing, at least one a class. Null
+    /// otherwise, and for .ts files (labels always last): a file of values only keeps every value, even when its last step
+    /// looks like a class.
     /// </summary>
     /// <param name="classOf">The model's class of a label (numbers by value), or null; as scoring matches labels.</param>
     public static int? LabelAtOtherEnd(string path, CsvSettings settings, int recordedIndex, IReadOnlyCollection<string> classes,
@@ -353,16 +355,22 @@ internal static class SeriesLoader
         if (CsvCells(path, settings) is not { } rows) return null;
         int[] widths = rows.Select(cells => cells.Length).Distinct().ToArray();
         if (widths.Length != 1 || widths[0] < 2 || widths[0] == modelValues) return null;
-        int candidate = recordedIndex == 0 ? widths[0] - 1 : 0;
-        if (candidate == recordedIndex) return null;
         // Numeric classes (0/1) look like values: only a row one value longer than the model's tells a label apart.
         if (classes.All(c => CsvTable.TryNumber(c, out _)) && widths[0] != modelValues + 1) return null;
         bool IsClass(string cell) => classOf(cell) is not null;
-        var cells = rows.Select(r => r[candidate].Trim()).ToList();
-        // A header's cell is neither a class nor a number.
-        if (settings.HasHeader == true || !IsClass(cells[0]) && !CsvTable.IsMissing(cells[0]) && !CsvTable.TryNumber(cells[0], out _))
-            cells.RemoveAt(0);
-        return cells.Any(IsClass) && cells.All(c => IsClass(c) || CsvTable.IsMissing(c)) ? candidate : null;
+        bool HoldsClasses(int candidate)
+        {
+            var cells = rows.Select(r => r[candidate].Trim()).ToList();
+            // A header's cell is neither a class nor a number.
+            if (settings.HasHeader == true || !IsClass(cells[0]) && !CsvTable.IsMissing(cells[0]) && !CsvTable.TryNumber(cells[0], out _))
+                cells.RemoveAt(0);
+            return cells.Any(IsClass) && cells.All(c => IsClass(c) || CsvTable.IsMissing(c));
+        }
+        // A model trained label-last on 60 steps records column 60; its test series of 1,000 steps have the label in
+        // column 1000, which only the first column used to be checked against, so evaluate refused the file.
+        int last = widths[0] - 1;
+        int[] candidates = recordedIndex == 0 ? [last] : [last, 0];
+        return candidates.Where(c => c != recordedIndex).Cast<int?>().FirstOrDefault(c => HoldsClasses(c!.Value));
     }
 
     /// <summary>The cells of each non-empty line of a series CSV to score; null for a .ts file, a missing or an empty file.</summary>

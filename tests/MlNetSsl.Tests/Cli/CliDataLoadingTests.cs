@@ -309,6 +309,16 @@ public sealed class CliDataLoadingTests : IDisposable
         // Word classes on a model of another length (trained on resampled series): still found.
         Assert.Equal(150, Find(wordsLast, ["gun", "point"], 74));
         Assert.Null(Find(wordsLast, ["walking", "running"], 150));
+
+        // A model trained label-last on 60 steps (it recorded column 60) scoring these 150-step rows: the label is in
+        // column 150, the same end; it was looked for in column 0 only, and evaluate refused the file.
+        static int? FindFrom(int recorded, string path, string[] classes, int modelValues) =>
+            SeriesLoader.LabelAtOtherEnd(path, Settings(), recorded, classes, MlNetSsl.Cli.Data.ClassLabels.Matcher(classes), modelValues);
+        Assert.Equal(150, FindFrom(60, wordsLast, ["gun", "point"], 60));
+        Assert.Null(FindFrom(60, numbersLast, ["1", "2"], 60)); // numeric classes look like values at another length
+        string wordsFirst = Write("words-first.csv", rows.Select(r => $"{r.Label},{string.Join(',', r.Values)}"));
+        Assert.Equal(0, FindFrom(60, wordsFirst, ["gun", "point"], 60));
+        Assert.Null(FindFrom(150, wordsLast, ["gun", "point"], 60)); // the recorded index itself is ReadLabelColumn's
     }
 
     [SkippableFact]
