@@ -86,6 +86,7 @@ internal static class TrainingDataSubsets
             MostlyNumericTextColumns = data.MostlyNumericTextColumns,
             GroupedNumberTextColumns = data.GroupedNumberTextColumns,
             DateTextColumns = data.DateTextColumns,
+            UnitNumberTextColumns = data.UnitNumberTextColumns,
             Duplicates = data.Duplicates,
             ContentHashes = data.ContentHashes.Count == 0 ? [] : rows.Select(r => data.ContentHashes[r]).ToArray(),
             HiddenEntries = data.HiddenEntries,

@@ -40,7 +40,43 @@ internal static class TableLoader
                     : $"'{c.Name}' ({(c.Value.Length > 40 ? c.Value[..37] + "..." : c.Value)} in every row that has a value)")],
             mostlyNumbers: [.. texts.Where(t => t.Grouped is null).Select(t => MostlyNumbers(table, t.Index)).OfType<string>()],
             groupedNumbers: [.. texts.Select(t => t.Grouped).OfType<string>()],
-            dates: [.. texts.Where(t => t.Grouped is null).Select(t => Dates(table, t.Index)).OfType<string>()]);
+            dates: [.. texts.Where(t => t.Grouped is null).Select(t => Dates(table, t.Index)).OfType<string>()],
+            units: [.. texts.Where(t => t.Grouped is null).Select(t => NumbersWithUnits(table, t.Index)).OfType<string>()]);
+    }
+
+    /// <summary>
+    /// A text column whose cells are all numbers once a percent sign or a currency sign is taken off ("12.5%", "$1,200.50",
+    /// "-€3", "12,50 €" in a file of decimal commas), at least one of them written with it, described with an example and
+    /// its line; null for any other column. Read as text, such a column is categories (no order, no unseen amounts) or
+    /// hashed words (no meaning, and export-onnx cannot convert them), which a user who exported amounts from a
+    /// spreadsheet should hear about.
+    /// </summary>
+    internal static string? NumbersWithUnits(CsvTable table, int column)
+    {
+        char group = table.DecimalMarker == ',' ? '.' : ',';
+        string? example = null;
+        int line = 0;
+        for (int r = 0; r < table.Rows.Count; r++)
+        {
+            string cell = table.Rows[r][column].Trim();
+            if (CsvTable.IsMissing(cell)) continue;
+            string bare = WithoutUnit(cell);
+            if (!table.IsNumber(bare, out _) && !IsGrouped(bare, group, table.DecimalMarker)) return null;
+            if (example is null && bare.Length != cell.Length) (example, line) = (cell, table.LineNumbers[r]);
+        }
+        return example is null ? null : $"'{table.Headers[column]}' (such as '{example}', line {line})";
+    }
+
+    // "12.5%", "$1,200", "-$3", "$-3", "12,50 €", "€ 12": the number without its percent or currency sign.
+    private static string WithoutUnit(string cell)
+    {
+        const string units = "%$€£¥";
+        string sign = cell.StartsWith('-') || cell.StartsWith('+') ? cell[..1] : "";
+        string rest = cell[sign.Length..].Trim();
+        if (rest.Length > 1 && units.Contains(rest[0], StringComparison.Ordinal)) rest = rest[1..].Trim();
+        else if (rest.Length > 1 && units.Contains(rest[^1], StringComparison.Ordinal)) rest = rest[..^1].Trim();
+        else return cell;
+        return sign + rest;
     }
 
     // Dates as spreadsheets and databases export them: ISO (with a time or not), US, European with dots or slashes.
@@ -424,9 +460,11 @@ internal static class TableLoader
     /// <param name="mostlyNumbers">Training: the text input columns whose cells are numbers but for a few, described.</param>
     /// <param name="groupedNumbers">Training: the text input columns of numbers written with digit-group separators, described.</param>
     /// <param name="dates">Training: the text input columns of dates or date-times, described.</param>
+    /// <param name="units">Training: the text input columns of numbers written with a percent or currency sign, described.</param>
     private static TrainingData Build(CsvTable table, List<(int Index, bool Numeric)> inputs, int? labelIndex, string[]? names = null,
         IReadOnlyList<string>? identifiers = null, bool identifiersLeftOut = false, string? matchNote = null, IReadOnlyList<string>? constants = null, string? labelHint = null,
-        IReadOnlyList<string>? mostlyNumbers = null, IReadOnlyList<string>? groupedNumbers = null, IReadOnlyList<string>? dates = null, bool forModel = false)
+        IReadOnlyList<string>? mostlyNumbers = null, IReadOnlyList<string>? groupedNumbers = null, IReadOnlyList<string>? dates = null,
+        IReadOnlyList<string>? units = null, bool forModel = false)
     {
         int rows = table.Rows.Count;
         var columns = new List<TableColumn>();
@@ -499,6 +537,7 @@ internal static class TableLoader
             MostlyNumericTextColumns = mostlyNumbers ?? [],
             GroupedNumberTextColumns = groupedNumbers ?? [],
             DateTextColumns = dates ?? [],
+            UnitNumberTextColumns = units ?? [],
             FilledNote = filledNote,
             RepeatedHeaderNote = table.RepeatedHeaderNote,
             RepeatedNameNote = table.RepeatedNameNote,

@@ -69,6 +69,10 @@ internal sealed class TrainingData
     /// ("'sold on' (such as '2024-03-01', line 2)").</summary>
     public IReadOnlyList<string> DateTextColumns { get; init; } = [];
 
+    /// <summary>CSV (training): text input columns of numbers written with a percent or currency sign, each with an
+    /// example and its line ("'discount' (such as '12.5%', line 2)").</summary>
+    public IReadOnlyList<string> UnitNumberTextColumns { get; init; } = [];
+
     /// <summary>Series and tables: how many missing values were filled (in how many series, or in which numeric columns),
     /// for the console and the report; null when none was.</summary>
     public string? FilledNote { get; init; }

@@ -201,6 +201,14 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
                 "for the column to be read as numbers.";
             ShowAndKeep(grouped);
         }
+        if (all.UnitNumberTextColumns.Count > 0)
+        {
+            // Categories of amounts have no order and know no unseen amount; hashed words of them mean nothing.
+            string units = $"Column(s) {FirstTen(all.UnitNumberTextColumns, "; ")} hold numbers written with a percent or currency sign, so they are " +
+                "read as text (categories or words), not as numbers. Write them without the sign (and without digit-group separators) " +
+                "for the column to be read as numbers.";
+            ShowAndKeep(units);
+        }
         if (all.DateTextColumns.Count > 0)
         {
             // A date read as text is one category (or one hashed word) per day: nothing carries over to the later dates a

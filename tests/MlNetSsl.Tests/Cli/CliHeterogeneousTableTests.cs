@@ -82,6 +82,31 @@ public sealed class CliHeterogeneousTableTests : IDisposable
     }
 
     [SkippableFact]
+    public void NumbersWithAPercentOrCurrencySignAreNamedAsTheReasonAColumnIsText()
+    {
+        // Spreadsheet exports of a percentage and a price: "12.5%" and "$1,204.50" were read as text without a word.
+        string[][] rows = Abalone(60);
+        string path = Path.Combine(_work, "units.csv");
+        string Price(string[] r) => (float.Parse(r[4], CultureInfo.InvariantCulture) * 3000).ToString("$#,##0.00", CultureInfo.InvariantCulture);
+        File.WriteAllLines(path, ["sex,length,share,price,rings", .. rows.Select((r, i) =>
+            $"{r[0]},{r[1]},{(float.Parse(r[2], CultureInfo.InvariantCulture) * 100).ToString("0.0", CultureInfo.InvariantCulture)}%,\"{(i == 3 ? "" : Price(r))}\",{r[8]}")]);
+        TrainingData data = TableLoader.LoadForTraining(path, Settings("rings"));
+        Assert.Equal(2, data.UnitNumberTextColumns.Count);
+        Assert.StartsWith("'share' (such as '", data.UnitNumberTextColumns[0], StringComparison.Ordinal);
+        Assert.EndsWith("%', line 2)", data.UnitNumberTextColumns[0], StringComparison.Ordinal);
+        Assert.Equal($"'price' (such as '{Price(rows[0])}', line 2)", data.UnitNumberTextColumns[1]);
+        Assert.Empty(data.GroupedNumberTextColumns);
+
+        // Euros after a decimal comma, separated by semicolons.
+        File.WriteAllLines(path, ["sex;length;price;rings", .. rows.Select(r => $"{r[0]};{r[1].Replace('.', ',')};{r[4].Replace('.', ',')} €;{r[8]}")]);
+        Assert.Single(TableLoader.LoadForTraining(path, Settings("rings")).UnitNumberTextColumns);
+
+        // Words, a lone '%' and a code such as "A12%x": no such note; plain numbers stay numbers.
+        File.WriteAllLines(path, ["sex,code,mark,rings", .. rows.Select((r, i) => $"{r[0]},A{i}%x,{(i % 2 == 0 ? "%" : "5%")},{r[8]}")]);
+        Assert.Empty(TableLoader.LoadForTraining(path, Settings("rings")).UnitNumberTextColumns);
+    }
+
+    [SkippableFact]
     public void DateColumnsAreNamedAsTextAModelCannotCarryToLaterDates()
     {
         // A sales table's date column: read as text it is one category (or hashed word) per day, which nothing learned
