@@ -285,6 +285,7 @@ internal static class ModelCommands
         if (data.MatchNote is not null) Console.WriteLine($"Note: {data.MatchNote}");
         if (data.PaddingNote is not null) Console.WriteLine($"Note: {data.PaddingNote}");
         if (TrainingRun.HiddenNote(data.HiddenEntries) is { } hidden) Console.WriteLine($"Note: {hidden}");
+        if (TrainingRun.PictureInAlphaNote(data) is { } alpha) Console.WriteLine($"Note: {alpha}");
         if (TextFileEncoding.NoteFor(path, data.Kind) is { } encoding) Console.WriteLine($"Note: {encoding}");
         // A .ts file states its channels; other channels than the model's would be regrouped into its channels and scored.
         if (resample is not null && data.SeriesLengths is { Length: > 0 } && data.SeriesChannels != resample.Channels

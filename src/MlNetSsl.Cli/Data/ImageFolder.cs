@@ -112,6 +112,7 @@ internal static class ImageFolder
         var sizes = new Dictionary<string, int>(StringComparer.Ordinal);
         var byHash = new Dictionary<string, List<string>>(StringComparer.Ordinal);
         var hashes = new List<string>();
+        var pictureInAlpha = new List<string>();
         foreach (var (path, label) in candidates)
         {
             string name = Path.GetRelativePath(root, path).Replace('\\', '/');
@@ -148,6 +149,7 @@ internal static class ImageFolder
                 skipped.Add($"{name}: {damage}");
                 continue;
             }
+            if (codec.Info.AlphaType != SKAlphaType.Opaque && PictureOnlyInAlpha(codec)) pictureInAlpha.Add(name);
             // The size as shown: a photo with an EXIF quarter turn is read turned (the stage applies the orientation).
             string size = ImageOrientation.IsQuarterTurn(codec.EncodedOrigin) ? $"{codec.Info.Height}x{codec.Info.Width}" : $"{codec.Info.Width}x{codec.Info.Height}";
             sizes[size] = sizes.GetValueOrDefault(size) + 1;
@@ -176,6 +178,7 @@ internal static class ImageFolder
             EmptyClassFolders = forTraining ? classFolders.Select(Path.GetFileName).OfType<string>().Except(rows.Select(r => r.Label)).ToList() : [],
             Duplicates = byHash.Values.Where(g => g.Count > 1).Select(g => (IReadOnlyList<string>)g).ToList(),
             ContentHashes = [.. hashes],
+            PictureInAlpha = pictureInAlpha,
             HiddenEntries = hidden,
             SizeSummary = sizes.OrderByDescending(s => s.Value).Select(s => $"{s.Key}: {s.Value:N0}").ToList(),
         };
@@ -272,6 +275,37 @@ internal static class ImageFolder
             SKCodecResult.ErrorInInput => "a damaged image (its pixel data does not decode)",
             _ => $"an image the decoder cannot read ({result})",
         };
+    }
+
+    /// <summary>
+    /// Whether the image's picture is only in its transparency: the model drops alpha as image libraries do when they
+    /// convert to RGB (MlNetSsl's stage, ML.NET's ExtractPixels, PIL's convert("RGB")), with a fully transparent pixel black,
+    /// so black ink on a transparent background (signatures, glyphs, icons and cut-outs are often saved so) reads as a
+    /// blank black square. True when the colours the model reads vary by at most 16 of 255 in every channel while the
+    /// alpha varies by 64 or more.
+    /// </summary>
+    internal static bool PictureOnlyInAlpha(SKCodec codec)
+    {
+        var info = new SKImageInfo(codec.Info.Width, codec.Info.Height, SKColorType.Rgba8888, SKAlphaType.Premul);
+        using var bitmap = new SKBitmap(info);
+        if (codec.GetPixels(info, bitmap.GetPixels()) != SKCodecResult.Success) return false;
+        ReadOnlySpan<byte> pixels = bitmap.GetPixelSpan();
+        int alphaMin = 255, alphaMax = 0;
+        Span<int> min = [255, 255, 255], max = [0, 0, 0];
+        for (int i = 0; i < pixels.Length; i += 4)
+        {
+            int alpha = pixels[i + 3];
+            alphaMin = Math.Min(alphaMin, alpha);
+            alphaMax = Math.Max(alphaMax, alpha);
+            for (int c = 0; c < 3; c++)
+            {
+                // The colour as the stage takes it back from the premultiplied pixel (InputColumnReader.Unpremultiplied).
+                int value = alpha == 0 ? 0 : Math.Min(255, (pixels[i + c] * 255 + alpha / 2) / alpha);
+                min[c] = Math.Min(min[c], value);
+                max[c] = Math.Max(max[c], value);
+            }
+        }
+        return alphaMax - alphaMin >= 64 && max[0] - min[0] <= 16 && max[1] - min[1] <= 16 && max[2] - min[2] <= 16;
     }
 
     /// <summary>Folders and files that tools leave beside the data, not data: names starting with a dot (.ipynb_checkpoints,

@@ -90,6 +90,7 @@ internal static class TrainingDataSubsets
             Duplicates = data.Duplicates,
             ContentHashes = data.ContentHashes.Count == 0 ? [] : rows.Select(r => data.ContentHashes[r]).ToArray(),
             HiddenEntries = data.HiddenEntries,
+            PictureInAlpha = data.PictureInAlpha,
             SizeSummary = data.SizeSummary,
             SeriesFormat = data.SeriesFormat,
             DecimalMarker = data.DecimalMarker,

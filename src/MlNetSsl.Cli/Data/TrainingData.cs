@@ -97,6 +97,10 @@ internal sealed class TrainingData
     /// <summary>Images: the SHA-256 of each row's file, to find test images that are training images.</summary>
     public IReadOnlyList<string> ContentHashes { get; init; } = [];
 
+    /// <summary>Images: files whose picture is only in their transparency (<c>ImageFolder.PictureOnlyInAlpha</c>), relative to
+    /// the dataset folder: the model reads them as blank.</summary>
+    public IReadOnlyList<string> PictureInAlpha { get; init; } = [];
+
     /// <summary>Images: hidden folders and image files left out (names starting with a dot, __MACOSX), relative to the
     /// dataset folder; folders end with '/'.</summary>
     public IReadOnlyList<string> HiddenEntries { get; init; } = [];

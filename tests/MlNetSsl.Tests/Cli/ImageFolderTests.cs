@@ -148,6 +148,40 @@ public sealed class ImageFolderTests : IDisposable
     }
 
     [SkippableFact]
+    public void AnImageWhosePictureIsOnlyInItsTransparencyIsNamedAsBlankToTheModel()
+    {
+        // Black ink on a transparent background (how glyphs, signatures and icons are often saved): dropping alpha, as the
+        // model does, leaves a black square. The same picture in its colours, translucent or not, reads.
+        string root = Folder();
+        using var source = SKBitmap.Decode(Cifar("cat", 5)[4]);
+        void Write(string name, Func<SKColor, SKColor> pixel)
+        {
+            using var bitmap = new SKBitmap(new SKImageInfo(source.Width, source.Height, SKColorType.Rgba8888, SKAlphaType.Unpremul));
+            for (int y = 0; y < source.Height; y++)
+                for (int x = 0; x < source.Width; x++) bitmap.SetPixel(x, y, pixel(source.GetPixel(x, y)));
+            using var png = bitmap.Encode(SKEncodedImageFormat.Png, 100);
+            File.WriteAllBytes(Path.Combine(root, "cat", name), png.ToArray());
+        }
+        static byte Grey(SKColor c) => (byte)((c.Red + c.Green + c.Blue) / 3);
+        Write("ink.png", c => new SKColor(0, 0, 0, (byte)(255 - Grey(c))));
+        Write("translucent.png", c => c.WithAlpha((byte)(255 - Grey(c))));
+        Write("opaque.png", c => c);
+
+        TrainingData data = ImageFolder.Load(new MLContext(0), root, "unlabeled", strict: true, forTraining: true);
+        Assert.Equal(11, data.Count);
+        Assert.Equal(["cat/ink.png"], data.PictureInAlpha);
+        string note = Assert.Single(MlNetSsl.Cli.Run.TrainingRun.ImageFolderNotes(data, data, data.Subset([])));
+        Assert.StartsWith("1 of the 11 image(s) hold their picture only in their transparency", note, StringComparison.Ordinal);
+        Assert.Contains("cat/ink.png", note, StringComparison.Ordinal);
+        Assert.DoesNotContain("translucent", note, StringComparison.Ordinal);
+
+        // A folder to predict says the same; one without such images says nothing.
+        TrainingData toPredict = ImageFolder.Load(new MLContext(0), Path.Combine(root, "cat"), "unlabeled", strict: false, forTraining: false);
+        Assert.Equal(["ink.png"], toPredict.PictureInAlpha);
+        Assert.Null(MlNetSsl.Cli.Run.TrainingRun.PictureInAlphaNote(ImageFolder.Load(new MLContext(0), Path.Combine(root, "ship"), "unlabeled", strict: false, forTraining: false)));
+    }
+
+    [SkippableFact]
     public void ATruncatedImageIsSkippedAsDamagedAndStrictAndPredictRefuseIt()
     {
         // An interrupted copy: the header is whole, so the decoder alone would fill the missing rows with grey.
