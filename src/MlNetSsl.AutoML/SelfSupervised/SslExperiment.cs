@@ -614,6 +614,7 @@ public sealed class SslExperiment
         FitSpaceToLabels(space, dataset, foldOfRow, foldCount, notes);
         SslTuner tuner = _tuner ?? SslTuner.Tpe;
         HashSet<Parameters>? portfolioConfigurations = null;
+        Dictionary<Parameters, (double Seconds, bool CachedEncoder)>? portfolioSeconds = null;
         SslRawPreference? rawPreference = null;
         if (_portfolio ?? _tuner is null)
         {
@@ -621,6 +622,7 @@ public sealed class SslExperiment
             tuner = tuner.WithPortfolioFirst($"{shape.Kind},{SslPortfolio.Version},{portfolio.Count}", portfolio.Select(p => p.Configuration).ToArray());
             // Lengthened versions of the portfolio's entries share their exemption from the time cap.
             portfolioConfigurations = portfolio.Select(p => SslSearchSpace.WithoutEpochs(p.Configuration)).ToHashSet();
+            portfolioSeconds = portfolio.Where(p => p.LearnedSeconds is > 0).ToDictionary(p => p.Configuration, p => (p.LearnedSeconds!.Value, p.LearnedWithCachedEncoder));
             // Before the scores on tables only, where it was measured on 21 tables; on series the measurements disagreed
             // (docs/automl.md, "Final choice"), so there it only breaks exact ties.
             rawPreference = new SslRawPreference([.. portfolio.Select(p => SslSearchSpace.WithoutEpochs(p.Configuration))], shape.Kind == SslInputKind.Tabular);
@@ -658,6 +660,7 @@ public sealed class SslExperiment
                 TrialTimeCapFraction = _trialTimeCapFraction,
                 FineTuneFolds = fineTuneFolds,
                 Uncapped = portfolioConfigurations,
+                PortfolioSeconds = portfolioSeconds,
                 AllowCuda = AllowCuda,
             });
             string metricDescription = objective.Kind == SslObjectiveKind.LabelFree ? "" : $"metric={_metric},repeats={repetitions.Count},";

@@ -27,10 +27,15 @@ internal static class SslPortfolio
     /// measured gain above 0, or no measurement: a hand-ordered list). With fewer labeled rows than the smallest
     /// <c>minLabeledRows</c> of the kind, the entries come in the order learned without the entries that need more
     /// (<c>belowMinLabeledRows</c>), with its gains; otherwise, with at least <c>fromRows.rows</c> rows, the order learned
-    /// on the benchmark datasets of that size or more (<c>fromRows</c>), with its gains.</summary>
-    public static IReadOnlyList<(string Name, Parameters Configuration, bool Gainful)> For(SearchSpace space, SslInputKind kind, long rows, int labeledRows)
+    /// on the benchmark datasets of that size or more (<c>fromRows</c>), with its gains. LearnedSeconds: what the entry took
+    /// in that learning run, in that order (null when not recorded), to price it against the entries already run;
+    /// LearnedWithCachedEncoder: an earlier entry of that order pretrained with the same options, so those seconds leave
+    /// its pretraining out.</summary>
+    public static IReadOnlyList<(string Name, Parameters Configuration, bool Gainful, double? LearnedSeconds, bool LearnedWithCachedEncoder)> For(
+        SearchSpace space, SslInputKind kind, long rows, int labeledRows)
     {
-        var result = new List<(string, Parameters, bool)>();
+        var result = new List<(string, Parameters, bool, double?, bool)>();
+        var pretrainedBefore = new HashSet<string>(StringComparer.Ordinal);
         var seen = new HashSet<Parameters>();
         if (!Data.Value.Document.RootElement.GetProperty("portfolios").TryGetProperty(kind.ToString(), out JsonElement list)) return result;
         IEnumerable<JsonElement> entries = list.EnumerateArray().ToArray();
@@ -45,14 +50,20 @@ internal static class SslPortfolio
                 .Concat(entries.Where(e => !e.TryGetProperty(variant, out _)));
         foreach (JsonElement entry in entries)
         {
+            // Whether the learning run's cost of this entry left its pretraining out (an earlier entry, run here or not, had it).
+            Parameters learnedAs = Configure(space, entry.GetProperty("settings"));
+            bool pretrains = learnedAs.ContainsKey(SslSearchSpace.PretrainingOption) && learnedAs.TryGetValue(SslSearchSpace.FeaturesOption, out object? source)
+                && source is nameof(SslFeatureSource.SelfSupervised) or nameof(SslFeatureSource.RawAndSelfSupervised);
+            bool cachedEncoder = pretrains && !pretrainedBefore.Add(learnedAs.ComputeSubsetHash(SslSearchSpace.PretrainingOption));
             if (entry.TryGetProperty("maxLabeledRows", out JsonElement maxLabeled) && labeledRows > maxLabeled.GetInt32()) continue;
             if (entry.TryGetProperty("minLabeledRows", out JsonElement minLabeled) && labeledRows < minLabeled.GetInt32()) continue;
             if (entry.TryGetProperty("maxRows", out JsonElement maxRows) && rows > maxRows.GetInt64()) continue;
-            Parameters configuration = Configure(space, entry.GetProperty("settings"));
+            Parameters configuration = learnedAs;
             if (!space.Contains(configuration) || SslSearchSpace.EffectiveConfiguration(configuration) is not { } reduced || !seen.Add(reduced)) continue;
             JsonElement learned = variant is not null && entry.TryGetProperty(variant, out JsonElement placed) ? placed : entry;
             bool gainful = !learned.TryGetProperty("learnedGain", out JsonElement gain) || gain.GetDouble() > 0;
-            result.Add((entry.GetProperty("name").GetString()!, configuration, gainful));
+            double? seconds = learned.TryGetProperty("learnedSeconds", out JsonElement learnedSeconds) ? learnedSeconds.GetDouble() : null;
+            result.Add((entry.GetProperty("name").GetString()!, configuration, gainful, seconds, cachedEncoder));
         }
         return result;
     }

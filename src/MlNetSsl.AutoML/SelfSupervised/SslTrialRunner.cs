@@ -34,6 +34,9 @@ internal sealed class SslTrialRunner : ITrialRunner
     // pipeline with other pretraining epochs, which _costs keeps apart (see WhySiblingNotStarted).
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, (double SecondsPerEpoch, double OnceOffSeconds)> _pretrainingRates = new();
     private readonly System.Collections.Concurrent.ConcurrentDictionary<Parameters, (int FineTuneEpochs, double Seconds)> _downstreamCosts = new();
+    // Portfolio entries with an encoder or a network that ran their whole configuration: their learned and measured seconds,
+    // to price the entries not run yet (see WhyPortfolioEntryNotStarted).
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<Parameters, (double Learned, double Measured)> _portfolioRuns = new();
     // Each scheduled trial's last segment: the fidelities it went from and to and the seconds it took, to price its promotion.
     private readonly System.Collections.Concurrent.ConcurrentDictionary<int, (int From, int To, double Seconds)> _segments = new();
     // Every trial's measures, by trial and fidelity: read from the measures folder at the start (earlier sessions of a
@@ -96,6 +99,15 @@ internal sealed class SslTrialRunner : ITrialRunner
             return Task.FromException<double>(new TrialNotStartedException(why));
         if (epochs is not null && !_costs.ContainsKey(costKey) && WhySiblingNotStarted(request, parameters, uncapped ? null : cap) is string whySibling)
             return Task.FromException<double>(new TrialNotStartedException(whySibling));
+        // A portfolio entry that nothing measured here prices (its first network, say) is priced from the portfolio's learned
+        // seconds: unpriced, the image portfolio's FixMatch entry took the rest of a 120 s budget in 6 of 7 runs and was cut
+        // without a metric, and the cheaper entries after it never ran.
+        (double Seconds, bool CachedEncoder) learned = default;
+        bool portfolioEntry = request.Fidelity is null && parameters.Features != SslFeatureSource.RawFeatures
+            && _settings.PortfolioSeconds?.TryGetValue(request.Parameters, out learned) == true;
+        if (portfolioEntry && !_costs.ContainsKey(costKey) && !_downstreamCosts.ContainsKey(SslSearchSpace.WithoutEpochs(request.Parameters))
+            && WhyPortfolioEntryNotStarted(request, parameters, learned.Seconds, learned.CachedEncoder, uncapped ? null : cap) is string whyEntry)
+            return Task.FromException<double>(new TrialNotStartedException(whyEntry));
         if (WhyPromotionNotStarted(request, _segments.TryGetValue(request.TrialId, out var lastSegment) ? lastSegment : null) is string notPromoted)
             return Task.FromException<double>(new TrialNotStartedException(notPromoted));
         using var capped = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -116,6 +128,10 @@ internal sealed class SslTrialRunner : ITrialRunner
                 RecordRun(request.Parameters, _stoppedByBudget.TryGetValue(request.TrialId, out var stopped) && !parameters.TrainsNetwork ? stopped.Reached : trained,
                     clock.Elapsed.TotalSeconds, pretraining);
             if (request.Fidelity is int reached) _segments[request.TrialId] = (request.PreviousFidelity ?? 0, reached, clock.Elapsed.TotalSeconds);
+            // A first trial the budget stopped short ran less than its configuration, so its time prices nothing.
+            // Seconds that left pretraining out where the portfolio was learned compare with this run's time past pretraining.
+            if (portfolioEntry && !_stoppedByBudget.ContainsKey(request.TrialId))
+                RecordPortfolioRun(request.Parameters, learned.Seconds, clock.Elapsed.TotalSeconds - (learned.CachedEncoder ? pretraining : 0));
             return Task.FromResult(metric);
         }
         catch (Exception e) when (capped.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
@@ -175,6 +191,56 @@ internal sealed class SslTrialRunner : ITrialRunner
             $"{LengtheningCostMargin:0.##}x as margin)");
         return WhyNotFitting(request, parameters, predicted, pastPretraining, need, cap);
     }
+
+    /// <summary>
+    /// Why a portfolio entry with an encoder or a network that no run here prices (<see cref="WhyNotStarted"/>,
+    /// <see cref="WhySiblingNotStarted"/>) is not started: the seconds it took where the portfolio was learned, scaled by
+    /// how long the entries of that kind already run here took against their learned seconds (this host's speed and this
+    /// data's size), plus, when those seconds left out its pretraining (<paramref name="learnedWithCachedEncoder"/>) and
+    /// the cache here does not hold that encoder, its pretraining at the seconds per epoch measured for those options,
+    /// with the margin, then the refit, would need more than the budget left, or it alone more than its
+    /// <paramref name="cap"/>. Null when it fits, when no such entry has run (the first is never refused), or without a
+    /// budget. Raw-feature entries neither set the scale (their seconds are mostly fixed costs, such as loading LightGBM)
+    /// nor are priced (they take seconds).
+    /// </summary>
+    internal string? WhyPortfolioEntryNotStarted(TrialRequest request, SslTrialParameters parameters, double learnedSeconds, bool learnedWithCachedEncoder,
+        TimeSpan? cap)
+    {
+        if (request.RemainingBudget is null || learnedSeconds <= 0 || _portfolioRuns.IsEmpty) return null;
+        var runs = _portfolioRuns.Values.ToArray();
+        double learnedTotal = runs.Sum(r => r.Learned);
+        if (learnedTotal <= 0) return null;
+        double scale = runs.Sum(r => r.Measured) / learnedTotal;
+        // Where the portfolio was learned an earlier entry had pretrained this encoder; here one may not have (an entry left
+        // out for this data's size, or not started): the SSL + LightGBM entry's 3.8 s hid a 10-epoch pretraining of 50 s.
+        double pretraining = 0;
+        string pretrainingText = "";
+        if (learnedWithCachedEncoder && request.Parameters.ContainsKey(SslSearchSpace.PretrainingOption)
+            && _pretrainingRates.TryGetValue(PretrainingFamily(request.Parameters), out var rate))
+        {
+            int wanted = parameters.Pretraining.Epochs;
+            int toPretrain = Math.Max(0, wanted - _cache.SnapshotEpochs(CacheKey(request), wanted));
+            if (toPretrain > 0)
+            {
+                pretraining = rate.OnceOffSeconds + rate.SecondsPerEpoch * toPretrain;
+                pretrainingText = string.Create(CultureInfo.InvariantCulture, $"{toPretrain} pretraining epochs at {rate.SecondsPerEpoch:0.#} s, then ");
+            }
+        }
+        double pastPretraining = learnedSeconds * scale;
+        double predicted = LengtheningCostMargin * (pretraining + pastPretraining);
+        string need = string.Create(CultureInfo.InvariantCulture,
+            $"Trial {request.TrialId} was not started: this portfolio entry would need about {predicted:0} s ({pretrainingText}" +
+            $"{learnedSeconds:0.#} s where the portfolio was learned, and the {runs.Length} entr{(runs.Length == 1 ? "y" : "ies")} with an encoder or a network " +
+            $"run here took {scale:0.##}x their learned seconds; {LengtheningCostMargin:0.##}x as margin)");
+        // Seconds learned with the pretraining in them are priced whole for the refit, an upper bound (the refit loads the encoder).
+        return WhyNotFitting(request, parameters, predicted, pastPretraining, need, cap);
+    }
+
+    /// <summary>Records a portfolio entry with an encoder or a network that ran its whole configuration in
+    /// <paramref name="measuredSeconds"/>, against the <paramref name="learnedSeconds"/> it took where the portfolio was
+    /// learned, to price the entries not run yet.</summary>
+    internal void RecordPortfolioRun(Parameters configuration, double learnedSeconds, double measuredSeconds) =>
+        _portfolioRuns[configuration] = (learnedSeconds, measuredSeconds);
 
     /// <summary>Records a single-fidelity run of <paramref name="configuration"/> (its lengthened epochs, seconds and the
     /// seconds of its own pretraining call), to price its longer versions and its versions with other pretraining epochs.</summary>
@@ -626,6 +692,11 @@ internal sealed class SslTrialRunner : ITrialRunner
         /// <summary>Configurations only the budget itself caps (the portfolio's entries, and their lengthened versions), as
         /// <see cref="SslSearchSpace.WithoutEpochs"/> gives them; null: none.</summary>
         public IReadOnlySet<Parameters>? Uncapped { get; init; }
+
+        /// <summary>The seconds each portfolio entry took in the run that learned the portfolio, by its configuration, and
+        /// whether they leave its pretraining out (an earlier entry of that run had the same), to price an entry before it
+        /// first runs (<see cref="WhyPortfolioEntryNotStarted"/>); null: no such prices.</summary>
+        public IReadOnlyDictionary<Parameters, (double Seconds, bool CachedEncoder)>? PortfolioSeconds { get; init; }
 
         /// <summary>With a time budget, the share of the budget left that caps each segment.</summary>
         public double TrialTimeCapFraction { get; init; } = 0.5;
