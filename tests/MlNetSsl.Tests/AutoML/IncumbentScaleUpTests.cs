@@ -253,7 +253,7 @@ public sealed class IncumbentScaleUpTests
             Assert.NotNull(runner.WhySiblingNotStarted(Request(longSsl, 250), longParameters, cap: null));
             Assert.Null(runner.WhySiblingNotStarted(Request(longSsl, 260), longParameters, cap: null));
             // Within the budget but over its time cap.
-            Assert.Contains("more than its time cap of 200 s", runner.WhySiblingNotStarted(Request(longSsl, 260), longParameters, TimeSpan.FromSeconds(200)), StringComparison.Ordinal);
+            Assert.Contains("more than its time cap of 150 s", runner.WhySiblingNotStarted(Request(longSsl, 260), longParameters, TimeSpan.FromSeconds(200)), StringComparison.Ordinal);
             // A configuration without pretraining options (a custom space) records no rate, and does not throw.
             runner.RecordPretraining(Parameters.FromJson($$"""{"{{SslSearchSpace.FeaturesOption}}":"SelfSupervised"}"""), epochsTrained: 3, epochSeconds: 12, seconds: 15);
 
@@ -294,30 +294,30 @@ public sealed class IncumbentScaleUpTests
             Assert.Null(runner.WhyPortfolioEntryNotStarted(Request(90), fixMatchParameters, learnedSeconds: 99.3, learnedWithCachedEncoder: true, cap: null));
 
             // The probe took twice its learned 17.3 s here (a slower host or more rows), so the FixMatch entry's learned
-            // 99.3 s become 1.2 x 2 x 99.3 = 238 s.
+            // 99.3 s become 2 x 99.3 = 199 s.
             runner.RecordPortfolioRun(probe, learnedSeconds: 17.3, measuredSeconds: 34.6);
             string? why = runner.WhyPortfolioEntryNotStarted(Request(90), fixMatchParameters, learnedSeconds: 99.3, learnedWithCachedEncoder: true, cap: null);
             Assert.NotNull(why);
-            Assert.Contains("Trial 1 was not started: this portfolio entry would need about 238 s (99.3 s where the portfolio was learned, " +
+            Assert.Contains("Trial 1 was not started: this portfolio entry would need about 199 s (99.3 s where the portfolio was learned, " +
                 "and the 1 entry with an encoder or a network run here took 2x their learned seconds", why, StringComparison.Ordinal);
             Assert.Contains("s of budget left", why, StringComparison.Ordinal);
             // With room for it and its refit it runs; a cap below its price refuses it.
             Assert.Null(runner.WhyPortfolioEntryNotStarted(Request(600), fixMatchParameters, learnedSeconds: 99.3, learnedWithCachedEncoder: true, cap: null));
-            Assert.Contains("more than its time cap of 200 s",
-                runner.WhyPortfolioEntryNotStarted(Request(600), fixMatchParameters, learnedSeconds: 99.3, learnedWithCachedEncoder: true, TimeSpan.FromSeconds(200)), StringComparison.Ordinal);
+            Assert.Contains("more than its time cap of 150 s",
+                runner.WhyPortfolioEntryNotStarted(Request(600), fixMatchParameters, learnedSeconds: 99.3, learnedWithCachedEncoder: true, TimeSpan.FromSeconds(150)), StringComparison.Ordinal);
 
-            // On a faster host the same entry fits the 90 s: the probe took half its learned time, so 1.2 x 0.5 x 99.3 = 60 s.
+            // On a faster host the same entry fits: the probe took half its learned time, so 0.5 x 99.3 = 50 s.
             var fast = new SslTrialRunner(RunnerSettings(root));
             fast.RecordPortfolioRun(probe, learnedSeconds: 17.3, measuredSeconds: 8.65);
-            Assert.Contains("would need about 60 s", fast.WhyPortfolioEntryNotStarted(Request(60), fixMatchParameters, 99.3, true, cap: null), StringComparison.Ordinal);
+            Assert.Contains("would need about 50 s", fast.WhyPortfolioEntryNotStarted(Request(50), fixMatchParameters, 99.3, true, cap: null), StringComparison.Ordinal);
             Assert.Null(fast.WhyPortfolioEntryNotStarted(Request(150), fixMatchParameters, learnedSeconds: 99.3, learnedWithCachedEncoder: true, cap: null));
             // Without a budget nothing is priced.
             Assert.Null(fast.WhyPortfolioEntryNotStarted(new TrialRequest(1, fixMatch, null, null, null, root, root, 1), fixMatchParameters, 99.3, true, cap: null));
 
             // The learned seconds of SSL + LightGBM (3.8 s) left out the 10-epoch pretraining an earlier entry of the learning
             // run did, and that encoder is not in the cache here: priced at the probe's 5 s per epoch (3 s once), at the
-            // scale of 1 here, 1.2 x (3 + 10 x 5 + 3.8) = 68 s, which 60 s do not hold. The audit's run started it with 58 s
-            // left, and the budget cut it.
+            // scale of 1 here, 3 + 10 x 5 + 3.8 = 57 s, which 50 s do not hold. The audit's run started it with 58 s left
+            // (on a slower host), and the budget cut it.
             var entries = SslPortfolio.For(ImageSpace, SslInputKind.Image, rows: 5000, labeledRows: 500);
             Assert.False(entries.Single(e => e.Name == "short SSL + L-BFGS probe").LearnedWithCachedEncoder);
             Assert.True(entries.Single(e => e.Name == "short SSL + FixMatch fine-tuning, 10 epochs").LearnedWithCachedEncoder);
@@ -331,10 +331,10 @@ public sealed class IncumbentScaleUpTests
                 RemainingBudget = TimeSpan.FromSeconds(searchLeft), ReservedAfterSearch = TimeSpan.FromSeconds(0),
             };
             SslTrialParameters lightGbmParameters = lightGbm.Configuration.AsType<SslTrialParameters>();
-            string? unpretrained = plain.WhyPortfolioEntryNotStarted(LightGbmRequest(60), lightGbmParameters, lightGbm.LearnedSeconds!.Value, true, cap: null);
+            string? unpretrained = plain.WhyPortfolioEntryNotStarted(LightGbmRequest(50), lightGbmParameters, lightGbm.LearnedSeconds!.Value, true, cap: null);
             Assert.NotNull(unpretrained);
-            Assert.Contains("would need about 68 s (10 pretraining epochs at 5 s, then 3.8 s where the portfolio was learned", unpretrained, StringComparison.Ordinal);
-            Assert.Null(plain.WhyPortfolioEntryNotStarted(LightGbmRequest(80), lightGbmParameters, lightGbm.LearnedSeconds!.Value, true, cap: null));
+            Assert.Contains("would need about 57 s (10 pretraining epochs at 5 s, then 3.8 s where the portfolio was learned", unpretrained, StringComparison.Ordinal);
+            Assert.Null(plain.WhyPortfolioEntryNotStarted(LightGbmRequest(70), lightGbmParameters, lightGbm.LearnedSeconds!.Value, true, cap: null));
         }
         finally
         {
