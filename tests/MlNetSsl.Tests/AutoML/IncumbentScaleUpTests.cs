@@ -253,7 +253,7 @@ public sealed class IncumbentScaleUpTests
             Assert.NotNull(runner.WhySiblingNotStarted(Request(longSsl, 250), longParameters, cap: null));
             Assert.Null(runner.WhySiblingNotStarted(Request(longSsl, 260), longParameters, cap: null));
             // Within the budget but over its time cap.
-            Assert.Contains("more than its time cap of 150 s", runner.WhySiblingNotStarted(Request(longSsl, 260), longParameters, TimeSpan.FromSeconds(200)), StringComparison.Ordinal);
+            Assert.Contains("more than its time cap of 200 s", runner.WhySiblingNotStarted(Request(longSsl, 260), longParameters, TimeSpan.FromSeconds(200)), StringComparison.Ordinal);
             // A configuration without pretraining options (a custom space) records no rate, and does not throw.
             runner.RecordPretraining(Parameters.FromJson($$"""{"{{SslSearchSpace.FeaturesOption}}":"SelfSupervised"}"""), epochsTrained: 3, epochSeconds: 12, seconds: 15);
 
