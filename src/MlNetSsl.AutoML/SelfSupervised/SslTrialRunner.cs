@@ -177,16 +177,13 @@ internal sealed class SslTrialRunner : ITrialRunner
             || !_downstreamCosts.TryGetValue(SslSearchSpace.WithoutEpochs(request.Parameters), out var sibling)
             || !_pretrainingRates.TryGetValue(PretrainingFamily(request.Parameters), out var rate))
             return null;
-        int wanted = parameters.Pretraining.Epochs;
-        int cached = _cache.SnapshotEpochs(CacheKey(request), wanted);
+        (double pretraining, int toPretrain) = PretrainingPrice(request, parameters, rate);
         double secondsPerEpoch = rate.SecondsPerEpoch;
-        // Reading the rows and building the model come once per call, not per epoch.
-        double pretraining = wanted > cached ? rate.OnceOffSeconds + secondsPerEpoch * (wanted - cached) : 0;
         bool fineTuning = parameters.Downstream.Trainer == DownstreamTrainer.FineTune;
         double pastPretraining = sibling.Seconds * (fineTuning && sibling.FineTuneEpochs > 0 ? (double)parameters.Downstream.FineTuneEpochs / sibling.FineTuneEpochs : 1);
         double predicted = LengtheningCostMargin * (pretraining + pastPretraining);
         string need = string.Create(CultureInfo.InvariantCulture,
-            $"Trial {request.TrialId} was not started: it would need about {predicted:0} s ({wanted - Math.Min(wanted, cached)} pretraining epochs at " +
+            $"Trial {request.TrialId} was not started: it would need about {predicted:0} s ({toPretrain} pretraining epochs at " +
             $"{secondsPerEpoch:0.#} s, then {pastPretraining:0} s as its version with other pretraining epochs took past its pretraining; " +
             $"{LengtheningCostMargin:0.##}x as margin)");
         return WhyNotFitting(request, parameters, predicted, pastPretraining, need, cap);
@@ -218,13 +215,9 @@ internal sealed class SslTrialRunner : ITrialRunner
         if (learnedWithCachedEncoder && request.Parameters.ContainsKey(SslSearchSpace.PretrainingOption)
             && _pretrainingRates.TryGetValue(PretrainingFamily(request.Parameters), out var rate))
         {
-            int wanted = parameters.Pretraining.Epochs;
-            int toPretrain = Math.Max(0, wanted - _cache.SnapshotEpochs(CacheKey(request), wanted));
+            (pretraining, int toPretrain) = PretrainingPrice(request, parameters, rate);
             if (toPretrain > 0)
-            {
-                pretraining = rate.OnceOffSeconds + rate.SecondsPerEpoch * toPretrain;
                 pretrainingText = string.Create(CultureInfo.InvariantCulture, $"{toPretrain} pretraining epochs at {rate.SecondsPerEpoch:0.#} s, then ");
-            }
         }
         double pastPretraining = learnedSeconds * scale;
         // No margin on top: the scaled learned seconds already err high (on the 5,000-image CIFAR-10 search the probe's 37 s
@@ -236,6 +229,16 @@ internal sealed class SslTrialRunner : ITrialRunner
             $"run here took {scale:0.##}x their learned seconds)");
         // Seconds learned with the pretraining in them are priced whole for the refit, an upper bound (the refit loads the encoder).
         return WhyNotFitting(request, parameters, predicted, pastPretraining, need, cap);
+    }
+
+    /// <summary>What a trial's pretraining should take: the epochs of its options that the cache does not hold, at the
+    /// measured <paramref name="rate"/>, with the once-off part (reading the rows, building the model) when any are left;
+    /// and how many epochs that is.</summary>
+    private (double Seconds, int Epochs) PretrainingPrice(TrialRequest request, SslTrialParameters parameters, (double SecondsPerEpoch, double OnceOffSeconds) rate)
+    {
+        int wanted = parameters.Pretraining.Epochs;
+        int toPretrain = Math.Max(0, wanted - _cache.SnapshotEpochs(CacheKey(request), wanted));
+        return (toPretrain > 0 ? rate.OnceOffSeconds + rate.SecondsPerEpoch * toPretrain : 0, toPretrain);
     }
 
     /// <summary>Records a portfolio entry with an encoder or a network that ran its whole configuration in
