@@ -187,36 +187,25 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
         {
             ShowAndKeep(note);
         }
-        if (all.MostlyNumericTextColumns.Count > 0)
+        // Text columns that a user most likely meant as numbers (or, for dates, as something a model can carry to later
+        // rows), each kind with what to do about it.
+        foreach (var (columns, why) in new (IReadOnlyList<string> Columns, string Why)[]
         {
-            string mostly = $"Column(s) {FirstTen(all.MostlyNumericTextColumns, "; ")} " +
-                "hold numbers but for a few cells, so they are read as text " +
-                "(categories or words), not as numbers. If those cells mean a missing value, leave them empty (or write ?, NA) and the column is read as numbers.";
-            ShowAndKeep(mostly);
-        }
-        if (all.GroupedNumberTextColumns.Count > 0)
-        {
-            string grouped = $"Column(s) {FirstTen(all.GroupedNumberTextColumns, "; ")} hold numbers written with digit-group separators, so they are " +
-                "read as text (categories or words), not as numbers. Write them without the separators (as a spreadsheet's General number format does) " +
-                "for the column to be read as numbers.";
-            ShowAndKeep(grouped);
-        }
-        if (all.UnitNumberTextColumns.Count > 0)
-        {
+            (all.MostlyNumericTextColumns, "hold numbers but for a few cells, so they are read as text (categories or words), not as numbers. " +
+                "If those cells mean a missing value, leave them empty (or write ?, NA) and the column is read as numbers."),
+            (all.GroupedNumberTextColumns, "hold numbers written with digit-group separators, so they are read as text (categories or words), not as numbers. " +
+                "Write them without the separators (as a spreadsheet's General number format does) for the column to be read as numbers."),
             // Categories of amounts have no order and know no unseen amount; hashed words of them mean nothing.
-            string units = $"Column(s) {FirstTen(all.UnitNumberTextColumns, "; ")} hold numbers written with a percent or currency sign, so they are " +
-                "read as text (categories or words), not as numbers. Write them without the sign (and without digit-group separators) " +
-                "for the column to be read as numbers.";
-            ShowAndKeep(units);
-        }
-        if (all.DateTextColumns.Count > 0)
-        {
+            (all.UnitNumberTextColumns, "hold numbers written with a percent or currency sign, so they are read as text (categories or words), not as numbers. " +
+                "Write them without the sign (and without digit-group separators) for the column to be read as numbers."),
             // A date read as text is one category (or one hashed word) per day: nothing carries over to the later dates a
             // model scores, and more than 100 of them are hashed words, which export-onnx cannot convert.
-            string dates = $"Column(s) {FirstTen(all.DateTextColumns, "; ")} hold dates, so they are read as text: each date is a category or a word " +
-                "of its own, and the model learns nothing it can use on a date the training rows do not hold (every later one). " +
-                "Derive number columns from them (year, month, day of week, days since a start) and leave them out with --ignore-cols.";
-            ShowAndKeep(dates);
+            (all.DateTextColumns, "hold dates, so they are read as text: each date is a category or a word of its own, and the model learns nothing it " +
+                "can use on a date the training rows do not hold (every later one). Derive number columns from them (year, month, day of week, days since " +
+                "a start) and leave them out with --ignore-cols."),
+        })
+        {
+            if (columns.Count > 0) ShowAndKeep($"Column(s) {FirstTen(columns, "; ")} {why}");
         }
 
         if (all.EmptyClassFolders.Count > 0)
