@@ -4,6 +4,8 @@
 // With it, code compiled against the publicized reference copies may call ML.NET's internal members at run time.
 [assembly: System.Runtime.CompilerServices.IgnoresAccessChecksTo("Microsoft.ML.Core")]
 [assembly: System.Runtime.CompilerServices.IgnoresAccessChecksTo("Microsoft.ML.Data")]
+// Only the projects that list it in MlNetInternalsAssemblies call into it (MlNetSsl: the class-score average).
+[assembly: System.Runtime.CompilerServices.IgnoresAccessChecksTo("Microsoft.ML.StandardTrainers")]
 
 namespace System.Runtime.CompilerServices
 {

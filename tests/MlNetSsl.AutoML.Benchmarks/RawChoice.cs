@@ -13,9 +13,9 @@ using MlNetSsl.AutoML;
 /// <see cref="MetricCalculator.Estimate"/>'s value and standard error), refitted on them and scored on the test rows. Two
 /// rules then choose: the best-scoring pipeline within one standard error of the best (the linear model first on an exact
 /// tie, then the portfolio's order, as the rule does), and the first pipeline within it in the portfolio's order. Three
-/// ensembles are scored beside them (not something the experiment does yet): the mean class probabilities of all the
-/// candidates, of the best-scoring linear and tree candidates, and Caruana's ensemble selection (10 greedy rounds with
-/// replacement on the out-of-fold probabilities of the same cross-validation). The floor is the tables benchmark's "best raw baseline": the better of ML.NET's LightGBM and of its L-BFGS after
+/// ensembles are scored beside them: the mean class probabilities of all the candidates, of the best-scoring linear and
+/// tree candidates, and ensemble selection on the out-of-fold probabilities of the same cross-validation, with the
+/// experiment's own code (<see cref="EnsembleSelection"/>: 10 greedy rounds with replacement, the best-scoring rounds kept). The floor is the tables benchmark's "best raw baseline": the better of ML.NET's LightGBM and of its L-BFGS after
 /// NormalizeMeanVariance, with their defaults, on the same labeled rows.
 /// </summary>
 internal static class RawChoiceBenchmark
@@ -165,15 +165,13 @@ internal static class RawChoiceBenchmark
             double all = Blend([.. Enumerable.Range(0, candidates.Count)]);
             int linear = Enumerable.Range(0, candidates.Count).Where(i => candidates[i].Linear).MaxBy(i => candidates[i].Metric);
             int tree = Enumerable.Range(0, candidates.Count).Where(i => !candidates[i].Linear).MaxBy(i => candidates[i].Metric);
-            // Caruana's ensemble selection on the out-of-fold probabilities: add, with replacement, the candidate whose
-            // addition gives the best mean out-of-fold accuracy (earlier candidate on a tie), 10 rounds.
-            var chosen = new List<int>();
-            double OutOfFoldAccuracy(IReadOnlyList<int> members) => Enumerable.Range(0, assignments.Length).Average(rep =>
-                Enumerable.Range(0, labeled.Count).Count(i =>
-                    globalClasses[Enumerable.Range(0, globalClasses.Length).MaxBy(c => members.Sum(m => outOfFold[m][rep][i][c]))] == labels[labeled[i]])
-                / (double)labeled.Count);
-            for (int round = 0; round < 10; round++)
-                chosen.Add(Enumerable.Range(0, candidates.Count).MaxBy(c => (OutOfFoldAccuracy([.. chosen, c]), -c)));
+            // Ensemble selection on the out-of-fold probabilities, as the experiment runs it (EnsembleSelection): each
+            // repetition's held-out rows as one pooled fold, keys in the order of globalClasses.
+            uint[] actualKeys = [.. labeled.Select(r => (uint)Array.IndexOf(globalClasses, labels[r]) + 1)];
+            var heldOutScores = outOfFold.Select(candidate => (IReadOnlyList<IReadOnlyList<FoldPredictions>>)[.. candidate.Select(rep =>
+                (IReadOnlyList<FoldPredictions>)[new FoldPredictions(actualKeys,
+                    [.. rep.Select(row => (uint)Enumerable.Range(0, row.Length).MaxBy(c => row[c]) + 1)], rep)])]).ToList();
+            int[] chosen = EnsembleSelection.Select(heldOutScores, SslMetric.Accuracy, globalClasses.Length, 0);
             scored.Add((floor, candidates[bestScoring].Test, candidates[inOrder].Test, all, Blend([linear, tree]), Blend(chosen)));
         }
         string Cell(Func<(double Floor, double BestScoring, double InOrder, double BlendAll, double BlendTwo, double Caruana), double> rule) => string.Create(CultureInfo.InvariantCulture,

@@ -57,6 +57,12 @@ public sealed class SslExperimentResult
     /// version, the longer fine-tuning its final fit trained (<see cref="SelectionExplanation"/> says so); null otherwise.</summary>
     public SslDownstreamParameters? BestDownstream { get; internal init; }
 
+    /// <summary>Self-supervised experiment: the pipelines whose class probabilities the model averages, when ensemble
+    /// selection made it an ensemble (<see cref="SslExperiment.SetEnsembleSelection"/>); empty when the model is
+    /// <see cref="BestTrial"/>'s pipeline alone. <see cref="BestTrial"/> is then the choice the selection started from, and
+    /// its metric that pipeline's.</summary>
+    public IReadOnlyList<SslEnsembleMember> Ensemble { get; internal init; } = [];
+
     /// <summary>Self-supervised experiment: the measures and pretraining cost of every scored segment (trial and rung),
     /// including earlier sessions of a resumed experiment; empty otherwise.</summary>
     public IReadOnlyList<SslTrialMeasures> TrialMeasures { get; internal init; } = [];
@@ -78,6 +84,26 @@ public sealed class SslExperimentResult
     /// <summary>Adjustments the experiment made to the search space (for example options a label-free objective cannot
     /// score), in words.</summary>
     public IReadOnlyList<string> Notes { get; internal init; } = [];
+}
+
+/// <summary>A pipeline of an ensemble model (<see cref="SslExperimentResult.Ensemble"/>).</summary>
+public sealed class SslEnsembleMember
+{
+    internal SslEnsembleMember(int trialId, double weight, string description)
+    {
+        TrialId = trialId;
+        Weight = weight;
+        Description = description;
+    }
+
+    /// <summary>The trial whose configuration was refitted as this member.</summary>
+    public int TrialId { get; }
+
+    /// <summary>Its weight in the mean of the class probabilities (the members' weights sum to 1).</summary>
+    public double Weight { get; }
+
+    /// <summary>The pipeline in words (features and trainer).</summary>
+    public string Description { get; }
 }
 
 /// <summary>The best trial of an experiment and the model built from its configuration.</summary>

@@ -29,6 +29,9 @@ internal sealed class SslTrialRunner : ITrialRunner
     private readonly System.Collections.Concurrent.ConcurrentDictionary<int, double> _pretrainingSeconds = new();
     // First trials whose pretraining the budget ended at an epoch's end: the epochs reached and configured, by trial id.
     private readonly System.Collections.Concurrent.ConcurrentDictionary<int, (int Reached, int Configured)> _stoppedByBudget = new();
+    // Each raw-feature trial's held-out predictions (per repetition, per fold of the shared raw folds), by trial id, for
+    // the ensemble selection after the search; not kept across a resume (a stored metric is not scored again).
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<int, IReadOnlyList<IReadOnlyList<FoldPredictions>>> _rawOutOfFold = new();
     // A pretraining's seconds per epoch trained, by its options without the epochs, and each pipeline's time past its
     // pretraining with its fine-tuning epochs, by its configuration without any epochs: together they price a version of a
     // pipeline with other pretraining epochs, which _costs keeps apart (see WhySiblingNotStarted).
@@ -325,6 +328,11 @@ internal sealed class SslTrialRunner : ITrialRunner
         return LengtheningCostMargin * secondsPastPretraining / fits * moreLabels;
     }
 
+    /// <summary>The held-out predictions of raw-feature trial <paramref name="trialId"/> scored by this runner (per repetition
+    /// of the cross-validation, per fold; every raw-feature trial's on the same folds); null for another trial, or one whose
+    /// metric was read back from an earlier session.</summary>
+    internal IReadOnlyList<IReadOnlyList<FoldPredictions>>? RawOutOfFold(int trialId) => _rawOutOfFold.GetValueOrDefault(trialId);
+
     /// <summary>What the refit of <paramref name="trial"/> is expected to take (<see cref="RefitSeconds(SslTrialParameters, double)"/>
     /// of its scoring time past the pretraining, as its measures recorded it, also in an earlier session); zero for a
     /// trial without measures.</summary>
@@ -509,6 +517,7 @@ internal sealed class SslTrialRunner : ITrialRunner
                 _settings.Dataset.RawFeatures(), _settings.Dataset.LabeledKeys, _settings.Dataset.ClassCount, r.FoldOfRow, r.FoldCount)).ToArray();
             var repetitions = _rawFolds.Select(folds => (IReadOnlyList<FoldPredictions>)CrossValidation.Predict(folds,
                 () => Trainer(ml, parameters.Downstream), cancellationToken)).ToList();
+            _rawOutOfFold[request.TrialId] = repetitions;
             return (Estimate(repetitions), null);
         });
 

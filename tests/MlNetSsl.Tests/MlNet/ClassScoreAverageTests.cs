@@ -1,0 +1,132 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using MlNetSsl.Tests.Infrastructure;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace MlNetSsl.Tests.MlNet;
+
+/// <summary>
+/// <c>AverageClassScores</c> on abalone's three-class rings (shared data, banded as below): the weighted mean of two trainers'
+/// class probabilities, its most likely class, the class names, a save/load round trip in a fresh context, and ONNX.
+/// </summary>
+public sealed class ClassScoreAverageTests(ITestOutputHelper output) : IDisposable
+{
+    private readonly string _folder = Directory.CreateTempSubdirectory("mlnetssl-average-").FullName;
+
+    public void Dispose() => Directory.Delete(_folder, recursive: true);
+
+    private sealed class AbaloneRow
+    {
+        [LoadColumn(1, 7), VectorType(7)] public float[] Features { get; set; } = [];
+        [LoadColumn(8)] public float Rings { get; set; }
+    }
+
+    /// <summary>The first 600 abalone rows, rings banded into three classes (young, adult, old) named by words.</summary>
+    private static IDataView Abalone(MLContext ml)
+    {
+        IDataView rows = ml.Data.LoadFromTextFile<AbaloneRow>(Path.Combine(SharedData.DataRoot, "tabular", "abalone.csv"), separatorChar: ',');
+        var banded = ml.Data.CreateEnumerable<AbaloneRow>(ml.Data.TakeRows(rows, 600), reuseRowObject: false)
+            .Select(r => new { r.Features, Label = r.Rings < 9 ? "young" : r.Rings < 11 ? "adult" : "old" });
+        return ml.Data.LoadFromEnumerable(banded.Select(r => new LabeledRow { Features = r.Features, Label = r.Label }));
+    }
+
+    private sealed class LabeledRow
+    {
+        [VectorType(7)] public float[] Features { get; set; } = [];
+        public string Label { get; set; } = "";
+    }
+
+    private static IEstimator<ITransformer> Ensemble(MLContext ml, double[] weights) =>
+        ml.Transforms.Conversion.MapValueToKey("Label")
+            .Append(ml.Transforms.NormalizeMeanVariance("Features"))
+            .Append(ml.MulticlassClassification.Trainers.LightGbm(new Microsoft.ML.Trainers.LightGbm.LightGbmMulticlassTrainer.Options
+            {
+                NumberOfIterations = 20, NumberOfThreads = 1, Seed = 1, Silent = true,
+            }))
+            .Append(ml.Transforms.CopyColumns("TreeScore", "Score"))
+            .Append(ml.MulticlassClassification.Trainers.LbfgsMaximumEntropy(new Microsoft.ML.Trainers.LbfgsMaximumEntropyMulticlassTrainer.Options
+            {
+                NumberOfThreads = 1,
+            }))
+            .Append(ml.Transforms.CopyColumns("LinearScore", "Score"))
+            .Append(ml.Transforms.AverageClassScores(["TreeScore", "LinearScore"], weights))
+            .Append(ml.Transforms.Conversion.MapKeyToValue("PredictedLabel"));
+
+    [SkippableFact]
+    public void ScoresAreTheWeightedMeanAndThePredictionItsMostLikelyNamedClass()
+    {
+        var ml = new MLContext(1);
+        IDataView data = Abalone(ml);
+        IDataView scored = Ensemble(ml, [3, 1]).Fit(data).Transform(data);
+
+        float[][] tree = StageData.Vectors(scored, "TreeScore"), linear = StageData.Vectors(scored, "LinearScore"), mean = StageData.Vectors(scored, "Score");
+        string[] predicted = [.. scored.GetColumn<string>("PredictedLabel")];
+        VBuffer<ReadOnlyMemory<char>> slots = default;
+        scored.Schema["Score"].GetSlotNames(ref slots);
+        string[] classes = [.. slots.DenseValues().Select(s => s.ToString())];
+        Assert.Equal(["adult", "old", "young"], classes.Order(StringComparer.Ordinal));
+        int disagreements = 0;
+        for (int row = 0; row < mean.Length; row++)
+        {
+            Assert.Equal(3, mean[row].Length);
+            for (int k = 0; k < 3; k++)
+                Assert.Equal(0.75 * tree[row][k] + 0.25 * linear[row][k], mean[row][k], 1e-5);
+            Assert.Equal(classes[Array.IndexOf(mean[row], mean[row].Max())], predicted[row]);
+            if (Array.IndexOf(tree[row], tree[row].Max()) != Array.IndexOf(linear[row], linear[row].Max())) disagreements++;
+        }
+        output.WriteLine($"{mean.Length} rows; the two trainers disagree on {disagreements}");
+        Assert.True(disagreements > 0, "the two trainers never disagree, so the average is not exercised");
+    }
+
+    [SkippableFact]
+    public void TheAverageSurvivesSaveAndLoadInAFreshContextAndOnnx()
+    {
+        var ml = new MLContext(1);
+        IDataView data = Abalone(ml);
+        ITransformer model = Ensemble(ml, [1, 1]).Fit(data);
+        float[][] expected = StageData.Vectors(model.Transform(data), "Score");
+        string zip = Path.Combine(_folder, "ensemble.zip");
+        ml.Model.Save(model, data.Schema, zip);
+
+        var fresh = new MLContext(2);
+        ITransformer loaded = fresh.Model.Load(zip, out _);
+        IDataView reloaded = loaded.Transform(data);
+        float[][] actual = StageData.Vectors(reloaded, "Score");
+        Assert.Equal(expected.Length, actual.Length);
+        for (int row = 0; row < expected.Length; row++) Assert.Equal(expected[row], actual[row]);
+        Assert.Equal(model.Transform(data).GetColumn<string>("PredictedLabel"), reloaded.GetColumn<string>("PredictedLabel"));
+
+        string onnx = Path.Combine(_folder, "ensemble.onnx");
+        using (FileStream stream = File.Create(onnx)) ml.Model.ConvertToOnnx(model, data, stream);
+        IDataView fromOnnx = ml.Transforms.ApplyOnnxModel(onnx).Fit(data).Transform(data);
+        // The graph's outputs come after (and hide) the input view's columns of the same names.
+        float[][] onnxScores = StageData.Vectors(fromOnnx, "Score");
+        double worst = Close.WorstRowDifference(onnxScores, expected);
+        output.WriteLine($"ONNX against ML.NET: max relative difference {worst:E2} over {expected.Length} rows");
+        Assert.True(worst <= 1e-4, $"max relative difference {worst:E2}");
+        string[] onnxLabels = [.. fromOnnx.GetColumn<string[]>("PredictedLabel").Select(v => v[0])];
+        Assert.Equal(model.Transform(data).GetColumn<string>("PredictedLabel"), onnxLabels);
+    }
+
+    [SkippableFact]
+    public void BadColumnsAndWeightsAreNamed()
+    {
+        var ml = new MLContext(1);
+        Assert.Contains("two score columns or more", Assert.Throws<ArgumentException>(() => ml.Transforms.AverageClassScores(["Score"])).Message);
+        Assert.Contains("2 weights for 3 score columns", Assert.Throws<ArgumentException>(() => ml.Transforms.AverageClassScores(["A", "B", "C"], [1, 1])).Message);
+        Assert.Contains("'B' is -1", Assert.Throws<ArgumentException>(() => ml.Transforms.AverageClassScores(["A", "B"], [1, -1])).Message);
+        Assert.Contains("Every weight is zero", Assert.Throws<ArgumentException>(() => ml.Transforms.AverageClassScores(["A", "B"], [0, 0])).Message);
+        Assert.Contains("named twice", Assert.Throws<ArgumentException>(() => ml.Transforms.AverageClassScores(["A", "A"])).Message);
+
+        IDataView data = Abalone(ml);
+        var keyed = ml.Transforms.Conversion.MapValueToKey("Label").Append(ml.Transforms.CopyColumns("Wide", "Features")).Fit(data).Transform(data);
+        var missing = Assert.Throws<ArgumentOutOfRangeException>(() => ml.Transforms.AverageClassScores(["Nowhere", "Wide"]).Fit(keyed));
+        Assert.Contains("Score column 'Nowhere' not found", missing.Message);
+        var wrongSize = Assert.Throws<ArgumentOutOfRangeException>(() => ml.Transforms.AverageClassScores(["Wide", "Features"]).Fit(keyed));
+        Assert.Contains("Score column 'Wide'", wrongSize.Message);
+        Assert.Contains("vector of 3 Single", wrongSize.Message);
+        var notKey = Assert.Throws<ArgumentOutOfRangeException>(() => ml.Transforms.AverageClassScores(["Wide", "Features"]).Fit(data));
+        Assert.Contains("Label column 'Label'", notKey.Message);
+    }
+}
