@@ -18,6 +18,7 @@ internal static class TrainingCommands
         public readonly Option<bool> LabelCurve = new("--label-curve") { Description = "Also refit the chosen and the best no-SSL pipeline on 10, 25, 50 and 100% of the labeled rows and plot their test metric in the report." };
         public readonly Option<int?> TrainTime = new("--train-time") { Description = "Time in seconds for the search and the refit of its best pipeline (the search leaves the time the refit is expected to take; scoring and outputs come after it). Default: chosen from the data size and printed." };
         public readonly Option<int?> MaxTrials = new("--max-trials") { Description = "The most trials to start." };
+        public readonly Option<bool> NoEnsemble = new("--no-ensemble") { Description = "Keep the chosen pipeline alone: no ensemble of raw-feature pipelines when one of them is chosen (see docs/automl.md, \"Ensembles\")." };
         public readonly Option<string> Metric = new("--metric") { Description = "accuracy, macro-accuracy, log-loss, auc or f1 (auc and f1 for two classes).", DefaultValueFactory = _ => "accuracy" };
         public readonly Option<int> Seed = new("--seed") { Description = "Seed of the search, the hold-out split and training.", DefaultValueFactory = _ => 0 };
         public readonly Option<string> Device = new("--device") { Description = "auto, cpu, cuda or cuda:N.", DefaultValueFactory = _ => "auto" };
@@ -86,7 +87,7 @@ internal static class TrainingCommands
             if (result.Tokens.Count > 0 && TestMetrics.Canonical(result.Tokens[0].Value) is null)
                 result.AddError($"--metric {result.Tokens[0].Value}: not a metric; give one of {string.Join(", ", TestMetrics.Names)}.");
         });
-        var command = new Command(task, description) { o.Dataset, o.TestDataset, o.ValidationDataset, o.TrainTime, o.MaxTrials, o.Metric, o.Seed, o.Device, o.Name, o.Output, o.LogFile, o.Storage, o.ExperimentName };
+        var command = new Command(task, description) { o.Dataset, o.TestDataset, o.ValidationDataset, o.TrainTime, o.MaxTrials, o.NoEnsemble, o.Metric, o.Seed, o.Device, o.Name, o.Output, o.LogFile, o.Storage, o.ExperimentName };
         if (workerOnly) o.Storage.Required = true;
         else { command.Options.Add(o.Resume); command.Options.Add(o.LabelCurve); }
         command.Validators.Add(result =>
@@ -162,6 +163,7 @@ internal static class TrainingCommands
                 TrainTimeSeconds = trainTime ?? DefaultTrainTime(task, dataset),
                 TrainTimeChosenFromData = trainTime is null,
                 MaxTrials = parse.GetValue(o.MaxTrials),
+                NoEnsemble = parse.GetValue(o.NoEnsemble),
                 Metric = parse.GetValue(o.Metric)!,
                 Seed = parse.GetValue(o.Seed),
                 Device = parse.GetValue(o.Device)!,

@@ -39,6 +39,9 @@ internal sealed record RunSettings
     public required int TrainTimeSeconds { get; init; }
     public bool TrainTimeChosenFromData { get; init; }
     public int? MaxTrials { get; init; }
+
+    /// <summary>--no-ensemble: the chosen pipeline alone, never an ensemble of raw-feature pipelines.</summary>
+    public bool NoEnsemble { get; init; }
     public string Metric { get; init; } = "accuracy";
     public int Seed { get; init; }
     public string Device { get; init; } = "auto";

@@ -421,14 +421,18 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
                 _notes.Add(char.ToUpperInvariant(shifted[0]) + shifted[1..]);
                 _farBelowNote = shifted;
             }
+            // An ensemble of raw-feature pipelines is itself without SSL, so it is the comparison as a single one is.
+            string? ensemble = search.Ensemble.Count == 0 ? null : "Ensemble of " + string.Join(" and ", search.Ensemble.Select(m =>
+                string.Create(CultureInfo.InvariantCulture, $"{m.Weight:0.##} x {TrialDescriptions.Describe(search.Trials.First(t => t.TrialId == m.TrialId))} (trial {m.TrialId})")));
             var baseline = search.BestFeatureSource == SslFeatureSource.RawFeatures
-                ? new Baseline(TrialDescriptions.Describe(chosenTrial), TrialDescriptions.Bind(chosenTrial).Downstream,
-                    new MetricWithInterval(value, lower, upper), accuracy)
+                ? new Baseline(ensemble ?? TrialDescriptions.Describe(chosenTrial), TrialDescriptions.Bind(chosenTrial).Downstream,
+                    new MetricWithInterval(value, lower, upper), accuracy,
+                    ensemble is null ? null : $"{TrialDescriptions.Describe(chosenTrial)} (trial {chosenTrial.TrialId} alone; the curve refits one pipeline, not the ensemble)")
                 : NoSslBaseline(fits, search, train, scoredTest, classNames, metric, ref rawFeatures);
             _phases["test"] = clock.Elapsed.TotalSeconds;
             // The model's trainer, which the label-free objective sets instead of the trial's untuned one.
             SslDownstreamParameters chosenDownstream = TrialDescriptions.RefitDownstream(chosenTrial, search);
-            string pipeline = TrialDescriptions.Describe(chosenTrial, TrialDescriptions.EpochsReached(chosenTrial, search), refitDownstream: chosenDownstream);
+            string pipeline = ensemble ?? TrialDescriptions.Describe(chosenTrial, TrialDescriptions.EpochsReached(chosenTrial, search), refitDownstream: chosenDownstream);
             SslFeatureSource chosenSource = TrialDescriptions.Bind(chosenTrial).Features;
 
             List<LabelCurvePoint> labelCurve = [];
@@ -607,6 +611,7 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
         }
         experiment = seconds > 0 ? experiment.SetTrainingTimeInSeconds((uint)seconds) : experiment.SetTrainingTime(TimeSpan.FromMilliseconds(1));
         if (settings.MaxTrials is int max) experiment.SetMaxTrials(max);
+        experiment.SetEnsembleSelection(!settings.NoEnsemble);
         // --metric reaches the search here; AUC and F1 need two classes, so other data is searched on accuracy (the run
         // notes it again when it scores the test rows).
         experiment.SetOptimizingMetric(SearchMetric(settings.Metric, LabeledClassCount(train)));
@@ -874,7 +879,9 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
     internal static List<string> UnseenLabels(IEnumerable<string> labels, Func<string, int?> classOf) =>
         labels.Where(l => classOf(l) is null).Distinct(StringComparer.Ordinal).ToList();
 
-    private sealed record Baseline(string Description, SslDownstreamParameters Downstream, MetricWithInterval Metric, double Accuracy);
+    /// <param name="CurveDescription">What the label curve refits when it is not <paramref name="Description"/>'s pipeline
+    /// (an ensemble: the curve refits its chosen member alone).</param>
+    private sealed record Baseline(string Description, SslDownstreamParameters Downstream, MetricWithInterval Metric, double Accuracy, string? CurveDescription = null);
 
     /// <summary>The best trial without pretraining (raw features into its trainer), refitted and scored on the test rows; when
     /// the search reached none, the default raw-feature L-BFGS probe, so the comparison is always there.</summary>
@@ -935,7 +942,7 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
         else if (TrialDescriptions.Bind(chosen).Features == SslFeatureSource.SupervisedFromScratch)
             _notes.Add("Label curve: the chosen pipeline trains its network from scratch with every label, so it has no label-free part to keep; only the raw-feature pipeline is shown.");
         if (baseline is not null)
-            curves.Add((baseline.Description, false, () => rawFeatures ?? fits.Labeled(fits.Raw(train.Kind)), baseline.Downstream));
+            curves.Add((baseline.CurveDescription ?? baseline.Description, false, () => rawFeatures ?? fits.Labeled(fits.Raw(train.Kind)), baseline.Downstream));
         foreach (var curve in curves)
         {
             DownstreamFits.LabeledFeatures features = curve.Features();

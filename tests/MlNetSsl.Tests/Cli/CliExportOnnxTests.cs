@@ -106,6 +106,37 @@ public sealed class CliExportOnnxTests : IDisposable
         Assert.Contains("not a model mlnet-ssl trained", foreign.Stderr, StringComparison.Ordinal);
     }
 
+    [SkippableFact]
+    public void AnEnsembleOfRawPipelinesPredictsAndServesFromOneGraph()
+    {
+        // HIGGS rows, 1 in 3 labeled: the portfolio's raw L-BFGS and LightGBM pipelines complement each other there, and
+        // ensemble selection keeps several of them.
+        string[] lines = [.. File.ReadLines(Path.Combine(SharedData.DataRoot, "higgs", "binary.train")).Where(l => l.Length > 0).Take(3000)];
+        string[][] cells = [.. lines.Select(l => l.Split('\t'))];
+        string train = Path.Combine(_work, "higgs.csv");
+        File.WriteAllLines(train, [$"label,{string.Join(",", Enumerable.Range(0, 28).Select(i => $"f{i}"))}",
+            .. cells.Select((c, i) => (i % 3 == 0 ? (c[0] == "1" ? "signal" : "background") : "") + "," + string.Join(",", c[1..]))]);
+        string output = Path.Combine(_work, "runs");
+        var trained = CliCoreTests.Run("classification", "--dataset", train, "--label-col", "label", "--train-time", "60", "--max-trials", "5",
+            "-o", output, "--name", "Higgs");
+        Assert.True(trained.ExitCode == 0, trained.Stderr + trained.Stdout);
+        Assert.Contains("Chosen: Ensemble of ", trained.Stdout, StringComparison.Ordinal);
+        string model = Path.Combine(output, "Higgs", "Higgs.zip");
+
+        Export(model);
+        var expected = Predict(model, train);
+        using var session = new InferenceSession(Path.ChangeExtension(model, ".onnx"));
+        var inputs = Enumerable.Range(0, 28).Select(column => NamedOnnxValue.CreateFromTensor($"f{column}",
+            new DenseTensor<float>(cells.Select(c => float.Parse(c[column + 1], CultureInfo.InvariantCulture)).ToArray(), [cells.Length, 1]))).ToList();
+        using var results = session.Run(inputs);
+        AssertSamePredictions(expected, results);
+
+        var single = CliCoreTests.Run("classification", "--dataset", train, "--label-col", "label", "--train-time", "60", "--max-trials", "5",
+            "-o", output, "--name", "HiggsSingle", "--no-ensemble");
+        Assert.True(single.ExitCode == 0, single.Stderr + single.Stdout);
+        Assert.Contains("Chosen: Raw features + ", single.Stdout, StringComparison.Ordinal);
+    }
+
     private sealed class PlainRow
     {
         [Microsoft.ML.Data.VectorType(4)]

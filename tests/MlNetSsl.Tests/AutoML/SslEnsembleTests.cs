@@ -1,0 +1,93 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using MlNetSsl.AutoML;
+using MlNetSsl.Tests.MlNet;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace MlNetSsl.Tests.AutoML;
+
+/// <summary>
+/// The experiment's ensemble of raw-feature pipelines on HIGGS rows (1 in 3 labeled): raw L-BFGS and raw LightGBM, whose
+/// held-out scores the selection combines; the model averages the refitted members' probabilities with the selection's
+/// weights, predicts as it scores, survives a save and load, and is the chosen pipeline alone when the selection is off.
+/// </summary>
+public sealed class SslEnsembleTests(ITestOutputHelper output)
+{
+    private static async Task<(SslExperimentResult Result, IDataView Test)> Run(bool ensemble)
+    {
+        var ml = new MLContext(seed: 1);
+        IDataView data = ml.Data.LoadFromEnumerable(SslExperimentData.HiggsWithHiddenLabels(3000, labeledEvery: 3));
+        IDataView test = ml.Data.LoadFromEnumerable(StageData.HiggsRows("test", 1000));
+        var space = SslSearchSpace.For(SslInputKind.Tabular);
+        Parameters linear = SslExperimentData.Configuration(space, ("Features", "RawFeatures"), ("Downstream.Trainer", "LinearProbe"));
+        Parameters trees = SslExperimentData.Configuration(space, ("Features", "RawFeatures"), ("Downstream.Trainer", "LightGbm"));
+        SslExperimentResult result = await ml.SelfSupervisedExperiment()
+            .SetDataset(data).SetInputColumn("Features").SetSearchSpace(space)
+            .SetTuner(SslExperimentData.Scripted("linear and trees", linear, trees))
+            .SetEnsembleSelection(ensemble)
+            .SetMaxTrials(2)
+            .RunAsync();
+        return (result, test);
+    }
+
+    [SkippableFact]
+    public async Task TheModelAveragesTheSelectedRawPipelinesWithTheirWeights()
+    {
+        var (result, test) = await Run(ensemble: true);
+        output.WriteLine(result.BestPipelineDescription);
+        output.WriteLine(result.SelectionExplanation);
+
+        Assert.Equal(2, result.Ensemble.Count);
+        Assert.Equal([0, 1], result.Ensemble.Select(m => m.TrialId).Order());
+        Assert.Equal(1.0, result.Ensemble.Sum(m => m.Weight), 9);
+        Assert.All(result.Ensemble, m => Assert.True(m.Weight > 0 && m.Weight < 1, $"weight {m.Weight}"));
+        Assert.Contains(result.Ensemble, m => m.Description.Contains("LbfgsMaximumEntropy", StringComparison.Ordinal));
+        Assert.Contains(result.Ensemble, m => m.Description.Contains("LightGbm", StringComparison.Ordinal));
+        Assert.StartsWith("Ensemble, the weighted mean of the class probabilities of: ", result.BestPipelineDescription);
+        Assert.Contains("Ensemble selection on the cross-validation's held-out class scores of 2 raw-feature pipelines", result.SelectionExplanation);
+        Assert.Equal(SslFeatureSource.RawFeatures, result.BestFeatureSource);
+
+        // Score is the weighted mean of the members' refitted scores, in the order the model holds them (trial order).
+        IDataView scored = result.BestTrial.Model.Transform(test);
+        float[][] mean = StageData.Vectors(scored, "Score");
+        float[][][] members = [.. result.Ensemble.Select((_, i) => StageData.Vectors(scored, $"Ssl_Ensemble{i}.Score"))];
+        float[] predicted = [.. scored.GetColumn<float>("PredictedLabel")];
+        // The classes in score order: a float label's values, as a single trainer annotates them.
+        VBuffer<float> names = default;
+        scored.Schema["Score"].Annotations.GetValue(AnnotationUtils.Kinds.TrainingLabelValues, ref names);
+        float[] classes = [.. names.DenseValues()];
+        int disagreements = 0;
+        for (int row = 0; row < mean.Length; row++)
+        {
+            for (int k = 0; k < mean[row].Length; k++)
+                Assert.Equal(result.Ensemble.Select((m, i) => m.Weight * members[i][row][k]).Sum(), mean[row][k], 1e-5);
+            Assert.Equal(classes[Array.IndexOf(mean[row], mean[row].Max())], predicted[row]);
+            if (Array.IndexOf(members[0][row], members[0][row].Max()) != Array.IndexOf(members[1][row], members[1][row].Max())) disagreements++;
+        }
+        output.WriteLine($"the members disagree on {disagreements} of {mean.Length} test rows");
+        Assert.True(disagreements > 0);
+
+        var ml = new MLContext(2);
+        string path = Path.Combine(Path.GetTempPath(), $"mlnetssl-ensemble-{Guid.NewGuid():N}.zip");
+        try
+        {
+            ml.Model.Save(result.BestTrial.Model, test.Schema, path);
+            float[] reloaded = [.. ml.Model.Load(path, out _).Transform(test).GetColumn<float>("PredictedLabel")];
+            Assert.Equal(predicted, reloaded);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [SkippableFact]
+    public async Task WithoutEnsembleSelectionTheModelIsTheChosenPipelineAlone()
+    {
+        var (result, test) = await Run(ensemble: false);
+        Assert.Empty(result.Ensemble);
+        Assert.DoesNotContain("Ensemble", result.BestPipelineDescription, StringComparison.Ordinal);
+        Assert.Null(result.BestTrial.Model.Transform(test).Schema.GetColumnOrNull("Ssl_Ensemble0.Score"));
+    }
+}
