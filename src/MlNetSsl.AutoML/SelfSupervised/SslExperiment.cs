@@ -1301,14 +1301,14 @@ public sealed class SslExperiment
         if (candidates.Count < 2) return null;
         var scores = candidates.Select(t => runner.RawOutOfFold(t.TrialId)!).ToList();
         int[] picks = EnsembleSelection.Select(scores, _metric, dataset.ClassCount, positiveKey);
-        var members = picks.GroupBy(i => i).OrderBy(g => g.Key).Select(g => (candidates[g.Key], g.Count() / (double)picks.Length)).ToList();
+        var members = picks.GroupBy(i => i).OrderBy(g => g.Key).Select(g => (Trial: candidates[g.Key], Weight: g.Count() / (double)picks.Length)).ToList();
         if (members.Count < 2) return null;
         double together = EnsembleSelection.Value(_metric, EnsembleSelection.Blend(scores, picks, dataset.ClassCount), dataset.ClassCount, positiveKey);
         double alone = EnsembleSelection.Value(_metric, runner.RawOutOfFold(choice.TrialId)!, dataset.ClassCount, positiveKey);
         string why = string.Create(CultureInfo.InvariantCulture,
             $"Ensemble selection on the cross-validation's held-out class scores of {candidates.Count} raw-feature pipelines (trials " +
             $"{string.Join(", ", candidates.Select(t => t.TrialId))}; {EnsembleSelection.Rounds} rounds, with replacement) kept " +
-            $"{string.Join(", ", members.Select(m => FormattableString.Invariant($"trial {m.Item1.TrialId} ({m.Item2:0.##})")))}: " +
+            $"{string.Join(", ", members.Select(m => FormattableString.Invariant($"trial {m.Trial.TrialId} ({m.Weight:0.##})")))}: " +
             $"{_metric} {together:0.####} on those rows against {alone:0.####} for trial {choice.TrialId} alone (the selection saw those rows, so " +
             $"the first is optimistic). Each member was refitted on all labeled rows, and the model averages their class probabilities.");
         return new EnsembleChoice(members, why);

@@ -30,7 +30,7 @@ internal sealed class SslTrialRunner : ITrialRunner
     // First trials whose pretraining the budget ended at an epoch's end: the epochs reached and configured, by trial id.
     private readonly System.Collections.Concurrent.ConcurrentDictionary<int, (int Reached, int Configured)> _stoppedByBudget = new();
     // Each raw-feature trial's held-out predictions (per repetition, per fold of the shared raw folds), by trial id, for
-    // the ensemble selection after the search; not kept across a resume (a stored metric is not scored again).
+    // the ensemble selection after the search.
     private readonly System.Collections.Concurrent.ConcurrentDictionary<int, IReadOnlyList<IReadOnlyList<FoldPredictions>>> _rawOutOfFold = new();
     // A pretraining's seconds per epoch trained, by its options without the epochs, and each pipeline's time past its
     // pretraining with its fine-tuning epochs, by its configuration without any epochs: together they price a version of a
@@ -329,9 +329,23 @@ internal sealed class SslTrialRunner : ITrialRunner
     }
 
     /// <summary>The held-out predictions of raw-feature trial <paramref name="trialId"/> scored by this runner (per repetition
-    /// of the cross-validation, per fold; every raw-feature trial's on the same folds); null for another trial, or one whose
-    /// metric was read back from an earlier session.</summary>
-    internal IReadOnlyList<IReadOnlyList<FoldPredictions>>? RawOutOfFold(int trialId) => _rawOutOfFold.GetValueOrDefault(trialId);
+    /// of the cross-validation, per fold; every raw-feature trial's on the same folds), also an earlier session's of a
+    /// checkpointed run and another worker's on this host; null for another trial, or one scored where this process cannot read.</summary>
+    internal IReadOnlyList<IReadOnlyList<FoldPredictions>>? RawOutOfFold(int trialId)
+    {
+        if (_rawOutOfFold.TryGetValue(trialId, out var scored)) return scored;
+        string path = OutOfFoldPath(trialId);
+        if (!File.Exists(path)) return null;
+        try
+        {
+            // Written atomically; an unreadable one (another version's) leaves the trial out of the selection.
+            return JsonSerializer.Deserialize<FoldPredictions[][]>(File.ReadAllText(path)) is { Length: > 0 } stored ? _rawOutOfFold[trialId] = stored : null;
+        }
+        catch (Exception e) when (e is JsonException or IOException or NotSupportedException)
+        {
+            return null;
+        }
+    }
 
     /// <summary>What the refit of <paramref name="trial"/> is expected to take (<see cref="RefitSeconds(SslTrialParameters, double)"/>
     /// of its scoring time past the pretraining, as its measures recorded it, also in an earlier session); zero for a
@@ -517,9 +531,14 @@ internal sealed class SslTrialRunner : ITrialRunner
                 _settings.Dataset.RawFeatures(), _settings.Dataset.LabeledKeys, _settings.Dataset.ClassCount, r.FoldOfRow, r.FoldCount)).ToArray();
             var repetitions = _rawFolds.Select(folds => (IReadOnlyList<FoldPredictions>)CrossValidation.Predict(folds,
                 () => Trainer(ml, parameters.Downstream), cancellationToken)).ToList();
+            // Beside the measures, so a resumed run (and a worker on this host) selects its ensemble from the same scores.
+            AtomicFile.WriteAllText(OutOfFoldPath(request.TrialId), JsonSerializer.Serialize(repetitions));
             _rawOutOfFold[request.TrialId] = repetitions;
             return (Estimate(repetitions), null);
         });
+
+    private string OutOfFoldPath(int trialId) =>
+        Path.Combine(_measuresFolder, $"out-of-fold-{trialId.ToString("D4", CultureInfo.InvariantCulture)}.json");
 
     /// <summary>The metric of a feature-vector trainer over every repetition of the cross-validation (or of
     /// <paramref name="assignments"/>).</summary>

@@ -14,7 +14,7 @@ namespace MlNetSsl.Tests.AutoML;
 /// </summary>
 public sealed class SslEnsembleTests(ITestOutputHelper output)
 {
-    private static async Task<(SslExperimentResult Result, IDataView Test)> Run(bool ensemble)
+    private static async Task<(SslExperimentResult Result, IDataView Test)> Run(bool ensemble, string? checkpoint = null)
     {
         var ml = new MLContext(seed: 1);
         IDataView data = ml.Data.LoadFromEnumerable(SslExperimentData.HiggsWithHiddenLabels(3000, labeledEvery: 3));
@@ -22,12 +22,13 @@ public sealed class SslEnsembleTests(ITestOutputHelper output)
         var space = SslSearchSpace.For(SslInputKind.Tabular);
         Parameters linear = SslExperimentData.Configuration(space, ("Features", "RawFeatures"), ("Downstream.Trainer", "LinearProbe"));
         Parameters trees = SslExperimentData.Configuration(space, ("Features", "RawFeatures"), ("Downstream.Trainer", "LightGbm"));
-        SslExperimentResult result = await ml.SelfSupervisedExperiment()
+        SslExperiment experiment = ml.SelfSupervisedExperiment()
             .SetDataset(data).SetInputColumn("Features").SetSearchSpace(space)
             .SetTuner(SslExperimentData.Scripted("linear and trees", linear, trees))
             .SetEnsembleSelection(ensemble)
-            .SetMaxTrials(2)
-            .RunAsync();
+            .SetMaxTrials(2);
+        if (checkpoint is not null) experiment.SetCheckpoint(checkpoint);
+        SslExperimentResult result = await experiment.RunAsync();
         return (result, test);
     }
 
@@ -79,6 +80,25 @@ public sealed class SslEnsembleTests(ITestOutputHelper output)
         finally
         {
             File.Delete(path);
+        }
+    }
+
+    [SkippableFact]
+    public async Task AResumedRunSelectsTheSameEnsembleFromTheStoredScores()
+    {
+        string checkpoint = Directory.CreateTempSubdirectory("mlnetssl-ensemble-resume-").FullName;
+        try
+        {
+            var (first, _) = await Run(ensemble: true, checkpoint);
+            // Every trial is finished, so the second run replays them from the journal and scores none again.
+            var (resumed, _) = await Run(ensemble: true, checkpoint);
+            Assert.NotEmpty(first.Ensemble);
+            Assert.Equal(first.Ensemble.Select(m => (m.TrialId, m.Weight)), resumed.Ensemble.Select(m => (m.TrialId, m.Weight)));
+            Assert.Equal(first.BestPipelineDescription, resumed.BestPipelineDescription);
+        }
+        finally
+        {
+            Directory.Delete(checkpoint, recursive: true);
         }
     }
 
