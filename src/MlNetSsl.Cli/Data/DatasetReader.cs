@@ -116,7 +116,8 @@ internal static class DatasetReader
         {
             return File.Exists(path) ? ImageFolder.LoadFile(ml, path) : ImageFolder.Load(ml, path, unlabeledFolder, strict: false, forTraining: false);
         }
-        if (task == "series-classification") return SeriesLoader.Load(ml, path, csv, channels);
+        if (task == "series-classification")
+            return SeriesLoader.Load(ml, path, csv, channels, channelsFrom: "the channels the model was trained on");
         return TableLoader.LoadForModel(path, modelInput, csv, training, trainingLabelIndex, classes);
     }
 

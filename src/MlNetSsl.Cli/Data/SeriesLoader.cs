@@ -30,7 +30,9 @@ internal static class SeriesLoader
     /// <param name="channels">For CSV: channels per row (the values split evenly). Ignored for .ts.</param>
     /// <param name="findLabel">Training: with no --label-col, a CSV whose first column holds measurements and whose last
     /// holds classes is read with the label last (<see cref="LabelAtEnd"/>; <see cref="TrainingData.SeriesLabelColumn"/>).</param>
-    public static TrainingData Load(MLContext ml, string path, CsvSettings csv, int channels, bool findLabel = false)
+    /// <param name="channelsFrom">Where <paramref name="channels"/> came from, for the message when a row's values do not
+    /// split into them ("--channels", or the model's).</param>
+    public static TrainingData Load(MLContext ml, string path, CsvSettings csv, int channels, bool findLabel = false, string channelsFrom = "--channels")
     {
         DatasetReader.CheckPath("series-classification", path);
         var rows = new List<SeriesRow>();
@@ -50,7 +52,7 @@ internal static class SeriesLoader
         if (IsTsFile(path))
             seriesChannels = ReadTs(path, rows, names, notes, missing);
         else
-            seriesChannels = ReadCsv(path, csv, Math.Max(1, channels), rows, names, missing, notes, padding, out csvFormat);
+            seriesChannels = ReadCsv(path, csv, Math.Max(1, channels), channelsFrom, rows, names, missing, notes, padding, out csvFormat);
         if (rows.Count == 0) throw new CliException($"{path}: no series in the file.");
         // A long layout (one line per time step: id, time, value...) reads as series of two or three steps, and the id then
         // predicts the label: nothing a series model can learn from. No sensor series is that short.
@@ -169,7 +171,7 @@ internal static class SeriesLoader
         return file.Channels;
     }
 
-    private static int ReadCsv(string path, CsvSettings settings, int channels, List<SeriesRow> rows, List<string> names, MissingValues missing,
+    private static int ReadCsv(string path, CsvSettings settings, int channels, string channelsFrom, List<SeriesRow> rows, List<string> names, MissingValues missing,
         List<string> notes, Padding padding, out string format)
     {
         // Ragged rows are allowed here (variable-length series), so the CSV is split line by line, not through CsvTable.
@@ -233,7 +235,8 @@ internal static class SeriesLoader
             if (whole <= fields)
                 while (valueCells.Count < whole) valueCells.Add("");
             if (valueCells.Count == 0 || valueCells.Count % channels != 0)
-                throw new CliException($"{path} line {line}: {valueCells.Count} values, not a whole number of steps for {channels} channel(s).");
+                throw new CliException($"{path} line {line}: {valueCells.Count} values, not a whole number of steps for {channels} channel(s) ({channelsFrom}); " +
+                    "each row holds its channels one after the other, every channel of a row the same length.");
             // Each channel is filled on its own, as the model's resampling step fills a series it is given.
             int steps = valueCells.Count / channels;
             float[] values = Enumerable.Range(0, channels).SelectMany(c => ParseValues(valueCells.Skip(c * steps).Take(steps), path, line, missing)).ToArray();

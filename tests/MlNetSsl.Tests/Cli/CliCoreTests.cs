@@ -1030,6 +1030,13 @@ public sealed class CliCoreTests : IDisposable
         Assert.True(evaluate.ExitCode == 0, $"exit {evaluate.ExitCode}: {evaluate.Stderr}\n{evaluate.Stdout}");
         Assert.Contains("holds the model's class names in its last column", evaluate.Stdout, StringComparison.Ordinal);
         Assert.Contains("40 labeled rows", evaluate.Stdout, StringComparison.Ordinal);
+
+        // Rows of 599 values (no label) do not split into the model's 6 channels: the message says whose channels they are.
+        string uneven = Path.Combine(_work, "motions-uneven.csv");
+        File.WriteAllLines(uneven, File.ReadLines(csv).Select(l => l[..l.LastIndexOf(',')]).Select(l => l[..l.LastIndexOf(',')]));
+        var unevenPredict = Run("predict", "--model", model, "--dataset", uneven, "--out", Path.Combine(_work, "uneven-predictions.csv"));
+        Assert.True(unevenPredict.ExitCode == 1, $"exit {unevenPredict.ExitCode}: {unevenPredict.Stderr}\n{unevenPredict.Stdout}");
+        Assert.Contains("599 values, not a whole number of steps for 6 channel(s) (the channels the model was trained on)", unevenPredict.Stderr, StringComparison.Ordinal);
     }
 
     [SkippableFact]
