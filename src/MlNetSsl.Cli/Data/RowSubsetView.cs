@@ -82,6 +82,7 @@ internal static class TrainingDataSubsets
             EmptyClassFolders = data.EmptyClassFolders,
             IdentifierColumns = data.IdentifierColumns,
             IdentifiersLeftOut = data.IdentifiersLeftOut,
+            IdentifierDateColumns = data.IdentifierDateColumns,
             ConstantColumns = data.ConstantColumns,
             MostlyNumericTextColumns = data.MostlyNumericTextColumns,
             GroupedNumberTextColumns = data.GroupedNumberTextColumns,

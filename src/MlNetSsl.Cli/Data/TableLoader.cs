@@ -35,6 +35,7 @@ internal static class TableLoader
         var texts = inputs.Where(i => !i.Numeric).Select(i => (i.Index, Grouped: GroupedNumbers(table, i.Index))).ToList();
         return Build(table, inputs, label, labelHint: settings.HasHeader is null ? HeaderReadAsData(table, label) : null,
             identifiers: [.. identifiers.Select(i => table.Headers[i.Index])], identifiersLeftOut: leaveOut,
+            identifierDates: [.. identifiers.Where(i => !i.Numeric).Select(i => Dates(table, i.Index)).OfType<string>()],
             constants: [.. inputs.Select(i => (Name: table.Headers[i.Index], Value: SingleValue(table, i.Index, i.Numeric))).Where(c => c.Value is not null)
                 .Select(c => c.Value!.Length == 0 ? $"'{c.Name}' (empty in every row)"
                     : $"'{c.Name}' ({(c.Value.Length > 40 ? c.Value[..37] + "..." : c.Value)} in every row that has a value)")],
@@ -461,10 +462,11 @@ internal static class TableLoader
     /// <param name="groupedNumbers">Training: the text input columns of numbers written with digit-group separators, described.</param>
     /// <param name="dates">Training: the text input columns of dates or date-times, described.</param>
     /// <param name="units">Training: the text input columns of numbers written with a percent or currency sign, described.</param>
+    /// <param name="identifierDates">Training: the columns of <paramref name="identifiers"/> that hold dates, described.</param>
     private static TrainingData Build(CsvTable table, List<(int Index, bool Numeric)> inputs, int? labelIndex, string[]? names = null,
         IReadOnlyList<string>? identifiers = null, bool identifiersLeftOut = false, string? matchNote = null, IReadOnlyList<string>? constants = null, string? labelHint = null,
         IReadOnlyList<string>? mostlyNumbers = null, IReadOnlyList<string>? groupedNumbers = null, IReadOnlyList<string>? dates = null,
-        IReadOnlyList<string>? units = null, bool forModel = false)
+        IReadOnlyList<string>? units = null, bool forModel = false, IReadOnlyList<string>? identifierDates = null)
     {
         int rows = table.Rows.Count;
         var columns = new List<TableColumn>();
@@ -533,6 +535,7 @@ internal static class TableLoader
             Duplicates = duplicates,
             IdentifierColumns = identifiers ?? [],
             IdentifiersLeftOut = identifiersLeftOut,
+            IdentifierDateColumns = identifierDates ?? [],
             ConstantColumns = constants ?? [],
             MostlyNumericTextColumns = mostlyNumbers ?? [],
             GroupedNumberTextColumns = groupedNumbers ?? [],

@@ -88,6 +88,10 @@ internal sealed class TrainingData
     /// <summary>Whether <see cref="IdentifierColumns"/> were left out of the inputs (they stay in when nothing else would).</summary>
     public bool IdentifiersLeftOut { get; init; }
 
+    /// <summary>CSV (training): the <see cref="IdentifierColumns"/> that hold dates (a distinct date on every row), each with
+    /// an example and its line, so the run can say that they are dates, not codes.</summary>
+    public IReadOnlyList<string> IdentifierDateColumns { get; init; } = [];
+
     /// <summary>CSV (training): input columns with the same value in every row that has one, or with none, each
     /// described ("'unit' (kg in every row that has a value)", "'notes' (empty in every row)"): nothing to learn from.</summary>
     public IReadOnlyList<string> ConstantColumns { get; init; } = [];

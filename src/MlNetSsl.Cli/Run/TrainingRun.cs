@@ -174,6 +174,11 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
                     $"not what the rows are. If they are measurements, keep them with --keep-cols {string.Join(",", all.IdentifierColumns)}."
                 : $"Column(s) {ids} look like row identifiers ({kinds}) but are the only inputs, so they stay; a model can learn only the row order from them.";
             ShowAndKeep(identifiers);
+            // A daily table's date column is every row's own value, so it reads as an identifier; said as a date, with
+            // what would make it usable (a date no training row holds, every later one, tells a model nothing).
+            if (all.IdentifierDateColumns.Count > 0)
+                ShowAndKeep($"Column(s) {FirstTen(all.IdentifierDateColumns, "; ")} hold a different date on every row, which is why they read as row identifiers. " +
+                    "To use them, derive number columns from them (year, month, day of week, days since a start).");
         }
         if (all.ConstantColumns.Count > 0)
         {

@@ -127,6 +127,14 @@ public sealed class CliHeterogeneousTableTests : IDisposable
             Assert.Single(TableLoader.LoadForTraining(path, Settings("rings")).DateTextColumns);
         }
 
+        // A different date on every row reads as a row identifier and is left out; it is named as dates, not as a code.
+        File.WriteAllLines(path, ["sex,length,sold on,rings", .. rows.Select((r, i) => $"{r[0]},{r[1]},{start.AddDays(i):yyyy-MM-dd},{r[8]}")]);
+        TrainingData daily = TableLoader.LoadForTraining(path, Settings("rings"));
+        Assert.Equal(["sold on"], daily.IdentifierColumns);
+        Assert.True(daily.IdentifiersLeftOut);
+        Assert.Equal(["'sold on' (such as '2024-01-30', line 2)"], daily.IdentifierDateColumns);
+        Assert.Empty(daily.DateTextColumns);
+
         // Words, ranges such as "3-4" and one cell that is not a date: no such note.
         File.WriteAllLines(path, ["sex,range,sold on,rings", .. rows.Select((r, i) => $"{r[0]},{i % 5}-{i % 5 + 1},{(i == 7 ? "unknown" : start.AddDays(i / 2).ToString("yyyy-MM-dd", CultureInfo.InvariantCulture))},{r[8]}")]);
         Assert.Empty(TableLoader.LoadForTraining(path, Settings("rings")).DateTextColumns);
