@@ -531,9 +531,17 @@ internal sealed class SslTrialRunner : ITrialRunner
                 _settings.Dataset.RawFeatures(), _settings.Dataset.LabeledKeys, _settings.Dataset.ClassCount, r.FoldOfRow, r.FoldCount)).ToArray();
             var repetitions = _rawFolds.Select(folds => (IReadOnlyList<FoldPredictions>)CrossValidation.Predict(folds,
                 () => Trainer(ml, parameters.Downstream), cancellationToken)).ToList();
-            // Beside the measures, so a resumed run (and a worker on this host) selects its ensemble from the same scores.
-            AtomicFile.WriteAllText(OutOfFoldPath(request.TrialId), JsonSerializer.Serialize(repetitions));
             _rawOutOfFold[request.TrialId] = repetitions;
+            // Beside the measures, so a resumed run (and a worker on this host) selects its ensemble from the same scores.
+            // Best effort: the trial's metric does not depend on it, and a file it cannot write (a full disk, a file size
+            // limit, which .NET reports as ArgumentOutOfRangeException) only leaves a resumed run without this candidate.
+            try
+            {
+                AtomicFile.WriteAllText(OutOfFoldPath(request.TrialId), JsonSerializer.Serialize(repetitions));
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentOutOfRangeException)
+            {
+            }
             return (Estimate(repetitions), null);
         });
 
