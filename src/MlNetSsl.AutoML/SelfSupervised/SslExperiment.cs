@@ -1240,7 +1240,8 @@ public sealed class SslExperiment
     // Native errors carry a multi-line backtrace; a note, an explanation or a report line keeps the first line.
     internal static string FirstLine(string message) => message.Split('\n', 2)[0].TrimEnd();
 
-    /// <summary>Tests: an exception to throw at the start of a trial's refit (null: refit normally).</summary>
+    /// <summary>Tests: an exception to throw at the start of a trial's refit, or of an ensemble's (with its first member;
+    /// null: refit normally).</summary>
     internal Func<TrialRecord, Exception?>? RefitFault { get; set; }
 
     private ITransformer Refit(SslDataset dataset, SslTrialRunner runner, TrialRecord best, SslTrialParameters parameters, int? maxFidelity,
@@ -1319,6 +1320,7 @@ public sealed class SslExperiment
     /// weights, and <c>MapKeyToValue(PredictedLabel)</c>.</summary>
     private ITransformer RefitEnsemble(SslDataset dataset, IReadOnlyList<(TrialRecord Trial, double Weight)> members, CancellationToken cancellationToken)
     {
+        if (RefitFault?.Invoke(members[0].Trial) is { } fault) throw fault;
         ITransformer featurizer = dataset.RawFeaturizer(_mlContext).Fit(dataset.SourceData);
         try
         {

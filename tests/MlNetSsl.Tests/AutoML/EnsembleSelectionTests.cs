@@ -18,7 +18,7 @@ public sealed class EnsembleSelectionTests
         return [[Fold(classTwo.Take(5)), Fold(classTwo.Skip(5))]];
     }
 
-    [Fact]
+    [SkippableFact]
     public void ComplementaryPipelinesAreKeptTogetherWithEqualWeights()
     {
         // A is right on rows 0-6 and narrowly wrong on 7-9; B narrowly wrong on 0-2 and right on 3-9: 70% each, 100% averaged.
@@ -33,7 +33,7 @@ public sealed class EnsembleSelectionTests
         Assert.Equal(0.7, EnsembleSelection.Value(SslMetric.Accuracy, a, 2, 2), 12);
     }
 
-    [Fact]
+    [SkippableFact]
     public void ADominantPipelineIsKeptAloneAndWorseRoundsAreDropped()
     {
         var strong = Candidate(0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.4);
@@ -43,7 +43,7 @@ public sealed class EnsembleSelectionTests
         Assert.Equal([1], picks.Distinct());
     }
 
-    [Fact]
+    [SkippableFact]
     public void TheBlendAveragesScoresAndPredictsTheirMostLikelyClass()
     {
         var a = Candidate(0.9, 0.1, 0.6, 0.6, 0.6, 0.6, 0.6, 0.6, 0.6, 0.6);
@@ -55,7 +55,7 @@ public sealed class EnsembleSelectionTests
         Assert.Equal(a[0][0].Actual, first.Actual);
     }
 
-    [Fact]
+    [SkippableFact]
     public void LogLossIsMinimized()
     {
         // Both always right; the confident one has the lower log-loss, and the blend of both a higher one than it alone.

@@ -14,7 +14,8 @@ namespace MlNetSsl.Tests.AutoML;
 /// </summary>
 public sealed class SslEnsembleTests(ITestOutputHelper output)
 {
-    private static async Task<(SslExperimentResult Result, IDataView Test)> Run(bool ensemble, string? checkpoint = null)
+    private static async Task<(SslExperimentResult Result, IDataView Test)> Run(bool ensemble, string? checkpoint = null,
+        Func<TrialRecord, Exception?>? refitFault = null)
     {
         var ml = new MLContext(seed: 1);
         IDataView data = ml.Data.LoadFromEnumerable(SslExperimentData.HiggsWithHiddenLabels(3000, labeledEvery: 3));
@@ -28,6 +29,7 @@ public sealed class SslEnsembleTests(ITestOutputHelper output)
             .SetEnsembleSelection(ensemble)
             .SetMaxTrials(2);
         if (checkpoint is not null) experiment.SetCheckpoint(checkpoint);
+        experiment.RefitFault = refitFault;
         SslExperimentResult result = await experiment.RunAsync();
         return (result, test);
     }
@@ -100,6 +102,19 @@ public sealed class SslEnsembleTests(ITestOutputHelper output)
         {
             Directory.Delete(checkpoint, recursive: true);
         }
+    }
+
+    [SkippableFact]
+    public async Task AnEnsembleWhoseRefitFailsLeavesTheChoiceAloneWithANote()
+    {
+        int refits = 0;
+        var (result, test) = await Run(ensemble: true, refitFault: _ => ++refits == 1 ? new InvalidOperationException("Simulated refit failure.") : null);
+        Assert.Equal(2, refits);
+        Assert.Empty(result.Ensemble);
+        Assert.Contains(result.Notes, n => n.StartsWith("The ensemble of trial 0 (", StringComparison.Ordinal)
+            && n.EndsWith($"could not be refitted (InvalidOperationException: Simulated refit failure.); the model is trial {result.BestTrial.TrialId} alone.", StringComparison.Ordinal));
+        Assert.DoesNotContain("Ensemble", result.BestPipelineDescription, StringComparison.Ordinal);
+        Assert.Equal(500, result.BestTrial.Model.Transform(test).GetColumn<float>("PredictedLabel").Count());
     }
 
     [SkippableFact]
