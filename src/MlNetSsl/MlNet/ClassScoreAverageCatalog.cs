@@ -54,10 +54,12 @@ public static class ClassScoreAverageCatalog
         for (int i = 0; i < given.Length; i++)
             if (!double.IsFinite(given[i]) || given[i] < 0)
                 throw new ArgumentException($"The weight of '{scoreColumnNames[i]}' is {given[i]}; weights are finite and not negative.", nameof(weights));
-        double total = given.Sum();
-        if (!(total > 0)) throw new ArgumentException("Every weight is zero; give at least one column a positive weight.", nameof(weights));
+        double largest = given.Max();
+        if (!(largest > 0)) throw new ArgumentException("Every weight is zero; give at least one column a positive weight.", nameof(weights));
+        // Scaled by the largest first: the sum of weights near double.MaxValue is infinite, and every weight then became 0.
+        double total = given.Sum(w => w / largest);
         return new ClassScoreAverageEstimator(CatalogUtils.GetEnvironment(catalog), [.. scoreColumnNames],
-            [.. given.Select(w => w / total)], labelColumnName);
+            [.. given.Select(w => w / largest / total)], labelColumnName);
     }
 }
 

@@ -118,6 +118,10 @@ public sealed class ClassScoreAverageTests(ITestOutputHelper output) : IDisposab
         Assert.Contains("'B' is -1", Assert.Throws<ArgumentException>(() => ml.Transforms.AverageClassScores(["A", "B"], [1, -1])).Message);
         Assert.Contains("Every weight is zero", Assert.Throws<ArgumentException>(() => ml.Transforms.AverageClassScores(["A", "B"], [0, 0])).Message);
         Assert.Contains("named twice", Assert.Throws<ArgumentException>(() => ml.Transforms.AverageClassScores(["A", "A"])).Message);
+        // Weights whose sum overflows a double keep their ratio.
+        IReadOnlyList<double> huge = ml.Transforms.AverageClassScores(["A", "B"], [1.5e308, 0.5e308]).Weights;
+        Assert.Equal(0.75, huge[0], 1e-12);
+        Assert.Equal(0.25, huge[1], 1e-12);
 
         IDataView data = Abalone(ml);
         var keyed = ml.Transforms.Conversion.MapValueToKey("Label").Append(ml.Transforms.CopyColumns("Wide", "Features")).Fit(data).Transform(data);
