@@ -127,9 +127,11 @@ public sealed class ClassScoreAverageEstimator : IEstimator<TransformerChain<ITr
         {
             if (!inputSchema.TryFindColumn(column, out var score))
                 throw new ArgumentOutOfRangeException(nameof(inputSchema), $"Score column '{column}' not found in the data. Columns present: {string.Join(", ", names)}.");
+            if (score.Kind == SchemaShape.Column.VectorKind.Scalar && score.ItemType == NumberDataViewType.Single)
+                throw new ArgumentOutOfRangeException(nameof(inputSchema), ScalarScore(column));
             if (score.Kind != SchemaShape.Column.VectorKind.Vector || score.ItemType != NumberDataViewType.Single)
-                throw new ArgumentOutOfRangeException(nameof(inputSchema), $"Score column '{column}' is not a known-size vector of Single; copy a " +
-                    "multiclass trainer's Score there.");
+                throw new ArgumentOutOfRangeException(nameof(inputSchema), $"Score column '{column}' is {Describe(score)}, not a known-size " +
+                    "vector of Single; copy a multiclass trainer's Score there.");
         }
         var columns = inputSchema.ToDictionary(c => c.Name);
         columns[StackedColumnName] = new SchemaShape.Column(StackedColumnName, SchemaShape.Column.VectorKind.Vector, NumberDataViewType.Single, isKey: false);
@@ -150,10 +152,23 @@ public sealed class ClassScoreAverageEstimator : IEstimator<TransformerChain<ITr
             "MapValueToKey as the models' trainers did."),
     };
 
+    // A binary trainer's Score is one number per row: the likeliest mistake, so the message says what to use instead.
+    private static string ScalarScore(string column) => $"Score column '{column}' is one Single per row, as a binary classifier's " +
+        "Score; the average needs one score per class: train a multiclass trainer (LbfgsMaximumEntropy, LightGbm) on the key " +
+        "label, which gives two classes a score each, and copy its Score there.";
+
+    private static string Describe(SchemaShape.Column column) => column.Kind switch
+    {
+        SchemaShape.Column.VectorKind.Scalar => $"{column.ItemType}",
+        SchemaShape.Column.VectorKind.Vector => $"a vector of {column.ItemType}",
+        _ => $"a variable-size vector of {column.ItemType}",
+    };
+
     private static void CheckScore(string column, DataViewType? type, int classes, IEnumerable<string> names)
     {
         if (type is null)
             throw new ArgumentOutOfRangeException("input", $"Score column '{column}' not found in the data. Columns present: {string.Join(", ", names)}.");
+        if (type == NumberDataViewType.Single) throw new ArgumentOutOfRangeException("input", ScalarScore(column));
         if (type is not VectorDataViewType { ItemType: NumberDataViewType item, Size: int size } || item != NumberDataViewType.Single || size != classes)
             throw new ArgumentOutOfRangeException("input", $"Score column '{column}' is {type}; a multiclass model's Score for this label is a vector of " +
                 $"{classes} Single (one per class).");

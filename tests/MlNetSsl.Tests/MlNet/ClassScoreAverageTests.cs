@@ -37,6 +37,16 @@ public sealed class ClassScoreAverageTests(ITestOutputHelper output) : IDisposab
         public string Label { get; set; } = "";
     }
 
+    private sealed class FeaturesOnly
+    {
+        [VectorType(7)] public float[] Features { get; set; } = [];
+    }
+
+    private sealed class BinaryScore
+    {
+        public float Score { get; set; }
+    }
+
     private static IEstimator<ITransformer> Ensemble(MLContext ml, double[] weights) =>
         ml.Transforms.Conversion.MapValueToKey("Label")
             .Append(ml.Transforms.NormalizeMeanVariance("Features"))
@@ -130,6 +140,16 @@ public sealed class ClassScoreAverageTests(ITestOutputHelper output) : IDisposab
         var wrongSize = Assert.Throws<ArgumentOutOfRangeException>(() => ml.Transforms.AverageClassScores(["Wide", "Features"]).Fit(keyed));
         Assert.Contains("Score column 'Wide'", wrongSize.Message);
         Assert.Contains("vector of 3 Single", wrongSize.Message);
+        // A binary trainer's Score, one number a row: in a pipeline (GetOutputSchema) and alone (Fit).
+        IEstimator<ITransformer> scalarScore = ml.Transforms.Conversion.MapValueToKey("Label")
+            .Append(ml.Transforms.CopyColumns("Wide", "Features"))
+            .Append(ml.Transforms.CustomMapping<FeaturesOnly, BinaryScore>((row, score) => score.Score = row.Features[0], contractName: null));
+        var scalar = Assert.Throws<ArgumentOutOfRangeException>(() => scalarScore.Append(ml.Transforms.AverageClassScores(["Score", "Wide"])).Fit(data));
+        Assert.Contains("Score column 'Score' is one Single per row, as a binary classifier's", scalar.Message);
+        Assert.Contains("multiclass trainer", scalar.Message);
+        IDataView withScalar = scalarScore.Fit(data).Transform(data);
+        var scalarFit = Assert.Throws<ArgumentOutOfRangeException>(() => ml.Transforms.AverageClassScores(["Score", "Wide"]).Fit(withScalar));
+        Assert.Contains("Score column 'Score' is one Single per row", scalarFit.Message);
         var notKey = Assert.Throws<ArgumentOutOfRangeException>(() => ml.Transforms.AverageClassScores(["Wide", "Features"]).Fit(data));
         Assert.Contains("Label column 'Label'", notKey.Message);
     }
