@@ -1034,7 +1034,7 @@ public sealed class SslExperiment
             .OrderBy(t => maximize ? -t.Metric!.Value : t.Metric!.Value).FirstOrDefault();
         string rawName = higherUntuned is null ? "the best-scoring pipeline on raw features" : "the first pipeline on raw features in the portfolio's order";
         string orderWhy = higherUntuned is null ? ""
-            : FormattableString.Invariant($"; trial {higherUntuned.TrialId}'s higher {higherUntuned.Metric:0.####} is inside the error, where the portfolio's order comes first");
+            : FormattableString.Invariant($"; trial {higherUntuned.TrialId}'s {(maximize ? "higher" : "lower")} {higherUntuned.Metric:0.####} is inside the error, where the portfolio's order comes first");
         string explanation = FormattableString.Invariant(
             $"One-standard-error rule: the best metric is {top:0.####} +/- {se:0.####} (trial {best.TrialId}); {within} trial(s) within one standard error") +
             // Versions of one pipeline that differ only in epochs are one candidate; the leaderboard lists them all.

@@ -313,6 +313,11 @@ public sealed class SslPortfolioTests : IDisposable
         Assert.Equal(0, first.TrialId);
         Assert.Contains("chose the simplest, the first pipeline on raw features in the portfolio's order, trial 0 (0.7413", firstWhy, StringComparison.Ordinal);
         Assert.EndsWith("; trial 1's higher 0.7463 is inside the error, where the portfolio's order comes first.", firstWhy, StringComparison.Ordinal);
+        // A loss (log-loss, minimized): the better score is the lower one, and the explanation says so.
+        TrialRecord[] orderedLosses = [Trial(5, 0.5612, 4), Raw(1, "LightGbm", 0.5763), Raw(0, "LinearProbe", 0.5813)];
+        (TrialRecord firstLoss, string lossWhy) = SslExperiment.SelectWithinOneStandardError(orderedLosses, orderedMeasures, maximize: false, orderedPortfolio, tables);
+        Assert.Equal(0, firstLoss.TrialId);
+        Assert.EndsWith("; trial 1's lower 0.5763 is inside the error, where the portfolio's order comes first.", lossWhy, StringComparison.Ordinal);
         // Outside the error the order does not matter: only trials within it are candidates.
         SslTrialMeasures[] narrow = [Measure(5, SslFeatureSource.SelfSupervised, 0.015), .. orderedMeasures.Skip(1)];
         Assert.Equal(1, SslExperiment.SelectWithinOneStandardError(ordered, narrow, maximize: true, orderedPortfolio, tables).Trial.TrialId);
