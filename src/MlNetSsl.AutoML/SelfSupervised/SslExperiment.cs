@@ -709,6 +709,11 @@ public sealed class SslExperiment
                 // An image FixMatch network with no longer scored version gets a longer final fit: the search stops early enough for it.
                 TimeSpan refit = runner.RefitTime(choice);
                 if (LongerFinalFit(choice, leaderboard, shape.Kind, maximize) is not null) refit *= FinalFitLengtheningCap;
+                // A raw-feature choice (the rule's, or the second look's) may become an ensemble of the raw candidates: leave
+                // time for all their refits, or a search that runs to the budget never has room for one.
+                if (_ensembleSelection && EnsembleRefitReserve(leaderboard, choice, portfolioConfigurations, maximize, runner.RefitTime) is var ensemble
+                    && ensemble > refit)
+                    refit = ensemble;
                 return refit + secondLook;
             });
             SearchResult search = await _search
@@ -765,7 +770,9 @@ public sealed class SslExperiment
                 TimeSpan refits = members.Aggregate(TimeSpan.Zero, (sum, m) => sum + runner.RefitTime(m.Trial));
                 TimeSpan? left = _search.TimeBudget is TimeSpan total ? total - search.Elapsed - afterSearch.Elapsed : null;
                 string weights = string.Join(", ", members.Select(m => FormattableString.Invariant($"trial {m.Trial.TrialId} ({m.Weight:0.##})")));
-                if (left is TimeSpan room && refits > room && refits > runner.RefitTime(best))
+                // The single refit is made even with no budget left; the ensemble may run over by as much (estimates are rough,
+                // and the second look can overrun what the search kept for it), not more.
+                if (left is TimeSpan room && refits > room + runner.RefitTime(best))
                 {
                     notes.Add(string.Create(CultureInfo.InvariantCulture, $"Ensemble selection picked {weights}, but their refits take about " +
                         $"{refits.TotalSeconds:0} s against {Math.Max(0, room.TotalSeconds):0} s left of the budget; the model is trial {best.TrialId} alone."));
@@ -1293,12 +1300,7 @@ public sealed class SslExperiment
     {
         if (runner.RawOutOfFold(choice.TrialId) is null) return null;
         bool maximize = _metric.IsMaximized();
-        var raw = trials.Where(t => t.Metric is double && t.Parameters.AsType<SslTrialParameters>().Features == SslFeatureSource.RawFeatures
-            && runner.RawOutOfFold(t.TrialId) is not null).ToList();
-        IEnumerable<TrialRecord> pool = portfolio is not null
-            ? raw.Where(t => portfolio.Contains(SslSearchSpace.WithoutEpochs(t.Parameters)))
-            : raw.OrderBy(t => maximize ? -t.Metric!.Value : t.Metric!.Value).ThenBy(t => t.TrialId).Take(4);
-        List<TrialRecord> candidates = [.. pool.Append(choice).DistinctBy(t => SslSearchSpace.WithoutEpochs(t.Parameters)).OrderBy(t => t.TrialId)];
+        List<TrialRecord> candidates = EnsembleCandidates(trials.Where(t => runner.RawOutOfFold(t.TrialId) is not null).ToList(), choice, portfolio, maximize);
         if (candidates.Count < 2) return null;
         var scores = candidates.Select(t => runner.RawOutOfFold(t.TrialId)!).ToList();
         int[] picks = EnsembleSelection.Select(scores, _metric, dataset.ClassCount, positiveKey);
@@ -1314,6 +1316,27 @@ public sealed class SslExperiment
             $"the first is optimistic). Each member was refitted on all labeled rows, and the model averages their class probabilities.");
         return new EnsembleChoice(members, why);
     }
+
+    /// <summary>The candidates of <see cref="SelectEnsemble"/> among <paramref name="trials"/>: the scored raw-feature trials of the
+    /// portfolio (the four best-scoring without one) and <paramref name="choice"/> when it is a raw-feature trial, one trial per
+    /// configuration, in trial order.</summary>
+    internal static List<TrialRecord> EnsembleCandidates(IReadOnlyList<TrialRecord> trials, TrialRecord choice, IReadOnlySet<Parameters>? portfolio, bool maximize)
+    {
+        static bool Raw(TrialRecord t) => t.Parameters.AsType<SslTrialParameters>().Features == SslFeatureSource.RawFeatures;
+        var raw = trials.Where(t => t.Metric is double && Raw(t)).ToList();
+        IEnumerable<TrialRecord> pool = portfolio is not null
+            ? raw.Where(t => portfolio.Contains(SslSearchSpace.WithoutEpochs(t.Parameters)))
+            : raw.OrderBy(t => maximize ? -t.Metric!.Value : t.Metric!.Value).ThenBy(t => t.TrialId).Take(4);
+        if (Raw(choice)) pool = pool.Append(choice);
+        return [.. pool.DistinctBy(t => SslSearchSpace.WithoutEpochs(t.Parameters)).OrderBy(t => t.TrialId)];
+    }
+
+    /// <summary>The time the refits of every ensemble candidate (<see cref="EnsembleCandidates"/>) take together, what the
+    /// search leaves for an ensemble; zero when fewer than two candidates make no ensemble.</summary>
+    internal static TimeSpan EnsembleRefitReserve(IReadOnlyList<TrialRecord> trials, TrialRecord choice, IReadOnlySet<Parameters>? portfolio, bool maximize,
+        Func<TrialRecord, TimeSpan> refitTime) => EnsembleCandidates(trials, choice, portfolio, maximize) is { Count: >= 2 } candidates
+            ? candidates.Aggregate(TimeSpan.Zero, (sum, t) => sum + refitTime(t))
+            : TimeSpan.Zero;
 
     /// <summary>The ensemble refit: <c>MapValueToKey(label)</c>, the raw featurizer, each member's standardization and
     /// trainer on a column of its own with its <c>Score</c> copied aside, <c>AverageClassScores</c> with the members'
