@@ -709,10 +709,11 @@ public sealed class SslExperiment
                 // An image FixMatch network with no longer scored version gets a longer final fit: the search stops early enough for it.
                 TimeSpan refit = runner.RefitTime(choice);
                 if (LongerFinalFit(choice, leaderboard, shape.Kind, maximize) is not null) refit *= FinalFitLengtheningCap;
-                // A raw-feature choice (the rule's, or the second look's) may become an ensemble of the raw candidates: leave
-                // time for all their refits, or a search that runs to the budget never has room for one.
-                if (_ensembleSelection && EnsembleRefitReserve(leaderboard, choice, portfolioConfigurations, maximize, runner.RefitTime) is var ensemble
-                    && ensemble > refit)
+                // A raw-feature choice may become an ensemble of the raw candidates: leave time for all their refits, or a search
+                // that runs to its budget never has room for one. Not for a choice with an encoder, whose search should not
+                // give up time for raw refits (a raw-pixel LightGBM's can be long) on the chance that the second look flips it.
+                if (_ensembleSelection && choice.Parameters.AsType<SslTrialParameters>().Features == SslFeatureSource.RawFeatures
+                    && EnsembleRefitReserve(leaderboard, choice, portfolioConfigurations, maximize, runner.RefitTime) is var ensemble && ensemble > refit)
                     refit = ensemble;
                 return refit + secondLook;
             });
