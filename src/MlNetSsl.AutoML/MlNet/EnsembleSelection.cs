@@ -9,7 +9,7 @@ namespace MlNetSsl.AutoML;
 /// </summary>
 internal static class EnsembleSelection
 {
-    /// <summary>Rounds of selection, as measured in the raw-choice benchmark (docs/automl.md, "Ensembles").</summary>
+    /// <summary>Rounds of selection, as measured in the raw-choice benchmark (docs/automl.md, "Ensembles of raw-feature pipelines").</summary>
     public const int Rounds = 10;
 
     /// <summary>The chosen candidates, one entry per round kept (indices into <paramref name="candidates"/>, repeated when

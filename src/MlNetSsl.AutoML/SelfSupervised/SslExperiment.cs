@@ -322,7 +322,7 @@ public sealed class SslExperiment
     /// the choice; when it picks two pipelines or more, each is refitted on all labeled rows and the model averages their
     /// class probabilities (<see cref="ClassScoreAverageCatalog.AverageClassScores"/>, saved and exported to ONNX with the
     /// model), weighted by how often each was picked. Over 140 splits of 14 tables and series it left fewer splits below the
-    /// best of ML.NET's raw LightGBM and L-BFGS (docs/automl.md, "Ensembles").
+    /// best of ML.NET's raw LightGBM and L-BFGS (docs/automl.md, "Ensembles of raw-feature pipelines").
     /// <see cref="SslExperimentResult.Ensemble"/> lists the members. False: the model is the chosen pipeline alone.</summary>
     public SslExperiment SetEnsembleSelection(bool enabled = true)
     {

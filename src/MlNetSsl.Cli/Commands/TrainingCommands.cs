@@ -18,7 +18,7 @@ internal static class TrainingCommands
         public readonly Option<bool> LabelCurve = new("--label-curve") { Description = "Also refit the chosen and the best no-SSL pipeline on 10, 25, 50 and 100% of the labeled rows and plot their test metric in the report." };
         public readonly Option<int?> TrainTime = new("--train-time") { Description = "Time in seconds for the search and the refit of its best pipeline (the search leaves the time the refit is expected to take; scoring and outputs come after it). Default: chosen from the data size and printed." };
         public readonly Option<int?> MaxTrials = new("--max-trials") { Description = "The most trials to start." };
-        public readonly Option<bool> NoEnsemble = new("--no-ensemble") { Description = "Keep the chosen pipeline alone: no ensemble of raw-feature pipelines when one of them is chosen (see docs/automl.md, \"Ensembles\")." };
+        public readonly Option<bool> NoEnsemble = new("--no-ensemble") { Description = "Keep the chosen pipeline alone: no ensemble of raw-feature pipelines when one of them is chosen (see docs/automl.md, \"Ensembles of raw-feature pipelines\")." };
         public readonly Option<string> Metric = new("--metric") { Description = "accuracy, macro-accuracy, log-loss, auc or f1 (auc and f1 for two classes).", DefaultValueFactory = _ => "accuracy" };
         public readonly Option<int> Seed = new("--seed") { Description = "Seed of the search, the hold-out split and training.", DefaultValueFactory = _ => 0 };
         public readonly Option<string> Device = new("--device") { Description = "auto, cpu, cuda or cuda:N.", DefaultValueFactory = _ => "auto" };

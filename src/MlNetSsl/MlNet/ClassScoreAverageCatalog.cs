@@ -12,8 +12,8 @@ public static class ClassScoreAverageCatalog
 {
     /// <summary>
     /// Replaces <c>Score</c> and <c>PredictedLabel</c> with the weighted mean of the class scores in
-    /// <paramref name="scoreColumnNames"/> and its most likely class, as a multiclass trainer writes them (the class names
-    /// in the score's slot names, <c>PredictedLabel</c> a key of the label's type, so <c>MapKeyToValue</c> and the
+    /// <paramref name="scoreColumnNames"/> and its most likely class, as a multiclass trainer writes them (the classes in
+    /// the score's annotations, <c>PredictedLabel</c> a key of the label's type, so <c>MapKeyToValue</c> and the
     /// evaluator work as after one trainer). Each score column is one model's <c>Score</c> copied aside before the next
     /// model writes its own: class probabilities in the label's key order, as ML.NET's L-BFGS maximum entropy and
     /// LightGBM multiclass trainers give them. The average is ML.NET's own linear multiclass model with fixed weights, so
