@@ -47,8 +47,7 @@ internal static class EnsembleSelection
     /// <summary>The metric of <paramref name="predictions"/>: its value on each repetition's pooled held-out rows, averaged
     /// (the cross-validation's metric, see <see cref="MetricCalculator.Estimate"/>).</summary>
     public static double Value(SslMetric metric, IReadOnlyList<IReadOnlyList<FoldPredictions>> predictions, int classCount, uint positiveKey) =>
-        predictions.Average(folds => MetricCalculator.Compute(metric, new FoldPredictions([.. folds.SelectMany(f => f.Actual)],
-            [.. folds.SelectMany(f => f.Predicted)], [.. folds.SelectMany(f => f.Scores)]), classCount, positiveKey));
+        predictions.Average(folds => MetricCalculator.Compute(metric, MetricCalculator.Pooled(folds), classCount, positiveKey));
 
     /// <summary>The predictions of the mean of <paramref name="members"/>' class scores (a member listed twice counts
     /// twice); the predicted class is the first with the highest mean (keys from 1).</summary>

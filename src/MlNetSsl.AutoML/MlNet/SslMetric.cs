@@ -147,8 +147,7 @@ internal static class MetricCalculator
         var foldValues = new List<double>();
         foreach (IReadOnlyList<FoldPredictions> folds in repetitions)
         {
-            var pooled = new FoldPredictions(folds.SelectMany(f => f.Actual).ToArray(), folds.SelectMany(f => f.Predicted).ToArray(),
-                folds.SelectMany(f => f.Scores).ToArray());
+            FoldPredictions pooled = Pooled(folds);
             pooledValues.Add(Compute(metric, pooled, classCount, positiveKey));
             pooledAccuracies.Add(Compute(SslMetric.Accuracy, pooled, classCount, positiveKey));
             foldValues.AddRange(folds.Select(f => Compute(metric, f, classCount, positiveKey)).Where(double.IsFinite));
@@ -165,14 +164,19 @@ internal static class MetricCalculator
         return new MetricEstimate(pooledValues.Average(), deviation, error, foldValues.ToArray(), pooledAccuracies.Average());
     }
 
+    /// <summary>The rows of every fold of one repetition as one set of predictions.</summary>
+    public static FoldPredictions Pooled(IReadOnlyList<FoldPredictions> folds) => new([.. folds.SelectMany(f => f.Actual)],
+        [.. folds.SelectMany(f => f.Predicted)], [.. folds.SelectMany(f => f.Scores)]);
+
     /// <summary>The standard error of the metric over the pooled rows of <paramref name="folds"/>, by the bootstrap: the
     /// standard deviation of the metric over <paramref name="resamples"/> resamples of the rows with replacement (a fixed
     /// seed, so the same predictions give the same error). 0 with fewer than two rows.</summary>
     public static double BootstrapStandardError(SslMetric metric, IReadOnlyList<FoldPredictions> folds, int classCount, uint positiveKey,
         int resamples = 200, int seed = 0)
     {
-        uint[] actual = folds.SelectMany(f => f.Actual).ToArray(), predicted = folds.SelectMany(f => f.Predicted).ToArray();
-        float[][] scores = folds.SelectMany(f => f.Scores).ToArray();
+        FoldPredictions all = Pooled(folds);
+        uint[] actual = all.Actual, predicted = all.Predicted;
+        float[][] scores = all.Scores;
         int n = actual.Length;
         if (n < 2) return 0;
         var random = new Random(seed);

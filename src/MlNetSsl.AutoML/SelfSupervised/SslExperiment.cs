@@ -770,7 +770,7 @@ public sealed class SslExperiment
                 var members = choice.Members;
                 TimeSpan refits = members.Aggregate(TimeSpan.Zero, (sum, m) => sum + runner.RefitTime(m.Trial));
                 TimeSpan? left = _search.TimeBudget is TimeSpan total ? total - search.Elapsed - afterSearch.Elapsed : null;
-                string weights = string.Join(", ", members.Select(m => FormattableString.Invariant($"trial {m.Trial.TrialId} ({m.Weight:0.##})")));
+                string weights = choice.Picked;
                 // The single refit is made even with no budget left; the ensemble may run over by as much (estimates are rough,
                 // and the second look can overrun what the search kept for it), not more.
                 if (left is TimeSpan room && refits > room + runner.RefitTime(best))
@@ -1286,8 +1286,11 @@ public sealed class SslExperiment
         }
     }
 
-    /// <summary>An ensemble the selection picked: its members with their weights, and why, in words.</summary>
-    private sealed record EnsembleChoice(IReadOnlyList<(TrialRecord Trial, double Weight)> Members, string Why);
+    /// <summary>An ensemble the selection picked.</summary>
+    /// <param name="Members">The members with their weights.</param>
+    /// <param name="Picked">The members in words: "trial 0 (0.4), trial 1 (0.6)".</param>
+    /// <param name="Why">How the selection ran and what it kept, for the selection explanation.</param>
+    private sealed record EnsembleChoice(IReadOnlyList<(TrialRecord Trial, double Weight)> Members, string Picked, string Why);
 
     /// <summary>
     /// Ensemble selection (<see cref="EnsembleSelection"/>) for a raw-feature <paramref name="choice"/>, on the held-out class
@@ -1309,13 +1312,13 @@ public sealed class SslExperiment
         if (members.Count < 2) return null;
         double together = EnsembleSelection.Value(_metric, EnsembleSelection.Blend(scores, picks, dataset.ClassCount), dataset.ClassCount, positiveKey);
         double alone = EnsembleSelection.Value(_metric, runner.RawOutOfFold(choice.TrialId)!, dataset.ClassCount, positiveKey);
+        string picked = string.Join(", ", members.Select(m => FormattableString.Invariant($"trial {m.Trial.TrialId} ({m.Weight:0.##})")));
         string why = string.Create(CultureInfo.InvariantCulture,
             $"Ensemble selection on the cross-validation's held-out class scores of {candidates.Count} raw-feature pipelines (trials " +
-            $"{string.Join(", ", candidates.Select(t => t.TrialId))}; {EnsembleSelection.Rounds} rounds, with replacement) kept " +
-            $"{string.Join(", ", members.Select(m => FormattableString.Invariant($"trial {m.Trial.TrialId} ({m.Weight:0.##})")))}: " +
+            $"{string.Join(", ", candidates.Select(t => t.TrialId))}; {EnsembleSelection.Rounds} rounds, with replacement) kept {picked}: " +
             $"{_metric} {together:0.####} on those rows against {alone:0.####} for trial {choice.TrialId} alone (the selection saw those rows, so " +
             $"the first is optimistic). Each member was refitted on all labeled rows, and the model averages their class probabilities.");
-        return new EnsembleChoice(members, why);
+        return new EnsembleChoice(members, picked, why);
     }
 
     /// <summary>The candidates of <see cref="SelectEnsemble"/> among <paramref name="trials"/>: the scored raw-feature trials of the
@@ -1339,6 +1342,14 @@ public sealed class SslExperiment
             ? candidates.Aggregate(TimeSpan.Zero, (sum, t) => sum + refitTime(t))
             : TimeSpan.Zero;
 
+    /// <summary>The label and the featurizer's feature column of the labeled <paramref name="rows"/>, cached: trainers pass
+    /// over their data many times, and so the rows are decoded and embedded once.</summary>
+    private IDataView LabeledFeatures(ITransformer featurizer, IDataView rows)
+    {
+        IDataView featurized = featurizer.Transform(rows);
+        return _mlContext.Data.Cache(_mlContext.Transforms.SelectColumns(_labelColumnName, SslDataset.FeatureColumn).Fit(featurized).Transform(featurized));
+    }
+
     /// <summary>The ensemble refit: <c>MapValueToKey(label)</c>, the raw featurizer, each member's standardization and
     /// trainer on a column of its own with its <c>Score</c> copied aside, <c>AverageClassScores</c> with the members'
     /// weights, and <c>MapKeyToValue(PredictedLabel)</c>.</summary>
@@ -1348,9 +1359,7 @@ public sealed class SslExperiment
         ITransformer featurizer = dataset.RawFeaturizer(_mlContext).Fit(dataset.SourceData);
         try
         {
-            IDataView rows = dataset.LabeledViewFor(SslFeatureSource.RawFeatures);
-            IDataView labeled = _mlContext.Data.Cache(_mlContext.Transforms.SelectColumns(_labelColumnName, SslDataset.FeatureColumn)
-                .Fit(featurizer.Transform(rows)).Transform(featurizer.Transform(rows)));
+            IDataView labeled = LabeledFeatures(featurizer, dataset.LabeledViewFor(SslFeatureSource.RawFeatures));
             var chain = new EstimatorChain<ITransformer>();
             var scoreColumns = new List<string>();
             for (int i = 0; i < members.Count; i++)
@@ -1408,10 +1417,7 @@ public sealed class SslExperiment
         }
         try
         {
-            // Trainers pass over their data many times; cached, the labeled rows are decoded and embedded once.
-            IDataView rows = dataset.LabeledViewFor(parameters.Features);
-            IDataView labeled = _mlContext.Data.Cache(_mlContext.Transforms.SelectColumns(_labelColumnName, SslDataset.FeatureColumn)
-                .Fit(featurizer.Transform(rows)).Transform(featurizer.Transform(rows)));
+            IDataView labeled = LabeledFeatures(featurizer, dataset.LabeledViewFor(parameters.Features));
             ITransformer trainer = SslDownstream.Standardize(_mlContext, SslDataset.FeatureColumn, dataset.LabeledCount)
                 .Append(SslDownstream.CreateTrainer(_mlContext, parameters.Downstream, _labelColumnName, SslDataset.FeatureColumn))
                 .Append(_mlContext.Transforms.Conversion.MapKeyToValue("PredictedLabel"))
