@@ -93,6 +93,16 @@ public sealed class CliCoreTests : IDisposable
         return path;
     }
 
+    /// <summary>The first HIGGS training rows (28 features) as a CSV with a header, every third row unlabeled.</summary>
+    private string HiggsCsv(string name, int rows)
+    {
+        string path = Path.Combine(_work, name);
+        File.WriteAllLines(path, [string.Join(',', Enumerable.Range(0, 28).Select(i => $"f{i}").Append("class")),
+            .. File.ReadLines(Path.Combine(SharedData.DataRoot, "higgs", "binary.train")).Take(rows).Select(l => l.Split('\t'))
+                .Select((f, i) => string.Join(',', f[1..29].Append(i % 3 == 0 ? "" : f[0])))]);
+        return path;
+    }
+
     [SkippableFact]
     public void PredictNamesCategoryValuesTrainingNeverSawAndNumbersFarOutsideItsRange()
     {
@@ -1562,10 +1572,7 @@ public sealed class CliCoreTests : IDisposable
         // All 7,000 HIGGS training rows (28 features, a third unlabeled): the phase after the search (refit, label curve,
         // report) takes over a second with them (with 5,000, 0.7-1.4 s on a loaded 2-core host, which a faster host could
         // halve), against a third of one with 200 banknote rows, where the run could end first.
-        string csv = Path.Combine(_work, "late.csv");
-        File.WriteAllLines(csv, [string.Join(',', Enumerable.Range(0, 28).Select(i => $"f{i}").Append("class")),
-            .. File.ReadLines(Path.Combine(SharedData.DataRoot, "higgs", "binary.train")).Take(7000).Select(l => l.Split('\t'))
-                .Select((f, i) => string.Join(',', f[1..29].Append(i % 3 == 0 ? "" : f[0])))]);
+        string csv = HiggsCsv("late.csv", 7000);
         string output = Path.Combine(_work, "late");
         // --label-curve makes the phase after the search long enough to be interrupted in.
         using Process process = Start("classification", "--dataset", csv, "--label-col", "class", "--train-time", "60", "--max-trials", "1",
@@ -1598,7 +1605,10 @@ public sealed class CliCoreTests : IDisposable
     public async Task KillNineThenResumeEndsWithTheLeaderboardOfAnUninterruptedRun()
     {
         Skip.IfNot(OperatingSystem.IsLinux() || OperatingSystem.IsMacOS(), "kill -9 is sent with kill(1).");
-        string csv = BanknoteCsv("resume.csv", 150);
+        // 6,000 HIGGS rows (a third unlabeled): after trial 1 starts, the run has that LightGBM trial, one more trial, the
+        // ensemble's refits and the outputs to go, seconds on any host. With 150 banknote rows that was 0.7 s here, and a
+        // faster host ended the run before SIGKILL arrived.
+        string csv = HiggsCsv("resume.csv", 6000);
         string[] Command(string output) =>
             ["classification", "--dataset", csv, "--label-col", "class", "--train-time", "300", "--max-trials", "3", "--seed", "5", "-o", output, "--name", "Res"];
 
