@@ -312,13 +312,11 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
         if (progress.SearchStarted is long searchStarted)
             _searchTimes = (Stopwatch.GetElapsedTime(searchPhaseStarted, searchStarted).TotalSeconds, search.Elapsed.TotalSeconds,
                 search.Trials.MinBy(t => t.TrialId)?.Duration.TotalSeconds ?? 0);
-        // The search's notes go to the report; the log keeps them too, and the console shows those that ask the user to
-        // label more (a class too thin to cross-validate fine-tuning), which a reader of the console alone would miss.
+        // The search's notes go to the report; the log keeps them too, and the console shows those a reader of the console
+        // alone would miss (ShowsOnConsole).
         foreach (string note in search.Notes)
         {
-            // Also the first trial stopped by the budget after fewer epochs than its pipeline names.
-            if (note.Contains("label more", StringComparison.OrdinalIgnoreCase) || note.StartsWith("The first trial stopped pretraining", StringComparison.Ordinal))
-                log.Info($"Note: {note}");
+            if (ShowsOnConsole(note)) log.Info($"Note: {note}");
             else log.Detail($"Search note: {note}");
         }
         if (settings.WorkerOnly)
@@ -702,6 +700,16 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
         int from = message.IndexOf(start, StringComparison.Ordinal), to = message.LastIndexOf(end, StringComparison.Ordinal);
         return from >= 0 && to > from ? $" ({message[(from + 1)..to]})" : "";
     }
+
+    /// <summary>Whether a search note is shown on the console as well as written to the log and the report: those that ask
+    /// the user to label more (a class too thin to cross-validate fine-tuning), the first trial stopped by the budget after
+    /// fewer epochs than its pipeline names, and an ensemble that was selected but not built (the "Chosen:" line then names
+    /// one pipeline, and only this note says why).</summary>
+    internal static bool ShowsOnConsole(string note) =>
+        note.Contains("label more", StringComparison.OrdinalIgnoreCase)
+        || note.StartsWith("The first trial stopped pretraining", StringComparison.Ordinal)
+        || note.StartsWith("Ensemble selection picked", StringComparison.Ordinal)
+        || note.StartsWith("The ensemble of ", StringComparison.Ordinal);
 
     /// <summary>A resumed search whose checkpoint had already reached its trial limit keeps that limit (the journal records
     /// that no more trials start, so a replay makes the same calls): a larger --max-trials given with --resume starts no

@@ -115,6 +115,9 @@ public sealed class SslEnsembleTests(ITestOutputHelper output)
             && n.EndsWith($"could not be refitted (InvalidOperationException: Simulated refit failure.); the model is trial {result.BestTrial.TrialId} alone.", StringComparison.Ordinal));
         Assert.DoesNotContain("Ensemble", result.BestPipelineDescription, StringComparison.Ordinal);
         Assert.Equal(500, result.BestTrial.Model.Transform(test).GetColumn<float>("PredictedLabel").Count());
+        // The CLI shows this note on the console, where "Chosen:" then names one pipeline; other notes of this run go to
+        // the log and report only.
+        Assert.Single(result.Notes, MlNetSsl.Cli.Run.TrainingRun.ShowsOnConsole);
     }
 
     [SkippableFact]
