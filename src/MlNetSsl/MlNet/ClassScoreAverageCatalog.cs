@@ -33,10 +33,12 @@ public static class ClassScoreAverageCatalog
     ///     .Append(ml.Transforms.AverageClassScores(["TreeScore", "LinearScore"], [0.7, 0.3]))
     ///     .Append(ml.Transforms.Conversion.MapKeyToValue("PredictedLabel"));
     /// </code></example>
+    /// <param name="classWeights">Optional: each class's factor, in the label's key order, applied to the average before
+    /// it is normalized to sum to 1 again (see <see cref="ReweightClassScores"/>). Default: none.</param>
     /// <exception cref="ArgumentException">Fewer than two columns, a weight count that does not match, or a negative,
-    /// non-finite or all-zero weight.</exception>
+    /// non-finite or all-zero weight or class weight.</exception>
     public static ClassScoreAverageEstimator AverageClassScores(this TransformsCatalog catalog, IReadOnlyList<string> scoreColumnNames,
-        IReadOnlyList<double>? weights = null, string labelColumnName = "Label")
+        IReadOnlyList<double>? weights = null, string labelColumnName = "Label", IReadOnlyList<double>? classWeights = null)
     {
         ArgumentNullException.ThrowIfNull(catalog);
         ArgumentNullException.ThrowIfNull(scoreColumnNames);
@@ -58,35 +60,93 @@ public static class ClassScoreAverageCatalog
         if (!(largest > 0)) throw new ArgumentException("Every weight is zero; give at least one column a positive weight.", nameof(weights));
         // Scaled by the largest first: the sum of weights near double.MaxValue is infinite, and every weight then became 0.
         double total = given.Sum(w => w / largest);
-        return new ClassScoreAverageEstimator(CatalogUtils.GetEnvironment(catalog), [.. scoreColumnNames],
-            [.. given.Select(w => w / largest / total)], labelColumnName);
+        return new ClassScoreAverageEstimator(catalog, [.. scoreColumnNames],
+            [.. given.Select(w => w / largest / total)], labelColumnName, CheckClassWeights(classWeights));
+    }
+
+    /// <summary>
+    /// Replaces <c>Score</c> and <c>PredictedLabel</c> with one model's class scores multiplied by a factor per class and
+    /// normalized to sum to 1, and their most likely class. With each class's factor 1 / (its share of the training rows),
+    /// the model's probabilities become those of a training set where every class is equally frequent, and the predicted
+    /// class is the one that maximizes macro accuracy (balanced accuracy) for well-calibrated scores: a model trained on
+    /// 95% of one class otherwise predicts that class for nearly every row. It is ML.NET's own linear multiclass model, an
+    /// L1 normalization and a second linear model, so it is saved in the model zip and converted to ONNX like a trainer.
+    /// </summary>
+    /// <param name="catalog">The transforms catalog.</param>
+    /// <param name="classWeights">Each class's factor, in the label's key order (finite, not negative, not all zero).</param>
+    /// <param name="scoreColumnName">A multiclass model's class probabilities (a known-size vector of Single, one slot per
+    /// class); <c>Score</c> by default, read before the new <c>Score</c> replaces it.</param>
+    /// <param name="labelColumnName">The key-typed label the model was trained on. Needed at fit time only.</param>
+    /// <example><code>
+    /// var pipeline = ml.Transforms.Conversion.MapValueToKey("Label")
+    ///     .Append(ml.MulticlassClassification.Trainers.LbfgsMaximumEntropy())
+    ///     .Append(ml.Transforms.ReweightClassScores([1 / 0.95, 1 / 0.05]))   // class shares 95% and 5%
+    ///     .Append(ml.Transforms.Conversion.MapKeyToValue("PredictedLabel"));
+    /// </code></example>
+    /// <exception cref="ArgumentException">A class weight is negative or not finite, or all are zero.</exception>
+    public static ClassScoreAverageEstimator ReweightClassScores(this TransformsCatalog catalog, IReadOnlyList<double> classWeights,
+        string scoreColumnName = "Score", string labelColumnName = "Label")
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        ArgumentNullException.ThrowIfNull(classWeights);
+        ArgumentException.ThrowIfNullOrWhiteSpace(scoreColumnName);
+        ArgumentException.ThrowIfNullOrWhiteSpace(labelColumnName);
+        return new ClassScoreAverageEstimator(catalog, [scoreColumnName], [1.0], labelColumnName, CheckClassWeights(classWeights));
+    }
+
+    private static double[]? CheckClassWeights(IReadOnlyList<double>? classWeights)
+    {
+        if (classWeights is null) return null;
+        for (int k = 0; k < classWeights.Count; k++)
+            if (!double.IsFinite(classWeights[k]) || classWeights[k] < 0)
+                throw new ArgumentException($"The weight of class {k} (key {k + 1}) is {classWeights[k]}; class weights are finite and not negative.", nameof(classWeights));
+        double largest = classWeights.Count == 0 ? 0 : classWeights.Max();
+        if (!(largest > 0)) throw new ArgumentException("Every class weight is zero (or none is given); give each class a weight, at least one positive.", nameof(classWeights));
+        // Scaled so the largest is 1: only their ratios matter once the scores are normalized.
+        return [.. classWeights.Select(w => w / largest)];
     }
 }
 
-/// <summary>The estimator of <see cref="ClassScoreAverageCatalog.AverageClassScores"/>. Its fitted pipeline is two
-/// ML.NET transformers: a <c>Concatenate</c> of the score columns into <see cref="StackedColumnName"/>, and a
-/// linear multiclass model on it whose weights are the averaging weights.</summary>
+/// <summary>The estimator of <see cref="ClassScoreAverageCatalog.AverageClassScores"/> and
+/// <see cref="ClassScoreAverageCatalog.ReweightClassScores"/>. Its fitted pipeline is ML.NET transformers: a
+/// <c>Concatenate</c> of the score columns into <see cref="StackedColumnName"/> and a linear multiclass model on it whose
+/// weights are the averaging weights; with class weights, that model's weighted scores are copied to
+/// <see cref="WeightedColumnName"/>, an L1 normalization writes <see cref="NormalizedColumnName"/>, and an identity linear
+/// model <c>Score</c> and <c>PredictedLabel</c>.</summary>
 public sealed class ClassScoreAverageEstimator : IEstimator<TransformerChain<ITransformer>>
 {
     /// <summary>The column that holds the score columns side by side (an intermediate of the average; it stays in the
     /// output).</summary>
     public const string StackedColumnName = "ClassScoreAverage.Inputs";
 
+    /// <summary>With class weights: the weighted scores before they are normalized (an intermediate; it stays in the output).</summary>
+    public const string WeightedColumnName = "ClassScoreAverage.Weighted";
+
+    /// <summary>With class weights: the weighted scores normalized to sum to 1 (an intermediate; it stays in the output).</summary>
+    public const string NormalizedColumnName = "ClassScoreAverage.Normalized";
+
+    private readonly TransformsCatalog _catalog;
     private readonly IHostEnvironment _env;
     private readonly string[] _columns;
     private readonly double[] _weights;
     private readonly string _label;
+    private readonly double[]? _classWeights;
 
-    internal ClassScoreAverageEstimator(IHostEnvironment env, string[] columns, double[] weights, string label)
+    internal ClassScoreAverageEstimator(TransformsCatalog catalog, string[] columns, double[] weights, string label, double[]? classWeights)
     {
-        _env = env;
+        _catalog = catalog;
+        _env = CatalogUtils.GetEnvironment(catalog);
         _columns = columns;
         _weights = weights;
         _label = label;
+        _classWeights = classWeights;
     }
 
     /// <summary>The averaging weights, in the order of the score columns, summing to 1.</summary>
     public IReadOnlyList<double> Weights => _weights;
+
+    /// <summary>The factor of each class in the label's key order, scaled so the largest is 1; null without class weights.</summary>
+    public IReadOnlyList<double>? ClassWeights => _classWeights;
 
     /// <summary>Checks the columns and builds the average.</summary>
     /// <exception cref="ArgumentOutOfRangeException">A column is missing, the label is not a key, or a score column is not a
@@ -97,6 +157,9 @@ public sealed class ClassScoreAverageEstimator : IEstimator<TransformerChain<ITr
         int classes = ClassCount(input.Schema.GetColumnOrNull(_label)?.Type, input.Schema.Select(c => c.Name));
         foreach (string column in _columns)
             CheckScore(column, input.Schema.GetColumnOrNull(column)?.Type, classes, input.Schema.Select(c => c.Name));
+        if (_classWeights is not null && _classWeights.Length != classes)
+            throw new ArgumentOutOfRangeException(nameof(input), $"{_classWeights.Length} class weights for the {classes} classes of label column '{_label}'; " +
+                "give one per class, in the label's key order.");
 
         var concatenate = new ColumnConcatenatingEstimator(_env, StackedColumnName, _columns).Fit(input);
         // Class k's score is the weighted sum of slot k of every input: weight i at position i*classes + k.
@@ -108,10 +171,41 @@ public sealed class ClassScoreAverageEstimator : IEstimator<TransformerChain<ITr
             for (int i = 0; i < _columns.Length; i++) row[i * classes + k] = (float)_weights[i];
             rows[k] = new VBuffer<float>(width, row);
         }
+        DataViewSchema stacked = concatenate.GetOutputSchema(input.Schema);
+        if (_classWeights is null)
+            return new TransformerChain<ITransformer>([concatenate, Linear(rows, stacked, StackedColumnName, DefaultColumnNames.Score, DefaultColumnNames.PredictedLabel)]);
+
+        // Class weights: scale class k's row, normalize the result to sum 1 (L1; the scores are not negative), and pass it
+        // through an identity model, which writes Score and PredictedLabel with a trainer's annotations.
+        for (int k = 0; k < classes; k++)
+        {
+            VBuffer<float> row = rows[k];
+            rows[k] = new VBuffer<float>(width, [.. row.DenseValues().Select(v => (float)(v * _classWeights[k]))]);
+        }
+        // A prediction transformer always writes Score (its scoreColumn argument names what its scorer reads), so the
+        // weighted scores are copied aside before the last model writes Score again.
+        var weighted = Linear(rows, stacked, StackedColumnName, DefaultColumnNames.Score, DefaultColumnNames.PredictedLabel);
+        var copy = new ColumnCopyingEstimator(_env, (WeightedColumnName, DefaultColumnNames.Score)).Fit(new EmptyDataView(_env, weighted.GetOutputSchema(stacked)));
+        DataViewSchema weightedSchema = copy.GetOutputSchema(weighted.GetOutputSchema(stacked));
+        var normalize = _catalog.NormalizeLpNorm(NormalizedColumnName, WeightedColumnName, LpNormNormalizingEstimatorBase.NormFunction.L1, ensureZeroMean: false)
+            .Fit(new EmptyDataView(_env, weightedSchema));
+        var identity = new VBuffer<float>[classes];
+        for (int k = 0; k < classes; k++)
+        {
+            var row = new float[classes];
+            row[k] = 1;
+            identity[k] = new VBuffer<float>(classes, row);
+        }
+        var named = Linear(identity, normalize.GetOutputSchema(weightedSchema), NormalizedColumnName, DefaultColumnNames.Score, DefaultColumnNames.PredictedLabel);
+        return new TransformerChain<ITransformer>([concatenate, weighted, copy, normalize, named]);
+    }
+
+    private MulticlassPredictionTransformer<LinearMulticlassModelParameters> Linear(VBuffer<float>[] rows, DataViewSchema schema, string features,
+        string score, string predictedLabel)
+    {
+        int classes = rows.Length, width = rows[0].Length;
         var model = new LinearMulticlassModelParameters(_env, rows, new float[classes], classes, width, labelNames: null, stats: null);
-        var average = new MulticlassPredictionTransformer<LinearMulticlassModelParameters>(_env, model, concatenate.GetOutputSchema(input.Schema),
-            StackedColumnName, _label, DefaultColumnNames.Score, DefaultColumnNames.PredictedLabel);
-        return new TransformerChain<ITransformer>([concatenate, average]);
+        return new MulticlassPredictionTransformer<LinearMulticlassModelParameters>(_env, model, schema, features, _label, score, predictedLabel);
     }
 
     /// <summary>The input schema plus the stacked scores, <c>Score</c> and <c>PredictedLabel</c>.</summary>
@@ -135,6 +229,12 @@ public sealed class ClassScoreAverageEstimator : IEstimator<TransformerChain<ITr
         }
         var columns = inputSchema.ToDictionary(c => c.Name);
         columns[StackedColumnName] = new SchemaShape.Column(StackedColumnName, SchemaShape.Column.VectorKind.Vector, NumberDataViewType.Single, isKey: false);
+        if (_classWeights is not null)
+        {
+            columns[WeightedColumnName] = new SchemaShape.Column(WeightedColumnName, SchemaShape.Column.VectorKind.Vector, NumberDataViewType.Single, isKey: false,
+                new SchemaShape(AnnotationUtils.AnnotationsForMulticlassScoreColumn(label)));
+            columns[NormalizedColumnName] = new SchemaShape.Column(NormalizedColumnName, SchemaShape.Column.VectorKind.Vector, NumberDataViewType.Single, isKey: false);
+        }
         columns[DefaultColumnNames.Score] = new SchemaShape.Column(DefaultColumnNames.Score, SchemaShape.Column.VectorKind.Vector,
             NumberDataViewType.Single, isKey: false, new SchemaShape(AnnotationUtils.AnnotationsForMulticlassScoreColumn(label)));
         // The label's class names carry over, as a multiclass trainer's, so MapKeyToValue can follow.

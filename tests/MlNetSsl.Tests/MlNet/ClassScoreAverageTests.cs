@@ -8,7 +8,8 @@ namespace MlNetSsl.Tests.MlNet;
 
 /// <summary>
 /// <c>AverageClassScores</c> on abalone's three-class rings (shared data, banded as below): the weighted mean of two trainers'
-/// class probabilities, its most likely class, the class names, a save/load round trip in a fresh context, and ONNX.
+/// class probabilities, its most likely class, the class names, a save/load round trip in a fresh context, and ONNX; and
+/// <c>ReweightClassScores</c>, one trainer's probabilities times a factor per class, normalized.
 /// </summary>
 public sealed class ClassScoreAverageTests(ITestOutputHelper output) : IDisposable
 {
@@ -117,6 +118,57 @@ public sealed class ClassScoreAverageTests(ITestOutputHelper output) : IDisposab
         Assert.True(worst <= 1e-4, $"max relative difference {worst:E2}");
         string[] onnxLabels = [.. fromOnnx.GetColumn<string[]>("PredictedLabel").Select(v => v[0])];
         Assert.Equal(model.Transform(data).GetColumn<string>("PredictedLabel"), onnxLabels);
+    }
+
+    [SkippableFact]
+    public void ReweightedScoresAreTheNormalizedProductAndSurviveSaveLoadAndOnnx()
+    {
+        var ml = new MLContext(1);
+        IDataView data = Abalone(ml);
+        IEstimator<ITransformer> trainer = ml.Transforms.Conversion.MapValueToKey("Label")
+            .Append(ml.Transforms.NormalizeMeanVariance("Features"))
+            .Append(ml.MulticlassClassification.Trainers.LbfgsMaximumEntropy(new Microsoft.ML.Trainers.LbfgsMaximumEntropyMulticlassTrainer.Options { NumberOfThreads = 1 }))
+            .Append(ml.Transforms.CopyColumns("Plain", "Score"));
+        double[] weights = [4, 1, 0.5];
+        ITransformer model = trainer.Append(ml.Transforms.ReweightClassScores(weights))
+            .Append(ml.Transforms.Conversion.MapKeyToValue("PredictedLabel")).Fit(data);
+        IDataView scored = model.Transform(data);
+        float[][] plain = StageData.Vectors(scored, "Plain"), reweighted = StageData.Vectors(scored, "Score");
+        string[] predicted = [.. scored.GetColumn<string>("PredictedLabel")];
+        VBuffer<ReadOnlyMemory<char>> slots = default;
+        scored.Schema["Score"].GetSlotNames(ref slots);
+        string[] classes = [.. slots.DenseValues().Select(s => s.ToString())];
+        int changed = 0;
+        for (int row = 0; row < plain.Length; row++)
+        {
+            double total = Enumerable.Range(0, 3).Sum(k => plain[row][k] * weights[k]);
+            for (int k = 0; k < 3; k++) Assert.Equal(plain[row][k] * weights[k] / total, reweighted[row][k], 1e-5);
+            Assert.Equal(classes[Array.IndexOf(reweighted[row], reweighted[row].Max())], predicted[row]);
+            if (Array.IndexOf(plain[row], plain[row].Max()) != Array.IndexOf(reweighted[row], reweighted[row].Max())) changed++;
+        }
+        output.WriteLine($"{plain.Length} rows; the weights changed the prediction of {changed}");
+        Assert.True(changed > 0, "the weights never change a prediction, so the reweighting is not exercised");
+
+        string zip = Path.Combine(_folder, "reweighted.zip");
+        ml.Model.Save(model, data.Schema, zip);
+        IDataView reloaded = new MLContext(2).Model.Load(zip, out _).Transform(data);
+        float[][] again = StageData.Vectors(reloaded, "Score");
+        for (int row = 0; row < reweighted.Length; row++) Assert.Equal(reweighted[row], again[row]);
+        Assert.Equal(predicted, reloaded.GetColumn<string>("PredictedLabel"));
+
+        string onnx = Path.Combine(_folder, "reweighted.onnx");
+        using (FileStream stream = File.Create(onnx)) ml.Model.ConvertToOnnx(model, data, stream);
+        IDataView fromOnnx = ml.Transforms.ApplyOnnxModel(onnx).Fit(data).Transform(data);
+        double worst = Close.WorstRowDifference(StageData.Vectors(fromOnnx, "Score"), reweighted);
+        output.WriteLine($"ONNX against ML.NET: max relative difference {worst:E2}");
+        Assert.True(worst <= 1e-4, $"max relative difference {worst:E2}");
+        Assert.Equal(predicted, fromOnnx.GetColumn<string[]>("PredictedLabel").Select(v => v[0]));
+
+        // Errors name what is wrong.
+        Assert.Contains("class 1 (key 2) is -1", Assert.Throws<ArgumentException>(() => ml.Transforms.ReweightClassScores([1, -1, 1])).Message);
+        Assert.Contains("Every class weight is zero", Assert.Throws<ArgumentException>(() => ml.Transforms.ReweightClassScores([0, 0, 0])).Message);
+        var count = Assert.Throws<ArgumentOutOfRangeException>(() => trainer.Append(ml.Transforms.ReweightClassScores([1, 2])).Fit(data));
+        Assert.Contains("2 class weights for the 3 classes of label column 'Label'", count.Message);
     }
 
     [SkippableFact]
