@@ -19,8 +19,9 @@ internal static class EnsembleSelection
     /// <param name="classCount">Classes (the scores' length).</param>
     /// <param name="positiveKey">The positive class of two-class metrics.</param>
     /// <param name="rounds">Rounds of selection.</param>
+    /// <param name="classWeights">Class weights of the blend's decisions (see <see cref="Blend"/>); null: none.</param>
     public static int[] Select(IReadOnlyList<IReadOnlyList<IReadOnlyList<FoldPredictions>>> candidates, SslMetric metric, int classCount,
-        uint positiveKey, int rounds = Rounds)
+        uint positiveKey, int rounds = Rounds, IReadOnlyList<double>? classWeights = null)
     {
         ArgumentOutOfRangeException.ThrowIfZero(candidates.Count);
         var chosen = new List<int>();
@@ -33,7 +34,7 @@ internal static class EnsembleSelection
             double bestValue = double.NaN;
             for (int c = 0; c < candidates.Count; c++)
             {
-                double value = Value(metric, Blend(candidates, [.. chosen, c], classCount), classCount, positiveKey);
+                double value = Value(metric, Blend(candidates, [.. chosen, c], classCount, classWeights), classCount, positiveKey);
                 if (best < 0 || (maximize ? value > bestValue : value < bestValue) || (double.IsNaN(bestValue) && !double.IsNaN(value)))
                     (best, bestValue) = (c, value);
             }
@@ -50,9 +51,10 @@ internal static class EnsembleSelection
         predictions.Average(folds => MetricCalculator.Compute(metric, MetricCalculator.Pooled(folds), classCount, positiveKey));
 
     /// <summary>The predictions of the mean of <paramref name="members"/>' class scores (a member listed twice counts
-    /// twice); the predicted class is the first with the highest mean (keys from 1).</summary>
+    /// twice); the predicted class is the first with the highest mean (keys from 1), times its class weight when
+    /// <paramref name="classWeights"/> is given.</summary>
     public static IReadOnlyList<IReadOnlyList<FoldPredictions>> Blend(IReadOnlyList<IReadOnlyList<IReadOnlyList<FoldPredictions>>> candidates,
-        IReadOnlyList<int> members, int classCount)
+        IReadOnlyList<int> members, int classCount, IReadOnlyList<double>? classWeights = null)
     {
         IReadOnlyList<IReadOnlyList<FoldPredictions>> first = candidates[members[0]];
         var repetitions = new List<IReadOnlyList<FoldPredictions>>(first.Count);
@@ -75,7 +77,7 @@ internal static class EnsembleSelection
                     int argmax = 0;
                     for (int k = 1; k < classCount; k++) if (mean[k] > mean[argmax]) argmax = k;
                     scores[row] = mean;
-                    predicted[row] = (uint)argmax + 1;
+                    predicted[row] = classWeights is null ? (uint)argmax + 1 : MetricCalculator.WeightedArgMax(mean, classWeights);
                 }
                 folds.Add(new FoldPredictions(first[rep][fold].Actual, predicted, scores));
             }

@@ -75,6 +75,37 @@ internal static class MetricCalculator
         return ones < twos ? 1u : 2u;
     }
 
+    /// <summary>The class weights under which macro accuracy is optimized: each class's factor is the inverse of its share of
+    /// the labeled rows (scaled so a balanced label gives 1 everywhere). Dividing calibrated class probabilities by the class
+    /// shares gives a balanced training set's probabilities, whose most likely class maximizes the mean recall; a model
+    /// trained on 95% of one class otherwise predicts that class nearly everywhere.</summary>
+    public static double[] BalancingWeights(IReadOnlyList<uint> labeledKeys, int classCount)
+    {
+        var counts = new int[classCount];
+        foreach (uint key in labeledKeys) if (key >= 1 && key <= classCount) counts[key - 1]++;
+        double n = labeledKeys.Count;
+        return [.. counts.Select(c => n / (classCount * (double)Math.Max(1, c)))];
+    }
+
+    /// <summary><paramref name="predictions"/> with each row's predicted class the first that maximizes its class probability
+    /// times <paramref name="classWeights"/> (the scores stay as they are), as <c>ReweightClassScores</c> decides in the model.</summary>
+    public static FoldPredictions Reweighted(FoldPredictions predictions, IReadOnlyList<double> classWeights)
+    {
+        var predicted = new uint[predictions.Actual.Length];
+        for (int i = 0; i < predicted.Length; i++) predicted[i] = WeightedArgMax(predictions.Scores[i], classWeights);
+        return predictions with { Predicted = predicted };
+    }
+
+    /// <summary>The key (from 1) of the first class with the highest probability times its weight.</summary>
+    public static uint WeightedArgMax(float[] scores, IReadOnlyList<double> classWeights)
+    {
+        double[] probabilities = Probabilities(scores);
+        int best = 0;
+        for (int k = 1; k < probabilities.Length; k++)
+            if (probabilities[k] * classWeights[k] > probabilities[best] * classWeights[best]) best = k;
+        return (uint)best + 1;
+    }
+
     /// <summary>The metric over the rows of <paramref name="predictions"/>.</summary>
     /// <param name="metric">The metric.</param>
     /// <param name="predictions">Keys 1..classCount and scores (any positive-valued or real scores: they are turned into

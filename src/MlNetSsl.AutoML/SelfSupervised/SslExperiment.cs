@@ -612,6 +612,11 @@ public sealed class SslExperiment
         int foldCount = 0, fineTuneFolds = 0;
         var repetitions = new List<(int[] FoldOfRow, int FoldCount)>();
         uint positiveKey = MetricCalculator.PositiveKey(dataset.LabeledKeys);
+        // Macro accuracy is scored, and the model decides, on class probabilities divided by the class shares (not where
+        // every class is as frequent, which leaves the decisions as they are).
+        double[]? classWeights = objective.Kind == SslObjectiveKind.CrossValidatedAccuracy && _metric == SslMetric.MacroAccuracy
+            && MetricCalculator.BalancingWeights(dataset.LabeledKeys, dataset.ClassCount) is { } balancing && balancing.Max() > balancing.Min() * (1 + 1e-9)
+            ? balancing : null;
         if (objective.Kind == SslObjectiveKind.CrossValidatedAccuracy)
         {
             (foldOfRow, foldCount) = StratifiedFolds.Assign(dataset.LabeledKeys, objective.Folds, _seed);
@@ -675,6 +680,7 @@ public sealed class SslExperiment
             {
                 Metric = _metric,
                 PositiveKey = positiveKey,
+                ClassWeights = classWeights,
                 RepeatedFolds = repetitions.Count > 0 ? repetitions : null,
                 TrialTimeCapFraction = _trialTimeCapFraction,
                 FineTuneFolds = fineTuneFolds,
@@ -682,7 +688,7 @@ public sealed class SslExperiment
                 PortfolioSeconds = portfolioSeconds,
                 AllowCuda = AllowCuda,
             });
-            string metricDescription = objective.Kind == SslObjectiveKind.LabelFree ? "" : $"metric={_metric},repeats={repetitions.Count},";
+            string metricDescription = objective.Kind == SslObjectiveKind.LabelFree ? "" : $"metric={_metric}{(classWeights is null ? "" : " (balanced decisions)")},repeats={repetitions.Count},";
             // The last part: scores from before the small-pool rules (SslTrialRunner.PoolBatchSize,
             // WideRowLightGbmEstimator.RowsPerLeaf) would mix with ones after them, so such a checkpoint is refused, naming it.
             string description = string.Create(CultureInfo.InvariantCulture,
@@ -765,7 +771,7 @@ public sealed class SslExperiment
             IReadOnlyList<SslEnsembleMember> ensemble = [];
             string? ensembleDescription = null;
             if (_ensembleSelection && objective.Kind == SslObjectiveKind.CrossValidatedAccuracy && parameters.Features == SslFeatureSource.RawFeatures
-                && SelectEnsemble(runner, search.Trials, best, portfolioConfigurations, dataset, positiveKey) is { } choice)
+                && SelectEnsemble(runner, search.Trials, best, portfolioConfigurations, dataset, positiveKey, classWeights) is { } choice)
             {
                 var members = choice.Members;
                 TimeSpan refits = members.Aggregate(TimeSpan.Zero, (sum, m) => sum + runner.RefitTime(m.Trial));
@@ -782,7 +788,7 @@ public sealed class SslExperiment
                 {
                     try
                     {
-                        model = RefitEnsemble(dataset, members, cancellationToken);
+                        model = RefitEnsemble(dataset, members, classWeights, cancellationToken);
                         ensemble = [.. members.Select(m => new SslEnsembleMember(m.Trial.TrialId, m.Weight,
                             Describe(m.Trial.Parameters.AsType<SslTrialParameters>(), m.Trial.Fidelity, search.MaxFidelity)))];
                         ensembleDescription = "Ensemble, the weighted mean of the class probabilities of: " +
@@ -807,6 +813,19 @@ public sealed class SslExperiment
                 string which;
                 (best, parameters, model, which) = RefitAnother(dataset, runner, search, best, e, maximize, objective.Kind, left, notes, cancellationToken);
                 selection += $" The refit of that choice failed ({e.GetType().Name}: {FirstLine(e.Message)}); the model is trial {best.TrialId}'s instead, {which}.";
+            }
+            if (classWeights is not null && ensemble.Count == 0)
+            {
+                ITransformer balancingStep = _mlContext.Transforms.ReweightClassScores(classWeights, "Score", _labelColumnName)
+                    .Append(_mlContext.Transforms.Conversion.MapKeyToValue("PredictedLabel"))
+                    .Fit(model.Transform(dataset.DataFor(parameters.Features)));
+                // Flat, so the model still starts with its label-to-key map (callers take it off to predict without labels).
+                model = new TransformerChain<ITransformer>([.. model is IEnumerable<ITransformer> parts ? parts : [model], balancingStep]);
+                selection += " " + BalancedDecisionsExplanation(dataset, classWeights);
+            }
+            else if (classWeights is not null)
+            {
+                selection += " " + BalancedDecisionsExplanation(dataset, classWeights);
             }
             // One flat chain, so the stages are where they are without the imputer (model.OfType<...>() finds them), and the
             // imputer after the label-to-key map the model starts with (callers take that map off to predict without labels).
@@ -1300,18 +1319,19 @@ public sealed class SslExperiment
     /// one pipeline (the choice then stands, as the one-standard-error rule made it).
     /// </summary>
     private EnsembleChoice? SelectEnsemble(SslTrialRunner runner, IReadOnlyList<TrialRecord> trials, TrialRecord choice, IReadOnlySet<Parameters>? portfolio,
-        SslDataset dataset, uint positiveKey)
+        SslDataset dataset, uint positiveKey, IReadOnlyList<double>? classWeights)
     {
         if (runner.RawOutOfFold(choice.TrialId) is null) return null;
         bool maximize = _metric.IsMaximized();
         List<TrialRecord> candidates = EnsembleCandidates(trials.Where(t => runner.RawOutOfFold(t.TrialId) is not null).ToList(), choice, portfolio, maximize);
         if (candidates.Count < 2) return null;
         var scores = candidates.Select(t => runner.RawOutOfFold(t.TrialId)!).ToList();
-        int[] picks = EnsembleSelection.Select(scores, _metric, dataset.ClassCount, positiveKey);
+        int[] picks = EnsembleSelection.Select(scores, _metric, dataset.ClassCount, positiveKey, classWeights: classWeights);
         var members = picks.GroupBy(i => i).OrderBy(g => g.Key).Select(g => (Trial: candidates[g.Key], Weight: g.Count() / (double)picks.Length)).ToList();
         if (members.Count < 2) return null;
-        double together = EnsembleSelection.Value(_metric, EnsembleSelection.Blend(scores, picks, dataset.ClassCount), dataset.ClassCount, positiveKey);
-        double alone = EnsembleSelection.Value(_metric, runner.RawOutOfFold(choice.TrialId)!, dataset.ClassCount, positiveKey);
+        double together = EnsembleSelection.Value(_metric, EnsembleSelection.Blend(scores, picks, dataset.ClassCount, classWeights), dataset.ClassCount, positiveKey);
+        double alone = EnsembleSelection.Value(_metric, EnsembleSelection.Blend([runner.RawOutOfFold(choice.TrialId)!], [0], dataset.ClassCount, classWeights),
+            dataset.ClassCount, positiveKey);
         string picked = string.Join(", ", members.Select(m => FormattableString.Invariant($"trial {m.Trial.TrialId} ({m.Weight:0.##})")));
         string why = string.Create(CultureInfo.InvariantCulture,
             $"Ensemble selection on the cross-validation's held-out class scores of {candidates.Count} raw-feature pipelines (trials " +
@@ -1353,7 +1373,14 @@ public sealed class SslExperiment
     /// <summary>The ensemble refit: <c>MapValueToKey(label)</c>, the raw featurizer, each member's standardization and
     /// trainer on a column of its own with its <c>Score</c> copied aside, <c>AverageClassScores</c> with the members'
     /// weights, and <c>MapKeyToValue(PredictedLabel)</c>.</summary>
-    private ITransformer RefitEnsemble(SslDataset dataset, IReadOnlyList<(TrialRecord Trial, double Weight)> members, CancellationToken cancellationToken)
+    /// <summary>The sentence of the selection's explanation that says the model's decisions are balanced, with the factors.</summary>
+    private static string BalancedDecisionsExplanation(SslDataset dataset, IReadOnlyList<double> classWeights) =>
+        "For macro accuracy, the model divides its class probabilities by the classes' shares of the labeled rows and normalizes them " +
+        $"(factors {string.Join(", ", Enumerable.Range(0, classWeights.Count).Select(k => FormattableString.Invariant($"{DescribeKey(dataset, (uint)k + 1)} {classWeights[k]:0.##}")))}), " +
+        "so it predicts the class most likely under equal class frequencies; the cross-validation scored the same decisions.";
+
+    private ITransformer RefitEnsemble(SslDataset dataset, IReadOnlyList<(TrialRecord Trial, double Weight)> members, IReadOnlyList<double>? classWeights,
+        CancellationToken cancellationToken)
     {
         if (RefitFault?.Invoke(members[0].Trial) is { } fault) throw fault;
         ITransformer featurizer = dataset.RawFeaturizer(_mlContext).Fit(dataset.SourceData);
@@ -1374,7 +1401,7 @@ public sealed class SslExperiment
                 scoreColumns.Add(score);
             }
             ITransformer trainer = chain
-                .Append<ITransformer>(_mlContext.Transforms.AverageClassScores(scoreColumns, [.. members.Select(m => m.Weight)], _labelColumnName))
+                .Append<ITransformer>(_mlContext.Transforms.AverageClassScores(scoreColumns, [.. members.Select(m => m.Weight)], _labelColumnName, classWeights))
                 .Append<ITransformer>(_mlContext.Transforms.Conversion.MapKeyToValue("PredictedLabel"))
                 .Fit(labeled);
             ITransformer model = dataset.LabelToKey.Append(featurizer).Append(trainer);

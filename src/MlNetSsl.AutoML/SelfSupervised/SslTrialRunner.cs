@@ -635,7 +635,9 @@ internal sealed class SslTrialRunner : ITrialRunner
     }
 
     private MetricEstimate Estimate(IReadOnlyList<IReadOnlyList<FoldPredictions>> repetitions) =>
-        MetricCalculator.Estimate(_settings.Metric, repetitions, _settings.Dataset.ClassCount, _settings.PositiveKey);
+        MetricCalculator.Estimate(_settings.Metric, _settings.ClassWeights is { } weights
+            ? [.. repetitions.Select(folds => (IReadOnlyList<FoldPredictions>)[.. folds.Select(f => MetricCalculator.Reweighted(f, weights))])]
+            : repetitions, _settings.Dataset.ClassCount, _settings.PositiveKey);
 
     private SslTrialMeasures WithEstimate(SslTrialMeasures measures, MetricEstimate? estimate) => estimate is null ? measures : measures with
     {
@@ -747,6 +749,10 @@ internal sealed class SslTrialRunner : ITrialRunner
 
         /// <summary>The positive class key of two-class metrics.</summary>
         public uint PositiveKey { get; init; } = 2;
+
+        /// <summary>Class weights of the decisions scored (the predicted class maximizes probability times weight, as the
+        /// final model's <c>ReweightClassScores</c> step decides); null: the most likely class.</summary>
+        public IReadOnlyList<double>? ClassWeights { get; init; }
 
         /// <summary>Fold assignments of the repeated cross-validation, the first being (<see cref="FoldOfRow"/>,
         /// <see cref="FoldCount"/>); null: that one only.</summary>

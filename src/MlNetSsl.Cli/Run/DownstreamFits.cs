@@ -26,6 +26,7 @@ internal sealed class DownstreamFits
     private readonly IDataView _trainPrepared;
     private readonly ITransformer _labelMap;
     private readonly string[] _keyOrder;
+    private readonly bool _balanced;
     // Null when each featurizer's test rows are scored once: a cache would hold every test row's vector for nothing.
     private readonly Dictionary<(Featurizer, TrainingData), IDataView>? _testFeatures;
 
@@ -35,8 +36,11 @@ internal sealed class DownstreamFits
     /// <param name="labelColumn">The label column.</param>
     /// <param name="reuseTestFeatures">Whether test rows are scored by several fits of one featurizer (--label-curve), so
     /// their features are worth keeping (for 20,000 images of raw pixels, 246 MB).</param>
-    public DownstreamFits(MLContext ml, ITransformer prepared, IDataView trainPrepared, string labelColumn, bool reuseTestFeatures)
+    /// <param name="balanced">Whether the fits decide as the experiment's model does for macro accuracy: the class whose
+    /// probability divided by its share of the fit's labeled rows is highest (<c>ReweightClassScores</c>).</param>
+    public DownstreamFits(MLContext ml, ITransformer prepared, IDataView trainPrepared, string labelColumn, bool reuseTestFeatures, bool balanced = false)
     {
+        _balanced = balanced;
         _testFeatures = reuseTestFeatures ? [] : null;
         _ml = ml;
         _prepared = prepared;
@@ -69,8 +73,11 @@ internal sealed class DownstreamFits
     {
         List<ITransformer> parts = ModelParts.Flatten(trainedWithoutLabelMap);
         int normalizer = parts.FindLastIndex(p => p is NormalizingTransformer);
+        // A macro-accuracy model ends in ReweightClassScores' six parts (concatenate, weighting, copy, L1 norm, identity,
+        // key-to-value) after the trainer's key-to-value map; the fits here decide that way themselves (balanced).
+        int end = parts.Count >= 6 && parts[^3] is LpNormNormalizingTransformer ? parts.Count - 6 : parts.Count;
         // The normalizer works in place, so the trainer's feature column is the one the front writes.
-        if (normalizer < 0 || parts.Count - normalizer != 3 || parts[normalizer + 1] is not ISingleFeaturePredictionTransformer<object> trainer) return null;
+        if (normalizer < 0 || end - normalizer != 3 || parts[normalizer + 1] is not ISingleFeaturePredictionTransformer<object> trainer) return null;
         return new Featurizer(new TransformerChain<ITransformer>([.. parts.Take(normalizer)]), trainer.FeatureColumnName);
     }
 
@@ -120,13 +127,33 @@ internal sealed class DownstreamFits
         long count = subset?.Length ?? rows.GetRowCount() ?? CountRows(rows);
         ITransformer fitted = _ml.Transforms.NormalizeMeanVariance(column, fixZero: count < 10).Append(Trainer(downstream, column))
             .Append(_ml.Transforms.Conversion.MapKeyToValue("PredictedLabel")).Fit(rows);
+        double[]? classWeights = _balanced ? BalancingWeights(rows) : null;
         // The fit's scores follow the label map's key order; map them to the chosen model's class names.
         return TrainingRun.Score(fitted.Transform(TestFeatures(features.Featurizer, test)), test, _keyOrder)
+            .Select(r => classWeights is null || r.Predicted < 0 ? r : r with { Predicted = WeightedArgMax(r.Scores, classWeights) })
             .Select(r => new TestMetrics.Scored(
                 r.Actual < 0 ? r.Actual : Array.IndexOf(classNames, _keyOrder[r.Actual]),
                 r.Predicted < 0 ? -1 : Array.IndexOf(classNames, _keyOrder[r.Predicted]),
                 classNames.Select(c => Array.IndexOf(_keyOrder, c) is int i && i >= 0 ? r.Scores[i] : 0f).ToArray()))
             .ToList();
+    }
+
+    /// <summary>Each class's factor in key order: the inverse of its share of <paramref name="rows"/>' labels, as the
+    /// experiment weighs its macro-accuracy decisions (a class without rows gets the factor of one row).</summary>
+    private double[] BalancingWeights(IDataView rows)
+    {
+        var counts = new int[_keyOrder.Length];
+        foreach (uint key in rows.GetColumn<uint>(KeyColumn)) if (key >= 1 && key <= counts.Length) counts[key - 1]++;
+        double total = counts.Sum();
+        return [.. counts.Select(c => total / (counts.Length * (double)Math.Max(1, c)))];
+    }
+
+    private static int WeightedArgMax(float[] scores, double[] classWeights)
+    {
+        int best = 0;
+        for (int k = 1; k < scores.Length && k < classWeights.Length; k++)
+            if (scores[k] * classWeights[k] > scores[best] * classWeights[best]) best = k;
+        return best;
     }
 
     /// <summary>The trainer a trial's downstream parameters name, as the search builds it (L-BFGS or LightGBM; fine-tuning

@@ -414,7 +414,9 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
             }
             _logLossNote = metric == "log-loss" ? TestMetrics.LogLossNote(scored, classNames.Length) : null;
             if (_logLossNote is not null) _notes.Add($"Test {_logLossNote}");
-            var fits = new DownstreamFits(ml, prepared, trainPrepared, train.LabelColumn, reuseTestFeatures: settings.LabelCurve);
+            // The comparison and the label curve decide as the model does: for macro accuracy, on balanced probabilities.
+            var fits = new DownstreamFits(ml, prepared, trainPrepared, train.LabelColumn, reuseTestFeatures: settings.LabelCurve,
+                balanced: metric == "macro-accuracy" && search.Objective?.Kind != SslObjectiveKind.LabelFree);
             DownstreamFits.LabeledFeatures? rawFeatures = null;
             // A chosen pipeline without SSL is itself the comparison: no second refit of it.
             TrialRecord chosenTrial = search.Trials.First(t => t.TrialId == search.BestTrial.TrialId);

@@ -137,6 +137,61 @@ public sealed class CliExportOnnxTests : IDisposable
         Assert.Contains("Chosen: Raw features + ", single.Stdout, StringComparison.Ordinal);
     }
 
+    [SkippableFact]
+    public void AMacroAccuracyModelDecidesOnBalancedScoresInOnnxAndInItsComparisons()
+    {
+        // HIGGS rows with one background row in six (about 85% signal), 1 in 3 labeled: for macro accuracy the model divides
+        // its class probabilities by the class shares, a step appended to the pipeline that ONNX must carry as well.
+        string[][] cells = [.. File.ReadLines(Path.Combine(SharedData.DataRoot, "higgs", "binary.train")).Where(l => l.Length > 0).Select(l => l.Split('\t'))
+            .Where((c, i) => c[0] == "1" || i % 6 == 0).Take(2400)];
+        string train = Path.Combine(_work, "imbalanced.csv");
+        File.WriteAllLines(train, [$"label,{string.Join(",", Enumerable.Range(0, 28).Select(i => $"f{i}"))}",
+            .. cells.Select((c, i) => (i % 3 == 0 ? (c[0] == "1" ? "signal" : "background") : "") + "," + string.Join(",", c[1..]))]);
+        string output = Path.Combine(_work, "runs");
+        var trained = CliCoreTests.Run("classification", "--dataset", train, "--label-col", "label", "--train-time", "60", "--max-trials", "3",
+            "--metric", "macro-accuracy", "--no-ensemble", "--label-curve", "-o", output, "--name", "Balanced");
+        Assert.True(trained.ExitCode == 0, trained.Stderr + trained.Stdout);
+        string report = File.ReadAllText(Path.Combine(output, "Balanced", "report.html"));
+        Assert.Contains("divides its class probabilities by the classes", report, StringComparison.Ordinal);
+        Assert.Contains("Label curve", report, StringComparison.Ordinal);
+        string model = Path.Combine(output, "Balanced", "Balanced.zip");
+
+        Export(model);
+        var expected = Predict(model, train);
+        int background = expected.Labels.Count(l => l == "background");
+        // Without the step a model trained on 15% background predicts it for a few rows in a hundred at most.
+        Assert.True(background > cells.Length / 10, $"background predicted for {background} of {cells.Length} rows");
+        using var session = new InferenceSession(Path.ChangeExtension(model, ".onnx"));
+        var inputs = Enumerable.Range(0, 28).Select(column => NamedOnnxValue.CreateFromTensor($"f{column}",
+            new DenseTensor<float>(cells.Select(c => float.Parse(c[column + 1], CultureInfo.InvariantCulture)).ToArray(), [cells.Length, 1]))).ToList();
+        using var results = session.Run(inputs);
+        AssertSamePredictions(expected, results);
+    }
+
+    [SkippableFact]
+    public void TheLabelCurveFindsAPipelinesFrontPastTheBalancingStep()
+    {
+        // A pipeline as the tool builds it (a front, the standardizer, the trainer, the key-to-value map), with and without
+        // ReweightClassScores appended: the label curve refits the trainer on the front's features in both.
+        var ml = new MLContext(1);
+        string[][] cells = [.. File.ReadLines(Path.Combine(SharedData.DataRoot, "tabular", "banknote_authentication.csv")).Where((l, i) => l.Length > 0 && i % 4 == 0).Select(l => l.Split(','))];
+        var rows = ml.Data.LoadFromEnumerable(cells.Select(c => new PlainRow { Features = [.. c.Take(4).Select(v => float.Parse(v, CultureInfo.InvariantCulture))], Label = c[4] }));
+        var front = ml.Transforms.CopyColumns("Front", "Features");
+        var trained = ml.Transforms.Conversion.MapValueToKey("Label").Append(front).Append(ml.Transforms.NormalizeMeanVariance("Front"))
+            .Append(ml.MulticlassClassification.Trainers.LbfgsMaximumEntropy(featureColumnName: "Front"))
+            .Append(ml.Transforms.Conversion.MapKeyToValue("PredictedLabel"));
+        var balanced = trained.Append(ml.Transforms.ReweightClassScores([1, 3])).Append(ml.Transforms.Conversion.MapKeyToValue("PredictedLabel"));
+        foreach (var pipeline in new IEstimator<ITransformer>[] { trained, balanced })
+        {
+            ITransformer model = pipeline.Fit(rows);
+            // As the label curve sees it: without the label map the model starts with.
+            var withoutLabelMap = new Microsoft.ML.Data.TransformerChain<ITransformer>([.. ((IEnumerable<ITransformer>)model).Skip(1)]);
+            var found = MlNetSsl.Cli.Run.DownstreamFits.FrontOf(withoutLabelMap);
+            Assert.NotNull(found);
+            Assert.Equal("Front", found.Column);
+        }
+    }
+
     private sealed class PlainRow
     {
         [Microsoft.ML.Data.VectorType(4)]
