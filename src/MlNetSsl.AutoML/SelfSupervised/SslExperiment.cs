@@ -612,8 +612,8 @@ public sealed class SslExperiment
         int foldCount = 0, fineTuneFolds = 0;
         var repetitions = new List<(int[] FoldOfRow, int FoldCount)>();
         uint positiveKey = MetricCalculator.PositiveKey(dataset.LabeledKeys);
-        // Macro accuracy is scored, and the model decides, on class probabilities divided by the class shares (not where
-        // every class is as frequent, which leaves the decisions as they are).
+        // Macro accuracy is scored, and the model decides, on class probabilities divided by the class shares (none where
+        // every class has as many labeled rows: the factors would all be 1).
         double[]? classWeights = objective.Kind == SslObjectiveKind.CrossValidatedAccuracy && _metric == SslMetric.MacroAccuracy
             && MetricCalculator.BalancingWeights(dataset.LabeledKeys, dataset.ClassCount) is { } balancing && balancing.Max() > balancing.Min() * (1 + 1e-9)
             ? balancing : null;
@@ -814,6 +814,7 @@ public sealed class SslExperiment
                 (best, parameters, model, which) = RefitAnother(dataset, runner, search, best, e, maximize, objective.Kind, left, notes, cancellationToken);
                 selection += $" The refit of that choice failed ({e.GetType().Name}: {FirstLine(e.Message)}); the model is trial {best.TrialId}'s instead, {which}.";
             }
+            // An ensemble's average holds the factors already.
             if (classWeights is not null && ensemble.Count == 0)
             {
                 ITransformer balancingStep = _mlContext.Transforms.ReweightClassScores(classWeights, "Score", _labelColumnName)
@@ -1370,15 +1371,15 @@ public sealed class SslExperiment
         return _mlContext.Data.Cache(_mlContext.Transforms.SelectColumns(_labelColumnName, SslDataset.FeatureColumn).Fit(featurized).Transform(featurized));
     }
 
-    /// <summary>The ensemble refit: <c>MapValueToKey(label)</c>, the raw featurizer, each member's standardization and
-    /// trainer on a column of its own with its <c>Score</c> copied aside, <c>AverageClassScores</c> with the members'
-    /// weights, and <c>MapKeyToValue(PredictedLabel)</c>.</summary>
     /// <summary>The sentence of the selection's explanation that says the model's decisions are balanced, with the factors.</summary>
     private static string BalancedDecisionsExplanation(SslDataset dataset, IReadOnlyList<double> classWeights) =>
         "For macro accuracy, the model divides its class probabilities by the classes' shares of the labeled rows and normalizes them " +
         $"(factors {string.Join(", ", Enumerable.Range(0, classWeights.Count).Select(k => FormattableString.Invariant($"{DescribeKey(dataset, (uint)k + 1)} {classWeights[k]:0.##}")))}), " +
         "so it predicts the class most likely under equal class frequencies; the cross-validation scored the same decisions.";
 
+    /// <summary>The ensemble refit: <c>MapValueToKey(label)</c>, the raw featurizer, each member's standardization and
+    /// trainer on a column of its own with its <c>Score</c> copied aside, <c>AverageClassScores</c> with the members'
+    /// weights (and <paramref name="classWeights"/>), and <c>MapKeyToValue(PredictedLabel)</c>.</summary>
     private ITransformer RefitEnsemble(SslDataset dataset, IReadOnlyList<(TrialRecord Trial, double Weight)> members, IReadOnlyList<double>? classWeights,
         CancellationToken cancellationToken)
     {

@@ -851,7 +851,8 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
         if (smallest.Value <= 0 || largest.Value < 3 * smallest.Value) return null;
         return string.Create(CultureInfo.InvariantCulture,
             $"Classes are imbalanced: '{largest.Key}' has {largest.Value:N0} labeled rows, '{smallest.Key}' {smallest.Value:N0}. Accuracy rewards predicting the large classes, ") +
-            "so a model can score high while missing the small ones; --metric macro-accuracy (balanced accuracy) weighs every class the same" +
+            "so a model can score high while missing the small ones; --metric macro-accuracy (balanced accuracy) weighs every class the same, " +
+            "and the model then decides as if the classes were equally frequent" +
             (classCounts.Count == 2 ? ", and --metric f1 or auc score the rarer class." : ".");
     }
 

@@ -85,4 +85,34 @@ public sealed class SslBalancedDecisionsTests(ITestOutputHelper output)
             File.Delete(zip);
         }
     }
+
+    [SkippableFact]
+    public async Task AFineTunedNetworkGetsTheBalancingStepToo()
+    {
+        // The step reads the network's class probabilities as it reads a trainer's: SCARF pretraining, then fine-tuning.
+        var ml = new MLContext(seed: 1);
+        HiggsRow[] rows = Imbalanced("train", 2400);
+        for (int i = 0; i < rows.Length; i++) if (i % 2 != 0) rows[i].Label = float.NaN;
+        IDataView data = ml.Data.LoadFromEnumerable(rows);
+        IDataView test = ml.Data.LoadFromEnumerable(Imbalanced("test", 500));
+        SslSearchSpace space = SslSearchSpace.For(SslInputKind.Tabular).WithMethods(SslMethod.Scarf);
+        Parameters fineTune = SslExperimentData.Configuration(space, ("Pretraining.Epochs", 3), ("Downstream.Trainer", "FineTune"),
+            ("Downstream.FineTuneEpochs", 5));
+        SslExperimentResult result = await ml.SelfSupervisedExperiment()
+            .SetDataset(data).SetInputColumn("Features").SetSearchSpace(space)
+            .SetTuner(SslExperimentData.Scripted("fine-tune", fineTune))
+            .SetOptimizingMetric(SslMetric.MacroAccuracy)
+            .SetMaxTrials(1)
+            .RunAsync();
+        output.WriteLine(result.BestPipelineDescription);
+        output.WriteLine(result.SelectionExplanation);
+        Assert.Contains("FineTune", result.BestPipelineDescription, StringComparison.Ordinal);
+        Assert.Contains("divides its class probabilities by the classes' shares", result.SelectionExplanation, StringComparison.Ordinal);
+        IDataView scored = result.BestTrial.Model.Transform(test);
+        float[][] scores = StageData.Vectors(scored, "Score");
+        Assert.All(scores, s => Assert.Equal(1.0, s.Sum(v => (double)v), 1e-4));
+        Assert.NotNull(scored.Schema.GetColumnOrNull(ClassScoreAverageEstimator.WeightedColumnName));
+        float[] predicted = [.. scored.GetColumn<float>("PredictedLabel")];
+        output.WriteLine($"background predicted for {predicted.Count(p => p == 0)} of {predicted.Length} test rows");
+    }
 }
