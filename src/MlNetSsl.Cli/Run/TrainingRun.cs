@@ -421,7 +421,9 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
             // A chosen pipeline without SSL is itself the comparison: no second refit of it.
             TrialRecord chosenTrial = search.Trials.First(t => t.TrialId == search.BestTrial.TrialId);
             if (search.Objective?.Kind != SslObjectiveKind.LabelFree && undefinedReason is null
-                && FarBelowCrossValidation(metric, value, upper, chosenTrial.Metric) is { } shifted)
+                && FarBelowCrossValidation(metric, value, upper, chosenTrial.Metric, train.Kind, train.ClassCounts(),
+                    scoredTest.Labels.Select(l => classOf(l)).OfType<int>().GroupBy(c => classNames[c], StringComparer.Ordinal)
+                        .ToDictionary(g => g.Key, g => g.Count(), StringComparer.Ordinal)) is { } shifted)
             {
                 _notes.Add(char.ToUpperInvariant(shifted[0]) + shifted[1..]);
                 _farBelowNote = shifted;
@@ -1277,16 +1279,45 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
     /// A note when the test metric's 95% interval ends more than 0.1 below the chosen trial's cross-validated metric:
     /// more than noise, so the test rows differ from the training rows in a way the model did not learn (another source
     /// or period, a key or date that encodes where a row sits in the training file, a column in another unit). Null
-    /// otherwise, and for log-loss (no fixed scale).
+    /// otherwise, and for log-loss (no fixed scale). When the metric weighs classes by their share (accuracy, F1) and
+    /// the test rows' classes come in other proportions than the labeled training rows' (<paramref name="trainCounts"/>,
+    /// <paramref name="testCounts"/>: a test set balanced by hand, a training folder of one large class), the note says
+    /// that first: a model that learned the training mix scores another mix differently, with nothing else wrong. Keys,
+    /// units and <c>--ignore-cols</c> are named for tables only, which have them.
     /// </summary>
-    internal static string? FarBelowCrossValidation(string metric, double test, double testUpper, double? crossValidated)
+    internal static string? FarBelowCrossValidation(string metric, double test, double testUpper, double? crossValidated,
+        DatasetKind kind = DatasetKind.Table, IReadOnlyDictionary<string, int>? trainCounts = null, IReadOnlyDictionary<string, int>? testCounts = null)
     {
         if (!TestMetrics.HigherIsBetter(metric) || crossValidated is not double cv || double.IsNaN(cv) || double.IsNaN(testUpper) || cv - testUpper <= 0.1)
             return null;
+        string far = string.Create(CultureInfo.InvariantCulture,
+            $"the test {metric}, {test:0.0000} (95% interval up to {testUpper:0.0000}), is far below the chosen model's cross-validated {cv:0.0000} on the training rows: ");
+        if (metric is "accuracy" or "f1" && ClassMixShift(trainCounts, testCounts) is { } mix)
+            return far + mix;
+        return far + "the test rows differ from the training rows in a way the model did not learn, such as " + (kind == DatasetKind.Table
+            ? "another source or period, a key or date that tells where a row sits in the training file (leave it out with --ignore-cols), or a column in another unit or order."
+            : kind == DatasetKind.Images
+                ? "another source, camera or period, or another kind of picture of the same classes."
+                : "another sensor, sampling rate, unit or period.");
+    }
+
+    /// <summary>The test rows' class mix against the labeled training rows', when the shares differ by 0.2 or more in
+    /// total (half the summed absolute differences): the class whose share moved most, in both sets, and what to do.</summary>
+    internal static string? ClassMixShift(IReadOnlyDictionary<string, int>? trainCounts, IReadOnlyDictionary<string, int>? testCounts)
+    {
+        if (trainCounts is null || testCounts is null) return null;
+        double trainTotal = trainCounts.Values.Sum(), testTotal = testCounts.Values.Sum();
+        if (trainTotal <= 0 || testTotal <= 0) return null;
+        var shifts = trainCounts.Keys.Union(testCounts.Keys, StringComparer.Ordinal)
+            .Select(c => (Class: c, Train: trainCounts.GetValueOrDefault(c) / trainTotal, Test: testCounts.GetValueOrDefault(c) / testTotal))
+            .OrderByDescending(x => Math.Abs(x.Train - x.Test)).ThenBy(x => x.Class, StringComparer.Ordinal).ToList();
+        if (shifts.Sum(x => Math.Abs(x.Train - x.Test)) / 2 < 0.2) return null;
+        var top = shifts[0];
         return string.Create(CultureInfo.InvariantCulture,
-            $"the test {metric}, {test:0.0000} (95% interval up to {testUpper:0.0000}), is far below the chosen model's cross-validated {cv:0.0000} on the ") +
-            "training rows: the test rows differ from the training rows in a way the model did not learn, such as another source or period, a key or " +
-            "date that tells where a row sits in the training file (leave it out with --ignore-cols), or a column in another unit or order.";
+            $"the test rows' classes come in other proportions than the labeled training rows' ('{top.Class}' is {top.Train:0%} of the labeled training rows and {top.Test:0%} of the test rows). ") +
+            "A model learns the training mix and leans towards its large classes, which the cross-validation, drawn from that mix, rewards; " +
+            "a test set of another mix scores it lower with nothing else wrong. Add labeled rows of the rarer classes, train with --metric macro-accuracy " +
+            "(the model then decides as if the classes were balanced), or test on rows in the proportions the model will meet.";
     }
 
     // The label-free objective ranks trials by a score of the embeddings alone; calling it a cross-validated metric

@@ -163,6 +163,35 @@ public sealed class CliCoreTests : IDisposable
     }
 
     [SkippableFact]
+    public void ATestSetOfAnotherClassMixIsNamedAsTheCauseAndImagesAreNotToldAboutColumns()
+    {
+        // A new user's run: 400 cat and 42 ship CIFAR-10 images (64x48) to train, 150 of each to test. The model leaned
+        // to 'cat' (53 of 150 ships taken for cats), 0.9706 cross-validated on the training mix, 0.8133 on the balanced
+        // test folder. The note blamed keys, units and --ignore-cols, which an image folder has none of.
+        var trainMix = new Dictionary<string, int> { ["cat"] = 400, ["ship"] = 42 };
+        var testMix = new Dictionary<string, int> { ["cat"] = 150, ["ship"] = 150 };
+        string? note = MlNetSsl.Cli.Run.TrainingRun.FarBelowCrossValidation("accuracy", 0.8133, 0.8534, 0.9706,
+            MlNetSsl.Cli.Data.DatasetKind.Images, trainMix, testMix);
+        Assert.NotNull(note);
+        Assert.Contains("'cat' is 90% of the labeled training rows and 50% of the test rows", note, StringComparison.Ordinal);
+        Assert.Contains("--metric macro-accuracy", note, StringComparison.Ordinal);
+        Assert.DoesNotContain("--ignore-cols", note, StringComparison.Ordinal);
+        // The same mix in both: the other causes, named for the kind of data.
+        string? sameMix = MlNetSsl.Cli.Run.TrainingRun.FarBelowCrossValidation("accuracy", 0.8133, 0.8534, 0.9706,
+            MlNetSsl.Cli.Data.DatasetKind.Images, trainMix, new Dictionary<string, int> { ["cat"] = 270, ["ship"] = 30 });
+        Assert.NotNull(sameMix);
+        Assert.DoesNotContain("proportions", sameMix, StringComparison.Ordinal);
+        Assert.DoesNotContain("--ignore-cols", sameMix, StringComparison.Ordinal);
+        Assert.DoesNotContain("--ignore-cols", MlNetSsl.Cli.Run.TrainingRun.FarBelowCrossValidation("accuracy", 0.5, 0.55, 0.9,
+            MlNetSsl.Cli.Data.DatasetKind.Series, trainMix, testMix) ?? "", StringComparison.Ordinal);
+        Assert.Contains("--ignore-cols", MlNetSsl.Cli.Run.TrainingRun.FarBelowCrossValidation("accuracy", 0.5, 0.55, 0.9,
+            MlNetSsl.Cli.Data.DatasetKind.Table, trainMix, trainMix), StringComparison.Ordinal);
+        // Macro-accuracy weighs every class the same, so a class mix does not explain it.
+        Assert.DoesNotContain("proportions", MlNetSsl.Cli.Run.TrainingRun.FarBelowCrossValidation("macro-accuracy", 0.5, 0.55, 0.9,
+            MlNetSsl.Cli.Data.DatasetKind.Images, trainMix, testMix), StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
     public void TheConsoleExplainsARankingThatIsNotByTheMetricAlone()
     {
         static MlNetSsl.Cli.Report.LeaderboardRow Row(int rank, double? metric, int? fidelity) =>
