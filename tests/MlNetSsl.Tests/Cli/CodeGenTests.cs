@@ -431,6 +431,36 @@ public sealed class CodeGenTests : IDisposable
     }
 
     [SkippableFact]
+    public void The_image_Web_API_refuses_a_truncated_image_as_mlnet_ssl_predict_does()
+    {
+        // A CIFAR-10 JPEG cut short (an interrupted upload) keeps its header; the decoder filled the rest with grey and the
+        // MNIST model's Web API answered 200 with 0.89 for one class, where `mlnet-ssl predict` refuses the file.
+        Skip.If(CodeGenCompiler.AspNetCoreFolder is null, "The ASP.NET Core shared framework is not installed; the Web API was not compiled.");
+        ConsumptionCodeGenerator.Generate(_runFolder, "Pets", ImageSchema(), Versions);
+        string web = Path.Combine(_runFolder, "Pets.WebApi");
+        var (diagnostics, image) = CodeGenCompiler.Compile([Path.Combine(web, "Pets.consumption.cs"), Path.Combine(web, "Program.cs")], web: true);
+        Assert.True(image is not null, string.Join("\n", diagnostics));
+        MethodInfo problem = CodeGenCompiler.LoadWeb(image!).GetType("Program", throwOnError: true)!
+            .GetMethods(BindingFlags.Static | BindingFlags.NonPublic).Single(m => m.Name.Contains("ImageProblem", StringComparison.Ordinal));
+        string? Problem(string path) => (string?)problem.Invoke(null, [path]);
+
+        string photo = Directory.GetFiles(Path.Combine(SharedData.DataRoot, "cifar10", "test", "ship")).Order(StringComparer.Ordinal).First();
+        byte[] whole = File.ReadAllBytes(photo);
+        string cut = Path.Combine(_runFolder, "cut.jpg"), cutPng = Path.Combine(_runFolder, "cut.png"), png = Path.Combine(_runFolder, "whole.png");
+        File.WriteAllBytes(cut, whole[..(whole.Length * 3 / 4)]);
+        using (var bitmap = SkiaSharp.SKBitmap.Decode(photo))
+        using (var data = bitmap.Encode(SkiaSharp.SKEncodedImageFormat.Png, 100))
+            File.WriteAllBytes(png, data.ToArray());
+        byte[] wholePng = File.ReadAllBytes(png);
+        File.WriteAllBytes(cutPng, wholePng[..(wholePng.Length / 2)]);
+
+        Assert.Null(Problem(photo));
+        Assert.Null(Problem(png));
+        Assert.StartsWith("a truncated image (the file ends before its last pixels)", Problem(cut));
+        Assert.NotNull(Problem(cutPng));
+    }
+
+    [SkippableFact]
     public void An_image_Web_API_of_two_image_fields_checks_each_and_compiles()
     {
         // Each check declares its own pattern variable: two of one name in the handler's block were CS0128.
