@@ -192,7 +192,7 @@ internal static class SeriesLoader
         if (settings.LabelColumn == NoLabelColumn) labelIndex = -1;
         else if (settings.LabelColumn is { } labelColumn)
         {
-            labelIndex = Array.FindIndex(headers, h => string.Equals(h, labelColumn, StringComparison.OrdinalIgnoreCase));
+            labelIndex = LabelIndexByName(headers, labelColumn);
             if (labelIndex < 0 && !int.TryParse(labelColumn, NumberStyles.None, CultureInfo.InvariantCulture, out labelIndex))
                 throw new CliException(hasHeader
                     ? $"{path}: --label-col '{labelColumn}' is not a column; the columns are: {ColumnList(headers)}."
@@ -245,6 +245,23 @@ internal static class SeriesLoader
             names.Add($"line {line}");
         }
         return channels;
+    }
+
+    /// <summary>
+    /// The column a header names <paramref name="labelColumn"/>, or -1 (then a number is the column's 0-based index). A
+    /// number that is a step's name in a header of step numbers (pandas' <c>DataFrame(X).to_csv()</c> writes
+    /// <c>label,0,1,2...</c>) is the index instead: no label column is named by a step's number, and the recorded label
+    /// column 0 (the first, in training) matched the step named "0", the file's second column, so evaluate and predict
+    /// refused the run's own test file, and the error's advice, --label-col 0, failed the same way.
+    /// </summary>
+    internal static int LabelIndexByName(string[] headers, string labelColumn)
+    {
+        int byName = Array.FindIndex(headers, h => string.Equals(h.Trim(), labelColumn, StringComparison.OrdinalIgnoreCase));
+        if (byName < 0 || !int.TryParse(labelColumn, NumberStyles.None, CultureInfo.InvariantCulture, out int index) || index == byName || index >= headers.Length)
+            return byName;
+        // The header's other cells are numbers too (step numbers), all but the label's name at most.
+        int numbers = headers.Count(h => CsvTable.TryNumber(h.Trim(), out _));
+        return numbers >= headers.Length - 1 ? -1 : byName;
     }
 
     /// <summary>

@@ -367,6 +367,38 @@ public sealed class CliCoreTests : IDisposable
     }
 
     [SkippableFact]
+    public void ASeriesCsvWithAHeaderOfStepNumbersScoresItsOwnTestFileAndTakesLabelCol0AsTheFirstColumn()
+    {
+        // pandas' DataFrame(X).to_csv(index=False) with the class first: "label,0,1,...,149". Training read the label from
+        // column 0, but evaluate and predict matched the recorded column "0" to the step named "0" (the second column) and
+        // refused the run's own test file with "column 0 holds 'gun', not a number ... give --label-col 0", which failed
+        // the same way, in training too.
+        var series = CliDataLoadingTests.GunPoint().ToList();
+        string header = "label," + string.Join(',', Enumerable.Range(0, series[0].Values.Length));
+        var lines = series.Select(s => $"{s.Label},{string.Join(',', s.Values)}").ToList();
+        string train = Path.Combine(_work, "gun-step-header.csv"), test = Path.Combine(_work, "gun-step-header-test.csv");
+        File.WriteAllLines(train, [header, .. lines.Take(36)]);
+        File.WriteAllLines(test, [header, .. lines.Skip(36)]);
+        string output = Path.Combine(_work, "gunsteps");
+        var (code, stdout, stderr) = Run("series-classification", "--dataset", train, "--test-dataset", test, "--label-col", "0", "--train-time", "5",
+            "--max-trials", "1", "-o", output, "--name", "GunSteps");
+        Assert.True(code == 0, $"exit {code}: {stderr}\n{stdout}");
+        Assert.Contains("label column 0 ('label')", stdout, StringComparison.Ordinal);
+        Assert.Contains("2 classes", stdout, StringComparison.Ordinal);
+        string model = Path.Combine(output, "GunSteps", "GunSteps.zip");
+        var evaluate = Run("evaluate", "--model", model, "--test-dataset", test);
+        Assert.True(evaluate.ExitCode == 0, evaluate.Stderr);
+        Assert.Contains("14 labeled rows of 2 classes", evaluate.Stdout, StringComparison.Ordinal);
+        var predict = Run("predict", "--model", model, "--dataset", test, "--out", Path.Combine(_work, "gun-step-header-predictions.csv"));
+        Assert.True(predict.ExitCode == 0, predict.Stderr);
+        Assert.Equal(15, File.ReadAllLines(Path.Combine(_work, "gun-step-header-predictions.csv")).Length);
+        // A name that is a word, and a number whose column is named so in a header of words, keep their meaning.
+        Assert.Equal(0, MlNetSsl.Cli.Data.SeriesLoader.LabelIndexByName(["label", "0", "1", "2"], "label"));
+        Assert.Equal(-1, MlNetSsl.Cli.Data.SeriesLoader.LabelIndexByName(["label", "0", "1", "2"], "0"));
+        Assert.Equal(2, MlNetSsl.Cli.Data.SeriesLoader.LabelIndexByName(["a", "b", "0", "c"], "0"));
+    }
+
+    [SkippableFact]
     public void AModelTrainedOnOldUcrLabelsScoresAUcr2018TsvWithItsLabelColumn()
     {
         // Old UCR labels ("1.0000000e+00") in training; the UCR 2018 .tsv of the same series writes "1", tab separated,
