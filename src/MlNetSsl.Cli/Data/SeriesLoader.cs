@@ -206,13 +206,28 @@ internal static class SeriesLoader
             : labelIndex < headers.Length ? $"column {labelIndex} ('{Shorten(headers[labelIndex])}')"
             : $"column {labelIndex}{(labelIndex == 0 ? " (the first)" : labelIndex == width - 1 ? " (the last)" : "")}";
         format = $"separator {separatorName}, header {(hasHeader ? "yes" : "no")}, label {labelName}{counted}";
+        // The class last on lines of different lengths (values then label, as a .ts line is written) sits in another column
+        // on each line: the advice to give --label-col <that column> failed on the next line of another length.
+        var dataWidths = split.Skip(hasHeader ? 1 : 0).Select(c => c.Length).ToList();
+        bool ragged = dataWidths.Distinct().Take(2).Count() > 1;
+        CliException ClassLastOnRaggedLines(string[] cells, int line) => new(
+            $"{path} line {line}: the last cell, column {cells.Length - 1}, holds '{Shorten(cells[^1])}', not a number, and the lines " +
+            $"differ in length ({dataWidths.Min():N0} to {dataWidths.Max():N0} cells){counted}: a class written last is in another column on each line, and " +
+            "--label-col names one column. Put the class first on each line (a series CSV reads its label from column 0 by default), or write the series " +
+            "as a .ts file, whose lines end with their class.");
         foreach (var (cells, line) in split.Zip(lines.Select(l => l.Line)).Skip(hasHeader ? 1 : 0))
         {
-            if (labelIndex >= cells.Length) throw new CliException($"{path} line {line}: no label cell at index {labelIndex}{counted}.");
+            if (labelIndex >= cells.Length)
+                throw ragged && cells.Length > 0 && !CsvTable.IsMissing(cells[^1]) && !CsvTable.TryNumber(cells[^1], out _)
+                    ? ClassLastOnRaggedLines(cells, line)
+                    : new CliException($"{path} line {line}: no label cell at index {labelIndex}{counted}.");
             int textCell = Enumerable.Range(0, cells.Length).FirstOrDefault(i => i != labelIndex && !CsvTable.IsMissing(cells[i]) && !CsvTable.TryNumber(cells[i], out _), -1);
             if (textCell >= 0 && DecimalComma(cells[textCell]))
                 throw new CliException($"{path} line {line}: '{Shorten(cells[textCell])}' is not a number in a file separated by ',': write decimals " +
                     "with a point ('0.5'), or separate the values with ';' or a tab, and a decimal comma is read as such.");
+            // (Not when the label column holds a class itself: then the last cell is another matter.)
+            bool labelIsText = labelIndex >= 0 && !CsvTable.IsMissing(cells[labelIndex]) && !CsvTable.TryNumber(cells[labelIndex], out _);
+            if (textCell >= 0 && textCell == cells.Length - 1 && !labelIsText && ragged) throw ClassLastOnRaggedLines(cells, line);
             if (textCell >= 0)
                 throw new CliException($"{path} line {line}: column {textCell} holds '{Shorten(cells[textCell])}', not a number, and the label column is " +
                     (labelIndex >= 0 ? $"{labelIndex}" : "none") +

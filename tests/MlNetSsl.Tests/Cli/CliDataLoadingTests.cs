@@ -569,6 +569,31 @@ public sealed class CliDataLoadingTests : IDisposable
     }
 
     [SkippableFact]
+    public void AClassWrittenLastOnSeriesOfDifferentLengthsIsRefusedWithAFixThatWorks()
+    {
+        // PLAID written as a .ts line is (values, then the class) but as a CSV: the class sits in column 500 on line 1 and
+        // 544 on line 3. The error told the user to give --label-col 500, then --label-col 544: neither reads the file.
+        TrainingData ts = SeriesLoader.Load(new MLContext(0), Path.Combine(SharedData.DataRoot, "uea", "PLAID_TRAIN.ts"), Settings(), channels: 1);
+        var lines = Enumerable.Range(0, 40).Select(r => $"{ts.RowValues(r)["Series"]},appliance{ts.Labels[r]}").ToList();
+        string last = Write("plaid-class-last.csv", lines);
+        int line1 = lines[0].Split(',').Length - 1;
+        string message = Assert.Throws<CliException>(() => SeriesLoader.Load(new MLContext(0), last, Settings(), channels: 1, findLabel: true)).Message;
+        Assert.Contains($"line 1: the last cell, column {line1}, holds 'appliance{ts.Labels[0]}', not a number, and the lines differ in length", message, StringComparison.Ordinal);
+        Assert.Contains("Put the class first on each line", message, StringComparison.Ordinal);
+        Assert.DoesNotContain("give --label-col", message, StringComparison.Ordinal);
+        message = Assert.Throws<CliException>(() => SeriesLoader.Load(new MLContext(0), last, Settings(label: line1.ToString(CultureInfo.InvariantCulture)), channels: 1)).Message;
+        Assert.Contains("a class written last is in another column on each line", message, StringComparison.Ordinal);
+        // The fix the message gives reads it.
+        string first = Write("plaid-class-first.csv", Enumerable.Range(0, 40).Select(r => $"appliance{ts.Labels[r]},{ts.RowValues(r)["Series"]}"));
+        TrainingData read = SeriesLoader.Load(new MLContext(0), first, Settings(), channels: 1, findLabel: true);
+        Assert.Equal(ts.SeriesLengths!.Take(40), read.SeriesLengths);
+        // Equal lengths keep the plain message, whose --label-col then works.
+        string equal = Write("gun-word-inside.csv", GunPoint().Take(12).Select(r => $"{r.Label},{string.Join(',', r.Values.Take(10))},oops,{string.Join(',', r.Values.Skip(11))}"));
+        Assert.Contains("If column 11 holds the class, give --label-col 11.",
+            Assert.Throws<CliException>(() => SeriesLoader.Load(new MLContext(0), equal, Settings(), channels: 1)).Message, StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
     public void TheNanPaddingOfAUcr2018TsvEndsEachSeriesAsEmptyCellsDo()
     {
         // PLAID (variable length) as the UCR 2018 archive writes it: label first, tab, each row padded with NaN to the
