@@ -228,6 +228,12 @@ internal static class SeriesLoader
             // (Not when the label column holds a class itself: then the last cell is another matter.)
             bool labelIsText = labelIndex >= 0 && !CsvTable.IsMissing(cells[labelIndex]) && !CsvTable.TryNumber(cells[labelIndex], out _);
             if (textCell >= 0 && textCell == cells.Length - 1 && !labelIsText && ragged) throw ClassLastOnRaggedLines(cells, line);
+            // Another text on every line (a row id, a name, a date) is no class: --label-col there would make a class of each row.
+            if (textCell >= 0 && labelIndex >= 0 && dataWidths.Count >= 5 && split.Skip(hasHeader ? 1 : 0)
+                    .Select(c => textCell < c.Length ? c[textCell].Trim() : "").Distinct(StringComparer.Ordinal).Count() == dataWidths.Count)
+                throw new CliException($"{path} line {line}: column {textCell} holds '{Shorten(cells[textCell])}', not a number, and another text on every line, " +
+                    $"as a row id, a name or a date does; the label column is {labelIndex}{counted}. Every cell of a series CSV but the label is a value of the " +
+                    "series: remove that column from the file, or read the file as a table with 'mlnet-ssl classification' (--ignore-cols leaves a column out there).");
             if (textCell >= 0)
                 throw new CliException($"{path} line {line}: column {textCell} holds '{Shorten(cells[textCell])}', not a number, and the label column is " +
                     (labelIndex >= 0 ? $"{labelIndex}" : "none") +

@@ -594,6 +594,22 @@ public sealed class CliDataLoadingTests : IDisposable
     }
 
     [SkippableFact]
+    public void ARowIdBesideTheLabelOfASeriesCsvIsNamedAsOneAndNotOfferedAsTheLabel()
+    {
+        // "s001,point,-0.64,..." with --label-col 1: the error said "If column 0 holds the class, give --label-col 0", which
+        // made 50 classes of one row each; the id has to leave the file (series CSVs take no --ignore-cols).
+        var rows = GunPoint().Take(20).ToList();
+        string withId = Write("gun-id.csv", rows.Select((r, i) => $"s{i + 1:D3},{r.Label},{string.Join(',', r.Values)}"));
+        string message = Assert.Throws<CliException>(() => SeriesLoader.Load(new MLContext(0), withId, Settings(label: "1"), channels: 1)).Message;
+        Assert.Contains("line 1: column 0 holds 's001', not a number, and another text on every line", message, StringComparison.Ordinal);
+        Assert.Contains("remove that column from the file", message, StringComparison.Ordinal);
+        Assert.DoesNotContain("give --label-col 0", message, StringComparison.Ordinal);
+        // Without --label-col the label column (a class on many rows) is offered as before.
+        Assert.Contains("If column 1 holds the class, give --label-col 1.",
+            Assert.Throws<CliException>(() => SeriesLoader.Load(new MLContext(0), withId, Settings(), channels: 1)).Message, StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
     public void TheNanPaddingOfAUcr2018TsvEndsEachSeriesAsEmptyCellsDo()
     {
         // PLAID (variable length) as the UCR 2018 archive writes it: label first, tab, each row padded with NaN to the
