@@ -97,7 +97,7 @@ public sealed class SslBalancedDecisionsTests(ITestOutputHelper output)
         IDataView test = ml.Data.LoadFromEnumerable(Imbalanced("test", 500));
         SslSearchSpace space = SslSearchSpace.For(SslInputKind.Tabular).WithMethods(SslMethod.Scarf);
         Parameters fineTune = SslExperimentData.Configuration(space, ("Pretraining.Epochs", 3), ("Downstream.Trainer", "FineTune"),
-            ("Downstream.FineTuneEpochs", 5));
+            ("Downstream.FineTuneEpochs", 10));
         SslExperimentResult result = await ml.SelfSupervisedExperiment()
             .SetDataset(data).SetInputColumn("Features").SetSearchSpace(space)
             .SetTuner(SslExperimentData.Scripted("fine-tune", fineTune))
