@@ -404,29 +404,35 @@ public sealed class CodeGenTests : IDisposable
         }
     }
 
+    /// <summary>The generated image Web API's ImageProblem check, compiled; skips when ASP.NET Core is not installed.</summary>
+    private Func<string, string?> CompiledImageProblem(out string web)
+    {
+        Skip.If(CodeGenCompiler.AspNetCoreFolder is null, "The ASP.NET Core shared framework is not installed; the Web API was not compiled.");
+        ConsumptionCodeGenerator.Generate(_runFolder, "Pets", ImageSchema(), Versions);
+        web = Path.Combine(_runFolder, "Pets.WebApi");
+        var (diagnostics, image) = CodeGenCompiler.Compile([Path.Combine(web, "Pets.consumption.cs"), Path.Combine(web, "Program.cs")], web: true);
+        Assert.True(image is not null, string.Join("\n", diagnostics));
+        MethodInfo problem = CodeGenCompiler.LoadWeb(image!).GetType("Program", throwOnError: true)!
+            .GetMethods(BindingFlags.Static | BindingFlags.NonPublic).Single(m => m.Name.Contains("ImageProblem", StringComparison.Ordinal));
+        return path => (string?)problem.Invoke(null, [path]);
+    }
+
     [SkippableFact]
     public void The_image_Web_API_refuses_an_image_over_100_megapixels_and_a_file_that_is_no_image_from_their_headers()
     {
         // The model decodes an image whole before resizing it: a 219 KB PNG of 15000 x 15000 pixels took 24 s and 2 GB of
         // the server, and /dev/zero 19 s. The API reads the header first, as the training run does.
-        Skip.If(CodeGenCompiler.AspNetCoreFolder is null, "The ASP.NET Core shared framework is not installed; the Web API was not compiled.");
-        ConsumptionCodeGenerator.Generate(_runFolder, "Pets", ImageSchema(), Versions);
-        string web = Path.Combine(_runFolder, "Pets.WebApi");
-        var (diagnostics, image) = CodeGenCompiler.Compile([Path.Combine(web, "Pets.consumption.cs"), Path.Combine(web, "Program.cs")], web: true);
-        Assert.True(image is not null, string.Join("\n", diagnostics));
-        MethodInfo problem = CodeGenCompiler.LoadWeb(image!).GetType("Program", throwOnError: true)!
-            .GetMethods(BindingFlags.Static | BindingFlags.NonPublic).Single(m => m.Name.Contains("ImageProblem", StringComparison.Ordinal));
-        string? Problem(string path) => (string?)problem.Invoke(null, [path]);
+        Func<string, string?> imageProblem = CompiledImageProblem(out string web);
 
         string huge = Path.Combine(_runFolder, "huge.png"), text = Path.Combine(_runFolder, "notes.jpg");
         File.WriteAllBytes(huge, CliScaleAndOddInputTests.PngHeaderOnly(15000, 15000));
         File.WriteAllText(text, "not an image");
         string photo = Directory.GetFiles(Path.Combine(SharedData.RepoRoot, "samples", "Quickstart", "data", "cifar10-small", "train", "cat")).First();
 
-        Assert.StartsWith("15000x15000 pixels, more than the 100 megapixels", Problem(huge));
-        Assert.StartsWith("not an image file", Problem(text));
-        Assert.Null(Problem(photo));
-        Assert.Null(Problem(Path.Combine(_runFolder, "missing.jpg"))); // the model's own message names a missing file
+        Assert.StartsWith("15000x15000 pixels, more than the 100 megapixels", imageProblem(huge));
+        Assert.StartsWith("not an image file", imageProblem(text));
+        Assert.Null(imageProblem(photo));
+        Assert.Null(imageProblem(Path.Combine(_runFolder, "missing.jpg"))); // the model's own message names a missing file
         Assert.Contains("if (ImageProblem(input.ImagePath) is string imageProblem)", File.ReadAllText(Path.Combine(web, "Program.cs")), StringComparison.Ordinal);
     }
 
@@ -435,14 +441,7 @@ public sealed class CodeGenTests : IDisposable
     {
         // A CIFAR-10 JPEG cut short (an interrupted upload) keeps its header; the decoder filled the rest with grey and the
         // MNIST model's Web API answered 200 with 0.89 for one class, where `mlnet-ssl predict` refuses the file.
-        Skip.If(CodeGenCompiler.AspNetCoreFolder is null, "The ASP.NET Core shared framework is not installed; the Web API was not compiled.");
-        ConsumptionCodeGenerator.Generate(_runFolder, "Pets", ImageSchema(), Versions);
-        string web = Path.Combine(_runFolder, "Pets.WebApi");
-        var (diagnostics, image) = CodeGenCompiler.Compile([Path.Combine(web, "Pets.consumption.cs"), Path.Combine(web, "Program.cs")], web: true);
-        Assert.True(image is not null, string.Join("\n", diagnostics));
-        MethodInfo problem = CodeGenCompiler.LoadWeb(image!).GetType("Program", throwOnError: true)!
-            .GetMethods(BindingFlags.Static | BindingFlags.NonPublic).Single(m => m.Name.Contains("ImageProblem", StringComparison.Ordinal));
-        string? Problem(string path) => (string?)problem.Invoke(null, [path]);
+        Func<string, string?> imageProblem = CompiledImageProblem(out _);
 
         string photo = Directory.GetFiles(Path.Combine(SharedData.DataRoot, "cifar10", "test", "ship")).Order(StringComparer.Ordinal).First();
         byte[] whole = File.ReadAllBytes(photo);
@@ -454,10 +453,10 @@ public sealed class CodeGenTests : IDisposable
         byte[] wholePng = File.ReadAllBytes(png);
         File.WriteAllBytes(cutPng, wholePng[..(wholePng.Length / 2)]);
 
-        Assert.Null(Problem(photo));
-        Assert.Null(Problem(png));
-        Assert.StartsWith("a truncated image (the file ends before its last pixels)", Problem(cut));
-        Assert.NotNull(Problem(cutPng));
+        Assert.Null(imageProblem(photo));
+        Assert.Null(imageProblem(png));
+        Assert.StartsWith("a truncated image (the file ends before its last pixels)", imageProblem(cut));
+        Assert.NotNull(imageProblem(cutPng));
     }
 
     [SkippableFact]
