@@ -30,6 +30,11 @@ internal sealed record RunSettings
     /// evaluate can say when a file's values lie far outside what the model saw (another unit, shifted columns).</summary>
     public IReadOnlyDictionary<string, double[]>? NumericRanges { get; init; }
 
+    /// <summary>Series: the shortest and longest training series, in steps per channel, so predict and evaluate can say
+    /// when a file's series are outside that range (a test export cut one step short is stretched to the model's length
+    /// and scored, with nothing else to show for it).</summary>
+    public int[]? SeriesLengthRange { get; init; }
+
     /// <summary>Tables: the label column's index among <see cref="TableColumns"/>.</summary>
     public int? TableLabelIndex { get; init; }
     public string UnlabeledFolder { get; init; } = "unlabeled";

@@ -42,6 +42,7 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
     private (string Class, double Share)? _majority;
     private string? _decimalMarker;
     private IReadOnlyDictionary<string, double[]>? _numericRanges;
+    private int[]? _seriesLengthRange;
     private string? _farBelowNote;
     // The log-loss note of the test rows (--metric log-loss), for the summary and the report.
     private string? _logLossNote;
@@ -76,6 +77,7 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
         _decimalMarker = all.Kind == DatasetKind.Table && all.DecimalMarker == ',' ? "," : null;
         _layout = all.Kind == DatasetKind.Table ? all.Layout : null;
         _numericRanges = ModelParts.NumericRanges(all);
+        _seriesLengthRange = all.Kind == DatasetKind.Series && all.SeriesLengths is { Length: > 0 } trainingLengths ? [trainingLengths.Min(), trainingLengths.Max()] : null;
         // A series CSV's label found at the end of its lines: test files are read alike, and run.json records it for
         // predict, evaluate and replays.
         if (all.SeriesLabelColumn is { } seriesLabel) csv = csv with { LabelColumn = seriesLabel };
@@ -1080,6 +1082,7 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
             TableColumns = _layout?.Columns,
             TableLabelIndex = _layout?.LabelIndex,
             NumericRanges = _numericRanges,
+            SeriesLengthRange = _seriesLengthRange,
         };
         CliFile.WriteAllText(path, JsonSerializer.Serialize(recorded, RunSettings.Json));
     }

@@ -364,6 +364,16 @@ public sealed class CliCoreTests : IDisposable
         var predict = Run("predict", "--model", Path.Combine(output, "GunLast", "GunLast.zip"), "--dataset", shorter, "--out", Path.Combine(_work, "short-predictions.csv"));
         Assert.True(predict.ExitCode == 0, predict.Stderr);
         Assert.Contains("these series have 90 steps per channel (median, read as 1 channel(s)) where the model was trained on 150", predict.Stdout, StringComparison.Ordinal);
+        // One step short (an export that lost its last column), well inside 1.5x: stretched and scored, so said too, from the
+        // training lengths run.json records.
+        Assert.Contains("\"seriesLengthRange\": [", File.ReadAllText(Path.Combine(output, "GunLast", "run.json")), StringComparison.Ordinal);
+        Assert.DoesNotContain("a length the training series did not", evaluate.Stdout, StringComparison.Ordinal);
+        string cut = Path.Combine(_work, "gun-cut.csv");
+        File.WriteAllLines(cut, CliDataLoadingTests.GunPoint().Skip(36).Select(s => string.Join(',', s.Values.Take(149))));
+        var predictCut = Run("predict", "--model", Path.Combine(output, "GunLast", "GunLast.zip"), "--dataset", cut, "--out", Path.Combine(_work, "cut-predictions.csv"));
+        Assert.True(predictCut.ExitCode == 0, predictCut.Stderr);
+        Assert.Contains("14 of the 14 series have a length the training series did not (149 steps per channel in the first of them, line 1; " +
+            "every training series had 150)", predictCut.Stdout, StringComparison.Ordinal);
     }
 
     [SkippableFact]
