@@ -36,8 +36,8 @@ internal sealed class DownstreamFits
     /// <param name="labelColumn">The label column.</param>
     /// <param name="reuseTestFeatures">Whether test rows are scored by several fits of one featurizer (--label-curve), so
     /// their features are worth keeping (for 20,000 images of raw pixels, 246 MB).</param>
-    /// <param name="balanced">Whether the fits decide as the experiment's model does for macro accuracy: the class whose
-    /// probability divided by its share of the fit's labeled rows is highest (<c>ReweightClassScores</c>).</param>
+    /// <param name="balanced">Whether the fits score and decide as the experiment's model does for macro accuracy: class
+    /// probabilities divided by the classes' shares of the fit's labeled rows, normalized (<c>ReweightClassScores</c>).</param>
     public DownstreamFits(MLContext ml, ITransformer prepared, IDataView trainPrepared, string labelColumn, bool reuseTestFeatures, bool balanced = false)
     {
         _balanced = balanced;
@@ -125,12 +125,12 @@ internal sealed class DownstreamFits
         // 10 this repeats): centred from 10 labeled rows (ML.NET's default scales by the root mean square, not the
         // deviation), ML.NET's default below that, where a deviation is no estimate.
         long count = subset?.Length ?? rows.GetRowCount() ?? CountRows(rows);
-        ITransformer fitted = _ml.Transforms.NormalizeMeanVariance(column, fixZero: count < 10).Append(Trainer(downstream, column))
-            .Append(_ml.Transforms.Conversion.MapKeyToValue("PredictedLabel")).Fit(rows);
-        double[]? classWeights = _balanced ? BalancingWeights(rows) : null;
+        IEstimator<ITransformer> fit = _ml.Transforms.NormalizeMeanVariance(column, fixZero: count < 10).Append(Trainer(downstream, column));
+        // Scores and decisions as the experiment's macro-accuracy model makes them, from this fit's labeled rows.
+        if (_balanced) fit = fit.Append(_ml.Transforms.ReweightClassScores(BalancingWeights(rows), "Score", KeyColumn));
+        ITransformer fitted = fit.Append(_ml.Transforms.Conversion.MapKeyToValue("PredictedLabel")).Fit(rows);
         // The fit's scores follow the label map's key order; map them to the chosen model's class names.
         return TrainingRun.Score(fitted.Transform(TestFeatures(features.Featurizer, test)), test, _keyOrder)
-            .Select(r => classWeights is null || r.Predicted < 0 ? r : r with { Predicted = WeightedArgMax(r.Scores, classWeights) })
             .Select(r => new TestMetrics.Scored(
                 r.Actual < 0 ? r.Actual : Array.IndexOf(classNames, _keyOrder[r.Actual]),
                 r.Predicted < 0 ? -1 : Array.IndexOf(classNames, _keyOrder[r.Predicted]),
@@ -146,14 +146,6 @@ internal sealed class DownstreamFits
         foreach (uint key in rows.GetColumn<uint>(KeyColumn)) if (key >= 1 && key <= counts.Length) counts[key - 1]++;
         double total = counts.Sum();
         return [.. counts.Select(c => total / (counts.Length * (double)Math.Max(1, c)))];
-    }
-
-    private static int WeightedArgMax(float[] scores, double[] classWeights)
-    {
-        int best = 0;
-        for (int k = 1; k < scores.Length && k < classWeights.Length; k++)
-            if (scores[k] * classWeights[k] > scores[best] * classWeights[best]) best = k;
-        return best;
     }
 
     /// <summary>The trainer a trial's downstream parameters name, as the search builds it (L-BFGS or LightGBM; fine-tuning
