@@ -185,8 +185,9 @@ public sealed class ClassScoreAverageEstimator : IEstimator<TransformerChain<ITr
         // A prediction transformer always writes Score (its scoreColumn argument names what its scorer reads), so the
         // weighted scores are copied aside before the last model writes Score again.
         var weighted = Linear(rows, stacked, StackedColumnName, DefaultColumnNames.Score, DefaultColumnNames.PredictedLabel);
-        var copy = new ColumnCopyingEstimator(_env, (WeightedColumnName, DefaultColumnNames.Score)).Fit(new EmptyDataView(_env, weighted.GetOutputSchema(stacked)));
-        DataViewSchema weightedSchema = copy.GetOutputSchema(weighted.GetOutputSchema(stacked));
+        DataViewSchema scored = weighted.GetOutputSchema(stacked);
+        var copy = new ColumnCopyingEstimator(_env, (WeightedColumnName, DefaultColumnNames.Score)).Fit(new EmptyDataView(_env, scored));
+        DataViewSchema weightedSchema = copy.GetOutputSchema(scored);
         var normalize = _catalog.NormalizeLpNorm(NormalizedColumnName, WeightedColumnName, LpNormNormalizingEstimatorBase.NormFunction.L1, ensureZeroMean: false)
             .Fit(new EmptyDataView(_env, weightedSchema));
         var identity = new VBuffer<float>[classes];
