@@ -86,7 +86,7 @@ if (args.Length > 0 && args[0] == "tables")
         double.Parse(Option("--labeled", "0.1")!, CultureInfo.InvariantCulture),
         (Option("--tables", null) ?? "banknote,abalone,horse-colic,higgs").Split(','), Enum.Parse<SslMetric>(Option("--metric", "Accuracy")!),
         Option("--tpe-cost", null) is { } cost ? double.Parse(cost, CultureInfo.InvariantCulture) : null, args.Contains("--skip-previous"),
-        args.Contains("--default-config"));
+        args.Contains("--default-config"), Option("--seeds", null) is { } seedList ? Ints(seedList) : null);
 }
 if (args.Length == 0 || args[0] is not ("higgs" or "cifar"))
 {

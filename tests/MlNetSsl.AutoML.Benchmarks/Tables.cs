@@ -16,7 +16,7 @@ using MlNetSsl.AutoML;
 internal static class TablesBenchmark
 {
     public static async Task<int> RunAsync(string dataRoot, uint budget, double labeledFraction, string[] datasets, SslMetric metric,
-        double? tpeCostWeight = null, bool skipPrevious = false, bool defaultConfiguration = false)
+        double? tpeCostWeight = null, bool skipPrevious = false, bool defaultConfiguration = false, int[]? seeds = null)
     {
         var rows = new List<string>();
         var trials = new List<string>();
@@ -71,7 +71,10 @@ internal static class TablesBenchmark
                 foreach (var stage in ((IEnumerable<ITransformer>)result.BestTrial.Model).OfType<IDisposable>()) stage.Dispose();
             }
 
-            foreach (bool previous in skipPrevious ? new[] { false } : new[] { true, false })
+            // With seeds, the search runs once per experiment seed (folds, pretraining, tuner): on few labels its pick
+            // varies with them, and one run says little about a change to the selection.
+            foreach ((bool previous, int? seed) in (skipPrevious ? new[] { false } : new[] { true, false })
+                .SelectMany(p => (seeds ?? [-1]).Select(s => (p, s < 0 ? (int?)null : s))))
             {
                 SslExperiment experiment = table.Name.StartsWith("proxy", StringComparison.Ordinal)
                     ? ml.SelfSupervisedExperiment().SetDataset(train).SetInputColumn("Features").SetTrainingTimeInSeconds(budget)
@@ -80,6 +83,7 @@ internal static class TablesBenchmark
                 // The default search with a cost-aware TPE after the portfolio (SetTuner turns the portfolio off; SetPortfolio keeps it).
                 if (!previous && tpeCostWeight is double weight)
                     experiment.SetTuner(SslTuner.FromOptions(new TpeTunerOptions { CostWeight = weight })).SetPortfolio(true);
+                if (seed is int experimentSeed) experiment.SetSeed(experimentSeed);
                 if (previous)
                     experiment.SetTuner(SslTuner.Tpe.WithDefaultFirst()).SetOneStandardErrorRule(false).SetCrossValidationRepeats(1).SetTrialTimeCap(1.0);
                 var clock = Stopwatch.StartNew();
@@ -87,7 +91,7 @@ internal static class TablesBenchmark
                 double seconds = clock.Elapsed.TotalSeconds;
                 (double accuracy, double balanced) = table.Score(result.BestTrial.Model.Transform(test));
                 string run = (previous ? "AutoML, previous defaults" : "AutoML (defaults)") + (metric == SslMetric.Accuracy ? "" : $", {metric}")
-                    + (!previous && tpeCostWeight is double w ? $", TPE cost weight {w}" : "");
+                    + (!previous && tpeCostWeight is double w ? $", TPE cost weight {w}" : "") + (seed is int shown ? $", seed {shown}" : "");
                 rows.Add($"| {table.Name} | {run} | {seconds:0} s | {result.Trials.Count} | {100 * result.BestTrial.Metric:0.0} +/- {100 * (result.BestTrial.MetricStandardError ?? 0):0.0} | " +
                     $"{100 * accuracy:0.0} | {100 * balanced:0.0} | {result.BestPipelineDescription} |");
                 Console.WriteLine(rows[^1]);
@@ -102,7 +106,7 @@ internal static class TablesBenchmark
                         SslTrialParameters p = trial.Parameters.AsType<SslTrialParameters>();
                         string what = p.Features is SslFeatureSource.RawFeatures ? $"raw {p.Downstream.Trainer}"
                             : $"{p.Features} {p.Pretraining.Method} {p.Pretraining.Epochs} ep {p.Downstream.Trainer}";
-                        trials.Add($"| {table.Name} | {trial.TrialId} | {what} | {trial.Status} | " +
+                        trials.Add($"| {table.Name}{(seed is int k ? $" seed {k}" : "")} | {trial.TrialId} | {what} | {trial.Status} | " +
                             $"{(trial.Metric is double value ? $"{100 * value:0.0} +/- {100 * (m?.MetricStandardError ?? 0):0.0}" : trial.ErrorMessage)} | {trial.Duration.TotalSeconds:0.0} s | {System.Text.Json.JsonSerializer.Serialize(trial.Parameters)} |");
                     }
                 }
