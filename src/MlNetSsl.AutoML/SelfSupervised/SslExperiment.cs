@@ -306,8 +306,9 @@ public sealed class SslExperiment
     /// of the leaderboard's best, among trials measured at the best's fidelity or whose metric does not depend on it; so a
     /// difference smaller than the cross-validation's noise does not buy a slower pipeline. When the rule chooses a
     /// pipeline with an encoder, a second look follows: that pipeline and the raw-feature pipeline the rule prefers among
-    /// the raw ones are scored again on fold assignments the search did not use (encoders from the cache; within a tenth
-    /// of the time budget, which the search keeps for it), and the raw one is chosen if its score there is within one
+    /// the raw ones are scored again on fold assignments the search did not use (the chosen pipeline's encoder pretrained
+    /// again from another seed where that fits, else from the cache; within a tenth of the time budget, which the search
+    /// keeps for it), and the raw one is chosen if its score there is within one
     /// standard error, so a trial the search's folds happened to favour does not win on that luck alone
     /// (<see cref="SslExperimentResult.SelectionExplanation"/> gives both scores). False: the top of the leaderboard.</summary>
     public SslExperiment SetOneStandardErrorRule(bool enabled = true)
@@ -709,7 +710,7 @@ public sealed class SslExperiment
                 IReadOnlyList<SslTrialMeasures> now = runner.Measures;
                 TrialRecord choice = SelectWithinOneStandardError(leaderboard, now, maximize, portfolioConfigurations, rawPreference).Trial;
                 TimeSpan secondLook = SslSecondLook.Pair(choice, leaderboard, now, maximize, portfolioConfigurations,
-                    (trial, assignments) => runner.RescoreSeconds(trial, assignments, now), secondLookFolds.Count, secondLookShare, out _, rawPreference) is { } pair
+                    (trial, assignments, freshDraw) => runner.RescoreSeconds(trial, assignments, now, freshDraw), secondLookFolds.Count, secondLookShare, out _, rawPreference) is { } pair
                     ? TimeSpan.FromSeconds(pair.Seconds)
                     : TimeSpan.Zero;
                 // An image FixMatch network with no longer scored version gets a longer final fit: the search stops early enough for it.
@@ -885,8 +886,8 @@ public sealed class SslExperiment
             : double.PositiveInfinity;
         // The measures read back from the cache folder: with shared storage, other workers ran some of the trials.
         (TrialRecord Trial, string Explanation) chosen = SslSecondLook.Choose(rule, search.Trials, measures, maximize, portfolio,
-            (trial, assignments) => runner.RescoreSeconds(trial, assignments, measures),
-            (trial, assignments) => runner.Rescore(trial, [.. folds.Take(assignments)], search.MaxFidelity, cancellationToken),
+            (trial, assignments, freshDraw) => runner.RescoreSeconds(trial, assignments, measures, freshDraw),
+            (trial, assignments, freshDraw) => runner.Rescore(trial, [.. folds.Take(assignments)], search.MaxFidelity, cancellationToken, freshDraw),
             folds.Count, allowance, rawPreference, out string? failure, cancellationToken);
         if (failure is not null) notes.Add(failure);
         return chosen;

@@ -7,11 +7,15 @@ namespace MlNetSsl.AutoML;
 /// pipeline the rule would choose among raw ones are scored again on fold assignments the search never used, and the raw
 /// one stands if it is within one standard error there. Every trial of the search was scored on the same folds, so the
 /// best of many SSL trials is partly the one those folds happened to favour (the winner's curse); on fresh folds that
-/// part of its lead is gone. The same holds for a raw-feature pipeline with settings the tuner found, the best of many
+/// part of its lead is gone. On few labels the luck is also in the encoder: every trial of a configuration shares one
+/// pretraining seed, and of many encoders one can fit the labeled rows by chance (horse-colic, 21 labels: raw + SCARF ->
+/// LightGBM scored 93.3% by cross-validation and again on fresh folds with the same encoder, 61.1% on the test rows, and
+/// 66.7 and 80.0% by cross-validation from two other seeds), so where its time fits the chosen pipeline is scored with its
+/// encoder pretrained again from another seed (a fresh draw). The same holds for a raw-feature pipeline with settings the tuner found, the best of many
 /// proposals: when the rule chooses one, it is scored again beside the raw pipeline the rule prefers among those with the
 /// portfolio's untuned settings. The look only ever moves the choice to the simpler pipeline: letting the fresh scores
-/// promote another trial would pick the luckiest of a second noisy draw. Cheap: encoders come from the pretraining cache,
-/// raw trials take seconds.
+/// promote another trial would pick the luckiest of a second noisy draw. Cheap: raw trials take seconds, an encoder is
+/// pretrained again only where that fits the look's time, and otherwise comes from the pretraining cache.
 /// </summary>
 internal static class SslSecondLook
 {
@@ -31,13 +35,15 @@ internal static class SslSecondLook
     /// chosen raw trial with tuned settings, among the raw ones with the settings of <paramref name="portfolio"/>), with the
     /// most fold assignments, up to
     /// <paramref name="maxAssignments"/>, that fit both rescorings in <paramref name="allowanceSeconds"/> by
-    /// <paramref name="cost"/> (seconds for a trial on that many assignments). Null when the choice is on raw features
+    /// <paramref name="cost"/> (seconds for a trial on that many assignments, with a fresh draw of its encoder or network
+    /// or not; null where not known): for a chosen pipeline with an encoder or a network, first with a fresh draw, at any
+    /// number of assignments, then with the search's draw. Null when the choice is on raw features
     /// with the portfolio's settings (or without a portfolio), has no standard error, no such raw trial has a metric or a
     /// cost, or not even one assignment fits; in that last case <paramref name="whyNot"/> says so, for the selection's
     /// explanation.
     /// </summary>
     internal static SecondLookPair? Pair(TrialRecord chosen, IReadOnlyList<TrialRecord> leaderboard, IReadOnlyList<SslTrialMeasures> measures,
-        bool maximize, IReadOnlySet<Parameters>? portfolio, Func<TrialRecord, int, double?> cost, int maxAssignments, double allowanceSeconds,
+        bool maximize, IReadOnlySet<Parameters>? portfolio, Func<TrialRecord, int, bool, double?> cost, int maxAssignments, double allowanceSeconds,
         out string? whyNot, SslRawPreference? rawPreference = null)
     {
         whyNot = null;
@@ -51,13 +57,22 @@ internal static class SslSecondLook
         if (raw.Length == 0) return null;
         TrialRecord rawChoice = SslExperiment.SelectWithinOneStandardError(raw, measures, maximize, portfolio, rawPreference).Trial;
         double? seconds = null;
-        // Fewer fresh assignments before none: on short budgets (90 s on a busy host) two did not fit where one did, and
-        // one assignment still scores both pipelines on folds the search's choice was not selected on.
-        for (int assignments = Math.Max(1, maxAssignments); assignments >= 1; assignments--)
+        // A fresh draw on one assignment before the search's draw on five: on few labels the encoder's luck was larger than
+        // the folds'. Fewer fresh assignments before none: on short budgets (90 s on a busy host) two did not fit where one
+        // did, and one assignment still scores both pipelines on folds the search's choice was not selected on.
+        foreach (bool freshDraw in tunedRaw ? [false] : new[] { true, false })
         {
-            if (cost(chosen, assignments) is not double a || cost(rawChoice, assignments) is not double b) return null;
-            seconds = a + b;
-            if (a + b <= allowanceSeconds) return new SecondLookPair(chosen, rawChoice, assignments, a + b, tunedRaw);
+            for (int assignments = Math.Max(1, maxAssignments); assignments >= 1; assignments--)
+            {
+                if (cost(rawChoice, assignments, false) is not double b) return null;
+                if (cost(chosen, assignments, freshDraw) is not double a)
+                {
+                    if (freshDraw) break;
+                    return null;
+                }
+                if (!freshDraw) seconds = a + b;
+                if (a + b <= allowanceSeconds) return new SecondLookPair(chosen, rawChoice, assignments, a + b, tunedRaw, freshDraw);
+            }
         }
         whyNot = allowanceSeconds <= 0
             ? " No second look: the search used its whole time budget."
@@ -69,34 +84,36 @@ internal static class SslSecondLook
 
     /// <summary>
     /// The rule's choice <paramref name="rule"/> after its second look: the pair (<see cref="Pair"/>) is scored with
-    /// <paramref name="rescore"/> and decided (<see cref="Decide"/>). When that moves the choice to a raw-feature trial
+    /// <paramref name="rescore"/> (a trial, the assignments, whether with a fresh draw) and decided (<see cref="Decide"/>). When that moves the choice to a raw-feature trial
     /// with tuned settings, that trial is the best of many proposals in turn, so it is looked at once more beside the
     /// portfolio's untuned raw trials, in what is left of <paramref name="allowanceSeconds"/> (the seconds the scoring
     /// took are subtracted). A look that fails leaves the choice it had; <paramref name="failure"/> says why, for the
     /// result's notes.
     /// </summary>
     internal static (TrialRecord Trial, string Explanation) Choose((TrialRecord Trial, string Explanation) rule, IReadOnlyList<TrialRecord> leaderboard,
-        IReadOnlyList<SslTrialMeasures> measures, bool maximize, IReadOnlySet<Parameters>? portfolio, Func<TrialRecord, int, double?> cost,
-        Func<TrialRecord, int, MetricEstimate> rescore, int maxAssignments, double allowanceSeconds, SslRawPreference? rawPreference,
+        IReadOnlyList<SslTrialMeasures> measures, bool maximize, IReadOnlySet<Parameters>? portfolio, Func<TrialRecord, int, bool, double?> cost,
+        Func<TrialRecord, int, bool, MetricEstimate> rescore, int maxAssignments, double allowanceSeconds, SslRawPreference? rawPreference,
         out string? failure, CancellationToken cancellationToken = default)
     {
         failure = null;
         (TrialRecord Trial, string Explanation) current = rule;
         // A trial scored on the same fresh assignments scores the same (the rescoring is seeded): the further look reuses it.
-        var scores = new Dictionary<(int TrialId, int Assignments), MetricEstimate>();
-        MetricEstimate Score(TrialRecord trial, int assignments) =>
-            scores.TryGetValue((trial.TrialId, assignments), out MetricEstimate? known) ? known : scores[(trial.TrialId, assignments)] = rescore(trial, assignments);
+        var scores = new Dictionary<(int TrialId, int Assignments, bool FreshDraw), MetricEstimate>();
+        MetricEstimate Score(TrialRecord trial, int assignments, bool freshDraw) =>
+            scores.TryGetValue((trial.TrialId, assignments, freshDraw), out MetricEstimate? known) ? known
+            : scores[(trial.TrialId, assignments, freshDraw)] = rescore(trial, assignments, freshDraw);
         for (int look = 0; look < 2; look++)
         {
-            double? Cost(TrialRecord trial, int assignments) => scores.ContainsKey((trial.TrialId, assignments)) ? 0 : cost(trial, assignments);
+            double? Cost(TrialRecord trial, int assignments, bool freshDraw) =>
+                scores.ContainsKey((trial.TrialId, assignments, freshDraw)) ? 0 : cost(trial, assignments, freshDraw);
             if (Pair(current.Trial, leaderboard, measures, maximize, portfolio, Cost, maxAssignments, allowanceSeconds, out string? whyNot, rawPreference) is not { } pair)
                 return (current.Trial, current.Explanation + (look == 0 ? whyNot : whyNot?.Replace(" No second look:", " No further look:", StringComparison.Ordinal)));
             MetricEstimate chosenScore, rawScore;
             var clock = System.Diagnostics.Stopwatch.StartNew();
             try
             {
-                chosenScore = Score(pair.Chosen, pair.Assignments);
-                rawScore = Score(pair.Raw, pair.Assignments);
+                chosenScore = Score(pair.Chosen, pair.Assignments, pair.FreshDraw);
+                rawScore = Score(pair.Raw, pair.Assignments, false);
             }
             catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
             {
@@ -129,16 +146,24 @@ internal static class SslSecondLook
         bool rawStands = maximize ? rawScore.Value >= chosenScore.Value - se : rawScore.Value <= chosenScore.Value + se;
         string rawName = pair.TunedAgainstUntuned ? "untuned raw-feature" : "raw-feature";
         string figures = string.Create(CultureInfo.InvariantCulture,
-            $" {(followUp ? "Then, as that trial's settings were tuned," : "Second look,")} on {pair.Assignments} fold assignment{(pair.Assignments == 1 ? "" : "s")} the search did not use: {(pair.TunedAgainstUntuned ? "tuned " : "")}trial {pair.Chosen.TrialId} {pair.Chosen.Metric:0.####} -> " +
+            $" {(followUp ? "Then, as that trial's settings were tuned," : "Second look,")} on {pair.Assignments} fold assignment{(pair.Assignments == 1 ? "" : "s")} the search did not use" +
+            $"{(pair.FreshDraw ? FreshDrawText(pair.Chosen, measures) : "")}: {(pair.TunedAgainstUntuned ? "tuned " : "")}trial {pair.Chosen.TrialId} {pair.Chosen.Metric:0.####} -> " +
             $"{chosenScore.Value:0.####} +/- {se:0.####}, {rawName} trial {pair.Raw.TrialId} {pair.Raw.Metric:0.####} -> {rawScore.Value:0.####}; ");
         return rawStands
             ? (pair.Raw, figures + string.Create(CultureInfo.InvariantCulture,
                 $"the {rawName} pipeline is within one standard error there, so it is chosen, trial {pair.Raw.TrialId} (the search's folds had favoured trial {pair.Chosen.TrialId})."))
             : (pair.Chosen, figures + string.Create(CultureInfo.InvariantCulture, $"trial {pair.Chosen.TrialId}'s lead holds."));
     }
+
+    private static string FreshDrawText(TrialRecord chosen, IReadOnlyList<SslTrialMeasures> measures) =>
+        SslExperiment.MeasuresOf(measures, chosen)?.FeatureSource == SslFeatureSource.SupervisedFromScratch
+            ? $" and with trial {chosen.TrialId}'s network started from other random weights"
+            : $" and with trial {chosen.TrialId}'s encoder pretrained again from another seed";
 }
 
 /// <summary>What a second look compares: the rule's choice, the raw-feature trial, the fresh fold assignments both are
-/// scored on, the seconds that is expected to take, and whether the choice is itself a raw-feature trial with tuned
-/// settings (then <paramref name="Raw"/> has the portfolio's).</summary>
-internal sealed record SecondLookPair(TrialRecord Chosen, TrialRecord Raw, int Assignments, double Seconds, bool TunedAgainstUntuned = false);
+/// scored on, the seconds that is expected to take, whether the choice is itself a raw-feature trial with tuned
+/// settings (then <paramref name="Raw"/> has the portfolio's), and whether the choice is scored with a fresh draw of its
+/// encoder or network (<see cref="SslTrialRunner.Rescore"/>).</summary>
+internal sealed record SecondLookPair(TrialRecord Chosen, TrialRecord Raw, int Assignments, double Seconds, bool TunedAgainstUntuned = false,
+    bool FreshDraw = false);

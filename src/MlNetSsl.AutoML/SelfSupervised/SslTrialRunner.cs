@@ -402,10 +402,12 @@ internal sealed class SslTrialRunner : ITrialRunner
     }
 
     /// <summary>A stage holding the configuration's encoder at random (seeded) initial weights, with the input
-    /// normalization of every row: where supervised training from scratch starts.</summary>
-    public SelfSupervisedTransformer UntrainedStage(MLContext ml, SslPretrainingParameters parameters)
+    /// normalization of every row: where supervised training from scratch starts (<paramref name="seed"/>: other initial
+    /// weights than the experiment's pretraining seed gives).</summary>
+    public SelfSupervisedTransformer UntrainedStage(MLContext ml, SslPretrainingParameters parameters, int? seed = null)
     {
         SelfSupervisedOptions options = PretrainingOptions(parameters, epochs: 0, maxFidelity: null);
+        if (seed is int weights) options.Seed = weights;
         return ml.Transforms.SelfSupervised(options).Fit(_settings.Dataset.Data);
     }
 
@@ -576,31 +578,35 @@ internal sealed class SslTrialRunner : ITrialRunner
 
     /// <summary>
     /// Scores a finished trial's pipeline again on other fold assignments of the labeled rows, with the encoder its trial
-    /// pretrained (from the cache: nothing is pretrained again). A network (fine-tuning, training from scratch) trains on the
-    /// first assignment's first <see cref="Settings.FineTuneFolds"/> folds, as its trial did; a trainer on vectors on every
-    /// fold of every assignment.
+    /// pretrained (from the cache: nothing is pretrained again), or, with <paramref name="freshDraw"/>, with its encoder
+    /// pretrained once more from another seed (and a network's initial weights and fine-tuning drawn from other seeds): on
+    /// few labels the search's draw of an encoder can fit the labeled rows by luck, which no fold assignment undoes. A
+    /// network (fine-tuning, training from scratch) trains on the first assignment's first <see cref="Settings.FineTuneFolds"/>
+    /// folds, as its trial did; a trainer on vectors on every fold of every assignment.
     /// </summary>
     internal MetricEstimate Rescore(TrialRecord trial, IReadOnlyList<(int[] FoldOfRow, int FoldCount)> assignments, int? maxFidelity,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken, bool freshDraw = false)
     {
         SslTrialParameters parameters = trial.Parameters.AsType<SslTrialParameters>();
-        var ml = new MLContext(unchecked(_settings.PretrainingSeed + 7 * trial.TrialId));
+        int draw = freshDraw ? FreshDrawSeedOffset : 0;
+        var ml = new MLContext(unchecked(_settings.PretrainingSeed + 7 * trial.TrialId + draw));
         using CancellationTokenRegistration stop = CrossValidation.CancelWith(ml, cancellationToken);
-        int seed = unchecked(_settings.PretrainingSeed + 13 * trial.TrialId);
+        int seed = unchecked(_settings.PretrainingSeed + 13 * trial.TrialId + draw);
         switch (parameters.Features)
         {
             case SslFeatureSource.RawFeatures:
                 return EvaluateVectors(ml, _settings.Dataset.RawFeatures(), parameters.Downstream, cancellationToken, assignments);
             case SslFeatureSource.SupervisedFromScratch:
             {
-                using SelfSupervisedTransformer untrained = UntrainedStage(ml, parameters.Pretraining);
+                using SelfSupervisedTransformer untrained = UntrainedStage(ml, parameters.Pretraining, freshDraw ? unchecked(_settings.PretrainingSeed + draw) : null);
                 return EvaluateFineTune(ml, untrained, AtFidelity(parameters.Downstream.ForTrainingFromScratch(), trial.Fidelity, maxFidelity),
                     seed, cancellationToken, assignments[0]);
             }
             default:
             {
                 SelfSupervisedOptions options = TrainedPretrainingOptions(trial, maxFidelity);
-                using SelfSupervisedTransformer stage = _cache.Pretrain(ml, _settings.Dataset.Data, options, CacheKey(trial.Parameters), cancellationToken).Transformer;
+                using SelfSupervisedTransformer stage = freshDraw ? PretrainAgain(ml, options, cancellationToken)
+                    : _cache.Pretrain(ml, _settings.Dataset.Data, options, CacheKey(trial.Parameters), cancellationToken).Transformer;
                 return parameters.TrainsNetwork
                     ? EvaluateFineTune(ml, stage, AtFidelity(parameters.Downstream, trial.Fidelity, maxFidelity), seed, cancellationToken, assignments[0])
                     : EvaluateVectors(ml, LabeledVectors(stage, parameters.Features), parameters.Downstream, cancellationToken, assignments);
@@ -608,18 +614,38 @@ internal sealed class SslTrialRunner : ITrialRunner
         }
     }
 
+    /// <summary>What a fresh draw (<see cref="Rescore"/>) adds to the experiment's seeds: the pretraining's, the network's
+    /// initial weights' and the fine-tuning's. A prime, so it never lands on another trial's seeds (those step by 7 and 13).</summary>
+    internal const int FreshDrawSeedOffset = 1_000_003;
+
+    /// <summary>The trial's encoder pretrained once more, from the fresh draw's seed and outside the cache: the cache's
+    /// snapshots are the search's draw, which the refit uses.</summary>
+    private SelfSupervisedTransformer PretrainAgain(MLContext ml, SelfSupervisedOptions options, CancellationToken cancellationToken)
+    {
+        SelfSupervisedOptions again = options.Clone();
+        again.Seed = unchecked(_settings.PretrainingSeed + FreshDrawSeedOffset);
+        again.CancellationToken = cancellationToken;
+        return ml.Transforms.SelfSupervised(again).Fit(_settings.Dataset.Data);
+    }
+
     /// <summary>What <see cref="Rescore"/> of <paramref name="trial"/> on <paramref name="assignments"/> fold assignments should
     /// take: its trial's scoring time (past pretraining), per assignment for a trainer on vectors (a network trains one
     /// assignment's folds), plus, for a pretrained encoder, one epoch's time for reading the rows again as the cache
-    /// restores it; null for a trial without measures (in <paramref name="recorded"/>, or this runner's).</summary>
-    internal double? RescoreSeconds(TrialRecord trial, int assignments, IReadOnlyList<SslTrialMeasures>? recorded = null)
+    /// restores it, or, for a fresh draw, the whole pretraining's time (its own epochs and those it reused); null for a
+    /// trial without measures (in <paramref name="recorded"/>, or this runner's), and for a fresh draw of an encoder whose
+    /// pretraining time is not known.</summary>
+    internal double? RescoreSeconds(TrialRecord trial, int assignments, IReadOnlyList<SslTrialMeasures>? recorded = null, bool freshDraw = false)
     {
         if (SslExperiment.MeasuresOf(recorded ?? Measures, trial) is not { } measures) return null;
         SslTrialParameters parameters = trial.Parameters.AsType<SslTrialParameters>();
         bool network = parameters.TrainsNetwork;
         double perAssignment = measures.EvaluationSeconds / (network ? 1 : Math.Max(1, _settings.Repetitions.Count));
-        double restore = parameters.Features is SslFeatureSource.SelfSupervised or SslFeatureSource.RawAndSelfSupervised
-            ? measures.PretrainingSeconds / Math.Max(1, measures.PretrainingEpochsTrained) : 0;
+        bool encoder = parameters.Features is SslFeatureSource.SelfSupervised or SslFeatureSource.RawAndSelfSupervised;
+        double pretraining = measures.PretrainingSeconds + measures.PretrainingSecondsSaved;
+        if (freshDraw && encoder && !(pretraining > 0)) return null;
+        double restore = !encoder ? 0
+            : freshDraw ? pretraining
+            : measures.PretrainingSeconds / Math.Max(1, measures.PretrainingEpochsTrained);
         return LengtheningCostMargin * (perAssignment * (network ? 1 : assignments) + restore);
     }
 

@@ -28,27 +28,34 @@ public sealed class SslSecondLookTests
             Measure(2, SslFeatureSource.RawFeatures, 0.746, 0.03), Measure(3, SslFeatureSource.RawFeatures, 0.74, 0.03),
         ];
         TrialRecord[] board = [best, both, tuned, untuned];
-        // Seconds per fresh assignment: 2 for the SSL pipeline, 0.5 for a raw one.
-        double? Cost(TrialRecord t, int assignments) => (t.TrialId == 0 ? 2 : 0.5) * assignments;
+        // Seconds per fresh assignment: 2 for the SSL pipeline, 0.5 for a raw one; pretraining the SSL pipeline's encoder
+        // again from another seed (a fresh draw) adds 4.
+        double? Cost(TrialRecord t, int assignments, bool freshDraw) => (t.TrialId == 0 ? 2 : 0.5) * assignments + (freshDraw ? 4 : 0);
         SecondLookPair? Look(TrialRecord chosen, IReadOnlyList<TrialRecord> leaderboard, double allowance, IReadOnlySet<Parameters>? portfolio = null,
-            IReadOnlyList<SslTrialMeasures>? with = null, Func<TrialRecord, int, double?>? cost = null) =>
+            IReadOnlyList<SslTrialMeasures>? with = null, Func<TrialRecord, int, bool, double?>? cost = null) =>
             SslSecondLook.Pair(chosen, leaderboard, with ?? measures, maximize: true, portfolio, cost ?? Cost, maxAssignments: 3, allowance, out _);
 
-        Assert.Equal(new SecondLookPair(best, tuned, 3, 7.5), Look(best, board, double.PositiveInfinity));
+        Assert.Equal(new SecondLookPair(best, tuned, 3, 11.5, FreshDraw: true), Look(best, board, double.PositiveInfinity));
         // The raw trial is the one the rule itself prefers among raw ones: the portfolio's untuned settings within the error.
         var portfolio = new HashSet<Parameters> { SslSearchSpace.WithoutEpochs(untuned.Parameters) };
         Assert.Equal(untuned, Look(best, board, double.PositiveInfinity, portfolio)!.Raw);
-        // As many fresh assignments as fit the allowance (2.5 s each), down to one.
-        Assert.Equal(3, Look(best, board, 7.5)!.Assignments);
-        Assert.Equal(2, Look(best, board, 7.4)!.Assignments);
+        // A fresh draw on as many fresh assignments as fit the allowance (2.5 s each after the 4 s pretraining), down to one;
+        // then the search's draw on as many as fit, down to one.
+        Assert.Equal(3, Look(best, board, 11.5)!.Assignments);
+        Assert.Equal(2, Look(best, board, 11.4)!.Assignments);
+        Assert.Equal(new SecondLookPair(best, tuned, 1, 6.5, FreshDraw: true), Look(best, board, 6.5));
+        Assert.Equal(new SecondLookPair(best, tuned, 2, 5.0), Look(best, board, 6.4));
         Assert.Equal(new SecondLookPair(best, tuned, 1, 2.5), Look(best, board, 2.5));
+        // An encoder whose pretraining time is not known gets the search's draw.
+        Assert.Equal(new SecondLookPair(best, tuned, 3, 7.5),
+            Look(best, board, double.PositiveInfinity, cost: (t, n, fresh) => fresh ? null : Cost(t, n, fresh)));
         // Not even one: no pair, and the explanation's sentence says why.
         Assert.Null(SslSecondLook.Pair(best, board, measures, maximize: true, null, Cost, maxAssignments: 3, allowanceSeconds: 2.4, out string? whyNot));
         Assert.Equal(" No second look: scoring trial 0 and raw-feature trial 2 again on one fold assignment would take about 2.5 s, more than the 2.4 s kept for it.",
             whyNot);
         Assert.Null(SslSecondLook.Pair(best, board, measures, maximize: true, null, Cost, maxAssignments: 3, allowanceSeconds: 0, out whyNot));
         Assert.Equal(" No second look: the search used its whole time budget.", whyNot);
-        Assert.Null(Look(best, board, double.PositiveInfinity, cost: (t, n) => t.TrialId == 2 ? null : n));
+        Assert.Null(Look(best, board, double.PositiveInfinity, cost: (t, n, _) => t.TrialId == 2 ? null : n));
         // No second look, and nothing to explain, for a raw choice, without a raw trial, or without a standard error.
         Assert.Null(SslSecondLook.Pair(tuned, board, measures, maximize: true, null, Cost, maxAssignments: 3, double.PositiveInfinity, out whyNot));
         Assert.Null(whyNot);
@@ -71,9 +78,9 @@ public sealed class SslSecondLookTests
         TrialRecord[] board = [tuned, ssl, trees, linear];
         var portfolio = new HashSet<Parameters> { SslSearchSpace.WithoutEpochs(trees.Parameters), SslSearchSpace.WithoutEpochs(linear.Parameters) };
         Assert.Same(tuned, SslExperiment.SelectWithinOneStandardError(board, measures, maximize: true, portfolio).Trial);
-        double? Cost(TrialRecord t, int assignments) => 0.5 * assignments;
+        double? Cost(TrialRecord t, int assignments, bool freshDraw) => 0.5 * assignments + (freshDraw ? 10 : 0);
 
-        // Paired with the best-scoring untuned raw trial, never with the SSL one.
+        // Paired with the best-scoring untuned raw trial, never with the SSL one; no fresh draw, as neither has an encoder.
         Assert.Equal(new SecondLookPair(tuned, trees, 3, 3.0, TunedAgainstUntuned: true),
             SslSecondLook.Pair(tuned, board, measures, maximize: true, portfolio, Cost, maxAssignments: 3, double.PositiveInfinity, out _));
         // On tables the portfolio's order comes first: L-BFGS (0.64) is within the error of LightGBM's 0.648, and first.
@@ -127,6 +134,11 @@ public sealed class SslSecondLookTests
         Assert.Same(ssl, kept);
         Assert.EndsWith("trial 16's lead holds.", keptWhy, StringComparison.Ordinal);
         Assert.StartsWith(" Second look, on 1 fold assignment the search did not use:", keptWhy, StringComparison.Ordinal);
+        // With a fresh draw of the encoder the explanation says so.
+        Assert.StartsWith(" Second look, on 1 fold assignment the search did not use and with trial 16's encoder pretrained again from another seed: " +
+            "trial 16 0.801 -> 0.8 +/- 0.02", SslSecondLook.Decide(new SecondLookPair(ssl, raw, 1, 1, FreshDraw: true),
+                new MetricEstimate(0.80, 0.05, 0.02, [0.75, 0.85], 0.80), new MetricEstimate(0.75, 0.07, 0.03, [0.7, 0.8], 0.75), measures, maximize: true).Explanation,
+            StringComparison.Ordinal);
 
         // Minimized (log-loss): within one error above.
         Assert.Same(raw, SslSecondLook.Decide(new SecondLookPair(ssl, raw, 2, 1), new MetricEstimate(0.50, 0.05, 0.03, [0.45, 0.55], 0.8),
@@ -150,16 +162,18 @@ public sealed class SslSecondLookTests
         var portfolio = new HashSet<Parameters> { SslSearchSpace.WithoutEpochs(untuned.Parameters) };
         var rule = SslExperiment.SelectWithinOneStandardError(board, measures, maximize: true, portfolio);
         Assert.Same(ssl, rule.Trial);
-        double? Cost(TrialRecord t, int assignments) => 1.0 * assignments;
+        // The SSL pipeline's pretraining time is not known, so its look uses the search's draw of its encoder.
+        double? Cost(TrialRecord t, int assignments, bool freshDraw) => freshDraw ? null : 1.0 * assignments;
         var rescored = new List<int>();
-        Func<TrialRecord, int, MetricEstimate> Fresh(double sslScore, double tunedScore, double untunedScore, int sleepMs = 0) => (t, n) =>
+        Func<TrialRecord, int, bool, MetricEstimate> Fresh(double sslScore, double tunedScore, double untunedScore, int sleepMs = 0) => (t, n, freshDraw) =>
         {
+            Assert.False(freshDraw);
             rescored.Add(t.TrialId);
             Thread.Sleep(sleepMs);
             double v = t.TrialId switch { 4 => sslScore, 26 => tunedScore, _ => untunedScore };
             return new MetricEstimate(v, 0.04, 0.02, [v - 0.02, v + 0.02], v);
         };
-        (TrialRecord Trial, string Explanation) Choose(Func<TrialRecord, int, MetricEstimate> rescore, double allowance) =>
+        (TrialRecord Trial, string Explanation) Choose(Func<TrialRecord, int, bool, MetricEstimate> rescore, double allowance) =>
             SslSecondLook.Choose(rule, board, measures, maximize: true, portfolio, Cost, rescore, maxAssignments: 2, allowance, rawPreference: null, out _);
 
         // The SSL lead shrinks inside the error on fresh folds, so the tuned raw trial stands; then the untuned one is
@@ -228,6 +242,14 @@ public sealed class SslSecondLookTests
                 Assert.Equal(2 * 5, again.FoldValues.Length);
                 Assert.True(runner.RescoreSeconds(trial, fresh.Count) > 0);
             }
+            // A fresh draw pretrains the probe's encoder again from another seed (outside the cache), so the same folds score
+            // otherwise, the same on every call; it is priced with the whole pretraining. A raw trial has nothing to draw.
+            TrialRecord probeTrial = scores[0].Trial, rawTrial = scores[1].Trial;
+            MetricEstimate drawn = runner.Rescore(probeTrial, settings.Repetitions, maxFidelity: null, CancellationToken.None, freshDraw: true);
+            Assert.NotEqual(runner.Rescore(probeTrial, settings.Repetitions, maxFidelity: null, CancellationToken.None).FoldValues, drawn.FoldValues);
+            Assert.Equal(drawn.FoldValues, runner.Rescore(probeTrial, settings.Repetitions, maxFidelity: null, CancellationToken.None, freshDraw: true).FoldValues);
+            Assert.True(runner.RescoreSeconds(probeTrial, 1, freshDraw: true) > runner.RescoreSeconds(probeTrial, 1));
+            Assert.Equal(runner.RescoreSeconds(rawTrial, 1), runner.RescoreSeconds(rawTrial, 1, freshDraw: true));
             // Nothing was pretrained again.
             Assert.Equal(snapshots, Directory.GetDirectories(root, "epoch-*", SearchOption.AllDirectories));
         }
