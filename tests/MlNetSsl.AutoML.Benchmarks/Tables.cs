@@ -255,6 +255,20 @@ internal static class TablesBenchmark
         {
             string folder = Path.Combine(dataRoot, "tabular");
             static float Parse(string value) => float.Parse(value, CultureInfo.InvariantCulture);
+            if (name.EndsWith(".csv", StringComparison.OrdinalIgnoreCase) && File.Exists(name))
+            {
+                // Any headerless CSV with the class last (a path in --tables), for tables outside ../shared: a cell that is
+                // not a number takes its column's mean, as the tool fills missing values.
+                string[][] lines = File.ReadLines(name).Where(l => l.Trim().Length > 0).Select(l => l.Split(',')).ToArray();
+                string[] classes = lines.Select(v => v[^1].Trim()).Distinct().Order(StringComparer.Ordinal).ToArray();
+                float?[][] cells = lines.Select(v => v[..^1].Select(c => float.TryParse(c, NumberStyles.Float, CultureInfo.InvariantCulture, out float x)
+                    && float.IsFinite(x) ? (float?)x : null).ToArray()).ToArray();
+                float[] means = Enumerable.Range(0, cells[0].Length)
+                    .Select(c => cells.Select(r => r[c]).Where(x => x.HasValue).Select(x => x!.Value).DefaultIfEmpty(0f).Average()).ToArray();
+                return new Table(Path.GetFileNameWithoutExtension(name), $"{Path.GetFileName(name)} ({classes.Length} classes)",
+                    cells.Select(r => r.Select((x, c) => x ?? means[c]).ToArray()).ToArray(),
+                    lines.Select(v => (float)Array.IndexOf(classes, v[^1].Trim())).ToArray(), labeledFraction);
+            }
             switch (name)
             {
                 case "banknote":
