@@ -138,6 +138,7 @@ public sealed class SelfSupervisedFineTuneEstimator : IEstimator<SelfSupervisedF
                 using (extraRaw) unlabeled = NewDataset(reader.Shape, extraRaw, null);
                 options.UnlabeledRows = unlabeled;
             }
+            CheckUnlabeledRows(labels!, unlabeled?.Count ?? 0);
             channel.Info($"Fine-tuning on {labels!.Count(l => l >= 0)} labeled rows of {labels!.Length} ({classCount} classes)" +
                 (unlabeled is null ? "." : $", with {unlabeled.Count} extra unlabeled rows."));
             var head = options.HeadFromProjectionLayer > 0 ? FineTuner.FindProjectionHead(_pretrained.MethodModule) : null;
@@ -196,6 +197,20 @@ public sealed class SelfSupervisedFineTuneEstimator : IEstimator<SelfSupervisedF
             throw new ArgumentException($"Class {name} of label column '{_labelColumn}' has a single labeled row (row {single.First().row}); " +
                 "fine-tuning needs at least 2 per class. Label another row of that class, or drop the class.", "input");
         }
+    }
+
+    // The engine asks for rows labeled -1 or FineTuneOptions.UnlabeledRows, neither of which this trainer takes: say it in the
+    // terms of the data given to Fit.
+    private void CheckUnlabeledRows(int[] labels, long extraRows)
+    {
+        string? option = _options.SemiSupervised is not null ? "SemiSupervised (FixMatch)"
+            : _options.PseudoLabelThreshold is not null ? "PseudoLabelThreshold (self-training)" : null;
+        if (option is null || extraRows > 0 || labels.Any(l => l < 0)) return;
+        throw new ArgumentException($"FineTuneOptions.{option} learns from unlabeled rows, but every one of the {labels.Length} rows " +
+            $"given to fine-tuning has a label in column '{_labelColumn}'" +
+            (_unlabeledData is null ? " and no unlabeledData was given" : " and unlabeledData has no rows") +
+            ". Leave the labels of the unlabeled rows missing (NaN or empty text before Conversion.MapValueToKey), pass them as " +
+            $"unlabeledData, or leave FineTuneOptions.{option.Split(' ')[0]} unset.", "input");
     }
 
     private SslTensorDataset NewDataset(SslInputShape shape, Tensor raw, int[]? labels)

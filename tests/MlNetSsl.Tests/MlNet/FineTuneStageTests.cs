@@ -168,4 +168,33 @@ public sealed class FineTuneStageTests : IDisposable
             _ml.MulticlassClassification.Trainers.SelfSupervisedFineTune(stage, "LabelKey", o => { o.Epochs = 1; o.ClassCount = 5; }).Fit(keyed));
         Assert.Contains("FineTuneOptions.ClassCount is 5", classCount.Message, StringComparison.Ordinal);
     }
+
+    [SkippableFact]
+    public void SemiSupervisedOptionsWithEveryRowLabeledAreRefusedInTheTermsOfTheData()
+    {
+        var (train, test, stage) = Setup();
+        using var stageOwner = stage;
+        // Only the 300 labeled rows: FixMatch and self-training have nothing to learn from. The engine's own message spoke of
+        // "rows with label -1" and FineTuneOptions.UnlabeledRows, which this trainer refuses.
+        var labeledOnly = _ml.Transforms.Conversion.MapValueToKey("LabelKey", "Label").Fit(train)
+            .Transform(_ml.Data.FilterRowsByMissingValues(train, "Label"));
+        foreach (Action<FineTuneOptions> configure in new Action<FineTuneOptions>[]
+        {
+            o => { o.Epochs = 1; o.SemiSupervised = new SemiSupervisedOptions(); },
+            o => { o.Epochs = 1; o.PseudoLabelThreshold = 0.9; },
+        })
+        {
+            var error = Assert.Throws<ArgumentException>(() =>
+                _ml.MulticlassClassification.Trainers.SelfSupervisedFineTune(stage, "LabelKey", configure).Fit(labeledOnly));
+            Assert.Contains("every one of the 300 rows", error.Message, StringComparison.Ordinal);
+            Assert.Contains("'LabelKey'", error.Message, StringComparison.Ordinal);
+            Assert.Contains("unlabeledData", error.Message, StringComparison.Ordinal);
+            Assert.DoesNotContain("-1", error.Message, StringComparison.Ordinal);
+        }
+
+        // The same rows with unlabeled rows passed as unlabeledData (the test rows' features) train.
+        using var model = _ml.MulticlassClassification.Trainers.SelfSupervisedFineTune(stage, "LabelKey",
+            o => { o.Epochs = 1; o.BatchSize = 64; o.SemiSupervised = new SemiSupervisedOptions(); }, unlabeledData: test).Fit(labeledOnly);
+        Assert.True(model.History.Sum(h => h.PseudoLabelsConsidered) > 0, "the unlabeledData rows were not used");
+    }
 }
