@@ -332,7 +332,16 @@ public sealed class SslSearchSpace : SearchSpace
             // Series of different lengths are the usual variable-size vector: ResampleSeries gives them one length.
             : column.Type is VectorDataViewType { ItemType: NumberDataViewType, IsKnownSize: false } && seriesChannels > 0
                 ? $" (series of different lengths: Transforms.ResampleSeries(\"{inputColumnName}Fixed\", \"{inputColumnName}\", channels: {seriesChannels}, length: ...) first)"
-            : " (use Concatenate, ConvertType or ReplaceMissingValues first)";
+            // Without seriesChannels a variable-size vector is a loader without a size or series read without saying so
+            // (LoadFromTsFile on a file of unequal lengths); joining or converting columns would not give it a size.
+            : column.Type is VectorDataViewType { ItemType: NumberDataViewType, IsKnownSize: false }
+                ? " (its rows differ in length: give the loader a fixed size, such as [LoadColumn(0, 27)], TextLoader ranges or " +
+                  "[VectorType(28)] on a class for LoadFromEnumerable; for series of different lengths, " +
+                  $"Transforms.ResampleSeries(\"{inputColumnName}Fixed\", \"{inputColumnName}\", channels: C, length: ...) first, then " +
+                  $"SetInputColumn(\"{inputColumnName}Fixed\", seriesChannels: C))"
+            : column.Type == NumberDataViewType.Single
+                ? " (one number per row: join the numeric columns into one vector with Transforms.Concatenate)"
+            : " (convert numbers to Single with Transforms.Conversion.ConvertType and join the columns into one vector with Transforms.Concatenate)";
         throw new ArgumentException($"Column '{inputColumnName}' is {column.Type}; the self-supervised experiment reads an MLImage column " +
             $"(from LoadImages) or a known-size vector of Single{advice}.");
     }

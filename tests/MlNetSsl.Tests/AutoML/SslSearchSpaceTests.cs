@@ -250,4 +250,31 @@ public sealed class SslSearchSpaceTests
         Assert.Contains("no column 'Features'", missing.Message, StringComparison.Ordinal);
         Assert.Contains("Transforms.Concatenate(\"Features\", \"Variance\", \"Skewness\", \"Curtosis\")", missing.Message, StringComparison.Ordinal);
     }
+
+    [SkippableFact]
+    public void AVariableSizeOrScalarInputSaysWhatGivesItOneVectorOfKnownSize()
+    {
+        // PLAID's series have 100 to 1,344 steps, so LoadFromTsFile gives a variable-size vector. Without seriesChannels the
+        // advice was "use Concatenate, ConvertType or ReplaceMissingValues first", none of which gives the rows one length.
+        var ml = new MLContext(0);
+        IDataView plaid = ml.Data.LoadFromTsFile(Path.Combine(SharedData.DataRoot, "uea", "PLAID_TRAIN.ts"));
+
+        var variable = Assert.Throws<ArgumentException>(() => SslSearchSpace.InputShapeOf(plaid.Schema, "Features"));
+
+        Assert.Contains("'Features'", variable.Message, StringComparison.Ordinal);
+        Assert.Contains("Transforms.ResampleSeries(\"FeaturesFixed\", \"Features\"", variable.Message, StringComparison.Ordinal);
+        Assert.Contains("fixed size", variable.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("ReplaceMissingValues", variable.Message, StringComparison.Ordinal);
+
+        // One Single per row (a CSV class's property) needs joining, not converting.
+        var rows = File.ReadLines(Path.Combine(SharedData.DataRoot, "tabular", "banknote_authentication.csv")).Where(l => l.Length > 0).Take(20).Select(l => l.Split(','))
+            .Select(c => new BanknoteColumns { Variance = float.Parse(c[0], System.Globalization.CultureInfo.InvariantCulture),
+                Skewness = float.Parse(c[1], System.Globalization.CultureInfo.InvariantCulture), Curtosis = float.Parse(c[2], System.Globalization.CultureInfo.InvariantCulture), Label = c[4] == "1" });
+        IDataView table = ml.Data.LoadFromEnumerable(rows);
+        var scalar = Assert.Throws<ArgumentException>(() => SslSearchSpace.InputShapeOf(table.Schema, "Variance"));
+        Assert.Contains("Transforms.Concatenate", scalar.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("ConvertType", scalar.Message, StringComparison.Ordinal);
+        var boolean = Assert.Throws<ArgumentException>(() => SslSearchSpace.InputShapeOf(table.Schema, "Label"));
+        Assert.Contains("ConvertType", boolean.Message, StringComparison.Ordinal);
+    }
 }
