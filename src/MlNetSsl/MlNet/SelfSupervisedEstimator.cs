@@ -170,8 +170,21 @@ public sealed class SelfSupervisedEstimator : IEstimator<SelfSupervisedTransform
     {
         var column = schema.GetColumnOrNull(_options.InputColumnName)
             ?? throw new ArgumentOutOfRangeException(nameof(schema), $"Input column '{_options.InputColumnName}' not found in {where}. " +
-                $"Columns present: {string.Join(", ", schema.Where(c => !c.IsHidden).Select(c => c.Name))}.");
+                $"Columns present: {string.Join(", ", schema.Where(c => !c.IsHidden).Select(c => c.Name))}.{DroppedImagesHint(schema)}");
         return InputColumnReader.ForType(_options.InputColumnName, column.Type, _options.ImageWidth, _options.ImageHeight, _options.SeriesChannels);
+    }
+
+    // ML.NET's Data.Cache and Data.ShuffleRows drop image columns without a word, leaving the paths and labels: a view with
+    // text but no image and no vector to read is most likely such a view (a fitted model says it for images; Fit did not).
+    private string DroppedImagesHint(DataViewSchema schema)
+    {
+        var visible = schema.Where(c => !c.IsHidden).ToList();
+        bool nothingToRead = !visible.Any(c => c.Type is ImageDataViewType or VectorDataViewType);
+        return nothingToRead && visible.Any(c => c.Type is TextDataViewType)
+            ? $" If '{_options.InputColumnName}' held images from LoadImages, an ml.Data.Cache or ml.Data.ShuffleRows step after it dropped " +
+              "them (neither keeps an image column): give the stage the view before it (LoadImages' or PreloadImages') and cache or " +
+              "shuffle after the stage."
+            : "";
     }
 
     private static SslTensorDataset NewDataset(SslInputShape shape, InputNormalizer normalizer, Tensor raw, int[]? labels = null)
