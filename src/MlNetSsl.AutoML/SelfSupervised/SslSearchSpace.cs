@@ -354,6 +354,10 @@ public sealed class SslSearchSpace : SearchSpace
         string advice = numeric.Count > 1
             ? $" To use separate numeric columns as the input, put them into one vector first: " +
               $"mlContext.Transforms.Concatenate(\"{inputColumnName}\", {string.Join(", ", numeric.Take(4).Select(n => $"\"{n}\""))}{(numeric.Count > 4 ? ", ..." : "")}).Fit(data).Transform(data)."
+            // ML.NET's Data.Cache and Data.ShuffleRows drop image columns without a word, leaving the paths and labels.
+            : !visible.Any(c => c.Type is ImageDataViewType or VectorDataViewType) && visible.Any(c => c.Type is TextDataViewType)
+                ? $" If '{inputColumnName}' held images from LoadImages, an ml.Data.Cache or ml.Data.ShuffleRows step after it dropped them " +
+                  "(neither keeps an image column): give the experiment LoadImages' view itself (it preloads the images for its trials)."
             : "";
         return new ArgumentException($"The dataset has no column '{inputColumnName}'; it has: {string.Join(", ", visible.Select(c => c.Name))}.{advice}");
     }

@@ -277,4 +277,18 @@ public sealed class SslSearchSpaceTests
         var boolean = Assert.Throws<ArgumentException>(() => SslSearchSpace.InputShapeOf(table.Schema, "Label"));
         Assert.Contains("ConvertType", boolean.Message, StringComparison.Ordinal);
     }
+
+    [SkippableFact]
+    public void ImagesDroppedByACacheAreExplainedWhereTheColumnIsMissing()
+    {
+        // ML.NET's cache keeps no image column: the experiment said only that the dataset has no column 'Image'.
+        var ml = new MLContext(0);
+        IDataView images = StageData.Images(ml, StageData.CifarRows(perClass: 1));
+
+        var error = Assert.Throws<ArgumentException>(() => SslSearchSpace.InputShapeOf(ml.Data.Cache(images).Schema, "Image"));
+
+        Assert.Contains("no column 'Image'", error.Message, StringComparison.Ordinal);
+        Assert.Contains("ml.Data.Cache or ml.Data.ShuffleRows", error.Message, StringComparison.Ordinal);
+        Assert.Equal(SslInputKind.Image, SslSearchSpace.InputShapeOf(images.Schema, "Image").Kind);
+    }
 }
