@@ -166,6 +166,8 @@ public sealed class SslExperiment
     private SslObjective _objective = SslObjective.Auto;
     // The objective the running experiment resolved, read by progress reports on the search's threads.
     private volatile bool _scoringLabelFree;
+    // The running experiment's rows, read by progress reports: a small pool pretrains in smaller batches than configured.
+    private long _poolRows;
     private SslScheduler _scheduler = SslScheduler.None;
     private string? _checkpointFolder;
     private int _seed;
@@ -478,7 +480,7 @@ public sealed class SslExperiment
             try
             {
                 description = Describe(value.Trial.Parameters.AsType<SslTrialParameters>(), value.Fidelity ?? value.Trial.Fidelity,
-                    experiment._scheduler.CreateScheduler().MaxFidelity, experiment._scoringLabelFree);
+                    experiment._scheduler.CreateScheduler().MaxFidelity, experiment._scoringLabelFree, poolRows: Interlocked.Read(ref experiment._poolRows));
             }
             catch (Exception e) when (e is InvalidOperationException or ArgumentException or FormatException or System.Text.Json.JsonException)
             {
@@ -579,6 +581,7 @@ public sealed class SslExperiment
             }
         }
         SslDataset dataset = SslDataset.Read(_mlContext, data, _inputColumnName, _labelColumnName, shape);
+        Interlocked.Exchange(ref _poolRows, dataset.RowCount);
         // Said as such: "no row has a label (0 rows, all unlabeled)" sent users looking for a label problem.
         if (dataset.RowCount == 0)
             throw new InvalidOperationException("The data given to SetDataset has no rows; give it the rows to pretrain and train on " +
@@ -628,7 +631,7 @@ public sealed class SslExperiment
             int heldOut = foldOfRow.Count(f => f < fineTuneFolds);
             objectiveExplanation += string.Create(CultureInfo.InvariantCulture,
                 $" Metric: {_metric} ({(_metric.IsMaximized() ? "maximized" : "minimized")}{(_metric.RequiresTwoClasses() ? $", positive class: {DescribeKey(dataset, positiveKey)}, the rarer" : "")}), " +
-                $"{foldCount}-fold cross-validation{(foldCount < objective.Folds ? $" (not {objective.Folds}: the rarest class has {dataset.RarestClassCount} labels, one per fold at least)" : "")} repeated {repeats} time(s)");
+                $"{foldCount}-fold cross-validation{(foldCount < objective.Folds ? $" (not {objective.Folds}: the rarest class has {dataset.RarestClassCount} label{(dataset.RarestClassCount == 1 ? "" : "s")}, one per fold at least)" : "")} repeated {repeats} time(s)");
             objectiveExplanation += fineTuneFolds < foldCount
                 ? $"; fine-tuning trials train {fineTuneFolds} of the {foldCount} folds ({heldOut} held-out labels), a network per fold being their whole cost."
                 : ".";
@@ -851,7 +854,8 @@ public sealed class SslExperiment
                 Objective = objective,
                 ObjectiveExplanation = objectiveExplanation,
                 BestFeatureSource = parameters.Features,
-                BestPipelineDescription = ensembleDescription ?? Describe(parameters, best.Fidelity, search.MaxFidelity, epochsReached: runner.EpochsReached(best)),
+                BestPipelineDescription = ensembleDescription ?? Describe(parameters, best.Fidelity, search.MaxFidelity, epochsReached: runner.EpochsReached(best),
+                    poolRows: dataset.RowCount),
                 Ensemble = ensemble,
                 BestDownstream = parameters.Downstream,
                 TrialMeasures = measures,
@@ -1489,7 +1493,10 @@ public sealed class SslExperiment
         }
     }
 
-    private static string Describe(SslTrialParameters parameters, int? fidelity, int? maxFidelity, bool scoredLabelFree = false, int? epochsReached = null)
+    /// <summary>A pipeline in words; <paramref name="poolRows"/>: the rows pretraining reads, whose pool may take smaller
+    /// batches than configured (<see cref="SslTrialRunner.PoolBatchSize"/>), so the batch said is the one trained.</summary>
+    private static string Describe(SslTrialParameters parameters, int? fidelity, int? maxFidelity, bool scoredLabelFree = false, int? epochsReached = null,
+        long poolRows = 0)
     {
         // Fine-tuning epochs follow the fidelity, as the trial trained them and the refit does.
         SslDownstreamParameters scored = SslTrialRunner.AtFidelity(parameters.Downstream, fidelity, maxFidelity);
@@ -1502,7 +1509,7 @@ public sealed class SslExperiment
                 $"SupervisedFromScratch(encoder {p.Encoder} width {p.EncoderWidth:0.##}, no pretraining) -> {SslDownstream.DescribeFineTune(scored.ForTrainingFromScratch())}");
         string pretrained = string.Create(CultureInfo.InvariantCulture,
             $"SelfSupervised({p.Method}, encoder {p.Encoder} width {p.EncoderWidth:0.##}, embedding {(p.EmbeddingSize == 0 ? "natural" : p.EmbeddingSize.ToString(CultureInfo.InvariantCulture))}, " +
-            $"{epochsReached ?? fidelity ?? p.Epochs} epochs, lr {p.LearningRate:G3}, batch {p.BatchSize}, method scale {p.MethodScale:0.##}, " +
+            $"{epochsReached ?? fidelity ?? p.Epochs} epochs, lr {p.LearningRate:G3}, batch {(poolRows > 0 ? SslTrialRunner.PoolBatchSize(p.BatchSize, poolRows) : p.BatchSize)}, method scale {p.MethodScale:0.##}, " +
             $"augmentations {p.Augmentations} at {p.AugmentationStrength:0.##})");
         return parameters.Features == SslFeatureSource.RawAndSelfSupervised
             ? $"RawAndSelfSupervised(raw input + {pretrained}) -> {downstream}"

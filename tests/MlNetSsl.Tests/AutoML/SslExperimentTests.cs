@@ -416,6 +416,24 @@ public sealed class SslExperimentTests : IDisposable
     }
 
     [SkippableFact]
+    public async Task ThePipelineDescriptionSaysTheBatchASmallPoolPretrainedIn()
+    {
+        // 240 rows pretrain in batches of a quarter of the rows, 60, not the configured 256: the description said 256.
+        var ml = new MLContext(seed: 1);
+        IDataView data = ml.Data.LoadFromEnumerable(SslExperimentData.HiggsWithHiddenLabels(240, labeledEvery: 3));
+        SslSearchSpace space = SslSearchSpace.For(SslInputKind.Tabular).WithMethods(SslMethod.Scarf);
+        Parameters probe = SslExperimentData.Configuration(space, ("Features", "SelfSupervised"), ("Pretraining.Epochs", 2), ("Downstream.Trainer", "LinearProbe"));
+        Assert.Equal(256, probe.AsType<SslTrialParameters>().Pretraining.BatchSize);
+        SslExperimentResult result = await ml.SelfSupervisedExperiment()
+            .SetDataset(data).SetInputColumn("Features").SetSearchSpace(space)
+            .SetTuner(SslExperimentData.Scripted("one-probe", probe)).SetMaxTrials(1)
+            .RunAsync();
+        Assert.Contains(", batch 60, ", result.BestPipelineDescription, StringComparison.Ordinal);
+        Assert.DoesNotContain("batch 256", result.BestPipelineDescription, StringComparison.Ordinal);
+        foreach (var stage in ((IEnumerable<ITransformer>)result.BestTrial.Model).OfType<IDisposable>()) stage.Dispose();
+    }
+
+    [SkippableFact]
     public async Task AFirstTrialStopsPretrainingAtAnEpochsEndWhenTheNextWouldEndPastTheBudgetAndIsRefittedWithThatEncoder()
     {
         // A first trial used to run every configured epoch whatever the budget (3 SimCLR epochs on 10,000 images: 134 s of a
