@@ -46,7 +46,32 @@ internal sealed class WideRowLightGbmEstimator : IEstimator<ITransformer>
         options.Booster = new GradientBooster.Options { FeatureFraction = FeatureFraction(width) };
         if (options.MinimumExampleCountPerLeaf is int perLeaf)
             options.MinimumExampleCountPerLeaf = RowsPerLeaf(perLeaf, input.GetRowCount() ?? CountRows(input));
-        return _ml.MulticlassClassification.Trainers.LightGbm(options).Fit(input);
+        try
+        {
+            return _ml.MulticlassClassification.Trainers.LightGbm(options).Fit(input);
+        }
+        catch (OverflowException e) when (EveryValueIsZero(input, options.FeatureColumnName))
+        {
+            // ML.NET's LightGBM loader divides by the count of non-zero values, and standardized constant features have none.
+            throw new InvalidOperationException($"LightGBM cannot train on column '{options.FeatureColumnName}': every value of every row is " +
+                "zero once standardized, as constant features are, so no tree can split. Give features whose values differ between rows.", e);
+        }
+    }
+
+    private static bool EveryValueIsZero(IDataView input, string column)
+    {
+        if (input.Schema.GetColumnOrNull(column) is not { Type: VectorDataViewType { ItemType.RawType: var item } } features
+            || item != typeof(float)) return false;
+        using DataViewRowCursor cursor = input.GetRowCursor([features]);
+        ValueGetter<VBuffer<float>> getter = cursor.GetGetter<VBuffer<float>>(features);
+        var row = default(VBuffer<float>);
+        while (cursor.MoveNext())
+        {
+            getter(ref row);
+            foreach (float value in row.GetValues())
+                if (value != 0) return false;
+        }
+        return true;
     }
 
     private static long CountRows(IDataView input)

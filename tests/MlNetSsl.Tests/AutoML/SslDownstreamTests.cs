@@ -103,6 +103,28 @@ public sealed class SslDownstreamTests
     }
 
     [SkippableFact]
+    public void LightGbmOnConstantFeaturesSaysSoInsteadOfAnOverflow()
+    {
+        // Banknote rows with every feature set to its first row's value: standardized, every value is zero, and ML.NET's
+        // LightGBM loader threw a bare OverflowException, which the search showed as the trial's failure.
+        float[][] values = File.ReadLines(Path.Combine(SharedData.DataRoot, "tabular", "banknote_authentication.csv"))
+            .Where(line => line.Length > 0).Take(40)
+            .Select(line => line.Split(',').Select(v => float.Parse(v, CultureInfo.InvariantCulture)).ToArray()).ToArray();
+        Row[] rows = values.Select((v, i) => new Row { Features = values[0][..4], Label = (uint)(i % 2) }).ToArray();
+        var ml = new MLContext(1);
+        var schema = SchemaDefinition.Create(typeof(Row));
+        schema[nameof(Row.Features)].ColumnType = new VectorDataViewType(NumberDataViewType.Single, 4);
+        schema[nameof(Row.Label)].ColumnType = new KeyDataViewType(typeof(uint), 2);
+        IDataView raw = ml.Data.LoadFromEnumerable(rows, schema);
+        IDataView standardized = SslDownstream.Standardize(ml, "Features", labeledRows: rows.Length).Fit(raw).Transform(raw);
+        var downstream = new SslDownstreamParameters { Trainer = DownstreamTrainer.LightGbm, LightGbmMinimumRowsPerLeaf = 5 };
+
+        var error = Assert.Throws<InvalidOperationException>(() => downstream.CreateTrainer(ml, "Label", "Features").Fit(standardized));
+        Assert.Contains("column 'Features': every value of every row is zero once standardized", error.Message, StringComparison.Ordinal);
+        Assert.IsType<OverflowException>(error.InnerException);
+    }
+
+    [SkippableFact]
     public void FineTuningHasNoFeatureVectorTrainer() =>
         Assert.Throws<InvalidOperationException>(() =>
             new SslDownstreamParameters { Trainer = DownstreamTrainer.FineTune }.CreateTrainer(new MLContext(1), "Label", "Features"));
