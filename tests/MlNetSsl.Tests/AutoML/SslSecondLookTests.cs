@@ -202,6 +202,59 @@ public sealed class SslSecondLookTests
     }
 
     [SkippableFact]
+    public void AFreshDrawIsPricedAtTheWholePretrainingAlsoForARungThatReusedEpochs()
+    {
+        // A rung that continued from its previous rung, or a trial that loaded its key's snapshot outright, spent little on
+        // pretraining itself: a fresh draw trains every epoch again, so it is priced with the reused epochs' recorded seconds.
+        var ml = new MLContext(1);
+        SslDataset dataset = SslDataset.Read(ml, ml.Data.LoadFromEnumerable(SslExperimentData.HiggsWithHiddenLabels(120, labeledEvery: 3)),
+            "Features", "Label", SslInputShape.Tabular(28));
+        var (foldOfRow, foldCount) = StratifiedFolds.Assign(dataset.LabeledKeys, 5, seed: 1);
+        string root = Directory.CreateTempSubdirectory("mlnetssl-fresh-draw-price-").FullName;
+        try
+        {
+            var runner = new SslTrialRunner(new SslTrialRunner.Settings(dataset, SslObjective.CrossValidatedAccuracy(5), foldOfRow, foldCount,
+                PretrainingSeed: 2, root, RecordLabelFreeMeasures: false));
+            SslSearchSpace space = SslSearchSpace.For(SslInputKind.Tabular);
+            Parameters probe = SslExperimentData.Configuration(space, ("Pretraining.Epochs", 8), ("Downstream.Trainer", "LinearProbe"));
+            Parameters scratch = SslExperimentData.Configuration(space, ("Features", "SupervisedFromScratch"));
+            TrialRecord Record(int id, Parameters parameters, int? fidelity) => new(id, parameters, TrialStatus.Completed,
+                [new RungResult(fidelity, 0.8, TimeSpan.FromSeconds(1))], TimeSpan.FromSeconds(1), null);
+            SslTrialMeasures Measures(int id, int? fidelity, SslFeatureSource source, int trained, int reused, double seconds, double saved) => new()
+            {
+                TrialId = id, Fidelity = fidelity, FeatureSource = source, Metric = 0.8, MetricStandardError = 0.02,
+                PretrainingEpochsTrained = trained, PretrainingEpochsReused = reused, PretrainingSeconds = seconds,
+                PretrainingSecondsSaved = saved, EvaluationSeconds = 2,
+            };
+            TrialRecord rung = Record(0, probe, 8), outright = Record(1, probe, null), unknown = Record(2, probe, null), network = Record(3, scratch, null);
+            SslTrialMeasures[] measures =
+            [
+                // The rung at 8 epochs trained 4 (5 s) after the 4 of its rung at 4 (4 s recorded); the lower rung's measures
+                // are not the ones priced.
+                Measures(0, 4, SslFeatureSource.SelfSupervised, 4, 0, 4.5, 0), Measures(0, 8, SslFeatureSource.SelfSupervised, 4, 4, 5, 4),
+                Measures(1, null, SslFeatureSource.SelfSupervised, 0, 8, 0.5, 9),
+                Measures(2, null, SslFeatureSource.SelfSupervised, 0, 0, 0, 0),
+                Measures(3, null, SslFeatureSource.SupervisedFromScratch, 0, 0, 0, 0),
+            ];
+            double Margin(double seconds) => SslTrialRunner.LengtheningCostMargin * seconds;
+
+            Assert.Equal(Margin(2 * 3 + 5 + 4), runner.RescoreSeconds(rung, 3, measures, freshDraw: true)!.Value, 9);
+            Assert.Equal(Margin(2 * 3 + 5.0 / 4), runner.RescoreSeconds(rung, 3, measures)!.Value, 9);
+            Assert.Equal(Margin(2 + 0.5 + 9), runner.RescoreSeconds(outright, 1, measures, freshDraw: true)!.Value, 9);
+            Assert.Equal(Margin(2 + 0.5), runner.RescoreSeconds(outright, 1, measures)!.Value, 9);
+            // No pretraining time recorded: a fresh draw cannot be priced, the cached encoder still is.
+            Assert.Null(runner.RescoreSeconds(unknown, 1, measures, freshDraw: true));
+            Assert.Equal(Margin(2), runner.RescoreSeconds(unknown, 1, measures)!.Value, 9);
+            // Other initial weights for a network from scratch cost nothing more.
+            Assert.Equal(runner.RescoreSeconds(network, 1, measures), runner.RescoreSeconds(network, 1, measures, freshDraw: true));
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
+    [SkippableFact]
     public async Task ARescoreOnTheSearchsOwnFoldsRepeatsTheTrialsMetricAndOtherFoldsScoreAgain()
     {
         // Real HIGGS rows, one in three labeled: a pretrained probe and raw L-BFGS run as trials, then scored again.
