@@ -892,7 +892,10 @@ public sealed class SslExperiment
         (TrialRecord Trial, string Explanation) chosen = SslSecondLook.Choose(rule, search.Trials, measures, maximize, portfolio,
             (trial, assignments, freshDraw) => runner.RescoreSeconds(trial, assignments, measures, freshDraw),
             (trial, assignments, freshDraw) => runner.Rescore(trial, [.. folds.Take(assignments)], search.MaxFidelity, cancellationToken, freshDraw),
-            folds.Count, allowance, rawPreference, out string? failure, cancellationToken);
+            folds.Count, allowance, rawPreference, out string? failure, cancellationToken,
+            // Without a time budget the look has all the time it needs, but pretraining an encoder again (minutes for images)
+            // after a search of a few trials is no second look: a fresh draw must fit a tenth of the search's own time.
+            freshDrawAllowanceSeconds: _search.TimeBudget is null ? SslSecondLook.BudgetShare * search.Elapsed.TotalSeconds : double.PositiveInfinity);
         if (failure is not null) notes.Add(failure);
         return chosen;
     }

@@ -37,14 +37,16 @@ internal static class SslSecondLook
     /// <paramref name="maxAssignments"/>, that fit both rescorings in <paramref name="allowanceSeconds"/> by
     /// <paramref name="cost"/> (seconds for a trial on that many assignments, with a fresh draw of its encoder or network
     /// or not; null where not known): for a chosen pipeline with an encoder or a network, first with a fresh draw, at any
-    /// number of assignments, then with the search's draw. Null when the choice is on raw features
+    /// number of assignments, then with the search's draw; a fresh draw must also fit <paramref name="freshDrawAllowanceSeconds"/>
+    /// when given (a search without a time budget: a tenth of the search's own time, not an image pretraining after any
+    /// search). Null when the choice is on raw features
     /// with the portfolio's settings (or without a portfolio), has no standard error, no such raw trial has a metric or a
     /// cost, or not even one assignment fits; in that last case <paramref name="whyNot"/> says so, for the selection's
     /// explanation.
     /// </summary>
     internal static SecondLookPair? Pair(TrialRecord chosen, IReadOnlyList<TrialRecord> leaderboard, IReadOnlyList<SslTrialMeasures> measures,
         bool maximize, IReadOnlySet<Parameters>? portfolio, Func<TrialRecord, int, bool, double?> cost, int maxAssignments, double allowanceSeconds,
-        out string? whyNot, SslRawPreference? rawPreference = null)
+        out string? whyNot, SslRawPreference? rawPreference = null, double freshDrawAllowanceSeconds = double.PositiveInfinity)
     {
         whyNot = null;
         SslTrialMeasures? chosenMeasures = SslExperiment.MeasuresOf(measures, chosen);
@@ -71,7 +73,8 @@ internal static class SslSecondLook
                     return null;
                 }
                 if (!freshDraw) seconds = a + b;
-                if (a + b <= allowanceSeconds) return new SecondLookPair(chosen, rawChoice, assignments, a + b, tunedRaw, freshDraw);
+                if (a + b <= (freshDraw ? Math.Min(allowanceSeconds, freshDrawAllowanceSeconds) : allowanceSeconds))
+                    return new SecondLookPair(chosen, rawChoice, assignments, a + b, tunedRaw, freshDraw);
             }
         }
         whyNot = allowanceSeconds <= 0
@@ -87,13 +90,14 @@ internal static class SslSecondLook
     /// <paramref name="rescore"/> (a trial, the assignments, whether with a fresh draw) and decided (<see cref="Decide"/>). When that moves the choice to a raw-feature trial
     /// with tuned settings, that trial is the best of many proposals in turn, so it is looked at once more beside the
     /// portfolio's untuned raw trials, in what is left of <paramref name="allowanceSeconds"/> (the seconds the scoring
-    /// took are subtracted). A look that fails leaves the choice it had; <paramref name="failure"/> says why, for the
+    /// took are subtracted; from <paramref name="freshDrawAllowanceSeconds"/> too, which bounds a fresh draw, <see cref="Pair"/>).
+    /// A look that fails leaves the choice it had; <paramref name="failure"/> says why, for the
     /// result's notes.
     /// </summary>
     internal static (TrialRecord Trial, string Explanation) Choose((TrialRecord Trial, string Explanation) rule, IReadOnlyList<TrialRecord> leaderboard,
         IReadOnlyList<SslTrialMeasures> measures, bool maximize, IReadOnlySet<Parameters>? portfolio, Func<TrialRecord, int, bool, double?> cost,
         Func<TrialRecord, int, bool, MetricEstimate> rescore, int maxAssignments, double allowanceSeconds, SslRawPreference? rawPreference,
-        out string? failure, CancellationToken cancellationToken = default)
+        out string? failure, CancellationToken cancellationToken = default, double freshDrawAllowanceSeconds = double.PositiveInfinity)
     {
         failure = null;
         (TrialRecord Trial, string Explanation) current = rule;
@@ -106,7 +110,8 @@ internal static class SslSecondLook
         {
             double? Cost(TrialRecord trial, int assignments, bool freshDraw) =>
                 scores.ContainsKey((trial.TrialId, assignments, freshDraw)) ? 0 : cost(trial, assignments, freshDraw);
-            if (Pair(current.Trial, leaderboard, measures, maximize, portfolio, Cost, maxAssignments, allowanceSeconds, out string? whyNot, rawPreference) is not { } pair)
+            if (Pair(current.Trial, leaderboard, measures, maximize, portfolio, Cost, maxAssignments, allowanceSeconds, out string? whyNot, rawPreference,
+                    freshDrawAllowanceSeconds) is not { } pair)
                 return (current.Trial, current.Explanation + (look == 0 ? whyNot : whyNot?.Replace(" No second look:", " No further look:", StringComparison.Ordinal)));
             MetricEstimate chosenScore, rawScore;
             var clock = System.Diagnostics.Stopwatch.StartNew();
@@ -125,6 +130,7 @@ internal static class SslSecondLook
             }
             // What is left of the time kept, never zero: zero reads as a search that used its whole budget.
             allowanceSeconds = Math.Max(allowanceSeconds - clock.Elapsed.TotalSeconds, 1e-3);
+            freshDrawAllowanceSeconds = Math.Max(freshDrawAllowanceSeconds - clock.Elapsed.TotalSeconds, 1e-3);
             (TrialRecord trial, string text) = Decide(pair, chosenScore, rawScore, measures, maximize, followUp: look > 0);
             current = (trial, current.Explanation + text);
             if (ReferenceEquals(trial, pair.Chosen) || pair.TunedAgainstUntuned) return current;

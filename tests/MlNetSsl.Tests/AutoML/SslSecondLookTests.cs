@@ -46,6 +46,12 @@ public sealed class SslSecondLookTests
         Assert.Equal(new SecondLookPair(best, tuned, 1, 6.5, FreshDraw: true), Look(best, board, 6.5));
         Assert.Equal(new SecondLookPair(best, tuned, 2, 5.0), Look(best, board, 6.4));
         Assert.Equal(new SecondLookPair(best, tuned, 1, 2.5), Look(best, board, 2.5));
+        // Without a time budget the look's time is unbounded, but a fresh draw must fit its own allowance (a tenth of the
+        // search's time): past it, the search's draw on every assignment.
+        Assert.Equal(new SecondLookPair(best, tuned, 1, 6.5, FreshDraw: true), SslSecondLook.Pair(best, board, measures, maximize: true, null, Cost,
+            maxAssignments: 3, double.PositiveInfinity, out _, freshDrawAllowanceSeconds: 6.5));
+        Assert.Equal(new SecondLookPair(best, tuned, 3, 7.5), SslSecondLook.Pair(best, board, measures, maximize: true, null, Cost,
+            maxAssignments: 3, double.PositiveInfinity, out _, freshDrawAllowanceSeconds: 6.4));
         // An encoder whose pretraining time is not known gets the search's draw.
         Assert.Equal(new SecondLookPair(best, tuned, 3, 7.5),
             Look(best, board, double.PositiveInfinity, cost: (t, n, fresh) => fresh ? null : Cost(t, n, fresh)));
