@@ -891,7 +891,9 @@ public sealed class SslExperiment
         // The measures read back from the cache folder: with shared storage, other workers ran some of the trials.
         (TrialRecord Trial, string Explanation) chosen = SslSecondLook.Choose(rule, search.Trials, measures, maximize, portfolio,
             (trial, assignments, freshDraw) => runner.RescoreSeconds(trial, assignments, measures, freshDraw),
-            (trial, assignments, freshDraw) => runner.Rescore(trial, [.. folds.Take(assignments)], search.MaxFidelity, cancellationToken, freshDraw),
+            // A fresh draw may take twice its price before it is given up (then the look fails and the rule's choice stands).
+            (trial, assignments, freshDraw) => runner.Rescore(trial, [.. folds.Take(assignments)], search.MaxFidelity, cancellationToken, freshDraw,
+                freshDraw && runner.RescoreSeconds(trial, assignments, measures, freshDraw: true) is double price ? TimeSpan.FromSeconds(2 * price) : null),
             folds.Count, allowance, rawPreference, out string? failure, cancellationToken,
             // Without a time budget the look has all the time it needs, but pretraining an encoder again (minutes for images)
             // after a search of a few trials is no second look: a fresh draw must fit a tenth of the search's own time.

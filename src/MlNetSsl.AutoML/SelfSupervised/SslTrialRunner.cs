@@ -585,7 +585,7 @@ internal sealed class SslTrialRunner : ITrialRunner
     /// folds, as its trial did; a trainer on vectors on every fold of every assignment.
     /// </summary>
     internal MetricEstimate Rescore(TrialRecord trial, IReadOnlyList<(int[] FoldOfRow, int FoldCount)> assignments, int? maxFidelity,
-        CancellationToken cancellationToken, bool freshDraw = false)
+        CancellationToken cancellationToken, bool freshDraw = false, TimeSpan? freshDrawDeadline = null)
     {
         SslTrialParameters parameters = trial.Parameters.AsType<SslTrialParameters>();
         int draw = freshDraw ? FreshDrawSeedOffset : 0;
@@ -605,7 +605,7 @@ internal sealed class SslTrialRunner : ITrialRunner
             default:
             {
                 SelfSupervisedOptions options = TrainedPretrainingOptions(trial, maxFidelity);
-                using SelfSupervisedTransformer stage = freshDraw ? PretrainAgain(ml, options, cancellationToken)
+                using SelfSupervisedTransformer stage = freshDraw ? PretrainAgain(ml, options, trial.TrialId, freshDrawDeadline, cancellationToken)
                     : _cache.Pretrain(ml, _settings.Dataset.Data, options, CacheKey(trial.Parameters), cancellationToken).Transformer;
                 return parameters.TrainsNetwork
                     ? EvaluateFineTune(ml, stage, AtFidelity(parameters.Downstream, trial.Fidelity, maxFidelity), seed, cancellationToken, assignments[0])
@@ -619,13 +619,25 @@ internal sealed class SslTrialRunner : ITrialRunner
     internal const int FreshDrawSeedOffset = 1_000_003;
 
     /// <summary>The trial's encoder pretrained once more, from the fresh draw's seed and outside the cache: the cache's
-    /// snapshots are the search's draw, which the refit uses.</summary>
-    private SelfSupervisedTransformer PretrainAgain(MLContext ml, SelfSupervisedOptions options, CancellationToken cancellationToken)
+    /// snapshots are the search's draw, which the refit uses. Past <paramref name="deadline"/> (a busier host than the trial
+    /// ran on) it stops with a <see cref="TimeoutException"/>, so the look cannot carry the experiment far past its budget.</summary>
+    private SelfSupervisedTransformer PretrainAgain(MLContext ml, SelfSupervisedOptions options, int trialId, TimeSpan? deadline,
+        CancellationToken cancellationToken)
     {
         SelfSupervisedOptions again = options.Clone();
         again.Seed = unchecked(_settings.PretrainingSeed + FreshDrawSeedOffset);
-        again.CancellationToken = cancellationToken;
-        return ml.Transforms.SelfSupervised(again).Fit(_settings.Dataset.Data);
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        if (deadline is TimeSpan limit) stop.CancelAfter(limit);
+        again.CancellationToken = stop.Token;
+        try
+        {
+            return ml.Transforms.SelfSupervised(again).Fit(_settings.Dataset.Data);
+        }
+        catch (Exception e) when (stop.IsCancellationRequested && !cancellationToken.IsCancellationRequested && deadline is TimeSpan late)
+        {
+            throw new TimeoutException(string.Create(CultureInfo.InvariantCulture,
+                $"pretraining trial {trialId}'s encoder again from another seed took more than {late.TotalSeconds:0.#} s, twice its priced time"), e);
+        }
     }
 
     /// <summary>What <see cref="Rescore"/> of <paramref name="trial"/> on <paramref name="assignments"/> fold assignments should

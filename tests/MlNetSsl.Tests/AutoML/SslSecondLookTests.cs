@@ -308,6 +308,10 @@ public sealed class SslSecondLookTests
             Assert.NotEqual(runner.Rescore(probeTrial, settings.Repetitions, maxFidelity: null, CancellationToken.None).FoldValues, drawn.FoldValues);
             Assert.Equal(drawn.FoldValues, runner.Rescore(probeTrial, settings.Repetitions, maxFidelity: null, CancellationToken.None, freshDraw: true).FoldValues);
             Assert.True(runner.RescoreSeconds(probeTrial, 1, freshDraw: true) > runner.RescoreSeconds(probeTrial, 1));
+            // A fresh pretraining past its deadline stops, so the look fails (the rule's choice stands) rather than run long.
+            var late = Assert.Throws<TimeoutException>(() => runner.Rescore(probeTrial, settings.Repetitions, maxFidelity: null, CancellationToken.None,
+                freshDraw: true, freshDrawDeadline: TimeSpan.FromTicks(1)));
+            Assert.StartsWith("pretraining trial 0's encoder again from another seed took more than 0 s", late.Message, StringComparison.Ordinal);
             Assert.Equal(runner.RescoreSeconds(rawTrial, 1), runner.RescoreSeconds(rawTrial, 1, freshDraw: true));
             // Nothing was pretrained again.
             Assert.Equal(snapshots, Directory.GetDirectories(root, "epoch-*", SearchOption.AllDirectories));
