@@ -91,8 +91,9 @@ internal static class SslSecondLook
     /// with tuned settings, that trial is the best of many proposals in turn, so it is looked at once more beside the
     /// portfolio's untuned raw trials, in what is left of <paramref name="allowanceSeconds"/> (the seconds the scoring
     /// took are subtracted; from <paramref name="freshDrawAllowanceSeconds"/> too, which bounds a fresh draw, <see cref="Pair"/>).
-    /// A look that fails leaves the choice it had; <paramref name="failure"/> says why, for the
-    /// result's notes.
+    /// A fresh draw that stops with a <see cref="TimeoutException"/> is not tried again: the look goes on with the search's
+    /// draw if that fits what is left. A look that fails otherwise leaves the choice it had; <paramref name="failure"/> says
+    /// why, for the result's notes.
     /// </summary>
     internal static (TrialRecord Trial, string Explanation) Choose((TrialRecord Trial, string Explanation) rule, IReadOnlyList<TrialRecord> leaderboard,
         IReadOnlyList<SslTrialMeasures> measures, bool maximize, IReadOnlySet<Parameters>? portfolio, Func<TrialRecord, int, bool, double?> cost,
@@ -106,10 +107,12 @@ internal static class SslSecondLook
         MetricEstimate Score(TrialRecord trial, int assignments, bool freshDraw) =>
             scores.TryGetValue((trial.TrialId, assignments, freshDraw), out MetricEstimate? known) ? known
             : scores[(trial.TrialId, assignments, freshDraw)] = rescore(trial, assignments, freshDraw);
+        bool freshDrawStopped = false;
         for (int look = 0; look < 2; look++)
         {
             double? Cost(TrialRecord trial, int assignments, bool freshDraw) =>
-                scores.ContainsKey((trial.TrialId, assignments, freshDraw)) ? 0 : cost(trial, assignments, freshDraw);
+                freshDraw && freshDrawStopped ? null
+                : scores.ContainsKey((trial.TrialId, assignments, freshDraw)) ? 0 : cost(trial, assignments, freshDraw);
             if (Pair(current.Trial, leaderboard, measures, maximize, portfolio, Cost, maxAssignments, allowanceSeconds, out string? whyNot, rawPreference,
                     freshDrawAllowanceSeconds) is not { } pair)
                 return (current.Trial, current.Explanation + (look == 0 ? whyNot : whyNot?.Replace(" No second look:", " No further look:", StringComparison.Ordinal)));
@@ -119,6 +122,16 @@ internal static class SslSecondLook
             {
                 chosenScore = Score(pair.Chosen, pair.Assignments, pair.FreshDraw);
                 rawScore = Score(pair.Raw, pair.Assignments, false);
+            }
+            catch (TimeoutException e) when (pair.FreshDraw && !freshDrawStopped)
+            {
+                // A fresh draw stopped at its deadline (a busier host than its trial ran on): the look falls back to the
+                // search's encoder, as when a fresh draw does not fit, if that still fits what is left of the time kept.
+                freshDrawStopped = true;
+                allowanceSeconds = Math.Max(allowanceSeconds - clock.Elapsed.TotalSeconds, 1e-3);
+                current = (current.Trial, current.Explanation + $" The second look's fresh draw was stopped ({e.Message}), so it looks with the search's draw.");
+                look--;
+                continue;
             }
             catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
             {

@@ -627,7 +627,12 @@ internal sealed class SslTrialRunner : ITrialRunner
         SelfSupervisedOptions again = options.Clone();
         again.Seed = unchecked(_settings.PretrainingSeed + FreshDrawSeedOffset);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        if (deadline is TimeSpan limit) stop.CancelAfter(limit);
+        // A deadline already spent cancels now: a timer of zero fires on the thread pool, which a busy host may serve late.
+        if (deadline is TimeSpan limit)
+        {
+            if (limit <= TimeSpan.Zero) stop.Cancel();
+            else stop.CancelAfter(limit);
+        }
         again.CancellationToken = stop.Token;
         try
         {

@@ -208,6 +208,51 @@ public sealed class SslSecondLookTests
     }
 
     [SkippableFact]
+    public void AFreshDrawStoppedAtItsDeadlineFallsBackToTheSearchsDrawWhenThatStillFits()
+    {
+        TrialRecord ssl = Trial(7, 0.80), raw = Trial(0, 0.70);
+        SslTrialMeasures[] measures = [Measure(7, SslFeatureSource.SelfSupervised, 0.80, 0.02), Measure(0, SslFeatureSource.RawFeatures, 0.70, 0.02)];
+        TrialRecord[] board = [ssl, raw];
+        var rule = SslExperiment.SelectWithinOneStandardError(board, measures, maximize: true);
+        Assert.Same(ssl, rule.Trial);
+        // A fresh draw is priced at 3 s, the search's draw at 1 s, the raw trial at 0.5 s per assignment.
+        double? Cost(TrialRecord t, int assignments, bool freshDraw) => t.TrialId == 0 ? 0.5 * assignments : freshDraw ? 3.0 : 1.0 * assignments;
+        var calls = new List<(int Trial, int Assignments, bool FreshDraw)>();
+        MetricEstimate Rescore(TrialRecord t, int assignments, bool freshDraw)
+        {
+            calls.Add((t.TrialId, assignments, freshDraw));
+            if (freshDraw) throw new TimeoutException("pretraining trial 7's encoder again from another seed took more than 6 s, twice its priced time");
+            double v = t.TrialId == 7 ? 0.72 : 0.71;
+            return new MetricEstimate(v, 0.04, 0.02, [v - 0.02, v + 0.02], v);
+        }
+
+        (TrialRecord chosen, string why) = SslSecondLook.Choose(rule, board, measures, maximize: true, portfolio: null, Cost, Rescore, maxAssignments: 2,
+            allowanceSeconds: 10, rawPreference: null, out string? failure);
+        // The look went on with the search's draw on both assignments, which moved the choice to the raw pipeline.
+        Assert.Null(failure);
+        Assert.Equal([(7, 2, true), (7, 2, false), (0, 2, false)], calls);
+        Assert.Same(raw, chosen);
+        Assert.Contains(" The second look's fresh draw was stopped (pretraining trial 7's encoder again from another seed took more than 6 s, twice its priced time), " +
+            "so it looks with the search's draw. Second look, on 2 fold assignments the search did not use: trial 7 0.8 -> 0.72", why, StringComparison.Ordinal);
+
+        // When the search's draw no longer fits what the stopped draw left, the rule's choice stands and the explanation says why:
+        // 4 s kept, the fresh draw (3.5 s with the raw trial) stopped after 3 s, the search's draw needs 1.5 s.
+        calls.Clear();
+        MetricEstimate SlowRescore(TrialRecord t, int assignments, bool freshDraw)
+        {
+            if (freshDraw) Thread.Sleep(3000);
+            return Rescore(t, assignments, freshDraw);
+        }
+        (chosen, why) = SslSecondLook.Choose(rule, board, measures, maximize: true, portfolio: null, Cost, SlowRescore, maxAssignments: 1,
+            allowanceSeconds: 4, rawPreference: null, out failure);
+        Assert.Null(failure);
+        Assert.Same(ssl, chosen);
+        Assert.Equal([(7, 1, true)], calls);
+        Assert.Contains("so it looks with the search's draw. No second look: scoring trial 7 and raw-feature trial 0 again on one fold assignment would take about 1.5 s",
+            why, StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
     public void AFreshDrawIsPricedAtTheWholePretrainingAlsoForARungThatReusedEpochs()
     {
         // A rung that continued from its previous rung, or a trial that loaded its key's snapshot outright, spent little on
@@ -310,7 +355,7 @@ public sealed class SslSecondLookTests
             Assert.True(runner.RescoreSeconds(probeTrial, 1, freshDraw: true) > runner.RescoreSeconds(probeTrial, 1));
             // A fresh pretraining past its deadline stops, so the look fails (the rule's choice stands) rather than run long.
             var late = Assert.Throws<TimeoutException>(() => runner.Rescore(probeTrial, settings.Repetitions, maxFidelity: null, CancellationToken.None,
-                freshDraw: true, freshDrawDeadline: TimeSpan.FromTicks(1)));
+                freshDraw: true, freshDrawDeadline: TimeSpan.Zero));
             Assert.StartsWith("pretraining trial 0's encoder again from another seed took more than 0 s", late.Message, StringComparison.Ordinal);
             Assert.Equal(runner.RescoreSeconds(rawTrial, 1), runner.RescoreSeconds(rawTrial, 1, freshDraw: true));
             // Nothing was pretrained again.
