@@ -124,6 +124,36 @@ internal sealed class SslDataset
         return (rows, first);
     }
 
+    /// <summary>Whether a float-vector input column (tabular rows, series) holds the same vector in every row, so no
+    /// pipeline can tell the classes apart; false for images (not decoded here) and for no rows.</summary>
+    public static bool IsConstantInput(IDataView data, string inputColumn)
+    {
+        DataViewSchema.Column column = data.Schema[inputColumn];
+        if (column.Type is not VectorDataViewType { ItemType.RawType: var type } || type != typeof(float)) return false;
+        using DataViewRowCursor cursor = data.GetRowCursor([column]);
+        ValueGetter<VBuffer<float>> getter = cursor.GetGetter<VBuffer<float>>(column);
+        VBuffer<float> values = default;
+        float[]? first = null;
+        while (cursor.MoveNext())
+        {
+            getter(ref values);
+            if (first is null)
+            {
+                first = values.DenseValues().ToArray();
+                continue;
+            }
+            int i = 0;
+            foreach (float value in values.DenseValues())
+            {
+                // Bit equality: NaN (imputed before this) equals itself, and a column of NaN is as constant as any.
+                if (i >= first.Length || BitConverter.SingleToInt32Bits(value) != BitConverter.SingleToInt32Bits(first[i])) return false;
+                i++;
+            }
+            if (i != first.Length) return false;
+        }
+        return first is not null;
+    }
+
     /// <summary>
     /// Checks that every row's input vector holds finite numbers, the check the stage makes at <c>Fit</c>. Made once
     /// before the search (after missing values were imputed), so an infinity fails the run with the stage's message

@@ -603,6 +603,10 @@ public sealed class SslExperiment
 
         var notes = new List<string>();
         if (imputation is not null) notes.Add(imputation);
+        if (SslDataset.IsConstantInput(dataset.Data, _inputColumnName))
+            notes.Add($"Every row of column '{_inputColumnName}' holds the same values ({dataset.RowCount} rows), so no pipeline can tell the classes " +
+                "apart and every model predicts one class for all rows. Check that the input column holds the features meant and that the " +
+                "loader read them (a wrong separator or column range can leave every value 0 or missing).");
         if (QuantityLikeLabel(_data.Schema[_labelColumnName].Type, dataset) is { } quantity) notes.Add(quantity);
         if (MarkerClassNote(_data.Schema[_labelColumnName].Type, dataset) is { } marker) notes.Add(marker);
         if (MinusOneClassNote(_data.Schema[_labelColumnName].Type, dataset) is { } minusOne) notes.Add(minusOne);

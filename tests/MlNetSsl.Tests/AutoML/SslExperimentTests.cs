@@ -380,6 +380,31 @@ public sealed class SslExperimentTests : IDisposable
     }
 
     [SkippableFact]
+    public async Task AnInputThatIsTheSameInEveryRowIsNotedBeforeTheSearch()
+    {
+        // A loader with the wrong separator reads every feature as 0 (or missing): the run used to end at chance with no word.
+        var ml = new MLContext(seed: 1);
+        HiggsRow[] rows = SslExperimentData.HiggsWithHiddenLabels(60, labeledEvery: 2);
+        Assert.False(SslDataset.IsConstantInput(ml.Data.LoadFromEnumerable(rows), "Features"));
+        HiggsRow[] Same(Func<int, float> value) => [.. rows.Select(r => new HiggsRow { Label = r.Label, Features = [.. Enumerable.Range(0, 28).Select(value)] })];
+        Assert.True(SslDataset.IsConstantInput(ml.Data.LoadFromEnumerable(Same(j => j)), "Features"));
+        Assert.True(SslDataset.IsConstantInput(ml.Data.LoadFromEnumerable(Same(_ => float.NaN)), "Features"));
+        // One row that differs in its last slot only is not constant.
+        HiggsRow[] almost = Same(j => j);
+        almost[59].Features[27] = 0.5f;
+        Assert.False(SslDataset.IsConstantInput(ml.Data.LoadFromEnumerable(almost), "Features"));
+
+        SslExperimentResult result = await ml.SelfSupervisedExperiment()
+            .SetDataset(ml.Data.LoadFromEnumerable(Same(_ => 0f)), "Label").SetInputColumn("Features").SetMaxTrials(1).RunAsync();
+        Assert.Contains(result.Notes, n => n.StartsWith("Every row of column 'Features' holds the same values (60 rows), so no pipeline can tell the classes apart",
+            StringComparison.Ordinal));
+        // Rows that differ get no such note.
+        SslExperimentResult varied = await ml.SelfSupervisedExperiment()
+            .SetDataset(ml.Data.LoadFromEnumerable(rows), "Label").SetInputColumn("Features").SetMaxTrials(1).RunAsync();
+        Assert.DoesNotContain(varied.Notes, n => n.Contains("holds the same values", StringComparison.Ordinal));
+    }
+
+    [SkippableFact]
     public void AMinusOneClassThatLabelsMostRowsIsNotedAsScikitLearnsUnlabeledMark()
     {
         // scikit-learn marks unlabeled rows with -1; through the API -1 is a class, learned and predicted (MNIST labeled so:
