@@ -111,7 +111,9 @@ internal sealed class SslTrialRunner : ITrialRunner
         if (portfolioEntry && !_costs.ContainsKey(costKey) && !_downstreamCosts.ContainsKey(SslSearchSpace.WithoutEpochs(request.Parameters))
             && WhyPortfolioEntryNotStarted(request, parameters, learned.Seconds, learned.CachedEncoder, uncapped ? null : cap) is string whyEntry)
             return Task.FromException<double>(new TrialNotStartedException(whyEntry));
-        if (WhyPromotionNotStarted(request, _segments.TryGetValue(request.TrialId, out var lastSegment) ? lastSegment : null) is string notPromoted)
+        // A raw-feature trial's later rungs read its stored metric (ScoreOnce) and cost nothing, so its promotion is not priced.
+        if (parameters.Features != SslFeatureSource.RawFeatures
+            && WhyPromotionNotStarted(request, _segments.TryGetValue(request.TrialId, out var lastSegment) ? lastSegment : null) is string notPromoted)
             return Task.FromException<double>(new TrialNotStartedException(notPromoted));
         using var capped = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         if (cap is TimeSpan limit) capped.CancelAfter(limit > TimeSpan.Zero ? limit : TimeSpan.Zero);

@@ -1,3 +1,4 @@
+using Microsoft.ML;
 using MlNetSsl.AutoML;
 using Xunit;
 
@@ -25,6 +26,37 @@ public sealed class IncumbentScaleUpTests
         // Nothing measured at the fidelity it continues from (a resumed search), or a first segment: not priced.
         Assert.Null(SslTrialRunner.WhyPromotionNotStarted(Promotion(2, 6, 1), null));
         Assert.Null(SslTrialRunner.WhyPromotionNotStarted(Promotion(6, 18, 1), (0, 2, 79)));
+    }
+
+    [SkippableFact]
+    public async Task ARawFeatureTrialIsPromotedWithoutAPriceAsItsLaterRungsReadItsStoredMetric()
+    {
+        // A raw-feature trial is scored once; its later rungs read the metric back (no training), so pricing its promotion
+        // at its first segment's seconds per epoch (the whole cross-validation, over 2 epochs it never trained) declined it
+        // with a short budget left and left it paused at the first rung, below every trial of a higher rung.
+        var ml = new MLContext(1);
+        SslDataset dataset = SslDataset.Read(ml, ml.Data.LoadFromEnumerable(SslExperimentData.HiggsWithHiddenLabels(120, labeledEvery: 3)),
+            "Features", "Label", SslInputShape.Tabular(28));
+        var (foldOfRow, foldCount) = StratifiedFolds.Assign(dataset.LabeledKeys, 5, seed: 1);
+        string root = Directory.CreateTempSubdirectory("mlnetssl-raw-promotion-").FullName;
+        try
+        {
+            var runner = new SslTrialRunner(new SslTrialRunner.Settings(dataset, SslObjective.CrossValidatedAccuracy(5), foldOfRow, foldCount,
+                PretrainingSeed: 2, root, RecordLabelFreeMeasures: false));
+            SslSearchSpace space = SslExperimentData.FastSpace(SslInputKind.Tabular, SslMethod.Scarf);
+            Parameters raw = SslExperimentData.Configuration(space, ("Features", "RawFeatures"));
+            string state = Directory.CreateDirectory(Path.Combine(root, "trial-0")).FullName;
+            double first = await runner.RunAsync(new TrialRequest(0, raw, null, 2, 18, state, root, 1) { RemainingBudget = TimeSpan.FromSeconds(100) },
+                CancellationToken.None);
+            // A millisecond left: any priced segment would be declined.
+            double promoted = await runner.RunAsync(new TrialRequest(0, raw, 2, 6, 18, state, root, 1) { RemainingBudget = TimeSpan.FromMilliseconds(1) },
+                CancellationToken.None);
+            Assert.Equal(first, promoted);
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
     }
 
     [SkippableFact]
