@@ -633,9 +633,14 @@ public sealed class SslExperiment
             for (int r = 1; r < repeats; r++) repetitions.Add(StratifiedFolds.Assign(dataset.LabeledKeys, objective.Folds, unchecked(_seed + 7919 * r)));
             fineTuneFolds = FineTuneFolds(dataset.LabeledCount, foldCount);
             int heldOut = foldOfRow.Count(f => f < fineTuneFolds);
+            // StratifiedFolds cuts the folds to the rarest class of 2 labels or more: a single-label class does not cut them.
+            int? cutting = dataset.LabeledKeys.GroupBy(k => k).Select(g => g.Count()).Where(n => n >= 2).Select(n => (int?)n).Min();
+            string fewerFolds = cutting is int rarest
+                ? $"the rarest class of 2 labels or more has {rarest} labels, one per fold at least"
+                : "no class has 2 labels or more";
             objectiveExplanation += string.Create(CultureInfo.InvariantCulture,
                 $" Metric: {_metric} ({(_metric.IsMaximized() ? "maximized" : "minimized")}{(_metric.RequiresTwoClasses() ? $", positive class: {DescribeKey(dataset, positiveKey)}, the rarer" : "")}), " +
-                $"{foldCount}-fold cross-validation{(foldCount < objective.Folds ? $" (not {objective.Folds}: the rarest class has {dataset.RarestClassCount} label{(dataset.RarestClassCount == 1 ? "" : "s")}, one per fold at least)" : "")} repeated {repeats} time(s)");
+                $"{foldCount}-fold cross-validation{(foldCount < objective.Folds ? $" (not {objective.Folds}: {fewerFolds})" : "")} repeated {repeats} time(s)");
             objectiveExplanation += fineTuneFolds < foldCount
                 ? $"; fine-tuning trials train {fineTuneFolds} of the {foldCount} folds ({heldOut} held-out labels), a network per fold being their whole cost."
                 : ".";

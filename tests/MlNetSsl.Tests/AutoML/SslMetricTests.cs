@@ -195,6 +195,28 @@ public sealed class SslMetricTests
         Assert.Contains("LogLoss (minimized)", result.ObjectiveExplanation);
     }
 
+    [SkippableFact]
+    public async Task FewerFoldsAreExplainedByTheRarestClassThatCutThem()
+    {
+        // Classes of 1, 3 and 30 labels: a single-label class does not cut the folds (it is scored where it is held out),
+        // the 3-label class does. The explanation said "the rarest class has 1 label, one per fold at least" beside 3 folds.
+        var ml = new MLContext(seed: 1);
+        var rows = Enumerable.Range(0, 34).Select(i => new ThreeClassRow
+        {
+            Features = [i % 5, i * 0.1f],
+            Label = i == 0 ? "single" : i <= 3 ? "three" : "many",
+        });
+        SslSearchSpace space = SslSearchSpace.For(SslInputKind.Tabular);
+        space[SslSearchSpace.FeaturesOption] = new ChoiceOption(nameof(SslFeatureSource.RawFeatures));
+        space.Downstream[nameof(SslDownstreamParameters.Trainer)] = new ChoiceOption(nameof(DownstreamTrainer.LinearProbe));
+        SslExperimentResult result = await ml.SelfSupervisedExperiment()
+            .SetDataset(ml.Data.LoadFromEnumerable(rows)).SetInputColumn("Features").SetSearchSpace(space)
+            .SetObjective(SslObjective.CrossValidatedAccuracy(folds: 5)).SetEnsembleSelection(false).SetMaxTrials(1).RunAsync();
+
+        Assert.Contains("3-fold cross-validation (not 5: the rarest class of 2 labels or more has 3 labels, one per fold at least)", result.ObjectiveExplanation);
+        Assert.DoesNotContain("has 1 label", result.ObjectiveExplanation);
+    }
+
     private sealed class ThreeClassRow
     {
         [Microsoft.ML.Data.VectorType(2)]
