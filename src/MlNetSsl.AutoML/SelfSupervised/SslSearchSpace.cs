@@ -1,3 +1,4 @@
+using System.Globalization;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Transforms.Image;
@@ -396,13 +397,23 @@ public sealed class SslSearchSpace : SearchSpace
                 $"Option Pretraining.{nameof(SslPretrainingParameters.Method)} holds '{value}', which is not a method name."), kind);
         foreach (object value in ChoicesAt(space, PretrainingOption, nameof(SslPretrainingParameters.Encoder)))
             CheckEncoder(ParseChoice<EncoderKind>(value, nameof(SslPretrainingParameters.Encoder)), kind);
-        CheckRange(space, nameof(SslPretrainingParameters.EncoderWidth), 0.125, 8);
-        CheckRange(space, nameof(SslPretrainingParameters.AugmentationStrength), 0, 1);
-        CheckRange(space, nameof(SslPretrainingParameters.LearningRate), double.Epsilon, 10);
-        CheckRange(space, nameof(SslPretrainingParameters.MethodScale), double.Epsilon, 1e3);
-        CheckRange(space, nameof(SslPretrainingParameters.BatchSize), 2, int.MaxValue);
-        CheckRange(space, nameof(SslPretrainingParameters.EmbeddingSize), 0, 1 << 16);
-        CheckRange(space, nameof(SslPretrainingParameters.Epochs), 1, 10_000);
+        CheckRange(space, PretrainingOption, nameof(SslPretrainingParameters.EncoderWidth), 0.125, 8);
+        CheckRange(space, PretrainingOption, nameof(SslPretrainingParameters.AugmentationStrength), 0, 1);
+        CheckRange(space, PretrainingOption, nameof(SslPretrainingParameters.LearningRate), double.Epsilon, 10, "(0, 10]");
+        CheckRange(space, PretrainingOption, nameof(SslPretrainingParameters.MethodScale), double.Epsilon, 1e3, "(0, 1000]");
+        CheckRange(space, PretrainingOption, nameof(SslPretrainingParameters.BatchSize), 2, int.MaxValue);
+        CheckRange(space, PretrainingOption, nameof(SslPretrainingParameters.EmbeddingSize), 0, 1 << 16);
+        CheckRange(space, PretrainingOption, nameof(SslPretrainingParameters.Epochs), 1, 10_000);
+        // The downstream trainers refuse these (the fine-tuner, L-BFGS, LightGBM's num_leaves > 1) trial after trial in their
+        // own words ("Epochs must be at least 1", not naming Downstream.FineTuneEpochs), and LightGBM at 0 iterations scores
+        // the class prior without a word.
+        CheckRange(space, DownstreamOption, nameof(SslDownstreamParameters.L1Regularization), 0, double.MaxValue, "[0, infinity)");
+        CheckRange(space, DownstreamOption, nameof(SslDownstreamParameters.L2Regularization), 0, double.MaxValue, "[0, infinity)");
+        CheckRange(space, DownstreamOption, nameof(SslDownstreamParameters.LightGbmLeaves), 2, 131_072);
+        CheckRange(space, DownstreamOption, nameof(SslDownstreamParameters.LightGbmMinimumRowsPerLeaf), 1, int.MaxValue);
+        CheckRange(space, DownstreamOption, nameof(SslDownstreamParameters.LightGbmIterations), 1, 100_000);
+        CheckRange(space, DownstreamOption, nameof(SslDownstreamParameters.FineTuneEpochs), 1, 10_000);
+        CheckRange(space, DownstreamOption, nameof(SslDownstreamParameters.FineTuneLearningRate), double.Epsilon, 10, "(0, 10]");
     }
 
     private static TEnum ParseChoice<TEnum>(object value, string option) where TEnum : struct, Enum =>
@@ -413,17 +424,26 @@ public sealed class SslSearchSpace : SearchSpace
         space.HasOption(nested) && space[nested] is SearchSpace inner && inner.HasOption(name) && inner[name] is ChoiceOption choice
             ? choice.Choices : [];
 
-    private static void CheckRange(SearchSpace space, string name, double min, double max)
+    /// <summary>Throws when option <paramref name="nested"/>.<paramref name="name"/> of <paramref name="space"/> (where it has
+    /// one) offers values outside [<paramref name="min"/>, <paramref name="max"/>].</summary>
+    /// <param name="space">The search space.</param>
+    /// <param name="nested">The nested space: Pretraining or Downstream.</param>
+    /// <param name="name">The option.</param>
+    /// <param name="min">The smallest value allowed.</param>
+    /// <param name="max">The largest value allowed.</param>
+    /// <param name="allowed">The allowed range in words, where [<paramref name="min"/>, <paramref name="max"/>] would read badly.</param>
+    private static void CheckRange(SearchSpace space, string nested, string name, double min, double max, string? allowed = null)
     {
-        if (!space.HasOption(PretrainingOption) || space[PretrainingOption] is not SearchSpace pretraining || !pretraining.HasOption(name)) return;
-        (double low, double high) = pretraining[name] switch
+        if (!space.HasOption(nested) || space[nested] is not SearchSpace options || !options.HasOption(name)) return;
+        (double low, double high) = options[name] switch
         {
             NumericRangeOption range => (range.Min, range.Max),
             IntegerRangeOption range => (range.Min, range.Max),
             ChoiceOption choice when choice.Choices.All(c => c is double) => (choice.Choices.Cast<double>().Min(), choice.Choices.Cast<double>().Max()),
-            _ => throw new ArgumentException($"Option {PretrainingOption}.{name} must be numeric."),
+            _ => throw new ArgumentException($"Option {nested}.{name} must be numeric."),
         };
-        if (low < min || high > max)
-            throw new ArgumentException($"Option {PretrainingOption}.{name} spans [{low}, {high}]; it must stay within [{min}, {max}].");
+        if (!(low >= min && high <= max))
+            throw new ArgumentException(string.Create(CultureInfo.InvariantCulture,
+                $"Option {nested}.{name} spans [{low}, {high}]; it must stay within {allowed ?? string.Create(CultureInfo.InvariantCulture, $"[{min}, {max}]")}."));
     }
 }

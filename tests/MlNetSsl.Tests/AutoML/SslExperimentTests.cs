@@ -535,6 +535,29 @@ public sealed class SslExperimentTests : IDisposable
         Assert.Contains("Label column 'Target' is Vector<Single, 28>", error.Message, StringComparison.Ordinal);
     }
 
+    [SkippableTheory]
+    [InlineData("FineTuneEpochs", 0.0, "[1, 10000]")]
+    [InlineData("FineTuneLearningRate", 0.0, "(0, 10]")]
+    [InlineData("L2Regularization", -1.0, "[0, infinity)")]
+    [InlineData("LightGbmLeaves", 1.0, "[2, 131072]")]
+    [InlineData("LightGbmIterations", 0.0, "[1, 100000]")]
+    [InlineData("LightGbmMinimumRowsPerLeaf", 0.0, "[1, 2147483647]")]
+    public async Task ADownstreamRangeTheTrainersRefuseIsNamedBeforeAnyTrial(string option, double value, string allowed)
+    {
+        // Checked only for Pretraining.*, a downstream value out of range failed trial after trial with the trainer's own
+        // words ("Epochs must be at least 1", not saying which Epochs), and LightGBM at 0 iterations scored the prior
+        // without a word.
+        var ml = new MLContext(seed: 1);
+        IDataView data = ml.Data.LoadFromEnumerable(SslExperimentData.HiggsWithHiddenLabels(100, labeledEvery: 2));
+        SslSearchSpace space = SslSearchSpace.For(SslInputKind.Tabular);
+        space.Downstream[option] = new ChoiceOption(value);
+
+        var error = await Assert.ThrowsAsync<ArgumentException>(() => ml.SelfSupervisedExperiment()
+            .SetDataset(data).SetInputColumn("Features").SetSearchSpace(space).SetMaxTrials(1).RunAsync());
+        Assert.Contains($"Option Downstream.{option} spans [{value.ToString(System.Globalization.CultureInfo.InvariantCulture)}, " +
+            $"{value.ToString(System.Globalization.CultureInfo.InvariantCulture)}]; it must stay within {allowed}.", error.Message, StringComparison.Ordinal);
+    }
+
     private sealed class SeriesRow
     {
         public float[] Values { get; set; } = [];
