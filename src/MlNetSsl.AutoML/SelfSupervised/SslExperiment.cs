@@ -746,7 +746,8 @@ public sealed class SslExperiment
 
             TrialRecord top = search.BestTrial ?? throw search.NoMetric(cancellationToken);
             cancellationToken.ThrowIfCancellationRequested();
-            if (OverranNote(_search.TimeBudget, search) is { } overran) notes.Add(overran);
+            // A session that only replayed its journal (no time left) overran nothing: earlier sessions spent the time.
+            if (runner.SegmentsRun > 0 && OverranNote(_search.TimeBudget, search) is { } overran) notes.Add(overran);
             foreach (var (trialId, reached, configured) in runner.StoppedByBudget) notes.Add(StoppedByBudgetNote(trialId, reached, configured));
             IReadOnlyList<SslTrialMeasures> measures = runner.LoadMeasures();
             var afterSearch = Stopwatch.StartNew();

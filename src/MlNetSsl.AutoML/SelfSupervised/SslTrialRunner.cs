@@ -46,6 +46,12 @@ internal sealed class SslTrialRunner : ITrialRunner
     // resumed experiment), then kept as this runner writes them, for decisions during the search.
     private readonly System.Collections.Concurrent.ConcurrentDictionary<(int TrialId, int? Fidelity), SslTrialMeasures> _measures = new();
 
+    private int _segmentsRun;
+
+    /// <summary>The segments this runner started work on (declined ones left out): none when a resumed experiment only
+    /// replayed its journal, as mlnet-ssl's keep-the-best pass after Ctrl+C does.</summary>
+    public int SegmentsRun => Volatile.Read(ref _segmentsRun);
+
     public SslTrialRunner(Settings settings)
     {
         _settings = settings;
@@ -115,6 +121,7 @@ internal sealed class SslTrialRunner : ITrialRunner
         if (parameters.Features != SslFeatureSource.RawFeatures
             && WhyPromotionNotStarted(request, _segments.TryGetValue(request.TrialId, out var lastSegment) ? lastSegment : null) is string notPromoted)
             return Task.FromException<double>(new TrialNotStartedException(notPromoted));
+        Interlocked.Increment(ref _segmentsRun);
         using var capped = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         if (cap is TimeSpan limit) capped.CancelAfter(limit > TimeSpan.Zero ? limit : TimeSpan.Zero);
         try

@@ -518,6 +518,36 @@ public sealed class SslExperimentTests : IDisposable
     }
 
     [SkippableFact]
+    public void ARunThatOnlyReplaysItsCheckpointWithNoTimeLeftDoesNotSayItsSearchOverran()
+    {
+        // mlnet-ssl keeps the best model after Ctrl+C by running the experiment again on its checkpoint with a 1 ms budget:
+        // the journal is replayed, nothing trains, and the best trial is refitted. The notes then said "The search took 3 s
+        // of a 0 s budget: ... the first result is never cut short", blaming a trial of the earlier session.
+        var ml = new MLContext(seed: 1);
+        IDataView data = ml.Data.LoadFromEnumerable(SslExperimentData.HiggsWithHiddenLabels(300, labeledEvery: 4));
+        string folder = Directory.CreateTempSubdirectory("mlnetssl-replay-only-").FullName;
+        try
+        {
+            SslExperiment Experiment() => ml.SelfSupervisedExperiment().SetDataset(data).SetInputColumn("Features")
+                .SetSearchSpace(SslSearchSpace.For(SslInputKind.Tabular).WithoutRawFeatures())
+                .SetScheduler(SslScheduler.Asha(minEpochs: 100, maxEpochs: 100)).SetMaxTrials(1).SetCheckpoint(folder);
+            SslExperimentResult first = Experiment().Run();
+            TrialRecord only = Assert.Single(first.Trials);
+            Assert.True(first.Elapsed > TimeSpan.FromSeconds(0.6), $"The search took {first.Elapsed.TotalSeconds:0.00} s; the test needs more than 0.6 s.");
+
+            SslExperimentResult kept = Experiment().SetTrainingTime(TimeSpan.FromMilliseconds(1)).Run();
+            Assert.Equal(only.TrialId, kept.BestTrial.TrialId);
+            Assert.DoesNotContain(kept.Notes, n => n.StartsWith("The search took", StringComparison.Ordinal));
+            (kept.BestTrial.Model as IDisposable)?.Dispose();
+            (first.BestTrial.Model as IDisposable)?.Dispose();
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [SkippableFact]
     public async Task AVectorLabelColumnIsRefusedWithAMessageThatNamesItsType()
     {
         // MapValueToKey maps a vector to a vector of keys; reading that as one key per row was an InvalidCastException.
