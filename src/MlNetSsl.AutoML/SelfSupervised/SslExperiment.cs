@@ -1101,7 +1101,7 @@ public sealed class SslExperiment
             $"One-standard-error rule: the best metric is {top:0.####} +/- {se:0.####} (trial {best.TrialId}); {within} trial(s) within one standard error") +
             // Versions of one pipeline that differ only in epochs are one candidate; the leaderboard lists them all.
             (within != candidates.Count ? FormattableString.Invariant($", {candidates.Count} pipeline(s) once versions of one pipeline (differing in epochs at most) count as one; ") : "; ")
-            + (chosen == best ? FormattableString.Invariant($"the rule keeps the best, trial {best.TrialId}: no simpler or cheaper trial is within that band.")
+            + (chosen == best ? FormattableString.Invariant($"the rule keeps the best, trial {best.TrialId}: {KeptBecause()}")
                 : SslSearchSpace.WithoutEpochs(chosen.Parameters).Equals(SslSearchSpace.WithoutEpochs(best.Parameters))
                     ? FormattableString.Invariant($"chose the longest-trained version of the best's pipeline, trial {chosen.TrialId} ({chosen.Metric:0.####}, {Epochs(chosen)} epochs against {Epochs(best)}).")
                     : IsSemiSupervisedNetwork(chosen) && !IsSemiSupervisedNetwork(best)
@@ -1111,6 +1111,13 @@ public sealed class SslExperiment
                         : Complexity(chosen) == 0
                             ? FormattableString.Invariant($"chose the simplest, {rawName}, trial {chosen.TrialId} ({chosen.Metric:0.####}, {Cost(chosen):0.#} s to build against {Cost(best):0.#} s, pretraining reused from the cache included){orderWhy}.")
                             : FormattableString.Invariant($"chose the {SimplerOrCheaper()}, trial {chosen.TrialId} ({chosen.Metric:0.####}, {Cost(chosen):0.#} s to build against {Cost(best):0.#} s, pretraining reused from the cache included)."));
+        // Why the best stands when other pipelines are within the band: no simpler one is, and the rule's order among the
+        // equally simple ones put it first (on tables the portfolio's order of raw pipelines, which may keep a slower one).
+        string KeptBecause() => candidates.Count <= 1 ? "no simpler or cheaper trial is within that band."
+            : "no simpler trial is within that band, and it is " + (Complexity(best) == 0
+                ? rawPreference?.BeforeScores == true && IsUntuned(best) ? "the first in the portfolio's order among those on raw features."
+                    : "the best-scoring of those on raw features."
+                : IsSemiSupervisedNetwork(best) ? "the semi-supervised network among the equally simple ones." : "the cheapest of the equally simple ones.");
         // A simpler kind of pipeline (a probe on embeddings rather than a network) can cost more than the best; say only
         // what holds, not "simplest and cheapest" beside a higher build time.
         string SimplerOrCheaper()

@@ -470,5 +470,30 @@ public sealed class IncumbentScaleUpTests
 
         System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
     }
+
+    [SkippableFact]
+    public void TheRuleKeepingTheBestDoesNotCallItTheCheapestWhenTheRawOrderKeptIt()
+    {
+        // Raw LightGBM (the portfolio's first, 3.7 s) and raw L-BFGS (second, 0.7 s) both scored 1.0 on a table: the
+        // portfolio's order kept LightGBM, and the explanation said "no simpler or cheaper trial is within that band".
+        SslSearchSpace space = SslSearchSpace.For(SslInputKind.Tabular);
+        Parameters lightGbm = SslExperimentData.Configuration(space, ("Features", "RawFeatures"), ("Downstream.Trainer", "LightGbm"));
+        Parameters lbfgs = SslExperimentData.Configuration(space, ("Features", "RawFeatures"), ("Downstream.Trainer", "LinearProbe"));
+        TrialRecord Trial(int id, Parameters configuration, double seconds) => new(id, configuration, TrialStatus.Completed,
+            [new RungResult(null, 1.0, TimeSpan.FromSeconds(seconds))], TimeSpan.FromSeconds(seconds), null);
+        SslTrialMeasures Measures(int id) => new()
+        {
+            TrialId = id, FeatureSource = SslFeatureSource.RawFeatures, Metric = 1.0, MetricStandardError = 0, EvaluationSeconds = 1,
+        };
+        Parameters[] order = [SslSearchSpace.WithoutEpochs(lightGbm), SslSearchSpace.WithoutEpochs(lbfgs)];
+
+        (TrialRecord chosen, string why) = SslExperiment.SelectWithinOneStandardError([Trial(0, lightGbm, 3.7), Trial(1, lbfgs, 0.7)],
+            [Measures(0), Measures(1)], maximize: true, order.ToHashSet(), new SslRawPreference(order, BeforeScores: true));
+
+        Assert.Equal(0, chosen.TrialId);
+        Assert.DoesNotContain("cheaper", why, StringComparison.Ordinal);
+        Assert.EndsWith("the rule keeps the best, trial 0: no simpler trial is within that band, and it is the first in the portfolio's order among those on raw features.",
+            why, StringComparison.Ordinal);
+    }
 }
 
