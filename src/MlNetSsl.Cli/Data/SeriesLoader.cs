@@ -229,8 +229,11 @@ internal static class SeriesLoader
             bool labelIsText = labelIndex >= 0 && !CsvTable.IsMissing(cells[labelIndex]) && !CsvTable.TryNumber(cells[labelIndex], out _);
             if (textCell >= 0 && textCell == cells.Length - 1 && !labelIsText && ragged) throw ClassLastOnRaggedLines(cells, line);
             // Another text on every line (a row id, a name, a date) is no class: --label-col there would make a class of each row.
-            if (textCell >= 0 && labelIndex >= 0 && dataWidths.Count >= 5 && split.Skip(hasHeader ? 1 : 0)
-                    .Select(c => textCell < c.Length ? c[textCell].Trim() : "").Distinct(StringComparer.Ordinal).Count() == dataWidths.Count)
+            // Text on every line: one typo among the values (distinct numbers on the other lines) is not a row id.
+            var textColumn = textCell < 0 ? [] : split.Skip(hasHeader ? 1 : 0).Select(c => textCell < c.Length ? c[textCell].Trim() : "").ToList();
+            if (textCell >= 0 && labelIndex >= 0 && dataWidths.Count >= 5
+                    && textColumn.All(c => !CsvTable.IsMissing(c) && !CsvTable.TryNumber(c, out _))
+                    && textColumn.Distinct(StringComparer.Ordinal).Count() == dataWidths.Count)
                 throw new CliException($"{path} line {line}: column {textCell} holds '{Shorten(cells[textCell])}', not a number, and another text on every line, " +
                     $"as a row id, a name or a date does; the label column is {labelIndex}{counted}. Every cell of a series CSV but the label is a value of the " +
                     "series: remove that column from the file, or read the file as a table with 'mlnet-ssl classification' (--ignore-cols leaves a column out there).");

@@ -610,6 +610,21 @@ public sealed class CliDataLoadingTests : IDisposable
     }
 
     [SkippableFact]
+    public void OneTextCellAmongASeriesValuesIsNamedAsATypoNotAsARowIdColumn()
+    {
+        // GunPoint with 'abc' typed over one value on line 7: the other lines hold distinct numbers in that column, which
+        // counted as "another text on every line", so the error told the user to remove a column of the series.
+        var rows = GunPoint().Take(20).ToList();
+        string typo = Write("gun-typo.csv", rows.Select((r, i) =>
+            $"{r.Label},{string.Join(',', r.Values.Select((v, j) => i == 6 && j == 4 ? "abc" : v))}"));
+        string message = Assert.Throws<CliException>(() => SeriesLoader.Load(new MLContext(0), typo, Settings(), channels: 1, findLabel: true)).Message;
+        Assert.Contains("line 7: column 5 holds 'abc', not a number, and the label column is 0", message, StringComparison.Ordinal);
+        Assert.Contains("series values must be numbers", message, StringComparison.Ordinal);
+        Assert.DoesNotContain("another text on every line", message, StringComparison.Ordinal);
+        Assert.DoesNotContain("remove that column", message, StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
     public void TheNanPaddingOfAUcr2018TsvEndsEachSeriesAsEmptyCellsDo()
     {
         // PLAID (variable length) as the UCR 2018 archive writes it: label first, tab, each row padded with NaN to the
