@@ -339,6 +339,7 @@ internal static class TrainingCommands
             : Path.Combine(runFolder, "log.txt");
         // Before anything asks TorchSharp about CUDA: --device cuda:N makes GPU N the process's only visible one.
         CudaDeviceChoice.Apply(settings.Device);
+        string? madeFolder = settings.WorkerOnly ? null : FirstMissingFolder(runFolder);
         TrainingRun.CreateRunFolder(settings);
         using var log = OpenLog(verbosity, logFile, defaultLog);
         log.Info($"mlnet-ssl {settings.Task}: {SslEnvironment.Describe()}");
@@ -354,6 +355,10 @@ internal static class TrainingCommands
         {
             // So the run folder's log says why this run stopped, not only the console.
             log.Failure(e is CliException ? e.Message : $"{e.GetType().Name}: {e.Message}");
+            // A run folder this run made and left with nothing but that log (a mistyped --label-col, a data error): no
+            // half-made run folder stays behind; the console has the error. An existing run folder keeps its log.
+            log.Dispose();
+            if (madeFolder is not null) RemoveIfOnlyLog(madeFolder, log.FilePath);
             throw;
         }
         // A log that stopped after the run's own list of failures (or in a worker, which writes no other output).
@@ -363,6 +368,33 @@ internal static class TrainingCommands
             return ExitCodes.Failed;
         }
         return code;
+    }
+
+    /// <summary>The outermost folder on the way to <paramref name="folder"/> that does not exist yet (the folder itself,
+    /// or a new <c>-o</c> folder above it), or null when the folder exists.</summary>
+    internal static string? FirstMissingFolder(string folder)
+    {
+        string? missing = null;
+        for (string? f = Path.GetFullPath(folder); f is not null && !Directory.Exists(f) && !File.Exists(f); f = Path.GetDirectoryName(f))
+            missing = f;
+        return missing;
+    }
+
+    /// <summary>Removes <paramref name="folder"/> when it holds no file but the log (empty folders aside); best effort.</summary>
+    internal static void RemoveIfOnlyLog(string folder, string? logPath)
+    {
+        try
+        {
+            if (!Directory.Exists(folder)) return;
+            string? log = logPath is null ? null : Path.GetFullPath(logPath);
+            if (Directory.EnumerateFiles(folder, "*", SearchOption.AllDirectories).Any(f => !string.Equals(Path.GetFullPath(f), log, StringComparison.Ordinal)))
+                return;
+            Directory.Delete(folder, recursive: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Left as it is: the error line that follows is what matters.
+        }
     }
 
     private static RunLog OpenLog(string verbosity, string? logFile, string defaultLog)

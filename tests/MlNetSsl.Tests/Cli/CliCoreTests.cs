@@ -294,6 +294,29 @@ public sealed class CliCoreTests : IDisposable
     }
 
     [SkippableFact]
+    public void ARunThatFailsOnItsDataLeavesNoRunFolderItMade()
+    {
+        // A new user's mistyped --label-col (or an empty CSV, one class...): exit 1 with one line, and the run folder it
+        // had just made stayed behind holding only log.txt, a half-made run beside the real ones. A folder that was there
+        // before keeps its log with the error (the test above).
+        string train = BanknoteCsv();
+        string output = Path.Combine(_work, "new-output", "runs");
+        var failed = Run("classification", "--dataset", train, "--label-col", "clas", "--train-time", "10", "-o", output, "--name", "Typo");
+        Assert.Equal(1, failed.ExitCode);
+        Assert.Contains("--label-col 'clas' is not a column", failed.Stderr, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(Path.Combine(_work, "new-output")), "the failed run left the folders it made");
+        // An -o folder that exists stays, and only the new run folder goes.
+        Directory.CreateDirectory(output);
+        string empty = Path.Combine(_work, "empty.csv");
+        File.WriteAllText(empty, "");
+        failed = Run("classification", "--dataset", empty, "--label-col", "0", "--train-time", "10", "-o", output, "--name", "Empty");
+        Assert.Equal(1, failed.ExitCode);
+        Assert.Contains("the file is empty", failed.Stderr, StringComparison.Ordinal);
+        Assert.True(Directory.Exists(output));
+        Assert.False(Directory.Exists(Path.Combine(output, "Empty")), "the failed run left its run folder");
+    }
+
+    [SkippableFact]
     public void ARowIdentifierIsLeftOutOfTheInputsUnlessKept()
     {
         // A Kaggle-style export: 'id' numbers the training rows 1..200 and the test rows from 9001, so a model that read
