@@ -261,7 +261,22 @@ internal sealed partial class CsvTable
                 bestFields = counts[0];
             }
         }
+        // Numbers that all carry a decimal comma split evenly at their commas too, into one field more than at the ';'
+        // between them ("1,52101;13,64;...;0,00" without a header): ',' is then no separator when another one splits every
+        // record evenly and each of its fields that holds a comma is a number with a decimal comma.
+        if (best == ',' && CandidateSeparators.Where(c => c != ',').FirstOrDefault(c => DecimalCommasBetween(path, c)) is var other && other != default)
+            return other;
         return AlignedWithBlanks(path, best, bestFields) ? Blanks : best;
+    }
+
+    /// <summary>Whether <paramref name="separator"/> splits every sampled record into the same number (above 1) of
+    /// fields, some of them numbers with a decimal comma and none holding a comma otherwise.</summary>
+    private static bool DecimalCommasBetween(string path, char separator)
+    {
+        var records = ReadRecords(path, separator, validate: false).Take(50).Select(r => r.Fields).ToList();
+        if (records.Count == 0 || records[0].Length < 2 || records.Any(r => r.Length != records[0].Length)) return false;
+        var withComma = records.SelectMany(r => r).Select(f => f.Trim()).Where(f => f.Contains(',', StringComparison.Ordinal)).ToList();
+        return withComma.Count > 0 && withComma.All(f => DecimalCommaNumber().IsMatch(f));
     }
 
     /// <summary>

@@ -469,9 +469,21 @@ internal static class SeriesLoader
         if (sample.Count == 0) return ',';
         if (sample.All(l => l.IndexOfAny([',', ';', '\t', '|']) < 0) && sample.Any(l => l.Trim().Contains(' ', StringComparison.Ordinal)))
             return Blanks;
-        return new[] { '\t', ';', '|', ',' }
+        char best = new[] { '\t', ';', '|', ',' }
             .Select((candidate, order) => (candidate, order, fields: sample.Min(l => CsvTable.Split(l, candidate).Length)))
             .OrderByDescending(c => c.fields).ThenBy(c => c.order).First().candidate;
+        // Values that all carry a decimal comma ("-0,6478854;-0,6423;...", a file of values only) split at their commas
+        // into one cell more than at the ';' between them: ',' is no separator when another one splits every line and
+        // each of its cells that holds a comma is a number with a decimal comma.
+        if (best == ',')
+            foreach (char other in new[] { '\t', ';', '|' })
+            {
+                var cells = sample.Select(l => CsvTable.Split(l, other)).ToList();
+                if (cells.All(c => c.Length > 1) && cells.SelectMany(c => c).Any(c => c.Contains(',', StringComparison.Ordinal))
+                    && cells.SelectMany(c => c).Where(c => c.Contains(',', StringComparison.Ordinal)).All(c => DecimalComma(c.Trim())))
+                    return other;
+            }
+        return best;
     }
 
     // A wide file has one column per step: name a few of them, not hundreds.

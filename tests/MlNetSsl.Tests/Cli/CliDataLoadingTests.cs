@@ -1,5 +1,6 @@
 using System.Globalization;
 using Microsoft.ML;
+using MlNetSsl.Cli.CodeGen;
 using MlNetSsl.Cli.Commands;
 using MlNetSsl.Cli.Data;
 using MlNetSsl.Tests.Infrastructure;
@@ -622,6 +623,34 @@ public sealed class CliDataLoadingTests : IDisposable
         Assert.Contains("series values must be numbers", message, StringComparison.Ordinal);
         Assert.DoesNotContain("another text on every line", message, StringComparison.Ordinal);
         Assert.DoesNotContain("remove that column", message, StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
+    public void NumbersThatAllCarryADecimalCommaBetweenSemicolonsAreNotSplitAtTheirCommas()
+    {
+        // Every value with a decimal comma, ';' between them and no header: each line splits at its commas into one field
+        // more than at its ';', so ',' won the separator detection. A table of banknote measurements (class in words last)
+        // trained as 44 classes such as '00;' from text columns, and predict on a series file of values only (the label
+        // column left out) failed with "column 1 holds '021696;0', not a number".
+        string[][] cells = File.ReadLines(Path.Combine(SharedData.DataRoot, "tabular", "banknote_authentication.csv"))
+            .Where(l => l.Length > 0).Select(l => l.Split(',')).Where(c => c.Take(4).All(v => v.Contains('.', StringComparison.Ordinal))).Take(80).ToArray();
+        string[] Words(string[] c) => [.. c.Take(4), c[4] == "0" ? "genuine" : "forged"];
+        TrainingData expected = TableLoader.LoadForTraining(Write("banknote-words.csv", cells.Select(c => string.Join(',', Words(c)))), Settings(label: "4"));
+        string european = Write("banknote-eu.csv", cells.Select(c => string.Join(';', Words(c).Select(v => v.Replace('.', ',')))));
+        TrainingData read = TableLoader.LoadForTraining(european, Settings(label: "4"));
+        Assert.Equal(';', read.Format!.Separator);
+        Assert.Equal(',', read.Format.DecimalMarker);
+        Assert.All(read.Columns, c => Assert.Equal(InputColumnKind.Number, c.Kind));
+        Assert.Equal(expected.Labels, read.Labels);
+        for (int row = 0; row < cells.Length; row++) Assert.Equal(expected.RowValues(row), read.RowValues(row));
+
+        // A series file of values only, as predict and embed take it.
+        var rows = GunPoint();
+        Assert.Equal(';', SeriesLoader.DetectSeparator(rows.Select(r => string.Join(';', r.Values.Select(v => v.Replace('.', ','))))));
+        Assert.Equal('\t', SeriesLoader.DetectSeparator(rows.Select(r => string.Join('\t', r.Values.Select(v => v.Replace('.', ','))))));
+        // Comma-separated files stay so: decimal points, and a class that holds a ';'.
+        Assert.Equal(',', SeriesLoader.DetectSeparator(rows.Select(r => string.Join(',', r.Values))));
+        Assert.Equal(',', SeriesLoader.DetectSeparator(rows.Select(r => $"{r.Label}; drawn,{string.Join(',', r.Values)}")));
     }
 
     [SkippableFact]
