@@ -32,7 +32,7 @@ internal static class ConsumptionCodeGenerator
         Directory.CreateDirectory(target);
         // Both projects sit one folder below the run folder, so one relative path to a source tree's library serves both.
         if (versions.LibraryProject is { } library && Path.IsPathFullyQualified(library))
-            versions = versions with { LibraryProject = Path.GetRelativePath(Path.Combine(target, name), library).Replace('\\', '/') };
+            versions = versions with { LibraryProject = CliFile.RelativePath(Path.Combine(target, name), library) };
         // Everything is written into a hidden sibling first and each project folder is then moved into place by one
         // rename, so a crash leaves either the previous projects or complete new ones, never half a project.
         string staging = Path.Combine(target, $".codegen-{Guid.NewGuid():N}.tmp");

@@ -117,7 +117,7 @@ internal static class ConsumptionTemplates
         model.Properties
             .Where(p => p.Column.Kind == InputColumnKind.ImagePath)
             .Select(p => model.Schema.ExampleValues[p.Column.ColumnName])
-            .Select(example => (example, path: example.Replace('\\', '/')))
+            .Select(example => (example, path: CliFile.Portable(example)))
             .Select(e => (e.example, Path.IsPathRooted(e.path) ? e.path : "../" + e.path, $"{ExampleFolder}/{Path.GetFileName(e.path)}"))
             .DistinctBy(file => file.Item3, StringComparer.Ordinal);
 
@@ -397,7 +397,7 @@ internal static class ConsumptionTemplates
         switch (property.Column.Kind)
         {
             case InputColumnKind.ImagePath:
-                string fileName = Path.GetFileName(value.Replace('\\', '/'));
+                string fileName = Path.GetFileName(CliFile.Portable(value));
                 return $"Path.Combine(AppContext.BaseDirectory, {CSharpText.StringLiteral(ExampleFolder)}, {CSharpText.StringLiteral(fileName)})";
             case InputColumnKind.Number:
                 return CSharpText.FloatLiteral(value);

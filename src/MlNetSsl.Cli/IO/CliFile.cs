@@ -10,6 +10,14 @@ namespace MlNetSsl.Cli;
 /// </summary>
 internal static class CliFile
 {
+    /// <summary><paramref name="path"/> relative to <paramref name="folder"/>, with '/' between its parts on every OS (as
+    /// run.json and the generated projects write paths). Only Windows' separator becomes '/': on Linux and macOS a
+    /// backslash is a character of a file name (a class folder <c>dog \ cat</c>), which '/' would turn into two folders.</summary>
+    public static string RelativePath(string folder, string path) => Portable(Path.GetRelativePath(folder, Path.GetFullPath(path)));
+
+    /// <summary><paramref name="path"/> with '/' for this OS's directory separator (a no-op where that is '/').</summary>
+    public static string Portable(string path) => Path.DirectorySeparatorChar == '/' ? path : path.Replace(Path.DirectorySeparatorChar, '/');
+
     /// <summary>Lets <paramref name="writeTemporary"/> write a unique temporary sibling of <paramref name="path"/>, then
     /// renames it over <paramref name="path"/> (atomic within one folder); on failure the temporary file is removed.</summary>
     public static void Replace(string path, Action<string> writeTemporary)

@@ -1066,7 +1066,7 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
 
     private void WriteRunJson(string path)
     {
-        string Relative(string p) => Path.GetRelativePath(RunFolder, Path.GetFullPath(p)).Replace('\\', '/');
+        string Relative(string p) => CliFile.RelativePath(RunFolder, p);
         RunSettings recorded = settings with
         {
             Dataset = Relative(settings.Dataset),
@@ -1214,7 +1214,7 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
         int example = Array.FindIndex(train.Labels, l => l.Length > 0);
         var values = train.RowValues(example).ToDictionary(p => p.Key, p => p.Value);
         if (train.Kind == DatasetKind.Images)
-            values[ImageFolder.PathColumn] = Path.GetRelativePath(RunFolder, values[ImageFolder.PathColumn]).Replace('\\', '/');
+            values[ImageFolder.PathColumn] = CliFile.RelativePath(RunFolder, values[ImageFolder.PathColumn]);
         // The file's columns that are neither the label nor an input: a whole record posted to the Web API holds them too.
         var unused = train.Layout is { } file
             ? file.Columns.Where((_, i) => i != file.LabelIndex && !train.Columns.Any(c => c.SourceColumnIndex == i)).ToList()

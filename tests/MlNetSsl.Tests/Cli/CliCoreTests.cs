@@ -1144,6 +1144,32 @@ public sealed class CliCoreTests : IDisposable
     }
 
     [SkippableFact]
+    public void AClassFolderWithABackslashInItsNameGivesAConsoleAppWithItsExampleImage()
+    {
+        // On Linux and macOS a backslash is a character of a file name. The example image's path was written with '/' for
+        // every backslash ("dog / big/0000.jpg"), so the console app referenced a file that does not exist: MSB3030 on build.
+        Skip.If(OperatingSystem.IsWindows(), "a backslash separates folders on Windows");
+        string root = Path.Combine(_work, "slash-images");
+        string source = Path.Combine(SharedData.RepoRoot, "samples", "Quickstart", "data", "cifar10-small", "train");
+        foreach (var (cls, folder) in new[] { ("cat", "cat \\ small"), ("dog", "dog \\ big") })
+        {
+            Directory.CreateDirectory(Path.Combine(root, folder));
+            foreach (string f in Directory.GetFiles(Path.Combine(source, cls)).Order(StringComparer.Ordinal).Take(12))
+                File.Copy(f, Path.Combine(root, folder, Path.GetFileName(f)));
+        }
+        string output = Path.Combine(_work, "slash-out");
+        var (code, stdout, stderr) = Run("image-classification", "--dataset", root, "--train-time", "5", "--max-trials", "1", "-o", output, "--name", "Slash");
+        Assert.True(code == 0, $"exit {code}: {stderr}\n{stdout}");
+        string console = Path.Combine(output, "Slash", "Slash.ConsoleApp");
+        string program = File.ReadAllText(Path.Combine(console, "Program.cs"));
+        string example = Regex.Match(program, "\"ExampleData\", \"([^\"]+)\"").Groups[1].Value;
+        Assert.True(File.Exists(Path.Combine(console, "ExampleData", example)), $"the example image {example} is not in the console app");
+        string csproj = File.ReadAllText(Path.Combine(console, "Slash.ConsoleApp.csproj"));
+        Assert.DoesNotContain(" / ", csproj, StringComparison.Ordinal);
+        Assert.Contains($"Update=\"ExampleData/{example}\"", csproj, StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
     public void ImageRunOnAFolderWithAnUnlabeledSubFolder()
     {
         string root = Path.Combine(_work, "images");
