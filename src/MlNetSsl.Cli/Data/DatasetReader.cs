@@ -52,6 +52,13 @@ internal static class DatasetReader
                   "(a folder of one file per series is not read): put the series in one file, one per line."
                 : $"{path}: a folder, where a CSV file is expected; for a folder of images in one sub-folder per class use image-classification.");
         if (!File.Exists(path)) throw new CliException($"{path}: file not found; check the path given to --dataset or --test-dataset.");
+        // Read as a CSV, a .ts file failed on its header lines ("line 4: 2 fields where line 1 has 1 ..., give the right
+        // --separator") and an image on its bytes, neither saying which command reads such a file.
+        if (task == "classification" && SeriesLoader.IsTsFile(path))
+            throw new CliException($"{path}: a .ts series file, where a CSV table is expected; series-classification reads it.");
+        if (task != "image-classification" && IsImage(path))
+            throw new CliException($"{path}: an image, where a {(task == "classification" ? "CSV file" : "series file")} is expected; image-classification reads a " +
+                "folder with one sub-folder of images per class.");
         if (OtherFormat(path, task) is string other) throw new CliException($"{path}: {other}");
     }
 

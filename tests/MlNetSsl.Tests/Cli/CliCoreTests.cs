@@ -1230,6 +1230,28 @@ public sealed class CliCoreTests : IDisposable
     }
 
     [SkippableFact]
+    public void ASeriesFileOrAnImageGivenToClassificationNamesTheCommandThatReadsIt()
+    {
+        // A UEA .ts file given to classification failed on its header lines: "line 4: 2 fields where line 1 has 1
+        // (separator ','); fix or remove that line, or give the right --separator", and no folder may be left behind.
+        string ts = Path.Combine(SharedData.DataRoot, "uea", "GunPoint_TRAIN.ts");
+        string output = Path.Combine(_work, "kinds");
+        var (code, _, stderr) = Run("classification", "--dataset", ts, "--label-col", "0", "--train-time", "10", "-o", output);
+        Assert.True(code == 1, $"exit {code}: {stderr}");
+        Assert.Contains("GunPoint_TRAIN.ts: a .ts series file, where a CSV table is expected; series-classification reads it.", stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("separator", stderr, StringComparison.Ordinal);
+        string image = Path.Combine(SharedData.RepoRoot, "tests", "MlNetSsl.Tests", "Fixtures", "cat-grey.jpg");
+        foreach (string task in new[] { "classification", "series-classification" })
+        {
+            (code, _, stderr) = Run(task, "--dataset", image, "--label-col", "0", "--train-time", "10", "-o", output);
+            Assert.True(code == 1, $"exit {code}: {stderr}");
+            Assert.Contains("cat-grey.jpg: an image, where a", stderr, StringComparison.Ordinal);
+            Assert.Contains("image-classification reads a folder", stderr, StringComparison.Ordinal);
+        }
+        Assert.False(Directory.Exists(output), "a refused run left a folder");
+    }
+
+    [SkippableFact]
     public void BadInputGivesExitOneAndOneLineNamingTheProblem()
     {
         static void Fails(string[] args, params string[] expected)
