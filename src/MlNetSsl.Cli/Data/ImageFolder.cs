@@ -204,7 +204,7 @@ internal static class ImageFolder
         }
         using (var codec = SKCodec.Create(new MemoryStream(bytes)))
         {
-            if (codec is null) throw new CliException($"{file}: not a readable image.");
+            if (codec is null) throw new CliException($"{file}: not a readable image (cut short or not a JPEG, PNG, BMP, GIF or WEBP file); replace it with a whole copy, or convert it to PNG or JPEG.");
             if (TooLarge(codec) is { } tooLarge) throw new CliException($"{file}: {tooLarge}.");
             if (!EndsWhole(bytes) && Damaged(codec) is { } damage) throw new CliException($"{file}: {damage}; replace it with a whole copy.");
         }

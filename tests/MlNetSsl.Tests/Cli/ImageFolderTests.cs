@@ -222,6 +222,12 @@ public sealed class ImageFolderTests : IDisposable
         Assert.Contains("half.jpg: a truncated image", strict.Message, StringComparison.Ordinal);
         var single = Assert.Throws<CliException>(() => ImageFolder.LoadFile(new MLContext(0), truncated));
         Assert.Contains("a truncated image", single.Message, StringComparison.Ordinal);
+        // Cut within its header (300 bytes), the decoder cannot open it at all: the message still says what to do.
+        string stub = Path.Combine(root, "stub.jpg");
+        File.WriteAllBytes(stub, bytes[..300]);
+        var unreadable = Assert.Throws<CliException>(() => ImageFolder.LoadFile(new MLContext(0), stub));
+        Assert.EndsWith("stub.jpg: not a readable image (cut short or not a JPEG, PNG, BMP, GIF or WEBP file); replace it with a whole copy, or convert it to PNG or JPEG.",
+            unreadable.Message, StringComparison.Ordinal);
         // The whole file still reads.
         Assert.Single(ImageFolder.LoadFile(new MLContext(0), whole).Labels);
     }
