@@ -63,14 +63,26 @@ internal static class ModelCommands
     private static Command Evaluate()
     {
         var o = new Options();
-        var test = new Option<string>("--test-dataset") { Description = "Labeled rows: an image folder, a CSV or a series file.", Required = true };
-        var command = new Command("evaluate", "Score a model on labeled rows: metrics and the confusion matrix.") { o.Model, test, o.LabelColumn, o.HasHeader, o.Separator, o.UnlabeledFolder };
+        var test = new Option<string?>("--test-dataset") { Description = "Labeled rows: an image folder, a CSV or a series file." };
+        var holdOut = new Option<bool>("--holdout")
+        {
+            Description = "Score the rows the training run held out of its --dataset (read again from where run.json says), instead of a --test-dataset.",
+        };
+        var command = new Command("evaluate", "Score a model on labeled rows: metrics and the confusion matrix.") { o.Model, test, holdOut, o.LabelColumn, o.HasHeader, o.Separator, o.UnlabeledFolder };
         o.ValidateSeparator(command);
+        command.Validators.Add(result =>
+        {
+            bool given = result.GetValue(test) is not null, held = result.GetValue(holdOut);
+            if (given == held)
+                result.AddError(given ? "Give --test-dataset or --holdout, not both." : "Give the labeled rows to score: --test-dataset <folder|file>, or --holdout for the rows the training run held out.");
+        });
         command.SetAction(parse =>
         {
             var ml = new MLContext(0);
             var (model, schema, settings) = LoadModel(ml, parse.GetValue(o.Model)!);
-            TrainingData data = LoadData(ml, model, schema, settings, parse.GetValue(test)!, o, parse);
+            TrainingData data = parse.GetValue(holdOut)
+                ? LoadHoldOut(ml, parse.GetValue(o.Model)!, settings)
+                : LoadData(ml, model, schema, settings, parse.GetValue(test)!, o, parse);
             int[] labeled = Enumerable.Range(0, data.Count).Where(r => data.Labels[r].Length > 0).ToArray();
             if (labeled.Length == 0)
             {
@@ -78,9 +90,9 @@ internal static class ModelCommands
                 string? trainingLabel = data.Kind == DatasetKind.Table && data.Layout is null && settings is { TableColumns: { } columns, TableLabelIndex: int at }
                     && at >= 0 && at < columns.Count ? columns[at] : null;
                 throw new CliException(trainingLabel is not null
-                    ? $"{parse.GetValue(test)}: no labeled row: the file has no label column '{trainingLabel}' (the training file's, by name in a header, by " +
+                    ? $"{parse.GetValue(test) ?? "--holdout"}: no labeled row: the file has no label column '{trainingLabel}' (the training file's, by name in a header, by " +
                       "position without one); give --label-col with the column that holds the labels."
-                    : $"{parse.GetValue(test)}: no labeled row; evaluate needs labels (class folders, --label-col, or the .ts class).");
+                    : $"{parse.GetValue(test) ?? "--holdout"}: no labeled row; evaluate needs labels (class folders, --label-col, or the .ts class).");
             }
             if (data.Skipped.Count > 0)
                 Console.WriteLine($"Skipped {data.Skipped.Count:N0} unreadable file(s): {string.Join("; ", data.Skipped.Take(5))}{(data.Skipped.Count > 5 ? "; ..." : "")}.");
@@ -93,7 +105,7 @@ internal static class ModelCommands
             if (data.Labels.All(l => known(l) is null))
             {
                 static string Few(IEnumerable<string> names) { var list = names.ToList(); return string.Join(", ", list.Take(8).Select(n => $"'{n}'")) + (list.Count > 8 ? ", ..." : ""); }
-                throw new CliException($"{parse.GetValue(test)}: none of its {data.Count:N0} labeled rows has a class the model knows " +
+                throw new CliException($"{parse.GetValue(test) ?? "--holdout"}: none of its {data.Count:N0} labeled rows has a class the model knows " +
                     $"(the model's: {Few(classes)}; this file's: {Few(data.Labels.Distinct(StringComparer.Ordinal))}); check that it is a test set for this model, and --label-col.");
             }
             var scored = TrainingRun.Score(model, data, classes);
@@ -242,6 +254,31 @@ internal static class ModelCommands
         {
             return null;
         }
+    }
+
+    /// <summary>The rows a training run held out of its --dataset to score its model: the dataset read again as training read
+    /// it (run.json's settings; its paths are relative to its folder) and split with the run's fraction and seed.</summary>
+    private static TrainingData LoadHoldOut(MLContext ml, string modelPath, RunSettings? settings)
+    {
+        string runJson = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(modelPath))!, "run.json");
+        if (settings is null)
+            throw new CliException($"{runJson}: not found or not readable; --holdout needs the run.json the training run wrote beside the model. Give --test-dataset instead.");
+        string folder = Path.GetDirectoryName(runJson)!;
+        string Resolve(string p) => Path.GetFullPath(Path.Combine(folder, p));
+        if ((settings.TestDataset ?? settings.ValidationDataset) is { } scored)
+            throw new CliException($"The training run held no rows out: it scored {(settings.TestDataset is null ? "--validation-dataset" : "--test-dataset")} " +
+                $"{Resolve(scored)}; evaluate with --test-dataset {Resolve(scored)}.");
+        string dataset = Resolve(settings.Dataset);
+        if (!File.Exists(dataset) && !Directory.Exists(dataset))
+            throw new CliException($"{dataset}: the training data run.json names ('{settings.Dataset}', relative to its folder) is not there; " +
+                "put it back, or give the held-out rows as a file with --test-dataset.");
+        CsvSettings csv = DatasetReader.Csv(settings.HasHeader, settings.Separator, settings.LabelColumn, settings.IgnoreColumns, settings.DecimalMarker)
+            with { KeepColumns = settings.KeepColumns };
+        TrainingData all = DatasetReader.Load(ml, settings.Task, dataset, csv, settings.UnlabeledFolder, settings.Strict, settings.Channels, forTraining: true);
+        var (_, held) = all.StratifiedHoldOut(settings.HoldOutFraction, settings.Seed);
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"The training run's hold-out: {held.Length:N0} of the {all.LabeledCount:N0} labeled rows of {dataset} (fraction {settings.HoldOutFraction}, seed {settings.Seed})."));
+        return all.Subset(held);
     }
 
     private static TrainingData LoadData(MLContext ml, ITransformer model, DataViewSchema schema, RunSettings? settings, string path, Options o, ParseResult parse)

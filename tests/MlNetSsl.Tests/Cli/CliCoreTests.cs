@@ -148,6 +148,51 @@ public sealed class CliCoreTests : IDisposable
     }
 
     [SkippableFact]
+    public void EvaluateWithHoldOutScoresTheRowsTheRunHeldOutAndReproducesItsTestFigures()
+    {
+        // A run without --test-dataset scores a stratified hold-out it never wrote out; evaluate --holdout reads the data
+        // again as training did and scores the same rows, so its figures are the run's own.
+        static string Figures(string text, string pattern) => Regex.Match(text, pattern).Groups[1].Value;
+        string table = BanknoteCsv("bank-holdout.csv");
+        string output = Path.Combine(_work, "holdout");
+        var trained = Run("classification", "--dataset", table, "--label-col", "class", "--train-time", "5", "--max-trials", "1", "-o", output, "--name", "Held");
+        Assert.True(trained.ExitCode == 0, trained.Stderr + trained.Stdout);
+        string model = Path.Combine(output, "Held", "Held.zip");
+        var evaluated = Run("evaluate", "--model", model, "--holdout");
+        Assert.True(evaluated.ExitCode == 0, evaluated.Stderr + evaluated.Stdout);
+        Assert.Contains("The training run's hold-out: 27 of the 133 labeled rows", evaluated.Stdout, StringComparison.Ordinal);
+        // The same value and bootstrap interval (evaluate draws it with the run's seed).
+        Match run = Regex.Match(trained.Stdout, @"Test accuracy: (\d\.\d{4}) \(95% interval (\d\.\d{4}) to (\d\.\d{4})\)");
+        Match again = Regex.Match(evaluated.Stdout, @"accuracy +(\d\.\d{4})  \(95% interval (\d\.\d{4}) to (\d\.\d{4})\)");
+        Assert.True(run.Success && again.Success, trained.Stdout + evaluated.Stdout);
+        Assert.Equal([run.Groups[1].Value, run.Groups[2].Value, run.Groups[3].Value], [again.Groups[1].Value, again.Groups[2].Value, again.Groups[3].Value]);
+
+        // A series run (GunPoint CSV, class first): the same.
+        string series = Path.Combine(_work, "gun-holdout.csv");
+        File.WriteAllLines(series, CliDataLoadingTests.GunPoint().Select(s => $"{(s.Label == "gun" ? 1 : 2)},{string.Join(',', s.Values)}"));
+        var seriesRun = Run("series-classification", "--dataset", series, "--train-time", "5", "--max-trials", "1", "-o", output, "--name", "GunHeld");
+        Assert.True(seriesRun.ExitCode == 0, seriesRun.Stderr + seriesRun.Stdout);
+        var seriesEvaluated = Run("evaluate", "--model", Path.Combine(output, "GunHeld", "GunHeld.zip"), "--holdout");
+        Assert.True(seriesEvaluated.ExitCode == 0, seriesEvaluated.Stderr + seriesEvaluated.Stdout);
+        Assert.Equal(Figures(seriesRun.Stdout, @"Test accuracy: (\d\.\d{4})"), Figures(seriesEvaluated.Stdout, @"accuracy +(\d\.\d{4})"));
+
+        // Neither or both: a usage error. A run that scored a test file says to evaluate on that file.
+        Assert.Equal(2, Run("evaluate", "--model", model).ExitCode);
+        Assert.Equal(2, Run("evaluate", "--model", model, "--holdout", "--test-dataset", table).ExitCode);
+        var withTest = Run("classification", "--dataset", table, "--test-dataset", table, "--label-col", "class", "--train-time", "5", "--max-trials", "1",
+            "-o", output, "--name", "Tested");
+        Assert.True(withTest.ExitCode == 0, withTest.Stderr + withTest.Stdout);
+        var refused = Run("evaluate", "--model", Path.Combine(output, "Tested", "Tested.zip"), "--holdout");
+        Assert.Equal(1, refused.ExitCode);
+        Assert.Contains($"The training run held no rows out: it scored --test-dataset {table}; evaluate with --test-dataset {table}.", refused.Stderr, StringComparison.Ordinal);
+        // The training data moved away: named, with what to do.
+        File.Move(table, table + ".moved");
+        var moved = Run("evaluate", "--model", model, "--holdout");
+        Assert.Equal(1, moved.ExitCode);
+        Assert.Contains($"{table}: the training data run.json names", moved.Stderr, StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
     public void ATestMetricFarBelowCrossValidationIsNamedAndNoiseIsNot()
     {
         // The audit's leak: a key rising with the rows of a file sorted by class, 0.9991 cross-validated, 0.4485 on later rows.
