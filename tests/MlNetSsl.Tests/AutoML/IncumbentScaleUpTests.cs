@@ -35,14 +35,10 @@ public sealed class IncumbentScaleUpTests
         // at its first segment's seconds per epoch (the whole cross-validation, over 2 epochs it never trained) declined it
         // with a short budget left and left it paused at the first rung, below every trial of a higher rung.
         var ml = new MLContext(1);
-        SslDataset dataset = SslDataset.Read(ml, ml.Data.LoadFromEnumerable(SslExperimentData.HiggsWithHiddenLabels(120, labeledEvery: 3)),
-            "Features", "Label", SslInputShape.Tabular(28));
-        var (foldOfRow, foldCount) = StratifiedFolds.Assign(dataset.LabeledKeys, 5, seed: 1);
         string root = Directory.CreateTempSubdirectory("mlnetssl-raw-promotion-").FullName;
         try
         {
-            var runner = new SslTrialRunner(new SslTrialRunner.Settings(dataset, SslObjective.CrossValidatedAccuracy(5), foldOfRow, foldCount,
-                PretrainingSeed: 2, root, RecordLabelFreeMeasures: false));
+            var runner = SslExperimentData.HiggsRunner(ml, root);
             SslSearchSpace space = SslExperimentData.FastSpace(SslInputKind.Tabular, SslMethod.Scarf);
             Parameters raw = SslExperimentData.Configuration(space, ("Features", "RawFeatures"));
             string state = Directory.CreateDirectory(Path.Combine(root, "trial-0")).FullName;

@@ -16,6 +16,17 @@ internal static class SslExperimentData
         return rows;
     }
 
+    /// <summary>A trial runner on 120 HIGGS rows (every third labeled), 5 stratified folds, pretraining seed 2, with its state
+    /// under <paramref name="root"/>: the setup of the runner-level tests.</summary>
+    public static SslTrialRunner HiggsRunner(MLContext ml, string root)
+    {
+        SslDataset dataset = SslDataset.Read(ml, ml.Data.LoadFromEnumerable(HiggsWithHiddenLabels(120, labeledEvery: 3)),
+            "Features", "Label", SslInputShape.Tabular(28));
+        var (foldOfRow, foldCount) = StratifiedFolds.Assign(dataset.LabeledKeys, 5, seed: 1);
+        return new SslTrialRunner(new SslTrialRunner.Settings(dataset, SslObjective.CrossValidatedAccuracy(5), foldOfRow, foldCount,
+            PretrainingSeed: 2, root, RecordLabelFreeMeasures: false));
+    }
+
     /// <summary><paramref name="perClass"/> CIFAR-10 training images per class, interleaved by class (so every
     /// <paramref name="labeledEvery"/>-th row keeps its label and each class keeps some); the rest have an empty label.</summary>
     public static ImageRow[] CifarWithHiddenLabels(int perClass, int labeledEvery)

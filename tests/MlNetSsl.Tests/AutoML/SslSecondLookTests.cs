@@ -258,14 +258,10 @@ public sealed class SslSecondLookTests
         // A rung that continued from its previous rung, or a trial that loaded its key's snapshot outright, spent little on
         // pretraining itself: a fresh draw trains every epoch again, so it is priced with the reused epochs' recorded seconds.
         var ml = new MLContext(1);
-        SslDataset dataset = SslDataset.Read(ml, ml.Data.LoadFromEnumerable(SslExperimentData.HiggsWithHiddenLabels(120, labeledEvery: 3)),
-            "Features", "Label", SslInputShape.Tabular(28));
-        var (foldOfRow, foldCount) = StratifiedFolds.Assign(dataset.LabeledKeys, 5, seed: 1);
         string root = Directory.CreateTempSubdirectory("mlnetssl-fresh-draw-price-").FullName;
         try
         {
-            var runner = new SslTrialRunner(new SslTrialRunner.Settings(dataset, SslObjective.CrossValidatedAccuracy(5), foldOfRow, foldCount,
-                PretrainingSeed: 2, root, RecordLabelFreeMeasures: false));
+            var runner = SslExperimentData.HiggsRunner(ml, root);
             SslSearchSpace space = SslSearchSpace.For(SslInputKind.Tabular);
             Parameters probe = SslExperimentData.Configuration(space, ("Pretraining.Epochs", 8), ("Downstream.Trainer", "LinearProbe"));
             Parameters scratch = SslExperimentData.Configuration(space, ("Features", "SupervisedFromScratch"));
