@@ -19,11 +19,13 @@ public sealed class FineTuneStageTests : IDisposable
         public float PredictedValue { get; set; }
     }
 
-    private (IDataView Train, IDataView Test, SelfSupervisedTransformer Stage) Setup()
+    /// <summary>1,500 HIGGS training rows, one in <paramref name="labeledEvery"/> labeled (300 by default), 300 test rows,
+    /// and a SCARF stage pretrained on the training rows.</summary>
+    private (IDataView Train, IDataView Test, SelfSupervisedTransformer Stage) Setup(int labeledEvery = 5)
     {
         var rows = StageData.HiggsRows("train", 1500);
         for (int i = 0; i < rows.Length; i++)
-            if (i % 5 != 0) rows[i].Label = float.NaN; // 300 labeled rows
+            if (i % labeledEvery != 0) rows[i].Label = float.NaN;
         var train = _ml.Data.LoadFromEnumerable(rows);
         var test = _ml.Data.LoadFromEnumerable(StageData.HiggsRows("test", 300));
         var stage = _ml.Transforms.SelfSupervised("Embedding", "Features", SslMethod.Scarf, o => { o.Epochs = 2; o.BatchSize = 128; }).Fit(train);
@@ -33,7 +35,10 @@ public sealed class FineTuneStageTests : IDisposable
     [SkippableFact]
     public void FineTunedModelEvaluatesSavesLoadsAndPredictsLikeAnMlNetTrainer()
     {
-        var (train, test, stage) = Setup();
+        // Half the rows labeled (750): with 300 the test accuracy over pretraining and fine-tuning seeds 1-8 ran from 0.533
+        // to 0.633 (0.607 for the seeds used), so a host whose kernels round otherwise, and so train another trajectory,
+        // could fall below the 0.55 floor; with 750 it ran from 0.613 to 0.653.
+        var (train, test, stage) = Setup(labeledEvery: 2);
         using var stageOwner = stage;
         var pipeline = _ml.Transforms.Conversion.MapValueToKey("LabelKey", "Label")
             .Append(_ml.MulticlassClassification.Trainers.SelfSupervisedFineTune(stage, "LabelKey", o => { o.Epochs = 8; o.BatchSize = 64; }))
