@@ -20,6 +20,9 @@ public sealed class SharedStorageTests : IDisposable
 
     private readonly string _folder = Directory.CreateTempSubdirectory("mlnetssl-shared-test-").FullName;
     private readonly List<WorkerProcess> _workers = new();
+    // Searches with a store and no checkpoint folder keep their files in a per-host folder under the temporary folder,
+    // which outlives the search by design (docs/distributed.md); the tests that make one remove it.
+    private readonly List<string> _sharedFolders = new();
 
     /// <summary>The stores every test runs against.</summary>
     public static TheoryData<string> Backends => new() { "sqlite", "postgres" };
@@ -27,13 +30,16 @@ public sealed class SharedStorageTests : IDisposable
     public void Dispose()
     {
         foreach (WorkerProcess worker in _workers) worker.Dispose();
-        try
+        foreach (string folder in _sharedFolders.Append(_folder))
         {
-            Directory.Delete(_folder, recursive: true);
-        }
-        catch (IOException)
-        {
-            // A killed worker's file may still be closing; the temporary folder is only disk space.
+            try
+            {
+                if (Directory.Exists(folder)) Directory.Delete(folder, recursive: true);
+            }
+            catch (IOException)
+            {
+                // A killed worker's file may still be closing; the temporary folder is only disk space.
+            }
         }
     }
 
@@ -199,6 +205,7 @@ public sealed class SharedStorageTests : IDisposable
                 })
                 .SetStorage(storage).SetExperimentName("declined");
         }
+        _sharedFolders.Add(Experiment().SharedFolder!);
 
         SearchResult result = await Experiment().RunAsync();
         TrialRecord declined = result.Trials.Single(t => t.TrialId == 1);
@@ -229,6 +236,7 @@ public sealed class SharedStorageTests : IDisposable
                 })
                 .SetStorage(storage).SetExperimentName("stopped").SetTrainingTime(budget);
         }
+        _sharedFolders.Add(Experiment(TimeSpan.FromSeconds(60)).SharedFolder!);
 
         // 10 s leave room for trial 0 (instant, apart from the store) on a loaded machine, so trial 1 starts.
         SearchResult stoppedRun = await Experiment(TimeSpan.FromSeconds(10)).RunAsync();
