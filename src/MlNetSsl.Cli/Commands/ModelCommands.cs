@@ -272,9 +272,7 @@ internal static class ModelCommands
         if (!File.Exists(dataset) && !Directory.Exists(dataset))
             throw new CliException($"{dataset}: the training data run.json names ('{settings.Dataset}', relative to its folder) is not there; " +
                 "put it back, or give the held-out rows as a file with --test-dataset.");
-        CsvSettings csv = DatasetReader.Csv(settings.HasHeader, settings.Separator, settings.LabelColumn, settings.IgnoreColumns, settings.DecimalMarker)
-            with { KeepColumns = settings.KeepColumns };
-        TrainingData all = DatasetReader.Load(ml, settings.Task, dataset, csv, settings.UnlabeledFolder, settings.Strict, settings.Channels, forTraining: true);
+        TrainingData all = TrainingRun.LoadTrainingData(ml, settings, dataset);
         var (_, held) = all.StratifiedHoldOut(settings.HoldOutFraction, settings.Seed);
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"The training run's hold-out: {held.Length:N0} of the {all.LabeledCount:N0} labeled rows of {dataset} (fraction {settings.HoldOutFraction}, seed {settings.Seed})."));

@@ -68,9 +68,8 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
 
         // ---- data ----
         var clock = Stopwatch.StartNew();
-        CsvSettings csv = DatasetReader.Csv(settings.HasHeader, settings.Separator, settings.LabelColumn, settings.IgnoreColumns, settings.DecimalMarker)
-            with { KeepColumns = settings.KeepColumns };
-        TrainingData all = DatasetReader.Load(ml, settings.Task, settings.Dataset, csv, settings.UnlabeledFolder, settings.Strict, settings.Channels, forTraining: true);
+        CsvSettings csv = TrainingCsv(settings);
+        TrainingData all = LoadTrainingData(ml, settings, settings.Dataset);
         NoteEncoding(settings.Dataset, all.Kind);
         // Test files and files to score are read with the training file's decimal marker (run.json records a comma).
         if (all.Kind == DatasetKind.Table) csv = csv with { DecimalMarker = all.DecimalMarker };
@@ -725,6 +724,16 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
             ? string.Create(CultureInfo.InvariantCulture,
                 $"--resume: the checkpoint's search had already reached its trial limit ({trials} trial{(trials == 1 ? "" : "s")}), so --max-trials {max} started no more; leave out --resume (a new search) to run more trials.")
             : null;
+
+    /// <summary>How a run reads its CSV files, from its settings (run.json's, for a replay or <c>evaluate --holdout</c>).</summary>
+    internal static CsvSettings TrainingCsv(RunSettings settings) =>
+        DatasetReader.Csv(settings.HasHeader, settings.Separator, settings.LabelColumn, settings.IgnoreColumns, settings.DecimalMarker)
+            with { KeepColumns = settings.KeepColumns };
+
+    /// <summary>The run's training data at <paramref name="dataset"/>, read as the run reads it: the same rows, in the same
+    /// order, so its stratified hold-out can be drawn again.</summary>
+    internal static TrainingData LoadTrainingData(MLContext ml, RunSettings settings, string dataset) =>
+        DatasetReader.Load(ml, settings.Task, dataset, TrainingCsv(settings), settings.UnlabeledFolder, settings.Strict, settings.Channels, forTraining: true);
 
     /// <summary>The output folder and the run folder in it, made before anything is read or trained (and before the log
     /// inside it is opened); a path that cannot hold them fails here, naming -o.</summary>
