@@ -16,6 +16,18 @@ internal static class SslExperimentData
         return rows;
     }
 
+    /// <summary>An experiment on the first <paramref name="rows"/> HIGGS rows (every <paramref name="labeledEvery"/>-th labeled)
+    /// that runs one trial: a SCARF probe pretrained <paramref name="epochs"/> epochs (<paramref name="probe"/>), with the
+    /// space's other defaults.</summary>
+    public static SslExperiment OneScarfProbe(MLContext ml, int rows, int labeledEvery, int epochs, out Parameters probe)
+    {
+        SslSearchSpace space = SslSearchSpace.For(SslInputKind.Tabular).WithMethods(SslMethod.Scarf);
+        probe = Configuration(space, ("Features", "SelfSupervised"), ("Pretraining.Epochs", epochs), ("Downstream.Trainer", "LinearProbe"));
+        return ml.SelfSupervisedExperiment()
+            .SetDataset(ml.Data.LoadFromEnumerable(HiggsWithHiddenLabels(rows, labeledEvery))).SetInputColumn("Features").SetSearchSpace(space)
+            .SetTuner(Scripted($"one-probe-{epochs}-epochs", probe)).SetMaxTrials(1);
+    }
+
     /// <summary>A trial runner on 120 HIGGS rows (every third labeled), 5 stratified folds, pretraining seed 2, with its state
     /// under <paramref name="root"/>: the setup of the runner-level tests.</summary>
     public static SslTrialRunner HiggsRunner(MLContext ml, string root)

@@ -445,14 +445,9 @@ public sealed class SslExperimentTests : IDisposable
     {
         // 240 rows pretrain in batches of a quarter of the rows, 60, not the configured 256: the description said 256.
         var ml = new MLContext(seed: 1);
-        IDataView data = ml.Data.LoadFromEnumerable(SslExperimentData.HiggsWithHiddenLabels(240, labeledEvery: 3));
-        SslSearchSpace space = SslSearchSpace.For(SslInputKind.Tabular).WithMethods(SslMethod.Scarf);
-        Parameters probe = SslExperimentData.Configuration(space, ("Features", "SelfSupervised"), ("Pretraining.Epochs", 2), ("Downstream.Trainer", "LinearProbe"));
+        SslExperiment experiment = SslExperimentData.OneScarfProbe(ml, rows: 240, labeledEvery: 3, epochs: 2, out Parameters probe);
         Assert.Equal(256, probe.AsType<SslTrialParameters>().Pretraining.BatchSize);
-        SslExperimentResult result = await ml.SelfSupervisedExperiment()
-            .SetDataset(data).SetInputColumn("Features").SetSearchSpace(space)
-            .SetTuner(SslExperimentData.Scripted("one-probe", probe)).SetMaxTrials(1)
-            .RunAsync();
+        SslExperimentResult result = await experiment.RunAsync();
         Assert.Contains(", batch 60, ", result.BestPipelineDescription, StringComparison.Ordinal);
         Assert.DoesNotContain("batch 256", result.BestPipelineDescription, StringComparison.Ordinal);
         foreach (var stage in ((IEnumerable<ITransformer>)result.BestTrial.Model).OfType<IDisposable>()) stage.Dispose();
@@ -465,14 +460,8 @@ public sealed class SslExperimentTests : IDisposable
         // 60 s budget). Here 50 SCARF epochs over 2,000 rows against 0.1 s: it stops after the epoch past which the next would
         // end beyond the budget, keeps a metric, and the model is refitted with the encoder it stopped at, not trained on.
         var ml = new MLContext(seed: 1);
-        IDataView data = ml.Data.LoadFromEnumerable(SslExperimentData.HiggsWithHiddenLabels(2000, labeledEvery: 4));
-        SslSearchSpace space = SslSearchSpace.For(SslInputKind.Tabular).WithMethods(SslMethod.Scarf);
-        Parameters probe = SslExperimentData.Configuration(space, ("Features", "SelfSupervised"), ("Pretraining.Epochs", 50), ("Downstream.Trainer", "LinearProbe"));
-        SslExperimentResult result = await ml.SelfSupervisedExperiment()
-            .SetDataset(data).SetInputColumn("Features").SetSearchSpace(space)
-            .SetTuner(SslExperimentData.Scripted("one-long-probe", probe))
-            .SetTrainingTime(TimeSpan.FromMilliseconds(100)).SetMaxTrials(1)
-            .RunAsync();
+        SslExperimentResult result = await SslExperimentData.OneScarfProbe(ml, rows: 2000, labeledEvery: 4, epochs: 50, out _)
+            .SetTrainingTime(TimeSpan.FromMilliseconds(100)).RunAsync();
         foreach (string note in result.Notes) _output.WriteLine(note);
 
         TrialRecord only = Assert.Single(result.Trials);
