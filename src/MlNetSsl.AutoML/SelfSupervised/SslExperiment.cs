@@ -521,7 +521,7 @@ public sealed class SslExperiment
     /// <exception cref="InvalidOperationException">Missing settings, TorchSharp's native backend cannot be loaded, or no trial produced a metric.</exception>
     /// <exception cref="ArgumentException">Unusable columns or search space; the message names them.</exception>
     /// <exception cref="OperationCanceledException">Cancelled through the token or the experiment's <c>MLContext</c>
-    /// (<c>CancelExecution</c>, noticed within 50 ms), also after trials produced metrics: the search pauses and no model
+    /// (<c>CancelExecution</c>, noticed as each trial starts and within 50 ms during one), also after trials produced metrics: the search pauses and no model
     /// is refitted (with a checkpoint folder, running the same experiment again continues from the finished trials).</exception>
     /// <exception cref="InvalidDataException">A tabular or series input holds an infinity (missing values, NaN, are imputed).</exception>
     /// <exception cref="IOException">The folder given to <see cref="SetCheckpoint"/> cannot be made; the message names it.</exception>
@@ -533,7 +533,7 @@ public sealed class SslExperiment
         using MLContextCancellationLink link = _mlContext.WatchCancellation(cancellationToken);
         try
         {
-            return await RunWatchedAsync(link.Token).ConfigureAwait(false);
+            return await RunWatchedAsync(link.Token, link.ThrowIfCancellationRequested).ConfigureAwait(false);
         }
         catch (OperationCanceledException e) when (cancellationToken.IsCancellationRequested && e.CancellationToken != cancellationToken)
         {
@@ -541,7 +541,7 @@ public sealed class SslExperiment
         }
     }
 
-    private async Task<SslExperimentResult> RunWatchedAsync(CancellationToken cancellationToken)
+    private async Task<SslExperimentResult> RunWatchedAsync(CancellationToken cancellationToken, Action throwIfCancelled)
     {
         if (_data is null || _inputColumnName is null) throw new InvalidOperationException("Set the data and the input column before running.");
         if (_checkpointFolder is not null)
@@ -697,6 +697,7 @@ public sealed class SslExperiment
                 RepeatedFolds = repetitions.Count > 0 ? repetitions : null,
                 TrialTimeCapFraction = _trialTimeCapFraction,
                 FineTuneFolds = fineTuneFolds,
+                ThrowIfCancelled = throwIfCancelled,
                 Uncapped = portfolioConfigurations,
                 PortfolioSeconds = portfolioSeconds,
                 AllowCuda = AllowCuda,

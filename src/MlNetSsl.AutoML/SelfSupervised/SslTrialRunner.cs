@@ -82,6 +82,8 @@ internal sealed class SslTrialRunner : ITrialRunner
 
     public Task<double> RunAsync(TrialRequest request, CancellationToken cancellationToken)
     {
+        // Raw-feature trials can take less than the context's 50 ms poll, so several would start after ml.CancelExecution().
+        _settings.ThrowIfCancelled?.Invoke();
         SslTrialParameters parameters = request.Parameters.AsType<SslTrialParameters>();
         // The time cap: a share of the budget left, so one slow configuration fails alone instead of ending the search. Until
         // some trial has a metric there is no model to fall back on, so the first result is never cut short (on a slow or
@@ -809,6 +811,10 @@ internal sealed class SslTrialRunner : ITrialRunner
         /// <summary>Fold assignments of the repeated cross-validation, the first being (<see cref="FoldOfRow"/>,
         /// <see cref="FoldCount"/>); null: that one only.</summary>
         public IReadOnlyList<(int[] FoldOfRow, int FoldCount)>? RepeatedFolds { get; init; }
+
+        /// <summary>Throws if the experiment's context was cancelled, looking at it now rather than at its next poll (see
+        /// <see cref="MLContextCancellationLink.ThrowIfCancellationRequested"/>); null: the token alone stops trials.</summary>
+        public Action? ThrowIfCancelled { get; init; }
 
         /// <summary>Every repetition's fold assignment.</summary>
         public IReadOnlyList<(int[] FoldOfRow, int FoldCount)> Repetitions => RepeatedFolds ?? [(FoldOfRow, FoldCount)];

@@ -10,6 +10,7 @@ namespace MlNetSsl.MlNet;
 internal sealed class HostCancellation : IDisposable
 {
     private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(50);
+    private readonly IHost _host;
     private readonly CancellationTokenSource _source;
     private readonly Timer _poll;
 
@@ -18,8 +19,9 @@ internal sealed class HostCancellation : IDisposable
     {
         host.CheckAlive();
         userToken.ThrowIfCancellationRequested();
+        _host = host;
         _source = CancellationTokenSource.CreateLinkedTokenSource(userToken);
-        _poll = new Timer(_ => Poll(host), null, PollInterval, PollInterval);
+        _poll = new Timer(_ => Poll(), null, PollInterval, PollInterval);
     }
 
     /// <summary>
@@ -32,11 +34,21 @@ internal sealed class HostCancellation : IDisposable
     /// <summary>Cancelled when the user's token is, or when the context's execution is cancelled.</summary>
     public CancellationToken Token => _source.Token;
 
-    private void Poll(IHost host)
+    /// <summary>
+    /// Looks at the context now instead of at the next tick, then throws if <see cref="Token"/> is cancelled: work that starts
+    /// in steps shorter than the poll interval (a search's quick trials) would otherwise start several after the cancel.
+    /// </summary>
+    public void ThrowIfCancellationRequested()
+    {
+        Poll();
+        _source.Token.ThrowIfCancellationRequested();
+    }
+
+    private void Poll()
     {
         try
         {
-            host.CheckAlive();
+            _host.CheckAlive();
         }
         catch (OperationCanceledException)
         {

@@ -52,6 +52,13 @@ public sealed class MLContextCancellationLink : IDisposable
     /// <summary>Cancelled when the caller's token is, or when the context's execution is cancelled.</summary>
     public CancellationToken Token => _cancellation.Token;
 
+    /// <summary>
+    /// Looks at the context now, without waiting for the next 50 ms look, and throws if it or the caller's token is
+    /// cancelled. Call it before each short piece of work (a search's trial, say), so none starts after the cancel.
+    /// </summary>
+    /// <exception cref="OperationCanceledException">The context or the caller's token is cancelled; its token is <see cref="Token"/>.</exception>
+    public void ThrowIfCancellationRequested() => _cancellation.ThrowIfCancellationRequested();
+
     /// <summary>Stops watching the context.</summary>
     public void Dispose() => _cancellation.Dispose();
 }

@@ -921,7 +921,9 @@ public sealed class SslExperimentTests : IDisposable
         });
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => ml.SelfSupervisedExperiment()
             .SetDataset(data).SetInputColumn("Features").SetMaxTrials(12).SetTrainingTimeInSeconds(600).SetProgress(progress).RunAsync());
-        Assert.True(lastStarted <= 2, $"trials up to {lastStarted} started after the context was cancelled during trial 1");
+        // The context is looked at as each trial starts, not only at its 50 ms poll: quick raw-feature trials used to let one
+        // or two more start first.
+        Assert.True(lastStarted == 1, $"trials up to {lastStarted} started after the context was cancelled as trial 1 started");
         // A context cancelled before the run: refused at once.
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => ml.SelfSupervisedExperiment().SetDataset(data).SetInputColumn("Features").RunAsync());
     }

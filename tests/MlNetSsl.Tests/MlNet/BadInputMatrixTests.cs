@@ -365,6 +365,21 @@ public sealed class BadInputMatrixTests : IDisposable
     }
 
     [SkippableFact]
+    public void AWatchedContextIsLookedAtAtOnceWhenAskedNotOnlyAtItsPoll()
+    {
+        var ml = new MLContext(seed: 1);
+        using var user = new CancellationTokenSource();
+        using var cancel = ml.CancelExecutionWhen(user.Token);
+        using MLContextCancellationLink watch = ml.WatchCancellation(CancellationToken.None);
+        watch.ThrowIfCancellationRequested(); // not cancelled: returns
+        user.Cancel();
+        // The next 50 ms poll has not come yet; asking looks now, cancels the token, and throws with it.
+        var e = Assert.ThrowsAny<OperationCanceledException>(watch.ThrowIfCancellationRequested);
+        Assert.True(watch.Token.IsCancellationRequested);
+        Assert.Equal(watch.Token, e.CancellationToken);
+    }
+
+    [SkippableFact]
     public void CancellingTheMlContextStopsFineTuning()
     {
         var ml = new MLContext(seed: 1);
