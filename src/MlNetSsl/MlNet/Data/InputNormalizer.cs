@@ -11,9 +11,6 @@ namespace MlNetSsl.MlNet.Data;
 /// </summary>
 internal sealed class InputNormalizer
 {
-    // A feature that never varies would divide by zero; centring it alone is the useful part.
-    private const float MinimumDeviation = 1e-6f;
-
     public InputNormalizer(SslInputKind kind, float[] mean, float[] deviation)
     {
         if (mean.Length != deviation.Length)
@@ -29,7 +26,7 @@ internal sealed class InputNormalizer
     /// <summary>Per-feature (tabular) or per-channel (series) means; empty for images.</summary>
     public float[] Mean { get; }
 
-    /// <summary>Per-feature or per-channel standard deviations (1 where a feature is constant); empty for images.</summary>
+    /// <summary>Per-feature or per-channel standard deviations (1 where a feature holds one value in every row); empty for images.</summary>
     public float[] Deviation { get; }
 
     /// <summary>Statistics of raw float rows [N, F] (tabular) or [N, C, T] (series); none for images.</summary>
@@ -41,8 +38,14 @@ internal sealed class InputNormalizer
         long[] dims = shape.Kind == SslInputKind.Tabular ? [0] : [0, 2];
         var mean = values.mean(dims);
         var deviation = (values - (shape.Kind == SslInputKind.Tabular ? mean : mean.unsqueeze(-1))).pow(Held(2L)).mean(dims).sqrt();
+        // A feature that never varies would divide by zero; centring it alone is the useful part. Constant means every value
+        // equal, not a small deviation: values measured in small units (EEG in volts, 1e-6 and below) vary by less than any
+        // fixed bound, and a bound of 1e-6 left such features unscaled, so every row reached the encoder as about 0.
+        bool[] constant = raw.amax(dims).eq(raw.amin(dims)).data<bool>().ToArray();
         float[] m = mean.to_type(ScalarType.Float32).data<float>().ToArray();
-        float[] d = deviation.to_type(ScalarType.Float32).data<float>().Select(v => v < MinimumDeviation ? 1f : v).ToArray();
+        float[] d = deviation.to_type(ScalarType.Float32).data<float>().ToArray();
+        for (int i = 0; i < d.Length; i++)
+            if (constant[i] || !(d[i] > 0)) d[i] = 1f;
         return new InputNormalizer(shape.Kind, m, d);
     }
 
