@@ -319,7 +319,16 @@ internal sealed class ClassNames
     {
         var text = values.Select(v => v.AsMemory()).ToArray();
         builder.Add(kind, new VectorDataViewType(TextDataViewType.Instance, text.Length),
-            (ref VBuffer<ReadOnlyMemory<char>> value) => value = new VBuffer<ReadOnlyMemory<char>>(text.Length, text));
+            (ref VBuffer<ReadOnlyMemory<char>> value) => CopyInto(text, ref value));
+    }
+
+    // Into the caller's buffer, never this model's array: ML.NET reads several columns' names into one buffer
+    // (Concatenate does), and the next column's getter writes into it, which wrote over the class names.
+    private static void CopyInto<T>(T[] values, ref VBuffer<T> destination)
+    {
+        var editor = VBufferEditor.Create(ref destination, values.Length);
+        values.CopyTo(editor.Values);
+        destination = editor.Commit();
     }
 
     /// <summary>The KeyValues annotation for PredictedLabel, in the label's own value type, or null when the label had
@@ -352,6 +361,6 @@ internal sealed class ClassNames
     private void Add<T>(DataViewSchema.Annotations.Builder builder, string kind, PrimitiveDataViewType itemType, Func<string, T> parse)
     {
         T[] values = Values.Select(parse).ToArray();
-        builder.Add(kind, new VectorDataViewType(itemType, values.Length), (ref VBuffer<T> value) => value = new VBuffer<T>(values.Length, values));
+        builder.Add(kind, new VectorDataViewType(itemType, values.Length), (ref VBuffer<T> value) => CopyInto(values, ref value));
     }
 }

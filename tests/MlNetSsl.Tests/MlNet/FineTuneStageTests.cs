@@ -103,6 +103,49 @@ public sealed class FineTuneStageTests : IDisposable
         public long Label { get; set; }
     }
 
+    public sealed class PairRow
+    {
+        [VectorType(28)] public float[] Features { get; set; } = [];
+        public float Label { get; set; }
+        [VectorType(2)] public float[] Pair { get; set; } = [];
+    }
+
+    [SkippableFact]
+    public void ReadingTheClassNamesIntoABufferThatAnotherColumnThenFillsLeavesThemIntact()
+    {
+        // ML.NET reads the slot names of several columns into one buffer (Concatenate does): the Score slot names and the
+        // PredictedLabel key values were handed out as the model's own arrays, so the next column's names were written over
+        // them, and Score then named its classes after the other column's slots.
+        HiggsRow[] higgs = StageData.HiggsRows("train", 400);
+        var definition = SchemaDefinition.Create(typeof(PairRow));
+        definition[nameof(PairRow.Pair)].AddAnnotation(AnnotationUtils.Kinds.SlotNames,
+            new VBuffer<ReadOnlyMemory<char>>(2, ["x".AsMemory(), "y".AsMemory()]), new VectorDataViewType(TextDataViewType.Instance, 2));
+        IDataView data = _ml.Data.LoadFromEnumerable(higgs.Select(r => new PairRow { Features = r.Features, Label = r.Label, Pair = [1, 2] }), definition);
+        using var stage = _ml.Transforms.SelfSupervised("Embedding", "Features", SslMethod.Scarf, o => { o.Epochs = 1; o.BatchSize = 128; }).Fit(data);
+        var model = _ml.Transforms.Conversion.MapValueToKey("LabelKey", "Label")
+            .Append(_ml.MulticlassClassification.Trainers.SelfSupervisedFineTune(stage, "LabelKey", o => { o.Epochs = 1; o.BatchSize = 64; }))
+            .Fit(data);
+        string[] classes = [.. model.OfType<SelfSupervisedFineTuneTransformer>().Single().ClassNames];
+        IDataView scored = model.Transform(data);
+        IDataView both = _ml.Transforms.Concatenate("Both", "Score", "Pair").Fit(scored).Transform(scored);
+        VBuffer<ReadOnlyMemory<char>> names = default;
+        both.Schema["Both"].GetSlotNames(ref names);
+        Assert.Equal("Pair.y", names.GetItemOrDefault(3).ToString());
+        VBuffer<ReadOnlyMemory<char>> scoreNames = default;
+        both.Schema["Score"].GetSlotNames(ref scoreNames);
+        Assert.Equal(classes, scoreNames.DenseValues().Select(n => n.ToString()));
+
+        // The key values, read into a buffer that another getter then fills.
+        VBuffer<float> keyValues = default;
+        both.Schema["PredictedLabel"].Annotations.GetValue(AnnotationUtils.Kinds.KeyValues, ref keyValues);
+        var editor = VBufferEditor.Create(ref keyValues, keyValues.Length);
+        editor.Values.Fill(-1);
+        keyValues = editor.Commit();
+        VBuffer<float> again = default;
+        both.Schema["PredictedLabel"].Annotations.GetValue(AnnotationUtils.Kinds.KeyValues, ref again);
+        Assert.Equal(classes, again.DenseValues().Select(v => v.ToString("R", System.Globalization.CultureInfo.InvariantCulture)));
+    }
+
     [SkippableTheory]
     [InlineData("bool")]
     [InlineData("int")]
