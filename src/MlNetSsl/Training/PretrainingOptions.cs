@@ -66,7 +66,7 @@ public sealed class PretrainingOptions
     /// <summary>Write a checkpoint every this many epochs (and after the last). Default 1.</summary>
     public int CheckpointEveryEpochs { get; set; } = 1;
 
-    /// <summary>Rows sampled (up to this many) to measure embedding spread and effective rank after each epoch. Default 512.</summary>
+    /// <summary>Rows sampled (up to this many, at least 2) to measure embedding spread and effective rank after each epoch. Default 512.</summary>
     public int CollapseCheckRows { get; set; } = 512;
 
     /// <summary>Neighbours for the kNN monitor. Default 20 (as in solo-learn's online kNN).</summary>
@@ -99,6 +99,8 @@ public sealed class PretrainingOptions
         if (double.IsNaN(GradientClipNorm)) throw new ArgumentOutOfRangeException(nameof(GradientClipNorm), GradientClipNorm, "GradientClipNorm must be a number (0 or less turns clipping off).");
         if (!(FinalLearningRateFraction >= 0 && FinalLearningRateFraction <= 1)) throw new ArgumentOutOfRangeException(nameof(FinalLearningRateFraction), FinalLearningRateFraction, "FinalLearningRateFraction must be in [0, 1].");
         if (CheckpointEveryEpochs < 1) throw new ArgumentOutOfRangeException(nameof(CheckpointEveryEpochs), CheckpointEveryEpochs, "CheckpointEveryEpochs must be at least 1.");
+        // Spread and rank need two rows: one row's spread is NaN, which every epoch reported as "embeddings contain NaN".
+        if (CollapseCheckRows < 2) throw new ArgumentOutOfRangeException(nameof(CollapseCheckRows), CollapseCheckRows, "CollapseCheckRows must be at least 2.");
         if (KnnNeighbors < 1) throw new ArgumentOutOfRangeException(nameof(KnnNeighbors), KnnNeighbors, "KnnNeighbors must be at least 1.");
     }
 }

@@ -305,6 +305,22 @@ public sealed class PretrainingLoopTests(ITestOutputHelper output) : IDisposable
         Assert.Equal(ModuleState.ToBytes(straight), ModuleState.ToBytes(resumed));
     }
 
+    [SkippableTheory]
+    [InlineData(1)]
+    [InlineData(0)]
+    [InlineData(-5)]
+    public void ACollapseCheckOfFewerThanTwoRowsIsRefusedBeforeTraining(int rows)
+    {
+        // One row has no spread (NaN) and none no embeddings: every epoch of a healthy run was reported as "embeddings
+        // contain NaN", and a negative count reached libtorch's linspace.
+        using var data = Higgs(128);
+        using var method = NewMethod(1);
+        var options = Options(1);
+        options.CollapseCheckRows = rows;
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() => SslPretrainer.Run(method, data, Policy, options));
+        Assert.Equal(nameof(PretrainingOptions.CollapseCheckRows), error.ParamName);
+    }
+
     [SkippableFact]
     public void CollapsedEmbeddingsAreReported()
     {
