@@ -15,13 +15,27 @@ public static class KnnClassifier
     /// <param name="reference">[M, d] embeddings with known labels.</param>
     /// <param name="referenceLabels">M labels, 0-based.</param>
     /// <param name="queries">[Q, d] embeddings to classify.</param>
-    /// <param name="k">Neighbours (clamped to M).</param>
-    /// <param name="temperature">Vote temperature; small values approach plain majority of the closest rows. Default 0.07.</param>
+    /// <param name="k">Neighbours (at least 1; clamped to M).</param>
+    /// <param name="temperature">Vote temperature (positive); small values approach plain majority of the closest rows. Default 0.07.</param>
+    /// <exception cref="ArgumentException">No reference rows, a label count that differs from the rows, a negative label, or
+    /// queries of another width than the reference rows.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="k"/> is below 1, or the temperature is not a positive number.</exception>
     public static int[] Predict(Tensor reference, int[] referenceLabels, Tensor queries, int k, double temperature = 0.07)
     {
         if (reference.shape[0] != referenceLabels.Length)
             throw new ArgumentException($"{referenceLabels.Length} labels for {reference.shape[0]} reference rows.", nameof(referenceLabels));
         if (referenceLabels.Length == 0) throw new ArgumentException("No reference rows.", nameof(reference));
+        // Checked here: a negative label reached libtorch's scatter as an index, and k = 0 voted for nobody (class 0 for every query).
+        ArgumentOutOfRangeException.ThrowIfLessThan(k, 1);
+        if (!(temperature > 0) || double.IsInfinity(temperature))
+            throw new ArgumentOutOfRangeException(nameof(temperature), temperature, "The vote temperature must be a positive number.");
+        int negative = Array.FindIndex(referenceLabels, l => l < 0);
+        if (negative >= 0)
+            throw new ArgumentException($"Reference row {negative} has label {referenceLabels[negative]}; reference labels are 0-based classes " +
+                "(leave unlabeled rows, marked -1 elsewhere in MlNetSsl, out of the reference).", nameof(referenceLabels));
+        if (reference.dim() != 2 || queries.dim() != 2 || queries.shape[1] != reference.shape[1])
+            throw new ArgumentException($"The reference rows and the queries must be [M, d] and [Q, d]; got [{string.Join(", ", reference.shape)}] " +
+                $"and [{string.Join(", ", queries.shape)}].", nameof(queries));
         using var scope = torch.NewDisposeScope();
         int classes = referenceLabels.Max() + 1;
         int neighbours = Math.Min(k, referenceLabels.Length);

@@ -18,6 +18,22 @@ public sealed class EvaluationTests(ITestOutputHelper output) : IDisposable
     public void Dispose() => _threads.Dispose();
 
     [SkippableFact]
+    public void KnnRefusesNoNeighboursAnUnlabeledReferenceRowAndQueriesOfAnotherWidth()
+    {
+        using var scope = torch.NewDisposeScope();
+        SslEnvironment.EnsureInitialized();
+        Tensor reference = torch.tensor(new float[] { 1, 0, 0.6f, 0.8f, 0.6f, -0.8f }, 3, 2);
+        Tensor query = torch.tensor(new float[] { 0.6f, -0.8f }, 1, 2);
+        // k = 0 voted for nobody, and every query came out as class 0.
+        Assert.Equal("k", Assert.Throws<ArgumentOutOfRangeException>(() => KnnClassifier.Predict(reference, [0, 1, 1], query, k: 0)).ParamName);
+        // -1, the library's mark of an unlabeled row, reached libtorch's scatter as an index.
+        var unlabeled = Assert.Throws<ArgumentException>(() => KnnClassifier.Predict(reference, [0, -1, 1], query, k: 2));
+        Assert.Contains("-1", unlabeled.Message);
+        Assert.Throws<ArgumentException>(() => KnnClassifier.Predict(reference, [0, 1, 1], torch.ones(1, 3), k: 2));
+        Assert.Throws<ArgumentOutOfRangeException>(() => KnnClassifier.Predict(reference, [0, 1, 1], query, k: 2, temperature: 0));
+    }
+
+    [SkippableFact]
     public void KnnVotesAreWeightedBySimilarityOverTheTemperature()
     {
         using var scope = torch.NewDisposeScope();
