@@ -109,7 +109,8 @@ public sealed class SelfSupervisedEstimator : IEstimator<SelfSupervisedTransform
             : MonitorRows(reader, normalizer, raw, labels, input, o.MonitorLabelColumnName, channel, cancellation.Token);
 
         var encoderOptions = o.ResolveEncoderOptions();
-        var (encoder, method) = SelfSupervisedTransformer.BuildModel(reader.Shape, encoderOptions, methodEntry, o.MethodOptions, o.Seed);
+        SslMethodOptions? methodOptions = Snapshot(o.MethodOptions);
+        var (encoder, method) = SelfSupervisedTransformer.BuildModel(reader.Shape, encoderOptions, methodEntry, methodOptions, o.Seed);
         try
         {
             AugmentationPolicy policy = o.Augmentations ?? methodEntry.DefaultAugmentations(reader.Shape);
@@ -136,7 +137,7 @@ public sealed class SelfSupervisedEstimator : IEstimator<SelfSupervisedTransform
                 Method = methodEntry.Name,
                 InputShape = reader.Shape,
                 EncoderOptions = encoderOptions,
-                MethodOptions = o.MethodOptions,
+                MethodOptions = methodOptions,
                 BatchSize = batchSize,
                 AllowCuda = o.AllowCuda,
                 NormalizationMean = normalizer.Mean,
@@ -152,6 +153,27 @@ public sealed class SelfSupervisedEstimator : IEstimator<SelfSupervisedTransform
             method.Dispose();
             encoder.Dispose();
             throw;
+        }
+    }
+
+    /// <summary>
+    /// A copy of the caller's method options, so the fitted stage and its saved record keep the values it was trained with:
+    /// one options object reused for the next model (a loop over projection sizes) rewrote the record of the stage fitted
+    /// before, which then did not load (its weights had the old sizes). An options type that JSON cannot copy is kept as given
+    /// (it cannot be saved either).
+    /// </summary>
+    private static SslMethodOptions? Snapshot(SslMethodOptions? options)
+    {
+        if (options is null) return null;
+        try
+        {
+            Type type = options.GetType();
+            return (SslMethodOptions?)System.Text.Json.JsonSerializer.Deserialize(
+                System.Text.Json.JsonSerializer.Serialize(options, type, ModuleState.JsonDefaults), type, ModuleState.JsonDefaults) ?? options;
+        }
+        catch (Exception e) when (e is System.Text.Json.JsonException or NotSupportedException or InvalidOperationException)
+        {
+            return options;
         }
     }
 

@@ -105,6 +105,35 @@ public sealed class StagePersistenceTests : IDisposable
     }
 
     [SkippableFact]
+    public void MethodOptionsChangedAfterFitDoNotChangeTheFittedStageOrItsSavedRecord()
+    {
+        // The stage kept the caller's options object: one object reused for the next model (a loop over projection sizes)
+        // rewrote the record of the one fitted before, which then said ProjectionSize 48 beside weights of 32 and did not load.
+        var ml = new MLContext(seed: 1);
+        var train = ml.Data.LoadFromEnumerable(StageData.HiggsRows("train", 300));
+        var test = ml.Data.LoadFromEnumerable(StageData.HiggsRows("test", 20));
+        var methodOptions = new SimClrOptions { ProjectionSize = 32, Temperature = 0.3 };
+        using var stage = ml.Transforms.SelfSupervised("Embedding", "Features", SslMethod.SimClr, o =>
+        {
+            o.Epochs = 1;
+            o.BatchSize = 64;
+            o.MethodOptions = methodOptions;
+        }).Fit(train);
+        float[][] expected = StageData.Vectors(stage.Transform(test), "Embedding");
+        methodOptions.ProjectionSize = 48;
+        methodOptions.Temperature = 0.9;
+
+        var recorded = Assert.IsType<SimClrOptions>(stage.MethodOptions);
+        Assert.Equal(32, recorded.ProjectionSize);
+        Assert.Equal(0.3, recorded.Temperature);
+        string path = Path.Combine(_folder, "options.zip");
+        ml.Model.Save(stage, train.Schema, path);
+        using var loaded = (SelfSupervisedTransformer)new MLContext(seed: 2).Model.Load(path, out _);
+        Assert.Equal(32, Assert.IsType<SimClrOptions>(loaded.MethodOptions).ProjectionSize);
+        Close.RowsEqual(expected, StageData.Vectors(loaded.Transform(test), "Embedding"));
+    }
+
+    [SkippableFact]
     public void ChainLoadedInANewProcessGivesTheSameEmbeddings()
     {
         string path = SaveHiggs(out float[][] expected, out _);
