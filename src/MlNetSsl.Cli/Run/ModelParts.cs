@@ -34,6 +34,7 @@ internal static class ModelParts
                 }), SeriesColumn);
             default:
                 var parts = new List<string>();
+                var (numbersColumn, textOutputs) = FeaturizedColumns(data);
                 // One flat chain: IEstimator.Append (the extension) nests the chain so far in a new chain at every step,
                 // and a nested chain fits and maps each level again, so 300 text columns took over 10 minutes before the
                 // first trial (EstimatorChain.Append keeps one level).
@@ -42,9 +43,9 @@ internal static class ModelParts
                 if (numeric.Length > 0)
                 {
                     // Missing numbers take the column's mean, as mlnet's featurizer does.
-                    chain = chain.Append<ITransformer>(ml.Transforms.Concatenate("Ssl_Numbers", numeric))
-                        .Append<ITransformer>(ml.Transforms.ReplaceMissingValues("Ssl_Numbers", replacementMode: MissingValueReplacingEstimator.ReplacementMode.Mean));
-                    parts.Add("Ssl_Numbers");
+                    chain = chain.Append<ITransformer>(ml.Transforms.Concatenate(numbersColumn, numeric))
+                        .Append<ITransformer>(ml.Transforms.ReplaceMissingValues(numbersColumn, replacementMode: MissingValueReplacingEstimator.ReplacementMode.Mean));
+                    parts.Add(numbersColumn);
                 }
                 int index = 0;
                 var textColumns = data.Columns.Where(c => c.Kind == CodeGen.InputColumnKind.Text)
@@ -53,7 +54,7 @@ internal static class ModelParts
                 int? kept = CategoriesKept([.. textColumns.Where(c => c.Counts.Count <= MaxCategories).Select(c => Categories(c.Counts))]);
                 foreach (var (text, counts) in textColumns)
                 {
-                    string output = $"Ssl_Text{index++}";
+                    string output = textOutputs[index++];
                     // Few categories: one indicator each (the most frequent ones only when the table's categories are too
                     // many together: CategoriesKept). Many (free text, ids, dates): the words, lower-cased and without
                     // punctuation, hashed into 256 slots (fewer when many columns are hashed: HashBits) to keep the vector
@@ -69,6 +70,24 @@ internal static class ModelParts
                 }
                 return (chain.Append<ITransformer>(ml.Transforms.Concatenate(TableColumn, [.. parts])), TableColumn);
         }
+    }
+
+    /// <summary>
+    /// The columns <see cref="Preparation"/> makes from a table's inputs: the numbers together ("Ssl_Numbers") and one per
+    /// text column in order ("Ssl_Text0"...), each with '_' added while an input column has its name. An input so named
+    /// was otherwise replaced by the made column before its own step read it: a text column "Ssl_Numbers" was one-hot
+    /// encoded from the numbers' vector, silently, and its own values never reached the model.
+    /// </summary>
+    internal static (string Numbers, string[] Texts) FeaturizedColumns(TrainingData data)
+    {
+        var inputs = data.Columns.Select(c => c.ColumnName).ToHashSet(StringComparer.Ordinal);
+        string Free(string name)
+        {
+            while (inputs.Contains(name)) name += "_";
+            return name;
+        }
+        int texts = data.Columns.Count(c => c.Kind == CodeGen.InputColumnKind.Text);
+        return (Free("Ssl_Numbers"), [.. Enumerable.Range(0, texts).Select(i => Free($"Ssl_Text{i}"))]);
     }
 
     /// <summary>The bits each hashed text column gets: 8 (256 slots) while the hashed columns hold at most
@@ -128,12 +147,13 @@ internal static class ModelParts
     {
         string[] text = [.. data.Columns.Where(c => c.Kind == CodeGen.InputColumnKind.Text).Select(c => c.ColumnName)];
         if (text.Length == 0 || data.Count == 0) yield break;
-        string[] encoded = [.. Enumerable.Range(0, text.Length).Select(i => $"Ssl_Text{i}")];
+        string[] encoded = FeaturizedColumns(data).Texts;
         IDataView view = data.View;
         foreach (ITransformer part in Flatten(model))
         {
-            // Up to the table's concatenation: a one-hot column is a key column until its last step turns it into indicators.
-            if (view.Schema.GetColumnOrNull(TableColumn) is not null) break;
+            // Up to the table's concatenation (a vector; an input column may have its name): a one-hot column is a key
+            // column until its last step turns it into indicators.
+            if (view.Schema.GetColumnOrNull(TableColumn) is { Type: VectorDataViewType }) break;
             view = part.Transform(view);
         }
         for (int i = 0; i < text.Length; i++)

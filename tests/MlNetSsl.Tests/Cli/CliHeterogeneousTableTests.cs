@@ -634,4 +634,30 @@ public sealed class CliHeterogeneousTableTests : IDisposable
         TrainingData data = TableLoader.LoadForTraining(path, new CsvSettings(true, null, "sex", []));
         Assert.Equal(rows.Select(r => r[0]), data.Labels);
     }
+
+    [SkippableFact]
+    public void InputColumnsNamedLikeTheFeaturizedColumnsKeepTheirValues()
+    {
+        // Text columns named as the columns the featurizing steps make ("Ssl_Numbers", "Ssl_Text0"): each was replaced by
+        // the made column before its own step read it, so its values never reached the model, silently.
+        string[][] rows = Abalone(200);
+        string path = Path.Combine(_work, "internal-names.csv");
+        File.WriteAllLines(path, ["sex,Ssl_Text0,Ssl_Numbers,length,rings",
+            .. rows.Select((r, i) => $"{r[0]},{(int.Parse(r[8], CultureInfo.InvariantCulture) % 2 == 0 ? "even" : "odd")},{r[0]}{r[0]},{r[1]},{r[8]}")]);
+        TrainingData data = TableLoader.LoadForTraining(path, Settings("rings"));
+        var ml = new MLContext(0);
+        var (preparation, column) = MlNetSsl.Cli.Run.ModelParts.Preparation(ml, data, 0, SeriesResampling.Linear);
+        ITransformer model = preparation.Fit(data.View);
+
+        // One number, then one indicator per category: sex (3), Ssl_Text0 (even, odd), Ssl_Numbers (MM, FF, II).
+        var type = Assert.IsType<VectorDataViewType>(model.Transform(data.View).Schema[column].Type);
+        Assert.Equal(1 + 3 + 2 + 3, type.Size);
+        // A value training never saw in the column named Ssl_Numbers is named, as in any other text column.
+        string unseen = Path.Combine(_work, "internal-names-unseen.csv");
+        File.WriteAllLines(unseen, [.. File.ReadLines(path).Take(20), "M,odd,XX,0.5,9"]);
+        TrainingData scored = TableLoader.LoadForTraining(unseen, Settings("rings"));
+        string note = Assert.Single(MlNetSsl.Cli.Run.ModelParts.UnseenCategories(model, scored));
+        Assert.Contains("Column 'Ssl_Numbers'", note, StringComparison.Ordinal);
+        Assert.Contains("'XX'", note, StringComparison.Ordinal);
+    }
 }
