@@ -504,7 +504,10 @@ internal static class TableLoader
         }
         (string[] labels, string? labelNote) = CsvTable.UnifyNumericLabels(labelIndex is int l
             ? table.Rows.Select(r => CsvTable.IsMissing(r[l]) ? "" : r[l]).ToArray() : new string[rows].Select(_ => "").ToArray());
-        string labelColumn = columns.Any(c => c.Name == "Label") ? "Label_target" : "Label";
+        // A name no input has: an input "Label_target" beside one named "Label" was otherwise hidden by the label column,
+        // and read in its place, the label itself became an input (every row predicted right in training, none after).
+        string labelColumn = "Label";
+        for (int n = 1; columns.Any(c => c.Name == labelColumn); n++) labelColumn = n == 1 ? "Label_target" : $"Label_target_{n}";
         columns.Add(new TableColumn(labelColumn, null, labels));
         // As series runs do: a missing number is filled with its column's mean (ModelParts), and the run says how many.
         var filled = columns.Where(c => c.Numbers is not null).Select(c => (c.Name, Count: c.Numbers!.Count(float.IsNaN))).Where(c => c.Count > 0).ToList();

@@ -660,4 +660,21 @@ public sealed class CliHeterogeneousTableTests : IDisposable
         Assert.Contains("Column 'Ssl_Numbers'", note, StringComparison.Ordinal);
         Assert.Contains("'XX'", note, StringComparison.Ordinal);
     }
+
+    [SkippableFact]
+    public void TheLabelColumnTakesANameNoInputHas()
+    {
+        // Inputs named "Label" and "Label_target": the label column, named Label_target beside an input "Label", hid the
+        // input of that name, and read in its place the label became an input (cross-validated accuracy 1.0).
+        string[][] rows = Abalone(60);
+        string path = Path.Combine(_work, "label-names.csv");
+        File.WriteAllLines(path, ["Label,Label_target,sex", .. rows.Select((r, i) => $"{r[1]},{(i % 2 == 0 ? "even" : "odd")},{r[0]}")]);
+        TrainingData data = TableLoader.LoadForTraining(path, Settings("sex"));
+
+        Assert.DoesNotContain(data.LabelColumn, data.Columns.Select(c => c.ColumnName));
+        Assert.Single(data.View.Schema, c => c.Name == data.LabelColumn);
+        Assert.Equal(rows.Select(r => r[0]), data.View.GetColumn<ReadOnlyMemory<char>>(data.LabelColumn).Select(v => v.ToString()));
+        Assert.Equal(rows.Select((_, i) => i % 2 == 0 ? "even" : "odd"),
+            data.View.GetColumn<ReadOnlyMemory<char>>(data.View.Schema.Last(c => c.Name == "Label_target")).Select(v => v.ToString()));
+    }
 }
