@@ -27,7 +27,7 @@ internal static class TrainingCommands
         public readonly Option<bool> Resume = new("--resume") { Description = "Continue an interrupted run from <output>/<Name>/checkpoint." };
         public readonly Option<string?> LogFile = new("--log-file-path") { Description = "Where to write the log. Default <output>/<Name>/log.txt." };
         public readonly Option<bool?> HasHeader = new("--has-header") { Description = "CSV: whether the first line is a header. Default: detected." };
-        public readonly Option<string?> Separator = new("--separator") { Description = "CSV: the separator (',' ';' '|', tab, or space: for series runs of spaces and tabs, as old UCR .txt files). Default: detected." };
+        public readonly Option<string?> Separator = new("--separator") { Description = "CSV: the separator (',' ';' '|', tab, or space: runs of spaces and tabs, as in old UCR .txt files and tables of aligned columns). Default: detected." };
         public readonly Option<string[]> IgnoreColumns = new("--ignore-cols") { Description = "CSV: columns to leave out (names or 0-based indices, comma-separated).", AllowMultipleArgumentsPerToken = true };
         public readonly Option<string[]> KeepColumns = new("--keep-cols") { Description = "CSV: columns to keep as inputs although they look like row identifiers, which are otherwise left out (names or 0-based indices, comma-separated).", AllowMultipleArgumentsPerToken = true };
         public readonly Option<string> UnlabeledFolder = new("--unlabeled-folder") { Description = "Images: the sub-folder whose images have no label.", DefaultValueFactory = _ => "unlabeled" };
@@ -87,6 +87,9 @@ internal static class TrainingCommands
             if (result.Tokens.Count > 0 && TestMetrics.Canonical(result.Tokens[0].Value) is null)
                 result.AddError($"--metric {result.Tokens[0].Value}: not a metric; give one of {string.Join(", ", TestMetrics.Names)}.");
         });
+        // Each task reads one kind of data; the shared text named all three on every command.
+        o.Dataset.Description = images ? "The training data: a folder of class sub-folders of images (<folder>/<class>/*.jpg)."
+            : series ? "The training data: a UEA/UCR .ts file or a CSV of one series per row." : "The training data: a CSV file.";
         var command = new Command(task, description) { o.Dataset, o.TestDataset, o.ValidationDataset, o.TrainTime, o.MaxTrials, o.NoEnsemble, o.Metric, o.Seed, o.Device, o.Name, o.Output, o.LogFile, o.Storage, o.ExperimentName };
         if (workerOnly) o.Storage.Required = true;
         else { command.Options.Add(o.Resume); command.Options.Add(o.LabelCurve); }

@@ -1429,6 +1429,22 @@ public sealed class CliCoreTests : IDisposable
     }
 
     [SkippableFact]
+    public void EachTrainingCommandsHelpNamesTheDataItReads()
+    {
+        // The three commands shared one --dataset text ("an image folder, a CSV or a .ts file"), and --separator's said
+        // runs of blanks were for series only, though tables of aligned columns are read so too.
+        var images = Run("image-classification", "--help");
+        var table = Run("classification", "--help");
+        var series = Run("series-classification", "--help");
+        Assert.All(new[] { images, table, series }, r => Assert.Equal(0, r.ExitCode));
+        Assert.Contains("a folder of class sub-folders of images", images.Stdout, StringComparison.Ordinal);
+        Assert.Contains("The training data: a CSV file.", table.Stdout, StringComparison.Ordinal);
+        Assert.Contains("a UEA/UCR .ts file or a CSV of one series per row", series.Stdout, StringComparison.Ordinal);
+        Assert.All(new[] { images, table, series }, r => Assert.DoesNotContain("an image folder, a CSV or a .ts file", r.Stdout, StringComparison.Ordinal));
+        Assert.Contains("tables of aligned columns", table.Stdout, StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
     public void OutOfRangeOrUnparsableValuesAreUsageErrorsNamingTheOption()
     {
         // Each used to get further: a 0 s budget loaded the data and ended with "no trial produced a metric", 'x' split
