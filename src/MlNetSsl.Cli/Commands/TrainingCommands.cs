@@ -340,6 +340,7 @@ internal static class TrainingCommands
         string defaultLog = settings.WorkerOnly
             ? Path.Combine(runFolder, string.Create(CultureInfo.InvariantCulture, $"worker-{Environment.MachineName}-{Environment.ProcessId}.log"))
             : Path.Combine(runFolder, "log.txt");
+        CheckLogFile(logFile, settings);
         // Before anything asks TorchSharp about CUDA: --device cuda:N makes GPU N the process's only visible one.
         CudaDeviceChoice.Apply(settings.Device);
         string? madeFolder = settings.WorkerOnly ? null : FirstMissingFolder(runFolder);
@@ -397,6 +398,20 @@ internal static class TrainingCommands
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             // Left as it is: the error line that follows is what matters.
+        }
+    }
+
+    /// <summary>Refuses a <c>--log-file-path</c> that is one of the data files the run reads, before anything is made: the
+    /// log is appended to, so the data file given by mistake got the run's lines added to it (and the run, and every
+    /// later one, then failed on them as a ragged line).</summary>
+    internal static void CheckLogFile(string? logFile, RunSettings settings)
+    {
+        if (logFile is null) return;
+        foreach (var (option, input) in new[] { ("--dataset", settings.Dataset), ("--test-dataset", settings.TestDataset), ("--validation-dataset", settings.ValidationDataset) })
+        {
+            if (input is not null && CliFile.SamePath(logFile, input))
+                throw new CliException($"--log-file-path {logFile}: is the {option} file, which the log would be appended to; give another path for the log " +
+                    "(or leave the option out for <output>/<Name>/log.txt).");
         }
     }
 

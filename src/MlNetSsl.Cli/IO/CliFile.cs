@@ -49,11 +49,9 @@ internal static class CliFile
     public static void CheckOutput(string path, string option, string suggestedName, params (string Option, string Path)[] inputs)
     {
         string target = Path.GetFullPath(path);
-        StringComparison comparison = OperatingSystem.IsWindows() || OperatingSystem.IsMacOS() ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal;
         foreach (var (inputOption, input) in inputs)
         {
-            string read = Path.TrimEndingDirectorySeparator(Path.GetFullPath(input));
-            if (string.Equals(target, read, comparison))
+            if (SamePath(path, input))
                 throw new Commands.CliException($"{option} {path}: is the {inputOption} file, which writing would replace; give another path for {option}.");
         }
         if (Directory.Exists(target))
@@ -67,6 +65,14 @@ internal static class CliFile
         {
             throw new Commands.CliException($"{option} {path}: its folder cannot be made ({e.Message}); give a path in a folder you can write to.", e);
         }
+    }
+
+    /// <summary>Whether two paths name the same file or folder (full paths compared, without case on Windows and macOS, whose
+    /// file systems ignore it by default; a trailing separator aside).</summary>
+    public static bool SamePath(string path, string other)
+    {
+        StringComparison comparison = OperatingSystem.IsWindows() || OperatingSystem.IsMacOS() ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal;
+        return string.Equals(Path.TrimEndingDirectorySeparator(Path.GetFullPath(path)), Path.TrimEndingDirectorySeparator(Path.GetFullPath(other)), comparison);
     }
 
     /// <summary>A unique temporary sibling of <paramref name="path"/> ("&lt;path&gt;.&lt;32 hex digits&gt;.tmp").</summary>

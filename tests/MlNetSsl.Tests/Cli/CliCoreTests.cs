@@ -1470,6 +1470,29 @@ public sealed class CliCoreTests : IDisposable
         }
     }
 
+    [SkippableFact]
+    public void ALogFilePathThatIsADataFileIsRefusedBeforeTheFileIsTouched()
+    {
+        // The log is appended to: --log-file-path given the --dataset file added the run's lines to the user's data, and
+        // the run (and every later one) then failed on them as a ragged line.
+        string data = Path.Combine(_work, "banknote.csv");
+        File.WriteAllLines(data, File.ReadLines(Path.Combine(SharedData.DataRoot, "tabular", "banknote_authentication.csv")).Take(60));
+        string test = Path.Combine(_work, "banknote-test.csv");
+        File.WriteAllLines(test, File.ReadLines(Path.Combine(SharedData.DataRoot, "tabular", "banknote_authentication.csv")).Skip(1300).Take(40));
+        byte[] before = File.ReadAllBytes(data), testBefore = File.ReadAllBytes(test);
+        foreach (var (log, option) in new[] { (data, "--dataset"), (test, "--test-dataset") })
+        {
+            var (code, stdout, stderr) = Run("classification", "--dataset", data, "--test-dataset", test, "--label-col", "4", "--train-time", "5",
+                "--max-trials", "1", "-o", _work, "--name", "LogClash", "--log-file-path", log);
+            Assert.True(code == 1, $"exit {code}: {stderr}\n{stdout}");
+            Assert.Contains($"--log-file-path {log}: is the {option} file", stderr, StringComparison.Ordinal);
+            Assert.Single(stderr.Split('\n'), line => line.StartsWith("error:", StringComparison.Ordinal));
+        }
+        Assert.Equal(before, File.ReadAllBytes(data));
+        Assert.Equal(testBefore, File.ReadAllBytes(test));
+        Assert.False(Directory.Exists(Path.Combine(_work, "LogClash")));
+    }
+
     /// <summary>A .ts file's series as CSV lines: each channel's values after the last, then the label.</summary>
     internal static IEnumerable<string> TsAsCsvLines(string tsPath) => File.ReadLines(tsPath)
         .SkipWhile(l => !l.StartsWith("@data", StringComparison.OrdinalIgnoreCase)).Skip(1).Where(l => l.Trim().Length > 0)
