@@ -737,11 +737,32 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
 
     /// <summary>The output folder and the run folder in it, made before anything is read or trained (and before the log
     /// inside it is opened); a path that cannot hold them fails here, naming -o.</summary>
+    /// <summary>For an image run, the data folder option (--dataset, --test-dataset, --validation-dataset) and folder that
+    /// <paramref name="runFolder"/> would lie inside (`-d .` with the default -o . in the dataset folder); null otherwise.</summary>
+    private static (string Option, string Folder)? ImageFolderHolding(RunSettings settings, string runFolder)
+    {
+        if (settings.Task != "image-classification") return null;
+        StringComparison comparison = OperatingSystem.IsWindows() || OperatingSystem.IsMacOS() ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal;
+        foreach (var (option, data) in new[] { ("--dataset", settings.Dataset), ("--test-dataset", settings.TestDataset), ("--validation-dataset", settings.ValidationDataset) })
+        {
+            if (data is null || !Directory.Exists(data)) continue;
+            string folder = Path.TrimEndingDirectorySeparator(Path.GetFullPath(data));
+            if (runFolder.StartsWith(folder + Path.DirectorySeparatorChar, comparison)) return (option, folder);
+        }
+        return null;
+    }
+
+    // The first folder below <folder> on the way to <inner>.
+    private static string RelativeTop(string folder, string inner) => Path.GetRelativePath(folder, inner).Split(Path.DirectorySeparatorChar)[0];
+
     internal static void CreateRunFolder(RunSettings settings)
     {
         string output = Path.GetFullPath(settings.Output), runFolder = Path.GetFullPath(Path.Combine(settings.Output, settings.Name));
         string? problem = File.Exists(output) ? $"-o {settings.Output}: is a file; -o takes the folder the run folder '{settings.Name}' goes in."
             : File.Exists(runFolder) ? $"-o {settings.Output}: it holds a file named '{settings.Name}' where the run folder goes; give another --name or -o."
+            : ImageFolderHolding(settings, runFolder) is var (option, folder)
+                ? $"-o {settings.Output}: the run folder {runFolder} would be inside the {option} folder {folder}, where it is a class folder to " +
+                  $"every later run (the console app's copy of an example image makes '{RelativeTop(folder, runFolder)}' a class of one image); give -o a folder outside it."
             : null;
         if (problem is not null) throw new CliException(problem);
         try

@@ -1493,6 +1493,26 @@ public sealed class CliCoreTests : IDisposable
         Assert.False(Directory.Exists(Path.Combine(_work, "LogClash")));
     }
 
+    [SkippableFact]
+    public void ARunFolderInsideTheImageFolderIsRefusedBeforeItIsMade()
+    {
+        // `-d .` with the default -o . in the dataset folder: the run folder became a class folder, and on the next run the
+        // console app's copy of an example image made it a class of one image (and a duplicate of a real class's image).
+        string images = Path.Combine(_work, "pets");
+        foreach (string label in new[] { "cat", "dog" })
+        {
+            Directory.CreateDirectory(Path.Combine(images, label));
+            foreach (string file in Directory.GetFiles(Path.Combine(SharedData.DataRoot, "cifar10", "test", label)).Order(StringComparer.Ordinal).Take(3))
+                File.Copy(file, Path.Combine(images, label, Path.GetFileName(file)));
+        }
+        var (code, stdout, stderr) = Run("image-classification", "--dataset", images, "--train-time", "5", "--max-trials", "1", "-o", images);
+        Assert.True(code == 1, $"exit {code}: {stderr}\n{stdout}");
+        Assert.Contains($"-o {images}: the run folder {Path.Combine(images, "SslModel")} would be inside the --dataset folder", stderr, StringComparison.Ordinal);
+        Assert.Contains("'SslModel' a class of one image", stderr, StringComparison.Ordinal);
+        Assert.Single(stderr.Split('\n'), line => line.StartsWith("error:", StringComparison.Ordinal));
+        Assert.Equal(["cat", "dog"], Directory.GetDirectories(images).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+    }
+
     /// <summary>A .ts file's series as CSV lines: each channel's values after the last, then the label.</summary>
     internal static IEnumerable<string> TsAsCsvLines(string tsPath) => File.ReadLines(tsPath)
         .SkipWhile(l => !l.StartsWith("@data", StringComparison.OrdinalIgnoreCase)).Skip(1).Where(l => l.Trim().Length > 0)
