@@ -735,8 +735,6 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
     internal static TrainingData LoadTrainingData(MLContext ml, RunSettings settings, string dataset) =>
         DatasetReader.Load(ml, settings.Task, dataset, TrainingCsv(settings), settings.UnlabeledFolder, settings.Strict, settings.Channels, forTraining: true);
 
-    /// <summary>The output folder and the run folder in it, made before anything is read or trained (and before the log
-    /// inside it is opened); a path that cannot hold them fails here, naming -o.</summary>
     /// <summary>For an image run, the data folder option (--dataset, --test-dataset, --validation-dataset) and folder that
     /// <paramref name="runFolder"/> would lie inside (`-d .` with the default -o . in the dataset folder); null otherwise.</summary>
     private static (string Option, string Folder)? ImageFolderHolding(RunSettings settings, string runFolder)
@@ -755,6 +753,8 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
     // The first folder below <folder> on the way to <inner>.
     private static string RelativeTop(string folder, string inner) => Path.GetRelativePath(folder, inner).Split(Path.DirectorySeparatorChar)[0];
 
+    /// <summary>The output folder and the run folder in it, made before anything is read or trained (and before the log
+    /// inside it is opened); a path that cannot hold them fails here, naming -o.</summary>
     internal static void CreateRunFolder(RunSettings settings)
     {
         string output = Path.GetFullPath(settings.Output), runFolder = Path.GetFullPath(Path.Combine(settings.Output, settings.Name));
