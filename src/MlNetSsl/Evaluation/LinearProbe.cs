@@ -54,7 +54,11 @@ public sealed class LinearProbe : IDisposable
         Tensor x = features.detach().cpu().to_type(ScalarType.Float64).index_select(0, torch.tensor(rows));
         Tensor y = torch.tensor(rows.Select(i => (long)labels[i]).ToArray());
         Tensor mean = x.mean([0]);
-        Tensor std = x.std(0, unbiased: false).clamp_min(Held(1e-6));
+        // A feature of one value in every row is centred only (dividing by the rounding noise of its deviation would blow
+        // that noise up); any other is scaled by its own deviation, however small: a floor of 1e-6 left features in small
+        // units near 0, where the L2 penalty held their weights back.
+        Tensor std = x.std(0, unbiased: false);
+        std = torch.where(x.amax([0]).eq(x.amin([0])).logical_or(std.le(Zero)), torch.ones_like(std), std);
         x = (x - mean) / std;
         long d = x.shape[1];
         var weight = new TorchSharp.Modules.Parameter(torch.zeros(classes, d, dtype: ScalarType.Float64));

@@ -159,6 +159,28 @@ public sealed class EvaluationTests(ITestOutputHelper output) : IDisposable
     }
 
     [SkippableFact]
+    public void LinearProbeGivesTheSameProbabilitiesForFeaturesInSmallUnits()
+    {
+        // Standardization makes the probe blind to units, but a deviation below 1e-6 was taken as 1e-6: features that small
+        // (embeddings of small scale, raw values in volts) stayed near 0 and the L2 penalty held the weights back.
+        using var scope = torch.NewDisposeScope();
+        var table = FineTuneTestData.Banknote();
+        using SslTensorDataset train = FineTuneTestData.Slice(table, 0, 200), test = FineTuneTestData.Slice(table, 1000, 372);
+        Tensor trainRows = train.Slice(0, train.Count, torch.CPU), testRows = test.Slice(0, test.Count, torch.CPU);
+        using LinearProbe probe = LinearProbe.Fit(trainRows, train.Labels!);
+        using LinearProbe small = LinearProbe.Fit(trainRows * 1e-7, train.Labels!);
+        Tensor expected = probe.PredictProbabilities(testRows), actual = small.PredictProbabilities(testRows * 1e-7);
+        double worst = (actual - expected).abs().max().item<float>();
+        output.WriteLine($"largest probability difference {worst:G3}");
+        Assert.True(worst < 1e-3, $"largest probability difference {worst:G3}");
+        // A feature of one value in every row is centred only.
+        Tensor constant = trainRows.clone();
+        constant[.., 0] = 0.5f;
+        using LinearProbe withConstant = LinearProbe.Fit(constant, train.Labels!);
+        Assert.True(withConstant.PredictProbabilities(testRows).isfinite().all().item<bool>());
+    }
+
+    [SkippableFact]
     public void LabelDrawsAreStratifiedNestedAndSeeded()
     {
         // Classes of 50, 30 and 20 rows, interleaved, plus 5 rows without a label.
