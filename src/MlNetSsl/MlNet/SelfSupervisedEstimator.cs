@@ -146,7 +146,7 @@ public sealed class SelfSupervisedEstimator : IEstimator<SelfSupervisedTransform
                 PretrainingSeconds = clock.Elapsed.TotalSeconds,
                 PretrainingRows = dataset.Count,
             };
-            return new SelfSupervisedTransformer(_host, model, encoder, method, policy);
+            return new SelfSupervisedTransformer(_host, model, encoder, method, RecordOf(policy));
         }
         catch
         {
@@ -174,6 +174,23 @@ public sealed class SelfSupervisedEstimator : IEstimator<SelfSupervisedTransform
         catch (Exception e) when (e is System.Text.Json.JsonException or NotSupportedException or InvalidOperationException)
         {
             return options;
+        }
+    }
+
+    /// <summary>
+    /// A copy of the policy pretraining used, for the stage's record: an augmentation of the caller's policy tuned for the next
+    /// model rewrote the record (and the saved Augmentations.json) of the stage fitted before. Training used the caller's
+    /// objects; a policy whose JSON cannot be read back (an augmentation type not registered) is recorded as given.
+    /// </summary>
+    private static AugmentationPolicy RecordOf(AugmentationPolicy policy)
+    {
+        try
+        {
+            return AugmentationPolicy.FromJson(policy.ToJson());
+        }
+        catch (Exception e) when (e is FormatException or NotSupportedException or System.Text.Json.JsonException)
+        {
+            return policy;
         }
     }
 

@@ -134,6 +134,30 @@ public sealed class StagePersistenceTests : IDisposable
     }
 
     [SkippableFact]
+    public void AnAugmentationChangedAfterFitDoesNotChangeThePolicyTheStageRecords()
+    {
+        // The stage recorded the caller's policy object: an augmentation tuned for the next model rewrote the record of
+        // the stage fitted before, in its Augmentations and in the Augmentations.json its zip saved.
+        var ml = new MLContext(seed: 1);
+        var train = ml.Data.LoadFromEnumerable(StageData.HiggsRows("train", 200));
+        var noise = new GaussianNoise { Strength = 0.8 };
+        using var stage = ml.Transforms.SelfSupervised("Embedding", "Features", SslMethod.SimClr, o =>
+        {
+            o.Epochs = 1;
+            o.BatchSize = 64;
+            o.Augmentations = new AugmentationPolicy(noise);
+        }).Fit(train);
+        string recorded = stage.Augmentations.ToJson();
+        noise.Strength = 0.2;
+
+        Assert.Equal(recorded, stage.Augmentations.ToJson());
+        string path = Path.Combine(_folder, "policy.zip");
+        ml.Model.Save(stage, train.Schema, path);
+        using var loaded = (SelfSupervisedTransformer)new MLContext(seed: 2).Model.Load(path, out _);
+        Assert.Equal(0.8, loaded.Augmentations.Steps.Single().Augmentation.Strength);
+    }
+
+    [SkippableFact]
     public void ChainLoadedInANewProcessGivesTheSameEmbeddings()
     {
         string path = SaveHiggs(out float[][] expected, out _);
