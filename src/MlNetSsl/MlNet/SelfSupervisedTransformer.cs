@@ -332,7 +332,8 @@ public sealed class SelfSupervisedTransformer : ITransformer, ICanSaveModel, IDi
         {
             policy = AugmentationPolicy.FromJson(System.Text.Encoding.UTF8.GetString(policyBytes));
         }
-        catch (Exception e) when (e is System.Text.Json.JsonException or ArgumentException or NotSupportedException)
+        // FromJson reports what it cannot read as a FormatException (an unknown augmentation type among them).
+        catch (Exception e) when (e is FormatException or InvalidOperationException or System.Text.Json.JsonException or ArgumentException or NotSupportedException)
         {
             throw new InvalidDataException($"The model stream '{AugmentationsStream}' of {Owner} is unreadable: {e.Message}", e);
         }

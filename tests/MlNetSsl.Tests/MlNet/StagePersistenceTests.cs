@@ -220,6 +220,21 @@ public sealed class StagePersistenceTests : IDisposable
         Assert.Contains("99", tooNew.Message);
     }
 
+    [SkippableFact]
+    public void AnUnknownAugmentationInTheRecordIsReportedAsTheStreamItIsIn()
+    {
+        // AugmentationPolicy.FromJson reports every problem as a FormatException, which the loader's catch did not name, so
+        // the documented InvalidDataException naming the stream never came.
+        string path = SaveHiggs(out _, out _);
+        string unknown = Copy(path, "unknown-augmentation.zip");
+        RewriteEntry(unknown, "Augmentations.json", payload =>
+            Encoding.UTF8.GetBytes(Encoding.UTF8.GetString(payload).Replace("ScarfCorruption", "NoSuchAugmentation")), fixChecksum: true);
+        var error = Cause<InvalidDataException>(Assert.ThrowsAny<Exception>(() => new MLContext().Model.Load(unknown, out _)));
+        Assert.Contains("Augmentations.json", error.Message);
+        Assert.Contains("NoSuchAugmentation", error.Message);
+        Assert.Contains("RegisterAugmentation", error.Message);
+    }
+
     private static T Cause<T>(Exception thrown) where T : Exception
     {
         for (Exception? e = thrown; e is not null; e = e.InnerException)
