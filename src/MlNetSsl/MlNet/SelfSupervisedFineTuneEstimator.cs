@@ -70,10 +70,13 @@ public sealed class SelfSupervisedFineTuneEstimator : IEstimator<SelfSupervisedF
     public SchemaShape GetOutputSchema(SchemaShape inputSchema)
     {
         if (!inputSchema.TryFindColumn(_pretrained.InputColumnName, out var input))
-            throw new ArgumentOutOfRangeException(nameof(inputSchema), $"Input column '{_pretrained.InputColumnName}' not found in the data.");
+            throw new ArgumentOutOfRangeException(nameof(inputSchema), $"Input column '{_pretrained.InputColumnName}' not found in the data: " +
+                "fine-tuning reads the column its pretrained stage was fitted on (images, tabular rows or series, not the stage's " +
+                $"embedding). Columns present: {string.Join(", ", inputSchema.Select(c => c.Name))}.");
         InputColumnReader.CheckSchemaShape(_pretrained.InputColumnName, input);
         if (!inputSchema.TryFindColumn(_labelColumn, out var label))
-            throw new ArgumentOutOfRangeException(nameof(inputSchema), $"Label column '{_labelColumn}' not found in the data.");
+            throw new ArgumentOutOfRangeException(nameof(inputSchema), $"Label column '{_labelColumn}' not found in the data. " +
+                $"Columns present: {string.Join(", ", inputSchema.Select(c => c.Name))}.");
         if (!label.IsKey)
             throw new ArgumentOutOfRangeException(nameof(inputSchema), $"Label column '{_labelColumn}' must be a key type; map it with " +
                 "Transforms.Conversion.MapValueToKey first (missing values and empty text become missing keys, which mark unlabeled rows).");
@@ -106,7 +109,8 @@ public sealed class SelfSupervisedFineTuneEstimator : IEstimator<SelfSupervisedF
         using var pretrainedInUse = _pretrained.Use();
         var reader = _pretrained.CheckInput(input.Schema);
         var labelColumn = input.Schema.GetColumnOrNull(_labelColumn)
-            ?? throw new ArgumentOutOfRangeException(nameof(input), $"Label column '{_labelColumn}' not found in the data.");
+            ?? throw new ArgumentOutOfRangeException(nameof(input), $"Label column '{_labelColumn}' not found in the data. " +
+                $"Columns present: {string.Join(", ", input.Schema.Where(c => !c.IsHidden).Select(c => c.Name))}.");
         if (labelColumn.Type is not KeyDataViewType keyType)
             throw new ArgumentOutOfRangeException(nameof(input), $"Label column '{_labelColumn}' has type {labelColumn.Type}; it must be a key " +
                 "type. Map it with Transforms.Conversion.MapValueToKey first.");

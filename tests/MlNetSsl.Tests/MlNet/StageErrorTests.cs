@@ -50,6 +50,28 @@ public sealed class StageErrorTests(Xunit.Abstractions.ITestOutputHelper output)
     }
 
     [SkippableFact]
+    public void FineTuningInAChainOnDataWithoutTheStagesColumnsNamesTheColumnsPresent()
+    {
+        // In a chain, ML.NET asks every estimator for its output schema before any fit: that check must say as much as Fit's.
+        var data = Higgs(64);
+        using var stage = _ml.Transforms.SelfSupervised("Embedding", "Features", SslMethod.Scarf, Quick).Fit(data);
+        var renamed = _ml.Transforms.CopyColumns("Values", "Features").Append(_ml.Transforms.DropColumns("Features")).Fit(data).Transform(data);
+        var chain = _ml.Transforms.Conversion.MapValueToKey("LabelKey", "Label")
+            .Append(_ml.MulticlassClassification.Trainers.SelfSupervisedFineTune(stage, "LabelKey", o => o.Epochs = 1));
+        var inputError = Assert.Throws<ArgumentOutOfRangeException>(() => chain.Fit(renamed));
+        output.WriteLine(inputError.Message);
+        Assert.Contains("'Features'", inputError.Message, StringComparison.Ordinal);
+        Assert.Contains("Columns present: Label, Values, LabelKey", inputError.Message, StringComparison.Ordinal);
+        Assert.Contains("pretrained stage was fitted on", inputError.Message, StringComparison.Ordinal);
+
+        var noLabel = _ml.MulticlassClassification.Trainers.SelfSupervisedFineTune(stage, "Class", o => o.Epochs = 1);
+        var labelError = Assert.Throws<ArgumentOutOfRangeException>(() => noLabel.GetOutputSchema(SchemaShape.Create(data.Schema)));
+        Assert.Contains("'Class'", labelError.Message, StringComparison.Ordinal);
+        Assert.Contains("Columns present: Features, Label", labelError.Message, StringComparison.Ordinal);
+        Assert.Contains("Columns present: Features, Label", Assert.Throws<ArgumentOutOfRangeException>(() => noLabel.Fit(data)).Message, StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
     public void FitOnImagesDroppedByACacheSaysWhatDroppedThem()
     {
         // ML.NET's cache and ShuffleRows keep no image column; Fit said only "not found", though the docs promise the why.
