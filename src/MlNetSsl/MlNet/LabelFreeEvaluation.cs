@@ -74,7 +74,7 @@ public static class LabelFreeEvaluation
         ArgumentOutOfRangeException.ThrowIfLessThan(maxImages, 4);
         if (transformer.InputShape.Kind != SslInputKind.Image)
             throw new ArgumentException($"Rotation prediction needs image input; this stage reads {transformer.InputShape.Kind} rows " +
-                $"from column '{transformer.InputColumnName}'. Use RankMe for vectors.", nameof(transformer));
+                $"from column '{transformer.InputColumnName}'. For tabular rows and series use ViewRetrievalAccuracy or RankMe.", nameof(transformer));
 
         float[][] features;
         int imageCount;

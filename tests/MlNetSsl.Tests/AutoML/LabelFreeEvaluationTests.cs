@@ -98,6 +98,9 @@ public sealed class LabelFreeEvaluationTests
         using SelfSupervisedTransformer stage = ml.Transforms.SelfSupervised("Embedding", "Features", SslMethod.Scarf, o => o.Epochs = 1).Fit(rows);
         var error = Assert.Throws<ArgumentException>(() => LabelFreeEvaluation.RotationPredictionAccuracy(stage, rows));
         Assert.Contains("RankMe", error.Message);
+        // View retrieval works on vectors too, so the refusal names it beside RankMe.
+        Assert.Contains("ViewRetrievalAccuracy", error.Message);
+        Assert.InRange(LabelFreeEvaluation.ViewRetrievalAccuracy(stage, rows), 0, 1);
         double rankMe = LabelFreeEvaluation.RankMe(stage, rows);
         Assert.InRange(rankMe, 1, 64);
         // The same 64 rows repeated from one row have rank 1: RankMe must see the difference.
