@@ -137,7 +137,17 @@ public sealed class SelfSupervisedFineTuneEstimator : IEstimator<SelfSupervisedF
         {
             if (_unlabeledData is { } extra)
             {
-                var extraReader = _pretrained.CheckInput(extra.Schema);
+                InputColumnReader extraReader;
+                try
+                {
+                    extraReader = _pretrained.CheckInput(extra.Schema);
+                }
+                catch (ArgumentOutOfRangeException e)
+                {
+                    // The same check as the training data's: say which of the two views lacks the column or has the wrong shape.
+                    string reason = e.ParamName is { } name ? e.Message.Replace($" (Parameter '{name}')", "", StringComparison.Ordinal) : e.Message;
+                    throw new ArgumentOutOfRangeException("unlabeledData", $"The unlabeledData view does not fit the pretrained stage: {reason}");
+                }
                 var (extraRaw, _) = DataViewRows.ReadAll(extra, extraReader, null, options.CancellationToken);
                 using (extraRaw) unlabeled = NewDataset(reader.Shape, extraRaw, null);
                 options.UnlabeledRows = unlabeled;

@@ -72,6 +72,23 @@ public sealed class StageErrorTests(Xunit.Abstractions.ITestOutputHelper output)
     }
 
     [SkippableFact]
+    public void UnlabeledDataWithoutTheStagesColumnIsNamedAsTheViewAtFault()
+    {
+        // The training view has the stage's column; the extra unlabeled view does not: the message must say which view is at fault.
+        var data = Higgs(64);
+        using var stage = _ml.Transforms.SelfSupervised("Embedding", "Features", SslMethod.Scarf, Quick).Fit(data);
+        var renamed = _ml.Transforms.CopyColumns("Values", "Features").Append(_ml.Transforms.DropColumns("Features")).Fit(data).Transform(data);
+        var keyed = _ml.Transforms.Conversion.MapValueToKey("LabelKey", "Label").Fit(data).Transform(data);
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() => _ml.MulticlassClassification.Trainers
+            .SelfSupervisedFineTune(stage, "LabelKey", o => o.Epochs = 1, unlabeledData: renamed).Fit(keyed));
+        output.WriteLine(error.Message);
+        Assert.Equal("unlabeledData", error.ParamName);
+        Assert.Contains("unlabeledData view", error.Message, StringComparison.Ordinal);
+        Assert.Contains("'Features'", error.Message, StringComparison.Ordinal);
+        Assert.Contains("Columns present: Label, Values", error.Message, StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
     public void FitOnImagesDroppedByACacheSaysWhatDroppedThem()
     {
         // ML.NET's cache and ShuffleRows keep no image column; Fit said only "not found", though the docs promise the why.
