@@ -24,7 +24,8 @@ public sealed class MaskedAutoencoderOptions : SslMethodOptions
     /// </summary>
     public double VectorMaskRatio { get; set; } = 0.5;
 
-    /// <summary>Hidden width of the MLP decoder. Default 512.</summary>
+    /// <summary>Hidden width of the MLP decoder. Default 512. Its output layer has this many weights per input value, at
+    /// most 2^28 in all (so the default allows colour images up to about 418 x 418); larger inputs are refused.</summary>
     public int DecoderHiddenSize { get; set; } = 512;
 
     /// <summary>
@@ -63,6 +64,7 @@ public sealed class MaskedAutoencoderMethod : SslMethodBase
         SslMethodOptions.InRange(Options.VectorMaskRatio, 0, 1, nameof(Options.VectorMaskRatio));
         SslMethodOptions.Positive(Options.DecoderHiddenSize, nameof(Options.DecoderHiddenSize));
         PatchSize = shape.Kind == SslInputKind.Image ? ResolvePatchSize(Options.PatchSize, shape.Height, shape.Width) : 1;
+        CheckDecoderSize(shape, Options.DecoderHiddenSize);
         decoder = AddHead("decoder", nn.Sequential(
             ("linear0", nn.Linear(encoder.EmbeddingSize, Options.DecoderHiddenSize)),
             ("gelu0", nn.GELU()),
@@ -71,6 +73,26 @@ public sealed class MaskedAutoencoderMethod : SslMethodBase
 
     /// <summary>The hyperparameters.</summary>
     public MaskedAutoencoderOptions Options { get; }
+
+    /// <summary>The most weights the decoder's output layer may have: 2^28, 1 GiB of floats, about 4 GiB with its gradient
+    /// and AdamW's two moments.</summary>
+    internal const long MaxDecoderOutputWeights = 1L << 28;
+
+    // The decoder predicts every input value from one hidden layer, so its output layer grows with the input: 1024 x 1024
+    // colour images at the default width of 512 need 1.6 G weights, which failed natively (out of memory) after the whole
+    // folder was read, or took the machine's memory. Refused up front with what to change.
+    private static void CheckDecoderSize(SslInputShape shape, int hidden)
+    {
+        long weights = (long)hidden * shape.Size;
+        if (weights <= MaxDecoderOutputWeights) return;
+        string input = shape.Kind == SslInputKind.Image ? $"{shape.Width}x{shape.Height} images of {shape.Channels} channel(s)"
+            : FormattableString.Invariant($"{shape.Size:N0} input values");
+        throw new ArgumentException(FormattableString.Invariant(
+            $"MaskedAutoencoder's decoder predicts every input value from a {hidden}-wide layer: {weights:N0} weights for {input} ") +
+            FormattableString.Invariant($"(about {weights * 16.0 / (1L << 30):0.#} GiB with their gradient and optimizer state; at most {MaxDecoderOutputWeights:N0}). ") +
+            "Resize the images smaller (ImageWidth and ImageHeight), lower MaskedAutoencoderOptions.DecoderHiddenSize, or use another method.",
+            "options");
+    }
 
     /// <summary>The patch side in use for images (1 for tabular and series inputs).</summary>
     public int PatchSize { get; }

@@ -303,6 +303,20 @@ public sealed class MethodBehaviourTests
     }
 
     [SkippableFact]
+    public void MaskedAutoencoderRefusesADecoderTooLargeForMemoryBeforeMakingIt()
+    {
+        // 1024 x 1024 colour images: the decoder's output layer would hold 512 x 3 x 1024 x 1024 = 1.6 G weights.
+        using var large = new TinyConvEncoder(SslInputShape.Image(3, 1024, 1024));
+        var e = Assert.Throws<ArgumentException>(() => new MaskedAutoencoderMethod(large));
+        Assert.Contains("1024x1024 images", e.Message);
+        Assert.Contains("DecoderHiddenSize", e.Message);
+        // Images of the sizes the library is measured at are far below the bound (64 x 64 here: 6 M weights, made).
+        using var small = new TinyConvEncoder(SslInputShape.Image(3, 64, 64));
+        using var fits = new MaskedAutoencoderMethod(small);
+        Assert.Equal(64L * 64, fits.UnitCount * fits.PatchSize * fits.PatchSize);
+    }
+
+    [SkippableFact]
     public void MaskedAutoencoderMasksWholeTimeStepsOfSeries()
     {
         torch.manual_seed(17);
