@@ -36,10 +36,14 @@ internal static class CliApp
 
         // Our own Ctrl+C handling: the first press cancels the run, which then saves what it has; a second one ends the
         // process. System.CommandLine's would kill the process 2 s after the first press, before the outputs are written.
+        // Only the training commands (and train, worker) watch for it: predict, embed, evaluate and export-onnx ran to
+        // their end after a first Ctrl+C (20,000 images scored and exit 0), so there it ends the process as usual; their
+        // outputs are written through a temporary file, so none is left half written.
         using var cancellation = new CancellationTokenSource();
+        bool savesOnCancel = SavesOutputsOnSignal(parse.CommandResult.Command.Name);
         PosixSignalRegistration Register(PosixSignal signal) => PosixSignalRegistration.Create(signal, context =>
         {
-            if (cancellation.IsCancellationRequested) return;
+            if (!savesOnCancel || cancellation.IsCancellationRequested) return;
             context.Cancel = true;
             cancellation.Cancel();
         });
@@ -69,6 +73,11 @@ internal static class CliApp
             return ExitCodes.Failed;
         }
     }
+
+    /// <summary>Whether <paramref name="command"/> (a command's name; a worker's is its task's) watches the first Ctrl+C or
+    /// SIGTERM to stop its search and save what it has; the others end at once, as programs do.</summary>
+    internal static bool SavesOutputsOnSignal(string command) =>
+        command is "image-classification" or "classification" or "series-classification" or "train";
 
     /// <summary>A parse error without .NET type names: "as expected type 'System.Nullable`1[System.Int32]'" becomes "as a
     /// whole number".</summary>

@@ -1513,6 +1513,17 @@ public sealed class CliCoreTests : IDisposable
         Assert.Equal(["cat", "dog"], Directory.GetDirectories(images).Select(Path.GetFileName).Order(StringComparer.Ordinal));
     }
 
+    [SkippableFact]
+    public void OnlyTheTrainingCommandsHoldOffCtrlCToSaveTheirOutputs()
+    {
+        // Every command took the first Ctrl+C (or SIGTERM) to stop and save, but only the training commands watch for it:
+        // predict then ran to its end (20,000 images scored, the CSV written, exit 0). The others now end at once.
+        foreach (string command in new[] { "image-classification", "classification", "series-classification", "train" })
+            Assert.True(MlNetSsl.Cli.Commands.CliApp.SavesOutputsOnSignal(command), command);
+        foreach (string command in new[] { "predict", "embed", "evaluate", "export-onnx", "doctor", "mlnet-ssl" })
+            Assert.False(MlNetSsl.Cli.Commands.CliApp.SavesOutputsOnSignal(command), command);
+    }
+
     /// <summary>A .ts file's series as CSV lines: each channel's values after the last, then the label.</summary>
     internal static IEnumerable<string> TsAsCsvLines(string tsPath) => File.ReadLines(tsPath)
         .SkipWhile(l => !l.StartsWith("@data", StringComparison.OrdinalIgnoreCase)).Skip(1).Where(l => l.Trim().Length > 0)
