@@ -1238,8 +1238,10 @@ public sealed class SslExperiment
         const string semi = nameof(SslDownstreamParameters.SemiSupervised);
         if (dataset.LabeledCount == dataset.RowCount && SslSearchSpace.RemoveChoice(downstream, semi, true, false))
         {
-            // The hint on empty cells concerns a number label only: a text label's empty cells are already missing.
-            bool numberLabel = dataset.Data.Schema.GetColumnOrNull(dataset.LabelColumn)?.Type is NumberDataViewType;
+            // The hint on empty cells concerns a number label only: a text label's empty cells are already missing. And only
+            // one with a class 0, which is what the text loader makes of empty cells (labels 1 to 4 of a series file are not).
+            bool numberLabel = dataset.Data.Schema.GetColumnOrNull(dataset.LabelColumn)?.Type is NumberDataViewType
+                && (NumericClassValues(dataset) is not { } classes || classes.Contains(0.0));
             notes.Add("Every row is labeled, so the final model would have no unlabeled rows for FixMatch: Downstream.SemiSupervised " +
                 "was fixed at false." + (numberLabel ? " If empty label cells were meant as unlabeled rows: ML.NET's text loader reads an empty numeric " +
                 "cell as 0 unless TextLoader.Options.MissingRealsAsNaNs is true (or read the label as text)." : ""));

@@ -138,6 +138,13 @@ public sealed class SslFineTuneSearchTests : IDisposable
         SslExperiment.FitSpaceToLabels(space, SslDataset.Read(ml, textLabels, "Features", "LabelText", shape), folds, foldCount, notes);
         Assert.Contains(notes, n => n.Contains("FixMatch", StringComparison.Ordinal));
         Assert.DoesNotContain(notes, n => n.Contains("MissingRealsAsNaNs", StringComparison.Ordinal));
+        // Nor does a number label without a class 0 (HIGGS' 0 and 1 as 1 and 2): no empty cell became one of its classes.
+        IDataView noZero = ml.Transforms.Expression("Label", "x => x + 1", "Label").Fit(allLabeled).Transform(allLabeled);
+        notes.Clear();
+        space = SslSearchSpace.For(SslInputKind.Tabular);
+        SslExperiment.FitSpaceToLabels(space, SslDataset.Read(ml, noZero, "Features", "Label", shape), folds, foldCount, notes);
+        Assert.Contains(notes, n => n.Contains("FixMatch", StringComparison.Ordinal));
+        Assert.DoesNotContain(notes, n => n.Contains("MissingRealsAsNaNs", StringComparison.Ordinal));
 
         // 2 labels of one class and 2 folds: each fold trains on 1 label of it, below the fine-tuner's 2 per class.
         HiggsRow[] rows = StageData.HiggsRows("train", 60);
