@@ -192,8 +192,21 @@ public sealed class MulticlassTrainerExperiment
         TrialRecord best = search.BestTrial ?? throw search.NoMetric(cancellationToken);
         cancellationToken.ThrowIfCancellationRequested();
         ITransformer model = Refit(rows, best);
-        return new SslExperimentResult(new SslTrialResult(best, model), search.Trials, search.StopReason, search.Elapsed) { Objective = _objective };
+        return new SslExperimentResult(new SslTrialResult(best, model), search.Trials, search.StopReason, search.Elapsed)
+        {
+            Objective = _objective,
+            BestPipelineDescription = Describe(best.Parameters.AsType<LinearTrainerParameters>(), best.Fidelity, _featureColumnName),
+        };
     }
+
+    /// <summary>The refitted pipeline in words, as the self-supervised experiment gives its own: the trainer, its settings and
+    /// iterations, and the column it reads.</summary>
+    internal static string Describe(LinearTrainerParameters parameters, int? fidelity, string featureColumnName) =>
+        FormattableString.Invariant(
+            $"{parameters.Trainer}(L1={parameters.L1Regularization:G3}, L2={parameters.L2Regularization:G3}, ") +
+        (parameters.Trainer == LinearTrainer.LbfgsMaximumEntropy
+            ? FormattableString.Invariant($"tolerance={parameters.OptimizationTolerance:G3}, history={parameters.HistorySize}, ") : "") +
+        FormattableString.Invariant($"{fidelity ?? parameters.MaximumNumberOfIterations} {(parameters.Trainer == LinearTrainer.SdcaMaximumEntropy ? "passes" : "iterations")}) on standardized '{featureColumnName}'");
 
     private ITransformer Refit(LabeledRows rows, TrialRecord best)
     {

@@ -49,7 +49,8 @@ public sealed class SslExperimentResult
     /// null for <see cref="MulticlassTrainerExperiment"/>.</summary>
     public SslFeatureSource? BestFeatureSource { get; internal init; }
 
-    /// <summary>Self-supervised experiment: the winning configuration in words (featurizer, epochs, trainer); null otherwise.</summary>
+    /// <summary>The winning configuration in words: featurizer, epochs and trainer for the self-supervised experiment; the
+    /// trainer, its settings and iterations for <see cref="MulticlassTrainerExperiment"/>.</summary>
     public string? BestPipelineDescription { get; internal init; }
 
     /// <summary>Self-supervised experiment: the downstream settings the best model was fitted with: the best trial's, but

@@ -85,6 +85,10 @@ public sealed class MulticlassTrainerExperimentTests : IDisposable
         Assert.DoesNotContain(result.Trials, t => t.Status == TrialStatus.Failed);
         Assert.False(result.BestTrial.Parameters.ContainsKey(nameof(LinearTrainerParameters.MaximumNumberOfIterations))); // the fidelity sets it
         Assert.InRange(result.BestTrial.Metric, labeledMajority + 0.01, 1.0);
+        // The pipeline in words, with the refit's iterations (the top rung), as the self-supervised experiment gives its own.
+        Assert.StartsWith(result.BestTrial.Parameters.AsType<LinearTrainerParameters>().Trainer.ToString() + "(L1=", result.BestPipelineDescription);
+        Assert.Contains("135 ", result.BestPipelineDescription);
+        Assert.EndsWith("on standardized 'Features'", result.BestPipelineDescription);
         Assert.True(accuracy > majority + 0.03, $"held-out accuracy {accuracy:F3} vs majority class {majority:F3}");
 
         // The model serves through PredictionEngine and survives a save/load round trip.
