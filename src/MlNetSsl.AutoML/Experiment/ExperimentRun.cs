@@ -99,6 +99,9 @@ internal sealed partial class ExperimentRun
             // this session's trial limit differs.
             if (Replaying && _journal.Events[_cursor].Type == JournalEventType.NoMoreTrials)
             {
+                // The event says whether the tuner had run out (a session resumed after that ends SearchSpaceExhausted, as the
+                // first one did, not MaxTrials); a replay does not ask the tuner the proposals it ran out on.
+                _tunerExhausted |= _journal.Events[_cursor].Message == TunerExhaustedMessage;
                 _cursor++;
                 _noMoreTrials = true;
             }
@@ -106,7 +109,8 @@ internal sealed partial class ExperimentRun
             if (!canStartNew && !_noMoreTrials && !Replaying)
             {
                 _noMoreTrials = true;
-                AppendLive(new JournalEvent(JournalEventType.NoMoreTrials, -1, null, null, null, null, 0, Elapsed.TotalMilliseconds));
+                AppendLive(new JournalEvent(JournalEventType.NoMoreTrials, -1, null, null, null, _tunerExhausted ? TunerExhaustedMessage : null, 0,
+                    Elapsed.TotalMilliseconds));
             }
 
             SchedulerJob? job = _settings.Scheduler.NextJob(canStartNew);
@@ -195,6 +199,10 @@ internal sealed partial class ExperimentRun
             }
         }
     }
+
+    /// <summary>The message of a <see cref="JournalEventType.NoMoreTrials"/> event written because the tuner had nothing new
+    /// to propose (none: the trial limit was reached).</summary>
+    internal const string TunerExhaustedMessage = "tuner exhausted";
 
     private double Loss(double metric) => _settings.Maximize ? -metric : metric;
 

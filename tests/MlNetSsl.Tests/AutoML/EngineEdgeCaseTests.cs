@@ -1,0 +1,50 @@
+using MlNetSsl.AutoML;
+using Xunit;
+
+namespace MlNetSsl.Tests.AutoML;
+
+/// <summary>Edge cases of the search engine found in review: resume, the shared store and search spaces.</summary>
+public sealed class EngineEdgeCaseTests : IDisposable
+{
+    private readonly string _folder = Directory.CreateTempSubdirectory("mlnetssl-engine-edge-").FullName;
+
+    public void Dispose()
+    {
+        try
+        {
+            Directory.Delete(_folder, recursive: true);
+        }
+        catch (IOException)
+        {
+            // A SQLite file may still be closing; the temporary folder is only disk space.
+        }
+    }
+
+    [SkippableFact]
+    public async Task AResumedSearchThatHadUsedUpItsSpaceStillSaysSo()
+    {
+        // Two configurations and room for ten trials: the grid runs out. Resuming the finished experiment replays it and
+        // must end as the first session did (it said MaxTrials: the replay never asks the tuner the proposals it ran out on).
+        string folder = Path.Combine(_folder, "exhausted");
+        SearchExperiment Experiment() => new SearchExperiment()
+            .SetSearchSpace(new SearchSpace().WithChoice("a", "x", "y"))
+            .SetTuner(SslTuner.Grid).SetMaxTrials(10).SetCheckpoint(folder)
+            .SetTrialRunner((request, _) => Task.FromResult(request.Parameters.GetString("a") == "y" ? 1.0 : 0.5));
+        SearchResult first = await Experiment().RunAsync();
+        Assert.Equal(SearchStopReason.SearchSpaceExhausted, first.StopReason);
+        Assert.Equal(2, first.Trials.Count);
+
+        SearchResult resumed = await Experiment().RunAsync();
+        Assert.Equal(first.Trials.Select(t => (t.TrialId, t.Status, t.Metric)), resumed.Trials.Select(t => (t.TrialId, t.Status, t.Metric)));
+        Assert.Equal(SearchStopReason.SearchSpaceExhausted, resumed.StopReason);
+
+        // A search that reached its trial limit still resumes as MaxTrials.
+        string limited = Path.Combine(_folder, "limited");
+        SearchExperiment Limited() => new SearchExperiment()
+            .SetSearchSpace(new SearchSpace().WithChoice("a", "x", "y", "z"))
+            .SetTuner(SslTuner.Grid).SetMaxTrials(2).SetCheckpoint(limited)
+            .SetTrialRunner((_, _) => Task.FromResult(0.5));
+        Assert.Equal(SearchStopReason.MaxTrials, (await Limited().RunAsync()).StopReason);
+        Assert.Equal(SearchStopReason.MaxTrials, (await Limited().RunAsync()).StopReason);
+    }
+}
