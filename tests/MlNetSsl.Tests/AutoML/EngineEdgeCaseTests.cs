@@ -47,4 +47,39 @@ public sealed class EngineEdgeCaseTests : IDisposable
         Assert.Equal(SearchStopReason.MaxTrials, (await Limited().RunAsync()).StopReason);
         Assert.Equal(SearchStopReason.MaxTrials, (await Limited().RunAsync()).StopReason);
     }
+
+    [SkippableFact]
+    public async Task APromotionItsRunnerDeclinesLeavesTheTrialPausedInASharedSearchAsInOneProcess()
+    {
+        // ASHA promotes the best trial at each rung; the runner declines every continuation (as the SSL runner declines a
+        // promotion the budget cannot hold). One process lists those trials as Paused at their rung, with its metric; a
+        // shared search listed them as NotStarted, and told the tuner so.
+        string storage = $"Data Source={Path.Combine(_folder, "declined promotion.db")}";
+        var tuners = new List<ScriptedTuner>();
+        SearchExperiment Experiment()
+        {
+            var script = Enumerable.Range(0, 3).Select(i => new Parameters().With("id", i)).ToArray();
+            return new SearchExperiment().SetSearchSpace(new SearchSpace().WithInteger("id", 0, 10))
+                .SetTuner(SslTuner.Custom("ids", (_, _) =>
+                {
+                    var tuner = new ScriptedTuner(script);
+                    tuners.Add(tuner);
+                    return tuner;
+                }))
+                .SetMaxTrials(3).SetScheduler(SslScheduler.Asha(1, 3, 3))
+                .SetTrialRunner((request, _) => request.PreviousFidelity is not null
+                    ? throw new TrialNotStartedException("The promotion would not fit.")
+                    : Task.FromResult(request.Parameters.GetInt32("id") / 10.0));
+        }
+
+        SearchResult single = await Experiment().RunAsync();
+        Assert.All(single.Trials, t => Assert.Equal(TrialStatus.Paused, t.Status));
+        var singleUpdates = tuners[^1].Updates.Select(u => (u.TrialId, u.Status)).ToList();
+
+        SearchResult shared = await Experiment().SetStorage(storage).SetExperimentName("declined")
+            .SetCheckpoint(Path.Combine(_folder, "shared folder")).RunAsync();
+        Assert.Equal(single.Trials.Select(t => (t.TrialId, t.Status, t.Metric, t.ErrorMessage)),
+            shared.Trials.Select(t => (t.TrialId, t.Status, t.Metric, t.ErrorMessage)));
+        Assert.Equal(singleUpdates, tuners[^1].Updates.Select(u => (u.TrialId, u.Status)));
+    }
 }

@@ -344,7 +344,8 @@ internal sealed class DistributedRun
                 (TrialStatus status, TrialReportKind reported) = ExperimentRun.Ended(e.Type);
                 trial = Known(e);
                 trial.Duration += e.Duration;
-                trial.Status = status;
+                // A promotion its runner declined leaves the trial at its last rung, with that rung's metric, as in a single process.
+                trial.Status = e.Type == JournalEventType.NotStarted && trial.Rungs.Count > 0 ? TrialStatus.Paused : status;
                 trial.ErrorMessage = e.Message;
                 _settings.Scheduler.OnFailed(e.TrialId);
                 _settings.Tuner.Update(ToResult(trial));
