@@ -156,8 +156,9 @@ public sealed class IntegerRangeOption : SearchSpaceOption
     /// <summary>The default value.</summary>
     public int Default { get; }
 
-    /// <summary>The number of values in the range.</summary>
-    public int Count => Max - Min + 1;
+    /// <summary>The number of values in the range; <see cref="int.MaxValue"/> for a range of more values (such as
+    /// [0, int.MaxValue]), whose count overflowed to a negative number that made a grid over it throw.</summary>
+    public int Count => (int)Math.Min(int.MaxValue, (long)Max - Min + 1);
 
     /// <inheritdoc/>
     public override int FeatureCount => 1;

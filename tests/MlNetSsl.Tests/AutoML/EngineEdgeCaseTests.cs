@@ -82,4 +82,28 @@ public sealed class EngineEdgeCaseTests : IDisposable
             shared.Trials.Select(t => (t.TrialId, t.Status, t.Metric, t.ErrorMessage)));
         Assert.Equal(singleUpdates, tuners[^1].Updates.Select(u => (u.TrialId, u.Status)));
     }
+
+    [SkippableFact]
+    public void AnIntegerRangeOfMoreThanInt32MaxValueValuesHasAPositiveCountAndAGrid()
+    {
+        // [0, int.MaxValue] holds 2^31 values: Max - Min + 1 overflowed to int.MinValue, the feature dimension's cardinality
+        // was negative, and a grid over the option threw ArgumentOutOfRangeException from Enumerable.Range.
+        var space = new SearchSpace().WithInteger("seed", 0, int.MaxValue).WithInteger("offset", int.MinValue, int.MaxValue);
+        Assert.Equal(int.MaxValue, ((IntegerRangeOption)space["seed"]).Count);
+        Assert.All(space.FeatureDimensions, d => Assert.True(d.Cardinality > 0, $"{d.Path}: cardinality {d.Cardinality}"));
+
+        var grid = new GridTuner(space, new GridTunerOptions { DefaultSteps = 3 });
+        Assert.Equal(9, grid.PointCount);
+        var proposals = Enumerable.Range(0, 9).Select(i => grid.Propose(new TrialContext(i))!).ToList();
+        Assert.All(proposals, p => Assert.True(space.Contains(p), p.ToString()));
+        Assert.Equal(new[] { 0.0, 1073741824, int.MaxValue }, proposals.Select(p => p.GetDouble("seed")).Distinct().Order());
+        Assert.Null(grid.Propose(new TrialContext(9)));
+
+        // The ends of the unit interval map to the ends of the range, and back.
+        foreach (double u in new[] { 0.0, 1.0 })
+        {
+            Parameters p = space.SampleFromFeatureSpace(new[] { u, u });
+            Assert.Equal(p, space.SampleFromFeatureSpace(space.MapToFeatureSpace(p)));
+        }
+    }
 }
