@@ -106,4 +106,62 @@ public sealed class EngineEdgeCaseTests : IDisposable
             Assert.Equal(p, space.SampleFromFeatureSpace(space.MapToFeatureSpace(p)));
         }
     }
+
+    [SkippableFact]
+    public async Task ASegmentPausedByItsWorkersDoesNotUseUpTheAttemptsThatGuardAgainstDeadWorkers()
+    {
+        // Trial 1 is paused twice (each process is cancelled while it runs it: the segment goes back to the queue), then
+        // the third process that claims it stalls (its heartbeat is made to look minutes old) and is presumed dead. The
+        // retry limit (3 workers) is for workers that die; the two pauses counted as attempts, so the one dead worker
+        // failed the trial "after 3 attempt(s)". It is re-queued and finished instead.
+        string database = Path.Combine(_folder, "paused twice.db");
+        string storage = $"Data Source={database}";
+        async Task<SearchResult> RunAsync(Func<CancellationTokenSource, CancellationToken, Task> trialOne)
+        {
+            using var cancellation = new CancellationTokenSource();
+            var (space, tuner) = ScriptedTuner.ForIds(2);
+            return await new SearchExperiment().SetSearchSpace(space).SetTuner(tuner).SetMaxTrials(2)
+                .SetTrialRunner(async (request, token) =>
+                {
+                    if (request.Parameters.GetInt32("id") == 1) await trialOne(cancellation, token);
+                    return 0.5;
+                })
+                .SetStorage(storage).SetExperimentName("paused").SetCheckpoint(Path.Combine(_folder, "paused folder"))
+                .SetHeartbeatGracePeriod(TimeSpan.FromSeconds(1))
+                .RunAsync(cancellation.Token);
+        }
+        static async Task PauseAsync(CancellationTokenSource caller, CancellationToken token)
+        {
+            caller.Cancel();
+            await Task.Delay(Timeout.InfiniteTimeSpan, token);
+        }
+
+        for (int pause = 0; pause < 2; pause++)
+        {
+            SearchResult paused = await RunAsync(PauseAsync);
+            Assert.Equal(SearchStopReason.Cancelled, paused.StopReason);
+            Assert.Equal(TrialStatus.Cancelled, paused.Trials.Single(t => t.TrialId == 1).Status);
+        }
+
+        bool stalled = false;
+        SearchResult finished = await RunAsync(async (_, token) =>
+        {
+            if (stalled) return;
+            stalled = true;
+            await using (var connection = new Microsoft.Data.Sqlite.SqliteConnection(storage))
+            {
+                await connection.OpenAsync(token);
+                using var command = connection.CreateCommand();
+                command.CommandText = "UPDATE mlnetssl_segments SET heartbeat_ms = 0 WHERE experiment = 'paused' AND trial_id = 1";
+                Assert.Equal(1, await command.ExecuteNonQueryAsync(token));
+            }
+            await Task.Delay(Timeout.InfiniteTimeSpan, token); // cancelled when the heartbeat finds the lease lapsed
+        });
+        Assert.True(stalled, "trial 1 never ran in the third process");
+        TrialRecord trial = finished.Trials.Single(t => t.TrialId == 1);
+        Assert.True(trial.Status == TrialStatus.Completed, $"trial 1 is {trial.Status}: {trial.ErrorMessage}");
+        var log = await ExperimentStore.ReadLogAsync(storage, "paused", CancellationToken.None);
+        Assert.Single(log, e => e.Event.Event.Type == JournalEventType.Requeued && e.Event.Event.TrialId == 1);
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+    }
 }

@@ -125,7 +125,8 @@ internal sealed class DistributedRun
             if (segment.Stopped)
             {
                 // Paused by the caller or the budget: the segment goes back to the queue for any worker (or this one, resumed).
-                await LockedAsync(tx => tx.ReleaseAsync(claim.TrialId, claim.Lease, SegmentState.Queued, grace: null, CancellationToken.None),
+                // The attempt goes back too: the retry limit is for workers that die running a segment, not for pauses.
+                await LockedAsync(tx => tx.ReleaseAsync(claim.TrialId, claim.Lease, SegmentState.Queued, grace: null, CancellationToken.None, returnAttempt: true),
                     CancellationToken.None).ConfigureAwait(false);
                 // This process's leaderboard says what stopped it, as the single-process loop's does; the store records
                 // nothing (the segment is queued again), so a later result from any worker replaces the note.

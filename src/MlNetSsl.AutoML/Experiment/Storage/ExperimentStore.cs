@@ -378,12 +378,15 @@ internal sealed class ExperimentStore
                 ("state", StateName(state)), ("lease", lease), ("worker", worker), ("attempts", attempts));
 
         /// <summary>Marks the segment held by <paramref name="lease"/> as <paramref name="state"/>; false when the lease no longer
-        /// holds it (re-queued, or lapsed past <paramref name="grace"/> when that is given).</summary>
-        public async Task<bool> ReleaseAsync(int trialId, string lease, SegmentState state, TimeSpan? grace, CancellationToken cancellationToken)
+        /// holds it (re-queued, or lapsed past <paramref name="grace"/> when that is given). <paramref name="returnAttempt"/>
+        /// gives back the attempt the claim counted (a worker that paused the segment did not die running it).</summary>
+        public async Task<bool> ReleaseAsync(int trialId, string lease, SegmentState state, TimeSpan? grace, CancellationToken cancellationToken,
+            bool returnAttempt = false)
         {
             string fresh = grace is null ? "" : $" AND heartbeat_ms >= {_store.NowMs} - @grace";
+            string attempts = returnAttempt ? ", attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END" : "";
             int rows = await _store.ExecuteAsync(_connection, _transaction,
-                $"UPDATE mlnetssl_segments SET state = @state, lease = NULL WHERE experiment = @experiment AND trial_id = @trial AND lease = @lease AND state = 'running'{fresh}",
+                $"UPDATE mlnetssl_segments SET state = @state, lease = NULL{attempts} WHERE experiment = @experiment AND trial_id = @trial AND lease = @lease AND state = 'running'{fresh}",
                 cancellationToken, ("experiment", Experiment), ("trial", trialId), ("lease", lease), ("state", StateName(state)),
                 ("grace", (long)(grace ?? TimeSpan.Zero).TotalMilliseconds)).ConfigureAwait(false);
             return rows == 1;
