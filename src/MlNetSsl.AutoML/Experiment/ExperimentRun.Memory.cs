@@ -13,7 +13,7 @@ internal sealed partial class ExperimentRun
             if (await Task.WhenAny(task, cancelled.Task).ConfigureAwait(false) == task) return true;
         }
         // Cancellation was requested: give the trial the grace period to stop, then stop waiting for it.
-        return await Task.WhenAny(task, Task.Delay(_settings.GracePeriod, CancellationToken.None)).ConfigureAwait(false) == task;
+        return await Task.WhenAny(task, Task.Delay(TimerDelay(_settings.GracePeriod), CancellationToken.None)).ConfigureAwait(false) == task;
     }
 
     internal static async Task MonitorMemoryAsync(Task trial, CancellationTokenSource trialCancellation, long limitBytes, int trialId, MemoryWatch watch)

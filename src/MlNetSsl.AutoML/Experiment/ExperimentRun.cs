@@ -200,6 +200,17 @@ internal sealed partial class ExperimentRun
         }
     }
 
+    /// <summary>The longest delay a .NET timer accepts (2^32 - 2 ms, about 49.7 days).</summary>
+    private static readonly TimeSpan LongestTimerDelay = TimeSpan.FromMilliseconds(uint.MaxValue - 1.0);
+
+    /// <summary><paramref name="delay"/> as <see cref="CancellationTokenSource.CancelAfter(TimeSpan)"/> and
+    /// <see cref="Task.Delay(TimeSpan)"/> take it: at least zero, and infinite beyond what a timer can wait (they throw
+    /// <see cref="ArgumentOutOfRangeException"/> there, so a budget of more than 49.7 days, such as
+    /// <c>SetTrainingTimeInSeconds(uint.MaxValue)</c>, failed the search when its second trial started). Shared with the
+    /// distributed run.</summary>
+    internal static TimeSpan TimerDelay(TimeSpan delay) =>
+        delay <= TimeSpan.Zero ? TimeSpan.Zero : delay > LongestTimerDelay ? Timeout.InfiniteTimeSpan : delay;
+
     /// <summary>The message of a <see cref="JournalEventType.NoMoreTrials"/> event written because the tuner had nothing new
     /// to propose (none: the trial limit was reached).</summary>
     internal const string TunerExhaustedMessage = "tuner exhausted";
@@ -313,7 +324,7 @@ internal sealed partial class ExperimentRun
         if (searchBudget is TimeSpan budget && _trials.Values.Any(t => t.Rungs.Count > 0))
         {
             TimeSpan remaining = budget - Elapsed;
-            trialCancellation.CancelAfter(remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero);
+            trialCancellation.CancelAfter(TimerDelay(remaining));
         }
 
         var watch = Stopwatch.StartNew();

@@ -164,4 +164,35 @@ public sealed class EngineEdgeCaseTests : IDisposable
         Assert.Single(log, e => e.Event.Event.Type == JournalEventType.Requeued && e.Event.Event.TrialId == 1);
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
     }
+
+    [SkippableTheory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task ABudgetLongerThanATimerCanWaitRunsTheSearch(bool shared)
+    {
+        // SetTrainingTimeInSeconds takes any uint (136 years); CancelAfter and Task.Delay throw beyond 49.7 days, so the
+        // second trial's budget timer threw ArgumentOutOfRangeException out of RunAsync (so did a grace period that long).
+        SearchExperiment Experiment(string name)
+        {
+            var (space, tuner) = ScriptedTuner.ForIds(3);
+            var experiment = new SearchExperiment().SetSearchSpace(space).SetTuner(tuner).SetMaxTrials(3)
+                .SetTrialCancellationGracePeriod(TimeSpan.MaxValue)
+                .SetTrialRunner((request, _) => Task.FromResult(request.Parameters.GetInt32("id") / 10.0));
+            return shared ? experiment.SetStorage($"Data Source={Path.Combine(_folder, name + ".db")}").SetExperimentName(name)
+                .SetCheckpoint(Path.Combine(_folder, name)).SetHeartbeatGracePeriod(TimeSpan.MaxValue) : experiment;
+        }
+
+        foreach (SearchExperiment experiment in new[]
+            { Experiment("seconds").SetTrainingTimeInSeconds(uint.MaxValue), Experiment("timespan").SetTrainingTime(TimeSpan.MaxValue) })
+        {
+            SearchResult result = await experiment.RunAsync();
+            Assert.Equal(SearchStopReason.MaxTrials, result.StopReason);
+            Assert.Equal(new[] { 2, 1, 0 }, result.Trials.Select(t => t.TrialId));
+            Assert.All(result.Trials, t => Assert.Equal(TrialStatus.Completed, t.Status));
+        }
+
+        Assert.Equal(TimeSpan.FromSeconds(3), ExperimentRun.TimerDelay(TimeSpan.FromSeconds(3)));
+        Assert.Equal(TimeSpan.Zero, ExperimentRun.TimerDelay(TimeSpan.FromSeconds(-3)));
+        Assert.Equal(Timeout.InfiniteTimeSpan, ExperimentRun.TimerDelay(TimeSpan.FromDays(50)));
+    }
 }

@@ -406,7 +406,7 @@ internal sealed class DistributedRun
         if (searchBudget is TimeSpan budget && request.SearchHasAMetric)
         {
             TimeSpan remaining = budget - Elapsed;
-            trialCancellation.CancelAfter(remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero);
+            trialCancellation.CancelAfter(ExperimentRun.TimerDelay(remaining));
         }
         using var heartbeatStop = new CancellationTokenSource();
         bool leaseLost = false;
@@ -416,7 +416,7 @@ internal sealed class DistributedRun
             {
                 try
                 {
-                    await Task.Delay(_storage.HeartbeatInterval, heartbeatStop.Token).ConfigureAwait(false);
+                    await Task.Delay(ExperimentRun.TimerDelay(_storage.HeartbeatInterval), heartbeatStop.Token).ConfigureAwait(false);
                     if (!await _store.HeartbeatAsync(claim.TrialId, claim.Lease, _storage.LeaseGracePeriod, heartbeatStop.Token).ConfigureAwait(false))
                     {
                         leaseLost = true;
