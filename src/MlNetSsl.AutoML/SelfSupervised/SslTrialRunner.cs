@@ -125,7 +125,7 @@ internal sealed class SslTrialRunner : ITrialRunner
             return Task.FromException<double>(new TrialNotStartedException(notPromoted));
         Interlocked.Increment(ref _segmentsRun);
         using var capped = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        if (cap is TimeSpan limit) capped.CancelAfter(limit > TimeSpan.Zero ? limit : TimeSpan.Zero);
+        if (cap is TimeSpan limit) capped.CancelAfter(ExperimentRun.TimerDelay(limit)); // no timer past 49.7 days (it would throw)
         try
         {
             var clock = Stopwatch.StartNew();
@@ -642,7 +642,7 @@ internal sealed class SslTrialRunner : ITrialRunner
         if (deadline is TimeSpan limit)
         {
             if (limit <= TimeSpan.Zero) stop.Cancel();
-            else stop.CancelAfter(limit);
+            else stop.CancelAfter(ExperimentRun.TimerDelay(limit));
         }
         again.CancellationToken = stop.Token;
         try

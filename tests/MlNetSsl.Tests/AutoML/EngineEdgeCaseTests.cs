@@ -195,4 +195,22 @@ public sealed class EngineEdgeCaseTests : IDisposable
         Assert.Equal(TimeSpan.Zero, ExperimentRun.TimerDelay(TimeSpan.FromSeconds(-3)));
         Assert.Equal(Timeout.InfiniteTimeSpan, ExperimentRun.TimerDelay(TimeSpan.FromDays(50)));
     }
+
+    [SkippableFact]
+    public async Task ASelfSupervisedExperimentWithABudgetLongerThanATimerCanWaitRunsItsTrials()
+    {
+        // The SSL runner caps every trial after the first at a share of the budget left, with a timer: with
+        // SetTrainingTimeInSeconds(uint.MaxValue) that timer threw, so every trial but the first failed.
+        var ml = new Microsoft.ML.MLContext(seed: 1);
+        var space = SslSearchSpace.For(SslInputKind.Tabular);
+        Parameters linear = SslExperimentData.Configuration(space, ("Features", "RawFeatures"), ("Downstream.Trainer", "LinearProbe"));
+        Parameters boosted = SslExperimentData.Configuration(space, ("Features", "RawFeatures"), ("Downstream.Trainer", "LightGbm"));
+        SslExperimentResult result = await ml.SelfSupervisedExperiment()
+            .SetDataset(ml.Data.LoadFromEnumerable(SslExperimentData.HiggsWithHiddenLabels(300, labeledEvery: 2))).SetInputColumn("Features")
+            .SetSearchSpace(space).SetTuner(SslExperimentData.Scripted("raw-linear-then-lightgbm", linear, boosted))
+            .SetMaxTrials(2).SetTrainingTimeInSeconds(uint.MaxValue)
+            .RunAsync();
+        Assert.Equal(2, result.Trials.Count);
+        Assert.All(result.Trials, t => Assert.True(t.Status == TrialStatus.Completed, $"trial {t.TrialId} is {t.Status}: {t.ErrorMessage}"));
+    }
 }
