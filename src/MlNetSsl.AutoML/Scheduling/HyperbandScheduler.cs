@@ -60,7 +60,9 @@ public sealed class HyperbandScheduler : ITrialScheduler
         long power = 1;
         for (int i = 0; i < s; i++) power = checked(power * reduction);
         long numerator = checked((sMax + 1) * power);
-        return (int)((numerator + s) / (s + 1));
+        // Saturated: with maxEpochs above 2^30 and reduction 2 the most aggressive bracket holds 2^31 trials, which wrapped to
+        // int.MinValue and made the bracket (and the whole search) start no trial.
+        return (int)Math.Min(int.MaxValue, (numerator + s) / (s + 1));
     }
 
     /// <inheritdoc/>

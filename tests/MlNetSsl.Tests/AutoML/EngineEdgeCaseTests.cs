@@ -213,4 +213,22 @@ public sealed class EngineEdgeCaseTests : IDisposable
         Assert.Equal(2, result.Trials.Count);
         Assert.All(result.Trials, t => Assert.True(t.Status == TrialStatus.Completed, $"trial {t.TrialId} is {t.Status}: {t.ErrorMessage}"));
     }
+
+    [SkippableFact]
+    public async Task HyperbandOverAHugeFidelityRangeStillStartsTrials()
+    {
+        // Rungs 1, 2, 4, ..., 2^30, int.MaxValue: the first bracket's n = 32 * 2^31 / 32 = 2^31 wrapped to int.MinValue, so
+        // no trial could enter it and the search ended at once with no trial.
+        var scheduler = new HyperbandScheduler(1, int.MaxValue, 2);
+        Assert.All(scheduler.Brackets, b => Assert.True(b.TrialCount > 0, $"bracket s={b.Index} holds {b.TrialCount} trials"));
+        Assert.Equal(int.MaxValue, scheduler.Brackets[0].TrialCount);
+
+        var (space, tuner) = ScriptedTuner.ForIds(3);
+        SearchResult result = await new SearchExperiment().SetSearchSpace(space).SetTuner(tuner).SetMaxTrials(3)
+            .SetScheduler(SslScheduler.Hyperband(1, int.MaxValue, 2))
+            .SetTrialRunner((request, _) => Task.FromResult(request.Parameters.GetInt32("id") + (request.Fidelity ?? 0) / 1e10))
+            .RunAsync();
+        Assert.Equal(3, result.Trials.Count);
+        Assert.Equal(2, result.BestTrial!.TrialId);
+    }
 }
