@@ -20,6 +20,20 @@ public sealed class EngineEdgeCaseTests : IDisposable
         }
     }
 
+    /// <summary>The stores the shared-search tests run against: SQLite always, PostgreSQL when <c>MLNETSSL_TEST_POSTGRES</c>
+    /// holds a connection string (as in <see cref="SharedStorageTests"/>).</summary>
+    public static TheoryData<string> Backends => new() { "sqlite", "postgres" };
+
+    /// <summary>A store for <paramref name="backend"/> and an experiment name not used before in it.</summary>
+    private (string Storage, string Name) Store(string backend, string name)
+    {
+        string unique = name.Replace(' ', '-') + "-" + Guid.NewGuid().ToString("N")[..8];
+        if (backend == "sqlite") return ($"Data Source={Path.Combine(_folder, name + ".db")}", unique);
+        string? postgres = Environment.GetEnvironmentVariable("MLNETSSL_TEST_POSTGRES");
+        Skip.If(string.IsNullOrEmpty(postgres), "MLNETSSL_TEST_POSTGRES is not set (.ci/run starts a throw-away PostgreSQL server and sets it)");
+        return (postgres!, unique);
+    }
+
     [SkippableFact]
     public async Task AResumedSearchThatHadUsedUpItsSpaceStillSaysSo()
     {
@@ -48,13 +62,14 @@ public sealed class EngineEdgeCaseTests : IDisposable
         Assert.Equal(SearchStopReason.MaxTrials, (await Limited().RunAsync()).StopReason);
     }
 
-    [SkippableFact]
-    public async Task APromotionItsRunnerDeclinesLeavesTheTrialPausedInASharedSearchAsInOneProcess()
+    [SkippableTheory]
+    [MemberData(nameof(Backends))]
+    public async Task APromotionItsRunnerDeclinesLeavesTheTrialPausedInASharedSearchAsInOneProcess(string backend)
     {
         // ASHA promotes the best trial at each rung; the runner declines every continuation (as the SSL runner declines a
         // promotion the budget cannot hold). One process lists those trials as Paused at their rung, with its metric; a
         // shared search listed them as NotStarted, and told the tuner so.
-        string storage = $"Data Source={Path.Combine(_folder, "declined promotion.db")}";
+        (string storage, string name) = Store(backend, "declined promotion");
         var tuners = new List<ScriptedTuner>();
         SearchExperiment Experiment()
         {
@@ -76,7 +91,7 @@ public sealed class EngineEdgeCaseTests : IDisposable
         Assert.All(single.Trials, t => Assert.Equal(TrialStatus.Paused, t.Status));
         var singleUpdates = tuners[^1].Updates.Select(u => (u.TrialId, u.Status)).ToList();
 
-        SearchResult shared = await Experiment().SetStorage(storage).SetExperimentName("declined")
+        SearchResult shared = await Experiment().SetStorage(storage).SetExperimentName(name)
             .SetCheckpoint(Path.Combine(_folder, "shared folder")).RunAsync();
         Assert.Equal(single.Trials.Select(t => (t.TrialId, t.Status, t.Metric, t.ErrorMessage)),
             shared.Trials.Select(t => (t.TrialId, t.Status, t.Metric, t.ErrorMessage)));
@@ -107,15 +122,15 @@ public sealed class EngineEdgeCaseTests : IDisposable
         }
     }
 
-    [SkippableFact]
-    public async Task ASegmentPausedByItsWorkersDoesNotUseUpTheAttemptsThatGuardAgainstDeadWorkers()
+    [SkippableTheory]
+    [MemberData(nameof(Backends))]
+    public async Task ASegmentPausedByItsWorkersDoesNotUseUpTheAttemptsThatGuardAgainstDeadWorkers(string backend)
     {
         // Trial 1 is paused twice (each process is cancelled while it runs it: the segment goes back to the queue), then
         // the third process that claims it stalls (its heartbeat is made to look minutes old) and is presumed dead. The
         // retry limit (3 workers) is for workers that die; the two pauses counted as attempts, so the one dead worker
         // failed the trial "after 3 attempt(s)". It is re-queued and finished instead.
-        string database = Path.Combine(_folder, "paused twice.db");
-        string storage = $"Data Source={database}";
+        (string storage, string name) = Store(backend, "paused twice");
         async Task<SearchResult> RunAsync(Func<CancellationTokenSource, CancellationToken, Task> trialOne)
         {
             using var cancellation = new CancellationTokenSource();
@@ -126,7 +141,7 @@ public sealed class EngineEdgeCaseTests : IDisposable
                     if (request.Parameters.GetInt32("id") == 1) await trialOne(cancellation, token);
                     return 0.5;
                 })
-                .SetStorage(storage).SetExperimentName("paused").SetCheckpoint(Path.Combine(_folder, "paused folder"))
+                .SetStorage(storage).SetExperimentName(name).SetCheckpoint(Path.Combine(_folder, "paused folder"))
                 .SetHeartbeatGracePeriod(TimeSpan.FromSeconds(1))
                 .RunAsync(cancellation.Token);
         }
@@ -148,11 +163,12 @@ public sealed class EngineEdgeCaseTests : IDisposable
         {
             if (stalled) return;
             stalled = true;
-            await using (var connection = new Microsoft.Data.Sqlite.SqliteConnection(storage))
+            await using (System.Data.Common.DbConnection connection = backend == "sqlite"
+                ? new Microsoft.Data.Sqlite.SqliteConnection(storage) : new Npgsql.NpgsqlConnection(storage))
             {
                 await connection.OpenAsync(token);
                 using var command = connection.CreateCommand();
-                command.CommandText = "UPDATE mlnetssl_segments SET heartbeat_ms = 0 WHERE experiment = 'paused' AND trial_id = 1";
+                command.CommandText = $"UPDATE mlnetssl_segments SET heartbeat_ms = 0 WHERE experiment = '{name}' AND trial_id = 1";
                 Assert.Equal(1, await command.ExecuteNonQueryAsync(token));
             }
             await Task.Delay(Timeout.InfiniteTimeSpan, token); // cancelled when the heartbeat finds the lease lapsed
@@ -160,7 +176,7 @@ public sealed class EngineEdgeCaseTests : IDisposable
         Assert.True(stalled, "trial 1 never ran in the third process");
         TrialRecord trial = finished.Trials.Single(t => t.TrialId == 1);
         Assert.True(trial.Status == TrialStatus.Completed, $"trial 1 is {trial.Status}: {trial.ErrorMessage}");
-        var log = await ExperimentStore.ReadLogAsync(storage, "paused", CancellationToken.None);
+        var log = await ExperimentStore.ReadLogAsync(storage, name, CancellationToken.None);
         Assert.Single(log, e => e.Event.Event.Type == JournalEventType.Requeued && e.Event.Event.TrialId == 1);
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
     }
