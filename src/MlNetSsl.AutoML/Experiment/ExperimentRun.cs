@@ -185,6 +185,10 @@ internal sealed partial class ExperimentRun
                     Report(reported, trial, job.Fidelity, replayed);
                     ApplyDecisions(replayed);
                     if (outcome.Abandoned) return SearchStopReason.MemoryLimit;
+                    // A trial function that fails for every configuration ran 338 trials in 3 s of a time budget, rewriting
+                    // the checkpoint's journal after each (quadratic in the trials), until the budget ended. Recomputed from
+                    // the trials, so a resumed search stops at the same trial.
+                    if (outcome.Kind == OutcomeKind.Failed && EveryTrialFailed(_trials.Values)) return SearchStopReason.EveryTrialFailed;
                     break;
 
                 default:
@@ -198,6 +202,18 @@ internal sealed partial class ExperimentRun
                     return cancellationToken.IsCancellationRequested ? SearchStopReason.Cancelled : SearchStopReason.TimeBudget;
             }
         }
+    }
+
+    /// <summary>Whether the search has <see cref="SearchExperiment.FailuresBeforeGivingUp"/> failed trials and no metric.</summary>
+    internal static bool EveryTrialFailed(IEnumerable<TrialState> trials)
+    {
+        int failed = 0;
+        foreach (TrialState trial in trials)
+        {
+            if (trial.Rungs.Count > 0) return false;
+            if (trial.Status == TrialStatus.Failed) failed++;
+        }
+        return failed >= SearchExperiment.FailuresBeforeGivingUp;
     }
 
     /// <summary>The longest delay a .NET timer accepts (2^32 - 2 ms, about 49.7 days).</summary>

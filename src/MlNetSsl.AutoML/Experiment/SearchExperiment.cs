@@ -20,6 +20,10 @@ namespace MlNetSsl.AutoML;
 /// </example>
 public sealed class SearchExperiment
 {
+    /// <summary>How many failed trials, with no trial producing a metric, end a search (in one process) with
+    /// <see cref="SearchStopReason.EveryTrialFailed"/>: 20.</summary>
+    public const int FailuresBeforeGivingUp = 20;
+
     private SearchSpace? _searchSpace;
     private ITrialRunner? _runner;
     private SslTuner _tuner = SslTuner.Tpe;

@@ -17,6 +17,11 @@ public enum SearchStopReason
 
     /// <summary>A trial exceeded the memory limit and did not stop when cancelled, so no further trial could start safely.</summary>
     MemoryLimit,
+
+    /// <summary>The first trials all failed (<see cref="SearchExperiment.FailuresBeforeGivingUp"/> of them) and none produced
+    /// a metric: a fault every configuration shares, such as a column the trial function cannot find, which more trials
+    /// would only repeat until the budget ends.</summary>
+    EveryTrialFailed,
 }
 
 /// <summary>The outcome of a <see cref="SearchExperiment"/>.</summary>

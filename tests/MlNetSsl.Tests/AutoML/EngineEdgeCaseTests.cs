@@ -35,6 +35,38 @@ public sealed class EngineEdgeCaseTests : IDisposable
     }
 
     [SkippableFact]
+    public async Task ASearchWhoseEveryTrialFailsStopsAfterTheFirstTwentyAndResumesToTheSameStop()
+    {
+        // A trial function that fails for every configuration (a column it cannot find) with only a time budget ran
+        // hundreds of trials a second, rewriting the journal after each, until the budget ended.
+        string folder = Path.Combine(_folder, "failing");
+        int calls = 0;
+        SearchExperiment Experiment() => new SearchExperiment()
+            .SetSearchSpace(new SearchSpace().WithNumeric("x", 0, 1))
+            .SetTrainingTimeInSeconds(600).SetCheckpoint(folder)
+            .SetTrialRunner((_, _) => { Interlocked.Increment(ref calls); throw new InvalidOperationException("column 'Features' not found"); });
+        SearchResult result = await Experiment().RunAsync();
+        Assert.Equal(SearchStopReason.EveryTrialFailed, result.StopReason);
+        Assert.Equal(SearchExperiment.FailuresBeforeGivingUp, result.Trials.Count);
+        Assert.All(result.Trials, t => Assert.Contains("column 'Features' not found", t.ErrorMessage));
+        Assert.Equal(SearchExperiment.FailuresBeforeGivingUp, calls);
+
+        // Resumed, the replay reaches the same stop without running a trial.
+        SearchResult resumed = await Experiment().RunAsync();
+        Assert.Equal(SearchStopReason.EveryTrialFailed, resumed.StopReason);
+        Assert.Equal(SearchExperiment.FailuresBeforeGivingUp, calls);
+
+        // One metric among the failures: the search goes on (to its trial limit here).
+        int seen = 0;
+        SearchResult mixed = await new SearchExperiment()
+            .SetSearchSpace(new SearchSpace().WithNumeric("x", 0, 1)).SetMaxTrials(30)
+            .SetTrialRunner((_, _) => Interlocked.Increment(ref seen) == 5 ? Task.FromResult(0.5) : throw new InvalidOperationException("flaky"))
+            .RunAsync();
+        Assert.Equal(SearchStopReason.MaxTrials, mixed.StopReason);
+        Assert.Equal(30, mixed.Trials.Count);
+    }
+
+    [SkippableFact]
     public async Task AResumedSearchThatHadUsedUpItsSpaceStillSaysSo()
     {
         // Two configurations and room for ten trials: the grid runs out. Resuming the finished experiment replays it and
