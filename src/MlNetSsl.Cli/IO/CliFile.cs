@@ -67,13 +67,14 @@ internal static class CliFile
         }
     }
 
-    /// <summary>Whether two paths name the same file or folder (full paths compared, without case on Windows and macOS, whose
-    /// file systems ignore it by default; a trailing separator aside).</summary>
-    public static bool SamePath(string path, string other)
-    {
-        StringComparison comparison = OperatingSystem.IsWindows() || OperatingSystem.IsMacOS() ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal;
-        return string.Equals(Path.TrimEndingDirectorySeparator(Path.GetFullPath(path)), Path.TrimEndingDirectorySeparator(Path.GetFullPath(other)), comparison);
-    }
+    /// <summary>How paths compare: without case on Windows and macOS, whose file systems ignore it by default.</summary>
+    public static StringComparison PathComparison =>
+        OperatingSystem.IsWindows() || OperatingSystem.IsMacOS() ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal;
+
+    /// <summary>Whether two paths name the same file or folder (full paths compared with <see cref="PathComparison"/>; a
+    /// trailing separator aside).</summary>
+    public static bool SamePath(string path, string other) =>
+        string.Equals(Path.TrimEndingDirectorySeparator(Path.GetFullPath(path)), Path.TrimEndingDirectorySeparator(Path.GetFullPath(other)), PathComparison);
 
     /// <summary>A unique temporary sibling of <paramref name="path"/> ("&lt;path&gt;.&lt;32 hex digits&gt;.tmp").</summary>
     public static string TemporaryPathFor(string path) => $"{Path.GetFullPath(path)}.{Guid.NewGuid():N}.tmp";

@@ -740,12 +740,11 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
     private static (string Option, string Folder)? ImageFolderHolding(RunSettings settings, string runFolder)
     {
         if (settings.Task != "image-classification") return null;
-        StringComparison comparison = OperatingSystem.IsWindows() || OperatingSystem.IsMacOS() ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal;
         foreach (var (option, data) in new[] { ("--dataset", settings.Dataset), ("--test-dataset", settings.TestDataset), ("--validation-dataset", settings.ValidationDataset) })
         {
             if (data is null || !Directory.Exists(data)) continue;
             string folder = Path.TrimEndingDirectorySeparator(Path.GetFullPath(data));
-            if (runFolder.StartsWith(folder + Path.DirectorySeparatorChar, comparison)) return (option, folder);
+            if (runFolder.StartsWith(folder + Path.DirectorySeparatorChar, CliFile.PathComparison)) return (option, folder);
         }
         return null;
     }
