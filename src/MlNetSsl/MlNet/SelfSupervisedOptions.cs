@@ -141,7 +141,9 @@ public sealed class SelfSupervisedOptions
     /// </summary>
     public string? MonitorLabelColumnName { get; set; }
 
-    /// <summary>Folder for checkpoints; a later <c>Fit</c> with the same settings resumes from it. Default null: no checkpoints.</summary>
+    /// <summary>Folder for checkpoints; a later <c>Fit</c> with the same settings resumes from it (with more
+    /// <see cref="Epochs"/> it continues; a checkpoint with more completed epochs than <see cref="Epochs"/> is refused).
+    /// Default null: no checkpoints.</summary>
     public string? CheckpointDirectory { get; set; }
 
     /// <summary>Whether a CUDA GPU may be used when TorchSharp sees one. Default true.</summary>

@@ -92,6 +92,13 @@ public static class SslPretrainer
                     "shapes the weights (ScheduleEpochs, BatchSize, LearningRate, Optimizer, WeightDecay, Momentum, " +
                     "LarsTrustCoefficient, WarmupEpochs, FinalLearningRateFraction, GradientClipNorm, Seed) differs, or it was written " +
                     "by an earlier MlNetSsl that recorded fewer of these. Use another CheckpointDirectory, or delete the checkpoint to start over.");
+            // With ScheduleEpochs set, a longer run's checkpoint matches a shorter one's fingerprint; resumed, it returned the
+            // longer run's weights and history as if they were the Epochs asked for.
+            if (checkpoint.CompletedEpochs > options.Epochs)
+                throw new InvalidOperationException(
+                    $"The checkpoint in {checkpointDirectory} has {checkpoint.CompletedEpochs} completed epochs, more than Epochs = {options.Epochs}: " +
+                    $"resuming it would return the longer run. Set Epochs to {checkpoint.CompletedEpochs} or more to continue it, or use another " +
+                    $"CheckpointDirectory (or delete the checkpoint) to train {options.Epochs} epochs.");
             ModuleState.Load(method.Module, checkpoint.ModuleState, $"The pretraining checkpoint {PretrainingCheckpoint.FileName}");
             using (var reader = new BinaryReader(new MemoryStream(checkpoint.OptimizerState)))
                 optimizer.Load(reader);

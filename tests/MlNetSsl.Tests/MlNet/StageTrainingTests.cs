@@ -105,5 +105,9 @@ public sealed class StageTrainingTests : IDisposable
 
         Assert.NotEqual(straight, early);
         Assert.Equal(straight, continued);
+
+        // Back to 2 epochs on the 4-epoch checkpoint: refused, not the longer run's model returned as a 2-epoch one.
+        var e = Assert.ThrowsAny<InvalidOperationException>(() => Embed(o => { o.Epochs = 2; o.ScheduleEpochs = 4; o.CheckpointDirectory = _folder; }, train, test));
+        Assert.Contains("4 completed epochs, more than Epochs = 2", e.Message, StringComparison.Ordinal);
     }
 }
