@@ -1,6 +1,7 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
+using MlNetSsl.MlNet;
 
 namespace MlNetSsl;
 
@@ -31,7 +32,7 @@ public sealed class ResampleSeriesEstimator : IEstimator<ResampleSeriesTransform
     {
         if (!inputSchema.TryFindColumn(_options.InputColumnName, out var input))
             throw new ArgumentOutOfRangeException(nameof(inputSchema), $"Input column '{_options.InputColumnName}' not found in the data. " +
-                $"Columns present: {string.Join(", ", inputSchema.Select(c => c.Name))}.");
+                ColumnsPresent.In(inputSchema));
         if (input.Kind == SchemaShape.Column.VectorKind.Scalar || input.ItemType != NumberDataViewType.Single)
             throw new ArgumentOutOfRangeException(nameof(inputSchema),
                 $"Schema mismatch for input column '{_options.InputColumnName}': expected a vector of Single, got {input.ItemType}.");

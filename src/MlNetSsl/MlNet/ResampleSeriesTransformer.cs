@@ -2,6 +2,7 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
 using MlNetSsl;
+using MlNetSsl.MlNet;
 using MlNetSsl.MlNet.Persistence;
 
 [assembly: LoadableClass(typeof(ResampleSeriesTransformer), null, typeof(SignatureLoadModel),
@@ -185,7 +186,7 @@ public sealed class ResampleSeriesTransformer : ITransformer, ICanSaveModel
     {
         var column = schema.GetColumnOrNull(columnName)
             ?? throw new ArgumentOutOfRangeException("inputSchema", $"Input column '{columnName}' not found in the data. " +
-                $"Columns present: {string.Join(", ", schema.Where(c => !c.IsHidden).Select(c => c.Name))}.");
+                ColumnsPresent.In(schema));
         if (column.Type is not VectorDataViewType { ItemType: NumberDataViewType item } || item.RawType != typeof(float))
             throw new ArgumentOutOfRangeException("inputSchema",
                 $"Schema mismatch for input column '{columnName}': expected a vector of Single (a series, channel after channel), got {column.Type}.");

@@ -39,7 +39,7 @@ public sealed class SelfSupervisedEstimator : IEstimator<SelfSupervisedTransform
     {
         if (!inputSchema.TryFindColumn(_options.InputColumnName, out var input))
             throw new ArgumentOutOfRangeException(nameof(inputSchema), $"Input column '{_options.InputColumnName}' not found in the data. " +
-                $"Columns present: {string.Join(", ", inputSchema.Select(c => c.Name))}.");
+                ColumnsPresent.In(inputSchema));
         InputColumnReader.CheckSchemaShape(_options.InputColumnName, input);
         RequireMethodFits(input.ItemType is ImageDataViewType ? SslInputKind.Image
             : _options.SeriesChannels > 0 ? SslInputKind.Series : SslInputKind.Tabular);
@@ -209,7 +209,7 @@ public sealed class SelfSupervisedEstimator : IEstimator<SelfSupervisedTransform
     {
         var column = schema.GetColumnOrNull(_options.InputColumnName)
             ?? throw new ArgumentOutOfRangeException(nameof(schema), $"Input column '{_options.InputColumnName}' not found in {where}. " +
-                $"Columns present: {string.Join(", ", schema.Where(c => !c.IsHidden).Select(c => c.Name))}.{DroppedImagesHint(schema)}");
+                ColumnsPresent.In(schema) + DroppedImagesHint(schema));
         return InputColumnReader.ForType(_options.InputColumnName, column.Type, _options.ImageWidth, _options.ImageHeight, _options.SeriesChannels);
     }
 

@@ -72,11 +72,11 @@ public sealed class SelfSupervisedFineTuneEstimator : IEstimator<SelfSupervisedF
         if (!inputSchema.TryFindColumn(_pretrained.InputColumnName, out var input))
             throw new ArgumentOutOfRangeException(nameof(inputSchema), $"Input column '{_pretrained.InputColumnName}' not found in the data: " +
                 "fine-tuning reads the column its pretrained stage was fitted on (images, tabular rows or series, not the stage's " +
-                $"embedding). Columns present: {string.Join(", ", inputSchema.Select(c => c.Name))}.");
+                "embedding). " + ColumnsPresent.In(inputSchema));
         InputColumnReader.CheckSchemaShape(_pretrained.InputColumnName, input);
         if (!inputSchema.TryFindColumn(_labelColumn, out var label))
             throw new ArgumentOutOfRangeException(nameof(inputSchema), $"Label column '{_labelColumn}' not found in the data. " +
-                $"Columns present: {string.Join(", ", inputSchema.Select(c => c.Name))}.");
+                ColumnsPresent.In(inputSchema));
         if (!label.IsKey)
             throw new ArgumentOutOfRangeException(nameof(inputSchema), $"Label column '{_labelColumn}' must be a key type; map it with " +
                 "Transforms.Conversion.MapValueToKey first (missing values and empty text become missing keys, which mark unlabeled rows).");
@@ -110,7 +110,7 @@ public sealed class SelfSupervisedFineTuneEstimator : IEstimator<SelfSupervisedF
         var reader = _pretrained.CheckInput(input.Schema);
         var labelColumn = input.Schema.GetColumnOrNull(_labelColumn)
             ?? throw new ArgumentOutOfRangeException(nameof(input), $"Label column '{_labelColumn}' not found in the data. " +
-                $"Columns present: {string.Join(", ", input.Schema.Where(c => !c.IsHidden).Select(c => c.Name))}.");
+                ColumnsPresent.In(input.Schema));
         if (labelColumn.Type is not KeyDataViewType keyType)
             throw new ArgumentOutOfRangeException(nameof(input), $"Label column '{_labelColumn}' has type {labelColumn.Type}; it must be a key " +
                 "type. Map it with Transforms.Conversion.MapValueToKey first.");
