@@ -407,7 +407,7 @@ internal static class TrainingCommands
     internal static void CheckLogFile(string? logFile, RunSettings settings)
     {
         if (logFile is null) return;
-        foreach (var (option, input) in new[] { ("--dataset", settings.Dataset), ("--test-dataset", settings.TestDataset), ("--validation-dataset", settings.ValidationDataset) })
+        foreach (var (option, input) in settings.DataPaths)
         {
             if (input is not null && CliFile.SamePath(logFile, input))
                 throw new CliException($"--log-file-path {logFile}: is the {option} file, which the log would be appended to; give another path for the log " +

@@ -11,6 +11,11 @@ internal sealed record RunSettings
     public required string Dataset { get; init; }
     public string? TestDataset { get; init; }
     public string? ValidationDataset { get; init; }
+
+    /// <summary>The data paths the run reads, each with the option that gave it (null where not given); not part of run.json.</summary>
+    [JsonIgnore]
+    public (string Option, string? Path)[] DataPaths =>
+        [("--dataset", Dataset), ("--test-dataset", TestDataset), ("--validation-dataset", ValidationDataset)];
     public string? LabelColumn { get; init; }
     public bool? HasHeader { get; init; }
     public string? Separator { get; init; }

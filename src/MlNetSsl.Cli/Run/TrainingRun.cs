@@ -740,7 +740,7 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
     private static (string Option, string Folder)? ImageFolderHolding(RunSettings settings, string runFolder)
     {
         if (settings.Task != "image-classification") return null;
-        foreach (var (option, data) in new[] { ("--dataset", settings.Dataset), ("--test-dataset", settings.TestDataset), ("--validation-dataset", settings.ValidationDataset) })
+        foreach (var (option, data) in settings.DataPaths)
         {
             if (data is null || !Directory.Exists(data)) continue;
             string folder = Path.TrimEndingDirectorySeparator(Path.GetFullPath(data));
