@@ -20,8 +20,8 @@ namespace MlNetSsl.AutoML;
 /// </example>
 public sealed class SearchExperiment
 {
-    /// <summary>How many failed trials, with no trial producing a metric, end a search (in one process) with
-    /// <see cref="SearchStopReason.EveryTrialFailed"/>: 20.</summary>
+    /// <summary>How many failed trials, with no trial producing a metric, end a search with
+    /// <see cref="SearchStopReason.EveryTrialFailed"/>: 20. With a shared store the count is over every worker's trials.</summary>
     public const int FailuresBeforeGivingUp = 20;
 
     private SearchSpace? _searchSpace;

@@ -66,6 +66,31 @@ public sealed class EngineEdgeCaseTests : IDisposable
         Assert.Equal(30, mixed.Trials.Count);
     }
 
+    [SkippableTheory]
+    [MemberData(nameof(Backends))]
+    public async Task WorkersOnASharedStoreStopWhenEveryTrialFails(string backend)
+    {
+        // The one-process stop held for a shared store too: its workers ran failing trials until the budget ended.
+        (string storage, string name) = Store(backend, "every trial fails");
+        int calls = 0;
+        SearchExperiment Worker(string folder) => new SearchExperiment()
+            .SetSearchSpace(new SearchSpace().WithNumeric("x", 0, 1))
+            .SetTrainingTimeInSeconds(600).SetStorage(storage).SetExperimentName(name).SetCheckpoint(Path.Combine(_folder, folder))
+            .SetTrialRunner((_, _) => { Interlocked.Increment(ref calls); throw new InvalidOperationException("column 'Features' not found"); });
+        SearchResult[] results = await Task.WhenAll(Worker("worker 1").RunAsync(), Worker("worker 2").RunAsync());
+        Assert.All(results, r => Assert.Equal(SearchStopReason.EveryTrialFailed, r.StopReason));
+        // Each worker stops at its first failure once the store holds twenty: at most one more per other worker.
+        Assert.InRange(calls, SearchExperiment.FailuresBeforeGivingUp, SearchExperiment.FailuresBeforeGivingUp + 1);
+        // The first to stop may list the other worker's last trial as still running; nothing else is left open.
+        Assert.All(results, r => Assert.True(r.Trials.Count(t => t.Status != TrialStatus.Failed) <= 1
+            && r.Trials.All(t => t.Status is TrialStatus.Failed or TrialStatus.Running)));
+
+        // A worker that joins later stops at its first trial.
+        SearchResult late = await Worker("worker 3").RunAsync();
+        Assert.Equal(SearchStopReason.EveryTrialFailed, late.StopReason);
+        Assert.InRange(calls, SearchExperiment.FailuresBeforeGivingUp + 1, SearchExperiment.FailuresBeforeGivingUp + 2);
+    }
+
     [SkippableFact]
     public async Task AResumedSearchThatHadUsedUpItsSpaceStillSaysSo()
     {

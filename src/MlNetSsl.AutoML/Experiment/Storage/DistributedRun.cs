@@ -139,6 +139,10 @@ internal sealed class DistributedRun
                 return cancellationToken.IsCancellationRequested ? SearchStopReason.Cancelled : SearchStopReason.TimeBudget;
             }
             await LockedAsync(tx => ReportAsync(tx, claim, segment), CancellationToken.None).ConfigureAwait(false);
+            // As in one process: a trial function that fails for every configuration must not spin until the budget ends.
+            // Judged on the store's trials (every worker's), so each worker stops at its next failure once twenty failed.
+            if (segment.Failure is not null && !segment.NotStarted && !segment.TimedOut && ExperimentRun.EveryTrialFailed(_trials.Values))
+                return SearchStopReason.EveryTrialFailed;
         }
     }
 
