@@ -304,7 +304,16 @@ public sealed class SearchExperiment
             throw new InvalidOperationException(
                 $"The {_scheduler.Name} scheduler cannot share an experiment through a store: its rungs wait for every trial of a bracket, which " +
                 "would leave workers idle. Use SslScheduler.Asha (asynchronous promotions) or SslScheduler.None with SetStorage.");
-        ExperimentStore store = await ExperimentStore.OpenAsync(_storage!, _experimentName, fingerprint, cancellationToken).ConfigureAwait(false);
+        ExperimentStore store;
+        try
+        {
+            store = await ExperimentStore.OpenAsync(_storage!, _experimentName, fingerprint, cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // A cancel is a pause, as in one process: a result saying so, not an exception, even before the store opened.
+            return new SearchResult([], SearchStopReason.Cancelled, TimeSpan.Zero, settings.Scheduler.MaxFidelity);
+        }
         var storage = new StorageSettings(_storage!, _experimentName, _leaseGracePeriod, MaxSegmentAttempts);
         return await new DistributedRun(settings, () => _tuner.CreateTuner(space, _seed), () => _scheduler.CreateScheduler(), storage, store, SharedFolder!)
             .RunAsync(cancellationToken).ConfigureAwait(false);

@@ -91,6 +91,34 @@ public sealed class EngineEdgeCaseTests : IDisposable
         Assert.InRange(calls, SearchExperiment.FailuresBeforeGivingUp + 1, SearchExperiment.FailuresBeforeGivingUp + 2);
     }
 
+    [SkippableTheory]
+    [MemberData(nameof(Backends))]
+    public async Task ASharedSearchCancelledBeforeItStartsReturnsCancelledAsOneProcessDoes(string backend)
+    {
+        // One process returns StopReason Cancelled for a token cancelled before the search; with a store, opening it
+        // threw TaskCanceledException.
+        (string storage, string name) = Store(backend, "cancelled early");
+        using var cancelled = new CancellationTokenSource();
+        cancelled.Cancel();
+        int calls = 0;
+        SearchExperiment Experiment() => new SearchExperiment()
+            .SetSearchSpace(new SearchSpace().WithNumeric("x", 0, 1)).SetMaxTrials(3)
+            .SetTrialRunner((_, _) => { Interlocked.Increment(ref calls); return Task.FromResult(0.5); });
+        SearchResult single = await Experiment().RunAsync(cancelled.Token);
+        SearchResult shared = await Experiment().SetStorage(storage).SetExperimentName(name)
+            .SetCheckpoint(Path.Combine(_folder, "cancelled early")).RunAsync(cancelled.Token);
+        Assert.Equal(SearchStopReason.Cancelled, single.StopReason);
+        Assert.Equal(SearchStopReason.Cancelled, shared.StopReason);
+        Assert.Empty(shared.Trials);
+        Assert.Equal(0, calls);
+
+        // The store is usable afterwards: the same experiment runs to its end.
+        SearchResult resumed = await Experiment().SetStorage(storage).SetExperimentName(name)
+            .SetCheckpoint(Path.Combine(_folder, "cancelled early")).RunAsync();
+        Assert.Equal(SearchStopReason.MaxTrials, resumed.StopReason);
+        Assert.Equal(3, resumed.Trials.Count);
+    }
+
     [SkippableFact]
     public async Task AResumedSearchThatHadUsedUpItsSpaceStillSaysSo()
     {
