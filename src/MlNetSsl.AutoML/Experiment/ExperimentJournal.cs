@@ -175,17 +175,20 @@ internal sealed class ExperimentJournal
         }
 
         JournalFile file;
+        string text = File.ReadAllText(path);
         try
         {
-            file = JsonSerializer.Deserialize<JournalFile>(File.ReadAllText(path), JsonOptions)
+            // The version first: a newer format's events (a new event type, say) would not deserialize, and were called damaged.
+            if (NewerFormat(text) is int newer)
+                throw new InvalidDataException($"{path} was written by a newer MlNetSsl.AutoML (journal format {newer}; this version reads up to {FormatVersion}). " +
+                    "Resume it with that version, or use another checkpoint folder.");
+            file = JsonSerializer.Deserialize<JournalFile>(text, JsonOptions)
                 ?? throw new InvalidDataException($"{path} is empty.");
         }
         catch (JsonException e)
         {
             throw new InvalidDataException($"The experiment journal {path} is damaged ({e.Message}). Delete the checkpoint folder to start over.", e);
         }
-        if (file.Version > FormatVersion)
-            throw new InvalidDataException($"{path} was written by a newer MlNetSsl.AutoML (journal format {file.Version}; this version reads up to {FormatVersion}).");
         if (file.Fingerprint is null || file.Events is null)
             throw new InvalidDataException($"The experiment journal {path} is incomplete. Delete the checkpoint folder to start over.");
         var differences = fingerprint.Differences(file.Fingerprint).ToList();
@@ -214,6 +217,15 @@ internal sealed class ExperimentJournal
     private void Write()
     {
         AtomicFile.WriteAllBytes(_path!, JsonSerializer.SerializeToUtf8Bytes(new JournalFile(FormatVersion, Fingerprint, _events), JsonOptions));
+    }
+
+    /// <summary>The journal's format version when it is above <see cref="FormatVersion"/>; null otherwise (or when unreadable).</summary>
+    private static int? NewerFormat(string text)
+    {
+        using JsonDocument document = JsonDocument.Parse(text);
+        return document.RootElement.ValueKind == JsonValueKind.Object
+            && document.RootElement.TryGetProperty("version", out JsonElement version)
+            && version.TryGetInt32(out int value) && value > FormatVersion ? value : null;
     }
 
     private sealed record JournalFile(int Version, ExperimentFingerprint Fingerprint, List<JournalEvent> Events);

@@ -595,6 +595,15 @@ public sealed class ExperimentTests : IDisposable
         await File.WriteAllTextAsync(Path.Combine(folder, "journal.json"), "{ \"version\": 1, \"events\": [ {");
         var damaged = await Assert.ThrowsAsync<InvalidDataException>(() => Build(1).RunAsync());
         Assert.Contains("damaged", damaged.Message);
+
+        // A newer version's journal, with an event type this version does not know, is named as newer, not damaged.
+        await Build(1).SetCheckpoint(Path.Combine(_folder, "y")).RunAsync();
+        string journal = Path.Combine(_folder, "y", "journal.json");
+        string newer = (await File.ReadAllTextAsync(journal)).Replace("\"version\": 1", "\"version\": 2").Replace("\"started\"", "\"startedOnWorker\"");
+        Assert.Contains("startedOnWorker", newer);
+        await File.WriteAllTextAsync(journal, newer);
+        var future = await Assert.ThrowsAsync<InvalidDataException>(() => Build(1).SetCheckpoint(Path.Combine(_folder, "y")).RunAsync());
+        Assert.Contains("newer MlNetSsl.AutoML (journal format 2", future.Message);
     }
 
     [SkippableFact]
