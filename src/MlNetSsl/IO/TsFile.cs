@@ -6,7 +6,7 @@ namespace MlNetSsl;
 /// A time-series classification file in the UEA/UCR archives' <c>.ts</c> text format (sktime's), read whole into memory.
 /// </summary>
 /// <remarks>
-/// <para>The format: comment lines start with <c>#</c>; header lines start with <c>@</c> (<c>@problemName</c>,
+/// <para>The format: comment lines start with <c>#</c> (or <c>%</c>, as in ARFF); header lines start with <c>@</c> (<c>@problemName</c>,
 /// <c>@univariate</c>, <c>@dimensions</c>, <c>@equalLength</c>, <c>@seriesLength</c>, <c>@classLabel</c>, ...) and end
 /// with <c>@data</c>; below it each line is one series: its channels separated by <c>:</c>, the values of a channel by
 /// <c>,</c>, and the class last. <c>@classLabel false</c> means the lines hold channels only.</para>
@@ -107,7 +107,8 @@ public sealed class TsFile
         {
             lineNumber++;
             string line = raw.Trim();
-            if (line.Length == 0 || line.StartsWith('#')) continue;
+            // '#' comments, and '%' ones as in ARFF, the format .ts grew from (sktime's own UnitTest files open with them).
+            if (line.Length == 0 || line.StartsWith('#') || line.StartsWith('%')) continue;
             if (line.StartsWith('@'))
             {
                 if (line.StartsWith("@data", StringComparison.OrdinalIgnoreCase)) inData = true;

@@ -201,6 +201,24 @@ public sealed class TsFileTests : IDisposable
     }
 
     [SkippableFact]
+    public void PercentCommentLinesAsInSktimesUnitTestFilesAreSkipped()
+    {
+        // The opening of sktime's bundled UnitTest_TRAIN.ts: ARFF-style '%' comments before the header. They were taken
+        // for data before '@data' and the file refused.
+        string path = Write("UnitTest_TRAIN.ts", "%# This is a cut down version of the problem ChinaTown, useful for code examples",
+            "% The Train set is the same as ChinaTown", "%", "@problemName UnitTest", "@timeStamps false", "@missing false",
+            "@univariate true", "@equalLength true", "@seriesLength 4", "@classLabel true 1 2", "@data", "573.0,375.0,301.0,212.0:1",
+            "% a comment among the series", "394.0,264.0,140.0,144.0:2");
+
+        TsFile file = TsFile.Read(path);
+
+        Assert.Equal(["1", "2"], file.Labels);
+        Assert.Equal([12, 14], file.LineNumbers);
+        Assert.Equal([573f, 375, 301, 212], file.Series[0]);
+        Assert.Empty(file.Notes);
+    }
+
+    [SkippableFact]
     public void AClassMissingFromTheClassLabelListIsKeptAndNotedAndTheNoteReachesTheLog()
     {
         // A brace in a class: the note reaches the log as written, not as a format string.
