@@ -132,6 +132,9 @@ public sealed class TsFile
             }
             if (!inData) throw Error(path, lineNumber, "data before the '@data' line; a .ts file lists its header lines (@...) first.");
             string[] parts = line.Split(':');
+            // Without classes, sktime's write_ndarray_to_tsfile ends a multivariate line with ':' after its last channel too;
+            // that empty part is no channel (read as one, it was "every value of a channel is missing").
+            if (!labeled && parts.Length > 1 && parts[^1].Trim().Length == 0) parts = parts[..^1];
             if (labeled && parts.Length < 2)
                 throw Error(path, lineNumber, "expected channels separated by ':' and the class last (a file without classes says '@classLabel false' in its header).");
             int lineChannels = labeled ? parts.Length - 1 : parts.Length;

@@ -219,6 +219,22 @@ public sealed class TsFileTests : IDisposable
     }
 
     [SkippableFact]
+    public void AFileWithoutClassesWhoseLinesEndWithAColonAsSktimeWritesThemKeepsItsChannels()
+    {
+        // sktime's write_ndarray_to_tsfile with no class values: a ':' after every channel of a multivariate series.
+        string path = Write("written.ts", "@problemName sample_data", "@timeStamps false", "@univariate false", "@classLabel false", "@data",
+            "1.0,2.0,3.0,4.0:5.0,6.0,7.0,8.0:", "2.0,3.0,NaN,5.0:6.0,7.0,8.0,9.0:");
+
+        TsFile file = TsFile.Read(path);
+
+        Assert.Equal(2, file.Channels);
+        Assert.Equal(["", ""], file.Labels);
+        Assert.Equal([1f, 2, 3, 4, 5, 6, 7, 8], file.Series[0]);
+        Assert.Equal([2f, 3, 3, 5, 6, 7, 8, 9], file.Series[1]);
+        Assert.Equal([0, 1], file.MissingValueCounts);
+    }
+
+    [SkippableFact]
     public void AClassMissingFromTheClassLabelListIsKeptAndNotedAndTheNoteReachesTheLog()
     {
         // A brace in a class: the note reaches the log as written, not as a format string.
