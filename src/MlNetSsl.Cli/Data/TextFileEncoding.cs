@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text;
 using System.Text.Unicode;
 
@@ -28,18 +29,35 @@ internal static class TextFileEncoding
         string key = file.FullName;
         if (Seen.TryGetValue(key, out var seen) && seen.Length == file.Length && seen.Written == file.LastWriteTimeUtc)
             return (seen.Encoding, seen.Note);
-        (Encoding encoding, string? note) = Detect(path, File.ReadAllBytes(path));
+        (Encoding encoding, string? note) = Detect(path);
         Seen[key] = (file.Length, file.LastWriteTimeUtc, encoding, note);
         return (encoding, note);
     }
 
-    private static (Encoding Encoding, string? Note) Detect(string path, byte[] bytes)
+    // The file is checked in blocks, a sequence cut by a block's end carried into the next: File.ReadAllBytes held the
+    // whole file in memory and refused any over 2 GB ("The file is too long"), before the table was read at all.
+    private static (Encoding Encoding, string? Note) Detect(string path)
     {
-        if (HasByteOrderMark(bytes) || Utf8.IsValid(bytes)) return (Encoding.UTF8, null); // StreamReader follows a mark
-        Utf8.ToUtf16(bytes, new char[bytes.Length], out int validBytes, out _, replaceInvalidSequences: false);
-        int line = 1 + bytes.AsSpan(0, validBytes).Count((byte)'\n');
-        return (Windows1252.Value, $"{path} is not UTF-8 (line {line} holds bytes that UTF-8 cannot read): read as Windows-1252 " +
-            "(Western European, what spreadsheets save as CSV there); if its letters look wrong, save the file as UTF-8.");
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1, FileOptions.SequentialScan);
+        byte[] block = new byte[1 << 20];
+        char[] chars = new char[block.Length];
+        int carried = 0;
+        long newlines = 0;
+        for (bool first = true; ; first = false)
+        {
+            int length = carried + stream.ReadAtLeast(block.AsSpan(carried), block.Length - carried, throwOnEndOfStream: false);
+            bool last = length < block.Length;
+            ReadOnlySpan<byte> bytes = block.AsSpan(0, length);
+            if (first && HasByteOrderMark(bytes)) return (Encoding.UTF8, null); // StreamReader follows a mark
+            OperationStatus status = Utf8.ToUtf16(bytes, chars, out int valid, out _, replaceInvalidSequences: false, isFinalBlock: last);
+            newlines += bytes[..valid].Count((byte)'\n');
+            if (status == OperationStatus.InvalidData)
+                return (Windows1252.Value, FormattableString.Invariant($"{path} is not UTF-8 (line {1 + newlines} holds bytes that UTF-8 cannot read): read as Windows-1252 ") +
+                    "(Western European, what spreadsheets save as CSV there); if its letters look wrong, save the file as UTF-8.");
+            if (last) return (Encoding.UTF8, null);
+            carried = length - valid; // the start of a sequence the next block completes
+            block.AsSpan(valid, carried).CopyTo(block);
+        }
     }
 
     /// <summary>The note for a dataset file read as text (a CSV, tables or series) that is not UTF-8; null for image
@@ -50,6 +68,6 @@ internal static class TextFileEncoding
     /// <summary>The lines of <paramref name="path"/> in its encoding (see <see cref="Of"/>).</summary>
     public static IEnumerable<string> ReadLines(string path) => File.ReadLines(path, Of(path).Encoding);
 
-    private static bool HasByteOrderMark(byte[] bytes) =>
+    private static bool HasByteOrderMark(ReadOnlySpan<byte> bytes) =>
         bytes is [0xEF, 0xBB, 0xBF, ..] or [0xFE, 0xFF, ..] or [0xFF, 0xFE, ..];
 }

@@ -58,6 +58,53 @@ public sealed class CliTextInputTests : IDisposable
     }
 
     [SkippableFact]
+    public void TheEncodingOfACsvOver2GBIsFoundWithoutReadingItWhole()
+    {
+        // Banknote rows, then zeros (NUL is valid UTF-8) up to 2.2 GB: a sparse file where the file system has them. The
+        // encoding was found by File.ReadAllBytes, which refuses a file over 2 GB ("The file is too long").
+        const long size = 2_200_000_000;
+        Skip.If(new DriveInfo(Path.GetPathRoot(_work)!).AvailableFreeSpace < 2 * size, "not enough free disk for a 2.2 GB file where files are not sparse");
+        string path = Path.Combine(_work, "large.csv");
+        using (var file = new FileStream(path, FileMode.CreateNew))
+        {
+            file.Write(Encoding.UTF8.GetBytes(string.Join("\n", GermanLines(20)) + "\n"));
+            file.SetLength(size);
+        }
+
+        (Encoding encoding, string? note) = TextFileEncoding.Of(path);
+
+        Assert.Equal(Encoding.UTF8.WebName, encoding.WebName);
+        Assert.Null(note);
+    }
+
+    [SkippableFact]
+    public void AWindows1252ByteFarIntoAFileIsFoundOnItsLineAcrossTheBlocksItIsReadIn()
+    {
+        // ASCII banknote rows up to the last byte of the first 1 MiB, a row whose 'ü' (two bytes in UTF-8) the block
+        // boundary cuts, more rows, then a row with a Windows-1252 'ü' (one byte, invalid UTF-8).
+        List<string> rows = [.. File.ReadLines(Path.Combine(SharedData.DataRoot, "tabular", "banknote_authentication.csv")).Where(l => l.Length > 0)];
+        var text = new StringBuilder("variance,skewness,curtosis,entropy,colour,class\n");
+        int lines = 1;
+        for (int i = 0; text.Length < (1 << 20) - 200; i++, lines++) text.Append(rows[i % rows.Count].Insert(rows[i % rows.Count].LastIndexOf(','), ",white")).Append('\n');
+        text.Append("0,0,0,0,").Append('x', (1 << 20) - 1 - text.Length - 1).Append('\n');
+        lines++;
+        Assert.Equal((1 << 20) - 1, text.Length); // ASCII so far: one byte a character
+        text.Append("\u00fcber,1,2,3,4,0\n");
+        lines++;
+        for (int i = 0; i < rows.Count; i++, lines++) text.Append(rows[i].Insert(rows[i].LastIndexOf(','), ",gr\u00fcn")).Append('\n');
+        byte[] utf8 = Encoding.UTF8.GetBytes(text.ToString());
+        string path = Path.Combine(_work, "mixed.csv"), clean = Path.Combine(_work, "utf8-only.csv");
+        File.WriteAllBytes(path, [.. utf8, .. "1,2,3,4,gr"u8, 0xFC, .. "n,1\n"u8]);
+        File.WriteAllBytes(clean, utf8);
+
+        string? note = TextFileEncoding.Of(path).Note;
+
+        Assert.NotNull(note);
+        Assert.Contains($"is not UTF-8 (line {lines + 1} holds", note, StringComparison.Ordinal);
+        Assert.Null(TextFileEncoding.Of(clean).Note);
+    }
+
+    [SkippableFact]
     public void LabelsThatDifferOnlyInCaseAreNamedAndOthersAreNot()
     {
         string? note = TrainingRun.CaseVariantLabels(new Dictionary<string, int> { ["genuine"] = 181, ["Genuine"] = 19, ["forged"] = 200 });
