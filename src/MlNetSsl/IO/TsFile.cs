@@ -87,7 +87,7 @@ public sealed class TsFile
     /// <exception cref="FileNotFoundException">The file does not exist (other <see cref="IOException"/>s and
     /// <see cref="UnauthorizedAccessException"/> as <see cref="File.ReadLines(string)"/> raises them).</exception>
     /// <exception cref="InvalidDataException">The file is not a readable <c>.ts</c> classification file; the message names
-    /// the file, the line and what to change for data before <c>@data</c>, <c>@targetLabel true</c> (regression) or
+    /// the file, the line and what to change for bytes that are not UTF-8, data before <c>@data</c>, <c>@targetLabel true</c> (regression) or
     /// <c>@timeStamps true</c>, a line with another channel count than the first or with channels of different lengths,
     /// a value that is not a number or is infinite as a 32-bit float, a channel whose values are all missing; it names
     /// the file for a file with no <c>@data</c> line or no series.</exception>
@@ -109,6 +109,11 @@ public sealed class TsFile
             string line = raw.Trim();
             // '#' comments, and '%' ones as in ARFF, the format .ts grew from (sktime's own UnitTest files open with them).
             if (line.Length == 0 || line.StartsWith('#') || line.StartsWith('%')) continue;
+            // Bytes that are not UTF-8 (a file saved as Windows-1252 or Latin-1) read as U+FFFD: classes "grün" and "grön"
+            // were both "gr\uFFFDn", one class, without a word.
+            if (line.Contains('\uFFFD'))
+                throw Error(path, lineNumber, "bytes that are not UTF-8 (read as U+FFFD); is the file saved as Windows-1252 or Latin-1? " +
+                    "Class names that differ in such letters would become one class: save the file as UTF-8.");
             if (line.StartsWith('@'))
             {
                 if (line.StartsWith("@data", StringComparison.OrdinalIgnoreCase)) inData = true;

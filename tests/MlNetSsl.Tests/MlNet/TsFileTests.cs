@@ -285,6 +285,21 @@ public sealed class TsFileTests : IDisposable
         { "empty.ts", ["@problemName p", "@data", "", "# nothing"], null, "no series in the file" },
     };
 
+    [SkippableFact]
+    public void AFileNotInUtf8IsRefusedOnTheLineWhoseLettersItWouldLose()
+    {
+        // Windows-1252 'ü' and 'ö' (one byte each, not UTF-8): read as UTF-8 both classes became "gr\uFFFDn", one class.
+        string path = Path.Combine(_work, "latin.ts");
+        File.WriteAllBytes(path, [.. "@problemName t\n# gr"u8, 0xFC, .. "n in a comment\n@classLabel true a b\n@data\n1,2,3,4:gr"u8, 0xFC, .. "n\n1,2,3,5:gr"u8, 0xF6, .. "n\n"u8]);
+
+        var error = Assert.Throws<InvalidDataException>(() => TsFile.Read(path));
+
+        Assert.StartsWith($"{path} line 5: bytes that are not UTF-8", error.Message, StringComparison.Ordinal);
+        // The same file in UTF-8 keeps both classes.
+        File.WriteAllText(path, "@problemName t\n@classLabel true gr\u00fcn gr\u00f6n\n@data\n1,2,3,4:gr\u00fcn\n1,2,3,5:gr\u00f6n\n");
+        Assert.Equal(["gr\u00fcn", "gr\u00f6n"], TsFile.Read(path).Labels);
+    }
+
     [SkippableTheory]
     [MemberData(nameof(BadFiles))]
     public void AFileThatCannotBeReadFailsNamingTheFileAndTheLine(string name, string[] lines, int? line, string message)
