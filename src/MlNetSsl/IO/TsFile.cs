@@ -192,7 +192,9 @@ public sealed class TsFile
         for (int i = 0; i < cells.Length; i++)
         {
             string cell = cells[i].Trim();
-            if (MissingMarkers.Contains(cell)) values[i] = float.NaN;
+            // A NaN spelled another way ("-nan", as C's printf writes a negative one) is missing too, not "infinite".
+            if (MissingMarkers.Contains(cell) || float.TryParse(cell, NumberStyles.Float, CultureInfo.InvariantCulture, out float parsed) && float.IsNaN(parsed))
+                values[i] = float.NaN;
             else if (float.TryParse(cell, NumberStyles.Float, CultureInfo.InvariantCulture, out float value))
             {
                 // An infinity is no missing value to fill (as ResampleSeries and the stage refuse one).

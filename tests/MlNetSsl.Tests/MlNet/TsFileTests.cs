@@ -185,6 +185,18 @@ public sealed class TsFileTests : IDisposable
     }
 
     [SkippableFact]
+    public void ANaNSpelledAsCWritesANegativeOneIsAMissingValueNotAnInfiniteOne()
+    {
+        string path = Write("nan.ts", "@problemName n", "@classLabel true a b", "@data", "1,-nan,3,4:a", "1,2,-NaN,4:b");
+
+        TsFile file = TsFile.Read(path);
+
+        Assert.Equal([1f, 1, 3, 4], file.Series[0]);
+        Assert.Equal([1f, 2, 2, 4], file.Series[1]);
+        Assert.Equal([1, 1], file.MissingValueCounts);
+    }
+
+    [SkippableFact]
     public void AFileWithoutClassesKeepsEveryChannelAndLoadsWithEmptyLabels()
     {
         string path = Write("unlabeled.ts", "@problemName x", "@classLabel false", "@data", "1,2,3:4,5,6", "7,8,9:1,2,3", "1,2,3,4:5,6,7,8");
