@@ -77,6 +77,11 @@ internal static class SeriesLoader
                 string.Join(", ", odd.Take(5).Select(r => $"{names[r]} ({lengths[r]})")) + (odd.Count > 5 ? ", ..." : "") +
                 "; check those lines for a stray or lost value (they are resampled with the others).");
         }
+        if (!IsTsFile(path) && findLabel && seriesChannels == 1 && ChannelsHint(lengths) is int multiple)
+            notes.Add(string.Create(CultureInfo.InvariantCulture,
+                $"{path}: the rows differ in length ({lengths.Min()} to {lengths.Max()} values, {lengthGroups.Count} lengths), but every one is a multiple " +
+                $"of {multiple}: rows that hold {multiple} channels one after another (each of its own length) read so. They are read as one channel " +
+                $"(a row's channels joined into one series and resampled together); if each row holds several channels, give --channels {multiple} (or the count it holds)."));
         (string[] labels, string? labelNote) = CsvTable.UnifyNumericLabels(rows.Select(r => r.Label).ToArray());
         if (labelNote is not null) notes.Add(labelNote);
         for (int i = 0; i < rows.Count; i++) rows[i].Label = labels[i];
@@ -103,6 +108,20 @@ internal static class SeriesLoader
                 ? [$"{seriesChannels} channel(s) x {lengths[0]} steps: {rows.Count:N0}"]
                 : [$"{seriesChannels} channel(s), variable length: {lengths.Min()} to {lengths.Max()} steps (median {Median(lengths)}), {lengthGroups.Count} distinct lengths"],
         };
+    }
+
+    /// <summary>
+    /// The channel count that rows of one channel seem to hold side by side: the greatest common divisor of their lengths,
+    /// when the lengths vary (at least 5 distinct ones, so that a common factor is no coincidence), the divisor is 3 or
+    /// more (2 divides the lengths of many sensors' even-sized windows) and each channel would keep more steps than a long
+    /// layout has. JapaneseVowels' 12 channels of 7 to 26 steps, written one after another, make rows of 84 to 312
+    /// values, all multiples of 12. Null otherwise.
+    /// </summary>
+    internal static int? ChannelsHint(IReadOnlyList<int> lengths)
+    {
+        if (lengths.Distinct().Count() < 5) return null;
+        int divisor = lengths.Aggregate(0, (g, l) => { int a = g, b = l; while (b != 0) (a, b) = (b, a % b); return a; });
+        return divisor >= 3 && lengths.Min() / divisor > MaxStepsOfALongLayout ? divisor : null;
     }
 
     /// <summary>

@@ -108,6 +108,37 @@ public sealed class CliDataLoadingTests : IDisposable
     }
 
     [SkippableFact]
+    public void ChannelsWrittenOneAfterAnotherInRowsOfVaryingLengthAreNamedWithTheChannelsOption()
+    {
+        // A new user's JapaneseVowels CSV (12 channels of 7 to 26 steps, label first) trained without --channels read as
+        // one channel of 84 to 312 values, each row's channels joined and resampled together, without a word. Here:
+        // BasicMotions' 6 channels cut to 40 to 99 steps, written one after another after the class.
+        string ts = Path.Combine(SharedData.DataRoot, "uea", "BasicMotions_TRAIN.ts");
+        Skip.IfNot(File.Exists(ts), $"{ts} is not here");
+        TsFile file = TsFile.Read(ts);
+        string joined = Write("joined.csv", file.Series.Select((series, i) =>
+        {
+            int steps = 40 + (i * 7) % 60;
+            var values = Enumerable.Range(0, file.Channels).SelectMany(c => series.Skip(c * 100).Take(steps));
+            return $"{file.Labels[i]},{string.Join(',', values.Select(v => v.ToString("R", CultureInfo.InvariantCulture)))}";
+        }));
+
+        TrainingData oneChannel = SeriesLoader.Load(new MLContext(0), joined, Settings(), channels: 1, findLabel: true);
+
+        Assert.Equal(1, oneChannel.SeriesChannels);
+        Assert.Contains("but every one is a multiple of 6", oneChannel.LabelNote ?? "", StringComparison.Ordinal);
+        Assert.Contains("give --channels 6", oneChannel.LabelNote ?? "", StringComparison.Ordinal);
+        // Read with its channels, nothing to say; nor for PLAID's univariate series of 100 to 1,344 steps.
+        Assert.DoesNotContain("--channels", SeriesLoader.Load(new MLContext(0), joined, Settings(), channels: 6, findLabel: true).LabelNote ?? "",
+            StringComparison.Ordinal);
+        TsFile plaid = TsFile.Read(Path.Combine(SharedData.DataRoot, "uea", "PLAID_TRAIN.ts"));
+        string univariate = Write("plaid.csv", plaid.Series.Select((series, i) =>
+            $"{plaid.Labels[i]},{string.Join(',', series.Select(v => v.ToString("R", CultureInfo.InvariantCulture)))}"));
+        Assert.DoesNotContain("--channels", SeriesLoader.Load(new MLContext(0), univariate, Settings(), channels: 1, findLabel: true).LabelNote ?? "",
+            StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
     public void PandasRowIndexBeforeTheSeriesIsLeftOutWithANote()
     {
         // GunPoint as df.to_csv() writes a shuffled frame: the unnamed index first (in any order), step names, 'label' last.
