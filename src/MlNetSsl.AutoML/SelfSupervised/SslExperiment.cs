@@ -792,12 +792,10 @@ public sealed class SslExperiment
                 TimeSpan refits = members.Aggregate(TimeSpan.Zero, (sum, m) => sum + runner.RefitTime(m.Trial));
                 TimeSpan? left = _search.TimeBudget is TimeSpan total ? total - search.Elapsed - afterSearch.Elapsed : null;
                 string weights = choice.Picked;
-                // The single refit is made even with no budget left; the ensemble may run over by as much (estimates are rough,
-                // and the second look can overrun what the search kept for it), not more.
-                if (left is TimeSpan room && refits > room + runner.RefitTime(best))
+                if (left is TimeSpan room && !EnsembleRefitsFit(refits, room, runner.RefitTime(best)))
                 {
                     notes.Add(string.Create(CultureInfo.InvariantCulture, $"Ensemble selection picked {weights}, but their refits take about " +
-                        $"{refits.TotalSeconds:0} s against {Math.Max(0, room.TotalSeconds):0} s left of the budget; the model is trial {best.TrialId} alone."));
+                        $"{refits.TotalSeconds:0.0} s against {Math.Max(0, room.TotalSeconds):0.0} s left of the budget; the model is trial {best.TrialId} alone."));
                 }
                 else
                 {
@@ -1315,6 +1313,17 @@ public sealed class SslExperiment
     /// <summary>Tests: an exception to throw at the start of a trial's refit, or of an ensemble's (with its first member;
     /// null: refit normally).</summary>
     internal Func<TrialRecord, Exception?>? RefitFault { get; set; }
+
+    /// <summary>How far past the budget an ensemble's refits may run beyond the chosen pipeline's own refit: one second.</summary>
+    internal static readonly TimeSpan EnsembleOverrunAllowance = TimeSpan.FromSeconds(1);
+
+    /// <summary>Whether an ensemble whose refits take <paramref name="refits"/> is built with <paramref name="left"/> of the
+    /// budget left (negative when the search ended late). The chosen pipeline's refit is made even with no budget left, so
+    /// the ensemble may run over by as much (estimates are rough, and the second look can overrun what the search kept for
+    /// it), and by <see cref="EnsembleOverrunAllowance"/> more: a search that ended a fraction of a second late dropped an
+    /// ensemble of sub-second refits ("about 0 s against 0 s left").</summary>
+    internal static bool EnsembleRefitsFit(TimeSpan refits, TimeSpan left, TimeSpan choiceRefit) =>
+        refits <= left + choiceRefit + EnsembleOverrunAllowance;
 
     private ITransformer Refit(SslDataset dataset, SslTrialRunner runner, TrialRecord best, SslTrialParameters parameters, int? maxFidelity,
         CancellationToken cancellationToken)

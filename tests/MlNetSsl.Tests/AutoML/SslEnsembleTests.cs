@@ -145,6 +145,19 @@ public sealed class SslEnsembleTests(ITestOutputHelper output)
     }
 
     [SkippableFact]
+    public void AnEnsembleOfQuickRefitsIsBuiltWhenTheSearchEndedAFractionOfASecondLate()
+    {
+        // ArrowHead through the CLI (36 series, 60 s): the search ended 0.2 s late and the ensemble of sub-second raw refits
+        // was dropped ("their refits take about 0 s against 0 s left"); the same command again built it (0.686 against 0.611).
+        TimeSpan Seconds(double s) => TimeSpan.FromSeconds(s);
+        Assert.True(SslExperiment.EnsembleRefitsFit(refits: Seconds(0.4), left: Seconds(-0.2), choiceRefit: Seconds(0.1)));
+        Assert.True(SslExperiment.EnsembleRefitsFit(refits: Seconds(3), left: Seconds(2), choiceRefit: Seconds(1)));
+        // Refits of seconds still wait for the budget: beyond the choice's own refit and one second, no ensemble.
+        Assert.False(SslExperiment.EnsembleRefitsFit(refits: Seconds(5), left: Seconds(0), choiceRefit: Seconds(1)));
+        Assert.False(SslExperiment.EnsembleRefitsFit(refits: Seconds(60), left: Seconds(-10), choiceRefit: Seconds(30)));
+    }
+
+    [SkippableFact]
     public async Task WithoutEnsembleSelectionTheModelIsTheChosenPipelineAlone()
     {
         var (result, test) = await Run(ensemble: false);
