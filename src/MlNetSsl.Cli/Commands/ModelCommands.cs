@@ -348,15 +348,19 @@ internal static class ModelCommands
     /// <summary>A note when series of the file are shorter or longer than every training series (run.json's
     /// <see cref="RunSettings.SeriesLengthRange"/>): within 1.5x of the model's length <see cref="SeriesShapeNote"/> says
     /// nothing, yet a test export of 23 steps for a model of 24-step series was stretched and scored 0.854 against 0.968
-    /// for the whole series. Null when they are all within the range, or run.json predates the range.</summary>
+    /// for the whole series. Null when they are all within the range, or run.json predates the range. When the training
+    /// lengths varied, the range is only the training sample's: a test series a little outside it is another of the same
+    /// kind (JapaneseVowels: 29 steps against 7 to 26 in training), so only lengths beyond 1.5x of its ends are named.</summary>
     internal static string? SeriesLengthNote(IReadOnlyList<int>? trainingRange, TrainingData data)
     {
         if (trainingRange is not [int shortest, int longest] || data.SeriesLengths is not { Length: > 0 } lengths) return null;
-        int[] outside = [.. Enumerable.Range(0, lengths.Length).Where(i => lengths[i] < shortest || lengths[i] > longest)];
+        (double low, double high) = shortest == longest ? (shortest, longest) : (shortest / 1.5, longest * 1.5);
+        int[] outside = [.. Enumerable.Range(0, lengths.Length).Where(i => lengths[i] < low || lengths[i] > high)];
         if (outside.Length == 0) return null;
         string training = shortest == longest ? $"every training series had {shortest}" : $"the training series had {shortest} to {longest}";
+        string which = shortest == longest ? "a length the training series did not" : "a length far outside the training series'";
         return string.Create(CultureInfo.InvariantCulture,
-            $"{outside.Length:N0} of the {lengths.Length:N0} series have a length the training series did not ({lengths[outside[0]]} steps per channel in the ") +
+            $"{outside.Length:N0} of the {lengths.Length:N0} series have {which} ({lengths[outside[0]]} steps per channel in the ") +
             $"first of them, {data.RowNames[outside[0]]}; {training}); they are resampled to the model's length and scored, but a series cut short or " +
             "padded (a missing last column, another export) gives predictions of another series: check the file against the training file.";
     }
