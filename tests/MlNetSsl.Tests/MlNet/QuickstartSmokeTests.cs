@@ -25,7 +25,17 @@ public sealed class QuickstartSmokeTests
             var stdout = process.StandardOutput.ReadToEndAsync();
             var stderr = process.StandardError.ReadToEndAsync();
             using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(5));
-            await process.WaitForExitAsync(timeout.Token);
+            try
+            {
+                await process.WaitForExitAsync(timeout.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                // Not left running beside the rest of the suite (and holding the folder the finally deletes).
+                process.Kill(entireProcessTree: true);
+                await process.WaitForExitAsync();
+                throw new TimeoutException($"The quickstart did not end within 5 minutes: {await stdout}");
+            }
 
             string output = await stdout;
             Assert.True(process.ExitCode == 0, $"exit {process.ExitCode}: {await stderr}{output}");
