@@ -318,7 +318,14 @@ public sealed class SslSearchSpace : SearchSpace
         ArgumentException.ThrowIfNullOrWhiteSpace(inputColumnName);
         ArgumentOutOfRangeException.ThrowIfNegative(seriesChannels);
         DataViewSchema.Column column = schema.GetColumnOrNull(inputColumnName) ?? throw MissingColumn(schema, inputColumnName);
-        if (column.Type is ImageDataViewType) return SslInputShape.Image(3, imageHeight, imageWidth);
+        if (column.Type is ImageDataViewType)
+        {
+            // As the stage: set for an image column, it was ignored without a word.
+            if (seriesChannels > 0)
+                throw new ArgumentException($"Column '{inputColumnName}' holds images, but seriesChannels is {seriesChannels}: it is for a vector column " +
+                    "of series (C*T values, channel after channel). Leave it 0 for images, or give the series column as the input.", nameof(seriesChannels));
+            return SslInputShape.Image(3, imageHeight, imageWidth);
+        }
         if (column.Type is VectorDataViewType { ItemType: NumberDataViewType item, IsKnownSize: true } vector && item == NumberDataViewType.Single)
         {
             if (seriesChannels == 0) return SslInputShape.Tabular(vector.Size);

@@ -225,6 +225,17 @@ public sealed class SslSearchSpaceTests
         Assert.Equal(SslInputKind.Tabular, SslSearchSpace.InputShapeOf(data.Schema, "Measures").Kind);
     }
 
+    [SkippableFact]
+    public void SeriesChannelsForAnImageColumnIsRefused()
+    {
+        var builder = new DataViewSchema.Builder();
+        builder.AddColumn("Image", new Microsoft.ML.Transforms.Image.ImageDataViewType(32, 32));
+        DataViewSchema schema = builder.ToSchema();
+        Assert.Equal(SslInputKind.Image, SslSearchSpace.InputShapeOf(schema, "Image").Kind);
+        var error = Assert.Throws<ArgumentException>(() => SslSearchSpace.InputShapeOf(schema, "Image", seriesChannels: 3));
+        Assert.Contains("Column 'Image' holds images, but seriesChannels is 3", error.Message, StringComparison.Ordinal);
+    }
+
     public sealed class BanknoteColumns
     {
         public float Variance { get; set; }

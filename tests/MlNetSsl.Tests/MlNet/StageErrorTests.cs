@@ -33,6 +33,22 @@ public sealed class StageErrorTests(Xunit.Abstractions.ITestOutputHelper output)
     }
 
     [SkippableFact]
+    public void SeriesChannelsOnAnImageColumnIsRefusedNotIgnored()
+    {
+        // The images trained as images and the setting was dropped without a word.
+        var ml = new MLContext(1);
+        var rows = ml.Data.LoadFromEnumerable(StageData.CifarRows(perClass: 1));
+        IDataView images = ml.Transforms.LoadImages("Image", StageData.CifarFolder, nameof(ImageRow.ImagePath)).Fit(rows).Transform(rows);
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() => ml.Transforms.SelfSupervised("E", "Image", SslMethod.SimClr, o =>
+        {
+            Quick(o);
+            o.SeriesChannels = 3;
+        }).Fit(images));
+        Assert.Contains("Column 'Image' holds images, but SeriesChannels is 3", error.Message, StringComparison.Ordinal);
+        Assert.Equal("seriesChannels", error.ParamName);
+    }
+
+    [SkippableFact]
     public void MissingColumnIsNamedByTheEstimatorAndTheTransformer()
     {
         var estimator = _ml.Transforms.SelfSupervised("Embedding", "Pixels", SslMethod.SimClr, Quick);

@@ -31,7 +31,15 @@ internal sealed class InputColumnReader
     public static InputColumnReader ForType(string columnName, DataViewType type, int imageWidth, int imageHeight, int seriesChannels)
     {
         if (type is ImageDataViewType)
+        {
+            // Set for an image column it was ignored without a word (the images trained as images): a caller who set it
+            // meant another column, or a series.
+            if (seriesChannels > 0)
+                throw new ArgumentOutOfRangeException(nameof(seriesChannels), $"Column '{columnName}' holds images, but SeriesChannels is " +
+                    $"{seriesChannels}: SeriesChannels is for a vector column of series (C*T values, channel after channel). Leave it 0 for " +
+                    "images, or give the series column as the input.");
             return new InputColumnReader(columnName, SslInputShape.Image(3, imageHeight, imageWidth));
+        }
         if (type is VectorDataViewType { ItemType: NumberDataViewType n } vector && n.RawType == typeof(float) && vector.IsKnownSize)
         {
             int size = vector.Size;
