@@ -434,14 +434,13 @@ internal static class ModelCommands
 
     private static void WriteCsv(string path, IEnumerable<string> header, IEnumerable<IEnumerable<string>> rows)
     {
-        static string Quote(string cell) => cell.IndexOfAny([',', '"', '\n']) >= 0 ? $"\"{cell.Replace("\"", "\"\"")}\"" : cell;
         try
         {
             CliFile.Replace(path, temporary =>
             {
                 using var writer = new StreamWriter(temporary, false, new UTF8Encoding(false));
-                writer.WriteLine(string.Join(',', header.Select(Quote)));
-                foreach (var row in rows) writer.WriteLine(string.Join(',', row.Select(Quote)));
+                writer.WriteLine(string.Join(',', header.Select(CsvTable.QuoteCell)));
+                foreach (var row in rows) writer.WriteLine(string.Join(',', row.Select(CsvTable.QuoteCell)));
             });
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)

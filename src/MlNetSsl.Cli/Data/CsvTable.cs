@@ -19,6 +19,11 @@ internal sealed record CsvSettings(bool? HasHeader, char? Separator, string? Lab
 /// </summary>
 internal sealed partial class CsvTable
 {
+    /// <summary>A cell as a CSV writer must put it (RFC 4180): quoted, with its quotes doubled, when it holds a comma, a
+    /// quote or a line break (a lone carriage return included, which spreadsheets also read as one).</summary>
+    public static string QuoteCell(string cell) =>
+        cell.AsSpan().IndexOfAny(",\"\r\n") >= 0 ? "\"" + cell.Replace("\"", "\"\"") + "\"" : cell;
+
     private static readonly char[] CandidateSeparators = [',', ';', '\t', '|'];
 
     /// <summary>The separator ' ' means runs of spaces and tabs, leading and trailing ones left out: the layout of

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using MlNetSsl.Cli.Data;
 
 namespace MlNetSsl.Cli.Report;
 
@@ -86,11 +87,9 @@ internal static class LeaderboardCsv
         for (int i = 0; i < fields.Count; i++)
         {
             if (i > 0) csv.Append(',');
-            csv.Append(Quote(fields[i]));
+            csv.Append(CsvTable.QuoteCell(fields[i]));
         }
         csv.Append("\r\n");
     }
 
-    private static string Quote(string field) =>
-        field.AsSpan().IndexOfAny(",\"\r\n") >= 0 ? "\"" + field.Replace("\"", "\"\"") + "\"" : field;
 }
