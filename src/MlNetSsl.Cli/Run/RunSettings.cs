@@ -60,7 +60,8 @@ internal sealed record RunSettings
     public double HoldOutFraction { get; init; } = 0.2;
     public bool LabelCurve { get; init; }
 
-    /// <summary>--storage: never written to run.json (it may hold a password); a replay runs alone unless given again.</summary>
+    /// <summary>--storage: never written to run.json (it may hold a password); a replay (<c>train --config</c>, which takes no
+    /// --storage) therefore runs its search alone.</summary>
     [JsonIgnore]
     public string? Storage { get; init; }
 
