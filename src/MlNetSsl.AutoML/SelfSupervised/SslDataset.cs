@@ -97,6 +97,15 @@ internal sealed class SslDataset
         if (data.Schema.GetColumnOrNull(labelColumn) is null)
             throw new ArgumentException($"The dataset has no label column '{labelColumn}'; it has: {string.Join(", ", data.Schema.Where(c => !c.IsHidden).Select(c => c.Name))}.");
         if (labelColumn == inputColumn) throw new ArgumentException($"The label column and the input column are both '{labelColumn}'.");
+        // The pipelines write these columns over a user column of the same name: an input named SslFeatures was replaced by the
+        // embedding before the raw+SSL refit read it (the model concatenated the embedding with itself, not the raw input the
+        // trials had scored), and a label named Score was read back as the fine-tuned network's scores (every fine-tuning trial failed).
+        if (ReservedColumnNames(forLabel: false).Contains(inputColumn))
+            throw new ArgumentException($"The input column is named '{inputColumn}', a column the experiment's pipelines write " +
+                $"({string.Join(", ", ReservedColumnNames(forLabel: false))}); copy it under another name first (ml.Transforms.CopyColumns).");
+        if (ReservedColumnNames(forLabel: true).Contains(labelColumn))
+            throw new ArgumentException($"The label column is named '{labelColumn}', a column the experiment's pipelines and models write " +
+                $"({string.Join(", ", ReservedColumnNames(forLabel: true))}); copy it under another name first (ml.Transforms.CopyColumns).");
         // MapValueToKey also maps a vector column (to a vector of keys), which then failed below as an InvalidCastException.
         if (data.Schema[labelColumn].Type is not PrimitiveDataViewType)
             throw new ArgumentException($"Label column '{labelColumn}' is {data.Schema[labelColumn].Type}; the experiment takes one class per row: " +
@@ -108,6 +117,11 @@ internal sealed class SslDataset
         uint[] labeled = allKeys.Where(k => k != 0).ToArray();
         return new SslDataset(ml, data, inputColumn, labelColumn, shape, labelToKey, classCount, allKeys, labeled, allKeys.LongLength);
     }
+
+    /// <summary>Column names the experiment's pipelines write before they read the input column (<paramref name="forLabel"/>
+    /// false: the embedding) or the label column (true: the embedding, the raw features beside it, and the scores), so a user
+    /// column of that name is lost.</summary>
+    internal static string[] ReservedColumnNames(bool forLabel) => forLabel ? [FeatureColumn, RawFeatureColumn, "Score"] : [FeatureColumn];
 
     /// <summary>Rows of a float-vector input column (tabular rows, series; images are decoded later) that hold a missing
     /// value (NaN), and the first of them; 0 for other column types.</summary>
