@@ -192,10 +192,11 @@ public sealed class TsFile
         for (int i = 0; i < cells.Length; i++)
         {
             string cell = cells[i].Trim();
+            bool number = float.TryParse(cell, NumberStyles.Float, CultureInfo.InvariantCulture, out float value);
             // A NaN spelled another way ("-nan", as C's printf writes a negative one) is missing too, not "infinite".
-            if (MissingMarkers.Contains(cell) || float.TryParse(cell, NumberStyles.Float, CultureInfo.InvariantCulture, out float parsed) && float.IsNaN(parsed))
+            if (MissingMarkers.Contains(cell) || number && float.IsNaN(value))
                 values[i] = float.NaN;
-            else if (float.TryParse(cell, NumberStyles.Float, CultureInfo.InvariantCulture, out float value))
+            else if (number)
             {
                 // An infinity is no missing value to fill (as ResampleSeries and the stage refuse one).
                 if (!float.IsFinite(value))
