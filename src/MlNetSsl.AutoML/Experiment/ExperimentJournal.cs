@@ -174,21 +174,22 @@ internal sealed class ExperimentJournal
             return journal;
         }
 
+        InvalidDataException Newer(int version) => new($"{path} was written by a newer MlNetSsl.AutoML (journal format {version}; this " +
+            $"version reads up to {FormatVersion}). Resume it with that version, or use another checkpoint folder.");
         JournalFile file;
         string text = File.ReadAllText(path);
         try
         {
-            // The version first: a newer format's events (a new event type, say) would not deserialize, and were called damaged.
-            if (NewerFormat(text) is int newer)
-                throw new InvalidDataException($"{path} was written by a newer MlNetSsl.AutoML (journal format {newer}; this version reads up to {FormatVersion}). " +
-                    "Resume it with that version, or use another checkpoint folder.");
             file = JsonSerializer.Deserialize<JournalFile>(text, JsonOptions)
                 ?? throw new InvalidDataException($"{path} is empty.");
         }
         catch (JsonException e)
         {
+            // A newer format's events (a new event type, say) do not deserialize here: such a journal is newer, not damaged.
+            if (NewerFormat(text) is int newer) throw Newer(newer);
             throw new InvalidDataException($"The experiment journal {path} is damaged ({e.Message}). Delete the checkpoint folder to start over.", e);
         }
+        if (file.Version > FormatVersion) throw Newer(file.Version);
         if (file.Fingerprint is null || file.Events is null)
             throw new InvalidDataException($"The experiment journal {path} is incomplete. Delete the checkpoint folder to start over.");
         var differences = fingerprint.Differences(file.Fingerprint).ToList();
@@ -219,13 +220,21 @@ internal sealed class ExperimentJournal
         AtomicFile.WriteAllBytes(_path!, JsonSerializer.SerializeToUtf8Bytes(new JournalFile(FormatVersion, Fingerprint, _events), JsonOptions));
     }
 
-    /// <summary>The journal's format version when it is above <see cref="FormatVersion"/>; null otherwise (or when unreadable).</summary>
+    /// <summary>The journal's format version when it is above <see cref="FormatVersion"/>; null otherwise (or when the text is
+    /// not JSON).</summary>
     private static int? NewerFormat(string text)
     {
-        using JsonDocument document = JsonDocument.Parse(text);
-        return document.RootElement.ValueKind == JsonValueKind.Object
-            && document.RootElement.TryGetProperty("version", out JsonElement version)
-            && version.TryGetInt32(out int value) && value > FormatVersion ? value : null;
+        try
+        {
+            using JsonDocument document = JsonDocument.Parse(text);
+            return document.RootElement.ValueKind == JsonValueKind.Object
+                && document.RootElement.TryGetProperty("version", out JsonElement version)
+                && version.TryGetInt32(out int value) && value > FormatVersion ? value : null;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
     }
 
     private sealed record JournalFile(int Version, ExperimentFingerprint Fingerprint, List<JournalEvent> Events);
