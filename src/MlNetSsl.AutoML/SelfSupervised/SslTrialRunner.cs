@@ -685,13 +685,15 @@ internal sealed class SslTrialRunner : ITrialRunner
     {
         (int[] foldOfRow, int foldCount) = folds ?? (_settings.FoldOfRow, _settings.FoldCount);
         return Estimate([FineTuneCrossValidation.Predict(ml, stage, _settings.Dataset, foldOfRow, foldCount, downstream, seed, cancellationToken,
-            _settings.AllowCuda, _settings.FineTuneFolds)]);
+            _settings.AllowCuda, _settings.FineTuneFolds)], foldCount);
     }
 
-    private MetricEstimate Estimate(IReadOnlyList<IReadOnlyList<FoldPredictions>> repetitions) =>
+    /// <summary>The estimate of <paramref name="repetitions"/>, whose splits have <paramref name="splitFolds"/> folds (0: every
+    /// fold of each split is there).</summary>
+    private MetricEstimate Estimate(IReadOnlyList<IReadOnlyList<FoldPredictions>> repetitions, int splitFolds = 0) =>
         MetricCalculator.Estimate(_settings.Metric, _settings.ClassWeights is { } weights
             ? [.. repetitions.Select(folds => (IReadOnlyList<FoldPredictions>)[.. folds.Select(f => MetricCalculator.Reweighted(f, weights))])]
-            : repetitions, _settings.Dataset.ClassCount, _settings.PositiveKey);
+            : repetitions, _settings.Dataset.ClassCount, _settings.PositiveKey, splitFolds);
 
     private SslTrialMeasures WithEstimate(SslTrialMeasures measures, MetricEstimate? estimate) => estimate is null ? measures : measures with
     {

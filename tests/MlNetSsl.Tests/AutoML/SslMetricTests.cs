@@ -68,7 +68,31 @@ public sealed class SslMetricTests
         MetricEstimate repeated = MetricCalculator.Estimate(SslMetric.Accuracy, [[foldA, foldB], [foldC]], 2, 1);
         Assert.Equal((0.6 + 0.4) / 2, repeated.Value, 12);
         Assert.Equal(3, repeated.FoldValues.Length);
-        Assert.Equal(MetricCalculator.StandardDeviation([1.0, 1 / 3.0, 0.4]) / Math.Sqrt(3), repeated.StandardError, 12);
+        // Nadeau and Bengio's corrected error: the splits have 2 folds, so half the rows train (n_test / n_train = 1).
+        Assert.Equal(MetricCalculator.StandardDeviation([1.0, 1 / 3.0, 0.4]) * Math.Sqrt(1 / 3.0 + 1), repeated.StandardError, 12);
+    }
+
+    [SkippableFact]
+    public void RepeatingASplitDoesNotShrinkTheErrorTowardsZero()
+    {
+        // Five folds of 8 rows with 8, 7, 6, 5 and 7 right: the same predictions seen once and five times over. Repetitions
+        // of one data set add no rows, so the error keeps the share that comes from the rows (1 / (k - 1)); the plain
+        // deviation / sqrt(fold values) fell by sqrt(5) and made 5-repetition errors 2.1 times too small on the benchmark.
+        FoldPredictions Fold(int right) => new([.. Enumerable.Repeat(1u, 8)], [.. Enumerable.Range(0, 8).Select(i => i < right ? 1u : 2u)],
+            [.. Enumerable.Repeat(new[] { 0.6f, 0.4f }, 8)]);
+        IReadOnlyList<FoldPredictions> split = [Fold(8), Fold(7), Fold(6), Fold(5), Fold(7)];
+        MetricEstimate once = MetricCalculator.Estimate(SslMetric.Accuracy, [split], 2, 1);
+        MetricEstimate fiveTimes = MetricCalculator.Estimate(SslMetric.Accuracy, [split, split, split, split, split], 2, 1);
+        double deviation = MetricCalculator.StandardDeviation([1, 7 / 8.0, 6 / 8.0, 5 / 8.0, 7 / 8.0]);
+        Assert.Equal(deviation, once.StandardDeviation, 12);
+        Assert.Equal(deviation * Math.Sqrt(1 / 5.0 + 1 / 4.0), once.StandardError, 12);
+        Assert.Equal(fiveTimes.StandardDeviation * Math.Sqrt(1 / 25.0 + 1 / 4.0), fiveTimes.StandardError, 12);
+        // 0.73 of the single split's (the 25 values' n - 1 deviation is a little smaller); it was 0.41.
+        Assert.InRange(fiveTimes.StandardError / once.StandardError, 0.7, 0.8);
+
+        // A network that trained 2 of the 5 folds plus a third: its held-out share is still a fifth of the rows.
+        MetricEstimate threeOfFive = MetricCalculator.Estimate(SslMetric.Accuracy, [[split[0], split[1], split[2]]], 2, 1, splitFolds: 5);
+        Assert.Equal(MetricCalculator.StandardDeviation([1, 7 / 8.0, 6 / 8.0]) * Math.Sqrt(1 / 3.0 + 1 / 4.0), threeOfFive.StandardError, 12);
     }
 
     [SkippableFact]
@@ -181,7 +205,7 @@ public sealed class SslMetricTests
             Assert.Equal(SslMetric.LogLoss, m.OptimizingMetric);
             Assert.Equal(6, m.MetricFoldValues!.Count); // 3 folds x 2 repetitions
             Assert.True(m.MetricStandardError > 0);
-            Assert.Equal(m.MetricStandardDeviation!.Value / Math.Sqrt(6), m.MetricStandardError!.Value, 9);
+            Assert.Equal(m.MetricStandardDeviation!.Value * Math.Sqrt(1 / 6.0 + 1 / 2.0), m.MetricStandardError!.Value, 9); // 3 folds: n_test / n_train = 1/2
             Assert.InRange(m.CrossValidatedAccuracy!.Value, 0, 1);
         });
         Assert.NotNull(result.BestTrial.MetricStandardError);
