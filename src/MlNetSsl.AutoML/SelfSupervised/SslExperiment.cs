@@ -256,7 +256,8 @@ public sealed class SslExperiment
     }
 
     /// <summary>Sets how many times the cross-validation is repeated with other stratified folds (each repetition reshuffles
-    /// the rows; the metric is the mean over repetitions and its standard error comes from every fold). Fine-tuning trials
+    /// the rows; the metric is the mean over repetitions and its standard error comes from every fold, corrected for the rows
+    /// the folds and repetitions share, so repetitions steady the metric without shrinking its error towards zero). Fine-tuning trials
     /// use the first repetition only (a network per fold is their whole cost). Default 0: automatic, ceil(200 / labeled
     /// rows) between 1 and 5, so few labels get the repetitions that make their noisy metric comparable.</summary>
     /// <param name="repeats">1 to 10, or 0 for automatic.</param>

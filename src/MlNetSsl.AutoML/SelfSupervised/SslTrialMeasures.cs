@@ -28,8 +28,10 @@ public sealed record SslTrialMeasures
     /// <summary>Sample standard deviation of the metric over the folds (of every repetition); null under a label-free objective.</summary>
     public double? MetricStandardDeviation { get; init; }
 
-    /// <summary>Standard error of the metric: <see cref="MetricStandardDeviation"/> over the square root of the number of fold
-    /// values; null under a label-free objective.</summary>
+    /// <summary>Standard error of the metric: Nadeau and Bengio's corrected one, <see cref="MetricStandardDeviation"/> x
+    /// sqrt(1 / fold values + 1 / (k - 1)) for k folds, since folds share training rows and repetitions share every row
+    /// (bootstrapped from the held-out rows below 3 fold values, or when every fold scored the same); null under a
+    /// label-free objective.</summary>
     public double? MetricStandardError { get; init; }
 
     /// <summary>The metric of every fold, repetition after repetition; null under a label-free objective.</summary>
