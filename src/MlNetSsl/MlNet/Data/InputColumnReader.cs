@@ -154,7 +154,7 @@ internal sealed class InputColumnReader
             {
                 if (!float.IsFinite(destination[i]))
                     throw new InvalidDataException(
-                        $"{Where(row, reader.ColumnName)} holds {destination[i]} at index {i}. SSL encoders need finite numbers: " +
+                        $"{Where(row, reader.ColumnName)} holds {destination[i]} at index {i}. The stage needs finite numbers: " +
                         (float.IsNaN(destination[i])
                             ? "replace missing values first (Transforms.ReplaceMissingValues) or filter those rows out (Data.FilterRowsByMissingValues)."
                             // Neither of those touches an infinity: ML.NET counts only NaN as missing.
