@@ -27,8 +27,8 @@ internal static class RawChoiceBenchmark
         Console.WriteLine($"Mean test accuracy over {splits} random splits per dataset (30% test, 10% of the rest labeled); " +
             "in brackets, the splits where the rule's choice tests more than 0.5 point below the floor.");
         Console.WriteLine();
-        Console.WriteLine("| data | kind | labeled rows | floor: best of ML.NET's raw LightGBM and L-BFGS | best-scoring within the error | first in the portfolio's order within the error | mean probabilities of all | mean probabilities of the best linear and best tree | ensemble selection on out-of-fold probabilities |");
-        Console.WriteLine("|---|---|---|---|---|---|---|---|---|");
+        Console.WriteLine("| data | kind | labeled rows | floor: best of ML.NET's raw LightGBM and L-BFGS | best-scoring within the error | first in the portfolio's order within the error | mean probabilities of all | mean probabilities of the best linear and best tree | ensemble selection on out-of-fold probabilities | 1-NN alone (where the portfolio has it) |");
+        Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|");
         var sources = new List<(string Name, SslInputKind Kind, float[][] Features, float[] Labels)>();
         foreach (string name in tables.Where(t => t.Length > 0))
         {
@@ -89,6 +89,7 @@ internal static class RawChoiceBenchmark
         schema[nameof(TablesBenchmark.TableRow.Features)].ColumnType = new VectorDataViewType(NumberDataViewType.Single, width);
         SslSearchSpace space = SslSearchSpace.For(kind);
         var scored = new List<(double Floor, double BestScoring, double InOrder, double BlendAll, double BlendTwo, double Caruana)>();
+        var nearestAlone = new List<double>();
         var labeledCounts = new List<int>();
         for (int split = 0; split < splits; split++)
         {
@@ -132,7 +133,7 @@ internal static class RawChoiceBenchmark
             // As the experiment: 5 folds asked, fewer when the rarest class with 2 labels or more has fewer.
             int repeats = Math.Clamp((200 + labeled.Count - 1) / labeled.Count, 1, 5);
             var assignments = Enumerable.Range(0, repeats).Select(r => StratifiedFolds.Assign(keys, 5, 1000 + r)).ToArray();
-            var candidates = new List<(double Metric, double Error, double Test, bool Linear)>();
+            var candidates = new List<(double Metric, double Error, double Test, bool Linear, DownstreamTrainer Trainer)>();
             var candidateErrors = new List<double[]>();
             repetitionCounts.Add(assignments.Length);
             var testScores = new List<float[][]>();
@@ -142,9 +143,9 @@ internal static class RawChoiceBenchmark
             {
                 SslDownstreamParameters downstream = entry.Configuration.AsType<SslTrialParameters>().Downstream;
                 // Folds are scaled as the refit is, by the labeled count (as the experiment's cross-validation does).
+                // The nearest neighbour reads raw series unstandardized, as the experiment's folds and refit do.
                 IEstimator<ITransformer> Pipeline() => ml.Transforms.Conversion.MapValueToKey("LabelKey", "Label")
-                    .Append(SslDownstream.Standardize(ml, "Features", labeled.Count))
-                    .Append(SslDownstream.CreateTrainer(ml, downstream, "LabelKey", "Features"))
+                    .Append(SslDownstream.StandardizedTrainer(ml, downstream, "LabelKey", "Features", labeled.Count, kind, SslFeatureSource.RawFeatures))
                     .Append(ml.Transforms.Conversion.MapKeyToValue("PredictedLabelValue", "PredictedLabel"));
                 // Out-of-fold class probabilities per repetition, in the order of globalClasses, for the ensemble selection.
                 var oof = assignments.Select(_ => new float[labeled.Count][]).ToArray();
@@ -177,7 +178,7 @@ internal static class RawChoiceBenchmark
                 testNoise.Add(testAccuracy * (1 - testAccuracy) / test.Count);
                 for (int v = 0; v < Variants; v++) reported[v].Add(errors[v]);
                 candidates.Add((estimate.Value, estimate.StandardError, Accuracy(refitted),
-                    downstream.Trainer == DownstreamTrainer.LinearProbe));
+                    downstream.Trainer == DownstreamTrainer.LinearProbe, downstream.Trainer));
             }
             int top = Enumerable.Range(0, candidates.Count).MaxBy(i => candidates[i].Metric);
             double threshold = candidates[top].Metric - candidates[top].Error;
@@ -202,7 +203,9 @@ internal static class RawChoiceBenchmark
             }) / (double)testLabels.Length;
             double all = Blend([.. Enumerable.Range(0, candidates.Count)]);
             int linear = Enumerable.Range(0, candidates.Count).Where(i => candidates[i].Linear).MaxBy(i => candidates[i].Metric);
-            int tree = Enumerable.Range(0, candidates.Count).Where(i => !candidates[i].Linear).MaxBy(i => candidates[i].Metric);
+            int tree = Enumerable.Range(0, candidates.Count).Where(i => candidates[i].Trainer == DownstreamTrainer.LightGbm).MaxBy(i => candidates[i].Metric);
+            int nearest = candidates.FindIndex(c => c.Trainer == DownstreamTrainer.NearestNeighbor);
+            if (nearest >= 0) nearestAlone.Add(candidates[nearest].Test);
             // Ensemble selection on the out-of-fold probabilities, as the experiment runs it (EnsembleSelection): each
             // repetition's held-out rows as one pooled fold, keys in the order of globalClasses.
             uint[] actualKeys = [.. labeled.Select(r => (uint)Array.IndexOf(globalClasses, labels[r]) + 1)];
@@ -222,7 +225,7 @@ internal static class RawChoiceBenchmark
         string Cell(Func<(double Floor, double BestScoring, double InOrder, double BlendAll, double BlendTwo, double Caruana), double> rule) => string.Create(CultureInfo.InvariantCulture,
             $"{100 * scored.Average(rule):0.0} ({scored.Count(s => rule(s) < s.Floor - 0.005)})");
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"| {name} | {kind} | {(labeledCounts.Min() == labeledCounts.Max() ? $"{labeledCounts[0]}" : $"{labeledCounts.Min()}-{labeledCounts.Max()}")} | {100 * scored.Average(s => s.Floor):0.0} | {Cell(s => s.BestScoring)} | {Cell(s => s.InOrder)} | {Cell(s => s.BlendAll)} | {Cell(s => s.BlendTwo)} | {Cell(s => s.Caruana)} |"));
+            $"| {name} | {kind} | {(labeledCounts.Min() == labeledCounts.Max() ? $"{labeledCounts[0]}" : $"{labeledCounts.Min()}-{labeledCounts.Max()}")} | {100 * scored.Average(s => s.Floor):0.0} | {Cell(s => s.BestScoring)} | {Cell(s => s.InOrder)} | {Cell(s => s.BlendAll)} | {Cell(s => s.BlendTwo)} | {Cell(s => s.Caruana)} | {(nearestAlone.Count == 0 ? "-" : $"{100 * nearestAlone.Average():0.0}")} |"));
 
         // Pooled within each candidate (a pipeline's own bias between cross-validation and test is no noise).
         var byCandidate = gaps.GroupBy(g => g.Candidate).Where(g => g.Count() > 1).ToArray();

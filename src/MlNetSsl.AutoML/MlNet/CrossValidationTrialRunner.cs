@@ -176,10 +176,12 @@ internal static class CrossValidation
     /// <summary>
     /// One (train, test) pair of cached views per fold, with columns <see cref="CrossValidationTrialRunner.FeatureColumn"/>
     /// (standardized by a mean-variance normalizer fitted on the fold's training side only, as in production) and
-    /// <see cref="CrossValidationTrialRunner.LabelColumn"/> (keys 1..<paramref name="classCount"/>).
+    /// <see cref="CrossValidationTrialRunner.LabelColumn"/> (keys 1..<paramref name="classCount"/>). With
+    /// <paramref name="standardize"/> false the features stay as they are (the nearest neighbour on raw series,
+    /// <see cref="SslDownstream.ReadsUnscaled"/>).
     /// </summary>
     public static (IDataView Train, IDataView Test)[] BuildFolds(MLContext ml, float[][] features, uint[] labels, int classCount,
-        int[] foldOfRow, int foldCount)
+        int[] foldOfRow, int foldCount, bool standardize = true)
     {
         int length = features.Length == 0 ? 0 : features[0].Length;
         var schema = SchemaDefinition.Create(typeof(FoldRow));
@@ -194,6 +196,11 @@ internal static class CrossValidation
                 (foldOfRow[row] == fold ? test : train).Add(new FoldRow { Features = features[row], Label = labels[row] - 1 });
             IDataView trainView = ml.Data.LoadFromEnumerable(train, schema);
             IDataView testView = ml.Data.LoadFromEnumerable(test, schema);
+            if (!standardize)
+            {
+                folds[fold] = (ml.Data.Cache(trainView), ml.Data.Cache(testView));
+                continue;
+            }
             // Standardized as the refit on all labeled rows will be (by their count), so the folds score that pipeline.
             ITransformer normalizer = SslDownstream.Standardize(ml, CrossValidationTrialRunner.FeatureColumn, labels.Length).Fit(trainView);
             folds[fold] = (ml.Data.Cache(normalizer.Transform(trainView)), ml.Data.Cache(normalizer.Transform(testView)));

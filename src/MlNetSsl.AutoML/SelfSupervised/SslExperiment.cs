@@ -1450,8 +1450,8 @@ public sealed class SslExperiment
                 string features = $"Ssl_Ensemble{i}.Features", score = $"Ssl_Ensemble{i}.Score";
                 SslDownstreamParameters downstream = members[i].Trial.Parameters.AsType<SslTrialParameters>().Downstream;
                 chain = chain.Append<ITransformer>(_mlContext.Transforms.CopyColumns(features, SslDataset.FeatureColumn))
-                    .Append<ITransformer>(SslDownstream.Standardize(_mlContext, features, dataset.LabeledCount))
-                    .Append<ITransformer>(SslDownstream.CreateTrainer(_mlContext, downstream, _labelColumnName, features))
+                    .Append<ITransformer>(SslDownstream.StandardizedTrainer(_mlContext, downstream, _labelColumnName, features, dataset.LabeledCount,
+                        dataset.Shape.Kind, SslFeatureSource.RawFeatures))
                     .Append<ITransformer>(_mlContext.Transforms.CopyColumns(score, "Score"));
                 scoreColumns.Add(score);
             }
@@ -1500,8 +1500,8 @@ public sealed class SslExperiment
         try
         {
             IDataView labeled = LabeledFeatures(featurizer, dataset.LabeledViewFor(parameters.Features));
-            ITransformer trainer = SslDownstream.Standardize(_mlContext, SslDataset.FeatureColumn, dataset.LabeledCount)
-                .Append(SslDownstream.CreateTrainer(_mlContext, parameters.Downstream, _labelColumnName, SslDataset.FeatureColumn))
+            ITransformer trainer = SslDownstream.StandardizedTrainer(_mlContext, parameters.Downstream, _labelColumnName, SslDataset.FeatureColumn,
+                    dataset.LabeledCount, dataset.Shape.Kind, parameters.Features)
                 .Append(_mlContext.Transforms.Conversion.MapKeyToValue("PredictedLabel"))
                 .Fit(labeled);
             return dataset.LabelToKey.Append(featurizer).Append(trainer);

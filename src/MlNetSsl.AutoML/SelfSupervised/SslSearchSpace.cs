@@ -18,7 +18,7 @@ namespace MlNetSsl.AutoML;
 /// <c>Pretraining.BatchSize</c> {64, 128, 256}, <c>Pretraining.MethodScale</c> [1/4, 4] log,
 /// <c>Pretraining.Augmentations</c> (Default, Light, Heavy), <c>Pretraining.AugmentationStrength</c> [0.25, 1],
 /// <c>Pretraining.Epochs</c> [2, 50] log (dropped when a scheduler sets the epochs); <c>Downstream.Trainer</c>
-/// (LinearProbe, LightGbm, FineTune), <c>Downstream.L1Regularization</c> and <c>Downstream.L2Regularization</c>
+/// (LinearProbe, LightGbm, FineTune, and NearestNeighbor for series), <c>Downstream.L1Regularization</c> and <c>Downstream.L2Regularization</c>
 /// [1e-4, 10] log, <c>Downstream.LightGbmLeaves</c> [4, 64] log, <c>Downstream.LightGbmMinimumRowsPerLeaf</c> [2, 50] log,
 /// <c>Downstream.LightGbmIterations</c> [50, 400] log, <c>Downstream.FineTuneEpochs</c> [10, 100] log,
 /// <c>Downstream.FineTuneLearningRate</c> [3e-4, 3e-2] log, and the switches <c>Downstream.FreezeEncoder</c>,
@@ -91,7 +91,10 @@ public sealed class SslSearchSpace : SearchSpace
 
         var downstream = new SearchSpace();
         var downstreamDefaults = new SslDownstreamParameters();
-        downstream.Add(nameof(SslDownstreamParameters.Trainer), new ChoiceOption(Enum.GetNames<DownstreamTrainer>(), downstreamDefaults.Trainer.ToString()));
+        // The nearest neighbour on series only (WithDownstreamTrainers adds it elsewhere): docs/automl.md, "The nearest neighbour".
+        string[] trainers = [.. Enum.GetValues<DownstreamTrainer>()
+            .Where(t => t != DownstreamTrainer.NearestNeighbor || inputKind == SslInputKind.Series).Select(t => t.ToString())];
+        downstream.Add(nameof(SslDownstreamParameters.Trainer), new ChoiceOption(trainers, downstreamDefaults.Trainer.ToString()));
         downstream.Add(nameof(SslDownstreamParameters.L1Regularization), new NumericRangeOption(1e-4, 10, logBase: true, downstreamDefaults.L1Regularization));
         downstream.Add(nameof(SslDownstreamParameters.L2Regularization), new NumericRangeOption(1e-4, 10, logBase: true, downstreamDefaults.L2Regularization));
         downstream.Add(nameof(SslDownstreamParameters.LightGbmLeaves), new IntegerRangeOption(4, 64, logBase: true, downstreamDefaults.LightGbmLeaves));
@@ -265,6 +268,7 @@ public sealed class SslSearchSpace : SearchSpace
             {
                 DownstreamTrainer.LinearProbe => [.. lightGbm, .. fineTune],
                 DownstreamTrainer.LightGbm => [.. probe, .. fineTune],
+                DownstreamTrainer.NearestNeighbor => [.. probe, .. lightGbm, .. fineTune],
                 _ => [.. probe, .. lightGbm],
             };
         string[]? unreadPretraining = features switch

@@ -27,9 +27,9 @@ public enum SslFeatureSource
 }
 
 /// <summary>
-/// The downstream model trained on the labeled rows. LinearProbe and LightGbm are cases of one switch that builds an
-/// ML.NET trainer on the features (<c>SslDownstream.CreateTrainer</c>); FineTune trains the encoder itself and has its
-/// own cross-validation and refit path.
+/// The downstream model trained on the labeled rows. LinearProbe, LightGbm and NearestNeighbor are cases of one switch
+/// that builds an ML.NET trainer on the features (<c>SslDownstream.CreateTrainer</c>); FineTune trains the encoder itself
+/// and has its own cross-validation and refit path.
 /// </summary>
 public enum DownstreamTrainer
 {
@@ -47,6 +47,13 @@ public enum DownstreamTrainer
     /// <c>SemiSupervised</c>, <c>Distill</c>). Costs a training run per fold; with raw features it is skipped (there is
     /// no encoder to fine-tune), which the search records as a failed trial.</summary>
     FineTune,
+
+    /// <summary>A 1-nearest-neighbour classifier with the Euclidean distance
+    /// (<c>ml.MulticlassClassification.Trainers.NearestNeighbor</c>): each row takes the class of its nearest labeled row,
+    /// with class probabilities softmax(-distance / scale). It has no options to tune. On raw series features it reads
+    /// the values as they are (series share one scale, and UCR/UEA series come z-normalized); on every other feature vector
+    /// they are standardized first, as for the other trainers.</summary>
+    NearestNeighbor,
 }
 
 /// <summary>
@@ -239,10 +246,10 @@ public sealed class SslDownstreamParameters
     }
 
     /// <summary>The ML.NET trainer the search cross-validates and refits for these parameters on a feature vector:
-    /// <c>LbfgsMaximumEntropy</c> (at most 100 iterations) or multiclass <c>LightGbm</c>, both single-threaded so that
-    /// results repeat. On rows of more than 1,000 features each LightGBM tree samples 1,000 of them (LightGBM's feature
+    /// <c>LbfgsMaximumEntropy</c> (at most 100 iterations), multiclass <c>LightGbm</c>, both single-threaded so that
+    /// results repeat, or <c>NearestNeighbor</c>. On rows of more than 1,000 features each LightGBM tree samples 1,000 of them (LightGBM's feature
     /// fraction), which keeps its cost near that of a 1,000-feature table. Standardize the features first, as the
-    /// search does.</summary>
+    /// search does (except for the nearest neighbour on raw series, see <see cref="DownstreamTrainer.NearestNeighbor"/>).</summary>
     /// <param name="mlContext">The context that creates the trainer.</param>
     /// <param name="labelColumnName">A key-typed label column.</param>
     /// <param name="featureColumnName">A known-size vector of <see cref="float"/>.</param>

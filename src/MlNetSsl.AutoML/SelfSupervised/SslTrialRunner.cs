@@ -22,6 +22,8 @@ internal sealed class SslTrialRunner : ITrialRunner
     private readonly PretrainingCache _cache;
     private readonly string _measuresFolder;
     private (IDataView Train, IDataView Test)[][]? _rawFolds;
+    // The raw folds unstandardized, for the nearest neighbour on series (SslDownstream.ReadsUnscaled).
+    private (IDataView Train, IDataView Test)[][]? _unscaledRawFolds;
     // The last measured run of each configuration without the epochs lengthening changes (SslSearchSpace.WithoutTrainingEpochs):
     // its epochs, seconds and pretraining seconds, to price its longer versions. Single-fidelity trials only; empty after a
     // resume (nothing is refused then). The pretraining seconds come from the trial's own pretraining call, by trial id.
@@ -540,9 +542,11 @@ internal sealed class SslTrialRunner : ITrialRunner
         ScoreOnce(request, SslFeatureSource.RawFeatures, "Raw features", cancellationToken, ml =>
         {
             // Kept for later trials, so built in a context of their own: the trial's context is cancelled with the trial.
-            _rawFolds ??= _settings.Repetitions.Select(r => CrossValidation.BuildFolds(new MLContext(_settings.PretrainingSeed),
-                _settings.Dataset.RawFeatures(), _settings.Dataset.LabeledKeys, _settings.Dataset.ClassCount, r.FoldOfRow, r.FoldCount)).ToArray();
-            var repetitions = _rawFolds.Select(folds => (IReadOnlyList<FoldPredictions>)CrossValidation.Predict(folds,
+            bool unscaled = SslDownstream.ReadsUnscaled(parameters.Downstream.Trainer, _settings.Dataset.Shape.Kind, SslFeatureSource.RawFeatures);
+            (IDataView Train, IDataView Test)[][] rawFolds = unscaled
+                ? _unscaledRawFolds ??= RawFolds(standardize: false)
+                : _rawFolds ??= RawFolds(standardize: true);
+            var repetitions = rawFolds.Select(folds => (IReadOnlyList<FoldPredictions>)CrossValidation.Predict(folds,
                 () => Trainer(ml, parameters.Downstream), cancellationToken)).ToList();
             _rawOutOfFold[request.TrialId] = repetitions;
             // Beside the measures, so a resumed run (and a worker on this host) selects its ensemble from the same scores.
@@ -558,19 +562,24 @@ internal sealed class SslTrialRunner : ITrialRunner
             return (Estimate(repetitions), null);
         });
 
+    private (IDataView Train, IDataView Test)[][] RawFolds(bool standardize) => [.. _settings.Repetitions.Select(r => CrossValidation.BuildFolds(
+        new MLContext(_settings.PretrainingSeed), _settings.Dataset.RawFeatures(), _settings.Dataset.LabeledKeys, _settings.Dataset.ClassCount,
+        r.FoldOfRow, r.FoldCount, standardize))];
+
     private string OutOfFoldPath(int trialId) =>
         Path.Combine(_measuresFolder, $"out-of-fold-{trialId.ToString("D4", CultureInfo.InvariantCulture)}.json");
 
     /// <summary>The metric of a feature-vector trainer over every repetition of the cross-validation (or of
     /// <paramref name="assignments"/>).</summary>
     private MetricEstimate EvaluateVectors(MLContext ml, float[][] features, SslDownstreamParameters downstream, CancellationToken cancellationToken,
-        IReadOnlyList<(int[] FoldOfRow, int FoldCount)>? assignments = null)
+        IReadOnlyList<(int[] FoldOfRow, int FoldCount)>? assignments = null, bool rawFeatures = false)
     {
+        bool standardize = !(rawFeatures && SslDownstream.ReadsUnscaled(downstream.Trainer, _settings.Dataset.Shape.Kind, SslFeatureSource.RawFeatures));
         var repetitions = new List<IReadOnlyList<FoldPredictions>>();
         foreach ((int[] foldOfRow, int foldCount) in assignments ?? _settings.Repetitions)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            var folds = CrossValidation.BuildFolds(ml, features, _settings.Dataset.LabeledKeys, _settings.Dataset.ClassCount, foldOfRow, foldCount);
+            var folds = CrossValidation.BuildFolds(ml, features, _settings.Dataset.LabeledKeys, _settings.Dataset.ClassCount, foldOfRow, foldCount, standardize);
             repetitions.Add(CrossValidation.Predict(folds, () => Trainer(ml, downstream), cancellationToken));
         }
         return Estimate(repetitions);
@@ -606,7 +615,7 @@ internal sealed class SslTrialRunner : ITrialRunner
         switch (parameters.Features)
         {
             case SslFeatureSource.RawFeatures:
-                return EvaluateVectors(ml, _settings.Dataset.RawFeatures(), parameters.Downstream, cancellationToken, assignments);
+                return EvaluateVectors(ml, _settings.Dataset.RawFeatures(), parameters.Downstream, cancellationToken, assignments, rawFeatures: true);
             case SslFeatureSource.SupervisedFromScratch:
             {
                 using SelfSupervisedTransformer untrained = UntrainedStage(ml, parameters.Pretraining, freshDraw ? unchecked(_settings.PretrainingSeed + draw) : null);

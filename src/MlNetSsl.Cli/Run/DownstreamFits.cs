@@ -52,8 +52,10 @@ internal sealed class DownstreamFits
         _keyOrder = keyNames.DenseValues().Select(v => v.ToString()).ToArray();
     }
 
-    /// <summary>A fitted label-free featurizer and the column it writes, which the trainer reads.</summary>
-    public sealed record Featurizer(ITransformer Transformer, string Column);
+    /// <summary>A fitted label-free featurizer and the column it writes, which the trainer reads; <paramref name="RawSeries"/>:
+    /// the column is a series' raw values, which the nearest neighbour reads unstandardized, as the search does
+    /// (<c>SslDownstream.ReadsUnscaled</c> in MlNetSsl.AutoML).</summary>
+    public sealed record Featurizer(ITransformer Transformer, string Column, bool RawSeries = false);
 
     /// <summary>The labeled rows' features, cached: the trainers pass over them many times.</summary>
     public sealed record LabeledFeatures(Featurizer Featurizer, IDataView Rows);
@@ -64,7 +66,7 @@ internal sealed class DownstreamFits
         IEstimator<ITransformer> raw = kind == DatasetKind.Images
             ? _ml.Transforms.ResizeImages("Ssl_Resized", 32, 32, ModelParts.ImageColumn).Append(_ml.Transforms.ExtractPixels(RawFeatureColumn, "Ssl_Resized"))
             : _ml.Transforms.CopyColumns(RawFeatureColumn, kind == DatasetKind.Series ? ModelParts.SeriesColumn : ModelParts.TableColumn);
-        return new Featurizer(raw.Fit(_trainPrepared), RawFeatureColumn);
+        return new Featurizer(raw.Fit(_trainPrepared), RawFeatureColumn, kind == DatasetKind.Series);
     }
 
     /// <summary>The label-free front of a refitted model (everything before its normalizer, trainer and key-to-value map)
@@ -77,8 +79,13 @@ internal sealed class DownstreamFits
         // key-to-value) after the trainer's key-to-value map; the fits here decide that way themselves (balanced).
         int end = parts.Count >= 6 && parts[^3] is LpNormNormalizingTransformer ? parts.Count - 6 : parts.Count;
         // The normalizer works in place, so the trainer's feature column is the one the front writes.
-        if (normalizer < 0 || end - normalizer != 3 || parts[normalizer + 1] is not ISingleFeaturePredictionTransformer<object> trainer) return null;
-        return new Featurizer(new TransformerChain<ITransformer>([.. parts.Take(normalizer)]), trainer.FeatureColumnName);
+        string? features = normalizer < 0 || end - normalizer != 3 ? null : parts[normalizer + 1] switch
+        {
+            ISingleFeaturePredictionTransformer<object> trainer => trainer.FeatureColumnName,
+            NearestNeighborTransformer nearest => nearest.FeatureColumnName,
+            _ => null,
+        };
+        return features is null ? null : new Featurizer(new TransformerChain<ITransformer>([.. parts.Take(normalizer)]), features);
     }
 
     /// <summary>Featurizes the labeled training rows once (images decoded and embedded once).</summary>
@@ -125,7 +132,9 @@ internal sealed class DownstreamFits
         // 10 this repeats): centred from 10 labeled rows (ML.NET's default scales by the root mean square, not the
         // deviation), ML.NET's default below that, where a deviation is no estimate.
         long count = subset?.Length ?? rows.GetRowCount() ?? CountRows(rows);
-        IEstimator<ITransformer> fit = _ml.Transforms.NormalizeMeanVariance(column, fixZero: count < 10).Append(Trainer(downstream, column));
+        IEstimator<ITransformer> fit = downstream.Trainer == DownstreamTrainer.NearestNeighbor && features.Featurizer.RawSeries
+            ? Trainer(downstream, column)
+            : _ml.Transforms.NormalizeMeanVariance(column, fixZero: count < 10).Append(Trainer(downstream, column));
         // Scores and decisions as the experiment's macro-accuracy model makes them, from this fit's labeled rows.
         if (_balanced) fit = fit.Append(_ml.Transforms.ReweightClassScores(BalancingWeights(rows), "Score", KeyColumn));
         ITransformer fitted = fit.Append(_ml.Transforms.Conversion.MapKeyToValue("PredictedLabel")).Fit(rows);

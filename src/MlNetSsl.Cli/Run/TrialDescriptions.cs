@@ -41,6 +41,7 @@ internal static class TrialDescriptions
                 $"LightGBM ({p.Downstream.LightGbmLeaves} leaves, {p.Downstream.LightGbmMinimumRowsPerLeaf} rows per leaf, {p.Downstream.LightGbmIterations} iterations)"),
             DownstreamTrainer.FineTune => string.Create(CultureInfo.InvariantCulture,
                 $"fine-tuning ({p.Downstream.FineTuneEpochs} epochs{(p.Downstream.SemiSupervised ? ", FixMatch" : "")}{(p.Downstream.Distill ? ", distillation" : "")}{(p.Downstream.FreezeEncoder ? ", frozen encoder" : "")})"),
+            DownstreamTrainer.NearestNeighbor => "1-nearest neighbour (Euclidean)",
             _ => string.Create(CultureInfo.InvariantCulture, $"L-BFGS (L1 {p.Downstream.L1Regularization:G2}, L2 {p.Downstream.L2Regularization:G2})"),
         };
         SslPretrainingParameters pre = p.Pretraining;

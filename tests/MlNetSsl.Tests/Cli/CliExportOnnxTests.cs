@@ -287,6 +287,9 @@ public sealed class CliExportOnnxTests : IDisposable
     {
         string ts = Path.Combine(SharedData.DataRoot, "uea", "GunPoint_TRAIN.ts");
         string model = Train("series-classification", ts, "Gun");
+        // The one trial is the Series portfolio's first entry, the raw 1-NN: its Score and PredictedLabel export as well.
+        ITransformer loaded = new MLContext(0).Model.Load(model, out _);
+        Assert.Contains(MlNetSsl.Cli.Run.ModelParts.Flatten(loaded), p => p is NearestNeighborTransformer);
         Assert.Contains("input Series [N, 150]", Export(model), StringComparison.Ordinal);
 
         var expected = Predict(model, ts);
