@@ -45,6 +45,7 @@ internal static class PortfolioLearner
         ],
         [SslInputKind.Series] =
         [
+            new("raw 1-NN", """{ "Features": "RawFeatures", "Downstream.Trainer": "NearestNeighbor" }"""),
             RawLbfgs,
             RawLbfgsMlNetL1,
             RawLightGbm,
