@@ -128,8 +128,19 @@ public sealed class NearestNeighborCandidateTests(ITestOutputHelper output) : ID
         int index = parts.FindIndex(p => p is NearestNeighborTransformer);
         Assert.IsNotType<NormalizingTransformer>(parts[index - 1]);
         Assert.Contains(parts, p => p is NormalizingTransformer);
-        float[][] scores = StageData.Vectors(result.BestTrial.Model.Transform(test), "Score");
+        IDataView scored = result.BestTrial.Model.Transform(test);
+        float[][] scores = StageData.Vectors(scored, "Score");
         Assert.All(scores, s => Assert.Equal(1.0, s.Sum(), 3));
+
+        // The ensemble converts to one ONNX graph; ONNX Runtime gives the model's classes and (to float rounding) its scores.
+        string onnx = Path.Combine(_folder, "ensemble.onnx");
+        using (FileStream stream = File.Create(onnx)) ml.Model.ConvertToOnnx(result.BestTrial.Model, train, stream);
+        IDataView fromOnnx = ml.Transforms.ApplyOnnxModel(onnx).Fit(test).Transform(test);
+        double worst = Close.WorstRowDifference(StageData.Vectors(fromOnnx, "Score"), scores);
+        output.WriteLine($"ONNX against the model: worst row score difference {worst:E2}");
+        Assert.True(worst < 1e-4, $"ONNX scores differ by {worst:E2}");
+        Assert.Equal(scored.GetColumn<ReadOnlyMemory<char>>("PredictedLabel").Select(l => l.ToString()),
+            fromOnnx.GetColumn<string[]>("PredictedLabel").Select(v => v[0]));
     }
 
     private static List<ITransformer> Flatten(ITransformer model)
