@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using Microsoft.ML;
+using Microsoft.ML.Data;
 using MlNetSsl;
 using MlNetSsl.AutoML;
 
@@ -20,7 +21,8 @@ internal static class ImagesAsUserBenchmark
         {
             "cifar" => Benchmark.Cifar(ml, dataRoot, pool, labeledFraction, testRows, maxEpochs: 1, work),
             "mnist" => Benchmark.Mnist(ml, dataRoot, pool, labeledFraction, testRows, work),
-            _ => throw new ArgumentException($"Unknown dataset '{dataset}' (cifar, mnist)."),
+            "folder" => Benchmark.Folder(ml, dataRoot, work),
+            _ => throw new ArgumentException($"Unknown dataset '{dataset}' (cifar, mnist, folder)."),
         };
         Console.WriteLine($"# Images as a new user: {data.Description.Split(", ASHA")[0]}, budget {budget} s");
         var rows = new List<string>();
@@ -52,7 +54,12 @@ internal static class ImagesAsUserBenchmark
         // L-BFGS maximum entropy with default options, trained on the labeled rows only. ExtractPixels needs a known image
         // size, so the images are resized to the size they already have.
         IDataView labeled = ml.Data.FilterByCustomPredicate<LabelOnly>(data.Train, row => row.Label.Length == 0);
-        int side = dataset == "mnist" ? 28 : 32;
+        int side = dataset switch
+        {
+            "mnist" => 28,
+            "folder" => data.Train.GetColumn<MLImage>(data.InputColumn).Take(1).Select(image => image.Width).Single(),
+            _ => 32,
+        };
         foreach ((string name, Func<IEstimator<ITransformer>> trainer) in new (string, Func<IEstimator<ITransformer>>)[]
         {
             ("raw pixels + LightGBM (defaults)", () => ml.MulticlassClassification.Trainers.LightGbm()),

@@ -37,7 +37,7 @@ using MlNetSsl.TestData;
 //     [--from-rows Image=2000 (also learn, per kind, an order for data of that many rows or more, on the datasets that large alone)]
 // measures every portfolio candidate alone on the shared data and orders them by gain per second; --write puts the order
 // into src/MlNetSsl.AutoML/SelfSupervised/SslPortfolio.json (see PortfolioLearner.cs).
-//   dotnet run -c Release --project tests/MlNetSsl.AutoML.Benchmarks -- images-as-user [--dataset cifar|mnist] [--budget S (600)] [--pool N (5000)]
+//   dotnet run -c Release --project tests/MlNetSsl.AutoML.Benchmarks -- images-as-user [--dataset cifar|mnist|folder (--data <root>/{train,test}/<class>/*)] [--budget S (600)] [--pool N (5000)]
 //     [--labeled F (0.1)] [--test N (1000)] [--recipe-epochs E (15)] [--skip-recipe] [--threads T] [--recipe-grid 3,10:10,25,50] [--recipe-seeds S (1)]
 // compares the two-line recipe (SimCLR, then FixMatch fine-tuning) and raw-pixel LightGBM and L-BFGS with
 // ml.SelfSupervisedExperiment() called as a new user calls it, on CIFAR-10 JPEGs or MNIST PNGs (see ImagesAsUser.cs); --recipe-grid SIMCLR_EPOCHS:FIXMATCH_EPOCHS runs only the recipe,
@@ -256,6 +256,25 @@ internal sealed class Benchmark
         IDataView trainView = load.Fit(ml.Data.LoadFromEnumerable(train)).Transform(ml.Data.LoadFromEnumerable(train));
         return new Benchmark(ml, description, trainView, "Image", SslInputKind.Image,
             model => Agreement(model.Transform(testView).GetColumn<string>("PredictedLabel"), test.Select(r => r.Label)), work);
+    }
+
+    /// <summary>An image folder laid out as the CLI reads it: <c>&lt;root&gt;/train/&lt;class&gt;/*</c> (labeled),
+    /// <c>&lt;root&gt;/train/unlabeled/*</c> (no label) and <c>&lt;root&gt;/test/&lt;class&gt;/*</c>, for images the shared data
+    /// does not hold (give the folder with <c>--data</c>). Every file is used, whatever the pool and test options.</summary>
+    public static Benchmark Folder(MLContext ml, string root, string work)
+    {
+        ImageRow[] Rows(string split) => Directory.GetDirectories(Path.Combine(root, split)).OrderBy(d => d, StringComparer.Ordinal)
+            .SelectMany(folder => Directory.GetFiles(folder, "*", SearchOption.AllDirectories).OrderBy(f => f, StringComparer.Ordinal)
+                .Select(file => new ImageRow
+                {
+                    ImagePath = Path.GetRelativePath(root, file),
+                    Label = split == "train" && Path.GetFileName(folder) == "unlabeled" ? "" : Path.GetFileName(folder),
+                }))
+            .ToArray();
+        ImageRow[] train = Rows("train"), test = Rows("test");
+        return LoadedImages(ml, root, train, test,
+            $"the image folder {Path.GetFileName(Path.TrimEndingDirectorySeparator(root))}, {train.Length} training images, {train.Count(r => r.Label.Length > 0)} labeled, {test.Length} test images",
+            work);
     }
 
     /// <summary>MNIST as a user would have it: PNG files in one folder per digit. The shared data holds the official test
