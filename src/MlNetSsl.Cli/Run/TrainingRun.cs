@@ -1020,6 +1020,23 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
         return points;
     }
 
+    /// <summary>Whose augmentations the report's views show when the chosen model keeps no SSL stage, and the note saying so:
+    /// the chosen trial's own when it fine-tuned a pretrained encoder (its pretraining saw those views, though the network
+    /// keeps no separate stage), else the best SSL trial's; null when no SSL trial has a metric.</summary>
+    internal static (SslTrialParameters Parameters, string Note)? ViewsSourceWithoutStage(SslExperimentResult search)
+    {
+        static string Policy(int trialId, SslPretrainingParameters pre) =>
+            $"{trialId}: {pre.Augmentations} augmentations at {pre.AugmentationStrength.ToString("0.##", CultureInfo.InvariantCulture)}";
+        SslTrialParameters chosen = search.BestTrial.Parameters.AsType<SslTrialParameters>();
+        if (chosen.Features == SslFeatureSource.SelfSupervised && chosen.Downstream.Trainer == DownstreamTrainer.FineTune)
+            return (chosen, $"Augmented views: the chosen network was fine-tuned from an encoder pretrained on such views (trial {Policy(search.BestTrial.TrialId, chosen.Pretraining)}); " +
+                "its encoder is trained into the classifier, so the model keeps no separate SSL stage.");
+        if (search.Trials.FirstOrDefault(t => t.Metric is not null && TrialDescriptions.Bind(t).Features == SslFeatureSource.SelfSupervised) is not { } ssl)
+            return null;
+        SslTrialParameters best = TrialDescriptions.Bind(ssl);
+        return (best, $"Augmented views: the chosen pipeline has no SSL pretraining; the views are those of the best SSL trial ({Policy(ssl.TrialId, best.Pretraining)}).");
+    }
+
     /// <summary>A few training images (one per class, up to four) and five views of each made with the chosen SSL stage's
     /// augmentation policy, or with the best SSL trial's when the chosen pipeline has no stage.</summary>
     private IReadOnlyList<AugmentedExample> ViewsForReport(ITransformer trained, SslExperimentResult search, TrainingData train)
@@ -1033,12 +1050,12 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
             {
                 (policy, shape) = (stage.Augmentations, stage.InputShape);
             }
-            else if (search.Trials.FirstOrDefault(t => t.Metric is not null && TrialDescriptions.Bind(t).Features == SslFeatureSource.SelfSupervised) is { } ssl)
+            else if (ViewsSourceWithoutStage(search) is { } source)
             {
-                SslPretrainingParameters pre = TrialDescriptions.Bind(ssl).Pretraining;
+                SslPretrainingParameters pre = source.Parameters.Pretraining;
                 shape = new SslInputShape(SslInputKind.Image, 3, 32, 32);
                 policy = SslAugmentationTemplates.Build(pre.Augmentations, pre.Method, shape, pre.AugmentationStrength);
-                _notes.Add($"Augmented views: the chosen pipeline has no SSL stage; the views are those of the best SSL trial ({ssl.TrialId}: {pre.Augmentations} augmentations at {pre.AugmentationStrength.ToString("0.##", CultureInfo.InvariantCulture)}).");
+                _notes.Add(source.Note);
             }
             if (policy is null || shape is null) return [];
             var sources = Enumerable.Range(0, train.Count).Where(r => train.Labels[r].Length > 0)

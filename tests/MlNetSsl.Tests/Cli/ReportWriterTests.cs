@@ -1,7 +1,11 @@
 using System.Globalization;
 using System.Net;
 using System.Text.RegularExpressions;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using MlNetSsl.AutoML;
 using MlNetSsl.Cli.Report;
+using MlNetSsl.Cli.Run;
 using Xunit;
 
 namespace MlNetSsl.Tests.Cli;
@@ -13,6 +17,34 @@ public sealed class ReportWriterTests : IDisposable
     public void Dispose()
     {
         if (Directory.Exists(_folder)) Directory.Delete(_folder, recursive: true);
+    }
+
+    [SkippableFact]
+    public void AugmentedViewsNoteOfAChosenFineTunedNetworkNamesItsOwnPretrainingNotAMissingStage()
+    {
+        // A search that chose SimCLR + FixMatch fine-tuning (trial 1) over SimCLR + a probe (trial 0): the network keeps no
+        // separate stage, but it is SSL-pretrained, and its own pretraining's views are the ones to show. The note said
+        // "the chosen pipeline has no SSL stage; the views are those of the best SSL trial (1: ...)", naming the chosen
+        // trial as another.
+        static TrialRecord Trial(int id, double metric, DownstreamTrainer trainer, AugmentationTemplate augmentations, SslFeatureSource features = SslFeatureSource.SelfSupervised) =>
+            new(id, Parameters.FromJson("{\"Features\":\"" + features + "\",\"Pretraining\":{\"Augmentations\":\"" + augmentations +
+                "\",\"AugmentationStrength\":0.5},\"Downstream\":{\"Trainer\":\"" + trainer + "\",\"SemiSupervised\":" +
+                (trainer == DownstreamTrainer.FineTune ? "true" : "false") + "}}"), TrialStatus.Completed, [new RungResult(null, metric, TimeSpan.FromSeconds(10))], TimeSpan.FromSeconds(10), null);
+        TrialRecord fineTuned = Trial(1, 0.74, DownstreamTrainer.FineTune, AugmentationTemplate.Heavy), probe = Trial(0, 0.72, DownstreamTrainer.LinearProbe, AugmentationTemplate.Default);
+        var chosenNetwork = new SslExperimentResult(new SslTrialResult(fineTuned, new TransformerChain<ITransformer>()), [fineTuned, probe], SearchStopReason.TimeBudget, TimeSpan.FromSeconds(300));
+        var (parameters, note) = TrainingRun.ViewsSourceWithoutStage(chosenNetwork)!.Value;
+        Assert.Equal(AugmentationTemplate.Heavy, parameters.Pretraining.Augmentations);
+        Assert.DoesNotContain("has no SSL", note, StringComparison.Ordinal);
+        Assert.Contains("the chosen network was fine-tuned from an encoder pretrained on such views (trial 1: Heavy augmentations at 0.5)", note, StringComparison.Ordinal);
+
+        // A raw-feature choice shows the best SSL trial's views and says the chosen pipeline has no pretraining.
+        TrialRecord raw = Trial(2, 0.75, DownstreamTrainer.LinearProbe, AugmentationTemplate.Default, SslFeatureSource.RawFeatures);
+        var chosenRaw = new SslExperimentResult(new SslTrialResult(raw, new TransformerChain<ITransformer>()), [raw, fineTuned, probe], SearchStopReason.TimeBudget, TimeSpan.FromSeconds(300));
+        (parameters, note) = TrainingRun.ViewsSourceWithoutStage(chosenRaw)!.Value;
+        Assert.Equal(AugmentationTemplate.Heavy, parameters.Pretraining.Augmentations);
+        Assert.Equal("Augmented views: the chosen pipeline has no SSL pretraining; the views are those of the best SSL trial (1: Heavy augmentations at 0.5).", note);
+        // Without an SSL trial with a metric there are no views to show.
+        Assert.Null(TrainingRun.ViewsSourceWithoutStage(new SslExperimentResult(new SslTrialResult(raw, new TransformerChain<ITransformer>()), [raw], SearchStopReason.TimeBudget, TimeSpan.Zero)));
     }
 
     [SkippableFact]
