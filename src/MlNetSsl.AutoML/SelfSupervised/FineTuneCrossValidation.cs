@@ -23,9 +23,15 @@ internal static class FineTuneCrossValidation
     /// predicted keys and class probabilities, from the network trained with that fold's labels hidden. With
     /// <paramref name="foldsToRun"/> between 1 and <paramref name="foldCount"/> - 1, only the first that many folds are
     /// trained and predicted (a hold-out of their rows); 0 runs all.</summary>
+    /// <remarks><paramref name="afterFold"/>, when given, is called after each fold but the last with the folds trained so
+    /// far, the folds to train in all and the seconds those took; a reason it returns stops the cross-validation there
+    /// (<see cref="FineTuneStoppedException"/>), so that a network priced too low is given up after one fold instead of
+    /// being cut by the budget with nothing to show.</remarks>
     public static FoldPredictions[] Predict(MLContext ml, SelfSupervisedTransformer stage, SslDataset dataset, int[] foldOfRow, int foldCount,
-        SslDownstreamParameters parameters, int seed, CancellationToken cancellationToken, bool allowCuda = true, int foldsToRun = 0)
+        SslDownstreamParameters parameters, int seed, CancellationToken cancellationToken, bool allowCuda = true, int foldsToRun = 0,
+        Func<int, int, double, string?>? afterFold = null)
     {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         if (foldsToRun <= 0 || foldsToRun > foldCount) foldsToRun = foldCount;
         // Without FixMatch or distillation the unlabeled rows are never used, so only the labeled rows are read.
         bool withUnlabeled = parameters.UsesUnlabeledRows;
@@ -45,6 +51,8 @@ internal static class FineTuneCrossValidation
             predictions[fold] = new FoldPredictions(
                 Enumerable.Range(0, foldOfRow.Length).Where(row => foldOfRow[row] == fold).Select(r => dataset.LabeledKeys[r]).ToArray(),
                 held.Predicted, held.Scores);
+            if (fold + 1 < foldsToRun && afterFold?.Invoke(fold + 1, foldsToRun, clock.Elapsed.TotalSeconds) is string reason)
+                throw new FineTuneStoppedException(reason, clock.Elapsed.TotalSeconds * foldsToRun / (fold + 1));
         }
         return predictions;
     }
@@ -169,4 +177,12 @@ internal sealed class RowKeysDataView : IDataView
             base.Dispose(disposing);
         }
     }
+}
+
+/// <summary>A fine-tuning cross-validation given up after a fold (see <see cref="FineTuneCrossValidation.Predict"/>): the
+/// reason, and what all its folds were projected to take.</summary>
+internal sealed class FineTuneStoppedException(string message, double projectedSeconds) : Exception(message)
+{
+    /// <summary>The seconds all the folds would have taken, at the pace of those trained.</summary>
+    public double ProjectedSeconds { get; } = projectedSeconds;
 }

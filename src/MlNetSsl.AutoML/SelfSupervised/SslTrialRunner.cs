@@ -150,6 +150,16 @@ internal sealed class SslTrialRunner : ITrialRunner
                 RecordPortfolioRun(request.Parameters, learned.Seconds, clock.Elapsed.TotalSeconds - (learned.CachedEncoder ? pretraining : 0));
             return Task.FromResult(metric);
         }
+        catch (FineTuneStoppedException e)
+        {
+            // Given up after its first folds: what all of them would have taken prices the entries and versions after it, so
+            // they are not started on the estimate this one proved too low.
+            double pretraining = _pretrainingSeconds.TryRemove(request.TrialId, out double seconds) ? seconds : 0;
+            double projected = pretraining + e.ProjectedSeconds;
+            if (epochs is int trained) RecordRun(request.Parameters, trained, projected, pretraining);
+            if (portfolioEntry) RecordPortfolioRun(request.Parameters, learned.Seconds, projected - (learned.CachedEncoder ? pretraining : 0));
+            throw new TrialTimedOutException(e.Message, e);
+        }
         catch (Exception e) when (capped.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
             throw new TrialTimedOutException(string.Create(CultureInfo.InvariantCulture,
@@ -474,6 +484,7 @@ internal sealed class SslTrialRunner : ITrialRunner
 
     private double RunSelfSupervised(TrialRequest request, SslTrialParameters parameters, CancellationToken cancellationToken)
     {
+        var trialClock = Stopwatch.StartNew();
         int epochs = request.Fidelity ?? parameters.Pretraining.Epochs;
         SelfSupervisedOptions options = PretrainingOptions(parameters.Pretraining, epochs, request.MaxFidelity);
         var ml = new MLContext(request.Seed);
@@ -497,7 +508,8 @@ internal sealed class SslTrialRunner : ITrialRunner
         LabelFreeMeasures? labelFree = null;
         if (_settings.Objective.Kind == SslObjectiveKind.CrossValidatedAccuracy && parameters.Downstream.Trainer == DownstreamTrainer.FineTune)
         {
-            estimate = EvaluateFineTune(ml, stage, AtFidelity(parameters.Downstream, request.Fidelity, request.MaxFidelity), request.Seed, cancellationToken);
+            estimate = EvaluateFineTune(ml, stage, AtFidelity(parameters.Downstream, request.Fidelity, request.MaxFidelity), request.Seed, cancellationToken,
+                afterFold: GiveUpAfterFold(request, parameters, trialClock));
         }
         else if (_settings.Objective.Kind == SslObjectiveKind.CrossValidatedAccuracy)
         {
@@ -534,7 +546,8 @@ internal sealed class SslTrialRunner : ITrialRunner
         {
             using SelfSupervisedTransformer untrained = UntrainedStage(ml, parameters.Pretraining);
             MetricEstimate estimate = EvaluateFineTune(ml, untrained,
-                AtFidelity(parameters.Downstream.ForTrainingFromScratch(), request.Fidelity, request.MaxFidelity), request.Seed, cancellationToken);
+                AtFidelity(parameters.Downstream.ForTrainingFromScratch(), request.Fidelity, request.MaxFidelity), request.Seed, cancellationToken,
+                afterFold: GiveUpAfterFold(request, parameters, Stopwatch.StartNew()));
             return (estimate, untrained.EmbeddingSize);
         });
 
@@ -690,11 +703,46 @@ internal sealed class SslTrialRunner : ITrialRunner
     /// repetition's folds only, and of those the first <see cref="Settings.FineTuneFolds"/>; its spread then comes from
     /// those folds (bootstrapped from their rows below 3 folds). <paramref name="folds"/> replaces that repetition.</summary>
     private MetricEstimate EvaluateFineTune(MLContext ml, SelfSupervisedTransformer stage, SslDownstreamParameters downstream, int seed,
-        CancellationToken cancellationToken, (int[] FoldOfRow, int FoldCount)? folds = null)
+        CancellationToken cancellationToken, (int[] FoldOfRow, int FoldCount)? folds = null, Func<int, int, double, string?>? afterFold = null)
     {
         (int[] foldOfRow, int foldCount) = folds ?? (_settings.FoldOfRow, _settings.FoldCount);
         return Estimate([FineTuneCrossValidation.Predict(ml, stage, _settings.Dataset, foldOfRow, foldCount, downstream, seed, cancellationToken,
-            _settings.AllowCuda, _settings.FineTuneFolds)], foldCount);
+            _settings.AllowCuda, _settings.FineTuneFolds, afterFold)], foldCount);
+    }
+
+    /// <summary>The check after each fold of a network's cross-validation (<see cref="WhyFineTuneStopsAfterFold"/>), for a
+    /// single-fidelity trial with a budget once the search has a metric (the first trial is never cut short); null otherwise.
+    /// <paramref name="trialClock"/> started with the trial, so the pretraining counts.</summary>
+    private Func<int, int, double, string?>? GiveUpAfterFold(TrialRequest request, SslTrialParameters parameters, Stopwatch trialClock)
+    {
+        if (request.Fidelity is not null || !request.SearchHasAMetric || request.RemainingBudget is not TimeSpan searchLeft) return null;
+        double left = (searchLeft + request.ReservedAfterSearch).TotalSeconds, kept = request.ReservedAfterSearch.TotalSeconds;
+        double before = -1;
+        return (done, folds, foldSeconds) =>
+        {
+            if (before < 0) before = Math.Max(0, trialClock.Elapsed.TotalSeconds - foldSeconds);
+            double refit = Math.Max(RefitSeconds(parameters, foldSeconds * folds / done), kept);
+            return WhyFineTuneStopsAfterFold(request.TrialId, before, done, folds, foldSeconds, refit, left);
+        };
+    }
+
+    /// <summary>
+    /// Why a network's cross-validation is given up after <paramref name="done"/> of its <paramref name="folds"/> folds: the
+    /// trial's time before them (<paramref name="secondsBefore"/>: its pretraining) and all its folds at the pace of those
+    /// trained (<paramref name="foldSeconds"/> for <paramref name="done"/>), then the refit, would need more than the
+    /// <paramref name="budgetLeft"/> when it started. Null when they fit. A network is priced before it starts from the
+    /// entries run before it; on 600 images (200 labeled) a SimCLR probe's 7 s priced the FixMatch entry at 40 s, which
+    /// then ran 113 s of a 120 s budget and was cut without a metric, and the raw-feature entries after it never ran.
+    /// </summary>
+    internal static string? WhyFineTuneStopsAfterFold(int trialId, double secondsBefore, int done, int folds, double foldSeconds, double refitSeconds,
+        double budgetLeft)
+    {
+        if (done < 1 || done >= folds) return null;
+        double projected = secondsBefore + foldSeconds * folds / done;
+        return projected + refitSeconds <= budgetLeft ? null : string.Create(CultureInfo.InvariantCulture,
+            $"Trial {trialId} was given up after {done} of its {folds} fine-tuning folds: at {foldSeconds / done:0.#} s a fold it would need " +
+            $"about {projected:0} s in all ({secondsBefore:0} s before its folds), then about {refitSeconds:0} s for the refit, more than the " +
+            $"{budgetLeft:0} s of budget left when it started.");
     }
 
     /// <summary>The estimate of <paramref name="repetitions"/>, whose splits have <paramref name="splitFolds"/> folds (0: every

@@ -114,6 +114,43 @@ public sealed class SslFineTuneSearchTests : IDisposable
     }
 
     [SkippableFact]
+    public void ANetworkWhoseFirstFoldShowsItCannotFitTheBudgetIsGivenUpThereAndPricesTheEntriesAfterIt()
+    {
+        // Priced at 40 s from a 7 s probe, the FixMatch entry ran 113 s of a 120 s budget on 600 images and was cut without
+        // a metric. Its first fold shows the pace: 7 s before the folds and 22 s for one of 5 is 117 s, past 113 s left.
+        string? why = SslTrialRunner.WhyFineTuneStopsAfterFold(1, secondsBefore: 7, done: 1, folds: 5, foldSeconds: 22, refitSeconds: 25, budgetLeft: 113);
+        Assert.Equal("Trial 1 was given up after 1 of its 5 fine-tuning folds: at 22 s a fold it would need about 117 s in all (7 s before its folds), " +
+            "then about 25 s for the refit, more than the 113 s of budget left when it started.", why);
+        // With the budget for it, or after its last fold, it goes on.
+        Assert.Null(SslTrialRunner.WhyFineTuneStopsAfterFold(1, 7, 1, 5, 22, 25, budgetLeft: 300));
+        Assert.Null(SslTrialRunner.WhyFineTuneStopsAfterFold(1, 7, 5, 5, 110, 25, budgetLeft: 10));
+        // Two folds done at 30 s: 5 folds take 75 s, which with the refit fits 120 s but not 100 s.
+        Assert.Null(SslTrialRunner.WhyFineTuneStopsAfterFold(1, 10, 2, 5, 30, 20, budgetLeft: 120));
+        Assert.NotNull(SslTrialRunner.WhyFineTuneStopsAfterFold(1, 10, 2, 5, 30, 20, budgetLeft: 100));
+
+        // The cross-validation asks after each fold but the last, and stops at the first reason, with all folds' projected time.
+        var ml = new MLContext(seed: 1);
+        IDataView rows = ml.Data.LoadFromEnumerable(StageData.HiggsRows("train", 120));
+        SslDataset dataset = SslDataset.Read(ml, rows, "Features", "Label", SslInputShape.Tabular(28));
+        using SelfSupervisedTransformer stage = ml.Transforms.SelfSupervised("Embedding", "Features", SslMethod.Scarf, o => { o.Epochs = 1; o.Seed = 1; }).Fit(rows);
+        (int[] folds, int foldCount) = StratifiedFolds.Assign(dataset.LabeledKeys, 3, seed: 1);
+        var parameters = new SslDownstreamParameters { Trainer = DownstreamTrainer.FineTune, FineTuneEpochs = 1 };
+        var calls = new List<(int Done, int Folds, double Seconds)>();
+        var stopped = Assert.Throws<FineTuneStoppedException>(() => FineTuneCrossValidation.Predict(ml, stage, dataset, folds, foldCount, parameters, seed: 5,
+            CancellationToken.None, afterFold: (done, all, seconds) => { calls.Add((done, all, seconds)); return done == 2 ? "too slow" : null; }));
+        Assert.Equal("too slow", stopped.Message);
+        Assert.Equal([1, 2], calls.Select(c => c.Done));
+        Assert.All(calls, c => Assert.Equal(foldCount, c.Folds));
+        Assert.True(calls[1].Seconds > 0 && calls[1].Seconds >= calls[0].Seconds);
+        Assert.Equal(calls[1].Seconds * foldCount / 2, stopped.ProjectedSeconds, 0.5);
+        // Without a reason every fold is trained, and the check is not asked after the last.
+        calls.Clear();
+        Assert.Equal(foldCount, FineTuneCrossValidation.Predict(ml, stage, dataset, folds, foldCount, parameters, seed: 5, CancellationToken.None,
+            afterFold: (done, all, seconds) => { calls.Add((done, all, seconds)); return null; }).Length);
+        Assert.Equal(Enumerable.Range(1, foldCount - 1), calls.Select(c => c.Done));
+    }
+
+    [SkippableFact]
     public void FineTuningChoicesTheLabelsCannotSupportAreLeftOutWithANote()
     {
         var ml = new MLContext(seed: 1);
