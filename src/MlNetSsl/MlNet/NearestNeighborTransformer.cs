@@ -9,6 +9,7 @@ using MlNetSsl.MlNet.Data;
 using MlNetSsl.MlNet.Persistence;
 using MlNetSsl.Onnx;
 using TorchSharp;
+using static MlNetSsl.HeldScalars;
 using static TorchSharp.torch;
 
 [assembly: LoadableClass(typeof(NearestNeighborTransformer), null, typeof(SignatureLoadModel),
@@ -153,7 +154,7 @@ public sealed class NearestNeighborTransformer : ITransformer, ICanSaveModel
             var all = RowDistances(torch.tensor(rows, [n, FeatureCount]));
             // Leave one out: a row is not its own neighbour.
             var self = torch.tensor(sample.AsSpan(start, n).ToArray().Select(i => (long)i).ToArray(), ScalarType.Int64).unsqueeze(1);
-            all = all.scatter(1, self, torch.full([n, 1], double.PositiveInfinity, ScalarType.Float64));
+            all = all.scatter(1, self, torch.full([n, 1], Held(double.PositiveInfinity), ScalarType.Float64));
             var perClass = PerClassMinimum(all).contiguous();
             perClass.data<double>().CopyTo(distances.AsSpan(start * classes, n * classes));
         }
@@ -223,8 +224,8 @@ public sealed class NearestNeighborTransformer : ITransformer, ICanSaveModel
     {
         Reference reference = _reference.Value;
         var x = rows.to_type(ScalarType.Float64).sub(reference.Center);
-        var squared = x.mul(x).sum(1, keepdim: true).sub(x.matmul(reference.Transposed).mul(2)).add(reference.Norms);
-        return squared.clamp_min(0).sqrt();
+        var squared = x.mul(x).sum(1, keepdim: true).sub(x.matmul(reference.Transposed).mul(Held(2.0))).add(reference.Norms, One);
+        return squared.clamp_min(Held(0.0)).sqrt();
     }
 
     /// <summary>[N, classes] distance to the nearest training row of each class (+inf for a class without rows).</summary>
@@ -236,7 +237,7 @@ public sealed class NearestNeighborTransformer : ITransformer, ICanSaveModel
         {
             int count = _starts[c + 1] - _starts[c];
             columns[c] = count == 0
-                ? torch.full([n, 1], double.PositiveInfinity, ScalarType.Float64)
+                ? torch.full([n, 1], Held(double.PositiveInfinity), ScalarType.Float64)
                 : distances.narrow(1, _starts[c], count).amin([1], keepdim: true);
         }
         return torch.cat(columns, 1);
@@ -249,8 +250,8 @@ public sealed class NearestNeighborTransformer : ITransformer, ICanSaveModel
         using var noGrad = torch.no_grad();
         var perClass = PerClassMinimum(RowDistances(raw));
         // The nearest class (first on ties), not the arg max of the probabilities, which may round two classes alike.
-        var key = perClass.argmin(1, keepdim: true).add(1).to_type(ScalarType.Float32);
-        var scores = perClass.div(-_model.Scale).softmax(1).to_type(ScalarType.Float32);
+        var key = perClass.argmin(1, keepdim: true).add(One, One).to_type(ScalarType.Float32);
+        var scores = perClass.div(Held(-_model.Scale)).softmax(1).to_type(ScalarType.Float32);
         return torch.cat([scores, key], 1).contiguous().MoveToOuterDisposeScope();
     }
 
