@@ -37,13 +37,17 @@ public sealed class NearestNeighborTransformer : ITransformer, ICanSaveModel
     private readonly int[] _starts; // first row of each class in _rows (ClassCount + 1 entries)
     private readonly Lazy<Reference> _reference;
 
-    private NearestNeighborTransformer(NearestNeighborModel model, float[] rows)
+    /// <param name="model">What the zip stores.</param>
+    /// <param name="rows">The training rows, grouped by class.</param>
+    /// <param name="reference">The distance computation's copy of the same rows and centre, when another transformer of them
+    /// already made it (the scale fit); null builds it on first use.</param>
+    private NearestNeighborTransformer(NearestNeighborModel model, float[] rows, Lazy<Reference>? reference = null)
     {
         _model = model;
         _rows = rows;
         _starts = new int[model.ClassRows.Length + 1];
         for (int c = 0; c < model.ClassRows.Length; c++) _starts[c + 1] = _starts[c] + model.ClassRows[c];
-        _reference = new Lazy<Reference>(() => new Reference(this), LazyThreadSafetyMode.ExecutionAndPublication);
+        _reference = reference ?? new Lazy<Reference>(() => new Reference(this), LazyThreadSafetyMode.ExecutionAndPublication);
     }
 
     /// <summary>The feature column read.</summary>
@@ -121,16 +125,8 @@ public sealed class NearestNeighborTransformer : ITransformer, ICanSaveModel
         };
         var untrained = new NearestNeighborTransformer(model, flat);
         double scale = options.Scale ?? untrained.FitScale(options.ScaleRows, [.. order.Select(i => labels[i])]);
-        return new NearestNeighborTransformer(new NearestNeighborModel
-        {
-            FeatureColumnName = featureColumn,
-            FeatureCount = width,
-            ClassRows = counts,
-            ClassNames = names,
-            Center = model.Center,
-            BatchSize = options.BatchSize,
-            Scale = scale,
-        }, flat);
+        // The fitted transformer differs in its scale only, so it keeps the scale fit's copy of the rows for its distances.
+        return new NearestNeighborTransformer(model with { Scale = scale }, flat, untrained._reference);
     }
 
     /// <summary>
@@ -373,7 +369,7 @@ public sealed class NearestNeighborTransformer : ITransformer, ICanSaveModel
 }
 
 /// <summary>What the model zip stores about a nearest-neighbour classifier besides its training rows.</summary>
-internal sealed class NearestNeighborModel
+internal sealed record NearestNeighborModel
 {
     public const int CurrentFormatVersion = 1;
 
