@@ -663,7 +663,12 @@ public sealed class SslExperiment
             portfolioSeconds = portfolio.Where(p => p.LearnedSeconds is > 0).ToDictionary(p => p.Configuration, p => (p.LearnedSeconds!.Value, p.LearnedWithCachedEncoder));
             // Before the scores on tables only, where it was measured on 21 tables; on series the measurements disagreed
             // (docs/automl.md, "Final choice"), so there it only breaks exact ties.
-            rawPreference = new SslRawPreference([.. portfolio.Select(p => SslSearchSpace.WithoutEpochs(p.Configuration))], shape.Kind == SslInputKind.Tabular);
+            // On images raw pixels come after every pipeline with an encoder inside the error: in the image benchmarks they
+            // never tested best (CIFAR-10 pools of 1,000 to 5,000: 23.6-25.2% against 28.0-39.4% for a 3-epoch SSL probe;
+            // 600 images, 60 labels: 19.7% against 28.3-33.0%), and the one-standard-error rule and its second look handed
+            // the choice to them on folds of 6 labels a class.
+            rawPreference = new SslRawPreference([.. portfolio.Select(p => SslSearchSpace.WithoutEpochs(p.Configuration))], shape.Kind == SslInputKind.Tabular,
+                RawFirst: shape.Kind != SslInputKind.Image);
             notes.Add($"Portfolio first ({portfolio.Count} configurations, then {(_tuner ?? SslTuner.Tpe).Name}): {string.Join("; ", portfolio.Select(p => p.Name))}.");
             // Once every kind of pipeline the learning run found worth its time has been measured, the spare budget goes
             // first to the best of them trained longer (a scheduler's rungs stop at its maximum fidelity; this goes past it).
@@ -974,6 +979,9 @@ public sealed class SslExperiment
     private int CrossValidationRepeats(int labeledCount) =>
         _crossValidationRepeats > 0 ? _crossValidationRepeats : Math.Clamp((200 + labeledCount - 1) / Math.Max(1, labeledCount), 1, 5);
 
+    /// <summary>The rule's rank of a raw-feature pipeline on images: after a trainer on embeddings (1) and a network (2).</summary>
+    private const int RawPixelsComplexity = 3;
+
     /// <summary>
     /// The one-standard-error rule: among the trials comparable with the leaderboard's best (measured at its fidelity, or
     /// with a metric that does not depend on the fidelity), those within one standard error of the best's metric are
@@ -982,7 +990,8 @@ public sealed class SslExperiment
     /// when it comes before the scores, else the best-scoring; then the best-scoring of the tuned ones; on an exact tie the
     /// linear model, then the earlier in the portfolio's order) before a
     /// trainer on embeddings before a fine-tuned or from-scratch network (a
-    /// semi-supervised network before a supervised one, as cross-validation underrates FixMatch), then the cheapest (trial time plus the
+    /// semi-supervised network before a supervised one, as cross-validation underrates FixMatch); where
+    /// <see cref="SslRawPreference.RawFirst"/> is false (images) raw features come after the networks instead; then the cheapest (trial time plus the
     /// pretraining time it reused from the cache), then leaderboard order. Versions of one configuration that differ only in
     /// epochs count as one pipeline, represented by the longest-trained of them within the error. With a zero standard error (every fold
     /// scored the same) the trials that tie with the best are ordered the same way; without one the best stands.
@@ -1024,17 +1033,17 @@ public sealed class SslExperiment
         candidates = candidates
             .Where(c => representatives.Contains(c.rank))
             .OrderBy(c => Complexity(c.trial)).ThenBy(c => IsSemiSupervisedNetwork(c.trial) ? 0 : 1)
-            .ThenBy(c => Complexity(c.trial) == 0 && !IsUntuned(c.trial) ? 1 : 0)
-            .ThenBy(c => Complexity(c.trial) == 0 && rawPreference?.BeforeScores == true ? PlaceInPortfolio(c.trial) : 0)
-            .ThenBy(c => Complexity(c.trial) == 0 ? (maximize ? -c.trial.Metric!.Value : c.trial.Metric!.Value) : 0)
-            .ThenBy(c => Complexity(c.trial) == 0 && !IsLinear(c.trial) ? 1 : 0)
-            .ThenBy(c => Complexity(c.trial) == 0 ? PlaceInPortfolio(c.trial) : 0)
-            .ThenBy(c => Complexity(c.trial) == 0 ? c.rank : 0).ThenBy(c => Cost(c.trial)).ThenBy(c => c.rank)
+            .ThenBy(c => Raw(c.trial) && !IsUntuned(c.trial) ? 1 : 0)
+            .ThenBy(c => Raw(c.trial) && rawPreference?.BeforeScores == true ? PlaceInPortfolio(c.trial) : 0)
+            .ThenBy(c => Raw(c.trial) ? (maximize ? -c.trial.Metric!.Value : c.trial.Metric!.Value) : 0)
+            .ThenBy(c => Raw(c.trial) && !IsLinear(c.trial) ? 1 : 0)
+            .ThenBy(c => Raw(c.trial) ? PlaceInPortfolio(c.trial) : 0)
+            .ThenBy(c => Raw(c.trial) ? c.rank : 0).ThenBy(c => Cost(c.trial)).ThenBy(c => c.rank)
             .ToList();
         TrialRecord chosen = candidates.Count > 0 ? candidates[0].trial : best;
         // A raw trial with tuned settings that ranked above the chosen untuned one: the reason the rule took a lower score.
         TrialRecord? tunedAbove = candidates.Count == 0 ? null : candidates
-            .Where(c => c.rank < candidates[0].rank && Complexity(c.trial) == 0 && !IsUntuned(c.trial)).Select(c => c.trial).FirstOrDefault();
+            .Where(c => c.rank < candidates[0].rank && Raw(c.trial) && !IsUntuned(c.trial)).Select(c => c.trial).FirstOrDefault();
         // Cross-validation is biased against FixMatch: its networks train on fewer labels than the refit, and FixMatch's
         // lead over plain fine-tuning grows with labels (none at 250 CIFAR-10 labels, +7 points at 500; docs/automl.md,
         // "Final choice"). So among networks the cross-validation cannot tell apart, the semi-supervised one stands.
@@ -1073,6 +1082,7 @@ public sealed class SslExperiment
         }
         // What the pipeline cost to build: a trial that reused another's pretrained encoder is only as cheap as that encoder.
         double Cost(TrialRecord trial) => trial.Duration.TotalSeconds + byTrial[trial.TrialId].Sum(m => m.PretrainingSecondsSaved);
+        bool Raw(TrialRecord trial) => Of(trial)?.FeatureSource == SslFeatureSource.RawFeatures;
         // The simplest pipeline first: raw features (no encoder), then a trainer on embeddings, then a trained network.
         // Raw pipelines are equally simple and all cheap (seconds, much of it noise such as LightGBM loading its native
         // library), so among them the best-scoring stands; a PLAID series run took raw L-BFGS (30.0% CV, 0.3 s) over raw
@@ -1084,15 +1094,15 @@ public sealed class SslExperiment
                 && Equals(trainer, nameof(DownstreamTrainer.FineTune));
             return source switch
             {
-                SslFeatureSource.RawFeatures => 0,
+                SslFeatureSource.RawFeatures => rawPreference?.RawFirst == false ? RawPixelsComplexity : 0,
                 SslFeatureSource.SupervisedFromScratch => 2,
                 _ => fineTunes ? 2 : 1,
             };
         }
         // The best-scoring untuned raw trial within the error, when it scored higher than the chosen one: the portfolio's
         // order put it behind.
-        TrialRecord? higherUntuned = rawPreference?.BeforeScores != true || Complexity(chosen) != 0 || !IsUntuned(chosen) ? null : candidates
-            .Select(c => c.trial).Where(t => Complexity(t) == 0 && IsUntuned(t) && (maximize ? t.Metric > chosen.Metric : t.Metric < chosen.Metric))
+        TrialRecord? higherUntuned = rawPreference?.BeforeScores != true || !Raw(chosen) || !IsUntuned(chosen) ? null : candidates
+            .Select(c => c.trial).Where(t => Raw(t) && IsUntuned(t) && (maximize ? t.Metric > chosen.Metric : t.Metric < chosen.Metric))
             .OrderBy(t => maximize ? -t.Metric!.Value : t.Metric!.Value).FirstOrDefault();
         string rawName = higherUntuned is null ? "the best-scoring pipeline on raw features" : "the first pipeline on raw features in the portfolio's order";
         string orderWhy = higherUntuned is null ? ""
@@ -1106,15 +1116,17 @@ public sealed class SslExperiment
                     ? FormattableString.Invariant($"chose the longest-trained version of the best's pipeline, trial {chosen.TrialId} ({chosen.Metric:0.####}, {Epochs(chosen)} epochs against {Epochs(best)}).")
                     : IsSemiSupervisedNetwork(chosen) && !IsSemiSupervisedNetwork(best)
                         ? FormattableString.Invariant($"chose the semi-supervised (FixMatch) network, trial {chosen.TrialId} ({chosen.Metric:0.####}): cross-validation trains on fewer labels than the refit and underrates FixMatch, whose lead grows with labels.")
-                        : Complexity(chosen) == 0 && IsUntuned(chosen) && tunedAbove is not null
+                        : Raw(chosen) && IsUntuned(chosen) && tunedAbove is not null
                             ? FormattableString.Invariant($"chose the simplest, {rawName} with the portfolio's untuned settings, trial {chosen.TrialId} ({chosen.Metric:0.####}): the lead of tuned settings inside the error (trial {tunedAbove.TrialId}, {tunedAbove.Metric:0.####}) is the search's luck{orderWhy}.")
-                        : Complexity(chosen) == 0
+                        : Raw(chosen)
                             ? FormattableString.Invariant($"chose the simplest, {rawName}, trial {chosen.TrialId} ({chosen.Metric:0.####}, {Cost(chosen):0.#} s to build against {Cost(best):0.#} s, pretraining reused from the cache included){orderWhy}.")
+                        : Complexity(best) == RawPixelsComplexity
+                            ? FormattableString.Invariant($"chose a pipeline with an encoder, trial {chosen.TrialId} ({chosen.Metric:0.####}): on images, raw pixels come after those inside the error, as in the image benchmarks they never tested best (docs/automl.md, \"Final choice\").")
                             : FormattableString.Invariant($"chose the {SimplerOrCheaper()}, trial {chosen.TrialId} ({chosen.Metric:0.####}, {Cost(chosen):0.#} s to build against {Cost(best):0.#} s, pretraining reused from the cache included)."));
         // Why the best stands when other pipelines are within the band: no simpler one is, and the rule's order among the
         // equally simple ones put it first (on tables the portfolio's order of raw pipelines, which may keep a slower one).
         string KeptBecause() => candidates.Count <= 1 ? "no simpler or cheaper trial is within that band."
-            : "no simpler trial is within that band, and it is " + (Complexity(best) == 0
+            : "no simpler trial is within that band, and it is " + (Raw(best)
                 ? rawPreference?.BeforeScores == true && IsUntuned(best) ? "the first in the portfolio's order among those on raw features."
                     : "the best-scoring of those on raw features."
                 : IsSemiSupervisedNetwork(best) ? "the semi-supervised network among the equally simple ones." : "the cheapest of the equally simple ones.");
@@ -1588,5 +1600,7 @@ public sealed class SslExperiment
 
 /// <summary>The portfolio's order (its configurations without epochs; learned, with hand-added entries noted in its data
 /// file) as a preference among the untuned raw-feature pipelines the one-standard-error rule weighs: before their scores
-/// when <paramref name="BeforeScores"/>, otherwise only between exact ties.</summary>
-internal sealed record SslRawPreference(IReadOnlyList<Parameters> PortfolioOrder, bool BeforeScores);
+/// when <paramref name="BeforeScores"/>, otherwise only between exact ties. <paramref name="RawFirst"/>: whether raw-feature
+/// pipelines are the simplest (tables and series); on images they come last inside the error, and no second look hands
+/// the choice to them.</summary>
+internal sealed record SslRawPreference(IReadOnlyList<Parameters> PortfolioOrder, bool BeforeScores, bool RawFirst = true);

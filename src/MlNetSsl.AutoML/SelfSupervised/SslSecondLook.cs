@@ -40,7 +40,8 @@ internal static class SslSecondLook
     /// number of assignments, then with the search's draw; a fresh draw must also fit <paramref name="freshDrawAllowanceSeconds"/>
     /// when given (a search without a time budget: a tenth of the search's own time, not an image pretraining after any
     /// search). Null when the choice is on raw features
-    /// with the portfolio's settings (or without a portfolio), has no standard error, no such raw trial has a metric or a
+    /// with the portfolio's settings (or without a portfolio), has an encoder where raw features are not the simplest
+    /// (<see cref="SslRawPreference.RawFirst"/>: images), has no standard error, no such raw trial has a metric or a
     /// cost, or not even one assignment fits; in that last case <paramref name="whyNot"/> says so, for the selection's
     /// explanation.
     /// </summary>
@@ -53,6 +54,8 @@ internal static class SslSecondLook
         if (chosenMeasures is null || chosenMeasures.MetricStandardError is not double se || !(se >= 0) || chosen.Metric is null) return null;
         bool tunedRaw = chosenMeasures.FeatureSource == SslFeatureSource.RawFeatures;
         if (tunedRaw && (portfolio is null || SslExperiment.HasPortfolioSettings(chosen, portfolio))) return null;
+        // Where raw features are not the simplest (images), a raw pipeline inside the error does not take the choice.
+        if (!tunedRaw && rawPreference?.RawFirst == false) return null;
         TrialRecord[] raw = leaderboard.Where(t => t.Metric is not null && t.TrialId != chosen.TrialId
             && SslExperiment.MeasuresOf(measures, t)?.FeatureSource == SslFeatureSource.RawFeatures
             && (!tunedRaw || SslExperiment.HasPortfolioSettings(t, portfolio))).ToArray();

@@ -68,10 +68,18 @@ internal sealed class SslTrialRunner : ITrialRunner
     /// <summary>What a longer version of a pipeline is priced at, per epoch, against its shorter run's time per epoch.</summary>
     internal const double LengtheningCostMargin = 1.2;
 
-    /// <summary>The time a longer version of a pipeline should take, with the margin: the shorter version's time per epoch
-    /// times <paramref name="wanted"/> epochs; for a longer fine-tuning, of its time past pretraining (the encoder is cached).</summary>
-    internal static double PredictedSeconds((int Epochs, double Seconds, double PretrainingSeconds) shorter, int wanted, bool fineTuning) =>
-        LengtheningCostMargin * (fineTuning ? Math.Max(0, shorter.Seconds - shorter.PretrainingSeconds) : shorter.Seconds) * wanted / shorter.Epochs;
+    /// <summary>The time another version of a pipeline should take, with the margin: a longer one, the measured version's
+    /// time per epoch times <paramref name="wanted"/> epochs (for a longer fine-tuning, of its time past pretraining: the
+    /// encoder is cached); a shorter pretraining, its pretraining per epoch times <paramref name="wanted"/> and the rest
+    /// (embedding and probe, which do not shrink with the epochs) as measured: the cache keeps an encoder per epoch count,
+    /// so a 10-epoch version of a 20-epoch probe pretrains again from the start.</summary>
+    internal static double PredictedSeconds((int Epochs, double Seconds, double PretrainingSeconds) shorter, int wanted, bool fineTuning)
+    {
+        double pastPretraining = Math.Max(0, shorter.Seconds - shorter.PretrainingSeconds);
+        if (fineTuning) return LengtheningCostMargin * pastPretraining * wanted / shorter.Epochs;
+        return wanted >= shorter.Epochs ? LengtheningCostMargin * shorter.Seconds * wanted / shorter.Epochs
+            : LengtheningCostMargin * (shorter.PretrainingSeconds * wanted / shorter.Epochs + pastPretraining);
+    }
 
     /// <summary>The shortest per-trial time cap applied; below it only the budget stops a trial.</summary>
     internal static readonly TimeSpan MinimumTimeCap = TimeSpan.FromSeconds(3);
@@ -107,7 +115,9 @@ internal sealed class SslTrialRunner : ITrialRunner
         Parameters costKey = SslSearchSpace.WithoutTrainingEpochs(request.Parameters);
         // A capped one (the lengthened version of a TPE incumbent) is priced against its cap as well: unpriced, a 23-epoch
         // probe's 18 s led to 50-, 37- and 29-epoch versions cut at caps of 14, 7 and 4 s, 25 s of a 90 s budget for nothing.
-        if (epochs is int wanted && _costs.TryGetValue(costKey, out var shorter) && wanted > shorter.Epochs
+        // A shorter version is priced too: on 600 images with 120 s, the default 10-epoch SimCLR probe started with 30 s left
+        // after its 20-epoch version's 51 s, pretrained from the start and was cut by the budget.
+        if (epochs is int wanted && _costs.TryGetValue(costKey, out var shorter) && wanted != shorter.Epochs
             && WhyNotStarted(request, parameters, shorter, wanted, uncapped ? null : cap) is string why)
             return Task.FromException<double>(new TrialNotStartedException(why));
         if (epochs is not null && !_costs.ContainsKey(costKey) && WhySiblingNotStarted(request, parameters, uncapped ? null : cap) is string whySibling)
@@ -229,7 +239,26 @@ internal sealed class SslTrialRunner : ITrialRunner
     internal string? WhyPortfolioEntryNotStarted(TrialRequest request, SslTrialParameters parameters, double learnedSeconds, bool learnedWithCachedEncoder,
         TimeSpan? cap)
     {
-        if (request.RemainingBudget is null || learnedSeconds <= 0 || _portfolioRuns.IsEmpty) return null;
+        if (request.RemainingBudget is null || learnedSeconds <= 0) return null;
+        // A network is priced by its optimizer steps, whose count does not follow the rows as the entries run before it do:
+        // on 600 CIFAR-10 images (60 labeled) the probe took 0.43x its learned seconds, which priced the FixMatch entry at
+        // 43 s; its 5 folds of 10 epochs of at least 10 steps took 96 s.
+        if (NetworkPrice(request, parameters) is { } network)
+        {
+            // NetworkPrice found the rate.
+            var networkRate = _pretrainingRates[PretrainingFamily(request.Parameters)];
+            (double networkPretraining, int networkEpochs) = PretrainingPrice(request, parameters, networkRate);
+            string networkPretrainingText = networkEpochs > 0
+                ? string.Create(CultureInfo.InvariantCulture, $"{networkEpochs} pretraining epochs at {networkRate.SecondsPerEpoch:0.#} s, then ")
+                : "";
+            string networkNeed = string.Create(CultureInfo.InvariantCulture,
+                $"Trial {request.TrialId} was not started: this portfolio entry would need about {networkPretraining + network.Seconds:0} s " +
+                $"({networkPretrainingText}{network.Folds} network(s) of {parameters.Downstream.FineTuneEpochs} epochs x {network.StepsPerEpoch} steps " +
+                $"at about {network.StepSeconds:0.###} s a step, priced from the {1000 * network.SecondsPerPretrainingRow:0.##} ms per row that " +
+                $"pretraining with these options took here)");
+            return WhyNotFitting(request, parameters, networkPretraining + network.Seconds, network.Seconds, networkNeed, cap);
+        }
+        if (_portfolioRuns.IsEmpty) return null;
         var runs = _portfolioRuns.Values.ToArray();
         double learnedTotal = runs.Sum(r => r.Learned);
         if (learnedTotal <= 0) return null;
@@ -255,6 +284,61 @@ internal sealed class SslTrialRunner : ITrialRunner
             $"run here took {scale:0.##}x their learned seconds)");
         // Seconds learned with the pretraining in them are priced whole for the refit, an upper bound (the refit loads the encoder).
         return WhyNotFitting(request, parameters, predicted, pastPretraining, need, cap);
+    }
+
+    /// <summary>A plain fine-tuning step's cost per labeled row of its batch, in rows of pretraining the same encoder (a
+    /// pretraining row is two augmented views forward and backward through encoder and projector; a fine-tuning row is one
+    /// weak view forward and backward).</summary>
+    internal const double FineTuneStepRowsPerLabeledRow = 0.5;
+
+    /// <summary>A FixMatch step's cost per labeled row of its batch, in rows of pretraining the same encoder: the labeled
+    /// row (0.5), the weak views of its three unlabeled rows forward without gradients (0.5), and the strong views of those
+    /// whose pseudo-label passes the threshold forward and backward (1.5 when all pass; a third here). Measured, the
+    /// steps of 64 labeled and 192 unlabeled rows of 20 epochs on 4,000 CIFAR-10 images cost 1.34 pretraining rows per
+    /// labeled row (docs/benchmarks.md, "FixMatch fine-tuning": 150 ms a step against 1.75 ms a SimCLR row), and those of
+    /// 10 epochs on 600 images (60 labeled) 1.27.</summary>
+    internal const double FixMatchStepRowsPerLabeledRow = 1.5;
+
+    /// <summary>What a fine-tuning step costs besides its rows (optimizer, batch assembly, scheduling): it dominates the
+    /// steps of a few labeled series (plain fine-tuning on GunPoint's 8 labels: 8 ms a step of 6 rows).</summary>
+    internal const double FineTuneStepOverheadSeconds = 0.005;
+
+    /// <summary>What the networks of a fine-tuning trial from a pretrained encoder should take past its pretraining: one
+    /// network per fine-tuning fold, each epoch the fine-tuner's optimizer steps (a pass over the fold's labeled rows, at
+    /// least <see cref="FineTuneOptions.MinimumAutomaticStepsPerEpoch"/>, and with FixMatch at least a pass over the
+    /// unlabeled rows), each step its batch's rows at the seconds per row that pretraining with the trial's options took
+    /// here. Null without such a pretraining measured here, or for distillation and networks trained from scratch.</summary>
+    private (double Seconds, int Folds, long StepsPerEpoch, double StepSeconds, double SecondsPerPretrainingRow)? NetworkPrice(
+        TrialRequest request, SslTrialParameters parameters)
+    {
+        SslDownstreamParameters downstream = parameters.Downstream;
+        if (parameters.Features != SslFeatureSource.SelfSupervised || downstream.Trainer != DownstreamTrainer.FineTune || downstream.Distill
+            || !_pretrainingRates.TryGetValue(PretrainingFamily(request.Parameters), out var rate))
+            return null;
+        long rows = _settings.Dataset.RowCount;
+        int labeled = _settings.Dataset.LabeledCount;
+        // The pretrainer drops an epoch's last partial batch.
+        long pretrainingBatch = Math.Clamp(parameters.Pretraining.BatchSize, 1, Math.Max(1, rows));
+        long rowsPerEpoch = rows / pretrainingBatch * pretrainingBatch;
+        if (rowsPerEpoch <= 0 || labeled <= 0 || rate.SecondsPerEpoch <= 0) return null;
+        double secondsPerRow = rate.SecondsPerEpoch / rowsPerEpoch;
+        int foldCount = Math.Max(1, _settings.FoldCount);
+        int folds = _settings.FineTuneFolds > 0 ? Math.Min(_settings.FineTuneFolds, foldCount) : foldCount;
+        // A fold trains on the other folds' labels; its own are left out altogether, not kept as unlabeled rows.
+        long trainLabeled = foldCount < 2 ? labeled : Math.Max(1, (long)Math.Ceiling(labeled * (foldCount - 1.0) / foldCount));
+        var options = new FineTuneOptions();
+        downstream.ApplyTo(options);
+        long batch = Math.Max(1, Math.Min(options.BatchSize, trainLabeled));
+        long stepsPerEpoch = Math.Max(FineTuneOptions.MinimumAutomaticStepsPerEpoch, (trainLabeled + batch - 1) / batch);
+        double rowsPerLabeledRow = FineTuneStepRowsPerLabeledRow;
+        if (options.SemiSupervised is { } semi)
+        {
+            long unlabeledBatch = Math.Max(1, semi.UnlabeledRatio * batch);
+            stepsPerEpoch = Math.Max(stepsPerEpoch, (rows - labeled + unlabeledBatch - 1) / unlabeledBatch);
+            rowsPerLabeledRow = FixMatchStepRowsPerLabeledRow;
+        }
+        double stepSeconds = FineTuneStepOverheadSeconds + batch * rowsPerLabeledRow * secondsPerRow;
+        return ((double)folds * options.Epochs * stepsPerEpoch * stepSeconds, folds, stepsPerEpoch, stepSeconds, secondsPerRow);
     }
 
     /// <summary>What a trial's pretraining should take: the epochs of its options that the cache does not hold, at the

@@ -153,7 +153,7 @@ public sealed class IncumbentScaleUpTests
     }
 
     [SkippableFact]
-    public void ALongerVersionIsPricedFromItsOwnShorterRunPastThePretraining()
+    public void ALongerOrShorterVersionIsPricedFromItsOwnRun()
     {
         SslSearchSpace space = ImageSpace;
         Parameters shortEncoder = ImageEntry("short SSL + FixMatch fine-tuning, 10 epochs");
@@ -173,6 +173,11 @@ public sealed class IncumbentScaleUpTests
         Assert.Equal(210, SslTrialRunner.PredictedSeconds((10, 100, 30), 25, fineTuning: true), 6);
         // Pretraining longer pays for all of it again: 8 epochs from a 3-epoch run of 30 s, 96 s.
         Assert.Equal(96, SslTrialRunner.PredictedSeconds((3, 30, 28), 8, fineTuning: false), 6);
+        // A shorter pretraining pays its own epochs again (the cache keeps an encoder per epoch count) and the whole
+        // embedding and probe: 10 epochs from a 20-epoch run of 51 s, 50.6 s of it pretraining, 1.2 x (25.3 + 0.4) s.
+        Assert.Equal(30.84, SslTrialRunner.PredictedSeconds((20, 51, 50.6), 10, fineTuning: false), 6);
+        // A shorter fine-tuning scales its time past pretraining: 4 of 10 epochs, 1.2 x 70 x 0.4.
+        Assert.Equal(33.6, SslTrialRunner.PredictedSeconds((10, 100, 30), 4, fineTuning: true), 6);
     }
 
     [SkippableFact]
@@ -371,6 +376,63 @@ public sealed class IncumbentScaleUpTests
     }
 
     [SkippableFact]
+    public void AFineTuningEntryIsPricedByItsStepsAtThePretrainingRateMeasuredHereNotByTheRowsOfTheEntriesBeforeIt()
+    {
+        string root = Directory.CreateTempSubdirectory("mlnetssl-network-price-").FullName;
+        try
+        {
+            // 600 rows, one in ten labeled (60), as in a small image folder: the probe took 0.43x its learned seconds (fewer
+            // rows), which priced the FixMatch entry at 0.43 x 99.3 = 43 s; it needed 96 s, as FixMatch trains 5 folds of at
+            // least 10 steps an epoch whatever the rows.
+            var ml = new Microsoft.ML.MLContext(1);
+            MlNetSsl.Tests.MlNet.HiggsRow[] rows = MlNetSsl.Tests.MlNet.StageData.HiggsRows("train", 600);
+            for (int i = 0; i < rows.Length; i++) if (i % 10 != 0) rows[i].Label = float.NaN;
+            SslDataset dataset = SslDataset.Read(ml, ml.Data.LoadFromEnumerable(rows), "Features", "Label", SslInputShape.Tabular(28));
+            Assert.Equal(60, dataset.LabeledCount);
+            var (foldOfRow, foldCount) = StratifiedFolds.Assign(dataset.LabeledKeys, 5, seed: 1);
+            Assert.Equal(5, foldCount);
+            var runner = new SslTrialRunner(new SslTrialRunner.Settings(dataset, SslObjective.CrossValidatedAccuracy(5), foldOfRow, foldCount,
+                PretrainingSeed: 2, root, RecordLabelFreeMeasures: false));
+            Parameters probe = ImageEntry("short SSL + L-BFGS probe");
+            Parameters fixMatch = ImageEntry("short SSL + FixMatch fine-tuning, 10 epochs");
+            SslTrialParameters fixMatchParameters = fixMatch.AsType<SslTrialParameters>();
+            TrialRequest Request(double searchLeft) => new(1, fixMatch, null, null, null, root, root, 1)
+            {
+                RemainingBudget = TimeSpan.FromSeconds(searchLeft), ReservedAfterSearch = TimeSpan.FromSeconds(10),
+            };
+            runner.RecordPortfolioRun(probe, learnedSeconds: 17.3, measuredSeconds: 7.5);
+            // The probe's 3 pretraining epochs: 1.6 s each over 512 rows (two batches of 256; the last partial one is dropped).
+            runner.RecordPretraining(probe, epochsTrained: 3, epochSeconds: 4.8, seconds: 6);
+
+            // Each fold trains on 48 labels in batches of 48 with 144 unlabeled rows: max(10, 1, ceil(540 / 144)) = 10 steps an
+            // epoch, each 0.005 + 48 x 1.5 x 3.125 ms = 0.23 s; 5 folds x 10 epochs x 10 steps = 115 s, after the encoder's
+            // 3 epochs (4.8 s + 1.2 s once; the cache here does not hold it). With the refit (1.2 x 115 / 5) it needs 149 s.
+            string? why = runner.WhyPortfolioEntryNotStarted(Request(112), fixMatchParameters, learnedSeconds: 99.3, learnedWithCachedEncoder: true, cap: null);
+            Assert.NotNull(why);
+            Assert.Contains("would need about 121 s (3 pretraining epochs at 1.6 s, then 5 network(s) of 10 epochs x 10 steps at about 0.23 s a step, " +
+                "priced from the 3.13 ms per row that pretraining with these options took here)", why, StringComparison.Ordinal);
+            Assert.Contains("then about 28 s for the refit", why, StringComparison.Ordinal);
+            Assert.Null(runner.WhyPortfolioEntryNotStarted(Request(145), fixMatchParameters, learnedSeconds: 99.3, learnedWithCachedEncoder: true, cap: null));
+
+            // Plain fine-tuning reads the labeled rows only: 10 steps of 48 rows at 0.005 + 48 x 0.5 x 3.125 ms = 0.08 s.
+            Parameters plain = ImageEntry("SSL + fine-tuning, 10 epochs");
+            var plainRunner = new SslTrialRunner(new SslTrialRunner.Settings(dataset, SslObjective.CrossValidatedAccuracy(5), foldOfRow, foldCount,
+                PretrainingSeed: 2, root, RecordLabelFreeMeasures: false) { FineTuneFolds = 2 });
+            plainRunner.RecordPretraining(plain, epochsTrained: 10, epochSeconds: 16, seconds: 17.2);
+            string? plainWhy = plainRunner.WhyPortfolioEntryNotStarted(new TrialRequest(2, plain, null, null, null, root, root, 1)
+            {
+                RemainingBudget = TimeSpan.FromSeconds(10), ReservedAfterSearch = TimeSpan.Zero,
+            }, plain.AsType<SslTrialParameters>(), learnedSeconds: 26, learnedWithCachedEncoder: false, cap: null);
+            Assert.Contains("would need about 33 s (10 pretraining epochs at 1.6 s, then 2 network(s) of 10 epochs x 10 steps at about 0.08 s a step",
+                plainWhy, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
+    [SkippableFact]
     public void TheOneStandardErrorRuleKeepsTheLongestOfAConfigurationsLengthsAndPrefersFixMatchWithinTheError()
     {
         SslSearchSpace space = ImageSpace;
@@ -406,6 +468,46 @@ public sealed class IncumbentScaleUpTests
         Assert.Contains("chose the longest-trained version of the best's pipeline, trial 2 (0.52, 25 epochs against 10)", why);
         // Both versions are within the error and count as one pipeline; the leaderboard shows two rows, so both are said.
         Assert.Contains("2 trial(s) within one standard error, 1 pipeline(s) once versions of one pipeline (differing in epochs at most) count as one;", why);
+    }
+
+    [SkippableFact]
+    public void OnImagesRawPixelsInsideTheErrorDoNotTakeTheChoiceFromAPipelineWithAnEncoder()
+    {
+        // 600 CIFAR-10 images, 60 labels, 120 s: raw pixels' CV was inside the error of the SSL probes', and the rule and its
+        // second look handed them the choice: 19.7% test against 28.3-33.0% for the probes.
+        Parameters probe = ImageEntry("short SSL + L-BFGS probe");
+        Parameters longer = SslSearchSpace.Lengthened(ImageSpace, probe, 2.5)!;
+        Parameters rawPixels = ImageEntry("raw pixels L-BFGS");
+        TrialRecord Trial(int id, Parameters configuration, double metric, double seconds) => new(id, configuration, TrialStatus.Completed,
+            [new RungResult(null, metric, TimeSpan.FromSeconds(seconds))], TimeSpan.FromSeconds(seconds), null);
+        SslTrialMeasures Measure(int id, SslFeatureSource source) => new() { TrialId = id, FeatureSource = source, MetricStandardError = 0.06 };
+        SslTrialMeasures[] measures = [Measure(0, SslFeatureSource.SelfSupervised), Measure(1, SslFeatureSource.SelfSupervised), Measure(2, SslFeatureSource.RawFeatures)];
+        IReadOnlySet<Parameters> portfolio = new HashSet<Parameters> { SslSearchSpace.WithoutEpochs(probe), SslSearchSpace.WithoutEpochs(rawPixels) };
+        var tables = new SslRawPreference([SslSearchSpace.WithoutEpochs(probe), SslSearchSpace.WithoutEpochs(rawPixels)], BeforeScores: false);
+        var images = tables with { RawFirst = false };
+
+        // The probe leads, raw pixels inside its error: where raw features are the simplest they take it; on images the probe stands.
+        TrialRecord[] probeLeads = [Trial(1, longer, 0.2583, 22), Trial(0, probe, 0.1958, 8), Trial(2, rawPixels, 0.2, 8)];
+        Assert.Equal(2, SslExperiment.SelectWithinOneStandardError(probeLeads, measures, maximize: true, portfolio, tables).Trial.TrialId);
+        (TrialRecord kept, string keptWhy) = SslExperiment.SelectWithinOneStandardError(probeLeads, measures, maximize: true, portfolio, images);
+        Assert.Equal(1, kept.TrialId);
+        Assert.Contains("the rule keeps the best, trial 1", keptWhy);
+        // Raw pixels lead inside the probe's error: on images the probe is chosen, and the explanation says why.
+        TrialRecord[] rawLeads = [Trial(2, rawPixels, 0.27, 8), Trial(1, longer, 0.2583, 22), Trial(0, probe, 0.1958, 8)];
+        (TrialRecord chosen, string why) = SslExperiment.SelectWithinOneStandardError(rawLeads, measures, maximize: true, portfolio, images);
+        Assert.Equal(1, chosen.TrialId);
+        Assert.Contains("on images, raw pixels come after those inside the error", why);
+        // Beyond the error raw pixels still win.
+        TrialRecord[] rawClearlyLeads = [Trial(2, rawPixels, 0.40, 8), Trial(1, longer, 0.2583, 22)];
+        Assert.Equal(2, SslExperiment.SelectWithinOneStandardError(rawClearlyLeads, measures, maximize: true, portfolio, images).Trial.TrialId);
+
+        // The second look does not pit the chosen probe against raw pixels on images; elsewhere it does.
+        double? Cost(TrialRecord trial, int assignments, bool freshDraw) => 1.0 * assignments;
+        Assert.NotNull(SslSecondLook.Pair(kept, probeLeads, measures, maximize: true, portfolio, Cost, maxAssignments: 3, allowanceSeconds: 60,
+            out _, tables));
+        Assert.Null(SslSecondLook.Pair(kept, probeLeads, measures, maximize: true, portfolio, Cost, maxAssignments: 3, allowanceSeconds: 60,
+            out string? whyNot, images));
+        Assert.Null(whyNot);
     }
 
     [SkippableFact]
