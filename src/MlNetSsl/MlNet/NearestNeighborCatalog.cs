@@ -48,7 +48,7 @@ public static class NearestNeighborCatalog
     /// differ. The model keeps every training row (rows x features floats).
     /// </summary>
     /// <param name="catalog">The multiclass trainers catalog.</param>
-    /// <param name="labelColumnName">A key-typed label column (use <c>Conversion.MapValueToKey</c>); rows whose key is
+    /// <param name="labelColumnName">A key-typed label column of UInt32, as <c>Conversion.MapValueToKey</c> makes it; rows whose key is
     /// missing are skipped.</param>
     /// <param name="featureColumnName">A known-size vector of Single. Missing values (NaN) and infinities are refused:
     /// replace them first (<c>Transforms.ReplaceMissingValues</c>).</param>
@@ -102,6 +102,8 @@ public sealed class NearestNeighborEstimator : IEstimator<NearestNeighborTransfo
         if (!label.IsKey)
             throw new ArgumentOutOfRangeException(nameof(inputSchema), $"Label column '{_label}' must be a key type; map it with " +
                 "Transforms.Conversion.MapValueToKey first.");
+        if (label.ItemType.RawType != typeof(uint))
+            throw new ArgumentOutOfRangeException(nameof(inputSchema), OtherKeyType(label.ItemType.RawType));
         var columns = inputSchema.ToDictionary(c => c.Name);
         columns[DefaultColumnNames.Score] = new SchemaShape.Column(DefaultColumnNames.Score, SchemaShape.Column.VectorKind.Vector,
             NumberDataViewType.Single, isKey: false, new SchemaShape(AnnotationUtils.AnnotationsForMulticlassScoreColumn(label)));
@@ -109,6 +111,10 @@ public sealed class NearestNeighborEstimator : IEstimator<NearestNeighborTransfo
             NumberDataViewType.UInt32, isKey: true, new SchemaShape(label.Annotations.Where(a => a.Name == AnnotationUtils.Kinds.KeyValues)));
         return new SchemaShape(columns.Values);
     }
+
+    private string OtherKeyType(Type raw) => $"Label column '{_label}' is a key of {raw.Name}; the nearest-neighbour trainer, like " +
+        "ML.NET's trainers, needs a key of UInt32, which Transforms.Conversion.MapValueToKey makes (map the key to its values with " +
+        "MapKeyToValue, or convert the column to a number, then MapValueToKey).";
 
     /// <summary>Reads the labeled rows of <paramref name="input"/> and fits the score scale.</summary>
     /// <exception cref="ArgumentOutOfRangeException">A column is missing or has the wrong type.</exception>
@@ -128,6 +134,10 @@ public sealed class NearestNeighborEstimator : IEstimator<NearestNeighborTransfo
         if (label.Type is not KeyDataViewType { Count: > 0 and <= int.MaxValue } key)
             throw new ArgumentOutOfRangeException(nameof(input), $"Label column '{_label}' has type {label.Type}; it must be a key type. Map it " +
                 "with Transforms.Conversion.MapValueToKey first.");
+        // Read as UInt32 below (a key of Byte, UInt16 or UInt64 threw ML.NET's "Invalid TValue in GetGetter"), as ML.NET's own
+        // trainers require.
+        if (key.RawType != typeof(uint))
+            throw new ArgumentOutOfRangeException(nameof(input), OtherKeyType(key.RawType));
         int classes = (int)key.Count, width = vector.Size;
 
         var rows = new List<float[]>();

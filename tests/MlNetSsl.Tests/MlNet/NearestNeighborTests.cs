@@ -208,4 +208,36 @@ public sealed class NearestNeighborTests(ITestOutputHelper output) : IDisposable
         Assert.Throws<ArgumentOutOfRangeException>(() => new NearestNeighborOptions { BatchSize = 0 } is var o
             ? ml.MulticlassClassification.Trainers.NearestNeighbor(options: o) : null);
     }
+
+    private sealed class ByteKeyRow
+    {
+        [VectorType(3)] public float[] Features { get; set; } = [];
+        [KeyType(2)] public byte Label { get; set; }
+    }
+
+    private sealed class WideKeyRow
+    {
+        [VectorType(3)] public float[] Features { get; set; } = [];
+        [KeyType(2)] public ulong Label { get; set; }
+    }
+
+    [SkippableFact]
+    public void ALabelKeyOfAnotherRawTypeIsRefusedWithTheColumnNamed()
+    {
+        // A key of Byte or UInt64 (a [KeyType] property, TextLoader's DataKind.Byte with a key count) passed the key check and
+        // then failed inside ML.NET's cursor with "Invalid TValue in GetGetter"; ML.NET's trainers ask for a key of UInt32.
+        var ml = new MLContext(0);
+        float[][] series = StageData.Vectors(ml.Data.LoadFromTsFile(Uea("GunPoint_TRAIN.ts")), "Features");
+        IDataView bytes = ml.Data.LoadFromEnumerable(Enumerable.Range(0, 4).Select(i => new ByteKeyRow { Features = series[i][..3], Label = (byte)(1 + i % 2) }));
+        IDataView longs = ml.Data.LoadFromEnumerable(Enumerable.Range(0, 4).Select(i => new WideKeyRow { Features = series[i][..3], Label = (ulong)(1 + i % 2) }));
+        foreach ((IDataView data, string raw) in new[] { (bytes, "Byte"), (longs, "UInt64") })
+        {
+            var trainer = ml.MulticlassClassification.Trainers.NearestNeighbor();
+            var fit = Assert.Throws<ArgumentOutOfRangeException>(() => trainer.Fit(data));
+            Assert.Contains($"Label column 'Label' is a key of {raw}", fit.Message);
+            Assert.Contains("MapValueToKey", fit.Message);
+            var shape = Assert.Throws<ArgumentOutOfRangeException>(() => trainer.GetOutputSchema(SchemaShape.Create(data.Schema)));
+            Assert.Contains($"is a key of {raw}", shape.Message);
+        }
+    }
 }
