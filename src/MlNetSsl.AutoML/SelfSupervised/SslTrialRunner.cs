@@ -144,8 +144,10 @@ internal sealed class SslTrialRunner : ITrialRunner
             double metric = parameters.Features switch
             {
                 SslFeatureSource.RawFeatures => RunRawFeatures(request, parameters, capped.Token),
-                SslFeatureSource.SupervisedFromScratch => RunFromScratch(request, parameters, capped.Token),
-                _ => RunSelfSupervised(request, parameters, capped.Token), // with or without the raw features beside
+                // A network is also given up after a fold when it cannot finish within its cap (a portfolio entry's cap is the
+                // budget itself, which the give-up rule already prices with the refit).
+                SslFeatureSource.SupervisedFromScratch => RunFromScratch(request, parameters, uncapped ? null : cap, capped.Token),
+                _ => RunSelfSupervised(request, parameters, uncapped ? null : cap, capped.Token), // with or without the raw features beside
             };
             // Taken out on every segment, so a scheduled trial (no epochs to price) leaves no entry behind.
             double pretraining = _pretrainingSeconds.TryRemove(request.TrialId, out double seconds) ? seconds : 0;
@@ -566,7 +568,7 @@ internal sealed class SslTrialRunner : ITrialRunner
         }
     }
 
-    private double RunSelfSupervised(TrialRequest request, SslTrialParameters parameters, CancellationToken cancellationToken)
+    private double RunSelfSupervised(TrialRequest request, SslTrialParameters parameters, TimeSpan? cap, CancellationToken cancellationToken)
     {
         var trialClock = Stopwatch.StartNew();
         int epochs = request.Fidelity ?? parameters.Pretraining.Epochs;
@@ -593,7 +595,7 @@ internal sealed class SslTrialRunner : ITrialRunner
         if (_settings.Objective.Kind == SslObjectiveKind.CrossValidatedAccuracy && parameters.Downstream.Trainer == DownstreamTrainer.FineTune)
         {
             estimate = EvaluateFineTune(ml, stage, AtFidelity(parameters.Downstream, request.Fidelity, request.MaxFidelity), request.Seed, cancellationToken,
-                afterFold: GiveUpAfterFold(request, parameters, trialClock));
+                afterFold: GiveUpAfterFold(request, parameters, trialClock, cap));
         }
         else if (_settings.Objective.Kind == SslObjectiveKind.CrossValidatedAccuracy)
         {
@@ -625,13 +627,13 @@ internal sealed class SslTrialRunner : ITrialRunner
         return metric;
     }
 
-    private double RunFromScratch(TrialRequest request, SslTrialParameters parameters, CancellationToken cancellationToken) =>
+    private double RunFromScratch(TrialRequest request, SslTrialParameters parameters, TimeSpan? cap, CancellationToken cancellationToken) =>
         ScoreOnce(request, SslFeatureSource.SupervisedFromScratch, "Supervised training from scratch", cancellationToken, ml =>
         {
             using SelfSupervisedTransformer untrained = UntrainedStage(ml, parameters.Pretraining);
             MetricEstimate estimate = EvaluateFineTune(ml, untrained,
                 AtFidelity(parameters.Downstream.ForTrainingFromScratch(), request.Fidelity, request.MaxFidelity), request.Seed, cancellationToken,
-                afterFold: GiveUpAfterFold(request, parameters, Stopwatch.StartNew()));
+                afterFold: GiveUpAfterFold(request, parameters, Stopwatch.StartNew(), cap));
             return (estimate, untrained.EmbeddingSize);
         });
 
@@ -796,8 +798,9 @@ internal sealed class SslTrialRunner : ITrialRunner
 
     /// <summary>The check after each fold of a network's cross-validation (<see cref="WhyFineTuneStopsAfterFold"/>), for a
     /// single-fidelity trial with a budget once the search has a metric (the first trial is never cut short); null otherwise.
-    /// <paramref name="trialClock"/> started with the trial, so the pretraining counts.</summary>
-    private Func<int, int, double, string?>? GiveUpAfterFold(TrialRequest request, SslTrialParameters parameters, Stopwatch trialClock)
+    /// <paramref name="trialClock"/> started with the trial, so the pretraining counts; <paramref name="cap"/> is the time cap
+    /// that cancels the trial (RunAsync's), null without one.</summary>
+    private Func<int, int, double, string?>? GiveUpAfterFold(TrialRequest request, SslTrialParameters parameters, Stopwatch trialClock, TimeSpan? cap)
     {
         if (request.Fidelity is not null || !request.SearchHasAMetric || request.RemainingBudget is not TimeSpan searchLeft) return null;
         double left = (searchLeft + request.ReservedAfterSearch).TotalSeconds, kept = request.ReservedAfterSearch.TotalSeconds;
@@ -806,7 +809,7 @@ internal sealed class SslTrialRunner : ITrialRunner
         {
             if (before < 0) before = Math.Max(0, trialClock.Elapsed.TotalSeconds - foldSeconds);
             double refit = Math.Max(RefitSeconds(parameters, foldSeconds * folds / done), kept);
-            return WhyFineTuneStopsAfterFold(request.TrialId, before, done, folds, foldSeconds, refit, left);
+            return WhyFineTuneStopsAfterFold(request.TrialId, before, done, folds, foldSeconds, refit, left, cap?.TotalSeconds);
         };
     }
 
@@ -814,19 +817,24 @@ internal sealed class SslTrialRunner : ITrialRunner
     /// Why a network's cross-validation is given up after <paramref name="done"/> of its <paramref name="folds"/> folds: the
     /// trial's time before them (<paramref name="secondsBefore"/>: its pretraining) and all its folds at the pace of those
     /// trained (<paramref name="foldSeconds"/> for <paramref name="done"/>), then the refit, would need more than the
-    /// <paramref name="budgetLeft"/> when it started. Null when they fit. A network is priced before it starts from the
+    /// <paramref name="budgetLeft"/> when it started, or they alone more than its time cap (<paramref name="capSeconds"/>,
+    /// which would cancel it without a metric: a TPE trial's cap is half the budget left, so a network projected at 70% of
+    /// it went on after its first fold and was cut at 50%). Null when they fit. A network is priced before it starts from the
     /// entries run before it; on 600 images (200 labeled) a SimCLR probe's 7 s priced the FixMatch entry at 40 s, which
     /// then ran 113 s of a 120 s budget and was cut without a metric, and the raw-feature entries after it never ran.
     /// </summary>
     internal static string? WhyFineTuneStopsAfterFold(int trialId, double secondsBefore, int done, int folds, double foldSeconds, double refitSeconds,
-        double budgetLeft)
+        double budgetLeft, double? capSeconds = null)
     {
         if (done < 1 || done >= folds) return null;
         double projected = secondsBefore + foldSeconds * folds / done;
-        return projected + refitSeconds <= budgetLeft ? null : string.Create(CultureInfo.InvariantCulture,
+        string need = string.Create(CultureInfo.InvariantCulture,
             $"Trial {trialId} was given up after {done} of its {folds} fine-tuning folds: at {foldSeconds / done:0.#} s a fold it would need " +
-            $"about {projected:0} s in all ({secondsBefore:0} s before its folds), then about {refitSeconds:0} s for the refit, more than the " +
-            $"{budgetLeft:0} s of budget left when it started.");
+            $"about {projected:0} s in all ({secondsBefore:0} s before its folds)");
+        if (capSeconds is double cap && projected > cap)
+            return string.Create(CultureInfo.InvariantCulture, $"{need}, more than its time cap of {cap:0.#} s.");
+        return projected + refitSeconds <= budgetLeft ? null : string.Create(CultureInfo.InvariantCulture,
+            $"{need}, then about {refitSeconds:0} s for the refit, more than the {budgetLeft:0} s of budget left when it started.");
     }
 
     /// <summary>The estimate of <paramref name="repetitions"/>, whose splits have <paramref name="splitFolds"/> folds (0: every

@@ -127,6 +127,11 @@ public sealed class SslFineTuneSearchTests : IDisposable
         // Two folds done at 30 s: 5 folds take 75 s, which with the refit fits 120 s but not 100 s.
         Assert.Null(SslTrialRunner.WhyFineTuneStopsAfterFold(1, 10, 2, 5, 30, 20, budgetLeft: 120));
         Assert.NotNull(SslTrialRunner.WhyFineTuneStopsAfterFold(1, 10, 2, 5, 30, 20, budgetLeft: 100));
+        // A capped trial (a TPE proposal's cap is half the budget left) that the cap would cancel is given up too: 85 s in all
+        // fits 300 s of budget but not a 60 s cap, which cut it without a metric after its folds had run to the cap.
+        Assert.Equal("Trial 4 was given up after 1 of its 5 fine-tuning folds: at 15 s a fold it would need about 85 s in all (10 s before its folds), " +
+            "more than its time cap of 60 s.", SslTrialRunner.WhyFineTuneStopsAfterFold(4, 10, 1, 5, 15, 20, budgetLeft: 300, capSeconds: 60));
+        Assert.Null(SslTrialRunner.WhyFineTuneStopsAfterFold(4, 10, 1, 5, 15, 20, budgetLeft: 300, capSeconds: 90));
 
         // The cross-validation asks after each fold but the last, and stops at the first reason, with all folds' projected time.
         var ml = new MLContext(seed: 1);
