@@ -118,7 +118,8 @@ public sealed class NearestNeighborEstimator : IEstimator<NearestNeighborTransfo
 
     /// <summary>Reads the labeled rows of <paramref name="input"/> and fits the score scale.</summary>
     /// <exception cref="ArgumentOutOfRangeException">A column is missing or has the wrong type.</exception>
-    /// <exception cref="ArgumentException">No labeled rows, or the labeled rows hold one class only.</exception>
+    /// <exception cref="ArgumentException">No labeled rows, or a label key type of one value. Labeled rows of one class of a
+    /// larger key give a model that predicts that class.</exception>
     /// <exception cref="InvalidDataException">A labeled row holds a missing value (NaN) or an infinity; the message names
     /// the row, the column and the index.</exception>
     public NearestNeighborTransformer Fit(IDataView input)
@@ -169,10 +170,11 @@ public sealed class NearestNeighborEstimator : IEstimator<NearestNeighborTransfo
         }
         if (rows.Count == 0)
             throw new ArgumentException($"The data has no rows with a label in column '{_label}'; the nearest-neighbour trainer needs labeled rows.", nameof(input));
-        int present = labels.Distinct().Count();
-        if (present < 2)
-            throw new ArgumentException($"Every labeled row of column '{_label}' has the same class (key {labels[0] + 1}); a classifier needs " +
-                "rows of two classes or more.", nameof(input));
+        // Rows of one class of a key with more are a model that predicts that class (score 1), as ML.NET's trainers fit them: a
+        // cross-validation fold that holds out a rare class's only labeled row trains on the other class alone.
+        if (classes < 2)
+            throw new ArgumentException($"The label column '{_label}' has one class (its key type has one value, key {labels[0] + 1}); a classifier " +
+                "needs two classes or more.", nameof(input));
         var names = ClassNames.From(label, classes);
         return NearestNeighborTransformer.Train(_env, _features, width, classes, names, rows, labels, _options);
     }

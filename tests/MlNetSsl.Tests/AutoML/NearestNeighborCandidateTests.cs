@@ -143,6 +143,42 @@ public sealed class NearestNeighborCandidateTests(ITestOutputHelper output) : ID
             fromOnnx.GetColumn<string[]>("PredictedLabel").Select(v => v[0]));
     }
 
+    private sealed class GunPointRow
+    {
+        [VectorType(150)] public float[] Features { get; set; } = [];
+        public string Label { get; set; } = "";
+    }
+
+    [SkippableFact]
+    public async Task AClassWithOneLabeledRowLeavesAFoldWithOneClassAndTheNearestNeighbourStillScoresIt()
+    {
+        // Two classes, one of them with a single labeled row: the stratified folds hold that row out in one fold
+        // (StratifiedFolds), whose training side then has one class. L-BFGS and LightGBM train there; the nearest neighbour
+        // refused one-class rows ("a classifier needs rows of two classes or more"), so its trial, the Series portfolio's
+        // first, failed.
+        var ml = new MLContext(seed: 1);
+        IDataView source = ml.Data.LoadFromTsFile(Uea("GunPoint_TRAIN.ts"));
+        float[][] series = StageData.Vectors(source, "Features");
+        string[] labels = [.. source.GetColumn<ReadOnlyMemory<char>>("Label").Select(l => l.ToString())];
+        string rare = labels[0];
+        int rareKept = 0;
+        var rows = series.Select((s, i) => new GunPointRow { Features = s, Label = labels[i] })
+            .Where(r => r.Label != rare || rareKept++ == 0).ToList();
+        Assert.Equal(1, rows.Count(r => r.Label == rare));
+        IDataView train = ml.Data.LoadFromEnumerable(rows);
+        // Cross-validation as set (Auto would fall back to the label-free objective with one of two classes a singleton): the
+        // Series portfolio's first entry is the raw 1-NN, then raw LightGBM.
+        SslExperimentResult result = await ml.SelfSupervisedExperiment()
+            .SetDataset(train).SetInputColumn("Features", seriesChannels: 1).SetObjective(SslObjective.CrossValidatedAccuracy())
+            .SetMaxTrials(2)
+            .RunAsync();
+        foreach (var trial in result.Trials) output.WriteLine($"trial {trial.TrialId}: {trial.Status} {trial.Metric} {trial.ErrorMessage} {trial.Parameters}");
+        Assert.All(result.Trials, t => Assert.NotNull(t.Metric));
+        TrialRecord nearestTrial = Assert.Single(result.Trials, t => t.TrialId == 0);
+        Assert.Equal(DownstreamTrainer.NearestNeighbor, nearestTrial.Parameters.AsType<SslTrialParameters>().Downstream.Trainer);
+        Assert.InRange(nearestTrial.Metric!.Value, 0.9, 1.0); // 0.928 (5 repetitions; the rare row cannot be right)
+    }
+
     private static List<ITransformer> Flatten(ITransformer model)
     {
         var parts = new List<ITransformer>();

@@ -209,6 +209,34 @@ public sealed class NearestNeighborTests(ITestOutputHelper output) : IDisposable
             ? ml.MulticlassClassification.Trainers.NearestNeighbor(options: o) : null);
     }
 
+    [SkippableFact]
+    public void RowsOfOneClassOfALargerKeyPredictThatClassAlsoInOnnx()
+    {
+        // A fold that holds out a rare class's only labeled row trains on the other class: a model of that class, as ML.NET's
+        // trainers fit it (it threw "a classifier needs rows of two classes or more"). One training row is enough.
+        var ml = new MLContext(0);
+        float[][] series = StageData.Vectors(ml.Data.LoadFromTsFile(Uea("GunPoint_TRAIN.ts")), "Features");
+        float[] Take(int i) => series[i][..3];
+        var keys = ml.Transforms.Conversion.MapValueToKey("Label",
+            keyData: ml.Data.LoadFromEnumerable(new[] { new LabelOnly { Label = "a" }, new LabelOnly { Label = "b" } }));
+        var pipeline = keys.Append(ml.MulticlassClassification.Trainers.NearestNeighbor("Label", "Features"))
+            .Append(ml.Transforms.Conversion.MapKeyToValue("PredictedLabel"));
+        var test = Rows(ml, (Take(5), ""), (Take(6), ""), (Take(7), ""));
+        foreach ((IDataView train, int index) in new[] { Rows(ml, (Take(0), "b"), (Take(1), "b"), (Take(2), "b")), Rows(ml, (Take(0), "b")) }
+            .Select((t, i) => (t, i)))
+        {
+            var model = pipeline.Fit(train);
+            IDataView scored = model.Transform(test);
+            Assert.Equal(["b", "b", "b"], Labels(scored, "PredictedLabel"));
+            Assert.All(StageData.Vectors(scored, "Score"), s => Assert.Equal([0f, 1f], s));
+            string onnx = Path.Combine(_folder, $"one-class-{index}.onnx");
+            using (FileStream stream = File.Create(onnx)) ml.Model.ConvertToOnnx(model, train, stream);
+            IDataView fromOnnx = ml.Transforms.ApplyOnnxModel(onnx).Fit(test).Transform(test);
+            Assert.Equal(["b", "b", "b"], fromOnnx.GetColumn<string[]>("PredictedLabel").Select(v => v[0]));
+            Assert.All(StageData.Vectors(fromOnnx, "Score"), s => Assert.Equal([0f, 1f], s));
+        }
+    }
+
     private sealed class ByteKeyRow
     {
         [VectorType(3)] public float[] Features { get; set; } = [];
