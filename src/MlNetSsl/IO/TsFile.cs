@@ -14,6 +14,10 @@ namespace MlNetSsl;
 /// that is not one, and classes that the <c>@classLabel</c> list does not declare, are read all the same and described
 /// in <see cref="Notes"/>. Series may differ in length from each other (<c>@equalLength false</c>); the channels of one
 /// series may not.</para>
+/// <para>A <c>,</c> that ends a channel or the class with nothing after it is a stray separator, not one more value; a
+/// quoted class (<c>'a'</c> or <c>"a"</c>, in the lines or the <c>@classLabel</c> list) is the class <c>a</c>; classes that are
+/// one number written differently (<c>1</c> and <c>1.0</c>) are one class, spelled as the <c>@classLabel</c> list declares
+/// it (else as most lines write it). <see cref="Notes"/> say so, for all but the quotes.</para>
 /// <para>A missing value (<c>?</c>, an empty cell, <c>NA</c>, <c>N/A</c>, <c>NaN</c> or <c>null</c>) takes the value
 /// before it in its channel, the channel's first known value at its start, as
 /// <see cref="ResampleSeriesCatalog.ResampleSeries(Microsoft.ML.TransformsCatalog, string, string, int, int)"/> fills a
@@ -57,7 +61,8 @@ public sealed class TsFile
     /// channel (the layout <see cref="SelfSupervisedOptions.SeriesChannels"/> expects). Missing values are filled.</summary>
     public IReadOnlyList<float[]> Series { get; }
 
-    /// <summary>The class of each series, trimmed; empty when the line has no class (<c>@classLabel false</c>) or a
+    /// <summary>The class of each series, trimmed and unquoted (one number written differently is one class, see the remarks
+    /// of <see cref="TsFile"/>); empty when the line has no class (<c>@classLabel false</c>) or a
     /// missing one (<c>?</c>, <c>NA</c>, ...), which is how ML.NET's <c>MapValueToKey</c> and the self-supervised stage
     /// mark an unlabeled row.</summary>
     public IReadOnlyList<string> Labels { get; }
@@ -74,7 +79,8 @@ public sealed class TsFile
 
     /// <summary>
     /// What the reading found worth saying, one sentence each, each starting with <see cref="Path"/>: header lines that
-    /// are not <c>.ts</c> directives, a header that contradicts the lines (channel count, length), classes that are not in
+    /// are not <c>.ts</c> directives, a header that contradicts the lines (channel count, length), lines that end a channel
+    /// or the class with a stray <c>,</c>, classes that are one number written differently, classes that are not in
     /// the <c>@classLabel</c> list, and, last when there were any, how many missing values were filled. Empty when there
     /// is nothing to say.
     /// </summary>
@@ -101,7 +107,7 @@ public sealed class TsFile
         var missing = new List<int>();
         bool inData = false, labeled = true;
         HashSet<string>? declared = null;
-        var undeclared = new Dictionary<string, int>(StringComparer.Ordinal);
+        var strayCommas = new List<int>();
         int channels = 0, lineNumber = 0;
         foreach (string raw in File.ReadLines(path))
         {
@@ -120,9 +126,10 @@ public sealed class TsFile
                 // "@classLabel false": the lines hold channels only, no class after the last ':'.
                 else if (line.StartsWith("@classLabel", StringComparison.OrdinalIgnoreCase))
                 {
-                    string[] words = line["@classLabel".Length..].Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+                    // Blanks or tabs between the words; a quoted class ('a' or "a", as ARFF lists nominal values) is the class a.
+                    string[] words = line["@classLabel".Length..].Split((char[])[' ', '\t'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
                     labeled = words.Length == 0 || !words[0].Equals("false", StringComparison.OrdinalIgnoreCase);
-                    if (labeled && words.Length > 1) declared = new HashSet<string>(words[1..], StringComparer.Ordinal);
+                    if (labeled && words.Length > 1) declared = new HashSet<string>(words[1..].Select(Unquote), StringComparer.Ordinal);
                 }
                 // sktime's regression files: a number to predict after the last ':', which would be taken for classes.
                 else if (DirectiveIsTrue(line, "@targetLabel"))
@@ -148,13 +155,21 @@ public sealed class TsFile
                 throw Error(path, lineNumber, $"{lineChannels} channel(s) where earlier lines have {channels}; every series needs the same channels.");
             float[][] values = new float[lineChannels][];
             int filled = 0;
-            for (int c = 0; c < lineChannels; c++) values[c] = ParseChannel(parts[c], path, lineNumber, ref filled);
+            bool stray = false;
+            for (int c = 0; c < lineChannels; c++) values[c] = ParseChannel(parts[c], path, lineNumber, ref filled, ref stray);
             if (values.Any(v => v.Length != values[0].Length))
                 throw Error(path, lineNumber, $"its channels differ in length ({string.Join(", ", values.Select(v => v.Length))}); " +
                     "the channels of one series must have the same length.");
             string label = labeled ? parts[^1].Trim() : "";
+            // "1,2,3:a," (a writer that ends every value with ','): the class is a, not "a,".
+            if (label.EndsWith(','))
+            {
+                label = label.TrimEnd(',', ' ', '\t');
+                stray = true;
+            }
+            label = Unquote(label);
             if (MissingMarkers.Contains(label)) label = "";
-            if (declared is not null && label.Length > 0 && !declared.Contains(label)) undeclared.TryAdd(label, lineNumber);
+            if (stray) strayCommas.Add(lineNumber);
             series.Add(values.Length == 1 ? values[0] : [.. values.SelectMany(v => v)]);
             labels.Add(label);
             lines.Add(lineNumber);
@@ -167,13 +182,55 @@ public sealed class TsFile
         var lengths = series.Select(s => s.Length / channels).ToList();
         // The data decide; a header that says otherwise (an export that went wrong, a typo) is pointed out.
         var notes = header.Contradictions(path, channels, lengths).ToList();
+        if (strayCommas.Count > 0)
+            notes.Add(FormattableString.Invariant($"{path}: {strayCommas.Count:N0} line(s) (the first is line {strayCommas[0]}) end a channel or the class with ',' ") +
+                "and nothing after it; that ',' is read as a stray separator, not as one more (missing) value: write '?' for a missing last value.");
+        if (UnifyNumericLabels(labels, declared) is { } unified) notes.Add($"{path}: {unified}");
         // sktime refuses such files; the classes are kept all the same here, but a typo in a label shows this way.
+        var undeclared = new Dictionary<string, int>(StringComparer.Ordinal);
+        if (declared is not null)
+            for (int i = 0; i < labels.Count; i++)
+                if (labels[i].Length > 0 && !declared.Contains(labels[i])) undeclared.TryAdd(labels[i], lines[i]);
         if (undeclared.Count > 0)
             notes.Add($"{path}: class(es) {string.Join(", ", undeclared.Take(5).Select(u => $"'{u.Key}' (line {u.Value})"))}" +
                 $"{(undeclared.Count > 5 ? $" and {undeclared.Count - 5} more" : "")} are not in its @classLabel list ({string.Join(" ", declared!)}); " +
                 "they are learned as classes all the same.");
         if (MissingNote(path, lines, missing) is { } filledNote) notes.Add(filledNote);
         return new TsFile(path, channels, series, labels, lengths, lines, missing, notes);
+    }
+
+    // 'a' or "a" is the class a (ARFF, which .ts grew from, quotes nominal values so); a lone or unmatched quote is kept.
+    private static string Unquote(string label) =>
+        label.Length >= 2 && (label[0] == '"' && label[^1] == '"' || label[0] == '\'' && label[^1] == '\'') ? label[1..^1].Trim() : label;
+
+    /// <summary>Classes that are one number written differently ("1" and "1.0") become one: the spelling the
+    /// <c>@classLabel</c> list declares, else the most frequent; as two classes they would split one class in two. Two
+    /// spellings the list declares both stay apart. Returns the sentence for <see cref="Notes"/>, or null when none.</summary>
+    private static string? UnifyNumericLabels(List<string> labels, HashSet<string>? declared)
+    {
+        var counts = labels.Where(l => l.Length > 0).GroupBy(l => l, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Count(), StringComparer.Ordinal);
+        // decimal, not double: long integer codes that round to one double stay apart.
+        static decimal? Value(string label) =>
+            decimal.TryParse(label, NumberStyles.Float, CultureInfo.InvariantCulture, out decimal value) ? value : null;
+        var canonical = new Dictionary<string, string>(StringComparer.Ordinal);
+        var merged = new List<string>();
+        foreach (var group in counts.Keys.Concat(declared ?? []).Distinct(StringComparer.Ordinal)
+                     .Where(l => Value(l) is not null).GroupBy(l => Value(l)!.Value))
+        {
+            var spellings = group.Where(counts.ContainsKey).ToList();
+            var declaredSpellings = group.Where(l => declared?.Contains(l) == true).ToList();
+            if (declaredSpellings.Count > 1 || spellings.Count == 0 || spellings.Count == 1 && declaredSpellings.Count == 0) continue;
+            string kept = declaredSpellings.Count == 1 ? declaredSpellings[0] : spellings.OrderByDescending(l => counts[l]).First();
+            var others = spellings.Where(l => l != kept).ToList();
+            if (others.Count == 0) continue;
+            foreach (string other in others) canonical[other] = kept;
+            merged.Add($"{string.Join(", ", others.Select(o => $"'{o}'"))} as '{kept}'");
+        }
+        if (canonical.Count == 0) return null;
+        for (int i = 0; i < labels.Count; i++)
+            if (canonical.TryGetValue(labels[i], out string? kept)) labels[i] = kept;
+        return $"classes that are one number written differently are one class: {string.Join("; ", merged.Take(5))}" +
+            (merged.Count > 5 ? $" and {merged.Count - 5} more" : "") + ".";
     }
 
     private static InvalidDataException Error(string path, int line, string message) => new($"{path} line {line}: {message}");
@@ -183,10 +240,17 @@ public sealed class TsFile
         line.StartsWith(directive, StringComparison.OrdinalIgnoreCase) && line[directive.Length..].Trim().StartsWith("true", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>One channel's values; missing ones take the value before them (the first known one at the start), and
-    /// <paramref name="filled"/> counts them.</summary>
-    private static float[] ParseChannel(string text, string path, int line, ref int filled)
+    /// <paramref name="filled"/> counts them; <paramref name="stray"/> is set when a ',' ends the channel.</summary>
+    private static float[] ParseChannel(string text, string path, int line, ref int filled, ref bool stray)
     {
         string[] cells = text.Split(',');
+        // "1,2,3,": a writer that ends every value with ','. The empty cell after it is no step (read as a missing value,
+        // it made every series one step longer, a copy of its last value).
+        if (cells.Length > 1 && cells[^1].Trim().Length == 0)
+        {
+            cells = cells[..^1];
+            stray = true;
+        }
         var values = new float[cells.Length];
         int firstKnown = -1;
         for (int i = 0; i < cells.Length; i++)

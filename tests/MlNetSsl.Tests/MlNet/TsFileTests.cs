@@ -282,6 +282,73 @@ public sealed class TsFileTests : IDisposable
         Assert.Empty(TsFile.Read(Write("agrees.ts", ["@univariate true", "@equalLength true", "@seriesLength 4", "@classLabel true 1 2", .. data])).Notes);
     }
 
+    [SkippableFact]
+    public void ATrailingCommaEndingAChannelOrTheClassIsAStraySeparatorNotAStepNorPartOfTheClass()
+    {
+        // A writer that ends every value with ',': the empty cell after it was a missing value, so every series got one
+        // step more (a copy of its last value), and "a," was a class of its own.
+        string[] header = ["@problemName t", "@timeStamps false", "@classLabel true a b", "@data"];
+        TsFile channel = TsFile.Read(Write("channel.ts", [.. header, "1,2,3,4,:a", "2,3,4,5,:b"]));
+        TsFile label = TsFile.Read(Write("label.ts", [.. header, "1,2,3,4:a,", "2,3,4,5:b ,"]));
+        TsFile unlabeled = TsFile.Read(Write("unlabeled.ts", "@classLabel false", "@data", "1,2,3,4,:5,6,7,8,", "2,3,4,5,:6,7,8,9,"));
+
+        foreach (TsFile file in new[] { channel, label })
+        {
+            Assert.Equal([4, 4], file.Lengths);
+            Assert.Equal([1f, 2, 3, 4], file.Series[0]);
+            Assert.Equal(["a", "b"], file.Labels);
+            Assert.Equal([0, 0], file.MissingValueCounts);
+            Assert.Equal($"{file.Path}: 2 line(s) (the first is line 5) end a channel or the class with ',' and nothing after it; that ',' is read as " +
+                "a stray separator, not as one more (missing) value: write '?' for a missing last value.", Assert.Single(file.Notes));
+        }
+        Assert.Equal(2, unlabeled.Channels);
+        Assert.Equal([1f, 2, 3, 4, 5, 6, 7, 8], unlabeled.Series[0]);
+        // A missing last value written so is one, and an empty cell inside a channel still is a missing value.
+        TsFile marked = TsFile.Read(Write("marked.ts", [.. header, "1,,3,?:a", "2,3,4,5:b"]));
+        Assert.Equal([1f, 1, 3, 3], marked.Series[0]);
+        Assert.Equal([2, 0], marked.MissingValueCounts);
+    }
+
+    [SkippableFact]
+    public void QuotedClassesAndOneNumberWrittenTwoWaysAreOneClass()
+    {
+        // 'a' and "a" (ARFF quotes nominal values so) were two classes besides a; so were 1 and 1.0.
+        TsFile quoted = TsFile.Read(Write("quoted.ts", "@problemName t", "@classLabel true \"a\" 'b-c'", "@data",
+            "1,2,3,4:\"a\"", "2,3,4,5:'a'", "3,4,5,6:a", "4,5,6,7:b-c"));
+        Assert.Equal(["a", "a", "a", "b-c"], quoted.Labels);
+        Assert.Empty(quoted.Notes);
+
+        // The spelling the @classLabel list declares wins; without one, the most frequent.
+        TsFile declared = TsFile.Read(Write("declared.ts", "@classLabel true 1 2", "@data", "1,2,3,4:1.0", "2,3,4,5:2", "3,4,5,6:1.0", "4,5,6,7:1", "5,6,7,8:2.00"));
+        Assert.Equal(["1", "2", "1", "1", "2"], declared.Labels);
+        Assert.Equal($"{declared.Path}: classes that are one number written differently are one class: '1.0' as '1'; '2.00' as '2'.", Assert.Single(declared.Notes));
+        TsFile undeclared = TsFile.Read(Write("undeclared.ts", "@classLabel true", "@data", "1,2,3,4:1.0", "2,3,4,5:2", "3,4,5,6:1.0", "4,5,6,7:1"));
+        Assert.Equal(["1.0", "2", "1.0", "1.0"], undeclared.Labels);
+        // Two spellings the list declares both are two classes, as declared.
+        TsFile both = TsFile.Read(Write("both.ts", "@classLabel true 1 1.0", "@data", "1,2,3,4:1.0", "2,3,4,5:1"));
+        Assert.Equal(["1.0", "1"], both.Labels);
+        Assert.Empty(both.Notes);
+    }
+
+    [SkippableFact]
+    public void HeaderSpellingsLineEndsAndCommentsANewUserWritesReadAsTheFormatSays()
+    {
+        // A UTF-8 byte order mark, CRLF line ends, directives in other case, a tab-separated @classLabel list, comments and
+        // blank lines anywhere, a class with a hyphen.
+        string path = Path.Combine(_work, "windows.ts");
+        File.WriteAllText(path, "# made on Windows\r\n\r\n@PROBLEMNAME w\r\n@ClassLabel\ttrue\twalk-fast\twalk-slow\r\n# between\r\n@DATA\r\n\r\n" +
+            "1,2,3,4:walk-fast\r\n  # among the series\r\n\r\n2,3,4,5:walk-slow\r\n3,4,5,6:run\r\n", new System.Text.UTF8Encoding(true));
+        Assert.Equal([0xEF, 0xBB, 0xBF], File.ReadAllBytes(path)[..3]);
+
+        TsFile file = TsFile.Read(path);
+
+        Assert.Equal(["walk-fast", "walk-slow", "run"], file.Labels);
+        Assert.Equal([8, 11, 12], file.LineNumbers);
+        Assert.Equal([1f, 2, 3, 4], file.Series[0]);
+        // The tab-separated list is read as a list: the class it lacks is named.
+        Assert.Contains("class(es) 'run' (line 12) are not in its @classLabel list (walk-fast walk-slow)", Assert.Single(file.Notes), StringComparison.Ordinal);
+    }
+
     public static TheoryData<string, string[], int?, string> BadFiles() => new()
     {
         { "channels.ts", ["@data", "1,2,3:4,5,6:a", "1,2,3:a"], 3, "1 channel(s) where earlier lines have 2; every series needs the same channels." },
