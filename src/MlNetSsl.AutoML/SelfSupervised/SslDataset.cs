@@ -119,9 +119,10 @@ internal sealed class SslDataset
     }
 
     /// <summary>Column names the experiment's pipelines write before they read the input column (<paramref name="forLabel"/>
-    /// false: the embedding) or the label column (true: the embedding, the raw features beside it, and the scores), so a user
-    /// column of that name is lost.</summary>
-    internal static string[] ReservedColumnNames(bool forLabel) => forLabel ? [FeatureColumn, RawFeatureColumn, "Score"] : [FeatureColumn];
+    /// false: the embedding) or the label column (true: the embedding, the raw features beside it, the scores and the
+    /// predicted class), so a user column of that name is lost. A label named PredictedLabel ran, but the returned model
+    /// wrote its predictions over it, so evaluating the scored rows against that label compared the predictions with themselves.</summary>
+    internal static string[] ReservedColumnNames(bool forLabel) => forLabel ? [FeatureColumn, RawFeatureColumn, "Score", "PredictedLabel"] : [FeatureColumn];
 
     /// <summary>Rows of a float-vector input column (tabular rows, series; images are decoded later) that hold a missing
     /// value (NaN), and the first of them; 0 for other column types.</summary>

@@ -23,13 +23,21 @@ public static class SelfSupervisedFineTuneCatalog
     /// <param name="configure">Changes the fine-tuning settings.</param>
     /// <param name="unlabeledData">More unlabeled rows, with the pretrained stage's input column; null for none.</param>
     /// <exception cref="ArgumentException"><paramref name="configure"/> set an invalid option, or set
-    /// <see cref="FineTuneOptions.UnlabeledRows"/> (pass <paramref name="unlabeledData"/> instead).</exception>
+    /// <see cref="FineTuneOptions.UnlabeledRows"/> (pass <paramref name="unlabeledData"/> instead), or
+    /// <paramref name="labelColumnName"/> is empty or names a column the trainer writes (<c>Score</c>, <c>PredictedLabel</c>).</exception>
     public static SelfSupervisedFineTuneEstimator SelfSupervisedFineTune(this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog,
         SelfSupervisedTransformer pretrained, string labelColumnName = "Label", Action<FineTuneOptions>? configure = null,
         IDataView? unlabeledData = null)
     {
         ArgumentNullException.ThrowIfNull(catalog);
         ArgumentNullException.ThrowIfNull(pretrained);
+        ArgumentException.ThrowIfNullOrWhiteSpace(labelColumnName);
+        // The scored rows would hold the prediction under the label's name: MulticlassClassification.Evaluate then compared
+        // the predictions with themselves (accuracy 1).
+        if (labelColumnName is "Score" or "PredictedLabel")
+            throw new ArgumentException($"The label column is named '{labelColumnName}', a column this trainer writes (Score, PredictedLabel), " +
+                "so the scored rows would lose the label to the prediction; copy it under another name first (ml.Transforms.CopyColumns, " +
+                "or MapValueToKey(\"LabelKey\", \"" + labelColumnName + "\")).", nameof(labelColumnName));
         var options = new FineTuneOptions();
         configure?.Invoke(options);
         options.Validate();

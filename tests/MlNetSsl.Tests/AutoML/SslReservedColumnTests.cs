@@ -13,6 +13,8 @@ public sealed class SslReservedColumnTests
     [SkippableTheory]
     [InlineData("SslFeatures", "Label", "RawAndSelfSupervised", "LinearProbe")]
     [InlineData("Features", "Score", "SelfSupervised", "FineTune")]
+    [InlineData("Features", "PredictedLabel", "RawFeatures", "LinearProbe")]
+    [InlineData("Features", "PredictedLabel", "SelfSupervised", "FineTune")]
     public async Task AColumnNamedLikeOneThePipelinesWriteIsRefusedBeforeTheSearch(string input, string label, string features, string trainer)
     {
         var ml = new MLContext(seed: 1);

@@ -327,6 +327,23 @@ public sealed class BadInputMatrixTests : IDisposable
         Assert.Contains("unlabeledData", error.Message, StringComparison.Ordinal);
     }
 
+    [SkippableTheory]
+    [InlineData("PredictedLabel")]
+    [InlineData("Score")]
+    public void ALabelNamedLikeAColumnFineTuningWritesIsRefusedWhenTheTrainerIsMade(string label)
+    {
+        // A key label named PredictedLabel was fitted, and Evaluate(scored, "PredictedLabel") then read the predictions as the
+        // labels: accuracy 1 on HIGGS rows whose labels it scored 0.955 on under another name.
+        var data = _ml.Transforms.Conversion.MapValueToKey(label, "Label").Fit(Higgs(64)).Transform(Higgs(64));
+        using var stage = _ml.Transforms.SelfSupervised("E", "Features", SslMethod.Scarf, Quick).Fit(data);
+
+        var error = Assert.Throws<ArgumentException>(() => _ml.MulticlassClassification.Trainers.SelfSupervisedFineTune(stage, label));
+
+        Assert.Equal("labelColumnName", error.ParamName);
+        Assert.Contains($"'{label}'", error.Message, StringComparison.Ordinal);
+        Assert.Contains("CopyColumns", error.Message, StringComparison.Ordinal);
+    }
+
     [SkippableFact]
     public void FineTuningFromADisposedStageThrowsObjectDisposed()
     {
