@@ -641,7 +641,7 @@ public sealed class SslExperiment
                 : "no class has 2 labels or more";
             objectiveExplanation += string.Create(CultureInfo.InvariantCulture,
                 $" Metric: {_metric} ({(_metric.IsMaximized() ? "maximized" : "minimized")}{(_metric.RequiresTwoClasses() ? $", positive class: {DescribeKey(dataset, positiveKey)}, the rarer" : "")}), " +
-                $"{foldCount}-fold cross-validation{(foldCount < objective.Folds ? $" (not {objective.Folds}: {fewerFolds})" : "")} repeated {repeats} time(s)");
+                $"{foldCount}-fold cross-validation{(foldCount < objective.Folds ? $" (fewer than the objective's {objective.Folds} folds: {fewerFolds})" : "")} repeated {repeats} time(s)");
             objectiveExplanation += fineTuneFolds < foldCount
                 ? $"; fine-tuning trials train {fineTuneFolds} of the {foldCount} folds ({heldOut} held-out labels), a network per fold being their whole cost."
                 : ".";
@@ -1211,7 +1211,8 @@ public sealed class SslExperiment
                     why += $"; {singletons} class(es) with a single label are scored only in the fold that holds them out (label more rows of them to score them fully)";
                 // The objective is named for accuracy; the metric it cross-validates is the one SetOptimizingMetric set.
                 string scored = _metric == SslMetric.Accuracy ? "cross-validated accuracy" : $"cross-validation (of {_metric})";
-                return (SslObjective.CrossValidatedAccuracy(_objective.Folds), $"Auto chose {_objective.Folds}-fold {scored}: {counts}; {why}.");
+                // No fold count here: the rarest class may cut it, and the sentence after this one (RunAsync) names the count used.
+                return (SslObjective.CrossValidatedAccuracy(_objective.Folds), $"Auto chose {scored}: {counts}; {why}.");
         }
     }
 

@@ -170,8 +170,26 @@ public sealed class SslMetricTests
         SslExperimentResult result = await ml.SelfSupervisedExperiment()
             .SetDataset(data).SetInputColumn("Features").SetOptimizingMetric(SslMetric.F1Score).SetMaxTrials(1).RunAsync();
 
-        Assert.Contains("Auto chose 5-fold cross-validation (of F1Score)", result.ObjectiveExplanation);
+        Assert.Contains("Auto chose cross-validation (of F1Score)", result.ObjectiveExplanation);
         Assert.Contains("positive class: key 1 ('forged'), the rarer", result.ObjectiveExplanation);
+        ((IDisposable)result.BestTrial.Model).Dispose();
+    }
+
+    [SkippableFact]
+    public async Task TheObjectiveExplanationStatesOneFoldCountTheOneUsed()
+    {
+        // It read "Auto chose 5-fold cross-validated accuracy: ..." and then "3-fold cross-validation (not 5: ...)": the
+        // rarest class (3 labels) cuts the folds, so the count Auto names first was not the one used.
+        var ml = new MLContext(seed: 1);
+        var rows = Enumerable.Range(0, 30).Select(i => new ThreeClassRow { Features = [i % 10 == 0 ? 1 : 0, i * 0.1f], Label = i % 10 == 0 ? "forged" : "genuine" });
+        IDataView data = ml.Data.LoadFromEnumerable(rows);
+        SslExperimentResult result = await ml.SelfSupervisedExperiment()
+            .SetDataset(data).SetInputColumn("Features").SetMaxTrials(1).RunAsync();
+
+        string explanation = result.ObjectiveExplanation!;
+        Assert.Contains("Auto chose cross-validated accuracy: 30 labeled rows of 30, 2 classes", explanation);
+        Assert.Contains("3-fold cross-validation (fewer than the objective's 5 folds: the rarest class of 2 labels or more has 3 labels, one per fold at least)", explanation);
+        Assert.DoesNotContain("5-fold", explanation);
         ((IDisposable)result.BestTrial.Model).Dispose();
     }
 
@@ -237,7 +255,7 @@ public sealed class SslMetricTests
             .SetDataset(ml.Data.LoadFromEnumerable(rows)).SetInputColumn("Features").SetSearchSpace(space)
             .SetObjective(SslObjective.CrossValidatedAccuracy(folds: 5)).SetEnsembleSelection(false).SetMaxTrials(1).RunAsync();
 
-        Assert.Contains("3-fold cross-validation (not 5: the rarest class of 2 labels or more has 3 labels, one per fold at least)", result.ObjectiveExplanation);
+        Assert.Contains("3-fold cross-validation (fewer than the objective's 5 folds: the rarest class of 2 labels or more has 3 labels, one per fold at least)", result.ObjectiveExplanation);
         Assert.DoesNotContain("has 1 label", result.ObjectiveExplanation);
     }
 
