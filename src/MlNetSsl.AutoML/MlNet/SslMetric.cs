@@ -111,7 +111,8 @@ internal static class MetricCalculator
     /// probabilities, normalized when they are non-negative, by softmax otherwise).</param>
     /// <param name="classCount">The number of classes.</param>
     /// <param name="positiveKey">The positive class of two-class metrics.</param>
-    /// <returns>NaN when the metric is undefined on these rows (AUC with one class present).</returns>
+    /// <returns>NaN when the metric is undefined on these rows: AUC with one class present, F1 with no positive row and no
+    /// positive prediction (0 / 0; a positive prediction there makes it 0).</returns>
     public static double Compute(SslMetric metric, FoldPredictions predictions, int classCount, uint positiveKey)
     {
         uint[] actual = predictions.Actual, predicted = predictions.Predicted;
@@ -161,7 +162,9 @@ internal static class MetricCalculator
                     else if (isPositive) falseNegative++;
                 }
                 int denominator = 2 * truePositive + falsePositive + falseNegative;
-                return denominator == 0 ? 0 : 2.0 * truePositive / denominator;
+                // 0 / 0: rows without a positive (a fold or bootstrap resample of a rare class) say nothing about F1, as they
+                // say nothing about AUC; as 0 they widened the spread and the bootstrap error of a model that found every positive.
+                return denominator == 0 ? double.NaN : 2.0 * truePositive / denominator;
             }
             default:
                 throw new ArgumentOutOfRangeException(nameof(metric), metric, "Unknown metric.");

@@ -36,6 +36,30 @@ public sealed class SslMetricTests
     }
 
     [SkippableFact]
+    public void AFoldWithoutAPositiveRowHasNoF1NorAucAndIsLeftOutOfTheSpread()
+    {
+        // A positive class of one label: the four folds that do not hold it have no positive row. Their F1 is 0 / 0 and was
+        // reported as 0, so a model that found the one positive (pooled F1 1) got fold values 1, 0, 0, 0, 0 and a spread of 0.45.
+        FoldPredictions Negatives(bool falsePositive) => new([2, 2, 2], [falsePositive ? 1u : 2, 2, 2], [[0.2f, 0.8f], [0.1f, 0.9f], [0.3f, 0.7f]]);
+        var holder = new FoldPredictions([1, 2, 2], [1, 2, 2], [[0.9f, 0.1f], [0.2f, 0.8f], [0.1f, 0.9f]]);
+        FoldPredictions[] folds = [holder, Negatives(false), Negatives(false), Negatives(false), Negatives(false)];
+
+        Assert.True(double.IsNaN(MetricCalculator.Compute(SslMetric.F1Score, Negatives(false), 2, 1)));
+        Assert.True(double.IsNaN(MetricCalculator.Compute(SslMetric.AreaUnderRocCurve, Negatives(false), 2, 1)));
+        // A positive predicted where there is none is an error, and F1 is 0 then.
+        Assert.Equal(0, MetricCalculator.Compute(SslMetric.F1Score, Negatives(true), 2, 1));
+        foreach (SslMetric metric in new[] { SslMetric.F1Score, SslMetric.AreaUnderRocCurve })
+        {
+            MetricEstimate estimate = MetricCalculator.Estimate(metric, [folds], 2, 1);
+            Assert.Equal(1, estimate.Value, 12);
+            Assert.Equal([1.0], estimate.FoldValues);
+            // One fold value: the error is the bootstrap's, over resamples that hold the positive row.
+            Assert.Equal(MetricCalculator.BootstrapStandardError(metric, folds, 2, 1), estimate.StandardError, 12);
+            Assert.Equal(0, estimate.StandardError, 12);
+        }
+    }
+
+    [SkippableFact]
     public void FoldsThatAllScoreTheSameStillHaveTheErrorOfTheirRows()
     {
         // Three stratified folds of a majority-class model: every fold scores 3/4, so the folds' spread is 0; the rows are
