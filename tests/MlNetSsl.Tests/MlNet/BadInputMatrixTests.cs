@@ -344,6 +344,55 @@ public sealed class BadInputMatrixTests : IDisposable
         Assert.Contains("CopyColumns", error.Message, StringComparison.Ordinal);
     }
 
+    private sealed class ByteKeyRow
+    {
+        [VectorType(28)] public float[] Features { get; set; } = [];
+        [KeyType(2)] public byte Label { get; set; }
+    }
+
+    private sealed class ULongKeyRow
+    {
+        [VectorType(28)] public float[] Features { get; set; } = [];
+        [KeyType(2)] public ulong Label { get; set; }
+    }
+
+    private sealed class UIntKeyRow
+    {
+        [VectorType(28)] public float[] Features { get; set; } = [];
+        [KeyType(2)] public uint Label { get; set; }
+    }
+
+    [SkippableTheory]
+    [InlineData("Byte")]
+    [InlineData("UInt64")]
+    public void KeyLabelsStoredAsAnotherIntegerThanUInt32FeedTheMonitorAndFineTuningAsTheirUInt32Twins(string raw)
+    {
+        // A key over a byte or ulong field (ML.NET's KeyType attribute, a TextLoader column of DataKind.Byte with a key
+        // count) failed the monitor and fine-tuning with "Invalid TValue in GetGetter": the label was read as a UInt32.
+        var rows = StageData.HiggsRows("train", 96).Select((r, i) => (r.Features, Key: i % 6 == 5 ? 0u : r.Label > 0.5f ? 2u : 1u)).ToArray();
+        IDataView other = raw == "Byte"
+            ? _ml.Data.LoadFromEnumerable(rows.Select(r => new ByteKeyRow { Features = r.Features, Label = (byte)r.Key }))
+            : _ml.Data.LoadFromEnumerable(rows.Select(r => new ULongKeyRow { Features = r.Features, Label = r.Key }));
+        IDataView twin = _ml.Data.LoadFromEnumerable(rows.Select(r => new UIntKeyRow { Features = r.Features, Label = r.Key }));
+        Assert.Equal(raw, ((KeyDataViewType)other.Schema["Label"].Type).RawType.Name);
+
+        float[][] Scores(IDataView data)
+        {
+            var ml = new MLContext(seed: 1);
+            using var stage = ml.Transforms.SelfSupervised("E", "Features", SslMethod.Scarf, o =>
+            {
+                Quick(o);
+                o.MonitorLabelColumnName = "Label";
+            }).Fit(data);
+            using var model = ml.MulticlassClassification.Trainers.SelfSupervisedFineTune(stage, "Label", o => o.Epochs = 2).Fit(data);
+            IDataView scored = model.Transform(data);
+            Assert.InRange(ml.MulticlassClassification.Evaluate(scored).MicroAccuracy, 0, 1);
+            return StageData.Vectors(scored, "Score");
+        }
+
+        Assert.Equal(Scores(twin), Scores(other));
+    }
+
     [SkippableFact]
     public void FineTuningFromADisposedStageThrowsObjectDisposed()
     {

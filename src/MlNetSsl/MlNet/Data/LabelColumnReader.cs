@@ -19,12 +19,16 @@ internal static class LabelColumnReader
 
         switch (type)
         {
+            // A key is stored as Byte, UInt16, UInt32 or UInt64 (KeyType over a byte field, a TextLoader column of
+            // DataKind.Byte with a KeyCount...): GetGetter<uint> on the others threw "Invalid TValue in GetGetter".
+            case KeyDataViewType { RawType: var raw } when raw == typeof(byte):
+                return KeyIndex<byte>(row, column, k => k);
+            case KeyDataViewType { RawType: var raw } when raw == typeof(ushort):
+                return KeyIndex<ushort>(row, column, k => k);
+            case KeyDataViewType { RawType: var raw } when raw == typeof(ulong):
+                return KeyIndex<ulong>(row, column, k => k);
             case KeyDataViewType:
-            {
-                var getter = row.GetGetter<uint>(column);
-                uint key = 0;
-                return () => { getter(ref key); return key == 0 ? -1 : (int)(key - 1); };
-            }
+                return KeyIndex<uint>(row, column, k => k);
             case BooleanDataViewType:
             {
                 var getter = row.GetGetter<bool>(column);
@@ -65,6 +69,21 @@ internal static class LabelColumnReader
                 throw new ArgumentOutOfRangeException(nameof(columnName),
                     $"Label column '{columnName}' has type {type}; the monitor reads keys, Single, Double, Int32, Int64, Boolean or Text labels.");
         }
+    }
+
+    // The class index of a key (key - 1), -1 for the missing key 0. A key type's count fits an int for any class count a
+    // model can hold, so a key above int.MaxValue + 1 is no class of it.
+    private static Func<int> KeyIndex<T>(DataViewRow row, DataViewSchema.Column column, Func<T, ulong> widen)
+    {
+        var getter = row.GetGetter<T>(column);
+        T key = default!;
+        return () =>
+        {
+            getter(ref key);
+            ulong value = widen(key);
+            return value == 0 ? -1 : value <= (ulong)int.MaxValue + 1 ? (int)(value - 1)
+                : throw new InvalidDataException($"Label column '{column.Name}' holds the key {value}, beyond any class count (at most {int.MaxValue}).");
+        };
     }
 
     /// <summary>Checks that <paramref name="columnName"/> exists in <paramref name="schema"/> with a readable type.</summary>
