@@ -73,7 +73,8 @@ public static class ClassScoreAverageCatalog
     /// L1 normalization and a second linear model, so it is saved in the model zip and converted to ONNX like a trainer.
     /// </summary>
     /// <param name="catalog">The transforms catalog.</param>
-    /// <param name="classWeights">Each class's factor, in the label's key order (finite, not negative, not all zero).</param>
+    /// <param name="classWeights">Each class's factor, in the label's key order (finite, not negative, not all zero). A class
+    /// of factor 0 is predicted only for a row whose model gives every class of positive factor a probability of exactly 0.</param>
     /// <param name="scoreColumnName">A multiclass model's class probabilities (a known-size vector of Single, one slot per
     /// class); <c>Score</c> by default, read before the new <c>Score</c> replaces it.</param>
     /// <param name="labelColumnName">The key-typed label the model was trained on. Needed at fit time only.</param>
@@ -124,6 +125,12 @@ public sealed class ClassScoreAverageEstimator : IEstimator<TransformerChain<ITr
 
     /// <summary>With class weights: the weighted scores normalized to sum to 1 (an intermediate; it stays in the output).</summary>
     public const string NormalizedColumnName = "ClassScoreAverage.Normalized";
+
+    // A class weight of 0 scales by this instead (the weights are scaled so the largest is 1): the class still loses to any
+    // class of positive weight and probability, but a row whose model gives every such class a probability of exactly 0
+    // (a softmax that underflowed) keeps its own class and a Score that sums to 1. With 0 that row scored all zeros and
+    // took the first class, one its model had ruled out.
+    private const double ZeroWeightFactor = 1e-30;
 
     private readonly TransformsCatalog _catalog;
     private readonly IHostEnvironment _env;
@@ -180,7 +187,8 @@ public sealed class ClassScoreAverageEstimator : IEstimator<TransformerChain<ITr
         for (int k = 0; k < classes; k++)
         {
             VBuffer<float> row = rows[k];
-            rows[k] = new VBuffer<float>(width, [.. row.DenseValues().Select(v => (float)(v * _classWeights[k]))]);
+            double factor = _classWeights[k] > 0 ? _classWeights[k] : ZeroWeightFactor;
+            rows[k] = new VBuffer<float>(width, [.. row.DenseValues().Select(v => (float)(v * factor))]);
         }
         // A prediction transformer always writes Score (its scoreColumn argument names what its scorer reads), so the
         // weighted scores are copied aside before the last model writes Score again.

@@ -171,6 +171,35 @@ public sealed class ClassScoreAverageTests(ITestOutputHelper output) : IDisposab
         Assert.Contains("2 class weights for the 3 classes of label column 'Label'", count.Message);
     }
 
+    private sealed class ScoredRow
+    {
+        [VectorType(3)] public float[] Score { get; set; } = [];
+        [KeyType(3)] public uint Label { get; set; }
+    }
+
+    [SkippableFact]
+    public void AClassOfWeightZeroIsPredictedOnlyWhereEveryOtherClassHasProbabilityZero()
+    {
+        // Weights 1, 0, 1. The second row's model rules out classes 1 and 3 (probability exactly 0, as a float softmax
+        // underflows): it scored 0, 0, 0 and took class 1, a class its model had ruled out.
+        var ml = new MLContext(1);
+        IDataView data = ml.Data.LoadFromEnumerable(new[]
+        {
+            new ScoredRow { Score = [0.2f, 0.7f, 0.1f], Label = 1 },
+            new ScoredRow { Score = [0, 1, 0], Label = 2 },
+            new ScoredRow { Score = [0, 0.6f, 0.4f], Label = 3 },
+        });
+
+        IDataView scored = ml.Transforms.ReweightClassScores([1, 0, 1]).Fit(data).Transform(data);
+
+        float[][] scores = StageData.Vectors(scored, "Score");
+        Assert.Equal([1u, 2, 3], scored.GetColumn<uint>("PredictedLabel"));
+        Assert.All(scores, s => Assert.Equal(1, s.Sum(), 5));
+        float[][] expected = [[2 / 3f, 0, 1 / 3f], [0, 1, 0], [0, 0, 1]];
+        for (int row = 0; row < 3; row++)
+            for (int k = 0; k < 3; k++) Assert.Equal(expected[row][k], scores[row][k], 5);
+    }
+
     [SkippableFact]
     public void BadColumnsAndWeightsAreNamed()
     {
