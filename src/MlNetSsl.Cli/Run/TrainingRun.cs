@@ -757,8 +757,14 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
     internal static void CreateRunFolder(RunSettings settings)
     {
         string output = Path.GetFullPath(settings.Output), runFolder = Path.GetFullPath(Path.Combine(settings.Output, settings.Name));
+        // A folder where the run writes a file (the model zip above all) failed the run only after the search, with the
+        // runtime's "Is a directory" and a report and code for a model that was not there.
+        string? folderInTheWay = settings.WorkerOnly ? null : new[] { settings.Name + ".zip", "run.json", "report.html", "leaderboard.csv", "trials.jsonl" }
+            .Select(name => Path.Combine(runFolder, name)).FirstOrDefault(Directory.Exists);
         string? problem = File.Exists(output) ? $"-o {settings.Output}: is a file; -o takes the folder the run folder '{settings.Name}' goes in."
             : File.Exists(runFolder) ? $"-o {settings.Output}: it holds a file named '{settings.Name}' where the run folder goes; give another --name or -o."
+            : folderInTheWay is not null ? $"{folderInTheWay}: is a folder, where the run writes its {(folderInTheWay.EndsWith(".zip", StringComparison.Ordinal) ? "model" : "file of that name")}; " +
+              "move or rename that folder, or give another --name or -o."
             : ImageFolderHolding(settings, runFolder) is var (option, folder)
                 ? $"-o {settings.Output}: the run folder {runFolder} would be inside the {option} folder {folder}, where it is a class folder to " +
                   $"every later run (the console app's copy of an example image makes '{RelativeTop(folder, runFolder)}' a class of one image); give -o a folder outside it."

@@ -369,6 +369,28 @@ public sealed class CliCoreTests : IDisposable
     }
 
     [SkippableFact]
+    public void AFolderWhereTheRunWritesItsModelIsRefusedBeforeTheSearch()
+    {
+        // The search ran, then the move over the folder failed with the runtime's "Is a directory", leaving a report and
+        // generated code for a model that was not there and the zip as a temporary file beside it.
+        string series = Path.Combine(_work, "steps.ts");
+        File.WriteAllLines(series, ["@problemName steps", "@classLabel true up down", "@data",
+            .. Enumerable.Range(0, 20).Select(i => string.Join(",", Enumerable.Range(0, 8).Select(t => (i % 2 == 0 ? t : 8 - t) + i * 0.01)) + (i % 2 == 0 ? ":up" : ":down"))]);
+        string output = Path.Combine(_work, "out");
+        string inTheWay = Path.Combine(output, "Blocked", "Blocked.zip");
+        Directory.CreateDirectory(inTheWay);
+        File.WriteAllText(Path.Combine(inTheWay, "keep.txt"), "mine");
+
+        var result = Run("series-classification", "--dataset", series, "--train-time", "5", "--max-trials", "1", "-o", output, "--name", "Blocked");
+
+        Assert.Equal(1, result.ExitCode);
+        Assert.Contains($"{inTheWay}: is a folder, where the run writes its model; move or rename that folder, or give another --name or -o.", result.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("Search done", result.Stdout, StringComparison.Ordinal);
+        Assert.Equal(["Blocked.zip"], Directory.GetFileSystemEntries(Path.Combine(output, "Blocked")).Select(Path.GetFileName));
+        Assert.Equal("mine", File.ReadAllText(Path.Combine(inTheWay, "keep.txt")));
+    }
+
+    [SkippableFact]
     public void ARunThatFailsOnItsDataLeavesNoRunFolderItMade()
     {
         // A new user's mistyped --label-col (or an empty CSV, one class...): exit 1 with one line, and the run folder it
