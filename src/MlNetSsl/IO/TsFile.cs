@@ -94,7 +94,8 @@ public sealed class TsFile
     /// <see cref="UnauthorizedAccessException"/> as <see cref="File.ReadLines(string)"/> raises them).</exception>
     /// <exception cref="InvalidDataException">The file is not a readable <c>.ts</c> classification file; the message names
     /// the file, the line and what to change for bytes that are not UTF-8, data before <c>@data</c>, <c>@targetLabel true</c> (regression) or
-    /// <c>@timeStamps true</c>, a line with another channel count than the first or with channels of different lengths,
+    /// <c>@timeStamps true</c>, a class that is a list of numbers (a channel of a file without classes that does not say
+    /// <c>@classLabel false</c>), a line with another channel count than the first or with channels of different lengths,
     /// a value that is not a number or is infinite as a 32-bit float, a channel whose values are all missing; it names
     /// the file for a file with no <c>@data</c> line or no series.</exception>
     public static TsFile Read(string path)
@@ -156,7 +157,7 @@ public sealed class TsFile
             float[][] values = new float[lineChannels][];
             int filled = 0;
             bool stray = false;
-            for (int c = 0; c < lineChannels; c++) values[c] = ParseChannel(parts[c], path, lineNumber, ref filled, ref stray);
+            for (int c = 0; c < lineChannels; c++) values[c] = ParseChannel(parts[c], path, lineNumber, ref filled, ref stray, !labeled, c == lineChannels - 1);
             if (values.Any(v => v.Length != values[0].Length))
                 throw Error(path, lineNumber, $"its channels differ in length ({string.Join(", ", values.Select(v => v.Length))}); " +
                     "the channels of one series must have the same length.");
@@ -168,6 +169,11 @@ public sealed class TsFile
                 stray = true;
             }
             label = Unquote(label);
+            // "1,2,3:4,5,6" under '@classLabel true' (or no @classLabel line): the second channel was taken for the class
+            // "4,5,6", one class per line.
+            if (label.Contains(',') && label.Split(',').All(c => MissingMarkers.Contains(c.Trim()) || float.TryParse(c, NumberStyles.Float, CultureInfo.InvariantCulture, out _)))
+                throw Error(path, lineNumber, $"the class after the last ':' is '{Shorten(label)}', a list of numbers: a channel, not a class. " +
+                    "A file whose lines hold channels only says '@classLabel false' in its header; otherwise end the line with ':' and its class.");
             if (MissingMarkers.Contains(label)) label = "";
             if (stray) strayCommas.Add(lineNumber);
             series.Add(values.Length == 1 ? values[0] : [.. values.SelectMany(v => v)]);
@@ -241,7 +247,7 @@ public sealed class TsFile
 
     /// <summary>One channel's values; missing ones take the value before them (the first known one at the start), and
     /// <paramref name="filled"/> counts them; <paramref name="stray"/> is set when a ',' ends the channel.</summary>
-    private static float[] ParseChannel(string text, string path, int line, ref int filled, ref bool stray)
+    private static float[] ParseChannel(string text, string path, int line, ref int filled, ref bool stray, bool classLabelFalse = false, bool last = false)
     {
         string[] cells = text.Split(',');
         // "1,2,3,": a writer that ends every value with ','. The empty cell after it is no step (read as a missing value,
@@ -269,7 +275,8 @@ public sealed class TsFile
                 values[i] = value;
                 if (firstKnown < 0) firstKnown = i;
             }
-            else throw Error(path, line, $"'{Shorten(cell)}' is not a number; series values must be numbers ('?' marks a missing one).");
+            else throw Error(path, line, $"'{Shorten(cell)}' is not a number; series values must be numbers ('?' marks a missing one)" +
+                (classLabelFalse && last ? "; the header says '@classLabel false', so no class ends the line: if the lines end with a class, say '@classLabel true'." : "."));
         }
         if (firstKnown < 0) throw Error(path, line, "every value of a channel is missing; give each channel at least one value, or remove the line.");
         for (int i = 0; i < values.Length; i++)

@@ -361,6 +361,11 @@ public sealed class TsFileTests : IDisposable
         { "regression.ts", ["@problemName y", "@targetlabel true", "@data", "1,2,3,4,5:1.464"], 2, "'@targetLabel true' marks a regression file (a number to predict)" },
         { "stamped.ts", ["@timeStamps true", "@data", "(0,1.0),(1,2.0):1"], 1, "'@timeStamps true' (values written as (time,value) pairs) is not read" },
         { "no-data.ts", ["@problemName p", "@classLabel true a b"], null, "no '@data' line; is this a UEA/UCR .ts file?" },
+        // Two channels and no class, read as one channel and the class "4,5,6,7": one class per line.
+        { "unlabeled-channels.ts", ["@problemName p", "@data", "1,2,3,4:4,5,6,7", "2,3,4,5:5,6,?,8"], 3,
+            "the class after the last ':' is '4,5,6,7', a list of numbers: a channel, not a class. A file whose lines hold channels only says '@classLabel false'" },
+        { "labels-under-false.ts", ["@classLabel false", "@data", "1,2,3,4:a"], 3,
+            "'a' is not a number; series values must be numbers ('?' marks a missing one); the header says '@classLabel false', so no class ends the line" },
         { "empty.ts", ["@problemName p", "@data", "", "# nothing"], null, "no series in the file" },
     };
 
