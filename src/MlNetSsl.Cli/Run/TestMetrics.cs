@@ -128,6 +128,9 @@ internal static class TestMetrics
         int truePositive = rows.Count(r => r.Actual == positive && r.Predicted == positive);
         int falsePositive = rows.Count(r => r.Actual != positive && r.Predicted == positive);
         int falseNegative = rows.Count(r => r.Actual == positive && r.Predicted != positive);
+        // No positive row and none predicted: 0 / 0, not defined (as the search's F1, and as AUC without both classes);
+        // reported as 0 it read as a model that misses every positive.
+        if (truePositive + falsePositive + falseNegative == 0) return double.NaN;
         return truePositive == 0 ? 0 : 2.0 * truePositive / (2.0 * truePositive + falsePositive + falseNegative);
     }
 }

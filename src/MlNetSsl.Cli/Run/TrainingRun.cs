@@ -405,13 +405,17 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
             var (value, lower, upper) = TestMetrics.WithInterval(metric, scored, classNames.Length, _positive, settings.Seed);
             double accuracy = TestMetrics.Compute("accuracy", scored, classNames.Length, _positive);
             string? undefinedReason = null;
-            if (double.IsNaN(value) && metric == "auc")
+            if (double.IsNaN(value) && metric is "auc" or "f1")
             {
-                // AUC compares positive rows with negative ones: a test set of one class has no such pair.
+                // AUC compares positive rows with negative ones: a test set of one class has no such pair. F1 of test rows
+                // without a positive, where none is predicted either, is 0 / 0.
                 var testClasses = scoredTest.Labels.Distinct(StringComparer.Ordinal).Select(l => $"'{l}'").ToList();
-                undefinedReason = $"not defined: AUC needs test rows of both classes, and the test rows hold only {string.Join(", ", testClasses)}; " +
+                undefinedReason = (metric == "auc"
+                    ? $"not defined: AUC needs test rows of both classes, and the test rows hold only {string.Join(", ", testClasses)}; "
+                    : $"not defined: F1 needs a test row of the positive class '{_positiveClass}' or one predicted as it (it is 0 / 0 otherwise), " +
+                      $"and the test rows hold only {string.Join(", ", testClasses)}; ") +
                     "add test rows of the other class (accuracy is below)";
-                _notes.Add($"Test auc {undefinedReason}.");
+                _notes.Add($"Test {metric} {undefinedReason}.");
             }
             _logLossNote = metric == "log-loss" ? TestMetrics.LogLossNote(scored, classNames.Length) : null;
             if (_logLossNote is not null) _notes.Add($"Test {_logLossNote}");

@@ -32,6 +32,17 @@ public sealed class TestMetricsTests
     }
 
     [SkippableFact]
+    public void F1OfTestRowsWithoutAPositiveIsNotDefinedUnlessOneIsPredicted()
+    {
+        // Class 1 is positive; the test rows hold class 0 only. Nothing predicted positive: 0 / 0, which read "test f1 0.0000"
+        // as if the model missed every positive. A positive predicted there is a false positive, and F1 is 0.
+        var (value, lower, upper) = TestMetrics.WithInterval("f1", [Row(0, 0), Row(0, 0), Row(0, 0)], 2, positive: 1, seed: 0);
+        Assert.True(double.IsNaN(value) && double.IsNaN(lower) && double.IsNaN(upper));
+        Assert.Equal(0, TestMetrics.Compute("f1", [Row(0, 0), Row(0, 1), Row(0, 0)], 2, positive: 1));
+        Assert.Equal(2.0 / 3, TestMetrics.Compute("f1", [Row(1, 1), Row(1, 0), Row(0, 0)], 2, positive: 1), 12);
+    }
+
+    [SkippableFact]
     public void MacroAccuracysIntervalHoldsItsValueWhenAClassHasASingleWrongRow()
     {
         // Ten classes of 20 test rows, 15 right in each, and two classes of one row each, both wrong: macro-accuracy
