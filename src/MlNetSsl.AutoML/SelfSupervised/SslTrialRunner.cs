@@ -244,15 +244,11 @@ internal sealed class SslTrialRunner : ITrialRunner
         if (request.RemainingBudget is null || learnedSeconds <= 0) return null;
         // A network is priced by its optimizer steps, whose count does not follow the rows as the entries run before it do:
         // on 600 CIFAR-10 images (60 labeled) the probe took 0.43x its learned seconds, which priced the FixMatch entry at
-        // 43 s; its 5 folds of 10 epochs of at least 10 steps took 96 s.
+        // 43 s; its 5 folds of 10 epochs of at least 10 steps ran at 19.2 s a fold, 96 s in all.
         if (NetworkPrice(request, parameters) is { } network)
         {
-            // NetworkPrice found the rate.
-            var networkRate = _pretrainingRates[PretrainingFamily(request.Parameters)];
-            (double networkPretraining, int networkEpochs) = PretrainingPrice(request, parameters, networkRate);
-            string networkPretrainingText = networkEpochs > 0
-                ? string.Create(CultureInfo.InvariantCulture, $"{networkEpochs} pretraining epochs at {networkRate.SecondsPerEpoch:0.#} s, then ")
-                : "";
+            (double networkPretraining, int networkEpochs) = PretrainingPrice(request, parameters, network.Rate);
+            string networkPretrainingText = PretrainingText(networkEpochs, network.Rate.SecondsPerEpoch);
             string networkNeed = string.Create(CultureInfo.InvariantCulture,
                 $"Trial {request.TrialId} was not started: this portfolio entry would need about {networkPretraining + network.Seconds:0} s " +
                 $"({networkPretrainingText}{network.Folds} network(s) of {parameters.Downstream.FineTuneEpochs} epochs x {network.StepsPerEpoch} steps " +
@@ -273,8 +269,7 @@ internal sealed class SslTrialRunner : ITrialRunner
             && _pretrainingRates.TryGetValue(PretrainingFamily(request.Parameters), out var rate))
         {
             (pretraining, int toPretrain) = PretrainingPrice(request, parameters, rate);
-            if (toPretrain > 0)
-                pretrainingText = string.Create(CultureInfo.InvariantCulture, $"{toPretrain} pretraining epochs at {rate.SecondsPerEpoch:0.#} s, then ");
+            pretrainingText = PretrainingText(toPretrain, rate.SecondsPerEpoch);
         }
         double pastPretraining = learnedSeconds * scale;
         // No margin on top: the scaled learned seconds already err high (on the 5,000-image CIFAR-10 search the probe's 37 s
@@ -287,6 +282,11 @@ internal sealed class SslTrialRunner : ITrialRunner
         // Seconds learned with the pretraining in them are priced whole for the refit, an upper bound (the refit loads the encoder).
         return WhyNotFitting(request, parameters, predicted, pastPretraining, need, cap);
     }
+
+    /// <summary>The start of a price's reason for its pretraining ("10 pretraining epochs at 1.6 s, then "); empty with none.</summary>
+    private static string PretrainingText(int epochs, double secondsPerEpoch) => epochs > 0
+        ? string.Create(CultureInfo.InvariantCulture, $"{epochs} pretraining epochs at {secondsPerEpoch:0.#} s, then ")
+        : "";
 
     /// <summary>A plain fine-tuning step's cost per labeled row of its batch, in rows of pretraining the same encoder (a
     /// pretraining row is two augmented views forward and backward through encoder and projector; a fine-tuning row is one
@@ -311,8 +311,10 @@ internal sealed class SslTrialRunner : ITrialRunner
     /// network per fine-tuning fold, each epoch the fine-tuner's optimizer steps (a pass over the fold's labeled rows, at
     /// least <see cref="FineTuneOptions.MinimumAutomaticStepsPerEpoch"/>, and with FixMatch at least a pass over the
     /// unlabeled rows), each step its batch's rows at the seconds per row that pretraining with the trial's options took
-    /// here. Null without such a pretraining measured here, or for distillation and networks trained from scratch.</summary>
-    private (double Seconds, int Folds, long StepsPerEpoch, double StepSeconds, double SecondsPerPretrainingRow)? NetworkPrice(
+    /// here, with that pretraining rate. Null without such a pretraining measured here, or for distillation and networks
+    /// trained from scratch.</summary>
+    private (double Seconds, int Folds, long StepsPerEpoch, double StepSeconds, double SecondsPerPretrainingRow,
+        (double SecondsPerEpoch, double OnceOffSeconds) Rate)? NetworkPrice(
         TrialRequest request, SslTrialParameters parameters)
     {
         SslDownstreamParameters downstream = parameters.Downstream;
@@ -342,7 +344,7 @@ internal sealed class SslTrialRunner : ITrialRunner
             rowsPerLabeledRow = FixMatchStepRowsPerLabeledRow;
         }
         double stepSeconds = FineTuneStepOverheadSeconds + batch * rowsPerLabeledRow * secondsPerRow;
-        return ((double)folds * options.Epochs * stepsPerEpoch * stepSeconds, folds, stepsPerEpoch, stepSeconds, secondsPerRow);
+        return ((double)folds * options.Epochs * stepsPerEpoch * stepSeconds, folds, stepsPerEpoch, stepSeconds, secondsPerRow, rate);
     }
 
     /// <summary>What a trial's pretraining should take: the epochs of its options that the cache does not hold, at the
