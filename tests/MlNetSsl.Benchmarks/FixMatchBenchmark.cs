@@ -100,6 +100,60 @@ internal static class FixMatchBenchmark
     }
 
     /// <summary>
+    /// Whether the batch's row count changing from step to step costs time (<c>--fixmatch-shapes</c>): the trained pass
+    /// of a FixMatch step (the labeled rows plus the accepted strong views) has a different row count at almost every
+    /// step, and oneDNN builds its kernels per shape. Times the ConvNet classifier's forward, backward and AdamW step at
+    /// one fixed row count, at row counts drawn from 64-256 (as FixMatch's trained pass has them), and at the same draws
+    /// rounded up to a multiple of <paramref name="multiple"/>, and at 64 and 256 rows for the cost per row by batch
+    /// size; median and mean per step, after 2 warm-up steps.
+    /// </summary>
+    public static void Shapes(int steps, int multiple)
+    {
+        var shape = SslInputShape.Image(3, 32, 32);
+        torch.manual_seed(1);
+        using var generator = new Generator(3);
+        Tensor pixels = torch.rand([256, 3, 32, 32], generator: generator);
+        Tensor labels = torch.randint(0, 10, [256], generator: generator);
+        var draws = new Random(5);
+        int[] counts = [.. Enumerable.Range(0, steps + 2).Select(_ => draws.Next(64, 257))];
+        var plans = new (string Name, Func<int, int> Rows)[]
+        {
+            ("fixed 64 rows", _ => 64),
+            ("fixed 160 rows", _ => 160),
+            ("fixed 256 rows", _ => 256),
+            ("drawn from 64-256", n => n),
+            ($"drawn, rounded up to a multiple of {multiple}", n => Math.Min(256, (n + multiple - 1) / multiple * multiple)),
+        };
+        Console.WriteLine($"Trained pass of a FixMatch step, ConvNet classifier, CIFAR shapes, {torch.get_num_threads()} threads, {steps} steps after 2 warm-up steps");
+        Console.WriteLine($"CPU: {PeerBenchmark.CpuModel()}; load average: {PeerBenchmark.LoadAverage()}");
+        Console.WriteLine("| row counts | rows per step, mean | ms per step, median | ms per step, mean | ms per row, mean |");
+        Console.WriteLine("|---|---|---|---|---|");
+        foreach (var (name, rowsOf) in plans)
+        {
+            using SslEncoder encoder = EncoderFactory.Create(shape, new EncoderOptions { Kind = EncoderKind.ConvNet });
+            using var model = new SslClassifier(encoder, new ClassifierHeadLayout(encoder.EmbeddingSize, [], 10));
+            model.train();
+            using var optimizer = torch.optim.AdamW(model.parameters(), lr: 1e-3);
+            var times = new List<double>();
+            long rowsSeen = 0;
+            for (int s = 0; s < counts.Length; s++)
+            {
+                int rows = rowsOf(counts[s]);
+                using var scope = torch.NewDisposeScope();
+                var clock = Stopwatch.StartNew();
+                Tensor loss = nn.functional.cross_entropy(model.forward(pixels.narrow(0, 0, rows)), labels.narrow(0, 0, rows));
+                optimizer.zero_grad();
+                loss.backward();
+                optimizer.step();
+                loss.item<float>();
+                if (s >= 2) { times.Add(clock.Elapsed.TotalMilliseconds); rowsSeen += rows; }
+            }
+            double[] sorted = [.. times.Order()];
+            Console.WriteLine($"| {name} | {rowsSeen / (double)times.Count:0} | {sorted[sorted.Length / 2]:0} | {times.Average():0} | {times.Sum() / rowsSeen:0.00} |");
+        }
+    }
+
+    /// <summary>
     /// FixMatch on real CIFAR-10 (<c>--fixmatch-accuracy</c>): a short SimCLR pretraining on <paramref name="images"/>
     /// training images, then FixMatch fine-tuning with one label in ten (the rest unlabeled), seed 1, and the test
     /// accuracy on 1,000 test images; prints the fine-tuning time and the per-epoch losses, so two builds can be

@@ -53,6 +53,12 @@ if (args.Contains("--jpeg-end-to-end"))
     return;
 }
 int steps = ArgValue("--steps", 6);
+// --fixmatch-shapes [--steps N] [--multiple M]: whether FixMatch's changing row count per step costs time (FixMatchBenchmark).
+if (args.Contains("--fixmatch-shapes"))
+{
+    FixMatchBenchmark.Shapes(ArgValue("--steps", 40), ArgValue("--multiple", 32));
+    return;
+}
 // --fixmatch-accuracy [--images N] [--pretrain-epochs P] [--epochs E] [--seeds S] [--data path]: FixMatch on real CIFAR-10 at 10%
 // labels after a short SimCLR pretraining, test accuracy and fine-tuning time (FixMatchBenchmark.Accuracy).
 if (args.Contains("--fixmatch-accuracy"))
