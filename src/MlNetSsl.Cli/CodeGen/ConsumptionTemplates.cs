@@ -232,55 +232,68 @@ internal static class ConsumptionTemplates
         text.AppendLine("    };");
         text.AppendLine();
         text.AppendLine("    /// <summary>Reads the rows of a file laid out like the training file (<see cref=\"TextLoaderOptions\"/>) as the training run");
-        text.AppendLine("    /// read them; <c>LoadModel(mlContext).Transform(rows)</c> predicts them all.</summary>");
-        if (textProperties.Count == 0 && !blanks)
-        {
-            text.AppendLine("    public static IDataView LoadRows(MLContext mlContext, string path) =>");
-            text.AppendLine("        mlContext.Data.LoadFromTextFile<ModelInput>(path, TextLoaderOptions());");
-            text.AppendLine();
-            return;
-        }
+        text.AppendLine("    /// read them; <c>LoadModel(mlContext).Transform(rows)</c> predicts them all. A first line \"sep=;\" (Excel's) names the");
+        text.AppendLine("    /// separator and is not a row, as in the training run.</summary>");
         text.AppendLine("    public static IDataView LoadRows(MLContext mlContext, string path)");
         text.AppendLine("    {");
-        string indent = blanks ? "            " : "        ";
+        text.AppendLine("        TextLoader.Options options = TextLoaderOptions();");
+        text.AppendLine("        string? copy = null;");
+        text.AppendLine("        try");
+        text.AppendLine("        {");
+        text.AppendLine("            // ML.NET's loader would read Excel's \"sep=X\" line as the header or a row: it reads a copy without that line.");
+        text.AppendLine("            if (SeparatorLine(path) is char separator)");
+        text.AppendLine("            {");
+        text.AppendLine("                options.Separators = [separator];");
+        text.AppendLine("                if (separator == ',') options.DecimalMarker = '.';");
+        text.AppendLine("                copy = Path.GetTempFileName();");
+        text.AppendLine("                File.WriteAllLines(copy, File.ReadLines(path).Skip(1));");
+        text.AppendLine("            }");
         if (blanks)
         {
-            text.AppendLine("        // The training run read a run of spaces or tabs as one separator; ML.NET's loader reads each blank as one.");
-            text.AppendLine("        string tabSeparated = Path.GetTempFileName();");
-            text.AppendLine("        try");
-            text.AppendLine("        {");
-            text.AppendLine("            File.WriteAllLines(tabSeparated, File.ReadLines(path).Select(OneTabBetweenFields));");
+            text.AppendLine("            else");
+            text.AppendLine("            {");
+            text.AppendLine("                // The training run read a run of spaces or tabs as one separator; ML.NET's loader reads each blank as one.");
+            text.AppendLine("                copy = Path.GetTempFileName();");
+            text.AppendLine("                File.WriteAllLines(copy, File.ReadLines(path).Select(OneTabBetweenFields));");
+            text.AppendLine("            }");
         }
-        text.AppendLine($"{indent}IDataView file = mlContext.Data.LoadFromTextFile<ModelInput>({(blanks ? "tabSeparated" : "path")}, TextLoaderOptions());");
+        text.AppendLine("            IDataView file = mlContext.Data.LoadFromTextFile<ModelInput>(copy ?? path, options);");
         if (textProperties.Count > 0)
         {
-            text.AppendLine($"{indent}// Text cells as the training run read them: trimmed (ML.NET keeps the spaces before a separator and inside");
-            text.AppendLine($"{indent}// quotes), and empty where they hold a missing marker.");
-            text.AppendLine($"{indent}var rows = mlContext.Data.CreateEnumerable<ModelInput>(file, reuseRowObject: false).Select(row =>");
-            text.AppendLine($"{indent}{{");
+            text.AppendLine("            // Text cells as the training run read them: trimmed (ML.NET keeps the spaces before a separator and inside");
+            text.AppendLine("            // quotes), and empty where they hold a missing marker.");
+            text.AppendLine("            var rows = mlContext.Data.CreateEnumerable<ModelInput>(file, reuseRowObject: false).Select(row =>");
+            text.AppendLine("            {");
             foreach (var property in textProperties)
-                text.AppendLine($"{indent}    row.{property.Name} = TextCell(row.{property.Name});");
-            text.AppendLine($"{indent}    return row;");
-            text.AppendLine($"{indent}}}){(blanks ? ".ToList()" : "")};");
+                text.AppendLine($"                row.{property.Name} = TextCell(row.{property.Name});");
+            text.AppendLine("                return row;");
+            text.AppendLine("            });");
+            text.AppendLine("            // A copy is read whole before it is deleted.");
+            text.AppendLine(blanks ? "            return mlContext.Data.LoadFromEnumerable(rows.ToList());"
+                : "            return mlContext.Data.LoadFromEnumerable(copy is null ? rows : rows.ToList());");
         }
         else
         {
-            text.AppendLine($"{indent}var rows = mlContext.Data.CreateEnumerable<ModelInput>(file, reuseRowObject: false).ToList();");
-        }
-        if (blanks)
-        {
+            if (!blanks) text.AppendLine("            if (copy is null) return file;");
             text.AppendLine("            // Read whole before the copy is deleted.");
-            text.AppendLine("            return mlContext.Data.LoadFromEnumerable(rows);");
-            text.AppendLine("        }");
-            text.AppendLine("        finally");
-            text.AppendLine("        {");
-            text.AppendLine("            File.Delete(tabSeparated);");
-            text.AppendLine("        }");
+            text.AppendLine("            return mlContext.Data.LoadFromEnumerable(mlContext.Data.CreateEnumerable<ModelInput>(file, reuseRowObject: false).ToList());");
         }
-        else
-        {
-            text.AppendLine("        return mlContext.Data.LoadFromEnumerable(rows);");
-        }
+        text.AppendLine("        }");
+        text.AppendLine("        finally");
+        text.AppendLine("        {");
+        text.AppendLine("            if (copy is not null) File.Delete(copy);");
+        text.AppendLine("        }");
+        text.AppendLine("    }");
+        text.AppendLine();
+        text.AppendLine("    // The separator that Excel's \"sep=X\" first line names (a punctuation mark, a symbol, a space or a tab), or null when the");
+        text.AppendLine("    // first line is no such line: the training run's reader took it so.");
+        text.AppendLine("    private static char? SeparatorLine(string path)");
+        text.AppendLine("    {");
+        text.AppendLine("        string? line = File.ReadLines(path).FirstOrDefault();");
+        text.AppendLine("        if (line is null || !line.StartsWith(\"sep=\", StringComparison.OrdinalIgnoreCase)) return null;");
+        text.AppendLine("        string rest = line[4..];");
+        text.AppendLine("        if (rest.Length > 1 && !char.IsWhiteSpace(rest[0])) rest = rest.TrimEnd(' ');");
+        text.AppendLine("        return rest.Length == 1 && rest[0] != '\"' && (char.IsPunctuation(rest[0]) || char.IsSymbol(rest[0]) || rest[0] is ' ' or '\\t') ? rest[0] : null;");
         text.AppendLine("    }");
         text.AppendLine();
         if (blanks)

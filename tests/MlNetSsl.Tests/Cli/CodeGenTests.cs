@@ -179,6 +179,33 @@ public sealed class CodeGenTests : IDisposable
         Assert.All(cli.View.GetColumn<float>("area").Skip(3).Take(3), v => Assert.True(float.IsNaN(v)));
     }
 
+    [SkippableTheory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void LoadRows_skips_Excels_sep_line_and_reads_with_the_separator_it_names_as_the_training_run_did(bool header)
+    {
+        // Abalone rows as a German Excel writes them with "sep=;" first: ';' between fields, a decimal comma. The run takes
+        // that line as the separator's name, not a row; ML.NET's loader would read it as the header (or a row of NaN) and
+        // the header as a row.
+        Directory.CreateDirectory(_runFolder);
+        string csv = Path.Combine(_runFolder, "abalone.csv");
+        var lines = new List<string> { "sep=;" };
+        if (header) lines.Add("Sex;Length;Diameter;Height;Whole weight;Shucked weight;Viscera weight;Shell weight;Rings");
+        lines.AddRange(File.ReadLines(Path.Combine(SharedData.DataRoot, "tabular", "abalone.csv")).Where(l => l.Length > 0).Take(30)
+            .Select(l => l.Replace(',', ';').Replace('.', ',')));
+        File.WriteAllLines(csv, lines);
+        TrainingData cli = TableLoader.LoadForTraining(csv, new CsvSettings(null, null, header ? "Rings" : "8", []));
+        Assert.Equal(new TextFileFormat(';', header, ','), cli.Format);
+        var schema = new ModelInputSchema("classification", cli.Columns, ["7", "9", "10", "15"], 0, cli.RowValues(0), "15", header ? "Rings" : "Col8", cli.Format);
+
+        Type modelClass = CompileConsole("Abalone", schema).GetType("Abalone.ConsoleApp.AbaloneModel", throwOnError: true)!;
+        var rows = (IDataView)modelClass.GetMethod("LoadRows")!.Invoke(null, [new MLContext(seed: 1), csv])!;
+
+        Assert.Equal(30, cli.View.GetColumn<float>(cli.Columns[1].ColumnName).Count());
+        AssertSameColumns(cli, rows);
+        Assert.Equal(0.455f, cli.View.GetColumn<float>(cli.Columns[1].ColumnName).First());
+    }
+
     // Every input column as the run read it (numbers bit for bit, text cells as written).
     private static void AssertSameColumns(TrainingData cli, IDataView rows)
     {
