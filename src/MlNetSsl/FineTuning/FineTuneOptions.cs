@@ -212,7 +212,7 @@ public sealed class SemiSupervisedOptions
 /// </summary>
 public sealed class DistillationOptions
 {
-    /// <summary>Softmax temperature T for both teacher and student. Default 2.</summary>
+    /// <summary>Softmax temperature T for both teacher and student, finite and at least 0.001. Default 2.</summary>
     public double Temperature { get; set; } = 2.0;
 
     /// <summary>Weight alpha of the hard-label cross entropy on the labeled rows of a batch; the distillation term gets 1 - alpha. Default 0.5.</summary>
@@ -233,7 +233,7 @@ public sealed class DistillationOptions
 
     internal void Validate()
     {
-        FineTuneOptions.Positive(Temperature, nameof(Temperature));
+        SslMethodOptions.CheckTemperature(Temperature, nameof(Temperature));
         if (!(HardLabelWeight >= 0 && HardLabelWeight <= 1)) throw new ArgumentOutOfRangeException(nameof(HardLabelWeight), HardLabelWeight, "Distill.HardLabelWeight must be in [0, 1].");
         if (Epochs is < 1) throw new ArgumentOutOfRangeException(nameof(Epochs), Epochs, "Distill.Epochs must be at least 1.");
         if (LearningRate is { } lr) FineTuneOptions.Positive(lr, nameof(LearningRate));

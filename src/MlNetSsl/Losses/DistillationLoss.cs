@@ -12,11 +12,11 @@ namespace MlNetSsl;
 public sealed class DistillationLoss
 {
     /// <summary>Creates the loss.</summary>
-    /// <param name="temperature">Softmax temperature T, positive.</param>
+    /// <param name="temperature">Softmax temperature T, finite and at least 0.001.</param>
     /// <param name="hardLabelWeight">Weight w of the cross entropy on labeled rows, in [0, 1].</param>
     public DistillationLoss(double temperature, double hardLabelWeight)
     {
-        Temperature = SslMethodOptions.Positive(temperature, nameof(temperature));
+        Temperature = SslMethodOptions.CheckTemperature(temperature, nameof(temperature));
         HardLabelWeight = SslMethodOptions.InRange(hardLabelWeight, 0, 1, nameof(hardLabelWeight));
     }
 

@@ -27,12 +27,12 @@ public static class SslLosses
     /// </summary>
     /// <param name="queries">Online projections, [N, D].</param>
     /// <param name="keys">Positive keys, [N, D]; row i is the positive of query i.</param>
-    /// <param name="temperature">Softmax temperature (positive).</param>
+    /// <param name="temperature">Softmax temperature, finite and at least 0.001.</param>
     /// <param name="negatives">Negative keys, [K, D], or null for in-batch negatives.</param>
     public static Tensor InfoNce(Tensor queries, Tensor keys, double temperature, Tensor? negatives = null)
     {
         LossChecks.SamePairShape(queries, keys, nameof(queries), nameof(keys));
-        SslMethodOptions.Positive(temperature, nameof(temperature));
+        SslMethodOptions.CheckTemperature(temperature, nameof(temperature));
         if (negatives is not null && (negatives.dim() != 2 || negatives.shape[1] != queries.shape[1]))
             throw new ArgumentException($"The negatives must be [K, {queries.shape[1]}]; got [{string.Join(", ", negatives.shape)}].", nameof(negatives));
         using var scope = torch.NewDisposeScope();
@@ -60,11 +60,11 @@ public static class SslLosses
     /// </summary>
     /// <param name="z1">Projections of the first views, [N, D].</param>
     /// <param name="z2">Projections of the second views, [N, D]; row i pairs with row i of <paramref name="z1"/>.</param>
-    /// <param name="temperature">Softmax temperature (positive).</param>
+    /// <param name="temperature">Softmax temperature, finite and at least 0.001.</param>
     public static Tensor NtXent(Tensor z1, Tensor z2, double temperature)
     {
         LossChecks.SamePairShape(z1, z2, nameof(z1), nameof(z2));
-        SslMethodOptions.Positive(temperature, nameof(temperature));
+        SslMethodOptions.CheckTemperature(temperature, nameof(temperature));
         long n = z1.shape[0];
         using var scope = torch.NewDisposeScope();
         Tensor z = nn.functional.normalize(torch.cat(new[] { z1, z2 }, 0), dim: 1);

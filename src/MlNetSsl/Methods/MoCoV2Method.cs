@@ -7,7 +7,7 @@ namespace MlNetSsl;
 /// <summary>Options of <see cref="MoCoV2Method"/>.</summary>
 public sealed class MoCoV2Options : SslMethodOptions
 {
-    /// <summary>InfoNCE temperature. Default 0.2 (paper: 0.2).</summary>
+    /// <summary>InfoNCE temperature, finite and at least 0.001. Default 0.2 (paper: 0.2).</summary>
     public double Temperature { get; set; } = 0.2;
 
     /// <summary>
@@ -52,7 +52,7 @@ public sealed class MoCoV2Method : SslMethodBase
         : base(nameof(MoCoV2Method), encoder, options ??= new MoCoV2Options())
     {
         Options = options;
-        SslMethodOptions.Positive(Options.Temperature, nameof(Options.Temperature));
+        SslMethodOptions.CheckTemperature(Options.Temperature, nameof(Options.Temperature));
         SslMethodOptions.InRange(Options.Momentum, 0, 1, nameof(Options.Momentum));
         SslMethodOptions.Positive(Options.QueueSize, nameof(Options.QueueSize));
         int projection = Options.ResolveProjection(MoCoV2Options.DefaultProjectionSize);

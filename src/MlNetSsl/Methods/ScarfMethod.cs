@@ -6,7 +6,7 @@ namespace MlNetSsl;
 /// <summary>Options of <see cref="ScarfMethod"/>.</summary>
 public sealed class ScarfOptions : SslMethodOptions
 {
-    /// <summary>InfoNCE temperature. Default 1.0 (paper: 1.0).</summary>
+    /// <summary>InfoNCE temperature, finite and at least 0.001. Default 1.0 (paper: 1.0).</summary>
     public double Temperature { get; set; } = 1.0;
 
     /// <summary>Number of Linear layers in the pretraining head. Default 2 (paper: 2).</summary>
@@ -36,7 +36,7 @@ public sealed class ScarfMethod : SslMethodBase
         : base(nameof(ScarfMethod), RequireTabular(nameof(SslMethod.Scarf), encoder), options ??= new ScarfOptions())
     {
         Options = options;
-        SslMethodOptions.Positive(Options.Temperature, nameof(Options.Temperature));
+        SslMethodOptions.CheckTemperature(Options.Temperature, nameof(Options.Temperature));
         projector = AddHead("projector", new ProjectionHead(encoder.EmbeddingSize,
             Options.ResolveHidden(ScarfOptions.DefaultProjectionHiddenSize),
             Options.ResolveProjection(ScarfOptions.DefaultProjectionSize), Options.ProjectionLayers));

@@ -8,7 +8,8 @@ public sealed class SimClrOptions : SslMethodOptions
 {
     /// <summary>
     /// Softmax temperature of NT-Xent. Default 0.5: the paper's best value for batches of a few hundred rows
-    /// (its headline 0.1 goes with batch 4096); a low temperature with few negatives makes training unstable.
+    /// (its headline 0.1 goes with batch 4096); a low temperature with few negatives makes training unstable. Finite and
+    /// at least 0.001.
     /// </summary>
     public double Temperature { get; set; } = 0.5;
 
@@ -37,7 +38,7 @@ public sealed class SimClrMethod : SslMethodBase
         : base(nameof(SimClrMethod), encoder, options ??= new SimClrOptions())
     {
         Options = options;
-        SslMethodOptions.Positive(Options.Temperature, nameof(Options.Temperature));
+        SslMethodOptions.CheckTemperature(Options.Temperature, nameof(Options.Temperature));
         projector = AddHead("projector", new ProjectionHead(encoder.EmbeddingSize,
             Options.ResolveHidden(SimClrOptions.DefaultProjectionHiddenSize),
             Options.ResolveProjection(SimClrOptions.DefaultProjectionSize), Options.ProjectionLayers));

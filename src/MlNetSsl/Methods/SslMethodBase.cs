@@ -28,6 +28,15 @@ public class SslMethodOptions
     internal static double Positive(double value, string name) =>
         value > 0 && double.IsFinite(value) ? value : throw new ArgumentOutOfRangeException(name, value, $"{name} must be a positive number.");
 
+    /// <summary>The smallest softmax temperature accepted. The losses divide cosine similarities (or logits) by it in
+    /// float32: 1e-38 overflows them (an infinite loss), 1e-40 gives a NaN loss, and no published setting is below 0.01.</summary>
+    internal const double MinTemperature = 1e-3;
+
+    internal static double CheckTemperature(double value, string name) =>
+        value >= MinTemperature && double.IsFinite(value) ? value
+            : throw new ArgumentOutOfRangeException(name, value, $"{name} must be a finite number of at least 0.001 (typical values are 0.05 to 2): " +
+                "the logits are divided by it, and a smaller one overflows float32 into an infinite or NaN loss.");
+
     internal static double InRange(double value, double min, double max, string name) =>
         value >= min && value <= max ? value : throw new ArgumentOutOfRangeException(name, value, $"{name} must be in [{min}, {max}].");
 

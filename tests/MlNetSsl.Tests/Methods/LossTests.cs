@@ -181,4 +181,48 @@ public sealed class LossTests
         Assert.Equal(0.0, prediction.grad![1, 0].item<double>());
         Assert.Equal(1.0, prediction.grad![0, 0].item<double>(), Tolerance); // d/dp (p²/2) at p = 1
     }
+
+    [SkippableTheory]
+    [InlineData(1e-40)]
+    [InlineData(1e-38)]
+    [InlineData(1e-30)]
+    [InlineData(0.0009)]
+    [InlineData(0.0)]
+    [InlineData(-0.5)]
+    [InlineData(double.NaN)]
+    [InlineData(double.PositiveInfinity)]
+    public void A_temperature_that_is_not_finite_or_is_below_the_floor_is_refused_naming_the_option_and_the_range(double temperature)
+    {
+        // In float32, cosine / 1e-40 overflows and the loss is NaN (1e-38: infinite); below 1e-3 no published setting goes.
+        using var scope = torch.NewDisposeScope();
+        Tensor a = torch.tensor(new float[,] { { 1, 0 }, { 0, 1 } }), b = torch.tensor(new float[,] { { 0.6f, 0.8f }, { 0, 1 } });
+        static void Refused(Action create, string name)
+        {
+            var ex = Assert.Throws<ArgumentOutOfRangeException>(create);
+            Assert.Equal(name, ex.ParamName);
+            Assert.Contains($"{name} must be", ex.Message);
+            Assert.Contains("0.001", ex.Message);
+        }
+        Refused(() => SslLosses.NtXent(a, b, temperature), "temperature");
+        Refused(() => SslLosses.InfoNce(a, b, temperature), "temperature");
+        Refused(() => SslLosses.InfoNce(a, b, temperature, b), "temperature");
+        Refused(() => _ = new DistillationLoss(temperature, 0.5), "temperature");
+        Refused(() => new DistillationOptions { Temperature = temperature }.Validate(), "Temperature");
+        var tabular = SslInputShape.Tabular(4);
+        Refused(() => new SimClrMethod(new TinyMlpEncoder(tabular), new SimClrOptions { Temperature = temperature }).Dispose(), "Temperature");
+        Refused(() => new MoCoV2Method(new TinyMlpEncoder(tabular), new MoCoV2Options { Temperature = temperature }).Dispose(), "Temperature");
+        Refused(() => new ScarfMethod(new TinyMlpEncoder(tabular), new ScarfOptions { Temperature = temperature }).Dispose(), "Temperature");
+    }
+
+    [SkippableFact]
+    public void The_smallest_temperature_accepted_gives_a_finite_loss_in_float32()
+    {
+        using var scope = torch.NewDisposeScope();
+        Tensor a = torch.tensor(new float[,] { { 1, 0 }, { 0, 1 } }), b = torch.tensor(new float[,] { { 0.6f, 0.8f }, { 0, 1 } });
+        Assert.True(double.IsFinite(SslLosses.NtXent(a, b, 1e-3).item<float>()));
+        Assert.True(double.IsFinite(SslLosses.InfoNce(a, b, 1e-3, b).item<float>()));
+        // What the floor prevents: the same loss divided by 1e-40 in float32.
+        Tensor z = nn.functional.normalize(torch.cat(new[] { a, b }, 0), dim: 1);
+        Assert.True(float.IsNaN(nn.functional.cross_entropy(z.matmul(z.t()).div(1e-40), torch.tensor(new long[] { 2, 3, 0, 1 })).item<float>()));
+    }
 }
