@@ -35,19 +35,20 @@ public sealed class NearestNeighborTransformer : ITransformer, ICanSaveModel
     private readonly NearestNeighborModel _model;
     private readonly float[] _rows; // training rows, grouped by class in key order, row after row
     private readonly int[] _starts; // first row of each class in _rows (ClassCount + 1 entries)
-    private readonly Lazy<Reference> _reference;
+    private readonly BuiltOnSuccess<Reference> _reference;
 
     /// <param name="model">What the zip stores.</param>
     /// <param name="rows">The training rows, grouped by class.</param>
     /// <param name="reference">The distance computation's copy of the same rows and centre, when another transformer of them
     /// already made it (the scale fit); null builds it on first use.</param>
-    private NearestNeighborTransformer(NearestNeighborModel model, float[] rows, Lazy<Reference>? reference = null)
+    private NearestNeighborTransformer(NearestNeighborModel model, float[] rows, BuiltOnSuccess<Reference>? reference = null)
     {
         _model = model;
         _rows = rows;
         _starts = new int[model.ClassRows.Length + 1];
         for (int c = 0; c < model.ClassRows.Length; c++) _starts[c + 1] = _starts[c] + model.ClassRows[c];
-        _reference = reference ?? new Lazy<Reference>(() => new Reference(this), LazyThreadSafetyMode.ExecutionAndPublication);
+        // Not Lazy<T>: its thread-safe modes keep the first exception (an out-of-memory build) and rethrow it for good.
+        _reference = reference ?? new BuiltOnSuccess<Reference>(() => new Reference(this));
     }
 
     /// <summary>The feature column read.</summary>
@@ -383,4 +384,23 @@ internal sealed record NearestNeighborModel
     public required float[] Center { get; init; }
     public required double Scale { get; init; }
     public required int BatchSize { get; init; }
+}
+
+/// <summary>A value built on first use, under a lock (one build at a time, every caller then gets the same value). A build
+/// that throws is not kept: the exception goes to its caller and the next use builds again, where <see cref="Lazy{T}"/>
+/// with <see cref="LazyThreadSafetyMode.ExecutionAndPublication"/> would rethrow the first exception for good.</summary>
+internal sealed class BuiltOnSuccess<T>(Func<T> build) where T : class
+{
+    private readonly Lock _gate = new();
+    private volatile T? _value;
+
+    /// <summary>The value, built now if no build has succeeded yet.</summary>
+    public T Value
+    {
+        get
+        {
+            if (_value is { } value) return value;
+            lock (_gate) return _value ??= build();
+        }
+    }
 }

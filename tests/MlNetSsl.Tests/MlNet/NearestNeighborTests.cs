@@ -268,4 +268,24 @@ public sealed class NearestNeighborTests(ITestOutputHelper output) : IDisposable
             Assert.Contains($"is a key of {raw}", shape.Message);
         }
     }
+
+    [SkippableFact]
+    public void The_distance_tables_are_built_once_and_a_build_that_fails_is_built_again_on_the_next_use()
+    {
+        // The transformer's distance tables: Lazy<T> (ExecutionAndPublication) kept a failed build's exception (out of
+        // memory) and rethrew it on every later prediction, so one failure broke the transformer for good.
+        int builds = 0;
+        var tables = new BuiltOnSuccess<object>(() =>
+        {
+            Thread.Sleep(20);
+            return Interlocked.Increment(ref builds) == 1 ? throw new OutOfMemoryException("the first build") : new object();
+        });
+        Assert.Throws<OutOfMemoryException>(() => tables.Value);
+        // Concurrent first uses after the failure: one build, one value for all.
+        var values = new object[8];
+        Parallel.For(0, values.Length, new ParallelOptions { MaxDegreeOfParallelism = values.Length }, i => values[i] = tables.Value);
+        Assert.Equal(2, builds);
+        Assert.All(values, v => Assert.Same(values[0], v));
+        Assert.Same(values[0], tables.Value);
+    }
 }
