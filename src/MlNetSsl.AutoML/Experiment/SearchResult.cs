@@ -51,6 +51,13 @@ public sealed class SearchResult
     /// <summary>The scheduler's maximum fidelity; null without multi-fidelity scheduling.</summary>
     public int? MaxFidelity { get; }
 
+    /// <summary>One line, in the invariant culture: the trial count, why the search stopped, its time and the best trial
+    /// (see <see cref="TrialRecord.ToString"/>: id, status, metric, fidelity and configuration), for example
+    /// <c>12 trials, stopped by MaxTrials after 83.2 s; best #3 Completed metric=0.875 fidelity=8 {...}</c>.</summary>
+    public override string ToString() =>
+        string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{Trials.Count} trial{(Trials.Count == 1 ? "" : "s")}, stopped by {StopReason} after {Elapsed.TotalSeconds:0.#} s; ") +
+        (BestTrial is { } best ? $"best {best}" : "no trial produced a metric");
+
     /// <summary>What an experiment built on this search throws when no trial produced a metric: the cancellation, or
     /// why the search stopped with the first failure's (or time-out's) message.</summary>
     internal Exception NoMetric(CancellationToken cancellationToken)

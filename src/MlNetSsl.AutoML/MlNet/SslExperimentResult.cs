@@ -1,3 +1,4 @@
+using System.Globalization;
 using Microsoft.ML;
 
 namespace MlNetSsl.AutoML;
@@ -85,6 +86,14 @@ public sealed class SslExperimentResult
     /// <summary>Adjustments the experiment made to the search space (for example options a label-free objective cannot
     /// score), in words.</summary>
     public IReadOnlyList<string> Notes { get; internal init; } = [];
+
+    /// <summary>One line, in the invariant culture: the winning pipeline (<see cref="BestPipelineDescription"/>, or the best
+    /// trial's id), its metric, the trial count and why the search stopped.</summary>
+    public override string ToString() =>
+        string.Create(CultureInfo.InvariantCulture,
+            $"{BestPipelineDescription ?? $"trial #{BestTrial.TrialId}"}: {OptimizingMetric?.ToString() ?? Objective?.ToString() ?? "metric"} {BestTrial.Metric:G6}") +
+        (BestTrial.MetricStandardError is double se ? string.Create(CultureInfo.InvariantCulture, $" +/- {se:G3}") : "") +
+        string.Create(CultureInfo.InvariantCulture, $"; {Trials.Count} trial{(Trials.Count == 1 ? "" : "s")}, stopped by {StopReason}");
 }
 
 /// <summary>A pipeline of an ensemble model (<see cref="SslExperimentResult.Ensemble"/>).</summary>
@@ -144,4 +153,11 @@ public sealed class SslTrialResult
 
     /// <summary>The whole fitted pipeline, ready for <c>Transform</c>, <c>PredictionEngine</c> and <c>Model.Save</c>.</summary>
     public ITransformer Model { get; }
+
+    /// <summary>One line, in the invariant culture: the id, the metric (with its standard error when there is one), the
+    /// fidelity and the configuration, as <see cref="TrialRecord.ToString"/> writes them.</summary>
+    public override string ToString() =>
+        string.Create(CultureInfo.InvariantCulture, $"#{TrialId} metric={Metric:G6}") +
+        (MetricStandardError is double se ? string.Create(CultureInfo.InvariantCulture, $" +/- {se:G3}") : "") +
+        string.Create(CultureInfo.InvariantCulture, $" fidelity={(Fidelity is int f ? f.ToString(CultureInfo.InvariantCulture) : "-")} {Parameters}");
 }

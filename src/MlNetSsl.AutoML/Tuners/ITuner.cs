@@ -82,6 +82,11 @@ public sealed class TrialResult
 
     /// <summary>The time the trial ran.</summary>
     public TimeSpan Duration { get; }
+
+    /// <summary>One line, in the invariant culture: the id, status, loss, fidelity and configuration.</summary>
+    public override string ToString() =>
+        string.Create(System.Globalization.CultureInfo.InvariantCulture,
+            $"#{TrialId} {Status} loss={(Loss is double loss ? loss.ToString("G6", System.Globalization.CultureInfo.InvariantCulture) : "-")} fidelity={(Fidelity is int f ? f.ToString(System.Globalization.CultureInfo.InvariantCulture) : "-")} {Parameters}");
 }
 
 /// <summary>
