@@ -50,7 +50,9 @@ public static class KnnClassifier
             long end = Math.Min(start + chunk, queryNorm.shape[0]);
             var similarity = queryNorm.narrow(0, start, end - start).matmul(refNorm.t());
             var (values, indices) = similarity.topk(neighbours, dim: 1);
-            var weights = values.div(Held(temperature)).exp();
+            // Measured from the nearest row's similarity (topk's first), which scales a query's votes alike and keeps them
+            // finite: exp(1 / 0.01) overflows float32, and every vote became +inf, the tie going to the lowest class.
+            var weights = values.sub(values.narrow(1, 0, 1)).div(Held(temperature)).exp();
             var votes = torch.zeros(new[] { end - start, classes }, device: reference.device);
             votes.scatter_add_(1, labels[indices], weights);
             predictions.AddRange(votes.argmax(1).cpu().data<long>().Select(v => (int)v));

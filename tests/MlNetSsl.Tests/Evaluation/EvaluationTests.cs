@@ -53,6 +53,19 @@ public sealed class EvaluationTests(ITestOutputHelper output) : IDisposable
     }
 
     [SkippableFact]
+    public void KnnVotesAtASmallTemperatureStillFavourTheCloserRow()
+    {
+        using var scope = torch.NewDisposeScope();
+        SslEnvironment.EnsureInitialized();
+        // Query (1, 0): cosine 0.99 to the class-0 row, 1 to the class-1 row. At temperature 0.005 the votes are e^198 and
+        // e^200: class 1. In float32 both overflowed to +inf, and the tie went to class 0.
+        Tensor reference = torch.tensor(new float[] { 0.99f, MathF.Sqrt(1 - 0.99f * 0.99f), 1, 0 }, 2, 2);
+        Tensor query = torch.tensor(new float[] { 1, 0 }, 1, 2);
+        Assert.Equal([1], KnnClassifier.Predict(reference, [0, 1], query, k: 2, temperature: 0.005));
+        Assert.Equal([1], KnnClassifier.Predict(reference, [0, 1], query, k: 2, temperature: 1e-6));
+    }
+
+    [SkippableFact]
     public void EffectiveRankMatchesHandComputedValues()
     {
         using var scope = torch.NewDisposeScope();
