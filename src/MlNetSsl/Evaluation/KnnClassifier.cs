@@ -16,7 +16,7 @@ public static class KnnClassifier
     /// <param name="referenceLabels">M labels, 0-based.</param>
     /// <param name="queries">[Q, d] embeddings to classify.</param>
     /// <param name="k">Neighbours (at least 1; clamped to M).</param>
-    /// <param name="temperature">Vote temperature (positive); small values approach plain majority of the closest rows. Default 0.07.</param>
+    /// <param name="temperature">Vote temperature (positive); small values give the nearest row almost all the weight (1-NN), large ones approach a plain majority vote of the k rows. Default 0.07.</param>
     /// <exception cref="ArgumentException">No reference rows, a label count that differs from the rows, a negative label, or
     /// queries of another width than the reference rows.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="k"/> is below 1, or the temperature is not a positive number.</exception>
