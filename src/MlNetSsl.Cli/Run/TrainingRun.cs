@@ -114,6 +114,9 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
                 ? $"{testPath}: no labeled test row to score the model on; give it labeled rows."
                 // The stratified hold-out takes rows only from classes with 2 labels or more, so one label per class leaves none.
                 : $"{settings.Dataset}: no labeled row can be held out to score the model (the hold-out takes rows only from classes with at least 2 labels); " +
+                  // A label of one distinct number per row is a quantity, not classes: the warning that says so comes
+                  // after this check, so without it here the advice was to label more rows of some class.
+                  (RegressionLikeLabel(all) is { } quantity ? quantity["Warning: ".Length..] + " Or " : "") +
                   "label at least 2 rows of some class, or give labeled test rows with --test-dataset.");
         log.Info($"Data: {train.Count:N0} training rows ({train.LabeledCount:N0} labeled, {train.Count - train.LabeledCount:N0} unlabeled, " +
             $"{train.ClassCounts().Count} classes); {testLabeled:N0} test row{(testLabeled == 1 ? "" : "s")} ({testDescription}).");

@@ -46,6 +46,28 @@ public sealed class CliScaleAndOddInputTests : IDisposable
     }
 
     [SkippableFact]
+    public void ANumericTargetOfOneRowPerValueIsNamedInTheHoldOutError()
+    {
+        // A new user's run: BasicMotions with a measured quantity as the label (a distinct number on each of the 40
+        // series). The run stopped with "no labeled row can be held out ... label at least 2 rows of some class", and the
+        // warning that the label is a quantity to regress, printed only after that check, never showed.
+        string source = Path.Combine(SharedData.DataRoot, "uea", "BasicMotions_TRAIN.ts");
+        string ts = Path.Combine(_work, "quantity.ts");
+        int row = 0;
+        File.WriteAllLines(ts, File.ReadLines(source)
+            .Select(l => l.StartsWith("@classLabel", StringComparison.OrdinalIgnoreCase) ? "@classLabel true"
+                : l.Length == 0 || l[0] is '#' or '@' ? l
+                : l[..(l.LastIndexOf(':') + 1)] + (1.5 + 0.25 * row++).ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        Assert.Equal(40, row);
+        var (code, stdout, stderr) = CliCoreTests.Run("series-classification", "--dataset", ts, "--train-time", "30", "-o", _work, "--name", "Quantity");
+        Assert.True(code == 1, $"exit {code}: {stderr}\n{stdout}");
+        Assert.Contains("no labeled row can be held out", stderr, StringComparison.Ordinal);
+        Assert.Contains("40 distinct numbers", stderr, StringComparison.Ordinal);
+        Assert.Contains("bin the values into a few ranges", stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("trial", stdout, StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
     public void SeriesRunRefusesTheTableColumnOptionsItCannotApply()
     {
         // A series CSV with a row id first: --ignore-cols id was accepted and did nothing (the id stayed the first step).
