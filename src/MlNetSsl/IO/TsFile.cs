@@ -127,8 +127,9 @@ public sealed class TsFile
                 // "@classLabel false": the lines hold channels only, no class after the last ':'.
                 else if (line.StartsWith("@classLabel", StringComparison.OrdinalIgnoreCase))
                 {
-                    // Blanks or tabs between the words; a quoted class ('a' or "a", as ARFF lists nominal values) is the class a.
-                    string[] words = line["@classLabel".Length..].Split((char[])[' ', '\t'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+                    // Blanks or tabs between the words; a quoted class ('a' or "a", as ARFF lists nominal values) is the
+                    // class a, blanks inside the quotes included ("gun draw" was two words, neither a class of the lines).
+                    string[] words = ClassLabelWords(line["@classLabel".Length..]);
                     labeled = words.Length == 0 || !words[0].Equals("false", StringComparison.OrdinalIgnoreCase);
                     if (labeled && words.Length > 1) declared = new HashSet<string>(words[1..].Select(Unquote), StringComparer.Ordinal);
                 }
@@ -203,6 +204,35 @@ public sealed class TsFile
                 "they are learned as classes all the same.");
         if (MissingNote(path, lines, missing) is { } filledNote) notes.Add(filledNote);
         return new TsFile(path, channels, series, labels, lengths, lines, missing, notes);
+    }
+
+    /// <summary>The words of an <c>@classLabel</c> line after the directive, split at blanks and tabs outside quotes: a
+    /// word that starts with <c>'</c> or <c>"</c> runs to the same quote followed by a blank or the line's end (the rest
+    /// of the line when none), quotes kept for <see cref="Unquote"/>.</summary>
+    private static string[] ClassLabelWords(string text)
+    {
+        var words = new List<string>();
+        int i = 0;
+        while (i < text.Length)
+        {
+            if (text[i] is ' ' or '\t') { i++; continue; }
+            int end;
+            if (text[i] is '"' or '\'')
+            {
+                char quote = text[i];
+                end = i + 1;
+                while (end < text.Length && !(text[end] == quote && (end + 1 == text.Length || text[end + 1] is ' ' or '\t'))) end++;
+                end = Math.Min(end + 1, text.Length);
+            }
+            else
+            {
+                end = i;
+                while (end < text.Length && text[end] is not (' ' or '\t')) end++;
+            }
+            words.Add(text[i..end].Trim());
+            i = end;
+        }
+        return [.. words];
     }
 
     // 'a' or "a" is the class a (ARFF, which .ts grew from, quotes nominal values so); a lone or unmatched quote is kept.

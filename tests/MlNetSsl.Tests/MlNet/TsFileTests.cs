@@ -331,6 +331,28 @@ public sealed class TsFileTests : IDisposable
     }
 
     [SkippableFact]
+    public void QuotedClassesWithBlanksInTheClassLabelListAreDeclared()
+    {
+        // A new user's GunPoint with its classes named in words, quoted in the @classLabel list as ARFF quotes nominal
+        // values with blanks: the list was split at every blank ('"gun', 'draw"', ...), and the note said both classes,
+        // on every line of the file, were missing from the list.
+        var names = new Dictionary<string, string> { ["1"] = "gun draw", ["2"] = "no gun" };
+        int row = 0;
+        string path = Write("words.ts", [.. File.ReadLines(Uea("GunPoint_TRAIN.ts")).Select(l =>
+            l.StartsWith("@classLabel", StringComparison.OrdinalIgnoreCase) ? "@classLabel true \"gun draw\"\t'no gun'"
+            : l.Length == 0 || l[0] is '#' or '@' ? l
+            // The lines write the class plain or quoted, as writers do.
+            : l[..(l.LastIndexOf(':') + 1)] + (row++ % 2 == 0 ? names[l[(l.LastIndexOf(':') + 1)..].Trim()] : $"'{names[l[(l.LastIndexOf(':') + 1)..].Trim()]}'"))]);
+        TsFile file = TsFile.Read(path);
+        Assert.Equal(50, file.Labels.Count);
+        Assert.Equal(["gun draw", "no gun"], file.Labels.Distinct().Order(StringComparer.Ordinal));
+        Assert.Empty(file.Notes);
+        // A quote left open takes the rest of the line as one word, and a class outside the list is still named.
+        TsFile open = TsFile.Read(Write("open.ts", "@classLabel true \"gun draw\" \"no gun", "@data", "1,2,3:gun draw", "2,3,4:no gun", "3,4,5:other"));
+        Assert.Contains("'other' (line 5)", Assert.Single(open.Notes), StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
     public void HeaderSpellingsLineEndsAndCommentsANewUserWritesReadAsTheFormatSays()
     {
         // A UTF-8 byte order mark, CRLF line ends, directives in other case, a tab-separated @classLabel list, comments and
