@@ -8,10 +8,15 @@ internal static class ClassLabels
 {
     /// <summary>The class index of a label: the class of that exact text, or, when every class is a number, the class of
     /// equal value, so a test file that writes "1.0" (as pandas writes a float column) matches the class "1". Null: a
-    /// class the model never saw.</summary>
+    /// class the model never saw. A label that differs from a class only in its Unicode form (a folder name written
+    /// decomposed, as macOS writes 'ü', against the composed one of training) is that class.</summary>
     internal static Func<string, int?> Matcher(string[] classNames)
     {
         var exact = classNames.Select((name, i) => (name, i)).ToDictionary(p => p.name, p => p.i, StringComparer.Ordinal);
+        // Composed forms of the classes: only where two classes do not share one (they then stay apart, by exact text).
+        var composed = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var group in exact.GroupBy(p => Compose(p.Key), StringComparer.Ordinal))
+            if (group.Count() == 1) composed[group.Key] = group.First().Value;
         var values = new Dictionary<double, int>();
         foreach (var (name, i) in exact)
         {
@@ -22,8 +27,22 @@ internal static class ClassLabels
             }
         }
         return label => exact.TryGetValue(label, out int i) ? i
+            : composed.TryGetValue(Compose(label), out int form) ? form
             : values.Count > 0 && double.TryParse(label, NumberStyles.Float, CultureInfo.InvariantCulture, out double value)
                 && values.TryGetValue(value, out int byValue) ? byValue
             : null;
+    }
+
+    // Text that is not valid Unicode (a lone surrogate) cannot be normalized: it is compared as it is.
+    private static string Compose(string text)
+    {
+        try
+        {
+            return text.IsNormalized(System.Text.NormalizationForm.FormC) ? text : text.Normalize(System.Text.NormalizationForm.FormC);
+        }
+        catch (ArgumentException)
+        {
+            return text;
+        }
     }
 }

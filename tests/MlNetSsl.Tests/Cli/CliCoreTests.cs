@@ -1308,6 +1308,37 @@ public sealed class CliCoreTests : IDisposable
     }
 
     [SkippableFact]
+    public void AClassFolderNameInAnotherUnicodeFormIsTheSameClass()
+    {
+        // A new user's test folder copied from a Mac: its class folder 'eins ü' was written decomposed (NFD: 'u' and a
+        // combining diaeresis), the training folder's composed (NFC). The two look the same, but evaluate counted the 22
+        // rows as a class the model never saw, each an error, and the confusion matrix showed 'eins ü (unseen)'
+        // predicted as 'eins ü' 22 times.
+        string composed = "Katze \u00e4", decomposed = composed.Normalize(System.Text.NormalizationForm.FormD);
+        Assert.NotEqual(composed, decomposed);
+        string source = Path.Combine(SharedData.RepoRoot, "samples", "Quickstart", "data", "cifar10-small", "train");
+        string train = Path.Combine(_work, "nfc"), test = Path.Combine(_work, "nfd");
+        foreach (var (cls, name) in new[] { ("cat", composed), ("ship", "ship") })
+        {
+            string[] files = Directory.GetFiles(Path.Combine(source, cls)).Order(StringComparer.Ordinal).Take(26).ToArray();
+            Directory.CreateDirectory(Path.Combine(train, name));
+            foreach (string f in files.Take(20)) File.Copy(f, Path.Combine(train, name, Path.GetFileName(f)));
+            string testName = name == composed ? decomposed : name;
+            Directory.CreateDirectory(Path.Combine(test, testName));
+            foreach (string f in files.Skip(20)) File.Copy(f, Path.Combine(test, testName, Path.GetFileName(f)));
+        }
+        string output = Path.Combine(_work, "nfcout");
+        var (code, stdout, stderr) = Run("image-classification", "--dataset", train, "--test-dataset", test, "--train-time", "5", "--max-trials", "1", "-o", output, "--name", "Forms");
+        Assert.True(code == 0, $"exit {code}: {stderr}\n{stdout}");
+        Assert.DoesNotContain("never seen", stdout, StringComparison.Ordinal);
+        var evaluated = Run("evaluate", "--model", Path.Combine(output, "Forms", "Forms.zip"), "--test-dataset", test);
+        Assert.True(evaluated.ExitCode == 0, evaluated.Stderr + evaluated.Stdout);
+        Assert.Contains("12 labeled rows of 2 classes.", evaluated.Stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain("(unseen)", evaluated.Stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain("never saw", evaluated.Stdout, StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
     public void ImageRunOnAFolderWithAnUnlabeledSubFolder()
     {
         string root = Path.Combine(_work, "images");
