@@ -196,6 +196,12 @@ public sealed class CliCoreTests : IDisposable
         Match again = Regex.Match(evaluated.Stdout, @"accuracy +(\d\.\d{4})  \(95% interval (\d\.\d{4}) to (\d\.\d{4})\)");
         Assert.True(run.Success && again.Success, trained.Stdout + evaluated.Stdout);
         Assert.Equal([run.Groups[1].Value, run.Groups[2].Value, run.Groups[3].Value], [again.Groups[1].Value, again.Groups[2].Value, again.Groups[3].Value]);
+        // The training file itself given as the test set (a new user's MNIST folder scored 1.0000 so, without a word):
+        // its rows trained the model, and evaluate says so; the hold-out above is not the training data and gets no note.
+        var onTraining = Run("evaluate", "--model", model, "--test-dataset", table);
+        Assert.True(onTraining.ExitCode == 0, onTraining.Stderr + onTraining.Stdout);
+        Assert.Contains($"Note: {table} is the --dataset the model was trained on", onTraining.Stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain("was trained on", evaluated.Stdout, StringComparison.Ordinal);
 
         // A series run (GunPoint CSV, class first): the same.
         string series = Path.Combine(_work, "gun-holdout.csv");
