@@ -216,6 +216,27 @@ public sealed class SslPortfolioTests : IDisposable
     }
 
     [SkippableFact]
+    public void TheCheapestPipelineIsComparedWithTheVersionOfTheBestThatTheRuleWouldHaveKept()
+    {
+        // A new user's run (103 CIFAR-10 images: 100 ships, 3 frogs; --metric f1): SimCLR 3, 8 and 10 epochs + L-BFGS and
+        // SimCLR 10 epochs + LightGBM within the error. The L-BFGS pipeline stands as its longest-trained version (10
+        // epochs, 5.0 s), LightGBM (4.8 s) is cheaper and was chosen, and the explanation read "chose the cheapest, trial 3
+        // (0.65, 4.8 s to build against 2.2 s ...)": against the 3-epoch best, which the rule had set aside.
+        SearchSpace ssl = SslSearchSpace.For(SslInputKind.Image);
+        TrialRecord Ssl(int id, string trainer, int epochs, double metric, double seconds) => new(id, SslExperimentData.Configuration(ssl,
+            ("Downstream.Trainer", trainer), ("Pretraining.Epochs", epochs)), TrialStatus.Completed,
+            [new RungResult(null, metric, TimeSpan.FromSeconds(seconds))], TimeSpan.FromSeconds(seconds), null);
+        SslTrialMeasures Measure(int id) => new() { TrialId = id, FeatureSource = SslFeatureSource.SelfSupervised, MetricStandardError = 0.4216 };
+
+        TrialRecord[] board = [Ssl(0, "LinearProbe", 3, 0.7333, 2.2), Ssl(1, "LinearProbe", 8, 0.6667, 4.1), Ssl(2, "LinearProbe", 10, 0.6667, 5.0),
+            Ssl(3, "LightGbm", 10, 0.65, 4.8)];
+        (TrialRecord chosen, string why) = SslExperiment.SelectWithinOneStandardError(board, [Measure(0), Measure(1), Measure(2), Measure(3)], maximize: true);
+        Assert.Equal(3, chosen.TrialId);
+        Assert.DoesNotContain("against 2.2 s", why, StringComparison.Ordinal);
+        Assert.Contains("chose the cheapest, trial 3 (0.65, 4.8 s to build against 5 s for trial 2, the longest-trained version of the best's pipeline", why, StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
     public void TheViewRetrievalSpreadIsStatedOnlyForALabelFreeChoice()
     {
         // Three encoders 11 to 16 of 400 images apart under the label-free objective: the score's binomial error is said.
