@@ -13,6 +13,9 @@ namespace MlNetSsl.Cli.Data;
 /// </summary>
 internal static class ImageFolder
 {
+    // An interrupted copy or download; named as such rather than as an image the decoder cannot open.
+    private const string EmptyFile = "an empty file (0 bytes)";
+
     public const string PathColumn = "ImagePath";
 
     private static readonly HashSet<string> Extensions = new(StringComparer.OrdinalIgnoreCase) { ".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp" };
@@ -132,6 +135,12 @@ internal static class ImageFolder
                 skipped.Add($"{name}: cannot be read ({e.GetType().Name})");
                 continue;
             }
+            if (bytes.Length == 0)
+            {
+                if (strict) throw new CliException($"{path}: {EmptyFile}; remove it, or drop --strict to skip unreadable files.");
+                skipped.Add($"{name}: {EmptyFile}");
+                continue;
+            }
             using var codec = SKCodec.Create(new MemoryStream(bytes));
             if (codec is null || codec.Info.Width <= 0 || codec.Info.Height <= 0)
             {
@@ -218,6 +227,7 @@ internal static class ImageFolder
         {
             throw new CliException($"{file}: cannot be read ({e.Message}).", e);
         }
+        if (bytes.Length == 0) throw new CliException($"{file}: {EmptyFile}; replace it with a whole copy of the image.");
         using (var codec = SKCodec.Create(new MemoryStream(bytes)))
         {
             if (codec is null) throw new CliException($"{file}: not a readable image (cut short or not a JPEG, PNG, BMP, GIF or WEBP file); replace it with a whole copy, or convert it to PNG or JPEG.");

@@ -340,4 +340,24 @@ public sealed class ImageFolderTests : IDisposable
             }
         Assert.InRange(difference / (3.0 * shown.Width * shown.Height), 0, 6);
     }
+
+    /// <summary>
+    /// A zero-byte file (an interrupted copy or download) is named as empty, not as an image "cut short or not a JPEG,
+    /// PNG...", which sent a user looking for a damaged or mislabelled image: skipped and listed, refused by --strict
+    /// and by predict on the file.
+    /// </summary>
+    [SkippableFact]
+    public void AnEmptyFileIsSkippedAndNamedAsEmpty()
+    {
+        string root = Folder();
+        string empty = Path.Combine(root, "cat", "empty.jpg");
+        File.WriteAllBytes(empty, []);
+
+        TrainingData data = ImageFolder.Load(new MLContext(0), root, "unlabeled", strict: false, forTraining: true);
+        Assert.Contains(data.Skipped, s => s == "cat/empty.jpg: an empty file (0 bytes)");
+        var strict = Assert.Throws<CliException>(() => ImageFolder.Load(new MLContext(0), root, "unlabeled", strict: true, forTraining: true));
+        Assert.Contains("empty.jpg: an empty file (0 bytes)", strict.Message, StringComparison.Ordinal);
+        var single = Assert.Throws<CliException>(() => ImageFolder.LoadFile(new MLContext(0), empty));
+        Assert.EndsWith("empty.jpg: an empty file (0 bytes); replace it with a whole copy of the image.", single.Message, StringComparison.Ordinal);
+    }
 }
