@@ -33,8 +33,9 @@ internal static class ClassLabels
             : null;
     }
 
-    // Text that is not valid Unicode (a lone surrogate) cannot be normalized: it is compared as it is.
-    private static string Compose(string text)
+    /// <summary>The text in Unicode's composed form (NFC); text that is not valid Unicode (a lone surrogate) cannot be
+    /// normalized and is returned as it is.</summary>
+    internal static string Compose(string text)
     {
         try
         {

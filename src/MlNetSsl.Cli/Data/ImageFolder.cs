@@ -77,7 +77,7 @@ internal static class ImageFolder
         // from a Mac beside one made elsewhere looked the same and was another class, and the model split the class in two.
         foreach (string classFolder in classFolders)
             candidates.AddRange(ImagesUnder(classFolder, visited, otherFormats, hidden).Order(StringComparer.Ordinal)
-                .Select(p => (p, ClassName(Path.GetFileName(classFolder)))));
+                .Select(p => (p, ClassLabels.Compose(Path.GetFileName(classFolder)))));
         if (unlabeled is not null) candidates.AddRange(ImagesUnder(unlabeled, visited, otherFormats, hidden).Order(StringComparer.Ordinal).Select(p => (p, "")));
         string Relative(string h) => Path.GetRelativePath(root, h).Replace('\\', '/');
         hidden = [.. hidden.Select(h => !Path.IsPathRooted(h) ? h : h.EndsWith('/') ? Relative(h.TrimEnd('/')) + "/" : Relative(h)).Order(StringComparer.Ordinal)];
@@ -200,19 +200,6 @@ internal static class ImageFolder
 
     /// <summary>Whether <paramref name="extension"/> (with its dot) is one of the image formats the tool decodes.</summary>
     internal static bool IsImageExtension(string extension) => Extensions.Contains(extension);
-
-    // A name that is not valid Unicode (a lone surrogate) cannot be normalized: it is the class as it is.
-    private static string ClassName(string folderName)
-    {
-        try
-        {
-            return folderName.Normalize(System.Text.NormalizationForm.FormC);
-        }
-        catch (ArgumentException)
-        {
-            return folderName;
-        }
-    }
 
     /// <summary>One image file, unlabeled.</summary>
     public static TrainingData LoadFile(MLContext ml, string file)
