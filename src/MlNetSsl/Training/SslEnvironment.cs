@@ -42,7 +42,7 @@ public static class SslEnvironment
         lock (Gate)
         {
             if (_initialized) return;
-            HoldOneDnnToAvx2();
+            ChooseOneDnnKernels();
             KeepFreedNativeMemoryForReuse();
             bool restoreWaitPolicy = LetIdleOpenMpThreadsSleep();
             try
@@ -132,22 +132,55 @@ public static class SslEnvironment
         }
     }
 
+    private const string OneDnnIsaVariable = "ONEDNN_MAX_CPU_ISA";
+
+    // The oneDNN kernels chosen here; part of Describe().
+    private static string? _oneDnnKernels;
+
     /// <summary>
-    /// On x86-64, keeps libtorch's oneDNN kernels at AVX2 unless the user chose with <c>ONEDNN_MAX_CPU_ISA</c>. Measured
-    /// on an AMD EPYC host with AVX-512: oneDNN's AVX-512 kernels gave a first-step NaN loss in about half of the runs of
-    /// one Conv1d pretraining and a 6% deviation in batched ResNet-18 embeddings; with AVX2 kernels neither happened and
-    /// the ConvNet SimCLR step ran at a similar speed (docs/ml-net-stage.md). oneDNN reads the variable when it creates
-    /// its first primitive, so it is set before any tensor work of this library.
+    /// On x86-64, chooses the widest oneDNN kernels libtorch may use, by CPU vendor, unless the user chose with
+    /// <c>ONEDNN_MAX_CPU_ISA</c> (or <c>DNNL_MAX_CPU_ISA</c>). oneDNN reads the variable when it creates its first
+    /// primitive, so it is set before any tensor work of this library.
     /// </summary>
-    private static void HoldOneDnnToAvx2()
+    private static void ChooseOneDnnKernels()
     {
-        const string Variable = "ONEDNN_MAX_CPU_ISA";
         if (RuntimeInformation.ProcessArchitecture != Architecture.X64) return;
-        if (!string.IsNullOrEmpty(Environment.GetEnvironmentVariable(Variable)) ||
-            !string.IsNullOrEmpty(Environment.GetEnvironmentVariable("DNNL_MAX_CPU_ISA"))) return;
+        foreach (string chosen in new[] { OneDnnIsaVariable, "DNNL_MAX_CPU_ISA" })
+        {
+            if (Environment.GetEnvironmentVariable(chosen) is { Length: > 0 } value)
+            {
+                _oneDnnKernels = $"oneDNN kernels as {chosen}={value} sets";
+                return;
+            }
+        }
+        string isa = OneDnnIsaFor(CpuVendor());
         // .NET keeps its own copy of the environment on Unix; native code reads the C library's, so set that one.
-        if (OperatingSystem.IsWindows()) Environment.SetEnvironmentVariable(Variable, "AVX2");
-        else _ = SetNativeEnvironmentVariable(NulTerminated(Variable), NulTerminated("AVX2"), overwrite: 0);
+        if (OperatingSystem.IsWindows()) Environment.SetEnvironmentVariable(OneDnnIsaVariable, isa);
+        else if (SetNativeEnvironmentVariable(NulTerminated(OneDnnIsaVariable), NulTerminated(isa), overwrite: 0) != 0) return;
+        _oneDnnKernels = $"oneDNN kernels up to {isa}";
+    }
+
+    /// <summary>
+    /// The oneDNN instruction-set ceiling for a CPU vendor. AMD (and any vendor not measured): AVX2. On a 2-core AMD
+    /// EPYC host with AVX-512, oneDNN's AVX-512 kernels gave a first-step NaN loss in about half of the runs of one Conv1d
+    /// pretraining, NaN from partly filled 16-channel blocks (a 24-channel convolution, 183 of 200 forwards) and a 6.4%
+    /// deviation in batched ResNet-18 embeddings, at a similar ConvNet SimCLR speed. Intel: AVX-512 (<c>AVX512_CORE</c>;
+    /// a CPU without it gets its widest set). On a 2-core Intel Xeon host the same checks held (batches within 1e-4 of
+    /// float64, 0 of 200 forwards non-finite at 12, 24 and 40 channels) and the ConvNet SimCLR step ran 1.3-1.5x faster
+    /// than with AVX2 kernels (docs/ml-net-stage.md, docs/benchmarks.md).
+    /// </summary>
+    internal static string OneDnnIsaFor(string cpuVendor) => cpuVendor == "GenuineIntel" ? "AVX512_CORE" : "AVX2";
+
+    /// <summary>The CPU's vendor string from CPUID leaf 0 ("GenuineIntel", "AuthenticAMD"), or empty where CPUID is not available.</summary>
+    internal static string CpuVendor()
+    {
+        if (!System.Runtime.Intrinsics.X86.X86Base.IsSupported) return "";
+        (_, int ebx, int ecx, int edx) = System.Runtime.Intrinsics.X86.X86Base.CpuId(0, 0);
+        Span<byte> vendor = stackalloc byte[12];
+        BitConverter.TryWriteBytes(vendor, ebx);
+        BitConverter.TryWriteBytes(vendor[4..], edx);
+        BitConverter.TryWriteBytes(vendor[8..], ecx);
+        return System.Text.Encoding.ASCII.GetString(vendor);
     }
 
     /// <summary>
@@ -237,6 +270,7 @@ public static class SslEnvironment
         EnsureInitialized();
         string device = torch.cuda.is_available() ? $"CUDA ({torch.cuda.device_count()} device(s))" : "CPU";
         string version = typeof(torch).Assembly.GetName().Version?.ToString() ?? "unknown";
-        return $"TorchSharp {version}, device {device}, {torch.get_num_threads()} CPU thread(s)" + (_openMpWaiting is null ? "" : $", {_openMpWaiting}");
+        return $"TorchSharp {version}, device {device}, {torch.get_num_threads()} CPU thread(s)" +
+            (_oneDnnKernels is null ? "" : $", {_oneDnnKernels}") + (_openMpWaiting is null ? "" : $", {_openMpWaiting}");
     }
 }

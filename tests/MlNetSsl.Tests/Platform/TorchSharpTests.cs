@@ -15,6 +15,30 @@ public sealed class TorchSharpTests
         Assert.Equal(DeviceType.CPU, SslEnvironment.SelectDevice(allowCuda: false).type);
     }
 
+    /// <summary>
+    /// oneDNN's kernels are chosen by CPU vendor: AVX-512 on Intel, AVX2 on AMD and others (SslEnvironment.OneDnnIsaFor
+    /// says why). The vendor read through CPUID is the one Linux reports, and the process runs with the matching ceiling
+    /// unless the environment chose one.
+    /// </summary>
+    [SkippableFact]
+    public void OneDnnKernelsFollowTheCpuVendor()
+    {
+        Assert.Equal("AVX512_CORE", SslEnvironment.OneDnnIsaFor("GenuineIntel"));
+        Assert.Equal("AVX2", SslEnvironment.OneDnnIsaFor("AuthenticAMD"));
+        Assert.Equal("AVX2", SslEnvironment.OneDnnIsaFor(""));
+        Skip.IfNot(System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture == System.Runtime.InteropServices.Architecture.X64, "oneDNN kernels are chosen on x86-64 only");
+
+        string vendor = SslEnvironment.CpuVendor();
+        if (File.Exists("/proc/cpuinfo"))
+        {
+            string? line = File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("vendor_id", StringComparison.Ordinal));
+            if (line is not null) Assert.Equal(line[(line.IndexOf(':') + 1)..].Trim(), vendor);
+        }
+        string description = SslEnvironment.Describe();
+        string? chosen = Environment.GetEnvironmentVariable("ONEDNN_MAX_CPU_ISA") ?? Environment.GetEnvironmentVariable("DNNL_MAX_CPU_ISA");
+        Assert.Contains(string.IsNullOrEmpty(chosen) ? $"oneDNN kernels up to {SslEnvironment.OneDnnIsaFor(vendor)}" : "oneDNN kernels as ", description);
+    }
+
     [SkippableFact]
     public void ConvForwardAndBackwardMatchFiniteDifferences()
     {
