@@ -412,6 +412,7 @@ public sealed class SslSearchSpace : SearchSpace
         CheckRange(space, PretrainingOption, nameof(SslPretrainingParameters.AugmentationStrength), 0, 1);
         CheckRange(space, PretrainingOption, nameof(SslPretrainingParameters.LearningRate), double.Epsilon, 10, "(0, 10]");
         CheckRange(space, PretrainingOption, nameof(SslPretrainingParameters.MethodScale), double.Epsilon, 1e3, "(0, 1000]");
+        CheckMethodScale(space);
         CheckRange(space, PretrainingOption, nameof(SslPretrainingParameters.BatchSize), 2, int.MaxValue);
         CheckRange(space, PretrainingOption, nameof(SslPretrainingParameters.EmbeddingSize), 0, 1 << 16);
         CheckRange(space, PretrainingOption, nameof(SslPretrainingParameters.Epochs), 1, 10_000);
@@ -425,6 +426,41 @@ public sealed class SslSearchSpace : SearchSpace
         CheckRange(space, DownstreamOption, nameof(SslDownstreamParameters.LightGbmIterations), 1, 100_000);
         CheckRange(space, DownstreamOption, nameof(SslDownstreamParameters.FineTuneEpochs), 1, 10_000);
         CheckRange(space, DownstreamOption, nameof(SslDownstreamParameters.FineTuneLearningRate), double.Epsilon, 10, "(0, 10]");
+    }
+
+    /// <summary>Throws when <c>Pretraining.MethodScale</c> reaches outside the scales a method of <c>Pretraining.Method</c>
+    /// accepts (<see cref="SslMethodRegistration.MinSearchScale"/>, <see cref="SslMethodRegistration.MaxSearchScale"/>):
+    /// otherwise every trial that draws such a scale for that method fails in the method's own words (a temperature below
+    /// 0.001), which do not name the option.</summary>
+    private static void CheckMethodScale(SearchSpace space)
+    {
+        if (!space.HasOption(PretrainingOption) || space[PretrainingOption] is not SearchSpace options
+            || !options.HasOption(nameof(SslPretrainingParameters.MethodScale))) return;
+        (double low, double high) = options[nameof(SslPretrainingParameters.MethodScale)] switch
+        {
+            NumericRangeOption range => (range.Min, range.Max),
+            IntegerRangeOption range => (range.Min, range.Max),
+            ChoiceOption choice => (choice.Choices.Cast<double>().Min(), choice.Choices.Cast<double>().Max()),
+            _ => (1.0, 1.0),
+        };
+        // Without a Method option every trial runs the default method.
+        IEnumerable<string> methods = options.HasOption(nameof(SslPretrainingParameters.Method))
+            ? ChoicesAt(space, PretrainingOption, nameof(SslPretrainingParameters.Method)).Cast<string>()
+            : [space.Default.AsType<SslTrialParameters>().Pretraining.Method];
+        SslMethodRegistration[] registrations = methods.Select(SslMethodRegistry.Get).Distinct().ToArray();
+        SslMethodRegistration[] tooLow = registrations.Where(r => low < r.MinSearchScale).ToArray();
+        SslMethodRegistration[] tooHigh = registrations.Where(r => high > r.MaxSearchScale).ToArray();
+        if (tooLow.Length == 0 && tooHigh.Length == 0) return;
+        var needs = tooLow.Select(r => string.Create(CultureInfo.InvariantCulture, $"{r.Name} needs at least {r.MinSearchScale}"))
+            .Concat(tooHigh.Select(r => string.Create(CultureInfo.InvariantCulture, $"{r.Name} needs at most {r.MaxSearchScale}")));
+        var fixes = new List<string>();
+        if (tooLow.Length > 0) fixes.Add(string.Create(CultureInfo.InvariantCulture, $"a lower end of at least {tooLow.Max(r => r.MinSearchScale)}"));
+        if (tooHigh.Length > 0) fixes.Add(string.Create(CultureInfo.InvariantCulture, $"an upper end of at most {tooHigh.Min(r => r.MaxSearchScale)}"));
+        throw new ArgumentException(string.Create(CultureInfo.InvariantCulture,
+            $"Option {PretrainingOption}.{nameof(SslPretrainingParameters.MethodScale)} spans [{low}, {high}], but {string.Join("; ", needs)} ") +
+            "(the scale multiplies each method's key hyperparameter, such as a temperature that must be at least 0.001). " +
+            $"Give the range {string.Join(" and ", fixes)}, or leave {string.Join(", ", tooLow.Concat(tooHigh).Select(r => r.Name).Distinct())} " +
+            $"out of {PretrainingOption}.{nameof(SslPretrainingParameters.Method)}.");
     }
 
     private static TEnum ParseChoice<TEnum>(object value, string option) where TEnum : struct, Enum =>

@@ -126,7 +126,9 @@ public sealed class SslPretrainingParameters
     /// (0.01 x scale); SimSiam's predictor bottleneck (128 x scale units); Barlow Twins' redundancy weight lambda
     /// (scale / projection size); VICReg's invariance weight (25 x scale); VIME's reconstruction weight alpha (2 x scale);
     /// and the masked autoencoder's mask ratios, whose odds are multiplied by scale (0.75 becomes 0.43 to 0.92 for
-    /// scale 1/4 to 4). Default 1.
+    /// scale 1/4 to 4). Default 1. A search space's range must suit every method it can choose: at least 0.002 with
+    /// SimCLR, 0.005 with MoCo v2 and 0.001 with SCARF (a temperature below 0.001 is refused), at most 100 with BYOL
+    /// (<see cref="SslMethodRegistration.MinSearchScale"/>, <see cref="SslMethodRegistration.MaxSearchScale"/>).
     /// </summary>
     public double MethodScale { get; set; } = 1.0;
 

@@ -58,7 +58,10 @@ public sealed class ByolMethod : SslMethodBase
     internal static SslMethodRegistration Registration { get; } = new SslMethodRegistration<ByolOptions>(nameof(SslMethod.Byol), (encoder, options) => new ByolMethod(encoder, options))
     {
         Augmentations = shape => DefaultAugmentations.TwoView(shape, solarize: true),
-        SearchKnob = (o, s) => o.BaseMomentum = 1 - (1 - o.BaseMomentum) * s,
+        // Math.Max: at scale 100 the product rounds to 1 + 9e-16, which would leave the momentum a hair below 0.
+        SearchKnob = (o, s) => o.BaseMomentum = Math.Max(0, 1 - (1 - o.BaseMomentum) * s),
+        // The base momentum, 1 - 0.01 x scale, must stay in [0, 1].
+        MaxSearchScale = 100,
     };
 
     internal MomentumTarget Target { get; }

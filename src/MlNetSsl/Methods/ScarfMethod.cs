@@ -53,6 +53,8 @@ public sealed class ScarfMethod : SslMethodBase
     {
         InputKinds = [SslInputKind.Tabular],
         SearchKnob = (o, s) => o.Temperature *= s,
+        // The temperature, 1 x scale, must stay at or above MinTemperature.
+        MinSearchScale = SslMethodOptions.MinTemperature,
     };
 
     /// <inheritdoc />

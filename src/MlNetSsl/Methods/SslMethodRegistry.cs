@@ -1,3 +1,5 @@
+using System.Globalization;
+
 namespace MlNetSsl;
 
 /// <summary>
@@ -43,8 +45,20 @@ public abstract class SslMethodRegistration
     /// The method's options with its key hyperparameter scaled by <paramref name="scale"/> (a log-scale knob that
     /// AutoML searches; 1 gives the defaults).
     /// </summary>
-    /// <param name="scale">A positive multiplier.</param>
+    /// <param name="scale">A multiplier in [<see cref="MinSearchScale"/>, <see cref="MaxSearchScale"/>].</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="scale"/> is outside that range, where the options
+    /// would be ones the method refuses.</exception>
     public abstract SslMethodOptions SearchOptions(double scale);
+
+    /// <summary>The smallest scale <see cref="SearchOptions"/> accepts: below it the key hyperparameter leaves the range
+    /// the method accepts (SimCLR's temperature, 0.5 x scale, must be at least 0.001, so 0.002). AutoML refuses a search
+    /// space whose scale range reaches below it for a method it can choose, before any trial. Default 0: any positive
+    /// scale.</summary>
+    public double MinSearchScale { get; init; }
+
+    /// <summary>The largest scale <see cref="SearchOptions"/> accepts (BYOL's base momentum, 1 - 0.01 x scale, must stay at
+    /// or above 0, so 100). Default infinity: any finite scale.</summary>
+    public double MaxSearchScale { get; init; } = double.PositiveInfinity;
 
     /// <inheritdoc />
     public override string ToString() => Name;
@@ -114,6 +128,9 @@ public sealed class SslMethodRegistration<TOptions> : SslMethodRegistration wher
     {
         if (!(scale > 0) || !double.IsFinite(scale))
             throw new ArgumentOutOfRangeException(nameof(scale), scale, "The method scale must be a positive number.");
+        if (scale < MinSearchScale || scale > MaxSearchScale)
+            throw new ArgumentOutOfRangeException(nameof(scale), scale, string.Create(CultureInfo.InvariantCulture,
+                $"SSL method {Name} takes a method scale in [{MinSearchScale}, {MaxSearchScale}]: outside it the hyperparameter the scale multiplies is one the method refuses."));
         var options = new TOptions();
         SearchKnob?.Invoke(options, scale);
         return options;

@@ -577,6 +577,60 @@ public sealed class SslExperimentTests : IDisposable
             $"{value.ToString(System.Globalization.CultureInfo.InvariantCulture)}]; it must stay within {allowed}.", error.Message, StringComparison.Ordinal);
     }
 
+    [SkippableTheory]
+    [InlineData(new[] { "SimClr" }, 0.001, 4.0, "SimClr needs at least 0.002", "a lower end of at least 0.002")]
+    [InlineData(new[] { "Scarf", "SimClr", "MoCoV2" }, 0.001, 4.0, "MoCoV2 needs at least 0.005", "a lower end of at least 0.005")]
+    [InlineData(new[] { "Byol", "Scarf" }, 1.0, 1000.0, "Byol needs at most 100", "an upper end of at most 100")]
+    public async Task AMethodScaleRangeAChosenMethodCannotUseIsRefusedBeforeAnyTrial(string[] methods, double low, double high, string needs, string fix)
+    {
+        // The space accepted any scale in (0, 1000], but SimCLR's temperature is 0.5 x scale and must be at least 0.001 (MoCo
+        // v2's 0.2 x scale, SCARF's 1 x scale), and BYOL's base momentum 1 - 0.01 x scale must stay in [0, 1]: such a range
+        // failed trial after trial in the method's own words ("Temperature must be ..."), not naming Pretraining.MethodScale.
+        var ml = new MLContext(seed: 1);
+        IDataView data = ml.Data.LoadFromEnumerable(SslExperimentData.HiggsWithHiddenLabels(100, labeledEvery: 2));
+        SslSearchSpace space = SslSearchSpace.For(SslInputKind.Tabular).WithMethods(methods);
+        space.Pretraining[nameof(SslPretrainingParameters.MethodScale)] = new NumericRangeOption(low, high, logBase: true);
+        space.Pretraining[nameof(SslPretrainingParameters.Epochs)] = new ChoiceOption(1);
+
+        var error = await Assert.ThrowsAsync<ArgumentException>(() => ml.SelfSupervisedExperiment()
+            .SetDataset(data).SetInputColumn("Features").SetSearchSpace(space).SetMaxTrials(2).RunAsync());
+        _output.WriteLine(error.Message);
+        string range = string.Create(System.Globalization.CultureInfo.InvariantCulture, $"[{low}, {high}]");
+        Assert.Contains($"Option Pretraining.MethodScale spans {range}", error.Message, StringComparison.Ordinal);
+        Assert.Contains(needs, error.Message, StringComparison.Ordinal);
+        Assert.Contains(fix, error.Message, StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
+    public void AMethodScaleAMethodCannotUseIsRefusedNamingTheMethodAndItsRange()
+    {
+        // Returned a SimCLR temperature of 0.0005 (refused only when the method was built) and a BYOL momentum of -9.
+        var low = Assert.Throws<ArgumentOutOfRangeException>(() => SslPretrainingParameters.CreateMethodOptions("SimClr", 0.001));
+        Assert.Contains("SSL method SimClr takes a method scale in [0.002, ", low.Message, StringComparison.Ordinal);
+        var high = Assert.Throws<ArgumentOutOfRangeException>(() => SslPretrainingParameters.CreateMethodOptions("Byol", 1000));
+        Assert.Contains("SSL method Byol takes a method scale in [0, 100]", high.Message, StringComparison.Ordinal);
+        Assert.Equal(0, ((ByolOptions)SslPretrainingParameters.CreateMethodOptions("Byol", 100)).BaseMomentum);
+        Assert.Equal(0.001, ((SimClrOptions)SslPretrainingParameters.CreateMethodOptions("SimClr", 0.002)).Temperature, 12);
+    }
+
+    [SkippableFact]
+    public async Task AMethodScaleRangeEveryChosenMethodCanUseRuns()
+    {
+        // Barlow Twins' redundancy weight is scale / projection size: any positive scale is valid for it, so a range far
+        // below SimCLR's smallest scale is no reason to refuse a space of Barlow Twins alone.
+        var ml = new MLContext(seed: 1);
+        IDataView data = ml.Data.LoadFromEnumerable(SslExperimentData.HiggsWithHiddenLabels(100, labeledEvery: 2));
+        SslSearchSpace space = SslSearchSpace.For(SslInputKind.Tabular).WithMethods(SslMethod.BarlowTwins);
+        space.Pretraining[nameof(SslPretrainingParameters.MethodScale)] = new NumericRangeOption(1e-4, 1e-3, logBase: true);
+        Parameters probe = SslExperimentData.Configuration(space, ("Features", "SelfSupervised"), ("Pretraining.Epochs", 2),
+            ("Pretraining.MethodScale", 1e-4), ("Downstream.Trainer", "LinearProbe"));
+
+        SslExperimentResult result = await ml.SelfSupervisedExperiment()
+            .SetDataset(data).SetInputColumn("Features").SetSearchSpace(space)
+            .SetTuner(SslExperimentData.Scripted("barlow-small-scale", probe)).SetMaxTrials(1).RunAsync();
+        Assert.Single(result.Trials, t => t.Metric is not null);
+    }
+
     private sealed class SeriesRow
     {
         public float[] Values { get; set; } = [];
