@@ -334,6 +334,8 @@ internal static class ModelCommands
         if (data.RepeatedHeaderNote is not null) Console.WriteLine($"Note: {data.RepeatedHeaderNote}");
         if (data.MatchNote is not null) Console.WriteLine($"Note: {data.MatchNote}");
         if (data.PaddingNote is not null) Console.WriteLine($"Note: {data.PaddingNote}");
+        // The scores include these rows, filled with the training means: say so, naming the file, as training does.
+        if (data.FilledNote is not null) Console.WriteLine($"Note: {path}: {data.FilledNote}");
         if (TrainingRun.HiddenNote(data.HiddenEntries) is { } hidden) Console.WriteLine($"Note: {hidden}");
         if (TrainingRun.PictureInAlphaNote(data) is { } alpha) Console.WriteLine($"Note: {alpha}");
         if (TextFileEncoding.NoteFor(path, data.Kind) is { } encoding) Console.WriteLine($"Note: {encoding}");

@@ -192,10 +192,12 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
                 "hold no more than one value, so no model can learn from them; check the export if they should vary, or leave them out with --ignore-cols.";
             ShowAndKeep(constants);
         }
-        foreach (string note in new[] { all.RepeatedHeaderNote, all.RepeatedNameNote, all.PaddingNote, all.FilledNote }.OfType<string>())
+        foreach (string note in new[] { all.RepeatedHeaderNote, all.RepeatedNameNote, all.PaddingNote }.OfType<string>())
         {
             ShowAndKeep(note);
         }
+        // Named as the test file's note is, so a user with two files knows which one holds the missing values.
+        if (all.FilledNote is { } filled) ShowAndKeep($"{settings.Dataset} (the training rows): {filled}");
         // Text columns that a user most likely meant as numbers (or, for dates, as something a model can carry to later
         // rows), each kind with what to do about it.
         foreach (var (columns, why) in new (IReadOnlyList<string> Columns, string Why)[]

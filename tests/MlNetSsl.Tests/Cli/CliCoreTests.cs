@@ -461,6 +461,34 @@ public sealed class CliCoreTests : IDisposable
     }
 
     [SkippableFact]
+    public void TheMissingValuesNoteNamesTheFileItIsAboutInTrainingEvaluateAndPredict()
+    {
+        // Horse colic writes its missing cells '?', in the training and the test rows alike. The training file's note said
+        // "N missing number(s) in K column(s) ... are filled" without naming the file, so beside the test file's note a user
+        // with two files could not tell which to fix; evaluate and predict said nothing about the file they read.
+        string[] lines = File.ReadAllLines(Path.Combine(SharedData.DataRoot, "tabular", "horse-colic.csv")).Where(l => l.Length > 0).ToArray();
+        string train = Path.Combine(_work, "colic-train.csv"), test = Path.Combine(_work, "colic-test.csv");
+        File.WriteAllLines(train, lines.Take(200));
+        File.WriteAllLines(test, lines.Skip(200));
+        string output = Path.Combine(_work, "colic");
+        var (code, stdout, stderr) = Run("classification", "--dataset", train, "--label-col", "22", "--test-dataset", test,
+            "--train-time", "5", "--max-trials", "1", "-o", output, "--name", "Colic");
+        Assert.True(code == 0, $"exit {code}: {stderr}\n{stdout}");
+        Regex Note(string prefix, string when) => new(@"^(Note: )?" + Regex.Escape(prefix) + @" [\d,]+ missing number\(s\) in \d+ column\(s\) \('Col\d+' [\d,]+" +
+            @"[^\n]*\) are filled with their column's mean" + Regex.Escape(when), RegexOptions.Multiline);
+        Assert.Matches(Note($"{train} (the training rows):", ", in training and when the model scores."), stdout);
+        Assert.Matches(Note($"{test} (the test rows):", " over the training rows when the model scores them."), stdout);
+
+        string model = Path.Combine(output, "Colic", "Colic.zip");
+        var evaluate = Run("evaluate", "--model", model, "--test-dataset", test);
+        Assert.True(evaluate.ExitCode == 0, evaluate.Stderr);
+        Assert.Matches(Note($"Note: {test}:", " over the training rows when the model scores them."), evaluate.Stdout);
+        var predict = Run("predict", "--model", model, "--dataset", test, "--out", Path.Combine(_work, "colic-predictions.csv"));
+        Assert.True(predict.ExitCode == 0, predict.Stderr);
+        Assert.Matches(Note($"Note: {test}:", " over the training rows when the model scores them."), predict.Stdout);
+    }
+
+    [SkippableFact]
     public void ARowIdentifierIsLeftOutOfTheInputsUnlessKept()
     {
         // A Kaggle-style export: 'id' numbers the training rows 1..200 and the test rows from 9001, so a model that read
