@@ -894,13 +894,19 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
     /// report's data summary marks them too), unless the metric already weighs classes; null otherwise.</summary>
     internal static string? ImbalanceNote(IReadOnlyDictionary<string, int> classCounts, string metric)
     {
-        if (classCounts.Count < 2 || metric is "macro-accuracy" or "auc" or "f1") return null;
+        // AUC and F1 score the rarer of two classes; with more classes the search ranks on accuracy in their place.
+        if (classCounts.Count < 2 || metric == "macro-accuracy" || (metric is "auc" or "f1" && classCounts.Count == 2)) return null;
         var largest = classCounts.MaxBy(c => c.Value);
         var smallest = classCounts.MinBy(c => c.Value);
         if (smallest.Value <= 0 || largest.Value < 3 * smallest.Value) return null;
+        // Log-loss scores every row's probabilities, so it does not reward ignoring a class as accuracy does, but the rows
+        // of the large classes dominate its mean and the predicted class follows their frequency.
+        string why = metric == "log-loss"
+            ? "Log-loss averages over the rows, so the large classes weigh most in it and the predicted class leans toward them"
+            : "Accuracy rewards predicting the large classes, so a model can score high while missing the small ones";
         return string.Create(CultureInfo.InvariantCulture,
-            $"Classes are imbalanced: '{largest.Key}' has {largest.Value:N0} labeled rows, '{smallest.Key}' {smallest.Value:N0}. Accuracy rewards predicting the large classes, ") +
-            "so a model can score high while missing the small ones; --metric macro-accuracy (balanced accuracy) weighs every class the same, " +
+            $"Classes are imbalanced: '{largest.Key}' has {largest.Value:N0} labeled rows, '{smallest.Key}' {smallest.Value:N0}. {why}") +
+            "; --metric macro-accuracy (balanced accuracy) weighs every class the same, " +
             "and the model then decides as if the classes were equally frequent" +
             (classCounts.Count == 2 ? ", and --metric f1 or auc score the rarer class." : ".");
     }

@@ -489,6 +489,43 @@ public sealed class CliCoreTests : IDisposable
     }
 
     [SkippableFact]
+    public void TheImbalanceNoteSuggestsAMetricOnlyWhereTheSearchRanksOnOneTheLargeClassesRule()
+    {
+        // Horse colic's outcome: lived 178, died 77, euthanized 44 (3 classes); without the deaths, lived against euthanized
+        // is an imbalanced binary table. Before: --metric f1 (or auc) on the 3 classes, which the search replaces by accuracy,
+        // silenced the note; --metric log-loss got the note's "Accuracy rewards predicting the large classes".
+        string[] lines = File.ReadAllLines(Path.Combine(SharedData.DataRoot, "tabular", "horse-colic.csv")).Where(l => l.Length > 0).ToArray();
+        string threeClasses = Path.Combine(_work, "colic-outcome.csv"), binary = Path.Combine(_work, "colic-lived-or-euthanized.csv");
+        File.WriteAllLines(threeClasses, lines);
+        File.WriteAllLines(binary, lines.Where(l => l.Split(',')[22] != "2"));
+        string Printed(string file, string metric)
+        {
+            var (code, stdout, stderr) = Run("classification", "--dataset", file, "--label-col", "22", "--metric", metric,
+                "--train-time", "5", "--max-trials", "1", "-o", Path.Combine(_work, "imbalance"));
+            Assert.True(code == 0, $"exit {code}: {stderr}\n{stdout}");
+            return stdout;
+        }
+
+        // Binary: F1 and AUC score the rarer class, so no other metric is suggested; accuracy gets all three.
+        Assert.DoesNotContain("Classes are imbalanced", Printed(binary, "f1"), StringComparison.Ordinal);
+        Assert.DoesNotContain("Classes are imbalanced", Printed(binary, "auc"), StringComparison.Ordinal);
+        string accuracy = Printed(binary, "accuracy");
+        Assert.Contains("Classes are imbalanced: '1' has ", accuracy, StringComparison.Ordinal);
+        Assert.Contains("Accuracy rewards predicting the large classes", accuracy, StringComparison.Ordinal);
+        Assert.Contains("--metric f1 or auc score the rarer class.", accuracy, StringComparison.Ordinal);
+        // Log-loss is what the user chose: the note speaks of it, not of accuracy.
+        string logLoss = Printed(binary, "log-loss");
+        Assert.Contains("Log-loss averages over the rows, so the large classes weigh most in it", logLoss, StringComparison.Ordinal);
+        Assert.DoesNotContain("Accuracy rewards", logLoss, StringComparison.Ordinal);
+        // Three classes: --metric f1 ranks on accuracy, so the note suggests macro-accuracy (not f1 or auc, which need two classes).
+        string f1OnThree = Printed(threeClasses, "f1");
+        Assert.Contains("--metric f1 needs two classes (3 here)", f1OnThree, StringComparison.Ordinal);
+        Assert.Contains("Classes are imbalanced: '1' has ", f1OnThree, StringComparison.Ordinal);
+        Assert.Contains("--metric macro-accuracy (balanced accuracy) weighs every class the same", f1OnThree, StringComparison.Ordinal);
+        Assert.DoesNotContain("--metric f1 or auc", f1OnThree, StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
     public void ARowIdentifierIsLeftOutOfTheInputsUnlessKept()
     {
         // A Kaggle-style export: 'id' numbers the training rows 1..200 and the test rows from 9001, so a model that read
