@@ -82,7 +82,9 @@ internal static class SeriesLoader
                 $"{path}: the rows differ in length ({lengths.Min()} to {lengths.Max()} values, {lengthGroups.Count} lengths), but every one is a multiple " +
                 $"of {multiple}: rows that hold {multiple} channels one after another (each of its own length) read so. They are read as one channel " +
                 $"(a row's channels joined into one series and resampled together); if each row holds several channels, give --channels {multiple} (or the count it holds)."));
-        (string[] labels, string? labelNote) = CsvTable.UnifyNumericLabels(rows.Select(r => r.Label).ToArray());
+        // One class whatever Unicode form a file writes it in ('ü' composed, or 'u' and a combining diaeresis as macOS
+        // writes it), as image folder names are: two forms were two classes that look the same.
+        (string[] labels, string? labelNote) = CsvTable.UnifyNumericLabels(rows.Select(r => ClassLabels.Compose(r.Label)).ToArray());
         if (labelNote is not null) notes.Add(labelNote);
         for (int i = 0; i < rows.Count; i++) rows[i].Label = labels[i];
         return new TrainingData

@@ -502,8 +502,10 @@ internal static class TableLoader
             for (int n = 2; !properties.Add(property); n++) property = $"{char.ToUpperInvariant(name[0])}{name[1..]}_{n}";
             schema.Add(new InputColumn(name, property, numeric ? InputColumnKind.Number : InputColumnKind.Text, index));
         }
+        // One class whatever Unicode form a cell writes it in ('ü' composed, or 'u' and a combining diaeresis as macOS
+        // writes it), as image folder names are: two forms were two classes that look the same.
         (string[] labels, string? labelNote) = CsvTable.UnifyNumericLabels(labelIndex is int l
-            ? table.Rows.Select(r => CsvTable.IsMissing(r[l]) ? "" : r[l]).ToArray() : new string[rows].Select(_ => "").ToArray());
+            ? table.Rows.Select(r => CsvTable.IsMissing(r[l]) ? "" : ClassLabels.Compose(r[l])).ToArray() : new string[rows].Select(_ => "").ToArray());
         // A name no input has: an input "Label_target" beside one named "Label" was otherwise hidden by the label column,
         // and read in its place, the label itself became an input (every row predicted right in training, none after).
         string labelColumn = "Label";

@@ -1410,6 +1410,47 @@ public sealed class CliCoreTests : IDisposable
     }
 
     [SkippableFact]
+    public void ACsvClassLabelInAnotherUnicodeFormIsTheSameClassInTrainingEvaluateAndPredict()
+    {
+        // Banknote rows whose classes are 'Zürich' and 'Genf'; some 'Zürich' labels written decomposed (NFD: 'u' and a
+        // combining diaeresis, as macOS and some exports write it), in the training file and the test file alike. Image
+        // folder names were already composed; CSV labels were not: training learned 3 classes ('Zürich' twice), predict
+        // wrote a score column for each, and evaluate counted the test file's 2 classes as 3.
+        string composed = "Z\u00fcrich", decomposed = composed.Normalize(System.Text.NormalizationForm.FormD);
+        Assert.NotEqual(composed, decomposed);
+        string[] lines = File.ReadAllLines(Path.Combine(SharedData.DataRoot, "tabular", "banknote_authentication.csv")).Where(l => l.Length > 0).ToArray();
+        new Random(7).Shuffle(lines);
+        IEnumerable<string> Named(IEnumerable<string> rows, int everyNth) => rows.Select((l, i) =>
+            l[..(l.LastIndexOf(',') + 1)] + (l.EndsWith(",0", StringComparison.Ordinal) ? (i % everyNth == 0 ? decomposed : composed) : "Genf"));
+        string train = Path.Combine(_work, "cities.csv"), test = Path.Combine(_work, "cities-test.csv");
+        File.WriteAllLines(train, ["variance,skewness,curtosis,entropy,city", .. Named(lines.Take(200), 4)]);
+        File.WriteAllLines(test, ["variance,skewness,curtosis,entropy,city", .. Named(lines.Skip(200).Take(60), 2)]);
+        Assert.Contains(decomposed, File.ReadAllText(test), StringComparison.Ordinal);
+        string output = Path.Combine(_work, "cities-out");
+        var (code, stdout, stderr) = Run("classification", "--dataset", train, "--label-col", "city", "--train-time", "5", "--max-trials", "1", "-o", output, "--name", "Cities");
+        Assert.True(code == 0, $"exit {code}: {stderr}\n{stdout}");
+        Assert.Contains("160 labeled, 0 unlabeled, 2 classes)", stdout, StringComparison.Ordinal);
+        string model = Path.Combine(output, "Cities", "Cities.zip");
+
+        var evaluated = Run("evaluate", "--model", model, "--test-dataset", test);
+        Assert.True(evaluated.ExitCode == 0, evaluated.Stderr + evaluated.Stdout);
+        Assert.Contains("60 labeled rows of 2 classes.", evaluated.Stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain("never saw", evaluated.Stdout, StringComparison.Ordinal);
+        // Banknotes are told apart well by these four numbers: the decomposed rows are scored as their class.
+        double accuracy = double.Parse(Regex.Match(evaluated.Stdout, @"^\s+accuracy\s+([0-9.]+)", RegexOptions.Multiline).Groups[1].Value, CultureInfo.InvariantCulture);
+        Assert.True(accuracy >= 0.85, evaluated.Stdout);
+
+        string predictions = Path.Combine(_work, "cities-predictions.csv");
+        var predicted = Run("predict", "--model", model, "--dataset", test, "--out", predictions);
+        Assert.True(predicted.ExitCode == 0, predicted.Stderr + predicted.Stdout);
+        string[] written = File.ReadAllLines(predictions);
+        // One score column per class, and every predicted label one of the two as training composed it.
+        Assert.Equal(["PredictedLabel", "Row", "Score_Genf", $"Score_{composed}"], written[0].Split(',').Order(StringComparer.Ordinal));
+        Assert.Equal(60, written.Length - 1);
+        Assert.All(written.Skip(1), l => Assert.Contains(l.Split(',')[1], new[] { composed, "Genf" }));
+    }
+
+    [SkippableFact]
     public void ImageRunOnAFolderWithAnUnlabeledSubFolder()
     {
         string root = Path.Combine(_work, "images");

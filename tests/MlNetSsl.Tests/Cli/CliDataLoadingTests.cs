@@ -272,6 +272,36 @@ public sealed class CliDataLoadingTests : IDisposable
     }
 
     [SkippableFact]
+    public void ClassLabelsInTwoUnicodeFormsAreOneClassInTablesTsFilesAndSeriesCsvs()
+    {
+        // GunPoint's classes named 'Zürich' and 'Genf'; every third 'Zürich' written decomposed ('u' and a combining
+        // diaeresis, as macOS and some exports write it). The two look the same, but were learned as two classes
+        // (3 classes where there are 2), as image folder names no longer are.
+        string composed = "Z\u00fcrich", decomposed = composed.Normalize(System.Text.NormalizationForm.FormD);
+        Assert.NotEqual(composed, decomposed);
+        var rows = GunPoint().Select((r, i) => (Label: r.Label == "gun" ? (i % 3 == 0 ? decomposed : composed) : "Genf", r.Values)).ToList();
+        Assert.Contains(rows, r => r.Label == decomposed);
+        string[] expected = [.. rows.Select(r => r.Label == decomposed ? composed : r.Label)];
+
+        string ts = Write("forms.ts", ["@problemName Forms", "@univariate true", "@equalLength true", "@seriesLength 150",
+            $"@classLabel true {composed} Genf", "@data", .. rows.Select(r => $"{string.Join(',', r.Values)}:{r.Label}")]);
+        string seriesCsv = Write("forms-series.csv", rows.Select(r => $"{r.Label},{string.Join(',', r.Values)}"));
+        foreach (string series in new[] { ts, seriesCsv })
+        {
+            TrainingData loaded = SeriesLoader.Load(new MLContext(0), series, Settings(), channels: 1, findLabel: true);
+            Assert.Equal(expected, loaded.Labels);
+            Assert.Equal(2, loaded.ClassCounts().Count);
+            // What the model learns its classes from.
+            Assert.Equal(["Genf", composed], Microsoft.ML.Data.ColumnCursorExtensions.GetColumn<string>(loaded.View, "Label").Distinct().Order(StringComparer.Ordinal));
+        }
+
+        string table = Write("forms-table.csv", ["first,last,city", .. rows.Select(r => $"{r.Values[0]},{r.Values[^1]},{r.Label}")]);
+        TrainingData tabular = TableLoader.LoadForTraining(table, Settings(label: "city"));
+        Assert.Equal(expected, tabular.Labels);
+        Assert.Equal(["Genf", composed], Microsoft.ML.Data.ColumnCursorExtensions.GetColumn<string>(tabular.View, tabular.LabelColumn).Distinct().Order(StringComparer.Ordinal));
+    }
+
+    [SkippableFact]
     public void ATableAlignedWithRunsOfBlanksIsReadAsItsCommaSeparatedOriginalAndTextWithSpacesKeepsItsSeparator()
     {
         // Banknote rows as the UCI and Statlog .data/.dat files lay tables out: columns aligned with runs of spaces (a
