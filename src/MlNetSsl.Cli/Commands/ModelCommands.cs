@@ -174,6 +174,7 @@ internal static class ModelCommands
                 if (unseenNames.Count > 10 && classes.Length <= MaxMatrixClasses) Console.WriteLine($"({unseenNames.Count - 10} more unseen classes, {scored.Count(r => r.Actual < -11)} row(s), not shown)");
                 Console.WriteLine($"{unseen} row(s) have a class the model never saw ({string.Join(", ", unseenNames.Take(10).Select(n => $"'{n}'"))}" +
                     $"{(unseenNames.Count > 10 ? ", ..." : "")}); they count as errors, and each such class counts in macro-accuracy with recall 0.");
+                foreach (string sameButCase in ClassLabels.CaseOnlyDifferences(unseenNames, classes)) Console.WriteLine($"  {sameButCase}");
             }
             return ExitCodes.Success;
         });

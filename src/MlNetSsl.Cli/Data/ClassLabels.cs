@@ -33,6 +33,26 @@ internal static class ClassLabels
             : null;
     }
 
+    /// <summary>
+    /// For each of <paramref name="unseenLabels"/> (labels no class matches) that equals a class but for letter case
+    /// ("cat" beside the class "Cat"), one sentence naming the class and what to do; the first ten such labels, then how
+    /// many more. Such a label stays a class of its own (two classes may differ in case), and was listed among the classes
+    /// never seen without a word on why.
+    /// </summary>
+    internal static IReadOnlyList<string> CaseOnlyDifferences(IEnumerable<string> unseenLabels, string[] classNames)
+    {
+        // A lookup, not a scan of the classes per label: a test file read with the wrong label column has a label per row.
+        var byCase = classNames.ToLookup(c => c, StringComparer.OrdinalIgnoreCase);
+        var matches = unseenLabels.Distinct(StringComparer.Ordinal)
+            .Select(label => (label, Classes: byCase[label].ToList()))
+            .Where(m => m.Classes.Count > 0).ToList();
+        var sentences = matches.Take(10).Select(m => m.Classes.Count == 1
+            ? $"'{m.label}' is the class '{m.Classes[0]}' but for letter case, and case tells classes apart: if it is that class, write it '{m.Classes[0]}' in the test file (or one spelling in both files) and score again."
+            : $"'{m.label}' is the classes {string.Join(" and ", m.Classes.Select(c => $"'{c}'"))} but for letter case, and case tells classes apart: write it as the one it is and score again.").ToList();
+        if (matches.Count > 10) sentences.Add(string.Create(CultureInfo.InvariantCulture, $"{matches.Count - 10:N0} more test label(s) are a class but for letter case."));
+        return sentences;
+    }
+
     /// <summary>The text in Unicode's composed form (NFC); text that is not valid Unicode (a lone surrogate) cannot be
     /// normalized and is returned as it is.</summary>
     internal static string Compose(string text)

@@ -396,6 +396,7 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
                 // The first ten: a test file read with the wrong label column has as many 'classes' as rows.
                 string note = $"Test labels never seen in training count as errors: {FirstTen([.. unseenRows.Distinct().Select(l => $"'{l}'")], ", ")} " +
                     $"({rows:N0} {(rows == 1 ? "row" : "rows")}).";
+                if (ClassLabels.CaseOnlyDifferences(unseenRows, classNames) is { Count: > 0 } sameButCase) note += " " + string.Join(" ", sameButCase);
                 ShowAndKeep(note);
             }
             string metric = settings.Metric;

@@ -1451,6 +1451,43 @@ public sealed class CliCoreTests : IDisposable
     }
 
     [SkippableFact]
+    public void ATestLabelThatDiffersFromAClassOnlyInLetterCaseIsNamedWithTheClassItMatches()
+    {
+        // Banknote rows of classes 'Forged' and 'Genuine'; the test file writes some of them 'forged' and 'GENUINE'. Two
+        // classes may differ in case, so they stay unseen classes (errors), but the note only listed them among the
+        // classes never seen, silently: it now names, per such label, the class it matches but for case and what to do.
+        string[] lines = File.ReadAllLines(Path.Combine(SharedData.DataRoot, "tabular", "banknote_authentication.csv")).Where(l => l.Length > 0).ToArray();
+        new Random(7).Shuffle(lines);
+        static string Named(string line, int i, bool odd) => line[..(line.LastIndexOf(',') + 1)] +
+            (line.EndsWith(",0", StringComparison.Ordinal) ? (odd && i % 3 == 0 ? "GENUINE" : "Genuine") : (odd && i % 3 == 1 ? "forged" : "Forged"));
+        string train = Path.Combine(_work, "notes.csv"), test = Path.Combine(_work, "notes-test.csv");
+        File.WriteAllLines(train, ["variance,skewness,curtosis,entropy,kind", .. lines.Take(200).Select((l, i) => Named(l, i, odd: false))]);
+        File.WriteAllLines(test, ["variance,skewness,curtosis,entropy,kind", .. lines.Skip(200).Take(60).Select((l, i) => Named(l, i, odd: true)),
+            // A label no class matches in any case stays listed without a match.
+            lines[260][..(lines[260].LastIndexOf(',') + 1)] + "unknown"]);
+        string output = Path.Combine(_work, "case-out");
+        var (code, stdout, stderr) = Run("classification", "--dataset", train, "--label-col", "kind", "--test-dataset", test,
+            "--train-time", "5", "--max-trials", "1", "-o", output, "--name", "Case");
+        Assert.True(code == 0, $"exit {code}: {stderr}\n{stdout}");
+        Assert.Contains("Test labels never seen in training count as errors:", stdout, StringComparison.Ordinal);
+        Assert.Contains("'forged' is the class 'Forged' but for letter case", stdout, StringComparison.Ordinal);
+        Assert.Contains("'GENUINE' is the class 'Genuine' but for letter case", stdout, StringComparison.Ordinal);
+
+        var evaluated = Run("evaluate", "--model", Path.Combine(output, "Case", "Case.zip"), "--test-dataset", test);
+        Assert.True(evaluated.ExitCode == 0, evaluated.Stderr + evaluated.Stdout);
+        string[] console = evaluated.Stdout.Split('\n');
+        // Still errors (not remapped): the unseen classes are in the matrix and the count.
+        Assert.Contains(console, l => l.StartsWith("forged (unseen)", StringComparison.Ordinal));
+        Assert.Contains(console, l => l.Contains("have a class the model never saw (", StringComparison.Ordinal));
+        // One line per such label, saying what it matches and what to do; none for 'unknown'.
+        string[] caseLines = [.. console.Where(l => l.Contains("but for letter case", StringComparison.Ordinal))];
+        Assert.Equal(2, caseLines.Length);
+        Assert.Contains(caseLines, l => l.Contains("'forged' is the class 'Forged' but for letter case", StringComparison.Ordinal) && l.Contains("write it 'Forged'", StringComparison.Ordinal));
+        Assert.Contains(caseLines, l => l.Contains("'GENUINE' is the class 'Genuine' but for letter case", StringComparison.Ordinal));
+        Assert.DoesNotContain(caseLines, l => l.Contains("'unknown'", StringComparison.Ordinal));
+    }
+
+    [SkippableFact]
     public void ImageRunOnAFolderWithAnUnlabeledSubFolder()
     {
         string root = Path.Combine(_work, "images");
