@@ -6,7 +6,8 @@ namespace MlNetSsl;
 /// A time-series classification file in the UEA/UCR archives' <c>.ts</c> text format (sktime's), read whole into memory.
 /// </summary>
 /// <remarks>
-/// <para>The format: comment lines start with <c>#</c> (or <c>%</c>, as in ARFF); header lines start with <c>@</c> (<c>@problemName</c>,
+/// <para>The format: comment lines start with <c>#</c> (or <c>%</c>, as in ARFF), and a comment is a line of its own
+/// (a <c>#</c> after a blank at the end of a data line is refused, not read into the class); header lines start with <c>@</c> (<c>@problemName</c>,
 /// <c>@univariate</c>, <c>@dimensions</c>, <c>@equalLength</c>, <c>@seriesLength</c>, <c>@classLabel</c>, ...) and end
 /// with <c>@data</c>; below it each line is one series: its channels separated by <c>:</c>, the values of a channel by
 /// <c>,</c>, and the class last. <c>@classLabel false</c> means the lines hold channels only.</para>
@@ -96,7 +97,8 @@ public sealed class TsFile
     /// the file, the line and what to change for bytes that are not UTF-8, data before <c>@data</c>, <c>@targetLabel true</c> (regression) or
     /// <c>@timeStamps true</c>, a class that is a list of numbers (a channel of a file without classes that does not say
     /// <c>@classLabel false</c>), a line with another channel count than the first or with channels of different lengths,
-    /// a value that is not a number or is infinite as a 32-bit float, a channel whose values are all missing; it names
+    /// a value that is not a number or is infinite as a 32-bit float, a channel whose values are all missing, a comment at
+    /// the end of a data line (<c>1,2,3:a # note</c>: comments are lines of their own); it names
     /// the file for a file with no <c>@data</c> line or no series.</exception>
     public static TsFile Read(string path)
     {
@@ -145,6 +147,11 @@ public sealed class TsFile
                 continue;
             }
             if (!inData) throw Error(path, lineNumber, "data before the '@data' line; a .ts file lists its header lines (@...) first.");
+            // "1,2,3:walking  # subject 3": the format's comments are lines of their own, and sktime and aeon read the rest
+            // of a line after its last ':' as the class; read so, the comment made a class of its own, silently.
+            if (TrailingComment(line) is int comment)
+                throw Error(path, lineNumber, $"'{Shorten(line[comment..])}' at the end of the line reads as a comment, but a .ts file has comments only on a line " +
+                    $"of its own that starts with '#' (here it would be read into the {(labeled ? "class" : "last value")}): move it to a line of its own, or remove it.");
             string[] parts = line.Split(':');
             // Without classes, sktime's write_ndarray_to_tsfile ends a multivariate line with ':' after its last channel too;
             // that empty part is no channel (read as one, it was "every value of a channel is missing").
@@ -233,6 +240,20 @@ public sealed class TsFile
             i = end;
         }
         return [.. words];
+    }
+
+    /// <summary>Where a comment starts on a data line: a '#' after a blank or tab, outside a quoted class ("C#" and
+    /// <c>'a #1'</c> are classes); null when there is none.</summary>
+    private static int? TrailingComment(string line)
+    {
+        for (int i = line.IndexOf('#'); i > 0; i = line.IndexOf('#', i + 1))
+        {
+            if (line[i - 1] is not (' ' or '\t')) continue;
+            string segment = line[(line.LastIndexOf(':', i) + 1)..].Trim();
+            if (Unquote(segment) != segment) continue;
+            return i;
+        }
+        return null;
     }
 
     // 'a' or "a" is the class a (ARFF, which .ts grew from, quotes nominal values so); a lone or unmatched quote is kept.

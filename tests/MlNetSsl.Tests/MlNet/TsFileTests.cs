@@ -392,6 +392,34 @@ public sealed class TsFileTests : IDisposable
     };
 
     [SkippableFact]
+    public void ACommentAtTheEndOfADataLineIsRefusedNamingTheFileAndTheLine()
+    {
+        // The format has comments on lines of their own that start with '#'; sktime and aeon read everything after a
+        // line's last ':' as its class. A new user's "...:walking  # subject 3" was read the same, silently: a class
+        // 'walking  # subject 3' of its own beside 'walking'. Nothing a comment says may become a class or a value.
+        string path = Write("trailing.ts", "# a comment on its own line is fine", "@problemName p", "@classLabel true walking running", "@data",
+            "1,2,3:walking", "2,3,4:walking  # subject 3", "3,4,5:running");
+
+        var error = Assert.Throws<InvalidDataException>(() => TsFile.Read(path));
+
+        Assert.StartsWith($"{path} line 6: ", error.Message, StringComparison.Ordinal);
+        Assert.Contains("'# subject 3'", error.Message, StringComparison.Ordinal);
+        Assert.Contains("on a line of its own", error.Message, StringComparison.Ordinal);
+        // The CLI says the same, as its own one-line error.
+        var cli = Assert.Throws<CliException>(() => SeriesLoader.Load(new MLContext(0), path, new CsvSettings(null, null, null, []), channels: 1));
+        Assert.Equal(error.Message, cli.Message);
+
+        // Several channels, a comment holding ':' (which split it into one more "channel"), and a file without classes.
+        Assert.StartsWith($"{path} line 4: ", Assert.Throws<InvalidDataException>(() => TsFile.Read(Write("trailing.ts", "@problemName p", "@classLabel true a b", "@data",
+            "1,2,3:4,5,6:a # note: left hand", "1,2,3:4,5,6:b"))).Message, StringComparison.Ordinal);
+        Assert.StartsWith($"{path} line 3: ", Assert.Throws<InvalidDataException>(() => TsFile.Read(Write("trailing.ts", "@classLabel false", "@data",
+            "1,2,3 # first", "2,3,4"))).Message, StringComparison.Ordinal);
+
+        // A '#' inside a class (no blank before it) or a quoted class is the class's own.
+        Assert.Equal(["C#", "a #1"], TsFile.Read(Write("sharp.ts", "@classLabel true C# 'a #1'", "@data", "1,2,3:C#", "2,3,4:'a #1'")).Labels);
+    }
+
+    [SkippableFact]
     public void AFileNotInUtf8IsRefusedOnTheLineWhoseLettersItWouldLose()
     {
         // Windows-1252 'ü' and 'ö' (one byte each, not UTF-8): read as UTF-8 both classes became "gr\uFFFDn", one class.
