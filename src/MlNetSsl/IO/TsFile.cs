@@ -151,7 +151,8 @@ public sealed class TsFile
             // of a line after its last ':' as the class; read so, the comment made a class of its own, silently.
             if (TrailingComment(line) is int comment)
                 throw Error(path, lineNumber, $"'{Shorten(line[comment..])}' at the end of the line reads as a comment, but a .ts file has comments only on a line " +
-                    $"of its own that starts with '#' (here it would be read into the {(labeled ? "class" : "last value")}): move it to a line of its own, or remove it.");
+                    $"of its own that starts with '#' (here it would be read into the {(labeled ? "class" : "last value")}): move it to a line of its own, or remove it" +
+                    (labeled ? "; if '#' is part of the class name, quote the class ('a #1')." : "."));
             string[] parts = line.Split(':');
             // Without classes, sktime's write_ndarray_to_tsfile ends a multivariate line with ':' after its last channel too;
             // that empty part is no channel (read as one, it was "every value of a channel is missing").
