@@ -72,8 +72,8 @@ public sealed class MoCoV2Method : SslMethodBase
     internal static SslMethodRegistration Registration { get; } = new SslMethodRegistration<MoCoV2Options>(nameof(SslMethod.MoCoV2), (encoder, options) => new MoCoV2Method(encoder, options))
     {
         SearchKnob = (o, s) => o.Temperature *= s,
-        // The temperature, 0.2 x scale, must stay at or above MinTemperature.
-        MinSearchScale = SslMethodOptions.MinTemperature / 0.2,
+        // The temperature, the default times the scale, must stay at or above MinTemperature.
+        MinSearchScale = SslMethodOptions.MinTemperature / new MoCoV2Options().Temperature,
     };
 
     /// <summary>The queue of negative keys, [QueueSize, ProjectionSize], each row L2-normalized.</summary>

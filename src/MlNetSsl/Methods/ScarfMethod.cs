@@ -53,8 +53,8 @@ public sealed class ScarfMethod : SslMethodBase
     {
         InputKinds = [SslInputKind.Tabular],
         SearchKnob = (o, s) => o.Temperature *= s,
-        // The temperature, 1 x scale, must stay at or above MinTemperature.
-        MinSearchScale = SslMethodOptions.MinTemperature,
+        // The temperature, the default times the scale, must stay at or above MinTemperature.
+        MinSearchScale = SslMethodOptions.MinTemperature / new ScarfOptions().Temperature,
     };
 
     /// <inheritdoc />

@@ -54,8 +54,8 @@ public sealed class SimClrMethod : SslMethodBase
     internal static SslMethodRegistration Registration { get; } = new SslMethodRegistration<SimClrOptions>(nameof(SslMethod.SimClr), (encoder, options) => new SimClrMethod(encoder, options))
     {
         SearchKnob = (o, s) => o.Temperature *= s,
-        // The temperature, 0.5 x scale, must stay at or above MinTemperature.
-        MinSearchScale = SslMethodOptions.MinTemperature / 0.5,
+        // The temperature, the default times the scale, must stay at or above MinTemperature.
+        MinSearchScale = SslMethodOptions.MinTemperature / new SimClrOptions().Temperature,
     };
 
     /// <inheritdoc />
