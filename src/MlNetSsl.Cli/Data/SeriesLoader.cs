@@ -83,7 +83,8 @@ internal static class SeriesLoader
                 $"of {multiple}: rows that hold {multiple} channels one after another (each of its own length) read so. They are read as one channel " +
                 $"(a row's channels joined into one series and resampled together); if each row holds several channels, give --channels {multiple} (or the count it holds)."));
         // One class whatever Unicode form a file writes it in ('ü' composed, or 'u' and a combining diaeresis as macOS
-        // writes it), as image folder names are: two forms were two classes that look the same.
+        // writes it), as image folder names are: two forms were two classes that look the same. (TsFile composes a .ts
+        // file's classes itself; this composes a CSV's.)
         (string[] labels, string? labelNote) = CsvTable.UnifyNumericLabels(rows.Select(r => ClassLabels.Compose(r.Label)).ToArray());
         if (labelNote is not null) notes.Add(labelNote);
         for (int i = 0; i < rows.Count; i++) rows[i].Label = labels[i];

@@ -16,9 +16,11 @@ namespace MlNetSsl;
 /// in <see cref="Notes"/>. Series may differ in length from each other (<c>@equalLength false</c>); the channels of one
 /// series may not.</para>
 /// <para>A <c>,</c> that ends a channel or the class with nothing after it is a stray separator, not one more value; a
-/// quoted class (<c>'a'</c> or <c>"a"</c>, in the lines or the <c>@classLabel</c> list) is the class <c>a</c>; classes that are
+/// quoted class (<c>'a'</c> or <c>"a"</c>, in the lines or the <c>@classLabel</c> list) is the class <c>a</c>; a class is read
+/// in Unicode's composed form (NFC), in the lines and the <c>@classLabel</c> list, so <c>Zürich</c> written with a
+/// combining diaeresis (as macOS tools may) and with a composed <c>ü</c> is one class; classes that are
 /// one number written differently (<c>1</c> and <c>1.0</c>) are one class, spelled as the <c>@classLabel</c> list declares
-/// it (else as most lines write it). <see cref="Notes"/> say so, for all but the quotes.</para>
+/// it (else as most lines write it). <see cref="Notes"/> say so, for all but the quotes and the Unicode forms.</para>
 /// <para>A missing value (<c>?</c>, an empty cell, <c>NA</c>, <c>N/A</c>, <c>NaN</c> or <c>null</c>) takes the value
 /// before it in its channel, the channel's first known value at its start, as
 /// <see cref="ResampleSeriesCatalog.ResampleSeries(Microsoft.ML.TransformsCatalog, string, string, int, int)"/> fills a
@@ -62,7 +64,7 @@ public sealed class TsFile
     /// channel (the layout <see cref="SelfSupervisedOptions.SeriesChannels"/> expects). Missing values are filled.</summary>
     public IReadOnlyList<float[]> Series { get; }
 
-    /// <summary>The class of each series, trimmed and unquoted (one number written differently is one class, see the remarks
+    /// <summary>The class of each series, trimmed, unquoted and in Unicode's composed form (NFC) (one number written differently is one class, see the remarks
     /// of <see cref="TsFile"/>); empty when the line has no class (<c>@classLabel false</c>) or a
     /// missing one (<c>?</c>, <c>NA</c>, ...), which is how ML.NET's <c>MapValueToKey</c> and the self-supervised stage
     /// mark an unlabeled row.</summary>
@@ -133,7 +135,7 @@ public sealed class TsFile
                     // class a, blanks inside the quotes included ("gun draw" was two words, neither a class of the lines).
                     string[] words = ClassLabelWords(line["@classLabel".Length..]);
                     labeled = words.Length == 0 || !words[0].Equals("false", StringComparison.OrdinalIgnoreCase);
-                    if (labeled && words.Length > 1) declared = new HashSet<string>(words[1..].Select(Unquote), StringComparer.Ordinal);
+                    if (labeled && words.Length > 1) declared = new HashSet<string>(words[1..].Select(w => Compose(Unquote(w))), StringComparer.Ordinal);
                 }
                 // sktime's regression files: a number to predict after the last ':', which would be taken for classes.
                 else if (DirectiveIsTrue(line, "@targetLabel"))
@@ -177,7 +179,9 @@ public sealed class TsFile
                 label = label.TrimEnd(',', ' ', '\t');
                 stray = true;
             }
-            label = Unquote(label);
+            // One class whatever Unicode form a line writes it in ('ü' composed, or 'u' and a combining diaeresis as macOS
+            // tools may write it): two forms were two classes that look the same, and one of them "not in the @classLabel list".
+            label = Compose(Unquote(label));
             // "1,2,3:4,5,6" under '@classLabel true' (or no @classLabel line): the second channel was taken for the class
             // "4,5,6", one class per line.
             if (label.Contains(',') && label.Split(',').All(c => MissingMarkers.Contains(c.Trim()) || float.TryParse(c, NumberStyles.Float, CultureInfo.InvariantCulture, out _)))
@@ -289,6 +293,20 @@ public sealed class TsFile
             if (canonical.TryGetValue(labels[i], out string? kept)) labels[i] = kept;
         return $"classes that are one number written differently are one class: {string.Join("; ", merged.Take(5))}" +
             (merged.Count > 5 ? $" and {merged.Count - 5} more" : "") + ".";
+    }
+
+    /// <summary>The text in Unicode's composed form (NFC); text that is not valid Unicode (a lone surrogate) cannot be
+    /// normalized and is returned as it is.</summary>
+    private static string Compose(string text)
+    {
+        try
+        {
+            return text.IsNormalized(System.Text.NormalizationForm.FormC) ? text : text.Normalize(System.Text.NormalizationForm.FormC);
+        }
+        catch (ArgumentException)
+        {
+            return text;
+        }
     }
 
     private static InvalidDataException Error(string path, int line, string message) => new($"{path} line {line}: {message}");
