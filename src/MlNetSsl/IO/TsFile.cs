@@ -13,7 +13,8 @@ namespace MlNetSsl;
 /// <c>,</c>, and the class last. <c>@classLabel false</c> means the lines hold channels only.</para>
 /// <para>The lines decide, not the header: a header that contradicts them (a channel count, a length) or a directive
 /// that is not one, and classes that the <c>@classLabel</c> list does not declare, are read all the same and described
-/// in <see cref="Notes"/>. Series may differ in length from each other (<c>@equalLength false</c>); the channels of one
+/// in <see cref="Notes"/>, as are classes the list declares that no series has (in a file where some series have a class:
+/// a model trained on it cannot predict them). Series may differ in length from each other (<c>@equalLength false</c>); the channels of one
 /// series may not.</para>
 /// <para>A <c>,</c> that ends a channel or the class with nothing after it is a stray separator, not one more value; a
 /// quoted class (<c>'a'</c> or <c>"a"</c>, in the lines or the <c>@classLabel</c> list) is the class <c>a</c>; a class is read
@@ -84,7 +85,7 @@ public sealed class TsFile
     /// What the reading found worth saying, one sentence each, each starting with <see cref="Path"/>: header lines that
     /// are not <c>.ts</c> directives, a header that contradicts the lines (channel count, length), lines that end a channel
     /// or the class with a stray <c>,</c>, classes that are one number written differently, classes that are not in
-    /// the <c>@classLabel</c> list, and, last when there were any, how many missing values were filled. Empty when there
+    /// the <c>@classLabel</c> list, classes of that list that no series has (when some series have a class), and, last when there were any, how many missing values were filled. Empty when there
     /// is nothing to say.
     /// </summary>
     public IReadOnlyList<string> Notes { get; }
@@ -214,8 +215,25 @@ public sealed class TsFile
             notes.Add($"{path}: class(es) {string.Join(", ", undeclared.Take(5).Select(u => $"'{u.Key}' (line {u.Value})"))}" +
                 $"{(undeclared.Count > 5 ? $" and {undeclared.Count - 5} more" : "")} are not in its @classLabel list ({string.Join(" ", declared!)}); " +
                 "they are learned as classes all the same.");
+        if (UnlabeledClassesNote(labels, declared) is { } unlabeled) notes.Add($"{path}: {unlabeled}");
         if (MissingNote(path, lines, missing) is { } filledNote) notes.Add(filledNote);
         return new TsFile(path, channels, series, labels, lengths, lines, missing, notes);
+    }
+
+    /// <summary>Classes the <c>@classLabel</c> list declares that no line has, in a file where some lines have a class: with
+    /// a tenth of a small file's labels kept, a class can lose every one, and a model trained on the file then never
+    /// predicts it without a word. Null when every declared class labels a series, or none does (series to predict).</summary>
+    private static string? UnlabeledClassesNote(List<string> labels, HashSet<string>? declared)
+    {
+        int labeled = labels.Count(l => l.Length > 0);
+        if (declared is null || labeled == 0) return null;
+        var present = new HashSet<string>(labels, StringComparer.Ordinal);
+        var absent = declared.Where(d => !present.Contains(d)).ToList();
+        if (absent.Count == 0) return null;
+        string names = string.Join(", ", absent.Take(10).Select(a => $"'{a}'")) + (absent.Count > 10 ? FormattableString.Invariant($" and {absent.Count - 10} more") : "");
+        return $"class(es) {names} of its @classLabel list ({string.Join(" ", declared)}) label no series of the file " +
+            FormattableString.Invariant($"({labeled:N0} of its {labels.Count:N0} series are labeled), ") +
+            "so a model trained on it cannot predict them: label a few series of each.";
     }
 
     /// <summary>The words of an <c>@classLabel</c> line after the directive, split at blanks and tabs outside quotes: a

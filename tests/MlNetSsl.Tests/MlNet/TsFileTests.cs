@@ -266,6 +266,33 @@ public sealed class TsFileTests : IDisposable
     }
 
     [SkippableFact]
+    public void DeclaredClassesThatLabelNoSeriesAreNamedWhenSomeSeriesAreLabeled()
+    {
+        // GunPoint with about 10% of its labels kept, all of them class 1 (as a random tenth of a small file can be): the
+        // @classLabel list declares 1 and 2, and nothing said that a model trained on the file could never predict 2.
+        int row = 0;
+        string path = Write("gunpoint-tenth.ts", [.. File.ReadLines(Uea("GunPoint_TRAIN.ts")).Select(l =>
+            l.Length == 0 || l[0] is '#' or '@' ? l
+            : l.EndsWith(":1", StringComparison.Ordinal) && row++ < 5 ? l
+            : l[..(l.LastIndexOf(':') + 1)] + "?")]);
+
+        TsFile file = TsFile.Read(path);
+
+        Assert.Equal(5, file.Labels.Count(l => l.Length > 0));
+        Assert.Equal($"{path}: class(es) '2' of its @classLabel list (1 2) label no series of the file (5 of its 50 series are labeled), " +
+            "so a model trained on it cannot predict them: label a few series of each.", Assert.Single(file.Notes));
+        // The CLI's training shows it among its label notes.
+        TrainingData data = SeriesLoader.Load(new MLContext(0), path, new CsvSettings(null, null, null, []), channels: 1);
+        Assert.Contains("class(es) '2' of its @classLabel list (1 2) label no series", data.LabelNote, StringComparison.Ordinal);
+
+        // A file of unlabeled series only (series to predict, or to pretrain on) says nothing of it; nor does one whose
+        // declared classes all label a series.
+        Assert.Empty(TsFile.Read(Write("none.ts", "@classLabel true 1 2", "@data", "1,2,3,4:?", "2,3,4,5:?")).Notes);
+        Assert.DoesNotContain(TsFile.Read(Write("all.ts", "@classLabel true 1 2", "@data", "1,2,3,4:1", "2,3,4,5:?", "3,4,5,6:2.0")).Notes,
+            n => n.Contains("label no series", StringComparison.Ordinal));
+    }
+
+    [SkippableFact]
     public void AHeaderThatContradictsTheLinesIsNotedAndTheLinesDecide()
     {
         string[] data = ["@data", "1,2,3,4:1", "2,3,4,5:2"];
@@ -372,7 +399,10 @@ public sealed class TsFileTests : IDisposable
         Assert.Empty(file.Notes);
         // A quote left open takes the rest of the line as one word, and a class outside the list is still named.
         TsFile open = TsFile.Read(Write("open.ts", "@classLabel true \"gun draw\" \"no gun", "@data", "1,2,3:gun draw", "2,3,4:no gun", "3,4,5:other"));
-        Assert.Contains("'other' (line 5)", Assert.Single(open.Notes), StringComparison.Ordinal);
+        Assert.Equal(2, open.Notes.Count);
+        Assert.Contains("'other' (line 5)", open.Notes[0], StringComparison.Ordinal);
+        // The open quote's word is a declared class no line has, which points at the quote.
+        Assert.Contains("class(es) '\"no gun' of its @classLabel list (gun draw \"no gun) label no series", open.Notes[1], StringComparison.Ordinal);
     }
 
     [SkippableFact]
