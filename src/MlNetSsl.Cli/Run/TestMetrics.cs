@@ -61,7 +61,7 @@ internal static class TestMetrics
         // Every class of the test rows counts, a class the model never saw with recall 0, as in accuracy.
         "macro-accuracy" => rows.Count == 0 ? double.NaN : rows.GroupBy(r => r.Actual)
             .Average(g => g.Count(r => r.Predicted == r.Actual) / (double)g.Count()),
-        "log-loss" => rows.Average(r => -Math.Log(Math.Clamp(r.Actual >= 0 && r.Actual < r.Scores.Length ? r.Scores[r.Actual] : 0, SmallestProbability, 1))),
+        "log-loss" => rows.Average(Loss),
         "auc" => Auc(rows, positive),
         "f1" => F1(rows, positive),
         _ => throw new ArgumentOutOfRangeException(nameof(metric), metric, "Unknown metric."),
@@ -69,7 +69,8 @@ internal static class TestMetrics
 
     /// <summary>The metric with a 95% interval: Wilson's score interval for accuracy, a seeded percentile bootstrap
     /// (1,000 resamples, each class's rows resampled within the class, so the interval holds the class counts fixed)
-    /// for the others.</summary>
+    /// for the others; for macro-accuracy and log-loss, the classes of a single test row are resampled together, each
+    /// keeping its place.</summary>
     public static (double Value, double Lower, double Upper) WithInterval(string metric, IReadOnlyList<Scored> rows, int classCount, int positive, int seed)
     {
         double value = Compute(metric, rows, classCount, positive);
@@ -85,6 +86,38 @@ internal static class TestMetrics
         var samples = new List<double>();
         var resample = new Scored[rows.Count];
         Scored[][] classes = rows.GroupBy(r => r.Actual).Select(g => g.ToArray()).ToArray();
+        // A class of one test row, resampled within itself, drew that row every time: 52 classes of one row each (half
+        // right) gave macro-accuracy 0.50 "to 0.50", and log-loss a point too. Those classes are one stratum here: each
+        // keeps its place (macro-accuracy weighs it as one class) and takes a row drawn from all of them, its right or
+        // wrong and its loss. A class the model never saw stays out of it (its row is wrong whatever is drawn). AUC and F1
+        // (two classes) keep the within-class resample.
+        Scored[] singles = [.. classes.Where(c => c.Length == 1 && c[0].Actual >= 0).Select(c => c[0])];
+        if (singles.Length >= 2 && metric is "macro-accuracy" or "log-loss")
+        {
+            Scored[][] larger = [.. classes.Where(c => c.Length > 1 || c[0].Actual < 0)];
+            for (int b = 0; b < 1000; b++)
+            {
+                double total = 0;
+                foreach (Scored[] members in larger)
+                {
+                    double sum = 0;
+                    for (int i = 0; i < members.Length; i++)
+                    {
+                        Scored drawn = members[random.Next(members.Length)];
+                        sum += metric == "log-loss" ? Loss(drawn) : drawn.Actual == drawn.Predicted ? 1 : 0;
+                    }
+                    total += metric == "log-loss" ? sum : sum / members.Length;
+                }
+                for (int i = 0; i < singles.Length; i++)
+                {
+                    Scored drawn = singles[random.Next(singles.Length)];
+                    total += metric == "log-loss" ? Loss(drawn) : drawn.Actual == drawn.Predicted ? 1 : 0;
+                }
+                samples.Add(total / (metric == "log-loss" ? rows.Count : classes.Length));
+            }
+            samples.Sort();
+            return (value, samples[(int)(0.025 * (samples.Count - 1))], samples[(int)Math.Ceiling(0.975 * (samples.Count - 1))]);
+        }
         for (int b = 0; b < 1000; b++)
         {
             int next = 0;
@@ -97,6 +130,11 @@ internal static class TestMetrics
         samples.Sort();
         return (value, samples[(int)(0.025 * (samples.Count - 1))], samples[(int)Math.Ceiling(0.975 * (samples.Count - 1))]);
     }
+
+    /// <summary>A row's log-loss: minus the log of its class's probability, 0 for a class the model never saw, clamped
+    /// at <see cref="SmallestProbability"/>.</summary>
+    private static double Loss(Scored row) =>
+        -Math.Log(Math.Clamp(row.Actual >= 0 && row.Actual < row.Scores.Length ? row.Scores[row.Actual] : 0, SmallestProbability, 1));
 
     public static (double Lower, double Upper) Wilson(int successes, int n)
     {

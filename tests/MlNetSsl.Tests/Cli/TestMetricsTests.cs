@@ -59,6 +59,38 @@ public sealed class TestMetricsTests
         Assert.InRange(value - lower, 0.5 * (upper - value), 2 * (upper - value));
     }
 
+    [SkippableFact]
+    public void IntervalsOverClassesOfOneTestRowEachAreNotAPoint()
+    {
+        // PigCVP split in halves: 52 classes, one test row each, half of them right. Resampled within each class, every
+        // resample drew the same rows, and evaluate printed "macro-accuracy 0.5000 (95% interval 0.5000 to 0.5000)" and a
+        // log-loss interval of one point, as if 52 rows settled the figures exactly.
+        var rows = new List<TestMetrics.Scored>();
+        for (int c = 0; c < 52; c++)
+        {
+            var scores = new float[52];
+            scores[c] = c % 2 == 0 ? 0.6f : 0.1f;
+            scores[(c + 1) % 52] = 1 - scores[c];
+            rows.Add(new(c, c % 2 == 0 ? c : (c + 1) % 52, scores));
+        }
+        foreach (string metric in new[] { "macro-accuracy", "log-loss" })
+        {
+            var (value, lower, upper) = TestMetrics.WithInterval(metric, rows, 52, positive: 1, seed: 0);
+            Assert.Equal(TestMetrics.Compute(metric, rows, 52, positive: 1), value, 12);
+            // About what Wilson's interval gives accuracy on 52 rows (0.37 to 0.63), and around the value.
+            Assert.True(upper - lower > 0.1, $"{metric}: {lower} to {upper}");
+            Assert.InRange(value - lower, 0.5 * (upper - value), 2 * (upper - value));
+        }
+        // Beside classes of several rows, the classes of one row still each weigh one class in macro-accuracy.
+        var mixed = new List<TestMetrics.Scored>();
+        for (int c = 0; c < 4; c++)
+            for (int i = 0; i < 10; i++) mixed.Add(new(c, i < 8 ? c : (c + 1) % 4, new float[8]));
+        for (int c = 4; c < 8; c++) mixed.Add(new(c, c % 2 == 0 ? c : 0, new float[8]));
+        var (macro, low, high) = TestMetrics.WithInterval("macro-accuracy", mixed, 8, positive: 1, seed: 0);
+        Assert.Equal((4 * 0.8 + 2) / 8, macro, 12);
+        Assert.True(low < macro && macro < high, $"{low} to {high}");
+    }
+
     [SkippableTheory]
     [InlineData("Macro-Accuracy", "macro-accuracy")]
     [InlineData("LOG_LOSS", "log-loss")]
