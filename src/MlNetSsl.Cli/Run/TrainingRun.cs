@@ -823,11 +823,20 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
     }
 
     /// <summary>Many distinct numbers as labels look like a quantity to regress; the tool classifies, so it says what it
-    /// does with them (one class per value) and how to get a classification task instead. Null for ordinary classes.</summary>
+    /// does with them (one class per value) and how to get a classification task instead. Null for ordinary classes,
+    /// and for class codes: whole numbers from 0 or 1 that leave at most as many codes unused as they use, as the UCR
+    /// archive numbers FiftyWords' 50 classes or PigCVP's 52.</summary>
     internal static string? RegressionLikeLabel(TrainingData data)
     {
         var classes = data.ClassCounts();
-        if (classes.Count <= MaxNumericClassesWithoutWarning || !classes.Keys.All(c => CsvTable.TryNumber(c, out _))) return null;
+        var values = new List<double>();
+        foreach (string c in classes.Keys)
+        {
+            if (!CsvTable.TryNumber(c, out float value)) return null;
+            values.Add(value);
+        }
+        if (classes.Count <= MaxNumericClassesWithoutWarning) return null;
+        if (values.All(v => v == Math.Floor(v)) && values.Min() is 0 or 1 && values.Max() - values.Min() + 1 <= 2.0 * values.Count) return null;
         int single = classes.Values.Count(n => n == 1);
         return string.Create(CultureInfo.InvariantCulture,
             $"Warning: the label holds {classes.Count} distinct numbers{(single > 0 ? $" ({single} of them on a single row)" : "")}, like a quantity to predict. ") +

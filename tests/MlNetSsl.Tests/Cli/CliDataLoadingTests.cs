@@ -842,6 +842,28 @@ public sealed class CliDataLoadingTests : IDisposable
     }
 
     [SkippableFact]
+    public void ClassCodesNumberedFromZeroOrOneAreNotCalledAQuantity()
+    {
+        // The UCR archive numbers its classes 1..N (FiftyWords 50, Adiac 37, PigCVP 52): GunPoint's 50 series under 25
+        // codes, written as the old .txt files and the 2018 .tsv files write them, were warned about as "a quantity to
+        // predict" and told to bin the values into ranges.
+        var rows = GunPoint();
+        string Codes(string name, Func<int, string> code) =>
+            Write(name, rows.Select((r, i) => $"{code(i)},{string.Join(',', r.Values)}"));
+        string? Warning(string path) => MlNetSsl.Cli.Run.TrainingRun.RegressionLikeLabel(
+            SeriesLoader.Load(new MLContext(0), path, Settings(), channels: 1, findLabel: true));
+
+        Assert.Null(Warning(Codes("codes.txt", i => (i / 2 + 1).ToString("0.0000000e+00", CultureInfo.InvariantCulture))));
+        Assert.Null(Warning(Codes("codes-from-0.csv", i => (i / 2).ToString(CultureInfo.InvariantCulture))));
+        // 50 codes, a row each, some of them with no labeled row left (as when most labels are hidden): still codes.
+        Assert.Null(Warning(Codes("codes-some.csv", i => i % 7 == 3 ? "" : (i + 1).ToString(CultureInfo.InvariantCulture))));
+        // Whole numbers that do not start at 0 or 1 (ages 20 to 44), or that spread far beyond their count, still look
+        // like a quantity.
+        Assert.Contains("like a quantity to predict", Warning(Codes("ages.csv", i => (20 + i / 2).ToString(CultureInfo.InvariantCulture))), StringComparison.Ordinal);
+        Assert.Contains("like a quantity to predict", Warning(Codes("spread.csv", i => (1 + i / 2 * 7).ToString(CultureInfo.InvariantCulture))), StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
     public void ANumericLabelWithManyValuesIsCalledOutAsRegressionLike()
     {
         // Wine quality: alcohol (column 10, many distinct decimals) is a quantity; quality (column 11, 3..9) is a class.
