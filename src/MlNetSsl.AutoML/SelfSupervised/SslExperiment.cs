@@ -70,6 +70,45 @@ public sealed class SslExperiment
     }
 
     /// <summary>
+    /// A note when classes of a text label are one class but for blanks around them, letter case or Unicode form (" yes"
+    /// beside "yes" and "Yes"; "Zürich" written with a combining diaeresis beside the composed one): <c>MapValueToKey</c>
+    /// keeps each spelling as a class of its own, so the model splits one class's rows between them and predicts whichever
+    /// spelling. The mlnet-ssl tool trims its cells and composes them; through the API nothing said so. Not remapped, as two
+    /// classes may differ in case. Null otherwise.
+    /// </summary>
+    internal static string? SpellingVariantClassNote(DataViewType labelType, SslDataset dataset)
+    {
+        if (labelType is not TextDataViewType || ClassNames(dataset) is not { } classes) return null;
+        var rows = dataset.LabeledKeys.GroupBy(k => k).ToDictionary(g => g.Key, g => g.Count());
+        var groups = classes.Select((name, i) => (Name: name, Rows: rows.GetValueOrDefault((uint)(i + 1))))
+            .Where(c => c.Rows > 0)
+            .GroupBy(c => Canonical(c.Name), StringComparer.Ordinal)
+            .Where(g => g.Count() > 1)
+            .Select(g => g.OrderByDescending(c => c.Rows).ToList())
+            .ToList();
+        if (groups.Count == 0) return null;
+        string list = string.Join("; ", groups.Take(5).Select(g => string.Join(", ",
+            g.Select(c => string.Create(CultureInfo.InvariantCulture, $"'{c.Name}' ({c.Rows:N0} rows)")))));
+        return $"The label column '{dataset.LabelColumn}' has classes that are one class but for blanks around them, letter case or Unicode form: " +
+            $"{list}{(groups.Count > 5 ? $"; and {groups.Count - 5} more such groups" : "")}. Through MapValueToKey each spelling is learned and predicted " +
+            "as a class of its own; if they are one class, write them one way (trim them, one letter case, String.Normalize()) before the experiment.";
+
+        static string Canonical(string name)
+        {
+            string trimmed = name.Trim();
+            try
+            {
+                trimmed = trimmed.Normalize(System.Text.NormalizationForm.FormC);
+            }
+            catch (ArgumentException)
+            {
+                // Not valid Unicode (a lone surrogate): compared as written.
+            }
+            return trimmed.ToUpperInvariant();
+        }
+    }
+
+    /// <summary>
     /// A note when -1 is a class of three or more and labels more rows than any other class: scikit-learn (its
     /// semi-supervised estimators, LabelSpreading and SelfTrainingClassifier) marks unlabeled rows with -1, so a user who
     /// follows it gets -1 learned and predicted as a class. MNIST images labeled so (2,695 of 3,000 rows -1) gave a model
@@ -610,6 +649,7 @@ public sealed class SslExperiment
                 "loader read them (a wrong separator or column range can leave every value 0 or missing).");
         if (QuantityLikeLabel(_data.Schema[_labelColumnName].Type, dataset) is { } quantity) notes.Add(quantity);
         if (MarkerClassNote(_data.Schema[_labelColumnName].Type, dataset) is { } marker) notes.Add(marker);
+        if (SpellingVariantClassNote(_data.Schema[_labelColumnName].Type, dataset) is { } variants) notes.Add(variants);
         if (MinusOneClassNote(_data.Schema[_labelColumnName].Type, dataset) is { } minusOne) notes.Add(minusOne);
         if (shape.Kind == SslInputKind.Series && shape.Length > LongSeriesSteps)
             notes.Add(string.Create(CultureInfo.InvariantCulture, $"Series of {shape.Length} steps per channel: the Conv1d encoder's time and memory grow with the length, and a pretraining step is never cut short, so trials run long and can outlast the budget. ml.Transforms.ResampleSeries(..., length: {LongSeriesSteps}) with SeriesResampling.Mean before the experiment averages them down (the mlnet-ssl tool does so by default)."));

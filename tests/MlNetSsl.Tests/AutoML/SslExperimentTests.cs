@@ -380,6 +380,44 @@ public sealed class SslExperimentTests : IDisposable
     }
 
     [SkippableFact]
+    public void TextClassesThatDifferOnlyInBlanksCaseOrUnicodeFormAreNoted()
+    {
+        // A table exported by hand or joined from two sources writes one class several ways (" yes" beside "yes", "Yes",
+        // "Zürich" with a combining diaeresis): MapValueToKey keeps each spelling as a class of its own, and through the
+        // API nothing said so (the mlnet-ssl tool trims its cells and composes them to NFC).
+        var ml = new MLContext(seed: 1);
+        HiggsRow[] rows = SslExperimentData.HiggsWithHiddenLabels(60, labeledEvery: 1);
+        string zurichComposed = "Z\u00FCrich", zurichDecomposed = "Zu\u0308rich";
+        var text = rows.Select((r, i) => new
+        {
+            r.Features,
+            Label = r.Label == 1 ? (i % 5 == 0 ? " yes" : i % 7 == 0 ? "Yes" : "yes") : (i % 4 == 0 ? zurichDecomposed : zurichComposed),
+        }).ToArray();
+        var schema = Microsoft.ML.Data.SchemaDefinition.Create(text[0].GetType());
+        schema["Features"].ColumnType = new Microsoft.ML.Data.VectorDataViewType(Microsoft.ML.Data.NumberDataViewType.Single, 28);
+        IDataView view = ml.Data.LoadFromEnumerable(text, schema);
+        SslDataset dataset = SslDataset.Read(ml, view, "Features", "Label", SslInputShape.Tabular(28));
+
+        string? note = SslExperiment.SpellingVariantClassNote(view.Schema["Label"].Type, dataset);
+        Assert.NotNull(note);
+        int Count(string label) => text.Count(t => t.Label == label);
+        Assert.StartsWith("The label column 'Label' has classes that are one class but for blanks around them, letter case or Unicode form: ", note, StringComparison.Ordinal);
+        // Each spelling with its rows, the one most rows use first.
+        foreach (string label in new[] { "yes", " yes", "Yes", zurichComposed, zurichDecomposed })
+            Assert.Contains($"'{label}' ({Count(label)} rows)", note, StringComparison.Ordinal);
+        Assert.True(note.IndexOf("'yes'", StringComparison.Ordinal) < note.IndexOf("' yes'", StringComparison.Ordinal), note);
+        Assert.True(note.IndexOf($"'{zurichComposed}'", StringComparison.Ordinal) < note.IndexOf($"'{zurichDecomposed}'", StringComparison.Ordinal), note);
+        Assert.Contains("each spelling is learned and predicted as a class of its own", note, StringComparison.Ordinal);
+
+        // One spelling per class, or number labels: nothing is said.
+        var plain = text.Select(t => new { t.Features, Label = t.Label.Trim().ToLowerInvariant().Normalize() }).ToArray();
+        IDataView plainView = ml.Data.LoadFromEnumerable(plain, schema);
+        Assert.Null(SslExperiment.SpellingVariantClassNote(plainView.Schema["Label"].Type, SslDataset.Read(ml, plainView, "Features", "Label", SslInputShape.Tabular(28))));
+        IDataView numbers = ml.Data.LoadFromEnumerable(rows);
+        Assert.Null(SslExperiment.SpellingVariantClassNote(numbers.Schema["Label"].Type, SslDataset.Read(ml, numbers, "Features", "Label", SslInputShape.Tabular(28))));
+    }
+
+    [SkippableFact]
     public async Task AnInputThatIsTheSameInEveryRowIsNotedBeforeTheSearch()
     {
         // A loader with the wrong separator reads every feature as 0 (or missing): the run used to end at chance with no word.
