@@ -251,7 +251,8 @@ public sealed class SslDownstreamParameters
     /// <c>LbfgsMaximumEntropy</c> (at most 100 iterations), multiclass <c>LightGbm</c>, both single-threaded so that
     /// results repeat, or <c>NearestNeighbor</c>. On rows of more than 1,000 features each LightGBM tree samples 1,000 of them (LightGBM's feature
     /// fraction), which keeps its cost near that of a 1,000-feature table. Standardize the features first, as the
-    /// search does (except for the nearest neighbour on raw series, see <see cref="DownstreamTrainer.NearestNeighbor"/>).</summary>
+    /// search does (<see cref="CreateStandardizedTrainer"/>; except for the nearest neighbour on raw series, see
+    /// <see cref="DownstreamTrainer.NearestNeighbor"/>).</summary>
     /// <param name="mlContext">The context that creates the trainer.</param>
     /// <param name="labelColumnName">A key-typed label column.</param>
     /// <param name="featureColumnName">A known-size vector of <see cref="float"/>.</param>
@@ -263,6 +264,26 @@ public sealed class SslDownstreamParameters
         ArgumentException.ThrowIfNullOrEmpty(labelColumnName);
         ArgumentException.ThrowIfNullOrEmpty(featureColumnName);
         return SslDownstream.CreateTrainer(mlContext, this, labelColumnName, featureColumnName);
+    }
+
+    /// <summary>The search's standardization of the feature vector followed by <see cref="CreateTrainer"/>, as the search
+    /// cross-validates and refits these parameters on embeddings and on table features: each slot centred and scaled to
+    /// deviation 1 (from 10 labeled rows; ML.NET's <c>NormalizeMeanVariance</c> default below that), except slots that hold
+    /// only 0 and 1 in the fitted rows (one-hot indicators), which pass unscaled. Use it to refit <see cref="SslExperimentResult.BestDownstream"/>
+    /// on features of your own and get the pipeline the search scored.</summary>
+    /// <param name="mlContext">The context that creates the estimators.</param>
+    /// <param name="labelColumnName">A key-typed label column.</param>
+    /// <param name="featureColumnName">A known-size vector of <see cref="float"/>, standardized in place.</param>
+    /// <param name="labeledRowCount">How many labeled rows it will be fitted on, which decides whether the slots are centred.</param>
+    /// <exception cref="InvalidOperationException"><see cref="Trainer"/> is <see cref="DownstreamTrainer.FineTune"/>.</exception>
+    public IEstimator<ITransformer> CreateStandardizedTrainer(MLContext mlContext, string labelColumnName, string featureColumnName, long labeledRowCount)
+    {
+        ArgumentNullException.ThrowIfNull(mlContext);
+        ArgumentException.ThrowIfNullOrEmpty(labelColumnName);
+        ArgumentException.ThrowIfNullOrEmpty(featureColumnName);
+        ArgumentOutOfRangeException.ThrowIfNegative(labeledRowCount);
+        return SslDownstream.Standardize(mlContext, featureColumnName, labeledRowCount)
+            .Append(SslDownstream.CreateTrainer(mlContext, this, labelColumnName, featureColumnName));
     }
 
     /// <summary>Whether fine-tuning reads the unlabeled rows (FixMatch or distillation).</summary>

@@ -7,7 +7,7 @@ using MlNetSsl.Cli.Data;
 namespace MlNetSsl.Cli.Run;
 
 /// <summary>
-/// Refits a downstream trainer the way the search's refit does (<c>NormalizeMeanVariance</c>, the trainer,
+/// Refits a downstream trainer the way the search's refit does (its standardization, the trainer,
 /// <c>MapKeyToValue(PredictedLabel)</c>) on the output of a label-free featurizer, on all labeled training rows or a
 /// subset of them, and scores the result on test rows in the chosen model's class order. Used for the no-SSL comparison
 /// and the label curve.
@@ -126,18 +126,7 @@ internal sealed class DownstreamFits
     public List<TestMetrics.Scored> FitAndScore(LabeledFeatures features, SslDownstreamParameters downstream, int[]? subset, TrainingData test,
         string[] classNames)
     {
-        IDataView rows = subset is null ? features.Rows : new RowSubsetView(features.Rows, subset.Select(r => (long)r).ToHashSet());
-        string column = features.Featurizer.Column;
-        // Standardized as the experiment's own refit is (SslDownstream.Standardize in MlNetSsl.AutoML, whose threshold of
-        // 10 this repeats): centred from 10 labeled rows (ML.NET's default scales by the root mean square, not the
-        // deviation), ML.NET's default below that, where a deviation is no estimate.
-        long count = subset?.Length ?? rows.GetRowCount() ?? CountRows(rows);
-        IEstimator<ITransformer> fit = downstream.Trainer == DownstreamTrainer.NearestNeighbor && features.Featurizer.RawSeries
-            ? Trainer(downstream, column)
-            : _ml.Transforms.NormalizeMeanVariance(column, fixZero: count < 10).Append(Trainer(downstream, column));
-        // Scores and decisions as the experiment's macro-accuracy model makes them, from this fit's labeled rows.
-        if (_balanced) fit = fit.Append(_ml.Transforms.ReweightClassScores(BalancingWeights(rows), "Score", KeyColumn));
-        ITransformer fitted = fit.Append(_ml.Transforms.Conversion.MapKeyToValue("PredictedLabel")).Fit(rows);
+        ITransformer fitted = Fit(features, downstream, subset);
         // The fit's scores follow the label map's key order; map them to the chosen model's class names.
         return TrainingRun.Score(fitted.Transform(TestFeatures(features.Featurizer, test)), test, _keyOrder)
             .Select(r => new TestMetrics.Scored(
@@ -145,6 +134,23 @@ internal sealed class DownstreamFits
                 r.Predicted < 0 ? -1 : Array.IndexOf(classNames, _keyOrder[r.Predicted]),
                 classNames.Select(c => Array.IndexOf(_keyOrder, c) is int i && i >= 0 ? r.Scores[i] : 0f).ToArray()))
             .ToList();
+    }
+
+    /// <summary>The standardization, the trainer and the key-to-value map fitted on the labeled rows (or those at
+    /// <paramref name="subset"/>, positions among the labeled rows), as the search's refit builds them.</summary>
+    internal ITransformer Fit(LabeledFeatures features, SslDownstreamParameters downstream, int[]? subset)
+    {
+        IDataView rows = subset is null ? features.Rows : new RowSubsetView(features.Rows, subset.Select(r => (long)r).ToHashSet());
+        string column = features.Featurizer.Column;
+        // Standardized as the experiment's own refit is (centred from 10 labeled rows, one-hot indicators unscaled), but
+        // for the nearest neighbour on a series' raw values, which the search reads unscaled.
+        long count = subset?.Length ?? rows.GetRowCount() ?? CountRows(rows);
+        IEstimator<ITransformer> fit = downstream.Trainer == DownstreamTrainer.NearestNeighbor && features.Featurizer.RawSeries
+            ? Trainer(downstream, column)
+            : downstream.CreateStandardizedTrainer(_ml, KeyColumn, column, count);
+        // Scores and decisions as the experiment's macro-accuracy model makes them, from this fit's labeled rows.
+        if (_balanced) fit = fit.Append(_ml.Transforms.ReweightClassScores(BalancingWeights(rows), "Score", KeyColumn));
+        return fit.Append(_ml.Transforms.Conversion.MapKeyToValue("PredictedLabel")).Fit(rows);
     }
 
     /// <summary>Each class's factor in key order: the inverse of its share of <paramref name="rows"/>' labels, as the

@@ -1,4 +1,8 @@
+using System.Collections.Immutable;
+using System.Globalization;
 using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.Transforms;
 using MlNetSsl.AutoML;
 using MlNetSsl.Cli.Data;
 using MlNetSsl.Cli.Run;
@@ -54,5 +58,51 @@ public sealed class DownstreamFitsTests
         // One set per featurizer where the fits reuse them (four fits above), none where each is scored once.
         Assert.Equal(2, kept.KeptTestFeatureSets);
         Assert.Equal(0, streamed.KeptTestFeatureSets);
+    }
+
+    [SkippableFact]
+    public void OneHotIndicatorSlotsPassTheRefitUnscaledAsInTheSearch()
+    {
+        // Abalone (UCI) with its sex column as text, which the CLI one-hot encodes, and rings in two classes. The search
+        // leaves 0/1 indicator slots unscaled before its trainers (SslDownstream.Standardize); the no-SSL comparison and
+        // the label curve refit the same pipelines and must standardize the same way, or they score another pipeline.
+        string folder = Path.Combine(Path.GetTempPath(), "mlnetssl-downstreamfits-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(folder);
+        try
+        {
+            string csv = Path.Combine(folder, "abalone.csv");
+            File.WriteAllLines(csv, new[] { "sex,length,diameter,height,whole,shucked,viscera,shell,age" }.Concat(
+                File.ReadLines(Path.Combine(SharedData.DataRoot, "tabular", "abalone.csv")).Where(line => line.Length > 0).Take(300)
+                    .Select(line => line.Split(','))
+                    .Select(cells => string.Join(',', cells[..8]) + "," + (int.Parse(cells[8], CultureInfo.InvariantCulture) >= 10 ? "old" : "young"))));
+            var ml = new MLContext(0);
+            TrainingData train = TableLoader.LoadForTraining(csv, DatasetReader.Csv(hasHeader: true, ",", "age", []));
+            var (preparation, _) = ModelParts.Preparation(ml, train, 0, SeriesResampling.Linear);
+            ITransformer prepared = preparation.Fit(train.View);
+            var fits = new DownstreamFits(ml, prepared, prepared.Transform(train.View), train.LabelColumn, reuseTestFeatures: false);
+            DownstreamFits.LabeledFeatures raw = fits.Labeled(fits.Raw(train.Kind));
+
+            ITransformer fitted = fits.Fit(raw, new SslDownstreamParameters(), subset: null);
+
+            var normalizer = ModelParts.Flatten(fitted).OfType<NormalizingTransformer>().Single();
+            var affine = (NormalizingTransformer.AffineNormalizerModelParameters<ImmutableArray<float>>)normalizer.GetNormalizerModelParameters(0);
+            float[][] features = raw.Rows.GetColumn<float[]>(raw.Featurizer.Column).ToArray();
+            int width = features[0].Length;
+            bool[] indicator = [.. Enumerable.Range(0, width).Select(slot => features.All(r => r[slot] == 0 || r[slot] == 1))];
+            Assert.Equal(3, indicator.Count(i => i)); // M, F and I; the seven measurements are not 0/1
+            for (int slot = 0; slot < width; slot++)
+            {
+                float offset = affine.Offset.IsDefaultOrEmpty ? 0 : affine.Offset[slot];
+                if (indicator[slot])
+                    Assert.True(Math.Abs(affine.Scale[slot] - 1) < 1e-5 && Math.Abs(offset) < 1e-5,
+                        $"indicator slot {slot} is scaled by {affine.Scale[slot]} with offset {offset}, where the search leaves it as it is");
+                else
+                    Assert.True(Math.Abs(affine.Scale[slot] - 1) > 1e-3, $"measurement slot {slot} was not standardized");
+            }
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
     }
 }
