@@ -11,8 +11,8 @@ namespace MlNetSsl.AutoML;
 /// the rarer a category the larger its values and the less the L2 penalty holds its weight down: with few labels the
 /// linear probe then fits rare categories. German credit (61 one-hot and numeric features, 70 labels, 20 label draws):
 /// 68.3% test standardized so, 70.6% with the indicators left alone (better in 18 draws); adult (105 features, 800
-/// labels, 10 draws): 83.9% and 84.6% (better in all 10). A vector without indicator slots, or of indicators alone (not
-/// measured), is standardized as before.
+/// labels, 10 draws): 83.9% and 84.6% (better in all 10). A vector without indicator slots, or of indicators alone (leaving
+/// those unscaled moved nothing beyond noise on two such tables, docs/automl.md), is standardized as before.
 /// The result is ML.NET's own normalizer, so it saves, loads and converts to ONNX as before (ML.NET's slot selection,
 /// the other way to leave slots out, converts to an ONNX graph that returns one row for a batch): it is fitted on the
 /// rows with each indicator slot replaced by values of mean 0 and deviation 1, which give that slot offset 0 and scale 1.
