@@ -643,10 +643,13 @@ public sealed class SslExperiment
 
         var notes = new List<string>();
         if (imputation is not null) notes.Add(imputation);
-        if (SslDataset.IsConstantInput(dataset.Data, _inputColumnName))
+        bool constantInput = SslDataset.IsConstantInput(dataset.Data, _inputColumnName);
+        if (constantInput)
             notes.Add($"Every row of column '{_inputColumnName}' holds the same values ({dataset.RowCount} rows), so no pipeline can tell the classes " +
                 "apart and every model predicts one class for all rows. Check that the input column holds the features meant and that the " +
                 "loader read them (a wrong separator or column range can leave every value 0 or missing).");
+        // On the rows as given, before imputation: a slot missing in every labeled row is imputed to one value there.
+        if (shape.Kind == SslInputKind.Tabular && !constantInput) notes.AddRange(InputSlotChecks.Notes(_data, _inputColumnName, dataset.AllKeys));
         if (QuantityLikeLabel(_data.Schema[_labelColumnName].Type, dataset) is { } quantity) notes.Add(quantity);
         if (MarkerClassNote(_data.Schema[_labelColumnName].Type, dataset) is { } marker) notes.Add(marker);
         if (SpellingVariantClassNote(_data.Schema[_labelColumnName].Type, dataset) is { } variants) notes.Add(variants);

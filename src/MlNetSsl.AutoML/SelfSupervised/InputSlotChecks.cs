@@ -1,0 +1,113 @@
+using System.Globalization;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+
+namespace MlNetSsl.AutoML;
+
+/// <summary>
+/// Looks at each slot of a table's feature vector before the search, for what the mlnet-ssl tool says about a CSV's
+/// columns and the API did not: a slot that no classifier can learn from (one value or none in every labeled row). A
+/// user concatenates the columns into one vector, so the notes name each slot by its index and, where the vector has
+/// slot names (<c>Concatenate</c> and <c>OneHotEncoding</c> give them), by its name.
+/// </summary>
+internal static class InputSlotChecks
+{
+    // Slots named in one note; the rest are counted.
+    private const int NamedSlots = 6;
+
+    /// <summary>Notes on the slots of <paramref name="inputColumn"/>, read before missing values are imputed.</summary>
+    /// <param name="data">The rows as the user gave them (NaN still marks a missing value).</param>
+    /// <param name="inputColumn">The feature vector column.</param>
+    /// <param name="allKeys">Each row's label key in <paramref name="data"/> order, 0 where the row is unlabeled.</param>
+    public static IReadOnlyList<string> Notes(IDataView data, string inputColumn, uint[] allKeys)
+    {
+        DataViewSchema.Column column = data.Schema[inputColumn];
+        if (column.Type is not VectorDataViewType { ItemType.RawType: var type, Size: var size } || type != typeof(float) || size == 0) return [];
+        int labeledCount = allKeys.Count(k => k > 0);
+        if (labeledCount == 0) return [];
+
+        var allRows = new SlotValues(size);
+        var labeledRows = new SlotValues(size);
+        float[] dense = new float[size];
+        using (DataViewRowCursor cursor = data.GetRowCursor([column]))
+        {
+            ValueGetter<VBuffer<float>> getter = cursor.GetGetter<VBuffer<float>>(column);
+            VBuffer<float> values = default;
+            while (cursor.MoveNext())
+            {
+                getter(ref values);
+                values.CopyTo(dense);
+                allRows.Add(dense);
+                if (cursor.Position < allKeys.Length && allKeys[cursor.Position] > 0) labeledRows.Add(dense);
+            }
+        }
+
+        string[] names = SlotNames(column, size);
+        var notes = new List<string>();
+        var useless = new List<string>();
+        for (int slot = 0; slot < size; slot++)
+        {
+            if (labeledRows.Varies[slot]) continue;
+            string what;
+            if (labeledRows.Present[slot] == 0)
+                what = allRows.Present[slot] == 0 ? "missing in every row" : "missing in every labeled row";
+            else
+            {
+                string value = labeledRows.First[slot].ToString("R", CultureInfo.InvariantCulture);
+                what = !allRows.Varies[slot] && allRows.Present[slot] == allRows.Count ? $"{value} in every row"
+                    : labeledRows.Present[slot] == labeledRows.Count ? $"{value} in every labeled row" : $"{value} in every labeled row that has a value";
+            }
+            useless.Add($"{Describe(slot, names)} ({what})");
+        }
+        if (useless.Count > 0)
+            notes.Add(string.Create(CultureInfo.InvariantCulture,
+                $"Column '{inputColumn}' has {useless.Count} slot(s) that hold one value or none in every labeled row ({labeledCount:N0} rows), so no classifier can learn from them: ") +
+                List(useless) + ". A slot missing or constant where the label is known is often a column the loader did not read (a wrong " +
+                "index or separator) or a category no labeled row has; label rows that have it, or leave them out of the input column.");
+        return notes;
+    }
+
+    // "slot 4 'name'", or "slot 4" without slot names.
+    private static string Describe(int slot, string[] names) =>
+        string.Create(CultureInfo.InvariantCulture, $"slot {slot}") + (names[slot].Length > 0 ? $" '{names[slot]}'" : "");
+
+    private static string List(List<string> items) =>
+        string.Join(", ", items.Take(NamedSlots)) + (items.Count > NamedSlots ? string.Create(CultureInfo.InvariantCulture, $" and {items.Count - NamedSlots} more") : "");
+
+    private static string[] SlotNames(DataViewSchema.Column column, int size)
+    {
+        var names = new string[size];
+        Array.Fill(names, "");
+        if (!column.HasSlotNames()) return names;
+        VBuffer<ReadOnlyMemory<char>> slotNames = default;
+        column.GetSlotNames(ref slotNames);
+        int i = 0;
+        foreach (ReadOnlyMemory<char> name in slotNames.DenseValues())
+        {
+            if (i >= size) break;
+            names[i++] = name.ToString();
+        }
+        return names;
+    }
+
+    // Per slot: how many rows hold a value (not NaN), the first value, and whether any later value differs from it.
+    private sealed class SlotValues(int size)
+    {
+        public readonly int[] Present = new int[size];
+        public readonly float[] First = new float[size];
+        public readonly bool[] Varies = new bool[size];
+        public long Count;
+
+        public void Add(float[] row)
+        {
+            Count++;
+            for (int slot = 0; slot < row.Length; slot++)
+            {
+                float value = row[slot];
+                if (float.IsNaN(value)) continue;
+                if (Present[slot]++ == 0) First[slot] = value;
+                else if (!Varies[slot] && value != First[slot]) Varies[slot] = true;
+            }
+        }
+    }
+}
