@@ -6,7 +6,8 @@ namespace MlNetSsl.AutoML;
 
 /// <summary>
 /// Looks at each slot of a table's feature vector before the search, for what the mlnet-ssl tool says about a CSV's
-/// columns and the API did not: a slot that no classifier can learn from (one value or none in every labeled row). A
+/// columns and the API did not: a slot that no classifier can learn from (one value or none in every labeled row) and one that gives the class of every
+/// labeled row by itself (a leak, or a very easy task). A
 /// user concatenates the columns into one vector, so the notes name each slot by its index and, where the vector has
 /// slot names (<c>Concatenate</c> and <c>OneHotEncoding</c> give them), by its name.
 /// </summary>
@@ -14,6 +15,13 @@ internal static class InputSlotChecks
 {
     // Slots named in one note; the rest are counted.
     private const int NamedSlots = 6;
+
+    // Below this many labeled rows in a class a real feature separates the classes by chance too often to call it a leak:
+    // a random slot sorts 5 + 5 rows into two runs once in 126, 10 + 10 once in 92,378.
+    internal const int MinLabelsPerClassForLeakCheck = 10;
+
+    // The labeled rows' values are held for the leak check up to this many (4 bytes each).
+    private const long MaxLeakCheckValues = 10_000_000;
 
     /// <summary>Notes on the slots of <paramref name="inputColumn"/>, read before missing values are imputed.</summary>
     /// <param name="data">The rows as the user gave them (NaN still marks a missing value).</param>
@@ -29,6 +37,9 @@ internal static class InputSlotChecks
         var allRows = new SlotValues(size);
         var labeledRows = new SlotValues(size);
         float[] dense = new float[size];
+        var classSizes = allKeys.Where(k => k > 0).GroupBy(k => k).Select(g => g.Count()).ToArray();
+        bool checkLeaks = classSizes.Length >= 2 && classSizes.Min() >= MinLabelsPerClassForLeakCheck && (long)labeledCount * size <= MaxLeakCheckValues;
+        var labeledValues = new List<(float[] Values, uint Key)>(checkLeaks ? labeledCount : 0);
         using (DataViewRowCursor cursor = data.GetRowCursor([column]))
         {
             ValueGetter<VBuffer<float>> getter = cursor.GetGetter<VBuffer<float>>(column);
@@ -38,7 +49,9 @@ internal static class InputSlotChecks
                 getter(ref values);
                 values.CopyTo(dense);
                 allRows.Add(dense);
-                if (cursor.Position < allKeys.Length && allKeys[cursor.Position] > 0) labeledRows.Add(dense);
+                if (cursor.Position >= allKeys.Length || allKeys[cursor.Position] == 0) continue;
+                labeledRows.Add(dense);
+                if (checkLeaks) labeledValues.Add(((float[])dense.Clone(), allKeys[cursor.Position]));
             }
         }
 
@@ -64,7 +77,41 @@ internal static class InputSlotChecks
                 $"Column '{inputColumn}' has {useless.Count} slot(s) that hold one value or none in every labeled row ({labeledCount:N0} rows), so no classifier can learn from them: ") +
                 List(useless) + ". A slot missing or constant where the label is known is often a column the loader did not read (a wrong " +
                 "index or separator) or a category no labeled row has; label rows that have it, or leave them out of the input column.");
+        if (checkLeaks)
+        {
+            var leaks = Enumerable.Range(0, size).Where(slot => labeledRows.Varies[slot] && TellsTheClass(labeledValues, slot, classSizes.Length))
+                .Select(slot => Describe(slot, names)).ToList();
+            if (leaks.Count > 0)
+                notes.Add(string.Create(CultureInfo.InvariantCulture,
+                    $"Column '{inputColumn}' has {leaks.Count} slot(s) that tell the class of every labeled row by itself ({labeledCount:N0} rows, {classSizes.Length} classes): ") +
+                    List(leaks) + ". Sorted by such a slot, the labeled rows fall into one run per class, or each of its values belongs to one class. " +
+                    "If a slot is a copy of the label or a value known only after the outcome (a leak), the cross-validated metric overstates what the " +
+                    "model does on new rows, which do not have it: leave it out of the input column. If it is a measurement known when predicting, the " +
+                    "classes are that easy to tell apart.");
+        }
         return notes;
+    }
+
+    /// <summary>Whether a slot's value alone gives the class of every labeled row: sorted by it, no value is shared by two
+    /// classes and the rows fall into one run per class (a threshold between each), or there are no more values than
+    /// classes (a copy of the label in another coding). A row missing the value rules the slot out.</summary>
+    private static bool TellsTheClass(List<(float[] Values, uint Key)> rows, int slot, int classCount)
+    {
+        var sorted = rows.Select(r => (Value: r.Values[slot], r.Key)).ToArray();
+        if (sorted.Any(r => float.IsNaN(r.Value))) return false;
+        Array.Sort(sorted, (a, b) => a.Value.CompareTo(b.Value));
+        int runs = 1, values = 1;
+        for (int i = 1; i < sorted.Length; i++)
+        {
+            if (sorted[i].Value == sorted[i - 1].Value)
+            {
+                if (sorted[i].Key != sorted[i - 1].Key) return false; // one value, two classes
+                continue;
+            }
+            values++;
+            if (sorted[i].Key != sorted[i - 1].Key) runs++;
+        }
+        return runs == classCount || values == classCount;
     }
 
     // "slot 4 'name'", or "slot 4" without slot names.

@@ -61,4 +61,35 @@ public sealed class SslInputSlotTests : IDisposable
         // Banknote's own four features vary: no such note.
         Assert.DoesNotContain(Run(ml, Table(ml)).Notes, n => n.Contains("one value or none", StringComparison.Ordinal));
     }
+
+    [SkippableFact]
+    public void ASlotThatTellsTheClassOfEveryLabeledRowByItselfIsNotedAsAPossibleLeak()
+    {
+        // A copy of the label left in the features, and a value recorded after the outcome (the class plus a little):
+        // cross-validated accuracy 1 and no word, though rows scored later will not have them.
+        var ml = new MLContext(seed: 1);
+        IDataView data = Table(ml,
+            ("outcome", (_, label, _) => label),
+            ("followUp", (i, label, _) => (float.Parse(label, CultureInfo.InvariantCulture) + (i % 100) / 1000f).ToString(CultureInfo.InvariantCulture)));
+        SslExperimentResult result = Run(ml, data);
+        string note = Assert.Single(result.Notes, n => n.Contains("tell the class of every labeled row by itself", StringComparison.Ordinal));
+        Assert.StartsWith("Column 'Features' has 2 slot(s) that tell the class of every labeled row by itself (138 rows, 2 classes): slot 4 'outcome', slot 5 'followUp'.",
+            note, StringComparison.Ordinal);
+        Assert.Contains("leave it out of the input column", note, StringComparison.Ordinal);
+        Assert.DoesNotContain(Run(ml, Table(ml)).Notes, n => n.Contains("by itself", StringComparison.Ordinal));
+
+        // With fewer than 10 labeled rows in a class, a slot that separates them can be chance: nothing is said.
+        uint[] keys = [.. Enumerable.Range(0, 200).Select(i => i < 16 ? (uint)(1 + i % 2) : 0u)];
+        IDataView few = ml.Data.LoadFromEnumerable(keys.Select((k, i) => new SlotRow { Features = [k, i % 5] }));
+        Assert.DoesNotContain(InputSlotChecks.Notes(few, "Features", keys), n => n.Contains("by itself", StringComparison.Ordinal));
+        keys = [.. Enumerable.Range(0, 200).Select(i => i < 20 ? (uint)(1 + i % 2) : 0u)];
+        IDataView enough = ml.Data.LoadFromEnumerable(keys.Select((k, i) => new SlotRow { Features = [k, i % 5] }));
+        Assert.Contains(InputSlotChecks.Notes(enough, "Features", keys), n => n.StartsWith("Column 'Features' has 1 slot(s) that tell the class of every labeled row by itself (20 rows, 2 classes): slot 0.", StringComparison.Ordinal));
+    }
+
+    private sealed class SlotRow
+    {
+        [VectorType(2)]
+        public float[] Features { get; set; } = [];
+    }
 }
