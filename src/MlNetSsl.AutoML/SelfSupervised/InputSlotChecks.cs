@@ -7,7 +7,7 @@ namespace MlNetSsl.AutoML;
 /// <summary>
 /// Looks at each slot of a table's feature vector before the search, for what the mlnet-ssl tool says about a CSV's
 /// columns and the API did not: a slot that no classifier can learn from (one value or none in every labeled row) and one that gives the class of every
-/// labeled row by itself (a leak, or a very easy task). A
+/// labeled row by itself (a leak, or a very easy task), and one that counts the rows (a row number or key). A
 /// user concatenates the columns into one vector, so the notes name each slot by its index and, where the vector has
 /// slot names (<c>Concatenate</c> and <c>OneHotEncoding</c> give them), by its name.
 /// </summary>
@@ -35,6 +35,7 @@ internal static class InputSlotChecks
         if (labeledCount == 0) return [];
 
         var allRows = new SlotValues(size);
+        var order = new RowOrder(size);
         var labeledRows = new SlotValues(size);
         float[] dense = new float[size];
         var classSizes = allKeys.Where(k => k > 0).GroupBy(k => k).Select(g => g.Count()).ToArray();
@@ -49,6 +50,7 @@ internal static class InputSlotChecks
                 getter(ref values);
                 values.CopyTo(dense);
                 allRows.Add(dense);
+                order.Add(dense);
                 if (cursor.Position >= allKeys.Length || allKeys[cursor.Position] == 0) continue;
                 labeledRows.Add(dense);
                 if (checkLeaks) labeledValues.Add(((float[])dense.Clone(), allKeys[cursor.Position]));
@@ -77,9 +79,18 @@ internal static class InputSlotChecks
                 $"Column '{inputColumn}' has {useless.Count} slot(s) that hold one value or none in every labeled row ({labeledCount:N0} rows), so no classifier can learn from them: ") +
                 List(useless) + ". A slot missing or constant where the label is known is often a column the loader did not read (a wrong " +
                 "index or separator) or a category no labeled row has; label rows that have it, or leave them out of the input column.");
+        var identifiers = Enumerable.Range(0, size).Where(order.CountsRows).Select(slot => string.Create(CultureInfo.InvariantCulture,
+            $"{Describe(slot, names)} ({string.Join(", ", order.Firsts[slot].Select(v => v.ToString("R", CultureInfo.InvariantCulture)))}, ...)")).ToList();
+        if (identifiers.Count > 0)
+            notes.Add(string.Create(CultureInfo.InvariantCulture,
+                $"Column '{inputColumn}' has {identifiers.Count} slot(s) of whole numbers that rise or fall with the row through all {allRows.Count:N0} rows, like a row number or a database key: ") +
+                List(identifiers) + ". Such a number says where a row sits in the data, not what it is; rows scored later carry other numbers, and in " +
+                "data sorted by class it gives the class away. Unless it measures something, leave it out of the input column (the mlnet-ssl tool " +
+                "leaves such columns out).");
         if (checkLeaks)
         {
-            var leaks = Enumerable.Range(0, size).Where(slot => labeledRows.Varies[slot] && TellsTheClass(labeledValues, slot, classSizes.Length))
+            // A row number in data sorted by class is said once, as a row number.
+            var leaks = Enumerable.Range(0, size).Where(slot => labeledRows.Varies[slot] && !order.CountsRows(slot) && TellsTheClass(labeledValues, slot, classSizes.Length))
                 .Select(slot => Describe(slot, names)).ToList();
             if (leaks.Count > 0)
                 notes.Add(string.Create(CultureInfo.InvariantCulture,
@@ -135,6 +146,39 @@ internal static class InputSlotChecks
             names[i++] = name.ToString();
         }
         return names;
+    }
+
+    // Per slot: whether every row so far holds a whole number above (or every one below) the row before, and the first three.
+    private sealed class RowOrder(int size)
+    {
+        // Fewer rows than this rise by chance too often (the mlnet-ssl tool's rule for CSV columns).
+        private const int MinRows = 20;
+        private readonly bool[] _broken = new bool[size];
+        private readonly int[] _direction = new int[size];
+        private readonly float[] _previous = new float[size];
+        private long _count;
+        public readonly List<float>[] Firsts = [.. Enumerable.Range(0, size).Select(_ => new List<float>(3))];
+
+        public void Add(float[] row)
+        {
+            _count++;
+            for (int slot = 0; slot < row.Length; slot++)
+            {
+                if (_broken[slot]) continue;
+                float value = row[slot];
+                if (!float.IsFinite(value) || value != MathF.Round(value)) { _broken[slot] = true; continue; }
+                if (Firsts[slot].Count < 3) Firsts[slot].Add(value);
+                if (_count > 1)
+                {
+                    int direction = Math.Sign(value.CompareTo(_previous[slot]));
+                    if (direction == 0 || (_direction[slot] != 0 && direction != _direction[slot])) { _broken[slot] = true; continue; }
+                    _direction[slot] = direction;
+                }
+                _previous[slot] = value;
+            }
+        }
+
+        public bool CountsRows(int slot) => _count >= MinRows && !_broken[slot];
     }
 
     // Per slot: how many rows hold a value (not NaN), the first value, and whether any later value differs from it.

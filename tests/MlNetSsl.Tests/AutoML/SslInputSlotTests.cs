@@ -87,6 +87,26 @@ public sealed class SslInputSlotTests : IDisposable
         Assert.Contains(InputSlotChecks.Notes(enough, "Features", keys), n => n.StartsWith("Column 'Features' has 1 slot(s) that tell the class of every labeled row by itself (20 rows, 2 classes): slot 0.", StringComparison.Ordinal));
     }
 
+    [SkippableFact]
+    public void ASlotThatCountsTheRowsIsNotedAsARowIdentifier()
+    {
+        // A row number or a database key concatenated with the features: it says where a row sits in the file, and rows
+        // scored later carry other numbers. The mlnet-ssl tool leaves such columns out; through the API nothing was said.
+        var ml = new MLContext(seed: 1);
+        IDataView data = Table(ml,
+            ("rowNumber", (i, _, _) => i.ToString(CultureInfo.InvariantCulture)),
+            ("customerKey", (i, _, _) => (90000 - 7 * i).ToString(CultureInfo.InvariantCulture)),
+            ("bucket", (i, _, _) => (i / 2).ToString(CultureInfo.InvariantCulture)));
+        SslExperimentResult result = Run(ml, data);
+        string note = Assert.Single(result.Notes, n => n.Contains("like a row number", StringComparison.Ordinal));
+        Assert.StartsWith("Column 'Features' has 2 slot(s) of whole numbers that rise or fall with the row through all 1,372 rows, like a row number " +
+            "or a database key: slot 4 'rowNumber' (0, 1, 2, ...), slot 5 'customerKey' (90000, 89993, 89986, ...).", note, StringComparison.Ordinal);
+        Assert.Contains("leave it out of the input column", note, StringComparison.Ordinal);
+        // Banknote's file is sorted by class, so the row number also tells the class of every labeled row: said once.
+        Assert.DoesNotContain(result.Notes, n => n.Contains("by itself", StringComparison.Ordinal) && n.Contains("rowNumber", StringComparison.Ordinal));
+        Assert.DoesNotContain(Run(ml, Table(ml)).Notes, n => n.Contains("like a row number", StringComparison.Ordinal));
+    }
+
     private sealed class SlotRow
     {
         [VectorType(2)]
