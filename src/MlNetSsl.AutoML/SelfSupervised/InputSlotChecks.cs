@@ -132,7 +132,8 @@ internal static class InputSlotChecks
     private static string List(List<string> items) =>
         string.Join(", ", items.Take(NamedSlots)) + (items.Count > NamedSlots ? string.Create(CultureInfo.InvariantCulture, $" and {items.Count - NamedSlots} more") : "");
 
-    private static string[] SlotNames(DataViewSchema.Column column, int size)
+    /// <summary>Each slot's name ("" where the vector has none or it is empty).</summary>
+    internal static string[] SlotNames(DataViewSchema.Column column, int size)
     {
         var names = new string[size];
         Array.Fill(names, "");

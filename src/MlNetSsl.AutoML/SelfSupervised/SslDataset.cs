@@ -177,8 +177,17 @@ internal sealed class SslDataset
     /// <exception cref="InvalidDataException">A NaN or infinity; the message names the row, the column and what to do.</exception>
     public void CheckFiniteInputs() => ForEachNonFinite(Data, InputColumn, (row, index, value) =>
         throw new InvalidDataException(string.Create(CultureInfo.InvariantCulture,
-            $"Row {row} of column '{InputColumn}' holds {value} at index {index}. ") +
+            $"Row {row} of column '{InputColumn}' holds {value} at index {index}{SlotName(index)}. ") +
             "SSL encoders need finite numbers: replace or clip infinite values, or filter those rows out, before the experiment."));
+
+    // " (slot 'growth')" where the vector names its slots (Concatenate of named columns does), so a user need not count.
+    private string SlotName(int index)
+    {
+        DataViewSchema.Column column = Data.Schema[InputColumn];
+        if (column.Type is not VectorDataViewType { Size: > 0 and var size } || index >= size) return "";
+        string name = InputSlotChecks.SlotNames(column, size)[index];
+        return name.Length > 0 ? $" (slot '{name}')" : "";
+    }
 
     /// <summary>
     /// Loads every row's image once, as the stage does at <c>Fit</c>, before the search: a missing or unreadable file

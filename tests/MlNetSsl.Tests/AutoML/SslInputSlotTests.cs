@@ -107,6 +107,17 @@ public sealed class SslInputSlotTests : IDisposable
         Assert.DoesNotContain(Run(ml, Table(ml)).Notes, n => n.Contains("like a row number", StringComparison.Ordinal));
     }
 
+    [SkippableFact]
+    public async Task AnInfinityNamesTheSlotItIsInByItsColumnName()
+    {
+        // The message gave the slot's index only ("at index 5"), which a user who concatenated named columns had to count.
+        var ml = new MLContext(seed: 1);
+        IDataView data = Table(ml, ("ratio", (i, _, _) => "0.5"), ("growth", (i, _, _) => i == 7 ? "-Infinity" : "1"));
+        var error = await Assert.ThrowsAsync<InvalidDataException>(() =>
+            ml.SelfSupervisedExperiment().SetDataset(data, "class").SetInputColumn("Features").SetMaxTrials(1).RunAsync());
+        Assert.StartsWith("Row 7 of column 'Features' holds -Infinity at index 5 (slot 'growth').", error.Message, StringComparison.Ordinal);
+    }
+
     private sealed class SlotRow
     {
         [VectorType(2)]
