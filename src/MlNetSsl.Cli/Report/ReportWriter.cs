@@ -206,7 +206,8 @@ internal static class ReportWriter
             b.Append("<th data-csv=\"").Append(Esc(header[c.CsvIndex])).Append("\" data-sort=\"").Append(c.Numeric ? "num" : "text").Append("\">")
                 .Append(c.Title).Append("</th>");
         b.Append("<th data-sort=\"text\">SSL</th></tr></thead><tbody>");
-        foreach (var row in r.Leaderboard)
+        (List<LeaderboardRow> scored, string? leftOut) = LeaderboardRow.ScoredOnly(r.Leaderboard);
+        foreach (var row in scored)
         {
             var fields = LeaderboardCsv.Fields(row);
             b.Append("<tr").Append(row.Rank == 1 ? " class=\"best\"" : "").Append('>');
@@ -215,6 +216,7 @@ internal static class ReportWriter
             b.Append("<td>").Append(row.UsesSsl ? "yes" : "no").Append("</td></tr>");
         }
         b.Append("</tbody></table></div>");
+        if (leftOut is not null) b.Append("<p class=\"muted\">").Append(Esc(leftOut)).Append("</p>");
         return Section.With("leaderboard", "Leaderboard", b.ToString());
     }
 

@@ -1,6 +1,8 @@
 // What a training command hands to the report writer: plain data, computed once by the run and rendered by
 // ReportWriter into one self-contained report.html. The run fills what applies to its task; lists may be empty and
 // nullable members null (the report then omits that section and says why).
+using System.Globalization;
+
 namespace MlNetSsl.Cli.Report;
 
 /// <summary>Everything report.html shows about one run.</summary>
@@ -103,7 +105,24 @@ internal sealed record LeaderboardRow(
     double StartedAt,
     string Status,
     bool UsesSsl,
-    IReadOnlyDictionary<string, string> Parameters);
+    IReadOnlyDictionary<string, string> Parameters)
+{
+    /// <summary>The rows the console's "Top 5 models" and the report's leaderboard list: the trials with a score, and a line
+    /// saying how many others are left out (null when none is). A trial the time budget stopped before its first fold, or
+    /// one that failed, has no score, and listed among the ranks it read as the second best pipeline.</summary>
+    public static (List<LeaderboardRow> Scored, string? LeftOut) ScoredOnly(IReadOnlyList<LeaderboardRow> rows)
+    {
+        List<LeaderboardRow> scored = [.. rows.Where(r => r.Metric is not null)];
+        int others = rows.Count - scored.Count;
+        if (others == 0) return (scored, null);
+        string counts = string.Join(", ", rows.Where(r => r.Metric is null).GroupBy(r => r.Status)
+            .Select(g => string.Create(CultureInfo.InvariantCulture, $"{g.Count()} {g.Key}")));
+        return (scored, others == 1
+            ? $"1 trial without a score is not listed ({counts}): it stopped before its first score (failed, or cut by the time budget); leaderboard.csv lists every trial."
+            : string.Create(CultureInfo.InvariantCulture,
+                $"{others} trials without a score are not listed ({counts}): they stopped before their first score (failed, or cut by the time budget); leaderboard.csv lists every trial."));
+    }
+}
 
 /// <summary>One pretraining epoch: loss, and the kNN monitor accuracy when it was measured.</summary>
 internal sealed record EpochPoint(int Epoch, double Loss, double? KnnAccuracy);

@@ -1481,16 +1481,26 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
         return $"Next: {string.Join("; ", steps)}.";
     }
 
+    /// <summary>The console's "Top 5 models" lines: the first five scored rows, the chosen trial's when the one-standard-error
+    /// rule took it from below them, and how many trials without a score are left out.</summary>
+    internal static List<string> LeaderboardLines(IReadOnlyList<LeaderboardRow> leaderboard, int chosenTrialId)
+    {
+        (List<LeaderboardRow> scored, string? leftOut) = LeaderboardRow.ScoredOnly(leaderboard);
+        var shown = scored.Take(5).Concat(scored.Skip(5).Where(r => r.TrialId == chosenTrialId));
+        List<string> lines = [.. shown.Select(row => string.Create(CultureInfo.InvariantCulture,
+            $"  {row.Rank,2}. {row.Metric?.ToString("0.0000", CultureInfo.InvariantCulture) ?? "-",7}  {row.Status,-9} {row.DurationSeconds,6:0.0}s  {row.Pipeline}"))];
+        if (leftOut is not null) lines.Add($"  ({leftOut})");
+        return lines;
+    }
+
     private void PrintSummary(List<LeaderboardRow> leaderboard, int chosenTrialId, string heading, string pipeline, string metric, int classCount, double value, double lower, double upper,
         double accuracy, Baseline? baseline, string testDescription, string? undefinedReason, string? whyNotTheTop)
     {
         log.Always("");
         log.Always(heading);
-        // The chosen trial is shown even when the one-standard-error rule took it from below the top 5.
-        var shown = leaderboard.Take(5).Concat(leaderboard.Skip(5).Where(r => r.TrialId == chosenTrialId)).ToList();
-        foreach (LeaderboardRow row in shown)
-            log.Always(string.Create(CultureInfo.InvariantCulture,
-                $"  {row.Rank,2}. {row.Metric?.ToString("0.0000", CultureInfo.InvariantCulture) ?? "-",7}  {row.Status,-9} {row.DurationSeconds,6:0.0}s  {row.Pipeline}"));
+        foreach (string line in LeaderboardLines(leaderboard, chosenTrialId)) log.Always(line);
+        List<LeaderboardRow> scored = LeaderboardRow.ScoredOnly(leaderboard).Scored;
+        var shown = scored.Take(5).Concat(scored.Skip(5).Where(r => r.TrialId == chosenTrialId)).ToList();
         if (OutrankedByLongerTraining(shown, minimized: metric == "log-loss"))
             log.Always("  (Trials scored after more training rank first: a better score after fewer epochs, from a trial the search stopped early, does not compare with it.)");
         log.Always($"Chosen: {pipeline}");

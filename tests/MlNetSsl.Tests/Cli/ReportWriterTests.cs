@@ -57,18 +57,54 @@ public sealed class ReportWriterTests : IDisposable
 
         var csv = ReportSamples.ReadCsv(File.ReadAllText(csvPath));
         var table = LeaderboardTable(File.ReadAllText(htmlPath));
-        Assert.Equal(csv.Count - 1, table.Rows.Count);
+        // The table lists the trials with a metric (those without one are counted under it), each as leaderboard.csv writes it.
         Assert.Contains("validation_macro_accuracy_4dp", table.CsvColumns);
+        int metricColumn = csv[0].IndexOf("validation_macro_accuracy_4dp");
+        var scoredCsv = csv.Skip(1).Where(row => row[metricColumn].Length > 0).ToList();
+        Assert.True(scoredCsv.Count < csv.Count - 1, "the sample has a trial without a metric");
+        Assert.Equal(scoredCsv.Count, table.Rows.Count);
         for (int c = 0; c < table.CsvColumns.Count; c++)
         {
             int csvColumn = csv[0].IndexOf(table.CsvColumns[c]);
             Assert.True(csvColumn >= 0, $"Column {table.CsvColumns[c]} is not in leaderboard.csv.");
             for (int r = 0; r < table.Rows.Count; r++)
-                Assert.Equal(csv[r + 1][csvColumn], table.Rows[r][c]);
+                Assert.Equal(scoredCsv[r][csvColumn], table.Rows[r][c]);
         }
         // The metric column carries four decimals, so the figures are the rounded ones, not the raw doubles.
         string best = csv[1][csv[0].IndexOf("validation_macro_accuracy_4dp")];
         Assert.Equal(report.Leaderboard[0].Metric!.Value.ToString("F4", CultureInfo.InvariantCulture), best);
+    }
+
+    [SkippableFact]
+    public void TheReportAndTheConsoleListOnlyScoredTrialsAndCountTheOthers()
+    {
+        // wine, --train-time 20: the console's "Top 5 models" read "2.  -  Cancelled  9.3s  Raw features + LightGBM ...", a
+        // trial the budget stopped before its first fold, ranked second as if it had scored; the report listed it too.
+        var sample = ReportSamples.Full(); // trial 9 failed without a metric
+        LeaderboardRow cancelled = sample.Leaderboard[^1] with
+        {
+            Rank = sample.Leaderboard.Count + 1, TrialId = 99, Pipeline = "Raw features + LightGBM (cut)", Metric = null, MetricSpread = null, Status = "Cancelled",
+        };
+        var report = sample with { Leaderboard = [.. sample.Leaderboard, cancelled] };
+        int scored = report.Leaderboard.Count(r => r.Metric is not null);
+        Assert.Equal(report.Leaderboard.Count - 2, scored);
+
+        string htmlPath = Path.Combine(_folder, "report.html");
+        ReportWriter.Write(report, htmlPath);
+        string html = File.ReadAllText(htmlPath);
+        var table = LeaderboardTable(html);
+        Assert.Equal(scored, table.Rows.Count);
+        Assert.DoesNotContain(table.Rows, r => r.Contains("Cancelled") || r.Contains("Failed"));
+        const string leftOut = "2 trials without a score are not listed (1 Failed, 1 Cancelled): they stopped before their first score " +
+            "(failed, or cut by the time budget); leaderboard.csv lists every trial.";
+        Assert.Contains(leftOut, SectionHtml(html, "leaderboard"), StringComparison.Ordinal);
+
+        List<string> lines = TrainingRun.LeaderboardLines(report.Leaderboard, chosenTrialId: report.Leaderboard[0].TrialId);
+        Assert.Equal(6, lines.Count);
+        Assert.All(lines.Take(5), l => Assert.DoesNotContain(" - ", l[..12], StringComparison.Ordinal));
+        Assert.Equal($"  ({leftOut})", lines[5]);
+        // Every trial scored: no such line.
+        Assert.Equal(5, TrainingRun.LeaderboardLines([.. sample.Leaderboard.Where(r => r.Metric is not null)], sample.Leaderboard[0].TrialId).Count);
     }
 
     [SkippableFact]
