@@ -20,7 +20,7 @@ namespace MlNetSsl.Cli.Run;
 /// self-supervised AutoML search, saves the model and every output file in &lt;output&gt;/&lt;Name&gt;/, and fills the report.
 /// Ctrl+C ends the search early and still saves the best model found so far (exit code 130).
 /// </summary>
-internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
+internal sealed partial class TrainingRun(RunSettings settings, bool resume, RunLog log)
 {
     private readonly Dictionary<string, double> _phases = new(StringComparer.Ordinal);
     private readonly Stopwatch _total = Stopwatch.StartNew();
@@ -322,8 +322,8 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
         // alone would miss (ShowsOnConsole).
         foreach (string note in search.Notes)
         {
-            if (ShowsOnConsole(note)) log.Info($"Note: {note}");
-            else log.Detail($"Search note: {note}");
+            if (ShowsOnConsole(note)) log.Info($"Note: {InToolWords(note)}");
+            else log.Detail($"Search note: {InToolWords(note)}");
         }
         if (settings.WorkerOnly)
         {
@@ -521,7 +521,7 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
                 AugmentedViews = ViewsForReport(trained, search, train),
                 LabelCurve = labelCurve,
                 Environment = Environment(),
-                Notes = [.. _notes, .. search.Notes.Where(n => !n.Contains(LongSeriesAdvice, StringComparison.Ordinal)), search.ObjectiveExplanation ?? "", search.SelectionExplanation ?? "", $"Search stopped: {search.StopReason}."],
+                Notes = [.. _notes, .. search.Notes.Where(n => !n.Contains(LongSeriesAdvice, StringComparison.Ordinal)).Select(InToolWords), search.ObjectiveExplanation ?? "", search.SelectionExplanation ?? "", $"Search stopped: {search.StopReason}."],
             };
             WriteOutput("report.html", path => ReportWriter.Write(report, path), writeFailures);
             WriteOutput($"{settings.Name}.ConsoleApp", _ => ConsumptionCodeGenerator.Generate(RunFolder, settings.Name, Schema(train, classNames, seriesLength)), writeFailures,
@@ -723,9 +723,30 @@ internal sealed class TrainingRun(RunSettings settings, bool resume, RunLog log)
     /// one pipeline, and only this note says why).</summary>
     internal static bool ShowsOnConsole(string note) =>
         note.Contains("label more", StringComparison.OrdinalIgnoreCase)
+        // The tool's own column checks do not look for a column that gives the class away.
+        || note.Contains(LeakNote, StringComparison.Ordinal)
         || note.StartsWith("The first trial stopped pretraining", StringComparison.Ordinal)
         || note.StartsWith("Ensemble selection picked", StringComparison.Ordinal)
         || note.StartsWith("The ensemble of ", StringComparison.Ordinal);
+
+    private const string LeakNote = "that tell the class of every labeled row by itself";
+
+    /// <summary>A search note in the tool's words. The experiment's notes on a table's slots name the tool's own input
+    /// column (<see cref="ModelParts.TableColumn"/>), slot indexes of that vector and "the input column", none of which a
+    /// CSV user sees: they become the table's columns by name and --ignore-cols.</summary>
+    internal static string InToolWords(string note)
+    {
+        string prefix = $"Column '{ModelParts.TableColumn}' has ";
+        if (!note.StartsWith(prefix, StringComparison.Ordinal)) return note;
+        string rest = SlotIndex().Replace(note[prefix.Length..], "'")
+            .Replace("slot(s)", "input column(s)", StringComparison.Ordinal).Replace("slot", "column", StringComparison.Ordinal);
+        return "The table has " + rest.Replace("leave them out of the input column", "leave them out with --ignore-cols", StringComparison.Ordinal)
+            .Replace("leave it out of the input column", "leave it out with --ignore-cols", StringComparison.Ordinal);
+    }
+
+    // "slot 4 'outcome'" -> "'outcome'": the index counts the tool's vector, not the CSV's columns.
+    [System.Text.RegularExpressions.GeneratedRegex(@"slot \d+ '")]
+    private static partial System.Text.RegularExpressions.Regex SlotIndex();
 
     /// <summary>A resumed search whose checkpoint had already reached its trial limit keeps that limit (the journal records
     /// that no more trials start, so a replay makes the same calls): a larger --max-trials given with --resume starts no

@@ -46,6 +46,27 @@ public sealed class CliScaleAndOddInputTests : IDisposable
     }
 
     [SkippableFact]
+    public void AColumnThatTellsTheClassOfEveryLabeledRowIsNamedOnTheConsoleInTheToolsWords()
+    {
+        // Banknote with its class copied into a column "outcome", every 10th row labeled: the tool's own column checks
+        // said nothing and the run reported test accuracy 1. The search's note named the tool's internal column
+        // ('Ssl_Input') and "the input column", which a CSV user does not have, and went to the report only.
+        string csv = Path.Combine(_work, "leak.csv");
+        var rows = File.ReadLines(Path.Combine(SharedData.DataRoot, "tabular", "banknote_authentication.csv")).Where(l => l.Length > 0)
+            .Select(l => l.Split(',')).ToList();
+        File.WriteAllLines(csv, rows.Select((r, i) => string.Join(",", [.. r[..4], r[4], i % 10 == 0 ? r[4] : ""]))
+            .Prepend("variance,skewness,curtosis,entropy,outcome,class"));
+        var (code, stdout, stderr) = CliCoreTests.Run("classification", "--dataset", csv, "--label-col", "class",
+            "--train-time", "5", "--max-trials", "1", "-o", _work, "--name", "Leak");
+        Assert.True(code == 0, $"exit {code}: {stderr}\n{stdout}");
+        Assert.Contains("Note: The table has 1 input column(s) that tell the class of every labeled row by itself", stdout, StringComparison.Ordinal);
+        Assert.Contains("row by itself (111 rows, 2 classes): 'outcome'. Sorted by such a column", stdout, StringComparison.Ordinal);
+        Assert.Contains("leave it out with --ignore-cols", stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain("Ssl_Input", stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain("Ssl_Input", File.ReadAllText(Path.Combine(_work, "Leak", "report.html")), StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
     public void ANumericTargetOfOneRowPerValueIsNamedInTheHoldOutError()
     {
         // A new user's run: BasicMotions with a measured quantity as the label (a distinct number on each of the 40
