@@ -177,6 +177,7 @@ internal static class ImageFolder
         if (rows.Count == 0) throw new CliException($"{folder}: none of its {candidates.Count} image files could be read.");
 
         string[] paths = rows.Select(r => r.ImagePath).ToArray();
+        var learned = rows.Select(r => r.Label).ToHashSet(StringComparer.Ordinal);
         return new TrainingData
         {
             Kind = DatasetKind.Images,
@@ -189,7 +190,9 @@ internal static class ImageFolder
             ImagePaths = paths,
             Skipped = skipped,
             IgnoredTopLevel = forTraining ? topLevel.Select(p => Path.GetFileName(p)).ToList() : [],
-            EmptyClassFolders = forTraining ? classFolders.Select(Path.GetFileName).OfType<string>().Except(rows.Select(r => r.Label)).ToList() : [],
+            // A folder's class is its composed name: a folder named decomposed (copied from a Mac) holds images of that class.
+            EmptyClassFolders = forTraining ? classFolders.Select(Path.GetFileName).OfType<string>()
+                .Where(f => !learned.Contains(ClassLabels.Compose(f))).ToList() : [],
             Duplicates = byHash.Values.Where(g => g.Count > 1).Select(g => (IReadOnlyList<string>)g).ToList(),
             ContentHashes = [.. hashes],
             PictureInAlpha = pictureInAlpha,

@@ -111,6 +111,25 @@ public sealed class ImageFolderTests : IDisposable
     }
 
     [SkippableFact]
+    public void AClassFolderNamedInDecomposedFormIsNotListedAsWithoutAnImage()
+    {
+        // A folder copied from a Mac names 'Katze ä' decomposed (NFD); its class is the composed name, and the folder was
+        // then listed as a class folder without a readable image ("not learned as classes") although its images were learned.
+        string decomposed = "Katze \u00e4".Normalize(System.Text.NormalizationForm.FormD);
+        string root = Path.Combine(_work, "mac");
+        foreach (var (name, files) in new[] { (decomposed, Cifar("cat", 4)), ("ship", Cifar("ship", 4)), ("empty", Array.Empty<string>()) })
+        {
+            Directory.CreateDirectory(Path.Combine(root, name));
+            foreach (string f in files) File.Copy(f, Path.Combine(root, name, Path.GetFileName(f)));
+        }
+        Skip.If(!Directory.GetDirectories(root).Any(d => Path.GetFileName(d) == decomposed), "this file system composes names itself");
+
+        TrainingData data = ImageFolder.Load(new MLContext(0), root, "unlabeled", strict: false, forTraining: true);
+        Assert.Equal(8, data.Count);
+        Assert.Equal(["empty"], data.EmptyClassFolders);
+    }
+
+    [SkippableFact]
     public void AClassFolderWithoutAReadableImageIsListedForTrainingOnly()
     {
         string root = Folder();
