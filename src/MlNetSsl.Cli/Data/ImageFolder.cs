@@ -77,7 +77,7 @@ internal static class ImageFolder
         // from a Mac beside one made elsewhere looked the same and was another class, and the model split the class in two.
         foreach (string classFolder in classFolders)
             candidates.AddRange(ImagesUnder(classFolder, visited, otherFormats, hidden).Order(StringComparer.Ordinal)
-                .Select(p => (p, ClassLabels.Compose(Path.GetFileName(classFolder)))));
+                .Select(p => (p, ClassOf(Path.GetFileName(classFolder)))));
         if (unlabeled is not null) candidates.AddRange(ImagesUnder(unlabeled, visited, otherFormats, hidden).Order(StringComparer.Ordinal).Select(p => (p, "")));
         string Relative(string h) => Path.GetRelativePath(root, h).Replace('\\', '/');
         hidden = [.. hidden.Select(h => !Path.IsPathRooted(h) ? h : h.EndsWith('/') ? Relative(h.TrimEnd('/')) + "/" : Relative(h)).Order(StringComparer.Ordinal)];
@@ -190,9 +190,9 @@ internal static class ImageFolder
             ImagePaths = paths,
             Skipped = skipped,
             IgnoredTopLevel = forTraining ? topLevel.Select(p => Path.GetFileName(p)).ToList() : [],
-            // A folder's class is its composed name: a folder named decomposed (copied from a Mac) holds images of that class.
+            // A folder named decomposed (copied from a Mac) or with blanks around its name holds images of its class.
             EmptyClassFolders = forTraining ? classFolders.Select(Path.GetFileName).OfType<string>()
-                .Where(f => !learned.Contains(ClassLabels.Compose(f))).ToList() : [],
+                .Where(f => !learned.Contains(ClassOf(f))).ToList() : [],
             Duplicates = byHash.Values.Where(g => g.Count > 1).Select(g => (IReadOnlyList<string>)g).ToList(),
             ContentHashes = [.. hashes],
             PictureInAlpha = pictureInAlpha,
@@ -200,6 +200,12 @@ internal static class ImageFolder
             SizeSummary = sizes.OrderByDescending(s => s.Value).Select(s => $"{s.Key}: {s.Value:N0}").ToList(),
         };
     }
+
+    /// <summary>The class of a class folder: its name without blanks around it, in Unicode's composed form (NFC). 'ship '
+    /// (a blank typed after the name) beside 'ship' was a second class, and a folder copied from a Mac names 'ü'
+    /// decomposed; a CSV's label cells are trimmed and composed alike. A name of blanks only stays as it is.</summary>
+    internal static string ClassOf(string folderName) =>
+        ClassLabels.Compose(folderName.Trim().Length > 0 ? folderName.Trim() : folderName);
 
     /// <summary>Whether <paramref name="extension"/> (with its dot) is one of the image formats the tool decodes.</summary>
     internal static bool IsImageExtension(string extension) => Extensions.Contains(extension);
