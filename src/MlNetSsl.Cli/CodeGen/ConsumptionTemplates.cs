@@ -569,7 +569,8 @@ internal static class ConsumptionTemplates
             text.AppendLine("    return result switch");
             text.AppendLine("    {");
             text.AppendLine("        SkiaSharp.SKCodecResult.Success => null,");
-            text.AppendLine("        SkiaSharp.SKCodecResult.IncompleteInput => \"a truncated image (the file ends before its last pixels); send a whole copy.\",");
+            text.AppendLine("        // A progressive JPEG cut short fails as invalid input; only files that do not end whole are decoded here.");
+            text.AppendLine("        SkiaSharp.SKCodecResult.IncompleteInput or SkiaSharp.SKCodecResult.InvalidInput => \"a truncated image (the file ends before its last pixels); send a whole copy.\",");
             text.AppendLine("        SkiaSharp.SKCodecResult.ErrorInInput => \"a damaged image (its pixel data does not decode); send a whole copy.\",");
             text.AppendLine("        _ => $\"an image the decoder cannot read ({result}).\",");
             text.AppendLine("    };");

@@ -295,7 +295,9 @@ internal static class ImageFolder
         return result switch
         {
             SKCodecResult.Success => null,
-            SKCodecResult.IncompleteInput => "a truncated image (the file ends before its last pixels)",
+            // Only files that do not end as a whole file of their format are decoded here: a progressive JPEG cut short
+            // (web photos often are progressive) fails as invalid input rather than incomplete, and is as truncated.
+            SKCodecResult.IncompleteInput or SKCodecResult.InvalidInput => "a truncated image (the file ends before its last pixels)",
             SKCodecResult.ErrorInInput => "a damaged image (its pixel data does not decode)",
             _ => $"an image the decoder cannot read ({result})",
         };

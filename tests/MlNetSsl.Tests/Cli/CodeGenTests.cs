@@ -484,6 +484,13 @@ public sealed class CodeGenTests : IDisposable
         Assert.Null(imageProblem(png));
         Assert.StartsWith("a truncated image (the file ends before its last pixels)", imageProblem(cut));
         Assert.NotNull(imageProblem(cutPng));
+
+        // A progressive JPEG (as web photos often are) cut short fails to decode as invalid input, not incomplete input:
+        // it was "an image the decoder cannot read (InvalidInput)".
+        byte[] progressive = File.ReadAllBytes(Path.Combine(AppContext.BaseDirectory, "Fixtures", "cat-progressive.jpg"));
+        string cutProgressive = Path.Combine(_runFolder, "cut-progressive.jpg");
+        File.WriteAllBytes(cutProgressive, progressive[..(progressive.Length / 2)]);
+        Assert.StartsWith("a truncated image (the file ends before its last pixels)", imageProblem(cutProgressive));
     }
 
     [SkippableFact]

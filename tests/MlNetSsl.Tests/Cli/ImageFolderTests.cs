@@ -151,6 +151,23 @@ public sealed class ImageFolderTests : IDisposable
     }
 
     [SkippableFact]
+    public void AProgressiveJpegCutShortIsNamedTruncated()
+    {
+        // Web photos are often progressive JPEGs; one cut short (an interrupted download) was skipped as "an image the
+        // decoder cannot read (InvalidInput)", the decoder's word, where a cut baseline JPEG is named truncated.
+        byte[] progressive = File.ReadAllBytes(Path.Combine(AppContext.BaseDirectory, "Fixtures", "cat-progressive.jpg"));
+        string root = Folder();
+        File.WriteAllBytes(Path.Combine(root, "cat", "cut.jpg"), progressive[..(progressive.Length / 2)]);
+
+        TrainingData data = ImageFolder.Load(new MLContext(0), root, "unlabeled", strict: false, forTraining: true);
+        Assert.Equal(8, data.Count);
+        string skipped = Assert.Single(data.Skipped);
+        Assert.StartsWith("cat/cut.jpg: a truncated image", skipped, StringComparison.Ordinal);
+        var single = Assert.Throws<CliException>(() => ImageFolder.LoadFile(new MLContext(0), Path.Combine(root, "cat", "cut.jpg")));
+        Assert.Contains("cut.jpg: a truncated image", single.Message, StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
     public void AClassFolderWithoutAReadableImageIsListedForTrainingOnly()
     {
         string root = Folder();
