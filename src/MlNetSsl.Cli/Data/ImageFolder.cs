@@ -174,7 +174,11 @@ internal static class ImageFolder
             rows.Add(new ImageRow { ImagePath = path, Label = label });
             names.Add(name);
         }
-        if (rows.Count == 0) throw new CliException($"{folder}: none of its {candidates.Count} image files could be read.");
+        // Say which files and why (the run's skip list is never printed when this ends it), as a one-line error.
+        if (rows.Count == 0)
+            throw new CliException(string.Create(CultureInfo.InvariantCulture, $"{folder}: none of its {candidates.Count:N0} image files could be read (") +
+                string.Join("; ", skipped.Take(3)) + (skipped.Count > 3 ? string.Create(CultureInfo.InvariantCulture, $"; and {skipped.Count - 3:N0} more") : "") +
+                $"); replace them with whole copies, or convert them to {SupportedFormats}.");
 
         string[] paths = rows.Select(r => r.ImagePath).ToArray();
         var learned = rows.Select(r => r.Label).ToHashSet(StringComparer.Ordinal);

@@ -168,6 +168,22 @@ public sealed class ImageFolderTests : IDisposable
     }
 
     [SkippableFact]
+    public void AFolderWhereNoImageReadsSaysWhichFilesAndWhy()
+    {
+        byte[] progressive = File.ReadAllBytes(Path.Combine(AppContext.BaseDirectory, "Fixtures", "cat-progressive.jpg"));
+        // A folder where no file reads (a copy interrupted throughout) said only "none of its 2 image files could be read",
+        // and the skip list that names them is never printed when this error ends the run: the error now names them.
+        string cut = Path.Combine(_work, "cut");
+        Directory.CreateDirectory(cut);
+        File.WriteAllBytes(Path.Combine(cut, "a.jpg"), progressive[..(progressive.Length / 2)]);
+        File.WriteAllBytes(Path.Combine(cut, "b.jpg"), []);
+        var none = Assert.Throws<CliException>(() => ImageFolder.Load(new MLContext(0), cut, "unlabeled", strict: false, forTraining: false));
+        Assert.Contains("none of its 2 image files could be read", none.Message, StringComparison.Ordinal);
+        Assert.Contains("a.jpg: a truncated image", none.Message, StringComparison.Ordinal);
+        Assert.Contains("b.jpg: an empty file (0 bytes)", none.Message, StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
     public void AClassFolderWithoutAReadableImageIsListedForTrainingOnly()
     {
         string root = Folder();
