@@ -18,13 +18,14 @@ internal static class ImageFolder
 
     public const string PathColumn = "ImagePath";
 
-    private static readonly HashSet<string> Extensions = new(StringComparer.OrdinalIgnoreCase) { ".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp" };
+    // .jfif and .jpe are JPEGs by other names (browsers on Windows save web photos as .jfif); the decoder reads the content.
+    private static readonly HashSet<string> Extensions = new(StringComparer.OrdinalIgnoreCase) { ".jpg", ".jpeg", ".jfif", ".jpe", ".png", ".bmp", ".gif", ".webp" };
 
     // Image formats the decoder (SkiaSharp) does not read: listed as skipped, so they do not vanish without a word.
     private static readonly HashSet<string> UnreadableImageExtensions = new(StringComparer.OrdinalIgnoreCase)
         { ".tif", ".tiff", ".heic", ".heif", ".avif", ".jp2", ".jxl", ".psd", ".dng", ".cr2", ".nef", ".arw", ".svg" };
 
-    private const string SupportedFormats = ".jpg, .jpeg, .png, .bmp, .gif, .webp";
+    private const string SupportedFormats = ".jpg, .jpeg, .jfif, .png, .bmp, .gif, .webp";
 
     private sealed class ImageRow
     {

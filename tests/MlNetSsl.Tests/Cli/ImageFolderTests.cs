@@ -184,6 +184,22 @@ public sealed class ImageFolderTests : IDisposable
     }
 
     [SkippableFact]
+    public void JpegsSavedAsJfifOrJpeAreImages()
+    {
+        // Browsers on Windows save many web photos as .jfif, a JPEG by another name: a class folder of them was dropped
+        // without a word (neither read nor listed as skipped), and with it the class.
+        string root = Folder();
+        Directory.CreateDirectory(Path.Combine(root, "dog"));
+        string[] dogs = Cifar("dog", 4);
+        for (int i = 0; i < dogs.Length; i++) File.Copy(dogs[i], Path.Combine(root, "dog", $"web{i}{(i % 2 == 0 ? ".jfif" : ".JPE")}"));
+
+        TrainingData data = ImageFolder.Load(new MLContext(0), root, "unlabeled", strict: true, forTraining: true);
+        Assert.Equal(4, data.ClassCounts()["dog"]);
+        Assert.Empty(data.EmptyClassFolders);
+        Assert.True(ImageFolder.IsImageExtension(".jfif"));
+    }
+
+    [SkippableFact]
     public void AClassFolderWithoutAReadableImageIsListedForTrainingOnly()
     {
         string root = Folder();
