@@ -187,6 +187,21 @@ public sealed class BadInputMatrixTests : IDisposable
     }
 
     [SkippableFact]
+    public void AFileWithoutAnImageExtensionThatFailsToLoadIsNamedByItsPath()
+    {
+        // A folder listing taken whole brings notes.txt or Thumbs.db along; the error said only "Row 2 of column 'Image'"
+        // because only values with an image extension were taken for the row's path, and a damaged .jfif (a JPEG by
+        // another name) the same.
+        var data = ImageFolder(("a.png", Png(32, 32, 0)), ("b.png", Png(32, 32, 1)), ("notes.txt", path => File.WriteAllText(path, "not an image")));
+        var error = Assert.Throws<InvalidDataException>(() => _ml.Transforms.SelfSupervised("E", "Image", SslMethod.SimClr, Quick).Fit(data));
+        Assert.StartsWith("Row 2 of column 'Image' (ImagePath 'notes.txt'): the image could not be loaded", error.Message, StringComparison.Ordinal);
+
+        data = ImageFolder(("a.png", Png(32, 32, 0)), ("b.png", Png(32, 32, 1)), ("web.jfif", path => File.WriteAllBytes(path, [0xFF, 0xD8, 0xFF, 0xE0, 0, 1])));
+        error = Assert.Throws<InvalidDataException>(() => _ml.Transforms.SelfSupervised("E", "Image", SslMethod.SimClr, Quick).Fit(data));
+        Assert.Contains("(ImagePath 'web.jfif')", error.Message, StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
     public void ADamagedImageFileIsNamedByItsPathWhenFittingTransformingAndPreloading()
     {
         // ML.NET names the path of a missing file but not of a damaged one ("Invalid input stream contents").

@@ -12,7 +12,7 @@ namespace MlNetSsl.MlNet.Data;
 internal static class ImageRowSource
 {
     private static readonly string[] ImageExtensions =
-        [".jpg", ".jpeg", ".jpe", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ico", ".wbmp", ".heic", ".heif", ".avif"];
+        [".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ico", ".wbmp", ".heic", ".heif", ".avif"];
 
     /// <summary>" (ImagePath 'cat/017.jpg')" for the failed row of <paramref name="row"/>, a cursor over
     /// <paramref name="source"/>, when a text column of that row holds an image file's path; otherwise empty.</summary>
@@ -34,14 +34,16 @@ internal static class ImageRowSource
             {
                 if (cursor.Position < position) continue;
                 ReadOnlyMemory<char> value = default;
+                var values = new string[text.Length];
                 for (int i = 0; i < text.Length; i++)
                 {
                     getters[i](ref value);
-                    string path = value.ToString().Trim();
-                    if (LooksLikeImagePath(path))
-                        return string.Create(CultureInfo.InvariantCulture, $" ({text[i].Name} '{path}')");
+                    values[i] = value.ToString().Trim();
                 }
-                return "";
+                // An image's path first; else a file name of another kind (notes.txt, Thumbs.db listed with the images),
+                // which fails to load just the same and was left unnamed.
+                int column = Array.FindIndex(values, LooksLikeImagePath) is var image and >= 0 ? image : Array.FindIndex(values, LooksLikeFileName);
+                return column < 0 ? "" : string.Create(CultureInfo.InvariantCulture, $" ({text[column].Name} '{values[column]}')");
             }
         }
         catch (Exception e) when (e is not OperationCanceledException && e is not OutOfMemoryException)
@@ -53,4 +55,8 @@ internal static class ImageRowSource
 
     private static bool LooksLikeImagePath(string value) =>
         value.Length > 0 && value.Length < 4096 && ImageExtensions.Contains(Path.GetExtension(value), StringComparer.OrdinalIgnoreCase);
+
+    // A name with an extension of one to five letters (a label such as "3.5" or "v1.2" is not one).
+    private static bool LooksLikeFileName(string value) =>
+        value.Length > 0 && value.Length < 4096 && Path.GetExtension(value) is { Length: >= 2 and <= 6 } extension && extension[1..].All(char.IsAsciiLetter);
 }
