@@ -45,8 +45,10 @@ internal static class ImageFolder
     {
         string[] names = [.. Directory.GetDirectories(root).Select(Path.GetFileName).OfType<string>().Order(StringComparer.Ordinal)];
         if (names.Contains(unlabeledFolder, StringComparer.OrdinalIgnoreCase)) return unlabeledFolder;
+        // Class folders' names are trimmed (ClassOf), so 'unlabeled ' would be a class named 'unlabeled': it is this folder.
+        if (names.FirstOrDefault(n => string.Equals(n.Trim(), unlabeledFolder, StringComparison.OrdinalIgnoreCase)) is { } blanks) return blanks;
         if (string.Equals(unlabeledFolder, DefaultUnlabeledFolder, StringComparison.OrdinalIgnoreCase))
-            return names.FirstOrDefault(n => string.Equals(n, "unlabelled", StringComparison.OrdinalIgnoreCase)) ?? unlabeledFolder;
+            return names.FirstOrDefault(n => string.Equals(n.Trim(), "unlabelled", StringComparison.OrdinalIgnoreCase)) ?? unlabeledFolder;
         if (forTraining)
             throw new CliException($"{folder}: --unlabeled-folder '{unlabeledFolder}' is not one of its sub-folders " +
                 $"({(names.Length == 0 ? "it has none" : string.Join(", ", names.Take(20).Select(n => $"'{n}'")) + (names.Length > 20 ? ", ..." : ""))}); " +

@@ -200,6 +200,20 @@ public sealed class ImageFolderTests : IDisposable
     }
 
     [SkippableFact]
+    public void AnUnlabeledFolderNamedWithABlankAfterItHoldsUnlabeledImages()
+    {
+        // With class names trimmed, 'unlabeled ' would become a class named 'unlabeled': it is the unlabeled folder.
+        string root = Folder();
+        Directory.CreateDirectory(Path.Combine(root, "unlabeled "));
+        foreach (string f in Cifar("dog", 3)) File.Copy(f, Path.Combine(root, "unlabeled ", Path.GetFileName(f)));
+
+        TrainingData data = ImageFolder.Load(new MLContext(0), root, ImageFolder.DefaultUnlabeledFolder, strict: false, forTraining: true);
+        Assert.Equal(11, data.Count);
+        Assert.Equal(8, data.LabeledCount);
+        Assert.Equal(["cat", "ship"], data.ClassCounts().Keys.Order(StringComparer.Ordinal));
+    }
+
+    [SkippableFact]
     public void AClassFolderWithoutAReadableImageIsListedForTrainingOnly()
     {
         string root = Folder();
