@@ -27,8 +27,10 @@ internal static class InputSlotChecks
     /// <param name="data">The rows as the user gave them (NaN still marks a missing value).</param>
     /// <param name="inputColumn">The feature vector column.</param>
     /// <param name="allKeys">Each row's label key in <paramref name="data"/> order, 0 where the row is unlabeled.</param>
-    public static IReadOnlyList<string> Notes(IDataView data, string inputColumn, uint[] allKeys)
+    /// <param name="className">A class key's value as the user wrote it (default: "key k").</param>
+    public static IReadOnlyList<string> Notes(IDataView data, string inputColumn, uint[] allKeys, Func<uint, string>? className = null)
     {
+        className ??= key => string.Create(CultureInfo.InvariantCulture, $"key {key}");
         DataViewSchema.Column column = data.Schema[inputColumn];
         if (column.Type is not VectorDataViewType { ItemType.RawType: var type, Size: var size } || type != typeof(float) || size == 0) return [];
         int labeledCount = allKeys.Count(k => k > 0);
@@ -41,6 +43,10 @@ internal static class InputSlotChecks
         var classSizes = allKeys.Where(k => k > 0).GroupBy(k => k).Select(g => g.Count()).ToArray();
         bool checkLeaks = classSizes.Length >= 2 && classSizes.Min() >= MinLabelsPerClassForLeakCheck && (long)labeledCount * size <= MaxLeakCheckValues;
         var labeledValues = new List<(float[] Values, uint Key)>(checkLeaks ? labeledCount : 0);
+        var firstWithInput = new Dictionary<ulong, (long Row, uint Key)>();
+        int repeats = 0, otherClass = 0;
+        (long Row, long As)? firstRepeat = null;
+        (long Row, uint Key, long As, uint AsKey)? firstConflict = null;
         using (DataViewRowCursor cursor = data.GetRowCursor([column]))
         {
             ValueGetter<VBuffer<float>> getter = cursor.GetGetter<VBuffer<float>>(column);
@@ -53,6 +59,14 @@ internal static class InputSlotChecks
                 order.Add(dense);
                 if (cursor.Position >= allKeys.Length || allKeys[cursor.Position] == 0) continue;
                 labeledRows.Add(dense);
+                uint key = allKeys[cursor.Position];
+                if (!firstWithInput.TryAdd(Fingerprint(dense), (cursor.Position, key)))
+                {
+                    var first = firstWithInput[Fingerprint(dense)];
+                    repeats++;
+                    firstRepeat ??= (cursor.Position, first.Row);
+                    if (first.Key != key && otherClass++ == 0) firstConflict = (cursor.Position, key, first.Row, first.Key);
+                }
                 if (checkLeaks) labeledValues.Add(((float[])dense.Clone(), allKeys[cursor.Position]));
             }
         }
@@ -87,6 +101,19 @@ internal static class InputSlotChecks
                 List(identifiers) + ". Such a number says where a row sits in the data, not what it is; rows scored later carry other numbers, and in " +
                 "data sorted by class it gives the class away. Unless it measures something, leave it out of the input column (the mlnet-ssl tool " +
                 "leaves such columns out).");
+        // A few repeats are what coded or rounded features give; a share of the labeled rows, or a copy with another class,
+        // is an export appended twice or a label to fix.
+        if ((repeats > 0 && repeats >= 0.01 * labeledCount) || otherClass > 0)
+        {
+            string conflicts = firstConflict is { } c
+                ? string.Create(CultureInfo.InvariantCulture, $", {otherClass} of them with another class (the first: row {c.Row}, class {className(c.Key)} where row {c.As} has {className(c.AsKey)})")
+                : "";
+            notes.Add(string.Create(CultureInfo.InvariantCulture,
+                $"{repeats:N0} of the {labeledCount:N0} labeled rows repeat the input of another labeled row (the first: row {firstRepeat!.Value.Row}, as row {firstRepeat.Value.As}){conflicts}. ") +
+                "The cross-validation can put a row and its copy in different folds and score the copy as new, which overstates the metric" +
+                (otherClass > 0 ? ", and a copy with another class teaches the model both (one of the labels is wrong, or the features cannot tell them apart)" : "") +
+                ". Remove the copies where one example was recorded twice.");
+        }
         if (checkLeaks)
         {
             // A row number in data sorted by class is said once, as a row number.
@@ -123,6 +150,19 @@ internal static class InputSlotChecks
             if (sorted[i].Key != sorted[i - 1].Key) runs++;
         }
         return runs == classCount || values == classCount;
+    }
+
+    // FNV-1a over the values' bits (every NaN alike): equal inputs, equal fingerprints; a collision of 64 bits is left to chance.
+    private static ulong Fingerprint(float[] values)
+    {
+        ulong hash = 14695981039346656037;
+        foreach (float value in values)
+        {
+            int bits = float.IsNaN(value) ? BitConverter.SingleToInt32Bits(float.NaN) : BitConverter.SingleToInt32Bits(value);
+            for (int b = 0; b < 4; b++, bits >>= 8)
+                hash = (hash ^ (byte)bits) * 1099511628211;
+        }
+        return hash;
     }
 
     // "slot 4 'name'", or "slot 4" without slot names.

@@ -167,6 +167,12 @@ public sealed class SslExperiment
     }
 
     /// <summary>"key 2 ('forged')", or "key 2" when the label's classes have no names.</summary>
+    /// <summary>A class key's label as the user wrote it (text, or a number), or "key k" where the map keeps no values.</summary>
+    internal static string ClassValue(SslDataset dataset, uint key) =>
+        ClassNames(dataset) is { } names && key >= 1 && key <= names.Length ? names[key - 1]
+        : NumericClassValues(dataset) is { } values && key >= 1 && key <= values.Length ? values[key - 1].ToString("R", CultureInfo.InvariantCulture)
+        : string.Create(CultureInfo.InvariantCulture, $"key {key}");
+
     internal static string DescribeKey(SslDataset dataset, uint key) =>
         ClassNames(dataset) is { } names && key >= 1 && key <= names.Length
             ? string.Create(CultureInfo.InvariantCulture, $"key {key} ('{names[key - 1]}')")
@@ -649,7 +655,7 @@ public sealed class SslExperiment
                 "apart and every model predicts one class for all rows. Check that the input column holds the features meant and that the " +
                 "loader read them (a wrong separator or column range can leave every value 0 or missing).");
         // On the rows as given, before imputation: a slot missing in every labeled row is imputed to one value there.
-        if (shape.Kind == SslInputKind.Tabular && !constantInput) notes.AddRange(InputSlotChecks.Notes(_data, _inputColumnName, dataset.AllKeys));
+        if (shape.Kind == SslInputKind.Tabular && !constantInput) notes.AddRange(InputSlotChecks.Notes(_data, _inputColumnName, dataset.AllKeys, key => ClassValue(dataset, key)));
         if (QuantityLikeLabel(_data.Schema[_labelColumnName].Type, dataset) is { } quantity) notes.Add(quantity);
         if (MarkerClassNote(_data.Schema[_labelColumnName].Type, dataset) is { } marker) notes.Add(marker);
         if (SpellingVariantClassNote(_data.Schema[_labelColumnName].Type, dataset) is { } variants) notes.Add(variants);

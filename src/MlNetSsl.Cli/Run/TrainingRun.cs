@@ -521,7 +521,7 @@ internal sealed partial class TrainingRun(RunSettings settings, bool resume, Run
                 AugmentedViews = ViewsForReport(trained, search, train),
                 LabelCurve = labelCurve,
                 Environment = Environment(),
-                Notes = [.. _notes, .. search.Notes.Where(n => !n.Contains(LongSeriesAdvice, StringComparison.Ordinal)).Select(InToolWords), search.ObjectiveExplanation ?? "", search.SelectionExplanation ?? "", $"Search stopped: {search.StopReason}."],
+                Notes = [.. _notes, .. search.Notes.Where(n => !n.Contains(LongSeriesAdvice, StringComparison.Ordinal) && !n.Contains(RepeatedRowsNote, StringComparison.Ordinal)).Select(InToolWords), search.ObjectiveExplanation ?? "", search.SelectionExplanation ?? "", $"Search stopped: {search.StopReason}."],
             };
             WriteOutput("report.html", path => ReportWriter.Write(report, path), writeFailures);
             WriteOutput($"{settings.Name}.ConsoleApp", _ => ConsumptionCodeGenerator.Generate(RunFolder, settings.Name, Schema(train, classNames, seriesLength)), writeFailures,
@@ -730,6 +730,9 @@ internal sealed partial class TrainingRun(RunSettings settings, bool resume, Run
         || note.StartsWith("The ensemble of ", StringComparison.Ordinal);
 
     private const string LeakNote = "that tell the class of every labeled row by itself";
+
+    // The report's data section lists repeated rows by their lines; the search's note counts positions in the tool's view.
+    private const string RepeatedRowsNote = "labeled rows repeat the input of another labeled row";
 
     /// <summary>A search note in the tool's words. The experiment's notes on a table's slots name the tool's own input
     /// column (<see cref="ModelParts.TableColumn"/>), slot indexes of that vector and "the input column", none of which a

@@ -18,14 +18,18 @@ public sealed class SslInputSlotTests : IDisposable
 
     // Banknote's four features and label, every 10th row labeled (138 of 1,372), with extra columns made from each row
     // (its index, its label, whether it is labeled); "" is a missing cell.
-    private IDataView Table(MLContext ml, params (string Name, Func<int, string, bool, string> Cell)[] extra)
+    private IDataView Table(MLContext ml, params (string Name, Func<int, string, bool, string> Cell)[] extra) => Table(ml, null, extra);
+
+    // The same, with the lines (cells, the label last) changed by <paramref name="edit"/> before they are written.
+    private IDataView Table(MLContext ml, Func<List<string[]>, List<string[]>>? edit, params (string Name, Func<int, string, bool, string> Cell)[] extra)
     {
         string[][] rows = [.. File.ReadLines(Path.Combine(SharedData.DataRoot, "tabular", "banknote_authentication.csv"))
             .Where(l => l.Length > 0).Select(l => l.Split(','))];
         string path = Path.Combine(_folder, $"table{Directory.GetFiles(_folder).Length}.csv");
         string[] names = [.. new[] { "variance", "skewness", "curtosis", "entropy" }, .. extra.Select(e => e.Name)];
-        File.WriteAllLines(path, rows.Select((r, i) => string.Join(",",
-            [.. r[..4], .. extra.Select(e => e.Cell(i, r[4], i % 10 == 0)), i % 10 == 0 ? r[4] : ""])).Prepend(string.Join(",", [.. names, "class"])));
+        List<string[]> lines = [.. rows.Select((r, i) => (string[])[.. r[..4], .. extra.Select(e => e.Cell(i, r[4], i % 10 == 0)), i % 10 == 0 ? r[4] : ""])];
+        if (edit is not null) lines = edit(lines);
+        File.WriteAllLines(path, lines.Select(l => string.Join(",", l)).Prepend(string.Join(",", [.. names, "class"])));
         IDataView view = ml.Data.LoadFromTextFile(path, new TextLoader.Options
         {
             Separators = [','],
@@ -116,6 +120,25 @@ public sealed class SslInputSlotTests : IDisposable
         var error = await Assert.ThrowsAsync<InvalidDataException>(() =>
             ml.SelfSupervisedExperiment().SetDataset(data, "class").SetInputColumn("Features").SetMaxTrials(1).RunAsync());
         Assert.StartsWith("Row 7 of column 'Features' holds -Infinity at index 5 (slot 'growth').", error.Message, StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
+    public void LabeledRowsThatRepeatAnotherLabeledRowAreCountedAndThoseOfAnotherClassNamed()
+    {
+        // A table exported twice and appended: the cross-validation put a row and its copy in different folds and
+        // scored the copy as new, and a copy labeled with the other class taught the model both; nothing said so.
+        var ml = new MLContext(seed: 1);
+        IDataView data = Table(ml, lines =>
+        {
+            var labeled = lines.Where(l => l[^1].Length > 0).Take(20).ToList();
+            // 20 copies of labeled rows, the last 5 of them with the other class.
+            return [.. lines, .. labeled.Select((l, i) => (string[])[.. l[..^1], i < 15 ? l[^1] : l[^1] == "0" ? "1" : "0"])];
+        });
+        SslExperimentResult result = Run(ml, data);
+        string note = Assert.Single(result.Notes, n => n.Contains("repeat the input of another labeled row", StringComparison.Ordinal));
+        Assert.StartsWith("20 of the 158 labeled rows repeat the input of another labeled row (the first: row 1372, as row 0), 5 of them with another class " +
+            "(the first: row 1387, class 1 where row 150 has 0).", note, StringComparison.Ordinal);
+        Assert.DoesNotContain(Run(ml, Table(ml)).Notes, n => n.Contains("repeat the input", StringComparison.Ordinal));
     }
 
     private sealed class SlotRow

@@ -54,16 +54,21 @@ public sealed class CliScaleAndOddInputTests : IDisposable
         string csv = Path.Combine(_work, "leak.csv");
         var rows = File.ReadLines(Path.Combine(SharedData.DataRoot, "tabular", "banknote_authentication.csv")).Where(l => l.Length > 0)
             .Select(l => l.Split(',')).ToList();
+        // And 30 labeled rows twice: the report's data section lists them by line, so the search's note on repeated rows,
+        // which counts rows of the tool's view, stays out of the report.
         File.WriteAllLines(csv, rows.Select((r, i) => string.Join(",", [.. r[..4], r[4], i % 10 == 0 ? r[4] : ""]))
+            .Concat(rows.Where((_, i) => i % 10 == 0).Take(30).Select(r => string.Join(",", [.. r[..4], r[4], r[4]])))
             .Prepend("variance,skewness,curtosis,entropy,outcome,class"));
         var (code, stdout, stderr) = CliCoreTests.Run("classification", "--dataset", csv, "--label-col", "class",
             "--train-time", "5", "--max-trials", "1", "-o", _work, "--name", "Leak");
         Assert.True(code == 0, $"exit {code}: {stderr}\n{stdout}");
         Assert.Contains("Note: The table has 1 input column(s) that tell the class of every labeled row by itself", stdout, StringComparison.Ordinal);
-        Assert.Contains("row by itself (111 rows, 2 classes): 'outcome'. Sorted by such a column", stdout, StringComparison.Ordinal);
+        Assert.Contains("row by itself (135 rows, 2 classes): 'outcome'. Sorted by such a column", stdout, StringComparison.Ordinal);
         Assert.Contains("leave it out with --ignore-cols", stdout, StringComparison.Ordinal);
         Assert.DoesNotContain("Ssl_Input", stdout, StringComparison.Ordinal);
-        Assert.DoesNotContain("Ssl_Input", File.ReadAllText(Path.Combine(_work, "Leak", "report.html")), StringComparison.Ordinal);
+        string report = File.ReadAllText(Path.Combine(_work, "Leak", "report.html"));
+        Assert.DoesNotContain("Ssl_Input", report, StringComparison.Ordinal);
+        Assert.DoesNotContain("repeat the input of another labeled row", report, StringComparison.Ordinal);
     }
 
     [SkippableFact]
