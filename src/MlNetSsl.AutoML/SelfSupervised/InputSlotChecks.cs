@@ -6,10 +6,11 @@ namespace MlNetSsl.AutoML;
 
 /// <summary>
 /// Looks at each slot of a table's feature vector before the search, for what the mlnet-ssl tool says about a CSV's
-/// columns and the API did not: a slot that no classifier can learn from (one value or none in every labeled row) and one that gives the class of every
-/// labeled row by itself (a leak, or a very easy task), and one that counts the rows (a row number or key). A
-/// user concatenates the columns into one vector, so the notes name each slot by its index and, where the vector has
-/// slot names (<c>Concatenate</c> and <c>OneHotEncoding</c> give them), by its name.
+/// columns and the API did not: a slot no classifier can learn from (one value or none in every labeled row), one that
+/// gives the class of every labeled row by itself (a leak, or a very easy task), one that counts the rows (a row number
+/// or key), and labeled rows whose input repeats another's. A user concatenates the columns into one vector, so the notes
+/// name each slot by its index and, where the vector has slot names (<c>Concatenate</c> and <c>OneHotEncoding</c> give
+/// them), by its name.
 /// </summary>
 internal static class InputSlotChecks
 {
@@ -60,9 +61,10 @@ internal static class InputSlotChecks
                 if (cursor.Position >= allKeys.Length || allKeys[cursor.Position] == 0) continue;
                 labeledRows.Add(dense);
                 uint key = allKeys[cursor.Position];
-                if (!firstWithInput.TryAdd(Fingerprint(dense), (cursor.Position, key)))
+                ulong fingerprint = Fingerprint(dense);
+                if (!firstWithInput.TryAdd(fingerprint, (cursor.Position, key)))
                 {
-                    var first = firstWithInput[Fingerprint(dense)];
+                    var first = firstWithInput[fingerprint];
                     repeats++;
                     firstRepeat ??= (cursor.Position, first.Row);
                     if (first.Key != key && otherClass++ == 0) firstConflict = (cursor.Position, key, first.Row, first.Key);
@@ -109,7 +111,7 @@ internal static class InputSlotChecks
                 ? string.Create(CultureInfo.InvariantCulture, $", {otherClass} of them with another class (the first: row {c.Row}, class {className(c.Key)} where row {c.As} has {className(c.AsKey)})")
                 : "";
             notes.Add(string.Create(CultureInfo.InvariantCulture,
-                $"{repeats:N0} of the {labeledCount:N0} labeled rows repeat the input of another labeled row (the first: row {firstRepeat!.Value.Row}, as row {firstRepeat.Value.As}){conflicts}. ") +
+                $"{repeats:N0} of the {labeledCount:N0} labeled rows repeat the input of another labeled row (the first: row {firstRepeat!.Value.Row}, a copy of row {firstRepeat.Value.As}){conflicts}. ") +
                 "The cross-validation can put a row and its copy in different folds and score the copy as new, which overstates the metric" +
                 (otherClass > 0 ? ", and a copy with another class teaches the model both (one of the labels is wrong, or the features cannot tell them apart)" : "") +
                 ". Remove the copies where one example was recorded twice.");

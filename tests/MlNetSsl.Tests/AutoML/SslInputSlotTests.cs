@@ -136,7 +136,7 @@ public sealed class SslInputSlotTests : IDisposable
         });
         SslExperimentResult result = Run(ml, data);
         string note = Assert.Single(result.Notes, n => n.Contains("repeat the input of another labeled row", StringComparison.Ordinal));
-        Assert.StartsWith("20 of the 158 labeled rows repeat the input of another labeled row (the first: row 1372, as row 0), 5 of them with another class " +
+        Assert.StartsWith("20 of the 158 labeled rows repeat the input of another labeled row (the first: row 1372, a copy of row 0), 5 of them with another class " +
             "(the first: row 1387, class 1 where row 150 has 0).", note, StringComparison.Ordinal);
         Assert.DoesNotContain(Run(ml, Table(ml)).Notes, n => n.Contains("repeat the input", StringComparison.Ordinal));
     }
