@@ -741,10 +741,13 @@ internal sealed partial class TrainingRun(RunSettings settings, bool resume, Run
     {
         string prefix = $"Column '{ModelParts.TableColumn}' has ";
         if (!note.StartsWith(prefix, StringComparison.Ordinal)) return note;
-        string rest = SlotIndex().Replace(note[prefix.Length..], "'")
-            .Replace("slot(s)", "input column(s)", StringComparison.Ordinal).Replace("slot", "column", StringComparison.Ordinal);
-        return "The table has " + rest.Replace("leave them out of the input column", "leave them out with --ignore-cols", StringComparison.Ordinal)
-            .Replace("leave it out of the input column", "leave it out with --ignore-cols", StringComparison.Ordinal);
+        // Only the note's own words, outside the quoted column names: a column named 'timeslot' stays 'timeslot'.
+        string[] parts = SlotIndex().Replace(note[prefix.Length..], "'").Split('\'');
+        for (int i = 0; i < parts.Length; i += 2)
+            parts[i] = parts[i].Replace("slot(s)", "input column(s)", StringComparison.Ordinal).Replace("slot", "column", StringComparison.Ordinal)
+                .Replace("leave them out of the input column", "leave them out with --ignore-cols", StringComparison.Ordinal)
+                .Replace("leave it out of the input column", "leave it out with --ignore-cols", StringComparison.Ordinal);
+        return "The table has " + string.Join('\'', parts);
     }
 
     // "slot 4 'outcome'" -> "'outcome'": the index counts the tool's vector, not the CSV's columns.

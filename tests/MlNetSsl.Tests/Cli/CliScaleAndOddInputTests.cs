@@ -3,6 +3,7 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using MlNetSsl.Cli.Commands;
 using MlNetSsl.Cli.Data;
+using MlNetSsl.Cli.Run;
 using MlNetSsl.Tests.Infrastructure;
 using Xunit;
 
@@ -69,6 +70,17 @@ public sealed class CliScaleAndOddInputTests : IDisposable
         string report = File.ReadAllText(Path.Combine(_work, "Leak", "report.html"));
         Assert.DoesNotContain("Ssl_Input", report, StringComparison.Ordinal);
         Assert.DoesNotContain("repeat the input of another labeled row", report, StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
+    public void TheToolsWordsLeaveColumnNamesAsTheyAre()
+    {
+        // Only the note's own words change: a column named 'timeslot' or 'slot 2' is still that column.
+        string note = TrainingRun.InToolWords($"Column '{ModelParts.TableColumn}' has 2 slot(s) that tell the class of every labeled row by itself " +
+            "(40 rows, 2 classes): slot 3 'timeslot', slot 7 'slot 2'. Sorted by such a slot, the labeled rows fall into one run per class; " +
+            "leave it out of the input column.");
+        Assert.Equal("The table has 2 input column(s) that tell the class of every labeled row by itself (40 rows, 2 classes): 'timeslot', " +
+            "'slot 2'. Sorted by such a column, the labeled rows fall into one run per class; leave it out with --ignore-cols.", note);
     }
 
     [SkippableFact]
