@@ -14,6 +14,10 @@ namespace MlNetSsl.AutoML;
 /// </summary>
 internal static class InputSlotChecks
 {
+    /// <summary>The words of the note on slots with one value or none in every row, which the mlnet-ssl tool leaves out
+    /// (its own check of a CSV's columns says the same).</summary>
+    internal const string ConstantEverywhere = "hold one value or none in every row";
+
     // Slots named in one note; the rest are counted.
     private const int NamedSlots = 6;
 
@@ -75,26 +79,35 @@ internal static class InputSlotChecks
 
         string[] names = SlotNames(column, size);
         var notes = new List<string>();
-        var useless = new List<string>();
+        // Slots with one value or none in every row (what the mlnet-ssl tool says of a CSV's columns itself), and slots that
+        // vary only where the label is missing: two causes, two remedies.
+        var everywhere = new List<string>();
+        var whenLabeled = new List<string>();
         for (int slot = 0; slot < size; slot++)
         {
             if (labeledRows.Varies[slot]) continue;
+            bool constant = !allRows.Varies[slot];
             string what;
             if (labeledRows.Present[slot] == 0)
                 what = allRows.Present[slot] == 0 ? "missing in every row" : "missing in every labeled row";
             else
             {
                 string value = labeledRows.First[slot].ToString("R", CultureInfo.InvariantCulture);
-                what = !allRows.Varies[slot] && allRows.Present[slot] == allRows.Count ? $"{value} in every row"
+                what = constant ? (allRows.Present[slot] == allRows.Count ? $"{value} in every row" : $"{value} in every row that has a value")
                     : labeledRows.Present[slot] == labeledRows.Count ? $"{value} in every labeled row" : $"{value} in every labeled row that has a value";
             }
-            useless.Add($"{Describe(slot, names)} ({what})");
+            (constant ? everywhere : whenLabeled).Add($"{Describe(slot, names)} ({what})");
         }
-        if (useless.Count > 0)
+        if (everywhere.Count > 0)
             notes.Add(string.Create(CultureInfo.InvariantCulture,
-                $"Column '{inputColumn}' has {useless.Count} slot(s) that hold one value or none in every labeled row ({labeledCount:N0} rows), so no classifier can learn from them: ") +
-                List(useless) + ". A slot missing or constant where the label is known is often a column the loader did not read (a wrong " +
-                "index or separator) or a category no labeled row has; label rows that have it, or leave them out of the input column.");
+                $"Column '{inputColumn}' has {everywhere.Count} slot(s) that {ConstantEverywhere}, so no pipeline can learn from them: ") +
+                List(everywhere) + ". A slot missing or constant in every row is often a column the loader did not read (a wrong index or " +
+                "separator) or one the export left blank; leave them out of the input column.");
+        if (whenLabeled.Count > 0)
+            notes.Add(string.Create(CultureInfo.InvariantCulture,
+                $"Column '{inputColumn}' has {whenLabeled.Count} slot(s) that vary in the unlabeled rows but hold one value or none in every labeled row ({labeledCount:N0} rows), so no classifier can learn from them: ") +
+                List(whenLabeled) + ". That is often a category no labeled row has, or a column filled in only where the label is missing; " +
+                "label rows that have them, or leave them out of the input column.");
         var identifiers = Enumerable.Range(0, size).Where(order.CountsRows).Select(slot => string.Create(CultureInfo.InvariantCulture,
             $"{Describe(slot, names)} ({string.Join(", ", order.Firsts[slot].Select(v => v.ToString("R", CultureInfo.InvariantCulture)))}, ...)")).ToList();
         if (identifiers.Count > 0)

@@ -521,7 +521,7 @@ internal sealed partial class TrainingRun(RunSettings settings, bool resume, Run
                 AugmentedViews = ViewsForReport(trained, search, train),
                 LabelCurve = labelCurve,
                 Environment = Environment(),
-                Notes = [.. _notes, .. search.Notes.Where(n => !n.Contains(LongSeriesAdvice, StringComparison.Ordinal) && !n.Contains(RepeatedRowsNote, StringComparison.Ordinal)).Select(InToolWords), search.ObjectiveExplanation ?? "", search.SelectionExplanation ?? "", $"Search stopped: {search.StopReason}."],
+                Notes = [.. _notes, .. search.Notes.Where(n => !SaidByTheToolItself(n)).Select(InToolWords), search.ObjectiveExplanation ?? "", search.SelectionExplanation ?? "", $"Search stopped: {search.StopReason}."],
             };
             WriteOutput("report.html", path => ReportWriter.Write(report, path), writeFailures);
             WriteOutput($"{settings.Name}.ConsoleApp", _ => ConsumptionCodeGenerator.Generate(RunFolder, settings.Name, Schema(train, classNames, seriesLength)), writeFailures,
@@ -733,6 +733,16 @@ internal sealed partial class TrainingRun(RunSettings settings, bool resume, Run
 
     // The report's data section lists repeated rows by their lines; the search's note counts positions in the tool's view.
     private const string RepeatedRowsNote = "labeled rows repeat the input of another labeled row";
+
+    // The experiment's note on slots with one value or none in every row (InputSlotChecks in MlNetSsl.AutoML): the tool's
+    // own check of the CSV's columns names them already, by column.
+    private const string ConstantEverywhereNote = "hold one value or none in every row";
+
+    /// <summary>Whether a search note repeats what the tool says itself (the long-series advice, its duplicate rows and
+    /// constant columns), so the report keeps one of them; the log keeps both.</summary>
+    internal static bool SaidByTheToolItself(string note) =>
+        note.Contains(LongSeriesAdvice, StringComparison.Ordinal) || note.Contains(RepeatedRowsNote, StringComparison.Ordinal)
+        || (note.StartsWith($"Column '{ModelParts.TableColumn}' has ", StringComparison.Ordinal) && note.Contains(ConstantEverywhereNote, StringComparison.Ordinal));
 
     /// <summary>A search note in the tool's words. The experiment's notes on a table's slots name the tool's own input
     /// column (<see cref="ModelParts.TableColumn"/>), slot indexes of that vector and "the input column", none of which a

@@ -73,6 +73,26 @@ public sealed class CliScaleAndOddInputTests : IDisposable
     }
 
     [SkippableFact]
+    public void AConstantColumnIsNamedOnceInTheReport()
+    {
+        // The tool names a CSV column with one value itself; the experiment's note on the same slot said it again in the
+        // report, in other words. A column that varies only where the label is missing is the experiment's alone.
+        string csv = Path.Combine(_work, "constant.csv");
+        var rows = File.ReadLines(Path.Combine(SharedData.DataRoot, "tabular", "banknote_authentication.csv")).Where(l => l.Length > 0)
+            .Select(l => l.Split(',')).ToList();
+        File.WriteAllLines(csv, rows.Select((r, i) => string.Join(",", [.. r[..4], "5", i % 10 == 0 ? "3" : (i % 7).ToString(System.Globalization.CultureInfo.InvariantCulture), i % 10 == 0 ? r[4] : ""]))
+            .Prepend("variance,skewness,curtosis,entropy,unit,batch,class"));
+        var (code, stdout, stderr) = CliCoreTests.Run("classification", "--dataset", csv, "--label-col", "class",
+            "--train-time", "5", "--max-trials", "1", "-o", _work, "--name", "Constant");
+        Assert.True(code == 0, $"exit {code}: {stderr}\n{stdout}");
+        string report = File.ReadAllText(Path.Combine(_work, "Constant", "report.html"));
+        Assert.Matches("unit.{0,80}hold no more than one value", stdout);
+        Assert.Single(System.Text.RegularExpressions.Regex.Matches(report, "hold no more than one value"));
+        Assert.DoesNotContain("one value or none in every row", report, StringComparison.Ordinal);
+        Assert.Contains("vary in the unlabeled rows but hold one value or none in every labeled row", report, StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
     public void TheToolsWordsLeaveColumnNamesAsTheyAre()
     {
         // Only the note's own words change: a column named 'timeslot' or 'slot 2' is still that column.
