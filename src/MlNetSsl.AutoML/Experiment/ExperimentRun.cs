@@ -19,6 +19,9 @@ internal sealed partial class ExperimentRun
     // Trials cancelled but still running when the loop stopped waiting for them (see Settings.WaitForAbandonedTrials).
     private readonly List<Task> _abandoned = new();
     private readonly Stopwatch _clock = new();
+    // Set once what is left of the search budget is shorter than every segment measured: from then on only configurations
+    // that Settings.UnmeasuredMayFit vouches for start.
+    private bool _inRemainder;
     private readonly TimeSpan _clockOffset;
     private readonly string _stateRoot;
     private readonly string _cacheRoot;
@@ -91,9 +94,14 @@ internal sealed partial class ExperimentRun
             if (cancellationToken.IsCancellationRequested) return SearchStopReason.Cancelled;
             // Spent, or no segment measured so far would fit in what is left: more trials would only be cut short and
             // listed as failures (a 600 s image search ended with nine of them, capped at 21, 11, 5... 0.1 s).
-            if (!Replaying && SearchBudget() is TimeSpan budget
-                && (Elapsed >= budget || (ShortestSegment() is TimeSpan shortest && budget - Elapsed < shortest)))
-                return SearchStopReason.TimeBudget;
+            // A configuration not run yet that may be cheaper than all of them (Settings.UnmeasuredMayFit) still gets what is
+            // left; once none is, the search stops there, even where that configuration's own segment was short.
+            if (!Replaying && SearchBudget() is TimeSpan budget)
+            {
+                _inRemainder |= ShortestSegment() is TimeSpan shortest && budget - Elapsed < shortest;
+                if (Elapsed >= budget || (_inRemainder && _settings.UnmeasuredMayFit?.Invoke(Leaderboard()) != true))
+                    return SearchStopReason.TimeBudget;
+            }
 
             // Whether new trials may start is itself journaled, so a replay makes the scheduler the same calls even if
             // this session's trial limit differs.
@@ -431,6 +439,11 @@ internal sealed partial class ExperimentRun
         /// <summary>How long the work after the search (the refit of the trial it will choose) is expected to take, given the
         /// leaderboard so far; that much of the time budget is kept out of the search. Null: nothing is kept.</summary>
         public Func<IReadOnlyList<TrialRecord>, TimeSpan>? TimeAfterSearch { get; init; }
+
+        /// <summary>Whether, given the leaderboard so far, a configuration still to be proposed may take less than every
+        /// segment measured so far: the search then goes on where what is left of the budget is shorter than all of them,
+        /// and the runner declines what it can price as too long. Null: the search stops there.</summary>
+        public Func<IReadOnlyList<TrialRecord>, bool>? UnmeasuredMayFit { get; init; }
 
         /// <summary>Whether <see cref="RunAsync"/> returns only once every trial it abandoned (cancelled, but still running
         /// after the grace period) has ended, so that no trial code runs after it returns.</summary>

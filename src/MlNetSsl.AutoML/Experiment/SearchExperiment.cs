@@ -39,6 +39,7 @@ public sealed class SearchExperiment
     private string _runnerDescription = string.Empty;
     private Func<Parameters, Parameters?>? _effectiveConfiguration;
     private Func<IReadOnlyList<TrialRecord>, TimeSpan>? _timeAfterSearch;
+    private Func<IReadOnlyList<TrialRecord>, bool>? _unmeasuredMayFit;
     private bool _waitForAbandonedTrials;
     private string? _storage;
     private string _experimentName = DefaultExperimentName;
@@ -235,6 +236,15 @@ public sealed class SearchExperiment
         return this;
     }
 
+    /// <summary>Whether, given the leaderboard so far, a configuration still to be proposed may be cheaper than every segment
+    /// measured so far, so the search goes on where what is left is shorter than all of them (one process; a shared
+    /// experiment stops there). Null: it stops.</summary>
+    internal SearchExperiment SetUnmeasuredMayFit(Func<IReadOnlyList<TrialRecord>, bool>? unmeasuredMayFit)
+    {
+        _unmeasuredMayFit = unmeasuredMayFit;
+        return this;
+    }
+
     /// <summary>Keeps part of the time budget for the work after the search: given the leaderboard so far, how long the
     /// refit of the trial the caller will choose is expected to take. The search stops (and cuts a running trial) that much
     /// before the budget ends. Default: none, the search uses the whole budget.</summary>
@@ -292,6 +302,7 @@ public sealed class SearchExperiment
             EffectiveConfiguration = _effectiveConfiguration,
             WaitForAbandonedTrials = _waitForAbandonedTrials,
             TimeAfterSearch = _timeAfterSearch,
+            UnmeasuredMayFit = _unmeasuredMayFit,
         };
         if (_storage is not null) return await RunSharedAsync(space, fingerprint, settings, cancellationToken).ConfigureAwait(false);
         return await new ExperimentRun(settings, journal).RunAsync(cancellationToken).ConfigureAwait(false);
