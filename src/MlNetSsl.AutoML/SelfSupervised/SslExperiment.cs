@@ -166,13 +166,13 @@ public sealed class SslExperiment
         return [.. names.DenseValues().Select(v => v.ToString())];
     }
 
-    /// <summary>"key 2 ('forged')", or "key 2" when the label's classes have no names.</summary>
     /// <summary>A class key's label as the user wrote it (text, or a number), or "key k" where the map keeps no values.</summary>
     internal static string ClassValue(SslDataset dataset, uint key) =>
         ClassNames(dataset) is { } names && key >= 1 && key <= names.Length ? names[key - 1]
         : NumericClassValues(dataset) is { } values && key >= 1 && key <= values.Length ? values[key - 1].ToString("R", CultureInfo.InvariantCulture)
         : string.Create(CultureInfo.InvariantCulture, $"key {key}");
 
+    /// <summary>"key 2 ('forged')", or "key 2" when the label's classes have no names.</summary>
     internal static string DescribeKey(SslDataset dataset, uint key) =>
         ClassNames(dataset) is { } names && key >= 1 && key <= names.Length
             ? string.Create(CultureInfo.InvariantCulture, $"key {key} ('{names[key - 1]}')")
