@@ -1518,12 +1518,19 @@ internal sealed partial class TrainingRun(RunSettings settings, bool resume, Run
         return $"Next: {string.Join("; ", steps)}.";
     }
 
+    /// <summary>The scored rows the console shows (the first five, and the chosen trial's when the one-standard-error rule
+    /// took it from below them) and what is said of the unscored ones left out.</summary>
+    private static (List<LeaderboardRow> Shown, string? LeftOut) ShownRows(IReadOnlyList<LeaderboardRow> leaderboard, int chosenTrialId)
+    {
+        (List<LeaderboardRow> scored, string? leftOut) = LeaderboardRow.ScoredOnly(leaderboard);
+        return ([.. scored.Take(5).Concat(scored.Skip(5).Where(r => r.TrialId == chosenTrialId))], leftOut);
+    }
+
     /// <summary>The console's "Top 5 models" lines: the first five scored rows, the chosen trial's when the one-standard-error
     /// rule took it from below them, and how many trials without a score are left out.</summary>
     internal static List<string> LeaderboardLines(IReadOnlyList<LeaderboardRow> leaderboard, int chosenTrialId)
     {
-        (List<LeaderboardRow> scored, string? leftOut) = LeaderboardRow.ScoredOnly(leaderboard);
-        var shown = scored.Take(5).Concat(scored.Skip(5).Where(r => r.TrialId == chosenTrialId));
+        (List<LeaderboardRow> shown, string? leftOut) = ShownRows(leaderboard, chosenTrialId);
         List<string> lines = [.. shown.Select(row => string.Create(CultureInfo.InvariantCulture,
             $"  {row.Rank,2}. {row.Metric?.ToString("0.0000", CultureInfo.InvariantCulture) ?? "-",7}  {row.Status,-9} {row.DurationSeconds,6:0.0}s  {row.Pipeline}"))];
         if (leftOut is not null) lines.Add($"  ({leftOut})");
@@ -1536,8 +1543,7 @@ internal sealed partial class TrainingRun(RunSettings settings, bool resume, Run
         log.Always("");
         log.Always(heading);
         foreach (string line in LeaderboardLines(leaderboard, chosenTrialId)) log.Always(line);
-        List<LeaderboardRow> scored = LeaderboardRow.ScoredOnly(leaderboard).Scored;
-        var shown = scored.Take(5).Concat(scored.Skip(5).Where(r => r.TrialId == chosenTrialId)).ToList();
+        List<LeaderboardRow> shown = ShownRows(leaderboard, chosenTrialId).Shown;
         if (OutrankedByLongerTraining(shown, minimized: metric == "log-loss"))
             log.Always("  (Trials scored after more training rank first: a better score after fewer epochs, from a trial the search stopped early, does not compare with it.)");
         log.Always($"Chosen: {pipeline}");
