@@ -40,6 +40,7 @@ public sealed class SearchExperiment
     private Func<Parameters, Parameters?>? _effectiveConfiguration;
     private Func<IReadOnlyList<TrialRecord>, TimeSpan>? _timeAfterSearch;
     private Func<IReadOnlyList<TrialRecord>, bool>? _unmeasuredMayFit;
+    private Func<Parameters, string>? _segmentKind;
     private bool _waitForAbandonedTrials;
     private string? _storage;
     private string _experimentName = DefaultExperimentName;
@@ -245,6 +246,15 @@ public sealed class SearchExperiment
         return this;
     }
 
+    /// <summary>Groups configurations by what a segment of theirs costs: a new trial does not start where every segment
+    /// measured for its kind took longer than what is left of the budget (one process; a shared experiment compares
+    /// with the shortest segment of any kind). Null, the default: one kind.</summary>
+    internal SearchExperiment SetSegmentKind(Func<Parameters, string>? segmentKind)
+    {
+        _segmentKind = segmentKind;
+        return this;
+    }
+
     /// <summary>Keeps part of the time budget for the work after the search: given the leaderboard so far, how long the
     /// refit of the trial the caller will choose is expected to take. The search stops (and cuts a running trial) that much
     /// before the budget ends. Default: none, the search uses the whole budget.</summary>
@@ -303,6 +313,7 @@ public sealed class SearchExperiment
             WaitForAbandonedTrials = _waitForAbandonedTrials,
             TimeAfterSearch = _timeAfterSearch,
             UnmeasuredMayFit = _unmeasuredMayFit,
+            SegmentKind = _segmentKind,
         };
         if (_storage is not null) return await RunSharedAsync(space, fingerprint, settings, cancellationToken).ConfigureAwait(false);
         return await new ExperimentRun(settings, journal).RunAsync(cancellationToken).ConfigureAwait(false);

@@ -804,6 +804,9 @@ public sealed class SslExperiment
                 var ran = leaderboard.Select(t => SslSearchSpace.EffectiveConfiguration(t.Parameters)).OfType<Parameters>().ToHashSet();
                 return rawEntries.Any(entry => !ran.Contains(entry));
             });
+            // A raw-feature model takes seconds where an encoder or a network takes minutes: the stop rule compares what is
+            // left with the shortest trial of the proposal's own kind.
+            _search.SetSegmentKind(configuration => SslSearchSpace.FeatureSource(configuration) == SslFeatureSource.RawFeatures ? "raw" : "trained");
             SearchResult search = await _search
                 .SetSearchSpace(space)
                 .SetScheduler(_scheduler)

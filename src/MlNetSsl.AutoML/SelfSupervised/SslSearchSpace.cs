@@ -192,12 +192,16 @@ public sealed class SslSearchSpace : SearchSpace
         TrainingEpochsPath(configuration) is (string outer, string inner) && configuration.TryGetPath($"{outer}.{inner}", out object? value)
             && value is double epochs ? (int)epochs : null;
 
+    /// <summary>The feature source a configuration sets (self-supervised where it sets none), read without converting the
+    /// whole configuration.</summary>
+    internal static SslFeatureSource FeatureSource(Parameters configuration) =>
+        configuration.TryGetValue(FeaturesOption, out object? source) ? Enum.Parse<SslFeatureSource>((string)source) : SslFeatureSource.SelfSupervised;
+
     // Fine-tuning epochs for a fine-tuned or from-scratch network, pretraining epochs for a trainer on embeddings,
     // nothing for raw features.
     private static (string Outer, string Inner)? TrainingEpochsPath(Parameters configuration)
     {
-        var features = configuration.TryGetValue(FeaturesOption, out object? source)
-            ? Enum.Parse<SslFeatureSource>((string)source) : SslFeatureSource.SelfSupervised;
+        var features = FeatureSource(configuration);
         if (features == SslFeatureSource.RawFeatures) return null;
         bool fineTunes = features == SslFeatureSource.SupervisedFromScratch
             || (configuration.TryGetPath($"{DownstreamOption}.{nameof(SslDownstreamParameters.Trainer)}", out object? trainer)

@@ -149,6 +149,32 @@ public sealed class ExperimentTests : IDisposable
     }
 
     [SkippableFact]
+    public async Task ANewTrialDoesNotStartWhereEveryTrialOfItsKindTookLongerThanWhatIsLeft()
+    {
+        // Trial 0 is fast (10 ms by its own stopwatch), the others slow (2 s); the budget is 3 s. After trials 0 and 1
+        // about 1 s is left: more than the fast trial took, so with one kind trial 2 starts and the budget cuts it. Told
+        // the kinds, the search stops at trial 2's proposal, as every slow trial so far took longer than what is left.
+        await WarmUpAsync();
+        SearchExperiment Experiment() => IdExperiment(10, async (id, token) =>
+            {
+                var own = Stopwatch.StartNew();
+                TimeSpan takes = TimeSpan.FromMilliseconds(id == 0 ? 10 : 2000);
+                while (own.Elapsed < takes) await Task.Delay(TimeSpan.FromMilliseconds(5), token);
+                return 0.5;
+            })
+            .SetTrainingTime(TimeSpan.FromSeconds(3));
+
+        SearchResult byKind = await Experiment().SetSegmentKind(p => p.GetInt32("id") == 0 ? "fast" : "slow").RunAsync();
+        SearchResult oneKind = await Experiment().RunAsync();
+
+        Assert.Equal(SearchStopReason.TimeBudget, byKind.StopReason);
+        Assert.Equal(2, byKind.Trials.Count);
+        Assert.All(byKind.Trials, t => Assert.Equal(TrialStatus.Completed, t.Status));
+        Assert.Equal(3, oneKind.Trials.Count);
+        Assert.NotEqual(TrialStatus.Completed, oneKind.Trials[2].Status);
+    }
+
+    [SkippableFact]
     public async Task TheFirstTrialMayFinishPastTheBudgetSoThereIsAResult()
     {
         // The trial runs at least 800 ms by its own stopwatch (not a single Task.Delay, which may end a tick early),
