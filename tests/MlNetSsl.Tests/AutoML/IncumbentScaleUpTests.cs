@@ -239,7 +239,10 @@ public sealed class IncumbentScaleUpTests
             Assert.NotNull(why);
             Assert.Contains("would need about 245 s", why, StringComparison.Ordinal);
             Assert.Contains("then about 122 s for the refit (its own, should it win: 122 s; the best so far's: 61 s), more than the 308 s", why, StringComparison.Ordinal);
+            Assert.Null(runner.StartPrice(8));
             Assert.Null(runner.WhyNotStarted(Request(339), longer.AsType<SslTrialParameters>(), (10, 82, 0.4), 25));
+            // Started, it keeps its price, so its network is not given up after a fold while it keeps to it.
+            Assert.InRange(runner.StartPrice(8)!.Value, 244.5, 245.5);
             // A capped version (a TPE incumbent's) is also priced against its cap: 245 s does not fit a 150 s cap, so it is
             // not started rather than cut at the cap with nothing to show; a 250 s cap lets it run.
             string? overCap = runner.WhyNotStarted(Request(339), longer.AsType<SslTrialParameters>(), (10, 82, 0.4), 25, TimeSpan.FromSeconds(150));

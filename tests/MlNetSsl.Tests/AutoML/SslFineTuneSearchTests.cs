@@ -132,6 +132,13 @@ public sealed class SslFineTuneSearchTests : IDisposable
         Assert.Equal("Trial 4 was given up after 1 of its 5 fine-tuning folds: at 15 s a fold it would need about 85 s in all (10 s before its folds), " +
             "more than its time cap of 60 s.", SslTrialRunner.WhyFineTuneStopsAfterFold(4, 10, 1, 5, 15, 20, budgetLeft: 300, capSeconds: 60));
         Assert.Null(SslTrialRunner.WhyFineTuneStopsAfterFold(4, 10, 1, 5, 15, 20, budgetLeft: 300, capSeconds: 90));
+        // A trial started on a price goes on while it keeps to it: a 25-epoch FixMatch version priced at 300 s (with its
+        // 150 s refit, 450 s of 468 s left) ran its first of 2 folds in 149 s; its refit re-estimated from that pace (179 s)
+        // would not fit, but the start already counted the refit. Slower than its price, it is given up as before.
+        Assert.NotNull(SslTrialRunner.WhyFineTuneStopsAfterFold(2, 0.4, 1, 2, 149, 179, budgetLeft: 468));
+        Assert.Null(SslTrialRunner.WhyFineTuneStopsAfterFold(2, 0.4, 1, 2, 149, 179, budgetLeft: 468, startPrice: 300));
+        Assert.NotNull(SslTrialRunner.WhyFineTuneStopsAfterFold(2, 0.4, 1, 2, 160, 192, budgetLeft: 468, startPrice: 300));
+        Assert.NotNull(SslTrialRunner.WhyFineTuneStopsAfterFold(4, 10, 1, 5, 15, 20, budgetLeft: 300, capSeconds: 60, startPrice: 100));
 
         // The cross-validation asks after each fold but the last, and stops at the first reason, with all folds' projected time.
         var ml = new MLContext(seed: 1);
