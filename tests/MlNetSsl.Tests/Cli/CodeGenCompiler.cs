@@ -8,7 +8,8 @@ namespace MlNetSsl.Tests.Cli;
 /// <summary>
 /// Compiles generated C# in memory the way its project would (net10.0, nullable and implicit usings on), against the
 /// assemblies this test process runs with (ML.NET, MlNetSsl) and, for the Web API, the ASP.NET Core shared framework.
-/// Much faster than building the generated projects, which the CLI consumer check does.
+/// Much faster than building the generated projects, which the CLI consumer check does. The C# examples in the docs are
+/// compiled here too (DocExampleTests).
 /// </summary>
 internal static class CodeGenCompiler
 {
@@ -47,11 +48,7 @@ internal static class CodeGenCompiler
         string globalUsings = string.Concat((web ? WebUsings : ConsoleUsings).Select(u => $"global using global::{u};\n"));
         trees.Add(CSharpSyntaxTree.ParseText(globalUsings, Parse, "GlobalUsings.g.cs"));
 
-        var compilation = CSharpCompilation.Create(
-            "Generated" + Guid.NewGuid().ToString("N"),
-            trees,
-            web ? WebReferences.Value : ConsoleReferences.Value,
-            new CSharpCompilationOptions(OutputKind.ConsoleApplication, nullableContextOptions: NullableContextOptions.Enable, warningLevel: 9999));
+        var compilation = Create(trees, web, OutputKind.ConsoleApplication);
         using var image = new MemoryStream();
         var result = compilation.Emit(image);
         var diagnostics = result.Diagnostics
@@ -76,7 +73,19 @@ internal static class CodeGenCompiler
         return context.LoadFromStream(new MemoryStream(image));
     }
 
-    private static CSharpParseOptions Parse => new(LanguageVersion.Latest);
+    /// <summary>The parse options of every compile here (the latest C#), for callers that parse their own trees.</summary>
+    public static CSharpParseOptions Parse => new(LanguageVersion.Latest);
+
+    /// <summary>Compiles already parsed trees (their global usings among them) as a console application or a library,
+    /// against this process's assemblies, without emitting; returns every diagnostic, hidden ones included.</summary>
+    public static IReadOnlyList<Diagnostic> Diagnose(IEnumerable<SyntaxTree> trees, OutputKind kind) =>
+        Create(trees, web: false, kind).GetDiagnostics();
+
+    private static CSharpCompilation Create(IEnumerable<SyntaxTree> trees, bool web, OutputKind kind) => CSharpCompilation.Create(
+        "Generated" + Guid.NewGuid().ToString("N"),
+        trees,
+        web ? WebReferences.Value : ConsoleReferences.Value,
+        new CSharpCompilationOptions(kind, nullableContextOptions: NullableContextOptions.Enable, warningLevel: 9999));
 
     // Reading a few hundred assemblies' metadata is most of a compile's time: once per process.
     private static readonly Lazy<List<MetadataReference>> ConsoleReferences = new(() => References(web: false));
