@@ -75,10 +75,13 @@ public sealed class FinalFitTests
     public void TheFinalFitTrainsAsManyEpochsAsTheBudgetLeftFitsUpToTheCap()
     {
         Assert.Equal(2.5, SslExperiment.FinalFitLengtheningCap);
-        // A 12-epoch refit priced at 112 s: 223 s left fit 23 epochs; 400 s would fit more than the cap of 30.
-        Assert.Equal(23, SslExperiment.FinalFitEpochs(12, refitSeconds: 112, secondsLeft: 223));
+        // A 12-epoch refit priced at 112 s: 90% of the 223 s left (201 s) fit 21 epochs; 400 s would fit more than the cap of 30.
+        Assert.Equal(21, SslExperiment.FinalFitEpochs(12, refitSeconds: 112, secondsLeft: 223));
         Assert.Equal(30, SslExperiment.FinalFitEpochs(12, refitSeconds: 112, secondsLeft: 400));
+        // The CIFAR-10 run that overran: 25 epochs priced at 137 s, 251 s left: 41 epochs (45 before, which took 262 s).
+        Assert.Equal(41, SslExperiment.FinalFitEpochs(25, refitSeconds: 137, secondsLeft: 251));
         // Never fewer than the search's epochs: too little time left, no price, or no budget left at all.
+        Assert.Equal(12, SslExperiment.FinalFitEpochs(12, refitSeconds: 112, secondsLeft: 120));
         Assert.Equal(12, SslExperiment.FinalFitEpochs(12, refitSeconds: 112, secondsLeft: 100));
         Assert.Equal(12, SslExperiment.FinalFitEpochs(12, refitSeconds: 0, secondsLeft: 500));
         Assert.Equal(12, SslExperiment.FinalFitEpochs(12, refitSeconds: 112, secondsLeft: -5));
