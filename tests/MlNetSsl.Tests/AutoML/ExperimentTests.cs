@@ -20,6 +20,18 @@ public sealed class ExperimentTests : IDisposable
             .SetTrialRunner((request, token) => metricOfId(request.Parameters.GetInt32("id"), token));
     }
 
+    /// <summary>Ten trials, each taking the milliseconds given for its id by its own stopwatch (not a single Task.Delay,
+    /// which may end a tick early), within a time budget.</summary>
+    private static SearchExperiment TimedExperiment(Func<int, int> millisecondsOfId, double budgetSeconds) =>
+        IdExperiment(10, async (id, token) =>
+            {
+                var own = Stopwatch.StartNew();
+                TimeSpan takes = TimeSpan.FromMilliseconds(millisecondsOfId(id));
+                while (own.Elapsed < takes) await Task.Delay(TimeSpan.FromMilliseconds(5), token);
+                return 0.5;
+            })
+            .SetTrainingTime(TimeSpan.FromSeconds(budgetSeconds));
+
     // The engine's first-call compilation can take longer than a 1 s budget on a loaded machine; tests that need the first
     // trial to finish well inside their budget run a search once before.
     private static Task WarmUpAsync() => IdExperiment(1, (_, _) => Task.FromResult(0.5)).SetTrainingTime(TimeSpan.FromSeconds(10)).RunAsync();
@@ -129,14 +141,7 @@ public sealed class ExperimentTests : IDisposable
         // stops, though more 10 ms trials would fit: what is left is for the configurations vouched for, not for proposals
         // of unknown cost (which the rule keeps from being cut by the budget). Not told, it stops after trial 0.
         await WarmUpAsync();
-        SearchExperiment Experiment() => IdExperiment(10, async (id, token) =>
-            {
-                var own = Stopwatch.StartNew();
-                TimeSpan takes = TimeSpan.FromMilliseconds(id == 0 ? 2000 : 10);
-                while (own.Elapsed < takes) await Task.Delay(TimeSpan.FromMilliseconds(5), token);
-                return 0.5;
-            })
-            .SetTrainingTime(TimeSpan.FromSeconds(3));
+        SearchExperiment Experiment() => TimedExperiment(id => id == 0 ? 2000 : 10, budgetSeconds: 3);
 
         SearchResult told = await Experiment().SetUnmeasuredMayFit(leaderboard => leaderboard.Count < 2).RunAsync();
         SearchResult notTold = await Experiment().RunAsync();
@@ -156,14 +161,7 @@ public sealed class ExperimentTests : IDisposable
         // took unless the search itself was held up for about 2 s. With one kind trial 2 starts and the budget cuts it;
         // told the kinds, the search stops at trial 2's proposal, as every slow trial so far took longer than what is left.
         await WarmUpAsync();
-        SearchExperiment Experiment() => IdExperiment(10, async (id, token) =>
-            {
-                var own = Stopwatch.StartNew();
-                TimeSpan takes = TimeSpan.FromMilliseconds(id == 0 ? 10 : 2000);
-                while (own.Elapsed < takes) await Task.Delay(TimeSpan.FromMilliseconds(5), token);
-                return 0.5;
-            })
-            .SetTrainingTime(TimeSpan.FromSeconds(4));
+        SearchExperiment Experiment() => TimedExperiment(id => id == 0 ? 10 : 2000, budgetSeconds: 4);
 
         SearchResult byKind = await Experiment().SetSegmentKind(p => p.GetInt32("id") == 0 ? "fast" : "slow").RunAsync();
         SearchResult oneKind = await Experiment().RunAsync();
