@@ -77,25 +77,25 @@ internal sealed partial class ExperimentRun
     }
 
     /// <summary>The shortest segment that produced a metric so far, of any trial or only of those of one
-    /// <see cref="Settings.SegmentKind"/>; null before any.</summary>
+    /// <see cref="Settings.SegmentKind"/> (as the trial's kind was when it started); null before any.</summary>
     private TimeSpan? ShortestSegment(string? kind = null)
     {
         TimeSpan? shortest = null;
         foreach (TrialState trial in _trials.Values)
         {
-            if (kind is not null && _settings.SegmentKind?.Invoke(trial.Parameters) != kind) continue;
+            if (kind is not null && trial.Kind != kind) continue;
             foreach (RungResult rung in trial.Rungs)
                 if (shortest is not TimeSpan s || rung.Duration < s) shortest = rung.Duration;
         }
         return shortest;
     }
 
-    /// <summary>Whether a new trial with <paramref name="proposed"/> should not start: every segment measured for its kind
-    /// (<see cref="Settings.SegmentKind"/>) took longer than what is left of <paramref name="budget"/>. Seconds-long raw
-    /// trials kept the rule above from stopping a 600 s image search, so three encoder proposals started with 32, 16 and
-    /// 8 s left and were all cut by their caps, where the shortest encoder trial had taken 32 s.</summary>
-    private bool KindOutlastsWhatIsLeft(Parameters proposed, TimeSpan budget) =>
-        _settings.SegmentKind?.Invoke(proposed) is string kind && ShortestSegment(kind) is TimeSpan shortest && budget - Elapsed < shortest
+    /// <summary>Whether a new trial of <paramref name="kind"/> (<see cref="Settings.SegmentKind"/>) should not start: every
+    /// segment measured for that kind took longer than what is left of <paramref name="budget"/>. Seconds-long raw trials
+    /// kept the rule above from stopping a 600 s image search, so three encoder proposals started with 32, 16 and 8 s
+    /// left and were all cut by their caps, where the shortest encoder trial had taken 32 s.</summary>
+    private bool KindOutlastsWhatIsLeft(string? kind, TimeSpan budget) =>
+        kind is not null && ShortestSegment(kind) is TimeSpan shortest && budget - Elapsed < shortest
         && _settings.UnmeasuredMayFit?.Invoke(Leaderboard()) != true;
 
     private async Task<SearchStopReason> LoopAsync(CancellationToken cancellationToken)
@@ -155,7 +155,8 @@ internal sealed partial class ExperimentRun
                     throw new InvalidOperationException($"The tuner proposed a configuration outside the search space: {proposed}.");
                 // Stopped here rather than declined: a declined proposal would only make the tuner propose again (and learn
                 // a failure); the configurations vouched for by Settings.UnmeasuredMayFit still get their turn, as above.
-                if (!Replaying && SearchBudget() is TimeSpan left && KindOutlastsWhatIsLeft(proposed, left))
+                string? kind = _settings.SegmentKind?.Invoke(proposed);
+                if (!Replaying && SearchBudget() is TimeSpan left && KindOutlastsWhatIsLeft(kind, left))
                 {
                     _settings.Tuner.Withdraw(trialId);
                     return SearchStopReason.TimeBudget;
@@ -164,7 +165,7 @@ internal sealed partial class ExperimentRun
                 else AppendLive(new JournalEvent(JournalEventType.Started, trialId, proposed, null, null, null, 0, Elapsed.TotalMilliseconds));
                 nextTrialId++;
                 _startedTrials++;
-                _trials[trialId] = new TrialState(trialId, proposed);
+                _trials[trialId] = new TrialState(trialId, proposed) { Kind = kind };
             }
             else
             {
@@ -464,10 +465,11 @@ internal sealed partial class ExperimentRun
         /// and the runner declines what it can price as too long. Null: the search stops there.</summary>
         public Func<IReadOnlyList<TrialRecord>, bool>? UnmeasuredMayFit { get; init; }
 
-        /// <summary>The kind of a configuration, where kinds differ in what a segment costs (the self-supervised experiment:
-        /// raw-feature models against those that train an encoder or a network): a new trial does not start where every
-        /// segment measured for its kind took longer than what is left of the budget. Null: one kind, the shortest segment
-        /// of any trial decides.</summary>
+        /// <summary>The kind of a configuration about to start, where kinds differ in what a segment costs (the
+        /// self-supervised experiment: raw-feature models, networks, trainers on an encoder not pretrained yet, trainers on
+        /// one already pretrained): a new trial does not start where every segment measured for its kind, as each trial's
+        /// kind was when it started, took longer than what is left of the budget. Null: one kind, the shortest segment of
+        /// any trial decides.</summary>
         public Func<Parameters, string>? SegmentKind { get; init; }
 
         /// <summary>Whether <see cref="RunAsync"/> returns only once every trial it abandoned (cancelled, but still running
@@ -510,6 +512,10 @@ internal sealed partial class ExperimentRun
         public int TrialId { get; }
 
         public Parameters Parameters { get; }
+
+        /// <summary>Its <see cref="Settings.SegmentKind"/> when it started (a kind may depend on what ran before, such as
+        /// whether its encoder was already pretrained); null without kinds.</summary>
+        public string? Kind { get; init; }
 
         public TrialStatus Status { get; set; } = TrialStatus.Running;
 

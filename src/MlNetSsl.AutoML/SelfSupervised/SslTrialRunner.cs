@@ -388,6 +388,11 @@ internal sealed class SslTrialRunner : ITrialRunner
             _pretrainingRates[PretrainingFamily(configuration)] = (epochSeconds / epochsTrained, Math.Max(0, seconds - epochSeconds));
     }
 
+    /// <summary>Whether a trial here has pretrained an encoder with <paramref name="configuration"/>'s pretraining options
+    /// (any epochs): the cache then holds one, so a trainer on it costs seconds where a new encoder costs its pretraining.</summary>
+    internal bool HasPretrained(Parameters configuration) =>
+        configuration.ContainsKey(SslSearchSpace.PretrainingOption) && _pretrainingRates.ContainsKey(PretrainingFamily(configuration));
+
     /// <summary>The pretraining options without their epochs: what pretrainings that differ only in length share.</summary>
     private static string PretrainingFamily(Parameters configuration) =>
         SslSearchSpace.WithoutEpochs(configuration).ComputeSubsetHash(SslSearchSpace.PretrainingOption);

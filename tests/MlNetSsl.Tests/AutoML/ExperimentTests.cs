@@ -174,6 +174,32 @@ public sealed class ExperimentTests : IDisposable
     }
 
     [SkippableFact]
+    public async Task ATrialKeepsTheKindItStartedWith()
+    {
+        // A kind may depend on what ran before: trial 0 needs no encoder (10 ms), trial 1 pretrains encoder A (2 s), trial 2
+        // reuses it (10 ms), trial 3 needs a new encoder B. The kind function answers from what ran, so asked now it would
+        // call trial 1 "pretrained"; kept from its start it is "new", so with just under 2 s of the 4 s left the search stops
+        // at trial 3's proposal instead of starting a new encoder that the budget would cut.
+        await WarmUpAsync();
+        var pretrained = new HashSet<string>();
+        static string? Encoder(int id) => id switch { 0 => null, 3 => "B", _ => "A" };
+        SearchResult result = await IdExperiment(10, async (id, token) =>
+            {
+                var own = Stopwatch.StartNew();
+                TimeSpan takes = TimeSpan.FromMilliseconds(Encoder(id) is string encoder && pretrained.Add(encoder) ? 2000 : 10);
+                while (own.Elapsed < takes) await Task.Delay(TimeSpan.FromMilliseconds(5), token);
+                return 0.5;
+            })
+            .SetTrainingTime(TimeSpan.FromSeconds(4))
+            .SetSegmentKind(p => Encoder(p.GetInt32("id")) is not string encoder ? "none" : pretrained.Contains(encoder) ? "pretrained" : "new")
+            .RunAsync();
+
+        Assert.Equal(SearchStopReason.TimeBudget, result.StopReason);
+        Assert.Equal(3, result.Trials.Count);
+        Assert.All(result.Trials, t => Assert.Equal(TrialStatus.Completed, t.Status));
+    }
+
+    [SkippableFact]
     public async Task TheFirstTrialMayFinishPastTheBudgetSoThereIsAResult()
     {
         // The trial runs at least 800 ms by its own stopwatch (not a single Task.Delay, which may end a tick early),

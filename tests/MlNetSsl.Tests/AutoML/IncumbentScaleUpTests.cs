@@ -278,7 +278,10 @@ public sealed class IncumbentScaleUpTests
             Assert.Null(runner.WhySiblingNotStarted(Request(longSsl, 120), longParameters, cap: null));
 
             // 15 s of pretraining: 12 s for its 3 epochs and 3 s once (reading the rows, building the model).
+            Assert.False(runner.HasPretrained(longSsl));
             runner.RecordPretraining(shortSsl, epochsTrained: 3, epochSeconds: 12, seconds: 15);
+            // The stop rule's kinds: a trainer on this encoder is now one on a pretrained encoder, whatever its epochs.
+            Assert.True(runner.HasPretrained(longSsl));
             runner.RecordRun(shortSsl, epochs: 10, seconds: 162, pretrainingSeconds: 15);
             // 1.2 x (3 s + 10 pretraining epochs x 4 s + 147 s) = 228 s, then its own refit of 1.2 x 147 / 2 = 88 s: 316 s.
             string? why = runner.WhySiblingNotStarted(Request(longSsl, 120), longParameters, cap: null);
