@@ -711,7 +711,7 @@ public sealed class SslExperiment
             // Lengthened versions of the portfolio's entries share their exemption from the time cap.
             portfolioConfigurations = portfolio.Select(p => SslSearchSpace.WithoutEpochs(p.Configuration)).ToHashSet();
             portfolioSeconds = portfolio.Where(p => p.LearnedSeconds is > 0).ToDictionary(p => p.Configuration, p => (p.LearnedSeconds!.Value, p.LearnedWithCachedEncoder));
-            rawEntries = [.. portfolio.Where(p => p.Configuration.AsType<SslTrialParameters>().Features == SslFeatureSource.RawFeatures)
+            rawEntries = [.. portfolio.Where(p => SslSearchSpace.FeatureSource(p.Configuration) == SslFeatureSource.RawFeatures)
                 .Select(p => SslSearchSpace.EffectiveConfiguration(p.Configuration)).OfType<Parameters>()];
             // Before the scores on tables only, where it was measured on 21 tables; on series the measurements disagreed
             // (docs/automl.md, "Final choice"), so there it only breaks exact ties.
