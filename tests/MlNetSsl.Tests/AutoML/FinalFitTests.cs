@@ -74,10 +74,18 @@ public sealed class FinalFitTests
     [SkippableFact]
     public void TheFinalFitTrainsAsManyEpochsAsTheBudgetLeftFitsUpToTheCap()
     {
-        Assert.Equal(2.5, SslExperiment.FinalFitLengtheningCap);
-        // A 12-epoch refit priced at 112 s: 90% of the 223 s left (201 s) fit 21 epochs; 400 s would fit more than the cap of 30.
+        // The cap: 2.5 times the scored epochs, or 50 where that is more (FixMatch still gained from 25 to 50 epochs).
+        Assert.Equal(50, SslExperiment.FinalFitEpochCap(10));
+        Assert.Equal(50, SslExperiment.FinalFitEpochCap(16));
+        Assert.Equal(62, SslExperiment.FinalFitEpochCap(25));
+        // A 12-epoch refit priced at 112 s: 90% of the 223 s left (201 s) fit 21 epochs; 400 s fit 38; 1,000 s more than the cap.
         Assert.Equal(21, SslExperiment.FinalFitEpochs(12, refitSeconds: 112, secondsLeft: 223));
-        Assert.Equal(30, SslExperiment.FinalFitEpochs(12, refitSeconds: 112, secondsLeft: 400));
+        Assert.Equal(38, SslExperiment.FinalFitEpochs(12, refitSeconds: 112, secondsLeft: 400));
+        Assert.Equal(50, SslExperiment.FinalFitEpochs(12, refitSeconds: 112, secondsLeft: 1000));
+        // The 600 s runs on 5,000 other CIFAR-10 images: the 10-epoch FixMatch leader's refit priced at about 48 s, 490 s left
+        // after it: 50 epochs, where 2.5 times alone gave 25 (so the search scored a 25-epoch version for 250 s).
+        Assert.Equal(50, SslExperiment.FinalFitEpochs(10, refitSeconds: 48, secondsLeft: 490));
+        Assert.Equal(62, SslExperiment.FinalFitEpochs(25, refitSeconds: 120, secondsLeft: 2000));
         // The CIFAR-10 run that overran: 25 epochs priced at 137 s, 251 s left: 41 epochs (45 before, which took 262 s).
         Assert.Equal(41, SslExperiment.FinalFitEpochs(25, refitSeconds: 137, secondsLeft: 251));
         // Never fewer than the search's epochs: too little time left, no price, or no budget left at all.
@@ -86,5 +94,18 @@ public sealed class FinalFitTests
         Assert.Equal(12, SslExperiment.FinalFitEpochs(12, refitSeconds: 0, secondsLeft: 500));
         Assert.Equal(12, SslExperiment.FinalFitEpochs(12, refitSeconds: 112, secondsLeft: -5));
         Assert.Equal(12, SslExperiment.FinalFitEpochs(12, refitSeconds: 112, secondsLeft: double.NaN));
+    }
+
+    [SkippableFact]
+    public void TheTimeKeptBackForALongerFinalFitAffordsItsCap()
+    {
+        foreach ((int scored, double refitSeconds) in new[] { (10, 48.0), (16, 90.0), (25, 137.0) })
+        {
+            double reserve = SslExperiment.LongerFinalFitReserve(TimeSpan.FromSeconds(refitSeconds), scored).TotalSeconds;
+            int cap = SslExperiment.FinalFitEpochCap(scored);
+            // The cap's epochs at the refit's pace, at 90% of what is kept: a 10-epoch leader priced at 48 s keeps about 267 s.
+            Assert.Equal(refitSeconds * cap / scored / SslExperiment.FinalFitShareOfWhatIsLeft, reserve, 6);
+            Assert.Equal(cap, SslExperiment.FinalFitEpochs(scored, refitSeconds, reserve + 0.5));
+        }
     }
 }
