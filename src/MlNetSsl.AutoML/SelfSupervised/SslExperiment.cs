@@ -1038,21 +1038,12 @@ public sealed class SslExperiment
     /// images a 45-epoch FixMatch fit sized to the 251 s left took 262 s (a run before, 39 epochs took 189 s of 253 s).</summary>
     internal const double FinalFitShareOfWhatIsLeft = 0.9;
 
-    /// <summary>How much dearer than the scored epochs' average an added FixMatch epoch is priced, for a network scored with
-    /// <paramref name="scoredEpochs"/>: an epoch's cost grows as more pseudo-labels pass the threshold (their strong views
-    /// are trained), mostly over the first 20 epochs, so a short scored run's average says least about the epochs after it.
-    /// 1.5 at 10 scored epochs or fewer, falling to 1 (the refit price's own margin) at 25: on 5,000 CIFAR-10 images a
-    /// 49-epoch final fit priced at 222 s from a 10-epoch network's average took 291 s (1.31 times; the first epoch 2.9 s,
-    /// the twentieth 5.1-5.7 s in the FixMatch benchmark), while 38 epochs priced from a 25-epoch network took 191 s of 223 s.</summary>
-    internal static double AddedEpochPace(int scoredEpochs) => Math.Clamp(1.5 - (scoredEpochs - 10) / 30.0, 1.0, 1.5);
-
     /// <summary>The priced seconds of a final fit of <paramref name="epochs"/> for a network whose <paramref name="scoredEpochs"/>
-    /// refit at <paramref name="refitSeconds"/> (with its margin): the added epochs at <see cref="AddedEpochPace"/>.</summary>
-    internal static double FinalFitSeconds(int scoredEpochs, double refitSeconds, int epochs)
-    {
-        int scored = Math.Max(1, scoredEpochs);
-        return refitSeconds + Math.Max(0, epochs - scored) * refitSeconds / scored * AddedEpochPace(scored);
-    }
+    /// refit at <paramref name="refitSeconds"/> (with its 20% margin), at that pace. A FixMatch epoch gets dearer as more
+    /// pseudo-labels pass the threshold, but on the idle host the margin covered it: on 5,000 CIFAR-10 images 50 epochs
+    /// priced at 255 s from a 10-epoch network took 232 s, and 35 to 45 epochs priced from 25-epoch networks took 0.86 to
+    /// 1.06 times their price; a 49-epoch fit that took 291 s of 222 s priced ran beside another job's builds (load 2 to 7).</summary>
+    internal static double FinalFitSeconds(int scoredEpochs, double refitSeconds, int epochs) => refitSeconds * epochs / Math.Max(1, scoredEpochs);
 
     /// <summary>What the search keeps back for the final fit of a network that may train longer, priced at
     /// <paramref name="refit"/> for its <paramref name="scoredEpochs"/>: enough that <see cref="FinalFitEpochs"/> reaches
@@ -1064,13 +1055,9 @@ public sealed class SslExperiment
     /// of <paramref name="secondsLeft"/> fits (<see cref="FinalFitSeconds"/>, from <paramref name="refitSeconds"/>, the refit's
     /// priced time for <paramref name="epochs"/>), at most <see cref="FinalFitEpochCap"/> of them, never fewer than
     /// <paramref name="epochs"/>.</summary>
-    internal static int FinalFitEpochs(int epochs, double refitSeconds, double secondsLeft)
-    {
-        double room = secondsLeft * FinalFitShareOfWhatIsLeft;
-        if (refitSeconds <= 0 || epochs <= 0 || !(room > refitSeconds)) return epochs;
-        double added = Math.Floor((room - refitSeconds) / (refitSeconds / epochs * AddedEpochPace(epochs)));
-        return (int)Math.Min(FinalFitEpochCap(epochs), epochs + added);
-    }
+    internal static int FinalFitEpochs(int epochs, double refitSeconds, double secondsLeft) =>
+        refitSeconds <= 0 || epochs <= 0 || !(secondsLeft * FinalFitShareOfWhatIsLeft > refitSeconds) ? epochs
+            : Math.Max(epochs, Math.Min(FinalFitEpochCap(epochs), (int)Math.Floor(epochs * (secondsLeft * FinalFitShareOfWhatIsLeft / refitSeconds))));
 
     /// <summary>The folds a fine-tuning trial trains: as set (at most all of them), or the fewest that hold out 200 labels.</summary>
     private int FineTuneFolds(int labeledCount, int foldCount) =>

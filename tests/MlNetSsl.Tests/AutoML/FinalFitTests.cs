@@ -78,20 +78,14 @@ public sealed class FinalFitTests
         Assert.Equal(50, SslExperiment.FinalFitEpochCap(10));
         Assert.Equal(50, SslExperiment.FinalFitEpochCap(16));
         Assert.Equal(62, SslExperiment.FinalFitEpochCap(25));
-        // Added epochs are priced dearer after a short scored run (an epoch's cost grows as pseudo-labels pass): 1.5 times the
-        // average at 10 scored epochs, 1 from 25.
-        Assert.Equal(1.5, SslExperiment.AddedEpochPace(10));
-        Assert.Equal(1.3, SslExperiment.AddedEpochPace(16), 6);
-        Assert.Equal(1.0, SslExperiment.AddedEpochPace(25));
-        // A 12-epoch refit priced at 112 s (9.3 s an epoch, 13.4 s an added one): 90% of the 223 s left (201 s) fit 18 epochs;
-        // 400 s fit 30; 1,000 s more than the cap.
-        Assert.Equal(18, SslExperiment.FinalFitEpochs(12, refitSeconds: 112, secondsLeft: 223));
-        Assert.Equal(30, SslExperiment.FinalFitEpochs(12, refitSeconds: 112, secondsLeft: 400));
+        // A 12-epoch refit priced at 112 s: 90% of the 223 s left (201 s) fit 21 epochs; 400 s fit 38; 1,000 s more than the cap.
+        Assert.Equal(21, SslExperiment.FinalFitEpochs(12, refitSeconds: 112, secondsLeft: 223));
+        Assert.Equal(38, SslExperiment.FinalFitEpochs(12, refitSeconds: 112, secondsLeft: 400));
         Assert.Equal(50, SslExperiment.FinalFitEpochs(12, refitSeconds: 112, secondsLeft: 1000));
-        // A 600 s run on 5,000 other CIFAR-10 images: the 10-epoch leader's refit priced at 45.3 s, 252 s left. At the average
-        // pace 49 epochs were priced at 222 s and took 291 s, past the budget; priced as now, 36 epochs (222 s).
-        Assert.Equal(36, SslExperiment.FinalFitEpochs(10, refitSeconds: 45.3, secondsLeft: 252));
-        Assert.Equal(222, SslExperiment.FinalFitSeconds(10, 45.3, 36), 0);
+        // A 600 s run on 5,000 other CIFAR-10 images: the 10-epoch leader's refit priced at 51 s, 415 s left: 50 epochs priced
+        // at 255 s (they took 232 s), where 2.5 times alone allowed 25.
+        Assert.Equal(50, SslExperiment.FinalFitEpochs(10, refitSeconds: 51, secondsLeft: 415));
+        Assert.Equal(255, SslExperiment.FinalFitSeconds(10, 51, 50), 6);
         // The CIFAR-10 run that overran: 25 epochs priced at 137 s, 251 s left: 41 epochs (45 before, which took 262 s).
         Assert.Equal(41, SslExperiment.FinalFitEpochs(25, refitSeconds: 137, secondsLeft: 251));
         Assert.Equal(62, SslExperiment.FinalFitEpochs(25, refitSeconds: 120, secondsLeft: 2000));
@@ -110,10 +104,10 @@ public sealed class FinalFitTests
         {
             double reserve = SslExperiment.LongerFinalFitReserve(TimeSpan.FromSeconds(refitSeconds), scored).TotalSeconds;
             int cap = SslExperiment.FinalFitEpochCap(scored);
-            // The cap's epochs as a final fit prices them, at 90% of what is kept: a 10-epoch leader priced at 48 s keeps 373 s.
+            // The cap's epochs at the refit's pace, at 90% of what is kept: a 10-epoch leader priced at 48 s keeps about 267 s.
             Assert.Equal(SslExperiment.FinalFitSeconds(scored, refitSeconds, cap) / SslExperiment.FinalFitShareOfWhatIsLeft, reserve, 6);
             Assert.Equal(cap, SslExperiment.FinalFitEpochs(scored, refitSeconds, reserve + 0.5));
         }
-        Assert.Equal(373.3, SslExperiment.LongerFinalFitReserve(TimeSpan.FromSeconds(48), 10).TotalSeconds, 1);
+        Assert.Equal(266.7, SslExperiment.LongerFinalFitReserve(TimeSpan.FromSeconds(48), 10).TotalSeconds, 1);
     }
 }
